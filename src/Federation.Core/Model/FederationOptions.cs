@@ -1,0 +1,42 @@
+namespace Federation.Core.Model;
+
+/// <summary>
+/// Everything that configures exchange federation on one downstream broker: the <c>Federation</c> configuration section.
+/// Keys inside upstreams, sets and policies are spelled as rabbitmqctl spells them when bound from configuration.
+/// </summary>
+public sealed class FederationOptions
+{
+    /// <summary>The configuration section name, <c>Federation</c>.</summary>
+    public const string SectionName = "Federation";
+
+    /// <summary>
+    /// This (downstream) side's cluster name, used in upstream queue names and for cycle detection. It must be unique in
+    /// the federation. Default: the cluster name the downstream broker advertises.
+    /// </summary>
+    public string? ClusterName { get; set; }
+
+    /// <summary>The downstream broker: the one whose exchanges are federated.</summary>
+    public DownstreamOptions Downstream { get; set; } = new();
+
+    /// <summary>The <c>federation-upstream</c> parameters, by name.</summary>
+    public IDictionary<string, UpstreamDefinition> Upstreams { get; set; } = new Dictionary<string, UpstreamDefinition>(StringComparer.Ordinal);
+
+    /// <summary>The <c>federation-upstream-set</c> parameters, by name. The set <c>all</c> is implicit.</summary>
+    public IDictionary<string, IList<UpstreamSetElement>> UpstreamSets { get; set; } = new Dictionary<string, IList<UpstreamSetElement>>(StringComparer.Ordinal);
+
+    /// <summary>Policies, by name.</summary>
+    public IDictionary<string, FederationPolicy> Policies { get; set; } = new Dictionary<string, FederationPolicy>(StringComparer.Ordinal);
+
+    /// <summary>Errors found while reading configuration, reported by validation at start (rather than thrown mid-bind).</summary>
+    public IList<string> ConfigurationErrors { get; } = new List<string>();
+}
+
+/// <summary>The downstream broker connection.</summary>
+public sealed class DownstreamOptions
+{
+    /// <summary>
+    /// <c>uri</c>: the downstream broker and virtual host, for example <c>memory://london/%2f</c> or <c>amqp://user:pass@localhost:5672/%2f</c>.
+    /// The transport is chosen by the scheme.
+    /// </summary>
+    public string? Uri { get; set; }
+}

@@ -1,0 +1,77 @@
+namespace Federation.Core.Transport;
+
+/// <summary>
+/// One logical connection to one virtual host of a broker: topology, publishing and consuming.
+/// This is the only surface the federation engine talks to; adapters implement it over their client library.
+/// </summary>
+/// <remarks>
+/// Implementations are thread-safe. When the underlying connection is lost, <see cref="Completion"/> completes and every
+/// later call fails with <see cref="ConnectionLostException"/>; the engine reconnects by opening a new connection.
+/// Adapters never reconnect behind the engine's back, so that the engine can redeclare and resynchronise.
+/// </remarks>
+public interface IBrokerConnection : IAsyncDisposable
+{
+    /// <summary>The cluster name the broker advertises (AMQP server property <c>cluster_name</c>), if any.</summary>
+    string? ClusterName { get; }
+
+    /// <summary>The virtual host this connection is scoped to.</summary>
+    string VirtualHost { get; }
+
+    /// <summary>The broker URI without credentials, as recorded in <c>x-received-from</c> and status.</summary>
+    string DisplayUri { get; }
+
+    /// <summary>Completes when the connection closes: successfully after <see cref="IAsyncDisposable.DisposeAsync"/>, faulted when it was lost.</summary>
+    Task Completion { get; }
+
+    /// <summary>Observes exchanges and bindings made by any client on this virtual host, or <see langword="null"/> when the transport cannot.</summary>
+    ITopologySource? Topology { get; }
+
+    /// <summary>Declares an exchange. Redeclaring with the same properties is a no-op.</summary>
+    /// <exception cref="ExchangeTypeNotSupportedException">The broker does not know <see cref="ExchangeSpec.Type"/>.</exception>
+    /// <exception cref="PreconditionFailedException">The exchange exists with different properties.</exception>
+    ValueTask DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken);
+
+    /// <summary>Checks whether an exchange exists (a passive declare).</summary>
+    ValueTask<bool> ExchangeExistsAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>Deletes an exchange and its bindings. Deleting a missing exchange is a no-op.</summary>
+    ValueTask DeleteExchangeAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>Declares a queue. Redeclaring with the same properties is a no-op.</summary>
+    ValueTask DeclareQueueAsync(QueueSpec queue, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a queue and the messages in it. Deleting a missing queue is a no-op.</summary>
+    ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>Adds a binding. Adding an existing binding is a no-op.</summary>
+    /// <param name="binding">The binding.</param>
+    /// <param name="noWait">Do not wait for the broker's reply (AMQP <c>nowait</c>); errors then surface as a lost connection.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="ResourceNotFoundException">The source or destination does not exist.</exception>
+    ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken);
+
+    /// <summary>Removes a binding. Removing a missing binding is a no-op.</summary>
+    ValueTask UnbindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken);
+
+    /// <summary>Opens a publisher. With confirms, each publish completes only when the broker has taken responsibility for the message.</summary>
+    ValueTask<IMessagePublisher> OpenPublisherAsync(PublisherOptions options, CancellationToken cancellationToken);
+
+    /// <summary>Starts consuming a queue. Deliveries reach <paramref name="handler"/> one at a time, in queue order.</summary>
+    /// <exception cref="ResourceNotFoundException">The queue does not exist.</exception>
+    ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken);
+}
+
+/// <summary>Receives one delivery. The consumer does not deliver the next message until the returned task completes.</summary>
+/// <param name="delivery">The delivery.</param>
+/// <param name="cancellationToken">Signalled when the consumer is being cancelled.</param>
+public delegate ValueTask DeliveryHandler(Delivery delivery, CancellationToken cancellationToken);
+
+/// <summary>Options for <see cref="IBrokerConnection.OpenPublisherAsync"/>.</summary>
+/// <param name="Confirms">Use publisher confirms: each publish completes when the broker confirms it and fails if it nacks.</param>
+/// <param name="MaxOutstandingConfirms">Upper bound of unconfirmed publishes; further publishes wait for room.</param>
+public sealed record PublisherOptions(bool Confirms, int MaxOutstandingConfirms = 1000);
+
+/// <summary>Options for <see cref="IBrokerConnection.ConsumeAsync"/>.</summary>
+/// <param name="Prefetch">Maximum unacknowledged deliveries in flight; 0 means unlimited. Ignored with <paramref name="AutoAck"/>.</param>
+/// <param name="AutoAck">The broker considers a message acknowledged as soon as it is delivered (AMQP no-ack).</param>
+public sealed record ConsumerOptions(int Prefetch, bool AutoAck = false);

@@ -1,0 +1,14 @@
+namespace Federation.Core.Transport;
+
+/// <summary>An active consumer on a queue.</summary>
+public interface IMessageConsumer : IAsyncDisposable
+{
+    /// <summary>Completes when the consumer stops: successfully after disposal, faulted when the broker cancelled it (for example because the queue was deleted) or the connection was lost.</summary>
+    Task Completion { get; }
+
+    /// <summary>Acknowledges a delivery, or every delivery up to it with <paramref name="multiple"/>.</summary>
+    ValueTask AckAsync(ulong deliveryTag, bool multiple, CancellationToken cancellationToken);
+
+    /// <summary>Rejects a delivery, or every delivery up to it with <paramref name="multiple"/>; <paramref name="requeue"/> returns it to the queue.</summary>
+    ValueTask NackAsync(ulong deliveryTag, bool multiple, bool requeue, CancellationToken cancellationToken);
+}

@@ -1,0 +1,18 @@
+namespace Federation.Core.Transport;
+
+/// <summary>Publishes messages over one channel, in call order.</summary>
+public interface IMessagePublisher : IAsyncDisposable
+{
+    /// <summary>
+    /// Publishes one message. Messages reach the broker in the order of the calls, even when the caller starts the next
+    /// publish before the previous one completed (pipelining); callers must not call concurrently from several threads.
+    /// With confirms the returned task completes when the broker confirms the message and fails with
+    /// <see cref="PublishNackedException"/> when it nacks; without confirms it completes once the message was written.
+    /// </summary>
+    /// <param name="exchange">Target exchange.</param>
+    /// <param name="routingKey">Routing key.</param>
+    /// <param name="properties">Message properties. The publisher does not keep a reference after the call returns.</param>
+    /// <param name="body">Message body. It must stay valid until the returned task completes.</param>
+    /// <param name="cancellationToken">Cancels waiting; the message may still be published.</param>
+    ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken);
+}

@@ -1,0 +1,25 @@
+namespace Federation.Core.Transport;
+
+/// <summary>
+/// A pluggable transport: it opens connections to brokers whose URI scheme it owns.
+/// Register implementations in DI; the federation engine picks one by the scheme of each upstream or downstream URI.
+/// </summary>
+public interface ITransport
+{
+    /// <summary>URI schemes this transport serves, for example <c>amqp</c> and <c>amqps</c>.</summary>
+    IReadOnlyCollection<string> Schemes { get; }
+
+    /// <summary>Opens a connection. Fails with <see cref="TransportException"/> (or a subclass) when the broker cannot be reached or refuses the credentials.</summary>
+    /// <param name="request">Where to connect, and how to name the connection.</param>
+    /// <param name="cancellationToken">Cancels the connect attempt.</param>
+    ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary>Parameters for <see cref="ITransport.ConnectAsync"/>.</summary>
+/// <param name="Uri">Broker URI, possibly with credentials. Never log it: use <see cref="UriRedaction.Redact(string)"/>.</param>
+/// <param name="ConnectionName">A human-readable connection name shown by the broker's management tools.</param>
+public sealed record ConnectionRequest(string Uri, string ConnectionName)
+{
+    /// <summary>Hides the credentials so the request can be logged.</summary>
+    public override string ToString() => $"{UriRedaction.Redact(Uri)} ({ConnectionName})";
+}

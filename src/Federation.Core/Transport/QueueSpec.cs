@@ -1,0 +1,14 @@
+namespace Federation.Core.Transport;
+
+/// <summary>Describes a queue to declare.</summary>
+/// <param name="Name">Queue name.</param>
+/// <param name="Durable">Survives a broker restart.</param>
+/// <param name="Exclusive">Owned by the declaring connection and deleted with it.</param>
+/// <param name="AutoDelete">Deleted when its last consumer goes away.</param>
+/// <param name="Arguments">Declaration arguments such as <c>x-expires</c>, <c>x-message-ttl</c>, <c>x-queue-type</c>.</param>
+public sealed record QueueSpec(
+    string Name,
+    bool Durable = true,
+    bool Exclusive = false,
+    bool AutoDelete = false,
+    IReadOnlyDictionary<string, object?>? Arguments = null);

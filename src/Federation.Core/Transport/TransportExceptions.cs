@@ -1,0 +1,89 @@
+namespace Federation.Core.Transport;
+
+/// <summary>Base class of the errors transports raise. Messages never contain credentials.</summary>
+public class TransportException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public TransportException() { }
+    /// <summary>Creates the exception.</summary>
+    public TransportException(string message) : base(message) { }
+    /// <summary>Creates the exception.</summary>
+    public TransportException(string message, Exception? innerException) : base(message, innerException) { }
+}
+
+/// <summary>The broker could not be reached, or refused the connection.</summary>
+public class BrokerUnreachableException : TransportException
+{
+    /// <summary>Creates the exception.</summary>
+    public BrokerUnreachableException() { }
+    /// <summary>Creates the exception.</summary>
+    public BrokerUnreachableException(string message) : base(message) { }
+    /// <summary>Creates the exception.</summary>
+    public BrokerUnreachableException(string message, Exception? innerException) : base(message, innerException) { }
+}
+
+/// <summary>The broker refused the credentials (AMQP 403 ACCESS_REFUSED at connection level, NATS authorization violation).</summary>
+public class AuthenticationFailedException : BrokerUnreachableException
+{
+    /// <summary>Creates the exception.</summary>
+    public AuthenticationFailedException() { }
+    /// <summary>Creates the exception.</summary>
+    public AuthenticationFailedException(string message) : base(message) { }
+    /// <summary>Creates the exception.</summary>
+    public AuthenticationFailedException(string message, Exception? innerException) : base(message, innerException) { }
+}
+
+/// <summary>The connection was lost or closed while an operation was under way.</summary>
+public class ConnectionLostException : TransportException
+{
+    /// <summary>Creates the exception.</summary>
+    public ConnectionLostException() { }
+    /// <summary>Creates the exception.</summary>
+    public ConnectionLostException(string message) : base(message) { }
+    /// <summary>Creates the exception.</summary>
+    public ConnectionLostException(string message, Exception? innerException) : base(message, innerException) { }
+}
+
+/// <summary>A queue or exchange named in an operation does not exist (AMQP 404 NOT_FOUND).</summary>
+public class ResourceNotFoundException : TransportException
+{
+    /// <summary>Creates the exception.</summary>
+    public ResourceNotFoundException() { }
+    /// <summary>Creates the exception.</summary>
+    public ResourceNotFoundException(string message) : base(message) { }
+    /// <summary>Creates the exception.</summary>
+    public ResourceNotFoundException(string message, Exception? innerException) : base(message, innerException) { }
+}
+
+/// <summary>A declaration conflicts with an existing resource (AMQP 406 PRECONDITION_FAILED).</summary>
+public class PreconditionFailedException : TransportException
+{
+    /// <summary>Creates the exception.</summary>
+    public PreconditionFailedException() { }
+    /// <summary>Creates the exception.</summary>
+    public PreconditionFailedException(string message) : base(message) { }
+    /// <summary>Creates the exception.</summary>
+    public PreconditionFailedException(string message, Exception? innerException) : base(message, innerException) { }
+}
+
+/// <summary>The broker does not support the requested exchange type (AMQP 503 COMMAND_INVALID on declare).</summary>
+public class ExchangeTypeNotSupportedException : TransportException
+{
+    /// <summary>Creates the exception.</summary>
+    public ExchangeTypeNotSupportedException() { }
+    /// <summary>Creates the exception.</summary>
+    public ExchangeTypeNotSupportedException(string message) : base(message) { }
+    /// <summary>Creates the exception.</summary>
+    public ExchangeTypeNotSupportedException(string message, Exception? innerException) : base(message, innerException) { }
+}
+
+/// <summary>The broker refused responsibility for a published message (publisher-confirm nack, or a message over its size limit).</summary>
+public class PublishNackedException : TransportException
+{
+    /// <summary>Creates the exception.</summary>
+    public PublishNackedException() { }
+    /// <summary>Creates the exception.</summary>
+    public PublishNackedException(string message) : base(message) { }
+    /// <summary>Creates the exception.</summary>
+    public PublishNackedException(string message, Exception? innerException) : base(message, innerException) { }
+}

@@ -27,6 +27,9 @@ public static partial class HopRules
     /// <summary>Returns a copy of <paramref name="bindingArguments"/> with an <c>x-bound-from</c> entry prepended: cluster-name, vhost, exchange (<c>"DV:DX A|B"</c>), hops.</summary>
     public static IReadOnlyDictionary<string, object?> WithBoundFrom(IReadOnlyDictionary<string, object?>? bindingArguments, string downstreamClusterName, string downstreamVirtualHost, string exchangeDescriptor, int hops) => throw new NotImplementedException();
 
+    /// <summary>The entries of <c>x-received-from</c>, newest first; malformed entries are skipped.</summary>
+    public static IReadOnlyList<ReceivedFromEntry> ReadReceivedFrom(IReadOnlyDictionary<string, object?>? headers) => throw new NotImplementedException();
+
     /// <summary>Whether binding arguments already carry <c>x-bound-from</c> (a binding made by a further-downstream link).</summary>
     public static bool HasBoundFrom(IReadOnlyDictionary<string, object?>? bindingArguments) =>
         bindingArguments is not null && bindingArguments.ContainsKey(HopHeaders.BoundFrom);

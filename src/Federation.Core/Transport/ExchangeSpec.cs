@@ -15,6 +15,19 @@ public sealed record ExchangeSpec(
     bool Internal = false,
     IReadOnlyDictionary<string, object?>? Arguments = null)
 {
+    /// <summary>Equality including a deep comparison of <see cref="Arguments"/>.</summary>
+    public bool Equals(ExchangeSpec? other) =>
+        other is not null
+        && Name == other.Name
+        && Type == other.Type
+        && Durable == other.Durable
+        && AutoDelete == other.AutoDelete
+        && Internal == other.Internal
+        && HeaderValueComparer.Instance.Equals(Arguments, other.Arguments);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Name, Type, Durable, AutoDelete, Internal, HeaderValueComparer.Instance.GetHashCode(Arguments));
+
     /// <summary>The well-known exchange type names.</summary>
     public static class Types
     {

@@ -11,4 +11,17 @@ public sealed record QueueSpec(
     bool Durable = true,
     bool Exclusive = false,
     bool AutoDelete = false,
-    IReadOnlyDictionary<string, object?>? Arguments = null);
+    IReadOnlyDictionary<string, object?>? Arguments = null)
+{
+    /// <summary>Equality including a deep comparison of <see cref="Arguments"/>.</summary>
+    public bool Equals(QueueSpec? other) =>
+        other is not null
+        && Name == other.Name
+        && Durable == other.Durable
+        && Exclusive == other.Exclusive
+        && AutoDelete == other.AutoDelete
+        && HeaderValueComparer.Instance.Equals(Arguments, other.Arguments);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Name, Durable, Exclusive, AutoDelete, HeaderValueComparer.Instance.GetHashCode(Arguments));
+}

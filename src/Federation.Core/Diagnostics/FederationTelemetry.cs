@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Reflection;
+
+namespace Federation.Core.Diagnostics;
+
+/// <summary>
+/// The library's one <see cref="Meter"/> and one <see cref="ActivitySource"/>, both named <see cref="SourceName"/>.
+/// Enable them with <c>AddMeter(FederationTelemetry.SourceName)</c> and <c>AddSource(FederationTelemetry.SourceName)</c>.
+/// </summary>
+public sealed class FederationTelemetry : IDisposable
+{
+    /// <summary>The name of the meter and of the activity source.</summary>
+    public const string SourceName = "Federation.Core";
+
+    private static readonly string Version = typeof(FederationTelemetry).Assembly
+        .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    /// <summary>Traces message forwarding: one consumer span per forwarded message, only when a listener samples it.</summary>
+    internal static readonly ActivitySource ActivitySource = new(SourceName, Version);
+
+    private readonly Meter _meter;
+    private readonly bool _ownsMeter;
+    private readonly List<Func<IEnumerable<Links.LinkStatus>>> _statusSources = [];
+    private readonly Lock _statusLock = new();
+
+    /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>, or on a private meter when none is given.</summary>
+    public FederationTelemetry(IMeterFactory? meterFactory = null)
+    {
+        if (meterFactory is null)
+        {
+            _meter = new Meter(SourceName, Version);
+            _ownsMeter = true;
+        }
+        else
+        {
+            _meter = meterFactory.Create(new MeterOptions(SourceName) { Version = Version });
+        }
+
+        MessagesForwarded = _meter.CreateCounter<long>("federation.link.messages.forwarded", "{message}",
+            "Messages a link republished downstream.");
+        MessagesDropped = _meter.CreateCounter<long>("federation.link.messages.dropped", "{message}",
+            "Messages a link acknowledged upstream without forwarding; federation.drop.reason is max_hops or cycle.");
+        LinkRestarts = _meter.CreateCounter<long>("federation.link.restarts", "{restart}",
+            "Link (re)start attempts after a failure or a restart request.");
+        BindingsPropagated = _meter.CreateCounter<long>("federation.link.bindings.propagated", "{binding}",
+            "Binding commands (bind and unbind) a link sent upstream.");
+        _meter.CreateObservableGauge("federation.links", ObserveLinkStates, "{link}", "Links by state (federation.link.state).");
+    }
+
+    internal Counter<long> MessagesForwarded { get; }
+    internal Counter<long> MessagesDropped { get; }
+    internal Counter<long> LinkRestarts { get; }
+    internal Counter<long> BindingsPropagated { get; }
+
+    /// <summary>Registers a status source for the <c>federation.links</c> gauge.</summary>
+    internal IDisposable RegisterStatusSource(Func<IEnumerable<Links.LinkStatus>> source)
+    {
+        lock (_statusLock)
+        {
+            _statusSources.Add(source);
+        }
+
+        return new Unregister(this, source);
+    }
+
+    private IEnumerable<Measurement<int>> ObserveLinkStates()
+    {
+        var counts = new int[4];
+        lock (_statusLock)
+        {
+            foreach (var source in _statusSources)
+            {
+                foreach (var status in source())
+                {
+                    counts[(int)status.State]++;
+                }
+            }
+        }
+
+        for (var i = 0; i < counts.Length; i++)
+        {
+            yield return new Measurement<int>(counts[i], new KeyValuePair<string, object?>("federation.link.state", StateName((Links.LinkState)i)));
+        }
+    }
+
+    internal static string StateName(Links.LinkState state) => state switch
+    {
+        Links.LinkState.Starting => "starting",
+        Links.LinkState.Running => "running",
+        Links.LinkState.Error => "error",
+        _ => "shutdown",
+    };
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_ownsMeter)
+        {
+            _meter.Dispose();
+        }
+    }
+
+    private sealed class Unregister(FederationTelemetry owner, Func<IEnumerable<Links.LinkStatus>> source) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (owner._statusLock)
+            {
+                owner._statusSources.Remove(source);
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Diagnostics;
+
+/// <summary>All log messages of the engine, source-generated. Event ids: 1xxx links, 2xxx supervisor, 3xxx hosting.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1001, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) running against {Uri}, queue '{Queue}', generation {Generation}")]
+    public static partial void LinkRunning(ILogger logger, string linkId, string exchange, string upstream, string uri, string queue, char generation);
+
+    [LoggerMessage(1002, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) failed against {Uri}; retrying in {Delay}")]
+    public static partial void LinkFailed(ILogger logger, Exception exception, string linkId, string exchange, string upstream, string uri, TimeSpan delay);
+
+    [LoggerMessage(1003, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) stopped; upstream objects {Cleanup}")]
+    public static partial void LinkStopped(ILogger logger, string linkId, string exchange, string upstream, string cleanup);
+
+    [LoggerMessage(1004, LogLevel.Debug, "Link {LinkId} dropped a message ({Reason}): x-received-from has {Hops} hop(s), max-hops {MaxHops}")]
+    public static partial void MessageDropped(ILogger logger, string linkId, string reason, int hops, int maxHops);
+
+    [LoggerMessage(1005, LogLevel.Warning, "Link {LinkId}: downstream refused a message (nacked); it was returned to the upstream queue")]
+    public static partial void PublishNacked(ILogger logger, Exception exception, string linkId);
+
+    [LoggerMessage(1006, LogLevel.Information, "Link {LinkId}: upstream {Uri} does not support exchange type x-federation-upstream; using a fanout internal exchange and checking hops on the link")]
+    public static partial void InternalExchangeFallback(ILogger logger, string linkId, string uri);
+
+    [LoggerMessage(1007, LogLevel.Warning, "Link {LinkId}: cleaning up upstream objects failed; they stay on the upstream")]
+    public static partial void CleanupFailed(ILogger logger, Exception exception, string linkId);
+
+    [LoggerMessage(2001, LogLevel.Information, "Federation connected to downstream {Uri} as cluster '{ClusterName}', vhost '{VirtualHost}'")]
+    public static partial void DownstreamConnected(ILogger logger, string uri, string clusterName, string virtualHost);
+
+    [LoggerMessage(2002, LogLevel.Warning, "Federation could not use downstream {Uri}; retrying in {Delay}")]
+    public static partial void DownstreamFailed(ILogger logger, Exception exception, string uri, TimeSpan delay);
+
+    [LoggerMessage(2003, LogLevel.Information, "Starting link {LinkId}: {Exchange} <- {Upstream}")]
+    public static partial void LinkStarting(ILogger logger, string linkId, string exchange, string upstream);
+
+    [LoggerMessage(2004, LogLevel.Warning, "Two upstream set elements resolve to the same link {LinkId} ({Exchange} <- {Upstream}, exchange '{UpstreamExchange}'); only the first is used")]
+    public static partial void DuplicateLink(ILogger logger, string linkId, string exchange, string upstream, string upstreamExchange);
+
+    [LoggerMessage(2005, LogLevel.Error, "Federation supervisor failed unexpectedly")]
+    public static partial void SupervisorFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3001, LogLevel.Error, "Federation configuration reload rejected; the previous configuration stays in force: {Errors}")]
+    public static partial void ReloadRejected(ILogger logger, string errors);
+
+    [LoggerMessage(3002, LogLevel.Information, "Federation configuration reloaded")]
+    public static partial void Reloaded(ILogger logger);
+}

@@ -1,0 +1,104 @@
+using Federation.Core.Diagnostics;
+using Federation.Core.Links;
+using Federation.Core.Model;
+using Federation.Core.Transport;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Federation.Core;
+
+/// <summary>
+/// Exchange federation for one downstream broker: it watches the downstream's exchanges and bindings, and runs one link
+/// per (federated exchange, upstream element). Hosts normally get one through <c>AddFederation()</c>; tests and
+/// simulations can create engines directly.
+/// </summary>
+public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
+{
+    private readonly LinkSupervisor _supervisor;
+    private readonly FederationTelemetry _telemetry;
+    private readonly bool _ownsTelemetry;
+    private readonly IDisposable _gaugeRegistration;
+    private int _started;
+
+    /// <summary>Creates an engine. The options are validated and copied; later changes go through <see cref="UpdateAsync"/>.</summary>
+    /// <param name="options">The federation configuration; <see cref="FederationOptions.Downstream"/> must name the downstream broker.</param>
+    /// <param name="transports">Transports by URI scheme, for the downstream and every upstream.</param>
+    /// <param name="loggerFactory">Logging; none by default.</param>
+    /// <param name="telemetry">Metrics; a private meter by default.</param>
+    /// <param name="timeProvider">Clock for reconnect delays; the system clock by default.</param>
+    /// <exception cref="FederationConfigurationException">The options are invalid; the exception lists every problem.</exception>
+    public FederationEngine(
+        FederationOptions options,
+        IEnumerable<ITransport> transports,
+        ILoggerFactory? loggerFactory = null,
+        FederationTelemetry? telemetry = null,
+        TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(transports);
+        var definitions = FederationDefinitions.Create(options);
+        if (definitions.DownstreamUri is null)
+        {
+            throw new FederationConfigurationException("Downstream:uri: a downstream broker URI is required");
+        }
+
+        _ownsTelemetry = telemetry is null;
+        _telemetry = telemetry ?? new FederationTelemetry();
+        _supervisor = new LinkSupervisor(definitions, new TransportResolver(transports), _telemetry, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System);
+        _gaugeRegistration = _telemetry.RegisterStatusSource(GetLinks);
+    }
+
+    /// <inheritdoc />
+    public string? ClusterName => _supervisor.ClusterName;
+
+    /// <inheritdoc />
+    public bool IsDownstreamConnected => _supervisor.DownstreamConnected;
+
+    /// <summary>Starts connecting to the downstream and running links in the background. Returns at once; watch <see cref="GetLinks"/>.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (Interlocked.Exchange(ref _started, 1) == 0)
+        {
+            _supervisor.Start();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Applies new options, as <c>set_parameter</c> / <c>set_policy</c> / <c>clear_policy</c> would: links whose resolved
+    /// upstream, policy or exchange changed restart, new ones start, removed ones stop; others keep running untouched.
+    /// </summary>
+    /// <exception cref="FederationConfigurationException">The options are invalid; nothing was changed.</exception>
+    public Task UpdateAsync(FederationOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var definitions = FederationDefinitions.Create(options);
+        return _supervisor.ReconfigureAsync(definitions).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Stops every link cleanly (deleting upstream queues unless <c>resource-cleanup-mode</c> is <c>never</c>) and disconnects.</summary>
+    public Task StopAsync(CancellationToken cancellationToken) => _supervisor.StopAsync().WaitAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public IReadOnlyList<LinkStatus> GetLinks() => _supervisor.GetStatuses();
+
+    /// <inheritdoc />
+    public LinkStatus? FindLink(string id) => GetLinks().FirstOrDefault(l => l.Id == id);
+
+    /// <inheritdoc />
+    public Task<bool> RestartLinkAsync(string id, CancellationToken cancellationToken) =>
+        _supervisor.RestartLinkAsync(id).WaitAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _supervisor.DisposeAsync().ConfigureAwait(false);
+        _gaugeRegistration.Dispose();
+        if (_ownsTelemetry)
+        {
+            _telemetry.Dispose();
+        }
+    }
+}

@@ -1,0 +1,393 @@
+using System.Diagnostics;
+using Federation.Core.Diagnostics;
+using Federation.Core.Hops;
+using Federation.Core.Model;
+using Federation.Core.Transport;
+
+namespace Federation.Core.Links;
+
+internal sealed partial class ExchangeLink
+{
+    /// <summary>
+    /// One connected generation of a link: the upstream connection, its queue and A/B internal exchange, the downstream
+    /// publisher and the upstream consumer. A session ends on any failure; the link then starts a new one.
+    /// </summary>
+    private sealed class LinkSession
+    {
+        private readonly ExchangeLink _link;
+        private readonly DownstreamSession _downstream;
+        private readonly IBrokerConnection _upstream;
+        private readonly LinkDefinition _definition;
+        private readonly ResolvedUpstream _settings;
+        private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<IMessageConsumer> _consumerReady = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly string _activityName;
+        private IMessagePublisher? _publisher;
+        private IMessageConsumer? _consumer;
+        private ReceivedFromEntry _entry = null!;
+        private ReceivedFromEntry _redeliveredEntry = null!;
+        private int _inFlight;
+        private volatile bool _accepting = true;
+
+        public LinkSession(ExchangeLink link, DownstreamSession downstream, IBrokerConnection upstream)
+        {
+            _link = link;
+            _downstream = downstream;
+            _upstream = upstream;
+            _definition = link.Definition;
+            _settings = _definition.Upstream;
+            _activityName = "process " + _definition.Exchange.Name;
+            QueueName = "";
+            InternalExchange = "";
+        }
+
+        public string QueueName { get; private set; }
+
+        public string InternalExchange { get; private set; }
+
+        public char Generation { get; private set; }
+
+        /// <summary>Declares the upstream objects, swaps the internal exchange generation, replays bindings and starts consuming.</summary>
+        public async Task SetUpAsync(CancellationToken cancellationToken)
+        {
+            var upstreamExchange = _definition.UpstreamExchange;
+            var upstreamVhost = _upstream.VirtualHost;
+            _entry = new ReceivedFromEntry(_upstream.DisplayUri, upstreamExchange, false, _upstream.ClusterName, upstreamVhost);
+            _redeliveredEntry = _entry with { Redelivered = true };
+            QueueName = UpstreamNaming.QueueName(upstreamExchange, _downstream.ClusterName, _downstream.VirtualHost, _definition.Exchange.Name, upstreamVhost);
+
+            await _upstream.DeclareQueueAsync(new QueueSpec(QueueName, Durable: true, Arguments: QueueArguments()), cancellationToken).ConfigureAwait(false);
+
+            // A missing upstream exchange is created as a mirror of the downstream one, as the plugin does.
+            if (!await _upstream.ExchangeExistsAsync(upstreamExchange, cancellationToken).ConfigureAwait(false))
+            {
+                await _upstream.DeclareExchangeAsync(_definition.Exchange with { Name = upstreamExchange }, cancellationToken).ConfigureAwait(false);
+            }
+
+            // A/B swap: build the new generation while the queue is still bound to the old one, so capture has no gap,
+            // then drop the old one; upstream bindings whose downstream binding vanished while we were away go with it.
+            var previous = await PreviousGenerationAsync(cancellationToken).ConfigureAwait(false);
+            Generation = previous == 'A' ? 'B' : 'A';
+            InternalExchange = UpstreamNaming.InternalExchangeName(QueueName, Generation);
+            await _upstream.DeleteExchangeAsync(InternalExchange, cancellationToken).ConfigureAwait(false);
+            await DeclareInternalExchangeAsync(cancellationToken).ConfigureAwait(false);
+            await _upstream.BindAsync(new BindingSpec(InternalExchange, QueueName, BindingDestinationKind.Queue, ""), noWait: false, cancellationToken).ConfigureAwait(false);
+            _link._generations[_definition.Id] = Generation;
+
+            foreach (var group in _link._bindings.AttachForReplay(_link))
+            {
+                await ApplyAsync(new BindingCommand(true, group), cancellationToken).ConfigureAwait(false);
+            }
+
+            await _upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(QueueName, previous), cancellationToken).ConfigureAwait(false);
+
+            _publisher = await _downstream.Connection.OpenPublisherAsync(
+                new PublisherOptions(Confirms: _settings.AckMode == AckMode.OnConfirm, MaxOutstandingConfirms: Math.Max(1, _settings.PrefetchCount)),
+                cancellationToken).ConfigureAwait(false);
+            var consumerOptions = new ConsumerOptions(_settings.AckMode == AckMode.NoAck ? 0 : _settings.PrefetchCount, AutoAck: _settings.AckMode == AckMode.NoAck);
+            _consumer = await _upstream.ConsumeAsync(QueueName, consumerOptions, OnDeliveryAsync, cancellationToken).ConfigureAwait(false);
+            _consumerReady.TrySetResult(_consumer);
+        }
+
+        /// <summary>Mirrors binding changes upstream until the session fails or is cancelled.</summary>
+        public async Task RunAsync(CancellationToken cancellationToken)
+        {
+            var reader = _link._commands.Reader;
+            var ended = Task.WhenAny(_upstream.Completion, _consumer!.Completion, _downstream.Connection.Completion, _failed.Task);
+            while (true)
+            {
+                while (reader.TryRead(out var command))
+                {
+                    await ApplyAsync(command, cancellationToken).ConfigureAwait(false);
+                }
+
+                var next = reader.WaitToReadAsync(cancellationToken).AsTask();
+                var first = await Task.WhenAny(next, ended).ConfigureAwait(false);
+                if (first == ended)
+                {
+                    var cause = await ended.ConfigureAwait(false);
+                    await cause.ConfigureAwait(false); // rethrows a fault
+                    throw new ConnectionLostException("The upstream consumer or a connection of the link closed.");
+                }
+
+                await next.ConfigureAwait(false); // throws when cancelled
+            }
+        }
+
+        /// <summary>
+        /// Stops consuming, lets in-flight forwards settle (bounded), optionally deletes the upstream objects, and closes.
+        /// Errors are swallowed: the session is over either way, and the upstream keeps what it could not delete.
+        /// </summary>
+        public async Task ShutDownAsync(bool cleanup, TimeSpan drainTimeout)
+        {
+            _accepting = false;
+            if (Volatile.Read(ref _inFlight) > 0)
+            {
+                await Task.WhenAny(_drained.Task, Task.Delay(drainTimeout, _link._time)).ConfigureAwait(false);
+            }
+
+            await SafelyAsync(_consumer).ConfigureAwait(false);
+            if (cleanup && QueueName.Length > 0)
+            {
+                try
+                {
+                    using var timeout = new CancellationTokenSource(drainTimeout, _link._time);
+                    await _upstream.DeleteQueueAsync(QueueName, timeout.Token).ConfigureAwait(false);
+                    await _upstream.DeleteExchangeAsync(InternalExchange, timeout.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    Log.CleanupFailed(_link._logger, ex, _definition.Id);
+                }
+            }
+
+            await SafelyAsync(_publisher).ConfigureAwait(false);
+            await SafelyAsync(_upstream).ConfigureAwait(false);
+        }
+
+        private async ValueTask ApplyAsync(BindingCommand command, CancellationToken cancellationToken)
+        {
+            var hops = HopRules.BindingHops(command.Group.Arguments, _settings.MaxHops, _upstream.ClusterName, _upstream.VirtualHost);
+            if (hops == 0)
+            {
+                return; // This binding already came from that upstream, or has used up its hops.
+            }
+
+            var arguments = HopRules.WithBoundFrom(
+                command.Group.Arguments,
+                _downstream.ClusterName,
+                _downstream.VirtualHost,
+                UpstreamNaming.BoundFromDescriptor(_downstream.VirtualHost, _definition.Exchange.Name, Generation),
+                hops);
+            var binding = new BindingSpec(_definition.UpstreamExchange, InternalExchange, BindingDestinationKind.Exchange, command.Group.RoutingKey, arguments);
+            if (command.Add)
+            {
+                await _upstream.BindAsync(binding, _settings.BindNowait, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await _upstream.UnbindAsync(binding, _settings.BindNowait, cancellationToken).ConfigureAwait(false);
+            }
+
+            _link._telemetry.BindingsPropagated.Add(1, _link._tags);
+        }
+
+        private ValueTask OnDeliveryAsync(Delivery delivery, CancellationToken cancellationToken)
+        {
+            if (!_accepting)
+            {
+                // Not ours to forward any more: leave it unacknowledged; it returns to the upstream queue when we close.
+                return ValueTask.CompletedTask;
+            }
+
+            var consumer = _consumer;
+            if (consumer is null)
+            {
+                // The broker can deliver before ConsumeAsync has returned the consumer we need for acks.
+                return ForwardWhenConsumerReadyAsync(delivery, cancellationToken);
+            }
+
+            return Forward(consumer, delivery);
+        }
+
+        private async ValueTask ForwardWhenConsumerReadyAsync(Delivery delivery, CancellationToken cancellationToken)
+        {
+            var consumer = await _consumerReady.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await Forward(consumer, delivery).ConfigureAwait(false);
+        }
+
+        private ValueTask Forward(IMessageConsumer consumer, Delivery delivery)
+        {
+
+            var verdict = HopRules.Check(delivery.Properties.Headers, _settings.MaxHops, _downstream.ClusterName, _downstream.VirtualHost);
+            if (verdict != ForwardVerdict.Forward)
+            {
+                return DropAsync(consumer, delivery, verdict);
+            }
+
+            using var activity = FederationTelemetry.ActivitySource.HasListeners()
+                ? FederationTelemetry.ActivitySource.StartActivity(_activityName, ActivityKind.Consumer)
+                : null;
+            activity?.SetTag("messaging.operation.type", "process");
+            activity?.SetTag("messaging.destination.name", _definition.Exchange.Name);
+
+            var properties = delivery.Properties;
+            if (!_settings.TrustUserId)
+            {
+                properties.UserId = null;
+            }
+
+            HopRules.PrependReceivedFrom(properties, delivery.Redelivered ? _redeliveredEntry : _entry);
+            Interlocked.Increment(ref _inFlight);
+            ValueTask published;
+            try
+            {
+                published = _publisher!.PublishAsync(_definition.Exchange.Name, delivery.RoutingKey, properties, delivery.Body, CancellationToken.None);
+            }
+            catch (Exception ex)
+            {
+                Settled();
+                Fail(ex);
+                return ValueTask.CompletedTask;
+            }
+
+            if (published.IsCompletedSuccessfully)
+            {
+                published.GetAwaiter().GetResult();
+                _link._telemetry.MessagesForwarded.Add(1, _link._tags);
+                var ack = _settings.AckMode == AckMode.NoAck ? ValueTask.CompletedTask : consumer.AckAsync(delivery.DeliveryTag, false, CancellationToken.None);
+                if (ack.IsCompletedSuccessfully)
+                {
+                    ack.GetAwaiter().GetResult();
+                    Settled();
+                    return ValueTask.CompletedTask;
+                }
+
+                _ = ObserveAsync(ack);
+                return ValueTask.CompletedTask;
+            }
+
+            // Pipelining: do not hold the consumer while the downstream confirms; prefetch bounds what is in flight.
+            _ = SettleAsync(consumer, published, delivery.DeliveryTag);
+            return ValueTask.CompletedTask;
+        }
+
+        private ValueTask DropAsync(IMessageConsumer consumer, Delivery delivery, ForwardVerdict verdict)
+        {
+            var reason = verdict == ForwardVerdict.Cycle ? "cycle" : "max_hops";
+            _link._telemetry.MessagesDropped.Add(1, _link._tags[0], _link._tags[1], new("federation.drop.reason", reason));
+            Log.MessageDropped(_link._logger, _definition.Id, reason, HopRules.ReadReceivedFrom(delivery.Properties.Headers).Count, _settings.MaxHops);
+
+            // Dropped messages are acknowledged upstream, as the plugin does: they must not come back.
+            return _settings.AckMode == AckMode.NoAck ? ValueTask.CompletedTask : consumer.AckAsync(delivery.DeliveryTag, false, CancellationToken.None);
+        }
+
+        private async Task SettleAsync(IMessageConsumer consumer, ValueTask published, ulong deliveryTag)
+        {
+            try
+            {
+                await published.ConfigureAwait(false);
+                _link._telemetry.MessagesForwarded.Add(1, _link._tags);
+                if (_settings.AckMode != AckMode.NoAck)
+                {
+                    await consumer.AckAsync(deliveryTag, false, CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+            catch (PublishNackedException ex) when (_settings.AckMode != AckMode.NoAck)
+            {
+                // The downstream refused it: give it back to the upstream queue and restart the link after the delay,
+                // so a persistently failing downstream is retried at reconnect-delay pace instead of in a hot loop.
+                Log.PublishNacked(_link._logger, ex, _definition.Id);
+                await ObserveAsync(consumer.NackAsync(deliveryTag, false, requeue: true, CancellationToken.None)).ConfigureAwait(false);
+                Fail(ex);
+            }
+            catch (Exception ex)
+            {
+                // Not acknowledged: the upstream redelivers it when the link reconnects (at-least-once).
+                Fail(ex);
+            }
+            finally
+            {
+                Settled();
+            }
+        }
+
+        private async Task ObserveAsync(ValueTask operation)
+        {
+            try
+            {
+                await operation.ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Fail(ex);
+            }
+        }
+
+        private void Settled()
+        {
+            if (Interlocked.Decrement(ref _inFlight) == 0 && !_accepting)
+            {
+                _drained.TrySetResult();
+            }
+        }
+
+        private void Fail(Exception ex) => _failed.TrySetException(ex);
+
+        private async Task<char> PreviousGenerationAsync(CancellationToken cancellationToken)
+        {
+            if (_link._generations.TryGetValue(_definition.Id, out var remembered))
+            {
+                return remembered;
+            }
+
+            // No memory of this link (first start in this process): find what a previous process left upstream.
+            // The plugin's stored default is A, so a first-ever start uses B.
+            return await _upstream.ExchangeExistsAsync(UpstreamNaming.InternalExchangeName(QueueName, 'B'), cancellationToken).ConfigureAwait(false) ? 'B' : 'A';
+        }
+
+        private async Task DeclareInternalExchangeAsync(CancellationToken cancellationToken)
+        {
+            var arguments = new Dictionary<string, object?>(StringComparer.Ordinal)
+            {
+                [HopHeaders.MaxHopsArgument] = (long)_settings.MaxHops,
+                [HopHeaders.DownstreamNameArgument] = _downstream.ClusterName,
+                [HopHeaders.DownstreamVhostArgument] = _downstream.VirtualHost,
+                [HopHeaders.InternalPurposeArgument] = HopHeaders.InternalPurposeValue,
+            };
+            try
+            {
+                await _upstream.DeclareExchangeAsync(
+                    new ExchangeSpec(InternalExchange, ExchangeSpec.Types.FederationUpstream, Durable: true, AutoDelete: true, Internal: true, arguments),
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (ExchangeTypeNotSupportedException)
+            {
+                // The upstream lacks the federation exchange type: a plain fanout, with the hop check done on the link only.
+                Log.InternalExchangeFallback(_link._logger, _definition.Id, _upstream.DisplayUri);
+                var fallback = new Dictionary<string, object?>(StringComparer.Ordinal) { [HopHeaders.InternalPurposeArgument] = HopHeaders.InternalPurposeValue };
+                await _upstream.DeclareExchangeAsync(
+                    new ExchangeSpec(InternalExchange, ExchangeSpec.Types.Fanout, Durable: true, AutoDelete: true, Internal: true, fallback),
+                    cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private Dictionary<string, object?> QueueArguments()
+        {
+            var arguments = new Dictionary<string, object?>(StringComparer.Ordinal)
+            {
+                [HopHeaders.InternalPurposeArgument] = HopHeaders.InternalPurposeValue,
+                ["x-queue-type"] = _settings.QueueType == UpstreamQueueType.Quorum ? "quorum" : "classic",
+            };
+            if (_settings.Expires is { } expires)
+            {
+                arguments["x-expires"] = expires;
+            }
+
+            if (_settings.MessageTtl is { } ttl)
+            {
+                arguments["x-message-ttl"] = ttl;
+            }
+
+            return arguments;
+        }
+
+        private static async ValueTask SafelyAsync(IAsyncDisposable? disposable)
+        {
+            if (disposable is null)
+            {
+                return;
+            }
+
+            try
+            {
+                await disposable.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is TransportException or ObjectDisposedException or OperationCanceledException)
+            {
+                // Closing something that is already broken.
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Federation.Core.Diagnostics;
+using Federation.Core.Model;
+using Federation.Core.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Links;
+
+/// <summary>
+/// One federation link: a (downstream exchange, upstream element) pair. It runs a connect / declare / replay / consume
+/// loop with the plugin's reconnect rule (first retry immediate, then <c>reconnect-delay</c>), rotating over the upstream's URIs.
+/// </summary>
+internal sealed partial class ExchangeLink : IAsyncDisposable
+{
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly TransportResolver _transports;
+    private readonly DownstreamHandle _downstream;
+    private readonly ExchangeBindings _bindings;
+    private readonly ConcurrentDictionary<string, char> _generations;
+    private readonly FederationTelemetry _telemetry;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Channel<BindingCommand> _commands = Channel.CreateUnbounded<BindingCommand>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly KeyValuePair<string, object?>[] _tags;
+    private CancellationTokenSource? _currentRun;
+    private volatile bool _restartRequested;
+    private volatile bool _cleanupOnStop;
+    private Task? _loop;
+    private LinkStatus _status;
+
+    public ExchangeLink(
+        LinkDefinition definition,
+        TransportResolver transports,
+        DownstreamHandle downstream,
+        ExchangeBindings bindings,
+        ConcurrentDictionary<string, char> generations,
+        FederationTelemetry telemetry,
+        ILogger logger,
+        TimeProvider time)
+    {
+        Definition = definition;
+        _transports = transports;
+        _downstream = downstream;
+        _bindings = bindings;
+        _generations = generations;
+        _telemetry = telemetry;
+        _logger = logger;
+        _time = time;
+        _tags =
+        [
+            new("federation.exchange", definition.Exchange.Name),
+            new("federation.upstream", definition.Upstream.UpstreamName),
+        ];
+        _status = NewStatus(LinkState.Starting, UriRedaction.Redact(definition.Upstream.Uris[0]), null, null);
+    }
+
+    public LinkDefinition Definition { get; }
+
+    public LinkStatus Status => Volatile.Read(ref _status);
+
+    /// <summary>Starts the run loop in the background.</summary>
+    public void Start() => _loop = Task.Run(RunLoopAsync);
+
+    /// <summary>Restarts the current run at once, keeping the upstream queue (no messages are lost).</summary>
+    public void RequestRestart()
+    {
+        _restartRequested = true;
+        _currentRun?.Cancel();
+    }
+
+    /// <summary>
+    /// Stops the link. With <paramref name="cleanup"/> (a clean stop: reconfiguration, exchange deletion, shutdown), the upstream
+    /// queue and internal exchange are deleted unless <c>resource-cleanup-mode</c> is <c>never</c>.
+    /// </summary>
+    public async Task StopAsync(bool cleanup)
+    {
+        _cleanupOnStop = cleanup && Definition.Upstream.ResourceCleanupMode != ResourceCleanupMode.Never;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+
+        _bindings.Detach(this);
+        SetStatus(LinkState.Shutdown, Status.Uri, null, null);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(cleanup: false).ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    internal void EnqueueBindingCommand(BindingCommand command) => _commands.Writer.TryWrite(command);
+
+    internal void ClearBindingCommands()
+    {
+        while (_commands.Reader.TryRead(out _))
+        {
+        }
+    }
+
+    private async Task RunLoopAsync()
+    {
+        var uris = Definition.Upstream.Uris;
+        var attempt = 0;
+        var failuresInARow = 0;
+        while (!_stopping.IsCancellationRequested)
+        {
+            // Rotate over the URIs, one per attempt, so every URI of the upstream gets tried.
+            var uri = uris[attempt++ % uris.Count];
+            using var run = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            _currentRun = run;
+            _restartRequested = false;
+            SetStatus(LinkState.Starting, UriRedaction.Redact(uri), null, null);
+            try
+            {
+                await RunOnceAsync(uri, run.Token).ConfigureAwait(false);
+                failuresInARow = 0;
+            }
+            catch (Exception) when (_stopping.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception) when (_restartRequested)
+            {
+                failuresInARow = 0;
+            }
+            catch (Exception ex)
+            {
+                // The plugin's supervisor restarts a failed link at once, then waits reconnect-delay between attempts.
+                var delay = failuresInARow == 0 ? TimeSpan.Zero : Definition.Upstream.ReconnectDelay;
+                failuresInARow++;
+                SetStatus(LinkState.Error, UriRedaction.Redact(uri), Describe(ex), null);
+                Log.LinkFailed(_logger, ex, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, UriRedaction.Redact(uri), delay);
+                if (delay > TimeSpan.Zero)
+                {
+                    try
+                    {
+                        await Task.Delay(delay, _time, _stopping.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                }
+            }
+            finally
+            {
+                _currentRun = null;
+            }
+
+            if (!_stopping.IsCancellationRequested)
+            {
+                _telemetry.LinkRestarts.Add(1, _tags);
+            }
+        }
+    }
+
+    private async Task RunOnceAsync(string uri, CancellationToken cancellationToken)
+    {
+        var downstream = await _downstream.Current.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var transport = _transports.Resolve(uri);
+        var connectionName = UpstreamNaming.ConnectionName(Definition.Upstream.UpstreamName, Definition.PolicyName);
+        var upstream = await transport.ConnectAsync(new ConnectionRequest(uri, connectionName), cancellationToken).ConfigureAwait(false);
+        var session = new LinkSession(this, downstream, upstream);
+        try
+        {
+            await session.SetUpAsync(cancellationToken).ConfigureAwait(false);
+            SetStatus(LinkState.Running, upstream.DisplayUri, null, connectionName);
+            Log.LinkRunning(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, upstream.DisplayUri, session.QueueName, session.Generation);
+            await session.RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            var cleanup = _stopping.IsCancellationRequested && _cleanupOnStop;
+            await session.ShutDownAsync(cleanup, DrainTimeout).ConfigureAwait(false);
+            if (_stopping.IsCancellationRequested)
+            {
+                Log.LinkStopped(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, cleanup ? "deleted" : "kept");
+            }
+        }
+    }
+
+    private void SetStatus(LinkState state, string uri, string? error, string? localConnection) =>
+        Volatile.Write(ref _status, NewStatus(state, uri, error, localConnection));
+
+    private LinkStatus NewStatus(LinkState state, string uri, string? error, string? localConnection) => new(
+        Definition.Id,
+        Definition.Exchange.Name,
+        Definition.UpstreamExchange,
+        Definition.Upstream.UpstreamName,
+        Definition.VirtualHost,
+        uri,
+        state,
+        error,
+        localConnection,
+        Definition.PolicyName,
+        _time.GetUtcNow());
+
+    // Exception messages from transports never carry credentials (a transport contract), so they are safe to show.
+    private static string Describe(Exception ex) => $"{ex.GetType().Name}: {ex.Message}";
+}

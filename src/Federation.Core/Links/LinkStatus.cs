@@ -1,0 +1,26 @@
+namespace Federation.Core.Links;
+
+/// <summary>A status entry for one exchange link. Never contains credentials.</summary>
+/// <param name="Id">Stable link id: 8 hex characters derived from (vhost, exchange, upstream, upstream exchange); unchanged across restarts.</param>
+/// <param name="Exchange">The federated (downstream) exchange.</param>
+/// <param name="UpstreamExchange">The exchange the link consumes from on the upstream.</param>
+/// <param name="Upstream">The upstream's name.</param>
+/// <param name="VirtualHost">The downstream vhost.</param>
+/// <param name="Uri">The upstream URI in use (or last tried), without credentials.</param>
+/// <param name="State">The link state.</param>
+/// <param name="Error">Why the link is in <see cref="LinkState.Error"/>, otherwise null.</param>
+/// <param name="LocalConnection">The connection name used on both sides while running.</param>
+/// <param name="Policy">The policy that federates the exchange.</param>
+/// <param name="Since">When the state last changed.</param>
+public sealed record LinkStatus(
+    string Id,
+    string Exchange,
+    string UpstreamExchange,
+    string Upstream,
+    string VirtualHost,
+    string Uri,
+    LinkState State,
+    string? Error,
+    string? LocalConnection,
+    string? Policy,
+    DateTimeOffset Since);

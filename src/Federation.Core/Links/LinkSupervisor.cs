@@ -1,0 +1,387 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Federation.Core.Diagnostics;
+using Federation.Core.Model;
+using Federation.Core.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Links;
+
+/// <summary>
+/// Keeps the running links equal to what the definitions and the downstream topology ask for. All of its state is
+/// owned by one loop that handles messages one at a time (reconfiguration, topology changes, restarts), so changes
+/// apply in order without locks; the links themselves run on their own tasks.
+/// </summary>
+internal sealed class LinkSupervisor : IAsyncDisposable
+{
+    private static readonly TimeSpan DownstreamRetryDelay = TimeSpan.FromSeconds(5);
+
+    private readonly TransportResolver _transports;
+    private readonly FederationTelemetry _telemetry;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Channel<Func<Task>> _inbox = Channel.CreateUnbounded<Func<Task>>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly DownstreamHandle _downstream = new();
+    private readonly ConcurrentDictionary<string, char> _generations = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ExchangeSpec> _exchanges = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ExchangeBindings> _bindings = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ExchangeLink> _links = new(StringComparer.Ordinal);
+    private readonly TopologySequencer _sequencer = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private FederationDefinitions _definitions;
+    private DownstreamSession? _session;
+    private IDisposable? _topologySubscription;
+    private int _sessionNumber;
+    private readonly Task _loop;
+
+    public LinkSupervisor(FederationDefinitions definitions, TransportResolver transports, FederationTelemetry telemetry, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        _definitions = definitions;
+        _transports = transports;
+        _telemetry = telemetry;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("Federation.Core.LinkSupervisor");
+        _time = time;
+        _loop = Task.Run(LoopAsync);
+    }
+
+    /// <summary>The effective cluster name once the downstream is connected.</summary>
+    public string? ClusterName => _session?.ClusterName;
+
+    /// <summary>Whether the downstream is connected.</summary>
+    public bool DownstreamConnected => _session is not null;
+
+    /// <summary>Status entries of every link, ordered by exchange then upstream.</summary>
+    public IReadOnlyList<LinkStatus> GetStatuses() =>
+        [.. _links.Values.Select(l => l.Status).OrderBy(s => s.Exchange, StringComparer.Ordinal).ThenBy(s => s.Upstream, StringComparer.Ordinal).ThenBy(s => s.UpstreamExchange, StringComparer.Ordinal)];
+
+    /// <summary>Makes the first downstream connection attempt; links follow once it is connected.</summary>
+    public void Start() => Post(ConnectDownstreamAsync);
+
+    /// <summary>Applies new definitions; only links whose definition changed are restarted.</summary>
+    public Task ReconfigureAsync(FederationDefinitions definitions) => Ask(async () =>
+    {
+        var clusterChanged = definitions.ClusterName != _definitions.ClusterName;
+        _definitions = definitions;
+        if (clusterChanged && _session is not null)
+        {
+            // Queue names and loop-detection identity depend on the cluster name: start over with the downstream.
+            await DisconnectDownstreamAsync().ConfigureAwait(false);
+            await ConnectDownstreamAsync().ConfigureAwait(false);
+            return;
+        }
+
+        await ReconcileAsync().ConfigureAwait(false);
+    });
+
+    /// <summary>Restarts the link with <paramref name="id"/>; false when there is none.</summary>
+    public Task<bool> RestartLinkAsync(string id) => Ask(() =>
+    {
+        if (!_links.TryGetValue(id, out var link))
+        {
+            return Task.FromResult(false);
+        }
+
+        link.RequestRestart();
+        return Task.FromResult(true);
+    });
+
+    /// <summary>Stops every link cleanly (deleting upstream objects unless <c>never</c>) and closes the downstream.</summary>
+    public async Task StopAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await Ask(async () =>
+        {
+            await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup: true))).ConfigureAwait(false);
+            _links.Clear();
+            await DisconnectDownstreamAsync().ConfigureAwait(false);
+        }).ConfigureAwait(false);
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _inbox.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private async Task LoopAsync()
+    {
+        await foreach (var work in _inbox.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            try
+            {
+                await work().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.SupervisorFailed(_logger, ex);
+            }
+        }
+    }
+
+    private void Post(Func<Task> work) => _inbox.Writer.TryWrite(work);
+
+    private Task<bool> Ask(Func<Task> work) => Ask(async () =>
+    {
+        await work().ConfigureAwait(false);
+        return true;
+    });
+
+    private Task<T> Ask<T>(Func<Task<T>> work)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var posted = _inbox.Writer.TryWrite(async () =>
+        {
+            try
+            {
+                done.TrySetResult(await work().ConfigureAwait(false));
+            }
+            catch (Exception ex)
+            {
+                done.TrySetException(ex);
+            }
+        });
+        if (!posted)
+        {
+            done.TrySetException(new ObjectDisposedException(nameof(LinkSupervisor)));
+        }
+
+        return done.Task;
+    }
+
+    private async Task ConnectDownstreamAsync()
+    {
+        if (_session is not null || _stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        var uri = _definitions.DownstreamUri ?? throw new InvalidOperationException("No downstream URI is configured (Federation:Downstream:uri).");
+        var number = ++_sessionNumber;
+        IBrokerConnection? connection = null;
+        try
+        {
+            connection = await _transports.Resolve(uri).ConnectAsync(new ConnectionRequest(uri, "Federation supervisor"), _stopping.Token).ConfigureAwait(false);
+            var topology = connection.Topology ?? throw new TransportException($"The downstream transport for '{connection.DisplayUri}' cannot observe exchanges and bindings.");
+            var clusterName = _definitions.ClusterName ?? connection.ClusterName
+                ?? throw new TransportException($"The downstream '{connection.DisplayUri}' advertises no cluster name; set Federation:ClusterName.");
+
+            // Subscribe before the snapshot; the sequencer discards what the snapshot already covers.
+            _topologySubscription = topology.Subscribe(change => Post(() => OnTopologyChangeAsync(number, change)));
+            var snapshot = await topology.GetSnapshotAsync(_stopping.Token).ConfigureAwait(false);
+            _session = new DownstreamSession(connection, clusterName, connection.VirtualHost);
+            LoadSnapshot(snapshot);
+            _downstream.Set(_session);
+            Log.DownstreamConnected(_logger, connection.DisplayUri, clusterName, connection.VirtualHost);
+            _ = connection.Completion.ContinueWith(
+                _ => Post(() => OnDownstreamLostAsync(number)),
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+            await ReconcileAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!_stopping.IsCancellationRequested)
+        {
+            _topologySubscription?.Dispose();
+            _topologySubscription = null;
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+
+            Log.DownstreamFailed(_logger, ex, UriRedaction.Redact(uri), DownstreamRetryDelay);
+            _ = RetryDownstreamLaterAsync();
+        }
+    }
+
+    private async Task RetryDownstreamLaterAsync()
+    {
+        try
+        {
+            await Task.Delay(DownstreamRetryDelay, _time, _stopping.Token).ConfigureAwait(false);
+            Post(ConnectDownstreamAsync);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    private async Task OnDownstreamLostAsync(int sessionNumber)
+    {
+        if (sessionNumber != _sessionNumber || _session is null)
+        {
+            return;
+        }
+
+        // Links keep their upstream queues and wait for the new downstream session; bindings resync from a new snapshot.
+        await DisconnectDownstreamAsync().ConfigureAwait(false);
+        await ConnectDownstreamAsync().ConfigureAwait(false);
+    }
+
+    private async Task DisconnectDownstreamAsync()
+    {
+        _downstream.Invalidate();
+        _topologySubscription?.Dispose();
+        _topologySubscription = null;
+        var session = _session;
+        _session = null;
+        if (session is not null)
+        {
+            await session.Connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void LoadSnapshot(TopologySnapshot snapshot)
+    {
+        _sequencer.Reset(snapshot.Serial);
+        _exchanges.Clear();
+        foreach (var exchange in snapshot.Exchanges)
+        {
+            _exchanges[exchange.Name] = exchange;
+        }
+
+        // Rebuild the trackers from scratch, then diff them into the existing ones so running links get only the changes.
+        var fresh = snapshot.Bindings.GroupBy(b => b.Source, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        foreach (var (source, bindings) in _bindings)
+        {
+            bindings.ReplaceAll(fresh.TryGetValue(source, out var list) ? list : []);
+        }
+
+        foreach (var (source, list) in fresh)
+        {
+            if (!_bindings.ContainsKey(source))
+            {
+                var bindings = BindingsOf(source);
+                foreach (var binding in list)
+                {
+                    bindings.Add(binding);
+                }
+            }
+        }
+    }
+
+    private async Task OnTopologyChangeAsync(int sessionNumber, TopologyChange change)
+    {
+        if (sessionNumber != _sessionNumber)
+        {
+            return;
+        }
+
+        var reconcile = false;
+        foreach (var ready in _sequencer.Accept(change))
+        {
+            reconcile |= Apply(ready);
+        }
+
+        if (reconcile)
+        {
+            await ReconcileAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Applies one change; returns true when the set of exchanges changed (links may start or stop).</summary>
+    private bool Apply(TopologyChange change)
+    {
+        switch (change.Kind)
+        {
+            case TopologyChangeKind.ExchangeDeclared when change.Exchange is not null:
+                _exchanges[change.Exchange.Name] = change.Exchange;
+                return true;
+            case TopologyChangeKind.ExchangeDeleted when change.Exchange is not null:
+                _exchanges.Remove(change.Exchange.Name);
+                if (_bindings.Remove(change.Exchange.Name, out var removed))
+                {
+                    removed.ReplaceAll([]);
+                }
+
+                foreach (var bindings in _bindings.Values)
+                {
+                    bindings.RemoveDestination(change.Exchange.Name, BindingDestinationKind.Exchange);
+                }
+
+                return true;
+            case TopologyChangeKind.BindingAdded when change.Binding is not null:
+                BindingsOf(change.Binding.Source).Add(change.Binding);
+                return false;
+            case TopologyChangeKind.BindingRemoved when change.Binding is not null:
+                if (_bindings.TryGetValue(change.Binding.Source, out var existing))
+                {
+                    existing.Remove(change.Binding);
+                }
+
+                return false;
+            default:
+                return false;
+        }
+    }
+
+    private ExchangeBindings BindingsOf(string exchange)
+    {
+        if (!_bindings.TryGetValue(exchange, out var bindings))
+        {
+            bindings = new ExchangeBindings();
+            _bindings.Add(exchange, bindings);
+        }
+
+        return bindings;
+    }
+
+    /// <summary>Stops links nobody asks for any more, restarts changed ones, and starts missing ones.</summary>
+    private async Task ReconcileAsync()
+    {
+        if (_session is not { } session)
+        {
+            return;
+        }
+
+        var desired = new Dictionary<string, LinkDefinition>(StringComparer.Ordinal);
+        foreach (var exchange in _exchanges.Values.OrderBy(e => e.Name, StringComparer.Ordinal))
+        {
+            var resolution = _definitions.Resolve(exchange);
+            foreach (var upstream in resolution.Upstreams)
+            {
+                var upstreamExchange = upstream.UpstreamExchangeFor(exchange.Name);
+                var id = LinkId.For(session.VirtualHost, exchange.Name, upstream.UpstreamName, upstreamExchange);
+                if (!desired.TryAdd(id, new LinkDefinition(id, exchange, upstream, resolution.PolicyName, session.ClusterName, session.VirtualHost)))
+                {
+                    Log.DuplicateLink(_logger, id, exchange.Name, upstream.UpstreamName, upstreamExchange);
+                }
+            }
+        }
+
+        // Stop first, and wait: a replacement link must not start until its predecessor has cleaned up the queue they share.
+        var stopping = new List<Task>();
+        foreach (var (id, link) in _links)
+        {
+            if (!desired.TryGetValue(id, out var wanted) || wanted != link.Definition)
+            {
+                _links.TryRemove(id, out _);
+                stopping.Add(link.StopAsync(cleanup: true));
+            }
+        }
+
+        await Task.WhenAll(stopping).ConfigureAwait(false);
+
+        foreach (var (id, definition) in desired)
+        {
+            if (_links.ContainsKey(id))
+            {
+                continue;
+            }
+
+            Log.LinkStarting(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
+            var link = new ExchangeLink(definition, _transports, _downstream, BindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time);
+            _links[id] = link;
+            link.Start();
+        }
+    }
+}

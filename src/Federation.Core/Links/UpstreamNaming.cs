@@ -1,0 +1,28 @@
+namespace Federation.Core.Links;
+
+/// <summary>Names of the objects a link declares on its upstream, exactly as the federation plugin names them.</summary>
+internal static class UpstreamNaming
+{
+    /// <summary>
+    /// <c>federation: UX -> C</c>, plus <c>:DX</c> when the exchanges differ within one vhost, or <c>:DV:DX</c> across vhosts,
+    /// so that links from different downstream exchanges or vhosts to one upstream never share a queue.
+    /// </summary>
+    public static string QueueName(string upstreamExchange, string downstreamCluster, string downstreamVhost, string downstreamExchange, string upstreamVhost)
+    {
+        var suffix = downstreamVhost != upstreamVhost
+            ? $":{downstreamVhost}:{downstreamExchange}"
+            : downstreamExchange != upstreamExchange ? $":{downstreamExchange}" : "";
+        return $"federation: {upstreamExchange} -> {downstreamCluster}{suffix}";
+    }
+
+    /// <summary>The internal exchange of one link generation: the queue name plus <c> A</c> or <c> B</c>.</summary>
+    public static string InternalExchangeName(string queueName, char generation) => $"{queueName} {generation}";
+
+    /// <summary>The connection name the plugin uses, shown in broker tools and in status.</summary>
+    public static string ConnectionName(string upstreamName, string? policyName) =>
+        policyName is null ? "Federation link" : $"Federation link (upstream: {upstreamName}, policy: {policyName})";
+
+    /// <summary>The <c>exchange</c> field of an <c>x-bound-from</c> entry: <c>"DV:DX A|B"</c>.</summary>
+    public static string BoundFromDescriptor(string downstreamVhost, string downstreamExchange, char generation) =>
+        $"{downstreamVhost}:{downstreamExchange} {generation}";
+}

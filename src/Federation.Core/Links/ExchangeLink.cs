@@ -132,6 +132,11 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             catch (Exception ex)
             {
                 // The plugin's supervisor restarts a failed link at once, then waits reconnect-delay between attempts.
+                if (Status.State == LinkState.Running)
+                {
+                    failuresInARow = 0;
+                }
+
                 var delay = failuresInARow == 0 ? TimeSpan.Zero : Definition.Upstream.ReconnectDelay;
                 failuresInARow++;
                 SetStatus(LinkState.Error, UriRedaction.Redact(uri), Describe(ex), null);

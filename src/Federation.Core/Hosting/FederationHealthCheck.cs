@@ -1,0 +1,34 @@
+using Federation.Core.Diagnostics;
+using Federation.Core.Links;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Federation.Core.Hosting;
+
+/// <summary>
+/// Health from every link's state: unhealthy without a downstream connection, degraded while any link is in error,
+/// healthy otherwise. Register it with <c>services.AddHealthChecks().AddCheck&lt;FederationHealthCheck&gt;("federation")</c>.
+/// </summary>
+public sealed class FederationHealthCheck(IFederationStatus status) : IHealthCheck
+{
+    /// <inheritdoc />
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var links = status.GetLinks();
+        var data = new Dictionary<string, object>(StringComparer.Ordinal);
+        foreach (var state in Enum.GetValues<LinkState>())
+        {
+            data[FederationTelemetry.StateName(state)] = links.Count(l => l.State == state);
+        }
+
+        var failureStatus = context?.Registration?.FailureStatus ?? HealthStatus.Unhealthy;
+        if (!status.IsDownstreamConnected)
+        {
+            return Task.FromResult(new HealthCheckResult(failureStatus, "The downstream broker is not connected.", data: data));
+        }
+
+        var failed = links.Where(l => l.State == LinkState.Error).Select(l => $"{l.Exchange} <- {l.Upstream}: {l.Error}").ToList();
+        return Task.FromResult(failed.Count > 0
+            ? HealthCheckResult.Degraded($"{failed.Count} of {links.Count} link(s) in error: {string.Join("; ", failed)}", data: data)
+            : HealthCheckResult.Healthy($"{links.Count} link(s), downstream connected as '{status.ClusterName}'.", data));
+    }
+}

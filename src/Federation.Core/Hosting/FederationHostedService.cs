@@ -1,0 +1,53 @@
+using Federation.Core.Diagnostics;
+using Federation.Core.Model;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Federation.Core.Hosting;
+
+/// <summary>
+/// Starts the engine with the host without blocking it (links connect in the background and report through status and
+/// health), applies configuration reloads, and stops links cleanly with the host.
+/// </summary>
+internal sealed class FederationHostedService(
+    FederationEngine engine,
+    IOptionsMonitor<FederationOptions> options,
+    ILogger<FederationHostedService> logger) : IHostedService, IDisposable
+{
+    private IDisposable? _reloadSubscription;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await engine.StartAsync(cancellationToken).ConfigureAwait(false);
+        _reloadSubscription = options.OnChange(OnReload);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _reloadSubscription?.Dispose();
+        _reloadSubscription = null;
+        await engine.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public void Dispose() => _reloadSubscription?.Dispose();
+
+    private void OnReload(FederationOptions updated) => _ = ApplyAsync(updated);
+
+    private async Task ApplyAsync(FederationOptions updated)
+    {
+        try
+        {
+            await engine.UpdateAsync(updated, CancellationToken.None).ConfigureAwait(false);
+            Log.Reloaded(logger);
+        }
+        catch (FederationConfigurationException ex)
+        {
+            Log.ReloadRejected(logger, string.Join("; ", ex.Errors));
+        }
+        catch (ObjectDisposedException)
+        {
+            // The host is shutting down.
+        }
+    }
+}

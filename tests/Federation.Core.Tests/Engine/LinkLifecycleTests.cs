@@ -1,0 +1,333 @@
+using Federation.Core.InMemory;
+using Federation.Core.Links;
+using Federation.Core.Model;
+using Federation.Core.Transport;
+
+namespace Federation.Core.Tests.Engine;
+
+/// <summary>Reconfiguration, cleanup, status, reconnects and ack modes (plugin checklist items 5, 13-16).</summary>
+public sealed class LinkLifecycleTests : IAsyncLifetime
+{
+    private readonly Testbed _bed = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _bed.DisposeAsync();
+
+    private static FederationOptions Options(string downstream = "D") => new() { Downstream = { Uri = Testbed.Uri(downstream) } };
+
+    [Fact]
+    public async Task Dynamic_reconfiguration_restarts_only_changed_links()
+    {
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("localhost", "U").Upstream("local5673", "nowhere").Policy("all", "^all\\.", set: "all"));
+        var app = await _bed.ConnectAsync("D");
+        await Testbed.DeclareExchangeAsync(app, "all.fed1");
+        await Testbed.DeclareExchangeAsync(app, "all.fed2");
+        await Testbed.Eventually(() => engine.GetLinks().Count == 4, () => $"{engine.GetLinks().Count} links");
+
+        // Clearing both upstreams: no links.
+        await engine.UpdateAsync(Options().Policy("all", "^all\\.", set: "all"), CancellationToken.None);
+        Assert.Empty(engine.GetLinks());
+
+        // Re-adding localhost: one link per exchange.
+        await engine.UpdateAsync(Options().Upstream("localhost", "U").Policy("all", "^all\\.", set: "all"), CancellationToken.None);
+        await Testbed.WaitForRunningLinksAsync(engine, 2);
+        var since = engine.GetLinks().ToDictionary(l => l.Id, l => l.Since);
+
+        // Setting the same value again does nothing (the no-restart optimisation).
+        await engine.UpdateAsync(Options().Upstream("localhost", "U").Policy("all", "^all\\.", set: "all"), CancellationToken.None);
+        Assert.All(engine.GetLinks(), l => Assert.Equal(since[l.Id], l.Since));
+
+        // Changing its URI restarts both links, which keep their ids.
+        await engine.UpdateAsync(Options().Upstream("localhost", "U2").Policy("all", "^all\\.", set: "all"), CancellationToken.None);
+        await Testbed.WaitForRunningLinksAsync(engine, 2);
+        Assert.Equal(since.Keys.Order(), engine.GetLinks().Select(l => l.Id).Order());
+        Assert.All(engine.GetLinks(), l => Assert.Equal("memory://U2/%2F", l.Uri));
+    }
+
+    [Fact]
+    public async Task Changing_one_upstream_leaves_the_other_exchanges_links_untouched()
+    {
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("a", "A").Upstream("b", "B").Policy("pa", "^a\\.", upstream: "a").Policy("pb", "^b\\.", upstream: "b"));
+        var app = await _bed.ConnectAsync("D");
+        await Testbed.DeclareExchangeAsync(app, "a.x");
+        await Testbed.DeclareExchangeAsync(app, "b.x");
+        await Testbed.WaitForRunningLinksAsync(engine, 2);
+        var before = engine.GetLinks().Single(l => l.Upstream == "b");
+
+        await engine.UpdateAsync(Options().Upstream("a", "A", u => u.PrefetchCount = 10).Upstream("b", "B").Policy("pa", "^a\\.", upstream: "a").Policy("pb", "^b\\.", upstream: "b"), CancellationToken.None);
+        await Testbed.WaitForRunningLinksAsync(engine, 2);
+        Assert.Equal(before, engine.GetLinks().Single(l => l.Upstream == "b"));
+    }
+
+    [Fact]
+    public async Task Dynamic_reconfiguration_integrity_missing_set_then_created()
+    {
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("localhost", "U").Policy("new", "^new\\.", set: "new-set"));
+        var app = await _bed.ConnectAsync("D");
+        await Testbed.DeclareExchangeAsync(app, "new.one");
+        await Testbed.DeclareExchangeAsync(app, "new.two");
+        await Testbed.Eventually(() => engine.IsDownstreamConnected, () => "downstream connected");
+        Assert.Empty(engine.GetLinks());
+
+        var withSet = Options().Upstream("localhost", "U").Set("new-set", Fixture.Element("localhost")).Policy("new", "^new\\.", set: "new-set");
+        await engine.UpdateAsync(withSet, CancellationToken.None);
+        await Testbed.WaitForRunningLinksAsync(engine, 2);
+
+        // Adding a non-existent upstream to the set changes nothing.
+        var withGhost = Options().Upstream("localhost", "U").Set("new-set", Fixture.Element("localhost"), Fixture.Element("ghost")).Policy("new", "^new\\.", set: "new-set");
+        await engine.UpdateAsync(withGhost, CancellationToken.None);
+        await Testbed.WaitForRunningLinksAsync(engine, 2);
+
+        // Swapping the element changes the links.
+        var swapped = Options().Upstream("localhost", "U").Upstream("other", "U2").Set("new-set", Fixture.Element("other")).Policy("new", "^new\\.", set: "new-set");
+        await engine.UpdateAsync(swapped, CancellationToken.None);
+        await Testbed.WaitForRunningLinksAsync(engine, 2);
+        Assert.All(engine.GetLinks(), l => Assert.Equal("other", l.Upstream));
+    }
+
+    [Fact]
+    public async Task Federate_unfederate_through_policies()
+    {
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("localhost", "U").Upstream("other", "U2"));
+        var app = await _bed.ConnectAsync("D");
+        await Testbed.DeclareExchangeAsync(app, "dyn.exch1");
+        await Testbed.DeclareExchangeAsync(app, "dyn.exch2");
+        await Testbed.Eventually(() => engine.IsDownstreamConnected, () => "downstream connected");
+        Assert.Empty(engine.GetLinks());
+
+        await engine.UpdateAsync(Options().Upstream("localhost", "U").Upstream("other", "U2").Policy("dyn", "^dyn\\.", set: "all"), CancellationToken.None);
+        await Testbed.WaitForRunningLinksAsync(engine, 4);
+
+        await engine.UpdateAsync(Options().Upstream("localhost", "U").Upstream("other", "U2").Set("localhost", Fixture.Element("localhost")).Policy("dyn", "^dyn\\.", set: "localhost"), CancellationToken.None);
+        await Testbed.WaitForRunningLinksAsync(engine, 2);
+
+        // A higher-priority policy without federation keys shadows the federation policy: no merging.
+        await engine.UpdateAsync(Options().Upstream("localhost", "U").Policy("dyn", "^dyn\\.", set: "all").Policy("limits", "^dyn\\.", priority: 5), CancellationToken.None);
+        Assert.Empty(engine.GetLinks());
+
+        await engine.UpdateAsync(Options().Upstream("localhost", "U"), CancellationToken.None);
+        Assert.Empty(engine.GetLinks());
+    }
+
+    [Fact]
+    public async Task Clearing_the_policy_deletes_the_upstream_queue_and_internal_exchange()
+    {
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => u.Exchange = "upstream").Policy("fed", "^fed\\.", upstream: "u"));
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        Assert.Contains(_bed.Broker("U").GetQueueNames("/"), n => n.StartsWith("federation: ", StringComparison.Ordinal));
+        Assert.Contains(_bed.Broker("U").GetExchangeNames("/"), n => n.StartsWith("federation: ", StringComparison.Ordinal));
+
+        await engine.UpdateAsync(Options().Upstream("u", "U", u => u.Exchange = "upstream"), CancellationToken.None);
+        Assert.Empty(engine.GetLinks());
+        Assert.DoesNotContain(_bed.Broker("U").GetQueueNames("/"), n => n.StartsWith("federation: ", StringComparison.Ordinal));
+        Assert.DoesNotContain(_bed.Broker("U").GetExchangeNames("/"), n => n.StartsWith("federation: ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Cleanup_mode_never_keeps_the_buffer_and_delivers_it_after_the_link_returns()
+    {
+        static FederationOptions Configure(FederationOptions o, bool federated)
+        {
+            o.Upstream("u", "U", u => { u.Exchange = "upstream"; u.ResourceCleanupMode = ResourceCleanupMode.Never; });
+            return federated ? o.Policy("fed", "^fed\\.", upstream: "u") : o;
+        }
+
+        var engine = await _bed.StartEngineAsync("D", o => Configure(o, true));
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
+        var queue = await _bed.BindQueueAsync("D", "fed.downstream", "key");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        await _bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+
+        await engine.UpdateAsync(Configure(Options(), false), CancellationToken.None);
+        Assert.Empty(engine.GetLinks());
+        const string UpstreamQueue = "federation: upstream -> D:fed.downstream";
+        Assert.True(_bed.Broker("U").QueueExists("/", UpstreamQueue));
+
+        // Published while the link is away: buffered upstream, delivered once it is back.
+        await Testbed.PublishAsync(await _bed.ConnectAsync("U"), "upstream", "key", "BUFFERED");
+        Assert.Equal(1, _bed.Broker("U").GetMessageCount("/", UpstreamQueue));
+        await engine.UpdateAsync(Configure(Options(), true), CancellationToken.None);
+        await queue.ExpectAsync("BUFFERED");
+    }
+
+    [Fact]
+    public async Task Status_reports_running_and_error_links_with_stable_ids_and_restart_by_id()
+    {
+        var engine = await _bed.StartEngineAsync("D", o => o
+            .Upstream("localhost", "U")
+            .Upstream("broken-bunny", "nowhere", u => u.ReconnectDelaySeconds = 600)
+            .Set("upstream", Fixture.Element("broken-bunny"), Fixture.Element("localhost"))
+            .Policy("fed", "^fed1\\.", set: "upstream"));
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed1.downstream");
+        await Testbed.Eventually(
+            () => engine.GetLinks() is [{ Upstream: "broken-bunny", State: LinkState.Error }, { Upstream: "localhost", State: LinkState.Running }],
+            () => string.Join(", ", engine.GetLinks().Select(l => $"{l.Upstream}:{l.State}")));
+
+        var links = engine.GetLinks();
+        var broken = links[0];
+        Assert.Contains("nowhere", broken.Error, StringComparison.Ordinal);
+        Assert.Equal("fed1.downstream", broken.Exchange);
+        Assert.Equal("fed1.downstream", broken.UpstreamExchange);
+        Assert.Matches("^[0-9a-f]{8}$", broken.Id);
+        var running = links[1];
+        Assert.Equal("Federation link (upstream: localhost, policy: fed)", running.LocalConnection);
+        Assert.Contains("Federation link (upstream: localhost, policy: fed)", _bed.Broker("U").ConnectionNames);
+
+        Assert.Equal(running, engine.FindLink(running.Id));
+        Assert.Null(engine.FindLink("00000000"));
+        Assert.False(await engine.RestartLinkAsync("00000000", CancellationToken.None));
+
+        Assert.True(await engine.RestartLinkAsync(running.Id, CancellationToken.None));
+        await Testbed.Eventually(() => engine.FindLink(running.Id) is { State: LinkState.Running } l && l.Since > running.Since, () => "restarted");
+    }
+
+    [Fact]
+    public async Task Reconnect_is_immediate_first_then_waits_reconnect_delay()
+    {
+        var time = new ManualTimeProvider();
+        var broker = _bed.Broker("U");
+        var options = Options().Upstream("u", "U", u => u.ReconnectDelaySeconds = 30).Policy("fed", "^fed$", upstream: "u");
+        _bed.Broker("D");
+        await using var engine = new FederationEngine(options, [_bed.Transport], timeProvider: time);
+        await engine.StartAsync(CancellationToken.None);
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+
+        // A running link that fails reconnects at once, without the clock moving.
+        broker.DropConnections();
+        await Testbed.Eventually(() => broker.ConnectionNames.Any(n => n.StartsWith("Federation link", StringComparison.Ordinal)) && engine.GetLinks()[0].State == LinkState.Running, () => "immediate reconnect");
+
+        // Failing again and again: the second attempt waits for reconnect-delay.
+        broker.Stop();
+        await Testbed.Eventually(() => engine.GetLinks()[0] is { State: LinkState.Error } && time.PendingTimers > 0, () => "waiting for the delay");
+        broker.Start();
+        time.Advance(TimeSpan.FromSeconds(29));
+        Assert.Equal(LinkState.Error, engine.GetLinks()[0].State);
+        time.Advance(TimeSpan.FromSeconds(1));
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+    }
+
+    [Fact]
+    public async Task Several_uris_rotate_so_a_broken_one_does_not_block_the_link()
+    {
+        var engine = await _bed.StartEngineAsync("D", o => o
+            .Upstream("u", "U", u => { u.Uris.Insert(0, "memory://no-such-broker/%2f"); u.ReconnectDelaySeconds = 0.05; })
+            .Policy("fed", "^fed$", upstream: "u"));
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        Assert.Equal("memory://U/%2F", engine.GetLinks()[0].Uri);
+
+        // Killing the connection repeatedly shows each URI in status over time.
+        var seen = new HashSet<string>();
+        await Testbed.Eventually(() =>
+        {
+            seen.Add(engine.GetLinks()[0].Uri);
+            if (engine.GetLinks()[0].State == LinkState.Running)
+            {
+                _bed.Broker("U").DropConnections();
+            }
+
+            return seen.Count == 2;
+        }, () => string.Join(", ", seen));
+        Assert.Contains("memory://no-such-broker/%2f", seen);
+    }
+
+    [Fact]
+    public async Task On_confirm_loses_nothing_when_the_downstream_refuses_publishes()
+    {
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => { u.Exchange = "upstream"; u.ReconnectDelaySeconds = 0.05; }).Policy("fed", "^fed\\.", upstream: "u"));
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
+        var queue = await _bed.BindQueueAsync("D", "fed.downstream", "key");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        await _bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+
+        // The downstream nacks some forwards and drops the connection on others; the upstream keeps them until confirmed.
+        var refused = 0;
+        _bed.Broker("D").PublishInterceptor = context =>
+        {
+            if (context.Exchange != "fed.downstream" || Interlocked.Increment(ref refused) > 6)
+            {
+                return PublishOutcome.Accept;
+            }
+
+            return refused % 2 == 0 ? PublishOutcome.Nack : PublishOutcome.DropConnection;
+        };
+
+        var publisher = await _bed.ConnectAsync("U");
+        var expected = Enumerable.Range(0, 50).Select(i => $"m{i}").ToArray();
+        foreach (var body in expected)
+        {
+            await Testbed.PublishAsync(publisher, "upstream", "key", body);
+        }
+
+        await Testbed.Eventually(() => queue.Bodies.Distinct().Count() == expected.Length, () => $"{queue.Bodies.Distinct().Count()} distinct of {expected.Length}");
+        Assert.Equal(expected.Order(StringComparer.Ordinal), queue.Bodies.Distinct().Order(StringComparer.Ordinal));
+        Assert.True(refused > 6);
+    }
+
+    [Fact]
+    public async Task No_ack_mode_consumes_without_a_prefetch_bound()
+    {
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => { u.Exchange = "upstream"; u.AckMode = AckMode.NoAck; u.PrefetchCount = 1; }).Policy("fed", "^fed\\.", upstream: "u"));
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
+        var queue = await _bed.BindQueueAsync("D", "fed.downstream", "key");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        await _bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+
+        var publisher = await _bed.ConnectAsync("U");
+        for (var i = 0; i < 20; i++)
+        {
+            await Testbed.PublishAsync(publisher, "upstream", "key", $"m{i}");
+        }
+
+        await Testbed.Eventually(() => queue.Count == 20, () => $"{queue.Count} of 20");
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"m{i}"), queue.Bodies); // per-link FIFO
+    }
+
+    [Fact]
+    public async Task Deleting_the_federated_exchange_stops_its_links_and_cleans_up()
+    {
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U").Policy("fed", "^fed$", upstream: "u"));
+        var app = await _bed.ConnectAsync("D");
+        await Testbed.DeclareExchangeAsync(app, "fed");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+
+        await app.DeleteExchangeAsync("fed", CancellationToken.None);
+        await Testbed.Eventually(() => engine.GetLinks().Count == 0, () => "link removed");
+        await Testbed.Eventually(() => !_bed.Broker("U").GetQueueNames("/").Any(n => n.StartsWith("federation: ", StringComparison.Ordinal)), () => "upstream queue deleted");
+    }
+
+    [Fact]
+    public async Task Default_and_internal_exchanges_are_never_federated()
+    {
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U").Policy("everything", ".*", upstream: "u"));
+        var app = await _bed.ConnectAsync("D");
+        await app.DeclareExchangeAsync(new ExchangeSpec("hidden", ExchangeSpec.Types.Fanout, Internal: true), CancellationToken.None);
+        await Testbed.DeclareExchangeAsync(app, "visible");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        Assert.Equal("visible", engine.GetLinks()[0].Exchange);
+    }
+
+    [Fact]
+    public async Task Upstream_without_the_federation_exchange_type_falls_back_to_fanout_and_checks_hops_on_the_link()
+    {
+        _bed.Broker("U").SupportsFederationExchangeType = false;
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U").Policy("fed", "^fed$", upstream: "u"));
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed");
+        var queue = await _bed.BindQueueAsync("D", "fed", "key");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        await _bed.WaitForBindingsAsync("U", "fed", "key", 1);
+        Assert.Equal(ExchangeSpec.Types.Fanout, _bed.Broker("U").GetExchange("/", "federation: fed -> D B")!.Type);
+
+        // A message that already made one hop passes the fanout but the link drops it (max-hops 1), and acks it upstream.
+        var properties = new MessageProperties();
+        Hops.HopRules.PrependReceivedFrom(properties, new Hops.ReceivedFromEntry("memory://X/%2F", "fed", false, "X", "/"));
+        var publisher = await _bed.ConnectAsync("U");
+        await Testbed.PublishAsync(publisher, "fed", "key", "TOO-FAR", properties);
+        await Testbed.PublishAsync(publisher, "fed", "key", "OK");
+        await queue.ExpectAsync("OK");
+        await Testbed.Eventually(() => _bed.Broker("U").GetMessageCount("/", "federation: fed -> D") == 0, () => "dropped message acked upstream");
+    }
+}

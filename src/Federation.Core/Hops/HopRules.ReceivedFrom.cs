@@ -1,0 +1,103 @@
+using Federation.Core.Transport;
+
+namespace Federation.Core.Hops;
+
+public static partial class HopRules
+{
+    /// <summary>
+    /// Prepends <paramref name="entry"/> to the <c>x-received-from</c> trail in <paramref name="properties"/>, creating the
+    /// header table as needed. The new trail is a new list (an existing one may be shared by other copies of the message and
+    /// is left untouched); a malformed existing value is replaced and moved into <c>x-invalid-headers</c>, as the plugin does.
+    /// </summary>
+    /// <param name="properties">The properties of the message about to be republished downstream; changed in place.</param>
+    /// <param name="entry">The upstream the message is leaving.</param>
+    public static void PrependReceivedFrom(MessageProperties properties, ReceivedFromEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(properties);
+        ArgumentNullException.ThrowIfNull(entry);
+
+        properties.Headers ??= new Dictionary<string, object?>(StringComparer.Ordinal);
+        TableHeader.Prepend(properties.Headers, HopHeaders.ReceivedFrom, ToTable(entry));
+    }
+
+    /// <summary>
+    /// Reads the <c>x-received-from</c> trail, newest first, for diagnostics. Elements that are not tables, or lack a text
+    /// <c>uri</c>, <c>exchange</c> or <c>vhost</c>, or have a <c>redelivered</c> that is not a boolean or a
+    /// <c>cluster-name</c> that is not text, are skipped. A missing <c>redelivered</c> reads as <see langword="false"/>
+    /// and a missing <c>cluster-name</c> as <see langword="null"/> (upstreams older than RabbitMQ 3.3 omit it).
+    /// </summary>
+    /// <param name="headers">The message headers, or <see langword="null"/> when it has none.</param>
+    /// <returns>The well-formed entries; empty when the header is missing or not an array.</returns>
+    public static IReadOnlyList<ReceivedFromEntry> ReadReceivedFrom(IReadOnlyDictionary<string, object?>? headers)
+    {
+        if (headers is null
+            || !headers.TryGetValue(HopHeaders.ReceivedFrom, out var trail)
+            || !HeaderValueReader.TryGetArrayCount(trail, out var length)
+            || length == 0)
+        {
+            return [];
+        }
+
+        var entries = new List<ReceivedFromEntry>(length);
+        for (var i = 0; i < length; i++)
+        {
+            if (TryReadEntry(HeaderValueReader.ElementAt(trail, i), out var entry))
+            {
+                entries.Add(entry);
+            }
+        }
+
+        return entries;
+    }
+
+    // Field order is the plugin's; Dictionary enumerates in insertion order as long as nothing is removed,
+    // which is what transports rely on when they encode the table.
+    private static Dictionary<string, object?> ToTable(ReceivedFromEntry entry)
+    {
+        var table = new Dictionary<string, object?>(5, StringComparer.Ordinal)
+        {
+            [TrailFieldNames.Uri] = entry.Uri,
+            [TrailFieldNames.Exchange] = entry.Exchange,
+            [TrailFieldNames.Redelivered] = entry.Redelivered,
+        };
+        if (entry.ClusterName is not null)
+        {
+            table[TrailFieldNames.ClusterName] = entry.ClusterName;
+        }
+
+        table[TrailFieldNames.VirtualHost] = entry.VirtualHost;
+        return table;
+    }
+
+    private static bool TryReadEntry(object? element, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ReceivedFromEntry? entry)
+    {
+        entry = null;
+        if (!HeaderValueReader.TryGetField(element, TrailFieldNames.Uri, out var uriValue) || !HeaderValueReader.TryGetText(uriValue, out var uri)
+            || !HeaderValueReader.TryGetField(element, TrailFieldNames.Exchange, out var exchangeValue) || !HeaderValueReader.TryGetText(exchangeValue, out var exchange)
+            || !HeaderValueReader.TryGetField(element, TrailFieldNames.VirtualHost, out var vhostValue) || !HeaderValueReader.TryGetText(vhostValue, out var vhost))
+        {
+            return false;
+        }
+
+        var redelivered = false;
+        if (HeaderValueReader.TryGetField(element, TrailFieldNames.Redelivered, out var redeliveredValue))
+        {
+            if (redeliveredValue is not bool flag)
+            {
+                return false;
+            }
+
+            redelivered = flag;
+        }
+
+        string? clusterName = null;
+        if (HeaderValueReader.TryGetField(element, TrailFieldNames.ClusterName, out var clusterValue)
+            && !HeaderValueReader.TryGetText(clusterValue, out clusterName))
+        {
+            return false;
+        }
+
+        entry = new ReceivedFromEntry(uri, exchange, redelivered, clusterName, vhost);
+        return true;
+    }
+}

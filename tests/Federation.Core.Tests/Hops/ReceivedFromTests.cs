@@ -1,0 +1,138 @@
+using System.Text;
+using Federation.Core.Hops;
+using Federation.Core.Transport;
+using static Federation.Core.Tests.Hops.Trails;
+using Xunit;
+
+namespace Federation.Core.Tests.Hops;
+
+public class ReceivedFromTests
+{
+    [Fact]
+    public void Entry_is_a_table_with_the_plugins_fields_order_and_types()
+    {
+        var properties = new MessageProperties();
+
+        HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("amqp://up", "ux", true, "up-cluster", "uv"));
+
+        var trail = Assert.IsType<List<object?>>(properties.Headers![HopHeaders.ReceivedFrom]);
+        var table = Assert.IsType<Dictionary<string, object?>>(Assert.Single(trail));
+        Assert.Equal(["uri", "exchange", "redelivered", "cluster-name", "vhost"], table.Keys);
+        Assert.Equal(["amqp://up", "ux", true, "up-cluster", "uv"], table.Values);
+        Assert.IsType<bool>(table["redelivered"]);
+    }
+
+    [Fact]
+    public void Cluster_name_field_is_omitted_when_the_upstream_advertises_none()
+    {
+        var properties = new MessageProperties();
+
+        HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("amqp://up", "ux", false, null, "uv"));
+
+        var table = Assert.IsType<Dictionary<string, object?>>(Assert.Single((List<object?>)properties.Headers![HopHeaders.ReceivedFrom]!));
+        Assert.Equal(["uri", "exchange", "redelivered", "vhost"], table.Keys);
+    }
+
+    [Fact]
+    public void Newest_hop_comes_first()
+    {
+        var properties = MessageThatLeft(Hop("a"), Hop("b"), Hop("c"));
+
+        var trail = (List<object?>)properties.Headers![HopHeaders.ReceivedFrom]!;
+        Assert.Equal(["c", "b", "a"], trail.Select(entry => ((Dictionary<string, object?>)entry!)["cluster-name"]));
+        Assert.Equal([Hop("c"), Hop("b"), Hop("a")], HopRules.ReadReceivedFrom(properties.Headers));
+    }
+
+    [Fact]
+    public void Other_headers_are_kept()
+    {
+        var properties = new MessageProperties { Headers = Table(("app", "value")) };
+
+        HopRules.PrependReceivedFrom(properties, Hop("a"));
+
+        Assert.Equal("value", properties.Headers["app"]);
+        Assert.Equal(2, properties.Headers.Count);
+    }
+
+    [Fact]
+    public void Incoming_trail_is_not_mutated_because_other_copies_of_the_message_may_share_it()
+    {
+        var original = MessageThatLeft(Hop("a"));
+        var shared = (List<object?>)original.Headers![HopHeaders.ReceivedFrom]!;
+        var copy = original.Clone();
+
+        HopRules.PrependReceivedFrom(copy, Hop("b"));
+
+        Assert.Single(shared);
+        Assert.Same(shared, original.Headers[HopHeaders.ReceivedFrom]);
+        Assert.Equal([Hop("b"), Hop("a")], HopRules.ReadReceivedFrom(copy.Headers));
+    }
+
+    [Fact]
+    public void Malformed_value_is_replaced_and_moved_to_x_invalid_headers()
+    {
+        var properties = new MessageProperties { Headers = Headers("not an array") };
+
+        HopRules.PrependReceivedFrom(properties, Hop("a"));
+
+        Assert.Equal([Hop("a")], HopRules.ReadReceivedFrom(properties.Headers));
+        var invalid = Assert.IsType<Dictionary<string, object?>>(properties.Headers[HopHeaders.InvalidHeaders]);
+        Assert.Equal(["not an array"], Assert.IsType<List<object?>>(invalid[HopHeaders.ReceivedFrom]));
+    }
+
+    [Fact]
+    public void Displaced_value_is_merged_into_an_existing_x_invalid_headers_table_without_mutating_it()
+    {
+        var existingInvalid = Table(("other", "kept"), (HopHeaders.ReceivedFrom, new List<object?> { "older" }));
+        var properties = new MessageProperties { Headers = Headers(42) };
+        properties.Headers[HopHeaders.InvalidHeaders] = existingInvalid;
+
+        HopRules.PrependReceivedFrom(properties, Hop("a"));
+
+        var invalid = Assert.IsType<Dictionary<string, object?>>(properties.Headers[HopHeaders.InvalidHeaders]);
+        Assert.Equal("kept", invalid["other"]);
+        Assert.Equal([42, "older"], Assert.IsType<List<object?>>(invalid[HopHeaders.ReceivedFrom]));
+        Assert.Equal(["older"], (List<object?>)existingInvalid[HopHeaders.ReceivedFrom]!);
+    }
+
+    [Fact]
+    public void Corrupt_x_invalid_headers_is_kept_inside_the_new_table()
+    {
+        var properties = new MessageProperties { Headers = Headers(42) };
+        properties.Headers[HopHeaders.InvalidHeaders] = "corrupt";
+
+        HopRules.PrependReceivedFrom(properties, Hop("a"));
+
+        var invalid = Assert.IsType<Dictionary<string, object?>>(properties.Headers[HopHeaders.InvalidHeaders]);
+        Assert.Equal(["corrupt"], Assert.IsType<List<object?>>(invalid[HopHeaders.InvalidHeaders]));
+        Assert.Equal([42], Assert.IsType<List<object?>>(invalid[HopHeaders.ReceivedFrom]));
+    }
+
+    [Fact]
+    public void Read_skips_malformed_entries_and_decodes_utf8_text()
+    {
+        var fromAnotherAdapter = Table(
+            ("uri", Encoding.UTF8.GetBytes("amqp://ü")),
+            ("exchange", "ux"),
+            ("vhost", Encoding.UTF8.GetBytes("/")));
+        var headers = Headers(new List<object?>
+        {
+            "not a table",
+            Table(("uri", "amqp://no-vhost"), ("exchange", "ux")),
+            Table(("uri", "u"), ("exchange", "ux"), ("vhost", "/"), ("redelivered", "yes")),
+            Table(("uri", "u"), ("exchange", "ux"), ("vhost", "/"), ("cluster-name", 3)),
+            fromAnotherAdapter,
+        });
+
+        Assert.Equal([new ReceivedFromEntry("amqp://ü", "ux", false, null, "/")], HopRules.ReadReceivedFrom(headers));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("not an array")]
+    public void Read_of_a_missing_or_malformed_header_is_empty(object? value)
+    {
+        Assert.Empty(HopRules.ReadReceivedFrom(null));
+        Assert.Empty(HopRules.ReadReceivedFrom(Headers(value)));
+    }
+}

@@ -7,7 +7,8 @@ namespace Federation.Core.Model;
 /// <summary>
 /// A configuration section as a parameter value. Every scalar is a string (<c>"1"</c>, <c>"true"</c>) and is parsed
 /// invariantly; keys compare case-insensitively, as <see cref="IConfiguration"/> does; a list is a section whose
-/// children are named <c>0</c>, <c>1</c>, ...
+/// children are named <c>0</c>, <c>1</c>, ... The JSON configuration provider stores an empty object or array as an
+/// empty string, so an empty string with no children is also an empty list or object.
 /// </summary>
 internal sealed class ConfigurationParameterValue(IConfigurationSection section) : IParameterValue
 {
@@ -25,7 +26,7 @@ internal sealed class ConfigurationParameterValue(IConfigurationSection section)
     {
         get
         {
-            if (section.Value is not null)
+            if (!IsCompound)
             {
                 return null;
             }
@@ -47,9 +48,11 @@ internal sealed class ConfigurationParameterValue(IConfigurationSection section)
 
     /// <inheritdoc />
     public IReadOnlyList<KeyValuePair<string, IParameterValue>>? Properties =>
-        section.Value is null
+        IsCompound
             ? [.. section.GetChildren().Select(c => new KeyValuePair<string, IParameterValue>(c.Key, new ConfigurationParameterValue(c)))]
             : null;
+
+    private bool IsCompound => string.IsNullOrEmpty(section.Value);
 
     /// <inheritdoc />
     public bool TryGetString([NotNullWhen(true)] out string? value)

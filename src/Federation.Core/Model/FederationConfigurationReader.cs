@@ -57,13 +57,13 @@ internal static class FederationConfigurationReader
     {
         var downstream = new DownstreamOptions();
         var value = new ConfigurationParameterValue(section);
-        if (section.Value is not null)
+        if (value.Properties is not { } properties)
         {
             errors.Add(At(section.Key, value.Display + " is not a section; write Downstream:uri"));
             return downstream;
         }
 
-        foreach (var (key, item) in value.Properties ?? [])
+        foreach (var (key, item) in properties)
         {
             var path = Child(section.Key, key);
             if (value.KeyComparer.Equals(key, UpstreamKeys.Uri))
@@ -85,17 +85,18 @@ internal static class FederationConfigurationReader
         where T : class
     {
         var result = new Dictionary<string, T>(StringComparer.Ordinal);
-        if (section.Value is not null)
+        var value = new ConfigurationParameterValue(section);
+        if (value.Properties is not { } entries)
         {
-            errors.Add(At(section.Key, Quote(section.Value) + " is not a section of named entries"));
+            errors.Add(At(section.Key, value.Display + " is not a section of named entries"));
             return result;
         }
 
-        foreach (var child in section.GetChildren())
+        foreach (var (name, entry) in entries)
         {
-            if (read(new ConfigurationParameterValue(child), Child(section.Key, child.Key), errors) is { } entry)
+            if (read(entry, Child(section.Key, name), errors) is { } parsed)
             {
-                result[child.Key] = entry;
+                result[name] = parsed;
             }
         }
 

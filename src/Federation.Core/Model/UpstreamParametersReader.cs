@@ -106,13 +106,14 @@ internal static class UpstreamParametersReader
     // A single URI string or a list of them, as rabbitmqctl accepts.
     private static List<string> ReadUris(IParameterValue value, string path, ICollection<string> errors)
     {
-        if (value.TryGetString(out var single))
-        {
-            return [single];
-        }
-
+        // Lists first: configuration cannot tell an empty list from an empty string, and an empty list reads as "missing".
         if (value.Items is not { } items)
         {
+            if (value.TryGetString(out var single))
+            {
+                return [single];
+            }
+
             errors.Add(At(path, value.Display + " is not a string or a list of strings"));
             return [];
         }

@@ -1,23 +1,135 @@
+using System.Collections.Immutable;
+using System.Text.RegularExpressions;
 using Federation.Core.Transport;
 
 namespace Federation.Core.Model;
 
 /// <summary>
 /// An immutable, validated snapshot of <see cref="FederationOptions"/>: what the supervisor reconciles against.
+/// Later changes to the options object do not affect it.
 /// </summary>
 internal sealed partial class FederationDefinitions
 {
+    // Policies that can apply to exchanges, in precedence order, each with the upstream elements it federates from
+    // computed once: everything a resolution depends on is fixed when the snapshot is taken.
+    private readonly ImmutableArray<ExchangePolicy> exchangePolicies;
+
+    private FederationDefinitions(
+        string? clusterName,
+        string? downstreamUri,
+        ImmutableSortedDictionary<string, ResolvedUpstream> upstreams,
+        ImmutableArray<ExchangePolicy> exchangePolicies)
+    {
+        ClusterName = clusterName;
+        DownstreamUri = downstreamUri;
+        Upstreams = upstreams;
+        this.exchangePolicies = exchangePolicies;
+    }
+
     /// <summary>The configured cluster name, or null to use the downstream broker's.</summary>
     public string? ClusterName { get; }
 
     /// <summary>The downstream URI.</summary>
     public string? DownstreamUri { get; }
 
-    private FederationDefinitions(string? clusterName, string? downstreamUri)
+    /// <summary>
+    /// Every defined upstream by name, in ordinal name order, with its own values and the defaults: what the implicit
+    /// set <c>all</c> federates from.
+    /// </summary>
+    public IReadOnlyDictionary<string, ResolvedUpstream> Upstreams { get; }
+
+    /// <summary>Validates <paramref name="options"/> and snapshots it. Throws <see cref="FederationConfigurationException"/> listing every error.</summary>
+    public static FederationDefinitions Create(FederationOptions options)
     {
-        ClusterName = clusterName;
-        DownstreamUri = downstreamUri;
+        var errors = Validate(options);
+        if (errors.Count > 0)
+        {
+            throw new FederationConfigurationException(errors);
+        }
+
+        var upstreams = options.Upstreams.ToImmutableSortedDictionary(
+            u => u.Key, u => ResolvedUpstream.FromDefinition(u.Key, u.Value), StringComparer.Ordinal);
+        var sets = options.UpstreamSets.ToDictionary(s => s.Key, s => s.Value, StringComparer.Ordinal);
+        var policies = options.Policies
+            .Where(p => PolicyKeys.AppliesToExchanges(p.Value.ApplyTo))
+            .Select(p => new ExchangePolicy(
+                p.Key,
+                PolicyPattern.Compile(p.Value.Pattern),
+                p.Value.Priority,
+                new FederationResolution(p.Key, UpstreamsOf(p.Value.Definition, upstreams, sets))))
+            // Highest priority wins. RabbitMQ picks arbitrarily among equal priorities; we take the ordinal-first name
+            // so that a resolution never depends on dictionary order.
+            .OrderByDescending(p => p.Priority)
+            .ThenBy(p => p.Name, StringComparer.Ordinal)
+            .ToImmutableArray();
+
+        return new FederationDefinitions(options.ClusterName, options.Downstream?.Uri, upstreams, policies);
     }
+
+    /// <summary>
+    /// The policy that applies to <paramref name="exchange"/> and the upstream elements it federates from. The policy
+    /// is named even when it federates nothing (no federation key, or an undefined upstream or set), because it still
+    /// decides the exchange; the exchange is federated only when <see cref="FederationResolution.Upstreams"/> is non-empty.
+    /// </summary>
+    public FederationResolution Resolve(ExchangeSpec exchange)
+    {
+        ArgumentNullException.ThrowIfNull(exchange);
+
+        // The default exchange cannot be bound to, and internal exchanges (the plugin's own included) are never federated.
+        if (exchange.Name.Length == 0 || exchange.Internal)
+        {
+            return FederationResolution.None;
+        }
+
+        foreach (var policy in exchangePolicies)
+        {
+            if (PolicyPattern.IsMatch(policy.Pattern, exchange.Name))
+            {
+                return policy.Resolution;
+            }
+        }
+
+        return FederationResolution.None;
+    }
+
+    private static ImmutableArray<ResolvedUpstream> UpstreamsOf(
+        FederationPolicyDefinition definition,
+        ImmutableSortedDictionary<string, ResolvedUpstream> upstreams,
+        Dictionary<string, IList<UpstreamSetElement>> sets)
+    {
+        if (definition.FederationUpstream is { } upstreamName)
+        {
+            return upstreams.TryGetValue(upstreamName, out var upstream) ? [upstream] : [];
+        }
+
+        if (definition.FederationUpstreamSet is PolicyKeys.AllUpstreamsSet)
+        {
+            return [.. upstreams.Values];
+        }
+
+        if (definition.FederationUpstreamSet is { } setName)
+        {
+            // Elements naming an undefined upstream are skipped until it is defined. Exact duplicates crash the plugin's
+            // link supervisor (rabbitmq-server#2547); one link per distinct element is what the operator meant.
+            return sets.TryGetValue(setName, out var elements)
+                ? [.. elements
+                    .Where(e => upstreams.ContainsKey(e.Upstream))
+                    .Select(e => upstreams[e.Upstream].WithOverrides(e))
+                    .Distinct()]
+                : [];
+        }
+
+        if (definition.FederationUpstreamPattern is { } pattern)
+        {
+            var regex = PolicyPattern.Compile(pattern);
+            return [.. upstreams.Values.Where(u => PolicyPattern.IsMatch(regex, u.UpstreamName))];
+        }
+
+        return [];
+    }
+
+    /// <summary>A policy that can apply to exchanges, ready to match.</summary>
+    private sealed record ExchangePolicy(string Name, Regex Pattern, int Priority, FederationResolution Resolution);
 }
 
 /// <summary>What a policy resolution yields for one exchange.</summary>
@@ -27,4 +139,11 @@ internal sealed record FederationResolution(string? PolicyName, IReadOnlyList<Re
 {
     /// <summary>Not federated.</summary>
     public static readonly FederationResolution None = new(null, []);
+
+    /// <summary>Equal when the same policy yields the same upstream elements in the same order.</summary>
+    public bool Equals(FederationResolution? other) =>
+        other is not null && PolicyName == other.PolicyName && Upstreams.SequenceEqual(other.Upstreams);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(PolicyName, Upstreams.Count);
 }

@@ -4,7 +4,7 @@ namespace Federation.Core.Model;
 /// A policy that selects federated exchanges, as <c>rabbitmqctl set_policy</c> does. Exactly one policy applies to an
 /// exchange, the one with the highest priority; definitions are not merged.
 /// </summary>
-public sealed class FederationPolicy
+public sealed partial class FederationPolicy
 {
     /// <summary><c>pattern</c> (mandatory): a regular expression matched against exchange names.</summary>
     public string Pattern { get; set; } = "";

@@ -28,6 +28,45 @@ internal sealed record ResolvedUpstream(
     /// <summary>Default <c>reconnect-delay</c> (the code's 5 s, not the docs' 1 s).</summary>
     public static readonly TimeSpan DefaultReconnectDelay = TimeSpan.FromSeconds(5);
 
+    /// <summary>An upstream's own values, with the plugin's default for each key it does not set.</summary>
+    public static ResolvedUpstream FromDefinition(string name, UpstreamDefinition upstream) => new(
+        name,
+        Array.AsReadOnly([.. upstream.Uris]),
+        upstream.Exchange,
+        upstream.MaxHops ?? DefaultMaxHops,
+        upstream.PrefetchCount ?? DefaultPrefetchCount,
+        upstream.ReconnectDelaySeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : DefaultReconnectDelay,
+        upstream.AckMode ?? AckMode.OnConfirm,
+        upstream.TrustUserId ?? false,
+        upstream.Expires,
+        upstream.MessageTtl,
+        upstream.QueueType ?? UpstreamQueueType.Classic,
+        upstream.Queue,
+        upstream.BindNowait ?? false,
+        upstream.ResourceCleanupMode ?? ResourceCleanupMode.Default,
+        upstream.ChannelUseMode ?? ChannelUseMode.Multiple);
+
+    /// <summary>
+    /// This upstream as a set element resolves it: each value the element sets wins over the upstream's. Because this
+    /// instance already holds the upstream's value or the default, that is the plugin's "element, else upstream, else default".
+    /// </summary>
+    public ResolvedUpstream WithOverrides(UpstreamParameters element) => this with
+    {
+        Exchange = element.Exchange ?? Exchange,
+        MaxHops = element.MaxHops ?? MaxHops,
+        PrefetchCount = element.PrefetchCount ?? PrefetchCount,
+        ReconnectDelay = element.ReconnectDelaySeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : ReconnectDelay,
+        AckMode = element.AckMode ?? AckMode,
+        TrustUserId = element.TrustUserId ?? TrustUserId,
+        Expires = element.Expires ?? Expires,
+        MessageTtl = element.MessageTtl ?? MessageTtl,
+        QueueType = element.QueueType ?? QueueType,
+        Queue = element.Queue ?? Queue,
+        BindNowait = element.BindNowait ?? BindNowait,
+        ResourceCleanupMode = element.ResourceCleanupMode ?? ResourceCleanupMode,
+        ChannelUseMode = element.ChannelUseMode ?? ChannelUseMode,
+    };
+
     /// <summary>The upstream exchange name for a federated exchange.</summary>
     public string UpstreamExchangeFor(string downstreamExchange) => Exchange ?? downstreamExchange;
 

@@ -1,7 +1,7 @@
 namespace Federation.Core.Model;
 
 /// <summary>One element of a <c>federation-upstream-set</c>: an upstream name plus optional overrides (any key but <c>uri</c>).</summary>
-public sealed class UpstreamSetElement : UpstreamParameters
+public sealed partial class UpstreamSetElement : UpstreamParameters
 {
     /// <summary><c>upstream</c> (mandatory): the name of a <c>federation-upstream</c>. Elements naming an undefined upstream are ignored until it is defined.</summary>
     public string Upstream { get; set; } = "";

@@ -1,0 +1,105 @@
+using Microsoft.Extensions.Configuration;
+using static Federation.Core.Model.ConfigurationErrorText;
+
+namespace Federation.Core.Model;
+
+/// <summary>
+/// Binds the <c>Federation</c> configuration section to <see cref="FederationOptions"/>. Keys inside upstreams, sets and
+/// policies are spelled as rabbitmqctl spells them (<c>max-hops</c>), matched case-insensitively as configuration keys
+/// are, and values are parsed invariantly. Reading never throws on bad values: each problem goes to
+/// <see cref="FederationOptions.ConfigurationErrors"/> and <see cref="FederationDefinitions.Validate"/> reports it, so that
+/// a bad reload is reported instead of tearing down the options pipeline.
+/// </summary>
+/// <example>
+/// <code>
+/// "Federation": {
+///   "ClusterName": "eu-west",
+///   "Downstream": { "uri": "memory://london/%2f" },
+///   "Upstreams": { "origin": { "uri": "amqp://user:pass@host:5672/%2f", "max-hops": 1 } },
+///   "UpstreamSets": { "primary": [ { "upstream": "origin", "exchange": "orders" } ] },
+///   "Policies": { "federate": { "pattern": "^federated\\.", "apply-to": "exchanges", "priority": 10,
+///                               "definition": { "federation-upstream-set": "all" } } }
+/// }
+/// </code>
+/// </example>
+internal static class FederationConfigurationReader
+{
+    /// <summary>
+    /// Replaces everything in <paramref name="target"/> with what <paramref name="section"/> (the <c>Federation</c>
+    /// section itself) says, so that a reload fully reflects the new configuration. An upstream, set or policy with
+    /// reading errors is left out; its errors make validation fail.
+    /// </summary>
+    public static void Read(IConfiguration section, FederationOptions target)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        ArgumentNullException.ThrowIfNull(target);
+        var errors = new List<string>();
+
+        target.ClusterName = section[nameof(FederationOptions.ClusterName)] is { Length: > 0 } clusterName ? clusterName : null;
+        target.Downstream = ReadDownstream(section.GetSection(nameof(FederationOptions.Downstream)), errors);
+        target.Upstreams = ReadNamed(
+            section.GetSection(nameof(FederationOptions.Upstreams)), errors, UpstreamParametersReader.ReadUpstream);
+        target.UpstreamSets = ReadNamed(
+            section.GetSection(nameof(FederationOptions.UpstreamSets)), errors, UpstreamParametersReader.ReadSet);
+        target.Policies = ReadNamed(
+            section.GetSection(nameof(FederationOptions.Policies)),
+            errors,
+            (value, path, policyErrors) => FederationPolicyReader.Read(value, path, acceptExportKeys: false, policyErrors));
+
+        target.ConfigurationErrors.Clear();
+        foreach (var error in errors)
+        {
+            target.ConfigurationErrors.Add(error);
+        }
+    }
+
+    private static DownstreamOptions ReadDownstream(IConfigurationSection section, List<string> errors)
+    {
+        var downstream = new DownstreamOptions();
+        var value = new ConfigurationParameterValue(section);
+        if (value.Properties is not { } properties)
+        {
+            errors.Add(At(section.Key, value.Display + " is not a section; write Downstream:uri"));
+            return downstream;
+        }
+
+        foreach (var (key, item) in properties)
+        {
+            var path = Child(section.Key, key);
+            if (value.KeyComparer.Equals(key, UpstreamKeys.Uri))
+            {
+                downstream.Uri = ParameterReading.ReadString(item, path, errors);
+            }
+            else
+            {
+                errors.Add(Unrecognised(path));
+            }
+        }
+
+        return downstream;
+    }
+
+    // Reads each child of a section (an upstream, a set or a policy, by name) and keeps those that read cleanly.
+    private static Dictionary<string, T> ReadNamed<T>(
+        IConfigurationSection section, List<string> errors, Func<IParameterValue, string, ICollection<string>, T?> read)
+        where T : class
+    {
+        var result = new Dictionary<string, T>(StringComparer.Ordinal);
+        var value = new ConfigurationParameterValue(section);
+        if (value.Properties is not { } entries)
+        {
+            errors.Add(At(section.Key, value.Display + " is not a section of named entries"));
+            return result;
+        }
+
+        foreach (var (name, entry) in entries)
+        {
+            if (read(entry, Child(section.Key, name), errors) is { } parsed)
+            {
+                result[name] = parsed;
+            }
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,36 @@
+namespace Federation.Core.Model;
+
+/// <summary>The keys of <c>federation-upstream</c> and <c>federation-upstream-set</c> parameters, in rabbitmqctl spelling.</summary>
+internal static class UpstreamKeys
+{
+    /// <summary>Upstream only; a set element may not override it.</summary>
+    public const string Uri = "uri";
+    /// <summary>Set elements only: the upstream the element refers to.</summary>
+    public const string Upstream = "upstream";
+    public const string Exchange = "exchange";
+    public const string Queue = "queue";
+    public const string ConsumerTag = "consumer-tag";
+    public const string MaxHops = "max-hops";
+    public const string PrefetchCount = "prefetch-count";
+    public const string ReconnectDelay = "reconnect-delay";
+    public const string AckMode = "ack-mode";
+    public const string TrustUserId = "trust-user-id";
+    public const string Expires = "expires";
+    public const string MessageTtl = "message-ttl";
+    public const string QueueType = "queue-type";
+    public const string BindNowait = "bind-nowait";
+    public const string ResourceCleanupMode = "resource-cleanup-mode";
+    public const string ChannelUseMode = "channel-use-mode";
+
+    public static readonly Keywords<Model.AckMode> AckModes =
+        new(("on-confirm", Model.AckMode.OnConfirm), ("on-publish", Model.AckMode.OnPublish), ("no-ack", Model.AckMode.NoAck));
+
+    public static readonly Keywords<UpstreamQueueType> QueueTypes =
+        new(("classic", UpstreamQueueType.Classic), ("quorum", UpstreamQueueType.Quorum));
+
+    public static readonly Keywords<Model.ResourceCleanupMode> ResourceCleanupModes =
+        new(("default", Model.ResourceCleanupMode.Default), ("never", Model.ResourceCleanupMode.Never));
+
+    public static readonly Keywords<Model.ChannelUseMode> ChannelUseModes =
+        new(("multiple", Model.ChannelUseMode.Multiple), ("single", Model.ChannelUseMode.Single));
+}

@@ -1,0 +1,198 @@
+using Federation.Core.Model;
+using Federation.Core.Transport;
+using Xunit;
+using static Federation.Core.Tests.Model.ModelTestData;
+
+namespace Federation.Core.Tests.Model;
+
+public class FederationConfigurationReaderTests
+{
+    private const string ContractExample = """
+        {
+          "ClusterName": "eu-west",
+          "Downstream": { "uri": "memory://london/%2f" },
+          "Upstreams": {
+            "origin": {
+              "uri": "amqp://user:pass@host:5672/%2f", "exchange": "upstream-x", "queue": "q", "consumer-tag": "t",
+              "max-hops": 2, "prefetch-count": 10, "reconnect-delay": 0.5, "ack-mode": "on-publish",
+              "trust-user-id": true, "expires": 1000, "message-ttl": 500, "queue-type": "quorum",
+              "bind-nowait": true, "resource-cleanup-mode": "never", "channel-use-mode": "single"
+            },
+            "backup": { "uri": [ "amqp://b1/%2f", "amqp://b2/%2f" ] }
+          },
+          "UpstreamSets": { "primary": [ { "upstream": "origin", "exchange": "orders", "max-hops": 3 }, { "upstream": "backup" } ] },
+          "Policies": {
+            "exchange-federation": { "pattern": "^federated\\.", "apply-to": "exchanges", "priority": 10,
+                                     "definition": { "federation-upstream-set": "primary", "max-length": 5 } }
+          }
+        }
+        """;
+
+    private static FederationOptions SameConfigurationInCode()
+    {
+        var options = new FederationOptions { ClusterName = "eu-west" };
+        options.Downstream.Uri = "memory://london/%2f";
+        options.Upstreams["origin"] = new UpstreamDefinition
+        {
+            Uris = ["amqp://user:pass@host:5672/%2f"], Exchange = "upstream-x", Queue = "q", ConsumerTag = "t",
+            MaxHops = 2, PrefetchCount = 10, ReconnectDelaySeconds = 0.5, AckMode = AckMode.OnPublish,
+            TrustUserId = true, Expires = 1000, MessageTtl = 500, QueueType = UpstreamQueueType.Quorum,
+            BindNowait = true, ResourceCleanupMode = ResourceCleanupMode.Never, ChannelUseMode = ChannelUseMode.Single,
+        };
+        options.Upstreams["backup"] = new UpstreamDefinition { Uris = ["amqp://b1/%2f", "amqp://b2/%2f"] };
+        options.UpstreamSets["primary"] =
+        [
+            new UpstreamSetElement { Upstream = "origin", Exchange = "orders", MaxHops = 3 },
+            new UpstreamSetElement { Upstream = "backup" },
+        ];
+        options.Policies["exchange-federation"] = ExchangePolicy("^federated\\.", priority: 10, definition: d =>
+        {
+            d.FederationUpstreamSet = "primary";
+            d.OtherKeys["max-length"] = "5";
+        });
+        return options;
+    }
+
+    [Fact]
+    public void Configuration_binds_to_the_same_model_as_code()
+    {
+        var fromConfiguration = FederationDefinitions.Create(ReadConfiguration(ContractExample));
+        var fromCode = FederationDefinitions.Create(SameConfigurationInCode());
+        var exchange = new ExchangeSpec("federated.orders", ExchangeSpec.Types.Topic);
+
+        Assert.Equal("eu-west", fromConfiguration.ClusterName);
+        Assert.Equal("memory://london/%2f", fromConfiguration.DownstreamUri);
+        Assert.Equal(fromCode.Upstreams, fromConfiguration.Upstreams);
+        Assert.Equal(fromCode.Resolve(exchange), fromConfiguration.Resolve(exchange));
+        Assert.Equal(2, fromConfiguration.Resolve(exchange).Upstreams.Count);
+    }
+
+    [Fact]
+    public void Every_key_is_read_with_its_value()
+    {
+        var options = ReadConfiguration(ContractExample);
+
+        Assert.Empty(options.ConfigurationErrors);
+        var origin = options.Upstreams["origin"];
+        Assert.Equal(
+            (2, 10, 0.5, AckMode.OnPublish, true, 1000L, 500L, UpstreamQueueType.Quorum, true, ResourceCleanupMode.Never, ChannelUseMode.Single),
+            (origin.MaxHops, origin.PrefetchCount, origin.ReconnectDelaySeconds, origin.AckMode, origin.TrustUserId, origin.Expires,
+             origin.MessageTtl, origin.QueueType, origin.BindNowait, origin.ResourceCleanupMode, origin.ChannelUseMode));
+        Assert.Equal(("upstream-x", "q", "t"), (origin.Exchange, origin.Queue, origin.ConsumerTag));
+        Assert.Equal(["amqp://b1/%2f", "amqp://b2/%2f"], options.Upstreams["backup"].Uris);
+        Assert.Equal("5", options.Policies["exchange-federation"].Definition.OtherKeys["max-length"]);
+    }
+
+    [Fact]
+    public void Values_given_as_strings_are_parsed_invariantly()
+    {
+        var options = ReadConfiguration("""
+            { "Upstreams": { "origin": { "uri": "amqp://a", "max-hops": "4", "reconnect-delay": "1.25", "trust-user-id": "false" } },
+              "Policies": { "p": { "pattern": "x", "priority": "-2", "definition": {} } } }
+            """);
+
+        Assert.Empty(options.ConfigurationErrors);
+        Assert.Equal((4, 1.25, false), (options.Upstreams["origin"].MaxHops, options.Upstreams["origin"].ReconnectDelaySeconds, options.Upstreams["origin"].TrustUserId));
+        Assert.Equal(-2, options.Policies["p"].Priority);
+    }
+
+    [Fact]
+    public void Keys_match_case_insensitively_and_definition_keys_are_spelled_canonically()
+    {
+        var options = ReadConfiguration("""
+            { "upstreams": { "origin": { "URI": "amqp://a", "Max-Hops": 2 } },
+              "policies": { "p": { "Pattern": "x", "Definition": { "Federation-Upstream": "origin", "MAX-LENGTH": 1 } } } }
+            """);
+
+        Assert.Empty(options.ConfigurationErrors);
+        Assert.Equal(2, options.Upstreams["origin"].MaxHops);
+        Assert.Equal("origin", options.Policies["p"].Definition.FederationUpstream);
+        Assert.Equal(["max-length"], options.Policies["p"].Definition.OtherKeys.Keys);
+    }
+
+    [Theory]
+    [InlineData("""{ "Upstreams": { "origin": { "uri": "amqp://a", "max-hops": "many" } } }""", "Upstreams:origin:max-hops: 'many' is not an integer")]
+    [InlineData("""{ "Upstreams": { "origin": { "uri": "amqp://a", "ack-mode": "sometimes" } } }""", "Upstreams:origin:ack-mode: 'sometimes' is not one of on-confirm, on-publish, no-ack")]
+    [InlineData("""{ "Upstreams": { "origin": { "uri": "amqp://a", "trust-user-id": "yes" } } }""", "Upstreams:origin:trust-user-id: 'yes' is not a boolean")]
+    [InlineData("""{ "Upstreams": { "origin": { "uri": "amqp://a", "reconnect-delay": "1,5" } } }""", "Upstreams:origin:reconnect-delay: '1,5' is not a number")]
+    [InlineData("""{ "Upstreams": { "origin": { "uri": "amqp://a", "maxhops": 1 } } }""", "Upstreams:origin:maxhops: Unrecognised terms")]
+    [InlineData("""{ "Upstreams": { "origin": { "uri": { "host": "a" } } } }""", "Upstreams:origin:uri: a section is not a string or a list of strings")]
+    [InlineData("""{ "Upstreams": { "origin": "amqp://a" } }""", "Upstreams:origin: 'amqp://a' is not an object")]
+    [InlineData("""{ "UpstreamSets": { "s": [ { "upstream": "a", "uri": "amqp://a" } ] } }""", "UpstreamSets:s:0:uri: Unrecognised terms")]
+    [InlineData("""{ "UpstreamSets": { "s": [ { "upstream": "a", "colour": "red" } ] } }""", "UpstreamSets:s:0:colour: Unrecognised terms")]
+    [InlineData("""{ "UpstreamSets": { "s": { "upstream": "a" } } }""", "UpstreamSets:s: a section is not a list of upstream set elements")]
+    [InlineData("""{ "Policies": { "p": { "pattern": "x", "definition": { "colour": "red" } } } }""", "Policies:p:definition:colour: Unrecognised terms")]
+    [InlineData("""{ "Policies": { "p": { "pattern": "x", "applyto": "exchanges" } } }""", "Policies:p:applyto: Unrecognised terms")]
+    [InlineData("""{ "Policies": { "p": { "apply-to": "exchanges" } } }""", "Policies:p:pattern: is mandatory")]
+    [InlineData("""{ "Policies": { "p": { "pattern": "x", "priority": "high" } } }""", "Policies:p:priority: 'high' is not an integer")]
+    [InlineData("""{ "Policies": { "p": { "pattern": "x", "definition": { "federation-upstream": "a", "federation-upstream-pattern": "b" } } } }""",
+        "Policies:p:definition: cannot specify federation-upstream, federation-upstream-set or federation-upstream-pattern together")]
+    [InlineData("""{ "Downstream": { "uri": "london" } }""", "Downstream:uri: 'london' is not an absolute URI with a scheme")]
+    [InlineData("""{ "Downstream": { "url": "memory://london" } }""", "Downstream:url: Unrecognised terms")]
+    [InlineData("""{ "Downstream": "memory://london" }""", "Downstream: 'memory://london' is not a section")]
+    public void Bad_values_are_recorded_not_thrown_and_reported_by_validation(string json, string expectedError)
+    {
+        var options = ReadConfiguration(json);
+
+        var errors = FederationDefinitions.Validate(options);
+
+        Assert.Contains(errors, error => error.StartsWith(expectedError, StringComparison.Ordinal));
+        Assert.Throws<FederationConfigurationException>(() => FederationDefinitions.Create(options));
+    }
+
+    [Fact]
+    public void A_broken_entry_is_reported_once()
+    {
+        var options = ReadConfiguration("""{ "Upstreams": { "origin": { "uri": 5, "max-hops": "x" } } }""");
+
+        Assert.Equal(["Upstreams:origin:max-hops: 'x' is not an integer"], FederationDefinitions.Validate(options));
+    }
+
+    [Fact]
+    public void Credentials_never_appear_in_configuration_errors()
+    {
+        var uri = OriginUri;
+        var options = ReadConfiguration($$"""
+            { "Downstream": { "uri": "{{uri}}", "password": "{{Password}}" },
+              "Upstreams": {
+                "origin": { "uri": "{{uri}}", "uris": "{{uri}}", "max-hops": "{{uri}}", "ack-mode": "{{uri}}" },
+                "relative": { "uri": "user:{{Password}}@host" },
+                "query": { "uri": "amqp://host/%2f?password={{Password}}", "prefetch-count": -1 }
+              },
+              "UpstreamSets": { "s": [ { "upstream": "origin", "uri": "{{uri}}" } ] }
+            }
+            """);
+
+        var errors = FederationDefinitions.Validate(options);
+
+        Assert.NotEmpty(errors);
+        Assert.All(errors, error => Assert.DoesNotContain(Password, error, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Reading_replaces_everything_so_a_reload_fully_reflects_the_new_configuration()
+    {
+        var options = ReadConfiguration(ContractExample);
+        options.ConfigurationErrors.Add("stale");
+
+        FederationConfigurationReader.Read(
+            FederationSection("""{ "Federation": { "Upstreams": { "other": { "uri": "amqp://other" } } } }"""), options);
+
+        Assert.Null(options.ClusterName);
+        Assert.Null(options.Downstream.Uri);
+        Assert.Equal(["other"], options.Upstreams.Keys);
+        Assert.Empty(options.UpstreamSets);
+        Assert.Empty(options.Policies);
+        Assert.Empty(options.ConfigurationErrors);
+    }
+
+    [Fact]
+    public void Empty_sets_and_upstream_objects_are_read()
+    {
+        var options = ReadConfiguration("""{ "Upstreams": { "origin": {} }, "UpstreamSets": { "s": [] } }""");
+
+        Assert.Equal([], options.ConfigurationErrors);
+        Assert.Empty(options.UpstreamSets["s"]);
+        Assert.Equal(["Upstreams:origin:uri: is mandatory but missing"], FederationDefinitions.Validate(options));
+    }
+}

@@ -1,0 +1,49 @@
+using Federation.Core.Transport;
+
+namespace Federation.Core.InMemory;
+
+/// <summary>Headers-exchange matching as RabbitMQ's <c>rabbit_exchange_type_headers</c> does it.</summary>
+/// <remarks>
+/// <c>x-match</c> is <c>all</c> (default), <c>any</c>, <c>all-with-x</c> or <c>any-with-x</c>. Without the <c>-with-x</c>
+/// suffix, binding arguments whose names start with <c>x-</c> (such as federation's <c>x-bound-from</c>) take no part.
+/// A binding argument whose value is <see langword="null"/> (AMQP void) only requires the header to be present.
+/// With no argument that takes part, <c>all</c> matches every message and <c>any</c> none.
+/// </remarks>
+internal static class HeadersMatcher
+{
+    private const string MatchModeArgument = "x-match";
+
+    public static bool Matches(IReadOnlyDictionary<string, object?>? bindingArguments, IReadOnlyDictionary<string, object?>? headers)
+    {
+        var mode = bindingArguments is not null && bindingArguments.TryGetValue(MatchModeArgument, out var m) ? m as string : null;
+        var any = mode is "any" or "any-with-x";
+        var includeX = mode is "all-with-x" or "any-with-x";
+        if (bindingArguments is null)
+        {
+            return !any;
+        }
+
+        foreach (var (name, expected) in bindingArguments)
+        {
+            if (name == MatchModeArgument || (!includeX && name.StartsWith("x-", StringComparison.Ordinal)))
+            {
+                continue;
+            }
+
+            var matched = headers is not null
+                && headers.TryGetValue(name, out var actual)
+                && (expected is null || HeaderValueComparer.Instance.Equals(expected, actual));
+            if (matched && any)
+            {
+                return true;
+            }
+
+            if (!matched && !any)
+            {
+                return false;
+            }
+        }
+
+        return !any;
+    }
+}

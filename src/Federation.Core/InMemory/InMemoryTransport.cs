@@ -1,0 +1,46 @@
+using Federation.Core.Transport;
+
+namespace Federation.Core.InMemory;
+
+/// <summary>
+/// The transport for <c>memory://[user:pass@]broker[/vhost]</c> URIs: connects to the <see cref="InMemoryBroker"/>s of a registry.
+/// The vhost path is URL-decoded (<c>%2f</c> is <c>/</c>); an empty path or <c>/</c> means the vhost <c>/</c>.
+/// </summary>
+/// <param name="registry">The brokers this transport can reach.</param>
+public sealed class InMemoryTransport(InMemoryBrokerRegistry registry) : ITransport
+{
+    /// <summary>The URI scheme this transport serves.</summary>
+    public const string Scheme = "memory";
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<string> Schemes { get; } = [Scheme];
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">The URI is malformed.</exception>
+    /// <exception cref="BrokerUnreachableException">No such broker or virtual host, or the broker is stopped.</exception>
+    /// <exception cref="AuthenticationFailedException">The broker refused the credentials.</exception>
+    public ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<IBrokerConnection>(cancellationToken);
+        }
+
+        try
+        {
+            var uri = InMemoryUri.Parse(request.Uri);
+            var displayUri = UriRedaction.Redact(request.Uri);
+            if (!registry.TryGet(uri.BrokerName, out var broker))
+            {
+                throw new BrokerUnreachableException($"No in-memory broker named '{uri.BrokerName}' is registered ({displayUri}).");
+            }
+
+            return ValueTask.FromResult<IBrokerConnection>(broker.Connect(uri.VirtualHost, request.ConnectionName, uri.User, uri.Password, displayUri));
+        }
+        catch (Exception error) when (error is TransportException or ArgumentException)
+        {
+            return ValueTask.FromException<IBrokerConnection>(error);
+        }
+    }
+}

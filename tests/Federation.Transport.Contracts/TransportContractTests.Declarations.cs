@@ -1,0 +1,112 @@
+using Federation.Core.Transport;
+using Xunit;
+
+namespace Federation.Transport.Contracts;
+
+public abstract partial class TransportContractTests
+{
+    [Fact]
+    public async Task DeclareExchange_AgainWithSameProperties_IsNoOp()
+    {
+        var connection = await OpenAsync();
+        var arguments = new Dictionary<string, object?> { ["alternate-exchange"] = "nowhere" };
+        var exchange = await DeclareExchangeAsync(connection, ExchangeSpec.Types.Topic, arguments);
+
+        await connection.DeclareExchangeAsync(new ExchangeSpec(exchange, ExchangeSpec.Types.Topic, Durable: false, Arguments: new Dictionary<string, object?>(arguments)), Ct);
+
+        Assert.True(await connection.ExchangeExistsAsync(exchange, Ct));
+    }
+
+    [Theory]
+    [InlineData(ExchangeSpec.Types.Fanout, false)]
+    [InlineData(ExchangeSpec.Types.Direct, true)]
+    public async Task DeclareExchange_AgainWithDifferentTypeOrFlags_ThrowsPreconditionFailed(string type, bool durable)
+    {
+        var connection = await OpenAsync();
+        var exchange = await DeclareExchangeAsync(connection, ExchangeSpec.Types.Direct);
+
+        var redeclare = new ExchangeSpec(exchange, type, Durable: durable);
+        await Assert.ThrowsAsync<PreconditionFailedException>(async () => await connection.DeclareExchangeAsync(redeclare, Ct));
+    }
+
+    [Fact]
+    public async Task DeclareExchange_OfUnknownType_ThrowsExchangeTypeNotSupported()
+    {
+        var connection = await OpenAsync();
+        var name = UniqueName("unknown-type");
+        DeleteAfterTest(exchange: name);
+
+        await Assert.ThrowsAsync<ExchangeTypeNotSupportedException>(async () =>
+            await connection.DeclareExchangeAsync(new ExchangeSpec(name, "x-no-such-type"), Ct));
+    }
+
+    [Fact]
+    public async Task DeleteExchange_RemovesIt_AndDeletingAMissingExchangeIsNoOp()
+    {
+        var connection = await OpenAsync();
+        var exchange = await DeclareExchangeAsync(connection, ExchangeSpec.Types.Fanout);
+        Assert.True(await connection.ExchangeExistsAsync(exchange, Ct));
+
+        await connection.DeleteExchangeAsync(exchange, Ct);
+        await connection.DeleteExchangeAsync(exchange, Ct);
+
+        Assert.False(await connection.ExchangeExistsAsync(exchange, Ct));
+    }
+
+    [Fact]
+    public async Task DeleteExchange_RemovesItsBindings()
+    {
+        var connection = await OpenAsync();
+        var exchange = await DeclareExchangeAsync(connection, ExchangeSpec.Types.Fanout);
+        var queue = await DeclareQueueAsync(connection);
+        await connection.BindAsync(new BindingSpec(exchange, queue, BindingDestinationKind.Queue, string.Empty), noWait: false, Ct);
+
+        await connection.DeleteExchangeAsync(exchange, Ct);
+        await connection.DeclareExchangeAsync(new ExchangeSpec(exchange, ExchangeSpec.Types.Fanout, Durable: false), Ct);
+        var recorder = await DeliveryRecorder.StartAsync(connection, queue, new ConsumerOptions(0, AutoAck: true), ackOnReceipt: false, Ct);
+        var publisher = await OpenPublisherAsync(connection);
+        await PublishAsync(publisher, exchange, string.Empty, "after-delete");
+
+        Assert.Empty(await ReceivedBeforeMarkerAsync(publisher, queue, recorder));
+    }
+
+    [Fact]
+    public async Task DeclareQueue_AgainWithSameArguments_IsNoOp_ButDifferentArgumentsThrowPreconditionFailed()
+    {
+        var connection = await OpenAsync();
+        var queue = await DeclareQueueAsync(connection, new Dictionary<string, object?> { ["x-message-ttl"] = 60_000L });
+
+        await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false, Arguments: new Dictionary<string, object?> { ["x-message-ttl"] = 60_000L }), Ct);
+        await Assert.ThrowsAsync<PreconditionFailedException>(async () =>
+            await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false, Arguments: new Dictionary<string, object?> { ["x-message-ttl"] = 1_000L }), Ct));
+    }
+
+    [Fact]
+    public async Task DeleteQueue_RemovesIt_AndDeletingAMissingQueueIsNoOp()
+    {
+        var connection = await OpenAsync();
+        var queue = await DeclareQueueAsync(connection);
+
+        await connection.DeleteQueueAsync(queue, Ct);
+        await connection.DeleteQueueAsync(queue, Ct);
+
+        await Assert.ThrowsAsync<ResourceNotFoundException>(async () =>
+            await connection.ConsumeAsync(queue, new ConsumerOptions(1), (_, _) => ValueTask.CompletedTask, Ct));
+    }
+
+    [Fact]
+    public async Task Bind_WithMissingSourceOrDestination_ThrowsResourceNotFound()
+    {
+        var connection = await OpenAsync();
+        var exchange = await DeclareExchangeAsync(connection, ExchangeSpec.Types.Direct);
+        var queue = await DeclareQueueAsync(connection);
+        var missing = UniqueName("missing");
+
+        await Assert.ThrowsAsync<ResourceNotFoundException>(async () =>
+            await connection.BindAsync(new BindingSpec(missing, queue, BindingDestinationKind.Queue, "k"), noWait: false, Ct));
+        await Assert.ThrowsAsync<ResourceNotFoundException>(async () =>
+            await connection.BindAsync(new BindingSpec(exchange, missing, BindingDestinationKind.Queue, "k"), noWait: false, Ct));
+        await Assert.ThrowsAsync<ResourceNotFoundException>(async () =>
+            await connection.BindAsync(new BindingSpec(exchange, missing, BindingDestinationKind.Exchange, "k"), noWait: false, Ct));
+    }
+}

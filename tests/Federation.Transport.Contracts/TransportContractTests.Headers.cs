@@ -1,0 +1,76 @@
+using Federation.Core.Transport;
+using Xunit;
+
+namespace Federation.Transport.Contracts;
+
+public abstract partial class TransportContractTests
+{
+    /// <summary>One value of every normalised header type listed in <see cref="MessageProperties"/>' remarks.</summary>
+    public static TheoryData<string, object?> HeaderValues => new()
+    {
+        { "string", "text ü" },
+        { "bool", true },
+        { "int", 42 },
+        { "long", 1L << 40 },
+        { "short", (short)-7 },
+        { "byte", (byte)200 },
+        { "sbyte", (sbyte)-5 },
+        { "float", 1.5f },
+        { "double", 2.25 },
+        { "decimal", 12.5m },
+        { "binary", new byte[] { 0, 1, 254, 255 } },
+        { "timestamp", new DateTimeOffset(2024, 5, 6, 7, 8, 9, TimeSpan.Zero) },
+        { "list", new List<object?> { "a", 1, true, new List<object?> { 2L } } },
+        { "table", new Dictionary<string, object?> { ["cluster-name"] = "c1", ["hops"] = 2, ["nested"] = new Dictionary<string, object?> { ["deep"] = "yes" } } },
+        { "received-from", new List<object?> { new Dictionary<string, object?> { ["uri"] = "amqp://up", ["exchange"] = "x", ["redelivered"] = false, ["cluster-name"] = "up", ["vhost"] = "/" } } },
+        { "void", null },
+    };
+
+    [Theory]
+    [MemberData(nameof(HeaderValues))]
+    public async Task HeaderValue_RoundTrips(string name, object? value)
+    {
+        var delivered = await RoundTripAsync(new MessageProperties { Headers = new() { [name] = value } });
+
+        Assert.True(delivered.Headers!.TryGetValue(name, out var actual), $"header '{name}' missing");
+        Assert.True(HeaderValueComparer.Instance.Equals(value, actual), $"header '{name}': sent {value}, received {actual}");
+    }
+
+    [Fact]
+    public async Task BasicProperties_RoundTrip()
+    {
+        var sent = new MessageProperties
+        {
+            ContentType = "application/json",
+            ContentEncoding = "utf-8",
+            Persistent = true,
+            Priority = 3,
+            CorrelationId = "corr",
+            ReplyTo = "reply",
+            Expiration = "60000",
+            MessageId = "id",
+            Timestamp = new DateTimeOffset(2024, 1, 2, 3, 4, 5, TimeSpan.Zero),
+            Type = "order.created",
+            AppId = "app",
+        };
+
+        var delivered = await RoundTripAsync(sent);
+
+        Assert.Equal(
+            (sent.ContentType, sent.ContentEncoding, sent.Persistent, sent.Priority, sent.CorrelationId, sent.ReplyTo, sent.Expiration, sent.MessageId, sent.Timestamp, sent.Type, sent.AppId),
+            (delivered.ContentType, delivered.ContentEncoding, delivered.Persistent, delivered.Priority, delivered.CorrelationId, delivered.ReplyTo, delivered.Expiration, delivered.MessageId, delivered.Timestamp, delivered.Type, delivered.AppId));
+    }
+
+    private async Task<MessageProperties> RoundTripAsync(MessageProperties properties)
+    {
+        var connection = await OpenAsync();
+        var queue = await DeclareQueueAsync(connection);
+        var recorder = await DeliveryRecorder.StartAsync(connection, queue, new ConsumerOptions(0, AutoAck: true), ackOnReceipt: false, Ct);
+        var publisher = await OpenPublisherAsync(connection);
+
+        await publisher.PublishAsync(string.Empty, queue, properties, new byte[] { 1 }, Ct);
+
+        await Eventually.TrueAsync(() => recorder.Count == 1, Patience);
+        return recorder.Deliveries[0].Properties;
+    }
+}

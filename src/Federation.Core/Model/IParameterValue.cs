@@ -16,7 +16,7 @@ internal interface IParameterValue
     /// <summary>The value as shown in error messages: quoted and without credentials, or a description of a compound value.</summary>
     string Display { get; }
 
-    /// <summary>The value as text: a string, or the JSON text of a non-string; null for a compound configuration section.</summary>
+    /// <summary>The value as text: a string, the JSON text of a non-string JSON value, or a configuration section's value.</summary>
     string? Text { get; }
 
     /// <summary>The items of a list, in order; null when the value is not a list.</summary>

@@ -65,7 +65,7 @@ public static class FederationServiceCollectionExtensions
     }
 
     /// <summary>Registers an additional transport (for example AMQP or NATS) as a singleton.</summary>
-    public static IFederationBuilder AddTransport<TTransport>(this IFederationBuilder builder)
+    public static IFederationBuilder AddTransport<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicConstructors)] TTransport>(this IFederationBuilder builder)
         where TTransport : class, ITransport
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -1,3 +1,4 @@
+using Federation.Core.Hops;
 using Federation.Core.InMemory;
 using Federation.Core.Links;
 using Federation.Core.Model;
@@ -323,7 +324,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
 
         // A message that already made one hop passes the fanout but the link drops it (max-hops 1), and acks it upstream.
         var properties = new MessageProperties();
-        Hops.HopRules.PrependReceivedFrom(properties, new Hops.ReceivedFromEntry("memory://X/%2F", "fed", false, "X", "/"));
+        HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("memory://X/%2F", "fed", false, "X", "/"));
         var publisher = await _bed.ConnectAsync("U");
         await Testbed.PublishAsync(publisher, "fed", "key", "TOO-FAR", properties);
         await Testbed.PublishAsync(publisher, "fed", "key", "OK");

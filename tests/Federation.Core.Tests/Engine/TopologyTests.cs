@@ -12,6 +12,11 @@ public sealed class TopologyTests
     /// <summary>A directed federation edge: <paramref name="Downstream"/> federates from <paramref name="Upstream"/>.</summary>
     private sealed record Edge(int Upstream, int Downstream, int MaxHops);
 
+    private sealed record RandomTopology(int Nodes, List<Edge> Edges, int Origin)
+    {
+        public override string ToString() => $"{Nodes} nodes, origin {Origin}, edges [{string.Join(" ", Edges.Select(e => $"{e.Upstream}->{e.Downstream}/{e.MaxHops}"))}]";
+    }
+
     private static string Node(int i) => $"n{i}";
 
     /// <summary>
@@ -190,14 +195,18 @@ public sealed class TopologyTests
         var topologies =
             from nodes in Gen.Choose(2, 50)
             from edgeCount in Gen.Choose(1, Math.Min(2 * nodes, 80))
-            from raw in Gen.ArrayOf(Gen.Zip(Gen.Choose(0, nodes - 1), Gen.Choose(0, nodes - 1), Gen.Choose(1, 3)), edgeCount)
+            from raw in Gen.ArrayOf(
+                from upstream in Gen.Choose(0, nodes - 1)
+                from downstream in Gen.Choose(0, nodes - 1)
+                from maxHops in Gen.Choose(1, 3)
+                select new Edge(upstream, downstream, maxHops), edgeCount)
             from origin in Gen.Choose(0, nodes - 1)
-            select (nodes, edges: raw.Where(e => e.Item1 != e.Item2).DistinctBy(e => (e.Item1, e.Item2)).Select(e => new Edge(e.Item1, e.Item2, e.Item3)).ToList(), origin);
+            select new RandomTopology(nodes, [.. raw.Where(e => e.Upstream != e.Downstream).DistinctBy(e => (e.Upstream, e.Downstream))], origin);
 
         var property = Prop.ForAll(topologies.ToArbitrary(), t =>
         {
-            var copies = RunAsync(t.nodes, t.edges, [t.origin]).GetAwaiter().GetResult();
-            var allowed = PathCounts(t.nodes, t.edges, t.origin);
+            var copies = RunAsync(t.Nodes, t.Edges, [t.Origin]).GetAwaiter().GetResult();
+            var allowed = PathCounts(t.Nodes, t.Edges, t.Origin);
 
             // Exactly the path count: no loop (a loop would exceed it) and no copy lost.
             return copies.SequenceEqual(allowed);

@@ -23,27 +23,42 @@ internal static class HeadersMatcher
             return !any;
         }
 
+        // The broker stores binding arguments as Dictionary; enumerating it directly avoids boxing an enumerator per message.
+        if (bindingArguments is Dictionary<string, object?> table)
+        {
+            foreach (var (name, expected) in table)
+            {
+                if (Decides(name, expected, headers, any, includeX) is { } verdict)
+                {
+                    return verdict;
+                }
+            }
+
+            return !any;
+        }
+
         foreach (var (name, expected) in bindingArguments)
         {
-            if (name == MatchModeArgument || (!includeX && name.StartsWith("x-", StringComparison.Ordinal)))
+            if (Decides(name, expected, headers, any, includeX) is { } verdict)
             {
-                continue;
-            }
-
-            var matched = headers is not null
-                && headers.TryGetValue(name, out var actual)
-                && (expected is null || HeaderValueComparer.Instance.Equals(expected, actual));
-            if (matched && any)
-            {
-                return true;
-            }
-
-            if (!matched && !any)
-            {
-                return false;
+                return verdict;
             }
         }
 
         return !any;
+    }
+
+    /// <summary>The overall result if this argument settles it (a hit for any, a miss for all), otherwise null.</summary>
+    private static bool? Decides(string name, object? expected, IReadOnlyDictionary<string, object?>? headers, bool any, bool includeX)
+    {
+        if (name == MatchModeArgument || (!includeX && name.StartsWith("x-", StringComparison.Ordinal)))
+        {
+            return null;
+        }
+
+        var matched = headers is not null
+            && headers.TryGetValue(name, out var actual)
+            && (expected is null || HeaderValueComparer.Instance.Equals(expected, actual));
+        return matched == any ? matched : null;
     }
 }

@@ -25,6 +25,11 @@ internal sealed class InMemoryPublisher(InMemoryConnection connection, Publisher
             return ValueTask.FromException(new ObjectDisposedException(nameof(IMessagePublisher)));
         }
 
+        if (connection.IsClosed)
+        {
+            return ValueTask.FromException(connection.CreateClosedException());
+        }
+
         var broker = connection.Broker;
         if (body.Length > broker.MaxMessageSize)
         {

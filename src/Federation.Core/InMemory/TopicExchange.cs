@@ -16,7 +16,7 @@ internal sealed class TopicExchange(ExchangeSpec spec) : BrokerExchange(spec)
     {
         if (!matchesByRoutingKey.TryGetValue(routingKey, out var matches))
         {
-            matches = Bindings.Where(b => TopicMatcher.Matches(b.Spec.RoutingKey, routingKey)).ToArray();
+            matches = MatchingBindings(routingKey);
             if (matchesByRoutingKey.Count >= MaxCachedRoutingKeys)
             {
                 matchesByRoutingKey.Clear();
@@ -30,6 +30,9 @@ internal sealed class TopicExchange(ExchangeSpec spec) : BrokerExchange(spec)
             targets.Add(binding);
         }
     }
+
+    // A separate method, because a lambda capturing routingKey in Route would allocate its closure on every call, cache hit or not.
+    private BrokerBinding[] MatchingBindings(string routingKey) => [.. Bindings.Where(b => TopicMatcher.Matches(b.Spec.RoutingKey, routingKey))];
 
     protected override void OnBindingAdded(BrokerBinding binding) => matchesByRoutingKey.Clear();
 

@@ -1,0 +1,28 @@
+using Federation.Core.InMemory;
+using Federation.Core.Transport;
+using Federation.Transport.Contracts;
+
+namespace Federation.Core.Tests.InMemory;
+
+/// <summary>Runs the adapter contract against the in-memory broker, reached through its transport.</summary>
+public sealed class InMemoryTransportContractTests : TransportContractTests
+{
+    private readonly InMemoryBroker broker = new("contract-broker");
+    private readonly InMemoryTransport transport;
+
+    public InMemoryTransportContractTests()
+    {
+        var registry = new InMemoryBrokerRegistry();
+        registry.Add(broker);
+        transport = new InMemoryTransport(registry);
+    }
+
+    protected override Func<Task>? DropConnections => () =>
+    {
+        broker.DropConnections();
+        return Task.CompletedTask;
+    };
+
+    protected override ValueTask<IBrokerConnection> ConnectAsync(string connectionName, CancellationToken cancellationToken) =>
+        transport.ConnectAsync(new ConnectionRequest("memory://guest:secret@contract-broker/", connectionName), cancellationToken);
+}

@@ -1,5 +1,6 @@
 using Federation.Core.Diagnostics;
 using Federation.Core.Model;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -11,15 +12,23 @@ namespace Federation.Core.Hosting;
 /// health), applies configuration reloads, and stops links cleanly with the host.
 /// </summary>
 internal sealed class FederationHostedService(
-    FederationEngine engine,
+    IServiceProvider services,
     IOptionsMonitor<FederationOptions> options,
     ILogger<FederationHostedService> logger) : IHostedService, IDisposable
 {
     private IDisposable? _reloadSubscription;
+    private FederationEngine? _engine;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await engine.StartAsync(cancellationToken).ConfigureAwait(false);
+        var validation = FederationOptionsValidator.Validate(options.CurrentValue);
+        if (validation.Failed)
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(FederationOptions), validation.Failures);
+        }
+
+        _engine = services.GetRequiredService<FederationEngine>();
+        await _engine.StartAsync(cancellationToken).ConfigureAwait(false);
         _reloadSubscription = options.OnChange(OnReload);
     }
 
@@ -27,7 +36,10 @@ internal sealed class FederationHostedService(
     {
         _reloadSubscription?.Dispose();
         _reloadSubscription = null;
-        await engine.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (_engine is not null)
+        {
+            await _engine.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public void Dispose() => _reloadSubscription?.Dispose();
@@ -38,7 +50,7 @@ internal sealed class FederationHostedService(
     {
         try
         {
-            await engine.UpdateAsync(updated, CancellationToken.None).ConfigureAwait(false);
+            await _engine!.UpdateAsync(updated, CancellationToken.None).ConfigureAwait(false);
             Log.Reloaded(logger);
         }
         catch (FederationConfigurationException ex)

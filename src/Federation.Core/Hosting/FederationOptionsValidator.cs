@@ -3,10 +3,14 @@ using Microsoft.Extensions.Options;
 
 namespace Federation.Core.Hosting;
 
-/// <summary>Validates <see cref="FederationOptions"/> at host start and on every reload, naming each offending key and value.</summary>
-internal sealed class FederationOptionsValidator : IValidateOptions<FederationOptions>
+/// <summary>
+/// Validates <see cref="FederationOptions"/> at host start, naming each offending key and value. It is deliberately not an
+/// <see cref="IValidateOptions{TOptions}"/>: those run inside the options monitor on reload and throw on the thread that
+/// raised the change; a bad reload must instead be logged and ignored while the previous configuration keeps running.
+/// </summary>
+internal static class FederationOptionsValidator
 {
-    public ValidateOptionsResult Validate(string? name, FederationOptions options)
+    public static ValidateOptionsResult Validate(FederationOptions options)
     {
         var errors = FederationDefinitions.Validate(options).ToList();
         if (string.IsNullOrWhiteSpace(options.Downstream.Uri))

@@ -16,7 +16,7 @@ namespace Federation.Core.Hosting;
 public static class FederationServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds federation: the options (validated at start), one <see cref="FederationEngine"/> exposed as
+    /// Adds federation: the options (validated when the host starts, and on every reload), one <see cref="FederationEngine"/> exposed as
     /// <see cref="IFederationStatus"/>, one hosted service, <see cref="FederationHealthCheck"/>, and the in-memory transport
     /// (scheme <c>memory</c>) over a shared <see cref="InMemoryBrokerRegistry"/>. Calling it again adds the configuration
     /// action and reuses the same registrations.
@@ -26,13 +26,12 @@ public static class FederationServiceCollectionExtensions
     public static IFederationBuilder AddFederation(this IServiceCollection services, Action<FederationOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.AddOptions<FederationOptions>().ValidateOnStart();
+        services.AddOptions<FederationOptions>();
         if (configure is not null)
         {
             services.Configure(configure);
         }
 
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FederationOptions>, FederationOptionsValidator>());
         services.TryAddSingleton<InMemoryBrokerRegistry>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ITransport, InMemoryTransport>());
         services.TryAddSingleton(sp => new FederationTelemetry(sp.GetService<IMeterFactory>()));

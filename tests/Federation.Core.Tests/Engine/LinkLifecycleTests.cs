@@ -20,7 +20,8 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task Dynamic_reconfiguration_restarts_only_changed_links()
     {
-        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("localhost", "U").Upstream("local5673", "nowhere").Policy("all", "^all\\.", set: "all"));
+        _bed.Broker("U2");
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("localhost", "U").Upstream("local5673", "missing-bunny").Policy("all", "^all\\.", set: "all"));
         var app = await _bed.ConnectAsync("D");
         await Testbed.DeclareExchangeAsync(app, "all.fed1");
         await Testbed.DeclareExchangeAsync(app, "all.fed2");
@@ -64,6 +65,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task Dynamic_reconfiguration_integrity_missing_set_then_created()
     {
+        _bed.Broker("U2");
         var engine = await _bed.StartEngineAsync("D", o => o.Upstream("localhost", "U").Policy("new", "^new\\.", set: "new-set"));
         var app = await _bed.ConnectAsync("D");
         await Testbed.DeclareExchangeAsync(app, "new.one");
@@ -90,6 +92,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task Federate_unfederate_through_policies()
     {
+        _bed.Broker("U2");
         var engine = await _bed.StartEngineAsync("D", o => o.Upstream("localhost", "U").Upstream("other", "U2"));
         var app = await _bed.ConnectAsync("D");
         await Testbed.DeclareExchangeAsync(app, "dyn.exch1");
@@ -158,7 +161,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     {
         var engine = await _bed.StartEngineAsync("D", o => o
             .Upstream("localhost", "U")
-            .Upstream("broken-bunny", "nowhere", u => u.ReconnectDelaySeconds = 600)
+            .Upstream("broken-bunny", "missing-bunny", u => u.ReconnectDelaySeconds = 600)
             .Set("upstream", Fixture.Element("broken-bunny"), Fixture.Element("localhost"))
             .Policy("fed", "^fed1\\.", set: "upstream"));
         await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed1.downstream");
@@ -168,7 +171,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
 
         var links = engine.GetLinks();
         var broken = links[0];
-        Assert.Contains("nowhere", broken.Error, StringComparison.Ordinal);
+        Assert.Contains("missing-bunny", broken.Error, StringComparison.Ordinal);
         Assert.Equal("fed1.downstream", broken.Exchange);
         Assert.Equal("fed1.downstream", broken.UpstreamExchange);
         Assert.Matches("^[0-9a-f]{8}$", broken.Id);
@@ -214,7 +217,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     public async Task Several_uris_rotate_so_a_broken_one_does_not_block_the_link()
     {
         var engine = await _bed.StartEngineAsync("D", o => o
-            .Upstream("u", "U", u => { u.Uris.Insert(0, "memory://no-such-broker/%2f"); u.ReconnectDelaySeconds = 0.05; })
+            .Upstream("u", "U", u => { u.Uris.Insert(0, "memory://missing-broker/%2f"); u.ReconnectDelaySeconds = 0.05; })
             .Policy("fed", "^fed$", upstream: "u"));
         await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed");
         await Testbed.WaitForRunningLinksAsync(engine, 1);
@@ -232,7 +235,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
 
             return seen.Count == 2;
         }, () => string.Join(", ", seen));
-        Assert.Contains("memory://no-such-broker/%2f", seen);
+        Assert.Contains("memory://missing-broker/%2f", seen);
     }
 
     [Fact]

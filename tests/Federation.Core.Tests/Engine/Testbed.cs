@@ -36,6 +36,17 @@ internal sealed class Testbed : IAsyncDisposable
         Broker(broker);
         var options = new FederationOptions { Downstream = { Uri = Uri(broker, vhost) } };
         configure(options);
+
+        // Upstream brokers exist unless a test names them "missing-..." to exercise an unreachable upstream.
+        foreach (var uri in options.Upstreams.Values.SelectMany(u => u.Uris))
+        {
+            var host = uri["memory://".Length..].Split('/')[0].Split('@')[^1];
+            if (!host.StartsWith("missing-", StringComparison.Ordinal))
+            {
+                Broker(host);
+            }
+        }
+
         var engine = new FederationEngine(options, [Transport]);
         _engines.Add(engine);
         await engine.StartAsync(CancellationToken.None);

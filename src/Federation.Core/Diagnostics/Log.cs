@@ -20,9 +20,6 @@ internal static partial class Log
     [LoggerMessage(1005, LogLevel.Warning, "Link {LinkId}: downstream refused a message (nacked); it was returned to the upstream queue")]
     public static partial void PublishNacked(ILogger logger, Exception exception, string linkId);
 
-    [LoggerMessage(1006, LogLevel.Information, "Link {LinkId}: upstream {Uri} does not support exchange type x-federation-upstream; using a fanout internal exchange and checking hops on the link")]
-    public static partial void InternalExchangeFallback(ILogger logger, string linkId, string uri);
-
     [LoggerMessage(1007, LogLevel.Warning, "Link {LinkId}: cleaning up upstream objects failed; they stay on the upstream")]
     public static partial void CleanupFailed(ILogger logger, Exception exception, string linkId);
 

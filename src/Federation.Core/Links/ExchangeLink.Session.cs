@@ -327,30 +327,17 @@ internal sealed partial class ExchangeLink
             return await _upstream.ExchangeExistsAsync(UpstreamNaming.InternalExchangeName(QueueName, 'B'), cancellationToken).ConfigureAwait(false) ? 'B' : 'A';
         }
 
+        /// <summary>
+        /// Declares the internal exchange as the plugin's own fallback: an internal fanout. The hop and cycle checks then run
+        /// on the link for every message, so each drop is counted (federation.link.messages.dropped) and logged, instead of
+        /// vanishing inside the upstream broker's routing; it also works on upstreams without the federation plugin.
+        /// </summary>
         private async Task DeclareInternalExchangeAsync(CancellationToken cancellationToken)
         {
-            var arguments = new Dictionary<string, object?>(StringComparer.Ordinal)
-            {
-                [HopHeaders.MaxHopsArgument] = (long)_settings.MaxHops,
-                [HopHeaders.DownstreamNameArgument] = _downstream.ClusterName,
-                [HopHeaders.DownstreamVhostArgument] = _downstream.VirtualHost,
-                [HopHeaders.InternalPurposeArgument] = HopHeaders.InternalPurposeValue,
-            };
-            try
-            {
-                await _upstream.DeclareExchangeAsync(
-                    new ExchangeSpec(InternalExchange, ExchangeSpec.Types.FederationUpstream, Durable: true, AutoDelete: true, Internal: true, arguments),
-                    cancellationToken).ConfigureAwait(false);
-            }
-            catch (ExchangeTypeNotSupportedException)
-            {
-                // The upstream lacks the federation exchange type: a plain fanout, with the hop check done on the link only.
-                Log.InternalExchangeFallback(_link._logger, _definition.Id, _upstream.DisplayUri);
-                var fallback = new Dictionary<string, object?>(StringComparer.Ordinal) { [HopHeaders.InternalPurposeArgument] = HopHeaders.InternalPurposeValue };
-                await _upstream.DeclareExchangeAsync(
-                    new ExchangeSpec(InternalExchange, ExchangeSpec.Types.Fanout, Durable: true, AutoDelete: true, Internal: true, fallback),
-                    cancellationToken).ConfigureAwait(false);
-            }
+            var arguments = new Dictionary<string, object?>(StringComparer.Ordinal) { [HopHeaders.InternalPurposeArgument] = HopHeaders.InternalPurposeValue };
+            await _upstream.DeclareExchangeAsync(
+                new ExchangeSpec(InternalExchange, ExchangeSpec.Types.Fanout, Durable: true, AutoDelete: true, Internal: true, arguments),
+                cancellationToken).ConfigureAwait(false);
         }
 
         private Dictionary<string, object?> QueueArguments()

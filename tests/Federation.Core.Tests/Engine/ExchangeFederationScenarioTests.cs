@@ -469,11 +469,7 @@ public sealed class ExchangeFederationScenarioTests : IAsyncLifetime
         }
 
         await Testbed.Eventually(() => queues.Sum(q => q.Count) >= Publishes * 15, () => $"{queues.Sum(q => q.Count)} copies");
-        foreach (var queue in queues)
-        {
-            await queue.ExpectNoMoreThanAsync(queue.Count);
-        }
-
+        await QueueProbe.ExpectNoMoreAsync([.. queues.Select(q => (q, q.Count))]);
         Assert.Equal(Publishes * 15, queues.Sum(q => q.Count));
         Assert.All(queues, q => Assert.Equal(Publishes * 15 / 9, q.Count));
     }

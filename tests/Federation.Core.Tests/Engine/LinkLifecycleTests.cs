@@ -315,9 +315,8 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Upstream_without_the_federation_exchange_type_falls_back_to_fanout_and_checks_hops_on_the_link()
+    public async Task The_internal_exchange_is_a_fanout_and_the_link_drops_messages_beyond_max_hops()
     {
-        _bed.Broker("U").SupportsFederationExchangeType = false;
         var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U").Policy("fed", "^fed$", upstream: "u"));
         await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed");
         var queue = await _bed.BindQueueAsync("D", "fed", "key");
@@ -325,7 +324,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
         await _bed.WaitForBindingsAsync("U", "fed", "key", 1);
         Assert.Equal(ExchangeSpec.Types.Fanout, _bed.Broker("U").GetExchange("/", "federation: fed -> D B")!.Type);
 
-        // A message that already made one hop passes the fanout but the link drops it (max-hops 1), and acks it upstream.
+        // A message that already made one hop reaches the upstream queue; the link drops it (max-hops 1) and acks it upstream.
         var properties = new MessageProperties();
         HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("memory://X/%2F", "fed", false, "X", "/"));
         var publisher = await _bed.ConnectAsync("U");

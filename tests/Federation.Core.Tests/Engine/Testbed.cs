@@ -132,6 +132,8 @@ internal sealed class Testbed : IAsyncDisposable
 /// <summary>Consumes a queue (auto-ack) and records every delivery.</summary>
 internal sealed class QueueProbe(IBrokerConnection connection, string queue) : IAsyncDisposable
 {
+    private static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(200);
+
     private readonly ConcurrentQueue<Delivery> _received = new();
     private IMessageConsumer? _consumer;
 
@@ -162,16 +164,26 @@ internal sealed class QueueProbe(IBrokerConnection connection, string queue) : I
     /// Federation is asynchronous, so "no more messages" can only be checked for a while: a marker-free quiet period.
     /// This is a bound on extra deliveries, not a timing claim.
     /// </summary>
-    public async Task ExpectNoMoreThanAsync(int count)
+    public Task ExpectNoMoreThanAsync(int count) => ExpectNoMoreAsync([(this, count)]);
+
+    /// <summary>One shared quiet period for many probes: each may hold at most its count.</summary>
+    public static async Task ExpectNoMoreAsync(IReadOnlyList<(QueueProbe Probe, int Count)> limits)
     {
-        var quietUntil = DateTime.UtcNow + TimeSpan.FromMilliseconds(200);
-        while (DateTime.UtcNow < quietUntil)
+        var quietUntil = DateTime.UtcNow + QuietPeriod;
+        while (true)
         {
-            Assert.True(Count <= count, $"{Queue}: expected at most {count}, got [{string.Join(",", Bodies)}]");
+            foreach (var (probe, count) in limits)
+            {
+                Assert.True(probe.Count <= count, $"{probe.Queue}: expected at most {count}, got [{string.Join(",", probe.Bodies)}]");
+            }
+
+            if (DateTime.UtcNow >= quietUntil)
+            {
+                return;
+            }
+
             await Task.Delay(Testbed.PollInterval);
         }
-
-        Assert.True(Count <= count, $"{Queue}: expected at most {count}, got [{string.Join(",", Bodies)}]");
     }
 
     public async ValueTask DisposeAsync()

@@ -76,13 +76,7 @@ public sealed class TopologyTests
         await Testbed.Eventually(() => Enumerable.Range(0, nodes).All(i => (probes[i]?.Count ?? 0) >= expected[i]),
             () => "copies: " + string.Join(" ", Enumerable.Range(0, nodes).Select(i => $"{Node(i)}={probes[i]?.Count ?? 0}/{expected[i]}")),
             TimeSpan.FromSeconds(120));
-        foreach (var probe in probes)
-        {
-            if (probe is not null)
-            {
-                await probe.ExpectNoMoreThanAsync(probe.Count);
-            }
-        }
+        await QueueProbe.ExpectNoMoreAsync([.. probes.OfType<QueueProbe>().Select(p => (p, p.Count))]);
 
         return [.. probes.Select(p => p?.Count ?? 0)];
     }

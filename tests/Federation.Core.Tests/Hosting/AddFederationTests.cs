@@ -172,7 +172,6 @@ public sealed class AddFederationTests
         listener.Start();
 
         await using var bed = new Testbed();
-        bed.Broker("U").SupportsFederationExchangeType = false; // hop checks then happen on the link, where they are counted
         var engine = await bed.StartEngineAsync("D", o => o.Upstream("u", "U").Policy("fed", "^fed$", upstream: "u"));
         await Testbed.DeclareExchangeAsync(await bed.ConnectAsync("D"), "fed");
         var queue = await bed.BindQueueAsync("D", "fed", "k");

@@ -95,12 +95,12 @@ foreach (var line in received.Order(StringComparer.Ordinal))
 
 Console.WriteLine();
 Console.WriteLine("Federation status:");
-Console.WriteLine($"  {"node",-9}{"id",-10}{"exchange",-16}{"upstream",-10}{"uri",-22}{"state",-9}since");
+Console.WriteLine($"  {"node",-9}{"id",-10}{"exchange",-16}{"upstream",-10}{"uri",-24}{"state",-9}since");
 foreach (var (city, status) in cities.Zip(statuses))
 {
     foreach (var l in status.GetLinks())
     {
-        Console.WriteLine($"  {city,-9}{l.Id,-10}{l.Exchange,-16}{l.Upstream,-10}{l.Uri,-22}{l.State.ToString().ToLowerInvariant(),-9}{l.Since:HH:mm:ss}");
+        Console.WriteLine($"  {city,-9}{l.Id,-10}{l.Exchange,-16}{l.Upstream,-10}{l.Uri,-24}{l.State.ToString().ToLowerInvariant(),-9}{l.Since:HH:mm:ss}");
     }
 }
 

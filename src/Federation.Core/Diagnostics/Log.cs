@@ -38,6 +38,9 @@ internal static partial class Log
     [LoggerMessage(2005, LogLevel.Error, "Federation supervisor failed unexpectedly")]
     public static partial void SupervisorFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(2006, LogLevel.Warning, "Federation: a downstream topology change after serial {Serial} never arrived; resynchronising from a snapshot")]
+    public static partial void TopologyResync(ILogger logger, long serial);
+
     [LoggerMessage(3001, LogLevel.Error, "Federation configuration reload rejected; the previous configuration stays in force: {Errors}")]
     public static partial void ReloadRejected(ILogger logger, string errors);
 

@@ -1,7 +1,7 @@
 namespace Federation.Core.Links;
 
 /// <summary>A status entry for one exchange link. Never contains credentials.</summary>
-/// <param name="Id">Stable link id: 8 hex characters derived from (vhost, exchange, upstream, upstream exchange); unchanged across restarts.</param>
+/// <param name="Id">Stable link id: 8 hex characters derived from (cluster, vhost, exchange, upstream, upstream exchange); unchanged across restarts.</param>
 /// <param name="Exchange">The federated (downstream) exchange.</param>
 /// <param name="UpstreamExchange">The exchange the link consumes from on the upstream.</param>
 /// <param name="Upstream">The upstream's name.</param>

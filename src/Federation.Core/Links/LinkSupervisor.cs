@@ -16,6 +16,9 @@ internal sealed class LinkSupervisor : IAsyncDisposable
 {
     private static readonly TimeSpan DownstreamRetryDelay = TimeSpan.FromSeconds(5);
 
+    // How long a gap in the topology serials may stay open before we stop waiting for the missing change and resync.
+    private static readonly TimeSpan SerialGapPatience = TimeSpan.FromSeconds(2);
+
     private readonly TransportResolver _transports;
     private readonly FederationTelemetry _telemetry;
     private readonly ILoggerFactory _loggerFactory;
@@ -33,6 +36,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private DownstreamSession? _session;
     private IDisposable? _topologySubscription;
     private int _sessionNumber;
+    private bool _gapCheckScheduled;
     private readonly Task _loop;
 
     public LinkSupervisor(FederationDefinitions definitions, TransportResolver transports, FederationTelemetry telemetry, ILoggerFactory loggerFactory, TimeProvider time)
@@ -286,6 +290,42 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         {
             await ReconcileAsync().ConfigureAwait(false);
         }
+
+        if (_sequencer.PendingCount > 0 && !_gapCheckScheduled)
+        {
+            _gapCheckScheduled = true;
+            _ = CheckSerialGapLaterAsync(sessionNumber, _sequencer.LastApplied);
+        }
+    }
+
+    /// <summary>
+    /// A change that never arrives would hold every later one back. If the gap is still open after a while, take a fresh
+    /// snapshot: it covers the missing change, and the trackers diff themselves against it.
+    /// </summary>
+    private async Task CheckSerialGapLaterAsync(int sessionNumber, long stuckAt)
+    {
+        try
+        {
+            await Task.Delay(SerialGapPatience, _time, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        Post(async () =>
+        {
+            _gapCheckScheduled = false;
+            if (sessionNumber != _sessionNumber || _session?.Connection.Topology is not { } topology
+                || _sequencer.PendingCount == 0 || _sequencer.LastApplied != stuckAt)
+            {
+                return;
+            }
+
+            Log.TopologyResync(_logger, stuckAt);
+            LoadSnapshot(await topology.GetSnapshotAsync(_stopping.Token).ConfigureAwait(false));
+            await ReconcileAsync().ConfigureAwait(false);
+        });
     }
 
     /// <summary>Applies one change; returns true when the set of exchanges changed (links may start or stop).</summary>
@@ -350,7 +390,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             foreach (var upstream in resolution.Upstreams)
             {
                 var upstreamExchange = upstream.UpstreamExchangeFor(exchange.Name);
-                var id = LinkId.For(session.VirtualHost, exchange.Name, upstream.UpstreamName, upstreamExchange);
+                var id = LinkId.For(session.ClusterName, session.VirtualHost, exchange.Name, upstream.UpstreamName, upstreamExchange);
                 if (!desired.TryAdd(id, new LinkDefinition(id, exchange, upstream, resolution.PolicyName, session.ClusterName, session.VirtualHost)))
                 {
                     Log.DuplicateLink(_logger, id, exchange.Name, upstream.UpstreamName, upstreamExchange);

@@ -11,6 +11,9 @@ internal sealed class TopologySequencer
     private readonly SortedDictionary<long, TopologyChange> _pending = [];
     private long _lastApplied;
 
+    /// <summary>The serial of the last change handed out (or of the snapshot).</summary>
+    public long LastApplied => _lastApplied;
+
     /// <summary>Changes waiting for an earlier serial.</summary>
     public int PendingCount => _pending.Count;
 

@@ -259,12 +259,7 @@ public sealed class ExchangeFederationScenarioTests : IAsyncLifetime
     [Fact]
     public async Task Trust_user_id_controls_whether_user_id_crosses()
     {
-        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => u.Exchange = "upstream").Policy("fed", "^fed\\.", upstream: "u"));
-        var app = await _bed.ConnectAsync("D");
-        await Testbed.DeclareExchangeAsync(app, "fed.downstream");
-        var queue = await _bed.BindQueueAsync("D", "fed.downstream", "key");
-        await Testbed.WaitForRunningLinksAsync(engine, 1);
-        await _bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+        var (engine, queue) = await _bed.StartSimpleLinkAsync();
         var publisher = await _bed.ConnectAsync("U");
         await Testbed.PublishAsync(publisher, "upstream", "key", "untrusted", new MessageProperties { UserId = "hare-user" });
         await Testbed.Eventually(() => queue.Count == 1, () => "first message");
@@ -287,12 +282,7 @@ public sealed class ExchangeFederationScenarioTests : IAsyncLifetime
     [Fact]
     public async Task A_pre_existing_non_array_received_from_header_is_tolerated_and_preserved()
     {
-        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => u.Exchange = "upstream").Policy("fed", "^fed\\.", upstream: "u"));
-        var app = await _bed.ConnectAsync("D");
-        await Testbed.DeclareExchangeAsync(app, "fed.downstream");
-        var queue = await _bed.BindQueueAsync("D", "fed.downstream", "key");
-        await Testbed.WaitForRunningLinksAsync(engine, 1);
-        await _bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+        var (_, queue) = await _bed.StartSimpleLinkAsync();
 
         var properties = new MessageProperties { Headers = new() { [HopHeaders.ReceivedFrom] = "not-an-array" } };
         await Testbed.PublishAsync(await _bed.ConnectAsync("U"), "upstream", "key", "ODD", properties);

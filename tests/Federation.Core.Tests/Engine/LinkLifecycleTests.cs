@@ -2,6 +2,7 @@ using Federation.Core.Hops;
 using Federation.Core.InMemory;
 using Federation.Core.Links;
 using Federation.Core.Model;
+using Federation.Core.Tests.Support;
 using Federation.Core.Transport;
 
 namespace Federation.Core.Tests.Engine;
@@ -190,7 +191,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task Reconnect_is_immediate_first_then_waits_reconnect_delay()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var broker = _bed.Broker("U");
         var options = Options().Upstream("u", "U", u => u.ReconnectDelaySeconds = 30).Policy("fed", "^fed$", upstream: "u");
         _bed.Broker("D");
@@ -241,11 +242,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task On_confirm_loses_nothing_when_the_downstream_refuses_publishes()
     {
-        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => { u.Exchange = "upstream"; u.ReconnectDelaySeconds = 0.05; }).Policy("fed", "^fed\\.", upstream: "u"));
-        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
-        var queue = await _bed.BindQueueAsync("D", "fed.downstream", "key");
-        await Testbed.WaitForRunningLinksAsync(engine, 1);
-        await _bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+        var (_, queue) = await _bed.StartSimpleLinkAsync(u => { u.ReconnectDelaySeconds = 0.05; });
 
         // The downstream nacks some forwards and drops the connection on others; the upstream keeps them until confirmed.
         var refused = 0;
@@ -274,11 +271,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task No_ack_mode_consumes_without_a_prefetch_bound()
     {
-        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => { u.Exchange = "upstream"; u.AckMode = AckMode.NoAck; u.PrefetchCount = 1; }).Policy("fed", "^fed\\.", upstream: "u"));
-        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
-        var queue = await _bed.BindQueueAsync("D", "fed.downstream", "key");
-        await Testbed.WaitForRunningLinksAsync(engine, 1);
-        await _bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+        var (_, queue) = await _bed.StartSimpleLinkAsync(u => { u.AckMode = AckMode.NoAck; u.PrefetchCount = 1; });
 
         var publisher = await _bed.ConnectAsync("U");
         for (var i = 0; i < 20; i++)
@@ -332,5 +325,27 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
         await Testbed.PublishAsync(publisher, "fed", "key", "OK");
         await queue.ExpectAsync("OK");
         await Testbed.Eventually(() => _bed.Broker("U").GetMessageCount("/", "federation: fed -> D") == 0, () => "dropped message acked upstream");
+    }
+
+    [Fact]
+    public async Task A_lost_topology_change_is_recovered_by_a_snapshot_resync()
+    {
+        // The downstream feed loses the first "bind key-b" event; later events wait behind the gap until the resync.
+        var lost = 0;
+        var lossy = new LossyTopologyTransport(_bed.Transport, change =>
+            change.Binding?.RoutingKey == "key-b" && change.Kind == TopologyChangeKind.BindingAdded && Interlocked.Exchange(ref lost, 1) == 0);
+        _bed.Broker("U");
+        _bed.Broker("D");
+        var options = Options().Upstream("u", "U", u => u.Exchange = "upstream").Policy("fed", "^fed\\.", upstream: "u");
+        await using var engine = new FederationEngine(options, [lossy]);
+        await engine.StartAsync(CancellationToken.None);
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+
+        await _bed.BindQueueAsync("D", "fed.downstream", "key-b");
+        await _bed.BindQueueAsync("D", "fed.downstream", "key-c");
+        await _bed.WaitForBindingsAsync("U", "upstream", "key-b", 1);
+        await _bed.WaitForBindingsAsync("U", "upstream", "key-c", 1);
+        Assert.Equal(1, lost);
     }
 }

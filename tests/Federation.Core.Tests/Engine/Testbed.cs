@@ -53,6 +53,24 @@ internal sealed class Testbed : IAsyncDisposable
         return engine;
     }
 
+    /// <summary>
+    /// The plugin fixture's basic link: D's topic exchange "fed.downstream" federates U's exchange "upstream"; a queue on D
+    /// is bound with <paramref name="routingKey"/>. Returns once the link runs and the binding has reached U.
+    /// </summary>
+    public async Task<(FederationEngine Engine, QueueProbe Queue)> StartSimpleLinkAsync(Action<UpstreamDefinition>? configure = null, string routingKey = "key")
+    {
+        var engine = await StartEngineAsync("D", o => o.Upstream("u", "U", u =>
+        {
+            u.Exchange = "upstream";
+            configure?.Invoke(u);
+        }).Policy("fed", "^fed\\.", upstream: "u"));
+        await DeclareExchangeAsync(await ConnectAsync("D"), "fed.downstream");
+        var queue = await BindQueueAsync("D", "fed.downstream", routingKey);
+        await WaitForRunningLinksAsync(engine, 1);
+        await WaitForBindingsAsync("U", "upstream", routingKey, 1);
+        return (engine, queue);
+    }
+
     /// <summary>An application connection, as any client of the broker would have.</summary>
     public async Task<IBrokerConnection> ConnectAsync(string broker, string vhost = "/")
     {

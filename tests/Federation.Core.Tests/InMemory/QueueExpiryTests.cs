@@ -1,4 +1,5 @@
 using Federation.Core.InMemory;
+using Federation.Core.Tests.Support;
 using Federation.Core.Transport;
 using Federation.Transport.Contracts;
 using Xunit;

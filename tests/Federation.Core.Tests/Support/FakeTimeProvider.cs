@@ -1,4 +1,4 @@
-namespace Federation.Core.Tests.InMemory;
+namespace Federation.Core.Tests.Support;
 
 /// <summary>A manually advanced clock whose timers fire inside <see cref="Advance"/>, for deterministic expiry tests.</summary>
 internal sealed class FakeTimeProvider : TimeProvider
@@ -12,6 +12,18 @@ internal sealed class FakeTimeProvider : TimeProvider
         lock (sync)
         {
             return now;
+        }
+    }
+
+    /// <summary>Timers that are armed and have not fired yet.</summary>
+    public int PendingTimers
+    {
+        get
+        {
+            lock (sync)
+            {
+                return timers.Count(t => t.DueAt is not null);
+            }
         }
     }
 

@@ -1,0 +1,32 @@
+using BenchmarkDotNet.Attributes;
+using Federation.Core.InMemory;
+
+namespace Federation.Benchmarks;
+
+/// <summary>
+/// Topic-pattern matching as the in-memory broker routes (and as NATS subjects will map), against an ordinal string
+/// comparison of the same key: the cost of a direct-exchange match.
+/// </summary>
+[MemoryDiagnoser]
+public class TopicMatchingBenchmarks
+{
+    private const string Key = "orders.eu.west.created";
+
+    [Benchmark(Baseline = true, Description = "Ordinal equality (direct match)")]
+    public bool Equality() => string.Equals("orders.eu.west.created", Key, StringComparison.Ordinal);
+
+    [Benchmark(Description = "Literal pattern")]
+    public bool Literal() => TopicMatcher.Matches("orders.eu.west.created", Key);
+
+    [Benchmark(Description = "orders.*.*.created")]
+    public bool Stars() => TopicMatcher.Matches("orders.*.*.created", Key);
+
+    [Benchmark(Description = "orders.#")]
+    public bool TrailingHash() => TopicMatcher.Matches("orders.#", Key);
+
+    [Benchmark(Description = "#.west.#.created (backtracking)")]
+    public bool Backtracking() => TopicMatcher.Matches("#.west.#.created", Key);
+
+    [Benchmark(Description = "orders.*.east.# (miss)")]
+    public bool Miss() => TopicMatcher.Matches("orders.*.east.#", Key);
+}

@@ -14,6 +14,12 @@ internal static class TopicMatcher
     /// <summary>Whether <paramref name="routingKey"/> matches the binding <paramref name="pattern"/>.</summary>
     public static bool Matches(ReadOnlySpan<char> pattern, ReadOnlySpan<char> routingKey)
     {
+        // Most bindings are literal: without a wildcard character, matching is plain equality (one vectorised compare).
+        if (!pattern.ContainsAny('*', '#'))
+        {
+            return pattern.SequenceEqual(routingKey);
+        }
+
         var patternEnd = pattern.Length + 1;
         var keyEnd = routingKey.Length + 1;
         var p = FirstWord(pattern);

@@ -268,19 +268,58 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
         Assert.True(refused > 6);
     }
 
-    [Fact]
-    public async Task No_ack_mode_consumes_without_a_prefetch_bound()
+    [Theory]
+    [InlineData(AckMode.OnConfirm)]
+    [InlineData(AckMode.OnPublish)]
+    [InlineData(AckMode.NoAck)]
+    public async Task Every_ack_mode_keeps_per_link_order(AckMode mode)
     {
-        var (_, queue) = await _bed.StartSimpleLinkAsync(u => { u.AckMode = AckMode.NoAck; u.PrefetchCount = 1; });
+        var (_, queue) = await _bed.StartSimpleLinkAsync(u => u.AckMode = mode);
+        var publisher = await _bed.ConnectAsync("U");
+        var expected = Enumerable.Range(0, 50).Select(i => $"m{i}").ToArray();
+        foreach (var body in expected)
+        {
+            await Testbed.PublishAsync(publisher, "upstream", "key", body);
+        }
 
+        await Testbed.Eventually(() => queue.Count == expected.Length, () => $"{queue.Count} of {expected.Length}");
+        Assert.Equal(expected, queue.Bodies);
+    }
+
+    [Theory]
+    [InlineData(AckMode.OnConfirm, false)]
+    [InlineData(AckMode.OnPublish, false)]
+    [InlineData(AckMode.NoAck, true)]
+    public async Task A_failing_downstream_loses_messages_only_in_no_ack_mode(AckMode mode, bool loses)
+    {
+        var (engine, queue) = await _bed.StartSimpleLinkAsync(u => { u.AckMode = mode; u.ReconnectDelaySeconds = 0.05; });
+        const string UpstreamQueue = "federation: upstream -> D:fed.downstream";
+
+        // The downstream drops the link's connection on every forward: nothing gets through while this holds.
+        _bed.Broker("D").PublishInterceptor = context => context.Exchange == "fed.downstream" ? PublishOutcome.DropConnection : PublishOutcome.Accept;
         var publisher = await _bed.ConnectAsync("U");
         for (var i = 0; i < 20; i++)
         {
             await Testbed.PublishAsync(publisher, "upstream", "key", $"m{i}");
         }
 
-        await Testbed.Eventually(() => queue.Count == 20, () => $"{queue.Count} of 20");
-        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"m{i}"), queue.Bodies); // per-link FIFO
+        // no-ack takes messages off the upstream queue before they are safe downstream; the others leave them there.
+        await Testbed.Eventually(
+            () => loses ? _bed.Broker("U").GetMessageCount("/", UpstreamQueue) < 20 : engine.GetLinks()[0].State == LinkState.Error,
+            () => $"{_bed.Broker("U").GetMessageCount("/", UpstreamQueue)} in the upstream queue");
+
+        _bed.Broker("D").PublishInterceptor = null;
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        await Testbed.Eventually(() => _bed.Broker("U").GetMessageCount("/", UpstreamQueue) == 0, () => "upstream queue drained");
+        await queue.ExpectNoMoreThanAsync(20);
+        if (loses)
+        {
+            Assert.True(queue.Bodies.Distinct().Count() < 20, "no-ack should have lost the messages in flight");
+        }
+        else
+        {
+            await Testbed.Eventually(() => queue.Bodies.Distinct().Count() == 20, () => $"{queue.Bodies.Distinct().Count()} distinct of 20");
+        }
     }
 
     [Fact]

@@ -68,7 +68,14 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     public void RequestRestart()
     {
         _restartRequested = true;
-        _currentRun?.Cancel();
+        try
+        {
+            _currentRun?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The run ended at this moment; the loop starts the next one anyway.
+        }
     }
 
     /// <summary>

@@ -14,6 +14,9 @@ internal sealed partial class ExchangeLink
     /// </summary>
     private sealed class LinkSession
     {
+        /// <summary>The plugin's <c>internal_exchange_check_interval</c> default.</summary>
+        internal static readonly TimeSpan InternalExchangeCheckInterval = TimeSpan.FromSeconds(90);
+
         private readonly ExchangeLink _link;
         private readonly DownstreamSession _downstream;
         private readonly IBrokerConnection _upstream;
@@ -90,11 +93,32 @@ internal sealed partial class ExchangeLink
             _consumerReady.TrySetResult(_consumer);
         }
 
-        /// <summary>Mirrors binding changes upstream until the session fails or is cancelled.</summary>
+        /// <summary>
+        /// Mirrors binding changes upstream until the session fails or is cancelled. Every
+        /// <see cref="InternalExchangeCheckInterval"/> it also checks that the internal exchange still exists upstream, as
+        /// the plugin does: a link whose upstream lost its bindings (partition, autoheal, someone deleting it) would
+        /// otherwise look "running" while capturing nothing.
+        /// </summary>
         public async Task RunAsync(CancellationToken cancellationToken)
         {
-            var reader = _link._commands.Reader;
             var ended = Task.WhenAny(_upstream.Completion, _consumer!.Completion, _downstream.Connection.Completion, _failed.Task);
+            // Cancelled when this session ends, however it ends, so no check timer outlives it.
+            using var sessionOver = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            try
+            {
+                await MirrorBindingsAsync(ended, sessionOver.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                await sessionOver.CancelAsync().ConfigureAwait(false);
+            }
+        }
+
+        private async Task MirrorBindingsAsync(Task<Task> ended, CancellationToken cancellationToken)
+        {
+            var reader = _link._commands.Reader;
+            var check = Task.Delay(InternalExchangeCheckInterval, _link._time, cancellationToken);
+            Task<bool>? next = null;
             while (true)
             {
                 while (reader.TryRead(out var command))
@@ -102,8 +126,9 @@ internal sealed partial class ExchangeLink
                     await ApplyAsync(command, cancellationToken).ConfigureAwait(false);
                 }
 
-                var next = reader.WaitToReadAsync(cancellationToken).AsTask();
-                var first = await Task.WhenAny(next, ended).ConfigureAwait(false);
+                // One outstanding wait at a time: the command channel has a single reader.
+                next ??= reader.WaitToReadAsync(cancellationToken).AsTask();
+                var first = await Task.WhenAny(next, ended, check).ConfigureAwait(false);
                 if (first == ended)
                 {
                     var cause = await ended.ConfigureAwait(false);
@@ -111,7 +136,20 @@ internal sealed partial class ExchangeLink
                     throw new ConnectionLostException("The upstream consumer or a connection of the link closed.");
                 }
 
+                if (first == check)
+                {
+                    await check.ConfigureAwait(false); // throws when cancelled
+                    if (!await _upstream.ExchangeExistsAsync(InternalExchange, cancellationToken).ConfigureAwait(false))
+                    {
+                        throw new ResourceNotFoundException($"The internal exchange '{InternalExchange}' disappeared from the upstream; restarting the link.");
+                    }
+
+                    check = Task.Delay(InternalExchangeCheckInterval, _link._time, cancellationToken);
+                    continue;
+                }
+
                 await next.ConfigureAwait(false); // throws when cancelled
+                next = null;
             }
         }
 

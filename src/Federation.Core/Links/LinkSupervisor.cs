@@ -66,11 +66,11 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>Applies new definitions; only links whose definition changed are restarted.</summary>
     public Task ReconfigureAsync(FederationDefinitions definitions) => Ask(async () =>
     {
-        var clusterChanged = definitions.ClusterName != _definitions.ClusterName;
+        var identityChanged = definitions.ClusterName != _definitions.ClusterName || definitions.DownstreamUri != _definitions.DownstreamUri;
         _definitions = definitions;
-        if (clusterChanged && _session is not null)
+        if (identityChanged && _session is not null)
         {
-            // Queue names and loop-detection identity depend on the cluster name: start over with the downstream.
+            // Another downstream, or another cluster name (queue names and loop detection depend on it): start over.
             await DisconnectDownstreamAsync().ConfigureAwait(false);
             await ConnectDownstreamAsync().ConfigureAwait(false);
             return;

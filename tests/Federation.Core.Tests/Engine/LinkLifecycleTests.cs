@@ -425,4 +425,20 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
         await Testbed.PublishAsync(upstream, "upstream", "key", "CAPTURED");
         await queue.ExpectAsync("CAPTURED");
     }
+
+    [Fact]
+    public async Task Changing_the_downstream_uri_at_runtime_moves_federation_to_the_new_downstream()
+    {
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U").Policy("fed", "^fed$", upstream: "u"));
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed");
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D2"), "fed");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        Assert.Equal("D", engine.ClusterName);
+
+        await engine.UpdateAsync(Options("D2").Upstream("u", "U").Policy("fed", "^fed$", upstream: "u"), CancellationToken.None);
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        Assert.Equal("D2", engine.ClusterName);
+        Assert.True(_bed.Broker("U").QueueExists("/", "federation: fed -> D2"));
+        Assert.False(_bed.Broker("U").QueueExists("/", "federation: fed -> D"));
+    }
 }

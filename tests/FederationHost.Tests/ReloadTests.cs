@@ -41,12 +41,20 @@ public sealed class ReloadTests
         await using var app = await host.DeclareExchangeAsync("alias-local", "federated.orders");
         await Eventually.UntilAsync(() => host.GetLinksAsync(), l => l is [var only] && only.GetProperty("state").GetString() == "running", "a link on the aliased downstream");
 
-        // Both set: Federation:Downstream:uri wins, so the links move to the other downstream (whose exchange does not exist yet).
-        host.Configuration.Update(new Dictionary<string, string?> { ["Federation:Downstream:uri"] = "memory://alias-other/%2f" });
-        await Eventually.UntilAsync(
-            () => Task.FromResult(host.Brokers.TryGet("alias-other", out var other) && other.ConnectionCount > 0),
-            connected => connected,
-            "the engine connected to Federation:Downstream:uri");
-        Assert.Empty(await host.GetLinksAsync());
+    }
+
+    [Fact]
+    public async Task Federation_Downstream_uri_wins_over_the_alias_when_both_are_set()
+    {
+        var settings = RunningHost.DefaultSettings("both");
+        settings["Downstream:uri"] = "memory://both-ignored/%2f";
+        await using var host = await RunningHost.StartAsync(settings);
+        await using var app = await host.DeclareExchangeAsync("both-local", "federated.orders");
+        await Eventually.UntilAsync(() => host.GetLinksAsync(), l => l is [var only] && only.GetProperty("state").GetString() == "running", "a link on Federation:Downstream:uri");
+
+        var local = host.Brokers.GetOrAdd("both-local");
+        Assert.True(local.ConnectionCount > 0);
+        // The alias was never used: not even the demo broker for it was created.
+        Assert.False(host.Brokers.TryGet("both-ignored", out _));
     }
 }

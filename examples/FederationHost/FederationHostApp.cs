@@ -34,7 +34,12 @@ public static partial class FederationHostApp
     {
         // The content root is the binary's folder so that `dotnet run --project ...` finds appsettings.json from any
         // working directory; CreateBuilder already loads it with reloadOnChange, then environment and command line.
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        // An explicit --contentRoot (or DOTNET_/ASPNETCORE_CONTENTROOT) still wins, to point the host at another appsettings.json.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = HasExplicitContentRoot(args) ? null : AppContext.BaseDirectory,
+        });
         extra?.Invoke(builder.Configuration);
 
         var settings = HostSettings.From(builder.Configuration);
@@ -49,6 +54,11 @@ public static partial class FederationHostApp
         if (settings.CreateInMemoryBrokers)
         {
             builder.Services.AddSingleton<IPostConfigureOptions<FederationOptions>, InMemoryBrokerProvisioner>();
+        }
+
+        if (settings.DemoExchanges.Count > 0)
+        {
+            builder.Services.AddHostedService<DemoExchangeDeclarer>();
         }
 
         builder.Services.AddSingleton(settings);
@@ -82,6 +92,11 @@ public static partial class FederationHostApp
             }
         });
     }
+
+    private static bool HasExplicitContentRoot(string[] args) =>
+        args.Any(a => a.TrimStart('-', '/').StartsWith("contentRoot", StringComparison.OrdinalIgnoreCase)) ||
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOTNET_CONTENTROOT")) ||
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_CONTENTROOT"));
 
     private static void LogStarted(WebApplication app)
     {

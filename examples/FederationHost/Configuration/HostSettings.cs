@@ -13,7 +13,14 @@ namespace FederationHost.Configuration;
 /// <param name="Port">The port to bind; 0 picks a free one.</param>
 /// <param name="CreateInMemoryBrokers">Whether brokers named by <c>memory://</c> URIs are created on demand (<c>Host:CreateInMemoryBrokers</c>).</param>
 /// <param name="MeterNames">Meters exported on <c>/metrics</c>: <c>Federation.Core</c> plus <c>Host:Metrics:Meters</c>.</param>
-public sealed record HostSettings(Uri Url, IPAddress? Address, int Port, bool CreateInMemoryBrokers, IReadOnlyList<string> MeterNames)
+/// <param name="DemoExchanges">Topic exchanges declared on an in-memory downstream at start (<c>Host:Demo:Exchanges</c>), so the demo configuration has links to show.</param>
+public sealed record HostSettings(
+    Uri Url,
+    IPAddress? Address,
+    int Port,
+    bool CreateInMemoryBrokers,
+    IReadOnlyList<string> MeterNames,
+    IReadOnlyList<string> DemoExchanges)
 {
     /// <summary>The configuration section name.</summary>
     public const string SectionName = "Host";
@@ -71,7 +78,14 @@ public sealed record HostSettings(Uri Url, IPAddress? Address, int Port, bool Cr
             }
         }
 
-        return new HostSettings(url, address, url.Port, createBrokers, meters);
+        var demoExchanges = section.GetSection("Demo:Exchanges").GetChildren()
+            .Select(c => c.Value)
+            .OfType<string>()
+            .Where(v => v.Length > 0)
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+
+        return new HostSettings(url, address, url.Port, createBrokers, meters, demoExchanges);
     }
 
     private static bool ReadBool(IConfigurationSection section, string key, bool fallback)

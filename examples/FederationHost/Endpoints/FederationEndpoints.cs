@@ -17,6 +17,7 @@ public static class FederationEndpoints
     {
         ArgumentNullException.ThrowIfNull(routes);
         routes.MapGet("/federation/links", GetLinks);
+        routes.MapGet("/federation/links/{id}", GetLink);
         routes.MapPost("/federation/links/{id}/restart", RestartLinkAsync);
         routes.MapGet("/health", GetHealthAsync);
         routes.MapGet("/metrics", GetMetrics);
@@ -38,11 +39,17 @@ public static class FederationEndpoints
         return Results.Ok(links);
     }
 
+    /// <summary><c>GET /federation/links/{id}</c>: one link, or 404.</summary>
+    private static IResult GetLink(string id, IFederationStatus status) =>
+        status.FindLink(id) is { } link ? Results.Ok(LinkView.From(link)) : UnknownLink(id);
+
     /// <summary><c>POST /federation/links/{id}/restart</c>: 202 once the restart is requested, 404 for an unknown id.</summary>
     private static async Task<IResult> RestartLinkAsync(string id, IFederationStatus status, CancellationToken cancellationToken) =>
         await status.RestartLinkAsync(id, cancellationToken)
-            ? Results.Accepted($"/federation/links?id={Uri.EscapeDataString(id)}", new { id, restarting = true })
-            : Results.NotFound(new { id, error = $"No federation link has the id '{id}'." });
+            ? Results.Accepted($"/federation/links/{Uri.EscapeDataString(id)}", new { id, restarting = true })
+            : UnknownLink(id);
+
+    private static IResult UnknownLink(string id) => Results.NotFound(new { id, error = $"No federation link has the id '{id}'." });
 
     /// <summary><c>GET /health</c>: the federation health check; 200 for healthy or degraded, 503 for unhealthy.</summary>
     private static async Task<IResult> GetHealthAsync(FederationHealthCheck check, CancellationToken cancellationToken)

@@ -67,6 +67,7 @@ public sealed class LinksEndpointTests
 
         using var accepted = await host.Http.PostAsync($"/federation/links/{id}/restart", content: null);
         Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        Assert.Equal($"/federation/links/{id}", accepted.Headers.Location?.OriginalString);
 
         // The restarted link comes back running, with the same id (ids are stable across restarts) and a new "since".
         await Eventually.UntilAsync(
@@ -76,6 +77,22 @@ public sealed class LinksEndpointTests
             "the link running again after the restart");
 
         using var missing = await host.Http.PostAsync("/federation/links/00000000/restart", content: null);
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_single_link_is_served_by_id_and_an_unknown_id_is_404()
+    {
+        await using var host = await RunningHost.StartAsync(RunningHost.DefaultSettings("byid"));
+        await using var app = await host.DeclareExchangeAsync("byid-local", "federated.orders");
+        var links = await Eventually.UntilAsync(() => host.GetLinksAsync(), l => l.Length == 1, "a link");
+        var id = links[0].GetProperty("id").GetString()!;
+
+        using var found = JsonDocument.Parse(await host.Http.GetStringAsync($"/federation/links/{id}"));
+        Assert.Equal(id, found.RootElement.GetProperty("id").GetString());
+        Assert.Equal("remote", found.RootElement.GetProperty("upstream").GetString());
+
+        using var missing = await host.Http.GetAsync("/federation/links/00000000");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
     }
 }

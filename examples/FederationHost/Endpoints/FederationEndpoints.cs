@@ -1,0 +1,81 @@
+using Federation.Core;
+using Federation.Core.Hosting;
+using Federation.Core.Links;
+using FederationHost.Metrics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace FederationHost.Endpoints;
+
+/// <summary>The HTTP surface: link status and restart (as rabbitmqctl offers them), health and Prometheus metrics.</summary>
+public static class FederationEndpoints
+{
+    /// <summary>Maps every endpoint on <paramref name="routes"/>.</summary>
+    public static IEndpointRouteBuilder MapFederationEndpoints(this IEndpointRouteBuilder routes)
+    {
+        ArgumentNullException.ThrowIfNull(routes);
+        routes.MapGet("/federation/links", GetLinks);
+        routes.MapGet("/federation/links/{id}", GetLink);
+        routes.MapPost("/federation/links/{id}/restart", RestartLinkAsync);
+        routes.MapGet("/health", GetHealthAsync);
+        routes.MapGet("/metrics", GetMetrics);
+        return routes;
+    }
+
+    /// <summary>
+    /// <c>GET /federation/links[?only-down=true]</c>. As <c>rabbitmqctl federation_status --only-down</c>, the filter keeps
+    /// links that are neither running nor starting.
+    /// </summary>
+    private static IResult GetLinks(IFederationStatus status, HttpRequest request)
+    {
+        var onlyDown = request.Query.TryGetValue("only-down", out var values) && values is [var text] &&
+            (text is "" || (bool.TryParse(text, out var flag) && flag));
+        var links = status.GetLinks()
+            .Where(l => !onlyDown || l.State is not (LinkState.Running or LinkState.Starting))
+            .Select(LinkView.From)
+            .ToList();
+        return Results.Ok(links);
+    }
+
+    /// <summary><c>GET /federation/links/{id}</c>: one link, or 404.</summary>
+    private static IResult GetLink(string id, IFederationStatus status) =>
+        status.FindLink(id) is { } link ? Results.Ok(LinkView.From(link)) : UnknownLink(id);
+
+    /// <summary><c>POST /federation/links/{id}/restart</c>: 202 once the restart is requested, 404 for an unknown id.</summary>
+    private static async Task<IResult> RestartLinkAsync(string id, IFederationStatus status, CancellationToken cancellationToken) =>
+        await status.RestartLinkAsync(id, cancellationToken)
+            ? Results.Accepted($"/federation/links/{Uri.EscapeDataString(id)}", new { id, restarting = true })
+            : UnknownLink(id);
+
+    private static IResult UnknownLink(string id) => Results.NotFound(new { id, error = $"No federation link has the id '{id}'." });
+
+    /// <summary><c>GET /health</c>: the federation health check; 200 for healthy or degraded, 503 for unhealthy.</summary>
+    private static async Task<IResult> GetHealthAsync(FederationHealthCheck check, CancellationToken cancellationToken)
+    {
+        HealthCheckResult result;
+        try
+        {
+            result = await check.CheckHealthAsync(new HealthCheckContext(), cancellationToken);
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            result = HealthCheckResult.Unhealthy("The federation health check failed: " + error.Message);
+        }
+
+        var body = new
+        {
+            status = result.Status.ToString(),
+            description = result.Description,
+            data = result.Data,
+        };
+        return Results.Json(body, statusCode: result.Status == HealthStatus.Unhealthy
+            ? StatusCodes.Status503ServiceUnavailable
+            : StatusCodes.Status200OK);
+    }
+
+    /// <summary><c>GET /metrics</c>: the aggregated instruments in the Prometheus text format 0.0.4.</summary>
+    private static IResult GetMetrics(MeterAggregator aggregator) =>
+        Results.Text(PrometheusTextExporter.Render(aggregator.Collect()), PrometheusTextExporter.ContentType);
+}

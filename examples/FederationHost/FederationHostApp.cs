@@ -1,0 +1,118 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using Federation.Core.Hosting;
+using Federation.Core.InMemory;
+using Federation.Core.Model;
+using Federation.Core.Transport;
+using FederationHost.Configuration;
+using FederationHost.Endpoints;
+using FederationHost.Metrics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FederationHost;
+
+/// <summary>
+/// The composition of the federation agent, shared by <c>Program</c> and the tests: configuration (appsettings.json
+/// with reload, environment variables, command line), federation from the <c>Federation</c> section, transports, the
+/// loopback-only HTTP listener and the endpoints.
+/// </summary>
+public static partial class FederationHostApp
+{
+    /// <summary>The configuration section the library binds.</summary>
+    public const string FederationSection = FederationOptions.SectionName;
+
+    /// <summary>Builds the application without starting it.</summary>
+    /// <param name="args">Command-line arguments (<c>--Federation:Downstream:uri=...</c>, <c>--Host:Url=...</c>).</param>
+    /// <param name="extra">Adds or replaces configuration sources after the defaults (tests use it to start from a clean slate).</param>
+    /// <exception cref="HostConfigurationException">The <c>Host</c> section is unusable, for example a non-loopback <c>Host:Url</c>.</exception>
+    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? extra = null)
+    {
+        // The content root is the binary's folder so that `dotnet run --project ...` finds appsettings.json from any
+        // working directory; CreateBuilder already loads it with reloadOnChange, then environment and command line.
+        // An explicit --contentRoot (or DOTNET_/ASPNETCORE_CONTENTROOT) still wins, to point the host at another appsettings.json.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = HasExplicitContentRoot(args) ? null : AppContext.BaseDirectory,
+        });
+        extra?.Invoke(builder.Configuration);
+
+        var settings = HostSettings.From(builder.Configuration);
+        ConfigureListener(builder.WebHost, settings);
+
+        var federation = builder.Services.AddFederation(builder.Configuration.GetSection(FederationSection));
+        TransportRegistration.AddTransports(federation);
+
+        // Post-configure steps run in registration order on start and on every reload: alias first, so the
+        // provisioner also sees a downstream given only as Downstream:uri.
+        builder.Services.AddSingleton<IPostConfigureOptions<FederationOptions>>(new DownstreamAlias(builder.Configuration));
+        if (settings.CreateInMemoryBrokers)
+        {
+            builder.Services.AddSingleton<IPostConfigureOptions<FederationOptions>, InMemoryBrokerProvisioner>();
+        }
+
+        if (settings.DemoExchanges.Count > 0)
+        {
+            builder.Services.AddHostedService<DemoExchangeDeclarer>();
+        }
+
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(sp => new MeterAggregator(settings.MeterNames, sp.GetService<IMeterFactory>()));
+
+        var app = builder.Build();
+
+        // Created now, before the engine's instruments exist, so no measurement is missed.
+        _ = app.Services.GetRequiredService<MeterAggregator>();
+        app.MapFederationEndpoints();
+        app.Lifetime.ApplicationStarted.Register(() => LogStarted(app));
+        return app;
+    }
+
+    /// <summary>
+    /// Binds exactly one endpoint. Replacing Kestrel's configuration loader with an empty one makes <c>Kestrel:Endpoints</c>
+    /// and <c>urls</c>/<c>ASPNETCORE_URLS</c> unable to open other listeners than the checked <c>Host:Url</c>.
+    /// </summary>
+    private static void ConfigureListener(IWebHostBuilder webHost, HostSettings settings)
+    {
+        webHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Configure(new ConfigurationBuilder().Build(), reloadOnChange: false);
+            if (settings.Address is null)
+            {
+                kestrel.ListenLocalhost(settings.Port);
+            }
+            else
+            {
+                kestrel.Listen(new IPEndPoint(settings.Address, settings.Port));
+            }
+        });
+    }
+
+    private static bool HasExplicitContentRoot(string[] args) =>
+        args.Any(a => a.TrimStart('-', '/').StartsWith("contentRoot", StringComparison.OrdinalIgnoreCase)) ||
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOTNET_CONTENTROOT")) ||
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_CONTENTROOT"));
+
+    private static void LogStarted(WebApplication app)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("FederationHost");
+        if (!logger.IsEnabled(LogLevel.Information))
+        {
+            return;
+        }
+
+        var options = app.Services.GetRequiredService<IOptionsMonitor<FederationOptions>>().CurrentValue;
+        var downstream = options.Downstream.Uri is { Length: > 0 } uri ? UriRedaction.Redact(uri) : "(none)";
+        var urls = string.Join(", ", app.Urls);
+        LogListening(logger, urls, downstream, options.Upstreams.Count, options.Policies.Count);
+    }
+
+    [LoggerMessage(EventId = 4000, Level = LogLevel.Information,
+        Message = "Federation host listening on {Urls}; downstream {Downstream}, {Upstreams} upstream(s), {Policies} policy(ies).")]
+    private static partial void LogListening(ILogger logger, string urls, string downstream, int upstreams, int policies);
+}

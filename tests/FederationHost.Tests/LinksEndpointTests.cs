@@ -1,0 +1,98 @@
+using System.Net;
+using System.Text.Json;
+
+namespace FederationHost.Tests;
+
+/// <summary><c>/federation/links</c> and the restart endpoint against a real listener and in-memory brokers.</summary>
+public sealed class LinksEndpointTests
+{
+    [Fact]
+    public async Task A_federated_exchange_shows_a_running_link_without_credentials()
+    {
+        await using var host = await RunningHost.StartAsync(RunningHost.DefaultSettings("links"));
+        await using var app = await host.DeclareExchangeAsync("links-local", "federated.orders");
+
+        var links = await Eventually.UntilAsync(
+            () => host.GetLinksAsync(), l => l is [var only] && only.GetProperty("state").GetString() == "running", "a running link");
+        var link = links[0];
+        Assert.Equal("federated.orders", link.GetProperty("exchange").GetString());
+        Assert.Equal("federated.orders", link.GetProperty("upstream_exchange").GetString());
+        Assert.Equal("remote", link.GetProperty("upstream").GetString());
+        Assert.Equal("/", link.GetProperty("vhost").GetString());
+        Assert.Equal("memory://links-remote/%2f", link.GetProperty("uri").GetString());
+        Assert.Equal("fed", link.GetProperty("policy").GetString());
+        Assert.Equal(JsonValueKind.Null, link.GetProperty("error").ValueKind);
+        Assert.False(string.IsNullOrEmpty(link.GetProperty("local_connection").GetString()));
+        Assert.Matches("^[0-9a-f]{8}$", link.GetProperty("id").GetString());
+        var since = DateTimeOffset.Parse(link.GetProperty("since").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(since, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddMinutes(1));
+
+        var body = await host.Http.GetStringAsync("/federation/links");
+        Assert.DoesNotContain(RunningHost.Secret, body, StringComparison.Ordinal);
+        Assert.DoesNotContain("federator", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Only_down_keeps_the_links_that_are_neither_running_nor_starting()
+    {
+        var settings = RunningHost.DefaultSettings("down");
+        // The broker exists (created from the configuration) but this vhost does not, so this link stays in error.
+        settings["Federation:Upstreams:broken:uri"] = "memory://down-remote/missing-vhost";
+        await using var host = await RunningHost.StartAsync(settings);
+        await using var app = await host.DeclareExchangeAsync("down-local", "federated.orders");
+
+        await Eventually.UntilAsync(
+            () => host.GetLinksAsync(),
+            l => l.Length == 2 && l.Any(x => x.GetProperty("state").GetString() == "running") && l.Any(x => x.GetProperty("state").GetString() == "error"),
+            "one running and one failed link");
+
+        var down = await host.GetLinksAsync("?only-down=true");
+        var only = Assert.Single(down);
+        Assert.Equal("broken", only.GetProperty("upstream").GetString());
+        Assert.Equal("error", only.GetProperty("state").GetString());
+        Assert.False(string.IsNullOrEmpty(only.GetProperty("error").GetString()));
+
+        Assert.Equal(2, (await host.GetLinksAsync("?only-down=false")).Length);
+    }
+
+    [Fact]
+    public async Task Restart_returns_202_for_a_link_and_404_for_an_unknown_id()
+    {
+        await using var host = await RunningHost.StartAsync(RunningHost.DefaultSettings("restart"));
+        await using var app = await host.DeclareExchangeAsync("restart-local", "federated.orders");
+        var links = await Eventually.UntilAsync(
+            () => host.GetLinksAsync(), l => l is [var only] && only.GetProperty("state").GetString() == "running", "a running link");
+        var id = links[0].GetProperty("id").GetString()!;
+        var before = links[0].GetProperty("since").GetString();
+
+        using var accepted = await host.Http.PostAsync($"/federation/links/{id}/restart", content: null);
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        Assert.Equal($"/federation/links/{id}", accepted.Headers.Location?.OriginalString);
+
+        // The restarted link comes back running, with the same id (ids are stable across restarts) and a new "since".
+        await Eventually.UntilAsync(
+            () => host.GetLinksAsync(),
+            l => l is [var only] && only.GetProperty("id").GetString() == id && only.GetProperty("state").GetString() == "running" &&
+                 only.GetProperty("since").GetString() != before,
+            "the link running again after the restart");
+
+        using var missing = await host.Http.PostAsync("/federation/links/00000000/restart", content: null);
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_single_link_is_served_by_id_and_an_unknown_id_is_404()
+    {
+        await using var host = await RunningHost.StartAsync(RunningHost.DefaultSettings("byid"));
+        await using var app = await host.DeclareExchangeAsync("byid-local", "federated.orders");
+        var links = await Eventually.UntilAsync(() => host.GetLinksAsync(), l => l.Length == 1, "a link");
+        var id = links[0].GetProperty("id").GetString()!;
+
+        using var found = JsonDocument.Parse(await host.Http.GetStringAsync($"/federation/links/{id}"));
+        Assert.Equal(id, found.RootElement.GetProperty("id").GetString());
+        Assert.Equal("remote", found.RootElement.GetProperty("upstream").GetString());
+
+        using var missing = await host.Http.GetAsync("/federation/links/00000000");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+    }
+}

@@ -1,0 +1,70 @@
+using System.Diagnostics.Metrics;
+using FederationHost.Metrics;
+
+namespace FederationHost.Tests;
+
+/// <summary>Aggregation semantics: counters sum per tag set, observable gauges are read on collection only.</summary>
+public sealed class MeterAggregatorTests
+{
+    [Fact]
+    public void Counters_sum_per_tag_set_whatever_the_tag_order()
+    {
+        var name = "Test." + Guid.NewGuid().ToString("N");
+        using var meter = new Meter(name);
+        using var aggregator = new MeterAggregator([name]);
+        var counter = meter.CreateCounter<long>("jobs.done", "{job}", "Jobs done.");
+
+        counter.Add(2, new("kind", "a"), new("host", "h"));
+        counter.Add(3, new("host", "h"), new("kind", "a"));
+        counter.Add(1, new KeyValuePair<string, object?>("kind", "b"));
+
+        var snapshot = Assert.Single(aggregator.Collect());
+        Assert.Equal(MetricKind.Counter, snapshot.Kind);
+        Assert.Equal(
+            ["host=h,kind=a:5", "kind=b:1"],
+            snapshot.Points.Select(p => string.Join(',', p.Tags.Select(t => $"{t.Key}={t.Value}")) + ":" + p.Value));
+    }
+
+    [Fact]
+    public void Observable_gauges_are_read_on_collect_and_drop_vanished_tag_sets()
+    {
+        var name = "Test." + Guid.NewGuid().ToString("N");
+        using var meter = new Meter(name);
+        using var aggregator = new MeterAggregator([name]);
+        var current = new List<Measurement<int>> { new(3, new KeyValuePair<string, object?>("state", "up")), new(1, new KeyValuePair<string, object?>("state", "down")) };
+        var reads = 0;
+        meter.CreateObservableGauge("things", () => { reads++; return current; });
+
+        Assert.Equal(0, reads);
+        Assert.Equal([3.0, 1.0], aggregator.Collect().Single().Points.OrderBy(p => p.Tags[0].Value, StringComparer.Ordinal).Reverse().Select(p => p.Value));
+        Assert.Equal(1, reads);
+
+        current = [new(7, new KeyValuePair<string, object?>("state", "up"))];
+        var point = Assert.Single(aggregator.Collect().Single().Points);
+        Assert.Equal(7, point.Value);
+    }
+
+    [Fact]
+    public void Meters_not_selected_are_ignored()
+    {
+        using var meter = new Meter("Test." + Guid.NewGuid().ToString("N"));
+        using var aggregator = new MeterAggregator(["Some.Other.Meter"]);
+        meter.CreateCounter<long>("ignored").Add(1);
+        Assert.Empty(aggregator.Collect());
+    }
+
+    [Fact]
+    public void A_scope_keeps_other_factories_meters_apart()
+    {
+        var name = "Test." + Guid.NewGuid().ToString("N");
+        var mine = new object();
+        using var ours = new Meter(new MeterOptions(name) { Scope = mine });
+        using var theirs = new Meter(new MeterOptions(name) { Scope = new object() });
+        using var aggregator = new MeterAggregator([name], mine);
+        ours.CreateCounter<long>("c").Add(1);
+        theirs.CreateCounter<long>("c").Add(100);
+
+        var snapshot = Assert.Single(aggregator.Collect());
+        Assert.Equal(1, Assert.Single(snapshot.Points).Value);
+    }
+}

@@ -71,6 +71,9 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         if (identityChanged && _session is not null)
         {
             // Another downstream, or another cluster name (queue names and loop detection depend on it): start over.
+            // Stop the links first, while they still have their sessions, so that they clean up their upstream objects.
+            await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup: true))).ConfigureAwait(false);
+            _links.Clear();
             await DisconnectDownstreamAsync().ConfigureAwait(false);
             await ConnectDownstreamAsync().ConfigureAwait(false);
             return;

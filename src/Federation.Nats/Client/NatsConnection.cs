@@ -851,6 +851,24 @@ public sealed class NatsConnection : IAsyncDisposable
 
     private async Task TearDownAsync(SocketContext context)
     {
+        if (Interlocked.Exchange(ref context.TornDown, 1) != 0)
+        {
+            await context.TearDownCompleted.Task.ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await TearDownCoreAsync(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            context.TearDownCompleted.TrySetResult();
+        }
+    }
+
+    private async Task TearDownCoreAsync(SocketContext context)
+    {
         await context.Cts.CancelAsync().ConfigureAwait(false);
         Interlocked.Add(ref _lost, _writer.Close(new NatsNotConnectedException($"The connection to {context.Address} was lost before the PONG arrived.")));
         await context.Stream.DisposeAsync().ConfigureAwait(false);
@@ -1010,5 +1028,11 @@ public sealed class NatsConnection : IAsyncDisposable
         public Task Send { get; set; } = Task.CompletedTask;
 
         public Task Ping { get; set; } = Task.CompletedTask;
+
+        public TaskCompletionSource TearDownCompleted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+#pragma warning disable SA1401, CA1051 // an Interlocked flag
+        public int TornDown;
+#pragma warning restore SA1401, CA1051
     }
 }

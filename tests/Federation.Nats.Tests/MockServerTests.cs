@@ -453,4 +453,68 @@ public sealed class MockServerTests : IAsyncLifetime
         Assert.True(Has(events, NatsConnectionEventKind.ReconnectFailed));
         await subscription.Completion.WaitAsync(TimeSpan.FromSeconds(5));
     }
+
+    [Fact]
+    public async Task Reconnects_to_the_next_server_of_the_list_and_replays_subscriptions_there()
+    {
+        await using var backup = new MockNatsServer();
+        var (connection, client) = await ConnectAsync(Options(o => o with { Servers = [_server.Url, backup.Url] }));
+        var events = Record(connection);
+        await using var subscription = await connection.SubscribeAsync("fail.over");
+        await client.WaitForVerbAsync("SUB");
+
+        await _server.DisposeAsync();
+        var moved = await backup.AcceptAsync();
+        Assert.Equal(["fail.over", "1"], (await moved.WaitForVerbAsync("SUB")).Args);
+        await Eventually.TrueAsync(() => Has(events, NatsConnectionEventKind.Reconnected), "Reconnected event");
+        Assert.Equal($"127.0.0.1:{backup.Port}", connection.ConnectedServer);
+        await moved.SendAsync("MSG fail.over 1 2\r\nok\r\n");
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        Assert.Equal("ok", Encoding.UTF8.GetString((await subscription.ReadAsync(cts.Token)).Data.Span));
+    }
+
+    [Fact]
+    public async Task Servers_announced_in_connect_urls_join_the_reconnect_rotation()
+    {
+        await using var member = new MockNatsServer();
+        _server.InfoJson = _ => $"{{\"server_id\":\"A\",\"headers\":true,\"max_payload\":1048576,\"connect_urls\":[\"127.0.0.1:{member.Port}\"]}}";
+        var (connection, _) = await ConnectAsync();
+        await _server.DisposeAsync();
+        var moved = await member.AcceptAsync();
+        await moved.WaitForVerbAsync("CONNECT");
+        await Eventually.TrueAsync(() => connection.State == NatsConnectionState.Connected && connection.ServerInfo!.ServerId == "MOCK0", "connected to the announced member");
+    }
+
+    [Fact]
+    public async Task Discovery_can_be_turned_off()
+    {
+        await using var member = new MockNatsServer();
+        _server.InfoJson = _ => $"{{\"server_id\":\"A\",\"headers\":true,\"connect_urls\":[\"127.0.0.1:{member.Port}\"]}}";
+        var (connection, _) = await ConnectAsync(Options(o => o with { DiscoverServers = false, MaxReconnectAttempts = 3 }));
+        await _server.DisposeAsync();
+        await Eventually.TrueAsync(() => connection.State == NatsConnectionState.Closed, "gave up");
+        Assert.Equal(0, member.Connections);
+    }
+
+    [Fact]
+    public async Task Lifecycle_events_are_raised_in_order()
+    {
+        var connection = new NatsConnection(Options());
+        var events = Record(connection);
+        var connecting = connection.ConnectAsync().AsTask();
+        var client = await _server.AcceptAsync();
+        await connecting;
+        client.Close();
+        await _server.AcceptAsync();
+        await Eventually.TrueAsync(() => Has(events, NatsConnectionEventKind.Reconnected), "Reconnected event");
+        await connection.DisposeAsync();
+        await Eventually.TrueAsync(() => Has(events, NatsConnectionEventKind.Closed), "Closed event");
+        List<NatsConnectionEventKind> kinds;
+        lock (events)
+        {
+            kinds = [.. events.Select(e => e.Kind)];
+        }
+
+        Assert.Equal([NatsConnectionEventKind.Connected, NatsConnectionEventKind.Disconnected, NatsConnectionEventKind.Reconnected, NatsConnectionEventKind.Closed], kinds);
+    }
 }

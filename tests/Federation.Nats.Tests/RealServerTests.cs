@@ -203,4 +203,38 @@ public sealed class RealServerTests(NatsServerFixture fixture) : IClassFixture<N
         await using var none = new NatsConnection(new NatsClientOptions { Servers = [server.Url] });
         await Assert.ThrowsAsync<NatsAuthenticationException>(() => none.ConnectAsync().AsTask());
     }
+
+    [Fact]
+    public async Task Concurrent_publishers_lose_nothing_and_keep_their_own_order()
+    {
+        var subscriber = await ConnectAsync(o => o with { SubscriptionBufferCapacity = 100_000 });
+        var publisher = await ConnectAsync();
+        var subscription = await subscriber.SubscribeAsync($"{_prefix}.load.*");
+        await subscriber.FlushAsync();
+
+        const int tasks = 8, perTask = 2000;
+        await Task.WhenAll(Enumerable.Range(0, tasks).Select(t => Task.Run(async () =>
+        {
+            for (var i = 0; i < perTask; i++)
+            {
+                await publisher.PublishAsync($"{_prefix}.load.{t}", BitConverter.GetBytes(i));
+            }
+        })));
+        await publisher.FlushAsync();
+
+        var last = Enumerable.Repeat(-1, tasks).ToArray();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        for (var n = 0; n < tasks * perTask; n++)
+        {
+            var message = await subscription.ReadAsync(cts.Token);
+            var t = int.Parse(message.Subject[(message.Subject.LastIndexOf('.') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            var i = BitConverter.ToInt32(message.Data.Span);
+            Assert.Equal(last[t] + 1, i);
+            last[t] = i;
+        }
+
+        Assert.All(last, l => Assert.Equal(perTask - 1, l));
+        Assert.Equal(0, subscription.DroppedMessages);
+        Assert.True(publisher.WriteBatches < tasks * perTask, "publishes were coalesced into fewer socket writes");
+    }
 }

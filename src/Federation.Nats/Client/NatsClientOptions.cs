@@ -113,6 +113,9 @@ public sealed record NatsClientOptions
     /// <summary>Prefix of the request/reply inbox.</summary>
     public string InboxPrefix { get; init; } = "_INBOX";
 
+    /// <summary>Add the cluster members a server announces in INFO <c>connect_urls</c> to the reconnect rotation.</summary>
+    public bool DiscoverServers { get; init; } = true;
+
     /// <summary>TLS settings (used for tls:// URLs or when the server requires TLS).</summary>
     public TlsOptions? Tls { get; init; }
 }

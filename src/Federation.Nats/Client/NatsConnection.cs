@@ -25,6 +25,7 @@ public sealed class NatsConnection : IAsyncDisposable
 {
     private readonly NatsClientOptions _options;
     private readonly ServerAddress[] _servers;
+    private readonly List<ServerAddress> _candidates;
     private readonly CommandWriter _writer;
     private readonly Lock _subsLock = new();
     private readonly Dictionary<long, NatsSubscription> _subs = [];
@@ -69,6 +70,7 @@ public sealed class NatsConnection : IAsyncDisposable
         }
 
         _servers = [.. _options.Servers.Select(ServerAddress.Parse)];
+        _candidates = [.. _servers];
         _writer = new CommandWriter(_options.WriteBufferLimit);
         _inboxPrefix = $"{_options.InboxPrefix}.{Nuid.Next()}.";
         _eventLoop = Task.Run(RunEventLoopAsync, CancellationToken.None);
@@ -121,7 +123,11 @@ public sealed class NatsConnection : IAsyncDisposable
             try
             {
                 _current = await ConnectSocketAsync(_servers[i], cancellationToken).ConfigureAwait(false);
-                _serverIndex = i;
+                lock (_candidates)
+                {
+                    _serverIndex = _candidates.IndexOf(_servers[i]);
+                }
+
                 SetState(NatsConnectionState.Connected);
                 Raise(NatsConnectionEventKind.Connected, null);
                 _supervisor = Task.Run(SuperviseAsync, CancellationToken.None);
@@ -500,6 +506,7 @@ public sealed class NatsConnection : IAsyncDisposable
 
             parser.ApplyServerMaxPayload(info.MaxPayload);
             Volatile.Write(ref _serverInfo, info);
+            Discover(info, address);
             Interlocked.Exchange(ref _pingsOut, 0);
 
             // Publishes may queue from here on; they go out after the handshake, behind the replayed subscriptions.
@@ -542,7 +549,7 @@ public sealed class NatsConnection : IAsyncDisposable
                     case ServerOpKind.Err:
                         throw ClassifyError(op.Text!, address, fatalOnly: false)!;
                     case ServerOpKind.Info:
-                        ApplyInfo(op.Text!, parser);
+                        ApplyInfo(op.Text!, parser, address);
                         break;
                     case ServerOpKind.Msg or ServerOpKind.HMsg:
                         Dispatch(op);
@@ -704,7 +711,7 @@ public sealed class NatsConnection : IAsyncDisposable
                 _writer.OnPong();
                 break;
             case ServerOpKind.Info:
-                ApplyInfo(op.Text!, context.Parser);
+                ApplyInfo(op.Text!, context.Parser, context.Address);
                 break;
             case ServerOpKind.Err:
                 if (ClassifyError(op.Text!, context.Address, fatalOnly: true) is { } fatal)
@@ -755,11 +762,37 @@ public sealed class NatsConnection : IAsyncDisposable
         }
     }
 
-    private void ApplyInfo(string json, NatsParser parser)
+    private void ApplyInfo(string json, NatsParser parser, ServerAddress address)
     {
         var info = ParseInfo(json);
         parser.ApplyServerMaxPayload(info.MaxPayload);
         Volatile.Write(ref _serverInfo, info);
+        Discover(info, address);
+    }
+
+    /// <summary>Adds the cluster members announced in <c>connect_urls</c> to the reconnect candidates (same scheme as the seed).</summary>
+    private void Discover(NatsServerInfo info, ServerAddress via)
+    {
+        if (!_options.DiscoverServers)
+        {
+            return;
+        }
+
+        foreach (var url in info.ConnectUrls)
+        {
+            if (!ServerAddress.TryParseDiscovered(url, via.Tls, out var discovered))
+            {
+                continue;
+            }
+
+            lock (_candidates)
+            {
+                if (!_candidates.Any(c => string.Equals(c.ToString(), discovered.ToString(), StringComparison.OrdinalIgnoreCase)))
+                {
+                    _candidates.Add(discovered);
+                }
+            }
+        }
     }
 
     /// <summary>Maps -ERR text to an exception; with <paramref name="fatalOnly"/>, returns null for errors the server survives.</summary>
@@ -937,8 +970,13 @@ public sealed class NatsConnection : IAsyncDisposable
                 return null;
             }
 
-            _serverIndex = (_serverIndex + 1) % _servers.Length;
-            var address = _servers[_serverIndex];
+            ServerAddress address;
+            lock (_candidates)
+            {
+                _serverIndex = (_serverIndex + 1) % _candidates.Count;
+                address = _candidates[_serverIndex];
+            }
+
             try
             {
                 return await ConnectSocketAsync(address, _disposeCts.Token).ConfigureAwait(false);

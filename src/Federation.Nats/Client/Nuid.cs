@@ -84,6 +84,20 @@ internal sealed class ServerAddress
         return new ServerAddress(uri.Host, uri.IsDefaultPort || uri.Port < 0 ? 4222 : uri.Port, tls, user, password, token);
     }
 
+    /// <summary>Parses a <c>connect_urls</c> entry (<c>host:port</c>); discovered servers carry no URL credentials.</summary>
+    public static bool TryParseDiscovered(string hostPort, bool tls, out ServerAddress address)
+    {
+        address = null!;
+        if (string.IsNullOrWhiteSpace(hostPort) || hostPort.Contains('@', StringComparison.Ordinal)
+            || !Uri.TryCreate((tls ? "tls://" : "nats://") + hostPort, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
+        {
+            return false;
+        }
+
+        address = new ServerAddress(uri.Host, uri.IsDefaultPort || uri.Port < 0 ? 4222 : uri.Port, tls, null, null, null);
+        return true;
+    }
+
     /// <summary>host:port, safe to log.</summary>
     public override string ToString() => $"{Host}:{Port}";
 }

@@ -197,4 +197,29 @@ public class WriterAndSubjectTests
         Assert.Equal("tok", ServerAddress.Parse("nats://tok@h:1").Token);
         Assert.Equal(("h", 5), (ServerAddress.Parse("h:5").Host, ServerAddress.Parse("h:5").Port));
     }
+
+    [Fact]
+    public async Task A_silent_server_times_out_the_handshake_and_a_cancelled_connect_can_be_retried()
+    {
+        var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start(); // accepts TCP (backlog) but never sends INFO
+        try
+        {
+            var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+            await using var connection = new NatsConnection(new NatsClientOptions { Servers = [$"nats://127.0.0.1:{port}"], ConnectTimeout = TimeSpan.FromMilliseconds(300) });
+            using (var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(50)))
+            {
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => connection.ConnectAsync(cts.Token).AsTask());
+            }
+
+            Assert.Equal(NatsConnectionState.Initial, connection.State);
+            var timeout = await Assert.ThrowsAsync<NatsException>(() => connection.ConnectAsync().AsTask());
+            Assert.Contains("Timed out connecting", timeout.Message, StringComparison.Ordinal);
+            Assert.Equal(NatsConnectionState.Initial, connection.State);
+        }
+        finally
+        {
+            silent.Stop();
+        }
+    }
 }

@@ -118,29 +118,50 @@ public sealed class NatsConnection : IAsyncDisposable
         }
 
         Exception? last = null;
-        for (var i = 0; i < _servers.Length; i++)
+        var connected = false;
+        try
         {
-            try
+            for (var i = 0; i < _servers.Length && !connected; i++)
             {
-                _current = await ConnectSocketAsync(_servers[i], cancellationToken).ConfigureAwait(false);
-                lock (_candidates)
+                try
                 {
-                    _serverIndex = _candidates.IndexOf(_servers[i]);
-                }
+                    _current = await ConnectSocketAsync(_servers[i], cancellationToken).ConfigureAwait(false);
+                    lock (_candidates)
+                    {
+                        _serverIndex = _candidates.IndexOf(_servers[i]);
+                    }
 
-                SetState(NatsConnectionState.Connected);
-                Raise(NatsConnectionEventKind.Connected, null);
-                _supervisor = Task.Run(SuperviseAsync, CancellationToken.None);
-                return;
+                    connected = true;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    last = ex;
+                }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        }
+        finally
+        {
+            if (!connected && Volatile.Read(ref _disposed) == 0)
             {
-                last = ex;
+                SetState(NatsConnectionState.Initial); // ConnectAsync may be called again
             }
         }
 
-        SetState(NatsConnectionState.Initial);
-        throw last is NatsException ? last : new NatsException("Could not connect to any NATS server.", last!);
+        if (!connected)
+        {
+            throw last is NatsException ? last : new NatsException("Could not connect to any NATS server.", last!);
+        }
+
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            _current!.Closed.TrySetResult(new ObjectDisposedException(nameof(NatsConnection)));
+            await TearDownAsync(_current).ConfigureAwait(false);
+            throw new ObjectDisposedException(nameof(NatsConnection));
+        }
+
+        SetState(NatsConnectionState.Connected);
+        Raise(NatsConnectionEventKind.Connected, null);
+        _supervisor = Task.Run(SuperviseAsync, CancellationToken.None);
     }
 
     /// <summary>

@@ -23,9 +23,9 @@ internal sealed class NatsServerProcess : IAsyncDisposable
         MonitorPort = FreePort();
     }
 
-    public int Port { get; }
+    public int Port { get; private set; }
 
-    public int MonitorPort { get; }
+    public int MonitorPort { get; private set; }
 
     public string Url => $"nats://127.0.0.1:{Port}";
 
@@ -48,8 +48,20 @@ internal sealed class NatsServerProcess : IAsyncDisposable
     public static async Task<NatsServerProcess> StartAsync(params string[] extraArgs)
     {
         var server = new NatsServerProcess(extraArgs);
-        await server.StartAsync();
-        return server;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await server.StartAsync();
+                return server;
+            }
+            catch (InvalidOperationException) when (attempt < 3)
+            {
+                // most likely a port taken between FreePort() and the server's bind: pick new ports
+                server.Port = FreePort();
+                server.MonitorPort = FreePort();
+            }
+        }
     }
 
     public async Task StartAsync()
@@ -82,7 +94,10 @@ internal sealed class NatsServerProcess : IAsyncDisposable
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"nats-server exited with {process.ExitCode}: {Log}");
+                _process = null;
+                var code = process.ExitCode;
+                process.Dispose();
+                throw new InvalidOperationException($"nats-server exited with {code}: {Log}");
             }
 
             try

@@ -40,7 +40,7 @@ public sealed class TlsTests : IAsyncLifetime
     private NatsClientOptions Options(string scheme, bool trustOurCertificate) => new()
     {
         Servers = [$"{scheme}://127.0.0.1:{_server.Port}"],
-        ConnectTimeout = TimeSpan.FromSeconds(5),
+        ConnectTimeout = TimeSpan.FromSeconds(20), // the process's first TLS handshake loads OpenSSL and the system store: seconds on a loaded machine
         Tls = trustOurCertificate
             ? new TlsOptions { ServerCertificateValidation = (_, certificate, _, _) => certificate is not null && certificate.GetCertHashString() == _certificate.GetCertHashString() }
             : null,

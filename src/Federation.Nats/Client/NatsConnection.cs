@@ -185,7 +185,7 @@ public sealed class NatsConnection : IAsyncDisposable
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        ThrowIfClosed();
+        ThrowIfNotConnected();
         var info = ServerInfo;
         if (info is not null && size > info.MaxPayload)
         {
@@ -229,7 +229,7 @@ public sealed class NatsConnection : IAsyncDisposable
     /// <summary>Sends a PING and waits for the PONG: everything published before has reached the server.</summary>
     public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
     {
-        ThrowIfClosed();
+        ThrowIfNotConnected();
         var pong = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _writer.Ping(pong);
         await pong.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -459,6 +459,16 @@ public sealed class NatsConnection : IAsyncDisposable
         if (State is NatsConnectionState.Closed)
         {
             throw new NatsNotConnectedException("The connection is closed.");
+        }
+    }
+
+    /// <summary>Publishes and flushes fail fast unless a handshaken socket is up (or the connection is draining).</summary>
+    private void ThrowIfNotConnected()
+    {
+        ThrowIfClosed();
+        if (State is not (NatsConnectionState.Connected or NatsConnectionState.Draining))
+        {
+            throw new NatsNotConnectedException();
         }
     }
 

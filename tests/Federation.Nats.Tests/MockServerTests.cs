@@ -518,4 +518,18 @@ public sealed class MockServerTests : IAsyncLifetime
 
         Assert.Equal([NatsConnectionEventKind.Connected, NatsConnectionEventKind.Disconnected, NatsConnectionEventKind.Reconnected, NatsConnectionEventKind.Closed], kinds);
     }
+
+    [Fact]
+    public async Task Messages_for_unknown_sids_and_verbose_acks_are_ignored()
+    {
+        var (connection, client) = await ConnectAsync();
+        await using var subscription = await connection.SubscribeAsync("known");
+        await client.WaitForVerbAsync("SUB");
+        await client.SendAsync("+OK\r\nMSG known 99 1\r\nx\r\nINFO {\"server_id\":\"MOCK0\",\"max_payload\":2048}\r\nMSG known 1 1\r\ny\r\n");
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        Assert.Equal("y", Encoding.UTF8.GetString((await subscription.ReadAsync(cts.Token)).Data.Span));
+        Assert.Equal(2048, connection.ServerInfo!.MaxPayload); // INFO at any time updates the limits
+        Assert.Equal(NatsConnectionState.Connected, connection.State);
+        Assert.Equal(1, _server.Connections);
+    }
 }

@@ -1,0 +1,242 @@
+using System.Buffers;
+using System.Threading.Channels;
+using Federation.Nats.Client;
+
+namespace Federation.Nats.Protocol;
+
+/// <summary>
+/// The send queue. Producers format commands into a pending buffer under a lock; one send loop per socket swaps the
+/// buffer out and writes everything accumulated since the last write in one <c>WriteAsync</c> + <c>FlushAsync</c>, so
+/// concurrent commands coalesce naturally. While closed (no handshaken socket) publishes and pings fail fast,
+/// SUB/UNSUB/PONG are skipped (subscriptions are replayed by the handshake), and bytes already queued when a socket
+/// dies are discarded and reported, never silently re-sent.
+/// </summary>
+internal sealed class CommandWriter
+{
+    private readonly Lock _lock = new();
+    private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly Queue<TaskCompletionSource?> _pongWaiters = new();
+    private readonly long _maxPendingBytes;
+    private ArrayBufferWriter<byte> _pending = new(64 * 1024);
+    private ArrayBufferWriter<byte> _spare = new(64 * 1024);
+    private int _pendingPublishes;
+    private int _inFlightPublishes;
+    private bool _open;
+    private TaskCompletionSource _drained = NewTcs();
+
+    public CommandWriter(long maxPendingBytes) => _maxPendingBytes = maxPendingBytes;
+
+    public bool IsOpen
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _open;
+            }
+        }
+    }
+
+    /// <summary>Number of socket writes performed (each one a coalesced batch).</summary>
+    public long Batches { get; private set; }
+
+    public void Open()
+    {
+        lock (_lock)
+        {
+            _open = true;
+        }
+    }
+
+    /// <summary>Stops accepting commands, drops what was queued and fails every pending PONG waiter. Returns the dropped publish count.</summary>
+    public int Close(Exception reason)
+    {
+        TaskCompletionSource?[] waiters;
+        int dropped;
+        TaskCompletionSource drained;
+        lock (_lock)
+        {
+            _open = false;
+            dropped = _pendingPublishes + _inFlightPublishes;
+            _pendingPublishes = 0;
+            _inFlightPublishes = 0;
+            _pending.ResetWrittenCount();
+            waiters = [.. _pongWaiters];
+            _pongWaiters.Clear();
+            drained = _drained;
+            _drained = NewTcs();
+        }
+
+        drained.TrySetResult();
+        foreach (var waiter in waiters)
+        {
+            waiter?.TrySetException(reason);
+        }
+
+        return dropped;
+    }
+
+    /// <summary>Waits while more than the configured bound is queued (back-pressure for publishers).</summary>
+    public ValueTask WaitForCapacityAsync(CancellationToken cancellationToken)
+    {
+        Task drained;
+        lock (_lock)
+        {
+            if (!_open || _pending.WrittenCount <= _maxPendingBytes)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            drained = _drained.Task;
+        }
+
+        return new ValueTask(drained.WaitAsync(cancellationToken));
+    }
+
+    public int Publish(string subject, string? replyTo, NatsHeaders? headers, ReadOnlySequence<byte> payload)
+    {
+        int size;
+        lock (_lock)
+        {
+            if (!_open)
+            {
+                throw new NatsNotConnectedException();
+            }
+
+            size = ProtocolWriter.WritePublish(_pending, subject, replyTo, headers, payload);
+            _pendingPublishes++;
+        }
+
+        Signal();
+        return size;
+    }
+
+    public void Subscribe(string subject, string? queueGroup, long sid, long? remaining)
+    {
+        lock (_lock)
+        {
+            if (!_open)
+            {
+                return;
+            }
+
+            ProtocolWriter.WriteSub(_pending, subject, queueGroup, sid);
+            if (remaining is not null)
+            {
+                ProtocolWriter.WriteUnsub(_pending, sid, remaining);
+            }
+        }
+
+        Signal();
+    }
+
+    public void Unsubscribe(long sid, long? maxMsgs)
+    {
+        lock (_lock)
+        {
+            if (!_open)
+            {
+                return;
+            }
+
+            ProtocolWriter.WriteUnsub(_pending, sid, maxMsgs);
+        }
+
+        Signal();
+    }
+
+    public void Pong()
+    {
+        lock (_lock)
+        {
+            if (!_open)
+            {
+                return;
+            }
+
+            ProtocolWriter.WritePong(_pending);
+        }
+
+        Signal();
+    }
+
+    /// <summary>Queues a PING; <paramref name="waiter"/> (may be null for keep-alive pings) completes on its PONG.</summary>
+    public void Ping(TaskCompletionSource? waiter)
+    {
+        lock (_lock)
+        {
+            if (!_open)
+            {
+                throw new NatsNotConnectedException();
+            }
+
+            ProtocolWriter.WritePing(_pending);
+            _pongWaiters.Enqueue(waiter);
+        }
+
+        Signal();
+    }
+
+    /// <summary>A PONG arrived: completes the oldest PING's waiter.</summary>
+    public void OnPong()
+    {
+        TaskCompletionSource? waiter = null;
+        lock (_lock)
+        {
+            _pongWaiters.TryDequeue(out waiter);
+        }
+
+        waiter?.TrySetResult();
+    }
+
+    /// <summary>Writes queued commands to <paramref name="stream"/> until cancelled or the stream fails.</summary>
+    public async Task RunSendLoopAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        Signal(); // anything queued during the handshake goes out first
+        while (await _signal.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            _signal.Reader.TryRead(out _);
+            ArrayBufferWriter<byte> batch;
+            TaskCompletionSource drained;
+            lock (_lock)
+            {
+                if (_pending.WrittenCount == 0)
+                {
+                    continue;
+                }
+
+                batch = _pending;
+                _pending = _spare;
+                _spare = batch;
+                _inFlightPublishes = _pendingPublishes;
+                _pendingPublishes = 0;
+                drained = _drained;
+                _drained = NewTcs();
+            }
+
+            try
+            {
+                await stream.WriteAsync(batch.WrittenMemory, cancellationToken).ConfigureAwait(false);
+                await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+                Batches++;
+                lock (_lock)
+                {
+                    _inFlightPublishes = 0;
+                }
+            }
+            finally
+            {
+                lock (_lock)
+                {
+                    batch.ResetWrittenCount();
+                }
+            }
+
+            drained.TrySetResult();
+        }
+    }
+
+    private void Signal() => _signal.Writer.TryWrite(true);
+
+    private static TaskCompletionSource NewTcs() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

@@ -1,0 +1,263 @@
+using Federation.Core.Transport;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace Federation.Amqp;
+
+/// <summary>
+/// Observes a vhost's exchanges and bindings: live changes from the rabbitmq_event_exchange plugin (an exclusive,
+/// server-named queue bound to <c>amq.rabbitmq.event</c>, consumed from the moment the connection opens) and snapshots from
+/// the management API. Serials are assigned in receipt order. Before reading a snapshot, a marker binding is created and
+/// its event awaited: the broker emits events in order, so every change made before the snapshot request has then been
+/// received and numbered, and the snapshot's serial is the last serial received before the read.
+/// </summary>
+/// <remarks>
+/// A change made while the snapshot is being read may appear both in the snapshot and as a later change; consumers apply
+/// changes idempotently. The event exchange lives in the vhost configured by <c>rabbitmq_event_exchange.vhost</c> (default
+/// <c>/</c>); this source listens in the connection's vhost and filters events by their <c>vhost</c> header.
+/// </remarks>
+#pragma warning disable CA1001 // The SemaphoreSlim never allocates its wait handle, so there is nothing to dispose; the source lives as long as its connection.
+internal sealed class AmqpTopologySource : ITopologySource
+#pragma warning restore CA1001
+{
+    private const string EventExchange = "amq.rabbitmq.event";
+    private const string MarkerPrefix = "federation.snapshot.";
+    private static readonly string[] EventKeys = ["exchange.created", "exchange.deleted", "binding.created", "binding.deleted"];
+
+    private readonly AmqpConnection connection;
+    private readonly object sync = new();
+    private readonly List<Action<TopologyChange>> subscribers = [];
+    private readonly Dictionary<string, ExchangeSpec> knownExchanges = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TaskCompletionSource> markers = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim snapshotLock = new(1, 1);
+    private IChannel? channel;
+    private string? queue;
+    private string? unavailable;
+    private long serial;
+
+    private AmqpTopologySource(AmqpConnection connection) => this.connection = connection;
+
+    public static async Task<AmqpTopologySource> StartAsync(AmqpConnection connection, CancellationToken cancellationToken)
+    {
+        var source = new AmqpTopologySource(connection);
+        var channel = await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
+        source.channel = channel;
+        try
+        {
+            var declared = await channel.QueueDeclareAsync(string.Empty, durable: false, exclusive: true, autoDelete: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+            source.queue = declared.QueueName;
+            foreach (var key in EventKeys)
+            {
+                await channel.QueueBindAsync(declared.QueueName, EventExchange, key, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+
+            var consumer = new AsyncEventingBasicConsumer(channel);
+            consumer.ReceivedAsync += (_, delivery) =>
+            {
+                source.OnEvent(delivery.RoutingKey, delivery.BasicProperties.Headers);
+                return Task.CompletedTask;
+            };
+            await channel.BasicConsumeAsync(declared.QueueName, autoAck: true, consumer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is ResourceNotFoundException)
+        {
+            // Upstream-only connections work without the plugin; using this source then fails with this explanation.
+            source.unavailable = $"The exchange '{EventExchange}' does not exist on {connection.DisplayUri}: enable the rabbitmq_event_exchange plugin so federation can observe downstream bindings (or add topology=none to the URI of upstream-only connections).";
+            channel.Dispose();
+            source.channel = null;
+        }
+
+        return source;
+    }
+
+    public IDisposable Subscribe(Action<TopologyChange> onChange)
+    {
+        ArgumentNullException.ThrowIfNull(onChange);
+        lock (sync)
+        {
+            subscribers.Add(onChange);
+        }
+
+        return new Subscription(this, onChange);
+    }
+
+    public async ValueTask<TopologySnapshot> GetSnapshotAsync(CancellationToken cancellationToken)
+    {
+        connection.ThrowIfClosed();
+        if (unavailable is not null || channel is null || queue is null)
+        {
+            throw new TransportException(unavailable ?? "The topology source is stopped.");
+        }
+
+        await snapshotLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var marker = MarkerPrefix + Guid.NewGuid().ToString("N");
+            var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (sync)
+            {
+                markers[marker] = seen;
+            }
+
+            try
+            {
+                await channel.QueueBindAsync(queue, EventExchange, marker, cancellationToken: cancellationToken).ConfigureAwait(false);
+                await seen.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+                await channel.QueueUnbindAsync(queue, EventExchange, marker, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is { } mapped)
+            {
+                throw mapped;
+            }
+            catch (TimeoutException error)
+            {
+                throw new TransportException($"No event from '{EventExchange}' on {connection.DisplayUri} arrived within 30 s; is the rabbitmq_event_exchange plugin enabled?", error);
+            }
+            finally
+            {
+                lock (sync)
+                {
+                    markers.Remove(marker);
+                }
+            }
+
+            long snapshotSerial;
+            lock (sync)
+            {
+                snapshotSerial = serial;
+            }
+
+            var (exchanges, bindings) = await connection.Management.ReadTopologyAsync(cancellationToken).ConfigureAwait(false);
+            lock (sync)
+            {
+                foreach (var exchange in exchanges)
+                {
+                    knownExchanges[exchange.Name] = exchange;
+                }
+            }
+
+            return new TopologySnapshot(snapshotSerial, exchanges, bindings);
+        }
+        finally
+        {
+            snapshotLock.Release();
+        }
+    }
+
+    public void Stop()
+    {
+        lock (sync)
+        {
+            subscribers.Clear();
+        }
+    }
+
+    private void OnEvent(string routingKey, IDictionary<string, object?>? rawHeaders)
+    {
+        var headers = AmqpHeaders.FromAmqp(rawHeaders);
+        if (headers is null || headers.GetValueOrDefault("vhost") as string != connection.VirtualHost)
+        {
+            return;
+        }
+
+        TopologyChange? change;
+        Action<TopologyChange>[] targets;
+        try
+        {
+            lock (sync)
+            {
+                if (routingKey == "binding.created" && headers.GetValueOrDefault("source_name") as string == EventExchange
+                    && headers.GetValueOrDefault("routing_key") is string key && markers.TryGetValue(key, out var marker))
+                {
+                    marker.TrySetResult();
+                    return;
+                }
+
+                change = ToChange(routingKey, headers);
+                if (change is null)
+                {
+                    return;
+                }
+
+                targets = [.. subscribers];
+            }
+        }
+        catch (FormatException)
+        {
+            // An argument this reader cannot parse: skipping the event is safer than reporting a wrong binding.
+            return;
+        }
+
+        foreach (var target in targets)
+        {
+            target(change);
+        }
+    }
+
+    /// <summary>Builds the change and assigns its serial. Call under <see cref="sync"/>.</summary>
+    private TopologyChange? ToChange(string routingKey, Dictionary<string, object?> headers)
+    {
+        switch (routingKey)
+        {
+            case "exchange.created":
+            {
+                if (headers.GetValueOrDefault("name") is not string { Length: > 0 } name)
+                {
+                    return null;
+                }
+
+                var exchange = new ExchangeSpec(
+                    name,
+                    headers.GetValueOrDefault("type") as string ?? string.Empty,
+                    headers.GetValueOrDefault("durable") as bool? ?? false,
+                    headers.GetValueOrDefault("auto_delete") as bool? ?? false,
+                    headers.GetValueOrDefault("internal") as bool? ?? false,
+                    ErlangTermReader.ReadArguments(headers.GetValueOrDefault("arguments") as List<object?>));
+                knownExchanges[name] = exchange;
+                return new TopologyChange(++serial, TopologyChangeKind.ExchangeDeclared, Exchange: exchange);
+            }
+
+            case "exchange.deleted":
+            {
+                if (headers.GetValueOrDefault("name") is not string { Length: > 0 } name)
+                {
+                    return null;
+                }
+
+                var exchange = knownExchanges.Remove(name, out var known) ? known : new ExchangeSpec(name, string.Empty);
+                return new TopologyChange(++serial, TopologyChangeKind.ExchangeDeleted, Exchange: exchange);
+            }
+
+            case "binding.created" or "binding.deleted":
+            {
+                if (headers.GetValueOrDefault("source_kind") as string != "exchange"
+                    || headers.GetValueOrDefault("source_name") is not string { Length: > 0 } source)
+                {
+                    return null;
+                }
+
+                var binding = new BindingSpec(
+                    source,
+                    headers.GetValueOrDefault("destination_name") as string ?? string.Empty,
+                    headers.GetValueOrDefault("destination_kind") as string == "exchange" ? BindingDestinationKind.Exchange : BindingDestinationKind.Queue,
+                    headers.GetValueOrDefault("routing_key") as string ?? string.Empty,
+                    ErlangTermReader.ReadArguments(headers.GetValueOrDefault("arguments") as List<object?>));
+                return new TopologyChange(++serial, routingKey == "binding.created" ? TopologyChangeKind.BindingAdded : TopologyChangeKind.BindingRemoved, Binding: binding);
+            }
+
+            default:
+                return null;
+        }
+    }
+
+    private sealed class Subscription(AmqpTopologySource source, Action<TopologyChange> onChange) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (source.sync)
+            {
+                source.subscribers.Remove(onChange);
+            }
+        }
+    }
+}

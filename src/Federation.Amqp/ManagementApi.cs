@@ -109,17 +109,6 @@ internal sealed class ManagementApi : IDisposable
         return (exchanges, bindings);
     }
 
-    /// <summary>Closes every connection to the broker's vhost (<c>DELETE /api/connections/{name}</c>), as a network failure would.</summary>
-    public async Task CloseConnectionsAsync(CancellationToken cancellationToken)
-    {
-        using var json = await GetJsonAsync($"vhosts/{vhostSegment}/connections", cancellationToken).ConfigureAwait(false);
-        foreach (var item in json.RootElement.EnumerateArray())
-        {
-            var name = item.GetProperty("name").GetString();
-            using var response = await SendAsync(HttpMethod.Delete, $"connections/{Uri.EscapeDataString(name!)}", null, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
     public void Dispose() => http.Dispose();
 
     private async Task<JsonDocument> GetJsonAsync(string path, CancellationToken cancellationToken)

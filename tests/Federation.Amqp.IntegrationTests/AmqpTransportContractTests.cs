@@ -9,11 +9,14 @@ public sealed class AmqpTransportContractTests(RabbitMqNodeFixture fixture) : Tr
 {
     private readonly AmqpTransport transport = new();
 
-    /// <summary>Closes every connection through the management API, as the broker does on a network failure (320 CONNECTION_FORCED).</summary>
+    /// <summary>
+    /// Closes every connection of the node from the broker side (320 CONNECTION_FORCED), as a failing network would.
+    /// rabbitmqctl rather than the management API: the API only lists connections after its next statistics tick.
+    /// </summary>
     protected override Func<Task>? DropConnections => async () =>
     {
-        using var management = new ManagementApi(AmqpEndpoint.Parse(fixture.Node.AmqpUri()));
-        await management.CloseConnectionsAsync(Ct);
+        var result = await fixture.Node.CtlAsync(Ct, "close_all_connections", "contract test drops connections");
+        Assert.True(result.ExitCode == 0, result.Output);
     };
 
     protected override ValueTask<IBrokerConnection> ConnectAsync(string connectionName, CancellationToken cancellationToken) =>

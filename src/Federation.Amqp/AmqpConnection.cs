@@ -276,7 +276,11 @@ internal sealed class AmqpConnection : IBrokerConnection
         }
 
         disposing = true;
-        topology?.Stop();
+        if (topology is not null)
+        {
+            await topology.StopAsync().ConfigureAwait(false);
+        }
+
         try
         {
             await Client.CloseAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);

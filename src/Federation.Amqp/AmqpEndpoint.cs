@@ -20,6 +20,7 @@ internal sealed record AmqpEndpoint(
     int ManagementPort,
     string ManagementScheme,
     bool TopologyEnabled,
+    string EventVirtualHost,
     string DisplayUri)
 {
     /// <summary>The heartbeat when the URI does not set <c>heartbeat</c>.</summary>
@@ -73,6 +74,7 @@ internal sealed record AmqpEndpoint(
             Integer(query, "management-port", 15672, display),
             query.GetValueOrDefault("management-scheme") ?? (tls ? "https" : "http"),
             !string.Equals(query.GetValueOrDefault("topology"), "none", StringComparison.OrdinalIgnoreCase),
+            query.GetValueOrDefault("event-vhost") ?? "/",
             display);
     }
 

@@ -19,6 +19,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
     private readonly PublisherOptions options;
     private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SortedDictionary<ulong, Pending> outstanding = [];
+    // Never disposed: late confirms may still release it, and without AvailableWaitHandle it holds nothing to free.
     private readonly SemaphoreSlim window;
     private readonly Task writer;
     private IChannel? channel;
@@ -96,7 +97,6 @@ internal sealed class AmqpPublisher : IMessagePublisher
         }
 
         FailOutstanding(new ConnectionLostException("The publisher was disposed before the broker confirmed the message."));
-        window.Dispose();
     }
 
     private static Task<IChannel> OpenChannelAsync(AmqpConnection connection, PublisherOptions options, CancellationToken cancellationToken) =>
@@ -221,7 +221,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
     private void Release(int count)
     {
-        if (count > 0 && !disposed)
+        if (count > 0)
         {
             window.Release(count);
         }

@@ -30,7 +30,9 @@ internal sealed class AmqpTopologySource : ITopologySource
     private readonly Dictionary<string, ExchangeSpec> knownExchanges = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TaskCompletionSource> markers = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim snapshotLock = new(1, 1);
+    private IConnection? eventConnection;
     private IChannel? channel;
+    private bool stopping;
     private string? queue;
     private string? unavailable;
     private long serial;
@@ -40,10 +42,24 @@ internal sealed class AmqpTopologySource : ITopologySource
     public static async Task<AmqpTopologySource> StartAsync(AmqpConnection connection, CancellationToken cancellationToken)
     {
         var source = new AmqpTopologySource(connection);
-        var channel = await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
-        source.channel = channel;
+        var endpoint = connection.Endpoint;
         try
         {
+            IChannel channel;
+            if (endpoint.EventVirtualHost == endpoint.VirtualHost)
+            {
+                channel = await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                // amq.rabbitmq.event lives in one vhost per broker; its events carry the vhost they are about.
+                var factory = AmqpTransport.CreateFactory(endpoint, endpoint.EventVirtualHost, connection.Name + " (topology events)");
+                source.eventConnection = await factory.CreateConnectionAsync(factory.ClientProvidedName, cancellationToken).ConfigureAwait(false);
+                source.eventConnection.ConnectionShutdownAsync += source.OnEventsLostAsync;
+                channel = await source.eventConnection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
+            }
+
+            source.channel = channel;
             var declared = await channel.QueueDeclareAsync(string.Empty, durable: false, exclusive: true, autoDelete: true, cancellationToken: cancellationToken).ConfigureAwait(false);
             source.queue = declared.QueueName;
             foreach (var key in EventKeys)
@@ -57,14 +73,19 @@ internal sealed class AmqpTopologySource : ITopologySource
                 source.OnEvent(delivery.RoutingKey, delivery.BasicProperties.Headers);
                 return Task.CompletedTask;
             };
+            consumer.UnregisteredAsync += (_, _) => source.OnEventsLostAsync(channel, new ShutdownEventArgs(ShutdownInitiator.Peer, 0, "the event queue consumer was cancelled"));
+            channel.ChannelShutdownAsync += source.OnEventsLostAsync;
             await channel.BasicConsumeAsync(declared.QueueName, autoAck: true, consumer, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is ResourceNotFoundException)
+        catch (Exception error) when (error is not OperationCanceledException && connection.ClosedError() is null)
         {
-            // Upstream-only connections work without the plugin; using this source then fails with this explanation.
-            source.unavailable = $"The exchange '{EventExchange}' does not exist on {connection.DisplayUri}: enable the rabbitmq_event_exchange plugin so federation can observe downstream bindings (or add topology=none to the URI of upstream-only connections).";
-            channel.Dispose();
-            source.channel = null;
+            // Upstream-only connections work without topology: a missing plugin, a missing event vhost or missing
+            // permissions must not fail the connect. Using this source then fails with this explanation.
+            var reason = AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is ResourceNotFoundException
+                ? $"the exchange '{EventExchange}' does not exist in vhost '{endpoint.EventVirtualHost}': enable the rabbitmq_event_exchange plugin (and set the URI parameter event-vhost if rabbitmq_event_exchange.vhost is not '/')"
+                : $"listening to '{EventExchange}' in vhost '{endpoint.EventVirtualHost}' failed ({AmqpErrors.Scrub(error.Message, endpoint.Password)}); the user needs read and configure permissions there";
+            source.unavailable = $"Federation cannot observe the exchanges and bindings of {connection.DisplayUri}: {reason}. Add topology=none to the URI of upstream-only connections.";
+            await source.StopAsync().ConfigureAwait(false);
         }
 
         return source;
@@ -144,18 +165,58 @@ internal sealed class AmqpTopologySource : ITopologySource
         }
     }
 
-    public void Stop()
+    /// <summary>Stops notifications and closes the event channel (and the event connection, when it has one).</summary>
+    public async ValueTask StopAsync()
     {
         lock (sync)
         {
+            stopping = true;
             subscribers.Clear();
         }
+
+        try
+        {
+            if (eventConnection is { } own)
+            {
+                await own.CloseAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                own.Dispose();
+            }
+            else if (channel is { IsOpen: true } open)
+            {
+                await open.CloseAsync().ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // Closing after a failure may throw anything; the channel is gone either way.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
+        channel?.Dispose();
+        channel = null;
+    }
+
+    private Task OnEventsLostAsync(object sender, ShutdownEventArgs reason)
+    {
+        // Without events the engine would silently miss binding changes: losing the connection makes it resynchronise.
+        bool stopped;
+        lock (sync)
+        {
+            stopped = stopping;
+        }
+
+        if (!stopped && !connection.IsDisposing && connection.Client.IsOpen)
+        {
+            connection.Lose($"the topology event listener stopped ({reason.ReplyCode} {reason.ReplyText})");
+        }
+
+        return Task.CompletedTask;
     }
 
     private void OnEvent(string routingKey, IDictionary<string, object?>? rawHeaders)
     {
         var headers = AmqpHeaders.FromAmqp(rawHeaders);
-        if (headers is null || headers.GetValueOrDefault("vhost") as string != connection.VirtualHost)
+        if (headers is null)
         {
             return;
         }
@@ -170,6 +231,11 @@ internal sealed class AmqpTopologySource : ITopologySource
                     && headers.GetValueOrDefault("routing_key") is string key && markers.TryGetValue(key, out var marker))
                 {
                     marker.TrySetResult();
+                    return;
+                }
+
+                if (headers.GetValueOrDefault("vhost") as string != connection.VirtualHost)
+                {
                     return;
                 }
 

@@ -19,6 +19,8 @@ namespace Federation.Amqp;
 /// <item><c>topology</c>: <c>events</c> (default) observes the vhost's exchanges and bindings through the
 /// rabbitmq_event_exchange plugin and the management API; <c>none</c> leaves <see cref="IBrokerConnection.Topology"/> null
 /// (enough for upstream-only connections, and it saves one queue per connection).</item>
+/// <item><c>event-vhost</c>: the vhost holding <c>amq.rabbitmq.event</c> (the broker's <c>rabbitmq_event_exchange.vhost</c>
+/// setting), default <c>/</c>. When it differs from the connection's vhost, the topology source opens a second connection there.</item>
 /// </list>
 /// <para>Connections never recover by themselves (automatic and topology recovery are off): a lost connection faults
 /// <see cref="IBrokerConnection.Completion"/> and the engine reconnects.</para>
@@ -43,27 +45,7 @@ public sealed class AmqpTransport : ITransport
         ArgumentNullException.ThrowIfNull(request);
         cancellationToken.ThrowIfCancellationRequested();
         var endpoint = AmqpEndpoint.Parse(request.Uri);
-        var factory = new ConnectionFactory
-        {
-            HostName = endpoint.Host,
-            Port = endpoint.Port,
-            UserName = endpoint.User,
-            Password = endpoint.Password,
-            VirtualHost = endpoint.VirtualHost,
-            RequestedHeartbeat = endpoint.Heartbeat,
-            RequestedConnectionTimeout = endpoint.ConnectionTimeout,
-            ClientProvidedName = request.ConnectionName,
-
-            // The engine owns reconnects and redeclares from its desired state (see IBrokerConnection).
-            AutomaticRecoveryEnabled = false,
-            TopologyRecoveryEnabled = false,
-        };
-
-        if (endpoint.Tls)
-        {
-            factory.Ssl = new SslOption(endpoint.ServerName ?? endpoint.Host, enabled: true);
-        }
-
+        var factory = CreateFactory(endpoint, endpoint.VirtualHost, request.ConnectionName);
         IConnection connection;
         try
         {
@@ -75,5 +57,32 @@ public sealed class AmqpTransport : ITransport
         }
 
         return await AmqpConnection.OpenAsync(connection, endpoint, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A connection factory for <paramref name="endpoint"/>, on <paramref name="virtualHost"/>.</summary>
+    internal static ConnectionFactory CreateFactory(AmqpEndpoint endpoint, string virtualHost, string connectionName)
+    {
+        var factory = new ConnectionFactory
+        {
+            HostName = endpoint.Host,
+            Port = endpoint.Port,
+            UserName = endpoint.User,
+            Password = endpoint.Password,
+            VirtualHost = virtualHost,
+            RequestedHeartbeat = endpoint.Heartbeat,
+            RequestedConnectionTimeout = endpoint.ConnectionTimeout,
+            ClientProvidedName = connectionName,
+
+            // The engine owns reconnects and redeclares from its desired state (see IBrokerConnection).
+            AutomaticRecoveryEnabled = false,
+            TopologyRecoveryEnabled = false,
+        };
+
+        if (endpoint.Tls)
+        {
+            factory.Ssl = new SslOption(endpoint.ServerName ?? endpoint.Host, enabled: true);
+        }
+
+        return factory;
     }
 }

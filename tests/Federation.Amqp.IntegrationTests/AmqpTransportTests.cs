@@ -117,6 +117,42 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
         Assert.Null(connection.Topology);
     }
 
+    [Fact]
+    public async Task NonDefaultVhost_IsDecodedFromThePath_AndItsTopologyIsObservedThroughTheEventVhost()
+    {
+        const string VirtualHost = "fed/vh";
+        Assert.Equal(0, (await fixture.Node.CtlAsync(Ct, "add_vhost", VirtualHost)).ExitCode);
+        Assert.Equal(0, (await fixture.Node.CtlAsync(Ct, "set_permissions", "-p", VirtualHost, "guest", ".*", ".*", ".*")).ExitCode);
+        var connection = await ConnectAsync(fixture.Node.AmqpUri(VirtualHost));
+        Assert.Equal(VirtualHost, connection.VirtualHost);
+        var topology = connection.Topology!;
+        var changes = new System.Collections.Concurrent.ConcurrentQueue<TopologyChange>();
+        using var subscription = topology.Subscribe(changes.Enqueue);
+        var exchange = $"vh.{Guid.NewGuid():N}";
+
+        await connection.DeclareExchangeAsync(new ExchangeSpec(exchange, ExchangeSpec.Types.Fanout, Durable: false), Ct);
+        var snapshot = await topology.GetSnapshotAsync(Ct);
+
+        Assert.Contains(snapshot.Exchanges, e => e.Name == exchange);
+        var declared = Assert.Single(changes, c => c.Exchange?.Name == exchange);
+        Assert.True(declared.Serial <= snapshot.Serial);
+        await connection.DeleteExchangeAsync(exchange, Ct);
+    }
+
+    [Fact]
+    public async Task DeclareExchange_OfUnknownType_ThrowsExchangeTypeNotSupported_AndAFreshConnectionWorks()
+    {
+        var connection = await ConnectAsync(fixture.Node.AmqpUri());
+
+        var error = await Assert.ThrowsAsync<ExchangeTypeNotSupportedException>(async () =>
+            await connection.DeclareExchangeAsync(new ExchangeSpec($"bad.{Guid.NewGuid():N}", "x-no-such-type", Durable: false), Ct));
+
+        // RabbitMQ 3.x answers with a connection-level 503 COMMAND_INVALID, so the connection may be gone; a new one must work.
+        Assert.Contains("exchange type", error.Message, StringComparison.OrdinalIgnoreCase);
+        var fresh = await ConnectAsync(fixture.Node.AmqpUri());
+        Assert.True(await fresh.ExchangeExistsAsync("amq.direct", Ct));
+    }
+
     private async Task<IBrokerConnection> ConnectAsync(string uri)
     {
         var connection = await transport.ConnectAsync(new ConnectionRequest(uri, "amqp-transport-tests"), Ct);

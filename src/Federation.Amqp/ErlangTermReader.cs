@@ -254,7 +254,7 @@ internal static class ErlangTermReader
 
             var token = text[start..position];
             return long.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer)
-                ? integer
+                ? (object)integer
                 : double.Parse(token, NumberStyles.Float, CultureInfo.InvariantCulture);
         }
 

@@ -13,7 +13,8 @@ namespace Federation.Amqp;
 /// </summary>
 /// <remarks>
 /// A change made while the snapshot is being read may appear both in the snapshot and as a later change; consumers apply
-/// changes idempotently. The event exchange lives in the vhost configured by <c>rabbitmq_event_exchange.vhost</c> (default
+/// changes idempotently. RabbitMQ emits <c>exchange.deleted</c> before the <c>binding.deleted</c> events of that exchange's
+/// bindings; this source holds the deletion until a marker proves those removals arrived, and reports it after them. The event exchange lives in the vhost configured by <c>rabbitmq_event_exchange.vhost</c> (default
 /// <c>/</c>); this source listens in the connection's vhost and filters events by their <c>vhost</c> header.
 /// </remarks>
 #pragma warning disable CA1001 // The SemaphoreSlim never allocates its wait handle, so there is nothing to dispose; the source lives as long as its connection.
@@ -21,7 +22,7 @@ internal sealed class AmqpTopologySource : ITopologySource
 #pragma warning restore CA1001
 {
     private const string EventExchange = "amq.rabbitmq.event";
-    private const string MarkerPrefix = "federation.snapshot.";
+    private const string MarkerPrefix = "federation.marker.";
     private static readonly string[] EventKeys = ["exchange.created", "exchange.deleted", "binding.created", "binding.deleted"];
 
     private readonly AmqpConnection connection;
@@ -29,6 +30,9 @@ internal sealed class AmqpTopologySource : ITopologySource
     private readonly List<Action<TopologyChange>> subscribers = [];
     private readonly Dictionary<string, ExchangeSpec> knownExchanges = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TaskCompletionSource> markers = new(StringComparer.Ordinal);
+
+    // exchange.deleted events waiting for the next marker; see OnEvent.
+    private readonly List<Dictionary<string, object?>> heldDeletions = [];
     private readonly SemaphoreSlim snapshotLock = new(1, 1);
     private IConnection? eventConnection;
     private IChannel? channel;
@@ -113,34 +117,7 @@ internal sealed class AmqpTopologySource : ITopologySource
         await snapshotLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var marker = MarkerPrefix + Guid.NewGuid().ToString("N");
-            var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            lock (sync)
-            {
-                markers[marker] = seen;
-            }
-
-            try
-            {
-                await channel.QueueBindAsync(queue, EventExchange, marker, cancellationToken: cancellationToken).ConfigureAwait(false);
-                await seen.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
-                await channel.QueueUnbindAsync(queue, EventExchange, marker, cancellationToken: cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is { } mapped)
-            {
-                throw mapped;
-            }
-            catch (TimeoutException error)
-            {
-                throw new TransportException($"No event from '{EventExchange}' on {connection.DisplayUri} arrived within 30 s; is the rabbitmq_event_exchange plugin enabled?", error);
-            }
-            finally
-            {
-                lock (sync)
-                {
-                    markers.Remove(marker);
-                }
-            }
+            await BarrierAsync(cancellationToken).ConfigureAwait(false);
 
             long snapshotSerial;
             lock (sync)
@@ -162,6 +139,69 @@ internal sealed class AmqpTopologySource : ITopologySource
         finally
         {
             snapshotLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Creates a marker binding and waits for its event. The broker emits events in order, so once it arrived every
+    /// change made before the call has been received and numbered. Callers hold <see cref="snapshotLock"/>.
+    /// </summary>
+    private async Task BarrierAsync(CancellationToken cancellationToken)
+    {
+        if (channel is not { } current || queue is null)
+        {
+            throw new TransportException(unavailable ?? "The topology source is stopped.");
+        }
+
+        var marker = MarkerPrefix + Guid.NewGuid().ToString("N");
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (sync)
+        {
+            markers[marker] = seen;
+        }
+
+        try
+        {
+            await current.QueueBindAsync(queue, EventExchange, marker, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await seen.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            await current.QueueUnbindAsync(queue, EventExchange, marker, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is { } mapped)
+        {
+            throw mapped;
+        }
+        catch (TimeoutException error)
+        {
+            throw new TransportException($"No event from '{EventExchange}' on {connection.DisplayUri} arrived within 30 s; is the rabbitmq_event_exchange plugin enabled?", error);
+        }
+        finally
+        {
+            lock (sync)
+            {
+                markers.Remove(marker);
+            }
+        }
+    }
+
+    /// <summary>Releases held exchange deletions after a barrier, so they are numbered after their bindings' removals.</summary>
+    private async Task FlushHeldDeletionsAsync()
+    {
+        try
+        {
+            await snapshotLock.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                await BarrierAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            finally
+            {
+                snapshotLock.Release();
+            }
+        }
+#pragma warning disable CA1031 // Background barrier: a failure means the connection is going away, and the engine resynchronises after a reconnect.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 
@@ -221,28 +261,44 @@ internal sealed class AmqpTopologySource : ITopologySource
             return;
         }
 
-        TopologyChange? change;
+        var changes = new List<TopologyChange>();
         Action<TopologyChange>[] targets;
+        var startFlush = false;
         try
         {
             lock (sync)
             {
-                if (routingKey == "binding.created" && headers.GetValueOrDefault("source_name") as string == EventExchange
-                    && headers.GetValueOrDefault("routing_key") is string key && markers.TryGetValue(key, out var marker))
+                if (routingKey.StartsWith("binding.", StringComparison.Ordinal) && headers.GetValueOrDefault("source_name") as string == EventExchange
+                    && headers.GetValueOrDefault("routing_key") is string key && key.StartsWith(MarkerPrefix, StringComparison.Ordinal))
                 {
-                    marker.TrySetResult();
+                    if (markers.TryGetValue(key, out var marker))
+                    {
+                        // Everything emitted before the marker has arrived, including the binding removals that follow an
+                        // exchange deletion: the held deletions can be numbered now, after them.
+                        changes.AddRange(heldDeletions.Select(held => ToChange("exchange.deleted", held)).OfType<TopologyChange>());
+                        heldDeletions.Clear();
+                        marker.TrySetResult();
+                    }
+
+                    if (changes.Count == 0)
+                    {
+                        return;
+                    }
+                }
+                else if (headers.GetValueOrDefault("vhost") as string != connection.VirtualHost)
+                {
                     return;
                 }
-
-                if (headers.GetValueOrDefault("vhost") as string != connection.VirtualHost)
+                else if (routingKey == "exchange.deleted")
                 {
-                    return;
+                    // RabbitMQ emits exchange.deleted before the binding.deleted events of the exchange's bindings. Consumers
+                    // expect the deletion after them (as the exchange's last change), so hold it until the next marker.
+                    heldDeletions.Add(headers);
+                    startFlush = heldDeletions.Count == 1;
                 }
-
-                change = ToChange(routingKey, headers);
-                if (change is null)
+                else if (ToChange(routingKey, headers) is { } change)
                 {
-                    return;
+                    changes.Add(change);
                 }
 
                 targets = [.. subscribers];
@@ -254,9 +310,18 @@ internal sealed class AmqpTopologySource : ITopologySource
             return;
         }
 
-        foreach (var target in targets)
+        if (startFlush)
         {
-            target(change);
+            // Not on the client's dispatch thread: the barrier waits for an event that this thread must deliver.
+            _ = Task.Run(FlushHeldDeletionsAsync, CancellationToken.None);
+        }
+
+        foreach (var change in changes)
+        {
+            foreach (var target in targets)
+            {
+                target(change);
+            }
         }
     }
 

@@ -1,0 +1,379 @@
+using Federation.Core.Transport;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace Federation.Amqp;
+
+/// <summary>
+/// One AMQP connection to one vhost. Topology operations run one at a time on a dedicated topology channel, which is
+/// replaced after a channel error (AMQP closes the channel on 404/406), so one failed passive declare leaves the connection usable.
+/// Publishers and consumers each get their own channel.
+/// </summary>
+internal sealed class AmqpConnection : IBrokerConnection
+{
+    private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim topologyLock = new(1, 1);
+    private IChannel? topologyChannel;
+
+    // Set when a no-wait bind was sent on the current topology channel and no later synchronous call proved it succeeded.
+    private volatile bool noWaitPending;
+    private volatile ConnectionLostException? lostBecause;
+    private volatile bool disposing;
+    private AmqpTopologySource? topology;
+
+    private AmqpConnection(IConnection client, AmqpEndpoint endpoint, string name)
+    {
+        Client = client;
+        Endpoint = endpoint;
+        Name = name;
+        Management = new ManagementApi(endpoint);
+        ClusterName = client.ServerProperties is { } properties && properties.TryGetValue("cluster_name", out var value)
+            ? AmqpHeaders.FromAmqpValue(value) as string
+            : null;
+    }
+
+    public IConnection Client { get; }
+
+    public AmqpEndpoint Endpoint { get; }
+
+    public string Name { get; }
+
+    public ManagementApi Management { get; }
+
+    public string? ClusterName { get; }
+
+    public string VirtualHost => Endpoint.VirtualHost;
+
+    public string DisplayUri => Endpoint.DisplayUri;
+
+    public Task Completion => completion.Task;
+
+    public ITopologySource? Topology => topology;
+
+    /// <summary>Whether <see cref="DisposeAsync"/> started, so channel closes are ours and not failures.</summary>
+    public bool IsDisposing => disposing;
+
+    public static async Task<AmqpConnection> OpenAsync(IConnection client, AmqpEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        var connection = new AmqpConnection(client, endpoint, client.ClientProvidedName ?? "federation");
+        client.ConnectionShutdownAsync += connection.OnConnectionShutdownAsync;
+        if (!client.IsOpen && client.CloseReason is { } early)
+        {
+            connection.OnConnectionShutdown(early);
+        }
+
+        try
+        {
+            if (endpoint.TopologyEnabled)
+            {
+                connection.topology = await AmqpTopologySource.StartAsync(connection, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return connection;
+    }
+
+    /// <summary>The exception for a call on a closed connection, or <see langword="null"/> while it is open.</summary>
+    public ConnectionLostException? ClosedError() =>
+        lostBecause is { } lost ? new ConnectionLostException(lost.Message, lost)
+        : disposing || !Client.IsOpen ? new ConnectionLostException($"Connection '{Name}' to {DisplayUri} is closed.")
+        : null;
+
+    public void ThrowIfClosed()
+    {
+        if (ClosedError() is { } error)
+        {
+            throw error;
+        }
+    }
+
+    /// <summary>Declares the connection lost (for example after a failed no-wait bind) and aborts it.</summary>
+    public void Lose(string why)
+    {
+        var lost = new ConnectionLostException($"Connection '{Name}' to {DisplayUri} was lost: {why}");
+        if (Interlocked.CompareExchange(ref lostBecause, lost, null) is null)
+        {
+            completion.TrySetException(lost);
+
+            // Never block a client callback: abort in the background.
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await Client.AbortAsync().ConfigureAwait(false);
+                }
+#pragma warning disable CA1031 // Aborting a connection that is already failing may throw anything; it is gone either way.
+                catch (Exception)
+#pragma warning restore CA1031
+                {
+                }
+            });
+        }
+    }
+
+    public ValueTask DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(exchange);
+        if (exchange.Internal)
+        {
+            // RabbitMQ.Client always sends internal=false; only the management API can declare internal exchanges.
+            ThrowIfClosed();
+            return new ValueTask(Management.DeclareExchangeAsync(exchange, cancellationToken));
+        }
+
+        return RunAsync(
+            (channel, ct) => channel.ExchangeDeclareAsync(exchange.Name, exchange.Type, exchange.Durable, exchange.AutoDelete, AmqpHeaders.ToAmqp(exchange.Arguments), passive: false, noWait: false, ct),
+            AmqpErrors.Operation.DeclareExchange,
+            cancellationToken);
+    }
+
+    public async ValueTask<bool> ExchangeExistsAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RunAsync((channel, ct) => channel.ExchangeDeclarePassiveAsync(name, ct), AmqpErrors.Operation.Other, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (ResourceNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    public ValueTask DeleteExchangeAsync(string name, CancellationToken cancellationToken) =>
+        IgnoreNotFoundAsync(RunAsync((channel, ct) => channel.ExchangeDeleteAsync(name, ifUnused: false, noWait: false, ct), AmqpErrors.Operation.Other, cancellationToken));
+
+    public ValueTask DeclareQueueAsync(QueueSpec queue, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(queue);
+        return RunAsync(
+            (channel, ct) => channel.QueueDeclareAsync(queue.Name, queue.Durable, queue.Exclusive, queue.AutoDelete, AmqpHeaders.ToAmqp(queue.Arguments), passive: false, noWait: false, ct),
+            AmqpErrors.Operation.Other,
+            cancellationToken);
+    }
+
+    public ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken) =>
+        IgnoreNotFoundAsync(RunAsync((channel, ct) => channel.QueueDeleteAsync(name, ifUnused: false, ifEmpty: false, noWait: false, ct), AmqpErrors.Operation.Other, cancellationToken));
+
+    public ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        var arguments = AmqpHeaders.ToAmqp(binding.Arguments);
+        return RunAsync(
+            (channel, ct) =>
+            {
+                if (noWait)
+                {
+                    noWaitPending = true;
+                }
+
+                return binding.DestinationKind == BindingDestinationKind.Queue
+                    ? channel.QueueBindAsync(binding.Destination, binding.Source, binding.RoutingKey, arguments, noWait, ct)
+                    : channel.ExchangeBindAsync(binding.Destination, binding.Source, binding.RoutingKey, arguments, noWait, ct);
+            },
+            AmqpErrors.Operation.Other,
+            cancellationToken,
+            provesNoWaitSucceeded: !noWait);
+    }
+
+    public ValueTask UnbindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        var arguments = AmqpHeaders.ToAmqp(binding.Arguments);
+
+        // queue.unbind has no nowait flag in AMQP 0-9-1; exchange unbinds honour it.
+        var exchangeNoWait = noWait && binding.DestinationKind == BindingDestinationKind.Exchange;
+        return IgnoreNotFoundAsync(RunAsync(
+            (channel, ct) =>
+            {
+                if (exchangeNoWait)
+                {
+                    noWaitPending = true;
+                }
+
+                return binding.DestinationKind == BindingDestinationKind.Queue
+                    ? channel.QueueUnbindAsync(binding.Destination, binding.Source, binding.RoutingKey, arguments, ct)
+                    : channel.ExchangeUnbindAsync(binding.Destination, binding.Source, binding.RoutingKey, arguments, exchangeNoWait, ct);
+            },
+            AmqpErrors.Operation.Other,
+            cancellationToken,
+            provesNoWaitSucceeded: !exchangeNoWait));
+    }
+
+    public async ValueTask<IMessagePublisher> OpenPublisherAsync(PublisherOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ThrowIfClosed();
+        return await AmqpPublisher.OpenAsync(this, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(handler);
+        ThrowIfClosed();
+        return await AmqpConsumer.StartAsync(this, queue, options, handler, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Opens a channel, mapping failures.</summary>
+    public async Task<IChannel> CreateChannelAsync(CreateChannelOptions? options, CancellationToken cancellationToken)
+    {
+        ThrowIfClosed();
+        try
+        {
+            return await Client.CreateChannelAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, ClosedError) is { } mapped)
+        {
+            throw mapped;
+        }
+    }
+
+    /// <summary>Runs a call on the topology channel (under the topology lock), mapping client failures to SPI exceptions.</summary>
+    public async ValueTask RunAsync(Func<IChannel, CancellationToken, Task> operation, AmqpErrors.Operation kind, CancellationToken cancellationToken, bool provesNoWaitSucceeded = true)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfClosed();
+        await topologyLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        IChannel? channel = null;
+        try
+        {
+            channel = await GetTopologyChannelAsync(cancellationToken).ConfigureAwait(false);
+            await operation(channel, cancellationToken).ConfigureAwait(false);
+            if (provesNoWaitSucceeded)
+            {
+                // AMQP processes a channel's methods in order: a reply means every earlier no-wait method succeeded.
+                noWaitPending = false;
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && channel is not null)
+        {
+            // The reply may still arrive; a fresh channel keeps later calls from reading it as theirs.
+            await DiscardTopologyChannelAsync(channel).ConfigureAwait(false);
+            throw;
+        }
+        catch (Exception error) when (AmqpErrors.Map(error, kind, ClosedError) is { } mapped)
+        {
+            throw mapped;
+        }
+        finally
+        {
+            topologyLock.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (disposing)
+        {
+            await completion.Task.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            return;
+        }
+
+        disposing = true;
+        if (topology is not null)
+        {
+            await topology.StopAsync().ConfigureAwait(false);
+        }
+
+        try
+        {
+            await Client.CloseAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Closing a connection that already failed may throw anything; it is closed either way.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
+        Client.Dispose();
+        Management.Dispose();
+        completion.TrySetResult();
+    }
+
+    private static async ValueTask IgnoreNotFoundAsync(ValueTask operation)
+    {
+        try
+        {
+            await operation.ConfigureAwait(false);
+        }
+        catch (ResourceNotFoundException)
+        {
+            // Deleting or unbinding something that is already gone is a no-op by contract.
+        }
+    }
+
+    private async Task<IChannel> GetTopologyChannelAsync(CancellationToken cancellationToken)
+    {
+        if (topologyChannel is { IsOpen: true } open)
+        {
+            return open;
+        }
+
+        if (topologyChannel is { } closed)
+        {
+            closed.Dispose();
+        }
+
+        noWaitPending = false;
+        var channel = await CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
+        channel.ChannelShutdownAsync += OnTopologyChannelShutdownAsync;
+        topologyChannel = channel;
+        return channel;
+    }
+
+    private async Task DiscardTopologyChannelAsync(IChannel channel)
+    {
+        topologyChannel = null;
+        channel.ChannelShutdownAsync -= OnTopologyChannelShutdownAsync;
+        try
+        {
+            await channel.AbortAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The channel is being thrown away.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
+        channel.Dispose();
+    }
+
+    private Task OnTopologyChannelShutdownAsync(object sender, ShutdownEventArgs reason)
+    {
+        // A no-wait bind that failed closes the channel with nobody waiting for an answer: the engine only learns about
+        // it through a lost connection, as IBrokerConnection.BindAsync documents.
+        if (noWaitPending && reason.Initiator == ShutdownInitiator.Peer && !disposing)
+        {
+            Lose($"a no-wait binding command failed: {reason.ReplyCode} {reason.ReplyText}");
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Task OnConnectionShutdownAsync(object sender, ShutdownEventArgs reason)
+    {
+        OnConnectionShutdown(reason);
+        return Task.CompletedTask;
+    }
+
+    private void OnConnectionShutdown(ShutdownEventArgs reason)
+    {
+        if (disposing && reason.Initiator == ShutdownInitiator.Application)
+        {
+            completion.TrySetResult();
+            return;
+        }
+
+        var lost = new ConnectionLostException($"Connection '{Name}' to {DisplayUri} was closed by the {(reason.Initiator == ShutdownInitiator.Peer ? "broker" : "client library")}: {reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, Endpoint.Password)}");
+        if (Interlocked.CompareExchange(ref lostBecause, lost, null) is null)
+        {
+            completion.TrySetException(lost);
+        }
+    }
+}

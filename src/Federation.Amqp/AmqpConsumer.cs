@@ -1,0 +1,238 @@
+using Federation.Core.Transport;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace Federation.Amqp;
+
+/// <summary>
+/// Consumes a queue on its own channel. The client dispatches one delivery at a time per channel (dispatch concurrency 1),
+/// so the handler sees deliveries in queue order and the next one only after it returned. Bodies and properties are
+/// copied out of the client's buffers, which are only valid during the callback.
+/// </summary>
+internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
+{
+    // Lets DisposeAsync, called from this consumer's own handler, avoid waiting for the dispatch that is running it.
+    private static readonly AsyncLocal<AmqpConsumer?> ConsumerRunningHandler = new();
+
+    private readonly AmqpConnection connection;
+    private readonly string queue;
+    private readonly ConsumerOptions options;
+    private readonly DeliveryHandler handler;
+    private readonly CancellationTokenSource stopping = new();
+    private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly HashSet<ulong> unsettled = [];
+    private ulong lastDeliveryTag;
+    private volatile bool disposing;
+
+    private AmqpConsumer(AmqpConnection connection, IChannel channel, string queue, ConsumerOptions options, DeliveryHandler handler)
+        : base(channel)
+    {
+        this.connection = connection;
+        this.queue = queue;
+        this.options = options;
+        this.handler = handler;
+    }
+
+    public Task Completion => completion.Task;
+
+    public static async Task<AmqpConsumer> StartAsync(AmqpConnection connection, string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken)
+    {
+        var channel = await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
+        var consumer = new AmqpConsumer(connection, channel, queue, options, handler);
+        try
+        {
+            if (!options.AutoAck)
+            {
+                await channel.BasicQosAsync(0, (ushort)Math.Clamp(options.Prefetch, 0, ushort.MaxValue), global: false, cancellationToken).ConfigureAwait(false);
+            }
+
+            await channel.BasicConsumeAsync(queue, options.AutoAck, consumer, cancellationToken).ConfigureAwait(false);
+            return consumer;
+        }
+        catch (Exception error)
+        {
+            consumer.disposing = true;
+            channel.Dispose();
+            if (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is { } mapped)
+            {
+                throw mapped;
+            }
+
+            throw;
+        }
+    }
+
+    public ValueTask AckAsync(ulong deliveryTag, bool multiple, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfUnknown(deliveryTag, multiple);
+        return SettleAsync(channel => channel.BasicAckAsync(deliveryTag, multiple, CancellationToken.None));
+    }
+
+    public ValueTask NackAsync(ulong deliveryTag, bool multiple, bool requeue, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfUnknown(deliveryTag, multiple);
+        return SettleAsync(channel => channel.BasicNackAsync(deliveryTag, multiple, requeue, CancellationToken.None));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (disposing)
+        {
+            return;
+        }
+
+        disposing = true;
+        await stopping.CancelAsync().ConfigureAwait(false);
+        if (ConsumerRunningHandler.Value == this)
+        {
+            // Closing waits for the dispatcher, which is running us: close in the background instead.
+            _ = Task.Run(CloseChannelAsync, CancellationToken.None);
+            return;
+        }
+
+        await CloseChannelAsync().ConfigureAwait(false);
+    }
+
+    public override async Task HandleBasicDeliverAsync(string consumerTag, ulong deliveryTag, bool redelivered, string exchange, string routingKey, IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default)
+    {
+        if (disposing)
+        {
+            return; // Unacked deliveries return to the queue when the channel closes.
+        }
+
+        lock (unsettled)
+        {
+            lastDeliveryTag = deliveryTag;
+            if (!options.AutoAck)
+            {
+                unsettled.Add(deliveryTag);
+            }
+        }
+
+        var delivery = new Delivery(deliveryTag, redelivered, exchange, routingKey, AmqpProperties.FromAmqp(properties), body.ToArray());
+        ConsumerRunningHandler.Value = this;
+        try
+        {
+            await handler(delivery, stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Disposed while the handler ran.
+        }
+#pragma warning disable CA1031 // A failing handler stops its consumer (its unacked messages are requeued), like a crashed channel.
+        catch (Exception handlerFailure)
+#pragma warning restore CA1031
+        {
+            Stop(new TransportException($"The handler for queue '{queue}' failed: {handlerFailure.Message}", handlerFailure));
+            _ = Task.Run(CloseChannelAsync, CancellationToken.None);
+        }
+        finally
+        {
+            ConsumerRunningHandler.Value = null;
+        }
+    }
+
+    public override Task HandleBasicCancelAsync(string consumerTag, CancellationToken cancellationToken = default)
+    {
+        // basic.cancel from the broker: the queue was deleted (or its node went away).
+        Stop(new TransportException($"The broker cancelled the consumer of queue '{queue}' (was the queue deleted?)."));
+        _ = Task.Run(CloseChannelAsync, CancellationToken.None);
+        return base.HandleBasicCancelAsync(consumerTag, cancellationToken);
+    }
+
+    protected override Task OnCancelAsync(string[] consumerTags, CancellationToken cancellationToken = default)
+    {
+        if (disposing)
+        {
+            completion.TrySetResult();
+        }
+
+        return base.OnCancelAsync(consumerTags, cancellationToken);
+    }
+
+    public override async Task HandleChannelShutdownAsync(object channel, ShutdownEventArgs reason)
+    {
+        await base.HandleChannelShutdownAsync(channel, reason).ConfigureAwait(false);
+        if (disposing || connection.IsDisposing)
+        {
+            Stop(null);
+        }
+        else
+        {
+            Stop(connection.ClosedError() ?? AmqpErrors.FromReason(reason, AmqpErrors.Operation.Other, null));
+        }
+    }
+
+    private void Stop(Exception? reason)
+    {
+        stopping.Cancel();
+        if (reason is null)
+        {
+            completion.TrySetResult();
+        }
+        else
+        {
+            completion.TrySetException(reason);
+        }
+    }
+
+    private async Task CloseChannelAsync()
+    {
+        try
+        {
+            await Channel.CloseAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The channel may already be closed with the connection.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
+        Stop(null);
+        Channel.Dispose();
+    }
+
+    private void ThrowIfUnknown(ulong deliveryTag, bool multiple)
+    {
+        // RabbitMQ answers an unknown tag by closing the channel (406) with nobody waiting; checking here keeps the
+        // consumer alive and gives the caller the error.
+        lock (unsettled)
+        {
+            var known = multiple
+                ? deliveryTag <= lastDeliveryTag && (deliveryTag == 0 || unsettled.Any(tag => tag <= deliveryTag))
+                : unsettled.Contains(deliveryTag);
+            if (!known)
+            {
+                throw new PreconditionFailedException($"PRECONDITION_FAILED - unknown delivery tag {deliveryTag} on the consumer of queue '{queue}'.");
+            }
+
+            if (multiple)
+            {
+                unsettled.RemoveWhere(tag => deliveryTag == 0 || tag <= deliveryTag);
+            }
+            else
+            {
+                unsettled.Remove(deliveryTag);
+            }
+        }
+    }
+
+    private async ValueTask SettleAsync(Func<IChannel, ValueTask> settle)
+    {
+        if (Channel is not { IsOpen: true } open)
+        {
+            throw connection.ClosedError() ?? new TransportException($"The consumer on queue '{queue}' is no longer active.");
+        }
+
+        try
+        {
+            await settle(open).ConfigureAwait(false);
+        }
+        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is { } mapped)
+        {
+            throw mapped;
+        }
+    }
+}

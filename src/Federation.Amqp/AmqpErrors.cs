@@ -1,0 +1,100 @@
+using Federation.Core.Transport;
+using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
+
+namespace Federation.Amqp;
+
+/// <summary>Maps RabbitMQ.Client failures to the transport SPI's exceptions. Messages name the broker by its redacted URI only.</summary>
+internal static class AmqpErrors
+{
+    private const ushort AccessRefused = 403;
+    private const ushort NotFound = 404;
+    private const ushort PreconditionFailed = 406;
+    private const ushort CommandInvalid = 503;
+
+    /// <summary>What the failed operation was, so a reply code maps to the exception the SPI documents for it.</summary>
+    public enum Operation
+    {
+        /// <summary>Any other operation.</summary>
+        Other,
+        /// <summary>exchange.declare: 503, and 406 about the type, mean an unknown exchange type.</summary>
+        DeclareExchange,
+    }
+
+    /// <summary>Maps a failed connect attempt.</summary>
+    public static TransportException Connect(Exception error, string displayUri, string? password)
+    {
+        for (var inner = error; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is AuthenticationFailureException or PossibleAuthenticationFailureException)
+            {
+                return new AuthenticationFailedException($"The broker at {displayUri} refused the credentials: {Scrub(inner.Message, password)}");
+            }
+
+            if (inner is OperationInterruptedException { ShutdownReason.ReplyCode: AccessRefused } refused)
+            {
+                return new AuthenticationFailedException($"The broker at {displayUri} refused access: {Scrub(refused.ShutdownReason!.ReplyText, password)}");
+            }
+        }
+
+        var root = error;
+        while (root.InnerException is not null)
+        {
+            root = root.InnerException;
+        }
+
+        return new Federation.Core.Transport.BrokerUnreachableException($"Could not connect to {displayUri}: {Scrub(root.Message, password)}");
+    }
+
+    /// <summary>Maps a failed operation on an open connection. Returns <see langword="null"/> for exceptions that are not the client's.</summary>
+    public static TransportException? Map(Exception error, Operation operation, Func<ConnectionLostException?> connectionLost)
+    {
+        // RabbitMQ 3.x rejects an unknown exchange type with a connection-level 503: report the type, not just the loss.
+        if (operation == Operation.DeclareExchange && error is OperationInterruptedException { ShutdownReason: { } declareReason }
+            && (declareReason.ReplyCode == CommandInvalid || (declareReason.ReplyCode == PreconditionFailed && IsUnknownType(declareReason.ReplyText))))
+        {
+            return new ExchangeTypeNotSupportedException($"{declareReason.ReplyCode} {declareReason.ReplyText}", error);
+        }
+
+        // A closed connection beats whatever the channel said: the engine must see the loss and reconnect.
+        if (connectionLost() is { } lost)
+        {
+            return lost;
+        }
+
+        return error switch
+        {
+            OperationInterruptedException { ShutdownReason: { } reason } => FromReason(reason, operation, error),
+            ObjectDisposedException or InvalidOperationException when error.Source?.StartsWith("RabbitMQ", StringComparison.Ordinal) == true =>
+                new TransportException($"The AMQP channel is no longer usable: {error.Message}", error),
+            System.IO.IOException or System.Net.Sockets.SocketException => new ConnectionLostException($"The AMQP connection failed: {error.Message}", error),
+            _ => null,
+        };
+    }
+
+    /// <summary>Maps a channel or connection close reason.</summary>
+    public static TransportException FromReason(ShutdownEventArgs reason, Operation operation, Exception? inner)
+    {
+        var text = $"{reason.ReplyCode} {reason.ReplyText}";
+        return reason.ReplyCode switch
+        {
+            NotFound => new ResourceNotFoundException(text, inner),
+            CommandInvalid when operation == Operation.DeclareExchange => new ExchangeTypeNotSupportedException(text, inner),
+            PreconditionFailed when operation == Operation.DeclareExchange && IsUnknownType(reason.ReplyText) => new ExchangeTypeNotSupportedException(text, inner),
+            PreconditionFailed => new PreconditionFailedException(text, inner),
+            _ => new TransportException(text, inner),
+        };
+    }
+
+    /// <summary>RabbitMQ 3.x says "invalid exchange type", 4.x "unknown exchange type".</summary>
+    public static bool IsUnknownType(string? replyText) =>
+        replyText is not null
+        && (replyText.Contains("invalid exchange type", StringComparison.OrdinalIgnoreCase)
+            || replyText.Contains("unknown exchange type", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Removes the password from text that came from the client library, in case it echoed the URI.</summary>
+    public static string Scrub(string? text, string? password) =>
+        string.IsNullOrEmpty(text) ? string.Empty
+        : string.IsNullOrEmpty(password) ? text
+        : text.Replace(password, "<redacted>", StringComparison.Ordinal);
+}

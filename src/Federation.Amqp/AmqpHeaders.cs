@@ -1,0 +1,106 @@
+using System.Collections;
+using System.Text;
+using RabbitMQ.Client;
+
+namespace Federation.Amqp;
+
+/// <summary>
+/// Converts header and argument values between RabbitMQ.Client's field-table types and the normalised representation of
+/// <see cref="Federation.Core.Transport.MessageProperties"/>. The client reads long strings as UTF-8 <c>byte[]</c>, binary as
+/// <see cref="BinaryTableValue"/> and empty tables/arrays as <see langword="null"/>, so every value is converted at the boundary.
+/// </summary>
+internal static class AmqpHeaders
+{
+    /// <summary>Converts a received table into normalised values; <see langword="null"/> stays <see langword="null"/>.</summary>
+    public static Dictionary<string, object?>? FromAmqp(IDictionary<string, object?>? table)
+    {
+        if (table is null)
+        {
+            return null;
+        }
+
+        var result = new Dictionary<string, object?>(table.Count, StringComparer.Ordinal);
+        foreach (var (key, value) in table)
+        {
+            result[key] = FromAmqpValue(value);
+        }
+
+        return result;
+    }
+
+    /// <summary>Converts one received value.</summary>
+    public static object? FromAmqpValue(object? value) => value switch
+    {
+        null => null,
+        byte[] longString => Encoding.UTF8.GetString(longString),
+        BinaryTableValue binary => binary.Bytes.ToArray(),
+        AmqpTimestamp timestamp => DateTimeOffset.FromUnixTimeSeconds(timestamp.UnixTime),
+        IDictionary<string, object?> table => FromAmqp(table),
+        IDictionary legacyTable => FromLegacyTable(legacyTable),
+        IList array => FromAmqpList(array),
+        _ => value,
+    };
+
+    /// <summary>Converts a table to send. Strings stay strings (they go out as longstr), so the types of <c>x-received-from</c> survive.</summary>
+    public static Dictionary<string, object?>? ToAmqp(IEnumerable<KeyValuePair<string, object?>>? table)
+    {
+        if (table is null)
+        {
+            return null;
+        }
+
+        var result = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var (key, value) in table)
+        {
+            result[key] = ToAmqpValue(value);
+        }
+
+        return result;
+    }
+
+    /// <summary>Converts one value to send. Always copies containers, so the caller may change its own afterwards.</summary>
+    public static object? ToAmqpValue(object? value) => value switch
+    {
+        null => null,
+        string => value,
+        byte[] bytes => new BinaryTableValue((byte[])bytes.Clone()),
+        DateTimeOffset timestamp => new AmqpTimestamp(timestamp.ToUnixTimeSeconds()),
+        DateTime dateTime => new AmqpTimestamp(new DateTimeOffset(dateTime.ToUniversalTime()).ToUnixTimeSeconds()),
+        IEnumerable<KeyValuePair<string, object?>> table => ToAmqp(table),
+        IList array => ToAmqpList(array),
+        _ => value,
+    };
+
+    private static List<object?> FromAmqpList(IList array)
+    {
+        var result = new List<object?>(array.Count);
+        foreach (var item in array)
+        {
+            result.Add(FromAmqpValue(item));
+        }
+
+        return result;
+    }
+
+    private static Dictionary<string, object?> FromLegacyTable(IDictionary table)
+    {
+        var result = new Dictionary<string, object?>(table.Count, StringComparer.Ordinal);
+        foreach (DictionaryEntry entry in table)
+        {
+            result[Convert.ToString(entry.Key, System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty] = FromAmqpValue(entry.Value);
+        }
+
+        return result;
+    }
+
+    private static List<object?> ToAmqpList(IList array)
+    {
+        var result = new List<object?>(array.Count);
+        foreach (var item in array)
+        {
+            result.Add(ToAmqpValue(item));
+        }
+
+        return result;
+    }
+}

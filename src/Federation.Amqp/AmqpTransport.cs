@@ -1,0 +1,88 @@
+using Federation.Core.Transport;
+using RabbitMQ.Client;
+
+namespace Federation.Amqp;
+
+/// <summary>
+/// The AMQP 0-9-1 transport over RabbitMQ.Client, for <c>amqp://</c> and <c>amqps://</c> URIs.
+/// </summary>
+/// <remarks>
+/// <para>URI: <c>amqp[s]://user:password@host[:port][/vhost][?query]</c>. The vhost is the URL-decoded path (<c>%2f</c> is
+/// <c>/</c>); an empty path or <c>/</c> means the vhost <c>/</c>. Query parameters:</para>
+/// <list type="bullet">
+/// <item><c>heartbeat</c>: seconds, default 30 (0 disables heartbeats).</item>
+/// <item><c>connection_timeout</c>: milliseconds, default 30 000.</item>
+/// <item><c>server_name_indication</c>: the TLS server name for <c>amqps</c>, default the host.</item>
+/// <item><c>management-port</c>: port of the rabbitmq_management HTTP API on the same host, default 15672. It is used for
+/// the topology snapshot and to declare internal exchanges (AMQP clients cannot set the <c>internal</c> flag).</item>
+/// <item><c>management-scheme</c>: <c>http</c> or <c>https</c>, default <c>https</c> for <c>amqps</c> URIs and <c>http</c> otherwise.</item>
+/// <item><c>topology</c>: <c>events</c> (default) observes the vhost's exchanges and bindings through the
+/// rabbitmq_event_exchange plugin and the management API; <c>none</c> leaves <see cref="IBrokerConnection.Topology"/> null
+/// (enough for upstream-only connections, and it saves one queue per connection).</item>
+/// <item><c>event-vhost</c>: the vhost holding <c>amq.rabbitmq.event</c> (the broker's <c>rabbitmq_event_exchange.vhost</c>
+/// setting), default <c>/</c>. When it differs from the connection's vhost, the topology source opens a second connection there.</item>
+/// </list>
+/// <para>Connections never recover by themselves (automatic and topology recovery are off): a lost connection faults
+/// <see cref="IBrokerConnection.Completion"/> and the engine reconnects.</para>
+/// </remarks>
+public sealed class AmqpTransport : ITransport
+{
+    /// <summary>The plain-TCP scheme.</summary>
+    public const string AmqpScheme = "amqp";
+
+    /// <summary>The TLS scheme.</summary>
+    public const string AmqpsScheme = "amqps";
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<string> Schemes { get; } = [AmqpScheme, AmqpsScheme];
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">The URI is malformed.</exception>
+    /// <exception cref="BrokerUnreachableException">The broker cannot be reached, or refused the connection.</exception>
+    /// <exception cref="AuthenticationFailedException">The broker refused the credentials or the vhost.</exception>
+    public async ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        cancellationToken.ThrowIfCancellationRequested();
+        var endpoint = AmqpEndpoint.Parse(request.Uri);
+        var factory = CreateFactory(endpoint, endpoint.VirtualHost, request.ConnectionName);
+        IConnection connection;
+        try
+        {
+            connection = await factory.CreateConnectionAsync(request.ConnectionName, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.Password);
+        }
+
+        return await AmqpConnection.OpenAsync(connection, endpoint, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A connection factory for <paramref name="endpoint"/>, on <paramref name="virtualHost"/>.</summary>
+    internal static ConnectionFactory CreateFactory(AmqpEndpoint endpoint, string virtualHost, string connectionName)
+    {
+        var factory = new ConnectionFactory
+        {
+            HostName = endpoint.Host,
+            Port = endpoint.Port,
+            UserName = endpoint.User,
+            Password = endpoint.Password,
+            VirtualHost = virtualHost,
+            RequestedHeartbeat = endpoint.Heartbeat,
+            RequestedConnectionTimeout = endpoint.ConnectionTimeout,
+            ClientProvidedName = connectionName,
+
+            // The engine owns reconnects and redeclares from its desired state (see IBrokerConnection).
+            AutomaticRecoveryEnabled = false,
+            TopologyRecoveryEnabled = false,
+        };
+
+        if (endpoint.Tls)
+        {
+            factory.Ssl = new SslOption(endpoint.ServerName ?? endpoint.Host, enabled: true);
+        }
+
+        return factory;
+    }
+}

@@ -1,0 +1,145 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Federation.Core.Transport;
+
+namespace Federation.Amqp;
+
+/// <summary>
+/// The few rabbitmq_management HTTP API calls the transport needs: the topology snapshot, and declaring internal exchanges
+/// (which AMQP clients cannot). Uses the AMQP URI's host and credentials and the <c>management-port</c> query parameter.
+/// </summary>
+internal sealed class ManagementApi : IDisposable
+{
+    private readonly HttpClient http;
+    private readonly string vhostSegment;
+    private readonly string display;
+
+    public ManagementApi(AmqpEndpoint endpoint)
+    {
+        var host = endpoint.Host.Contains(':', StringComparison.Ordinal) ? $"[{endpoint.Host}]" : endpoint.Host;
+        http = new HttpClient { BaseAddress = new Uri($"{endpoint.ManagementScheme}://{host}:{endpoint.ManagementPort.ToString(CultureInfo.InvariantCulture)}/api/"), Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{endpoint.User}:{endpoint.Password}")));
+        vhostSegment = Uri.EscapeDataString(endpoint.VirtualHost);
+        display = $"{endpoint.ManagementScheme}://{host}:{endpoint.ManagementPort.ToString(CultureInfo.InvariantCulture)}";
+    }
+
+    /// <summary>Declares an exchange with <c>PUT /api/exchanges/{vhost}/{name}</c>.</summary>
+    public async Task DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type", exchange.Type);
+            writer.WriteBoolean("durable", exchange.Durable);
+            writer.WriteBoolean("auto_delete", exchange.AutoDelete);
+            writer.WriteBoolean("internal", exchange.Internal);
+            writer.WritePropertyName("arguments");
+            ManagementJson.WriteTable(writer, exchange.Arguments);
+            writer.WriteEndObject();
+        }
+
+        using var content = new ByteArrayContent(buffer.ToArray());
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var response = await SendAsync(HttpMethod.Put, $"exchanges/{vhostSegment}/{Uri.EscapeDataString(exchange.Name)}", content, cancellationToken).ConfigureAwait(false);
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+
+        var reason = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        if (AmqpErrors.IsUnknownType(reason) || reason.Contains("command_invalid", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ExchangeTypeNotSupportedException($"The broker does not support exchange type '{exchange.Type}': {reason}");
+        }
+
+        throw response.StatusCode switch
+        {
+            HttpStatusCode.BadRequest when reason.Contains("inequivalent", StringComparison.OrdinalIgnoreCase) || reason.Contains("precondition", StringComparison.OrdinalIgnoreCase) =>
+                new PreconditionFailedException($"406 PRECONDITION_FAILED declaring exchange '{exchange.Name}': {reason}"),
+            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden =>
+                new TransportException($"ACCESS_REFUSED by the management API at {display}: the user needs the 'management' tag and configure permission ({reason})"),
+            _ => new TransportException($"The management API at {display} refused to declare exchange '{exchange.Name}': {(int)response.StatusCode} {reason}"),
+        };
+    }
+
+    /// <summary>Reads <c>GET /api/exchanges/{vhost}</c> and <c>GET /api/bindings/{vhost}</c>.</summary>
+    public async Task<(List<ExchangeSpec> Exchanges, List<BindingSpec> Bindings)> ReadTopologyAsync(CancellationToken cancellationToken)
+    {
+        using var exchangesJson = await GetJsonAsync($"exchanges/{vhostSegment}?columns=name,type,durable,auto_delete,internal,arguments", cancellationToken).ConfigureAwait(false);
+        using var bindingsJson = await GetJsonAsync($"bindings/{vhostSegment}", cancellationToken).ConfigureAwait(false);
+        var exchanges = new List<ExchangeSpec>();
+        foreach (var item in exchangesJson.RootElement.EnumerateArray())
+        {
+            var name = item.GetProperty("name").GetString() ?? string.Empty;
+            if (name.Length == 0)
+            {
+                continue; // The default exchange cannot be federated or bound.
+            }
+
+            exchanges.Add(new ExchangeSpec(
+                name,
+                item.GetProperty("type").GetString() ?? string.Empty,
+                item.GetProperty("durable").GetBoolean(),
+                item.GetProperty("auto_delete").GetBoolean(),
+                item.GetProperty("internal").GetBoolean(),
+                ManagementJson.ReadTable(item, "arguments")));
+        }
+
+        var bindings = new List<BindingSpec>();
+        foreach (var item in bindingsJson.RootElement.EnumerateArray())
+        {
+            var source = item.GetProperty("source").GetString() ?? string.Empty;
+            if (source.Length == 0)
+            {
+                continue; // Implicit default-exchange bindings.
+            }
+
+            bindings.Add(new BindingSpec(
+                source,
+                item.GetProperty("destination").GetString() ?? string.Empty,
+                item.GetProperty("destination_type").GetString() == "exchange" ? BindingDestinationKind.Exchange : BindingDestinationKind.Queue,
+                item.GetProperty("routing_key").GetString() ?? string.Empty,
+                ManagementJson.ReadTable(item, "arguments")));
+        }
+
+        return (exchanges, bindings);
+    }
+
+    public void Dispose() => http.Dispose();
+
+    private async Task<JsonDocument> GetJsonAsync(string path, CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(HttpMethod.Get, path, null, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new TransportException($"The management API at {display} answered {(int)response.StatusCode} {response.ReasonPhrase} to GET /api/{path.Split('?')[0]}.");
+        }
+
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            return await JsonDocument.ParseAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        try
+        {
+            return await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException error)
+        {
+            throw new TransportException($"The RabbitMQ management API is not reachable at {display} (is the rabbitmq_management plugin enabled, and is 'management-port' right?): {error.Message}", error);
+        }
+        catch (TaskCanceledException error) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TransportException($"The RabbitMQ management API at {display} did not answer in time.", error);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+using Federation.Core.Transport;
+using Federation.Transport.Contracts;
+
+namespace Federation.Amqp.IntegrationTests;
+
+/// <summary>Runs the adapter contract against a real RabbitMQ node through <see cref="AmqpTransport"/>.</summary>
+[Collection(ContractNodeCollection.Name)]
+public sealed class AmqpTransportContractTests(RabbitMqNodeFixture fixture) : TransportContractTests
+{
+    private readonly AmqpTransport transport = new();
+
+    /// <summary>
+    /// Closes every connection of the node from the broker side (320 CONNECTION_FORCED), as a failing network would.
+    /// rabbitmqctl rather than the management API: the API only lists connections after its next statistics tick.
+    /// </summary>
+    protected override Func<Task>? DropConnections => async () =>
+    {
+        var result = await fixture.Node.CtlAsync(Ct, "close_all_connections", "contract test drops connections");
+        Assert.True(result.ExitCode == 0, result.Output);
+    };
+
+    protected override ValueTask<IBrokerConnection> ConnectAsync(string connectionName, CancellationToken cancellationToken) =>
+        transport.ConnectAsync(new ConnectionRequest(fixture.Node.AmqpUri(), connectionName), cancellationToken);
+}

@@ -1,0 +1,162 @@
+using System.Collections;
+using System.Text;
+using Federation.Core.Transport;
+using RabbitMQ.Client;
+
+namespace Federation.Amqp.IntegrationTests;
+
+/// <summary>AMQP-specific behaviour the transport-neutral contract does not cover: URIs, errors, and the exact wire types.</summary>
+[Collection(ContractNodeCollection.Name)]
+public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLifetime
+{
+    private readonly AmqpTransport transport = new();
+    private readonly List<IAsyncDisposable> resources = [];
+    private readonly CancellationTokenSource timeout = new(TimeSpan.FromMinutes(1));
+
+    private CancellationToken Ct => timeout.Token;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var resource in Enumerable.Reverse(resources))
+        {
+            await resource.DisposeAsync();
+        }
+
+        timeout.Dispose();
+    }
+
+    [Fact]
+    public async Task Connect_ReportsClusterNameVhostAndUriWithoutCredentials()
+    {
+        var connection = await ConnectAsync(fixture.Node.AmqpUri());
+
+        Assert.Equal(fixture.Node.ClusterName, connection.ClusterName);
+        Assert.Equal("/", connection.VirtualHost);
+        Assert.Equal(fixture.Node.DisplayUri(), connection.DisplayUri);
+        Assert.DoesNotContain("guest", connection.DisplayUri, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_WithWrongPassword_ThrowsAuthenticationFailed_WithoutThePassword()
+    {
+        var error = await Assert.ThrowsAsync<AuthenticationFailedException>(async () =>
+            await transport.ConnectAsync(new ConnectionRequest(fixture.Node.AmqpUri(password: "s3cr3t-wrong"), "bad-password"), Ct));
+
+        Assert.DoesNotContain("s3cr3t-wrong", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_ToAPortNobodyListensOn_ThrowsBrokerUnreachable_WithoutThePassword()
+    {
+        var port = Federation.Testing.Brokers.FreePorts.Next();
+        var error = await Assert.ThrowsAsync<BrokerUnreachableException>(async () =>
+            await transport.ConnectAsync(new ConnectionRequest($"amqp://guest:s3cr3t@127.0.0.1:{port}/?connection_timeout=2000", "unreachable"), Ct));
+
+        Assert.IsNotType<AuthenticationFailedException>(error);
+        Assert.DoesNotContain("s3cr3t", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReceivedFrom_GoesOutInTheFederationPluginWireFormat_WithoutClientHeaders()
+    {
+        var connection = await ConnectAsync(fixture.Node.AmqpUri());
+        var queue = $"amqp.wire.{Guid.NewGuid():N}";
+        await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false, AutoDelete: false), Ct);
+        try
+        {
+            var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: true), Ct);
+            resources.Add(publisher);
+            var trail = new List<object?>
+            {
+                new Dictionary<string, object?> { ["uri"] = "amqp://up", ["exchange"] = "x", ["redelivered"] = false, ["cluster-name"] = "up", ["vhost"] = "/" },
+            };
+            await publisher.PublishAsync(string.Empty, queue, new MessageProperties { Persistent = true, UserId = "guest", Headers = new() { ["x-received-from"] = trail } }, Encoding.UTF8.GetBytes("wire"), Ct);
+
+            // Read it with the plain client, as RabbitMQ's own federation plugin would see it.
+            var factory = new ConnectionFactory { Uri = new Uri($"amqp://guest:guest@127.0.0.1:{fixture.Node.AmqpPort}/") };
+            await using var raw = await factory.CreateConnectionAsync(Ct);
+            await using var channel = await raw.CreateChannelAsync(cancellationToken: Ct);
+            var message = await channel.BasicGetAsync(queue, autoAck: true, Ct);
+
+            Assert.NotNull(message);
+            Assert.Equal(DeliveryModes.Persistent, message.BasicProperties.DeliveryMode);
+            Assert.Equal("guest", message.BasicProperties.UserId);
+            var headers = message.BasicProperties.Headers!;
+            Assert.Equal(["x-received-from"], headers.Keys);
+            var entry = Assert.IsType<Dictionary<string, object?>>(Assert.Single(Assert.IsAssignableFrom<IList>(headers["x-received-from"])!));
+            Assert.Equal("amqp://up", Encoding.UTF8.GetString(Assert.IsType<byte[]>(entry["uri"])));
+            Assert.Equal("up", Encoding.UTF8.GetString(Assert.IsType<byte[]>(entry["cluster-name"])));
+            Assert.Equal("/", Encoding.UTF8.GetString(Assert.IsType<byte[]>(entry["vhost"])));
+            Assert.Equal("x", Encoding.UTF8.GetString(Assert.IsType<byte[]>(entry["exchange"])));
+            Assert.False(Assert.IsType<bool>(entry["redelivered"]));
+        }
+        finally
+        {
+            await connection.DeleteQueueAsync(queue, Ct);
+        }
+    }
+
+    [Fact]
+    public async Task FailedPassiveDeclare_LeavesTheConnectionUsable()
+    {
+        var connection = await ConnectAsync(fixture.Node.AmqpUri());
+
+        Assert.False(await connection.ExchangeExistsAsync($"missing.{Guid.NewGuid():N}", Ct));
+
+        Assert.True(await connection.ExchangeExistsAsync("amq.topic", Ct));
+        Assert.False(connection.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Topology_IsNull_WhenTheUriSaysTopologyNone()
+    {
+        var connection = await ConnectAsync(fixture.Node.AmqpUri() + "&topology=none");
+
+        Assert.Null(connection.Topology);
+    }
+
+    [Fact]
+    public async Task NonDefaultVhost_IsDecodedFromThePath_AndItsTopologyIsObservedThroughTheEventVhost()
+    {
+        const string VirtualHost = "fed/vh";
+        Assert.Equal(0, (await fixture.Node.CtlAsync(Ct, "add_vhost", VirtualHost)).ExitCode);
+        Assert.Equal(0, (await fixture.Node.CtlAsync(Ct, "set_permissions", "-p", VirtualHost, "guest", ".*", ".*", ".*")).ExitCode);
+        var connection = await ConnectAsync(fixture.Node.AmqpUri(VirtualHost));
+        Assert.Equal(VirtualHost, connection.VirtualHost);
+        var topology = connection.Topology!;
+        var changes = new System.Collections.Concurrent.ConcurrentQueue<TopologyChange>();
+        using var subscription = topology.Subscribe(changes.Enqueue);
+        var exchange = $"vh.{Guid.NewGuid():N}";
+
+        await connection.DeclareExchangeAsync(new ExchangeSpec(exchange, ExchangeSpec.Types.Fanout, Durable: false), Ct);
+        var snapshot = await topology.GetSnapshotAsync(Ct);
+
+        Assert.Contains(snapshot.Exchanges, e => e.Name == exchange);
+        var declared = Assert.Single(changes, c => c.Exchange?.Name == exchange);
+        Assert.True(declared.Serial <= snapshot.Serial);
+        await connection.DeleteExchangeAsync(exchange, Ct);
+    }
+
+    [Fact]
+    public async Task DeclareExchange_OfUnknownType_ThrowsExchangeTypeNotSupported_AndAFreshConnectionWorks()
+    {
+        var connection = await ConnectAsync(fixture.Node.AmqpUri());
+
+        var error = await Assert.ThrowsAsync<ExchangeTypeNotSupportedException>(async () =>
+            await connection.DeclareExchangeAsync(new ExchangeSpec($"bad.{Guid.NewGuid():N}", "x-no-such-type", Durable: false), Ct));
+
+        // RabbitMQ 3.x answers with a connection-level 503 COMMAND_INVALID, so the connection may be gone; a new one must work.
+        Assert.Contains("exchange type", error.Message, StringComparison.OrdinalIgnoreCase);
+        var fresh = await ConnectAsync(fixture.Node.AmqpUri());
+        Assert.True(await fresh.ExchangeExistsAsync("amq.direct", Ct));
+    }
+
+    private async Task<IBrokerConnection> ConnectAsync(string uri)
+    {
+        var connection = await transport.ConnectAsync(new ConnectionRequest(uri, "amqp-transport-tests"), Ct);
+        resources.Add(connection);
+        return connection;
+    }
+}

@@ -1,0 +1,276 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Federation.Testing.Brokers;
+
+/// <summary>
+/// A real rabbitmq-server node for integration tests, isolated from anything else on the machine: free ports (AMQP,
+/// distribution, management, and its own epmd), a temporary data directory that is also its HOME (so it gets its own
+/// Erlang cookie), a unique node name and a unique cluster name (federation loop detection relies on unique cluster names).
+/// Plugins: rabbitmq_management, rabbitmq_event_exchange, rabbitmq_federation. User guest/guest may connect from 127.0.0.1.
+/// </summary>
+/// <remarks>
+/// Set <c>RABBITMQ_BIN_DIR</c> to the directory holding <c>rabbitmq-server</c> and <c>rabbitmqctl</c> to override the lookup
+/// (default <c>/usr/lib/rabbitmq/bin</c>, which runs as the current user, unlike the <c>/usr/sbin</c> wrappers, then PATH).
+/// Processes are only ever stopped through rabbitmqctl, by the pid in the node's own pid file, or by epmd's own port.
+/// </remarks>
+public sealed class RabbitMqNode : IAsyncDisposable
+{
+    private static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(60);
+    private static int counter;
+
+    private readonly string binDirectory;
+    private readonly Dictionary<string, string> environment;
+    private bool running;
+
+    private RabbitMqNode(string binDirectory, string name)
+    {
+        this.binDirectory = binDirectory;
+        DataDirectory = Directory.CreateTempSubdirectory("fedtest-rabbitmq-").FullName;
+        NodeName = $"{name}@localhost";
+        ClusterName = $"{name}-cluster";
+        AmqpPort = FreePorts.Next();
+        ManagementPort = FreePorts.Next();
+        DistributionPort = FreePorts.Next();
+        EpmdPort = FreePorts.Next();
+
+        var configFile = Path.Combine(DataDirectory, "rabbitmq.conf");
+        File.WriteAllText(configFile, string.Join('\n',
+            $"listeners.tcp.default = {AmqpPort}",
+            $"management.tcp.port = {ManagementPort}",
+            "management.tcp.ip = 127.0.0.1",
+            "loopback_users = none",
+            "log.console = false",
+            string.Empty));
+        var pluginsFile = Path.Combine(DataDirectory, "enabled_plugins");
+        File.WriteAllText(pluginsFile, "[rabbitmq_management,rabbitmq_event_exchange,rabbitmq_federation].\n");
+        var envFile = Path.Combine(DataDirectory, "rabbitmq-env.conf");
+        File.WriteAllText(envFile, string.Empty);
+        PidFile = Path.Combine(DataDirectory, "rabbitmq.pid");
+
+        environment = new Dictionary<string, string>
+        {
+            ["HOME"] = DataDirectory,
+            ["RABBITMQ_NODENAME"] = NodeName,
+            ["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1",
+            ["RABBITMQ_NODE_PORT"] = AmqpPort.ToString(CultureInfo.InvariantCulture),
+            ["RABBITMQ_DIST_PORT"] = DistributionPort.ToString(CultureInfo.InvariantCulture),
+            ["ERL_EPMD_PORT"] = EpmdPort.ToString(CultureInfo.InvariantCulture),
+            ["RABBITMQ_MNESIA_BASE"] = Path.Combine(DataDirectory, "mnesia"),
+            ["RABBITMQ_LOG_BASE"] = Path.Combine(DataDirectory, "log"),
+            ["RABBITMQ_ENABLED_PLUGINS_FILE"] = pluginsFile,
+            ["RABBITMQ_CONFIG_FILE"] = configFile,
+            ["RABBITMQ_ADVANCED_CONFIG_FILE"] = Path.Combine(DataDirectory, "advanced.config"),
+            ["RABBITMQ_CONF_ENV_FILE"] = envFile,
+            ["RABBITMQ_PID_FILE"] = PidFile,
+        };
+    }
+
+    /// <summary>The Erlang node name, <c>fedtest…@localhost</c>.</summary>
+    public string NodeName { get; }
+
+    /// <summary>The unique cluster name set after startup (the AMQP server property <c>cluster_name</c>).</summary>
+    public string ClusterName { get; }
+
+    /// <summary>The AMQP port on 127.0.0.1.</summary>
+    public int AmqpPort { get; }
+
+    /// <summary>The management HTTP API port on 127.0.0.1.</summary>
+    public int ManagementPort { get; }
+
+    /// <summary>The Erlang distribution port.</summary>
+    public int DistributionPort { get; }
+
+    /// <summary>The port of this node's own epmd.</summary>
+    public int EpmdPort { get; }
+
+    /// <summary>The node's temporary directory: data, logs, config, pid file.</summary>
+    public string DataDirectory { get; }
+
+    /// <summary>The pid file the node writes.</summary>
+    public string PidFile { get; }
+
+    /// <summary>Starts a new node and waits until it is fully booted.</summary>
+    /// <exception cref="InvalidOperationException">rabbitmq-server is not installed, or the node did not start in time.</exception>
+    public static async Task<RabbitMqNode> StartNewAsync(CancellationToken cancellationToken = default)
+    {
+        var bin = FindBinDirectory();
+        var name = $"fedtest{Environment.ProcessId}x{Interlocked.Increment(ref counter)}";
+        var node = new RabbitMqNode(bin, name);
+        try
+        {
+            await node.StartAsync(cancellationToken).ConfigureAwait(false);
+            var cluster = await node.CtlAsync(cancellationToken, "set_cluster_name", node.ClusterName).ConfigureAwait(false);
+            if (cluster.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"rabbitmqctl set_cluster_name failed on {node.NodeName}: {cluster.Output}");
+            }
+        }
+        catch
+        {
+            await node.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return node;
+    }
+
+    /// <summary>An AMQP URI for this node with the transport's management-port parameter.</summary>
+    /// <param name="virtualHost">The vhost (URL-encoded into the path, so <c>/</c> becomes <c>%2F</c>).</param>
+    /// <param name="user">User name.</param>
+    /// <param name="password">Password.</param>
+    public string AmqpUri(string virtualHost = "/", string user = "guest", string password = "guest") =>
+        $"amqp://{Uri.EscapeDataString(user)}:{Uri.EscapeDataString(password)}@127.0.0.1:{AmqpPort.ToString(CultureInfo.InvariantCulture)}/{Uri.EscapeDataString(virtualHost)}?management-port={ManagementPort.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>The AMQP URI without credentials, as the transport displays it.</summary>
+    public string DisplayUri(string virtualHost = "/") =>
+        $"amqp://127.0.0.1:{AmqpPort.ToString(CultureInfo.InvariantCulture)}/{Uri.EscapeDataString(virtualHost)}?management-port={ManagementPort.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>Starts the (stopped) node again with the same data directory and ports, and waits for it to boot.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (running)
+        {
+            return;
+        }
+
+        var server = await ProcessRunner.RunAsync(Path.Combine(binDirectory, "rabbitmq-server"), ["-detached"], environment, CommandTimeout, captureOutput: false, cancellationToken).ConfigureAwait(false);
+        if (server.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"rabbitmq-server -detached exited with {server.ExitCode} for {NodeName}. Logs: {Path.Combine(DataDirectory, "log")}");
+        }
+
+        running = true;
+
+        // await_startup fails at once while the node is not registered with epmd yet, so poll it until the deadline.
+        var deadline = Stopwatch.StartNew();
+        ProcessRunner.Result last;
+        while (true)
+        {
+            last = await CtlAsync(cancellationToken, "await_startup", "--timeout", "60").ConfigureAwait(false);
+            if (last.ExitCode == 0)
+            {
+                return;
+            }
+
+            if (deadline.Elapsed > StartupTimeout)
+            {
+                throw new InvalidOperationException($"RabbitMQ node {NodeName} did not start within {StartupTimeout}. Last rabbitmqctl output: {last.Output}\nLogs: {Path.Combine(DataDirectory, "log")}");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops the node, keeping its data directory, so <see cref="StartAsync"/> can bring it back.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (!running)
+        {
+            return;
+        }
+
+        var pid = ReadPid();
+        await CtlAsync(cancellationToken, "stop").ConfigureAwait(false);
+        if (pid is { } id)
+        {
+            await EnsureExitedAsync(id).ConfigureAwait(false);
+        }
+
+        running = false;
+    }
+
+    /// <summary>Runs <c>rabbitmqctl -n NODE args…</c> against this node.</summary>
+    public Task<ProcessRunner.Result> CtlAsync(CancellationToken cancellationToken, params string[] arguments) =>
+        ProcessRunner.RunAsync(Path.Combine(binDirectory, "rabbitmqctl"), ["-n", NodeName, .. arguments], environment, CommandTimeout, cancellationToken: cancellationToken);
+
+    /// <summary>Stops the node, stops its epmd (by port) and deletes its directory.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await StopAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            if (ReadPid() is { } pid)
+            {
+                await EnsureExitedAsync(pid).ConfigureAwait(false);
+            }
+
+            await ProcessRunner.RunAsync("epmd", ["-port", EpmdPort.ToString(CultureInfo.InvariantCulture), "-kill"], environment, CommandTimeout).ConfigureAwait(false);
+            try
+            {
+                Directory.Delete(DataDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A straggling log writer; the temp directory is harmless.
+            }
+        }
+    }
+
+    private static string FindBinDirectory()
+    {
+        var candidates = new List<string>();
+        if (Environment.GetEnvironmentVariable("RABBITMQ_BIN_DIR") is { Length: > 0 } configured)
+        {
+            candidates.Add(configured);
+        }
+
+        candidates.Add("/usr/lib/rabbitmq/bin");
+        candidates.AddRange((Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
+        foreach (var directory in candidates)
+        {
+            if (File.Exists(Path.Combine(directory, "rabbitmq-server")) && File.Exists(Path.Combine(directory, "rabbitmqctl")))
+            {
+                return directory;
+            }
+        }
+
+        throw new InvalidOperationException(
+            "rabbitmq-server is not installed: integration tests need rabbitmq-server (3.10 or later) and rabbitmqctl. " +
+            "Install it (Debian/Ubuntu: apt-get install rabbitmq-server) or set RABBITMQ_BIN_DIR to the directory that holds them.");
+    }
+
+    private int? ReadPid()
+    {
+        try
+        {
+            return int.TryParse(File.ReadAllText(PidFile).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task EnsureExitedAsync(int pid)
+    {
+        Process process;
+        try
+        {
+            process = Process.GetProcessById(pid);
+        }
+        catch (ArgumentException)
+        {
+            return; // Already gone.
+        }
+
+        using (process)
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                await process.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The node's own pid from its own pid file: never anything found by name.
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync().ConfigureAwait(false);
+            }
+        }
+    }
+}

@@ -1,3 +1,4 @@
+using Federation.Amqp;
 using Federation.Core.Hosting;
 
 namespace FederationHost;
@@ -14,10 +15,9 @@ public static class TransportRegistration
     {
         ArgumentNullException.ThrowIfNull(federation);
 
-        // When src/Federation.Amqp lands: add a ProjectReference to it in FederationHost.csproj and uncomment:
-        // federation.AddAmqpTransport();      // amqp://, amqps://
-        // Later, the same for NATS:
-        // federation.AddNatsTransport();      // nats://, tls://
+        federation.AddAmqpTransport();         // amqp://, amqps://
+
+        // The NATS transport adapter (nats://, tls://) registers here once it lands: federation.AddNatsTransport();
         return federation;
     }
 }

@@ -53,7 +53,7 @@ internal sealed class AmqpConnection : IBrokerConnection
     /// <summary>Whether <see cref="DisposeAsync"/> started, so channel closes are ours and not failures.</summary>
     public bool IsDisposing => disposing;
 
-    public static async Task<AmqpConnection> OpenAsync(IConnection client, AmqpEndpoint endpoint, CancellationToken cancellationToken)
+    public static async Task<AmqpConnection> OpenAsync(IConnection client, AmqpEndpoint endpoint, bool observeTopology, CancellationToken cancellationToken)
     {
         var connection = new AmqpConnection(client, endpoint, client.ClientProvidedName ?? "federation");
         client.ConnectionShutdownAsync += connection.OnConnectionShutdownAsync;
@@ -64,7 +64,8 @@ internal sealed class AmqpConnection : IBrokerConnection
 
         try
         {
-            if (endpoint.TopologyEnabled)
+            // Watching topology costs an exclusive event queue per connection: only when asked, and not disabled in the URI.
+            if (observeTopology && endpoint.TopologyEnabled)
             {
                 connection.topology = await AmqpTopologySource.StartAsync(connection, cancellationToken).ConfigureAwait(false);
             }

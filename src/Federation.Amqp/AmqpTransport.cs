@@ -56,7 +56,7 @@ public sealed class AmqpTransport : ITransport
             throw AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.Password);
         }
 
-        return await AmqpConnection.OpenAsync(connection, endpoint, cancellationToken).ConfigureAwait(false);
+        return await AmqpConnection.OpenAsync(connection, endpoint, request.ObserveTopology, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A connection factory for <paramref name="endpoint"/>, on <paramref name="virtualHost"/>.</summary>

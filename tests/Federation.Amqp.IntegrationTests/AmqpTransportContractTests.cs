@@ -20,5 +20,5 @@ public sealed class AmqpTransportContractTests(RabbitMqNodeFixture fixture) : Tr
     };
 
     protected override ValueTask<IBrokerConnection> ConnectAsync(string connectionName, CancellationToken cancellationToken) =>
-        transport.ConnectAsync(new ConnectionRequest(fixture.Node.AmqpUri(), connectionName), cancellationToken);
+        transport.ConnectAsync(new ConnectionRequest(fixture.Node.AmqpUri(), connectionName, ObserveTopology: true), cancellationToken);
 }

@@ -110,6 +110,15 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
     }
 
     [Fact]
+    public async Task Topology_IsNull_UnlessTheCallerAsksForIt()
+    {
+        // Upstream link connections do not ask: no event queue is declared for them.
+        var connection = await transport.ConnectAsync(new ConnectionRequest(fixture.Node.AmqpUri(), "no-topology"), Ct);
+        resources.Add(connection);
+        Assert.Null(connection.Topology);
+    }
+
+    [Fact]
     public async Task Topology_IsNull_WhenTheUriSaysTopologyNone()
     {
         var connection = await ConnectAsync(fixture.Node.AmqpUri() + "&topology=none");
@@ -155,7 +164,7 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
 
     private async Task<IBrokerConnection> ConnectAsync(string uri)
     {
-        var connection = await transport.ConnectAsync(new ConnectionRequest(uri, "amqp-transport-tests"), Ct);
+        var connection = await transport.ConnectAsync(new ConnectionRequest(uri, "amqp-transport-tests", ObserveTopology: true), Ct);
         resources.Add(connection);
         return connection;
     }

@@ -176,7 +176,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         IBrokerConnection? connection = null;
         try
         {
-            connection = await _transports.Resolve(uri).ConnectAsync(new ConnectionRequest(uri, "Federation supervisor"), _stopping.Token).ConfigureAwait(false);
+            connection = await _transports.Resolve(uri).ConnectAsync(new ConnectionRequest(uri, "Federation supervisor", ObserveTopology: true), _stopping.Token).ConfigureAwait(false);
             var topology = connection.Topology ?? throw new TransportException($"The downstream transport for '{connection.DisplayUri}' cannot observe exchanges and bindings.");
             var clusterName = _definitions.ClusterName ?? connection.ClusterName
                 ?? throw new TransportException($"The downstream '{connection.DisplayUri}' advertises no cluster name; set Federation:ClusterName.");

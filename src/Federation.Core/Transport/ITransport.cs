@@ -18,7 +18,11 @@ public interface ITransport
 /// <summary>Parameters for <see cref="ITransport.ConnectAsync"/>.</summary>
 /// <param name="Uri">Broker URI, possibly with credentials. Never log it: use <see cref="UriRedaction.Redact(string)"/>.</param>
 /// <param name="ConnectionName">A human-readable connection name shown by the broker's management tools.</param>
-public sealed record ConnectionRequest(string Uri, string ConnectionName)
+/// <param name="ObserveTopology">
+/// The caller needs <see cref="IBrokerConnection.Topology"/> (the engine asks for it on the downstream connection only).
+/// Transports for which observing is costly (an event queue per connection on AMQP) set it up only when asked.
+/// </param>
+public sealed record ConnectionRequest(string Uri, string ConnectionName, bool ObserveTopology = false)
 {
     /// <summary>Hides the credentials so the request can be logged.</summary>
     public override string ToString() => $"{UriRedaction.Redact(Uri)} ({ConnectionName})";

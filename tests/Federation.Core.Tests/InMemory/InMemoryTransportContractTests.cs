@@ -24,5 +24,5 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
     };
 
     protected override ValueTask<IBrokerConnection> ConnectAsync(string connectionName, CancellationToken cancellationToken) =>
-        transport.ConnectAsync(new ConnectionRequest("memory://guest:secret@contract-broker/", connectionName), cancellationToken);
+        transport.ConnectAsync(new ConnectionRequest("memory://guest:secret@contract-broker/", connectionName, ObserveTopology: true), cancellationToken);
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Starts (or stops) a throwaway RabbitMQ node on loopback from the Debian/Ubuntu rabbitmq-server package, with the plugins
+# federation needs (management, event exchange) and a unique cluster name. No service, no root-owned state: everything
+# lives in /tmp/rabbitmq-NAME. Usage:
+#   local-rabbitmq-node.sh start NAME AMQP_PORT MANAGEMENT_PORT DIST_PORT
+#   local-rabbitmq-node.sh stop NAME
+set -euo pipefail
+bin=${RABBITMQ_BIN_DIR:-/usr/lib/rabbitmq/bin}
+action=$1 name=$2 dir=/tmp/rabbitmq-$2
+export HOME=$dir RABBITMQ_NODENAME=$name@localhost   # HOME holds this node's own Erlang cookie
+case $action in
+  start)
+    amqp=$3 management=$4 dist=$5
+    mkdir -p "$dir"
+    echo $((dist + 1)) > "$dir/epmd-port"
+    echo '[rabbitmq_management,rabbitmq_event_exchange].' > "$dir/enabled_plugins"
+    printf 'listeners.tcp.default = 127.0.0.1:%s\nmanagement.tcp.port = %s\nmanagement.tcp.ip = 127.0.0.1\n' "$amqp" "$management" > "$dir/rabbitmq.conf"
+    RABBITMQ_NODE_PORT=$amqp RABBITMQ_DIST_PORT=$dist ERL_EPMD_PORT=$((dist + 1)) \
+      RABBITMQ_MNESIA_BASE=$dir/mnesia RABBITMQ_LOG_BASE=$dir/log RABBITMQ_PID_FILE=$dir/pid \
+      RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins RABBITMQ_CONFIG_FILE=$dir/rabbitmq \
+      "$bin/rabbitmq-server" -detached
+    # await_startup fails at once until the node has registered with epmd, so retry it for up to a minute.
+    for attempt in $(seq 1 120); do
+      ERL_EPMD_PORT=$((dist + 1)) "$bin/rabbitmqctl" -n "$RABBITMQ_NODENAME" await_startup --timeout 60 >/dev/null 2>&1 && break
+      [ "$attempt" -eq 120 ] && { echo "$name did not start; see $dir/log" >&2; exit 1; }
+      sleep 0.5
+    done
+    ERL_EPMD_PORT=$((dist + 1)) "$bin/rabbitmqctl" -n "$RABBITMQ_NODENAME" set_cluster_name "$name" >/dev/null
+    echo "$name: amqp://guest:guest@127.0.0.1:$amqp/%2f?management-port=$management (pid $(cat "$dir/pid"))" ;;
+  stop)
+    epmd_port=$(cat "$dir/epmd-port")
+    pid=$(cat "$dir/pid")
+    ERL_EPMD_PORT=$epmd_port "$bin/rabbitmqctl" -n "$RABBITMQ_NODENAME" stop >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    epmd -port "$epmd_port" -kill >/dev/null 2>&1 || true   # the epmd this node started, by its port
+    rm -rf "$dir" ;;
+esac

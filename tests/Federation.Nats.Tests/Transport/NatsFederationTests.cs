@@ -204,9 +204,12 @@ public sealed class NatsFederationTests : IAsyncLifetime
         await StartEngineAsync(_a, "A", _b, "B");
         var onA = await SubscribeAsync(_a, "orders.x");
         var onB = await SubscribeAsync(_b, "orders.x");
-        await WaitForUpstreamInterestAsync(_a, "orders.x");
-        List<string> have = [];
-        await EventuallyAsync(async () => (have = await SubjectsAsync(_b)).Count(s => s == "orders.x") == 2, () => $"B has the app SUB and the reverse link's SUB; have {string.Join(",", have)}");
+        // Each server has the app SUB and the SUB of the link pulling towards the other server.
+        foreach (var server in new[] { _a, _b })
+        {
+            List<string> have = [];
+            await EventuallyAsync(async () => (have = await SubjectsAsync(server)).Count(s => s == "orders.x") == 2, () => $"two orders.x SUBs; have {string.Join(",", have)}");
+        }
 
         var publisherA = await ConnectAsync(_a);
         await publisherA.PublishAsync("orders.x", "from-a"u8.ToArray());

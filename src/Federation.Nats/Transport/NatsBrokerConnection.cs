@@ -1,0 +1,603 @@
+using System.Threading.Channels;
+using Federation.Core.Transport;
+using Federation.Nats.Client;
+
+namespace Federation.Nats.Transport;
+
+/// <summary>
+/// One <see cref="IBrokerConnection"/> over one NATS connection. NATS has no queues, exchanges or bindings, so they are emulated
+/// client-side, per connection: a queue is a bounded in-process buffer, an exchange is a router, and a binding whose source is
+/// a (non-internal) exchange is a NATS subscription on the subjects the binding key maps to (see <see cref="NatsSubjectMapping"/>).
+/// These objects live as long as the connection (durability is not possible over core NATS).
+/// </summary>
+/// <remarks>
+/// Delivery is at-most-once: acks and nacks are accepted and ignored, a full queue drops the arriving message, and messages
+/// in a queue are lost with the connection. A message that several overlapping subscriptions of one exchange receive (NATS
+/// sends one copy per matching subscription) is routed once: only the matching subscription with the lowest id routes it.
+/// </remarks>
+internal sealed class NatsBrokerConnection : IBrokerConnection
+{
+    private const int QueueCapacity = 64 * 1024;
+
+    private readonly NatsConnection _nats;
+    private readonly NatsUriSettings _settings;
+    private readonly SemaphoreSlim _topologyGate = new(1, 1);
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, ExchangeState> _exchanges = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, QueueState> _queues = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly NatsTopologySource _topology;
+    private long _nextSubscriptionId;
+    private int _disposed;
+
+    public NatsBrokerConnection(NatsConnection nats, NatsUriSettings settings, string displayUri)
+    {
+        _nats = nats;
+        _settings = settings;
+        DisplayUri = displayUri;
+        ClusterName = settings.ClusterName ?? nats.ServerInfo?.ServerName ?? nats.ServerInfo?.ServerId;
+        _topology = new NatsTopologySource(settings);
+        nats.ConnectionEvent += OnConnectionEvent;
+        if (nats.State != NatsConnectionState.Connected)
+        {
+            Lost();
+        }
+    }
+
+    public string? ClusterName { get; }
+
+    /// <summary>Always <c>/</c>: NATS accounts are not mapped.</summary>
+    public string VirtualHost => "/";
+
+    public string DisplayUri { get; }
+
+    public Task Completion => _completion.Task;
+
+    public ITopologySource? Topology => _topology;
+
+    internal NatsConnection Client => _nats;
+
+    public async ValueTask DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(exchange);
+        ThrowIfLost();
+        if (exchange.Type is not (ExchangeSpec.Types.Topic or ExchangeSpec.Types.Direct or ExchangeSpec.Types.Fanout))
+        {
+            throw new ExchangeTypeNotSupportedException($"Exchange type '{exchange.Type}' is not supported by the NATS transport (topic, direct, fanout).");
+        }
+
+        if (!exchange.Internal)
+        {
+            _ = NatsSubjectMapping.SubscribeSubjects(exchange.Name, exchange.Type, ""); // validates the name as a subject prefix
+        }
+
+        await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            lock (_lock)
+            {
+                if (_exchanges.TryGetValue(exchange.Name, out var existing))
+                {
+                    if (existing.Spec.Type != exchange.Type || existing.Spec.Internal != exchange.Internal)
+                    {
+                        throw new PreconditionFailedException($"Exchange '{exchange.Name}' exists with type '{existing.Spec.Type}'.");
+                    }
+
+                    return;
+                }
+
+                _exchanges[exchange.Name] = new ExchangeState(exchange);
+            }
+
+            if (!exchange.Internal)
+            {
+                _topology.Report(TopologyChangeKind.ExchangeDeclared, exchange, null);
+            }
+        }
+        finally
+        {
+            _topologyGate.Release();
+        }
+    }
+
+    /// <summary>True for exchanges declared (or implicitly created by a binding) on this connection.</summary>
+    public ValueTask<bool> ExchangeExistsAsync(string name, CancellationToken cancellationToken)
+    {
+        ThrowIfLost();
+        lock (_lock)
+        {
+            return ValueTask.FromResult(_exchanges.ContainsKey(name));
+        }
+    }
+
+    public async ValueTask DeleteExchangeAsync(string name, CancellationToken cancellationToken)
+    {
+        ThrowIfLost();
+        await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ExchangeState? removed;
+            List<(ExchangeState Source, BindingSpec Binding)> inbound;
+            lock (_lock)
+            {
+                if (!_exchanges.Remove(name, out removed))
+                {
+                    return;
+                }
+
+                inbound = [.. _exchanges.Values.SelectMany(e => e.Bindings.Where(b => b.DestinationKind == BindingDestinationKind.Exchange && b.Destination == name).Select(b => (e, b)))];
+            }
+
+            foreach (var sub in removed.Subscriptions.Values)
+            {
+                await SafeUnsubscribeAsync(sub.Subscription).ConfigureAwait(false);
+            }
+
+            foreach (var (source, binding) in inbound)
+            {
+                await RemoveBindingAsync(source, binding).ConfigureAwait(false);
+            }
+
+            if (!removed.Spec.Internal)
+            {
+                _topology.Report(TopologyChangeKind.ExchangeDeleted, removed.Spec, null);
+            }
+        }
+        finally
+        {
+            _topologyGate.Release();
+        }
+    }
+
+    public ValueTask DeclareQueueAsync(QueueSpec queue, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(queue);
+        ThrowIfLost();
+        lock (_lock)
+        {
+            if (!_queues.ContainsKey(queue.Name))
+            {
+                _queues[queue.Name] = new QueueState(queue);
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken)
+    {
+        ThrowIfLost();
+        await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            QueueState? removed;
+            List<(ExchangeState Source, BindingSpec Binding)> inbound;
+            lock (_lock)
+            {
+                if (!_queues.Remove(name, out removed))
+                {
+                    return;
+                }
+
+                inbound = [.. _exchanges.Values.SelectMany(e => e.Bindings.Where(b => b.DestinationKind == BindingDestinationKind.Queue && b.Destination == name).Select(b => (e, b)))];
+            }
+
+            foreach (var (source, binding) in inbound)
+            {
+                await RemoveBindingAsync(source, binding).ConfigureAwait(false);
+            }
+
+            removed.Delete();
+        }
+        finally
+        {
+            _topologyGate.Release();
+        }
+    }
+
+    public async ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        ThrowIfLost();
+        await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ExchangeState source;
+            IReadOnlyList<string> subjects;
+            var created = false;
+            lock (_lock)
+            {
+                if (binding.DestinationKind == BindingDestinationKind.Queue ? !_queues.ContainsKey(binding.Destination) : !_exchanges.ContainsKey(binding.Destination))
+                {
+                    throw new ResourceNotFoundException($"No {(binding.DestinationKind == BindingDestinationKind.Queue ? "queue" : "exchange")} '{binding.Destination}' on this NATS connection.");
+                }
+
+                if (!_exchanges.TryGetValue(binding.Source, out source!))
+                {
+                    // Every subject namespace exists on NATS: binding an undeclared one treats it as a topic namespace.
+                    source = new ExchangeState(new ExchangeSpec(binding.Source, ExchangeSpec.Types.Topic));
+                    created = true;
+                }
+
+                subjects = source.Spec.Internal ? [] : NatsSubjectMapping.SubscribeSubjects(source.Spec.Name, source.Spec.Type, binding.RoutingKey);
+                if (created)
+                {
+                    _exchanges[binding.Source] = source;
+                }
+
+                if (!source.Bindings.Add(binding))
+                {
+                    return;
+                }
+            }
+
+            if (created)
+            {
+                _topology.Report(TopologyChangeKind.ExchangeDeclared, source.Spec, null);
+            }
+
+            foreach (var subject in subjects)
+            {
+                await AddSubjectAsync(source, subject).ConfigureAwait(false);
+            }
+
+            if (!source.Spec.Internal)
+            {
+                _topology.Report(TopologyChangeKind.BindingAdded, null, binding);
+            }
+
+            if (!noWait && subjects.Count > 0)
+            {
+                await FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _topologyGate.Release();
+        }
+    }
+
+    public async ValueTask UnbindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        ThrowIfLost();
+        await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ExchangeState? source;
+            lock (_lock)
+            {
+                if (!_exchanges.TryGetValue(binding.Source, out source) || !source.Bindings.Contains(binding))
+                {
+                    return;
+                }
+            }
+
+            await RemoveBindingAsync(source, binding).ConfigureAwait(false);
+            if (!noWait)
+            {
+                await FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _topologyGate.Release();
+        }
+    }
+
+    public ValueTask<IMessagePublisher> OpenPublisherAsync(PublisherOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ThrowIfLost();
+        return ValueTask.FromResult<IMessagePublisher>(new NatsPublisher(this, options.Confirms));
+    }
+
+    public ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        ThrowIfLost();
+        QueueState? state;
+        lock (_lock)
+        {
+            if (!_queues.TryGetValue(queue, out state))
+            {
+                throw new ResourceNotFoundException($"No queue '{queue}' on this NATS connection.");
+            }
+        }
+
+        return ValueTask.FromResult<IMessageConsumer>(new NatsQueueConsumer(state, handler, _completion.Task));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _nats.ConnectionEvent -= OnConnectionEvent;
+        await _topology.DisposeAsync().ConfigureAwait(false);
+        await _nats.DisposeAsync().ConfigureAwait(false);
+        lock (_lock)
+        {
+            foreach (var queue in _queues.Values)
+            {
+                queue.Close(null);
+            }
+        }
+
+        _completion.TrySetResult();
+        _topologyGate.Dispose();
+    }
+
+    internal async ValueTask PublishAsync(string subject, NatsHeaders? headers, ReadOnlyMemory<byte> body, bool confirm, CancellationToken cancellationToken)
+    {
+        ThrowIfLost();
+        try
+        {
+            await _nats.PublishAsync(subject, body, headers, null, cancellationToken).ConfigureAwait(false);
+            if (confirm)
+            {
+                await _nats.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (NatsPayloadTooLargeException ex)
+        {
+            throw new PublishNackedException(ex.Message, ex);
+        }
+        catch (NatsException ex)
+        {
+            throw new ConnectionLostException($"Publishing to NATS failed: {ex.Message}", ex);
+        }
+    }
+
+    private async ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _nats.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsException ex)
+        {
+            throw new ConnectionLostException($"NATS flush failed: {ex.Message}", ex);
+        }
+    }
+
+    private async ValueTask RemoveBindingAsync(ExchangeState source, BindingSpec binding)
+    {
+        IReadOnlyList<string> subjects;
+        lock (_lock)
+        {
+            if (!source.Bindings.Remove(binding))
+            {
+                return;
+            }
+
+            subjects = source.Spec.Internal ? [] : NatsSubjectMapping.SubscribeSubjects(source.Spec.Name, source.Spec.Type, binding.RoutingKey);
+        }
+
+        foreach (var subject in subjects)
+        {
+            NatsSubscription? drop = null;
+            lock (_lock)
+            {
+                if (source.Subscriptions.TryGetValue(subject, out var entry) && --entry.References == 0)
+                {
+                    source.Subscriptions.Remove(subject);
+                    drop = entry.Subscription;
+                }
+            }
+
+            if (drop is not null)
+            {
+                await SafeUnsubscribeAsync(drop).ConfigureAwait(false);
+            }
+        }
+
+        if (!source.Spec.Internal)
+        {
+            _topology.Report(TopologyChangeKind.BindingRemoved, null, binding);
+        }
+    }
+
+    private async ValueTask AddSubjectAsync(ExchangeState source, string subject)
+    {
+        lock (_lock)
+        {
+            if (source.Subscriptions.TryGetValue(subject, out var existing))
+            {
+                existing.References++;
+                return;
+            }
+        }
+
+        var id = Interlocked.Increment(ref _nextSubscriptionId);
+        var entry = new SubscriptionEntry(id, subject);
+        entry.Subscription = await _nats.SubscribeAsync(subject, (msg, _) =>
+        {
+            Route(source, entry, msg);
+            return ValueTask.CompletedTask;
+        }).ConfigureAwait(false);
+        lock (_lock)
+        {
+            source.Subscriptions[subject] = entry;
+        }
+    }
+
+    /// <summary>Routes one MSG that arrived on <paramref name="via"/>, unless a lower-id subscription of the same exchange also matches it.</summary>
+    private void Route(ExchangeState source, SubscriptionEntry via, NatsMsg msg)
+    {
+        if (!NatsSubjectMapping.TryGetRoutingKey(source.Spec.Name, msg.Subject, out var routingKey))
+        {
+            return;
+        }
+
+        var targets = new HashSet<QueueState>();
+        lock (_lock)
+        {
+            if (!source.Subscriptions.TryGetValue(via.Subject, out var current) || current != via)
+            {
+                return;
+            }
+
+            foreach (var other in source.Subscriptions.Values)
+            {
+                if (other.Id < via.Id && NatsSubjectMapping.SubjectMatches(other.Subject, msg.Subject))
+                {
+                    return; // that subscription routes this message
+                }
+            }
+
+            CollectTargets(source, routingKey, targets, new HashSet<string>(StringComparer.Ordinal));
+        }
+
+        foreach (var queue in targets)
+        {
+            queue.Offer(new QueuedMessage(source.Spec.Name, routingKey, msg.Headers, msg.Data));
+        }
+    }
+
+    private void CollectTargets(ExchangeState exchange, string routingKey, HashSet<QueueState> targets, HashSet<string> visited)
+    {
+        if (!visited.Add(exchange.Spec.Name))
+        {
+            return;
+        }
+
+        foreach (var binding in exchange.Bindings)
+        {
+            if (!NatsSubjectMapping.Routes(exchange.Spec.Type, binding.RoutingKey, routingKey))
+            {
+                continue;
+            }
+
+            if (binding.DestinationKind == BindingDestinationKind.Queue)
+            {
+                if (_queues.TryGetValue(binding.Destination, out var queue))
+                {
+                    targets.Add(queue);
+                }
+            }
+            else if (_exchanges.TryGetValue(binding.Destination, out var next))
+            {
+                CollectTargets(next, routingKey, targets, visited);
+            }
+        }
+    }
+
+    private static async ValueTask SafeUnsubscribeAsync(NatsSubscription? subscription)
+    {
+        if (subscription is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await subscription.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (NatsException)
+        {
+            // The connection is going away; the server drops the subscription with it.
+        }
+    }
+
+    private void OnConnectionEvent(object? sender, NatsConnectionEventArgs e)
+    {
+        if (e.Kind is NatsConnectionEventKind.Disconnected or NatsConnectionEventKind.Closed && Volatile.Read(ref _disposed) == 0)
+        {
+            Lost();
+        }
+    }
+
+    private void Lost()
+    {
+        var error = new ConnectionLostException("The NATS connection was lost.");
+        if (_completion.TrySetException(error))
+        {
+            lock (_lock)
+            {
+                foreach (var queue in _queues.Values)
+                {
+                    queue.Close(error);
+                }
+            }
+
+            // The engine reconnects by opening a new connection; stop this client from reconnecting on its own.
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await _nats.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (NatsException)
+                {
+                }
+            });
+        }
+    }
+
+    private void ThrowIfLost()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_completion.Task.IsFaulted)
+        {
+            throw new ConnectionLostException("The NATS connection was lost.");
+        }
+    }
+
+    private sealed class ExchangeState(ExchangeSpec spec)
+    {
+        public ExchangeSpec Spec { get; } = spec;
+
+        public HashSet<BindingSpec> Bindings { get; } = [];
+
+        public Dictionary<string, SubscriptionEntry> Subscriptions { get; } = new(StringComparer.Ordinal);
+    }
+
+    private sealed class SubscriptionEntry(long id, string subject)
+    {
+        public long Id { get; } = id;
+
+        public string Subject { get; } = subject;
+
+        public int References { get; set; } = 1;
+
+        public NatsSubscription? Subscription { get; set; }
+    }
+
+    private sealed class NatsPublisher(NatsBrokerConnection connection, bool confirms) : IMessagePublisher
+    {
+        public ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(properties);
+            var subject = NatsSubjectMapping.PublishSubject(exchange, routingKey);
+            return connection.PublishAsync(subject, NatsMessageMapping.ToNatsHeaders(properties), body, confirms, cancellationToken);
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    private static Channel<QueuedMessage> NewChannel() =>
+        Channel.CreateBounded<QueuedMessage>(new BoundedChannelOptions(QueueCapacity) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    internal sealed record QueuedMessage(string Exchange, string RoutingKey, NatsHeaders? Headers, ReadOnlyMemory<byte> Body);
+
+    internal sealed class QueueState(QueueSpec spec)
+    {
+        private readonly Channel<QueuedMessage> _channel = NewChannel();
+
+        public QueueSpec Spec { get; } = spec;
+
+        public ChannelReader<QueuedMessage> Reader => _channel.Reader;
+
+        public void Offer(QueuedMessage message) => _channel.Writer.TryWrite(message);
+
+        public void Delete()
+        {
+            _channel.Writer.TryComplete(new ResourceNotFoundException($"Queue '{Spec.Name}' was deleted."));
+        }
+
+        public void Close(Exception? error) => _channel.Writer.TryComplete(error);
+    }
+}

@@ -1,0 +1,219 @@
+using System.Collections;
+using System.Globalization;
+using System.Text;
+using Federation.Core.Hops;
+using Federation.Core.Transport;
+using Federation.Nats.Client;
+
+namespace Federation.Nats.Transport;
+
+/// <summary>
+/// Maps <see cref="MessageProperties"/> to NATS headers and back, including the federation hop trail.
+/// </summary>
+/// <remarks>
+/// <para><b>Trail.</b> <c>x-received-from</c> (a list of tables, newest first) is written as the NATS header
+/// <c>x-received-from</c> with one value (one header line) per hop, newest first. Each value is
+/// <c>key=value</c> pairs separated by <c>;</c>, keys and values percent-encoded (RFC 3986, <see cref="Uri.EscapeDataString(string)"/>):
+/// <c>uri=nats%3A%2F%2Fa%3A4222;exchange=orders;redelivered=false;cluster-name=A;vhost=%2F</c>.
+/// <c>redelivered=true|false</c> decodes to a boolean, every other field to a string.</para>
+/// <para><b>Properties.</b> <c>content-type</c>, <c>content-encoding</c>, <c>correlation-id</c>, <c>reply-to</c>, <c>expiration</c>,
+/// <c>message-id</c>, <c>type</c>, <c>user-id</c>, <c>app-id</c>, <c>priority</c> and <c>timestamp</c> (Unix seconds) go into headers named
+/// <c>amqp-&lt;property&gt;</c>; <c>persistent</c> as <c>amqp-persistent: true</c>.</para>
+/// <para><b>Other headers</b> are written under their own name. Strings are kept; numbers, booleans and timestamps are written in
+/// invariant text form and come back as strings (the type is lost); byte arrays are written as base64 and come back as strings;
+/// lists and tables (other than the trail) and header names that NATS cannot carry (space, <c>:</c>, control or non-ASCII
+/// characters) are dropped.</para>
+/// </remarks>
+public static class NatsMessageMapping
+{
+    /// <summary>The NATS header that carries the hop trail.</summary>
+    public const string ReceivedFromHeader = HopHeaders.ReceivedFrom;
+
+    private const string PropertyPrefix = "amqp-";
+
+    /// <summary>Builds the NATS headers of a message, or <see langword="null"/> when there is nothing to send.</summary>
+    public static NatsHeaders? ToNatsHeaders(MessageProperties properties)
+    {
+        ArgumentNullException.ThrowIfNull(properties);
+        var headers = new NatsHeaders();
+        AddProperty(headers, "content-type", properties.ContentType);
+        AddProperty(headers, "content-encoding", properties.ContentEncoding);
+        AddProperty(headers, "correlation-id", properties.CorrelationId);
+        AddProperty(headers, "reply-to", properties.ReplyTo);
+        AddProperty(headers, "expiration", properties.Expiration);
+        AddProperty(headers, "message-id", properties.MessageId);
+        AddProperty(headers, "type", properties.Type);
+        AddProperty(headers, "user-id", properties.UserId);
+        AddProperty(headers, "app-id", properties.AppId);
+        AddProperty(headers, "priority", properties.Priority?.ToString(CultureInfo.InvariantCulture));
+        AddProperty(headers, "timestamp", properties.Timestamp?.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+        AddProperty(headers, "persistent", properties.Persistent ? "true" : null);
+
+        if (properties.Headers is { } table)
+        {
+            foreach (var (key, value) in table)
+            {
+                if (!IsValidKey(key) || key.StartsWith(PropertyPrefix, StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                if (string.Equals(key, ReceivedFromHeader, StringComparison.OrdinalIgnoreCase))
+                {
+                    foreach (var hop in EncodeTrail(value))
+                    {
+                        headers.Add(ReceivedFromHeader, hop);
+                    }
+
+                    continue;
+                }
+
+                if (ToText(value) is { } text && !text.Contains('\r', StringComparison.Ordinal) && !text.Contains('\n', StringComparison.Ordinal))
+                {
+                    headers.Add(key, text);
+                }
+            }
+        }
+
+        return headers.Count == 0 ? null : headers;
+    }
+
+    /// <summary>Rebuilds message properties from received NATS headers.</summary>
+    public static MessageProperties ToProperties(NatsHeaders? headers)
+    {
+        var properties = new MessageProperties();
+        if (headers is null)
+        {
+            return properties;
+        }
+
+        Dictionary<string, object?>? table = null;
+        foreach (var (key, values) in headers)
+        {
+            if (values.Count == 0)
+            {
+                continue;
+            }
+
+            if (key.StartsWith(PropertyPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                SetProperty(properties, key[PropertyPrefix.Length..].ToLowerInvariant(), values[0]);
+                continue;
+            }
+
+            table ??= new Dictionary<string, object?>(StringComparer.Ordinal);
+            if (string.Equals(key, ReceivedFromHeader, StringComparison.OrdinalIgnoreCase))
+            {
+                table[HopHeaders.ReceivedFrom] = DecodeTrail(values);
+            }
+            else
+            {
+                table[key] = values[0];
+            }
+        }
+
+        properties.Headers = table;
+        return properties;
+    }
+
+    /// <summary>Encodes one hop table as a header value (see the type remarks for the format).</summary>
+    public static string EncodeHop(IEnumerable<KeyValuePair<string, object?>> hop)
+    {
+        ArgumentNullException.ThrowIfNull(hop);
+        var builder = new StringBuilder();
+        foreach (var (key, value) in hop)
+        {
+            if (builder.Length > 0)
+            {
+                builder.Append(';');
+            }
+
+            builder.Append(Uri.EscapeDataString(key)).Append('=').Append(Uri.EscapeDataString(ToText(value) ?? ""));
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>Decodes one header value into a hop table; <c>redelivered</c> becomes a boolean.</summary>
+    public static Dictionary<string, object?> DecodeHop(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var table = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var pair in value.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            var key = Uri.UnescapeDataString(eq < 0 ? pair : pair[..eq]);
+            var text = eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..]);
+            table[key] = key == "redelivered" && bool.TryParse(text, out var flag) ? flag : text;
+        }
+
+        return table;
+    }
+
+    /// <summary>Decodes every value of the trail header (newest first) into the list-of-tables shape of <c>x-received-from</c>.</summary>
+    public static List<object?> DecodeTrail(IEnumerable<string> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        return [.. values.Select(v => (object?)DecodeHop(v))];
+    }
+
+    private static IEnumerable<string> EncodeTrail(object? trail)
+    {
+        if (trail is not IList list)
+        {
+            yield break;
+        }
+
+        foreach (var element in list)
+        {
+            switch (element)
+            {
+                case IEnumerable<KeyValuePair<string, object?>> table:
+                    yield return EncodeHop(table);
+                    break;
+            }
+        }
+    }
+
+    private static void AddProperty(NatsHeaders headers, string name, string? value)
+    {
+        if (value is not null && !value.Contains('\r', StringComparison.Ordinal) && !value.Contains('\n', StringComparison.Ordinal))
+        {
+            headers.Add(PropertyPrefix + name, value);
+        }
+    }
+
+    private static void SetProperty(MessageProperties properties, string name, string value)
+    {
+        switch (name)
+        {
+            case "content-type": properties.ContentType = value; break;
+            case "content-encoding": properties.ContentEncoding = value; break;
+            case "correlation-id": properties.CorrelationId = value; break;
+            case "reply-to": properties.ReplyTo = value; break;
+            case "expiration": properties.Expiration = value; break;
+            case "message-id": properties.MessageId = value; break;
+            case "type": properties.Type = value; break;
+            case "user-id": properties.UserId = value; break;
+            case "app-id": properties.AppId = value; break;
+            case "priority" when byte.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var priority): properties.Priority = priority; break;
+            case "timestamp" when long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds): properties.Timestamp = DateTimeOffset.FromUnixTimeSeconds(seconds); break;
+            case "persistent": properties.Persistent = string.Equals(value, "true", StringComparison.OrdinalIgnoreCase); break;
+            default: break;
+        }
+    }
+
+    private static string? ToText(object? value) => value switch
+    {
+        null => null,
+        string s => s,
+        bool b => b ? "true" : "false",
+        byte[] bytes => Convert.ToBase64String(bytes),
+        DateTimeOffset t => t.ToString("O", CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => null, // lists and tables have no NATS header form
+    };
+
+    private static bool IsValidKey(string key) =>
+        key.Length > 0 && key.All(c => c > ' ' && c < 127 && c != ':');
+}

@@ -1,0 +1,83 @@
+using Federation.Core.Transport;
+
+namespace Federation.Nats.Transport;
+
+/// <summary>
+/// Consumes an emulated queue: one delivery at a time, in queue order. Core NATS is at-most-once, so acks and nacks are
+/// accepted and ignored (a nack with requeue does not bring the message back), and deliveries are never redelivered.
+/// </summary>
+internal sealed class NatsQueueConsumer : IMessageConsumer
+{
+    private readonly NatsBrokerConnection.QueueState _queue;
+    private readonly DeliveryHandler _handler;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task _loop;
+    private ulong _tag;
+
+    public NatsQueueConsumer(NatsBrokerConnection.QueueState queue, DeliveryHandler handler, Task connectionCompletion)
+    {
+        _queue = queue;
+        _handler = handler;
+        _loop = Task.Run(RunAsync);
+        _ = connectionCompletion.ContinueWith(
+            t => { if (t.IsFaulted) { _completion.TrySetException(t.Exception!.InnerExceptions); } },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    public Task Completion => _completion.Task;
+
+    public ValueTask AckAsync(ulong deliveryTag, bool multiple, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public ValueTask NackAsync(ulong deliveryTag, bool multiple, bool requeue, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        _completion.TrySetResult();
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        var token = _stop.Token;
+        try
+        {
+            while (await _queue.Reader.WaitToReadAsync(token).ConfigureAwait(false))
+            {
+                while (!token.IsCancellationRequested && _queue.Reader.TryRead(out var message))
+                {
+                    var delivery = new Delivery(
+                        ++_tag,
+                        false,
+                        message.Exchange,
+                        message.RoutingKey,
+                        NatsMessageMapping.ToProperties(message.Headers),
+                        message.Body);
+                    try
+                    {
+                        await _handler(delivery, token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (token.IsCancellationRequested)
+                    {
+                        return;
+                    }
+                }
+            }
+
+            // The queue was completed without error (connection disposed).
+            _completion.TrySetResult();
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            // Queue deleted (ResourceNotFoundException), connection lost, or a failing handler.
+            _completion.TrySetException(ex);
+        }
+    }
+}

@@ -1,0 +1,332 @@
+using System.Globalization;
+using System.Text.Json;
+using Federation.Core.Transport;
+
+namespace Federation.Nats.Transport;
+
+/// <summary>
+/// The downstream's interest, as bindings: (a) bindings made through this adapter connection, reported at once, and
+/// (b) when the URI names a <c>monitor-port</c>, every client subscription the server lists at <c>/subsz?subs=1</c>, polled
+/// every <c>monitor-interval-ms</c>. A subscription on <c>orders.eu.*</c> becomes a topic binding <c>eu.*</c> of exchange
+/// <c>orders</c> to a pseudo-queue <c>nats-sub:&lt;cid&gt;:&lt;sid&gt;</c> (<c>&gt;</c> becomes <c>#</c>).
+/// </summary>
+/// <remarks>
+/// Ignored: system accounts and <c>$</c> subjects, <c>_INBOX.</c> subjects, subjects whose exchange token is a wildcard, and the
+/// subscriptions of federation links (connections named <c>Federation link …</c>), so that a link's upstream interest is not
+/// mistaken for local interest (this limits interest propagation to one hop; see README). Exchanges: those in the URI's
+/// <c>namespaces</c> from the start, plus every exchange something has bound; exchanges are never reported deleted while
+/// the connection lives, so links survive interest coming and going.
+/// </remarks>
+internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
+{
+    private const string LinkConnectionPrefix = "Federation link";
+
+    private readonly NatsUriSettings _settings;
+    private readonly Lock _lock = new();
+    private readonly List<Action<TopologyChange>> _subscribers = [];
+    private readonly Dictionary<string, ExchangeSpec> _exchanges = new(StringComparer.Ordinal);
+    private readonly HashSet<BindingSpec> _apiBindings = [];
+    private HashSet<BindingSpec> _polledBindings = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly HttpClient? _http;
+    private Task? _poller;
+    private TaskCompletionSource? _firstPoll;
+    private long _serial;
+
+    public NatsTopologySource(NatsUriSettings settings)
+    {
+        _settings = settings;
+        foreach (var name in settings.Namespaces)
+        {
+            _exchanges[name] = new ExchangeSpec(name, ExchangeSpec.Types.Topic);
+        }
+
+        if (settings.MonitorPort is { } port)
+        {
+            _http = new HttpClient { BaseAddress = new Uri($"http://{settings.Host}:{port.ToString(CultureInfo.InvariantCulture)}/"), Timeout = TimeSpan.FromSeconds(5) };
+        }
+    }
+
+    public IDisposable Subscribe(Action<TopologyChange> onChange)
+    {
+        ArgumentNullException.ThrowIfNull(onChange);
+        lock (_lock)
+        {
+            _subscribers.Add(onChange);
+        }
+
+        EnsurePolling();
+        return new Unsubscriber(this, onChange);
+    }
+
+    public async ValueTask<TopologySnapshot> GetSnapshotAsync(CancellationToken cancellationToken)
+    {
+        var first = EnsurePolling();
+        if (first is not null)
+        {
+            await first.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        lock (_lock)
+        {
+            return new TopologySnapshot(_serial, [.. _exchanges.Values], [.. _apiBindings.Union(_polledBindings)]);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_poller is not null)
+        {
+            try
+            {
+                await _poller.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        _http?.Dispose();
+        _stop.Dispose();
+    }
+
+    /// <summary>Records a change made through the adapter connection.</summary>
+    internal void Report(TopologyChangeKind kind, ExchangeSpec? exchange, BindingSpec? binding)
+    {
+        var changes = new List<TopologyChange>();
+        Action<TopologyChange>[] subscribers;
+        lock (_lock)
+        {
+            switch (kind)
+            {
+                case TopologyChangeKind.ExchangeDeclared when exchange is not null:
+                    if (_exchanges.TryAdd(exchange.Name, exchange))
+                    {
+                        changes.Add(new TopologyChange(++_serial, kind, exchange));
+                    }
+
+                    break;
+                case TopologyChangeKind.ExchangeDeleted when exchange is not null:
+                    if (_exchanges.Remove(exchange.Name))
+                    {
+                        _apiBindings.RemoveWhere(b => b.Source == exchange.Name);
+                        changes.Add(new TopologyChange(++_serial, kind, exchange));
+                    }
+
+                    break;
+                case TopologyChangeKind.BindingAdded when binding is not null:
+                    if (_apiBindings.Add(binding))
+                    {
+                        changes.Add(new TopologyChange(++_serial, kind, null, binding));
+                    }
+
+                    break;
+                case TopologyChangeKind.BindingRemoved when binding is not null:
+                    if (_apiBindings.Remove(binding))
+                    {
+                        changes.Add(new TopologyChange(++_serial, kind, null, binding));
+                    }
+
+                    break;
+                default:
+                    break;
+            }
+
+            subscribers = [.. _subscribers];
+        }
+
+        Notify(subscribers, changes);
+    }
+
+    private Task? EnsurePolling()
+    {
+        if (_http is null)
+        {
+            return null;
+        }
+
+        lock (_lock)
+        {
+            if (_poller is null)
+            {
+                _firstPoll = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _poller = Task.Run(PollLoopAsync);
+            }
+
+            return _firstPoll!.Task;
+        }
+    }
+
+    private async Task PollLoopAsync()
+    {
+        var token = _stop.Token;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                var subjects = await ReadInterestAsync(token).ConfigureAwait(false);
+                Apply(subjects);
+                _firstPoll!.TrySetResult();
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or JsonException or OperationCanceledException or InvalidOperationException or KeyNotFoundException)
+            {
+                // Monitoring endpoint unavailable or answered oddly: keep the last known interest and try again.
+                _firstPoll!.TrySetResult();
+            }
+
+            try
+            {
+                await Task.Delay(_settings.MonitorInterval, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        _firstPoll?.TrySetResult();
+    }
+
+    private async Task<List<(long Cid, string Sid, string Subject)>> ReadInterestAsync(CancellationToken token)
+    {
+        var linkConnections = new HashSet<long>();
+        using (var connz = JsonDocument.Parse(await _http!.GetStringAsync(new Uri("connz?limit=100000", UriKind.Relative), token).ConfigureAwait(false)))
+        {
+            if (connz.RootElement.TryGetProperty("connections", out var connections) && connections.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var connection in connections.EnumerateArray())
+                {
+                    if (connection.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String
+                        && name.GetString()!.StartsWith(LinkConnectionPrefix, StringComparison.Ordinal)
+                        && connection.TryGetProperty("cid", out var cid))
+                    {
+                        linkConnections.Add(cid.GetInt64());
+                    }
+                }
+            }
+        }
+
+        var result = new List<(long, string, string)>();
+        using var subsz = JsonDocument.Parse(await _http.GetStringAsync(new Uri("subsz?subs=1&limit=100000", UriKind.Relative), token).ConfigureAwait(false));
+        if (!subsz.RootElement.TryGetProperty("subscriptions_list", out var list) || list.ValueKind != JsonValueKind.Array)
+        {
+            return result;
+        }
+
+        foreach (var sub in list.EnumerateArray())
+        {
+            var account = sub.TryGetProperty("account", out var a) ? a.GetString() : null;
+            var subject = sub.TryGetProperty("subject", out var s) ? s.GetString() : null;
+            var sid = sub.TryGetProperty("sid", out var i) ? i.ToString() : "";
+            var cid = sub.TryGetProperty("cid", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt64() : -1;
+            if (subject is null || account == "$SYS" || subject.StartsWith('$') || subject.StartsWith("_INBOX.", StringComparison.Ordinal)
+                || linkConnections.Contains(cid))
+            {
+                continue;
+            }
+
+            result.Add((cid, sid, subject));
+        }
+
+        return result;
+    }
+
+    private void Apply(List<(long Cid, string Sid, string Subject)> subscriptions)
+    {
+        var bindings = new HashSet<BindingSpec>();
+        var exchanges = new List<ExchangeSpec>();
+        foreach (var (cid, sid, subject) in subscriptions)
+        {
+            var destination = $"nats-sub:{cid.ToString(CultureInfo.InvariantCulture)}:{sid}";
+            foreach (var (exchange, key) in Interpret(subject))
+            {
+                bindings.Add(new BindingSpec(exchange, destination, BindingDestinationKind.Queue, key));
+            }
+        }
+
+        var changes = new List<TopologyChange>();
+        Action<TopologyChange>[] subscribers;
+        lock (_lock)
+        {
+            foreach (var binding in bindings)
+            {
+                if (!_exchanges.ContainsKey(binding.Source))
+                {
+                    var spec = new ExchangeSpec(binding.Source, ExchangeSpec.Types.Topic);
+                    _exchanges[binding.Source] = spec;
+                    changes.Add(new TopologyChange(++_serial, TopologyChangeKind.ExchangeDeclared, spec));
+                }
+            }
+
+            foreach (var gone in _polledBindings.Where(b => !bindings.Contains(b)))
+            {
+                changes.Add(new TopologyChange(++_serial, TopologyChangeKind.BindingRemoved, null, gone));
+            }
+
+            foreach (var added in bindings.Where(b => !_polledBindings.Contains(b)))
+            {
+                changes.Add(new TopologyChange(++_serial, TopologyChangeKind.BindingAdded, null, added));
+            }
+
+            _polledBindings = bindings;
+            subscribers = [.. _subscribers];
+        }
+
+        Notify(subscribers, changes);
+    }
+
+    private IEnumerable<(string Exchange, string Key)> Interpret(string subject)
+    {
+        if (_settings.Namespaces.Count > 0)
+        {
+            foreach (var ns in _settings.Namespaces)
+            {
+                if (NatsSubjectMapping.TryGetBindingKey(ns, subject, out var key))
+                {
+                    yield return (ns, key);
+                }
+            }
+
+            yield break;
+        }
+
+        var dot = subject.IndexOf('.', StringComparison.Ordinal);
+        var first = dot < 0 ? subject : subject[..dot];
+        if (first is "*" or ">" || first.Length == 0)
+        {
+            yield break;
+        }
+
+        if (NatsSubjectMapping.TryGetBindingKey(first, subject, out var bindingKey))
+        {
+            yield return (first, bindingKey);
+        }
+    }
+
+    private static void Notify(Action<TopologyChange>[] subscribers, List<TopologyChange> changes)
+    {
+        foreach (var change in changes)
+        {
+            foreach (var subscriber in subscribers)
+            {
+                subscriber(change);
+            }
+        }
+    }
+
+    private sealed class Unsubscriber(NatsTopologySource source, Action<TopologyChange> callback) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (source._lock)
+            {
+                source._subscribers.Remove(callback);
+            }
+        }
+    }
+}

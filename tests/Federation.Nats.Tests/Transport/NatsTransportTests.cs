@@ -1,0 +1,59 @@
+using Federation.Core.Hosting;
+using Federation.Core.Transport;
+using Federation.Nats.Transport;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Federation.Nats.Tests.Transport;
+
+public sealed class NatsTransportTests
+{
+    [Fact]
+    public void AddNatsTransport_registers_the_transport_for_nats_and_tls()
+    {
+        var services = new ServiceCollection();
+        services.AddFederation().AddNatsTransport();
+        Assert.Contains(services, d => d.ServiceType == typeof(ITransport) && d.ImplementationType == typeof(NatsTransport));
+        Assert.Equal(["nats", "tls"], new NatsTransport().Schemes);
+    }
+
+    [Fact]
+    public async Task Connection_identity_comes_from_the_uri_or_the_server_name()
+    {
+        await using var server = await NatsServerProcess.StartAsync("-n", "named-server");
+        var transport = new NatsTransport();
+        await using var named = await transport.ConnectAsync(new ConnectionRequest($"{server.Url}?cluster-name=east", "t"), CancellationToken.None);
+        await using var plain = await transport.ConnectAsync(new ConnectionRequest($"nats://user:secret@127.0.0.1:{server.Port}", "t"), CancellationToken.None);
+        Assert.Equal("east", named.ClusterName);
+        Assert.Equal("named-server", plain.ClusterName);
+        Assert.Equal("/", plain.VirtualHost);
+        Assert.DoesNotContain("secret", plain.DisplayUri, StringComparison.Ordinal);
+        Assert.False(await plain.ExchangeExistsAsync("orders", CancellationToken.None));
+        await Assert.ThrowsAsync<ExchangeTypeNotSupportedException>(async () => await plain.DeclareExchangeAsync(new ExchangeSpec("h", ExchangeSpec.Types.Headers), CancellationToken.None));
+        await Assert.ThrowsAsync<ResourceNotFoundException>(async () => await plain.ConsumeAsync("missing", new ConsumerOptions(1), (_, _) => ValueTask.CompletedTask, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Unreachable_server_fails_with_BrokerUnreachableException()
+    {
+        await using var server = await NatsServerProcess.StartAsync();
+        var url = server.Url;
+        await server.StopAsync();
+        await Assert.ThrowsAsync<BrokerUnreachableException>(async () => await new NatsTransport().ConnectAsync(new ConnectionRequest(url, "t"), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_lost_server_faults_Completion_and_later_calls_fail()
+    {
+        await using var server = await NatsServerProcess.StartAsync();
+        await using var connection = await new NatsTransport().ConnectAsync(new ConnectionRequest(server.Url, "t"), CancellationToken.None);
+        await connection.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
+        var consumer = await connection.ConsumeAsync("q", new ConsumerOptions(1), (_, _) => ValueTask.CompletedTask, CancellationToken.None);
+
+        await server.StopAsync();
+
+        await Assert.ThrowsAsync<ConnectionLostException>(() => connection.Completion.WaitAsync(TimeSpan.FromSeconds(20)));
+        await Assert.ThrowsAsync<ConnectionLostException>(() => consumer.Completion.WaitAsync(TimeSpan.FromSeconds(20)));
+        await Assert.ThrowsAsync<ConnectionLostException>(async () => await connection.DeclareQueueAsync(new QueueSpec("q2"), CancellationToken.None));
+        await consumer.DisposeAsync();
+    }
+}

@@ -1,0 +1,107 @@
+using Federation.Core.Hops;
+using Federation.Core.Transport;
+using Federation.Nats.Client;
+using Federation.Nats.Transport;
+
+namespace Federation.Nats.Tests.Transport;
+
+public sealed class SubjectMappingTests
+{
+    [Theory]
+    [InlineData("a.*.c", new[] { "orders.a.*.c" })]
+    [InlineData("a.#", new[] { "orders.a.>", "orders.a" })]
+    [InlineData("#", new[] { "orders.>", "orders" })]
+    [InlineData("a.#.c", new[] { "orders.a.>" })]
+    [InlineData("a.#.#", new[] { "orders.a.>", "orders.a" })]
+    [InlineData("eu.created", new[] { "orders.eu.created" })]
+    [InlineData("", new[] { "orders" })]
+    public void Topic_keys_map_to_nats_wildcards(string key, string[] expected) =>
+        Assert.Equal(expected, NatsSubjectMapping.SubscribeSubjects("orders", ExchangeSpec.Types.Topic, key));
+
+    [Fact]
+    public void Fanout_subscribes_the_whole_namespace_and_direct_the_exact_subject()
+    {
+        Assert.Equal(["orders", "orders.>"], NatsSubjectMapping.SubscribeSubjects("orders", ExchangeSpec.Types.Fanout, "ignored.#"));
+        Assert.Equal(["orders.eu.created"], NatsSubjectMapping.SubscribeSubjects("orders", ExchangeSpec.Types.Direct, "eu.created"));
+        Assert.True(NatsSubjectMapping.Routes(ExchangeSpec.Types.Fanout, "x", "anything.at.all"));
+        Assert.True(NatsSubjectMapping.Routes(ExchangeSpec.Types.Direct, "eu.created", "eu.created"));
+        Assert.False(NatsSubjectMapping.Routes(ExchangeSpec.Types.Direct, "eu.*", "eu.created"));
+    }
+
+    [Theory]
+    [InlineData("a..b")]
+    [InlineData(".a")]
+    [InlineData("a.")]
+    [InlineData("a b")]
+    [InlineData("a.>")]
+    [InlineData("a*.b")]
+    public void Keys_without_a_nats_form_are_rejected_with_a_clear_error(string key)
+    {
+        var error = Assert.Throws<ArgumentException>(() => NatsSubjectMapping.SubscribeSubjects("orders", ExchangeSpec.Types.Topic, key));
+        Assert.Contains(key, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Publish_subjects_and_routing_keys_round_trip()
+    {
+        Assert.Equal("orders.eu.created", NatsSubjectMapping.PublishSubject("orders", "eu.created"));
+        Assert.Equal("orders", NatsSubjectMapping.PublishSubject("orders", ""));
+        Assert.Throws<ArgumentException>(() => NatsSubjectMapping.PublishSubject("orders", "eu.*"));
+        Assert.Throws<ArgumentException>(() => NatsSubjectMapping.PublishSubject("", "x"));
+        Assert.True(NatsSubjectMapping.TryGetRoutingKey("orders", "orders.eu.created", out var key));
+        Assert.Equal("eu.created", key);
+        Assert.False(NatsSubjectMapping.TryGetRoutingKey("orders", "ordersx.eu", out _));
+        Assert.True(NatsSubjectMapping.TryGetBindingKey("orders", "orders.eu.>", out var binding));
+        Assert.Equal("eu.#", binding);
+    }
+
+    [Theory]
+    [InlineData("a.#.c", "a.c", true)]
+    [InlineData("a.#.c", "a.x.y.c", true)]
+    [InlineData("a.#.c", "a.x.y", false)]
+    [InlineData("a.*", "a.b.c", false)]
+    [InlineData("#", "", true)]
+    public void Client_side_filter_uses_amqp_topic_semantics(string pattern, string key, bool expected) =>
+        Assert.Equal(expected, NatsSubjectMapping.TopicMatches(pattern, key));
+
+    [Theory]
+    [InlineData("orders.*", "orders.a", true)]
+    [InlineData("orders.>", "orders", false)]
+    [InlineData("orders.>", "orders.a.b", true)]
+    [InlineData("orders.a", "orders.a.b", false)]
+    public void Nats_subject_matching(string filter, string subject, bool expected) =>
+        Assert.Equal(expected, NatsSubjectMapping.SubjectMatches(filter, subject));
+
+    [Fact]
+    public void Trail_header_round_trips_into_what_HopRules_reads()
+    {
+        var properties = new MessageProperties { ContentType = "application/json", MessageId = "m1", Persistent = true, Headers = new() { ["tenant"] = "acme", ["count"] = 3 } };
+        HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("nats://a:4222", "orders", false, "A", "/"));
+        HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("nats://b:4222?x=y;z", "orders", true, "B", "/"));
+
+        var headers = NatsMessageMapping.ToNatsHeaders(properties)!;
+        Assert.True(headers.TryGetValues("X-Received-From", out var hops));
+        Assert.Equal(2, hops.Count);
+        Assert.StartsWith("uri=nats%3A%2F%2Fb%3A4222%3Fx%3Dy%3Bz;exchange=orders;redelivered=true;cluster-name=B;vhost=%2F", hops[0], StringComparison.Ordinal);
+
+        var back = NatsMessageMapping.ToProperties(headers);
+        var trail = HopRules.ReadReceivedFrom(back.Headers);
+        Assert.Equal(
+            [new ReceivedFromEntry("nats://b:4222?x=y;z", "orders", true, "B", "/"), new ReceivedFromEntry("nats://a:4222", "orders", false, "A", "/")],
+            trail);
+        Assert.Equal("application/json", back.ContentType);
+        Assert.Equal("m1", back.MessageId);
+        Assert.True(back.Persistent);
+        Assert.Equal("acme", back.Headers!["tenant"]);
+        Assert.Equal("3", back.Headers["count"]); // non-string values come back as text (documented loss)
+        Assert.Equal(ForwardVerdict.Cycle, HopRules.Check(back.Headers, 5, "A", "/"));
+    }
+
+    [Fact]
+    public void Headers_nats_cannot_carry_are_dropped()
+    {
+        var headers = NatsMessageMapping.ToNatsHeaders(new MessageProperties { Headers = new() { ["bad key"] = "x", ["list"] = new List<object?> { 1 } } });
+        Assert.Null(headers);
+        Assert.Null(NatsMessageMapping.ToProperties(new NatsHeaders()).Headers);
+    }
+}

@@ -1,5 +1,6 @@
 using Federation.Amqp;
 using Federation.Core.Hosting;
+using Federation.Nats.Transport;
 
 namespace FederationHost;
 
@@ -16,8 +17,7 @@ public static class TransportRegistration
         ArgumentNullException.ThrowIfNull(federation);
 
         federation.AddAmqpTransport();         // amqp://, amqps://
-
-        // The NATS transport adapter (nats://, tls://) registers here once it lands: federation.AddNatsTransport();
+        federation.AddNatsTransport();         // nats://, tls://
         return federation;
     }
 }

@@ -12,6 +12,9 @@ namespace Federation.Nats.Tests;
 /// </summary>
 internal sealed class NatsServerProcess : IAsyncDisposable
 {
+    // Between two checks of a deadline-bounded poll; never a wait for the behaviour itself.
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
+
     private readonly string[] _extraArgs;
     private readonly StringBuilder _log = new();
     private Process? _process;
@@ -108,7 +111,7 @@ internal sealed class NatsServerProcess : IAsyncDisposable
             }
             catch (SocketException) when (DateTime.UtcNow < deadline)
             {
-                await Task.Delay(20);
+                await Task.Delay(PollInterval);
             }
         }
     }

@@ -3,6 +3,9 @@ namespace FederationHost.Tests;
 /// <summary>Polling with a deadline instead of fixed sleeps.</summary>
 public static class Eventually
 {
+    // Between two checks of a deadline-bounded poll; never a wait for the behaviour itself.
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(25);
+
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(20);
 
     /// <summary>Evaluates <paramref name="probe"/> until it returns a value satisfying <paramref name="condition"/>, or fails with the last value.</summary>
@@ -22,7 +25,7 @@ public static class Eventually
                 Assert.Fail($"Timed out waiting for {what}; last value: {value}");
             }
 
-            await Task.Delay(25);
+            await Task.Delay(PollInterval);
         }
     }
 }

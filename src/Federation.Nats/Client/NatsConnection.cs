@@ -345,22 +345,7 @@ public sealed class NatsConnection : IAsyncDisposable
             await supervisor.ConfigureAwait(false);
         }
 
-        NatsSubscription[] subscriptions;
-        lock (_subsLock)
-        {
-            subscriptions = [.. _subs.Values];
-            _subs.Clear();
-        }
-
-        foreach (var subscription in subscriptions)
-        {
-            subscription.Complete();
-        }
-
-        foreach (var request in _requests.Values)
-        {
-            request.TrySetException(new NatsNotConnectedException("The connection was closed before the reply arrived."));
-        }
+        CompleteEverythingPending("The connection was closed before the reply arrived.");
 
         Raise(NatsConnectionEventKind.Closed, null);
         _events.Writer.TryComplete();
@@ -1057,22 +1042,7 @@ public sealed class NatsConnection : IAsyncDisposable
     private Task CloseForGoodAsync()
     {
         SetState(NatsConnectionState.Closed);
-        NatsSubscription[] subscriptions;
-        lock (_subsLock)
-        {
-            subscriptions = [.. _subs.Values];
-            _subs.Clear();
-        }
-
-        foreach (var subscription in subscriptions)
-        {
-            subscription.Complete();
-        }
-
-        foreach (var request in _requests.Values)
-        {
-            request.TrySetException(new NatsNotConnectedException("The connection gave up reconnecting."));
-        }
+        CompleteEverythingPending("The connection gave up reconnecting.");
 
         Raise(NatsConnectionEventKind.Closed, null);
         return Task.CompletedTask;
@@ -1103,5 +1073,26 @@ public sealed class NatsConnection : IAsyncDisposable
 #pragma warning disable SA1401, CA1051 // an Interlocked flag
         public int TornDown;
 #pragma warning restore SA1401, CA1051
+    }
+
+    /// <summary>Ends every subscription and fails every pending request: the connection is over for good.</summary>
+    private void CompleteEverythingPending(string requestFailure)
+    {
+        NatsSubscription[] subscriptions;
+        lock (_subsLock)
+        {
+            subscriptions = [.. _subs.Values];
+            _subs.Clear();
+        }
+
+        foreach (var subscription in subscriptions)
+        {
+            subscription.Complete();
+        }
+
+        foreach (var request in _requests.Values)
+        {
+            request.TrySetException(new NatsNotConnectedException(requestFailure));
+        }
     }
 }

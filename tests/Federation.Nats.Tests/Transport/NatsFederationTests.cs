@@ -13,6 +13,9 @@ namespace Federation.Nats.Tests.Transport;
 /// <summary>Two real nats-servers, A (upstream) and B (downstream), federated by a FederationEngine over the NATS transport.</summary>
 public sealed class NatsFederationTests : IAsyncLifetime
 {
+    // Between two checks of a deadline-bounded poll; never a wait for the behaviour itself.
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
+
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
     private readonly List<IAsyncDisposable> _resources = [];
     private readonly HttpClient _http = new();
@@ -108,7 +111,7 @@ public sealed class NatsFederationTests : IAsyncLifetime
                 Assert.Fail("Timed out waiting for " + describe());
             }
 
-            await Task.Delay(20);
+            await Task.Delay(PollInterval);
         }
     }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts (or stops) a throwaway RabbitMQ node on loopback from the Debian/Ubuntu rabbitmq-server package, with the plugins
 # federation needs (management, event exchange) and a unique cluster name. No service, no root-owned state: everything
-# lives in /tmp/rabbitmq-NAME. Usage:
+# lives in /tmp/rabbitmq-NAME. The federation plugin is enabled too, so benchmarks can compare against it. Usage:
 #   local-rabbitmq-node.sh start NAME AMQP_PORT MANAGEMENT_PORT DIST_PORT
 #   local-rabbitmq-node.sh stop NAME
 set -euo pipefail
@@ -13,7 +13,7 @@ case $action in
     amqp=$3 management=$4 dist=$5
     mkdir -p "$dir"
     echo $((dist + 1)) > "$dir/epmd-port"
-    echo '[rabbitmq_management,rabbitmq_event_exchange].' > "$dir/enabled_plugins"
+    echo '[rabbitmq_management,rabbitmq_event_exchange,rabbitmq_federation].' > "$dir/enabled_plugins"
     printf 'listeners.tcp.default = 127.0.0.1:%s\nmanagement.tcp.port = %s\nmanagement.tcp.ip = 127.0.0.1\n' "$amqp" "$management" > "$dir/rabbitmq.conf"
     RABBITMQ_NODE_PORT=$amqp RABBITMQ_DIST_PORT=$dist ERL_EPMD_PORT=$((dist + 1)) \
       RABBITMQ_MNESIA_BASE=$dir/mnesia RABBITMQ_LOG_BASE=$dir/log RABBITMQ_PID_FILE=$dir/pid \

@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Federation.CrossProtocol.Tests;
+
+/// <summary>
+/// (Copied from tests/Federation.Nats.Tests/NatsServerProcess.cs, where it is internal.)
+/// A real <c>nats-server</c> child process on free loopback ports. Stopping kills exactly this process (by its
+/// <see cref="Process"/> object), never anything found by name. The binary is $NATS_SERVER_BIN, /usr/sbin/nats-server
+/// or nats-server on PATH.
+/// </summary>
+internal sealed class NatsServerProcess : IAsyncDisposable
+{
+    private readonly string[] _extraArgs;
+    private readonly StringBuilder _log = new();
+    private Process? _process;
+
+    private NatsServerProcess(string[] extraArgs)
+    {
+        _extraArgs = extraArgs;
+        Port = FreePort();
+        MonitorPort = FreePort();
+    }
+
+    public int Port { get; private set; }
+
+    public int MonitorPort { get; private set; }
+
+    public string Url => $"nats://127.0.0.1:{Port}";
+
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return _log.ToString();
+            }
+        }
+    }
+
+    public static string Executable =>
+        Environment.GetEnvironmentVariable("NATS_SERVER_BIN") is { Length: > 0 } configured ? configured
+        : File.Exists("/usr/sbin/nats-server") ? "/usr/sbin/nats-server"
+        : "nats-server";
+
+    public static async Task<NatsServerProcess> StartAsync(params string[] extraArgs)
+    {
+        var server = new NatsServerProcess(extraArgs);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await server.StartAsync();
+                return server;
+            }
+            catch (InvalidOperationException) when (attempt < 3)
+            {
+                // most likely a port taken between FreePort() and the server's bind: pick new ports
+                server.Port = FreePort();
+                server.MonitorPort = FreePort();
+            }
+        }
+    }
+
+    public async Task StartAsync()
+    {
+        if (_process is not null)
+        {
+            throw new InvalidOperationException("Already running.");
+        }
+
+        var start = new ProcessStartInfo(Executable)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { "-a", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-m", MonitorPort.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(_extraArgs))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {Executable}.");
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _process = process;
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                _process = null;
+                var code = process.ExitCode;
+                process.Dispose();
+                throw new InvalidOperationException($"nats-server exited with {code}: {Log}");
+            }
+
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(IPAddress.Loopback, Port);
+                return;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+            }
+        }
+    }
+
+    public async Task StopAsync()
+    {
+        if (_process is not { } process)
+        {
+            return;
+        }
+
+        _process = null;
+        if (!process.HasExited)
+        {
+            process.Kill();
+        }
+
+        await process.WaitForExitAsync();
+        process.Dispose();
+    }
+
+    public async Task RestartAsync()
+    {
+        await StopAsync();
+        await StartAsync();
+    }
+
+    public ValueTask DisposeAsync() => new(StopAsync());
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_log)
+        {
+            _log.AppendLine(line);
+        }
+    }
+}
+

@@ -1,9 +1,9 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Federation.Core;
 using Federation.Core.Links;
 using Federation.Core.Model;
+using Federation.Testing.Brokers;
 using Federation.Nats.Transport;
 
 namespace Federation.Nats.Tests.Interop;
@@ -35,7 +35,6 @@ public sealed class NpmNatsInteropTests : IAsyncLifetime
     [Fact]
     public async Task The_npm_client_publishes_upstream_and_receives_downstream_through_our_link()
     {
-        var interop = InteropDirectory();
         var options = new FederationOptions { Downstream = { Uri = Uri(_downstream, "npm-down") } };
         options.Upstreams["up"] = new UpstreamDefinition { Uris = { Uri(_upstream, "npm-up") } };
         options.Policies["orders"] = new FederationPolicy { Pattern = "^orders$", Definition = { FederationUpstream = "up" } };
@@ -48,7 +47,7 @@ public sealed class NpmNatsInteropTests : IAsyncLifetime
             await Task.Delay(PollInterval);
         }
 
-        var (exitCode, output, error) = await RunNodeAsync(interop, "nats-subscribe-then-publish.mjs",
+        var (exitCode, output, error) = await NodeScript.RunAsync("nats", "nats-subscribe-then-publish.mjs",
             _downstream.Port.ToString(CultureInfo.InvariantCulture), _upstream.Port.ToString(CultureInfo.InvariantCulture), _upstream.MonitorPort.ToString(CultureInfo.InvariantCulture));
         Assert.True(exitCode == 0, $"node exited with {exitCode}: {error}");
 
@@ -63,44 +62,5 @@ public sealed class NpmNatsInteropTests : IAsyncLifetime
     private static string Uri(NatsServerProcess server, string cluster) =>
         $"{server.Url}?cluster-name={cluster}&monitor-port={server.MonitorPort.ToString(CultureInfo.InvariantCulture)}&monitor-interval-ms=50&namespaces=orders";
 
-    private static string InteropDirectory()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var candidate = Path.Combine(directory.FullName, "tests", "interop");
-            if (File.Exists(Path.Combine(candidate, "package.json")))
-            {
-                Assert.True(Directory.Exists(Path.Combine(candidate, "node_modules", "nats")),
-                    $"The npm packages are not installed: run 'npm ci' in {candidate} (.ci/run does this).");
-                return candidate;
-            }
-        }
 
-        throw new DirectoryNotFoundException("tests/interop not found above " + AppContext.BaseDirectory);
-    }
-
-    private static async Task<(int ExitCode, string Output, string Error)> RunNodeAsync(string directory, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("node") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var output = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        var error = process.StandardError.ReadToEndAsync(timeout.Token);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return (process.ExitCode, await output, await error);
-    }
 }

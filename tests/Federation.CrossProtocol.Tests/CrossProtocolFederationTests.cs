@@ -10,6 +10,7 @@ using Federation.Core.Model;
 using Federation.Nats.Client;
 using Federation.Nats.Transport;
 using RabbitMQ.Client;
+using Federation.Testing.Brokers;
 
 namespace Federation.CrossProtocol.Tests;
 
@@ -20,6 +21,9 @@ namespace Federation.CrossProtocol.Tests;
 [Collection(CrossProtocolCollection.Name)]
 public sealed class CrossProtocolFederationTests(CrossProtocolFixture nodes) : IAsyncLifetime
 {
+    // Between two checks of a deadline-bounded poll; never a wait for the behaviour itself.
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
+
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
     private readonly List<IAsyncDisposable> resources = [];
     private readonly HttpClient http = new();
@@ -68,7 +72,7 @@ public sealed class CrossProtocolFederationTests(CrossProtocolFixture nodes) : I
                 Assert.Fail("Timed out waiting for " + describe());
             }
 
-            await Task.Delay(50);
+            await Task.Delay(PollInterval);
         }
     }
 
@@ -137,7 +141,7 @@ public sealed class CrossProtocolFederationTests(CrossProtocolFixture nodes) : I
                 Assert.Fail($"Timed out waiting for a message in {queue}");
             }
 
-            await Task.Delay(50);
+            await Task.Delay(PollInterval);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Federation.Nats.Client;
+using Federation.Testing.Brokers;
 
 namespace Federation.Nats.Tests;
 

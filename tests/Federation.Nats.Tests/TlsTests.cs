@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Federation.Nats.Client;
+using Federation.Testing.Brokers;
 
 namespace Federation.Nats.Tests;
 

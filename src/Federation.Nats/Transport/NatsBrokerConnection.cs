@@ -125,7 +125,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
                     return;
                 }
 
-                inbound = [.. _exchanges.Values.SelectMany(e => e.Bindings.Where(b => b.DestinationKind == BindingDestinationKind.Exchange && b.Destination == name).Select(b => (e, b)))];
+                inbound = BindingsTo(name, BindingDestinationKind.Exchange);
             }
 
             foreach (var sub in removed.Subscriptions.Values)
@@ -179,7 +179,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
                     return;
                 }
 
-                inbound = [.. _exchanges.Values.SelectMany(e => e.Bindings.Where(b => b.DestinationKind == BindingDestinationKind.Queue && b.Destination == name).Select(b => (e, b)))];
+                inbound = BindingsTo(name, BindingDestinationKind.Queue);
             }
 
             foreach (var (source, binding) in inbound)
@@ -600,4 +600,8 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         public void Close(Exception? error) => _channel.Writer.TryComplete(error);
     }
+
+    /// <summary>Every binding whose destination is <paramref name="destination"/>, with its source. Call under <c>_lock</c>.</summary>
+    private List<(ExchangeState Source, BindingSpec Binding)> BindingsTo(string destination, BindingDestinationKind kind) =>
+        [.. _exchanges.Values.SelectMany(e => e.Bindings.Where(b => b.DestinationKind == kind && b.Destination == destination).Select(b => (e, b)))];
 }

@@ -7,12 +7,16 @@ using Federation.Core.Links;
 using Federation.Core.Model;
 using Federation.Nats.Client;
 using Federation.Nats.Transport;
+using Federation.Testing.Brokers;
 
 namespace Federation.Nats.Tests.Federation;
 
 /// <summary>Three real nats-servers federating namespace <c>news</c> in a complete graph and in a ring.</summary>
 public sealed class NatsMeshFederationTests : IAsyncLifetime
 {
+    // Between two checks of a deadline-bounded poll; never a wait for the behaviour itself.
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
+
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(1000);
     private static readonly string[] Names = ["A", "B", "C"];
@@ -95,7 +99,7 @@ public sealed class NatsMeshFederationTests : IAsyncLifetime
                 Assert.Fail("Timed out waiting for " + describe());
             }
 
-            await Task.Delay(20);
+            await Task.Delay(PollInterval);
         }
     }
 
@@ -149,7 +153,7 @@ public sealed class NatsMeshFederationTests : IAsyncLifetime
                 }
             }
 
-            await Task.Delay(20);
+            await Task.Delay(PollInterval);
         }
 
         return received;

@@ -7,12 +7,16 @@ using Federation.Core.Links;
 using Federation.Core.Model;
 using Federation.Nats.Client;
 using Federation.Nats.Transport;
+using Federation.Testing.Brokers;
 
 namespace Federation.Nats.Tests.Federation;
 
 /// <summary>The upstream nats-server is killed and restarted on the same port: the link recovers and forwards again.</summary>
 public sealed class NatsReconnectFederationTests : IAsyncLifetime
 {
+    // Between two checks of a deadline-bounded poll; never a wait for the behaviour itself.
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
+
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
     private readonly List<IAsyncDisposable> _resources = [];
     private readonly HttpClient _http = new();
@@ -58,7 +62,7 @@ public sealed class NatsReconnectFederationTests : IAsyncLifetime
                 Assert.Fail("Timed out waiting for " + describe());
             }
 
-            await Task.Delay(20);
+            await Task.Delay(PollInterval);
         }
     }
 

@@ -2,6 +2,7 @@ using System.Text;
 using System.Threading.Channels;
 using Federation.Core.Transport;
 using Federation.Nats.Transport;
+using Federation.Testing.Brokers;
 
 namespace Federation.Nats.Tests.Transport;
 

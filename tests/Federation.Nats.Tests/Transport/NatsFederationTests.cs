@@ -7,6 +7,7 @@ using Federation.Core.Links;
 using Federation.Core.Model;
 using Federation.Nats.Client;
 using Federation.Nats.Transport;
+using Federation.Testing.Brokers;
 
 namespace Federation.Nats.Tests.Transport;
 

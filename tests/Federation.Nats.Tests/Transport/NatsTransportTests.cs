@@ -2,6 +2,7 @@ using Federation.Core.Hosting;
 using Federation.Core.Transport;
 using Federation.Nats.Transport;
 using Microsoft.Extensions.DependencyInjection;
+using Federation.Testing.Brokers;
 
 namespace Federation.Nats.Tests.Transport;
 

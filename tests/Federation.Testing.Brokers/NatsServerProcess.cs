@@ -3,16 +3,18 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Federation.CrossProtocol.Tests;
+namespace Federation.Testing.Brokers;
 
 /// <summary>
-/// (Copied from tests/Federation.Nats.Tests/NatsServerProcess.cs, where it is internal.)
 /// A real <c>nats-server</c> child process on free loopback ports. Stopping kills exactly this process (by its
 /// <see cref="Process"/> object), never anything found by name. The binary is $NATS_SERVER_BIN, /usr/sbin/nats-server
 /// or nats-server on PATH.
 /// </summary>
-internal sealed class NatsServerProcess : IAsyncDisposable
+public sealed class NatsServerProcess : IAsyncDisposable
 {
+    // Between two checks of a deadline-bounded poll; never a wait for the behaviour itself.
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
+
     private readonly string[] _extraArgs;
     private readonly StringBuilder _log = new();
     private Process? _process;
@@ -109,7 +111,7 @@ internal sealed class NatsServerProcess : IAsyncDisposable
             }
             catch (SocketException) when (DateTime.UtcNow < deadline)
             {
-                await Task.Delay(20);
+                await Task.Delay(PollInterval);
             }
         }
     }
@@ -159,4 +161,3 @@ internal sealed class NatsServerProcess : IAsyncDisposable
         }
     }
 }
-

@@ -1,0 +1,60 @@
+namespace Federation.Core.Transport.Messaging;
+
+/// <summary>
+/// One connection to a subject-addressed server (a NATS server, or an in-memory bus). Thread-safe: publishes and
+/// subscriptions may come from several threads.
+/// </summary>
+/// <remarks>
+/// Delivery is at-most-once, as in core NATS: a message published while nobody is subscribed, or while the connection is
+/// down, is gone. Subject syntax is NATS's: dot-separated tokens, <c>*</c> matches one token, a trailing <c>&gt;</c>
+/// matches one or more; publish subjects have no wildcards.
+/// </remarks>
+public interface ISubjectConnection : IAsyncDisposable
+{
+    /// <summary>The URI without credentials, for logs and status.</summary>
+    string DisplayUri { get; }
+
+    /// <summary>
+    /// The server this connection is attached to right now (a URL without credentials), or null while disconnected. The
+    /// collective broker records it in the seen-by trail.
+    /// </summary>
+    string? ConnectedServer { get; }
+
+    /// <summary>Completes when the connection is closed for good: successfully on dispose, faulted when it is lost beyond recovery.</summary>
+    Task Completion { get; }
+
+    /// <summary>
+    /// Subscribes to <paramref name="subject"/>. With a <paramref name="queueGroup"/>, each message goes to one member of the
+    /// group only, across every connection that subscribed with the same subject and group; that is how stateless broker
+    /// instances share work.
+    /// </summary>
+    /// <param name="subject">A subject, wildcards allowed. Invalid subjects throw <see cref="ArgumentException"/> naming it.</param>
+    /// <param name="queueGroup">The queue group, or null for a plain subscription that gets every message.</param>
+    /// <param name="handler">Called once per message, one message at a time per subscription. An exception is counted and logged by the transport, never rethrown into the connection.</param>
+    /// <param name="cancellationToken">Cancels the subscribe call, not the subscription.</param>
+    ValueTask<ISubjectSubscription> SubscribeAsync(string subject, string? queueGroup, SubjectMessageHandler handler, CancellationToken cancellationToken);
+
+    /// <summary>Publishes one message. Returns once the message is handed to the connection's writer, not when it is delivered.</summary>
+    /// <param name="message">The message; its <see cref="SubjectMessage.Subject"/> must not contain wildcards.</param>
+    /// <param name="cancellationToken">Cancels waiting for buffer space.</param>
+    ValueTask PublishAsync(SubjectMessage message, CancellationToken cancellationToken);
+
+    /// <summary>Waits until everything published so far has reached the server (a PING/PONG round trip on NATS).</summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    ValueTask FlushAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>Handles one message of an <see cref="ISubjectSubscription"/>.</summary>
+/// <param name="message">The message. Its body may be reused after the handler returns: copy it to keep it.</param>
+/// <param name="cancellationToken">Signalled when the subscription or connection closes.</param>
+public delegate ValueTask SubjectMessageHandler(SubjectMessage message, CancellationToken cancellationToken);
+
+/// <summary>A live subscription. Dispose it to unsubscribe; disposal waits for the running handler call to finish.</summary>
+public interface ISubjectSubscription : IAsyncDisposable
+{
+    /// <summary>The subscribed subject.</summary>
+    string Subject { get; }
+
+    /// <summary>The queue group, or null.</summary>
+    string? QueueGroup { get; }
+}

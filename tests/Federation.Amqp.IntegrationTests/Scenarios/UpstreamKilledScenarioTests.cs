@@ -19,7 +19,7 @@ namespace Federation.Amqp.IntegrationTests.Scenarios;
 public sealed class UpstreamKilledScenarioTests(RestartScenarioNodesFixture nodes, ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Messages = 3000;
-    private const int KillAfter = Messages / 10;
+    private const int KillAfter = Messages / 30;
     private const int PublishBatch = 250;
 
     private readonly ScenarioContext context = new();
@@ -40,7 +40,7 @@ public sealed class UpstreamKilledScenarioTests(RestartScenarioNodesFixture node
         await context.DeclareExchangeAsync(nodes.Downstream, exchange);
         context.DeleteLater(nodes.Upstream, exchange);
 
-        // Downstream: a consumer counting copies per message id, which pulls the trigger once a tenth has arrived.
+        // Downstream: a consumer counting copies per message id, which pulls the trigger once a thirtieth has arrived.
         var copies = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
         var redelivered = 0;
         var killNow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -72,7 +72,7 @@ public sealed class UpstreamKilledScenarioTests(RestartScenarioNodesFixture node
             Uris = { nodes.Upstream.AmqpUri() },
             ReconnectDelaySeconds = 1,
             AckMode = AckMode.OnConfirm,
-            PrefetchCount = 50,
+            PrefetchCount = 10, // a small window keeps the forwarding slow enough for the kill to land mid-stream
             ResourceCleanupMode = ResourceCleanupMode.Never,
         };
         var policy = new FederationPolicy { Pattern = "^" + Regex.Escape(exchange) + "$", ApplyTo = "exchanges", Definition = { FederationUpstream = "up" } };

@@ -4,11 +4,12 @@
 #  (b) hub -> leaf forwarding between two servers joined by a leafnode connection: native leafnode forwarding
 #      against our link (federation engine + NATS transport) between the same two servers.
 # Everything is measured in one run; prints msgs/s, p50 and p99 for every path, and the ratios.
-# Usage: benchmarks/nats-bench.sh [MESSAGES] [WINDOW]   (needs nats-server, node, and npm ci in tests/interop)
+# Usage: benchmarks/nats-bench.sh [MESSAGES] [WINDOW] [ROUNDS]   (needs nats-server, node, and npm ci in tests/interop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 messages=${1:-200000}
 window=${2:-2000}
+rounds=${3:-3}
 nats=${NATS_SERVER_BIN:-$(command -v nats-server || echo /usr/sbin/nats-server)}
 [ -x "$nats" ] || { echo "nats-server not found (set NATS_SERVER_BIN)" >&2; exit 1; }
 [ -d tests/interop/node_modules/nats ] || { echo "run 'npm ci' in tests/interop first" >&2; exit 1; }
@@ -49,4 +50,4 @@ grep -q "Leafnode connection created" "$dir/leaf.log" || { echo "leafnode did no
 
 dotnet run -c Release --project benchmarks/Federation.NatsBench -- \
   "nats://127.0.0.1:$single" "nats://127.0.0.1:$hub" "nats://127.0.0.1:$leaf" "$leaf_mon" \
-  tests/interop/nats-pubsub-bench.mjs "$messages" "$window"
+  tests/interop/nats-pubsub-bench.mjs "$messages" "$window" "$rounds"

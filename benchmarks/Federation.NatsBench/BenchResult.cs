@@ -5,6 +5,9 @@ internal sealed record BenchResult(string Name, int Count, int Size, double Seco
 {
     public double MessagesPerSecond => Count / Seconds;
 
+    /// <summary>The run with the median throughput (its latencies come with it).</summary>
+    public static BenchResult Median(IReadOnlyList<BenchResult> runs) => runs.OrderBy(r => r.MessagesPerSecond).ElementAt(runs.Count / 2);
+
     /// <summary>Builds a result from per-message latencies (sorted in place).</summary>
     public static BenchResult From(string name, int size, double seconds, double[] latenciesMs)
     {

@@ -4,7 +4,8 @@
 //     engine with the NATS transport in this process; namespaces "ours" with ack-mode no-ack, "confirm" with
 //     on-confirm); the leafnode denies "ours.>" and "confirm.>" so each message takes exactly one path.
 // Prints msgs/s, p50 and p99 for every path, and the ratios.
-// Usage: Federation.NatsBench SINGLE_URL HUB_URL LEAF_URL LEAF_MONITOR_PORT NODE_DRIVER [COUNT] [WINDOW]
+// Every figure is the median (by throughput) of ROUNDS runs, the paths interleaved.
+// Usage: Federation.NatsBench SINGLE_URL HUB_URL LEAF_URL LEAF_MONITOR_PORT NODE_DRIVER [COUNT] [WINDOW] [ROUNDS]
 using System.Globalization;
 using Federation.Core;
 using Federation.Core.Links;
@@ -14,24 +15,34 @@ using Federation.Nats.Transport;
 
 if (args.Length < 5)
 {
-    Console.Error.WriteLine("usage: Federation.NatsBench SINGLE_URL HUB_URL LEAF_URL LEAF_MONITOR_PORT NODE_DRIVER [COUNT] [WINDOW]");
+    Console.Error.WriteLine("usage: Federation.NatsBench SINGLE_URL HUB_URL LEAF_URL LEAF_MONITOR_PORT NODE_DRIVER [COUNT] [WINDOW] [ROUNDS]");
     return 64;
 }
 
 var (single, hub, leaf, leafMonitor, driver) = (args[0], args[1], args[2], args[3], args[4]);
 var count = args.Length > 5 ? int.Parse(args[5], CultureInfo.InvariantCulture) : 200_000;
 var window = args.Length > 6 ? int.Parse(args[6], CultureInfo.InvariantCulture) : 2_000;
-using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(15));
+var rounds = args.Length > 7 ? int.Parse(args[7], CultureInfo.InvariantCulture) : 3;
+using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(20));
 var token = cancel.Token;
 
-Console.WriteLine($"(a) raw pub/sub on one nats-server, {count} messages per run");
+Console.WriteLine($"(a) raw pub/sub on one nats-server, {count} messages per run, median of {rounds} rounds");
 var raw = new List<(BenchResult Ours, BenchResult Npm)>();
-foreach (var size in new[] { 128, 1024 })
+// NATSBENCH_ONLY=forwarding skips (a), e.g. to profile the link alone.
+foreach (var size in Environment.GetEnvironmentVariable("NATSBENCH_ONLY") == "forwarding" ? [] : new[] { 128, 1024 })
 {
     // Warm-up (JIT, connection setup) outside the measurement, for both clients.
     await RawPubSub.OursAsync(single, Math.Min(count, 20_000), size, token);
     await RawPubSub.NpmAsync(driver, single, Math.Min(count, 20_000), size, token);
-    raw.Add((await RawPubSub.OursAsync(single, count, size, token), await RawPubSub.NpmAsync(driver, single, count, size, token)));
+    var ours = new List<BenchResult>();
+    var npm = new List<BenchResult>();
+    for (var round = 0; round < rounds; round++)
+    {
+        ours.Add(await RawPubSub.OursAsync(single, count, size, token));
+        npm.Add(await RawPubSub.NpmAsync(driver, single, count, size, token));
+    }
+
+    raw.Add((BenchResult.Median(ours), BenchResult.Median(npm)));
 }
 
 var forwardSize = 128;
@@ -54,15 +65,27 @@ while (engine.GetLinks() is not { Count: 2 } links || links.Any(l => l.State != 
     await Task.Delay(50, token);
 }
 
-// Warm-up of each path, then the measured runs.
-foreach (var subject in new[] { "leaf.k", "ours.k", "confirm.k" })
+// Warm-up of each path, then rounds that interleave the paths (the machine is shared and noisy: no path always
+// runs first or last), and the median round of each path.
+var paths = new (string Name, string Subject)[] { ("nats-server leafnode", "leaf.k"), ("Federation.Core link, no-ack", "ours.k"), ("Federation.Core link, on-confirm", "confirm.k") };
+var runs = paths.ToDictionary(p => p.Name, _ => new List<BenchResult>());
+foreach (var (name, subject) in paths)
 {
-    await Forwarding.MeasureAsync(subject, hub, leaf, subject, Math.Min(count, 20_000), forwardSize, window, token);
+    await Forwarding.MeasureAsync(name, hub, leaf, subject, Math.Min(count, 50_000), forwardSize, window, token);
 }
 
-var leafnode = await Forwarding.MeasureAsync("nats-server leafnode", hub, leaf, "leaf.k", count, forwardSize, window, token);
-var linkNoAck = await Forwarding.MeasureAsync("Federation.Core link, no-ack", hub, leaf, "ours.k", count, forwardSize, window, token);
-var linkConfirm = await Forwarding.MeasureAsync("Federation.Core link, on-confirm", hub, leaf, "confirm.k", count, forwardSize, window, token);
+for (var round = 0; round < rounds; round++)
+{
+    for (var i = 0; i < paths.Length; i++)
+    {
+        var (name, subject) = paths[(i + round) % paths.Length];
+        runs[name].Add(await Forwarding.MeasureAsync(name, hub, leaf, subject, count, forwardSize, window, token));
+    }
+}
+
+var leafnode = BenchResult.Median(runs[paths[0].Name]);
+var linkNoAck = BenchResult.Median(runs[paths[1].Name]);
+var linkConfirm = BenchResult.Median(runs[paths[2].Name]);
 
 Console.WriteLine();
 Console.WriteLine($"{"path",-36}{"size",6}{"msgs/s",12}{"p50 ms",10}{"p99 ms",10}");

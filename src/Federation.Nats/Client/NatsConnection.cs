@@ -391,7 +391,18 @@ public sealed class NatsConnection : IAsyncDisposable
         Interlocked.Add(ref _outBytes, size);
     }
 
-    private NatsSubscription Subscribe(string subject, string? queueGroup, long? maxMessages, bool isInbox)
+    /// <summary>
+    /// Subscribes with a handler called on the read loop itself, one message at a time, with no buffer in between: for
+    /// in-library consumers (the transport's router) whose handler only hands the message on without blocking. Saves a
+    /// channel and a thread hop per message; a throwing handler is counted, never fatal for the read loop.
+    /// </summary>
+    internal NatsSubscription SubscribeInline(string subject, Action<NatsMsg> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return Subscribe(subject, null, null, isInbox: false, handler);
+    }
+
+    private NatsSubscription Subscribe(string subject, string? queueGroup, long? maxMessages, bool isInbox, Action<NatsMsg>? inlineHandler = null)
     {
         NatsSubjects.ValidateSubscribe(subject);
         if (queueGroup is not null)
@@ -406,7 +417,7 @@ public sealed class NatsConnection : IAsyncDisposable
 
         ThrowIfClosed();
         var sid = Interlocked.Increment(ref _nextSid);
-        var subscription = new NatsSubscription(this, sid, subject, queueGroup, maxMessages, _options, isInbox);
+        var subscription = new NatsSubscription(this, sid, subject, queueGroup, maxMessages, _options, isInbox, inlineHandler);
         lock (_subsLock)
         {
             _subs.Add(sid, subscription);

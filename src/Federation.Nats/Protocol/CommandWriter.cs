@@ -96,6 +96,7 @@ internal sealed class CommandWriter
     public int Publish(string subject, string? replyTo, NatsHeaders? headers, ReadOnlySequence<byte> payload)
     {
         int size;
+        bool wasEmpty;
         lock (_lock)
         {
             if (!_open)
@@ -103,16 +104,18 @@ internal sealed class CommandWriter
                 throw new NatsNotConnectedException();
             }
 
+            wasEmpty = _pending.WrittenCount == 0;
             size = ProtocolWriter.WritePublish(_pending, subject, replyTo, headers, payload);
             _pendingPublishes++;
         }
 
-        Signal();
+        SignalIf(wasEmpty);
         return size;
     }
 
     public void Subscribe(string subject, string? queueGroup, long sid, long? remaining)
     {
+        bool wasEmpty;
         lock (_lock)
         {
             if (!_open)
@@ -120,6 +123,7 @@ internal sealed class CommandWriter
                 return;
             }
 
+            wasEmpty = _pending.WrittenCount == 0;
             ProtocolWriter.WriteSub(_pending, subject, queueGroup, sid);
             if (remaining is not null)
             {
@@ -127,11 +131,12 @@ internal sealed class CommandWriter
             }
         }
 
-        Signal();
+        SignalIf(wasEmpty);
     }
 
     public void Unsubscribe(long sid, long? maxMsgs)
     {
+        bool wasEmpty;
         lock (_lock)
         {
             if (!_open)
@@ -139,14 +144,16 @@ internal sealed class CommandWriter
                 return;
             }
 
+            wasEmpty = _pending.WrittenCount == 0;
             ProtocolWriter.WriteUnsub(_pending, sid, maxMsgs);
         }
 
-        Signal();
+        SignalIf(wasEmpty);
     }
 
     public void Pong()
     {
+        bool wasEmpty;
         lock (_lock)
         {
             if (!_open)
@@ -154,15 +161,17 @@ internal sealed class CommandWriter
                 return;
             }
 
+            wasEmpty = _pending.WrittenCount == 0;
             ProtocolWriter.WritePong(_pending);
         }
 
-        Signal();
+        SignalIf(wasEmpty);
     }
 
     /// <summary>Queues a PING; <paramref name="waiter"/> (may be null for keep-alive pings) completes on its PONG.</summary>
     public void Ping(TaskCompletionSource? waiter)
     {
+        bool wasEmpty;
         lock (_lock)
         {
             if (!_open)
@@ -170,11 +179,12 @@ internal sealed class CommandWriter
                 throw new NatsNotConnectedException();
             }
 
+            wasEmpty = _pending.WrittenCount == 0;
             ProtocolWriter.WritePing(_pending);
             _pongWaiters.Enqueue(waiter);
         }
 
-        Signal();
+        SignalIf(wasEmpty);
     }
 
     /// <summary>A PONG arrived: completes the oldest PING's waiter.</summary>
@@ -237,6 +247,17 @@ internal sealed class CommandWriter
     }
 
     private void Signal() => _signal.Writer.TryWrite(true);
+
+    // Only the command that makes the pending buffer non-empty wakes the send loop: later ones land in the same buffer,
+    // which the loop swaps out under the lock after it has consumed that wake-up (so none is ever left behind). Saves
+    // the signal channel's lock on every command under load.
+    private void SignalIf(bool pendingWasEmpty)
+    {
+        if (pendingWasEmpty)
+        {
+            Signal();
+        }
+    }
 
     private static TaskCompletionSource NewTcs() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

@@ -62,6 +62,7 @@ internal static class Forwarding
         }
 
         var payload = new byte[size];
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
         var started = Stopwatch.GetTimestamp();
         for (var i = 0; i < count; i++)
         {
@@ -79,6 +80,7 @@ internal static class Forwarding
 
         await done.Task.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        Console.Error.WriteLine($"{name}: {(GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore) / count} B allocated per message in this process");
         return BenchResult.From(name, size, seconds, latencies);
     }
 }

@@ -27,6 +27,10 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     private readonly Dictionary<string, QueueState> _queues = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly NatsTopologySource _topology;
+    [ThreadStatic]
+    private static HashSet<QueueState>? t_targets;
+    [ThreadStatic]
+    private static HashSet<string>? t_visited;
     private long _nextSubscriptionId;
     private int _disposed;
 
@@ -440,7 +444,11 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             return;
         }
 
-        var targets = new HashSet<QueueState>();
+        // Route runs synchronously on a read loop: per-thread scratch sets instead of two new sets per message.
+        var targets = t_targets ??= [];
+        var visited = t_visited ??= new HashSet<string>(StringComparer.Ordinal);
+        targets.Clear();
+        visited.Clear();
         lock (_lock)
         {
             if (!source.Subscriptions.TryGetValue(via.Subject, out var current) || current != via)
@@ -456,13 +464,15 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
                 }
             }
 
-            CollectTargets(source, routingKey, targets, new HashSet<string>(StringComparer.Ordinal));
+            CollectTargets(source, routingKey, targets, visited);
         }
 
         foreach (var queue in targets)
         {
             queue.Offer(new QueuedMessage(source.Spec.Name, routingKey, msg.Headers, msg.Data));
         }
+
+        targets.Clear();
     }
 
     private void CollectTargets(ExchangeState exchange, string routingKey, HashSet<QueueState> targets, HashSet<string> visited)

@@ -236,6 +236,16 @@ public sealed class NatsConnection : IAsyncDisposable
     }
 
     /// <summary>
+    /// Like <see cref="FlushAsync"/>, but concurrent callers share one PING per socket write (group commit): for
+    /// publishers that confirm every message, such as a federation link in on-confirm mode.
+    /// </summary>
+    internal async ValueTask FlushCoalescedAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfNotConnected();
+        await _writer.FlushAtBatchEnd().WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Sends a request over the connection's single multiplexed inbox subscription and waits for the first reply.
     /// Throws <see cref="NatsNoRespondersException"/> when nobody listens and <see cref="NatsRequestTimeoutException"/>
     /// after <paramref name="timeout"/> (default <see cref="NatsClientOptions.RequestTimeout"/>).

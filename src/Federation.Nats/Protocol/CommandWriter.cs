@@ -19,6 +19,7 @@ internal sealed class CommandWriter
     private readonly long _maxPendingBytes;
     private ArrayBufferWriter<byte> _pending = new(64 * 1024);
     private ArrayBufferWriter<byte> _spare = new(64 * 1024);
+    private TaskCompletionSource? _batchFlush;
     private int _pendingPublishes;
     private int _inFlightPublishes;
     private bool _open;
@@ -61,8 +62,9 @@ internal sealed class CommandWriter
             _pendingPublishes = 0;
             _inFlightPublishes = 0;
             _pending.ResetWrittenCount();
-            waiters = [.. _pongWaiters];
+            waiters = [.. _pongWaiters, _batchFlush];
             _pongWaiters.Clear();
+            _batchFlush = null;
             drained = _drained;
             _drained = NewTcs();
         }
@@ -187,6 +189,31 @@ internal sealed class CommandWriter
         SignalIf(wasEmpty);
     }
 
+    /// <summary>
+    /// Group commit: completes on the PONG of one PING that the send loop appends at the end of its next batch, shared by
+    /// every caller until then. Everything queued before the call is in that batch or an earlier one, so the PONG proves
+    /// the server has it, as <see cref="Ping"/> does, at one PING per socket write instead of one per caller.
+    /// </summary>
+    public Task FlushAtBatchEnd()
+    {
+        bool wasEmpty;
+        Task flushed;
+        lock (_lock)
+        {
+            if (!_open)
+            {
+                throw new NatsNotConnectedException();
+            }
+
+            wasEmpty = _batchFlush is null && _pending.WrittenCount == 0;
+            _batchFlush ??= NewTcs();
+            flushed = _batchFlush.Task;
+        }
+
+        SignalIf(wasEmpty);
+        return flushed;
+    }
+
     /// <summary>A PONG arrived: completes the oldest PING's waiter.</summary>
     public void OnPong()
     {
@@ -210,6 +237,13 @@ internal sealed class CommandWriter
             TaskCompletionSource drained;
             lock (_lock)
             {
+                if (_batchFlush is { } batchFlush)
+                {
+                    ProtocolWriter.WritePing(_pending);
+                    _pongWaiters.Enqueue(batchFlush);
+                    _batchFlush = null;
+                }
+
                 if (_pending.WrittenCount == 0)
                 {
                     continue;

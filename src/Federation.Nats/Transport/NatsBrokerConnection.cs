@@ -342,7 +342,8 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             await _nats.PublishAsync(subject, body, headers, null, cancellationToken).ConfigureAwait(false);
             if (confirm)
             {
-                await _nats.FlushAsync(cancellationToken).ConfigureAwait(false);
+                // One PING per socket write confirms every publish in it (not one PING per message).
+                await _nats.FlushCoalescedAsync(cancellationToken).ConfigureAwait(false);
             }
         }
         catch (NatsPayloadTooLargeException ex)

@@ -80,7 +80,7 @@ internal static class Forwarding
 
         await done.Task.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        Console.Error.WriteLine($"{name}: {(GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore) / count} B allocated per message in this process");
+        Console.Error.WriteLine($"  {name}: {(GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore) / count} B allocated per message in this process (both ends' client included)");
         return BenchResult.From(name, size, seconds, latencies);
     }
 }

@@ -40,6 +40,7 @@ foreach (var size in Environment.GetEnvironmentVariable("NATSBENCH_ONLY") == "fo
     {
         ours.Add(await RawPubSub.OursAsync(single, count, size, token));
         npm.Add(await RawPubSub.NpmAsync(driver, single, count, size, token));
+        Console.WriteLine($"  round {round + 1}, {size} B: ours {ours[^1].MessagesPerSecond,10:F0} msgs/s, npm {npm[^1].MessagesPerSecond,10:F0} msgs/s");
     }
 
     raw.Add((BenchResult.Median(ours), BenchResult.Median(npm)));
@@ -79,7 +80,9 @@ for (var round = 0; round < rounds; round++)
     for (var i = 0; i < paths.Length; i++)
     {
         var (name, subject) = paths[(i + round) % paths.Length];
-        runs[name].Add(await Forwarding.MeasureAsync(name, hub, leaf, subject, count, forwardSize, window, token));
+        var run = await Forwarding.MeasureAsync(name, hub, leaf, subject, count, forwardSize, window, token);
+        Console.WriteLine($"  round {round + 1}: {name,-34}{run.MessagesPerSecond,10:F0} msgs/s");
+        runs[name].Add(run);
     }
 }
 

@@ -81,6 +81,13 @@ internal sealed class CommandWriter
     /// <summary>Waits while more than the configured bound is queued (back-pressure for publishers).</summary>
     public ValueTask WaitForCapacityAsync(CancellationToken cancellationToken)
     {
+        // Checked on every publish: the common case (well under the bound) is read without the lock, which the send
+        // loop also takes. A stale read errs by at most the commands racing with it; the bound is a soft one anyway.
+        if (Volatile.Read(ref _pending).WrittenCount <= _maxPendingBytes)
+        {
+            return ValueTask.CompletedTask;
+        }
+
         Task drained;
         lock (_lock)
         {

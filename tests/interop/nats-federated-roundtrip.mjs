@@ -1,7 +1,7 @@
-// Interop driver for FederationHost.Tests: the npm "nats" client subscribes to SUBSCRIBE_SUBJECT on the downstream
-// server, waits until the federation link has subscribed upstream (the upstream's /subsz lists interest under the
-// subject's first token), publishes BODY to PUBLISH_SUBJECT on the upstream server (which may require a user and
-// password), and prints what it received as one JSON line: {"subject","body","trail"}.
+// Interop driver (Federation.Nats.Tests, FederationHost.Tests): the npm "nats" client subscribes to SUBSCRIBE_SUBJECT
+// on the downstream server, waits until the federation link has subscribed upstream (the upstream's /subsz lists interest under the
+// subject's first token), publishes BODY to PUBLISH_SUBJECT on the upstream server (with UP_USER and UP_PASS unless
+// they are empty), and prints what it received as one JSON line: {"subject","body","trail"}.
 // Usage: node nats-federated-roundtrip.mjs DOWN_PORT UP_PORT UP_MONITOR_PORT UP_USER UP_PASS SUBSCRIBE_SUBJECT PUBLISH_SUBJECT BODY
 import { connect, StringCodec } from "nats";
 
@@ -13,7 +13,7 @@ if (!body) {
 
 const sc = StringCodec();
 const subscriber = await connect({ servers: `127.0.0.1:${downPort}`, name: "npm-subscriber" });
-const publisher = await connect({ servers: `127.0.0.1:${upPort}`, name: "npm-publisher", user: upUser, pass: upPass });
+const publisher = await connect({ servers: `127.0.0.1:${upPort}`, name: "npm-publisher", user: upUser || undefined, pass: upPass || undefined });
 const subscription = subscriber.subscribe(subscribeSubject, { max: 1 });
 await subscriber.flush();
 

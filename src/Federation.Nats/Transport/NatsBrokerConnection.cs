@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Threading.Channels;
 using Federation.Core.Transport;
 using Federation.Nats.Client;
@@ -23,6 +24,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     private readonly NatsUriSettings _settings;
     private readonly SemaphoreSlim _topologyGate = new(1, 1);
     private readonly Lock _lock = new();
+    private SharedConfirmationTask? _sharedConfirmation;
     private readonly Dictionary<string, ExchangeState> _exchanges = new(StringComparer.Ordinal);
     private readonly Dictionary<string, QueueState> _queues = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -334,27 +336,85 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         _topologyGate.Dispose();
     }
 
-    internal async ValueTask PublishAsync(string subject, NatsHeaders? headers, ReadOnlyMemory<byte> body, bool confirm, CancellationToken cancellationToken)
+    /// <summary>
+    /// Publishes with an encoded header block (empty: none), which the client copies before this returns. With
+    /// <paramref name="confirm"/>, completes once the server has the message: one PING per socket write confirms every
+    /// publish in it (group commit), and every publish of that write gets the same task (no per-message continuation).
+    /// </summary>
+    internal ValueTask PublishAsync(string subject, ReadOnlyMemory<byte> headerBlock, ReadOnlyMemory<byte> body, bool confirm, CancellationToken cancellationToken)
     {
-        ThrowIfLost();
+        Task confirmed;
         try
         {
-            await _nats.PublishAsync(subject, body, headers, null, cancellationToken).ConfigureAwait(false);
+            ThrowIfLost();
+            var sent = _nats.PublishEncodedAsync(subject, body, headerBlock, cancellationToken);
+            if (!sent.IsCompletedSuccessfully)
+            {
+                return PublishSlowAsync(sent, confirm, cancellationToken);
+            }
+
+            sent.GetAwaiter().GetResult();
+            if (!confirm)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            confirmed = _nats.FlushCoalescedAsync(cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            return ValueTask.FromException(ToPublishFailure(ex));
+        }
+
+        return confirmed.IsCompletedSuccessfully ? ValueTask.CompletedTask : new ValueTask(SharedConfirmation(confirmed));
+    }
+
+    private async ValueTask PublishSlowAsync(ValueTask sent, bool confirm, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await sent.ConfigureAwait(false);
             if (confirm)
             {
-                // One PING per socket write confirms every publish in it (not one PING per message).
                 await _nats.FlushCoalescedAsync(cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (NatsPayloadTooLargeException ex)
-        {
-            throw new PublishNackedException(ex.Message, ex);
-        }
         catch (NatsException ex)
         {
-            throw new ConnectionLostException($"Publishing to NATS failed: {ex.Message}", ex);
+            throw ToPublishFailure(ex);
         }
     }
+
+    // All publishes of one socket write wait for the same PONG: map its outcome once per write, not once per message,
+    // so that thousands of in-flight confirms cost one continuation when the PONG arrives.
+    private Task SharedConfirmation(Task flushed)
+    {
+        var shared = Volatile.Read(ref _sharedConfirmation);
+        if (shared is null || shared.Flushed != flushed)
+        {
+            shared = new SharedConfirmationTask(flushed, flushed.ContinueWith(
+                static t =>
+                {
+                    if (!t.IsCompletedSuccessfully)
+                    {
+                        throw ToPublishFailure(t.Exception?.InnerException ?? new TaskCanceledException(t));
+                    }
+                },
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default));
+            Volatile.Write(ref _sharedConfirmation, shared);
+        }
+
+        return shared.Confirmed;
+    }
+
+    private static Exception ToPublishFailure(Exception ex) => ex switch
+    {
+        NatsPayloadTooLargeException tooLarge => new PublishNackedException(tooLarge.Message, tooLarge),
+        NatsException nats => new ConnectionLostException($"Publishing to NATS failed: {nats.Message}", nats),
+        _ => ex,
+    };
 
     private async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
@@ -587,15 +647,26 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
     private sealed class NatsPublisher(NatsBrokerConnection connection, bool confirms) : IMessagePublisher
     {
+        [ThreadStatic]
+        private static ArrayBufferWriter<byte>? t_headerBlock;
+
         public ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
         {
             ArgumentNullException.ThrowIfNull(properties);
             var subject = NatsSubjectMapping.PublishSubject(exchange, routingKey);
-            return connection.PublishAsync(subject, NatsMessageMapping.ToNatsHeaders(properties), body, confirms, cancellationToken);
+
+            // The header block goes straight from the properties into a per-thread buffer (no NatsHeaders, no
+            // dictionary): the client copies it into its send buffer before PublishAsync first yields.
+            var block = t_headerBlock ??= new ArrayBufferWriter<byte>(512);
+            block.ResetWrittenCount();
+            NatsMessageMapping.WriteHeaderBlock(properties, block);
+            return connection.PublishAsync(subject, block.WrittenMemory, body, confirms, cancellationToken);
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
+
+    private sealed record SharedConfirmationTask(Task Flushed, Task Confirmed);
 
     internal sealed record QueuedMessage(string Exchange, string RoutingKey, NatsHeaders? Headers, ReadOnlyMemory<byte> Body);
 

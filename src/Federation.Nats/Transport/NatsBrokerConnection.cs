@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Threading.Channels;
 using Federation.Core.Transport;
 using Federation.Nats.Client;
 
@@ -671,24 +670,36 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     internal sealed record QueuedMessage(string Exchange, string RoutingKey, NatsHeaders? Headers, ReadOnlyMemory<byte> Body);
 
     /// <summary>
-    /// An emulated queue: at most <see cref="QueueCapacity"/> messages, drop-new when full. The bound is an interlocked
-    /// count over an unbounded channel, because a bounded channel takes its lock on every write and every read, and
-    /// the read loop (writer) and the consumer (reader) then contend for it on each message.
+    /// An emulated queue: at most <see cref="QueueCapacity"/> messages, drop-new when full. The read loop (writer) and
+    /// the consumer (reader) share no lock on the way of a message: it is a lock-free queue with an interlocked count,
+    /// and the writer wakes the reader only when the reader has parked on an empty queue (a channel takes its lock on
+    /// every write, which the two threads contended for on each message).
     /// </summary>
+    /// <remarks>
+    /// No lost wake-up: a reader publishes <c>_parked</c> (full fence) before it checks the queue once more, and a writer
+    /// enqueues (full fence) before it reads <c>_parked</c>, so at least one of them sees the other. Whoever turns
+    /// <c>_parked</c> from 1 to 0 completes the wake-up every parked reader waits on.
+    /// </remarks>
     internal sealed class QueueState(QueueSpec spec)
     {
-        private readonly Channel<QueuedMessage> _channel = Channel.CreateUnbounded<QueuedMessage>();
+        private readonly System.Collections.Concurrent.ConcurrentQueue<QueuedMessage> _items = new();
+        private readonly Lock _gate = new();
+        private TaskCompletionSource? _wake;
+        private int _parked;
         private int _count;
+        private bool _closed;
+        private Exception? _closeError;
 
         public QueueSpec Spec { get; } = spec;
 
         /// <summary>Waits until a message can be taken; false once the queue is closed and empty (throws if it was closed with an error).</summary>
-        public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken) => _channel.Reader.WaitToReadAsync(cancellationToken);
+        public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken) =>
+            _items.IsEmpty ? WaitSlowAsync(cancellationToken) : ValueTask.FromResult(true);
 
         /// <summary>Takes the oldest message, if any.</summary>
         public bool TryTake([System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out QueuedMessage message)
         {
-            if (!_channel.Reader.TryRead(out message))
+            if (!_items.TryDequeue(out message))
             {
                 return false;
             }
@@ -697,21 +708,97 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             return true;
         }
 
-        /// <summary>Adds a message unless the queue is full (the message is then dropped: at-most-once).</summary>
+        /// <summary>Adds a message unless the queue is full or closed (the message is then dropped: at-most-once).</summary>
         public void Offer(QueuedMessage message)
         {
-            if (Interlocked.Increment(ref _count) > QueueCapacity || !_channel.Writer.TryWrite(message))
+            if (Volatile.Read(ref _closed) || Interlocked.Increment(ref _count) > QueueCapacity)
             {
                 Interlocked.Decrement(ref _count);
+                return;
+            }
+
+            _items.Enqueue(message);
+            Interlocked.MemoryBarrier(); // the enqueue is visible before _parked is read (see the remarks)
+            if (Volatile.Read(ref _parked) != 0)
+            {
+                Wake();
             }
         }
 
-        public void Delete()
+        public void Delete() => Close(new ResourceNotFoundException($"Queue '{Spec.Name}' was deleted."));
+
+        /// <summary>Closes the queue: readers take what is left, then get false (or <paramref name="error"/>).</summary>
+        public void Close(Exception? error)
         {
-            _channel.Writer.TryComplete(new ResourceNotFoundException($"Queue '{Spec.Name}' was deleted."));
+            TaskCompletionSource? wake;
+            lock (_gate)
+            {
+                if (_closed)
+                {
+                    return;
+                }
+
+                _closeError = error;
+                Volatile.Write(ref _closed, true);
+                wake = _wake;
+                _wake = null;
+            }
+
+            Volatile.Write(ref _parked, 0);
+            wake?.TrySetResult();
         }
 
-        public void Close(Exception? error) => _channel.Writer.TryComplete(error);
+        private async ValueTask<bool> WaitSlowAsync(CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                if (!_items.IsEmpty)
+                {
+                    return true;
+                }
+
+                TaskCompletionSource wake;
+                lock (_gate)
+                {
+                    if (_closed)
+                    {
+                        if (!_items.IsEmpty)
+                        {
+                            return true;
+                        }
+
+                        return _closeError is null ? false : throw _closeError;
+                    }
+
+                    wake = _wake ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+
+                Interlocked.Exchange(ref _parked, 1);
+                if (!_items.IsEmpty)
+                {
+                    Wake(); // a message arrived between the check and parking: do not wait for a writer that saw no reader
+                }
+
+                await wake.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private void Wake()
+        {
+            if (Interlocked.Exchange(ref _parked, 0) == 0)
+            {
+                return; // someone else woke the readers
+            }
+
+            TaskCompletionSource? wake;
+            lock (_gate)
+            {
+                wake = _wake;
+                _wake = null;
+            }
+
+            wake?.TrySetResult();
+        }
     }
 
     /// <summary>Every binding whose destination is <paramref name="destination"/>, with its source. Call under <c>_lock</c>.</summary>

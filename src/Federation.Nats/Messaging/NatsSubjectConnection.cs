@@ -109,6 +109,27 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         }
 
         subscription.Start();
+
+        // The SPI promises an active subscription once this returns, so a message published right afterwards from another
+        // connection is delivered: wait for the server to have the SUB (one PING/PONG). While disconnected the SUB goes out
+        // with the next handshake instead.
+        if (_nats.State == NatsConnectionState.Connected)
+        {
+            try
+            {
+                await _nats.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (NatsNotConnectedException)
+            {
+                // replayed by the reconnect handshake
+            }
+            catch (OperationCanceledException)
+            {
+                await subscription.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
         return subscription;
     }
 

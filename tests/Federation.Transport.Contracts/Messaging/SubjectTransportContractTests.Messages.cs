@@ -41,7 +41,8 @@ public abstract partial class SubjectTransportContractTests
         await PublishAsync(publisher, subject, "empty-list", []);
 
         await Eventually.TrueAsync(() => recorder.Count == 2, Patience);
-        Assert.All(recorder.Messages, m => Assert.Null(m.Headers));
+        Assert.Null(recorder.Messages[0].Headers);
+        Assert.Empty(recorder.Messages[1].Headers ?? []); // an empty list may be passed through as is
     }
 
     [Fact]

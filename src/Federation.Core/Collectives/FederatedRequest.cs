@@ -3,7 +3,7 @@ using Federation.Core.Transport.Messaging;
 namespace Federation.Core.Collectives;
 
 /// <summary>A request for <see cref="FederatedClient.RequestAsync"/>.</summary>
-public sealed class FederatedRequest
+public sealed record FederatedRequest
 {
     /// <summary>The broker clusters (federation names, Choria's <c>plugin.choria.federation.collectives</c>) to send it through; each gets every chunk.</summary>
     public required IReadOnlyList<string> Federations { get; init; }

@@ -31,47 +31,9 @@ internal sealed class MessageRelay(
         metrics.Received(isRequest: true);
         try
         {
-            var error = FederationEnvelope.TryRead(message.Headers, out var envelope);
-            string? errorType = null;
-            if (error is not null)
+            if (Check(message, isRequest: true, out var envelope) is { } rejection)
             {
-                errorType = BrokerErrorTypes.Malformed;
-            }
-            else if (envelope.RequestId is null)
-            {
-                (errorType, error) = (BrokerErrorTypes.Malformed, $"no {FederationHeaders.RequestId}");
-            }
-            else if (envelope.ReplyTo is null)
-            {
-                (errorType, error) = (BrokerErrorTypes.Malformed, $"no {FederationHeaders.ReplyTo}");
-            }
-            else if (envelope.Targets.Count == 0)
-            {
-                (errorType, error) = (BrokerErrorTypes.Malformed, $"no {FederationHeaders.Target}");
-            }
-            else if (envelope.Hops >= maxHops)
-            {
-                (errorType, error) = (BrokerErrorTypes.HopLimit, $"{envelope.Hops} hop(s), limit {maxHops}");
-            }
-            else if (guard.ReplyError(envelope.ReplyTo) is { } replyError)
-            {
-                (errorType, error) = (BrokerErrorTypes.ReplyRejected, replyError);
-            }
-            else
-            {
-                foreach (var target in envelope.Targets)
-                {
-                    if (guard.TargetError(target) is { } targetError)
-                    {
-                        (errorType, error) = (BrokerErrorTypes.TargetRejected, targetError);
-                        break;
-                    }
-                }
-            }
-
-            if (errorType is not null)
-            {
-                Reject(isRequest: true, message.Subject, errorType, error!);
+                Reject(isRequest: true, message.Subject, rejection.ErrorType, rejection.Detail);
                 return;
             }
 
@@ -105,28 +67,9 @@ internal sealed class MessageRelay(
         metrics.Received(isRequest: false);
         try
         {
-            var error = FederationEnvelope.TryRead(message.Headers, out var envelope);
-            string? errorType = null;
-            if (error is not null)
+            if (Check(message, isRequest: false, out var envelope) is { } rejection)
             {
-                errorType = BrokerErrorTypes.Malformed;
-            }
-            else if (envelope.ReplyTo is null)
-            {
-                (errorType, error) = (BrokerErrorTypes.Malformed, $"no {FederationHeaders.ReplyTo}");
-            }
-            else if (envelope.Hops >= maxHops)
-            {
-                (errorType, error) = (BrokerErrorTypes.HopLimit, $"{envelope.Hops} hop(s), limit {maxHops}");
-            }
-            else if (guard.ReplyError(envelope.ReplyTo) is { } replyError)
-            {
-                (errorType, error) = (BrokerErrorTypes.ReplyRejected, replyError);
-            }
-
-            if (errorType is not null)
-            {
-                Reject(isRequest: false, message.Subject, errorType, error!);
+                Reject(isRequest: false, message.Subject, rejection.ErrorType, rejection.Detail);
                 return;
             }
 
@@ -140,6 +83,53 @@ internal sealed class MessageRelay(
         {
             metrics.Processed(isRequest: false, time.GetElapsedTime(started));
         }
+    }
+
+    /// <summary>
+    /// Why the message must be dropped, or null. Both directions need a well-formed envelope, a client reply subject that
+    /// passes the guard and a hop count under the limit; requests also need a request id and targets that pass the guard.
+    /// </summary>
+    private (string ErrorType, string Detail)? Check(SubjectMessage message, bool isRequest, out FederationEnvelope envelope)
+    {
+        if (FederationEnvelope.TryRead(message.Headers, out envelope) is { } malformed)
+        {
+            return (BrokerErrorTypes.Malformed, malformed);
+        }
+
+        if (isRequest && envelope.RequestId is null)
+        {
+            return (BrokerErrorTypes.Malformed, $"no {FederationHeaders.RequestId}");
+        }
+
+        if (envelope.ReplyTo is null)
+        {
+            return (BrokerErrorTypes.Malformed, $"no {FederationHeaders.ReplyTo}");
+        }
+
+        if (isRequest && envelope.Targets.Count == 0)
+        {
+            return (BrokerErrorTypes.Malformed, $"no {FederationHeaders.Target}");
+        }
+
+        if (envelope.Hops >= maxHops)
+        {
+            return (BrokerErrorTypes.HopLimit, $"{envelope.Hops} hop(s), limit {maxHops}");
+        }
+
+        if (guard.ReplyError(envelope.ReplyTo) is { } replyError)
+        {
+            return (BrokerErrorTypes.ReplyRejected, replyError);
+        }
+
+        foreach (var target in isRequest ? envelope.Targets : [])
+        {
+            if (guard.TargetError(target) is { } targetError)
+            {
+                return (BrokerErrorTypes.TargetRejected, targetError);
+            }
+        }
+
+        return null;
     }
 
     private void AppendTrail(List<KeyValuePair<string, string>> headers, FederationEnvelope envelope, ISubjectConnection from, ISubjectConnection to)

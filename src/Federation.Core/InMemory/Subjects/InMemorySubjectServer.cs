@@ -134,8 +134,8 @@ public sealed class InMemorySubjectServer
             return;
         }
 
-        // Receivers get one shared copy: the publisher may reuse its buffer as soon as PublishAsync returns.
-        var copy = message with { Body = message.Body.ToArray() };
+        // Receivers get one shared copy: the publisher may reuse its buffer and header list as soon as PublishAsync returns.
+        var copy = message with { Body = message.Body.ToArray(), Headers = message.Headers?.ToArray() };
         Dictionary<string, List<InMemorySubjectSubscription>>? groups = null;
         foreach (var subscription in matches)
         {

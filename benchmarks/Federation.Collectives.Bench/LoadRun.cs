@@ -54,7 +54,7 @@ internal sealed class LoadRun
     }
 
     /// <summary>Sends every request through <paramref name="send"/> and waits for the replies, or for <paramref name="deadline"/>.</summary>
-    public async Task<RunResult> ExecuteAsync(string name, Func<int, string, ValueTask> send, TimeSpan deadline)
+    public async Task<RoundResult> ExecuteAsync(Func<int, string, ValueTask> send, TimeSpan deadline)
     {
         using var timeout = new CancellationTokenSource(deadline);
         var started = Stopwatch.GetTimestamp();
@@ -71,28 +71,53 @@ internal sealed class LoadRun
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            // reported as lost below
+            // reported as lost
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started);
-        var replied = Volatile.Read(ref _replied);
-        var latencies = new double[replied];
-        var n = 0;
+        var latencies = new List<double>(Requests);
         foreach (var latency in _latencyMs)
         {
-            if (latency != 0 && n < latencies.Length)
+            if (latency != 0)
             {
-                latencies[n++] = latency;
+                latencies.Add(latency);
             }
         }
 
-        Array.Sort(latencies);
-        return new RunResult(name, replied / elapsed.TotalSeconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99), Requests - replied, Volatile.Read(ref _duplicates));
+        return new RoundResult(elapsed, latencies, Requests - latencies.Count, Volatile.Read(ref _duplicates));
     }
-
-    private static double Percentile(double[] sorted, double p) =>
-        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 }
 
-/// <summary>One path's figures.</summary>
-internal sealed record RunResult(string Name, double RequestsPerSecond, double P50Ms, double P99Ms, int Lost, int Duplicates);
+/// <summary>One round of one path.</summary>
+internal sealed record RoundResult(TimeSpan Elapsed, List<double> LatenciesMs, int Lost, int Duplicates);
+
+/// <summary>A path's rounds, added up.</summary>
+internal sealed class PathResult(string name)
+{
+    private readonly List<double> _latencies = [];
+    private TimeSpan _elapsed;
+
+    public string Name { get; } = name;
+
+    public int Lost { get; private set; }
+
+    public int Duplicates { get; private set; }
+
+    public double RequestsPerSecond => _latencies.Count / _elapsed.TotalSeconds;
+
+    public double P50Ms => Percentile(0.50);
+
+    public double P99Ms => Percentile(0.99);
+
+    public void Add(RoundResult round)
+    {
+        _elapsed += round.Elapsed;
+        _latencies.AddRange(round.LatenciesMs);
+        _latencies.Sort();
+        Lost += round.Lost;
+        Duplicates += round.Duplicates;
+    }
+
+    private double Percentile(double p) =>
+        _latencies.Count == 0 ? double.NaN : _latencies[Math.Min(_latencies.Count - 1, (int)Math.Ceiling(p * _latencies.Count) - 1)];
+}

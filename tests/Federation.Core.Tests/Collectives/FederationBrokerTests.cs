@@ -346,4 +346,97 @@ public sealed class FederationBrokerTests
         var result = await client.RequestAsync(Ping(["london"], "mcollective.node.web1") with { ExpectedReplies = 1 }, CancellationToken.None);
         Assert.True(result.Completed);
     }
+
+    [Fact]
+    public async Task A_failed_publish_is_counted_and_the_broker_goes_on()
+    {
+        await using var testbed = new CollectivesTestbed();
+        using var metrics = new BrokerMetricsRecorder("lossy");
+        var failing = new PublishFailingTransport(testbed.Transport, failOnSubject: "mcollective.node.broken");
+        var broker = new FederationBroker(new FederationBrokerOptions
+        {
+            ClusterName = "lossy", FederationUri = "memory://fed", CollectiveUri = "memory://london", InstanceName = "lossy-1",
+        }, [failing], testbed.Telemetry);
+        await using (broker)
+        {
+            await broker.StartAsync(CancellationToken.None);
+            await testbed.StartNodesAsync("london", "mcollective", "web1");
+            var client = await testbed.ClientAsync("fed");
+
+            var result = await client.RequestAsync(Ping(["lossy"], "mcollective.node.broken", "mcollective.node.web1") with { ExpectedReplies = 1 }, CancellationToken.None);
+
+            Assert.True(result.Completed);
+            Assert.Equal("web1@london", CollectivesTestbed.Text(Assert.Single(result.Replies)));
+            await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Published == 2, "the reply was forwarded");
+            Assert.Equal(1, broker.Statistics.Errors);
+            Assert.Equal(1, metrics.Sum("federation.broker.errors", ("error.type", BrokerErrorTypes.PublishFailed), ("federation.broker.connected_to", "collective")));
+        }
+    }
+
+    [Fact]
+    public async Task Starting_against_a_stopped_server_fails_with_the_transport_error()
+    {
+        await using var testbed = new CollectivesTestbed();
+        testbed.Registry.GetOrAdd("london").Stop();
+
+        await Assert.ThrowsAsync<Federation.Core.Transport.BrokerUnreachableException>(() => testbed.StartBrokerAsync("london", "fed", "london"));
+
+        Assert.Equal(0, testbed.Registry.GetOrAdd("fed").ConnectionCount); // the federation side was closed again
+    }
+
+    [Fact]
+    public async Task Cancelling_a_request_stops_waiting_for_replies()
+    {
+        await using var testbed = new CollectivesTestbed();
+        var client = await testbed.ClientAsync("fed");
+        using var cancel = new CancellationTokenSource();
+
+        var pending = client.RequestAsync(Ping(["nobody"], "mcollective.node.web1") with { ExpectedReplies = 1, Timeout = TimeSpan.FromMinutes(5) }, cancel.Token);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
+    }
+
+    [Theory]
+    [InlineData("a.b", "Federations")]
+    [InlineData("", "Federations")]
+    public async Task Invalid_federation_names_are_rejected_naming_them(string federation, string key)
+    {
+        await using var testbed = new CollectivesTestbed();
+        var client = await testbed.ClientAsync("fed");
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => client.RequestAsync(Ping([federation], "mcollective.node.web1"), CancellationToken.None));
+
+        Assert.Contains($"{key}: '{federation}'", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Wraps a transport so that publishing to one subject fails, as a publish on a lost connection does.</summary>
+    private sealed class PublishFailingTransport(ISubjectTransport inner, string failOnSubject) : ISubjectTransport
+    {
+        public IReadOnlyCollection<string> Schemes => inner.Schemes;
+
+        public async ValueTask<ISubjectConnection> ConnectAsync(SubjectConnectionRequest request, CancellationToken cancellationToken) =>
+            new Connection(await inner.ConnectAsync(request, cancellationToken), failOnSubject);
+
+        private sealed class Connection(ISubjectConnection inner, string failOnSubject) : ISubjectConnection
+        {
+            public string DisplayUri => inner.DisplayUri;
+
+            public string? ConnectedServer => inner.ConnectedServer;
+
+            public Task Completion => inner.Completion;
+
+            public ValueTask<ISubjectSubscription> SubscribeAsync(string subject, string? queueGroup, SubjectMessageHandler handler, CancellationToken cancellationToken) =>
+                inner.SubscribeAsync(subject, queueGroup, handler, cancellationToken);
+
+            public ValueTask PublishAsync(SubjectMessage message, CancellationToken cancellationToken) =>
+                message.Subject == failOnSubject
+                    ? throw new Federation.Core.Transport.ConnectionLostException("simulated loss")
+                    : inner.PublishAsync(message, cancellationToken);
+
+            public ValueTask FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
+    }
 }

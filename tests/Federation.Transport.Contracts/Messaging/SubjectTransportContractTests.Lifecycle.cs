@@ -62,31 +62,14 @@ public abstract partial class SubjectTransportContractTests
     {
         var subject = UniqueSubject("dispose-token");
         var connection = await OpenAsync();
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var sawCancellation = false;
-        var subscription = await connection.SubscribeAsync(
-            subject,
-            null,
-            async (_, token) =>
-            {
-                entered.TrySetResult();
-                try
-                {
-                    await Task.Delay(Timeout.Infinite, token);
-                }
-                catch (OperationCanceledException) when (token.IsCancellationRequested)
-                {
-                    sawCancellation = true;
-                    throw;
-                }
-            },
-            Ct);
+        var handler = new BlockedUntilCancelled();
+        var subscription = await connection.SubscribeAsync(subject, null, handler.HandleAsync, Ct);
         await PublishAsync(connection, subject, "waits-forever");
-        await entered.Task.WaitAsync(Patience, Ct);
+        await handler.Entered.Task.WaitAsync(Patience, Ct);
 
         await subscription.DisposeAsync().AsTask().WaitAsync(Patience, Ct);
 
-        Assert.True(sawCancellation);
+        Assert.True(handler.SawCancellation);
     }
 
     [Fact]
@@ -183,26 +166,10 @@ public abstract partial class SubjectTransportContractTests
     {
         var connection = await ConnectAsync("dispose-connection", Ct);
         var subject = UniqueSubject("dispose-connection");
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var handlerSawCancellation = false;
-        await connection.SubscribeAsync(
-            subject,
-            null,
-            async (_, token) =>
-            {
-                entered.TrySetResult();
-                try
-                {
-                    await Task.Delay(Timeout.Infinite, token);
-                }
-                catch (OperationCanceledException) when (token.IsCancellationRequested)
-                {
-                    handlerSawCancellation = true;
-                }
-            },
-            Ct);
+        var handler = new BlockedUntilCancelled();
+        await connection.SubscribeAsync(subject, null, handler.HandleAsync, Ct);
         await PublishAsync(connection, subject, "blocks");
-        await entered.Task.WaitAsync(Patience, Ct);
+        await handler.Entered.Task.WaitAsync(Patience, Ct);
 
         var first = connection.DisposeAsync().AsTask();
         var second = connection.DisposeAsync().AsTask();
@@ -210,7 +177,7 @@ public abstract partial class SubjectTransportContractTests
         await connection.DisposeAsync();
 
         Assert.True(connection.Completion.IsCompletedSuccessfully);
-        Assert.True(handlerSawCancellation);
+        Assert.True(handler.SawCancellation);
         await Assert.ThrowsAnyAsync<ObjectDisposedException>(async () => await PublishAsync(connection, subject, "after-dispose"));
         await Assert.ThrowsAnyAsync<ObjectDisposedException>(async () => await connection.SubscribeAsync(subject, null, (_, _) => ValueTask.CompletedTask, Ct));
     }
@@ -232,6 +199,27 @@ public abstract partial class SubjectTransportContractTests
         await publisher.DisposeAsync();
 
         await Eventually.TrueAsync(() => recorder.Count == Count, Patience, "a disposing connection should hand over what it already accepted");
+    }
+
+    /// <summary>A handler that blocks until its token is signalled, and remembers that it was.</summary>
+    private sealed class BlockedUntilCancelled
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool SawCancellation { get; private set; }
+
+        public async ValueTask HandleAsync(SubjectMessage message, CancellationToken cancellationToken)
+        {
+            Entered.TrySetResult();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                SawCancellation = true;
+            }
+        }
     }
 
     private static void InterlockedMax(ref int target, int value)

@@ -25,6 +25,9 @@ internal sealed class Testbed : IAsyncDisposable
 
     public InMemoryTransport Transport { get; }
 
+    /// <summary>Wraps the transport that engines started from now on use, to observe or alter what their links do.</summary>
+    public Func<ITransport, ITransport>? WrapTransport { get; set; }
+
     /// <summary>A broker whose cluster name is its name.</summary>
     public InMemoryBroker Broker(string name) => Registry.GetOrAdd(name, name);
 
@@ -47,7 +50,7 @@ internal sealed class Testbed : IAsyncDisposable
             }
         }
 
-        var engine = new FederationEngine(options, [Transport]);
+        var engine = new FederationEngine(options, [WrapTransport?.Invoke(Transport) ?? Transport]);
         _engines.Add(engine);
         await engine.StartAsync(CancellationToken.None);
         return engine;

@@ -17,7 +17,8 @@ internal static class ManagementJson
         JsonValueKind.String => value.GetString(),
         JsonValueKind.True => true,
         JsonValueKind.False => false,
-        JsonValueKind.Number => value.TryGetInt64(out var integer) ? integer : value.GetDouble(),
+        // The casts matter: "long : double" would make the conditional a double, turning every integer into a double.
+        JsonValueKind.Number => value.TryGetInt64(out var integer) ? (object)integer : value.GetDouble(),
         JsonValueKind.Array => value.EnumerateArray().Select(Read).ToList(),
         JsonValueKind.Object => value.EnumerateObject().ToDictionary(p => p.Name, p => Read(p.Value), StringComparer.Ordinal),
         _ => null,

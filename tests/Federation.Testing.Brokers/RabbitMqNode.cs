@@ -190,6 +190,33 @@ public sealed class RabbitMqNode : IAsyncDisposable
         running = false;
     }
 
+    /// <summary>
+    /// Kills the node abruptly (a crash, no clean shutdown) by the pid in its own pid file, keeping its data directory, so
+    /// <see cref="StartAsync"/> brings it back with whatever it had persisted.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The node has no pid file.</exception>
+    public async Task KillAsync()
+    {
+        if (!running)
+        {
+            return;
+        }
+
+        var pid = ReadPid() ?? throw new InvalidOperationException($"{NodeName} has no pid file at {PidFile}.");
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync().ConfigureAwait(false);
+        }
+        catch (ArgumentException)
+        {
+            // Already gone.
+        }
+
+        running = false;
+    }
+
     /// <summary>Runs <c>rabbitmqctl -n NODE args…</c> against this node.</summary>
     public Task<ProcessRunner.Result> CtlAsync(CancellationToken cancellationToken, params string[] arguments) =>
         ProcessRunner.RunAsync(Path.Combine(binDirectory, "rabbitmqctl"), ["-n", NodeName, .. arguments], environment, CommandTimeout, cancellationToken: cancellationToken);

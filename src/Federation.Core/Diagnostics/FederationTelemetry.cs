@@ -8,7 +8,7 @@ namespace Federation.Core.Diagnostics;
 /// The library's one <see cref="Meter"/> and one <see cref="ActivitySource"/>, both named <see cref="SourceName"/>.
 /// Enable them with <c>AddMeter(FederationTelemetry.SourceName)</c> and <c>AddSource(FederationTelemetry.SourceName)</c>.
 /// </summary>
-public sealed class FederationTelemetry : IDisposable
+public sealed partial class FederationTelemetry : IDisposable
 {
     /// <summary>The name of the meter and of the activity source.</summary>
     public const string SourceName = "Federation.Core";

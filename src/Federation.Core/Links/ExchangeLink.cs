@@ -139,7 +139,11 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             catch (Exception ex)
             {
                 // The plugin's supervisor restarts a failed link at once, then waits reconnect-delay between attempts.
-                if (Status.State == LinkState.Running)
+                // A run that stayed up for reconnect-delay made progress, so its failure gets the immediate retry again;
+                // one that fails right after reaching running (a message the downstream refuses every time, such as one
+                // over its max_message_size) must wait, or the link reconnects and replays its bindings in a hot loop
+                // and its error is never visible in its status.
+                if (Status is { State: LinkState.Running } running && _time.GetUtcNow() - running.Since >= Definition.Upstream.ReconnectDelay)
                 {
                     failuresInARow = 0;
                 }

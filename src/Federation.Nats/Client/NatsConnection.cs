@@ -236,6 +236,16 @@ public sealed class NatsConnection : IAsyncDisposable
     }
 
     /// <summary>
+    /// Like <see cref="FlushAsync"/>, but concurrent callers share one PING per socket write (group commit): for
+    /// publishers that confirm every message, such as a federation link in on-confirm mode.
+    /// </summary>
+    internal async ValueTask FlushCoalescedAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfNotConnected();
+        await _writer.FlushAtBatchEnd().WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Sends a request over the connection's single multiplexed inbox subscription and waits for the first reply.
     /// Throws <see cref="NatsNoRespondersException"/> when nobody listens and <see cref="NatsRequestTimeoutException"/>
     /// after <paramref name="timeout"/> (default <see cref="NatsClientOptions.RequestTimeout"/>).
@@ -391,7 +401,18 @@ public sealed class NatsConnection : IAsyncDisposable
         Interlocked.Add(ref _outBytes, size);
     }
 
-    private NatsSubscription Subscribe(string subject, string? queueGroup, long? maxMessages, bool isInbox)
+    /// <summary>
+    /// Subscribes with a handler called on the read loop itself, one message at a time, with no buffer in between: for
+    /// in-library consumers (the transport's router) whose handler only hands the message on without blocking. Saves a
+    /// channel and a thread hop per message; a throwing handler is counted, never fatal for the read loop.
+    /// </summary>
+    internal NatsSubscription SubscribeInline(string subject, Action<NatsMsg> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return Subscribe(subject, null, null, isInbox: false, handler);
+    }
+
+    private NatsSubscription Subscribe(string subject, string? queueGroup, long? maxMessages, bool isInbox, Action<NatsMsg>? inlineHandler = null)
     {
         NatsSubjects.ValidateSubscribe(subject);
         if (queueGroup is not null)
@@ -406,7 +427,7 @@ public sealed class NatsConnection : IAsyncDisposable
 
         ThrowIfClosed();
         var sid = Interlocked.Increment(ref _nextSid);
-        var subscription = new NatsSubscription(this, sid, subject, queueGroup, maxMessages, _options, isInbox);
+        var subscription = new NatsSubscription(this, sid, subject, queueGroup, maxMessages, _options, isInbox, inlineHandler);
         lock (_subsLock)
         {
             _subs.Add(sid, subscription);

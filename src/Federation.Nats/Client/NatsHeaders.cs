@@ -123,6 +123,9 @@ public sealed class NatsHeaders : IEnumerable<KeyValuePair<string, IReadOnlyList
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
+    /// <summary>The entries themselves, for allocation-free enumeration on the library's hot paths (codec, mapping).</summary>
+    internal Dictionary<string, List<string>> Entries => _values;
+
     /// <inheritdoc />
     public override string ToString() =>
         $"NATS/1.0{(StatusCode != 0 ? " " + StatusCode : string.Empty)} ({Count} keys)";

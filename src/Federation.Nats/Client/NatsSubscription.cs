@@ -13,12 +13,14 @@ public sealed class NatsSubscription : IAsyncEnumerable<NatsMsg>, IAsyncDisposab
 {
     private readonly NatsConnection _connection;
     private readonly Channel<NatsMsg> _channel;
+    private readonly Action<NatsMsg>? _inlineHandler;
     private long _dropped;
     private long _delivered;
     private long _handlerErrors;
 
-    internal NatsSubscription(NatsConnection connection, long sid, string subject, string? queueGroup, long? maxMessages, NatsClientOptions options, bool isInbox)
+    internal NatsSubscription(NatsConnection connection, long sid, string subject, string? queueGroup, long? maxMessages, NatsClientOptions options, bool isInbox, Action<NatsMsg>? inlineHandler = null)
     {
+        _inlineHandler = inlineHandler;
         _connection = connection;
         Sid = sid;
         Subject = subject;
@@ -93,8 +95,30 @@ public sealed class NatsSubscription : IAsyncEnumerable<NatsMsg>, IAsyncDisposab
             return true; // late arrival after the limit: ignore
         }
 
-        _channel.Writer.TryWrite(message);
+        if (_inlineHandler is { } inline)
+        {
+            DeliverInline(inline, message);
+        }
+        else
+        {
+            _channel.Writer.TryWrite(message);
+        }
+
         return MaxMessages is { } limit && count >= limit;
+    }
+
+    private void DeliverInline(Action<NatsMsg> handler, NatsMsg message)
+    {
+        try
+        {
+            handler(message);
+        }
+#pragma warning disable CA1031 // a faulty handler must not end the read loop
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            CountHandlerError();
+        }
     }
 
     internal void Complete() => _channel.Writer.TryComplete();

@@ -19,6 +19,7 @@ internal sealed class CommandWriter
     private readonly long _maxPendingBytes;
     private ArrayBufferWriter<byte> _pending = new(64 * 1024);
     private ArrayBufferWriter<byte> _spare = new(64 * 1024);
+    private TaskCompletionSource? _batchFlush;
     private int _pendingPublishes;
     private int _inFlightPublishes;
     private bool _open;
@@ -61,8 +62,9 @@ internal sealed class CommandWriter
             _pendingPublishes = 0;
             _inFlightPublishes = 0;
             _pending.ResetWrittenCount();
-            waiters = [.. _pongWaiters];
+            waiters = [.. _pongWaiters, _batchFlush];
             _pongWaiters.Clear();
+            _batchFlush = null;
             drained = _drained;
             _drained = NewTcs();
         }
@@ -79,6 +81,13 @@ internal sealed class CommandWriter
     /// <summary>Waits while more than the configured bound is queued (back-pressure for publishers).</summary>
     public ValueTask WaitForCapacityAsync(CancellationToken cancellationToken)
     {
+        // Checked on every publish: the common case (well under the bound) is read without the lock, which the send
+        // loop also takes. A stale read errs by at most the commands racing with it; the bound is a soft one anyway.
+        if (Volatile.Read(ref _pending).WrittenCount <= _maxPendingBytes)
+        {
+            return ValueTask.CompletedTask;
+        }
+
         Task drained;
         lock (_lock)
         {
@@ -96,6 +105,7 @@ internal sealed class CommandWriter
     public int Publish(string subject, string? replyTo, NatsHeaders? headers, ReadOnlySequence<byte> payload)
     {
         int size;
+        bool wasEmpty;
         lock (_lock)
         {
             if (!_open)
@@ -103,16 +113,18 @@ internal sealed class CommandWriter
                 throw new NatsNotConnectedException();
             }
 
+            wasEmpty = _pending.WrittenCount == 0;
             size = ProtocolWriter.WritePublish(_pending, subject, replyTo, headers, payload);
             _pendingPublishes++;
         }
 
-        Signal();
+        SignalIf(wasEmpty);
         return size;
     }
 
     public void Subscribe(string subject, string? queueGroup, long sid, long? remaining)
     {
+        bool wasEmpty;
         lock (_lock)
         {
             if (!_open)
@@ -120,6 +132,7 @@ internal sealed class CommandWriter
                 return;
             }
 
+            wasEmpty = _pending.WrittenCount == 0;
             ProtocolWriter.WriteSub(_pending, subject, queueGroup, sid);
             if (remaining is not null)
             {
@@ -127,11 +140,12 @@ internal sealed class CommandWriter
             }
         }
 
-        Signal();
+        SignalIf(wasEmpty);
     }
 
     public void Unsubscribe(long sid, long? maxMsgs)
     {
+        bool wasEmpty;
         lock (_lock)
         {
             if (!_open)
@@ -139,14 +153,16 @@ internal sealed class CommandWriter
                 return;
             }
 
+            wasEmpty = _pending.WrittenCount == 0;
             ProtocolWriter.WriteUnsub(_pending, sid, maxMsgs);
         }
 
-        Signal();
+        SignalIf(wasEmpty);
     }
 
     public void Pong()
     {
+        bool wasEmpty;
         lock (_lock)
         {
             if (!_open)
@@ -154,15 +170,17 @@ internal sealed class CommandWriter
                 return;
             }
 
+            wasEmpty = _pending.WrittenCount == 0;
             ProtocolWriter.WritePong(_pending);
         }
 
-        Signal();
+        SignalIf(wasEmpty);
     }
 
     /// <summary>Queues a PING; <paramref name="waiter"/> (may be null for keep-alive pings) completes on its PONG.</summary>
     public void Ping(TaskCompletionSource? waiter)
     {
+        bool wasEmpty;
         lock (_lock)
         {
             if (!_open)
@@ -170,11 +188,37 @@ internal sealed class CommandWriter
                 throw new NatsNotConnectedException();
             }
 
+            wasEmpty = _pending.WrittenCount == 0;
             ProtocolWriter.WritePing(_pending);
             _pongWaiters.Enqueue(waiter);
         }
 
-        Signal();
+        SignalIf(wasEmpty);
+    }
+
+    /// <summary>
+    /// Group commit: completes on the PONG of one PING that the send loop appends at the end of its next batch, shared by
+    /// every caller until then. Everything queued before the call is in that batch or an earlier one, so the PONG proves
+    /// the server has it, as <see cref="Ping"/> does, at one PING per socket write instead of one per caller.
+    /// </summary>
+    public Task FlushAtBatchEnd()
+    {
+        bool wasEmpty;
+        Task flushed;
+        lock (_lock)
+        {
+            if (!_open)
+            {
+                throw new NatsNotConnectedException();
+            }
+
+            wasEmpty = _batchFlush is null && _pending.WrittenCount == 0;
+            _batchFlush ??= NewTcs();
+            flushed = _batchFlush.Task;
+        }
+
+        SignalIf(wasEmpty);
+        return flushed;
     }
 
     /// <summary>A PONG arrived: completes the oldest PING's waiter.</summary>
@@ -200,6 +244,13 @@ internal sealed class CommandWriter
             TaskCompletionSource drained;
             lock (_lock)
             {
+                if (_batchFlush is { } batchFlush)
+                {
+                    ProtocolWriter.WritePing(_pending);
+                    _pongWaiters.Enqueue(batchFlush);
+                    _batchFlush = null;
+                }
+
                 if (_pending.WrittenCount == 0)
                 {
                     continue;
@@ -237,6 +288,17 @@ internal sealed class CommandWriter
     }
 
     private void Signal() => _signal.Writer.TryWrite(true);
+
+    // Only the command that makes the pending buffer non-empty wakes the send loop: later ones land in the same buffer,
+    // which the loop swaps out under the lock after it has consumed that wake-up (so none is ever left behind). Saves
+    // the signal channel's lock on every command under load.
+    private void SignalIf(bool pendingWasEmpty)
+    {
+        if (pendingWasEmpty)
+        {
+            Signal();
+        }
+    }
 
     private static TaskCompletionSource NewTcs() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

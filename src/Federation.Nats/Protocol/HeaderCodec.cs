@@ -23,7 +23,7 @@ internal static class HeaderCodec
             throw new ArgumentException($"Header status code {headers.StatusCode} is not a 3-digit code.", nameof(headers));
         }
 
-        foreach (var (key, values) in headers)
+        foreach (var (key, values) in headers.Entries)
         {
             if (key.Length == 0)
             {
@@ -61,7 +61,7 @@ internal static class HeaderCodec
             }
         }
 
-        foreach (var (key, values) in headers)
+        foreach (var (key, values) in headers.Entries)
         {
             foreach (var value in values)
             {
@@ -94,7 +94,7 @@ internal static class HeaderCodec
 
         span[pos++] = (byte)'\r';
         span[pos++] = (byte)'\n';
-        foreach (var (key, values) in headers)
+        foreach (var (key, values) in headers.Entries)
         {
             foreach (var value in values)
             {

@@ -27,6 +27,10 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     private readonly Dictionary<string, QueueState> _queues = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly NatsTopologySource _topology;
+    [ThreadStatic]
+    private static HashSet<QueueState>? t_targets;
+    [ThreadStatic]
+    private static HashSet<string>? t_visited;
     private long _nextSubscriptionId;
     private int _disposed;
 
@@ -238,7 +242,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
             foreach (var subject in subjects)
             {
-                await AddSubjectAsync(source, subject).ConfigureAwait(false);
+                AddSubject(source, subject);
             }
 
             if (!source.Spec.Internal)
@@ -338,7 +342,8 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             await _nats.PublishAsync(subject, body, headers, null, cancellationToken).ConfigureAwait(false);
             if (confirm)
             {
-                await _nats.FlushAsync(cancellationToken).ConfigureAwait(false);
+                // One PING per socket write confirms every publish in it (not one PING per message).
+                await _nats.FlushCoalescedAsync(cancellationToken).ConfigureAwait(false);
             }
         }
         catch (NatsPayloadTooLargeException ex)
@@ -400,8 +405,9 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         }
     }
 
-    private async ValueTask AddSubjectAsync(ExchangeState source, string subject)
+    private void AddSubject(ExchangeState source, string subject)
     {
+        SubscriptionEntry entry;
         lock (_lock)
         {
             if (source.Subscriptions.TryGetValue(subject, out var existing))
@@ -409,18 +415,25 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
                 existing.References++;
                 return;
             }
+
+            // Registered before the SUB goes out, so the very first MSG already finds its entry.
+            entry = new SubscriptionEntry(Interlocked.Increment(ref _nextSubscriptionId), subject);
+            source.Subscriptions[subject] = entry;
         }
 
-        var id = Interlocked.Increment(ref _nextSubscriptionId);
-        var entry = new SubscriptionEntry(id, subject);
-        entry.Subscription = await _nats.SubscribeAsync(subject, (msg, _) =>
+        try
         {
-            Route(source, entry, msg);
-            return ValueTask.CompletedTask;
-        }).ConfigureAwait(false);
-        lock (_lock)
+            // Routing only offers to in-process queues (never blocks), so it runs on the read loop: no extra buffer and hop.
+            entry.Subscription = _nats.SubscribeInline(subject, msg => Route(source, entry, msg));
+        }
+        catch
         {
-            source.Subscriptions[subject] = entry;
+            lock (_lock)
+            {
+                source.Subscriptions.Remove(subject);
+            }
+
+            throw;
         }
     }
 
@@ -432,7 +445,11 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             return;
         }
 
-        var targets = new HashSet<QueueState>();
+        // Route runs synchronously on a read loop: per-thread scratch sets instead of two new sets per message.
+        var targets = t_targets ??= [];
+        var visited = t_visited ??= new HashSet<string>(StringComparer.Ordinal);
+        targets.Clear();
+        visited.Clear();
         lock (_lock)
         {
             if (!source.Subscriptions.TryGetValue(via.Subject, out var current) || current != via)
@@ -448,13 +465,15 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
                 }
             }
 
-            CollectTargets(source, routingKey, targets, new HashSet<string>(StringComparer.Ordinal));
+            CollectTargets(source, routingKey, targets, visited);
         }
 
         foreach (var queue in targets)
         {
             queue.Offer(new QueuedMessage(source.Spec.Name, routingKey, msg.Headers, msg.Data));
         }
+
+        targets.Clear();
     }
 
     private void CollectTargets(ExchangeState exchange, string routingKey, HashSet<QueueState> targets, HashSet<string> visited)
@@ -578,20 +597,43 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
-    private static Channel<QueuedMessage> NewChannel() =>
-        Channel.CreateBounded<QueuedMessage>(new BoundedChannelOptions(QueueCapacity) { FullMode = BoundedChannelFullMode.DropWrite });
-
     internal sealed record QueuedMessage(string Exchange, string RoutingKey, NatsHeaders? Headers, ReadOnlyMemory<byte> Body);
 
+    /// <summary>
+    /// An emulated queue: at most <see cref="QueueCapacity"/> messages, drop-new when full. The bound is an interlocked
+    /// count over an unbounded channel, because a bounded channel takes its lock on every write and every read, and
+    /// the read loop (writer) and the consumer (reader) then contend for it on each message.
+    /// </summary>
     internal sealed class QueueState(QueueSpec spec)
     {
-        private readonly Channel<QueuedMessage> _channel = NewChannel();
+        private readonly Channel<QueuedMessage> _channel = Channel.CreateUnbounded<QueuedMessage>();
+        private int _count;
 
         public QueueSpec Spec { get; } = spec;
 
-        public ChannelReader<QueuedMessage> Reader => _channel.Reader;
+        /// <summary>Waits until a message can be taken; false once the queue is closed and empty (throws if it was closed with an error).</summary>
+        public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken) => _channel.Reader.WaitToReadAsync(cancellationToken);
 
-        public void Offer(QueuedMessage message) => _channel.Writer.TryWrite(message);
+        /// <summary>Takes the oldest message, if any.</summary>
+        public bool TryTake([System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out QueuedMessage message)
+        {
+            if (!_channel.Reader.TryRead(out message))
+            {
+                return false;
+            }
+
+            Interlocked.Decrement(ref _count);
+            return true;
+        }
+
+        /// <summary>Adds a message unless the queue is full (the message is then dropped: at-most-once).</summary>
+        public void Offer(QueuedMessage message)
+        {
+            if (Interlocked.Increment(ref _count) > QueueCapacity || !_channel.Writer.TryWrite(message))
+            {
+                Interlocked.Decrement(ref _count);
+            }
+        }
 
         public void Delete()
         {

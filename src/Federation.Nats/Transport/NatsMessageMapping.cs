@@ -30,6 +30,11 @@ public static class NatsMessageMapping
     public const string ReceivedFromHeader = HopHeaders.ReceivedFrom;
 
     private const string PropertyPrefix = "amqp-";
+    private const int MaxEscapedFields = 1024;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> EscapedFields = new(StringComparer.Ordinal);
+
+    [ThreadStatic]
+    private static StringBuilder? t_builder;
 
     /// <summary>Builds the NATS headers of a message, or <see langword="null"/> when there is nothing to send.</summary>
     public static NatsHeaders? ToNatsHeaders(MessageProperties properties)
@@ -60,11 +65,7 @@ public static class NatsMessageMapping
 
                 if (string.Equals(key, ReceivedFromHeader, StringComparison.OrdinalIgnoreCase))
                 {
-                    foreach (var hop in EncodeTrail(value))
-                    {
-                        headers.Add(ReceivedFromHeader, hop);
-                    }
-
+                    AddTrail(headers, value);
                     continue;
                 }
 
@@ -88,7 +89,7 @@ public static class NatsMessageMapping
         }
 
         Dictionary<string, object?>? table = null;
-        foreach (var (key, values) in headers)
+        foreach (var (key, values) in headers.Entries)
         {
             if (values.Count == 0)
             {
@@ -120,15 +121,21 @@ public static class NatsMessageMapping
     public static string EncodeHop(IEnumerable<KeyValuePair<string, object?>> hop)
     {
         ArgumentNullException.ThrowIfNull(hop);
-        var builder = new StringBuilder();
-        foreach (var (key, value) in hop)
+        var builder = t_builder ??= new StringBuilder(256);
+        builder.Clear();
+        if (hop is Dictionary<string, object?> table)
         {
-            if (builder.Length > 0)
+            foreach (var (key, value) in table)
             {
-                builder.Append(';');
+                AppendField(builder, key, value);
             }
-
-            builder.Append(Uri.EscapeDataString(key)).Append('=').Append(Uri.EscapeDataString(ToText(value) ?? ""));
+        }
+        else
+        {
+            foreach (var (key, value) in hop)
+            {
+                AppendField(builder, key, value);
+            }
         }
 
         return builder.ToString();
@@ -157,22 +164,48 @@ public static class NatsMessageMapping
         return [.. values.Select(v => (object?)DecodeHop(v))];
     }
 
-    private static IEnumerable<string> EncodeTrail(object? trail)
+    private static void AddTrail(NatsHeaders headers, object? trail)
     {
         if (trail is not IList list)
         {
-            yield break;
+            return;
         }
 
-        foreach (var element in list)
+        for (var i = 0; i < list.Count; i++)
         {
-            switch (element)
+            if (list[i] is IEnumerable<KeyValuePair<string, object?>> table)
             {
-                case IEnumerable<KeyValuePair<string, object?>> table:
-                    yield return EncodeHop(table);
-                    break;
+                headers.Add(ReceivedFromHeader, EncodeHop(table));
             }
         }
+    }
+
+    private static void AppendField(StringBuilder builder, string key, object? value)
+    {
+        if (builder.Length > 0)
+        {
+            builder.Append(';');
+        }
+
+        builder.Append(Escape(key)).Append('=').Append(Escape(ToText(value) ?? ""));
+    }
+
+    // Trail fields repeat from message to message (the same few URIs, exchanges, cluster names), and escaping them is
+    // most of the cost of encoding a hop: remember a bounded number of them.
+    private static string Escape(string text)
+    {
+        if (EscapedFields.TryGetValue(text, out var escaped))
+        {
+            return escaped;
+        }
+
+        escaped = Uri.EscapeDataString(text);
+        if (EscapedFields.Count < MaxEscapedFields)
+        {
+            EscapedFields.TryAdd(text, escaped);
+        }
+
+        return escaped;
     }
 
     private static void AddProperty(NatsHeaders headers, string name, string? value)
@@ -214,6 +247,21 @@ public static class NatsMessageMapping
         _ => null, // lists and tables have no NATS header form
     };
 
-    private static bool IsValidKey(string key) =>
-        key.Length > 0 && key.All(c => c > ' ' && c < 127 && c != ':');
+    private static bool IsValidKey(string key)
+    {
+        if (key.Length == 0)
+        {
+            return false;
+        }
+
+        foreach (var c in key)
+        {
+            if (c <= ' ' || c >= 127 || c == ':')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }

@@ -46,9 +46,9 @@ internal sealed class NatsQueueConsumer : IMessageConsumer
         var token = _stop.Token;
         try
         {
-            while (await _queue.Reader.WaitToReadAsync(token).ConfigureAwait(false))
+            while (await _queue.WaitToReadAsync(token).ConfigureAwait(false))
             {
-                while (!token.IsCancellationRequested && _queue.Reader.TryRead(out var message))
+                while (!token.IsCancellationRequested && _queue.TryTake(out var message))
                 {
                     var delivery = new Delivery(
                         ++_tag,

@@ -26,8 +26,16 @@ public static class NatsSubjectMapping
     /// <exception cref="ArgumentException">The pair has no valid NATS subject.</exception>
     public static string PublishSubject(string exchange, string routingKey)
     {
-        ValidateExchange(exchange);
+        // Per-message path: the common, valid case is checked in one pass without splitting; anything else takes the
+        // word-by-word validation below, which names the problem.
+        ArgumentNullException.ThrowIfNull(exchange);
         ArgumentNullException.ThrowIfNull(routingKey);
+        if (IsPlainSubject(exchange) && (routingKey.Length == 0 || IsPlainSubject(routingKey)))
+        {
+            return routingKey.Length == 0 ? exchange : string.Concat(exchange, ".", routingKey);
+        }
+
+        ValidateExchange(exchange);
         if (routingKey.Length == 0)
         {
             return exchange;
@@ -213,6 +221,28 @@ public static class NatsSubjectMapping
         }
 
         return subjects;
+    }
+
+    /// <summary>Non-empty dot-separated words, no empty word, no wildcard or '&gt;' character, no whitespace or control character.</summary>
+    private static bool IsPlainSubject(string text)
+    {
+        if (text.Length == 0 || text[0] == '.' || text[^1] == '.')
+        {
+            return false;
+        }
+
+        var previous = '\0';
+        foreach (var c in text)
+        {
+            if (c is '*' or '>' or '#' || char.IsWhiteSpace(c) || char.IsControl(c) || (c == '.' && previous == '.'))
+            {
+                return false;
+            }
+
+            previous = c;
+        }
+
+        return true;
     }
 
     private static void ValidateExchange(string exchange)

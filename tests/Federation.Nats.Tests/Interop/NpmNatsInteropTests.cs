@@ -47,8 +47,9 @@ public sealed class NpmNatsInteropTests : IAsyncLifetime
             await Task.Delay(PollInterval);
         }
 
-        var (exitCode, output, error) = await NodeScript.RunAsync("nats", "nats-subscribe-then-publish.mjs",
-            _downstream.Port.ToString(CultureInfo.InvariantCulture), _upstream.Port.ToString(CultureInfo.InvariantCulture), _upstream.MonitorPort.ToString(CultureInfo.InvariantCulture));
+        var (exitCode, output, error) = await NodeScript.RunAsync("nats", "nats-federated-roundtrip.mjs",
+            _downstream.Port.ToString(CultureInfo.InvariantCulture), _upstream.Port.ToString(CultureInfo.InvariantCulture), _upstream.MonitorPort.ToString(CultureInfo.InvariantCulture),
+            "", "", "orders.eu.*", "orders.eu.created", "hello from npm nats"); // no user, no password
         Assert.True(exitCode == 0, $"node exited with {exitCode}: {error}");
 
         using var received = JsonDocument.Parse(output.Trim().Split('\n').Last());

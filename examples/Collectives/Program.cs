@@ -1,0 +1,97 @@
+// Federation of Collectives: London, Tokyo and New York collectives joined into one federation by stateless broker
+// clusters (two instances each). Runs on the in-memory bus by default; point the URIs at nats:// servers to run on NATS.
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Text;
+using Collectives;
+using Federation.Core.Collectives;
+using Federation.Core.Diagnostics;
+using Federation.Core.Hosting;
+using Federation.Nats;
+using FederationHost.Metrics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+var settings = ExampleSettings.Read(builder.Configuration);
+
+builder.Services.AddNatsSubjectTransport(); // nats:// and tls:// URIs; memory:// is always there
+foreach (var collective in settings.Collectives)
+{
+    for (var instance = 1; instance <= settings.BrokerInstances; instance++)
+    {
+        var instanceName = $"{collective.Name}-broker-{instance}";
+        builder.Services.AddFederationBroker(instanceName, options =>
+        {
+            options.ClusterName = collective.Name;
+            options.InstanceName = instanceName;
+            options.FederationUri = settings.FederationUri;
+            options.CollectiveUri = collective.Uri;
+        });
+    }
+}
+
+using var host = builder.Build();
+using var metrics = new MeterAggregator([FederationTelemetry.SourceName], host.Services.GetRequiredService<IMeterFactory>());
+using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+await host.StartAsync(stop.Token);
+var transports = host.Services.GetRequiredService<SubjectTransportResolver>();
+var connections = new List<IAsyncDisposable>();
+try
+{
+    foreach (var collective in settings.Collectives)
+    {
+        foreach (var node in collective.Nodes)
+        {
+            var connection = await transports.ConnectAsync(collective.Uri, node, stop.Token);
+            connections.Add(connection);
+            await SimulatedNode.StartAsync(connection, collective.Name, node, stop.Token);
+        }
+    }
+
+    var federation = await transports.ConnectAsync(settings.FederationUri, "collectives-example client", stop.Token);
+    connections.Add(federation);
+    var client = new FederatedClient(federation, new FederatedClientOptions { Identity = "example-client" });
+    var expected = settings.Collectives.Sum(c => c.Nodes.Count);
+    var clock = Stopwatch.StartNew();
+    var result = await client.RequestAsync(new FederatedRequest
+    {
+        Federations = settings.Collectives.Select(c => c.Name).ToList(),
+        Targets = [SimulatedNode.RpcutilBroadcast],
+        Body = Encoding.UTF8.GetBytes("ping"),
+        ExpectedReplies = expected,
+        Timeout = settings.Timeout,
+    }, stop.Token);
+
+    Console.WriteLine($"Federated request {result.RequestId} to {string.Join(", ", settings.Collectives.Select(c => c.Name))} " +
+                      $"via {settings.FederationUri}: {result.Replies.Count} of {expected} replies in {clock.ElapsedMilliseconds} ms " +
+                      (result.Completed ? "(completed)" : "(timed out)"));
+    foreach (var collective in settings.Collectives)
+    {
+        var replies = result.Replies.Where(r => r.Headers?.Any(h => h.Key == SimulatedNode.CollectiveHeader && h.Value == collective.Name) == true).ToList();
+        Console.WriteLine($"{collective.Name} ({replies.Count} replies)");
+        foreach (var reply in replies.OrderBy(r => Encoding.UTF8.GetString(r.Body.Span), StringComparer.Ordinal))
+        {
+            var brokers = FederatedMessages.GetSeenBy(reply).Skip(1).Select(hop => hop.Processor);
+            Console.WriteLine($"  {Encoding.UTF8.GetString(reply.Body.Span),-28} via {string.Join(" -> ", brokers)}");
+        }
+    }
+
+    if (settings.PrintMetrics)
+    {
+        Console.WriteLine();
+        Console.Write(PrometheusTextExporter.Render(metrics.Collect()));
+    }
+
+    return result.Completed ? 0 : 1;
+}
+finally
+{
+    foreach (var connection in connections)
+    {
+        await connection.DisposeAsync();
+    }
+
+    await host.StopAsync(CancellationToken.None);
+}

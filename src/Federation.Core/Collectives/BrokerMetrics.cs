@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using Federation.Core.Diagnostics;
+
+namespace Federation.Core.Collectives;
+
+/// <summary>One broker instance's measurements, with the tag sets precomputed, plus plain counters for <see cref="FederationBroker.Statistics"/>.</summary>
+internal sealed class BrokerMetrics
+{
+    public const string Request = "request";
+    public const string Reply = "reply";
+    public const string FederationSide = "federation";
+    public const string CollectiveSide = "collective";
+
+    private readonly FederationBrokerInstruments _instruments;
+    private readonly TagList _requestFromFederation;
+    private readonly TagList _requestToCollective;
+    private readonly TagList _replyFromCollective;
+    private readonly TagList _replyToFederation;
+    private long _requestsReceived;
+    private long _repliesReceived;
+    private long _published;
+    private long _errors;
+
+    public BrokerMetrics(FederationTelemetry telemetry, string cluster, string instance)
+    {
+        _instruments = telemetry.BrokerInstruments;
+        _requestFromFederation = Tags(cluster, instance, Request, FederationSide);
+        _requestToCollective = Tags(cluster, instance, Request, CollectiveSide);
+        _replyFromCollective = Tags(cluster, instance, Reply, CollectiveSide);
+        _replyToFederation = Tags(cluster, instance, Reply, FederationSide);
+    }
+
+    public FederationBrokerStatistics Snapshot() => new(
+        Interlocked.Read(ref _requestsReceived), Interlocked.Read(ref _repliesReceived), Interlocked.Read(ref _published), Interlocked.Read(ref _errors));
+
+    /// <summary>A message arrived; <paramref name="isRequest"/> tells the side (requests come from the federation, replies from the collective).</summary>
+    public void Received(bool isRequest)
+    {
+        Interlocked.Increment(ref isRequest ? ref _requestsReceived : ref _repliesReceived);
+        _instruments.Received.Add(1, isRequest ? _requestFromFederation : _replyFromCollective);
+    }
+
+    /// <summary>One message published on the outgoing side.</summary>
+    public void Published(bool isRequest)
+    {
+        Interlocked.Increment(ref _published);
+        _instruments.Published.Add(1, isRequest ? _requestToCollective : _replyToFederation);
+    }
+
+    /// <summary>A rejected message (tagged with the incoming side) or a failed publish (tagged with the outgoing side).</summary>
+    public void Error(bool isRequest, string errorType, bool onOutgoingSide)
+    {
+        Interlocked.Increment(ref _errors);
+        var tags = (isRequest, onOutgoingSide) switch
+        {
+            (true, false) => _requestFromFederation,
+            (true, true) => _requestToCollective,
+            (false, false) => _replyFromCollective,
+            (false, true) => _replyToFederation,
+        };
+        tags.Add(FederationBrokerInstruments.ErrorTypeTag, errorType);
+        _instruments.Errors.Add(1, tags);
+    }
+
+    public void Processed(bool isRequest, TimeSpan elapsed) =>
+        _instruments.Duration.Record(elapsed.TotalSeconds, isRequest ? _requestFromFederation : _replyFromCollective);
+
+    private static TagList Tags(string cluster, string instance, string direction, string side) => new()
+    {
+        { FederationBrokerInstruments.ClusterTag, cluster },
+        { FederationBrokerInstruments.DirectionTag, direction },
+        { FederationBrokerInstruments.InstanceTag, instance },
+        { FederationBrokerInstruments.ConnectedToTag, side },
+    };
+}

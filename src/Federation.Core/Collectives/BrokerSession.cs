@@ -1,0 +1,43 @@
+using Federation.Core.Transport.Messaging;
+
+namespace Federation.Core.Collectives;
+
+/// <summary>One connected period of a broker instance: both connections and their queue subscriptions.</summary>
+internal sealed class BrokerSession(ISubjectConnection federation, ISubjectConnection collective) : IAsyncDisposable
+{
+    private readonly List<ISubjectSubscription> _subscriptions = [];
+
+    public ISubjectConnection Federation { get; } = federation;
+
+    public ISubjectConnection Collective { get; } = collective;
+
+    /// <summary>Completes when either connection is closed or lost.</summary>
+    public Task Ended => Task.WhenAny(Federation.Completion, Collective.Completion);
+
+    public void Add(ISubjectSubscription subscription) => _subscriptions.Add(subscription);
+
+    public async ValueTask DisposeAsync()
+    {
+        // Unsubscribe first so the queue groups hand new messages to the other instances, then close.
+        foreach (var subscription in _subscriptions)
+        {
+            await Ignore(subscription.DisposeAsync).ConfigureAwait(false);
+        }
+
+        await Ignore(Federation.DisposeAsync).ConfigureAwait(false);
+        await Ignore(Collective.DisposeAsync).ConfigureAwait(false);
+    }
+
+    private static async ValueTask Ignore(Func<ValueTask> dispose)
+    {
+        try
+        {
+            await dispose().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // a lost connection may fail to close; the session is being discarded either way
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+}

@@ -1,0 +1,135 @@
+using Federation.Core.InMemory.Subjects;
+using Federation.Core.Transport.Messaging;
+
+namespace Federation.Core.Collectives;
+
+/// <summary>
+/// Publishes federated requests on the federation and gathers the replies (Choria's federated client): the targets are
+/// chunked (<see cref="FederatedClientOptions.TargetsPerMessage"/>), every chunk goes to every listed federation, and
+/// the replies come back on a reply subject unique to the request. Thread-safe.
+/// </summary>
+public sealed class FederatedClient
+{
+    private readonly ISubjectConnection _federation;
+    private readonly FederatedClientOptions _options;
+    private readonly TimeProvider _time;
+    private readonly string _clientToken = Guid.NewGuid().ToString("N")[..12];
+
+    /// <summary>Creates a client on a connection to the federation.</summary>
+    /// <param name="federation">The connection to the federation's server.</param>
+    /// <param name="options">Options; defaults when null.</param>
+    /// <param name="timeProvider">Clock for the reply timeout.</param>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    public FederatedClient(ISubjectConnection federation, FederatedClientOptions? options = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(federation);
+        _federation = federation;
+        _options = options ?? new FederatedClientOptions();
+        _time = timeProvider ?? TimeProvider.System;
+        if (_options.TargetsPerMessage < 1)
+        {
+            throw new ArgumentException($"TargetsPerMessage: '{_options.TargetsPerMessage}' must be at least 1.", nameof(options));
+        }
+
+        if (!FederationBrokerOptionsValidation.IsSingleToken(_options.ReplySubjectPrefix))
+        {
+            throw new ArgumentException($"ReplySubjectPrefix: '{_options.ReplySubjectPrefix}' must be one subject token.", nameof(options));
+        }
+
+        if (SubjectSyntax.PublishError(_options.SubjectPrefix) is { } error)
+        {
+            throw new ArgumentException($"SubjectPrefix: '{_options.SubjectPrefix}' {error}.", nameof(options));
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="request"/> and gathers replies until <see cref="FederatedRequest.ExpectedReplies"/> arrived or
+    /// <see cref="FederatedRequest.Timeout"/> passed; returns what arrived either way.
+    /// </summary>
+    /// <param name="request">The request.</param>
+    /// <param name="cancellationToken">Cancels publishing and waiting (throws <see cref="OperationCanceledException"/>).</param>
+    /// <exception cref="ArgumentException">A federation name, a target or a count is invalid; the message names it.</exception>
+    public async Task<FederatedReplies> RequestAsync(FederatedRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Validate(request);
+        var requestId = Guid.NewGuid().ToString("N");
+        var replySubject = $"{_options.ReplySubjectPrefix}.reply.{_clientToken}.{requestId}";
+        var gathered = new ReplyGatherer(request.ExpectedReplies);
+        var subscription = await _federation.SubscribeAsync(replySubject, null, gathered.AddAsync, cancellationToken).ConfigureAwait(false);
+        await using (subscription.ConfigureAwait(false))
+        {
+            var published = 0;
+            var chunks = request.Targets.Chunk(_options.TargetsPerMessage).ToList();
+            foreach (var federation in request.Federations)
+            {
+                var subject = FederationBrokerSubjects.For(federation, _options.SubjectPrefix).Federation;
+                foreach (var chunk in chunks)
+                {
+                    await _federation.PublishAsync(new SubjectMessage(subject, request.Body, Envelope(request, requestId, replySubject, chunk)), cancellationToken).ConfigureAwait(false);
+                    published++;
+                }
+            }
+
+            await _federation.FlushAsync(cancellationToken).ConfigureAwait(false);
+            var completed = await gathered.WaitAsync(request.Timeout, _time, cancellationToken).ConfigureAwait(false);
+            return new FederatedReplies(requestId, published, gathered.Snapshot(), completed);
+        }
+    }
+
+    private List<KeyValuePair<string, string>> Envelope(FederatedRequest request, string requestId, string replySubject, string[] targets)
+    {
+        var headers = new List<KeyValuePair<string, string>>((request.Headers?.Count ?? 0) + targets.Length + 4);
+        headers.AddRange(request.Headers ?? []);
+        headers.Add(new(FederationHeaders.RequestId, requestId));
+        headers.Add(new(FederationHeaders.ReplyTo, replySubject));
+        foreach (var target in targets)
+        {
+            headers.Add(new(FederationHeaders.Target, target));
+        }
+
+        var server = _federation.ConnectedServer ?? "-";
+        headers.Add(new(FederationHeaders.SeenBy, new SeenByHop(server, _options.Identity, server).Format()));
+        headers.Add(new(FederationHeaders.Hops, FederatedMessages.FormatHops(0)));
+        return headers;
+    }
+
+    private static void Validate(FederatedRequest request)
+    {
+        if (request.Federations is null || request.Federations.Count == 0)
+        {
+            throw new ArgumentException("Federations: at least one broker cluster name is required.", nameof(request));
+        }
+
+        foreach (var federation in request.Federations)
+        {
+            if (federation is null || !FederationBrokerOptionsValidation.IsSingleToken(federation))
+            {
+                throw new ArgumentException($"Federations: '{federation}' must be one subject token.", nameof(request));
+            }
+        }
+
+        if (request.Targets is null || request.Targets.Count == 0)
+        {
+            throw new ArgumentException("Targets: at least one target subject is required.", nameof(request));
+        }
+
+        foreach (var target in request.Targets)
+        {
+            if (SubjectSyntax.PublishError(target) is { } error)
+            {
+                throw new ArgumentException($"Targets: '{target}' {error}.", nameof(request));
+            }
+        }
+
+        if (request.ExpectedReplies is < 0)
+        {
+            throw new ArgumentException($"ExpectedReplies: '{request.ExpectedReplies}' must not be negative.", nameof(request));
+        }
+
+        if (request.Timeout < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"Timeout: '{request.Timeout}' must not be negative.", nameof(request));
+        }
+    }
+}

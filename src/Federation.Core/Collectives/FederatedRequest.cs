@@ -1,0 +1,32 @@
+using Federation.Core.Transport.Messaging;
+
+namespace Federation.Core.Collectives;
+
+/// <summary>A request for <see cref="FederatedClient.RequestAsync"/>.</summary>
+public sealed record FederatedRequest
+{
+    /// <summary>The broker clusters (federation names, Choria's <c>plugin.choria.federation.collectives</c>) to send it through; each gets every chunk.</summary>
+    public required IReadOnlyList<string> Federations { get; init; }
+
+    /// <summary>The target subjects in the member collectives, for example <c>mcollective.broadcast.agent.rpcutil</c> or <c>mcollective.node.web1</c>.</summary>
+    public required IReadOnlyList<string> Targets { get; init; }
+
+    /// <summary>The payload, passed to the targets byte for byte.</summary>
+    public ReadOnlyMemory<byte> Body { get; init; }
+
+    /// <summary>Headers of the request itself (passed through by the brokers), or null.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>>? Headers { get; init; }
+
+    /// <summary>Stop waiting once this many replies arrived; null waits for the whole <see cref="Timeout"/>.</summary>
+    public int? ExpectedReplies { get; init; }
+
+    /// <summary>How long to wait for replies.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>The outcome of <see cref="FederatedClient.RequestAsync"/>.</summary>
+/// <param name="RequestId">The request id the brokers saw.</param>
+/// <param name="MessagesPublished">Messages the client published: chunks times federations.</param>
+/// <param name="Replies">The replies that arrived, in arrival order (bodies copied).</param>
+/// <param name="Completed">True when the expected count arrived before the timeout; false on timeout (always false without an expected count).</param>
+public sealed record FederatedReplies(string RequestId, int MessagesPublished, IReadOnlyList<SubjectMessage> Replies, bool Completed);

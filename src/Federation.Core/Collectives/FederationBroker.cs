@@ -1,0 +1,234 @@
+using Federation.Core.Diagnostics;
+using Federation.Core.Transport;
+using Federation.Core.Transport.Messaging;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Federation.Core.Collectives;
+
+/// <summary>
+/// One instance of a federation broker cluster (the Choria model): subscribes with queue group
+/// <c>&lt;cluster&gt;_federation</c> on the federation and <c>&lt;cluster&gt;_collective</c> on the member collective, forwards
+/// requests into the collective and replies back to the federation. Stateless: the client's reply subject travels in the
+/// message, so any instance handles any reply, and instances scale out by starting more with the same cluster name.
+/// When a connection is lost the instance reconnects with backoff until stopped.
+/// </summary>
+public sealed class FederationBroker : IAsyncDisposable
+{
+    private static readonly TimeSpan InitialRetryDelay = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+
+    private readonly FederationBrokerOptions _options;
+    private readonly SubjectTransportResolver _transports;
+    private readonly BrokerMetrics _metrics;
+    private readonly MessageRelay _relay;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _lifecycle = new(1, 1);
+    private BrokerSession? _session;
+    private Task? _supervisor;
+    private bool _stopped;
+
+    /// <summary>Creates an instance; nothing connects before <see cref="StartAsync"/>.</summary>
+    /// <param name="options">The instance's options; validated here.</param>
+    /// <param name="transports">The subject transports; the URIs' schemes pick one.</param>
+    /// <param name="telemetry">Where metrics go; a private meter when null.</param>
+    /// <param name="loggerFactory">Logging; none when null.</param>
+    /// <param name="timeProvider">Clock for processing times and reconnect delays.</param>
+    /// <exception cref="ArgumentException">The options are invalid; the message names every offending key and value.</exception>
+    public FederationBroker(
+        FederationBrokerOptions options,
+        IEnumerable<ISubjectTransport> transports,
+        FederationTelemetry? telemetry = null,
+        ILoggerFactory? loggerFactory = null,
+        TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(transports);
+        FederationBrokerOptionsValidation.ThrowIfInvalid(options);
+        _options = options;
+        _transports = new SubjectTransportResolver(transports);
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<FederationBroker>();
+        ClusterName = options.ClusterName!;
+        InstanceName = options.InstanceName ?? $"{Environment.MachineName}-{Environment.ProcessId}";
+        Subjects = FederationBrokerSubjects.For(ClusterName, options.SubjectPrefix);
+        _metrics = new BrokerMetrics(telemetry ?? new FederationTelemetry(), ClusterName, InstanceName);
+        _relay = new MessageRelay(ClusterName, InstanceName, Subjects, options.MaxHops, new SubjectGuard(options), _metrics, _logger, _time);
+    }
+
+    /// <summary>The broker cluster this instance belongs to.</summary>
+    public string ClusterName { get; }
+
+    /// <summary>This instance's name.</summary>
+    public string InstanceName { get; }
+
+    /// <summary>The subjects and queue groups the instance subscribes to.</summary>
+    public FederationBrokerSubjects Subjects { get; }
+
+    /// <summary>True while both connections are up and subscribed.</summary>
+    public bool IsConnected => Volatile.Read(ref _session) is not null;
+
+    /// <summary>What this instance has handled so far.</summary>
+    public FederationBrokerStatistics Statistics => _metrics.Snapshot();
+
+    /// <summary>Connects both sides and subscribes; afterwards reconnects on its own when a connection is lost.</summary>
+    /// <param name="cancellationToken">Cancels the first connect attempt.</param>
+    /// <exception cref="TransportException">A server could not be reached.</exception>
+    /// <exception cref="InvalidOperationException">Already started or stopped.</exception>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_supervisor is not null || _stopped)
+            {
+                throw new InvalidOperationException($"Federation broker '{ClusterName}' instance '{InstanceName}' was already started.");
+            }
+
+            Volatile.Write(ref _session, await OpenAsync(cancellationToken).ConfigureAwait(false));
+            _supervisor = Task.Run(() => SuperviseAsync(_stopping.Token), CancellationToken.None);
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>
+    /// Unsubscribes (the other instances of the cluster take over new messages) and closes both connections. Messages this
+    /// instance had received but not yet forwarded are lost (at-most-once).
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting for the running handlers.</param>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_stopped)
+            {
+                return;
+            }
+
+            _stopped = true;
+            await _stopping.CancelAsync().ConfigureAwait(false);
+            if (_supervisor is not null)
+            {
+                await _supervisor.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            if (Interlocked.Exchange(ref _session, null) is { } session)
+            {
+                await session.DisposeAsync().ConfigureAwait(false);
+                CollectiveLog.BrokerStopped(_logger, ClusterName, InstanceName);
+            }
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _stopping.Dispose();
+        _lifecycle.Dispose();
+    }
+
+    private async Task<BrokerSession> OpenAsync(CancellationToken cancellationToken)
+    {
+        var federation = await _transports.ConnectAsync(_options.FederationUri!, ConnectionName("federation"), cancellationToken).ConfigureAwait(false);
+        BrokerSession? session = null;
+        try
+        {
+            var collective = await _transports.ConnectAsync(_options.CollectiveUri!, ConnectionName("collective"), cancellationToken).ConfigureAwait(false);
+            session = new BrokerSession(federation, collective);
+            var opened = session;
+
+            // Replies first: a request forwarded by another instance may already be answered.
+            for (var worker = 0; worker < _options.Workers; worker++)
+            {
+                opened.Add(await collective.SubscribeAsync(Subjects.Collective, Subjects.CollectiveQueueGroup,
+                    (message, token) => _relay.RelayReplyAsync(message, opened.Federation, opened.Collective, token), cancellationToken).ConfigureAwait(false));
+            }
+
+            for (var worker = 0; worker < _options.Workers; worker++)
+            {
+                opened.Add(await federation.SubscribeAsync(Subjects.Federation, Subjects.FederationQueueGroup,
+                    (message, token) => _relay.RelayRequestAsync(message, opened.Federation, opened.Collective, token), cancellationToken).ConfigureAwait(false));
+            }
+
+            await collective.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await federation.FlushAsync(cancellationToken).ConfigureAwait(false);
+            CollectiveLog.BrokerRunning(_logger, ClusterName, InstanceName, federation.DisplayUri, Subjects.Federation, collective.DisplayUri, Subjects.Collective);
+            return session;
+        }
+        catch
+        {
+            if (session is not null)
+            {
+                await session.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                await federation.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    private string ConnectionName(string side) => $"federation-broker {ClusterName}/{InstanceName} ({side})";
+
+    private async Task SuperviseAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            var session = Volatile.Read(ref _session)!;
+            try
+            {
+                await session.Ended.WaitAsync(stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+
+            var lost = session.Federation.Completion.Exception?.InnerException ?? session.Collective.Completion.Exception?.InnerException;
+            CollectiveLog.BrokerConnectionLost(_logger, lost, ClusterName, InstanceName);
+            Volatile.Write(ref _session, null);
+            await session.DisposeAsync().ConfigureAwait(false);
+
+            var delay = InitialRetryDelay;
+            while (true)
+            {
+                try
+                {
+                    Volatile.Write(ref _session, await OpenAsync(stopping).ConfigureAwait(false));
+                    break;
+                }
+                catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception error) when (!stopping.IsCancellationRequested)
+                {
+                    CollectiveLog.BrokerConnectFailed(_logger, error, ClusterName, InstanceName, delay);
+                    try
+                    {
+                        await Task.Delay(delay, _time, stopping).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+
+namespace Federation.Core.Collectives;
+
+/// <summary>
+/// Reads <see cref="FederationBrokerOptions"/> from configuration without reflection (the library is AOT-compatible). Keys
+/// are the property names, case-insensitive; a number that does not parse is kept for validation to report.
+/// </summary>
+internal static class FederationBrokerConfigurationReader
+{
+    public static void Read(IConfiguration section, FederationBrokerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        ArgumentNullException.ThrowIfNull(options);
+        ReadString(section, nameof(options.ClusterName), v => options.ClusterName = v);
+        ReadString(section, nameof(options.FederationUri), v => options.FederationUri = v);
+        ReadString(section, nameof(options.CollectiveUri), v => options.CollectiveUri = v);
+        ReadString(section, nameof(options.InstanceName), v => options.InstanceName = v);
+        ReadString(section, nameof(options.SubjectPrefix), v => options.SubjectPrefix = v);
+        ReadString(section, nameof(options.TargetPattern), v => options.TargetPattern = v);
+        ReadString(section, nameof(options.ReplyPattern), v => options.ReplyPattern = v);
+        ReadInt(section, nameof(options.MaxHops), options, v => options.MaxHops = v);
+        ReadInt(section, nameof(options.Workers), options, v => options.Workers = v);
+    }
+
+    private static void ReadString(IConfiguration section, string key, Action<string> set)
+    {
+        if (section[key] is { } value)
+        {
+            set(value);
+        }
+    }
+
+    private static void ReadInt(IConfiguration section, string key, FederationBrokerOptions options, Action<int> set)
+    {
+        if (section[key] is not { } value)
+        {
+            return;
+        }
+
+        if (int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number))
+        {
+            set(number);
+        }
+        else
+        {
+            options.ConfigurationErrors.Add($"{key}: '{value}' is not an integer");
+        }
+    }
+}

@@ -1,0 +1,58 @@
+namespace Federation.Core.Collectives;
+
+/// <summary>
+/// One federation broker instance: joins one member collective to one federation under a broker cluster name. Start
+/// several instances with the same <see cref="ClusterName"/> (in one process or many) and they share the work through
+/// queue groups. Configuration keys are the property names.
+/// </summary>
+public sealed class FederationBrokerOptions
+{
+    /// <summary>Default <see cref="SubjectPrefix"/>, Choria's.</summary>
+    public const string DefaultSubjectPrefix = "choria.federation";
+
+    /// <summary>Default <see cref="MaxHops"/>: a request and its reply take 2 broker passes, so 8 allows federations nested 4 deep.</summary>
+    public const int DefaultMaxHops = 8;
+
+    /// <summary>
+    /// Default <see cref="TargetPattern"/>, the Ruby broker's whitelist plus service agents:
+    /// <c>&lt;collective&gt;.broadcast.agent.&lt;x&gt;</c>, <c>&lt;collective&gt;.broadcast.service.&lt;x&gt;</c>, <c>&lt;collective&gt;.node.&lt;x&gt;</c>.
+    /// </summary>
+    public const string DefaultTargetPattern = @"^[^.]+\.(broadcast\.agent|broadcast\.service|node)\..+$";
+
+    /// <summary>Default <see cref="ReplyPattern"/>: <c>&lt;x&gt;.reply.&lt;...&gt;</c>.</summary>
+    public const string DefaultReplyPattern = @"^[^.]+\.reply\..+$";
+
+    /// <summary>The broker cluster name clients address (Choria's <c>plugin.choria.federation.cluster</c>). One subject token.</summary>
+    public string? ClusterName { get; set; }
+
+    /// <summary>The federation's server URI (for example <c>nats://fed1:4222</c> or <c>memory://federation</c>); credentials allowed, never logged.</summary>
+    public string? FederationUri { get; set; }
+
+    /// <summary>The member collective's server URI.</summary>
+    public string? CollectiveUri { get; set; }
+
+    /// <summary>This instance's name, in the seen-by trail, the connection names and the metrics' instance tag. Defaults to the machine name and process id.</summary>
+    public string? InstanceName { get; set; }
+
+    /// <summary>
+    /// The subject scheme: the broker subscribes to <c>&lt;prefix&gt;.&lt;cluster&gt;.federation</c> (queue group
+    /// <c>&lt;cluster&gt;_federation</c>) and <c>&lt;prefix&gt;.&lt;cluster&gt;.collective</c> (queue group
+    /// <c>&lt;cluster&gt;_collective</c>). Nothing under <c>&lt;prefix&gt;.&gt;</c> is ever accepted as a target or reply subject.
+    /// </summary>
+    public string SubjectPrefix { get; set; } = DefaultSubjectPrefix;
+
+    /// <summary>A message that already passed this many brokers is dropped and counted as an error (error.type <c>hop_limit</c>).</summary>
+    public int MaxHops { get; set; } = DefaultMaxHops;
+
+    /// <summary>Regular expression every request target must match (in addition to being a subject without wildcards outside the federation prefix).</summary>
+    public string TargetPattern { get; set; } = DefaultTargetPattern;
+
+    /// <summary>Regular expression every client reply subject must match.</summary>
+    public string ReplyPattern { get; set; } = DefaultReplyPattern;
+
+    /// <summary>Subscriptions per side in this instance (members of each queue group); each handles one message at a time.</summary>
+    public int Workers { get; set; } = 1;
+
+    /// <summary>Values from configuration that could not be parsed, reported by validation.</summary>
+    internal List<string> ConfigurationErrors { get; } = [];
+}

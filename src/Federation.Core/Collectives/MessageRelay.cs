@@ -1,0 +1,168 @@
+using System.Globalization;
+using Federation.Core.Diagnostics;
+using Federation.Core.Transport.Messaging;
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Collectives;
+
+/// <summary>
+/// The stateless transformation at the heart of a federation broker instance. Requests: validate, unpack the targets and
+/// publish the identical body to each target in the collective, with the reply subject rewritten to the cluster's
+/// collective subject and the client's reply subject kept in the envelope. Replies: validate, strip the envelope except the
+/// seen-by trail, publish to the client's reply subject on the federation. Bad messages are counted and logged, never
+/// thrown into the connection.
+/// </summary>
+internal sealed class MessageRelay(
+    string cluster,
+    string instance,
+    FederationBrokerSubjects subjects,
+    int maxHops,
+    SubjectGuard guard,
+    BrokerMetrics metrics,
+    ILogger logger,
+    TimeProvider time)
+{
+    private const string UnknownServer = "-";
+
+    /// <summary>A request arrived from the federation.</summary>
+    public async ValueTask RelayRequestAsync(SubjectMessage message, ISubjectConnection federation, ISubjectConnection collective, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        metrics.Received(isRequest: true);
+        try
+        {
+            if (Check(message, isRequest: true, out var envelope) is { } rejection)
+            {
+                Reject(isRequest: true, message.Subject, rejection.ErrorType, rejection.Detail);
+                return;
+            }
+
+            var headers = new List<KeyValuePair<string, string>>(envelope.OtherHeaders.Count + envelope.SeenBy.Count + 4);
+            headers.AddRange(envelope.OtherHeaders);
+            headers.Add(new(FederationHeaders.RequestId, envelope.RequestId!));
+            headers.Add(new(FederationHeaders.ReplyTo, envelope.ReplyTo!));
+            AppendTrail(headers, envelope, federation, collective);
+            headers.Add(new(FederationHeaders.Hops, (envelope.Hops + 1).ToString(CultureInfo.InvariantCulture)));
+
+            // Every target gets the same body and headers; only the subject differs. Duplicate targets are sent once.
+            var sent = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var target in envelope.Targets)
+            {
+                if (sent.Add(target))
+                {
+                    await PublishAsync(collective, new SubjectMessage(target, message.Body, headers, subjects.Collective), isRequest: true, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            metrics.Processed(isRequest: true, time.GetElapsedTime(started));
+        }
+    }
+
+    /// <summary>A reply arrived from the collective.</summary>
+    public async ValueTask RelayReplyAsync(SubjectMessage message, ISubjectConnection federation, ISubjectConnection collective, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        metrics.Received(isRequest: false);
+        try
+        {
+            if (Check(message, isRequest: false, out var envelope) is { } rejection)
+            {
+                Reject(isRequest: false, message.Subject, rejection.ErrorType, rejection.Detail);
+                return;
+            }
+
+            // The client sees an ordinary reply: only its own headers and the seen-by trail remain.
+            var headers = new List<KeyValuePair<string, string>>(envelope.OtherHeaders.Count + envelope.SeenBy.Count + 1);
+            headers.AddRange(envelope.OtherHeaders);
+            AppendTrail(headers, envelope, collective, federation);
+            await PublishAsync(federation, new SubjectMessage(envelope.ReplyTo!, message.Body, headers), isRequest: false, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            metrics.Processed(isRequest: false, time.GetElapsedTime(started));
+        }
+    }
+
+    /// <summary>
+    /// Why the message must be dropped, or null. Both directions need a well-formed envelope, a client reply subject that
+    /// passes the guard and a hop count under the limit; requests also need a request id and targets that pass the guard.
+    /// </summary>
+    private (string ErrorType, string Detail)? Check(SubjectMessage message, bool isRequest, out FederationEnvelope envelope)
+    {
+        if (FederationEnvelope.TryRead(message.Headers, out envelope) is { } malformed)
+        {
+            return (BrokerErrorTypes.Malformed, malformed);
+        }
+
+        if (isRequest && envelope.RequestId is null)
+        {
+            return (BrokerErrorTypes.Malformed, $"no {FederationHeaders.RequestId}");
+        }
+
+        if (envelope.ReplyTo is null)
+        {
+            return (BrokerErrorTypes.Malformed, $"no {FederationHeaders.ReplyTo}");
+        }
+
+        if (isRequest && envelope.Targets.Count == 0)
+        {
+            return (BrokerErrorTypes.Malformed, $"no {FederationHeaders.Target}");
+        }
+
+        if (envelope.Hops >= maxHops)
+        {
+            return (BrokerErrorTypes.HopLimit, $"{envelope.Hops} hop(s), limit {maxHops}");
+        }
+
+        if (guard.ReplyError(envelope.ReplyTo) is { } replyError)
+        {
+            return (BrokerErrorTypes.ReplyRejected, replyError);
+        }
+
+        foreach (var target in isRequest ? envelope.Targets : [])
+        {
+            if (guard.TargetError(target) is { } targetError)
+            {
+                return (BrokerErrorTypes.TargetRejected, targetError);
+            }
+        }
+
+        return null;
+    }
+
+    private void AppendTrail(List<KeyValuePair<string, string>> headers, FederationEnvelope envelope, ISubjectConnection from, ISubjectConnection to)
+    {
+        foreach (var hop in envelope.SeenBy)
+        {
+            headers.Add(new(FederationHeaders.SeenBy, hop));
+        }
+
+        var own = new SeenByHop(from.ConnectedServer ?? UnknownServer, instance, to.ConnectedServer ?? UnknownServer);
+        headers.Add(new(FederationHeaders.SeenBy, own.Format()));
+    }
+
+    private async ValueTask PublishAsync(ISubjectConnection connection, SubjectMessage message, bool isRequest, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await connection.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+            metrics.Published(isRequest);
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // No retry, as in Choria: the client sees a missing reply before its timeout (at-most-once).
+            metrics.Error(isRequest, BrokerErrorTypes.PublishFailed, onOutgoingSide: true);
+            CollectiveLog.PublishFailed(logger, error, cluster, instance, Direction(isRequest), message.Subject);
+        }
+    }
+
+    private void Reject(bool isRequest, string subject, string errorType, string detail)
+    {
+        metrics.Error(isRequest, errorType, onOutgoingSide: false);
+        CollectiveLog.MessageRejected(logger, cluster, instance, Direction(isRequest), subject, errorType, detail);
+    }
+
+    private static string Direction(bool isRequest) => isRequest ? BrokerMetrics.Request : BrokerMetrics.Reply;
+}

@@ -1,0 +1,53 @@
+using System.Text.RegularExpressions;
+using Federation.Core.InMemory.Subjects;
+
+namespace Federation.Core.Collectives;
+
+/// <summary>
+/// Decides which subjects a federation broker may publish to, so a request cannot escape into another collective or back
+/// into the federation (the Ruby broker's whitelist, which the Go broker left to server ACLs): a target or reply subject
+/// must be a valid subject without wildcards, must not lie under the federation prefix (no broker's own subjects), and
+/// must match its configured pattern.
+/// </summary>
+internal sealed class SubjectGuard
+{
+    private static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(100);
+    private readonly Regex _target;
+    private readonly Regex _reply;
+    private readonly string _reservedPrefix;
+
+    public SubjectGuard(FederationBrokerOptions options)
+    {
+        _target = new Regex(options.TargetPattern, RegexOptions.CultureInvariant, MatchTimeout);
+        _reply = new Regex(options.ReplyPattern, RegexOptions.CultureInvariant, MatchTimeout);
+        _reservedPrefix = options.SubjectPrefix + ".";
+    }
+
+    /// <summary>Why <paramref name="subject"/> is not an acceptable request target, or null.</summary>
+    public string? TargetError(string subject) => Error(subject, _target, "target");
+
+    /// <summary>Why <paramref name="subject"/> is not an acceptable reply subject, or null.</summary>
+    public string? ReplyError(string subject) => Error(subject, _reply, "reply");
+
+    private string? Error(string subject, Regex pattern, string role)
+    {
+        if (SubjectSyntax.PublishError(subject) is { } syntax)
+        {
+            return $"{role} subject '{subject}' is invalid: {syntax}";
+        }
+
+        if (subject.StartsWith(_reservedPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            return $"{role} subject '{subject}' is a federation subject";
+        }
+
+        try
+        {
+            return pattern.IsMatch(subject) ? null : $"{role} subject '{subject}' does not match '{pattern}'";
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            return $"{role} subject '{subject}' took too long to match '{pattern}'";
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Diagnostics;
+
+/// <summary>Log messages of the Federation of Collectives and the in-memory subject bus, source-generated. Event ids 4xxx.</summary>
+internal static partial class CollectiveLog
+{
+    [LoggerMessage(4001, LogLevel.Information, "Federation broker '{Cluster}' instance '{Instance}' running: federation {FederationUri} (subject '{FederationSubject}'), collective {CollectiveUri} (subject '{CollectiveSubject}')")]
+    public static partial void BrokerRunning(ILogger logger, string cluster, string instance, string federationUri, string federationSubject, string collectiveUri, string collectiveSubject);
+
+    [LoggerMessage(4002, LogLevel.Information, "Federation broker '{Cluster}' instance '{Instance}' stopped")]
+    public static partial void BrokerStopped(ILogger logger, string cluster, string instance);
+
+    [LoggerMessage(4003, LogLevel.Warning, "Federation broker '{Cluster}' instance '{Instance}' lost a connection; reconnecting")]
+    public static partial void BrokerConnectionLost(ILogger logger, Exception? exception, string cluster, string instance);
+
+    [LoggerMessage(4004, LogLevel.Warning, "Federation broker '{Cluster}' instance '{Instance}' could not connect; retrying in {Delay}")]
+    public static partial void BrokerConnectFailed(ILogger logger, Exception exception, string cluster, string instance, TimeSpan delay);
+
+    [LoggerMessage(4005, LogLevel.Debug, "Federation broker '{Cluster}' instance '{Instance}' rejected a {Direction} on '{Subject}' ({ErrorType}): {Detail}")]
+    public static partial void MessageRejected(ILogger logger, string cluster, string instance, string direction, string subject, string errorType, string detail);
+
+    [LoggerMessage(4006, LogLevel.Warning, "Federation broker '{Cluster}' instance '{Instance}' failed to publish a {Direction} to '{Subject}'; it is lost (at-most-once)")]
+    public static partial void PublishFailed(ILogger logger, Exception exception, string cluster, string instance, string direction, string subject);
+
+    [LoggerMessage(4007, LogLevel.Warning, "A subscription handler on '{Subject}' ({Uri}) threw; the message is dropped and delivery goes on")]
+    public static partial void SubjectHandlerFailed(ILogger logger, Exception exception, string subject, string uri);
+}

@@ -1,0 +1,31 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+
+namespace Federation.Core.InMemory.Subjects;
+
+/// <summary>The in-memory subject servers an <see cref="InMemorySubjectTransport"/> can reach, by name (case-insensitive). Thread-safe.</summary>
+public sealed class InMemorySubjectServerRegistry
+{
+    private readonly ConcurrentDictionary<string, InMemorySubjectServer> _servers = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Registers a server.</summary>
+    /// <exception cref="ArgumentException">A server with the same name is already registered.</exception>
+    public void Add(InMemorySubjectServer server)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        if (!_servers.TryAdd(server.Name, server))
+        {
+            throw new ArgumentException($"An in-memory subject server named '{server.Name}' is already registered.", nameof(server));
+        }
+    }
+
+    /// <summary>Returns the server named <paramref name="name"/>, creating and registering it when missing.</summary>
+    public InMemorySubjectServer GetOrAdd(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        return _servers.GetOrAdd(name, static serverName => new InMemorySubjectServer(serverName));
+    }
+
+    /// <summary>Looks a server up by name.</summary>
+    public bool TryGet(string name, [MaybeNullWhen(false)] out InMemorySubjectServer server) => _servers.TryGetValue(name, out server);
+}

@@ -1,0 +1,97 @@
+using System.Threading.Channels;
+using Federation.Core.Diagnostics;
+using Federation.Core.Transport.Messaging;
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.InMemory.Subjects;
+
+/// <summary>
+/// One subscription on the in-memory bus: an unbounded inbox drained by one loop, so the handler sees one message at a
+/// time. Unsubscribing drops what is still in the inbox, as a NATS UNSUB does (at-most-once).
+/// </summary>
+internal sealed class InMemorySubjectSubscription : ISubjectSubscription
+{
+    private static readonly AsyncLocal<InMemorySubjectSubscription?> RunningHandlerOf = new();
+
+    private readonly InMemorySubjectConnection _connection;
+    private readonly SubjectMessageHandler _handler;
+    private readonly ILogger _logger;
+    private readonly Channel<SubjectMessage> _inbox = Channel.CreateUnbounded<SubjectMessage>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _closing = new();
+    private readonly Task _loop;
+    private int _closed;
+
+    public InMemorySubjectSubscription(InMemorySubjectConnection connection, string subject, string? queueGroup, SubjectMessageHandler handler, ILogger logger)
+    {
+        _connection = connection;
+        Subject = subject;
+        QueueGroup = queueGroup;
+        _handler = handler;
+        _logger = logger;
+        PatternTokens = SubjectSyntax.HasWildcard(subject) ? subject.Split('.') : null;
+        _loop = Task.Run(RunAsync);
+    }
+
+    public string Subject { get; }
+
+    public string? QueueGroup { get; }
+
+    /// <summary>The subject's tokens when it has wildcards; null for a literal subject.</summary>
+    public string[]? PatternTokens { get; }
+
+    /// <summary>Queues a message for the handler; false once the subscription is closed.</summary>
+    public bool Deliver(SubjectMessage message) => _inbox.Writer.TryWrite(message);
+
+    public async ValueTask DisposeAsync()
+    {
+        Close();
+        _connection.Forget(this);
+        if (!ReferenceEquals(RunningHandlerOf.Value, this))
+        {
+            // A handler disposing its own subscription must not wait for itself; its loop ends when the handler returns.
+            await _loop.ConfigureAwait(false);
+            _closing.Dispose();
+        }
+    }
+
+    /// <summary>Stops deliveries without waiting (used when the connection is lost).</summary>
+    public void Close()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        _connection.Server.Index.Remove(this);
+        _inbox.Writer.TryComplete();
+        _closing.Cancel();
+    }
+
+    private async Task RunAsync()
+    {
+        var token = _closing.Token;
+        RunningHandlerOf.Value = this;
+        try
+        {
+            while (await _inbox.Reader.WaitToReadAsync(token).ConfigureAwait(false))
+            {
+                while (!token.IsCancellationRequested && _inbox.Reader.TryRead(out var message))
+                {
+                    try
+                    {
+                        await _handler(message, token).ConfigureAwait(false);
+                    }
+                    catch (Exception error) when (!(error is OperationCanceledException && token.IsCancellationRequested))
+                    {
+                        _connection.Server.CountHandlerFailure();
+                        CollectiveLog.SubjectHandlerFailed(_logger, error, Subject, _connection.DisplayUri);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Unsubscribed: what is left in the inbox is dropped.
+        }
+    }
+}

@@ -1,0 +1,143 @@
+using System.Text;
+using Federation.Core.Collectives;
+using Federation.Core.Hosting;
+using Federation.Core.InMemory.Subjects;
+using Federation.Core.Transport.Messaging;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Federation.Core.Tests.Collectives;
+
+/// <summary>Federation brokers in a host: configuration, several clusters in one process, validation at start.</summary>
+public sealed class AddFederationBrokerTests
+{
+    private static IHost BuildHost(Dictionary<string, string?> settings, Action<HostApplicationBuilder> register)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(settings);
+        register(builder);
+        return builder.Build();
+    }
+
+    [Fact]
+    public async Task Brokers_bound_from_configuration_join_a_collective_to_two_federations()
+    {
+        var registry = new InMemorySubjectServerRegistry();
+        using var host = BuildHost(new()
+        {
+            ["FederationBrokers:london_emea:FederationUri"] = "memory://emea",
+            ["FederationBrokers:london_emea:CollectiveUri"] = "memory://london",
+            ["FederationBrokers:london_global:FederationUri"] = "memory://global",
+            ["FederationBrokers:london_global:CollectiveUri"] = "memory://london",
+            ["FederationBrokers:london_global:Workers"] = "2",
+        }, builder =>
+        {
+            builder.Services.AddSingleton(registry);
+            foreach (var section in builder.Configuration.GetSection("FederationBrokers").GetChildren())
+            {
+                builder.Services.AddFederationBroker(section);
+            }
+        });
+
+        await host.StartAsync();
+        try
+        {
+            var resolver = host.Services.GetRequiredService<SubjectTransportResolver>();
+            var node = await resolver.ConnectAsync("memory://london", "node", CancellationToken.None);
+            await node.SubscribeAsync("mcollective.node.web1", null, (r, t) => node.ReplyAsync(r, Encoding.UTF8.GetBytes("pong"), null, t), CancellationToken.None);
+            foreach (var (server, cluster) in new[] { ("emea", "london_emea"), ("global", "london_global") })
+            {
+                var client = new FederatedClient(await resolver.ConnectAsync($"memory://{server}", "client", CancellationToken.None));
+                var result = await client.RequestAsync(new FederatedRequest
+                {
+                    Federations = [cluster], Targets = ["mcollective.node.web1"], ExpectedReplies = 1, Timeout = CollectivesTestbed.Deadline,
+                }, CancellationToken.None);
+                Assert.True(result.Completed, cluster);
+                Assert.Equal($"{Environment.MachineName}-{cluster}", FederatedMessages.GetSeenBy(result.Replies[0])[1].Processor);
+            }
+
+            // One collective connection per broker (workers are subscriptions), plus the node's.
+            Assert.Equal(3, registry.GetOrAdd("london").ConnectionCount);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+
+        Assert.Equal(1, registry.GetOrAdd("london").ConnectionCount); // the brokers closed theirs; the node's is left
+    }
+
+    [Fact]
+    public async Task Invalid_options_fail_the_host_start_naming_each_key_and_value_without_credentials()
+    {
+        using var host = BuildHost(new()
+        {
+            ["FederationBrokers:bad:ClusterName"] = "lon.don",
+            ["FederationBrokers:bad:FederationUri"] = "nats-without-scheme",
+            ["FederationBrokers:bad:CollectiveUri"] = "",
+            ["FederationBrokers:bad:MaxHops"] = "many",
+            ["FederationBrokers:bad:Workers"] = "0",
+            ["FederationBrokers:bad:TargetPattern"] = "([",
+        }, builder => builder.Services.AddFederationBroker(builder.Configuration.GetSection("FederationBrokers:bad")));
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("FederationBrokers:bad:ClusterName: 'lon.don' must be one subject token", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:bad:FederationUri: 'nats-without-scheme' is not a URI", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:bad:CollectiveUri: '' is required", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:bad:MaxHops: 'many' is not an integer", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:bad:Workers: '0' must be at least 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:bad:TargetPattern: '([' is not a valid regular expression", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unknown_scheme_names_the_redacted_uri_and_the_missing_registration()
+    {
+        using var host = BuildHost([], builder => builder.Services.AddFederationBroker("london", o =>
+        {
+            o.FederationUri = "nats://user:s3cret@fed:4222";
+            o.CollectiveUri = "memory://london";
+        }));
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => host.StartAsync());
+
+        Assert.Contains("scheme 'nats' (nats://fed:4222)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("AddNatsSubjectTransport", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Registering_the_same_broker_name_twice_fails()
+    {
+        var services = new ServiceCollection();
+        services.AddFederationBroker("london");
+        var error = Assert.Throws<ArgumentException>(() => services.AddFederationBroker("london"));
+        Assert.Contains("'london'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Other_subject_transports_registered_in_DI_are_resolved_by_scheme()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<ISubjectTransport, FakeNatsTransport>();
+        services.AddFederationBroker("london");
+        using var provider = services.BuildServiceProvider();
+
+        var resolver = provider.GetRequiredService<SubjectTransportResolver>();
+
+        Assert.IsType<FakeNatsTransport>(resolver.Resolve("nats://fed:4222"));
+        Assert.IsType<InMemorySubjectTransport>(resolver.Resolve("memory://fed"));
+        Assert.Single(provider.GetServices<ISubjectTransport>().OfType<InMemorySubjectTransport>());
+    }
+
+    private sealed class FakeNatsTransport : ISubjectTransport
+    {
+        public IReadOnlyCollection<string> Schemes { get; } = ["nats"];
+
+        public ValueTask<ISubjectConnection> ConnectAsync(SubjectConnectionRequest request, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+    }
+}

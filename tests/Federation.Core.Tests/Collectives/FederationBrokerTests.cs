@@ -1,0 +1,442 @@
+using System.Text;
+using Federation.Core.Collectives;
+using Federation.Core.Transport.Messaging;
+
+namespace Federation.Core.Tests.Collectives;
+
+/// <summary>The federation broker on the in-memory bus: routing, isolation, membership, scale-out and hardening.</summary>
+public sealed class FederationBrokerTests
+{
+    private static FederatedRequest Ping(string[] federations, params string[] targets) => new()
+    {
+        Federations = federations,
+        Targets = targets,
+        Body = Encoding.UTF8.GetBytes("ping"),
+        Timeout = CollectivesTestbed.Deadline,
+    };
+
+    [Fact]
+    public async Task A_federated_request_reaches_the_nodes_and_their_replies_come_back_unfederated()
+    {
+        await using var testbed = new CollectivesTestbed();
+        await testbed.StartBrokerAsync("london", "fed", "london");
+        var nodes = await testbed.StartNodesAsync("london", "mcollective", "web1", "web2");
+        var client = await testbed.ClientAsync("fed", new FederatedClientOptions { Identity = "bastion" });
+
+        var result = await client.RequestAsync(Ping(["london"], "mcollective.broadcast.agent.ping") with { ExpectedReplies = 2 }, CancellationToken.None);
+
+        Assert.True(result.Completed);
+        Assert.Equal(1, result.MessagesPublished);
+        Assert.Equal(2, result.Replies.Count);
+        Assert.Equal(["web1@london", "web2@london"], result.Replies.Select(CollectivesTestbed.Text).Order());
+
+        // The node saw an ordinary request whose reply subject is the cluster's collective subject, with the envelope.
+        var request = Assert.Single(nodes[0].Received);
+        Assert.Equal("mcollective.broadcast.agent.ping", request.Subject);
+        Assert.Equal("choria.federation.london.collective", request.ReplyTo);
+        Assert.Equal(result.RequestId, FederatedMessages.GetRequestId(request));
+        Assert.DoesNotContain(request.Headers!, h => h.Key == FederationHeaders.Target);
+        Assert.Equal("1", request.Headers!.Single(h => h.Key == FederationHeaders.Hops).Value);
+        Assert.StartsWith("federation.reply.", request.Headers!.Single(h => h.Key == FederationHeaders.ReplyTo).Value, StringComparison.Ordinal);
+
+        // The reply looks unfederated except for the seen-by trail: client hop, request pass, reply pass.
+        var reply = result.Replies[0];
+        Assert.Null(FederatedMessages.GetRequestId(reply));
+        Assert.DoesNotContain(reply.Headers!, h => h.Key is FederationHeaders.ReplyTo or FederationHeaders.Hops or FederationHeaders.Target);
+        Assert.Contains(reply.Headers!, h => h.Key == "X-Node");
+        Assert.Equal(
+            [new SeenByHop("memory://fed", "bastion", "memory://fed"), new SeenByHop("memory://fed", "london-1", "memory://london"), new SeenByHop("memory://london", "london-1", "memory://fed")],
+            FederatedMessages.GetSeenBy(reply));
+    }
+
+    [Fact]
+    public async Task The_payload_bytes_are_unchanged_end_to_end()
+    {
+        await using var testbed = new CollectivesTestbed();
+        await testbed.StartBrokerAsync("london", "fed", "london");
+        var body = Enumerable.Range(0, 4096).Select(i => (byte)(i * 31)).ToArray();
+        var member = await testbed.ConnectAsync("london", "echo");
+        SubjectMessage? seen = null;
+        await member.SubscribeAsync("mcollective.node.echo", null, async (request, token) =>
+        {
+            seen = request with { Body = request.Body.ToArray() };
+            await member.ReplyAsync(request, request.Body, null, token);
+        }, CancellationToken.None);
+        var client = await testbed.ClientAsync("fed");
+
+        var result = await client.RequestAsync(new FederatedRequest
+        {
+            Federations = ["london"],
+            Targets = ["mcollective.node.echo"],
+            Body = body,
+            Headers = [new("Signature", "abc")],
+            ExpectedReplies = 1,
+            Timeout = CollectivesTestbed.Deadline,
+        }, CancellationToken.None);
+
+        Assert.True(result.Completed);
+        Assert.Equal(body, seen!.Body.ToArray());
+        Assert.Equal("abc", seen.Headers!.Single(h => h.Key == "Signature").Value);
+        Assert.Equal(body, Assert.Single(result.Replies).Body.ToArray());
+    }
+
+    [Fact]
+    public async Task Collectives_are_isolated_and_the_federation_reaches_all_of_them()
+    {
+        await using var testbed = new CollectivesTestbed();
+        string[] collectives = ["london", "tokyo", "newyork"];
+        var nodes = new Dictionary<string, List<CollectiveNode>>();
+        foreach (var collective in collectives)
+        {
+            await testbed.StartBrokerAsync(collective, "fed", collective);
+            nodes[collective] = await testbed.StartNodesAsync(collective, "mcollective", $"{collective}-a", $"{collective}-b");
+        }
+
+        var client = await testbed.ClientAsync("fed");
+        var all = await client.RequestAsync(Ping(collectives, "mcollective.broadcast.agent.ping") with { ExpectedReplies = 6 }, CancellationToken.None);
+        Assert.True(all.Completed);
+        Assert.Equal(collectives.SelectMany(c => new[] { $"{c}-a@{c}", $"{c}-b@{c}" }).Order(), all.Replies.Select(CollectivesTestbed.Text).Order());
+
+        // A node in london publishing on its own collective cannot reach tokyo's nodes: not by broadcast, not through
+        // the reply path, not by naming tokyo's federation subject.
+        var london = await testbed.ConnectAsync("london", "intruder");
+        await london.PublishAsync(new SubjectMessage("mcollective.broadcast.agent.ping", Encoding.UTF8.GetBytes("x"), null, "mcollective.reply.intruder"), CancellationToken.None);
+        await london.PublishAsync(new SubjectMessage("choria.federation.tokyo.federation", Encoding.UTF8.GetBytes("x"),
+            [new(FederationHeaders.RequestId, "r1"), new(FederationHeaders.ReplyTo, "mcollective.reply.x"), new(FederationHeaders.Target, "mcollective.broadcast.agent.ping")]), CancellationToken.None);
+        await london.PublishAsync(new SubjectMessage("choria.federation.london.collective", Encoding.UTF8.GetBytes("x"),
+            [new(FederationHeaders.RequestId, "r2"), new(FederationHeaders.ReplyTo, "choria.federation.tokyo.federation"), new(FederationHeaders.Target, "mcollective.broadcast.agent.ping")]), CancellationToken.None);
+
+        // The federation then reaches tokyo alone; every tokyo node has seen exactly the two federated requests.
+        var tokyoOnly = await client.RequestAsync(Ping(["tokyo"], "mcollective.broadcast.agent.ping") with { ExpectedReplies = 2 }, CancellationToken.None);
+        Assert.Equal(["tokyo-a@tokyo", "tokyo-b@tokyo"], tokyoOnly.Replies.Select(CollectivesTestbed.Text).Order());
+        Assert.All(nodes["tokyo"], n => Assert.Equal(2, n.Received.Count));
+        Assert.All(nodes["newyork"], n => Assert.Single(n.Received));
+        Assert.All(nodes["london"], n => Assert.Equal(2, n.Received.Count)); // the federated one and the intruder's local broadcast
+    }
+
+    [Fact]
+    public async Task A_collective_in_two_federations_answers_each_through_its_own_broker_cluster()
+    {
+        await using var testbed = new CollectivesTestbed();
+        await testbed.StartBrokerAsync("london_emea", "fed-emea", "london");
+        await testbed.StartBrokerAsync("london_global", "fed-global", "london");
+        await testbed.StartNodesAsync("london", "mcollective", "web1");
+        var emea = await testbed.ClientAsync("fed-emea");
+        var global = await testbed.ClientAsync("fed-global");
+
+        var viaEmea = await emea.RequestAsync(Ping(["london_emea"], "mcollective.node.web1") with { ExpectedReplies = 1 }, CancellationToken.None);
+        var viaGlobal = await global.RequestAsync(Ping(["london_global"], "mcollective.node.web1") with { ExpectedReplies = 1 }, CancellationToken.None);
+        // A federation cannot use a cluster that is not attached to it.
+        var wrong = await emea.RequestAsync(Ping(["london_global"], "mcollective.node.web1") with { Timeout = TimeSpan.FromMilliseconds(200) }, CancellationToken.None);
+
+        Assert.Equal("web1@london", CollectivesTestbed.Text(Assert.Single(viaEmea.Replies)));
+        Assert.Equal("london_emea", FederatedMessages.GetSeenBy(viaEmea.Replies[0])[1].Processor.Split('-')[0]);
+        Assert.Equal("web1@london", CollectivesTestbed.Text(Assert.Single(viaGlobal.Replies)));
+        Assert.Equal("london_global", FederatedMessages.GetSeenBy(viaGlobal.Replies[0])[1].Processor.Split('-')[0]);
+        Assert.Empty(wrong.Replies);
+        Assert.False(wrong.Completed);
+    }
+
+    [Fact]
+    public async Task Three_instances_share_the_work_and_replies_complete_after_one_stops()
+    {
+        await using var testbed = new CollectivesTestbed();
+        var instances = new List<FederationBroker>();
+        for (var i = 1; i <= 3; i++)
+        {
+            instances.Add(await testbed.StartBrokerAsync("london", "fed", "london", $"london-{i}"));
+        }
+
+        await testbed.StartNodesAsync("london", "mcollective", "web1", "web2", "web3");
+        var client = await testbed.ClientAsync("fed");
+        var completed = 0;
+        for (var request = 0; request < 30; request++)
+        {
+            if (request == 10)
+            {
+                Assert.All(instances, b => Assert.True(b.Statistics.RequestsReceived > 0 && b.Statistics.RepliesReceived > 0, $"{b.InstanceName} handled work"));
+                await instances[0].StopAsync(CancellationToken.None);
+            }
+
+            var result = await client.RequestAsync(Ping(["london"], "mcollective.broadcast.agent.ping") with { ExpectedReplies = 3 }, CancellationToken.None);
+            Assert.True(result.Completed, $"request {request} got {result.Replies.Count} replies");
+            completed++;
+        }
+
+        Assert.Equal(30, completed);
+        var stoppedAt = instances[0].Statistics;
+        Assert.Equal(30, instances.Sum(b => b.Statistics.RequestsReceived));
+        Assert.Equal(90, instances.Sum(b => b.Statistics.RepliesReceived));
+        Assert.True(instances[1].Statistics.RequestsReceived + instances[2].Statistics.RequestsReceived >= 20);
+        Assert.Equal(0, instances.Sum(b => b.Statistics.Errors));
+        Assert.Equal(stoppedAt, instances[0].Statistics);
+        Assert.False(instances[0].IsConnected);
+    }
+
+    [Theory]
+    [InlineData("choria.federation.tokyo.federation", BrokerErrorTypes.TargetRejected)]
+    [InlineData("choria.federation.london.collective", BrokerErrorTypes.TargetRejected)]
+    [InlineData("mcollective.reply.someone.1", BrokerErrorTypes.TargetRejected)]
+    [InlineData("mcollective.broadcast.agent.>", BrokerErrorTypes.TargetRejected)]
+    [InlineData("mcollective.node.*", BrokerErrorTypes.TargetRejected)]
+    [InlineData("_INBOX.abc", BrokerErrorTypes.TargetRejected)]
+    public async Task Requests_to_subjects_outside_the_whitelist_are_rejected_and_counted(string target, string errorType)
+    {
+        await using var testbed = new CollectivesTestbed();
+        using var metrics = new BrokerMetricsRecorder("escape");
+        var broker = await testbed.StartBrokerAsync("escape", "fed", "london");
+        var nodes = await testbed.StartNodesAsync("london", "mcollective", "web1");
+        var federation = await testbed.ConnectAsync("fed");
+
+        // A valid target alongside the bad one: the whole message is dropped.
+        await federation.PublishAsync(new SubjectMessage("choria.federation.escape.federation", Encoding.UTF8.GetBytes("x"),
+            [new(FederationHeaders.RequestId, "r1"), new(FederationHeaders.ReplyTo, "client.reply.r1"),
+             new(FederationHeaders.Target, "mcollective.node.web1"), new(FederationHeaders.Target, target)]), CancellationToken.None);
+
+        await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1, "the error was counted");
+        Assert.Equal(0, broker.Statistics.Published);
+        Assert.Empty(nodes[0].Received);
+        Assert.Equal(1, metrics.Sum("federation.broker.errors", ("error.type", errorType), ("federation.broker.direction", "request")));
+    }
+
+    [Theory]
+    [InlineData("choria.federation.tokyo.federation")]
+    [InlineData("mcollective.node.web1")]
+    [InlineData("mcollective.reply.>")]
+    public async Task Replies_to_subjects_that_are_not_reply_subjects_are_rejected_both_ways(string replyTo)
+    {
+        await using var testbed = new CollectivesTestbed();
+        var broker = await testbed.StartBrokerAsync("london", "fed", "london");
+        var federation = await testbed.ConnectAsync("fed");
+        var collective = await testbed.ConnectAsync("london");
+
+        await federation.PublishAsync(new SubjectMessage("choria.federation.london.federation", Encoding.UTF8.GetBytes("x"),
+            [new(FederationHeaders.RequestId, "r1"), new(FederationHeaders.ReplyTo, replyTo), new(FederationHeaders.Target, "mcollective.node.web1")]), CancellationToken.None);
+        await collective.PublishAsync(new SubjectMessage("choria.federation.london.collective", Encoding.UTF8.GetBytes("x"),
+            [new(FederationHeaders.RequestId, "r1"), new(FederationHeaders.ReplyTo, replyTo)]), CancellationToken.None);
+
+        await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 2, "both rejected");
+        Assert.Equal(0, broker.Statistics.Published);
+    }
+
+    [Fact]
+    public async Task The_hop_limit_stops_messages_that_passed_too_many_brokers()
+    {
+        await using var testbed = new CollectivesTestbed();
+        using var metrics = new BrokerMetricsRecorder("hops");
+        var broker = await testbed.StartBrokerAsync("hops", "fed", "london", configure: o => o.MaxHops = 3);
+        var nodes = await testbed.StartNodesAsync("london", "mcollective", "web1");
+        var federation = await testbed.ConnectAsync("fed");
+        SubjectMessage Request(int hops) => new("choria.federation.hops.federation", Encoding.UTF8.GetBytes("x"),
+            [new(FederationHeaders.RequestId, $"r{hops}"), new(FederationHeaders.ReplyTo, "client.reply.r"), new(FederationHeaders.Target, "mcollective.node.web1"), new(FederationHeaders.Hops, $"{hops}")]);
+
+        await federation.PublishAsync(Request(3), CancellationToken.None);
+        await federation.PublishAsync(Request(1), CancellationToken.None);
+
+        // The node answers the accepted request with hops 2; its reply has passed 2 < 3 brokers and is routed back.
+        await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Published == 2, "the accepted request and its reply were forwarded");
+        var request = Assert.Single(nodes[0].Received);
+        Assert.Equal("r1", FederatedMessages.GetRequestId(request));
+        Assert.Equal(1, metrics.Sum("federation.broker.errors", ("error.type", BrokerErrorTypes.HopLimit)));
+    }
+
+    [Theory]
+    [InlineData("no envelope")]
+    [InlineData("no targets")]
+    [InlineData("no reply")]
+    [InlineData("two request ids")]
+    [InlineData("bad hops")]
+    public async Task Malformed_envelopes_are_counted_as_errors_and_never_break_the_broker(string defect)
+    {
+        await using var testbed = new CollectivesTestbed();
+        using var metrics = new BrokerMetricsRecorder("malformed");
+        var broker = await testbed.StartBrokerAsync("malformed", "fed", "london");
+        await testbed.StartNodesAsync("london", "mcollective", "web1");
+        var federation = await testbed.ConnectAsync("fed");
+        List<KeyValuePair<string, string>> headers = defect switch
+        {
+            "no envelope" => [],
+            "no targets" => [new(FederationHeaders.RequestId, "r"), new(FederationHeaders.ReplyTo, "client.reply.r")],
+            "no reply" => [new(FederationHeaders.RequestId, "r"), new(FederationHeaders.Target, "mcollective.node.web1")],
+            "two request ids" => [new(FederationHeaders.RequestId, "r"), new(FederationHeaders.RequestId, "s"), new(FederationHeaders.ReplyTo, "client.reply.r"), new(FederationHeaders.Target, "mcollective.node.web1")],
+            _ => [new(FederationHeaders.RequestId, "r"), new(FederationHeaders.ReplyTo, "client.reply.r"), new(FederationHeaders.Target, "mcollective.node.web1"), new(FederationHeaders.Hops, "-1")],
+        };
+
+        await federation.PublishAsync(new SubjectMessage("choria.federation.malformed.federation", Encoding.UTF8.GetBytes("x"), headers), CancellationToken.None);
+        await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1, "the error was counted");
+
+        Assert.Equal(1, metrics.Sum("federation.broker.errors", ("error.type", BrokerErrorTypes.Malformed)));
+        Assert.Equal(0, testbed.Registry.GetOrAdd("fed").HandlerFailures);
+        var client = await testbed.ClientAsync("fed");
+        var after = await client.RequestAsync(Ping(["malformed"], "mcollective.node.web1") with { ExpectedReplies = 1 }, CancellationToken.None);
+        Assert.True(after.Completed); // still working
+    }
+
+    [Fact]
+    public async Task Targets_are_chunked_per_message_and_fanned_out_by_the_broker()
+    {
+        await using var testbed = new CollectivesTestbed();
+        var broker = await testbed.StartBrokerAsync("london", "fed", "london");
+        var identities = Enumerable.Range(0, 450).Select(i => $"n{i}").ToArray();
+        var responders = await testbed.ConnectAsync("london", "responders");
+        await responders.SubscribeAsync("mcollective.node.*", null, (request, token) => responders.ReplyAsync(request, Encoding.UTF8.GetBytes(request.Subject), null, token), CancellationToken.None);
+        var client = await testbed.ClientAsync("fed");
+
+        var result = await client.RequestAsync(Ping(["london"], identities.Select(i => $"mcollective.node.{i}").ToArray()) with { ExpectedReplies = 450 }, CancellationToken.None);
+
+        Assert.True(result.Completed);
+        Assert.Equal(3, result.MessagesPublished); // 200 + 200 + 50
+        Assert.Equal(3, broker.Statistics.RequestsReceived);
+        Assert.Equal(450 + 450, broker.Statistics.Published); // one per target, one per reply
+        Assert.Equal(identities.Select(i => $"mcollective.node.{i}").Order(), result.Replies.Select(CollectivesTestbed.Text).Order());
+    }
+
+    [Fact]
+    public async Task Chunk_size_is_configurable_and_every_federation_gets_every_chunk()
+    {
+        await using var testbed = new CollectivesTestbed();
+        var federation = await testbed.ConnectAsync("fed", "spy");
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<SubjectMessage>();
+        await federation.SubscribeAsync("choria.federation.*.federation", null, (m, _) => { seen.Enqueue(m); return ValueTask.CompletedTask; }, CancellationToken.None);
+        var client = await testbed.ClientAsync("fed", new FederatedClientOptions { TargetsPerMessage = 2 });
+
+        var result = await client.RequestAsync(Ping(["a", "b"], "c.node.1", "c.node.2", "c.node.3") with { ExpectedReplies = 0 }, CancellationToken.None);
+
+        Assert.Equal(4, result.MessagesPublished);
+        await CollectivesTestbed.WaitUntilAsync(() => seen.Count == 4, "4 chunks seen");
+        Assert.Equal([2, 1, 2, 1], seen.OrderBy(m => m.Subject, StringComparer.Ordinal).Select(m => m.Headers!.Count(h => h.Key == FederationHeaders.Target)));
+        Assert.Equal(2, seen.Count(m => m.Subject == "choria.federation.a.federation"));
+    }
+
+    [Fact]
+    public async Task Metrics_carry_cluster_direction_instance_and_side()
+    {
+        await using var testbed = new CollectivesTestbed();
+        using var metrics = new BrokerMetricsRecorder("metered");
+        await testbed.StartBrokerAsync("metered", "fed", "london", "metered-7");
+        await testbed.StartNodesAsync("london", "mcollective", "web1", "web2");
+        var client = await testbed.ClientAsync("fed");
+
+        var result = await client.RequestAsync(Ping(["metered"], "mcollective.broadcast.agent.ping") with { ExpectedReplies = 2 }, CancellationToken.None);
+        Assert.True(result.Completed);
+
+        var instance = ("federation.broker.instance", "metered-7");
+        Assert.Equal(1, metrics.Sum("federation.broker.messages.received", instance, ("federation.broker.direction", "request"), ("federation.broker.connected_to", "federation")));
+        Assert.Equal(1, metrics.Sum("federation.broker.messages.published", instance, ("federation.broker.direction", "request"), ("federation.broker.connected_to", "collective")));
+        Assert.Equal(2, metrics.Sum("federation.broker.messages.received", instance, ("federation.broker.direction", "reply"), ("federation.broker.connected_to", "collective")));
+        Assert.Equal(2, metrics.Sum("federation.broker.messages.published", instance, ("federation.broker.direction", "reply"), ("federation.broker.connected_to", "federation")));
+        Assert.Equal(3, metrics.Count("federation.broker.processing.duration", instance));
+        Assert.Equal(0, metrics.Sum("federation.broker.errors"));
+    }
+
+    [Fact]
+    public async Task A_broker_reconnects_after_its_collective_server_comes_back()
+    {
+        await using var testbed = new CollectivesTestbed();
+        var broker = await testbed.StartBrokerAsync("london", "fed", "london");
+        var server = testbed.Registry.GetOrAdd("london");
+
+        server.Stop();
+        await CollectivesTestbed.WaitUntilAsync(() => !broker.IsConnected, "the broker noticed");
+        server.Start();
+        await CollectivesTestbed.WaitUntilAsync(() => broker.IsConnected, "the broker reconnected");
+        await testbed.StartNodesAsync("london", "mcollective", "web1");
+        var client = await testbed.ClientAsync("fed");
+
+        var result = await client.RequestAsync(Ping(["london"], "mcollective.node.web1") with { ExpectedReplies = 1 }, CancellationToken.None);
+        Assert.True(result.Completed);
+    }
+
+    [Fact]
+    public async Task A_failed_publish_is_counted_and_the_broker_goes_on()
+    {
+        await using var testbed = new CollectivesTestbed();
+        using var metrics = new BrokerMetricsRecorder("lossy");
+        var failing = new PublishFailingTransport(testbed.Transport, failOnSubject: "mcollective.node.broken");
+        var broker = new FederationBroker(new FederationBrokerOptions
+        {
+            ClusterName = "lossy", FederationUri = "memory://fed", CollectiveUri = "memory://london", InstanceName = "lossy-1",
+        }, [failing], testbed.Telemetry);
+        await using (broker)
+        {
+            await broker.StartAsync(CancellationToken.None);
+            await testbed.StartNodesAsync("london", "mcollective", "web1");
+            var client = await testbed.ClientAsync("fed");
+
+            var result = await client.RequestAsync(Ping(["lossy"], "mcollective.node.broken", "mcollective.node.web1") with { ExpectedReplies = 1 }, CancellationToken.None);
+
+            Assert.True(result.Completed);
+            Assert.Equal("web1@london", CollectivesTestbed.Text(Assert.Single(result.Replies)));
+            await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Published == 2, "the reply was forwarded");
+            Assert.Equal(1, broker.Statistics.Errors);
+            Assert.Equal(1, metrics.Sum("federation.broker.errors", ("error.type", BrokerErrorTypes.PublishFailed), ("federation.broker.connected_to", "collective")));
+        }
+    }
+
+    [Fact]
+    public async Task Starting_against_a_stopped_server_fails_with_the_transport_error()
+    {
+        await using var testbed = new CollectivesTestbed();
+        testbed.Registry.GetOrAdd("london").Stop();
+
+        await Assert.ThrowsAsync<Federation.Core.Transport.BrokerUnreachableException>(() => testbed.StartBrokerAsync("london", "fed", "london"));
+
+        Assert.Equal(0, testbed.Registry.GetOrAdd("fed").ConnectionCount); // the federation side was closed again
+    }
+
+    [Fact]
+    public async Task Cancelling_a_request_stops_waiting_for_replies()
+    {
+        await using var testbed = new CollectivesTestbed();
+        var client = await testbed.ClientAsync("fed");
+        using var cancel = new CancellationTokenSource();
+
+        var pending = client.RequestAsync(Ping(["nobody"], "mcollective.node.web1") with { ExpectedReplies = 1, Timeout = TimeSpan.FromMinutes(5) }, cancel.Token);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
+    }
+
+    [Theory]
+    [InlineData("a.b", "Federations")]
+    [InlineData("", "Federations")]
+    public async Task Invalid_federation_names_are_rejected_naming_them(string federation, string key)
+    {
+        await using var testbed = new CollectivesTestbed();
+        var client = await testbed.ClientAsync("fed");
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => client.RequestAsync(Ping([federation], "mcollective.node.web1"), CancellationToken.None));
+
+        Assert.Contains($"{key}: '{federation}'", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Wraps a transport so that publishing to one subject fails, as a publish on a lost connection does.</summary>
+    private sealed class PublishFailingTransport(ISubjectTransport inner, string failOnSubject) : ISubjectTransport
+    {
+        public IReadOnlyCollection<string> Schemes => inner.Schemes;
+
+        public async ValueTask<ISubjectConnection> ConnectAsync(SubjectConnectionRequest request, CancellationToken cancellationToken) =>
+            new Connection(await inner.ConnectAsync(request, cancellationToken), failOnSubject);
+
+        private sealed class Connection(ISubjectConnection inner, string failOnSubject) : ISubjectConnection
+        {
+            public string DisplayUri => inner.DisplayUri;
+
+            public string? ConnectedServer => inner.ConnectedServer;
+
+            public Task Completion => inner.Completion;
+
+            public ValueTask<ISubjectSubscription> SubscribeAsync(string subject, string? queueGroup, SubjectMessageHandler handler, CancellationToken cancellationToken) =>
+                inner.SubscribeAsync(subject, queueGroup, handler, cancellationToken);
+
+            public ValueTask PublishAsync(SubjectMessage message, CancellationToken cancellationToken) =>
+                message.Subject == failOnSubject
+                    ? throw new Federation.Core.Transport.ConnectionLostException("simulated loss")
+                    : inner.PublishAsync(message, cancellationToken);
+
+            public ValueTask FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
+    }
+}

@@ -38,6 +38,12 @@ public abstract class NatsFederationTestbed : IAsyncLifetime
     /// <summary>The servers, in the order of the names given to the constructor.</summary>
     protected IReadOnlyList<NatsServerProcess> Servers => _servers;
 
+    /// <summary>The first server: the upstream of the tests that federate one server into another.</summary>
+    protected NatsServerProcess Upstream => _servers[0];
+
+    /// <summary>The second server: the downstream of the tests that federate one server into another.</summary>
+    protected NatsServerProcess Downstream => _servers[1];
+
     /// <summary>Starts one nats-server per name given to the constructor.</summary>
     public async Task InitializeAsync()
     {

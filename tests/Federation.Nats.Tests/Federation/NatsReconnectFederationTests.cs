@@ -4,20 +4,15 @@ using Federation.Core.Links;
 using Federation.Core.Model;
 using Federation.Nats.Client;
 using Federation.Nats.Transport;
-using Federation.Testing.Brokers;
 
 namespace Federation.Nats.Tests.Federation;
 
 /// <summary>The upstream nats-server is killed and restarted on the same port: the link recovers and forwards again.</summary>
 public sealed class NatsReconnectFederationTests() : NatsFederationTestbed("news", "reconnect-up", "reconnect-down")
 {
-    private NatsServerProcess Up => Servers[0];
-
-    private NatsServerProcess Down => Servers[1];
-
     private async Task PublishUpstreamAsync(string body)
     {
-        await using var publisher = new NatsConnection(new NatsClientOptions { Servers = [Up.Url], Name = "test-publisher" });
+        await using var publisher = new NatsConnection(new NatsClientOptions { Servers = [Upstream.Url], Name = "test-publisher" });
         await publisher.ConnectAsync();
         await publisher.PublishAsync("news.item", Encoding.UTF8.GetBytes(body));
         await publisher.FlushAsync();
@@ -26,27 +21,27 @@ public sealed class NatsReconnectFederationTests() : NatsFederationTestbed("news
     [Fact]
     public async Task Killed_and_restarted_upstream_server_link_returns_to_running_and_forwards_again()
     {
-        var options = new FederationOptions { Downstream = { Uri = Uri(Down, "DOWN") } };
-        options.Upstreams["up"] = new UpstreamDefinition { Uris = { Uri(Up, "UP") }, ReconnectDelaySeconds = 1 };
+        var options = new FederationOptions { Downstream = { Uri = Uri(Downstream, "DOWN") } };
+        options.Upstreams["up"] = new UpstreamDefinition { Uris = { Uri(Upstream, "UP") }, ReconnectDelaySeconds = 1 };
         options.Policies["fed"] = new FederationPolicy { Pattern = "^news$", Definition = new FederationPolicyDefinition { FederationUpstream = "up" } };
         var engine = await StartEngineAsync(options);
         string Links() => DescribeLinks(engine);
 
-        var subscription = await SubscribeAsync(Down, "news.*");
+        var subscription = await SubscribeAsync(Downstream, "news.*");
         List<string> have = [];
-        await EventuallyAsync(async () => (have = await SubjectsAsync(Up)).Contains("news.*"), () => "the link's SUB upstream; have " + string.Join(",", have));
+        await EventuallyAsync(async () => (have = await SubjectsAsync(Upstream)).Contains("news.*"), () => "the link's SUB upstream; have " + string.Join(",", have));
 
         await PublishUpstreamAsync("before");
         Assert.Equal("before", Encoding.UTF8.GetString((await ReadAsync(subscription)).Data.Span));
 
-        var port = Up.Port;
-        await Up.StopAsync();
+        var port = Upstream.Port;
+        await Upstream.StopAsync();
         await Eventually(() => engine.GetLinks() is [{ State: not LinkState.Running }], () => "the link to leave running; have " + Links());
 
-        await Up.StartAsync();
-        Assert.Equal(port, Up.Port);
+        await Upstream.StartAsync();
+        Assert.Equal(port, Upstream.Port);
         await Eventually(() => engine.GetLinks() is [{ State: LinkState.Running }], () => "the link to run again; have " + Links());
-        await EventuallyAsync(async () => (have = await SubjectsAsync(Up)).Contains("news.*"), () => "the link's SUB on the restarted upstream; have " + string.Join(",", have));
+        await EventuallyAsync(async () => (have = await SubjectsAsync(Upstream)).Contains("news.*"), () => "the link's SUB on the restarted upstream; have " + string.Join(",", have));
 
         await PublishUpstreamAsync("after");
         var after = await ReadAsync(subscription);

@@ -12,10 +12,6 @@ namespace Federation.Nats.Tests.Interop;
 /// </summary>
 public sealed class NpmNatsInteropTests() : NatsFederationTestbed("orders", "npm-up", "npm-down")
 {
-    private NatsServerProcess Upstream => Servers[0];
-
-    private NatsServerProcess Downstream => Servers[1];
-
     [Fact]
     public async Task The_npm_client_publishes_upstream_and_receives_downstream_through_our_link()
     {

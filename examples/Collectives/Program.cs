@@ -7,6 +7,7 @@ using Collectives;
 using Federation.Core.Collectives;
 using Federation.Core.Diagnostics;
 using Federation.Core.Hosting;
+using Federation.Nats;
 using FederationHost.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,8 +16,7 @@ using Microsoft.Extensions.Hosting;
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
 var settings = ExampleSettings.Read(builder.Configuration);
 
-// LEAD: NATS wiring. When Federation.Nats has AddNatsSubjectTransport (branch collnats), add `using Federation.Nats;` and:
-// builder.Services.AddNatsSubjectTransport();
+builder.Services.AddNatsSubjectTransport(); // nats:// and tls:// URIs; memory:// is always there
 foreach (var collective in settings.Collectives)
 {
     for (var instance = 1; instance <= settings.BrokerInstances; instance++)

@@ -22,6 +22,7 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
     private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly HashSet<ulong> unsettled = [];
     private ulong lastDeliveryTag;
+    private ulong settledThrough;
     private volatile bool disposing;
 
     private AmqpConsumer(AmqpConnection connection, IChannel channel, string queue, ConsumerOptions options, DeliveryHandler handler)
@@ -200,24 +201,41 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
         // consumer alive and gives the caller the error.
         lock (unsettled)
         {
-            var known = multiple
-                ? deliveryTag <= lastDeliveryTag && (deliveryTag == 0 || unsettled.Any(tag => tag <= deliveryTag))
-                : unsettled.Contains(deliveryTag);
-            if (!known)
+            if (!multiple)
             {
-                throw new PreconditionFailedException($"PRECONDITION_FAILED - unknown delivery tag {deliveryTag} on the consumer of queue '{queue}'.");
+                if (!unsettled.Remove(deliveryTag))
+                {
+                    throw UnknownTag(deliveryTag);
+                }
+
+                return;
             }
 
-            if (multiple)
+            // AMQP: multiple with tag 0 settles everything outstanding. Tags increase by one per delivery, and nothing at
+            // or below settledThrough is unsettled, so walking up from there costs each tag once over the channel's life.
+            var upTo = deliveryTag == 0 ? lastDeliveryTag : deliveryTag;
+            if (upTo > lastDeliveryTag)
             {
-                unsettled.RemoveWhere(tag => deliveryTag == 0 || tag <= deliveryTag);
+                throw UnknownTag(deliveryTag);
             }
-            else
+
+            var removed = 0;
+            for (var tag = settledThrough + 1; tag <= upTo && unsettled.Count > 0; tag++)
             {
-                unsettled.Remove(deliveryTag);
+                removed += unsettled.Remove(tag) ? 1 : 0;
             }
+
+            if (removed == 0 && deliveryTag != 0)
+            {
+                throw UnknownTag(deliveryTag);
+            }
+
+            settledThrough = Math.Max(settledThrough, upTo);
         }
     }
+
+    private PreconditionFailedException UnknownTag(ulong deliveryTag) =>
+        new($"PRECONDITION_FAILED - unknown delivery tag {deliveryTag} on the consumer of queue '{queue}'.");
 
     private async ValueTask SettleAsync(Func<IChannel, ValueTask> settle)
     {

@@ -13,16 +13,23 @@ namespace Federation.Amqp;
 /// (which would add an <c>x-dotnet-pub-seq-no</c> header to every message); this class correlates <c>basic.ack</c>/<c>basic.nack</c>
 /// by sequence number and bounds the unconfirmed messages by <see cref="PublisherOptions.MaxOutstandingConfirms"/>.
 /// </summary>
+/// <remarks>
+/// Confirms arrive on the client's connection loop, often many at once (<c>multiple</c>). The publishes they settle are
+/// completed together on one thread-pool work item, whose continuations run inline: one hand-off per confirm frame
+/// instead of one per message, and never the caller's code on the client's connection loop. Callers must therefore not
+/// block in a continuation of one publish waiting for another publish to complete.
+/// </remarks>
 internal sealed class AmqpPublisher : IMessagePublisher
 {
     private readonly AmqpConnection connection;
     private readonly PublisherOptions options;
+    // Without confirms a publish completes once written; completions are handed off in batches of at most this many.
+    private const int WrittenBatch = 256;
     private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly SortedDictionary<ulong, Pending> outstanding = [];
     // Never disposed: late confirms may still release it, and without AvailableWaitHandle it holds nothing to free.
     private readonly SemaphoreSlim window;
     private readonly Task writer;
-    private IChannel? channel;
+    private PublishChannel? channel;
     private volatile bool disposed;
 
     private AmqpPublisher(AmqpConnection connection, PublisherOptions options, IChannel channel)
@@ -85,7 +92,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
         {
             try
             {
-                await current.CloseAsync().ConfigureAwait(false);
+                await current.Channel.CloseAsync().ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // The channel may already be closed with the connection.
             catch (Exception)
@@ -93,10 +100,9 @@ internal sealed class AmqpPublisher : IMessagePublisher
             {
             }
 
-            current.Dispose();
+            current.Channel.Dispose();
+            FailOutstanding(current, new ConnectionLostException("The publisher was disposed before the broker confirmed the message."));
         }
-
-        FailOutstanding(new ConnectionLostException("The publisher was disposed before the broker confirmed the message."));
     }
 
     private static Task<IChannel> OpenChannelAsync(AmqpConnection connection, PublisherOptions options, CancellationToken cancellationToken) =>
@@ -104,12 +110,14 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
     private void Attach(IChannel newChannel)
     {
-        channel = newChannel;
-        newChannel.BasicAcksAsync += (_, args) => Settle(args.DeliveryTag, args.Multiple, nacked: false);
-        newChannel.BasicNacksAsync += (_, args) => Settle(args.DeliveryTag, args.Multiple, nacked: true);
+        // Each channel has its own window: a late shutdown of the previous channel must not fail the new one's publishes.
+        var attached = new PublishChannel(newChannel);
+        channel = attached;
+        newChannel.BasicAcksAsync += (_, args) => Settle(attached, args.DeliveryTag, args.Multiple, nacked: false);
+        newChannel.BasicNacksAsync += (_, args) => Settle(attached, args.DeliveryTag, args.Multiple, nacked: true);
         newChannel.ChannelShutdownAsync += (_, reason) =>
         {
-            FailOutstanding(ChannelClosedError(reason));
+            FailOutstanding(attached, ChannelClosedError(reason));
             return Task.CompletedTask;
         };
     }
@@ -119,112 +127,122 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
     private async Task WriteLoopAsync()
     {
-        await foreach (var pending in queue.Reader.ReadAllAsync().ConfigureAwait(false))
+        var reader = queue.Reader;
+        var written = new List<Pending>();
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            try
+            // Drain what is queued without a wait per message: the client batches the frames into its socket writes.
+            while (reader.TryRead(out var pending))
             {
-                await WriteAsync(pending).ConfigureAwait(false);
+                try
+                {
+                    if (await WriteAsync(pending).ConfigureAwait(false))
+                    {
+                        written.Add(pending);
+                    }
+                }
+                catch (Exception error)
+                {
+                    Complete([pending], ConfirmOutcome.Failed, AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) ?? error, releasesWindow: false);
+                }
+
+                if (written.Count == WrittenBatch)
+                {
+                    Complete(written, ConfirmOutcome.Acked, null, releasesWindow: false);
+                    written = [];
+                }
             }
-            catch (Exception error)
+
+            if (written.Count > 0)
             {
-                pending.Done.TrySetException(AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) ?? error);
+                Complete(written, ConfirmOutcome.Acked, null, releasesWindow: false);
+                written = [];
             }
         }
     }
 
-    private async Task WriteAsync(Pending pending)
+    /// <summary>Writes one message; returns whether it is complete once written (no confirms) rather than at its confirm.</summary>
+    private async ValueTask<bool> WriteAsync(Pending pending)
     {
         connection.ThrowIfClosed();
-        var current = channel;
-        if (current is not { IsOpen: true })
+        var current = channel!;
+        if (!current.Channel.IsOpen)
         {
             // A channel error (e.g. publishing to a missing exchange) closed the old channel; later publishes get a new one.
-            current?.Dispose();
-            current = await OpenChannelAsync(connection, options, CancellationToken.None).ConfigureAwait(false);
-            Attach(current);
+            current.Channel.Dispose();
+            Attach(await OpenChannelAsync(connection, options, CancellationToken.None).ConfigureAwait(false));
+            current = channel!;
         }
 
+        var client = current.Channel;
         if (!options.Confirms)
         {
-            await current.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, CancellationToken.None).ConfigureAwait(false);
-            pending.Done.TrySetResult();
-            return;
+            await client.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, CancellationToken.None).ConfigureAwait(false);
+            return true;
         }
 
         await window.WaitAsync().ConfigureAwait(false);
-        var sequenceNumber = await current.GetNextPublishSequenceNumberAsync().ConfigureAwait(false);
-        lock (outstanding)
+        var sequenceNumber = await client.GetNextPublishSequenceNumberAsync().ConfigureAwait(false);
+        lock (current.Outstanding)
         {
-            outstanding.Add(sequenceNumber, pending);
+            current.Outstanding.Add(sequenceNumber, pending);
         }
 
         // Never a cancellable token here: RabbitMQ.Client 7.1.2 (#1900) corrupts confirm accounting when one is already cancelled.
-        await current.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, CancellationToken.None).ConfigureAwait(false);
-        if (!current.IsOpen && current.CloseReason is { } reason)
+        await client.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, CancellationToken.None).ConfigureAwait(false);
+        if (!client.IsOpen && client.CloseReason is { } reason)
         {
             // The channel closed before or while we wrote; its shutdown handler may have run before we registered.
-            FailOutstanding(ChannelClosedError(reason));
+            FailOutstanding(current, ChannelClosedError(reason));
         }
+
+        return false;
     }
 
-    private Task Settle(ulong deliveryTag, bool multiple, bool nacked)
+    private Task Settle(PublishChannel source, ulong deliveryTag, bool multiple, bool nacked)
     {
-        List<Pending> settled = [];
-        lock (outstanding)
+        var settled = new List<Pending>(multiple ? 16 : 1);
+        lock (source.Outstanding)
         {
             if (multiple)
             {
-                foreach (var key in outstanding.Keys.TakeWhile(k => k <= deliveryTag).ToList())
-                {
-                    settled.Add(outstanding[key]);
-                    outstanding.Remove(key);
-                }
+                source.Outstanding.TakeUpTo(deliveryTag, settled);
             }
-            else if (outstanding.Remove(deliveryTag, out var single))
+            else if (source.Outstanding.TryTake(deliveryTag, out var single))
             {
-                settled.Add(single);
+                settled.Add(single!);
             }
         }
 
-        foreach (var pending in settled)
-        {
-            if (nacked)
-            {
-                pending.Done.TrySetException(new PublishNackedException($"The broker nacked the message published to exchange '{pending.Exchange}' with routing key '{pending.RoutingKey}'."));
-            }
-            else
-            {
-                pending.Done.TrySetResult();
-            }
-        }
-
-        Release(settled.Count);
+        Complete(settled, nacked ? ConfirmOutcome.Nacked : ConfirmOutcome.Acked, null, releasesWindow: true);
         return Task.CompletedTask;
     }
 
-    private void FailOutstanding(TransportException error)
+    private void FailOutstanding(PublishChannel source, TransportException error)
     {
-        List<Pending> failed;
-        lock (outstanding)
+        var failed = new List<Pending>();
+        lock (source.Outstanding)
         {
-            failed = [.. outstanding.Values];
-            outstanding.Clear();
+            source.Outstanding.TakeAll(failed);
         }
 
-        foreach (var pending in failed)
-        {
-            pending.Done.TrySetException(error);
-        }
-
-        Release(failed.Count);
+        Complete(failed, ConfirmOutcome.Failed, error, releasesWindow: true);
     }
 
-    private void Release(int count)
+    /// <summary>Frees the window at once and completes the publishes together on one work item (see the remarks above).</summary>
+    private void Complete(List<Pending> settled, ConfirmOutcome outcome, Exception? error, bool releasesWindow)
     {
-        if (count > 0)
+        if (settled.Count == 0)
         {
-            window.Release(count);
+            return;
         }
+
+        if (releasesWindow)
+        {
+            window.Release(settled.Count);
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(new CompletionBatch(settled, outcome, error), preferLocal: false);
     }
 
     private sealed class Pending(string exchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body)
@@ -237,6 +255,46 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
         public ReadOnlyMemory<byte> Body { get; } = body;
 
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        /// <summary>Completed only from a <see cref="CompletionBatch"/> work item, where its continuations may run inline.</summary>
+        public TaskCompletionSource Done { get; } = new();
+    }
+
+    /// <summary>A channel and the publishes on it that wait for their confirm.</summary>
+    private sealed class PublishChannel(IChannel channel)
+    {
+        public IChannel Channel { get; } = channel;
+
+        /// <summary>Locked by whoever touches it: the writer loop adds, the client's confirm handlers take.</summary>
+        public ConfirmWindow<Pending> Outstanding { get; } = new();
+    }
+
+    private enum ConfirmOutcome
+    {
+        Acked,
+        Nacked,
+        Failed,
+    }
+
+    /// <summary>Publishes settled by one confirm frame (or one channel failure), completed in sequence order.</summary>
+    private sealed class CompletionBatch(List<Pending> settled, ConfirmOutcome outcome, Exception? error) : IThreadPoolWorkItem
+    {
+        public void Execute()
+        {
+            foreach (var pending in settled)
+            {
+                switch (outcome)
+                {
+                    case ConfirmOutcome.Acked:
+                        pending.Done.TrySetResult();
+                        break;
+                    case ConfirmOutcome.Nacked:
+                        pending.Done.TrySetException(new PublishNackedException($"The broker nacked the message published to exchange '{pending.Exchange}' with routing key '{pending.RoutingKey}'."));
+                        break;
+                    default:
+                        pending.Done.TrySetException(error!);
+                        break;
+                }
+            }
+        }
     }
 }

@@ -26,13 +26,18 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     /// <param name="loggerFactory">Logging; none by default.</param>
     /// <param name="telemetry">Metrics; a private meter by default.</param>
     /// <param name="timeProvider">Clock for reconnect delays; the system clock by default.</param>
+    /// <param name="explicitTopology">
+    /// Explicit mode: the exchanges and bindings the host declares, which the engine declares on the downstream broker and
+    /// federates, instead of observing the downstream broker. <see langword="null"/> (the default) observes it.
+    /// </param>
     /// <exception cref="FederationConfigurationException">The options are invalid; the exception lists every problem.</exception>
     public FederationEngine(
         FederationOptions options,
         IEnumerable<ITransport> transports,
         ILoggerFactory? loggerFactory = null,
         FederationTelemetry? telemetry = null,
-        TimeProvider? timeProvider = null)
+        TimeProvider? timeProvider = null,
+        ExplicitTopology? explicitTopology = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(transports);
@@ -44,7 +49,7 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
 
         _ownsTelemetry = telemetry is null;
         _telemetry = telemetry ?? new FederationTelemetry();
-        _supervisor = new LinkSupervisor(definitions, new TransportResolver(transports), _telemetry, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System);
+        _supervisor = new LinkSupervisor(definitions, new TransportResolver(transports), _telemetry, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System, explicitTopology);
         _gaugeRegistration = _telemetry.RegisterStatusSource(GetLinks);
     }
 

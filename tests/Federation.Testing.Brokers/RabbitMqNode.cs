@@ -7,7 +7,8 @@ namespace Federation.Testing.Brokers;
 /// A real rabbitmq-server node for integration tests, isolated from anything else on the machine: free ports (AMQP,
 /// distribution, management, and its own epmd), a temporary data directory that is also its HOME (so it gets its own
 /// Erlang cookie), a unique node name and a unique cluster name (federation loop detection relies on unique cluster names).
-/// Plugins: rabbitmq_management, rabbitmq_event_exchange, rabbitmq_federation. User guest/guest may connect from 127.0.0.1.
+/// Plugins: rabbitmq_management, rabbitmq_event_exchange, rabbitmq_federation unless the caller names others. User guest/guest
+/// may connect from 127.0.0.1.
 /// </summary>
 /// <remarks>
 /// Set <c>RABBITMQ_BIN_DIR</c> to the directory holding <c>rabbitmq-server</c> and <c>rabbitmqctl</c> to override the lookup
@@ -24,7 +25,10 @@ public sealed class RabbitMqNode : IAsyncDisposable
     private readonly Dictionary<string, string> environment;
     private bool running;
 
-    private RabbitMqNode(string binDirectory, string name)
+    /// <summary>The plugins every node gets unless the caller names others.</summary>
+    public static readonly IReadOnlyList<string> DefaultPlugins = ["rabbitmq_management", "rabbitmq_event_exchange", "rabbitmq_federation"];
+
+    private RabbitMqNode(string binDirectory, string name, IReadOnlyList<string> plugins)
     {
         this.binDirectory = binDirectory;
         DataDirectory = Directory.CreateTempSubdirectory("fedtest-rabbitmq-").FullName;
@@ -44,7 +48,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
             "log.console = false",
             string.Empty));
         var pluginsFile = Path.Combine(DataDirectory, "enabled_plugins");
-        File.WriteAllText(pluginsFile, "[rabbitmq_management,rabbitmq_event_exchange,rabbitmq_federation].\n");
+        File.WriteAllText(pluginsFile, $"[{string.Join(',', plugins)}].\n");
         var envFile = Path.Combine(DataDirectory, "rabbitmq-env.conf");
         File.WriteAllText(envFile, string.Empty);
         PidFile = Path.Combine(DataDirectory, "rabbitmq.pid");
@@ -93,11 +97,16 @@ public sealed class RabbitMqNode : IAsyncDisposable
 
     /// <summary>Starts a new node and waits until it is fully booted.</summary>
     /// <exception cref="InvalidOperationException">rabbitmq-server is not installed, or the node did not start in time.</exception>
-    public static async Task<RabbitMqNode> StartNewAsync(CancellationToken cancellationToken = default)
+    public static Task<RabbitMqNode> StartNewAsync(CancellationToken cancellationToken = default) => StartNewAsync(DefaultPlugins, cancellationToken);
+
+    /// <summary>Starts a new node with only <paramref name="plugins"/> enabled (none when empty), and waits until it is fully booted.</summary>
+    /// <exception cref="InvalidOperationException">rabbitmq-server is not installed, or the node did not start in time.</exception>
+    public static async Task<RabbitMqNode> StartNewAsync(IReadOnlyList<string> plugins, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(plugins);
         var bin = FindBinDirectory();
         var name = $"fedtest{Environment.ProcessId}x{Interlocked.Increment(ref counter)}";
-        var node = new RabbitMqNode(bin, name);
+        var node = new RabbitMqNode(bin, name, plugins);
         try
         {
             await node.StartAsync(cancellationToken).ConfigureAwait(false);

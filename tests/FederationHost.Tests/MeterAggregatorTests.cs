@@ -26,6 +26,25 @@ public sealed class MeterAggregatorTests
     }
 
     [Fact]
+    public void Histograms_keep_sum_and_count_per_tag_set()
+    {
+        var name = "Test." + Guid.NewGuid().ToString("N");
+        using var meter = new Meter(name);
+        using var aggregator = new MeterAggregator([name]);
+        var histogram = meter.CreateHistogram<double>("work.duration", "s", "Time per item.");
+
+        histogram.Record(0.25, new KeyValuePair<string, object?>("side", "a"));
+        histogram.Record(0.5, new KeyValuePair<string, object?>("side", "a"));
+        histogram.Record(2, new KeyValuePair<string, object?>("side", "b"));
+
+        var snapshot = Assert.Single(aggregator.Collect());
+        Assert.Equal(MetricKind.Summary, snapshot.Kind);
+        Assert.Equal(
+            ["side=a:0.75/2", "side=b:2/1"],
+            snapshot.Points.Select(p => $"{p.Tags[0].Key}={p.Tags[0].Value}:{p.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)}/{p.Count}"));
+    }
+
+    [Fact]
     public void Observable_gauges_are_read_on_collect_and_drop_vanished_tag_sets()
     {
         var name = "Test." + Guid.NewGuid().ToString("N");

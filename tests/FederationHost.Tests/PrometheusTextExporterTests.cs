@@ -11,6 +11,25 @@ public sealed class PrometheusTextExporterTests
     private static MetricPoint Point(double value, params (string Key, string Value)[] tags) =>
         new([.. tags.Select(t => new KeyValuePair<string, string>(t.Key, t.Value))], value);
 
+    [Fact]
+    public void Summaries_render_sum_and_count_without_quantiles()
+    {
+        var snapshot = new InstrumentSnapshot(
+            "Test.Meter",
+            "federation.broker.processing.duration",
+            "s",
+            "Time to process one message.",
+            MetricKind.Summary,
+            [new MetricPoint([new("direction", "request")], 0.75, 2)]);
+
+        Assert.Equal(
+            "# HELP federation_broker_processing_duration_seconds Time to process one message.\n" +
+            "# TYPE federation_broker_processing_duration_seconds summary\n" +
+            "federation_broker_processing_duration_seconds_sum{direction=\"request\"} 0.75\n" +
+            "federation_broker_processing_duration_seconds_count{direction=\"request\"} 2\n",
+            PrometheusTextExporter.Render([snapshot]));
+    }
+
     [Theory]
     [InlineData("federation.link.messages.forwarded", "{message}", MetricKind.Counter, "federation_link_messages_forwarded_total")]
     [InlineData("federation.links", "{link}", MetricKind.Gauge, "federation_links")]

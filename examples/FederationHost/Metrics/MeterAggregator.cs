@@ -5,9 +5,9 @@ namespace FederationHost.Metrics;
 
 /// <summary>
 /// Listens to the instruments of selected meters and keeps what a pull-based exporter needs: counters and up-down
-/// counters summed per tag set, synchronous gauges and all observable instruments as their last value. Observable
+/// counters summed per tag set, histograms as sum and count, synchronous gauges and all observable instruments as their last value. Observable
 /// instruments are only read on <see cref="Collect"/>, so a scrape sees current values and tag sets that disappeared
-/// since the previous scrape (for example a link state with no links) are dropped. Histograms are not aggregated.
+/// since the previous scrape (for example a link state with no links) are dropped.
 /// Thread-safe.
 /// </summary>
 public sealed class MeterAggregator : IDisposable
@@ -104,13 +104,14 @@ public sealed class MeterAggregator : IDisposable
                 return;
             }
 
+            var count = state.Kind == MetricKind.Summary ? 1 : 0;
             if (state.Accumulate && state.Points.TryGetValue(key, out var existing))
             {
-                state.Points[key] = existing with { Value = existing.Value + number };
+                state.Points[key] = existing with { Value = existing.Value + number, Count = existing.Count + count };
             }
             else
             {
-                state.Points[key] = new MetricPoint(sorted, number);
+                state.Points[key] = new MetricPoint(sorted, number, count);
             }
         }
     }
@@ -136,13 +137,18 @@ public sealed class MeterAggregator : IDisposable
         _ => value.ToString() ?? string.Empty,
     };
 
-    /// <summary>Counters are monotonic sums; up-down counters are sums exported as gauges; observable instruments report their current total or value.</summary>
+    /// <summary>Counters are monotonic sums; histograms are sums with a count; up-down counters are sums exported as gauges; observable instruments report their current total or value.</summary>
     private static (MetricKind Kind, bool Accumulate)? Classify(Instrument instrument)
     {
         var definition = instrument.GetType().IsGenericType ? instrument.GetType().GetGenericTypeDefinition() : null;
         if (definition == typeof(Counter<>))
         {
             return (MetricKind.Counter, true);
+        }
+
+        if (definition == typeof(Histogram<>))
+        {
+            return (MetricKind.Summary, true);
         }
 
         if (definition == typeof(UpDownCounter<>))
@@ -166,6 +172,7 @@ public sealed class MeterAggregator : IDisposable
     private sealed class InstrumentState(Instrument instrument, MetricKind kind, bool accumulate, bool isObservable)
     {
         public Instrument Instrument { get; } = instrument;
+        public MetricKind Kind { get; } = kind;
         public bool Accumulate { get; } = accumulate;
         public bool IsObservable { get; } = isObservable;
         public Dictionary<string, MetricPoint> Points { get; } = new(StringComparer.Ordinal);
@@ -175,7 +182,7 @@ public sealed class MeterAggregator : IDisposable
             Instrument.Name,
             Instrument.Unit,
             Instrument.Description,
-            kind,
+            Kind,
             [.. Points.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Value)]);
     }
 }

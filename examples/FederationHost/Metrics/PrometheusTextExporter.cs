@@ -30,7 +30,9 @@ public static class PrometheusTextExporter
             {
                 var labels = Labels(point.Tags);
                 // Tag keys that collapse to one label name, or merged instruments, can collide: the sum keeps counters right.
-                family.Samples[labels] = family.Samples.TryGetValue(labels, out var existing) ? existing + point.Value : point.Value;
+                family.Samples[labels] = family.Samples.TryGetValue(labels, out var existing)
+                    ? (existing.Value + point.Value, existing.Count + point.Count)
+                    : (point.Value, point.Count);
             }
         }
 
@@ -42,10 +44,18 @@ public static class PrometheusTextExporter
                 text.Append("# HELP ").Append(name).Append(' ').Append(EscapeHelp(family.Help)).Append('\n');
             }
 
-            text.Append("# TYPE ").Append(name).Append(' ').Append(family.Kind == MetricKind.Counter ? "counter" : "gauge").Append('\n');
-            foreach (var (labels, value) in family.Samples)
+            text.Append("# TYPE ").Append(name).Append(' ').Append(TypeName(family.Kind)).Append('\n');
+            foreach (var (labels, sample) in family.Samples)
             {
-                text.Append(name).Append(labels).Append(' ').Append(FormatValue(value)).Append('\n');
+                if (family.Kind == MetricKind.Summary)
+                {
+                    text.Append(name).Append("_sum").Append(labels).Append(' ').Append(FormatValue(sample.Value)).Append('\n');
+                    text.Append(name).Append("_count").Append(labels).Append(' ').Append(sample.Count.ToString(CultureInfo.InvariantCulture)).Append('\n');
+                }
+                else
+                {
+                    text.Append(name).Append(labels).Append(' ').Append(FormatValue(sample.Value)).Append('\n');
+                }
             }
         }
 
@@ -77,6 +87,13 @@ public static class PrometheusTextExporter
         _ => value.ToString("R", CultureInfo.InvariantCulture),
     };
 
+    private static string TypeName(MetricKind kind) => kind switch
+    {
+        MetricKind.Counter => "counter",
+        MetricKind.Summary => "summary",
+        _ => "gauge",
+    };
+
     private static string Labels(IReadOnlyList<KeyValuePair<string, string>> tags)
     {
         if (tags.Count == 0)
@@ -95,6 +112,6 @@ public static class PrometheusTextExporter
     {
         public MetricKind Kind { get; } = kind;
         public string? Help { get; } = help;
-        public SortedDictionary<string, double> Samples { get; } = new(StringComparer.Ordinal);
+        public SortedDictionary<string, (double Value, long Count)> Samples { get; } = new(StringComparer.Ordinal);
     }
 }

@@ -41,6 +41,9 @@ internal static partial class Log
     [LoggerMessage(2006, LogLevel.Warning, "Federation: a downstream topology change after serial {Serial} never arrived; resynchronising from a snapshot")]
     public static partial void TopologyResync(ILogger logger, long serial);
 
+    [LoggerMessage(2007, LogLevel.Warning, "Federation (explicit topology) could not apply '{Change}' to downstream {Uri}")]
+    public static partial void ExplicitTopologyFailed(ILogger logger, Exception exception, string change, string uri);
+
     [LoggerMessage(3001, LogLevel.Error, "Federation configuration reload rejected; the previous configuration stays in force: {Errors}")]
     public static partial void ReloadRejected(ILogger logger, string errors);
 

@@ -40,11 +40,26 @@ public static class FederationServiceCollectionExtensions
             sp.GetServices<ITransport>(),
             sp.GetService<ILoggerFactory>(),
             sp.GetRequiredService<FederationTelemetry>(),
-            sp.GetService<TimeProvider>()));
+            sp.GetService<TimeProvider>(),
+            sp.GetService<ExplicitTopology>()));
         services.TryAddSingleton<IFederationStatus>(sp => sp.GetRequiredService<FederationEngine>());
         services.TryAddSingleton<FederationHealthCheck>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, FederationHostedService>());
         return new FederationBuilder(services);
+    }
+
+    /// <summary>
+    /// Explicit mode: the engine federates the exchanges and bindings declared on <paramref name="topology"/> (and declares
+    /// them on the downstream broker) instead of observing the downstream broker. Keep the instance to declare more later.
+    /// </summary>
+    /// <param name="builder">The federation builder.</param>
+    /// <param name="topology">The host's declarations.</param>
+    public static IFederationBuilder UseExplicitTopology(this IFederationBuilder builder, ExplicitTopology topology)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(topology);
+        builder.Services.AddSingleton(topology);
+        return builder;
     }
 
     /// <summary>Adds federation configured from a <c>Federation</c> configuration section, reloading links when it changes.</summary>

@@ -30,7 +30,10 @@ internal sealed partial class ExchangeLink
         private IMessageConsumer? _consumer;
         private ReceivedFromEntry _entry = null!;
         private ReceivedFromEntry _redeliveredEntry = null!;
+        private readonly ContiguousAckTracker _acks = new();
         private int _inFlight;
+        private int _ackFlushRunning;
+        private Task _ackFlush = Task.CompletedTask;
         private volatile bool _accepting = true;
 
         public LinkSession(ExchangeLink link, DownstreamSession downstream, IBrokerConnection upstream)
@@ -165,6 +168,8 @@ internal sealed partial class ExchangeLink
                 await Task.WhenAny(_drained.Task, Task.Delay(drainTimeout, _link._time)).ConfigureAwait(false);
             }
 
+            // Every settlement has requested its ack by now; the last flush they started sends what is left.
+            await Task.WhenAny(Volatile.Read(ref _ackFlush), Task.Delay(drainTimeout, _link._time)).ConfigureAwait(false);
             await SafelyAsync(_consumer).ConfigureAwait(false);
             if (cleanup && QueueName.Length > 0)
             {
@@ -257,6 +262,7 @@ internal sealed partial class ExchangeLink
             }
 
             HopRules.PrependReceivedFrom(properties, delivery.Redelivered ? _redeliveredEntry : _entry);
+            Track(delivery.DeliveryTag);
             Interlocked.Increment(ref _inFlight);
             ValueTask published;
             try
@@ -274,15 +280,8 @@ internal sealed partial class ExchangeLink
             {
                 published.GetAwaiter().GetResult();
                 _link._telemetry.MessagesForwarded.Add(1, _link._tags);
-                var ack = _settings.AckMode == AckMode.NoAck ? ValueTask.CompletedTask : consumer.AckAsync(delivery.DeliveryTag, false, CancellationToken.None);
-                if (ack.IsCompletedSuccessfully)
-                {
-                    ack.GetAwaiter().GetResult();
-                    Settled();
-                    return ValueTask.CompletedTask;
-                }
-
-                _ = ObserveAsync(ack);
+                Acknowledge(consumer, delivery.DeliveryTag);
+                Settled();
                 return ValueTask.CompletedTask;
             }
 
@@ -297,8 +296,11 @@ internal sealed partial class ExchangeLink
             _link._telemetry.MessagesDropped.Add(1, _link._tags[0], _link._tags[1], new("federation.drop.reason", reason));
             Log.MessageDropped(_link._logger, _definition.Id, reason, HopRules.ReadReceivedFrom(delivery.Properties.Headers).Count, _settings.MaxHops);
 
-            // Dropped messages are acknowledged upstream, as the plugin does: they must not come back.
-            return _settings.AckMode == AckMode.NoAck ? ValueTask.CompletedTask : consumer.AckAsync(delivery.DeliveryTag, false, CancellationToken.None);
+            // Dropped messages are acknowledged upstream, as the plugin does: they must not come back. The ack goes
+            // through the tracker, like a confirmed forward, so that it never covers an earlier unconfirmed delivery.
+            Track(delivery.DeliveryTag);
+            Acknowledge(consumer, delivery.DeliveryTag);
+            return ValueTask.CompletedTask;
         }
 
         private async Task SettleAsync(IMessageConsumer consumer, ValueTask published, ulong deliveryTag)
@@ -307,22 +309,31 @@ internal sealed partial class ExchangeLink
             {
                 await published.ConfigureAwait(false);
                 _link._telemetry.MessagesForwarded.Add(1, _link._tags);
-                if (_settings.AckMode != AckMode.NoAck)
-                {
-                    await consumer.AckAsync(deliveryTag, false, CancellationToken.None).ConfigureAwait(false);
-                }
+                Acknowledge(consumer, deliveryTag);
             }
             catch (PublishNackedException ex) when (_settings.AckMode != AckMode.NoAck)
             {
                 // The downstream refused it: give it back to the upstream queue and restart the link after the delay,
                 // so a persistently failing downstream is retried at reconnect-delay pace instead of in a hot loop.
+                // Once the nack is sent the delivery is no longer outstanding, so later confirmed ones may be acked
+                // past it; before that, an ack with multiple would have taken it off the upstream queue.
                 Log.PublishNacked(_link._logger, ex, _definition.Id);
-                await ObserveAsync(consumer.NackAsync(deliveryTag, false, requeue: true, CancellationToken.None)).ConfigureAwait(false);
+                try
+                {
+                    await consumer.NackAsync(deliveryTag, false, requeue: true, CancellationToken.None).ConfigureAwait(false);
+                    Acknowledge(consumer, deliveryTag);
+                }
+                catch (Exception nackFailure)
+                {
+                    Fail(nackFailure);
+                }
+
                 Fail(ex);
             }
             catch (Exception ex)
             {
-                // Not acknowledged: the upstream redelivers it when the link reconnects (at-least-once).
+                // Not acknowledged: the upstream redelivers it when the link reconnects (at-least-once). It stays
+                // unsettled in the tracker, so no later ack with multiple covers it.
                 Fail(ex);
             }
             finally
@@ -331,14 +342,62 @@ internal sealed partial class ExchangeLink
             }
         }
 
-        private async Task ObserveAsync(ValueTask operation)
+        /// <summary>Tracks a delivery that will be acknowledged upstream once its outcome is final (not in no-ack mode).</summary>
+        private void Track(ulong deliveryTag)
+        {
+            if (_settings.AckMode != AckMode.NoAck)
+            {
+                _acks.Track(deliveryTag);
+            }
+        }
+
+        /// <summary>Marks a delivery's outcome as final and, when the settled prefix grew, makes sure an ack flush runs.</summary>
+        private void Acknowledge(IMessageConsumer consumer, ulong deliveryTag)
+        {
+            if (_settings.AckMode == AckMode.NoAck || !_acks.Settle(deliveryTag))
+            {
+                return;
+            }
+
+            if (Interlocked.Exchange(ref _ackFlushRunning, 1) == 0)
+            {
+                Volatile.Write(ref _ackFlush, FlushAcksAsync(consumer));
+            }
+        }
+
+        /// <summary>
+        /// Sends upstream acks with <c>multiple=true</c> up to the highest delivery below which all have settled, until
+        /// nothing is left to ack. One flush runs at a time; settlements that arrive meanwhile are covered by its next
+        /// ack, so under load one ack covers many deliveries instead of one ack per message (as the plugin does).
+        /// </summary>
+        private async Task FlushAcksAsync(IMessageConsumer consumer)
         {
             try
             {
-                await operation.ConfigureAwait(false);
+                while (true)
+                {
+                    if (_acks.Unsettled > 0)
+                    {
+                        // More confirms are on their way: let them settle first, so that this ack covers them too.
+                        await Task.Yield();
+                    }
+
+                    while (_acks.TryTakeAck(out var upToTag, out var deliveries))
+                    {
+                        // A single delivery needs no multiple: every tracked delivery below it was acknowledged before.
+                        await consumer.AckAsync(upToTag, multiple: deliveries > 1, CancellationToken.None).ConfigureAwait(false);
+                    }
+
+                    Volatile.Write(ref _ackFlushRunning, 0);
+                    if (!_acks.HasAck || Interlocked.Exchange(ref _ackFlushRunning, 1) != 0)
+                    {
+                        return;
+                    }
+                }
             }
             catch (Exception ex)
             {
+                // Whatever was not acked returns to the upstream queue when the session closes (at-least-once).
                 Fail(ex);
             }
         }

@@ -32,6 +32,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private readonly ConcurrentDictionary<string, ExchangeLink> _links = new(StringComparer.Ordinal);
     private readonly TopologySequencer _sequencer = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly ExplicitTopology? _explicitTopology;
     private FederationDefinitions _definitions;
     private DownstreamSession? _session;
     private IDisposable? _topologySubscription;
@@ -39,9 +40,10 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private bool _gapCheckScheduled;
     private readonly Task _loop;
 
-    public LinkSupervisor(FederationDefinitions definitions, TransportResolver transports, FederationTelemetry telemetry, ILoggerFactory loggerFactory, TimeProvider time)
+    public LinkSupervisor(FederationDefinitions definitions, TransportResolver transports, FederationTelemetry telemetry, ILoggerFactory loggerFactory, TimeProvider time, ExplicitTopology? explicitTopology = null)
     {
         _definitions = definitions;
+        _explicitTopology = explicitTopology;
         _transports = transports;
         _telemetry = telemetry;
         _loggerFactory = loggerFactory;
@@ -176,8 +178,11 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         IBrokerConnection? connection = null;
         try
         {
-            connection = await _transports.Resolve(uri).ConnectAsync(new ConnectionRequest(uri, "Federation supervisor", ObserveTopology: true), _stopping.Token).ConfigureAwait(false);
-            var topology = connection.Topology ?? throw new TransportException($"The downstream transport for '{connection.DisplayUri}' cannot observe exchanges and bindings.");
+            // In explicit mode the host declares the topology; the downstream broker is not observed (no management API needed).
+            var request = new ConnectionRequest(uri, "Federation supervisor", ObserveTopology: _explicitTopology is null);
+            connection = await _transports.Resolve(uri).ConnectAsync(request, _stopping.Token).ConfigureAwait(false);
+            var topology = _explicitTopology ?? connection.Topology
+                ?? throw new TransportException($"The downstream transport for '{connection.DisplayUri}' cannot observe exchanges and bindings; declare them through an ExplicitTopology instead.");
             var clusterName = _definitions.ClusterName ?? connection.ClusterName
                 ?? throw new TransportException($"The downstream '{connection.DisplayUri}' advertises no cluster name; set Federation:ClusterName.");
 
@@ -185,6 +190,20 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             _topologySubscription = topology.Subscribe(change => Post(() => OnTopologyChangeAsync(number, change)));
             var snapshot = await topology.GetSnapshotAsync(_stopping.Token).ConfigureAwait(false);
             _session = new DownstreamSession(connection, clusterName, connection.VirtualHost);
+            if (_explicitTopology is not null)
+            {
+                // Declared again after every reconnect: the broker may have restarted without them.
+                foreach (var exchange in snapshot.Exchanges)
+                {
+                    await DeclareOnDownstreamAsync(new TopologyChange(snapshot.Serial, TopologyChangeKind.ExchangeDeclared, Exchange: exchange)).ConfigureAwait(false);
+                }
+
+                foreach (var binding in snapshot.Bindings)
+                {
+                    await DeclareOnDownstreamAsync(new TopologyChange(snapshot.Serial, TopologyChangeKind.BindingAdded, Binding: binding)).ConfigureAwait(false);
+                }
+            }
+
             LoadSnapshot(snapshot);
             _downstream.Set(_session);
             Log.DownstreamConnected(_logger, connection.DisplayUri, clusterName, connection.VirtualHost);
@@ -286,6 +305,11 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         var reconcile = false;
         foreach (var ready in _sequencer.Accept(change))
         {
+            if (_explicitTopology is not null)
+            {
+                await DeclareOnDownstreamAsync(ready).ConfigureAwait(false);
+            }
+
             reconcile |= Apply(ready);
         }
 
@@ -330,6 +354,48 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             await ReconcileAsync().ConfigureAwait(false);
         });
     }
+
+    /// <summary>
+    /// Explicit mode: makes the downstream broker match a change the host declared. A refusal (a queue that does not
+    /// exist, an exchange redeclared with other properties) is logged; federation of the other objects goes on.
+    /// </summary>
+    private async Task DeclareOnDownstreamAsync(TopologyChange change)
+    {
+        if (_session is not { } session)
+        {
+            return; // Not connected: the snapshot taken at the next connect declares the current state.
+        }
+
+        var connection = session.Connection;
+        try
+        {
+            switch (change.Kind)
+            {
+                case TopologyChangeKind.ExchangeDeclared:
+                    await connection.DeclareExchangeAsync(change.Exchange!, _stopping.Token).ConfigureAwait(false);
+                    break;
+                case TopologyChangeKind.ExchangeDeleted:
+                    await connection.DeleteExchangeAsync(change.Exchange!.Name, _stopping.Token).ConfigureAwait(false);
+                    break;
+                case TopologyChangeKind.BindingAdded:
+                    await connection.BindAsync(change.Binding!, noWait: false, _stopping.Token).ConfigureAwait(false);
+                    break;
+                case TopologyChangeKind.BindingRemoved:
+                    await connection.UnbindAsync(change.Binding!, noWait: false, _stopping.Token).ConfigureAwait(false);
+                    break;
+            }
+        }
+        catch (TransportException ex) when (ex is not ConnectionLostException)
+        {
+            Log.ExplicitTopologyFailed(_logger, ex, Describe(change), connection.DisplayUri);
+        }
+    }
+
+    private static string Describe(TopologyChange change) => change.Kind switch
+    {
+        TopologyChangeKind.ExchangeDeclared or TopologyChangeKind.ExchangeDeleted => $"{change.Kind} {change.Exchange!.Name}",
+        _ => $"{change.Kind} {change.Binding!.Source} -> {change.Binding.Destination} ({change.Binding.RoutingKey})",
+    };
 
     /// <summary>Applies one change; returns true when the set of exchanges changed (links may start or stop).</summary>
     private bool Apply(TopologyChange change)

@@ -59,8 +59,16 @@ public sealed class NatsTransport : ITransport
 /// <summary>Registers the NATS transport.</summary>
 public static class NatsTransportServiceCollectionExtensions
 {
-    /// <summary>Adds <see cref="NatsTransport"/> (URI schemes <c>nats</c> and <c>tls</c>).</summary>
-    public static IFederationBuilder AddNatsTransport(this IFederationBuilder builder) => builder.AddTransport<NatsTransport>();
+    /// <summary>
+    /// Adds <see cref="NatsTransport"/> (URI schemes <c>nats</c> and <c>tls</c>) and, for the Federation of Collectives, the
+    /// subject transport <see cref="Messaging.NatsSubjectTransport"/> (see <see cref="NatsSubjectTransportServiceCollectionExtensions.AddNatsSubjectTransport"/>).
+    /// </summary>
+    public static IFederationBuilder AddNatsTransport(this IFederationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddNatsSubjectTransport();
+        return builder.AddTransport<NatsTransport>();
+    }
 }
 
 internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, int? MonitorPort, string Host, TimeSpan MonitorInterval, IReadOnlyList<string> Namespaces)

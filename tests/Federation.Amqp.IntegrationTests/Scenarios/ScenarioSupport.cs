@@ -147,9 +147,9 @@ internal sealed class ScenarioContext : IAsyncDisposable
         return options;
     }
 
-    public async Task<FederationEngine> StartEngineAsync(FederationOptions options)
+    public async Task<FederationEngine> StartEngineAsync(FederationOptions options, ExplicitTopology? explicitTopology = null)
     {
-        var engine = new FederationEngine(options, [new AmqpTransport()]);
+        var engine = new FederationEngine(options, [new AmqpTransport()], explicitTopology: explicitTopology);
         engines.Add(engine);
         await engine.StartAsync(CancellationToken.None);
         return engine;

@@ -25,13 +25,16 @@ internal sealed class Testbed : IAsyncDisposable
 
     public InMemoryTransport Transport { get; }
 
+    /// <summary>Wraps the transport that engines started from now on use, to observe or alter what their links do.</summary>
+    public Func<ITransport, ITransport>? WrapTransport { get; set; }
+
     /// <summary>A broker whose cluster name is its name.</summary>
     public InMemoryBroker Broker(string name) => Registry.GetOrAdd(name, name);
 
     public static string Uri(string broker, string vhost = "/") => $"memory://{broker}/{System.Uri.EscapeDataString(vhost)}";
 
     /// <summary>Starts an engine federating into <paramref name="broker"/> (and vhost).</summary>
-    public async Task<FederationEngine> StartEngineAsync(string broker, Action<FederationOptions> configure, string vhost = "/")
+    public async Task<FederationEngine> StartEngineAsync(string broker, Action<FederationOptions> configure, string vhost = "/", ExplicitTopology? explicitTopology = null)
     {
         Broker(broker);
         var options = new FederationOptions { Downstream = { Uri = Uri(broker, vhost) } };
@@ -47,7 +50,7 @@ internal sealed class Testbed : IAsyncDisposable
             }
         }
 
-        var engine = new FederationEngine(options, [Transport]);
+        var engine = new FederationEngine(options, [WrapTransport?.Invoke(Transport) ?? Transport], explicitTopology: explicitTopology);
         _engines.Add(engine);
         await engine.StartAsync(CancellationToken.None);
         return engine;

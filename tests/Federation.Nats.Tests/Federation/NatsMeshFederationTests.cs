@@ -1,60 +1,21 @@
-using System.Globalization;
 using System.Text;
-using System.Text.Json;
-using Federation.Core;
 using Federation.Core.Hops;
-using Federation.Core.Links;
 using Federation.Core.Model;
 using Federation.Nats.Client;
 using Federation.Nats.Transport;
-using Federation.Testing.Brokers;
 
 namespace Federation.Nats.Tests.Federation;
 
 /// <summary>Three real nats-servers federating namespace <c>news</c> in a complete graph and in a ring.</summary>
-public sealed class NatsMeshFederationTests : IAsyncLifetime
+public sealed class NatsMeshFederationTests() : NatsFederationTestbed("news", [.. Names.Select(n => "mesh-" + n)])
 {
-    // Between two checks of a deadline-bounded poll; never a wait for the behaviour itself.
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
-
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(1000);
     private static readonly string[] Names = ["A", "B", "C"];
-    private readonly List<IAsyncDisposable> _resources = [];
-    private readonly HttpClient _http = new();
-    private readonly NatsServerProcess[] _servers = new NatsServerProcess[3];
 
-    public async Task InitializeAsync()
-    {
-        for (var i = 0; i < 3; i++)
-        {
-            _servers[i] = await NatsServerProcess.StartAsync("-n", "mesh-" + Names[i]);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        for (var i = _resources.Count - 1; i >= 0; i--)
-        {
-            await _resources[i].DisposeAsync();
-        }
-
-        foreach (var server in _servers)
-        {
-            if (server is not null)
-            {
-                await server.DisposeAsync();
-            }
-        }
-
-        _http.Dispose();
-    }
-
-    private string Uri(int i) =>
-        $"{_servers[i].Url}?cluster-name={Names[i]}&monitor-port={_servers[i].MonitorPort.ToString(CultureInfo.InvariantCulture)}&monitor-interval-ms=50&namespaces=news";
+    private string Uri(int i) => Uri(Servers[i], Names[i]);
 
     /// <summary>An engine whose downstream is server <paramref name="downstream"/>, federating <c>news</c> from every server in <paramref name="upstreams"/>.</summary>
-    private async Task<FederationEngine> StartEngineAsync(int downstream, int maxHops, params int[] upstreams)
+    private async Task StartEngineAsync(int downstream, int maxHops, params int[] upstreams)
     {
         var options = new FederationOptions { Downstream = { Uri = Uri(downstream) } };
         foreach (var u in upstreams)
@@ -63,45 +24,10 @@ public sealed class NatsMeshFederationTests : IAsyncLifetime
         }
 
         options.Policies["fed"] = new FederationPolicy { Pattern = "^news$", Definition = new FederationPolicyDefinition { FederationUpstreamSet = "all" } };
-        var engine = new FederationEngine(options, [new NatsTransport()]);
-        _resources.Add(engine);
-        await engine.StartAsync(CancellationToken.None);
-        await EventuallyAsync(
-            () => Task.FromResult(engine.GetLinks() is { Count: var n } links && n == upstreams.Length && links.All(l => l.State == LinkState.Running)),
-            () => $"{upstreams.Length} running links on {Names[downstream]}; have {string.Join(", ", engine.GetLinks().Select(l => $"{l.Uri} {l.State} {l.Error}"))}");
-        return engine;
+        await StartEngineAsync(options, upstreams.Length);
     }
 
-    private async Task<NatsConnection> ConnectAsync(int server)
-    {
-        var connection = new NatsConnection(new NatsClientOptions { Servers = [_servers[server].Url], Name = "test-app-" + Names[server] });
-        _resources.Add(connection);
-        await connection.ConnectAsync();
-        return connection;
-    }
-
-    private async Task<List<string>> SubjectsAsync(int server)
-    {
-        using var doc = JsonDocument.Parse(await _http.GetStringAsync(new System.Uri($"http://127.0.0.1:{_servers[server].MonitorPort}/subsz?subs=1&limit=100000")));
-        return [.. doc.RootElement.GetProperty("subscriptions_list").EnumerateArray()
-            .Where(s => s.GetProperty("account").GetString() != "$SYS")
-            .Select(s => s.GetProperty("subject").GetString()!)
-            .Where(s => !s.StartsWith('$') && !s.StartsWith("_INBOX.", StringComparison.Ordinal))];
-    }
-
-    private static async Task EventuallyAsync(Func<Task<bool>> condition, Func<string> describe)
-    {
-        var deadline = DateTime.UtcNow + Deadline;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail("Timed out waiting for " + describe());
-            }
-
-            await Task.Delay(PollInterval);
-        }
-    }
+    private Task<NatsConnection> ConnectAsync(int server) => ConnectAsync(Servers[server], "test-app-" + Names[server]);
 
     /// <summary>Sets up one subscriber per server, waits for the expected SUB count of <c>news.*</c> on each, publishes one message per server and returns what each subscriber got.</summary>
     private async Task<List<NatsMsg>[]> PublishOnePerServerAsync(int expectedSubsPerServer)
@@ -119,7 +45,7 @@ public sealed class NatsMeshFederationTests : IAsyncLifetime
             var server = i;
             List<string> have = [];
             await EventuallyAsync(
-                async () => (have = await SubjectsAsync(server)).Count(s => s == "news.*") == expectedSubsPerServer,
+                async () => (have = await SubjectsAsync(Servers[server])).Count(s => s == "news.*") == expectedSubsPerServer,
                 () => $"{expectedSubsPerServer} news.* SUBs on {Names[server]}; have {string.Join(",", have)}");
         }
 

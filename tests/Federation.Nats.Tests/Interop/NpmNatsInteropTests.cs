@@ -1,10 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
-using Federation.Core;
-using Federation.Core.Links;
 using Federation.Core.Model;
 using Federation.Testing.Brokers;
-using Federation.Nats.Transport;
 
 namespace Federation.Nats.Tests.Interop;
 
@@ -13,42 +10,18 @@ namespace Federation.Nats.Tests.Interop;
 /// downstream server, and our link in between forwards exactly what the subscriber's interest asks for.
 /// The driver script and its package live in tests/interop (.ci/run installs them with npm ci).
 /// </summary>
-public sealed class NpmNatsInteropTests : IAsyncLifetime
+public sealed class NpmNatsInteropTests() : NatsFederationTestbed("orders", "npm-up", "npm-down")
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
-    private NatsServerProcess _upstream = null!;
-    private NatsServerProcess _downstream = null!;
-
-    public async Task InitializeAsync()
-    {
-        _upstream = await NatsServerProcess.StartAsync("-n", "npm-up");
-        _downstream = await NatsServerProcess.StartAsync("-n", "npm-down");
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _upstream.DisposeAsync();
-        await _downstream.DisposeAsync();
-    }
-
     [Fact]
     public async Task The_npm_client_publishes_upstream_and_receives_downstream_through_our_link()
     {
-        var options = new FederationOptions { Downstream = { Uri = Uri(_downstream, "npm-down") } };
-        options.Upstreams["up"] = new UpstreamDefinition { Uris = { Uri(_upstream, "npm-up") } };
+        var options = new FederationOptions { Downstream = { Uri = Uri(Downstream, "npm-down") } };
+        options.Upstreams["up"] = new UpstreamDefinition { Uris = { Uri(Upstream, "npm-up") } };
         options.Policies["orders"] = new FederationPolicy { Pattern = "^orders$", Definition = { FederationUpstream = "up" } };
-        await using var engine = new FederationEngine(options, [new NatsTransport()]);
-        await engine.StartAsync(CancellationToken.None);
-        var deadline = DateTime.UtcNow + Deadline;
-        while (engine.GetLinks() is not [{ State: LinkState.Running }])
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the link did not start: " + string.Join(", ", engine.GetLinks().Select(l => $"{l.State} {l.Error}")));
-            await Task.Delay(PollInterval);
-        }
+        await StartEngineAsync(options);
 
         var (exitCode, output, error) = await NodeScript.RunAsync("nats", "nats-federated-roundtrip.mjs",
-            _downstream.Port.ToString(CultureInfo.InvariantCulture), _upstream.Port.ToString(CultureInfo.InvariantCulture), _upstream.MonitorPort.ToString(CultureInfo.InvariantCulture),
+            Downstream.Port.ToString(CultureInfo.InvariantCulture), Upstream.Port.ToString(CultureInfo.InvariantCulture), Upstream.MonitorPort.ToString(CultureInfo.InvariantCulture),
             "", "", "orders.eu.*", "orders.eu.created", "hello from npm nats"); // no user, no password
         Assert.True(exitCode == 0, $"node exited with {exitCode}: {error}");
 
@@ -59,9 +32,4 @@ public sealed class NpmNatsInteropTests : IAsyncLifetime
         Assert.Contains("cluster-name=npm-up", hop, StringComparison.Ordinal);
         Assert.Contains("exchange=orders", hop, StringComparison.Ordinal);
     }
-
-    private static string Uri(NatsServerProcess server, string cluster) =>
-        $"{server.Url}?cluster-name={cluster}&monitor-port={server.MonitorPort.ToString(CultureInfo.InvariantCulture)}&monitor-interval-ms=50&namespaces=orders";
-
-
 }

@@ -135,7 +135,12 @@ public sealed class InMemorySubjectServer
         }
 
         // Receivers get one shared copy: the publisher may reuse its buffer and header list as soon as PublishAsync returns.
-        var copy = message with { Body = message.Body.ToArray(), Headers = message.Headers?.ToArray() };
+        // An empty header list arrives as null, as on NATS, where a message without header fields has no header block.
+        var copy = message with
+        {
+            Body = message.Body.ToArray(),
+            Headers = message.Headers is { Count: > 0 } headers ? headers.ToArray() : null,
+        };
         Dictionary<string, List<InMemorySubjectSubscription>>? groups = null;
         foreach (var subscription in matches)
         {

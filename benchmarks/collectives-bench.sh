@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Federation of Collectives on real nats-servers started for this run (loopback, free ports, temp dirs, stopped by pid):
+# request/reply directly (no federation), through 1 and through 2 federation broker instances, in interleaved rounds of one run on the
+# same two servers. Prints requests/s, p50 and p99 reply latency for each path and the ratios against direct.
+# Usage: benchmarks/collectives-bench.sh [REQUESTS] [CONCURRENCY] [WORKERS] [ROUNDS]     (needs nats-server; $NATS_SERVER_BIN overrides)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+requests=${1:-20000}
+concurrency=${2:-64}
+workers=${3:-1}
+rounds=${4:-5}
+nats_server=${NATS_SERVER_BIN:-$(command -v nats-server || echo /usr/sbin/nats-server)}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+start_server() { # name port
+  "$nats_server" -a 127.0.0.1 -p "$2" -n "$1" -l "$work/$1.log" &
+  pids+=("$!")
+  for _ in $(seq 1 150); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
+    sleep 0.1   # polling the port with a deadline, not a wait for behaviour
+  done
+  echo "nats-server $1 did not start; log:" >&2; cat "$work/$1.log" >&2; exit 1
+}
+
+federation_port=$(free_port)
+collective_port=$(free_port)
+start_server bench-federation "$federation_port"
+start_server bench-collective "$collective_port"
+
+dotnet run -c Release --project benchmarks/Federation.Collectives.Bench -- \
+  "nats://127.0.0.1:$federation_port" "nats://127.0.0.1:$collective_port" "$requests" "$concurrency" "$workers" "$rounds"

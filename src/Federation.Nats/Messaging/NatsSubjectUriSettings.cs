@@ -1,0 +1,65 @@
+using System.Globalization;
+using Federation.Core.Transport;
+
+namespace Federation.Nats.Messaging;
+
+/// <summary>
+/// The settings of a subject-transport URI: <c>nats://[user:pass@]host[:port][?key=value&amp;...]</c> (or <c>tls://</c>). The query is
+/// removed before connecting; unknown keys and bad values are rejected naming the key, so a typo never goes unnoticed.
+/// </summary>
+/// <param name="ServerUrl">The server URL without the query (it may carry credentials: never log it).</param>
+/// <param name="Tls">Whether the scheme is <c>tls</c>.</param>
+/// <param name="MaxReconnectAttempts">Reconnect attempts before the connection closes for good; -1 retries forever.</param>
+/// <param name="ReconnectWait">First wait between reconnect attempts (it doubles up to the client's maximum).</param>
+/// <param name="ConnectTimeout">Time allowed for one connect attempt.</param>
+internal sealed record NatsSubjectUriSettings(string ServerUrl, bool Tls, int MaxReconnectAttempts, TimeSpan ReconnectWait, TimeSpan ConnectTimeout)
+{
+    /// <summary>Query key: reconnect attempts before giving up (default -1, forever).</summary>
+    public const string MaxReconnectAttemptsKey = "max-reconnect-attempts";
+
+    /// <summary>Query key: first reconnect wait in milliseconds (default 2000).</summary>
+    public const string ReconnectWaitKey = "reconnect-wait-ms";
+
+    /// <summary>Query key: connect timeout in milliseconds (default 5000).</summary>
+    public const string ConnectTimeoutKey = "connect-timeout-ms";
+
+    public static NatsSubjectUriSettings Parse(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        var query = uri.IndexOf('?', StringComparison.Ordinal);
+        var server = (query < 0 ? uri : uri[..query]).TrimEnd('/');
+        if (!Uri.TryCreate(server, UriKind.Absolute, out var parsed) || parsed.Host.Length == 0 || parsed.Scheme is not ("nats" or "tls"))
+        {
+            throw new ArgumentException($"'{UriRedaction.Redact(uri)}' is not a valid nats:// or tls:// URI.", nameof(uri));
+        }
+
+        var settings = new NatsSubjectUriSettings(server, parsed.Scheme == "tls", -1, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5));
+        if (query < 0)
+        {
+            return settings;
+        }
+
+        foreach (var part in uri[(query + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = part.IndexOf('=', StringComparison.Ordinal);
+            var key = eq < 0 ? part : part[..eq];
+            var value = eq < 0 ? string.Empty : Uri.UnescapeDataString(part[(eq + 1)..]);
+            settings = key switch
+            {
+                MaxReconnectAttemptsKey => settings with { MaxReconnectAttempts = ParseInt(key, value, min: -1) },
+                ReconnectWaitKey => settings with { ReconnectWait = TimeSpan.FromMilliseconds(ParseInt(key, value, min: 1)) },
+                ConnectTimeoutKey => settings with { ConnectTimeout = TimeSpan.FromMilliseconds(ParseInt(key, value, min: 1)) },
+                _ => throw new ArgumentException(
+                    $"Unknown query parameter '{key}' in '{UriRedaction.Redact(uri)}'; the NATS subject transport accepts {MaxReconnectAttemptsKey}, {ReconnectWaitKey} and {ConnectTimeoutKey}.",
+                    nameof(uri)),
+            };
+        }
+
+        return settings;
+    }
+
+    private static int ParseInt(string key, string value, int min) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number) && number >= min
+            ? number
+            : throw new ArgumentException($"Query parameter '{key}' must be an integer of at least {min}, not '{value}'.", nameof(value));
+}

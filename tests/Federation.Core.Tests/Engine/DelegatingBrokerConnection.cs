@@ -1,0 +1,40 @@
+using Federation.Core.Transport;
+
+namespace Federation.Core.Tests.Engine;
+
+/// <summary>Passes every call to an inner connection; test transports override what they observe or alter.</summary>
+internal abstract class DelegatingBrokerConnection(IBrokerConnection inner) : IBrokerConnection
+{
+    protected IBrokerConnection Inner { get; } = inner;
+
+    public string? ClusterName => Inner.ClusterName;
+
+    public string VirtualHost => Inner.VirtualHost;
+
+    public string DisplayUri => Inner.DisplayUri;
+
+    public Task Completion => Inner.Completion;
+
+    public virtual ITopologySource? Topology => Inner.Topology;
+
+    public ValueTask DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken) => Inner.DeclareExchangeAsync(exchange, cancellationToken);
+
+    public ValueTask<bool> ExchangeExistsAsync(string name, CancellationToken cancellationToken) => Inner.ExchangeExistsAsync(name, cancellationToken);
+
+    public ValueTask DeleteExchangeAsync(string name, CancellationToken cancellationToken) => Inner.DeleteExchangeAsync(name, cancellationToken);
+
+    public ValueTask DeclareQueueAsync(QueueSpec queue, CancellationToken cancellationToken) => Inner.DeclareQueueAsync(queue, cancellationToken);
+
+    public ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken) => Inner.DeleteQueueAsync(name, cancellationToken);
+
+    public ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken) => Inner.BindAsync(binding, noWait, cancellationToken);
+
+    public ValueTask UnbindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken) => Inner.UnbindAsync(binding, noWait, cancellationToken);
+
+    public virtual ValueTask<IMessagePublisher> OpenPublisherAsync(PublisherOptions options, CancellationToken cancellationToken) => Inner.OpenPublisherAsync(options, cancellationToken);
+
+    public virtual ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken) =>
+        Inner.ConsumeAsync(queue, options, handler, cancellationToken);
+
+    public ValueTask DisposeAsync() => Inner.DisposeAsync();
+}

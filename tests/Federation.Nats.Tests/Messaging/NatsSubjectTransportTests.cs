@@ -1,0 +1,215 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using Federation.Core.Hosting;
+using Federation.Core.Transport;
+using Federation.Core.Transport.Messaging;
+using Federation.Nats.Messaging;
+using Federation.Nats.Transport;
+using Federation.Testing.Brokers;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Nats.Tests.Messaging;
+
+/// <summary>NATS-specific behaviour of the subject transport: registration, URIs, errors, reconnects and logging.</summary>
+public sealed class NatsSubjectTransportTests(NatsServerFixture fixture) : IClassFixture<NatsServerFixture>
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public void AddNatsSubjectTransport_RegistersItOnce_AndAddNatsTransportRegistersItToo()
+    {
+        var services = new ServiceCollection();
+        services.AddNatsSubjectTransport().AddNatsSubjectTransport();
+        var viaBuilder = new ServiceCollection();
+        viaBuilder.AddFederation().AddNatsTransport();
+
+        Assert.Single(services, d => d.ServiceType == typeof(ISubjectTransport) && d.ImplementationType == typeof(NatsSubjectTransport));
+        Assert.Single(viaBuilder, d => d.ServiceType == typeof(ISubjectTransport) && d.ImplementationType == typeof(NatsSubjectTransport));
+        Assert.Equal(["nats", "tls"], new NatsSubjectTransport().Schemes);
+    }
+
+    [Fact]
+    public async Task TheConnection_IsNamedOnTheServer_AndReportsItsServerWithoutCredentials()
+    {
+        var name = $"collective-broker-{Guid.NewGuid():N}";
+        await using var connection = await new NatsSubjectTransport().ConnectAsync(new SubjectConnectionRequest($"nats://user:secret@127.0.0.1:{fixture.Server.Port}", name), CancellationToken.None);
+
+        using var http = new HttpClient();
+        using var connz = JsonDocument.Parse(await http.GetStringAsync(new Uri($"http://127.0.0.1:{fixture.Server.MonitorPort}/connz")));
+        var names = connz.RootElement.GetProperty("connections").EnumerateArray()
+            .Select(c => c.TryGetProperty("name", out var n) ? n.GetString() : null);
+        Assert.Contains(name, names);
+        Assert.Equal($"nats://127.0.0.1:{fixture.Server.Port}", connection.ConnectedServer);
+        Assert.Equal($"nats://127.0.0.1:{fixture.Server.Port}", connection.DisplayUri);
+    }
+
+    [Fact]
+    public async Task AnUnreachableServer_FailsWithBrokerUnreachable_WithoutCredentials()
+    {
+        await using var server = await NatsServerProcess.StartAsync();
+        var port = server.Port;
+        await server.StopAsync();
+
+        var error = await Assert.ThrowsAsync<BrokerUnreachableException>(async () =>
+            await new NatsSubjectTransport().ConnectAsync(new SubjectConnectionRequest($"nats://user:secret@127.0.0.1:{port}?connect-timeout-ms=1000", "t"), CancellationToken.None));
+
+        Assert.DoesNotContain("secret", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{port}", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RefusedCredentials_FailWithAuthenticationFailed_WithoutCredentials()
+    {
+        await using var server = await NatsServerProcess.StartAsync("--user", "broker", "--pass", "right-password");
+
+        var error = await Assert.ThrowsAsync<AuthenticationFailedException>(async () =>
+            await new NatsSubjectTransport().ConnectAsync(new SubjectConnectionRequest($"nats://broker:wrong-password@127.0.0.1:{server.Port}", "t"), CancellationToken.None));
+        await using var accepted = await new NatsSubjectTransport().ConnectAsync(new SubjectConnectionRequest($"nats://broker:right-password@127.0.0.1:{server.Port}", "t"), CancellationToken.None);
+
+        Assert.DoesNotContain("wrong-password", error.Message, StringComparison.Ordinal);
+        Assert.NotNull(accepted.ConnectedServer);
+    }
+
+    [Theory]
+    [InlineData("nats://127.0.0.1:4222?max-reconect-attempts=3", "max-reconect-attempts")]
+    [InlineData("nats://127.0.0.1:4222?reconnect-wait-ms=soon", "reconnect-wait-ms")]
+    [InlineData("nats://127.0.0.1:4222?max-reconnect-attempts=-2", "max-reconnect-attempts")]
+    [InlineData("amqp://user:secret@127.0.0.1:4222", "amqp://127.0.0.1:4222")]
+    public async Task ABadUri_IsRejected_NamingTheOffendingPart_WithoutCredentials(string uri, string named)
+    {
+        var error = await Assert.ThrowsAnyAsync<ArgumentException>(async () =>
+            await new NatsSubjectTransport().ConnectAsync(new SubjectConnectionRequest(uri, "t"), CancellationToken.None));
+
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AMessageOverMaxPayload_FailsWithPublishNacked()
+    {
+        await using var connection = await new NatsSubjectTransport().ConnectAsync(new SubjectConnectionRequest(fixture.Server.Url, "t"), CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<PublishNackedException>(async () =>
+            await connection.PublishAsync(new SubjectMessage("too.large", new byte[(1024 * 1024) + 1]), CancellationToken.None));
+
+        Assert.Contains("'too.large'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HeadersInterleavedByName_ComeBackGroupedByName_InFirstAppearanceOrder()
+    {
+        await using var connection = await new NatsSubjectTransport().ConnectAsync(new SubjectConnectionRequest(fixture.Server.Url, "t"), CancellationToken.None);
+        var received = new TaskCompletionSource<SubjectMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var subject = $"headers.{Guid.NewGuid():N}";
+        await using var subscription = await connection.SubscribeAsync(subject, null, (m, _) => { received.TrySetResult(m); return ValueTask.CompletedTask; }, CancellationToken.None);
+
+        await connection.PublishAsync(new SubjectMessage(subject, ReadOnlyMemory<byte>.Empty, [new("a", "1"), new("b", "2"), new("a", "3")]), CancellationToken.None);
+
+        var message = await received.Task.WaitAsync(Patience);
+        Assert.Equal([new("a", "1"), new("a", "3"), new("b", "2")], message.Headers);
+    }
+
+    [Fact]
+    public async Task AfterAServerRestart_SubscriptionsResume_PublishingFailsFastWhileDown_AndCompletionStaysOpen()
+    {
+        await using var server = await NatsServerProcess.StartAsync();
+        var uri = $"{server.Url}?reconnect-wait-ms=50";
+        await using var subscriber = await new NatsSubjectTransport().ConnectAsync(new SubjectConnectionRequest(uri, "subscriber"), CancellationToken.None);
+        await using var publisher = await new NatsSubjectTransport().ConnectAsync(new SubjectConnectionRequest(uri, "publisher"), CancellationToken.None);
+        var received = new ConcurrentQueue<string>();
+        await subscriber.SubscribeAsync("restart.>", "workers", (m, _) => { received.Enqueue(Encoding.UTF8.GetString(m.Body.Span)); return ValueTask.CompletedTask; }, CancellationToken.None);
+        await publisher.PublishAsync(new SubjectMessage("restart.a", Encoding.UTF8.GetBytes("before")), CancellationToken.None);
+        await Eventually.TrueAsync(() => received.Count == 1, "the first message", Patience);
+
+        await server.StopAsync();
+        await Eventually.TrueAsync(() => publisher.ConnectedServer is null, "the publisher notices the loss", Patience);
+        var down = await Assert.ThrowsAsync<ConnectionLostException>(async () =>
+            await publisher.PublishAsync(new SubjectMessage("restart.a", Encoding.UTF8.GetBytes("while-down")), CancellationToken.None));
+        await server.StartAsync();
+        await Eventually.TrueAsync(() => subscriber.ConnectedServer is not null && publisher.ConnectedServer is not null, "both reconnect", Patience);
+        await subscriber.FlushAsync(CancellationToken.None);
+        await publisher.PublishAsync(new SubjectMessage("restart.b", Encoding.UTF8.GetBytes("after")), CancellationToken.None);
+
+        await Eventually.TrueAsync(() => received.Count == 2, "the message after the restart", Patience);
+        Assert.Equal(["before", "after"], received);
+        Assert.Contains("'restart.a'", down.Message, StringComparison.Ordinal);
+        Assert.False(subscriber.Completion.IsCompleted);
+        Assert.False(publisher.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public async Task GivingUpReconnecting_FaultsCompletion_SignalsHandlers_AndLaterCallsFail()
+    {
+        await using var server = await NatsServerProcess.StartAsync();
+        await using var connection = await new NatsSubjectTransport().ConnectAsync(
+            new SubjectConnectionRequest($"nats://user:secret@127.0.0.1:{server.Port}?max-reconnect-attempts=1&reconnect-wait-ms=20&connect-timeout-ms=500", "t"), CancellationToken.None);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handlerCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await connection.SubscribeAsync(
+            "lost",
+            null,
+            async (_, token) =>
+            {
+                entered.TrySetResult();
+                await Task.Delay(Timeout.Infinite, token).ContinueWith(_ => handlerCancelled.TrySetResult(), TaskScheduler.Default);
+            },
+            CancellationToken.None);
+        await connection.PublishAsync(new SubjectMessage("lost", ReadOnlyMemory<byte>.Empty), CancellationToken.None);
+        await entered.Task.WaitAsync(Patience);
+
+        await server.StopAsync();
+
+        var error = await Assert.ThrowsAsync<ConnectionLostException>(() => connection.Completion.WaitAsync(Patience));
+        await handlerCancelled.Task.WaitAsync(Patience);
+        Assert.DoesNotContain("secret", error.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ConnectionLostException>(async () => await connection.SubscribeAsync("lost.again", null, (_, _) => ValueTask.CompletedTask, CancellationToken.None));
+        await Assert.ThrowsAsync<ConnectionLostException>(async () => await connection.PublishAsync(new SubjectMessage("lost", ReadOnlyMemory<byte>.Empty), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task AFailingHandler_IsLoggedWithItsSubject_AndCounted()
+    {
+        var logs = new CapturingLoggerFactory();
+        await using var connection = await new NatsSubjectTransport(logs).ConnectAsync(new SubjectConnectionRequest(fixture.Server.Url, "logged"), CancellationToken.None);
+        var subject = $"logged.{Guid.NewGuid():N}";
+        await connection.SubscribeAsync(subject, null, (_, _) => throw new InvalidOperationException("boom"), CancellationToken.None);
+
+        await connection.PublishAsync(new SubjectMessage(subject, ReadOnlyMemory<byte>.Empty), CancellationToken.None);
+        await connection.PublishAsync(new SubjectMessage(subject, ReadOnlyMemory<byte>.Empty), CancellationToken.None);
+
+        await Eventually.TrueAsync(() => ((NatsSubjectConnection)connection).HandlerErrors == 2, "two handler failures", Patience);
+        var entries = logs.Entries.Where(e => e.Exception is InvalidOperationException).ToList();
+        Assert.Equal(2, entries.Count);
+        Assert.All(entries, e => Assert.Contains(subject, e.Message, StringComparison.Ordinal));
+        Assert.All(entries, e => Assert.Equal(LogLevel.Warning, e.Level));
+    }
+
+    private sealed record LogEntry(LogLevel Level, string Message, Exception? Exception);
+
+    private sealed class CapturingLoggerFactory : ILoggerFactory, ILogger
+    {
+        private readonly ConcurrentQueue<LogEntry> _entries = new();
+
+        public IReadOnlyList<LogEntry> Entries => [.. _entries];
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            _entries.Enqueue(new LogEntry(logLevel, formatter(state, exception), exception));
+    }
+}

@@ -80,4 +80,22 @@ public class GroupCommitTests
         Assert.Equal(1, writer.Close(new NatsNotConnectedException()));
         await Assert.ThrowsAsync<NatsNotConnectedException>(() => pending);
     }
+
+    [Fact]
+    public async Task An_encoded_header_block_goes_out_as_an_hpub()
+    {
+        var writer = new CommandWriter(1024);
+        writer.Open();
+        writer.Publish("s", null, null, new ReadOnlySequence<byte>("1"u8.ToArray()), "NATS/1.0\r\nk: v\r\n\r\n"u8);
+        writer.Publish("s", null, null, new ReadOnlySequence<byte>("2"u8.ToArray()), ReadOnlySpan<byte>.Empty);
+
+        var stream = new MemoryStream();
+        using var cts = new CancellationTokenSource();
+        var loop = writer.RunSendLoopAsync(stream, cts.Token);
+        var text = await WaitForTextAsync(stream, t => t.EndsWith("2\r\n", StringComparison.Ordinal));
+        Assert.Equal("HPUB s 18 19\r\nNATS/1.0\r\nk: v\r\n\r\n1\r\nPUB s 1\r\n2\r\n", text);
+
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop);
+    }
 }

@@ -184,6 +184,22 @@ public sealed class NatsConnection : IAsyncDisposable
             size += HeaderCodec.GetLength(headers);
         }
 
+        return PublishCore(subject, data, headers, default, replyTo, size, cancellationToken);
+    }
+
+    /// <summary>
+    /// Publishes a message whose header block is already encoded (a complete <c>NATS/1.0</c> block, valid by
+    /// construction; empty for a plain PUB): the transport's publish path, which builds the block straight from the
+    /// message properties instead of through a <see cref="NatsHeaders"/>. The block is copied before this returns.
+    /// </summary>
+    internal ValueTask PublishEncodedAsync(string subject, ReadOnlyMemory<byte> data, ReadOnlyMemory<byte> headerBlock, CancellationToken cancellationToken)
+    {
+        NatsSubjects.ValidatePublish(subject);
+        return PublishCore(subject, data, null, headerBlock, null, data.Length + headerBlock.Length, cancellationToken);
+    }
+
+    private ValueTask PublishCore(string subject, ReadOnlyMemory<byte> data, NatsHeaders? headers, ReadOnlyMemory<byte> headerBlock, string? replyTo, int size, CancellationToken cancellationToken)
+    {
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfNotConnected();
         var info = ServerInfo;
@@ -195,10 +211,11 @@ public sealed class NatsConnection : IAsyncDisposable
         var wait = _writer.WaitForCapacityAsync(cancellationToken);
         if (!wait.IsCompletedSuccessfully)
         {
-            return PublishSlowAsync(wait, subject, data, headers, replyTo, size);
+            // The caller may reuse its header block buffer once this returns.
+            return PublishSlowAsync(wait, subject, data, headers, headerBlock.IsEmpty ? headerBlock : headerBlock.ToArray(), replyTo, size);
         }
 
-        Enqueue(subject, data, headers, replyTo, size);
+        Enqueue(subject, data, headers, headerBlock.Span, replyTo, size);
         return ValueTask.CompletedTask;
     }
 
@@ -239,10 +256,13 @@ public sealed class NatsConnection : IAsyncDisposable
     /// Like <see cref="FlushAsync"/>, but concurrent callers share one PING per socket write (group commit): for
     /// publishers that confirm every message, such as a federation link in on-confirm mode.
     /// </summary>
-    internal async ValueTask FlushCoalescedAsync(CancellationToken cancellationToken)
+    internal Task FlushCoalescedAsync(CancellationToken cancellationToken)
     {
         ThrowIfNotConnected();
-        await _writer.FlushAtBatchEnd().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var flushed = _writer.FlushAtBatchEnd();
+
+        // Without a token every caller of one batch gets the same task, which the transport maps once per batch.
+        return cancellationToken.CanBeCanceled ? flushed.WaitAsync(cancellationToken) : flushed;
     }
 
     /// <summary>
@@ -388,15 +408,15 @@ public sealed class NatsConnection : IAsyncDisposable
 
     internal void CountDropped() => Interlocked.Increment(ref _dropped);
 
-    private async ValueTask PublishSlowAsync(ValueTask wait, string subject, ReadOnlyMemory<byte> data, NatsHeaders? headers, string? replyTo, int size)
+    private async ValueTask PublishSlowAsync(ValueTask wait, string subject, ReadOnlyMemory<byte> data, NatsHeaders? headers, ReadOnlyMemory<byte> headerBlock, string? replyTo, int size)
     {
         await wait.ConfigureAwait(false);
-        Enqueue(subject, data, headers, replyTo, size);
+        Enqueue(subject, data, headers, headerBlock.Span, replyTo, size);
     }
 
-    private void Enqueue(string subject, ReadOnlyMemory<byte> data, NatsHeaders? headers, string? replyTo, int size)
+    private void Enqueue(string subject, ReadOnlyMemory<byte> data, NatsHeaders? headers, ReadOnlySpan<byte> headerBlock, string? replyTo, int size)
     {
-        _writer.Publish(subject, replyTo, headers, new ReadOnlySequence<byte>(data));
+        _writer.Publish(subject, replyTo, headers, new ReadOnlySequence<byte>(data), headerBlock);
         Interlocked.Increment(ref _outMsgs);
         Interlocked.Add(ref _outBytes, size);
     }

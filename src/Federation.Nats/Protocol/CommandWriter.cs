@@ -102,7 +102,7 @@ internal sealed class CommandWriter
         return new ValueTask(drained.WaitAsync(cancellationToken));
     }
 
-    public int Publish(string subject, string? replyTo, NatsHeaders? headers, ReadOnlySequence<byte> payload)
+    public int Publish(string subject, string? replyTo, NatsHeaders? headers, ReadOnlySequence<byte> payload, ReadOnlySpan<byte> headerBlock = default)
     {
         int size;
         bool wasEmpty;
@@ -114,7 +114,7 @@ internal sealed class CommandWriter
             }
 
             wasEmpty = _pending.WrittenCount == 0;
-            size = ProtocolWriter.WritePublish(_pending, subject, replyTo, headers, payload);
+            size = ProtocolWriter.WritePublish(_pending, subject, replyTo, headers, payload, headerBlock);
             _pendingPublishes++;
         }
 

@@ -21,15 +21,19 @@ internal static class ProtocolWriter
 
     public static void WritePong(IBufferWriter<byte> writer) => WriteAscii(writer, NatsProtocol.PongLine);
 
-    /// <summary>PUB, or HPUB when <paramref name="headers"/> is not null. Returns the bytes written.</summary>
-    public static int WritePublish(IBufferWriter<byte> writer, string subject, string? replyTo, NatsHeaders? headers, ReadOnlySequence<byte> payload)
+    /// <summary>
+    /// PUB, or HPUB when <paramref name="headers"/> is not null or <paramref name="headerBlock"/> (an already encoded,
+    /// complete header block, used when <paramref name="headers"/> is null) is not empty. Returns the bytes written.
+    /// </summary>
+    public static int WritePublish(IBufferWriter<byte> writer, string subject, string? replyTo, NatsHeaders? headers, ReadOnlySequence<byte> payload, ReadOnlySpan<byte> headerBlock = default)
     {
-        var headerLength = headers is null ? 0 : HeaderCodec.GetLength(headers);
+        var hasHeaders = headers is not null || !headerBlock.IsEmpty;
+        var headerLength = headers is null ? headerBlock.Length : HeaderCodec.GetLength(headers);
         var total = headerLength + payload.Length;
         var max = 5 + Utf8.GetMaxByteCount(subject.Length) + 1 + (replyTo is null ? 0 : Utf8.GetMaxByteCount(replyTo.Length) + 1) + 20 + 1 + 20 + 2;
         var span = writer.GetSpan(max);
         var pos = 0;
-        if (headers is null)
+        if (!hasHeaders)
         {
             "PUB "u8.CopyTo(span);
             pos = 4;
@@ -48,7 +52,7 @@ internal static class ProtocolWriter
             span[pos++] = (byte)' ';
         }
 
-        if (headers is not null)
+        if (hasHeaders)
         {
             Utf8Formatter.TryFormat(headerLength, span[pos..], out var written);
             pos += written;
@@ -64,6 +68,11 @@ internal static class ProtocolWriter
         if (headers is not null)
         {
             size += HeaderCodec.Write(writer, headers);
+        }
+        else if (hasHeaders)
+        {
+            writer.Write(headerBlock);
+            size += headerBlock.Length;
         }
 
         foreach (var segment in payload)

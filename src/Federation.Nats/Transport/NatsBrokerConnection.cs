@@ -1,4 +1,4 @@
-using System.Threading.Channels;
+using System.Buffers;
 using Federation.Core.Transport;
 using Federation.Nats.Client;
 
@@ -23,6 +23,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     private readonly NatsUriSettings _settings;
     private readonly SemaphoreSlim _topologyGate = new(1, 1);
     private readonly Lock _lock = new();
+    private SharedConfirmationTask? _sharedConfirmation;
     private readonly Dictionary<string, ExchangeState> _exchanges = new(StringComparer.Ordinal);
     private readonly Dictionary<string, QueueState> _queues = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -334,27 +335,85 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         _topologyGate.Dispose();
     }
 
-    internal async ValueTask PublishAsync(string subject, NatsHeaders? headers, ReadOnlyMemory<byte> body, bool confirm, CancellationToken cancellationToken)
+    /// <summary>
+    /// Publishes with an encoded header block (empty: none), which the client copies before this returns. With
+    /// <paramref name="confirm"/>, completes once the server has the message: one PING per socket write confirms every
+    /// publish in it (group commit), and every publish of that write gets the same task (no per-message continuation).
+    /// </summary>
+    internal ValueTask PublishAsync(string subject, ReadOnlyMemory<byte> headerBlock, ReadOnlyMemory<byte> body, bool confirm, CancellationToken cancellationToken)
     {
-        ThrowIfLost();
+        Task confirmed;
         try
         {
-            await _nats.PublishAsync(subject, body, headers, null, cancellationToken).ConfigureAwait(false);
+            ThrowIfLost();
+            var sent = _nats.PublishEncodedAsync(subject, body, headerBlock, cancellationToken);
+            if (!sent.IsCompletedSuccessfully)
+            {
+                return PublishSlowAsync(sent, confirm, cancellationToken);
+            }
+
+            sent.GetAwaiter().GetResult();
+            if (!confirm)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            confirmed = _nats.FlushCoalescedAsync(cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            return ValueTask.FromException(ToPublishFailure(ex));
+        }
+
+        return confirmed.IsCompletedSuccessfully ? ValueTask.CompletedTask : new ValueTask(SharedConfirmation(confirmed));
+    }
+
+    private async ValueTask PublishSlowAsync(ValueTask sent, bool confirm, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await sent.ConfigureAwait(false);
             if (confirm)
             {
-                // One PING per socket write confirms every publish in it (not one PING per message).
                 await _nats.FlushCoalescedAsync(cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (NatsPayloadTooLargeException ex)
-        {
-            throw new PublishNackedException(ex.Message, ex);
-        }
         catch (NatsException ex)
         {
-            throw new ConnectionLostException($"Publishing to NATS failed: {ex.Message}", ex);
+            throw ToPublishFailure(ex);
         }
     }
+
+    // All publishes of one socket write wait for the same PONG: map its outcome once per write, not once per message,
+    // so that thousands of in-flight confirms cost one continuation when the PONG arrives.
+    private Task SharedConfirmation(Task flushed)
+    {
+        var shared = Volatile.Read(ref _sharedConfirmation);
+        if (shared is null || shared.Flushed != flushed)
+        {
+            shared = new SharedConfirmationTask(flushed, flushed.ContinueWith(
+                static t =>
+                {
+                    if (!t.IsCompletedSuccessfully)
+                    {
+                        throw ToPublishFailure(t.Exception?.InnerException ?? new TaskCanceledException(t));
+                    }
+                },
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default));
+            Volatile.Write(ref _sharedConfirmation, shared);
+        }
+
+        return shared.Confirmed;
+    }
+
+    private static Exception ToPublishFailure(Exception ex) => ex switch
+    {
+        NatsPayloadTooLargeException tooLarge => new PublishNackedException(tooLarge.Message, tooLarge),
+        NatsException nats => new ConnectionLostException($"Publishing to NATS failed: {nats.Message}", nats),
+        _ => ex,
+    };
 
     private async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
@@ -587,37 +646,60 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
     private sealed class NatsPublisher(NatsBrokerConnection connection, bool confirms) : IMessagePublisher
     {
+        [ThreadStatic]
+        private static ArrayBufferWriter<byte>? t_headerBlock;
+
         public ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
         {
             ArgumentNullException.ThrowIfNull(properties);
             var subject = NatsSubjectMapping.PublishSubject(exchange, routingKey);
-            return connection.PublishAsync(subject, NatsMessageMapping.ToNatsHeaders(properties), body, confirms, cancellationToken);
+
+            // The header block goes straight from the properties into a per-thread buffer (no NatsHeaders, no
+            // dictionary): the client copies it into its send buffer before PublishAsync first yields.
+            var block = t_headerBlock ??= new ArrayBufferWriter<byte>(512);
+            block.ResetWrittenCount();
+            NatsMessageMapping.WriteHeaderBlock(properties, block);
+            return connection.PublishAsync(subject, block.WrittenMemory, body, confirms, cancellationToken);
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
+    private sealed record SharedConfirmationTask(Task Flushed, Task Confirmed);
+
     internal sealed record QueuedMessage(string Exchange, string RoutingKey, NatsHeaders? Headers, ReadOnlyMemory<byte> Body);
 
     /// <summary>
-    /// An emulated queue: at most <see cref="QueueCapacity"/> messages, drop-new when full. The bound is an interlocked
-    /// count over an unbounded channel, because a bounded channel takes its lock on every write and every read, and
-    /// the read loop (writer) and the consumer (reader) then contend for it on each message.
+    /// An emulated queue: at most <see cref="QueueCapacity"/> messages, drop-new when full. The read loop (writer) and
+    /// the consumer (reader) share no lock on the way of a message: it is a lock-free queue with an interlocked count,
+    /// and the writer wakes the reader only when the reader has parked on an empty queue (a channel takes its lock on
+    /// every write, which the two threads contended for on each message).
     /// </summary>
+    /// <remarks>
+    /// No lost wake-up: a reader publishes <c>_parked</c> (full fence) before it checks the queue once more, and a writer
+    /// enqueues (full fence) before it reads <c>_parked</c>, so at least one of them sees the other. Whoever turns
+    /// <c>_parked</c> from 1 to 0 completes the wake-up every parked reader waits on.
+    /// </remarks>
     internal sealed class QueueState(QueueSpec spec)
     {
-        private readonly Channel<QueuedMessage> _channel = Channel.CreateUnbounded<QueuedMessage>();
+        private readonly System.Collections.Concurrent.ConcurrentQueue<QueuedMessage> _items = new();
+        private readonly Lock _gate = new();
+        private TaskCompletionSource? _wake;
+        private int _parked;
         private int _count;
+        private bool _closed;
+        private Exception? _closeError;
 
         public QueueSpec Spec { get; } = spec;
 
         /// <summary>Waits until a message can be taken; false once the queue is closed and empty (throws if it was closed with an error).</summary>
-        public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken) => _channel.Reader.WaitToReadAsync(cancellationToken);
+        public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken) =>
+            _items.IsEmpty ? WaitSlowAsync(cancellationToken) : ValueTask.FromResult(true);
 
         /// <summary>Takes the oldest message, if any.</summary>
         public bool TryTake([System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out QueuedMessage message)
         {
-            if (!_channel.Reader.TryRead(out message))
+            if (!_items.TryDequeue(out message))
             {
                 return false;
             }
@@ -626,21 +708,97 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             return true;
         }
 
-        /// <summary>Adds a message unless the queue is full (the message is then dropped: at-most-once).</summary>
+        /// <summary>Adds a message unless the queue is full or closed (the message is then dropped: at-most-once).</summary>
         public void Offer(QueuedMessage message)
         {
-            if (Interlocked.Increment(ref _count) > QueueCapacity || !_channel.Writer.TryWrite(message))
+            if (Volatile.Read(ref _closed) || Interlocked.Increment(ref _count) > QueueCapacity)
             {
                 Interlocked.Decrement(ref _count);
+                return;
+            }
+
+            _items.Enqueue(message);
+            Interlocked.MemoryBarrier(); // the enqueue is visible before _parked is read (see the remarks)
+            if (Volatile.Read(ref _parked) != 0)
+            {
+                Wake();
             }
         }
 
-        public void Delete()
+        public void Delete() => Close(new ResourceNotFoundException($"Queue '{Spec.Name}' was deleted."));
+
+        /// <summary>Closes the queue: readers take what is left, then get false (or <paramref name="error"/>).</summary>
+        public void Close(Exception? error)
         {
-            _channel.Writer.TryComplete(new ResourceNotFoundException($"Queue '{Spec.Name}' was deleted."));
+            TaskCompletionSource? wake;
+            lock (_gate)
+            {
+                if (_closed)
+                {
+                    return;
+                }
+
+                _closeError = error;
+                Volatile.Write(ref _closed, true);
+                wake = _wake;
+                _wake = null;
+            }
+
+            Volatile.Write(ref _parked, 0);
+            wake?.TrySetResult();
         }
 
-        public void Close(Exception? error) => _channel.Writer.TryComplete(error);
+        private async ValueTask<bool> WaitSlowAsync(CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                if (!_items.IsEmpty)
+                {
+                    return true;
+                }
+
+                TaskCompletionSource wake;
+                lock (_gate)
+                {
+                    if (_closed)
+                    {
+                        if (!_items.IsEmpty)
+                        {
+                            return true;
+                        }
+
+                        return _closeError is null ? false : throw _closeError;
+                    }
+
+                    wake = _wake ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+
+                Interlocked.Exchange(ref _parked, 1);
+                if (!_items.IsEmpty)
+                {
+                    Wake(); // a message arrived between the check and parking: do not wait for a writer that saw no reader
+                }
+
+                await wake.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private void Wake()
+        {
+            if (Interlocked.Exchange(ref _parked, 0) == 0)
+            {
+                return; // someone else woke the readers
+            }
+
+            TaskCompletionSource? wake;
+            lock (_gate)
+            {
+                wake = _wake;
+                _wake = null;
+            }
+
+            wake?.TrySetResult();
+        }
     }
 
     /// <summary>Every binding whose destination is <paramref name="destination"/>, with its source. Call under <c>_lock</c>.</summary>

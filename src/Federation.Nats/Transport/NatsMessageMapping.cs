@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections;
 using System.Globalization;
 using System.Text;
@@ -36,23 +37,45 @@ public static class NatsMessageMapping
     [ThreadStatic]
     private static StringBuilder? t_builder;
 
+    [ThreadStatic]
+    private static HopCache? t_hopCache;
+
     /// <summary>Builds the NATS headers of a message, or <see langword="null"/> when there is nothing to send.</summary>
     public static NatsHeaders? ToNatsHeaders(MessageProperties properties)
     {
         ArgumentNullException.ThrowIfNull(properties);
-        var headers = new NatsHeaders();
-        AddProperty(headers, "content-type", properties.ContentType);
-        AddProperty(headers, "content-encoding", properties.ContentEncoding);
-        AddProperty(headers, "correlation-id", properties.CorrelationId);
-        AddProperty(headers, "reply-to", properties.ReplyTo);
-        AddProperty(headers, "expiration", properties.Expiration);
-        AddProperty(headers, "message-id", properties.MessageId);
-        AddProperty(headers, "type", properties.Type);
-        AddProperty(headers, "user-id", properties.UserId);
-        AddProperty(headers, "app-id", properties.AppId);
-        AddProperty(headers, "priority", properties.Priority?.ToString(CultureInfo.InvariantCulture));
-        AddProperty(headers, "timestamp", properties.Timestamp?.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
-        AddProperty(headers, "persistent", properties.Persistent ? "true" : null);
+        var sink = new NatsHeadersSink();
+        Emit(properties, ref sink);
+        return sink.Headers;
+    }
+
+    /// <summary>
+    /// Writes the headers of a message as a complete NATS header block (<c>NATS/1.0</c> line, header lines, empty line)
+    /// to <paramref name="writer"/>, the same headers <see cref="ToNatsHeaders"/> builds; writes nothing and returns
+    /// <see langword="false"/> when there is nothing to send. The publish path uses it to skip the header dictionary.
+    /// </summary>
+    internal static bool WriteHeaderBlock(MessageProperties properties, IBufferWriter<byte> writer)
+    {
+        var sink = new HeaderBlockSink(writer);
+        Emit(properties, ref sink);
+        return sink.Finish();
+    }
+
+    private static void Emit<TSink>(MessageProperties properties, ref TSink sink)
+        where TSink : struct, IHeaderSink
+    {
+        AddProperty(ref sink, "content-type", properties.ContentType);
+        AddProperty(ref sink, "content-encoding", properties.ContentEncoding);
+        AddProperty(ref sink, "correlation-id", properties.CorrelationId);
+        AddProperty(ref sink, "reply-to", properties.ReplyTo);
+        AddProperty(ref sink, "expiration", properties.Expiration);
+        AddProperty(ref sink, "message-id", properties.MessageId);
+        AddProperty(ref sink, "type", properties.Type);
+        AddProperty(ref sink, "user-id", properties.UserId);
+        AddProperty(ref sink, "app-id", properties.AppId);
+        AddProperty(ref sink, "priority", properties.Priority?.ToString(CultureInfo.InvariantCulture));
+        AddProperty(ref sink, "timestamp", properties.Timestamp?.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+        AddProperty(ref sink, "persistent", properties.Persistent ? "true" : null);
 
         if (properties.Headers is { } table)
         {
@@ -65,18 +88,16 @@ public static class NatsMessageMapping
 
                 if (string.Equals(key, ReceivedFromHeader, StringComparison.OrdinalIgnoreCase))
                 {
-                    AddTrail(headers, value);
+                    AddTrail(ref sink, value);
                     continue;
                 }
 
                 if (ToText(value) is { } text && !text.Contains('\r', StringComparison.Ordinal) && !text.Contains('\n', StringComparison.Ordinal))
                 {
-                    headers.Add(key, text);
+                    sink.Add(null, key, text);
                 }
             }
         }
-
-        return headers.Count == 0 ? null : headers;
     }
 
     /// <summary>Rebuilds message properties from received NATS headers.</summary>
@@ -164,7 +185,8 @@ public static class NatsMessageMapping
         return [.. values.Select(v => (object?)DecodeHop(v))];
     }
 
-    private static void AddTrail(NatsHeaders headers, object? trail)
+    private static void AddTrail<TSink>(ref TSink sink, object? trail)
+        where TSink : struct, IHeaderSink
     {
         if (trail is not IList list)
         {
@@ -175,7 +197,7 @@ public static class NatsMessageMapping
         {
             if (list[i] is IEnumerable<KeyValuePair<string, object?>> table)
             {
-                headers.Add(ReceivedFromHeader, EncodeHop(table));
+                sink.Add(null, ReceivedFromHeader, EncodeHopCached(table));
             }
         }
     }
@@ -208,11 +230,12 @@ public static class NatsMessageMapping
         return escaped;
     }
 
-    private static void AddProperty(NatsHeaders headers, string name, string? value)
+    private static void AddProperty<TSink>(ref TSink sink, string name, string? value)
+        where TSink : struct, IHeaderSink
     {
         if (value is not null && !value.Contains('\r', StringComparison.Ordinal) && !value.Contains('\n', StringComparison.Ordinal))
         {
-            headers.Add(PropertyPrefix + name, value);
+            sink.Add(PropertyPrefix, name, value);
         }
     }
 
@@ -263,5 +286,132 @@ public static class NatsMessageMapping
         }
 
         return true;
+    }
+
+    // A link prepends the same hop (same field strings) to every message it forwards: remember the last hop encoded on
+    // this thread and reuse its text when the next one has the same fields. Only strings (compared by reference, so
+    // equal content) and booleans qualify; a mutable value (byte[]) could change between messages, so it is not cached.
+    private static string EncodeHopCached(IEnumerable<KeyValuePair<string, object?>> hop)
+    {
+        if (hop is not Dictionary<string, object?> table || table.Count > HopCache.MaxFields)
+        {
+            return EncodeHop(hop);
+        }
+
+        var cache = t_hopCache ??= new HopCache();
+        if (cache.Encoded is { } cached && cache.Count == table.Count)
+        {
+            var i = 0;
+            var same = true;
+            foreach (var (key, value) in table)
+            {
+                if (!ReferenceEquals(cache.Keys[i], key) || !SameCachedValue(cache.Values[i], value))
+                {
+                    same = false;
+                    break;
+                }
+
+                i++;
+            }
+
+            if (same)
+            {
+                return cached;
+            }
+        }
+
+        var encoded = EncodeHop(table);
+        var cacheable = true;
+        var n = 0;
+        foreach (var (key, value) in table)
+        {
+            cacheable &= value is null or string or bool;
+            cache.Keys[n] = key;
+            cache.Values[n] = value;
+            n++;
+        }
+
+        cache.Count = n;
+        cache.Encoded = cacheable ? encoded : null;
+        return encoded;
+    }
+
+    private static bool SameCachedValue(object? cached, object? value) =>
+        cached is bool flag ? value is bool other && flag == other : ReferenceEquals(cached, value);
+
+    /// <summary>The fields of the last hop encoded on a thread, and its text (null: nothing to reuse).</summary>
+    private sealed class HopCache
+    {
+        public const int MaxFields = 8;
+
+        public string?[] Keys { get; } = new string?[MaxFields];
+
+        public object?[] Values { get; } = new object?[MaxFields];
+
+        public int Count { get; set; }
+
+        public string? Encoded { get; set; }
+    }
+
+    /// <summary>Where <see cref="Emit"/> puts each header: a <see cref="NatsHeaders"/> or an encoded header block.</summary>
+    private interface IHeaderSink
+    {
+        /// <summary>Adds one header line; the key is <paramref name="prefix"/> followed by <paramref name="name"/>.</summary>
+        void Add(string? prefix, string name, string value);
+    }
+
+    private struct NatsHeadersSink : IHeaderSink
+    {
+        public NatsHeaders? Headers { get; private set; }
+
+        public void Add(string? prefix, string name, string value) =>
+            (Headers ??= new NatsHeaders()).Add(prefix is null ? name : prefix + name, value);
+    }
+
+    /// <summary>
+    /// Writes the block HeaderCodec would write for the same headers: keys are ASCII (checked by the mapping), values
+    /// UTF-8 without CR or LF (checked by the mapping). Lines of one key are not grouped as in <see cref="NatsHeaders"/>,
+    /// which a receiver cannot tell apart: parsing groups them again by key.
+    /// </summary>
+    private struct HeaderBlockSink(IBufferWriter<byte> writer) : IHeaderSink
+    {
+        private bool _started;
+
+        public void Add(string? prefix, string name, string value)
+        {
+            var max = (prefix?.Length ?? 0) + name.Length + 2 + Encoding.UTF8.GetMaxByteCount(value.Length) + 2 + (_started ? 0 : 10);
+            var span = writer.GetSpan(max);
+            var pos = 0;
+            if (!_started)
+            {
+                "NATS/1.0\r\n"u8.CopyTo(span);
+                pos = 10;
+                _started = true;
+            }
+
+            if (prefix is not null)
+            {
+                pos += Encoding.ASCII.GetBytes(prefix, span[pos..]);
+            }
+
+            pos += Encoding.ASCII.GetBytes(name, span[pos..]);
+            span[pos++] = (byte)':';
+            span[pos++] = (byte)' ';
+            pos += Encoding.UTF8.GetBytes(value, span[pos..]);
+            span[pos++] = (byte)'\r';
+            span[pos++] = (byte)'\n';
+            writer.Advance(pos);
+        }
+
+        /// <summary>Ends the block with its empty line; false when no header was written (then nothing was).</summary>
+        public readonly bool Finish()
+        {
+            if (_started)
+            {
+                writer.Write("\r\n"u8);
+            }
+
+            return _started;
+        }
     }
 }

@@ -49,12 +49,20 @@ public sealed class NatsTransportTests
         await using var connection = await new NatsTransport().ConnectAsync(new ConnectionRequest(server.Url, "t"), CancellationToken.None);
         await connection.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
         var consumer = await connection.ConsumeAsync("q", new ConsumerOptions(1), (_, _) => ValueTask.CompletedTask, CancellationToken.None);
+        await using var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: true), CancellationToken.None);
+
+        // Confirmed publishes of one write share one PONG; above max_payload the server would refuse it: a nack.
+        var first = publisher.PublishAsync("x", "a", new MessageProperties(), new byte[] { 1 }, CancellationToken.None).AsTask();
+        var second = publisher.PublishAsync("x", "b", new MessageProperties(), new byte[] { 2 }, CancellationToken.None).AsTask();
+        await Task.WhenAll(first, second).WaitAsync(TimeSpan.FromSeconds(20));
+        await Assert.ThrowsAsync<PublishNackedException>(async () => await publisher.PublishAsync("x", "a", new MessageProperties(), new byte[2 * 1024 * 1024], CancellationToken.None));
 
         await server.StopAsync();
 
         await Assert.ThrowsAsync<ConnectionLostException>(() => connection.Completion.WaitAsync(TimeSpan.FromSeconds(20)));
         await Assert.ThrowsAsync<ConnectionLostException>(() => consumer.Completion.WaitAsync(TimeSpan.FromSeconds(20)));
         await Assert.ThrowsAsync<ConnectionLostException>(async () => await connection.DeclareQueueAsync(new QueueSpec("q2"), CancellationToken.None));
+        await Assert.ThrowsAsync<ConnectionLostException>(async () => await publisher.PublishAsync("x", "a", new MessageProperties(), new byte[] { 3 }, CancellationToken.None));
         await consumer.DisposeAsync();
     }
 }

@@ -1,6 +1,8 @@
+using System.Buffers;
 using Federation.Core.Hops;
 using Federation.Core.Transport;
 using Federation.Nats.Client;
+using Federation.Nats.Protocol;
 using Federation.Nats.Transport;
 
 namespace Federation.Nats.Tests.Transport;
@@ -103,5 +105,55 @@ public sealed class SubjectMappingTests
         var headers = NatsMessageMapping.ToNatsHeaders(new MessageProperties { Headers = new() { ["bad key"] = "x", ["list"] = new List<object?> { 1 } } });
         Assert.Null(headers);
         Assert.Null(NatsMessageMapping.ToProperties(new NatsHeaders()).Headers);
+    }
+
+    [Fact]
+    public void Header_block_parses_to_the_headers_ToNatsHeaders_builds()
+    {
+        var properties = new MessageProperties { ContentType = "application/json", Priority = 4, Persistent = true, Headers = new() { ["tenant"] = "acmé", ["bad key"] = "x", ["amqp-type"] = "ignored" } };
+        HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("nats://a:4222", "orders", false, "A", "/"));
+        HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("nats://b:4222", "orders", true, "B", "/"));
+        var block = new ArrayBufferWriter<byte>();
+
+        Assert.True(NatsMessageMapping.WriteHeaderBlock(properties, block));
+
+        var parsed = HeaderCodec.Parse(block.WrittenSpan);
+        var expected = NatsMessageMapping.ToNatsHeaders(properties)!;
+        Assert.True(expected.ContentEquals(parsed), $"{string.Join(" | ", parsed.Select(p => $"{p.Key}={string.Join(",", p.Value)}"))}");
+        Assert.Equal(5, parsed.Count); // amqp-content-type, amqp-priority, amqp-persistent, tenant, x-received-from
+        Assert.True(parsed.TryGetValues("x-received-from", out var hops));
+        Assert.Equal(2, hops.Count);
+    }
+
+    [Fact]
+    public void Header_block_is_empty_without_headers()
+    {
+        var block = new ArrayBufferWriter<byte>();
+        Assert.False(NatsMessageMapping.WriteHeaderBlock(new MessageProperties { Headers = new() { ["bad key"] = "x" } }, block));
+        Assert.Equal(0, block.WrittenCount);
+    }
+
+    [Fact]
+    public void Repeated_hop_encodings_follow_every_field_change()
+    {
+        // The same hop twice (reused text), then each field changed in turn, then a redelivered flag, then the first again.
+        var entries = new[]
+        {
+            new ReceivedFromEntry("nats://a:4222", "orders", false, "A", "/"),
+            new ReceivedFromEntry("nats://a:4222", "orders", false, "A", "/"),
+            new ReceivedFromEntry("nats://b:4222", "orders", false, "A", "/"),
+            new ReceivedFromEntry("nats://b:4222", "invoices", false, "A", "/"),
+            new ReceivedFromEntry("nats://b:4222", "invoices", true, "A", "/"),
+            new ReceivedFromEntry("nats://b:4222", "invoices", true, null, "/"),
+            new ReceivedFromEntry("nats://b:4222", "invoices", true, null, "v"),
+            new ReceivedFromEntry("nats://a:4222", "orders", false, "A", "/"),
+        };
+        foreach (var entry in entries)
+        {
+            var properties = new MessageProperties();
+            HopRules.PrependReceivedFrom(properties, entry);
+            var back = NatsMessageMapping.ToProperties(NatsMessageMapping.ToNatsHeaders(properties));
+            Assert.Equal([entry], HopRules.ReadReceivedFrom(back.Headers));
+        }
     }
 }

@@ -1,0 +1,60 @@
+using Federation.Core.Transport;
+using Federation.Nats.Transport;
+
+namespace Federation.Nats.Tests.Transport;
+
+/// <summary>The NATS transport's emulated queue: a lock-free hand-off from the read loop to a consumer.</summary>
+public sealed class EmulatedQueueTests
+{
+    [Fact]
+    public async Task A_reader_that_parks_on_an_empty_queue_gets_every_message_in_order()
+    {
+        const int Count = 50_000; // under the queue's capacity: nothing may be dropped
+        var queue = new NatsBrokerConnection.QueueState(new QueueSpec("q"));
+        var writer = Task.Run(() =>
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                queue.Offer(new NatsBrokerConnection.QueuedMessage("x", i.ToString(System.Globalization.CultureInfo.InvariantCulture), null, ReadOnlyMemory<byte>.Empty));
+                if (i % 97 == 0)
+                {
+                    Thread.Yield(); // let the reader run dry and park again, many times
+                }
+            }
+        });
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var next = 0;
+        while (next < Count && await queue.WaitToReadAsync(timeout.Token))
+        {
+            while (queue.TryTake(out var message))
+            {
+                Assert.Equal(next.ToString(System.Globalization.CultureInfo.InvariantCulture), message.RoutingKey);
+                next++;
+            }
+        }
+
+        await writer;
+        Assert.Equal(Count, next);
+    }
+
+    [Fact]
+    public async Task Closing_wakes_a_parked_reader_which_drains_then_sees_the_end_or_the_error()
+    {
+        var closed = new NatsBrokerConnection.QueueState(new QueueSpec("q"));
+        var waiting = closed.WaitToReadAsync(CancellationToken.None).AsTask();
+        Assert.False(waiting.IsCompleted);
+        closed.Close(null);
+        Assert.False(await waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+        closed.Offer(new NatsBrokerConnection.QueuedMessage("x", "late", null, ReadOnlyMemory<byte>.Empty));
+        Assert.False(closed.TryTake(out _)); // dropped: the queue is closed
+
+        var deleted = new NatsBrokerConnection.QueueState(new QueueSpec("d"));
+        deleted.Offer(new NatsBrokerConnection.QueuedMessage("x", "kept", null, ReadOnlyMemory<byte>.Empty));
+        deleted.Delete();
+        Assert.True(await deleted.WaitToReadAsync(CancellationToken.None));
+        Assert.True(deleted.TryTake(out var kept));
+        Assert.Equal("kept", kept.RoutingKey);
+        await Assert.ThrowsAsync<ResourceNotFoundException>(async () => await deleted.WaitToReadAsync(CancellationToken.None));
+    }
+}

@@ -6,34 +6,7 @@ using Microsoft.Extensions.Configuration;
 namespace FederationHost.Tests;
 
 /// <summary>Two real RabbitMQ nodes for the host's AMQP recipe: an upstream and a downstream, with distinct cluster names.</summary>
-public sealed class TwoRabbitMqNodesFixture : IAsyncLifetime
-{
-    private RabbitMqNode? upstream;
-    private RabbitMqNode? downstream;
-
-    public RabbitMqNode Upstream => upstream ?? throw new InvalidOperationException("Not started.");
-
-    public RabbitMqNode Downstream => downstream ?? throw new InvalidOperationException("Not started.");
-
-    public async Task InitializeAsync()
-    {
-        var started = await Task.WhenAll(RabbitMqNode.StartNewAsync(), RabbitMqNode.StartNewAsync());
-        (upstream, downstream) = (started[0], started[1]);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (downstream is not null)
-        {
-            await downstream.DisposeAsync();
-        }
-
-        if (upstream is not null)
-        {
-            await upstream.DisposeAsync();
-        }
-    }
-}
+public sealed class TwoRabbitMqNodesFixture : RabbitMqNodePairFixture;
 
 /// <summary>
 /// The README's "Two local RabbitMQ nodes" recipe, automated: the host is configured only from

@@ -45,34 +45,7 @@ public sealed class ThreeNodesCollection : ICollectionFixture<ThreeNodesFixture>
 }
 
 /// <summary>An upstream and a downstream node of their own, because the restart scenario stops the upstream.</summary>
-public sealed class RestartScenarioNodesFixture : IAsyncLifetime
-{
-    private RabbitMqNode? upstream;
-    private RabbitMqNode? downstream;
-
-    public RabbitMqNode Upstream => upstream ?? throw new InvalidOperationException("Not started.");
-
-    public RabbitMqNode Downstream => downstream ?? throw new InvalidOperationException("Not started.");
-
-    public async Task InitializeAsync()
-    {
-        var started = await Task.WhenAll(RabbitMqNode.StartNewAsync(), RabbitMqNode.StartNewAsync());
-        (upstream, downstream) = (started[0], started[1]);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (downstream is not null)
-        {
-            await downstream.DisposeAsync();
-        }
-
-        if (upstream is not null)
-        {
-            await upstream.DisposeAsync();
-        }
-    }
-}
+public sealed class RestartScenarioNodesFixture : RabbitMqNodePairFixture;
 
 [CollectionDefinition(Name)]
 public sealed class RestartScenarioCollection : ICollectionFixture<RestartScenarioNodesFixture>

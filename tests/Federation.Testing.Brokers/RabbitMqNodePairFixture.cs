@@ -1,0 +1,40 @@
+using Xunit;
+
+namespace Federation.Testing.Brokers;
+
+/// <summary>
+/// Two real RabbitMQ nodes, an upstream and a downstream, with distinct cluster names, started in parallel. Derive a
+/// sealed class per xunit collection or class fixture: each derived type gets its own pair of nodes.
+/// </summary>
+public abstract class RabbitMqNodePairFixture : IAsyncLifetime
+{
+    private RabbitMqNode? upstream;
+    private RabbitMqNode? downstream;
+
+    /// <summary>The node messages are published to.</summary>
+    public RabbitMqNode Upstream => upstream ?? throw new InvalidOperationException("Not started.");
+
+    /// <summary>The node the federation engine runs against.</summary>
+    public RabbitMqNode Downstream => downstream ?? throw new InvalidOperationException("Not started.");
+
+    /// <inheritdoc />
+    public async Task InitializeAsync()
+    {
+        var started = await Task.WhenAll(RabbitMqNode.StartNewAsync(), RabbitMqNode.StartNewAsync()).ConfigureAwait(false);
+        (upstream, downstream) = (started[0], started[1]);
+    }
+
+    /// <inheritdoc />
+    public async Task DisposeAsync()
+    {
+        if (downstream is not null)
+        {
+            await downstream.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (upstream is not null)
+        {
+            await upstream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -13,10 +13,9 @@ try
     app = FederationHostApp.Build(args, sources => configuration = sources as IConfiguration);
     await app.StartAsync();
 }
-#pragma warning disable CA1031 // Any start-up error, whatever its type, ends in exit code 2 and one line per problem.
 catch (Exception error)
-#pragma warning restore CA1031
 {
+    // Any start-up error, whatever its type, ends in exit code 2 and one line per problem on stderr.
     return await StartupFailure.ReportAsync(error, configuration, args, Console.Error);
 }
 

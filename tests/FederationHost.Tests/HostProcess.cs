@@ -158,6 +158,17 @@ public sealed partial class HostProcess : IAsyncDisposable
         return match.Success ? new Uri(match.Groups[1].Value) : throw new InvalidOperationException($"FederationHost exited before listening.\n{Describe()}");
     }
 
+    /// <summary>Waits until stdout or stderr contains <paramref name="text"/> (a log line, for example); fails after the deadline.</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan? timeout = null) =>
+        await Eventually.UntilAsync(
+            () => Task.FromResult(StandardOutput.Contains(text, StringComparison.Ordinal) || StandardError.Contains(text, StringComparison.Ordinal)),
+            found => found,
+            $"FederationHost to write \"{text}\"",
+            timeout ?? DefaultTimeout);
+
+    /// <summary>Replaces appsettings.json in the content root, as an operator editing the file does (the host reloads it).</summary>
+    public Task WriteAppSettingsAsync(string content) => File.WriteAllTextAsync(Path.Combine(ContentRoot, "appsettings.json"), content);
+
     /// <summary>Sends SIGTERM, as a service manager does to stop the host.</summary>
     public async Task TerminateAsync()
     {

@@ -38,6 +38,19 @@ public sealed class StartupFailureProcessTests
     }
 
     [Fact]
+    public async Task A_HOST_environment_variable_is_not_taken_for_the_Host_section()
+    {
+        // Shells and container images export HOST as a host name; it must not stop the host.
+        await using var host = HostProcess.Start(
+            $$"""{ "Host": { "Url": "http://127.0.0.1:0" }, {{Federation}} }""",
+            environment: new Dictionary<string, string?> { ["HOST"] = "0.0.0.0" });
+
+        await host.WaitForListeningAsync();
+        await host.TerminateAsync();
+        Assert.Equal(0, await host.WaitForExitAsync());
+    }
+
+    [Fact]
     public async Task A_port_in_use_exits_2_naming_Host_Url()
     {
         using var occupant = new TcpListener(IPAddress.Loopback, 0);

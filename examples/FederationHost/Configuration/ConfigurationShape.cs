@@ -1,6 +1,7 @@
 using System.Globalization;
 using Federation.Core.Transport;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.EnvironmentVariables;
 
 namespace FederationHost.Configuration;
 
@@ -101,6 +102,18 @@ internal static class ConfigurationShape
         }
 
         return items;
+    }
+
+    /// <summary>Whether every source that gives <paramref name="key"/> a non-empty value is an environment variable.</summary>
+    public static bool IsOnlyFromEnvironmentVariables(IConfiguration configuration, string key)
+    {
+        if (configuration is not IConfigurationRoot root)
+        {
+            return false;
+        }
+
+        var sources = root.Providers.Where(p => p.TryGet(key, out var value) && !string.IsNullOrEmpty(value)).ToList();
+        return sources.Count > 0 && sources.All(p => p is EnvironmentVariablesConfigurationProvider);
     }
 
     /// <summary>A value as it may appear in an error: without credentials, and cut short when long.</summary>

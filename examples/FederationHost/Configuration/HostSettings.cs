@@ -53,7 +53,9 @@ public sealed record HostSettings(
         ArgumentNullException.ThrowIfNull(problems);
         var before = problems.Count;
         var section = configuration.GetSection(SectionName);
-        if (ConfigurationShape.RejectValue(section, $"a section with the keys {string.Join(", ", KnownKeys)}", problems))
+        // Shells and container images may export HOST (a host name): that is not this section, so it does not count.
+        if (!ConfigurationShape.IsOnlyFromEnvironmentVariables(configuration, SectionName) &&
+            ConfigurationShape.RejectValue(section, $"a section with the keys {string.Join(", ", KnownKeys)}", problems))
         {
             return null;
         }

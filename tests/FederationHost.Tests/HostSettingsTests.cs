@@ -140,11 +140,13 @@ public sealed class HostSettingsTests
     [Theory]
     [InlineData("http://federator:s3cr3t-pw@127.0.0.1:15690")]
     [InlineData("http://federator:s3cr3t-pw@10.0.0.1:15690/x")]
+    [InlineData("http://federator:s3cr3t/pw@127.0.0.1:15690")]
+    [InlineData("http://federator:s3cr3t?pw@127.0.0.1:15690")]
     public void A_url_with_credentials_is_refused_without_repeating_the_password(string url)
     {
         var error = Assert.Throws<HostConfigurationException>(() => Read(("Host:Url", url)));
         Assert.Contains("Host:Url", error.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain("s3cr3t-pw", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cr3t", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]

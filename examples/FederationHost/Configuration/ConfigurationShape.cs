@@ -120,6 +120,13 @@ internal static class ConfigurationShape
     public static string Show(string value)
     {
         var redacted = UriRedaction.Redact(value);
+        if (redacted.Contains('@', StringComparison.Ordinal))
+        {
+            // Still something that looks like user information (a password with an unencoded '/', say): show none of it.
+            var scheme = redacted.IndexOf("://", StringComparison.Ordinal);
+            return scheme > 0 ? redacted[..(scheme + 3)] + "<redacted>" : "<redacted>";
+        }
+
         return redacted.Length <= 200 ? redacted : string.Concat(redacted.AsSpan(0, 200), "...");
     }
 }

@@ -7,6 +7,7 @@ using Federation.Core.Transport;
 using FederationHost.Configuration;
 using FederationHost.Endpoints;
 using FederationHost.Metrics;
+using FederationHost.Startup;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -29,20 +30,47 @@ public static partial class FederationHostApp
     /// <summary>Builds the application without starting it.</summary>
     /// <param name="args">Command-line arguments (<c>--Federation:Downstream:uri=...</c>, <c>--Host:Url=...</c>).</param>
     /// <param name="extra">Adds or replaces configuration sources after the defaults (tests use it to start from a clean slate).</param>
-    /// <exception cref="HostConfigurationException">The <c>Host</c> section is unusable, for example a non-loopback <c>Host:Url</c>.</exception>
+    /// <exception cref="HostConfigurationException">
+    /// A settings file cannot be read, or the <c>Host</c> or <c>Downstream</c> section is unusable, for example a
+    /// non-loopback <c>Host:Url</c> or an unknown key; every problem is listed.
+    /// </exception>
     public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? extra = null)
     {
         // The content root is the binary's folder so that `dotnet run --project ...` finds appsettings.json from any
         // working directory; CreateBuilder already loads it with reloadOnChange, then environment and command line.
         // An explicit --contentRoot (or DOTNET_/ASPNETCORE_CONTENTROOT) still wins, to point the host at another appsettings.json.
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        WebApplicationBuilder builder;
+        try
         {
-            Args = args,
-            ContentRootPath = HasExplicitContentRoot(args) ? null : AppContext.BaseDirectory,
-        });
+            builder = WebApplication.CreateBuilder(new WebApplicationOptions
+            {
+                Args = args,
+                ContentRootPath = HasExplicitContentRoot(args) ? null : AppContext.BaseDirectory,
+            });
+        }
+        catch (InvalidDataException error) when (error.InnerException is { } cause)
+        {
+            // The framework's JSON provider reads appsettings files as CreateBuilder adds them; its message names the file.
+            throw new HostConfigurationException($"{error.Message.TrimEnd('.')}: {JsonSettingsFile.Describe(cause)}", error);
+        }
+
         extra?.Invoke(builder.Configuration);
 
-        var settings = HostSettings.From(builder.Configuration);
+        // From here on, a settings file changed into something unreadable (or deleted) keeps its last good settings.
+        var refusedChanges = new RefusedFileChanges();
+        LastGoodJsonFiles.Use(builder.Configuration, refusedChanges);
+
+        var startupLog = new StartupErrorLogFilter(builder.Configuration);
+        builder.Logging.AddFilter(StartupErrorLogFilter.Category, startupLog.IsEnabled);
+
+        var problems = new List<string>();
+        var settings = HostSettings.Read(builder.Configuration, problems);
+        problems.AddRange(DownstreamAlias.Check(builder.Configuration));
+        if (settings is null || problems.Count > 0)
+        {
+            throw new HostConfigurationException(problems);
+        }
+
         ConfigureListener(builder.WebHost, settings);
 
         var federation = builder.Services.AddFederation(builder.Configuration.GetSection(FederationSection));
@@ -62,13 +90,16 @@ public static partial class FederationHostApp
         }
 
         builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(refusedChanges);
         builder.Services.AddSingleton(sp => new MeterAggregator(settings.MeterNames, sp.GetService<IMeterFactory>()));
 
         var app = builder.Build();
 
         // Created now, before the engine's instruments exist, so no measurement is missed.
         _ = app.Services.GetRequiredService<MeterAggregator>();
+        refusedChanges.LogTo(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RefusedFileChanges).FullName!));
         app.MapFederationEndpoints();
+        app.Lifetime.ApplicationStarted.Register(startupLog.Started);
         app.Lifetime.ApplicationStarted.Register(() => LogStarted(app));
         return app;
     }

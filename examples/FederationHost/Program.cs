@@ -1,24 +1,24 @@
 // FederationHost: a standalone federation agent configured only from configuration (appsettings.json, FEDERATION__...
 // environment variables, command line), serving link status, restart, health and Prometheus metrics on loopback.
 using FederationHost;
+using FederationHost.Startup;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
 
+IConfiguration? configuration = null;
+WebApplication app;
 try
 {
-    var app = FederationHostApp.Build(args);
-    await app.RunAsync();
-    return 0;
+    app = FederationHostApp.Build(args, sources => configuration = sources as IConfiguration);
+    await app.StartAsync();
 }
-catch (HostConfigurationException error)
+catch (Exception error)
 {
-    // Refuse to start with the reason only: no stack trace for a configuration mistake.
-    await Console.Error.WriteLineAsync("FederationHost: " + error.Message);
-    return 2;
+    // Any start-up error, whatever its type, ends in exit code 2 and one line per problem on stderr.
+    return await StartupFailure.ReportAsync(error, configuration, args, Console.Error);
 }
-catch (OptionsValidationException error)
-{
-    // The Federation section failed validation at start; each failure names the key and the value (never credentials).
-    await Console.Error.WriteLineAsync("FederationHost: invalid Federation configuration: " + string.Join("; ", error.Failures));
-    return 2;
-}
+
+await app.WaitForShutdownAsync();
+await app.DisposeAsync();
+return 0;

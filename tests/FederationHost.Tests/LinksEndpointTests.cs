@@ -95,4 +95,40 @@ public sealed class LinksEndpointTests
         using var missing = await host.Http.GetAsync("/federation/links/00000000");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
     }
+
+    [Theory]
+    [InlineData("?only-down=1", "'1'")]
+    [InlineData("?only-down=yes", "'yes'")]
+    [InlineData("?only-down=maybe", "'maybe'")]
+    [InlineData("?only-down=", "''")]
+    [InlineData("?only-down=%20true", "' true'")]
+    [InlineData("?only-down=true&only-down=false", "given 2 times")]
+    [InlineData("?only-down=true&only-down=true", "given 2 times")]
+    public async Task Only_down_other_than_true_or_false_is_400_naming_the_parameter_and_value(string query, string shown)
+    {
+        await using var host = await RunningHost.StartAsync(RunningHost.DefaultSettings("strict" + Math.Abs(query.GetHashCode(StringComparison.Ordinal))));
+
+        using var response = await host.Http.GetAsync("/federation/links" + query);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("only-down", body.RootElement.GetProperty("parameter").GetString());
+        var error = body.RootElement.GetProperty("error").GetString()!;
+        Assert.Contains("only-down", error, StringComparison.Ordinal);
+        Assert.Contains(shown, error, StringComparison.Ordinal);
+        Assert.Contains("true or false", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("?only-down=TRUE")]
+    [InlineData("?only-down=False")]
+    [InlineData("")]
+    public async Task Only_down_is_case_insensitive_and_optional(string query)
+    {
+        await using var host = await RunningHost.StartAsync(RunningHost.DefaultSettings("case" + Math.Abs(query.GetHashCode(StringComparison.Ordinal))));
+
+        using var response = await host.Http.GetAsync("/federation/links" + query);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
 }

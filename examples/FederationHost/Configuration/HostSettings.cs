@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Configuration;
 
@@ -28,21 +27,75 @@ public sealed record HostSettings(
     /// <summary>The listen URL when <c>Host:Url</c> is not set.</summary>
     public const string DefaultUrl = "http://127.0.0.1:15690";
 
+    /// <summary>The keys the <c>Host</c> section accepts.</summary>
+    public static readonly IReadOnlyList<string> KnownKeys = ["Url", "AllowRemote", "CreateInMemoryBrokers", "Metrics", "Demo"];
+
+    private const string MetersExample = "[\"Federation.Core\"]";
+    private const string ExchangesExample = "[\"federated.orders\"]";
+
     /// <summary>Reads and checks the <c>Host</c> section.</summary>
-    /// <exception cref="HostConfigurationException">The URL is malformed, not http, or not loopback without <c>Host:AllowRemote=true</c>.</exception>
+    /// <exception cref="HostConfigurationException">
+    /// A key is unknown or has the wrong shape, or the URL is malformed, not http, or not loopback without
+    /// <c>Host:AllowRemote=true</c>; <see cref="HostConfigurationException.Problems"/> lists every problem.
+    /// </exception>
     public static HostSettings From(IConfiguration configuration)
     {
-        ArgumentNullException.ThrowIfNull(configuration);
-        var section = configuration.GetSection(SectionName);
-        var text = section["Url"] is { Length: > 0 } configured ? configured : DefaultUrl;
-        var allowRemote = ReadBool(section, "AllowRemote", false);
-        var createBrokers = ReadBool(section, "CreateInMemoryBrokers", true);
+        var problems = new List<string>();
+        var settings = Read(configuration, problems);
+        return problems.Count == 0 && settings is not null ? settings : throw new HostConfigurationException(problems);
+    }
 
-        if (!Uri.TryCreate(text, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttp || url.AbsolutePath != "/" ||
-            url.Query.Length > 0 || url.UserInfo.Length > 0)
+    /// <summary>Reads and checks the <c>Host</c> section, adding every problem to <paramref name="problems"/>.</summary>
+    /// <returns>The settings, or null when there are problems.</returns>
+    internal static HostSettings? Read(IConfiguration configuration, ICollection<string> problems)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(problems);
+        var before = problems.Count;
+        var section = configuration.GetSection(SectionName);
+        // Shells and container images may export HOST (a host name): that is not this section, so it does not count.
+        if (!ConfigurationShape.IsOnlyFromEnvironmentVariables(configuration, SectionName) &&
+            ConfigurationShape.RejectValue(section, $"a section with the keys {string.Join(", ", KnownKeys)}", problems))
         {
-            throw new HostConfigurationException(
-                $"Host:Url: '{text}' is not a plain http URL such as {DefaultUrl} (https, paths, queries and credentials are not supported).");
+            return null;
+        }
+
+        ConfigurationShape.RejectUnknownKeys(section, KnownKeys, problems);
+        var text = ConfigurationShape.Value(section.GetSection("Url"), $"a URL such as {DefaultUrl}", problems) ?? DefaultUrl;
+        var allowRemote = ConfigurationShape.Boolean(section.GetSection("AllowRemote"), false, problems);
+        var createBrokers = ConfigurationShape.Boolean(section.GetSection("CreateInMemoryBrokers"), true, problems);
+
+        var metrics = section.GetSection("Metrics");
+        var meters = new List<string> { Federation.Core.Diagnostics.FederationTelemetry.SourceName };
+        if (!ConfigurationShape.RejectValue(metrics, $"a section with the key Meters, such as {{ \"Meters\": {MetersExample} }}", problems))
+        {
+            ConfigurationShape.RejectUnknownKeys(metrics, ["Meters"], problems);
+            meters.AddRange(ConfigurationShape.StringList(metrics.GetSection("Meters"), MetersExample, problems)
+                .Where(m => !meters.Contains(m, StringComparer.Ordinal)));
+        }
+
+        var demo = section.GetSection("Demo");
+        IReadOnlyList<string> demoExchanges = [];
+        if (!ConfigurationShape.RejectValue(demo, $"a section with the key Exchanges, such as {{ \"Exchanges\": {ExchangesExample} }}", problems))
+        {
+            ConfigurationShape.RejectUnknownKeys(demo, ["Exchanges"], problems);
+            demoExchanges = ConfigurationShape.StringList(demo.GetSection("Exchanges"), ExchangesExample, problems);
+        }
+
+        var listener = ReadUrl(text, allowRemote, problems);
+        return problems.Count == before && listener is { } endpoint
+            ? new HostSettings(endpoint.Url, endpoint.Address, endpoint.Url.Port, createBrokers, meters, demoExchanges)
+            : null;
+    }
+
+    private static (Uri Url, IPAddress? Address)? ReadUrl(string text, bool allowRemote, ICollection<string> problems)
+    {
+        var shown = ConfigurationShape.Show(text);
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttp || url.AbsolutePath != "/" ||
+            url.Query.Length > 0 || url.Fragment.Length > 0 || url.UserInfo.Length > 0)
+        {
+            problems.Add($"Host:Url: '{shown}' is not a plain http URL such as {DefaultUrl} (https, paths, queries and credentials are not supported).");
+            return null;
         }
 
         IPAddress? address = null;
@@ -53,52 +106,25 @@ public sealed record HostSettings(
         }
         else if (IPAddress.TryParse(url.Host.Trim('[', ']'), out var parsed))
         {
-            address = parsed;
-            loopback = IPAddress.IsLoopback(parsed);
+            // An IPv4-mapped IPv6 address (::ffff:127.0.0.1) counts as loopback but cannot be bound as such: listen
+            // on the IPv4 address it stands for, which is what the operator meant.
+            address = parsed.IsIPv4MappedToIPv6 ? parsed.MapToIPv4() : parsed;
+            loopback = IPAddress.IsLoopback(address);
         }
         else
         {
-            throw new HostConfigurationException(
-                $"Host:Url: '{text}' must name an IP address or localhost, not the host name '{url.Host}', so that the bound interface is explicit.");
+            problems.Add($"Host:Url: '{shown}' must name an IP address or localhost, not the host name '{url.Host}', so that the bound interface is explicit.");
+            return null;
         }
 
         if (!loopback && !allowRemote)
         {
-            throw new HostConfigurationException(
-                $"Host:Url: '{text}' is not a loopback address. The federation endpoints (status, restart, metrics) are unauthenticated, " +
+            problems.Add(
+                $"Host:Url: '{shown}' is not a loopback address. The federation endpoints (status, restart, metrics) are unauthenticated, " +
                 "so the host listens on loopback only; set Host:AllowRemote=true to listen on another interface deliberately.");
+            return null;
         }
 
-        var meters = new List<string> { Federation.Core.Diagnostics.FederationTelemetry.SourceName };
-        foreach (var child in section.GetSection("Metrics:Meters").GetChildren())
-        {
-            if (child.Value is { Length: > 0 } name && !meters.Contains(name, StringComparer.Ordinal))
-            {
-                meters.Add(name);
-            }
-        }
-
-        var demoExchanges = section.GetSection("Demo:Exchanges").GetChildren()
-            .Select(c => c.Value)
-            .OfType<string>()
-            .Where(v => v.Length > 0)
-            .Distinct(StringComparer.Ordinal)
-            .ToList();
-
-        return new HostSettings(url, address, url.Port, createBrokers, meters, demoExchanges);
-    }
-
-    private static bool ReadBool(IConfigurationSection section, string key, bool fallback)
-    {
-        var value = section[key];
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            return fallback;
-        }
-
-        return bool.TryParse(value, out var parsed)
-            ? parsed
-            : throw new HostConfigurationException(
-                string.Create(CultureInfo.InvariantCulture, $"Host:{key}: '{value}' is not true or false."));
+        return (url, address);
     }
 }

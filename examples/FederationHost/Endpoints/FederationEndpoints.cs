@@ -26,18 +26,35 @@ public static class FederationEndpoints
 
     /// <summary>
     /// <c>GET /federation/links[?only-down=true]</c>. As <c>rabbitmqctl federation_status --only-down</c>, the filter keeps
-    /// links that are neither running nor starting.
+    /// links that are neither running nor starting. The parameter is exactly <c>true</c> or <c>false</c> (any case), given
+    /// once; anything else is a 400 naming it, rather than silently showing every link.
     /// </summary>
     private static IResult GetLinks(IFederationStatus status, HttpRequest request)
     {
-        var onlyDown = request.Query.TryGetValue("only-down", out var values) && values is [var text] &&
-            (text is "" || (bool.TryParse(text, out var flag) && flag));
+        var onlyDown = false;
+        if (request.Query.TryGetValue(OnlyDown, out var values))
+        {
+            if (values is not [{ } text] || !bool.TryParse(text, out onlyDown) || text.Trim().Length != text.Length)
+            {
+                var given = values.Count == 1 ? $"'{Shorten(values[0] ?? "")}'" : $"given {values.Count} times";
+                return Results.BadRequest(new
+                {
+                    parameter = OnlyDown,
+                    error = $"Query parameter {OnlyDown}: {given}; it must be given once, as true or false.",
+                });
+            }
+        }
+
         var links = status.GetLinks()
             .Where(l => !onlyDown || l.State is not (LinkState.Running or LinkState.Starting))
             .Select(LinkView.From)
             .ToList();
         return Results.Ok(links);
     }
+
+    private const string OnlyDown = "only-down";
+
+    private static string Shorten(string value) => value.Length <= 64 ? value : string.Concat(value.AsSpan(0, 64), "...");
 
     /// <summary><c>GET /federation/links/{id}</c>: one link, or 404.</summary>
     private static IResult GetLink(string id, IFederationStatus status) =>

@@ -1,0 +1,129 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Primitives;
+
+namespace FederationHost.Configuration;
+
+/// <summary>
+/// Reads a JSON settings file and keeps the last settings that could be read. The framework's JSON file provider
+/// empties its data when a reload fails or the file disappears, silently, and the next unrelated configuration change
+/// then applies that empty configuration (and federation with no downstream deletes upstream queues). Here:
+/// <list type="bullet">
+/// <item>The first load (start) fails with a <see cref="HostConfigurationException"/> naming the file and the problem:
+/// not JSON, a duplicate key, nesting deeper than 64, an empty file, a missing file that is not optional.</item>
+/// <item>A later load with such a file, or with the file deleted, keeps the data read before, raises no change, and
+/// reports the problem to <see cref="LastGoodJsonConfigurationSource.Refused"/> (logged at warning).</item>
+/// </list>
+/// </summary>
+public sealed class LastGoodJsonConfigurationProvider : ConfigurationProvider, IDisposable
+{
+    private readonly LastGoodJsonConfigurationSource _source;
+    private readonly IDisposable? _watch;
+    private readonly Lock _gate = new();
+    private bool _loaded;
+    private bool _fileWasRead;
+
+    /// <summary>Creates the provider and, with <c>ReloadOnChange</c>, watches the file.</summary>
+    public LastGoodJsonConfigurationProvider(LastGoodJsonConfigurationSource source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        _source = source;
+        if (source.ReloadOnChange && source.FileProvider is { } files && source.Path is { } path)
+        {
+            _watch = ChangeToken.OnChange(() => files.Watch(path), () =>
+            {
+                // As the framework's provider does: give the writer a moment to finish before reading.
+                Thread.Sleep(source.ReloadDelay);
+                Reload();
+            });
+        }
+    }
+
+    /// <summary>The file as the operator knows it: the physical path when there is one.</summary>
+    public string FileName => File()?.PhysicalPath ?? _source.Path ?? "(no path)";
+
+    /// <summary>
+    /// The first call reads the file or throws <see cref="HostConfigurationException"/>. Later calls (for example
+    /// <c>IConfigurationRoot.Reload()</c>) behave as a reload on change: an unusable file keeps the previous data.
+    /// </summary>
+    public override void Load()
+    {
+        lock (_gate)
+        {
+            if (_loaded)
+            {
+                ReloadLocked(raiseChange: false);
+                return;
+            }
+
+            var file = File();
+            if (file is not { Exists: true })
+            {
+                Data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+                if (!_source.Optional)
+                {
+                    throw new HostConfigurationException(JsonSettingsFile.LoadFailure(FileName, "the file does not exist"));
+                }
+            }
+            else if (JsonSettingsFile.TryRead(file, out var data, out var problem))
+            {
+                Data = new Dictionary<string, string?>(data, StringComparer.OrdinalIgnoreCase);
+                _fileWasRead = true;
+            }
+            else
+            {
+                throw new HostConfigurationException(JsonSettingsFile.LoadFailure(FileName, problem));
+            }
+
+            _loaded = true;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _watch?.Dispose();
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{GetType().Name} for '{_source.Path}' ({(_source.Optional ? "Optional" : "Required")})";
+
+    private void Reload()
+    {
+        bool changed;
+        lock (_gate)
+        {
+            changed = ReloadLocked(raiseChange: true);
+        }
+
+        if (changed)
+        {
+            OnReload();
+        }
+    }
+
+    /// <returns>Whether the data changed and the change must be raised.</returns>
+    private bool ReloadLocked(bool raiseChange)
+    {
+        var file = File();
+        if (file is not { Exists: true })
+        {
+            if (_fileWasRead)
+            {
+                // Deleting a settings file is refused like a broken one: to drop its settings, write {} into it.
+                _source.Refused.Report(FileName, "the file was deleted or cannot be found (write {} into it to remove its settings)");
+            }
+
+            return false;
+        }
+
+        if (!JsonSettingsFile.TryRead(file, out var data, out var problem))
+        {
+            _source.Refused.Report(FileName, problem);
+            return false;
+        }
+
+        Data = new Dictionary<string, string?>(data, StringComparer.OrdinalIgnoreCase);
+        _fileWasRead = true;
+        return raiseChange;
+    }
+
+    private IFileInfo? File() => _source.Path is { } path ? _source.FileProvider?.GetFileInfo(path) : null;
+}

@@ -1,0 +1,57 @@
+namespace FederationHost.Tests.BadInput;
+
+/// <summary>
+/// The outcome every bad reload must have: refused with a warning naming the key, the running configuration kept (same
+/// links, not restarted, upstream queues intact), no secret logged or served, and the next good reload still applied.
+/// </summary>
+public static class BadReloadAssertions
+{
+    // A refused reload is logged as soon as the configuration change is seen; this only bounds a broken implementation.
+    private static readonly TimeSpan ReloadDeadline = TimeSpan.FromSeconds(10);
+
+    /// <summary>Waits until the host reacted to a bad reload (a warning naming <paramref name="expect"/>, or a change of the running state) and checks the reaction.</summary>
+    public static async Task RefusedAsync(InProcessHost host, RunningState before, string upstreamBroker, IReadOnlyList<string> expect, IReadOnlyList<string> secrets)
+    {
+        var deadline = DateTime.UtcNow + ReloadDeadline;
+        RunningState now;
+        bool warned;
+        while (true)
+        {
+            warned = host.Logs.Warnings.Any(r => expect.All(e => r.Message.Contains(e, StringComparison.OrdinalIgnoreCase)));
+            now = await RunningState.CaptureAsync(host, upstreamBroker);
+            if (warned || !now.SameAs(before) || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(25));
+        }
+
+        Assert.True(
+            now.SameAs(before),
+            $"The bad reload changed the running configuration.\nbefore: {before}\nafter:  {now}\nlog:\n{host.Logs.Text}");
+        Assert.True(
+            warned,
+            $"No warning names {string.Join(" and ", expect.Select(e => "'" + e + "'"))} within {ReloadDeadline}.\nlog:\n{host.Logs.Text}");
+        OutputChecks.NoSecret(host.Logs.Text, secrets, "the log");
+        OutputChecks.NoSecret(await host.GetServedTextAsync(), secrets, "/federation/links, /health or /metrics");
+    }
+
+    /// <summary>
+    /// After a refused reload, a good one is applied: <paramref name="applyGood"/> adds a second upstream, whose link must
+    /// run, while the first link still has the same since-timestamp and its upstream queue (so the bad reload did not
+    /// restart it later either).
+    /// </summary>
+    public static async Task GoodReloadStillAppliesAsync(InProcessHost host, RunningState before, string upstreamBroker, Action applyGood)
+    {
+        applyGood();
+        var links = await Eventually.UntilAsync(
+            () => host.GetLinksAsync(),
+            l => l.Length == 2 && l.All(x => x.GetProperty("state").GetString() == "running"),
+            "two running links after the good reload");
+        var after = await RunningState.CaptureAsync(host, upstreamBroker);
+        Assert.Contains(before.Links.Single(), after.Links);
+        Assert.Subset(after.UpstreamQueues.ToHashSet(), before.UpstreamQueues.ToHashSet());
+        Assert.Equal(2, links.Length);
+    }
+}

@@ -21,7 +21,11 @@ public sealed class ReloadBadInputTests
         source.Replace(bad);
 
         await BadReloadAssertions.RefusedAsync(host, before, ReloadCases.RemoteBroker, @case.Expect, [.. @case.Secrets, ReloadCases.Secret]);
-        await BadReloadAssertions.GoodReloadStillAppliesAsync(host, before, ReloadCases.RemoteBroker, () => source.Replace(ReloadCases.WithSecondUpstream));
+        await BadReloadAssertions.GoodReloadStillAppliesAsync(host, before, ReloadCases.RemoteBroker, () =>
+        {
+            source.Replace(ReloadCases.WithSecondUpstream);
+            return Task.CompletedTask;
+        });
     }
 
     [Fact]
@@ -31,7 +35,11 @@ public sealed class ReloadBadInputTests
         var source = new ReplaceableConfigurationSource(ReloadCases.Baseline);
         await using var host = await InProcessHost.StartAsync(source);
         var before = await RunningLinkAsync(host);
-        await BadReloadAssertions.GoodReloadStillAppliesAsync(host, before, ReloadCases.RemoteBroker, () => source.Replace(ReloadCases.WithSecondUpstream));
+        await BadReloadAssertions.GoodReloadStillAppliesAsync(host, before, ReloadCases.RemoteBroker, () =>
+        {
+            source.Replace(ReloadCases.WithSecondUpstream);
+            return Task.CompletedTask;
+        });
         Assert.DoesNotContain(host.Logs.Warnings, r => r.Category.StartsWith("Federation", StringComparison.Ordinal));
     }
 

@@ -41,9 +41,12 @@ public static class BadReloadAssertions
         OutputChecks.NoSecret(await host.GetServedTextAsync(), secrets, "/federation/links, /health or /metrics");
     }
 
-    /// <summary>Whether one warning (or error) record names every text of one of <paramref name="expectAnyOf"/>.</summary>
+    /// <summary>
+    /// Whether one warning (or error) record names every text of one of <paramref name="expectAnyOf"/>, in its message or
+    /// in the messages of its exception (a file error may be logged as "could not reload" with the parser's exception).
+    /// </summary>
     public static bool Warned(InProcessHost host, IReadOnlyList<IReadOnlyList<string>> expectAnyOf) =>
-        host.Logs.Warnings.Any(r => expectAnyOf.Any(expect => expect.All(e => r.Message.Contains(e, StringComparison.OrdinalIgnoreCase))));
+        host.Logs.Warnings.Any(r => expectAnyOf.Any(expect => expect.All(e => r.Statement.Contains(e, StringComparison.OrdinalIgnoreCase))));
 
     /// <summary>
     /// After a refused reload, a good one is applied: <paramref name="applyGood"/> adds a second upstream, whose link must

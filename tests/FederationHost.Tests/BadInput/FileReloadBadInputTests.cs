@@ -27,4 +27,19 @@ public sealed class FileReloadBadInputTests
             ReloadCases.RemoteBroker,
             () => FileReloadCases.WriteAtomicallyAsync(directory.File("appsettings.json"), FileReloadCases.WithSecondUpstream.Text));
     }
+
+    [Fact]
+    public async Task A_good_rewrite_of_the_settings_file_adds_a_link_and_leaves_the_running_one_untouched()
+    {
+        // The control for the table: the file watcher sees an atomic rewrite, and the good file used after each bad one applies.
+        using var directory = new TemporaryDirectory();
+        await File.WriteAllTextAsync(directory.File("appsettings.json"), FileReloadCases.Good.Text);
+        await using var host = await InProcessHost.StartInContentRootAsync(directory.Path);
+        var before = await ReloadBadInputTests.RunningLinkAsync(host);
+        await BadReloadAssertions.GoodReloadStillAppliesAsync(
+            host,
+            before,
+            ReloadCases.RemoteBroker,
+            () => FileReloadCases.WriteAtomicallyAsync(directory.File("appsettings.json"), FileReloadCases.WithSecondUpstream.Text));
+    }
 }

@@ -43,6 +43,7 @@ public static class FileReloadCases
         Row("nesting deeper than 64", Write(Good.Text.TrimEnd()[..^1] + ", \"Deep\": " + string.Concat(Enumerable.Repeat("{ \"a\": ", 70)) + "1" + new string('}', 70) + " }"), [File]),
         Row("an array at the root", Write("[ " + Good.Text + " ]"), [File]),
         Row("{} (a valid file without a downstream)", Write("{}"), ["Downstream:uri"]),
+        Row("well-formed file with a bad value (max-hops 0)", Write(Good.With("Federation:Upstreams:remote:max-hops", "0").Text), ["Upstreams:remote:max-hops"]),
         new("file deleted", t => { System.IO.File.Delete(t.Settings); return Task.CompletedTask; }, [[File], ["Downstream:uri"]]),
         Row("invalid JSON, then an unrelated settings file appears", InvalidThenUnrelatedFile, [File]),
     ];

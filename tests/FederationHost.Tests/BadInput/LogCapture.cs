@@ -9,8 +9,11 @@ public sealed class LogCapture : ILoggerProvider
     private readonly ConcurrentQueue<Record> _records = new();
 
     /// <summary>One log record, rendered as the console would show it, with the exception's full text.</summary>
-    public sealed record Record(LogLevel Level, string Category, string Message, string? Exception)
+    public sealed record Record(LogLevel Level, string Category, string Message, string? Exception, string ExceptionMessages)
     {
+        /// <summary>What the record says without stack traces: the message and the messages of its exception chain.</summary>
+        public string Statement => ExceptionMessages.Length == 0 ? Message : Message + " | " + ExceptionMessages;
+
         public override string ToString() => $"{Level} {Category}: {Message}{(Exception is null ? "" : "\n" + Exception)}";
     }
 
@@ -36,6 +39,17 @@ public sealed class LogCapture : ILoggerProvider
         public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner._records.Enqueue(new Record(logLevel, category, formatter(state, exception), exception?.ToString()));
+            owner._records.Enqueue(new Record(logLevel, category, formatter(state, exception), exception?.ToString(), Messages(exception)));
+
+        private static string Messages(Exception? exception)
+        {
+            var messages = new List<string>();
+            for (var e = exception; e is not null; e = e.InnerException)
+            {
+                messages.Add(e.Message);
+            }
+
+            return string.Join(" | ", messages);
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace FederationHost.Tests.BadInput;
 
@@ -8,7 +9,7 @@ namespace FederationHost.Tests.BadInput;
 /// runs it: output captured, waits bounded by a deadline, SIGTERM sent with <c>kill -TERM pid</c>, and the process killed
 /// by its own handle on dispose if it is still alive. Nothing is ever looked up or killed by name.
 /// </summary>
-public sealed class HostProcessRunner : IAsyncDisposable
+public sealed partial class HostProcessRunner : IAsyncDisposable
 {
     // Variables that would change what the host reads; removed so that only the test's appsettings.json counts.
     private static readonly string[] InheritedPrefixesToDrop =
@@ -54,6 +55,9 @@ public sealed class HostProcessRunner : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>The URL the host reports once it listens (its own start line, or the framework's), null before that.</summary>
+    public string? ListeningUrl => ListeningLine().Match(StandardOutput) is { Success: true } match ? match.Groups["url"].Value : null;
 
     public int ProcessId => _process.Id;
 
@@ -229,4 +233,7 @@ public sealed class HostProcessRunner : IAsyncDisposable
 
         return "dotnet";
     }
+
+    [GeneratedRegex(@"[Ll]istening on:? (?<url>http://[^\s;,]+)")]
+    private static partial Regex ListeningLine();
 }

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text.RegularExpressions;
 using Federation.Testing.Brokers;
 
 namespace FederationHost.Tests.BadInput;
@@ -9,7 +8,7 @@ namespace FederationHost.Tests.BadInput;
 /// Every row of <see cref="StartupCases"/> against the built host process: a mistake at start is refused with exit code 2
 /// and one <c>FederationHost:</c> line naming the key, without a stack trace and without any secret, within a deadline.
 /// </summary>
-public sealed partial class StartupBadInputTests
+public sealed class StartupBadInputTests
 {
     // Generous for a loaded 2-core machine; a refused start takes well under a second.
     private static readonly TimeSpan ExitDeadline = TimeSpan.FromSeconds(20);
@@ -28,7 +27,7 @@ public sealed partial class StartupBadInputTests
         var secrets = @case.Secrets.Append(SettingsDocument.PlantedSecret).ToList();
 
         await using var host = HostProcessRunner.Start(directory.Path, @case.Args);
-        var exited = await host.WaitForExitOrAsync(h => ListeningUrl(h.StandardOutput) is not null, ExitDeadline);
+        var exited = await host.WaitForExitOrAsync(h => h.ListeningUrl is not null, ExitDeadline);
         if (exited)
         {
             var code = await host.WaitForExitAsync(StopDeadline);
@@ -36,7 +35,7 @@ public sealed partial class StartupBadInputTests
             return;
         }
 
-        var url = ListeningUrl(host.StandardOutput);
+        var url = host.ListeningUrl;
         Assert.True(url is not null, $"The host neither exited nor started within {ExitDeadline} (a hang).\n{Describe(host)}");
         OutputChecks.NoSecret(host.StandardOutput + host.StandardError, secrets, "the output of the started host");
         Assert.True(
@@ -52,9 +51,9 @@ public sealed partial class StartupBadInputTests
         using var directory = new TemporaryDirectory();
         await File.WriteAllTextAsync(directory.File("appsettings.json"), SettingsDocument.Good.Text);
         await using var host = HostProcessRunner.Start(directory.Path, []);
-        var exited = await host.WaitForExitOrAsync(h => ListeningUrl(h.StandardOutput) is not null, ExitDeadline);
+        var exited = await host.WaitForExitOrAsync(h => h.ListeningUrl is not null, ExitDeadline);
         Assert.False(exited, "The good document did not start.\n" + Describe(host));
-        await AssertStartedCleanlyAsync(host, new Uri(ListeningUrl(host.StandardOutput)!), [SettingsDocument.PlantedSecret]);
+        await AssertStartedCleanlyAsync(host, new Uri(host.ListeningUrl!), [SettingsDocument.PlantedSecret]);
     }
 
     private static void AssertRefused(StartupCase @case, int? code, string stdout, string stderr, IReadOnlyList<string> secrets)
@@ -91,13 +90,6 @@ public sealed partial class StartupBadInputTests
         Assert.True(code == 0, $"SIGTERM should stop the host with exit code 0 within {StopDeadline}; got {code?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "still running"}.\n{Describe(host)}");
     }
 
-    // The URL the host reports once it listens (its own start line, or the framework's), null before that.
-    private static string? ListeningUrl(string stdout) =>
-        ListeningLine().Match(stdout) is { Success: true } match ? match.Groups["url"].Value : null;
-
     private static string Describe(HostProcessRunner host) =>
         $"--- stdout\n{host.StandardOutput}\n--- stderr\n{host.StandardError}";
-
-    [GeneratedRegex(@"[Ll]istening on:? (?<url>http://[^\s;,]+)")]
-    private static partial Regex ListeningLine();
 }

@@ -3,12 +3,14 @@ using Federation.Nats.Client;
 using Federation.Nats.Protocol;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 
 namespace Federation.Nats.Tests;
 
 public class ParserProperties
 {
-    private static readonly Config Quick = Config.QuickThrowOnFailure.WithMaxTest(500);
+    // Each property runs this many generated cases.
+    private const int Runs = 500;
 
     // Protocol-looking fragments mixed with arbitrary bytes, so that random input gets past the first token often.
     private static readonly Gen<byte[]> Fragment = Gen.OneOf(
@@ -70,11 +72,11 @@ public class ParserProperties
         return headers;
     }
 
-    [Fact]
-    public void Random_bytes_in_random_chunks_only_ever_raise_protocol_errors_and_always_terminate()
+    [Property(MaxTest = Runs)]
+    public Property Random_bytes_in_random_chunks_only_ever_raise_protocol_errors_and_always_terminate()
     {
         var cases = Gen.Zip(Noise, Cuts);
-        Check.One(Quick, Prop.ForAll(cases.ToArbitrary(), c =>
+        return Prop.ForAll(cases.ToArbitrary(), c =>
         {
             var (bytes, cuts) = c;
             try
@@ -87,35 +89,35 @@ public class ParserProperties
             }
 
             return true;
-        }));
+        });
     }
 
-    [Fact]
-    public void Valid_ops_serialised_and_split_anywhere_parse_back_identically()
+    [Property(MaxTest = Runs)]
+    public Property Valid_ops_serialised_and_split_anywhere_parse_back_identically()
     {
         var cases = Gen.Zip(Op.NonEmptyListOf(), Cuts);
-        Check.One(Quick, Prop.ForAll(cases.ToArbitrary(), c =>
+        return Prop.ForAll(cases.ToArbitrary(), c =>
         {
             var (ops, cuts) = c;
             var wire = ops.SelectMany(Frames.Serialize).ToArray();
             var parsed = Frames.ParseChunks(new NatsParser(), Frames.Split(wire, cuts.Select(x => x % (wire.Length + 1))));
             return parsed.Count == ops.Count && ops.Zip(parsed).All(p => Frames.SameOp(p.First, p.Second));
-        }));
+        });
     }
 
-    [Fact]
-    public void Header_blocks_round_trip_through_writer_and_parser()
+    [Property(MaxTest = Runs)]
+    public Property Header_blocks_round_trip_through_writer_and_parser()
     {
-        Check.One(Quick, Prop.ForAll(Headers.ToArbitrary(), headers =>
+        return Prop.ForAll(Headers.ToArbitrary(), headers =>
         {
             var writer = new System.Buffers.ArrayBufferWriter<byte>();
             var length = HeaderCodec.Write(writer, headers);
             return length == HeaderCodec.GetLength(headers) && HeaderCodec.Parse(writer.WrittenSpan).ContentEquals(headers);
-        }));
+        });
     }
 
-    [Fact]
-    public void Oversized_control_lines_are_rejected_whatever_the_chunking()
+    [Property(MaxTest = Runs)]
+    public Property Oversized_control_lines_are_rejected_whatever_the_chunking()
     {
         var cases =
             from limit in Gen.Choose(16, 512)
@@ -123,7 +125,7 @@ public class ParserProperties
             from verb in Gen.Elements("MSG ", "-ERR ", "INFO ", "")
             from cuts in Cuts
             select (Limit: limit, Line: verb + new string('x', limit + extra), Cuts: cuts);
-        Check.One(Quick, Prop.ForAll(cases.ToArbitrary(), c =>
+        return Prop.ForAll(cases.ToArbitrary(), c =>
         {
             var wire = Encoding.ASCII.GetBytes(c.Line + "\r\n");
             try
@@ -135,18 +137,18 @@ public class ParserProperties
             {
                 return true;
             }
-        }));
+        });
     }
 
-    [Fact]
-    public void Oversized_payloads_are_rejected_and_payloads_at_the_limit_accepted()
+    [Property(MaxTest = Runs)]
+    public Property Oversized_payloads_are_rejected_and_payloads_at_the_limit_accepted()
     {
         var cases =
             from maxPayload in Gen.Choose(1, 100_000)
             from over in Gen.Choose(1, 1000)
             from headers in Gen.Elements(true, false)
             select (MaxPayload: maxPayload, Over: over, Headers: headers);
-        Check.One(Quick, Prop.ForAll(cases.ToArbitrary(), c =>
+        return Prop.ForAll(cases.ToArbitrary(), c =>
         {
             var parser = new NatsParser();
             parser.ApplyServerMaxPayload(c.MaxPayload);
@@ -165,6 +167,6 @@ public class ParserProperties
             }
 
             return rejected && !parser.TryParse(ref atLimit, out _);
-        }));
+        });
     }
 }

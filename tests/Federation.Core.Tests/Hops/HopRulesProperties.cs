@@ -3,6 +3,7 @@ using System.Text;
 using Federation.Core.Hops;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using static Federation.Core.Tests.Hops.Trails;
 using Xunit;
 
@@ -10,7 +11,8 @@ namespace Federation.Core.Tests.Hops;
 
 public class HopRulesProperties
 {
-    private static readonly Config Quick = Config.QuickThrowOnFailure.WithMaxTest(500);
+    // Each property runs this many generated cases.
+    private const int Runs = 500;
 
     private static readonly string[] Clusters = ["a", "b", "c", "d", "zürich 😀"];
 
@@ -33,8 +35,8 @@ public class HopRulesProperties
         from vhost in Text
         select new ReceivedFromEntry(uri, exchange, redelivered, cluster, vhost);
 
-    [Fact]
-    public void After_k_hops_a_message_crosses_a_link_iff_k_is_below_its_max_hops()
+    [Property(MaxTest = Runs)]
+    public Property After_k_hops_a_message_crosses_a_link_iff_k_is_below_its_max_hops()
     {
         var cases =
             from k in Gen.Choose(0, 8)
@@ -42,16 +44,16 @@ public class HopRulesProperties
             from shuffled in Gen.Shuffle(AllOrigins)
             select (Left: shuffled[..k], MaxHops: maxHops, Next: shuffled[k]);
 
-        Check.One(Quick, Prop.ForAll(cases.ToArbitrary(), c =>
+        return Prop.ForAll(cases.ToArbitrary(), c =>
         {
             var headers = MessageThatLeft([.. c.Left.Select(origin => Hop(origin.Cluster, origin.Vhost))]).Headers;
             var expected = c.Left.Length < c.MaxHops ? ForwardVerdict.Forward : ForwardVerdict.MaxHopsExceeded;
             return HopRules.Check(headers, c.MaxHops, c.Next.Cluster, c.Next.Vhost) == expected;
-        }));
+        });
     }
 
-    [Fact]
-    public void A_message_never_reenters_a_cluster_and_vhost_it_has_left_whatever_the_representation()
+    [Property(MaxTest = Runs)]
+    public Property A_message_never_reenters_a_cluster_and_vhost_it_has_left_whatever_the_representation()
     {
         var cases =
             from left in Origin.NonEmptyListOf()
@@ -60,7 +62,7 @@ public class HopRulesProperties
             from foreign in Gen.Elements(true, false)
             select (Left: left, Revisited: left[index], MaxHops: left.Count + spareHops, Foreign: foreign);
 
-        Check.One(Quick, Prop.ForAll(cases.ToArbitrary(), c =>
+        return Prop.ForAll(cases.ToArbitrary(), c =>
         {
             var headers = MessageThatLeft([.. c.Left.Select(origin => Hop(origin.Cluster, origin.Vhost))]).Headers!;
             if (c.Foreign)
@@ -69,28 +71,28 @@ public class HopRulesProperties
             }
 
             return HopRules.Check(headers, c.MaxHops, c.Revisited.Cluster, c.Revisited.Vhost) == ForwardVerdict.Cycle;
-        }));
+        });
     }
 
-    [Fact]
-    public void Prepended_entries_read_back_newest_first()
+    [Property(MaxTest = Runs)]
+    public Property Prepended_entries_read_back_newest_first()
     {
-        Check.One(Quick, Prop.ForAll(Entry.ListOf().ToArbitrary(), entries =>
+        return Prop.ForAll(Entry.ListOf().ToArbitrary(), entries =>
         {
             var properties = MessageThatLeft([.. entries]);
             return HopRules.ReadReceivedFrom(properties.Headers).SequenceEqual(Enumerable.Reverse(entries));
-        }));
+        });
     }
 
-    [Fact]
-    public void Binding_hops_shrink_along_any_chain_stay_within_every_max_hops_and_stop_at_a_revisit()
+    [Property(MaxTest = Runs)]
+    public Property Binding_hops_shrink_along_any_chain_stay_within_every_max_hops_and_stop_at_a_revisit()
     {
         var chains =
             from start in Origin
             from steps in Gen.Zip(Origin, Gen.Choose(1, 6)).ListOf()
             select (Start: start, Steps: steps);
 
-        Check.One(Quick, Prop.ForAll(chains.ToArbitrary(), chain =>
+        return Prop.ForAll(chains.ToArbitrary(), chain =>
         {
             IReadOnlyDictionary<string, object?>? arguments = null;
             var holder = chain.Start;
@@ -123,7 +125,7 @@ public class HopRulesProperties
             }
 
             return true;
-        }));
+        });
     }
 
     // RabbitMQ.Client-style: text as UTF-8 bytes, read-only collection types instead of List and Dictionary.

@@ -12,20 +12,33 @@ namespace FederationHost.Tests;
 /// <summary>
 /// The example host started in-process from its own composition code (<see cref="FederationHostApp.Build"/>), on a
 /// real Kestrel listener bound to 127.0.0.1 with a port the OS picks (port 0: free by construction, no race), with
-/// the configuration given here only (the shipped appsettings.json is removed so tests do not depend on it).
+/// every log record captured. Configured either from a <see cref="ReloadableConfigurationSource"/> only (the shipped
+/// appsettings.json is removed so tests do not depend on it), or from a real appsettings.json in a content root (the
+/// host's own file loading, reloadOnChange included).
 /// </summary>
 public sealed class RunningHost : IAsyncDisposable
 {
-    private RunningHost(WebApplication app, ReloadableConfigurationSource configuration, HttpClient http)
+    // Bounds the stop so that a host that does not stop fails the test instead of hanging it.
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly ReloadableConfigurationSource? _configuration;
+
+    private RunningHost(WebApplication app, ReloadableConfigurationSource? configuration, CapturedLogs logs)
     {
         App = app;
-        Configuration = configuration;
-        Http = http;
+        _configuration = configuration;
+        Logs = logs;
+        Http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()), Timeout = TimeSpan.FromSeconds(10) };
     }
 
     public WebApplication App { get; }
 
-    public ReloadableConfigurationSource Configuration { get; }
+    /// <summary>The configuration the host runs on; not available for a host started from a content root.</summary>
+    public ReloadableConfigurationSource Configuration =>
+        _configuration ?? throw new InvalidOperationException("This host reads appsettings.json from its content root; change the file instead.");
+
+    /// <summary>Every record the host logged (after its own level filters).</summary>
+    public CapturedLogs Logs { get; }
 
     public HttpClient Http { get; }
 
@@ -46,23 +59,32 @@ public sealed class RunningHost : IAsyncDisposable
     /// <summary>The upstream password used by <see cref="DefaultSettings"/>; it must never appear in any response.</summary>
     public const string Secret = "pa55-w0rd-never-shown";
 
-    public static async Task<RunningHost> StartAsync(IDictionary<string, string?> settings, CancellationToken cancellationToken = default)
+    /// <summary>Starts the host on <paramref name="settings"/>, with <c>Host:Url</c> on port 0 and warning-level logging unless they say otherwise.</summary>
+    public static Task<RunningHost> StartAsync(IDictionary<string, string?> settings, CancellationToken cancellationToken = default)
     {
         var values = new Dictionary<string, string?>(settings, StringComparer.OrdinalIgnoreCase);
         values.TryAdd("Host:Url", "http://127.0.0.1:0");
         values.TryAdd("Logging:LogLevel:Default", "Warning");
-        var source = new ReloadableConfigurationSource(values);
-        var app = FederationHostApp.Build([], configuration =>
-        {
-            configuration.Sources.Clear();
-            configuration.Add(source);
-        });
-        await app.StartAsync(cancellationToken);
-        var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()), Timeout = TimeSpan.FromSeconds(10) };
-        return new RunningHost(app, source, http);
+        return StartAsync(new ReloadableConfigurationSource(values), cancellationToken);
     }
 
-    /// <summary>Declares an exchange on an in-memory broker, as an application would.</summary>
+    /// <summary>Starts the host on <paramref name="source"/> only (no appsettings.json, no environment, no defaults).</summary>
+    public static Task<RunningHost> StartAsync(ReloadableConfigurationSource source, CancellationToken cancellationToken = default) =>
+        StartAsync(
+            [],
+            configuration =>
+            {
+                configuration.Sources.Clear();
+                configuration.Add(source);
+            },
+            source,
+            cancellationToken);
+
+    /// <summary>Starts the host as the binary would, reading appsettings.json from <paramref name="contentRoot"/>.</summary>
+    public static Task<RunningHost> StartInContentRootAsync(string contentRoot, CancellationToken cancellationToken = default) =>
+        StartAsync(["--contentRoot", contentRoot], null, null, cancellationToken);
+
+    /// <summary>Declares a topic exchange on an in-memory broker, as an application would, and keeps the connection open.</summary>
     public async Task<IBrokerConnection> DeclareExchangeAsync(string broker, string exchange, CancellationToken cancellationToken = default)
     {
         var connection = await Brokers.GetOrAdd(broker).ConnectAsync(cancellationToken: cancellationToken);
@@ -78,10 +100,29 @@ public sealed class RunningHost : IAsyncDisposable
 
     public Task<string> GetMetricsAsync() => Http.GetStringAsync("/metrics");
 
+    /// <summary>The link list, health and metrics as served, for secret checks.</summary>
+    public async Task<string> GetServedTextAsync()
+    {
+        var links = await Http.GetStringAsync("/federation/links");
+        var health = await (await Http.GetAsync("/health")).Content.ReadAsStringAsync();
+        var metrics = await GetMetricsAsync();
+        return $"--- /federation/links\n{links}\n--- /health\n{health}\n--- /metrics\n{metrics}";
+    }
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
-        await App.StopAsync();
+        using var stop = new CancellationTokenSource(StopTimeout);
+        await App.StopAsync(stop.Token);
         await App.DisposeAsync();
+    }
+
+    private static async Task<RunningHost> StartAsync(string[] args, Action<IConfigurationBuilder>? configure, ReloadableConfigurationSource? source, CancellationToken cancellationToken)
+    {
+        var app = FederationHostApp.Build(args, configure);
+        var logs = new CapturedLogs();
+        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
+        await app.StartAsync(cancellationToken);
+        return new RunningHost(app, source, logs);
     }
 }

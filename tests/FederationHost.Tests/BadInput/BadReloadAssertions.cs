@@ -10,11 +10,11 @@ public static class BadReloadAssertions
     private static readonly TimeSpan ReloadDeadline = TimeSpan.FromSeconds(10);
 
     /// <summary>Waits until the host reacted to a bad reload (a warning naming <paramref name="expect"/>, or a change of the running state) and checks the reaction.</summary>
-    public static Task RefusedAsync(InProcessHost host, RunningState before, string upstreamBroker, IReadOnlyList<string> expect, IReadOnlyList<string> secrets) =>
+    public static Task RefusedAsync(RunningHost host, RunningState before, string upstreamBroker, IReadOnlyList<string> expect, IReadOnlyList<string> secrets) =>
         RefusedAsync(host, before, upstreamBroker, [expect], secrets);
 
     /// <summary>As above, where any one of <paramref name="expectAnyOf"/> (each a set of texts for one record) is an acceptable warning.</summary>
-    public static async Task RefusedAsync(InProcessHost host, RunningState before, string upstreamBroker, IReadOnlyList<IReadOnlyList<string>> expectAnyOf, IReadOnlyList<string> secrets)
+    public static async Task RefusedAsync(RunningHost host, RunningState before, string upstreamBroker, IReadOnlyList<IReadOnlyList<string>> expectAnyOf, IReadOnlyList<string> secrets)
     {
         var deadline = DateTime.UtcNow + ReloadDeadline;
         RunningState now;
@@ -45,7 +45,7 @@ public static class BadReloadAssertions
     /// Whether one warning (or error) record names every text of one of <paramref name="expectAnyOf"/>, in its message or
     /// in the messages of its exception (a file error may be logged as "could not reload" with the parser's exception).
     /// </summary>
-    public static bool Warned(InProcessHost host, IReadOnlyList<IReadOnlyList<string>> expectAnyOf) =>
+    public static bool Warned(RunningHost host, IReadOnlyList<IReadOnlyList<string>> expectAnyOf) =>
         host.Logs.Warnings.Any(r => expectAnyOf.Any(expect => expect.All(e => r.Statement.Contains(e, StringComparison.OrdinalIgnoreCase))));
 
     /// <summary>
@@ -53,7 +53,7 @@ public static class BadReloadAssertions
     /// run, while the first link still has the same since-timestamp and its upstream queue (so the bad reload did not
     /// restart it later either).
     /// </summary>
-    public static async Task GoodReloadStillAppliesAsync(InProcessHost host, RunningState before, string upstreamBroker, Func<Task> applyGood)
+    public static async Task GoodReloadStillAppliesAsync(RunningHost host, RunningState before, string upstreamBroker, Func<Task> applyGood)
     {
         await applyGood();
         var links = await Eventually.UntilAsync(

@@ -14,7 +14,7 @@ public sealed class FileReloadBadInputTests
         var @case = FileReloadCases.All[row];
         using var directory = new TemporaryDirectory();
         await File.WriteAllTextAsync(directory.File("appsettings.json"), FileReloadCases.Good.Text);
-        await using var host = await InProcessHost.StartInContentRootAsync(directory.Path);
+        await using var host = await RunningHost.StartInContentRootAsync(directory.Path);
         var before = await ReloadBadInputTests.RunningLinkAsync(host);
 
         var environment = host.App.Environment.EnvironmentName;
@@ -34,7 +34,7 @@ public sealed class FileReloadBadInputTests
         // The control for the table: the file watcher sees an atomic rewrite, and the good file used after each bad one applies.
         using var directory = new TemporaryDirectory();
         await File.WriteAllTextAsync(directory.File("appsettings.json"), FileReloadCases.Good.Text);
-        await using var host = await InProcessHost.StartInContentRootAsync(directory.Path);
+        await using var host = await RunningHost.StartInContentRootAsync(directory.Path);
         var before = await ReloadBadInputTests.RunningLinkAsync(host);
         await BadReloadAssertions.GoodReloadStillAppliesAsync(
             host,

@@ -10,7 +10,7 @@ public sealed record FileReloadCase(string Name, Func<FileReloadCase.Target, Tas
     /// <param name="Host">The host, for rows that wait for its reaction between two steps.</param>
     /// <param name="Directory">Its content root.</param>
     /// <param name="EnvironmentName">Its environment (appsettings.{EnvironmentName}.json is read too).</param>
-    public sealed record Target(InProcessHost Host, TemporaryDirectory Directory, string EnvironmentName)
+    public sealed record Target(RunningHost Host, TemporaryDirectory Directory, string EnvironmentName)
     {
         public string Settings => Directory.File("appsettings.json");
     }

@@ -12,8 +12,8 @@ public sealed class ReloadBadInputTests
     public async Task A_bad_reload_is_refused_and_the_running_configuration_kept(string row)
     {
         var @case = ReloadCases.All[row];
-        var source = new ReplaceableConfigurationSource(ReloadCases.Baseline);
-        await using var host = await InProcessHost.StartAsync(source);
+        var source = new ReloadableConfigurationSource(ReloadCases.Baseline);
+        await using var host = await RunningHost.StartAsync(source);
         var before = await RunningLinkAsync(host);
 
         var bad = new Dictionary<string, string?>(ReloadCases.Baseline, StringComparer.OrdinalIgnoreCase);
@@ -32,8 +32,8 @@ public sealed class ReloadBadInputTests
     public async Task A_good_reload_adding_an_upstream_leaves_the_running_link_untouched()
     {
         // The control for the table: the good reload used after each bad one adds a link and does not restart the first.
-        var source = new ReplaceableConfigurationSource(ReloadCases.Baseline);
-        await using var host = await InProcessHost.StartAsync(source);
+        var source = new ReloadableConfigurationSource(ReloadCases.Baseline);
+        await using var host = await RunningHost.StartAsync(source);
         var before = await RunningLinkAsync(host);
         await BadReloadAssertions.GoodReloadStillAppliesAsync(host, before, ReloadCases.RemoteBroker, () =>
         {
@@ -44,7 +44,7 @@ public sealed class ReloadBadInputTests
     }
 
     // The baseline's one link, running, with its upstream queue on the remote broker.
-    internal static async Task<RunningState> RunningLinkAsync(InProcessHost host)
+    internal static async Task<RunningState> RunningLinkAsync(RunningHost host)
     {
         await using var app = await host.DeclareExchangeAsync(ReloadCases.LocalBroker, "federated.orders");
         await Eventually.UntilAsync(

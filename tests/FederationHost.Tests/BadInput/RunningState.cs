@@ -10,7 +10,7 @@ namespace FederationHost.Tests.BadInput;
 /// <param name="UpstreamQueues">The federation queues on the upstream broker.</param>
 public sealed record RunningState(IReadOnlyList<string> Links, IReadOnlyList<string> UpstreamQueues)
 {
-    public static async Task<RunningState> CaptureAsync(InProcessHost host, string upstreamBroker)
+    public static async Task<RunningState> CaptureAsync(RunningHost host, string upstreamBroker)
     {
         var links = (await host.GetLinksAsync())
             .Select(l => $"{l.GetProperty("id").GetString()} {l.GetProperty("state").GetString()} {l.GetProperty("since").GetString()}")

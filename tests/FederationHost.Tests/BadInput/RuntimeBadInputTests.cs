@@ -44,7 +44,7 @@ public sealed class RuntimeBadInputTests
     [MemberData(nameof(BadOnlyDownQueries))]
     public async Task A_bad_only_down_value_is_a_400_naming_the_parameter(string query)
     {
-        await using var host = await InProcessHost.StartAsync(new ReplaceableConfigurationSource(ReloadCases.Baseline));
+        await using var host = await RunningHost.StartAsync(new ReloadableConfigurationSource(ReloadCases.Baseline));
         using var response = await host.Http.GetAsync("/federation/links" + query);
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"GET /federation/links{query}: expected 400, got {(int)response.StatusCode} {body}");
@@ -55,7 +55,7 @@ public sealed class RuntimeBadInputTests
     [MemberData(nameof(UnknownLinkIds))]
     public async Task An_unknown_link_id_is_a_404_for_status_and_restart(string id)
     {
-        await using var host = await InProcessHost.StartAsync(new ReplaceableConfigurationSource(ReloadCases.Baseline));
+        await using var host = await RunningHost.StartAsync(new ReloadableConfigurationSource(ReloadCases.Baseline));
         using var restart = await host.Http.PostAsync($"/federation/links/{id}/restart", content: null);
         Assert.Equal(HttpStatusCode.NotFound, restart.StatusCode);
         using var status = await host.Http.GetAsync($"/federation/links/{id}");
@@ -73,7 +73,7 @@ public sealed class RuntimeBadInputTests
         {
             ["Federation:Upstreams:remote:uri"] = uri,
         };
-        await using var host = await InProcessHost.StartAsync(new ReplaceableConfigurationSource(settings));
+        await using var host = await RunningHost.StartAsync(new ReloadableConfigurationSource(settings));
         await using var app = await host.DeclareExchangeAsync(ReloadCases.LocalBroker, "federated.orders");
 
         var links = await Eventually.UntilAsync(

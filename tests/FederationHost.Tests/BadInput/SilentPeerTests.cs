@@ -26,14 +26,12 @@ public sealed class SilentPeerTests
     public async Task A_silent_downstream_does_not_stop_SIGTERM(string template)
     {
         using var peer = new SilentPeer();
-        using var directory = new TemporaryDirectory();
         var settings = SettingsDocument.Good.WithString("Federation:Downstream:uri", Fill(template, peer.Port));
-        await File.WriteAllTextAsync(directory.File("appsettings.json"), settings.Text);
-        await using var host = HostProcessRunner.Start(directory.Path, []);
+        await using var host = HostProcess.Start(settings.Text);
         await WaitStartedAsync(host);
 
         await host.TerminateAsync();
-        var code = await host.WaitForExitAsync(StopDeadline);
+        var code = await host.TryWaitForExitAsync(StopDeadline);
         AssertCleanStop(host, code);
     }
 
@@ -42,10 +40,8 @@ public sealed class SilentPeerTests
     public async Task A_silent_upstream_puts_its_link_in_error_and_does_not_stop_SIGTERM(string template)
     {
         using var peer = new SilentPeer();
-        using var directory = new TemporaryDirectory();
         var settings = SettingsDocument.Good.WithString("Federation:Upstreams:origin:uri", Fill(template, peer.Port));
-        await File.WriteAllTextAsync(directory.File("appsettings.json"), settings.Text);
-        await using var host = HostProcessRunner.Start(directory.Path, []);
+        await using var host = HostProcess.Start(settings.Text);
         await WaitStartedAsync(host);
 
         using (var http = new HttpClient { BaseAddress = new Uri(host.ListeningUrl!), Timeout = TimeSpan.FromSeconds(10) })
@@ -60,18 +56,18 @@ public sealed class SilentPeerTests
         }
 
         await host.TerminateAsync();
-        var code = await host.WaitForExitAsync(StopDeadline);
+        var code = await host.TryWaitForExitAsync(StopDeadline);
         AssertCleanStop(host, code);
     }
 
-    private static async Task WaitStartedAsync(HostProcessRunner host)
+    private static async Task WaitStartedAsync(HostProcess host)
     {
         var exited = await host.WaitForExitOrAsync(h => h.ListeningUrl is not null, StartDeadline);
         Assert.False(exited, $"The host did not start.\n--- stdout\n{host.StandardOutput}\n--- stderr\n{host.StandardError}");
         Assert.NotNull(host.ListeningUrl);
     }
 
-    private static void AssertCleanStop(HostProcessRunner host, int? code)
+    private static void AssertCleanStop(HostProcess host, int? code)
     {
         var output = $"--- stdout\n{host.StandardOutput}\n--- stderr\n{host.StandardError}";
         Assert.True(code == 0, $"SIGTERM should stop the host with exit code 0 within {StopDeadline}; got {code?.ToString(CultureInfo.InvariantCulture) ?? "still running"}.\n{output}");

@@ -19,18 +19,16 @@ public sealed class StartupBadInputTests
     public async Task A_bad_start_up_input_is_refused_cleanly(string row)
     {
         var @case = StartupCases.All[row];
-        using var directory = new TemporaryDirectory();
         using var occupied = new TcpListener(IPAddress.Loopback, 0);
         occupied.Start();
         var text = @case.Settings.Render(FreePorts.Next(), ((IPEndPoint)occupied.LocalEndpoint).Port, FreePorts.Next());
-        await File.WriteAllTextAsync(directory.File("appsettings.json"), text);
         var secrets = @case.Secrets.Append(SettingsDocument.PlantedSecret).ToList();
 
-        await using var host = HostProcessRunner.Start(directory.Path, @case.Args);
+        await using var host = HostProcess.Start(text, @case.Args);
         var exited = await host.WaitForExitOrAsync(h => h.ListeningUrl is not null, ExitDeadline);
         if (exited)
         {
-            var code = await host.WaitForExitAsync(StopDeadline);
+            var code = await host.TryWaitForExitAsync(StopDeadline);
             AssertRefused(@case, code, host.StandardOutput, host.StandardError, secrets);
             return;
         }
@@ -48,9 +46,7 @@ public sealed class StartupBadInputTests
     public async Task The_good_document_starts_and_SIGTERM_stops_it_with_exit_code_0()
     {
         // The control row: the harness sees a start, the document's link exists, and a clean stop is exit code 0.
-        using var directory = new TemporaryDirectory();
-        await File.WriteAllTextAsync(directory.File("appsettings.json"), SettingsDocument.Good.Text);
-        await using var host = HostProcessRunner.Start(directory.Path, []);
+        await using var host = HostProcess.Start(SettingsDocument.Good.Text);
         var exited = await host.WaitForExitOrAsync(h => h.ListeningUrl is not null, ExitDeadline);
         Assert.False(exited, "The good document did not start.\n" + Describe(host));
         await AssertStartedCleanlyAsync(host, new Uri(host.ListeningUrl!), [SettingsDocument.PlantedSecret]);
@@ -71,7 +67,7 @@ public sealed class StartupBadInputTests
     }
 
     // A start that is allowed: nothing the host serves carries a secret, and SIGTERM stops it with exit code 0.
-    private static async Task AssertStartedCleanlyAsync(HostProcessRunner host, Uri url, IReadOnlyList<string> secrets)
+    private static async Task AssertStartedCleanlyAsync(HostProcess host, Uri url, IReadOnlyList<string> secrets)
     {
         using (var http = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(10) })
         {
@@ -84,12 +80,12 @@ public sealed class StartupBadInputTests
         }
 
         await host.TerminateAsync();
-        var code = await host.WaitForExitAsync(StopDeadline);
+        var code = await host.TryWaitForExitAsync(StopDeadline);
         OutputChecks.NoSecret(host.StandardOutput, secrets, "stdout");
         OutputChecks.NoSecret(host.StandardError, secrets, "stderr");
         Assert.True(code == 0, $"SIGTERM should stop the host with exit code 0 within {StopDeadline}; got {code?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "still running"}.\n{Describe(host)}");
     }
 
-    private static string Describe(HostProcessRunner host) =>
+    private static string Describe(HostProcess host) =>
         $"--- stdout\n{host.StandardOutput}\n--- stderr\n{host.StandardError}";
 }

@@ -1,9 +1,10 @@
-namespace FederationHost.Tests.BadInput;
+namespace FederationHost.Tests;
 
 /// <summary>A fresh directory under the system temp folder, deleted with everything in it on dispose.</summary>
-public sealed class TemporaryDirectory : IDisposable
+/// <param name="prefix">The start of the directory's name, saying which tests made it.</param>
+public sealed class TemporaryDirectory(string prefix = "federation-badinput-") : IDisposable
 {
-    public string Path { get; } = Directory.CreateTempSubdirectory("federation-badinput-").FullName;
+    public string Path { get; } = Directory.CreateTempSubdirectory(prefix).FullName;
 
     public string File(string name) => System.IO.Path.Combine(Path, name);
 

@@ -143,7 +143,7 @@ public class FederationConfigurationReaderTests
     [Fact]
     public void A_broken_entry_is_reported_once()
     {
-        var options = ReadConfiguration("""{ "Upstreams": { "origin": { "uri": 5, "max-hops": "x" } } }""");
+        var options = ReadConfiguration("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": { "uri": 5, "max-hops": "x" } } }""");
 
         Assert.Equal(["Upstreams:origin:max-hops: 'x' is not an integer"], FederationDefinitions.Validate(options));
     }
@@ -189,7 +189,7 @@ public class FederationConfigurationReaderTests
     [Fact]
     public void Empty_sets_and_upstream_objects_are_read()
     {
-        var options = ReadConfiguration("""{ "Upstreams": { "origin": {} }, "UpstreamSets": { "s": [] } }""");
+        var options = ReadConfiguration("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": {} }, "UpstreamSets": { "s": [] } }""");
 
         Assert.Equal([], options.ConfigurationErrors);
         Assert.Empty(options.UpstreamSets["s"]);

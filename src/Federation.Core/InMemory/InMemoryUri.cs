@@ -33,7 +33,7 @@ internal readonly record struct InMemoryUri(string BrokerName, string VirtualHos
         problems = [];
         if (!uri.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
         {
-            problems.Add($"the scheme must be '{InMemoryTransport.Scheme}'");
+            problems.Add($"is not a {Prefix} URI");
             return false;
         }
 
@@ -69,7 +69,7 @@ internal readonly record struct InMemoryUri(string BrokerName, string VirtualHos
 
         if (authority.Length == 0)
         {
-            problems.Add($"the broker name is missing (expected {Prefix}[user:password@]broker[/vhost])");
+            problems.Add($"has no broker name (expected {Prefix}[user:password@]broker[/vhost])");
         }
 
         if (problems.Count > 0)

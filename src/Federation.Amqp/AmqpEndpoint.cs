@@ -80,6 +80,14 @@ internal sealed record AmqpEndpoint(
         endpoint = null;
         problems = [];
         var display = UriRedaction.Redact(uri);
+        var queryStart = uri.IndexOf('?', StringComparison.Ordinal);
+        if (queryStart >= 0 && uri.IndexOf('@', queryStart) >= 0)
+        {
+            // The '?' most likely belongs to an unencoded password: do not echo what follows it.
+            problems.Add("has a '?' before an '@': percent-encode '/', '?' and '#' in the user name and password");
+            return false;
+        }
+
         if (!Uri.TryCreate(uri, UriKind.Absolute, out var parsed)
             || (parsed.Scheme != AmqpTransport.AmqpScheme && parsed.Scheme != AmqpTransport.AmqpsScheme)
             || string.IsNullOrEmpty(parsed.Host))
@@ -139,15 +147,7 @@ internal sealed record AmqpEndpoint(
     private static Dictionary<string, string> ParseQuery(string query, List<string> problems)
     {
         var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        var text = query.TrimStart('?');
-        if (text.Contains('@', StringComparison.Ordinal))
-        {
-            // The '?' most likely belongs to an unencoded password: do not echo what follows it.
-            problems.Add("has a '?' before an '@': percent-encode '/', '?' and '#' in the user name and password");
-            return result;
-        }
-
-        foreach (var part in text.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var part in query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             var eq = part.IndexOf('=', StringComparison.Ordinal);
             var key = Uri.UnescapeDataString(eq < 0 ? part : part[..eq]);

@@ -133,7 +133,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
         {
             // The '?' most likely belongs to an unencoded password or token: do not echo what follows it.
             problems.Add("has a '?' before an '@': percent-encode '/', '?' and '#' in the user name, password and token");
-            queryText = "";
+            return false;
         }
 
         foreach (var part in queryText.Split('&', StringSplitOptions.RemoveEmptyEntries))

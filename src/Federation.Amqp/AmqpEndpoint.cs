@@ -80,11 +80,9 @@ internal sealed record AmqpEndpoint(
         endpoint = null;
         problems = [];
         var display = UriRedaction.Redact(uri);
-        var queryStart = uri.IndexOf('?', StringComparison.Ordinal);
-        if (queryStart >= 0 && uri.IndexOf('@', queryStart) >= 0)
+        if (UnencodedUserInfoProblem(uri) is { } userInfoProblem)
         {
-            // The '?' most likely belongs to an unencoded password: do not echo what follows it.
-            problems.Add("has a '?' before an '@': percent-encode '/', '?' and '#' in the user name and password");
+            problems.Add(userInfoProblem);
             return false;
         }
 
@@ -142,6 +140,21 @@ internal sealed record AmqpEndpoint(
             query.GetValueOrDefault(EventVirtualHostKey) ?? "/",
             display);
         return true;
+    }
+
+    /// <summary>
+    /// An '@' after the first '/', '?' or '#' past the scheme most likely ends a user name or password that holds one of
+    /// those characters unencoded: the URI would parse with part of the secret as host, vhost or query. The problem does
+    /// not echo any of it.
+    /// </summary>
+    private static string? UnencodedUserInfoProblem(string uri)
+    {
+        var schemeEnd = uri.IndexOf("://", StringComparison.Ordinal);
+        var authorityStart = schemeEnd < 0 ? 0 : schemeEnd + 3;
+        var authorityEnd = uri.IndexOfAny(['/', '?', '#'], authorityStart);
+        return authorityEnd >= 0 && uri.IndexOf('@', authorityEnd) >= 0
+            ? "has an '@' after a '/', '?' or '#': percent-encode those characters in the user name and password (and '@' in the vhost as %40)"
+            : null;
     }
 
     private static Dictionary<string, string> ParseQuery(string query, List<string> problems)

@@ -38,6 +38,14 @@ internal readonly record struct InMemoryUri(string BrokerName, string VirtualHos
         }
 
         var rest = uri[Prefix.Length..];
+        var authorityEnd = rest.IndexOfAny(['/', '?', '#']);
+        if (authorityEnd >= 0 && rest.IndexOf('@', authorityEnd) >= 0)
+        {
+            // The '/', '?' or '#' most likely belongs to an unencoded password: do not echo any of it.
+            problems.Add("has an '@' after a '/', '?' or '#': percent-encode those characters in the user name and password (and '@' in the vhost as %40)");
+            return false;
+        }
+
         var fragment = rest.IndexOf('#', StringComparison.Ordinal);
         var query = rest.IndexOf('?', StringComparison.Ordinal);
         if (query >= 0 && (fragment < 0 || query < fragment))
@@ -84,13 +92,6 @@ internal readonly record struct InMemoryUri(string BrokerName, string VirtualHos
 
     private static void CheckQuery(string query, List<string> problems)
     {
-        if (query.Contains('@', StringComparison.Ordinal))
-        {
-            // The '?' most likely belongs to an unencoded password: do not echo what follows it.
-            problems.Add("has a '?' before an '@': percent-encode '/', '?' and '#' in the user name and password");
-            return;
-        }
-
         foreach (var part in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             var eq = part.IndexOf('=', StringComparison.Ordinal);

@@ -129,10 +129,12 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
         var interval = TimeSpan.FromSeconds(1);
         IReadOnlyList<string> namespaces = [];
         var queryText = query < 0 ? "" : uri[(query + 1)..];
-        if (queryText.Contains('@', StringComparison.Ordinal))
+        var schemeEnd = uri.IndexOf("://", StringComparison.Ordinal);
+        var authorityEnd = uri.IndexOfAny(['/', '?', '#'], schemeEnd < 0 ? 0 : schemeEnd + 3);
+        if (authorityEnd >= 0 && uri.IndexOf('@', authorityEnd) >= 0)
         {
-            // The '?' most likely belongs to an unencoded password or token: do not echo what follows it.
-            problems.Add("has a '?' before an '@': percent-encode '/', '?' and '#' in the user name, password and token");
+            // The '/', '?' or '#' most likely belongs to an unencoded password or token: do not echo any of it.
+            problems.Add("has an '@' after a '/', '?' or '#': percent-encode those characters in the user name, password and token");
             return false;
         }
 

@@ -29,7 +29,9 @@ public sealed class NatsUriValidationTests
     [InlineData($"nats://h:4222?user=fed", "has the query key 'user', which is not used to log in; put credentials in the user-info")]
     [InlineData($"nats://h:4222?password={Secret}", "has the query key 'password', which is not used to log in; put credentials in the user-info")]
     [InlineData($"nats://h:4222?token={Secret}", "has the query key 'token', which is not used to log in; put credentials in the user-info")]
-    [InlineData($"nats://user:pa?{Secret}@h:4222", "has a '?' before an '@': percent-encode")]
+    [InlineData($"nats://user:pa?{Secret}@h:4222", "has an '@' after a '/', '?' or '#': percent-encode")]
+    [InlineData($"nats://TOKA/{Secret}@h:4222", "has an '@' after a '/', '?' or '#': percent-encode")]
+    [InlineData($"nats://user:pa#{Secret}@h:4222", "has an '@' after a '/', '?' or '#': percent-encode")]
     [InlineData("nats://:4222", "is not a valid nats:// or tls:// URI with a host")]
     public void Problems_name_the_key_and_never_the_secret(string uri, string expected)
     {

@@ -113,7 +113,7 @@ internal sealed record AmqpEndpoint(
 
         var virtualHost = path.Length == 0 ? "/" : Uri.UnescapeDataString(path);
         var query = ParseQuery(parsed.Query, problems);
-        var heartbeat = Integer(query, HeartbeatKey, 0, int.MaxValue, problems);
+        var heartbeat = Integer(query, HeartbeatKey, 0, ushort.MaxValue, problems); // AMQP negotiates it as a short
         var connectionTimeout = Integer(query, ConnectionTimeoutKey, 0, int.MaxValue, problems);
         var managementPort = Integer(query, ManagementPortKey, 1, 65535, problems);
         var managementScheme = OneOf(query, ManagementSchemeKey, ["http", "https"], problems);

@@ -37,11 +37,13 @@ internal sealed partial class FederationDefinitions
             UpstreamValidation.ValidateUpstream(upstream, Child(nameof(FederationOptions.Upstreams), name), transports, errors);
         }
 
+        // The reader leaves out entries it could not read; references to them cannot be judged until those errors are fixed.
+        var checkReferences = options.ConfigurationErrors.Count == 0;
         var upstreamNames = upstreams.Select(u => u.Key).ToList();
         var sets = InNameOrder(options.UpstreamSets, nameof(FederationOptions.UpstreamSets), errors);
         foreach (var (name, elements) in sets)
         {
-            ValidateSet(name, elements, Child(nameof(FederationOptions.UpstreamSets), name), upstreamNames, errors);
+            ValidateSet(name, elements, Child(nameof(FederationOptions.UpstreamSets), name), checkReferences ? upstreamNames : null, errors);
         }
 
         var setNames = sets.Select(s => s.Key).ToList();
@@ -49,7 +51,7 @@ internal sealed partial class FederationDefinitions
         {
             var path = Child(nameof(FederationOptions.Policies), name);
             PolicyValidation.Validate(policy, path, errors);
-            if (policy?.Definition is { } definition)
+            if (checkReferences && policy?.Definition is { } definition)
             {
                 PolicyValidation.ValidateReferences(definition, Child(path, PolicyKeys.Definition), upstreamNames, setNames, errors);
             }
@@ -81,7 +83,8 @@ internal sealed partial class FederationDefinitions
         }
     }
 
-    private static void ValidateSet(string name, IList<UpstreamSetElement>? elements, string path, IReadOnlyList<string> upstreamNames, List<string> errors)
+    // upstreamNames is null when references cannot be checked.
+    private static void ValidateSet(string name, IList<UpstreamSetElement>? elements, string path, IReadOnlyList<string>? upstreamNames, List<string> errors)
     {
         if (name == PolicyKeys.AllUpstreamsSet)
         {
@@ -100,7 +103,7 @@ internal sealed partial class FederationDefinitions
         {
             var elementPath = Child(path, i);
             UpstreamValidation.ValidateSetElement(elements[i], elementPath, errors);
-            if (elements[i] is { Upstream: { Length: > 0 } upstream } && !upstreamNames.Contains(upstream, StringComparer.Ordinal))
+            if (upstreamNames is not null && elements[i] is { Upstream: { Length: > 0 } upstream } && !upstreamNames.Contains(upstream, StringComparer.Ordinal))
             {
                 // Refused rather than skipped: a typo here must not quietly remove (and clean up) the links it would run.
                 errors.Add(At(Child(elementPath, UpstreamKeys.Upstream), Quote(upstream) + " names no defined upstream " + Defined(upstreamNames)));

@@ -181,6 +181,18 @@ public class FederationConfigurationReaderTests
     }
 
     [Fact]
+    public void A_reference_to_an_entry_that_could_not_be_read_is_not_reported_as_pointing_at_nothing()
+    {
+        var options = ReadConfiguration("""
+            { "Downstream": { "uri": "memory://london" },
+              "Upstreams": { "origin": { "uri": "amqp://a", "max-hops": "x" } },
+              "Policies": { "p": { "pattern": "x", "definition": { "federation-upstream": "origin" } } } }
+            """);
+
+        Assert.Equal(["Upstreams:origin:max-hops: 'x' is not an integer"], FederationDefinitions.Validate(options));
+    }
+
+    [Fact]
     public void A_configuration_without_a_Federation_section_is_invalid_not_empty()
     {
         // A reload of "{}" (or of a file whose Federation section was dropped) must be refused, not applied.

@@ -14,7 +14,7 @@ public sealed class PublicApiTests
     public void The_public_api_matches_the_approved_baseline()
     {
         var actual = Describe(typeof(FederationEngine).Assembly);
-        var path = Path.Combine(RepositoryRoot(), "api", "Federation.Core.approved.txt");
+        var path = Path.Combine(Support.RepositoryPaths.Root(), "api", "Federation.Core.approved.txt");
         if (Environment.GetEnvironmentVariable("UPDATE_API_BASELINE") == "1")
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -108,19 +108,5 @@ public sealed class PublicApiTests
         var builder = new StringBuilder(name[..name.IndexOf('`', StringComparison.Ordinal)].Replace('+', '.'));
         builder.Append('<').AppendJoin(", ", type.GetGenericArguments().Select(Name)).Append('>');
         return builder.ToString();
-    }
-
-    // Walks up from the test binaries; [CallerFilePath] would not do, as CI builds map source paths away (/_/).
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Federation.Core.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException("Federation.Core.sln not found above " + AppContext.BaseDirectory);
     }
 }

@@ -1,6 +1,7 @@
 using Federation.Core.InMemory;
 using Federation.Core.Links;
 using Federation.Core.Model;
+using Federation.Core.Tests.Support;
 using Federation.Core.Transport;
 using Microsoft.Extensions.Configuration;
 using Xunit;
@@ -13,12 +14,12 @@ public class ExampleConfigurationTests
     public static TheoryData<string> ExampleFiles()
     {
         var data = new TheoryData<string>();
-        foreach (var file in Directory.EnumerateFiles(Path.Combine(RepositoryRoot(), "examples"), "appsettings*.json", SearchOption.AllDirectories)
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(RepositoryPaths.Root(), "examples"), "appsettings*.json", SearchOption.AllDirectories)
                      .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
                                  && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
                      .Order(StringComparer.Ordinal))
         {
-            data.Add(Path.GetRelativePath(RepositoryRoot(), file));
+            data.Add(Path.GetRelativePath(RepositoryPaths.Root(), file));
         }
 
         return data;
@@ -28,7 +29,7 @@ public class ExampleConfigurationTests
     [MemberData(nameof(ExampleFiles))]
     public void Each_example_Federation_section_is_valid(string relativePath)
     {
-        var configuration = new ConfigurationBuilder().AddJsonFile(Path.Combine(RepositoryRoot(), relativePath)).Build();
+        var configuration = new ConfigurationBuilder().AddJsonFile(Path.Combine(RepositoryPaths.Root(), relativePath)).Build();
         var section = configuration.GetSection(FederationOptions.SectionName);
         if (!section.Exists())
         {
@@ -40,19 +41,6 @@ public class ExampleConfigurationTests
         var transports = new TransportResolver([new InMemoryTransport(new InMemoryBrokerRegistry()), new AnyUriTransport("amqp", "amqps", "nats", "tls")]);
 
         Assert.Empty(FederationDefinitions.Validate(options, transports));
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Federation.Core.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Repository root not found.");
     }
 
     /// <summary>Stands in for the AMQP and NATS transports, which this project does not reference; their URI checks have their own tests.</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Federation.Core.Transport;
 
@@ -29,16 +30,68 @@ internal sealed record AmqpEndpoint(
     /// <summary>The connect timeout when the URI does not set <c>connection_timeout</c>.</summary>
     public static readonly TimeSpan DefaultConnectionTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>Query key: heartbeat in seconds (0 disables heartbeats).</summary>
+    public const string HeartbeatKey = "heartbeat";
+
+    /// <summary>Query key: connect timeout in milliseconds.</summary>
+    public const string ConnectionTimeoutKey = "connection_timeout";
+
+    /// <summary>Query key: the TLS server name for <c>amqps</c>.</summary>
+    public const string ServerNameIndicationKey = "server_name_indication";
+
+    /// <summary>Query key: port of the management HTTP API.</summary>
+    public const string ManagementPortKey = "management-port";
+
+    /// <summary>Query key: <c>http</c> or <c>https</c> for the management HTTP API.</summary>
+    public const string ManagementSchemeKey = "management-scheme";
+
+    /// <summary>Query key: <c>events</c> or <c>none</c>.</summary>
+    public const string TopologyKey = "topology";
+
+    /// <summary>Query key: the vhost holding <c>amq.rabbitmq.event</c>.</summary>
+    public const string EventVirtualHostKey = "event-vhost";
+
+    /// <summary>
+    /// Every query key this transport understands, in one place: the parser rejects any other (a misspelt or unsupported
+    /// key, such as the Erlang client's <c>cacertfile</c> or <c>verify</c>, would otherwise be silently ignored).
+    /// </summary>
+    public static readonly IReadOnlyList<string> QueryKeys =
+        [HeartbeatKey, ConnectionTimeoutKey, ServerNameIndicationKey, ManagementPortKey, ManagementSchemeKey, TopologyKey, EventVirtualHostKey];
+
     /// <summary>Parses <paramref name="uri"/>; throws <see cref="ArgumentException"/> with a credential-free message when it is malformed.</summary>
     public static AmqpEndpoint Parse(string uri)
     {
         ArgumentNullException.ThrowIfNull(uri);
+        return TryParse(uri, out var endpoint, out var problems)
+            ? endpoint
+            : throw new ArgumentException($"'{UriRedaction.Redact(uri)}' {string.Join("; ", problems)}.", nameof(uri));
+    }
+
+    /// <summary>What is wrong with <paramref name="uri"/>, one sentence per problem without the URI or credentials; empty when it parses.</summary>
+    public static IReadOnlyList<string> Problems(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        _ = TryParse(uri, out _, out var problems);
+        return problems;
+    }
+
+    private static bool TryParse(string uri, [NotNullWhen(true)] out AmqpEndpoint? endpoint, out List<string> problems)
+    {
+        endpoint = null;
+        problems = [];
         var display = UriRedaction.Redact(uri);
+        if (UnencodedUserInfoProblem(uri) is { } userInfoProblem)
+        {
+            problems.Add(userInfoProblem);
+            return false;
+        }
+
         if (!Uri.TryCreate(uri, UriKind.Absolute, out var parsed)
             || (parsed.Scheme != AmqpTransport.AmqpScheme && parsed.Scheme != AmqpTransport.AmqpsScheme)
             || string.IsNullOrEmpty(parsed.Host))
         {
-            throw new ArgumentException($"'{display}' is not an amqp:// or amqps:// URI with a host.", nameof(uri));
+            problems.Add("is not an amqp:// or amqps:// URI with a host");
+            return false;
         }
 
         var tls = parsed.Scheme == AmqpTransport.AmqpsScheme;
@@ -55,55 +108,108 @@ internal sealed record AmqpEndpoint(
         var path = parsed.AbsolutePath.TrimStart('/');
         if (path.Contains('/', StringComparison.Ordinal))
         {
-            throw new ArgumentException($"'{display}': the vhost must be a single path segment (encode '/' as %2f).", nameof(uri));
+            problems.Add("has a vhost of more than one path segment (encode '/' as %2f)");
         }
 
         var virtualHost = path.Length == 0 ? "/" : Uri.UnescapeDataString(path);
-        var query = ParseQuery(parsed.Query, display);
+        var query = ParseQuery(parsed.Query, problems);
+        var heartbeat = Integer(query, HeartbeatKey, 0, ushort.MaxValue, problems); // AMQP negotiates it as a short
+        var connectionTimeout = Integer(query, ConnectionTimeoutKey, 0, int.MaxValue, problems);
+        var managementPort = Integer(query, ManagementPortKey, 1, 65535, problems);
+        var managementScheme = OneOf(query, ManagementSchemeKey, ["http", "https"], problems);
+        var topology = OneOf(query, TopologyKey, ["events", "none"], problems);
+        if (problems.Count > 0)
+        {
+            return false;
+        }
+
         var host = parsed.HostNameType == UriHostNameType.IPv6 ? parsed.Host.Trim('[', ']') : parsed.Host;
-        return new AmqpEndpoint(
+        endpoint = new AmqpEndpoint(
             tls,
             host,
             parsed.IsDefaultPort || parsed.Port < 0 ? (tls ? 5671 : 5672) : parsed.Port,
             user,
             password,
             virtualHost,
-            Seconds(query, "heartbeat", DefaultHeartbeat, display),
-            Milliseconds(query, "connection_timeout", DefaultConnectionTimeout, display),
-            query.GetValueOrDefault("server_name_indication"),
-            Integer(query, "management-port", 15672, display),
-            query.GetValueOrDefault("management-scheme") ?? (tls ? "https" : "http"),
-            !string.Equals(query.GetValueOrDefault("topology"), "none", StringComparison.OrdinalIgnoreCase),
-            query.GetValueOrDefault("event-vhost") ?? "/",
+            heartbeat is { } seconds ? TimeSpan.FromSeconds(seconds) : DefaultHeartbeat,
+            connectionTimeout is { } milliseconds ? TimeSpan.FromMilliseconds(milliseconds) : DefaultConnectionTimeout,
+            query.GetValueOrDefault(ServerNameIndicationKey),
+            managementPort ?? 15672,
+            managementScheme ?? (tls ? "https" : "http"),
+            !string.Equals(topology, "none", StringComparison.OrdinalIgnoreCase),
+            query.GetValueOrDefault(EventVirtualHostKey) ?? "/",
             display);
+        return true;
     }
 
-    private static Dictionary<string, string> ParseQuery(string query, string display)
+    /// <summary>
+    /// An '@' after the first '/', '?' or '#' past the scheme most likely ends a user name or password that holds one of
+    /// those characters unencoded: the URI would parse with part of the secret as host, vhost or query. The problem does
+    /// not echo any of it.
+    /// </summary>
+    private static string? UnencodedUserInfoProblem(string uri)
+    {
+        var schemeEnd = uri.IndexOf("://", StringComparison.Ordinal);
+        var authorityStart = schemeEnd < 0 ? 0 : schemeEnd + 3;
+        var authorityEnd = uri.IndexOfAny(['/', '?', '#'], authorityStart);
+        return authorityEnd >= 0 && uri.IndexOf('@', authorityEnd) >= 0
+            ? "has an '@' after a '/', '?' or '#': percent-encode those characters in the user name and password (and '@' in the vhost as %40)"
+            : null;
+    }
+
+    private static Dictionary<string, string> ParseQuery(string query, List<string> problems)
     {
         var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var part in query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             var eq = part.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
+            var key = Uri.UnescapeDataString(eq < 0 ? part : part[..eq]);
+            if (!QueryKeys.Contains(key, StringComparer.OrdinalIgnoreCase))
             {
-                throw new ArgumentException($"'{display}': query parameter '{part}' has no value.");
+                problems.Add($"has the query key '{key}', which amqp:// and amqps:// URIs do not understand (they accept {string.Join(", ", QueryKeys)})");
             }
-
-            result[Uri.UnescapeDataString(part[..eq])] = Uri.UnescapeDataString(part[(eq + 1)..]);
+            else if (eq <= 0)
+            {
+                problems.Add($"has the query key '{key}' without a value");
+            }
+            else
+            {
+                result[key] = Uri.UnescapeDataString(part[(eq + 1)..]);
+            }
         }
 
         return result;
     }
 
-    private static int Integer(Dictionary<string, string> query, string key, int fallback, string display) =>
-        !query.TryGetValue(key, out var text) ? fallback
-        : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value
-        : throw new ArgumentException($"'{display}': '{key}' must be a non-negative integer.");
+    private static int? Integer(Dictionary<string, string> query, string key, int min, int max, List<string> problems)
+    {
+        if (!query.TryGetValue(key, out var text))
+        {
+            return null;
+        }
 
-    // The RabbitMQ URI spec gives heartbeat in seconds and connection_timeout in milliseconds.
-    private static TimeSpan Seconds(Dictionary<string, string> query, string key, TimeSpan fallback, string display) =>
-        query.ContainsKey(key) ? TimeSpan.FromSeconds(Integer(query, key, 0, display)) : fallback;
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+        {
+            return value;
+        }
 
-    private static TimeSpan Milliseconds(Dictionary<string, string> query, string key, TimeSpan fallback, string display) =>
-        query.ContainsKey(key) ? TimeSpan.FromMilliseconds(Integer(query, key, 0, display)) : fallback;
+        problems.Add(string.Create(CultureInfo.InvariantCulture, $"has '{key}={text}': it must be an integer from {min} to {max}"));
+        return null;
+    }
+
+    private static string? OneOf(Dictionary<string, string> query, string key, string[] choices, List<string> problems)
+    {
+        if (!query.TryGetValue(key, out var text))
+        {
+            return null;
+        }
+
+        if (choices.Contains(text, StringComparer.OrdinalIgnoreCase))
+        {
+            return text.ToLowerInvariant();
+        }
+
+        problems.Add($"has '{key}={text}': it must be one of {string.Join(", ", choices)}");
+        return null;
+    }
 }

@@ -22,6 +22,7 @@ namespace Federation.Amqp;
 /// <item><c>event-vhost</c>: the vhost holding <c>amq.rabbitmq.event</c> (the broker's <c>rabbitmq_event_exchange.vhost</c>
 /// setting), default <c>/</c>. When it differs from the connection's vhost, the topology source opens a second connection there.</item>
 /// </list>
+/// <para>Any other query key is rejected (see <see cref="ValidateUri"/>), naming it, rather than ignored.</para>
 /// <para>Connections never recover by themselves (automatic and topology recovery are off): a lost connection faults
 /// <see cref="IBrokerConnection.Completion"/> and the engine reconnects.</para>
 /// </remarks>
@@ -35,6 +36,10 @@ public sealed class AmqpTransport : ITransport
 
     /// <inheritdoc />
     public IReadOnlyCollection<string> Schemes { get; } = [AmqpScheme, AmqpsScheme];
+
+    /// <inheritdoc />
+    /// <remarks>Checks the syntax and the query keys and values listed above; any other query key is a problem.</remarks>
+    public IReadOnlyList<string> ValidateUri(string uri) => AmqpEndpoint.Problems(uri);
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The URI is malformed.</exception>

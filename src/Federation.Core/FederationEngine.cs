@@ -15,12 +15,17 @@ namespace Federation.Core;
 public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
 {
     private readonly LinkSupervisor _supervisor;
+    private readonly TransportResolver _transports;
     private readonly FederationTelemetry _telemetry;
     private readonly bool _ownsTelemetry;
     private readonly IDisposable _gaugeRegistration;
     private int _started;
 
-    /// <summary>Creates an engine. The options are validated and copied; later changes go through <see cref="UpdateAsync"/>.</summary>
+    /// <summary>
+    /// Creates an engine. The options are validated whole (the downstream URI, every URI against the registered
+    /// transports, references between policies, sets and upstreams, patterns) and copied; later changes go through
+    /// <see cref="UpdateAsync"/>, which applies the same validation.
+    /// </summary>
     /// <param name="options">The federation configuration; <see cref="FederationOptions.Downstream"/> must name the downstream broker.</param>
     /// <param name="transports">Transports by URI scheme, for the downstream and every upstream.</param>
     /// <param name="loggerFactory">Logging; none by default.</param>
@@ -41,15 +46,12 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(transports);
-        var definitions = FederationDefinitions.Create(options);
-        if (definitions.DownstreamUri is null)
-        {
-            throw new FederationConfigurationException("Downstream:uri: a downstream broker URI is required");
-        }
+        _transports = new TransportResolver(transports);
+        var definitions = FederationDefinitions.Create(options, _transports);
 
         _ownsTelemetry = telemetry is null;
         _telemetry = telemetry ?? new FederationTelemetry();
-        _supervisor = new LinkSupervisor(definitions, new TransportResolver(transports), _telemetry, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System, explicitTopology);
+        _supervisor = new LinkSupervisor(definitions, _transports, _telemetry, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System, explicitTopology);
         _gaugeRegistration = _telemetry.RegisterStatusSource(GetLinks);
     }
 
@@ -74,12 +76,16 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     /// <summary>
     /// Applies new options, as <c>set_parameter</c> / <c>set_policy</c> / <c>clear_policy</c> would: links whose resolved
     /// upstream, policy or exchange changed restart, new ones start, removed ones stop; others keep running untouched.
+    /// The options are validated exactly as by the constructor before anything changes, because stopping a link deletes
+    /// its upstream queue: only a valid configuration may remove links.
     /// </summary>
-    /// <exception cref="FederationConfigurationException">The options are invalid; nothing was changed.</exception>
+    /// <exception cref="FederationConfigurationException">
+    /// The options are invalid; the exception lists every error, and nothing was changed (every link keeps running).
+    /// </exception>
     public Task UpdateAsync(FederationOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var definitions = FederationDefinitions.Create(options);
+        var definitions = FederationDefinitions.Create(options, _transports);
         return _supervisor.ReconfigureAsync(definitions).WaitAsync(cancellationToken);
     }
 

@@ -42,4 +42,33 @@ public sealed class AmqpEndpointTests
 
         Assert.DoesNotContain("secret", error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("amqps://h/?cacertfile=/etc/ca.pem", "has the query key 'cacertfile', which amqp:// and amqps:// URIs do not understand (they accept heartbeat, connection_timeout, server_name_indication, management-port, management-scheme, topology, event-vhost)")]
+    [InlineData("amqps://h/?verify=verify_none", "has the query key 'verify', which amqp:// and amqps:// URIs do not understand")]
+    [InlineData("amqp://h/?connection-timeout=5000", "has the query key 'connection-timeout', which amqp:// and amqps:// URIs do not understand")]
+    [InlineData("amqp://h/?heartbeat", "has the query key 'heartbeat' without a value")]
+    [InlineData("amqp://h/?heartbeat=soon", "has 'heartbeat=soon': it must be an integer from 0 to 65535")]
+    [InlineData("amqp://h/?management-port=0", "has 'management-port=0': it must be an integer from 1 to 65535")]
+    [InlineData("amqp://h/?management-scheme=ftp", "has 'management-scheme=ftp': it must be one of http, https")]
+    [InlineData("amqp://h/?topology=all", "has 'topology=all': it must be one of events, none")]
+    [InlineData("amqp://u:pa?secret@h/", "has an '@' after a '/', '?' or '#': percent-encode")]
+    [InlineData("amqp://user:12/secret@host:5672/%2f", "has an '@' after a '/', '?' or '#': percent-encode")]
+    [InlineData("amqp://user:12/secret@host", "has an '@' after a '/', '?' or '#': percent-encode")]
+    [InlineData("amqp://user:pa#secret@host", "has an '@' after a '/', '?' or '#': percent-encode")]
+    [InlineData("amqp://h/a/b", "has a vhost of more than one path segment (encode '/' as %2f)")]
+    public void Problems_name_the_query_key_and_never_the_credentials(string uri, string expected)
+    {
+        var problem = Assert.Single(new AmqpTransport().ValidateUri(uri));
+
+        Assert.StartsWith(expected, problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", problem, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => AmqpEndpoint.Parse(uri));
+    }
+
+    [Theory]
+    [InlineData("amqp://guest:guest@127.0.0.1:5672/%2f?management-port=15672")]
+    [InlineData("amqps://u:p@h:5671/vh?heartbeat=0&connection_timeout=2000&server_name_indication=broker.example&management-port=15671&management-scheme=https&topology=none&event-vhost=events")]
+    [InlineData("amqp://h/?Heartbeat=5&TOPOLOGY=Events")]
+    public void Every_documented_query_key_is_accepted(string uri) => Assert.Empty(new AmqpTransport().ValidateUri(uri));
 }

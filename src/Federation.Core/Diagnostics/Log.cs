@@ -44,9 +44,12 @@ internal static partial class Log
     [LoggerMessage(2007, LogLevel.Warning, "Federation (explicit topology) could not apply '{Change}' to downstream {Uri}")]
     public static partial void ExplicitTopologyFailed(ILogger logger, Exception exception, string change, string uri);
 
-    [LoggerMessage(3001, LogLevel.Error, "Federation configuration reload rejected; the previous configuration stays in force: {Errors}")]
-    public static partial void ReloadRejected(ILogger logger, string errors);
+    [LoggerMessage(3001, LogLevel.Warning, "Federation configuration reload refused; the running configuration is kept. {ErrorCount} error(s): {Errors}")]
+    public static partial void ReloadRejected(ILogger logger, int errorCount, string errors);
 
     [LoggerMessage(3002, LogLevel.Information, "Federation configuration reloaded")]
     public static partial void Reloaded(ILogger logger);
+
+    [LoggerMessage(3003, LogLevel.Error, "Federation configuration reload failed; the next reload is applied as usual")]
+    public static partial void ReloadFailed(ILogger logger, Exception exception);
 }

@@ -1,5 +1,6 @@
 using Federation.Core.Diagnostics;
 using Federation.Core.Model;
+using Federation.Core.Transport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -21,7 +22,7 @@ internal sealed class FederationHostedService(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var validation = FederationOptionsValidator.Validate(options.CurrentValue);
+        var validation = FederationOptionsValidator.Validate(options.CurrentValue, services.GetServices<ITransport>());
         if (validation.Failed)
         {
             throw new OptionsValidationException(Options.DefaultName, typeof(FederationOptions), validation.Failures);
@@ -46,6 +47,8 @@ internal sealed class FederationHostedService(
 
     private void OnReload(FederationOptions updated) => _ = ApplyAsync(updated);
 
+    // Fire-and-forget from the change callback, so it must never throw: whatever goes wrong is logged, and the engine
+    // stays ready for the next reload.
     private async Task ApplyAsync(FederationOptions updated)
     {
         try
@@ -55,11 +58,17 @@ internal sealed class FederationHostedService(
         }
         catch (FederationConfigurationException ex)
         {
-            Log.ReloadRejected(logger, string.Join("; ", ex.Errors));
+            Log.ReloadRejected(logger, ex.Errors.Count, string.Join("; ", ex.Errors));
         }
         catch (ObjectDisposedException)
         {
             // The host is shutting down.
+        }
+#pragma warning disable CA1031 // Any failure is logged; throwing here would be an unobserved task exception.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.ReloadFailed(logger, ex);
         }
     }
 }

@@ -16,6 +16,10 @@ public sealed class InMemoryTransport(InMemoryBrokerRegistry registry) : ITransp
     public IReadOnlyCollection<string> Schemes { get; } = [Scheme];
 
     /// <inheritdoc />
+    /// <remarks>A <c>memory://</c> URI takes no query keys. Whether the broker exists is not checked: it may be created later.</remarks>
+    public IReadOnlyList<string> ValidateUri(string uri) => InMemoryUri.Problems(uri);
+
+    /// <inheritdoc />
     /// <exception cref="ArgumentException">The URI is malformed.</exception>
     /// <exception cref="BrokerUnreachableException">No such broker or virtual host, or the broker is stopped.</exception>
     /// <exception cref="AuthenticationFailedException">The broker refused the credentials.</exception>

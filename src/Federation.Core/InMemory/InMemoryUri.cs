@@ -7,20 +7,56 @@ internal readonly record struct InMemoryUri(string BrokerName, string VirtualHos
 {
     private const string Prefix = InMemoryTransport.Scheme + "://";
 
+    /// <summary>The query keys a <c>memory://</c> URI accepts: none, since an in-memory broker has nothing to tune per connection.</summary>
+    public static readonly IReadOnlyList<string> QueryKeys = [];
+
     /// <exception cref="ArgumentException">The URI is malformed; the message shows it without credentials.</exception>
     public static InMemoryUri Parse(string uri)
     {
         ArgumentNullException.ThrowIfNull(uri);
+        return TryParse(uri, out var parsed, out var problems)
+            ? parsed
+            : throw new ArgumentException($"Malformed in-memory broker URI '{UriRedaction.Redact(uri)}': {string.Join("; ", problems)}.", nameof(uri));
+    }
+
+    /// <summary>What is wrong with <paramref name="uri"/>, one sentence per problem without the URI or credentials; empty when it parses.</summary>
+    public static IReadOnlyList<string> Problems(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        _ = TryParse(uri, out _, out var problems);
+        return problems;
+    }
+
+    private static bool TryParse(string uri, out InMemoryUri parsed, out List<string> problems)
+    {
+        parsed = default;
+        problems = [];
         if (!uri.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
         {
-            throw Malformed(uri, $"the scheme must be '{InMemoryTransport.Scheme}'");
+            problems.Add($"is not a {Prefix} URI");
+            return false;
         }
 
         var rest = uri[Prefix.Length..];
-        var queryOrFragment = rest.IndexOfAny(['?', '#']);
-        if (queryOrFragment >= 0)
+        var authorityEnd = rest.IndexOfAny(['/', '?', '#']);
+        if (authorityEnd >= 0 && rest.IndexOf('@', authorityEnd) >= 0)
         {
-            rest = rest[..queryOrFragment];
+            // The '/', '?' or '#' most likely belongs to an unencoded password: do not echo any of it.
+            problems.Add("has an '@' after a '/', '?' or '#': percent-encode those characters in the user name and password (and '@' in the vhost as %40)");
+            return false;
+        }
+
+        var fragment = rest.IndexOf('#', StringComparison.Ordinal);
+        var query = rest.IndexOf('?', StringComparison.Ordinal);
+        if (query >= 0 && (fragment < 0 || query < fragment))
+        {
+            CheckQuery(rest[(query + 1)..(fragment > query ? fragment : rest.Length)], problems);
+        }
+
+        var end = rest.IndexOfAny(['?', '#']);
+        if (end >= 0)
+        {
+            rest = rest[..end];
         }
 
         var slash = rest.IndexOf('/', StringComparison.Ordinal);
@@ -41,13 +77,29 @@ internal readonly record struct InMemoryUri(string BrokerName, string VirtualHos
 
         if (authority.Length == 0)
         {
-            throw Malformed(uri, "the broker name is missing");
+            problems.Add($"has no broker name (expected {Prefix}[user:password@]broker[/vhost])");
+        }
+
+        if (problems.Count > 0)
+        {
+            return false;
         }
 
         var virtualHost = path.Length == 0 ? InMemoryBroker.DefaultVirtualHost : Uri.UnescapeDataString(path);
-        return new InMemoryUri(Uri.UnescapeDataString(authority), virtualHost, user, password);
+        parsed = new InMemoryUri(Uri.UnescapeDataString(authority), virtualHost, user, password);
+        return true;
     }
 
-    private static ArgumentException Malformed(string uri, string reason) =>
-        new($"Malformed in-memory broker URI '{UriRedaction.Redact(uri)}': {reason}. Expected {Prefix}[user:password@]broker[/vhost].", nameof(uri));
+    private static void CheckQuery(string query, List<string> problems)
+    {
+        foreach (var part in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = part.IndexOf('=', StringComparison.Ordinal);
+            var key = eq < 0 ? part : part[..eq];
+            if (!QueryKeys.Contains(key, StringComparer.Ordinal))
+            {
+                problems.Add($"has the query key '{key}', which {InMemoryTransport.Scheme}:// URIs do not understand (they accept none)");
+            }
+        }
+    }
 }

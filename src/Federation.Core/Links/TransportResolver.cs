@@ -18,15 +18,37 @@ internal sealed class TransportResolver
         }
     }
 
+    /// <summary>The registered schemes, in ordinal order, for messages.</summary>
+    public string RegisteredSchemes => string.Join(", ", _bySchema.Keys.Order(StringComparer.Ordinal));
+
     /// <summary>The transport serving <paramref name="uri"/>'s scheme.</summary>
     /// <exception cref="TransportException">No registered transport serves the scheme; the message lists the known ones.</exception>
-    public ITransport Resolve(string uri)
-    {
-        var end = uri.IndexOf("://", StringComparison.Ordinal);
-        var scheme = end > 0 ? uri[..end] : "";
-        return _bySchema.TryGetValue(scheme, out var transport)
+    public ITransport Resolve(string uri) =>
+        TryResolve(uri, out var transport)
             ? transport
             : throw new TransportException(
-                $"No transport is registered for the scheme '{scheme}' of '{UriRedaction.Redact(uri)}'. Registered schemes: {string.Join(", ", _bySchema.Keys.Order(StringComparer.Ordinal))}.");
+                $"No transport is registered for the scheme '{SchemeOf(uri)}' of '{UriRedaction.Redact(uri)}'. Registered schemes: {RegisteredSchemes}.");
+
+    /// <summary>
+    /// What is wrong with <paramref name="uri"/> before any connection: no transport serves its scheme, or the transport
+    /// rejects it (<see cref="ITransport.ValidateUri"/>). Each problem is a sentence without the URI; empty when usable.
+    /// </summary>
+    public IReadOnlyList<string> Validate(string uri)
+    {
+        if (!TryResolve(uri, out var transport))
+        {
+            return [$"has no registered transport (registered: {RegisteredSchemes})"];
+        }
+
+        return transport.ValidateUri(uri);
+    }
+
+    private bool TryResolve(string uri, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ITransport? transport) =>
+        _bySchema.TryGetValue(SchemeOf(uri), out transport);
+
+    private static string SchemeOf(string uri)
+    {
+        var end = uri.IndexOf("://", StringComparison.Ordinal);
+        return end > 0 ? uri[..end] : "";
     }
 }

@@ -24,6 +24,13 @@ namespace Federation.Core.Model;
 /// </example>
 internal static class FederationConfigurationReader
 {
+    /// <summary>The keys of the <c>Federation</c> section itself.</summary>
+    private static readonly string[] SectionKeys =
+    [
+        nameof(FederationOptions.ClusterName), nameof(FederationOptions.Downstream), nameof(FederationOptions.Upstreams),
+        nameof(FederationOptions.UpstreamSets), nameof(FederationOptions.Policies),
+    ];
+
     /// <summary>
     /// Replaces everything in <paramref name="target"/> with what <paramref name="section"/> (the <c>Federation</c>
     /// section itself) says, so that a reload fully reflects the new configuration. An upstream, set or policy with
@@ -35,7 +42,8 @@ internal static class FederationConfigurationReader
         ArgumentNullException.ThrowIfNull(target);
         var errors = new List<string>();
 
-        target.ClusterName = section[nameof(FederationOptions.ClusterName)] is { Length: > 0 } clusterName ? clusterName : null;
+        CheckSectionShape(section, errors);
+        target.ClusterName = ReadClusterName(section.GetSection(nameof(FederationOptions.ClusterName)), errors);
         target.Downstream = ReadDownstream(section.GetSection(nameof(FederationOptions.Downstream)), errors);
         target.Upstreams = ReadNamed(
             section.GetSection(nameof(FederationOptions.Upstreams)), errors, UpstreamParametersReader.ReadUpstream);
@@ -53,6 +61,37 @@ internal static class FederationConfigurationReader
         }
     }
 
+    // The section itself: an object with only the keys above. A misspelt key ("Polices") would otherwise be ignored and
+    // its content silently missing from the running configuration.
+    private static void CheckSectionShape(IConfiguration section, List<string> errors)
+    {
+        if (section is IConfigurationSection { Value: { Length: > 0 } scalar })
+        {
+            errors.Add(At(FederationOptions.SectionName, Quote(scalar) + " is not a section"));
+            return;
+        }
+
+        var children = section.GetChildren().ToList();
+        if (children.Count > 0 && children.All(c => int.TryParse(c.Key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _)))
+        {
+            errors.Add(At(FederationOptions.SectionName, "is a list, not a section"));
+            return;
+        }
+
+        foreach (var child in children)
+        {
+            if (!Array.Exists(SectionKeys, key => string.Equals(key, child.Key, StringComparison.OrdinalIgnoreCase)))
+            {
+                errors.Add(At(child.Key, "Unrecognised terms: not a recognised key; the " + FederationOptions.SectionName
+                    + " section accepts " + string.Join(", ", SectionKeys)));
+            }
+        }
+    }
+
+    // Kept as given, so that an empty or blank name reaches validation and is reported there (for options set in code too).
+    private static string? ReadClusterName(IConfigurationSection section, List<string> errors) =>
+        section.Exists() ? ParameterReading.ReadString(new ConfigurationParameterValue(section), section.Key, errors) : null;
+
     private static DownstreamOptions ReadDownstream(IConfigurationSection section, List<string> errors)
     {
         var downstream = new DownstreamOptions();
@@ -60,6 +99,12 @@ internal static class FederationConfigurationReader
         if (value.Properties is not { } properties)
         {
             errors.Add(At(section.Key, value.Display + " is not a section; write Downstream:uri"));
+            return downstream;
+        }
+
+        if (value.Items is { Count: > 0 })
+        {
+            errors.Add(At(section.Key, "is a list, not a section; write Downstream:uri"));
             return downstream;
         }
 
@@ -89,6 +134,13 @@ internal static class FederationConfigurationReader
         if (value.Properties is not { } entries)
         {
             errors.Add(At(section.Key, value.Display + " is not a section of named entries"));
+            return result;
+        }
+
+        // A JSON array here would otherwise define entries named "0", "1", ...
+        if (value.Items is { Count: > 0 })
+        {
+            errors.Add(At(section.Key, "is a list, not a section of named entries; write an object whose keys are the names (a name of digits only cannot be told from a list position)"));
             return result;
         }
 

@@ -1,14 +1,25 @@
+using Federation.Core.Links;
 using static Federation.Core.Model.ConfigurationErrorText;
 
 namespace Federation.Core.Model;
 
 internal sealed partial class FederationDefinitions
 {
+    /// <summary>The error for a configuration without a downstream broker.</summary>
+    public const string DownstreamRequired = "Downstream:uri: a downstream broker URI is required";
+
     /// <summary>
     /// Returns every validation error (empty when valid), configuration-reading errors first. Each names the key path in
-    /// rabbitmqctl spelling and the bad value, with credentials removed from URIs.
+    /// rabbitmqctl spelling and the bad value, with credentials removed from URIs. This is the one validation of a whole
+    /// configuration: the engine runs it at construction and on every update, and the host at start, so a configuration
+    /// that could not start is never applied by a reload either.
     /// </summary>
-    public static IReadOnlyList<string> Validate(FederationOptions options)
+    /// <param name="options">The configuration.</param>
+    /// <param name="transports">
+    /// The registered transports: every URI must have one for its scheme, and that transport must accept it
+    /// (<see cref="Transport.ITransport.ValidateUri"/>). Null checks only that URIs are absolute (for the model alone).
+    /// </param>
+    public static IReadOnlyList<string> Validate(FederationOptions options, TransportResolver? transports = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = new List<string>(options.ConfigurationErrors);
@@ -18,30 +29,62 @@ internal sealed partial class FederationDefinitions
             errors.Add(At(nameof(FederationOptions.ClusterName), Quote(clusterName) + " is blank; leave it unset to use the downstream broker's"));
         }
 
-        if (options.Downstream?.Uri is { } downstreamUri)
+        ValidateDownstream(options.Downstream, transports, errors);
+
+        var upstreams = InNameOrder(options.Upstreams, nameof(FederationOptions.Upstreams), errors);
+        foreach (var (name, upstream) in upstreams)
         {
-            UpstreamValidation.ValidateAbsoluteUri(downstreamUri, Child(nameof(FederationOptions.Downstream), UpstreamKeys.Uri), errors);
+            UpstreamValidation.ValidateUpstream(upstream, Child(nameof(FederationOptions.Upstreams), name), transports, errors);
         }
 
-        foreach (var (name, upstream) in InNameOrder(options.Upstreams, nameof(FederationOptions.Upstreams), errors))
+        // The reader leaves out entries it could not read; references to them cannot be judged until those errors are fixed.
+        var checkReferences = options.ConfigurationErrors.Count == 0;
+        var upstreamNames = upstreams.Select(u => u.Key).ToList();
+        var sets = InNameOrder(options.UpstreamSets, nameof(FederationOptions.UpstreamSets), errors);
+        foreach (var (name, elements) in sets)
         {
-            UpstreamValidation.ValidateUpstream(upstream, Child(nameof(FederationOptions.Upstreams), name), errors);
+            ValidateSet(name, elements, Child(nameof(FederationOptions.UpstreamSets), name), checkReferences ? upstreamNames : null, errors);
         }
 
-        foreach (var (name, elements) in InNameOrder(options.UpstreamSets, nameof(FederationOptions.UpstreamSets), errors))
-        {
-            ValidateSet(name, elements, Child(nameof(FederationOptions.UpstreamSets), name), errors);
-        }
-
+        var setNames = sets.Select(s => s.Key).ToList();
         foreach (var (name, policy) in InNameOrder(options.Policies, nameof(FederationOptions.Policies), errors))
         {
-            PolicyValidation.Validate(policy, Child(nameof(FederationOptions.Policies), name), errors);
+            var path = Child(nameof(FederationOptions.Policies), name);
+            PolicyValidation.Validate(policy, path, errors);
+            if (checkReferences && policy?.Definition is { } definition)
+            {
+                PolicyValidation.ValidateReferences(definition, Child(path, PolicyKeys.Definition), upstreamNames, setNames, errors);
+            }
+        }
+
+        // Only a configuration whose parts are each valid can be resolved to the links it would run.
+        if (errors.Count == 0)
+        {
+            UpstreamQueueSharing.Validate(options, errors);
         }
 
         return errors;
     }
 
-    private static void ValidateSet(string name, IList<UpstreamSetElement>? elements, string path, List<string> errors)
+    private static void ValidateDownstream(DownstreamOptions? downstream, TransportResolver? transports, List<string> errors)
+    {
+        if (downstream is null)
+        {
+            errors.Add(At(nameof(FederationOptions.Downstream), "is null"));
+        }
+        else if (string.IsNullOrWhiteSpace(downstream.Uri))
+        {
+            // Without it a reload would disconnect the downstream and stop (and clean up) every link.
+            errors.Add(downstream.Uri is null ? DownstreamRequired : DownstreamRequired + "; " + Quote(downstream.Uri) + " is blank");
+        }
+        else
+        {
+            UpstreamValidation.ValidateUri(downstream.Uri, Child(nameof(FederationOptions.Downstream), UpstreamKeys.Uri), transports, errors);
+        }
+    }
+
+    // upstreamNames is null when references cannot be checked.
+    private static void ValidateSet(string name, IList<UpstreamSetElement>? elements, string path, IReadOnlyList<string>? upstreamNames, List<string> errors)
     {
         if (name == PolicyKeys.AllUpstreamsSet)
         {
@@ -58,9 +101,19 @@ internal sealed partial class FederationDefinitions
 
         for (var i = 0; i < elements.Count; i++)
         {
-            UpstreamValidation.ValidateSetElement(elements[i], Child(path, i), errors);
+            var elementPath = Child(path, i);
+            UpstreamValidation.ValidateSetElement(elements[i], elementPath, errors);
+            if (upstreamNames is not null && elements[i] is { Upstream: { Length: > 0 } upstream } && !upstreamNames.Contains(upstream, StringComparer.Ordinal))
+            {
+                // Refused rather than skipped: a typo here must not quietly remove (and clean up) the links it would run.
+                errors.Add(At(Child(elementPath, UpstreamKeys.Upstream), Quote(upstream) + " names no defined upstream " + Defined(upstreamNames)));
+            }
         }
     }
+
+    /// <summary>The defined names, for an error about a reference that names none of them.</summary>
+    internal static string Defined(IReadOnlyList<string> names) =>
+        names.Count == 0 ? "(none is defined)" : "(defined: " + string.Join(", ", names) + ")";
 
     // Entries sorted by name so that errors come out in a stable order; a blank name is an error, since nothing can refer to it.
     private static List<KeyValuePair<string, T>> InNameOrder<T>(IDictionary<string, T>? entries, string path, List<string> errors)

@@ -38,10 +38,10 @@ internal sealed partial class FederationDefinitions
     /// </summary>
     public IReadOnlyDictionary<string, ResolvedUpstream> Upstreams { get; }
 
-    /// <summary>Validates <paramref name="options"/> and snapshots it. Throws <see cref="FederationConfigurationException"/> listing every error.</summary>
-    public static FederationDefinitions Create(FederationOptions options)
+    /// <summary>Validates <paramref name="options"/> (see <see cref="Validate"/>) and snapshots it. Throws <see cref="FederationConfigurationException"/> listing every error.</summary>
+    public static FederationDefinitions Create(FederationOptions options, Links.TransportResolver? transports = null)
     {
-        var errors = Validate(options);
+        var errors = Validate(options, transports);
         if (errors.Count > 0)
         {
             throw new FederationConfigurationException(errors);
@@ -68,7 +68,7 @@ internal sealed partial class FederationDefinitions
 
     /// <summary>
     /// The policy that applies to <paramref name="exchange"/> and the upstream elements it federates from. The policy
-    /// is named even when it federates nothing (no federation key, or an undefined upstream or set), because it still
+    /// is named even when it federates nothing (a definition with other keys only, or an empty set), because it still
     /// decides the exchange; the exchange is federated only when <see cref="FederationResolution.Upstreams"/> is non-empty.
     /// </summary>
     public FederationResolution Resolve(ExchangeSpec exchange)
@@ -83,7 +83,7 @@ internal sealed partial class FederationDefinitions
 
         foreach (var policy in exchangePolicies)
         {
-            if (PolicyPattern.IsMatch(policy.Pattern, exchange.Name))
+            if (policy.Pattern.IsMatch(exchange.Name))
             {
                 return policy.Resolution;
             }
@@ -109,8 +109,9 @@ internal sealed partial class FederationDefinitions
 
         if (definition.FederationUpstreamSet is { } setName)
         {
-            // Elements naming an undefined upstream are skipped until it is defined. Exact duplicates crash the plugin's
-            // link supervisor (rabbitmq-server#2547); one link per distinct element is what the operator meant.
+            // Validation refuses elements naming an undefined upstream; skipping them here only keeps resolution total.
+            // Exact duplicates crash the plugin's link supervisor (rabbitmq-server#2547); one link per distinct element
+            // is what the operator meant.
             return sets.TryGetValue(setName, out var elements)
                 ? [.. elements
                     .Where(e => upstreams.ContainsKey(e.Upstream))
@@ -122,7 +123,7 @@ internal sealed partial class FederationDefinitions
         if (definition.FederationUpstreamPattern is { } pattern)
         {
             var regex = PolicyPattern.Compile(pattern);
-            return [.. upstreams.Values.Where(u => PolicyPattern.IsMatch(regex, u.UpstreamName))];
+            return [.. upstreams.Values.Where(u => regex.IsMatch(u.UpstreamName))];
         }
 
         return [];

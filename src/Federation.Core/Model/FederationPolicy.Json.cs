@@ -11,8 +11,8 @@ public sealed partial class FederationPolicy
     /// <param name="json">The policy object.</param>
     /// <returns>The policy.</returns>
     /// <exception cref="FederationConfigurationException">
-    /// The JSON is malformed, misses <c>pattern</c>, has an unknown key, a value of the wrong type, an invalid regular
-    /// expression, or more than one federation key; the errors name each key and value.
+    /// The JSON is malformed, misses <c>pattern</c> or <c>definition</c>, has an empty definition, an unknown key, a value of the wrong type, an invalid regular
+    /// expression (or one that cannot be matched in linear time), or more than one federation key; the errors name each key and value.
     /// </exception>
     public static FederationPolicy FromJson(string json) =>
         JsonParameterValue.Read(json, (root, errors) =>

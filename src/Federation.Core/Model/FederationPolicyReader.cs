@@ -28,6 +28,7 @@ internal static class FederationPolicyReader
 
         var keys = value.KeyComparer;
         var hasPattern = false;
+        var hasDefinition = false;
         foreach (var (key, item) in properties)
         {
             var keyPath = Child(path, key);
@@ -46,6 +47,7 @@ internal static class FederationPolicyReader
             }
             else if (keys.Equals(key, PolicyKeys.Definition))
             {
+                hasDefinition = true;
                 policy.Definition = ReadDefinition(item, keyPath, errors);
             }
             else if (acceptExportKeys && (keys.Equals(key, PolicyKeys.Name) || keys.Equals(key, PolicyKeys.Vhost)))
@@ -61,6 +63,12 @@ internal static class FederationPolicyReader
         if (!hasPattern)
         {
             errors.Add(Missing(Child(path, PolicyKeys.Pattern)));
+        }
+
+        // Without a definition the policy would match exchanges and federate nothing, silently (rabbitmqctl requires one too).
+        if (!hasDefinition)
+        {
+            errors.Add(Missing(Child(path, PolicyKeys.Definition)));
         }
 
         return errors.Count == errorsBefore ? policy : null;

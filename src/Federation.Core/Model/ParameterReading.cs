@@ -17,6 +17,14 @@ internal static class ParameterReading
             return null;
         }
 
+        // Configuration stores a list as children named 0, 1, ...: without this, a list would read as an object with
+        // the keys "0", "1" and be reported key by key instead of as the wrong shape it is.
+        if (value.Items is { Count: > 0 })
+        {
+            errors.Add(At(path, "is a list, not an object"));
+            return null;
+        }
+
         var seen = new HashSet<string>(value.KeyComparer);
         var duplicates = properties.Where(p => !seen.Add(p.Key)).Select(p => p.Key).Distinct(value.KeyComparer).ToList();
         foreach (var key in duplicates)

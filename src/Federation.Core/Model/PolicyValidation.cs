@@ -47,6 +47,13 @@ internal static class PolicyValidation
             errors.Add(At(path, PolicyKeys.FederationKeysTogether));
         }
 
+        // A definition with other keys only is deliberate: the policy decides those exchanges without federating them. An
+        // empty one can only be a mistake, and it would silently shadow every lower-priority policy.
+        if (federationKeys.All(k => k is null) && (definition.OtherKeys is null || definition.OtherKeys.Count == 0))
+        {
+            errors.Add(At(path, "is empty; give one of federation-upstream, federation-upstream-set or federation-upstream-pattern"));
+        }
+
         // Upstream and set names are never empty, so an empty reference can only be a mistake. An empty pattern is a valid
         // regular expression (it matches every upstream), as it is for the plugin.
         if (definition.FederationUpstream is "")
@@ -78,11 +85,45 @@ internal static class PolicyValidation
         }
     }
 
+    /// <summary>
+    /// Checks that the definition's federation key points at something: a defined upstream, a defined set (or <c>all</c>),
+    /// or a pattern that matches at least one upstream. Refused rather than tolerated: a typo on reload would otherwise
+    /// stop, and clean up the upstream queues of, every link the policy runs.
+    /// </summary>
+    public static void ValidateReferences(
+        FederationPolicyDefinition definition, string path, IReadOnlyList<string> upstreamNames, IReadOnlyList<string> setNames, ICollection<string> errors)
+    {
+        if (definition.FederationUpstream is { Length: > 0 } upstream && !upstreamNames.Contains(upstream, StringComparer.Ordinal))
+        {
+            errors.Add(At(
+                Child(path, PolicyKeys.FederationUpstream),
+                Quote(upstream) + " names no defined upstream " + FederationDefinitions.Defined(upstreamNames)));
+        }
+
+        if (definition.FederationUpstreamSet is { Length: > 0 } set
+            && set != PolicyKeys.AllUpstreamsSet
+            && !setNames.Contains(set, StringComparer.Ordinal))
+        {
+            errors.Add(At(
+                Child(path, PolicyKeys.FederationUpstreamSet),
+                Quote(set) + " names no defined upstream set " + FederationDefinitions.Defined([PolicyKeys.AllUpstreamsSet, .. setNames])));
+        }
+
+        if (definition.FederationUpstreamPattern is { } pattern
+            && PolicyPattern.TryCompile(pattern, out var regex, out _)
+            && !upstreamNames.Any(regex!.IsMatch))
+        {
+            errors.Add(At(
+                Child(path, PolicyKeys.FederationUpstreamPattern),
+                Quote(pattern) + " matches no defined upstream " + FederationDefinitions.Defined(upstreamNames)));
+        }
+    }
+
     private static void ValidatePattern(string pattern, string path, ICollection<string> errors)
     {
         if (!PolicyPattern.TryCompile(pattern, out _, out var problem))
         {
-            errors.Add(At(path, Quote(pattern) + " is not a valid regular expression: " + problem));
+            errors.Add(At(path, Quote(pattern) + " " + problem));
         }
     }
 }

@@ -19,7 +19,7 @@ public sealed partial class UpstreamDefinition
             var upstream = UpstreamParametersReader.ReadUpstream(root, "", errors);
             if (upstream is not null)
             {
-                UpstreamValidation.ValidateUpstream(upstream, "", errors);
+                UpstreamValidation.ValidateUpstream(upstream, "", transports: null, errors);
             }
 
             return upstream!;

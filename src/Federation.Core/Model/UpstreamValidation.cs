@@ -1,4 +1,5 @@
 using System.Globalization;
+using Federation.Core.Links;
 using static Federation.Core.Model.ConfigurationErrorText;
 
 namespace Federation.Core.Model;
@@ -13,8 +14,14 @@ internal static class UpstreamValidation
     /// <summary>The longest reconnect delay: timers take at most <see cref="int.MaxValue"/> milliseconds.</summary>
     public const double MaxReconnectDelaySeconds = int.MaxValue / 1000.0;
 
+    /// <summary>
+    /// The shortest reconnect delay. The first retry after a failure is immediate anyway; a shorter delay only turns an
+    /// unreachable upstream into a busy loop of connection attempts and log lines.
+    /// </summary>
+    public const double MinReconnectDelaySeconds = 0.1;
+
     /// <summary>Checks a <c>federation-upstream</c>.</summary>
-    public static void ValidateUpstream(UpstreamDefinition? upstream, string path, ICollection<string> errors)
+    public static void ValidateUpstream(UpstreamDefinition? upstream, string path, TransportResolver? transports, ICollection<string> errors)
     {
         if (upstream is null)
         {
@@ -22,7 +29,7 @@ internal static class UpstreamValidation
             return;
         }
 
-        ValidateUris(upstream.Uris, Child(path, UpstreamKeys.Uri), errors);
+        ValidateUris(upstream.Uris, Child(path, UpstreamKeys.Uri), transports, errors);
         ValidateParameters(upstream, path, errors);
     }
 
@@ -43,7 +50,7 @@ internal static class UpstreamValidation
         ValidateParameters(element, path, errors);
     }
 
-    private static void ValidateUris(IList<string>? uris, string path, ICollection<string> errors)
+    private static void ValidateUris(IList<string>? uris, string path, TransportResolver? transports, ICollection<string> errors)
     {
         if (uris is null || uris.Count == 0)
         {
@@ -53,7 +60,26 @@ internal static class UpstreamValidation
 
         for (var i = 0; i < uris.Count; i++)
         {
-            ValidateAbsoluteUri(uris[i], uris.Count == 1 ? path : Child(path, i), errors);
+            ValidateUri(uris[i], uris.Count == 1 ? path : Child(path, i), transports, errors);
+        }
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="uri"/> is absolute and, when <paramref name="transports"/> are given, that a registered
+    /// transport serves its scheme and accepts it (query keys included), so that a bad URI fails the configuration, not a link.
+    /// </summary>
+    public static void ValidateUri(string? uri, string path, TransportResolver? transports, ICollection<string> errors)
+    {
+        var before = errors.Count;
+        ValidateAbsoluteUri(uri, path, errors);
+        if (uri is null || transports is null || errors.Count > before)
+        {
+            return;
+        }
+
+        foreach (var problem in transports.Validate(uri))
+        {
+            errors.Add(At(path, Quote(uri) + " " + problem));
         }
     }
 
@@ -72,12 +98,18 @@ internal static class UpstreamValidation
     private static void ValidateParameters(UpstreamParameters parameters, string path, ICollection<string> errors)
     {
         CheckRange(parameters.MaxHops is { } hops && hops < 1, UpstreamKeys.MaxHops, parameters.MaxHops, "must be at least 1");
-        CheckRange(parameters.PrefetchCount is { } prefetch && prefetch < 0, UpstreamKeys.PrefetchCount, parameters.PrefetchCount, "must not be negative");
+        // 0 would mean "unlimited" to an AMQP broker (basic.qos) while the downstream confirm window became 1: two silent surprises.
+        CheckRange(parameters.PrefetchCount is { } prefetch && prefetch < 1, UpstreamKeys.PrefetchCount, parameters.PrefetchCount, "must be at least 1");
         CheckRange(
-            parameters.ReconnectDelaySeconds is { } delay && !(delay >= 0 && delay <= MaxReconnectDelaySeconds),
+            parameters.ReconnectDelaySeconds is { } delay && !(delay >= MinReconnectDelaySeconds && delay <= MaxReconnectDelaySeconds),
             UpstreamKeys.ReconnectDelay,
             parameters.ReconnectDelaySeconds,
-            string.Create(CultureInfo.InvariantCulture, $"must be a number of seconds from 0 to {MaxReconnectDelaySeconds}"));
+            string.Create(CultureInfo.InvariantCulture, $"must be a number of seconds from {MinReconnectDelaySeconds} to {MaxReconnectDelaySeconds}"));
+        if (parameters.Exchange is "")
+        {
+            errors.Add(At(Child(path, UpstreamKeys.Exchange), "'' is empty (the default exchange cannot be federated); leave it unset to use the federated exchange's name"));
+        }
+
         CheckRange(parameters.Expires is { } expires && expires <= 0, UpstreamKeys.Expires, parameters.Expires, "must be a positive number of milliseconds");
         CheckRange(parameters.MessageTtl is { } ttl && ttl < 0, UpstreamKeys.MessageTtl, parameters.MessageTtl, "must not be negative");
         CheckKeyword(parameters.AckMode, UpstreamKeys.AckModes, UpstreamKeys.AckMode);

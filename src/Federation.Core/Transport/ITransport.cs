@@ -13,6 +13,18 @@ public interface ITransport
     /// <param name="request">Where to connect, and how to name the connection.</param>
     /// <param name="cancellationToken">Cancels the connect attempt.</param>
     ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Checks a URI of one of <see cref="Schemes"/> without connecting, so that configuration is rejected when it is loaded
+    /// (at start and on every reload) rather than by a link that fails later. Reports what <see cref="ConnectAsync"/>
+    /// would reject as malformed: the syntax, and query keys or values the transport does not understand.
+    /// </summary>
+    /// <param name="uri">The URI, possibly with credentials.</param>
+    /// <returns>
+    /// One sentence per problem, naming the offending part (a query key and its value, say) and never the credentials;
+    /// the caller adds the configuration key and the redacted URI. Empty when the URI is usable. The default accepts every URI.
+    /// </returns>
+    IReadOnlyList<string> ValidateUri(string uri) => [];
 }
 
 /// <summary>Parameters for <see cref="ITransport.ConnectAsync"/>.</summary>

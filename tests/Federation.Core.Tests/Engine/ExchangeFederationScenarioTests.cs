@@ -297,7 +297,7 @@ public sealed class ExchangeFederationScenarioTests : IAsyncLifetime
     [Fact]
     public async Task Restart_upstream_resynchronises_bindings_changed_while_it_was_down()
     {
-        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => { u.Exchange = "upstream"; u.ReconnectDelaySeconds = 0.05; }).Policy("fed", "^fed\\.", upstream: "u"));
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => { u.Exchange = "upstream"; u.ReconnectDelaySeconds = 0.1; }).Policy("fed", "^fed\\.", upstream: "u"));
         var app = await _bed.ConnectAsync("D");
         await Testbed.DeclareExchangeAsync(app, "fed.downstream");
         var stays = await _bed.BindQueueAsync("D", "fed.downstream", "stays");

@@ -66,21 +66,26 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task Dynamic_reconfiguration_integrity_missing_set_then_created()
     {
+        // The plugin accepts a policy naming a set that does not exist yet; here it is refused, at start and on update,
+        // so that a typo can never stop running links. Creating the set and the policy together works.
         _bed.Broker("U2");
-        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("localhost", "U").Policy("new", "^new\\.", set: "new-set"));
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("localhost", "U"));
         var app = await _bed.ConnectAsync("D");
         await Testbed.DeclareExchangeAsync(app, "new.one");
         await Testbed.DeclareExchangeAsync(app, "new.two");
         await Testbed.Eventually(() => engine.IsDownstreamConnected, () => "downstream connected");
+        var refused = await Assert.ThrowsAsync<FederationConfigurationException>(() =>
+            engine.UpdateAsync(Options().Upstream("localhost", "U").Policy("new", "^new\\.", set: "new-set"), CancellationToken.None));
+        Assert.Contains("Policies:new:definition:federation-upstream-set: 'new-set' names no defined upstream set", refused.Message, StringComparison.Ordinal);
         Assert.Empty(engine.GetLinks());
 
         var withSet = Options().Upstream("localhost", "U").Set("new-set", Fixture.Element("localhost")).Policy("new", "^new\\.", set: "new-set");
         await engine.UpdateAsync(withSet, CancellationToken.None);
         await Testbed.WaitForRunningLinksAsync(engine, 2);
 
-        // Adding a non-existent upstream to the set changes nothing.
+        // Adding a non-existent upstream to the set is refused and changes nothing.
         var withGhost = Options().Upstream("localhost", "U").Set("new-set", Fixture.Element("localhost"), Fixture.Element("ghost")).Policy("new", "^new\\.", set: "new-set");
-        await engine.UpdateAsync(withGhost, CancellationToken.None);
+        await Assert.ThrowsAsync<FederationConfigurationException>(() => engine.UpdateAsync(withGhost, CancellationToken.None));
         await Testbed.WaitForRunningLinksAsync(engine, 2);
 
         // Swapping the element changes the links.
@@ -108,7 +113,9 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
         await Testbed.WaitForRunningLinksAsync(engine, 2);
 
         // A higher-priority policy without federation keys shadows the federation policy: no merging.
-        await engine.UpdateAsync(Options().Upstream("localhost", "U").Policy("dyn", "^dyn\\.", set: "all").Policy("limits", "^dyn\\.", priority: 5), CancellationToken.None);
+        var shadowed = Options().Upstream("localhost", "U").Policy("dyn", "^dyn\\.", set: "all").Policy("limits", "^dyn\\.", priority: 5);
+        shadowed.Policies["limits"].Definition.OtherKeys["max-length"] = "10";
+        await engine.UpdateAsync(shadowed, CancellationToken.None);
         Assert.Empty(engine.GetLinks());
 
         await engine.UpdateAsync(Options().Upstream("localhost", "U"), CancellationToken.None);
@@ -218,7 +225,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     public async Task Several_uris_rotate_so_a_broken_one_does_not_block_the_link()
     {
         var engine = await _bed.StartEngineAsync("D", o => o
-            .Upstream("u", "U", u => { u.Uris.Insert(0, "memory://missing-broker/%2f"); u.ReconnectDelaySeconds = 0.05; })
+            .Upstream("u", "U", u => { u.Uris.Insert(0, "memory://missing-broker/%2f"); u.ReconnectDelaySeconds = 0.1; })
             .Policy("fed", "^fed$", upstream: "u"));
         await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed");
         await Testbed.WaitForRunningLinksAsync(engine, 1);
@@ -242,7 +249,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task On_confirm_loses_nothing_when_the_downstream_refuses_publishes()
     {
-        var (_, queue) = await _bed.StartSimpleLinkAsync(u => { u.ReconnectDelaySeconds = 0.05; });
+        var (_, queue) = await _bed.StartSimpleLinkAsync(u => { u.ReconnectDelaySeconds = 0.1; });
 
         // The downstream nacks some forwards and drops the connection on others; the upstream keeps them until confirmed.
         var refused = 0;
@@ -292,7 +299,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     [InlineData(AckMode.NoAck, true)]
     public async Task A_failing_downstream_loses_messages_only_in_no_ack_mode(AckMode mode, bool loses)
     {
-        var (engine, queue) = await _bed.StartSimpleLinkAsync(u => { u.AckMode = mode; u.ReconnectDelaySeconds = 0.05; });
+        var (engine, queue) = await _bed.StartSimpleLinkAsync(u => { u.AckMode = mode; u.ReconnectDelaySeconds = 0.1; });
         const string UpstreamQueue = "federation: upstream -> D:fed.downstream";
 
         // The downstream drops the link's connection on every forward: nothing gets through while this holds.

@@ -58,7 +58,7 @@ public sealed class UpstreamAckTests : IAsyncLifetime
     [Fact]
     public async Task A_nack_is_sent_before_any_ack_that_covers_it_and_the_message_comes_back()
     {
-        var (engine, queue) = await _bed.StartSimpleLinkAsync(u => { u.AckMode = AckMode.OnConfirm; u.ReconnectDelaySeconds = 0.05; });
+        var (engine, queue) = await _bed.StartSimpleLinkAsync(u => { u.AckMode = AckMode.OnConfirm; u.ReconnectDelaySeconds = 0.1; });
         await PublishUpstreamAsync(3);
         await Testbed.Eventually(() => _transport.Held.Count == 3, () => $"{_transport.Held.Count} held");
 

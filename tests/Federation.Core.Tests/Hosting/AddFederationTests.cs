@@ -5,6 +5,7 @@ using Federation.Core.Hosting;
 using Federation.Core.InMemory;
 using Federation.Core.Links;
 using Federation.Core.Tests.Engine;
+using Federation.Core.Tests.Support;
 using Federation.Core.Transport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -92,7 +93,7 @@ public sealed class AddFederationTests
             ["Federation:Downstream:uri"] = "memory://london/%2f",
             ["Federation:Upstreams:tokyo:uri"] = "memory://tokyo/%2f",
         };
-        var source = new ReloadableSource(values);
+        var source = new ReloadableConfigurationSource(values);
         var configuration = new ConfigurationBuilder().Add(source).Build();
         using var host = BuildHost(configuration, registry);
         await host.StartAsync();
@@ -195,31 +196,6 @@ public sealed class AddFederationTests
         await Testbed.Eventually(() => Sum("federation.link.messages.forwarded") >= 1, () => "forwarded counted");
         Assert.True(Sum("federation.link.bindings.propagated") >= 1);
         await Testbed.Eventually(() => Sum("federation.link.messages.dropped", "max_hops") == 1, () => "drop counted with its reason");
-    }
-
-    private sealed class ReloadableSource(Dictionary<string, string?> values) : ConfigurationProvider, IConfigurationSource
-    {
-        public IConfigurationProvider Build(IConfigurationBuilder builder) => this;
-
-        public override void Load() => Data = new Dictionary<string, string?>(values, StringComparer.OrdinalIgnoreCase);
-
-        public new void Set(string key, string? value)
-        {
-            if (value is null)
-            {
-                values.Remove(key);
-            }
-            else
-            {
-                values[key] = value;
-            }
-        }
-
-        public void Reload()
-        {
-            Load();
-            OnReload();
-        }
     }
 }
 

@@ -140,10 +140,72 @@ public class FederationConfigurationReaderTests
         Assert.Throws<FederationConfigurationException>(() => FederationDefinitions.Create(options));
     }
 
+    // Issue 9: mistakes that used to be silently ignored or silently wrong. Each must fail validation naming the key.
+    [Theory]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Polices": { "p": { "pattern": "x", "definition": { "federation-upstream-set": "all" } } } }""",
+        "Polices: Unrecognised terms: not a recognised key; the Federation section accepts ClusterName, Downstream, Upstreams, UpstreamSets, Policies")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstream": { "origin": { "uri": "amqp://a" } } }""", "Upstream: Unrecognised terms")]
+    [InlineData("\"memory://london\"", "Federation: 'memory://london' is not a section")]
+    [InlineData("""[ { "Downstream": { "uri": "memory://london" } } ]""", "Federation: is a list, not a section")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": [ { "uri": "amqp://a" } ] }""", "Upstreams: is a list, not a section of named entries")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "UpstreamSets": [ [ { "upstream": "a" } ] ] }""", "UpstreamSets: is a list, not a section of named entries")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Policies": [ { "pattern": "x" } ] }""", "Policies: is a list, not a section of named entries")]
+    [InlineData("""{ "Downstream": [ "memory://london" ] }""", "Downstream: is a list, not a section")]
+    [InlineData("""{ "Downstream": { "uri": { "host": "london" } } }""", "Downstream:uri: a section is not a string")]
+    [InlineData("""{ "Downstream": { "uri": "" } }""", "Downstream:uri: a downstream broker URI is required")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "ClusterName": { "name": "eu" } }""", "ClusterName: a section is not a string")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "ClusterName": "" }""", "ClusterName: '' is blank")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": [ "amqp://a" ] } }""", "Upstreams:origin: is a list, not an object")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "": { "uri": "amqp://a" } } }""", "Upstreams:: has a blank name")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": { "uri": "amqp://a", "exchange": "" } } }""", "Upstreams:origin:exchange: '' is empty")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": { "uri": "amqp://a", "prefetch-count": 0 } } }""", "Upstreams:origin:prefetch-count: '0' must be at least 1")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": { "uri": "amqp://a", "reconnect-delay": 0 } } }""", "Upstreams:origin:reconnect-delay: '0' must be a number of seconds from 0.1")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "UpstreamSets": { "s": [ [ "a" ] ] } }""", "UpstreamSets:s:0: is a list, not an object")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Policies": { "p": { "pattern": "x" } } }""", "Policies:p:definition: is mandatory but missing")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Policies": { "p": { "pattern": "x", "definition": {} } } }""", "Policies:p:definition: is empty")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Policies": { "p": { "pattern": "x", "definition": [ "all" ] } } }""", "Policies:p:definition: is a list, not an object")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "tokyo": { "uri": "amqp://t" } }, "Policies": { "p": { "pattern": "x", "definition": { "federation-upstream": "tokio" } } } }""",
+        "Policies:p:definition:federation-upstream: 'tokio' names no defined upstream (defined: tokyo)")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "tokyo": { "uri": "amqp://t" } }, "UpstreamSets": { "s": [ { "upstream": "tokio" } ] } }""",
+        "UpstreamSets:s:0:upstream: 'tokio' names no defined upstream (defined: tokyo)")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Policies": { "p": { "pattern": "(x)\\1", "definition": { "federation-upstream-set": "all" } } } }""",
+        "Policies:p:pattern: '(x)\\1' cannot be matched in linear time")]
+    public void Mistakes_that_used_to_pass_silently_are_reported_naming_the_key(string json, string expectedError)
+    {
+        var options = ReadConfiguration(json);
+
+        var errors = FederationDefinitions.Validate(options);
+
+        Assert.True(errors.Any(e => e.StartsWith(expectedError, StringComparison.Ordinal)), $"expected '{expectedError}', got: {string.Join(" | ", errors)}");
+        Assert.Throws<FederationConfigurationException>(() => FederationDefinitions.Create(options));
+    }
+
+    [Fact]
+    public void A_reference_to_an_entry_that_could_not_be_read_is_not_reported_as_pointing_at_nothing()
+    {
+        var options = ReadConfiguration("""
+            { "Downstream": { "uri": "memory://london" },
+              "Upstreams": { "origin": { "uri": "amqp://a", "max-hops": "x" } },
+              "Policies": { "p": { "pattern": "x", "definition": { "federation-upstream": "origin" } } } }
+            """);
+
+        Assert.Equal(["Upstreams:origin:max-hops: 'x' is not an integer"], FederationDefinitions.Validate(options));
+    }
+
+    [Fact]
+    public void A_configuration_without_a_Federation_section_is_invalid_not_empty()
+    {
+        // A reload of "{}" (or of a file whose Federation section was dropped) must be refused, not applied.
+        var options = new FederationOptions();
+        FederationConfigurationReader.Read(FederationSection("{}"), options);
+
+        Assert.Equal([FederationDefinitions.DownstreamRequired], FederationDefinitions.Validate(options));
+    }
+
     [Fact]
     public void A_broken_entry_is_reported_once()
     {
-        var options = ReadConfiguration("""{ "Upstreams": { "origin": { "uri": 5, "max-hops": "x" } } }""");
+        var options = ReadConfiguration("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": { "uri": 5, "max-hops": "x" } } }""");
 
         Assert.Equal(["Upstreams:origin:max-hops: 'x' is not an integer"], FederationDefinitions.Validate(options));
     }
@@ -189,7 +251,7 @@ public class FederationConfigurationReaderTests
     [Fact]
     public void Empty_sets_and_upstream_objects_are_read()
     {
-        var options = ReadConfiguration("""{ "Upstreams": { "origin": {} }, "UpstreamSets": { "s": [] } }""");
+        var options = ReadConfiguration("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": {} }, "UpstreamSets": { "s": [] } }""");
 
         Assert.Equal([], options.ConfigurationErrors);
         Assert.Empty(options.UpstreamSets["s"]);

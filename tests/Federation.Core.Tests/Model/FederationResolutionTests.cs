@@ -13,7 +13,7 @@ public class FederationResolutionTests
 
     private static FederationOptions WithUpstreams(params string[] names)
     {
-        var options = new FederationOptions();
+        var options = new FederationOptions { Downstream = { Uri = DownstreamUri } };
         foreach (var name in names)
         {
             options.Upstreams[name] = Upstream("amqp://" + name + "/%2f");
@@ -41,15 +41,16 @@ public class FederationResolutionTests
     }
 
     [Fact]
-    public void An_undefined_upstream_federates_nothing()
+    public void An_undefined_upstream_is_refused_rather_than_federating_nothing()
     {
+        // The plugin federates nothing until the upstream is defined; here the typo is an error, so that a reload can
+        // never stop (and clean up) running links because of it.
         var options = WithUpstreams("a");
         options.Policies["p"] = ExchangePolicy("^federated\\.", definition: d => d.FederationUpstream = "missing");
 
-        var resolution = Resolve(options);
+        var e = Assert.Throws<FederationConfigurationException>(() => Resolve(options));
 
-        Assert.Equal("p", resolution.PolicyName);
-        Assert.Empty(resolution.Upstreams);
+        Assert.Equal(["Policies:p:definition:federation-upstream: 'missing' names no defined upstream (defined: a)"], e.Errors);
     }
 
     [Fact]
@@ -73,7 +74,7 @@ public class FederationResolutionTests
     [Fact]
     public void Set_elements_override_the_upstream_which_overrides_the_defaults()
     {
-        var options = new FederationOptions();
+        var options = new FederationOptions { Downstream = { Uri = DownstreamUri } };
         options.Upstreams["origin"] = Upstream(configure: u => { u.MaxHops = 3; u.PrefetchCount = 10; u.Exchange = "from-upstream"; });
         options.UpstreamSets["s"] =
         [
@@ -104,13 +105,14 @@ public class FederationResolutionTests
     }
 
     [Fact]
-    public void An_element_naming_an_undefined_upstream_is_ignored_and_appears_once_defined()
+    public void An_element_naming_an_undefined_upstream_is_refused_until_it_is_defined()
     {
         var options = WithUpstreams("a");
         options.UpstreamSets["s"] = [new UpstreamSetElement { Upstream = "a" }, new UpstreamSetElement { Upstream = "later" }];
         options.Policies["p"] = ExchangePolicy("^federated\\.", definition: d => d.FederationUpstreamSet = "s");
 
-        Assert.Equal(["a"], NamesOf(Resolve(options)));
+        var e = Assert.Throws<FederationConfigurationException>(() => Resolve(options));
+        Assert.Equal(["UpstreamSets:s:1:upstream: 'later' names no defined upstream (defined: a)"], e.Errors);
 
         options.Upstreams["later"] = Upstream("amqp://later");
 
@@ -136,16 +138,15 @@ public class FederationResolutionTests
     }
 
     [Fact]
-    public void An_undefined_set_federates_nothing_and_appears_once_defined()
+    public void An_undefined_set_is_refused_until_it_is_defined()
     {
         var options = WithUpstreams("a");
         options.Policies["p"] = ExchangePolicy("^federated\\.", definition: d => d.FederationUpstreamSet = "later");
 
-        var before = Resolve(options);
+        var e = Assert.Throws<FederationConfigurationException>(() => Resolve(options));
         options.UpstreamSets["later"] = [new UpstreamSetElement { Upstream = "a" }];
 
-        Assert.Equal("p", before.PolicyName);
-        Assert.Empty(before.Upstreams);
+        Assert.Equal(["Policies:p:definition:federation-upstream-set: 'later' names no defined upstream set (defined: all)"], e.Errors);
         Assert.Equal(["a"], NamesOf(Resolve(options)));
     }
 

@@ -25,7 +25,7 @@ public class FederationValidationTests
         { o => o.Upstreams["origin"].ResourceCleanupMode = (ResourceCleanupMode)9, "Upstreams:origin:resource-cleanup-mode: '9' is not one of default, never" },
         { o => o.Upstreams["origin"].ChannelUseMode = (ChannelUseMode)9, "Upstreams:origin:channel-use-mode: '9' is not one of multiple, single" },
         { o => o.Upstreams["origin"].MaxHops = 0, "Upstreams:origin:max-hops: '0' must be at least 1" },
-        { o => o.Upstreams["origin"].PrefetchCount = -5, "Upstreams:origin:prefetch-count: '-5' must not be negative" },
+        { o => o.Upstreams["origin"].PrefetchCount = -5, "Upstreams:origin:prefetch-count: '-5' must be at least 1" },
         { o => o.Upstreams["origin"].ReconnectDelaySeconds = double.NaN, "Upstreams:origin:reconnect-delay: 'NaN' must be a number of seconds" },
         { o => o.Upstreams["origin"].ReconnectDelaySeconds = 1e12, "Upstreams:origin:reconnect-delay: '1000000000000' must be a number of seconds" },
         { o => o.Upstreams["origin"].Expires = 0, "Upstreams:origin:expires: '0' must be a positive number of milliseconds" },
@@ -66,9 +66,9 @@ public class FederationValidationTests
     [Fact]
     public void Create_throws_listing_every_error()
     {
-        var options = new FederationOptions();
+        var options = new FederationOptions { Downstream = { Uri = DownstreamUri } };
         options.Upstreams["origin"] = Upstream(configure: u => { u.MaxHops = 0; u.PrefetchCount = -1; });
-        options.Policies["p"] = ExchangePolicy("(");
+        options.Policies["p"] = ExchangePolicy("(", definition: d => d.FederationUpstream = "origin");
         options.ConfigurationErrors.Add("Upstreams:other:max-hops: 'x' is not an integer");
 
         var e = Assert.Throws<FederationConfigurationException>(() => FederationDefinitions.Create(options));
@@ -95,7 +95,7 @@ public class FederationValidationTests
     [Fact]
     public void The_snapshot_does_not_follow_later_changes_to_the_options()
     {
-        var options = new FederationOptions();
+        var options = new FederationOptions { Downstream = { Uri = DownstreamUri } };
         options.Upstreams["origin"] = Upstream(configure: u => u.MaxHops = 2);
         var definitions = FederationDefinitions.Create(options);
 

@@ -10,6 +10,9 @@ internal static class ModelTestData
     /// <summary>A password that must never appear in any error text.</summary>
     public const string Password = "s3cr3t-pa55";
 
+    /// <summary>A downstream URI for options that must validate.</summary>
+    public const string DownstreamUri = "memory://london/%2f";
+
     public const string OriginUri = "amqp://fed-user:" + Password + "@origin.example:5672/%2f";
 
     public static UpstreamDefinition Upstream(string uri = OriginUri, Action<UpstreamDefinition>? configure = null)

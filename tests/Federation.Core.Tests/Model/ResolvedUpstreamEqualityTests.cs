@@ -32,7 +32,7 @@ public class ResolvedUpstreamEqualityTests
     {
         static FederationOptions Options()
         {
-            var options = new FederationOptions();
+            var options = new FederationOptions { Downstream = { Uri = "memory://london/%2f" } };
             options.Upstreams["origin"] = UpstreamDefinition.FromJson(Json);
             options.UpstreamSets["s"] = UpstreamSetElement.ListFromJson("""[{"upstream":"origin","exchange":"y"}]""");
             options.Policies["p"] = FederationPolicy.FromJson("""{"pattern":".","definition":{"federation-upstream-set":"s"}}""");

@@ -29,6 +29,12 @@ internal sealed record AmqpEndpoint(
     /// <summary>The connect timeout when the URI does not set <c>connection_timeout</c>.</summary>
     public static readonly TimeSpan DefaultConnectionTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The time one connect attempt may take, TCP connect and AMQP handshake together: <c>connection_timeout</c>, or
+    /// <see cref="DefaultConnectionTimeout"/> when it is 0 (there is no "wait forever").
+    /// </summary>
+    public TimeSpan ConnectDeadline => ConnectionTimeout > TimeSpan.Zero ? ConnectionTimeout : DefaultConnectionTimeout;
+
     /// <summary>Parses <paramref name="uri"/>; throws <see cref="ArgumentException"/> with a credential-free message when it is malformed.</summary>
     public static AmqpEndpoint Parse(string uri)
     {

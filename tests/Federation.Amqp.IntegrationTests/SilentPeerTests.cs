@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Federation.Core.Transport;
+using Federation.Testing.Brokers;
 
 namespace Federation.Amqp.IntegrationTests;
 

@@ -11,8 +11,10 @@ namespace Federation.Nats.Transport;
 /// <remarks>
 /// URI query parameters (removed before connecting): <c>cluster-name</c> (the federation identity of this deployment; default the
 /// server's INFO <c>server_name</c>), <c>monitor-port</c> (the server's HTTP monitoring port, polled at <c>/subsz</c> to learn
-/// the downstream's subscription interest), <c>monitor-interval-ms</c> (poll interval, default 1000) and <c>namespaces</c>
-/// (comma-separated exchange names reported as existing from the start; without it the first subject token is the exchange).
+/// the downstream's subscription interest), <c>monitor-interval-ms</c> (poll interval, default 1000), <c>namespaces</c>
+/// (comma-separated exchange names reported as existing from the start; without it the first subject token is the exchange)
+/// and <c>connect-timeout-ms</c> (default 5000: the whole connect attempt, TCP connect, the server's INFO, TLS and the
+/// CONNECT/PING handshake, so a peer that accepts TCP and never answers fails the attempt in time).
 /// </remarks>
 public sealed class NatsTransport : ITransport
 {
@@ -30,7 +32,7 @@ public sealed class NatsTransport : ITransport
             Name = request.ConnectionName,
             DiscoverServers = false,
             MaxReconnectAttempts = 0,
-            ConnectTimeout = TimeSpan.FromSeconds(5),
+            ConnectTimeout = settings.ConnectTimeout,
         });
         try
         {
@@ -44,7 +46,7 @@ public sealed class NatsTransport : ITransport
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             await client.DisposeAsync().ConfigureAwait(false);
-            throw new BrokerUnreachableException($"Could not connect to NATS server {UriRedaction.Redact(request.Uri)}: {ex.GetType().Name}.", ex);
+            throw NatsConnectErrors.Unreachable(request.Uri, UriRedaction.Redact(request.Uri), ex);
         }
         catch
         {
@@ -71,8 +73,11 @@ public static class NatsTransportServiceCollectionExtensions
     }
 }
 
-internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, int? MonitorPort, string Host, TimeSpan MonitorInterval, IReadOnlyList<string> Namespaces)
+internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, int? MonitorPort, string Host, TimeSpan MonitorInterval, IReadOnlyList<string> Namespaces, TimeSpan ConnectTimeout)
 {
+    /// <summary>The connect deadline when the URI gives no <c>connect-timeout-ms</c>.</summary>
+    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(5);
+
     public static NatsUriSettings Parse(string uri)
     {
         ArgumentNullException.ThrowIfNull(uri);
@@ -81,6 +86,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
         string? cluster = null;
         int? monitor = null;
         var interval = TimeSpan.FromSeconds(1);
+        var connectTimeout = DefaultConnectTimeout;
         IReadOnlyList<string> namespaces = [];
         if (query >= 0)
         {
@@ -94,6 +100,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
                     case "cluster-name": cluster = value; break;
                     case "monitor-port" when int.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var port): monitor = port; break;
                     case "monitor-interval-ms" when int.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var ms) && ms > 0: interval = TimeSpan.FromMilliseconds(ms); break;
+                    case "connect-timeout-ms" when int.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var timeout) && timeout > 0: connectTimeout = TimeSpan.FromMilliseconds(timeout); break;
                     case "namespaces": namespaces = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
                     default: break;
                 }
@@ -105,6 +112,6 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
             throw new BrokerUnreachableException($"'{UriRedaction.Redact(uri)}' is not a valid nats:// or tls:// URI.");
         }
 
-        return new NatsUriSettings(server.TrimEnd('/'), cluster, monitor, parsed.Host, interval, namespaces);
+        return new NatsUriSettings(server.TrimEnd('/'), cluster, monitor, parsed.Host, interval, namespaces, connectTimeout);
     }
 }

@@ -1,25 +1,27 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Federation.Amqp.IntegrationTests;
+namespace Federation.Testing.Brokers;
 
 /// <summary>
 /// A TCP listener on loopback that accepts every connection and never writes a byte: the peer that completes the TCP
 /// handshake and then says nothing (a hung broker, a firewall that accepts, the wrong service on the port).
 /// </summary>
-internal sealed class SilentPeer : IAsyncDisposable
+public sealed class SilentPeer : IAsyncDisposable
 {
     private readonly TcpListener listener = new(IPAddress.Loopback, 0);
     private readonly List<Socket> accepted = [];
     private readonly CancellationTokenSource stopping = new();
     private readonly Task acceptLoop;
 
+    /// <summary>Starts listening on a port the OS picks.</summary>
     public SilentPeer()
     {
         listener.Start();
         acceptLoop = Task.Run(AcceptAsync);
     }
 
+    /// <summary>The loopback port the peer listens on.</summary>
     public int Port => ((IPEndPoint)listener.LocalEndpoint).Port;
 
     /// <summary>How many connections the peer accepted so far.</summary>
@@ -34,6 +36,7 @@ internal sealed class SilentPeer : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops listening and closes every accepted connection.</summary>
     public async ValueTask DisposeAsync()
     {
         await stopping.CancelAsync();

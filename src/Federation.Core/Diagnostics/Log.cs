@@ -71,6 +71,9 @@ internal static partial class Log
     [LoggerMessage(2013, LogLevel.Warning, "Federation stop was cut short by the shutdown deadline; abandoned: {Abandoned}")]
     public static partial void StopAbandoned(ILogger logger, string abandoned);
 
+    [LoggerMessage(2014, LogLevel.Warning, "Federation stopping: abandoned {Abandoned}")]
+    public static partial void ConnectsAbandoned(ILogger logger, string abandoned);
+
     [LoggerMessage(3001, LogLevel.Error, "Federation configuration reload rejected; the previous configuration stays in force: {Errors}")]
     public static partial void ReloadRejected(ILogger logger, string errors);
 

@@ -41,7 +41,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
 
     // The downstream connect attempt in flight, and the wait before the next one. Both run off the loop, so that a
     // downstream that never answers holds up neither reconfiguration, nor restarts, nor stop; only the loop touches them.
-    private CancellationTokenSource? _connectAttempt;
+    private volatile CancellationTokenSource? _connectAttempt;
     private CancellationTokenSource? _retryWait;
     private int _sessionNumber;
     private bool _gapCheckScheduled;
@@ -125,7 +125,13 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         }
 
         // First, so that nothing new starts and a connect or snapshot in flight gives up instead of running to its timeout.
+        var abandoned = DescribeConnectsInFlight();
         await _stopping.CancelAsync().ConfigureAwait(false);
+        if (abandoned.Length > 0)
+        {
+            Log.ConnectsAbandoned(_logger, abandoned);
+        }
+
         var stopped = Ask(async () =>
         {
             CancelConnectAttempt();
@@ -447,6 +453,24 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             wait.Cancel();
             wait.Dispose();
         }
+    }
+
+    /// <summary>What a stop cuts short: the downstream connect attempt in flight, and links that are not up. Any thread.</summary>
+    private string DescribeConnectsInFlight()
+    {
+        var inFlight = new List<string>();
+        if (_connectAttempt is not null && _definitions.DownstreamUri is { } uri)
+        {
+            inFlight.Add($"connecting to downstream {UriRedaction.Redact(uri)}");
+        }
+
+        var notUp = _links.Values.Select(l => l.Status).Where(s => s.State is LinkState.Starting or LinkState.Error).ToList();
+        if (notUp.Count > 0)
+        {
+            inFlight.Add($"{notUp.Count} link(s) not up: {string.Join(", ", notUp.OrderBy(s => s.Id, StringComparer.Ordinal).Select(s => $"{s.Id} ({s.Exchange} <- {s.Upstream}, {s.Uri})"))}");
+        }
+
+        return string.Join("; ", inFlight);
     }
 
     private string DescribeUnfinishedStop()

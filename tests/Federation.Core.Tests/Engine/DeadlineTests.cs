@@ -104,6 +104,10 @@ public sealed class DeadlineTests : IAsyncLifetime
         await engine.StopAsync(CancellationToken.None).WaitAsync(Promptly);
 
         Assert.Empty(engine.GetLinks());
+        var abandoned = Assert.Single(_logs.WithId(2014));
+        Assert.Equal(LogLevel.Warning, abandoned.Level);
+        Assert.Contains("1 link(s) not up", abandoned.Message, StringComparison.Ordinal);
+        Assert.Contains("silent://nowhere/", abandoned.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -127,6 +131,7 @@ public sealed class DeadlineTests : IAsyncLifetime
         await engine.UpdateAsync(new FederationOptions { Downstream = { Uri = SilentTransport.Uri("downstream") } }.Upstream("u", "U").Policy("fed", "^fed$", upstream: "u"), CancellationToken.None).WaitAsync(Promptly);
         await Testbed.Eventually(() => silent.Attempts == 2, () => "connecting to the silent downstream again");
         await engine.StopAsync(CancellationToken.None).WaitAsync(Promptly);
+        Assert.Contains("connecting to downstream silent://downstream/", Assert.Single(_logs.WithId(2014)).Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -58,6 +58,12 @@ internal sealed record AmqpEndpoint(
     public static readonly IReadOnlyList<string> QueryKeys =
         [HeartbeatKey, ConnectionTimeoutKey, ServerNameIndicationKey, ManagementPortKey, ManagementSchemeKey, TopologyKey, EventVirtualHostKey];
 
+    /// <summary>
+    /// The time one connect attempt may take, TCP connect and AMQP handshake together: <c>connection_timeout</c>, or
+    /// <see cref="DefaultConnectionTimeout"/> when it is 0 (there is no "wait forever").
+    /// </summary>
+    public TimeSpan ConnectDeadline => ConnectionTimeout > TimeSpan.Zero ? ConnectionTimeout : DefaultConnectionTimeout;
+
     /// <summary>Parses <paramref name="uri"/>; throws <see cref="ArgumentException"/> with a credential-free message when it is malformed.</summary>
     public static AmqpEndpoint Parse(string uri)
     {

@@ -57,8 +57,9 @@ internal sealed class AmqpTopologySource : ITopologySource
             else
             {
                 // amq.rabbitmq.event lives in one vhost per broker; its events carry the vhost they are about.
-                var factory = AmqpTransport.CreateFactory(endpoint, endpoint.EventVirtualHost, connection.Name + " (topology events)");
-                source.eventConnection = await factory.CreateConnectionAsync(factory.ClientProvidedName, cancellationToken).ConfigureAwait(false);
+                var eventConnectionName = connection.Name + " (topology events)";
+                var factory = AmqpTransport.CreateFactory(endpoint, endpoint.EventVirtualHost, eventConnectionName);
+                source.eventConnection = await AmqpTransport.ConnectWithinDeadlineAsync(factory, endpoint, eventConnectionName, cancellationToken).ConfigureAwait(false);
                 source.eventConnection.ConnectionShutdownAsync += source.OnEventsLostAsync;
                 channel = await source.eventConnection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
             }

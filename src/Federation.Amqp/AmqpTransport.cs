@@ -11,7 +11,8 @@ namespace Federation.Amqp;
 /// <c>/</c>); an empty path or <c>/</c> means the vhost <c>/</c>. Query parameters:</para>
 /// <list type="bullet">
 /// <item><c>heartbeat</c>: seconds, default 30 (0 disables heartbeats).</item>
-/// <item><c>connection_timeout</c>: milliseconds, default 30 000.</item>
+/// <item><c>connection_timeout</c>: milliseconds, default 30 000 (also when 0). It bounds the whole connect attempt: TCP
+/// connect, TLS and the AMQP handshake, so a peer that accepts TCP and never answers fails the attempt in time.</item>
 /// <item><c>server_name_indication</c>: the TLS server name for <c>amqps</c>, default the host.</item>
 /// <item><c>management-port</c>: port of the rabbitmq_management HTTP API on the same host, default 15672. It is used for
 /// the topology snapshot and to declare internal exchanges (AMQP clients cannot set the <c>internal</c> flag).</item>
@@ -43,7 +44,10 @@ public sealed class AmqpTransport : ITransport
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The URI is malformed.</exception>
-    /// <exception cref="BrokerUnreachableException">The broker cannot be reached, or refused the connection.</exception>
+    /// <exception cref="BrokerUnreachableException">
+    /// The broker cannot be reached, refused the connection, or did not complete the TCP connect and the AMQP handshake
+    /// within <c>connection_timeout</c>.
+    /// </exception>
     /// <exception cref="AuthenticationFailedException">The broker refused the credentials or the vhost.</exception>
     public async ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken)
     {
@@ -51,16 +55,7 @@ public sealed class AmqpTransport : ITransport
         cancellationToken.ThrowIfCancellationRequested();
         var endpoint = AmqpEndpoint.Parse(request.Uri);
         var factory = CreateFactory(endpoint, endpoint.VirtualHost, request.ConnectionName);
-        IConnection connection;
-        try
-        {
-            connection = await factory.CreateConnectionAsync(request.ConnectionName, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            throw AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.Password);
-        }
-
+        var connection = await ConnectWithinDeadlineAsync(factory, endpoint, request.ConnectionName, cancellationToken).ConfigureAwait(false);
         return await AmqpConnection.OpenAsync(connection, endpoint, request.ObserveTopology, cancellationToken).ConfigureAwait(false);
     }
 
@@ -75,7 +70,8 @@ public sealed class AmqpTransport : ITransport
             Password = endpoint.Password,
             VirtualHost = virtualHost,
             RequestedHeartbeat = endpoint.Heartbeat,
-            RequestedConnectionTimeout = endpoint.ConnectionTimeout,
+            RequestedConnectionTimeout = endpoint.ConnectDeadline,
+            HandshakeContinuationTimeout = endpoint.ConnectDeadline,
             ClientProvidedName = connectionName,
 
             // The engine owns reconnects and redeclares from its desired state (see IBrokerConnection).
@@ -90,4 +86,68 @@ public sealed class AmqpTransport : ITransport
 
         return factory;
     }
+
+    /// <summary>
+    /// Opens the client connection (TCP connect, TLS, and the AMQP handshake up to connection.open-ok) within the
+    /// endpoint's <c>connection_timeout</c>. The client library's own timeouts do not cover a peer that accepts TCP and
+    /// never answers (it waits for connection.start forever), so the deadline is also enforced here: the attempt is
+    /// cancelled, and abandoned if the library does not honour the cancellation.
+    /// </summary>
+    internal static async Task<IConnection> ConnectWithinDeadlineAsync(ConnectionFactory factory, AmqpEndpoint endpoint, string connectionName, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(endpoint.ConnectDeadline);
+        var connecting = factory.CreateConnectionAsync(connectionName, deadline.Token);
+        try
+        {
+            return await connecting.WaitAsync(deadline.Token).ConfigureAwait(false);
+        }
+        catch (Exception error) when (deadline.IsCancellationRequested)
+        {
+            DisposeWhenDone(connecting);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException($"Connecting to {endpoint.DisplayUri} was cancelled.", error, cancellationToken);
+            }
+
+            throw new Federation.Core.Transport.BrokerUnreachableException(
+                $"Connecting to {endpoint.DisplayUri} timed out after {Seconds(endpoint.ConnectDeadline)}: no completed TCP connect and AMQP handshake within connection_timeout.",
+                error);
+        }
+        catch (Exception error)
+        {
+            throw AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.Password);
+        }
+    }
+
+    /// <summary>Closes a connection attempt we gave up on, should it still succeed later.</summary>
+    private static void DisposeWhenDone(Task<IConnection> connecting) =>
+        _ = connecting.ContinueWith(
+            static async attempt =>
+            {
+                if (attempt.IsCompletedSuccessfully)
+                {
+                    try
+                    {
+                        await attempt.Result.AbortAsync().ConfigureAwait(false);
+                    }
+#pragma warning disable CA1031 // A connection nobody wants any more: whatever closing it throws is irrelevant.
+                    catch (Exception)
+#pragma warning restore CA1031
+                    {
+                    }
+
+                    attempt.Result.Dispose();
+                }
+                else
+                {
+                    _ = attempt.Exception; // Observed: the failure of an abandoned attempt is of no interest.
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+
+    private static string Seconds(TimeSpan duration) =>
+        duration.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) + " s";
 }

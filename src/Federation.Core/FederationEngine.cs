@@ -89,8 +89,15 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
         return _supervisor.ReconfigureAsync(definitions).WaitAsync(cancellationToken);
     }
 
-    /// <summary>Stops every link cleanly (deleting upstream queues unless <c>resource-cleanup-mode</c> is <c>never</c>) and disconnects.</summary>
-    public Task StopAsync(CancellationToken cancellationToken) => _supervisor.StopAsync().WaitAsync(cancellationToken);
+    /// <summary>
+    /// Stops every link cleanly (deleting upstream queues unless <c>resource-cleanup-mode</c> is <c>never</c>) and
+    /// disconnects. Connect attempts in flight are abandoned at once, whatever the brokers do.
+    /// </summary>
+    /// <param name="cancellationToken">
+    /// Ends the clean stop early, as a host's shutdown deadline does: what is still stopping is abandoned and logged at
+    /// warning, and the method returns without throwing.
+    /// </param>
+    public Task StopAsync(CancellationToken cancellationToken) => _supervisor.StopAsync(cancellationToken);
 
     /// <inheritdoc />
     public IReadOnlyList<LinkStatus> GetLinks() => _supervisor.GetStatuses();

@@ -8,8 +8,8 @@ internal static partial class Log
     [LoggerMessage(1001, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) running against {Uri}, queue '{Queue}', generation {Generation}")]
     public static partial void LinkRunning(ILogger logger, string linkId, string exchange, string upstream, string uri, string queue, char generation);
 
-    [LoggerMessage(1002, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) failed against {Uri}; retrying in {Delay}")]
-    public static partial void LinkFailed(ILogger logger, Exception exception, string linkId, string exchange, string upstream, string uri, TimeSpan delay);
+    [LoggerMessage(1002, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) failed against {Uri}: {Cause}; retrying in {Delay}")]
+    public static partial void LinkFailed(ILogger logger, string linkId, string exchange, string upstream, string uri, string cause, TimeSpan delay);
 
     [LoggerMessage(1003, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) stopped; upstream objects {Cleanup}")]
     public static partial void LinkStopped(ILogger logger, string linkId, string exchange, string upstream, string cleanup);
@@ -23,11 +23,20 @@ internal static partial class Log
     [LoggerMessage(1007, LogLevel.Warning, "Link {LinkId}: cleaning up upstream objects failed; they stay on the upstream")]
     public static partial void CleanupFailed(ILogger logger, Exception exception, string linkId);
 
+    [LoggerMessage(1008, LogLevel.Debug, "Link {LinkId} attempt {Attempt} against {Uri} failed")]
+    public static partial void LinkAttemptFailed(ILogger logger, Exception exception, string linkId, int attempt, string uri);
+
+    [LoggerMessage(1009, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) still failing after {Attempts} attempts, last against {Uri}: {Cause}; retrying every {Delay}")]
+    public static partial void LinkStillFailing(ILogger logger, string linkId, string exchange, string upstream, int attempts, string uri, string cause, TimeSpan delay);
+
+    [LoggerMessage(1010, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) up again after {Attempts} failed attempt(s)")]
+    public static partial void LinkRecovered(ILogger logger, string linkId, string exchange, string upstream, int attempts);
+
     [LoggerMessage(2001, LogLevel.Information, "Federation connected to downstream {Uri} as cluster '{ClusterName}', vhost '{VirtualHost}'")]
     public static partial void DownstreamConnected(ILogger logger, string uri, string clusterName, string virtualHost);
 
-    [LoggerMessage(2002, LogLevel.Warning, "Federation could not use downstream {Uri}; retrying in {Delay}")]
-    public static partial void DownstreamFailed(ILogger logger, Exception exception, string uri, TimeSpan delay);
+    [LoggerMessage(2002, LogLevel.Warning, "Federation could not use downstream {Uri}: {Cause}; retrying in {Delay}")]
+    public static partial void DownstreamFailed(ILogger logger, string uri, string cause, TimeSpan delay);
 
     [LoggerMessage(2003, LogLevel.Information, "Starting link {LinkId}: {Exchange} <- {Upstream}")]
     public static partial void LinkStarting(ILogger logger, string linkId, string exchange, string upstream);
@@ -44,12 +53,36 @@ internal static partial class Log
     [LoggerMessage(2007, LogLevel.Warning, "Federation (explicit topology) could not apply '{Change}' to downstream {Uri}")]
     public static partial void ExplicitTopologyFailed(ILogger logger, Exception exception, string change, string uri);
 
+    [LoggerMessage(2008, LogLevel.Debug, "Federation downstream attempt {Attempt} against {Uri} failed")]
+    public static partial void DownstreamAttemptFailed(ILogger logger, Exception exception, int attempt, string uri);
+
+    [LoggerMessage(2009, LogLevel.Warning, "Federation still cannot use downstream {Uri} after {Attempts} attempts: {Cause}; retrying every {Delay}")]
+    public static partial void DownstreamStillFailing(ILogger logger, string uri, int attempts, string cause, TimeSpan delay);
+
+    [LoggerMessage(2010, LogLevel.Information, "Federation downstream {Uri} up again after {Attempts} failed attempt(s)")]
+    public static partial void DownstreamRecovered(ILogger logger, string uri, int attempts);
+
+    [LoggerMessage(2011, LogLevel.Error, "Federation could not apply a configuration change completely; it keeps running and takes the next one")]
+    public static partial void ReconfigurationFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(2012, LogLevel.Error, "Federation has no downstream URI (Federation:Downstream:uri); no links run until a configuration names one")]
+    public static partial void NoDownstreamUri(ILogger logger);
+
+    [LoggerMessage(2013, LogLevel.Warning, "Federation stop was cut short by the shutdown deadline; abandoned: {Abandoned}")]
+    public static partial void StopAbandoned(ILogger logger, string abandoned);
+
+    [LoggerMessage(2014, LogLevel.Warning, "Federation stopping: abandoned {Abandoned}")]
+    public static partial void ConnectsAbandoned(ILogger logger, string abandoned);
+
     [LoggerMessage(3001, LogLevel.Warning, "Federation configuration reload refused; the running configuration is kept. {ErrorCount} error(s): {Errors}")]
     public static partial void ReloadRejected(ILogger logger, int errorCount, string errors);
 
     [LoggerMessage(3002, LogLevel.Information, "Federation configuration reloaded")]
     public static partial void Reloaded(ILogger logger);
 
-    [LoggerMessage(3003, LogLevel.Error, "Federation configuration reload failed; the next reload is applied as usual")]
-    public static partial void ReloadFailed(ILogger logger, Exception exception);
+    [LoggerMessage(3003, LogLevel.Error, "Federation configuration reload failed: {Reason}; the engine keeps running and takes the next reload")]
+    public static partial void ReloadFailed(ILogger logger, string reason);
+
+    [LoggerMessage(3004, LogLevel.Error, "Stopping {Service} failed; the host goes on stopping")]
+    public static partial void StopFailed(ILogger logger, Exception exception, string service);
 }

@@ -3,6 +3,7 @@ using Federation.Core.Diagnostics;
 using Federation.Core.Transport.Messaging;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Federation.Core.Hosting;
@@ -35,8 +36,33 @@ internal sealed class FederationBrokerHostedService(
         _broker = broker;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) =>
-        _broker?.StopAsync(cancellationToken) ?? Task.CompletedTask;
+    /// <summary>
+    /// Stops the broker within the host's shutdown deadline (<paramref name="cancellationToken"/>). When it fires first,
+    /// the broker's stop is abandoned and logged at warning. Never throws, so that the host always gets to exit cleanly.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_broker is not { } broker)
+        {
+            return;
+        }
+
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<FederationBrokerHostedService>();
+        try
+        {
+            await broker.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Log.StopAbandoned(logger, $"stopping federation broker '{name}'");
+        }
+#pragma warning disable CA1031 // A failing stop must not turn a clean shutdown into a crash; it is logged.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.StopFailed(logger, ex, $"federation broker '{name}'");
+        }
+    }
 
     public ValueTask DisposeAsync() => _broker?.DisposeAsync() ?? ValueTask.CompletedTask;
 }

@@ -33,13 +33,28 @@ internal sealed class FederationHostedService(
         _reloadSubscription = options.OnChange(OnReload);
     }
 
+    /// <summary>
+    /// Stops the engine within the host's shutdown deadline (<paramref name="cancellationToken"/>): the engine abandons
+    /// what is still stopping when it fires. Never throws, so that the host always gets to exit cleanly.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _reloadSubscription?.Dispose();
         _reloadSubscription = null;
-        if (_engine is not null)
+        if (_engine is null)
+        {
+            return;
+        }
+
+        try
         {
             await _engine.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // A failing stop must not turn a clean shutdown into a crash; it is logged.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.StopFailed(logger, ex, "the federation engine");
         }
     }
 
@@ -64,11 +79,11 @@ internal sealed class FederationHostedService(
         {
             // The host is shutting down.
         }
-#pragma warning disable CA1031 // Any failure is logged; throwing here would be an unobserved task exception.
+#pragma warning disable CA1031 // A reload runs in the background: nothing above it would see the failure, so it is logged here.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.ReloadFailed(logger, ex);
+            Log.ReloadFailed(logger, FailureEpisode.Describe(ex));
         }
     }
 }

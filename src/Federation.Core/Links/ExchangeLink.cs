@@ -25,6 +25,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private readonly Channel<BindingCommand> _commands = Channel.CreateUnbounded<BindingCommand>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly KeyValuePair<string, object?>[] _tags;
+    private readonly FailureEpisode _failures = new();
     private CancellationTokenSource? _currentRun;
     private volatile bool _restartRequested;
     private volatile bool _cleanupOnStop;
@@ -64,7 +65,10 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// <summary>Starts the run loop in the background.</summary>
     public void Start() => _loop = Task.Run(RunLoopAsync);
 
-    /// <summary>Restarts the current run at once, keeping the upstream queue (no messages are lost).</summary>
+    /// <summary>
+    /// Restarts the current run at once, keeping the upstream queue (no messages are lost). A connect attempt in flight is
+    /// abandoned, and a link waiting out its reconnect delay tries again now.
+    /// </summary>
     public void RequestRestart()
     {
         _restartRequested = true;
@@ -119,14 +123,24 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         {
             // Rotate over the URIs, one per attempt, so every URI of the upstream gets tried.
             var uri = uris[attempt++ % uris.Count];
+
+            // One token for the attempt and the wait after it, so a restart also cuts the reconnect delay short.
             using var run = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-            _currentRun = run;
             _restartRequested = false;
-            SetStatus(LinkState.Starting, UriRedaction.Redact(uri), null, null);
+            _currentRun = run;
+
+            // A link that keeps failing stays in error (and visible as down) while it retries; "starting" is for a link
+            // that has not failed yet, or was restarted by hand.
+            if (Status.State != LinkState.Error)
+            {
+                SetStatus(LinkState.Starting, UriRedaction.Redact(uri), null, null);
+            }
+
             try
             {
                 await RunOnceAsync(uri, run.Token).ConfigureAwait(false);
                 failuresInARow = 0;
+                _failures.End();
             }
             catch (Exception) when (_stopping.IsCancellationRequested)
             {
@@ -135,6 +149,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             catch (Exception) when (_restartRequested)
             {
                 failuresInARow = 0;
+                SetStatus(LinkState.Starting, UriRedaction.Redact(uri), null, null);
             }
             catch (Exception ex)
             {
@@ -146,21 +161,29 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 if (Status is { State: LinkState.Running } running && _time.GetUtcNow() - running.Since >= Definition.Upstream.ReconnectDelay)
                 {
                     failuresInARow = 0;
+                    _failures.End();
                 }
 
                 var delay = failuresInARow == 0 ? TimeSpan.Zero : Definition.Upstream.ReconnectDelay;
                 failuresInARow++;
-                SetStatus(LinkState.Error, UriRedaction.Redact(uri), Describe(ex), null);
-                Log.LinkFailed(_logger, ex, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, UriRedaction.Redact(uri), delay);
+                var redacted = UriRedaction.Redact(uri);
+                var cause = FailureEpisode.Describe(ex);
+                SetStatus(LinkState.Error, redacted, cause, null);
+                LogFailure(ex, redacted, cause, delay);
                 if (delay > TimeSpan.Zero)
                 {
                     try
                     {
-                        await Task.Delay(delay, _time, _stopping.Token).ConfigureAwait(false);
+                        await Task.Delay(delay, _time, run.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+                    {
+                        break;
                     }
                     catch (OperationCanceledException)
                     {
-                        break;
+                        // Restart requested while waiting: try again now.
+                        failuresInARow = 0;
                     }
                 }
             }
@@ -176,18 +199,41 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
     }
 
+    /// <summary>One warning when a failure episode starts, one summary while it lasts; every attempt's exception at debug.</summary>
+    private void LogFailure(Exception exception, string uri, string cause, TimeSpan delay)
+    {
+        var step = _failures.Fail();
+        Log.LinkAttemptFailed(_logger, exception, Definition.Id, _failures.Failures, uri);
+        switch (step)
+        {
+            case FailureLogStep.Started:
+                Log.LinkFailed(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, uri, cause, delay);
+                break;
+            case FailureLogStep.Summary:
+                Log.LinkStillFailing(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, _failures.Failures, uri, cause, Definition.Upstream.ReconnectDelay);
+                break;
+            case FailureLogStep.Quiet:
+                break;
+        }
+    }
+
     private async Task RunOnceAsync(string uri, CancellationToken cancellationToken)
     {
         var downstream = await _downstream.Current.WaitAsync(cancellationToken).ConfigureAwait(false);
         var transport = _transports.Resolve(uri);
         var connectionName = UpstreamNaming.ConnectionName(Definition.Upstream.UpstreamName, Definition.PolicyName);
-        var upstream = await transport.ConnectAsync(new ConnectionRequest(uri, connectionName), cancellationToken).ConfigureAwait(false);
+        var upstream = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), _time, cancellationToken).ConfigureAwait(false);
         var session = new LinkSession(this, downstream, upstream);
         try
         {
             await session.SetUpAsync(cancellationToken).ConfigureAwait(false);
             SetStatus(LinkState.Running, upstream.DisplayUri, null, connectionName);
             Log.LinkRunning(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, upstream.DisplayUri, session.QueueName, session.Generation);
+            if (_failures.Up() is > 0 and var failed)
+            {
+                Log.LinkRecovered(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, failed);
+            }
+
             await session.RunAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -216,7 +262,4 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         localConnection,
         Definition.PolicyName,
         _time.GetUtcNow());
-
-    // Exception messages from transports never carry credentials (a transport contract), so they are safe to show.
-    private static string Describe(Exception ex) => $"{ex.GetType().Name}: {ex.Message}";
 }

@@ -34,8 +34,15 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ExplicitTopology? _explicitTopology;
     private FederationDefinitions _definitions;
+    private readonly FailureEpisode _downstreamFailures = new();
     private DownstreamSession? _session;
+    private DateTimeOffset _sessionSince;
     private IDisposable? _topologySubscription;
+
+    // The downstream connect attempt in flight, and the wait before the next one. Both run off the loop, so that a
+    // downstream that never answers holds up neither reconfiguration, nor restarts, nor stop; only the loop touches them.
+    private volatile CancellationTokenSource? _connectAttempt;
+    private CancellationTokenSource? _retryWait;
     private int _sessionNumber;
     private bool _gapCheckScheduled;
     private readonly Task _loop;
@@ -63,25 +70,34 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         [.. _links.Values.Select(l => l.Status).OrderBy(s => s.Exchange, StringComparer.Ordinal).ThenBy(s => s.Upstream, StringComparer.Ordinal).ThenBy(s => s.UpstreamExchange, StringComparer.Ordinal)];
 
     /// <summary>Makes the first downstream connection attempt; links follow once it is connected.</summary>
-    public void Start() => Post(ConnectDownstreamAsync);
+    public void Start() => Post(() =>
+    {
+        BeginConnectDownstream();
+        return Task.CompletedTask;
+    });
 
-    /// <summary>Applies new definitions; only links whose definition changed are restarted.</summary>
+    /// <summary>
+    /// Applies new definitions; only links whose definition changed are restarted. A failure is logged and rethrown; the
+    /// supervisor stays connected to (or keeps trying) the downstream and takes the next reconfiguration.
+    /// </summary>
     public Task ReconfigureAsync(FederationDefinitions definitions) => Ask(async () =>
     {
-        var identityChanged = definitions.ClusterName != _definitions.ClusterName || definitions.DownstreamUri != _definitions.DownstreamUri;
-        _definitions = definitions;
-        if (identityChanged && _session is not null)
+        try
         {
-            // Another downstream, or another cluster name (queue names and loop detection depend on it): start over.
-            // Stop the links first, while they still have their sessions, so that they clean up their upstream objects.
-            await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup: true))).ConfigureAwait(false);
-            _links.Clear();
-            await DisconnectDownstreamAsync().ConfigureAwait(false);
-            await ConnectDownstreamAsync().ConfigureAwait(false);
-            return;
+            await ApplyDefinitionsAsync(definitions).ConfigureAwait(false);
         }
+        catch (Exception ex) when (!_stopping.IsCancellationRequested)
+        {
+            Log.ReconfigurationFailed(_logger, ex);
 
-        await ReconcileAsync().ConfigureAwait(false);
+            // Whatever broke, keep a way back: without a downstream session there must be an attempt or a retry under way.
+            if (_session is null && _retryWait is null)
+            {
+                BeginConnectDownstream();
+            }
+
+            throw;
+        }
     });
 
     /// <summary>Restarts the link with <paramref name="id"/>; false when there is none.</summary>
@@ -96,29 +112,55 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         return Task.FromResult(true);
     });
 
-    /// <summary>Stops every link cleanly (deleting upstream objects unless <c>never</c>) and closes the downstream.</summary>
-    public async Task StopAsync()
+    /// <summary>
+    /// Stops every link cleanly (deleting upstream objects unless <c>never</c>) and closes the downstream. A downstream
+    /// connect attempt in flight is abandoned at once. When <paramref name="cancellationToken"/> fires first (a host's
+    /// shutdown deadline), whatever is still stopping is abandoned, logged at warning, and the method returns without throwing.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_stopping.IsCancellationRequested)
         {
             return;
         }
 
-        await Ask(async () =>
+        // First, so that nothing new starts and a connect or snapshot in flight gives up instead of running to its timeout.
+        var abandoned = DescribeConnectsInFlight();
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (abandoned.Length > 0)
         {
+            Log.ConnectsAbandoned(_logger, abandoned);
+        }
+
+        var stopped = Ask(async () =>
+        {
+            CancelConnectAttempt();
             await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup: true))).ConfigureAwait(false);
             _links.Clear();
             await DisconnectDownstreamAsync().ConfigureAwait(false);
-        }).ConfigureAwait(false);
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        _inbox.Writer.TryComplete();
-        await _loop.ConfigureAwait(false);
+        });
+        try
+        {
+            await stopped.WaitAsync(cancellationToken).ConfigureAwait(false);
+            _inbox.Writer.TryComplete();
+            await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _inbox.Writer.TryComplete();
+            Log.StopAbandoned(_logger, DescribeUnfinishedStop());
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
-        await StopAsync().ConfigureAwait(false);
-        _stopping.Dispose();
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+
+        // After an abandoned stop the loop may still use the token; it is only disposed once nothing can.
+        if (_loop.IsCompleted)
+        {
+            _stopping.Dispose();
+        }
     }
 
     private async Task LoopAsync()
@@ -128,6 +170,10 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             try
             {
                 await work().ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                // Stopping: work cut short on purpose.
             }
             catch (Exception ex)
             {
@@ -166,78 +212,298 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         return done.Task;
     }
 
-    private async Task ConnectDownstreamAsync()
+    private async Task ApplyDefinitionsAsync(FederationDefinitions definitions)
     {
-        if (_session is not null || _stopping.IsCancellationRequested)
+        var identityChanged = definitions.ClusterName != _definitions.ClusterName || definitions.DownstreamUri != _definitions.DownstreamUri;
+        _definitions = definitions;
+        if (identityChanged)
+        {
+            if (_session is not null)
+            {
+                // Another downstream, or another cluster name (queue names and loop detection depend on it): start over.
+                // Stop the links first, while they still have their sessions, so that they clean up their upstream objects.
+                await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup: true))).ConfigureAwait(false);
+                _links.Clear();
+                await DisconnectDownstreamAsync().ConfigureAwait(false);
+            }
+
+            // An attempt at the previous downstream is of no use any more.
+            CancelConnectAttempt();
+            BeginConnectDownstream();
+            return;
+        }
+
+        if (_session is null)
+        {
+            // Not connected (yet): links start once the downstream is; try now rather than at the next retry.
+            BeginConnectDownstream();
+            return;
+        }
+
+        await ReconcileAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Starts a downstream connect attempt in the background unless connected, connecting or stopping. Its outcome comes
+    /// back to the loop through <see cref="OnDownstreamAttemptDoneAsync"/>. Loop only.
+    /// </summary>
+    private void BeginConnectDownstream()
+    {
+        if (_session is not null || _connectAttempt is not null || _stopping.IsCancellationRequested)
         {
             return;
         }
 
-        var uri = _definitions.DownstreamUri ?? throw new InvalidOperationException("No downstream URI is configured (Federation:Downstream:uri).");
+        CancelRetryWait();
+        if (_definitions.DownstreamUri is not { } uri)
+        {
+            // Validation keeps this from happening at start and on reload; should it happen anyway, say so and wait for a
+            // configuration that names a downstream (ApplyDefinitionsAsync connects then).
+            Log.NoDownstreamUri(_logger);
+            return;
+        }
+
         var number = ++_sessionNumber;
+        var attempt = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        _connectAttempt = attempt;
+        _ = ConnectDownstreamInBackgroundAsync(number, uri, attempt);
+    }
+
+    private async Task ConnectDownstreamInBackgroundAsync(int number, string uri, CancellationTokenSource attempt)
+    {
         IBrokerConnection? connection = null;
+        Exception? failure = null;
         try
         {
             // In explicit mode the host declares the topology; the downstream broker is not observed (no management API needed).
             var request = new ConnectionRequest(uri, "Federation supervisor", ObserveTopology: _explicitTopology is null);
-            connection = await _transports.Resolve(uri).ConnectAsync(request, _stopping.Token).ConfigureAwait(false);
-            var topology = _explicitTopology ?? connection.Topology
-                ?? throw new TransportException($"The downstream transport for '{connection.DisplayUri}' cannot observe exchanges and bindings; declare them through an ExplicitTopology instead.");
-            var clusterName = _definitions.ClusterName ?? connection.ClusterName
-                ?? throw new TransportException($"The downstream '{connection.DisplayUri}' advertises no cluster name; set Federation:ClusterName.");
+            connection = await ConnectDeadline.ConnectAsync(_transports.Resolve(uri), request, _time, attempt.Token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Every failure is handed to the loop, which logs it and retries.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            failure = ex;
+        }
 
-            // Subscribe before the snapshot; the sequencer discards what the snapshot already covers.
-            _topologySubscription = topology.Subscribe(change => Post(() => OnTopologyChangeAsync(number, change)));
-            var snapshot = await topology.GetSnapshotAsync(_stopping.Token).ConfigureAwait(false);
-            _session = new DownstreamSession(connection, clusterName, connection.VirtualHost);
-            if (_explicitTopology is not null)
+        if (!_inbox.Writer.TryWrite(() => OnDownstreamAttemptDoneAsync(number, uri, attempt, connection, failure)))
+        {
+            // The supervisor has stopped: nobody will use this connection.
+            attempt.Dispose();
+            await CloseQuietlyAsync(connection).ConfigureAwait(false);
+        }
+    }
+
+    private async Task OnDownstreamAttemptDoneAsync(int number, string uri, CancellationTokenSource attempt, IBrokerConnection? connection, Exception? failure)
+    {
+        var current = ReferenceEquals(_connectAttempt, attempt);
+        if (current)
+        {
+            _connectAttempt = null;
+        }
+
+        attempt.Dispose();
+        if (!current || number != _sessionNumber || _stopping.IsCancellationRequested)
+        {
+            // Superseded by a reconfiguration (which started its own attempt), or stopping.
+            await CloseQuietlyAsync(connection).ConfigureAwait(false);
+            return;
+        }
+
+        if (connection is null)
+        {
+            DownstreamAttemptFailed(uri, failure!);
+            return;
+        }
+
+        try
+        {
+            await UseDownstreamAsync(number, connection).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Any failure to take the connection into use is logged and retried, or ends in the stop.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _downstream.Invalidate();
+            _topologySubscription?.Dispose();
+            _topologySubscription = null;
+            _session = null;
+            await CloseQuietlyAsync(connection).ConfigureAwait(false);
+            if (!_stopping.IsCancellationRequested)
             {
-                // Declared again after every reconnect: the broker may have restarted without them.
-                foreach (var exchange in snapshot.Exchanges)
-                {
-                    await DeclareOnDownstreamAsync(new TopologyChange(snapshot.Serial, TopologyChangeKind.ExchangeDeclared, Exchange: exchange)).ConfigureAwait(false);
-                }
-
-                foreach (var binding in snapshot.Bindings)
-                {
-                    await DeclareOnDownstreamAsync(new TopologyChange(snapshot.Serial, TopologyChangeKind.BindingAdded, Binding: binding)).ConfigureAwait(false);
-                }
+                DownstreamAttemptFailed(uri, ex);
             }
 
-            LoadSnapshot(snapshot);
-            _downstream.Set(_session);
-            Log.DownstreamConnected(_logger, connection.DisplayUri, clusterName, connection.VirtualHost);
-            _ = connection.Completion.ContinueWith(
-                _ => Post(() => OnDownstreamLostAsync(number)),
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
+            return;
+        }
+
+        try
+        {
             await ReconcileAsync().ConfigureAwait(false);
         }
         catch (Exception ex) when (!_stopping.IsCancellationRequested)
         {
-            _topologySubscription?.Dispose();
-            _topologySubscription = null;
-            if (connection is not null)
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-            }
-
-            Log.DownstreamFailed(_logger, ex, UriRedaction.Redact(uri), DownstreamRetryDelay);
-            _ = RetryDownstreamLaterAsync();
+            // The downstream is fine; the links are reconciled again at the next change.
+            Log.ReconfigurationFailed(_logger, ex);
         }
     }
 
-    private async Task RetryDownstreamLaterAsync()
+    /// <summary>Takes a fresh downstream connection into use: topology subscription, snapshot, session. Loop only.</summary>
+    private async Task UseDownstreamAsync(int number, IBrokerConnection connection)
+    {
+        var topology = _explicitTopology ?? connection.Topology
+            ?? throw new TransportException($"The downstream transport for '{connection.DisplayUri}' cannot observe exchanges and bindings; declare them through an ExplicitTopology instead.");
+        var clusterName = _definitions.ClusterName ?? connection.ClusterName
+            ?? throw new TransportException($"The downstream '{connection.DisplayUri}' advertises no cluster name; set Federation:ClusterName.");
+
+        // Subscribe before the snapshot; the sequencer discards what the snapshot already covers.
+        _topologySubscription = topology.Subscribe(change => Post(() => OnTopologyChangeAsync(number, change)));
+        var snapshot = await topology.GetSnapshotAsync(_stopping.Token).ConfigureAwait(false);
+        _session = new DownstreamSession(connection, clusterName, connection.VirtualHost);
+        if (_explicitTopology is not null)
+        {
+            // Declared again after every reconnect: the broker may have restarted without them.
+            foreach (var exchange in snapshot.Exchanges)
+            {
+                await DeclareOnDownstreamAsync(new TopologyChange(snapshot.Serial, TopologyChangeKind.ExchangeDeclared, Exchange: exchange)).ConfigureAwait(false);
+            }
+
+            foreach (var binding in snapshot.Bindings)
+            {
+                await DeclareOnDownstreamAsync(new TopologyChange(snapshot.Serial, TopologyChangeKind.BindingAdded, Binding: binding)).ConfigureAwait(false);
+            }
+        }
+
+        LoadSnapshot(snapshot);
+        _downstream.Set(_session);
+        _sessionSince = _time.GetUtcNow();
+        Log.DownstreamConnected(_logger, connection.DisplayUri, clusterName, connection.VirtualHost);
+        if (_downstreamFailures.Up() is > 0 and var failed)
+        {
+            Log.DownstreamRecovered(_logger, connection.DisplayUri, failed);
+        }
+
+        _ = connection.Completion.ContinueWith(
+            _ => Post(() => OnDownstreamLostAsync(number)),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    /// <summary>Logs a failed downstream attempt (once per episode at warning, every one at debug) and schedules the next. Loop only.</summary>
+    private void DownstreamAttemptFailed(string uri, Exception failure)
+    {
+        var redacted = UriRedaction.Redact(uri);
+        var cause = FailureEpisode.Describe(failure);
+        var step = _downstreamFailures.Fail();
+        Log.DownstreamAttemptFailed(_logger, failure, _downstreamFailures.Failures, redacted);
+        switch (step)
+        {
+            case FailureLogStep.Started:
+                Log.DownstreamFailed(_logger, redacted, cause, DownstreamRetryDelay);
+                break;
+            case FailureLogStep.Summary:
+                Log.DownstreamStillFailing(_logger, redacted, _downstreamFailures.Failures, cause, DownstreamRetryDelay);
+                break;
+            case FailureLogStep.Quiet:
+                break;
+        }
+
+        var wait = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        _retryWait = wait;
+        _ = RetryDownstreamLaterAsync(wait);
+    }
+
+    private async Task RetryDownstreamLaterAsync(CancellationTokenSource wait)
     {
         try
         {
-            await Task.Delay(DownstreamRetryDelay, _time, _stopping.Token).ConfigureAwait(false);
-            Post(ConnectDownstreamAsync);
+            await Task.Delay(DownstreamRetryDelay, _time, wait.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            // Stopping.
+            return; // Stopping, or an attempt started earlier (reconfiguration).
+        }
+
+        Post(() =>
+        {
+            if (ReferenceEquals(_retryWait, wait))
+            {
+                _retryWait = null;
+                wait.Dispose();
+                BeginConnectDownstream();
+            }
+
+            return Task.CompletedTask;
+        });
+    }
+
+    private void CancelConnectAttempt()
+    {
+        // Its completion still comes back to the loop, which sees it is no longer current, closes and disposes it.
+        _connectAttempt?.Cancel();
+        _connectAttempt = null;
+    }
+
+    private void CancelRetryWait()
+    {
+        if (_retryWait is { } wait)
+        {
+            _retryWait = null;
+            wait.Cancel();
+            wait.Dispose();
+        }
+    }
+
+    /// <summary>What a stop cuts short: the downstream connect attempt in flight, and links that are not up. Any thread.</summary>
+    private string DescribeConnectsInFlight()
+    {
+        var inFlight = new List<string>();
+        if (_connectAttempt is not null && _definitions.DownstreamUri is { } uri)
+        {
+            inFlight.Add($"connecting to downstream {UriRedaction.Redact(uri)}");
+        }
+
+        var notUp = _links.Values.Select(l => l.Status).Where(s => s.State is LinkState.Starting or LinkState.Error).ToList();
+        if (notUp.Count > 0)
+        {
+            inFlight.Add($"{notUp.Count} link(s) not up: {string.Join(", ", notUp.OrderBy(s => s.Id, StringComparer.Ordinal).Select(s => $"{s.Id} ({s.Exchange} <- {s.Upstream}, {s.Uri})"))}");
+        }
+
+        return string.Join("; ", inFlight);
+    }
+
+    private string DescribeUnfinishedStop()
+    {
+        var unfinished = new List<string>();
+        if (!_links.IsEmpty)
+        {
+            unfinished.Add($"the clean stop of {_links.Count} link(s) ({string.Join(", ", _links.Keys.Order(StringComparer.Ordinal))}); their upstream objects may remain");
+        }
+
+        if (_definitions.DownstreamUri is { } uri)
+        {
+            unfinished.Add($"closing the downstream {UriRedaction.Redact(uri)}");
+        }
+
+        return string.Join("; ", unfinished);
+    }
+
+    private static async ValueTask CloseQuietlyAsync(IBrokerConnection? connection)
+    {
+        if (connection is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Closing a connection we no longer want: whatever it throws, it is gone.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 
@@ -248,9 +514,15 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             return;
         }
 
+        // A session that stayed up a while ends the failure episode; one lost right away continues it.
+        if (_time.GetUtcNow() - _sessionSince >= DownstreamRetryDelay)
+        {
+            _downstreamFailures.End();
+        }
+
         // Links keep their upstream queues and wait for the new downstream session; bindings resync from a new snapshot.
         await DisconnectDownstreamAsync().ConfigureAwait(false);
-        await ConnectDownstreamAsync().ConfigureAwait(false);
+        BeginConnectDownstream();
     }
 
     private async Task DisconnectDownstreamAsync()
@@ -447,7 +719,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>Stops links nobody asks for any more, restarts changed ones, and starts missing ones.</summary>
     private async Task ReconcileAsync()
     {
-        if (_session is not { } session)
+        if (_session is not { } session || _stopping.IsCancellationRequested)
         {
             return;
         }

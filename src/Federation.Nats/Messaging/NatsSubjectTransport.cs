@@ -1,6 +1,7 @@
 using Federation.Core.Transport;
 using Federation.Core.Transport.Messaging;
 using Federation.Nats.Client;
+using Federation.Nats.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -63,7 +64,7 @@ public sealed class NatsSubjectTransport : ISubjectTransport
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             await client.DisposeAsync().ConfigureAwait(false);
-            throw new BrokerUnreachableException($"Could not connect to NATS server {displayUri}: {ex.GetType().Name}.", ex);
+            throw NatsConnectErrors.Unreachable(request.Uri, displayUri, ex);
         }
         catch
         {

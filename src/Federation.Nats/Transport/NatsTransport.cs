@@ -13,7 +13,9 @@ namespace Federation.Nats.Transport;
 /// URI query parameters (removed before connecting): <c>cluster-name</c> (the federation identity of this deployment; default the
 /// server's INFO <c>server_name</c>), <c>monitor-port</c> (the server's HTTP monitoring port, polled at <c>/subsz</c> to learn
 /// the downstream's subscription interest), <c>monitor-interval-ms</c> (poll interval, default 1000) and <c>namespaces</c>
-/// (comma-separated exchange names reported as existing from the start; without it the first subject token is the exchange).
+/// (comma-separated exchange names reported as existing from the start; without it the first subject token is the exchange)
+/// and <c>connect-timeout-ms</c> (default 5000: the whole connect attempt, TCP connect, the server's INFO, TLS and the
+/// CONNECT/PING handshake, so a peer that accepts TCP and never answers fails the attempt in time).
 /// Any other query key is rejected, naming it; credentials go in the user-info, never in the query.
 /// </remarks>
 public sealed class NatsTransport : ITransport
@@ -36,7 +38,7 @@ public sealed class NatsTransport : ITransport
             Name = request.ConnectionName,
             DiscoverServers = false,
             MaxReconnectAttempts = 0,
-            ConnectTimeout = TimeSpan.FromSeconds(5),
+            ConnectTimeout = settings.ConnectTimeout,
         });
         try
         {
@@ -50,7 +52,7 @@ public sealed class NatsTransport : ITransport
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             await client.DisposeAsync().ConfigureAwait(false);
-            throw new BrokerUnreachableException($"Could not connect to NATS server {UriRedaction.Redact(request.Uri)}: {ex.GetType().Name}.", ex);
+            throw NatsConnectErrors.Unreachable(request.Uri, UriRedaction.Redact(request.Uri), ex);
         }
         catch
         {
@@ -81,8 +83,11 @@ public static class NatsTransportServiceCollectionExtensions
 /// The settings of a NATS transport URI: <c>nats://[user:password@|token@]host[:port][?key=value&amp;...]</c> (or <c>tls://</c>).
 /// The query is removed before connecting; unknown keys and bad values are rejected naming the key.
 /// </summary>
-internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, int? MonitorPort, string Host, TimeSpan MonitorInterval, IReadOnlyList<string> Namespaces)
+internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, int? MonitorPort, string Host, TimeSpan MonitorInterval, IReadOnlyList<string> Namespaces, TimeSpan ConnectTimeout)
 {
+    /// <summary>The connect deadline when the URI gives no <c>connect-timeout-ms</c>.</summary>
+    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>Query key: this deployment's federation identity.</summary>
     public const string ClusterNameKey = "cluster-name";
 
@@ -95,8 +100,11 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
     /// <summary>Query key: comma-separated exchange names reported as existing from the start.</summary>
     public const string NamespacesKey = "namespaces";
 
+    /// <summary>Query key: the whole connect attempt's deadline in milliseconds.</summary>
+    public const string ConnectTimeoutKey = "connect-timeout-ms";
+
     /// <summary>Every query key this transport understands, in one place: the parser rejects any other.</summary>
-    public static readonly IReadOnlyList<string> QueryKeys = [ClusterNameKey, MonitorPortKey, MonitorIntervalKey, NamespacesKey];
+    public static readonly IReadOnlyList<string> QueryKeys = [ClusterNameKey, MonitorPortKey, MonitorIntervalKey, NamespacesKey, ConnectTimeoutKey];
 
     // Keys other NATS clients take for credentials. They would not be used to log in here, so they are refused with a hint.
     private static readonly string[] CredentialKeys = ["user", "username", "pass", "password", "token", "auth_token"];
@@ -127,6 +135,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
         string? cluster = null;
         int? monitor = null;
         var interval = TimeSpan.FromSeconds(1);
+        var connectTimeout = DefaultConnectTimeout;
         IReadOnlyList<string> namespaces = [];
         var queryText = query < 0 ? "" : uri[(query + 1)..];
         var schemeEnd = uri.IndexOf("://", StringComparison.Ordinal);
@@ -150,6 +159,8 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
                 case MonitorPortKey: problems.Add($"has '{MonitorPortKey}={value}': it must be a port from 1 to 65535"); break;
                 case MonitorIntervalKey when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) && ms > 0: interval = TimeSpan.FromMilliseconds(ms); break;
                 case MonitorIntervalKey: problems.Add($"has '{MonitorIntervalKey}={value}': it must be a positive number of milliseconds"); break;
+                case ConnectTimeoutKey when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var timeout) && timeout > 0: connectTimeout = TimeSpan.FromMilliseconds(timeout); break;
+                case ConnectTimeoutKey: problems.Add($"has '{ConnectTimeoutKey}={value}': it must be a positive number of milliseconds"); break;
                 case NamespacesKey: namespaces = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
                 case ClusterNameKey: problems.Add($"has an empty '{ClusterNameKey}'; leave it out to use the server's name"); break;
                 case var _ when CredentialKeys.Contains(key, StringComparer.OrdinalIgnoreCase):
@@ -172,7 +183,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
             return false;
         }
 
-        settings = new NatsUriSettings(server.TrimEnd('/'), cluster, monitor, parsed!.Host, interval, namespaces);
+        settings = new NatsUriSettings(server.TrimEnd('/'), cluster, monitor, parsed!.Host, interval, namespaces, connectTimeout);
         return true;
     }
 }

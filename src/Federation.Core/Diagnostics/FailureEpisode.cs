@@ -1,0 +1,55 @@
+namespace Federation.Core.Diagnostics;
+
+/// <summary>
+/// The consecutive failures of one thing that retries (a link, the downstream connection), so that a failure episode is
+/// logged a few times instead of once per attempt: a warning when it starts, one summary while it lasts, and one line
+/// when it ends. Every attempt's exception still goes to debug. Not thread-safe: its owner's single loop uses it.
+/// </summary>
+internal sealed class FailureEpisode
+{
+    /// <summary>The attempt at which the one summary of an episode is logged.</summary>
+    public const int SummaryAtAttempt = 10;
+
+    private bool _recoveryAnnounced;
+
+    /// <summary>Failed attempts in the current episode; 0 when there is none.</summary>
+    public int Failures { get; private set; }
+
+    /// <summary>Records a failed attempt and says which log line, if any, it deserves.</summary>
+    public FailureLogStep Fail()
+    {
+        Failures++;
+        return Failures == 1 ? FailureLogStep.Started
+            : Failures == SummaryAtAttempt ? FailureLogStep.Summary
+            : FailureLogStep.Quiet;
+    }
+
+    /// <summary>
+    /// Records that the thing is up again. Returns the number of failed attempts to announce, or 0 when there is nothing to
+    /// announce (no failures, or the recovery of this episode was already announced). The episode itself lasts until
+    /// <see cref="End"/>: something that fails again right after coming up is still the same problem.
+    /// </summary>
+    public int Up()
+    {
+        if (Failures == 0 || _recoveryAnnounced)
+        {
+            return 0;
+        }
+
+        _recoveryAnnounced = true;
+        return Failures;
+    }
+
+    /// <summary>
+    /// The cause of a failed attempt as status and logs show it: exception type and message. Transport exception messages
+    /// name brokers by redacted URI only (a transport contract), so they are safe to show.
+    /// </summary>
+    public static string Describe(Exception exception) => $"{exception.GetType().Name}: {exception.Message}";
+
+    /// <summary>Closes the episode: the next failure starts a new one.</summary>
+    public void End()
+    {
+        Failures = 0;
+        _recoveryAnnounced = false;
+    }
+}

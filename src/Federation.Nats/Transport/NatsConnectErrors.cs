@@ -1,0 +1,45 @@
+using Federation.Core.Transport;
+
+namespace Federation.Nats.Transport;
+
+/// <summary>
+/// The transport exception for a failed NATS connect attempt, carrying the client's reason (so that link status and
+/// health say why, not only the exception type) and never a credential.
+/// </summary>
+internal static class NatsConnectErrors
+{
+    // Fragments of the user part shorter than this are not scrubbed: they would garble the message and reveal nothing.
+    private const int MinimumScrubbedLength = 3;
+
+    /// <summary>A <see cref="BrokerUnreachableException"/> naming <paramref name="displayUri"/> and the reason of <paramref name="error"/>.</summary>
+    public static BrokerUnreachableException Unreachable(string rawUri, string displayUri, Exception error) =>
+        new($"Could not connect to NATS server {displayUri}: {Reason(rawUri, error)}", error);
+
+    /// <summary>
+    /// The client's message. It names servers by host:port only, but a URI whose user part holds an unencoded '/' can
+    /// make a piece of a secret parse as the host: every piece of the raw user part is removed from the text to be sure.
+    /// </summary>
+    private static string Reason(string rawUri, Exception error)
+    {
+        var reason = string.IsNullOrWhiteSpace(error.Message) ? error.GetType().Name : error.Message.TrimEnd('.');
+        var schemeEnd = rawUri.IndexOf("://", StringComparison.Ordinal);
+        var at = rawUri.LastIndexOf('@');
+        if (schemeEnd < 0 || at <= schemeEnd + 3)
+        {
+            return reason;
+        }
+
+        foreach (var piece in rawUri[(schemeEnd + 3)..at].Split([':', '/', '?', '#', '@', '&', '='], StringSplitOptions.RemoveEmptyEntries))
+        {
+            foreach (var form in new[] { piece, Uri.UnescapeDataString(piece) })
+            {
+                if (form.Length >= MinimumScrubbedLength)
+                {
+                    reason = reason.Replace(form, "<redacted>", StringComparison.OrdinalIgnoreCase);
+                }
+            }
+        }
+
+        return reason;
+    }
+}

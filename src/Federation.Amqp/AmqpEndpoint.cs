@@ -34,6 +34,12 @@ internal sealed record AmqpEndpoint(
     {
         ArgumentNullException.ThrowIfNull(uri);
         var display = UriRedaction.Redact(uri);
+        if (UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
+        {
+            // Uri would read "amqp://user:pa/ss@host" as the host "user" with a path: refuse instead of connecting there.
+            throw new ArgumentException($"'{display}' {ambiguity}", nameof(uri));
+        }
+
         if (!Uri.TryCreate(uri, UriKind.Absolute, out var parsed)
             || (parsed.Scheme != AmqpTransport.AmqpScheme && parsed.Scheme != AmqpTransport.AmqpsScheme)
             || string.IsNullOrEmpty(parsed.Host))

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Federation.Core.Transport;
 using Microsoft.Extensions.Configuration;
 
 namespace FederationHost.Configuration;
@@ -35,6 +36,9 @@ public sealed record HostSettings(
         ArgumentNullException.ThrowIfNull(configuration);
         var section = configuration.GetSection(SectionName);
         var text = section["Url"] is { Length: > 0 } configured ? configured : DefaultUrl;
+
+        // Errors quote the URL without user information: a URL with credentials is refused, but not by repeating them.
+        var shown = UriRedaction.Redact(text);
         var allowRemote = ReadBool(section, "AllowRemote", false);
         var createBrokers = ReadBool(section, "CreateInMemoryBrokers", true);
 
@@ -42,7 +46,7 @@ public sealed record HostSettings(
             url.Query.Length > 0 || url.UserInfo.Length > 0)
         {
             throw new HostConfigurationException(
-                $"Host:Url: '{text}' is not a plain http URL such as {DefaultUrl} (https, paths, queries and credentials are not supported).");
+                $"Host:Url: '{shown}' is not a plain http URL such as {DefaultUrl} (https, paths, queries and credentials are not supported).");
         }
 
         IPAddress? address = null;
@@ -59,13 +63,13 @@ public sealed record HostSettings(
         else
         {
             throw new HostConfigurationException(
-                $"Host:Url: '{text}' must name an IP address or localhost, not the host name '{url.Host}', so that the bound interface is explicit.");
+                $"Host:Url: '{shown}' must name an IP address or localhost, not the host name '{url.Host}', so that the bound interface is explicit.");
         }
 
         if (!loopback && !allowRemote)
         {
             throw new HostConfigurationException(
-                $"Host:Url: '{text}' is not a loopback address. The federation endpoints (status, restart, metrics) are unauthenticated, " +
+                $"Host:Url: '{shown}' is not a loopback address. The federation endpoints (status, restart, metrics) are unauthenticated, " +
                 "so the host listens on loopback only; set Host:AllowRemote=true to listen on another interface deliberately.");
         }
 

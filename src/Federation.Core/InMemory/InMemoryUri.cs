@@ -16,6 +16,11 @@ internal readonly record struct InMemoryUri(string BrokerName, string VirtualHos
             throw Malformed(uri, $"the scheme must be '{InMemoryTransport.Scheme}'");
         }
 
+        if (UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
+        {
+            throw new ArgumentException($"Malformed in-memory broker URI '{UriRedaction.Redact(uri)}': {ambiguity}", nameof(uri));
+        }
+
         var rest = uri[Prefix.Length..];
         var queryOrFragment = rest.IndexOfAny(['?', '#']);
         if (queryOrFragment >= 0)

@@ -186,8 +186,10 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         try
         {
             await session.SetUpAsync(cancellationToken).ConfigureAwait(false);
-            SetStatus(LinkState.Running, upstream.DisplayUri, null, connectionName);
-            Log.LinkRunning(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, upstream.DisplayUri, session.QueueName, session.Generation);
+            // A transport's display URI should be redacted already; redacting again is a no-op then, and a safety net otherwise.
+            var displayUri = UriRedaction.Redact(upstream.DisplayUri);
+            SetStatus(LinkState.Running, displayUri, null, connectionName);
+            Log.LinkRunning(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, displayUri, session.QueueName, session.Generation);
             await session.RunAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -218,5 +220,6 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _time.GetUtcNow());
 
     // Exception messages from transports never carry credentials (a transport contract), so they are safe to show.
-    private static string Describe(Exception ex) => $"{ex.GetType().Name}: {ex.Message}";
+    // The message may come from a client library that echoes the URI it was given.
+    private static string Describe(Exception ex) => $"{ex.GetType().Name}: {UriRedaction.RedactText(ex.Message)}";
 }

@@ -206,7 +206,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
 
             LoadSnapshot(snapshot);
             _downstream.Set(_session);
-            Log.DownstreamConnected(_logger, connection.DisplayUri, clusterName, connection.VirtualHost);
+            Log.DownstreamConnected(_logger, UriRedaction.Redact(connection.DisplayUri), clusterName, connection.VirtualHost);
             _ = connection.Completion.ContinueWith(
                 _ => Post(() => OnDownstreamLostAsync(number)),
                 CancellationToken.None,

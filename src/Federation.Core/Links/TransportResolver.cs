@@ -24,9 +24,12 @@ internal sealed class TransportResolver
     {
         var end = uri.IndexOf("://", StringComparison.Ordinal);
         var scheme = end > 0 ? uri[..end] : "";
+
+        // What precedes "://" is shown only if it can be a scheme; otherwise it may be part of a credential.
+        var shownScheme = scheme.All(c => char.IsAsciiLetterOrDigit(c) || c is '+' or '-' or '.') ? scheme : "<redacted>";
         return _bySchema.TryGetValue(scheme, out var transport)
             ? transport
             : throw new TransportException(
-                $"No transport is registered for the scheme '{scheme}' of '{UriRedaction.Redact(uri)}'. Registered schemes: {string.Join(", ", _bySchema.Keys.Order(StringComparer.Ordinal))}.");
+                $"No transport is registered for the scheme '{shownScheme}' of '{UriRedaction.Redact(uri)}'. Registered schemes: {string.Join(", ", _bySchema.Keys.Order(StringComparer.Ordinal))}.");
     }
 }

@@ -26,6 +26,11 @@ internal sealed record NatsSubjectUriSettings(string ServerUrl, bool Tls, int Ma
     public static NatsSubjectUriSettings Parse(string uri)
     {
         ArgumentNullException.ThrowIfNull(uri);
+        if (UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
+        {
+            throw new ArgumentException($"'{UriRedaction.Redact(uri)}' {ambiguity}", nameof(uri));
+        }
+
         var query = uri.IndexOf('?', StringComparison.Ordinal);
         var server = (query < 0 ? uri : uri[..query]).TrimEnd('/');
         if (!Uri.TryCreate(server, UriKind.Absolute, out var parsed) || parsed.Host.Length == 0 || parsed.Scheme is not ("nats" or "tls"))

@@ -76,6 +76,12 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
     public static NatsUriSettings Parse(string uri)
     {
         ArgumentNullException.ThrowIfNull(uri);
+        if (UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
+        {
+            // "nats://TOK/EN@host" would make the client look up the host "TOK": refuse before anything connects.
+            throw new BrokerUnreachableException($"'{UriRedaction.Redact(uri)}' {ambiguity}");
+        }
+
         var query = uri.IndexOf('?', StringComparison.Ordinal);
         var server = query < 0 ? uri : uri[..query];
         string? cluster = null;

@@ -92,7 +92,9 @@ internal sealed record AmqpEndpoint(
             var eq = part.IndexOf('=', StringComparison.Ordinal);
             if (eq <= 0)
             {
-                throw new ArgumentException($"'{display}': query parameter '{part}' has no value.");
+                // After an unencoded secret ("password=a&b"), a part may be a piece of the secret: name only what the display shows.
+                var named = display.Contains(part, StringComparison.Ordinal) ? $"query parameter '{part}'" : "a query parameter after a masked one";
+                throw new ArgumentException($"'{display}': {named} has no value.");
             }
 
             result[Uri.UnescapeDataString(part[..eq])] = Uri.UnescapeDataString(part[(eq + 1)..]);

@@ -46,7 +46,11 @@ public sealed class RunningHost : IAsyncDisposable
     /// <summary>The upstream password used by <see cref="DefaultSettings"/>; it must never appear in any response.</summary>
     public const string Secret = "pa55-w0rd-never-shown";
 
-    public static async Task<RunningHost> StartAsync(IDictionary<string, string?> settings, CancellationToken cancellationToken = default)
+    public static Task<RunningHost> StartAsync(IDictionary<string, string?> settings, CancellationToken cancellationToken = default) =>
+        StartAsync(settings, logs: null, cancellationToken);
+
+    /// <summary>Builds and starts the host; <paramref name="logs"/>, when given, receives every log entry from the start on.</summary>
+    public static async Task<RunningHost> StartAsync(IDictionary<string, string?> settings, ILoggerProvider? logs, CancellationToken cancellationToken = default)
     {
         var values = new Dictionary<string, string?>(settings, StringComparer.OrdinalIgnoreCase);
         values.TryAdd("Host:Url", "http://127.0.0.1:0");
@@ -57,6 +61,11 @@ public sealed class RunningHost : IAsyncDisposable
             configuration.Sources.Clear();
             configuration.Add(source);
         });
+        if (logs is not null)
+        {
+            app.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
+        }
+
         await app.StartAsync(cancellationToken);
         var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()), Timeout = TimeSpan.FromSeconds(10) };
         return new RunningHost(app, source, http);

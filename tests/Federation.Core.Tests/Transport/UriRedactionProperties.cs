@@ -139,6 +139,30 @@ public class UriRedactionProperties
     }
 
     [Fact]
+    public void The_in_memory_transport_refused_connection_never_shows_a_secret()
+    {
+        var uris = SecretUris.Uris(SecretUris.Secret, "memory");
+        Check.One(Quick, Prop.ForAll(uris.ToArbitrary(), uri =>
+        {
+            var registry = new InMemoryBrokerRegistry();
+            var broker = registry.GetOrAdd(Uri.UnescapeDataString(uri.Host + (uri.Uri.Contains(uri.Host + ":5672", StringComparison.Ordinal) ? ":5672" : "")));
+            broker.AddVirtualHost("vh");
+            broker.AddUser("admin", "right");
+            var transport = new InMemoryTransport(registry);
+            try
+            {
+                var connected = transport.ConnectAsync(new ConnectionRequest(uri.Uri, "c"), CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                connected.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                Assert.Fail($"{uri.Uri} connected although the broker only knows admin:right");
+            }
+            catch (Exception error) when (error is ArgumentException or TransportException)
+            {
+                SecretUris.AssertAbsent(uri.Secret, error.ToString(), "the in-memory transport's error");
+            }
+        }));
+    }
+
+    [Fact]
     public void Federation_broker_options_errors_never_show_a_secret()
     {
         var uris = SecretUris.Uris(SecretUris.Secret, "nats", "tls", "memory", "");

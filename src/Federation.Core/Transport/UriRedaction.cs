@@ -24,10 +24,10 @@ public static class UriRedaction
     /// <remarks>
     /// Everything between <c>scheme://</c> and the last <c>@</c> is removed, whatever it contains. A host part that cannot
     /// be a host (<c>amqp://user:secret/x</c>) means the shape was misread: everything after the scheme is replaced by
-    /// <c>&lt;redacted&gt;</c>, as it is when that <c>@</c> may belong to a secret query value. From the first secret-looking query or fragment parameter
-    /// (<c>password=</c>, <c>token=</c>, ...) on, the rest is replaced by <c>&lt;redacted&gt;</c>, because an unencoded
-    /// secret may contain <c>&amp;</c> or <c>#</c>. A value without <c>scheme://</c> that contains <c>@</c> is replaced
-    /// whole. The result is stable: redacting it again changes nothing.
+    /// <c>&lt;redacted&gt;</c>, as it is when that <c>@</c> may belong to a secret query value. From the first
+    /// secret-looking query or fragment parameter (<c>password=</c>, <c>token=</c>, ...) on, the rest is replaced by
+    /// <c>&lt;redacted&gt;</c>, because an unencoded secret may contain <c>&amp;</c> or <c>#</c>. A value without
+    /// <c>scheme://</c> that contains <c>@</c> is replaced whole. The result is stable: redacting it again changes nothing.
     /// </remarks>
     public static string Redact(string uri)
     {

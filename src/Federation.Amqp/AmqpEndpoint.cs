@@ -86,9 +86,10 @@ internal sealed record AmqpEndpoint(
         endpoint = null;
         problems = [];
         var display = UriRedaction.Redact(uri);
-        if (UnencodedUserInfoProblem(uri) is { } userInfoProblem)
+        if (UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
         {
-            problems.Add(userInfoProblem);
+            // Uri would read "amqp://user:pa/ss@host" as the host "user" with a path: refuse instead of connecting there.
+            problems.Add(ambiguity.TrimEnd('.'));
             return false;
         }
 
@@ -118,7 +119,7 @@ internal sealed record AmqpEndpoint(
         }
 
         var virtualHost = path.Length == 0 ? "/" : Uri.UnescapeDataString(path);
-        var query = ParseQuery(parsed.Query, problems);
+        var query = ParseQuery(parsed.Query, display, problems);
         var heartbeat = Integer(query, HeartbeatKey, 0, ushort.MaxValue, problems); // AMQP negotiates it as a short
         var connectionTimeout = Integer(query, ConnectionTimeoutKey, 0, int.MaxValue, problems);
         var managementPort = Integer(query, ManagementPortKey, 1, 65535, problems);
@@ -148,22 +149,7 @@ internal sealed record AmqpEndpoint(
         return true;
     }
 
-    /// <summary>
-    /// An '@' after the first '/', '?' or '#' past the scheme most likely ends a user name or password that holds one of
-    /// those characters unencoded: the URI would parse with part of the secret as host, vhost or query. The problem does
-    /// not echo any of it.
-    /// </summary>
-    private static string? UnencodedUserInfoProblem(string uri)
-    {
-        var schemeEnd = uri.IndexOf("://", StringComparison.Ordinal);
-        var authorityStart = schemeEnd < 0 ? 0 : schemeEnd + 3;
-        var authorityEnd = uri.IndexOfAny(['/', '?', '#'], authorityStart);
-        return authorityEnd >= 0 && uri.IndexOf('@', authorityEnd) >= 0
-            ? "has an '@' after a '/', '?' or '#': percent-encode those characters in the user name and password (and '@' in the vhost as %40)"
-            : null;
-    }
-
-    private static Dictionary<string, string> ParseQuery(string query, List<string> problems)
+    private static Dictionary<string, string> ParseQuery(string query, string display, List<string> problems)
     {
         var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var part in query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
@@ -172,7 +158,9 @@ internal sealed record AmqpEndpoint(
             var key = Uri.UnescapeDataString(eq < 0 ? part : part[..eq]);
             if (!QueryKeys.Contains(key, StringComparer.OrdinalIgnoreCase))
             {
-                problems.Add($"has the query key '{key}', which amqp:// and amqps:// URIs do not understand (they accept {string.Join(", ", QueryKeys)})");
+                // After an unencoded secret ("password=a&b"), a part may be a piece of the secret: name only what the redacted URI shows.
+                var named = display.Contains(part, StringComparison.Ordinal) ? $"the query key '{key}'" : "a query key after a masked one";
+                problems.Add($"has {named}, which amqp:// and amqps:// URIs do not understand (they accept {string.Join(", ", QueryKeys)})");
             }
             else if (eq <= 0)
             {

@@ -92,9 +92,8 @@ internal static class AmqpErrors
         && (replyText.Contains("invalid exchange type", StringComparison.OrdinalIgnoreCase)
             || replyText.Contains("unknown exchange type", StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>Removes the password from text that came from the client library, in case it echoed the URI.</summary>
+    /// <summary>Removes the password, and credentials of any URI, from text that came from the client library, in case it echoed them.</summary>
     public static string Scrub(string? text, string? password) =>
         string.IsNullOrEmpty(text) ? string.Empty
-        : string.IsNullOrEmpty(password) ? text
-        : text.Replace(password, "<redacted>", StringComparison.Ordinal);
+        : UriRedaction.RedactText(string.IsNullOrEmpty(password) ? text : text.Replace(password, "<redacted>", StringComparison.Ordinal));
 }

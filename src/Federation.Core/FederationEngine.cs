@@ -51,7 +51,9 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
 
         _ownsTelemetry = telemetry is null;
         _telemetry = telemetry ?? new FederationTelemetry();
-        _supervisor = new LinkSupervisor(definitions, _transports, _telemetry, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System, explicitTopology);
+        // Exceptions from client libraries are logged too; their text is redacted on the way out.
+        var logging = loggerFactory is null ? NullLoggerFactory.Instance : RedactingLoggerFactory.Wrap(loggerFactory);
+        _supervisor = new LinkSupervisor(definitions, _transports, _telemetry, logging, timeProvider ?? TimeProvider.System, explicitTopology);
         _gaugeRegistration = _telemetry.RegisterStatusSource(GetLinks);
     }
 

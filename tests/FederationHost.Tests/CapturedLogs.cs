@@ -18,12 +18,13 @@ public sealed class CapturedLogs : ILoggerProvider, ILogger
     /// <param name="Message">The formatted message.</param>
     /// <param name="Exception">The exception's full text (with stack trace), if any.</param>
     /// <param name="ExceptionMessages">The messages of the exception chain joined by <c> | </c>, empty if none.</param>
-    public sealed record Record(string Category, LogLevel Level, EventId EventId, string Message, string? Exception, string ExceptionMessages)
+    /// <param name="Values">The structured values (<c>key=value, ...</c>): a JSON sink writes each of them, not only the message.</param>
+    public sealed record Record(string Category, LogLevel Level, EventId EventId, string Message, string? Exception, string ExceptionMessages, string Values)
     {
         /// <summary>What the record says without stack traces: the message and the messages of its exception chain.</summary>
         public string Statement => ExceptionMessages.Length == 0 ? Message : Message + " | " + ExceptionMessages;
 
-        public override string ToString() => $"{Level} {Category}: {Message}{(Exception is null ? "" : "\n" + Exception)}";
+        public override string ToString() => $"{Level} {Category}: {Message} [{Values}]{(Exception is null ? "" : "\n" + Exception)}";
     }
 
     public IReadOnlyList<Record> Records => [.. _records];
@@ -47,10 +48,13 @@ public sealed class CapturedLogs : ILoggerProvider, ILogger
     bool ILogger.IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
 
     void ILogger.Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-        Add("", logLevel, eventId, formatter(state, exception), exception);
+        Add("", logLevel, eventId, formatter(state, exception), exception, Values(state));
 
-    private void Add(string category, LogLevel level, EventId eventId, string message, Exception? exception) =>
-        _records.Enqueue(new Record(category, level, eventId, message, exception?.ToString(), Messages(exception)));
+    private void Add(string category, LogLevel level, EventId eventId, string message, Exception? exception, string values) =>
+        _records.Enqueue(new Record(category, level, eventId, message, exception?.ToString(), Messages(exception), values));
+
+    private static string Values<TState>(TState state) =>
+        state is IEnumerable<KeyValuePair<string, object?>> pairs ? string.Join(", ", pairs.Select(p => $"{p.Key}={p.Value}")) : "";
 
     private static string Messages(Exception? exception)
     {
@@ -71,6 +75,6 @@ public sealed class CapturedLogs : ILoggerProvider, ILogger
         public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner.Add(category, logLevel, eventId, formatter(state, exception), exception);
+            owner.Add(category, logLevel, eventId, formatter(state, exception), exception, Values(state));
     }
 }

@@ -60,16 +60,26 @@ public sealed class RunningHost : IAsyncDisposable
     public const string Secret = "pa55-w0rd-never-shown";
 
     /// <summary>Starts the host on <paramref name="settings"/>, with <c>Host:Url</c> on port 0 and warning-level logging unless they say otherwise.</summary>
-    public static Task<RunningHost> StartAsync(IDictionary<string, string?> settings, CancellationToken cancellationToken = default)
+    public static Task<RunningHost> StartAsync(IDictionary<string, string?> settings, CancellationToken cancellationToken = default) =>
+        StartAsync(settings, logs: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="StartAsync(IDictionary{string, string?}, CancellationToken)"/>, capturing the log in <paramref name="logs"/>
+    /// (so that a host that fails to start can still be inspected); a new capture when null.
+    /// </summary>
+    public static Task<RunningHost> StartAsync(IDictionary<string, string?> settings, CapturedLogs? logs, CancellationToken cancellationToken = default)
     {
         var values = new Dictionary<string, string?>(settings, StringComparer.OrdinalIgnoreCase);
         values.TryAdd("Host:Url", "http://127.0.0.1:0");
         values.TryAdd("Logging:LogLevel:Default", "Warning");
-        return StartAsync(new ReloadableConfigurationSource(values), cancellationToken);
+        return StartAsync(new ReloadableConfigurationSource(values), logs, cancellationToken);
     }
 
     /// <summary>Starts the host on <paramref name="source"/> only (no appsettings.json, no environment, no defaults).</summary>
     public static Task<RunningHost> StartAsync(ReloadableConfigurationSource source, CancellationToken cancellationToken = default) =>
+        StartAsync(source, logs: null, cancellationToken);
+
+    private static Task<RunningHost> StartAsync(ReloadableConfigurationSource source, CapturedLogs? logs, CancellationToken cancellationToken) =>
         StartAsync(
             [],
             configuration =>
@@ -78,11 +88,12 @@ public sealed class RunningHost : IAsyncDisposable
                 configuration.Add(source);
             },
             source,
+            logs,
             cancellationToken);
 
     /// <summary>Starts the host as the binary would, reading appsettings.json from <paramref name="contentRoot"/>.</summary>
     public static Task<RunningHost> StartInContentRootAsync(string contentRoot, CancellationToken cancellationToken = default) =>
-        StartAsync(["--contentRoot", contentRoot], null, null, cancellationToken);
+        StartAsync(["--contentRoot", contentRoot], null, null, null, cancellationToken);
 
     /// <summary>Declares a topic exchange on an in-memory broker, as an application would, and keeps the connection open.</summary>
     public async Task<IBrokerConnection> DeclareExchangeAsync(string broker, string exchange, CancellationToken cancellationToken = default)
@@ -117,10 +128,10 @@ public sealed class RunningHost : IAsyncDisposable
         await App.DisposeAsync();
     }
 
-    private static async Task<RunningHost> StartAsync(string[] args, Action<IConfigurationBuilder>? configure, ReloadableConfigurationSource? source, CancellationToken cancellationToken)
+    private static async Task<RunningHost> StartAsync(string[] args, Action<IConfigurationBuilder>? configure, ReloadableConfigurationSource? source, CapturedLogs? logs, CancellationToken cancellationToken)
     {
         var app = FederationHostApp.Build(args, configure);
-        var logs = new CapturedLogs();
+        logs ??= new CapturedLogs();
         app.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
         await app.StartAsync(cancellationToken);
         return new RunningHost(app, source, logs);

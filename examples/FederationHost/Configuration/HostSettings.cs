@@ -1,4 +1,5 @@
 using System.Net;
+using Federation.Core.Transport;
 using Microsoft.Extensions.Configuration;
 
 namespace FederationHost.Configuration;

@@ -1,5 +1,6 @@
 using Federation.Core.InMemory;
 using Federation.Core.Model;
+using Federation.Core.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -38,7 +39,8 @@ internal sealed partial class InMemoryBrokerProvisioner(InMemoryBrokerRegistry r
     /// <summary>The broker name of a <c>memory://[user:pass@]broker[/vhost]</c> URI, or null for other schemes and malformed URIs.</summary>
     internal static string? BrokerName(string? uri)
     {
-        if (uri is null || !uri.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
+        // An ambiguous URI ("memory://user:pa/ss@hub") would yield part of the password as the broker name, which is logged.
+        if (uri is null || !uri.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase) || UriUserInfo.FindAmbiguity(uri) is not null)
         {
             return null;
         }

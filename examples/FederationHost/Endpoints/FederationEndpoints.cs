@@ -1,6 +1,7 @@
 using Federation.Core;
 using Federation.Core.Hosting;
 using Federation.Core.Links;
+using Federation.Core.Transport;
 using FederationHost.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -78,7 +79,7 @@ public static class FederationEndpoints
         }
         catch (Exception error) when (error is not OperationCanceledException)
         {
-            result = HealthCheckResult.Unhealthy("The federation health check failed: " + error.Message);
+            result = HealthCheckResult.Unhealthy("The federation health check failed: " + UriRedaction.RedactText(error.Message));
         }
 
         var body = new

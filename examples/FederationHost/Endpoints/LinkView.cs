@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
 using Federation.Core.Links;
+using Federation.Core.Transport;
 
 namespace FederationHost.Endpoints;
 
@@ -18,7 +19,7 @@ public sealed record LinkView(
     [property: JsonPropertyName("policy")] string? Policy,
     [property: JsonPropertyName("since")] string Since)
 {
-    /// <summary>Maps a library status entry. <see cref="LinkStatus.Uri"/> is already redacted by the library.</summary>
+    /// <summary>Maps a library status entry. The library redacts <see cref="LinkStatus.Uri"/> and the error already; redacting again is a safety net.</summary>
     public static LinkView From(LinkStatus status)
     {
         ArgumentNullException.ThrowIfNull(status);
@@ -28,9 +29,9 @@ public sealed record LinkView(
             status.UpstreamExchange,
             status.Upstream,
             status.VirtualHost,
-            status.Uri,
+            UriRedaction.Redact(status.Uri),
             StateName(status.State),
-            status.Error,
+            status.Error is null ? null : UriRedaction.RedactText(status.Error),
             status.LocalConnection,
             status.Policy,
             status.Since.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));

@@ -50,7 +50,7 @@ public sealed class FederationBroker : IAsyncDisposable
         _options = options;
         _transports = new SubjectTransportResolver(transports);
         _time = timeProvider ?? TimeProvider.System;
-        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<FederationBroker>();
+        _logger = (loggerFactory is null ? NullLoggerFactory.Instance : RedactingLoggerFactory.Wrap(loggerFactory)).CreateLogger<FederationBroker>();
         ClusterName = options.ClusterName!;
         InstanceName = options.InstanceName ?? $"{Environment.MachineName}-{Environment.ProcessId}";
         Subjects = FederationBrokerSubjects.For(ClusterName, options.SubjectPrefix);

@@ -68,6 +68,10 @@ internal static class FederationBrokerOptionsValidation
         {
             fail(key, uri, "is required");
         }
+        else if (UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
+        {
+            fail(key, UriRedaction.Redact(uri), ambiguity);
+        }
         else if (!uri.Contains("://", StringComparison.Ordinal))
         {
             fail(key, UriRedaction.Redact(uri), "is not a URI with a scheme (for example nats://host:4222 or memory://name)");

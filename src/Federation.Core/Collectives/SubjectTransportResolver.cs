@@ -33,10 +33,13 @@ public sealed class SubjectTransportResolver
         }
 
         var scheme = uri[..end];
+
+        // What precedes "://" is shown only if it can be a scheme; otherwise it may be part of a credential.
+        var shownScheme = scheme.All(c => char.IsAsciiLetterOrDigit(c) || c is '+' or '-' or '.') ? scheme : "<redacted>";
         return _bySchema.TryGetValue(scheme, out var transport)
             ? transport
             : throw new ArgumentException(
-                $"No subject transport serves scheme '{scheme}' ({UriRedaction.Redact(uri)}); registered: {string.Join(", ", _bySchema.Keys.Order(StringComparer.Ordinal))}. " +
+                $"No subject transport serves scheme '{shownScheme}' ({UriRedaction.Redact(uri)}); registered: {string.Join(", ", _bySchema.Keys.Order(StringComparer.Ordinal))}. " +
                 "Register one in DI as an ISubjectTransport (for NATS: services.AddNatsSubjectTransport()).", nameof(uri));
     }
 

@@ -1,3 +1,4 @@
+using Federation.Core.Transport;
 namespace Federation.Core.Diagnostics;
 
 /// <summary>
@@ -44,7 +45,7 @@ internal sealed class FailureEpisode
     /// The cause of a failed attempt as status and logs show it: exception type and message. Transport exception messages
     /// name brokers by redacted URI only (a transport contract), so they are safe to show.
     /// </summary>
-    public static string Describe(Exception exception) => $"{exception.GetType().Name}: {exception.Message}";
+    public static string Describe(Exception exception) => $"{exception.GetType().Name}: {UriRedaction.RedactText(exception.Message)}";
 
     /// <summary>Closes the episode: the next failure starts a new one.</summary>
     public void End()

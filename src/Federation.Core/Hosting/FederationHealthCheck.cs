@@ -1,5 +1,6 @@
 using Federation.Core.Diagnostics;
 using Federation.Core.Links;
+using Federation.Core.Transport;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Federation.Core.Hosting;
@@ -26,7 +27,7 @@ public sealed class FederationHealthCheck(IFederationStatus status) : IHealthChe
             return Task.FromResult(new HealthCheckResult(failureStatus, "The downstream broker is not connected.", data: data));
         }
 
-        var failed = links.Where(l => l.State == LinkState.Error).Select(l => $"{l.Exchange} <- {l.Upstream}: {l.Error}").ToList();
+        var failed = links.Where(l => l.State == LinkState.Error).Select(l => $"{l.Exchange} <- {l.Upstream}: {UriRedaction.RedactText(l.Error ?? string.Empty)}").ToList();
         return Task.FromResult(failed.Count > 0
             ? HealthCheckResult.Degraded($"{failed.Count} of {links.Count} link(s) in error: {string.Join("; ", failed)}", data: data)
             : HealthCheckResult.Healthy($"{links.Count} link(s), downstream connected as '{status.ClusterName}'.", data));

@@ -221,7 +221,8 @@ public sealed class InMemoryBroker
             if (passwordsByUser.Count > 0
                 && (user is null || !passwordsByUser.TryGetValue(user, out var expected) || !string.Equals(expected, password, StringComparison.Ordinal)))
             {
-                throw new AuthenticationFailedException($"ACCESS_REFUSED - in-memory broker '{Name}' refused the credentials of user '{user ?? "(none)"}' ({displayUri}).");
+                // The user is not named: in "memory://TOKEN@hub" the user part may well be a token.
+                throw new AuthenticationFailedException($"ACCESS_REFUSED - in-memory broker '{Name}' refused the credentials ({displayUri}).");
             }
 
             var connection = new InMemoryConnection(this, host, connectionName, displayUri);

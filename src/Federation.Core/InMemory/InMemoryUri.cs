@@ -37,6 +37,11 @@ internal readonly record struct InMemoryUri(string BrokerName, string VirtualHos
             return false;
         }
 
+        if (UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
+        {
+            throw new ArgumentException($"Malformed in-memory broker URI '{UriRedaction.Redact(uri)}': {ambiguity}", nameof(uri));
+        }
+
         var rest = uri[Prefix.Length..];
         var authorityEnd = rest.IndexOfAny(['/', '?', '#']);
         if (authorityEnd >= 0 && rest.IndexOf('@', authorityEnd) >= 0)

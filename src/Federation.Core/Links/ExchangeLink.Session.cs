@@ -59,7 +59,7 @@ internal sealed partial class ExchangeLink
         {
             var upstreamExchange = _definition.UpstreamExchange;
             var upstreamVhost = _upstream.VirtualHost;
-            _entry = new ReceivedFromEntry(_upstream.DisplayUri, upstreamExchange, false, _upstream.ClusterName, upstreamVhost);
+            _entry = new ReceivedFromEntry(UriRedaction.Redact(_upstream.DisplayUri), upstreamExchange, false, _upstream.ClusterName, upstreamVhost);
             _redeliveredEntry = _entry with { Redelivered = true };
             QueueName = UpstreamNaming.QueueName(upstreamExchange, _downstream.ClusterName, _downstream.VirtualHost, _definition.Exchange.Name, upstreamVhost);
 

@@ -227,8 +227,10 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         try
         {
             await session.SetUpAsync(cancellationToken).ConfigureAwait(false);
-            SetStatus(LinkState.Running, upstream.DisplayUri, null, connectionName);
-            Log.LinkRunning(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, upstream.DisplayUri, session.QueueName, session.Generation);
+            // A transport's display URI should be redacted already; redacting again is a no-op then, and a safety net otherwise.
+            var displayUri = UriRedaction.Redact(upstream.DisplayUri);
+            SetStatus(LinkState.Running, displayUri, null, connectionName);
+            Log.LinkRunning(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, displayUri, session.QueueName, session.Generation);
             if (_failures.Up() is > 0 and var failed)
             {
                 Log.LinkRecovered(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, failed);

@@ -377,7 +377,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         LoadSnapshot(snapshot);
         _downstream.Set(_session);
         _sessionSince = _time.GetUtcNow();
-        Log.DownstreamConnected(_logger, connection.DisplayUri, clusterName, connection.VirtualHost);
+        Log.DownstreamConnected(_logger, UriRedaction.Redact(connection.DisplayUri), clusterName, connection.VirtualHost);
         if (_downstreamFailures.Up() is > 0 and var failed)
         {
             Log.DownstreamRecovered(_logger, connection.DisplayUri, failed);

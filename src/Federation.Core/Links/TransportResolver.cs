@@ -27,7 +27,7 @@ internal sealed class TransportResolver
         TryResolve(uri, out var transport)
             ? transport
             : throw new TransportException(
-                $"No transport is registered for the scheme '{SchemeOf(uri)}' of '{UriRedaction.Redact(uri)}'. Registered schemes: {RegisteredSchemes}.");
+                $"No transport is registered for the scheme '{ShownScheme(uri)}' of '{UriRedaction.Redact(uri)}'. Registered schemes: {RegisteredSchemes}.");
 
     /// <summary>
     /// What is wrong with <paramref name="uri"/> before any connection: no transport serves its scheme, or the transport
@@ -45,6 +45,13 @@ internal sealed class TransportResolver
 
     private bool TryResolve(string uri, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ITransport? transport) =>
         _bySchema.TryGetValue(SchemeOf(uri), out transport);
+
+    // What precedes "://" is shown only if it can be a scheme; otherwise it may be part of a credential.
+    private static string ShownScheme(string uri)
+    {
+        var scheme = SchemeOf(uri);
+        return scheme.All(c => char.IsAsciiLetterOrDigit(c) || c is '+' or '-' or '.') ? scheme : "<redacted>";
+    }
 
     private static string SchemeOf(string uri)
     {

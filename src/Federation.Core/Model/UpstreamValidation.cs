@@ -86,8 +86,14 @@ internal static class UpstreamValidation
     /// <summary>Checks that <paramref name="uri"/> is an absolute URI with a scheme; which schemes work is up to the transports.</summary>
     public static void ValidateAbsoluteUri(string? uri, string path, ICollection<string> errors)
     {
-        // Uri.TryCreate accepts "/path" as an implicit file URI on Unix; insist that the scheme is written out.
-        if (uri is null
+        // Ambiguity is checked first: an unencoded '/' or '@' in a password makes the URI unparseable or parse to the wrong
+        // host, and the fix is the same either way. Uri.TryCreate accepts "/path" as an implicit file URI on Unix, so the
+        // scheme must be written out.
+        if (uri is not null && Transport.UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
+        {
+            errors.Add(At(path, Quote(uri) + " " + ambiguity));
+        }
+        else if (uri is null
             || !System.Uri.TryCreate(uri, UriKind.Absolute, out var parsed)
             || !uri.StartsWith(parsed.Scheme + ":", StringComparison.OrdinalIgnoreCase))
         {

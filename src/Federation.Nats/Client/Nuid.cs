@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Federation.Core.Transport;
 
 namespace Federation.Nats.Client;
 
@@ -53,6 +54,12 @@ internal sealed class ServerAddress
         if (!url.Contains("://", StringComparison.Ordinal))
         {
             url = "nats://" + url;
+        }
+
+        if (UriUserInfo.FindAmbiguity(url) is { } ambiguity)
+        {
+            // Uri would take "TOK" of "nats://TOK/EN@host" for the host and send it to DNS: refuse instead.
+            throw new ArgumentException($"The server URL '{UriRedaction.Redact(url)}' {ambiguity}", nameof(url));
         }
 
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Host.Length == 0)

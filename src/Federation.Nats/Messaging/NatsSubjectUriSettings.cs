@@ -26,6 +26,11 @@ internal sealed record NatsSubjectUriSettings(string ServerUrl, bool Tls, int Ma
     public static NatsSubjectUriSettings Parse(string uri)
     {
         ArgumentNullException.ThrowIfNull(uri);
+        if (UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
+        {
+            throw new ArgumentException($"'{UriRedaction.Redact(uri)}' {ambiguity}", nameof(uri));
+        }
+
         var query = uri.IndexOf('?', StringComparison.Ordinal);
         var server = (query < 0 ? uri : uri[..query]).TrimEnd('/');
         if (!Uri.TryCreate(server, UriKind.Absolute, out var parsed) || parsed.Host.Length == 0 || parsed.Scheme is not ("nats" or "tls"))
@@ -49,13 +54,21 @@ internal sealed record NatsSubjectUriSettings(string ServerUrl, bool Tls, int Ma
                 MaxReconnectAttemptsKey => settings with { MaxReconnectAttempts = ParseInt(key, value, min: -1) },
                 ReconnectWaitKey => settings with { ReconnectWait = TimeSpan.FromMilliseconds(ParseInt(key, value, min: 1)) },
                 ConnectTimeoutKey => settings with { ConnectTimeout = TimeSpan.FromMilliseconds(ParseInt(key, value, min: 1)) },
-                _ => throw new ArgumentException(
-                    $"Unknown query parameter '{key}' in '{UriRedaction.Redact(uri)}'; the NATS subject transport accepts {MaxReconnectAttemptsKey}, {ReconnectWaitKey} and {ConnectTimeoutKey}.",
-                    nameof(uri)),
+                _ => throw UnknownKey(key, uri),
             };
         }
 
         return settings;
+    }
+
+    // After an unencoded secret ("token=a&b"), a "key" may be a piece of the secret: name only what the redacted URI shows.
+    private static ArgumentException UnknownKey(string key, string uri)
+    {
+        var display = UriRedaction.Redact(uri);
+        return new ArgumentException(
+            $"Unknown query parameter {(display.Contains(key, StringComparison.Ordinal) ? $"'{key}'" : "(after a masked one)")} in '{display}'; " +
+            $"the NATS subject transport accepts {MaxReconnectAttemptsKey}, {ReconnectWaitKey} and {ConnectTimeoutKey}.",
+            nameof(uri));
     }
 
     private static int ParseInt(string key, string value, int min) =>

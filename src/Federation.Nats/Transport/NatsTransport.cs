@@ -138,14 +138,14 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
         var connectTimeout = DefaultConnectTimeout;
         IReadOnlyList<string> namespaces = [];
         var queryText = query < 0 ? "" : uri[(query + 1)..];
-        var schemeEnd = uri.IndexOf("://", StringComparison.Ordinal);
-        var authorityEnd = uri.IndexOfAny(['/', '?', '#'], schemeEnd < 0 ? 0 : schemeEnd + 3);
-        if (authorityEnd >= 0 && uri.IndexOf('@', authorityEnd) >= 0)
+        if (UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
         {
-            // The '/', '?' or '#' most likely belongs to an unencoded password or token: do not echo any of it.
-            problems.Add("has an '@' after a '/', '?' or '#': percent-encode those characters in the user name, password and token");
+            // "nats://TOK/EN@host" would make the client look up the host "TOK": refuse before anything connects.
+            problems.Add(ambiguity.TrimEnd('.'));
             return false;
         }
+
+        var display = UriRedaction.Redact(uri);
 
         foreach (var part in queryText.Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -168,7 +168,8 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
                     problems.Add($"has the query key '{key}', which is not used to log in; put credentials in the user-info (nats://user:password@host or nats://token@host)");
                     break;
                 default:
-                    problems.Add($"has the query key '{key}', which nats:// and tls:// URIs do not understand (they accept {string.Join(", ", QueryKeys)})");
+                    // After an unencoded secret ("password=a&b"), a part may be a piece of the secret: name only what the redacted URI shows.
+                    problems.Add($"has {(display.Contains(part, StringComparison.Ordinal) ? $"the query key '{key}'" : "a query key after a masked one")}, which nats:// and tls:// URIs do not understand (they accept {string.Join(", ", QueryKeys)})");
                     break;
             }
         }

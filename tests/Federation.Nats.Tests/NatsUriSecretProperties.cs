@@ -1,0 +1,106 @@
+using Federation.Core.Transport;
+using Federation.Nats.Client;
+using Federation.Nats.Messaging;
+using Federation.Nats.Transport;
+using Federation.Transport.Contracts.Secrets;
+using FsCheck;
+using FsCheck.Fluent;
+
+namespace Federation.Nats.Tests;
+
+/// <summary>
+/// The NATS URI parsers (client server URL, link transport, subject transport) with random secrets made of every reserved
+/// character: they refuse user information that reads two ways instead of taking part of a token for the host (which would
+/// go out in a DNS lookup), and their errors never show the secret.
+/// </summary>
+public sealed class NatsUriSecretProperties
+{
+    private static readonly Config Quick = Config.QuickThrowOnFailure.WithMaxTest(1000);
+
+    private static readonly Gen<SecretUri> Uris = SecretUris.Uris(SecretUris.Secret, "nats", "tls", "amqp", "");
+
+    [Fact]
+    public void The_client_refuses_or_reads_the_real_host_and_never_shows_the_secret()
+    {
+        Check.One(Quick, Prop.ForAll(Uris.ToArbitrary(), uri =>
+        {
+            var url = uri.Uri;
+            ServerAddress address;
+            try
+            {
+                address = ServerAddress.Parse(url);
+            }
+            catch (ArgumentException error)
+            {
+                SecretUris.AssertAbsent(uri.Secret, error.Message, "the client's error");
+                return;
+            }
+
+            Assert.False(uri.AmbiguousUserInfo && uri.Scheme is "nats" or "tls" or "", $"{url} was parsed although its user information reads two ways");
+            Assert.Equal(uri.Host, address.Host);
+            SecretUris.AssertAbsent(uri.Secret, address.ToString(), "the server address");
+        }));
+    }
+
+    [Fact]
+    public void The_link_transport_refuses_ambiguous_uris_and_never_shows_the_secret()
+    {
+        Check.One(Quick, Prop.ForAll(Uris.ToArbitrary(), uri =>
+        {
+            NatsUriSettings settings;
+            try
+            {
+                settings = NatsUriSettings.Parse(uri.Uri);
+            }
+            catch (BrokerUnreachableException error)
+            {
+                SecretUris.AssertAbsent(uri.Secret, error.Message, "the link transport's error");
+                if (uri.AmbiguousUserInfo)
+                {
+                    Assert.Contains("Percent-encode the user name and the password", error.Message, StringComparison.Ordinal);
+                }
+
+                return;
+            }
+
+            Assert.False(uri.AmbiguousUserInfo, $"{uri.Uri} was parsed although its user information reads two ways");
+            Assert.Equal(uri.Host, settings.Host);
+        }));
+    }
+
+    [Fact]
+    public void The_subject_transport_refuses_ambiguous_uris_and_never_shows_the_secret()
+    {
+        Check.One(Quick, Prop.ForAll(Uris.ToArbitrary(), uri =>
+        {
+            try
+            {
+                NatsSubjectUriSettings.Parse(uri.Uri);
+            }
+            catch (ArgumentException error)
+            {
+                SecretUris.AssertAbsent(uri.Secret, error.Message, "the subject transport's error");
+                if (uri.AmbiguousUserInfo)
+                {
+                    Assert.Contains("Percent-encode the user name and the password", error.Message, StringComparison.Ordinal);
+                }
+
+                return;
+            }
+
+            Assert.False(uri.AmbiguousUserInfo, $"{uri.Uri} was parsed although its user information reads two ways");
+        }));
+    }
+
+    [Theory]
+    [InlineData("nats://TOKA/RETX5@host:4222")]
+    [InlineData("nats://user:1234/RETX6@host:4222")]
+    [InlineData("tls://TOK#EN@host:4222")]
+    public void A_token_with_an_unencoded_slash_is_refused_not_sent_to_dns(string url)
+    {
+        var error = Assert.Throws<ArgumentException>(() => ServerAddress.Parse(url));
+
+        Assert.DoesNotContain("RETX", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Percent-encode", error.Message, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,122 @@
+using System.Text;
+using Federation.Testing.Brokers;
+using Federation.Transport.Contracts.Secrets;
+using FsCheck.Fluent;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace FederationHost.Tests;
+
+/// <summary>
+/// Secrets made of every reserved character, in upstream URIs of every transport pointing at a closed loopback port,
+/// never appear in anything the host writes: <c>/federation/links</c>, <c>/health</c>, <c>/metrics</c>, the log (messages,
+/// structured values and exceptions), start-up errors and the errors of a rejected reload.
+/// </summary>
+public sealed class SecretLeakTests
+{
+    // One secret with every reserved character, and random ones (a new sample each run, as a property test would draw).
+    private static readonly string[] Secrets =
+        ["S3cr/?#@:[]%&=+, ;!$'()*üé😀Zq", .. SecretUris.Secret.Sample(30, 2)];
+
+    [Fact]
+    public async Task Secrets_in_upstream_uris_never_reach_links_health_metrics_or_logs()
+    {
+        var closed = FreePorts.Next();
+        var settings = RunningHost.DefaultSettings("leak");
+        settings["Logging:LogLevel:Default"] = "Debug";
+        settings["Logging:LogLevel:Microsoft"] = "Warning";
+        settings["Federation:Policies:fed:definition:federation-upstream-set"] = "all";
+        var failing = new List<string>();
+        for (var i = 0; i < Secrets.Length; i++)
+        {
+            var encoded = Uri.EscapeDataString(Secrets[i]);
+            string Add(string name, string uri)
+            {
+                settings[$"Federation:Upstreams:{name}{i}:uri"] = uri;
+                settings[$"Federation:Upstreams:{name}{i}:reconnect-delay"] = "1";
+                return name + i;
+            }
+
+            failing.Add(Add("amqp-password", $"amqp://user:{encoded}@127.0.0.1:{closed}/%2f?connection_timeout=500"));
+            failing.Add(Add("amqp-user", $"amqps://{encoded}:pw@127.0.0.1:{closed}/vh?connection_timeout=500"));
+            failing.Add(Add("amqp-query", $"amqp://127.0.0.1:{closed}/%2f?password={encoded}&connection_timeout=500"));
+            failing.Add(Add("nats-token", $"nats://{encoded}@127.0.0.1:{closed}"));
+            failing.Add(Add("tls-password", $"tls://user:{encoded}@127.0.0.1:{closed}?cluster-name=x"));
+            Add("memory-password", $"memory://user:{encoded}@leak-remote/%2f");
+        }
+
+        var logs = new CapturedLogs();
+        await using var host = await RunningHost.StartAsync(settings, logs: logs);
+        await using var app = await host.DeclareExchangeAsync("leak-local", "federated.orders");
+
+        await Eventually.UntilAsync(
+            () => host.GetLinksAsync(),
+            links => failing.All(name => links.Any(l => l.GetProperty("upstream").GetString() == name && l.GetProperty("state").GetString() == "error")),
+            "every link to the closed port in error");
+
+        var outputs = new StringBuilder();
+        outputs.AppendLine(await host.Http.GetStringAsync("/federation/links"));
+        outputs.AppendLine(await host.Http.GetStringAsync("/federation/links?only-down=true"));
+        foreach (var link in await host.GetLinksAsync())
+        {
+            outputs.AppendLine(await host.Http.GetStringAsync("/federation/links/" + link.GetProperty("id").GetString()));
+        }
+
+        outputs.AppendLine(await (await host.Http.GetAsync("/health")).Content.ReadAsStringAsync());
+        outputs.AppendLine(await host.GetMetricsAsync());
+        Assert.Contains("BrokerUnreachableException", outputs.ToString(), StringComparison.Ordinal);
+
+        // A reload with the secrets unencoded is refused, and its errors are logged without them.
+        host.Configuration.Update(Secrets.Select((secret, i) =>
+            new KeyValuePair<string, string?>($"Federation:Upstreams:raw{i}:uri", $"nats://user:{secret}@127.0.0.1:{closed}")));
+        await Eventually.UntilAsync(
+            () => Task.FromResult(logs.Text), text => text.Contains("Percent-encode the user name and the password", StringComparison.Ordinal), "the rejected reload in the log");
+
+        Assert.Contains("amqp-password0", logs.Text, StringComparison.Ordinal);
+        outputs.AppendLine(logs.Text);
+        foreach (var secret in Secrets)
+        {
+            SecretUris.AssertAbsent(secret, outputs.ToString(), "the host's output");
+        }
+    }
+
+    [Fact]
+    public async Task A_start_with_unencoded_secrets_is_refused_without_showing_them()
+    {
+        var closed = FreePorts.Next();
+        var settings = RunningHost.DefaultSettings("leakstart");
+        for (var i = 0; i < Secrets.Length; i++)
+        {
+            settings[$"Federation:Upstreams:amqp{i}:uri"] = $"amqp://user:{Secrets[i]}@127.0.0.1:{closed}/%2f";
+            settings[$"Federation:Upstreams:nats{i}:uri"] = $"nats://{Secrets[i]}@127.0.0.1:{closed}";
+        }
+
+        settings["Federation:Downstream:uri"] = $"memory://user:{Secrets[0]}@leakstart-local/%2f";
+        var logs = new CapturedLogs();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(async () => await RunningHost.StartAsync(settings, logs: logs));
+
+        Assert.Contains("Percent-encode the user name and the password", error.Message, StringComparison.Ordinal);
+        foreach (var secret in Secrets)
+        {
+            SecretUris.AssertAbsent(secret, error.ToString(), "the start-up error");
+            SecretUris.AssertAbsent(secret, logs.Text, "the log");
+        }
+    }
+
+    [Theory]
+    [InlineData("http://admin:S3cr/et@127.0.0.1:15690")]
+    [InlineData("http://admin:S3cret@127.0.0.1:15690")]
+    [InlineData("http://S3cret@10.1.2.3:15690/")]
+    public void A_host_url_with_credentials_is_refused_without_repeating_them(string url)
+    {
+        var error = Assert.Throws<HostConfigurationException>(() => FederationHostApp.Build([], c =>
+        {
+            c.Sources.Clear();
+            c.AddInMemoryCollection([new("Host:Url", url), new("Federation:Downstream:uri", "memory://x/%2f")]);
+        }));
+
+        Assert.Contains("Host:Url", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("S3cr", error.Message, StringComparison.Ordinal);
+    }
+}

@@ -159,7 +159,7 @@ internal sealed record AmqpEndpoint(
             if (!QueryKeys.Contains(key, StringComparer.OrdinalIgnoreCase))
             {
                 // After an unencoded secret ("password=a&b"), a part may be a piece of the secret: name only what the redacted URI shows.
-                var named = display.Contains(part, StringComparison.Ordinal) ? $"the query key '{key}'" : "a query key after a masked one";
+                var named = UriRedaction.ShowsQueryKey(display, eq < 0 ? part : part[..eq]) ? $"the query key '{key}'" : "a query key after a masked one";
                 problems.Add($"has {named}, which amqp:// and amqps:// URIs do not understand (they accept {string.Join(", ", QueryKeys)})");
             }
             else if (eq <= 0)

@@ -52,10 +52,10 @@ public sealed class AmqpEndpointTests
     [InlineData("amqp://h/?management-port=0", "has 'management-port=0': it must be an integer from 1 to 65535")]
     [InlineData("amqp://h/?management-scheme=ftp", "has 'management-scheme=ftp': it must be one of http, https")]
     [InlineData("amqp://h/?topology=all", "has 'topology=all': it must be one of events, none")]
-    [InlineData("amqp://u:pa?secret@h/", "has an '@' after a '/', '?' or '#': percent-encode")]
-    [InlineData("amqp://user:12/secret@host:5672/%2f", "has an '@' after a '/', '?' or '#': percent-encode")]
-    [InlineData("amqp://user:12/secret@host", "has an '@' after a '/', '?' or '#': percent-encode")]
-    [InlineData("amqp://user:pa#secret@host", "has an '@' after a '/', '?' or '#': percent-encode")]
+    [InlineData("amqp://u:pa?secret@h/", "is ambiguous: the user name or password contains an unencoded")]
+    [InlineData("amqp://user:12/secret@host:5672/%2f", "is ambiguous: the user name or password contains an unencoded")]
+    [InlineData("amqp://user:12/secret@host", "is ambiguous: the user name or password contains an unencoded")]
+    [InlineData("amqp://user:pa#secret@host", "is ambiguous: the user name or password contains an unencoded")]
     [InlineData("amqp://h/a/b", "has a vhost of more than one path segment (encode '/' as %2f)")]
     public void Problems_name_the_query_key_and_never_the_credentials(string uri, string expected)
     {

@@ -52,7 +52,7 @@ public sealed class NatsUriSecretProperties
             {
                 settings = NatsUriSettings.Parse(uri.Uri);
             }
-            catch (BrokerUnreachableException error)
+            catch (ArgumentException error)
             {
                 SecretUris.AssertAbsent(uri.Secret, error.Message, "the link transport's error");
                 if (uri.AmbiguousUserInfo)

@@ -34,12 +34,14 @@ public sealed class SecretLeakTests
             {
                 settings[$"Federation:Upstreams:{name}{i}:uri"] = uri;
                 settings[$"Federation:Upstreams:{name}{i}:reconnect-delay"] = "1";
+                // Each its own upstream exchange: upstreams that reach one broker with one exchange would share a queue (refused).
+                settings[$"Federation:Upstreams:{name}{i}:exchange"] = name + i;
                 return name + i;
             }
 
             failing.Add(Add("amqp-password", $"amqp://user:{encoded}@127.0.0.1:{closed}/%2f?connection_timeout=500"));
             failing.Add(Add("amqp-user", $"amqps://{encoded}:pw@127.0.0.1:{closed}/vh?connection_timeout=500"));
-            failing.Add(Add("amqp-query", $"amqp://127.0.0.1:{closed}/%2f?password={encoded}&connection_timeout=500"));
+            // A secret in the query (?password=...) is refused at validation, which the refused-start test covers.
             failing.Add(Add("nats-token", $"nats://{encoded}@127.0.0.1:{closed}"));
             failing.Add(Add("tls-password", $"tls://user:{encoded}@127.0.0.1:{closed}?cluster-name=x"));
             Add("memory-password", $"memory://user:{encoded}@leak-remote/%2f");

@@ -39,18 +39,11 @@ internal readonly record struct InMemoryUri(string BrokerName, string VirtualHos
 
         if (UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
         {
-            throw new ArgumentException($"Malformed in-memory broker URI '{UriRedaction.Redact(uri)}': {ambiguity}", nameof(uri));
-        }
-
-        var rest = uri[Prefix.Length..];
-        var authorityEnd = rest.IndexOfAny(['/', '?', '#']);
-        if (authorityEnd >= 0 && rest.IndexOf('@', authorityEnd) >= 0)
-        {
-            // The '/', '?' or '#' most likely belongs to an unencoded password: do not echo any of it.
-            problems.Add("has an '@' after a '/', '?' or '#': percent-encode those characters in the user name and password (and '@' in the vhost as %40)");
+            problems.Add(ambiguity.TrimEnd('.'));
             return false;
         }
 
+        var rest = uri[Prefix.Length..];
         var fragment = rest.IndexOf('#', StringComparison.Ordinal);
         var query = rest.IndexOf('?', StringComparison.Ordinal);
         if (query >= 0 && (fragment < 0 || query < fragment))

@@ -34,7 +34,8 @@ internal static class UpstreamQueueSharing
                         var exchange = first.Upstream.Exchange is { } name ? Quote(name) : "(the federated exchange's name)";
                         errors.Add(At(
                             second.Path,
-                            $"would share one upstream queue and internal exchange with {first.Path} under "
+                            $"upstream {Quote(second.Upstream.UpstreamName)} would share one upstream queue and internal exchange with "
+                            + $"{first.Path} (upstream {Quote(first.Upstream.UpstreamName)}) under "
                             + $"{Child(nameof(FederationOptions.Policies), policyName)}: both reach {Quote(broker)} with the same "
                             + $"upstream exchange {exchange}; give one of them another exchange, or remove one"));
                     }

@@ -56,6 +56,20 @@ public static class UriRedaction
     }
 
     /// <summary>
+    /// Whether <paramref name="redactedUri"/> (an output of <see cref="Redact(string)"/>) still shows the query key
+    /// <paramref name="key"/>. A parser names a query key in an error only then: after an unencoded secret
+    /// (<c>password=a&amp;b</c>) what looks like a key may be a piece of the secret, and the redacted URI has masked it.
+    /// </summary>
+    public static bool ShowsQueryKey(string redactedUri, string key)
+    {
+        ArgumentNullException.ThrowIfNull(redactedUri);
+        ArgumentNullException.ThrowIfNull(key);
+        var query = redactedUri.IndexOf('?', StringComparison.Ordinal);
+        return query >= 0 && key.Length > 0 && redactedUri[(query + 1)..].Split('&')
+            .Any(part => part == key || part.StartsWith(key + "=", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// Redacts every URI in a free text, such as an exception message from a client library that may echo the URI it was given:
     /// each <c>scheme://...</c> in <paramref name="text"/> is treated as <see cref="Redact(string)"/> treats a URI. Never throws.
     /// </summary>

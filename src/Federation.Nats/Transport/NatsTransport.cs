@@ -169,7 +169,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
                     break;
                 default:
                     // After an unencoded secret ("password=a&b"), a part may be a piece of the secret: name only what the redacted URI shows.
-                    problems.Add($"has {(display.Contains(part, StringComparison.Ordinal) ? $"the query key '{key}'" : "a query key after a masked one")}, which nats:// and tls:// URIs do not understand (they accept {string.Join(", ", QueryKeys)})");
+                    problems.Add($"has {(UriRedaction.ShowsQueryKey(display, key) ? $"the query key '{key}'" : "a query key after a masked one")}, which nats:// and tls:// URIs do not understand (they accept {string.Join(", ", QueryKeys)})");
                     break;
             }
         }

@@ -108,7 +108,8 @@ public sealed class ReloadValidationTests
         _source.Set("Federation:Upstreams:boom:uri", ExplodingTransport.Uri);
         _source.Reload();
         await Testbed.Eventually(() => ReloadLog(LogLevel.Error).Count == 1, () => "failed reload logged at error");
-        Assert.IsType<InvalidOperationException>(ReloadLog(LogLevel.Error)[0].Exception);
+        // The cause is named in the message (type and text); the stack trace is left to debug logging.
+        Assert.Contains(nameof(InvalidOperationException), ReloadLog(LogLevel.Error)[0].Message, StringComparison.Ordinal);
         Assert.Equal(LinkState.Running, status.GetLinks().Single().State);
 
         _source.Set("Federation:Upstreams:boom:uri", null);

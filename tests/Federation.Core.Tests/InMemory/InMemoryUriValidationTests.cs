@@ -21,8 +21,8 @@ public sealed class InMemoryUriValidationTests
     [InlineData("memory://hub/%2f?heartbeat=5", "has the query key 'heartbeat', which memory:// URIs do not understand (they accept none)")]
     [InlineData("memory://hub?x", "has the query key 'x', which memory:// URIs do not understand")]
     [InlineData($"memory://admin:{Password}@/vh", "has no broker name (expected memory://[user:password@]broker[/vhost])")]
-    [InlineData($"memory://admin:pa?{Password}@hub", "has an '@' after a '/', '?' or '#': percent-encode")]
-    [InlineData($"memory://admin:pa/{Password}@hub/%2f", "has an '@' after a '/', '?' or '#': percent-encode")]
+    [InlineData($"memory://admin:pa?{Password}@hub", "is ambiguous: the user name or password contains an unencoded")]
+    [InlineData($"memory://admin:pa/{Password}@hub/%2f", "is ambiguous: the user name or password contains an unencoded")]
     [InlineData("amqp://hub", "is not a memory:// URI")]
     public void Problems_name_the_offending_part_without_credentials(string uri, string expected)
     {

@@ -87,17 +87,17 @@ public class StrictValidationTests
 
         // Upstream elements of one policy that would share one upstream queue.
         { "two upstreams with the same URI", o => o.Upstreams["copy"] = Upstream(),
-            "Upstreams:origin: would share one upstream queue and internal exchange with Upstreams:copy under Policies:federate: both reach 'amqp://origin.example:5672/%2f' with the same upstream exchange (the federated exchange's name)" },
+            "Upstreams:origin: upstream 'origin' would share one upstream queue and internal exchange with Upstreams:copy (upstream 'copy') under Policies:federate: both reach 'amqp://origin.example:5672/%2f' with the same upstream exchange (the federated exchange's name)" },
         { "the same broker with other credentials and query", o => o.Upstreams["copy"] = Upstream("amqp://other:pw@ORIGIN.example:5672/%2F?heartbeat=5"),
-            "Upstreams:origin: would share one upstream queue and internal exchange with Upstreams:copy" },
+            "Upstreams:origin: upstream 'origin' would share one upstream queue and internal exchange with Upstreams:copy (upstream 'copy')" },
         { "one URI in common among several", o => o.Upstreams["copy"] = Upstream(configure: u => u.Uris = ["amqp://elsewhere/%2f", OriginUri]),
-            "Upstreams:origin: would share one upstream queue and internal exchange with Upstreams:copy" },
+            "Upstreams:origin: upstream 'origin' would share one upstream queue and internal exchange with Upstreams:copy (upstream 'copy')" },
         { "two upstreams with the same exchange", o => { o.Upstreams["copy"] = Upstream(configure: u => u.Exchange = "x"); o.Upstreams["origin"].Exchange = "x"; },
-            "Upstreams:origin: would share one upstream queue and internal exchange with Upstreams:copy under Policies:federate: both reach 'amqp://origin.example:5672/%2f' with the same upstream exchange 'x'" },
+            "Upstreams:origin: upstream 'origin' would share one upstream queue and internal exchange with Upstreams:copy (upstream 'copy') under Policies:federate: both reach 'amqp://origin.example:5672/%2f' with the same upstream exchange 'x'" },
         { "two set elements of one upstream", o => { o.UpstreamSets["primary"].Add(new UpstreamSetElement { Upstream = "origin", Exchange = "orders", MaxHops = 2 }); o.Policies["federate"].Definition = new() { FederationUpstreamSet = "primary" }; },
-            "UpstreamSets:primary:1: would share one upstream queue and internal exchange with UpstreamSets:primary:0 under Policies:federate" },
+            "UpstreamSets:primary:1: upstream 'origin' would share one upstream queue and internal exchange with UpstreamSets:primary:0 (upstream 'origin') under Policies:federate" },
         { "two upstreams picked by a pattern", o => { o.Upstreams["origin-2"] = Upstream(); o.Policies["federate"].Definition = new() { FederationUpstreamPattern = "^origin" }; },
-            "Upstreams:origin-2: would share one upstream queue and internal exchange with Upstreams:origin under Policies:federate" },
+            "Upstreams:origin-2: upstream 'origin-2' would share one upstream queue and internal exchange with Upstreams:origin (upstream 'origin') under Policies:federate" },
     };
 
     [Theory]

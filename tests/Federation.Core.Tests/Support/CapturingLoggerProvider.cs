@@ -10,6 +10,12 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
 
     public IReadOnlyList<Entry> Entries => [.. _entries];
 
+    /// <summary>Entries with event id <paramref name="eventId"/>.</summary>
+    public IReadOnlyList<Entry> WithId(int eventId) => [.. _entries.Where(e => e.EventId.Id == eventId)];
+
+    /// <summary>A logger factory that sends every level, debug included, to this provider only.</summary>
+    public ILoggerFactory AsFactory() => LoggerFactory.Create(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(this));
+
     public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _entries);
 
     public void Dispose()

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Federation.Testing.Brokers;
 
 namespace FederationHost.Tests.BadInput;
 
@@ -25,7 +26,7 @@ public sealed class SilentPeerTests
     [MemberData(nameof(SilentUris))]
     public async Task A_silent_downstream_does_not_stop_SIGTERM(string template)
     {
-        using var peer = new SilentPeer();
+        await using var peer = new SilentPeer();
         var settings = SettingsDocument.Good.WithString("Federation:Downstream:uri", Fill(template, peer.Port));
         await using var host = HostProcess.Start(settings.Text);
         await WaitStartedAsync(host);
@@ -39,7 +40,7 @@ public sealed class SilentPeerTests
     [MemberData(nameof(SilentUris))]
     public async Task A_silent_upstream_puts_its_link_in_error_and_does_not_stop_SIGTERM(string template)
     {
-        using var peer = new SilentPeer();
+        await using var peer = new SilentPeer();
         var settings = SettingsDocument.Good.WithString("Federation:Upstreams:origin:uri", Fill(template, peer.Port));
         await using var host = HostProcess.Start(settings.Text);
         await WaitStartedAsync(host);

@@ -1,10 +1,17 @@
 // FederationHost: a standalone federation agent configured only from configuration (appsettings.json, FEDERATION__...
 // environment variables, command line), serving link status, restart, health and Prometheus metrics on loopback.
 using FederationHost;
+using FederationHost.Cli;
 using FederationHost.Startup;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
+
+// `validate`, `status` and `restart` are operator commands of the same binary; anything else starts the host.
+if (HostCommands.IsCommand(args))
+{
+    return await HostCommands.RunAsync(args, Console.Out, Console.Error);
+}
 
 IConfiguration? configuration = null;
 WebApplication app;

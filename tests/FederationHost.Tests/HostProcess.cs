@@ -104,6 +104,13 @@ public sealed partial class HostProcess : IAsyncDisposable
     public static HostProcess StartIn(string contentRoot, IEnumerable<string>? args = null, IReadOnlyDictionary<string, string?>? environment = null) =>
         Start(contentRoot, args, environment, ownedContentRoot: null);
 
+    /// <summary>
+    /// Runs a host subcommand (<c>validate</c>, <c>status</c>, <c>restart</c>): <paramref name="args"/> are passed exactly
+    /// as given, first, with no <c>--contentRoot</c> in front; <paramref name="workingDirectory"/> is left as it is.
+    /// </summary>
+    public static HostProcess StartCommand(string workingDirectory, params string[] args) =>
+        Start(workingDirectory, args, environment: null, ownedContentRoot: null, contentRootArgument: false);
+
     /// <summary>Waits for the process to exit and returns its exit code; fails the test (and kills it) after the deadline.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan? timeout = null)
     {
@@ -244,7 +251,12 @@ public sealed partial class HostProcess : IAsyncDisposable
         _ownedContentRoot?.Dispose();
     }
 
-    private static HostProcess Start(string contentRoot, IEnumerable<string>? args, IReadOnlyDictionary<string, string?>? environment, TemporaryDirectory? ownedContentRoot)
+    private static HostProcess Start(
+        string contentRoot,
+        IEnumerable<string>? args,
+        IReadOnlyDictionary<string, string?>? environment,
+        TemporaryDirectory? ownedContentRoot,
+        bool contentRootArgument = true)
     {
         var start = new ProcessStartInfo(DotnetHost())
         {
@@ -255,8 +267,12 @@ public sealed partial class HostProcess : IAsyncDisposable
             WorkingDirectory = contentRoot,
         };
         start.ArgumentList.Add(HostAssembly);
-        start.ArgumentList.Add("--contentRoot");
-        start.ArgumentList.Add(contentRoot);
+        if (contentRootArgument)
+        {
+            start.ArgumentList.Add("--contentRoot");
+            start.ArgumentList.Add(contentRoot);
+        }
+
         foreach (var argument in args ?? [])
         {
             start.ArgumentList.Add(argument);

@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+
+namespace FederationHost.Cli;
+
+/// <summary>
+/// <c>status [--only-down] [--url URL]</c>: the links of a running host as <c>rabbitmqctl federation_status</c> lists
+/// them, one tab-separated row per link under a header, missing values as empty fields and the timestamp as
+/// <c>YYYY-MM-DD HH:MM:SS</c> (UTC). Read-only: it only calls <c>GET /federation/links</c>.
+/// </summary>
+public static class StatusCommand
+{
+    /// <summary>The subcommand.</summary>
+    public const string Name = "status";
+
+    /// <summary>The columns, in the plugin's key names; <c>id</c> first, because <c>restart</c> takes it.</summary>
+    public static readonly IReadOnlyList<string> Columns =
+        ["id", "upstream", "type", "exchange", "upstream_exchange", "vhost", "status", "local_connection", "uri", "timestamp", "error"];
+
+    private const string Usage = "usage: FederationHost status [--only-down] [--url http://127.0.0.1:15690]";
+
+    /// <summary>Prints the link table of the host at <c>--url</c> (or at <c>Host:Url</c> of the host's appsettings.json).</summary>
+    /// <returns>0 when the host answered, <see cref="HostCommands.Failure"/> when it cannot be reached or the arguments are wrong.</returns>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        if (!HostClient.TryCreate(args, out var client, out var rest, out var problem))
+        {
+            error.WriteLine($"{Name}: {problem}");
+            return HostCommands.Failure;
+        }
+
+        using (client)
+        {
+            var onlyDown = rest.Remove("--only-down");
+            if (rest.Count > 0)
+            {
+                error.WriteLine($"{Name}: unexpected argument '{rest[0]}'");
+                error.WriteLine(Usage);
+                return HostCommands.Failure;
+            }
+
+            var path = onlyDown ? "federation/links?only-down=true" : "federation/links";
+            var answer = await client!.SendAsync(HttpMethod.Get, path, line => error.WriteLine($"{Name}: {line}"), cancellationToken).ConfigureAwait(false);
+            if (answer is not { } response)
+            {
+                return HostCommands.Failure;
+            }
+
+            if (response.Status != HttpStatusCode.OK || response.Body.ValueKind != JsonValueKind.Array)
+            {
+                error.WriteLine($"{Name}: {client.BaseAddress}{path} answered {(int)response.Status} {response.Status}, not a list of links; is this a federation host?");
+                return HostCommands.Failure;
+            }
+
+            output.WriteLine($"Listing federation links on {client.BaseAddress} ...");
+            output.WriteLine(string.Join('\t', Columns));
+            foreach (var link in response.Body.EnumerateArray())
+            {
+                output.WriteLine(string.Join('\t', Row(link)));
+            }
+
+            return 0;
+        }
+    }
+
+    private static IEnumerable<string> Row(JsonElement link) =>
+    [
+        Field(link, "id"),
+        Field(link, "upstream"),
+        "exchange",
+        Field(link, "exchange"),
+        Field(link, "upstream_exchange"),
+        Field(link, "vhost"),
+        Field(link, "state"),
+        Field(link, "local_connection"),
+        Field(link, "uri"),
+        Timestamp(Field(link, "since")),
+        Field(link, "error"),
+    ];
+
+    // As rabbitmqctl fills missing keys with "", an absent or null value is an empty field; tabs and line breaks in a
+    // value (an error text) become spaces so that each link stays one row.
+    private static string Field(JsonElement link, string name) =>
+        link.ValueKind == JsonValueKind.Object && link.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+            ? string.Join(' ', value.GetString()!.Split(['\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries))
+            : "";
+
+    private static string Timestamp(string since) =>
+        DateTimeOffset.TryParse(since, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time)
+            ? time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)
+            : since;
+}

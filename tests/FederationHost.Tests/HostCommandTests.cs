@@ -1,0 +1,229 @@
+using System.Net;
+using System.Net.Sockets;
+using FederationHost.Cli;
+
+namespace FederationHost.Tests;
+
+/// <summary>
+/// The operator subcommands <c>validate</c>, <c>status</c> and <c>restart</c>: called directly with writers against
+/// files and an in-process host, and once each through the real binary for the exit code and the absence of stack traces.
+/// </summary>
+public sealed class HostCommandTests
+{
+    private const string Secret = "s3cr3t-pw-never-printed";
+
+    private const string GoodFile = """
+        {
+          "Host": { "Url": "http://127.0.0.1:15690" },
+          "Federation": {
+            "Downstream": { "uri": "memory://local/%2f" },
+            "Upstreams": {
+              "remote": { "uri": "memory://federator:s3cr3t-pw-never-printed@remote/%2f", "max-hops": 1 },
+              "other": { "uri": "amqp://federator:s3cr3t-pw-never-printed@broker.example:5672/%2f" }
+            },
+            "Policies": { "fed": { "pattern": "^federated\\.", "apply-to": "exchanges", "definition": { "federation-upstream-set": "all" } } }
+          }
+        }
+        """;
+
+    // Five independent mistakes in three sections; every one must be reported in the same run.
+    private const string BadFile = """
+        {
+          "Host": { "Url": "http://10.1.2.3:15690", "Colour": "blue" },
+          "Federation": {
+            "Downstream": { "uri": "memory://local/%2f" },
+            "Upstreams": {
+              "hops": { "uri": "memory://remote/%2f", "max-hops": "many" },
+              "ftp": { "uri": "ftp://federator:s3cr3t-pw-never-printed@files.example/" }
+            },
+            "Policies": { "fed": { "pattern": "(", "definition": { "federation-upstream-set": "all" } } }
+          }
+        }
+        """;
+
+    [Fact]
+    public async Task Validate_accepts_a_good_file_and_counts_its_upstreams_and_policies()
+    {
+        using var directory = new TemporaryDirectory("federation-cli-");
+        var file = directory.File("appsettings.json");
+        await File.WriteAllTextAsync(file, GoodFile);
+
+        var (exit, output, error) = await RunAsync("validate", file);
+
+        Assert.Equal(0, exit);
+        Assert.Equal($"{file}: valid: 2 upstream(s), 1 policy(ies)", output.Trim());
+        Assert.Empty(error);
+    }
+
+    [Fact]
+    public async Task Validate_reads_appsettings_json_from_the_content_root_by_default()
+    {
+        using var directory = new TemporaryDirectory("federation-cli-");
+        await File.WriteAllTextAsync(directory.File("appsettings.json"), GoodFile);
+
+        var (exit, output, _) = await RunAsync("validate", "--contentRoot", directory.Path);
+
+        Assert.Equal(0, exit);
+        Assert.StartsWith("appsettings.json: valid: 2 upstream(s)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Validate_names_every_problem_of_a_file_at_once_with_its_key_and_value_and_no_secret()
+    {
+        using var directory = new TemporaryDirectory("federation-cli-");
+        var file = directory.File("appsettings.json");
+        await File.WriteAllTextAsync(file, BadFile);
+
+        var (exit, output, _) = await RunAsync("validate", file);
+
+        Assert.Equal(HostCommands.Failure, exit);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Contains(lines, l => l.Contains("Host:Colour", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("Host:Url", StringComparison.Ordinal) && l.Contains("'http://10.1.2.3:15690'", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("Upstreams:hops:max-hops", StringComparison.Ordinal) && l.Contains("'many'", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("Upstreams:ftp:uri", StringComparison.Ordinal) && l.Contains("ftp://files.example/", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("Policies:fed:pattern", StringComparison.Ordinal) && l.Contains("'('", StringComparison.Ordinal));
+        Assert.Equal($"{file}: invalid: 5 problem(s)", lines[^1]);
+        Assert.All(lines, l => Assert.StartsWith(file + ": ", l, StringComparison.Ordinal));
+        Assert.DoesNotContain(Secret, output, StringComparison.Ordinal);
+        Assert.DoesNotContain("federator", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Validate_reports_a_file_that_is_not_json_in_one_line()
+    {
+        using var directory = new TemporaryDirectory("federation-cli-");
+        var file = directory.File("appsettings.json");
+        await File.WriteAllTextAsync(file, "{ \"Federation\": ");
+
+        var (exit, output, _) = await RunAsync("validate", file);
+
+        Assert.Equal(HostCommands.Failure, exit);
+        var line = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"{file}: not valid JSON", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Validate_through_the_binary_exits_2_with_the_problems_and_no_stack_trace()
+    {
+        using var directory = new TemporaryDirectory("federation-cli-");
+        var file = directory.File("appsettings.json");
+        await File.WriteAllTextAsync(file, BadFile);
+
+        await using var process = HostProcess.StartCommand(directory.Path, "validate", file);
+        var exit = await process.WaitForExitAsync();
+
+        Assert.True(exit == HostCommands.Failure, process.Describe());
+        Assert.Contains("Upstreams:hops:max-hops", process.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("invalid: 5 problem(s)", process.StandardOutput, StringComparison.Ordinal);
+        Assert.Empty(HostProcess.StackTraceLines(process.StandardOutput + process.StandardError));
+        Assert.DoesNotContain(Secret, process.StandardOutput + process.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Status_lists_the_links_of_a_running_host_like_rabbitmqctl_federation_status()
+    {
+        await using var host = await RunningHost.StartAsync(RunningHost.DefaultSettings("cli-status"));
+        await using var app = await host.DeclareExchangeAsync("cli-status-local", "federated.orders");
+        var links = await Eventually.UntilAsync(
+            () => host.GetLinksAsync(), l => l is [var only] && only.GetProperty("state").GetString() == "running", "a running link");
+        var id = links[0].GetProperty("id").GetString()!;
+
+        var (exit, output, error) = await RunAsync("status", "--url", host.App.Urls.Single());
+
+        Assert.True(exit == 0, error);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
+        Assert.StartsWith("Listing federation links on http://127.0.0.1:", lines[0], StringComparison.Ordinal);
+        Assert.Equal(string.Join('\t', StatusCommand.Columns), lines[1]);
+        var row = lines[2].Split('\t');
+        Assert.Equal(StatusCommand.Columns.Count, row.Length);
+        var cell = StatusCommand.Columns.Select((name, i) => (name, value: row[i])).ToDictionary(c => c.name, c => c.value);
+        Assert.Equal(id, cell["id"]);
+        Assert.Equal("remote", cell["upstream"]);
+        Assert.Equal("exchange", cell["type"]);
+        Assert.Equal("federated.orders", cell["exchange"]);
+        Assert.Equal("federated.orders", cell["upstream_exchange"]);
+        Assert.Equal("running", cell["status"]);
+        Assert.NotEmpty(cell["local_connection"]);
+        Assert.Equal("memory://cli-status-remote/%2f", cell["uri"]);
+        Assert.Matches(@"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", cell["timestamp"]);
+        Assert.Equal("", cell["error"]);
+        Assert.DoesNotContain(RunningHost.Secret, output, StringComparison.Ordinal);
+
+        var (downExit, down, _) = await RunAsync("status", "--only-down", "--url", host.App.Urls.Single());
+        Assert.Equal(0, downExit);
+        Assert.Equal(2, down.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
+    [Fact]
+    public async Task Restart_restarts_a_link_and_an_unknown_id_exits_2()
+    {
+        await using var host = await RunningHost.StartAsync(RunningHost.DefaultSettings("cli-restart"));
+        await using var app = await host.DeclareExchangeAsync("cli-restart-local", "federated.orders");
+        var links = await Eventually.UntilAsync(
+            () => host.GetLinksAsync(), l => l is [var only] && only.GetProperty("state").GetString() == "running", "a running link");
+        var id = links[0].GetProperty("id").GetString()!;
+        var before = links[0].GetProperty("since").GetString();
+        var url = host.App.Urls.Single();
+
+        var (exit, output, error) = await RunAsync("restart", id, "--url", url);
+
+        Assert.True(exit == 0, error);
+        Assert.Contains($"Restarting federation link {id}", output, StringComparison.Ordinal);
+        await Eventually.UntilAsync(
+            () => host.GetLinksAsync(),
+            l => l is [var only] && only.GetProperty("state").GetString() == "running" && only.GetProperty("since").GetString() != before,
+            "the link running again after the restart");
+
+        var (unknownExit, unknownOutput, unknownError) = await RunAsync("restart", "00000000", "--url", url);
+        Assert.Equal(HostCommands.Failure, unknownExit);
+        Assert.Empty(unknownOutput);
+        Assert.Equal("restart: Link with the given ID was not found: '00000000' (the ids are in the first column of 'status').", unknownError.Trim());
+    }
+
+    [Fact]
+    public async Task Status_and_restart_exit_2_with_one_line_when_the_host_is_not_reachable()
+    {
+        var url = $"http://127.0.0.1:{UnusedPort()}";
+
+        foreach (var command in new[] { new[] { "status", "--url", url }, ["restart", "00000000", "--url", url] })
+        {
+            var (exit, output, error) = await RunAsync(command);
+            Assert.Equal(HostCommands.Failure, exit);
+            Assert.Empty(output);
+            var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith($"{command[0]}: cannot reach the federation host at {url}/", line, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Status_through_the_binary_exits_2_when_the_host_is_not_reachable()
+    {
+        using var directory = new TemporaryDirectory("federation-cli-");
+        await using var process = HostProcess.StartCommand(directory.Path, "status", "--url", $"http://127.0.0.1:{UnusedPort()}");
+
+        var exit = await process.WaitForExitAsync();
+
+        Assert.True(exit == HostCommands.Failure, process.Describe());
+        Assert.Contains("status: cannot reach the federation host", process.StandardError, StringComparison.Ordinal);
+        Assert.Empty(HostProcess.StackTraceLines(process.StandardOutput + process.StandardError));
+    }
+
+    private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var exit = await HostCommands.RunAsync(args, output, error);
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    // A loopback port the OS just handed out and nobody listens on any more.
+    private static int UnusedPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}

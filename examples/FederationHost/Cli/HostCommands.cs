@@ -1,3 +1,5 @@
+using Federation.Core.Transport;
+
 namespace FederationHost.Cli;
 
 /// <summary>
@@ -15,16 +17,27 @@ public static class HostCommands
 
     /// <summary>Runs the subcommand <paramref name="args"/>[0] with the rest of the arguments.</summary>
     /// <returns>The process exit code: 0 on success, <see cref="Failure"/> otherwise.</returns>
-    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(error);
         var rest = args[1..];
-        return args[0] switch
+        try
         {
-            ValidateCommand.Name => ValidateCommand.RunAsync(rest, output, error),
-            StatusCommand.Name => StatusCommand.RunAsync(rest, output, error, cancellationToken),
-            RestartCommand.Name => RestartCommand.RunAsync(rest, output, error, cancellationToken),
-            _ => throw new ArgumentException($"'{args[0]}' is not a host command.", nameof(args)),
-        };
+            return args[0] switch
+            {
+                ValidateCommand.Name => await ValidateCommand.RunAsync(rest, output, error).ConfigureAwait(false),
+                StatusCommand.Name => await StatusCommand.RunAsync(rest, output, error, cancellationToken).ConfigureAwait(false),
+                RestartCommand.Name => await RestartCommand.RunAsync(rest, output, error, cancellationToken).ConfigureAwait(false),
+                _ => throw new ArgumentException($"'{args[0]}' is not a host command.", nameof(args)),
+            };
+        }
+#pragma warning disable CA1031 // An operator command ends in one line and exit code 2, never in a stack trace, whatever failed.
+        catch (Exception unexpected) when (unexpected is not OperationCanceledException)
+#pragma warning restore CA1031
+        {
+            await error.WriteLineAsync($"{args[0]}: {UriRedaction.RedactText(unexpected.Message)}").ConfigureAwait(false);
+            return Failure;
+        }
     }
 }

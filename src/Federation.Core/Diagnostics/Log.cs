@@ -26,7 +26,7 @@ internal static partial class Log
     [LoggerMessage(1008, LogLevel.Debug, "Link {LinkId} attempt {Attempt} against {Uri} failed")]
     public static partial void LinkAttemptFailed(ILogger logger, Exception exception, string linkId, int attempt, string uri);
 
-    [LoggerMessage(1009, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) still failing after {Attempts} attempts, last against {Uri}: {Cause}; retrying every {Delay}")]
+    [LoggerMessage(1009, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) still failing after {Attempts} attempts, last against {Uri}: {Cause}; next retry in {Delay}")]
     public static partial void LinkStillFailing(ILogger logger, string linkId, string exchange, string upstream, int attempts, string uri, string cause, TimeSpan delay);
 
     [LoggerMessage(1010, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) up again after {Attempts} failed attempt(s)")]
@@ -56,7 +56,7 @@ internal static partial class Log
     [LoggerMessage(2008, LogLevel.Debug, "Federation downstream attempt {Attempt} against {Uri} failed")]
     public static partial void DownstreamAttemptFailed(ILogger logger, Exception exception, int attempt, string uri);
 
-    [LoggerMessage(2009, LogLevel.Warning, "Federation still cannot use downstream {Uri} after {Attempts} attempts: {Cause}; retrying every {Delay}")]
+    [LoggerMessage(2009, LogLevel.Warning, "Federation still cannot use downstream {Uri} after {Attempts} attempts: {Cause}; next retry in {Delay}")]
     public static partial void DownstreamStillFailing(ILogger logger, string uri, int attempts, string cause, TimeSpan delay);
 
     [LoggerMessage(2010, LogLevel.Information, "Federation downstream {Uri} up again after {Attempts} failed attempt(s)")]

@@ -9,7 +9,8 @@ namespace Federation.Core.Links;
 
 /// <summary>
 /// One federation link: a (downstream exchange, upstream element) pair. It runs a connect / declare / replay / consume
-/// loop with the plugin's reconnect rule (first retry immediate, then <c>reconnect-delay</c>), rotating over the upstream's URIs.
+/// loop with the plugin's reconnect rule (first retry immediate, then <c>reconnect-delay</c>, growing exponentially with
+/// jitter unless <c>reconnect-backoff</c> is <c>fixed</c>; see <see cref="ReconnectBackoff"/>), rotating over the upstream's URIs.
 /// </summary>
 internal sealed partial class ExchangeLink : IAsyncDisposable
 {
@@ -118,7 +119,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     {
         var uris = Definition.Upstream.Uris;
         var attempt = 0;
-        var failuresInARow = 0;
+        var backoff = ReconnectBackoff.For(Definition.Upstream);
         while (!_stopping.IsCancellationRequested)
         {
             // Rotate over the URIs, one per attempt, so every URI of the upstream gets tried.
@@ -139,7 +140,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             try
             {
                 await RunOnceAsync(uri, run.Token).ConfigureAwait(false);
-                failuresInARow = 0;
+                backoff.Reset();
                 _failures.End();
             }
             catch (Exception) when (_stopping.IsCancellationRequested)
@@ -148,24 +149,24 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             }
             catch (Exception) when (_restartRequested)
             {
-                failuresInARow = 0;
+                backoff.Reset();
                 SetStatus(LinkState.Starting, UriRedaction.Redact(uri), null, null);
             }
             catch (Exception ex)
             {
-                // The plugin's supervisor restarts a failed link at once, then waits reconnect-delay between attempts.
+                // The plugin's supervisor restarts a failed link at once, then waits reconnect-delay between attempts (here
+                // growing from it, unless the backoff is fixed).
                 // A run that stayed up for reconnect-delay made progress, so its failure gets the immediate retry again;
                 // one that fails right after reaching running (a message the downstream refuses every time, such as one
                 // over its max_message_size) must wait, or the link reconnects and replays its bindings in a hot loop
                 // and its error is never visible in its status.
                 if (Status is { State: LinkState.Running } running && _time.GetUtcNow() - running.Since >= Definition.Upstream.ReconnectDelay)
                 {
-                    failuresInARow = 0;
+                    backoff.Reset();
                     _failures.End();
                 }
 
-                var delay = failuresInARow == 0 ? TimeSpan.Zero : Definition.Upstream.ReconnectDelay;
-                failuresInARow++;
+                var delay = backoff.NextDelay();
                 var redacted = UriRedaction.Redact(uri);
                 var cause = FailureEpisode.Describe(ex);
                 SetStatus(LinkState.Error, redacted, cause, null);
@@ -183,7 +184,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                     catch (OperationCanceledException)
                     {
                         // Restart requested while waiting: try again now.
-                        failuresInARow = 0;
+                        backoff.Reset();
                     }
                 }
             }
@@ -210,7 +211,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 Log.LinkFailed(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, uri, cause, delay);
                 break;
             case FailureLogStep.Summary:
-                Log.LinkStillFailing(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, _failures.Failures, uri, cause, Definition.Upstream.ReconnectDelay);
+                Log.LinkStillFailing(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, _failures.Failures, uri, cause, delay);
                 break;
             case FailureLogStep.Quiet:
                 break;

@@ -14,7 +14,9 @@ namespace Federation.Core.Links;
 /// </summary>
 internal sealed class LinkSupervisor : IAsyncDisposable
 {
-    private static readonly TimeSpan DownstreamRetryDelay = TimeSpan.FromSeconds(5);
+    // The downstream connection retries like a link with the default reconnect keys: at once, then exponentially from
+    // 5 s up to a minute, with jitter. A session that stayed up this long counts as progress and resets the schedule.
+    private static readonly TimeSpan DownstreamRetryDelay = ResolvedUpstream.DefaultReconnectDelay;
 
     // How long a gap in the topology serials may stay open before we stop waiting for the missing change and resync.
     private static readonly TimeSpan SerialGapPatience = TimeSpan.FromSeconds(2);
@@ -35,6 +37,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private readonly ExplicitTopology? _explicitTopology;
     private FederationDefinitions _definitions;
     private readonly FailureEpisode _downstreamFailures = new();
+    private readonly ReconnectBackoff _downstreamBackoff = new(ReconnectBackoffMode.Exponential, DownstreamRetryDelay, ResolvedUpstream.DefaultReconnectDelayMax);
     private DownstreamSession? _session;
     private DateTimeOffset _sessionSince;
     private IDisposable? _topologySubscription;
@@ -227,8 +230,9 @@ internal sealed class LinkSupervisor : IAsyncDisposable
                 await DisconnectDownstreamAsync().ConfigureAwait(false);
             }
 
-            // An attempt at the previous downstream is of no use any more.
+            // An attempt at the previous downstream is of no use any more, and the new one starts with a clean schedule.
             CancelConnectAttempt();
+            _downstreamBackoff.Reset();
             BeginConnectDownstream();
             return;
         }
@@ -396,29 +400,42 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         var redacted = UriRedaction.Redact(uri);
         var cause = FailureEpisode.Describe(failure);
         var step = _downstreamFailures.Fail();
+        var delay = _downstreamBackoff.NextDelay();
         Log.DownstreamAttemptFailed(_logger, failure, _downstreamFailures.Failures, redacted);
         switch (step)
         {
             case FailureLogStep.Started:
-                Log.DownstreamFailed(_logger, redacted, cause, DownstreamRetryDelay);
+                Log.DownstreamFailed(_logger, redacted, cause, delay);
                 break;
             case FailureLogStep.Summary:
-                Log.DownstreamStillFailing(_logger, redacted, _downstreamFailures.Failures, cause, DownstreamRetryDelay);
+                Log.DownstreamStillFailing(_logger, redacted, _downstreamFailures.Failures, cause, delay);
                 break;
             case FailureLogStep.Quiet:
                 break;
         }
 
-        var wait = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-        _retryWait = wait;
-        _ = RetryDownstreamLaterAsync(wait);
+        RetryDownstreamAfter(delay);
     }
 
-    private async Task RetryDownstreamLaterAsync(CancellationTokenSource wait)
+    /// <summary>Connects again now, or after <paramref name="delay"/> unless something connects sooner. Loop only.</summary>
+    private void RetryDownstreamAfter(TimeSpan delay)
+    {
+        if (delay <= TimeSpan.Zero)
+        {
+            BeginConnectDownstream();
+            return;
+        }
+
+        var wait = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        _retryWait = wait;
+        _ = RetryDownstreamLaterAsync(wait, delay);
+    }
+
+    private async Task RetryDownstreamLaterAsync(CancellationTokenSource wait, TimeSpan delay)
     {
         try
         {
-            await Task.Delay(DownstreamRetryDelay, _time, wait.Token).ConfigureAwait(false);
+            await Task.Delay(delay, _time, wait.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -514,15 +531,17 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             return;
         }
 
-        // A session that stayed up a while ends the failure episode; one lost right away continues it.
+        // A session that stayed up a while ends the failure episode and gets the immediate retry; one lost right away
+        // continues both, so a downstream that accepts and then drops every connection is not retried in a hot loop.
         if (_time.GetUtcNow() - _sessionSince >= DownstreamRetryDelay)
         {
             _downstreamFailures.End();
+            _downstreamBackoff.Reset();
         }
 
         // Links keep their upstream queues and wait for the new downstream session; bindings resync from a new snapshot.
         await DisconnectDownstreamAsync().ConfigureAwait(false);
-        BeginConnectDownstream();
+        RetryDownstreamAfter(_downstreamBackoff.NextDelay());
     }
 
     private async Task DisconnectDownstreamAsync()

@@ -11,6 +11,8 @@ internal sealed record ResolvedUpstream(
     int MaxHops,
     int PrefetchCount,
     TimeSpan ReconnectDelay,
+    ReconnectBackoffMode ReconnectBackoff,
+    TimeSpan? ReconnectDelayMaxSetting,
     AckMode AckMode,
     bool TrustUserId,
     long? Expires,
@@ -27,6 +29,14 @@ internal sealed record ResolvedUpstream(
     public const int DefaultPrefetchCount = 1000;
     /// <summary>Default <c>reconnect-delay</c> (the code's 5 s, not the docs' 1 s).</summary>
     public static readonly TimeSpan DefaultReconnectDelay = TimeSpan.FromSeconds(5);
+    /// <summary>Default <c>reconnect-delay-max</c>: a minute, long enough to spare a broker that is down, short enough to notice it is back.</summary>
+    public static readonly TimeSpan DefaultReconnectDelayMax = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The cap of the exponential backoff: <c>reconnect-delay-max</c>, else the default, and never below <c>reconnect-delay</c>
+    /// (a set element may raise the delay over the upstream's cap; the delay wins, as the more specific value).
+    /// </summary>
+    public TimeSpan ReconnectDelayMax => TimeSpan.FromTicks(Math.Max(ReconnectDelay.Ticks, (ReconnectDelayMaxSetting ?? DefaultReconnectDelayMax).Ticks));
 
     /// <summary>An upstream's own values, with the plugin's default for each key it does not set.</summary>
     public static ResolvedUpstream FromDefinition(string name, UpstreamDefinition upstream) => new(
@@ -36,6 +46,8 @@ internal sealed record ResolvedUpstream(
         upstream.MaxHops ?? DefaultMaxHops,
         upstream.PrefetchCount ?? DefaultPrefetchCount,
         upstream.ReconnectDelaySeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : DefaultReconnectDelay,
+        upstream.ReconnectBackoff ?? ReconnectBackoffMode.Exponential,
+        upstream.ReconnectDelayMaxSeconds is { } max ? TimeSpan.FromSeconds(max) : null,
         upstream.AckMode ?? AckMode.OnConfirm,
         upstream.TrustUserId ?? false,
         upstream.Expires,
@@ -56,6 +68,8 @@ internal sealed record ResolvedUpstream(
         MaxHops = element.MaxHops ?? MaxHops,
         PrefetchCount = element.PrefetchCount ?? PrefetchCount,
         ReconnectDelay = element.ReconnectDelaySeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : ReconnectDelay,
+        ReconnectBackoff = element.ReconnectBackoff ?? ReconnectBackoff,
+        ReconnectDelayMaxSetting = element.ReconnectDelayMaxSeconds is { } max ? TimeSpan.FromSeconds(max) : ReconnectDelayMaxSetting,
         AckMode = element.AckMode ?? AckMode,
         TrustUserId = element.TrustUserId ?? TrustUserId,
         Expires = element.Expires ?? Expires,
@@ -79,6 +93,8 @@ internal sealed record ResolvedUpstream(
         && MaxHops == other.MaxHops
         && PrefetchCount == other.PrefetchCount
         && ReconnectDelay == other.ReconnectDelay
+        && ReconnectBackoff == other.ReconnectBackoff
+        && ReconnectDelayMaxSetting == other.ReconnectDelayMaxSetting
         && AckMode == other.AckMode
         && TrustUserId == other.TrustUserId
         && Expires == other.Expires

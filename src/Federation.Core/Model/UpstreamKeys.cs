@@ -13,6 +13,10 @@ internal static class UpstreamKeys
     public const string MaxHops = "max-hops";
     public const string PrefetchCount = "prefetch-count";
     public const string ReconnectDelay = "reconnect-delay";
+    /// <summary>Ours, not the plugin's: <c>exponential</c> or <c>fixed</c> spacing of reconnect attempts.</summary>
+    public const string ReconnectBackoff = "reconnect-backoff";
+    /// <summary>Ours, not the plugin's: the cap of the exponential backoff, in seconds.</summary>
+    public const string ReconnectDelayMax = "reconnect-delay-max";
     public const string AckMode = "ack-mode";
     public const string TrustUserId = "trust-user-id";
     public const string Expires = "expires";
@@ -24,6 +28,9 @@ internal static class UpstreamKeys
 
     public static readonly Keywords<Model.AckMode> AckModes =
         new(("on-confirm", Model.AckMode.OnConfirm), ("on-publish", Model.AckMode.OnPublish), ("no-ack", Model.AckMode.NoAck));
+
+    public static readonly Keywords<ReconnectBackoffMode> ReconnectBackoffModes =
+        new(("exponential", ReconnectBackoffMode.Exponential), ("fixed", ReconnectBackoffMode.Fixed));
 
     public static readonly Keywords<UpstreamQueueType> QueueTypes =
         new(("classic", UpstreamQueueType.Classic), ("quorum", UpstreamQueueType.Quorum));

@@ -24,6 +24,18 @@ public abstract class UpstreamParameters
     /// <summary><c>reconnect-delay</c>, in seconds: the delay between reconnect attempts after the first, immediate one. Default 5.</summary>
     public double? ReconnectDelaySeconds { get; set; }
 
+    /// <summary>
+    /// <c>reconnect-backoff</c> (not a plugin key): <c>exponential</c> (default), the wait doubling from <c>reconnect-delay</c>
+    /// up to <c>reconnect-delay-max</c> with jitter, or <c>fixed</c>, the plugin's constant <c>reconnect-delay</c>.
+    /// </summary>
+    public ReconnectBackoffMode? ReconnectBackoff { get; set; }
+
+    /// <summary>
+    /// <c>reconnect-delay-max</c>, in seconds (not a plugin key): the longest wait of the exponential backoff. Default 60, or
+    /// <c>reconnect-delay</c> when that is longer; must not be below a <c>reconnect-delay</c> given with it.
+    /// </summary>
+    public double? ReconnectDelayMaxSeconds { get; set; }
+
     /// <summary><c>ack-mode</c>: <c>on-confirm</c> (default), <c>on-publish</c> or <c>no-ack</c>.</summary>
     public AckMode? AckMode { get; set; }
 

@@ -21,6 +21,8 @@ internal static class UpstreamParametersReader
         (UpstreamKeys.MaxHops, (t, v, p, e) => t.MaxHops = ReadInt32(v, p, e)),
         (UpstreamKeys.PrefetchCount, (t, v, p, e) => t.PrefetchCount = ReadInt32(v, p, e)),
         (UpstreamKeys.ReconnectDelay, (t, v, p, e) => t.ReconnectDelaySeconds = ReadNumber(v, p, e)),
+        (UpstreamKeys.ReconnectBackoff, (t, v, p, e) => t.ReconnectBackoff = ReadKeyword(v, UpstreamKeys.ReconnectBackoffModes, p, e)),
+        (UpstreamKeys.ReconnectDelayMax, (t, v, p, e) => t.ReconnectDelayMaxSeconds = ReadNumber(v, p, e)),
         (UpstreamKeys.AckMode, (t, v, p, e) => t.AckMode = ReadKeyword(v, UpstreamKeys.AckModes, p, e)),
         (UpstreamKeys.TrustUserId, (t, v, p, e) => t.TrustUserId = ReadBoolean(v, p, e)),
         (UpstreamKeys.Expires, (t, v, p, e) => t.Expires = ReadInt64(v, p, e)),

@@ -111,6 +111,17 @@ internal static class UpstreamValidation
             UpstreamKeys.ReconnectDelay,
             parameters.ReconnectDelaySeconds,
             string.Create(CultureInfo.InvariantCulture, $"must be a number of seconds from {MinReconnectDelaySeconds} to {MaxReconnectDelaySeconds}"));
+        CheckRange(
+            parameters.ReconnectDelayMaxSeconds is { } cap && !(cap >= MinReconnectDelaySeconds && cap <= MaxReconnectDelaySeconds),
+            UpstreamKeys.ReconnectDelayMax,
+            parameters.ReconnectDelayMaxSeconds,
+            string.Create(CultureInfo.InvariantCulture, $"must be a number of seconds from {MinReconnectDelaySeconds} to {MaxReconnectDelaySeconds}"));
+        // Checked where both are given together; when a set element overrides only one of them, the cap is raised to the delay.
+        CheckRange(
+            parameters is { ReconnectDelayMaxSeconds: { } max, ReconnectDelaySeconds: { } min } && max >= MinReconnectDelaySeconds && max < min,
+            UpstreamKeys.ReconnectDelayMax,
+            parameters.ReconnectDelayMaxSeconds,
+            string.Create(CultureInfo.InvariantCulture, $"must not be below reconnect-delay ({parameters.ReconnectDelaySeconds})"));
         if (parameters.Exchange is "")
         {
             errors.Add(At(Child(path, UpstreamKeys.Exchange), "'' is empty (the default exchange cannot be federated); leave it unset to use the federated exchange's name"));
@@ -118,6 +129,7 @@ internal static class UpstreamValidation
 
         CheckRange(parameters.Expires is { } expires && expires <= 0, UpstreamKeys.Expires, parameters.Expires, "must be a positive number of milliseconds");
         CheckRange(parameters.MessageTtl is { } ttl && ttl < 0, UpstreamKeys.MessageTtl, parameters.MessageTtl, "must not be negative");
+        CheckKeyword(parameters.ReconnectBackoff, UpstreamKeys.ReconnectBackoffModes, UpstreamKeys.ReconnectBackoff);
         CheckKeyword(parameters.AckMode, UpstreamKeys.AckModes, UpstreamKeys.AckMode);
         CheckKeyword(parameters.QueueType, UpstreamKeys.QueueTypes, UpstreamKeys.QueueType);
         CheckKeyword(parameters.ResourceCleanupMode, UpstreamKeys.ResourceCleanupModes, UpstreamKeys.ResourceCleanupMode);

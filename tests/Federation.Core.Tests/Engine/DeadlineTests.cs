@@ -39,7 +39,7 @@ public sealed class DeadlineTests : IAsyncLifetime
     public async Task A_link_whose_upstream_never_answers_goes_to_error_at_the_deadline_naming_the_cause_then_retries_at_reconnect_delay_pace()
     {
         var silent = new SilentTransport();
-        var engine = await StartAsync(SilentUpstream(reconnectDelaySeconds: 5), silent);
+        var engine = await StartAsync(SilentUpstream(reconnectDelaySeconds: 5, ReconnectBackoffMode.Fixed), silent);
         var link = await WaitForLinkAsync(engine, l => l.State == LinkState.Starting && silent.Attempts == 1, "link connecting");
 
         _time.Advance(ConnectDeadline.Backstop);
@@ -174,7 +174,11 @@ public sealed class DeadlineTests : IAsyncLifetime
     public async Task A_failing_link_logs_one_warning_one_summary_and_one_recovery_per_episode()
     {
         _bed.Broker("D");
-        var options = Options().Upstream("u", "missing-up", u => u.ReconnectDelaySeconds = 1).Policy("fed", "^fed$", upstream: "u");
+        var options = Options().Upstream("u", "missing-up", u =>
+        {
+            u.ReconnectDelaySeconds = 1;
+            u.ReconnectBackoff = ReconnectBackoffMode.Fixed;
+        }).Policy("fed", "^fed$", upstream: "u");
         var engine = await StartAsync(options, new SilentTransport());
 
         // Failure 1 retries at once, every later one after reconnect-delay.
@@ -207,10 +211,76 @@ public sealed class DeadlineTests : IAsyncLifetime
         Assert.All(_logs.Entries.Where(e => e.Level >= LogLevel.Information), e => Assert.Null(e.Exception));
     }
 
+    [Fact]
+    public async Task A_failing_link_retries_at_once_then_on_the_exponential_schedule_within_its_jitter()
+    {
+        _bed.Broker("D");
+        var options = Options().Upstream("u", "missing-up", u =>
+        {
+            u.ReconnectDelaySeconds = 1;
+            u.ReconnectDelayMaxSeconds = 8;
+        }).Policy("fed", "^fed$", upstream: "u");
+        var engine = await StartAsync(options, new SilentTransport());
+
+        // Failure 1 retries at once: the second attempt fails without the clock moving.
+        await Testbed.Eventually(() => _logs.WithId(1008).Count == 2 && _time.PendingTimers > 0, () => $"{_logs.WithId(1008).Count} attempts");
+        double[] ceilings = [1, 2, 4, 8, 8];
+        for (var i = 0; i < ceilings.Length; i++)
+        {
+            var attempts = 2 + i;
+            var waited = await WaitForNextAttemptAsync(() => _logs.WithId(1008).Count, attempts, TimeSpan.FromMilliseconds(10));
+            Assert.InRange(waited, TimeSpan.FromSeconds(ceilings[i] / 2), TimeSpan.FromSeconds(ceilings[i]));
+        }
+
+        // The upstream comes back: the next attempt, at most one cap later, brings the link up.
+        _bed.Broker("missing-up");
+        _time.Advance(TimeSpan.FromSeconds(8));
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        Assert.Single(_logs.WithId(1010));
+    }
+
+    [Fact]
+    public async Task The_downstream_connection_retries_on_the_exponential_schedule_within_its_jitter()
+    {
+        await StartAsync(Options("missing-down"), new SilentTransport());
+
+        // The first retry is immediate, then 5 s, 10 s, 20 s, 40 s ceilings (the upstream defaults), each in its upper half.
+        await Testbed.Eventually(() => _logs.WithId(2008).Count == 2 && _time.PendingTimers > 0, () => $"{_logs.WithId(2008).Count} attempts");
+        double[] ceilings = [5, 10, 20, 40];
+        for (var i = 0; i < ceilings.Length; i++)
+        {
+            var waited = await WaitForNextAttemptAsync(() => _logs.WithId(2008).Count, 2 + i, TimeSpan.FromMilliseconds(100));
+            Assert.InRange(waited, TimeSpan.FromSeconds(ceilings[i] / 2), TimeSpan.FromSeconds(ceilings[i]));
+        }
+
+        Assert.Single(_logs.WithId(2002));
+    }
+
+    /// <summary>
+    /// With <paramref name="failed"/> attempts failed and the retry timer armed, moves the fake clock in steps until that
+    /// timer fires (inside <see cref="FakeTimeProvider.Advance"/>, at its exact due time), waits for the next attempt to
+    /// fail in turn and returns the wait the engine chose: from the failure to the timer's due time.
+    /// </summary>
+    private async Task<TimeSpan> WaitForNextAttemptAsync(Func<int> failures, int failed, TimeSpan step)
+    {
+        var failedAt = _time.GetUtcNow();
+        var firedBefore = _time.FiredTimers;
+        while (_time.FiredTimers == firedBefore)
+        {
+            Assert.True(_time.GetUtcNow() - failedAt < TimeSpan.FromMinutes(10), "the retry timer never fired");
+            Assert.Equal(failed, failures());
+            _time.Advance(step);
+        }
+
+        var waited = _time.LastFiredAt!.Value - failedAt;
+        await Testbed.Eventually(() => failures() == failed + 1 && _time.PendingTimers > 0, () => $"attempt {failed + 1}: {failures()} failed");
+        return waited;
+    }
+
     private static FederationOptions Options(string downstream = "D") => new() { Downstream = { Uri = Testbed.Uri(downstream) } };
 
     /// <summary>Downstream D federating "fed" from an upstream that accepts connections and never answers.</summary>
-    private FederationOptions SilentUpstream(double reconnectDelaySeconds = 5)
+    private FederationOptions SilentUpstream(double reconnectDelaySeconds = 5, ReconnectBackoffMode? backoff = null)
     {
         _bed.Broker("D");
         return Options().Upstream("u", "unused", u =>
@@ -218,6 +288,7 @@ public sealed class DeadlineTests : IAsyncLifetime
             u.Uris.Clear();
             u.Uris.Add(SilentTransport.Uri("nowhere"));
             u.ReconnectDelaySeconds = reconnectDelaySeconds;
+            u.ReconnectBackoff = backoff;
         }).Policy("fed", "^fed$", upstream: "u");
     }
 

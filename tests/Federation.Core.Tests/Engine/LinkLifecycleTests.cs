@@ -200,7 +200,12 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     {
         var time = new FakeTimeProvider();
         var broker = _bed.Broker("U");
-        var options = Options().Upstream("u", "U", u => u.ReconnectDelaySeconds = 30).Policy("fed", "^fed$", upstream: "u");
+        // The plugin's fixed pace; the exponential default is covered in DeadlineTests and ReconnectBackoffTests.
+        var options = Options().Upstream("u", "U", u =>
+        {
+            u.ReconnectDelaySeconds = 30;
+            u.ReconnectBackoff = ReconnectBackoffMode.Fixed;
+        }).Policy("fed", "^fed$", upstream: "u");
         _bed.Broker("D");
         await using var engine = new FederationEngine(options, [_bed.Transport], timeProvider: time);
         await engine.StartAsync(CancellationToken.None);

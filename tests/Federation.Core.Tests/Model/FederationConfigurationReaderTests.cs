@@ -16,7 +16,8 @@ public class FederationConfigurationReaderTests
               "uri": "amqp://user:pass@host:5672/%2f", "exchange": "upstream-x", "queue": "q", "consumer-tag": "t",
               "max-hops": 2, "prefetch-count": 10, "reconnect-delay": 0.5, "ack-mode": "on-publish",
               "trust-user-id": true, "expires": 1000, "message-ttl": 500, "queue-type": "quorum",
-              "bind-nowait": true, "resource-cleanup-mode": "never", "channel-use-mode": "single"
+              "bind-nowait": true, "resource-cleanup-mode": "never", "channel-use-mode": "single",
+              "reconnect-backoff": "fixed", "reconnect-delay-max": 20
             },
             "backup": { "uri": [ "amqp://b1/%2f", "amqp://b2/%2f" ] }
           },
@@ -38,6 +39,7 @@ public class FederationConfigurationReaderTests
             MaxHops = 2, PrefetchCount = 10, ReconnectDelaySeconds = 0.5, AckMode = AckMode.OnPublish,
             TrustUserId = true, Expires = 1000, MessageTtl = 500, QueueType = UpstreamQueueType.Quorum,
             BindNowait = true, ResourceCleanupMode = ResourceCleanupMode.Never, ChannelUseMode = ChannelUseMode.Single,
+            ReconnectBackoff = ReconnectBackoffMode.Fixed, ReconnectDelayMaxSeconds = 20,
         };
         options.Upstreams["backup"] = new UpstreamDefinition { Uris = ["amqp://b1/%2f", "amqp://b2/%2f"] };
         options.UpstreamSets["primary"] =

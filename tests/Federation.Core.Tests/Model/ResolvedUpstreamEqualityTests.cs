@@ -9,7 +9,7 @@ public class ResolvedUpstreamEqualityTests
 {
     private const string Json = """
         {"uri":["amqp://a/%2f","amqp://b/%2f"],"exchange":"x","queue":"q","max-hops":2,"prefetch-count":10,
-         "reconnect-delay":1,"ack-mode":"on-publish","trust-user-id":true,"expires":1000,"message-ttl":10,
+         "reconnect-delay":1,"reconnect-backoff":"fixed","reconnect-delay-max":30,"ack-mode":"on-publish","trust-user-id":true,"expires":1000,"message-ttl":10,
          "queue-type":"quorum","bind-nowait":true,"resource-cleanup-mode":"never","channel-use-mode":"single"}
         """;
 
@@ -53,6 +53,8 @@ public class ResolvedUpstreamEqualityTests
         { "max-hops", u => u.MaxHops = 3 },
         { "prefetch-count", u => u.PrefetchCount = 11 },
         { "reconnect-delay", u => u.ReconnectDelaySeconds = 1.5 },
+        { "reconnect-backoff", u => u.ReconnectBackoff = ReconnectBackoffMode.Exponential },
+        { "reconnect-delay-max", u => u.ReconnectDelayMaxSeconds = 31 },
         { "ack-mode", u => u.AckMode = AckMode.OnConfirm },
         { "trust-user-id", u => u.TrustUserId = false },
         { "expires", u => u.Expires = null },

@@ -6,6 +6,8 @@ internal sealed class FakeTimeProvider : TimeProvider
     private readonly Lock sync = new();
     private readonly List<FakeTimer> timers = [];
     private DateTimeOffset now = new(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private int fired;
+    private DateTimeOffset? lastFiredAt;
 
     public override DateTimeOffset GetUtcNow()
     {
@@ -23,6 +25,30 @@ internal sealed class FakeTimeProvider : TimeProvider
             lock (sync)
             {
                 return timers.Count(t => t.DueAt is not null);
+            }
+        }
+    }
+
+    /// <summary>How many timer callbacks <see cref="Advance"/> has run, so a test can tell whether a timer fired.</summary>
+    public int FiredTimers
+    {
+        get
+        {
+            lock (sync)
+            {
+                return fired;
+            }
+        }
+    }
+
+    /// <summary>The clock's time when a timer last fired: its due time.</summary>
+    public DateTimeOffset? LastFiredAt
+    {
+        get
+        {
+            lock (sync)
+            {
+                return lastFiredAt;
             }
         }
     }
@@ -66,6 +92,8 @@ internal sealed class FakeTimeProvider : TimeProvider
 
                 now = due.DueAt!.Value;
                 due.DueAt = due.Period is { } period ? now + period : null;
+                fired++;
+                lastFiredAt = now;
             }
 
             due.Fire();

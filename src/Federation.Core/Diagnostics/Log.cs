@@ -74,6 +74,9 @@ internal static partial class Log
     [LoggerMessage(2014, LogLevel.Warning, "Federation stopping: abandoned {Abandoned}")]
     public static partial void ConnectsAbandoned(ILogger logger, string abandoned);
 
+    [LoggerMessage(2015, LogLevel.Warning, "Upstream set '{Set}' element {Index} ({Upstream}) is identical to element {FirstIndex}; it is used once (one link per distinct element)")]
+    public static partial void DuplicateSetElement(ILogger logger, string set, int index, string upstream, int firstIndex);
+
     [LoggerMessage(3001, LogLevel.Warning, "Federation configuration reload refused; the running configuration is kept. {ErrorCount} error(s): {Errors}")]
     public static partial void ReloadRejected(ILogger logger, int errorCount, string errors);
 

@@ -59,6 +59,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("Federation.Core.LinkSupervisor");
         _time = time;
+        LogDuplicateSetElements(definitions);
         _loop = Task.Run(LoopAsync);
     }
 
@@ -85,6 +86,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// </summary>
     public Task ReconfigureAsync(FederationDefinitions definitions) => Ask(async () =>
     {
+        LogDuplicateSetElements(definitions);
         try
         {
             await ApplyDefinitionsAsync(definitions).ConfigureAwait(false);
@@ -213,6 +215,15 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         }
 
         return done.Task;
+    }
+
+    // Once per configuration taken (at start and at each reconfiguration), not per resolved exchange.
+    private void LogDuplicateSetElements(FederationDefinitions definitions)
+    {
+        foreach (var duplicate in definitions.DuplicateSetElements)
+        {
+            Log.DuplicateSetElement(_logger, duplicate.Set, duplicate.Index, duplicate.Upstream, duplicate.FirstIndex);
+        }
     }
 
     private async Task ApplyDefinitionsAsync(FederationDefinitions definitions)

@@ -5,7 +5,7 @@ public enum ChannelUseMode
 {
     /// <summary><c>multiple</c> (default): binding commands use a separate command channel so message flow is not blocked.</summary>
     Multiple,
-    /// <summary><c>single</c>: one channel carries everything.</summary>
+    /// <summary><c>single</c>: in the plugin, one channel carries everything. Not supported: validation refuses it.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720", Justification = "The value mirrors rabbitmqctl's channel-use-mode=single.")]
     Single,
 }

@@ -18,12 +18,14 @@ internal sealed partial class FederationDefinitions
         string? clusterName,
         string? downstreamUri,
         ImmutableSortedDictionary<string, ResolvedUpstream> upstreams,
-        ImmutableArray<ExchangePolicy> exchangePolicies)
+        ImmutableArray<ExchangePolicy> exchangePolicies,
+        ImmutableArray<DuplicateSetElement> duplicateSetElements)
     {
         ClusterName = clusterName;
         DownstreamUri = downstreamUri;
         Upstreams = upstreams;
         this.exchangePolicies = exchangePolicies;
+        DuplicateSetElements = duplicateSetElements;
     }
 
     /// <summary>The configured cluster name, or null to use the downstream broker's.</summary>
@@ -37,6 +39,12 @@ internal sealed partial class FederationDefinitions
     /// set <c>all</c> federates from.
     /// </summary>
     public IReadOnlyDictionary<string, ResolvedUpstream> Upstreams { get; }
+
+    /// <summary>
+    /// Set elements that resolve exactly like an earlier element of the same set, in set then element order. Each is used
+    /// once (one link per distinct element); the supervisor logs them so that the operator learns of the redundancy.
+    /// </summary>
+    public IReadOnlyList<DuplicateSetElement> DuplicateSetElements { get; }
 
     /// <summary>Validates <paramref name="options"/> (see <see cref="Validate"/>) and snapshots it. Throws <see cref="FederationConfigurationException"/> listing every error.</summary>
     public static FederationDefinitions Create(FederationOptions options, Links.TransportResolver? transports = null)
@@ -63,7 +71,35 @@ internal sealed partial class FederationDefinitions
             .ThenBy(p => p.Name, StringComparer.Ordinal)
             .ToImmutableArray();
 
-        return new FederationDefinitions(options.ClusterName, options.Downstream?.Uri, upstreams, policies);
+        return new FederationDefinitions(options.ClusterName, options.Downstream?.Uri, upstreams, policies, FindDuplicates(sets, upstreams));
+    }
+
+    private static ImmutableArray<DuplicateSetElement> FindDuplicates(
+        Dictionary<string, IList<UpstreamSetElement>> sets,
+        ImmutableSortedDictionary<string, ResolvedUpstream> upstreams)
+    {
+        var duplicates = ImmutableArray.CreateBuilder<DuplicateSetElement>();
+        foreach (var (setName, elements) in sets.OrderBy(s => s.Key, StringComparer.Ordinal))
+        {
+            // The same equality as the de-duplication in UpstreamsOf: fully resolved, so that an override equal to the
+            // upstream's own value counts as identical too.
+            var first = new Dictionary<ResolvedUpstream, int>();
+            for (var index = 0; index < elements.Count; index++)
+            {
+                if (!upstreams.TryGetValue(elements[index].Upstream, out var upstream))
+                {
+                    continue;
+                }
+
+                var resolved = upstream.WithOverrides(elements[index]);
+                if (!first.TryAdd(resolved, index))
+                {
+                    duplicates.Add(new DuplicateSetElement(setName, index, first[resolved], upstream.UpstreamName));
+                }
+            }
+        }
+
+        return duplicates.ToImmutable();
     }
 
     /// <summary>

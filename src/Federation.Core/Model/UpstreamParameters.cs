@@ -57,6 +57,6 @@ public abstract class UpstreamParameters
     /// <summary><c>resource-cleanup-mode</c>: <c>default</c> or <c>never</c>.</summary>
     public ResourceCleanupMode? ResourceCleanupMode { get; set; }
 
-    /// <summary><c>channel-use-mode</c>: <c>multiple</c> (default) or <c>single</c>.</summary>
+    /// <summary><c>channel-use-mode</c>: only <c>multiple</c> (the default, and what links always do) is valid; <c>single</c> is read but refused by validation.</summary>
     public ChannelUseMode? ChannelUseMode { get; set; }
 }

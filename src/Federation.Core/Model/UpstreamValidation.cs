@@ -134,6 +134,12 @@ internal static class UpstreamValidation
         CheckKeyword(parameters.QueueType, UpstreamKeys.QueueTypes, UpstreamKeys.QueueType);
         CheckKeyword(parameters.ResourceCleanupMode, UpstreamKeys.ResourceCleanupModes, UpstreamKeys.ResourceCleanupMode);
         CheckKeyword(parameters.ChannelUseMode, UpstreamKeys.ChannelUseModes, UpstreamKeys.ChannelUseMode);
+        if (parameters.ChannelUseMode is ChannelUseMode.Single)
+        {
+            // Refused rather than accepted and ignored: an operator who asks for one channel per link must not believe
+            // they got it. Consumers, publishers and topology commands always have channels of their own here.
+            errors.Add(At(Child(path, UpstreamKeys.ChannelUseMode), "'single' is not supported: a link always sends binding commands on a channel of its own, apart from the message flow (what 'multiple', the default, means); remove the key or set 'multiple'"));
+        }
 
         void CheckRange(bool outOfRange, string key, IFormattable? value, string requirement)
         {

@@ -266,6 +266,19 @@ internal static class Management
         return document is null ? [] : [.. document.RootElement.EnumerateArray().Select(e => e.GetProperty("name").GetString()!)];
     }
 
+    /// <summary>
+    /// The arguments of the queue whose name starts with <paramref name="namePrefix"/>, as the broker reports them (each
+    /// value as its JSON text), or an empty map while there is no such queue.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, string>> QueueArgumentsAsync(RabbitMqNode node, string namePrefix)
+    {
+        using var document = await GetAsync(node, "queues/%2F?columns=name,arguments");
+        var queue = document?.RootElement.EnumerateArray().FirstOrDefault(q => q.GetProperty("name").GetString()!.StartsWith(namePrefix, StringComparison.Ordinal));
+        return queue is { ValueKind: JsonValueKind.Object } found
+            ? found.GetProperty("arguments").EnumerateObject().ToDictionary(a => a.Name, a => a.Value.GetRawText(), StringComparer.Ordinal)
+            : new Dictionary<string, string>();
+    }
+
     /// <summary>Polls until <paramref name="condition"/> holds for the value read, or fails with the last value.</summary>
     public static async Task<T> WaitAsync<T>(Func<Task<T>> read, Func<T, bool> condition, string because)
     {

@@ -11,6 +11,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Federation.Core.Tests.Hosting;
@@ -33,10 +34,15 @@ public sealed class AddFederationTests
         }
         """;
 
-    private static IHost BuildHost(IConfiguration configuration, InMemoryBrokerRegistry registry)
+    private static IHost BuildHost(IConfiguration configuration, InMemoryBrokerRegistry registry, CapturingLoggerProvider? logs = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddConfiguration(configuration);
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
+
         builder.Services.AddFederation(builder.Configuration.GetSection("Federation")).UseInMemoryBrokers(registry);
         return builder.Build();
     }
@@ -95,7 +101,8 @@ public sealed class AddFederationTests
         };
         var source = new ReloadableConfigurationSource(values);
         var configuration = new ConfigurationBuilder().Add(source).Build();
-        using var host = BuildHost(configuration, registry);
+        var logs = new CapturingLoggerProvider();
+        using var host = BuildHost(configuration, registry, logs);
         await host.StartAsync();
         var london = await registry.GetOrAdd("london").ConnectAsync();
         await london.DeclareExchangeAsync(new ExchangeSpec("federated.orders", ExchangeSpec.Types.Topic), CancellationToken.None);
@@ -107,10 +114,19 @@ public sealed class AddFederationTests
         source.Set("Federation:Policies:p:definition:federation-upstream", "tokyo");
         source.Reload();
         await Testbed.Eventually(() => status.GetLinks() is [{ State: LinkState.Running }], () => "link started by reload");
+        var running = status.GetLinks()[0];
 
-        // A broken reload is rejected and the running configuration stays.
+        // A broken reload is rejected and the running configuration stays: the same link, still running since the same
+        // moment (not restarted), with its upstream queue.
         source.Set("Federation:Upstreams:tokyo:max-hops", "many");
         source.Reload();
+        await Testbed.Eventually(
+            () => logs.Entries.Any(e => e.Level == LogLevel.Warning && e.Message.Contains("max-hops", StringComparison.Ordinal)),
+            () => "the broken reload refused with a warning");
+        var kept = Assert.Single(status.GetLinks());
+        Assert.Equal((running.Id, LinkState.Running, running.Since), (kept.Id, kept.State, kept.Since));
+        Assert.True(registry.GetOrAdd("tokyo").QueueExists("/", "federation: federated.orders -> london"));
+
         source.Set("Federation:Upstreams:tokyo:max-hops", null);
         source.Set("Federation:Policies:p:pattern", null);
         source.Set("Federation:Policies:p:definition:federation-upstream", null);

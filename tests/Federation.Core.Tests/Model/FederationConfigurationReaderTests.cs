@@ -16,7 +16,7 @@ public class FederationConfigurationReaderTests
               "uri": "amqp://user:pass@host:5672/%2f", "exchange": "upstream-x", "queue": "q", "consumer-tag": "t",
               "max-hops": 2, "prefetch-count": 10, "reconnect-delay": 0.5, "ack-mode": "on-publish",
               "trust-user-id": true, "expires": 1000, "message-ttl": 500, "queue-type": "quorum",
-              "bind-nowait": true, "resource-cleanup-mode": "never", "channel-use-mode": "single",
+              "bind-nowait": true, "resource-cleanup-mode": "never", "channel-use-mode": "multiple",
               "reconnect-backoff": "fixed", "reconnect-delay-max": 20
             },
             "backup": { "uri": [ "amqp://b1/%2f", "amqp://b2/%2f" ] }
@@ -38,7 +38,7 @@ public class FederationConfigurationReaderTests
             Uris = ["amqp://user:pass@host:5672/%2f"], Exchange = "upstream-x", Queue = "q", ConsumerTag = "t",
             MaxHops = 2, PrefetchCount = 10, ReconnectDelaySeconds = 0.5, AckMode = AckMode.OnPublish,
             TrustUserId = true, Expires = 1000, MessageTtl = 500, QueueType = UpstreamQueueType.Quorum,
-            BindNowait = true, ResourceCleanupMode = ResourceCleanupMode.Never, ChannelUseMode = ChannelUseMode.Single,
+            BindNowait = true, ResourceCleanupMode = ResourceCleanupMode.Never, ChannelUseMode = ChannelUseMode.Multiple,
             ReconnectBackoff = ReconnectBackoffMode.Fixed, ReconnectDelayMaxSeconds = 20,
         };
         options.Upstreams["backup"] = new UpstreamDefinition { Uris = ["amqp://b1/%2f", "amqp://b2/%2f"] };
@@ -77,7 +77,7 @@ public class FederationConfigurationReaderTests
         Assert.Empty(options.ConfigurationErrors);
         var origin = options.Upstreams["origin"];
         Assert.Equal(
-            (2, 10, 0.5, AckMode.OnPublish, true, 1000L, 500L, UpstreamQueueType.Quorum, true, ResourceCleanupMode.Never, ChannelUseMode.Single),
+            (2, 10, 0.5, AckMode.OnPublish, true, 1000L, 500L, UpstreamQueueType.Quorum, true, ResourceCleanupMode.Never, ChannelUseMode.Multiple),
             (origin.MaxHops, origin.PrefetchCount, origin.ReconnectDelaySeconds, origin.AckMode, origin.TrustUserId, origin.Expires,
              origin.MessageTtl, origin.QueueType, origin.BindNowait, origin.ResourceCleanupMode, origin.ChannelUseMode));
         Assert.Equal(("upstream-x", "q", "t"), (origin.Exchange, origin.Queue, origin.ConsumerTag));

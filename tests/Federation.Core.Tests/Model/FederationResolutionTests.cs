@@ -135,6 +135,9 @@ public class FederationResolutionTests
         options.Policies["p"] = ExchangePolicy("^federated\\.", definition: d => d.FederationUpstreamSet = "s");
 
         Assert.Equal(["x", "y"], Resolve(options).Upstreams.Select(u => u.Exchange));
+        Assert.Equal(
+            [new DuplicateSetElement("s", 1, 0, "a"), new DuplicateSetElement("s", 2, 0, "a")],
+            FederationDefinitions.Create(options).DuplicateSetElements);
     }
 
     [Fact]

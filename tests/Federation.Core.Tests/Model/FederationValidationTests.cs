@@ -24,6 +24,8 @@ public class FederationValidationTests
         { o => o.Upstreams["origin"].QueueType = (UpstreamQueueType)9, "Upstreams:origin:queue-type: '9' is not one of classic, quorum" },
         { o => o.Upstreams["origin"].ResourceCleanupMode = (ResourceCleanupMode)9, "Upstreams:origin:resource-cleanup-mode: '9' is not one of default, never" },
         { o => o.Upstreams["origin"].ChannelUseMode = (ChannelUseMode)9, "Upstreams:origin:channel-use-mode: '9' is not one of multiple, single" },
+        { o => o.Upstreams["origin"].ChannelUseMode = ChannelUseMode.Single, "Upstreams:origin:channel-use-mode: 'single' is not supported: a link always sends binding commands on a channel of its own, apart from the message flow (what 'multiple', the default, means); remove the key or set 'multiple'" },
+        { o => o.UpstreamSets["primary"] = [new UpstreamSetElement { Upstream = "origin", ChannelUseMode = ChannelUseMode.Single }], "UpstreamSets:primary:0:channel-use-mode: 'single' is not supported" },
         { o => o.Upstreams["origin"].MaxHops = 0, "Upstreams:origin:max-hops: '0' must be at least 1" },
         { o => o.Upstreams["origin"].PrefetchCount = -5, "Upstreams:origin:prefetch-count: '-5' must be at least 1" },
         { o => o.Upstreams["origin"].ReconnectDelaySeconds = double.NaN, "Upstreams:origin:reconnect-delay: 'NaN' must be a number of seconds" },

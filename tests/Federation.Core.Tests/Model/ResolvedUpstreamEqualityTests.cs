@@ -10,7 +10,7 @@ public class ResolvedUpstreamEqualityTests
     private const string Json = """
         {"uri":["amqp://a/%2f","amqp://b/%2f"],"exchange":"x","queue":"q","max-hops":2,"prefetch-count":10,
          "reconnect-delay":1,"reconnect-backoff":"fixed","reconnect-delay-max":30,"ack-mode":"on-publish","trust-user-id":true,"expires":1000,"message-ttl":10,
-         "queue-type":"quorum","bind-nowait":true,"resource-cleanup-mode":"never","channel-use-mode":"single"}
+         "queue-type":"quorum","bind-nowait":true,"resource-cleanup-mode":"never","channel-use-mode":"multiple"}
         """;
 
     private static ResolvedUpstream Resolve(Action<UpstreamDefinition>? change = null, string name = "origin")
@@ -62,7 +62,7 @@ public class ResolvedUpstreamEqualityTests
         { "queue-type", u => u.QueueType = UpstreamQueueType.Classic },
         { "bind-nowait", u => u.BindNowait = false },
         { "resource-cleanup-mode", u => u.ResourceCleanupMode = ResourceCleanupMode.Default },
-        { "channel-use-mode", u => u.ChannelUseMode = ChannelUseMode.Multiple },
+        { "channel-use-mode", u => u.ChannelUseMode = ChannelUseMode.Single },
     };
 
     [Theory]

@@ -25,7 +25,7 @@ public class UpstreamDefinitionJsonTests
               "queue-type": "quorum",
               "bind-nowait": true,
               "resource-cleanup-mode": "never",
-              "channel-use-mode": "single"
+              "channel-use-mode": "multiple"
             }
             """);
 
@@ -43,7 +43,7 @@ public class UpstreamDefinitionJsonTests
         Assert.Equal(UpstreamQueueType.Quorum, upstream.QueueType);
         Assert.True(upstream.BindNowait);
         Assert.Equal(ResourceCleanupMode.Never, upstream.ResourceCleanupMode);
-        Assert.Equal(ChannelUseMode.Single, upstream.ChannelUseMode);
+        Assert.Equal(ChannelUseMode.Multiple, upstream.ChannelUseMode);
     }
 
     [Theory]
@@ -126,6 +126,7 @@ public class UpstreamDefinitionJsonTests
     [InlineData("""{"uri":"amqp://a","bind-nowait":null}""", "bind-nowait: 'null' is not a boolean")]
     [InlineData("""{"uri":"amqp://a","resource-cleanup-mode":"always"}""", "resource-cleanup-mode: 'always' is not one of default, never")]
     [InlineData("""{"uri":"amqp://a","channel-use-mode":"dual"}""", "channel-use-mode: 'dual' is not one of multiple, single")]
+    [InlineData("""{"uri":"amqp://a","channel-use-mode":"single"}""", "channel-use-mode: 'single' is not supported: a link always sends binding commands on a channel of its own")]
     [InlineData("""{"uri":"amqp://a","exchange":7}""", "exchange: '7' is not a string")]
     [InlineData("""{"uri":"amqp://a","max_hops":2}""", "max_hops: Unrecognised terms")]
     [InlineData("""{"uri":"amqp://a","Max-Hops":2}""", "Max-Hops: Unrecognised terms")]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test suite on any machine that has the .NET SDK and node: installs what the integration tests need when it is
-# missing (rabbitmq-server and nats-server from Debian's packages, the npm interop clients), builds, and runs every test.
+# missing (rabbitmq-server, nats-server and chromium from Debian's packages, the npm interop clients), builds, and runs every test.
 # Usage: bash scripts/test.sh [extra `dotnet test` arguments, e.g. --filter FullyQualifiedName~BadInput]
 # Environment: TEST_RESULTS=DIR keeps the test log there (default: a temporary folder).
 set -euo pipefail
@@ -12,6 +12,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 need=()
 command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || need+=(rabbitmq-server)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
+# The FederationHost status page test drives Debian's chromium headless (through Playwright, at /usr/bin/chromium).
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]} (Debian packages; their services are not started)"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

@@ -10,14 +10,17 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace FederationHost.Endpoints;
 
-/// <summary>The HTTP surface: link status and restart (as rabbitmqctl offers them), health and Prometheus metrics.</summary>
+/// <summary>The HTTP surface: the status page, link status and restart (as rabbitmqctl offers them), health and Prometheus metrics.</summary>
 public static class FederationEndpoints
 {
     /// <summary>Maps every endpoint on <paramref name="routes"/>.</summary>
     public static IEndpointRouteBuilder MapFederationEndpoints(this IEndpointRouteBuilder routes)
     {
         ArgumentNullException.ThrowIfNull(routes);
+        routes.MapGet("/", StatusPage.Serve);
         routes.MapGet("/federation/links", GetLinks);
+        // A literal segment outranks the {id} parameter below, and link ids are 8 hex digits, so "traffic" never shadows a link.
+        routes.MapGet("/federation/links/traffic", GetTraffic);
         routes.MapGet("/federation/links/{id}", GetLink);
         routes.MapPost("/federation/links/{id}/restart", RestartLinkAsync);
         routes.MapGet("/health", GetHealthAsync);
@@ -56,6 +59,9 @@ public static class FederationEndpoints
     private const string OnlyDown = "only-down";
 
     private static string Shorten(string value) => value.Length <= 64 ? value : string.Concat(value.AsSpan(0, 64), "...");
+
+    /// <summary><c>GET /federation/links/traffic</c>: forwarded and dropped totals per link, for the status page's rates.</summary>
+    private static IResult GetTraffic(MeterAggregator aggregator) => Results.Ok(LinkTraffic.From(aggregator.Collect()));
 
     /// <summary><c>GET /federation/links/{id}</c>: one link, or 404.</summary>
     private static IResult GetLink(string id, IFederationStatus status) =>

@@ -50,6 +50,12 @@ public static partial class HopRules
     /// with the table {cluster-name, vhost, exchange, hops} first, followed by the previous entries if any. A malformed
     /// previous value is moved into <c>x-invalid-headers</c>, as for message headers.
     /// </summary>
+    /// <remarks>
+    /// A headers binding with <c>x-match: all-with-x</c> is propagated as <c>x-match: all</c> (plus
+    /// <c>x-federation-match: all-with-x</c>): otherwise the upstream would require an <c>x-bound-from</c> header that no
+    /// message carries, and nothing would ever match. The upstream filter is then looser (its <c>x-</c> arguments do not
+    /// take part), and the downstream exchange applies the original binding to every forwarded message.
+    /// </remarks>
     /// <param name="bindingArguments">The downstream binding's arguments, or <see langword="null"/> when it has none.</param>
     /// <param name="downstreamClusterName">The downstream cluster name.</param>
     /// <param name="downstreamVirtualHost">The downstream vhost.</param>
@@ -81,6 +87,7 @@ public static partial class HopRules
             [TrailFieldNames.Exchange] = exchangeDescriptor,
             [TrailFieldNames.Hops] = (short)hops,
         };
+        HeadersMatchMode.RelaxForBoundFrom(arguments);
         TableHeader.Prepend(arguments, HopHeaders.BoundFrom, entry);
         return arguments;
     }

@@ -1,3 +1,4 @@
+using Federation.Core.Hops;
 using Federation.Core.Transport;
 
 namespace Federation.Core.InMemory;
@@ -11,13 +12,14 @@ namespace Federation.Core.InMemory;
 /// </remarks>
 internal static class HeadersMatcher
 {
-    private const string MatchModeArgument = "x-match";
-
     public static bool Matches(IReadOnlyDictionary<string, object?>? bindingArguments, IReadOnlyDictionary<string, object?>? headers)
     {
-        var mode = bindingArguments is not null && bindingArguments.TryGetValue(MatchModeArgument, out var m) ? m as string : null;
-        var any = mode is "any" or "any-with-x";
-        var includeX = mode is "all-with-x" or "any-with-x";
+        // AMQP clients hand longstr values over as UTF-8 bytes, so the mode may be either.
+        var mode = bindingArguments is not null
+            && bindingArguments.TryGetValue(HeadersMatchMode.Argument, out var m)
+            && HeaderValueReader.TryGetText(m, out var text) ? text : null;
+        var any = mode is HeadersMatchMode.Any or HeadersMatchMode.AnyWithX;
+        var includeX = mode is HeadersMatchMode.AllWithX or HeadersMatchMode.AnyWithX;
         if (bindingArguments is null)
         {
             return !any;
@@ -51,7 +53,7 @@ internal static class HeadersMatcher
     /// <summary>The overall result if this argument settles it (a hit for any, a miss for all), otherwise null.</summary>
     private static bool? Decides(string name, object? expected, IReadOnlyDictionary<string, object?>? headers, bool any, bool includeX)
     {
-        if (name == MatchModeArgument || (!includeX && name.StartsWith("x-", StringComparison.Ordinal)))
+        if (name == HeadersMatchMode.Argument || (!includeX && name.StartsWith("x-", StringComparison.Ordinal)))
         {
             return null;
         }

@@ -86,12 +86,12 @@ internal sealed class ScenarioContext : IAsyncDisposable
     /// <summary>Remembers an exchange the engine declares upstream (a mirror of the downstream one) to delete it.</summary>
     public void DeleteLater(RabbitMqNode node, string exchange) => exchanges.Add((node, exchange));
 
-    /// <summary>Declares an exclusive server-named queue on the node, binds it and starts consuming it.</summary>
-    public async Task<QueueProbe> BindQueueAsync(RabbitMqNode node, string exchange, string key)
+    /// <summary>Declares an exclusive server-named queue on the node, binds it (with optional binding arguments) and starts consuming it.</summary>
+    public async Task<QueueProbe> BindQueueAsync(RabbitMqNode node, string exchange, string key, IDictionary<string, object?>? arguments = null)
     {
         var channel = await ChannelAsync(node);
         var queue = (await channel.QueueDeclareAsync(string.Empty, durable: false, exclusive: true, autoDelete: true)).QueueName;
-        await channel.QueueBindAsync(queue, exchange, key);
+        await channel.QueueBindAsync(queue, exchange, key, arguments);
         var probe = new QueueProbe(channel, queue);
         await probe.StartAsync();
         return probe;

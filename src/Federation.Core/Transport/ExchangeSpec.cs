@@ -37,7 +37,7 @@ public sealed record ExchangeSpec(
         public const string Fanout = "fanout";
         /// <summary>Routes on dotted routing-key patterns with <c>*</c> and <c>#</c>.</summary>
         public const string Topic = "topic";
-        /// <summary>Routes on message headers with <c>x-match</c> all/any.</summary>
+        /// <summary>Routes on message headers with <c>x-match</c> <c>all</c>, <c>any</c>, <c>all-with-x</c> or <c>any-with-x</c>.</summary>
         public const string Headers = "headers";
         /// <summary>The federation plugin's internal exchange type: a fanout gated by the hop and cycle rules.</summary>
         public const string FederationUpstream = "x-federation-upstream";

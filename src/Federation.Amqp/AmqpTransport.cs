@@ -13,7 +13,13 @@ namespace Federation.Amqp;
 /// <item><c>heartbeat</c>: seconds, default 30 (0 disables heartbeats).</item>
 /// <item><c>connection_timeout</c>: milliseconds, default 30 000 (also when 0). It bounds the whole connect attempt: TCP
 /// connect, TLS and the AMQP handshake, so a peer that accepts TCP and never answers fails the attempt in time.</item>
-/// <item><c>server_name_indication</c>: the TLS server name for <c>amqps</c>, default the host.</item>
+/// <item><c>server_name_indication</c>: the TLS server name for <c>amqps</c>, default the host. The server certificate must be valid for it.</item>
+/// <item><c>cacertfile</c> (<c>amqps</c> only): PEM file of the CAs that may sign the server certificate; they replace the system store.</item>
+/// <item><c>certfile</c>, <c>keyfile</c> (<c>amqps</c> only): PEM files of the client certificate and its private key (the
+/// key may also sit in <c>certfile</c>).</item>
+/// <item><c>verify</c> (<c>amqps</c> only): <c>verify_peer</c> (default) or <c>verify_none</c> (encrypt without authenticating the server).</item>
+/// <item><c>auth_mechanism</c>: <c>plain</c> (default) or <c>external</c>: the broker takes the user from the client certificate
+/// (needs <c>amqps</c>, <c>certfile</c> and the broker's rabbitmq_auth_mechanism_ssl plugin).</item>
 /// <item><c>management-port</c>: port of the rabbitmq_management HTTP API on the same host, default 15672. It is used for
 /// the topology snapshot and to declare internal exchanges (AMQP clients cannot set the <c>internal</c> flag).</item>
 /// <item><c>management-scheme</c>: <c>http</c> or <c>https</c>, default <c>https</c> for <c>amqps</c> URIs and <c>http</c> otherwise.</item>
@@ -54,7 +60,17 @@ public sealed class AmqpTransport : ITransport
         ArgumentNullException.ThrowIfNull(request);
         cancellationToken.ThrowIfCancellationRequested();
         var endpoint = AmqpEndpoint.Parse(request.Uri);
-        var factory = CreateFactory(endpoint, endpoint.VirtualHost, request.ConnectionName);
+        ConnectionFactory factory;
+        try
+        {
+            factory = CreateFactory(endpoint, endpoint.VirtualHost, request.ConnectionName);
+        }
+        catch (Exception error) when (error is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            // The files were checked when the URI was parsed; one that changed since then fails this attempt, and the next may succeed.
+            throw new Federation.Core.Transport.BrokerUnreachableException($"Could not connect to {endpoint.DisplayUri}: a TLS file (cacertfile, certfile or keyfile) cannot be used: {error.Message}", error);
+        }
+
         var connection = await ConnectWithinDeadlineAsync(factory, endpoint, request.ConnectionName, cancellationToken).ConfigureAwait(false);
         return await AmqpConnection.OpenAsync(connection, endpoint, request.ObserveTopology, cancellationToken).ConfigureAwait(false);
     }
@@ -81,7 +97,22 @@ public sealed class AmqpTransport : ITransport
 
         if (endpoint.Tls)
         {
-            factory.Ssl = new SslOption(endpoint.ServerName ?? endpoint.Host, enabled: true);
+            var serverName = endpoint.ServerName ?? endpoint.Host;
+            var trustedCas = endpoint.CaCertFile is { } caCertFile ? AmqpTlsFiles.LoadCaCertificates(caCertFile) : null;
+            factory.Ssl = new SslOption(serverName, enabled: true)
+            {
+                CertificateValidationCallback = new ServerCertificateCheck(serverName, endpoint.VerifyPeer, trustedCas).Validate,
+            };
+            if (endpoint.CertFile is { } certFile)
+            {
+                factory.Ssl.Certs = [AmqpTlsFiles.LoadClientCertificate(certFile, endpoint.KeyFile)];
+            }
+        }
+
+        if (endpoint.ExternalAuthentication)
+        {
+            // EXTERNAL: the broker takes the user from the client certificate (rabbitmq_auth_mechanism_ssl); no password is sent.
+            factory.AuthMechanisms = [new ExternalMechanismFactory()];
         }
 
         return factory;
@@ -113,6 +144,10 @@ public sealed class AmqpTransport : ITransport
             throw new Federation.Core.Transport.BrokerUnreachableException(
                 $"Connecting to {endpoint.DisplayUri} timed out after {Seconds(endpoint.ConnectDeadline)}: no completed TCP connect and AMQP handshake within connection_timeout.",
                 error);
+        }
+        catch (Exception error) when (ServerCertificateCheck.Of(factory.Ssl.CertificateValidationCallback)?.Failure is { } refusal)
+        {
+            throw new Federation.Core.Transport.BrokerUnreachableException($"Could not connect to {endpoint.DisplayUri}: TLS refused the server: {refusal}.", error);
         }
         catch (Exception error)
         {

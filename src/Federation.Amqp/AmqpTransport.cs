@@ -145,13 +145,24 @@ public sealed class AmqpTransport : ITransport
                 $"Connecting to {endpoint.DisplayUri} timed out after {Seconds(endpoint.ConnectDeadline)}: no completed TCP connect and AMQP handshake within connection_timeout.",
                 error);
         }
-        catch (Exception error) when (ServerCertificateCheck.Of(factory.Ssl.CertificateValidationCallback)?.Failure is { } refusal)
+        catch (Exception) when (ServerCertificateCheck.Of(factory.Ssl.CertificateValidationCallback)?.Failure is { } refusal)
         {
-            throw new Federation.Core.Transport.BrokerUnreachableException($"Could not connect to {endpoint.DisplayUri}: TLS refused the server: {refusal}.", error);
+            // The reason comes before the URI: a URI with TLS file keys is masked from those keys to the end of the text.
+            throw new Federation.Core.Transport.BrokerUnreachableException(
+                $"TLS refused the server at {HostAndPort(endpoint)}: {refusal}. URI: {endpoint.DisplayUri}");
         }
         catch (Exception error)
         {
-            throw AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.Password);
+            var mapped = AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.Password);
+            if (endpoint.Tls && mapped is Federation.Core.Transport.BrokerUnreachableException && TlsHandshakeFailure(error) is { } failure)
+            {
+                // A broker that requires a client certificate just resets the connection (TLS 1.3): say what that usually means.
+                var hint = endpoint.CertFile is null ? " (a broker that requires a client certificate closes the connection like this: set certfile and keyfile)" : string.Empty;
+                throw new Federation.Core.Transport.BrokerUnreachableException(
+                    $"The TLS handshake with {HostAndPort(endpoint)} failed: {AmqpErrors.Scrub(failure.Message, endpoint.Password)}{hint}. URI: {endpoint.DisplayUri}");
+            }
+
+            throw mapped;
         }
     }
 
@@ -182,6 +193,34 @@ public sealed class AmqpTransport : ITransport
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
+
+    /// <summary>
+    /// The innermost exception of <paramref name="error"/>'s chain when it shows the TLS session failed (an
+    /// authentication error, or a reset or I/O error after TCP connected), or null: a TCP connect that was refused or
+    /// timed out is no TLS failure.
+    /// </summary>
+    private static Exception? TlsHandshakeFailure(Exception error)
+    {
+        var sessionFailed = false;
+        var root = error;
+        for (var inner = error; inner is not null; inner = inner.InnerException)
+        {
+            root = inner;
+            switch (inner)
+            {
+                case System.Net.Sockets.SocketException { SocketErrorCode: not (System.Net.Sockets.SocketError.ConnectionReset or System.Net.Sockets.SocketError.ConnectionAborted) }:
+                    return null;
+                case System.Security.Authentication.AuthenticationException or IOException or System.Net.Sockets.SocketException:
+                    sessionFailed = true;
+                    break;
+            }
+        }
+
+        return sessionFailed ? root : null;
+    }
+
+    private static string HostAndPort(AmqpEndpoint endpoint) =>
+        (endpoint.Host.Contains(':', StringComparison.Ordinal) ? $"[{endpoint.Host}]" : endpoint.Host) + ":" + endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Seconds(TimeSpan duration) =>
         duration.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) + " s";

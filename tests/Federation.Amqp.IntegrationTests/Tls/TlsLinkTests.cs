@@ -9,7 +9,7 @@ namespace Federation.Amqp.IntegrationTests.Tls;
 /// certificate from <c>certfile</c>/<c>keyfile</c>, and EXTERNAL authentication by that certificate.
 /// </summary>
 [Collection(TlsNodesCollection.Name)]
-public sealed class TlsLinkTests(TlsNodesFixture fixture) : IAsyncLifetime
+public sealed class TlsLinkTests(TlsNodesFixture fixture, Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly AmqpTransport transport = new();
     private readonly List<IAsyncDisposable> resources = [];
@@ -53,7 +53,7 @@ public sealed class TlsLinkTests(TlsNodesFixture fixture) : IAsyncLifetime
         var error = await Assert.ThrowsAsync<BrokerUnreachableException>(async () =>
             await ConnectAsync(Uri(fixture.OptionalTlsPort, "guest:s3cr3t-guest@", $"cacertfile={Escape(Files.OtherCaFile)}")));
 
-        Assert.Contains("the server certificate 'CN=localhost' is not signed by a CA in cacertfile", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith($"TLS refused the server at 127.0.0.1:{fixture.OptionalTlsPort.ToString(CultureInfo.InvariantCulture)}: the server certificate 'CN=localhost' is not signed by a CA in cacertfile", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("s3cr3t-guest", error.ToString(), StringComparison.Ordinal);
     }
 
@@ -119,8 +119,21 @@ public sealed class TlsLinkTests(TlsNodesFixture fixture) : IAsyncLifetime
         var error = await Assert.ThrowsAnyAsync<TransportException>(async () =>
             await ConnectAsync(Uri(fixture.RequiredTlsPort, "guest:s3cr3t-guest@", $"cacertfile={Escape(Files.CaFile)}&connection_timeout=10000")));
 
-        Assert.IsNotType<AuthenticationFailedException>(error);
+        output.WriteLine(error.ToString());
+        Assert.IsType<BrokerUnreachableException>(error);
+        Assert.StartsWith($"The TLS handshake with 127.0.0.1:{fixture.RequiredTlsPort.ToString(CultureInfo.InvariantCulture)} failed: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("set certfile and keyfile", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("s3cr3t-guest", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task APortNobodyListensOn_IsUnreachable_NotATlsFailure()
+    {
+        var port = Federation.Testing.Brokers.FreePorts.Next();
+        var error = await Assert.ThrowsAsync<BrokerUnreachableException>(async () =>
+            await ConnectAsync(Uri(port, "guest:guest@", $"cacertfile={Escape(Files.CaFile)}&connection_timeout=2000")));
+
+        Assert.StartsWith("Could not connect to amqps://127.0.0.1:", error.Message, StringComparison.Ordinal);
     }
 
     private static string Escape(string path) => System.Uri.EscapeDataString(path);

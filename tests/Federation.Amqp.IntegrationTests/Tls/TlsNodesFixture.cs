@@ -76,7 +76,7 @@ public sealed class TlsNodesFixture : IAsyncLifetime
 
     private Task<RabbitMqNode> Start(int tlsPort, bool requireClientCertificate) =>
         RabbitMqNode.StartNewAsync(
-            ["rabbitmq_auth_mechanism_ssl"],
+            [.. RabbitMqNode.DefaultPlugins, "rabbitmq_auth_mechanism_ssl"],
             [
                 $"listeners.ssl.1 = 127.0.0.1:{tlsPort.ToString(CultureInfo.InvariantCulture)}",
                 $"ssl_options.cacertfile = {Certificates.CaFile}",

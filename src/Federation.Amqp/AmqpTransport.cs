@@ -22,7 +22,8 @@ namespace Federation.Amqp;
 /// (needs <c>amqps</c>, <c>certfile</c> and the broker's rabbitmq_auth_mechanism_ssl plugin).</item>
 /// <item><c>management-port</c>: port of the rabbitmq_management HTTP API on the same host, default 15672. It is used for
 /// the topology snapshot and to declare internal exchanges (AMQP clients cannot set the <c>internal</c> flag).</item>
-/// <item><c>management-scheme</c>: <c>http</c> or <c>https</c>, default <c>https</c> for <c>amqps</c> URIs and <c>http</c> otherwise.</item>
+/// <item><c>management-scheme</c>: <c>http</c> or <c>https</c>, default <c>https</c> for <c>amqps</c> URIs and <c>http</c> otherwise.
+/// Over https the TLS keys above apply to the management API too; it logs in with the URI's user and password.</item>
 /// <item><c>topology</c>: <c>events</c> (default) observes the vhost's exchanges and bindings through the
 /// rabbitmq_event_exchange plugin and the management API; <c>none</c> leaves <see cref="IBrokerConnection.Topology"/> null
 /// (enough for upstream-only connections, and it saves one queue per connection).</item>

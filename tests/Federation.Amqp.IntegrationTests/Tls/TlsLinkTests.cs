@@ -136,6 +136,22 @@ public sealed class TlsLinkTests(TlsNodesFixture fixture, Xunit.Abstractions.ITe
         Assert.StartsWith("Could not connect to amqps://127.0.0.1:", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ManagementApi_OverHttps_IsCheckedAgainstTheSameCaCertFile()
+    {
+        var uri = $"amqps://guest:guest@127.0.0.1:{fixture.OptionalTlsPort.ToString(CultureInfo.InvariantCulture)}/?cacertfile={Escape(Files.CaFile)}&management-port={fixture.OptionalManagementTlsPort.ToString(CultureInfo.InvariantCulture)}";
+        var connection = await transport.ConnectAsync(new ConnectionRequest(uri, "tls-management", ObserveTopology: true), Ct);
+        resources.Add(connection);
+        var exchange = $"tls.internal.{Guid.NewGuid():N}";
+
+        // Internal exchanges can only be declared through the management API, so this exercises https with cacertfile.
+        await connection.DeclareExchangeAsync(new ExchangeSpec(exchange, ExchangeSpec.Types.Fanout, Durable: false, Internal: true), Ct);
+        var snapshot = await connection.Topology!.GetSnapshotAsync(Ct);
+
+        Assert.Contains(snapshot.Exchanges, e => e.Name == exchange && e.Internal);
+        await connection.DeleteExchangeAsync(exchange, Ct);
+    }
+
     private static string Escape(string path) => System.Uri.EscapeDataString(path);
 
     private static string Uri(int port, string userInfo, string query) =>

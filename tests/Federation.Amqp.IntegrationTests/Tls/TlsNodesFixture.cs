@@ -23,6 +23,9 @@ public sealed class TlsNodesFixture : IAsyncLifetime
     /// <summary>The node's TLS port.</summary>
     public int OptionalTlsPort { get; } = FreePorts.Next();
 
+    /// <summary>The optional node's management API port over https (same certificates).</summary>
+    public int OptionalManagementTlsPort { get; } = FreePorts.Next();
+
     /// <summary>The node that refuses TLS clients without a certificate.</summary>
     public RabbitMqNode Required => required ?? throw new InvalidOperationException("Not started.");
 
@@ -33,7 +36,15 @@ public sealed class TlsNodesFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Certificates = TestCertificates.Create(directory);
-        var starting = new[] { Start(OptionalTlsPort, requireClientCertificate: false), Start(RequiredTlsPort, requireClientCertificate: true) };
+        string[] managementTls =
+        [
+            $"management.ssl.port = {OptionalManagementTlsPort.ToString(CultureInfo.InvariantCulture)}",
+            "management.ssl.ip = 127.0.0.1",
+            $"management.ssl.cacertfile = {Certificates.CaFile}",
+            $"management.ssl.certfile = {Certificates.ServerCertFile}",
+            $"management.ssl.keyfile = {Certificates.ServerKeyFile}",
+        ];
+        var starting = new[] { Start(OptionalTlsPort, requireClientCertificate: false, managementTls), Start(RequiredTlsPort, requireClientCertificate: true, []) };
         try
         {
             await Task.WhenAll(starting);
@@ -74,7 +85,7 @@ public sealed class TlsNodesFixture : IAsyncLifetime
         return result.Output;
     }
 
-    private Task<RabbitMqNode> Start(int tlsPort, bool requireClientCertificate) =>
+    private Task<RabbitMqNode> Start(int tlsPort, bool requireClientCertificate, string[] more) =>
         RabbitMqNode.StartNewAsync(
             [.. RabbitMqNode.DefaultPlugins, "rabbitmq_auth_mechanism_ssl"],
             [
@@ -87,6 +98,7 @@ public sealed class TlsNodesFixture : IAsyncLifetime
                 "auth_mechanisms.1 = PLAIN",
                 "auth_mechanisms.2 = EXTERNAL",
                 "ssl_cert_login_from = common_name",
+                .. more,
             ]);
 }
 

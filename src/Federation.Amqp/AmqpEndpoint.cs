@@ -195,7 +195,8 @@ internal sealed record AmqpEndpoint(
 
     /// <summary>
     /// The TLS keys must agree with each other and their files must be usable now, so a typo fails the configuration
-    /// rather than every connect. Problems name the key and the path, never what a file contains.
+    /// rather than every connect. Problems name the key, never the path (redaction masks these values, as some clients
+    /// take inline key material there) nor what a file contains.
     /// </summary>
     private static void CheckTls(Dictionary<string, string> query, bool tls, bool external, List<string> problems)
     {
@@ -219,7 +220,7 @@ internal sealed record AmqpEndpoint(
         var keyFile = query.GetValueOrDefault(KeyFileKey);
         if (caCertFile is not null && AmqpTlsFiles.CaCertificateProblem(caCertFile) is { } caProblem)
         {
-            problems.Add($"has '{CaCertFileKey}={caCertFile}': {caProblem}");
+            problems.Add($"has '{CaCertFileKey}': {caProblem}");
         }
 
         if (keyFile is not null && certFile is null)
@@ -228,9 +229,7 @@ internal sealed record AmqpEndpoint(
         }
         else if (certFile is not null && AmqpTlsFiles.ClientCertificateProblem(certFile, keyFile) is { } certProblem)
         {
-            problems.Add(keyFile is null
-                ? $"has '{CertFileKey}={certFile}': {certProblem}"
-                : $"has '{CertFileKey}={certFile}' and '{KeyFileKey}={keyFile}': {certProblem}");
+            problems.Add(keyFile is null ? $"has '{CertFileKey}': {certProblem}" : $"has '{CertFileKey}' and '{KeyFileKey}': {certProblem}");
         }
 
         if (external && certFile is null)

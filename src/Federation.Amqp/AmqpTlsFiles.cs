@@ -53,6 +53,18 @@ internal static class AmqpTlsFiles
         return 0;
     });
 
+    /// <summary>What went wrong reading a TLS file, without its path or content.</summary>
+    public static string Describe(Exception error) => error switch
+    {
+        FileNotFoundException or DirectoryNotFoundException => "the file does not exist",
+        UnauthorizedAccessException => "the file cannot be read (permission denied, or it is a directory)",
+        InvalidDataException => error.Message,
+        _ => $"the file cannot be read ({error.GetType().Name})",
+    };
+
+    /// <summary>Whether <paramref name="error"/> is one of the failures <see cref="Describe"/> knows.</summary>
+    public static bool IsFileProblem(Exception error) => error is IOException or UnauthorizedAccessException or InvalidDataException;
+
     private static string? Problem(Func<int> load)
     {
         try
@@ -60,25 +72,9 @@ internal static class AmqpTlsFiles
             _ = load();
             return null;
         }
-        catch (FileNotFoundException)
+        catch (Exception error) when (IsFileProblem(error))
         {
-            return "the file does not exist";
-        }
-        catch (DirectoryNotFoundException)
-        {
-            return "the file does not exist";
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return "the file cannot be read (permission denied)";
-        }
-        catch (InvalidDataException error)
-        {
-            return error.Message;
-        }
-        catch (IOException error)
-        {
-            return $"the file cannot be read ({error.GetType().Name})";
+            return Describe(error);
         }
     }
 }

@@ -66,10 +66,11 @@ public sealed class AmqpTransport : ITransport
         {
             factory = CreateFactory(endpoint, endpoint.VirtualHost, request.ConnectionName);
         }
-        catch (Exception error) when (error is IOException or InvalidDataException or UnauthorizedAccessException)
+        catch (Exception error) when (AmqpTlsFiles.IsFileProblem(error))
         {
             // The files were checked when the URI was parsed; one that changed since then fails this attempt, and the next may succeed.
-            throw new Federation.Core.Transport.BrokerUnreachableException($"Could not connect to {endpoint.DisplayUri}: a TLS file (cacertfile, certfile or keyfile) cannot be used: {error.Message}", error);
+            throw new Federation.Core.Transport.BrokerUnreachableException(
+                $"A TLS file (cacertfile, certfile or keyfile) cannot be used: {AmqpTlsFiles.Describe(error)}. URI: {endpoint.DisplayUri}");
         }
 
         var connection = await ConnectWithinDeadlineAsync(factory, endpoint, request.ConnectionName, cancellationToken).ConfigureAwait(false);

@@ -47,8 +47,8 @@ public sealed class AmqpEndpointTests
     [InlineData("amqps://h/?cafile=/etc/ca.pem", "has the query key 'cafile', which amqp:// and amqps:// URIs do not understand (they accept heartbeat, connection_timeout, server_name_indication, cacertfile, certfile, keyfile, verify, auth_mechanism, management-port, management-scheme, topology, event-vhost)")]
     [InlineData("amqps://h/?verify=verify_host", "has 'verify=verify_host': it must be one of verify_peer, verify_none")]
     [InlineData("amqps://h/?auth_mechanism=amqplain", "has 'auth_mechanism=amqplain': it must be one of plain, external")]
-    [InlineData("amqps://h/?cacertfile=/nonexistent/ca.pem", "has 'cacertfile=/nonexistent/ca.pem': the file does not exist")]
-    [InlineData("amqps://u:secret@h/?certfile=/nonexistent/client.pem", "has 'certfile=/nonexistent/client.pem': the file does not exist")]
+    [InlineData("amqps://h/?cacertfile=/nonexistent/ca.pem", "has 'cacertfile': the file does not exist")]
+    [InlineData("amqps://u:secret@h/?certfile=/nonexistent/client.pem", "has 'certfile': the file does not exist")]
     [InlineData("amqps://h/?keyfile=/nonexistent/client.key", "has 'keyfile' without 'certfile': the key belongs to a client certificate")]
     [InlineData("amqp://h/?cacertfile=/nonexistent/ca.pem", "has the query key 'cacertfile', which only amqps:// URIs use (this URI would connect without TLS)")]
     [InlineData("amqp://h/?verify=verify_none", "has the query key 'verify', which only amqps:// URIs use (this URI would connect without TLS)")]
@@ -103,8 +103,9 @@ public sealed class AmqpEndpointTests
 
         var problem = Assert.Single(AmqpEndpoint.Problems($"amqps://h/?certfile={Escape(files.Certificates.ClientCertFile)}&keyfile={Escape(notAKey)}"));
 
-        Assert.StartsWith($"has 'certfile={files.Certificates.ClientCertFile}' and 'keyfile={notAKey}': no PEM certificate with its matching private key could be read", problem, StringComparison.Ordinal);
+        Assert.StartsWith("has 'certfile' and 'keyfile': no PEM certificate with its matching private key could be read", problem, StringComparison.Ordinal);
         Assert.DoesNotContain("c2VjcmV0", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain(notAKey, problem, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -115,7 +116,7 @@ public sealed class AmqpEndpointTests
 
         var problem = Assert.Single(AmqpEndpoint.Problems($"amqps://h/?cacertfile={Escape(empty)}"));
 
-        Assert.Equal($"has 'cacertfile={empty}': it holds no PEM certificate", problem);
+        Assert.Equal("has 'cacertfile': it holds no PEM certificate", problem);
     }
 
     [Fact]
@@ -126,7 +127,7 @@ public sealed class AmqpEndpointTests
 
         var problem = Assert.Single(AmqpEndpoint.Problems($"amqps://h/?cacertfile={Escape(directory)}"));
 
-        Assert.StartsWith($"has 'cacertfile={directory}': the file cannot be read", problem, StringComparison.Ordinal);
+        Assert.StartsWith("has 'cacertfile': the file cannot be read", problem, StringComparison.Ordinal);
     }
 
     private static string Escape(string path) => Uri.EscapeDataString(path);

@@ -24,6 +24,21 @@ internal sealed record AmqpEndpoint(
     string EventVirtualHost,
     string DisplayUri)
 {
+    /// <summary>PEM file of the CA certificates that sign the server's certificate (<c>cacertfile</c>); null trusts the system store.</summary>
+    public string? CaCertFile { get; init; }
+
+    /// <summary>PEM file of the client certificate (<c>certfile</c>); null sends none.</summary>
+    public string? CertFile { get; init; }
+
+    /// <summary>PEM file of the client certificate's private key (<c>keyfile</c>); null when <see cref="CertFile"/> holds it.</summary>
+    public string? KeyFile { get; init; }
+
+    /// <summary><c>verify=verify_peer</c> (the default): the server's certificate must be valid for the server name.</summary>
+    public bool VerifyPeer { get; init; } = true;
+
+    /// <summary><c>auth_mechanism=external</c>: authenticate with the client certificate instead of user and password.</summary>
+    public bool ExternalAuthentication { get; init; }
+
     /// <summary>The heartbeat when the URI does not set <c>heartbeat</c>.</summary>
     public static readonly TimeSpan DefaultHeartbeat = TimeSpan.FromSeconds(30);
 
@@ -39,6 +54,21 @@ internal sealed record AmqpEndpoint(
     /// <summary>Query key: the TLS server name for <c>amqps</c>.</summary>
     public const string ServerNameIndicationKey = "server_name_indication";
 
+    /// <summary>Query key: PEM file of the CA certificates to check the server's certificate against.</summary>
+    public const string CaCertFileKey = "cacertfile";
+
+    /// <summary>Query key: PEM file of the client certificate.</summary>
+    public const string CertFileKey = "certfile";
+
+    /// <summary>Query key: PEM file of the client certificate's private key.</summary>
+    public const string KeyFileKey = "keyfile";
+
+    /// <summary>Query key: <c>verify_peer</c> or <c>verify_none</c>.</summary>
+    public const string VerifyKey = "verify";
+
+    /// <summary>Query key: <c>plain</c> or <c>external</c> (the client certificate names the user).</summary>
+    public const string AuthMechanismKey = "auth_mechanism";
+
     /// <summary>Query key: port of the management HTTP API.</summary>
     public const string ManagementPortKey = "management-port";
 
@@ -53,10 +83,14 @@ internal sealed record AmqpEndpoint(
 
     /// <summary>
     /// Every query key this transport understands, in one place: the parser rejects any other (a misspelt or unsupported
-    /// key, such as the Erlang client's <c>cacertfile</c> or <c>verify</c>, would otherwise be silently ignored).
+    /// key would otherwise be silently ignored).
     /// </summary>
     public static readonly IReadOnlyList<string> QueryKeys =
-        [HeartbeatKey, ConnectionTimeoutKey, ServerNameIndicationKey, ManagementPortKey, ManagementSchemeKey, TopologyKey, EventVirtualHostKey];
+        [HeartbeatKey, ConnectionTimeoutKey, ServerNameIndicationKey, CaCertFileKey, CertFileKey, KeyFileKey, VerifyKey, AuthMechanismKey,
+         ManagementPortKey, ManagementSchemeKey, TopologyKey, EventVirtualHostKey];
+
+    /// <summary>The keys that only make sense over TLS: on an <c>amqp://</c> URI they would promise a protection the link lacks.</summary>
+    private static readonly string[] TlsOnlyKeys = [CaCertFileKey, CertFileKey, KeyFileKey, VerifyKey];
 
     /// <summary>
     /// The time one connect attempt may take, TCP connect and AMQP handshake together: <c>connection_timeout</c>, or
@@ -125,6 +159,9 @@ internal sealed record AmqpEndpoint(
         var managementPort = Integer(query, ManagementPortKey, 1, 65535, problems);
         var managementScheme = OneOf(query, ManagementSchemeKey, ["http", "https"], problems);
         var topology = OneOf(query, TopologyKey, ["events", "none"], problems);
+        var verify = OneOf(query, VerifyKey, ["verify_peer", "verify_none"], problems);
+        var authMechanism = OneOf(query, AuthMechanismKey, ["plain", "external"], problems);
+        CheckTls(query, tls, authMechanism == "external", problems);
         if (problems.Count > 0)
         {
             return false;
@@ -145,8 +182,60 @@ internal sealed record AmqpEndpoint(
             managementScheme ?? (tls ? "https" : "http"),
             !string.Equals(topology, "none", StringComparison.OrdinalIgnoreCase),
             query.GetValueOrDefault(EventVirtualHostKey) ?? "/",
-            display);
+            display)
+        {
+            CaCertFile = query.GetValueOrDefault(CaCertFileKey),
+            CertFile = query.GetValueOrDefault(CertFileKey),
+            KeyFile = query.GetValueOrDefault(KeyFileKey),
+            VerifyPeer = verify != "verify_none",
+            ExternalAuthentication = authMechanism == "external",
+        };
         return true;
+    }
+
+    /// <summary>
+    /// The TLS keys must agree with each other and their files must be usable now, so a typo fails the configuration
+    /// rather than every connect. Problems name the key, never the path (redaction masks these values, as some clients
+    /// take inline key material there) nor what a file contains.
+    /// </summary>
+    private static void CheckTls(Dictionary<string, string> query, bool tls, bool external, List<string> problems)
+    {
+        if (!tls)
+        {
+            foreach (var key in TlsOnlyKeys.Where(query.ContainsKey))
+            {
+                problems.Add($"has the query key '{key}', which only amqps:// URIs use (this URI would connect without TLS)");
+            }
+
+            if (external)
+            {
+                problems.Add($"has '{AuthMechanismKey}=external', which needs an amqps:// URI with a client certificate ('{CertFileKey}')");
+            }
+
+            return;
+        }
+
+        var caCertFile = query.GetValueOrDefault(CaCertFileKey);
+        var certFile = query.GetValueOrDefault(CertFileKey);
+        var keyFile = query.GetValueOrDefault(KeyFileKey);
+        if (caCertFile is not null && AmqpTlsFiles.CaCertificateProblem(caCertFile) is { } caProblem)
+        {
+            problems.Add($"has '{CaCertFileKey}': {caProblem}");
+        }
+
+        if (keyFile is not null && certFile is null)
+        {
+            problems.Add($"has '{KeyFileKey}' without '{CertFileKey}': the key belongs to a client certificate");
+        }
+        else if (certFile is not null && AmqpTlsFiles.ClientCertificateProblem(certFile, keyFile) is { } certProblem)
+        {
+            problems.Add(keyFile is null ? $"has '{CertFileKey}': {certProblem}" : $"has '{CertFileKey}' and '{KeyFileKey}': {certProblem}");
+        }
+
+        if (external && certFile is null)
+        {
+            problems.Add($"has '{AuthMechanismKey}=external' without '{CertFileKey}': EXTERNAL authenticates with the client certificate");
+        }
     }
 
     private static Dictionary<string, string> ParseQuery(string query, string display, List<string> problems)

@@ -13,10 +13,17 @@ namespace Federation.Amqp;
 /// <item><c>heartbeat</c>: seconds, default 30 (0 disables heartbeats).</item>
 /// <item><c>connection_timeout</c>: milliseconds, default 30 000 (also when 0). It bounds the whole connect attempt: TCP
 /// connect, TLS and the AMQP handshake, so a peer that accepts TCP and never answers fails the attempt in time.</item>
-/// <item><c>server_name_indication</c>: the TLS server name for <c>amqps</c>, default the host.</item>
+/// <item><c>server_name_indication</c>: the TLS server name for <c>amqps</c>, default the host. The server certificate must be valid for it.</item>
+/// <item><c>cacertfile</c> (<c>amqps</c> only): PEM file of the CAs that may sign the server certificate; they replace the system store.</item>
+/// <item><c>certfile</c>, <c>keyfile</c> (<c>amqps</c> only): PEM files of the client certificate and its private key (the
+/// key may also sit in <c>certfile</c>).</item>
+/// <item><c>verify</c> (<c>amqps</c> only): <c>verify_peer</c> (default) or <c>verify_none</c> (encrypt without authenticating the server).</item>
+/// <item><c>auth_mechanism</c>: <c>plain</c> (default) or <c>external</c>: the broker takes the user from the client certificate
+/// (needs <c>amqps</c>, <c>certfile</c> and the broker's rabbitmq_auth_mechanism_ssl plugin).</item>
 /// <item><c>management-port</c>: port of the rabbitmq_management HTTP API on the same host, default 15672. It is used for
 /// the topology snapshot and to declare internal exchanges (AMQP clients cannot set the <c>internal</c> flag).</item>
-/// <item><c>management-scheme</c>: <c>http</c> or <c>https</c>, default <c>https</c> for <c>amqps</c> URIs and <c>http</c> otherwise.</item>
+/// <item><c>management-scheme</c>: <c>http</c> or <c>https</c>, default <c>https</c> for <c>amqps</c> URIs and <c>http</c> otherwise.
+/// Over https the TLS keys above apply to the management API too; it logs in with the URI's user and password.</item>
 /// <item><c>topology</c>: <c>events</c> (default) observes the vhost's exchanges and bindings through the
 /// rabbitmq_event_exchange plugin and the management API; <c>none</c> leaves <see cref="IBrokerConnection.Topology"/> null
 /// (enough for upstream-only connections, and it saves one queue per connection).</item>
@@ -54,7 +61,18 @@ public sealed class AmqpTransport : ITransport
         ArgumentNullException.ThrowIfNull(request);
         cancellationToken.ThrowIfCancellationRequested();
         var endpoint = AmqpEndpoint.Parse(request.Uri);
-        var factory = CreateFactory(endpoint, endpoint.VirtualHost, request.ConnectionName);
+        ConnectionFactory factory;
+        try
+        {
+            factory = CreateFactory(endpoint, endpoint.VirtualHost, request.ConnectionName);
+        }
+        catch (Exception error) when (AmqpTlsFiles.IsFileProblem(error))
+        {
+            // The files were checked when the URI was parsed; one that changed since then fails this attempt, and the next may succeed.
+            throw new Federation.Core.Transport.BrokerUnreachableException(
+                $"A TLS file (cacertfile, certfile or keyfile) cannot be used: {AmqpTlsFiles.Describe(error)}. URI: {endpoint.DisplayUri}");
+        }
+
         var connection = await ConnectWithinDeadlineAsync(factory, endpoint, request.ConnectionName, cancellationToken).ConfigureAwait(false);
         return await AmqpConnection.OpenAsync(connection, endpoint, request.ObserveTopology, cancellationToken).ConfigureAwait(false);
     }
@@ -81,7 +99,22 @@ public sealed class AmqpTransport : ITransport
 
         if (endpoint.Tls)
         {
-            factory.Ssl = new SslOption(endpoint.ServerName ?? endpoint.Host, enabled: true);
+            var serverName = endpoint.ServerName ?? endpoint.Host;
+            var trustedCas = endpoint.CaCertFile is { } caCertFile ? AmqpTlsFiles.LoadCaCertificates(caCertFile) : null;
+            factory.Ssl = new SslOption(serverName, enabled: true)
+            {
+                CertificateValidationCallback = new ServerCertificateCheck(serverName, endpoint.VerifyPeer, trustedCas).Validate,
+            };
+            if (endpoint.CertFile is { } certFile)
+            {
+                factory.Ssl.Certs = [AmqpTlsFiles.LoadClientCertificate(certFile, endpoint.KeyFile)];
+            }
+        }
+
+        if (endpoint.ExternalAuthentication)
+        {
+            // EXTERNAL: the broker takes the user from the client certificate (rabbitmq_auth_mechanism_ssl); no password is sent.
+            factory.AuthMechanisms = [new ExternalMechanismFactory()];
         }
 
         return factory;
@@ -114,9 +147,24 @@ public sealed class AmqpTransport : ITransport
                 $"Connecting to {endpoint.DisplayUri} timed out after {Seconds(endpoint.ConnectDeadline)}: no completed TCP connect and AMQP handshake within connection_timeout.",
                 error);
         }
+        catch (Exception) when (ServerCertificateCheck.Of(factory.Ssl.CertificateValidationCallback)?.Failure is { } refusal)
+        {
+            // The reason comes before the URI: a URI with TLS file keys is masked from those keys to the end of the text.
+            throw new Federation.Core.Transport.BrokerUnreachableException(
+                $"TLS refused the server at {HostAndPort(endpoint)}: {refusal}. URI: {endpoint.DisplayUri}");
+        }
         catch (Exception error)
         {
-            throw AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.Password);
+            var mapped = AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.Password);
+            if (endpoint.Tls && mapped is Federation.Core.Transport.BrokerUnreachableException && TlsHandshakeFailure(error) is { } failure)
+            {
+                // A broker that requires a client certificate just resets the connection (TLS 1.3): say what that usually means.
+                var hint = endpoint.CertFile is null ? " (a broker that requires a client certificate closes the connection like this: set certfile and keyfile)" : string.Empty;
+                throw new Federation.Core.Transport.BrokerUnreachableException(
+                    $"The TLS handshake with {HostAndPort(endpoint)} failed: {AmqpErrors.Scrub(failure.Message, endpoint.Password)}{hint}. URI: {endpoint.DisplayUri}");
+            }
+
+            throw mapped;
         }
     }
 
@@ -147,6 +195,34 @@ public sealed class AmqpTransport : ITransport
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
+
+    /// <summary>
+    /// The innermost exception of <paramref name="error"/>'s chain when it shows the TLS session failed (an
+    /// authentication error, or a reset or I/O error after TCP connected), or null: a TCP connect that was refused or
+    /// timed out is no TLS failure.
+    /// </summary>
+    private static Exception? TlsHandshakeFailure(Exception error)
+    {
+        var sessionFailed = false;
+        var root = error;
+        for (var inner = error; inner is not null; inner = inner.InnerException)
+        {
+            root = inner;
+            switch (inner)
+            {
+                case System.Net.Sockets.SocketException { SocketErrorCode: not (System.Net.Sockets.SocketError.ConnectionReset or System.Net.Sockets.SocketError.ConnectionAborted) }:
+                    return null;
+                case System.Security.Authentication.AuthenticationException or IOException or System.Net.Sockets.SocketException:
+                    sessionFailed = true;
+                    break;
+            }
+        }
+
+        return sessionFailed ? root : null;
+    }
+
+    private static string HostAndPort(AmqpEndpoint endpoint) =>
+        (endpoint.Host.Contains(':', StringComparison.Ordinal) ? $"[{endpoint.Host}]" : endpoint.Host) + ":" + endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Seconds(TimeSpan duration) =>
         duration.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) + " s";

@@ -20,10 +20,33 @@ internal sealed class ManagementApi : IDisposable
     public ManagementApi(AmqpEndpoint endpoint)
     {
         var host = endpoint.Host.Contains(':', StringComparison.Ordinal) ? $"[{endpoint.Host}]" : endpoint.Host;
-        http = new HttpClient { BaseAddress = new Uri($"{endpoint.ManagementScheme}://{host}:{endpoint.ManagementPort.ToString(CultureInfo.InvariantCulture)}/api/"), Timeout = TimeSpan.FromSeconds(30) };
+        http = new HttpClient(CreateHandler(endpoint), disposeHandler: true) { BaseAddress = new Uri($"{endpoint.ManagementScheme}://{host}:{endpoint.ManagementPort.ToString(CultureInfo.InvariantCulture)}/api/"), Timeout = TimeSpan.FromSeconds(30) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{endpoint.User}:{endpoint.Password}")));
         vhostSegment = Uri.EscapeDataString(endpoint.VirtualHost);
         display = $"{endpoint.ManagementScheme}://{host}:{endpoint.ManagementPort.ToString(CultureInfo.InvariantCulture)}";
+    }
+
+    /// <summary>
+    /// Over https the management API is checked as the AMQP connection is: <c>verify</c>, <c>cacertfile</c> and
+    /// <c>server_name_indication</c> for the server, <c>certfile</c>/<c>keyfile</c> as the client certificate. A broker
+    /// whose AMQP listener uses a private CA almost always uses it for the management listener too.
+    /// </summary>
+    private static SocketsHttpHandler CreateHandler(AmqpEndpoint endpoint)
+    {
+        var handler = new SocketsHttpHandler();
+        if (endpoint.ManagementScheme == "https")
+        {
+            var serverName = endpoint.ServerName ?? endpoint.Host;
+            var trustedCas = endpoint.CaCertFile is { } caCertFile ? AmqpTlsFiles.LoadCaCertificates(caCertFile) : null;
+            handler.SslOptions.TargetHost = serverName;
+            handler.SslOptions.RemoteCertificateValidationCallback = new ServerCertificateCheck(serverName, endpoint.VerifyPeer, trustedCas).Validate;
+            if (endpoint.CertFile is { } certFile)
+            {
+                handler.SslOptions.ClientCertificates = [AmqpTlsFiles.LoadClientCertificate(certFile, endpoint.KeyFile)];
+            }
+        }
+
+        return handler;
     }
 
     /// <summary>Declares an exchange with <c>PUT /api/exchanges/{vhost}/{name}</c>.</summary>

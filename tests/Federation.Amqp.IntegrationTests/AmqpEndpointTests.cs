@@ -44,8 +44,16 @@ public sealed class AmqpEndpointTests
     }
 
     [Theory]
-    [InlineData("amqps://h/?cacertfile=/etc/ca.pem", "has the query key 'cacertfile', which amqp:// and amqps:// URIs do not understand (they accept heartbeat, connection_timeout, server_name_indication, management-port, management-scheme, topology, event-vhost)")]
-    [InlineData("amqps://h/?verify=verify_none", "has the query key 'verify', which amqp:// and amqps:// URIs do not understand")]
+    [InlineData("amqps://h/?cafile=/etc/ca.pem", "has the query key 'cafile', which amqp:// and amqps:// URIs do not understand (they accept heartbeat, connection_timeout, server_name_indication, cacertfile, certfile, keyfile, verify, auth_mechanism, management-port, management-scheme, topology, event-vhost)")]
+    [InlineData("amqps://h/?verify=verify_host", "has 'verify=verify_host': it must be one of verify_peer, verify_none")]
+    [InlineData("amqps://h/?auth_mechanism=amqplain", "has 'auth_mechanism=amqplain': it must be one of plain, external")]
+    [InlineData("amqps://h/?cacertfile=/nonexistent/ca.pem", "has 'cacertfile': the file does not exist")]
+    [InlineData("amqps://u:secret@h/?certfile=/nonexistent/client.pem", "has 'certfile': the file does not exist")]
+    [InlineData("amqps://h/?keyfile=/nonexistent/client.key", "has 'keyfile' without 'certfile': the key belongs to a client certificate")]
+    [InlineData("amqp://h/?cacertfile=/nonexistent/ca.pem", "has the query key 'cacertfile', which only amqps:// URIs use (this URI would connect without TLS)")]
+    [InlineData("amqp://h/?verify=verify_none", "has the query key 'verify', which only amqps:// URIs use (this URI would connect without TLS)")]
+    [InlineData("amqp://h/?auth_mechanism=external", "has 'auth_mechanism=external', which needs an amqps:// URI with a client certificate ('certfile')")]
+    [InlineData("amqps://h/?auth_mechanism=external", "has 'auth_mechanism=external' without 'certfile': EXTERNAL authenticates with the client certificate")]
     [InlineData("amqp://h/?connection-timeout=5000", "has the query key 'connection-timeout', which amqp:// and amqps:// URIs do not understand")]
     [InlineData("amqp://h/?heartbeat", "has the query key 'heartbeat' without a value")]
     [InlineData("amqp://h/?heartbeat=soon", "has 'heartbeat=soon': it must be an integer from 0 to 65535")]
@@ -70,5 +78,74 @@ public sealed class AmqpEndpointTests
     [InlineData("amqp://guest:guest@127.0.0.1:5672/%2f?management-port=15672")]
     [InlineData("amqps://u:p@h:5671/vh?heartbeat=0&connection_timeout=2000&server_name_indication=broker.example&management-port=15671&management-scheme=https&topology=none&event-vhost=events")]
     [InlineData("amqp://h/?Heartbeat=5&TOPOLOGY=Events")]
+    [InlineData("amqps://h/?verify=verify_none&auth_mechanism=plain")]
+    [InlineData("amqps://h/?verify=VERIFY_PEER&auth_mechanism=PLAIN")]
     public void Every_documented_query_key_is_accepted(string uri) => Assert.Empty(new AmqpTransport().ValidateUri(uri));
+
+    [Fact]
+    public void TlsFiles_AreRead_AndTheirKeysApplied()
+    {
+        using var files = new TemporaryTlsFiles();
+        var endpoint = AmqpEndpoint.Parse(
+            $"amqps://h/?cacertfile={Escape(files.Certificates.CaFile)}&certfile={Escape(files.Certificates.ClientCertFile)}&keyfile={Escape(files.Certificates.ClientKeyFile)}&verify=verify_none&auth_mechanism=external");
+
+        Assert.Equal(
+            (files.Certificates.CaFile, files.Certificates.ClientCertFile, files.Certificates.ClientKeyFile, false, true),
+            (endpoint.CaCertFile, endpoint.CertFile, endpoint.KeyFile, endpoint.VerifyPeer, endpoint.ExternalAuthentication));
+        Assert.True(AmqpEndpoint.Parse("amqps://h").VerifyPeer);
+    }
+
+    [Fact]
+    public void AKeyFile_ThatIsNotAKey_IsRefusedNamingTheKeys_NotTheContent()
+    {
+        using var files = new TemporaryTlsFiles();
+        var notAKey = files.Write("not-a-key.pem", "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n");
+
+        var problem = Assert.Single(AmqpEndpoint.Problems($"amqps://h/?certfile={Escape(files.Certificates.ClientCertFile)}&keyfile={Escape(notAKey)}"));
+
+        Assert.StartsWith("has 'certfile' and 'keyfile': no PEM certificate with its matching private key could be read", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("c2VjcmV0", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain(notAKey, problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ACaCertFile_WithoutCertificates_IsRefused()
+    {
+        using var files = new TemporaryTlsFiles();
+        var empty = files.Write("empty.pem", "no certificates here\n");
+
+        var problem = Assert.Single(AmqpEndpoint.Problems($"amqps://h/?cacertfile={Escape(empty)}"));
+
+        Assert.Equal("has 'cacertfile': it holds no PEM certificate", problem);
+    }
+
+    [Fact]
+    public void AnUnreadableFile_IsRefusedNamingTheKey()
+    {
+        using var files = new TemporaryTlsFiles();
+        var directory = files.Certificates.Directory; // a directory exists but cannot be read as a file
+
+        var problem = Assert.Single(AmqpEndpoint.Problems($"amqps://h/?cacertfile={Escape(directory)}"));
+
+        Assert.StartsWith("has 'cacertfile': the file cannot be read", problem, StringComparison.Ordinal);
+    }
+
+    private static string Escape(string path) => Uri.EscapeDataString(path);
+
+    /// <summary>Generated certificates in a temporary directory, deleted afterwards.</summary>
+    private sealed class TemporaryTlsFiles : IDisposable
+    {
+        public TemporaryTlsFiles() => Certificates = Tls.TestCertificates.Create(Directory.CreateTempSubdirectory("fedtest-tlsfiles-").FullName);
+
+        public Tls.TestCertificates Certificates { get; }
+
+        public string Write(string name, string content)
+        {
+            var path = Path.Combine(Certificates.Directory, name);
+            File.WriteAllText(path, content);
+            return path;
+        }
+
+        public void Dispose() => Directory.Delete(Certificates.Directory, recursive: true);
+    }
 }

@@ -28,7 +28,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
     /// <summary>The plugins every node gets unless the caller names others.</summary>
     public static readonly IReadOnlyList<string> DefaultPlugins = ["rabbitmq_management", "rabbitmq_event_exchange", "rabbitmq_federation"];
 
-    private RabbitMqNode(string binDirectory, string name, IReadOnlyList<string> plugins)
+    private RabbitMqNode(string binDirectory, string name, IReadOnlyList<string> plugins, IReadOnlyList<string> extraConfiguration)
     {
         this.binDirectory = binDirectory;
         DataDirectory = Directory.CreateTempSubdirectory("fedtest-rabbitmq-").FullName;
@@ -40,13 +40,17 @@ public sealed class RabbitMqNode : IAsyncDisposable
         EpmdPort = FreePorts.Next();
 
         var configFile = Path.Combine(DataDirectory, "rabbitmq.conf");
-        File.WriteAllText(configFile, string.Join('\n',
+        string[] configuration =
+        [
             $"listeners.tcp.default = {AmqpPort}",
             $"management.tcp.port = {ManagementPort}",
             "management.tcp.ip = 127.0.0.1",
             "loopback_users = none",
             "log.console = false",
-            string.Empty));
+            .. extraConfiguration,
+            string.Empty,
+        ];
+        File.WriteAllText(configFile, string.Join('\n', configuration));
         var pluginsFile = Path.Combine(DataDirectory, "enabled_plugins");
         File.WriteAllText(pluginsFile, $"[{string.Join(',', plugins)}].\n");
         var envFile = Path.Combine(DataDirectory, "rabbitmq-env.conf");
@@ -101,12 +105,21 @@ public sealed class RabbitMqNode : IAsyncDisposable
 
     /// <summary>Starts a new node with only <paramref name="plugins"/> enabled (none when empty), and waits until it is fully booted.</summary>
     /// <exception cref="InvalidOperationException">rabbitmq-server is not installed, or the node did not start in time.</exception>
-    public static async Task<RabbitMqNode> StartNewAsync(IReadOnlyList<string> plugins, CancellationToken cancellationToken = default)
+    public static Task<RabbitMqNode> StartNewAsync(IReadOnlyList<string> plugins, CancellationToken cancellationToken = default) =>
+        StartNewAsync(plugins, [], cancellationToken);
+
+    /// <summary>
+    /// Starts a new node with only <paramref name="plugins"/> enabled and <paramref name="extraConfiguration"/> appended to its
+    /// rabbitmq.conf (for example a TLS listener: <c>listeners.ssl.1 = 127.0.0.1:PORT</c> and <c>ssl_options.*</c>), and waits until it is fully booted.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">rabbitmq-server is not installed, or the node did not start in time.</exception>
+    public static async Task<RabbitMqNode> StartNewAsync(IReadOnlyList<string> plugins, IReadOnlyList<string> extraConfiguration, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plugins);
+        ArgumentNullException.ThrowIfNull(extraConfiguration);
         var bin = FindBinDirectory();
         var name = $"fedtest{Environment.ProcessId}x{Interlocked.Increment(ref counter)}";
-        var node = new RabbitMqNode(bin, name, plugins);
+        var node = new RabbitMqNode(bin, name, plugins, extraConfiguration);
         try
         {
             await node.StartAsync(cancellationToken).ConfigureAwait(false);

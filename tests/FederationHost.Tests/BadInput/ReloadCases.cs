@@ -79,7 +79,7 @@ public static class ReloadCases
         Row("unknown key in Federation: Polices", Set("Federation:Polices:x:pattern", "^x"), "Polices"),
         Row("unknown key in an upstream: max-hop", Set(Remote + ":max-hop", "2"), "Upstreams:remote:max-hop"),
         Row("unknown scheme upstream", Set(Remote + ":uri", $"foo://federator:{Secret}@remote/%2f"), "Upstreams:remote:uri"),
-        Row("unknown AMQP query key", Set(Remote + ":uri", $"amqp://federator:{Secret}@127.0.0.1:{FreePorts.Next()}/%2f?cacertfile=/etc/ssl/ca.pem"), "cacertfile"),
+        Row("AMQP TLS key on a plain amqp:// URI", Set(Remote + ":uri", $"amqp://federator:{Secret}@127.0.0.1:{FreePorts.Next()}/%2f?cacertfile=/etc/ssl/ca.pem"), "cacertfile"),
         Row("password with unencoded /", Set(Remote + ":uri", "amqp://federator:s3cretA1x/s3cretB2y@127.0.0.1:1/%2f"), ["Upstreams:remote:uri"], ["s3cretA1x", "s3cretB2y"]),
         Row("two upstreams share one upstream queue", Both(Set("Federation:Upstreams:twin:uri", $"memory://federator:{Secret}@{RemoteBroker}/%2f"), Set("Federation:UpstreamSets:primary:1:upstream", "twin")), "remote", "twin"),
 

@@ -97,7 +97,7 @@ public static class StartupCases
         Refused("uri: unknown scheme upstream", G.WithString(Origin + ":uri", $"foo://federator:{PlantedSecret}@127.0.0.1:{ClosedPortToken}/%2f"), ["Upstreams:origin:uri", "foo"]),
         Refused("uri: unknown scheme downstream", G.WithString("Federation:Downstream:uri", "foo://local/%2f"), ["Downstream:uri", "foo"]),
         Refused("uri: upstream not absolute", G.WithString(Origin + ":uri", "origin/%2f"), ["Upstreams:origin:uri"]),
-        Refused("uri: AMQP query key cacertfile", G.WithString(Origin + ":uri", AmqpOrigin + "?cacertfile=/etc/ssl/ca.pem"), ["Upstreams:origin:uri", "cacertfile"]),
+        Refused("uri: AMQP TLS key cacertfile on amqp://", G.WithString(Origin + ":uri", AmqpOrigin + "?cacertfile=/etc/ssl/ca.pem"), ["Upstreams:origin:uri", "cacertfile"]),
         Refused("uri: AMQP query key verify", G.WithString(Origin + ":uri", AmqpOrigin + "?verify=verify_peer"), ["Upstreams:origin:uri", "verify"]),
         Refused("uri: AMQP query key foo", G.WithString(Origin + ":uri", AmqpOrigin + "?heartbeat=10&foo=bar"), ["Upstreams:origin:uri", "foo"]),
         Refused("uri: AMQP query key in the downstream", G.WithString("Federation:Downstream:uri", $"amqp://u:{PlantedSecret}@127.0.0.1:{ClosedPortToken}/%2f?conection_timeout=2000"), ["Downstream:uri", "conection_timeout"]),

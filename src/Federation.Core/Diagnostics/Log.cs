@@ -65,9 +65,6 @@ internal static partial class Log
     [LoggerMessage(2011, LogLevel.Error, "Federation could not apply a configuration change completely; it keeps running and takes the next one")]
     public static partial void ReconfigurationFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(2012, LogLevel.Error, "Federation has no downstream URI (Federation:Downstream:uri); no links run until a configuration names one")]
-    public static partial void NoDownstreamUri(ILogger logger);
-
     [LoggerMessage(2013, LogLevel.Warning, "Federation stop was cut short by the shutdown deadline; abandoned: {Abandoned}")]
     public static partial void StopAbandoned(ILogger logger, string abandoned);
 

@@ -270,14 +270,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         }
 
         CancelRetryWait();
-        if (_definitions.DownstreamUri is not { } uri)
-        {
-            // Validation keeps this from happening at start and on reload; should it happen anyway, say so and wait for a
-            // configuration that names a downstream (ApplyDefinitionsAsync connects then).
-            Log.NoDownstreamUri(_logger);
-            return;
-        }
-
+        var uri = _definitions.DownstreamUri;
         var number = ++_sessionNumber;
         var attempt = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         _connectAttempt = attempt;
@@ -487,9 +480,9 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private string DescribeConnectsInFlight()
     {
         var inFlight = new List<string>();
-        if (_connectAttempt is not null && _definitions.DownstreamUri is { } uri)
+        if (_connectAttempt is not null)
         {
-            inFlight.Add($"connecting to downstream {UriRedaction.Redact(uri)}");
+            inFlight.Add($"connecting to downstream {UriRedaction.Redact(_definitions.DownstreamUri)}");
         }
 
         var notUp = _links.Values.Select(l => l.Status).Where(s => s.State is LinkState.Starting or LinkState.Error).ToList();
@@ -509,10 +502,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             unfinished.Add($"the clean stop of {_links.Count} link(s) ({string.Join(", ", _links.Keys.Order(StringComparer.Ordinal))}); their upstream objects may remain");
         }
 
-        if (_definitions.DownstreamUri is { } uri)
-        {
-            unfinished.Add($"closing the downstream {UriRedaction.Redact(uri)}");
-        }
+        unfinished.Add($"closing the downstream {UriRedaction.Redact(_definitions.DownstreamUri)}");
 
         return string.Join("; ", unfinished);
     }

@@ -16,7 +16,7 @@ internal sealed partial class FederationDefinitions
 
     private FederationDefinitions(
         string? clusterName,
-        string? downstreamUri,
+        string downstreamUri,
         ImmutableSortedDictionary<string, ResolvedUpstream> upstreams,
         ImmutableArray<ExchangePolicy> exchangePolicies,
         ImmutableArray<DuplicateSetElement> duplicateSetElements)
@@ -31,8 +31,8 @@ internal sealed partial class FederationDefinitions
     /// <summary>The configured cluster name, or null to use the downstream broker's.</summary>
     public string? ClusterName { get; }
 
-    /// <summary>The downstream URI.</summary>
-    public string? DownstreamUri { get; }
+    /// <summary>The downstream URI; validation refuses a configuration without one.</summary>
+    public string DownstreamUri { get; }
 
     /// <summary>
     /// Every defined upstream by name, in ordinal name order, with its own values and the defaults: what the implicit
@@ -71,7 +71,7 @@ internal sealed partial class FederationDefinitions
             .ThenBy(p => p.Name, StringComparer.Ordinal)
             .ToImmutableArray();
 
-        return new FederationDefinitions(options.ClusterName, options.Downstream?.Uri, upstreams, policies, FindDuplicates(sets, upstreams));
+        return new FederationDefinitions(options.ClusterName, options.Downstream!.Uri!, upstreams, policies, FindDuplicates(sets, upstreams));
     }
 
     private static ImmutableArray<DuplicateSetElement> FindDuplicates(

@@ -1,0 +1,114 @@
+using System.Globalization;
+using Federation.Core.Transport;
+
+namespace Federation.Nats.Transport;
+
+/// <summary>
+/// The settings of a NATS transport URI: <c>nats://[user:password@|token@]host[:port][?key=value&amp;...]</c> (or <c>tls://</c>).
+/// The query is removed before connecting; unknown keys and bad values are rejected naming the key.
+/// </summary>
+internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, int? MonitorPort, string Host, TimeSpan MonitorInterval, IReadOnlyList<string> Namespaces, TimeSpan ConnectTimeout)
+{
+    /// <summary>The connect deadline when the URI gives no <c>connect-timeout-ms</c>.</summary>
+    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Query key: this deployment's federation identity.</summary>
+    public const string ClusterNameKey = "cluster-name";
+
+    /// <summary>Query key: the server's HTTP monitoring port.</summary>
+    public const string MonitorPortKey = "monitor-port";
+
+    /// <summary>Query key: the monitoring poll interval in milliseconds.</summary>
+    public const string MonitorIntervalKey = "monitor-interval-ms";
+
+    /// <summary>Query key: comma-separated exchange names reported as existing from the start.</summary>
+    public const string NamespacesKey = "namespaces";
+
+    /// <summary>Query key: the whole connect attempt's deadline in milliseconds.</summary>
+    public const string ConnectTimeoutKey = "connect-timeout-ms";
+
+    /// <summary>Every query key this transport understands, in one place: the parser rejects any other.</summary>
+    public static readonly IReadOnlyList<string> QueryKeys = [ClusterNameKey, MonitorPortKey, MonitorIntervalKey, NamespacesKey, ConnectTimeoutKey];
+
+    // Keys other NATS clients take for credentials. They would not be used to log in here, so they are refused with a hint.
+    private static readonly string[] CredentialKeys = ["user", "username", "pass", "password", "token", "auth_token"];
+
+    /// <exception cref="ArgumentException">The URI is malformed or has an unknown or invalid query key; the message has no credentials.</exception>
+    public static NatsUriSettings Parse(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        return TryParse(uri, out var settings, out var problems)
+            ? settings
+            : throw new ArgumentException($"'{UriRedaction.Redact(uri)}' {string.Join("; ", problems)}.", nameof(uri));
+    }
+
+    /// <summary>What is wrong with <paramref name="uri"/>, one sentence per problem without the URI or credentials; empty when it parses.</summary>
+    public static IReadOnlyList<string> Problems(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        _ = TryParse(uri, out _, out var problems);
+        return problems;
+    }
+
+    private static bool TryParse(string uri, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out NatsUriSettings? settings, out List<string> problems)
+    {
+        settings = null;
+        problems = [];
+        var query = uri.IndexOf('?', StringComparison.Ordinal);
+        var server = query < 0 ? uri : uri[..query];
+        string? cluster = null;
+        int? monitor = null;
+        var interval = TimeSpan.FromSeconds(1);
+        var connectTimeout = DefaultConnectTimeout;
+        IReadOnlyList<string> namespaces = [];
+        var queryText = query < 0 ? "" : uri[(query + 1)..];
+        if (UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
+        {
+            // "nats://TOK/EN@host" would make the client look up the host "TOK": refuse before anything connects.
+            problems.Add(ambiguity.TrimEnd('.'));
+            return false;
+        }
+
+        var display = UriRedaction.Redact(uri);
+
+        foreach (var part in queryText.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = part.IndexOf('=', StringComparison.Ordinal);
+            var key = eq < 0 ? part : part[..eq];
+            var value = eq < 0 ? "" : Uri.UnescapeDataString(part[(eq + 1)..]);
+            switch (key)
+            {
+                case ClusterNameKey when value.Length > 0: cluster = value; break;
+                case MonitorPortKey when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535: monitor = port; break;
+                case MonitorPortKey: problems.Add($"has '{MonitorPortKey}={value}': it must be a port from 1 to 65535"); break;
+                case MonitorIntervalKey when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) && ms > 0: interval = TimeSpan.FromMilliseconds(ms); break;
+                case MonitorIntervalKey: problems.Add($"has '{MonitorIntervalKey}={value}': it must be a positive number of milliseconds"); break;
+                case ConnectTimeoutKey when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var timeout) && timeout > 0: connectTimeout = TimeSpan.FromMilliseconds(timeout); break;
+                case ConnectTimeoutKey: problems.Add($"has '{ConnectTimeoutKey}={value}': it must be a positive number of milliseconds"); break;
+                case NamespacesKey: namespaces = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
+                case ClusterNameKey: problems.Add($"has an empty '{ClusterNameKey}'; leave it out to use the server's name"); break;
+                case var _ when CredentialKeys.Contains(key, StringComparer.OrdinalIgnoreCase):
+                    // The value is a secret: name the key only.
+                    problems.Add($"has the query key '{key}', which is not used to log in; put credentials in the user-info (nats://user:password@host or nats://token@host)");
+                    break;
+                default:
+                    // After an unencoded secret ("password=a&b"), a part may be a piece of the secret: name only what the redacted URI shows.
+                    problems.Add($"has {(UriRedaction.ShowsQueryKey(display, key) ? $"the query key '{key}'" : "a query key after a masked one")}, which nats:// and tls:// URIs do not understand (they accept {string.Join(", ", QueryKeys)})");
+                    break;
+            }
+        }
+
+        if (!Uri.TryCreate(server, UriKind.Absolute, out var parsed) || parsed.Host.Length == 0)
+        {
+            problems.Insert(0, "is not a valid nats:// or tls:// URI with a host");
+        }
+
+        if (problems.Count > 0)
+        {
+            return false;
+        }
+
+        settings = new NatsUriSettings(server.TrimEnd('/'), cluster, monitor, parsed!.Host, interval, namespaces, connectTimeout);
+        return true;
+    }
+}

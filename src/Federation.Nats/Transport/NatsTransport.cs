@@ -60,7 +60,8 @@ public sealed class NatsTransport : ITransport
             throw;
         }
 
-        return new NatsBrokerConnection(client, settings, UriRedaction.Redact(request.Uri));
+        var core = new NatsBrokerConnection(client, settings, UriRedaction.Redact(request.Uri));
+        return settings.JetStream is null ? core : await JetStream.JetStreamBrokerConnection.CreateAsync(core, settings, request, client: null, cancellationToken).ConfigureAwait(false);
     }
 }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Federation.Core.Transport;
+using Federation.Nats.JetStream;
 
 namespace Federation.Nats.Transport;
 
@@ -28,7 +29,10 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
     public const string ConnectTimeoutKey = "connect-timeout-ms";
 
     /// <summary>Every query key this transport understands, in one place: the parser rejects any other.</summary>
-    public static readonly IReadOnlyList<string> QueryKeys = [ClusterNameKey, MonitorPortKey, MonitorIntervalKey, NamespacesKey, ConnectTimeoutKey];
+    public static readonly IReadOnlyList<string> QueryKeys = [ClusterNameKey, MonitorPortKey, MonitorIntervalKey, NamespacesKey, ConnectTimeoutKey, .. JetStreamUriSettings.QueryKeys];
+
+    /// <summary>JetStream mode (<c>jetstream=true</c> and its keys), or null for core NATS.</summary>
+    public JetStreamUriSettings? JetStream { get; init; }
 
     // Keys other NATS clients take for credentials. They would not be used to log in here, so they are refused with a hint.
     private static readonly string[] CredentialKeys = ["user", "username", "pass", "password", "token", "auth_token"];
@@ -61,6 +65,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
         var interval = TimeSpan.FromSeconds(1);
         var connectTimeout = DefaultConnectTimeout;
         IReadOnlyList<string> namespaces = [];
+        var jetStream = new JetStreamUriSettings.Builder();
         var queryText = query < 0 ? "" : uri[(query + 1)..];
         if (UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
         {
@@ -86,6 +91,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
                 case ConnectTimeoutKey when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var timeout) && timeout > 0: connectTimeout = TimeSpan.FromMilliseconds(timeout); break;
                 case ConnectTimeoutKey: problems.Add($"has '{ConnectTimeoutKey}={value}': it must be a positive number of milliseconds"); break;
                 case NamespacesKey: namespaces = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
+                case var _ when JetStreamUriSettings.QueryKeys.Contains(key): jetStream.Read(key, value, problems); break;
                 case ClusterNameKey: problems.Add($"has an empty '{ClusterNameKey}'; leave it out to use the server's name"); break;
                 case var _ when CredentialKeys.Contains(key, StringComparer.OrdinalIgnoreCase):
                     // The value is a secret: name the key only.
@@ -103,12 +109,13 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
             problems.Insert(0, "is not a valid nats:// or tls:// URI with a host");
         }
 
+        var jetStreamSettings = jetStream.Build(problems);
         if (problems.Count > 0)
         {
             return false;
         }
 
-        settings = new NatsUriSettings(server.TrimEnd('/'), cluster, monitor, parsed!.Host, interval, namespaces, connectTimeout);
+        settings = new NatsUriSettings(server.TrimEnd('/'), cluster, monitor, parsed!.Host, interval, namespaces, connectTimeout) { JetStream = jetStreamSettings };
         return true;
     }
 }

@@ -1,0 +1,423 @@
+using System.Collections.Concurrent;
+using Federation.Core.Transport;
+using Federation.Nats.Transport;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
+
+namespace Federation.Nats.JetStream;
+
+/// <summary>
+/// JetStream mode of the NATS transport (<c>jetstream=true</c>): a decorator over the core connection that keeps its
+/// exchanges and topology but makes queues durable and publishes confirmed by the stream.
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item><b>Upstream.</b> A stream captures each exchange that a queue's bindings read from (<c>X</c> and <c>X.&gt;</c>; see
+/// <see cref="JetStreamStreams"/>). The queue is a durable pull consumer with explicit ack on it
+/// (<see cref="JetStreamQueue"/>, <see cref="JetStreamQueueConsumer"/>); bindings subscribe nothing and filter on the
+/// client (<see cref="JetStreamBindingGraph"/>). Deleting the queue deletes the consumer; the stream stays.</item>
+/// <item><b>Downstream.</b> Publishes go through JetStream and are confirmed by its PubAck (<see cref="JetStreamPublisher"/>),
+/// carrying <c>Nats-Msg-Id</c>. The stream of an exchange is ensured before its first publish, and at connect for every
+/// exchange of <c>namespaces</c> on an observed downstream, since the stream's own subscriptions are the interest the
+/// links federate.</item>
+/// </list>
+/// The connection is lost (and <see cref="Completion"/> faults) when either the core connection or the JetStream client is.
+/// </remarks>
+internal sealed class JetStreamBrokerConnection : IBrokerConnection
+{
+    private readonly IBrokerConnection _core;
+    private readonly NatsConnection _client;
+    private readonly bool _ownsClient;
+    private readonly NatsJSContext _js;
+    private readonly JetStreamUriSettings _settings;
+    private readonly JetStreamStreams _streams;
+    private readonly JetStreamBindingGraph _graph = new();
+    private readonly ConcurrentDictionary<string, JetStreamQueue> _queues = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _topologyGate = new(1, 1);
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string _identity;
+    private int _disposed;
+
+    private JetStreamBrokerConnection(IBrokerConnection core, NatsConnection client, bool ownsClient, JetStreamUriSettings settings)
+    {
+        _core = core;
+        _client = client;
+        _ownsClient = ownsClient;
+        _settings = settings;
+        _js = new NatsJSContext(client);
+        _streams = new JetStreamStreams(_js, settings, core.DisplayUri);
+        _identity = core.ClusterName ?? client.ServerInfo?.Name ?? "nats";
+        _ = core.Completion.ContinueWith(
+            t =>
+            {
+                if (t.IsFaulted)
+                {
+                    _completion.TrySetException(t.Exception!.InnerExceptions);
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        client.ConnectionDisconnected += OnClientDisconnected;
+    }
+
+    public string? ClusterName => _core.ClusterName;
+
+    public string VirtualHost => _core.VirtualHost;
+
+    public string DisplayUri => _core.DisplayUri;
+
+    public Task Completion => _completion.Task;
+
+    public ITopologySource? Topology => _core.Topology;
+
+    /// <summary>
+    /// Wraps <paramref name="core"/> in JetStream mode. <paramref name="client"/> is the official client connection to the
+    /// same server: the core connection's own after the transport moved onto the official client, or (until then) one
+    /// this method opens. On failure, <paramref name="core"/> is disposed.
+    /// </summary>
+    /// <exception cref="BrokerUnreachableException">The server has no JetStream.</exception>
+    public static async ValueTask<IBrokerConnection> CreateAsync(IBrokerConnection core, NatsUriSettings settings, ConnectionRequest request, NatsConnection? client, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(core);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(request);
+        var jetStream = settings.JetStream ?? throw new ArgumentException("The URI does not have jetstream=true.", nameof(settings));
+        var ownsClient = client is null;
+        JetStreamBrokerConnection? connection = null;
+        try
+        {
+            if (client is null)
+            {
+                client = new NatsConnection(new NatsOpts
+                {
+                    Url = settings.ServerUrl,
+                    Name = request.ConnectionName,
+                    ConnectTimeout = settings.ConnectTimeout,
+                    MaxReconnectRetry = 0,
+                    RetryOnInitialConnect = false,
+                });
+                try
+                {
+                    await client.ConnectAsync().AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    throw NatsConnectErrors.Unreachable(request.Uri, core.DisplayUri, ex);
+                }
+            }
+
+            connection = new JetStreamBrokerConnection(core, client, ownsClient, jetStream);
+            try
+            {
+                await connection._js.GetAccountInfoAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                throw JetStreamErrors.Map(ex, "report the account's JetStream usage", core.DisplayUri);
+            }
+
+            if (request.ObserveTopology)
+            {
+                // The downstream's streams are its interest: they must exist before the links can see any.
+                foreach (var exchange in settings.Namespaces)
+                {
+                    await connection._streams.EnsureAsync(exchange, StreamConfigRetention.Limits).WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            return connection;
+        }
+        catch
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                if (ownsClient && client is not null)
+                {
+                    await client.DisposeAsync().ConfigureAwait(false);
+                }
+
+                await core.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    public async ValueTask DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(exchange);
+        ThrowIfLost();
+        await _core.DeclareExchangeAsync(exchange, cancellationToken).ConfigureAwait(false);
+        _graph.DeclareExchange(exchange);
+    }
+
+    public ValueTask<bool> ExchangeExistsAsync(string name, CancellationToken cancellationToken)
+    {
+        ThrowIfLost();
+        return _core.ExchangeExistsAsync(name, cancellationToken);
+    }
+
+    public async ValueTask DeleteExchangeAsync(string name, CancellationToken cancellationToken)
+    {
+        ThrowIfLost();
+        await _core.DeleteExchangeAsync(name, cancellationToken).ConfigureAwait(false);
+        _graph.DeleteExchange(name);
+    }
+
+    /// <summary>Records the queue; its durable consumer is created once a binding tells which exchange's stream it reads.</summary>
+    public ValueTask DeclareQueueAsync(QueueSpec queue, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(queue);
+        ThrowIfLost();
+        _graph.DeclareQueue(queue.Name);
+        _queues.GetOrAdd(queue.Name, name => new JetStreamQueue(name, _graph));
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Deletes the queue's durable consumer (and so what it had not acknowledged). The stream stays: other links may read it.</summary>
+    public async ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken)
+    {
+        ThrowIfLost();
+        await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _graph.DeleteQueue(name);
+            var consumer = JetStreamNames.ConsumerFor(name);
+            string? stream = null;
+            if (_queues.TryRemove(name, out var queue))
+            {
+                stream = queue.Attached.IsCompletedSuccessfully ? queue.Attached.Result.Stream : null;
+                queue.Delete();
+            }
+
+            try
+            {
+                if (stream is not null)
+                {
+                    await _js.DeleteConsumerAsync(stream, consumer, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                // Not attached on this connection: find the stream that holds a consumer of that name.
+                await foreach (var candidate in _js.ListStreamNamesAsync(subject: null, cancellationToken).ConfigureAwait(false))
+                {
+                    try
+                    {
+                        await _js.DeleteConsumerAsync(candidate, consumer, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
+                    {
+                        // Not in this stream.
+                    }
+                }
+            }
+            catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
+            {
+                // Deleting a missing queue is a no-op.
+            }
+            catch (Exception ex)
+            {
+                throw JetStreamErrors.Map(ex, $"delete the consumer '{consumer}'", DisplayUri);
+            }
+        }
+        finally
+        {
+            _topologyGate.Release();
+        }
+    }
+
+    /// <summary>Records the binding (no subscription: the stream captures); attaches a queue that a binding has just connected to an exchange.</summary>
+    public async ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        ThrowIfLost();
+        await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var sourceType = _graph.TypeOf(binding.Source);
+            if (!_graph.IsInternal(binding.Source))
+            {
+                _ = NatsSubjectMapping.SubscribeSubjects(binding.Source, sourceType, binding.RoutingKey); // validates the key as the core transport does
+            }
+
+            var destinationExists = binding.DestinationKind == BindingDestinationKind.Queue
+                ? _graph.HasQueue(binding.Destination)
+                : _graph.HasExchange(binding.Destination) || await _core.ExchangeExistsAsync(binding.Destination, cancellationToken).ConfigureAwait(false);
+            if (!destinationExists)
+            {
+                throw new ResourceNotFoundException($"No {(binding.DestinationKind == BindingDestinationKind.Queue ? "queue" : "exchange")} '{binding.Destination}' on this NATS connection.");
+            }
+
+            if (_graph.Bind(binding))
+            {
+                await AttachQueuesAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _topologyGate.Release();
+        }
+    }
+
+    public ValueTask UnbindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        ThrowIfLost();
+        _graph.Unbind(binding);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<IMessagePublisher> OpenPublisherAsync(PublisherOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ThrowIfLost();
+        return ValueTask.FromResult<IMessagePublisher>(new JetStreamPublisher(this, _js, _client, options.Confirms));
+    }
+
+    public async ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(handler);
+        ThrowIfLost();
+        if (!_queues.TryGetValue(queue, out var state))
+        {
+            throw new ResourceNotFoundException($"No queue '{queue}' on this NATS connection.");
+        }
+
+        await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await AttachQueuesAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _topologyGate.Release();
+        }
+
+        return new JetStreamQueueConsumer(state, options, handler, _identity, DisplayUri, Completion);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _client.ConnectionDisconnected -= OnClientDisconnected;
+        foreach (var queue in _queues.Values)
+        {
+            queue.Delete();
+        }
+
+        if (_ownsClient)
+        {
+            await _client.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await _core.DisposeAsync().ConfigureAwait(false);
+        _completion.TrySetResult();
+        _topologyGate.Dispose();
+    }
+
+    /// <summary>The stream the publisher's first message to <paramref name="exchange"/> waits for (created with limits retention if missing).</summary>
+    internal Task<string> StreamForPublishAsync(string exchange) => _streams.EnsureAsync(exchange, StreamConfigRetention.Limits);
+
+    /// <summary>For every queue that bindings now connect to an exchange: ensures the stream and the durable consumer. Call under the topology gate.</summary>
+    private async ValueTask AttachQueuesAsync(CancellationToken cancellationToken)
+    {
+        foreach (var queue in _queues.Values)
+        {
+            var sources = _graph.SourcesOf(queue.Name);
+            if (sources.Count == 0)
+            {
+                continue;
+            }
+
+            if (queue.Attached.IsCompletedSuccessfully)
+            {
+                var attached = queue.Attached.Result.Exchange;
+                if (sources.Any(s => s != attached))
+                {
+                    throw new PreconditionFailedException($"Queue '{queue.Name}' reads the stream of exchange '{attached}'; in JetStream mode a queue cannot also take messages from '{sources.First(s => s != attached)}'.");
+                }
+
+                continue;
+            }
+
+            if (sources.Count > 1)
+            {
+                throw new PreconditionFailedException($"Queue '{queue.Name}' would take messages from the exchanges {string.Join(", ", sources.Select(s => $"'{s}'"))}; in JetStream mode a queue reads one exchange's stream.");
+            }
+
+            var stream = await _streams.EnsureAsync(sources[0], StreamConfigRetention.Interest).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var consumer = await EnsureConsumerAsync(stream, queue, cancellationToken).ConfigureAwait(false);
+            queue.Attach(new JetStreamAttachment(consumer, sources[0], stream));
+        }
+    }
+
+    /// <summary>
+    /// The queue's durable consumer: the existing one (its ack wait brought to the URI's), or a new one with explicit ack,
+    /// delivering what arrives from now on, without a filter subject (the bindings filter on the client).
+    /// </summary>
+    private async ValueTask<INatsJSConsumer> EnsureConsumerAsync(string stream, JetStreamQueue queue, CancellationToken cancellationToken)
+    {
+        var name = queue.ConsumerName;
+        try
+        {
+            try
+            {
+                var existing = await _js.GetConsumerAsync(stream, name, cancellationToken).ConfigureAwait(false);
+                if (existing.Info.Config.AckWait == _settings.AckWait)
+                {
+                    return existing;
+                }
+
+                return await _js.UpdateConsumerAsync(stream, existing.Info.Config with { AckWait = _settings.AckWait }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
+            {
+                // Not there yet: create it below.
+            }
+
+            var config = new ConsumerConfig(name)
+            {
+                Description = $"Federation queue '{queue.Name}'",
+                AckPolicy = ConsumerConfigAckPolicy.Explicit,
+                AckWait = _settings.AckWait,
+                DeliverPolicy = ConsumerConfigDeliverPolicy.New,
+                MaxDeliver = -1,
+            };
+            return await _js.CreateOrUpdateConsumerAsync(stream, config, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            throw JetStreamErrors.Map(ex, $"create the consumer '{name}' on the stream '{stream}'", DisplayUri);
+        }
+    }
+
+    private ValueTask OnClientDisconnected(object? sender, NatsEventArgs args)
+    {
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            _completion.TrySetException(new ConnectionLostException($"The JetStream connection to {DisplayUri} was lost."));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private void ThrowIfLost()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_completion.Task.IsFaulted)
+        {
+            throw new ConnectionLostException($"The NATS connection to {DisplayUri} was lost.");
+        }
+    }
+}

@@ -1,0 +1,32 @@
+using Federation.Core.Transport;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+
+namespace Federation.Nats.JetStream;
+
+/// <summary>Client exceptions of JetStream calls as the transport exceptions the engine understands; messages name the URI redacted.</summary>
+internal static class JetStreamErrors
+{
+    /// <summary>JetStream's API error code for a stream or consumer that does not exist.</summary>
+    public const int NotFound = 404;
+
+    /// <summary>JetStream's <c>err_code</c> for "subjects overlap with an existing stream".</summary>
+    public const int SubjectsOverlap = 10065;
+
+    /// <summary>JetStream's <c>err_code</c> for "stream name already in use with a different configuration".</summary>
+    public const int StreamNameInUse = 10058;
+
+    /// <summary>Maps a failed JetStream API call (<paramref name="what"/>, for the message) on <paramref name="displayUri"/>.</summary>
+    public static Exception Map(Exception exception, string what, string displayUri) => exception switch
+    {
+        TransportException or OperationCanceledException => exception,
+        NatsJSApiException api when api.Error.Code == NotFound =>
+            new ResourceNotFoundException($"JetStream on {displayUri} could not {what}: {api.Error.Description} (err_code {api.Error.ErrCode}).", api),
+        NatsJSApiException api =>
+            new PreconditionFailedException($"JetStream on {displayUri} refused to {what}: {api.Error.Description} (code {api.Error.Code}, err_code {api.Error.ErrCode}).", api),
+        NatsNoRespondersException or NatsJSApiNoResponseException =>
+            new BrokerUnreachableException($"{displayUri} has '{JetStreamUriSettings.JetStreamKey}=true' but the server does not answer JetStream requests (start nats-server with -js, or leave the key out) while trying to {what}.", exception),
+        NatsException => new ConnectionLostException($"JetStream on {displayUri} failed to {what}: {exception.Message}", exception),
+        _ => exception,
+    };
+}

@@ -1,0 +1,41 @@
+using Federation.Core.Transport;
+using NATS.Client.JetStream;
+
+namespace Federation.Nats.JetStream;
+
+/// <summary>
+/// An upstream queue in JetStream mode: a durable pull consumer (named after the queue) on the stream of the one exchange
+/// whose bindings lead to the queue. The consumer is attached once a binding says which exchange that is; consuming
+/// starts then.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001:Types that own disposable fields should be disposable", Justification = "The token source has no timer; consumers may still hold its token after the queue is gone.")]
+internal sealed class JetStreamQueue(string name, JetStreamBindingGraph graph)
+{
+    private readonly TaskCompletionSource<JetStreamAttachment> _attached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _deleted = new();
+
+    public string Name { get; } = name;
+
+    /// <summary>The durable consumer's name.</summary>
+    public string ConsumerName { get; } = JetStreamNames.ConsumerFor(name);
+
+    /// <summary>Completes when the durable consumer exists; faults when the queue is deleted first.</summary>
+    public Task<JetStreamAttachment> Attached => _attached.Task;
+
+    /// <summary>Signalled when the queue is deleted: its consumers stop.</summary>
+    public CancellationToken Deleted => _deleted.Token;
+
+    /// <summary>Whether a message published to <paramref name="exchange"/> with <paramref name="routingKey"/> reaches this queue now.</summary>
+    public bool Routes(string exchange, string routingKey) => graph.Routes(exchange, routingKey, Name);
+
+    public void Attach(JetStreamAttachment attachment) => _attached.TrySetResult(attachment);
+
+    public void Delete()
+    {
+        _attached.TrySetException(new ResourceNotFoundException($"Queue '{Name}' was deleted."));
+        _deleted.Cancel();
+    }
+}
+
+/// <summary>The durable consumer of a queue, the stream it reads and the exchange whose subjects that stream captures.</summary>
+internal sealed record JetStreamAttachment(INatsJSConsumer Consumer, string Exchange, string Stream);

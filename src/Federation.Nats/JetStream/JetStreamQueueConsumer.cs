@@ -1,0 +1,231 @@
+using Federation.Core.Transport;
+using Federation.Nats.Transport;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+
+namespace Federation.Nats.JetStream;
+
+/// <summary>
+/// Consumes a <see cref="JetStreamQueue"/>: pulls from its durable consumer (explicit ack), hands matching messages to the
+/// handler one at a time in stream order, and acknowledges them only when the engine acks (after the downstream confirmed).
+/// </summary>
+/// <remarks>
+/// <para>Messages of the exchange that no binding routes to the queue (the bindings filter on the client; nats-server 2.9
+/// ignores plural filter subjects) are acknowledged at once and not delivered.</para>
+/// <para>Every delivery carries a stable identity in <c>Nats-Msg-Id</c>: the producer's own, or else
+/// <c>&lt;upstream identity&gt;:&lt;stream&gt;:&lt;stream sequence&gt;</c>, so that a JetStream downstream drops a redelivery within its
+/// duplicate window, across any number of hops.</para>
+/// <para>The delivery tag is this consumer's own counter; an ack with <c>multiple</c> acks each message up to the tag. At most
+/// <see cref="ConsumerOptions.Prefetch"/> deliveries are unacknowledged. On disposal, unacknowledged deliveries are nak'ed
+/// so that the next consumer gets them at once rather than after the ack wait.</para>
+/// </remarks>
+internal sealed class JetStreamQueueConsumer : IMessageConsumer
+{
+    private const int UnlimitedPull = 1000;
+    private static readonly TimeSpan NakTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly JetStreamQueue _queue;
+    private readonly ConsumerOptions _options;
+    private readonly DeliveryHandler _handler;
+    private readonly string _identity;
+    private readonly string _displayUri;
+    private readonly CancellationTokenSource _stop;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim? _window;
+    private readonly Lock _lock = new();
+    private readonly SortedDictionary<ulong, INatsJSMsg<byte[]>> _unacked = [];
+    private readonly Task _loop;
+    private ulong _tag;
+
+    public JetStreamQueueConsumer(JetStreamQueue queue, ConsumerOptions options, DeliveryHandler handler, string identity, string displayUri, Task connectionCompletion)
+    {
+        _queue = queue;
+        _options = options;
+        _handler = handler;
+        _identity = identity;
+        _displayUri = displayUri;
+        _stop = CancellationTokenSource.CreateLinkedTokenSource(queue.Deleted);
+        _window = options.AutoAck || options.Prefetch <= 0 ? null : new SemaphoreSlim(options.Prefetch, options.Prefetch);
+        _loop = Task.Run(RunAsync);
+        _ = connectionCompletion.ContinueWith(
+            t => { if (t.IsFaulted) { _completion.TrySetException(t.Exception!.InnerExceptions); } },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    public Task Completion => _completion.Task;
+
+    public async ValueTask AckAsync(ulong deliveryTag, bool multiple, CancellationToken cancellationToken)
+    {
+        foreach (var message in Take(deliveryTag, multiple))
+        {
+            try
+            {
+                await message.AckAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (NatsException ex)
+            {
+                throw new ConnectionLostException($"Acknowledging on JetStream at {_displayUri} failed: {ex.Message}", ex);
+            }
+        }
+    }
+
+    public async ValueTask NackAsync(ulong deliveryTag, bool multiple, bool requeue, CancellationToken cancellationToken)
+    {
+        foreach (var message in Take(deliveryTag, multiple))
+        {
+            try
+            {
+                if (requeue)
+                {
+                    await message.NakAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await message.AckTerminateAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (NatsException ex)
+            {
+                throw new ConnectionLostException($"Rejecting on JetStream at {_displayUri} failed: {ex.Message}", ex);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        // What the engine did not acknowledge goes back now; if the connection is gone, the server redelivers it after the ack wait.
+        using var timeout = new CancellationTokenSource(NakTimeout);
+        foreach (var message in Take(ulong.MaxValue, multiple: true))
+        {
+            try
+            {
+                await message.NakAsync(cancellationToken: timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NatsException or OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        _completion.TrySetResult();
+        _stop.Dispose();
+        _window?.Dispose();
+    }
+
+    private List<INatsJSMsg<byte[]>> Take(ulong deliveryTag, bool multiple)
+    {
+        var taken = new List<INatsJSMsg<byte[]>>();
+        lock (_lock)
+        {
+            if (multiple)
+            {
+                foreach (var (tag, message) in _unacked)
+                {
+                    if (tag > deliveryTag)
+                    {
+                        break;
+                    }
+
+                    taken.Add(message);
+                }
+
+                for (var i = 0; i < taken.Count; i++)
+                {
+                    _unacked.Remove(_unacked.Keys.First());
+                }
+            }
+            else if (_unacked.Remove(deliveryTag, out var message))
+            {
+                taken.Add(message);
+            }
+        }
+
+        if (taken.Count > 0 && _window is not null && !_stop.IsCancellationRequested)
+        {
+            _window.Release(taken.Count);
+        }
+
+        return taken;
+    }
+
+    private async Task RunAsync()
+    {
+        var token = _stop.Token;
+        try
+        {
+            var attachment = await _queue.Attached.WaitAsync(token).ConfigureAwait(false);
+            var exchange = attachment.Exchange;
+            var options = new NatsJSConsumeOpts { MaxMsgs = _options.Prefetch > 0 ? _options.Prefetch : UnlimitedPull };
+            await foreach (var message in attachment.Consumer.ConsumeAsync(NatsRawSerializer<byte[]>.Default, options, token).ConfigureAwait(false))
+            {
+                if (!NatsSubjectMapping.TryGetRoutingKey(exchange, message.Subject, out var routingKey) || !_queue.Routes(exchange, routingKey))
+                {
+                    // Captured by the stream, but no binding of this queue wants it (as an AMQP queue would never have got it).
+                    await message.AckAsync(cancellationToken: token).ConfigureAwait(false);
+                    continue;
+                }
+
+                ulong tag;
+                if (_options.AutoAck)
+                {
+                    await message.AckAsync(cancellationToken: token).ConfigureAwait(false);
+                    tag = ++_tag;
+                }
+                else
+                {
+                    if (_window is not null)
+                    {
+                        await _window.WaitAsync(token).ConfigureAwait(false);
+                    }
+
+                    tag = ++_tag;
+                    lock (_lock)
+                    {
+                        _unacked.Add(tag, message);
+                    }
+                }
+
+                var metadata = message.Metadata;
+                var properties = JetStreamHeaders.ToProperties(message.Headers);
+                if (metadata is { } known && !HasMessageId(properties))
+                {
+                    (properties.Headers ??= new Dictionary<string, object?>(StringComparer.Ordinal))[JetStreamHeaders.MessageId] =
+                        $"{_identity}:{known.Stream}:{known.Sequence.Stream.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+                }
+
+                var delivery = new Delivery(tag, metadata?.NumDelivered > 1, exchange, routingKey, properties, message.Data ?? []);
+                await _handler(delivery, token).ConfigureAwait(false);
+            }
+
+            if (!token.IsCancellationRequested)
+            {
+                _completion.TrySetException(new ConnectionLostException($"The JetStream consumer '{_queue.ConsumerName}' on {_displayUri} stopped."));
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            if (_queue.Deleted.IsCancellationRequested)
+            {
+                _completion.TrySetException(new ResourceNotFoundException($"Queue '{_queue.Name}' was deleted."));
+            }
+        }
+        catch (Exception ex)
+        {
+            _completion.TrySetException(JetStreamErrors.Map(ex, $"consume with '{_queue.ConsumerName}'", _displayUri));
+        }
+    }
+
+    private static bool HasMessageId(MessageProperties properties) =>
+        properties.Headers is { } headers && headers.Keys.Any(k => k.Equals(JetStreamHeaders.MessageId, StringComparison.OrdinalIgnoreCase));
+}

@@ -48,9 +48,32 @@ public sealed class NatsServerProcess : IAsyncDisposable
         : File.Exists("/usr/sbin/nats-server") ? "/usr/sbin/nats-server"
         : "nats-server";
 
-    public static async Task<NatsServerProcess> StartAsync(params string[] extraArgs)
+    /// <summary>The JetStream store directory of a server started with <see cref="StartJetStreamAsync"/>, kept across restarts.</summary>
+    public string? StoreDirectory { get; private init; }
+
+    /// <summary>
+    /// Starts a nats-server named <paramref name="name"/> with JetStream (<c>-js -sd DIR</c>) in a new temporary store
+    /// directory, which <see cref="RestartAsync"/> keeps and <see cref="DisposeAsync"/> deletes.
+    /// </summary>
+    public static async Task<NatsServerProcess> StartJetStreamAsync(string name, params string[] extraArgs)
     {
-        var server = new NatsServerProcess(extraArgs);
+        var store = Directory.CreateTempSubdirectory("nats-js-").FullName;
+        try
+        {
+            return await StartAsync(store, ["-n", name, "-js", "-sd", store, .. extraArgs]);
+        }
+        catch
+        {
+            Directory.Delete(store, recursive: true);
+            throw;
+        }
+    }
+
+    public static Task<NatsServerProcess> StartAsync(params string[] extraArgs) => StartAsync(storeDirectory: null, extraArgs);
+
+    private static async Task<NatsServerProcess> StartAsync(string? storeDirectory, string[] extraArgs)
+    {
+        var server = new NatsServerProcess(extraArgs) { StoreDirectory = storeDirectory };
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -116,6 +139,10 @@ public sealed class NatsServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Kills the server with SIGKILL (kill -9: no shutdown, no flush), by its own process handle.</summary>
+    public Task KillAsync() => StopAsync();
+
+    /// <summary>Stops the server with SIGKILL (<see cref="Process.Kill()"/>); <see cref="StartAsync()"/> starts it again on the same ports and store.</summary>
     public async Task StopAsync()
     {
         if (_process is not { } process)
@@ -139,7 +166,14 @@ public sealed class NatsServerProcess : IAsyncDisposable
         await StartAsync();
     }
 
-    public ValueTask DisposeAsync() => new(StopAsync());
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        if (StoreDirectory is not null && Directory.Exists(StoreDirectory))
+        {
+            Directory.Delete(StoreDirectory, recursive: true);
+        }
+    }
 
     private static int FreePort()
     {

@@ -139,7 +139,14 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             {
                 if (ownsClient && client is not null)
                 {
-                    await client.DisposeAsync().ConfigureAwait(false);
+                    try
+                    {
+                        await client.DisposeAsync().ConfigureAwait(false);
+                    }
+                    catch (NatsException)
+                    {
+                        // A client that never connected or already died; nothing is left to close.
+                    }
                 }
 
                 await core.DisposeAsync().ConfigureAwait(false);
@@ -316,14 +323,24 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             queue.Delete();
         }
 
-        if (_ownsClient)
+        try
         {
-            await _client.DisposeAsync().ConfigureAwait(false);
+            if (_ownsClient)
+            {
+                await _client.DisposeAsync().ConfigureAwait(false);
+            }
         }
-
-        await _core.DisposeAsync().ConfigureAwait(false);
-        _completion.TrySetResult();
-        _topologyGate.Dispose();
+        catch (NatsException)
+        {
+            // The official client throws (NatsTimeoutException) when disposed after its socket died; it is gone either
+            // way, and an exception here would stop the engine from opening the next connection.
+        }
+        finally
+        {
+            await _core.DisposeAsync().ConfigureAwait(false);
+            _completion.TrySetResult();
+            _topologyGate.Dispose();
+        }
     }
 
     /// <summary>The stream the publisher's first message to <paramref name="exchange"/> waits for (created with limits retention if missing).</summary>

@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Globalization;
+using Federation.Core;
+using Federation.Core.Links;
+using Federation.Core.Model;
+using Federation.Nats.Transport;
+using Federation.Testing.Brokers;
+using Xunit.Abstractions;
+
+namespace Federation.Nats.Tests.JetStream;
+
+/// <summary>
+/// The durable-mode bars: 100,000 messages cross a JetStream link while the upstream server, the downstream server or
+/// the engine dies abruptly and comes back; the downstream stream then holds each message exactly once.
+/// </summary>
+/// <remarks>
+/// Each test: the link runs once so that its durable consumer exists upstream, stops (resource-cleanup-mode never keeps
+/// the consumer), the producer stores 100,000 confirmed messages upstream, the link starts again, and once part of them
+/// arrived the victim is killed with SIGKILL and restarted (the engine: disposed without draining, a new one started).
+/// </remarks>
+public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int Messages = 100_000;
+    private const string Exchange = "orders";
+    private static readonly string Stream = "federation-" + Exchange;
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
+
+    private readonly List<FederationEngine> _engines = [];
+    private NatsServerProcess _upstream = null!;
+    private NatsServerProcess _downstream = null!;
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await NatsServerProcess.StartJetStreamAsync("js-up");
+        _downstream = await NatsServerProcess.StartJetStreamAsync("js-down");
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var engine in _engines)
+        {
+            await engine.DisposeAsync();
+        }
+
+        await _upstream.DisposeAsync();
+        await _downstream.DisposeAsync();
+    }
+
+    [Fact]
+    public Task Upstream_server_killed_and_restarted_mid_transfer_loses_and_duplicates_nothing() =>
+        TransferSurvivesAsync("upstream server", () => _upstream.KillAsync(), () => _upstream.StartAsync());
+
+    [Fact]
+    public Task Downstream_server_killed_and_restarted_mid_transfer_loses_and_duplicates_nothing() =>
+        TransferSurvivesAsync("downstream server", () => _downstream.KillAsync(), () => _downstream.StartAsync());
+
+    [Fact]
+    public async Task Engine_dropped_without_draining_mid_transfer_and_started_again_loses_and_duplicates_nothing()
+    {
+        FederationEngine? victim = null;
+        await TransferSurvivesAsync(
+            "engine",
+            async () =>
+            {
+                victim = _engines[^1];
+                _engines.Remove(victim);
+                await DropAsync(victim);
+            },
+            () =>
+            {
+                _engines.Add(StartEngine());
+                return Task.CompletedTask;
+            });
+    }
+
+    private async Task TransferSurvivesAsync(string victim, Func<Task> kill, Func<Task> restart)
+    {
+        var clock = Stopwatch.StartNew();
+        var engine = StartEngine();
+        _engines.Add(engine);
+        await JetStreamTestKit.EventuallyAsync(
+            async () => await JetStreamTestKit.ConsumersAsync(_upstream, Stream) is [_],
+            () => $"the link's durable consumer upstream; links: {Describe(engine)}",
+            Deadline);
+        _engines.Remove(engine);
+        await engine.DisposeAsync();
+
+        await JetStreamTestKit.PublishConfirmedAsync(_upstream, Exchange, 0, Messages);
+        output.WriteLine($"{clock.Elapsed}: {Messages} stored upstream");
+
+        _engines.Add(StartEngine());
+        long count = 0;
+        await JetStreamTestKit.EventuallyAsync(
+            async () => (count = await JetStreamTestKit.CountAsync(_downstream, Stream)) >= Messages / 10,
+            () => $"a tenth of the messages downstream; have {count}",
+            Deadline);
+        output.WriteLine($"{clock.Elapsed}: {count} downstream, killing the {victim}");
+        Assert.True(count < Messages, $"all {count} messages arrived before the {victim} could be killed");
+
+        await kill();
+        await restart();
+        output.WriteLine($"{clock.Elapsed}: {victim} restarted");
+
+        var upstreamState = "";
+        try
+        {
+            await JetStreamTestKit.EventuallyAsync(
+                async () =>
+                {
+                    count = await JetStreamTestKit.CountAsync(_downstream, Stream);
+                    var consumers = await JetStreamTestKit.ConsumersAsync(_upstream, Stream);
+                    upstreamState = string.Join("; ", consumers.Select(c => $"{c.Name}: pending {c.NumPending}, ack pending {c.NumAckPending}, redelivered {c.NumRedelivered}, delivered {c.Delivered?.StreamSeq}, ack floor {c.AckFloor?.StreamSeq}"));
+                    return count >= Messages && consumers is [{ NumPending: 0, NumAckPending: 0 }];
+                },
+                () => $"{Messages} messages downstream and nothing left upstream; have {count}; upstream: {upstreamState}; links: {Describe(_engines[^1])}",
+                Deadline);
+        }
+        catch (Exception) when (count > 0)
+        {
+            var have = (await JetStreamTestKit.ReadAllAsync(_downstream, Stream, count)).ToHashSet();
+            var missing = Enumerable.Range(0, Messages).Where(i => !have.Contains(i)).ToList();
+            output.WriteLine($"missing {missing.Count}: {string.Join(",", missing.Take(50))}");
+            throw;
+        }
+
+        output.WriteLine($"{clock.Elapsed}: {count} downstream, upstream consumer drained");
+
+        var bodies = await JetStreamTestKit.ReadAllAsync(_downstream, Stream, Messages);
+        var distinct = bodies.ToHashSet();
+        Assert.Equal(Messages, distinct.Count); // 0 lost
+        Assert.Equal(Messages, bodies.Count); // 0 duplicates
+        Assert.Equal(Enumerable.Range(0, Messages), distinct.Order());
+        output.WriteLine($"{clock.Elapsed}: verified");
+    }
+
+    private FederationEngine StartEngine()
+    {
+        var options = new FederationOptions
+        {
+            Downstream =
+            {
+                Uri = $"{_downstream.Url}?cluster-name=DOWN&monitor-port={Port(_downstream.MonitorPort)}&monitor-interval-ms=50&namespaces={Exchange}&jetstream=true",
+            },
+        };
+        options.Upstreams["up"] = new UpstreamDefinition
+        {
+            Uris = { $"{_upstream.Url}?cluster-name=UP&jetstream=true&ack-wait-ms=5000" },
+            ReconnectDelaySeconds = 0.2,
+            ReconnectBackoff = ReconnectBackoffMode.Fixed,
+            ResourceCleanupMode = ResourceCleanupMode.Never,
+            PrefetchCount = 1000,
+        };
+        options.Policies["fed"] = new FederationPolicy { Pattern = $"^{Exchange}$", Definition = new FederationPolicyDefinition { FederationUpstream = "up" } };
+        var engine = new FederationEngine(options, [new NatsTransport()], new TestOutputLoggerFactory(output));
+        _ = engine.StartAsync(CancellationToken.None);
+        return engine;
+    }
+
+    /// <summary>
+    /// The in-process stand-in for kill -9 of the host: the engine is disposed while its link has deliveries in flight, and
+    /// nothing it had not acknowledged is acknowledged on the way out (its consumer naks them or the ack wait returns them).
+    /// </summary>
+    private static async Task DropAsync(FederationEngine engine) => await engine.DisposeAsync();
+
+    private static string Describe(FederationEngine engine) =>
+        string.Join(", ", engine.GetLinks().Select(l => $"{l.Uri} {l.State} {l.Error}"));
+
+    private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,93 @@
+using System.Text;
+using System.Threading.Channels;
+using Federation.Core.Transport;
+using Federation.Nats.Transport;
+using Federation.Testing.Brokers;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+
+namespace Federation.Nats.Tests.JetStream;
+
+/// <summary>
+/// The SPI in JetStream mode against a real nats-server with <c>-js</c>: the upstream queue is a durable consumer whose
+/// bindings filter on the client, deliveries carry a stable <c>Nats-Msg-Id</c> and come back (redelivered) when not
+/// acked, deleting the queue deletes the consumer, and confirmed publishes are deduplicated by the downstream stream.
+/// </summary>
+public sealed class JetStreamTransportTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private readonly NatsTransport _transport = new();
+    private NatsServerProcess _server = null!;
+
+    public async Task InitializeAsync() => _server = await NatsServerProcess.StartJetStreamAsync("js-spi");
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public async Task Upstream_queue_is_a_durable_consumer_filtered_by_its_bindings_and_identified_by_stream_sequence()
+    {
+        var upstream = await _transport.ConnectAsync(new ConnectionRequest($"{_server.Url}?cluster-name=U&jetstream=true&ack-wait-ms=1000", "Federation link test"), CancellationToken.None);
+        await using var _ = upstream;
+        await upstream.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
+        await upstream.DeclareExchangeAsync(new ExchangeSpec("orders", ExchangeSpec.Types.Topic), CancellationToken.None);
+        await upstream.DeclareExchangeAsync(new ExchangeSpec("q A", ExchangeSpec.Types.Fanout, Internal: true), CancellationToken.None);
+        await upstream.BindAsync(new BindingSpec("q A", "q", BindingDestinationKind.Queue, ""), noWait: false, CancellationToken.None);
+        await upstream.BindAsync(new BindingSpec("orders", "q A", BindingDestinationKind.Exchange, "eu.*"), noWait: false, CancellationToken.None);
+        Assert.Equal("q", Assert.Single(await JetStreamTestKit.ConsumersAsync(_server, "federation-orders")).Name);
+
+        var deliveries = Channel.CreateUnbounded<Delivery>();
+        var consumer = await upstream.ConsumeAsync("q", new ConsumerOptions(10), (d, token) => deliveries.Writer.WriteAsync(d, token), CancellationToken.None);
+
+        await using (var nats = new NatsConnection(new NatsOpts { Url = _server.Url }))
+        {
+            var js = new NatsJSContext(nats);
+            (await js.PublishAsync("orders.us.x", "us"u8.ToArray())).EnsureSuccess();
+            (await js.PublishAsync("orders.eu.x", "eu"u8.ToArray(), headers: new NatsHeaders { ["h"] = "v" })).EnsureSuccess();
+        }
+
+        var first = await ReadAsync(deliveries);
+        Assert.Equal("eu", Encoding.UTF8.GetString(first.Body.Span));
+        Assert.Equal(("orders", "eu.x", false), (first.Exchange, first.RoutingKey, first.Redelivered));
+        Assert.Equal("U:federation-orders:2", first.Properties.Headers!["Nats-Msg-Id"]);
+        Assert.Equal("v", first.Properties.Headers["h"]);
+
+        // Not acknowledged: the next consumer gets it again, marked redelivered, with the same identity.
+        await consumer.DisposeAsync();
+        consumer = await upstream.ConsumeAsync("q", new ConsumerOptions(10), (d, token) => deliveries.Writer.WriteAsync(d, token), CancellationToken.None);
+        var again = await ReadAsync(deliveries);
+        Assert.True(again.Redelivered);
+        Assert.Equal("U:federation-orders:2", again.Properties.Headers!["Nats-Msg-Id"]);
+        await consumer.AckAsync(again.DeliveryTag, multiple: true, CancellationToken.None);
+        await JetStreamTestKit.EventuallyAsync(
+            async () => await JetStreamTestKit.ConsumersAsync(_server, "federation-orders") is [{ NumAckPending: 0, NumPending: 0 }],
+            () => "the ack to reach the server",
+            Deadline);
+        await consumer.DisposeAsync();
+
+        await upstream.DeleteQueueAsync("q", CancellationToken.None);
+        Assert.Empty(await JetStreamTestKit.ConsumersAsync(_server, "federation-orders"));
+    }
+
+    [Fact]
+    public async Task Confirmed_publishes_create_the_stream_and_are_deduplicated_by_message_id()
+    {
+        var downstream = await _transport.ConnectAsync(new ConnectionRequest($"{_server.Url}?cluster-name=D&jetstream=true", "Federation supervisor"), CancellationToken.None);
+        await using var _ = downstream;
+        var publisher = await downstream.OpenPublisherAsync(new PublisherOptions(Confirms: true), CancellationToken.None);
+        var properties = new MessageProperties { Headers = new() { ["Nats-Msg-Id"] = "U:s:1" } };
+        var first = publisher.PublishAsync("sink", "a", properties, "one"u8.ToArray(), CancellationToken.None);
+        var duplicate = publisher.PublishAsync("sink", "a", properties, "one again"u8.ToArray(), CancellationToken.None);
+        var other = publisher.PublishAsync("sink", "b", new MessageProperties(), "two"u8.ToArray(), CancellationToken.None);
+        await first;
+        await duplicate;
+        await other;
+
+        Assert.Equal(["one", "two"], await JetStreamTestKit.ReadAllTextAsync(_server, "federation-sink"));
+    }
+
+    private static async Task<Delivery> ReadAsync(Channel<Delivery> deliveries)
+    {
+        using var timeout = new CancellationTokenSource(Deadline);
+        return await deliveries.Reader.ReadAsync(timeout.Token);
+    }
+}

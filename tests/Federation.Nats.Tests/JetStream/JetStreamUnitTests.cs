@@ -1,0 +1,79 @@
+using Federation.Core.Transport;
+using Federation.Nats.JetStream;
+using Federation.Nats.Transport;
+
+namespace Federation.Nats.Tests.JetStream;
+
+/// <summary>The JetStream URI keys, the names of streams and consumers, and client-side binding filtering (no server needed).</summary>
+public sealed class JetStreamUnitTests
+{
+    private readonly NatsTransport _transport = new();
+
+    [Fact]
+    public void Jetstream_keys_are_read_with_their_defaults()
+    {
+        Assert.Null(NatsUriSettings.Parse("nats://h:4222").JetStream);
+        Assert.Null(NatsUriSettings.Parse("nats://h:4222?jetstream=false").JetStream);
+        Assert.Equal(
+            new JetStreamUriSettings(null, TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2)),
+            NatsUriSettings.Parse("nats://h:4222?jetstream=true").JetStream);
+        Assert.Equal(
+            new JetStreamUriSettings("ORDERS", TimeSpan.FromMilliseconds(5000), TimeSpan.FromMilliseconds(60000)),
+            NatsUriSettings.Parse("nats://h:4222?jetstream=true&stream=ORDERS&ack-wait-ms=5000&duplicate-window-ms=60000").JetStream);
+    }
+
+    [Theory]
+    [InlineData("nats://h:4222?jetstream=yes", "has 'jetstream=yes': it must be true or false")]
+    [InlineData("nats://h:4222?jetstream=true&stream=a.b", "has 'stream=a.b': a stream name is not empty and has no whitespace")]
+    [InlineData("nats://h:4222?jetstream=true&stream=", "has 'stream=': a stream name is not empty")]
+    [InlineData("nats://h:4222?jetstream=true&ack-wait-ms=0", "has 'ack-wait-ms=0': it must be a positive number of milliseconds")]
+    [InlineData("nats://h:4222?jetstream=true&duplicate-window-ms=x", "has 'duplicate-window-ms=x': it must be a positive number of milliseconds")]
+    [InlineData("nats://h:4222?stream=ORDERS", "has 'stream', which only applies with 'jetstream=true'")]
+    [InlineData("nats://h:4222?jetstream=false&ack-wait-ms=1000", "has 'ack-wait-ms', which only applies with 'jetstream=true'")]
+    public void Bad_jetstream_keys_are_refused_naming_the_key(string uri, string expected) =>
+        Assert.StartsWith(expected, Assert.Single(_transport.ValidateUri(uri)), StringComparison.Ordinal);
+
+    [Fact]
+    public void Names_are_subject_safe_and_distinct()
+    {
+        Assert.Equal("federation-orders", JetStreamNames.StreamFor("orders"));
+        var consumer = JetStreamNames.ConsumerFor("federation: orders -> B");
+        Assert.Matches("^[A-Za-z0-9_-]+$", consumer);
+        Assert.StartsWith("federation__orders_-__B_", consumer, StringComparison.Ordinal);
+        Assert.NotEqual(JetStreamNames.ConsumerFor("federation: a.b -> B"), JetStreamNames.ConsumerFor("federation: a_b -> B"));
+        Assert.Equal("plain_name-1", JetStreamNames.ConsumerFor("plain_name-1"));
+        Assert.True(JetStreamNames.ConsumerFor(new string('x', 300)).Length <= 64 + 9);
+        Assert.Equal(["orders", "orders.>"], JetStreamNames.SubjectsOf("orders"));
+    }
+
+    [Fact]
+    public void Graph_routes_through_the_internal_exchange_with_amqp_rules_and_follows_unbinds()
+    {
+        var graph = new JetStreamBindingGraph();
+        graph.DeclareExchange(new ExchangeSpec("orders", ExchangeSpec.Types.Topic));
+        graph.DeclareExchange(new ExchangeSpec("q A", ExchangeSpec.Types.Fanout, Internal: true));
+        graph.DeclareQueue("q");
+        Assert.Empty(graph.SourcesOf("q"));
+
+        graph.Bind(new BindingSpec("q A", "q", BindingDestinationKind.Queue, ""));
+        var euStar = new BindingSpec("orders", "q A", BindingDestinationKind.Exchange, "eu.*");
+        Assert.True(graph.Bind(euStar));
+        Assert.False(graph.Bind(euStar));
+        graph.Bind(new BindingSpec("orders", "q A", BindingDestinationKind.Exchange, "us.#"));
+
+        Assert.Equal(["orders"], graph.SourcesOf("q"));
+        Assert.True(graph.Routes("orders", "eu.created", "q"));
+        Assert.False(graph.Routes("orders", "eu.created.late", "q"));
+        Assert.True(graph.Routes("orders", "us", "q"));
+        Assert.True(graph.Routes("orders", "us.a.b", "q"));
+        Assert.False(graph.Routes("orders", "asia.x", "q"));
+        Assert.False(graph.Routes("orders", "eu.created", "other"));
+
+        Assert.True(graph.Unbind(euStar));
+        Assert.False(graph.Routes("orders", "eu.created", "q"));
+
+        graph.DeleteExchange("q A");
+        Assert.False(graph.Routes("orders", "us.a", "q"));
+        Assert.Empty(graph.SourcesOf("q"));
+    }
+}

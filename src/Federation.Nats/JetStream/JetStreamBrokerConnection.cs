@@ -38,6 +38,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string _identity;
     private int _disposed;
+    private int _clientClosed;
 
     private JetStreamBrokerConnection(IBrokerConnection core, NatsConnection client, bool ownsClient, JetStreamUriSettings settings)
     {
@@ -123,7 +124,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
                 // The downstream's streams are its interest: they must exist before the links can see any.
                 foreach (var exchange in settings.Namespaces)
                 {
-                    await connection._streams.EnsureAsync(exchange, StreamConfigRetention.Limits).WaitAsync(cancellationToken).ConfigureAwait(false);
+                    await connection._streams.EnsureAsync(exchange).WaitAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -325,15 +326,8 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
 
         try
         {
-            if (_ownsClient)
-            {
-                await _client.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-        catch (NatsException)
-        {
-            // The official client throws (NatsTimeoutException) when disposed after its socket died; it is gone either
-            // way, and an exception here would stop the engine from opening the next connection.
+            // Never throws: an exception here would stop the engine from opening the next connection.
+            await CloseOwnedClientAsync().ConfigureAwait(false);
         }
         finally
         {
@@ -343,8 +337,8 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         }
     }
 
-    /// <summary>The stream the publisher's first message to <paramref name="exchange"/> waits for (created with limits retention if missing).</summary>
-    internal Task<string> StreamForPublishAsync(string exchange) => _streams.EnsureAsync(exchange, StreamConfigRetention.Limits);
+    /// <summary>The stream the publisher's first message to <paramref name="exchange"/> waits for (created if missing).</summary>
+    internal Task<string> StreamForPublishAsync(string exchange) => _streams.EnsureAsync(exchange);
 
     /// <summary>For every queue that bindings now connect to an exchange: ensures the stream and the durable consumer. Call under the topology gate.</summary>
     private async ValueTask AttachQueuesAsync(CancellationToken cancellationToken)
@@ -373,7 +367,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
                 throw new PreconditionFailedException($"Queue '{queue.Name}' would take messages from the exchanges {string.Join(", ", sources.Select(s => $"'{s}'"))}; in JetStream mode a queue reads one exchange's stream.");
             }
 
-            var stream = await _streams.EnsureAsync(sources[0], StreamConfigRetention.Interest).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var stream = await _streams.EnsureAsync(sources[0]).WaitAsync(cancellationToken).ConfigureAwait(false);
             var consumer = await EnsureConsumerAsync(stream, queue, cancellationToken).ConfigureAwait(false);
             queue.Attach(new JetStreamAttachment(consumer, sources[0], stream));
         }
@@ -424,9 +418,31 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         if (Volatile.Read(ref _disposed) == 0)
         {
             _completion.TrySetException(new ConnectionLostException($"The JetStream connection to {DisplayUri} was lost."));
+
+            // The engine reconnects by opening a new connection. The official client would reconnect on its own (its
+            // MaxReconnectRetry = 0 means "no limit"), and this connection's consumer would then pull again, beside the
+            // next session's, on the restarted server: close it now.
+            _ = Task.Run(CloseOwnedClientAsync);
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    private async Task CloseOwnedClientAsync()
+    {
+        if (!_ownsClient || Interlocked.Exchange(ref _clientClosed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _client.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (NatsException)
+        {
+            // The official client throws (NatsTimeoutException) when disposed after its socket died; it is gone either way.
+        }
     }
 
     private void ThrowIfLost()

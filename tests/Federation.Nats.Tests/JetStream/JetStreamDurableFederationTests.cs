@@ -11,12 +11,12 @@ namespace Federation.Nats.Tests.JetStream;
 
 /// <summary>
 /// The durable-mode bars: 100,000 messages cross a JetStream link while the upstream server, the downstream server or
-/// the engine dies abruptly and comes back; the downstream stream then holds each message exactly once.
+/// the engine stops mid-transfer and comes back; the downstream stream then holds each message exactly once.
 /// </summary>
 /// <remarks>
 /// Each test: the link runs once so that its durable consumer exists upstream, stops (resource-cleanup-mode never keeps
 /// the consumer), the producer stores 100,000 confirmed messages upstream, the link starts again, and once part of them
-/// arrived the victim is killed with SIGKILL and restarted (the engine: disposed without draining, a new one started).
+/// arrived the victim is killed with SIGKILL and restarted (the engine: disposed mid-transfer, a new one started).
 /// </remarks>
 public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -55,7 +55,7 @@ public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : 
         TransferSurvivesAsync("downstream server", () => _downstream.KillAsync(), () => _downstream.StartAsync());
 
     [Fact]
-    public async Task Engine_dropped_without_draining_mid_transfer_and_started_again_loses_and_duplicates_nothing()
+    public async Task Engine_stopped_mid_transfer_and_started_again_loses_and_duplicates_nothing()
     {
         FederationEngine? victim = null;
         await TransferSurvivesAsync(
@@ -157,8 +157,9 @@ public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : 
     }
 
     /// <summary>
-    /// The in-process stand-in for kill -9 of the host: the engine is disposed while its link has deliveries in flight, and
-    /// nothing it had not acknowledged is acknowledged on the way out (its consumer naks them or the ack wait returns them).
+    /// The in-process, weaker stand-in for kill -9 of the host (the real one, FederationHost killed with SIGKILL, is
+    /// <c>FederationHost.Tests.JetStreamHostKillTests</c>): the engine is disposed while its link has deliveries in flight;
+    /// what it had not acknowledged is nak'ed on the way out and comes back to the next engine.
     /// </summary>
     private static async Task DropAsync(FederationEngine engine) => await engine.DisposeAsync();
 

@@ -153,7 +153,14 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
 
         if (taken.Count > 0 && _window is not null && !_stop.IsCancellationRequested)
         {
-            _window.Release(taken.Count);
+            try
+            {
+                _window.Release(taken.Count);
+            }
+            catch (ObjectDisposedException)
+            {
+                // A late ack while the consumer is being disposed: nobody waits for room any more.
+            }
         }
 
         return taken;

@@ -17,6 +17,6 @@ internal static partial class NatsSubjectLog
     [LoggerMessage(6004, LogLevel.Error, "Subject connection {Uri} ({ConnectionName}) closed for good: it gave up reconnecting")]
     public static partial void ClosedForGood(ILogger logger, string uri, string connectionName);
 
-    [LoggerMessage(6005, LogLevel.Warning, "Subject connection {Uri} ({ConnectionName}): server error")]
-    public static partial void ServerError(ILogger logger, Exception? exception, string uri, string connectionName);
+    [LoggerMessage(6005, LogLevel.Warning, "Subject connection {Uri} ({ConnectionName}): server error {Error}")]
+    public static partial void ServerError(ILogger logger, string uri, string connectionName, string error);
 }

@@ -16,6 +16,35 @@ internal static class NatsConnectErrors
         new($"Could not connect to NATS server {displayUri}: {Reason(rawUri, error)}", error);
 
     /// <summary>
+    /// The transport exception for a failed connect: refused credentials are an <see cref="AuthenticationFailedException"/>,
+    /// anything else (refused, timed out, TLS) a <see cref="BrokerUnreachableException"/> that names the innermost cause.
+    /// </summary>
+    public static TransportException Translate(string rawUri, string displayUri, Exception error)
+    {
+        for (var cause = error; cause is not null; cause = cause.InnerException)
+        {
+            if (cause is NATS.Client.Core.NatsServerException { IsAuthError: true } || cause.Message.Contains("Authorization Violation", StringComparison.OrdinalIgnoreCase))
+            {
+                return new AuthenticationFailedException($"NATS server {displayUri} refused the credentials.", error);
+            }
+        }
+
+        return Unreachable(rawUri, displayUri, Innermost(error));
+    }
+
+    // The client wraps the cause ("can not start to connect nats server: ..."): the innermost message says what happened.
+    private static Exception Innermost(Exception error)
+    {
+        var cause = error;
+        while (cause.InnerException is not null && cause is not TimeoutException)
+        {
+            cause = cause.InnerException;
+        }
+
+        return cause;
+    }
+
+    /// <summary>
     /// The client's message. It names servers by host:port only, but a URI whose user part holds an unencoded '/' can
     /// make a piece of a secret parse as the host: every piece of the raw user part is removed from the text to be sure.
     /// </summary>

@@ -1,7 +1,9 @@
 using System.Globalization;
 using Federation.Core.Hosting;
 using Federation.Core.Transport;
-using Federation.Nats.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using NATS.Client.Core;
 
 namespace Federation.Nats.Transport;
 
@@ -20,6 +22,16 @@ namespace Federation.Nats.Transport;
 /// </remarks>
 public sealed class NatsTransport : ITransport
 {
+    private readonly Func<NatsOpts, NatsOpts>? _configureOptions;
+
+    /// <summary>Creates the transport.</summary>
+    /// <param name="configureOptions">
+    /// Adjusts the official client's <see cref="NatsOpts"/> of every connection, as with NATS.Client.Hosting (for example a
+    /// logger factory, <see cref="NatsTlsOpts.ConfigureClientAuthentication"/> or <see cref="NatsAuthOpts.AuthCredCallback"/>).
+    /// What the URI carries (server, credentials, TLS, connect timeout) is applied after it and wins.
+    /// </param>
+    public NatsTransport(Func<NatsOpts, NatsOpts>? configureOptions = null) => _configureOptions = configureOptions;
+
     /// <inheritdoc />
     public IReadOnlyCollection<string> Schemes { get; } = ["nats", "tls"];
 
@@ -32,27 +44,23 @@ public sealed class NatsTransport : ITransport
     {
         ArgumentNullException.ThrowIfNull(request);
         var settings = NatsUriSettings.Parse(request.Uri);
-        var client = new NatsConnection(new NatsClientOptions
+        var opts = NatsOptsFactory.Create(settings.ServerUrl, request.ConnectionName, settings.ConnectTimeout, _configureOptions) with
         {
-            Servers = [settings.ServerUrl],
-            Name = request.ConnectionName,
-            DiscoverServers = false,
-            MaxReconnectAttempts = 0,
-            ConnectTimeout = settings.ConnectTimeout,
-        });
+            // A full subscription buffer makes the client wait instead of dropping: pushback, never a silent loss. The
+            // engine reconnects by opening a new connection, so the client's own reconnects are not wanted.
+            SubPendingChannelFullMode = System.Threading.Channels.BoundedChannelFullMode.Wait,
+            MaxReconnectRetry = 1,
+        };
+        var client = new NatsConnection(opts);
+        var display = UriRedaction.Redact(request.Uri);
         try
         {
-            await client.ConnectAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (NatsAuthenticationException ex)
-        {
-            await client.DisposeAsync().ConfigureAwait(false);
-            throw new AuthenticationFailedException($"NATS server {UriRedaction.Redact(request.Uri)} refused the credentials.", ex);
+            await NatsConnect.OpenAsync(client, settings.ConnectTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             await client.DisposeAsync().ConfigureAwait(false);
-            throw NatsConnectErrors.Unreachable(request.Uri, UriRedaction.Redact(request.Uri), ex);
+            throw NatsConnectErrors.Translate(request.Uri, display, ex);
         }
         catch
         {
@@ -60,7 +68,7 @@ public sealed class NatsTransport : ITransport
             throw;
         }
 
-        return new NatsBrokerConnection(client, settings, UriRedaction.Redact(request.Uri));
+        return new NatsBrokerConnection(client, settings, display);
     }
 }
 
@@ -71,10 +79,11 @@ public static class NatsTransportServiceCollectionExtensions
     /// Adds <see cref="NatsTransport"/> (URI schemes <c>nats</c> and <c>tls</c>) and, for the Federation of Collectives, the
     /// subject transport <see cref="Messaging.NatsSubjectTransport"/> (see <see cref="NatsSubjectTransportServiceCollectionExtensions.AddNatsSubjectTransport"/>).
     /// </summary>
-    public static IFederationBuilder AddNatsTransport(this IFederationBuilder builder)
+    public static IFederationBuilder AddNatsTransport(this IFederationBuilder builder, Func<NatsOpts, NatsOpts>? configureOptions = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.AddNatsSubjectTransport();
-        return builder.AddTransport<NatsTransport>();
+        builder.Services.AddNatsSubjectTransport(configureOptions);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ITransport, NatsTransport>(_ => new NatsTransport(configureOptions)));
+        return builder;
     }
 }

@@ -1,7 +1,7 @@
-namespace Federation.Nats.Client;
+namespace Federation.Nats.Messaging;
 
 /// <summary>Subject and queue-group validation with messages that name the offending subject.</summary>
-public static class NatsSubjects
+internal static class NatsSubjects
 {
     /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="subject"/> is a valid publish subject (no wildcards).</summary>
     public static void ValidatePublish(string subject, string paramName = "subject") => Validate(subject, allowWildcards: false, paramName);

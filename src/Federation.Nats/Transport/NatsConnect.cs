@@ -1,0 +1,23 @@
+using NATS.Client.Core;
+
+namespace Federation.Nats.Transport;
+
+/// <summary>Opens an official client connection within a deadline that covers TCP, TLS, INFO and the CONNECT handshake.</summary>
+internal static class NatsConnect
+{
+    /// <summary>
+    /// Connects <paramref name="client"/>, or throws <see cref="TimeoutException"/> once <paramref name="deadline"/> has passed:
+    /// a peer that accepts TCP and never speaks must not hold the caller.
+    /// </summary>
+    public static async Task OpenAsync(NatsConnection client, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await client.ConnectAsync().AsTask().WaitAsync(deadline, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"no NATS handshake within {deadline.TotalMilliseconds:0} ms (connect-timeout-ms)");
+        }
+    }
+}

@@ -36,6 +36,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     private static HashSet<string>? t_visited;
     private long _nextSubscriptionId;
     private long _droppedMessages;
+    private readonly List<MessageDropHandler> _dropListeners = [];
     private int _disposed;
 
     public NatsBrokerConnection(NatsConnection nats, NatsUriSettings settings, string displayUri)
@@ -319,7 +320,16 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             }
         }
 
-        return ValueTask.FromResult<IMessageConsumer>(new NatsQueueConsumer(state, handler, _completion.Task));
+        var consumer = new NatsQueueConsumer(state, handler, _completion.Task);
+        if (options?.Dropped is { } dropped)
+        {
+            lock (_lock)
+            {
+                _dropListeners.Add(dropped);
+            }
+        }
+
+        return ValueTask.FromResult<IMessageConsumer>(consumer);
     }
 
     public async ValueTask DisposeAsync()
@@ -634,9 +644,25 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// The client dropped a message because a subscription's buffer was full (only when the configure callback chose a drop
+    /// mode; the default here waits). Which consumer it was meant for is unknown, so every consumer of this connection (in
+    /// the engine: the one link that owns it) is told.
+    /// </summary>
     private ValueTask OnMessageDroppedAsync(object? sender, NatsMessageDroppedEventArgs args)
     {
         Interlocked.Increment(ref _droppedMessages);
+        MessageDropHandler[] listeners;
+        lock (_lock)
+        {
+            listeners = [.. _dropListeners];
+        }
+
+        foreach (var listener in listeners)
+        {
+            listener("slow_consumer", 1);
+        }
+
         return ValueTask.CompletedTask;
     }
 

@@ -532,6 +532,12 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         {
             // the connection was disposed while routing
         }
+#pragma warning disable CA1031 // a reader that stopped would stall its subscription silently: fail the connection instead
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            Lost();
+        }
     }
 
     /// <summary>Routes one MSG that arrived on <paramref name="via"/>, unless a lower-id subscription of the same exchange also matches it.</summary>

@@ -278,8 +278,25 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
 
     private ValueTask OnMessageDroppedAsync(object? sender, NatsMessageDroppedEventArgs args)
     {
-        Interlocked.Increment(ref _droppedMessages);
+        // The client drops the newest message when a subscription's buffer is full (a slow handler must not stall the
+        // connection's other subscriptions); never silently: counted, and logged with a decade step.
+        var total = Interlocked.Increment(ref _droppedMessages);
+        if (IsPowerOfTen(total))
+        {
+            NatsSubjectLog.MessagesDropped(_logger, DisplayUri, _connectionName, args.Subject, total);
+        }
+
         return ValueTask.CompletedTask;
+    }
+
+    private static bool IsPowerOfTen(long value)
+    {
+        while (value >= 10 && value % 10 == 0)
+        {
+            value /= 10;
+        }
+
+        return value == 1;
     }
 
     /// <summary>

@@ -28,14 +28,20 @@ internal sealed class PathRuns(string name)
 
     public long Duplicates => _runs.Sum(r => (long)r.Duplicates);
 
-    private double Median(Func<BenchResult, double> column)
-    {
-        if (_runs.Count == 0)
-        {
-            return double.NaN;
-        }
+    /// <summary>
+    /// The median over rounds of <paramref name="path"/>'s column divided by <paramref name="reference"/>'s in the same
+    /// round: less sensitive than the ratio of medians to load that comes and goes between rounds.
+    /// </summary>
+    public static double MedianRatio(PathRuns path, PathRuns reference, Func<BenchResult, double> column) =>
+        Median(path._runs.Zip(reference._runs, (p, r) => column(p) / column(r)));
 
-        var sorted = _runs.Select(column).Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    private double Median(Func<BenchResult, double> column) => Median(_runs.Select(column));
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.NaN
+            : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2]
+            : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

@@ -13,7 +13,7 @@ namespace Federation.NatsBench;
 /// (b) Durable forwarding hub -> leaf, both servers with JetStream in their own domain, joined by the same leafnode
 /// connection as (a). Reference: native sourcing, a stream on the leaf (NATIVE_DOWN) that sources a stream on the hub
 /// (NATIVE_UP, subjects "native.>") through the hub domain's API prefix. Ours: the durable link (URI key
-/// jetstream=true) federating namespace "durable" from the hub into a stream on the leaf that captures "durable.>".
+/// jetstream=true) federating namespace "durable" from the hub into a stream on the leaf that captures "durable.>" (LINK_DOWN, created before the link starts).
 /// The link's URIs come from the environment, so this part runs against whichever build has the durable mode:
 /// NATSBENCH_DURABLE_UPSTREAM_URI and NATSBENCH_DURABLE_DOWNSTREAM_URI, with {hub-port}, {leaf-port},
 /// {hub-monitor-port} and {leaf-monitor-port} filled in. NATSBENCH_DURABLE_UPSTREAM_STREAM names an upstream stream
@@ -100,20 +100,20 @@ internal static class DurableLinkBench
                 await hubJs.CreateStreamAsync(new StreamConfig(named, ["durable.>"]) { Storage = StreamConfigStorage.File }, token);
             }
 
-            var options = new FederationOptions { Downstream = { Uri = downstreamUri } };
-            options.Upstreams["durable"] = new UpstreamDefinition { Uris = { upstreamUri }, AckMode = AckMode.OnConfirm, PrefetchCount = o.Window };
-            options.Policies["durable"] = new FederationPolicy { Pattern = "^durable$", ApplyTo = "exchanges", Definition = { FederationUpstream = "durable" } };
-            engine = new FederationEngine(options, [new NatsTransport()]);
-            await engine.StartAsync(token);
-            await LinkWait.RunningAsync(engine, 1, SetupTimeout, token);
-
-            // The downstream stream: the link's own if it made one, else one the bench creates (file storage, like NATIVE_DOWN).
+            // The JetStream downstream exists before the link starts, as a user's would (file storage, like NATIVE_DOWN).
             var down = await DurableForwarding.FindStreamAsync(leafJs, LinkSubject, token);
             if (down is null)
             {
                 down = "LINK_DOWN";
                 await leafJs.CreateStreamAsync(new StreamConfig(down, ["durable.>"]) { Storage = StreamConfigStorage.File }, token);
             }
+
+            var options = new FederationOptions { Downstream = { Uri = downstreamUri } };
+            options.Upstreams["durable"] = new UpstreamDefinition { Uris = { upstreamUri }, AckMode = AckMode.OnConfirm, PrefetchCount = o.Window };
+            options.Policies["durable"] = new FederationPolicy { Pattern = "^durable$", ApplyTo = "exchanges", Definition = { FederationUpstream = "durable" } };
+            engine = new FederationEngine(options, [new NatsTransport()]);
+            await engine.StartAsync(token);
+            await LinkWait.RunningAsync(engine, 1, SetupTimeout, token);
 
             var up = await PollAsync(() => DurableForwarding.FindStreamAsync(hubJs, LinkSubject, token), token)
                 ?? throw new InvalidOperationException($"no stream on the upstream captures '{LinkSubject}' {SetupTimeout.TotalSeconds:F0} s after the link started " +

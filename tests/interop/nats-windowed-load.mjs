@@ -85,8 +85,6 @@ while (!probed) {
   await progressOrTimeout(50);
 }
 
-const payload = new Uint8Array(size);
-payload[4] = 1;
 const started = performance.now();
 let published = 0;
 let stalled = false;
@@ -100,6 +98,9 @@ for (; published < count; published++) {
     }
   }
   if (stalled) break;
+  // A new buffer per message: the client queues the array it is given, not a copy of it.
+  const payload = new Uint8Array(size);
+  payload[4] = 1;
   payload[0] = published & 0xff;
   payload[1] = (published >>> 8) & 0xff;
   payload[2] = (published >>> 16) & 0xff;

@@ -42,13 +42,13 @@ internal sealed class BlackBoxHost : IAsyncDisposable
     public async Task<JsonElement[]> LinksAsync() =>
         await _http.GetFromJsonAsync<JsonElement[]>("/federation/links") ?? [];
 
-    /// <summary>Waits until the one link is <c>running</c>.</summary>
+    /// <summary>Waits until the one link is <c>running</c> (by default as long as a host may take to start on a busy machine).</summary>
     public async Task WaitUntilRunningAsync(TimeSpan? timeout = null) =>
         await Eventually.UntilAsync(
             async () => (await LinksAsync()) is [var only] ? $"{only.GetProperty("state").GetString()} {only.GetProperty("error")}" : "no link",
             state => state.StartsWith("running ", StringComparison.Ordinal),
             "the link to be running",
-            timeout);
+            timeout ?? HostProcess.DefaultTimeout);
 
     /// <summary>Messages the link has forwarded and dropped so far (<c>/federation/links/traffic</c>); zeros before the first.</summary>
     public async Task<(long Forwarded, long Dropped)> TrafficAsync()

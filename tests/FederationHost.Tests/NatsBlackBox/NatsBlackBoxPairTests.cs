@@ -120,6 +120,10 @@ public sealed class NatsBlackBoxPairTests(ITestOutputHelper output)
         var received = await pair.Client.WaitForAsync("eu", r => after.All(b => r.Any(m => m.Body == b)), "the messages after the restart on B", TimeSpan.FromSeconds(30));
         BlackBoxAssert.ExactlyOnce(after, [.. received.Where(m => m.Body.StartsWith("after-restart", StringComparison.Ordinal))], "B after the restart");
         Assert.DoesNotContain(NatsReadmeRecipe.Password, pair.Host.Output, StringComparison.Ordinal);
+
+        // Said once each, not silently: the failure (a warning with its cause) and the recovery.
+        await pair.Host.Process.WaitForOutputAsync("up again after");
+        Assert.Contains("(orders <- nats-a) failed against nats://127.0.0.1:", pair.Host.Output, StringComparison.Ordinal);
         output.WriteLine($"kill -9: link went '{downState}' ({downError}), back to running; {after.Count} of {after.Count} after the restart; {clock.Elapsed.TotalSeconds:F1} s");
     }
 

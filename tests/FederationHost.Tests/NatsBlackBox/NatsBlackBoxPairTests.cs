@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Xunit.Abstractions;
 
 namespace FederationHost.Tests.NatsBlackBox;
@@ -21,7 +20,7 @@ public sealed class NatsBlackBoxPairTests(ITestOutputHelper output)
         await pair.Client.SubscribeAsync("eu", "b", "orders.eu.*");
         await pair.WaitForUpstreamInterestAsync("orders.eu.*");
 
-        var bodies = Bodies("pair", 100);
+        var bodies = MessageBodies.Numbered("pair", 100);
         await pair.Client.PublishAsync("a", "orders.eu.created", bodies);
 
         await pair.Client.WaitForAsync("eu", r => r.Count >= bodies.Count, $"{bodies.Count} messages on B");
@@ -57,7 +56,7 @@ public sealed class NatsBlackBoxPairTests(ITestOutputHelper output)
         await pair.Client.SubscribeAsync("us", "b", "orders.us.*");
         await pair.WaitForUpstreamInterestAsync("orders.eu.*");
         await pair.WaitForUpstreamInterestAsync("orders.us.*");
-        var before = Bodies("eu-while-subscribed", 20);
+        var before = MessageBodies.Numbered("eu-while-subscribed", 20);
         await pair.Client.PublishAsync("a", "orders.eu.created", before);
         await pair.Client.WaitForAsync("eu", r => r.Count >= before.Count, "the eu messages on B");
         await WaitForForwardedAsync(pair.Host, before.Count);
@@ -75,7 +74,7 @@ public sealed class NatsBlackBoxPairTests(ITestOutputHelper output)
         // link's one connection keep their order, so once the marker is on B, any eu message that crossed would
         // have been forwarded (and counted) before it.
         var (forwardedBefore, droppedBefore) = await pair.Host.TrafficAsync();
-        await pair.Client.PublishAsync("a", "orders.eu.created", Bodies("eu-after-unsubscribe", 20));
+        await pair.Client.PublishAsync("a", "orders.eu.created", MessageBodies.Numbered("eu-after-unsubscribe", 20));
         await pair.Client.PublishAsync("a", "orders.us.created", ["marker"]);
         await pair.Client.WaitForAsync("us", r => r.Any(m => m.Body == "marker"), "the marker on B");
         await WaitForForwardedAsync(pair.Host, forwardedBefore + 1);
@@ -91,7 +90,7 @@ public sealed class NatsBlackBoxPairTests(ITestOutputHelper output)
         await using var pair = await RecipePair.StartAsync();
         await pair.Client.SubscribeAsync("eu", "b", "orders.eu.*");
         await pair.WaitForUpstreamInterestAsync("orders.eu.*");
-        var before = Bodies("before-kill", 20);
+        var before = MessageBodies.Numbered("before-kill", 20);
         await pair.Client.PublishAsync("a", "orders.eu.created", before);
         await pair.Client.WaitForAsync("eu", r => r.Count >= before.Count, "the messages before the kill on B");
 
@@ -115,7 +114,7 @@ public sealed class NatsBlackBoxPairTests(ITestOutputHelper output)
             TimeSpan.FromSeconds(60));
 
         // Core NATS is at-most-once across the outage; what is published once the link is back must all arrive.
-        var after = Bodies("after-restart", 20);
+        var after = MessageBodies.Numbered("after-restart", 20);
         await pair.Client.PublishAsync("a", "orders.eu.created", after);
         var received = await pair.Client.WaitForAsync("eu", r => after.All(b => r.Any(m => m.Body == b)), "the messages after the restart on B", TimeSpan.FromSeconds(30));
         BlackBoxAssert.ExactlyOnce(after, [.. received.Where(m => m.Body.StartsWith("after-restart", StringComparison.Ordinal))], "B after the restart");
@@ -126,9 +125,6 @@ public sealed class NatsBlackBoxPairTests(ITestOutputHelper output)
         Assert.Contains("(orders <- nats-a) failed against nats://127.0.0.1:", pair.Host.Output, StringComparison.Ordinal);
         output.WriteLine($"kill -9: link went '{downState}' ({downError}), back to running; {after.Count} of {after.Count} after the restart; {clock.Elapsed.TotalSeconds:F1} s");
     }
-
-    internal static List<string> Bodies(string prefix, int count) =>
-        [.. Enumerable.Range(0, count).Select(i => $"{prefix}-{i.ToString(CultureInfo.InvariantCulture)}")];
 
     // The forwarded counter moves after the downstream confirmed the publish, so it can trail the delivery slightly.
     private static Task<(long Forwarded, long Dropped)> WaitForForwardedAsync(BlackBoxHost host, long atLeast) =>

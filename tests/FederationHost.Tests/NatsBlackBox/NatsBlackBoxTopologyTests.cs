@@ -15,14 +15,13 @@ namespace FederationHost.Tests.NatsBlackBox;
 [Trait("blackbox", "nats")]
 public sealed class NatsBlackBoxTopologyTests(ITestOutputHelper output)
 {
-    private const string Subject = "orders.mesh.>";
     private const int PerNode = 10;
 
     [Fact]
     public async Task Ring_of_three_with_max_hops_2_delivers_each_message_once_at_each_node_and_the_trail_stops_at_2()
     {
         var clock = Stopwatch.StartNew();
-        await using var mesh = await Mesh.StartAsync(["ring-1", "ring-2", "ring-3"], maxHops: 2, upstreamOf: i => (i + 2) % 3);
+        await using var mesh = await NatsMesh.StartAsync(["ring-1", "ring-2", "ring-3"], maxHops: 2, upstreamOf: i => (i + 2) % 3);
 
         var published = await mesh.PublishOnEveryNodeAsync(PerNode);
         await mesh.WaitUntilSettledAsync(published.Count, droppedPerHost: PerNode);
@@ -60,7 +59,7 @@ public sealed class NatsBlackBoxTopologyTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
 
         // max-hops 2, so that what stops the loop is the cycle rule (the message already left that server), not the hop limit.
-        await using var mesh = await Mesh.StartAsync(["nats-a", "nats-b"], maxHops: 2, upstreamOf: i => 1 - i);
+        await using var mesh = await NatsMesh.StartAsync(["nats-a", "nats-b"], maxHops: 2, upstreamOf: i => 1 - i);
 
         var published = await mesh.PublishOnEveryNodeAsync(PerNode);
         await mesh.WaitUntilSettledAsync(published.Count, droppedPerHost: PerNode);
@@ -85,109 +84,5 @@ public sealed class NatsBlackBoxTopologyTests(ITestOutputHelper output)
         }
 
         output.WriteLine($"pair both ways, max-hops 2: {published.Count} messages, each once on each side, {PerNode} dropped as cycle per host, in {clock.Elapsed.TotalSeconds:F1} s");
-    }
-
-    /// <summary>Servers, one host per server (downstream: that server; upstream: the one <c>upstreamOf</c> names), and one npm client subscribed on each.</summary>
-    private sealed class Mesh : IAsyncDisposable
-    {
-        private Mesh(NpmNatsClient client)
-        {
-            Client = client;
-        }
-
-        public List<NatsNode> Nodes { get; } = [];
-
-        public List<BlackBoxHost> Hosts { get; } = [];
-
-        public NpmNatsClient Client { get; }
-
-        public static async Task<Mesh> StartAsync(string[] names, int maxHops, Func<int, int> upstreamOf)
-        {
-            var recipe = NatsReadmeRecipe.Load();
-            var mesh = new Mesh(NpmNatsClient.Start());
-            try
-            {
-                foreach (var name in names)
-                {
-                    mesh.Nodes.Add(await NatsNode.StartAsync(name, recipe.ServerArgsNamed(name)));
-                }
-
-                for (var i = 0; i < names.Length; i++)
-                {
-                    mesh.Hosts.Add(await BlackBoxHost.StartAsync(recipe.AppSettingsFor(mesh.Nodes[i], mesh.Nodes[upstreamOf(i)], maxHops)));
-                }
-
-                foreach (var host in mesh.Hosts)
-                {
-                    await host.WaitUntilRunningAsync();
-                }
-
-                // A local subscriber on every server: interest travels one hop (a host ignores other links' subscriptions).
-                foreach (var node in mesh.Nodes)
-                {
-                    await mesh.Client.ConnectAsync(node.Name, node.Server.Port);
-                    await mesh.Client.SubscribeAsync(node.Name, node.Name, Subject);
-                }
-
-                // Each server then holds two subscriptions on the subject: the npm client's and the link's of the host whose upstream it is.
-                foreach (var node in mesh.Nodes)
-                {
-                    await Eventually.UntilAsync(() => node.SubscriptionCountAsync(Subject), n => n == 2, $"{node.Name} to hold the npm and the link subscription on {Subject}");
-                }
-
-                return mesh;
-            }
-            catch
-            {
-                await mesh.DisposeAsync();
-                throw;
-            }
-        }
-
-        /// <summary>Publishes <paramref name="perNode"/> messages on every server; returns each body with the index of its server.</summary>
-        public async Task<Dictionary<string, int>> PublishOnEveryNodeAsync(int perNode)
-        {
-            var published = new Dictionary<string, int>(StringComparer.Ordinal);
-            for (var i = 0; i < Nodes.Count; i++)
-            {
-                var bodies = NatsBlackBoxPairTests.Bodies($"from-{Nodes[i].Name}", perNode);
-                await Client.PublishAsync(Nodes[i].Name, "orders.mesh.created", bodies);
-                bodies.ForEach(b => published.Add(b, i));
-            }
-
-            return published;
-        }
-
-        /// <summary>
-        /// Waits until every subscriber has <paramref name="perSubscriber"/> messages and every host has dropped
-        /// <paramref name="droppedPerHost"/>: the drop is the last step of every message's way, so after it no copy is
-        /// still travelling and the counts are final.
-        /// </summary>
-        public async Task WaitUntilSettledAsync(int perSubscriber, long droppedPerHost)
-        {
-            foreach (var node in Nodes)
-            {
-                await Client.WaitForAsync(node.Name, r => r.Count >= perSubscriber, $"{perSubscriber} messages at {node.Name}");
-            }
-
-            foreach (var host in Hosts)
-            {
-                await Eventually.UntilAsync(host.TrafficAsync, t => t.Dropped >= droppedPerHost, $"a host to drop {droppedPerHost}");
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Client.DisposeAsync();
-            foreach (var host in Hosts)
-            {
-                await host.DisposeAsync();
-            }
-
-            foreach (var node in Nodes)
-            {
-                await node.DisposeAsync();
-            }
-        }
     }
 }

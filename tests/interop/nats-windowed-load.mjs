@@ -11,17 +11,18 @@
 // Prints one JSON line: {"published","received","unique","lost","duplicates","outOfOrder","firstLost":[..],
 // "lastLost":[..],"stalled","seconds","msgsPerSec"}; exit code 0 whenever it could measure (the caller judges), 2 if
 // no probe got through within PROBE_MS.
-// Usage: node nats-windowed-load.mjs PUB_PORT SUB_PORT SUBJECT COUNT SIZE WINDOW STALL_MS PROBE_MS [PUB_USER PUB_PASS]
+// Usage: node nats-windowed-load.mjs PUB_PORT SUB_PORT SUBJECT SUB_SUBJECT COUNT SIZE WINDOW STALL_MS PROBE_MS [PUB_USER PUB_PASS]
+// (SUB_SUBJECT: what the subscriber subscribes to, SUBJECT or a wildcard that matches it)
 import { connect } from "nats";
 
-const [pubPort, subPort, subject, countArg, sizeArg, windowArg, stallArg, probeArg, pubUser, pubPass] = process.argv.slice(2);
+const [pubPort, subPort, subject, subSubject, countArg, sizeArg, windowArg, stallArg, probeArg, pubUser, pubPass] = process.argv.slice(2);
 const count = Number(countArg);
 const size = Number(sizeArg);
 const window = Number(windowArg);
 const stallMs = Number(stallArg);
 const probeMs = Number(probeArg);
-if (!subject || !(count > 0) || !(size >= 5) || !(window > 0) || !(stallMs > 0) || !(probeMs > 0)) {
-  console.error("usage: node nats-windowed-load.mjs PUB_PORT SUB_PORT SUBJECT COUNT SIZE WINDOW STALL_MS PROBE_MS [PUB_USER PUB_PASS]   (SIZE >= 5)");
+if (!subject || !subSubject || !(count > 0) || !(size >= 5) || !(window > 0) || !(stallMs > 0) || !(probeMs > 0)) {
+  console.error("usage: node nats-windowed-load.mjs PUB_PORT SUB_PORT SUBJECT SUB_SUBJECT COUNT SIZE WINDOW STALL_MS PROBE_MS [PUB_USER PUB_PASS]   (SIZE >= 5)");
   process.exit(64);
 }
 
@@ -37,7 +38,7 @@ let highest = -1;
 let probed = false;
 let wake = null; // resolves the publisher's or the final wait when something arrives
 
-subscriber.subscribe(subject, {
+subscriber.subscribe(subSubject, {
   callback: (error, m) => {
     if (error) return;
     const data = m.data;

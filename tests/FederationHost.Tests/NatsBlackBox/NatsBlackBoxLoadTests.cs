@@ -26,13 +26,17 @@ public sealed class NatsBlackBoxLoadTests(ITestOutputHelper output)
     // How long interest may take to travel (the /subsz poll and the link's upstream SUB) before the load starts.
     private const int ProbeMs = 30_000;
 
-    [Fact]
+    // The subscriber on B takes the published subject itself, or a wildcard over the whole namespace (which the link
+    // subscribes upstream as two subjects, orders.> and orders, and routes by one of them).
+    [Theory]
     [Trait("load", "500k")]
-    public async Task Half_a_million_messages_at_a_window_of_ten_thousand_arrive_with_none_lost_and_none_doubled()
+    [InlineData("orders.load.data")]
+    [InlineData("orders.>")]
+    public async Task Half_a_million_messages_at_a_window_of_ten_thousand_arrive_with_none_lost_and_none_doubled(string subscribedSubject)
     {
         await using var pair = await RecipePair.StartAsync();
         var (exitCode, stdout, stderr) = await NodeScript.RunAsync("nats", "nats-windowed-load.mjs",
-            Text(pair.Upstream.Server.Port), Text(pair.Downstream.Server.Port), "orders.load.data",
+            Text(pair.Upstream.Server.Port), Text(pair.Downstream.Server.Port), "orders.load.data", subscribedSubject,
             Text(Count), Text(Size), Text(Window), Text(StallMs), Text(ProbeMs), NatsReadmeRecipe.User, NatsReadmeRecipe.Password);
         Assert.True(exitCode == 0, $"nats-windowed-load.mjs exited with {exitCode}: {stderr}\n{stdout}");
 
@@ -41,7 +45,7 @@ public sealed class NatsBlackBoxLoadTests(ITestOutputHelper output)
         var (forwarded, dropped) = await pair.Host.TrafficAsync();
         var link = await pair.Host.LinkAsync();
         var report =
-            $"published {run.GetProperty("published")} of {Count}, received {run.GetProperty("received")}, unique {run.GetProperty("unique")}, " +
+            $"subscribed to {subscribedSubject}: published {run.GetProperty("published")} of {Count}, received {run.GetProperty("received")}, unique {run.GetProperty("unique")}, " +
             $"lost {run.GetProperty("lost")} (first {run.GetProperty("firstLost")}, last {run.GetProperty("lastLost")}), " +
             $"duplicates {run.GetProperty("duplicates")}, out of order {run.GetProperty("outOfOrder")}, stalled {run.GetProperty("stalled")}, " +
             $"{run.GetProperty("seconds").GetDouble():F1} s, {run.GetProperty("msgsPerSec").GetDouble():F0} msg/s; " +

@@ -133,6 +133,13 @@ public sealed class NatsServerProcess : IAsyncDisposable
         process.Dispose();
     }
 
+    /// <summary>
+    /// kill -9: SIGKILL to this process by its own handle (what <see cref="Process.Kill()"/> sends on Unix), so the server
+    /// closes no connection cleanly and clients only see their sockets die. <see cref="StartAsync()"/> then starts it
+    /// again on the same <see cref="Port"/> and <see cref="MonitorPort"/>, as a service manager restarting it would.
+    /// </summary>
+    public Task KillAsync() => StopAsync();
+
     public async Task RestartAsync()
     {
         await StopAsync();

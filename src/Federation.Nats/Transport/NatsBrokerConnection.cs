@@ -704,8 +704,8 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
     private void ThrowIfLost()
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (_completion.Task.IsFaulted)
+        // The SPI's contract: every call after disposal or loss throws ConnectionLostException.
+        if (Volatile.Read(ref _disposed) != 0 || _completion.Task.IsFaulted)
         {
             throw new ConnectionLostException("The NATS connection was lost.");
         }

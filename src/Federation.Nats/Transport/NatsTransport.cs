@@ -40,6 +40,14 @@ public sealed class NatsTransport : ITransport
     public IReadOnlyList<string> ValidateUri(string uri) => NatsUriSettings.Problems(uri);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Core NATS has none of the capabilities: exchanges and queues are emulated per connection over subjects, delivery is
+    /// at-most-once, nothing is durable, there is no headers exchange, header values travel as text, and a routing key must
+    /// be a sequence of non-empty subject tokens.
+    /// </remarks>
+    public TransportCapabilities Capabilities => TransportCapabilities.None;
+
+    /// <inheritdoc />
     public async ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);

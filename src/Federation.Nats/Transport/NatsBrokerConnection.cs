@@ -488,9 +488,9 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         try
         {
-            var subscription = await _nats.SubscribeCoreAsync(subject, queueGroup: null, RawBytes, opts: null, cancellationToken).ConfigureAwait(false);
+            var subscription = new NatsRoutingSubscription(_nats, subject, (received, headers, body) => Route(source, entry, received, headers, body));
             entry.Subscription = subscription;
-            entry.Reader = Task.Run(() => ReadAsync(source, entry, subscription), CancellationToken.None);
+            await _nats.AddSubAsync(subscription, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -500,43 +500,6 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             }
 
             throw ex is NatsException ? new ConnectionLostException($"Subscribing to '{subject}' failed: {ex.Message}", ex) : ex;
-        }
-    }
-
-    private static readonly NatsRawSerializer<byte[]> RawBytes = NatsRawSerializer<byte[]>.Default;
-
-    /// <summary>Routes what one subscription receives, in order, until it is unsubscribed or the connection closes.</summary>
-    private async Task ReadAsync(ExchangeState source, SubscriptionEntry entry, INatsSub<byte[]> subscription)
-    {
-        var reader = subscription.Msgs;
-        var token = _closing.Token;
-        try
-        {
-            while (await reader.WaitToReadAsync(token).ConfigureAwait(false))
-            {
-                while (reader.TryRead(out var msg))
-                {
-                    var offer = Route(source, entry, msg.Subject, msg.Headers, msg.Data);
-                    if (!offer.IsCompletedSuccessfully)
-                    {
-                        await offer.ConfigureAwait(false);
-                    }
-                }
-            }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            // the connection is being disposed
-        }
-        catch (ObjectDisposedException)
-        {
-            // the connection was disposed while routing
-        }
-#pragma warning disable CA1031 // a reader that stopped would stall its subscription silently: fail the connection instead
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-            Lost();
         }
     }
 
@@ -728,9 +691,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         public int References { get; set; } = 1;
 
-        public INatsSub<byte[]>? Subscription { get; set; }
-
-        public Task Reader { get; set; } = Task.CompletedTask;
+        public NatsRoutingSubscription? Subscription { get; set; }
     }
 
     /// <summary>

@@ -12,6 +12,8 @@ namespace Federation.Nats.Transport;
 /// </remarks>
 internal static class NatsOptsFactory
 {
+    private const int LinkBufferSize = 1024 * 1024;
+
     /// <summary>Options for a connection to <paramref name="serverUrl"/> (which may carry user information).</summary>
     /// <param name="serverUrl">The server URI without its query.</param>
     /// <param name="connectionName">The connection name the server shows.</param>
@@ -20,7 +22,10 @@ internal static class NatsOptsFactory
     public static NatsOpts Create(string serverUrl, string connectionName, TimeSpan connectTimeout, Func<NatsOpts, NatsOpts>? configure)
     {
         var parsed = new Uri(serverUrl, UriKind.Absolute);
-        var opts = NatsOpts.Default with { Name = connectionName };
+        // A link writes and reads in bursts of thousands of messages: with the client's 64 KiB pipe, a burst of a few
+        // hundred messages already waits for the socket writer and every further publish takes the client's slow async
+        // path (profiled). A larger pipe keeps publishes synchronous; the memory is per connection, not per message.
+        var opts = NatsOpts.Default with { Name = connectionName, WriterBufferSize = LinkBufferSize, ReaderBufferSize = LinkBufferSize };
         if (configure is not null)
         {
             opts = configure(opts) ?? throw new InvalidOperationException("The NatsOpts configure callback returned null.");

@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Text;
+using Federation.Nats.Transport;
+using Federation.Testing.Brokers;
+using NATS.Client.Core;
+
+namespace Federation.Nats.Tests.Security;
+
+/// <summary>
+/// The TLS and login settings of a NATS URI, mapped by <see cref="NatsConnectionOptions.Apply"/>, against real
+/// nats-servers secured each way, connecting with the official client (<see cref="NatsConnection"/>) directly. This
+/// proves the certificates, the server configs and the mapping; <see cref="NatsTransportSecurityTests"/> proves the
+/// transport and the link on top of them.
+/// </summary>
+public sealed class OfficialClientSecurityTests(NatsSecurityLab lab) : IClassFixture<NatsSecurityLab>
+{
+    // The process's first TLS handshake loads OpenSSL and the system store: seconds on a loaded machine.
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(20);
+
+    private readonly CapturingLoggerFactory _logs = new();
+
+    public static TheoryData<NatsSecurityMode, string> Working => new()
+    {
+        { NatsSecurityMode.Tls, "tls://{host}?cacertfile={ca}" },
+        { NatsSecurityMode.Tls, "nats://{host}?cacertfile={ca}" }, // a TLS key on nats:// requires TLS
+        { NatsSecurityMode.Tls, "tls://{host}?verify=verify_none" },
+        { NatsSecurityMode.Tls, "tls://{host}?cacertfile={ca}&verify=verify_peer" },
+        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}&certfile={cert}&keyfile={key}" },
+        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}&certfile={combined}" },
+        { NatsSecurityMode.MutualTls, "tls://{host}?verify=verify_none&certfile={cert}&keyfile={key}" },
+        { NatsSecurityMode.UserPassword, "nats://{user}:{password}@{host}" },
+        { NatsSecurityMode.Token, "nats://{token}@{host}" },
+        { NatsSecurityMode.NKey, "nats://{host}?nkey-seed-file={seedfile}" },
+        { NatsSecurityMode.Creds, "nats://{host}?creds-file={creds}" },
+    };
+
+    public static TheoryData<NatsSecurityMode, string, string> Refused => new()
+    {
+        { NatsSecurityMode.Tls, "tls://{host}", "certificate" }, // our CA is not in the system store
+        { NatsSecurityMode.Tls, "tls://{host}?cacertfile={untrustedca}", "certificate" },
+        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}", "certificate" }, // no client certificate
+        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}&certfile={untrustedcert}&keyfile={untrustedkey}", "certificate" },
+        { NatsSecurityMode.UserPassword, "nats://{user}:{wrong}@{host}", "Authorization Violation" },
+        { NatsSecurityMode.UserPassword, "nats://{host}", "Authorization Violation" },
+        { NatsSecurityMode.Token, "nats://{wrong}@{host}", "Authorization Violation" },
+        { NatsSecurityMode.NKey, "nats://{host}?nkey-seed-file={strangerseedfile}", "Authorization Violation" },
+        { NatsSecurityMode.Creds, "nats://{host}?creds-file={strangercreds}", "Authorization Violation" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Working))]
+    public async Task A_uri_with_the_right_settings_connects_and_round_trips(NatsSecurityMode mode, string template)
+    {
+        var server = await lab.ServerAsync(mode);
+        await using var connection = new NatsConnection(Options(UriFor(lab, server, template)));
+        await connection.ConnectAsync();
+
+        Assert.Equal(mode is NatsSecurityMode.Tls or NatsSecurityMode.MutualTls, connection.ServerInfo!.TlsRequired);
+        await using var subscription = await connection.SubscribeCoreAsync<byte[]>("secured.check");
+        await connection.PingAsync();
+        await connection.PublishAsync("secured.check", "hello"u8.ToArray());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var message = await subscription.Msgs.ReadAsync(timeout.Token);
+        Assert.Equal("hello", Encoding.UTF8.GetString(message.Data!));
+        SecretAssert.NoneIn(lab, _logs.Text, "the client's log");
+    }
+
+    [Theory]
+    [MemberData(nameof(Refused))]
+    public async Task A_uri_with_wrong_settings_is_refused_naming_the_cause_without_a_secret(NatsSecurityMode mode, string template, string cause)
+    {
+        var server = await lab.ServerAsync(mode);
+        await using var connection = new NatsConnection(Options(UriFor(lab, server, template)));
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(async () => await connection.ConnectAsync());
+
+        var text = error.ToString();
+        Assert.Contains(cause, text, StringComparison.OrdinalIgnoreCase);
+        SecretAssert.NoneIn(lab, text, "the exception");
+        SecretAssert.NoneIn(lab, _logs.Text, "the client's log");
+    }
+
+    /// <summary>
+    /// <paramref name="template"/> with its placeholders filled in: <c>{host}</c> the server's loopback address, the file
+    /// placeholders the lab's files, <c>{password}</c>, <c>{token}</c>, <c>{wrong}</c> its secrets.
+    /// </summary>
+    internal static string UriFor(NatsSecurityLab lab, NatsServerProcess server, string template) => template
+        .Replace("{host}", "127.0.0.1:" + server.Port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+        .Replace("{untrustedca}", lab.Certificates.UntrustedCaCertFile, StringComparison.Ordinal)
+        .Replace("{untrustedcert}", lab.Certificates.UntrustedClientCertFile, StringComparison.Ordinal)
+        .Replace("{untrustedkey}", lab.Certificates.UntrustedClientKeyFile, StringComparison.Ordinal)
+        .Replace("{ca}", lab.Certificates.CaCertFile, StringComparison.Ordinal)
+        .Replace("{cert}", lab.Certificates.ClientCertFile, StringComparison.Ordinal)
+        .Replace("{key}", lab.Certificates.ClientKeyFile, StringComparison.Ordinal)
+        .Replace("{combined}", lab.Certificates.ClientCombinedFile, StringComparison.Ordinal)
+        .Replace("{user}", lab.User, StringComparison.Ordinal)
+        .Replace("{password}", lab.Password, StringComparison.Ordinal)
+        .Replace("{token}", lab.Token, StringComparison.Ordinal)
+        .Replace("{wrong}", lab.WrongSecret, StringComparison.Ordinal)
+        .Replace("{strangerseedfile}", lab.UnknownNKeySeedFile, StringComparison.Ordinal)
+        .Replace("{seedfile}", lab.NKeySeedFile, StringComparison.Ordinal)
+        .Replace("{strangercreds}", lab.UnknownCredsFile, StringComparison.Ordinal)
+        .Replace("{creds}", lab.CredsFile, StringComparison.Ordinal);
+
+    private NatsOpts Options(string uri) => NatsConnectionOptions.Apply(
+        NatsUriSettings.Parse(uri),
+        NatsOpts.Default with { Name = "security-test", ConnectTimeout = ConnectTimeout, MaxReconnectRetry = 0, RetryOnInitialConnect = false, LoggerFactory = _logs });
+}

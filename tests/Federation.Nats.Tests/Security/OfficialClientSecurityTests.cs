@@ -34,17 +34,18 @@ public sealed class OfficialClientSecurityTests(NatsSecurityLab lab) : IClassFix
         { NatsSecurityMode.Creds, "nats://{host}?creds-file={creds}" },
     };
 
+    /// <summary>Settings the server refuses, with what <see cref="NatsSecurityFailure.Describe"/> must say (" … " separates the parts that must appear in order).</summary>
     public static TheoryData<NatsSecurityMode, string, string> Refused => new()
     {
-        { NatsSecurityMode.Tls, "tls://{host}", "certificate" }, // our CA is not in the system store
-        { NatsSecurityMode.Tls, "tls://{host}?cacertfile={untrustedca}", "certificate" },
-        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}", "certificate" }, // no client certificate
-        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}&certfile={untrustedcert}&keyfile={untrustedkey}", "certificate" },
-        { NatsSecurityMode.UserPassword, "nats://{user}:{wrong}@{host}", "Authorization Violation" },
-        { NatsSecurityMode.UserPassword, "nats://{host}", "Authorization Violation" },
-        { NatsSecurityMode.Token, "nats://{wrong}@{host}", "Authorization Violation" },
-        { NatsSecurityMode.NKey, "nats://{host}?nkey-seed-file={strangerseedfile}", "Authorization Violation" },
-        { NatsSecurityMode.Creds, "nats://{host}?creds-file={strangercreds}", "Authorization Violation" },
+        { NatsSecurityMode.Tls, "tls://{host}", "the server's TLS certificate was not accepted (The remote certificate is invalid … set 'cacertfile' to the CA that signed it" }, // our CA is not in the system store
+        { NatsSecurityMode.Tls, "tls://{host}?cacertfile={untrustedca}", "the server's TLS certificate was not accepted (The remote certificate was rejected by the provided RemoteCertificateValidationCallback): it is not signed by a CA in 'cacertfile'" },
+        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}", "the server refused the TLS handshake (sslv3 alert bad certificate): it requires a client certificate: set 'certfile' and 'keyfile'" },
+        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}&certfile={untrustedcert}&keyfile={untrustedkey}", "the server refused the TLS handshake (sslv3 alert bad certificate): the client certificate in 'certfile' is not signed by a CA the server trusts" },
+        { NatsSecurityMode.UserPassword, "nats://{user}:{wrong}@{host}", "the server refused the login (Authorization Violation): check the user and password in the user-info" },
+        { NatsSecurityMode.UserPassword, "nats://{host}", "the server refused the login (Authorization Violation): the URI has no credentials" },
+        { NatsSecurityMode.Token, "nats://{wrong}@{host}", "the server refused the login (Authorization Violation): check the token in the user-info" },
+        { NatsSecurityMode.NKey, "nats://{host}?nkey-seed-file={strangerseedfile}", "the server refused the login (Authorization Violation): the server does not know the nkey of the seed in 'nkey-seed-file'" },
+        { NatsSecurityMode.Creds, "nats://{host}?creds-file={strangercreds}", "the server refused the login (Authorization Violation): the server does not accept the user JWT in 'creds-file'" },
     };
 
     [Theory]
@@ -52,7 +53,7 @@ public sealed class OfficialClientSecurityTests(NatsSecurityLab lab) : IClassFix
     public async Task A_uri_with_the_right_settings_connects_and_round_trips(NatsSecurityMode mode, string template)
     {
         var server = await lab.ServerAsync(mode);
-        await using var connection = new NatsConnection(Options(UriFor(lab, server, template)));
+        await using var connection = new NatsConnection(Options(NatsUriSettings.Parse(UriFor(lab, server, template))));
         await connection.ConnectAsync();
 
         Assert.Equal(mode is NatsSecurityMode.Tls or NatsSecurityMode.MutualTls, connection.ServerInfo!.TlsRequired);
@@ -70,13 +71,24 @@ public sealed class OfficialClientSecurityTests(NatsSecurityLab lab) : IClassFix
     public async Task A_uri_with_wrong_settings_is_refused_naming_the_cause_without_a_secret(NatsSecurityMode mode, string template, string cause)
     {
         var server = await lab.ServerAsync(mode);
-        await using var connection = new NatsConnection(Options(UriFor(lab, server, template)));
+        var settings = NatsUriSettings.Parse(UriFor(lab, server, template));
+        await using var connection = new NatsConnection(Options(settings));
 
         var error = await Assert.ThrowsAnyAsync<Exception>(async () => await connection.ConnectAsync());
 
-        var text = error.ToString();
-        Assert.Contains(cause, text, StringComparison.OrdinalIgnoreCase);
-        SecretAssert.NoneIn(lab, text, "the exception");
+        var described = NatsSecurityFailure.Describe(error, settings.Security);
+        Assert.NotNull(described);
+        var at = 0;
+        foreach (var part in cause.Split(" … "))
+        {
+            var found = described.IndexOf(part, at, StringComparison.Ordinal);
+            Assert.True(found >= 0, $"'{part}' in: {described}");
+            at = found + part.Length;
+        }
+
+        Assert.Equal(cause.Contains("login", StringComparison.Ordinal), NatsSecurityFailure.IsLoginRefused(error));
+        SecretAssert.NoneIn(lab, described, "the description");
+        SecretAssert.NoneIn(lab, error.ToString(), "the exception");
         SecretAssert.NoneIn(lab, _logs.Text, "the client's log");
     }
 
@@ -102,7 +114,7 @@ public sealed class OfficialClientSecurityTests(NatsSecurityLab lab) : IClassFix
         .Replace("{strangercreds}", lab.UnknownCredsFile, StringComparison.Ordinal)
         .Replace("{creds}", lab.CredsFile, StringComparison.Ordinal);
 
-    private NatsOpts Options(string uri) => NatsConnectionOptions.Apply(
-        NatsUriSettings.Parse(uri),
+    private NatsOpts Options(NatsUriSettings settings) => NatsConnectionOptions.Apply(
+        settings,
         NatsOpts.Default with { Name = "security-test", ConnectTimeout = ConnectTimeout, MaxReconnectRetry = 0, RetryOnInitialConnect = false, LoggerFactory = _logs });
 }

@@ -1,4 +1,5 @@
 using System.Security.Authentication;
+using Federation.Core.Transport;
 using NATS.Client.Core;
 
 namespace Federation.Nats.Transport;
@@ -12,6 +13,24 @@ namespace Federation.Nats.Transport;
 /// </summary>
 internal static class NatsSecurityFailure
 {
+    /// <summary>
+    /// The transport exception for a connect attempt of the official client that failed because of TLS, the login or a
+    /// file the URI names: <see cref="AuthenticationFailedException"/> when the server refused the login, otherwise
+    /// <see cref="BrokerUnreachableException"/>, its message naming <paramref name="displayUri"/> (redacted) and the
+    /// cause. Null when the cause is something else.
+    /// </summary>
+    public static BrokerUnreachableException? ToTransportException(Exception error, NatsSecuritySettings security, string displayUri)
+    {
+        ArgumentNullException.ThrowIfNull(displayUri);
+        if (Describe(error, security) is not { } cause)
+        {
+            return null;
+        }
+
+        var message = $"Could not connect to NATS server {displayUri}: {cause}";
+        return IsLoginRefused(error) ? new AuthenticationFailedException(message, error) : new BrokerUnreachableException(message, error);
+    }
+
     /// <summary>Whether the server refused the login (<c>-ERR 'Authorization Violation'</c> and its kin).</summary>
     public static bool IsLoginRefused(Exception error) => Chain(error).Any(e => e is NatsServerException { IsAuthError: true });
 
@@ -44,6 +63,13 @@ internal static class NatsSecurityFailure
                 ? $"it requires a client certificate: set '{NatsSecuritySettings.CertFileKey}' and '{NatsSecuritySettings.KeyFileKey}'"
                 : $"the client certificate in '{NatsSecuritySettings.CertFileKey}' is not signed by a CA the server trusts";
             return $"the server refused the TLS handshake ({AlertText(alert.Message)}): {hint}";
+        }
+
+        // A file that was readable when the URI was validated and is not now (the client reads the TLS and creds files at connect).
+        // Only these: a failed TLS handshake or a lost socket is an IOException too.
+        if (chain.FirstOrDefault(e => e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException) is { } file)
+        {
+            return $"a file the URI names cannot be used now: {NatsSecurityFiles.Describe(file)} ({file.Message.TrimEnd('.')})";
         }
 
         if (chain.FirstOrDefault(e => e.Message.Contains("TlsMode", StringComparison.Ordinal)) is { } tlsMode)

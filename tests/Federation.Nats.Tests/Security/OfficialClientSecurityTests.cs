@@ -88,8 +88,30 @@ public sealed class OfficialClientSecurityTests(NatsSecurityLab lab) : IClassFix
 
         Assert.Equal(cause.Contains("login", StringComparison.Ordinal), NatsSecurityFailure.IsLoginRefused(error));
         SecretAssert.NoneIn(lab, described, "the description");
+        var transportError = NatsSecurityFailure.ToTransportException(error, settings.Security, "nats://shown");
+        Assert.NotNull(transportError);
+        Assert.Equal($"Could not connect to NATS server nats://shown: {described}", transportError.Message);
+        Assert.Equal(NatsSecurityFailure.IsLoginRefused(error), transportError is global::Federation.Core.Transport.AuthenticationFailedException);
         SecretAssert.NoneIn(lab, error.ToString(), "the exception");
         SecretAssert.NoneIn(lab, _logs.Text, "the client's log");
+    }
+
+    [Fact]
+    public async Task A_file_that_vanished_after_validation_is_named_as_the_cause()
+    {
+        var server = await lab.ServerAsync(NatsSecurityMode.Creds);
+        var creds = Path.Combine(lab.Directory, "vanishing.creds");
+        File.Copy(lab.CredsFile, creds, overwrite: true);
+        var settings = NatsUriSettings.Parse(UriFor(lab, server, "nats://{host}?creds-file=" + creds));
+        File.Delete(creds);
+        await using var connection = new NatsConnection(Options(settings));
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(async () => await connection.ConnectAsync());
+
+        var described = NatsSecurityFailure.Describe(error, settings.Security);
+        Assert.StartsWith("a file the URI names cannot be used now: the file does not exist", described, StringComparison.Ordinal);
+        Assert.Contains(creds, described, StringComparison.Ordinal);
+        SecretAssert.NoneIn(lab, error.ToString(), "the exception");
     }
 
     /// <summary>

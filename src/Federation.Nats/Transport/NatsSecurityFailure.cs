@@ -16,9 +16,14 @@ internal static class NatsSecurityFailure
     /// <summary>
     /// The transport exception for a connect attempt of the official client that failed because of TLS, the login or a
     /// file the URI names: <see cref="AuthenticationFailedException"/> when the server refused the login, otherwise
-    /// <see cref="BrokerUnreachableException"/>, its message naming <paramref name="displayUri"/> (redacted) and the
-    /// cause. Null when the cause is something else.
+    /// <see cref="BrokerUnreachableException"/>, its message naming the cause and then <paramref name="displayUri"/>
+    /// (redacted). Null when the cause is something else.
     /// </summary>
+    /// <remarks>
+    /// The URI comes last on purpose: the link status passes the message through <see cref="UriRedaction.RedactText"/>,
+    /// which masks the rest of the line after a secret-looking query key, and every file key (<c>cacertfile</c>,
+    /// <c>keyfile</c>, <c>nkey-seed-file</c>, <c>creds-file</c>, ...) looks secret to it.
+    /// </remarks>
     public static BrokerUnreachableException? ToTransportException(Exception error, NatsSecuritySettings security, string displayUri)
     {
         ArgumentNullException.ThrowIfNull(displayUri);
@@ -27,7 +32,7 @@ internal static class NatsSecurityFailure
             return null;
         }
 
-        var message = $"Could not connect to NATS server {displayUri}: {cause}";
+        var message = $"Could not connect to the NATS server: {cause}. URI: {displayUri}";
         return IsLoginRefused(error) ? new AuthenticationFailedException(message, error) : new BrokerUnreachableException(message, error);
     }
 

@@ -90,7 +90,7 @@ public sealed class OfficialClientSecurityTests(NatsSecurityLab lab) : IClassFix
         SecretAssert.NoneIn(lab, described, "the description");
         var transportError = NatsSecurityFailure.ToTransportException(error, settings.Security, "nats://shown");
         Assert.NotNull(transportError);
-        Assert.Equal($"Could not connect to NATS server nats://shown: {described}", transportError.Message);
+        Assert.Equal($"Could not connect to the NATS server: {described}. URI: nats://shown", transportError.Message);
         Assert.Equal(NatsSecurityFailure.IsLoginRefused(error), transportError is global::Federation.Core.Transport.AuthenticationFailedException);
         SecretAssert.NoneIn(lab, error.ToString(), "the exception");
         SecretAssert.NoneIn(lab, _logs.Text, "the client's log");

@@ -38,11 +38,25 @@ internal static class NatsConnectionOptions
     public static NatsOpts Apply(NatsUriSettings settings, NatsOpts baseOptions)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        return Apply(settings.ServerUrl, settings.Security, baseOptions);
+    }
+
+    /// <summary>
+    /// <paramref name="baseOptions"/> with the URL <paramref name="serverUrl"/> (a URI without query; its user-info is
+    /// removed) and the TLS and login of <paramref name="security"/>: the same mapping for any NATS URI parser, such as
+    /// the subject transport's.
+    /// </summary>
+    /// <exception cref="IOException">The <c>nkey-seed-file</c> cannot be read now.</exception>
+    /// <exception cref="UnauthorizedAccessException">The <c>nkey-seed-file</c> may not be read now.</exception>
+    /// <exception cref="InvalidDataException">The <c>nkey-seed-file</c> holds no valid user seed now.</exception>
+    public static NatsOpts Apply(string serverUrl, NatsSecuritySettings security, NatsOpts baseOptions)
+    {
+        ArgumentNullException.ThrowIfNull(serverUrl);
+        ArgumentNullException.ThrowIfNull(security);
         ArgumentNullException.ThrowIfNull(baseOptions);
-        var security = settings.Security;
         return baseOptions with
         {
-            Url = WithoutUserInfo(settings.ServerUrl),
+            Url = WithoutUserInfo(serverUrl),
             TlsOpts = Tls(security, baseOptions.TlsOpts ?? NatsTlsOpts.Default),
             AuthOpts = security.HasCredentials ? Auth(security) : baseOptions.AuthOpts,
         };

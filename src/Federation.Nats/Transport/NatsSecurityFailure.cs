@@ -8,7 +8,7 @@ namespace Federation.Nats.Transport;
 /// Says why the official client failed to connect when the cause is TLS or logging in, in words that name the URI key
 /// to fix. The client reports such failures as <c>"can not start to connect nats server: &lt;url&gt;"</c> with the cause
 /// several inner exceptions deep; a link status needs the cause itself. No text here holds a secret: the client's URL
-/// has no user-info (<see cref="NatsConnectionOptions.Apply"/> removes it), the server's login errors name no user, and
+/// has no user-info (<see cref="NatsConnectionOptions.Apply(NatsUriSettings, NATS.Client.Core.NatsOpts)"/> removes it), the server's login errors name no user, and
 /// the TLS texts are the platform's.
 /// </summary>
 internal static class NatsSecurityFailure

@@ -16,7 +16,7 @@ namespace Federation.Nats.Tests.Security;
 /// </summary>
 /// <remarks>
 /// Tests with the trait <c>needs=official-client</c> need the transport on NATS.Client.Core that applies
-/// <see cref="NatsConnectionOptions.Apply"/> and describes failures with <see cref="NatsSecurityFailure.Describe"/>.
+/// <see cref="NatsConnectionOptions.Apply(NatsUriSettings, NATS.Client.Core.NatsOpts)"/> and describes failures with <see cref="NatsSecurityFailure.Describe"/>.
 /// </remarks>
 public sealed class NatsTransportSecurityTests(NatsSecurityLab lab) : IClassFixture<NatsSecurityLab>, IAsyncLifetime
 {

@@ -7,7 +7,7 @@ using NATS.Client.Core;
 namespace Federation.Nats.Tests.Security;
 
 /// <summary>
-/// The TLS and login settings of a NATS URI, mapped by <see cref="NatsConnectionOptions.Apply"/>, against real
+/// The TLS and login settings of a NATS URI, mapped by <see cref="NatsConnectionOptions.Apply(NatsUriSettings, NATS.Client.Core.NatsOpts)"/>, against real
 /// nats-servers secured each way, connecting with the official client (<see cref="NatsConnection"/>) directly. This
 /// proves the certificates, the server configs and the mapping; <see cref="NatsTransportSecurityTests"/> proves the
 /// transport and the link on top of them.

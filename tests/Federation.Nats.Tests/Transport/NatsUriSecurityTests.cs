@@ -77,7 +77,7 @@ public sealed class NatsUriSecurityFiles : IDisposable
 
 /// <summary>
 /// The TLS and login keys of a NATS URI: what validation refuses (naming the key and the path, never a secret) and how
-/// <see cref="NatsConnectionOptions.Apply"/> maps what it accepts onto the official client's options.
+/// <see cref="NatsConnectionOptions.Apply(NatsUriSettings, NATS.Client.Core.NatsOpts)"/> maps what it accepts onto the official client's options.
 /// </summary>
 public sealed class NatsUriSecurityTests(NatsUriSecurityFiles files) : IClassFixture<NatsUriSecurityFiles>
 {

@@ -53,6 +53,7 @@ public sealed class NatsTransportSecurityTests(NatsSecurityLab lab) : IClassFixt
         { NatsSecurityMode.Tls, "tls://{host}?cacertfile={untrustedca}", false, "not signed by a CA in 'cacertfile'" },
         { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}", false, "requires a client certificate: set 'certfile' and 'keyfile'" },
         { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}&certfile={untrustedcert}&keyfile={untrustedkey}", false, "the client certificate in 'certfile' is not signed by a CA the server trusts" },
+        { NatsSecurityMode.Token, "tls://{token}@{host}", false, "the server does not offer TLS, and this URI requires it" },
         { NatsSecurityMode.UserPassword, "nats://{user}:{wrong}@{host}", true, "refused the login (Authorization Violation): check the user and password" },
         { NatsSecurityMode.Token, "nats://{wrong}@{host}", true, "refused the login (Authorization Violation): check the token" },
         { NatsSecurityMode.NKey, "nats://{host}?nkey-seed-file={strangerseedfile}", true, "refused the login (Authorization Violation): the server does not know the nkey of the seed in 'nkey-seed-file'" },

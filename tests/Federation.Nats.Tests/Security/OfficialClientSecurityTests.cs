@@ -41,6 +41,8 @@ public sealed class OfficialClientSecurityTests(NatsSecurityLab lab) : IClassFix
         { NatsSecurityMode.Tls, "tls://{host}?cacertfile={untrustedca}", "the server's TLS certificate was not accepted (The remote certificate was rejected by the provided RemoteCertificateValidationCallback): it is not signed by a CA in 'cacertfile'" },
         { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}", "the server refused the TLS handshake (sslv3 alert bad certificate): it requires a client certificate: set 'certfile' and 'keyfile'" },
         { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}&certfile={untrustedcert}&keyfile={untrustedkey}", "the server refused the TLS handshake (sslv3 alert bad certificate): the client certificate in 'certfile' is not signed by a CA the server trusts" },
+        { NatsSecurityMode.Token, "tls://{token}@{host}", "the server does not offer TLS, and this URI requires it (tls:// or a TLS key)" },
+        { NatsSecurityMode.Token, "nats://{token}@{host}?cacertfile={ca}", "the server does not offer TLS, and this URI requires it (tls:// or a TLS key)" },
         { NatsSecurityMode.UserPassword, "nats://{user}:{wrong}@{host}", "the server refused the login (Authorization Violation): check the user and password in the user-info" },
         { NatsSecurityMode.UserPassword, "nats://{host}", "the server refused the login (Authorization Violation): the URI has no credentials" },
         { NatsSecurityMode.Token, "nats://{wrong}@{host}", "the server refused the login (Authorization Violation): check the token in the user-info" },

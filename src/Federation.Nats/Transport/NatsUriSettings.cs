@@ -9,6 +9,9 @@ namespace Federation.Nats.Transport;
 /// </summary>
 internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, int? MonitorPort, string Host, TimeSpan MonitorInterval, IReadOnlyList<string> Namespaces, TimeSpan ConnectTimeout)
 {
+    /// <summary>TLS and login: the scheme, the user-info and the keys of <see cref="NatsSecuritySettings.QueryKeys"/>.</summary>
+    public NatsSecuritySettings Security { get; init; } = NatsSecuritySettings.None;
+
     /// <summary>The connect deadline when the URI gives no <c>connect-timeout-ms</c>.</summary>
     public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(5);
 
@@ -28,7 +31,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
     public const string ConnectTimeoutKey = "connect-timeout-ms";
 
     /// <summary>Every query key this transport understands, in one place: the parser rejects any other.</summary>
-    public static readonly IReadOnlyList<string> QueryKeys = [ClusterNameKey, MonitorPortKey, MonitorIntervalKey, NamespacesKey, ConnectTimeoutKey];
+    public static readonly IReadOnlyList<string> QueryKeys = [ClusterNameKey, MonitorPortKey, MonitorIntervalKey, NamespacesKey, ConnectTimeoutKey, .. NatsSecuritySettings.QueryKeys];
 
     // Keys other NATS clients take for credentials. They would not be used to log in here, so they are refused with a hint.
     private static readonly string[] CredentialKeys = ["user", "username", "pass", "password", "token", "auth_token"];
@@ -70,6 +73,8 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
         }
 
         var display = UriRedaction.Redact(uri);
+        var security = new Dictionary<string, string>(StringComparer.Ordinal);
+        var hasCredentialKey = false;
 
         foreach (var part in queryText.Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -86,9 +91,12 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
                 case ConnectTimeoutKey when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var timeout) && timeout > 0: connectTimeout = TimeSpan.FromMilliseconds(timeout); break;
                 case ConnectTimeoutKey: problems.Add($"has '{ConnectTimeoutKey}={value}': it must be a positive number of milliseconds"); break;
                 case NamespacesKey: namespaces = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
+                case var _ when NatsSecuritySettings.QueryKeys.Contains(key, StringComparer.Ordinal): security[key] = value; break;
                 case ClusterNameKey: problems.Add($"has an empty '{ClusterNameKey}'; leave it out to use the server's name"); break;
                 case var _ when CredentialKeys.Contains(key, StringComparer.OrdinalIgnoreCase):
-                    // The value is a secret: name the key only.
+                    // The value is a secret: name the key only. An unencoded secret may run on into what looks like
+                    // other keys ("token=a&certfile=b"), so no file path of this URI is quoted either.
+                    hasCredentialKey = true;
                     problems.Add($"has the query key '{key}', which is not used to log in; put credentials in the user-info (nats://user:password@host or nats://token@host)");
                     break;
                 default:
@@ -103,12 +111,15 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
             problems.Insert(0, "is not a valid nats:// or tls:// URI with a host");
         }
 
+        var securitySettings = parsed is not null && parsed.Host.Length > 0
+            ? NatsSecuritySettings.Parse(parsed, security, showValues: !hasCredentialKey, problems)
+            : NatsSecuritySettings.None;
         if (problems.Count > 0)
         {
             return false;
         }
 
-        settings = new NatsUriSettings(server.TrimEnd('/'), cluster, monitor, parsed!.Host, interval, namespaces, connectTimeout);
+        settings = new NatsUriSettings(server.TrimEnd('/'), cluster, monitor, parsed!.Host, interval, namespaces, connectTimeout) { Security = securitySettings };
         return true;
     }
 }

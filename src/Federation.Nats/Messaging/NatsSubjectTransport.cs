@@ -57,7 +57,17 @@ public sealed class NatsSubjectTransport : ISubjectTransport
         ArgumentNullException.ThrowIfNull(request);
         var settings = NatsSubjectUriSettings.Parse(request.Uri);
         var displayUri = UriRedaction.Redact(request.Uri);
-        var opts = NatsOptsFactory.Create(settings.ServerUrl, request.ConnectionName, settings.ConnectTimeout, _configureOptions) with
+        NatsOpts opts;
+        try
+        {
+            opts = NatsOptsFactory.Create(settings.ServerUrl, settings.Security, request.ConnectionName, settings.ConnectTimeout, _configureOptions);
+        }
+        catch (Exception ex) when (NatsSecurityFiles.IsFileProblem(ex))
+        {
+            throw new BrokerUnreachableException($"Could not connect to the NATS server: {NatsSecurityFiles.Describe(ex)}. URI: {displayUri}", ex);
+        }
+
+        opts = opts with
         {
             ReconnectWaitMin = settings.ReconnectWait,
             ReconnectWaitMax = settings.ReconnectWait > NatsOpts.Default.ReconnectWaitMax ? settings.ReconnectWait : NatsOpts.Default.ReconnectWaitMax,
@@ -70,7 +80,7 @@ public sealed class NatsSubjectTransport : ISubjectTransport
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             await client.DisposeAsync().ConfigureAwait(false);
-            throw NatsConnectErrors.Translate(request.Uri, displayUri, ex);
+            throw NatsSecurityFailure.ToTransportException(ex, settings.Security, displayUri) ?? NatsConnectErrors.Translate(request.Uri, displayUri, ex);
         }
         catch
         {

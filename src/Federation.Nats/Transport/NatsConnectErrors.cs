@@ -13,7 +13,7 @@ internal static class NatsConnectErrors
 
     /// <summary>A <see cref="BrokerUnreachableException"/> naming <paramref name="displayUri"/> and the reason of <paramref name="error"/>.</summary>
     public static BrokerUnreachableException Unreachable(string rawUri, string displayUri, Exception error) =>
-        new($"Could not connect to NATS server {displayUri}: {Reason(rawUri, error)}", error);
+        new($"Could not connect to NATS server: {Reason(rawUri, error)}. URI: {displayUri}", error); // the URI last: RedactText masks the rest of a line after a file key
 
     /// <summary>
     /// The transport exception for a failed connect: refused credentials are an <see cref="AuthenticationFailedException"/>,

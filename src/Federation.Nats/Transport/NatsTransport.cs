@@ -18,7 +18,9 @@ namespace Federation.Nats.Transport;
 /// (comma-separated exchange names reported as existing from the start; without it the first subject token is the exchange)
 /// and <c>connect-timeout-ms</c> (default 5000: the whole connect attempt, TCP connect, the server's INFO, TLS and the
 /// CONNECT/PING handshake, so a peer that accepts TCP and never answers fails the attempt in time).
-/// Any other query key is rejected, naming it; credentials go in the user-info, never in the query.
+/// TLS and login: <c>cacertfile</c>, <c>certfile</c>, <c>keyfile</c>, <c>verify</c> (<c>verify_peer</c> or <c>verify_none</c>),
+/// <c>nkey-seed-file</c> and <c>creds-file</c>; any TLS key (or <c>tls://</c>) requires TLS.
+/// Any other query key is rejected, naming it; user and password or a token go in the user-info, never in the query.
 /// </remarks>
 public sealed class NatsTransport : ITransport
 {
@@ -52,7 +54,18 @@ public sealed class NatsTransport : ITransport
     {
         ArgumentNullException.ThrowIfNull(request);
         var settings = NatsUriSettings.Parse(request.Uri);
-        var opts = NatsOptsFactory.Create(settings.ServerUrl, request.ConnectionName, settings.ConnectTimeout, _configureOptions) with
+        var display = UriRedaction.Redact(request.Uri);
+        NatsOpts opts;
+        try
+        {
+            opts = NatsOptsFactory.Create(settings.ServerUrl, settings.Security, request.ConnectionName, settings.ConnectTimeout, _configureOptions);
+        }
+        catch (Exception ex) when (NatsSecurityFiles.IsFileProblem(ex))
+        {
+            throw new BrokerUnreachableException($"Could not connect to the NATS server: {NatsSecurityFiles.Describe(ex)}. URI: {display}", ex);
+        }
+
+        opts = opts with
         {
             // A full subscription buffer makes the client wait instead of dropping: pushback, never a silent loss. The
             // engine reconnects by opening a new connection, so the client's own reconnects are not wanted.
@@ -60,7 +73,6 @@ public sealed class NatsTransport : ITransport
             MaxReconnectRetry = 1,
         };
         var client = new NatsConnection(opts);
-        var display = UriRedaction.Redact(request.Uri);
         try
         {
             await NatsConnect.OpenAsync(client, settings.ConnectTimeout, cancellationToken).ConfigureAwait(false);
@@ -68,7 +80,7 @@ public sealed class NatsTransport : ITransport
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             await client.DisposeAsync().ConfigureAwait(false);
-            throw NatsConnectErrors.Translate(request.Uri, display, ex);
+            throw NatsSecurityFailure.ToTransportException(ex, settings.Security, display) ?? NatsConnectErrors.Translate(request.Uri, display, ex);
         }
         catch
         {

@@ -94,10 +94,10 @@ public sealed class NatsAdapterRoutingTests(NatsServerFixture fixture) : IClassF
         // The adapter's own SUB is also a real server subscription, seen by /subsz.
         Assert.Contains(snapshot.Bindings, b => b.Source == _exchange && b.RoutingKey == "api.*" && b.Destination.StartsWith("nats-sub:", StringComparison.Ordinal));
 
-        await using var plain = new Client.NatsConnection(new Client.NatsClientOptions { Servers = [fixture.Server.Url] });
+        await using var plain = new NATS.Client.Core.NatsConnection(NATS.Client.Core.NatsOpts.Default with { Url = fixture.Server.Url });
         await plain.ConnectAsync();
-        var sub = await plain.SubscribeAsync(_exchange + ".plain.>");
-        await plain.FlushAsync();
+        var sub = await plain.SubscribeCoreAsync<byte[]>(_exchange + ".plain.>");
+        await plain.PingAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         TopologyChange added;
         do

@@ -357,6 +357,15 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         try
         {
             ThrowIfLost();
+
+            // Not open means the client is reconnecting (this connection is about to be declared lost): its PublishAsync
+            // would then wait for the reconnect and serialise the headers and the body only afterwards, while the
+            // publisher reuses its header object for the next message and the caller may reuse the body.
+            if (_nats.ConnectionState != NatsConnectionState.Open)
+            {
+                throw new ConnectionLostException("The NATS connection was lost.");
+            }
+
             if (confirm)
             {
                 identity = _confirmer.Current;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Federation.Nats.Client;
+using NATS.Client.Core;
 
 namespace Federation.NatsBench;
 
@@ -16,37 +16,39 @@ internal static class Forwarding
 
     public static async Task<BenchResult> MeasureAsync(string name, string publishUrl, string subscribeUrl, string subject, int count, int size, int window, CancellationToken cancellationToken)
     {
-        await using var subscriber = new NatsConnection(new NatsClientOptions { Servers = [subscribeUrl], Name = "bench-sub", SubscriptionBufferCapacity = window + 1024 });
-        await using var publisher = new NatsConnection(new NatsClientOptions { Servers = [publishUrl], Name = "bench-pub" });
-        await subscriber.ConnectAsync(cancellationToken);
-        await publisher.ConnectAsync(cancellationToken);
+        await using var subscriber = new NatsConnection(NatsOpts.Default with { Url = subscribeUrl, Name = "bench-sub", SubPendingChannelCapacity = window + 1024 });
+        await using var publisher = new NatsConnection(NatsOpts.Default with { Url = publishUrl, Name = "bench-pub" });
+        await subscriber.ConnectAsync();
+        await publisher.ConnectAsync();
 
         var latencies = new double[count];
         using var credits = new SemaphoreSlim(window, window);
         var probed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var received = 0;
-        await using var subscription = await subscriber.SubscribeAsync(
-            subject,
-            (message, _) =>
+        await using var subscription = await subscriber.SubscribeCoreAsync<byte[]>(subject, cancellationToken: cancellationToken);
+        var receiving = Task.Run(
+            async () =>
             {
-                if (LatencyStamp.ElapsedMs(message.Data.Span) is not { } elapsed)
+                await foreach (var message in subscription.Msgs.ReadAllAsync(cancellationToken))
                 {
-                    probed.TrySetResult(); // a probe: the path is up end to end
-                    return ValueTask.CompletedTask;
-                }
+                    if (LatencyStamp.ElapsedMs(message.Data) is not { } elapsed)
+                    {
+                        probed.TrySetResult(); // a probe: the path is up end to end
+                        continue;
+                    }
 
-                latencies[received] = elapsed;
-                credits.Release();
-                if (++received == count)
-                {
-                    done.TrySetResult();
+                    latencies[received] = elapsed;
+                    credits.Release();
+                    if (++received == count)
+                    {
+                        done.TrySetResult();
+                        return;
+                    }
                 }
-
-                return ValueTask.CompletedTask;
             },
-            cancellationToken: cancellationToken);
-        await subscriber.FlushAsync(cancellationToken);
+            cancellationToken);
+        await subscriber.PingAsync(cancellationToken);
 
         // Interest has to travel (leafnode interest, or our link's /subsz poll and upstream SUB) before load starts.
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -57,7 +59,7 @@ internal static class Forwarding
                 throw new TimeoutException($"{name}: nothing published on {publishUrl} reached {subscribeUrl} within 30 s");
             }
 
-            await publisher.PublishAsync(subject, cancellationToken);
+            await publisher.PublishAsync(subject, cancellationToken: cancellationToken);
             await Task.WhenAny(probed.Task, Task.Delay(ProbeInterval, cancellationToken));
         }
 
@@ -79,6 +81,7 @@ internal static class Forwarding
         }
 
         await done.Task.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
+        await receiving.ConfigureAwait(false);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         Console.Error.WriteLine($"  {name}: {(GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore) / count} B allocated per message in this process (both ends' client included)");
         return BenchResult.From(name, size, seconds, latencies);

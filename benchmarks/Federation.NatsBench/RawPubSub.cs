@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Federation.Nats.Client;
+using NATS.Client.Core;
 
 namespace Federation.NatsBench;
 
@@ -15,22 +15,29 @@ internal static class RawPubSub
     public static async Task<BenchResult> OursAsync(string url, int count, int size, CancellationToken cancellationToken)
     {
         var subject = "bench.ours." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-        // Big enough to hold the whole run: the npm client's subscription is unbounded too, so neither side drops.
-        await using var subscriber = new NatsConnection(new NatsClientOptions { Servers = [url], Name = "bench-ours-sub", SubscriptionBufferCapacity = count + 16 });
-        await using var publisher = new NatsConnection(new NatsClientOptions { Servers = [url], Name = "bench-ours-pub" });
-        await subscriber.ConnectAsync(cancellationToken);
-        await publisher.ConnectAsync(cancellationToken);
-        var subscription = await subscriber.SubscribeAsync(subject, cancellationToken: cancellationToken);
-        await subscriber.FlushAsync(cancellationToken);
+        // Big enough to hold the whole run, and waiting rather than dropping: the npm client's subscription is unbounded
+        // too, so neither side drops.
+        await using var subscriber = new NatsConnection(NatsOpts.Default with { Url = url, Name = "bench-ours-sub", SubPendingChannelCapacity = count + 16, SubPendingChannelFullMode = System.Threading.Channels.BoundedChannelFullMode.Wait });
+        await using var publisher = new NatsConnection(NatsOpts.Default with { Url = url, Name = "bench-ours-pub" });
+        await subscriber.ConnectAsync();
+        await publisher.ConnectAsync();
+        await using var subscription = await subscriber.SubscribeCoreAsync<byte[]>(subject, cancellationToken: cancellationToken);
+        await subscriber.PingAsync(cancellationToken);
+        long dropped = 0;
+        subscriber.MessageDropped += (_, _) =>
+        {
+            Interlocked.Increment(ref dropped);
+            return ValueTask.CompletedTask;
+        };
 
         var latencies = new double[count];
         var receiving = Task.Run(
             async () =>
             {
                 var received = 0;
-                await foreach (var message in subscription.WithCancellation(cancellationToken))
+                await foreach (var message in subscription.Msgs.ReadAllAsync(cancellationToken))
                 {
-                    latencies[received] = LatencyStamp.ElapsedMs(message.Data.Span) ?? 0;
+                    latencies[received] = LatencyStamp.ElapsedMs(message.Data) ?? 0;
                     if (++received == count)
                     {
                         return;
@@ -47,15 +54,15 @@ internal static class RawPubSub
             await publisher.PublishAsync(subject, payload, cancellationToken: cancellationToken);
         }
 
-        await publisher.FlushAsync(cancellationToken);
+        await publisher.PingAsync(cancellationToken);
         await receiving.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        if (subscription.DroppedMessages != 0)
+        if (Interlocked.Read(ref dropped) != 0)
         {
-            throw new InvalidOperationException($"our subscriber dropped {subscription.DroppedMessages} messages");
+            throw new InvalidOperationException($"our subscriber dropped {Interlocked.Read(ref dropped)} messages");
         }
 
-        return BenchResult.From("Federation.Nats client", size, seconds, latencies);
+        return BenchResult.From("NATS.Client.Core 3.3.2", size, seconds, latencies);
     }
 
     public static async Task<BenchResult> NpmAsync(string driver, string url, int count, int size, CancellationToken cancellationToken)

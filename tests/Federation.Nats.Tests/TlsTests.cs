@@ -75,5 +75,6 @@ public sealed class TlsTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<BrokerUnreachableException>(
             async () => await new NatsTransport().ConnectAsync(new ConnectionRequest(Uri("tls"), "tls-test"), CancellationToken.None));
         Assert.Contains(_server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
+        Assert.Contains("certificate", error.Message, StringComparison.OrdinalIgnoreCase); // the cause, not only "could not connect"
     }
 }

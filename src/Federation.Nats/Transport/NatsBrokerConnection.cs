@@ -430,6 +430,12 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         {
             throw new ConnectionLostException($"NATS flush failed: {ex.Message}", ex);
         }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The client cancels the PINGs pending on a socket that died (often before its disconnect event marks this
+            // connection lost): that is a lost connection, not a cancellation the caller asked for.
+            throw new ConnectionLostException("NATS flush failed: the connection was lost before the server answered.", ex);
+        }
     }
 
     private async ValueTask RemoveBindingAsync(ExchangeState source, BindingSpec binding)

@@ -116,10 +116,14 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
             {
                 // replayed by the reconnect handshake
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 await subscription.DisposeAsync().ConfigureAwait(false);
                 throw;
+            }
+            catch (OperationCanceledException)
+            {
+                // The client cancels the PINGs of a socket that died: the SUB is replayed by the reconnect handshake.
             }
         }
 
@@ -176,6 +180,11 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         catch (NatsException ex)
         {
             throw Translate(ex, subject: null);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The client cancels the PINGs of a socket that died: a lost connection, not a cancellation the caller asked for.
+            throw new ConnectionLostException($"The NATS connection {DisplayUri} was lost before the server answered the flush.", ex);
         }
     }
 

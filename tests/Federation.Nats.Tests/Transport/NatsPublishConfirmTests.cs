@@ -148,6 +148,24 @@ public sealed class NatsPublishConfirmTests
     }
 
     [Fact]
+    public async Task A_bind_waiting_for_its_pong_when_the_server_is_killed_fails_with_ConnectionLostException()
+    {
+        await using var frozen = await FrozenNatsServer.StartAsync();
+        var server = frozen.Server;
+        await using var connection = await ConnectTransportAsync(server, "killed-binder");
+        await connection.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
+
+        await frozen.FreezeAsync();
+        var bind = connection.BindAsync(new BindingSpec("orders", "q", BindingDestinationKind.Queue, "k"), noWait: false, CancellationToken.None).AsTask();
+        Assert.False(bind.IsCompleted);
+        await server.StopAsync();
+        await server.StartAsync();
+
+        // Not an OperationCanceledException: nobody cancelled the bind, the connection was lost under it.
+        await Assert.ThrowsAsync<ConnectionLostException>(() => bind.WaitAsync(Deadline));
+    }
+
+    [Fact]
     public async Task A_message_over_max_payload_is_nacked_and_the_publisher_goes_on()
     {
         var directory = Directory.CreateTempSubdirectory("nats-max-payload-").FullName;

@@ -116,10 +116,14 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
             {
                 // replayed by the reconnect handshake
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 await subscription.DisposeAsync().ConfigureAwait(false);
                 throw;
+            }
+            catch (OperationCanceledException)
+            {
+                // The client cancels the PINGs of a socket that died: the SUB is replayed by the reconnect handshake.
             }
         }
 
@@ -129,7 +133,28 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
     public ValueTask PublishAsync(SubjectMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
+
+        // The official client checks little (no wildcards check on publish) and would send "a.*" as a literal subject: the
+        // SPI promises an ArgumentException naming the subject, before anything reaches the wire.
+        NatsSubjects.ValidatePublish(message.Subject);
+        if (message.ReplyTo is not null)
+        {
+            NatsSubjects.ValidatePublish(message.ReplyTo, nameof(message.ReplyTo));
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
+
+        // Once closed for good the client is disposed and would throw ObjectDisposedException: say why instead.
+        ThrowIfClosedForGood();
+
+        // While the client reconnects, its PublishAsync would wait for the connection (for ever: no publish timeout when
+        // disconnected) and hold on to the caller's body: fail fast instead, as core NATS would have lost it anyway.
+        if (_nats.ConnectionState != NatsConnectionState.Open)
+        {
+            throw new ConnectionLostException($"The NATS connection {DisplayUri} is reconnecting; the message for subject '{message.Subject}' was not sent.");
+        }
+
         ValueTask publish;
         try
         {
@@ -147,6 +172,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
     {
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
+        ThrowIfClosedForGood();
         try
         {
             await _nats.PingAsync(cancellationToken).ConfigureAwait(false);
@@ -154,6 +180,11 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         catch (NatsException ex)
         {
             throw Translate(ex, subject: null);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The client cancels the PINGs of a socket that died: a lost connection, not a cancellation the caller asked for.
+            throw new ConnectionLostException($"The NATS connection {DisplayUri} was lost before the server answered the flush.", ex);
         }
     }
 

@@ -367,6 +367,15 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         try
         {
             ThrowIfLost();
+
+            // Not open means the client is reconnecting (this connection is about to be declared lost): its PublishAsync
+            // would then wait for the reconnect and serialise the headers and the body only afterwards, while the
+            // publisher reuses its header object for the next message and the caller may reuse the body.
+            if (_nats.ConnectionState != NatsConnectionState.Open)
+            {
+                throw new ConnectionLostException("The NATS connection was lost.");
+            }
+
             if (confirm)
             {
                 identity = _confirmer.Current;
@@ -430,6 +439,12 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         catch (NatsException ex)
         {
             throw new ConnectionLostException($"NATS flush failed: {ex.Message}", ex);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The client cancels the PINGs pending on a socket that died (often before its disconnect event marks this
+            // connection lost): that is a lost connection, not a cancellation the caller asked for.
+            throw new ConnectionLostException("NATS flush failed: the connection was lost before the server answered.", ex);
         }
     }
 

@@ -15,9 +15,24 @@ internal static class NatsConnect
         {
             await client.ConnectAsync().AsTask().WaitAsync(deadline, cancellationToken).ConfigureAwait(false);
         }
-        catch (TimeoutException)
+        catch (Exception ex) when (ex is TimeoutException || IsClientTimeout(ex))
         {
-            throw new TimeoutException($"no NATS handshake within {deadline.TotalMilliseconds:0} ms (connect-timeout-ms)");
+            // The client's own ConnectTimeout is the same deadline and usually fires first, as a NatsException around
+            // "The operation has timed out": either way the reason names the setting and its value.
+            throw new TimeoutException($"Timed out: no NATS handshake within {deadline.TotalMilliseconds:0} ms (connect-timeout-ms)", ex);
         }
+    }
+
+    private static bool IsClientTimeout(Exception error)
+    {
+        for (var cause = error; cause is not null; cause = cause.InnerException)
+        {
+            if (cause is TimeoutException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

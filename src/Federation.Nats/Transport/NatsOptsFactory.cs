@@ -27,7 +27,15 @@ internal static class NatsOptsFactory
         // A link writes and reads in bursts of thousands of messages: with the client's 64 KiB pipe, a burst of a few
         // hundred messages already waits for the socket writer and every further publish takes the client's slow async
         // path (profiled). A larger pipe keeps publishes synchronous; the memory is per connection, not per message.
-        var opts = NatsOpts.Default with { Name = connectionName, WriterBufferSize = LinkBufferSize, ReaderBufferSize = LinkBufferSize };
+        // Header values are UTF-8 on the wire (the client's default, ASCII, turns "ü" into "?"): AMQP header strings are
+        // Unicode, and nats-server passes the bytes through.
+        var opts = NatsOpts.Default with
+        {
+            Name = connectionName,
+            WriterBufferSize = LinkBufferSize,
+            ReaderBufferSize = LinkBufferSize,
+            HeaderEncoding = System.Text.Encoding.UTF8,
+        };
         if (configure is not null)
         {
             opts = configure(opts) ?? throw new InvalidOperationException("The NatsOpts configure callback returned null.");

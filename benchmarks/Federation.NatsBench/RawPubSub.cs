@@ -1,23 +1,72 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Federation.Nats.Client;
+using System.Threading.Channels;
+using NATS.Client.Core;
 
 namespace Federation.NatsBench;
 
 /// <summary>
-/// (a) Raw pub/sub against one nats-server: a publisher and a subscriber connection in one process, COUNT messages of
+/// (c) Raw pub/sub against one nats-server: a publisher and a subscriber connection in one process, COUNT messages of
 /// SIZE bytes published as fast as the client allows on one subject. Latency is publish-to-delivery under saturation,
 /// so it is mostly queueing. The npm client runs the same load in its own node process (tests/interop/nats-pubsub-bench.mjs).
 /// </summary>
 internal static class RawPubSub
 {
-    public static async Task<BenchResult> OursAsync(string url, int count, int size, CancellationToken cancellationToken)
+    /// <summary>The official client (NATS.Client.Core), the one the link stands on after issue 10.</summary>
+    public static async Task<BenchResult> OfficialAsync(string url, int count, int size, CancellationToken cancellationToken)
+    {
+        var subject = "bench.official." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        // Big enough to hold the whole run, and waiting rather than dropping: the npm client's subscription is unbounded too.
+        await using var subscriber = new NatsConnection(NatsOpts.Default with { Url = url, Name = "bench-official-sub", SubPendingChannelCapacity = count + 16, SubPendingChannelFullMode = BoundedChannelFullMode.Wait });
+        await using var publisher = new NatsConnection(NatsOpts.Default with { Url = url, Name = "bench-official-pub" });
+        await subscriber.ConnectAsync();
+        await publisher.ConnectAsync();
+        await using var subscription = await subscriber.SubscribeCoreAsync<byte[]>(subject, cancellationToken: cancellationToken);
+        await subscriber.PingAsync(cancellationToken);
+
+        var latencies = new double[count];
+        var receiving = Task.Run(
+            async () =>
+            {
+                var received = 0;
+                var reader = subscription.Msgs;
+                while (await reader.WaitToReadAsync(cancellationToken))
+                {
+                    while (reader.TryRead(out var message))
+                    {
+                        _ = BenchPayload.TryRead(message.Data, out _, out _, out latencies[received]);
+                        if (++received == count)
+                        {
+                            return;
+                        }
+                    }
+                }
+            },
+            cancellationToken);
+
+        var payload = new byte[size];
+        var started = Stopwatch.GetTimestamp();
+        for (var i = 0; i < count; i++)
+        {
+            BenchPayload.Write(payload, 0, i);
+            await publisher.PublishAsync(subject, payload, cancellationToken: cancellationToken);
+        }
+
+        await publisher.PingAsync(cancellationToken);
+        await receiving.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        return BenchResult.From("NATS.Client.Core 3.3.2 client", size, count, 0, seconds, latencies, count, double.NaN);
+    }
+
+#if HAND_WRITTEN_CLIENT
+    /// <summary>The hand-written client (Federation.Nats.Client) that issue 10 deletes; compiled only while it exists.</summary>
+    public static async Task<BenchResult> HandWrittenAsync(string url, int count, int size, CancellationToken cancellationToken)
     {
         var subject = "bench.ours." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         // Big enough to hold the whole run: the npm client's subscription is unbounded too, so neither side drops.
-        await using var subscriber = new NatsConnection(new NatsClientOptions { Servers = [url], Name = "bench-ours-sub", SubscriptionBufferCapacity = count + 16 });
-        await using var publisher = new NatsConnection(new NatsClientOptions { Servers = [url], Name = "bench-ours-pub" });
+        await using var subscriber = new Federation.Nats.Client.NatsConnection(new Federation.Nats.Client.NatsClientOptions { Servers = [url], Name = "bench-ours-sub", SubscriptionBufferCapacity = count + 16 });
+        await using var publisher = new Federation.Nats.Client.NatsConnection(new Federation.Nats.Client.NatsClientOptions { Servers = [url], Name = "bench-ours-pub" });
         await subscriber.ConnectAsync(cancellationToken);
         await publisher.ConnectAsync(cancellationToken);
         var subscription = await subscriber.SubscribeAsync(subject, cancellationToken: cancellationToken);
@@ -30,7 +79,7 @@ internal static class RawPubSub
                 var received = 0;
                 await foreach (var message in subscription.WithCancellation(cancellationToken))
                 {
-                    latencies[received] = LatencyStamp.ElapsedMs(message.Data.Span) ?? 0;
+                    _ = BenchPayload.TryRead(message.Data.Span, out _, out _, out latencies[received]);
                     if (++received == count)
                     {
                         return;
@@ -43,7 +92,7 @@ internal static class RawPubSub
         var started = Stopwatch.GetTimestamp();
         for (var i = 0; i < count; i++)
         {
-            LatencyStamp.Write(payload);
+            BenchPayload.Write(payload, 0, i);
             await publisher.PublishAsync(subject, payload, cancellationToken: cancellationToken);
         }
 
@@ -55,8 +104,9 @@ internal static class RawPubSub
             throw new InvalidOperationException($"our subscriber dropped {subscription.DroppedMessages} messages");
         }
 
-        return BenchResult.From("Federation.Nats client", size, seconds, latencies);
+        return BenchResult.From("Federation.Nats hand-written client", size, count, 0, seconds, latencies, count, double.NaN);
     }
+#endif
 
     public static async Task<BenchResult> NpmAsync(string driver, string url, int count, int size, CancellationToken cancellationToken)
     {
@@ -77,6 +127,6 @@ internal static class RawPubSub
 
         using var json = JsonDocument.Parse((await output).Trim().Split('\n')[^1]);
         var root = json.RootElement;
-        return new BenchResult("npm nats 2.29.3 client", count, size, root.GetProperty("seconds").GetDouble(), root.GetProperty("p50Ms").GetDouble(), root.GetProperty("p99Ms").GetDouble());
+        return new BenchResult("npm nats 2.29.3 client", size, count, count, 0, root.GetProperty("seconds").GetDouble(), root.GetProperty("p50Ms").GetDouble(), root.GetProperty("p99Ms").GetDouble(), double.NaN);
     }
 }

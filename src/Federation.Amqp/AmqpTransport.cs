@@ -50,6 +50,10 @@ public sealed class AmqpTransport : ITransport
     public IReadOnlyList<string> ValidateUri(string uri) => AmqpEndpoint.Problems(uri);
 
     /// <inheritdoc />
+    /// <remarks>RabbitMQ has every capability. The headers exchange is built in; durability holds for durable queues and persistent messages.</remarks>
+    public TransportCapabilities Capabilities => TransportCapabilities.All;
+
+    /// <inheritdoc />
     /// <exception cref="ArgumentException">The URI is malformed.</exception>
     /// <exception cref="BrokerUnreachableException">
     /// The broker cannot be reached, refused the connection, or did not complete the TCP connect and the AMQP handshake

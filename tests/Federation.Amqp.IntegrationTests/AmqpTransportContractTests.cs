@@ -9,16 +9,24 @@ public sealed class AmqpTransportContractTests(RabbitMqNodeFixture fixture) : Tr
 {
     private readonly AmqpTransport transport = new();
 
+    protected override ITransport Transport => transport;
+
+    protected override string BrokerUri => fixture.Node.AmqpUri();
+
     /// <summary>
     /// Closes every connection of the node from the broker side (320 CONNECTION_FORCED), as a failing network would.
     /// rabbitmqctl rather than the management API: the API only lists connections after its next statistics tick.
     /// </summary>
-    protected override Func<Task>? DropConnections => async () =>
+    protected override async Task DropConnectionsAsync()
     {
         var result = await fixture.Node.CtlAsync(Ct, "close_all_connections", "contract test drops connections");
         Assert.True(result.ExitCode == 0, result.Output);
-    };
+    }
 
-    protected override ValueTask<IBrokerConnection> ConnectAsync(string connectionName, CancellationToken cancellationToken) =>
-        transport.ConnectAsync(new ConnectionRequest(fixture.Node.AmqpUri(), connectionName, ObserveTopology: true), cancellationToken);
+    /// <summary>Stops the node cleanly and starts it again with the same data directory and ports.</summary>
+    protected override async Task RestartBrokerAsync()
+    {
+        await fixture.Node.StopAsync(Ct);
+        await fixture.Node.StartAsync(Ct);
+    }
 }

@@ -7,10 +7,10 @@ using Federation.Core;
 using Federation.Core.Hops;
 using Federation.Core.Links;
 using Federation.Core.Model;
-using Federation.Nats.Client;
 using Federation.Nats.Transport;
-using RabbitMQ.Client;
 using Federation.Testing.Brokers;
+using NATS.Client.Core;
+using RabbitMQ.Client;
 
 namespace Federation.CrossProtocol.Tests;
 
@@ -88,7 +88,7 @@ public sealed class CrossProtocolFederationTests(CrossProtocolFixture nodes) : I
 
     private async Task<NatsConnection> ConnectNatsAsync(string name)
     {
-        var connection = new NatsConnection(new NatsClientOptions { Servers = [nodes.Nats.Url], Name = name });
+        var connection = new NatsConnection(NatsOpts.Default with { Url = nodes.Nats.Url, Name = name });
         resources.Add(connection);
         await connection.ConnectAsync();
         return connection;
@@ -109,7 +109,7 @@ public sealed class CrossProtocolFederationTests(CrossProtocolFixture nodes) : I
     }
 
     /// <summary>Publishes fresh messages to the RabbitMQ exchange until one is read from <paramref name="subscription"/> (binding propagation is asynchronous).</summary>
-    private static async Task<NatsMsg> PublishOnRabbitUntilReceivedAsync(IChannel channel, string exchange, string routingKey, NatsSubscription subscription)
+    private static async Task<NatsMsg<byte[]>> PublishOnRabbitUntilReceivedAsync(IChannel channel, string exchange, string routingKey, INatsSub<byte[]> subscription)
     {
         var deadline = DateTime.UtcNow + Deadline;
         for (var attempt = 0; ; attempt++)
@@ -118,7 +118,7 @@ public sealed class CrossProtocolFederationTests(CrossProtocolFixture nodes) : I
             using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
             try
             {
-                return await subscription.ReadAsync(wait.Token);
+                return await subscription.Msgs.ReadAsync(wait.Token);
             }
             catch (OperationCanceledException) when (DateTime.UtcNow < deadline)
             {
@@ -151,7 +151,7 @@ public sealed class CrossProtocolFederationTests(CrossProtocolFixture nodes) : I
         [.. Assert.IsAssignableFrom<IList>(message.BasicProperties.Headers!["x-received-from"]).Cast<object>()
             .Select(e => Text(Assert.IsType<Dictionary<string, object?>>(e)["cluster-name"]))];
 
-    private static IReadOnlyList<ReceivedFromEntry> NatsTrail(NatsMsg message) =>
+    private static IReadOnlyList<ReceivedFromEntry> NatsTrail(NatsMsg<byte[]> message) =>
         HopRules.ReadReceivedFrom(NatsMessageMapping.ToProperties(message.Headers).Headers);
 
     [Fact]
@@ -160,14 +160,14 @@ public sealed class CrossProtocolFederationTests(CrossProtocolFixture nodes) : I
         var rabbit = await OpenChannelAsync(nodes.Rabbit1);
         await rabbit.ExchangeDeclareAsync("orders", ExchangeType.Topic, durable: true, autoDelete: false);
         var subscriber = await ConnectNatsAsync("test-subscriber");
-        var subscription = await subscriber.SubscribeAsync("orders.eu.*");
-        await subscriber.FlushAsync();
+        var subscription = await subscriber.SubscribeCoreAsync<byte[]>("orders.eu.*");
+        await subscriber.PingAsync();
 
         await StartEngineAsync(NatsUri("orders"), nodes.Rabbit1.AmqpUri(), "orders");
 
         var message = await PublishOnRabbitUntilReceivedAsync(rabbit, "orders", "eu.created", subscription);
         Assert.Equal("orders.eu.created", message.Subject);
-        Assert.StartsWith("hello-", Encoding.UTF8.GetString(message.Data.Span), StringComparison.Ordinal);
+        Assert.StartsWith("hello-", Encoding.UTF8.GetString(message.Data ?? []), StringComparison.Ordinal);
         var hop = Assert.Single(NatsTrail(message));
         Assert.Equal(nodes.Rabbit1.ClusterName, hop.ClusterName);
         Assert.Equal("orders", hop.Exchange);
@@ -189,7 +189,7 @@ public sealed class CrossProtocolFederationTests(CrossProtocolFixture nodes) : I
 
         var publisher = await ConnectNatsAsync("test-publisher");
         await publisher.PublishAsync("orders.eu.created", "from-nats"u8.ToArray());
-        await publisher.FlushAsync();
+        await publisher.PingAsync();
 
         var message = await GetAsync(rabbit, queue);
         Assert.Equal("from-nats", Encoding.UTF8.GetString(message.Body.Span));
@@ -225,8 +225,8 @@ public sealed class CrossProtocolFederationTests(CrossProtocolFixture nodes) : I
         // Interest propagates one hop only, so a local NATS subscriber makes the first engine pull from RabbitMQ 1;
         // it also shows that the message reached NATS.
         var subscriber = await ConnectNatsAsync("test-subscriber");
-        var onNats = await subscriber.SubscribeAsync($"{exchange}.eu.*");
-        await subscriber.FlushAsync();
+        var onNats = await subscriber.SubscribeCoreAsync<byte[]>($"{exchange}.eu.*");
+        await subscriber.PingAsync();
 
         await StartEngineAsync(NatsUri(exchange), nodes.Rabbit1.AmqpUri(), exchange, maxHops);
         await StartEngineAsync(nodes.Rabbit2.AmqpUri(), NatsUri(exchange), exchange, maxHops);
@@ -234,11 +234,11 @@ public sealed class CrossProtocolFederationTests(CrossProtocolFixture nodes) : I
 
         var viaNats = await PublishOnRabbitUntilReceivedAsync(rabbit1, exchange, "eu.created", onNats);
         Assert.Equal(nodes.Rabbit1.ClusterName, Assert.Single(NatsTrail(viaNats)).ClusterName);
-        var body = Encoding.UTF8.GetString(viaNats.Data.Span);
+        var body = Encoding.UTF8.GetString(viaNats.Data ?? []);
 
         var publisher = await ConnectNatsAsync("test-publisher");
         await publisher.PublishAsync($"{exchange}.eu.marker", "marker"u8.ToArray());
-        await publisher.FlushAsync();
+        await publisher.PingAsync();
 
         var first = await GetAsync(rabbit2, queue);
         if (maxHops == 1)

@@ -3,9 +3,9 @@ using System.Text.Json;
 using Federation.Core;
 using Federation.Core.Links;
 using Federation.Core.Model;
-using Federation.Nats.Client;
 using Federation.Nats.Transport;
 using Federation.Testing.Brokers;
+using NATS.Client.Core;
 
 namespace Federation.Nats.Tests;
 
@@ -82,21 +82,21 @@ public abstract class NatsFederationTestbed : IAsyncLifetime
     protected static string DescribeLinks(FederationEngine engine) =>
         string.Join(", ", engine.GetLinks().Select(l => $"{l.Uri} {l.State} {l.Error}"));
 
-    /// <summary>An application connection to <paramref name="server"/>, disposed with the testbed.</summary>
+    /// <summary>An application connection (the official client) to <paramref name="server"/>, disposed with the testbed.</summary>
     protected async Task<NatsConnection> ConnectAsync(NatsServerProcess server, string name = "test-app")
     {
-        var connection = new NatsConnection(new NatsClientOptions { Servers = [server.Url], Name = name });
+        var connection = new NatsConnection(NatsOpts.Default with { Url = server.Url, Name = name });
         _resources.Add(connection);
         await connection.ConnectAsync();
         return connection;
     }
 
-    /// <summary>A subscription on a new application connection, flushed so the server has the SUB.</summary>
-    protected async Task<NatsSubscription> SubscribeAsync(NatsServerProcess server, string subject)
+    /// <summary>A subscription on a new application connection, flushed (PING/PONG) so the server has the SUB.</summary>
+    protected async Task<INatsSub<byte[]>> SubscribeAsync(NatsServerProcess server, string subject)
     {
         var connection = await ConnectAsync(server);
-        var subscription = await connection.SubscribeAsync(subject);
-        await connection.FlushAsync();
+        var subscription = await connection.SubscribeCoreAsync<byte[]>(subject);
+        await connection.PingAsync();
         return subscription;
     }
 
@@ -135,11 +135,14 @@ public abstract class NatsFederationTestbed : IAsyncLifetime
     }
 
     /// <summary>The next message of <paramref name="subscription"/>, within the deadline.</summary>
-    protected static async Task<NatsMsg> ReadAsync(NatsSubscription subscription)
+    protected static async Task<NatsMsg<byte[]>> ReadAsync(INatsSub<byte[]> subscription)
     {
         using var timeout = new CancellationTokenSource(Deadline);
-        return await subscription.ReadAsync(timeout.Token);
+        return await subscription.Msgs.ReadAsync(timeout.Token);
     }
+
+    /// <summary>The payload of <paramref name="message"/> as UTF-8 text (empty for an empty payload).</summary>
+    protected static string Body(NatsMsg<byte[]> message) => System.Text.Encoding.UTF8.GetString(message.Data ?? []);
 
     /// <summary>Polls <paramref name="condition"/> until it holds; past the deadline fails with <paramref name="describe"/>.</summary>
     protected static async Task EventuallyAsync(Func<Task<bool>> condition, Func<string> describe)

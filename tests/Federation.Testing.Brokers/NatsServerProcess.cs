@@ -139,9 +139,6 @@ public sealed class NatsServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Kills the server with SIGKILL (kill -9: no shutdown, no flush), by its own process handle.</summary>
-    public Task KillAsync() => StopAsync();
-
     /// <summary>Stops the server with SIGKILL (<see cref="Process.Kill()"/>); <see cref="StartAsync()"/> starts it again on the same ports and store.</summary>
     public async Task StopAsync()
     {
@@ -159,6 +156,13 @@ public sealed class NatsServerProcess : IAsyncDisposable
         await process.WaitForExitAsync();
         process.Dispose();
     }
+
+    /// <summary>
+    /// kill -9: SIGKILL to this process by its own handle (what <see cref="Process.Kill()"/> sends on Unix), so the server
+    /// closes no connection cleanly and clients only see their sockets die. <see cref="StartAsync()"/> then starts it
+    /// again on the same <see cref="Port"/> and <see cref="MonitorPort"/>, as a service manager restarting it would.
+    /// </summary>
+    public Task KillAsync() => StopAsync();
 
     public async Task RestartAsync()
     {

@@ -16,7 +16,7 @@ public abstract partial class TransportContractTests
         var publisher = await OpenPublisherAsync(connection);
         for (var i = 0; i < Total; i++)
         {
-            await PublishAsync(publisher, string.Empty, queue, $"m{i}");
+            await PublishToQueueAsync(publisher, queue, $"m{i}");
         }
 
         var received = new ConcurrentQueue<ulong>();
@@ -29,6 +29,14 @@ public abstract partial class TransportContractTests
             InterlockedMax(ref mostOutstanding, outstanding);
             return ValueTask.CompletedTask;
         }, Ct);
+
+        if (!Has(TransportCapabilities.AtLeastOnce))
+        {
+            // At-most-once: nothing waits for an ack, so every message arrives without one.
+            await Eventually.TrueAsync(() => received.Count == Total, Patience, $"all {Total} deliveries should arrive without acks");
+            Assert.Equal(Enumerable.Range(1, Total).Select(tag => (ulong)tag), received);
+            return;
+        }
 
         while (Volatile.Read(ref acked) < Total)
         {
@@ -49,9 +57,9 @@ public abstract partial class TransportContractTests
         var connection = await OpenAsync();
         var queue = await DeclareQueueAsync(connection);
         var publisher = await OpenPublisherAsync(connection);
-        await PublishAsync(publisher, string.Empty, queue, "a");
-        await PublishAsync(publisher, string.Empty, queue, "b");
-        await PublishAsync(publisher, string.Empty, queue, "c");
+        await PublishToQueueAsync(publisher, queue, "a");
+        await PublishToQueueAsync(publisher, queue, "b");
+        await PublishToQueueAsync(publisher, queue, "c");
 
         var recorder = await DeliveryRecorder.StartAsync(connection, queue, new ConsumerOptions(0), ackOnReceipt: true, Ct);
 
@@ -66,11 +74,19 @@ public abstract partial class TransportContractTests
         var connection = await OpenAsync();
         var queue = await DeclareQueueAsync(connection);
         var publisher = await OpenPublisherAsync(connection);
-        await PublishAsync(publisher, string.Empty, queue, "retry-me");
+        await PublishToQueueAsync(publisher, queue, "retry-me");
         var recorder = await DeliveryRecorder.StartAsync(connection, queue, new ConsumerOptions(1), ackOnReceipt: false, Ct);
         await Eventually.TrueAsync(() => recorder.Count == 1, Patience);
 
         await recorder.Consumer.NackAsync(recorder.Deliveries[0].DeliveryTag, multiple: false, requeue: true, Ct);
+
+        if (!Has(TransportCapabilities.AtLeastOnce))
+        {
+            // At-most-once: the nack is accepted and does nothing; the message does not come back.
+            Assert.Equal(["retry-me"], await ReceivedBeforeMarkerAsync(publisher, queue, recorder));
+            Assert.All(recorder.Deliveries, d => Assert.False(d.Redelivered));
+            return;
+        }
 
         await Eventually.TrueAsync(() => recorder.Count == 2, Patience);
         var redelivery = recorder.Deliveries[1];
@@ -88,7 +104,7 @@ public abstract partial class TransportContractTests
         var publisher = await OpenPublisherAsync(connection);
         foreach (var id in new[] { "a", "b", "c" })
         {
-            await PublishAsync(publisher, string.Empty, queue, id);
+            await PublishToQueueAsync(publisher, queue, id);
         }
 
         var recorder = await DeliveryRecorder.StartAsync(connection, queue, new ConsumerOptions(0), ackOnReceipt: false, Ct);
@@ -108,6 +124,15 @@ public abstract partial class TransportContractTests
         var queue = await DeclareQueueAsync(connection);
         var consumer = await connection.ConsumeAsync(queue, new ConsumerOptions(1), (_, _) => ValueTask.CompletedTask, Ct);
 
+        if (!Has(TransportCapabilities.AtLeastOnce))
+        {
+            // At-most-once: acks are accepted and do nothing, whatever the tag.
+            await consumer.AckAsync(42, multiple: false, Ct);
+            await consumer.NackAsync(43, multiple: true, requeue: true, Ct);
+            Assert.False(consumer.Completion.IsCompleted);
+            return;
+        }
+
         await Assert.ThrowsAnyAsync<TransportException>(async () => await consumer.AckAsync(42, multiple: false, Ct));
     }
 
@@ -117,7 +142,7 @@ public abstract partial class TransportContractTests
         var connection = await OpenAsync();
         var queue = await DeclareQueueAsync(connection);
         var publisher = await OpenPublisherAsync(connection);
-        await PublishAsync(publisher, string.Empty, queue, "unacked");
+        await PublishToQueueAsync(publisher, queue, "unacked");
         var first = await DeliveryRecorder.StartAsync(connection, queue, new ConsumerOptions(1), ackOnReceipt: false, Ct);
         await Eventually.TrueAsync(() => first.Count == 1, Patience);
 
@@ -125,6 +150,13 @@ public abstract partial class TransportContractTests
         await first.Consumer.Completion.WaitAsync(Patience, Ct);
 
         var second = await DeliveryRecorder.StartAsync(connection, queue, new ConsumerOptions(1), ackOnReceipt: true, Ct);
+        if (!Has(TransportCapabilities.AtLeastOnce))
+        {
+            // At-most-once: the message was handed out once, so it is gone with the first consumer.
+            Assert.Empty(await ReceivedBeforeMarkerAsync(publisher, queue, second));
+            return;
+        }
+
         await Eventually.TrueAsync(() => second.Count == 1, Patience);
         Assert.True(second.Deliveries[0].Redelivered);
         Assert.Equal("unacked", second.Deliveries[0].Properties.MessageId);
@@ -134,10 +166,11 @@ public abstract partial class TransportContractTests
     public async Task DeletingTheQueue_FaultsTheConsumerCompletion()
     {
         var connection = await OpenAsync();
-        var other = await OpenAsync();
         var queue = await DeclareQueueAsync(connection);
         var consumer = await connection.ConsumeAsync(queue, new ConsumerOptions(1), (_, _) => ValueTask.CompletedTask, Ct);
 
+        // Another connection deletes it where queues are broker objects; otherwise only the declaring connection can.
+        var other = Has(TransportCapabilities.ServerSideTopology) ? await OpenAsync() : connection;
         await other.DeleteQueueAsync(queue, Ct);
 
         await Assert.ThrowsAnyAsync<TransportException>(() => consumer.Completion.WaitAsync(Patience, Ct));

@@ -26,6 +26,14 @@ public abstract partial class TransportContractTests
         var exchange = await DeclareExchangeAsync(connection, ExchangeSpec.Types.Direct);
 
         var redeclare = new ExchangeSpec(exchange, type, Durable: durable);
+        if (type == ExchangeSpec.Types.Direct && !Has(TransportCapabilities.Durable))
+        {
+            // Only the durable flag differs, and without durability the flag has no effect: the redeclaration is a no-op.
+            await connection.DeclareExchangeAsync(redeclare, Ct);
+            Assert.True(await connection.ExchangeExistsAsync(exchange, Ct));
+            return;
+        }
+
         await Assert.ThrowsAsync<PreconditionFailedException>(async () => await connection.DeclareExchangeAsync(redeclare, Ct));
     }
 
@@ -77,8 +85,17 @@ public abstract partial class TransportContractTests
         var queue = await DeclareQueueAsync(connection, new Dictionary<string, object?> { ["x-message-ttl"] = 60_000L });
 
         await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false, Arguments: new Dictionary<string, object?> { ["x-message-ttl"] = 60_000L }), Ct);
-        await Assert.ThrowsAsync<PreconditionFailedException>(async () =>
-            await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false, Arguments: new Dictionary<string, object?> { ["x-message-ttl"] = 1_000L }), Ct));
+        var different = new QueueSpec(queue, Durable: false, Arguments: new Dictionary<string, object?> { ["x-message-ttl"] = 1_000L });
+        if (!Has(TransportCapabilities.ServerSideTopology))
+        {
+            // An emulated queue ignores its arguments, so a redeclaration with others is a no-op too, and the queue stays usable.
+            await connection.DeclareQueueAsync(different, Ct);
+            var recorder = await DeliveryRecorder.StartAsync(connection, queue, new ConsumerOptions(0, AutoAck: true), ackOnReceipt: false, Ct);
+            Assert.Empty(await ReceivedBeforeMarkerAsync(await OpenPublisherAsync(connection), queue, recorder));
+            return;
+        }
+
+        await Assert.ThrowsAsync<PreconditionFailedException>(async () => await connection.DeclareQueueAsync(different, Ct));
     }
 
     [Fact]
@@ -102,8 +119,22 @@ public abstract partial class TransportContractTests
         var queue = await DeclareQueueAsync(connection);
         var missing = UniqueName("missing");
 
-        await Assert.ThrowsAsync<ResourceNotFoundException>(async () =>
-            await connection.BindAsync(new BindingSpec(missing, queue, BindingDestinationKind.Queue, "k"), noWait: false, Ct));
+        if (Has(TransportCapabilities.ServerSideTopology))
+        {
+            await Assert.ThrowsAsync<ResourceNotFoundException>(async () =>
+                await connection.BindAsync(new BindingSpec(missing, queue, BindingDestinationKind.Queue, "k"), noWait: false, Ct));
+        }
+        else
+        {
+            // Every subject namespace exists: binding from an undeclared exchange declares it as a topic exchange.
+            var undeclared = UniqueName("undeclared");
+            DeleteAfterTest(exchange: undeclared);
+            await connection.BindAsync(new BindingSpec(undeclared, queue, BindingDestinationKind.Queue, "k"), noWait: false, Ct);
+            Assert.True(await connection.ExchangeExistsAsync(undeclared, Ct));
+            await Assert.ThrowsAsync<PreconditionFailedException>(async () =>
+                await connection.DeclareExchangeAsync(new ExchangeSpec(undeclared, ExchangeSpec.Types.Fanout, Durable: false), Ct));
+        }
+
         await Assert.ThrowsAsync<ResourceNotFoundException>(async () =>
             await connection.BindAsync(new BindingSpec(exchange, missing, BindingDestinationKind.Queue, "k"), noWait: false, Ct));
         await Assert.ThrowsAsync<ResourceNotFoundException>(async () =>

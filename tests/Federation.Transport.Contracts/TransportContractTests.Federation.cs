@@ -42,7 +42,9 @@ public abstract partial class TransportContractTests
         }
         catch (ExchangeTypeNotSupportedException)
         {
-            return; // A broker without the plugin: the link falls back to a fanout and checks hops itself.
+            // A broker without the plugin: the link falls back to a fanout and checks hops itself. The refusal leaves nothing behind.
+            Assert.False(await connection.ExchangeExistsAsync(gate, Ct));
+            return;
         }
 
         var queue = await DeclareQueueAsync(connection);

@@ -1,3 +1,4 @@
+using Federation.Core.Hops;
 using Federation.Core.Transport;
 using Xunit;
 
@@ -32,8 +33,33 @@ public abstract partial class TransportContractTests
     {
         var delivered = await RoundTripAsync(new MessageProperties { Headers = new() { [name] = value } });
 
-        Assert.True(delivered.Headers!.TryGetValue(name, out var actual), $"header '{name}' missing");
+        object? actual = null;
+        var arrived = delivered.Headers?.TryGetValue(name, out actual) ?? false;
+        if (!Has(TransportCapabilities.TypedHeaders) && value is not string)
+        {
+            // Headers carry text: any other value arrives as a string or not at all.
+            Assert.True(!arrived || actual is string, $"header '{name}': sent {value}, received {actual} ({actual?.GetType().Name ?? "null"}) instead of text or nothing");
+            return;
+        }
+
+        Assert.True(arrived, $"header '{name}' missing");
         Assert.True(HeaderValueComparer.Instance.Equals(value, actual), $"header '{name}': sent {value}, received {actual}");
+    }
+
+    /// <summary>Every transport keeps the trail: hop and cycle rules depend on it.</summary>
+    [Fact]
+    public async Task ReceivedFromTrail_RoundTrips()
+    {
+        var trail = new List<object?>
+        {
+            new Dictionary<string, object?> { ["uri"] = "amqp://up/%2f", ["exchange"] = "x", ["redelivered"] = false, ["cluster-name"] = "up", ["vhost"] = "/" },
+            new Dictionary<string, object?> { ["uri"] = "nats://further:4222", ["exchange"] = "orders.eu", ["redelivered"] = true, ["cluster-name"] = "further; b=c", ["vhost"] = "/" },
+        };
+
+        var delivered = await RoundTripAsync(new MessageProperties { Headers = new() { [HopHeaders.ReceivedFrom] = trail } });
+
+        Assert.True(delivered.Headers!.TryGetValue(HopHeaders.ReceivedFrom, out var actual), "the trail is missing");
+        Assert.True(HeaderValueComparer.Instance.Equals(trail, actual), $"the trail changed on the way: received {actual}");
     }
 
     [Fact]
@@ -68,7 +94,8 @@ public abstract partial class TransportContractTests
         var recorder = await DeliveryRecorder.StartAsync(connection, queue, new ConsumerOptions(0, AutoAck: true), ackOnReceipt: false, Ct);
         var publisher = await OpenPublisherAsync(connection);
 
-        await publisher.PublishAsync(string.Empty, queue, properties, new byte[] { 1 }, Ct);
+        var (exchange, routingKey) = RouteTo(queue);
+        await publisher.PublishAsync(exchange, routingKey, properties, new byte[] { 1 }, Ct);
 
         await Eventually.TrueAsync(() => recorder.Count == 1, Patience);
         return recorder.Deliveries[0].Properties;

@@ -38,9 +38,10 @@ public abstract partial class TransportContractTests
         var publisher = await OpenPublisherAsync(connection);
 
         var confirms = new List<Task>(Count);
+        var (exchange, routingKey) = RouteTo(queue);
         for (var i = 0; i < Count; i++)
         {
-            confirms.Add(publisher.PublishAsync(string.Empty, queue, new MessageProperties { MessageId = i.ToString(System.Globalization.CultureInfo.InvariantCulture) }, ReadOnlyMemory<byte>.Empty, Ct).AsTask());
+            confirms.Add(publisher.PublishAsync(exchange, routingKey, new MessageProperties { MessageId = i.ToString(System.Globalization.CultureInfo.InvariantCulture) }, ReadOnlyMemory<byte>.Empty, Ct).AsTask());
         }
 
         await Task.WhenAll(confirms);
@@ -53,8 +54,17 @@ public abstract partial class TransportContractTests
     {
         var connection = await OpenAsync();
         var publisher = await OpenPublisherAsync(connection);
+        var missing = UniqueName("missing");
 
-        await Assert.ThrowsAsync<ResourceNotFoundException>(async () => await PublishAsync(publisher, UniqueName("missing"), "k", "lost"));
+        if (!Has(TransportCapabilities.ServerSideTopology))
+        {
+            // Every subject namespace exists: the publish is confirmed, and declares nothing.
+            await PublishAsync(publisher, missing, "k", "unrouted");
+            Assert.False(await connection.ExchangeExistsAsync(missing, Ct));
+            return;
+        }
+
+        await Assert.ThrowsAsync<ResourceNotFoundException>(async () => await PublishAsync(publisher, missing, "k", "lost"));
     }
 
     [Fact]
@@ -77,6 +87,17 @@ public abstract partial class TransportContractTests
         var exchange = await DeclareExchangeAsync(connection, ExchangeSpec.Types.Fanout, isInternal: true);
         var publisher = await OpenPublisherAsync(connection);
 
+        if (!Has(TransportCapabilities.ServerSideTopology))
+        {
+            // The publish goes to the subject namespace of that name, which the internal (client-side) exchange never reads.
+            var queue = await DeclareQueueAsync(connection);
+            await connection.BindAsync(new BindingSpec(exchange, queue, BindingDestinationKind.Queue, string.Empty), noWait: false, Ct);
+            var recorder = await DeliveryRecorder.StartAsync(connection, queue, new ConsumerOptions(0, AutoAck: true), ackOnReceipt: false, Ct);
+            await PublishAsync(publisher, exchange, string.Empty, "not-routed");
+            Assert.Empty(await ReceivedBeforeMarkerAsync(publisher, queue, recorder));
+            return;
+        }
+
         var error = await Assert.ThrowsAnyAsync<TransportException>(async () => await PublishAsync(publisher, exchange, string.Empty, "refused"));
         Assert.Contains("access", error.Message, StringComparison.OrdinalIgnoreCase);
     }
@@ -89,16 +110,30 @@ public abstract partial class TransportContractTests
         var recorder = await DeliveryRecorder.StartAsync(connection, queue, new ConsumerOptions(0, AutoAck: true), ackOnReceipt: false, Ct);
         var publisher = await OpenPublisherAsync(connection);
         var trail = new List<object?> { "first" };
-        var properties = new MessageProperties { MessageId = "original", Headers = new() { ["trail"] = trail } };
+        var properties = new MessageProperties { MessageId = "original", Headers = new() { ["note"] = "first" } };
+        if (Has(TransportCapabilities.TypedHeaders))
+        {
+            properties.Headers["trail"] = trail; // a nested value the publisher must copy too
+        }
 
-        await publisher.PublishAsync(string.Empty, queue, properties, ReadOnlyMemory<byte>.Empty, Ct);
+        var (exchange, routingKey) = RouteTo(queue);
+        await publisher.PublishAsync(exchange, routingKey, properties, ReadOnlyMemory<byte>.Empty, Ct);
         properties.MessageId = "changed";
+        properties.Headers["note"] = "replaced";
         properties.Headers["trail"] = "replaced";
         trail.Add("second");
 
         await Eventually.TrueAsync(() => recorder.Count == 1, Patience);
         var delivered = recorder.Deliveries[0].Properties;
         Assert.Equal("original", delivered.MessageId);
-        Assert.Equal(new List<object?> { "first" }, delivered.Headers!["trail"], HeaderValueComparer.Instance);
+        Assert.Equal("first", delivered.Headers!["note"]);
+        if (Has(TransportCapabilities.TypedHeaders))
+        {
+            Assert.Equal(new List<object?> { "first" }, delivered.Headers["trail"], HeaderValueComparer.Instance);
+        }
+        else
+        {
+            Assert.False(delivered.Headers.ContainsKey("trail"), "a header added after the publish arrived");
+        }
     }
 }

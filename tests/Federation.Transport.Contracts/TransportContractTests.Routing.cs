@@ -39,6 +39,12 @@ public abstract partial class TransportContractTests
     [InlineData("a.b", "a.b.c", false)]
     public async Task TopicExchange_MatchesStarAndHash(string pattern, string routingKey, bool routed)
     {
+        if (!Has(TransportCapabilities.ArbitraryRoutingKeys) && routingKey.Length > 0 && routingKey.Split('.').Any(word => word.Length == 0))
+        {
+            await AssertKeyWithEmptyWordIsRefusedAsync(ExchangeSpec.Types.Topic, pattern, routingKey);
+            return;
+        }
+
         var received = await RouteAsync(ExchangeSpec.Types.Topic, [(pattern, null)], [("message", routingKey, null)]);
 
         Assert.Equal(routed ? ["message"] : [], received);
@@ -55,6 +61,12 @@ public abstract partial class TransportContractTests
     [Fact]
     public async Task HeadersExchange_MatchesAllByDefault_AndAnyWhenAsked()
     {
+        if (!Has(TransportCapabilities.HeadersExchange))
+        {
+            await AssertHeadersExchangeIsRefusedAsync();
+            return;
+        }
+
         var all = new Dictionary<string, object?> { ["region"] = "eu", ["tier"] = "gold" };
         var any = new Dictionary<string, object?> { ["x-match"] = "any", ["region"] = "us", ["tier"] = "gold" };
         var messages = new (string, string, Dictionary<string, object?>?)[]
@@ -72,6 +84,12 @@ public abstract partial class TransportContractTests
     [Fact]
     public async Task HeadersExchange_IgnoresXArgumentsForMatching()
     {
+        if (!Has(TransportCapabilities.HeadersExchange))
+        {
+            await AssertHeadersExchangeIsRefusedAsync();
+            return;
+        }
+
         var arguments = new Dictionary<string, object?> { ["x-match"] = "all", ["region"] = "eu", ["x-bound-from"] = new List<object?> { "upstream" } };
 
         var received = await RouteAsync(ExchangeSpec.Types.Headers, [(string.Empty, arguments)], [("eu", string.Empty, new() { ["region"] = "eu" })]);
@@ -135,6 +153,36 @@ public abstract partial class TransportContractTests
         await PublishAsync(publisher, first, string.Empty, "looping");
 
         Assert.Equal(["looping"], await ReceivedBeforeMarkerAsync(publisher, queue, recorder));
+    }
+
+    /// <summary>Without <see cref="TransportCapabilities.HeadersExchange"/>, a headers exchange cannot be declared, and is not left behind.</summary>
+    private async Task AssertHeadersExchangeIsRefusedAsync()
+    {
+        var connection = await OpenAsync();
+        var name = UniqueName("headers");
+        DeleteAfterTest(exchange: name);
+
+        await Assert.ThrowsAsync<ExchangeTypeNotSupportedException>(async () =>
+            await connection.DeclareExchangeAsync(new ExchangeSpec(name, ExchangeSpec.Types.Headers, Durable: false), Ct));
+        Assert.False(await connection.ExchangeExistsAsync(name, Ct));
+    }
+
+    /// <summary>
+    /// Without <see cref="TransportCapabilities.ArbitraryRoutingKeys"/>, a publish whose key has an empty word fails with
+    /// <see cref="ArgumentException"/> naming the key, and nothing reaches the queue.
+    /// </summary>
+    private async Task AssertKeyWithEmptyWordIsRefusedAsync(string exchangeType, string bindingKey, string routingKey)
+    {
+        var connection = await OpenAsync();
+        var exchange = await DeclareExchangeAsync(connection, exchangeType);
+        var queue = await DeclareQueueAsync(connection);
+        await connection.BindAsync(new BindingSpec(exchange, queue, BindingDestinationKind.Queue, bindingKey), noWait: false, Ct);
+        var recorder = await DeliveryRecorder.StartAsync(connection, queue, new ConsumerOptions(0, AutoAck: true), ackOnReceipt: false, Ct);
+        var publisher = await OpenPublisherAsync(connection);
+
+        var error = await Assert.ThrowsAnyAsync<ArgumentException>(async () => await PublishAsync(publisher, exchange, routingKey, "refused"));
+        Assert.Contains(routingKey, error.Message, StringComparison.Ordinal);
+        Assert.Empty(await ReceivedBeforeMarkerAsync(publisher, queue, recorder));
     }
 
     private async Task<IReadOnlyList<string?>> RouteAsync(

@@ -17,6 +17,12 @@ internal static partial class Log
     [LoggerMessage(1004, LogLevel.Debug, "Link {LinkId} dropped a message ({Reason}): x-received-from has {Hops} hop(s), max-hops {MaxHops}")]
     public static partial void MessageDropped(ILogger logger, string linkId, string reason, int hops, int maxHops);
 
+    [LoggerMessage(1011, LogLevel.Warning, "Link {LinkId} lost {Count} message(s) ({Reason}); further losses are counted in federation.link.messages.dropped and the link status until it forwards again")]
+    public static partial void MessagesLost(ILogger logger, string linkId, long count, string reason);
+
+    [LoggerMessage(1012, LogLevel.Information, "Link {LinkId} forwards again; {Count} message(s) were lost in that episode")]
+    public static partial void ForwardingAfterLoss(ILogger logger, string linkId, long count);
+
     [LoggerMessage(1005, LogLevel.Warning, "Link {LinkId}: downstream refused a message (nacked); it was returned to the upstream queue")]
     public static partial void PublishNacked(ILogger logger, Exception exception, string linkId);
 

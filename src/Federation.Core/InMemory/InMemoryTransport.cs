@@ -20,6 +20,13 @@ public sealed class InMemoryTransport(InMemoryBrokerRegistry registry) : ITransp
     public IReadOnlyList<string> ValidateUri(string uri) => InMemoryUri.Problems(uri);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The in-memory broker models RabbitMQ, so it has every capability. It is durable in its own terms: stopping and
+    /// starting an <see cref="InMemoryBroker"/> keeps its queues and messages (nothing survives the process).
+    /// </remarks>
+    public TransportCapabilities Capabilities => TransportCapabilities.All;
+
+    /// <inheritdoc />
     /// <exception cref="ArgumentException">The URI is malformed.</exception>
     /// <exception cref="BrokerUnreachableException">No such broker or virtual host, or the broker is stopped.</exception>
     /// <exception cref="AuthenticationFailedException">The broker refused the credentials.</exception>

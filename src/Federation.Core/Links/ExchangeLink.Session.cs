@@ -91,7 +91,10 @@ internal sealed partial class ExchangeLink
             _publisher = await _downstream.Connection.OpenPublisherAsync(
                 new PublisherOptions(Confirms: _settings.AckMode == AckMode.OnConfirm, MaxOutstandingConfirms: Math.Max(1, _settings.PrefetchCount)),
                 cancellationToken).ConfigureAwait(false);
-            var consumerOptions = new ConsumerOptions(_settings.AckMode == AckMode.NoAck ? 0 : _settings.PrefetchCount, AutoAck: _settings.AckMode == AckMode.NoAck);
+            var consumerOptions = new ConsumerOptions(_settings.AckMode == AckMode.NoAck ? 0 : _settings.PrefetchCount, AutoAck: _settings.AckMode == AckMode.NoAck)
+            {
+                Dropped = Lost,
+            };
             _consumer = await _upstream.ConsumeAsync(QueueName, consumerOptions, OnDeliveryAsync, cancellationToken).ConfigureAwait(false);
             _consumerReady.TrySetResult(_consumer);
         }
@@ -280,6 +283,7 @@ internal sealed partial class ExchangeLink
             {
                 published.GetAwaiter().GetResult();
                 _link._telemetry.MessagesForwarded.Add(1, _link._tags);
+                _link._drops.Forwarded();
                 Acknowledge(consumer, delivery.DeliveryTag);
                 Settled();
                 return ValueTask.CompletedTask;
@@ -290,10 +294,18 @@ internal sealed partial class ExchangeLink
             return ValueTask.CompletedTask;
         }
 
+        /// <summary>Counts messages that were lost on their way (reported by the transport, or refused downstream and not requeueable).</summary>
+        private void Lost(string reason, long count)
+        {
+            _link._telemetry.MessagesDropped.Add(count, _link._tags[0], _link._tags[1], new("federation.drop.reason", reason));
+            _link._drops.Lost(reason, count);
+        }
+
         private ValueTask DropAsync(IMessageConsumer consumer, Delivery delivery, ForwardVerdict verdict)
         {
             var reason = verdict == ForwardVerdict.Cycle ? "cycle" : "max_hops";
             _link._telemetry.MessagesDropped.Add(1, _link._tags[0], _link._tags[1], new("federation.drop.reason", reason));
+            _link._drops.Intended(reason);
             Log.MessageDropped(_link._logger, _definition.Id, reason, HopRules.ReadReceivedFrom(delivery.Properties.Headers).Count, _settings.MaxHops);
 
             // Dropped messages are acknowledged upstream, as the plugin does: they must not come back. The ack goes
@@ -309,6 +321,14 @@ internal sealed partial class ExchangeLink
             {
                 await published.ConfigureAwait(false);
                 _link._telemetry.MessagesForwarded.Add(1, _link._tags);
+                _link._drops.Forwarded();
+                Acknowledge(consumer, deliveryTag);
+            }
+            catch (PublishNackedException) when (_settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
+            {
+                // The upstream cannot take it back (at-most-once): restarting the link would lose everything else it
+                // holds too. Count the loss, settle it like a forward, and go on.
+                Lost("downstream_rejected", 1);
                 Acknowledge(consumer, deliveryTag);
             }
             catch (PublishNackedException ex) when (_settings.AckMode != AckMode.NoAck)

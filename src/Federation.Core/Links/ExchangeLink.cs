@@ -32,6 +32,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private volatile bool _cleanupOnStop;
     private Task? _loop;
     private LinkStatus _status;
+    private readonly LinkDrops _drops;
 
     public ExchangeLink(
         LinkDefinition definition,
@@ -50,6 +51,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _generations = generations;
         _telemetry = telemetry;
         _logger = logger;
+        _drops = new LinkDrops(definition.Id, logger);
         _time = time;
         _tags =
         [
@@ -61,7 +63,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 
     public LinkDefinition Definition { get; }
 
-    public LinkStatus Status => Volatile.Read(ref _status);
+    public LinkStatus Status => _drops.Snapshot is { } dropped ? Volatile.Read(ref _status) with { DroppedMessages = dropped } : Volatile.Read(ref _status);
 
     /// <summary>Starts the run loop in the background.</summary>
     public void Start() => _loop = Task.Run(RunLoopAsync);

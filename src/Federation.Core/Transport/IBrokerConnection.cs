@@ -74,4 +74,11 @@ public sealed record PublisherOptions(bool Confirms, int MaxOutstandingConfirms 
 /// <summary>Options for <see cref="IBrokerConnection.ConsumeAsync"/>.</summary>
 /// <param name="Prefetch">Maximum unacknowledged deliveries in flight; 0 means unlimited. Ignored with <paramref name="AutoAck"/>.</param>
 /// <param name="AutoAck">The broker considers a message acknowledged as soon as it is delivered (AMQP no-ack).</param>
-public sealed record ConsumerOptions(int Prefetch, bool AutoAck = false);
+public sealed record ConsumerOptions(int Prefetch, bool AutoAck = false)
+{
+    /// <summary>
+    /// Where the transport reports messages it dropped before delivering them to this consumer; null when nobody listens.
+    /// A transport that can lose messages in the client (at-most-once transports) must report every such loss here.
+    /// </summary>
+    public MessageDropHandler? Dropped { get; init; }
+}

@@ -6,6 +6,12 @@ public interface IMessageConsumer : IAsyncDisposable
     /// <summary>Completes when the consumer stops: successfully after disposal, faulted when the broker cancelled it (for example because the queue was deleted) or the connection was lost.</summary>
     Task Completion { get; }
 
+    /// <summary>
+    /// Whether <see cref="NackAsync"/> with requeue gives a message back to its queue. False for at-most-once transports
+    /// (core NATS): a message nacked there is gone, so the engine counts it as dropped instead of relying on a redelivery.
+    /// </summary>
+    bool CanRequeue => true;
+
     /// <summary>Acknowledges a delivery, or every delivery up to it with <paramref name="multiple"/>.</summary>
     ValueTask AckAsync(ulong deliveryTag, bool multiple, CancellationToken cancellationToken);
 

@@ -25,6 +25,14 @@ public interface ITransport
     /// the caller adds the configuration key and the redacted URI. Empty when the URI is usable. The default accepts every URI.
     /// </returns>
     IReadOnlyList<string> ValidateUri(string uri) => [];
+
+    /// <summary>
+    /// What this transport's connections can do beyond the common core, and so which of the documented alternative
+    /// behaviours they show (see each flag of <see cref="TransportCapabilities"/>). The shared contract suite checks
+    /// every transport against what it declares here.
+    /// </summary>
+    /// <remarks>The default, <see cref="TransportCapabilities.All"/>, is what an AMQP 0-9-1 broker offers; a transport that differs declares its own.</remarks>
+    TransportCapabilities Capabilities => TransportCapabilities.All;
 }
 
 /// <summary>Parameters for <see cref="ITransport.ConnectAsync"/>.</summary>

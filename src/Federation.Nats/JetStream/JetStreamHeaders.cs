@@ -1,8 +1,6 @@
 using Federation.Core.Transport;
 using Federation.Nats.Transport;
-using Microsoft.Extensions.Primitives;
 using ClientHeaders = NATS.Client.Core.NatsHeaders;
-using MappedHeaders = Federation.Nats.Client.NatsHeaders;
 
 namespace Federation.Nats.JetStream;
 
@@ -12,10 +10,6 @@ namespace Federation.Nats.JetStream;
 /// publish expectations of the original producer (<c>Nats-Expected-*</c>, <c>Nats-Rollup</c>) are not, since they were
 /// meant for the upstream stream and would make a downstream stream refuse or purge.
 /// </summary>
-/// <remarks>
-/// Until <see cref="NatsMessageMapping"/> speaks the official header type itself, the headers are copied through the
-/// mapping's own type; after that, both methods are direct calls.
-/// </remarks>
 internal static class JetStreamHeaders
 {
     /// <summary>The header JetStream deduplicates by.</summary>
@@ -24,48 +18,22 @@ internal static class JetStreamHeaders
     /// <summary>The headers to publish for <paramref name="properties"/>, or null when there are none.</summary>
     public static ClientHeaders? ToClientHeaders(MessageProperties properties)
     {
-        var mapped = NatsMessageMapping.ToNatsHeaders(properties);
-        if (mapped is null)
+        // A new object per call: the JetStream publisher may write a message after the next call has built its headers.
+        var headers = NatsMessageMapping.ToNatsHeaders(properties);
+        if (headers is null)
         {
             return null;
         }
 
-        var headers = new ClientHeaders();
-        foreach (var (key, values) in mapped)
+        foreach (var key in headers.Keys.Where(IsProducerExpectation).ToList())
         {
-            if (IsProducerExpectation(key))
-            {
-                continue;
-            }
-
-            headers[key] = values.Count == 1 ? new StringValues(values[0]) : new StringValues([.. values]);
+            headers.Remove(key);
         }
 
         return headers.Count == 0 ? null : headers;
     }
 
-    /// <summary>The properties of a consumed message.</summary>
-    public static MessageProperties ToProperties(ClientHeaders? headers)
-    {
-        if (headers is null || headers.Count == 0)
-        {
-            return new MessageProperties();
-        }
-
-        var mapped = new MappedHeaders();
-        foreach (var (key, values) in headers)
-        {
-            foreach (var value in values)
-            {
-                if (value is not null)
-                {
-                    mapped.Add(key, value);
-                }
-            }
-        }
-
-        return NatsMessageMapping.ToProperties(mapped);
-    }
+    public static MessageProperties ToProperties(ClientHeaders? headers) => NatsMessageMapping.ToProperties(headers);
 
     private static bool IsProducerExpectation(string key) =>
         key.StartsWith("Nats-Expected-", StringComparison.OrdinalIgnoreCase) || key.Equals("Nats-Rollup", StringComparison.OrdinalIgnoreCase);

@@ -1,7 +1,7 @@
 using Federation.Core.Transport;
 using Federation.Core.Transport.Messaging;
-using Federation.Nats.Client;
 using Microsoft.Extensions.Logging;
+using NATS.Client.Core;
 
 namespace Federation.Nats.Messaging;
 
@@ -18,53 +18,46 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
 
     private readonly NatsConnection _nats;
     private readonly string _connectionName;
-    private readonly string _scheme;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly HashSet<NatsSubjectSubscription> _subscriptions = [];
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _disposed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly int _maxReconnectAttempts;
     private int _disposing;
+    private int _failedReconnects;
     private long _handlerErrors;
-    private ServerUrlCache _server = new(string.Empty, string.Empty);
+    private long _droppedMessages;
 
-    public NatsSubjectConnection(NatsConnection nats, string displayUri, string connectionName, bool tls, ILogger logger)
+    public NatsSubjectConnection(NatsConnection nats, string displayUri, string connectionName, int maxReconnectAttempts, ILogger logger)
     {
         _nats = nats;
         DisplayUri = displayUri;
         _connectionName = connectionName;
-        _scheme = tls ? "tls://" : "nats://";
+        _maxReconnectAttempts = maxReconnectAttempts;
         _logger = logger;
-        nats.ConnectionEvent += OnConnectionEvent;
+        _server = new Uri(nats.Opts.Url).GetLeftPart(UriPartial.Authority);
+        nats.ConnectionDisconnected += OnDisconnectedAsync;
+        nats.ConnectionOpened += OnOpenedAsync;
+        nats.ReconnectFailed += OnReconnectFailedAsync;
+        nats.ServerError += OnServerErrorAsync;
+        nats.MessageDropped += OnMessageDroppedAsync;
     }
+
+    private readonly string _server;
 
     public string DisplayUri { get; }
 
-    public string? ConnectedServer
-    {
-        get
-        {
-            if (_nats.ConnectedServer is not { } hostPort)
-            {
-                return null;
-            }
-
-            // The broker asks once per message for its seen-by trail: build the URL only when the server changed.
-            var cached = Volatile.Read(ref _server);
-            if (!string.Equals(cached.HostPort, hostPort, StringComparison.Ordinal))
-            {
-                cached = new ServerUrlCache(hostPort, _scheme + hostPort);
-                Volatile.Write(ref _server, cached);
-            }
-
-            return cached.Url;
-        }
-    }
+    /// <summary>The server this connection talks to (its seed URL without credentials), while it is connected.</summary>
+    public string? ConnectedServer => _nats.ConnectionState == NatsConnectionState.Open ? _server : null;
 
     public Task Completion => _completion.Task;
 
     /// <summary>Handler calls that threw, over every subscription of this connection.</summary>
     internal long HandlerErrors => Interlocked.Read(ref _handlerErrors);
+
+    /// <summary>Messages the client dropped because a subscription's buffer was full.</summary>
+    internal long DroppedMessages => Interlocked.Read(ref _droppedMessages);
 
     /// <summary>The underlying client, for tests.</summary>
     internal NatsConnection Client => _nats;
@@ -81,10 +74,10 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
         ThrowIfClosedForGood();
-        NatsSubscription nats;
+        INatsSub<byte[]> nats;
         try
         {
-            nats = await _nats.SubscribeAsync(subject, queueGroup, maxMessages: null, cancellationToken).ConfigureAwait(false);
+            nats = await _nats.SubscribeCoreAsync(subject, queueGroup, RawBytes, opts: null, cancellationToken).ConfigureAwait(false);
         }
         catch (NatsException ex)
         {
@@ -104,7 +97,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
 
         if (!accepted)
         {
-            await nats.UnsubscribeAsync(CancellationToken.None).ConfigureAwait(false);
+            await nats.DisposeAsync().ConfigureAwait(false);
             throw new ObjectDisposedException(nameof(NatsSubjectConnection));
         }
 
@@ -113,20 +106,24 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         // The SPI promises an active subscription once this returns, so a message published right afterwards from another
         // connection is delivered: wait for the server to have the SUB (one PING/PONG). While disconnected the SUB goes out
         // with the next handshake instead.
-        if (_nats.State == NatsConnectionState.Connected)
+        if (_nats.ConnectionState == NatsConnectionState.Open)
         {
             try
             {
-                await _nats.FlushAsync(cancellationToken).ConfigureAwait(false);
+                await _nats.PingAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (NatsNotConnectedException)
+            catch (NatsException)
             {
                 // replayed by the reconnect handshake
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 await subscription.DisposeAsync().ConfigureAwait(false);
                 throw;
+            }
+            catch (OperationCanceledException)
+            {
+                // The client cancels the PINGs of a socket that died: the SUB is replayed by the reconnect handshake.
             }
         }
 
@@ -136,11 +133,32 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
     public ValueTask PublishAsync(SubjectMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
+
+        // The official client checks little (no wildcards check on publish) and would send "a.*" as a literal subject: the
+        // SPI promises an ArgumentException naming the subject, before anything reaches the wire.
+        NatsSubjects.ValidatePublish(message.Subject);
+        if (message.ReplyTo is not null)
+        {
+            NatsSubjects.ValidatePublish(message.ReplyTo, nameof(message.ReplyTo));
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
+
+        // Once closed for good the client is disposed and would throw ObjectDisposedException: say why instead.
+        ThrowIfClosedForGood();
+
+        // While the client reconnects, its PublishAsync would wait for the connection (for ever: no publish timeout when
+        // disconnected) and hold on to the caller's body: fail fast instead, as core NATS would have lost it anyway.
+        if (_nats.ConnectionState != NatsConnectionState.Open)
+        {
+            throw new ConnectionLostException($"The NATS connection {DisplayUri} is reconnecting; the message for subject '{message.Subject}' was not sent.");
+        }
+
         ValueTask publish;
         try
         {
-            publish = _nats.PublishAsync(message.Subject, message.Body, NatsSubjectHeaders.ToNats(message.Headers), message.ReplyTo, cancellationToken);
+            publish = _nats.PublishAsync(message.Subject, message.Body, NatsSubjectHeaders.ToNats(message.Headers), message.ReplyTo, RawBody, opts: null, cancellationToken);
         }
         catch (NatsException ex)
         {
@@ -154,13 +172,19 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
     {
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
+        ThrowIfClosedForGood();
         try
         {
-            await _nats.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await _nats.PingAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (NatsException ex)
         {
             throw Translate(ex, subject: null);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The client cancels the PINGs of a socket that died: a lost connection, not a cancellation the caller asked for.
+            throw new ConnectionLostException($"The NATS connection {DisplayUri} was lost before the server answered the flush.", ex);
         }
     }
 
@@ -185,11 +209,11 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
                 await subscription.DisposeAsync().ConfigureAwait(false);
             }
 
-            if (_nats.State == NatsConnectionState.Connected)
+            if (_nats.ConnectionState == NatsConnectionState.Open)
             {
                 try
                 {
-                    await _nats.FlushAsync(CancellationToken.None).AsTask().WaitAsync(FlushOnDispose).ConfigureAwait(false);
+                    await _nats.PingAsync(CancellationToken.None).AsTask().WaitAsync(FlushOnDispose).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is NatsException or TimeoutException)
                 {
@@ -197,7 +221,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
                 }
             }
 
-            _nats.ConnectionEvent -= OnConnectionEvent;
+            Unhook();
             await _nats.DisposeAsync().ConfigureAwait(false);
             _completion.TrySetResult();
         }
@@ -236,7 +260,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
     private static TransportException Translate(NatsException exception, string? subject) => exception switch
     {
         NatsPayloadTooLargeException tooLarge => new PublishNackedException($"The message for '{subject}' was refused: {tooLarge.Message}", exception),
-        NatsAuthenticationException => new AuthenticationFailedException(exception.Message, exception),
+        NatsServerException { IsAuthError: true } => new AuthenticationFailedException(exception.Message, exception),
         _ => new ConnectionLostException($"The NATS connection is not usable{(subject is null ? string.Empty : $" (subject '{subject}')")}: {exception.Message}", exception),
     };
 
@@ -250,38 +274,91 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         }
     }
 
-    private void OnConnectionEvent(object? sender, NatsConnectionEventArgs e)
+    private static readonly NatsRawSerializer<byte[]> RawBytes = NatsRawSerializer<byte[]>.Default;
+
+    private static readonly NatsRawSerializer<ReadOnlyMemory<byte>> RawBody = NatsRawSerializer<ReadOnlyMemory<byte>>.Default;
+
+    private void Unhook()
     {
-        switch (e.Kind)
-        {
-            case NatsConnectionEventKind.Disconnected:
-                NatsSubjectLog.Disconnected(_logger, e.Error, DisplayUri, _connectionName, e.Server);
-                break;
-            case NatsConnectionEventKind.Reconnected:
-                NatsSubjectLog.Reconnected(_logger, DisplayUri, _connectionName, e.Server);
-                break;
-            case NatsConnectionEventKind.ServerError:
-                NatsSubjectLog.ServerError(_logger, e.Error, DisplayUri, _connectionName);
-                break;
-            case NatsConnectionEventKind.Closed when Volatile.Read(ref _disposing) == 0:
-                NatsSubjectLog.ClosedForGood(_logger, DisplayUri, _connectionName);
-                NatsSubjectSubscription[] subscriptions;
-                lock (_lock)
-                {
-                    subscriptions = [.. _subscriptions];
-                }
-
-                foreach (var subscription in subscriptions)
-                {
-                    subscription.Abort();
-                }
-
-                _completion.TrySetException(new ConnectionLostException($"The NATS connection {DisplayUri} ({_connectionName}) gave up reconnecting and is closed for good."));
-                break;
-            default:
-                break;
-        }
+        _nats.ConnectionDisconnected -= OnDisconnectedAsync;
+        _nats.ConnectionOpened -= OnOpenedAsync;
+        _nats.ReconnectFailed -= OnReconnectFailedAsync;
+        _nats.ServerError -= OnServerErrorAsync;
+        _nats.MessageDropped -= OnMessageDroppedAsync;
     }
 
-    private sealed record ServerUrlCache(string HostPort, string Url);
+    private ValueTask OnDisconnectedAsync(object? sender, NatsEventArgs args)
+    {
+        NatsSubjectLog.Disconnected(_logger, null, DisplayUri, _connectionName, _server);
+        return ValueTask.CompletedTask;
+    }
+
+    private ValueTask OnOpenedAsync(object? sender, NatsEventArgs args)
+    {
+        // The first "opened" is the initial connect, which happened before these handlers were attached.
+        Interlocked.Exchange(ref _failedReconnects, 0);
+        NatsSubjectLog.Reconnected(_logger, DisplayUri, _connectionName, _server);
+        return ValueTask.CompletedTask;
+    }
+
+    private ValueTask OnServerErrorAsync(object? sender, NatsServerErrorEventArgs args)
+    {
+        NatsSubjectLog.ServerError(_logger, DisplayUri, _connectionName, args.Error);
+        return ValueTask.CompletedTask;
+    }
+
+    private ValueTask OnMessageDroppedAsync(object? sender, NatsMessageDroppedEventArgs args)
+    {
+        // The client drops the newest message when a subscription's buffer is full (a slow handler must not stall the
+        // connection's other subscriptions); never silently: counted, and logged with a decade step.
+        var total = Interlocked.Increment(ref _droppedMessages);
+        if (IsPowerOfTen(total))
+        {
+            NatsSubjectLog.MessagesDropped(_logger, DisplayUri, _connectionName, args.Subject, total);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private static bool IsPowerOfTen(long value)
+    {
+        while (value >= 10 && value % 10 == 0)
+        {
+            value /= 10;
+        }
+
+        return value == 1;
+    }
+
+    /// <summary>
+    /// The client retries for ever; <c>max-reconnect-attempts</c> ends it here: after that many failed attempts in a row the
+    /// connection is closed for good, its subscriptions end and <see cref="Completion"/> faults.
+    /// </summary>
+    private ValueTask OnReconnectFailedAsync(object? sender, NatsEventArgs args)
+    {
+        if (_maxReconnectAttempts < 0 || Interlocked.Increment(ref _failedReconnects) <= _maxReconnectAttempts || Volatile.Read(ref _disposing) != 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        NatsSubjectLog.ClosedForGood(_logger, DisplayUri, _connectionName);
+        NatsSubjectSubscription[] subscriptions;
+        lock (_lock)
+        {
+            subscriptions = [.. _subscriptions];
+        }
+
+        foreach (var subscription in subscriptions)
+        {
+            subscription.Abort();
+        }
+
+        _completion.TrySetException(new ConnectionLostException($"The NATS connection {DisplayUri} ({_connectionName}) gave up reconnecting and is closed for good."));
+        _ = Task.Run(async () =>
+        {
+            Unhook();
+            await _nats.DisposeAsync().ConfigureAwait(false);
+        });
+        return ValueTask.CompletedTask;
+    }
 }

@@ -1,4 +1,5 @@
-using Federation.Nats.Client;
+using Microsoft.Extensions.Primitives;
+using NATS.Client.Core;
 
 namespace Federation.Nats.Messaging;
 
@@ -21,7 +22,7 @@ internal static class NatsSubjectHeaders
         for (var i = 0; i < fields.Count; i++)
         {
             var field = fields[i];
-            headers.Add(field.Key, field.Value);
+            headers[field.Key] = headers.TryGetValue(field.Key, out var earlier) ? StringValues.Concat(earlier, field.Value) : new StringValues(field.Value);
         }
 
         return headers;
@@ -40,7 +41,7 @@ internal static class NatsSubjectHeaders
         {
             for (var i = 0; i < values.Count; i++)
             {
-                fields.Add(new KeyValuePair<string, string>(key, values[i]));
+                fields.Add(new KeyValuePair<string, string>(key, values[i] ?? string.Empty));
             }
         }
 

@@ -1,5 +1,5 @@
 using Federation.Core.Transport.Messaging;
-using Federation.Nats.Client;
+using NATS.Client.Core;
 
 namespace Federation.Nats.Messaging;
 
@@ -16,14 +16,14 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
     private static readonly AsyncLocal<NatsSubjectSubscription?> RunningHandler = new();
 
     private readonly NatsSubjectConnection _owner;
-    private readonly NatsSubscription _nats;
+    private readonly INatsSub<byte[]> _nats;
     private readonly SubjectMessageHandler _handler;
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
     private int _disposed;
     private long _handlerErrors;
 
-    public NatsSubjectSubscription(NatsSubjectConnection owner, NatsSubscription nats, SubjectMessageHandler handler)
+    public NatsSubjectSubscription(NatsSubjectConnection owner, INatsSub<byte[]> nats, SubjectMessageHandler handler)
     {
         _owner = owner;
         _nats = nats;
@@ -38,8 +38,6 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
     public long HandlerErrors => Interlocked.Read(ref _handlerErrors);
 
     /// <summary>Messages dropped by the client because this subscription's buffer was full.</summary>
-    public long DroppedMessages => _nats.DroppedMessages;
-
     public void Start() => _loop = Task.Run(RunAsync, CancellationToken.None);
 
     /// <summary>Signals the handler's token without unsubscribing: the connection is closed for good.</summary>
@@ -54,7 +52,7 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _owner.Forget(this);
-            await _nats.UnsubscribeAsync(CancellationToken.None).ConfigureAwait(false);
+            await _nats.DisposeAsync().ConfigureAwait(false);
         }
 
         CancelQuietly();
@@ -82,14 +80,14 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         var token = _stopping.Token;
         try
         {
-            await foreach (var received in _nats.WithCancellation(token).ConfigureAwait(false))
+            await foreach (var received in _nats.Msgs.ReadAllAsync(token).ConfigureAwait(false))
             {
                 if (Volatile.Read(ref _disposed) != 0)
                 {
                     break;
                 }
 
-                var message = new SubjectMessage(received.Subject, received.Data, NatsSubjectHeaders.FromNats(received.Headers), received.ReplyTo);
+                var message = new SubjectMessage(received.Subject, received.Data ?? [], NatsSubjectHeaders.FromNats(received.Headers), received.ReplyTo);
                 try
                 {
                     await _handler(message, token).ConfigureAwait(false);

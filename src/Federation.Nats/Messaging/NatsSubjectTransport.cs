@@ -1,9 +1,9 @@
 using Federation.Core.Transport;
 using Federation.Core.Transport.Messaging;
-using Federation.Nats.Client;
 using Federation.Nats.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using NATS.Client.Core;
 
 namespace Federation.Nats.Messaging;
 
@@ -26,11 +26,26 @@ namespace Federation.Nats.Messaging;
 public sealed class NatsSubjectTransport : ISubjectTransport
 {
     private readonly ILogger _logger;
+    private readonly Func<NatsOpts, NatsOpts>? _configureOptions;
 
     /// <summary>Creates the transport.</summary>
     /// <param name="loggerFactory">Where connection events and handler failures are logged; null logs nothing.</param>
-    public NatsSubjectTransport(ILoggerFactory? loggerFactory = null) =>
+    public NatsSubjectTransport(ILoggerFactory? loggerFactory)
+        : this(loggerFactory, configureOptions: null)
+    {
+    }
+
+    /// <summary>Creates the transport with a configure callback for the official client's options.</summary>
+    /// <param name="loggerFactory">Where connection events and handler failures are logged; null logs nothing.</param>
+    /// <param name="configureOptions">
+    /// Adjusts the <see cref="NatsOpts"/> of every connection, as with NATS.Client.Hosting; what the URI carries (server,
+    /// credentials, TLS, timeouts, reconnect settings) is applied after it and wins.
+    /// </param>
+    public NatsSubjectTransport(ILoggerFactory? loggerFactory = null, Func<NatsOpts, NatsOpts>? configureOptions = null)
+    {
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<NatsSubjectTransport>();
+        _configureOptions = configureOptions;
+    }
 
     /// <inheritdoc />
     public IReadOnlyCollection<string> Schemes { get; } = ["nats", "tls"];
@@ -42,29 +57,30 @@ public sealed class NatsSubjectTransport : ISubjectTransport
         ArgumentNullException.ThrowIfNull(request);
         var settings = NatsSubjectUriSettings.Parse(request.Uri);
         var displayUri = UriRedaction.Redact(request.Uri);
-        var client = new NatsConnection(new NatsClientOptions
-        {
-            Servers = [settings.ServerUrl],
-            Name = request.ConnectionName,
-            NoResponders = false,
-            MaxReconnectAttempts = settings.MaxReconnectAttempts,
-            ReconnectWaitMin = settings.ReconnectWait,
-            ReconnectWaitMax = settings.ReconnectWait > NatsClientOptions.Default.ReconnectWaitMax ? settings.ReconnectWait : NatsClientOptions.Default.ReconnectWaitMax,
-            ConnectTimeout = settings.ConnectTimeout,
-        });
+        NatsOpts opts;
         try
         {
-            await client.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            opts = NatsOptsFactory.Create(settings.ServerUrl, settings.Security, request.ConnectionName, settings.ConnectTimeout, _configureOptions);
         }
-        catch (NatsAuthenticationException ex)
+        catch (Exception ex) when (NatsSecurityFiles.IsFileProblem(ex))
         {
-            await client.DisposeAsync().ConfigureAwait(false);
-            throw new AuthenticationFailedException($"NATS server {displayUri} refused the credentials.", ex);
+            throw new BrokerUnreachableException($"Could not connect to the NATS server: {NatsSecurityFiles.Describe(ex)}. URI: {displayUri}", ex);
+        }
+
+        opts = opts with
+        {
+            ReconnectWaitMin = settings.ReconnectWait,
+            ReconnectWaitMax = settings.ReconnectWait > NatsOpts.Default.ReconnectWaitMax ? settings.ReconnectWait : NatsOpts.Default.ReconnectWaitMax,
+        };
+        var client = new NatsConnection(opts);
+        try
+        {
+            await NatsConnect.OpenAsync(client, settings.ConnectTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             await client.DisposeAsync().ConfigureAwait(false);
-            throw NatsConnectErrors.Unreachable(request.Uri, displayUri, ex);
+            throw NatsSecurityFailure.ToTransportException(ex, settings.Security, displayUri) ?? NatsConnectErrors.Translate(request.Uri, displayUri, ex);
         }
         catch
         {
@@ -72,6 +88,6 @@ public sealed class NatsSubjectTransport : ISubjectTransport
             throw;
         }
 
-        return new NatsSubjectConnection(client, displayUri, request.ConnectionName, settings.Tls, _logger);
+        return new NatsSubjectConnection(client, displayUri, request.ConnectionName, settings.MaxReconnectAttempts, _logger);
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Federation.Core.Transport;
+using Federation.Nats.Transport;
 
 namespace Federation.Nats.Messaging;
 
@@ -14,6 +15,9 @@ namespace Federation.Nats.Messaging;
 /// <param name="ConnectTimeout">Time allowed for one connect attempt.</param>
 internal sealed record NatsSubjectUriSettings(string ServerUrl, bool Tls, int MaxReconnectAttempts, TimeSpan ReconnectWait, TimeSpan ConnectTimeout)
 {
+    /// <summary>TLS and login: the scheme, the user-info and the keys of <see cref="NatsSecuritySettings.QueryKeys"/> (as for exchange links).</summary>
+    public NatsSecuritySettings Security { get; init; } = NatsSecuritySettings.None;
+
     /// <summary>Query key: reconnect attempts before giving up (default -1, forever).</summary>
     public const string MaxReconnectAttemptsKey = "max-reconnect-attempts";
 
@@ -39,26 +43,35 @@ internal sealed record NatsSubjectUriSettings(string ServerUrl, bool Tls, int Ma
         }
 
         var settings = new NatsSubjectUriSettings(server, parsed.Scheme == "tls", -1, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5));
-        if (query < 0)
+        var security = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (query >= 0)
         {
-            return settings;
-        }
-
-        foreach (var part in uri[(query + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var eq = part.IndexOf('=', StringComparison.Ordinal);
-            var key = eq < 0 ? part : part[..eq];
-            var value = eq < 0 ? string.Empty : Uri.UnescapeDataString(part[(eq + 1)..]);
-            settings = key switch
+            foreach (var part in uri[(query + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
             {
-                MaxReconnectAttemptsKey => settings with { MaxReconnectAttempts = ParseInt(key, value, min: -1) },
-                ReconnectWaitKey => settings with { ReconnectWait = TimeSpan.FromMilliseconds(ParseInt(key, value, min: 1)) },
-                ConnectTimeoutKey => settings with { ConnectTimeout = TimeSpan.FromMilliseconds(ParseInt(key, value, min: 1)) },
-                _ => throw UnknownKey(key, uri),
-            };
+                var eq = part.IndexOf('=', StringComparison.Ordinal);
+                var key = eq < 0 ? part : part[..eq];
+                var value = eq < 0 ? string.Empty : Uri.UnescapeDataString(part[(eq + 1)..]);
+                if (NatsSecuritySettings.QueryKeys.Contains(key, StringComparer.Ordinal))
+                {
+                    security[key] = value;
+                    continue;
+                }
+
+                settings = key switch
+                {
+                    MaxReconnectAttemptsKey => settings with { MaxReconnectAttempts = ParseInt(key, value, min: -1) },
+                    ReconnectWaitKey => settings with { ReconnectWait = TimeSpan.FromMilliseconds(ParseInt(key, value, min: 1)) },
+                    ConnectTimeoutKey => settings with { ConnectTimeout = TimeSpan.FromMilliseconds(ParseInt(key, value, min: 1)) },
+                    _ => throw UnknownKey(key, uri),
+                };
+            }
         }
 
-        return settings;
+        var problems = new List<string>();
+        var parsedSecurity = NatsSecuritySettings.Parse(parsed, security, showValues: true, problems);
+        return problems.Count > 0
+            ? throw new ArgumentException($"'{UriRedaction.Redact(uri)}' {string.Join("; ", problems)}.", nameof(uri))
+            : settings with { Security = parsedSecurity };
     }
 
     // After an unencoded secret ("token=a&b"), a "key" may be a piece of the secret: name only what the redacted URI shows.
@@ -67,7 +80,7 @@ internal sealed record NatsSubjectUriSettings(string ServerUrl, bool Tls, int Ma
         var display = UriRedaction.Redact(uri);
         return new ArgumentException(
             $"Unknown query parameter {(display.Contains(key, StringComparison.Ordinal) ? $"'{key}'" : "(after a masked one)")} in '{display}'; " +
-            $"the NATS subject transport accepts {MaxReconnectAttemptsKey}, {ReconnectWaitKey} and {ConnectTimeoutKey}.",
+            $"the NATS subject transport accepts {MaxReconnectAttemptsKey}, {ReconnectWaitKey}, {ConnectTimeoutKey}, {string.Join(", ", NatsSecuritySettings.QueryKeys)}.",
             nameof(uri));
     }
 

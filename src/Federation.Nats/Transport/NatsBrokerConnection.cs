@@ -1,6 +1,5 @@
-using System.Buffers;
 using Federation.Core.Transport;
-using Federation.Nats.Client;
+using NATS.Client.Core;
 
 namespace Federation.Nats.Transport;
 
@@ -8,11 +7,13 @@ namespace Federation.Nats.Transport;
 /// One <see cref="IBrokerConnection"/> over one NATS connection. NATS has no queues, exchanges or bindings, so they are emulated
 /// client-side, per connection: a queue is a bounded in-process buffer, an exchange is a router, and a binding whose source is
 /// a (non-internal) exchange is a NATS subscription on the subjects the binding key maps to (see <see cref="NatsSubjectMapping"/>).
-/// These objects live as long as the connection (durability is not possible over core NATS).
+/// These objects live as long as the connection (durability is not possible over core NATS). The wire is the official
+/// client's (NATS.Client.Core).
 /// </summary>
 /// <remarks>
-/// Delivery is at-most-once: acks and nacks are accepted and ignored, a full queue drops the arriving message, and messages
-/// in a queue are lost with the connection. A message that several overlapping subscriptions of one exchange receive (NATS
+/// Delivery is at-most-once: acks and nacks are accepted and ignored, and messages in a queue are lost with the connection.
+/// Nothing is dropped silently inside the process: a full queue pushes back (its subscriptions stop reading, the client's
+/// buffer fills, TCP slows the server down), and a message the client itself drops is counted (<see cref="DroppedMessages"/>). A message that several overlapping subscriptions of one exchange receive (NATS
 /// sends one copy per matching subscription) is routed once: only the matching subscription with the lowest id routes it.
 /// </remarks>
 internal sealed class NatsBrokerConnection : IBrokerConnection
@@ -23,7 +24,8 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     private readonly NatsUriSettings _settings;
     private readonly SemaphoreSlim _topologyGate = new(1, 1);
     private readonly Lock _lock = new();
-    private SharedConfirmationTask? _sharedConfirmation;
+    private readonly NatsPublishConfirmer _confirmer;
+    private readonly CancellationTokenSource _closing = new();
     private readonly Dictionary<string, ExchangeState> _exchanges = new(StringComparer.Ordinal);
     private readonly Dictionary<string, QueueState> _queues = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -33,6 +35,8 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     [ThreadStatic]
     private static HashSet<string>? t_visited;
     private long _nextSubscriptionId;
+    private long _droppedMessages;
+    private readonly List<MessageDropHandler> _dropListeners = [];
     private int _disposed;
 
     public NatsBrokerConnection(NatsConnection nats, NatsUriSettings settings, string displayUri)
@@ -40,10 +44,12 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         _nats = nats;
         _settings = settings;
         DisplayUri = displayUri;
-        ClusterName = settings.ClusterName ?? nats.ServerInfo?.ServerName ?? nats.ServerInfo?.ServerId;
+        ClusterName = settings.ClusterName ?? NonEmpty(nats.ServerInfo?.Name) ?? nats.ServerInfo?.Id;
         _topology = new NatsTopologySource(settings);
-        nats.ConnectionEvent += OnConnectionEvent;
-        if (nats.State != NatsConnectionState.Connected)
+        _confirmer = new NatsPublishConfirmer(nats, _completion.Task);
+        nats.ConnectionDisconnected += OnDisconnectedAsync;
+        nats.MessageDropped += OnMessageDroppedAsync;
+        if (nats.ConnectionState != NatsConnectionState.Open)
         {
             Lost();
         }
@@ -60,7 +66,11 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
     public ITopologySource? Topology => _topology;
 
+    /// <summary>The official client's connection (the JetStream mode uses it).</summary>
     internal NatsConnection Client => _nats;
+
+    /// <summary>Messages the client dropped because a subscription's buffer was full (only with a configured drop mode).</summary>
+    internal long DroppedMessages => Interlocked.Read(ref _droppedMessages);
 
     public async ValueTask DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken)
     {
@@ -135,7 +145,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
             foreach (var sub in removed.Subscriptions.Values)
             {
-                await SafeUnsubscribeAsync(sub.Subscription).ConfigureAwait(false);
+                await SafeUnsubscribeAsync(sub).ConfigureAwait(false);
             }
 
             foreach (var (source, binding) in inbound)
@@ -243,7 +253,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
             foreach (var subject in subjects)
             {
-                AddSubject(source, subject);
+                await AddSubjectAsync(source, subject, cancellationToken).ConfigureAwait(false);
             }
 
             if (!source.Spec.Internal)
@@ -310,7 +320,16 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             }
         }
 
-        return ValueTask.FromResult<IMessageConsumer>(new NatsQueueConsumer(state, handler, _completion.Task));
+        var consumer = new NatsQueueConsumer(state, handler, _completion.Task);
+        if (options?.Dropped is { } dropped)
+        {
+            lock (_lock)
+            {
+                _dropListeners.Add(dropped);
+            }
+        }
+
+        return ValueTask.FromResult<IMessageConsumer>(consumer);
     }
 
     public async ValueTask DisposeAsync()
@@ -320,9 +339,19 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             return;
         }
 
-        _nats.ConnectionEvent -= OnConnectionEvent;
+        _nats.ConnectionDisconnected -= OnDisconnectedAsync;
+        _nats.MessageDropped -= OnMessageDroppedAsync;
+        await _closing.CancelAsync().ConfigureAwait(false);
         await _topology.DisposeAsync().ConfigureAwait(false);
-        await _nats.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            await _nats.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (NatsException)
+        {
+            // The client throws (NatsTimeoutException) when disposed after its socket died; it is closed either way,
+            // and a throwing dispose would stop the engine's supervisor from reconnecting.
+        }
         lock (_lock)
         {
             foreach (var queue in _queues.Values)
@@ -333,97 +362,97 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         _completion.TrySetResult();
         _topologyGate.Dispose();
+        _closing.Dispose();
     }
 
     /// <summary>
-    /// Publishes with an encoded header block (empty: none), which the client copies before this returns. With
-    /// <paramref name="confirm"/>, completes once the server has the message: one PING per socket write confirms every
-    /// publish in it (group commit), and every publish of that write gets the same task (no per-message continuation).
+    /// Publishes one message; the client serialises the headers and the body into its buffer before this returns. With
+    /// <paramref name="confirm"/>, completes once the server provably has the message (see <see cref="NatsPublishConfirmer"/>).
     /// </summary>
-    internal ValueTask PublishAsync(string subject, ReadOnlyMemory<byte> headerBlock, ReadOnlyMemory<byte> body, bool confirm, CancellationToken cancellationToken)
+    internal ValueTask PublishAsync(string subject, NatsHeaders? headers, ReadOnlyMemory<byte> body, bool confirm, CancellationToken cancellationToken)
     {
-        Task confirmed;
+        NatsPublishConfirmer.ConnectionIdentity identity = default;
         try
         {
             ThrowIfLost();
-            var sent = _nats.PublishEncodedAsync(subject, body, headerBlock, cancellationToken);
+
+            // Not open means the client is reconnecting (this connection is about to be declared lost): its PublishAsync
+            // would then wait for the reconnect and serialise the headers and the body only afterwards, while the
+            // publisher reuses its header object for the next message and the caller may reuse the body.
+            if (_nats.ConnectionState != NatsConnectionState.Open)
+            {
+                throw new ConnectionLostException("The NATS connection was lost.");
+            }
+
+            if (confirm)
+            {
+                identity = _confirmer.Current;
+            }
+
+            var sent = _nats.PublishAsync(subject, body, headers, replyTo: null, RawBody, opts: null, cancellationToken);
             if (!sent.IsCompletedSuccessfully)
             {
-                return PublishSlowAsync(sent, confirm, cancellationToken);
+                return PublishSlowAsync(sent, confirm, identity);
             }
 
             sent.GetAwaiter().GetResult();
-            if (!confirm)
-            {
-                return ValueTask.CompletedTask;
-            }
-
-            confirmed = _nats.FlushCoalescedAsync(cancellationToken);
         }
         catch (Exception ex)
         {
             return ValueTask.FromException(ToPublishFailure(ex));
         }
 
-        return confirmed.IsCompletedSuccessfully ? ValueTask.CompletedTask : new ValueTask(SharedConfirmation(confirmed));
+        return confirm ? new ValueTask(_confirmer.ConfirmAsync(identity)) : ValueTask.CompletedTask;
     }
 
-    private async ValueTask PublishSlowAsync(ValueTask sent, bool confirm, CancellationToken cancellationToken)
+    private static readonly NatsRawSerializer<ReadOnlyMemory<byte>> RawBody = NatsRawSerializer<ReadOnlyMemory<byte>>.Default;
+
+    private async ValueTask PublishSlowAsync(ValueTask sent, bool confirm, NatsPublishConfirmer.ConnectionIdentity identity)
     {
         try
         {
             await sent.ConfigureAwait(false);
-            if (confirm)
-            {
-                await _nats.FlushCoalescedAsync(cancellationToken).ConfigureAwait(false);
-            }
         }
-        catch (NatsException ex)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
             throw ToPublishFailure(ex);
         }
-    }
 
-    // All publishes of one socket write wait for the same PONG: map its outcome once per write, not once per message,
-    // so that thousands of in-flight confirms cost one continuation when the PONG arrives.
-    private Task SharedConfirmation(Task flushed)
-    {
-        var shared = Volatile.Read(ref _sharedConfirmation);
-        if (shared is null || shared.Flushed != flushed)
+        if (confirm)
         {
-            shared = new SharedConfirmationTask(flushed, flushed.ContinueWith(
-                static t =>
-                {
-                    if (!t.IsCompletedSuccessfully)
-                    {
-                        throw ToPublishFailure(t.Exception?.InnerException ?? new TaskCanceledException(t));
-                    }
-                },
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default));
-            Volatile.Write(ref _sharedConfirmation, shared);
+            await _confirmer.ConfirmAsync(identity).ConfigureAwait(false);
         }
-
-        return shared.Confirmed;
     }
 
     private static Exception ToPublishFailure(Exception ex) => ex switch
     {
-        NatsPayloadTooLargeException tooLarge => new PublishNackedException(tooLarge.Message, tooLarge),
+        NatsPayloadTooLargeException tooLarge => new PublishNackedException($"The NATS server refused the message: {tooLarge.Message}", tooLarge),
         NatsException nats => new ConnectionLostException($"Publishing to NATS failed: {nats.Message}", nats),
         _ => ex,
     };
 
+    /// <summary>One PING/PONG: the server has processed everything this connection sent before it.</summary>
     private async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
+        var ping = _nats.PingAsync(cancellationToken).AsTask();
+        if (await Task.WhenAny(ping, _completion.Task).ConfigureAwait(false) != ping)
+        {
+            ThrowIfLost();
+        }
+
         try
         {
-            await _nats.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await ping.ConfigureAwait(false);
         }
         catch (NatsException ex)
         {
             throw new ConnectionLostException($"NATS flush failed: {ex.Message}", ex);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The client cancels the PINGs pending on a socket that died (often before its disconnect event marks this
+            // connection lost): that is a lost connection, not a cancellation the caller asked for.
+            throw new ConnectionLostException("NATS flush failed: the connection was lost before the server answered.", ex);
         }
     }
 
@@ -442,13 +471,13 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         foreach (var subject in subjects)
         {
-            NatsSubscription? drop = null;
+            SubscriptionEntry? drop = null;
             lock (_lock)
             {
                 if (source.Subscriptions.TryGetValue(subject, out var entry) && --entry.References == 0)
                 {
                     source.Subscriptions.Remove(subject);
-                    drop = entry.Subscription;
+                    drop = entry;
                 }
             }
 
@@ -464,7 +493,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         }
     }
 
-    private void AddSubject(ExchangeState source, string subject)
+    private async ValueTask AddSubjectAsync(ExchangeState source, string subject, CancellationToken cancellationToken)
     {
         SubscriptionEntry entry;
         lock (_lock)
@@ -482,26 +511,27 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         try
         {
-            // Routing only offers to in-process queues (never blocks), so it runs on the read loop: no extra buffer and hop.
-            entry.Subscription = _nats.SubscribeInline(subject, msg => Route(source, entry, msg));
+            var subscription = new NatsRoutingSubscription(_nats, subject, (received, headers, body) => Route(source, entry, received, headers, body));
+            entry.Subscription = subscription;
+            await _nats.AddSubAsync(subscription, cancellationToken).ConfigureAwait(false);
         }
-        catch
+        catch (Exception ex)
         {
             lock (_lock)
             {
                 source.Subscriptions.Remove(subject);
             }
 
-            throw;
+            throw ex is NatsException ? new ConnectionLostException($"Subscribing to '{subject}' failed: {ex.Message}", ex) : ex;
         }
     }
 
     /// <summary>Routes one MSG that arrived on <paramref name="via"/>, unless a lower-id subscription of the same exchange also matches it.</summary>
-    private void Route(ExchangeState source, SubscriptionEntry via, NatsMsg msg)
+    private ValueTask Route(ExchangeState source, SubscriptionEntry via, string subject, NatsHeaders? headers, byte[]? data)
     {
-        if (!NatsSubjectMapping.TryGetRoutingKey(source.Spec.Name, msg.Subject, out var routingKey))
+        if (!NatsSubjectMapping.TryGetRoutingKey(source.Spec.Name, subject, out var routingKey))
         {
-            return;
+            return ValueTask.CompletedTask;
         }
 
         // Route runs synchronously on a read loop: per-thread scratch sets instead of two new sets per message.
@@ -513,26 +543,42 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         {
             if (!source.Subscriptions.TryGetValue(via.Subject, out var current) || current != via)
             {
-                return;
+                return ValueTask.CompletedTask;
             }
 
             foreach (var other in source.Subscriptions.Values)
             {
-                if (other.Id < via.Id && NatsSubjectMapping.SubjectMatches(other.Subject, msg.Subject))
+                if (other.Id < via.Id && NatsSubjectMapping.SubjectMatches(other.Subject, subject))
                 {
-                    return; // that subscription routes this message
+                    return ValueTask.CompletedTask; // that subscription routes this message
                 }
             }
 
             CollectTargets(source, routingKey, targets, visited);
         }
 
-        foreach (var queue in targets)
+        var message = new QueuedMessage(source.Spec.Name, routingKey, headers, data ?? []);
+        if (targets.Count == 1)
         {
-            queue.Offer(new QueuedMessage(source.Spec.Name, routingKey, msg.Headers, msg.Data));
+            // The usual case (one link queue): no copy of the target set.
+            foreach (var queue in targets)
+            {
+                targets.Clear();
+                return queue.OfferAsync(message, _closing.Token);
+            }
         }
 
+        QueueState[] all = [.. targets];
         targets.Clear();
+        return OfferAllAsync(all, message);
+    }
+
+    private async ValueTask OfferAllAsync(QueueState[] queues, QueuedMessage message)
+    {
+        foreach (var queue in queues)
+        {
+            await queue.OfferAsync(message, _closing.Token).ConfigureAwait(false);
+        }
     }
 
     private void CollectTargets(ExchangeState exchange, string routingKey, HashSet<QueueState> targets, HashSet<string> visited)
@@ -563,9 +609,9 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         }
     }
 
-    private static async ValueTask SafeUnsubscribeAsync(NatsSubscription? subscription)
+    private static async ValueTask SafeUnsubscribeAsync(SubscriptionEntry entry)
     {
-        if (subscription is null)
+        if (entry.Subscription is not { } subscription)
         {
             return;
         }
@@ -574,19 +620,45 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         {
             await subscription.DisposeAsync().ConfigureAwait(false);
         }
-        catch (NatsException)
+        catch (Exception ex) when (ex is NatsException or ObjectDisposedException)
         {
             // The connection is going away; the server drops the subscription with it.
         }
     }
 
-    private void OnConnectionEvent(object? sender, NatsConnectionEventArgs e)
+    private ValueTask OnDisconnectedAsync(object? sender, NatsEventArgs args)
     {
-        if (e.Kind is NatsConnectionEventKind.Disconnected or NatsConnectionEventKind.Closed && Volatile.Read(ref _disposed) == 0)
+        if (Volatile.Read(ref _disposed) == 0)
         {
             Lost();
         }
+
+        return ValueTask.CompletedTask;
     }
+
+    /// <summary>
+    /// The client dropped a message because a subscription's buffer was full (only when the configure callback chose a drop
+    /// mode; the default here waits). Which consumer it was meant for is unknown, so every consumer of this connection (in
+    /// the engine: the one link that owns it) is told.
+    /// </summary>
+    private ValueTask OnMessageDroppedAsync(object? sender, NatsMessageDroppedEventArgs args)
+    {
+        Interlocked.Increment(ref _droppedMessages);
+        MessageDropHandler[] listeners;
+        lock (_lock)
+        {
+            listeners = [.. _dropListeners];
+        }
+
+        foreach (var listener in listeners)
+        {
+            listener("slow_consumer", 1);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     private void Lost()
     {
@@ -608,8 +680,9 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
                 {
                     await _nats.DisposeAsync().ConfigureAwait(false);
                 }
-                catch (NatsException)
+                catch (Exception ex) when (ex is NatsException or ObjectDisposedException)
                 {
+                    // it is gone either way
                 }
             });
         }
@@ -617,8 +690,8 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
     private void ThrowIfLost()
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (_completion.Task.IsFaulted)
+        // The SPI's contract: every call after disposal or loss throws ConnectionLostException.
+        if (Volatile.Read(ref _disposed) != 0 || _completion.Task.IsFaulted)
         {
             throw new ConnectionLostException("The NATS connection was lost.");
         }
@@ -641,36 +714,37 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         public int References { get; set; } = 1;
 
-        public NatsSubscription? Subscription { get; set; }
+        public NatsRoutingSubscription? Subscription { get; set; }
     }
 
+    /// <summary>
+    /// Publishes through one reused header object: the client serialises the headers before its publish returns, and the
+    /// engine publishes one message at a time per publisher, so the headers of the previous message are never still needed.
+    /// </summary>
     private sealed class NatsPublisher(NatsBrokerConnection connection, bool confirms) : IMessagePublisher
     {
-        [ThreadStatic]
-        private static ArrayBufferWriter<byte>? t_headerBlock;
+        private readonly NatsHeaders _headers = [];
+        private readonly Lock _gate = new();
 
         public ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
         {
             ArgumentNullException.ThrowIfNull(properties);
             var subject = NatsSubjectMapping.PublishSubject(exchange, routingKey);
-
-            // The header block goes straight from the properties into a per-thread buffer (no NatsHeaders, no
-            // dictionary): the client copies it into its send buffer before PublishAsync first yields.
-            var block = t_headerBlock ??= new ArrayBufferWriter<byte>(512);
-            block.ResetWrittenCount();
-            NatsMessageMapping.WriteHeaderBlock(properties, block);
-            return connection.PublishAsync(subject, block.WrittenMemory, body, confirms, cancellationToken);
+            lock (_gate)
+            {
+                _headers.Clear();
+                NatsMessageMapping.WriteHeaders(properties, _headers);
+                return connection.PublishAsync(subject, _headers.Count == 0 ? null : _headers, body, confirms, cancellationToken);
+            }
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
-    private sealed record SharedConfirmationTask(Task Flushed, Task Confirmed);
-
     internal sealed record QueuedMessage(string Exchange, string RoutingKey, NatsHeaders? Headers, ReadOnlyMemory<byte> Body);
 
     /// <summary>
-    /// An emulated queue: at most <see cref="QueueCapacity"/> messages, drop-new when full. The read loop (writer) and
+    /// An emulated queue: at most <see cref="QueueCapacity"/> messages; when it is full, the writer waits for room (push back). The read loop (writer) and
     /// the consumer (reader) share no lock on the way of a message: it is a lock-free queue with an interlocked count,
     /// and the writer wakes the reader only when the reader has parked on an empty queue (a channel takes its lock on
     /// every write, which the two threads contended for on each message).
@@ -685,7 +759,9 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         private readonly System.Collections.Concurrent.ConcurrentQueue<QueuedMessage> _items = new();
         private readonly Lock _gate = new();
         private TaskCompletionSource? _wake;
+        private TaskCompletionSource? _room;
         private int _parked;
+        private int _full;
         private int _count;
         private bool _closed;
         private Exception? _closeError;
@@ -704,17 +780,33 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
                 return false;
             }
 
-            Interlocked.Decrement(ref _count);
+            if (Interlocked.Decrement(ref _count) < QueueCapacity / 2 && Volatile.Read(ref _full) != 0)
+            {
+                SignalRoom();
+            }
+
             return true;
         }
 
-        /// <summary>Adds a message unless the queue is full or closed (the message is then dropped: at-most-once).</summary>
-        public void Offer(QueuedMessage message)
+        /// <summary>
+        /// Adds a message; when the queue is full, completes once there is room again (the caller's subscription stops
+        /// reading meanwhile, which pushes back to the server). A closed queue takes nothing: its connection or the queue
+        /// itself is gone, and so is everything in it.
+        /// </summary>
+        public ValueTask OfferAsync(QueuedMessage message, CancellationToken cancellationToken) =>
+            TryOffer(message) ? ValueTask.CompletedTask : OfferSlowAsync(message, cancellationToken);
+
+        private bool TryOffer(QueuedMessage message)
         {
-            if (Volatile.Read(ref _closed) || Interlocked.Increment(ref _count) > QueueCapacity)
+            if (Volatile.Read(ref _closed))
+            {
+                return true; // nothing to wait for
+            }
+
+            if (Interlocked.Increment(ref _count) > QueueCapacity)
             {
                 Interlocked.Decrement(ref _count);
-                return;
+                return false;
             }
 
             _items.Enqueue(message);
@@ -723,6 +815,41 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             {
                 Wake();
             }
+
+            return true;
+        }
+
+        private async ValueTask OfferSlowAsync(QueuedMessage message, CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                Task room;
+                lock (_gate)
+                {
+                    room = (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                }
+
+                Volatile.Write(ref _full, 1);
+                if (TryOffer(message))
+                {
+                    return;
+                }
+
+                await room.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private void SignalRoom()
+        {
+            TaskCompletionSource? room;
+            lock (_gate)
+            {
+                Volatile.Write(ref _full, 0);
+                room = _room;
+                _room = null;
+            }
+
+            room?.TrySetResult();
         }
 
         public void Delete() => Close(new ResourceNotFoundException($"Queue '{Spec.Name}' was deleted."));
@@ -746,6 +873,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
             Volatile.Write(ref _parked, 0);
             wake?.TrySetResult();
+            SignalRoom();
         }
 
         private async ValueTask<bool> WaitSlowAsync(CancellationToken cancellationToken)

@@ -13,7 +13,36 @@ internal static class NatsConnectErrors
 
     /// <summary>A <see cref="BrokerUnreachableException"/> naming <paramref name="displayUri"/> and the reason of <paramref name="error"/>.</summary>
     public static BrokerUnreachableException Unreachable(string rawUri, string displayUri, Exception error) =>
-        new($"Could not connect to NATS server {displayUri}: {Reason(rawUri, error)}", error);
+        new($"Could not connect to NATS server: {Reason(rawUri, error)}. URI: {displayUri}", error); // the URI last: RedactText masks the rest of a line after a file key
+
+    /// <summary>
+    /// The transport exception for a failed connect: refused credentials are an <see cref="AuthenticationFailedException"/>,
+    /// anything else (refused, timed out, TLS) a <see cref="BrokerUnreachableException"/> that names the innermost cause.
+    /// </summary>
+    public static TransportException Translate(string rawUri, string displayUri, Exception error)
+    {
+        for (var cause = error; cause is not null; cause = cause.InnerException)
+        {
+            if (cause is NATS.Client.Core.NatsServerException { IsAuthError: true } || cause.Message.Contains("Authorization Violation", StringComparison.OrdinalIgnoreCase))
+            {
+                return new AuthenticationFailedException($"NATS server {displayUri} refused the credentials.", error);
+            }
+        }
+
+        return Unreachable(rawUri, displayUri, Innermost(error));
+    }
+
+    // The client wraps the cause ("can not start to connect nats server: ..."): the innermost message says what happened.
+    private static Exception Innermost(Exception error)
+    {
+        var cause = error;
+        while (cause.InnerException is not null && cause is not TimeoutException)
+        {
+            cause = cause.InnerException;
+        }
+
+        return cause;
+    }
 
     /// <summary>
     /// The client's message. It names servers by host:port only, but a URI whose user part holds an unencoded '/' can

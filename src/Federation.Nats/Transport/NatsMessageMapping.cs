@@ -1,10 +1,10 @@
-using System.Buffers;
 using System.Collections;
 using System.Globalization;
 using System.Text;
 using Federation.Core.Hops;
 using Federation.Core.Transport;
-using Federation.Nats.Client;
+using Microsoft.Extensions.Primitives;
+using NATS.Client.Core;
 
 namespace Federation.Nats.Transport;
 
@@ -44,21 +44,19 @@ public static class NatsMessageMapping
     public static NatsHeaders? ToNatsHeaders(MessageProperties properties)
     {
         ArgumentNullException.ThrowIfNull(properties);
-        var sink = new NatsHeadersSink();
+        var sink = new NatsHeadersSink(null);
         Emit(properties, ref sink);
         return sink.Headers;
     }
 
     /// <summary>
-    /// Writes the headers of a message as a complete NATS header block (<c>NATS/1.0</c> line, header lines, empty line)
-    /// to <paramref name="writer"/>, the same headers <see cref="ToNatsHeaders"/> builds; writes nothing and returns
-    /// <see langword="false"/> when there is nothing to send. The publish path uses it to skip the header dictionary.
+    /// Adds the headers of a message to <paramref name="target"/> (the same headers <see cref="ToNatsHeaders"/> builds), so a
+    /// publisher can reuse one header object for every message.
     /// </summary>
-    internal static bool WriteHeaderBlock(MessageProperties properties, IBufferWriter<byte> writer)
+    internal static void WriteHeaders(MessageProperties properties, NatsHeaders target)
     {
-        var sink = new HeaderBlockSink(writer);
+        var sink = new NatsHeadersSink(target);
         Emit(properties, ref sink);
-        return sink.Finish();
     }
 
     private static void Emit<TSink>(MessageProperties properties, ref TSink sink)
@@ -110,7 +108,7 @@ public static class NatsMessageMapping
         }
 
         Dictionary<string, object?>? table = null;
-        foreach (var (key, values) in headers.Entries)
+        foreach (var (key, values) in headers)
         {
             if (values.Count == 0)
             {
@@ -119,14 +117,14 @@ public static class NatsMessageMapping
 
             if (key.StartsWith(PropertyPrefix, StringComparison.OrdinalIgnoreCase))
             {
-                SetProperty(properties, key[PropertyPrefix.Length..].ToLowerInvariant(), values[0]);
+                SetProperty(properties, key[PropertyPrefix.Length..].ToLowerInvariant(), values[0] ?? string.Empty);
                 continue;
             }
 
             table ??= new Dictionary<string, object?>(StringComparer.Ordinal);
             if (string.Equals(key, ReceivedFromHeader, StringComparison.OrdinalIgnoreCase))
             {
-                table[HopHeaders.ReceivedFrom] = DecodeTrail(values);
+                table[HopHeaders.ReceivedFrom] = DecodeTrail(values.Where(static v => v is not null)!);
             }
             else
             {
@@ -353,65 +351,30 @@ public static class NatsMessageMapping
         public string? Encoded { get; set; }
     }
 
-    /// <summary>Where <see cref="Emit"/> puts each header: a <see cref="NatsHeaders"/> or an encoded header block.</summary>
+    /// <summary>Where <see cref="Emit"/> puts each header.</summary>
     private interface IHeaderSink
     {
         /// <summary>Adds one header line; the key is <paramref name="prefix"/> followed by <paramref name="name"/>.</summary>
         void Add(string? prefix, string name, string value);
     }
 
-    private struct NatsHeadersSink : IHeaderSink
+    /// <summary>Adds header lines to a <see cref="NatsHeaders"/>; several lines of one key become one multi-valued entry.</summary>
+    private struct NatsHeadersSink(NatsHeaders? target) : IHeaderSink
     {
-        public NatsHeaders? Headers { get; private set; }
-
-        public void Add(string? prefix, string name, string value) =>
-            (Headers ??= new NatsHeaders()).Add(prefix is null ? name : prefix + name, value);
-    }
-
-    /// <summary>
-    /// Writes the block HeaderCodec would write for the same headers: keys are ASCII (checked by the mapping), values
-    /// UTF-8 without CR or LF (checked by the mapping). Lines of one key are not grouped as in <see cref="NatsHeaders"/>,
-    /// which a receiver cannot tell apart: parsing groups them again by key.
-    /// </summary>
-    private struct HeaderBlockSink(IBufferWriter<byte> writer) : IHeaderSink
-    {
-        private bool _started;
+        public NatsHeaders? Headers { get; private set; } = target;
 
         public void Add(string? prefix, string name, string value)
         {
-            var max = (prefix?.Length ?? 0) + name.Length + 2 + Encoding.UTF8.GetMaxByteCount(value.Length) + 2 + (_started ? 0 : 10);
-            var span = writer.GetSpan(max);
-            var pos = 0;
-            if (!_started)
+            var headers = Headers ??= [];
+            var key = prefix is null ? name : prefix + name;
+            if (headers.TryGetValue(key, out var existing))
             {
-                "NATS/1.0\r\n"u8.CopyTo(span);
-                pos = 10;
-                _started = true;
+                headers[key] = StringValues.Concat(existing, value);
             }
-
-            if (prefix is not null)
+            else
             {
-                pos += Encoding.ASCII.GetBytes(prefix, span[pos..]);
+                headers.Add(key, value);
             }
-
-            pos += Encoding.ASCII.GetBytes(name, span[pos..]);
-            span[pos++] = (byte)':';
-            span[pos++] = (byte)' ';
-            pos += Encoding.UTF8.GetBytes(value, span[pos..]);
-            span[pos++] = (byte)'\r';
-            span[pos++] = (byte)'\n';
-            writer.Advance(pos);
-        }
-
-        /// <summary>Ends the block with its empty line; false when no header was written (then nothing was).</summary>
-        public readonly bool Finish()
-        {
-            if (_started)
-            {
-                writer.Write("\r\n"u8);
-            }
-
-            return _started;
         }
     }
 }

@@ -29,6 +29,9 @@ internal sealed class NatsQueueConsumer : IMessageConsumer
 
     public Task Completion => _completion.Task;
 
+    /// <summary>False: core NATS has no redelivery, a nacked message is gone.</summary>
+    public bool CanRequeue => false;
+
     public ValueTask AckAsync(ulong deliveryTag, bool multiple, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     public ValueTask NackAsync(ulong deliveryTag, bool multiple, bool requeue, CancellationToken cancellationToken) => ValueTask.CompletedTask;

@@ -1,7 +1,9 @@
 using System.Globalization;
 using Federation.Core.Hosting;
 using Federation.Core.Transport;
-using Federation.Nats.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using NATS.Client.Core;
 
 namespace Federation.Nats.Transport;
 
@@ -16,10 +18,22 @@ namespace Federation.Nats.Transport;
 /// (comma-separated exchange names reported as existing from the start; without it the first subject token is the exchange)
 /// and <c>connect-timeout-ms</c> (default 5000: the whole connect attempt, TCP connect, the server's INFO, TLS and the
 /// CONNECT/PING handshake, so a peer that accepts TCP and never answers fails the attempt in time).
-/// Any other query key is rejected, naming it; credentials go in the user-info, never in the query.
+/// TLS and login: <c>cacertfile</c>, <c>certfile</c>, <c>keyfile</c>, <c>verify</c> (<c>verify_peer</c> or <c>verify_none</c>),
+/// <c>nkey-seed-file</c> and <c>creds-file</c>; any TLS key (or <c>tls://</c>) requires TLS.
+/// Any other query key is rejected, naming it; user and password or a token go in the user-info, never in the query.
 /// </remarks>
 public sealed class NatsTransport : ITransport
 {
+    private readonly Func<NatsOpts, NatsOpts>? _configureOptions;
+
+    /// <summary>Creates the transport.</summary>
+    /// <param name="configureOptions">
+    /// Adjusts the official client's <see cref="NatsOpts"/> of every connection, as with NATS.Client.Hosting (for example a
+    /// logger factory, <see cref="NatsTlsOpts.ConfigureClientAuthentication"/> or <see cref="NatsAuthOpts.AuthCredCallback"/>).
+    /// What the URI carries (server, credentials, TLS, connect timeout) is applied after it and wins.
+    /// </param>
+    public NatsTransport(Func<NatsOpts, NatsOpts>? configureOptions = null) => _configureOptions = configureOptions;
+
     /// <inheritdoc />
     public IReadOnlyCollection<string> Schemes { get; } = ["nats", "tls"];
 
@@ -28,31 +42,45 @@ public sealed class NatsTransport : ITransport
     public IReadOnlyList<string> ValidateUri(string uri) => NatsUriSettings.Problems(uri);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Core NATS has none of the capabilities: exchanges and queues are emulated per connection over subjects, delivery is
+    /// at-most-once, nothing is durable, there is no headers exchange, header values travel as text, and a routing key must
+    /// be a sequence of non-empty subject tokens.
+    /// </remarks>
+    public TransportCapabilities Capabilities => TransportCapabilities.None;
+
+    /// <inheritdoc />
     public async ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var settings = NatsUriSettings.Parse(request.Uri);
-        var client = new NatsConnection(new NatsClientOptions
-        {
-            Servers = [settings.ServerUrl],
-            Name = request.ConnectionName,
-            DiscoverServers = false,
-            MaxReconnectAttempts = 0,
-            ConnectTimeout = settings.ConnectTimeout,
-        });
+        var display = UriRedaction.Redact(request.Uri);
+        NatsOpts opts;
         try
         {
-            await client.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            opts = NatsOptsFactory.Create(settings.ServerUrl, settings.Security, request.ConnectionName, settings.ConnectTimeout, _configureOptions);
         }
-        catch (NatsAuthenticationException ex)
+        catch (Exception ex) when (NatsSecurityFiles.IsFileProblem(ex))
         {
-            await client.DisposeAsync().ConfigureAwait(false);
-            throw new AuthenticationFailedException($"NATS server {UriRedaction.Redact(request.Uri)} refused the credentials.", ex);
+            throw new BrokerUnreachableException($"Could not connect to the NATS server: {NatsSecurityFiles.Describe(ex)}. URI: {display}", ex);
+        }
+
+        opts = opts with
+        {
+            // A full subscription buffer makes the client wait instead of dropping: pushback, never a silent loss. The
+            // engine reconnects by opening a new connection, so the client's own reconnects are not wanted.
+            SubPendingChannelFullMode = System.Threading.Channels.BoundedChannelFullMode.Wait,
+            MaxReconnectRetry = 1,
+        };
+        var client = new NatsConnection(opts);
+        try
+        {
+            await NatsConnect.OpenAsync(client, settings.ConnectTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             await client.DisposeAsync().ConfigureAwait(false);
-            throw NatsConnectErrors.Unreachable(request.Uri, UriRedaction.Redact(request.Uri), ex);
+            throw NatsSecurityFailure.ToTransportException(ex, settings.Security, display) ?? NatsConnectErrors.Translate(request.Uri, display, ex);
         }
         catch
         {
@@ -60,8 +88,8 @@ public sealed class NatsTransport : ITransport
             throw;
         }
 
-        var core = new NatsBrokerConnection(client, settings, UriRedaction.Redact(request.Uri));
-        return settings.JetStream is null ? core : await JetStream.JetStreamBrokerConnection.CreateAsync(core, settings, request, client: null, cancellationToken).ConfigureAwait(false);
+        var core = new NatsBrokerConnection(client, settings, display);
+        return settings.JetStream is null ? core : await JetStream.JetStreamBrokerConnection.CreateAsync(core, settings, request, core.Client, cancellationToken).ConfigureAwait(false);
     }
 }
 
@@ -72,10 +100,11 @@ public static class NatsTransportServiceCollectionExtensions
     /// Adds <see cref="NatsTransport"/> (URI schemes <c>nats</c> and <c>tls</c>) and, for the Federation of Collectives, the
     /// subject transport <see cref="Messaging.NatsSubjectTransport"/> (see <see cref="NatsSubjectTransportServiceCollectionExtensions.AddNatsSubjectTransport"/>).
     /// </summary>
-    public static IFederationBuilder AddNatsTransport(this IFederationBuilder builder)
+    public static IFederationBuilder AddNatsTransport(this IFederationBuilder builder, Func<NatsOpts, NatsOpts>? configureOptions = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.AddNatsSubjectTransport();
-        return builder.AddTransport<NatsTransport>();
+        builder.Services.AddNatsSubjectTransport(configureOptions);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ITransport, NatsTransport>(_ => new NatsTransport(configureOptions)));
+        return builder;
     }
 }

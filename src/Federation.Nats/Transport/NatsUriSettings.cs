@@ -10,6 +10,9 @@ namespace Federation.Nats.Transport;
 /// </summary>
 internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, int? MonitorPort, string Host, TimeSpan MonitorInterval, IReadOnlyList<string> Namespaces, TimeSpan ConnectTimeout)
 {
+    /// <summary>TLS and login: the scheme, the user-info and the keys of <see cref="NatsSecuritySettings.QueryKeys"/>.</summary>
+    public NatsSecuritySettings Security { get; init; } = NatsSecuritySettings.None;
+
     /// <summary>The connect deadline when the URI gives no <c>connect-timeout-ms</c>.</summary>
     public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(5);
 
@@ -29,7 +32,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
     public const string ConnectTimeoutKey = "connect-timeout-ms";
 
     /// <summary>Every query key this transport understands, in one place: the parser rejects any other.</summary>
-    public static readonly IReadOnlyList<string> QueryKeys = [ClusterNameKey, MonitorPortKey, MonitorIntervalKey, NamespacesKey, ConnectTimeoutKey, .. JetStreamUriSettings.QueryKeys];
+    public static readonly IReadOnlyList<string> QueryKeys = [ClusterNameKey, MonitorPortKey, MonitorIntervalKey, NamespacesKey, ConnectTimeoutKey, .. NatsSecuritySettings.QueryKeys, .. JetStreamUriSettings.QueryKeys];
 
     /// <summary>JetStream mode (<c>jetstream=true</c> and its keys), or null for core NATS.</summary>
     public JetStreamUriSettings? JetStream { get; init; }
@@ -75,6 +78,8 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
         }
 
         var display = UriRedaction.Redact(uri);
+        var security = new Dictionary<string, string>(StringComparer.Ordinal);
+        var hasCredentialKey = false;
 
         foreach (var part in queryText.Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -92,9 +97,12 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
                 case ConnectTimeoutKey: problems.Add($"has '{ConnectTimeoutKey}={value}': it must be a positive number of milliseconds"); break;
                 case NamespacesKey: namespaces = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
                 case var _ when JetStreamUriSettings.QueryKeys.Contains(key): jetStream.Read(key, value, problems); break;
+                case var _ when NatsSecuritySettings.QueryKeys.Contains(key, StringComparer.Ordinal): security[key] = value; break;
                 case ClusterNameKey: problems.Add($"has an empty '{ClusterNameKey}'; leave it out to use the server's name"); break;
                 case var _ when CredentialKeys.Contains(key, StringComparer.OrdinalIgnoreCase):
-                    // The value is a secret: name the key only.
+                    // The value is a secret: name the key only. An unencoded secret may run on into what looks like
+                    // other keys ("token=a&certfile=b"), so no file path of this URI is quoted either.
+                    hasCredentialKey = true;
                     problems.Add($"has the query key '{key}', which is not used to log in; put credentials in the user-info (nats://user:password@host or nats://token@host)");
                     break;
                 default:
@@ -110,12 +118,15 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
         }
 
         var jetStreamSettings = jetStream.Build(problems);
+        var securitySettings = parsed is not null && parsed.Host.Length > 0
+            ? NatsSecuritySettings.Parse(parsed, security, showValues: !hasCredentialKey, problems)
+            : NatsSecuritySettings.None;
         if (problems.Count > 0)
         {
             return false;
         }
 
-        settings = new NatsUriSettings(server.TrimEnd('/'), cluster, monitor, parsed!.Host, interval, namespaces, connectTimeout) { JetStream = jetStreamSettings };
+        settings = new NatsUriSettings(server.TrimEnd('/'), cluster, monitor, parsed!.Host, interval, namespaces, connectTimeout) { Security = securitySettings, JetStream = jetStreamSettings };
         return true;
     }
 }

@@ -17,12 +17,20 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
         transport = new InMemoryTransport(registry);
     }
 
-    protected override Func<Task>? DropConnections => () =>
+    protected override ITransport Transport => transport;
+
+    protected override string BrokerUri => "memory://guest:secret@contract-broker/";
+
+    protected override Task DropConnectionsAsync()
     {
         broker.DropConnections();
         return Task.CompletedTask;
-    };
+    }
 
-    protected override ValueTask<IBrokerConnection> ConnectAsync(string connectionName, CancellationToken cancellationToken) =>
-        transport.ConnectAsync(new ConnectionRequest("memory://guest:secret@contract-broker/", connectionName, ObserveTopology: true), cancellationToken);
+    protected override Task RestartBrokerAsync()
+    {
+        broker.Stop();
+        broker.Start();
+        return Task.CompletedTask;
+    }
 }

@@ -1,8 +1,8 @@
 using System.Text;
 using Federation.Core.Hops;
 using Federation.Core.Model;
-using Federation.Nats.Client;
 using Federation.Nats.Transport;
+using NATS.Client.Core;
 
 namespace Federation.Nats.Tests.Federation;
 
@@ -30,14 +30,14 @@ public sealed class NatsMeshFederationTests() : NatsFederationTestbed("news", [.
     private Task<NatsConnection> ConnectAsync(int server) => ConnectAsync(Servers[server], "test-app-" + Names[server]);
 
     /// <summary>Sets up one subscriber per server, waits for the expected SUB count of <c>news.*</c> on each, publishes one message per server and returns what each subscriber got.</summary>
-    private async Task<List<NatsMsg>[]> PublishOnePerServerAsync(int expectedSubsPerServer)
+    private async Task<List<NatsMsg<byte[]>>[]> PublishOnePerServerAsync(int expectedSubsPerServer)
     {
-        var subscriptions = new NatsSubscription[3];
+        var subscriptions = new INatsSub<byte[]>[3];
         for (var i = 0; i < 3; i++)
         {
             var connection = await ConnectAsync(i);
-            subscriptions[i] = await connection.SubscribeAsync("news.*");
-            await connection.FlushAsync();
+            subscriptions[i] = await connection.SubscribeCoreAsync<byte[]>("news.*");
+            await connection.PingAsync();
         }
 
         for (var i = 0; i < 3; i++)
@@ -53,17 +53,17 @@ public sealed class NatsMeshFederationTests() : NatsFederationTestbed("news", [.
         {
             var publisher = await ConnectAsync(i);
             await publisher.PublishAsync("news.item", Encoding.UTF8.GetBytes("from-" + Names[i]));
-            await publisher.FlushAsync();
+            await publisher.PingAsync();
         }
 
-        var received = new List<NatsMsg>[3];
+        var received = new List<NatsMsg<byte[]>>[3];
         for (var i = 0; i < 3; i++)
         {
             received[i] = [];
             using var timeout = new CancellationTokenSource(Deadline);
             while (received[i].Count < 3)
             {
-                received[i].Add(await subscriptions[i].ReadAsync(timeout.Token));
+                received[i].Add(await subscriptions[i].Msgs.ReadAsync(timeout.Token));
             }
         }
 
@@ -73,9 +73,9 @@ public sealed class NatsMeshFederationTests() : NatsFederationTestbed("news", [.
         {
             for (var i = 0; i < 3; i++)
             {
-                if (subscriptions[i].TryRead(out var extra) && extra is not null)
+                if (subscriptions[i].Msgs.TryRead(out var extra))
                 {
-                    Assert.Fail($"{Names[i]} got an extra message {Encoding.UTF8.GetString(extra.Data.Span)} with trail [{string.Join(" | ", Trail(extra).Select(h => h.ClusterName))}]");
+                    Assert.Fail($"{Names[i]} got an extra message {Body(extra)} with trail [{string.Join(" | ", Trail(extra).Select(h => h.ClusterName))}]");
                 }
             }
 
@@ -85,10 +85,8 @@ public sealed class NatsMeshFederationTests() : NatsFederationTestbed("news", [.
         return received;
     }
 
-    private static IReadOnlyList<ReceivedFromEntry> Trail(NatsMsg message) =>
+    private static IReadOnlyList<ReceivedFromEntry> Trail(NatsMsg<byte[]> message) =>
         message.Headers is null ? [] : HopRules.ReadReceivedFrom(NatsMessageMapping.ToProperties(message.Headers).Headers);
-
-    private static string Body(NatsMsg message) => Encoding.UTF8.GetString(message.Data.Span);
 
     [Fact]
     public async Task Complete_graph_of_three_with_max_hops_1_delivers_each_message_once_everywhere()

@@ -2,8 +2,8 @@ using System.Text;
 using Federation.Core.Hops;
 using Federation.Core.Links;
 using Federation.Core.Model;
-using Federation.Nats.Client;
 using Federation.Nats.Transport;
+using NATS.Client.Core;
 
 namespace Federation.Nats.Tests.Federation;
 
@@ -12,10 +12,10 @@ public sealed class NatsReconnectFederationTests() : NatsFederationTestbed("news
 {
     private async Task PublishUpstreamAsync(string body)
     {
-        await using var publisher = new NatsConnection(new NatsClientOptions { Servers = [Upstream.Url], Name = "test-publisher" });
+        await using var publisher = new NatsConnection(NatsOpts.Default with { Url = Upstream.Url, Name = "test-publisher" });
         await publisher.ConnectAsync();
         await publisher.PublishAsync("news.item", Encoding.UTF8.GetBytes(body));
-        await publisher.FlushAsync();
+        await publisher.PingAsync();
     }
 
     [Fact]
@@ -32,7 +32,7 @@ public sealed class NatsReconnectFederationTests() : NatsFederationTestbed("news
         await EventuallyAsync(async () => (have = await SubjectsAsync(Upstream)).Contains("news.*"), () => "the link's SUB upstream; have " + string.Join(",", have));
 
         await PublishUpstreamAsync("before");
-        Assert.Equal("before", Encoding.UTF8.GetString((await ReadAsync(subscription)).Data.Span));
+        Assert.Equal("before", Body(await ReadAsync(subscription)));
 
         var port = Upstream.Port;
         await Upstream.StopAsync();
@@ -45,8 +45,8 @@ public sealed class NatsReconnectFederationTests() : NatsFederationTestbed("news
 
         await PublishUpstreamAsync("after");
         var after = await ReadAsync(subscription);
-        Assert.Equal("after", Encoding.UTF8.GetString(after.Data.Span));
+        Assert.Equal("after", Body(after));
         Assert.Equal("UP", Assert.Single(HopRules.ReadReceivedFrom(NatsMessageMapping.ToProperties(after.Headers).Headers)).ClusterName);
-        Assert.False(subscription.TryRead(out _));
+        Assert.False(subscription.Msgs.TryRead(out _));
     }
 }

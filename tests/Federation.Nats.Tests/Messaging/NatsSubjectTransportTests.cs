@@ -25,8 +25,10 @@ public sealed class NatsSubjectTransportTests(NatsServerFixture fixture) : IClas
         var viaBuilder = new ServiceCollection();
         viaBuilder.AddFederation().AddNatsTransport();
 
-        Assert.Single(services, d => d.ServiceType == typeof(ISubjectTransport) && d.ImplementationType == typeof(NatsSubjectTransport));
-        Assert.Single(viaBuilder, d => d.ServiceType == typeof(ISubjectTransport) && d.ImplementationType == typeof(NatsSubjectTransport));
+        // A factory registration (it carries the NatsOpts callback): once per collection, and it builds a NatsSubjectTransport.
+        var registered = Assert.Single(services, d => d.ServiceType == typeof(ISubjectTransport));
+        Assert.Single(viaBuilder, d => d.ServiceType == typeof(ISubjectTransport));
+        Assert.IsType<NatsSubjectTransport>(registered.ImplementationFactory!(NoServices.Instance));
         Assert.Equal(["nats", "tls"], new NatsSubjectTransport().Schemes);
     }
 

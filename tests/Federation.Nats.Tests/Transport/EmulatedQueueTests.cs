@@ -11,11 +11,11 @@ public sealed class EmulatedQueueTests
     {
         const int Count = 50_000; // under the queue's capacity: nothing may be dropped
         var queue = new NatsBrokerConnection.QueueState(new QueueSpec("q"));
-        var writer = Task.Run(() =>
+        var writer = Task.Run(async () =>
         {
             for (var i = 0; i < Count; i++)
             {
-                queue.Offer(new NatsBrokerConnection.QueuedMessage("x", i.ToString(System.Globalization.CultureInfo.InvariantCulture), null, ReadOnlyMemory<byte>.Empty));
+                await queue.OfferAsync(new NatsBrokerConnection.QueuedMessage("x", i.ToString(System.Globalization.CultureInfo.InvariantCulture), null, ReadOnlyMemory<byte>.Empty), CancellationToken.None);
                 if (i % 97 == 0)
                 {
                     Thread.Yield(); // let the reader run dry and park again, many times
@@ -46,15 +46,50 @@ public sealed class EmulatedQueueTests
         Assert.False(waiting.IsCompleted);
         closed.Close(null);
         Assert.False(await waiting.WaitAsync(TimeSpan.FromSeconds(10)));
-        closed.Offer(new NatsBrokerConnection.QueuedMessage("x", "late", null, ReadOnlyMemory<byte>.Empty));
+        Assert.True(closed.OfferAsync(new NatsBrokerConnection.QueuedMessage("x", "late", null, ReadOnlyMemory<byte>.Empty), CancellationToken.None).AsTask().IsCompletedSuccessfully);
         Assert.False(closed.TryTake(out _)); // dropped: the queue is closed
 
         var deleted = new NatsBrokerConnection.QueueState(new QueueSpec("d"));
-        deleted.Offer(new NatsBrokerConnection.QueuedMessage("x", "kept", null, ReadOnlyMemory<byte>.Empty));
+        await deleted.OfferAsync(new NatsBrokerConnection.QueuedMessage("x", "kept", null, ReadOnlyMemory<byte>.Empty), CancellationToken.None);
         deleted.Delete();
         Assert.True(await deleted.WaitToReadAsync(CancellationToken.None));
         Assert.True(deleted.TryTake(out var kept));
         Assert.Equal("kept", kept.RoutingKey);
         await Assert.ThrowsAsync<ResourceNotFoundException>(async () => await deleted.WaitToReadAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_full_queue_pushes_back_until_the_reader_has_taken_half_and_loses_nothing()
+    {
+        var queue = new NatsBrokerConnection.QueueState(new QueueSpec("q"));
+        static NatsBrokerConnection.QueuedMessage Message(int i) => new("x", i.ToString(System.Globalization.CultureInfo.InvariantCulture), null, ReadOnlyMemory<byte>.Empty);
+
+        var accepted = 0;
+        Task pending;
+        while ((pending = queue.OfferAsync(Message(accepted), CancellationToken.None).AsTask()).IsCompletedSuccessfully)
+        {
+            accepted++;
+            Assert.True(accepted <= 1_000_000, "the queue never pushed back");
+        }
+
+        Assert.False(pending.IsCompleted);
+        var next = 0;
+        while (next < accepted / 2 && queue.TryTake(out var message))
+        {
+            Assert.Equal(next.ToString(System.Globalization.CultureInfo.InvariantCulture), message.RoutingKey);
+            next++;
+        }
+
+        Assert.False(pending.IsCompleted); // exactly half taken: not yet below the low-water mark
+        Assert.True(queue.TryTake(out _));
+        next++;
+        await pending.WaitAsync(TimeSpan.FromSeconds(10));
+        while (queue.TryTake(out var message))
+        {
+            Assert.Equal(next.ToString(System.Globalization.CultureInfo.InvariantCulture), message.RoutingKey);
+            next++;
+        }
+
+        Assert.Equal(accepted + 1, next); // the message that waited went in last, after all the others
     }
 }

@@ -71,6 +71,31 @@ public sealed class NatsAdapterRoutingTests(NatsServerFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task One_publishers_burst_over_several_bindings_arrives_in_publish_order()
+    {
+        // Two bindings are two NATS subscriptions; the server sends their messages down one socket in publish order.
+        const int Count = 2000;
+        var (connection, received) = await BindAsync(ExchangeSpec.Types.Topic, "a", "b");
+        await using var _ = connection;
+        await using (var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: false), CancellationToken.None))
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                await publisher.PublishAsync(_exchange, i % 2 == 0 ? "a" : "b", new MessageProperties { MessageId = i.ToString(System.Globalization.CultureInfo.InvariantCulture) }, ReadOnlyMemory<byte>.Empty, CancellationToken.None);
+            }
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var order = new List<int>(Count);
+        while (order.Count < Count)
+        {
+            order.Add(int.Parse((await received.Reader.ReadAsync(timeout.Token)).Properties.MessageId!, System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        Assert.Equal(Enumerable.Range(0, Count), order);
+    }
+
+    [Fact]
     public async Task Direct_exchange_routes_only_the_exact_key()
     {
         var (direct, directReceived) = await BindAsync(ExchangeSpec.Types.Direct, "k");
@@ -94,10 +119,10 @@ public sealed class NatsAdapterRoutingTests(NatsServerFixture fixture) : IClassF
         // The adapter's own SUB is also a real server subscription, seen by /subsz.
         Assert.Contains(snapshot.Bindings, b => b.Source == _exchange && b.RoutingKey == "api.*" && b.Destination.StartsWith("nats-sub:", StringComparison.Ordinal));
 
-        await using var plain = new Client.NatsConnection(new Client.NatsClientOptions { Servers = [fixture.Server.Url] });
+        await using var plain = new NATS.Client.Core.NatsConnection(NATS.Client.Core.NatsOpts.Default with { Url = fixture.Server.Url });
         await plain.ConnectAsync();
-        var sub = await plain.SubscribeAsync(_exchange + ".plain.>");
-        await plain.FlushAsync();
+        var sub = await plain.SubscribeCoreAsync<byte[]>(_exchange + ".plain.>");
+        await plain.PingAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         TopologyChange added;
         do

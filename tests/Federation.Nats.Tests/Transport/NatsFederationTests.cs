@@ -2,9 +2,9 @@ using System.Text;
 using Federation.Core;
 using Federation.Core.Hops;
 using Federation.Core.Model;
-using Federation.Nats.Client;
 using Federation.Nats.Transport;
 using Federation.Testing.Brokers;
+using NATS.Client.Core;
 
 namespace Federation.Nats.Tests.Transport;
 
@@ -34,13 +34,13 @@ public sealed class NatsFederationTests() : NatsFederationTestbed("orders", "ser
         var publisher = await ConnectAsync(A);
         var before = await InMsgsAsync(B);
         await publisher.PublishAsync("orders.us.created", "us"u8.ToArray());
-        await publisher.PublishAsync("orders.eu.created", "eu"u8.ToArray(), new NatsHeaders().Add("tenant", "acme"));
-        await publisher.FlushAsync();
+        await publisher.PublishAsync("orders.eu.created", "eu"u8.ToArray(), new NatsHeaders { ["tenant"] = "acme" });
+        await publisher.PingAsync();
 
         var message = await ReadAsync(subscriber);
         Assert.Equal("orders.eu.created", message.Subject);
-        Assert.Equal("eu", Encoding.UTF8.GetString(message.Data.Span));
-        Assert.Equal("acme", message.Headers!["tenant"]);
+        Assert.Equal("eu", Body(message));
+        Assert.Equal("acme", message.Headers!["tenant"].ToString());
         var trail = HopRules.ReadReceivedFrom(NatsMessageMapping.ToProperties(message.Headers).Headers);
         var hop = Assert.Single(trail);
         Assert.Equal("A", hop.ClusterName);
@@ -50,7 +50,7 @@ public sealed class NatsFederationTests() : NatsFederationTestbed("orders", "ser
 
         // Only the eu message was published into B: us was never subscribed upstream.
         Assert.Equal(before + 1, await InMsgsAsync(B));
-        Assert.False(subscriber.TryRead(out _));
+        Assert.False(subscriber.Msgs.TryRead(out _));
 
         // Interest removed downstream -> the upstream SUB goes away.
         await subscriber.DisposeAsync();
@@ -70,15 +70,15 @@ public sealed class NatsFederationTests() : NatsFederationTestbed("orders", "ser
         var before = await InMsgsAsync(B);
         await publisher.PublishAsync("orders.eu.created", "one"u8.ToArray());
         await publisher.PublishAsync("orders.eu.sentinel", "sentinel"u8.ToArray());
-        await publisher.FlushAsync();
+        await publisher.PingAsync();
 
         Assert.Equal("orders.eu.created", (await ReadAsync(wide)).Subject);
         Assert.Equal("orders.eu.created", (await ReadAsync(narrow)).Subject);
         Assert.Equal("orders.eu.sentinel", (await ReadAsync(wide)).Subject);
 
         // One copy per subscriber and exactly two messages forwarded into B.
-        Assert.False(wide.TryRead(out _));
-        Assert.False(narrow.TryRead(out _));
+        Assert.False(wide.Msgs.TryRead(out _));
+        Assert.False(narrow.Msgs.TryRead(out _));
         Assert.Equal(before + 2, await InMsgsAsync(B));
     }
 
@@ -99,7 +99,7 @@ public sealed class NatsFederationTests() : NatsFederationTestbed("orders", "ser
 
         var publisher = await ConnectAsync(A);
         await publisher.PublishAsync("orders.eu.fr.created", "fr"u8.ToArray());
-        await publisher.FlushAsync();
+        await publisher.PingAsync();
 
         using var timeout = new CancellationTokenSource(Deadline);
         var delivery = await received.Reader.ReadAsync(timeout.Token);
@@ -124,17 +124,17 @@ public sealed class NatsFederationTests() : NatsFederationTestbed("orders", "ser
 
         var publisherA = await ConnectAsync(A);
         await publisherA.PublishAsync("orders.x", "from-a"u8.ToArray());
-        await publisherA.FlushAsync();
+        await publisherA.PingAsync();
         var forwarded = await ReadAsync(onB);
-        Assert.Equal("from-a", Encoding.UTF8.GetString(forwarded.Data.Span));
-        Assert.Equal("from-a", Encoding.UTF8.GetString((await ReadAsync(onA)).Data.Span));
+        Assert.Equal("from-a", Body(forwarded));
+        Assert.Equal("from-a", Body(await ReadAsync(onA)));
 
         // A sentinel published on B travels the same reverse link after the forwarded copy, which must have been dropped.
         var publisherB = await ConnectAsync(B);
         await publisherB.PublishAsync("orders.x", "sentinel-b"u8.ToArray());
-        await publisherB.FlushAsync();
+        await publisherB.PingAsync();
         var next = await ReadAsync(onA);
-        Assert.Equal("sentinel-b", Encoding.UTF8.GetString(next.Data.Span));
+        Assert.Equal("sentinel-b", Body(next));
         Assert.Equal("B", Assert.Single(HopRules.ReadReceivedFrom(NatsMessageMapping.ToProperties(next.Headers).Headers)).ClusterName);
     }
 }

@@ -13,7 +13,9 @@ public sealed class NatsTransportTests
     {
         var services = new ServiceCollection();
         services.AddFederation().AddNatsTransport();
-        Assert.Contains(services, d => d.ServiceType == typeof(ITransport) && d.ImplementationType == typeof(NatsTransport));
+        // A factory registration (it carries the NatsOpts callback) that builds one NatsTransport.
+        var registered = Assert.Single(services, d => d.ServiceType == typeof(ITransport) && d.ImplementationFactory is not null);
+        Assert.IsType<NatsTransport>(registered.ImplementationFactory!(NoServices.Instance));
         Assert.Equal(["nats", "tls"], new NatsTransport().Schemes);
     }
 

@@ -59,6 +59,6 @@ public sealed class SilentPeerTests
             "nats://127.0.0.1:4222",
             new InvalidOperationException("Timed out connecting to tok3nhalf:4222 after 1000 ms."));
 
-        Assert.Equal("Could not connect to NATS server nats://127.0.0.1:4222: Timed out connecting to <redacted>:4222 after 1000 ms", error.Message);
+        Assert.Equal("Could not connect to NATS server: Timed out connecting to <redacted>:4222 after 1000 ms. URI: nats://127.0.0.1:4222", error.Message);
     }
 }

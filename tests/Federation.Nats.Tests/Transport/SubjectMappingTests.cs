@@ -1,9 +1,7 @@
-using System.Buffers;
 using Federation.Core.Hops;
 using Federation.Core.Transport;
-using Federation.Nats.Client;
-using Federation.Nats.Protocol;
 using Federation.Nats.Transport;
+using NATS.Client.Core;
 
 namespace Federation.Nats.Tests.Transport;
 
@@ -82,7 +80,7 @@ public sealed class SubjectMappingTests
         HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("nats://b:4222?x=y;z", "orders", true, "B", "/"));
 
         var headers = NatsMessageMapping.ToNatsHeaders(properties)!;
-        Assert.True(headers.TryGetValues("X-Received-From", out var hops));
+        Assert.True(headers.TryGetValue("X-Received-From", out var hops));
         Assert.Equal(2, hops.Count);
         Assert.StartsWith("uri=nats%3A%2F%2Fb%3A4222%3Fx%3Dy%3Bz;exchange=orders;redelivered=true;cluster-name=B;vhost=%2F", hops[0], StringComparison.Ordinal);
 
@@ -108,29 +106,29 @@ public sealed class SubjectMappingTests
     }
 
     [Fact]
-    public void Header_block_parses_to_the_headers_ToNatsHeaders_builds()
+    public void A_reused_header_object_gets_the_headers_ToNatsHeaders_builds_and_nothing_of_the_previous_message()
     {
         var properties = new MessageProperties { ContentType = "application/json", Priority = 4, Persistent = true, Headers = new() { ["tenant"] = "acmé", ["bad key"] = "x", ["amqp-type"] = "ignored" } };
         HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("nats://a:4222", "orders", false, "A", "/"));
         HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("nats://b:4222", "orders", true, "B", "/"));
-        var block = new ArrayBufferWriter<byte>();
+        var reused = new NatsHeaders { ["left-over"] = "from the previous message" };
+        reused.Clear(); // what the publisher does before each message
 
-        Assert.True(NatsMessageMapping.WriteHeaderBlock(properties, block));
+        NatsMessageMapping.WriteHeaders(properties, reused);
 
-        var parsed = HeaderCodec.Parse(block.WrittenSpan);
         var expected = NatsMessageMapping.ToNatsHeaders(properties)!;
-        Assert.True(expected.ContentEquals(parsed), $"{string.Join(" | ", parsed.Select(p => $"{p.Key}={string.Join(",", p.Value)}"))}");
-        Assert.Equal(5, parsed.Count); // amqp-content-type, amqp-priority, amqp-persistent, tenant, x-received-from
-        Assert.True(parsed.TryGetValues("x-received-from", out var hops));
+        Assert.Equal(expected.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value.ToString())), reused.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value.ToString())));
+        Assert.Equal(5, reused.Count); // amqp-content-type, amqp-priority, amqp-persistent, tenant, x-received-from
+        Assert.True(reused.TryGetValue("x-received-from", out var hops));
         Assert.Equal(2, hops.Count);
     }
 
     [Fact]
-    public void Header_block_is_empty_without_headers()
+    public void A_reused_header_object_stays_empty_without_headers()
     {
-        var block = new ArrayBufferWriter<byte>();
-        Assert.False(NatsMessageMapping.WriteHeaderBlock(new MessageProperties { Headers = new() { ["bad key"] = "x" } }, block));
-        Assert.Equal(0, block.WrittenCount);
+        var reused = new NatsHeaders();
+        NatsMessageMapping.WriteHeaders(new MessageProperties { Headers = new() { ["bad key"] = "x" } }, reused);
+        Assert.Empty(reused);
     }
 
     [Fact]

@@ -1,0 +1,44 @@
+using System.Collections.Concurrent;
+using Federation.Core.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Links;
+
+/// <summary>
+/// What one link dropped, by reason, for its status; and the once-per-episode log of losses. A loss episode starts with the
+/// first lost message (logged at warning with the reason) and ends when the link forwards a message again (logged once,
+/// with how many were lost in between). Drops by the hop rules (<c>max_hops</c>, <c>cycle</c>) are intended and are
+/// counted here too, but they are not losses and open no episode.
+/// </summary>
+internal sealed class LinkDrops(string linkId, ILogger logger)
+{
+    private readonly ConcurrentDictionary<string, long> _byReason = new(StringComparer.Ordinal);
+    private long _lostInEpisode;
+    private int _episodeOpen;
+
+    /// <summary>Drops by reason since the link was created; null when there were none.</summary>
+    public IReadOnlyDictionary<string, long>? Snapshot => _byReason.IsEmpty ? null : new SortedDictionary<string, long>(_byReason, StringComparer.Ordinal);
+
+    /// <summary>Counts drops that the hop rules decided.</summary>
+    public void Intended(string reason) => _byReason.AddOrUpdate(reason, 1, static (_, n) => n + 1);
+
+    /// <summary>Counts lost messages; the first loss of an episode is logged.</summary>
+    public void Lost(string reason, long count)
+    {
+        _byReason.AddOrUpdate(reason, count, (_, n) => n + count);
+        Interlocked.Add(ref _lostInEpisode, count);
+        if (Interlocked.Exchange(ref _episodeOpen, 1) == 0)
+        {
+            Log.MessagesLost(logger, linkId, count, reason);
+        }
+    }
+
+    /// <summary>Called for every forwarded message: closes an open loss episode (one volatile read otherwise).</summary>
+    public void Forwarded()
+    {
+        if (Volatile.Read(ref _episodeOpen) != 0 && Interlocked.Exchange(ref _episodeOpen, 0) != 0)
+        {
+            Log.ForwardingAfterLoss(logger, linkId, Interlocked.Exchange(ref _lostInEpisode, 0));
+        }
+    }
+}

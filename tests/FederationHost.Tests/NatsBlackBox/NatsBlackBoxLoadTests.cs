@@ -1,0 +1,62 @@
+using System.Globalization;
+using System.Text.Json;
+using Federation.Testing.Brokers;
+using Xunit.Abstractions;
+
+namespace FederationHost.Tests.NatsBlackBox;
+
+/// <summary>
+/// The issue's measurement as a test: the README's nats:// recipe as written, and the npm <c>nats</c> client publishing
+/// 500,000 messages of 256 B on A with at most 10,000 in flight (published, not yet received on B), as the windowed
+/// mode of benchmarks/nats-bench.sh does. Core NATS is at-most-once, but with the publisher waiting for the
+/// subscriber, nothing needs to be dropped anywhere: the native leafnode loses 0 under this load, so must the link.
+/// Run it alone with <c>--filter load=500k</c>.
+/// </summary>
+[Collection(NatsBlackBoxCollection.Name)]
+[Trait("blackbox", "nats")]
+public sealed class NatsBlackBoxLoadTests(ITestOutputHelper output)
+{
+    private const int Count = 500_000;
+    private const int Size = 256;
+    private const int Window = 10_000;
+
+    // Ends the run when nothing has arrived for this long (a lost message keeps the count short for good).
+    private const int StallMs = 5_000;
+
+    // How long interest may take to travel (the /subsz poll and the link's upstream SUB) before the load starts.
+    private const int ProbeMs = 30_000;
+
+    // The subscriber on B takes the published subject itself, or a wildcard over the whole namespace (which the link
+    // subscribes upstream as two subjects, orders.> and orders, and routes by one of them).
+    [Theory]
+    [Trait("load", "500k")]
+    [InlineData("orders.load.data")]
+    [InlineData("orders.>")]
+    public async Task Half_a_million_messages_at_a_window_of_ten_thousand_arrive_with_none_lost_and_none_doubled(string subscribedSubject)
+    {
+        await using var pair = await RecipePair.StartAsync();
+        var (exitCode, stdout, stderr) = await NodeScript.RunAsync("nats", "nats-windowed-load.mjs",
+            Text(pair.Upstream.Server.Port), Text(pair.Downstream.Server.Port), "orders.load.data", subscribedSubject,
+            Text(Count), Text(Size), Text(Window), Text(StallMs), Text(ProbeMs), NatsReadmeRecipe.User, NatsReadmeRecipe.Password);
+        Assert.True(exitCode == 0, $"nats-windowed-load.mjs exited with {exitCode}: {stderr}\n{stdout}");
+
+        using var result = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+        var run = result.RootElement;
+        var (forwarded, dropped) = await pair.Host.TrafficAsync();
+        var link = await pair.Host.LinkAsync();
+        var report =
+            $"subscribed to {subscribedSubject}: published {run.GetProperty("published")} of {Count}, received {run.GetProperty("received")}, unique {run.GetProperty("unique")}, " +
+            $"lost {run.GetProperty("lost")} (first {run.GetProperty("firstLost")}, last {run.GetProperty("lastLost")}), " +
+            $"duplicates {run.GetProperty("duplicates")}, out of order {run.GetProperty("outOfOrder")}, stalled {run.GetProperty("stalled")}, " +
+            $"{run.GetProperty("seconds").GetDouble():F1} s, {run.GetProperty("msgsPerSec").GetDouble():F0} msg/s; " +
+            $"link: forwarded {forwarded} (probes included), dropped {dropped}, state {link.GetProperty("state")}, error {link.GetProperty("error")}; " +
+            $"slow consumers: A {await pair.Upstream.SlowConsumersAsync()}, B {await pair.Downstream.SlowConsumersAsync()}";
+        output.WriteLine(report);
+
+        Assert.True(
+            run.GetProperty("published").GetInt32() == Count && run.GetProperty("lost").GetInt32() == 0 && run.GetProperty("duplicates").GetInt32() == 0 && run.GetProperty("unique").GetInt32() == Count,
+            "500,000 x 256 B at a window of 10,000 through the README's nats:// host: " + report);
+    }
+
+    private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+}

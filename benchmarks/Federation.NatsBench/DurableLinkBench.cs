@@ -25,7 +25,7 @@ internal static class DurableLinkBench
     public const string LinkName = "Federation.Core durable link";
 
     public const string DefaultUpstreamUri = "nats://127.0.0.1:{hub-port}?cluster-name=bench-hub&namespaces=durable&jetstream=true";
-    public const string DefaultDownstreamUri = "nats://127.0.0.1:{leaf-port}?cluster-name=bench-leaf&monitor-port={leaf-monitor-port}&monitor-interval-ms=100&namespaces=durable&jetstream=true";
+    public const string DefaultDownstreamUri = "nats://127.0.0.1:{leaf-port}?cluster-name=bench-leaf&monitor-port={leaf-monitor-port}&monitor-interval-ms=100&namespaces=durable&jetstream=true&stream=LINK_DOWN";
 
     private const string NativeSubject = "native.k";
     private const string LinkSubject = "durable.k";

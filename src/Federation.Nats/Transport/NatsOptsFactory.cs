@@ -33,7 +33,6 @@ internal static class NatsOptsFactory
         {
             Name = connectionName,
             WriterBufferSize = LinkBufferSize,
-            ReaderBufferSize = LinkBufferSize,
             HeaderEncoding = System.Text.Encoding.UTF8,
         };
         if (configure is not null)

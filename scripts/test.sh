@@ -40,7 +40,9 @@ echo "== tests"
 results="${TEST_RESULTS:-$(mktemp -d)}"
 mkdir -p "$results"
 set +e
-dotnet test Federation.Core.sln -c Release --no-build --results-directory "$results" "$@" 2>&1 | tee "$results/test.log"
+# One test assembly at a time (-m:1): the broker suites each boot several RabbitMQ nodes and nats-servers, and booting
+# them all at once on a 2-core machine starved a RabbitMQ boot past its 2-minute deadline.
+dotnet test Federation.Core.sln -c Release --no-build -m:1 --results-directory "$results" "$@" 2>&1 | tee "$results/test.log"
 status=${PIPESTATUS[0]}
 set -e
 

@@ -111,6 +111,10 @@ public sealed class FederationBrokerTests
         Assert.Equal(["tokyo-a@tokyo", "tokyo-b@tokyo"], tokyoOnly.Replies.Select(CollectivesTestbed.Text).Order());
         Assert.All(nodes["tokyo"], n => Assert.Equal(2, n.Received.Count));
         Assert.All(nodes["newyork"], n => Assert.Single(n.Received));
+        // The intruder's local broadcast is delivered asynchronously on london's bus: wait for it, then count exactly.
+        await Federation.Core.Tests.Engine.Testbed.Eventually(
+            () => nodes["london"].All(n => n.Received.Count >= 2),
+            () => $"london nodes received {string.Join(", ", nodes["london"].Select(n => n.Received.Count))}");
         Assert.All(nodes["london"], n => Assert.Equal(2, n.Received.Count)); // the federated one and the intruder's local broadcast
     }
 

@@ -93,14 +93,22 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
         }
     }
 
+    private static readonly TimeSpan LoopStopTimeout = TimeSpan.FromSeconds(5);
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {
-            await _loop.ConfigureAwait(false);
+            // Bounded: when the connection died under it, the client's pull loop waits for a reconnect that never comes
+            // (the connection is being disposed), and the consume's dispose waits for that loop. The link must still stop;
+            // what was not acknowledged comes back after the ack wait.
+            await _loop.WaitAsync(LoopStopTimeout).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
+        {
+        }
+        catch (TimeoutException)
         {
         }
 

@@ -46,6 +46,7 @@ public sealed class CrossProtocolJetStreamTests(CrossProtocolFixture nodes) : IA
 
         // The downstream stream's own subscriptions are the interest; once a probe arrives, the binding is in place upstream.
         var stream = "federation-" + Exchange;
+        var probeDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         for (var probe = 0; ; probe++)
         {
             await rabbit.BasicPublishAsync(Exchange, "probe", true, new BasicProperties(), Encoding.UTF8.GetBytes($"probe-{probe}"));
@@ -54,8 +55,8 @@ public sealed class CrossProtocolJetStreamTests(CrossProtocolFixture nodes) : IA
                 break;
             }
 
-            Assert.True(probe < 600, "no probe reached the JetStream downstream");
-            await Task.Delay(50);
+            Assert.True(DateTime.UtcNow < probeDeadline, "no probe reached the JetStream downstream within 30 s");
+            await Task.Delay(50); // poll interval between probes, bounded by the deadline above
         }
 
         for (var i = 0; i < Messages; i++)
@@ -106,7 +107,7 @@ public sealed class CrossProtocolJetStreamTests(CrossProtocolFixture nodes) : IA
             }
 
             Assert.True(DateTime.UtcNow < deadline, $"Timed out: {received.Count} of {Messages} messages in {queue}");
-            await Task.Delay(50);
+            await Task.Delay(50); // poll interval, bounded by the deadline above
         }
 
         Assert.Equal(Enumerable.Range(0, Messages), received.Order());

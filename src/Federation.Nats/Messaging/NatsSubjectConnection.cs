@@ -56,8 +56,6 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
     /// <summary>Handler calls that threw, over every subscription of this connection.</summary>
     internal long HandlerErrors => Interlocked.Read(ref _handlerErrors);
 
-    /// <summary>Messages the client dropped because a subscription's buffer was full.</summary>
-    internal long DroppedMessages => Interlocked.Read(ref _droppedMessages);
 
     /// <summary>The underlying client, for tests.</summary>
     internal NatsConnection Client => _nats;

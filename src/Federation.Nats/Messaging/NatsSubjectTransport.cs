@@ -57,36 +57,20 @@ public sealed class NatsSubjectTransport : ISubjectTransport
         ArgumentNullException.ThrowIfNull(request);
         var settings = NatsSubjectUriSettings.Parse(request.Uri);
         var displayUri = UriRedaction.Redact(request.Uri);
-        NatsOpts opts;
-        try
-        {
-            opts = NatsOptsFactory.Create(settings.ServerUrl, settings.Security, request.ConnectionName, settings.ConnectTimeout, _configureOptions);
-        }
-        catch (Exception ex) when (NatsSecurityFiles.IsFileProblem(ex))
-        {
-            throw new BrokerUnreachableException($"Could not connect to the NATS server: {NatsSecurityFiles.Describe(ex)}. URI: {displayUri}", ex);
-        }
-
-        opts = opts with
-        {
-            ReconnectWaitMin = settings.ReconnectWait,
-            ReconnectWaitMax = settings.ReconnectWait > NatsOpts.Default.ReconnectWaitMax ? settings.ReconnectWait : NatsOpts.Default.ReconnectWaitMax,
-        };
-        var client = new NatsConnection(opts);
-        try
-        {
-            await NatsConnect.OpenAsync(client, settings.ConnectTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            await client.DisposeAsync().ConfigureAwait(false);
-            throw NatsSecurityFailure.ToTransportException(ex, settings.Security, displayUri) ?? NatsConnectErrors.Translate(request.Uri, displayUri, ex);
-        }
-        catch
-        {
-            await client.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
+        var client = await NatsConnect.ConnectAsync(
+            request.Uri,
+            displayUri,
+            settings.ServerUrl,
+            settings.Security,
+            request.ConnectionName,
+            settings.ConnectTimeout,
+            _configureOptions,
+            opts => opts with
+            {
+                ReconnectWaitMin = settings.ReconnectWait,
+                ReconnectWaitMax = settings.ReconnectWait > NatsOpts.Default.ReconnectWaitMax ? settings.ReconnectWait : NatsOpts.Default.ReconnectWaitMax,
+            },
+            cancellationToken).ConfigureAwait(false);
 
         return new NatsSubjectConnection(client, displayUri, request.ConnectionName, settings.MaxReconnectAttempts, _logger);
     }

@@ -13,7 +13,7 @@ namespace Federation.Nats.Transport;
 /// <remarks>
 /// Delivery is at-most-once: acks and nacks are accepted and ignored, and messages in a queue are lost with the connection.
 /// Nothing is dropped silently inside the process: a full queue pushes back (its subscriptions stop reading, the client's
-/// buffer fills, TCP slows the server down), and a message the client itself drops is counted (<see cref="DroppedMessages"/>). A message that several overlapping subscriptions of one exchange receive (NATS
+/// buffer fills, TCP slows the server down), and a message the client itself drops is reported to the consumers (<see cref="ConsumerOptions.Dropped"/>). A message that several overlapping subscriptions of one exchange receive (NATS
 /// sends one copy per matching subscription) is routed once: only the matching subscription with the lowest id routes it.
 /// </remarks>
 internal sealed class NatsBrokerConnection : IBrokerConnection
@@ -35,7 +35,6 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     [ThreadStatic]
     private static HashSet<string>? t_visited;
     private long _nextSubscriptionId;
-    private long _droppedMessages;
     private readonly List<MessageDropHandler> _dropListeners = [];
     private int _disposed;
 
@@ -69,8 +68,6 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     /// <summary>The official client's connection (the JetStream mode uses it).</summary>
     internal NatsConnection Client => _nats;
 
-    /// <summary>Messages the client dropped because a subscription's buffer was full (only with a configured drop mode).</summary>
-    internal long DroppedMessages => Interlocked.Read(ref _droppedMessages);
 
     public async ValueTask DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken)
     {
@@ -643,7 +640,6 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     /// </summary>
     private ValueTask OnMessageDroppedAsync(object? sender, NatsMessageDroppedEventArgs args)
     {
-        Interlocked.Increment(ref _droppedMessages);
         MessageDropHandler[] listeners;
         lock (_lock)
         {

@@ -6,6 +6,59 @@ namespace Federation.Nats.Transport;
 internal static class NatsConnect
 {
     /// <summary>
+    /// Builds the options (<see cref="NatsOptsFactory"/>, then <paramref name="adjust"/>) and connects, the one way both NATS
+    /// transports open a connection: a file the URI names that cannot be read, a refused login or certificate, an
+    /// unreachable server or a silent one become transport exceptions that name the cause and show no secret.
+    /// </summary>
+    /// <param name="rawUri">The URI as configured (only ever shown redacted).</param>
+    /// <param name="displayUri">The redacted URI.</param>
+    /// <param name="serverUrl">The server URI without its query.</param>
+    /// <param name="security">TLS and login from the URI.</param>
+    /// <param name="connectionName">The connection name the server shows.</param>
+    /// <param name="connectTimeout">The deadline of the whole connect attempt.</param>
+    /// <param name="configure">The user's options callback, or null.</param>
+    /// <param name="adjust">What the transport itself sets last.</param>
+    /// <param name="cancellationToken">Cancels the attempt.</param>
+    public static async Task<NatsConnection> ConnectAsync(
+        string rawUri,
+        string displayUri,
+        string serverUrl,
+        NatsSecuritySettings security,
+        string connectionName,
+        TimeSpan connectTimeout,
+        Func<NatsOpts, NatsOpts>? configure,
+        Func<NatsOpts, NatsOpts> adjust,
+        CancellationToken cancellationToken)
+    {
+        NatsOpts opts;
+        try
+        {
+            opts = adjust(NatsOptsFactory.Create(serverUrl, security, connectionName, connectTimeout, configure));
+        }
+        catch (Exception ex) when (NatsSecurityFiles.IsFileProblem(ex))
+        {
+            throw new Core.Transport.BrokerUnreachableException($"Could not connect to the NATS server: {NatsSecurityFiles.Describe(ex)}. URI: {displayUri}", ex);
+        }
+
+        var client = new NatsConnection(opts);
+        try
+        {
+            await OpenAsync(client, connectTimeout, cancellationToken).ConfigureAwait(false);
+            return client;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw NatsSecurityFailure.ToTransportException(ex, security, displayUri) ?? NatsConnectErrors.Translate(rawUri, displayUri, ex);
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Connects <paramref name="client"/>, or throws <see cref="TimeoutException"/> once <paramref name="deadline"/> has passed:
     /// a peer that accepts TCP and never speaks must not hold the caller.
     /// </summary>

@@ -55,39 +55,18 @@ public sealed class NatsTransport : ITransport
         ArgumentNullException.ThrowIfNull(request);
         var settings = NatsUriSettings.Parse(request.Uri);
         var display = UriRedaction.Redact(request.Uri);
-        NatsOpts opts;
-        try
-        {
-            opts = NatsOptsFactory.Create(settings.ServerUrl, settings.Security, request.ConnectionName, settings.ConnectTimeout, _configureOptions);
-        }
-        catch (Exception ex) when (NatsSecurityFiles.IsFileProblem(ex))
-        {
-            throw new BrokerUnreachableException($"Could not connect to the NATS server: {NatsSecurityFiles.Describe(ex)}. URI: {display}", ex);
-        }
-
-        opts = opts with
-        {
+        var client = await NatsConnect.ConnectAsync(
+            request.Uri,
+            display,
+            settings.ServerUrl,
+            settings.Security,
+            request.ConnectionName,
+            settings.ConnectTimeout,
+            _configureOptions,
             // A full subscription buffer makes the client wait instead of dropping: pushback, never a silent loss. The
             // engine reconnects by opening a new connection, so the client's own reconnects are not wanted.
-            SubPendingChannelFullMode = System.Threading.Channels.BoundedChannelFullMode.Wait,
-            MaxReconnectRetry = 1,
-        };
-        var client = new NatsConnection(opts);
-        try
-        {
-            await NatsConnect.OpenAsync(client, settings.ConnectTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            await client.DisposeAsync().ConfigureAwait(false);
-            throw NatsSecurityFailure.ToTransportException(ex, settings.Security, display) ?? NatsConnectErrors.Translate(request.Uri, display, ex);
-        }
-        catch
-        {
-            await client.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-
+            static opts => opts with { SubPendingChannelFullMode = System.Threading.Channels.BoundedChannelFullMode.Wait, MaxReconnectRetry = 1 },
+            cancellationToken).ConfigureAwait(false);
         var core = new NatsBrokerConnection(client, settings, display);
         return settings.JetStream is null ? core : await JetStream.JetStreamBrokerConnection.CreateAsync(core, settings, request, core.Client, cancellationToken).ConfigureAwait(false);
     }

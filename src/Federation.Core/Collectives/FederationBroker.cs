@@ -21,7 +21,7 @@ public sealed class FederationBroker : IAsyncDisposable
     private readonly FederationBrokerOptions _options;
     private readonly SubjectTransportResolver _transports;
     private readonly BrokerMetrics _metrics;
-    private readonly MessageRelay _relay;
+    private readonly IBrokerRelay _relay;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
@@ -55,7 +55,7 @@ public sealed class FederationBroker : IAsyncDisposable
         InstanceName = options.InstanceName ?? $"{Environment.MachineName}-{Environment.ProcessId}";
         Subjects = FederationBrokerSubjects.For(ClusterName, options.SubjectPrefix);
         _metrics = new BrokerMetrics(telemetry ?? new FederationTelemetry(), ClusterName, InstanceName);
-        _relay = new MessageRelay(ClusterName, InstanceName, Subjects, options.MaxHops, new SubjectGuard(options), _metrics, _logger, _time);
+        _relay = BrokerRelays.Create(options, InstanceName, Subjects, _metrics, _logger, _time);
     }
 
     /// <summary>The broker cluster this instance belongs to.</summary>

@@ -22,6 +22,35 @@ internal static class FederationBrokerConfigurationReader
         ReadString(section, nameof(options.ReplyPattern), v => options.ReplyPattern = v);
         ReadInt(section, nameof(options.MaxHops), options, v => options.MaxHops = v);
         ReadInt(section, nameof(options.Workers), options, v => options.Workers = v);
+        ReadEnvelope(section, options);
+    }
+
+    /// <summary>The configuration spellings of <see cref="FederationEnvelopeFormat"/>; the enum names are accepted too.</summary>
+    public static readonly IReadOnlyDictionary<string, FederationEnvelopeFormat> EnvelopeNames = new Dictionary<string, FederationEnvelopeFormat>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["native"] = FederationEnvelopeFormat.Native,
+        ["choria-v1"] = FederationEnvelopeFormat.ChoriaV1,
+        ["choria-v2"] = FederationEnvelopeFormat.ChoriaV2,
+        ["choria"] = FederationEnvelopeFormat.Choria,
+        [nameof(FederationEnvelopeFormat.ChoriaV1)] = FederationEnvelopeFormat.ChoriaV1,
+        [nameof(FederationEnvelopeFormat.ChoriaV2)] = FederationEnvelopeFormat.ChoriaV2,
+    };
+
+    private static void ReadEnvelope(IConfiguration section, FederationBrokerOptions options)
+    {
+        if (section[nameof(options.Envelope)] is not { } value)
+        {
+            return;
+        }
+
+        if (EnvelopeNames.TryGetValue(value.Trim(), out var format))
+        {
+            options.Envelope = format;
+        }
+        else
+        {
+            options.ConfigurationErrors.Add($"{nameof(options.Envelope)}: '{value}' is not one of native, choria-v1, choria-v2, choria");
+        }
     }
 
     private static void ReadString(IConfiguration section, string key, Action<string> set)

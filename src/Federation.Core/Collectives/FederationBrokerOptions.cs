@@ -50,6 +50,12 @@ public sealed class FederationBrokerOptions
     /// <summary>Regular expression every client reply subject must match.</summary>
     public string ReplyPattern { get; set; } = DefaultReplyPattern;
 
+    /// <summary>
+    /// The wire format of requests and replies: <see cref="FederationEnvelopeFormat.Native"/> (default) or Choria's transport
+    /// JSON (<c>choria-v1</c>, <c>choria-v2</c>, <c>choria</c> for either), so Choria clients and nodes can use the cluster.
+    /// </summary>
+    public FederationEnvelopeFormat Envelope { get; set; } = FederationEnvelopeFormat.Native;
+
     /// <summary>Subscriptions per side in this instance (members of each queue group); each handles one message at a time.</summary>
     public int Workers { get; set; } = 1;
 

@@ -44,6 +44,11 @@ internal static class FederationBrokerOptionsValidation
             Fail(nameof(options.Workers), options.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture), "must be at least 1");
         }
 
+        if (!Enum.IsDefined(options.Envelope))
+        {
+            Fail(nameof(options.Envelope), options.Envelope.ToString(), "is not one of native, choria-v1, choria-v2, choria");
+        }
+
         ValidatePattern(nameof(options.TargetPattern), options.TargetPattern, Fail);
         ValidatePattern(nameof(options.ReplyPattern), options.ReplyPattern, Fail);
         return errors;

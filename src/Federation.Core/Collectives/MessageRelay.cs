@@ -20,7 +20,7 @@ internal sealed class MessageRelay(
     SubjectGuard guard,
     BrokerMetrics metrics,
     ILogger logger,
-    TimeProvider time)
+    TimeProvider time) : IBrokerRelay
 {
     private const string UnknownServer = "-";
 

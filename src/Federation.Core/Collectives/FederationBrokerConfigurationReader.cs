@@ -9,6 +9,17 @@ namespace Federation.Core.Collectives;
 /// </summary>
 internal static class FederationBrokerConfigurationReader
 {
+    /// <summary>The configuration spellings of <see cref="FederationEnvelopeFormat"/>; the enum names are accepted too.</summary>
+    private static readonly Dictionary<string, FederationEnvelopeFormat> EnvelopeNames = new Dictionary<string, FederationEnvelopeFormat>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["native"] = FederationEnvelopeFormat.Native,
+        ["choria-v1"] = FederationEnvelopeFormat.ChoriaV1,
+        ["choria-v2"] = FederationEnvelopeFormat.ChoriaV2,
+        ["choria"] = FederationEnvelopeFormat.Choria,
+        [nameof(FederationEnvelopeFormat.ChoriaV1)] = FederationEnvelopeFormat.ChoriaV1,
+        [nameof(FederationEnvelopeFormat.ChoriaV2)] = FederationEnvelopeFormat.ChoriaV2,
+    };
+
     public static void Read(IConfiguration section, FederationBrokerOptions options)
     {
         ArgumentNullException.ThrowIfNull(section);
@@ -24,17 +35,6 @@ internal static class FederationBrokerConfigurationReader
         ReadInt(section, nameof(options.Workers), options, v => options.Workers = v);
         ReadEnvelope(section, options);
     }
-
-    /// <summary>The configuration spellings of <see cref="FederationEnvelopeFormat"/>; the enum names are accepted too.</summary>
-    public static readonly IReadOnlyDictionary<string, FederationEnvelopeFormat> EnvelopeNames = new Dictionary<string, FederationEnvelopeFormat>(StringComparer.OrdinalIgnoreCase)
-    {
-        ["native"] = FederationEnvelopeFormat.Native,
-        ["choria-v1"] = FederationEnvelopeFormat.ChoriaV1,
-        ["choria-v2"] = FederationEnvelopeFormat.ChoriaV2,
-        ["choria"] = FederationEnvelopeFormat.Choria,
-        [nameof(FederationEnvelopeFormat.ChoriaV1)] = FederationEnvelopeFormat.ChoriaV1,
-        [nameof(FederationEnvelopeFormat.ChoriaV2)] = FederationEnvelopeFormat.ChoriaV2,
-    };
 
     private static void ReadEnvelope(IConfiguration section, FederationBrokerOptions options)
     {

@@ -2,8 +2,12 @@ using System.Collections.Concurrent;
 using System.Text;
 using Federation.Core.Collectives;
 using Federation.Core.Collectives.Choria;
+using Federation.Core.Hosting;
+using Federation.Core.InMemory.Subjects;
 using Federation.Core.Transport.Messaging;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Federation.Core.Tests.Collectives.Choria;
 
@@ -218,5 +222,40 @@ public sealed class ChoriaBrokerTests
         var error = Assert.Throws<ArgumentException>(() => new FederationBroker(options, []));
 
         Assert.Contains("Envelope: '9' is not one of native, choria-v1, choria-v2, choria", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_broker_configured_with_Envelope_choria_v1_in_a_host_relays_choria_json()
+    {
+        var registry = new InMemorySubjectServerRegistry();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["FederationBrokers:london:FederationUri"] = "memory://fed",
+            ["FederationBrokers:london:CollectiveUri"] = "memory://london",
+            ["FederationBrokers:london:InstanceName"] = "london-1",
+            ["FederationBrokers:london:Envelope"] = "choria-v1",
+        });
+        builder.Services.AddSingleton(registry);
+        builder.Services.AddFederationBroker(builder.Configuration.GetSection("FederationBrokers:london"));
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var resolver = host.Services.GetRequiredService<SubjectTransportResolver>();
+            await using var node = await resolver.ConnectAsync("memory://london", "web1", CancellationToken.None);
+            var atNode = await RecordAsync(node, "mcollective.broadcast.agent.test");
+            await using var client = await resolver.ConnectAsync("memory://fed", "choria-client", CancellationToken.None);
+
+            await client.PublishAsync(new SubjectMessage(FederationSubject, Bytes(ChoriaFixtures.V1Request)), CancellationToken.None);
+            await CollectivesTestbed.WaitUntilAsync(() => !atNode.IsEmpty, "the node received the request");
+
+            Assert.Equal(ChoriaFixtures.V1RequestInCollective, CollectivesTestbed.Text(Assert.Single(atNode)));
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
     }
 }

@@ -37,11 +37,12 @@ public sealed class AmqpCollectivesFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        // No plugins: the subject transport needs nothing beyond AMQP, and the nodes boot faster.
-        var nodes = await Task.WhenAll(RabbitMqNode.StartNewAsync([]), RabbitMqNode.StartNewAsync([]));
-        FederationNode = nodes[0];
-        CollectiveNode = nodes[1];
-        _owned.AddRange(nodes);
+        // No plugins: the subject transport needs nothing beyond AMQP, and the nodes boot faster. One after the other: two
+        // RabbitMQ boots at once, next to other suites' nodes, can starve each other on a small machine.
+        FederationNode = await RabbitMqNode.StartNewAsync([]);
+        _owned.Add(FederationNode);
+        CollectiveNode = await RabbitMqNode.StartNewAsync([]);
+        _owned.Add(CollectiveNode);
         foreach (var collective in CollectiveNames)
         {
             await CtlAsync(CollectiveNode, "add_vhost", collective);

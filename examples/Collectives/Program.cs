@@ -1,12 +1,16 @@
 // Federation of Collectives: London, Tokyo and New York collectives joined into one federation by stateless broker
-// clusters (two instances each). Runs on the in-memory bus by default; point the URIs at nats:// servers to run on NATS.
+// clusters (two instances each). Runs on the in-memory bus by default; point the URIs at nats:// servers to run on NATS,
+// or at amqp:// vhosts to run on RabbitMQ (run-on-rabbitmq.sh starts a node and does that).
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Text;
 using Collectives;
+using Federation.Amqp;
 using Federation.Core.Collectives;
 using Federation.Core.Diagnostics;
 using Federation.Core.Hosting;
+using Federation.Core.InMemory.Subjects;
+using Federation.Core.Transport;
 using Federation.Nats;
 using FederationHost.Metrics;
 using Microsoft.Extensions.Configuration;
@@ -17,6 +21,16 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings {
 var settings = ExampleSettings.Read(builder.Configuration);
 
 builder.Services.AddNatsSubjectTransport(); // nats:// and tls:// URIs; memory:// is always there
+builder.Services.AddAmqpSubjectTransport(); // amqp:// and amqps:// URIs
+
+// The in-memory bus only reaches servers that were started (registered): start the ones the URIs name.
+var inMemoryServers = new InMemorySubjectServerRegistry();
+foreach (var uri in settings.Collectives.Select(c => c.Uri).Append(settings.FederationUri).Where(u => u.StartsWith("memory://", StringComparison.OrdinalIgnoreCase)))
+{
+    inMemoryServers.GetOrAdd(new Uri(uri).Host);
+}
+
+builder.Services.AddSingleton(inMemoryServers);
 foreach (var collective in settings.Collectives)
 {
     for (var instance = 1; instance <= settings.BrokerInstances; instance++)
@@ -65,7 +79,7 @@ try
     }, stop.Token);
 
     Console.WriteLine($"Federated request {result.RequestId} to {string.Join(", ", settings.Collectives.Select(c => c.Name))} " +
-                      $"via {settings.FederationUri}: {result.Replies.Count} of {expected} replies in {clock.ElapsedMilliseconds} ms " +
+                      $"via {UriRedaction.Redact(settings.FederationUri)}: {result.Replies.Count} of {expected} replies in {clock.ElapsedMilliseconds} ms " +
                       (result.Completed ? "(completed)" : "(timed out)"));
     foreach (var collective in settings.Collectives)
     {

@@ -28,6 +28,7 @@ public sealed class FederationBroker : IAsyncDisposable
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private BrokerSession? _session;
     private Task? _supervisor;
+    private string? _connectError;
     private bool _stopped;
 
     /// <summary>Creates an instance; nothing connects before <see cref="StartAsync"/>.</summary>
@@ -70,12 +71,23 @@ public sealed class FederationBroker : IAsyncDisposable
     /// <summary>True while both connections are up and subscribed.</summary>
     public bool IsConnected => Volatile.Read(ref _session) is not null;
 
+    /// <summary>
+    /// Why the last connect attempt failed (the transport's message, which never contains credentials), or null once connected.
+    /// While it is set the instance keeps retrying with backoff.
+    /// </summary>
+    public string? ConnectError => Volatile.Read(ref _connectError);
+
     /// <summary>What this instance has handled so far.</summary>
     public FederationBrokerStatistics Statistics => _metrics.Snapshot();
 
-    /// <summary>Connects both sides and subscribes; afterwards reconnects on its own when a connection is lost.</summary>
+    /// <summary>
+    /// Connects both sides and subscribes; afterwards reconnects on its own when a connection is lost. A server that cannot be
+    /// reached (a <see cref="TransportException"/>) does not fail the start: the instance retries in the background with the
+    /// same backoff as after a lost connection (1 s, doubling up to 30 s), <see cref="IsConnected"/> stays false and
+    /// <see cref="ConnectError"/> says why, so a health check reports it while the host runs.
+    /// </summary>
     /// <param name="cancellationToken">Cancels the first connect attempt.</param>
-    /// <exception cref="TransportException">A server could not be reached.</exception>
+    /// <exception cref="ArgumentException">A URI can never work: no transport serves its scheme, or it is malformed.</exception>
     /// <exception cref="InvalidOperationException">Already started or stopped.</exception>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -87,8 +99,20 @@ public sealed class FederationBroker : IAsyncDisposable
                 throw new InvalidOperationException($"Federation broker '{ClusterName}' instance '{InstanceName}' was already started.");
             }
 
-            Volatile.Write(ref _session, await OpenAsync(cancellationToken).ConfigureAwait(false));
-            _supervisor = Task.Run(() => SuperviseAsync(_stopping.Token), CancellationToken.None);
+            var connected = false;
+            try
+            {
+                Volatile.Write(ref _session, await OpenAsync(cancellationToken).ConfigureAwait(false));
+                connected = true;
+            }
+            catch (TransportException error) when (!cancellationToken.IsCancellationRequested)
+            {
+                // A server that is down now may be up in a minute: retry in the background instead of failing the host.
+                Volatile.Write(ref _connectError, error.Message);
+                CollectiveLog.BrokerConnectFailed(_logger, error, ClusterName, InstanceName, InitialRetryDelay);
+            }
+
+            _supervisor = Task.Run(() => SuperviseAsync(connected, _stopping.Token), CancellationToken.None);
         }
         finally
         {
@@ -183,52 +207,91 @@ public sealed class FederationBroker : IAsyncDisposable
 
     private string ConnectionName(string side) => $"federation-broker {ClusterName}/{InstanceName} ({side})";
 
-    private async Task SuperviseAsync(CancellationToken stopping)
+    private async Task SuperviseAsync(bool connected, CancellationToken stopping)
     {
         while (!stopping.IsCancellationRequested)
         {
-            var session = Volatile.Read(ref _session)!;
-            try
+            if (connected)
             {
-                await session.Ended.WaitAsync(stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
-
-            var lost = session.Federation.Completion.Exception?.InnerException ?? session.Collective.Completion.Exception?.InnerException;
-            CollectiveLog.BrokerConnectionLost(_logger, lost, ClusterName, InstanceName);
-            Volatile.Write(ref _session, null);
-            await session.DisposeAsync().ConfigureAwait(false);
-
-            var delay = InitialRetryDelay;
-            while (true)
-            {
+                var session = Volatile.Read(ref _session)!;
                 try
                 {
-                    Volatile.Write(ref _session, await OpenAsync(stopping).ConfigureAwait(false));
-                    break;
+                    await session.Ended.WaitAsync(stopping).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (stopping.IsCancellationRequested)
                 {
                     return;
                 }
-                catch (Exception error) when (!stopping.IsCancellationRequested)
-                {
-                    CollectiveLog.BrokerConnectFailed(_logger, error, ClusterName, InstanceName, delay);
-                    try
-                    {
-                        await Task.Delay(delay, _time, stopping).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        return;
-                    }
 
-                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
+                var lost = session.Federation.Completion.Exception?.InnerException ?? session.Collective.Completion.Exception?.InnerException;
+                CollectiveLog.BrokerConnectionLost(_logger, lost, ClusterName, InstanceName);
+                Volatile.Write(ref _connectError, lost?.Message ?? "a connection was closed");
+                Volatile.Write(ref _session, null);
+                await session.DisposeAsync().ConfigureAwait(false);
+            }
+
+            // After a lost connection the first attempt is immediate; after a failed start it waits the first delay.
+            if (!await ReconnectAsync(waitFirst: !connected, stopping).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            connected = true;
+        }
+    }
+
+    /// <summary>Opens a session, retrying with backoff; false when stopped first.</summary>
+    private async Task<bool> ReconnectAsync(bool waitFirst, CancellationToken stopping)
+    {
+        var delay = InitialRetryDelay;
+        if (waitFirst)
+        {
+            if (!await DelayAsync(delay, stopping).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            delay = NextDelay(delay);
+        }
+
+        while (true)
+        {
+            try
+            {
+                Volatile.Write(ref _session, await OpenAsync(stopping).ConfigureAwait(false));
+                Volatile.Write(ref _connectError, null);
+                return true;
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return false;
+            }
+            catch (Exception error) when (!stopping.IsCancellationRequested)
+            {
+                Volatile.Write(ref _connectError, error.Message);
+                CollectiveLog.BrokerConnectFailed(_logger, error, ClusterName, InstanceName, delay);
+                if (!await DelayAsync(delay, stopping).ConfigureAwait(false))
+                {
+                    return false;
                 }
+
+                delay = NextDelay(delay);
             }
         }
     }
+
+    private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stopping)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, stopping).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static TimeSpan NextDelay(TimeSpan delay) => TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
 }

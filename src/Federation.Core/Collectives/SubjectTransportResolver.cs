@@ -40,7 +40,7 @@ public sealed class SubjectTransportResolver
             ? transport
             : throw new ArgumentException(
                 $"No subject transport serves scheme '{shownScheme}' ({UriRedaction.Redact(uri)}); registered: {string.Join(", ", _bySchema.Keys.Order(StringComparer.Ordinal))}. " +
-                "Register one in DI as an ISubjectTransport (for NATS: services.AddNatsSubjectTransport()).", nameof(uri));
+                "Register one in DI as an ISubjectTransport (for NATS: services.AddNatsSubjectTransport(); for RabbitMQ: services.AddAmqpSubjectTransport()).", nameof(uri));
     }
 
     /// <summary>Connects to <paramref name="uri"/> with the transport serving its scheme.</summary>

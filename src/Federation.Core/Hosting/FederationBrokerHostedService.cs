@@ -15,11 +15,16 @@ internal sealed class FederationBrokerHostedService(
     IEnumerable<ISubjectTransport> transports,
     FederationTelemetry telemetry,
     ILoggerFactory? loggerFactory,
-    TimeProvider? timeProvider) : IHostedService, IAsyncDisposable
+    TimeProvider? timeProvider,
+    FederationBrokerInstances instances) : IHostedService, IAsyncDisposable
 {
     private FederationBroker? _broker;
 
-    /// <summary>Validates the options (throwing <see cref="OptionsValidationException"/> with every error) and connects.</summary>
+    /// <summary>
+    /// Validates the options (throwing <see cref="OptionsValidationException"/> with every error) and connects. An unreachable
+    /// server does not fail the start: the broker retries in the background and <see cref="FederationBrokerHealthCheck"/>
+    /// reports it.
+    /// </summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var broker = new FederationBroker(options.Get(name), transports, telemetry, loggerFactory, timeProvider);
@@ -34,6 +39,7 @@ internal sealed class FederationBrokerHostedService(
         }
 
         _broker = broker;
+        instances.Add(broker);
     }
 
     /// <summary>
@@ -47,6 +53,7 @@ internal sealed class FederationBrokerHostedService(
             return;
         }
 
+        instances.Remove(broker);
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<FederationBrokerHostedService>();
         try
         {

@@ -21,7 +21,9 @@ public static class FederationBrokerServiceCollectionExtensions
     /// in two federations) or several instances of one cluster can run in one process. <see cref="FederationBrokerOptions.ClusterName"/>
     /// defaults to <paramref name="name"/>, <see cref="FederationBrokerOptions.InstanceName"/> to the machine name and
     /// <paramref name="name"/>. Also adds the in-memory subject transport (scheme <c>memory</c>); other transports
-    /// register themselves as <see cref="ISubjectTransport"/> singletons.
+    /// register themselves as <see cref="ISubjectTransport"/> singletons. A server that cannot be reached at start does not fail
+    /// the host start: the instance retries with backoff, and <see cref="FederationBrokerHealthCheck"/> (over
+    /// <see cref="FederationBrokerInstances"/>, registered here) reports it unhealthy meanwhile.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="name">The registration name, unique in the host.</param>
@@ -38,6 +40,7 @@ public static class FederationBrokerServiceCollectionExtensions
 
         services.AddSingleton(new BrokerRegistration(name));
         services.AddInMemorySubjectTransport();
+        services.TryAddSingleton<FederationBrokerInstances>();
         services.TryAddSingleton(sp => new FederationTelemetry(sp.GetService<IMeterFactory>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FederationBrokerOptions>, FederationBrokerOptionsValidator>());
         var options = services.AddOptions<FederationBrokerOptions>(name);
@@ -57,7 +60,8 @@ public static class FederationBrokerServiceCollectionExtensions
             sp.GetServices<ISubjectTransport>(),
             sp.GetRequiredService<FederationTelemetry>(),
             sp.GetService<ILoggerFactory>(),
-            sp.GetService<TimeProvider>()));
+            sp.GetService<TimeProvider>(),
+            sp.GetRequiredService<FederationBrokerInstances>()));
         return services;
     }
 

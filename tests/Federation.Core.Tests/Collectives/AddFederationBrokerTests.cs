@@ -26,6 +26,11 @@ public sealed class AddFederationBrokerTests
     public async Task Brokers_bound_from_configuration_join_a_collective_to_two_federations()
     {
         var registry = new InMemorySubjectServerRegistry();
+        foreach (var server in new[] { "emea", "global", "london" })
+        {
+            registry.Add(new InMemorySubjectServer(server));
+        }
+
         using var host = BuildHost(new()
         {
             ["FederationBrokers:london_emea:FederationUri"] = "memory://emea",

@@ -28,8 +28,10 @@ internal sealed class CollectivesTestbed : IAsyncDisposable
 
     public static string Uri(string server) => $"memory://{server}";
 
+    /// <summary>Connects to <paramref name="server"/>, which the testbed starts (registers) on first use, as a simulator would.</summary>
     public async Task<ISubjectConnection> ConnectAsync(string server, string name = "test")
     {
+        Registry.GetOrAdd(server);
         var connection = await Transport.ConnectAsync(new SubjectConnectionRequest(Uri(server), name), CancellationToken.None);
         _owned.Add(connection);
         return connection;
@@ -45,6 +47,8 @@ internal sealed class CollectivesTestbed : IAsyncDisposable
             InstanceName = instance ?? $"{cluster}-1",
         };
         configure?.Invoke(options);
+        Registry.GetOrAdd(federation);
+        Registry.GetOrAdd(collective);
         var broker = new FederationBroker(options, [Transport], Telemetry);
         _owned.Add(broker);
         await broker.StartAsync(CancellationToken.None);

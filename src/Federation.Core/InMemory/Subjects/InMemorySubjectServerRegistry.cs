@@ -19,12 +19,18 @@ public sealed class InMemorySubjectServerRegistry
         }
     }
 
-    /// <summary>Returns the server named <paramref name="name"/>, creating and registering it when missing.</summary>
+    /// <summary>
+    /// Returns the server named <paramref name="name"/>, creating and registering it when missing: the way to start an
+    /// embedded server. Connecting never creates one (see <see cref="InMemorySubjectTransport"/>).
+    /// </summary>
     public InMemorySubjectServer GetOrAdd(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         return _servers.GetOrAdd(name, static serverName => new InMemorySubjectServer(serverName));
     }
+
+    /// <summary>The registered names, sorted, for error messages.</summary>
+    internal IReadOnlyList<string> Names => [.. _servers.Keys.Order(StringComparer.OrdinalIgnoreCase)];
 
     /// <summary>Looks a server up by name.</summary>
     public bool TryGet(string name, [MaybeNullWhen(false)] out InMemorySubjectServer server) => _servers.TryGetValue(name, out server);

@@ -1,7 +1,7 @@
 namespace Federation.Core.Transport.Messaging;
 
 /// <summary>
-/// One connection to a subject-addressed server (a NATS server, or an in-memory bus). Thread-safe: publishes and
+/// One connection to a subject-addressed server (a NATS server, a RabbitMQ vhost through its topic exchange, or an in-memory bus). Thread-safe: publishes and
 /// subscriptions may come from several threads.
 /// </summary>
 /// <remarks>

@@ -1,0 +1,80 @@
+using System.Collections;
+using System.Globalization;
+using System.Text;
+
+namespace Federation.Amqp.Messaging;
+
+/// <summary>
+/// Maps the subject SPI's ordered header fields to an AMQP headers table and back. A table has one entry per name, so the
+/// values of a repeated name travel as an AMQP array, in order; names keep their spelling (the table is case-sensitive) and
+/// the order of their first appearance. As on NATS, fields interleaved by name (<c>a, b, a</c>) come back grouped
+/// (<c>a, a, b</c>). Values are UTF-8 long strings; values of other AMQP types (from other clients) arrive as invariant text.
+/// </summary>
+internal static class AmqpSubjectHeaders
+{
+    /// <summary>The headers table of an outgoing message, or null when it has none.</summary>
+    public static Dictionary<string, object?>? ToAmqp(IReadOnlyList<KeyValuePair<string, string>>? fields)
+    {
+        if (fields is null || fields.Count == 0)
+        {
+            return null;
+        }
+
+        var table = new Dictionary<string, object?>(fields.Count, StringComparer.Ordinal);
+        for (var i = 0; i < fields.Count; i++)
+        {
+            var (name, value) = fields[i];
+            var bytes = Encoding.UTF8.GetBytes(value ?? string.Empty);
+            if (!table.TryGetValue(name, out var earlier))
+            {
+                table[name] = bytes;
+            }
+            else if (earlier is List<object> values)
+            {
+                values.Add(bytes);
+            }
+            else
+            {
+                table[name] = new List<object> { earlier!, bytes };
+            }
+        }
+
+        return table;
+    }
+
+    /// <summary>The fields of an incoming message, or null when it had none.</summary>
+    public static IReadOnlyList<KeyValuePair<string, string>>? FromAmqp(IDictionary<string, object?>? table)
+    {
+        if (table is null || table.Count == 0)
+        {
+            return null;
+        }
+
+        var fields = new List<KeyValuePair<string, string>>(table.Count);
+        foreach (var (name, value) in table)
+        {
+            if (value is IList list and not byte[])
+            {
+                foreach (var item in list)
+                {
+                    fields.Add(new(name, Text(item)));
+                }
+            }
+            else
+            {
+                fields.Add(new(name, Text(value)));
+            }
+        }
+
+        return fields;
+    }
+
+    private static string Text(object? value) => value switch
+    {
+        null => string.Empty,
+        byte[] bytes => Encoding.UTF8.GetString(bytes),
+        string text => text,
+        IFormattable formattable => formattable.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? string.Empty,
+    };
+}

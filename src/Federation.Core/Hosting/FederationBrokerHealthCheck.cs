@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Federation.Core.Hosting;
+
+/// <summary>
+/// Health of the federation broker instances of the host: unhealthy (the registration's failure status) while any instance
+/// is not connected to both of its servers, for example because a server was unreachable at start and the instance is
+/// still retrying; healthy otherwise. The description names each disconnected instance and its last connect error, without
+/// credentials. Register it with <c>services.AddHealthChecks().AddCheck&lt;FederationBrokerHealthCheck&gt;("federation-brokers")</c>.
+/// </summary>
+/// <param name="instances">The running instances (registered by <c>AddFederationBroker</c>).</param>
+public sealed class FederationBrokerHealthCheck(FederationBrokerInstances instances) : IHealthCheck
+{
+    /// <inheritdoc />
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(instances);
+        var brokers = instances.GetBrokers();
+        var disconnected = brokers.Where(b => !b.IsConnected).ToList();
+        var data = new Dictionary<string, object>(StringComparer.Ordinal)
+        {
+            ["instances"] = brokers.Count,
+            ["connected"] = brokers.Count - disconnected.Count,
+        };
+        if (disconnected.Count == 0)
+        {
+            return Task.FromResult(HealthCheckResult.Healthy($"{brokers.Count} federation broker instance(s), all connected.", data));
+        }
+
+        var failureStatus = context?.Registration?.FailureStatus ?? HealthStatus.Unhealthy;
+        var details = disconnected.Select(b => $"{b.ClusterName}/{b.InstanceName}: {Transport.UriRedaction.RedactText(b.ConnectError ?? "not connected")}");
+        return Task.FromResult(new HealthCheckResult(
+            failureStatus,
+            $"{disconnected.Count} of {brokers.Count} federation broker instance(s) not connected, retrying: {string.Join("; ", details)}",
+            data: data));
+    }
+}

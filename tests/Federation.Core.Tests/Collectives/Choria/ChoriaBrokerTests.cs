@@ -228,6 +228,8 @@ public sealed class ChoriaBrokerTests
     public async Task A_broker_configured_with_Envelope_choria_v1_in_a_host_relays_choria_json()
     {
         var registry = new InMemorySubjectServerRegistry();
+        registry.Add(new InMemorySubjectServer("fed"));
+        registry.Add(new InMemorySubjectServer("london"));
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>

@@ -64,7 +64,7 @@ internal sealed class LinkLease : IAsyncDisposable
         polls.NextDelay(); // The schedule's first step is "at once", which is for failures; a poll always waits.
         while (true)
         {
-            var downstream = await downstreamHandle.Current.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var downstream = await downstreamHandle.OpenSessionAsync(cancellationToken).ConfigureAwait(false);
             if (_held is { } held && ReferenceEquals(_heldOn, downstream.Connection) && !held.Lost.IsCompleted)
             {
                 return (downstream, held);

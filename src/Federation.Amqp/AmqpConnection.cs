@@ -27,6 +27,7 @@ internal sealed class AmqpConnection : IBrokerConnection
         Endpoint = endpoint;
         Name = name;
         Management = new ManagementApi(endpoint);
+        Leases = new ExclusiveQueueLeases(this, Management.GetQueueArgumentsAsync);
         ClusterName = client.ServerProperties is { } properties && properties.TryGetValue("cluster_name", out var value)
             ? AmqpHeaders.FromAmqpValue(value) as string
             : null;
@@ -49,6 +50,9 @@ internal sealed class AmqpConnection : IBrokerConnection
     public Task Completion => completion.Task;
 
     public ITopologySource? Topology => topology;
+
+    /// <summary>Exclusive queues; who holds a locked one is read from its arguments through the management API.</summary>
+    public IBrokerLeases Leases { get; }
 
     /// <summary>Whether <see cref="DisposeAsync"/> started, so channel closes are ours and not failures.</summary>
     public bool IsDisposing => disposing;

@@ -9,6 +9,7 @@ internal static class AmqpErrors
 {
     private const ushort AccessRefused = 403;
     private const ushort NotFound = 404;
+    private const ushort ResourceLocked = 405;
     private const ushort PreconditionFailed = 406;
     private const ushort CommandInvalid = 503;
 
@@ -79,6 +80,7 @@ internal static class AmqpErrors
         return reason.ReplyCode switch
         {
             NotFound => new ResourceNotFoundException(text, inner),
+            ResourceLocked => new ResourceLockedException(text, inner),
             CommandInvalid when operation == Operation.DeclareExchange => new ExchangeTypeNotSupportedException(text, inner),
             PreconditionFailed when operation == Operation.DeclareExchange && IsUnknownType(reason.ReplyText) => new ExchangeTypeNotSupportedException(text, inner),
             PreconditionFailed => new PreconditionFailedException(text, inner),

@@ -132,6 +132,32 @@ internal sealed class ManagementApi : IDisposable
         return (exchanges, bindings);
     }
 
+    /// <summary>
+    /// Reads a queue's declaration arguments with <c>GET /api/queues/{vhost}/{name}</c>, or null when there is no such
+    /// queue. Works for another connection's exclusive queue, which AMQP itself refuses to touch.
+    /// </summary>
+    public async ValueTask<IReadOnlyDictionary<string, object?>?> GetQueueArgumentsAsync(string name, CancellationToken cancellationToken)
+    {
+        var path = $"queues/{vhostSegment}/{Uri.EscapeDataString(name)}?columns=arguments";
+        using var response = await SendAsync(HttpMethod.Get, path, null, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new TransportException($"The management API at {display} answered {(int)response.StatusCode} {response.ReasonPhrase} to GET /api/queues/{vhostSegment}/<queue>.");
+        }
+
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            using var json = await JsonDocument.ParseAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return ManagementJson.ReadTable(json.RootElement, "arguments");
+        }
+    }
+
     public void Dispose() => http.Dispose();
 
     private async Task<JsonDocument> GetJsonAsync(string path, CancellationToken cancellationToken)

@@ -14,9 +14,12 @@ public static class StatusCommand
     /// <summary>The subcommand.</summary>
     public const string Name = "status";
 
-    /// <summary>The columns, in the plugin's key names; <c>id</c> first, because <c>restart</c> takes it.</summary>
+    /// <summary>
+    /// The columns, in the plugin's key names; <c>id</c> first, because <c>restart</c> takes it. <c>lease_holder</c> and
+    /// <c>waiting</c> come last and are this host's own: who runs the link, and why this host's link waits (status <c>waiting</c>).
+    /// </summary>
     public static readonly IReadOnlyList<string> Columns =
-        ["id", "upstream", "type", "exchange", "upstream_exchange", "vhost", "status", "local_connection", "uri", "timestamp", "error"];
+        ["id", "upstream", "type", "exchange", "upstream_exchange", "vhost", "status", "local_connection", "uri", "timestamp", "error", "lease_holder", "waiting"];
 
     private const string Usage = "usage: FederationHost status [--only-down] [--url http://127.0.0.1:15690]";
 
@@ -80,6 +83,8 @@ public static class StatusCommand
         Field(link, "uri"),
         Timestamp(Field(link, "since")),
         Field(link, "error"),
+        Field(link, "lease_holder"),
+        Field(link, "waiting"),
     ];
 
     // As rabbitmqctl fills missing keys with "", an absent or null value is an empty field; tabs and line breaks in a

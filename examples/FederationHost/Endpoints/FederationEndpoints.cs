@@ -50,7 +50,8 @@ public static class FederationEndpoints
         }
 
         var links = status.GetLinks()
-            .Where(l => !onlyDown || l.State is not (LinkState.Running or LinkState.Starting))
+            // A waiting link is not down: another host runs it, and this one stands by to take it over.
+            .Where(l => !onlyDown || l.State is not (LinkState.Running or LinkState.Starting or LinkState.Waiting))
             .Select(LinkView.From)
             .ToList();
         return Results.Ok(links);

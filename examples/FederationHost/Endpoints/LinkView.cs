@@ -19,6 +19,18 @@ public sealed record LinkView(
     [property: JsonPropertyName("policy")] string? Policy,
     [property: JsonPropertyName("since")] string Since)
 {
+    /// <summary>The link's lease on the downstream broker (see <see cref="LinkStatus.Lease"/>), or null.</summary>
+    [JsonPropertyName("lease")]
+    public string? Lease { get; init; }
+
+    /// <summary>Who holds the lease: this host's instance name when it runs the link, the other host's while waiting; null when unknown.</summary>
+    [JsonPropertyName("lease_holder")]
+    public string? LeaseHolder { get; init; }
+
+    /// <summary>Why the link waits (state <c>waiting</c>), or null.</summary>
+    [JsonPropertyName("waiting")]
+    public string? Waiting { get; init; }
+
     /// <summary>Maps a library status entry. The library redacts <see cref="LinkStatus.Uri"/> and the error already; redacting again is a safety net.</summary>
     public static LinkView From(LinkStatus status)
     {
@@ -34,7 +46,12 @@ public sealed record LinkView(
             status.Error is null ? null : UriRedaction.RedactText(status.Error),
             status.LocalConnection,
             status.Policy,
-            status.Since.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            status.Since.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
+        {
+            Lease = status.Lease,
+            LeaseHolder = status.LeaseHolder,
+            Waiting = status.Waiting,
+        };
     }
 
     /// <summary>The lowercase state names rabbitmqctl prints.</summary>
@@ -43,6 +60,7 @@ public sealed record LinkView(
         LinkState.Starting => "starting",
         LinkState.Running => "running",
         LinkState.Error => "error",
+        LinkState.Waiting => "waiting",
         _ => "shutdown",
     };
 }

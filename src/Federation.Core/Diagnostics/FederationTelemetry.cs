@@ -64,9 +64,12 @@ public sealed partial class FederationTelemetry : IDisposable
         return new Unregister(this, source);
     }
 
+    // One gauge value per state, every state always reported (zero included), indexed by the enum's value.
+    private static readonly int LinkStateCount = Enum.GetValues<Links.LinkState>().Length;
+
     private IEnumerable<Measurement<int>> ObserveLinkStates()
     {
-        var counts = new int[4];
+        var counts = new int[LinkStateCount];
         lock (_statusLock)
         {
             foreach (var source in _statusSources)
@@ -89,6 +92,7 @@ public sealed partial class FederationTelemetry : IDisposable
         Links.LinkState.Starting => "starting",
         Links.LinkState.Running => "running",
         Links.LinkState.Error => "error",
+        Links.LinkState.Waiting => "waiting",
         _ => "shutdown",
     };
 

@@ -407,7 +407,7 @@ internal sealed class BrokerVirtualHost(InMemoryBroker broker, string name)
     {
         if (queue.Owner is not null && queue.Owner != connection)
         {
-            throw new TransportException($"RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{queue.Spec.Name}' in vhost '{Name}'.");
+            throw new ResourceLockedException($"RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{queue.Spec.Name}' in vhost '{Name}'.");
         }
     }
 

@@ -17,6 +17,7 @@ internal sealed class InMemoryConnection : IBrokerConnection
         DisplayUri = displayUri;
         ClusterName = broker.ClusterName;
         Topology = new InMemoryTopologySource(this);
+        Leases = new ExclusiveQueueLeases(this, (queue, _) => ValueTask.FromResult(Host.GetQueue(queue)?.Arguments));
     }
 
     public string? ClusterName { get; }
@@ -28,6 +29,9 @@ internal sealed class InMemoryConnection : IBrokerConnection
     public Task Completion => completion.Task;
 
     public ITopologySource Topology { get; }
+
+    /// <summary>Exclusive queues, as on RabbitMQ; unlike there, the holder of a locked one can always be read.</summary>
+    public IBrokerLeases Leases { get; }
 
     public string Name { get; }
 

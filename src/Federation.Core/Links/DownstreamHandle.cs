@@ -10,8 +10,31 @@ internal sealed class DownstreamHandle
 {
     private volatile TaskCompletionSource<DownstreamSession> _current = NewSource();
 
+    // Completed (and replaced) each time the current session is invalidated or replaced.
+    private volatile TaskCompletionSource _replaced = NewSignal();
+
     /// <summary>Completes with the live downstream session.</summary>
     public Task<DownstreamSession> Current => _current.Task;
+
+    /// <summary>
+    /// Completes with a downstream session whose connection is open. A session whose connection just closed stays
+    /// <see cref="Current"/> until the supervisor gets round to <see cref="Invalidate"/>; this waits for that rather than
+    /// hand out a connection every call on which fails.
+    /// </summary>
+    public async Task<DownstreamSession> OpenSessionAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var replaced = _replaced.Task; // Read before the session, so that a replacement in between is not missed.
+            var session = await Current.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (!session.Connection.Completion.IsCompleted)
+            {
+                return session;
+            }
+
+            await replaced.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>Publishes a freshly connected session.</summary>
     public void Set(DownstreamSession session)
@@ -20,6 +43,7 @@ internal sealed class DownstreamHandle
         {
             _current = NewSource();
             _current.TrySetResult(session);
+            SignalReplaced();
         }
     }
 
@@ -29,10 +53,20 @@ internal sealed class DownstreamHandle
         if (_current.Task.IsCompleted)
         {
             _current = NewSource();
+            SignalReplaced();
         }
     }
 
+    private void SignalReplaced()
+    {
+        var replaced = _replaced;
+        _replaced = NewSignal();
+        replaced.TrySetResult();
+    }
+
     private static TaskCompletionSource<DownstreamSession> NewSource() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
 /// <summary>A connected downstream and the identity the links use for it.</summary>

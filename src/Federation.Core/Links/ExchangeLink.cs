@@ -33,6 +33,13 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private Task? _loop;
     private LinkStatus _status;
     private readonly LinkDrops _drops;
+    private readonly LinkLease _lease;
+
+    // What the status says about the lease; written by the run loop only.
+    private string? _leaseShown;
+    private string? _leaseHolderShown;
+    private string? _waitingReason;
+    private DateTimeOffset? _waitingSince;
 
     public ExchangeLink(
         LinkDefinition definition,
@@ -42,7 +49,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         ConcurrentDictionary<string, char> generations,
         FederationTelemetry telemetry,
         ILogger logger,
-        TimeProvider time)
+        TimeProvider time,
+        string instanceName)
     {
         Definition = definition;
         _transports = transports;
@@ -53,6 +61,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _logger = logger;
         _drops = new LinkDrops(definition.Id, logger);
         _time = time;
+        _lease = new LinkLease(LinkLease.NameFor(definition), instanceName, time);
         _tags =
         [
             new("federation.exchange", definition.Exchange.Name),
@@ -99,6 +108,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
 
         _bindings.Detach(this);
+
+        // Only now, with the session shut down (and its upstream objects cleaned up or kept), may another engine take over.
+        await _lease.ReleaseAsync().ConfigureAwait(false);
         SetStatus(LinkState.Shutdown, Status.Uri, null, null);
     }
 
@@ -133,8 +145,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             _currentRun = run;
 
             // A link that keeps failing stays in error (and visible as down) while it retries; "starting" is for a link
-            // that has not failed yet, or was restarted by hand.
-            if (Status.State != LinkState.Error)
+            // that has not failed yet, or was restarted by hand. A waiting link goes on waiting until it holds the lease.
+            if (Status.State is not (LinkState.Error or LinkState.Waiting))
             {
                 SetStatus(LinkState.Starting, UriRedaction.Redact(uri), null, null);
             }
@@ -222,7 +234,80 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 
     private async Task RunOnceAsync(string uri, CancellationToken cancellationToken)
     {
-        var downstream = await _downstream.Current.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // The lease first: an engine that does not hold it must not touch the upstream (declaring the queue is harmless,
+        // but the A/B swap deletes the internal exchange the other engine's queue is bound to).
+        var (downstream, lease) = await _lease.HoldAsync(_downstream, attempt => OnLeaseRefused(attempt, uri), cancellationToken).ConfigureAwait(false);
+        OnLeaseHeld(lease, uri);
+        if (lease is null)
+        {
+            await RunHoldingAsync(downstream, uri, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        // A lost lease (the downstream connection closed or died, so the broker gave the lease up) means another engine may
+        // take the link at its next poll: stop consuming at once.
+        using var leaseHeld = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var runOver = new CancellationTokenSource();
+        _ = lease.Lost.ContinueWith(static (_, state) => CancelQuietly((CancellationTokenSource)state!), leaseHeld, runOver.Token, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        try
+        {
+            await RunHoldingAsync(downstream, uri, leaseHeld.Token).ConfigureAwait(false);
+        }
+        catch (Exception) when (lease.Lost.IsCompleted && !cancellationToken.IsCancellationRequested)
+        {
+            Log.LinkLeaseLost(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, _lease.Name);
+            throw new ConnectionLostException($"The link lost its lease '{_lease.Name}' on the downstream (its connection closed), so it stopped consuming.");
+        }
+        finally
+        {
+            await runOver.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The run ended at this moment; nothing left to stop.
+        }
+    }
+
+    /// <summary>Status and log for a lease another engine holds: the link waits, and says on whom.</summary>
+    private void OnLeaseRefused(LeaseAttempt attempt, string uri)
+    {
+        var holder = attempt.Holder is { } known ? $"'{known}'" : "another connection (the broker does not tell which)";
+        var reason = $"lease '{_lease.Name}' on the downstream is held by {holder}, which runs this link; polling until it is free";
+        var first = _waitingSince is null;
+        _waitingSince ??= _time.GetUtcNow();
+        _leaseShown = _lease.Name;
+        _leaseHolderShown = attempt.Holder;
+        if (first || reason != _waitingReason)
+        {
+            _waitingReason = reason;
+            Log.LinkWaiting(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, reason);
+            SetStatus(LinkState.Waiting, UriRedaction.Redact(uri), null, null);
+        }
+    }
+
+    private void OnLeaseHeld(IBrokerLease? lease, string uri)
+    {
+        _leaseShown = lease?.Name;
+        _leaseHolderShown = lease?.Holder;
+        _waitingReason = null;
+        if (_waitingSince is { } since)
+        {
+            _waitingSince = null;
+            Log.LinkLeaseTaken(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, _lease.Name, _time.GetUtcNow() - since);
+            SetStatus(LinkState.Starting, UriRedaction.Redact(uri), null, null);
+        }
+    }
+
+    private async Task RunHoldingAsync(DownstreamSession downstream, string uri, CancellationToken cancellationToken)
+    {
         var transport = _transports.Resolve(uri);
         var connectionName = UpstreamNaming.ConnectionName(Definition.Upstream.UpstreamName, Definition.PolicyName);
         var upstream = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), _time, cancellationToken).ConfigureAwait(false);
@@ -255,7 +340,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private void SetStatus(LinkState state, string uri, string? error, string? localConnection) =>
         Volatile.Write(ref _status, NewStatus(state, uri, error, localConnection));
 
-    private LinkStatus NewStatus(LinkState state, string uri, string? error, string? localConnection) => new(
+    private LinkStatus NewStatus(LinkState state, string uri, string? error, string? localConnection) => new LinkStatus(
         Definition.Id,
         Definition.Exchange.Name,
         Definition.UpstreamExchange,
@@ -266,5 +351,10 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         error,
         localConnection,
         Definition.PolicyName,
-        _time.GetUtcNow());
+        _time.GetUtcNow())
+    {
+        Lease = _leaseShown,
+        LeaseHolder = _leaseHolderShown,
+        Waiting = state == LinkState.Waiting ? _waitingReason : null,
+    };
 }

@@ -11,4 +11,10 @@ public enum LinkState
     Error,
     /// <summary>Stopped: by reconfiguration, exchange deletion or host shutdown.</summary>
     Shutdown,
+    /// <summary>
+    /// Another engine with the same configuration runs this link: it holds the link's lease on the downstream broker
+    /// (<see cref="LinkStatus.Lease"/>, held by <see cref="LinkStatus.LeaseHolder"/>). This link leaves the upstream alone
+    /// and polls the lease, and takes the link over when the other engine stops or dies. Not a failure.
+    /// </summary>
+    Waiting,
 }

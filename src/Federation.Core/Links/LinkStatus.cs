@@ -31,4 +31,20 @@ public sealed record LinkStatus(
     /// message that the upstream cannot take back, for example one over NATS <c>max_payload</c>). Null when none.
     /// </summary>
     public IReadOnlyDictionary<string, long>? DroppedMessages { get; init; }
+
+    /// <summary>
+    /// The lease the link takes on the downstream broker before it touches the upstream, so that two engines with the same
+    /// configuration never run it at once; null while the link has not asked yet, or when the downstream's transport has no
+    /// leases (core NATS).
+    /// </summary>
+    public string? Lease { get; init; }
+
+    /// <summary>
+    /// Who holds <see cref="Lease"/>: this engine's instance name once it holds it; while <see cref="LinkState.Waiting"/>,
+    /// the other engine's, or null when the broker does not tell.
+    /// </summary>
+    public string? LeaseHolder { get; init; }
+
+    /// <summary>Why the link is <see cref="LinkState.Waiting"/>, in a sentence naming the lease and its holder; otherwise null.</summary>
+    public string? Waiting { get; init; }
 }

@@ -35,6 +35,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private readonly TopologySequencer _sequencer = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly ExplicitTopology? _explicitTopology;
+    private readonly string _defaultInstanceName = DefaultInstanceName.Next();
     private FederationDefinitions _definitions;
     private readonly FailureEpisode _downstreamFailures = new();
     private readonly ReconnectBackoff _downstreamBackoff = new(ReconnectBackoffMode.Exponential, DownstreamRetryDelay, ResolvedUpstream.DefaultReconnectDelayMax);
@@ -65,6 +66,9 @@ internal sealed class LinkSupervisor : IAsyncDisposable
 
     /// <summary>The effective cluster name once the downstream is connected.</summary>
     public string? ClusterName => _session?.ClusterName;
+
+    /// <summary>This engine's name as recorded with the link leases it holds: the configured one, or <c>machine:pid</c>.</summary>
+    public string InstanceName => _definitions.InstanceName ?? _defaultInstanceName;
 
     /// <summary>Whether the downstream is connected.</summary>
     public bool DownstreamConnected => _session is not null;
@@ -780,7 +784,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             }
 
             Log.LinkStarting(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
-            var link = new ExchangeLink(definition, _transports, _downstream, BindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time);
+            var link = new ExchangeLink(definition, _transports, _downstream, BindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, InstanceName);
             _links[id] = link;
             link.Start();
         }

@@ -27,7 +27,7 @@ internal static class FederationConfigurationReader
     /// <summary>The keys of the <c>Federation</c> section itself.</summary>
     private static readonly string[] SectionKeys =
     [
-        nameof(FederationOptions.ClusterName), nameof(FederationOptions.Downstream), nameof(FederationOptions.Upstreams),
+        nameof(FederationOptions.ClusterName), nameof(FederationOptions.InstanceName), nameof(FederationOptions.Downstream), nameof(FederationOptions.Upstreams),
         nameof(FederationOptions.UpstreamSets), nameof(FederationOptions.Policies),
     ];
 
@@ -44,6 +44,7 @@ internal static class FederationConfigurationReader
 
         CheckSectionShape(section, errors);
         target.ClusterName = ReadClusterName(section.GetSection(nameof(FederationOptions.ClusterName)), errors);
+        target.InstanceName = ReadClusterName(section.GetSection(nameof(FederationOptions.InstanceName)), errors);
         target.Downstream = ReadDownstream(section.GetSection(nameof(FederationOptions.Downstream)), errors);
         target.Upstreams = ReadNamed(
             section.GetSection(nameof(FederationOptions.Upstreams)), errors, UpstreamParametersReader.ReadUpstream);
@@ -89,6 +90,7 @@ internal static class FederationConfigurationReader
     }
 
     // Kept as given, so that an empty or blank name reaches validation and is reported there (for options set in code too).
+    // The instance name is read alike.
     private static string? ReadClusterName(IConfigurationSection section, List<string> errors) =>
         section.Exists() ? ParameterReading.ReadString(new ConfigurationParameterValue(section), section.Key, errors) : null;
 

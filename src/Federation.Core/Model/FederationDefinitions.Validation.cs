@@ -29,6 +29,11 @@ internal sealed partial class FederationDefinitions
             errors.Add(At(nameof(FederationOptions.ClusterName), Quote(clusterName) + " is blank; leave it unset to use the downstream broker's"));
         }
 
+        if (options.InstanceName is { } instanceName && string.IsNullOrWhiteSpace(instanceName))
+        {
+            errors.Add(At(nameof(FederationOptions.InstanceName), Quote(instanceName) + " is blank; leave it unset for machine:pid"));
+        }
+
         ValidateDownstream(options.Downstream, transports, errors);
 
         var upstreams = InNameOrder(options.Upstreams, nameof(FederationOptions.Upstreams), errors);

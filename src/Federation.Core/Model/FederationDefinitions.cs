@@ -16,12 +16,14 @@ internal sealed partial class FederationDefinitions
 
     private FederationDefinitions(
         string? clusterName,
+        string? instanceName,
         string downstreamUri,
         ImmutableSortedDictionary<string, ResolvedUpstream> upstreams,
         ImmutableArray<ExchangePolicy> exchangePolicies,
         ImmutableArray<DuplicateSetElement> duplicateSetElements)
     {
         ClusterName = clusterName;
+        InstanceName = instanceName;
         DownstreamUri = downstreamUri;
         Upstreams = upstreams;
         this.exchangePolicies = exchangePolicies;
@@ -30,6 +32,9 @@ internal sealed partial class FederationDefinitions
 
     /// <summary>The configured cluster name, or null to use the downstream broker's.</summary>
     public string? ClusterName { get; }
+
+    /// <summary>The configured instance name (the holder recorded with link leases), or null for the default.</summary>
+    public string? InstanceName { get; }
 
     /// <summary>The downstream URI; validation refuses a configuration without one.</summary>
     public string DownstreamUri { get; }
@@ -71,7 +76,7 @@ internal sealed partial class FederationDefinitions
             .ThenBy(p => p.Name, StringComparer.Ordinal)
             .ToImmutableArray();
 
-        return new FederationDefinitions(options.ClusterName, options.Downstream!.Uri!, upstreams, policies, FindDuplicates(sets, upstreams));
+        return new FederationDefinitions(options.ClusterName, options.InstanceName, options.Downstream!.Uri!, upstreams, policies, FindDuplicates(sets, upstreams));
     }
 
     private static ImmutableArray<DuplicateSetElement> FindDuplicates(

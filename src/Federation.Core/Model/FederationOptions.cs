@@ -15,6 +15,14 @@ public sealed class FederationOptions
     /// </summary>
     public string? ClusterName { get; set; }
 
+    /// <summary>
+    /// This engine's name among engines that run the same configuration against one downstream. It is recorded with every
+    /// link lease the engine takes on the downstream broker, so that the other engines' links can say who runs the link
+    /// they wait for (<see cref="Links.LinkStatus.LeaseHolder"/>). Only a label: the broker decides who holds a lease.
+    /// Default: <c>machine:pid</c>, with <c>#2</c>, <c>#3</c>... for further engines in one process.
+    /// </summary>
+    public string? InstanceName { get; set; }
+
     /// <summary>The downstream broker: the one whose exchanges are federated.</summary>
     public DownstreamOptions Downstream { get; set; } = new();
 

@@ -26,6 +26,13 @@ public interface IBrokerConnection : IAsyncDisposable
     /// <summary>Observes exchanges and bindings made by any client on this virtual host, or <see langword="null"/> when the transport cannot.</summary>
     ITopologySource? Topology { get; }
 
+    /// <summary>
+    /// Leases the broker arbitrates between connections (see <see cref="IBrokerLeases"/>), held by this connection; or
+    /// <see langword="null"/> (the default) when the broker cannot arbitrate them. The engine takes one per link on the
+    /// downstream connection before the link touches its upstream, so that two engines never run the same link.
+    /// </summary>
+    IBrokerLeases? Leases => null;
+
     /// <summary>Declares an exchange. Redeclaring with the same properties is a no-op.</summary>
     /// <exception cref="ExchangeTypeNotSupportedException">The broker does not know <see cref="ExchangeSpec.Type"/>.</exception>
     /// <exception cref="PreconditionFailedException">The exchange exists with different properties.</exception>

@@ -87,3 +87,14 @@ public class PublishNackedException : TransportException
     /// <summary>Creates the exception.</summary>
     public PublishNackedException(string message, Exception? innerException) : base(message, innerException) { }
 }
+
+/// <summary>Another connection holds exclusive access to the resource (AMQP 405 RESOURCE_LOCKED: an exclusive queue declared by another connection).</summary>
+public class ResourceLockedException : TransportException
+{
+    /// <summary>Creates the exception.</summary>
+    public ResourceLockedException() { }
+    /// <summary>Creates the exception.</summary>
+    public ResourceLockedException(string message) : base(message) { }
+    /// <summary>Creates the exception.</summary>
+    public ResourceLockedException(string message, Exception? innerException) : base(message, innerException) { }
+}

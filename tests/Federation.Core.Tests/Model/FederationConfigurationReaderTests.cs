@@ -145,7 +145,7 @@ public class FederationConfigurationReaderTests
     // Issue 9: mistakes that used to be silently ignored or silently wrong. Each must fail validation naming the key.
     [Theory]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Polices": { "p": { "pattern": "x", "definition": { "federation-upstream-set": "all" } } } }""",
-        "Polices: Unrecognised terms: not a recognised key; the Federation section accepts ClusterName, Downstream, Upstreams, UpstreamSets, Policies")]
+        "Polices: Unrecognised terms: not a recognised key; the Federation section accepts ClusterName, InstanceName, Downstream, Upstreams, UpstreamSets, Policies")]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstream": { "origin": { "uri": "amqp://a" } } }""", "Upstream: Unrecognised terms")]
     [InlineData("\"memory://london\"", "Federation: 'memory://london' is not a section")]
     [InlineData("""[ { "Downstream": { "uri": "memory://london" } } ]""", "Federation: is a list, not a section")]

@@ -1,0 +1,16 @@
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Diagnostics;
+
+/// <summary>Log messages about link leases (event ids 11xx), apart so that they read as one story.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1101, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) waits: {Reason}")]
+    public static partial void LinkWaiting(ILogger logger, string linkId, string exchange, string upstream, string reason);
+
+    [LoggerMessage(1102, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) took over lease '{Lease}' after waiting {Waited}")]
+    public static partial void LinkLeaseTaken(ILogger logger, string linkId, string exchange, string upstream, string lease, TimeSpan waited);
+
+    [LoggerMessage(1103, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) lost lease '{Lease}' on the downstream; it stopped consuming and asks for the lease again")]
+    public static partial void LinkLeaseLost(ILogger logger, string linkId, string exchange, string upstream, string lease);
+}

@@ -1,0 +1,105 @@
+using Federation.Core.Model;
+using Federation.Core.Transport;
+
+namespace Federation.Core.Links;
+
+/// <summary>
+/// A link's lease on its downstream broker: while one engine holds it, another engine with the same configuration leaves
+/// the link alone (it neither consumes from the upstream queue nor swaps the shared A/B internal exchanges) and waits.
+/// The broker arbitrates (see <see cref="IBrokerLeases"/>); the lease lives on the downstream connection, so a holder
+/// that dies or loses the downstream loses it, and a waiting engine takes it over at its next poll.
+/// </summary>
+/// <remarks>
+/// One per link, owned by the link's run loop (not thread-safe). The lease outlives a failed run as long as its
+/// connection does, so that an upstream outage does not hand the link to another engine and back.
+/// </remarks>
+internal sealed class LinkLease : IAsyncDisposable
+{
+    /// <summary>The first wait between polls of a lease that another engine holds.</summary>
+    internal static readonly TimeSpan FirstPoll = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest wait between polls: a dead holder's link is taken over within about this long after the broker drops its connection.</summary>
+    internal static readonly TimeSpan LongestPoll = TimeSpan.FromSeconds(5);
+
+    // AMQP caps queue names, and so lease names, at 255 bytes.
+    private const int MaxNameBytes = 255;
+
+    private readonly TimeProvider _time;
+    private IBrokerLease? _held;
+    private IBrokerConnection? _heldOn;
+
+    public LinkLease(string name, string holder, TimeProvider time)
+    {
+        Name = name;
+        Holder = holder;
+        _time = time;
+    }
+
+    /// <summary>The lease's name on the downstream broker.</summary>
+    public string Name { get; }
+
+    /// <summary>This engine's identity, recorded with the lease while it holds it.</summary>
+    public string Holder { get; }
+
+    /// <summary>
+    /// <c>federation: lease &lt;cluster&gt; &lt;exchange&gt; -&gt; &lt;upstream&gt;</c>, or with the link id in place of the
+    /// names when that would exceed a queue name's 255 bytes. Every engine with the same configuration names the same link's
+    /// lease alike, and different links never share one.
+    /// </summary>
+    public static string NameFor(LinkDefinition definition)
+    {
+        var name = $"federation: lease {definition.ClusterName} {definition.Exchange.Name} -> {definition.Upstream.UpstreamName}";
+        return System.Text.Encoding.UTF8.GetByteCount(name) <= MaxNameBytes ? name : $"federation: lease {definition.Id}";
+    }
+
+    /// <summary>
+    /// Waits until this engine holds the lease on the current downstream session, polling while another engine holds it
+    /// (from <see cref="FirstPoll"/> up to <see cref="LongestPoll"/>, with jitter) and telling <paramref name="waiting"/>
+    /// after each refusal. Returns the session and the lease, or a null lease when the downstream's transport has none.
+    /// </summary>
+    /// <exception cref="TransportException">The downstream refused the lease for another reason than another holder.</exception>
+    public async Task<(DownstreamSession Downstream, IBrokerLease? Lease)> HoldAsync(DownstreamHandle downstreamHandle, Action<LeaseAttempt> waiting, CancellationToken cancellationToken)
+    {
+        var polls = new ReconnectBackoff(ReconnectBackoffMode.Exponential, FirstPoll, LongestPoll);
+        polls.NextDelay(); // The schedule's first step is "at once", which is for failures; a poll always waits.
+        while (true)
+        {
+            var downstream = await downstreamHandle.OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+            if (_held is { } held && ReferenceEquals(_heldOn, downstream.Connection) && !held.Lost.IsCompleted)
+            {
+                return (downstream, held);
+            }
+
+            await ReleaseAsync().ConfigureAwait(false);
+            if (downstream.Connection.Leases is not { } leases)
+            {
+                return (downstream, null);
+            }
+
+            var attempt = await leases.TryAcquireAsync(new LeaseRequest(Name, Holder), cancellationToken).ConfigureAwait(false);
+            if (attempt.Lease is { } lease)
+            {
+                _held = lease;
+                _heldOn = downstream.Connection;
+                return (downstream, lease);
+            }
+
+            waiting(attempt);
+            await Task.Delay(polls.NextDelay(), _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Lets go of the lease, if held, so that a waiting engine can take it.</summary>
+    public async Task ReleaseAsync()
+    {
+        var held = _held;
+        _held = null;
+        _heldOn = null;
+        if (held is not null)
+        {
+            await held.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await ReleaseAsync().ConfigureAwait(false);
+}

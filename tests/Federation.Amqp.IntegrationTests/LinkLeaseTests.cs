@@ -1,0 +1,255 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using Federation.Core;
+using Federation.Core.Links;
+using Federation.Core.Model;
+using Federation.Core.Transport;
+using RabbitMQ.Client;
+
+namespace Federation.Amqp.IntegrationTests;
+
+/// <summary>
+/// Two <see cref="FederationEngine"/>s with the same configuration against one real downstream node: the link's lease (an
+/// exclusive queue on the downstream) lets one run the link; the other waits, says who holds it, and takes over when the
+/// first stops or dies. Every message published upstream arrives downstream exactly once, and the upstream queue never
+/// has two consumers.
+/// </summary>
+[Collection(FederationNodesCollection.Name)]
+public sealed class LinkLeaseTests(FederationNodesFixture nodes) : IAsyncLifetime
+{
+    private static readonly TimeSpan TakeOver = TimeSpan.FromSeconds(30);
+    private readonly List<IAsyncDisposable> resources = [];
+    private readonly string exchange = $"fed.lease.{Guid.NewGuid():N}";
+    private IChannel upstream = null!;
+    private IChannel downstream = null!;
+    private string downstreamQueue = null!;
+    private readonly List<string> received = [];
+
+    private string UpstreamQueue => $"federation: {exchange} -> {nodes.Downstream.ClusterName}";
+
+    private string Lease => $"federation: lease {nodes.Downstream.ClusterName} {exchange} -> up";
+
+    public async Task InitializeAsync()
+    {
+        // Publisher confirms: each publish returns once the upstream node has the message.
+        upstream = await OpenChannelAsync(nodes.Upstream.AmqpPort, new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        downstream = await OpenChannelAsync(nodes.Downstream.AmqpPort);
+        await downstream.ExchangeDeclareAsync(exchange, ExchangeType.Topic, durable: true, autoDelete: false);
+        downstreamQueue = (await downstream.QueueDeclareAsync($"{exchange}.received", durable: false, exclusive: false, autoDelete: false)).QueueName;
+        await downstream.QueueBindAsync(downstreamQueue, exchange, "#");
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var resource in Enumerable.Reverse(resources))
+        {
+            await resource.DisposeAsync();
+        }
+
+        await using var channel = await OpenChannelAsync(nodes.Upstream.AmqpPort);
+        await channel.QueueDeleteAsync(UpstreamQueue);
+        await using var down = await OpenChannelAsync(nodes.Downstream.AmqpPort);
+        await down.QueueDeleteAsync(downstreamQueue);
+        await down.ExchangeDeleteAsync(exchange);
+    }
+
+    [Fact]
+    public async Task Second_engine_waits_naming_the_holder_then_takes_over_when_the_first_stops_and_every_message_arrives_once()
+    {
+        var (a, _) = await StartEngineAsync("host-a");
+        await WaitForAsync(a, LinkState.Running);
+        var (b, _) = await StartEngineAsync("host-b");
+        var waiting = await WaitForAsync(b, LinkState.Waiting);
+        Assert.Equal(Lease, waiting.Lease);
+        Assert.Equal("host-a", waiting.LeaseHolder); // read from the lease queue's arguments through the management API
+        Assert.Contains("'host-a'", waiting.Waiting, StringComparison.Ordinal);
+        Assert.Null(waiting.Error);
+
+        await using var census = await ConsumerCensus.StartAsync(await OpenChannelAsync(nodes.Upstream.AmqpPort), UpstreamQueue);
+        await PublishAsync(0, 500);
+        await a.StopAsync(CancellationToken.None);
+        await PublishAsync(500, 1000); // nobody runs the link now: they wait in the upstream queue
+        var taken = await WaitForAsync(b, LinkState.Running, TakeOver);
+        Assert.Equal("host-b", taken.LeaseHolder);
+        await PublishAsync(1000, 1500);
+
+        await ExpectEachOnceAsync(1500);
+        Assert.Equal(1, census.MostAtOnce);
+    }
+
+    [Fact]
+    public async Task Waiting_engine_takes_over_when_the_first_dies_and_every_message_arrives_once()
+    {
+        var (a, crashA) = await StartEngineAsync("host-a", cleanup: ResourceCleanupMode.Default);
+        await WaitForAsync(a, LinkState.Running);
+        var (b, _) = await StartEngineAsync("host-b", cleanup: ResourceCleanupMode.Default);
+        await WaitForAsync(b, LinkState.Waiting);
+
+        await using var census = await ConsumerCensus.StartAsync(await OpenChannelAsync(nodes.Upstream.AmqpPort), UpstreamQueue);
+        await PublishAsync(0, 500);
+
+        // Killed with nothing in flight: a kill mid-stream redelivers what the dead engine forwarded but had not yet
+        // acknowledged (at-least-once; duplicate suppression is what removes those), which is not what this test is about.
+        await WaitUntilSettledAsync(500);
+
+        // As a killed process: every connection closes at once, no clean stop runs, and it never comes back.
+        await crashA.CrashAsync();
+        await PublishAsync(500, 1000);
+        await WaitForAsync(b, LinkState.Running, TakeOver);
+        await PublishAsync(1000, 1500);
+
+        await ExpectEachOnceAsync(1500);
+        Assert.Equal(1, census.MostAtOnce);
+    }
+
+    private async Task<(FederationEngine Engine, CrashableTransport Transport)> StartEngineAsync(string instance, ResourceCleanupMode cleanup = ResourceCleanupMode.Never)
+    {
+        var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = nodes.Downstream.AmqpUri() } };
+        options.Upstreams["up"] = new UpstreamDefinition { Uris = { nodes.Upstream.AmqpUri() }, ReconnectDelaySeconds = 1, ResourceCleanupMode = cleanup };
+        options.Policies["fed"] = new FederationPolicy
+        {
+            Pattern = "^" + System.Text.RegularExpressions.Regex.Escape(exchange) + "$",
+            ApplyTo = "exchanges",
+            Definition = new FederationPolicyDefinition { FederationUpstream = "up" },
+        };
+        var transport = new CrashableTransport(new AmqpTransport());
+        var engine = new FederationEngine(options, [transport]);
+        resources.Add(engine);
+        await engine.StartAsync(CancellationToken.None);
+        return (engine, transport);
+    }
+
+    private async Task<LinkStatus> WaitForAsync(FederationEngine engine, LinkState state, TimeSpan? timeout = null) =>
+        await Poll.UntilAsync(
+            () => Task.FromResult(engine.GetLinks().FirstOrDefault(l => l.Exchange == exchange && l.State == state)),
+            $"the link should be {state}; it is {string.Join(", ", engine.GetLinks().Select(l => $"{l.State} {l.Error} {l.Waiting}"))}",
+            timeout);
+
+    private async Task PublishAsync(int from, int to)
+    {
+        for (var i = from; i < to; i++)
+        {
+            await upstream.BasicPublishAsync(exchange, "k", true, new BasicProperties { MessageId = Id(i), DeliveryMode = DeliveryModes.Persistent }, Encoding.UTF8.GetBytes(Id(i)));
+        }
+    }
+
+    /// <summary>Reads the downstream queue until every id arrived and the upstream queue is empty; no id may come twice.</summary>
+    private async Task ExpectEachOnceAsync(int count)
+    {
+        await Poll.UntilAsync(
+            async () => await DrainDownstreamAsync() >= count && await upstream.MessageCountAsync(UpstreamQueue) == 0 ? received : null,
+            $"{count} distinct messages downstream; have {received.Distinct().Count()}");
+
+        Assert.Equal(Enumerable.Range(0, count).Select(Id).Order(StringComparer.Ordinal), received.Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>Waits until <paramref name="count"/> messages arrived and the upstream node holds no unacknowledged one.</summary>
+    private async Task WaitUntilSettledAsync(int count) =>
+        await Poll.UntilAsync(
+            async () => await DrainDownstreamAsync() >= count && await UnacknowledgedUpstreamAsync() == 0 ? received : null,
+            $"{count} messages forwarded and acknowledged; have {received.Distinct().Count()}");
+
+    private async Task<int> DrainDownstreamAsync()
+    {
+        while (await downstream.BasicGetAsync(downstreamQueue, autoAck: true) is { } message)
+        {
+            received.Add(Encoding.UTF8.GetString(message.Body.Span));
+        }
+
+        return received.Distinct().Count();
+    }
+
+    // rabbitmqctl asks the queue itself; the management API's figures can be seconds old.
+    private async Task<int> UnacknowledgedUpstreamAsync()
+    {
+        var listed = await nodes.Upstream.CtlAsync(CancellationToken.None, "list_queues", "-q", "--no-table-headers", "name", "messages_unacknowledged");
+        var line = listed.Output.Split('\n').Select(l => l.Split('\t')).FirstOrDefault(f => f.Length == 2 && f[0] == UpstreamQueue);
+        return line is null ? -1 : int.Parse(line[1].Trim(), CultureInfo.InvariantCulture);
+    }
+
+    private static string Id(int i) => i.ToString("D5", CultureInfo.InvariantCulture);
+
+    private async Task<IChannel> OpenChannelAsync(int port, CreateChannelOptions? options = null)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri($"amqp://guest:guest@127.0.0.1:{port}/") };
+        var connection = await factory.CreateConnectionAsync();
+        resources.Add(connection);
+        var channel = await connection.CreateChannelAsync(options);
+        resources.Add(channel);
+        return channel;
+    }
+
+    /// <summary>A transport that can die as a killed process does: all its connections close at once, and none open again.</summary>
+    private sealed class CrashableTransport(ITransport inner) : ITransport
+    {
+        private readonly ConcurrentQueue<IBrokerConnection> connections = new();
+        private volatile bool crashed;
+
+        public IReadOnlyCollection<string> Schemes => inner.Schemes;
+
+        public TransportCapabilities Capabilities => inner.Capabilities;
+
+        public IReadOnlyList<string> ValidateUri(string uri) => inner.ValidateUri(uri);
+
+        public async ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken)
+        {
+            if (crashed)
+            {
+                throw new BrokerUnreachableException("this engine is dead");
+            }
+
+            var connection = await inner.ConnectAsync(request, cancellationToken);
+            connections.Enqueue(connection);
+            return connection;
+        }
+
+        public async Task CrashAsync()
+        {
+            crashed = true;
+            await Task.WhenAll(connections.Select(c => c.DisposeAsync().AsTask()));
+        }
+    }
+
+    /// <summary>Samples the consumer count of the upstream queue for as long as it lives.</summary>
+    private sealed class ConsumerCensus : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource stop = new();
+        private Task sampling = Task.CompletedTask;
+        private int most;
+
+        public int MostAtOnce => Volatile.Read(ref most);
+
+        public static async Task<ConsumerCensus> StartAsync(IChannel channel, string queue)
+        {
+            var census = new ConsumerCensus();
+            census.most = (int)await channel.ConsumerCountAsync(queue);
+            census.sampling = census.SampleAsync(channel, queue);
+            return census;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await stop.CancelAsync();
+            await sampling;
+            stop.Dispose();
+        }
+
+        private async Task SampleAsync(IChannel channel, string queue)
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var consumers = (int)await channel.ConsumerCountAsync(queue);
+                most = Math.Max(most, consumers);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(20), stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+}

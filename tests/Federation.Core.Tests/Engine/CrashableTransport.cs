@@ -1,0 +1,109 @@
+using System.Collections.Concurrent;
+using Federation.Core.InMemory;
+using Federation.Core.Transport;
+
+namespace Federation.Core.Tests.Engine;
+
+/// <summary>
+/// One engine's view of the in-memory transport, as a process sees the network: <see cref="Crash"/> loses every
+/// connection it opened at once (so the broker drops its exclusive queues, as RabbitMQ does when a process is killed) and
+/// refuses new ones. Every upstream consumer it opens is counted in a census shared by the engines under test.
+/// </summary>
+internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus census, string name) : ITransport
+{
+    private readonly ConcurrentQueue<InMemoryConnection> _connections = new();
+    private volatile bool _crashed;
+
+    public IReadOnlyCollection<string> Schemes => inner.Schemes;
+
+    public async ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken)
+    {
+        if (_crashed)
+        {
+            throw new BrokerUnreachableException($"{name} is dead");
+        }
+
+        var connection = (InMemoryConnection)await inner.ConnectAsync(request, cancellationToken);
+        _connections.Enqueue(connection);
+        return new CountedConnection(connection, census, name);
+    }
+
+    /// <summary>Dies: every connection is lost, and no new one opens.</summary>
+    public void Crash()
+    {
+        _crashed = true;
+        LoseConnections(_ => true);
+    }
+
+    /// <summary>Loses the open connections to <paramref name="broker"/>; new ones open again.</summary>
+    public void LoseConnectionsTo(string broker) => LoseConnections(c => c.Broker.Name == broker);
+
+    private void LoseConnections(Func<InMemoryConnection, bool> which)
+    {
+        foreach (var connection in _connections.Where(which))
+        {
+            connection.Close(new ConnectionLostException($"{name} lost its connection '{connection.Name}'"));
+        }
+    }
+
+    private sealed class CountedConnection(IBrokerConnection inner, ConsumerCensus census, string owner) : DelegatingBrokerConnection(inner)
+    {
+        public override async ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken)
+        {
+            var consumer = await Inner.ConsumeAsync(queue, options, handler, cancellationToken);
+            census.Opened(queue, owner, consumer.Completion);
+            return consumer;
+        }
+    }
+}
+
+/// <summary>Counts the consumers open at once on each queue, over the whole test, and who opened them.</summary>
+internal sealed class ConsumerCensus
+{
+    private readonly Lock _sync = new();
+    private readonly Dictionary<string, int> _open = new(StringComparer.Ordinal);
+    private readonly List<string> _owners = [];
+
+    /// <summary>The most consumers that were open at once on any one queue.</summary>
+    public int MostAtOnce { get; private set; }
+
+    /// <summary>Who opened each consumer, in order.</summary>
+    public IReadOnlyList<string> Owners
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return [.. _owners];
+            }
+        }
+    }
+
+    /// <summary>Consumers open now on <paramref name="queue"/>.</summary>
+    public int OpenOn(string queue)
+    {
+        lock (_sync)
+        {
+            return _open.GetValueOrDefault(queue);
+        }
+    }
+
+    public void Opened(string queue, string owner, Task completion)
+    {
+        lock (_sync)
+        {
+            var open = _open.GetValueOrDefault(queue) + 1;
+            _open[queue] = open;
+            _owners.Add(owner);
+            MostAtOnce = Math.Max(MostAtOnce, open);
+        }
+
+        _ = completion.ContinueWith(_ =>
+        {
+            lock (_sync)
+            {
+                _open[queue]--;
+            }
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+}

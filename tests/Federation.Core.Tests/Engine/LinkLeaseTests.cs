@@ -1,0 +1,205 @@
+using Federation.Core.Links;
+using Federation.Core.Model;
+using Federation.Core.Tests.Support;
+using Federation.Core.Transport;
+
+namespace Federation.Core.Tests.Engine;
+
+/// <summary>
+/// Two engines with the same configuration against one downstream: the link's lease on the downstream broker lets one run
+/// the link while the other waits, says on whom, and takes over when the first stops or dies, losing nothing.
+/// </summary>
+public sealed class LinkLeaseTests : IAsyncLifetime
+{
+    private const string UpstreamQueue = "federation: upstream -> D:fed";
+    private const string Lease = "federation: lease D fed -> u";
+
+    private readonly Testbed _bed = new();
+    private readonly FakeTimeProvider _time = new();
+    private readonly ConsumerCensus _census = new();
+    private readonly List<FederationEngine> _engines = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var engine in _engines)
+        {
+            await engine.DisposeAsync();
+        }
+
+        await _bed.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Second_engine_waits_says_who_holds_the_lease_and_leaves_the_upstream_alone()
+    {
+        var (a, _) = await StartEngineAsync("host-a");
+        var queue = await _bed.BindQueueAsync("D", "fed", "k");
+        await Testbed.WaitForRunningLinksAsync(a, 1);
+        var internalExchanges = InternalExchangesOnUpstream();
+
+        var (b, _) = await StartEngineAsync("host-b");
+        await WaitForStateAsync(b, LinkState.Waiting);
+
+        var waiting = b.GetLinks()[0];
+        Assert.Equal(Lease, waiting.Lease);
+        Assert.Equal("host-a", waiting.LeaseHolder);
+        Assert.Contains($"'{Lease}'", waiting.Waiting, StringComparison.Ordinal);
+        Assert.Contains("'host-a'", waiting.Waiting, StringComparison.Ordinal);
+        Assert.Null(waiting.Error);
+        var running = a.GetLinks()[0];
+        Assert.Equal((LinkState.Running, Lease, "host-a"), (running.State, running.Lease, running.LeaseHolder));
+        Assert.Null(running.Waiting);
+        Assert.Equal("host-a", ExclusiveQueueLeases.HolderOf(_bed.Broker("D").GetQueue("/", Lease)!.Arguments));
+
+        // Polls that find the lease taken change nothing upstream: no A/B swap, no second consumer.
+        for (var poll = 0; poll < 5; poll++)
+        {
+            _time.Advance(LinkLease.LongestPoll);
+        }
+
+        Assert.Equal(LinkState.Waiting, b.GetLinks()[0].State);
+        Assert.Equal(internalExchanges, InternalExchangesOnUpstream());
+        Assert.Equal(["host-a"], _census.Owners);
+
+        await PublishAsync(1, 20);
+        await queue.ExpectAsync(Bodies(1, 20));
+    }
+
+    [Fact]
+    public async Task Waiting_engine_takes_over_when_the_holder_stops_and_nothing_is_lost()
+    {
+        // Kept on a clean stop: with the default cleanup mode the stopping engine deletes the upstream queue (see README).
+        var (a, _) = await StartEngineAsync("host-a", ResourceCleanupMode.Never);
+        var queue = await _bed.BindQueueAsync("D", "fed", "k");
+        await Testbed.WaitForRunningLinksAsync(a, 1);
+        var (b, _) = await StartEngineAsync("host-b", ResourceCleanupMode.Never);
+        await WaitForStateAsync(b, LinkState.Waiting);
+        await PublishAsync(1, 50);
+        await Testbed.Eventually(() => queue.Count == 50, () => $"50 forwarded by host-a, have {queue.Count}");
+
+        await a.StopAsync(CancellationToken.None);
+        Assert.False(_bed.Broker("D").QueueExists("/", Lease), "a clean stop releases the lease");
+
+        // Published while nobody runs the link: they wait in the upstream queue.
+        await PublishAsync(51, 100);
+        await AdvanceUntilAsync(() => b.GetLinks()[0].State == LinkState.Running, "host-b takes over");
+
+        var taken = b.GetLinks()[0];
+        Assert.Equal("host-b", taken.LeaseHolder);
+        Assert.Null(taken.Waiting);
+        await PublishAsync(101, 150);
+        await queue.ExpectAsync(Bodies(1, 150));
+        Assert.Equal(1, _census.MostAtOnce);
+        Assert.Equal(["host-a", "host-b"], _census.Owners);
+    }
+
+    [Fact]
+    public async Task Waiting_engine_takes_over_when_the_holder_dies_and_nothing_is_lost()
+    {
+        var (a, crashA) = await StartEngineAsync("host-a");
+        var queue = await _bed.BindQueueAsync("D", "fed", "k");
+        await Testbed.WaitForRunningLinksAsync(a, 1);
+        var (b, _) = await StartEngineAsync("host-b");
+        await WaitForStateAsync(b, LinkState.Waiting);
+        await PublishAsync(1, 50);
+        await Testbed.Eventually(() => queue.Count == 50, () => $"50 forwarded by host-a, have {queue.Count}");
+
+        // As kill -9: no clean stop, so the upstream queue and its binding stay; the broker drops the lease with the connection.
+        crashA.Crash();
+        Assert.False(_bed.Broker("D").QueueExists("/", Lease), "the broker drops a dead holder's lease");
+        await PublishAsync(51, 100);
+        await AdvanceUntilAsync(() => b.GetLinks()[0].State == LinkState.Running, "host-b takes over");
+
+        await PublishAsync(101, 150);
+        await queue.ExpectAsync(Bodies(1, 150));
+        Assert.Equal(1, _census.MostAtOnce);
+        Assert.Equal("host-b", ExclusiveQueueLeases.HolderOf(_bed.Broker("D").GetQueue("/", Lease)!.Arguments));
+    }
+
+    [Fact]
+    public async Task A_lost_lease_stops_consuming_at_once_and_the_link_asks_for_it_again()
+    {
+        var (a, transportA) = await StartEngineAsync("host-a");
+        var queue = await _bed.BindQueueAsync("D", "fed", "k");
+        await Testbed.WaitForRunningLinksAsync(a, 1);
+        var (b, _) = await StartEngineAsync("host-b");
+        await WaitForStateAsync(b, LinkState.Waiting);
+
+        // host-a loses the downstream (and with it the lease) but not the upstream: its consumer must go all the same,
+        // before any time passes, because host-b may take the link at its next poll.
+        transportA.LoseConnectionsTo("D");
+        await Testbed.Eventually(() => _census.Owners.Count == 2 || _census.OpenOn(UpstreamQueue) == 0, () => "host-a's consumer closes");
+        await Testbed.Eventually(() => _census.Owners.Count == 2, () => "host-a runs the link again on its new downstream connection");
+        Assert.Equal(1, _census.MostAtOnce);
+
+        // host-a reconnected at once and took the lease back; host-b goes on waiting.
+        await Testbed.WaitForRunningLinksAsync(a, 1);
+        Assert.Equal(LinkState.Waiting, b.GetLinks()[0].State);
+        await PublishAsync(1, 20);
+        await queue.ExpectAsync(Bodies(1, 20));
+    }
+
+    [Fact]
+    public async Task Lease_name_falls_back_to_the_link_id_when_the_names_are_too_long_for_a_queue()
+    {
+        var upstream = ResolvedUpstream.FromDefinition("u", new UpstreamDefinition { Uris = { "memory://U/%2f" } });
+        var definition = new LinkDefinition("0badf00d", new ExchangeSpec(new string('x', 250), ExchangeSpec.Types.Topic), upstream, "p", "D", "/");
+        Assert.Equal("federation: lease 0badf00d", LinkLease.NameFor(definition));
+        Assert.Equal(Lease, LinkLease.NameFor(definition with { Exchange = new ExchangeSpec("fed", ExchangeSpec.Types.Topic) }));
+        await Task.CompletedTask;
+    }
+
+    private async Task<(FederationEngine Engine, CrashableTransport Transport)> StartEngineAsync(string instance, ResourceCleanupMode cleanup = ResourceCleanupMode.Default)
+    {
+        _bed.Broker("D");
+        _bed.Broker("U");
+        var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") } }
+            .Upstream("u", "U", u =>
+            {
+                u.Exchange = "upstream";
+                u.ResourceCleanupMode = cleanup;
+            })
+            .Policy("fed", "^fed$", upstream: "u");
+        var transport = new CrashableTransport(_bed.Transport, _census, instance);
+        var engine = new FederationEngine(options, [transport], timeProvider: _time);
+        _engines.Add(engine);
+        await engine.StartAsync(CancellationToken.None);
+        var app = await _bed.ConnectAsync("D");
+        await Testbed.DeclareExchangeAsync(app, "fed");
+        return (engine, transport);
+    }
+
+    private static Task WaitForStateAsync(FederationEngine engine, LinkState state) =>
+        Testbed.Eventually(
+            () => engine.GetLinks() is [{ } link] && link.State == state,
+            () => $"expected one {state} link, have: {string.Join(", ", engine.GetLinks().Select(l => $"{l.State} {l.Error} {l.Waiting}"))}");
+
+    /// <summary>Moves the fake clock a poll at a time until <paramref name="condition"/> holds.</summary>
+    private async Task AdvanceUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Testbed.Deadline;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "Timed out: " + what);
+            _time.Advance(TimeSpan.FromMilliseconds(500));
+            await Task.Delay(Testbed.PollInterval);
+        }
+    }
+
+    private async Task PublishAsync(int from, int to)
+    {
+        var app = await _bed.ConnectAsync("U");
+        for (var i = from; i <= to; i++)
+        {
+            await Testbed.PublishAsync(app, "upstream", "k", i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+
+    private static string[] Bodies(int from, int to) =>
+        [.. Enumerable.Range(from, to - from + 1).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
+    private List<string> InternalExchangesOnUpstream() =>
+        [.. _bed.Broker("U").GetExchangeNames("/").Where(n => n.StartsWith(UpstreamQueue, StringComparison.Ordinal)).Order(StringComparer.Ordinal)];
+}

@@ -1,0 +1,72 @@
+using Federation.Core.Transport;
+using Xunit;
+
+namespace Federation.Transport.Contracts;
+
+public abstract partial class TransportContractTests
+{
+    [Fact]
+    public async Task Lease_IsHeldByOneConnection_TheOtherLearnsWho_AndTakesItWhenTheHolderCloses()
+    {
+        var holder = await ConnectAsync(UniqueName("lease-holder"), Ct);
+        try
+        {
+            var other = await OpenAsync();
+            if (holder.Leases is null)
+            {
+                // A transport without leases says so on every connection; links over it run without one.
+                Assert.Null(other.Leases);
+                return;
+            }
+
+            var name = UniqueName("lease");
+            var held = await holder.Leases.TryAcquireAsync(new LeaseRequest(name, "holder-a"), Ct);
+            Assert.True(held.Acquired);
+            Assert.Equal(("holder-a", name), (held.Holder, held.Lease!.Name));
+            Assert.False(held.Lease.Lost.IsCompleted);
+
+            var refused = await other.Leases!.TryAcquireAsync(new LeaseRequest(name, "holder-b"), Ct);
+            Assert.False(refused.Acquired);
+            Assert.True(refused.Holder is null or "holder-a", $"the holder is 'holder-a' or unknown, not '{refused.Holder}'");
+            Assert.False(await other.ExchangeExistsAsync(UniqueName("after-refusal"), Ct)); // the refusal left the connection usable
+
+            await holder.DisposeAsync();
+            await held.Lease.Lost.WaitAsync(Patience, Ct);
+            var deadline = DateTime.UtcNow + Patience;
+            LeaseAttempt taken;
+            while (!(taken = await other.Leases.TryAcquireAsync(new LeaseRequest(name, "holder-b"), Ct)).Acquired)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the lease should be free once its holder's connection closed");
+                await Task.Delay(TimeSpan.FromMilliseconds(50), Ct); // poll interval, bounded by the deadline
+            }
+
+            Assert.Equal("holder-b", taken.Holder);
+            await taken.Lease!.DisposeAsync();
+        }
+        finally
+        {
+            await holder.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Lease_ReleasedByItsHolder_IsFreeAtOnce_AndReportsLost()
+    {
+        var first = await OpenAsync();
+        var second = await OpenAsync();
+        if (first.Leases is null)
+        {
+            return;
+        }
+
+        var name = UniqueName("lease");
+        var held = (await first.Leases.TryAcquireAsync(new LeaseRequest(name, "first"), Ct)).Lease!;
+        await held.DisposeAsync();
+        Assert.True(held.Lost.IsCompleted);
+
+        var taken = await second.Leases!.TryAcquireAsync(new LeaseRequest(name, "second"), Ct);
+        Assert.True(taken.Acquired);
+        await taken.Lease!.DisposeAsync();
+        Assert.False(first.Completion.IsCompleted);
+    }
+}

@@ -23,7 +23,7 @@ internal static partial class Log
     [LoggerMessage(1013, LogLevel.Information, "Link {LinkId}: duplicate suppression on, {Identities} identities read back from ledger '{Ledger}' ({Records} record(s))")]
     public static partial void LedgerLoaded(ILogger logger, string linkId, int identities, string ledger, int records);
 
-    [LoggerMessage(1014, LogLevel.Information, "Link {LinkId}: duplicate suppression is off, the downstream transport keeps no ledger")]
+    [LoggerMessage(1014, LogLevel.Debug, "Link {LinkId}: duplicate suppression is off, the downstream transport keeps no ledger")]
     public static partial void LedgerUnsupported(ILogger logger, string linkId);
 
     [LoggerMessage(1012, LogLevel.Information, "Link {LinkId} forwards again; {Count} message(s) were lost in that episode")]

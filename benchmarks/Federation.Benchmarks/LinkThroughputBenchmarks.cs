@@ -27,8 +27,15 @@ public class LinkThroughputBenchmarks
     private int target;
     private TaskCompletionSource done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // Every message differs (a sequence number in its first bytes): with duplicate suppression, equal messages would be one.
+    private long sequence;
+
     [Params(AckMode.OnConfirm, AckMode.NoAck)]
     public AckMode AckMode { get; set; }
+
+    /// <summary><c>duplicate-suppression</c>; only on-confirm links use it.</summary>
+    [Params(true, false)]
+    public bool DuplicateSuppression { get; set; }
 
     [GlobalSetup]
     public async Task SetUp()
@@ -36,7 +43,7 @@ public class LinkThroughputBenchmarks
         var upstream = registry.GetOrAdd("upstream", "upstream");
         var downstream = registry.GetOrAdd("downstream", "downstream");
         var options = new FederationOptions { Downstream = { Uri = "memory://downstream/%2f" } };
-        options.Upstreams["up"] = new UpstreamDefinition { Uris = { "memory://upstream/%2f" }, AckMode = AckMode };
+        options.Upstreams["up"] = new UpstreamDefinition { Uris = { "memory://upstream/%2f" }, AckMode = AckMode, DuplicateSuppression = DuplicateSuppression };
         options.Policies["fed"] = new FederationPolicy { Pattern = "^fed$", Definition = { FederationUpstream = "up" } };
         engine = new FederationEngine(options, [new InMemoryTransport(registry)]);
         await engine.StartAsync(CancellationToken.None);
@@ -84,6 +91,8 @@ public class LinkThroughputBenchmarks
         done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         for (var i = 0; i < Messages; i++)
         {
+            // The broker copies the body on publish, so one buffer serves every message.
+            BitConverter.TryWriteBytes(Body, ++sequence);
             await publisher.PublishAsync(exchange, "k", properties, Body, CancellationToken.None);
         }
 

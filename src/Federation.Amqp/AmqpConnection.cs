@@ -225,6 +225,12 @@ internal sealed class AmqpConnection : IBrokerConnection
         return await AmqpConsumer.StartAsync(this, queue, options, handler, cancellationToken).ConfigureAwait(false);
     }
 
+    public async ValueTask<IDeliveryLedger?> OpenLedgerAsync(LedgerOptions options, CancellationToken cancellationToken)
+    {
+        ThrowIfClosed();
+        return await AmqpLedger.OpenAsync(this, options, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Opens a channel, mapping failures.</summary>
     public async Task<IChannel> CreateChannelAsync(CreateChannelOptions? options, CancellationToken cancellationToken)
     {

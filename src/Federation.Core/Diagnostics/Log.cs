@@ -20,6 +20,12 @@ internal static partial class Log
     [LoggerMessage(1011, LogLevel.Warning, "Link {LinkId} lost {Count} message(s) ({Reason}); further losses are counted in federation.link.messages.dropped and the link status until it forwards again")]
     public static partial void MessagesLost(ILogger logger, string linkId, long count, string reason);
 
+    [LoggerMessage(1013, LogLevel.Information, "Link {LinkId}: duplicate suppression on, {Identities} identities read back from ledger '{Ledger}' ({Records} record(s))")]
+    public static partial void LedgerLoaded(ILogger logger, string linkId, int identities, string ledger, int records);
+
+    [LoggerMessage(1014, LogLevel.Debug, "Link {LinkId}: duplicate suppression is off, the downstream transport keeps no ledger")]
+    public static partial void LedgerUnsupported(ILogger logger, string linkId);
+
     [LoggerMessage(1012, LogLevel.Information, "Link {LinkId} forwards again; {Count} message(s) were lost in that episode")]
     public static partial void ForwardingAfterLoss(ILogger logger, string linkId, long count);
 

@@ -17,6 +17,9 @@ internal sealed class BrokerVirtualHost(InMemoryBroker broker, string name)
 
     public Lock Sync { get; } = new();
 
+    /// <summary>Delivery ledgers by name, records oldest first; durable (kept across <see cref="InMemoryBroker.Stop"/>). Guarded by <see cref="Sync"/>.</summary>
+    public Dictionary<string, List<byte[]>> Ledgers { get; } = new(StringComparer.Ordinal);
+
     public string Name { get; } = name;
 
     public InMemoryBroker Broker { get; } = broker;

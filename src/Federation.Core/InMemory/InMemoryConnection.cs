@@ -130,6 +130,9 @@ internal sealed class InMemoryConnection : IBrokerConnection
     public ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken) =>
         Run((queue, options, handler), static IMessageConsumer (connection, request) => connection.Host.Consume(request.queue, request.options, request.handler, connection), cancellationToken);
 
+    public ValueTask<IDeliveryLedger?> OpenLedgerAsync(LedgerOptions options, CancellationToken cancellationToken) =>
+        Run(options, static IDeliveryLedger? (connection, ledgerOptions) => InMemoryLedger.Open(connection, ledgerOptions), cancellationToken);
+
     public async ValueTask DisposeAsync()
     {
         foreach (var consumer in Close(lostBecause: null))

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Federation.Core.Diagnostics;
 using Federation.Core.Hops;
+using Federation.Core.Links.Deduplication;
 using Federation.Core.Model;
 using Federation.Core.Transport;
 
@@ -12,7 +13,7 @@ internal sealed partial class ExchangeLink
     /// One connected generation of a link: the upstream connection, its queue and A/B internal exchange, the downstream
     /// publisher and the upstream consumer. A session ends on any failure; the link then starts a new one.
     /// </summary>
-    private sealed class LinkSession
+    private sealed partial class LinkSession
     {
         /// <summary>The plugin's <c>internal_exchange_check_interval</c> default.</summary>
         internal static readonly TimeSpan InternalExchangeCheckInterval = TimeSpan.FromSeconds(90);
@@ -88,9 +89,14 @@ internal sealed partial class ExchangeLink
 
             await _upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(QueueName, previous), cancellationToken).ConfigureAwait(false);
 
-            _publisher = await _downstream.Connection.OpenPublisherAsync(
-                new PublisherOptions(Confirms: _settings.AckMode == AckMode.OnConfirm, MaxOutstandingConfirms: Math.Max(1, _settings.PrefetchCount)),
-                cancellationToken).ConfigureAwait(false);
+            await SetUpDeduplicationAsync(cancellationToken).ConfigureAwait(false);
+            if (!Deduplicating)
+            {
+                _publisher = await _downstream.Connection.OpenPublisherAsync(
+                    new PublisherOptions(Confirms: _settings.AckMode == AckMode.OnConfirm, MaxOutstandingConfirms: Math.Max(1, _settings.PrefetchCount)),
+                    cancellationToken).ConfigureAwait(false);
+            }
+
             var consumerOptions = new ConsumerOptions(_settings.AckMode == AckMode.NoAck ? 0 : _settings.PrefetchCount, AutoAck: _settings.AckMode == AckMode.NoAck)
             {
                 Dropped = Lost,
@@ -171,6 +177,8 @@ internal sealed partial class ExchangeLink
                 await Task.WhenAny(_drained.Task, Task.Delay(drainTimeout, _link._time)).ConfigureAwait(false);
             }
 
+            await ShutDownDeduplicationAsync(drainTimeout).ConfigureAwait(false);
+
             // Every settlement has requested its ack by now; the last flush they started sends what is left.
             await Task.WhenAny(Volatile.Read(ref _ackFlush), Task.Delay(drainTimeout, _link._time)).ConfigureAwait(false);
             await SafelyAsync(_consumer).ConfigureAwait(false);
@@ -245,7 +253,6 @@ internal sealed partial class ExchangeLink
 
         private ValueTask Forward(IMessageConsumer consumer, Delivery delivery)
         {
-
             var verdict = HopRules.Check(delivery.Properties.Headers, _settings.MaxHops, _downstream.ClusterName, _downstream.VirtualHost);
             if (verdict != ForwardVerdict.Forward)
             {
@@ -262,6 +269,14 @@ internal sealed partial class ExchangeLink
             if (!_settings.TrustUserId)
             {
                 properties.UserId = null;
+            }
+
+            if (Deduplicating)
+            {
+                // The identity is taken before the hop trail changes; user-id is part of it only when it is forwarded.
+                var identity = DeliveryFingerprint.Of(delivery);
+                HopRules.PrependReceivedFrom(properties, delivery.Redelivered ? _redeliveredEntry : _entry);
+                return ForwardOnce(consumer, delivery, identity, properties);
             }
 
             HopRules.PrependReceivedFrom(properties, delivery.Redelivered ? _redeliveredEntry : _entry);

@@ -26,7 +26,8 @@ public sealed record LinkStatus(
     DateTimeOffset Since)
 {
     /// <summary>
-    /// Messages this link dropped since it was created, by reason: <c>max_hops</c> and <c>cycle</c> (the hop rules), and
+    /// Messages this link dropped since it was created, by reason: <c>max_hops</c> and <c>cycle</c> (the hop rules),
+    /// <c>duplicate</c> (already forwarded, found in the duplicate-suppression window, acknowledged upstream), and
     /// losses such as <c>slow_consumer</c> (a client buffer was full) or <c>downstream_rejected</c> (the downstream refused a
     /// message that the upstream cannot take back, for example one over NATS <c>max_payload</c>). Null when none.
     /// </summary>

@@ -15,6 +15,13 @@ internal static class UpstreamNaming
         return $"federation: {upstreamExchange} -> {downstreamCluster}{suffix}";
     }
 
+    /// <summary>
+    /// The downstream ledger of a link with duplicate suppression (ours, not the plugin's): one per link, named after the
+    /// federated exchange, the upstream and the stable link id, so that no two links share one.
+    /// </summary>
+    public static string LedgerName(string downstreamExchange, string upstreamName, string linkId) =>
+        $"federation: {downstreamExchange} <- {upstreamName} ledger {linkId}";
+
     /// <summary>The internal exchange of one link generation: the queue name plus <c> A</c> or <c> B</c>.</summary>
     public static string InternalExchangeName(string queueName, char generation) => $"{queueName} {generation}";
 

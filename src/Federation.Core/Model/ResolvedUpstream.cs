@@ -21,7 +21,8 @@ internal sealed record ResolvedUpstream(
     string? Queue,
     bool BindNowait,
     ResourceCleanupMode ResourceCleanupMode,
-    ChannelUseMode ChannelUseMode)
+    ChannelUseMode ChannelUseMode,
+    bool DuplicateSuppression = true)
 {
     /// <summary>The plugin's defaults.</summary>
     public const int DefaultMaxHops = 1;
@@ -56,7 +57,8 @@ internal sealed record ResolvedUpstream(
         upstream.Queue,
         upstream.BindNowait ?? false,
         upstream.ResourceCleanupMode ?? ResourceCleanupMode.Default,
-        upstream.ChannelUseMode ?? ChannelUseMode.Multiple);
+        upstream.ChannelUseMode ?? ChannelUseMode.Multiple,
+        upstream.DuplicateSuppression ?? true);
 
     /// <summary>
     /// This upstream as a set element resolves it: each value the element sets wins over the upstream's. Because this
@@ -79,6 +81,7 @@ internal sealed record ResolvedUpstream(
         BindNowait = element.BindNowait ?? BindNowait,
         ResourceCleanupMode = element.ResourceCleanupMode ?? ResourceCleanupMode,
         ChannelUseMode = element.ChannelUseMode ?? ChannelUseMode,
+        DuplicateSuppression = element.DuplicateSuppression ?? DuplicateSuppression,
     };
 
     /// <summary>The upstream exchange name for a federated exchange.</summary>
@@ -103,7 +106,8 @@ internal sealed record ResolvedUpstream(
         && Queue == other.Queue
         && BindNowait == other.BindNowait
         && ResourceCleanupMode == other.ResourceCleanupMode
-        && ChannelUseMode == other.ChannelUseMode;
+        && ChannelUseMode == other.ChannelUseMode
+        && DuplicateSuppression == other.DuplicateSuppression;
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(UpstreamName, Exchange, MaxHops, AckMode, Uris.Count);

@@ -25,6 +25,8 @@ internal static class UpstreamKeys
     public const string BindNowait = "bind-nowait";
     public const string ResourceCleanupMode = "resource-cleanup-mode";
     public const string ChannelUseMode = "channel-use-mode";
+    /// <summary>Ours, not the plugin's: remember forwarded deliveries in a ledger on the downstream and drop redeliveries of them (on-confirm links).</summary>
+    public const string DuplicateSuppression = "duplicate-suppression";
 
     public static readonly Keywords<Model.AckMode> AckModes =
         new(("on-confirm", Model.AckMode.OnConfirm), ("on-publish", Model.AckMode.OnPublish), ("no-ack", Model.AckMode.NoAck));

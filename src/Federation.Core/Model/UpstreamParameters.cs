@@ -59,4 +59,12 @@ public abstract class UpstreamParameters
 
     /// <summary><c>channel-use-mode</c>: only <c>multiple</c> (the default, and what links always do) is valid; <c>single</c> is read but refused by validation.</summary>
     public ChannelUseMode? ChannelUseMode { get; set; }
+
+    /// <summary>
+    /// <c>duplicate-suppression</c> (not a plugin key): with <c>ack-mode</c> <c>on-confirm</c>, the link records what it forwarded
+    /// in a ledger on the downstream broker and acknowledges, without forwarding again, a delivery it has already forwarded
+    /// (a redelivery after a crash of the upstream broker or of this process). Default true; ignored with the other ack modes
+    /// and on transports that cannot keep a ledger. See the README's "Duplicate suppression" for what it guarantees.
+    /// </summary>
+    public bool? DuplicateSuppression { get; set; }
 }

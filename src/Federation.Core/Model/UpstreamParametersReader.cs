@@ -31,6 +31,7 @@ internal static class UpstreamParametersReader
         (UpstreamKeys.BindNowait, (t, v, p, e) => t.BindNowait = ReadBoolean(v, p, e)),
         (UpstreamKeys.ResourceCleanupMode, (t, v, p, e) => t.ResourceCleanupMode = ReadKeyword(v, UpstreamKeys.ResourceCleanupModes, p, e)),
         (UpstreamKeys.ChannelUseMode, (t, v, p, e) => t.ChannelUseMode = ReadKeyword(v, UpstreamKeys.ChannelUseModes, p, e)),
+        (UpstreamKeys.DuplicateSuppression, (t, v, p, e) => t.DuplicateSuppression = ReadBoolean(v, p, e)),
     ];
 
     /// <summary>Reads a <c>federation-upstream</c> object.</summary>

@@ -66,6 +66,14 @@ public interface IBrokerConnection : IAsyncDisposable
     /// <summary>Starts consuming a queue. Deliveries reach <paramref name="handler"/> one at a time, in queue order.</summary>
     /// <exception cref="ResourceNotFoundException">The queue does not exist.</exception>
     ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Opens (declaring when needed) a durable delivery ledger on this broker, used by links for duplicate suppression.
+    /// Returns <see langword="null"/> when the transport cannot keep one (the default): such links forward without it.
+    /// </summary>
+    /// <param name="options">The ledger's name and size bound.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    ValueTask<IDeliveryLedger?> OpenLedgerAsync(LedgerOptions options, CancellationToken cancellationToken) => ValueTask.FromResult<IDeliveryLedger?>(null);
 }
 
 /// <summary>Receives one delivery. The consumer does not deliver the next message until the returned task completes.</summary>

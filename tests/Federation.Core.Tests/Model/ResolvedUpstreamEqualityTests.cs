@@ -63,6 +63,7 @@ public class ResolvedUpstreamEqualityTests
         { "bind-nowait", u => u.BindNowait = false },
         { "resource-cleanup-mode", u => u.ResourceCleanupMode = ResourceCleanupMode.Default },
         { "channel-use-mode", u => u.ChannelUseMode = ChannelUseMode.Single },
+        { "duplicate-suppression", u => u.DuplicateSuppression = false },
     };
 
     [Theory]

@@ -25,7 +25,8 @@ public class UpstreamDefinitionJsonTests
               "queue-type": "quorum",
               "bind-nowait": true,
               "resource-cleanup-mode": "never",
-              "channel-use-mode": "multiple"
+              "channel-use-mode": "multiple",
+              "duplicate-suppression": false
             }
             """);
 
@@ -44,6 +45,7 @@ public class UpstreamDefinitionJsonTests
         Assert.True(upstream.BindNowait);
         Assert.Equal(ResourceCleanupMode.Never, upstream.ResourceCleanupMode);
         Assert.Equal(ChannelUseMode.Multiple, upstream.ChannelUseMode);
+        Assert.False(upstream.DuplicateSuppression);
     }
 
     [Theory]
@@ -124,6 +126,7 @@ public class UpstreamDefinitionJsonTests
     [InlineData("""{"uri":"amqp://a","message-ttl":-1}""", "message-ttl: '-1' must not be negative")]
     [InlineData("""{"uri":"amqp://a","queue-type":"stream"}""", "queue-type: 'stream' is not one of classic, quorum")]
     [InlineData("""{"uri":"amqp://a","bind-nowait":null}""", "bind-nowait: 'null' is not a boolean")]
+    [InlineData("""{"uri":"amqp://a","duplicate-suppression":"off"}""", "duplicate-suppression: 'off' is not a boolean")]
     [InlineData("""{"uri":"amqp://a","resource-cleanup-mode":"always"}""", "resource-cleanup-mode: 'always' is not one of default, never")]
     [InlineData("""{"uri":"amqp://a","channel-use-mode":"dual"}""", "channel-use-mode: 'dual' is not one of multiple, single")]
     [InlineData("""{"uri":"amqp://a","channel-use-mode":"single"}""", "channel-use-mode: 'single' is not supported: a link always sends binding commands on a channel of its own")]

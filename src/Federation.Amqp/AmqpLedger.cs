@@ -1,0 +1,161 @@
+using Federation.Core.Transport;
+using RabbitMQ.Client;
+
+namespace Federation.Amqp;
+
+/// <summary>
+/// A delivery ledger as a durable classic queue on the broker, one persistent message per record, bounded by
+/// <c>x-max-length-bytes</c> (the oldest records are dropped first). Units are published in an AMQP transaction on a
+/// channel of their own: the messages and the record are held by the broker's channel until <c>tx.commit</c>, so a client
+/// that dies or loses its connection before the commit leaves nothing behind, and one that dies after it leaves all of it;
+/// <c>tx.commit-ok</c> comes once persistent messages are written to disk. Reading uses <c>basic.get</c> without
+/// acknowledging; compaction publishes the snapshot and acknowledges what was read in one transaction.
+/// </summary>
+/// <remarks>
+/// RabbitMQ makes a transaction atomic against a client failure, not against a crash of the broker itself in the middle of
+/// a commit that touches several queues; see the README's "Duplicate suppression".
+/// </remarks>
+internal sealed class AmqpLedger : IDeliveryLedger
+{
+    private readonly AmqpConnection connection;
+    private readonly string queue;
+    private IChannel? readChannel;
+    private ulong lastReadTag;
+    private IChannel? unitChannel;
+
+    private AmqpLedger(AmqpConnection connection, string queue)
+    {
+        this.connection = connection;
+        this.queue = queue;
+    }
+
+    public static async Task<AmqpLedger> OpenAsync(AmqpConnection connection, LedgerOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var arguments = new Dictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["x-queue-type"] = "classic",
+            ["x-max-length-bytes"] = options.MaxBytes,
+        };
+        await connection.DeclareQueueAsync(new QueueSpec(options.Name, Durable: true, Arguments: arguments), cancellationToken).ConfigureAwait(false);
+        return new AmqpLedger(connection, options.Name);
+    }
+
+    public async ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> ReadAsync(CancellationToken cancellationToken)
+    {
+        var records = new List<ReadOnlyMemory<byte>>();
+        await GuardAsync(async () =>
+        {
+            readChannel ??= await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
+            // Unacknowledged gets: the records stay in the queue (they return to it when this channel closes) until compaction.
+            while (await readChannel.BasicGetAsync(queue, autoAck: false, cancellationToken).ConfigureAwait(false) is { } got)
+            {
+                records.Add(got.Body.ToArray());
+                lastReadTag = got.DeliveryTag;
+            }
+        }).ConfigureAwait(false);
+        return records;
+    }
+
+    public async ValueTask CompactAsync(ReadOnlyMemory<byte> snapshot, CancellationToken cancellationToken)
+    {
+        if (readChannel is not { } channel || lastReadTag == 0)
+        {
+            throw new InvalidOperationException("Compact needs a read first.");
+        }
+
+        await GuardAsync(async () =>
+        {
+            await channel.TxSelectAsync(cancellationToken).ConfigureAwait(false);
+            await channel.BasicPublishAsync("", queue, mandatory: false, RecordProperties(), snapshot, cancellationToken).ConfigureAwait(false);
+            await channel.BasicAckAsync(lastReadTag, multiple: true, cancellationToken).ConfigureAwait(false);
+            await channel.TxCommitAsync(cancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+        lastReadTag = 0;
+        await CloseAsync(channel).ConfigureAwait(false);
+        readChannel = null;
+    }
+
+    public async ValueTask PublishAndRecordAsync(IReadOnlyList<LedgerMessage> messages, ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        connection.ThrowIfClosed();
+        if (readChannel is { } reader)
+        {
+            // Records read but not compacted go back to the queue now: from here on the ledger only grows.
+            readChannel = null;
+            await CloseAsync(reader).ConfigureAwait(false);
+        }
+
+        await GuardAsync(async () =>
+        {
+            if (unitChannel is null)
+            {
+                var channel = await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
+                await channel.TxSelectAsync(cancellationToken).ConfigureAwait(false);
+                unitChannel = channel;
+            }
+
+            // Never a cancellable token for the publishes and the commit: a half-written unit is what the transaction is for,
+            // and RabbitMQ.Client 7.1.2 (#1900) misbehaves with tokens cancelled during a publish.
+            foreach (var message in messages)
+            {
+                await unitChannel.BasicPublishAsync(message.Exchange, message.RoutingKey, mandatory: false, AmqpProperties.ToAmqp(message.Properties), message.Body, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            await unitChannel.BasicPublishAsync("", queue, mandatory: false, RecordProperties(), record, CancellationToken.None).ConfigureAwait(false);
+            await unitChannel.TxCommitAsync(CancellationToken.None).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (readChannel is { } reader)
+        {
+            readChannel = null;
+            await CloseAsync(reader).ConfigureAwait(false);
+        }
+
+        if (unitChannel is { } units)
+        {
+            unitChannel = null;
+            await CloseAsync(units).ConfigureAwait(false);
+        }
+    }
+
+    private static BasicProperties RecordProperties() => new() { DeliveryMode = DeliveryModes.Persistent, ContentType = "application/octet-stream" };
+
+    private async Task GuardAsync(Func<Task> operation)
+    {
+        try
+        {
+            await operation().ConfigureAwait(false);
+        }
+        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is { } mapped)
+        {
+            // A failed channel cannot take further units; the link that gets this error reopens the ledger on its next start.
+            if (unitChannel is { IsOpen: false } broken)
+            {
+                unitChannel = null;
+                broken.Dispose();
+            }
+
+            throw mapped;
+        }
+    }
+
+    private static async Task CloseAsync(IChannel channel)
+    {
+        try
+        {
+            await channel.CloseAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The channel may already be closed with the connection.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
+        channel.Dispose();
+    }
+}

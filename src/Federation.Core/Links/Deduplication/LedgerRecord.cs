@@ -1,0 +1,51 @@
+using System.Buffers.Binary;
+
+namespace Federation.Core.Links.Deduplication;
+
+/// <summary>
+/// The bytes of one ledger record: a version byte, then per entry the 16-byte identity and the 8-byte confirmation time
+/// (both little-endian). A record that does not parse is skipped, so a foreign or future message in the ledger cannot
+/// stop a link.
+/// </summary>
+internal static class LedgerRecord
+{
+    private const byte Version = 1;
+
+    /// <summary>Bytes per entry.</summary>
+    public const int EntrySize = 24;
+
+    public static byte[] Encode(IReadOnlyCollection<LedgerEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var bytes = new byte[1 + (entries.Count * EntrySize)];
+        bytes[0] = Version;
+        var offset = 1;
+        foreach (var entry in entries)
+        {
+            BinaryPrimitives.WriteUInt128LittleEndian(bytes.AsSpan(offset, 16), entry.Identity);
+            BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(offset + 16, 8), entry.ConfirmedAtUnixMs);
+            offset += EntrySize;
+        }
+
+        return bytes;
+    }
+
+    /// <summary>Decodes a record; false (and nothing added) when it is not a record of this version.</summary>
+    public static bool TryDecode(ReadOnlySpan<byte> record, List<LedgerEntry> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        if (record.Length == 0 || record[0] != Version || (record.Length - 1) % EntrySize != 0)
+        {
+            return false;
+        }
+
+        for (var offset = 1; offset < record.Length; offset += EntrySize)
+        {
+            into.Add(new LedgerEntry(
+                BinaryPrimitives.ReadUInt128LittleEndian(record.Slice(offset, 16)),
+                BinaryPrimitives.ReadInt64LittleEndian(record.Slice(offset + 16, 8))));
+        }
+
+        return true;
+    }
+}

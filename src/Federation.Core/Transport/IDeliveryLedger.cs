@@ -1,0 +1,39 @@
+namespace Federation.Core.Transport;
+
+/// <summary>
+/// A small durable log on a broker that a link uses to remember which deliveries it has already forwarded, so that a
+/// redelivery after a crash (of the upstream broker or of this process) is not published downstream a second time.
+/// Opened with <see cref="IBrokerConnection.OpenLedgerAsync"/> on the downstream; one ledger per link.
+/// </summary>
+/// <remarks>
+/// The records are opaque bytes to the transport. Not thread-safe: a link calls one method at a time.
+/// </remarks>
+public interface IDeliveryLedger : IAsyncDisposable
+{
+    /// <summary>
+    /// Reads every record the ledger holds, oldest first. The records stay stored until <see cref="CompactAsync"/>
+    /// replaces them; call it at most once, before <see cref="PublishAndRecordAsync"/>.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> ReadAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores <paramref name="snapshot"/> durably and then removes the records returned by <see cref="ReadAsync"/>. A crash
+    /// in between leaves both, which is harmless: records are a union.
+    /// </summary>
+    /// <param name="snapshot">The record that replaces the ones read.</param>
+    /// <param name="cancellationToken">Cancels the call; the old records then stay.</param>
+    ValueTask CompactAsync(ReadOnlyMemory<byte> snapshot, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Publishes <paramref name="messages"/> and appends <paramref name="record"/> as one unit: if the caller's process dies or
+    /// its connection is lost, either every message was published and the record is stored, or nothing was. Completes when
+    /// the broker has taken responsibility for all of it (persistent messages and the record are durable).
+    /// </summary>
+    /// <param name="messages">The messages, published in this order.</param>
+    /// <param name="record">The ledger record that describes them.</param>
+    /// <param name="cancellationToken">Cancels waiting; the unit may still be committed.</param>
+    /// <exception cref="PublishNackedException">The broker refused the unit; nothing of it was published.</exception>
+    /// <exception cref="TransportException">The unit may or may not have been committed (for example the connection was lost while committing).</exception>
+    ValueTask PublishAndRecordAsync(IReadOnlyList<LedgerMessage> messages, ReadOnlyMemory<byte> record, CancellationToken cancellationToken);
+}

@@ -1,0 +1,125 @@
+using Federation.Core.InMemory;
+using Federation.Core.Links;
+using Federation.Core.Model;
+using Federation.Core.Transport;
+using Xunit;
+
+namespace Federation.Core.Tests.Engine;
+
+/// <summary>
+/// Duplicate suppression on the in-memory transport. A redelivery is simulated by publishing the very same message upstream
+/// again (same identity), which is what a redelivery after a crash looks like to the link.
+/// </summary>
+public sealed class DuplicateSuppressionTests : IAsyncLifetime
+{
+    private readonly Testbed _bed = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _bed.DisposeAsync();
+
+    private static async Task PublishAllAsync(IBrokerConnection publisher, int count, Func<int, MessageProperties>? properties = null, Func<int, string>? body = null)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            await Testbed.PublishAsync(publisher, "upstream", "key", body?.Invoke(i) ?? $"m{i}", properties?.Invoke(i) ?? new MessageProperties { Persistent = true });
+        }
+    }
+
+    [Fact]
+    public async Task A_message_forwarded_before_is_acknowledged_upstream_and_not_forwarded_again()
+    {
+        var (engine, queue) = await _bed.StartSimpleLinkAsync();
+        var publisher = await _bed.ConnectAsync("U");
+        await PublishAllAsync(publisher, 20);
+        await Testbed.Eventually(() => queue.Count == 20, () => $"{queue.Count} of 20");
+
+        await PublishAllAsync(publisher, 20);
+        await Testbed.Eventually(
+            () => engine.GetLinks()[0].DroppedMessages?.GetValueOrDefault("duplicate") == 20,
+            () => $"dropped: {string.Join(", ", engine.GetLinks()[0].DroppedMessages ?? new Dictionary<string, long>())}");
+        await Testbed.Eventually(() => _bed.Broker("U").GetMessageCount("/", "federation: upstream -> D:fed.downstream") == 0, () => "upstream queue not drained");
+        await queue.ExpectNoMoreThanAsync(20);
+    }
+
+    [Fact]
+    public async Task The_window_survives_the_host_because_it_is_read_back_from_the_downstream()
+    {
+        static void Configure(UpstreamDefinition u) => u.ResourceCleanupMode = ResourceCleanupMode.Never;
+        var (engine, queue) = await _bed.StartSimpleLinkAsync(Configure);
+        var publisher = await _bed.ConnectAsync("U");
+        await PublishAllAsync(publisher, 30);
+        await Testbed.Eventually(() => queue.Count == 30, () => $"{queue.Count} of 30");
+
+        // The host goes away; the same messages come again while it is down (as redeliveries would).
+        await engine.DisposeAsync();
+        await PublishAllAsync(publisher, 30);
+        await PublishAllAsync(publisher, 5, body: i => $"new{i}");
+
+        var again = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => { u.Exchange = "upstream"; Configure(u); }).Policy("fed", "^fed\\.", upstream: "u"));
+        await Testbed.Eventually(() => queue.Count == 35, () => $"{queue.Count} of 35");
+        await Testbed.Eventually(() => again.GetLinks() is [{ DroppedMessages: { } dropped }] && dropped.GetValueOrDefault("duplicate") == 30, () => "30 duplicates");
+        Assert.Equal([.. Enumerable.Range(0, 30).Select(i => $"m{i}"), .. Enumerable.Range(0, 5).Select(i => $"new{i}")], queue.Bodies);
+    }
+
+    [Fact]
+    public async Task Turned_off_the_same_messages_are_forwarded_again()
+    {
+        var (engine, queue) = await _bed.StartSimpleLinkAsync(u => u.DuplicateSuppression = false);
+        var publisher = await _bed.ConnectAsync("U");
+        await PublishAllAsync(publisher, 10);
+        await PublishAllAsync(publisher, 10);
+
+        await Testbed.Eventually(() => queue.Count == 20, () => $"{queue.Count} of 20");
+        Assert.Null(engine.GetLinks()[0].DroppedMessages);
+    }
+
+    [Theory]
+    [InlineData(AckMode.OnPublish)]
+    [InlineData(AckMode.NoAck)]
+    public async Task Only_on_confirm_links_suppress(AckMode mode)
+    {
+        var (_, queue) = await _bed.StartSimpleLinkAsync(u => u.AckMode = mode);
+        var publisher = await _bed.ConnectAsync("U");
+        await PublishAllAsync(publisher, 5);
+        await PublishAllAsync(publisher, 5);
+
+        await Testbed.Eventually(() => queue.Count == 10, () => $"{queue.Count} of 10");
+    }
+
+    [Fact]
+    public async Task Messages_with_different_message_ids_are_different_even_with_equal_bodies()
+    {
+        var (_, queue) = await _bed.StartSimpleLinkAsync();
+        var publisher = await _bed.ConnectAsync("U");
+        await PublishAllAsync(publisher, 10, i => new MessageProperties { MessageId = $"id-{i}" }, _ => "same body");
+        await PublishAllAsync(publisher, 10, i => new MessageProperties { MessageId = $"id-{i}" }, _ => "same body, resent");
+
+        await Testbed.Eventually(() => queue.Count == 10, () => $"{queue.Count} of 10");
+        await queue.ExpectNoMoreThanAsync(10);
+    }
+
+    [Fact]
+    public async Task A_unit_the_downstream_refuses_is_neither_recorded_nor_lost()
+    {
+        var (engine, queue) = await _bed.StartSimpleLinkAsync(u => u.ReconnectDelaySeconds = 0.1);
+        var refused = 0;
+        _bed.Broker("D").PublishInterceptor = context =>
+        {
+            if (context.Exchange != "fed.downstream" || Interlocked.Increment(ref refused) > 3)
+            {
+                return PublishOutcome.Accept;
+            }
+
+            return refused % 2 == 0 ? PublishOutcome.Nack : PublishOutcome.DropConnection;
+        };
+        var publisher = await _bed.ConnectAsync("U");
+        await PublishAllAsync(publisher, 20);
+
+        // Refused units were not recorded, so their redeliveries are forwarded, and exactly once.
+        await Testbed.Eventually(() => queue.Count == 20 && Volatile.Read(ref refused) > 3, () => $"{queue.Count} of 20, {refused} refused");
+        await queue.ExpectNoMoreThanAsync(20);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"m{i}").Order(), queue.Bodies.Order());
+        Assert.Null(engine.GetLinks()[0].DroppedMessages);
+    }
+}

@@ -36,6 +36,9 @@ internal sealed partial class ExchangeLink
         private Task _ackFlush = Task.CompletedTask;
         private volatile bool _accepting = true;
 
+        /// <summary>In no-ack mode, the most publishes that may still be being written before the consumer waits (prefetch-count).</summary>
+        private readonly int _noAckWindow;
+
         public LinkSession(ExchangeLink link, DownstreamSession downstream, IBrokerConnection upstream)
         {
             _link = link;
@@ -44,6 +47,7 @@ internal sealed partial class ExchangeLink
             _definition = link.Definition;
             _settings = _definition.Upstream;
             _activityName = "process " + _definition.Exchange.Name;
+            _noAckWindow = Math.Max(1, _settings.PrefetchCount);
             QueueName = "";
             InternalExchange = "";
         }
@@ -290,7 +294,15 @@ internal sealed partial class ExchangeLink
             }
 
             // Pipelining: do not hold the consumer while the downstream confirms; prefetch bounds what is in flight.
-            _ = SettleAsync(consumer, published, delivery.DeliveryTag);
+            var settling = SettleAsync(consumer, published, delivery.DeliveryTag);
+            if (_settings.AckMode == AckMode.NoAck && Volatile.Read(ref _inFlight) > _noAckWindow)
+            {
+                // No-ack has no prefetch to bound the publishes still being written: a downstream slower than the upstream
+                // would pile them up without limit. Past the window, hold the consumer until this one is written (every
+                // earlier one is by then), so the upstream pushes back instead.
+                return new ValueTask(settling);
+            }
+
             return ValueTask.CompletedTask;
         }
 

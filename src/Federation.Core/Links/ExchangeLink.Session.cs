@@ -30,6 +30,8 @@ internal sealed partial class ExchangeLink
         private IMessageConsumer? _consumer;
         private ReceivedFromEntry _entry = null!;
         private ReceivedFromEntry _redeliveredEntry = null!;
+        private Dictionary<string, object?> _entryTable = null!;
+        private Dictionary<string, object?> _redeliveredEntryTable = null!;
         private readonly ContiguousAckTracker _acks = new();
         private int _inFlight;
         private int _ackFlushRunning;
@@ -65,6 +67,8 @@ internal sealed partial class ExchangeLink
             var upstreamVhost = _upstream.VirtualHost;
             _entry = new ReceivedFromEntry(UriRedaction.Redact(_upstream.DisplayUri), upstreamExchange, false, _upstream.ClusterName, upstreamVhost);
             _redeliveredEntry = _entry with { Redelivered = true };
+            _entryTable = HopRules.ReceivedFromTable(_entry);
+            _redeliveredEntryTable = HopRules.ReceivedFromTable(_redeliveredEntry);
             QueueName = UpstreamNaming.QueueName(upstreamExchange, _downstream.ClusterName, _downstream.VirtualHost, _definition.Exchange.Name, upstreamVhost);
 
             await _upstream.DeclareQueueAsync(new QueueSpec(QueueName, Durable: true, Arguments: QueueArguments()), cancellationToken).ConfigureAwait(false);
@@ -268,7 +272,7 @@ internal sealed partial class ExchangeLink
                 properties.UserId = null;
             }
 
-            HopRules.PrependReceivedFrom(properties, delivery.Redelivered ? _redeliveredEntry : _entry);
+            HopRules.PrependReceivedFromTable(properties, delivery.Redelivered ? _redeliveredEntryTable : _entryTable);
             Track(delivery.DeliveryTag);
             Interlocked.Increment(ref _inFlight);
             ValueTask published;

@@ -21,6 +21,20 @@ public static partial class HopRules
     }
 
     /// <summary>
+    /// Prepends a trail table built once by <see cref="ReceivedFromTable"/> and shared by every message of one link session
+    /// (the same hop for each; building it per message was a quarter of a NATS link's allocations). Like every trail value,
+    /// the table is only read after this, never modified.
+    /// </summary>
+    internal static void PrependReceivedFromTable(MessageProperties properties, Dictionary<string, object?> table)
+    {
+        properties.Headers ??= new Dictionary<string, object?>(StringComparer.Ordinal);
+        TableHeader.Prepend(properties.Headers, HopHeaders.ReceivedFrom, table);
+    }
+
+    /// <summary>The trail table of <paramref name="entry"/>, as <see cref="PrependReceivedFrom"/> writes it.</summary>
+    internal static Dictionary<string, object?> ReceivedFromTable(ReceivedFromEntry entry) => ToTable(entry);
+
+    /// <summary>
     /// Reads the <c>x-received-from</c> trail, newest first, for diagnostics. Elements that are not tables, or lack a text
     /// <c>uri</c>, <c>exchange</c> or <c>vhost</c>, or have a <c>redelivered</c> that is not a boolean or a
     /// <c>cluster-name</c> that is not text, are skipped. A missing <c>redelivered</c> reads as <see langword="false"/>

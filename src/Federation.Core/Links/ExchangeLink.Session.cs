@@ -31,11 +31,16 @@ internal sealed partial class ExchangeLink
         private IMessageConsumer? _consumer;
         private ReceivedFromEntry _entry = null!;
         private ReceivedFromEntry _redeliveredEntry = null!;
+        private Dictionary<string, object?> _entryTable = null!;
+        private Dictionary<string, object?> _redeliveredEntryTable = null!;
         private readonly ContiguousAckTracker _acks = new();
         private int _inFlight;
         private int _ackFlushRunning;
         private Task _ackFlush = Task.CompletedTask;
         private volatile bool _accepting = true;
+
+        /// <summary>In no-ack mode, the most publishes that may still be being written before the consumer waits (prefetch-count).</summary>
+        private readonly int _noAckWindow;
 
         public LinkSession(ExchangeLink link, DownstreamSession downstream, IBrokerConnection upstream)
         {
@@ -45,6 +50,7 @@ internal sealed partial class ExchangeLink
             _definition = link.Definition;
             _settings = _definition.Upstream;
             _activityName = "process " + _definition.Exchange.Name;
+            _noAckWindow = Math.Max(1, _settings.PrefetchCount);
             QueueName = "";
             InternalExchange = "";
         }
@@ -62,6 +68,8 @@ internal sealed partial class ExchangeLink
             var upstreamVhost = _upstream.VirtualHost;
             _entry = new ReceivedFromEntry(UriRedaction.Redact(_upstream.DisplayUri), upstreamExchange, false, _upstream.ClusterName, upstreamVhost);
             _redeliveredEntry = _entry with { Redelivered = true };
+            _entryTable = HopRules.ReceivedFromTable(_entry);
+            _redeliveredEntryTable = HopRules.ReceivedFromTable(_redeliveredEntry);
             QueueName = UpstreamNaming.QueueName(upstreamExchange, _downstream.ClusterName, _downstream.VirtualHost, _definition.Exchange.Name, upstreamVhost);
 
             await _upstream.DeclareQueueAsync(new QueueSpec(QueueName, Durable: true, Arguments: QueueArguments()), cancellationToken).ConfigureAwait(false);
@@ -275,11 +283,11 @@ internal sealed partial class ExchangeLink
             {
                 // The identity is taken before the hop trail changes; user-id is part of it only when it is forwarded.
                 var identity = DeliveryFingerprint.Of(delivery);
-                HopRules.PrependReceivedFrom(properties, delivery.Redelivered ? _redeliveredEntry : _entry);
+                HopRules.PrependReceivedFromTable(properties, delivery.Redelivered ? _redeliveredEntryTable : _entryTable);
                 return ForwardOnce(consumer, delivery, identity, properties);
             }
 
-            HopRules.PrependReceivedFrom(properties, delivery.Redelivered ? _redeliveredEntry : _entry);
+            HopRules.PrependReceivedFromTable(properties, delivery.Redelivered ? _redeliveredEntryTable : _entryTable);
             Track(delivery.DeliveryTag);
             Interlocked.Increment(ref _inFlight);
             ValueTask published;
@@ -305,7 +313,15 @@ internal sealed partial class ExchangeLink
             }
 
             // Pipelining: do not hold the consumer while the downstream confirms; prefetch bounds what is in flight.
-            _ = SettleAsync(consumer, published, delivery.DeliveryTag);
+            var settling = SettleAsync(consumer, published, delivery.DeliveryTag);
+            if (_settings.AckMode == AckMode.NoAck && Volatile.Read(ref _inFlight) > _noAckWindow)
+            {
+                // No-ack has no prefetch to bound the publishes still being written: a downstream slower than the upstream
+                // would pile them up without limit. Past the window, hold the consumer until this one is written (every
+                // earlier one is by then), so the upstream pushes back instead.
+                return new ValueTask(settling);
+            }
+
             return ValueTask.CompletedTask;
         }
 

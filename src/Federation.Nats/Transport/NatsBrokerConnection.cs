@@ -362,66 +362,37 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         _closing.Dispose();
     }
 
+    /// <summary>The group-commit confirmer of this connection's publishes.</summary>
+    internal NatsPublishConfirmer Confirmer => _confirmer;
+
+    /// <summary>The largest message (headers and body) the server takes, or <see cref="long.MaxValue"/> while unknown.</summary>
+    internal long MaxPayload => _nats.ServerInfo is { MaxPayload: > 0 } info ? info.MaxPayload : long.MaxValue;
+
     /// <summary>
-    /// Publishes one message; the client serialises the headers and the body into its buffer before this returns. With
-    /// <paramref name="confirm"/>, completes once the server provably has the message (see <see cref="NatsPublishConfirmer"/>).
+    /// Hands one message to the client, which serialises the headers and the body into its write buffer before this
+    /// returns, so the caller may reuse <paramref name="headers"/> at once. The task is pending while the client waits for
+    /// room in its buffer. Throws synchronously when the client refuses the message (for example over max_payload) or
+    /// this connection is lost.
     /// </summary>
-    internal ValueTask PublishAsync(string subject, NatsHeaders? headers, ReadOnlyMemory<byte> body, bool confirm, CancellationToken cancellationToken)
+    internal ValueTask WriteAsync(string subject, NatsHeaders? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
-        NatsPublishConfirmer.ConnectionIdentity identity = default;
-        try
+        ThrowIfLost();
+
+        // Not open means the client is reconnecting (this connection is about to be declared lost): its PublishAsync would
+        // then wait for the reconnect and serialise the headers and the body only afterwards, while the publisher reuses
+        // its header object for the next message and the caller may reuse the body.
+        if (_nats.ConnectionState != NatsConnectionState.Open)
         {
-            ThrowIfLost();
-
-            // Not open means the client is reconnecting (this connection is about to be declared lost): its PublishAsync
-            // would then wait for the reconnect and serialise the headers and the body only afterwards, while the
-            // publisher reuses its header object for the next message and the caller may reuse the body.
-            if (_nats.ConnectionState != NatsConnectionState.Open)
-            {
-                throw new ConnectionLostException("The NATS connection was lost.");
-            }
-
-            if (confirm)
-            {
-                identity = _confirmer.Current;
-            }
-
-            var sent = _nats.PublishAsync(subject, body, headers, replyTo: null, RawBody, opts: null, cancellationToken);
-            if (!sent.IsCompletedSuccessfully)
-            {
-                return PublishSlowAsync(sent, confirm, identity);
-            }
-
-            sent.GetAwaiter().GetResult();
-        }
-        catch (Exception ex)
-        {
-            return ValueTask.FromException(ToPublishFailure(ex));
+            throw new ConnectionLostException("The NATS connection was lost.");
         }
 
-        return confirm ? new ValueTask(_confirmer.ConfirmAsync(identity)) : ValueTask.CompletedTask;
+        return _nats.PublishAsync(subject, body, headers, replyTo: null, RawBody, opts: null, cancellationToken);
     }
 
     private static readonly NatsRawSerializer<ReadOnlyMemory<byte>> RawBody = NatsRawSerializer<ReadOnlyMemory<byte>>.Default;
 
-    private async ValueTask PublishSlowAsync(ValueTask sent, bool confirm, NatsPublishConfirmer.ConnectionIdentity identity)
-    {
-        try
-        {
-            await sent.ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            throw ToPublishFailure(ex);
-        }
-
-        if (confirm)
-        {
-            await _confirmer.ConfirmAsync(identity).ConfigureAwait(false);
-        }
-    }
-
-    private static Exception ToPublishFailure(Exception ex) => ex switch
+    /// <summary>The transport's exception for a failed publish of the client.</summary>
+    internal static Exception ToPublishFailure(Exception ex) => ex switch
     {
         NatsPayloadTooLargeException tooLarge => new PublishNackedException($"The NATS server refused the message: {tooLarge.Message}", tooLarge),
         NatsException nats => new ConnectionLostException($"Publishing to NATS failed: {nats.Message}", nats),
@@ -711,30 +682,6 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         public int References { get; set; } = 1;
 
         public NatsRoutingSubscription? Subscription { get; set; }
-    }
-
-    /// <summary>
-    /// Publishes through one reused header object: the client serialises the headers before its publish returns, and the
-    /// engine publishes one message at a time per publisher, so the headers of the previous message are never still needed.
-    /// </summary>
-    private sealed class NatsPublisher(NatsBrokerConnection connection, bool confirms) : IMessagePublisher
-    {
-        private readonly NatsHeaders _headers = [];
-        private readonly Lock _gate = new();
-
-        public ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
-        {
-            ArgumentNullException.ThrowIfNull(properties);
-            var subject = NatsSubjectMapping.PublishSubject(exchange, routingKey);
-            lock (_gate)
-            {
-                _headers.Clear();
-                NatsMessageMapping.WriteHeaders(properties, _headers);
-                return connection.PublishAsync(subject, _headers.Count == 0 ? null : _headers, body, confirms, cancellationToken);
-            }
-        }
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     internal sealed record QueuedMessage(string Exchange, string RoutingKey, NatsHeaders? Headers, ReadOnlyMemory<byte> Body);

@@ -86,7 +86,7 @@ internal sealed class NatsPublishConfirmer
                 await ping.ConfigureAwait(false);
                 if (Current == batch.Identity)
                 {
-                    batch.Completion.TrySetResult();
+                    batch.Confirm();
                 }
                 else
                 {
@@ -114,6 +114,12 @@ internal sealed class NatsPublishConfirmer
     {
         public ConnectionIdentity Identity { get; } = identity;
 
-        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        /// <summary>
+        /// Its continuations (one per confirmed publish) run inline where it completes; a success completes it on one
+        /// thread-pool work item of its own (<see cref="Confirm"/>), not one per publish, and never on the PING loop.
+        /// </summary>
+        public TaskCompletionSource Completion { get; } = new();
+
+        public void Confirm() => ThreadPool.UnsafeQueueUserWorkItem(static batch => batch.Completion.TrySetResult(), this, preferLocal: false);
     }
 }

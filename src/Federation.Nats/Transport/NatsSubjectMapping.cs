@@ -118,6 +118,12 @@ public static class NatsSubjectMapping
     {
         ArgumentNullException.ThrowIfNull(pattern);
         ArgumentNullException.ThrowIfNull(routingKey);
+        if (pattern.AsSpan().IndexOfAny('*', '#') < 0)
+        {
+            // A literal key (the usual binding, routed for every message): word-by-word equality is string equality.
+            return string.Equals(pattern, routingKey, StringComparison.Ordinal);
+        }
+
         var p = pattern.Length == 0 ? [] : pattern.Split('.');
         var k = routingKey.Length == 0 ? [] : routingKey.Split('.');
         return Match(p, 0, k, 0);

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Federation of Collectives on real nats-servers started for this run (loopback, free ports, temp dirs, stopped by pid):
 # request/reply directly (no federation), through 1 and through 2 federation broker instances, in interleaved rounds of one run on the
-# same two servers. Prints requests/s, p50 and p99 reply latency for each path and the ratios against direct.
-# Usage: benchmarks/collectives-bench.sh [REQUESTS] [CONCURRENCY] [WORKERS] [ROUNDS]     (needs nats-server; $NATS_SERVER_BIN overrides)
+# same two servers, closed loop and then paced below saturation. Prints requests/s, p50 and p99 reply latency for each path,
+# the ratios against direct, CPU per request of clients, brokers (each instance its own process) and nats-servers, and the load.
+# Usage: benchmarks/collectives-bench.sh [REQUESTS] [CONCURRENCY] [WORKERS] [ROUNDS] [PACED_RATE]   (needs nats-server; $NATS_SERVER_BIN overrides)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-20000}
 concurrency=${2:-64}
 workers=${3:-1}
 rounds=${4:-5}
+paced_rate=${5:-}
 nats_server=${NATS_SERVER_BIN:-$(command -v nats-server || echo /usr/sbin/nats-server)}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 work=$(mktemp -d)
@@ -35,5 +37,5 @@ collective_port=$(free_port)
 start_server bench-federation "$federation_port"
 start_server bench-collective "$collective_port"
 
-dotnet run -c Release --project benchmarks/Federation.Collectives.Bench -- \
-  "nats://127.0.0.1:$federation_port" "nats://127.0.0.1:$collective_port" "$requests" "$concurrency" "$workers" "$rounds"
+BENCH_SERVER_PIDS="${pids[*]}" dotnet run -c Release --project benchmarks/Federation.Collectives.Bench -- \
+  "nats://127.0.0.1:$federation_port" "nats://127.0.0.1:$collective_port" "$requests" "$concurrency" "$workers" "$rounds" $paced_rate

@@ -53,8 +53,12 @@ internal sealed class LoadRun
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Sends every request through <paramref name="send"/> and waits for the replies, or for <paramref name="deadline"/>.</summary>
-    public async Task<RoundResult> ExecuteAsync(Func<int, string, ValueTask> send, TimeSpan deadline)
+    /// <summary>
+    /// Sends every request through <paramref name="send"/> and waits for the replies, or for <paramref name="deadline"/>.
+    /// With <paramref name="ratePerSecond"/>, request i is not sent before i / rate seconds after the start (a paced run
+    /// below saturation); the window still caps what is outstanding.
+    /// </summary>
+    public async Task<RoundResult> ExecuteAsync(Func<int, string, ValueTask> send, TimeSpan deadline, double? ratePerSecond = null)
     {
         using var timeout = new CancellationTokenSource(deadline);
         var started = Stopwatch.GetTimestamp();
@@ -62,6 +66,15 @@ internal sealed class LoadRun
         {
             for (var i = 0; i < Requests; i++)
             {
+                if (ratePerSecond is { } rate)
+                {
+                    // Pacing with a 1 ms tick: every request that is due goes out, then the loop yields until the next tick.
+                    while (Stopwatch.GetElapsedTime(started).TotalSeconds * rate < i)
+                    {
+                        await Task.Delay(1, timeout.Token);
+                    }
+                }
+
                 await _window.WaitAsync(timeout.Token);
                 _sentAt[i] = Stopwatch.GetTimestamp();
                 await send(i, string.Create(CultureInfo.InvariantCulture, $"{ReplyPrefix}.{i}"));
@@ -89,7 +102,11 @@ internal sealed class LoadRun
 }
 
 /// <summary>One round of one path.</summary>
-internal sealed record RoundResult(TimeSpan Elapsed, List<double> LatenciesMs, int Lost, int Duplicates);
+internal sealed record RoundResult(TimeSpan Elapsed, List<double> LatenciesMs, int Lost, int Duplicates)
+{
+    /// <summary>CPU used during the round by the bench process (clients and the simulated node), by the path's broker processes, by the nats-servers.</summary>
+    public (TimeSpan Clients, TimeSpan Brokers, TimeSpan Servers) Cpu { get; init; }
+}
 
 /// <summary>A path's rounds, added up.</summary>
 internal sealed class PathResult(string name)
@@ -109,8 +126,20 @@ internal sealed class PathResult(string name)
 
     public double P99Ms => Percentile(0.99);
 
+    public TimeSpan ClientCpu { get; private set; }
+
+    public TimeSpan BrokerCpu { get; private set; }
+
+    public TimeSpan ServerCpu { get; private set; }
+
+    /// <summary>CPU microseconds per replied request.</summary>
+    public double PerRequestUs(TimeSpan cpu) => _latencies.Count == 0 ? double.NaN : cpu.TotalMicroseconds / _latencies.Count;
+
     public void Add(RoundResult round)
     {
+        ClientCpu += round.Cpu.Clients;
+        BrokerCpu += round.Cpu.Brokers;
+        ServerCpu += round.Cpu.Servers;
         _elapsed += round.Elapsed;
         _latencies.AddRange(round.LatenciesMs);
         _latencies.Sort();

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Federation.Core.InMemory.Subjects;
 using Federation.Core.Transport.Messaging;
 
@@ -6,14 +7,21 @@ namespace Federation.Core.Collectives;
 /// <summary>
 /// Publishes federated requests on the federation and gathers the replies (Choria's federated client): the targets are
 /// chunked (<see cref="FederatedClientOptions.TargetsPerMessage"/>), every chunk goes to every listed federation, and
-/// the replies come back on a reply subject unique to the request. Thread-safe.
+/// the replies come back on a reply subject unique to the request. One wildcard subscription per client
+/// (<c>&lt;prefix&gt;.reply.&lt;client&gt;.*</c>, made on the first request) receives the replies of every request, matched by the
+/// subject's last token: a subscription per request cost a SUB, a PING/PONG and an UNSUB on the wire each time.
+/// Thread-safe.
 /// </summary>
-public sealed class FederatedClient
+public sealed class FederatedClient : IAsyncDisposable
 {
     private readonly ISubjectConnection _federation;
     private readonly FederatedClientOptions _options;
     private readonly TimeProvider _time;
     private readonly string _clientToken = Guid.NewGuid().ToString("N")[..12];
+    private readonly ConcurrentDictionary<string, ReplyGatherer> _pending = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _inboxGate = new(1, 1);
+    private ISubjectSubscription? _inbox;
+    private bool _disposed;
 
     /// <summary>Creates a client on a connection to the federation.</summary>
     /// <param name="federation">The connection to the federation's server.</param>
@@ -53,11 +61,12 @@ public sealed class FederatedClient
     {
         ArgumentNullException.ThrowIfNull(request);
         Validate(request);
+        await EnsureInboxAsync(cancellationToken).ConfigureAwait(false);
         var requestId = Guid.NewGuid().ToString("N");
-        var replySubject = $"{_options.ReplySubjectPrefix}.reply.{_clientToken}.{requestId}";
+        var replySubject = $"{InboxPrefix}{requestId}";
         var gathered = new ReplyGatherer(request.ExpectedReplies);
-        var subscription = await _federation.SubscribeAsync(replySubject, null, gathered.AddAsync, cancellationToken).ConfigureAwait(false);
-        await using (subscription.ConfigureAwait(false))
+        _pending[requestId] = gathered;
+        try
         {
             var published = 0;
             var chunks = request.Targets.Chunk(_options.TargetsPerMessage).ToList();
@@ -75,6 +84,59 @@ public sealed class FederatedClient
             var completed = await gathered.WaitAsync(request.Timeout, _time, cancellationToken).ConfigureAwait(false);
             return new FederatedReplies(requestId, published, gathered.Snapshot(), completed);
         }
+        finally
+        {
+            // Replies that come later are dropped, as they were when each request unsubscribed at the end.
+            _pending.TryRemove(requestId, out _);
+        }
+    }
+
+    /// <summary>Unsubscribes the client's reply inbox. Requests afterwards throw <see cref="ObjectDisposedException"/>; the connection stays open.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _inboxGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _disposed = true;
+            if (_inbox is not null)
+            {
+                await _inbox.DisposeAsync().ConfigureAwait(false);
+                _inbox = null;
+            }
+        }
+        finally
+        {
+            _inboxGate.Release();
+        }
+    }
+
+    private string InboxPrefix => $"{_options.ReplySubjectPrefix}.reply.{_clientToken}.";
+
+    private async ValueTask EnsureInboxAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _inbox) is not null)
+        {
+            return;
+        }
+
+        await _inboxGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+
+            // The transport promises an active subscription when this returns, so the first request's replies are not missed.
+            _inbox ??= await _federation.SubscribeAsync($"{InboxPrefix}*", null, OnReplyAsync, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _inboxGate.Release();
+        }
+    }
+
+    private ValueTask OnReplyAsync(SubjectMessage reply, CancellationToken cancellationToken)
+    {
+        var requestId = reply.Subject[(reply.Subject.LastIndexOf('.') + 1)..];
+        return _pending.TryGetValue(requestId, out var gathered) ? gathered.AddAsync(reply, cancellationToken) : ValueTask.CompletedTask;
     }
 
     private List<KeyValuePair<string, string>> Envelope(FederatedRequest request, string requestId, string replySubject, string[] targets)

@@ -72,5 +72,8 @@ public static class FederatedMessages
         return connection.PublishAsync(new SubjectMessage(request.ReplyTo, body, reply.Count == 0 ? null : reply), cancellationToken);
     }
 
-    internal static string FormatHops(int hops) => hops.ToString(CultureInfo.InvariantCulture);
+    internal static string FormatHops(int hops) => (uint)hops < (uint)SmallHops.Length ? SmallHops[hops] : hops.ToString(CultureInfo.InvariantCulture);
+
+    // Hop counts stay small (MaxHops): the strings are made once, not once per message.
+    private static readonly string[] SmallHops = [.. Enumerable.Range(0, 16).Select(h => h.ToString(CultureInfo.InvariantCulture))];
 }

@@ -52,7 +52,7 @@ internal sealed class FederationEnvelope
                     return $"{FederationHeaders.RequestId} appears more than once";
                 }
 
-                if (value.Length is 0 or > MaxRequestIdLength || value.Any(char.IsControl))
+                if (value.Length is 0 or > MaxRequestIdLength || HasControl(value))
                 {
                     return $"{FederationHeaders.RequestId} '{Shorten(value)}' must be 1 to {MaxRequestIdLength} printable characters";
                 }
@@ -112,6 +112,20 @@ internal sealed class FederationEnvelope
         }
 
         return null;
+    }
+
+    // A loop rather than value.Any(char.IsControl): no enumerator per message.
+    private static bool HasControl(string value)
+    {
+        foreach (var c in value)
+        {
+            if (char.IsControl(c))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string Shorten(string value) => value.Length <= 64 ? value : value[..64] + "...";

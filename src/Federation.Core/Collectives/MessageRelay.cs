@@ -1,4 +1,3 @@
-using System.Globalization;
 using Federation.Core.Diagnostics;
 using Federation.Core.Transport.Messaging;
 using Microsoft.Extensions.Logging;
@@ -24,6 +23,9 @@ internal sealed class MessageRelay(
 {
     private const string UnknownServer = "-";
 
+    private readonly OwnHopCache _requestHop = new(instance);
+    private readonly OwnHopCache _replyHop = new(instance);
+
     /// <summary>A request arrived from the federation.</summary>
     public async ValueTask RelayRequestAsync(SubjectMessage message, ISubjectConnection federation, ISubjectConnection collective, CancellationToken cancellationToken)
     {
@@ -41,10 +43,17 @@ internal sealed class MessageRelay(
             headers.AddRange(envelope.OtherHeaders);
             headers.Add(new(FederationHeaders.RequestId, envelope.RequestId!));
             headers.Add(new(FederationHeaders.ReplyTo, envelope.ReplyTo!));
-            AppendTrail(headers, envelope, federation, collective);
-            headers.Add(new(FederationHeaders.Hops, (envelope.Hops + 1).ToString(CultureInfo.InvariantCulture)));
+            AppendTrail(headers, envelope, _requestHop, federation, collective);
+            headers.Add(new(FederationHeaders.Hops, FederatedMessages.FormatHops(envelope.Hops + 1)));
 
-            // Every target gets the same body and headers; only the subject differs. Duplicate targets are sent once.
+            // Every target gets the same body and headers; only the subject differs. Duplicate targets are sent once (the
+            // set is only needed when there is more than one).
+            if (envelope.Targets.Count == 1)
+            {
+                await PublishAsync(collective, new SubjectMessage(envelope.Targets[0], message.Body, headers, subjects.Collective), isRequest: true, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
             var sent = new HashSet<string>(StringComparer.Ordinal);
             foreach (var target in envelope.Targets)
             {
@@ -76,7 +85,7 @@ internal sealed class MessageRelay(
             // The client sees an ordinary reply: only its own headers and the seen-by trail remain.
             var headers = new List<KeyValuePair<string, string>>(envelope.OtherHeaders.Count + envelope.SeenBy.Count + 1);
             headers.AddRange(envelope.OtherHeaders);
-            AppendTrail(headers, envelope, collective, federation);
+            AppendTrail(headers, envelope, _replyHop, collective, federation);
             await PublishAsync(federation, new SubjectMessage(envelope.ReplyTo!, message.Body, headers), isRequest: false, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -132,15 +141,14 @@ internal sealed class MessageRelay(
         return null;
     }
 
-    private void AppendTrail(List<KeyValuePair<string, string>> headers, FederationEnvelope envelope, ISubjectConnection from, ISubjectConnection to)
+    private static void AppendTrail(List<KeyValuePair<string, string>> headers, FederationEnvelope envelope, OwnHopCache own, ISubjectConnection from, ISubjectConnection to)
     {
         foreach (var hop in envelope.SeenBy)
         {
             headers.Add(new(FederationHeaders.SeenBy, hop));
         }
 
-        var own = new SeenByHop(from.ConnectedServer ?? UnknownServer, instance, to.ConnectedServer ?? UnknownServer);
-        headers.Add(new(FederationHeaders.SeenBy, own.Format()));
+        headers.Add(new(FederationHeaders.SeenBy, own.Format(from.ConnectedServer ?? UnknownServer, to.ConnectedServer ?? UnknownServer)));
     }
 
     private async ValueTask PublishAsync(ISubjectConnection connection, SubjectMessage message, bool isRequest, CancellationToken cancellationToken)

@@ -68,7 +68,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
         }
 
         // Converted now: the caller may change its properties as soon as this call returns.
-        var pending = new Pending(exchange, routingKey, AmqpProperties.ToAmqp(properties), body);
+        var pending = new Pending(exchange, routingKey, AmqpProperties.ToAmqp(properties), body, cancellationToken);
         if (!queue.Writer.TryWrite(pending))
         {
             return ValueTask.FromException(new ObjectDisposedException(nameof(IMessagePublisher)));
@@ -141,6 +141,11 @@ internal sealed class AmqpPublisher : IMessagePublisher
                         written.Add(pending);
                     }
                 }
+                catch (OperationCanceledException) when (pending.CancellationToken.IsCancellationRequested)
+                {
+                    // Its caller has already seen the cancellation (WaitAsync); complete it so nothing waits on it.
+                    Complete([pending], ConfirmOutcome.Cancelled, null, releasesWindow: false);
+                }
                 catch (Exception error)
                 {
                     Complete([pending], ConfirmOutcome.Failed, AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) ?? error, releasesWindow: false);
@@ -162,8 +167,16 @@ internal sealed class AmqpPublisher : IMessagePublisher
     }
 
     /// <summary>Writes one message; returns whether it is complete once written (no confirms) rather than at its confirm.</summary>
+    /// <remarks>
+    /// The caller's token reaches the client: a publish whose caller gave up before it was written is not written.
+    /// RabbitMQ.Client 7.2.1 fixed #1900 (a cancelled token released the client's confirm semaphore it never took, which
+    /// corrupted the publish sequence numbers), so a cancelled publish now leaves the numbering intact: the client hands the
+    /// same number to the next publish, and the window gives it back with <see cref="ConfirmWindow{T}.Withdraw"/>.
+    /// </remarks>
     private async ValueTask<bool> WriteAsync(Pending pending)
     {
+        var cancellationToken = pending.CancellationToken;
+        cancellationToken.ThrowIfCancellationRequested();
         connection.ThrowIfClosed();
         var current = channel!;
         if (!current.Channel.IsOpen)
@@ -177,19 +190,38 @@ internal sealed class AmqpPublisher : IMessagePublisher
         var client = current.Channel;
         if (!options.Confirms)
         {
-            await client.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, CancellationToken.None).ConfigureAwait(false);
+            await client.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, cancellationToken).ConfigureAwait(false);
             return true;
         }
 
-        await window.WaitAsync().ConfigureAwait(false);
-        var sequenceNumber = await client.GetNextPublishSequenceNumberAsync().ConfigureAwait(false);
+        await window.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var sequenceNumber = await client.GetNextPublishSequenceNumberAsync(CancellationToken.None).ConfigureAwait(false);
         lock (current.Outstanding)
         {
             current.Outstanding.Add(sequenceNumber, pending);
         }
 
-        // Never a cancellable token here: RabbitMQ.Client 7.1.2 (#1900) corrupts confirm accounting when one is already cancelled.
-        await client.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await client.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Not written: the client gives this sequence number to the next publish, so the window must not hold it.
+            bool withdrawn;
+            lock (current.Outstanding)
+            {
+                withdrawn = current.Outstanding.Withdraw(sequenceNumber);
+            }
+
+            if (withdrawn)
+            {
+                window.Release();
+            }
+
+            throw;
+        }
+
         if (!client.IsOpen && client.CloseReason is { } reason)
         {
             // The channel closed before or while we wrote; its shutdown handler may have run before we registered.
@@ -245,7 +277,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
         ThreadPool.UnsafeQueueUserWorkItem(new CompletionBatch(settled, outcome, error), preferLocal: false);
     }
 
-    private sealed class Pending(string exchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body)
+    private sealed class Pending(string exchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         public string Exchange { get; } = exchange;
 
@@ -254,6 +286,9 @@ internal sealed class AmqpPublisher : IMessagePublisher
         public BasicProperties Properties { get; } = properties;
 
         public ReadOnlyMemory<byte> Body { get; } = body;
+
+        /// <summary>The caller's token: a publish cancelled before it is written is not written.</summary>
+        public CancellationToken CancellationToken { get; } = cancellationToken;
 
         /// <summary>Completed only from a <see cref="CompletionBatch"/> work item, where its continuations may run inline.</summary>
         public TaskCompletionSource Done { get; } = new();
@@ -273,6 +308,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
         Acked,
         Nacked,
         Failed,
+        Cancelled,
     }
 
     /// <summary>Publishes settled by one confirm frame (or one channel failure), completed in sequence order.</summary>
@@ -286,6 +322,9 @@ internal sealed class AmqpPublisher : IMessagePublisher
                 {
                     case ConfirmOutcome.Acked:
                         pending.Done.TrySetResult();
+                        break;
+                    case ConfirmOutcome.Cancelled:
+                        pending.Done.TrySetCanceled(pending.CancellationToken);
                         break;
                     case ConfirmOutcome.Nacked:
                         pending.Done.TrySetException(new PublishNackedException($"The broker nacked the message published to exchange '{pending.Exchange}' with routing key '{pending.RoutingKey}'."));

@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
 # End-to-end comparison on two real RabbitMQ nodes started for this run (loopback, free ports, temp dirs):
-# the same load (on-confirm, 256-byte messages) through RabbitMQ's own federation plugin and through a Federation.Core
-# link, measured in one run: ROUNDS rounds, each measuring both paths in alternating order. Prints msgs/s, p50 and p99
-# latency and the CPU time spent per message (both brokers plus the load-generator process that hosts our link) for
-# both, per round and as medians, and the ratios of the medians.
-# Usage: benchmarks/amqp-link-vs-plugin.sh [MESSAGES] [ROUNDS]     (needs rabbitmq-server installed; see .ci/run)
+# the same load (on-confirm, 256-byte messages) through RabbitMQ's own federation plugin, through a Federation.Core link
+# in the load generator's process, and through a FederationHost process (the link as deployed), measured in one run:
+# ROUNDS rounds, each measuring every path saturated (MESSAGES) and paced at each of RATES msg/s (PACED_SECONDS each),
+# in an order that rotates from round to round. Prints msgs/s, p50 and p99 latency and the CPU time per 100k messages
+# of the brokers, of the FederationHost process and of the load generator, per round and as medians, and the ratios of
+# the medians against the plugin.
+# Usage: benchmarks/amqp-link-vs-plugin.sh [MESSAGES] [ROUNDS] [RATES] [PACED_SECONDS]
+#        defaults 20000 3 1000,5000,10000 4     (needs rabbitmq-server installed; see .ci/run)
+#        Further arguments go to the load generator, e.g. --paths host to profile the FederationHost path alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-messages=${1:-20000} rounds=${2:-5}
+messages=${1:-20000} rounds=${2:-3} rates=${3:-1000,5000,10000} paced_seconds=${4:-4}
 node=examples/FederationHost/scripts/local-rabbitmq-node.sh
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 up="bench-up-$$" down="bench-down-$$"
 read -r up_amqp up_mgmt down_amqp down_mgmt < <(echo "$(free_port) $(free_port) $(free_port) $(free_port)")
 up_dist=$(( (RANDOM % 2000) * 2 + 40000 )) down_dist=$(( up_dist + 2 ))   # each node's epmd takes DIST_PORT+1
-trap '$node stop "$down" >/dev/null 2>&1 || true; $node stop "$up" >/dev/null 2>&1 || true' EXIT
+host_dir=$(mktemp -d) host_pid=""
+cleanup() {
+  [ -n "$host_pid" ] && kill "$host_pid" 2>/dev/null && while kill -0 "$host_pid" 2>/dev/null; do sleep 0.2; done
+  $node stop "$down" >/dev/null 2>&1 || true; $node stop "$up" >/dev/null 2>&1 || true; rm -rf "$host_dir"
+}
+trap cleanup EXIT
+echo "$(date -u '+%F %T') UTC, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+dotnet build -c Release examples/FederationHost/FederationHost.csproj -v q -nologo >/dev/null
+dotnet build -c Release benchmarks/Federation.EndToEnd/Federation.EndToEnd.csproj -v q -nologo >/dev/null
 $node start "$up" "$up_amqp" "$up_mgmt" "$up_dist"
 $node start "$down" "$down_amqp" "$down_mgmt" "$down_dist"
 
@@ -22,7 +34,27 @@ ctl() { HOME=/tmp/rabbitmq-$down RABBITMQ_NODENAME=$down@localhost ERL_EPMD_PORT
 ctl set_parameter federation-upstream bench-up "{\"uri\":\"amqp://guest:guest@127.0.0.1:$up_amqp\",\"ack-mode\":\"on-confirm\",\"prefetch-count\":1000}"
 ctl set_policy bench-plugin '^bench\.plugin$' '{"federation-upstream":"bench-up"}' --apply-to exchanges
 
-dotnet run -c Release --project benchmarks/Federation.EndToEnd -- \
-  "amqp://guest:guest@127.0.0.1:$up_amqp/%2f?management-port=$up_mgmt" \
-  "amqp://guest:guest@127.0.0.1:$down_amqp/%2f?management-port=$down_mgmt" \
-  "$messages" "$rounds" "$(cat /tmp/rabbitmq-$up/pid)" "$(cat /tmp/rabbitmq-$down/pid)"
+up_uri="amqp://guest:guest@127.0.0.1:$up_amqp/%2f?management-port=$up_mgmt"
+down_uri="amqp://guest:guest@127.0.0.1:$down_amqp/%2f?management-port=$down_mgmt"
+
+# FederationHost as deployed: its own process, configured from its own appsettings.json (federating bench.host only),
+# warnings-only logging; the benchmark reads its CPU from /proc/<pid>/stat.
+cat > "$host_dir/appsettings.json" <<JSON
+{
+  "Logging": { "LogLevel": { "Default": "Warning" } },
+  "Host": { "Url": "http://127.0.0.1:$(free_port)", "CreateInMemoryBrokers": false },
+  "Federation": {
+    "Downstream": { "uri": "$down_uri" },
+    "Upstreams": { "bench-up": { "uri": "$up_uri", "ack-mode": "on-confirm", "prefetch-count": 1000 } },
+    "Policies": { "bench-host": { "pattern": "^bench\\\\.host\$", "apply-to": "exchanges", "definition": { "federation-upstream": "bench-up" } } }
+  }
+}
+JSON
+examples/FederationHost/bin/Release/net10.0/FederationHost --contentRoot "$host_dir" >"$host_dir/host.log" 2>&1 &
+host_pid=$!
+echo "FederationHost pid $host_pid (log $host_dir/host.log)"
+
+dotnet benchmarks/Federation.EndToEnd/bin/Release/net10.0/Federation.EndToEnd.dll "$up_uri" "$down_uri" "$messages" "$rounds" \
+  --broker-pid "$(cat /tmp/rabbitmq-$up/pid)" --broker-pid "$(cat /tmp/rabbitmq-$down/pid)" --host-pid "$host_pid" \
+  --rates "$rates" --paced-seconds "$paced_seconds" "${@:5}"
+kill -0 "$host_pid" 2>/dev/null || { echo "FederationHost exited early:" >&2; cat "$host_dir/host.log" >&2; exit 1; }

@@ -1,10 +1,13 @@
-// Sends the same load through two federated exchanges between the same two RabbitMQ nodes, in one run:
-// "bench.plugin" is federated by RabbitMQ's own federation plugin, "bench.ours" by a Federation.Core link in this process.
-// Both use ack-mode on-confirm, prefetch 1000 and 256-byte messages. Each round measures both paths, alternating which
-// goes first; the summary gives the median of each path and the ratios of the medians.
-// Usage: Federation.EndToEnd UPSTREAM_URI DOWNSTREAM_URI [MESSAGES] [ROUNDS] [BROKER_PID...]
-// With the brokers' process ids, it also reports the CPU time that the brokers and this process spent per message on
-// each path (Linux /proc): a figure that depends less than msgs/s on what else the machine runs.
+// Sends the same load through federated exchanges between the same two RabbitMQ nodes, in one run:
+// "bench.plugin" is federated by RabbitMQ's own federation plugin, "bench.ours" by a Federation.Core link in this process,
+// and "bench.host" (when --host-pid is given) by a FederationHost process, the link as it is deployed.
+// All use ack-mode on-confirm, prefetch 1000 and 256-byte messages. Each round measures every path saturated and then
+// paced at each rate, rotating the order of the paths from round to round; the summary gives the median of each path
+// and the ratios of the medians against the plugin.
+// Usage: Federation.EndToEnd UPSTREAM_URI DOWNSTREAM_URI [MESSAGES] [ROUNDS] [--broker-pid PID]... [--host-pid PID]
+//        [--rates 1000,5000,10000] [--paced-seconds 4] [--paths plugin,ours,host]
+// With the process ids, it also reports the CPU time (Linux /proc) that the brokers, the FederationHost process and this
+// process (the load generator, plus the in-process link on its path) spent per 100,000 messages.
 using System.Diagnostics;
 using System.Globalization;
 using Federation.Amqp;
@@ -15,14 +18,35 @@ using RabbitMQ.Client.Events;
 
 const string Plugin = "bench.plugin";
 const string Ours = "bench.ours";
+const string Host = "bench.host";
 const int PrefetchCount = 1000; // The plugin's default prefetch-count; the script configures the plugin with it too.
-const int ProducerWindow = 256; // Confirmed publishes in flight from the load generator.
+const int ProducerWindow = 256; // Confirmed publishes in flight from the load generator when saturating.
+const int PacedWindow = 1000; // At most this many unconfirmed publishes when paced (never reached below saturation).
+const int WarmUpMessages = 5000;
 
-var upstreamUri = args[0];
-var downstreamUri = args[1];
-var messages = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 20_000;
-var rounds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 3;
-var brokerPids = args.Skip(4).Select(pid => int.Parse(pid, CultureInfo.InvariantCulture)).ToArray();
+var positional = new List<string>();
+var brokerPids = new List<int>();
+int? hostPid = null;
+int[] rates = [1000, 5000, 10000];
+var pacedSeconds = 4.0;
+string[]? onlyPaths = null; // e.g. --paths host: only those paths (for profiling one of them); ratios need the plugin
+for (var i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--broker-pid": brokerPids.Add(int.Parse(args[++i], CultureInfo.InvariantCulture)); break;
+        case "--host-pid": hostPid = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--rates": rates = [.. args[++i].Split(',').Select(rate => int.Parse(rate, CultureInfo.InvariantCulture))]; break;
+        case "--paced-seconds": pacedSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--paths": onlyPaths = [.. args[++i].Split(',').Select(path => $"bench.{path}")]; break;
+        default: positional.Add(args[i]); break;
+    }
+}
+
+var upstreamUri = positional[0];
+var downstreamUri = positional[1];
+var messages = positional.Count > 2 ? int.Parse(positional[2], CultureInfo.InvariantCulture) : 20_000;
+var rounds = positional.Count > 3 ? int.Parse(positional[3], CultureInfo.InvariantCulture) : 3;
 
 var options = new FederationOptions { Downstream = { Uri = downstreamUri } };
 options.Upstreams["upstream"] = new UpstreamDefinition { Uris = { upstreamUri }, AckMode = AckMode.OnConfirm, PrefetchCount = PrefetchCount };
@@ -30,46 +54,80 @@ options.Policies["ours"] = new FederationPolicy { Pattern = "^bench\\.ours$", Ap
 await using var engine = new FederationEngine(options, [new AmqpTransport()]);
 await engine.StartAsync(CancellationToken.None);
 
+string[] paths = hostPid is null ? [Plugin, Ours] : [Plugin, Ours, Host];
+paths = onlyPaths is null ? paths : [.. paths.Where(onlyPaths.Contains)];
 var upstream = await Connect(upstreamUri);
 var downstream = await Connect(downstreamUri);
-var sinks = new Dictionary<string, Sink>
+var sinks = new Dictionary<string, Sink>();
+foreach (var path in paths)
 {
-    [Plugin] = await Sink.StartAsync(downstream, Plugin, messages),
-    [Ours] = await Sink.StartAsync(downstream, Ours, messages),
-};
+    sinks[path] = await Sink.StartAsync(downstream, path);
+}
+
 await using (var declarer = await upstream.CreateChannelAsync())
 {
-    foreach (var exchange in sinks.Keys)
+    foreach (var exchange in paths)
     {
         await declarer.ExchangeDeclareAsync(exchange, ExchangeType.Direct, durable: true);
         await WaitForUpstreamBinding(exchange);
     }
 }
 
-var results = new Dictionary<string, List<Result>> { [Plugin] = [], [Ours] = [] };
-Console.WriteLine($"{messages} messages of 256 bytes per path and round, {rounds} rounds, prefetch {PrefetchCount}, on-confirm");
-Console.WriteLine($"{"round",-6}{"path",-30}{"msgs/s",10}{"p50 ms",10}{"p99 ms",10}{"CPU ms/1k msgs",16}");
+// Modes: saturated (rate 0), then each paced rate.
+int[] modes = [0, .. rates];
+var results = paths.ToDictionary(path => path, _ => modes.ToDictionary(mode => mode, _ => new List<Result>()));
+Console.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Trim()}");
+Console.WriteLine($"saturated: {messages} messages of 256 bytes per path and round, {ProducerWindow} confirmed publishes in flight; paced: {pacedSeconds} s at each of {string.Join(", ", rates)} msg/s; {rounds} rounds, prefetch {PrefetchCount}, on-confirm");
+foreach (var path in paths)
+{
+    // Not measured: JIT, connection warm-up and the first queue growth of each path.
+    await Measure(path, 0, WarmUpMessages);
+}
+
+Console.WriteLine($"{"round",-6}{"mode",-12}{"path",-30}{"msgs/s",10}{"p50 ms",10}{"p99 ms",10}{"CPU brokers",13}{"CPU host",10}{"CPU load",10}  (CPU in ms per 100k msgs)");
 for (var round = 1; round <= rounds; round++)
 {
-    // Alternate the order so that neither path always runs on a machine warmed (or loaded) by the other.
-    string[] order = round % 2 == 1 ? [Plugin, Ours] : [Ours, Plugin];
-    foreach (var exchange in order)
+    foreach (var mode in modes)
     {
-        var result = await Measure(exchange);
-        results[exchange].Add(result);
-        Console.WriteLine($"{round,-6}{Name(exchange),-30}{result.Rate,10:F0}{result.P50,10:F1}{result.P99,10:F1}{Cpu(result.CpuPerThousand),16}");
+        // Rotate the order so that no path always runs first (or on a machine warmed or loaded by another).
+        var order = paths.Skip((round - 1) % paths.Length).Concat(paths.Take((round - 1) % paths.Length));
+        foreach (var path in order)
+        {
+            var count = mode == 0 ? messages : (int)(mode * pacedSeconds);
+            var result = await Measure(path, mode, count);
+            results[path][mode].Add(result);
+            Console.WriteLine($"{round,-6}{ModeName(mode),-12}{Name(path),-30}{result.Rate,10:F0}{result.P50,10:F2}{result.P99,10:F2}{Cpu(result.CpuBrokers),13}{Cpu(result.CpuHost),10}{Cpu(result.CpuLoad),10}");
+        }
     }
 }
 
-var plugin = Median(results[Plugin]);
-var ours = Median(results[Ours]);
 Console.WriteLine();
-Console.WriteLine($"median of {rounds} rounds");
-Console.WriteLine($"{"path",-36}{"msgs/s",10}{"p50 ms",10}{"p99 ms",10}{"CPU ms/1k msgs",16}");
-Console.WriteLine($"{Name(Plugin),-36}{plugin.Rate,10:F0}{plugin.P50,10:F1}{plugin.P99,10:F1}{Cpu(plugin.CpuPerThousand),16}");
-Console.WriteLine($"{Name(Ours),-36}{ours.Rate,10:F0}{ours.P50,10:F1}{ours.P99,10:F1}{Cpu(ours.CpuPerThousand),16}");
-var cpuRatio = plugin.CpuPerThousand is > 0 && ours.CpuPerThousand is { } oursCpu ? $", CPU per message {oursCpu / plugin.CpuPerThousand.Value:F2}x" : "";
-Console.WriteLine($"ratio (ours / plugin): throughput {ours.Rate / plugin.Rate:F2}x, p50 {ours.P50 / plugin.P50:F2}x, p99 {ours.P99 / plugin.P99:F2}x{cpuRatio}");
+Console.WriteLine($"median of {rounds} rounds (CPU in ms per 100k msgs; 'link total' = brokers + the link's process: the host process on the");
+Console.WriteLine("FederationHost path, this process minus the load generator's own CPU on the plugin path of the same round for the in-process link)");
+Console.WriteLine($"{"mode",-12}{"path",-30}{"msgs/s",10}{"p50 ms",10}{"p99 ms",10}{"CPU brokers",13}{"CPU host",10}{"CPU load",10}{"link total",12}");
+var medians = paths.ToDictionary(path => path, path => modes.ToDictionary(mode => mode, mode => Median(results[path][mode], results.GetValueOrDefault(Plugin)?[mode], path)));
+foreach (var mode in modes)
+{
+    foreach (var path in paths)
+    {
+        var m = medians[path][mode];
+        Console.WriteLine($"{ModeName(mode),-12}{Name(path),-30}{m.Rate,10:F0}{m.P50,10:F2}{m.P99,10:F2}{Cpu(m.CpuBrokers),13}{Cpu(m.CpuHost),10}{Cpu(m.CpuLoad),10}{Cpu(m.LinkTotal),12}");
+    }
+}
+
+Console.WriteLine();
+Console.WriteLine("ratios against the plugin (medians of this run; goals: p50 and p99 at 5,000 msg/s <= 1.0x, saturated throughput >= 1.5x, CPU <= 1.0x)");
+foreach (var path in paths.Where(path => path != Plugin && paths.Contains(Plugin)))
+{
+    var plugin = medians[Plugin];
+    var ours = medians[path];
+    var parts = new List<string> { $"saturated throughput {ours[0].Rate / plugin[0].Rate:F2}x" };
+    parts.AddRange(rates.Select(rate => $"p50/p99 at {rate}/s {ours[rate].P50 / plugin[rate].P50:F2}x/{ours[rate].P99 / plugin[rate].P99:F2}x"));
+    parts.AddRange(modes.Where(mode => ours[mode].LinkTotal is not null && plugin[mode].LinkTotal is > 0)
+        .Select(mode => $"CPU/100k {ModeName(mode)} {ours[mode].LinkTotal!.Value / plugin[mode].LinkTotal!.Value:F2}x"));
+    Console.WriteLine($"{Name(path)}: {string.Join(", ", parts)}");
+}
+
 foreach (var sink in sinks.Values)
 {
     await sink.DisposeAsync();
@@ -79,58 +137,94 @@ await upstream.CloseAsync();
 await downstream.CloseAsync();
 return 0;
 
-async Task<Result> Measure(string exchange)
+async Task<Result> Measure(string exchange, int rate, int count)
 {
     await using var producer = await upstream.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
     var sink = sinks[exchange];
-    var received = sink.StartRound();
+    var received = sink.StartRound(count);
     var body = new byte[256];
-    var cpuBefore = CpuTime();
+    var brokersBefore = BrokerCpu();
+    var hostBefore = hostPid is { } host ? ProcessCpu(host) : null;
+    var loadBefore = Process.GetCurrentProcess().TotalProcessorTime;
     var started = Stopwatch.GetTimestamp();
-    var inFlight = new List<Task>(ProducerWindow);
-    for (var i = 0; i < messages; i++)
+    var inFlight = new Queue<Task>();
+    var window = rate == 0 ? ProducerWindow : PacedWindow;
+    for (var i = 0; i < count; i++)
     {
+        if (rate > 0)
+        {
+            // Paced: message i is due i/rate seconds after the start; a 1 ms timer tick releases what is due.
+            while (Stopwatch.GetElapsedTime(started).TotalSeconds * rate < i)
+            {
+                await Task.Delay(1);
+            }
+        }
+
         BitConverter.TryWriteBytes(body, Stopwatch.GetTimestamp());
-        inFlight.Add(producer.BasicPublishAsync(exchange, "k", body.ToArray()).AsTask());
-        if (inFlight.Count == ProducerWindow)
+        inFlight.Enqueue(producer.BasicPublishAsync(exchange, "k", body.ToArray()).AsTask());
+        if (rate == 0 && inFlight.Count == window)
         {
             await Task.WhenAll(inFlight);
             inFlight.Clear();
+        }
+        else if (inFlight.Count >= window)
+        {
+            await inFlight.Dequeue();
+        }
+
+        while (rate > 0 && inFlight.TryPeek(out var oldest) && oldest.IsCompleted)
+        {
+            await inFlight.Dequeue();
         }
     }
 
     await Task.WhenAll(inFlight);
     var latencies = await received.WaitAsync(TimeSpan.FromMinutes(5));
     var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-    var cpu = CpuTime() - cpuBefore;
+    var perHundredThousand = 100_000.0 / count;
+    var brokers = BrokerCpu() - brokersBefore;
+    var hostCpu = exchange == Host && hostPid is { } hostId ? ProcessCpu(hostId) - hostBefore : null;
+    var load = Process.GetCurrentProcess().TotalProcessorTime - loadBefore;
     Array.Sort(latencies);
-    return new Result(messages / seconds, latencies[messages / 2], latencies[(int)(messages * 0.99)], cpu?.TotalMilliseconds * 1000 / messages);
+    return new Result(count / seconds, latencies[count / 2], latencies[(int)(count * 0.99)],
+        brokers?.TotalMilliseconds * perHundredThousand, hostCpu?.TotalMilliseconds * perHundredThousand, load.TotalMilliseconds * perHundredThousand, null);
 }
 
-// CPU time of this process plus the brokers', or null when the brokers' ids are not given or not readable.
-TimeSpan? CpuTime()
+// CPU time of the brokers, or null when their ids are not given or not readable.
+TimeSpan? BrokerCpu()
 {
-    if (brokerPids.Length == 0)
+    if (brokerPids.Count == 0)
     {
         return null;
     }
 
-    var total = Process.GetCurrentProcess().TotalProcessorTime;
+    var total = TimeSpan.Zero;
     foreach (var pid in brokerPids)
     {
-        var path = $"/proc/{pid}/stat";
-        if (!File.Exists(path))
+        if (ProcessCpu(pid) is not { } cpu)
         {
             return null;
         }
 
-        // utime and stime are fields 14 and 15, counted after the parenthesised command name, in clock ticks (USER_HZ, 100).
-        var fields = File.ReadAllText(path).Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        total += TimeSpan.FromMilliseconds(ticks * 10);
+        total += cpu;
     }
 
     return total;
+}
+
+// User + system CPU time of a process from /proc/<pid>/stat: fields 14 and 15, counted after the parenthesised command
+// name, in clock ticks (USER_HZ, 100).
+static TimeSpan? ProcessCpu(int pid)
+{
+    var path = $"/proc/{pid}/stat";
+    if (!File.Exists(path))
+    {
+        return null;
+    }
+
+    var fields = File.ReadAllText(path).Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+    return TimeSpan.FromMilliseconds(ticks * 10);
 }
 
 async Task WaitForUpstreamBinding(string exchange)
@@ -160,20 +254,42 @@ async Task WaitForUpstreamBinding(string exchange)
     }
 }
 
-static string Name(string exchange) => exchange == Plugin ? "RabbitMQ federation plugin" : "Federation.Core link";
-
-static string Cpu(double? perThousand) => perThousand is { } value ? value.ToString("F0", CultureInfo.InvariantCulture) : "-";
-
-static Result Median(List<Result> results)
+static string Name(string exchange) => exchange switch
 {
-    static double Middle(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-    }
+    Plugin => "RabbitMQ federation plugin",
+    Ours => "Federation.Core link, in-process",
+    _ => "FederationHost process",
+};
 
-    var cpu = results.All(r => r.CpuPerThousand is not null) ? Middle(results.Select(r => r.CpuPerThousand!.Value)) : (double?)null;
-    return new Result(Middle(results.Select(r => r.Rate)), Middle(results.Select(r => r.P50)), Middle(results.Select(r => r.P99)), cpu);
+static string ModeName(int rate) => rate == 0 ? "saturated" : $"{rate}/s";
+
+static string Cpu(double? perHundredThousand) => perHundredThousand is { } value ? value.ToString("F0", CultureInfo.InvariantCulture) : "-";
+
+static double Middle(IEnumerable<double> values)
+{
+    var sorted = values.Order().ToArray();
+    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+}
+
+static double? MiddleOrNull(IEnumerable<double?> values)
+{
+    var list = values.ToList();
+    return list.All(value => value is not null) ? Middle(list.Select(value => value!.Value)) : null;
+}
+
+// The median of each column; 'link total' is brokers plus the link's own process: nothing for the plugin (it runs inside
+// the broker), the host process for FederationHost, and for the in-process link this process minus what the load
+// generator alone spent on the plugin's path in the same round and mode.
+static Result Median(List<Result> results, List<Result>? pluginResults, string path)
+{
+    var linkTotals = results.Select((result, round) => path switch
+    {
+        Plugin => result.CpuBrokers,
+        Host => result.CpuBrokers + result.CpuHost,
+        _ => result.CpuBrokers + (result.CpuLoad - pluginResults?[round].CpuLoad),
+    });
+    return new Result(Middle(results.Select(r => r.Rate)), Middle(results.Select(r => r.P50)), Middle(results.Select(r => r.P99)),
+        MiddleOrNull(results.Select(r => r.CpuBrokers)), MiddleOrNull(results.Select(r => r.CpuHost)), MiddleOrNull(results.Select(r => r.CpuLoad)), MiddleOrNull(linkTotals));
 }
 
 static async Task<IConnection> Connect(string uri)
@@ -182,8 +298,8 @@ static async Task<IConnection> Connect(string uri)
     return await new ConnectionFactory { Uri = new Uri(clean) }.CreateConnectionAsync();
 }
 
-/// <summary>One path's figures for one round: msgs/s, p50 and p99 latency in ms, and CPU ms per 1,000 messages.</summary>
-internal sealed record Result(double Rate, double P50, double P99, double? CpuPerThousand);
+/// <summary>One path's figures for one round and mode: msgs/s, p50 and p99 latency in ms, and CPU ms per 100,000 messages.</summary>
+internal sealed record Result(double Rate, double P50, double P99, double? CpuBrokers, double? CpuHost, double? CpuLoad, double? LinkTotal);
 
 /// <summary>
 /// The downstream consumer of one path. Its queue and binding live for the whole run, so the federated binding upstream
@@ -192,22 +308,20 @@ internal sealed record Result(double Rate, double P50, double P99, double? CpuPe
 internal sealed class Sink : IAsyncDisposable
 {
     private readonly IChannel channel;
-    private readonly int messages;
     private Round? current;
 
-    private Sink(IChannel channel, int messages)
+    private Sink(IChannel channel)
     {
         this.channel = channel;
-        this.messages = messages;
     }
 
-    public static async Task<Sink> StartAsync(IConnection downstream, string exchange, int messages)
+    public static async Task<Sink> StartAsync(IConnection downstream, string exchange)
     {
         var channel = await downstream.CreateChannelAsync();
         await channel.ExchangeDeclareAsync(exchange, ExchangeType.Direct, durable: true);
         var queue = (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
         await channel.QueueBindAsync(queue, exchange, "k");
-        var sink = new Sink(channel, messages);
+        var sink = new Sink(channel);
         var consumer = new AsyncEventingBasicConsumer(channel);
         consumer.ReceivedAsync += (_, delivery) =>
         {
@@ -219,7 +333,7 @@ internal sealed class Sink : IAsyncDisposable
     }
 
     /// <summary>Starts counting a new round; the task completes with the latencies once all its messages arrived.</summary>
-    public Task<double[]> StartRound()
+    public Task<double[]> StartRound(int messages)
     {
         var round = new Round(messages);
         current = round;

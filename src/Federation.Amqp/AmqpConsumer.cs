@@ -113,6 +113,8 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
         }
 
         var delivery = new Delivery(deliveryTag, redelivered, exchange, routingKey, AmqpProperties.FromAmqp(properties), body.ToArray());
+        // Never reset afterwards: an async method's changes to AsyncLocal values do not reach its caller (the dispatcher),
+        // and a reset cost a second execution-context allocation per delivery.
         ConsumerRunningHandler.Value = this;
         try
         {
@@ -128,10 +130,6 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
         {
             Stop(new TransportException($"The handler for queue '{queue}' failed: {handlerFailure.Message}", handlerFailure));
             _ = Task.Run(CloseChannelAsync, CancellationToken.None);
-        }
-        finally
-        {
-            ConsumerRunningHandler.Value = null;
         }
     }
 

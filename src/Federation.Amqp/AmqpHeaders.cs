@@ -20,6 +20,17 @@ internal static class AmqpHeaders
         }
 
         var result = new Dictionary<string, object?>(table.Count, StringComparer.Ordinal);
+        if (table is Dictionary<string, object?> dictionary)
+        {
+            // What the client hands out: enumerated without boxing an enumerator.
+            foreach (var (key, value) in dictionary)
+            {
+                result[key] = FromAmqpValue(value);
+            }
+
+            return result;
+        }
+
         foreach (var (key, value) in table)
         {
             result[key] = FromAmqpValue(value);
@@ -49,13 +60,32 @@ internal static class AmqpHeaders
             return null;
         }
 
-        var result = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (table is Dictionary<string, object?> dictionary)
+        {
+            // The common case (trail entries, headers): sized up front and enumerated without boxing an enumerator.
+            var copy = new Dictionary<string, object?>(dictionary.Count, StringComparer.Ordinal);
+            CopyToAmqp(dictionary, copy);
+            return copy;
+        }
+
+        var result = table is IReadOnlyCollection<KeyValuePair<string, object?>> sized
+            ? new Dictionary<string, object?>(sized.Count, StringComparer.Ordinal)
+            : new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var (key, value) in table)
         {
             result[key] = ToAmqpValue(value);
         }
 
         return result;
+    }
+
+    /// <summary>Converts a table to send into <paramref name="target"/>, as <see cref="ToAmqp"/> does, without allocating the outer table.</summary>
+    public static void CopyToAmqp(Dictionary<string, object?> table, Dictionary<string, object?> target)
+    {
+        foreach (var (key, value) in table)
+        {
+            target[key] = ToAmqpValue(value);
+        }
     }
 
     /// <summary>Converts one value to send. Always copies containers, so the caller may change its own afterwards.</summary>
@@ -74,9 +104,9 @@ internal static class AmqpHeaders
     private static List<object?> FromAmqpList(IList array)
     {
         var result = new List<object?>(array.Count);
-        foreach (var item in array)
+        for (var i = 0; i < array.Count; i++)
         {
-            result.Add(FromAmqpValue(item));
+            result.Add(FromAmqpValue(array[i]));
         }
 
         return result;
@@ -96,9 +126,9 @@ internal static class AmqpHeaders
     private static List<object?> ToAmqpList(IList array)
     {
         var result = new List<object?>(array.Count);
-        foreach (var item in array)
+        for (var i = 0; i < array.Count; i++)
         {
-            result.Add(ToAmqpValue(item));
+            result.Add(ToAmqpValue(array[i]));
         }
 
         return result;

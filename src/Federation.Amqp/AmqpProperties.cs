@@ -8,43 +8,42 @@ internal static class AmqpProperties
 {
     private const byte PersistentDeliveryMode = 2;
 
-    /// <summary>Builds fresh client properties; the client adds its own headers to them, so they are never shared.</summary>
-    public static BasicProperties ToAmqp(MessageProperties properties)
+    /// <summary>
+    /// Writes <paramref name="properties"/> into <paramref name="target"/>, overwriting every field, so that a publisher can
+    /// reuse one client object per pending publish instead of allocating one per message. The headers go into
+    /// <paramref name="headerTable"/> (cleared first), whose values are copies: the caller may change its own afterwards.
+    /// </summary>
+    /// <param name="properties">The message's properties.</param>
+    /// <param name="target">The client properties to overwrite; not in use by any other publish.</param>
+    /// <param name="headerTable">The table the headers go into; not in use by any other publish.</param>
+    /// <param name="alwaysHeaders">
+    /// Give a message without headers the empty <paramref name="headerTable"/>: with publisher confirms the client adds an
+    /// empty table of its own to such a message anyway (allocating it), so the bytes on the wire are the same.
+    /// </param>
+    public static void CopyToAmqp(MessageProperties properties, BasicProperties target, Dictionary<string, object?> headerTable, bool alwaysHeaders)
     {
-        var result = new BasicProperties
-        {
-            ContentType = properties.ContentType,
-            ContentEncoding = properties.ContentEncoding,
-            CorrelationId = properties.CorrelationId,
-            ReplyTo = properties.ReplyTo,
-            Expiration = properties.Expiration,
-            MessageId = properties.MessageId,
-            Type = properties.Type,
-            UserId = properties.UserId,
-            AppId = properties.AppId,
-        };
-
-        if (properties.Persistent)
-        {
-            result.DeliveryMode = DeliveryModes.Persistent;
-        }
-
-        if (properties.Priority is { } priority)
-        {
-            result.Priority = priority;
-        }
-
-        if (properties.Timestamp is { } timestamp)
-        {
-            result.Timestamp = new AmqpTimestamp(timestamp.ToUnixTimeSeconds());
-        }
-
+        target.ContentType = properties.ContentType;
+        target.ContentEncoding = properties.ContentEncoding;
+        target.CorrelationId = properties.CorrelationId;
+        target.ReplyTo = properties.ReplyTo;
+        target.Expiration = properties.Expiration;
+        target.MessageId = properties.MessageId;
+        target.Type = properties.Type;
+        target.UserId = properties.UserId;
+        target.AppId = properties.AppId;
+        target.DeliveryMode = properties.Persistent ? DeliveryModes.Persistent : default;
+        target.Priority = properties.Priority ?? default;
+        target.Timestamp = properties.Timestamp is { } timestamp ? new AmqpTimestamp(timestamp.ToUnixTimeSeconds()) : default;
+        headerTable.Clear();
         if (properties.Headers is { } headers)
         {
-            result.Headers = AmqpHeaders.ToAmqp(headers);
+            AmqpHeaders.CopyToAmqp(headers, headerTable);
+            target.Headers = headerTable;
         }
-
-        return result;
+        else
+        {
+            target.Headers = alwaysHeaders ? headerTable : null;
+        }
     }
 
     /// <summary>Copies received properties out of the client's objects, which are only valid during the delivery callback.</summary>

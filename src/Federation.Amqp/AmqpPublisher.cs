@@ -1,4 +1,5 @@
-using System.Threading.Channels;
+using System.Collections.Concurrent;
+using System.Threading.Tasks.Sources;
 using Federation.Core.Transport;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
@@ -6,11 +7,13 @@ using RabbitMQ.Client.Events;
 namespace Federation.Amqp;
 
 /// <summary>
-/// Publishes on its own channel. Call order is kept by an ordered writer loop: <see cref="PublishAsync"/> converts the
-/// properties synchronously and queues the message on an unbounded <see cref="Channel{T}"/>, and a single loop writes the
-/// messages in queue order, so pipelined calls reach the broker in call order without relying on when
-/// <c>BasicPublishAsync</c> first yields. With confirms, the channel is in confirm mode without the client's own tracking
-/// (which would add an <c>x-dotnet-pub-seq-no</c> header to every message); this class correlates <c>basic.ack</c>/<c>basic.nack</c>
+/// Publishes on its own channel. Call order is kept by one ordered drain at a time: <see cref="PublishAsync"/> converts the
+/// properties synchronously and queues the message, and whichever call finds no drain running writes the queue in order,
+/// inline on its own thread, until the queue is empty. Pipelined calls therefore reach the broker in call order without
+/// relying on when <c>BasicPublishAsync</c> first yields, and at moderate rates a publish is written on the caller's
+/// thread without a hand-off to another one (a drain that has to wait, for the confirm window or the client, carries on
+/// asynchronously while later calls only queue). With confirms, the channel is in confirm mode without the client's own
+/// tracking (which would add an <c>x-dotnet-pub-seq-no</c> header to every message); this class correlates <c>basic.ack</c>/<c>basic.nack</c>
 /// by sequence number and bounds the unconfirmed messages by <see cref="PublisherOptions.MaxOutstandingConfirms"/>.
 /// </summary>
 /// <remarks>
@@ -18,6 +21,13 @@ namespace Federation.Amqp;
 /// completed together on one thread-pool work item, whose continuations run inline: one hand-off per confirm frame
 /// instead of one per message, and never the caller's code on the client's connection loop. Callers must therefore not
 /// block in a continuation of one publish waiting for another publish to complete.
+/// <para>
+/// Nothing is allocated per publish on the steady path but the header values' copies: each publish rents a
+/// <see cref="Pending"/> from a pool, which is the <see cref="IValueTaskSource"/> behind the returned
+/// <see cref="ValueTask"/> and carries reusable client properties and header table; it returns to the pool when the caller
+/// takes its result. Whoever takes a publish out of the confirm window (a confirm, a channel failure, or the drain
+/// withdrawing a publish that was not written) completes it, exactly once.
+/// </para>
 /// </remarks>
 internal sealed class AmqpPublisher : IMessagePublisher
 {
@@ -25,10 +35,16 @@ internal sealed class AmqpPublisher : IMessagePublisher
     private readonly PublisherOptions options;
     // Without confirms a publish completes once written; completions are handed off in batches of at most this many.
     private const int WrittenBatch = 256;
-    private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private const int Idle = 0, Draining = 1, Closed = 2;
+    private readonly ConcurrentQueue<Pending> queue = new();
+    // Idle, Draining (one drain writes the queue), or Closed (disposed: whoever finds a message queued fails it).
+    private int drainState;
+    private Task drain = Task.CompletedTask;
+    // Completed publishes whose callers have taken the result, ready for reuse; bounded so a burst does not pin memory.
+    private readonly Stack<Pending> pool = new();
+    private readonly int poolLimit;
     // Never disposed: late confirms may still release it, and without AvailableWaitHandle it holds nothing to free.
     private readonly SemaphoreSlim window;
-    private readonly Task writer;
     private PublishChannel? channel;
     private volatile bool disposed;
 
@@ -37,8 +53,8 @@ internal sealed class AmqpPublisher : IMessagePublisher
         this.connection = connection;
         this.options = options;
         window = new SemaphoreSlim(Math.Max(1, options.MaxOutstandingConfirms));
+        poolLimit = Math.Max(1, options.MaxOutstandingConfirms) + WrittenBatch;
         Attach(channel);
-        writer = Task.Run(WriteLoopAsync);
     }
 
     public static async Task<AmqpPublisher> OpenAsync(AmqpConnection connection, PublisherOptions options, CancellationToken cancellationToken)
@@ -68,14 +84,47 @@ internal sealed class AmqpPublisher : IMessagePublisher
         }
 
         // Converted now: the caller may change its properties as soon as this call returns.
-        var pending = new Pending(exchange, routingKey, AmqpProperties.ToAmqp(properties), body);
-        if (!queue.Writer.TryWrite(pending))
+        var pending = Rent();
+        pending.Prepare(exchange, routingKey, properties, body, alwaysHeaders: options.Confirms, cancellationToken);
+        var done = new ValueTask(pending, pending.Version);
+        queue.Enqueue(pending);
+        switch (Interlocked.CompareExchange(ref drainState, Draining, Idle))
         {
-            return ValueTask.FromException(new ObjectDisposedException(nameof(IMessagePublisher)));
+            case Idle:
+                drain = DrainAsync();
+                break;
+            case Closed:
+                FailQueued();
+                break;
         }
 
-        var done = pending.Done.Task;
-        return new ValueTask(cancellationToken.CanBeCanceled ? done.WaitAsync(cancellationToken) : done);
+        // A cancellable caller may stop waiting before the publisher is done with the pending publish; it then returns
+        // to the pool only once the publisher completes it (AsTask takes the result then).
+        return cancellationToken.CanBeCanceled ? new ValueTask(done.AsTask().WaitAsync(cancellationToken)) : done;
+    }
+
+    private Pending Rent()
+    {
+        lock (pool)
+        {
+            if (pool.TryPop(out var pooled))
+            {
+                return pooled;
+            }
+        }
+
+        return new Pending(this);
+    }
+
+    private void Return(Pending pending)
+    {
+        lock (pool)
+        {
+            if (pool.Count < poolLimit)
+            {
+                pool.Push(pending);
+            }
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -86,8 +135,14 @@ internal sealed class AmqpPublisher : IMessagePublisher
         }
 
         disposed = true;
-        queue.Writer.TryComplete();
-        await writer.ConfigureAwait(false);
+        // Let the running drain write what was queued before, then close: later publishes fail (FailQueued).
+        while (Interlocked.CompareExchange(ref drainState, Closed, Idle) != Idle)
+        {
+            await Volatile.Read(ref drain).ConfigureAwait(false);
+            await Task.Yield();
+        }
+
+        FailQueued();
         if (channel is { } current)
         {
             try
@@ -125,71 +180,131 @@ internal sealed class AmqpPublisher : IMessagePublisher
     private TransportException ChannelClosedError(ShutdownEventArgs reason) =>
         connection.ClosedError() is { } lost ? lost : AmqpErrors.FromReason(reason, AmqpErrors.Operation.Other, null);
 
-    private async Task WriteLoopAsync()
+    /// <summary>Writes the queue in order until it is empty; only one runs at a time (<see cref="drainState"/>).</summary>
+    private async Task DrainAsync()
     {
-        var reader = queue.Reader;
-        var written = new List<Pending>();
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        List<Pending>? written = null;
+        while (true)
         {
-            // Drain what is queued without a wait per message: the client batches the frames into its socket writes.
-            while (reader.TryRead(out var pending))
+            while (queue.TryDequeue(out var pending))
             {
-                try
+                if (await WriteAsync(pending).ConfigureAwait(false))
                 {
-                    if (await WriteAsync(pending).ConfigureAwait(false))
+                    (written ??= []).Add(pending);
+                    if (written.Count == WrittenBatch)
                     {
-                        written.Add(pending);
+                        Complete(written, ConfirmOutcome.Acked, null, releasesWindow: false);
+                        written = null;
                     }
-                }
-                catch (Exception error)
-                {
-                    Complete([pending], ConfirmOutcome.Failed, AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) ?? error, releasesWindow: false);
-                }
-
-                if (written.Count == WrittenBatch)
-                {
-                    Complete(written, ConfirmOutcome.Acked, null, releasesWindow: false);
-                    written = [];
                 }
             }
 
-            if (written.Count > 0)
+            if (written is not null)
             {
                 Complete(written, ConfirmOutcome.Acked, null, releasesWindow: false);
-                written = [];
+                written = null;
+            }
+
+            // A call that queued after our last TryDequeue saw Draining and left its message to us: look again.
+            Volatile.Write(ref drainState, Idle);
+            if (queue.IsEmpty || Interlocked.CompareExchange(ref drainState, Draining, Idle) != Idle)
+            {
+                return;
             }
         }
     }
 
-    /// <summary>Writes one message; returns whether it is complete once written (no confirms) rather than at its confirm.</summary>
+    /// <summary>Fails what is queued once the publisher is closed.</summary>
+    private void FailQueued()
+    {
+        while (queue.TryDequeue(out var pending))
+        {
+            pending.Complete(ConfirmOutcome.Failed, new ObjectDisposedException(nameof(IMessagePublisher)));
+        }
+    }
+
+    /// <summary>
+    /// Writes one message; returns whether it is complete once written (no confirms). Otherwise it is in the confirm window,
+    /// or it failed and was completed here. Never throws.
+    /// </summary>
+    /// <remarks>
+    /// The caller's token reaches the client: a publish whose caller gave up before it was written is not written.
+    /// RabbitMQ.Client 7.2.1 fixed #1900 (a cancelled token released the client's confirm semaphore it never took, which
+    /// corrupted the publish sequence numbers), so a publish that fails or is cancelled in the client leaves the numbering
+    /// intact: the client hands the same number to the next publish, and the window gives it back with
+    /// <see cref="ConfirmWindow{T}.Withdraw"/>.
+    /// </remarks>
     private async ValueTask<bool> WriteAsync(Pending pending)
     {
-        connection.ThrowIfClosed();
-        var current = channel!;
-        if (!current.Channel.IsOpen)
+        var cancellationToken = pending.CancellationToken;
+        PublishChannel current;
+        try
         {
-            // A channel error (e.g. publishing to a missing exchange) closed the old channel; later publishes get a new one.
-            current.Channel.Dispose();
-            Attach(await OpenChannelAsync(connection, options, CancellationToken.None).ConfigureAwait(false));
+            cancellationToken.ThrowIfCancellationRequested();
+            connection.ThrowIfClosed();
             current = channel!;
+            if (!current.Channel.IsOpen)
+            {
+                // A channel error (e.g. publishing to a missing exchange) closed the old channel; later publishes get a new one.
+                current.Channel.Dispose();
+                Attach(await OpenChannelAsync(connection, options, CancellationToken.None).ConfigureAwait(false));
+                current = channel!;
+            }
+
+            if (!options.Confirms)
+            {
+                await current.Channel.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+
+            await window.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error)
+        {
+            CompleteUnwritten(pending, error);
+            return false;
         }
 
         var client = current.Channel;
-        if (!options.Confirms)
+        ulong sequenceNumber;
+        try
         {
-            await client.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, CancellationToken.None).ConfigureAwait(false);
-            return true;
+            sequenceNumber = await client.GetNextPublishSequenceNumberAsync(CancellationToken.None).ConfigureAwait(false);
+            lock (current.Outstanding)
+            {
+                current.Outstanding.Add(sequenceNumber, pending);
+            }
+        }
+        catch (Exception error)
+        {
+            window.Release();
+            CompleteUnwritten(pending, error);
+            return false;
         }
 
-        await window.WaitAsync().ConfigureAwait(false);
-        var sequenceNumber = await client.GetNextPublishSequenceNumberAsync().ConfigureAwait(false);
-        lock (current.Outstanding)
+        try
         {
-            current.Outstanding.Add(sequenceNumber, pending);
+            await client.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error)
+        {
+            // Not written: the client gives this sequence number to the next publish, so the window must not hold it. If a
+            // channel failure took it first, that completed it.
+            bool withdrawn;
+            lock (current.Outstanding)
+            {
+                withdrawn = current.Outstanding.Withdraw(sequenceNumber);
+            }
+
+            if (withdrawn)
+            {
+                window.Release();
+                CompleteUnwritten(pending, error);
+            }
+
+            return false;
         }
 
-        // Never a cancellable token here: RabbitMQ.Client 7.1.2 (#1900) corrupts confirm accounting when one is already cancelled.
-        await client.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, CancellationToken.None).ConfigureAwait(false);
         if (!client.IsOpen && client.CloseReason is { } reason)
         {
             // The channel closed before or while we wrote; its shutdown handler may have run before we registered.
@@ -197,6 +312,20 @@ internal sealed class AmqpPublisher : IMessagePublisher
         }
 
         return false;
+    }
+
+    /// <summary>Completes a publish that was not written: cancelled if its caller cancelled, failed otherwise.</summary>
+    private void CompleteUnwritten(Pending pending, Exception error)
+    {
+        if (error is OperationCanceledException && pending.CancellationToken.IsCancellationRequested)
+        {
+            // Its caller has already seen the cancellation (WaitAsync); complete it so the pending publish is released.
+            Complete([pending], ConfirmOutcome.Cancelled, null, releasesWindow: false);
+        }
+        else
+        {
+            Complete([pending], ConfirmOutcome.Failed, AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) ?? error, releasesWindow: false);
+        }
     }
 
     private Task Settle(PublishChannel source, ulong deliveryTag, bool multiple, bool nacked)
@@ -245,18 +374,77 @@ internal sealed class AmqpPublisher : IMessagePublisher
         ThreadPool.UnsafeQueueUserWorkItem(new CompletionBatch(settled, outcome, error), preferLocal: false);
     }
 
-    private sealed class Pending(string exchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body)
+    /// <summary>
+    /// One publish from <see cref="PublishAsync"/> until its caller has its result; then it goes back to the pool with its
+    /// client properties and header table, which are reused by the next publish.
+    /// </summary>
+    private sealed class Pending(AmqpPublisher owner) : IValueTaskSource
     {
-        public string Exchange { get; } = exchange;
+        // Completed only from a CompletionBatch work item, where continuations may run inline (see the class remarks).
+        private ManualResetValueTaskSourceCore<bool> completion;
+        private readonly Dictionary<string, object?> headerTable = new(StringComparer.Ordinal);
 
-        public string RoutingKey { get; } = routingKey;
+        public string Exchange { get; private set; } = string.Empty;
 
-        public BasicProperties Properties { get; } = properties;
+        public string RoutingKey { get; private set; } = string.Empty;
 
-        public ReadOnlyMemory<byte> Body { get; } = body;
+        public BasicProperties Properties { get; } = new();
 
-        /// <summary>Completed only from a <see cref="CompletionBatch"/> work item, where its continuations may run inline.</summary>
-        public TaskCompletionSource Done { get; } = new();
+        public ReadOnlyMemory<byte> Body { get; private set; }
+
+        /// <summary>The caller's token: a publish cancelled before it is written is not written.</summary>
+        public CancellationToken CancellationToken { get; private set; }
+
+        public short Version => completion.Version;
+
+        public void Prepare(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, bool alwaysHeaders, CancellationToken cancellationToken)
+        {
+            Exchange = exchange;
+            RoutingKey = routingKey;
+            AmqpProperties.CopyToAmqp(properties, Properties, headerTable, alwaysHeaders);
+            Body = body;
+            CancellationToken = cancellationToken;
+        }
+
+        public void Complete(ConfirmOutcome outcome, Exception? error)
+        {
+            switch (outcome)
+            {
+                case ConfirmOutcome.Acked:
+                    completion.SetResult(true);
+                    break;
+                case ConfirmOutcome.Cancelled:
+                    completion.SetException(new OperationCanceledException(CancellationToken));
+                    break;
+                case ConfirmOutcome.Nacked:
+                    completion.SetException(new PublishNackedException($"The broker nacked the message published to exchange '{Exchange}' with routing key '{RoutingKey}'."));
+                    break;
+                default:
+                    completion.SetException(error!);
+                    break;
+            }
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => completion.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            completion.OnCompleted(continuation, state, token, flags);
+
+        public void GetResult(short token)
+        {
+            try
+            {
+                completion.GetResult(token);
+            }
+            finally
+            {
+                // The caller has its result and the publisher completed it: nobody refers to this publish any more.
+                Body = default;
+                CancellationToken = default;
+                completion.Reset();
+                owner.Return(this);
+            }
+        }
     }
 
     /// <summary>A channel and the publishes on it that wait for their confirm.</summary>
@@ -264,15 +452,16 @@ internal sealed class AmqpPublisher : IMessagePublisher
     {
         public IChannel Channel { get; } = channel;
 
-        /// <summary>Locked by whoever touches it: the writer loop adds, the client's confirm handlers take.</summary>
+        /// <summary>Locked by whoever touches it: the drain adds, the client's confirm handlers take.</summary>
         public ConfirmWindow<Pending> Outstanding { get; } = new();
     }
 
-    private enum ConfirmOutcome
+    internal enum ConfirmOutcome
     {
         Acked,
         Nacked,
         Failed,
+        Cancelled,
     }
 
     /// <summary>Publishes settled by one confirm frame (or one channel failure), completed in sequence order.</summary>
@@ -282,18 +471,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
         {
             foreach (var pending in settled)
             {
-                switch (outcome)
-                {
-                    case ConfirmOutcome.Acked:
-                        pending.Done.TrySetResult();
-                        break;
-                    case ConfirmOutcome.Nacked:
-                        pending.Done.TrySetException(new PublishNackedException($"The broker nacked the message published to exchange '{pending.Exchange}' with routing key '{pending.RoutingKey}'."));
-                        break;
-                    default:
-                        pending.Done.TrySetException(error!);
-                        break;
-                }
+                pending.Complete(outcome, error);
             }
         }
     }

@@ -82,6 +82,36 @@ internal sealed class ConfirmWindow<T>
         return true;
     }
 
+    /// <summary>
+    /// Takes back the publish added last, which was never written (its publish was cancelled), so that the same sequence
+    /// number can be added again: the client hands it to the next publish.
+    /// </summary>
+    /// <returns>Whether it was still waiting (a channel failure may have taken it already).</returns>
+    public bool Withdraw(ulong sequence)
+    {
+        if (_length == 0 || sequence != _lastAdded)
+        {
+            return false;
+        }
+
+        var tail = (_head + _length - 1) % _sequences.Length;
+        if (_sequences[tail] != sequence)
+        {
+            return false;
+        }
+
+        var wasWaiting = _items[tail] is not null;
+        _items[tail] = null;
+        _length--;
+        if (wasWaiting)
+        {
+            Count--;
+        }
+
+        _lastAdded = sequence - 1;
+        return wasWaiting;
+    }
+
     /// <summary>Removes every waiting publish into <paramref name="settled"/>, in order.</summary>
     public void TakeAll(List<T> settled) => TakeUpTo(ulong.MaxValue, settled);
 

@@ -99,6 +99,82 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
     }
 
     [Fact]
+    public async Task CancelledPublishes_AreNotConfirmedAsWritten_AndLeaveLaterConfirmsIntact()
+    {
+        // RabbitMQ.Client before 7.2.1 (#1900) corrupted its publish sequence numbers when a publish saw a cancelled
+        // token; the publisher now passes the caller's token through, so cancellations racing the writer must leave
+        // every later confirm correlated with its own message.
+        var connection = await ConnectAsync(fixture.Node.AmqpUri());
+        var queue = $"amqp.cancel.{Guid.NewGuid():N}";
+        await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false, AutoDelete: false), Ct);
+        try
+        {
+            var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: true, MaxOutstandingConfirms: 8), Ct);
+            resources.Add(publisher);
+            var confirmed = new List<string>();
+            var cancelled = 0;
+            var publishes = new List<(string Body, ValueTask Done)>();
+            var cancellations = new List<CancellationTokenSource>();
+            for (var i = 0; i < 300; i++)
+            {
+                var body = $"m{i}";
+                var cancellation = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+                cancellations.Add(cancellation);
+                var done = publisher.PublishAsync(string.Empty, queue, new MessageProperties(), Encoding.UTF8.GetBytes(body), cancellation.Token);
+                if (i % 3 == 0)
+                {
+                    await cancellation.CancelAsync();
+                }
+
+                publishes.Add((body, done.Preserve()));
+            }
+
+            foreach (var (body, done) in publishes)
+            {
+                try
+                {
+                    await done;
+                    confirmed.Add(body);
+                }
+                catch (OperationCanceledException)
+                {
+                    cancelled++;
+                }
+            }
+
+            cancellations.ForEach(cancellation => cancellation.Dispose());
+
+            // Publishes after the cancellations are all confirmed.
+            for (var i = 0; i < 50; i++)
+            {
+                await publisher.PublishAsync(string.Empty, queue, new MessageProperties(), Encoding.UTF8.GetBytes($"after{i}"), Ct);
+            }
+
+            // Window 8: most publishes still wait in the queue when their caller cancels, and those are never written.
+            Assert.True(cancelled > 0, "some publishes were cancelled");
+            Assert.Equal(300, confirmed.Count + cancelled);
+            Assert.Subset(confirmed.ToHashSet(), Enumerable.Range(0, 300).Where(i => i % 3 != 0).Select(i => $"m{i}").ToHashSet());
+
+            var factory = new ConnectionFactory { Uri = new Uri($"amqp://guest:guest@127.0.0.1:{fixture.Node.AmqpPort}/") };
+            await using var raw = await factory.CreateConnectionAsync(Ct);
+            await using var channel = await raw.CreateChannelAsync(cancellationToken: Ct);
+            var received = new HashSet<string>();
+            while (await channel.BasicGetAsync(queue, autoAck: true, Ct) is { } message)
+            {
+                Assert.True(received.Add(Encoding.UTF8.GetString(message.Body.Span)), "no message arrives twice");
+            }
+
+            // Every confirmed publish arrived; a cancelled one arrives only if it was written before its cancellation.
+            Assert.Subset(received, confirmed.Concat(Enumerable.Range(0, 50).Select(i => $"after{i}")).ToHashSet());
+            Assert.True(received.Count < 350, "cancelled publishes still queued when their caller cancelled were not written");
+        }
+        finally
+        {
+            await connection.DeleteQueueAsync(queue, Ct);
+        }
+    }
+
+    [Fact]
     public async Task FailedPassiveDeclare_LeavesTheConnectionUsable()
     {
         var connection = await ConnectAsync(fixture.Node.AmqpUri());

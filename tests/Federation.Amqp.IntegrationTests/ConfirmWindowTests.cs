@@ -79,6 +79,31 @@ public sealed class ConfirmWindowTests
         Assert.Equal(1, window.Count);
     }
 
+    [Fact]
+    public void A_withdrawn_publish_gives_its_sequence_number_back_to_the_next_one()
+    {
+        var window = Filled(1, 3);
+        Assert.True(window.Withdraw(3));
+        Assert.Equal(2, window.Count);
+        Assert.False(window.Withdraw(3));
+
+        // The client numbers the next publish 3 again: the window takes it and settles it in order.
+        window.Add(3, "p3 again");
+        var settled = new List<string>();
+        window.TakeUpTo(3, settled);
+        Assert.Equal(["p1", "p2", "p3 again"], settled);
+    }
+
+    [Fact]
+    public void Only_the_last_added_publish_can_be_withdrawn()
+    {
+        var window = Filled(1, 3);
+        Assert.False(window.Withdraw(2));
+        window.TakeAll([]);
+        Assert.False(window.Withdraw(3));
+        Assert.Equal(0, window.Count);
+    }
+
     private static ConfirmWindow<string> Filled(ulong first, ulong last)
     {
         var window = new ConfirmWindow<string>();

@@ -26,6 +26,35 @@ public sealed class MeterAggregatorTests
     }
 
     [Fact]
+    public void Counters_sum_per_tag_set_beyond_the_tag_sets_it_remembers()
+    {
+        // The aggregator remembers the keys of the first tag sets it sees (to skip formatting them per measurement);
+        // tag sets beyond those, and values that differ only in type or value, still count apart.
+        var name = "Test." + Guid.NewGuid().ToString("N");
+        using var meter = new Meter(name);
+        using var aggregator = new MeterAggregator([name]);
+        var counter = meter.CreateCounter<long>("jobs.done", "{job}", "Jobs done.");
+
+        for (var round = 0; round < 2; round++)
+        {
+            for (var link = 0; link < 100; link++)
+            {
+                counter.Add(1, new("link", $"l{link:D3}"), new("ok", link % 2 == 0));
+            }
+        }
+
+        counter.Add(7, new KeyValuePair<string, object?>("n", 1));
+        counter.Add(8, new KeyValuePair<string, object?>("n", 2));
+
+        var points = Assert.Single(aggregator.Collect()).Points;
+        Assert.Equal(102, points.Count);
+        Assert.All(points.Where(p => p.Tags[0].Key == "link"), p => Assert.Equal(2, p.Value));
+        Assert.Equal("l000", points[0].Tags[0].Value);
+        Assert.Equal("true", points[0].Tags[1].Value);
+        Assert.Equal([7d, 8d], points.Where(p => p.Tags[0].Key == "n").Select(p => p.Value));
+    }
+
+    [Fact]
     public void Histograms_keep_sum_and_count_per_tag_set()
     {
         var name = "Test." + Guid.NewGuid().ToString("N");

@@ -95,14 +95,14 @@ public sealed class MeterAggregator : IDisposable
         where T : struct, IConvertible
     {
         var number = value.ToDouble(CultureInfo.InvariantCulture);
-        var sorted = SortTags(tags);
-        var key = string.Join('\u0001', sorted.Select(t => t.Key + '\u0002' + t.Value));
         lock (_gate)
         {
             if (!_instruments.TryGetValue(instrument, out var state))
             {
                 return;
             }
+
+            var (key, sorted) = KeyOf(state, tags);
 
             var count = state.Kind == MetricKind.Summary ? 1 : 0;
             if (state.Accumulate && state.Points.TryGetValue(key, out var existing))
@@ -114,6 +114,48 @@ public sealed class MeterAggregator : IDisposable
                 state.Points[key] = new MetricPoint(sorted, number, count);
             }
         }
+    }
+
+    /// <summary>
+    /// The point key of a tag set. A link records the same few tag sets for every message, so the keys seen are kept per
+    /// instrument and found by comparing the tags, instead of sorting and formatting them (and allocating) per measurement.
+    /// </summary>
+    private static (string Key, KeyValuePair<string, string>[] Sorted) KeyOf(InstrumentState state, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        foreach (var known in state.KnownTagSets)
+        {
+            if (SameTags(known.Tags, tags))
+            {
+                return (known.Key, known.Sorted);
+            }
+        }
+
+        var sorted = SortTags(tags);
+        var key = string.Join('\u0001', sorted.Select(t => t.Key + '\u0002' + t.Value));
+        if (state.KnownTagSets.Count < InstrumentState.MaxKnownTagSets)
+        {
+            state.KnownTagSets.Add(new KnownTagSet(tags.ToArray(), key, sorted));
+        }
+
+        return (key, sorted);
+    }
+
+    private static bool SameTags(KeyValuePair<string, object?>[] known, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        if (known.Length != tags.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < known.Length; i++)
+        {
+            if (!string.Equals(known[i].Key, tags[i].Key, StringComparison.Ordinal) || !Equals(known[i].Value, tags[i].Value))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static KeyValuePair<string, string>[] SortTags(ReadOnlySpan<KeyValuePair<string, object?>> tags)
@@ -169,13 +211,20 @@ public sealed class MeterAggregator : IDisposable
         return null;
     }
 
+    private sealed record KnownTagSet(KeyValuePair<string, object?>[] Tags, string Key, KeyValuePair<string, string>[] Sorted);
+
     private sealed class InstrumentState(Instrument instrument, MetricKind kind, bool accumulate, bool isObservable)
     {
         public Instrument Instrument { get; } = instrument;
         public MetricKind Kind { get; } = kind;
         public bool Accumulate { get; } = accumulate;
         public bool IsObservable { get; } = isObservable;
+        public const int MaxKnownTagSets = 64;
+
         public Dictionary<string, MetricPoint> Points { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Tag sets already seen, in the order they were recorded, with their point key (see <see cref="KeyOf"/>).</summary>
+        public List<KnownTagSet> KnownTagSets { get; } = [];
 
         public InstrumentSnapshot Snapshot() => new(
             Instrument.Meter.Name,

@@ -97,10 +97,14 @@ internal sealed class AmqpLedger : IDeliveryLedger
             }
 
             // Never a cancellable token for the publishes and the commit: a half-written unit is what the transaction is for,
-            // and RabbitMQ.Client 7.1.2 (#1900) misbehaves with tokens cancelled during a publish.
+            // and a unit is published whole or not at all.
+            // One properties object and header table for the unit: each publish is serialised before the next one starts.
+            var properties = new BasicProperties();
+            var headers = new Dictionary<string, object?>(StringComparer.Ordinal);
             foreach (var message in messages)
             {
-                await unitChannel.BasicPublishAsync(message.Exchange, message.RoutingKey, mandatory: false, AmqpProperties.ToAmqp(message.Properties), message.Body, CancellationToken.None).ConfigureAwait(false);
+                AmqpProperties.CopyToAmqp(message.Properties, properties, headers, alwaysHeaders: false);
+                await unitChannel.BasicPublishAsync(message.Exchange, message.RoutingKey, mandatory: false, properties, message.Body, CancellationToken.None).ConfigureAwait(false);
             }
 
             await unitChannel.BasicPublishAsync("", queue, mandatory: false, RecordProperties(), record, CancellationToken.None).ConfigureAwait(false);

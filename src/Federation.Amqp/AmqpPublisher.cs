@@ -86,6 +86,9 @@ internal sealed class AmqpPublisher : IMessagePublisher
         // Converted now: the caller may change its properties as soon as this call returns.
         var pending = Rent();
         pending.Prepare(exchange, routingKey, properties, body, alwaysHeaders: options.Confirms, cancellationToken);
+        var queuedOn = channel!;
+        pending.QueuedOn = queuedOn;
+        pending.QueuedAfterClose = queuedOn.Closed;
         var done = new ValueTask(pending, pending.Version);
         queue.Enqueue(pending);
         switch (Interlocked.CompareExchange(ref drainState, Draining, Idle))
@@ -172,6 +175,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
         newChannel.BasicNacksAsync += (_, args) => Settle(attached, args.DeliveryTag, args.Multiple, nacked: true);
         newChannel.ChannelShutdownAsync += (_, reason) =>
         {
+            attached.Closed = true;
             FailOutstanding(attached, ChannelClosedError(reason));
             return Task.CompletedTask;
         };
@@ -245,7 +249,17 @@ internal sealed class AmqpPublisher : IMessagePublisher
             current = channel!;
             if (!current.Channel.IsOpen)
             {
-                // A channel error (e.g. publishing to a missing exchange) closed the old channel; later publishes get a new one.
+                if (ReferenceEquals(pending.QueuedOn, current) && !pending.QueuedAfterClose && current.Channel.CloseReason is { } closedBy)
+                {
+                    // Queued before anyone could know that the broker closed this channel (e.g. the message before it was over
+                    // the size limit): writing it on a new channel would let it overtake the refused one, which comes again
+                    // after the caller's retry. It fails with the same error, and so does everything queued with it.
+                    CompleteUnwritten(pending, ChannelClosedError(closedBy));
+                    return false;
+                }
+
+                // A channel error (e.g. publishing to a missing exchange) closed the old channel; publishes queued after the
+                // failure was known get a new one.
                 current.Channel.Dispose();
                 Attach(await OpenChannelAsync(connection, options, CancellationToken.None).ConfigureAwait(false));
                 current = channel!;
@@ -397,6 +411,12 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
         public short Version => completion.Version;
 
+        /// <summary>The channel that was current when this publish was queued.</summary>
+        public PublishChannel? QueuedOn { get; set; }
+
+        /// <summary>Whether that channel's shutdown had already been seen when this publish was queued.</summary>
+        public bool QueuedAfterClose { get; set; }
+
         public void Prepare(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, bool alwaysHeaders, CancellationToken cancellationToken)
         {
             Exchange = exchange;
@@ -441,6 +461,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
                 // The caller has its result and the publisher completed it: nobody refers to this publish any more.
                 Body = default;
                 CancellationToken = default;
+                QueuedOn = null;
                 completion.Reset();
                 owner.Return(this);
             }
@@ -454,6 +475,9 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
         /// <summary>Locked by whoever touches it: the drain adds, the client's confirm handlers take.</summary>
         public ConfirmWindow<Pending> Outstanding { get; } = new();
+
+        /// <summary>Set once the client reported the channel's shutdown.</summary>
+        public volatile bool Closed;
     }
 
     internal enum ConfirmOutcome

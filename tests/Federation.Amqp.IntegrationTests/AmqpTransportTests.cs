@@ -175,6 +175,53 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
     }
 
     [Fact]
+    public async Task A_publish_queued_behind_one_the_broker_refused_fails_too_and_never_overtakes_it()
+    {
+        // The broker closes the channel on the first publish (404, no such exchange) and discards what follows on it. A
+        // publish queued before that was known must not be written on a fresh channel: it would reach the queue while the
+        // refused one before it comes again only after the caller's retry (a reordering and, for a link, a duplicate).
+        var connection = await ConnectAsync(fixture.Node.AmqpUri());
+        var queue = $"amqp.order.{Guid.NewGuid():N}";
+        await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false, AutoDelete: false), Ct);
+        try
+        {
+            for (var round = 0; round < 20; round++)
+            {
+                var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: true, MaxOutstandingConfirms: 100), Ct);
+                resources.Add(publisher);
+                var refused = publisher.PublishAsync($"amqp.missing.{Guid.NewGuid():N}", "k", new MessageProperties(), Encoding.UTF8.GetBytes("refused"), Ct).Preserve();
+                var behind = Enumerable.Range(0, 20)
+                    .Select(i => publisher.PublishAsync(string.Empty, queue, new MessageProperties(), Encoding.UTF8.GetBytes($"behind-{round}-{i}"), Ct).Preserve())
+                    .ToList();
+
+                await Assert.ThrowsAsync<ResourceNotFoundException>(async () => await refused);
+                foreach (var publish in behind)
+                {
+                    await Assert.ThrowsAnyAsync<TransportException>(async () => await publish);
+                }
+
+                // Once the failure is known, the next publish gets a new channel.
+                await publisher.PublishAsync(string.Empty, queue, new MessageProperties(), Encoding.UTF8.GetBytes($"after-{round}"), Ct);
+            }
+
+            var factory = new ConnectionFactory { Uri = new Uri($"amqp://guest:guest@127.0.0.1:{fixture.Node.AmqpPort}/") };
+            await using var raw = await factory.CreateConnectionAsync(Ct);
+            await using var channel = await raw.CreateChannelAsync(cancellationToken: Ct);
+            var received = new List<string>();
+            while (await channel.BasicGetAsync(queue, autoAck: true, Ct) is { } message)
+            {
+                received.Add(Encoding.UTF8.GetString(message.Body.Span));
+            }
+
+            Assert.Equal(Enumerable.Range(0, 20).Select(round => $"after-{round}"), received);
+        }
+        finally
+        {
+            await connection.DeleteQueueAsync(queue, Ct);
+        }
+    }
+
+    [Fact]
     public async Task FailedPassiveDeclare_LeavesTheConnectionUsable()
     {
         var connection = await ConnectAsync(fixture.Node.AmqpUri());

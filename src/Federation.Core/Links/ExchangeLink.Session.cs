@@ -25,7 +25,7 @@ internal sealed partial class ExchangeLink
         private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource<IMessageConsumer> _consumerReady = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly string _activityName;
+        private readonly ForwardSpanNames _spanNames;
         private IMessagePublisher? _publisher;
         private IMessageConsumer? _consumer;
         private ReceivedFromEntry _entry = null!;
@@ -43,7 +43,12 @@ internal sealed partial class ExchangeLink
             _upstream = upstream;
             _definition = link.Definition;
             _settings = _definition.Upstream;
-            _activityName = "process " + _definition.Exchange.Name;
+            _spanNames = new ForwardSpanNames(
+                _definition.UpstreamExchange,
+                MessagingAttributes.SystemOf(upstream.DisplayUri),
+                _definition.Exchange.Name,
+                MessagingAttributes.SystemOf(downstream.Connection.DisplayUri),
+                _settings.UpstreamName);
             QueueName = "";
             InternalExchange = "";
         }
@@ -245,18 +250,11 @@ internal sealed partial class ExchangeLink
 
         private ValueTask Forward(IMessageConsumer consumer, Delivery delivery)
         {
-
             var verdict = HopRules.Check(delivery.Properties.Headers, _settings.MaxHops, _downstream.ClusterName, _downstream.VirtualHost);
             if (verdict != ForwardVerdict.Forward)
             {
                 return DropAsync(consumer, delivery, verdict);
             }
-
-            using var activity = FederationTelemetry.ActivitySource.HasListeners()
-                ? FederationTelemetry.ActivitySource.StartActivity(_activityName, ActivityKind.Consumer)
-                : null;
-            activity?.SetTag("messaging.operation.type", "process");
-            activity?.SetTag("messaging.destination.name", _definition.Exchange.Name);
 
             var properties = delivery.Properties;
             if (!_settings.TrustUserId)
@@ -265,6 +263,11 @@ internal sealed partial class ExchangeLink
             }
 
             HopRules.PrependReceivedFrom(properties, delivery.Redelivered ? _redeliveredEntry : _entry);
+
+            // Only a listener pays for tracing: without one, the trace context the message carries goes on untouched.
+            var spans = FederationTelemetry.ActivitySource.HasListeners()
+                ? FederationTelemetry.StartForward(_spanNames, properties, delivery.RoutingKey)
+                : default;
             Track(delivery.DeliveryTag);
             Interlocked.Increment(ref _inFlight);
             ValueTask published;
@@ -274,6 +277,8 @@ internal sealed partial class ExchangeLink
             }
             catch (Exception ex)
             {
+                spans.End(ex);
+                spans.Detach();
                 Settled();
                 Fail(ex);
                 return ValueTask.CompletedTask;
@@ -282,6 +287,8 @@ internal sealed partial class ExchangeLink
             if (published.IsCompletedSuccessfully)
             {
                 published.GetAwaiter().GetResult();
+                spans.End(null);
+                spans.Detach();
                 _link._telemetry.MessagesForwarded.Add(1, _link._tags);
                 _link._drops.Forwarded();
                 Acknowledge(consumer, delivery.DeliveryTag);
@@ -289,8 +296,10 @@ internal sealed partial class ExchangeLink
                 return ValueTask.CompletedTask;
             }
 
+            spans.Detach();
+
             // Pipelining: do not hold the consumer while the downstream confirms; prefetch bounds what is in flight.
-            _ = SettleAsync(consumer, published, delivery.DeliveryTag);
+            _ = SettleAsync(consumer, published, delivery.DeliveryTag, spans);
             return ValueTask.CompletedTask;
         }
 
@@ -315,8 +324,9 @@ internal sealed partial class ExchangeLink
             return ValueTask.CompletedTask;
         }
 
-        private async Task SettleAsync(IMessageConsumer consumer, ValueTask published, ulong deliveryTag)
+        private async Task SettleAsync(IMessageConsumer consumer, ValueTask published, ulong deliveryTag, ForwardSpans spans)
         {
+            Exception? failure = null;
             try
             {
                 await published.ConfigureAwait(false);
@@ -324,8 +334,10 @@ internal sealed partial class ExchangeLink
                 _link._drops.Forwarded();
                 Acknowledge(consumer, deliveryTag);
             }
-            catch (PublishNackedException) when (_settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
+            catch (PublishNackedException ex) when (_settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
             {
+                failure = ex;
+
                 // The upstream cannot take it back (at-most-once): restarting the link would lose everything else it
                 // holds too. Count the loss, settle it like a forward, and go on.
                 Lost("downstream_rejected", 1);
@@ -333,6 +345,8 @@ internal sealed partial class ExchangeLink
             }
             catch (PublishNackedException ex) when (_settings.AckMode != AckMode.NoAck)
             {
+                failure = ex;
+
                 // The downstream refused it: give it back to the upstream queue and restart the link after the delay,
                 // so a persistently failing downstream is retried at reconnect-delay pace instead of in a hot loop.
                 // Once the nack is sent the delivery is no longer outstanding, so later confirmed ones may be acked
@@ -352,12 +366,15 @@ internal sealed partial class ExchangeLink
             }
             catch (Exception ex)
             {
+                failure = ex;
+
                 // Not acknowledged: the upstream redelivers it when the link reconnects (at-least-once). It stays
                 // unsettled in the tracker, so no later ack with multiple covers it.
                 Fail(ex);
             }
             finally
             {
+                spans.End(failure);
                 Settled();
             }
         }

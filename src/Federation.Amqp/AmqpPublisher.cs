@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Federation.Core.Transport;
 using RabbitMQ.Client;
@@ -68,7 +69,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
         }
 
         // Converted now: the caller may change its properties as soon as this call returns.
-        var pending = new Pending(exchange, routingKey, AmqpProperties.ToAmqp(properties), body);
+        var pending = new Pending(exchange, routingKey, AmqpProperties.ToAmqp(properties), body, Activity.Current);
         if (!queue.Writer.TryWrite(pending))
         {
             return ValueTask.FromException(new ObjectDisposedException(nameof(IMessagePublisher)));
@@ -164,6 +165,15 @@ internal sealed class AmqpPublisher : IMessagePublisher
     /// <summary>Writes one message; returns whether it is complete once written (no confirms) rather than at its confirm.</summary>
     private async ValueTask<bool> WriteAsync(Pending pending)
     {
+        // The write loop does not run in the caller's context. RabbitMQ.Client starts its publish span (when listened to)
+        // under Activity.Current and writes that span's traceparent over the message's: run it under the caller's span,
+        // so that it continues the caller's trace instead of starting an unrelated one. This method is async, so the
+        // change ends with it and never reaches the loop.
+        if (Activity.Current != pending.Caller)
+        {
+            Activity.Current = pending.Caller;
+        }
+
         connection.ThrowIfClosed();
         var current = channel!;
         if (!current.Channel.IsOpen)
@@ -245,8 +255,11 @@ internal sealed class AmqpPublisher : IMessagePublisher
         ThreadPool.UnsafeQueueUserWorkItem(new CompletionBatch(settled, outcome, error), preferLocal: false);
     }
 
-    private sealed class Pending(string exchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body)
+    private sealed class Pending(string exchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body, Activity? caller)
     {
+        /// <summary>The caller's current span, under which RabbitMQ.Client's own publish span must nest (see <see cref="WriteAsync"/>).</summary>
+        public Activity? Caller { get; } = caller;
+
         public string Exchange { get; } = exchange;
 
         public string RoutingKey { get; } = routingKey;

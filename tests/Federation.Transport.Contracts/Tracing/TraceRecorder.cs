@@ -52,13 +52,26 @@ public sealed class TraceRecorder : IDisposable
     public async Task<IReadOnlyList<Activity>> WaitForForwardsAsync(ActivityTraceId traceId, int forwards, TimeSpan timeout)
     {
         IReadOnlyList<Activity> spans = [];
-        await Eventually.TrueAsync(
-            () => (spans = SpansOf(traceId)).Count(s => s.Source.Name == FederationTelemetry.SourceName) >= 2 * forwards
-                && spans.Any(s => s.Source.Name == PublisherSourceName),
-            timeout,
-            $"{2 * forwards} forward spans and the publisher's span in trace {traceId}");
+        try
+        {
+            await Eventually.TrueAsync(
+                () => (spans = SpansOf(traceId)).Count(s => s.Source.Name == FederationTelemetry.SourceName) >= 2 * forwards
+                    && spans.Any(s => s.Source.Name == PublisherSourceName),
+                timeout);
+        }
+        catch (TimeoutException)
+        {
+            var forwardSpans = _spans.Snapshot().Where(s => s.Source.Name == FederationTelemetry.SourceName).TakeLast(12);
+            throw new TimeoutException(
+                $"Expected {2 * forwards} forward spans and the publisher's span in trace {traceId}; it has [{Describe(spans)}]. "
+                + $"The last forward spans of any trace: [{Describe(forwardSpans)}]");
+        }
+
         return SpansOf(traceId);
     }
+
+    private static string Describe(IEnumerable<Activity> spans) =>
+        string.Join("; ", spans.Select(s => $"{s.Source.Name} '{s.DisplayName}' {s.Kind} {s.TraceId}/{s.SpanId} parent {s.ParentSpanId}"));
 
     public void Dispose() => _provider.Dispose();
 }

@@ -25,6 +25,15 @@ public sealed record TelemetrySettings(Uri? OtlpEndpoint, string OtlpProtocol)
     /// <summary>Whether traces and metrics go to an OTLP collector.</summary>
     public bool OtlpEnabled => OtlpEndpoint is not null;
 
+    /// <summary>Reads and checks the <c>Telemetry</c> section.</summary>
+    /// <exception cref="HostConfigurationException">A key is unknown or a value is not a URL or protocol; every problem is listed.</exception>
+    public static TelemetrySettings From(IConfiguration configuration)
+    {
+        var problems = new List<string>();
+        var settings = Read(configuration, problems);
+        return problems.Count == 0 && settings is not null ? settings : throw new HostConfigurationException(problems);
+    }
+
     /// <summary>Reads and checks the <c>Telemetry</c> section, adding every problem to <paramref name="problems"/>.</summary>
     /// <returns>The settings, or null when there are problems.</returns>
     internal static TelemetrySettings? Read(IConfiguration configuration, ICollection<string> problems)

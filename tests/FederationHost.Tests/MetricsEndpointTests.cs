@@ -42,6 +42,29 @@ public sealed partial class MetricsEndpointTests
         Assert.Contains("# TYPE federation_link_messages_forwarded_total counter\n", after, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Histograms_in_seconds_have_the_explicit_buckets()
+    {
+        // A meter of the test's own, named in Host:Metrics:Meters, with a histogram in seconds as the libraries record them.
+        using var meter = new System.Diagnostics.Metrics.Meter("FederationHost.Tests.Buckets." + Guid.NewGuid().ToString("N"));
+        var settings = RunningHost.DefaultSettings("buckets");
+        settings["Host:Metrics:Meters:0"] = meter.Name;
+        await using var host = await RunningHost.StartAsync(settings);
+        var duration = meter.CreateHistogram<double>("test.operation.duration", "s");
+        duration.Record(0.003);
+
+        var metrics = await Eventually.UntilAsync(host.GetMetricsAsync, m => m.Contains("test_operation_duration_seconds_bucket", StringComparison.Ordinal), "the histogram exported");
+        Assert.Contains("# TYPE test_operation_duration_seconds histogram\n", metrics, StringComparison.Ordinal);
+        var bounds = Regex.Matches(metrics, """^test_operation_duration_seconds_bucket\{[^}]*le="([^"]+)"\} (\d+)""", RegexOptions.Multiline)
+            .Select(m => (Le: m.Groups[1].Value, Count: long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)))
+            .ToList();
+        Assert.Equal(
+            ["0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"],
+            bounds.Select(b => b.Le));
+        Assert.Equal(0, bounds.Single(b => b.Le == "0.0025").Count);
+        Assert.Equal(1, bounds.Single(b => b.Le == "0.005").Count);
+    }
+
     private static Regex LinksSample(string state, int count) =>
         new("^federation_links\\{" + ScopeLabels + $"federation_link_state=\"{state}\"\\}} {count}$", RegexOptions.Multiline);
 

@@ -7,7 +7,7 @@ namespace Collectives;
 /// <param name="FederationUri">The federation's server.</param>
 /// <param name="BrokerInstances">Broker instances per collective (they share the work through queue groups).</param>
 /// <param name="Timeout">How long the client waits for replies.</param>
-/// <param name="PrintMetrics">Print the broker metrics in Prometheus text format at the end.</param>
+/// <param name="PrintMetrics">Print the broker metrics at the end.</param>
 /// <param name="Collectives">The member collectives by broker cluster name.</param>
 internal sealed record ExampleSettings(string FederationUri, int BrokerInstances, TimeSpan Timeout, bool PrintMetrics, IReadOnlyList<CollectiveSettings> Collectives)
 {

@@ -95,7 +95,7 @@ try
     if (settings.PrintMetrics)
     {
         Console.WriteLine();
-        Console.Write(PrometheusTextExporter.Render(metrics.Collect()));
+        MetricsPrinter.Print(metrics.Collect(), Console.Out);
     }
 
     return result.Completed ? 0 : 1;

@@ -7,6 +7,7 @@ using Federation.Core.Transport;
 using FederationHost.Configuration;
 using FederationHost.Endpoints;
 using FederationHost.Metrics;
+using FederationHost.Telemetry;
 using FederationHost.Startup;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -66,7 +67,8 @@ public static partial class FederationHostApp
         var problems = new List<string>();
         var settings = HostSettings.Read(builder.Configuration, problems);
         problems.AddRange(DownstreamAlias.Check(builder.Configuration));
-        if (settings is null || problems.Count > 0)
+        var telemetry = TelemetrySettings.Read(builder.Configuration, problems);
+        if (settings is null || telemetry is null || problems.Count > 0)
         {
             throw new HostConfigurationException(problems);
         }
@@ -92,6 +94,7 @@ public static partial class FederationHostApp
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(refusedChanges);
         builder.Services.AddSingleton(sp => new MeterAggregator(settings.MeterNames, sp.GetService<IMeterFactory>()));
+        builder.Services.AddHostTelemetry(settings, telemetry);
 
         var app = builder.Build();
 

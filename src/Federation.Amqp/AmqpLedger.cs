@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Federation.Core.Transport;
 using RabbitMQ.Client;
 
@@ -104,9 +105,14 @@ internal sealed class AmqpLedger : IDeliveryLedger
             foreach (var message in messages)
             {
                 AmqpProperties.CopyToAmqp(message.Properties, properties, headers, alwaysHeaders: false);
+
+                // RabbitMQ.Client starts its own publish span under Activity.Current and writes its context into the
+                // message: under the message's own span, the trace goes on (this runs in an async lambda, so it ends here).
+                Activity.Current = message.Span;
                 await unitChannel.BasicPublishAsync(message.Exchange, message.RoutingKey, mandatory: false, properties, message.Body, CancellationToken.None).ConfigureAwait(false);
             }
 
+            Activity.Current = null;
             await unitChannel.BasicPublishAsync("", queue, mandatory: false, RecordProperties(), record, CancellationToken.None).ConfigureAwait(false);
             await unitChannel.TxCommitAsync(CancellationToken.None).ConfigureAwait(false);
         }).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 using Federation.Core.Transport;
 using RabbitMQ.Client;
@@ -89,6 +90,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
         var queuedOn = channel!;
         pending.QueuedOn = queuedOn;
         pending.QueuedAfterClose = queuedOn.Closed;
+        pending.Caller = Activity.Current;
         var done = new ValueTask(pending, pending.Version);
         queue.Enqueue(pending);
         switch (Interlocked.CompareExchange(ref drainState, Draining, Idle))
@@ -240,6 +242,14 @@ internal sealed class AmqpPublisher : IMessagePublisher
     /// </remarks>
     private async ValueTask<bool> WriteAsync(Pending pending)
     {
+        // The drain may run in another caller's context. RabbitMQ.Client starts its publish span (when listened to) under
+        // Activity.Current and writes that span's traceparent over the message's: run it under this publish's caller's span,
+        // so that it continues that trace instead of another one. This method is async, so the change ends with it.
+        if (Activity.Current != pending.Caller)
+        {
+            Activity.Current = pending.Caller;
+        }
+
         var cancellationToken = pending.CancellationToken;
         PublishChannel current;
         try
@@ -417,6 +427,9 @@ internal sealed class AmqpPublisher : IMessagePublisher
         /// <summary>Whether that channel's shutdown had already been seen when this publish was queued.</summary>
         public bool QueuedAfterClose { get; set; }
 
+        /// <summary>The caller's <see cref="Activity.Current"/>, under which the client's own publish span must start.</summary>
+        public Activity? Caller { get; set; }
+
         public void Prepare(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, bool alwaysHeaders, CancellationToken cancellationToken)
         {
             Exchange = exchange;
@@ -462,6 +475,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
                 Body = default;
                 CancellationToken = default;
                 QueuedOn = null;
+                Caller = null;
                 completion.Reset();
                 owner.Return(this);
             }

@@ -5,7 +5,7 @@ using Federation.Core.Transport;
 
 namespace FederationHost.Tests;
 
-/// <summary><c>/metrics</c> exports the library's meter in the Prometheus text format.</summary>
+/// <summary><c>/metrics</c> exports the library's meter in the Prometheus text format, through the OpenTelemetry SDK's Prometheus exporter.</summary>
 public sealed partial class MetricsEndpointTests
 {
     [Fact]
@@ -23,11 +23,14 @@ public sealed partial class MetricsEndpointTests
         using var response = await host.Http.GetAsync("/metrics");
         Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType?.ToString());
         var before = await response.Content.ReadAsStringAsync();
-        Assert.Contains("# TYPE federation_link_messages_forwarded_total counter\n", before, StringComparison.Ordinal);
+        // The OpenTelemetry SDK's Prometheus exporter: every sample carries the meter as otel_scope_name/otel_scope_version,
+        // the resource is target_info, and a counter appears once it has been added to.
+        Assert.Contains("target_info{service_name=\"FederationHost\",", before, StringComparison.Ordinal);
         Assert.Contains("# TYPE federation_links gauge\n", before, StringComparison.Ordinal);
-        Assert.Contains("federation_links{federation_link_state=\"running\"} 1\n", before, StringComparison.Ordinal);
-        Assert.Contains("federation_links{federation_link_state=\"error\"} 0\n", before, StringComparison.Ordinal);
-        Assert.Contains("federation_link_bindings_propagated_total{", before, StringComparison.Ordinal);
+        Assert.Matches(LinksSample("running", 1), before);
+        Assert.Matches(LinksSample("error", 0), before);
+        Assert.Contains("# TYPE federation_link_bindings_propagated_total counter\n", before, StringComparison.Ordinal);
+        Assert.Contains("federation_link_bindings_propagated_total{otel_scope_name=\"Federation.Core\",", before, StringComparison.Ordinal);
         Assert.DoesNotContain(RunningHost.Secret, before, StringComparison.Ordinal);
         var forwardedBefore = Forwarded(before);
 
@@ -35,8 +38,38 @@ public sealed partial class MetricsEndpointTests
         await using var publisher = await upstream.OpenPublisherAsync(new PublisherOptions(Confirms: true), CancellationToken.None);
         await publisher.PublishAsync("federated.orders", "order.created", new MessageProperties(), Encoding.UTF8.GetBytes("one"), CancellationToken.None);
 
-        await Eventually.UntilAsync(host.GetMetricsAsync, m => Forwarded(m) >= forwardedBefore + 1, "the forwarded counter to increase");
+        var after = await Eventually.UntilAsync(host.GetMetricsAsync, m => Forwarded(m) >= forwardedBefore + 1, "the forwarded counter to increase");
+        Assert.Contains("# TYPE federation_link_messages_forwarded_total counter\n", after, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Histograms_in_seconds_have_the_explicit_buckets()
+    {
+        // A meter of the test's own, named in Host:Metrics:Meters, with a histogram in seconds as the libraries record them.
+        using var meter = new System.Diagnostics.Metrics.Meter("FederationHost.Tests.Buckets." + Guid.NewGuid().ToString("N"));
+        var settings = RunningHost.DefaultSettings("buckets");
+        settings["Host:Metrics:Meters:0"] = meter.Name;
+        await using var host = await RunningHost.StartAsync(settings);
+        var duration = meter.CreateHistogram<double>("test.operation.duration", "s");
+        duration.Record(0.003);
+
+        var metrics = await Eventually.UntilAsync(host.GetMetricsAsync, m => m.Contains("test_operation_duration_seconds_bucket", StringComparison.Ordinal), "the histogram exported");
+        Assert.Contains("# TYPE test_operation_duration_seconds histogram\n", metrics, StringComparison.Ordinal);
+        var bounds = Regex.Matches(metrics, """^test_operation_duration_seconds_bucket\{[^}]*le="([^"]+)"\} (\d+)""", RegexOptions.Multiline)
+            .Select(m => (Le: m.Groups[1].Value, Count: long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)))
+            .ToList();
+        Assert.Equal(
+            ["0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"],
+            bounds.Select(b => b.Le));
+        Assert.Equal(0, bounds.Single(b => b.Le == "0.0025").Count);
+        Assert.Equal(1, bounds.Single(b => b.Le == "0.005").Count);
+    }
+
+    private static Regex LinksSample(string state, int count) =>
+        new("^federation_links\\{" + ScopeLabels + $"federation_link_state=\"{state}\"\\}} {count}$", RegexOptions.Multiline);
+
+    /// <summary>The exporter's meter labels, which come first in every sample.</summary>
+    private const string ScopeLabels = """otel_scope_name="Federation\.Core",otel_scope_version="[^"]*",""";
 
     /// <summary>The forwarded count for the test's link, 0 before the first forward (no sample yet).</summary>
     private static double Forwarded(string metrics)
@@ -45,6 +78,6 @@ public sealed partial class MetricsEndpointTests
         return match.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
     }
 
-    [GeneratedRegex("""^federation_link_messages_forwarded_total\{federation_exchange="federated\.orders",federation_upstream="remote"\} (\S+)$""", RegexOptions.Multiline)]
+    [GeneratedRegex("""^federation_link_messages_forwarded_total\{otel_scope_name="Federation\.Core",otel_scope_version="[^"]*",federation_exchange="federated\.orders",federation_upstream="remote"\} (\S+)$""", RegexOptions.Multiline)]
     private static partial Regex ForwardedSample();
 }

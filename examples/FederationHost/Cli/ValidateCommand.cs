@@ -83,6 +83,7 @@ public static class ValidateCommand
     {
         var problems = new List<string>();
         _ = HostSettings.Read(configuration, problems);
+        _ = TelemetrySettings.Read(configuration, problems);
         var alias = DownstreamAlias.Check(configuration);
         problems.AddRange(alias);
 

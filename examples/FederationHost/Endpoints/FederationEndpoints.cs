@@ -3,6 +3,7 @@ using Federation.Core.Hosting;
 using Federation.Core.Links;
 using Federation.Core.Transport;
 using FederationHost.Metrics;
+using FederationHost.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -24,7 +25,8 @@ public static class FederationEndpoints
         routes.MapGet("/federation/links/{id}", GetLink);
         routes.MapPost("/federation/links/{id}/restart", RestartLinkAsync);
         routes.MapGet("/health", GetHealthAsync);
-        routes.MapGet("/metrics", GetMetrics);
+        // The OpenTelemetry SDK's Prometheus exporter (registered by HostTelemetry) serves the scrape.
+        routes.MapPrometheusScrapingEndpoint(HostTelemetry.MetricsPath);
         return routes;
     }
 
@@ -99,8 +101,4 @@ public static class FederationEndpoints
             ? StatusCodes.Status503ServiceUnavailable
             : StatusCodes.Status200OK);
     }
-
-    /// <summary><c>GET /metrics</c>: the aggregated instruments in the Prometheus text format 0.0.4.</summary>
-    private static IResult GetMetrics(MeterAggregator aggregator) =>
-        Results.Text(PrometheusTextExporter.Render(aggregator.Collect()), PrometheusTextExporter.ContentType);
 }

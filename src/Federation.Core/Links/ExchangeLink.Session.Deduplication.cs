@@ -87,7 +87,7 @@ internal sealed partial class ExchangeLink
         /// Drops a delivery whose identity was already forwarded (acknowledging it upstream), or queues it for the next
         /// committed batch. Runs on the consumer's delivery loop, one delivery at a time.
         /// </summary>
-        private ValueTask ForwardOnce(IMessageConsumer consumer, Delivery delivery, UInt128 identity, MessageProperties properties)
+        private ValueTask ForwardOnce(IMessageConsumer consumer, Delivery delivery, UInt128 identity, MessageProperties properties, ForwardSpans spans)
         {
             bool duplicate;
             lock (_uncommitted)
@@ -102,6 +102,7 @@ internal sealed partial class ExchangeLink
 
             if (duplicate)
             {
+                spans.End(null);
                 _link._telemetry.MessagesDropped.Add(1, _link._tags[0], _link._tags[1], new("federation.drop.reason", DuplicateReason));
                 _link._drops.Intended(DuplicateReason);
                 Track(delivery.DeliveryTag);
@@ -111,7 +112,7 @@ internal sealed partial class ExchangeLink
 
             Track(delivery.DeliveryTag);
             Interlocked.Increment(ref _inFlight);
-            var pending = new PendingForward(consumer, delivery.DeliveryTag, identity, new LedgerMessage(_definition.Exchange.Name, delivery.RoutingKey, properties, delivery.Body));
+            var pending = new PendingForward(consumer, delivery.DeliveryTag, identity, new LedgerMessage(_definition.Exchange.Name, delivery.RoutingKey, properties, delivery.Body) { Span = spans.Publish }, spans);
             if (!_batches!.Writer.TryWrite(pending))
             {
                 // The batch loop ended (the session is failing): leave the delivery unacknowledged, it comes back.
@@ -120,6 +121,7 @@ internal sealed partial class ExchangeLink
                     _uncommitted.Remove(identity);
                 }
 
+                spans.End(null);
                 Settled();
             }
 
@@ -160,6 +162,7 @@ internal sealed partial class ExchangeLink
                     _link._drops.Forwarded();
                     foreach (var pending in batch)
                     {
+                        pending.Spans.End(null);
                         Acknowledge(pending.Consumer, pending.DeliveryTag);
                         Settled();
                     }
@@ -182,8 +185,9 @@ internal sealed partial class ExchangeLink
                     _uncommitted.Clear();
                 }
 
-                foreach (var _ in batch)
+                foreach (var pending in batch)
                 {
+                    pending.Spans.End(ex);
                     Settled();
                 }
 
@@ -206,6 +210,6 @@ internal sealed partial class ExchangeLink
 
         private const string DuplicateReason = "duplicate";
 
-        private sealed record PendingForward(IMessageConsumer Consumer, ulong DeliveryTag, UInt128 Identity, LedgerMessage Message);
+        private sealed record PendingForward(IMessageConsumer Consumer, ulong DeliveryTag, UInt128 Identity, LedgerMessage Message, ForwardSpans Spans);
     }
 }

@@ -26,7 +26,7 @@ internal sealed partial class ExchangeLink
         private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource<IMessageConsumer> _consumerReady = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly string _activityName;
+        private readonly ForwardSpanNames _spanNames;
         private IMessagePublisher? _publisher;
         private IMessageConsumer? _consumer;
         private ReceivedFromEntry _entry = null!;
@@ -49,7 +49,12 @@ internal sealed partial class ExchangeLink
             _upstream = upstream;
             _definition = link.Definition;
             _settings = _definition.Upstream;
-            _activityName = "process " + _definition.Exchange.Name;
+            _spanNames = new ForwardSpanNames(
+                _definition.UpstreamExchange,
+                MessagingAttributes.SystemOf(upstream.DisplayUri),
+                _definition.Exchange.Name,
+                MessagingAttributes.SystemOf(downstream.Connection.DisplayUri),
+                _settings.UpstreamName);
             _noAckWindow = Math.Max(1, _settings.PrefetchCount);
             QueueName = "";
             InternalExchange = "";
@@ -267,27 +272,27 @@ internal sealed partial class ExchangeLink
                 return DropAsync(consumer, delivery, verdict);
             }
 
-            using var activity = FederationTelemetry.ActivitySource.HasListeners()
-                ? FederationTelemetry.ActivitySource.StartActivity(_activityName, ActivityKind.Consumer)
-                : null;
-            activity?.SetTag("messaging.operation.type", "process");
-            activity?.SetTag("messaging.destination.name", _definition.Exchange.Name);
-
             var properties = delivery.Properties;
             if (!_settings.TrustUserId)
             {
                 properties.UserId = null;
             }
 
+            // The identity is taken before the hop trail and the trace context change; user-id is part of it only when it is
+            // forwarded.
+            var identity = Deduplicating ? DeliveryFingerprint.Of(delivery) : default;
+            HopRules.PrependReceivedFromTable(properties, delivery.Redelivered ? _redeliveredEntryTable : _entryTable);
+
+            // Only a listener pays for tracing: without one, the trace context the message carries goes on untouched.
+            var spans = FederationTelemetry.ActivitySource.HasListeners()
+                ? FederationTelemetry.StartForward(_spanNames, properties, delivery.RoutingKey)
+                : default;
             if (Deduplicating)
             {
-                // The identity is taken before the hop trail changes; user-id is part of it only when it is forwarded.
-                var identity = DeliveryFingerprint.Of(delivery);
-                HopRules.PrependReceivedFromTable(properties, delivery.Redelivered ? _redeliveredEntryTable : _entryTable);
-                return ForwardOnce(consumer, delivery, identity, properties);
+                spans.Detach();
+                return ForwardOnce(consumer, delivery, identity, properties, spans);
             }
 
-            HopRules.PrependReceivedFromTable(properties, delivery.Redelivered ? _redeliveredEntryTable : _entryTable);
             Track(delivery.DeliveryTag);
             Interlocked.Increment(ref _inFlight);
             ValueTask published;
@@ -297,6 +302,8 @@ internal sealed partial class ExchangeLink
             }
             catch (Exception ex)
             {
+                spans.End(ex);
+                spans.Detach();
                 Settled();
                 Fail(ex);
                 return ValueTask.CompletedTask;
@@ -305,6 +312,8 @@ internal sealed partial class ExchangeLink
             if (published.IsCompletedSuccessfully)
             {
                 published.GetAwaiter().GetResult();
+                spans.End(null);
+                spans.Detach();
                 _link._telemetry.MessagesForwarded.Add(1, _link._tags);
                 _link._drops.Forwarded();
                 Acknowledge(consumer, delivery.DeliveryTag);
@@ -312,8 +321,10 @@ internal sealed partial class ExchangeLink
                 return ValueTask.CompletedTask;
             }
 
+            spans.Detach();
+
             // Pipelining: do not hold the consumer while the downstream confirms; prefetch bounds what is in flight.
-            var settling = SettleAsync(consumer, published, delivery.DeliveryTag);
+            var settling = SettleAsync(consumer, published, delivery.DeliveryTag, spans);
             if (_settings.AckMode == AckMode.NoAck && Volatile.Read(ref _inFlight) > _noAckWindow)
             {
                 // No-ack has no prefetch to bound the publishes still being written: a downstream slower than the upstream
@@ -346,8 +357,9 @@ internal sealed partial class ExchangeLink
             return ValueTask.CompletedTask;
         }
 
-        private async Task SettleAsync(IMessageConsumer consumer, ValueTask published, ulong deliveryTag)
+        private async Task SettleAsync(IMessageConsumer consumer, ValueTask published, ulong deliveryTag, ForwardSpans spans)
         {
+            Exception? failure = null;
             try
             {
                 await published.ConfigureAwait(false);
@@ -355,8 +367,10 @@ internal sealed partial class ExchangeLink
                 _link._drops.Forwarded();
                 Acknowledge(consumer, deliveryTag);
             }
-            catch (PublishNackedException) when (_settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
+            catch (PublishNackedException ex) when (_settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
             {
+                failure = ex;
+
                 // The upstream cannot take it back (at-most-once): restarting the link would lose everything else it
                 // holds too. Count the loss, settle it like a forward, and go on.
                 Lost("downstream_rejected", 1);
@@ -364,6 +378,8 @@ internal sealed partial class ExchangeLink
             }
             catch (PublishNackedException ex) when (_settings.AckMode != AckMode.NoAck)
             {
+                failure = ex;
+
                 // The downstream refused it: give it back to the upstream queue and restart the link after the delay,
                 // so a persistently failing downstream is retried at reconnect-delay pace instead of in a hot loop.
                 // Once the nack is sent the delivery is no longer outstanding, so later confirmed ones may be acked
@@ -383,12 +399,15 @@ internal sealed partial class ExchangeLink
             }
             catch (Exception ex)
             {
+                failure = ex;
+
                 // Not acknowledged: the upstream redelivers it when the link reconnects (at-least-once). It stays
                 // unsettled in the tracker, so no later ack with multiple covers it.
                 Fail(ex);
             }
             finally
             {
+                spans.End(failure);
                 Settled();
             }
         }

@@ -87,9 +87,6 @@ internal sealed class AmqpPublisher : IMessagePublisher
         // Converted now: the caller may change its properties as soon as this call returns.
         var pending = Rent();
         pending.Prepare(exchange, routingKey, properties, body, alwaysHeaders: options.Confirms, cancellationToken);
-        var queuedOn = channel!;
-        pending.QueuedOn = queuedOn;
-        pending.QueuedAfterClose = queuedOn.Closed;
         pending.Caller = Activity.Current;
         var done = new ValueTask(pending, pending.Version);
         queue.Enqueue(pending);
@@ -177,7 +174,6 @@ internal sealed class AmqpPublisher : IMessagePublisher
         newChannel.BasicNacksAsync += (_, args) => Settle(attached, args.DeliveryTag, args.Multiple, nacked: true);
         newChannel.ChannelShutdownAsync += (_, reason) =>
         {
-            attached.Closed = true;
             FailOutstanding(attached, ChannelClosedError(reason));
             return Task.CompletedTask;
         };
@@ -259,20 +255,12 @@ internal sealed class AmqpPublisher : IMessagePublisher
             current = channel!;
             if (!current.Channel.IsOpen)
             {
-                if (ReferenceEquals(pending.QueuedOn, current) && !pending.QueuedAfterClose && current.Channel.CloseReason is { } closedBy)
-                {
-                    // Queued before anyone could know that the broker closed this channel (e.g. the message before it was over
-                    // the size limit): writing it on a new channel would let it overtake the refused one, which comes again
-                    // after the caller's retry. It fails with the same error, and so does everything queued with it.
-                    CompleteUnwritten(pending, ChannelClosedError(closedBy));
-                    return false;
-                }
-
-                // A channel error (e.g. publishing to a missing exchange) closed the old channel; publishes queued after the
-                // failure was known get a new one.
-                current.Channel.Dispose();
-                Attach(await OpenChannelAsync(connection, options, CancellationToken.None).ConfigureAwait(false));
-                current = channel!;
+                // The broker closed the channel on an earlier publish (a missing exchange, a message over the size limit).
+                // Writing this one on a new channel would let it overtake the refused one, which comes again only after the
+                // caller's retry (for a link: a reordering and a duplicate), and nothing tells when the caller has seen
+                // the failure. So the publisher stays failed, as a NATS publisher does: the caller opens a new one.
+                CompleteUnwritten(pending, ChannelClosedError(current.Channel.CloseReason ?? new ShutdownEventArgs(ShutdownInitiator.Library, 0, "The channel is closed.")));
+                return false;
             }
 
             if (!options.Confirms)
@@ -421,12 +409,6 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
         public short Version => completion.Version;
 
-        /// <summary>The channel that was current when this publish was queued.</summary>
-        public PublishChannel? QueuedOn { get; set; }
-
-        /// <summary>Whether that channel's shutdown had already been seen when this publish was queued.</summary>
-        public bool QueuedAfterClose { get; set; }
-
         /// <summary>The caller's <see cref="Activity.Current"/>, under which the client's own publish span must start.</summary>
         public Activity? Caller { get; set; }
 
@@ -474,7 +456,6 @@ internal sealed class AmqpPublisher : IMessagePublisher
                 // The caller has its result and the publisher completed it: nobody refers to this publish any more.
                 Body = default;
                 CancellationToken = default;
-                QueuedOn = null;
                 Caller = null;
                 completion.Reset();
                 owner.Return(this);
@@ -489,9 +470,6 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
         /// <summary>Locked by whoever touches it: the drain adds, the client's confirm handlers take.</summary>
         public ConfirmWindow<Pending> Outstanding { get; } = new();
-
-        /// <summary>Set once the client reported the channel's shutdown.</summary>
-        public volatile bool Closed;
     }
 
     internal enum ConfirmOutcome

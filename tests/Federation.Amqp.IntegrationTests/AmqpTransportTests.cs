@@ -175,11 +175,11 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
     }
 
     [Fact]
-    public async Task A_publish_queued_behind_one_the_broker_refused_fails_too_and_never_overtakes_it()
+    public async Task After_a_publish_the_broker_refused_later_publishes_fail_too_and_never_overtake_it()
     {
-        // The broker closes the channel on the first publish (404, no such exchange) and discards what follows on it. A
-        // publish queued before that was known must not be written on a fresh channel: it would reach the queue while the
-        // refused one before it comes again only after the caller's retry (a reordering and, for a link, a duplicate).
+        // The broker closes the channel on the first publish (404, no such exchange) and discards what follows on it. A later
+        // publish must not be written on a fresh channel: it would reach the queue while the refused one before it comes
+        // again only after the caller's retry (a reordering and, for a link, a duplicate). The publisher stays failed.
         var connection = await ConnectAsync(fixture.Node.AmqpUri());
         var queue = $"amqp.order.{Guid.NewGuid():N}";
         await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false, AutoDelete: false), Ct);
@@ -200,8 +200,13 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
                     await Assert.ThrowsAnyAsync<TransportException>(async () => await publish);
                 }
 
-                // Once the failure is known, the next publish gets a new channel.
-                await publisher.PublishAsync(string.Empty, queue, new MessageProperties(), Encoding.UTF8.GetBytes($"after-{round}"), Ct);
+                await Assert.ThrowsAnyAsync<TransportException>(async () =>
+                    await publisher.PublishAsync(string.Empty, queue, new MessageProperties(), Encoding.UTF8.GetBytes($"later-{round}"), Ct));
+
+                // A new publisher works.
+                var next = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: true, MaxOutstandingConfirms: 100), Ct);
+                resources.Add(next);
+                await next.PublishAsync(string.Empty, queue, new MessageProperties(), Encoding.UTF8.GetBytes($"after-{round}"), Ct);
             }
 
             var factory = new ConnectionFactory { Uri = new Uri($"amqp://guest:guest@127.0.0.1:{fixture.Node.AmqpPort}/") };

@@ -28,8 +28,9 @@ internal sealed partial class ExchangeLink
         private DuplicateWindow? _window;
         private Channel<PendingForward>? _batches;
         private Task _batchLoop = Task.CompletedTask;
-        // Identities handed to the batch loop and not committed yet; only touched under the window's lock order (see Forward).
-        private readonly HashSet<UInt128> _uncommitted = [];
+        // Identities handed to the batch loop and not committed yet, with how many deliveries carry each (equal messages
+        // without a message-id may be in flight together); locked by itself, and the window is only touched under it.
+        private readonly Dictionary<UInt128, int> _uncommitted = [];
 
         private bool Deduplicating => _ledger is not null;
 
@@ -89,14 +90,18 @@ internal sealed partial class ExchangeLink
         /// </summary>
         private ValueTask ForwardOnce(IMessageConsumer consumer, Delivery delivery, UInt128 identity, MessageProperties properties, ForwardSpans spans)
         {
+            // A message-id says which messages are the same one, so every delivery is checked. A fingerprint cannot tell a
+            // repeat from a new message that happens to be equal (a heartbeat, say), so only what the broker flags as
+            // possibly delivered before is checked: a redelivery after this process or the upstream broker crashed.
+            var check = delivery.Redelivered || !string.IsNullOrEmpty(properties.MessageId);
             bool duplicate;
             lock (_uncommitted)
             {
                 // A delivery equal to one still being committed is a duplicate too: at most one of them may be published.
-                duplicate = _uncommitted.Contains(identity) || _window!.Contains(identity, _link._time.GetUtcNow());
+                duplicate = check && (_uncommitted.ContainsKey(identity) || _window!.Contains(identity, _link._time.GetUtcNow()));
                 if (!duplicate)
                 {
-                    _uncommitted.Add(identity);
+                    _uncommitted[identity] = _uncommitted.GetValueOrDefault(identity) + 1;
                 }
             }
 
@@ -118,7 +123,7 @@ internal sealed partial class ExchangeLink
                 // The batch loop ended (the session is failing): leave the delivery unacknowledged, it comes back.
                 lock (_uncommitted)
                 {
-                    _uncommitted.Remove(identity);
+                    Uncommitted(identity);
                 }
 
                 spans.End(null);
@@ -154,7 +159,7 @@ internal sealed partial class ExchangeLink
                         _window!.Add(entries, confirmedAt);
                         foreach (var pending in batch)
                         {
-                            _uncommitted.Remove(pending.Identity);
+                            Uncommitted(pending.Identity);
                         }
                     }
 
@@ -192,6 +197,19 @@ internal sealed partial class ExchangeLink
                 }
 
                 Fail(ex);
+            }
+        }
+
+        /// <summary>One delivery with this identity is no longer on its way; call under the lock of <see cref="_uncommitted"/>.</summary>
+        private void Uncommitted(UInt128 identity)
+        {
+            if (_uncommitted.TryGetValue(identity, out var count) && count > 1)
+            {
+                _uncommitted[identity] = count - 1;
+            }
+            else
+            {
+                _uncommitted.Remove(identity);
             }
         }
 

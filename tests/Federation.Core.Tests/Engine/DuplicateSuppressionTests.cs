@@ -7,8 +7,9 @@ using Xunit;
 namespace Federation.Core.Tests.Engine;
 
 /// <summary>
-/// Duplicate suppression on the in-memory transport. A redelivery is simulated by publishing the very same message upstream
-/// again (same identity), which is what a redelivery after a crash looks like to the link.
+/// Duplicate suppression on the in-memory transport. A repeat is simulated either by publishing a message with the same
+/// message-id upstream again (checked whether redelivered or not), or by a real redelivery: the upstream connection goes
+/// after the downstream took a unit and before the link acknowledged it.
 /// </summary>
 public sealed class DuplicateSuppressionTests : IAsyncLifetime
 {
@@ -17,6 +18,8 @@ public sealed class DuplicateSuppressionTests : IAsyncLifetime
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync() => await _bed.DisposeAsync();
+
+    private static MessageProperties WithId(int i) => new() { MessageId = $"id-{i}", Persistent = true };
 
     private static async Task PublishAllAsync(IBrokerConnection publisher, int count, Func<int, MessageProperties>? properties = null, Func<int, string>? body = null)
     {
@@ -31,10 +34,10 @@ public sealed class DuplicateSuppressionTests : IAsyncLifetime
     {
         var (engine, queue) = await _bed.StartSimpleLinkAsync();
         var publisher = await _bed.ConnectAsync("U");
-        await PublishAllAsync(publisher, 20);
+        await PublishAllAsync(publisher, 20, WithId);
         await Testbed.Eventually(() => queue.Count == 20, () => $"{queue.Count} of 20");
 
-        await PublishAllAsync(publisher, 20);
+        await PublishAllAsync(publisher, 20, WithId);
         await Testbed.Eventually(
             () => engine.GetLinks()[0].DroppedMessages?.GetValueOrDefault("duplicate") == 20,
             () => $"dropped: {string.Join(", ", engine.GetLinks()[0].DroppedMessages ?? new Dictionary<string, long>())}");
@@ -48,12 +51,12 @@ public sealed class DuplicateSuppressionTests : IAsyncLifetime
         static void Configure(UpstreamDefinition u) => u.ResourceCleanupMode = ResourceCleanupMode.Never;
         var (engine, queue) = await _bed.StartSimpleLinkAsync(Configure);
         var publisher = await _bed.ConnectAsync("U");
-        await PublishAllAsync(publisher, 30);
+        await PublishAllAsync(publisher, 30, WithId);
         await Testbed.Eventually(() => queue.Count == 30, () => $"{queue.Count} of 30");
 
         // The host goes away; the same messages come again while it is down (as redeliveries would).
         await engine.DisposeAsync();
-        await PublishAllAsync(publisher, 30);
+        await PublishAllAsync(publisher, 30, WithId);
         await PublishAllAsync(publisher, 5, body: i => $"new{i}");
 
         var again = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => { u.Exchange = "upstream"; Configure(u); }).Policy("fed", "^fed\\.", upstream: "u"));
@@ -63,12 +66,52 @@ public sealed class DuplicateSuppressionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Equal_messages_without_a_message_id_are_all_forwarded_when_they_are_not_redeliveries()
+    {
+        // A heartbeat sent every minute is ten messages, not one message and nine repeats.
+        var (engine, queue) = await _bed.StartSimpleLinkAsync();
+        var publisher = await _bed.ConnectAsync("U");
+        await PublishAllAsync(publisher, 10, body: _ => "heartbeat");
+
+        await Testbed.Eventually(() => queue.Count == 10, () => $"{queue.Count} of 10");
+        await queue.ExpectNoMoreThanAsync(10);
+        Assert.Null(engine.GetLinks()[0].DroppedMessages);
+    }
+
+    [Fact]
+    public async Task A_redelivery_of_a_forwarded_message_without_a_message_id_is_dropped()
+    {
+        var (engine, queue) = await _bed.StartSimpleLinkAsync(u => u.ReconnectDelaySeconds = 0.1);
+        var lostAcks = 0;
+        _bed.Broker("D").PublishInterceptor = context =>
+        {
+            // The first unit reaches the downstream, but the upstream connection goes before the link can acknowledge it:
+            // the upstream delivers those messages again, flagged as redelivered.
+            if (context.Exchange == "fed.downstream" && Interlocked.Exchange(ref lostAcks, 1) == 0)
+            {
+                _bed.Broker("U").DropConnections();
+            }
+
+            return PublishOutcome.Accept;
+        };
+        var publisher = await _bed.ConnectAsync("U");
+        await PublishAllAsync(publisher, 20);
+
+        await Testbed.Eventually(
+            () => queue.Count == 20 && engine.GetLinks() is [{ DroppedMessages: { } dropped }] && dropped.GetValueOrDefault("duplicate") > 0,
+            () => $"{queue.Count} of 20; dropped: {string.Join(", ", engine.GetLinks()[0].DroppedMessages ?? new Dictionary<string, long>())}");
+        await Testbed.Eventually(() => _bed.Broker("U").GetMessageCount("/", "federation: upstream -> D:fed.downstream") == 0, () => "upstream queue not drained");
+        await queue.ExpectNoMoreThanAsync(20);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"m{i}"), queue.Bodies);
+    }
+
+    [Fact]
     public async Task Turned_off_the_same_messages_are_forwarded_again()
     {
         var (engine, queue) = await _bed.StartSimpleLinkAsync(u => u.DuplicateSuppression = false);
         var publisher = await _bed.ConnectAsync("U");
-        await PublishAllAsync(publisher, 10);
-        await PublishAllAsync(publisher, 10);
+        await PublishAllAsync(publisher, 10, WithId);
+        await PublishAllAsync(publisher, 10, WithId);
 
         await Testbed.Eventually(() => queue.Count == 20, () => $"{queue.Count} of 20");
         Assert.Null(engine.GetLinks()[0].DroppedMessages);
@@ -81,8 +124,8 @@ public sealed class DuplicateSuppressionTests : IAsyncLifetime
     {
         var (_, queue) = await _bed.StartSimpleLinkAsync(u => u.AckMode = mode);
         var publisher = await _bed.ConnectAsync("U");
-        await PublishAllAsync(publisher, 5);
-        await PublishAllAsync(publisher, 5);
+        await PublishAllAsync(publisher, 5, WithId);
+        await PublishAllAsync(publisher, 5, WithId);
 
         await Testbed.Eventually(() => queue.Count == 10, () => $"{queue.Count} of 10");
     }

@@ -167,7 +167,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
     private void Attach(IChannel newChannel)
     {
-        // Each channel has its own window: a late shutdown of the previous channel must not fail the new one's publishes.
+        // The channel and its confirm window travel together; a publisher has one channel for its whole life (see WriteAsync).
         var attached = new PublishChannel(newChannel);
         channel = attached;
         newChannel.BasicAcksAsync += (_, args) => Settle(attached, args.DeliveryTag, args.Multiple, nacked: false);

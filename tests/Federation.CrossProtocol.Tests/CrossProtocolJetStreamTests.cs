@@ -46,18 +46,15 @@ public sealed class CrossProtocolJetStreamTests(CrossProtocolFixture nodes) : IA
 
         // The downstream stream's own subscriptions are the interest; once a probe arrives, the binding is in place upstream.
         var stream = "federation-" + Exchange;
-        var probeDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        for (var probe = 0; ; probe++)
-        {
-            await rabbit.BasicPublishAsync(Exchange, "probe", true, new BasicProperties(), Encoding.UTF8.GetBytes($"probe-{probe}"));
-            if (await JetStreamTestKit.CountAsync(_nats, stream) > 0)
+        var probe = 0;
+        await JetStreamTestKit.EventuallyAsync(
+            async () =>
             {
-                break;
-            }
-
-            Assert.True(DateTime.UtcNow < probeDeadline, "no probe reached the JetStream downstream within 30 s");
-            await Task.Delay(50); // poll interval between probes, bounded by the deadline above
-        }
+                await rabbit.BasicPublishAsync(Exchange, "probe", true, new BasicProperties(), Encoding.UTF8.GetBytes($"probe-{probe++}"));
+                return await JetStreamTestKit.CountAsync(_nats, stream) > 0;
+            },
+            () => "a probe in the JetStream downstream",
+            TimeSpan.FromSeconds(30));
 
         for (var i = 0; i < Messages; i++)
         {
@@ -94,21 +91,22 @@ public sealed class CrossProtocolJetStreamTests(CrossProtocolFixture nodes) : IA
 
         var received = new HashSet<int>();
         var total = 0;
-        var deadline = DateTime.UtcNow + Deadline;
-        while (received.Count < Messages)
-        {
-            if (await rabbit.BasicGetAsync(queue, autoAck: true) is { } message)
+        await JetStreamTestKit.EventuallyAsync(
+            async () =>
             {
-                received.Add(int.Parse(Encoding.UTF8.GetString(message.Body.Span), CultureInfo.InvariantCulture));
-                total++;
-                Assert.NotNull(message.BasicProperties.Headers);
-                Assert.True(message.BasicProperties.Headers.ContainsKey("Nats-Msg-Id"), "the message carries its JetStream identity");
-                continue;
-            }
+                // Drain what is there now; the kit polls again until every message has arrived.
+                while (await rabbit.BasicGetAsync(queue, autoAck: true) is { } message)
+                {
+                    received.Add(int.Parse(Encoding.UTF8.GetString(message.Body.Span), CultureInfo.InvariantCulture));
+                    total++;
+                    Assert.NotNull(message.BasicProperties.Headers);
+                    Assert.True(message.BasicProperties.Headers.ContainsKey("Nats-Msg-Id"), "the message carries its JetStream identity");
+                }
 
-            Assert.True(DateTime.UtcNow < deadline, $"Timed out: {received.Count} of {Messages} messages in {queue}");
-            await Task.Delay(50); // poll interval, bounded by the deadline above
-        }
+                return received.Count >= Messages;
+            },
+            () => $"{Messages} messages in {queue}; have {received.Count}",
+            Deadline);
 
         Assert.Equal(Enumerable.Range(0, Messages), received.Order());
         Assert.Equal(Messages, total);

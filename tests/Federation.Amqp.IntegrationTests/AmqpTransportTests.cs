@@ -203,6 +203,10 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
                 await Assert.ThrowsAnyAsync<TransportException>(async () =>
                     await publisher.PublishAsync(string.Empty, queue, new MessageProperties(), Encoding.UTF8.GetBytes($"later-{round}"), Ct));
 
+                // Disposing waits for the publisher's last write, so the round trip below follows every frame it sent.
+                await publisher.DisposeAsync();
+                connection = await ReconnectIfTheClientRaceClosedItAsync(connection);
+
                 // A new publisher works.
                 var next = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: true, MaxOutstandingConfirms: 100), Ct);
                 resources.Add(next);
@@ -288,6 +292,26 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
         Assert.Contains("exchange type", error.Message, StringComparison.OrdinalIgnoreCase);
         var fresh = await ConnectAsync(fixture.Node.AmqpUri());
         Assert.True(await fresh.ExchangeExistsAsync("amq.direct", Ct));
+    }
+
+    /// <summary>
+    /// RabbitMQ.Client 7 can write a publish that was already under way after its reply to the broker's
+    /// <c>channel.close</c> (rabbitmq/rabbitmq-dotnet-client#1835); the broker then closes the whole connection with
+    /// <c>504 CHANNEL_ERROR - expected 'channel.open'</c>. Nothing can be overtaken that way (everything on the connection
+    /// fails), but the connection is gone. A round trip after the refused publishes shows it: frames are processed in order,
+    /// so a late publish reached the broker before the round trip did.
+    /// </summary>
+    private async Task<IBrokerConnection> ReconnectIfTheClientRaceClosedItAsync(IBrokerConnection connection)
+    {
+        try
+        {
+            await connection.ExchangeExistsAsync("amq.topic", Ct);
+            return connection;
+        }
+        catch (ConnectionLostException lost) when (lost.Message.Contains("expected 'channel.open'", StringComparison.Ordinal))
+        {
+            return await ConnectAsync(fixture.Node.AmqpUri());
+        }
     }
 
     private async Task<IBrokerConnection> ConnectAsync(string uri)

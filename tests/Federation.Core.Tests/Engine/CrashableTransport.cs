@@ -58,10 +58,15 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
 }
 
 /// <summary>Counts the consumers open at once on each queue, over the whole test, and who opened them.</summary>
+/// <remarks>
+/// A consumer counts as open until its <see cref="IMessageConsumer.Completion"/> has ended. That state is read directly
+/// rather than through a continuation: the in-memory consumer runs continuations asynchronously, so a continuation could
+/// still be queued when the next consumer opens, and the census would see two at once where there never were.
+/// </remarks>
 internal sealed class ConsumerCensus
 {
     private readonly Lock _sync = new();
-    private readonly Dictionary<string, int> _open = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<Task>> _open = new(StringComparer.Ordinal);
     private readonly List<string> _owners = [];
 
     /// <summary>The most consumers that were open at once on any one queue.</summary>
@@ -84,7 +89,7 @@ internal sealed class ConsumerCensus
     {
         lock (_sync)
         {
-            return _open.GetValueOrDefault(queue);
+            return _open.TryGetValue(queue, out var open) ? open.Count(completion => !completion.IsCompleted) : 0;
         }
     }
 
@@ -92,18 +97,15 @@ internal sealed class ConsumerCensus
     {
         lock (_sync)
         {
-            var open = _open.GetValueOrDefault(queue) + 1;
-            _open[queue] = open;
-            _owners.Add(owner);
-            MostAtOnce = Math.Max(MostAtOnce, open);
-        }
-
-        _ = completion.ContinueWith(_ =>
-        {
-            lock (_sync)
+            if (!_open.TryGetValue(queue, out var open))
             {
-                _open[queue]--;
+                _open[queue] = open = [];
             }
-        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+            open.RemoveAll(earlier => earlier.IsCompleted);
+            open.Add(completion);
+            _owners.Add(owner);
+            MostAtOnce = Math.Max(MostAtOnce, open.Count);
+        }
     }
 }

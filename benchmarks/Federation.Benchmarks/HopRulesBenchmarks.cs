@@ -37,7 +37,7 @@ public class HopRulesBenchmarks
         var copy = oneHopTrail.Clone();
         if (HopRules.Check(copy.Headers, 2, DownstreamCluster, DownstreamVhost) == ForwardVerdict.Forward)
         {
-            HopRules.PrependReceivedFrom(copy, Upstream);
+            copy.Headers = HopRules.PrependReceivedFrom(copy.Headers, Upstream);
         }
 
         return copy;
@@ -53,7 +53,7 @@ public class HopRulesBenchmarks
         };
         for (var i = 0; i < hopCount; i++)
         {
-            HopRules.PrependReceivedFrom(properties, Upstream with { ClusterName = $"cluster-{i}" });
+            properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, Upstream with { ClusterName = $"cluster-{i}" });
         }
 
         return properties;

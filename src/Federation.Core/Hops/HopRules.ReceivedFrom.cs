@@ -1,34 +1,36 @@
-using Federation.Core.Transport;
-
 namespace Federation.Core.Hops;
 
 public static partial class HopRules
 {
     /// <summary>
-    /// Prepends <paramref name="entry"/> to the <c>x-received-from</c> trail in <paramref name="properties"/>, creating the
-    /// header table as needed. The new trail is a new list (an existing one may be shared by other copies of the message and
-    /// is left untouched); a malformed existing value is replaced and moved into <c>x-invalid-headers</c>, as the plugin does.
+    /// Prepends <paramref name="entry"/> to the <c>x-received-from</c> trail in <paramref name="headers"/>, creating the
+    /// header table when there is none. The new trail is a new list (an existing one may be shared by other copies of the
+    /// message and is left untouched); a malformed existing value is replaced and moved into <c>x-invalid-headers</c>, as
+    /// the plugin does.
     /// </summary>
-    /// <param name="properties">The properties of the message about to be republished downstream; changed in place.</param>
+    /// <param name="headers">The headers of the message about to be republished downstream, changed in place; or
+    /// <see langword="null"/> when it has none yet.</param>
     /// <param name="entry">The upstream the message is leaving.</param>
-    public static void PrependReceivedFrom(MessageProperties properties, ReceivedFromEntry entry)
+    /// <returns><paramref name="headers"/>, or the new table when it was <see langword="null"/>: store it back on the message.</returns>
+    public static Dictionary<string, object?> PrependReceivedFrom(Dictionary<string, object?>? headers, ReceivedFromEntry entry)
     {
-        ArgumentNullException.ThrowIfNull(properties);
         ArgumentNullException.ThrowIfNull(entry);
 
-        properties.Headers ??= new Dictionary<string, object?>(StringComparer.Ordinal);
-        TableHeader.Prepend(properties.Headers, HopHeaders.ReceivedFrom, ToTable(entry));
+        headers ??= new Dictionary<string, object?>(StringComparer.Ordinal);
+        TableHeader.Prepend(headers, HopHeaders.ReceivedFrom, ToTable(entry));
+        return headers;
     }
 
     /// <summary>
     /// Prepends a trail table built once by <see cref="ReceivedFromTable"/> and shared by every message of one link session
     /// (the same hop for each; building it per message was a quarter of a NATS link's allocations). Like every trail value,
-    /// the table is only read after this, never modified.
+    /// the table is only read after this, never modified. Returns the headers as <see cref="PrependReceivedFrom"/> does.
     /// </summary>
-    internal static void PrependReceivedFromTable(MessageProperties properties, Dictionary<string, object?> table)
+    internal static Dictionary<string, object?> PrependReceivedFromTable(Dictionary<string, object?>? headers, Dictionary<string, object?> table)
     {
-        properties.Headers ??= new Dictionary<string, object?>(StringComparer.Ordinal);
-        TableHeader.Prepend(properties.Headers, HopHeaders.ReceivedFrom, table);
+        headers ??= new Dictionary<string, object?>(StringComparer.Ordinal);
+        TableHeader.Prepend(headers, HopHeaders.ReceivedFrom, table);
+        return headers;
     }
 
     /// <summary>The trail table of <paramref name="entry"/>, as <see cref="PrependReceivedFrom"/> writes it.</summary>

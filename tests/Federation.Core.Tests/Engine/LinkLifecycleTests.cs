@@ -378,7 +378,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
 
         // A message that already made one hop reaches the upstream queue; the link drops it (max-hops 1) and acks it upstream.
         var properties = new MessageProperties();
-        HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("memory://X/%2F", "fed", false, "X", "/"));
+        properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, new ReceivedFromEntry("memory://X/%2F", "fed", false, "X", "/"));
         var publisher = await _bed.ConnectAsync("U");
         await Testbed.PublishAsync(publisher, "fed", "key", "TOO-FAR", properties);
         await Testbed.PublishAsync(publisher, "fed", "key", "OK");

@@ -13,7 +13,7 @@ public class ReceivedFromTests
     {
         var properties = new MessageProperties();
 
-        HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("amqp://up", "ux", true, "up-cluster", "uv"));
+        properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, new ReceivedFromEntry("amqp://up", "ux", true, "up-cluster", "uv"));
 
         var trail = Assert.IsType<List<object?>>(properties.Headers![HopHeaders.ReceivedFrom]);
         var table = Assert.IsType<Dictionary<string, object?>>(Assert.Single(trail));
@@ -27,7 +27,7 @@ public class ReceivedFromTests
     {
         var properties = new MessageProperties();
 
-        HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("amqp://up", "ux", false, null, "uv"));
+        properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, new ReceivedFromEntry("amqp://up", "ux", false, null, "uv"));
 
         var table = Assert.IsType<Dictionary<string, object?>>(Assert.Single((List<object?>)properties.Headers![HopHeaders.ReceivedFrom]!));
         Assert.Equal(["uri", "exchange", "redelivered", "vhost"], table.Keys);
@@ -48,10 +48,21 @@ public class ReceivedFromTests
     {
         var properties = new MessageProperties { Headers = Table(("app", "value")) };
 
-        HopRules.PrependReceivedFrom(properties, Hop("a"));
+        properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, Hop("a"));
 
         Assert.Equal("value", properties.Headers["app"]);
         Assert.Equal(2, properties.Headers.Count);
+    }
+
+    [Fact]
+    public void An_existing_header_table_is_changed_in_place_and_returned()
+    {
+        var headers = Table(("app", "value"));
+
+        var result = HopRules.PrependReceivedFrom(headers, Hop("a"));
+
+        Assert.Same(headers, result);
+        Assert.Equal([Hop("a")], HopRules.ReadReceivedFrom(headers));
     }
 
     [Fact]
@@ -61,7 +72,7 @@ public class ReceivedFromTests
         var shared = (List<object?>)original.Headers![HopHeaders.ReceivedFrom]!;
         var copy = original.Clone();
 
-        HopRules.PrependReceivedFrom(copy, Hop("b"));
+        copy.Headers = HopRules.PrependReceivedFrom(copy.Headers, Hop("b"));
 
         Assert.Single(shared);
         Assert.Same(shared, original.Headers[HopHeaders.ReceivedFrom]);
@@ -73,7 +84,7 @@ public class ReceivedFromTests
     {
         var properties = new MessageProperties { Headers = Headers("not an array") };
 
-        HopRules.PrependReceivedFrom(properties, Hop("a"));
+        properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, Hop("a"));
 
         Assert.Equal([Hop("a")], HopRules.ReadReceivedFrom(properties.Headers));
         var invalid = Assert.IsType<Dictionary<string, object?>>(properties.Headers[HopHeaders.InvalidHeaders]);
@@ -87,7 +98,7 @@ public class ReceivedFromTests
         var properties = new MessageProperties { Headers = Headers(42) };
         properties.Headers[HopHeaders.InvalidHeaders] = existingInvalid;
 
-        HopRules.PrependReceivedFrom(properties, Hop("a"));
+        properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, Hop("a"));
 
         var invalid = Assert.IsType<Dictionary<string, object?>>(properties.Headers[HopHeaders.InvalidHeaders]);
         Assert.Equal("kept", invalid["other"]);
@@ -101,7 +112,7 @@ public class ReceivedFromTests
         var properties = new MessageProperties { Headers = Headers(42) };
         properties.Headers[HopHeaders.InvalidHeaders] = "corrupt";
 
-        HopRules.PrependReceivedFrom(properties, Hop("a"));
+        properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, Hop("a"));
 
         var invalid = Assert.IsType<Dictionary<string, object?>>(properties.Headers[HopHeaders.InvalidHeaders]);
         Assert.Equal(["corrupt"], Assert.IsType<List<object?>>(invalid[HopHeaders.InvalidHeaders]));

@@ -15,7 +15,7 @@ internal static class Trails
         var properties = new MessageProperties();
         foreach (var hop in hops)
         {
-            HopRules.PrependReceivedFrom(properties, hop);
+            properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, hop);
         }
 
         return properties;

@@ -196,7 +196,7 @@ public sealed class AddFederationTests
         await bed.WaitForBindingsAsync("U", "fed", "k", 1);
         var publisher = await bed.ConnectAsync("U");
         var travelled = new MessageProperties();
-        Federation.Core.Hops.HopRules.PrependReceivedFrom(travelled, new("memory://X/%2F", "fed", false, "X", "/"));
+        travelled.Headers = Federation.Core.Hops.HopRules.PrependReceivedFrom(travelled.Headers, new("memory://X/%2F", "fed", false, "X", "/"));
         await Testbed.PublishAsync(publisher, "fed", "k", "too-far", travelled);
         await Testbed.PublishAsync(publisher, "fed", "k", "one");
         await queue.ExpectAsync("one");

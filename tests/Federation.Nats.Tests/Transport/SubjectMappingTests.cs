@@ -76,8 +76,8 @@ public sealed class SubjectMappingTests
     public void Trail_header_round_trips_into_what_HopRules_reads()
     {
         var properties = new MessageProperties { ContentType = "application/json", MessageId = "m1", Persistent = true, Headers = new() { ["tenant"] = "acme", ["count"] = 3 } };
-        HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("nats://a:4222", "orders", false, "A", "/"));
-        HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("nats://b:4222?x=y;z", "orders", true, "B", "/"));
+        properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, new ReceivedFromEntry("nats://a:4222", "orders", false, "A", "/"));
+        properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, new ReceivedFromEntry("nats://b:4222?x=y;z", "orders", true, "B", "/"));
 
         var headers = NatsMessageMapping.ToNatsHeaders(properties)!;
         Assert.True(headers.TryGetValue("X-Received-From", out var hops));
@@ -109,8 +109,8 @@ public sealed class SubjectMappingTests
     public void A_reused_header_object_gets_the_headers_ToNatsHeaders_builds_and_nothing_of_the_previous_message()
     {
         var properties = new MessageProperties { ContentType = "application/json", Priority = 4, Persistent = true, Headers = new() { ["tenant"] = "acmé", ["bad key"] = "x", ["amqp-type"] = "ignored" } };
-        HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("nats://a:4222", "orders", false, "A", "/"));
-        HopRules.PrependReceivedFrom(properties, new ReceivedFromEntry("nats://b:4222", "orders", true, "B", "/"));
+        properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, new ReceivedFromEntry("nats://a:4222", "orders", false, "A", "/"));
+        properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, new ReceivedFromEntry("nats://b:4222", "orders", true, "B", "/"));
         var reused = new NatsHeaders { ["left-over"] = "from the previous message" };
         reused.Clear(); // what the publisher does before each message
 
@@ -149,7 +149,7 @@ public sealed class SubjectMappingTests
         foreach (var entry in entries)
         {
             var properties = new MessageProperties();
-            HopRules.PrependReceivedFrom(properties, entry);
+            properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, entry);
             var back = NatsMessageMapping.ToProperties(NatsMessageMapping.ToNatsHeaders(properties));
             Assert.Equal([entry], HopRules.ReadReceivedFrom(back.Headers));
         }

@@ -21,7 +21,7 @@ public sealed partial class FederationTelemetry : IDisposable
 
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
-    private readonly List<Func<IEnumerable<Links.LinkStatus>>> _statusSources = [];
+    private readonly List<Func<IEnumerable<KeyValuePair<string, int>>>> _linkCountSources = [];
     private readonly Lock _statusLock = new();
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>, or on a private meter when none is given.</summary>
@@ -53,48 +53,42 @@ public sealed partial class FederationTelemetry : IDisposable
     internal Counter<long> LinkRestarts { get; }
     internal Counter<long> BindingsPropagated { get; }
 
-    /// <summary>Registers a status source for the <c>federation.links</c> gauge.</summary>
-    internal IDisposable RegisterStatusSource(Func<IEnumerable<Links.LinkStatus>> source)
+    /// <summary>
+    /// Registers a source of link counts for the <c>federation.links</c> gauge: pairs of state name (the value of
+    /// <c>federation.link.state</c>) and number of links in that state. The gauge sums the counts of every source by state
+    /// name, in the order they first appear. A source reports every state it knows, zero included, so that a state whose
+    /// last link left drops to 0 instead of vanishing from the series. The counts come from whoever runs the links:
+    /// telemetry knows no link type.
+    /// </summary>
+    internal IDisposable RegisterLinkCounts(Func<IEnumerable<KeyValuePair<string, int>>> source)
     {
         lock (_statusLock)
         {
-            _statusSources.Add(source);
+            _linkCountSources.Add(source);
         }
 
         return new Unregister(this, source);
     }
 
-    // One gauge value per state, every state always reported (zero included), indexed by the enum's value.
-    private static readonly int LinkStateCount = Enum.GetValues<Links.LinkState>().Length;
-
     private IEnumerable<Measurement<int>> ObserveLinkStates()
     {
-        var counts = new int[LinkStateCount];
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         lock (_statusLock)
         {
-            foreach (var source in _statusSources)
+            foreach (var source in _linkCountSources)
             {
-                foreach (var status in source())
+                foreach (var (state, count) in source())
                 {
-                    counts[(int)status.State]++;
+                    counts[state] = counts.GetValueOrDefault(state) + count;
                 }
             }
         }
 
-        for (var i = 0; i < counts.Length; i++)
+        foreach (var (state, count) in counts)
         {
-            yield return new Measurement<int>(counts[i], new KeyValuePair<string, object?>("federation.link.state", StateName((Links.LinkState)i)));
+            yield return new Measurement<int>(count, new KeyValuePair<string, object?>("federation.link.state", state));
         }
     }
-
-    internal static string StateName(Links.LinkState state) => state switch
-    {
-        Links.LinkState.Starting => "starting",
-        Links.LinkState.Running => "running",
-        Links.LinkState.Error => "error",
-        Links.LinkState.Waiting => "waiting",
-        _ => "shutdown",
-    };
 
     /// <inheritdoc />
     public void Dispose()
@@ -105,13 +99,13 @@ public sealed partial class FederationTelemetry : IDisposable
         }
     }
 
-    private sealed class Unregister(FederationTelemetry owner, Func<IEnumerable<Links.LinkStatus>> source) : IDisposable
+    private sealed class Unregister(FederationTelemetry owner, Func<IEnumerable<KeyValuePair<string, int>>> source) : IDisposable
     {
         public void Dispose()
         {
             lock (owner._statusLock)
             {
-                owner._statusSources.Remove(source);
+                owner._linkCountSources.Remove(source);
             }
         }
     }

@@ -1,4 +1,3 @@
-using Federation.Core.Diagnostics;
 using Federation.Core.Links;
 using Federation.Core.Transport;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -16,9 +15,9 @@ public sealed class FederationHealthCheck(IFederationStatus status) : IHealthChe
     {
         var links = status.GetLinks();
         var data = new Dictionary<string, object>(StringComparer.Ordinal);
-        foreach (var state in Enum.GetValues<LinkState>())
+        foreach (var (state, count) in LinkStateNames.CountEach(links))
         {
-            data[FederationTelemetry.StateName(state)] = links.Count(l => l.State == state);
+            data[state] = count;
         }
 
         var failureStatus = context?.Registration?.FailureStatus ?? HealthStatus.Unhealthy;

@@ -1,6 +1,7 @@
 using Federation.Core.Diagnostics;
 using Federation.Core.Links;
 using Federation.Core.Model;
+using Federation.Core.Topology;
 using Federation.Core.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -3,6 +3,7 @@ using System.Text;
 using Federation.Amqp.IntegrationTests.Scenarios;
 using Federation.Core;
 using Federation.Core.Links;
+using Federation.Core.Topology;
 using Federation.Core.Transport;
 
 namespace Federation.Amqp.IntegrationTests;

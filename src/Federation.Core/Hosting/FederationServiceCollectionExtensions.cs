@@ -1,6 +1,7 @@
 using Federation.Core.Diagnostics;
 using Federation.Core.InMemory;
 using Federation.Core.Model;
+using Federation.Core.Topology;
 using Federation.Core.Transport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

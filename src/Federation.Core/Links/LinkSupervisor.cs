@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Federation.Core.Diagnostics;
 using Federation.Core.Model;
+using Federation.Core.Topology;
 using Federation.Core.Transport;
 using Microsoft.Extensions.Logging;
 

@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using Federation.Core;
 using Federation.Core.Links;
 using Federation.Core.Model;
+using Federation.Core.Topology;
 using Federation.Testing.Brokers;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;

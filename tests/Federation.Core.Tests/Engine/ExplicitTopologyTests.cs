@@ -1,3 +1,4 @@
+using Federation.Core.Topology;
 using Federation.Core.Transport;
 
 namespace Federation.Core.Tests.Engine;

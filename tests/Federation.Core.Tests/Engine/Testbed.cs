@@ -3,6 +3,7 @@ using System.Text;
 using Federation.Core.InMemory;
 using Federation.Core.Links;
 using Federation.Core.Model;
+using Federation.Core.Topology;
 using Federation.Core.Transport;
 
 namespace Federation.Core.Tests.Engine;

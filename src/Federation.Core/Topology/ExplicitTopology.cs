@@ -1,6 +1,6 @@
 using Federation.Core.Transport;
 
-namespace Federation.Core;
+namespace Federation.Core.Topology;
 
 /// <summary>
 /// Explicit mode: the host application declares the downstream exchanges and bindings that federation should know about,

@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Federation.Core.InMemory;
+using Federation.Core.Addressing;
 
 namespace Federation.Benchmarks;
 
@@ -20,17 +20,17 @@ public class TopicMatchingBenchmarks
     public bool Equality() => string.Equals(directBindingKey, key, StringComparison.Ordinal);
 
     [Benchmark(Description = "Literal pattern")]
-    public bool Literal() => TopicMatcher.Matches("orders.eu.west.created", Key);
+    public bool Literal() => TopicGrammar.Matches("orders.eu.west.created", Key);
 
     [Benchmark(Description = "orders.*.*.created")]
-    public bool Stars() => TopicMatcher.Matches("orders.*.*.created", Key);
+    public bool Stars() => TopicGrammar.Matches("orders.*.*.created", Key);
 
     [Benchmark(Description = "orders.#")]
-    public bool TrailingHash() => TopicMatcher.Matches("orders.#", Key);
+    public bool TrailingHash() => TopicGrammar.Matches("orders.#", Key);
 
     [Benchmark(Description = "#.west.#.created (backtracking)")]
-    public bool Backtracking() => TopicMatcher.Matches("#.west.#.created", Key);
+    public bool Backtracking() => TopicGrammar.Matches("#.west.#.created", Key);
 
     [Benchmark(Description = "orders.*.east.# (miss)")]
-    public bool Miss() => TopicMatcher.Matches("orders.*.east.#", Key);
+    public bool Miss() => TopicGrammar.Matches("orders.*.east.#", Key);
 }

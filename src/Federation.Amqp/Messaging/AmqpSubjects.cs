@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Federation.Core.Addressing;
 
 namespace Federation.Amqp.Messaging;
 
@@ -8,7 +9,8 @@ namespace Federation.Amqp.Messaging;
 /// split on <c>.</c> and have a one-word wildcard <c>*</c>, so a publish subject is its own routing key. NATS's trailing
 /// <c>&gt;</c> (one or more words) becomes <c>*.#</c> (one word, then zero or more): AMQP's <c>#</c> alone would also match
 /// zero words. A literal <c>#</c> word cannot be mapped (it would become AMQP's wildcard), and routing and binding keys are
-/// AMQP short strings, at most 255 bytes of UTF-8.
+/// AMQP short strings, at most 255 bytes of UTF-8. The subject grammar itself is Core's <see cref="SubjectGrammar"/>, as on
+/// NATS (a <c>*</c> or <c>&gt;</c> inside a longer token is a literal character); these two limits are checked after it.
 /// </summary>
 internal static class AmqpSubjects
 {
@@ -18,16 +20,16 @@ internal static class AmqpSubjects
     private const string GroupQueuePrefix = "federation.subject-group ";
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the subject unless it is a valid publish subject (no wildcards).</summary>
-    public static void ValidatePublish(string subject, string paramName = "subject") => Validate(subject, allowWildcards: false, paramName);
+    public static void ValidatePublish(string subject, string paramName = "subject") => Validate(subject, SubjectUse.Publish, paramName);
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the subject unless it is a valid subscription subject.</summary>
-    public static void ValidateSubscribe(string subject, string paramName = "subject") => Validate(subject, allowWildcards: true, paramName);
+    public static void ValidateSubscribe(string subject, string paramName = "subject") => Validate(subject, SubjectUse.Subscribe, paramName);
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the group unless it is a non-empty token without whitespace.</summary>
     public static void ValidateQueueGroup(string queueGroup, string paramName = "queueGroup")
     {
         ArgumentNullException.ThrowIfNull(queueGroup, paramName);
-        if (queueGroup.Length == 0 || queueGroup.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        if (!SubjectGrammar.IsValidQueueGroup(queueGroup))
         {
             throw new ArgumentException($"Queue group '{queueGroup}' must be non-empty and contain no whitespace.", paramName);
         }
@@ -56,67 +58,37 @@ internal static class AmqpSubjects
         return GroupQueuePrefix + Convert.ToHexStringLower(hash);
     }
 
-    private static void Validate(string subject, bool allowWildcards, string paramName)
+    private static void Validate(string subject, SubjectUse use, string paramName)
     {
         ArgumentNullException.ThrowIfNull(subject, paramName);
-        if (Problem(subject, allowWildcards) is { } problem)
+        if (Problem(subject, use) is { } problem)
         {
             throw new ArgumentException($"Invalid subject '{subject}' for the AMQP subject transport: {problem}.", paramName);
         }
     }
 
-    private static string? Problem(string subject, bool allowWildcards)
+    private static string? Problem(string subject, SubjectUse use)
     {
-        if (subject.Length == 0)
+        if (SubjectGrammar.Explain(subject, use) is { } grammar)
         {
-            return "it is empty";
+            return grammar;
         }
 
-        var tokenStart = 0;
-        for (var i = 0; i <= subject.Length; i++)
+        // Span ranges, not string.Split: this runs for every publish.
+        var span = subject.AsSpan();
+        foreach (var token in span.Split('.'))
         {
-            if (i < subject.Length && subject[i] != '.')
-            {
-                var c = subject[i];
-                if (char.IsWhiteSpace(c) || char.IsControl(c))
-                {
-                    return "it contains whitespace or a control character";
-                }
-
-                continue;
-            }
-
-            var token = subject.AsSpan(tokenStart, i - tokenStart);
-            if (token.Length == 0)
-            {
-                return "it has an empty token";
-            }
-
-            if (token is "#")
+            if (span[token] is "#")
             {
                 return "the token '#' cannot be mapped onto AMQP, where it is the multi-word wildcard";
             }
-
-            if (token is "*" or ">")
-            {
-                if (!allowWildcards)
-                {
-                    return "wildcards are only allowed in subscriptions";
-                }
-
-                if (token is ">" && i != subject.Length)
-                {
-                    return "'>' must be the last token";
-                }
-            }
-
-            tokenStart = i + 1;
         }
 
-        var key = allowWildcards ? ToBindingKey(subject) : subject;
+        var subscription = use == SubjectUse.Subscribe;
+        var key = subscription ? ToBindingKey(subject) : subject;
         var bytes = Encoding.UTF8.GetByteCount(key);
         return bytes > MaxKeyBytes
-            ? $"as an AMQP {(allowWildcards ? "binding" : "routing")} key it is {bytes} bytes of UTF-8, over AMQP's limit of {MaxKeyBytes}"
+            ? $"as an AMQP {(subscription ? "binding" : "routing")} key it is {bytes} bytes of UTF-8, over AMQP's limit of {MaxKeyBytes}"
             : null;
     }
 }

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Federation.Core.InMemory.Subjects;
+using Federation.Core.Addressing;
 using Federation.Core.Transport.Messaging;
 
 namespace Federation.Core.Collectives;
@@ -44,9 +44,9 @@ public sealed class FederatedClient : IAsyncDisposable
             throw new ArgumentException($"ReplySubjectPrefix: '{_options.ReplySubjectPrefix}' must be one subject token.", nameof(options));
         }
 
-        if (SubjectSyntax.PublishError(_options.SubjectPrefix) is { } error)
+        if (SubjectGrammar.Explain(_options.SubjectPrefix, SubjectUse.Publish, wildcardsMustBeWholeTokens: true) is { } error)
         {
-            throw new ArgumentException($"SubjectPrefix: '{_options.SubjectPrefix}' {error}.", nameof(options));
+            throw new ArgumentException($"SubjectPrefix: '{_options.SubjectPrefix}' is not a valid subject: {error}.", nameof(options));
         }
     }
 
@@ -178,9 +178,9 @@ public sealed class FederatedClient : IAsyncDisposable
 
         foreach (var target in request.Targets)
         {
-            if (SubjectSyntax.PublishError(target) is { } error)
+            if (SubjectGrammar.Explain(target, SubjectUse.Publish, wildcardsMustBeWholeTokens: true) is { } error)
             {
-                throw new ArgumentException($"Targets: '{target}' {error}.", nameof(request));
+                throw new ArgumentException($"Targets: '{target}' is not a valid subject: {error}.", nameof(request));
             }
         }
 

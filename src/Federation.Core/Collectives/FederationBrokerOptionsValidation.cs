@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Federation.Core.InMemory.Subjects;
+using Federation.Core.Addressing;
 using Federation.Core.Transport;
 
 namespace Federation.Core.Collectives;
@@ -29,7 +29,7 @@ internal static class FederationBrokerOptionsValidation
             Fail(nameof(options.InstanceName), instance, "must be non-empty printable text");
         }
 
-        if (SubjectSyntax.PublishError(options.SubjectPrefix) is { } prefixError)
+        if (SubjectGrammar.Explain(options.SubjectPrefix, SubjectUse.Publish, wildcardsMustBeWholeTokens: true) is { } prefixError)
         {
             Fail(nameof(options.SubjectPrefix), options.SubjectPrefix, $"is not a subject prefix: {prefixError}");
         }

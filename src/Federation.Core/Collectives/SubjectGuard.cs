@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Federation.Core.InMemory.Subjects;
+using Federation.Core.Addressing;
 
 namespace Federation.Core.Collectives;
 
@@ -31,7 +31,7 @@ internal sealed class SubjectGuard
 
     private string? Error(string subject, Regex pattern, string role)
     {
-        if (SubjectSyntax.PublishError(subject) is { } syntax)
+        if (SubjectGrammar.Explain(subject, SubjectUse.Publish, wildcardsMustBeWholeTokens: true) is { } syntax)
         {
             return $"{role} subject '{subject}' is invalid: {syntax}";
         }

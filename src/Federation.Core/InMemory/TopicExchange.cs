@@ -1,3 +1,4 @@
+using Federation.Core.Addressing;
 using Federation.Core.Transport;
 
 namespace Federation.Core.InMemory;
@@ -32,7 +33,7 @@ internal sealed class TopicExchange(ExchangeSpec spec) : BrokerExchange(spec)
     }
 
     // A separate method, because a lambda capturing routingKey in Route would allocate its closure on every call, cache hit or not.
-    private BrokerBinding[] MatchingBindings(string routingKey) => [.. Bindings.Where(b => TopicMatcher.Matches(b.Spec.RoutingKey, routingKey))];
+    private BrokerBinding[] MatchingBindings(string routingKey) => [.. Bindings.Where(b => TopicGrammar.Matches(b.Spec.RoutingKey, routingKey))];
 
     protected override void OnBindingAdded(BrokerBinding binding) => matchesByRoutingKey.Clear();
 

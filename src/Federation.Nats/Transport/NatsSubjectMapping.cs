@@ -1,3 +1,4 @@
+using Federation.Core.Addressing;
 using Federation.Core.Transport;
 
 namespace Federation.Nats.Transport;
@@ -113,75 +114,20 @@ public static class NatsSubjectMapping
         _ => TopicMatches(bindingKey, routingKey),
     };
 
-    /// <summary>AMQP topic matching: <c>*</c> is one word, <c>#</c> zero or more words.</summary>
+    /// <summary>AMQP topic matching: <c>*</c> is one word, <c>#</c> zero or more words (Core's <see cref="TopicGrammar"/>).</summary>
     public static bool TopicMatches(string pattern, string routingKey)
     {
         ArgumentNullException.ThrowIfNull(pattern);
         ArgumentNullException.ThrowIfNull(routingKey);
-        if (pattern.AsSpan().IndexOfAny('*', '#') < 0)
-        {
-            // A literal key (the usual binding, routed for every message): word-by-word equality is string equality.
-            return string.Equals(pattern, routingKey, StringComparison.Ordinal);
-        }
-
-        var p = pattern.Length == 0 ? [] : pattern.Split('.');
-        var k = routingKey.Length == 0 ? [] : routingKey.Split('.');
-        return Match(p, 0, k, 0);
-
-        static bool Match(string[] p, int i, string[] k, int j)
-        {
-            while (true)
-            {
-                if (i == p.Length)
-                {
-                    return j == k.Length;
-                }
-
-                if (p[i] == "#")
-                {
-                    for (var skip = j; skip <= k.Length; skip++)
-                    {
-                        if (Match(p, i + 1, k, skip))
-                        {
-                            return true;
-                        }
-                    }
-
-                    return false;
-                }
-
-                if (j == k.Length || (p[i] != "*" && p[i] != k[j]))
-                {
-                    return false;
-                }
-
-                i++;
-                j++;
-            }
-        }
+        return TopicGrammar.Matches(pattern, routingKey);
     }
 
-    /// <summary>NATS subject matching: <c>*</c> is one token, a trailing <c>&gt;</c> one or more tokens.</summary>
+    /// <summary>NATS subject matching: <c>*</c> is one token, a trailing <c>&gt;</c> one or more tokens (Core's <see cref="SubjectGrammar"/>).</summary>
     public static bool SubjectMatches(string filter, string subject)
     {
         ArgumentNullException.ThrowIfNull(filter);
         ArgumentNullException.ThrowIfNull(subject);
-        var f = filter.Split('.');
-        var s = subject.Split('.');
-        for (var i = 0; i < f.Length; i++)
-        {
-            if (f[i] == ">")
-            {
-                return s.Length > i;
-            }
-
-            if (i >= s.Length || (f[i] != "*" && f[i] != s[i]))
-            {
-                return false;
-            }
-        }
-
-        return f.Length == s.Length;
+        return SubjectGrammar.Matches(filter, subject);
     }
 
     /// <summary>
@@ -259,12 +205,10 @@ public static class NatsSubjectMapping
             throw new ArgumentException("The default exchange (empty name) has no NATS subject namespace.", nameof(exchange));
         }
 
-        foreach (var word in exchange.Split('.'))
+        // A subject prefix is a publish subject, and a '#' word would read as AMQP's wildcard when mapped back.
+        if (SubjectGrammar.FindProblem(exchange, SubjectUse.Publish) != SubjectProblem.None || exchange.Split('.').Contains("#"))
         {
-            if (word.Length == 0 || word is "*" or ">" or "#" || word.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
-            {
-                throw new ArgumentException($"Exchange '{exchange}' is not a valid NATS subject prefix (empty, wildcard or whitespace token).", nameof(exchange));
-            }
+            throw new ArgumentException($"Exchange '{exchange}' is not a valid NATS subject prefix (empty, wildcard or whitespace token).", nameof(exchange));
         }
     }
 

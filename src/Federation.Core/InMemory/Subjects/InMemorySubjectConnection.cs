@@ -1,3 +1,4 @@
+using Federation.Core.Addressing;
 using Federation.Core.Transport;
 using Federation.Core.Transport.Messaging;
 using Microsoft.Extensions.Logging;
@@ -33,9 +34,9 @@ internal sealed class InMemorySubjectConnection : ISubjectConnection
 
     public ValueTask<ISubjectSubscription> SubscribeAsync(string subject, string? queueGroup, SubjectMessageHandler handler, CancellationToken cancellationToken)
     {
-        SubjectSyntax.ThrowIfInvalidSubscribe(subject, nameof(subject));
+        ThrowIfInvalid(subject, SubjectUse.Subscribe, nameof(subject));
         ArgumentNullException.ThrowIfNull(handler);
-        if (queueGroup is not null && (queueGroup.Length == 0 || queueGroup.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
+        if (queueGroup is not null && !SubjectGrammar.IsValidQueueGroup(queueGroup))
         {
             throw new ArgumentException($"Invalid queue group '{queueGroup}': it must be non-empty without whitespace.", nameof(queueGroup));
         }
@@ -61,10 +62,10 @@ internal sealed class InMemorySubjectConnection : ISubjectConnection
     public ValueTask PublishAsync(SubjectMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
-        SubjectSyntax.ThrowIfInvalidPublish(message.Subject, nameof(message));
+        ThrowIfInvalid(message.Subject, SubjectUse.Publish, nameof(message));
         if (message.ReplyTo is not null)
         {
-            SubjectSyntax.ThrowIfInvalidPublish(message.ReplyTo, nameof(message));
+            ThrowIfInvalid(message.ReplyTo, SubjectUse.Publish, nameof(message));
         }
 
         if (cancellationToken.IsCancellationRequested)
@@ -149,6 +150,16 @@ internal sealed class InMemorySubjectConnection : ISubjectConnection
         if (reason is not null)
         {
             throw new ConnectionLostException($"The connection to {DisplayUri} was lost: {reason.Message}", reason);
+        }
+    }
+
+    // The bus refuses '*' and '>' inside a token, which NATS would take literally: a subject that works here then means the
+    // same on every server.
+    private static void ThrowIfInvalid(string? subject, SubjectUse use, string paramName)
+    {
+        if (SubjectGrammar.Explain(subject, use, wildcardsMustBeWholeTokens: true) is { } error)
+        {
+            throw new ArgumentException($"Invalid subject '{subject}': {error}.", paramName);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Federation.Core.Addressing;
 using Federation.Core.Diagnostics;
 using Federation.Core.Transport.Messaging;
 using Microsoft.Extensions.Logging;
@@ -28,7 +29,7 @@ internal sealed class InMemorySubjectSubscription : ISubjectSubscription
         QueueGroup = queueGroup;
         _handler = handler;
         _logger = logger;
-        PatternTokens = SubjectSyntax.HasWildcard(subject) ? subject.Split('.') : null;
+        HasWildcard = SubjectGrammar.HasWildcard(subject);
         _loop = Task.Run(RunAsync);
     }
 
@@ -36,8 +37,8 @@ internal sealed class InMemorySubjectSubscription : ISubjectSubscription
 
     public string? QueueGroup { get; }
 
-    /// <summary>The subject's tokens when it has wildcards; null for a literal subject.</summary>
-    public string[]? PatternTokens { get; }
+    /// <summary>Whether the subject has wildcard tokens; a literal subject is found by lookup instead of matching.</summary>
+    public bool HasWildcard { get; }
 
     /// <summary>Queues a message for the handler; false once the subscription is closed.</summary>
     public bool Deliver(SubjectMessage message) => _inbox.Writer.TryWrite(message);

@@ -1,3 +1,5 @@
+using Federation.Core.Addressing;
+
 namespace Federation.Core.InMemory.Subjects;
 
 /// <summary>
@@ -15,7 +17,7 @@ internal sealed class SubjectIndex
         lock (_gate)
         {
             var current = _snapshot;
-            if (subscription.PatternTokens is null)
+            if (!subscription.HasWildcard)
             {
                 var literal = new Dictionary<string, InMemorySubjectSubscription[]>(current.Literal, StringComparer.Ordinal);
                 literal[subscription.Subject] = literal.TryGetValue(subscription.Subject, out var existing) ? [.. existing, subscription] : [subscription];
@@ -33,7 +35,7 @@ internal sealed class SubjectIndex
         lock (_gate)
         {
             var current = _snapshot;
-            if (subscription.PatternTokens is null)
+            if (!subscription.HasWildcard)
             {
                 if (!current.Literal.TryGetValue(subscription.Subject, out var existing))
                 {
@@ -71,7 +73,7 @@ internal sealed class SubjectIndex
 
         foreach (var wildcard in snapshot.Wildcard)
         {
-            if (SubjectSyntax.Matches(wildcard.PatternTokens!, subject))
+            if (SubjectGrammar.Matches(wildcard.Subject, subject))
             {
                 matches.Add(wildcard);
             }

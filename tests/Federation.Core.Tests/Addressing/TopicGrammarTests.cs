@@ -1,12 +1,12 @@
-using Federation.Core.InMemory;
+using Federation.Core.Addressing;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using Xunit;
 
-namespace Federation.Core.Tests.InMemory;
+namespace Federation.Core.Tests.Addressing;
 
-public sealed class TopicMatcherTests
+public sealed class TopicGrammarTests
 {
     private static readonly string[] Words = ["", "a", "b", "ab"];
 
@@ -27,7 +27,7 @@ public sealed class TopicMatcherTests
     [InlineData("a.", "a", false)]
     [InlineData("a.", "a.", true)]
     public void Matches_FollowsRabbitMqWordSemantics(string pattern, string routingKey, bool expected) =>
-        Assert.Equal(expected, TopicMatcher.Matches(pattern, routingKey));
+        Assert.Equal(expected, TopicGrammar.Matches(pattern, routingKey));
 
     [Property]
     public Property Matches_AgreesWithARecursiveReferenceMatcher()
@@ -37,7 +37,7 @@ public sealed class TopicMatcherTests
         var cases = topic(patternWords).SelectMany(pattern => topic(Gen.Elements(Words)).Select(key => (pattern, key)));
 
         return Prop.ForAll(cases.ToArbitrary(), testCase =>
-            TopicMatcher.Matches(testCase.pattern, testCase.key) == ReferenceMatches(Split(testCase.pattern), Split(testCase.key)));
+            TopicGrammar.Matches(testCase.pattern, testCase.key) == ReferenceMatches(Split(testCase.pattern), Split(testCase.key)));
     }
 
     // RabbitMQ splits "" into no words and "a." into ["a", ""].

@@ -1,17 +1,21 @@
-namespace Federation.Core.InMemory;
+namespace Federation.Core.Addressing;
 
 /// <summary>
-/// AMQP topic matching: words are separated by '.', <c>*</c> matches exactly one word, <c>#</c> matches zero or more words.
-/// As in RabbitMQ, the empty string has no words at all, while "a..b" has an empty middle word.
+/// AMQP topic matching, the one implementation that the in-memory topic exchange and the NATS mapping of topic bindings
+/// share: words are separated by '.', <c>*</c> matches exactly one word, <c>#</c> matches zero or more words. As in
+/// RabbitMQ, the empty string has no words at all, while "a..b" has an empty middle word.
 /// </summary>
 /// <remarks>
 /// Works on word cursors (the index where the next word starts, or <c>length + 1</c> once every word was consumed) instead of
 /// splitting, so that it never allocates. <c>#</c> is handled like <c>*</c> in file globbing: remember the last <c>#</c> and,
 /// on a mismatch, let it swallow one more word. That greedy backtracking is complete because <c>#</c> matches any word sequence.
 /// </remarks>
-internal static class TopicMatcher
+public static class TopicGrammar
 {
     /// <summary>Whether <paramref name="routingKey"/> matches the binding <paramref name="pattern"/>.</summary>
+    /// <param name="pattern">The binding key, with <c>*</c> and <c>#</c> words as wildcards.</param>
+    /// <param name="routingKey">The message's routing key; its <c>*</c> and <c>#</c> are ordinary characters.</param>
+    /// <returns><see langword="true"/> when a topic exchange routes the message through the binding.</returns>
     public static bool Matches(ReadOnlySpan<char> pattern, ReadOnlySpan<char> routingKey)
     {
         // Most bindings are literal: without a wildcard character, matching is plain equality (one vectorised compare).

@@ -3,14 +3,15 @@ using Federation.Core.Transport;
 namespace Federation.Core.Links;
 
 /// <summary>
-/// The bindings of one downstream exchange and the links that mirror them upstream. Updating the tracker and queueing the
-/// resulting commands happen under one lock, and so does a link's replay snapshot, so a link never misses a change.
+/// The bindings of one downstream exchange and the feeds of the links that mirror them upstream. Updating the tracker and
+/// queueing the resulting commands happen under one lock, and so does a link's replay snapshot, so a link never misses a
+/// change. It knows the links only by their <see cref="BindingFeed"/>: commands flow one way, from here to the links.
 /// </summary>
 internal sealed class ExchangeBindings
 {
     private readonly Lock _lock = new();
     private readonly BindingTracker _tracker = new();
-    private readonly List<ExchangeLink> _links = [];
+    private readonly List<BindingFeed> _feeds = [];
 
     /// <summary>Records a downstream binding and tells the links when a group opened.</summary>
     public void Add(BindingSpec binding)
@@ -73,15 +74,15 @@ internal sealed class ExchangeBindings
         }
     }
 
-    /// <summary>Attaches a link starting a new generation: drops its queued commands and returns every group to replay.</summary>
-    public List<BindingGroupKey> AttachForReplay(ExchangeLink link)
+    /// <summary>Attaches a link's feed as it starts a new generation: drops its queued commands and returns every group to replay.</summary>
+    public List<BindingGroupKey> AttachForReplay(BindingFeed feed)
     {
         lock (_lock)
         {
-            link.ClearBindingCommands();
-            if (!_links.Contains(link))
+            feed.Clear();
+            if (!_feeds.Contains(feed))
             {
-                _links.Add(link);
+                _feeds.Add(feed);
             }
 
             return [.. _tracker.Groups];
@@ -89,19 +90,19 @@ internal sealed class ExchangeBindings
     }
 
     /// <summary>Stops feeding a link.</summary>
-    public void Detach(ExchangeLink link)
+    public void Detach(BindingFeed feed)
     {
         lock (_lock)
         {
-            _links.Remove(link);
+            _feeds.Remove(feed);
         }
     }
 
     private void Broadcast(BindingCommand command)
     {
-        foreach (var link in _links)
+        foreach (var feed in _feeds)
         {
-            link.EnqueueBindingCommand(command);
+            feed.Post(command);
         }
     }
 }

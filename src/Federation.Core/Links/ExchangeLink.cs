@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Federation.Core.Diagnostics;
 using Federation.Core.Model;
 using Federation.Core.Transport;
@@ -19,20 +17,18 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private readonly TransportResolver _transports;
     private readonly DownstreamHandle _downstream;
     private readonly ExchangeBindings _bindings;
-    private readonly ConcurrentDictionary<string, char> _generations;
-    private readonly FederationTelemetry _telemetry;
+    private readonly BindingFeed _feed = new();
+    private readonly LinkCounters _counters;
+    private readonly LinkSessionContext _sessionContext;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly Channel<BindingCommand> _commands = Channel.CreateUnbounded<BindingCommand>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
-    private readonly KeyValuePair<string, object?>[] _tags;
     private readonly FailureEpisode _failures = new();
     private CancellationTokenSource? _currentRun;
     private volatile bool _restartRequested;
     private volatile bool _cleanupOnStop;
     private Task? _loop;
     private LinkStatus _status;
-    private readonly LinkDrops _drops;
     private readonly LinkLease _lease;
 
     // What the status says about the lease; written by the run loop only.
@@ -46,7 +42,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         TransportResolver transports,
         DownstreamHandle downstream,
         ExchangeBindings bindings,
-        ConcurrentDictionary<string, char> generations,
+        LinkGenerations generations,
         FederationTelemetry telemetry,
         ILogger logger,
         TimeProvider time,
@@ -56,23 +52,17 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _transports = transports;
         _downstream = downstream;
         _bindings = bindings;
-        _generations = generations;
-        _telemetry = telemetry;
         _logger = logger;
-        _drops = new LinkDrops(definition.Id, logger);
+        _counters = new LinkCounters(definition, telemetry, logger);
         _time = time;
+        _sessionContext = new LinkSessionContext(definition, bindings, _feed, generations, _counters, logger, time);
         _lease = new LinkLease(LinkLease.NameFor(definition), instanceName, time);
-        _tags =
-        [
-            new("federation.exchange", definition.Exchange.Name),
-            new("federation.upstream", definition.Upstream.UpstreamName),
-        ];
         _status = NewStatus(LinkState.Starting, UriRedaction.Redact(definition.Upstream.Uris[0]), null, null);
     }
 
     public LinkDefinition Definition { get; }
 
-    public LinkStatus Status => _drops.Snapshot is { } dropped ? Volatile.Read(ref _status) with { DroppedMessages = dropped } : Volatile.Read(ref _status);
+    public LinkStatus Status => _counters.DropsByReason is { } dropped ? Volatile.Read(ref _status) with { DroppedMessages = dropped } : Volatile.Read(ref _status);
 
     /// <summary>Starts the run loop in the background.</summary>
     public void Start() => _loop = Task.Run(RunLoopAsync);
@@ -107,7 +97,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             await _loop.ConfigureAwait(false);
         }
 
-        _bindings.Detach(this);
+        _bindings.Detach(_feed);
 
         // Only now, with the session shut down (and its upstream objects cleaned up or kept), may another engine take over.
         await _lease.ReleaseAsync().ConfigureAwait(false);
@@ -118,15 +108,6 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     {
         await StopAsync(cleanup: false).ConfigureAwait(false);
         _stopping.Dispose();
-    }
-
-    internal void EnqueueBindingCommand(BindingCommand command) => _commands.Writer.TryWrite(command);
-
-    internal void ClearBindingCommands()
-    {
-        while (_commands.Reader.TryRead(out _))
-        {
-        }
     }
 
     private async Task RunLoopAsync()
@@ -209,7 +190,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 
             if (!_stopping.IsCancellationRequested)
             {
-                _telemetry.LinkRestarts.Add(1, _tags);
+                _counters.Restarted();
             }
         }
     }
@@ -311,7 +292,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         var transport = _transports.Resolve(uri);
         var connectionName = UpstreamNaming.ConnectionName(Definition.Upstream.UpstreamName, Definition.PolicyName);
         var upstream = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), _time, cancellationToken).ConfigureAwait(false);
-        var session = new LinkSession(this, downstream, upstream);
+        var session = new LinkSession(_sessionContext, downstream, upstream);
         try
         {
             await session.SetUpAsync(cancellationToken).ConfigureAwait(false);

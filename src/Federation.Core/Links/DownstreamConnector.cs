@@ -1,0 +1,339 @@
+using Federation.Core.Diagnostics;
+using Federation.Core.Model;
+using Federation.Core.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Links;
+
+/// <summary>
+/// The supervisor's downstream connection: connects in the background, retries with backoff, notices the loss, and
+/// publishes the live session to the links through <see cref="Handle"/>. What a fresh connection is used for (topology,
+/// links) is the supervisor's business: <c>connected</c> is called on the loop with each one, and <c>released</c> whenever
+/// the session goes away.
+/// </summary>
+/// <remarks>Loop only, except the members that say otherwise.</remarks>
+internal sealed class DownstreamConnector
+{
+    // The downstream connection retries like a link with the default reconnect keys: at once, then exponentially from
+    // 5 s up to a minute, with jitter. A session that stayed up this long counts as progress and resets the schedule.
+    private static readonly TimeSpan RetryDelay = ResolvedUpstream.DefaultReconnectDelay;
+
+    private readonly SupervisorLoop _loop;
+    private readonly TransportResolver _transports;
+    private readonly Func<FederationDefinitions> _definitions;
+    private readonly bool _observeTopology;
+    private readonly Func<int, string, IBrokerConnection, Task> _connected;
+    private readonly Action _released;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly CancellationToken _stopping;
+    private readonly FailureEpisode _failures = new();
+    private readonly ReconnectBackoff _backoff = new(ReconnectBackoffMode.Exponential, RetryDelay, ResolvedUpstream.DefaultReconnectDelayMax);
+    private DownstreamSession? _session;
+    private DateTimeOffset _sessionSince;
+
+    // The connect attempt in flight, and the wait before the next one. Both run off the loop, so that a downstream that
+    // never answers holds up neither reconfiguration, nor restarts, nor stop; only the loop touches them.
+    private volatile CancellationTokenSource? _connectAttempt;
+    private CancellationTokenSource? _retryWait;
+
+    /// <param name="loop">The supervisor's loop, where attempts report back.</param>
+    /// <param name="transports">Resolves the downstream URI to its transport.</param>
+    /// <param name="definitions">The current definitions: the downstream URI and the configured cluster name.</param>
+    /// <param name="observeTopology">Whether the connection must observe the downstream's topology (not in explicit mode).</param>
+    /// <param name="connected">Takes a fresh connection into use (number, URI, connection); when it throws, the connection is closed and retried.</param>
+    /// <param name="released">Called when the session, or a connection being taken into use, goes away.</param>
+    /// <param name="logger">The supervisor's logger.</param>
+    /// <param name="time">The clock for backoff and session age.</param>
+    /// <param name="stopping">Fires when the supervisor stops.</param>
+    public DownstreamConnector(
+        SupervisorLoop loop,
+        TransportResolver transports,
+        Func<FederationDefinitions> definitions,
+        bool observeTopology,
+        Func<int, string, IBrokerConnection, Task> connected,
+        Action released,
+        ILogger logger,
+        TimeProvider time,
+        CancellationToken stopping)
+    {
+        _loop = loop;
+        _transports = transports;
+        _definitions = definitions;
+        _observeTopology = observeTopology;
+        _connected = connected;
+        _released = released;
+        _logger = logger;
+        _time = time;
+        _stopping = stopping;
+    }
+
+    /// <summary>The live session for the links, which wait on it while the downstream reconnects. Any thread.</summary>
+    public DownstreamHandle Handle { get; } = new();
+
+    /// <summary>The session in use, or null while not connected. Any thread.</summary>
+    public DownstreamSession? Session => _session;
+
+    /// <summary>Counts connect attempts; a topology change or a loss from an older one is stale.</summary>
+    public int SessionNumber { get; private set; }
+
+    /// <summary>Starts a connect attempt in the background unless connected, connecting or stopping.</summary>
+    public void Begin()
+    {
+        if (_session is not null || _connectAttempt is not null || _stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        CancelRetryWait();
+        var uri = _definitions().DownstreamUri;
+        var number = ++SessionNumber;
+        var attempt = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+        _connectAttempt = attempt;
+        _ = ConnectInBackgroundAsync(number, uri, attempt);
+    }
+
+    /// <summary>Keeps a way back after a failure: without a session there must be an attempt or a retry under way.</summary>
+    public void BeginUnlessRetryScheduled()
+    {
+        if (_session is null && _retryWait is null)
+        {
+            Begin();
+        }
+    }
+
+    /// <summary>Abandons the attempt in flight; its completion still comes back to the loop, which closes it.</summary>
+    public void CancelAttempt()
+    {
+        _connectAttempt?.Cancel();
+        _connectAttempt = null;
+    }
+
+    /// <summary>The next failure is retried at once, as the first of an episode.</summary>
+    public void ResetBackoff() => _backoff.Reset();
+
+    /// <summary>The cluster name the links use on <paramref name="connection"/>: the configured one, or the one it advertises.</summary>
+    public string ClusterNameOf(IBrokerConnection connection) => _definitions().ClusterName ?? connection.ClusterName
+        ?? throw new TransportException($"The downstream '{connection.DisplayUri}' advertises no cluster name; set Federation:ClusterName.");
+
+    /// <summary>Makes <paramref name="connection"/> the session; the links see it only once it is published.</summary>
+    public DownstreamSession Adopt(IBrokerConnection connection, string clusterName)
+    {
+        var session = new DownstreamSession(connection, clusterName, connection.VirtualHost);
+        _session = session;
+        return session;
+    }
+
+    /// <summary>Hands the adopted session to the links and watches its connection for the loss.</summary>
+    public void Publish(int number, DownstreamSession session)
+    {
+        var connection = session.Connection;
+        Handle.Set(session);
+        _sessionSince = _time.GetUtcNow();
+        Log.DownstreamConnected(_logger, UriRedaction.Redact(connection.DisplayUri), session.ClusterName, connection.VirtualHost);
+        if (_failures.Up() is > 0 and var failed)
+        {
+            Log.DownstreamRecovered(_logger, connection.DisplayUri, failed);
+        }
+
+        _ = connection.Completion.ContinueWith(
+            _ => _loop.Post(() => OnLostAsync(number)),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// A connection could not be taken into use: it is closed and, unless stopping, the failure is logged and retried.
+    /// </summary>
+    public async Task AbandonAsync(string uri, IBrokerConnection connection, Exception failure)
+    {
+        Handle.Invalidate();
+        _released();
+        _session = null;
+        await CloseQuietlyAsync(connection).ConfigureAwait(false);
+        if (!_stopping.IsCancellationRequested)
+        {
+            AttemptFailed(uri, failure);
+        }
+    }
+
+    /// <summary>Closes the session, if any; the links wait for the next one.</summary>
+    public async Task DisconnectAsync()
+    {
+        Handle.Invalidate();
+        _released();
+        var session = _session;
+        _session = null;
+        if (session is not null)
+        {
+            await session.Connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>What a stop cuts short here, or null. Any thread.</summary>
+    public string? DescribeAttemptInFlight() =>
+        _connectAttempt is null ? null : $"connecting to downstream {UriRedaction.Redact(_definitions().DownstreamUri)}";
+
+    /// <summary>What an abandoned stop leaves undone here. Any thread.</summary>
+    public string DescribeUnfinishedStop() => $"closing the downstream {UriRedaction.Redact(_definitions().DownstreamUri)}";
+
+    private async Task ConnectInBackgroundAsync(int number, string uri, CancellationTokenSource attempt)
+    {
+        IBrokerConnection? connection = null;
+        Exception? failure = null;
+        try
+        {
+            // In explicit mode the host declares the topology; the downstream broker is not observed (no management API needed).
+            var request = new ConnectionRequest(uri, "Federation supervisor", ObserveTopology: _observeTopology);
+            connection = await ConnectDeadline.ConnectAsync(_transports.Resolve(uri), request, _time, attempt.Token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Every failure is handed to the loop, which logs it and retries.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            failure = ex;
+        }
+
+        if (!_loop.TryPost(() => OnAttemptDoneAsync(number, uri, attempt, connection, failure)))
+        {
+            // The supervisor has stopped: nobody will use this connection.
+            attempt.Dispose();
+            await CloseQuietlyAsync(connection).ConfigureAwait(false);
+        }
+    }
+
+    private async Task OnAttemptDoneAsync(int number, string uri, CancellationTokenSource attempt, IBrokerConnection? connection, Exception? failure)
+    {
+        var current = ReferenceEquals(_connectAttempt, attempt);
+        if (current)
+        {
+            _connectAttempt = null;
+        }
+
+        attempt.Dispose();
+        if (!current || number != SessionNumber || _stopping.IsCancellationRequested)
+        {
+            // Superseded by a reconfiguration (which started its own attempt), or stopping.
+            await CloseQuietlyAsync(connection).ConfigureAwait(false);
+            return;
+        }
+
+        if (connection is null)
+        {
+            AttemptFailed(uri, failure!);
+            return;
+        }
+
+        await _connected(number, uri, connection).ConfigureAwait(false);
+    }
+
+    /// <summary>Logs a failed attempt (once per episode at warning, every one at debug) and schedules the next.</summary>
+    private void AttemptFailed(string uri, Exception failure)
+    {
+        var redacted = UriRedaction.Redact(uri);
+        var cause = FailureEpisode.Describe(failure);
+        var step = _failures.Fail();
+        var delay = _backoff.NextDelay();
+        Log.DownstreamAttemptFailed(_logger, failure, _failures.Failures, redacted);
+        switch (step)
+        {
+            case FailureLogStep.Started:
+                Log.DownstreamFailed(_logger, redacted, cause, delay);
+                break;
+            case FailureLogStep.Summary:
+                Log.DownstreamStillFailing(_logger, redacted, _failures.Failures, cause, delay);
+                break;
+            case FailureLogStep.Quiet:
+                break;
+        }
+
+        RetryAfter(delay);
+    }
+
+    /// <summary>Connects again now, or after <paramref name="delay"/> unless something connects sooner.</summary>
+    private void RetryAfter(TimeSpan delay)
+    {
+        if (delay <= TimeSpan.Zero)
+        {
+            Begin();
+            return;
+        }
+
+        var wait = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+        _retryWait = wait;
+        _ = RetryLaterAsync(wait, delay);
+    }
+
+    private async Task RetryLaterAsync(CancellationTokenSource wait, TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, wait.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return; // Stopping, or an attempt started earlier (reconfiguration).
+        }
+
+        _loop.Post(() =>
+        {
+            if (ReferenceEquals(_retryWait, wait))
+            {
+                _retryWait = null;
+                wait.Dispose();
+                Begin();
+            }
+
+            return Task.CompletedTask;
+        });
+    }
+
+    private void CancelRetryWait()
+    {
+        if (_retryWait is { } wait)
+        {
+            _retryWait = null;
+            wait.Cancel();
+            wait.Dispose();
+        }
+    }
+
+    private async Task OnLostAsync(int number)
+    {
+        if (number != SessionNumber || _session is null)
+        {
+            return;
+        }
+
+        // A session that stayed up a while ends the failure episode and gets the immediate retry; one lost right away
+        // continues both, so a downstream that accepts and then drops every connection is not retried in a hot loop.
+        if (_time.GetUtcNow() - _sessionSince >= RetryDelay)
+        {
+            _failures.End();
+            _backoff.Reset();
+        }
+
+        // Links keep their upstream queues and wait for the new downstream session; bindings resync from a new snapshot.
+        await DisconnectAsync().ConfigureAwait(false);
+        RetryAfter(_backoff.NextDelay());
+    }
+
+    private static async ValueTask CloseQuietlyAsync(IBrokerConnection? connection)
+    {
+        if (connection is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Closing a connection we no longer want: whatever it throws, it is gone.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using Federation.Core.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Links;
+
+/// <summary>
+/// One link's counts: each goes to the metrics (tagged with the link's exchange and upstream) and, for messages, to the
+/// drops its status shows (<see cref="LinkDrops"/>), so that the two never disagree.
+/// </summary>
+internal sealed class LinkCounters
+{
+    private readonly FederationTelemetry _telemetry;
+    private readonly LinkDrops _drops;
+    private readonly KeyValuePair<string, object?>[] _tags;
+
+    public LinkCounters(LinkDefinition definition, FederationTelemetry telemetry, ILogger logger)
+    {
+        _telemetry = telemetry;
+        _drops = new LinkDrops(definition.Id, logger);
+        _tags =
+        [
+            new("federation.exchange", definition.Exchange.Name),
+            new("federation.upstream", definition.Upstream.UpstreamName),
+        ];
+    }
+
+    /// <summary>Drops by reason since the link was created; null when there were none.</summary>
+    public IReadOnlyDictionary<string, long>? DropsByReason => _drops.Snapshot;
+
+    /// <summary>Messages that reached the downstream; ends a loss episode.</summary>
+    public void Forwarded(long count)
+    {
+        _telemetry.MessagesForwarded.Add(count, _tags);
+        _drops.Forwarded();
+    }
+
+    /// <summary>A message dropped on purpose (hop rules, duplicate) and acknowledged upstream.</summary>
+    public void Dropped(string reason)
+    {
+        _telemetry.MessagesDropped.Add(1, _tags[0], _tags[1], new("federation.drop.reason", reason));
+        _drops.Intended(reason);
+    }
+
+    /// <summary>Messages lost on their way (reported by the transport, or refused downstream and not requeueable).</summary>
+    public void Lost(string reason, long count)
+    {
+        _telemetry.MessagesDropped.Add(count, _tags[0], _tags[1], new("federation.drop.reason", reason));
+        _drops.Lost(reason, count);
+    }
+
+    /// <summary>A binding change mirrored upstream.</summary>
+    public void BindingPropagated() => _telemetry.BindingsPropagated.Add(1, _tags);
+
+    /// <summary>The link's run loop started another run.</summary>
+    public void Restarted() => _telemetry.LinkRestarts.Add(1, _tags);
+}

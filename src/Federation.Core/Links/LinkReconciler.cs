@@ -1,0 +1,130 @@
+using System.Collections.Concurrent;
+using Federation.Core.Diagnostics;
+using Federation.Core.Model;
+using Federation.Core.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Links;
+
+/// <summary>
+/// The running links, kept equal to the desired ones: the definitions resolved against the downstream exchanges. A link
+/// whose definition changed is stopped (cleaning up its upstream objects) before its replacement starts; the others go on
+/// untouched.
+/// </summary>
+/// <remarks>Changes run on the supervisor's loop; the statuses and descriptions may be read from any thread.</remarks>
+internal sealed class LinkReconciler
+{
+    private readonly ConcurrentDictionary<string, ExchangeLink> _links = new(StringComparer.Ordinal);
+    private readonly TransportResolver _transports;
+    private readonly DownstreamHandle _downstream;
+    private readonly LinkGenerations _generations;
+    private readonly FederationTelemetry _telemetry;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+
+    /// <param name="transports">Resolves the upstream URIs for the links.</param>
+    /// <param name="downstream">The downstream session the links share.</param>
+    /// <param name="generations">The A/B generation memory the links share.</param>
+    /// <param name="telemetry">The links' metrics.</param>
+    /// <param name="loggerFactory">Creates the links' logger.</param>
+    /// <param name="logger">The supervisor's logger.</param>
+    /// <param name="time">The links' clock.</param>
+    public LinkReconciler(TransportResolver transports, DownstreamHandle downstream, LinkGenerations generations, FederationTelemetry telemetry, ILoggerFactory loggerFactory, ILogger logger, TimeProvider time)
+    {
+        _transports = transports;
+        _downstream = downstream;
+        _generations = generations;
+        _telemetry = telemetry;
+        _loggerFactory = loggerFactory;
+        _logger = logger;
+        _time = time;
+    }
+
+    /// <summary>Status entries of every link, ordered by exchange then upstream.</summary>
+    public IReadOnlyList<LinkStatus> GetStatuses() =>
+        [.. _links.Values.Select(l => l.Status).OrderBy(s => s.Exchange, StringComparer.Ordinal).ThenBy(s => s.Upstream, StringComparer.Ordinal).ThenBy(s => s.UpstreamExchange, StringComparer.Ordinal)];
+
+    /// <summary>Restarts the link with <paramref name="id"/>; false when there is none.</summary>
+    public bool TryRestart(string id)
+    {
+        if (!_links.TryGetValue(id, out var link))
+        {
+            return false;
+        }
+
+        link.RequestRestart();
+        return true;
+    }
+
+    /// <summary>Stops links nobody asks for any more, restarts changed ones, and starts missing ones.</summary>
+    /// <param name="session">The downstream session, whose identity is part of each link's.</param>
+    /// <param name="definitions">The definitions to resolve.</param>
+    /// <param name="exchanges">The downstream exchanges.</param>
+    /// <param name="bindingsOf">The bindings of a downstream exchange, for its links to mirror.</param>
+    /// <param name="instanceName">This engine's name, recorded with the leases its links hold.</param>
+    public async Task ReconcileAsync(DownstreamSession session, FederationDefinitions definitions, IEnumerable<ExchangeSpec> exchanges, Func<string, ExchangeBindings> bindingsOf, string instanceName)
+    {
+        var desired = new Dictionary<string, LinkDefinition>(StringComparer.Ordinal);
+        foreach (var exchange in exchanges.OrderBy(e => e.Name, StringComparer.Ordinal))
+        {
+            var resolution = definitions.Resolve(exchange);
+            foreach (var upstream in resolution.Upstreams)
+            {
+                var upstreamExchange = upstream.UpstreamExchangeFor(exchange.Name);
+                var id = LinkId.For(session.ClusterName, session.VirtualHost, exchange.Name, upstream.UpstreamName, upstreamExchange);
+                if (!desired.TryAdd(id, new LinkDefinition(id, exchange, upstream, resolution.PolicyName, session.ClusterName, session.VirtualHost)))
+                {
+                    Log.DuplicateLink(_logger, id, exchange.Name, upstream.UpstreamName, upstreamExchange);
+                }
+            }
+        }
+
+        // Stop first, and wait: a replacement link must not start until its predecessor has cleaned up the queue they share.
+        var stopping = new List<Task>();
+        foreach (var (id, link) in _links)
+        {
+            if (!desired.TryGetValue(id, out var wanted) || wanted != link.Definition)
+            {
+                _links.TryRemove(id, out _);
+                stopping.Add(link.StopAsync(cleanup: true));
+            }
+        }
+
+        await Task.WhenAll(stopping).ConfigureAwait(false);
+
+        foreach (var (id, definition) in desired)
+        {
+            if (_links.ContainsKey(id))
+            {
+                continue;
+            }
+
+            Log.LinkStarting(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
+            var link = new ExchangeLink(definition, _transports, _downstream, bindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, instanceName);
+            _links[id] = link;
+            link.Start();
+        }
+    }
+
+    /// <summary>Stops every link cleanly (deleting upstream objects unless <c>never</c>), and forgets them.</summary>
+    public async Task StopAllAsync()
+    {
+        await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup: true))).ConfigureAwait(false);
+        _links.Clear();
+    }
+
+    /// <summary>The links a stop would cut short because they are not up, or null when all are. Any thread.</summary>
+    public string? DescribeNotUp()
+    {
+        var notUp = _links.Values.Select(l => l.Status).Where(s => s.State is LinkState.Starting or LinkState.Error).ToList();
+        return notUp.Count == 0
+            ? null
+            : $"{notUp.Count} link(s) not up: {string.Join(", ", notUp.OrderBy(s => s.Id, StringComparer.Ordinal).Select(s => $"{s.Id} ({s.Exchange} <- {s.Upstream}, {s.Uri})"))}";
+    }
+
+    /// <summary>The clean stops an abandoned stop leaves unfinished, or null when there are none. Any thread.</summary>
+    public string? DescribeUnfinishedStop() => _links.IsEmpty
+        ? null
+        : $"the clean stop of {_links.Count} link(s) ({string.Join(", ", _links.Keys.Order(StringComparer.Ordinal))}); their upstream objects may remain";
+}

@@ -1,0 +1,228 @@
+using System.Threading.Channels;
+using Federation.Core.Diagnostics;
+using Federation.Core.Links.Deduplication;
+using Federation.Core.Model;
+using Federation.Core.Transport;
+
+namespace Federation.Core.Links;
+
+/// <summary>
+/// Duplicate suppression (<c>duplicate-suppression</c>, on-confirm links). Each forwarded delivery's identity
+/// (<see cref="DeliveryFingerprint"/>) is written to a ledger on the downstream in the same unit as the message itself
+/// (<see cref="IDeliveryLedger.PublishAndRecordAsync"/>: all or nothing), and only then acknowledged upstream. So every
+/// message that reached the downstream has its identity in the ledger, whatever crashes when: a redelivery of it after a
+/// crash of the upstream broker or of this process is found in the window rebuilt from the ledger, acknowledged upstream
+/// and not published again. A delivery whose unit never committed is not in the ledger and is forwarded normally.
+/// </summary>
+internal sealed partial class LinkSession
+{
+    /// <summary>Identities kept per link: the newest 100,000 forwarded deliveries (about 5 MB when full).</summary>
+    internal const int DuplicateWindowCapacity = 100_000;
+
+    /// <summary>How long an identity is kept: a day, counted from when its delivery was committed downstream.</summary>
+    internal static readonly TimeSpan DuplicateWindowAge = TimeSpan.FromHours(24);
+
+    private IDeliveryLedger? _ledger;
+    private DuplicateWindow? _window;
+    private Channel<PendingForward>? _batches;
+    private Task _batchLoop = Task.CompletedTask;
+    // Identities handed to the batch loop and not committed yet, with how many deliveries carry each (equal messages
+    // without a message-id may be in flight together); locked by itself, and the window is only touched under it.
+    private readonly Dictionary<UInt128, int> _uncommitted = [];
+
+    private bool Deduplicating => _ledger is not null;
+
+    /// <summary>Opens the ledger and rebuilds the window from it, then compacts it; before the consumer starts.</summary>
+    private async Task SetUpDeduplicationAsync(CancellationToken cancellationToken)
+    {
+        if (_settings.AckMode != AckMode.OnConfirm || !_settings.DuplicateSuppression)
+        {
+            return;
+        }
+
+        var name = UpstreamNaming.LedgerName(_definition.Exchange.Name, _settings.UpstreamName, _definition.Id);
+        var ledger = await _downstream.Connection.OpenLedgerAsync(
+            new LedgerOptions(name, 2L * DuplicateWindowCapacity * LedgerRecord.EntrySize), cancellationToken).ConfigureAwait(false);
+        if (ledger is null)
+        {
+            Log.LedgerUnsupported(_context.Logger, _definition.Id);
+            return;
+        }
+
+        try
+        {
+            var records = await ledger.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var entries = new List<LedgerEntry>();
+            foreach (var record in records)
+            {
+                LedgerRecord.TryDecode(record.Span, entries);
+            }
+
+            // Oldest first, so that the window's capacity keeps the newest and its age check can stop at the head.
+            entries.Sort(static (a, b) => a.ConfirmedAtUnixMs.CompareTo(b.ConfirmedAtUnixMs));
+            var now = _context.Time.GetUtcNow();
+            var window = new DuplicateWindow(DuplicateWindowCapacity, DuplicateWindowAge);
+            window.Add(entries, now);
+            if (records.Count > 1)
+            {
+                // Trim: one record with the live window replaces everything read (too old or beyond the capacity).
+                await ledger.CompactAsync(LedgerRecord.Encode(window.Snapshot(now)), cancellationToken).ConfigureAwait(false);
+            }
+
+            Log.LedgerLoaded(_context.Logger, _definition.Id, window.Count, name, records.Count);
+            _window = window;
+            _ledger = ledger;
+            _batches = Channel.CreateUnbounded<PendingForward>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+            _batchLoop = Task.Run(CommitBatchesAsync, CancellationToken.None);
+        }
+        catch
+        {
+            await SafelyAsync(ledger).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Drops a delivery whose identity was already forwarded (acknowledging it upstream), or queues it for the next
+    /// committed batch. Runs on the consumer's delivery loop, one delivery at a time.
+    /// </summary>
+    private ValueTask ForwardOnce(IMessageConsumer consumer, Delivery delivery, UInt128 identity, MessageProperties properties, ForwardSpans spans)
+    {
+        // A message-id says which messages are the same one, so every delivery is checked. A fingerprint cannot tell a
+        // repeat from a new message that happens to be equal (a heartbeat, say), so only what the broker flags as
+        // possibly delivered before is checked: a redelivery after this process or the upstream broker crashed.
+        var check = delivery.Redelivered || !string.IsNullOrEmpty(properties.MessageId);
+        bool duplicate;
+        lock (_uncommitted)
+        {
+            // A delivery equal to one still being committed is a duplicate too: at most one of them may be published.
+            duplicate = check && (_uncommitted.ContainsKey(identity) || _window!.Contains(identity, _context.Time.GetUtcNow()));
+            if (!duplicate)
+            {
+                _uncommitted[identity] = _uncommitted.GetValueOrDefault(identity) + 1;
+            }
+        }
+
+        if (duplicate)
+        {
+            spans.End(null);
+            _context.Counters.Dropped(DuplicateReason);
+            Track(delivery.DeliveryTag);
+            Acknowledge(consumer, delivery.DeliveryTag);
+            return ValueTask.CompletedTask;
+        }
+
+        Track(delivery.DeliveryTag);
+        Interlocked.Increment(ref _inFlight);
+        var pending = new PendingForward(consumer, delivery.DeliveryTag, identity, new LedgerMessage(_definition.Exchange.Name, delivery.RoutingKey, properties, delivery.Body) { Span = spans.Publish }, spans);
+        if (!_batches!.Writer.TryWrite(pending))
+        {
+            // The batch loop ended (the session is failing): leave the delivery unacknowledged, it comes back.
+            lock (_uncommitted)
+            {
+                Uncommitted(identity);
+            }
+
+            spans.End(null);
+            Settled();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Commits what has queued up as one unit (messages and their ledger record), then acknowledges it upstream. While one
+    /// unit commits the next one fills, so under load a commit covers up to a prefetch's worth of messages.
+    /// </summary>
+    private async Task CommitBatchesAsync()
+    {
+        var reader = _batches!.Reader;
+        var batch = new List<PendingForward>();
+        var maxBatch = Math.Max(1, _settings.PrefetchCount);
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (batch.Count < maxBatch && reader.TryRead(out var pending))
+                {
+                    batch.Add(pending);
+                }
+
+                var confirmedAt = _context.Time.GetUtcNow();
+                var entries = batch.ConvertAll(p => new LedgerEntry(p.Identity, confirmedAt.ToUnixTimeMilliseconds()));
+                await _ledger!.PublishAndRecordAsync(batch.ConvertAll(p => p.Message), LedgerRecord.Encode(entries), CancellationToken.None).ConfigureAwait(false);
+                lock (_uncommitted)
+                {
+                    _window!.Add(entries, confirmedAt);
+                    foreach (var pending in batch)
+                    {
+                        Uncommitted(pending.Identity);
+                    }
+                }
+
+                _context.Counters.Forwarded(batch.Count);
+                foreach (var pending in batch)
+                {
+                    pending.Spans.End(null);
+                    Acknowledge(pending.Consumer, pending.DeliveryTag);
+                    Settled();
+                }
+
+                batch.Clear();
+            }
+        }
+        catch (Exception ex)
+        {
+            // Not acknowledged: the upstream redelivers these when the link reconnects. If the unit did commit after all
+            // (the connection broke while committing), their identities are in the ledger and the redeliveries are dropped.
+            _batches.Writer.TryComplete();
+            while (reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+            }
+
+            lock (_uncommitted)
+            {
+                _uncommitted.Clear();
+            }
+
+            foreach (var pending in batch)
+            {
+                pending.Spans.End(ex);
+                Settled();
+            }
+
+            Fail(ex);
+        }
+    }
+
+    /// <summary>One delivery with this identity is no longer on its way; call under the lock of <see cref="_uncommitted"/>.</summary>
+    private void Uncommitted(UInt128 identity)
+    {
+        if (_uncommitted.TryGetValue(identity, out var count) && count > 1)
+        {
+            _uncommitted[identity] = count - 1;
+        }
+        else
+        {
+            _uncommitted.Remove(identity);
+        }
+    }
+
+    /// <summary>Stops taking deliveries, lets the batch loop finish what it holds, and closes the ledger.</summary>
+    private async Task ShutDownDeduplicationAsync(TimeSpan drainTimeout)
+    {
+        if (_batches is null)
+        {
+            return;
+        }
+
+        _batches.Writer.TryComplete();
+        await Task.WhenAny(_batchLoop, Task.Delay(drainTimeout, _context.Time)).ConfigureAwait(false);
+        await SafelyAsync(_ledger).ConfigureAwait(false);
+    }
+
+    private const string DuplicateReason = "duplicate";
+
+    private sealed record PendingForward(IMessageConsumer Consumer, ulong DeliveryTag, UInt128 Identity, LedgerMessage Message, ForwardSpans Spans);
+}

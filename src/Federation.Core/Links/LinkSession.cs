@@ -1,0 +1,540 @@
+using System.Diagnostics;
+using Federation.Core.Diagnostics;
+using Federation.Core.Hops;
+using Federation.Core.Links.Deduplication;
+using Federation.Core.Model;
+using Federation.Core.Transport;
+
+namespace Federation.Core.Links;
+
+/// <summary>
+/// One connected generation of a link: the upstream connection, its queue and A/B internal exchange, the downstream
+/// publisher and the upstream consumer. A session ends on any failure; the link then starts a new one.
+/// </summary>
+internal sealed partial class LinkSession
+{
+    /// <summary>The plugin's <c>internal_exchange_check_interval</c> default.</summary>
+    internal static readonly TimeSpan InternalExchangeCheckInterval = TimeSpan.FromSeconds(90);
+
+    private readonly LinkSessionContext _context;
+    private readonly DownstreamSession _downstream;
+    private readonly IBrokerConnection _upstream;
+    private readonly LinkDefinition _definition;
+    private readonly ResolvedUpstream _settings;
+    private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<IMessageConsumer> _consumerReady = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ForwardSpanNames _spanNames;
+    private IMessagePublisher? _publisher;
+    private IMessageConsumer? _consumer;
+    private ReceivedFromEntry _entry = null!;
+    private ReceivedFromEntry _redeliveredEntry = null!;
+    private Dictionary<string, object?> _entryTable = null!;
+    private Dictionary<string, object?> _redeliveredEntryTable = null!;
+    private readonly ContiguousAckTracker _acks = new();
+    private int _inFlight;
+    private int _ackFlushRunning;
+    private Task _ackFlush = Task.CompletedTask;
+    private volatile bool _accepting = true;
+
+    /// <summary>In no-ack mode, the most publishes that may still be being written before the consumer waits (prefetch-count).</summary>
+    private readonly int _noAckWindow;
+
+    public LinkSession(LinkSessionContext context, DownstreamSession downstream, IBrokerConnection upstream)
+    {
+        _context = context;
+        _downstream = downstream;
+        _upstream = upstream;
+        _definition = context.Definition;
+        _settings = _definition.Upstream;
+        _spanNames = new ForwardSpanNames(
+            _definition.UpstreamExchange,
+            MessagingAttributes.SystemOf(upstream.DisplayUri),
+            _definition.Exchange.Name,
+            MessagingAttributes.SystemOf(downstream.Connection.DisplayUri),
+            _settings.UpstreamName);
+        _noAckWindow = Math.Max(1, _settings.PrefetchCount);
+        QueueName = "";
+        InternalExchange = "";
+    }
+
+    public string QueueName { get; private set; }
+
+    public string InternalExchange { get; private set; }
+
+    public char Generation { get; private set; }
+
+    /// <summary>Declares the upstream objects, swaps the internal exchange generation, replays bindings and starts consuming.</summary>
+    public async Task SetUpAsync(CancellationToken cancellationToken)
+    {
+        var upstreamExchange = _definition.UpstreamExchange;
+        var upstreamVhost = _upstream.VirtualHost;
+        _entry = new ReceivedFromEntry(UriRedaction.Redact(_upstream.DisplayUri), upstreamExchange, false, _upstream.ClusterName, upstreamVhost);
+        _redeliveredEntry = _entry with { Redelivered = true };
+        _entryTable = HopRules.ReceivedFromTable(_entry);
+        _redeliveredEntryTable = HopRules.ReceivedFromTable(_redeliveredEntry);
+        QueueName = UpstreamNaming.QueueName(upstreamExchange, _downstream.ClusterName, _downstream.VirtualHost, _definition.Exchange.Name, upstreamVhost);
+
+        await _upstream.DeclareQueueAsync(new QueueSpec(QueueName, Durable: true, Arguments: QueueArguments()), cancellationToken).ConfigureAwait(false);
+
+        // A missing upstream exchange is created as a mirror of the downstream one, as the plugin does.
+        if (!await _upstream.ExchangeExistsAsync(upstreamExchange, cancellationToken).ConfigureAwait(false))
+        {
+            await _upstream.DeclareExchangeAsync(_definition.Exchange with { Name = upstreamExchange }, cancellationToken).ConfigureAwait(false);
+        }
+
+        // A/B swap: build the new generation while the queue is still bound to the old one, so capture has no gap,
+        // then drop the old one; upstream bindings whose downstream binding vanished while we were away go with it.
+        var previous = await PreviousGenerationAsync(cancellationToken).ConfigureAwait(false);
+        Generation = previous == 'A' ? 'B' : 'A';
+        InternalExchange = UpstreamNaming.InternalExchangeName(QueueName, Generation);
+        await _upstream.DeleteExchangeAsync(InternalExchange, cancellationToken).ConfigureAwait(false);
+        await DeclareInternalExchangeAsync(cancellationToken).ConfigureAwait(false);
+        await _upstream.BindAsync(new BindingSpec(InternalExchange, QueueName, BindingDestinationKind.Queue, ""), noWait: false, cancellationToken).ConfigureAwait(false);
+        _context.Generations.Remember(_definition.Id, Generation);
+
+        foreach (var group in _context.Bindings.AttachForReplay(_context.Feed))
+        {
+            await ApplyAsync(new BindingCommand(true, group), cancellationToken).ConfigureAwait(false);
+        }
+
+        await _upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(QueueName, previous), cancellationToken).ConfigureAwait(false);
+
+        await SetUpDeduplicationAsync(cancellationToken).ConfigureAwait(false);
+        if (!Deduplicating)
+        {
+            _publisher = await _downstream.Connection.OpenPublisherAsync(
+                new PublisherOptions(Confirms: _settings.AckMode == AckMode.OnConfirm, MaxOutstandingConfirms: Math.Max(1, _settings.PrefetchCount)),
+                cancellationToken).ConfigureAwait(false);
+        }
+
+        var consumerOptions = new ConsumerOptions(_settings.AckMode == AckMode.NoAck ? 0 : _settings.PrefetchCount, AutoAck: _settings.AckMode == AckMode.NoAck)
+        {
+            Dropped = Lost,
+        };
+        _consumer = await _upstream.ConsumeAsync(QueueName, consumerOptions, OnDeliveryAsync, cancellationToken).ConfigureAwait(false);
+        _consumerReady.TrySetResult(_consumer);
+    }
+
+    /// <summary>
+    /// Mirrors binding changes upstream until the session fails or is cancelled. Every
+    /// <see cref="InternalExchangeCheckInterval"/> it also checks that the internal exchange still exists upstream, as
+    /// the plugin does: a link whose upstream lost its bindings (partition, autoheal, someone deleting it) would
+    /// otherwise look "running" while capturing nothing.
+    /// </summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var ended = Task.WhenAny(_upstream.Completion, _consumer!.Completion, _downstream.Connection.Completion, _failed.Task);
+        // Cancelled when this session ends, however it ends, so no check timer outlives it.
+        using var sessionOver = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            await MirrorBindingsAsync(ended, sessionOver.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            await sessionOver.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task MirrorBindingsAsync(Task<Task> ended, CancellationToken cancellationToken)
+    {
+        var reader = _context.Feed.Reader;
+        var check = Task.Delay(InternalExchangeCheckInterval, _context.Time, cancellationToken);
+        Task<bool>? next = null;
+        while (true)
+        {
+            while (reader.TryRead(out var command))
+            {
+                await ApplyAsync(command, cancellationToken).ConfigureAwait(false);
+            }
+
+            // One outstanding wait at a time: the command channel has a single reader.
+            next ??= reader.WaitToReadAsync(cancellationToken).AsTask();
+            var first = await Task.WhenAny(next, ended, check).ConfigureAwait(false);
+            if (first == ended)
+            {
+                var cause = await ended.ConfigureAwait(false);
+                await cause.ConfigureAwait(false); // rethrows a fault
+                throw new ConnectionLostException("The upstream consumer or a connection of the link closed.");
+            }
+
+            if (first == check)
+            {
+                await check.ConfigureAwait(false); // throws when cancelled
+                if (!await _upstream.ExchangeExistsAsync(InternalExchange, cancellationToken).ConfigureAwait(false))
+                {
+                    throw new ResourceNotFoundException($"The internal exchange '{InternalExchange}' disappeared from the upstream; restarting the link.");
+                }
+
+                check = Task.Delay(InternalExchangeCheckInterval, _context.Time, cancellationToken);
+                continue;
+            }
+
+            await next.ConfigureAwait(false); // throws when cancelled
+            next = null;
+        }
+    }
+
+    /// <summary>
+    /// Stops consuming, lets in-flight forwards settle (bounded), optionally deletes the upstream objects, and closes.
+    /// Errors are swallowed: the session is over either way, and the upstream keeps what it could not delete.
+    /// </summary>
+    public async Task ShutDownAsync(bool cleanup, TimeSpan drainTimeout)
+    {
+        _accepting = false;
+        if (Volatile.Read(ref _inFlight) > 0)
+        {
+            await Task.WhenAny(_drained.Task, Task.Delay(drainTimeout, _context.Time)).ConfigureAwait(false);
+        }
+
+        await ShutDownDeduplicationAsync(drainTimeout).ConfigureAwait(false);
+
+        // Every settlement has requested its ack by now; the last flush they started sends what is left.
+        await Task.WhenAny(Volatile.Read(ref _ackFlush), Task.Delay(drainTimeout, _context.Time)).ConfigureAwait(false);
+        await SafelyAsync(_consumer).ConfigureAwait(false);
+        if (cleanup && QueueName.Length > 0)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(drainTimeout, _context.Time);
+                await _upstream.DeleteQueueAsync(QueueName, timeout.Token).ConfigureAwait(false);
+                await _upstream.DeleteExchangeAsync(InternalExchange, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.CleanupFailed(_context.Logger, ex, _definition.Id);
+            }
+        }
+
+        await SafelyAsync(_publisher).ConfigureAwait(false);
+        await SafelyAsync(_upstream).ConfigureAwait(false);
+    }
+
+    private async ValueTask ApplyAsync(BindingCommand command, CancellationToken cancellationToken)
+    {
+        var hops = HopRules.BindingHops(command.Group.Arguments, _settings.MaxHops, _upstream.ClusterName, _upstream.VirtualHost);
+        if (hops == 0)
+        {
+            return; // This binding already came from that upstream, or has used up its hops.
+        }
+
+        var arguments = HopRules.WithBoundFrom(
+            command.Group.Arguments,
+            _downstream.ClusterName,
+            _downstream.VirtualHost,
+            UpstreamNaming.BoundFromDescriptor(_downstream.VirtualHost, _definition.Exchange.Name, Generation),
+            hops);
+        var binding = new BindingSpec(_definition.UpstreamExchange, InternalExchange, BindingDestinationKind.Exchange, command.Group.RoutingKey, arguments);
+        if (command.Add)
+        {
+            await _upstream.BindAsync(binding, _settings.BindNowait, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await _upstream.UnbindAsync(binding, _settings.BindNowait, cancellationToken).ConfigureAwait(false);
+        }
+
+        _context.Counters.BindingPropagated();
+    }
+
+    private ValueTask OnDeliveryAsync(Delivery delivery, CancellationToken cancellationToken)
+    {
+        if (!_accepting)
+        {
+            // Not ours to forward any more: leave it unacknowledged; it returns to the upstream queue when we close.
+            return ValueTask.CompletedTask;
+        }
+
+        var consumer = _consumer;
+        if (consumer is null)
+        {
+            // The broker can deliver before ConsumeAsync has returned the consumer we need for acks.
+            return ForwardWhenConsumerReadyAsync(delivery, cancellationToken);
+        }
+
+        return Forward(consumer, delivery);
+    }
+
+    private async ValueTask ForwardWhenConsumerReadyAsync(Delivery delivery, CancellationToken cancellationToken)
+    {
+        var consumer = await _consumerReady.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Forward(consumer, delivery).ConfigureAwait(false);
+    }
+
+    private ValueTask Forward(IMessageConsumer consumer, Delivery delivery)
+    {
+        var verdict = HopRules.Check(delivery.Properties.Headers, _settings.MaxHops, _downstream.ClusterName, _downstream.VirtualHost);
+        if (verdict != ForwardVerdict.Forward)
+        {
+            return DropAsync(consumer, delivery, verdict);
+        }
+
+        var properties = delivery.Properties;
+        if (!_settings.TrustUserId)
+        {
+            properties.UserId = null;
+        }
+
+        // The identity is taken before the hop trail and the trace context change; user-id is part of it only when it is
+        // forwarded.
+        var identity = Deduplicating ? DeliveryFingerprint.Of(delivery) : default;
+        HopRules.PrependReceivedFromTable(properties, delivery.Redelivered ? _redeliveredEntryTable : _entryTable);
+
+        // Only a listener pays for tracing: without one, the trace context the message carries goes on untouched.
+        var spans = FederationTelemetry.ActivitySource.HasListeners()
+            ? FederationTelemetry.StartForward(_spanNames, properties, delivery.RoutingKey)
+            : default;
+        if (Deduplicating)
+        {
+            spans.Detach();
+            return ForwardOnce(consumer, delivery, identity, properties, spans);
+        }
+
+        Track(delivery.DeliveryTag);
+        Interlocked.Increment(ref _inFlight);
+        ValueTask published;
+        try
+        {
+            published = _publisher!.PublishAsync(_definition.Exchange.Name, delivery.RoutingKey, properties, delivery.Body, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            spans.End(ex);
+            spans.Detach();
+            Settled();
+            Fail(ex);
+            return ValueTask.CompletedTask;
+        }
+
+        if (published.IsCompletedSuccessfully)
+        {
+            published.GetAwaiter().GetResult();
+            spans.End(null);
+            spans.Detach();
+            _context.Counters.Forwarded(1);
+            Acknowledge(consumer, delivery.DeliveryTag);
+            Settled();
+            return ValueTask.CompletedTask;
+        }
+
+        spans.Detach();
+
+        // Pipelining: do not hold the consumer while the downstream confirms; prefetch bounds what is in flight.
+        var settling = SettleAsync(consumer, published, delivery.DeliveryTag, spans);
+        if (_settings.AckMode == AckMode.NoAck && Volatile.Read(ref _inFlight) > _noAckWindow)
+        {
+            // No-ack has no prefetch to bound the publishes still being written: a downstream slower than the upstream
+            // would pile them up without limit. Past the window, hold the consumer until this one is written (every
+            // earlier one is by then), so the upstream pushes back instead.
+            return new ValueTask(settling);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Counts messages that were lost on their way (reported by the transport, or refused downstream and not requeueable).</summary>
+    private void Lost(string reason, long count)
+    {
+        _context.Counters.Lost(reason, count);
+    }
+
+    private ValueTask DropAsync(IMessageConsumer consumer, Delivery delivery, ForwardVerdict verdict)
+    {
+        var reason = verdict == ForwardVerdict.Cycle ? "cycle" : "max_hops";
+        _context.Counters.Dropped(reason);
+        Log.MessageDropped(_context.Logger, _definition.Id, reason, HopRules.ReadReceivedFrom(delivery.Properties.Headers).Count, _settings.MaxHops);
+
+        // Dropped messages are acknowledged upstream, as the plugin does: they must not come back. The ack goes
+        // through the tracker, like a confirmed forward, so that it never covers an earlier unconfirmed delivery.
+        Track(delivery.DeliveryTag);
+        Acknowledge(consumer, delivery.DeliveryTag);
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task SettleAsync(IMessageConsumer consumer, ValueTask published, ulong deliveryTag, ForwardSpans spans)
+    {
+        Exception? failure = null;
+        try
+        {
+            await published.ConfigureAwait(false);
+            _context.Counters.Forwarded(1);
+            Acknowledge(consumer, deliveryTag);
+        }
+        catch (PublishNackedException ex) when (_settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
+        {
+            failure = ex;
+
+            // The upstream cannot take it back (at-most-once): restarting the link would lose everything else it
+            // holds too. Count the loss, settle it like a forward, and go on.
+            Lost("downstream_rejected", 1);
+            Acknowledge(consumer, deliveryTag);
+        }
+        catch (PublishNackedException ex) when (_settings.AckMode != AckMode.NoAck)
+        {
+            failure = ex;
+
+            // The downstream refused it: give it back to the upstream queue and restart the link after the delay,
+            // so a persistently failing downstream is retried at reconnect-delay pace instead of in a hot loop.
+            // Once the nack is sent the delivery is no longer outstanding, so later confirmed ones may be acked
+            // past it; before that, an ack with multiple would have taken it off the upstream queue.
+            Log.PublishNacked(_context.Logger, ex, _definition.Id);
+            try
+            {
+                await consumer.NackAsync(deliveryTag, false, requeue: true, CancellationToken.None).ConfigureAwait(false);
+                Acknowledge(consumer, deliveryTag);
+            }
+            catch (Exception nackFailure)
+            {
+                Fail(nackFailure);
+            }
+
+            Fail(ex);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+
+            // Not acknowledged: the upstream redelivers it when the link reconnects (at-least-once). It stays
+            // unsettled in the tracker, so no later ack with multiple covers it.
+            Fail(ex);
+        }
+        finally
+        {
+            spans.End(failure);
+            Settled();
+        }
+    }
+
+    /// <summary>Tracks a delivery that will be acknowledged upstream once its outcome is final (not in no-ack mode).</summary>
+    private void Track(ulong deliveryTag)
+    {
+        if (_settings.AckMode != AckMode.NoAck)
+        {
+            _acks.Track(deliveryTag);
+        }
+    }
+
+    /// <summary>Marks a delivery's outcome as final and, when the settled prefix grew, makes sure an ack flush runs.</summary>
+    private void Acknowledge(IMessageConsumer consumer, ulong deliveryTag)
+    {
+        if (_settings.AckMode == AckMode.NoAck || !_acks.Settle(deliveryTag))
+        {
+            return;
+        }
+
+        if (Interlocked.Exchange(ref _ackFlushRunning, 1) == 0)
+        {
+            Volatile.Write(ref _ackFlush, FlushAcksAsync(consumer));
+        }
+    }
+
+    /// <summary>
+    /// Sends upstream acks with <c>multiple=true</c> up to the highest delivery below which all have settled, until
+    /// nothing is left to ack. One flush runs at a time; settlements that arrive meanwhile are covered by its next
+    /// ack, so under load one ack covers many deliveries instead of one ack per message (as the plugin does).
+    /// </summary>
+    private async Task FlushAcksAsync(IMessageConsumer consumer)
+    {
+        try
+        {
+            while (true)
+            {
+                if (_acks.Unsettled > 0)
+                {
+                    // More confirms are on their way: let them settle first, so that this ack covers them too.
+                    await Task.Yield();
+                }
+
+                while (_acks.TryTakeAck(out var upToTag, out var deliveries))
+                {
+                    // A single delivery needs no multiple: every tracked delivery below it was acknowledged before.
+                    await consumer.AckAsync(upToTag, multiple: deliveries > 1, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                Volatile.Write(ref _ackFlushRunning, 0);
+                if (!_acks.HasAck || Interlocked.Exchange(ref _ackFlushRunning, 1) != 0)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            // Whatever was not acked returns to the upstream queue when the session closes (at-least-once).
+            Fail(ex);
+        }
+    }
+
+    private void Settled()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0 && !_accepting)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    private void Fail(Exception ex) => _failed.TrySetException(ex);
+
+    private async Task<char> PreviousGenerationAsync(CancellationToken cancellationToken)
+    {
+        if (_context.Generations.TryRecall(_definition.Id, out var remembered))
+        {
+            return remembered;
+        }
+
+        // No memory of this link (first start in this process): find what a previous process left upstream.
+        // The plugin's stored default is A, so a first-ever start uses B.
+        return await _upstream.ExchangeExistsAsync(UpstreamNaming.InternalExchangeName(QueueName, 'B'), cancellationToken).ConfigureAwait(false) ? 'B' : 'A';
+    }
+
+    /// <summary>
+    /// Declares the internal exchange as the plugin's own fallback: an internal fanout. The hop and cycle checks then run
+    /// on the link for every message, so each drop is counted (federation.link.messages.dropped) and logged, instead of
+    /// vanishing inside the upstream broker's routing; it also works on upstreams without the federation plugin.
+    /// </summary>
+    private async Task DeclareInternalExchangeAsync(CancellationToken cancellationToken)
+    {
+        var arguments = new Dictionary<string, object?>(StringComparer.Ordinal) { [HopHeaders.InternalPurposeArgument] = HopHeaders.InternalPurposeValue };
+        await _upstream.DeclareExchangeAsync(
+            new ExchangeSpec(InternalExchange, ExchangeSpec.Types.Fanout, Durable: true, AutoDelete: true, Internal: true, arguments),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private Dictionary<string, object?> QueueArguments()
+    {
+        var arguments = new Dictionary<string, object?>(StringComparer.Ordinal)
+        {
+            [HopHeaders.InternalPurposeArgument] = HopHeaders.InternalPurposeValue,
+            ["x-queue-type"] = _settings.QueueType == UpstreamQueueType.Quorum ? "quorum" : "classic",
+        };
+        if (_settings.Expires is { } expires)
+        {
+            arguments["x-expires"] = expires;
+        }
+
+        if (_settings.MessageTtl is { } ttl)
+        {
+            arguments["x-message-ttl"] = ttl;
+        }
+
+        return arguments;
+    }
+
+    private static async ValueTask SafelyAsync(IAsyncDisposable? disposable)
+    {
+        if (disposable is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await disposable.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TransportException or ObjectDisposedException or OperationCanceledException)
+        {
+            // Closing something that is already broken.
+        }
+    }
+}

@@ -344,5 +344,12 @@ public sealed class ThreeHostFailoverTests(ThreeHostFailoverTests.Nodes nodes, I
     private static string Id(int i) => i.ToString("D6", CultureInfo.InvariantCulture);
 
     /// <summary>The links running, by host; how many links hosts show as waiting for another's lease; a host found exited.</summary>
-    private sealed record Snapshot(List<(HostProcess Host, string Exchange)> Running, int StandingBy, HostProcess? Exited);
+    private sealed record Snapshot(List<(HostProcess Host, string Exchange)> Running, int StandingBy, HostProcess? Exited)
+    {
+        /// <summary>For a timeout's message: links running per host (hosts that run none are not listed), waiting, exited.</summary>
+        public override string ToString() =>
+            $"running by pid: {string.Join(", ", Running.GroupBy(r => r.Host.Id).Select(g => $"{g.Key}: {g.Count()}"))} ({Running.Count} in all, " +
+            $"{Running.Select(r => r.Exchange).Distinct(StringComparer.Ordinal).Count()} distinct); waiting: {StandingBy}" +
+            (Exited is null ? "" : $"; exited: pid {Exited.Id}");
+    }
 }

@@ -23,6 +23,7 @@ namespace FederationHost.Tests;
 /// The spread over instances (10 ± 2 links each of 30 with three hosts up) is asserted only when
 /// <see cref="AssertEvenSpread"/> is on: today a link stays with whichever host took its lease first.
 /// </remarks>
+[Collection(ThreeHostFailoverCollection.Name)]
 public sealed class ThreeHostFailoverTests(ThreeHostFailoverTests.Nodes nodes, ITestOutputHelper output) : IClassFixture<ThreeHostFailoverTests.Nodes>, IAsyncLifetime
 {
     /// <summary>This class's own pair of nodes: upstream and downstream, with distinct cluster names.</summary>

@@ -150,6 +150,9 @@ running_links() {
 wait_for_links() {
   local deadline=$((SECONDS + $1)) lines=""; shift
   while [ "$SECONDS" -lt "$deadline" ]; do
+    for h in "$@"; do
+      kill -0 "${host_pids[$h]}" 2>/dev/null || { echo "host-$((h + 1)) exited:" >&2; cat "$dir/host-$((h + 1)).log" >&2; return 1; }
+    done
     lines="$(for h in "$@"; do running_links "$h"; done)"
     if [ -n "$lines" ] && [ "$(wc -l <<<"$lines")" -eq "${#exchanges[@]}" ] &&
        [ "$(cut -d' ' -f1 <<<"$lines" | sort -u | wc -l)" -eq "${#exchanges[@]}" ]; then

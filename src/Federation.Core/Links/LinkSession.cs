@@ -279,7 +279,7 @@ internal sealed partial class LinkSession
         // The identity is taken before the hop trail and the trace context change; user-id is part of it only when it is
         // forwarded.
         var identity = Deduplicating ? DeliveryFingerprint.Of(delivery) : default;
-        HopRules.PrependReceivedFromTable(properties, delivery.Redelivered ? _redeliveredEntryTable : _entryTable);
+        properties.Headers = HopRules.PrependReceivedFromTable(properties.Headers, delivery.Redelivered ? _redeliveredEntryTable : _entryTable);
 
         // Only a listener pays for tracing: without one, the trace context the message carries goes on untouched.
         var spans = FederationTelemetry.ActivitySource.HasListeners()

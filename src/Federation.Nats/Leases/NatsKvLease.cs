@@ -145,9 +145,10 @@ internal sealed class NatsKvLease : IBrokerLease
                     Lose("a renewal found the key changed: it expired or was deleted or taken over");
                     return;
                 }
-                catch (Exception ex) when (ex is NatsException || (ex is OperationCanceledException && !stop.IsCancellationRequested))
+                catch (Exception ex) when (ex is NatsException or ObjectDisposedException || (ex is OperationCanceledException && !stop.IsCancellationRequested))
                 {
-                    // Not through (yet): try again soon, until the deadline above gives the lease up.
+                    // Not through (yet), or the client is closed under us: try again soon, until the deadline above gives
+                    // the lease up.
                     wait = TimeSpan.FromTicks(Math.Max(RenewEvery.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks));
                 }
             }

@@ -160,7 +160,7 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
                 return await TakeFromDeadHolderAsync(request, key, record, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (NatsException ex)
+        catch (Exception ex) when (ex is NatsException or ObjectDisposedException)
         {
             throw new ConnectionLostException($"Could not take lease '{request.Name}' in key-value bucket '{Bucket}' on {_displayUri}: {ex.Message}", ex);
         }

@@ -64,6 +64,9 @@ internal sealed class NatsKvLease : IBrokerLease
 
     public string Holder { get; }
 
+    /// <summary>The lease's key in the bucket.</summary>
+    internal string Key => _key;
+
     public Task Lost => _lost.Task;
 
     /// <summary>How often the key is renewed: a third of the time-to-live, so two renewals may fail before the lease is given up.</summary>

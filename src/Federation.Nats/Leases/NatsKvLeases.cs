@@ -39,7 +39,9 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(1);
 
     private readonly NatsConnection _client;
-    private readonly INatsKVStore _store;
+    private readonly NatsKVContext _kv;
+    private readonly NatsLeaseSettings _settings;
+    private readonly SemaphoreSlim _storeGate = new(1, 1);
     private readonly string _displayUri;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -47,31 +49,33 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
     private readonly SemaphoreSlim _responderGate = new(1, 1);
     private readonly CancellationTokenSource _closing = new();
     private Task _connectionClosed = Task.CompletedTask;
+    private INatsKVStore? _store;
     private INatsSub<byte[]>? _responder;
     private Task? _responderLoop;
     private string? _aliveSubject;
     private int _disposed;
 
-    private NatsKvLeases(NatsConnection client, INatsKVStore store, TimeSpan timeToLive, string displayUri, ILogger logger, TimeProvider time)
+    private NatsKvLeases(NatsConnection client, NatsKVContext kv, NatsLeaseSettings settings, INatsKVStore? store, string displayUri, ILogger logger, TimeProvider time)
     {
         _client = client;
+        _kv = kv;
+        _settings = settings;
         _store = store;
-        TimeToLive = timeToLive;
         _displayUri = displayUri;
         _logger = logger;
         _time = time;
     }
 
-    /// <summary>The lease's time-to-live: the bucket's max age.</summary>
-    public TimeSpan TimeToLive { get; }
+    /// <summary>The lease's time-to-live: the bucket's max age (<c>lease-ttl-ms</c> until the bucket exists).</summary>
+    public TimeSpan TimeToLive { get; private set; }
 
     /// <summary>The bucket's name.</summary>
-    public string Bucket => _store.Bucket;
+    public string Bucket => _settings.Bucket;
 
     /// <summary>
-    /// Opens (creating when missing) the lease bucket on <paramref name="client"/>'s server. Returns null, and logs why once
-    /// through <paramref name="unavailable"/>, when the server cannot keep leases: no JetStream, no permission for the
-    /// bucket, or a bucket without a max age.
+    /// Looks the lease bucket up on <paramref name="client"/>'s server (it is created with the first lease taken). Returns
+    /// null, and says why through <paramref name="unavailable"/>, when the server cannot keep leases: no JetStream, no
+    /// permission to look the bucket up, or a bucket without a max age.
     /// </summary>
     /// <param name="client">The connection that holds the leases.</param>
     /// <param name="settings">The lease keys of the URI.</param>
@@ -100,27 +104,22 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(deadline);
         var kv = new NatsKVContext(new NatsJSContext(client));
-        INatsKVStore store;
         try
         {
-            store = await OpenBucketAsync(kv, settings, timeout.Token).ConfigureAwait(false);
-            var maxAge = (await store.GetStatusAsync(timeout.Token).ConfigureAwait(false)).Info.Config.MaxAge;
-            if (maxAge <= TimeSpan.Zero)
+            // Only looked up here: the bucket is created by the first lease taken, so that servers on which this
+            // connection never takes one (upstreams) get no bucket.
+            var leases = new NatsKvLeases(client, kv, settings, await FindBucketAsync(kv, settings.Bucket, timeout.Token).ConfigureAwait(false), displayUri, logger, TimeProvider.System);
+            if (leases._store is { } store && await leases.ReadTimeToLiveAsync(store, timeout.Token).ConfigureAwait(false) is { } problem)
             {
-                unavailable($"the key-value bucket '{settings.Bucket}' ({NatsLeaseSettings.BucketKey}) exists without a max age, so a dead holder's lease would never expire; delete it or name another bucket");
+                unavailable(problem);
                 return null;
             }
 
-            if (maxAge != settings.TimeToLive)
-            {
-                NatsLeaseLog.BucketTimeToLiveDiffers(logger, settings.Bucket, displayUri, maxAge, settings.TimeToLive);
-            }
-
-            return new NatsKvLeases(client, store, maxAge, displayUri, logger, TimeProvider.System);
+            return leases;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            unavailable($"opening the key-value bucket '{settings.Bucket}' ({NatsLeaseSettings.BucketKey}) took longer than {deadline.TotalMilliseconds:0} ms");
+            unavailable($"looking up the key-value bucket '{settings.Bucket}' ({NatsLeaseSettings.BucketKey}) took longer than {deadline.TotalMilliseconds:0} ms");
         }
         catch (Exception ex) when (ex is NatsNoRespondersException or NatsJSApiNoResponseException)
         {
@@ -128,7 +127,7 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
         }
         catch (NatsException ex)
         {
-            unavailable($"the key-value bucket '{settings.Bucket}' ({NatsLeaseSettings.BucketKey}) could not be opened: {ex.Message}");
+            unavailable($"the key-value bucket '{settings.Bucket}' ({NatsLeaseSettings.BucketKey}) could not be looked up: {ex.Message}");
         }
 
         return null;
@@ -148,16 +147,17 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
         var key = NatsLeaseKeys.KeyFor(request.Name);
         try
         {
+            var store = await StoreAsync(cancellationToken).ConfigureAwait(false);
             var record = new NatsLeaseRecord(request.Holder, await AliveSubjectAsync(cancellationToken).ConfigureAwait(false));
             var sentAt = _time.GetTimestamp();
             try
             {
-                var revision = await _store.CreateAsync(key, record.ToBytes(), NatsRawSerializer<byte[]>.Default, cancellationToken).ConfigureAwait(false);
-                return LeaseAttempt.Taken(Hold(request, key, record, revision, sentAt));
+                var revision = await store.CreateAsync(key, record.ToBytes(), NatsRawSerializer<byte[]>.Default, cancellationToken).ConfigureAwait(false);
+                return LeaseAttempt.Taken(Hold(store, request, key, record, revision, sentAt));
             }
             catch (Exception ex) when (ex is NatsKVCreateException or NatsKVWrongLastRevisionException)
             {
-                return await TakeFromDeadHolderAsync(request, key, record, cancellationToken).ConfigureAwait(false);
+                return await TakeFromDeadHolderAsync(store, request, key, record, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is NatsException or ObjectDisposedException)
@@ -199,42 +199,99 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
 
         _closing.Dispose();
         _responderGate.Dispose();
+        _storeGate.Dispose();
     }
 
     /// <summary>Forgets a lease that was released or lost.</summary>
     internal void Forget(NatsKvLease lease) => _held.TryRemove(lease, out _);
 
-    private static async Task<INatsKVStore> OpenBucketAsync(NatsKVContext kv, NatsLeaseSettings settings, CancellationToken cancellationToken)
+    private static async Task<INatsKVStore?> FindBucketAsync(NatsKVContext kv, string bucket, CancellationToken cancellationToken)
     {
         try
         {
-            return await kv.GetStoreAsync(settings.Bucket, cancellationToken).ConfigureAwait(false);
+            return await kv.GetStoreAsync(bucket, cancellationToken).ConfigureAwait(false);
         }
         catch (NatsJSApiException ex) when (ex.Error.Code == JetStream.JetStreamErrors.NotFound)
         {
-            // History 1: only the latest revision matters. File storage: a server restart keeps the leases, so a holder
-            // that comes back finds its key, and nobody else takes it early.
-            var config = new NatsKVConfig(settings.Bucket)
-            {
-                Description = "Federation link leases: one key per link, held by the engine that runs it",
-                History = 1,
-                MaxAge = settings.TimeToLive,
-                Storage = NatsKVStorageType.File,
-            };
-            try
-            {
-                return await kv.CreateStoreAsync(config, cancellationToken).ConfigureAwait(false);
-            }
-            catch (NatsJSApiException raced) when (raced.Error.ErrCode == JetStream.JetStreamErrors.StreamNameInUse)
-            {
-                return await kv.GetStoreAsync(settings.Bucket, cancellationToken).ConfigureAwait(false); // another engine created it first
-            }
+            return null;
         }
     }
 
-    private NatsKvLease Hold(LeaseRequest request, string key, NatsLeaseRecord record, ulong revision, long sentAt)
+    /// <summary>The bucket, created with the first lease taken when it did not exist.</summary>
+    /// <exception cref="TransportException">The bucket cannot be created or has no max age.</exception>
+    private async Task<INatsKVStore> StoreAsync(CancellationToken cancellationToken)
     {
-        var lease = new NatsKvLease(this, _store, request, key, record.ToBytes(), revision, sentAt, TimeToLive, _connectionClosed, _displayUri, _logger, _time);
+        if (Volatile.Read(ref _store) is { } found)
+        {
+            return found;
+        }
+
+        await _storeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_store is not null)
+            {
+                return _store;
+            }
+
+            // History 1: only the latest revision matters. File storage: a server restart keeps the leases, so nobody
+            // takes a link early; the holders' connections are gone, so their keys are taken over at once (see the class).
+            var config = new NatsKVConfig(Bucket)
+            {
+                Description = "Federation link leases: one key per link, held by the engine that runs it",
+                History = 1,
+                MaxAge = _settings.TimeToLive,
+                Storage = NatsKVStorageType.File,
+            };
+            INatsKVStore store;
+            try
+            {
+                store = await _kv.CreateStoreAsync(config, cancellationToken).ConfigureAwait(false);
+            }
+            catch (NatsJSApiException ex) when (ex.Error.ErrCode == JetStream.JetStreamErrors.StreamNameInUse)
+            {
+                store = await _kv.GetStoreAsync(Bucket, cancellationToken).ConfigureAwait(false); // another engine created it, differently
+            }
+            catch (NatsJSApiException ex)
+            {
+                throw new PreconditionFailedException($"Could not create the lease bucket '{Bucket}' ({NatsLeaseSettings.BucketKey}) on {_displayUri}: {ex.Error.Description} (code {ex.Error.Code}, err_code {ex.Error.ErrCode}).", ex);
+            }
+
+            if (await ReadTimeToLiveAsync(store, cancellationToken).ConfigureAwait(false) is { } problem)
+            {
+                throw new PreconditionFailedException($"Lease bucket on {_displayUri}: {problem}.");
+            }
+
+            Volatile.Write(ref _store, store);
+            return store;
+        }
+        finally
+        {
+            _storeGate.Release();
+        }
+    }
+
+    /// <summary>Takes the bucket's max age as the time-to-live; returns why it cannot serve, or null.</summary>
+    private async Task<string?> ReadTimeToLiveAsync(INatsKVStore store, CancellationToken cancellationToken)
+    {
+        var maxAge = (await store.GetStatusAsync(cancellationToken).ConfigureAwait(false)).Info.Config.MaxAge;
+        if (maxAge <= TimeSpan.Zero)
+        {
+            return $"the key-value bucket '{Bucket}' ({NatsLeaseSettings.BucketKey}) exists without a max age, so a dead holder's lease would never expire; delete it or name another bucket";
+        }
+
+        if (maxAge != _settings.TimeToLive)
+        {
+            NatsLeaseLog.BucketTimeToLiveDiffers(_logger, Bucket, _displayUri, maxAge, _settings.TimeToLive);
+        }
+
+        TimeToLive = maxAge;
+        return null;
+    }
+
+    private NatsKvLease Hold(INatsKVStore store, LeaseRequest request, string key, NatsLeaseRecord record, ulong revision, long sentAt)
+    {
+        var lease = new NatsKvLease(this, store, request, key, record.ToBytes(), revision, sentAt, TimeToLive, _connectionClosed, _displayUri, _logger, _time);
         _held[lease] = 0;
         lease.Start();
         return lease;
@@ -244,30 +301,37 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
     /// The key exists: tells who holds it, and takes it over when the holder's connection is gone (see the remarks on the
     /// class). The takeover is a compare-and-set on the revision read, so a holder that renewed meanwhile keeps it.
     /// </summary>
-    private async Task<LeaseAttempt> TakeFromDeadHolderAsync(LeaseRequest request, string key, NatsLeaseRecord mine, CancellationToken cancellationToken)
+    private async Task<LeaseAttempt> TakeFromDeadHolderAsync(INatsKVStore store, LeaseRequest request, string key, NatsLeaseRecord mine, CancellationToken cancellationToken)
     {
-        var entry = await _store.TryGetEntryAsync(key, serializer: NatsRawSerializer<byte[]>.Default, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var entry = await store.TryGetEntryAsync(key, serializer: NatsRawSerializer<byte[]>.Default, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (!entry.Success)
         {
             return LeaseAttempt.HeldElsewhere(null); // released or expired since: free at the next poll
         }
 
         var current = NatsLeaseRecord.FromBytes(entry.Value.Value);
-        if (current?.AliveSubject is not { } alive || !await IsGoneAsync(alive, cancellationToken).ConfigureAwait(false))
+        var ownStaleKey = current?.AliveSubject == mine.AliveSubject && !_held.Keys.Any(held => held.Key == key);
+        if (!ownStaleKey && (current?.AliveSubject is not { } alive || !await IsGoneAsync(alive, cancellationToken).ConfigureAwait(false)))
         {
+            // Alive, unknown or not answering in time: only its time-to-live frees the key. (A key this very connection
+            // wrote for a lease it has since given up, after renewals that did not get through, is taken back at once.)
             return LeaseAttempt.HeldElsewhere(current?.Holder);
         }
 
         var sentAt = _time.GetTimestamp();
         try
         {
-            var revision = await _store.UpdateAsync(key, mine.ToBytes(), entry.Value.Revision, NatsRawSerializer<byte[]>.Default, cancellationToken).ConfigureAwait(false);
-            NatsLeaseLog.LeaseTakenFromDeadHolder(_logger, request.Name, Bucket, _displayUri, current.Holder);
-            return LeaseAttempt.Taken(Hold(request, key, mine, revision, sentAt));
+            var revision = await store.UpdateAsync(key, mine.ToBytes(), entry.Value.Revision, NatsRawSerializer<byte[]>.Default, cancellationToken).ConfigureAwait(false);
+            if (!ownStaleKey)
+            {
+                NatsLeaseLog.LeaseTakenFromDeadHolder(_logger, request.Name, Bucket, _displayUri, current!.Holder);
+            }
+
+            return LeaseAttempt.Taken(Hold(store, request, key, mine, revision, sentAt));
         }
         catch (NatsKVWrongLastRevisionException)
         {
-            return LeaseAttempt.HeldElsewhere(current.Holder); // someone else was quicker
+            return LeaseAttempt.HeldElsewhere(current?.Holder); // someone else was quicker
         }
     }
 

@@ -101,6 +101,7 @@ public sealed class NatsKvLeaseTests(NatsJetStreamServerFixture fixture) : IClas
     public async Task An_unreachable_holders_lease_expires_after_its_time_to_live_and_another_takes_it()
     {
         var b = await ConnectAsync(ttlMs: 2000);
+        Assert.True((await b.Leases!.TryAcquireAsync(new LeaseRequest("creates-the-bucket", "host-b"), default)).Acquired);
         await using var raw = await RawAsync();
 
         // A holder that the server still sees (its liveness subject has a subscriber) but that never answers nor renews:
@@ -186,6 +187,21 @@ public sealed class NatsKvLeaseTests(NatsJetStreamServerFixture fixture) : IClas
         await new NatsKVContext(new NatsJSContext(raw)).CreateStoreAsync(new NatsKVConfig(_bucket) { MaxAge = TimeSpan.FromSeconds(7), History = 1 });
         var leases = (NatsKvLeases)(await ConnectAsync(ttlMs: 2000)).Leases!;
         Assert.Equal(TimeSpan.FromSeconds(7), leases.TimeToLive);
+    }
+
+    [Fact]
+    public async Task Connecting_creates_no_bucket_the_first_lease_taken_creates_it_with_the_time_to_live_as_max_age()
+    {
+        var connection = await ConnectAsync(ttlMs: 3000);
+        await using var raw = await RawAsync();
+        var kv = new NatsKVContext(new NatsJSContext(raw));
+        var missing = await Assert.ThrowsAsync<NatsJSApiException>(async () => await kv.GetStoreAsync(_bucket));
+        Assert.Equal(404, missing.Error.Code); // an upstream connection, which never takes a lease, leaves its server alone
+
+        Assert.True((await connection.Leases!.TryAcquireAsync(new LeaseRequest("first", "host-a"), default)).Acquired);
+        var status = await (await kv.GetStoreAsync(_bucket)).GetStatusAsync();
+        Assert.Equal(TimeSpan.FromSeconds(3), status.Info.Config.MaxAge);
+        Assert.Equal(TimeSpan.FromSeconds(3), ((NatsKvLeases)connection.Leases).TimeToLive);
     }
 
     [Theory]

@@ -143,7 +143,11 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
     public async ValueTask<LeaseAttempt> TryAcquireAsync(LeaseRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            throw new ConnectionLostException($"Could not take lease '{request.Name}' on {_displayUri}: the connection is closed.");
+        }
+
         var key = NatsLeaseKeys.KeyFor(request.Name);
         try
         {

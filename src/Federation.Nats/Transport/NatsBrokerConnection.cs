@@ -39,11 +39,13 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     private int _disposed;
 
     private readonly Leases.NatsKvLeases? _leases;
+    private Action? _reportNoLeases;
 
-    public NatsBrokerConnection(NatsConnection nats, NatsUriSettings settings, string displayUri, Leases.NatsKvLeases? leases = null)
+    public NatsBrokerConnection(NatsConnection nats, NatsUriSettings settings, string displayUri, Leases.NatsKvLeases? leases = null, Action? reportNoLeases = null)
     {
         _nats = nats;
         _leases = leases;
+        _reportNoLeases = reportNoLeases;
         leases?.TieTo(_completion.Task);
         _settings = settings;
         DisplayUri = displayUri;
@@ -69,8 +71,19 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
     public ITopologySource? Topology => _topology;
 
-    /// <summary>Keys of a JetStream key-value bucket (see <see cref="Leases.NatsKvLeases"/>), or null when the server has no JetStream or <c>leases=false</c>.</summary>
-    public IBrokerLeases? Leases => _leases;
+    /// <summary>
+    /// Keys of a JetStream key-value bucket (see <see cref="Leases.NatsKvLeases"/>), or null when the server has no JetStream
+    /// or <c>leases=false</c>; then the first read says why (once per URI), since only a connection asked for leases
+    /// (a downstream) needs them.
+    /// </summary>
+    public IBrokerLeases? Leases
+    {
+        get
+        {
+            Interlocked.Exchange(ref _reportNoLeases, null)?.Invoke();
+            return _leases;
+        }
+    }
 
     /// <summary>The official client's connection (the JetStream mode uses it).</summary>
     internal NatsConnection Client => _nats;

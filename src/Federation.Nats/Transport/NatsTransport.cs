@@ -85,23 +85,11 @@ public sealed class NatsTransport : ITransport
             static opts => opts with { SubPendingChannelFullMode = System.Threading.Channels.BoundedChannelFullMode.Wait, MaxReconnectRetry = 1 },
             cancellationToken).ConfigureAwait(false);
         NatsKvLeases? leases;
+        string? noLeases = null;
+        var logger = (_loggerFactory ?? client.Opts.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<NatsTransport>();
         try
         {
-            var logger = (_loggerFactory ?? client.Opts.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<NatsTransport>();
-            leases = await NatsKvLeases.OpenAsync(
-                client,
-                settings.Leases,
-                display,
-                settings.ConnectTimeout,
-                logger,
-                reason =>
-                {
-                    if (_leasesUnavailableLogged.TryAdd(display, 0))
-                    {
-                        NatsLeaseLog.LeasesUnavailable(logger, display, reason);
-                    }
-                },
-                cancellationToken).ConfigureAwait(false);
+            leases = await NatsKvLeases.OpenAsync(client, settings.Leases, display, settings.ConnectTimeout, logger, reason => noLeases = reason, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -109,7 +97,16 @@ public sealed class NatsTransport : ITransport
             throw;
         }
 
-        var core = new NatsBrokerConnection(client, settings, display, leases);
+        // Said when the engine first asks for the leases, which it does on downstream connections only: an upstream
+        // without JetStream needs none, and a warning about it would only mislead.
+        Action? reportNoLeases = noLeases is null ? null : () =>
+        {
+            if (_leasesUnavailableLogged.TryAdd(display, 0))
+            {
+                NatsLeaseLog.LeasesUnavailable(logger, display, noLeases);
+            }
+        };
+        var core = new NatsBrokerConnection(client, settings, display, leases, reportNoLeases);
         return settings.JetStream is null ? core : await JetStream.JetStreamBrokerConnection.CreateAsync(core, settings, request, core.Client, cancellationToken).ConfigureAwait(false);
     }
 }

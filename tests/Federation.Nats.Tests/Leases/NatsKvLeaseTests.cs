@@ -172,6 +172,7 @@ public sealed class NatsKvLeaseTests(NatsJetStreamServerFixture fixture) : IClas
         await using var first = await transport.ConnectAsync(new ConnectionRequest($"nats://user:s3cr3t@127.0.0.1:{core.Port}", "no-js"), default);
         await using var second = await transport.ConnectAsync(new ConnectionRequest($"nats://user:s3cr3t@127.0.0.1:{core.Port}", "no-js"), default);
 
+        Assert.DoesNotContain("offers no link leases", logs.Text, StringComparison.Ordinal); // an upstream never asks, and needs none
         Assert.Null(first.Leases);
         Assert.Null(second.Leases);
         var warning = Assert.Single(logs.Text.Split(Environment.NewLine), l => l.Contains("offers no link leases", StringComparison.Ordinal));

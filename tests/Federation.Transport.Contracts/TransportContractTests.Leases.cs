@@ -69,4 +69,39 @@ public abstract partial class TransportContractTests
         await taken.Lease!.DisposeAsync();
         Assert.False(first.Completion.IsCompleted);
     }
+
+    [Fact]
+    public async Task Lease_IsLostWhenItsConnectionIsLost_AndANewConnectionTakesIt()
+    {
+        var holder = await OpenAsync();
+        if (holder.Leases is null)
+        {
+            return;
+        }
+
+        var name = UniqueName("lease");
+        var held = (await holder.Leases.TryAcquireAsync(new LeaseRequest(name, "lost-holder"), Ct)).Lease!;
+
+        // Nothing is released: the broker (or the lease's time-to-live) must free it on its own.
+        await DropConnectionsAsync();
+        await held.Lost.WaitAsync(Patience, Ct);
+
+        var other = await OpenAsync();
+        var deadline = DateTime.UtcNow + Patience;
+        LeaseAttempt taken;
+        while (!(taken = await other.Leases!.TryAcquireAsync(new LeaseRequest(name, "new-holder"), Ct)).Acquired)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the lease should be free once its holder's connection was lost; held by '{taken.Holder}'");
+            await Task.Delay(TimeSpan.FromMilliseconds(50), Ct); // poll interval, bounded by the deadline
+        }
+
+        Assert.Equal("new-holder", taken.Holder);
+        await held.DisposeAsync(); // releasing a lost lease does nothing, and must not take the new holder's
+        Assert.False(taken.Lease!.Lost.IsCompleted);
+        var third = await OpenAsync();
+        var refused = await third.Leases!.TryAcquireAsync(new LeaseRequest(name, "third"), Ct);
+        Assert.False(refused.Acquired, "the lease stays with the new holder");
+        Assert.True(refused.Holder is null or "new-holder", $"the holder is 'new-holder' or unknown, not '{refused.Holder}'");
+        await taken.Lease.DisposeAsync();
+    }
 }

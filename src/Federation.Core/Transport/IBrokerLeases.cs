@@ -7,8 +7,9 @@ namespace Federation.Core.Transport;
 /// <remarks>
 /// <para>
 /// The broker decides who holds a lease, never the clients: on AMQP it is an exclusive queue, which the broker gives to
-/// one connection and drops when that connection closes or dies; on the in-memory broker it is the same. A transport whose
-/// broker cannot arbitrate (core NATS) returns <see langword="null"/> from <see cref="IBrokerConnection.Leases"/>, and links
+/// one connection and drops when that connection closes or dies; on the in-memory broker it is the same; on NATS it is a key of a
+/// JetStream key-value bucket that its holder renews and the server expires. A transport whose
+/// broker cannot arbitrate (a NATS server without JetStream) returns <see langword="null"/> from <see cref="IBrokerConnection.Leases"/>, and links
 /// over it run without a lease.
 /// </para>
 /// <para>

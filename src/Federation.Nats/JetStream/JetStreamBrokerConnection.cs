@@ -73,6 +73,12 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
 
     public ITopologySource? Topology => _core.Topology;
 
+    /// <summary>The official client's connection (tests close it under the engine, as a killed process would).</summary>
+    internal NatsConnection Client => _client;
+
+    /// <summary>The core connection's leases: they need JetStream's key-value store, not JetStream mode.</summary>
+    public IBrokerLeases? Leases => _core.Leases;
+
     /// <summary>
     /// Wraps <paramref name="core"/> in JetStream mode. <paramref name="client"/> is the official client connection to the
     /// same server: the core connection's own after the transport moved onto the official client, or (until then) one

@@ -38,9 +38,15 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     private readonly List<MessageDropHandler> _dropListeners = [];
     private int _disposed;
 
-    public NatsBrokerConnection(NatsConnection nats, NatsUriSettings settings, string displayUri)
+    private readonly Leases.NatsKvLeases? _leases;
+    private Action? _reportNoLeases;
+
+    public NatsBrokerConnection(NatsConnection nats, NatsUriSettings settings, string displayUri, Leases.NatsKvLeases? leases = null, Action? reportNoLeases = null)
     {
         _nats = nats;
+        _leases = leases;
+        _reportNoLeases = reportNoLeases;
+        leases?.TieTo(_completion.Task);
         _settings = settings;
         DisplayUri = displayUri;
         ClusterName = settings.ClusterName ?? NonEmpty(nats.ServerInfo?.Name) ?? nats.ServerInfo?.Id;
@@ -64,6 +70,20 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     public Task Completion => _completion.Task;
 
     public ITopologySource? Topology => _topology;
+
+    /// <summary>
+    /// Keys of a JetStream key-value bucket (see <see cref="Leases.NatsKvLeases"/>), or null when the server has no JetStream
+    /// or <c>leases=false</c>; then the first read says why (once per URI), since only a connection asked for leases
+    /// (a downstream) needs them.
+    /// </summary>
+    public IBrokerLeases? Leases
+    {
+        get
+        {
+            Interlocked.Exchange(ref _reportNoLeases, null)?.Invoke();
+            return _leases;
+        }
+    }
 
     /// <summary>The official client's connection (the JetStream mode uses it).</summary>
     internal NatsConnection Client => _nats;
@@ -338,6 +358,12 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         _nats.ConnectionDisconnected -= OnDisconnectedAsync;
         _nats.MessageDropped -= OnMessageDroppedAsync;
+        if (_leases is not null)
+        {
+            // Released while the connection still works, so that a waiting engine takes them at once.
+            await _leases.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _closing.CancelAsync().ConfigureAwait(false);
         await _topology.DisposeAsync().ConfigureAwait(false);
         try

@@ -1,8 +1,12 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Federation.Core.Hosting;
 using Federation.Core.Transport;
+using Federation.Nats.Leases;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using NATS.Client.Core;
 
 namespace Federation.Nats.Transport;
@@ -20,11 +24,16 @@ namespace Federation.Nats.Transport;
 /// CONNECT/PING handshake, so a peer that accepts TCP and never answers fails the attempt in time).
 /// TLS and login: <c>cacertfile</c>, <c>certfile</c>, <c>keyfile</c>, <c>verify</c> (<c>verify_peer</c> or <c>verify_none</c>),
 /// <c>nkey-seed-file</c> and <c>creds-file</c>; any TLS key (or <c>tls://</c>) requires TLS.
+/// Link leases: <c>leases</c> (<c>true</c> by default), <c>lease-bucket</c> (the JetStream key-value bucket, default
+/// <c>federation-leases</c>) and <c>lease-ttl-ms</c> (the max age of a bucket it creates, default 5000); see
+/// <see cref="IBrokerConnection.Leases"/>. A server without JetStream offers none, which is logged once per URI.
 /// Any other query key is rejected, naming it; user and password or a token go in the user-info, never in the query.
 /// </remarks>
 public sealed class NatsTransport : ITransport
 {
     private readonly Func<NatsOpts, NatsOpts>? _configureOptions;
+    private readonly ILoggerFactory? _loggerFactory;
+    private readonly ConcurrentDictionary<string, byte> _leasesUnavailableLogged = new(StringComparer.Ordinal);
 
     /// <summary>Creates the transport.</summary>
     /// <param name="configureOptions">
@@ -33,6 +42,14 @@ public sealed class NatsTransport : ITransport
     /// What the URI carries (server, credentials, TLS, connect timeout) is applied after it and wins.
     /// </param>
     public NatsTransport(Func<NatsOpts, NatsOpts>? configureOptions = null) => _configureOptions = configureOptions;
+
+    /// <summary>
+    /// Creates the transport with a logger factory for what it logs itself (link leases that are lost or unavailable);
+    /// <see cref="NatsTransportServiceCollectionExtensions.AddNatsTransport"/> passes the container's. Without one, the
+    /// <see cref="NatsOpts.LoggerFactory"/> of each connection is used.
+    /// </summary>
+    internal NatsTransport(Func<NatsOpts, NatsOpts>? configureOptions, ILoggerFactory? loggerFactory)
+        : this(configureOptions) => _loggerFactory = loggerFactory;
 
     /// <inheritdoc />
     public IReadOnlyCollection<string> Schemes { get; } = ["nats", "tls"];
@@ -67,7 +84,29 @@ public sealed class NatsTransport : ITransport
             // engine reconnects by opening a new connection, so the client's own reconnects are not wanted.
             static opts => opts with { SubPendingChannelFullMode = System.Threading.Channels.BoundedChannelFullMode.Wait, MaxReconnectRetry = 1 },
             cancellationToken).ConfigureAwait(false);
-        var core = new NatsBrokerConnection(client, settings, display);
+        NatsKvLeases? leases;
+        string? noLeases = null;
+        var logger = (_loggerFactory ?? client.Opts.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<NatsTransport>();
+        try
+        {
+            leases = await NatsKvLeases.OpenAsync(client, settings.Leases, display, settings.ConnectTimeout, logger, reason => noLeases = reason, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        // Said when the engine first asks for the leases, which it does on downstream connections only: an upstream
+        // without JetStream needs none, and a warning about it would only mislead.
+        Action? reportNoLeases = noLeases is null ? null : () =>
+        {
+            if (_leasesUnavailableLogged.TryAdd(display, 0))
+            {
+                NatsLeaseLog.LeasesUnavailable(logger, display, noLeases);
+            }
+        };
+        var core = new NatsBrokerConnection(client, settings, display, leases, reportNoLeases);
         return settings.JetStream is null ? core : await JetStream.JetStreamBrokerConnection.CreateAsync(core, settings, request, core.Client, cancellationToken).ConfigureAwait(false);
     }
 }
@@ -83,7 +122,7 @@ public static class NatsTransportServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddNatsSubjectTransport(configureOptions);
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ITransport, NatsTransport>(_ => new NatsTransport(configureOptions)));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ITransport, NatsTransport>(services => new NatsTransport(configureOptions, services.GetService<ILoggerFactory>())));
         return builder;
     }
 }

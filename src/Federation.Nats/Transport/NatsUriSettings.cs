@@ -1,6 +1,7 @@
 using System.Globalization;
 using Federation.Core.Transport;
 using Federation.Nats.JetStream;
+using Federation.Nats.Leases;
 
 namespace Federation.Nats.Transport;
 
@@ -32,10 +33,13 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
     public const string ConnectTimeoutKey = "connect-timeout-ms";
 
     /// <summary>Every query key this transport understands, in one place: the parser rejects any other.</summary>
-    public static readonly IReadOnlyList<string> QueryKeys = [ClusterNameKey, MonitorPortKey, MonitorIntervalKey, NamespacesKey, ConnectTimeoutKey, .. NatsSecuritySettings.QueryKeys, .. JetStreamUriSettings.QueryKeys];
+    public static readonly IReadOnlyList<string> QueryKeys = [ClusterNameKey, MonitorPortKey, MonitorIntervalKey, NamespacesKey, ConnectTimeoutKey, .. NatsSecuritySettings.QueryKeys, .. JetStreamUriSettings.QueryKeys, .. NatsLeaseSettings.QueryKeys];
 
     /// <summary>JetStream mode (<c>jetstream=true</c> and its keys), or null for core NATS.</summary>
     public JetStreamUriSettings? JetStream { get; init; }
+
+    /// <summary>Link leases: on or off, their key-value bucket and time-to-live.</summary>
+    public NatsLeaseSettings Leases { get; init; } = NatsLeaseSettings.Default;
 
     // Keys other NATS clients take for credentials. They would not be used to log in here, so they are refused with a hint.
     private static readonly string[] CredentialKeys = ["user", "username", "pass", "password", "token", "auth_token"];
@@ -69,6 +73,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
         var connectTimeout = DefaultConnectTimeout;
         IReadOnlyList<string> namespaces = [];
         var jetStream = new JetStreamUriSettings.Builder();
+        var leases = NatsLeaseSettings.Default;
         var queryText = query < 0 ? "" : uri[(query + 1)..];
         if (UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
         {
@@ -97,6 +102,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
                 case ConnectTimeoutKey: problems.Add($"has '{ConnectTimeoutKey}={value}': it must be a positive number of milliseconds"); break;
                 case NamespacesKey: namespaces = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
                 case var _ when JetStreamUriSettings.QueryKeys.Contains(key): jetStream.Read(key, value, problems); break;
+                case var _ when NatsLeaseSettings.QueryKeys.Contains(key): leases = NatsLeaseSettings.Read(leases, key, value, problems); break;
                 case var _ when NatsSecuritySettings.QueryKeys.Contains(key, StringComparer.Ordinal): security[key] = value; break;
                 case ClusterNameKey: problems.Add($"has an empty '{ClusterNameKey}'; leave it out to use the server's name"); break;
                 case var _ when CredentialKeys.Contains(key, StringComparer.OrdinalIgnoreCase):
@@ -126,7 +132,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
             return false;
         }
 
-        settings = new NatsUriSettings(server.TrimEnd('/'), cluster, monitor, parsed!.Host, interval, namespaces, connectTimeout) { Security = securitySettings, JetStream = jetStreamSettings };
+        settings = new NatsUriSettings(server.TrimEnd('/'), cluster, monitor, parsed!.Host, interval, namespaces, connectTimeout) { Security = securitySettings, JetStream = jetStreamSettings, Leases = leases };
         return true;
     }
 }

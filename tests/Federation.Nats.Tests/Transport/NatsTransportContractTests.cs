@@ -7,9 +7,10 @@ namespace Federation.Nats.Tests.Transport;
 /// <summary>
 /// The exchange-transport contract suite against a real nats-server (one per test class, restarted by the fault cases),
 /// through <see cref="NatsTransport"/>. Core NATS declares none of the <see cref="TransportCapabilities"/>, so every case
-/// checks the alternative behaviour documented on the flags it needs.
+/// checks the alternative behaviour documented on the flags it needs. The server runs JetStream (which core NATS links
+/// ignore) so that the lease cases run against the transport's key-value leases.
 /// </summary>
-public sealed class NatsTransportContractTests(NatsServerFixture fixture) : TransportContractTests, IClassFixture<NatsServerFixture>
+public sealed class NatsTransportContractTests(NatsJetStreamServerFixture fixture) : TransportContractTests, IClassFixture<NatsJetStreamServerFixture>
 {
     private readonly NatsTransport transport = new();
 

@@ -1,0 +1,173 @@
+using Federation.Core.Transport;
+using Microsoft.Extensions.Logging;
+using NATS.Client.Core;
+using NATS.Client.KeyValueStore;
+
+namespace Federation.Nats.Leases;
+
+/// <summary>
+/// A lease held as a key of the lease bucket (see <see cref="NatsKvLeases"/>): renewed by compare-and-set every third of
+/// the time-to-live, lost when a renewal fails its compare-and-set, when the connection is lost, or when no renewal got
+/// through for four fifths of the time-to-live; released by deleting the key at the revision last written.
+/// </summary>
+internal sealed class NatsKvLease : IBrokerLease
+{
+    // Releasing on a connection that stopped answering must not hold up a link's stop; the key expires anyway.
+    private static readonly TimeSpan ReleaseTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly NatsKvLeases _owner;
+    private readonly INatsKVStore _store;
+    private readonly string _key;
+    private readonly byte[] _value;
+    private readonly TimeSpan _timeToLive;
+    private readonly Task _connectionClosed;
+    private readonly string _displayUri;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly TaskCompletionSource _lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stop = new();
+    private ulong _revision;
+    private long _lastConfirmedSentAt;
+    private Task _renewals = Task.CompletedTask;
+    private int _released;
+
+    public NatsKvLease(
+        NatsKvLeases owner,
+        INatsKVStore store,
+        LeaseRequest request,
+        string key,
+        byte[] value,
+        ulong revision,
+        long sentAt,
+        TimeSpan timeToLive,
+        Task connectionClosed,
+        string displayUri,
+        ILogger logger,
+        TimeProvider time)
+    {
+        _owner = owner;
+        _store = store;
+        Name = request.Name;
+        Holder = request.Holder;
+        _key = key;
+        _value = value;
+        _revision = revision;
+        _lastConfirmedSentAt = sentAt;
+        _timeToLive = timeToLive;
+        _connectionClosed = connectionClosed;
+        _displayUri = displayUri;
+        _logger = logger;
+        _time = time;
+    }
+
+    public string Name { get; }
+
+    public string Holder { get; }
+
+    /// <summary>The lease's key in the bucket.</summary>
+    internal string Key => _key;
+
+    public Task Lost => _lost.Task;
+
+    /// <summary>How often the key is renewed: a third of the time-to-live, so two renewals may fail before the lease is given up.</summary>
+    internal TimeSpan RenewEvery => _timeToLive / 3;
+
+    /// <summary>
+    /// How long after the last renewal that got through (measured from when it was sent, which is before the server
+    /// stamped it) the holder gives the lease up: four fifths of the time-to-live, so that it has a fifth to stop before
+    /// the key can expire on the server and another engine take it.
+    /// </summary>
+    internal TimeSpan GiveUpAfter => _timeToLive * 4 / 5;
+
+    /// <summary>Starts renewing, and watches the connection.</summary>
+    public void Start()
+    {
+        _ = _connectionClosed.ContinueWith(
+            static (_, state) => ((NatsKvLease)state!).Lose("the connection to the server closed"),
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        _renewals = RenewAsync(_stop.Token);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _renewals.ConfigureAwait(false);
+        var wasHeld = _lost.TrySetResult();
+        _owner.Forget(this);
+        _stop.Dispose();
+        if (!wasHeld)
+        {
+            return;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(ReleaseTimeout);
+            await _store.DeleteAsync(_key, new NatsKVDeleteOpts { Revision = _revision }, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NatsException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Gone, lost, or the connection is going: the key expires after the time-to-live, or was already taken over.
+        }
+    }
+
+    private async Task RenewAsync(CancellationToken stop)
+    {
+        try
+        {
+            var wait = RenewEvery;
+            while (!_lost.Task.IsCompleted)
+            {
+                await Task.Delay(wait, _time, stop).ConfigureAwait(false);
+                var left = GiveUpAfter - _time.GetElapsedTime(_lastConfirmedSentAt);
+                if (left <= TimeSpan.Zero)
+                {
+                    Lose($"no renewal got through for {GiveUpAfter.TotalMilliseconds:0} ms (4/5 of the time-to-live {_timeToLive.TotalMilliseconds:0} ms)");
+                    return;
+                }
+
+                var sentAt = _time.GetTimestamp();
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                attempt.CancelAfter(left);
+                try
+                {
+                    _revision = await _store.UpdateAsync(_key, _value, _revision, NatsRawSerializer<byte[]>.Default, attempt.Token).ConfigureAwait(false);
+                    _lastConfirmedSentAt = sentAt;
+                    wait = RenewEvery;
+                }
+                catch (NatsKVWrongLastRevisionException)
+                {
+                    Lose("a renewal found the key changed: it expired or was deleted or taken over");
+                    return;
+                }
+                catch (Exception ex) when (ex is NatsException or ObjectDisposedException || (ex is OperationCanceledException && !stop.IsCancellationRequested))
+                {
+                    // Not through (yet), or the client is closed under us: try again soon, until the deadline above gives
+                    // the lease up.
+                    wait = TimeSpan.FromTicks(Math.Max(RenewEvery.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Released.
+        }
+    }
+
+    private void Lose(string reason)
+    {
+        if (Volatile.Read(ref _released) == 0 && _lost.TrySetResult())
+        {
+            NatsLeaseLog.LeaseLost(_logger, Name, _store.Bucket, _displayUri, reason);
+            _owner.Forget(this);
+        }
+    }
+}

@@ -46,6 +46,16 @@ public sealed record LinkStatus(
     /// </summary>
     public string? LeaseHolder { get; init; }
 
+    /// <summary>The instance (engine) that reports this status: its configured <c>InstanceName</c>, or <c>machine:pid</c>.</summary>
+    public string? Instance { get; init; }
+
+    /// <summary>
+    /// The instance that runs the link, as far as this one knows: <see cref="Instance"/> itself once it holds the lease (or
+    /// runs the link without one); while <see cref="LinkState.Waiting"/>, the lease's holder if the broker tells it, else
+    /// the instance that placement puts the link on. Null before the link asked, and after it stopped.
+    /// </summary>
+    public string? RunningOn { get; init; }
+
     /// <summary>Why the link is <see cref="LinkState.Waiting"/>, in a sentence naming the lease and its holder; otherwise null.</summary>
     public string? Waiting { get; init; }
 }

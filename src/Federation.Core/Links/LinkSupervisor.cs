@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Federation.Core.Diagnostics;
+using Federation.Core.Links.Ownership;
 using Federation.Core.Model;
 using Federation.Core.Transport;
 using Microsoft.Extensions.Logging;
@@ -50,6 +51,8 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private int _sessionNumber;
     private bool _gapCheckScheduled;
     private readonly Task _loop;
+    private readonly LinkOwnership _ownership;
+    private readonly InstancePresence _presence;
 
     public LinkSupervisor(FederationDefinitions definitions, TransportResolver transports, FederationTelemetry telemetry, ILoggerFactory loggerFactory, TimeProvider time, ExplicitTopology? explicitTopology = null)
     {
@@ -61,6 +64,8 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         _logger = loggerFactory.CreateLogger("Federation.Core.LinkSupervisor");
         _time = time;
         LogDuplicateSetElements(definitions);
+        _ownership = new LinkOwnership(InstanceName, OwnershipTimings.Default, time);
+        _presence = new InstancePresence(_ownership, _downstream, time, loggerFactory.CreateLogger("Federation.Core.InstancePresence"));
         _loop = Task.Run(LoopAsync);
     }
 
@@ -80,6 +85,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>Makes the first downstream connection attempt; links follow once it is connected.</summary>
     public void Start() => Post(() =>
     {
+        _presence.Start();
         BeginConnectDownstream();
         return Task.CompletedTask;
     });
@@ -144,8 +150,13 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         var stopped = Ask(async () =>
         {
             CancelConnectAttempt();
-            await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup: true))).ConfigureAwait(false);
+
+            // While other instances are live this is a handover, not the end of the links: keep their upstream queues for
+            // the next holder, and say we leave once the leases are released, so that the others take them at once.
+            var handOver = _ownership.OthersLive;
+            await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup: !handOver))).ConfigureAwait(false);
             _links.Clear();
+            await _presence.LeaveAsync().ConfigureAwait(false);
             await DisconnectDownstreamAsync().ConfigureAwait(false);
         });
         try
@@ -164,6 +175,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        await _presence.DisposeAsync().ConfigureAwait(false);
 
         // After an abandoned stop the loop may still use the token; it is only disposed once nothing can.
         if (_loop.IsCompleted)
@@ -784,7 +796,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             }
 
             Log.LinkStarting(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
-            var link = new ExchangeLink(definition, _transports, _downstream, BindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, InstanceName);
+            var link = new ExchangeLink(definition, _transports, _downstream, BindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, InstanceName, _ownership);
             _links[id] = link;
             link.Start();
         }

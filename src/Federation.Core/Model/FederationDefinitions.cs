@@ -30,6 +30,9 @@ internal sealed partial class FederationDefinitions
         DuplicateSetElements = duplicateSetElements;
     }
 
+    /// <summary>How the presence exchange of every federation's instances begins (see <c>Links.Ownership.InstancePresence</c>).</summary>
+    internal const string PresenceExchangePrefix = "federation: presence ";
+
     /// <summary>The configured cluster name, or null to use the downstream broker's.</summary>
     public string? ClusterName { get; }
 
@@ -116,8 +119,9 @@ internal sealed partial class FederationDefinitions
     {
         ArgumentNullException.ThrowIfNull(exchange);
 
-        // The default exchange cannot be bound to, and internal exchanges (the plugin's own included) are never federated.
-        if (exchange.Name.Length == 0 || exchange.Internal)
+        // The default exchange cannot be bound to, and internal exchanges (the plugin's own included) are never federated;
+        // nor is the exchange the instances of a federation announce themselves on (a policy such as "^fed" matches it).
+        if (exchange.Name.Length == 0 || exchange.Internal || exchange.Name.StartsWith(PresenceExchangePrefix, StringComparison.Ordinal))
         {
             return FederationResolution.None;
         }

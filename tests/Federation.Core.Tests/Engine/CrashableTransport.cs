@@ -48,10 +48,18 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
 
     private sealed class CountedConnection(IBrokerConnection inner, ConsumerCensus census, string owner) : DelegatingBrokerConnection(inner)
     {
+        private static readonly string PresencePrefix = Federation.Core.Links.Ownership.InstancePresence.QueueFor(string.Empty);
+
         public override async ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken)
         {
             var consumer = await Inner.ConsumeAsync(queue, options, handler, cancellationToken);
-            census.Opened(queue, owner, consumer.Completion);
+
+            // Each instance's presence queue is its own; the census is about the links' consumers.
+            if (!queue.StartsWith(PresencePrefix, StringComparison.Ordinal))
+            {
+                census.Opened(queue, owner, consumer.Completion);
+            }
+
             return consumer;
         }
     }

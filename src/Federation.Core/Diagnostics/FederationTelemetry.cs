@@ -67,23 +67,42 @@ public sealed partial class FederationTelemetry : IDisposable
     // One gauge value per state, every state always reported (zero included), indexed by the enum's value.
     private static readonly int LinkStateCount = Enum.GetValues<Links.LinkState>().Length;
 
+    // Per instance (the engine that reports the link, so that several hosts' gauges add up without double counting what
+    // one runs and the others wait for), every state always reported.
     private IEnumerable<Measurement<int>> ObserveLinkStates()
     {
-        var counts = new int[LinkStateCount];
+        var counts = new Dictionary<string, int[]>(StringComparer.Ordinal);
         lock (_statusLock)
         {
             foreach (var source in _statusSources)
             {
                 foreach (var status in source())
                 {
-                    counts[(int)status.State]++;
+                    var instance = status.Instance ?? string.Empty;
+                    if (!counts.TryGetValue(instance, out var byState))
+                    {
+                        counts[instance] = byState = new int[LinkStateCount];
+                    }
+
+                    byState[(int)status.State]++;
                 }
             }
         }
 
-        for (var i = 0; i < counts.Length; i++)
+        if (counts.Count == 0)
         {
-            yield return new Measurement<int>(counts[i], new KeyValuePair<string, object?>("federation.link.state", StateName((Links.LinkState)i)));
+            counts[string.Empty] = new int[LinkStateCount];
+        }
+
+        foreach (var (instance, byState) in counts)
+        {
+            for (var i = 0; i < byState.Length; i++)
+            {
+                var state = new KeyValuePair<string, object?>("federation.link.state", StateName((Links.LinkState)i));
+                yield return instance.Length == 0
+                    ? new Measurement<int>(byState[i], state)
+                    : new Measurement<int>(byState[i], state, new KeyValuePair<string, object?>("federation.instance", instance));
+            }
         }
     }
 

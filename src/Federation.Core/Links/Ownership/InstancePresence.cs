@@ -58,19 +58,25 @@ internal sealed class InstancePresence : IAsyncDisposable
             return;
         }
 
+        // Bounded in real time whatever the publisher does with the token (a blocked publish must not hold up a stop).
+        using var timeout = new CancellationTokenSource(LeaveTimeout);
         try
         {
-            using var timeout = new CancellationTokenSource(LeaveTimeout);
-            var publisher = await session.Connection.OpenPublisherAsync(new PublisherOptions(Confirms: false), timeout.Token).ConfigureAwait(false);
-            await using (publisher.ConfigureAwait(false))
-            {
-                var leaving = new PresenceMessage(Leaving: true, _ownership.Instance, _ownership.Incarnation);
-                await publisher.PublishAsync(ExchangeFor(session.ClusterName), string.Empty, new MessageProperties(), leaving.Encode(), timeout.Token).ConfigureAwait(false);
-            }
+            await SayLeavingAsync(session, timeout.Token).WaitAsync(LeaveTimeout).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is TransportException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is TransportException or OperationCanceledException or ObjectDisposedException or TimeoutException)
         {
             Log.PresenceFailed(_logger, ex, _ownership.Instance); // The others notice the silence instead.
+        }
+    }
+
+    private async Task SayLeavingAsync(DownstreamSession session, CancellationToken cancellationToken)
+    {
+        var publisher = await session.Connection.OpenPublisherAsync(new PublisherOptions(Confirms: false), cancellationToken).ConfigureAwait(false);
+        await using (publisher.ConfigureAwait(false))
+        {
+            var leaving = new PresenceMessage(Leaving: true, _ownership.Instance, _ownership.Incarnation);
+            await publisher.PublishAsync(ExchangeFor(session.ClusterName), string.Empty, new MessageProperties(), leaving.Encode(), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -89,7 +95,14 @@ internal sealed class InstancePresence : IAsyncDisposable
 
         if (_loop is { } loop)
         {
-            await loop.ConfigureAwait(false);
+            try
+            {
+                await loop.WaitAsync(LeaveTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // A publish or a close that ignores cancellation; the loop ends with the connection.
+            }
         }
     }
 
@@ -151,7 +164,9 @@ internal sealed class InstancePresence : IAsyncDisposable
                 var alive = new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation).Encode();
                 while (!connection.Completion.IsCompleted && !consumer.Completion.IsCompleted)
                 {
-                    await publisher.PublishAsync(exchange, string.Empty, new MessageProperties(), alive, cancellationToken).ConfigureAwait(false);
+                    // A publish that blocks (flow control) must not hold up a stop, nor the ticks for long.
+                    await publisher.PublishAsync(exchange, string.Empty, new MessageProperties(), alive, cancellationToken).AsTask()
+                        .WaitAsync(_ownership.Timings.LiveFor, _time, cancellationToken).ConfigureAwait(false);
                     TickAndLog(session.ClusterName);
                     await Task.Delay(_ownership.Timings.HeartbeatEvery, _time, cancellationToken).ConfigureAwait(false);
                 }

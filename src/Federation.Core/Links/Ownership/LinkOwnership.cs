@@ -20,6 +20,10 @@ internal sealed class LinkOwnership
     private int _placementVersion;
     private int _unsettled;
 
+    // Links came or went since placement was last computed. Placement is recomputed at the next tick rather than at each
+    // one, so that a supervisor starting a thousand links does not compute it a thousand times.
+    private bool _linksChanged;
+
     public LinkOwnership(string instance, OwnershipTimings timings, TimeProvider time)
     {
         Instance = instance;
@@ -66,32 +70,25 @@ internal sealed class LinkOwnership
     public LinkPlacementGate Register(string linkId, string leaseName)
     {
         var gate = new LinkPlacementGate(this, linkId, leaseName);
-        List<Action> actions;
         lock (_sync)
         {
             _gates.Add(gate);
-            actions = PlacementChangedUnderLock();
+            _linksChanged = true;
         }
 
-        Run(actions);
         return gate;
     }
 
     internal void Unregister(LinkPlacementGate gate)
     {
-        List<Action> actions;
         lock (_sync)
         {
-            if (!_gates.Remove(gate))
+            if (_gates.Remove(gate))
             {
-                return;
+                gate.WakeUnderLock();
+                _linksChanged = true;
             }
-
-            gate.WakeUnderLock();
-            actions = PlacementChangedUnderLock();
         }
-
-        Run(actions);
     }
 
     /// <summary>A heartbeat from <paramref name="instance"/>; this engine's own are ignored (it always counts itself).</summary>
@@ -143,6 +140,10 @@ internal sealed class LinkOwnership
             if (_roster.Expire(now))
             {
                 actions = RosterChangedUnderLock();
+            }
+            else if (_linksChanged)
+            {
+                actions = PlacementChangedUnderLock();
             }
             else
             {
@@ -228,7 +229,8 @@ internal sealed class LinkOwnership
         _placement ??= LinkPlacement.Assign(_gates.Select(g => g.LinkId), _live);
         if (!_placement.TryGetValue(gate.LinkId, out var preferred))
         {
-            return (null, 0);
+            // A link newer than the placement: its first choice until the next tick places it with the others.
+            preferred = LinkPlacement.Preference(gate.LinkId, _live)[0];
         }
 
         if (gate.RankVersion != _placementVersion)
@@ -255,6 +257,7 @@ internal sealed class LinkOwnership
 
     private List<Action> PlacementChangedUnderLock()
     {
+        _linksChanged = false;
         _placement = null;
         _placementVersion++;
         return EvaluateUnderLock(placementChanged: true);

@@ -106,7 +106,10 @@ internal sealed class LinkLease : IAsyncDisposable
             waiting(attempt);
             if (Gate is { } polling)
             {
-                await polling.PollAfterAsync(polls.NextDelay(), _time, cancellationToken).ConfigureAwait(false);
+                // The instance placement prefers asks every FirstPoll: the holder is handing the link over (or gone), and
+                // a growing backoff would only stretch the gap between the release and the take.
+                var delay = polls.NextDelay();
+                await polling.PollAfterAsync(polling.Preferred == polling.Instance && delay > FirstPoll ? FirstPoll : delay, _time, cancellationToken).ConfigureAwait(false);
             }
             else
             {

@@ -51,8 +51,8 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private int _sessionNumber;
     private bool _gapCheckScheduled;
     private readonly Task _loop;
-    private readonly LinkOwnership _ownership;
-    private readonly InstancePresence _presence;
+    private readonly LinkOwnership? _ownership;
+    private readonly InstancePresence? _presence;
 
     public LinkSupervisor(FederationDefinitions definitions, TransportResolver transports, FederationTelemetry telemetry, ILoggerFactory loggerFactory, TimeProvider time, ExplicitTopology? explicitTopology = null)
     {
@@ -64,8 +64,11 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         _logger = loggerFactory.CreateLogger("Federation.Core.LinkSupervisor");
         _time = time;
         LogDuplicateSetElements(definitions);
-        _ownership = new LinkOwnership(InstanceName, OwnershipTimings.Default, time);
-        _presence = new InstancePresence(_ownership, _downstream, time, loggerFactory.CreateLogger("Federation.Core.InstancePresence"));
+        if (definitions.SpreadLinks)
+        {
+            _ownership = new LinkOwnership(InstanceName, OwnershipTimings.Default, time);
+            _presence = new InstancePresence(_ownership, _downstream, time, loggerFactory.CreateLogger("Federation.Core.InstancePresence"));
+        }
         _loop = Task.Run(LoopAsync);
     }
 
@@ -85,7 +88,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>Makes the first downstream connection attempt; links follow once it is connected.</summary>
     public void Start() => Post(() =>
     {
-        _presence.Start();
+        _presence?.Start();
         BeginConnectDownstream();
         return Task.CompletedTask;
     });
@@ -153,10 +156,13 @@ internal sealed class LinkSupervisor : IAsyncDisposable
 
             // While other instances are live this is a handover, not the end of the links: keep their upstream queues for
             // the next holder, and say we leave once the leases are released, so that the others take them at once.
-            var handOver = _ownership.OthersLive;
+            var handOver = _ownership?.OthersLive == true;
             await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup: !handOver))).ConfigureAwait(false);
             _links.Clear();
-            await _presence.LeaveAsync().ConfigureAwait(false);
+            if (_presence is not null)
+            {
+                await _presence.LeaveAsync().ConfigureAwait(false);
+            }
             await DisconnectDownstreamAsync().ConfigureAwait(false);
         });
         try
@@ -175,7 +181,10 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
-        await _presence.DisposeAsync().ConfigureAwait(false);
+        if (_presence is not null)
+        {
+            await _presence.DisposeAsync().ConfigureAwait(false);
+        }
 
         // After an abandoned stop the loop may still use the token; it is only disposed once nothing can.
         if (_loop.IsCompleted)

@@ -24,6 +24,7 @@ internal sealed partial class FederationDefinitions
     {
         ClusterName = clusterName;
         InstanceName = instanceName;
+        SpreadLinks = true;
         DownstreamUri = downstreamUri;
         Upstreams = upstreams;
         this.exchangePolicies = exchangePolicies;
@@ -38,6 +39,9 @@ internal sealed partial class FederationDefinitions
 
     /// <summary>The configured instance name (the holder recorded with link leases), or null for the default.</summary>
     public string? InstanceName { get; }
+
+    /// <summary>Whether the instances spread the links among themselves (<see cref="FederationOptions.SpreadLinks"/>).</summary>
+    public bool SpreadLinks { get; private init; }
 
     /// <summary>The downstream URI; validation refuses a configuration without one.</summary>
     public string DownstreamUri { get; }
@@ -79,7 +83,10 @@ internal sealed partial class FederationDefinitions
             .ThenBy(p => p.Name, StringComparer.Ordinal)
             .ToImmutableArray();
 
-        return new FederationDefinitions(options.ClusterName, options.InstanceName, options.Downstream!.Uri!, upstreams, policies, FindDuplicates(sets, upstreams));
+        return new FederationDefinitions(options.ClusterName, options.InstanceName, options.Downstream!.Uri!, upstreams, policies, FindDuplicates(sets, upstreams))
+        {
+            SpreadLinks = options.SpreadLinks,
+        };
     }
 
     private static ImmutableArray<DuplicateSetElement> FindDuplicates(

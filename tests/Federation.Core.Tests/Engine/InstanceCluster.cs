@@ -131,8 +131,13 @@ internal sealed class InstanceCluster : IAsyncDisposable
         return running.Values.Sum() == _links && running.Values.All(n => n >= Math.Floor(mean) - slack && n <= Math.Ceiling(mean) + slack);
     }
 
-    public string Describe() =>
-        string.Join(", ", RunningPerInstance().OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")) + $" (of {_links})";
+    public string Describe()
+    {
+        var running = Runners();
+        var notRunning = _live.Values.SelectMany(e => e.Engine.GetLinks()).Where(l => !running.ContainsKey(l.Id)).Take(4)
+            .Select(l => $"[{l.Id} on {l.Instance}: {l.State} {l.Error} {l.Waiting} running_on={l.RunningOn} since={l.Since:HH:mm:ss.fff}]");
+        return string.Join(", ", RunningPerInstance().OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")) + $" (of {_links}) at {Time.GetUtcNow():HH:mm:ss.fff}; not running: {string.Join(" ", notRunning)}";
+    }
 
     /// <summary>
     /// Moves the fake clock in <paramref name="step"/>s (letting the engines work between steps) until

@@ -82,7 +82,7 @@ public sealed class LinkSpreadTests : IAsyncLifetime
         await _cluster.StopAsync("host-b");
 
         // "Leaving" on the presence exchange: no waiting out the live time, the next poll takes them.
-        await _cluster.AdvanceUntilAsync(_cluster.AllRunning, TimeSpan.FromSeconds(2), _cluster.Describe);
+        await _cluster.AdvanceUntilAsync(_cluster.AllRunning, TimeSpan.FromSeconds(2), _cluster.Describe, pauses: 50);
         Assert.Equal(queuesBefore, UpstreamQueues());
         await _cluster.AdvanceUntilAsync(() => SameRunners(LinkPlacement.Assign(before.Keys, ["host-a", "host-c"])), Settle, _cluster.Describe);
         Assert.Equal(1, _cluster.Census.MostAtOnce);

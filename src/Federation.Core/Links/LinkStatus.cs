@@ -42,7 +42,8 @@ public sealed record LinkStatus(
 
     /// <summary>
     /// Who holds <see cref="Lease"/>: this engine's instance name once it holds it; while <see cref="LinkState.Waiting"/>,
-    /// the other engine's, or null when the broker does not tell.
+    /// the other engine's, or null when the broker does not tell or this engine stands by without asking (placement puts
+    /// the link elsewhere: see <see cref="RunningOn"/>).
     /// </summary>
     public string? LeaseHolder { get; init; }
 

@@ -28,6 +28,9 @@ internal sealed class InstancePresence : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private IReadOnlyList<string> _liveLogged = [];
     private volatile DownstreamSession? _announcedOn;
+
+    // Whether the last attempt to announce failed: the first failure of a run of them is a warning, the rest debug.
+    private bool _failing;
     private Task? _loop;
 
     public InstancePresence(LinkOwnership ownership, DownstreamHandle downstream, TimeProvider time, ILogger logger)
@@ -130,6 +133,12 @@ internal sealed class InstancePresence : IAsyncDisposable
             catch (Exception ex)
 #pragma warning restore CA1031
             {
+                if (!_failing)
+                {
+                    Log.PresenceUnavailable(_logger, _ownership.Instance, UriRedaction.RedactText(FailureEpisodeCause(ex)));
+                }
+
+                _failing = true;
                 Log.PresenceFailed(_logger, ex, _ownership.Instance);
             }
 
@@ -161,6 +170,7 @@ internal sealed class InstancePresence : IAsyncDisposable
             await using (publisher.ConfigureAwait(false))
             {
                 _announcedOn = session;
+                _failing = false;
                 var alive = new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation).Encode();
                 while (!connection.Completion.IsCompleted && !consumer.Completion.IsCompleted)
                 {
@@ -173,6 +183,8 @@ internal sealed class InstancePresence : IAsyncDisposable
             }
         }
     }
+
+    private static string FailureEpisodeCause(Exception exception) => Diagnostics.FailureEpisode.Describe(exception);
 
     private ValueTask OnHeardAsync(Delivery delivery, CancellationToken cancellationToken)
     {

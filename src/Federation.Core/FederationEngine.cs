@@ -55,7 +55,7 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
         // Exceptions from client libraries are logged too; their text is redacted on the way out.
         var logging = loggerFactory is null ? NullLoggerFactory.Instance : RedactingLoggerFactory.Wrap(loggerFactory);
         _supervisor = new LinkSupervisor(definitions, _transports, _telemetry, logging, timeProvider ?? TimeProvider.System, explicitTopology);
-        _gaugeRegistration = _telemetry.RegisterLinkCounts(() => LinkStateNames.CountEach(GetLinks()));
+        _gaugeRegistration = _telemetry.RegisterLinkCounts(() => LinkStateNames.CountEach(GetLinks()), () => _supervisor.InstanceName);
     }
 
     /// <inheritdoc />

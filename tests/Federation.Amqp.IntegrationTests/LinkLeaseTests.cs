@@ -105,7 +105,9 @@ public sealed class LinkLeaseTests(FederationNodesFixture nodes) : IAsyncLifetim
 
     private async Task<(FederationEngine Engine, CrashableTransport Transport)> StartEngineAsync(string instance, ResourceCleanupMode cleanup = ResourceCleanupMode.Never)
     {
-        var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = nodes.Downstream.AmqpUri() } };
+        // Leases alone, without spreading: this is about the lease (who waits, the holder read through the management API,
+        // take-over), so the second engine must ask for it rather than stand by where placement puts the link.
+        var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = nodes.Downstream.AmqpUri() }, SpreadLinks = false };
         options.Upstreams["up"] = new UpstreamDefinition { Uris = { nodes.Upstream.AmqpUri() }, ReconnectDelaySeconds = 1, ResourceCleanupMode = cleanup };
         options.Policies["fed"] = new FederationPolicy
         {
@@ -181,7 +183,7 @@ public sealed class LinkLeaseTests(FederationNodesFixture nodes) : IAsyncLifetim
     }
 
     /// <summary>A transport that can die as a killed process does: all its connections close at once, and none open again.</summary>
-    private sealed class CrashableTransport(ITransport inner) : ITransport
+    internal sealed class CrashableTransport(ITransport inner) : ITransport
     {
         private readonly ConcurrentQueue<IBrokerConnection> connections = new();
         private volatile bool crashed;

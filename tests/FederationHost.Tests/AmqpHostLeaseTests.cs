@@ -43,35 +43,41 @@ public sealed class AmqpHostLeaseTests(TwoRabbitMqNodesFixture nodes) : IClassFi
     }
 
     [Fact]
-    public async Task The_second_host_waits_naming_the_first_and_takes_over_after_a_sigkill_delivering_every_message_once()
+    public async Task The_second_host_waits_naming_the_runner_and_takes_over_after_a_sigkill_delivering_every_message_once()
     {
         var hostA = Track(HostProcess.Start(Settings("host-a")));
         var urlA = await hostA.WaitForListeningAsync();
         await WaitForLinkAsync(urlA, "running", hostA);
 
+        // Placement (rendezvous hashing of the link id and the instance names) decides which host runs the link once
+        // both are live: host-a keeps it, or hands it over to host-b. Either way one runs it and the other waits, naming it.
         var hostB = Track(HostProcess.Start(Settings("host-b")));
         var urlB = await hostB.WaitForListeningAsync();
-        var waiting = await WaitForLinkAsync(urlB, "waiting", hostB);
-        Assert.Equal("host-a", waiting.GetProperty("lease_holder").GetString());
-        Assert.Contains("'host-a'", waiting.GetProperty("waiting").GetString(), StringComparison.Ordinal);
+        var hosts = new[] { ("host-a", urlA, hostA), ("host-b", urlB, hostB) };
+        var (runner, waiter) = await WaitForOneRunnerAsync(hosts);
+        var waiting = await WaitForLinkAsync(waiter.Url, "waiting", waiter.Host);
+        Assert.Equal(runner.Name, waiting.GetProperty("running_on").GetString());
+        Assert.Equal(waiter.Name, waiting.GetProperty("instance").GetString());
+        Assert.Contains($"'{runner.Name}'", waiting.GetProperty("waiting").GetString(), StringComparison.Ordinal);
         Assert.Equal(JsonValueKind.Null, waiting.GetProperty("error").ValueKind);
 
-        await using (var status = HostProcess.StartCommand(hostB.ContentRoot, "status", "--url", urlB.ToString()))
+        await using (var status = HostProcess.StartCommand(waiter.Host.ContentRoot, "status", "--url", waiter.Url.ToString()))
         {
             Assert.Equal(0, await status.WaitForExitAsync());
             var row = status.StandardOutput.Split('\n').Single(l => l.Contains(_exchange, StringComparison.Ordinal)).Split('\t');
-            Assert.Equal(["waiting", "host-a"], [row[6], row[11]]);
-            Assert.Contains("held by 'host-a'", row[12], StringComparison.Ordinal);
+            Assert.Equal("waiting", row[6]);
+            Assert.Contains($"'{runner.Name}'", row[12], StringComparison.Ordinal);
         }
 
         await PublishAsync(0, 500);
         await WaitUntilSettledAsync(500);
 
-        _resources.Remove(hostA);
-        await hostA.DisposeAsync(); // SIGKILL: no clean stop, the socket closes, RabbitMQ drops the lease
+        _resources.Remove(runner.Host);
+        await runner.Host.DisposeAsync(); // SIGKILL: no clean stop, the socket closes, RabbitMQ drops the lease
         await PublishAsync(500, 1000);
-        var taken = await WaitForLinkAsync(urlB, "running", hostB, TakeOver);
-        Assert.Equal("host-b", taken.GetProperty("lease_holder").GetString());
+        var taken = await WaitForLinkAsync(waiter.Url, "running", waiter.Host, TakeOver);
+        Assert.Equal(waiter.Name, taken.GetProperty("lease_holder").GetString());
+        Assert.Equal(waiter.Name, taken.GetProperty("running_on").GetString());
         await PublishAsync(1000, 1500);
 
         await Eventually.UntilAsync(
@@ -80,6 +86,36 @@ public sealed class AmqpHostLeaseTests(TwoRabbitMqNodesFixture nodes) : IClassFi
             "1500 distinct messages downstream and none left upstream",
             TakeOver);
         Assert.Equal(Enumerable.Range(0, 1500).Select(Id).Order(StringComparer.Ordinal), _received.Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// Waits until one host runs the link and the other stands by because placement puts the link on the first: the
+    /// settled state (a waiter that was merely refused may still be handed the link).
+    /// </summary>
+    private async Task<((string Name, Uri Url, HostProcess Host) Runner, (string Name, Uri Url, HostProcess Host) Waiter)> WaitForOneRunnerAsync((string Name, Uri Url, HostProcess Host)[] hosts)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var runner = await Eventually.UntilAsync(
+            async () =>
+            {
+                var states = new List<(string Name, string? State, string? RunningOn, string? Waiting)>();
+                foreach (var (name, url, _) in hosts)
+                {
+                    var links = await http.GetFromJsonAsync<JsonElement>(new Uri(url, "/federation/links"));
+                    var link = links.EnumerateArray().SingleOrDefault(x => x.GetProperty("exchange").GetString() == _exchange);
+                    states.Add(link.ValueKind == JsonValueKind.Undefined
+                        ? (name, null, null, null)
+                        : (name, link.GetProperty("state").GetString(), link.GetProperty("running_on").GetString(), link.GetProperty("waiting").GetString()));
+                }
+
+                var running = states.Where(s => s.State == "running").ToList();
+                var waiting = states.Where(s => s.State == "waiting").ToList();
+                return running is [var r] && waiting is [var w] && w.RunningOn == r.Name && w.Waiting?.Contains("placement puts it on", StringComparison.Ordinal) == true ? r.Name : null;
+            },
+            name => name is not null,
+            "one host running the link and the other standing by for it",
+            HostProcess.DefaultTimeout);
+        return (hosts.Single(h => h.Name == runner), hosts.Single(h => h.Name != runner));
     }
 
     private HostProcess Track(HostProcess host)

@@ -66,7 +66,7 @@ public sealed partial class MetricsEndpointTests
     }
 
     private static Regex LinksSample(string state, int count) =>
-        new("^federation_links\\{" + ScopeLabels + $"federation_link_state=\"{state}\"\\}} {count}$", RegexOptions.Multiline);
+        new("^federation_links\\{" + ScopeLabels + $"federation_instance=\"[^\"]+\",federation_link_state=\"{state}\"\\}} {count}$", RegexOptions.Multiline);
 
     /// <summary>The exporter's meter labels, which come first in every sample.</summary>
     private const string ScopeLabels = """otel_scope_name="Federation\.Core",otel_scope_version="[^"]*",""";
@@ -78,6 +78,6 @@ public sealed partial class MetricsEndpointTests
         return match.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
     }
 
-    [GeneratedRegex("""^federation_link_messages_forwarded_total\{otel_scope_name="Federation\.Core",otel_scope_version="[^"]*",federation_exchange="federated\.orders",federation_upstream="remote"\} (\S+)$""", RegexOptions.Multiline)]
+    [GeneratedRegex("""^federation_link_messages_forwarded_total\{otel_scope_name="Federation\.Core",otel_scope_version="[^"]*",federation_exchange="federated\.orders",federation_instance="[^"]+",federation_upstream="remote"\} (\S+)$""", RegexOptions.Multiline)]
     private static partial Regex ForwardedSample();
 }

@@ -27,6 +27,14 @@ public sealed record LinkView(
     [JsonPropertyName("lease_holder")]
     public string? LeaseHolder { get; init; }
 
+    /// <summary>This host's instance name: the instance that reports this entry.</summary>
+    [JsonPropertyName("instance")]
+    public string? Instance { get; init; }
+
+    /// <summary>The instance that runs the link: this one when it holds the lease, else the holder or the instance placement puts it on.</summary>
+    [JsonPropertyName("running_on")]
+    public string? RunningOn { get; init; }
+
     /// <summary>Why the link waits (state <c>waiting</c>), or null.</summary>
     [JsonPropertyName("waiting")]
     public string? Waiting { get; init; }
@@ -50,6 +58,8 @@ public sealed record LinkView(
         {
             Lease = status.Lease,
             LeaseHolder = status.LeaseHolder,
+            Instance = status.Instance,
+            RunningOn = status.RunningOn,
             Waiting = status.Waiting,
         };
     }

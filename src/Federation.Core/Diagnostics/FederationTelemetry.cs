@@ -21,7 +21,7 @@ public sealed partial class FederationTelemetry : IDisposable
 
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
-    private readonly List<Func<IEnumerable<KeyValuePair<string, int>>>> _linkCountSources = [];
+    private readonly List<LinkCountSource> _linkCountSources = [];
     private readonly Lock _statusLock = new();
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>, or on a private meter when none is given.</summary>
@@ -55,38 +55,55 @@ public sealed partial class FederationTelemetry : IDisposable
 
     /// <summary>
     /// Registers a source of link counts for the <c>federation.links</c> gauge: pairs of state name (the value of
-    /// <c>federation.link.state</c>) and number of links in that state. The gauge sums the counts of every source by state
-    /// name, in the order they first appear. A source reports every state it knows, zero included, so that a state whose
-    /// last link left drops to 0 instead of vanishing from the series. The counts come from whoever runs the links:
-    /// telemetry knows no link type.
+    /// <c>federation.link.state</c>) and number of links in that state, reported by the instance <paramref name="instance"/>
+    /// names (the <c>federation.instance</c> attribute; none when it returns null). The gauge sums the counts of every source
+    /// by instance and state name, in the order they first appear. A source reports every state it knows, zero included, so
+    /// that a state whose last link left drops to 0 instead of vanishing from the series. Per instance, because each of several
+    /// hosts reports every link (the ones it runs and the ones it waits for): summing them without the instance would count
+    /// a link once per host. The counts come from whoever runs the links: telemetry knows no link type.
     /// </summary>
-    internal IDisposable RegisterLinkCounts(Func<IEnumerable<KeyValuePair<string, int>>> source)
+    internal IDisposable RegisterLinkCounts(Func<IEnumerable<KeyValuePair<string, int>>> source, Func<string?>? instance = null)
     {
+        var registered = new LinkCountSource(source, instance);
         lock (_statusLock)
         {
-            _linkCountSources.Add(source);
+            _linkCountSources.Add(registered);
         }
 
-        return new Unregister(this, source);
+        return new Unregister(this, registered);
     }
 
     private IEnumerable<Measurement<int>> ObserveLinkStates()
     {
-        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var counts = new Dictionary<(string Instance, string State), int>();
+        var order = new List<(string Instance, string State)>();
         lock (_statusLock)
         {
             foreach (var source in _linkCountSources)
             {
-                foreach (var (state, count) in source())
+                var instance = source.Instance?.Invoke() ?? string.Empty;
+                foreach (var (state, count) in source.Counts())
                 {
-                    counts[state] = counts.GetValueOrDefault(state) + count;
+                    var key = (instance, state);
+                    if (counts.TryGetValue(key, out var sum))
+                    {
+                        counts[key] = sum + count;
+                    }
+                    else
+                    {
+                        counts[key] = count;
+                        order.Add(key);
+                    }
                 }
             }
         }
 
-        foreach (var (state, count) in counts)
+        foreach (var key in order)
         {
-            yield return new Measurement<int>(count, new KeyValuePair<string, object?>("federation.link.state", state));
+            var state = new KeyValuePair<string, object?>("federation.link.state", key.State);
+            yield return key.Instance.Length == 0
+                ? new Measurement<int>(counts[key], state)
+                : new Measurement<int>(counts[key], state, new KeyValuePair<string, object?>("federation.instance", key.Instance));
         }
     }
 
@@ -99,7 +116,9 @@ public sealed partial class FederationTelemetry : IDisposable
         }
     }
 
-    private sealed class Unregister(FederationTelemetry owner, Func<IEnumerable<KeyValuePair<string, int>>> source) : IDisposable
+    private sealed record LinkCountSource(Func<IEnumerable<KeyValuePair<string, int>>> Counts, Func<string?>? Instance);
+
+    private sealed class Unregister(FederationTelemetry owner, LinkCountSource source) : IDisposable
     {
         public void Dispose()
         {

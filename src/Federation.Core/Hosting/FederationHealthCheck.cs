@@ -29,6 +29,10 @@ public sealed class FederationHealthCheck(IFederationStatus status) : IHealthChe
         var failed = links.Where(l => l.State == LinkState.Error).Select(l => $"{l.Exchange} <- {l.Upstream}: {UriRedaction.RedactText(l.Error ?? string.Empty)}").ToList();
         return Task.FromResult(failed.Count > 0
             ? HealthCheckResult.Degraded($"{failed.Count} of {links.Count} link(s) in error: {string.Join("; ", failed)}", data: data)
-            : HealthCheckResult.Healthy($"{links.Count} link(s), downstream connected as '{status.ClusterName}'.", data));
+            : HealthCheckResult.Healthy($"{links.Count} link(s){DescribeWaiting(links)}, downstream connected as '{status.ClusterName}'.", data));
     }
+
+    // A link that waits because another instance holds its lease is healthy: it runs, elsewhere.
+    private static string DescribeWaiting(IReadOnlyList<LinkStatus> links) =>
+        links.Count(l => l.State == LinkState.Waiting) is > 0 and var waiting ? $" ({waiting} run by other instances)" : string.Empty;
 }

@@ -1,4 +1,5 @@
 using Federation.Core.Diagnostics;
+using Federation.Core.Links.Ownership;
 using Federation.Core.Model;
 using Federation.Core.Transport;
 using Microsoft.Extensions.Logging;
@@ -30,10 +31,12 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private Task? _loop;
     private LinkStatus _status;
     private readonly LinkLease _lease;
+    private readonly string _instanceName;
 
     // What the status says about the lease; written by the run loop only.
     private string? _leaseShown;
     private string? _leaseHolderShown;
+    private string? _runningOnShown;
     private string? _waitingReason;
     private DateTimeOffset? _waitingSince;
 
@@ -46,17 +49,20 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         FederationTelemetry telemetry,
         ILogger logger,
         TimeProvider time,
-        string instanceName)
+        string instanceName,
+        LinkOwnership? ownership = null)
     {
         Definition = definition;
         _transports = transports;
         _downstream = downstream;
         _bindings = bindings;
         _logger = logger;
-        _counters = new LinkCounters(definition, telemetry, logger);
+        _counters = new LinkCounters(definition, instanceName, telemetry, logger);
         _time = time;
         _sessionContext = new LinkSessionContext(definition, bindings, _feed, generations, _counters, logger, time);
-        _lease = new LinkLease(LinkLease.NameFor(definition), instanceName, time);
+        _instanceName = instanceName;
+        var leaseName = LinkLease.NameFor(definition);
+        _lease = new LinkLease(leaseName, instanceName, time, ownership?.Register(definition.Id, leaseName));
         _status = NewStatus(LinkState.Starting, UriRedaction.Redact(definition.Upstream.Uris[0]), null, null);
     }
 
@@ -100,7 +106,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _bindings.Detach(_feed);
 
         // Only now, with the session shut down (and its upstream objects cleaned up or kept), may another engine take over.
-        await _lease.ReleaseAsync().ConfigureAwait(false);
+        await _lease.DisposeAsync().ConfigureAwait(false);
+        _runningOnShown = null;
         SetStatus(LinkState.Shutdown, Status.Uri, null, null);
     }
 
@@ -217,7 +224,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     {
         // The lease first: an engine that does not hold it must not touch the upstream (declaring the queue is harmless,
         // but the A/B swap deletes the internal exchange the other engine's queue is bound to).
-        var (downstream, lease) = await _lease.HoldAsync(_downstream, attempt => OnLeaseRefused(attempt, uri), cancellationToken).ConfigureAwait(false);
+        var (downstream, lease) = await _lease.HoldAsync(_downstream, attempt => OnLeaseRefused(attempt, uri), cancellationToken, reason => OnStandingBy(reason, uri)).ConfigureAwait(false);
         OnLeaseHeld(lease, uri);
         if (lease is null)
         {
@@ -230,9 +237,16 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         using var leaseHeld = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var runOver = new CancellationTokenSource();
         _ = lease.Lost.ContinueWith(static (_, state) => CancelQuietly((CancellationTokenSource)state!), leaseHeld, runOver.Token, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+        // Placement moved the link to another instance: stop the run cleanly (the upstream queue stays), then let go.
+        using var handover = _lease.Gate?.HandoverToken.Register(static state => CancelQuietly((CancellationTokenSource)state!), leaseHeld);
         try
         {
             await RunHoldingAsync(downstream, uri, leaseHeld.Token).ConfigureAwait(false);
+        }
+        catch (Exception) when (_lease.Gate?.HandoverRequested == true && !lease.Lost.IsCompleted && !cancellationToken.IsCancellationRequested)
+        {
+            await HandOverAsync(uri).ConfigureAwait(false);
         }
         catch (Exception) when (lease.Lost.IsCompleted && !cancellationToken.IsCancellationRequested)
         {
@@ -243,6 +257,37 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         {
             await runOver.CancelAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Releases the lease for the instance placement prefers, and waits as any other non-holder.</summary>
+    private async Task HandOverAsync(string uri)
+    {
+        var target = _lease.Gate?.HandedToInstance ?? "another instance";
+        await _lease.ReleaseAsync().ConfigureAwait(false);
+        Log.LinkHandedOver(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, target);
+        _waitingSince = _time.GetUtcNow();
+        _waitingReason = $"handed lease '{_lease.Name}' over to instance '{target}', where placement puts this link";
+        _leaseShown = _lease.Name;
+        _leaseHolderShown = null;
+        _runningOnShown = target;
+        SetStatus(LinkState.Waiting, UriRedaction.Redact(uri), null, null);
+    }
+
+    /// <summary>Status and log for a link that placement puts on another instance: it waits without asking for the lease.</summary>
+    private void OnStandingBy(string reason, string uri)
+    {
+        var first = _waitingSince is null;
+        _waitingSince ??= _time.GetUtcNow();
+        _leaseShown = _lease.Name;
+        _leaseHolderShown = null;
+        _runningOnShown = _lease.Gate?.Preferred;
+        if (first || reason != _waitingReason)
+        {
+            _waitingReason = reason;
+            Log.LinkWaiting(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, reason);
+        }
+
+        SetStatus(LinkState.Waiting, UriRedaction.Redact(uri), null, null);
     }
 
     private static void CancelQuietly(CancellationTokenSource source)
@@ -266,6 +311,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _waitingSince ??= _time.GetUtcNow();
         _leaseShown = _lease.Name;
         _leaseHolderShown = attempt.Holder;
+        _runningOnShown = attempt.Holder ?? _lease.Gate?.Preferred;
         if (first || reason != _waitingReason)
         {
             _waitingReason = reason;
@@ -278,6 +324,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     {
         _leaseShown = lease?.Name;
         _leaseHolderShown = lease?.Holder;
+        _runningOnShown = _instanceName;
         _waitingReason = null;
         if (_waitingSince is { } since)
         {
@@ -336,6 +383,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     {
         Lease = _leaseShown,
         LeaseHolder = _leaseHolderShown,
+        Instance = _instanceName,
+        RunningOn = _runningOnShown,
         Waiting = state == LinkState.Waiting ? _waitingReason : null,
     };
 }

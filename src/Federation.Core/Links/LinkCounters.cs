@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Federation.Core.Links;
 
 /// <summary>
-/// One link's counts: each goes to the metrics (tagged with the link's exchange and upstream) and, for messages, to the
+/// One link's counts: each goes to the metrics (tagged with the link's exchange and upstream, and the instance that counts them) and, for messages, to the
 /// drops its status shows (<see cref="LinkDrops"/>), so that the two never disagree.
 /// </summary>
 internal sealed class LinkCounters
@@ -13,7 +13,7 @@ internal sealed class LinkCounters
     private readonly LinkDrops _drops;
     private readonly KeyValuePair<string, object?>[] _tags;
 
-    public LinkCounters(LinkDefinition definition, FederationTelemetry telemetry, ILogger logger)
+    public LinkCounters(LinkDefinition definition, string instanceName, FederationTelemetry telemetry, ILogger logger)
     {
         _telemetry = telemetry;
         _drops = new LinkDrops(definition.Id, logger);
@@ -21,6 +21,7 @@ internal sealed class LinkCounters
         [
             new("federation.exchange", definition.Exchange.Name),
             new("federation.upstream", definition.Upstream.UpstreamName),
+            new("federation.instance", instanceName),
         ];
     }
 
@@ -37,14 +38,14 @@ internal sealed class LinkCounters
     /// <summary>A message dropped on purpose (hop rules, duplicate) and acknowledged upstream.</summary>
     public void Dropped(string reason)
     {
-        _telemetry.MessagesDropped.Add(1, _tags[0], _tags[1], new("federation.drop.reason", reason));
+        _telemetry.MessagesDropped.Add(1, _tags[0], _tags[1], _tags[2], new("federation.drop.reason", reason));
         _drops.Intended(reason);
     }
 
     /// <summary>Messages lost on their way (reported by the transport, or refused downstream and not requeueable).</summary>
     public void Lost(string reason, long count)
     {
-        _telemetry.MessagesDropped.Add(count, _tags[0], _tags[1], new("federation.drop.reason", reason));
+        _telemetry.MessagesDropped.Add(count, _tags[0], _tags[1], _tags[2], new("federation.drop.reason", reason));
         _drops.Lost(reason, count);
     }
 

@@ -1,3 +1,4 @@
+using Federation.Core.Links.Ownership;
 using Federation.Core.Model;
 using Federation.Core.Transport;
 
@@ -28,12 +29,19 @@ internal sealed class LinkLease : IAsyncDisposable
     private IBrokerLease? _held;
     private IBrokerConnection? _heldOn;
 
-    public LinkLease(string name, string holder, TimeProvider time)
+    public LinkLease(string name, string holder, TimeProvider time, LinkPlacementGate? gate = null)
     {
         Name = name;
         Holder = holder;
         _time = time;
+        Gate = gate;
     }
+
+    /// <summary>
+    /// Where placement puts the link among the live instances (see <see cref="LinkOwnership"/>): whether to ask for the
+    /// lease now, and when to hand it over. Null runs the link as before placement: whoever asks first holds it.
+    /// </summary>
+    public LinkPlacementGate? Gate { get; }
 
     /// <summary>The lease's name on the downstream broker.</summary>
     public string Name { get; }
@@ -56,16 +64,18 @@ internal sealed class LinkLease : IAsyncDisposable
     /// Waits until this engine holds the lease on the current downstream session, polling while another engine holds it
     /// (from <see cref="FirstPoll"/> up to <see cref="LongestPoll"/>, with jitter) and telling <paramref name="waiting"/>
     /// after each refusal. Returns the session and the lease, or a null lease when the downstream's transport has none.
+    /// With a <see cref="Gate"/>, it asks only when placement says so (telling <paramref name="standingBy"/> why not
+    /// meanwhile), wakes early when placement changes, and lets go of a lease it was asked to hand over.
     /// </summary>
     /// <exception cref="TransportException">The downstream refused the lease for another reason than another holder.</exception>
-    public async Task<(DownstreamSession Downstream, IBrokerLease? Lease)> HoldAsync(DownstreamHandle downstreamHandle, Action<LeaseAttempt> waiting, CancellationToken cancellationToken)
+    public async Task<(DownstreamSession Downstream, IBrokerLease? Lease)> HoldAsync(DownstreamHandle downstreamHandle, Action<LeaseAttempt> waiting, CancellationToken cancellationToken, Action<string>? standingBy = null)
     {
         var polls = new ReconnectBackoff(ReconnectBackoffMode.Exponential, FirstPoll, LongestPoll);
         polls.NextDelay(); // The schedule's first step is "at once", which is for failures; a poll always waits.
         while (true)
         {
             var downstream = await downstreamHandle.OpenSessionAsync(cancellationToken).ConfigureAwait(false);
-            if (_held is { } held && ReferenceEquals(_heldOn, downstream.Connection) && !held.Lost.IsCompleted)
+            if (_held is { } held && ReferenceEquals(_heldOn, downstream.Connection) && !held.Lost.IsCompleted && Gate?.HandoverRequested != true)
             {
                 return (downstream, held);
             }
@@ -76,16 +86,35 @@ internal sealed class LinkLease : IAsyncDisposable
                 return (downstream, null);
             }
 
+            if (Gate is { } gate && !gate.MayTry(out var reason))
+            {
+                standingBy?.Invoke(reason!);
+                await gate.StandbyAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
             var attempt = await leases.TryAcquireAsync(new LeaseRequest(Name, Holder), cancellationToken).ConfigureAwait(false);
             if (attempt.Lease is { } lease)
             {
                 _held = lease;
                 _heldOn = downstream.Connection;
+                Gate?.Acquired();
                 return (downstream, lease);
             }
 
+            Gate?.Refused();
             waiting(attempt);
-            await Task.Delay(polls.NextDelay(), _time, cancellationToken).ConfigureAwait(false);
+            if (Gate is { } polling)
+            {
+                // The instance placement prefers asks every FirstPoll: the holder is handing the link over (or gone), and
+                // a growing backoff would only stretch the gap between the release and the take.
+                var delay = polls.NextDelay();
+                await polling.PollAfterAsync(polling.Preferred == polling.Instance && delay > FirstPoll ? FirstPoll : delay, _time, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await Task.Delay(polls.NextDelay(), _time, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
@@ -95,11 +124,17 @@ internal sealed class LinkLease : IAsyncDisposable
         var held = _held;
         _held = null;
         _heldOn = null;
+        Gate?.Released();
         if (held is not null)
         {
             await held.DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    public async ValueTask DisposeAsync() => await ReleaseAsync().ConfigureAwait(false);
+    /// <summary>Lets go of the lease and leaves the placement: the link stopped for good.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await ReleaseAsync().ConfigureAwait(false);
+        Gate?.Dispose();
+    }
 }

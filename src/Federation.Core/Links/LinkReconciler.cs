@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Federation.Core.Diagnostics;
+using Federation.Core.Links.Ownership;
 using Federation.Core.Model;
 using Federation.Core.Transport;
 using Microsoft.Extensions.Logging;
@@ -17,6 +18,7 @@ internal sealed class LinkReconciler
     private readonly ConcurrentDictionary<string, ExchangeLink> _links = new(StringComparer.Ordinal);
     private readonly TransportResolver _transports;
     private readonly DownstreamHandle _downstream;
+    private readonly LinkOwnership? _ownership;
     private readonly LinkGenerations _generations;
     private readonly FederationTelemetry _telemetry;
     private readonly ILoggerFactory _loggerFactory;
@@ -30,8 +32,10 @@ internal sealed class LinkReconciler
     /// <param name="loggerFactory">Creates the links' logger.</param>
     /// <param name="logger">The supervisor's logger.</param>
     /// <param name="time">The links' clock.</param>
-    public LinkReconciler(TransportResolver transports, DownstreamHandle downstream, LinkGenerations generations, FederationTelemetry telemetry, ILoggerFactory loggerFactory, ILogger logger, TimeProvider time)
+    /// <param name="ownership">Where links are placed among the instances, when they are spread; the links ask it before taking a lease.</param>
+    public LinkReconciler(TransportResolver transports, DownstreamHandle downstream, LinkGenerations generations, FederationTelemetry telemetry, ILoggerFactory loggerFactory, ILogger logger, TimeProvider time, LinkOwnership? ownership = null)
     {
+        _ownership = ownership;
         _transports = transports;
         _downstream = downstream;
         _generations = generations;
@@ -101,16 +105,19 @@ internal sealed class LinkReconciler
             }
 
             Log.LinkStarting(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
-            var link = new ExchangeLink(definition, _transports, _downstream, bindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, instanceName);
+            var link = new ExchangeLink(definition, _transports, _downstream, bindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, instanceName, _ownership);
             _links[id] = link;
             link.Start();
         }
     }
 
-    /// <summary>Stops every link cleanly (deleting upstream objects unless <c>never</c>), and forgets them.</summary>
-    public async Task StopAllAsync()
+    /// <summary>
+    /// Stops every link cleanly, and forgets them. With <paramref name="cleanup"/> each deletes its upstream objects unless
+    /// its mode is <c>never</c>; without, they stay for whoever runs the links next.
+    /// </summary>
+    public async Task StopAllAsync(bool cleanup = true)
     {
-        await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup: true))).ConfigureAwait(false);
+        await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup))).ConfigureAwait(false);
         _links.Clear();
     }
 

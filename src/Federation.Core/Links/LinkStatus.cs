@@ -42,9 +42,20 @@ public sealed record LinkStatus(
 
     /// <summary>
     /// Who holds <see cref="Lease"/>: this engine's instance name once it holds it; while <see cref="LinkState.Waiting"/>,
-    /// the other engine's, or null when the broker does not tell.
+    /// the other engine's, or null when the broker does not tell or this engine stands by without asking (placement puts
+    /// the link elsewhere: see <see cref="RunningOn"/>).
     /// </summary>
     public string? LeaseHolder { get; init; }
+
+    /// <summary>The instance (engine) that reports this status: its configured <c>InstanceName</c>, or <c>machine:pid</c>.</summary>
+    public string? Instance { get; init; }
+
+    /// <summary>
+    /// The instance that runs the link, as far as this one knows: <see cref="Instance"/> itself once it holds the lease (or
+    /// runs the link without one); while <see cref="LinkState.Waiting"/>, the lease's holder if the broker tells it, else
+    /// the instance that placement puts the link on. Null before the link asked, and after it stopped.
+    /// </summary>
+    public string? RunningOn { get; init; }
 
     /// <summary>Why the link is <see cref="LinkState.Waiting"/>, in a sentence naming the lease and its holder; otherwise null.</summary>
     public string? Waiting { get; init; }

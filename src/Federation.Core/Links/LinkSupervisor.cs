@@ -1,4 +1,5 @@
 using Federation.Core.Diagnostics;
+using Federation.Core.Links.Ownership;
 using Federation.Core.Model;
 using Federation.Core.Topology;
 using Federation.Core.Transport;
@@ -25,6 +26,8 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private readonly LinkReconciler _links;
     private readonly string _defaultInstanceName = DefaultInstanceName.Next();
     private FederationDefinitions _definitions;
+    private readonly LinkOwnership? _ownership;
+    private readonly InstancePresence? _presence;
 
     public LinkSupervisor(FederationDefinitions definitions, TransportResolver transports, FederationTelemetry telemetry, ILoggerFactory loggerFactory, TimeProvider time, ExplicitTopology? explicitTopology = null)
     {
@@ -35,7 +38,13 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         _downstream = new DownstreamConnector(_loop, transports, () => _definitions, observeTopology: explicitTopology is null, OnDownstreamConnectedAsync, OnDownstreamReleased, _logger, time, _stopping.Token);
         _declarer = explicitTopology is null ? null : new ExplicitTopologyDeclarer(_logger, _stopping.Token);
         _topology = new TopologyMirror(_loop, _downstream, explicitTopology, _declarer, ReconcileAsync, _logger, time, _stopping.Token);
-        _links = new LinkReconciler(transports, _downstream.Handle, _generations, telemetry, loggerFactory, _logger, time);
+        if (definitions.SpreadLinks)
+        {
+            _ownership = new LinkOwnership(InstanceName, OwnershipTimings.Default, time);
+            _presence = new InstancePresence(_ownership, _downstream.Handle, time, loggerFactory.CreateLogger("Federation.Core.InstancePresence"));
+        }
+
+        _links = new LinkReconciler(transports, _downstream.Handle, _generations, telemetry, loggerFactory, _logger, time, _ownership);
     }
 
     /// <summary>The effective cluster name once the downstream is connected.</summary>
@@ -53,6 +62,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>Makes the first downstream connection attempt; links follow once it is connected.</summary>
     public void Start() => _loop.Post(() =>
     {
+        _presence?.Start();
         _downstream.Begin();
         return Task.CompletedTask;
     });
@@ -104,7 +114,16 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         var stopped = _loop.Ask(async () =>
         {
             _downstream.CancelAttempt();
-            await _links.StopAllAsync().ConfigureAwait(false);
+
+            // While other instances are live this is a handover, not the end of the links: keep their upstream queues for
+            // the next holder, and say we leave once the leases are released, so that the others take them at once.
+            var handOver = _ownership?.OthersLive == true;
+            await _links.StopAllAsync(cleanup: !handOver).ConfigureAwait(false);
+            if (_presence is not null)
+            {
+                await _presence.LeaveAsync().ConfigureAwait(false);
+            }
+
             await _downstream.DisconnectAsync().ConfigureAwait(false);
         });
         try
@@ -123,6 +142,10 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        if (_presence is not null)
+        {
+            await _presence.DisposeAsync().ConfigureAwait(false);
+        }
 
         // After an abandoned stop the loop may still use the token; it is only disposed once nothing can.
         if (_loop.Completion.IsCompleted)

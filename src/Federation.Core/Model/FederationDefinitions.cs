@@ -24,17 +24,24 @@ internal sealed partial class FederationDefinitions
     {
         ClusterName = clusterName;
         InstanceName = instanceName;
+        SpreadLinks = true;
         DownstreamUri = downstreamUri;
         Upstreams = upstreams;
         this.exchangePolicies = exchangePolicies;
         DuplicateSetElements = duplicateSetElements;
     }
 
+    /// <summary>How the presence exchange of every federation's instances begins (see <c>Links.Ownership.InstancePresence</c>).</summary>
+    internal const string PresenceExchangePrefix = "federation: presence ";
+
     /// <summary>The configured cluster name, or null to use the downstream broker's.</summary>
     public string? ClusterName { get; }
 
     /// <summary>The configured instance name (the holder recorded with link leases), or null for the default.</summary>
     public string? InstanceName { get; }
+
+    /// <summary>Whether the instances spread the links among themselves (<see cref="FederationOptions.SpreadLinks"/>).</summary>
+    public bool SpreadLinks { get; private init; }
 
     /// <summary>The downstream URI; validation refuses a configuration without one.</summary>
     public string DownstreamUri { get; }
@@ -76,7 +83,10 @@ internal sealed partial class FederationDefinitions
             .ThenBy(p => p.Name, StringComparer.Ordinal)
             .ToImmutableArray();
 
-        return new FederationDefinitions(options.ClusterName, options.InstanceName, options.Downstream!.Uri!, upstreams, policies, FindDuplicates(sets, upstreams));
+        return new FederationDefinitions(options.ClusterName, options.InstanceName, options.Downstream!.Uri!, upstreams, policies, FindDuplicates(sets, upstreams))
+        {
+            SpreadLinks = options.SpreadLinks,
+        };
     }
 
     private static ImmutableArray<DuplicateSetElement> FindDuplicates(
@@ -116,8 +126,9 @@ internal sealed partial class FederationDefinitions
     {
         ArgumentNullException.ThrowIfNull(exchange);
 
-        // The default exchange cannot be bound to, and internal exchanges (the plugin's own included) are never federated.
-        if (exchange.Name.Length == 0 || exchange.Internal)
+        // The default exchange cannot be bound to, and internal exchanges (the plugin's own included) are never federated;
+        // nor is the exchange the instances of a federation announce themselves on (a policy such as "^fed" matches it).
+        if (exchange.Name.Length == 0 || exchange.Internal || exchange.Name.StartsWith(PresenceExchangePrefix, StringComparison.Ordinal))
         {
             return FederationResolution.None;
         }

@@ -23,6 +23,13 @@ public sealed class FederationOptions
     /// </summary>
     public string? InstanceName { get; set; }
 
+    /// <summary>
+    /// Whether instances with this configuration spread the links among themselves (<c>Federation:SpreadLinks</c>, default
+    /// true): each announces itself on the downstream and asks for the leases of the links placed on it. False keeps the
+    /// leases but not the placement: whoever asks first runs a link. Read at start; a reload does not change it.
+    /// </summary>
+    public bool SpreadLinks { get; set; } = true;
+
     /// <summary>The downstream broker: the one whose exchanges are federated.</summary>
     public DownstreamOptions Downstream { get; set; } = new();
 

@@ -33,6 +33,10 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
     {
         _crashed = true;
         LoseConnections(_ => true);
+
+        // A killed process's consumers are gone with it. Here its handlers live on until they return (one may wait on a
+        // fake-clock timer for a long time), though the broker has detached them and nothing they do reaches a broker.
+        census.Forget(name);
     }
 
     /// <summary>Loses the open connections to <paramref name="broker"/>; new ones open again.</summary>
@@ -48,10 +52,18 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
 
     private sealed class CountedConnection(IBrokerConnection inner, ConsumerCensus census, string owner) : DelegatingBrokerConnection(inner)
     {
+        private static readonly string PresencePrefix = Federation.Core.Links.Ownership.InstancePresence.QueueFor(string.Empty);
+
         public override async ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken)
         {
             var consumer = await Inner.ConsumeAsync(queue, options, handler, cancellationToken);
-            census.Opened(queue, owner, consumer.Completion);
+
+            // Each instance's presence queue is its own; the census is about the links' consumers.
+            if (!queue.StartsWith(PresencePrefix, StringComparison.Ordinal))
+            {
+                census.Opened(queue, owner, consumer.Completion);
+            }
+
             return consumer;
         }
     }
@@ -66,7 +78,7 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
 internal sealed class ConsumerCensus
 {
     private readonly Lock _sync = new();
-    private readonly Dictionary<string, List<Task>> _open = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<(Task Completion, string Owner)>> _open = new(StringComparer.Ordinal);
     private readonly List<string> _owners = [];
 
     /// <summary>The most consumers that were open at once on any one queue.</summary>
@@ -89,7 +101,19 @@ internal sealed class ConsumerCensus
     {
         lock (_sync)
         {
-            return _open.TryGetValue(queue, out var open) ? open.Count(completion => !completion.IsCompleted) : 0;
+            return _open.TryGetValue(queue, out var open) ? open.Count(consumer => !consumer.Completion.IsCompleted) : 0;
+        }
+    }
+
+    /// <summary>Counts <paramref name="owner"/>'s consumers as closed: it died (see <see cref="CrashableTransport.Crash"/>).</summary>
+    public void Forget(string owner)
+    {
+        lock (_sync)
+        {
+            foreach (var open in _open.Values)
+            {
+                open.RemoveAll(consumer => consumer.Owner == owner);
+            }
         }
     }
 
@@ -102,8 +126,8 @@ internal sealed class ConsumerCensus
                 _open[queue] = open = [];
             }
 
-            open.RemoveAll(earlier => earlier.IsCompleted);
-            open.Add(completion);
+            open.RemoveAll(earlier => earlier.Completion.IsCompleted);
+            open.Add((completion, owner));
             _owners.Add(owner);
             MostAtOnce = Math.Max(MostAtOnce, open.Count);
         }

@@ -277,7 +277,9 @@ public sealed class DeadlineTests : IAsyncLifetime
         return waited;
     }
 
-    private static FederationOptions Options(string downstream = "D") => new() { Downstream = { Uri = Testbed.Uri(downstream) } };
+    // Without spreading: these tests read the retry schedule off the fake clock's only timer, and an instance's presence
+    // heartbeat would be a second one.
+    private static FederationOptions Options(string downstream = "D") => new() { Downstream = { Uri = Testbed.Uri(downstream) }, SpreadLinks = false };
 
     /// <summary>Downstream D federating "fed" from an upstream that accepts connections and never answers.</summary>
     private FederationOptions SilentUpstream(double reconnectDelaySeconds = 5, ReconnectBackoffMode? backoff = null)

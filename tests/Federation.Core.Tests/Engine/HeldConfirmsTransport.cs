@@ -40,6 +40,13 @@ internal sealed class HeldConfirmsTransport(ITransport inner) : ITransport
     {
         public async ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
         {
+            // The instances' heartbeats are not the link's messages: they pass, unheld and uncounted.
+            if (exchange.StartsWith(Federation.Core.Model.FederationDefinitions.PresenceExchangePrefix, StringComparison.Ordinal))
+            {
+                await inner.PublishAsync(exchange, routingKey, properties, body, cancellationToken);
+                return;
+            }
+
             var confirm = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             transport._held.Enqueue(confirm);
             await inner.PublishAsync(exchange, routingKey, properties, body, cancellationToken);

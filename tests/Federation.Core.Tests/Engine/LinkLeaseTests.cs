@@ -34,24 +34,27 @@ public sealed class LinkLeaseTests : IAsyncLifetime
     [Fact]
     public async Task Second_engine_waits_says_who_holds_the_lease_and_leaves_the_upstream_alone()
     {
-        var (a, _) = await StartEngineAsync("host-a");
+        var (a, _) = await StartEngineAsync("host-1");
         var queue = await _bed.BindQueueAsync("D", "fed", "k");
         await Testbed.WaitForRunningLinksAsync(a, 1);
         var internalExchanges = InternalExchangesOnUpstream();
 
-        var (b, _) = await StartEngineAsync("host-b");
+        var (b, _) = await StartEngineAsync("host-2");
         await WaitForStateAsync(b, LinkState.Waiting);
 
         var waiting = b.GetLinks()[0];
         Assert.Equal(Lease, waiting.Lease);
-        Assert.Equal("host-a", waiting.LeaseHolder);
+
+        // Placement puts this link on host-1 (its rendezvous weight is the higher), so host-2 either stands by without
+        // asking or was refused by host-1: either way it says who runs the link.
+        Assert.Equal(("host-2", "host-1"), (waiting.Instance, waiting.RunningOn));
         Assert.Contains($"'{Lease}'", waiting.Waiting, StringComparison.Ordinal);
-        Assert.Contains("'host-a'", waiting.Waiting, StringComparison.Ordinal);
+        Assert.Contains("'host-1'", waiting.Waiting, StringComparison.Ordinal);
         Assert.Null(waiting.Error);
         var running = a.GetLinks()[0];
-        Assert.Equal((LinkState.Running, Lease, "host-a"), (running.State, running.Lease, running.LeaseHolder));
+        Assert.Equal((LinkState.Running, Lease, "host-1", "host-1"), (running.State, running.Lease, running.LeaseHolder, running.RunningOn));
         Assert.Null(running.Waiting);
-        Assert.Equal("host-a", ExclusiveQueueLeases.HolderOf(_bed.Broker("D").GetQueue("/", Lease)!.Arguments));
+        Assert.Equal("host-1", ExclusiveQueueLeases.HolderOf(_bed.Broker("D").GetQueue("/", Lease)!.Arguments));
 
         // Polls that find the lease taken change nothing upstream: no A/B swap, no second consumer.
         for (var poll = 0; poll < 5; poll++)
@@ -61,7 +64,7 @@ public sealed class LinkLeaseTests : IAsyncLifetime
 
         Assert.Equal(LinkState.Waiting, b.GetLinks()[0].State);
         Assert.Equal(internalExchanges, InternalExchangesOnUpstream());
-        Assert.Equal(["host-a"], _census.Owners);
+        Assert.Equal(["host-1"], _census.Owners);
 
         await PublishAsync(1, 20);
         await queue.ExpectAsync(Bodies(1, 20));
@@ -71,70 +74,70 @@ public sealed class LinkLeaseTests : IAsyncLifetime
     public async Task Waiting_engine_takes_over_when_the_holder_stops_and_nothing_is_lost()
     {
         // Kept on a clean stop: with the default cleanup mode the stopping engine deletes the upstream queue (see README).
-        var (a, _) = await StartEngineAsync("host-a", ResourceCleanupMode.Never);
+        var (a, _) = await StartEngineAsync("host-1", ResourceCleanupMode.Never);
         var queue = await _bed.BindQueueAsync("D", "fed", "k");
         await Testbed.WaitForRunningLinksAsync(a, 1);
-        var (b, _) = await StartEngineAsync("host-b", ResourceCleanupMode.Never);
+        var (b, _) = await StartEngineAsync("host-2", ResourceCleanupMode.Never);
         await WaitForStateAsync(b, LinkState.Waiting);
         await PublishAsync(1, 50);
-        await Testbed.Eventually(() => queue.Count == 50, () => $"50 forwarded by host-a, have {queue.Count}");
+        await Testbed.Eventually(() => queue.Count == 50, () => $"50 forwarded by host-1, have {queue.Count}");
 
         await a.StopAsync(CancellationToken.None);
         Assert.False(_bed.Broker("D").QueueExists("/", Lease), "a clean stop releases the lease");
 
         // Published while nobody runs the link: they wait in the upstream queue.
         await PublishAsync(51, 100);
-        await AdvanceUntilAsync(() => b.GetLinks()[0].State == LinkState.Running, "host-b takes over");
+        await AdvanceUntilAsync(() => b.GetLinks()[0].State == LinkState.Running, "host-2 takes over");
 
         var taken = b.GetLinks()[0];
-        Assert.Equal("host-b", taken.LeaseHolder);
+        Assert.Equal("host-2", taken.LeaseHolder);
         Assert.Null(taken.Waiting);
         await PublishAsync(101, 150);
         await queue.ExpectAsync(Bodies(1, 150));
         Assert.Equal(1, _census.MostAtOnce);
-        Assert.Equal(["host-a", "host-b"], _census.Owners);
+        Assert.Equal(["host-1", "host-2"], _census.Owners);
     }
 
     [Fact]
     public async Task Waiting_engine_takes_over_when_the_holder_dies_and_nothing_is_lost()
     {
-        var (a, crashA) = await StartEngineAsync("host-a");
+        var (a, crashA) = await StartEngineAsync("host-1");
         var queue = await _bed.BindQueueAsync("D", "fed", "k");
         await Testbed.WaitForRunningLinksAsync(a, 1);
-        var (b, _) = await StartEngineAsync("host-b");
+        var (b, _) = await StartEngineAsync("host-2");
         await WaitForStateAsync(b, LinkState.Waiting);
         await PublishAsync(1, 50);
-        await Testbed.Eventually(() => queue.Count == 50, () => $"50 forwarded by host-a, have {queue.Count}");
+        await Testbed.Eventually(() => queue.Count == 50, () => $"50 forwarded by host-1, have {queue.Count}");
 
         // As kill -9: no clean stop, so the upstream queue and its binding stay; the broker drops the lease with the connection.
         crashA.Crash();
         Assert.False(_bed.Broker("D").QueueExists("/", Lease), "the broker drops a dead holder's lease");
         await PublishAsync(51, 100);
-        await AdvanceUntilAsync(() => b.GetLinks()[0].State == LinkState.Running, "host-b takes over");
+        await AdvanceUntilAsync(() => b.GetLinks()[0].State == LinkState.Running, "host-2 takes over");
 
         await PublishAsync(101, 150);
         await queue.ExpectAsync(Bodies(1, 150));
         Assert.Equal(1, _census.MostAtOnce);
-        Assert.Equal("host-b", ExclusiveQueueLeases.HolderOf(_bed.Broker("D").GetQueue("/", Lease)!.Arguments));
+        Assert.Equal("host-2", ExclusiveQueueLeases.HolderOf(_bed.Broker("D").GetQueue("/", Lease)!.Arguments));
     }
 
     [Fact]
     public async Task A_lost_lease_stops_consuming_at_once_and_the_link_asks_for_it_again()
     {
-        var (a, transportA) = await StartEngineAsync("host-a");
+        var (a, transportA) = await StartEngineAsync("host-1");
         var queue = await _bed.BindQueueAsync("D", "fed", "k");
         await Testbed.WaitForRunningLinksAsync(a, 1);
-        var (b, _) = await StartEngineAsync("host-b");
+        var (b, _) = await StartEngineAsync("host-2");
         await WaitForStateAsync(b, LinkState.Waiting);
 
-        // host-a loses the downstream (and with it the lease) but not the upstream: its consumer must go all the same,
-        // before any time passes, because host-b may take the link at its next poll.
+        // host-1 loses the downstream (and with it the lease) but not the upstream: its consumer must go all the same,
+        // before any time passes, because host-2 may take the link at its next poll.
         transportA.LoseConnectionsTo("D");
-        await Testbed.Eventually(() => _census.Owners.Count == 2 || _census.OpenOn(UpstreamQueue) == 0, () => "host-a's consumer closes");
-        await Testbed.Eventually(() => _census.Owners.Count == 2, () => "host-a runs the link again on its new downstream connection");
+        await Testbed.Eventually(() => _census.Owners.Count == 2 || _census.OpenOn(UpstreamQueue) == 0, () => "host-1's consumer closes");
+        await Testbed.Eventually(() => _census.Owners.Count == 2, () => "host-1 runs the link again on its new downstream connection");
         Assert.Equal(1, _census.MostAtOnce);
 
-        // host-a reconnected at once and took the lease back; host-b goes on waiting.
+        // host-1 reconnected at once and took the lease back; host-2 goes on waiting.
         await Testbed.WaitForRunningLinksAsync(a, 1);
         Assert.Equal(LinkState.Waiting, b.GetLinks()[0].State);
         await PublishAsync(1, 20);

@@ -144,6 +144,19 @@ public class FederationConfigurationReaderTests
 
     // Issue 9: mistakes that used to be silently ignored or silently wrong. Each must fail validation naming the key.
     [Theory]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" } }""", true)]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "SpreadLinks": false }""", false)]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "SpreadLinks": "true" }""", true)]
+    public void Spreading_links_is_on_unless_turned_off(string json, bool expected)
+    {
+        var options = ReadConfiguration(json);
+
+        Assert.Empty(FederationDefinitions.Validate(options));
+        Assert.Equal(expected, options.SpreadLinks);
+        Assert.Equal(expected, FederationDefinitions.Create(options).SpreadLinks);
+    }
+
+    [Theory]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Polices": { "p": { "pattern": "x", "definition": { "federation-upstream-set": "all" } } } }""",
         "Polices: Unrecognised terms: not a recognised key; the Federation section accepts ClusterName, InstanceName, Downstream, Upstreams, UpstreamSets, Policies")]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstream": { "origin": { "uri": "amqp://a" } } }""", "Upstream: Unrecognised terms")]
@@ -157,6 +170,7 @@ public class FederationConfigurationReaderTests
     [InlineData("""{ "Downstream": { "uri": "" } }""", "Downstream:uri: a downstream broker URI is required")]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "ClusterName": { "name": "eu" } }""", "ClusterName: a section is not a string")]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "ClusterName": "" }""", "ClusterName: '' is blank")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "SpreadLinks": "maybe" }""", "SpreadLinks: 'maybe' is not a boolean (true or false)")]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": [ "amqp://a" ] } }""", "Upstreams:origin: is a list, not an object")]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "": { "uri": "amqp://a" } } }""", "Upstreams:: has a blank name")]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": { "uri": "amqp://a", "exchange": "" } } }""", "Upstreams:origin:exchange: '' is empty")]

@@ -4,7 +4,10 @@ namespace Federation.Core.Tests.Support;
 internal sealed class FakeTimeProvider : TimeProvider
 {
     private readonly Lock sync = new();
-    private readonly List<FakeTimer> timers = [];
+    // Armed timers by due time (then creation order), so that a clock with thousands of timers (the ownership simulation)
+    // finds the next due one in log time.
+    private readonly SortedSet<FakeTimer> armed = new(DueOrder.Instance);
+    private long created;
     private DateTimeOffset now = new(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private int fired;
     private DateTimeOffset? lastFiredAt;
@@ -24,7 +27,7 @@ internal sealed class FakeTimeProvider : TimeProvider
         {
             lock (sync)
             {
-                return timers.Count(t => t.DueAt is not null);
+                return armed.Count;
             }
         }
     }
@@ -59,10 +62,10 @@ internal sealed class FakeTimeProvider : TimeProvider
 
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
-        var timer = new FakeTimer(this, callback, state);
+        FakeTimer timer;
         lock (sync)
         {
-            timers.Add(timer);
+            timer = new FakeTimer(this, callback, state, ++created);
         }
 
         timer.Change(dueTime, period);
@@ -83,7 +86,7 @@ internal sealed class FakeTimeProvider : TimeProvider
             FakeTimer? due;
             lock (sync)
             {
-                due = timers.Where(t => t.DueAt is { } at && at <= target).MinBy(t => t.DueAt);
+                due = armed.Count > 0 && armed.Min!.DueAt <= target ? armed.Min : null;
                 if (due is null)
                 {
                     now = target;
@@ -91,7 +94,13 @@ internal sealed class FakeTimeProvider : TimeProvider
                 }
 
                 now = due.DueAt!.Value;
+                armed.Remove(due);
                 due.DueAt = due.Period is { } period ? now + period : null;
+                if (due.DueAt is not null)
+                {
+                    armed.Add(due);
+                }
+
                 fired++;
                 lastFiredAt = now;
             }
@@ -100,8 +109,20 @@ internal sealed class FakeTimeProvider : TimeProvider
         }
     }
 
-    private sealed class FakeTimer(FakeTimeProvider owner, TimerCallback callback, object? state) : ITimer
+    private sealed class DueOrder : IComparer<FakeTimer>
     {
+        public static readonly DueOrder Instance = new();
+
+        public int Compare(FakeTimer? x, FakeTimer? y) =>
+            x!.DueAt!.Value.CompareTo(y!.DueAt!.Value) is var byDue and not 0 ? byDue : x.Sequence.CompareTo(y.Sequence);
+    }
+
+    private sealed class FakeTimer(FakeTimeProvider owner, TimerCallback callback, object? state, long sequence) : ITimer
+    {
+        private bool disposed;
+
+        public long Sequence { get; } = sequence;
+
         public DateTimeOffset? DueAt { get; set; }
 
         public TimeSpan? Period { get; private set; }
@@ -110,8 +131,22 @@ internal sealed class FakeTimeProvider : TimeProvider
         {
             lock (owner.sync)
             {
+                if (disposed)
+                {
+                    return false;
+                }
+
+                if (DueAt is not null)
+                {
+                    owner.armed.Remove(this);
+                }
+
                 DueAt = dueTime == Timeout.InfiniteTimeSpan ? null : owner.now + dueTime;
                 Period = period == Timeout.InfiniteTimeSpan || period == TimeSpan.Zero ? null : period;
+                if (DueAt is not null)
+                {
+                    owner.armed.Add(this);
+                }
             }
 
             return true;
@@ -123,7 +158,12 @@ internal sealed class FakeTimeProvider : TimeProvider
         {
             lock (owner.sync)
             {
-                owner.timers.Remove(this);
+                disposed = true;
+                if (DueAt is not null)
+                {
+                    owner.armed.Remove(this);
+                    DueAt = null;
+                }
             }
         }
 

@@ -1,0 +1,214 @@
+using Federation.Core.Diagnostics;
+using Federation.Core.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Links.Ownership;
+
+/// <summary>
+/// Tells the other instances of the federation that this one is alive, and hears theirs, through the downstream broker
+/// and only the exchange primitives every transport has: each instance publishes a heartbeat every
+/// <see cref="OwnershipTimings.HeartbeatEvery"/> to the fanout exchange <c>federation: presence &lt;cluster&gt;</c> and
+/// reads everyone's through its own exclusive, auto-delete queue. A clean stop says "leaving", so that the others place
+/// its links elsewhere at once rather than after <see cref="OwnershipTimings.LiveFor"/> of silence.
+/// </summary>
+/// <remarks>
+/// Runs only over a downstream whose transport has leases: without them a link runs wherever it is configured, and there
+/// is nothing to place. A failure to announce is logged at debug and retried each heartbeat; meanwhile this instance only
+/// counts the instances it still hears, which at worst makes it ask for leases that others hold (refused, harmless).
+/// </remarks>
+internal sealed class InstancePresence : IAsyncDisposable
+{
+    // A clean stop must not wait long for a downstream that stopped answering; the others then notice the silence instead.
+    private static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly LinkOwnership _ownership;
+    private readonly DownstreamHandle _downstream;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private IReadOnlyList<string> _liveLogged = [];
+    private volatile DownstreamSession? _announcedOn;
+
+    // Whether the last attempt to announce failed: the first failure of a run of them is a warning, the rest debug.
+    private bool _failing;
+    private Task? _loop;
+
+    public InstancePresence(LinkOwnership ownership, DownstreamHandle downstream, TimeProvider time, ILogger logger)
+    {
+        _ownership = ownership;
+        _downstream = downstream;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>The fanout exchange every instance of <paramref name="clusterName"/> announces itself on.</summary>
+    public static string ExchangeFor(string clusterName) => Model.FederationDefinitions.PresenceExchangePrefix + clusterName;
+
+    /// <summary>The queue an instance hears the others through: named after its incarnation, unique and short.</summary>
+    public static string QueueFor(string incarnation) => $"federation: presence {incarnation}";
+
+    public void Start() => _loop ??= Task.Run(RunAsync);
+
+    /// <summary>
+    /// Stops announcing and says "leaving" on the downstream, if still connected. Call it after the links released their
+    /// leases: the others then take them at once.
+    /// </summary>
+    public async Task LeaveAsync()
+    {
+        await StopLoopAsync().ConfigureAwait(false);
+        if (_announcedOn is not { } session || session.Connection.Completion.IsCompleted)
+        {
+            return;
+        }
+
+        // Bounded in real time whatever the publisher does with the token (a blocked publish must not hold up a stop).
+        using var timeout = new CancellationTokenSource(LeaveTimeout);
+        try
+        {
+            await SayLeavingAsync(session, timeout.Token).WaitAsync(LeaveTimeout).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TransportException or OperationCanceledException or ObjectDisposedException or TimeoutException)
+        {
+            Log.PresenceFailed(_logger, ex, _ownership.Instance); // The others notice the silence instead.
+        }
+    }
+
+    private async Task SayLeavingAsync(DownstreamSession session, CancellationToken cancellationToken)
+    {
+        var publisher = await session.Connection.OpenPublisherAsync(new PublisherOptions(Confirms: false), cancellationToken).ConfigureAwait(false);
+        await using (publisher.ConfigureAwait(false))
+        {
+            var leaving = new PresenceMessage(Leaving: true, _ownership.Instance, _ownership.Incarnation);
+            await publisher.PublishAsync(ExchangeFor(session.ClusterName), string.Empty, new MessageProperties(), leaving.Encode(), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopLoopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private async Task StopLoopAsync()
+    {
+        if (!_stopping.IsCancellationRequested)
+        {
+            await _stopping.CancelAsync().ConfigureAwait(false);
+        }
+
+        if (_loop is { } loop)
+        {
+            try
+            {
+                await loop.WaitAsync(LeaveTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // A publish or a close that ignores cancellation; the loop ends with the connection.
+            }
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        var stopping = _stopping.Token;
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                var session = await _downstream.OpenSessionAsync(stopping).ConfigureAwait(false);
+                if (session.Connection.Leases is null)
+                {
+                    await session.Connection.Completion.WaitAsync(stopping).ConfigureAwait(false);
+                    continue;
+                }
+
+                await AnnounceAsync(session, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // Presence is best effort: whatever fails is logged and tried again at the next heartbeat.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                if (!_failing)
+                {
+                    Log.PresenceUnavailable(_logger, _ownership.Instance, UriRedaction.RedactText(FailureEpisodeCause(ex)));
+                }
+
+                _failing = true;
+                Log.PresenceFailed(_logger, ex, _ownership.Instance);
+            }
+
+            try
+            {
+                TickAndLog(_announcedOn?.ClusterName);
+                await Task.Delay(_ownership.Timings.HeartbeatEvery, _time, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Declares the exchange and this instance's queue, listens, and beats until the connection goes.</summary>
+    private async Task AnnounceAsync(DownstreamSession session, CancellationToken cancellationToken)
+    {
+        var connection = session.Connection;
+        var exchange = ExchangeFor(session.ClusterName);
+        var queue = QueueFor(_ownership.Incarnation);
+        await connection.DeclareExchangeAsync(new ExchangeSpec(exchange, ExchangeSpec.Types.Fanout, Durable: false), cancellationToken).ConfigureAwait(false);
+        await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false, Exclusive: true, AutoDelete: true), cancellationToken).ConfigureAwait(false);
+        await connection.BindAsync(new BindingSpec(exchange, queue, BindingDestinationKind.Queue, string.Empty), noWait: false, cancellationToken).ConfigureAwait(false);
+        var consumer = await connection.ConsumeAsync(queue, new ConsumerOptions(Prefetch: 100, AutoAck: true), OnHeardAsync, cancellationToken).ConfigureAwait(false);
+        await using (consumer.ConfigureAwait(false))
+        {
+            var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: false), cancellationToken).ConfigureAwait(false);
+            await using (publisher.ConfigureAwait(false))
+            {
+                _announcedOn = session;
+                _failing = false;
+                var alive = new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation).Encode();
+                while (!connection.Completion.IsCompleted && !consumer.Completion.IsCompleted)
+                {
+                    // A publish that blocks (flow control) must not hold up a stop, nor the ticks for long.
+                    await publisher.PublishAsync(exchange, string.Empty, new MessageProperties(), alive, cancellationToken).AsTask()
+                        .WaitAsync(_ownership.Timings.LiveFor, _time, cancellationToken).ConfigureAwait(false);
+                    TickAndLog(session.ClusterName);
+                    await Task.Delay(_ownership.Timings.HeartbeatEvery, _time, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private static string FailureEpisodeCause(Exception exception) => Diagnostics.FailureEpisode.Describe(exception);
+
+    private ValueTask OnHeardAsync(Delivery delivery, CancellationToken cancellationToken)
+    {
+        switch (PresenceMessage.Decode(delivery.Body.Span))
+        {
+            case { Leaving: true } leaving:
+                _ownership.Left(leaving.Instance, leaving.Incarnation);
+                break;
+            case { } alive:
+                _ownership.Heard(alive.Instance, alive.Incarnation);
+                break;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private void TickAndLog(string? clusterName)
+    {
+        _ownership.Tick();
+        var live = _ownership.LiveInstances;
+        if (!live.SequenceEqual(_liveLogged, StringComparer.Ordinal))
+        {
+            _liveLogged = live;
+            Log.InstancesChanged(_logger, _ownership.Instance, clusterName ?? "?", live.Count, string.Join(", ", live));
+        }
+    }
+}

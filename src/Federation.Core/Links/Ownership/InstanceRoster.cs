@@ -1,0 +1,71 @@
+namespace Federation.Core.Links.Ownership;
+
+/// <summary>
+/// The instances of one federation (cluster) that this engine has heard from lately, learned from their heartbeats on the
+/// downstream broker (see <see cref="InstancePresence"/>). An instance is live while it was heard within
+/// <see cref="OwnershipTimings.LiveFor"/>, and settled once it has been live without a gap for
+/// <see cref="OwnershipTimings.SettleAfter"/>: placement counts every live instance, but links are handed over only to
+/// settled ones, so that an instance whose heartbeat flaps does not pull links back and forth.
+/// </summary>
+/// <remarks>Not thread-safe: <see cref="LinkOwnership"/> guards it with its lock.</remarks>
+internal sealed class InstanceRoster
+{
+    private readonly Dictionary<string, Member> _members = new(StringComparer.Ordinal);
+    private readonly OwnershipTimings _timings;
+
+    public InstanceRoster(OwnershipTimings timings) => _timings = timings;
+
+    /// <summary>Records a heartbeat. Returns true when it changed who is live (a new instance, or a new incarnation).</summary>
+    public bool Heard(string instance, string incarnation, DateTimeOffset now)
+    {
+        if (_members.TryGetValue(instance, out var member) && member.Incarnation == incarnation && now - member.LastHeard <= _timings.LiveFor)
+        {
+            member.LastHeard = now;
+            return false;
+        }
+
+        // New, restarted (another incarnation), or back after a gap: live again from now, and not settled yet.
+        _members[instance] = new Member(incarnation, now, now);
+        return true;
+    }
+
+    /// <summary>An instance said it leaves (a clean stop): it is no longer live, at once. Returns true when it was.</summary>
+    public bool Left(string instance, string incarnation) =>
+        _members.TryGetValue(instance, out var member) && member.Incarnation == incarnation && _members.Remove(instance);
+
+    /// <summary>Forgets instances not heard within <see cref="OwnershipTimings.LiveFor"/>. Returns true when any was live.</summary>
+    public bool Expire(DateTimeOffset now)
+    {
+        var gone = _members.Where(m => now - m.Value.LastHeard > _timings.LiveFor).Select(m => m.Key).ToList();
+        foreach (var instance in gone)
+        {
+            _members.Remove(instance);
+        }
+
+        return gone.Count > 0;
+    }
+
+    /// <summary>The live instances, by name.</summary>
+    public IReadOnlyList<string> Live(DateTimeOffset now) =>
+        [.. _members.Where(m => now - m.Value.LastHeard <= _timings.LiveFor).Select(m => m.Key).Order(StringComparer.Ordinal)];
+
+    /// <summary>Whether <paramref name="instance"/> is live and has been without a gap for <see cref="OwnershipTimings.SettleAfter"/>.</summary>
+    public bool IsSettled(string instance, DateTimeOffset now) =>
+        _members.TryGetValue(instance, out var member) && now - member.LastHeard <= _timings.LiveFor && now - member.LiveSince >= _timings.SettleAfter;
+
+    /// <summary>The incarnation of a live <paramref name="instance"/>, or null.</summary>
+    public string? IncarnationOf(string instance) => _members.TryGetValue(instance, out var member) ? member.Incarnation : null;
+
+    /// <summary>The live instances that are not settled yet; when this set shrinks, links may be handed over.</summary>
+    public int UnsettledCount(DateTimeOffset now) =>
+        _members.Count(m => now - m.Value.LastHeard <= _timings.LiveFor && now - m.Value.LiveSince < _timings.SettleAfter);
+
+    private sealed class Member(string incarnation, DateTimeOffset liveSince, DateTimeOffset lastHeard)
+    {
+        public string Incarnation { get; } = incarnation;
+
+        public DateTimeOffset LiveSince { get; } = liveSince;
+
+        public DateTimeOffset LastHeard { get; set; } = lastHeard;
+    }
+}

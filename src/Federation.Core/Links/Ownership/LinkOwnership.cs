@@ -1,0 +1,313 @@
+namespace Federation.Core.Links.Ownership;
+
+/// <summary>
+/// One engine's part in sharing links with the other instances of the same federation: it knows the live instances (an
+/// <see cref="InstanceRoster"/> fed by <see cref="InstancePresence"/>), places every link of this engine on one of them
+/// (<see cref="LinkPlacement"/>), and through each link's <see cref="LinkPlacementGate"/> tells the link when to try its
+/// lease and when to hand it over. The lease itself stays the only guarantee that a link runs once: placement only
+/// decides who asks first, so engines that disagree for a moment (rosters are learned, not agreed) cost a refused lease
+/// attempt, never a second runner.
+/// </summary>
+/// <remarks>Thread-safe: links call their gates from their own loops, presence calls <see cref="Heard"/> and <see cref="Tick"/>.</remarks>
+internal sealed class LinkOwnership
+{
+    private readonly Lock _sync = new();
+    private readonly InstanceRoster _roster;
+    private readonly HashSet<LinkPlacementGate> _gates = [];
+    private readonly TimeProvider _time;
+    private IReadOnlyDictionary<string, string>? _placement;
+    private List<string> _live;
+    private int _placementVersion;
+    private int _unsettled;
+
+    // Links came or went since placement was last computed. Placement is recomputed at the next tick rather than at each
+    // one, so that a supervisor starting a thousand links does not compute it a thousand times.
+    private bool _linksChanged;
+
+    public LinkOwnership(string instance, OwnershipTimings timings, TimeProvider time)
+    {
+        Instance = instance;
+        Incarnation = Guid.NewGuid().ToString("N");
+        Timings = timings;
+        _time = time;
+        _roster = new InstanceRoster(timings);
+        _live = [instance];
+    }
+
+    /// <summary>This engine's instance name.</summary>
+    public string Instance { get; }
+
+    /// <summary>This engine's run, so that a restarted instance with the same name reads as new.</summary>
+    public string Incarnation { get; }
+
+    public OwnershipTimings Timings { get; }
+
+    /// <summary>The live instances, this one included, by name.</summary>
+    public IReadOnlyList<string> LiveInstances
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _live;
+            }
+        }
+    }
+
+    /// <summary>Whether another instance of this federation is live: then a clean stop hands links over instead of deleting their upstream queues.</summary>
+    public bool OthersLive
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _live.Count > 1;
+            }
+        }
+    }
+
+    /// <summary>The gate of a new link; its placement counts from now on.</summary>
+    public LinkPlacementGate Register(string linkId, string leaseName)
+    {
+        var gate = new LinkPlacementGate(this, linkId, leaseName);
+        lock (_sync)
+        {
+            _gates.Add(gate);
+            _linksChanged = true;
+        }
+
+        return gate;
+    }
+
+    internal void Unregister(LinkPlacementGate gate)
+    {
+        lock (_sync)
+        {
+            if (_gates.Remove(gate))
+            {
+                gate.WakeUnderLock();
+                _linksChanged = true;
+            }
+        }
+    }
+
+    /// <summary>A heartbeat from <paramref name="instance"/>; this engine's own are ignored (it always counts itself).</summary>
+    public void Heard(string instance, string incarnation)
+    {
+        if (instance == Instance)
+        {
+            return;
+        }
+
+        List<Action>? actions = null;
+        lock (_sync)
+        {
+            if (_roster.Heard(instance, incarnation, _time.GetUtcNow()))
+            {
+                actions = RosterChangedUnderLock();
+            }
+        }
+
+        Run(actions);
+    }
+
+    /// <summary><paramref name="instance"/> said it leaves: its links are placed elsewhere at once.</summary>
+    public void Left(string instance, string incarnation)
+    {
+        List<Action>? actions = null;
+        lock (_sync)
+        {
+            if (_roster.Left(instance, incarnation))
+            {
+                actions = RosterChangedUnderLock();
+            }
+        }
+
+        Run(actions);
+    }
+
+    /// <summary>
+    /// Called every <see cref="OwnershipTimings.HeartbeatEvery"/>: forgets silent instances, notices newly settled ones,
+    /// and lets links whose fallback time came try their lease, and holders whose link belongs elsewhere hand it over.
+    /// </summary>
+    public void Tick()
+    {
+        List<Action> actions;
+        lock (_sync)
+        {
+            var now = _time.GetUtcNow();
+            var unsettled = _roster.UnsettledCount(now);
+            if (_roster.Expire(now))
+            {
+                actions = RosterChangedUnderLock();
+            }
+            else if (_linksChanged)
+            {
+                actions = PlacementChangedUnderLock();
+            }
+            else
+            {
+                // An instance that just settled gets links handed over now: links polling for their lease look again at
+                // once instead of at the end of their backoff.
+                actions = EvaluateUnderLock(placementChanged: unsettled < _unsettled);
+            }
+
+            _unsettled = unsettled;
+        }
+
+        Run(actions);
+    }
+
+    /// <summary>Whether the link may try its lease now; otherwise why it stands by, and on whom.</summary>
+    internal bool MayTry(LinkPlacementGate gate, out string? preferred, out string? reason)
+    {
+        lock (_sync)
+        {
+            return MayTryUnderLock(gate, _time.GetUtcNow(), out preferred, out reason);
+        }
+    }
+
+    /// <summary>The instance placement puts the link on, or null when unknown.</summary>
+    internal string? PreferredFor(LinkPlacementGate gate)
+    {
+        lock (_sync)
+        {
+            return Place(gate).Preferred;
+        }
+    }
+
+    internal Lock Sync => _sync;
+
+    /// <summary><see cref="MayTry"/> for a caller that holds <see cref="Sync"/> already.</summary>
+    internal bool MayTryWhileLocked(LinkPlacementGate gate) => MayTryUnderLock(gate, _time.GetUtcNow(), out _, out _);
+
+    internal DateTimeOffset Now => _time.GetUtcNow();
+
+    private bool MayTryUnderLock(LinkPlacementGate gate, DateTimeOffset now, out string? preferred, out string? reason)
+    {
+        var (placed, rank) = Place(gate);
+        preferred = placed;
+        reason = null;
+        if (placed is null || placed == Instance)
+        {
+            gate.StandbySince = null;
+            return true;
+        }
+
+        gate.StandbySince ??= now;
+        var fallback = Timings.FallbackAfter * Math.Max(rank, 1);
+        if (now - gate.StandbySince.Value >= fallback)
+        {
+            gate.FallbackTry = true;
+            return true;
+        }
+
+        reason = $"placement puts it on instance '{placed}', which takes lease '{gate.LeaseName}'; this instance stands by, and asks for the lease itself every {fallback.TotalSeconds:0} s in case nobody holds it";
+        return false;
+    }
+
+    private bool ShouldHandOverUnderLock(LinkPlacementGate gate, DateTimeOffset now)
+    {
+        var (placed, _) = Place(gate);
+        if (placed is null || placed == Instance || !_roster.IsSettled(placed, now))
+        {
+            return false;
+        }
+
+        var target = (placed, _roster.IncarnationOf(placed));
+        if (gate.NotTakenBy == target)
+        {
+            return false; // Handed over to it before, and it did not take the link: keep it rather than bounce it.
+        }
+
+        gate.HandedTo = target;
+        return true;
+    }
+
+    private (string? Preferred, int Rank) Place(LinkPlacementGate gate)
+    {
+        _placement ??= LinkPlacement.Assign(_gates.Select(g => g.LinkId), _live);
+        if (!_placement.TryGetValue(gate.LinkId, out var preferred))
+        {
+            // A link newer than the placement: its first choice until the next tick places it with the others.
+            preferred = LinkPlacement.Preference(gate.LinkId, _live)[0];
+        }
+
+        if (gate.RankVersion != _placementVersion)
+        {
+            var others = LinkPlacement.Preference(gate.LinkId, _live).Where(i => i != preferred).ToList();
+            gate.Rank = others.IndexOf(Instance) + 1;
+            gate.RankVersion = _placementVersion;
+        }
+
+        return (preferred, gate.Rank);
+    }
+
+    private List<Action> RosterChangedUnderLock()
+    {
+        var live = _roster.Live(_time.GetUtcNow()).Append(Instance).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (live.SequenceEqual(_live, StringComparer.Ordinal))
+        {
+            return EvaluateUnderLock(placementChanged: false);
+        }
+
+        _live = live;
+        return PlacementChangedUnderLock();
+    }
+
+    private List<Action> PlacementChangedUnderLock()
+    {
+        _linksChanged = false;
+        _placement = null;
+        _placementVersion++;
+        return EvaluateUnderLock(placementChanged: true);
+    }
+
+    /// <summary>Wakes the links that should act; the returned actions run outside the lock (cancellation runs callbacks).</summary>
+    private List<Action> EvaluateUnderLock(bool placementChanged)
+    {
+        var actions = new List<Action>();
+        var now = _time.GetUtcNow();
+        foreach (var gate in _gates)
+        {
+            switch (gate.State)
+            {
+                // A standby link also wakes when placement changes, to show the instance it now expects to run it.
+                case GateState.Standby when placementChanged || MayTryUnderLock(gate, now, out _, out _):
+                case GateState.Polling when placementChanged:
+                    gate.WakeUnderLock();
+                    break;
+                case GateState.Holding when gate.Handover is { IsCancellationRequested: false } handover && ShouldHandOverUnderLock(gate, now):
+                    actions.Add(() => CancelQuietly(handover));
+                    break;
+            }
+        }
+
+        return actions;
+    }
+
+    private static void Run(List<Action>? actions)
+    {
+        if (actions is null)
+        {
+            return;
+        }
+
+        foreach (var action in actions)
+        {
+            action();
+        }
+    }
+
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The holding ended at this moment; nothing left to hand over.
+        }
+    }
+}

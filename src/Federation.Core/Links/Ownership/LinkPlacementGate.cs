@@ -1,0 +1,198 @@
+namespace Federation.Core.Links.Ownership;
+
+/// <summary>
+/// One link's view of <see cref="LinkOwnership"/>: whether to ask for the lease now, how long to wait before asking again,
+/// and when to hand the link over. Used by the link's run loop (through <see cref="LinkLease"/>) only; its state is guarded
+/// by the ownership's lock.
+/// </summary>
+internal sealed class LinkPlacementGate : IDisposable
+{
+    private readonly LinkOwnership _owner;
+
+    internal LinkPlacementGate(LinkOwnership owner, string linkId, string leaseName)
+    {
+        _owner = owner;
+        LinkId = linkId;
+        LeaseName = leaseName;
+    }
+
+    public string LinkId { get; }
+
+    /// <summary>The link's lease, for status text.</summary>
+    public string LeaseName { get; }
+
+    /// <summary>This engine's instance name.</summary>
+    public string Instance => _owner.Instance;
+
+    /// <summary>The instance placement puts the link on, as far as this engine knows.</summary>
+    public string? Preferred => _owner.PreferredFor(this);
+
+    /// <summary>Cancelled when the link should hand its lease over; a fresh one for each holding.</summary>
+    public CancellationToken HandoverToken
+    {
+        get
+        {
+            lock (_owner.Sync)
+            {
+                return Handover?.Token ?? CancellationToken.None;
+            }
+        }
+    }
+
+    /// <summary>Whether the current holding was asked to hand over.</summary>
+    public bool HandoverRequested
+    {
+        get
+        {
+            lock (_owner.Sync)
+            {
+                return Handover?.IsCancellationRequested == true;
+            }
+        }
+    }
+
+    /// <summary>The instance the link was last handed over to.</summary>
+    public string? HandedToInstance
+    {
+        get
+        {
+            lock (_owner.Sync)
+            {
+                return HandedTo?.Instance;
+            }
+        }
+    }
+
+    // State below: guarded by the owner's lock.
+    internal GateState State { get; set; }
+
+    internal TaskCompletionSource? Wake { get; set; }
+
+    internal CancellationTokenSource? Handover { get; set; }
+
+    internal DateTimeOffset? StandbySince { get; set; }
+
+    internal bool FallbackTry { get; set; }
+
+    internal (string Instance, string? Incarnation)? HandedTo { get; set; }
+
+    internal (string Instance, string? Incarnation)? NotTakenBy { get; set; }
+
+    internal int Rank { get; set; }
+
+    internal int RankVersion { get; set; } = -1;
+
+    /// <summary>Whether to ask for the lease now; otherwise why not.</summary>
+    public bool MayTry(out string? reason) => _owner.MayTry(this, out _, out reason);
+
+    /// <summary>Waits until placement lets this engine ask for the lease (or its fallback time comes).</summary>
+    public Task StandbyAsync(CancellationToken cancellationToken) => WaitAsync(GateState.Standby, null, cancellationToken);
+
+    /// <summary>After a refusal: waits <paramref name="delay"/>, or less when placement changes meanwhile.</summary>
+    public Task PollAfterAsync(TimeSpan delay, TimeProvider time, CancellationToken cancellationToken) => WaitAsync(GateState.Polling, (delay, time), cancellationToken);
+
+    /// <summary>The lease was refused: a fallback try starts its wait again.</summary>
+    public void Refused()
+    {
+        lock (_owner.Sync)
+        {
+            if (FallbackTry)
+            {
+                FallbackTry = false;
+                StandbySince = _owner.Now;
+            }
+        }
+    }
+
+    /// <summary>The lease was taken: from now on the link may be asked to hand over.</summary>
+    public void Acquired()
+    {
+        lock (_owner.Sync)
+        {
+            if (FallbackTry && HandedTo is { } handedTo)
+            {
+                // The instance we handed the link to never took it, so a fallback took it back: no second handover to it.
+                NotTakenBy = handedTo;
+            }
+
+            FallbackTry = false;
+            HandedTo = null;
+            StandbySince = null;
+            State = GateState.Holding;
+            Handover?.Dispose();
+            Handover = new CancellationTokenSource();
+        }
+    }
+
+    /// <summary>The lease is no longer held (released, handed over or lost).</summary>
+    public void Released()
+    {
+        lock (_owner.Sync)
+        {
+            State = GateState.Idle;
+            Handover?.Dispose();
+            Handover = null;
+        }
+    }
+
+    /// <summary>Leaves the placement: the link stopped for good.</summary>
+    public void Dispose()
+    {
+        _owner.Unregister(this);
+        lock (_owner.Sync)
+        {
+            Handover?.Dispose();
+            Handover = null;
+        }
+    }
+
+    internal void WakeUnderLock()
+    {
+        Wake?.TrySetResult();
+        Wake = null;
+        State = GateState.Idle;
+    }
+
+    private async Task WaitAsync(GateState state, (TimeSpan Delay, TimeProvider Time)? timeout, CancellationToken cancellationToken)
+    {
+        TaskCompletionSource wake;
+        lock (_owner.Sync)
+        {
+            if (state == GateState.Standby && _owner.MayTryWhileLocked(this))
+            {
+                return; // Placement changed between the caller's check and now.
+            }
+
+            wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Wake = wake;
+            State = state;
+        }
+
+        try
+        {
+            if (timeout is { } t)
+            {
+                using var delay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var delayed = Task.Delay(t.Delay, t.Time, delay.Token);
+                await Task.WhenAny(delayed, wake.Task).ConfigureAwait(false);
+                await delay.CancelAsync().ConfigureAwait(false); // Frees the timer when the wake came first.
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            else
+            {
+                await wake.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            lock (_owner.Sync)
+            {
+                if (ReferenceEquals(Wake, wake))
+                {
+                    Wake = null;
+                    State = GateState.Idle;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+using System.Globalization;
+using Federation.Core.Links;
+using Federation.Core.Model;
+using Federation.Core.Tests.Support;
+
+namespace Federation.Core.Tests.Engine;
+
+/// <summary>
+/// Several engines with the same configuration (one per instance name) sharing <c>links</c> links from U into D over the
+/// in-memory transport, on one fake clock. An instance can be crashed (as kill -9: its connections drop, the broker
+/// drops its leases), stopped cleanly, and started again under the same name.
+/// </summary>
+internal sealed class InstanceCluster : IAsyncDisposable
+{
+    private readonly Testbed _bed = new();
+    private readonly Dictionary<string, (FederationEngine Engine, CrashableTransport Transport)> _live = new(StringComparer.Ordinal);
+    private readonly List<FederationEngine> _gone = [];
+    private readonly int _links;
+
+    public InstanceCluster(int links)
+    {
+        _links = links;
+        _bed.Broker("D");
+        _bed.Broker("U");
+    }
+
+    public FakeTimeProvider Time { get; } = new();
+
+    public ConsumerCensus Census { get; } = new();
+
+    public Testbed Bed => _bed;
+
+    /// <summary>The instances started and neither crashed nor stopped.</summary>
+    public IReadOnlyCollection<string> Live => _live.Keys;
+
+    public static string ExchangeName(int index) => "fed" + index.ToString("D4", CultureInfo.InvariantCulture);
+
+    /// <summary>Declares the federated exchanges on D; every engine's links follow them.</summary>
+    public async Task DeclareExchangesAsync()
+    {
+        var app = await _bed.ConnectAsync("D");
+        for (var i = 0; i < _links; i++)
+        {
+            await Testbed.DeclareExchangeAsync(app, ExchangeName(i));
+        }
+    }
+
+    public async Task StartAsync(string instance)
+    {
+        var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") } }
+            .Upstream("u", "U", u => u.Exchange = "upstream")
+            .Policy("fed", "^fed", upstream: "u");
+        var transport = new CrashableTransport(_bed.Transport, Census, instance);
+        var engine = new FederationEngine(options, [transport], timeProvider: Time);
+        _live.Add(instance, (engine, transport));
+        await engine.StartAsync(CancellationToken.None);
+    }
+
+    /// <summary>As kill -9: every connection of the instance drops at once, and it never comes back under this engine.</summary>
+    public async Task CrashAsync(string instance)
+    {
+        var (engine, transport) = _live[instance];
+        _live.Remove(instance);
+        transport.Crash();
+        _gone.Add(engine);
+        await engine.DisposeAsync();
+    }
+
+    /// <summary>A clean stop (engine StopAsync).</summary>
+    public async Task StopAsync(string instance)
+    {
+        var (engine, _) = _live[instance];
+        _live.Remove(instance);
+        _gone.Add(engine);
+        await engine.StopAsync(CancellationToken.None);
+    }
+
+    /// <summary>Links running, per live instance.</summary>
+    public Dictionary<string, int> RunningPerInstance() =>
+        _live.ToDictionary(e => e.Key, e => e.Value.Engine.GetLinks().Count(l => l.State == LinkState.Running), StringComparer.Ordinal);
+
+    /// <summary>Which live instance runs each link (links nobody runs are absent).</summary>
+    public Dictionary<string, string> Runners()
+    {
+        var runners = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (instance, (engine, _)) in _live)
+        {
+            // Statuses are read one engine at a time, so a link handed over between two reads may show on both (or
+            // neither); whether two ever ran at once is for the consumer census to say.
+            foreach (var link in engine.GetLinks().Where(l => l.State == LinkState.Running))
+            {
+                runners[link.Id] = instance;
+            }
+        }
+
+        return runners;
+    }
+
+    /// <summary>Whether each link runs where <see cref="Federation.Core.Links.Ownership.LinkPlacement"/> puts it over the live instances.</summary>
+    public bool Placed()
+    {
+        var runners = Runners();
+        if (runners.Count != _links)
+        {
+            return false;
+        }
+
+        var expected = Federation.Core.Links.Ownership.LinkPlacement.Assign(runners.Keys, [.. _live.Keys]);
+        return expected.All(p => runners[p.Key] == p.Value);
+    }
+
+    public IReadOnlyList<LinkStatus> LinksOf(string instance) => _live[instance].Engine.GetLinks();
+
+    public FederationEngine EngineOf(string instance) => _live[instance].Engine;
+
+    /// <summary>Whether every link of <paramref name="links"/> runs on some live instance.</summary>
+    public bool AllRunning(IEnumerable<string> links)
+    {
+        var runners = Runners();
+        return links.All(runners.ContainsKey);
+    }
+
+    /// <summary>Whether every link runs on some live instance.</summary>
+    public bool AllRunning() => Runners().Count == _links;
+
+    /// <summary>Whether every live instance runs within <paramref name="slack"/> of an even share, and all links run.</summary>
+    public bool Spread(int slack)
+    {
+        var running = RunningPerInstance();
+        var mean = (double)_links / running.Count;
+        return running.Values.Sum() == _links && running.Values.All(n => n >= Math.Floor(mean) - slack && n <= Math.Ceiling(mean) + slack);
+    }
+
+    public string Describe()
+    {
+        var running = Runners();
+        var notRunning = _live.Values.SelectMany(e => e.Engine.GetLinks()).Where(l => !running.ContainsKey(l.Id)).Take(4)
+            .Select(l => $"[{l.Id} on {l.Instance}: {l.State} {l.Error} {l.Waiting} running_on={l.RunningOn} since={l.Since:HH:mm:ss.fff}]");
+        return string.Join(", ", RunningPerInstance().OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")) + $" (of {_links}) at {Time.GetUtcNow():HH:mm:ss.fff}; not running: {string.Join(" ", notRunning)}";
+    }
+
+    /// <summary>
+    /// Moves the fake clock in <paramref name="step"/>s (letting the engines work between steps) until
+    /// <paramref name="condition"/> holds; fails if it takes longer than <paramref name="fakeLimit"/> of fake time (or the
+    /// real-time deadline). Returns the fake time it took.
+    /// </summary>
+    public async Task<TimeSpan> AdvanceUntilAsync(Func<bool> condition, TimeSpan fakeLimit, Func<string> what, TimeSpan? step = null, TimeSpan? realLimit = null, int pauses = 3)
+    {
+        var started = Time.GetUtcNow();
+        var realDeadline = DateTime.UtcNow + (realLimit ?? TimeSpan.FromSeconds(60));
+        var settle = DateTime.UtcNow;
+        while (true)
+        {
+            // Let the engines act on the current time before judging it.
+            for (var i = 0; i < pauses; i++)
+            {
+                await Task.Delay(Testbed.PollInterval);
+                if (condition())
+                {
+                    return Time.GetUtcNow() - started;
+                }
+            }
+
+            var elapsed = Time.GetUtcNow() - started;
+            Assert.True(elapsed <= fakeLimit, $"Not within {fakeLimit.TotalSeconds} s (fake): {what()}");
+            Assert.True(DateTime.UtcNow < realDeadline, $"Timed out (real time) after {elapsed.TotalSeconds} s fake: {what()}");
+            Time.Advance(step ?? TimeSpan.FromMilliseconds(250));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (engine, _) in _live.Values)
+        {
+            await engine.DisposeAsync();
+        }
+
+        foreach (var engine in _gone)
+        {
+            await engine.DisposeAsync();
+        }
+
+        await _bed.DisposeAsync();
+    }
+}

@@ -1,0 +1,60 @@
+using Federation.Core.Links.Ownership;
+
+namespace Federation.Core.Tests.Links.Ownership;
+
+/// <summary>Who is live, and who is settled, from heartbeats alone.</summary>
+public sealed class InstanceRosterTests
+{
+    private static readonly OwnershipTimings Timings = OwnershipTimings.Default;
+    private readonly DateTimeOffset _t0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void An_instance_is_live_while_heard_within_the_live_time_and_gone_after()
+    {
+        var roster = new InstanceRoster(Timings);
+        Assert.True(roster.Heard("b", "1", _t0));
+        Assert.False(roster.Heard("b", "1", _t0 + TimeSpan.FromSeconds(1)));
+
+        Assert.Equal(["b"], roster.Live(_t0 + TimeSpan.FromSeconds(4)));
+        Assert.False(roster.Expire(_t0 + TimeSpan.FromSeconds(4)));
+        Assert.Empty(roster.Live(_t0 + TimeSpan.FromSeconds(4.5)));
+        Assert.True(roster.Expire(_t0 + TimeSpan.FromSeconds(4.5)));
+    }
+
+    [Fact]
+    public void Settled_only_after_being_live_without_a_gap_so_a_flapping_heartbeat_never_settles()
+    {
+        var roster = new InstanceRoster(Timings);
+        roster.Heard("b", "1", _t0);
+        Assert.False(roster.IsSettled("b", _t0 + TimeSpan.FromSeconds(2)));
+        roster.Heard("b", "1", _t0 + TimeSpan.FromSeconds(2));
+        Assert.True(roster.IsSettled("b", _t0 + TimeSpan.FromSeconds(3)));
+
+        // Silent for longer than the live time, then back: live again at once, settled again only later.
+        Assert.True(roster.Heard("b", "1", _t0 + TimeSpan.FromSeconds(6)));
+        Assert.False(roster.IsSettled("b", _t0 + TimeSpan.FromSeconds(7)));
+        Assert.Equal(1, roster.UnsettledCount(_t0 + TimeSpan.FromSeconds(7)));
+    }
+
+    [Fact]
+    public void A_restart_is_a_new_incarnation_and_a_leaving_instance_goes_at_once()
+    {
+        var roster = new InstanceRoster(Timings);
+        roster.Heard("b", "1", _t0);
+        Assert.True(roster.Heard("b", "2", _t0 + TimeSpan.FromSeconds(1)));
+        Assert.Equal("2", roster.IncarnationOf("b"));
+
+        Assert.False(roster.Left("b", "1"), "an old incarnation's goodbye does not remove the new one");
+        Assert.True(roster.Left("b", "2"));
+        Assert.Empty(roster.Live(_t0 + TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public void Presence_messages_round_trip_and_anything_else_is_ignored()
+    {
+        var message = new PresenceMessage(Leaving: true, "host a\nodd", "abc");
+        Assert.Equal(message, PresenceMessage.Decode(message.Encode()));
+        Assert.Null(PresenceMessage.Decode("hello"u8));
+        Assert.Null(PresenceMessage.Decode([0xff, 0xfe]));
+    }
+}

@@ -4,8 +4,9 @@ namespace Federation.Core.Links;
 
 /// <summary>
 /// The A/B internal-exchange generation each link used last in this process, by link id. A link's next session swaps to
-/// the other one; only a link this process has not run yet asks the upstream which one a previous process left. It
-/// outlives the links themselves, so that a link restarted by a reconfiguration still swaps.
+/// the other one than the upstream shows in use; this memory decides only when the upstream cannot tell (neither or both
+/// exist), because with several instances the link may have run elsewhere since. It outlives the links themselves, so
+/// that a link restarted by a reconfiguration still swaps.
 /// </summary>
 internal sealed class LinkGenerations
 {

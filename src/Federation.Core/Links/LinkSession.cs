@@ -476,16 +476,29 @@ internal sealed partial class LinkSession
 
     private void Fail(Exception ex) => _failed.TrySetException(ex);
 
+    /// <summary>
+    /// The generation the upstream queue is bound through now, read from the upstream. This process's memory decides only
+    /// when the upstream cannot (neither or both internal exchanges exist): with several instances sharing links, another
+    /// instance may have run the link since this one did, and building "the other" generation from stale memory would
+    /// delete the exchange the queue is bound through, leaving a gap in which upstream messages have nowhere to go.
+    /// </summary>
     private async Task<char> PreviousGenerationAsync(CancellationToken cancellationToken)
     {
+        var a = await _upstream.ExchangeExistsAsync(UpstreamNaming.InternalExchangeName(QueueName, 'A'), cancellationToken).ConfigureAwait(false);
+        var b = await _upstream.ExchangeExistsAsync(UpstreamNaming.InternalExchangeName(QueueName, 'B'), cancellationToken).ConfigureAwait(false);
+        if (a != b)
+        {
+            return a ? 'A' : 'B';
+        }
+
         if (_context.Generations.TryRecall(_definition.Id, out var remembered))
         {
             return remembered;
         }
 
-        // No memory of this link (first start in this process): find what a previous process left upstream.
-        // The plugin's stored default is A, so a first-ever start uses B.
-        return await _upstream.ExchangeExistsAsync(UpstreamNaming.InternalExchangeName(QueueName, 'B'), cancellationToken).ConfigureAwait(false) ? 'B' : 'A';
+        // Both (a swap cut short): rebuild A while B still captures. Neither: the plugin's stored default is A, so a
+        // first-ever start uses B.
+        return b ? 'B' : 'A';
     }
 
     /// <summary>

@@ -165,11 +165,11 @@ wait_for_links() {
   return 1
 }
 
-status() { dotnet "$host_dll" status --url "${urls[$1]}" | cut -f1,4,7,12; }
+status() { dotnet "$host_dll" status --url "${urls[$1]}" | cut -f1,4,7,13; }
 
 echo "== waiting until each of the ${#exchanges[@]} links runs in exactly one host"
 wait_for_links 90 0 1 2 || { tail -n 20 "$dir"/host-*.log >&2; exit 1; }
-echo "== FederationHost status --url ${urls[0]}   (id, exchange, status, lease_holder)"
+echo "== FederationHost status --url ${urls[0]}   (id, exchange, status, running_on)"
 status 0
 
 echo "== publishing $messages messages upstream with amqplib (about $rate/s)"

@@ -15,11 +15,13 @@ public static class StatusCommand
     public const string Name = "status";
 
     /// <summary>
-    /// The columns, in the plugin's key names; <c>id</c> first, because <c>restart</c> takes it. <c>lease_holder</c> and
-    /// <c>waiting</c> come last and are this host's own: who runs the link, and why this host's link waits (status <c>waiting</c>).
+    /// The columns, in the plugin's key names; <c>id</c> first, because <c>restart</c> takes it. <c>lease_holder</c>,
+    /// <c>running_on</c> and <c>waiting</c> come last and are this host's own: who holds the link's lease as far as the broker
+    /// told this host, which instance runs the link (this one, the holder, or where placement puts it), and why this host's
+    /// link waits (status <c>waiting</c>).
     /// </summary>
     public static readonly IReadOnlyList<string> Columns =
-        ["id", "upstream", "type", "exchange", "upstream_exchange", "vhost", "status", "local_connection", "uri", "timestamp", "error", "lease_holder", "waiting"];
+        ["id", "upstream", "type", "exchange", "upstream_exchange", "vhost", "status", "local_connection", "uri", "timestamp", "error", "lease_holder", "running_on", "waiting"];
 
     private const string Usage = "usage: FederationHost status [--only-down] [--url http://127.0.0.1:15690]";
 
@@ -84,6 +86,7 @@ public static class StatusCommand
         Timestamp(Field(link, "since")),
         Field(link, "error"),
         Field(link, "lease_holder"),
+        Field(link, "running_on"),
         Field(link, "waiting"),
     ];
 

@@ -12,8 +12,8 @@ using Xunit.Abstractions;
 namespace Federation.Nats.Tests.Leases;
 
 /// <summary>
-/// Two <see cref="FederationEngine"/>s with the same configuration on a JetStream NATS downstream hear each other's
-/// presence heartbeats (the exchange primitives of the NATS transport, in JetStream mode) and so split two links one each,
+/// Two <see cref="FederationEngine"/>s with the same configuration on a JetStream-enabled NATS downstream hear each other's
+/// presence heartbeats (the exchange primitives of the NATS transport, in JetStream mode and in core mode) and so split two links one each,
 /// rather than the first to start taking both leases. The heartbeats stay on core NATS (no stream, no durable consumer).
 /// </summary>
 public sealed class NatsInstancePresenceTests(ITestOutputHelper output) : IAsyncLifetime
@@ -42,13 +42,19 @@ public sealed class NatsInstancePresenceTests(ITestOutputHelper output) : IAsync
         await _downstream.DisposeAsync();
     }
 
-    [Fact]
-    public async Task Two_engines_on_a_JetStream_downstream_see_each_other_and_run_one_of_two_links_each()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)] // core mode: the leases still come from the server's key-value store
+    public async Task Two_engines_on_a_JetStream_downstream_see_each_other_and_run_one_of_two_links_each(bool jetStreamMode)
     {
-        foreach (var instance in Instances)
-        {
-            StartEngine(instance);
-        }
+        // Alone, host-a runs both links; only hearing host-b makes it hand one over (two engines started together could
+        // split the leases by chance).
+        StartEngine(Instances[0], jetStreamMode);
+        await JetStreamTestKit.EventuallyAsync(
+            () => Task.FromResult(_engines[0].GetLinks().Count(l => l.State == LinkState.Running) == Exchanges.Length),
+            Describe,
+            Deadline);
+        StartEngine(Instances[1], jetStreamMode);
 
         await JetStreamTestKit.EventuallyAsync(
             () => Task.FromResult(_engines.All(e => e.GetLinks().Count(l => l.State == LinkState.Running) == 1)),
@@ -76,14 +82,14 @@ public sealed class NatsInstancePresenceTests(ITestOutputHelper output) : IAsync
         "; ",
         _engines.SelectMany(e => e.GetLinks()).Select(l => $"{l.Instance}: {l.Exchange} {l.State} on {l.RunningOn} {l.Error} {l.Waiting}"));
 
-    private void StartEngine(string instance)
+    private void StartEngine(string instance, bool jetStreamMode)
     {
         var options = new FederationOptions
         {
             InstanceName = instance,
             Downstream =
             {
-                Uri = $"{_downstream.Url}?cluster-name=DOWN&monitor-port={_downstream.MonitorPort.ToString(CultureInfo.InvariantCulture)}&monitor-interval-ms=50&namespaces={string.Join(',', Exchanges)}&jetstream=true",
+                Uri = $"{_downstream.Url}?cluster-name=DOWN&monitor-port={_downstream.MonitorPort.ToString(CultureInfo.InvariantCulture)}&monitor-interval-ms=50&namespaces={string.Join(',', Exchanges)}&jetstream={(jetStreamMode ? "true" : "false")}",
             },
         };
         options.Upstreams["up"] = new UpstreamDefinition

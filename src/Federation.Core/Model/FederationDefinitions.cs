@@ -32,7 +32,7 @@ internal sealed partial class FederationDefinitions
     }
 
     /// <summary>How the presence exchange of every federation's instances begins (see <c>Links.Ownership.InstancePresence</c>).</summary>
-    internal const string PresenceExchangePrefix = "federation: presence ";
+    internal const string PresenceExchangePrefix = "federation.presence.";
 
     /// <summary>The configured cluster name, or null to use the downstream broker's.</summary>
     public string? ClusterName { get; }

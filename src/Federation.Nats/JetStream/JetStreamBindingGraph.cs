@@ -44,6 +44,15 @@ internal sealed class JetStreamBindingGraph
         }
     }
 
+    /// <summary>Whether an exchange was declared non-durable on this connection (one never declared here counts as durable).</summary>
+    public bool IsDeclaredNonDurable(string name)
+    {
+        lock (_lock)
+        {
+            return _exchanges.TryGetValue(name, out var spec) && !spec.Durable;
+        }
+    }
+
     /// <summary>Forgets an exchange with every binding from or to it.</summary>
     public void DeleteExchange(string name)
     {

@@ -21,6 +21,8 @@ namespace Federation.Nats.JetStream;
 /// carrying <c>Nats-Msg-Id</c>. The stream of an exchange is ensured before its first publish, and at connect for every
 /// exchange of <c>namespaces</c> on an observed downstream, since the stream's own subscriptions are the interest the
 /// links federate.</item>
+/// <item><b>Exclusive queues</b> stay core queues (see <see cref="JetStreamTransientQueues"/>): no stream, no durable
+/// consumer, and a publish without confirms to a non-durable exchange that only such queues read creates no stream.</item>
 /// </list>
 /// The connection is lost (and <see cref="Completion"/> faults) when either the core connection or the JetStream client is.
 /// </remarks>
@@ -33,6 +35,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     private readonly JetStreamUriSettings _settings;
     private readonly JetStreamStreams _streams;
     private readonly JetStreamBindingGraph _graph = new();
+    private readonly JetStreamTransientQueues _transient = new();
     private readonly ConcurrentDictionary<string, JetStreamQueue> _queues = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _topologyGate = new(1, 1);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -189,6 +192,12 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     {
         ArgumentNullException.ThrowIfNull(queue);
         ThrowIfLost();
+        if (JetStreamTransientQueues.IsTransient(queue))
+        {
+            _transient.Declare(queue.Name);
+            return _core.DeclareQueueAsync(queue, cancellationToken);
+        }
+
         _graph.DeclareQueue(queue.Name);
         _queues.GetOrAdd(queue.Name, name => new JetStreamQueue(name, _graph));
         return ValueTask.CompletedTask;
@@ -198,6 +207,13 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     public async ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken)
     {
         ThrowIfLost();
+        if (_transient.Contains(name))
+        {
+            _transient.Delete(name);
+            await _core.DeleteQueueAsync(name, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -251,6 +267,14 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     {
         ArgumentNullException.ThrowIfNull(binding);
         ThrowIfLost();
+        if (_transient.Targets(binding))
+        {
+            // A core subscription feeds it, as on a core connection.
+            await _core.BindAsync(binding, noWait, cancellationToken).ConfigureAwait(false);
+            _transient.Bind(binding);
+            return;
+        }
+
         await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -283,6 +307,12 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     {
         ArgumentNullException.ThrowIfNull(binding);
         ThrowIfLost();
+        if (_transient.Targets(binding))
+        {
+            _transient.Unbind(binding);
+            return _core.UnbindAsync(binding, noWait, cancellationToken);
+        }
+
         _graph.Unbind(binding);
         return ValueTask.CompletedTask;
     }
@@ -299,6 +329,11 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(handler);
         ThrowIfLost();
+        if (_transient.Contains(queue))
+        {
+            return await _core.ConsumeAsync(queue, options, handler, cancellationToken).ConfigureAwait(false);
+        }
+
         if (!_queues.TryGetValue(queue, out var state))
         {
             throw new ResourceNotFoundException($"No queue '{queue}' on this NATS connection.");
@@ -345,6 +380,13 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
 
     /// <summary>The stream the publisher's first message to <paramref name="exchange"/> waits for (created if missing).</summary>
     internal Task<string> StreamForPublishAsync(string exchange) => _streams.EnsureAsync(exchange);
+
+    /// <summary>
+    /// Whether an unconfirmed publish to <paramref name="exchange"/> goes out on core NATS without ensuring a stream: the
+    /// exchange was declared non-durable here and exclusive queues read it (a stream that exists for another reason still
+    /// captures the message).
+    /// </summary>
+    internal bool NeedsNoStream(string exchange) => _transient.AreBoundTo(exchange) && _graph.IsDeclaredNonDurable(exchange);
 
     /// <summary>For every queue that bindings now connect to an exchange: ensures the stream and the durable consumer. Call under the topology gate.</summary>
     private async ValueTask AttachQueuesAsync(CancellationToken cancellationToken)

@@ -10,7 +10,8 @@ namespace Federation.Nats.JetStream;
 /// Publishes to a JetStream downstream. With confirms, a publish completes on the stream's PubAck (a duplicate within the
 /// window is confirmed too: the stream has the message), fails with <see cref="PublishNackedException"/> when the stream
 /// refuses it or no stream captures the subject, and with <see cref="ConnectionLostException"/> when the outcome is unknown.
-/// Without confirms, messages are published on core NATS and the stream still captures them.
+/// Without confirms, messages are published on core NATS and the stream still captures them (an exchange only exclusive
+/// queues read gets no stream for them: see <see cref="JetStreamBrokerConnection.NeedsNoStream"/>).
 /// </summary>
 /// <remarks>
 /// Messages are written in call order although the PubAcks are awaited in parallel (pipelining): each publish is written
@@ -18,6 +19,8 @@ namespace Federation.Nats.JetStream;
 /// </remarks>
 internal sealed class JetStreamPublisher(JetStreamBrokerConnection connection, INatsJSContext js, INatsConnection client, bool confirms) : IMessagePublisher
 {
+    // What an unconfirmed publish to an exchange that needs no stream waits for (see JetStreamBrokerConnection.NeedsNoStream).
+    private static readonly Task<string> NoStream = Task.FromResult(string.Empty);
     private Task _written = Task.CompletedTask;
 
     public ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
@@ -25,15 +28,16 @@ internal sealed class JetStreamPublisher(JetStreamBrokerConnection connection, I
         ArgumentNullException.ThrowIfNull(properties);
         var subject = NatsSubjectMapping.PublishSubject(exchange, routingKey);
         var headers = JetStreamHeaders.ToClientHeaders(properties);
-        var stream = connection.StreamForPublishAsync(exchange);
         if (!confirms)
         {
+            var stream = connection.NeedsNoStream(exchange) ? NoStream : connection.StreamForPublishAsync(exchange);
             var sent = WriteCoreAfterAsync(_written, stream, subject, headers, body, cancellationToken);
             _written = sent;
             return new ValueTask(sent);
         }
 
-        if (stream.IsCompletedSuccessfully && _written.IsCompleted)
+        var captured = connection.StreamForPublishAsync(exchange);
+        if (captured.IsCompletedSuccessfully && _written.IsCompleted)
         {
             ValueTask<NatsJSPublishConcurrentFuture> writing;
             try
@@ -55,7 +59,7 @@ internal sealed class JetStreamPublisher(JetStreamBrokerConnection connection, I
             return AwaitWrittenThenPubAckAsync(pending, subject, cancellationToken);
         }
 
-        var chained = WriteAfterAsync(_written, stream, subject, headers, body, cancellationToken);
+        var chained = WriteAfterAsync(_written, captured, subject, headers, body, cancellationToken);
         _written = chained;
         return AwaitWrittenThenPubAckAsync(chained, subject, cancellationToken);
     }

@@ -39,7 +39,7 @@ public sealed class LinkSpreadTests : IAsyncLifetime
         var runners = _cluster.Runners();
         foreach (var instance in Instances)
         {
-            // The presence exchange ("federation: presence D") matches the policy "^fed" but is never federated.
+            // The presence exchange ("federation.presence.D") matches the policy "^fed" but is never federated.
             Assert.Equal(Links, _cluster.LinksOf(instance).Count);
             Assert.All(_cluster.LinksOf(instance), link =>
             {

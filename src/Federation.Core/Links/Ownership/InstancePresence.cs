@@ -7,7 +7,7 @@ namespace Federation.Core.Links.Ownership;
 /// <summary>
 /// Tells the other instances of the federation that this one is alive, and hears theirs, through the downstream broker
 /// and only the exchange primitives every transport has: each instance publishes a heartbeat every
-/// <see cref="OwnershipTimings.HeartbeatEvery"/> to the fanout exchange <c>federation: presence &lt;cluster&gt;</c> and
+/// <see cref="OwnershipTimings.HeartbeatEvery"/> to the fanout exchange <c>federation.presence.&lt;cluster&gt;</c> and
 /// reads everyone's through its own exclusive, auto-delete queue. A clean stop says "leaving", so that the others place
 /// its links elsewhere at once rather than after <see cref="OwnershipTimings.LiveFor"/> of silence.
 /// </summary>
@@ -41,8 +41,24 @@ internal sealed class InstancePresence : IAsyncDisposable
         _logger = logger;
     }
 
-    /// <summary>The fanout exchange every instance of <paramref name="clusterName"/> announces itself on.</summary>
-    public static string ExchangeFor(string clusterName) => Model.FederationDefinitions.PresenceExchangePrefix + clusterName;
+    /// <summary>
+    /// The fanout exchange every instance of <paramref name="clusterName"/> announces itself on. Its name must be valid on
+    /// every transport: NATS maps an exchange to a subject prefix, which has no whitespace and no empty or wildcard tokens,
+    /// so the prefix is dotted words and the cluster name keeps only letters, digits, '-' and '_' (all instances read the
+    /// same cluster name from the same downstream, so they still meet on one exchange).
+    /// </summary>
+    public static string ExchangeFor(string clusterName)
+    {
+        ArgumentNullException.ThrowIfNull(clusterName);
+        var safe = string.Create(clusterName.Length, clusterName, static (span, name) =>
+        {
+            for (var i = 0; i < name.Length; i++)
+            {
+                span[i] = char.IsAsciiLetterOrDigit(name[i]) || name[i] is '-' or '_' ? name[i] : '_';
+            }
+        });
+        return Model.FederationDefinitions.PresenceExchangePrefix + (safe.Length == 0 ? "_" : safe);
+    }
 
     /// <summary>The queue an instance hears the others through: named after its incarnation, unique and short.</summary>
     public static string QueueFor(string incarnation) => $"federation: presence {incarnation}";

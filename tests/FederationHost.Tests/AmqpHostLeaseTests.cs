@@ -66,7 +66,8 @@ public sealed class AmqpHostLeaseTests(TwoRabbitMqNodesFixture nodes) : IClassFi
             Assert.Equal(0, await status.WaitForExitAsync());
             var row = status.StandardOutput.Split('\n').Single(l => l.Contains(_exchange, StringComparison.Ordinal)).Split('\t');
             Assert.Equal("waiting", row[6]);
-            Assert.Contains($"'{runner.Name}'", row[12], StringComparison.Ordinal);
+            Assert.Equal(runner.Name, row[12]); // running_on
+            Assert.Contains($"'{runner.Name}'", row[13], StringComparison.Ordinal); // waiting
         }
 
         await PublishAsync(0, 500);

@@ -29,13 +29,7 @@ messages=6000
 rate=600
 failover_bar=10   # seconds: issue 13's bar for a dead host's links to run again on the survivors
 
-# /usr/lib/rabbitmq/bin runs as the current user, unlike the /usr/sbin wrappers.
-bin="${RABBITMQ_BIN_DIR:-/usr/lib/rabbitmq/bin}"
-[ -x "$bin/rabbitmq-server" ] || bin="$(dirname "$(command -v rabbitmq-server 2>/dev/null || echo /nonexistent/x)")"
-if [ ! -x "$bin/rabbitmq-server" ] || [ ! -x "$bin/rabbitmqctl" ]; then
-  echo "run-three-hosts.sh: rabbitmq-server is not installed (Debian/Ubuntu: apt-get install rabbitmq-server, or set RABBITMQ_BIN_DIR)" >&2
-  exit 2
-fi
+source scripts/lib/rabbitmq-node.sh
 command -v node >/dev/null 2>&1 || { echo "run-three-hosts.sh: node is required (the amqplib client)" >&2; exit 2; }
 command -v curl >/dev/null 2>&1 || { echo "run-three-hosts.sh: curl is required" >&2; exit 2; }
 if [ ! -d tests/interop/node_modules/amqplib ]; then
@@ -46,58 +40,21 @@ if [ "$build" -eq 1 ]; then dotnet build examples/FederationHost -c Release -v q
 host_dll="examples/FederationHost/bin/Release/net10.0/FederationHost.dll"
 [ -f "$host_dll" ] || { echo "run-three-hosts.sh: $host_dll is missing; run without --no-build" >&2; exit 2; }
 
-# A port nothing listens on, among ports no other call here picked.
-picked=" "
-free_port() {
-  local port
-  while true; do
-    port=$((20000 + RANDOM % 40000))
-    case "$picked" in *" $port "*) continue ;; esac
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then picked="$picked$port "; echo "$port"; return; fi
-  done
-}
-
 dir="$(mktemp -d -t multihost-XXXXXX)"
-amqp_port=$(free_port); management_port=$(free_port); dist_port=$(free_port); epmd_port=$(free_port)
-node_name="multihost$$@localhost"
-printf 'listeners.tcp.default = %s\nloopback_users = none\nlog.console = false\nmanagement.tcp.port = %s\nmanagement.tcp.ip = 127.0.0.1\n' \
-  "$amqp_port" "$management_port" > "$dir/rabbitmq.conf"
-echo '[rabbitmq_management,rabbitmq_event_exchange].' > "$dir/enabled_plugins"
-: > "$dir/rabbitmq-env.conf"
 host_pids=()
-
-ctl() {
-  HOME="$dir" RABBITMQ_NODENAME="$node_name" ERL_EPMD_PORT="$epmd_port" RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf" \
-    "$bin/rabbitmqctl" -n "$node_name" "$@"
-}
-
 cleanup() {
   local pid
   for pid in "${host_pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  ctl stop >/dev/null 2>&1 || true
-  if [ -s "$dir/rabbitmq.pid" ]; then
-    pid="$(cat "$dir/rabbitmq.pid")"
-    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  epmd -port "$epmd_port" -kill >/dev/null 2>&1 || true
+  rabbitmq_node_stop
   rm -rf "$dir"
 }
 trap cleanup EXIT
 trap "exit 143" TERM INT   # so that the EXIT trap stops what was started when `timeout` ends the script
 
-echo "== starting a RabbitMQ node on 127.0.0.1:$amqp_port, management on $management_port (data in $dir)"
-HOME="$dir" RABBITMQ_NODENAME="$node_name" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$amqp_port" \
-  RABBITMQ_DIST_PORT="$dist_port" ERL_EPMD_PORT="$epmd_port" RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
-  RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf" \
-  RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config" RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf" RABBITMQ_PID_FILE="$dir/rabbitmq.pid" \
-  "$bin/rabbitmq-server" -detached
-# await_startup fails at once until the node registered with epmd: retry it for up to two minutes.
-for attempt in $(seq 1 120); do
-  if ctl await_startup --timeout 60 >/dev/null 2>&1; then break; fi
-  if [ "$attempt" -eq 120 ]; then echo "the RabbitMQ node did not start; logs in $dir/log" >&2; exit 1; fi
-  sleep 1
-done
+management_port=$(free_port)
+echo "== starting a RabbitMQ node on loopback, management on $management_port"
+rabbitmq_node_start multihost '[rabbitmq_management,rabbitmq_event_exchange]' "management.tcp.port = $management_port" "management.tcp.ip = 127.0.0.1"
+echo "== RabbitMQ node up on 127.0.0.1:$amqp_port (data in $rabbitmq_dir)"
 ctl set_cluster_name multihost-up >/dev/null
 for vhost in up down; do
   ctl add_vhost "$vhost" >/dev/null

@@ -6,6 +6,7 @@ using Federation.Core.Transport;
 namespace FederationHost.Tests;
 
 /// <summary><c>/metrics</c> exports the library's meter in the Prometheus text format, through the OpenTelemetry SDK's Prometheus exporter.</summary>
+[Collection(InProcessMetricsCollection.Name)]
 public sealed partial class MetricsEndpointTests
 {
     [Fact]

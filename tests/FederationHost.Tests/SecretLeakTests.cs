@@ -12,6 +12,7 @@ namespace FederationHost.Tests;
 /// never appear in anything the host writes: <c>/federation/links</c>, <c>/health</c>, <c>/metrics</c>, the log (messages,
 /// structured values and exceptions), start-up errors and the errors of a rejected reload.
 /// </summary>
+[Collection(InProcessMetricsCollection.Name)]
 public sealed class SecretLeakTests
 {
     // One secret with every reserved character, and random ones (a new sample each run, as a property test would draw).

@@ -51,7 +51,7 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 143" TERM INT   # so that the EXIT trap stops what was started when `timeout` ends the script
 
-management_port=$(free_port)
+free_port management_port
 echo "== starting a RabbitMQ node on loopback, management on $management_port"
 rabbitmq_node_start multihost '[rabbitmq_management,rabbitmq_event_exchange]' "management.tcp.port = $management_port" "management.tcp.ip = 127.0.0.1"
 echo "== RabbitMQ node up on 127.0.0.1:$amqp_port (data in $rabbitmq_dir)"
@@ -88,7 +88,7 @@ JSON
 
 urls=()
 for i in 1 2 3; do
-  port=$(free_port)
+  free_port port
   urls+=("http://127.0.0.1:$port")
   dotnet "$host_dll" --contentRoot "$dir/host" --Federation:InstanceName="host-$i" --Host:Url="http://127.0.0.1:$port" \
     > "$dir/host-$i.log" 2>&1 &

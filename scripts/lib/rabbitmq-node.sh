@@ -1,6 +1,7 @@
 # Sourced by the example scripts: a throwaway RabbitMQ node of their own, and free loopback ports.
 #
 #   source scripts/lib/rabbitmq-node.sh          # fails (exit 2) when rabbitmq-server is not installed
+#   free_port VAR                                # a free loopback port for something of the script's own
 #   rabbitmq_node_start NAME PLUGINS [CONF...]   # PLUGINS: an Erlang list such as '[]' or '[rabbitmq_management]';
 #                                                # CONF: extra rabbitmq.conf lines. Sets rabbitmq_dir, amqp_port.
 #   ctl ARGS...                                  # rabbitmqctl against that node
@@ -18,14 +19,23 @@ if [ ! -x "$rabbitmq_bin/rabbitmq-server" ] || [ ! -x "$rabbitmq_bin/rabbitmqctl
   exit 2
 fi
 
-# A port nothing listens on, among ports no other call here picked.
+# free_port VAR: sets VAR to a port nothing listens on, among ports no earlier call picked. It assigns instead of printing,
+# because a $(...) subshell would forget what it picked. Ports come from below the kernel's ephemeral range: a port in
+# that range can be taken at any moment as the local end of an outgoing connection (a host's own connection to the
+# broker, say), and then nothing can listen on it.
+ephemeral_low="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+[ "$ephemeral_low" -gt 11000 ] 2>/dev/null || ephemeral_low=32768
 picked_ports=" "
 free_port() {
-  local port
+  local free_port_candidate
   while true; do
-    port=$((20000 + RANDOM % 40000))
-    case "$picked_ports" in *" $port "*) continue ;; esac
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then picked_ports="$picked_ports$port "; echo "$port"; return; fi
+    free_port_candidate=$((10000 + RANDOM % (ephemeral_low - 10000)))
+    case "$picked_ports" in *" $free_port_candidate "*) continue ;; esac
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$free_port_candidate") 2>/dev/null; then
+      picked_ports="$picked_ports$free_port_candidate "
+      printf -v "$1" '%s' "$free_port_candidate"
+      return
+    fi
   done
 }
 
@@ -47,7 +57,7 @@ rabbitmq_node_start() {
   shift 2
   rabbitmq_dir="$(mktemp -d -t "$name-rabbitmq-XXXXXX")"
   rabbitmq_node="$name$$@localhost"
-  amqp_port=$(free_port); rabbitmq_dist_port=$(free_port); rabbitmq_epmd_port=$(free_port)
+  free_port amqp_port; free_port rabbitmq_dist_port; free_port rabbitmq_epmd_port
   { printf 'listeners.tcp.default = %s\nloopback_users = none\nlog.console = false\n' "$amqp_port"; printf '%s\n' "$@"; } > "$rabbitmq_dir/rabbitmq.conf"
   echo "$plugins." > "$rabbitmq_dir/enabled_plugins"
   : > "$rabbitmq_dir/rabbitmq-env.conf"

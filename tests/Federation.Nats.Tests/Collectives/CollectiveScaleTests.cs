@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Text;
 using Federation.Core.Collectives;
 using Federation.Core.Diagnostics;
+using Federation.Transport.Contracts.Collectives;
 using Xunit.Abstractions;
 
 namespace Federation.Nats.Tests.Collectives;
@@ -24,98 +25,13 @@ public sealed class CollectiveScaleTests(CollectivesFixture fixture, ITestOutput
 
     private static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(15);
 
-    // Requests in flight while an instance stops may lose a message (at-most-once); they give up after this long.
-    private static readonly TimeSpan InFlightTimeout = TimeSpan.FromSeconds(3);
-
     [Fact]
-    public async Task ThreeInstances_ShareTheWork_AndRepliesStillCompleteAfterOneStopsMidStream()
-    {
-        const string Cluster = "newyork_scale";
-        const int Warmup = 30;
-        const int StreamRequests = 90;
-        const int StopAfter = 30;
-        const int Concurrency = 6;
-        const int AfterStop = 30;
-        var instances = new List<FederationBroker>();
-        try
-        {
-            for (var i = 0; i < 3; i++)
-            {
-                instances.Add(await fixture.StartBrokerAsync(Cluster, fixture.Federation, fixture.Collectives["newyork"], $"scale-{i}", ownedByFixture: false));
-            }
-
-            var (client, connection) = await fixture.OpenClientAsync(fixture.Federation);
-            await using var _ = connection;
-
-            // Every instance takes part: queue groups spread requests and replies over the three.
-            for (var i = 0; i < Warmup; i++)
-            {
-                var warm = await client.RequestAsync(Request(Cluster, $"warmup-{i}", ReplyTimeout), CancellationToken.None);
-                Assert.True(warm.Completed, $"warm-up request {i} got {warm.Replies.Count} of 2 replies");
-            }
-
-            Assert.All(instances, b => Assert.True(b.Statistics.RequestsReceived > 0 && b.Statistics.RepliesReceived > 0, $"{b.InstanceName}: {b.Statistics}"));
-            output.WriteLine($"after warm-up: {string.Join("; ", instances.Select(b => $"{b.InstanceName} {b.Statistics}"))}");
-
-            // Now stop one instance while requests keep flowing.
-            var stopped = instances[0];
-            Task? stopping = null;
-            var outcomes = new ConcurrentBag<(int Index, bool AfterStop, bool Completed, int Replies)>();
-            using var gate = new SemaphoreSlim(Concurrency);
-            var running = new List<Task>();
-            for (var i = 0; i < StreamRequests; i++)
-            {
-                await gate.WaitAsync();
-                if (i == StopAfter)
-                {
-                    stopping = stopped.StopAsync(CancellationToken.None);
-                }
-
-                var index = i;
-                var afterStop = stopping is { IsCompletedSuccessfully: true };
-                running.Add(Task.Run(async () =>
-                {
-                    try
-                    {
-                        var result = await client.RequestAsync(Request(Cluster, $"stream-{index}", afterStop ? ReplyTimeout : InFlightTimeout), CancellationToken.None);
-                        outcomes.Add((index, afterStop, result.Completed, result.Replies.Count));
-                    }
-                    finally
-                    {
-                        gate.Release();
-                    }
-                }));
-            }
-
-            await Task.WhenAll(running);
-            await stopping!;
-            var lost = outcomes.Where(o => !o.Completed).OrderBy(o => o.Index).ToList();
-            output.WriteLine($"stream: {outcomes.Count} requests, {outcomes.Count(o => o.AfterStop)} sent after the stop completed; incomplete: {lost.Count} [{string.Join(", ", lost.Select(o => $"#{o.Index}: {o.Replies}/2"))}]");
-            Assert.Equal(StreamRequests, outcomes.Count);
-            Assert.All(outcomes.Where(o => o.AfterStop), o => Assert.True(o.Completed, $"request #{o.Index}, sent after the stop, got {o.Replies} of 2 replies"));
-
-            // After the stop, the two survivors carry every request and reply; the stopped instance handles nothing more.
-            var stoppedStatistics = stopped.Statistics;
-            var survivorsBefore = instances.Skip(1).Select(b => b.Statistics.RequestsReceived).ToList();
-            for (var i = 0; i < AfterStop; i++)
-            {
-                var result = await client.RequestAsync(Request(Cluster, $"after-{i}", ReplyTimeout), CancellationToken.None);
-                Assert.True(result.Completed, $"request {i} after the stop got {result.Replies.Count} of 2 replies");
-            }
-
-            output.WriteLine($"at the end: {string.Join("; ", instances.Select(b => $"{b.InstanceName} {b.Statistics}"))}");
-            Assert.False(stopped.IsConnected);
-            Assert.Equal(stoppedStatistics, stopped.Statistics);
-            Assert.All(instances.Skip(1).Select((b, i) => b.Statistics.RequestsReceived - survivorsBefore[i]), handled => Assert.True(handled > 0));
-        }
-        finally
-        {
-            foreach (var instance in instances)
-            {
-                await instance.DisposeAsync();
-            }
-        }
-    }
+    public Task ThreeInstances_ShareTheWork_AndRepliesStillCompleteAfterOneStopsMidStream() =>
+        CollectiveScaleScenario.ThreeInstancesShareTheWorkAndSurviveOneStoppingAsync(
+            "newyork_scale",
+            i => fixture.StartBrokerAsync("newyork_scale", fixture.Federation, fixture.Collectives["newyork"], $"scale-{i}", ownedByFixture: false),
+            () => fixture.OpenClientAsync(fixture.Federation),
+            output);
 
     [Fact]
     public async Task Metrics_CountReceivedPublishedAndErrors_AndTimeProcessing_PerClusterInstanceDirectionAndSide()
@@ -174,12 +90,6 @@ public sealed class CollectiveScaleTests(CollectivesFixture fixture, ITestOutput
             Tokyo(instrument).Where(m => m.Tags[DirectionTag] == direction && m.Tags[ConnectedToTag] == side).Sum(m => m.Value);
     }
 
-    private static FederatedRequest Request(string federation, string body, TimeSpan timeout) => new()
-    {
-        Federations = [federation],
-        Targets = [CollectiveNode.Broadcast],
-        Body = Encoding.UTF8.GetBytes(body),
-        ExpectedReplies = 2,
-        Timeout = timeout,
-    };
+    private static FederatedRequest Request(string federation, string body, TimeSpan timeout) =>
+        CollectiveScaleScenario.Request(federation, body, timeout);
 }

@@ -18,41 +18,20 @@ namespace Federation.Nats.Tests.JetStream;
 /// the consumer), the producer stores 100,000 confirmed messages upstream, the link starts again, and once part of them
 /// arrived the victim is killed with SIGKILL and restarted (the engine: disposed mid-transfer, a new one started).
 /// </remarks>
-public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : JetStreamServerPairTests("js-up", "js-down")
 {
     private const int Messages = 100_000;
     private const string Exchange = "orders";
     private static readonly string Stream = "federation-" + Exchange;
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
 
-    private readonly List<FederationEngine> _engines = [];
-    private NatsServerProcess _upstream = null!;
-    private NatsServerProcess _downstream = null!;
-
-    public async Task InitializeAsync()
-    {
-        _upstream = await NatsServerProcess.StartJetStreamAsync("js-up");
-        _downstream = await NatsServerProcess.StartJetStreamAsync("js-down");
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var engine in _engines)
-        {
-            await engine.DisposeAsync();
-        }
-
-        await _upstream.DisposeAsync();
-        await _downstream.DisposeAsync();
-    }
-
     [Fact]
     public Task Upstream_server_killed_and_restarted_mid_transfer_loses_and_duplicates_nothing() =>
-        TransferSurvivesAsync("upstream server", () => _upstream.KillAsync(), () => _upstream.StartAsync());
+        TransferSurvivesAsync("upstream server", () => Upstream.KillAsync(), () => Upstream.StartAsync());
 
     [Fact]
     public Task Downstream_server_killed_and_restarted_mid_transfer_loses_and_duplicates_nothing() =>
-        TransferSurvivesAsync("downstream server", () => _downstream.KillAsync(), () => _downstream.StartAsync());
+        TransferSurvivesAsync("downstream server", () => Downstream.KillAsync(), () => Downstream.StartAsync());
 
     [Fact]
     public async Task Engine_stopped_mid_transfer_and_started_again_loses_and_duplicates_nothing()
@@ -62,13 +41,13 @@ public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : 
             "engine",
             async () =>
             {
-                victim = _engines[^1];
-                _engines.Remove(victim);
+                victim = Engines[^1];
+                Engines.Remove(victim);
                 await DropAsync(victim);
             },
             () =>
             {
-                _engines.Add(StartEngine());
+                Engines.Add(StartEngine());
                 return Task.CompletedTask;
             });
     }
@@ -77,21 +56,21 @@ public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : 
     {
         var clock = Stopwatch.StartNew();
         var engine = StartEngine();
-        _engines.Add(engine);
+        Engines.Add(engine);
         await JetStreamTestKit.EventuallyAsync(
-            async () => await JetStreamTestKit.ConsumersAsync(_upstream, Stream) is [_],
+            async () => await JetStreamTestKit.ConsumersAsync(Upstream, Stream) is [_],
             () => $"the link's durable consumer upstream; links: {Describe(engine)}",
             Deadline);
-        _engines.Remove(engine);
+        Engines.Remove(engine);
         await engine.DisposeAsync();
 
-        await JetStreamTestKit.PublishConfirmedAsync(_upstream, Exchange, 0, Messages);
+        await JetStreamTestKit.PublishConfirmedAsync(Upstream, Exchange, 0, Messages);
         output.WriteLine($"{clock.Elapsed}: {Messages} stored upstream");
 
-        _engines.Add(StartEngine());
+        Engines.Add(StartEngine());
         long count = 0;
         await JetStreamTestKit.EventuallyAsync(
-            async () => (count = await JetStreamTestKit.CountAsync(_downstream, Stream)) >= Messages / 10,
+            async () => (count = await JetStreamTestKit.CountAsync(Downstream, Stream)) >= Messages / 10,
             () => $"a tenth of the messages downstream; have {count}",
             Deadline);
         output.WriteLine($"{clock.Elapsed}: {count} downstream, killing the {victim}");
@@ -107,17 +86,17 @@ public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : 
             await JetStreamTestKit.EventuallyAsync(
                 async () =>
                 {
-                    count = await JetStreamTestKit.CountAsync(_downstream, Stream);
-                    var consumers = await JetStreamTestKit.ConsumersAsync(_upstream, Stream);
+                    count = await JetStreamTestKit.CountAsync(Downstream, Stream);
+                    var consumers = await JetStreamTestKit.ConsumersAsync(Upstream, Stream);
                     upstreamState = string.Join("; ", consumers.Select(c => $"{c.Name}: pending {c.NumPending}, ack pending {c.NumAckPending}, redelivered {c.NumRedelivered}, delivered {c.Delivered?.StreamSeq}, ack floor {c.AckFloor?.StreamSeq}"));
                     return count >= Messages && consumers is [{ NumPending: 0, NumAckPending: 0 }];
                 },
-                () => $"{Messages} messages downstream and nothing left upstream; have {count}; upstream: {upstreamState}; links: {Describe(_engines[^1])}",
+                () => $"{Messages} messages downstream and nothing left upstream; have {count}; upstream: {upstreamState}; links: {Describe(Engines[^1])}",
                 Deadline);
         }
         catch (Exception) when (count > 0)
         {
-            var have = (await JetStreamTestKit.ReadAllAsync(_downstream, Stream, count)).ToHashSet();
+            var have = (await JetStreamTestKit.ReadAllAsync(Downstream, Stream, count)).ToHashSet();
             var missing = Enumerable.Range(0, Messages).Where(i => !have.Contains(i)).ToList();
             output.WriteLine($"missing {missing.Count}: {string.Join(",", missing.Take(50))}");
             throw;
@@ -125,7 +104,7 @@ public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : 
 
         output.WriteLine($"{clock.Elapsed}: {count} downstream, upstream consumer drained");
 
-        var bodies = await JetStreamTestKit.ReadAllAsync(_downstream, Stream, Messages);
+        var bodies = await JetStreamTestKit.ReadAllAsync(Downstream, Stream, Messages);
         var distinct = bodies.ToHashSet();
         Assert.Equal(Messages, distinct.Count); // 0 lost
         Assert.Equal(Messages, bodies.Count); // 0 duplicates
@@ -139,12 +118,12 @@ public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : 
         {
             Downstream =
             {
-                Uri = $"{_downstream.Url}?cluster-name=DOWN&monitor-port={Port(_downstream.MonitorPort)}&monitor-interval-ms=50&namespaces={Exchange}&jetstream=true",
+                Uri = $"{Downstream.Url}?cluster-name=DOWN&monitor-port={Port(Downstream.MonitorPort)}&monitor-interval-ms=50&namespaces={Exchange}&jetstream=true",
             },
         };
         options.Upstreams["up"] = new UpstreamDefinition
         {
-            Uris = { $"{_upstream.Url}?cluster-name=UP&jetstream=true&ack-wait-ms=5000" },
+            Uris = { $"{Upstream.Url}?cluster-name=UP&jetstream=true&ack-wait-ms=5000" },
             ReconnectDelaySeconds = 0.2,
             ReconnectBackoff = ReconnectBackoffMode.Fixed,
             ResourceCleanupMode = ResourceCleanupMode.Never,

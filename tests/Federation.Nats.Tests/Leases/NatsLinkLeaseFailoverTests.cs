@@ -19,33 +19,13 @@ namespace Federation.Nats.Tests.Leases;
 /// the holder dies mid-transfer (its sockets close, nothing is released), the other takes over within 10 s, and the
 /// downstream stream holds every message exactly once.
 /// </summary>
-public sealed class NatsLinkLeaseFailoverTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class NatsLinkLeaseFailoverTests(ITestOutputHelper output) : JetStreamServerPairTests("lease-up", "lease-down")
 {
     private const string Exchange = "orders";
     private const int Messages = 20_000;
     private static readonly string Stream = "federation-" + Exchange;
     private static readonly TimeSpan TakeOverBar = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
-    private readonly List<FederationEngine> _engines = [];
-    private NatsServerProcess _upstream = null!;
-    private NatsServerProcess _downstream = null!;
-
-    public async Task InitializeAsync()
-    {
-        _upstream = await NatsServerProcess.StartJetStreamAsync("lease-up");
-        _downstream = await NatsServerProcess.StartJetStreamAsync("lease-down");
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var engine in _engines)
-        {
-            await engine.DisposeAsync();
-        }
-
-        await _upstream.DisposeAsync();
-        await _downstream.DisposeAsync();
-    }
 
     [Fact]
     public async Task The_waiting_engine_takes_over_within_10_s_when_the_holder_dies_mid_transfer_and_nothing_is_lost_or_doubled()
@@ -57,10 +37,10 @@ public sealed class NatsLinkLeaseFailoverTests(ITestOutputHelper output) : IAsyn
         Assert.Equal("host-a", waiting.LeaseHolder);
         Assert.Contains("'host-a'", waiting.Waiting, StringComparison.Ordinal);
 
-        await JetStreamTestKit.PublishConfirmedAsync(_upstream, Exchange, 0, Messages);
+        await JetStreamTestKit.PublishConfirmedAsync(Upstream, Exchange, 0, Messages);
         long count = 0;
         await JetStreamTestKit.EventuallyAsync(
-            async () => (count = await JetStreamTestKit.CountAsync(_downstream, Stream)) >= Messages / 20,
+            async () => (count = await JetStreamTestKit.CountAsync(Downstream, Stream)) >= Messages / 20,
             () => $"the first messages downstream; have {count}",
             Deadline);
 
@@ -72,21 +52,21 @@ public sealed class NatsLinkLeaseFailoverTests(ITestOutputHelper output) : IAsyn
         output.WriteLine($"host-b took over {clock.Elapsed} after the crash");
         Assert.True(clock.Elapsed < TakeOverBar, $"host-b took over {clock.Elapsed} after host-a died");
         Assert.Equal("host-b", taken.LeaseHolder);
-        await JetStreamTestKit.PublishConfirmedAsync(_upstream, Exchange, Messages, Messages);
+        await JetStreamTestKit.PublishConfirmedAsync(Upstream, Exchange, Messages, Messages);
 
         var upstreamState = "";
         await JetStreamTestKit.EventuallyAsync(
             async () =>
             {
-                count = await JetStreamTestKit.CountAsync(_downstream, Stream);
-                var consumers = await JetStreamTestKit.ConsumersAsync(_upstream, Stream);
+                count = await JetStreamTestKit.CountAsync(Downstream, Stream);
+                var consumers = await JetStreamTestKit.ConsumersAsync(Upstream, Stream);
                 upstreamState = string.Join("; ", consumers.Select(c => $"{c.Name}: pending {c.NumPending}, ack pending {c.NumAckPending}"));
                 return count >= 2 * Messages && consumers is [{ NumPending: 0, NumAckPending: 0 }];
             },
             () => $"{2 * Messages} messages downstream and nothing left upstream; have {count}; upstream: {upstreamState}",
             Deadline);
 
-        var bodies = await JetStreamTestKit.ReadAllAsync(_downstream, Stream, 2 * Messages);
+        var bodies = await JetStreamTestKit.ReadAllAsync(Downstream, Stream, 2 * Messages);
         Assert.Equal(Enumerable.Range(0, 2 * Messages), bodies.ToHashSet().Order()); // 0 lost
         Assert.Equal(2 * Messages, bodies.Count); // 0 duplicates
     }
@@ -98,12 +78,12 @@ public sealed class NatsLinkLeaseFailoverTests(ITestOutputHelper output) : IAsyn
             InstanceName = instance,
             Downstream =
             {
-                Uri = $"{_downstream.Url}?cluster-name=DOWN&monitor-port={_downstream.MonitorPort.ToString(CultureInfo.InvariantCulture)}&monitor-interval-ms=50&namespaces={Exchange}&jetstream=true",
+                Uri = $"{Downstream.Url}?cluster-name=DOWN&monitor-port={Downstream.MonitorPort.ToString(CultureInfo.InvariantCulture)}&monitor-interval-ms=50&namespaces={Exchange}&jetstream=true",
             },
         };
         options.Upstreams["up"] = new UpstreamDefinition
         {
-            Uris = { $"{_upstream.Url}?cluster-name=UP&jetstream=true&ack-wait-ms=3000" },
+            Uris = { $"{Upstream.Url}?cluster-name=UP&jetstream=true&ack-wait-ms=3000" },
             ReconnectDelaySeconds = 0.2,
             ReconnectBackoff = ReconnectBackoffMode.Fixed,
             ResourceCleanupMode = ResourceCleanupMode.Never,
@@ -112,7 +92,7 @@ public sealed class NatsLinkLeaseFailoverTests(ITestOutputHelper output) : IAsyn
         options.Policies["fed"] = new FederationPolicy { Pattern = $"^{Exchange}$", Definition = new FederationPolicyDefinition { FederationUpstream = "up" } };
         var transport = new CrashableTransport(new NatsTransport());
         var engine = new FederationEngine(options, [transport], new TestOutputLoggerFactory(output));
-        _engines.Add(engine);
+        Engines.Add(engine);
         _ = engine.StartAsync(CancellationToken.None);
         return (engine, transport);
     }

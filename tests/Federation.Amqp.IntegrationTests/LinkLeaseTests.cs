@@ -162,13 +162,7 @@ public sealed class LinkLeaseTests(FederationNodesFixture nodes) : IAsyncLifetim
         return received.Distinct().Count();
     }
 
-    // rabbitmqctl asks the queue itself; the management API's figures can be seconds old.
-    private async Task<int> UnacknowledgedUpstreamAsync()
-    {
-        var listed = await nodes.Upstream.CtlAsync(CancellationToken.None, "list_queues", "-q", "--no-table-headers", "name", "messages_unacknowledged");
-        var line = listed.Output.Split('\n').Select(l => l.Split('\t')).FirstOrDefault(f => f.Length == 2 && f[0] == UpstreamQueue);
-        return line is null ? -1 : int.Parse(line[1].Trim(), CultureInfo.InvariantCulture);
-    }
+    private Task<int> UnacknowledgedUpstreamAsync() => nodes.Upstream.UnacknowledgedAsync(UpstreamQueue);
 
     private static string Id(int i) => i.ToString("D5", CultureInfo.InvariantCulture);
 

@@ -234,6 +234,18 @@ public sealed class RabbitMqNode : IAsyncDisposable
     public Task<ProcessRunner.Result> CtlAsync(CancellationToken cancellationToken, params string[] arguments) =>
         ProcessRunner.RunAsync(Path.Combine(binDirectory, "rabbitmqctl"), ["-n", NodeName, .. arguments], environment, CommandTimeout, cancellationToken: cancellationToken);
 
+    /// <summary>
+    /// How many of <paramref name="queue"/>'s messages (in the default vhost) are delivered and not yet acknowledged, or -1
+    /// when the node has no such queue. Asked of the queue itself through rabbitmqctl: the management API's figures can be
+    /// seconds old.
+    /// </summary>
+    public async Task<int> UnacknowledgedAsync(string queue, CancellationToken cancellationToken = default)
+    {
+        var listed = await CtlAsync(cancellationToken, "list_queues", "-q", "--no-table-headers", "name", "messages_unacknowledged");
+        var line = listed.Output.Split('\n').Select(l => l.Split('\t')).FirstOrDefault(f => f.Length == 2 && f[0] == queue);
+        return line is null ? -1 : int.Parse(line[1].Trim(), CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Stops the node, stops its epmd (by port) and deletes its directory.</summary>
     public async ValueTask DisposeAsync()
     {

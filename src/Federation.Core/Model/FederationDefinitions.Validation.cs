@@ -1,4 +1,4 @@
-using Federation.Core.Links;
+using Federation.Core.Transport;
 using static Federation.Core.Model.ConfigurationErrorText;
 
 namespace Federation.Core.Model;

@@ -63,7 +63,7 @@ internal sealed partial class FederationDefinitions
     public IReadOnlyList<DuplicateSetElement> DuplicateSetElements { get; }
 
     /// <summary>Validates <paramref name="options"/> (see <see cref="Validate"/>) and snapshots it. Throws <see cref="FederationConfigurationException"/> listing every error.</summary>
-    public static FederationDefinitions Create(FederationOptions options, Links.TransportResolver? transports = null)
+    public static FederationDefinitions Create(FederationOptions options, TransportResolver? transports = null)
     {
         var errors = Validate(options, transports);
         if (errors.Count > 0)

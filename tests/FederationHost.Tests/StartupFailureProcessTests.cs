@@ -23,6 +23,11 @@ public sealed class StartupFailureProcessTests
         { "Downstream alias typo", $$"""{ "Host": { "Url": "http://127.0.0.1:0" }, "Downstream": { "url": "memory://proc-local/%2f" } }""", "Downstream:url is not a recognised key; known keys: uri" },
         { "non-loopback Host:Url", $$"""{ "Host": { "Url": "http://10.1.2.3:0" }, {{Federation}} }""", "Host:AllowRemote=true" },
         { "no downstream", """{ "Host": { "Url": "http://127.0.0.1:0" } }""", "invalid Federation configuration: Downstream:uri" },
+        {
+            "presence timeout under three heartbeats",
+            """{ "Host": { "Url": "http://127.0.0.1:0" }, "Federation": { "Downstream": { "uri": "memory://proc-local/%2f" }, "Ownership": { "PresenceTimeout": "00:00:02" } } }""",
+            "Ownership:PresenceTimeout: '00:00:02' is shorter than three heartbeats (HeartbeatInterval '00:00:01' x 3 = '00:00:03')"
+        },
     };
 
     [Theory]

@@ -1,4 +1,3 @@
-using Federation.Core.Links;
 using Federation.Core.Model;
 using Federation.Core.Transport;
 using Microsoft.Extensions.Options;

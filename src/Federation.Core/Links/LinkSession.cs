@@ -85,10 +85,20 @@ internal sealed partial class LinkSession
 
         // A/B swap: build the new generation while the queue is still bound to the old one, so capture has no gap,
         // then drop the old one; upstream bindings whose downstream binding vanished while we were away go with it.
-        var previous = await PreviousGenerationAsync(cancellationToken).ConfigureAwait(false);
+        var (previous, both) = await PreviousGenerationAsync(cancellationToken).ConfigureAwait(false);
         Generation = previous == 'A' ? 'B' : 'A';
         InternalExchange = UpstreamNaming.InternalExchangeName(QueueName, Generation);
-        await _upstream.DeleteExchangeAsync(InternalExchange, cancellationToken).ConfigureAwait(false);
+        if (!both)
+        {
+            // A leftover of the new generation starts empty, so that bindings dropped downstream meanwhile do not linger.
+            await _upstream.DeleteExchangeAsync(InternalExchange, cancellationToken).ConfigureAwait(false);
+        }
+
+        // With both present (a swap cut short: killed, or cancelled by a lost lease or a handover) the upstream cannot say
+        // which one has the bindings, so neither is deleted before the new one has them all: deleting the complete one
+        // would leave the queue bound only through the half-built one, and what is published until the replay ends would
+        // have nowhere to go. Declaring, binding and replaying into an existing exchange is idempotent; any binding it
+        // still has that was dropped downstream goes at the next swap.
         await DeclareInternalExchangeAsync(cancellationToken).ConfigureAwait(false);
         await _upstream.BindAsync(new BindingSpec(InternalExchange, QueueName, BindingDestinationKind.Queue, ""), noWait: false, cancellationToken).ConfigureAwait(false);
         _context.Generations.Remember(_definition.Id, Generation);
@@ -482,23 +492,24 @@ internal sealed partial class LinkSession
     /// instance may have run the link since this one did, and building "the other" generation from stale memory would
     /// delete the exchange the queue is bound through, leaving a gap in which upstream messages have nowhere to go.
     /// </summary>
-    private async Task<char> PreviousGenerationAsync(CancellationToken cancellationToken)
+    /// <returns>The previous generation, and whether both internal exchanges exist (a swap was cut short).</returns>
+    private async Task<(char Previous, bool Both)> PreviousGenerationAsync(CancellationToken cancellationToken)
     {
         var a = await _upstream.ExchangeExistsAsync(UpstreamNaming.InternalExchangeName(QueueName, 'A'), cancellationToken).ConfigureAwait(false);
         var b = await _upstream.ExchangeExistsAsync(UpstreamNaming.InternalExchangeName(QueueName, 'B'), cancellationToken).ConfigureAwait(false);
         if (a != b)
         {
-            return a ? 'A' : 'B';
+            return (a ? 'A' : 'B', false);
         }
 
         if (_context.Generations.TryRecall(_definition.Id, out var remembered))
         {
-            return remembered;
+            return (remembered, a);
         }
 
-        // Both (a swap cut short): rebuild A while B still captures. Neither: the plugin's stored default is A, so a
-        // first-ever start uses B.
-        return b ? 'B' : 'A';
+        // Both (a swap cut short): complete A, then drop B. Neither: the plugin's stored default is A, so a first-ever
+        // start uses B.
+        return (b ? 'B' : 'A', a);
     }
 
     /// <summary>

@@ -40,7 +40,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         _topology = new TopologyMirror(_loop, _downstream, explicitTopology, _declarer, ReconcileAsync, _logger, time, _stopping.Token);
         if (definitions.SpreadLinks)
         {
-            _ownership = new LinkOwnership(InstanceName, OwnershipTimings.Default, time);
+            _ownership = new LinkOwnership(InstanceName, OwnershipTimings.From(definitions.Ownership), time);
             _presence = new InstancePresence(_ownership, _downstream.Handle, time, loggerFactory.CreateLogger("Federation.Core.InstancePresence"));
         }
 

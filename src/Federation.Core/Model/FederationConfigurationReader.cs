@@ -28,7 +28,7 @@ internal static class FederationConfigurationReader
     private static readonly string[] SectionKeys =
     [
         nameof(FederationOptions.ClusterName), nameof(FederationOptions.InstanceName), nameof(FederationOptions.Downstream), nameof(FederationOptions.Upstreams),
-        nameof(FederationOptions.UpstreamSets), nameof(FederationOptions.Policies), nameof(FederationOptions.SpreadLinks),
+        nameof(FederationOptions.UpstreamSets), nameof(FederationOptions.Policies), nameof(FederationOptions.SpreadLinks), nameof(FederationOptions.Ownership),
     ];
 
     /// <summary>
@@ -47,6 +47,7 @@ internal static class FederationConfigurationReader
         target.InstanceName = ReadClusterName(section.GetSection(nameof(FederationOptions.InstanceName)), errors);
         var spread = section.GetSection(nameof(FederationOptions.SpreadLinks));
         target.SpreadLinks = spread.Value is null || (ParameterReading.ReadBoolean(new ConfigurationParameterValue(spread), nameof(FederationOptions.SpreadLinks), errors) ?? true);
+        target.Ownership = OwnershipOptionsReader.Read(section.GetSection(nameof(FederationOptions.Ownership)), errors);
         target.Downstream = ReadDownstream(section.GetSection(nameof(FederationOptions.Downstream)), errors);
         target.Upstreams = ReadNamed(
             section.GetSection(nameof(FederationOptions.Upstreams)), errors, UpstreamParametersReader.ReadUpstream);

@@ -1,4 +1,4 @@
-using Federation.Core.Links;
+using Federation.Core.Transport;
 using static Federation.Core.Model.ConfigurationErrorText;
 
 namespace Federation.Core.Model;
@@ -34,6 +34,7 @@ internal sealed partial class FederationDefinitions
             errors.Add(At(nameof(FederationOptions.InstanceName), Quote(instanceName) + " is blank; leave it unset for machine:pid"));
         }
 
+        OwnershipValidation.Validate(options.Ownership, errors);
         ValidateDownstream(options.Downstream, transports, errors);
 
         var upstreams = InNameOrder(options.Upstreams, nameof(FederationOptions.Upstreams), errors);

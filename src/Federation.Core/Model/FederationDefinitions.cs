@@ -25,6 +25,7 @@ internal sealed partial class FederationDefinitions
         ClusterName = clusterName;
         InstanceName = instanceName;
         SpreadLinks = true;
+        Ownership = new OwnershipOptions();
         DownstreamUri = downstreamUri;
         Upstreams = upstreams;
         this.exchangePolicies = exchangePolicies;
@@ -43,6 +44,9 @@ internal sealed partial class FederationDefinitions
     /// <summary>Whether the instances spread the links among themselves (<see cref="FederationOptions.SpreadLinks"/>).</summary>
     public bool SpreadLinks { get; private init; }
 
+    /// <summary>How the instances notice each other and pass links (<see cref="FederationOptions.Ownership"/>): a copy, never changed.</summary>
+    public OwnershipOptions Ownership { get; private init; }
+
     /// <summary>The downstream URI; validation refuses a configuration without one.</summary>
     public string DownstreamUri { get; }
 
@@ -59,7 +63,7 @@ internal sealed partial class FederationDefinitions
     public IReadOnlyList<DuplicateSetElement> DuplicateSetElements { get; }
 
     /// <summary>Validates <paramref name="options"/> (see <see cref="Validate"/>) and snapshots it. Throws <see cref="FederationConfigurationException"/> listing every error.</summary>
-    public static FederationDefinitions Create(FederationOptions options, Links.TransportResolver? transports = null)
+    public static FederationDefinitions Create(FederationOptions options, TransportResolver? transports = null)
     {
         var errors = Validate(options, transports);
         if (errors.Count > 0)
@@ -86,6 +90,7 @@ internal sealed partial class FederationDefinitions
         return new FederationDefinitions(options.ClusterName, options.InstanceName, options.Downstream!.Uri!, upstreams, policies, FindDuplicates(sets, upstreams))
         {
             SpreadLinks = options.SpreadLinks,
+            Ownership = options.Ownership.Copy(),
         };
     }
 

@@ -30,6 +30,13 @@ public sealed class FederationOptions
     /// </summary>
     public bool SpreadLinks { get; set; } = true;
 
+    /// <summary>
+    /// How the instances notice each other and pass links between them when <see cref="SpreadLinks"/> is on
+    /// (<c>Federation:Ownership</c>: heartbeat interval, presence timeout and the rest). Read at start; a reload does not
+    /// change it.
+    /// </summary>
+    public OwnershipOptions Ownership { get; set; } = new();
+
     /// <summary>The downstream broker: the one whose exchanges are federated.</summary>
     public DownstreamOptions Downstream { get; set; } = new();
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Federation.Core.Links;
+using Federation.Core.Transport;
 using static Federation.Core.Model.ConfigurationErrorText;
 
 namespace Federation.Core.Model;

@@ -20,6 +20,8 @@ public sealed class NamespaceDependencyTests
         // Telemetry is told counts and values; it knows no link.
         { "Federation.Core.Diagnostics", ["Federation.Core.Transport"] },
         { "Federation.Core.Topology", ["Federation.Core.Transport"] },
+        // The configuration model validates URIs against the transports (TransportResolver lives with them); it knows no link.
+        { "Federation.Core.Model", ["Federation.Core.Transport"] },
     };
 
     [Theory]

@@ -19,7 +19,7 @@ internal abstract class DelegatingBrokerConnection(IBrokerConnection inner) : IB
 
     public virtual IBrokerLeases? Leases => Inner.Leases;
 
-    public ValueTask DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken) => Inner.DeclareExchangeAsync(exchange, cancellationToken);
+    public virtual ValueTask DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken) => Inner.DeclareExchangeAsync(exchange, cancellationToken);
 
     public ValueTask<bool> ExchangeExistsAsync(string name, CancellationToken cancellationToken) => Inner.ExchangeExistsAsync(name, cancellationToken);
 

@@ -16,10 +16,14 @@ internal sealed class InstanceCluster : IAsyncDisposable
     private readonly Dictionary<string, (FederationEngine Engine, CrashableTransport Transport)> _live = new(StringComparer.Ordinal);
     private readonly List<FederationEngine> _gone = [];
     private readonly int _links;
+    private readonly Action<OwnershipOptions>? _ownership;
 
-    public InstanceCluster(int links)
+    /// <param name="links">How many links (federated exchanges) the instances share.</param>
+    /// <param name="ownership">Sets the <c>Federation:Ownership</c> timings of every instance; null keeps the defaults.</param>
+    public InstanceCluster(int links, Action<OwnershipOptions>? ownership = null)
     {
         _links = links;
+        _ownership = ownership;
         _bed.Broker("D");
         _bed.Broker("U");
     }
@@ -50,6 +54,7 @@ internal sealed class InstanceCluster : IAsyncDisposable
         var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") } }
             .Upstream("u", "U", u => u.Exchange = "upstream")
             .Policy("fed", "^fed", upstream: "u");
+        _ownership?.Invoke(options.Ownership);
         var transport = new CrashableTransport(_bed.Transport, Census, instance);
         var engine = new FederationEngine(options, [transport], timeProvider: Time);
         _live.Add(instance, (engine, transport));

@@ -1,5 +1,4 @@
 using Federation.Core.InMemory;
-using Federation.Core.Links;
 using Federation.Core.Model;
 using Federation.Core.Transport;
 using Xunit;

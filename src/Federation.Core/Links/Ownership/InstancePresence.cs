@@ -18,9 +18,6 @@ namespace Federation.Core.Links.Ownership;
 /// </remarks>
 internal sealed class InstancePresence : IAsyncDisposable
 {
-    // A clean stop must not wait long for a downstream that stopped answering; the others then notice the silence instead.
-    private static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(2);
-
     private readonly LinkOwnership _ownership;
     private readonly DownstreamHandle _downstream;
     private readonly TimeProvider _time;
@@ -78,10 +75,11 @@ internal sealed class InstancePresence : IAsyncDisposable
         }
 
         // Bounded in real time whatever the publisher does with the token (a blocked publish must not hold up a stop).
-        using var timeout = new CancellationTokenSource(LeaveTimeout);
+        var leaveWithin = _ownership.Timings.LeaveWithin;
+        using var timeout = new CancellationTokenSource(leaveWithin);
         try
         {
-            await SayLeavingAsync(session, timeout.Token).WaitAsync(LeaveTimeout).ConfigureAwait(false);
+            await SayLeavingAsync(session, timeout.Token).WaitAsync(leaveWithin).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TransportException or OperationCanceledException or ObjectDisposedException or TimeoutException)
         {
@@ -116,7 +114,7 @@ internal sealed class InstancePresence : IAsyncDisposable
         {
             try
             {
-                await loop.WaitAsync(LeaveTimeout).ConfigureAwait(false);
+                await loop.WaitAsync(_ownership.Timings.LeaveWithin).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {

@@ -1,6 +1,8 @@
+using Federation.Core.Model;
+
 namespace Federation.Core.Links.Ownership;
 
-/// <summary>How often instances announce themselves, and how the others read silence.</summary>
+/// <summary>How often instances announce themselves, and how the others read silence (from <see cref="OwnershipOptions"/>).</summary>
 /// <param name="HeartbeatEvery">How often each engine publishes its heartbeat, and re-evaluates placement and handovers.</param>
 /// <param name="LiveFor">An instance not heard for longer than this is no longer live: the survivors take its links.</param>
 /// <param name="SettleAfter">
@@ -12,8 +14,19 @@ namespace Federation.Core.Links.Ownership;
 /// in the link's preference order (the runner-up tries after this long, the next after twice as long...). It covers a
 /// preferred instance that is live but does not run the link (another configuration, say); the lease keeps it safe.
 /// </param>
-internal sealed record OwnershipTimings(TimeSpan HeartbeatEvery, TimeSpan LiveFor, TimeSpan SettleAfter, TimeSpan FallbackAfter)
+/// <param name="LeaveWithin">
+/// How long, in real time, a clean stop waits to say "leaving": a downstream that stopped answering must not hold up a stop;
+/// the others then notice the silence instead.
+/// </param>
+internal sealed record OwnershipTimings(TimeSpan HeartbeatEvery, TimeSpan LiveFor, TimeSpan SettleAfter, TimeSpan FallbackAfter, TimeSpan LeaveWithin)
 {
-    /// <summary>1 s heartbeats, live for 3 s, settled after 3 s, fallback after 15 s per rank.</summary>
-    public static OwnershipTimings Default { get; } = new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(15));
+    /// <summary>The defaults of <see cref="OwnershipOptions"/>: 1 s heartbeats, live for 3 s, settled after 3 s, fallback after 15 s per rank, 2 s to leave.</summary>
+    public static OwnershipTimings Default { get; } = From(new OwnershipOptions());
+
+    /// <summary>The timings <paramref name="options"/> (validated) configure.</summary>
+    public static OwnershipTimings From(OwnershipOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new(options.HeartbeatInterval, options.PresenceTimeout, options.SettleTime, options.FallbackDelay, options.LeaveTimeout);
+    }
 }

@@ -1,8 +1,9 @@
-using Federation.Core.Transport;
+namespace Federation.Core.Transport;
 
-namespace Federation.Core.Links;
-
-/// <summary>Picks the transport for a URI by its scheme.</summary>
+/// <summary>
+/// Picks the transport for a URI by its scheme. It knows only the transport SPI, so that both the model (which validates
+/// URIs against the registered transports) and the links (which connect) use it without depending on each other.
+/// </summary>
 internal sealed class TransportResolver
 {
     private readonly Dictionary<string, ITransport> _bySchema = new(StringComparer.OrdinalIgnoreCase);

@@ -1,0 +1,70 @@
+using Federation.Core.Model;
+
+namespace Federation.Core.Tests.Engine;
+
+/// <summary>
+/// The configured <c>Federation:Ownership</c> timings are the ones the engines work by: how long the survivors wait before
+/// taking a dead instance's links follows the presence timeout and the heartbeat, measured on a fake clock.
+/// </summary>
+public sealed class OwnershipTimingsTests
+{
+    private const int Links = 6;
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(60);
+    private static readonly string[] Instances = ["host-a", "host-b", "host-c"];
+
+    [Fact]
+    public async Task A_long_presence_timeout_keeps_a_dead_instances_links_waiting_that_long()
+    {
+        await using var cluster = await StartedClusterAsync(ownership =>
+        {
+            ownership.PresenceTimeout = TimeSpan.FromSeconds(30);
+            ownership.FallbackDelay = TimeSpan.FromSeconds(90);
+        });
+
+        await cluster.CrashAsync("host-c");
+        var took = await cluster.AdvanceUntilAsync(cluster.AllRunning, TimeSpan.FromSeconds(45), cluster.Describe, step: TimeSpan.FromMilliseconds(500));
+
+        // Heard last at most a heartbeat before the crash, forgotten once 30 s of silence are over (the default is 3 s).
+        Assert.InRange(took, TimeSpan.FromSeconds(28), TimeSpan.FromSeconds(40));
+        Assert.Equal(1, cluster.Census.MostAtOnce);
+    }
+
+    [Fact]
+    public async Task Short_heartbeats_and_presence_timeout_move_a_dead_instances_links_sooner_than_the_defaults_could()
+    {
+        await using var cluster = await StartedClusterAsync(ownership =>
+        {
+            ownership.HeartbeatInterval = TimeSpan.FromMilliseconds(100);
+            ownership.PresenceTimeout = TimeSpan.FromMilliseconds(300);
+            ownership.SettleTime = TimeSpan.FromMilliseconds(300);
+        });
+
+        await cluster.CrashAsync("host-c");
+        var took = await cluster.AdvanceUntilAsync(cluster.AllRunning, TimeSpan.FromSeconds(10), cluster.Describe, step: TimeSpan.FromMilliseconds(100));
+
+        // The default 3 s presence timeout could not move them in under 2 s.
+        Assert.InRange(took, TimeSpan.Zero, TimeSpan.FromSeconds(1.5));
+        Assert.Equal(1, cluster.Census.MostAtOnce);
+    }
+
+    private static async Task<InstanceCluster> StartedClusterAsync(Action<OwnershipOptions> ownership)
+    {
+        var cluster = new InstanceCluster(Links, ownership);
+        try
+        {
+            await cluster.DeclareExchangesAsync();
+            foreach (var instance in Instances)
+            {
+                await cluster.StartAsync(instance);
+            }
+
+            await cluster.AdvanceUntilAsync(() => cluster.Spread(slack: 0), Settle, cluster.Describe);
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+}

@@ -72,17 +72,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
         ThrowIfClosedForGood();
-        INatsSub<byte[]> nats;
-        try
-        {
-            nats = await _nats.SubscribeCoreAsync(subject, queueGroup, RawBytes, opts: null, cancellationToken).ConfigureAwait(false);
-        }
-        catch (NatsException ex)
-        {
-            throw Translate(ex, subject);
-        }
-
-        var subscription = new NatsSubjectSubscription(this, nats, handler);
+        var subscription = new NatsSubjectSubscription(this, _nats, subject, queueGroup, handler);
         bool accepted;
         lock (_lock)
         {
@@ -93,13 +83,17 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
             }
         }
 
-        if (!accepted)
+        ObjectDisposedException.ThrowIf(!accepted, this);
+        try
         {
-            await nats.DisposeAsync().ConfigureAwait(false);
-            throw new ObjectDisposedException(nameof(NatsSubjectConnection));
+            await _nats.AddSubAsync(subscription.Receiver, cancellationToken).ConfigureAwait(false);
         }
-
-        subscription.Start();
+        catch (Exception ex) when (ex is NatsException or OperationCanceledException)
+        {
+            Forget(subscription);
+            await subscription.DisposeAsync().ConfigureAwait(false);
+            throw ex is NatsException nats ? Translate(nats, subject) : ex;
+        }
 
         // The SPI promises an active subscription once this returns, so a message published right afterwards from another
         // connection is delivered: wait for the server to have the SUB (one PING/PONG). While disconnected the SUB goes out
@@ -272,8 +266,6 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         }
     }
 
-    private static readonly NatsRawSerializer<byte[]> RawBytes = NatsRawSerializer<byte[]>.Default;
-
     private static readonly NatsRawSerializer<ReadOnlyMemory<byte>> RawBody = NatsRawSerializer<ReadOnlyMemory<byte>>.Default;
 
     private void Unhook()
@@ -303,6 +295,16 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
     {
         NatsSubjectLog.ServerError(_logger, DisplayUri, _connectionName, args.Error);
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>A subscription dropped a message on <paramref name="subject"/> (its queue was full, or the message was unreadable).</summary>
+    internal void MessageDropped(string subject)
+    {
+        var total = Interlocked.Increment(ref _droppedMessages);
+        if (IsPowerOfTen(total))
+        {
+            NatsSubjectLog.MessagesDropped(_logger, DisplayUri, _connectionName, subject, total);
+        }
     }
 
     private ValueTask OnMessageDroppedAsync(object? sender, NatsMessageDroppedEventArgs args)

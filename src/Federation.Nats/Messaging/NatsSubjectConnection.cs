@@ -147,14 +147,30 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
             throw new ConnectionLostException($"The NATS connection {DisplayUri} is reconnecting; the message for subject '{message.Subject}' was not sent.");
         }
 
+        // One header object per thread, reused: when the client's publish completes synchronously it has serialised the
+        // headers into its write buffer (as the exchange adapter's NatsPublisher relies on too). A publish that has to wait
+        // keeps its object, and the next publish on this thread takes a new one.
+        NatsHeaders? headers = null;
+        if (message.Headers is { Count: > 0 } fields)
+        {
+            headers = t_spareHeaders ?? [];
+            t_spareHeaders = null;
+            NatsSubjectHeaders.Write(fields, headers);
+        }
+
         ValueTask publish;
         try
         {
-            publish = _nats.PublishAsync(message.Subject, message.Body, NatsSubjectHeaders.ToNats(message.Headers), message.ReplyTo, RawBody, opts: null, cancellationToken);
+            publish = _nats.PublishAsync(message.Subject, message.Body, headers, message.ReplyTo, RawBody, opts: null, cancellationToken);
         }
         catch (NatsException ex)
         {
             throw Translate(ex, message.Subject);
+        }
+
+        if (headers is not null && publish.IsCompletedSuccessfully)
+        {
+            t_spareHeaders = headers;
         }
 
         return publish.IsCompletedSuccessfully ? ValueTask.CompletedTask : AwaitPublishAsync(publish, message.Subject);
@@ -265,6 +281,9 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
             throw new ConnectionLostException($"The NATS connection {DisplayUri} is closed for good.", _completion.Task.Exception!.InnerException!);
         }
     }
+
+    [ThreadStatic]
+    private static NatsHeaders? t_spareHeaders;
 
     private static readonly NatsRawSerializer<ReadOnlyMemory<byte>> RawBody = NatsRawSerializer<ReadOnlyMemory<byte>>.Default;
 

@@ -12,47 +12,21 @@ namespace Federation.Nats.Messaging;
 /// </summary>
 internal static class NatsSubjectHeaders
 {
-    /// <summary>The NATS headers of an outgoing message, or null when it has none (a plain PUB, no header block).</summary>
-    public static NatsHeaders? ToNats(IReadOnlyList<KeyValuePair<string, string>>? fields)
+    /// <summary>Writes <paramref name="fields"/> into <paramref name="headers"/> (emptied first), grouping the values of a name.</summary>
+    public static void Write(IReadOnlyList<KeyValuePair<string, string>> fields, NatsHeaders headers)
     {
-        if (fields is null || fields.Count == 0)
-        {
-            return null;
-        }
-
-        var headers = new NatsHeaders();
+        headers.Clear();
         for (var i = 0; i < fields.Count; i++)
         {
             var field = fields[i];
             headers[field.Key] = headers.TryGetValue(field.Key, out var earlier) ? StringValues.Concat(earlier, field.Value) : new StringValues(field.Value);
         }
-
-        return headers;
     }
 
-    /// <summary>The fields of an incoming message, or null when it had none (a status-only header block counts as none).</summary>
-    public static IReadOnlyList<KeyValuePair<string, string>>? FromNats(NatsHeaders? headers)
-    {
-        if (headers is null || headers.Count == 0)
-        {
-            return null;
-        }
-
-        var fields = new List<KeyValuePair<string, string>>(headers.Count);
-        foreach (var (key, values) in headers)
-        {
-            for (var i = 0; i < values.Count; i++)
-            {
-                fields.Add(new KeyValuePair<string, string>(key, values[i] ?? string.Empty));
-            }
-        }
-
-        return fields;
-    }
     /// <summary>
     /// The fields of a raw NATS header block (<c>NATS/1.0[ code[ text]]</c>, then <c>Name: value</c> lines), read straight
-    /// into the ordered field list: the same result as the client's <see cref="NatsHeaderParser"/> followed by
-    /// <see cref="FromNats"/>, without the <see cref="NatsHeaders"/> dictionary in between. Values are trimmed of spaces and
+    /// into the ordered field list: the same fields as the client's <see cref="NatsHeaderParser"/> would give, without the
+    /// <see cref="NatsHeaders"/> dictionary. Values are trimmed of spaces and
     /// tabs as the client does; names group case-insensitively under their first spelling, in the order of first appearance.
     /// </summary>
     /// <returns>The fields, or null when the block has none (a status-only block counts as none).</returns>

@@ -57,6 +57,9 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
     internal long HandlerErrors => Interlocked.Read(ref _handlerErrors);
 
 
+    /// <summary>Messages dropped because a subscription's queue was full (or a header block was unreadable).</summary>
+    internal long DroppedMessages => Interlocked.Read(ref _droppedMessages);
+
     /// <summary>The underlying client, for tests.</summary>
     internal NatsConnection Client => _nats;
 

@@ -319,13 +319,13 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>A subscription dropped a message on <paramref name="subject"/> (its queue was full, or the message was unreadable).</summary>
-    internal void MessageDropped(string subject)
+    /// <summary>A subscription dropped a message on <paramref name="subject"/>, for <paramref name="reason"/>.</summary>
+    internal void MessageDropped(string subject, string reason)
     {
         var total = Interlocked.Increment(ref _droppedMessages);
         if (IsPowerOfTen(total))
         {
-            NatsSubjectLog.MessagesDropped(_logger, DisplayUri, _connectionName, subject, total);
+            NatsSubjectLog.MessagesDropped(_logger, DisplayUri, _connectionName, subject, reason, total);
         }
     }
 
@@ -333,12 +333,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
     {
         // The client drops the newest message when a subscription's buffer is full (a slow handler must not stall the
         // connection's other subscriptions); never silently: counted, and logged with a decade step.
-        var total = Interlocked.Increment(ref _droppedMessages);
-        if (IsPowerOfTen(total))
-        {
-            NatsSubjectLog.MessagesDropped(_logger, DisplayUri, _connectionName, args.Subject, total);
-        }
-
+        MessageDropped(args.Subject, "the client's subscription buffer was full");
         return ValueTask.CompletedTask;
     }
 

@@ -113,10 +113,11 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         }
         catch (FormatException)
         {
-            _owner.MessageDropped(subject); // an unreadable header block: never silently
+            _owner.MessageDropped(subject, "unreadable header block"); // never silently
             return ValueTask.CompletedTask;
         }
 
+        bool runHere;
         lock (_gate)
         {
             if (Volatile.Read(ref _disposed) != 0)
@@ -124,30 +125,26 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
                 return ValueTask.CompletedTask;
             }
 
-            if (_busy)
-            {
-                if (_pending.Count < _capacity)
-                {
-                    _pending.Enqueue(message);
-                    return ValueTask.CompletedTask;
-                }
-
-                if (_waitWhenFull)
-                {
-                    return WaitForRoomAsync(message);
-                }
-
-                message = null!;
-            }
-            else
+            runHere = !_busy;
+            if (runHere)
             {
                 _busy = true;
             }
+            else if (_pending.Count < _capacity)
+            {
+                _pending.Enqueue(message);
+                return ValueTask.CompletedTask;
+            }
+            else if (_waitWhenFull)
+            {
+                return WaitForRoomAsync(message);
+            }
         }
 
-        if (message is null)
+        if (!runHere)
         {
-            _owner.MessageDropped(subject);
+            // The queue is full: the newest message goes, never silently.
+            _owner.MessageDropped(subject, "subscription queue full");
             return ValueTask.CompletedTask;
         }
 

@@ -283,7 +283,7 @@ public sealed class NatsSubjectTransportTests(NatsServerFixture fixture) : IClas
         release.SetResult();
         await Eventually.TrueAsync(() => seen.Count == 5, "the handled and the queued messages", Patience);
         Assert.Equal(["0", "1", "2", "3", "4"], seen);
-        Assert.Contains(logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains(subject, StringComparison.Ordinal) && e.Message.Contains("dropped", StringComparison.Ordinal));
+        Assert.Contains(logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains(subject, StringComparison.Ordinal) && e.Message.Contains("subscription queue full", StringComparison.Ordinal));
     }
 
     private sealed record LogEntry(LogLevel Level, string Message, Exception? Exception);

@@ -57,6 +57,9 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
     internal long HandlerErrors => Interlocked.Read(ref _handlerErrors);
 
 
+    /// <summary>Messages dropped because a subscription's queue was full (or a header block was unreadable).</summary>
+    internal long DroppedMessages => Interlocked.Read(ref _droppedMessages);
+
     /// <summary>The underlying client, for tests.</summary>
     internal NatsConnection Client => _nats;
 
@@ -72,17 +75,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
         ThrowIfClosedForGood();
-        INatsSub<byte[]> nats;
-        try
-        {
-            nats = await _nats.SubscribeCoreAsync(subject, queueGroup, RawBytes, opts: null, cancellationToken).ConfigureAwait(false);
-        }
-        catch (NatsException ex)
-        {
-            throw Translate(ex, subject);
-        }
-
-        var subscription = new NatsSubjectSubscription(this, nats, handler);
+        var subscription = new NatsSubjectSubscription(this, _nats, subject, queueGroup, handler);
         bool accepted;
         lock (_lock)
         {
@@ -93,13 +86,17 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
             }
         }
 
-        if (!accepted)
+        ObjectDisposedException.ThrowIf(!accepted, this);
+        try
         {
-            await nats.DisposeAsync().ConfigureAwait(false);
-            throw new ObjectDisposedException(nameof(NatsSubjectConnection));
+            await _nats.AddSubAsync(subscription.Receiver, cancellationToken).ConfigureAwait(false);
         }
-
-        subscription.Start();
+        catch (Exception ex) when (ex is NatsException or OperationCanceledException)
+        {
+            Forget(subscription);
+            await subscription.DisposeAsync().ConfigureAwait(false);
+            throw ex is NatsException nats ? Translate(nats, subject) : ex;
+        }
 
         // The SPI promises an active subscription once this returns, so a message published right afterwards from another
         // connection is delivered: wait for the server to have the SUB (one PING/PONG). While disconnected the SUB goes out
@@ -153,14 +150,30 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
             throw new ConnectionLostException($"The NATS connection {DisplayUri} is reconnecting; the message for subject '{message.Subject}' was not sent.");
         }
 
+        // One header object per thread, reused: when the client's publish completes synchronously it has serialised the
+        // headers into its write buffer (as the exchange adapter's NatsPublisher relies on too). A publish that has to wait
+        // keeps its object, and the next publish on this thread takes a new one.
+        NatsHeaders? headers = null;
+        if (message.Headers is { Count: > 0 } fields)
+        {
+            headers = t_spareHeaders ?? [];
+            t_spareHeaders = null;
+            NatsSubjectHeaders.Write(fields, headers);
+        }
+
         ValueTask publish;
         try
         {
-            publish = _nats.PublishAsync(message.Subject, message.Body, NatsSubjectHeaders.ToNats(message.Headers), message.ReplyTo, RawBody, opts: null, cancellationToken);
+            publish = _nats.PublishAsync(message.Subject, message.Body, headers, message.ReplyTo, RawBody, opts: null, cancellationToken);
         }
         catch (NatsException ex)
         {
             throw Translate(ex, message.Subject);
+        }
+
+        if (headers is not null && publish.IsCompletedSuccessfully)
+        {
+            t_spareHeaders = headers;
         }
 
         return publish.IsCompletedSuccessfully ? ValueTask.CompletedTask : AwaitPublishAsync(publish, message.Subject);
@@ -272,7 +285,8 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         }
     }
 
-    private static readonly NatsRawSerializer<byte[]> RawBytes = NatsRawSerializer<byte[]>.Default;
+    [ThreadStatic]
+    private static NatsHeaders? t_spareHeaders;
 
     private static readonly NatsRawSerializer<ReadOnlyMemory<byte>> RawBody = NatsRawSerializer<ReadOnlyMemory<byte>>.Default;
 
@@ -305,16 +319,21 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>A subscription dropped a message on <paramref name="subject"/>, for <paramref name="reason"/>.</summary>
+    internal void MessageDropped(string subject, string reason)
+    {
+        var total = Interlocked.Increment(ref _droppedMessages);
+        if (IsPowerOfTen(total))
+        {
+            NatsSubjectLog.MessagesDropped(_logger, DisplayUri, _connectionName, subject, reason, total);
+        }
+    }
+
     private ValueTask OnMessageDroppedAsync(object? sender, NatsMessageDroppedEventArgs args)
     {
         // The client drops the newest message when a subscription's buffer is full (a slow handler must not stall the
         // connection's other subscriptions); never silently: counted, and logged with a decade step.
-        var total = Interlocked.Increment(ref _droppedMessages);
-        if (IsPowerOfTen(total))
-        {
-            NatsSubjectLog.MessagesDropped(_logger, DisplayUri, _connectionName, args.Subject, total);
-        }
-
+        MessageDropped(args.Subject, "the client's subscription buffer was full");
         return ValueTask.CompletedTask;
     }
 

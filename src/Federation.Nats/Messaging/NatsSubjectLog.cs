@@ -17,8 +17,8 @@ internal static partial class NatsSubjectLog
     [LoggerMessage(6004, LogLevel.Error, "Subject connection {Uri} ({ConnectionName}) closed for good: it gave up reconnecting")]
     public static partial void ClosedForGood(ILogger logger, string uri, string connectionName);
 
-    [LoggerMessage(6006, LogLevel.Warning, "Subject connection {Uri} ({ConnectionName}): a subscription buffer was full and the client dropped a message on '{Subject}'; {Total} dropped so far (logged at 1, 10, 100, ...)")]
-    public static partial void MessagesDropped(ILogger logger, string uri, string connectionName, string subject, long total);
+    [LoggerMessage(6006, LogLevel.Warning, "Subject connection {Uri} ({ConnectionName}): a message on '{Subject}' was dropped ({Reason}); {Total} dropped so far (logged at 1, 10, 100, ...)")]
+    public static partial void MessagesDropped(ILogger logger, string uri, string connectionName, string subject, string reason, long total);
 
     [LoggerMessage(6005, LogLevel.Warning, "Subject connection {Uri} ({ConnectionName}): server error {Error}")]
     public static partial void ServerError(ILogger logger, string uri, string connectionName, string error);

@@ -1,14 +1,33 @@
+using System.Buffers;
+using System.Text;
+using System.Threading.Channels;
 using Federation.Core.Transport.Messaging;
 using NATS.Client.Core;
 
 namespace Federation.Nats.Messaging;
 
 /// <summary>
-/// One <see cref="ISubjectSubscription"/>: a NATS subscription read by one loop that calls the handler for one message at a
-/// time. The loop is ours rather than the client's handler mode so that disposal can stop delivery at once (buffered messages
-/// are not handed out after dispose), signal the handler's token, wait for the running call, and so that handler failures are
-/// logged.
+/// One <see cref="ISubjectSubscription"/>. Each message is handed to the handler right on the client's read loop (through a
+/// <see cref="NatsSubjectReceiver"/>) as long as the handler keeps up: a call that completes synchronously (the usual case
+/// for a broker's relay, which only writes to a connection's buffer) costs no thread hop and no queue. A call that has to
+/// wait does not hold the read loop: the subscription switches to a bounded queue of its own, drained in order by one loop
+/// on the thread pool, and goes back to inline calls once that queue is empty. The handler is called for one message at a
+/// time, in order, either way.
 /// </summary>
+/// <remarks>
+/// <para>
+/// The queue holds at most the client's <see cref="NatsOpts.SubPendingChannelCapacity"/> messages, as the client's channel
+/// did. When it is full the newest message is dropped, counted and logged by the connection (or, with
+/// <see cref="NatsOpts.SubPendingChannelFullMode"/> set to <see cref="BoundedChannelFullMode.Wait"/>, the read loop waits
+/// for room, which pushes back through TCP to the server).
+/// </para>
+/// <para>
+/// The cost of inline calls: the synchronous part of a handler (up to its first pending await) runs on the read loop, so a
+/// handler that blocks a thread (<c>.Result</c>, <c>Wait()</c>, a long computation) stalls every subscription of its
+/// connection, and one that blocks waiting for a message of the same connection never returns. Handlers of the subject SPI
+/// are asynchronous: awaiting a flush or a reply on the same connection is fine, since the pending call moves to the queue.
+/// </para>
+/// </remarks>
 internal sealed class NatsSubjectSubscription : ISubjectSubscription
 {
     // The subscription whose handler is running on this logical call path: disposing it from inside its own handler must not
@@ -16,35 +35,50 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
     private static readonly AsyncLocal<NatsSubjectSubscription?> RunningHandler = new();
 
     private readonly NatsSubjectConnection _owner;
-    private readonly INatsSub<byte[]> _nats;
+    private readonly NatsSubjectReceiver _nats;
     private readonly SubjectMessageHandler _handler;
+    private readonly Encoding _headerEncoding;
     private readonly CancellationTokenSource _stopping = new();
-    private Task _loop = Task.CompletedTask;
+    private readonly CancellationToken _token;
+    private readonly Lock _gate = new();
+    private readonly Queue<SubjectMessage> _pending = new();
+    private readonly int _capacity;
+    private readonly bool _waitWhenFull;
+
+    // Guarded by _gate: a handler call is running (inline or in the drain loop); who waits for it to end; who waits for room.
+    private bool _busy;
+    private TaskCompletionSource? _idle;
+    private TaskCompletionSource? _room;
     private int _disposed;
     private long _handlerErrors;
 
-    public NatsSubjectSubscription(NatsSubjectConnection owner, INatsSub<byte[]> nats, SubjectMessageHandler handler)
+    public NatsSubjectSubscription(NatsSubjectConnection owner, NatsConnection nats, string subject, string? queueGroup, SubjectMessageHandler handler)
     {
         _owner = owner;
-        _nats = nats;
         _handler = handler;
+        _headerEncoding = nats.Opts.HeaderEncoding;
+        _capacity = Math.Max(1, nats.Opts.SubPendingChannelCapacity);
+        _waitWhenFull = nats.Opts.SubPendingChannelFullMode == BoundedChannelFullMode.Wait;
+        _token = _stopping.Token;
+        _nats = new NatsSubjectReceiver(nats, subject, queueGroup, this);
     }
 
     public string Subject => _nats.Subject;
 
     public string? QueueGroup => _nats.QueueGroup;
 
+    /// <summary>The client's side of this subscription, to register with the connection.</summary>
+    internal NatsSubBase Receiver => _nats;
+
     /// <summary>Handler calls that threw.</summary>
     public long HandlerErrors => Interlocked.Read(ref _handlerErrors);
-
-    /// <summary>Messages dropped by the client because this subscription's buffer was full.</summary>
-    public void Start() => _loop = Task.Run(RunAsync, CancellationToken.None);
 
     /// <summary>Signals the handler's token without unsubscribing: the connection is closed for good.</summary>
     public void Abort()
     {
         Volatile.Write(ref _disposed, 1);
         CancelQuietly();
+        DropPending();
     }
 
     public async ValueTask DisposeAsync()
@@ -56,10 +90,251 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         }
 
         CancelQuietly();
-        if (!ReferenceEquals(RunningHandler.Value, this))
+        var idle = DropPending();
+        if (idle is not null && !ReferenceEquals(RunningHandler.Value, this))
         {
-            await _loop.ConfigureAwait(false);
+            await idle.ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Takes one message on the client's read loop. Never throws: an exception would end the client's subscription.</summary>
+    internal ValueTask Receive(string subject, string? replyTo, ReadOnlySequence<byte>? headersBuffer, ReadOnlySequence<byte> payloadBuffer)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        SubjectMessage message;
+        try
+        {
+            var headers = headersBuffer is { } block ? NatsSubjectHeaders.Parse(block, _headerEncoding) : null;
+            message = new SubjectMessage(subject, payloadBuffer.IsEmpty ? Array.Empty<byte>() : payloadBuffer.ToArray(), headers, replyTo);
+        }
+        catch (FormatException)
+        {
+            _owner.MessageDropped(subject, "unreadable header block"); // never silently
+            return ValueTask.CompletedTask;
+        }
+
+        bool runHere;
+        lock (_gate)
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            runHere = !_busy;
+            if (runHere)
+            {
+                _busy = true;
+            }
+            else if (_pending.Count < _capacity)
+            {
+                _pending.Enqueue(message);
+                return ValueTask.CompletedTask;
+            }
+            else if (_waitWhenFull)
+            {
+                return WaitForRoomAsync(message);
+            }
+        }
+
+        if (!runHere)
+        {
+            // The queue is full: the newest message goes, never silently.
+            _owner.MessageDropped(subject, "subscription queue full");
+            return ValueTask.CompletedTask;
+        }
+
+        RunInline(message);
+        return ValueTask.CompletedTask;
+    }
+
+    private void RunInline(SubjectMessage message)
+    {
+        var call = Invoke(message);
+        if (!call.IsCompleted)
+        {
+            // The handler waits for something: let the read loop go on, and let the queue take what comes meanwhile.
+            _ = DrainAsync(call);
+            return;
+        }
+
+        Observe(call);
+        if (!TryGoIdle(out _))
+        {
+            _ = DrainAsync(ValueTask.CompletedTask);
+        }
+    }
+
+    /// <summary>Finishes the pending call, then calls the handler for every queued message, in order, until the queue is empty.</summary>
+    private async Task DrainAsync(ValueTask pending)
+    {
+        RunningHandler.Value = this;
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_token.IsCancellationRequested)
+        {
+        }
+#pragma warning disable CA1031 // the SPI promises that a failing handler never ends the subscription
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            HandlerFailed(ex);
+        }
+
+        while (!TryGoIdle(out var next))
+        {
+            try
+            {
+                await _handler(next, _token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_token.IsCancellationRequested)
+            {
+            }
+#pragma warning disable CA1031 // the SPI promises that a failing handler never ends the subscription
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                HandlerFailed(ex);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes the next queued message; when there is none (or the subscription is disposed) ends the busy state, wakes whoever
+    /// waits for it, and returns true.
+    /// </summary>
+    private bool TryGoIdle([System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out SubjectMessage? next)
+    {
+        TaskCompletionSource? idle = null;
+        TaskCompletionSource? room = null;
+        lock (_gate)
+        {
+            if (Volatile.Read(ref _disposed) == 0 && _pending.TryDequeue(out var item))
+            {
+                next = item;
+                if (_room is not null && _pending.Count < _capacity)
+                {
+                    room = _room;
+                    _room = null;
+                }
+            }
+            else
+            {
+                next = null;
+                _busy = false;
+                idle = _idle;
+                _idle = null;
+                room = _room;
+                _room = null;
+            }
+        }
+
+        room?.TrySetResult();
+        idle?.TrySetResult();
+        return next is null;
+    }
+
+    private ValueTask Invoke(SubjectMessage message)
+    {
+        var outer = RunningHandler.Value;
+        RunningHandler.Value = this;
+        try
+        {
+            return _handler(message, _token);
+        }
+#pragma warning disable CA1031 // a synchronous throw is handled like an asynchronous one
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return ValueTask.FromException(ex);
+        }
+        finally
+        {
+            RunningHandler.Value = outer;
+        }
+    }
+
+    private void Observe(ValueTask completed)
+    {
+        try
+        {
+            completed.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (_token.IsCancellationRequested)
+        {
+        }
+#pragma warning disable CA1031 // the SPI promises that a failing handler never ends the subscription
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            HandlerFailed(ex);
+        }
+    }
+
+    private void HandlerFailed(Exception exception)
+    {
+        Interlocked.Increment(ref _handlerErrors);
+        _owner.HandlerFailed(this, exception);
+    }
+
+    /// <summary>With <see cref="BoundedChannelFullMode.Wait"/>: holds the read loop until the queue has room (push back).</summary>
+    private async ValueTask WaitForRoomAsync(SubjectMessage message)
+    {
+        while (true)
+        {
+            Task room;
+            lock (_gate)
+            {
+                if (Volatile.Read(ref _disposed) != 0)
+                {
+                    return;
+                }
+
+                if (!_busy)
+                {
+                    _busy = true;
+                    break;
+                }
+
+                if (_pending.Count < _capacity)
+                {
+                    _pending.Enqueue(message);
+                    return;
+                }
+
+                room = (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+
+            await room.ConfigureAwait(false);
+        }
+
+        RunInline(message);
+    }
+
+    /// <summary>Drops what is queued (not handed out after dispose); returns what ends with the running call, if one runs.</summary>
+    private Task? DropPending()
+    {
+        TaskCompletionSource? room;
+        Task? idle = null;
+        lock (_gate)
+        {
+            _pending.Clear();
+            room = _room;
+            _room = null;
+            if (_busy)
+            {
+                idle = (_idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+
+        room?.TrySetResult();
+        return idle;
     }
 
     private void CancelQuietly()
@@ -70,47 +345,7 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         }
         catch (ObjectDisposedException)
         {
-            // the loop has ended and released the source
-        }
-    }
-
-    private async Task RunAsync()
-    {
-        RunningHandler.Value = this;
-        var token = _stopping.Token;
-        try
-        {
-            await foreach (var received in _nats.Msgs.ReadAllAsync(token).ConfigureAwait(false))
-            {
-                if (Volatile.Read(ref _disposed) != 0)
-                {
-                    break;
-                }
-
-                var message = new SubjectMessage(received.Subject, received.Data ?? [], NatsSubjectHeaders.FromNats(received.Headers), received.ReplyTo);
-                try
-                {
-                    await _handler(message, token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (token.IsCancellationRequested)
-                {
-                    break;
-                }
-#pragma warning disable CA1031 // the SPI promises that a failing handler never ends the subscription
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    Interlocked.Increment(ref _handlerErrors);
-                    _owner.HandlerFailed(this, ex);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-        }
-        finally
-        {
-            _stopping.Dispose();
+            // already released
         }
     }
 }

@@ -188,6 +188,104 @@ public sealed class NatsSubjectTransportTests(NatsServerFixture fixture) : IClas
         Assert.All(entries, e => Assert.Equal(LogLevel.Warning, e.Level));
     }
 
+    [Fact]
+    public async Task AHandlerThatWaits_DoesNotStallTheConnectionsOtherSubscriptions_AndKeepsItsOrder()
+    {
+        // Handlers run on the client's read loop while they complete synchronously; one that waits moves to its own queue.
+        await using var connection = await new NatsSubjectTransport().ConnectAsync(new SubjectConnectionRequest(fixture.Server.Url, "t"), CancellationToken.None);
+        var slowSubject = $"slow.{Guid.NewGuid():N}";
+        var fastSubject = $"fast.{Guid.NewGuid():N}";
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slowSeen = new ConcurrentQueue<string>();
+        var fastSeen = 0;
+        await using var slow = await connection.SubscribeAsync(
+            slowSubject,
+            null,
+            async (m, token) =>
+            {
+                var body = Encoding.UTF8.GetString(m.Body.Span);
+                slowSeen.Enqueue(body);
+                if (body == "0")
+                {
+                    await release.Task.WaitAsync(token);
+                }
+            },
+            CancellationToken.None);
+        await using var fast = await connection.SubscribeAsync(fastSubject, null, (_, _) => { Interlocked.Increment(ref fastSeen); return ValueTask.CompletedTask; }, CancellationToken.None);
+
+        for (var i = 0; i < 50; i++)
+        {
+            await connection.PublishAsync(new SubjectMessage(slowSubject, Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture))), CancellationToken.None);
+        }
+
+        await connection.PublishAsync(new SubjectMessage(fastSubject, ReadOnlyMemory<byte>.Empty), CancellationToken.None);
+        await Eventually.TrueAsync(() => Volatile.Read(ref fastSeen) == 1, "the other subscription's message while the first handler waits", Patience);
+        Assert.Equal(["0"], slowSeen);
+
+        release.SetResult();
+        await Eventually.TrueAsync(() => slowSeen.Count == 50, "every queued message once the handler returns", Patience);
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)), slowSeen);
+        Assert.Equal(0, ((NatsSubjectConnection)connection).DroppedMessages);
+    }
+
+    [Fact]
+    public async Task AHandlerThatFlushesItsOwnConnection_DoesNotDeadlock()
+    {
+        // A flush needs the server's PONG, which the read loop reads: the handler must not hold the read loop while it waits.
+        await using var connection = await new NatsSubjectTransport().ConnectAsync(new SubjectConnectionRequest(fixture.Server.Url, "t"), CancellationToken.None);
+        var subject = $"flush.{Guid.NewGuid():N}";
+        var replies = 0;
+        await using var subscription = await connection.SubscribeAsync(
+            subject,
+            null,
+            async (m, token) =>
+            {
+                await connection.PublishAsync(new SubjectMessage(m.ReplyTo!, m.Body), token);
+                await connection.FlushAsync(token);
+                Interlocked.Increment(ref replies);
+            },
+            CancellationToken.None);
+
+        for (var i = 0; i < 20; i++)
+        {
+            await connection.PublishAsync(new SubjectMessage(subject, ReadOnlyMemory<byte>.Empty, ReplyTo: $"{subject}.reply"), CancellationToken.None);
+        }
+
+        await Eventually.TrueAsync(() => Volatile.Read(ref replies) == 20, "every handler's flush", Patience);
+    }
+
+    [Fact]
+    public async Task WhenASubscriptionsQueueIsFull_TheNewestMessagesAreDropped_CountedAndLogged()
+    {
+        var logs = new CapturingLoggerFactory();
+        var transport = new NatsSubjectTransport(logs, opts => opts with { SubPendingChannelCapacity = 4 });
+        await using var connection = await transport.ConnectAsync(new SubjectConnectionRequest(fixture.Server.Url, "bounded"), CancellationToken.None);
+        var subject = $"bounded.{Guid.NewGuid():N}";
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var seen = new ConcurrentQueue<string>();
+        await using var subscription = await connection.SubscribeAsync(
+            subject,
+            null,
+            async (m, token) =>
+            {
+                seen.Enqueue(Encoding.UTF8.GetString(m.Body.Span));
+                await release.Task.WaitAsync(token);
+            },
+            CancellationToken.None);
+
+        for (var i = 0; i < 10; i++)
+        {
+            await connection.PublishAsync(new SubjectMessage(subject, Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture))), CancellationToken.None);
+        }
+
+        // One message in the handler, four queued, five dropped.
+        await Eventually.TrueAsync(() => ((NatsSubjectConnection)connection).DroppedMessages == 5, "five drops", Patience);
+        release.SetResult();
+        await Eventually.TrueAsync(() => seen.Count == 5, "the handled and the queued messages", Patience);
+        Assert.Equal(["0", "1", "2", "3", "4"], seen);
+        Assert.Contains(logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains(subject, StringComparison.Ordinal) && e.Message.Contains("subscription queue full", StringComparison.Ordinal));
+    }
+
     private sealed record LogEntry(LogLevel Level, string Message, Exception? Exception);
 
     private sealed class CapturingLoggerFactory : ILoggerFactory, ILogger

@@ -48,7 +48,7 @@ public sealed class ChoriaWireTests : IAsyncLifetime
     private async Task<FederationBroker> StartBrokerAsync(string cluster, NatsServerProcess collective, FederationEnvelopeFormat envelope)
     {
         var broker = new FederationBroker(
-            new FederationBrokerOptions { ClusterName = cluster, FederationUri = _federation.Url, CollectiveUri = collective.Url, InstanceName = $"{cluster}-broker", Envelope = envelope },
+            new FederationBrokerOptions { ClusterName = cluster, FederationUri = _federation.Url, CollectiveUri = collective.Url, InstanceName = $"{cluster}-choria-broker", Envelope = envelope },
             [_transport]);
         _owned.Insert(0, broker);
         await broker.StartAsync(CancellationToken.None);
@@ -122,7 +122,7 @@ public sealed class ChoriaWireTests : IAsyncLifetime
             Assert.Equal(ClientIdentity, (string?)headers["mc_sender"]);
             Assert.Equal($$"""{"req":"{{requestId}}","reply-to":"{{replyTo}}"}""", headers["federation"]!.ToJsonString());
             Assert.Equal(
-                $$"""[["{{_federation.Url}}","{{ClientIdentity}}","{{_federation.Url}}"],["{{_federation.Url}}","london-broker","{{_london.Url}}"]]""",
+                $$"""[["{{_federation.Url}}","{{ClientIdentity}}","{{_federation.Url}}"],["{{_federation.Url}}","london-choria-broker","{{_london.Url}}"]]""",
                 headers["seen-by"]!.ToJsonString());
         }
 
@@ -186,7 +186,7 @@ public sealed class ChoriaWireTests : IAsyncLifetime
             var sender = (string)headers[v1 ? "mc_sender" : "sender"]!;
             senders.Add(sender);
             Assert.Equal(ChoriaStyleNode.ReplyData(sender), Text(Convert.FromBase64String((string)transport["data"]!)));
-            var broker = v1 ? "london-broker" : "tokyo-broker";
+            var broker = v1 ? "london-choria-broker" : "tokyo-choria-broker";
             Assert.Equal(
                 $$"""[["{{_federation.Url}}","{{ClientIdentity}}","{{_federation.Url}}"],["{{_federation.Url}}","{{broker}}","{{collective.Url}}"],["{{collective.Url}}","{{broker}}","{{_federation.Url}}"]]""",
                 headers[v1 ? "seen-by" : "trace"]!.ToJsonString());

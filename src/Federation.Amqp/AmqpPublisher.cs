@@ -23,7 +23,8 @@ namespace Federation.Amqp;
 /// instead of one per message, and never the caller's code on the client's connection loop. Callers must therefore not
 /// block in a continuation of one publish waiting for another publish to complete.
 /// <para>
-/// Nothing is allocated per publish on the steady path but the header values' copies: each publish rents a
+/// Nothing is allocated per publish on the steady path but the header values' copies (an <c>x-received-from</c> trail equal
+/// to a recent one is not copied again: <see cref="TrailConversionCache"/>): each publish rents a
 /// <see cref="Pending"/> from a pool, which is the <see cref="IValueTaskSource"/> behind the returned
 /// <see cref="ValueTask"/> and carries reusable client properties and header table; it returns to the pool when the caller
 /// takes its result. Whoever takes a publish out of the confirm window (a confirm, a channel failure, or the drain
@@ -46,6 +47,8 @@ internal sealed class AmqpPublisher : IMessagePublisher
     private readonly int poolLimit;
     // Never disposed: late confirms may still release it, and without AvailableWaitHandle it holds nothing to free.
     private readonly SemaphoreSlim window;
+    // Used by PublishAsync only, whose calls come one at a time.
+    private readonly TrailConversionCache trails = new();
     private PublishChannel? channel;
     private volatile bool disposed;
 
@@ -86,7 +89,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
         // Converted now: the caller may change its properties as soon as this call returns.
         var pending = Rent();
-        pending.Prepare(exchange, routingKey, properties, body, alwaysHeaders: options.Confirms, cancellationToken);
+        pending.Prepare(exchange, routingKey, properties, body, alwaysHeaders: options.Confirms, trails, cancellationToken);
         pending.Caller = Activity.Current;
         var done = new ValueTask(pending, pending.Version);
         queue.Enqueue(pending);
@@ -412,11 +415,11 @@ internal sealed class AmqpPublisher : IMessagePublisher
         /// <summary>The caller's <see cref="Activity.Current"/>, under which the client's own publish span must start.</summary>
         public Activity? Caller { get; set; }
 
-        public void Prepare(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, bool alwaysHeaders, CancellationToken cancellationToken)
+        public void Prepare(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, bool alwaysHeaders, TrailConversionCache trails, CancellationToken cancellationToken)
         {
             Exchange = exchange;
             RoutingKey = routingKey;
-            AmqpProperties.CopyToAmqp(properties, Properties, headerTable, alwaysHeaders);
+            AmqpProperties.CopyToAmqp(properties, Properties, headerTable, alwaysHeaders, trails);
             Body = body;
             CancellationToken = cancellationToken;
         }

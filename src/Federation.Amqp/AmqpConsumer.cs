@@ -67,14 +67,14 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
     {
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfUnknown(deliveryTag, multiple);
-        return SettleAsync(channel => channel.BasicAckAsync(deliveryTag, multiple, CancellationToken.None));
+        return SettleAsync(deliveryTag, multiple, requeue: null);
     }
 
     public ValueTask NackAsync(ulong deliveryTag, bool multiple, bool requeue, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfUnknown(deliveryTag, multiple);
-        return SettleAsync(channel => channel.BasicNackAsync(deliveryTag, multiple, requeue, CancellationToken.None));
+        return SettleAsync(deliveryTag, multiple, requeue);
     }
 
     public async ValueTask DisposeAsync()
@@ -246,7 +246,8 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
     private PreconditionFailedException UnknownTag(ulong deliveryTag) =>
         new($"PRECONDITION_FAILED - unknown delivery tag {deliveryTag} on the consumer of queue '{queue}'.");
 
-    private async ValueTask SettleAsync(Func<IChannel, ValueTask> settle)
+    /// <summary>Acks (<paramref name="requeue"/> null) or nacks; no delegate, as a closure per settlement was an allocation per ack.</summary>
+    private async ValueTask SettleAsync(ulong deliveryTag, bool multiple, bool? requeue)
     {
         if (Channel is not { IsOpen: true } open)
         {
@@ -255,7 +256,14 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
 
         try
         {
-            await settle(open).ConfigureAwait(false);
+            if (requeue is { } giveBack)
+            {
+                await open.BasicNackAsync(deliveryTag, multiple, giveBack, CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                await open.BasicAckAsync(deliveryTag, multiple, CancellationToken.None).ConfigureAwait(false);
+            }
         }
         catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is { } mapped)
         {

@@ -67,14 +67,14 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
     {
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfUnknown(deliveryTag, multiple);
-        return SettleAsync(channel => channel.BasicAckAsync(deliveryTag, multiple, CancellationToken.None));
+        return SettleAsync(deliveryTag, multiple, requeue: null);
     }
 
     public ValueTask NackAsync(ulong deliveryTag, bool multiple, bool requeue, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfUnknown(deliveryTag, multiple);
-        return SettleAsync(channel => channel.BasicNackAsync(deliveryTag, multiple, requeue, CancellationToken.None));
+        return SettleAsync(deliveryTag, multiple, requeue);
     }
 
     public async ValueTask DisposeAsync()
@@ -96,7 +96,21 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
         await CloseChannelAsync().ConfigureAwait(false);
     }
 
-    public override async Task HandleBasicDeliverAsync(string consumerTag, ulong deliveryTag, bool redelivered, string exchange, string routingKey, IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default)
+    public override Task HandleBasicDeliverAsync(string consumerTag, ulong deliveryTag, bool redelivered, string exchange, string routingKey, IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default)
+    {
+        // Set in a method that is not async, so the value stays in the flow of the client's dispatch loop for this channel
+        // (which is ours alone) and later deliveries find it already set: setting an AsyncLocal allocates an execution
+        // context, and doing it inside the async method below (whose changes do not reach its caller) cost one per delivery.
+        // Whatever runs in that flow is the dispatcher's, for which closing in the background is right (see DisposeAsync).
+        if (ConsumerRunningHandler.Value != this)
+        {
+            ConsumerRunningHandler.Value = this;
+        }
+
+        return DeliverAsync(deliveryTag, redelivered, exchange, routingKey, properties, body);
+    }
+
+    private async Task DeliverAsync(ulong deliveryTag, bool redelivered, string exchange, string routingKey, IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body)
     {
         if (disposing)
         {
@@ -113,9 +127,6 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
         }
 
         var delivery = new Delivery(deliveryTag, redelivered, exchange, routingKey, AmqpProperties.FromAmqp(properties), body.ToArray());
-        // Never reset afterwards: an async method's changes to AsyncLocal values do not reach its caller (the dispatcher),
-        // and a reset cost a second execution-context allocation per delivery.
-        ConsumerRunningHandler.Value = this;
         try
         {
             await handler(delivery, stopping.Token).ConfigureAwait(false);
@@ -235,7 +246,8 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
     private PreconditionFailedException UnknownTag(ulong deliveryTag) =>
         new($"PRECONDITION_FAILED - unknown delivery tag {deliveryTag} on the consumer of queue '{queue}'.");
 
-    private async ValueTask SettleAsync(Func<IChannel, ValueTask> settle)
+    /// <summary>Acks (<paramref name="requeue"/> null) or nacks; no delegate, as a closure per settlement was an allocation per ack.</summary>
+    private async ValueTask SettleAsync(ulong deliveryTag, bool multiple, bool? requeue)
     {
         if (Channel is not { IsOpen: true } open)
         {
@@ -244,7 +256,14 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
 
         try
         {
-            await settle(open).ConfigureAwait(false);
+            if (requeue is { } giveBack)
+            {
+                await open.BasicNackAsync(deliveryTag, multiple, giveBack, CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                await open.BasicAckAsync(deliveryTag, multiple, CancellationToken.None).ConfigureAwait(false);
+            }
         }
         catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is { } mapped)
         {

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Text;
+using Federation.Core.Hops;
 using RabbitMQ.Client;
 
 namespace Federation.Amqp;
@@ -79,12 +80,17 @@ internal static class AmqpHeaders
         return result;
     }
 
-    /// <summary>Converts a table to send into <paramref name="target"/>, as <see cref="ToAmqp"/> does, without allocating the outer table.</summary>
-    public static void CopyToAmqp(Dictionary<string, object?> table, Dictionary<string, object?> target)
+    /// <summary>
+    /// Converts a table to send into <paramref name="target"/>, as <see cref="ToAmqp"/> does, without allocating the outer
+    /// table. With <paramref name="trails"/>, an <c>x-received-from</c> trail equal to one sent before reuses its converted value.
+    /// </summary>
+    public static void CopyToAmqp(Dictionary<string, object?> table, Dictionary<string, object?> target, TrailConversionCache? trails = null)
     {
         foreach (var (key, value) in table)
         {
-            target[key] = ToAmqpValue(value);
+            target[key] = trails is not null && string.Equals(key, HopHeaders.ReceivedFrom, StringComparison.Ordinal)
+                ? trails.Convert(value)
+                : ToAmqpValue(value);
         }
     }
 

@@ -23,6 +23,8 @@ internal sealed class AmqpLedger : IDeliveryLedger
     private IChannel? readChannel;
     private ulong lastReadTag;
     private IChannel? unitChannel;
+    // Used by PublishAndRecordAsync only, whose calls come one at a time (one unit after the other).
+    private readonly TrailConversionCache trails = new();
 
     private AmqpLedger(AmqpConnection connection, string queue)
     {
@@ -104,7 +106,7 @@ internal sealed class AmqpLedger : IDeliveryLedger
             var headers = new Dictionary<string, object?>(StringComparer.Ordinal);
             foreach (var message in messages)
             {
-                AmqpProperties.CopyToAmqp(message.Properties, properties, headers, alwaysHeaders: false);
+                AmqpProperties.CopyToAmqp(message.Properties, properties, headers, alwaysHeaders: false, trails);
 
                 // RabbitMQ.Client starts its own publish span under Activity.Current and writes its context into the
                 // message: under the message's own span, the trace goes on (this runs in an async lambda, so it ends here).

@@ -20,7 +20,8 @@ internal static class AmqpProperties
     /// Give a message without headers the empty <paramref name="headerTable"/>: with publisher confirms the client adds an
     /// empty table of its own to such a message anyway (allocating it), so the bytes on the wire are the same.
     /// </param>
-    public static void CopyToAmqp(MessageProperties properties, BasicProperties target, Dictionary<string, object?> headerTable, bool alwaysHeaders)
+    /// <param name="trails">The caller's cache of converted <c>x-received-from</c> trails, or <see langword="null"/> to convert them afresh.</param>
+    public static void CopyToAmqp(MessageProperties properties, BasicProperties target, Dictionary<string, object?> headerTable, bool alwaysHeaders, TrailConversionCache? trails)
     {
         target.ContentType = properties.ContentType;
         target.ContentEncoding = properties.ContentEncoding;
@@ -37,7 +38,7 @@ internal static class AmqpProperties
         headerTable.Clear();
         if (properties.Headers is { } headers)
         {
-            AmqpHeaders.CopyToAmqp(headers, headerTable);
+            AmqpHeaders.CopyToAmqp(headers, headerTable, trails);
             target.Headers = headerTable;
         }
         else

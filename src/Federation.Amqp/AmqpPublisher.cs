@@ -23,7 +23,8 @@ namespace Federation.Amqp;
 /// instead of one per message, and never the caller's code on the client's connection loop. Callers must therefore not
 /// block in a continuation of one publish waiting for another publish to complete.
 /// <para>
-/// Nothing is allocated per publish on the steady path but the header values' copies: each publish rents a
+/// Nothing is allocated per publish on the steady path but the header values' copies (an <c>x-received-from</c> trail equal
+/// to a recent one is not copied again: <see cref="TrailConversionCache"/>): each publish rents a
 /// <see cref="Pending"/> from a pool, which is the <see cref="IValueTaskSource"/> behind the returned
 /// <see cref="ValueTask"/> and carries reusable client properties and header table; it returns to the pool when the caller
 /// takes its result. Whoever takes a publish out of the confirm window (a confirm, a channel failure, or the drain
@@ -43,9 +44,14 @@ internal sealed class AmqpPublisher : IMessagePublisher
     private Task drain = Task.CompletedTask;
     // Completed publishes whose callers have taken the result, ready for reuse; bounded so a burst does not pin memory.
     private readonly Stack<Pending> pool = new();
+    // Completion batches ready for reuse: a few are in use at once (one per confirm frame being completed).
+    private readonly Stack<CompletionBatch> batches = new();
+    private const int BatchPoolLimit = 4;
     private readonly int poolLimit;
     // Never disposed: late confirms may still release it, and without AvailableWaitHandle it holds nothing to free.
     private readonly SemaphoreSlim window;
+    // Used by PublishAsync only, whose calls come one at a time.
+    private readonly TrailConversionCache trails = new();
     private PublishChannel? channel;
     private volatile bool disposed;
 
@@ -86,7 +92,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
         // Converted now: the caller may change its properties as soon as this call returns.
         var pending = Rent();
-        pending.Prepare(exchange, routingKey, properties, body, alwaysHeaders: options.Confirms, cancellationToken);
+        pending.Prepare(exchange, routingKey, properties, body, alwaysHeaders: options.Confirms, trails, cancellationToken);
         pending.Caller = Activity.Current;
         var done = new ValueTask(pending, pending.Version);
         queue.Enqueue(pending);
@@ -185,15 +191,15 @@ internal sealed class AmqpPublisher : IMessagePublisher
     /// <summary>Writes the queue in order until it is empty; only one runs at a time (<see cref="drainState"/>).</summary>
     private async Task DrainAsync()
     {
-        List<Pending>? written = null;
+        CompletionBatch? written = null;
         while (true)
         {
             while (queue.TryDequeue(out var pending))
             {
                 if (await WriteAsync(pending).ConfigureAwait(false))
                 {
-                    (written ??= []).Add(pending);
-                    if (written.Count == WrittenBatch)
+                    (written ??= RentBatch()).Settled.Add(pending);
+                    if (written.Settled.Count == WrittenBatch)
                     {
                         Complete(written, ConfirmOutcome.Acked, null, releasesWindow: false);
                         written = null;
@@ -332,26 +338,26 @@ internal sealed class AmqpPublisher : IMessagePublisher
         if (error is OperationCanceledException && pending.CancellationToken.IsCancellationRequested)
         {
             // Its caller has already seen the cancellation (WaitAsync); complete it so the pending publish is released.
-            Complete([pending], ConfirmOutcome.Cancelled, null, releasesWindow: false);
+            Complete(BatchOf(pending), ConfirmOutcome.Cancelled, null, releasesWindow: false);
         }
         else
         {
-            Complete([pending], ConfirmOutcome.Failed, AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) ?? error, releasesWindow: false);
+            Complete(BatchOf(pending), ConfirmOutcome.Failed, AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) ?? error, releasesWindow: false);
         }
     }
 
     private Task Settle(PublishChannel source, ulong deliveryTag, bool multiple, bool nacked)
     {
-        var settled = new List<Pending>(multiple ? 16 : 1);
+        var settled = RentBatch();
         lock (source.Outstanding)
         {
             if (multiple)
             {
-                source.Outstanding.TakeUpTo(deliveryTag, settled);
+                source.Outstanding.TakeUpTo(deliveryTag, settled.Settled);
             }
             else if (source.Outstanding.TryTake(deliveryTag, out var single))
             {
-                settled.Add(single!);
+                settled.Settled.Add(single!);
             }
         }
 
@@ -361,29 +367,63 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
     private void FailOutstanding(PublishChannel source, TransportException error)
     {
-        var failed = new List<Pending>();
+        var failed = RentBatch();
         lock (source.Outstanding)
         {
-            source.Outstanding.TakeAll(failed);
+            source.Outstanding.TakeAll(failed.Settled);
         }
 
         Complete(failed, ConfirmOutcome.Failed, error, releasesWindow: true);
     }
 
     /// <summary>Frees the window at once and completes the publishes together on one work item (see the remarks above).</summary>
-    private void Complete(List<Pending> settled, ConfirmOutcome outcome, Exception? error, bool releasesWindow)
+    private void Complete(CompletionBatch settled, ConfirmOutcome outcome, Exception? error, bool releasesWindow)
     {
-        if (settled.Count == 0)
+        if (settled.Settled.Count == 0)
         {
+            ReturnBatch(settled);
             return;
         }
 
         if (releasesWindow)
         {
-            window.Release(settled.Count);
+            window.Release(settled.Settled.Count);
         }
 
-        ThreadPool.UnsafeQueueUserWorkItem(new CompletionBatch(settled, outcome, error), preferLocal: false);
+        settled.Outcome = outcome;
+        settled.Error = error;
+        ThreadPool.UnsafeQueueUserWorkItem(settled, preferLocal: false);
+    }
+
+    private CompletionBatch RentBatch()
+    {
+        lock (batches)
+        {
+            if (batches.TryPop(out var pooled))
+            {
+                return pooled;
+            }
+        }
+
+        return new CompletionBatch(this);
+    }
+
+    private CompletionBatch BatchOf(Pending pending)
+    {
+        var batch = RentBatch();
+        batch.Settled.Add(pending);
+        return batch;
+    }
+
+    private void ReturnBatch(CompletionBatch batch)
+    {
+        lock (batches)
+        {
+            if (batches.Count < BatchPoolLimit)
+            {
+                batches.Push(batch);
+            }
+        }
     }
 
     /// <summary>
@@ -412,11 +452,11 @@ internal sealed class AmqpPublisher : IMessagePublisher
         /// <summary>The caller's <see cref="Activity.Current"/>, under which the client's own publish span must start.</summary>
         public Activity? Caller { get; set; }
 
-        public void Prepare(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, bool alwaysHeaders, CancellationToken cancellationToken)
+        public void Prepare(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, bool alwaysHeaders, TrailConversionCache trails, CancellationToken cancellationToken)
         {
             Exchange = exchange;
             RoutingKey = routingKey;
-            AmqpProperties.CopyToAmqp(properties, Properties, headerTable, alwaysHeaders);
+            AmqpProperties.CopyToAmqp(properties, Properties, headerTable, alwaysHeaders, trails);
             Body = body;
             CancellationToken = cancellationToken;
         }
@@ -480,15 +520,28 @@ internal sealed class AmqpPublisher : IMessagePublisher
         Cancelled,
     }
 
-    /// <summary>Publishes settled by one confirm frame (or one channel failure), completed in sequence order.</summary>
-    private sealed class CompletionBatch(List<Pending> settled, ConfirmOutcome outcome, Exception? error) : IThreadPoolWorkItem
+    /// <summary>
+    /// Publishes settled by one confirm frame (or one channel failure, or written by one drain without confirms), completed
+    /// in sequence order; back in the pool once they all are, with its list, so a confirm frame allocates nothing.
+    /// </summary>
+    private sealed class CompletionBatch(AmqpPublisher owner) : IThreadPoolWorkItem
     {
+        public List<Pending> Settled { get; } = [];
+
+        public ConfirmOutcome Outcome { get; set; }
+
+        public Exception? Error { get; set; }
+
         public void Execute()
         {
-            foreach (var pending in settled)
+            foreach (var pending in Settled)
             {
-                pending.Complete(outcome, error);
+                pending.Complete(Outcome, Error);
             }
+
+            Settled.Clear();
+            Error = null;
+            owner.ReturnBatch(this);
         }
     }
 }

@@ -22,19 +22,23 @@ public static partial class HopRules
     }
 
     /// <summary>
-    /// Prepends a trail table built once by <see cref="ReceivedFromTable"/> and shared by every message of one link session
-    /// (the same hop for each; building it per message was a quarter of a NATS link's allocations). Like every trail value,
-    /// the table is only read after this, never modified. Returns the headers as <see cref="PrependReceivedFrom"/> does.
+    /// Prepends a trail entry built once by <see cref="SharedReceivedFrom"/> and shared by every message of one link session;
+    /// a message without a trail gets the entry's shared one-element trail. Returns the headers as
+    /// <see cref="PrependReceivedFrom"/> does, and writes the same values.
     /// </summary>
-    internal static Dictionary<string, object?> PrependReceivedFromTable(Dictionary<string, object?>? headers, Dictionary<string, object?> table)
+    internal static Dictionary<string, object?> PrependSharedReceivedFrom(Dictionary<string, object?>? headers, SharedTrailEntry entry)
     {
         headers ??= new Dictionary<string, object?>(StringComparer.Ordinal);
-        TableHeader.Prepend(headers, HopHeaders.ReceivedFrom, table);
+        if (!headers.TryAdd(HopHeaders.ReceivedFrom, entry.SoleTrail))
+        {
+            TableHeader.Prepend(headers, HopHeaders.ReceivedFrom, entry.Table);
+        }
+
         return headers;
     }
 
-    /// <summary>The trail table of <paramref name="entry"/>, as <see cref="PrependReceivedFrom"/> writes it.</summary>
-    internal static Dictionary<string, object?> ReceivedFromTable(ReceivedFromEntry entry) => ToTable(entry);
+    /// <summary>The trail entry of <paramref name="entry"/>, as <see cref="PrependReceivedFrom"/> writes it, to share.</summary>
+    internal static SharedTrailEntry SharedReceivedFrom(ReceivedFromEntry entry) => new(ToTable(entry));
 
     /// <summary>
     /// Reads the <c>x-received-from</c> trail, newest first, for diagnostics. Elements that are not tables, or lack a text

@@ -138,6 +138,9 @@ internal sealed partial class LinkSession
     {
         var reader = _batches!.Reader;
         var batch = new List<PendingForward>();
+        // Reused from unit to unit: the ledger is done with them when its call completes.
+        var messages = new List<LedgerMessage>();
+        var entries = new List<LedgerEntry>();
         var maxBatch = Math.Max(1, _settings.PrefetchCount);
         try
         {
@@ -149,8 +152,15 @@ internal sealed partial class LinkSession
                 }
 
                 var confirmedAt = _context.Time.GetUtcNow();
-                var entries = batch.ConvertAll(p => new LedgerEntry(p.Identity, confirmedAt.ToUnixTimeMilliseconds()));
-                await _ledger!.PublishAndRecordAsync(batch.ConvertAll(p => p.Message), LedgerRecord.Encode(entries), CancellationToken.None).ConfigureAwait(false);
+                messages.Clear();
+                entries.Clear();
+                foreach (var pending in batch)
+                {
+                    messages.Add(pending.Message);
+                    entries.Add(new LedgerEntry(pending.Identity, confirmedAt.ToUnixTimeMilliseconds()));
+                }
+
+                await _ledger!.PublishAndRecordAsync(messages, LedgerRecord.Encode(entries), CancellationToken.None).ConfigureAwait(false);
                 lock (_uncommitted)
                 {
                     _window!.Add(entries, confirmedAt);
@@ -224,5 +234,6 @@ internal sealed partial class LinkSession
 
     private const string DuplicateReason = "duplicate";
 
-    private sealed record PendingForward(IMessageConsumer Consumer, ulong DeliveryTag, UInt128 Identity, LedgerMessage Message, ForwardSpans Spans);
+    // A struct: the channel and the batch hold it by value, so queuing a forward allocates nothing of its own.
+    private readonly record struct PendingForward(IMessageConsumer Consumer, ulong DeliveryTag, UInt128 Identity, LedgerMessage Message, ForwardSpans Spans);
 }

@@ -29,8 +29,10 @@ internal sealed partial class LinkSession
     private IMessageConsumer? _consumer;
     private ReceivedFromEntry _entry = null!;
     private ReceivedFromEntry _redeliveredEntry = null!;
-    private Dictionary<string, object?> _entryTable = null!;
-    private Dictionary<string, object?> _redeliveredEntryTable = null!;
+    private SharedTrailEntry _trailEntry = null!;
+    private SharedTrailEntry _redeliveredTrailEntry = null!;
+    // Lent to each forwarded message that arrives without headers, when its properties die with the publish call (see Forward).
+    private readonly Dictionary<string, object?> _lentHeaders = new(StringComparer.Ordinal);
     private readonly ContiguousAckTracker _acks = new();
     private int _inFlight;
     private int _ackFlushRunning;
@@ -71,8 +73,8 @@ internal sealed partial class LinkSession
         var upstreamVhost = _upstream.VirtualHost;
         _entry = new ReceivedFromEntry(UriRedaction.Redact(_upstream.DisplayUri), upstreamExchange, false, _upstream.ClusterName, upstreamVhost);
         _redeliveredEntry = _entry with { Redelivered = true };
-        _entryTable = HopRules.ReceivedFromTable(_entry);
-        _redeliveredEntryTable = HopRules.ReceivedFromTable(_redeliveredEntry);
+        _trailEntry = HopRules.SharedReceivedFrom(_entry);
+        _redeliveredTrailEntry = HopRules.SharedReceivedFrom(_redeliveredEntry);
         QueueName = UpstreamNaming.QueueName(upstreamExchange, _downstream.ClusterName, _downstream.VirtualHost, _definition.Exchange.Name, upstreamVhost);
 
         await _upstream.DeclareQueueAsync(new QueueSpec(QueueName, Durable: true, Arguments: QueueArguments()), cancellationToken).ConfigureAwait(false);
@@ -289,7 +291,17 @@ internal sealed partial class LinkSession
         // The identity is taken before the hop trail and the trace context change; user-id is part of it only when it is
         // forwarded.
         var identity = Deduplicating ? DeliveryFingerprint.Of(delivery) : default;
-        properties.Headers = HopRules.PrependReceivedFromTable(properties.Headers, delivery.Redelivered ? _redeliveredEntryTable : _entryTable);
+        var headers = properties.Headers;
+        if (headers is null && !Deduplicating)
+        {
+            // The publisher is done with the properties when PublishAsync returns (IMessagePublisher), nothing here reads
+            // them afterwards, and deliveries come one at a time: a message without headers borrows the session's table
+            // instead of allocating its own. (A deduplicated forward keeps its properties until its unit commits.)
+            headers = _lentHeaders;
+            headers.Clear();
+        }
+
+        properties.Headers = HopRules.PrependSharedReceivedFrom(headers, delivery.Redelivered ? _redeliveredTrailEntry : _trailEntry);
 
         // Only a listener pays for tracing: without one, the trace context the message carries goes on untouched.
         var spans = FederationTelemetry.ActivitySource.HasListeners()
@@ -331,15 +343,15 @@ internal sealed partial class LinkSession
         spans.Detach();
 
         // Pipelining: do not hold the consumer while the downstream confirms; prefetch bounds what is in flight.
-        var settling = SettleAsync(consumer, published, delivery.DeliveryTag, spans);
         if (_settings.AckMode == AckMode.NoAck && Volatile.Read(ref _inFlight) > _noAckWindow)
         {
             // No-ack has no prefetch to bound the publishes still being written: a downstream slower than the upstream
             // would pile them up without limit. Past the window, hold the consumer until this one is written (every
             // earlier one is by then), so the upstream pushes back instead.
-            return new ValueTask(settling);
+            return new ValueTask(SettleAsync(consumer, published, delivery.DeliveryTag, spans));
         }
 
+        SettleWhenPublished(consumer, published, delivery.DeliveryTag, spans);
         return ValueTask.CompletedTask;
     }
 
@@ -362,51 +374,83 @@ internal sealed partial class LinkSession
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Settles one forward once its publish completed, for a caller that waits for it (see <see cref="SettleWhenPublished"/>).</summary>
     private async Task SettleAsync(IMessageConsumer consumer, ValueTask published, ulong deliveryTag, ForwardSpans spans)
+    {
+        try
+        {
+            await published.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await PublishFailedAsync(consumer, deliveryTag, spans, ex).ConfigureAwait(false);
+            return;
+        }
+
+        Published(consumer, deliveryTag, spans);
+    }
+
+    /// <summary>A forward's publish succeeded (confirmed, or written without confirms): acknowledge it upstream.</summary>
+    private void Published(IMessageConsumer consumer, ulong deliveryTag, ForwardSpans spans)
     {
         Exception? failure = null;
         try
         {
-            await published.ConfigureAwait(false);
             _context.Counters.Forwarded(1);
             Acknowledge(consumer, deliveryTag);
-        }
-        catch (PublishNackedException ex) when (_settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
-        {
-            failure = ex;
-
-            // The upstream cannot take it back (at-most-once): restarting the link would lose everything else it
-            // holds too. Count the loss, settle it like a forward, and go on.
-            Lost("downstream_rejected", 1);
-            Acknowledge(consumer, deliveryTag);
-        }
-        catch (PublishNackedException ex) when (_settings.AckMode != AckMode.NoAck)
-        {
-            failure = ex;
-
-            // The downstream refused it: give it back to the upstream queue and restart the link after the delay,
-            // so a persistently failing downstream is retried at reconnect-delay pace instead of in a hot loop.
-            // Once the nack is sent the delivery is no longer outstanding, so later confirmed ones may be acked
-            // past it; before that, an ack with multiple would have taken it off the upstream queue.
-            Log.PublishNacked(_context.Logger, ex, _definition.Id);
-            try
-            {
-                await consumer.NackAsync(deliveryTag, false, requeue: true, CancellationToken.None).ConfigureAwait(false);
-                Acknowledge(consumer, deliveryTag);
-            }
-            catch (Exception nackFailure)
-            {
-                Fail(nackFailure);
-            }
-
-            Fail(ex);
         }
         catch (Exception ex)
         {
             failure = ex;
+            Fail(ex);
+        }
+        finally
+        {
+            spans.End(failure);
+            Settled();
+        }
+    }
 
-            // Not acknowledged: the upstream redelivers it when the link reconnects (at-least-once). It stays
-            // unsettled in the tracker, so no later ack with multiple covers it.
+    /// <summary>A forward's publish failed or was nacked: settle it upstream as its ack mode says, or fail the session.</summary>
+    private async Task PublishFailedAsync(IMessageConsumer consumer, ulong deliveryTag, ForwardSpans spans, Exception failure)
+    {
+        try
+        {
+            if (failure is PublishNackedException && _settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
+            {
+                // The upstream cannot take it back (at-most-once): restarting the link would lose everything else it
+                // holds too. Count the loss, settle it like a forward, and go on.
+                Lost("downstream_rejected", 1);
+                Acknowledge(consumer, deliveryTag);
+            }
+            else if (failure is PublishNackedException nacked && _settings.AckMode != AckMode.NoAck)
+            {
+                // The downstream refused it: give it back to the upstream queue and restart the link after the delay,
+                // so a persistently failing downstream is retried at reconnect-delay pace instead of in a hot loop.
+                // Once the nack is sent the delivery is no longer outstanding, so later confirmed ones may be acked
+                // past it; before that, an ack with multiple would have taken it off the upstream queue.
+                Log.PublishNacked(_context.Logger, nacked, _definition.Id);
+                try
+                {
+                    await consumer.NackAsync(deliveryTag, false, requeue: true, CancellationToken.None).ConfigureAwait(false);
+                    Acknowledge(consumer, deliveryTag);
+                }
+                catch (Exception nackFailure)
+                {
+                    Fail(nackFailure);
+                }
+
+                Fail(nacked);
+            }
+            else
+            {
+                // Not acknowledged: the upstream redelivers it when the link reconnects (at-least-once). It stays
+                // unsettled in the tracker, so no later ack with multiple covers it.
+                Fail(failure);
+            }
+        }
+        catch (Exception ex)
+        {
             Fail(ex);
         }
         finally

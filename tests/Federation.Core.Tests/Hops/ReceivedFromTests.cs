@@ -146,4 +146,53 @@ public class ReceivedFromTests
         Assert.Empty(HopRules.ReadReceivedFrom(null));
         Assert.Empty(HopRules.ReadReceivedFrom(Headers(value)));
     }
+
+    public static TheoryData<string> ExistingTrails => new() { "none", "no headers", "one hop", "malformed" };
+
+    [Theory]
+    [MemberData(nameof(ExistingTrails))]
+    public void A_shared_entry_writes_what_a_per_message_entry_writes(string existing)
+    {
+        var entry = new ReceivedFromEntry("amqp://up", "ux", false, "up-cluster", "uv");
+        var shared = HopRules.SharedReceivedFrom(entry);
+
+        var expected = HopRules.PrependReceivedFrom(Existing(existing), entry);
+        var actual = HopRules.PrependSharedReceivedFrom(Existing(existing), shared);
+
+        Assert.Equal(expected.Keys, actual.Keys);
+        Assert.Equivalent(expected, actual, strict: true);
+        Assert.Same(shared.Table, ((List<object?>)actual[HopHeaders.ReceivedFrom]!)[0]);
+    }
+
+    [Fact]
+    public void A_message_without_a_trail_gets_the_shared_one_element_trail_and_one_with_a_trail_a_new_list()
+    {
+        var shared = HopRules.SharedReceivedFrom(new ReceivedFromEntry("amqp://up", "ux", false, "up-cluster", "uv"));
+
+        var first = HopRules.PrependSharedReceivedFrom(null, shared);
+        var second = HopRules.PrependSharedReceivedFrom(new Dictionary<string, object?>(StringComparer.Ordinal) { ["h"] = 1 }, shared);
+        Assert.Same(shared.SoleTrail, first[HopHeaders.ReceivedFrom]);
+        Assert.Same(shared.SoleTrail, second[HopHeaders.ReceivedFrom]);
+        Assert.Same(shared.Table, Assert.Single(shared.SoleTrail));
+
+        // The existing trail, possibly shared with other copies of the message, is left as it was.
+        var earlier = new List<object?> { shared.Table };
+        var third = HopRules.PrependSharedReceivedFrom(new Dictionary<string, object?>(StringComparer.Ordinal) { [HopHeaders.ReceivedFrom] = earlier }, shared);
+        var trail = Assert.IsType<List<object?>>(third[HopHeaders.ReceivedFrom]);
+        Assert.NotSame(earlier, trail);
+        Assert.Single(earlier);
+        Assert.Equal(2, trail.Count);
+        Assert.Single(shared.SoleTrail);
+    }
+
+    private static Dictionary<string, object?>? Existing(string existing) => existing switch
+    {
+        "none" => null,
+        "no headers" => new Dictionary<string, object?>(StringComparer.Ordinal) { ["app"] = "a" },
+        "one hop" => new Dictionary<string, object?>(StringComparer.Ordinal)
+        {
+            [HopHeaders.ReceivedFrom] = new List<object?> { new Dictionary<string, object?>(StringComparer.Ordinal) { ["cluster-name"] = "c", ["vhost"] = "v" } },
+        },
+        _ => new Dictionary<string, object?>(StringComparer.Ordinal) { [HopHeaders.ReceivedFrom] = "not an array" },
+    };
 }

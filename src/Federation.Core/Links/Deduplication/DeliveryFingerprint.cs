@@ -20,6 +20,12 @@ namespace Federation.Core.Links.Deduplication;
 /// </remarks>
 internal static class DeliveryFingerprint
 {
+    // Enough for a message of a few kilobytes and its properties; larger ones get a buffer of their own.
+    private const int ReusedBufferLimit = 16 * 1024;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
     /// <summary>Headers that a broker adds or changes on redelivery or dead-lettering, or that a federation hop adds.</summary>
     private static readonly HashSet<string> VolatileHeaders = new(StringComparer.Ordinal)
     {
@@ -44,7 +50,26 @@ internal static class DeliveryFingerprint
     /// <summary>Computes the identity of a message from its routing key, properties and body.</summary>
     public static UInt128 Of(string routingKey, MessageProperties properties, ReadOnlySpan<byte> body)
     {
-        var buffer = new ArrayBufferWriter<byte>(256 + body.Length);
+        // The bytes to hash go into a buffer kept per thread: a new one per message (its size is the body's) was the largest
+        // allocation of a deduplicated forward. Nothing here calls out, so one use never overlaps another on a thread.
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(ReusedBufferLimit);
+        buffer.ResetWrittenCount();
+        try
+        {
+            return Write(buffer, routingKey, properties, body);
+        }
+        finally
+        {
+            if (buffer.Capacity > ReusedBufferLimit)
+            {
+                // A large message's buffer is not kept for the life of the thread.
+                t_buffer = null;
+            }
+        }
+    }
+
+    private static UInt128 Write(ArrayBufferWriter<byte> buffer, string routingKey, MessageProperties properties, ReadOnlySpan<byte> body)
+    {
         if (!string.IsNullOrEmpty(properties.MessageId))
         {
             // The publisher said which messages are the same one: nothing else counts.

@@ -36,6 +36,22 @@ federation_port=$(free_port)
 collective_port=$(free_port)
 start_server bench-federation "$federation_port"
 start_server bench-collective "$collective_port"
+server_pids="${pids[*]}"
 
-BENCH_SERVER_PIDS="${pids[*]}" dotnet run -c Release --project benchmarks/Federation.Collectives.Bench -- \
+# BENCH_CAPTURE=1: capture both servers' loopback traffic with tcpdump (root) and print where the paced rounds' latency goes,
+# leg by leg (benchmarks/collectives-legs.py). The capture costs CPU, so read its run's ratios with that in mind.
+if [[ "${BENCH_CAPTURE:-}" == 1 ]]; then
+  tcpdump -i lo -w "$work/capture.pcap" -s 0 -B 65536 "tcp port $federation_port or tcp port $collective_port" 2>"$work/tcpdump.log" &
+  capture_pid=$!
+  pids+=("$capture_pid")
+  for _ in $(seq 1 50); do grep -q listening "$work/tcpdump.log" && break; sleep 0.1; done   # polling with a deadline
+fi
+
+BENCH_SERVER_PIDS="$server_pids" dotnet run -c Release --project benchmarks/Federation.Collectives.Bench -- \
   "nats://127.0.0.1:$federation_port" "nats://127.0.0.1:$collective_port" "$requests" "$concurrency" "$workers" "$rounds" $paced_rate
+
+if [[ -n "${capture_pid:-}" ]]; then
+  kill -INT "$capture_pid"; wait "$capture_pid" 2>/dev/null || true
+  echo
+  python3 benchmarks/collectives-legs.py "$work/capture.pcap" "$((rounds * 3))"
+fi

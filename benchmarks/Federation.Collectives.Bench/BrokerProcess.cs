@@ -38,6 +38,13 @@ internal sealed class BrokerProcess : IAsyncDisposable
             start.ArgumentList.Add(arg);
         }
 
+        // BENCH_BROKER_ENV="NAME=VALUE ..." sets runtime knobs for the broker processes only (an experiment aid).
+        foreach (var pair in (Environment.GetEnvironmentVariable("BENCH_BROKER_ENV") ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            start.Environment[pair[..eq]] = pair[(eq + 1)..];
+        }
+
         var process = Process.Start(start)!;
         var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(120));
         if (line != "ready")

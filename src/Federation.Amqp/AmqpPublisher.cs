@@ -42,12 +42,12 @@ internal sealed class AmqpPublisher : IMessagePublisher
     // Idle, Draining (one drain writes the queue), or Closed (disposed: whoever finds a message queued fails it).
     private int drainState;
     private Task drain = Task.CompletedTask;
-    // Completed publishes whose callers have taken the result, ready for reuse; bounded so a burst does not pin memory.
-    private readonly Stack<Pending> pool = new();
+    // Completed publishes whose callers have taken the result, ready for reuse; bounded so a burst does not pin memory:
+    // at most a full confirm window plus one batch written without confirms.
+    private readonly BoundedPool<Pending> pool;
     // Completion batches ready for reuse: a few are in use at once (one per confirm frame being completed).
-    private readonly Stack<CompletionBatch> batches = new();
+    private readonly BoundedPool<CompletionBatch> batches;
     private const int BatchPoolLimit = 4;
-    private readonly int poolLimit;
     // Never disposed: late confirms may still release it, and without AvailableWaitHandle it holds nothing to free.
     private readonly SemaphoreSlim window;
     // Used by PublishAsync only, whose calls come one at a time.
@@ -60,7 +60,8 @@ internal sealed class AmqpPublisher : IMessagePublisher
         this.connection = connection;
         this.options = options;
         window = new SemaphoreSlim(Math.Max(1, options.MaxOutstandingConfirms));
-        poolLimit = Math.Max(1, options.MaxOutstandingConfirms) + WrittenBatch;
+        pool = new BoundedPool<Pending>(() => new Pending(this), Math.Max(1, options.MaxOutstandingConfirms) + WrittenBatch);
+        batches = new BoundedPool<CompletionBatch>(() => new CompletionBatch(this), BatchPoolLimit);
         Attach(channel);
     }
 
@@ -91,7 +92,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
         }
 
         // Converted now: the caller may change its properties as soon as this call returns.
-        var pending = Rent();
+        var pending = pool.Rent();
         pending.Prepare(exchange, routingKey, properties, body, alwaysHeaders: options.Confirms, trails, cancellationToken);
         pending.Caller = Activity.Current;
         var done = new ValueTask(pending, pending.Version);
@@ -109,30 +110,6 @@ internal sealed class AmqpPublisher : IMessagePublisher
         // A cancellable caller may stop waiting before the publisher is done with the pending publish; it then returns
         // to the pool only once the publisher completes it (AsTask takes the result then).
         return cancellationToken.CanBeCanceled ? new ValueTask(done.AsTask().WaitAsync(cancellationToken)) : done;
-    }
-
-    private Pending Rent()
-    {
-        lock (pool)
-        {
-            if (pool.TryPop(out var pooled))
-            {
-                return pooled;
-            }
-        }
-
-        return new Pending(this);
-    }
-
-    private void Return(Pending pending)
-    {
-        lock (pool)
-        {
-            if (pool.Count < poolLimit)
-            {
-                pool.Push(pending);
-            }
-        }
     }
 
     public async ValueTask DisposeAsync()
@@ -198,7 +175,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
             {
                 if (await WriteAsync(pending).ConfigureAwait(false))
                 {
-                    (written ??= RentBatch()).Settled.Add(pending);
+                    (written ??= batches.Rent()).Settled.Add(pending);
                     if (written.Settled.Count == WrittenBatch)
                     {
                         Complete(written, ConfirmOutcome.Acked, null, releasesWindow: false);
@@ -348,7 +325,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
     private Task Settle(PublishChannel source, ulong deliveryTag, bool multiple, bool nacked)
     {
-        var settled = RentBatch();
+        var settled = batches.Rent();
         lock (source.Outstanding)
         {
             if (multiple)
@@ -367,7 +344,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
     private void FailOutstanding(PublishChannel source, TransportException error)
     {
-        var failed = RentBatch();
+        var failed = batches.Rent();
         lock (source.Outstanding)
         {
             source.Outstanding.TakeAll(failed.Settled);
@@ -381,7 +358,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
     {
         if (settled.Settled.Count == 0)
         {
-            ReturnBatch(settled);
+            batches.Return(settled);
             return;
         }
 
@@ -395,35 +372,11 @@ internal sealed class AmqpPublisher : IMessagePublisher
         ThreadPool.UnsafeQueueUserWorkItem(settled, preferLocal: false);
     }
 
-    private CompletionBatch RentBatch()
-    {
-        lock (batches)
-        {
-            if (batches.TryPop(out var pooled))
-            {
-                return pooled;
-            }
-        }
-
-        return new CompletionBatch(this);
-    }
-
     private CompletionBatch BatchOf(Pending pending)
     {
-        var batch = RentBatch();
+        var batch = batches.Rent();
         batch.Settled.Add(pending);
         return batch;
-    }
-
-    private void ReturnBatch(CompletionBatch batch)
-    {
-        lock (batches)
-        {
-            if (batches.Count < BatchPoolLimit)
-            {
-                batches.Push(batch);
-            }
-        }
     }
 
     /// <summary>
@@ -498,7 +451,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
                 CancellationToken = default;
                 Caller = null;
                 completion.Reset();
-                owner.Return(this);
+                owner.pool.Return(this);
             }
         }
     }
@@ -541,7 +494,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
             Settled.Clear();
             Error = null;
-            owner.ReturnBatch(this);
+            owner.batches.Return(this);
         }
     }
 }

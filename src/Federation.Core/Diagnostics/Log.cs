@@ -86,6 +86,9 @@ internal static partial class Log
     [LoggerMessage(2015, LogLevel.Warning, "Upstream set '{Set}' element {Index} ({Upstream}) is identical to element {FirstIndex}; it is used once (one link per distinct element)")]
     public static partial void DuplicateSetElement(ILogger logger, string set, int index, string upstream, int firstIndex);
 
+    [LoggerMessage(2016, LogLevel.Warning, "Federation configuration changed {Changes}, which take effect only at start: the running values stay until a restart; the rest of the change is applied")]
+    public static partial void StartOnlySettingsChanged(ILogger logger, string changes);
+
     [LoggerMessage(3001, LogLevel.Warning, "Federation configuration reload refused; the running configuration is kept. {ErrorCount} error(s): {Errors}")]
     public static partial void ReloadRejected(ILogger logger, int errorCount, string errors);
 

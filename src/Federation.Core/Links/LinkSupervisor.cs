@@ -26,12 +26,17 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private readonly LinkReconciler _links;
     private readonly string _defaultInstanceName = DefaultInstanceName.Next();
     private FederationDefinitions _definitions;
+
+    // What the engine started with: the start-only settings (SpreadLinks, Ownership) are compared with these on each
+    // reconfiguration, not with the last one, because the running values are these until a restart.
+    private readonly FederationDefinitions _started;
     private readonly LinkOwnership? _ownership;
     private readonly InstancePresence? _presence;
 
     public LinkSupervisor(FederationDefinitions definitions, TransportResolver transports, FederationTelemetry telemetry, ILoggerFactory loggerFactory, TimeProvider time, ExplicitTopology? explicitTopology = null)
     {
         _definitions = definitions;
+        _started = definitions;
         _logger = loggerFactory.CreateLogger("Federation.Core.LinkSupervisor");
         LogDuplicateSetElements(definitions);
         _loop = new SupervisorLoop(_logger, _stopping.Token);
@@ -74,6 +79,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     public Task ReconfigureAsync(FederationDefinitions definitions) => _loop.Ask(async () =>
     {
         LogDuplicateSetElements(definitions);
+        LogStartOnlyChanges(definitions);
         try
         {
             await ApplyDefinitionsAsync(definitions).ConfigureAwait(false);
@@ -162,6 +168,17 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         foreach (var duplicate in definitions.DuplicateSetElements)
         {
             Log.DuplicateSetElement(_logger, duplicate.Set, duplicate.Index, duplicate.Upstream, duplicate.FirstIndex);
+        }
+    }
+
+    // SpreadLinks and Ownership built this instance's place among the others once, at start; a reload cannot change
+    // them, so it says so rather than keep the old values silently, and the rest of the reload goes on.
+    private void LogStartOnlyChanges(FederationDefinitions definitions)
+    {
+        var changes = StartOnlySettings.Changes(_started, definitions);
+        if (changes.Count > 0)
+        {
+            Log.StartOnlySettingsChanged(_logger, string.Join(", ", changes));
         }
     }
 

@@ -7,17 +7,20 @@ namespace FederationHost.Tests.NatsBlackBox;
 /// <summary>
 /// The "Two local nats-servers" recipe of examples/FederationHost/README.md, read from the README itself, so that the
 /// black-box tests run what a reader would type: the two <c>nats-server</c> command lines and the appsettings.json of the
-/// heredoc. The tests change only what a second machine would: ports (free ones instead of 34222/34223/38222/38223 and
+/// heredoc. The tests change only what a second machine would: ports (free ones instead of 14222/14223/18222/18223 and
 /// 15691) and, for more than two servers, the server and upstream names. Any other change to the recipe that these
 /// tests do not know about fails <see cref="Load"/> loudly, so the README and the tests cannot drift apart silently.
 /// </summary>
 internal sealed partial class NatsReadmeRecipe
 {
-    /// <summary>The ports and names the README's recipe uses.</summary>
-    public const int UpstreamPort = 34222;
-    public const int UpstreamMonitorPort = 38222;
-    public const int DownstreamPort = 34223;
-    public const int DownstreamMonitorPort = 38223;
+    /// <summary>
+    /// The ports and names the README's recipe uses. The ports lie below Linux's ephemeral range (32768-60999): a reader's
+    /// run once failed with "address already in use" when the recipe used ports inside it.
+    /// </summary>
+    public const int UpstreamPort = 14222;
+    public const int UpstreamMonitorPort = 18222;
+    public const int DownstreamPort = 14223;
+    public const int DownstreamMonitorPort = 18223;
     public const string UpstreamName = "nats-a";
     public const string DownstreamName = "nats-b";
     public const string User = "federator";
@@ -128,7 +131,7 @@ internal sealed partial class NatsReadmeRecipe
 
     private static (string[] Args, int Port, int Monitor) ServerArgs(string line)
     {
-        // "nats-server -a 127.0.0.1 -p 34222 -m 38222 -n nats-a ... &   # comment"
+        // "nats-server -a 127.0.0.1 -p 14222 -m 18222 -n nats-a ... &   # comment"
         var command = line.Split('#')[0].Trim().TrimEnd('&').Trim();
         var words = command.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..];
         var rest = new List<string>();

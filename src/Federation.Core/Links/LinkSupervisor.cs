@@ -24,7 +24,10 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private readonly ExplicitTopologyDeclarer? _declarer;
     private readonly LinkGenerations _generations = new();
     private readonly LinkReconciler _links;
-    private readonly string _defaultInstanceName = DefaultInstanceName.Next();
+
+    // Fixed at start, like the ownership it names: leases and presence are recorded under it, and a name that changed
+    // under a running engine would stop it recognising the leases it holds.
+    private readonly string _instanceName;
     private FederationDefinitions _definitions;
 
     // What the engine started with: the start-only settings (SpreadLinks, Ownership) are compared with these on each
@@ -37,6 +40,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     {
         _definitions = definitions;
         _started = definitions;
+        _instanceName = definitions.InstanceName ?? DefaultInstanceName.Next();
         _logger = loggerFactory.CreateLogger("Federation.Core.LinkSupervisor");
         LogDuplicateSetElements(definitions);
         _loop = new SupervisorLoop(_logger, _stopping.Token);
@@ -56,7 +60,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     public string? ClusterName => _downstream.Session?.ClusterName;
 
     /// <summary>This engine's name as recorded with the link leases it holds: the configured one, or <c>machine:pid</c>.</summary>
-    public string InstanceName => _definitions.InstanceName ?? _defaultInstanceName;
+    public string InstanceName => _instanceName;
 
     /// <summary>Whether the downstream is connected.</summary>
     public bool DownstreamConnected => _downstream.Session is not null;
@@ -171,7 +175,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         }
     }
 
-    // SpreadLinks and Ownership built this instance's place among the others once, at start; a reload cannot change
+    // InstanceName, SpreadLinks and Ownership built this instance's place among the others once, at start; a reload cannot change
     // them, so it says so rather than keep the old values silently, and the rest of the reload goes on.
     private void LogStartOnlyChanges(FederationDefinitions definitions)
     {

@@ -4,8 +4,8 @@ using static Federation.Core.Model.ConfigurationErrorText;
 namespace Federation.Core.Model;
 
 /// <summary>
-/// The settings that take effect only at start: <see cref="FederationDefinitions.SpreadLinks"/> and every
-/// <see cref="FederationDefinitions.Ownership"/> timing. The instance's place among the others is built from them once,
+/// The settings that take effect only at start: <see cref="FederationDefinitions.InstanceName"/>,
+/// <see cref="FederationDefinitions.SpreadLinks"/> and every <see cref="FederationDefinitions.Ownership"/> timing. The instance's place among the others is built from them once,
 /// when the engine is created, so a reload that changes them would otherwise be ignored without a word; this names what
 /// changed so that the reload can say a restart is needed.
 /// </summary>
@@ -18,6 +18,11 @@ internal static class StartOnlySettings
     public static IReadOnlyList<string> Changes(FederationDefinitions running, FederationDefinitions updated)
     {
         var changes = new List<string>();
+        if (!string.Equals(running.InstanceName, updated.InstanceName, StringComparison.Ordinal))
+        {
+            changes.Add(Change(nameof(FederationOptions.InstanceName), Show(running.InstanceName), Show(updated.InstanceName)));
+        }
+
         if (running.SpreadLinks != updated.SpreadLinks)
         {
             changes.Add(Change(nameof(FederationOptions.SpreadLinks), Show(running.SpreadLinks), Show(updated.SpreadLinks)));
@@ -44,6 +49,9 @@ internal static class StartOnlySettings
     }
 
     private static string Change(string key, string was, string now) => key + " " + was + " -> " + now;
+
+    // An unset name runs as machine:pid, which a reload cannot see; "(unset)" says which case it was.
+    private static string Show(string? value) => value is null ? "(unset)" : Quote(value);
 
     private static string Show(bool value) => Quote(value ? "true" : "false");
 

@@ -12,7 +12,7 @@ using Microsoft.Extensions.Logging;
 namespace Federation.Core.Tests.Hosting;
 
 /// <summary>
-/// <c>SpreadLinks</c> and the <c>Ownership</c> timings take effect only at start. A reload that changes one of them is
+/// <c>InstanceName</c>, <c>SpreadLinks</c> and the <c>Ownership</c> timings take effect only at start. A reload that changes one of them is
 /// logged at warning (event 2016) naming the key with its running and its new value and saying a restart is needed, and
 /// the rest of the reload still applies; a reload that leaves them as they run logs nothing of the kind.
 /// </summary>
@@ -58,6 +58,7 @@ public sealed class StartOnlyReloadWarningTests
     [InlineData("Federation:SpreadLinks", "false", "true", "SpreadLinks 'true' -> 'false'")]
     [InlineData("Federation:Ownership:SettleTime", "00:00:05", "00:00:03", "Ownership:SettleTime '00:00:03' -> '00:00:05'")]
     [InlineData("Federation:Ownership:HeartbeatInterval", "00:00:00.5000000", null, "Ownership:HeartbeatInterval '00:00:01' -> '00:00:00.5000000'")]
+    [InlineData("Federation:InstanceName", "host-b", null, "InstanceName (unset) -> 'host-b'")]
     public async Task A_reload_changing_a_start_only_key_warns_naming_it_and_applies_the_rest(string key, string changed, string? asStarted, string named)
     {
         using var host = BuildHost();
@@ -89,6 +90,29 @@ public sealed class StartOnlyReloadWarningTests
         _source.Set(key, asStarted);
         await ReloadAsync(appliedBefore: 2);
         Assert.Single(StartOnlyWarnings);
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_reloaded_instance_name_leaves_the_running_name_and_its_lease_alone()
+    {
+        using var host = BuildHost();
+        await host.StartAsync();
+        var london = await _registry.GetOrAdd("london").ConnectAsync();
+        await london.DeclareExchangeAsync(new ExchangeSpec("federated.orders", ExchangeSpec.Types.Topic), CancellationToken.None);
+        var status = host.Services.GetRequiredService<IFederationStatus>();
+        await Testbed.Eventually(() => status.GetLinks() is [{ State: LinkState.Running, Instance: not null }], () => "link running");
+        var started = status.GetLinks()[0];
+
+        _source.Set("Federation:InstanceName", "host-b");
+        _source.Set("Federation:Upstreams:tokyo:max-hops", "2");
+        await ReloadAsync(appliedBefore: 0);
+
+        Assert.Contains("InstanceName (unset) -> 'host-b'", Assert.Single(StartOnlyWarnings).Message, StringComparison.Ordinal);
+        var link = Assert.Single(status.GetLinks());
+        Assert.Equal(LinkState.Running, link.State);
+        Assert.Equal(started.Instance, link.Instance);
+        Assert.Equal(started.LeaseHolder, link.LeaseHolder);
         await host.StopAsync();
     }
 

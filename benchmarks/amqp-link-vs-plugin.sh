@@ -50,7 +50,8 @@ cat > "$host_dir/appsettings.json" <<JSON
   }
 }
 JSON
-examples/FederationHost/bin/Release/net10.0/FederationHost --contentRoot "$host_dir" >"$host_dir/host.log" 2>&1 &
+# BENCH_HOST_ENV="NAME=VALUE ..." sets runtime knobs for the FederationHost process only (an experiment aid).
+env ${BENCH_HOST_ENV:-} examples/FederationHost/bin/Release/net10.0/FederationHost --contentRoot "$host_dir" >"$host_dir/host.log" 2>&1 &
 host_pid=$!
 echo "FederationHost pid $host_pid (log $host_dir/host.log)"
 

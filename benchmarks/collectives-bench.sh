@@ -18,7 +18,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
+  rm -rf "$work" "${capture_dir:-}"
 }
 trap cleanup EXIT
 
@@ -39,9 +39,11 @@ start_server bench-collective "$collective_port"
 server_pids="${pids[*]}"
 
 # BENCH_CAPTURE=1: capture both servers' loopback traffic with tcpdump (root) and print where the paced rounds' latency goes,
-# leg by leg (benchmarks/collectives-legs.py). The capture costs CPU, so read its run's ratios with that in mind.
+# leg by leg (benchmarks/collectives-legs.py). The capture goes to memory (/dev/shm) so that writing it does not stall the
+# processes measured; it still costs CPU, so read the ratios of a captured run with that in mind.
 if [[ "${BENCH_CAPTURE:-}" == 1 ]]; then
-  tcpdump -i lo -w "$work/capture.pcap" -s 0 -B 65536 "tcp port $federation_port or tcp port $collective_port" 2>"$work/tcpdump.log" &
+  capture_dir=$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)
+  tcpdump -i lo -w "$capture_dir/capture.pcap" -s 0 -B 65536 "tcp port $federation_port or tcp port $collective_port" 2>"$work/tcpdump.log" &
   capture_pid=$!
   pids+=("$capture_pid")
   for _ in $(seq 1 50); do grep -q listening "$work/tcpdump.log" && break; sleep 0.1; done   # polling with a deadline
@@ -53,5 +55,6 @@ BENCH_SERVER_PIDS="$server_pids" dotnet run -c Release --project benchmarks/Fede
 if [[ -n "${capture_pid:-}" ]]; then
   kill -INT "$capture_pid"; wait "$capture_pid" 2>/dev/null || true
   echo
-  python3 benchmarks/collectives-legs.py "$work/capture.pcap" "$((rounds * 3))"
+  python3 benchmarks/collectives-legs.py "$capture_dir/capture.pcap" "$((rounds * 3))"
+  rm -rf "$capture_dir"
 fi

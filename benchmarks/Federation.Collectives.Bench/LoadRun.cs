@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Federation.Benchmarking;
 using Federation.Core.Transport.Messaging;
 
 namespace Federation.Collectives.Bench;
@@ -56,23 +57,20 @@ internal sealed class LoadRun
     /// <summary>
     /// Sends every request through <paramref name="send"/> and waits for the replies, or for <paramref name="deadline"/>.
     /// With <paramref name="ratePerSecond"/>, request i is not sent before i / rate seconds after the start (a paced run
-    /// below saturation); the window still caps what is outstanding.
+    /// below saturation, released by a <see cref="SteadyPacer"/>); the window still caps what is outstanding.
     /// </summary>
     public async Task<RoundResult> ExecuteAsync(Func<int, string, ValueTask> send, TimeSpan deadline, double? ratePerSecond = null)
     {
         using var timeout = new CancellationTokenSource(deadline);
         var started = Stopwatch.GetTimestamp();
+        using var pacer = ratePerSecond is { } rate ? new SteadyPacer(rate, Requests) : null;
         try
         {
             for (var i = 0; i < Requests; i++)
             {
-                if (ratePerSecond is { } rate)
+                if (pacer is not null)
                 {
-                    // Pacing with a 1 ms tick: every request that is due goes out, then the loop yields until the next tick.
-                    while (Stopwatch.GetElapsedTime(started).TotalSeconds * rate < i)
-                    {
-                        await Task.Delay(1, timeout.Token);
-                    }
+                    await pacer.WaitAsync(timeout.Token);
                 }
 
                 await _window.WaitAsync(timeout.Token);

@@ -11,6 +11,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Federation.Amqp;
+using Federation.Benchmarking;
 using Federation.Core;
 using Federation.Core.Model;
 using RabbitMQ.Client;
@@ -149,15 +150,14 @@ async Task<Result> Measure(string exchange, int rate, int count)
     var started = Stopwatch.GetTimestamp();
     var inFlight = new Queue<Task>();
     var window = rate == 0 ? ProducerWindow : PacedWindow;
+
+    // Paced: message i is due i/rate seconds after the start, released one at a time (not in timer-tick bursts).
+    using var pacer = rate > 0 ? new SteadyPacer(rate, count) : null;
     for (var i = 0; i < count; i++)
     {
-        if (rate > 0)
+        if (pacer is not null)
         {
-            // Paced: message i is due i/rate seconds after the start; a 1 ms timer tick releases what is due.
-            while (Stopwatch.GetElapsedTime(started).TotalSeconds * rate < i)
-            {
-                await Task.Delay(1);
-            }
+            await pacer.WaitAsync(CancellationToken.None);
         }
 
         BitConverter.TryWriteBytes(body, Stopwatch.GetTimestamp());

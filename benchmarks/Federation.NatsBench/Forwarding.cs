@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using Federation.Benchmarking;
 using NATS.Client.Core;
 
 namespace Federation.NatsBench;
@@ -117,16 +118,13 @@ internal static class Forwarding
         var cpuBefore = cpu.TotalMs();
         var started = Stopwatch.GetTimestamp();
         Volatile.Write(ref lastArrival, started);
-        using var pace = pacedRate is null ? null : new PeriodicTimer(TimeSpan.FromMilliseconds(1));
+        // Paced: message i is due i/rate seconds after the start, released one at a time (not in timer-tick bursts).
+        using var pacer = pacedRate is { } rate ? new SteadyPacer(rate, count) : null;
         for (var i = 0; i < count; i++)
         {
-            if (pacedRate is { } rate)
+            if (pacer is not null)
             {
-                // Publish what is due by now, then wait for the next tick: a steady rate, in bursts of about a millisecond.
-                while (Stopwatch.GetElapsedTime(started).TotalSeconds * rate < i)
-                {
-                    await pace!.WaitForNextTickAsync(cancellationToken);
-                }
+                await pacer.WaitAsync(cancellationToken);
             }
             else if (!credits.Wait(0, CancellationToken.None) && !await credits.WaitAsync(DrainTimeout, cancellationToken))
             {

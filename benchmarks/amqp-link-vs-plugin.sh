@@ -16,7 +16,23 @@ node=examples/FederationHost/scripts/local-rabbitmq-node.sh
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 up="bench-up-$$" down="bench-down-$$"
 read -r up_amqp up_mgmt down_amqp down_mgmt < <(echo "$(free_port) $(free_port) $(free_port) $(free_port)")
-up_dist=$(( (RANDOM % 2000) * 2 + 40000 )) down_dist=$(( up_dist + 2 ))   # each node's epmd takes DIST_PORT+1
+# Each node's epmd takes DIST_PORT+1, so the distribution ports come as pairs, both free, below the ephemeral range
+# (32768 and up) where a client socket could take one between this check and the node's start.
+free_pair() { python3 -c '
+import random, socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+while True:
+    p = random.randrange(20000, 32000, 4)
+    if all(free(p + i) for i in range(4)):
+        print(p); break'; }
+up_dist=$(free_pair) down_dist=$(( up_dist + 2 ))
 host_dir=$(mktemp -d) host_pid=""
 cleanup() {
   [ -n "$host_pid" ] && kill "$host_pid" 2>/dev/null && while kill -0 "$host_pid" 2>/dev/null; do sleep 0.2; done

@@ -14,8 +14,8 @@ namespace Federation.Amqp.IntegrationTests;
 /// B = downstream node "/", C = upstream node's vhost, D = downstream node's vhost), recorded with the OpenTelemetry SDK's
 /// in-memory exporter together with RabbitMQ.Client's own publisher and subscriber spans.
 /// </summary>
-[Collection(FederationNodesCollection.Name)]
-public sealed class TraceAcrossFederationTests(FederationNodesFixture nodes) : IAsyncLifetime
+[Collection(ClientTracingCollection.Name)]
+public sealed class TraceAcrossFederationTests(ClientTracingNodesFixture nodes) : IAsyncLifetime
 {
     private const int Forwards = 3;
     private readonly string _exchange = $"fed.trace.{Guid.NewGuid():N}";

@@ -10,6 +10,7 @@ namespace Federation.Nats.Tests.Federation;
 /// OpenTelemetry SDK's in-memory exporter together with NATS.Client.Core's own spans: the client writes its publish
 /// span's <c>traceparent</c> into the headers of every message it sends, the links' included.
 /// </summary>
+[Collection(ClientTracingCollection.Name)]
 public sealed class NatsTraceAcrossFederationTests() : NatsFederationTestbed("trace", [.. Names.Select(n => "trace-" + n)])
 {
     private const string Namespace = "trace";

@@ -11,41 +11,41 @@ namespace Federation.Amqp;
 internal sealed class BoundedPool<T>
     where T : class
 {
-    private readonly Stack<T> items = new();
-    private readonly Func<T> create;
-    private readonly int limit;
+    private readonly Stack<T> _items = new();
+    private readonly Func<T> _create;
+    private readonly int _limit;
 
     /// <param name="create">Makes a new object when the pool is empty; created once, so renting allocates no delegate.</param>
     /// <param name="limit">How many returned objects are kept at most; further returns are left to the collector.</param>
     public BoundedPool(Func<T> create, int limit)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        this.create = create;
-        this.limit = limit;
+        _create = create;
+        _limit = limit;
     }
 
     /// <summary>A pooled object, or a new one when none is pooled.</summary>
     public T Rent()
     {
-        lock (items)
+        lock (_items)
         {
-            if (items.TryPop(out var pooled))
+            if (_items.TryPop(out var pooled))
             {
                 return pooled;
             }
         }
 
-        return create();
+        return _create();
     }
 
     /// <summary>Keeps <paramref name="item"/> for reuse unless the pool is full. The caller must no longer use it.</summary>
     public void Return(T item)
     {
-        lock (items)
+        lock (_items)
         {
-            if (items.Count < limit)
+            if (_items.Count < _limit)
             {
-                items.Push(item);
+                _items.Push(item);
             }
         }
     }

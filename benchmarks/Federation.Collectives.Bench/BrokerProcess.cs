@@ -42,6 +42,11 @@ internal sealed class BrokerProcess : IAsyncDisposable
         foreach (var pair in (Environment.GetEnvironmentVariable("BENCH_BROKER_ENV") ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
             var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new ArgumentException($"BENCH_BROKER_ENV: '{pair}' is not NAME=VALUE");
+            }
+
             start.Environment[pair[..eq]] = pair[(eq + 1)..];
         }
 

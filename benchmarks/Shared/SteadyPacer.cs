@@ -20,6 +20,7 @@ internal sealed partial class SteadyPacer : IDisposable
     private readonly Thread _thread;
     private readonly double _ratePerSecond;
     private readonly long _count;
+    private readonly long _started = Stopwatch.GetTimestamp();
     private volatile bool _stopped;
 
     /// <summary>Starts releasing <paramref name="count"/> items at <paramref name="ratePerSecond"/>, the first at once.</summary>
@@ -28,13 +29,9 @@ internal sealed partial class SteadyPacer : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ratePerSecond);
         _ratePerSecond = ratePerSecond;
         _count = count;
-        Started = Stopwatch.GetTimestamp();
         _thread = new Thread(Run) { IsBackground = true, Name = "steady pacer" };
         _thread.Start();
     }
-
-    /// <summary>The <see cref="Stopwatch"/> timestamp that item 0 was due at.</summary>
-    public long Started { get; }
 
     /// <summary>Waits until the next item is due.</summary>
     public Task WaitAsync(CancellationToken cancellationToken) => _due.WaitAsync(cancellationToken);
@@ -50,7 +47,7 @@ internal sealed partial class SteadyPacer : IDisposable
     {
         for (long i = 0; i < _count && !_stopped; i++)
         {
-            var due = Started + (long)(i * Stopwatch.Frequency / _ratePerSecond);
+            var due = _started + (long)(i * Stopwatch.Frequency / _ratePerSecond);
             for (var left = due - Stopwatch.GetTimestamp(); left > 0 && !_stopped; left = due - Stopwatch.GetTimestamp())
             {
                 // At most 100 ms per sleep, so that Dispose is not held up by a slow rate.

@@ -30,7 +30,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private readonly string _instanceName;
     private FederationDefinitions _definitions;
 
-    // What the engine started with: the start-only settings (SpreadLinks, Ownership) are compared with these on each
+    // What the engine started with: the start-only settings (InstanceName, SpreadLinks, Ownership) are compared with these on each
     // reconfiguration, not with the last one, because the running values are these until a restart.
     private readonly FederationDefinitions _started;
     private readonly LinkOwnership? _ownership;

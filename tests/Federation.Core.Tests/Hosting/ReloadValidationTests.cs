@@ -1,10 +1,8 @@
 using Federation.Core.Hosting;
-using Federation.Core.InMemory;
 using Federation.Core.Links;
 using Federation.Core.Tests.Engine;
 using Federation.Core.Tests.Support;
 using Federation.Core.Transport;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -22,36 +20,17 @@ public sealed class ReloadValidationTests
     private const string UpstreamQueue = "federation: federated.orders -> london";
     private const string HostedServiceCategory = "Federation.Core.Hosting.FederationHostedService";
 
-    private readonly InMemoryBrokerRegistry _registry = new();
-    private readonly CapturingLoggerProvider _logs = new();
-    private readonly ReloadableConfigurationSource _source = new(new Dictionary<string, string?>
-    {
-        ["Federation:ClusterName"] = "london",
-        ["Federation:Downstream:uri"] = "memory://london/%2f",
-        ["Federation:Upstreams:tokyo:uri"] = "memory://tokyo/%2f",
-        ["Federation:Policies:p:pattern"] = "^federated\\.",
-        ["Federation:Policies:p:definition:federation-upstream"] = "tokyo",
-    });
+    private readonly ReloadableFederationHost _host = new();
 
-    private IHost BuildHost()
-    {
-        _registry.GetOrAdd("london", "london");
-        _registry.GetOrAdd("tokyo", "tokyo");
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.Sources.Clear();
-        ((IConfigurationBuilder)builder.Configuration).Add(_source);
-        builder.Logging.ClearProviders().AddProvider(_logs);
-        builder.Services.AddFederation(builder.Configuration.GetSection("Federation")).UseInMemoryBrokers(_registry).AddTransport<ExplodingTransport>();
-        return builder.Build();
-    }
+    private IHost BuildHost() => _host.Build(f => f.AddTransport<ExplodingTransport>());
 
     private IReadOnlyList<CapturingLoggerProvider.Entry> ReloadLog(LogLevel level) =>
-        [.. _logs.Entries.Where(e => e.Category == HostedServiceCategory && e.Level == level)];
+        [.. _host.Logs.Entries.Where(e => e.Category == HostedServiceCategory && e.Level == level)];
 
     private async Task<IFederationStatus> StartWithOneRunningLinkAsync(IHost host)
     {
         await host.StartAsync();
-        var london = await _registry.GetOrAdd("london").ConnectAsync();
+        var london = await _host.Registry.GetOrAdd("london").ConnectAsync();
         await london.DeclareExchangeAsync(new ExchangeSpec("federated.orders", ExchangeSpec.Types.Topic), CancellationToken.None);
         var status = host.Services.GetRequiredService<IFederationStatus>();
         await Testbed.Eventually(() => status.GetLinks() is [{ State: LinkState.Running }], () => "link running");
@@ -64,12 +43,12 @@ public sealed class ReloadValidationTests
         using var host = BuildHost();
         var status = await StartWithOneRunningLinkAsync(host);
         var running = status.GetLinks()[0];
-        var tokyo = _registry.GetOrAdd("tokyo");
+        var tokyo = _host.Registry.GetOrAdd("tokyo");
 
         // A typo in the policy and a dropped downstream: both named, nothing changes.
-        _source.Set("Federation:Policies:p:definition:federation-upstream", "tokio");
-        _source.Set("Federation:Downstream:uri", null);
-        _source.Reload();
+        _host.Source.Set("Federation:Policies:p:definition:federation-upstream", "tokio");
+        _host.Source.Set("Federation:Downstream:uri", null);
+        _host.Source.Reload();
         await Testbed.Eventually(() => ReloadLog(LogLevel.Warning).Count == 1, () => "refused reload logged at warning");
         var warning = ReloadLog(LogLevel.Warning)[0].Message;
         Assert.Contains("the running configuration is kept", warning, StringComparison.Ordinal);
@@ -78,8 +57,8 @@ public sealed class ReloadValidationTests
         Assert.Contains("Policies:p:definition:federation-upstream: 'tokio' names no defined upstream (defined: tokyo)", warning, StringComparison.Ordinal);
 
         // The whole file replaced with {}: refused the same way.
-        _source.Clear();
-        _source.Reload();
+        _host.Source.Clear();
+        _host.Source.Reload();
         await Testbed.Eventually(() => ReloadLog(LogLevel.Warning).Count == 2, () => "second refused reload logged at warning");
         Assert.Contains("Downstream:uri: a downstream broker URI is required", ReloadLog(LogLevel.Warning)[1].Message, StringComparison.Ordinal);
 
@@ -89,10 +68,10 @@ public sealed class ReloadValidationTests
         Assert.DoesNotContain(ReloadLog(LogLevel.Information), e => e.Message.Contains("reloaded", StringComparison.Ordinal));
 
         // A good reload (the policy removed on purpose) applies: the link stops and cleans up.
-        _source.Set("Federation:ClusterName", "london");
-        _source.Set("Federation:Downstream:uri", "memory://london/%2f");
-        _source.Set("Federation:Upstreams:tokyo:uri", "memory://tokyo/%2f");
-        _source.Reload();
+        _host.Source.Set("Federation:ClusterName", "london");
+        _host.Source.Set("Federation:Downstream:uri", "memory://london/%2f");
+        _host.Source.Set("Federation:Upstreams:tokyo:uri", "memory://tokyo/%2f");
+        _host.Source.Reload();
         await Testbed.Eventually(() => status.GetLinks().Count == 0, () => "link stopped by the good reload");
         await Testbed.Eventually(() => ReloadLog(LogLevel.Information).Any(e => e.Message == "Federation configuration reloaded"), () => "reload logged");
         Assert.False(tokyo.QueueExists("/", UpstreamQueue));
@@ -105,17 +84,17 @@ public sealed class ReloadValidationTests
         using var host = BuildHost();
         var status = await StartWithOneRunningLinkAsync(host);
 
-        _source.Set("Federation:Upstreams:boom:uri", ExplodingTransport.Uri);
-        _source.Reload();
+        _host.Source.Set("Federation:Upstreams:boom:uri", ExplodingTransport.Uri);
+        _host.Source.Reload();
         await Testbed.Eventually(() => ReloadLog(LogLevel.Error).Count == 1, () => "failed reload logged at error");
         // The cause is named in the message (type and text); the stack trace is left to debug logging.
         Assert.Contains(nameof(InvalidOperationException), ReloadLog(LogLevel.Error)[0].Message, StringComparison.Ordinal);
         Assert.Equal(LinkState.Running, status.GetLinks().Single().State);
 
-        _source.Set("Federation:Upstreams:boom:uri", null);
-        _source.Set("Federation:Policies:p:pattern", null);
-        _source.Set("Federation:Policies:p:definition:federation-upstream", null);
-        _source.Reload();
+        _host.Source.Set("Federation:Upstreams:boom:uri", null);
+        _host.Source.Set("Federation:Policies:p:pattern", null);
+        _host.Source.Set("Federation:Policies:p:definition:federation-upstream", null);
+        _host.Source.Reload();
         await Testbed.Eventually(() => status.GetLinks().Count == 0, () => "link stopped by the next reload");
         await host.StopAsync();
     }
@@ -123,7 +102,7 @@ public sealed class ReloadValidationTests
     [Fact]
     public async Task Start_refuses_what_a_reload_refuses()
     {
-        _source.Set("Federation:Upstreams:tokyo:uri", "memory://tokyo/%2f?verify=none");
+        _host.Source.Set("Federation:Upstreams:tokyo:uri", "memory://tokyo/%2f?verify=none");
         using var host = BuildHost();
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());

@@ -1,10 +1,8 @@
 using Federation.Core.Hosting;
-using Federation.Core.InMemory;
 using Federation.Core.Links;
 using Federation.Core.Tests.Engine;
 using Federation.Core.Tests.Support;
 using Federation.Core.Transport;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -21,36 +19,17 @@ public sealed class StartOnlyReloadWarningTests
     private const int StartOnlySettingsChangedEvent = 2016;
     private const string HostedServiceCategory = "Federation.Core.Hosting.FederationHostedService";
 
-    private readonly InMemoryBrokerRegistry _registry = new();
-    private readonly CapturingLoggerProvider _logs = new();
-    private readonly ReloadableConfigurationSource _source = new(new Dictionary<string, string?>
-    {
-        ["Federation:ClusterName"] = "london",
-        ["Federation:Downstream:uri"] = "memory://london/%2f",
-        ["Federation:Upstreams:tokyo:uri"] = "memory://tokyo/%2f",
-        ["Federation:Policies:p:pattern"] = "^federated\\.",
-        ["Federation:Policies:p:definition:federation-upstream"] = "tokyo",
-    });
+    private readonly ReloadableFederationHost _host = new();
 
-    private IHost BuildHost()
-    {
-        _registry.GetOrAdd("london", "london");
-        _registry.GetOrAdd("tokyo", "tokyo");
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.Sources.Clear();
-        ((IConfigurationBuilder)builder.Configuration).Add(_source);
-        builder.Logging.ClearProviders().AddProvider(_logs);
-        builder.Services.AddFederation(builder.Configuration.GetSection("Federation")).UseInMemoryBrokers(_registry);
-        return builder.Build();
-    }
+    private IHost BuildHost() => _host.Build();
 
-    private int ReloadsApplied => _logs.Entries.Count(e => e.Category == HostedServiceCategory && e.Message == "Federation configuration reloaded");
+    private int ReloadsApplied => _host.Logs.Entries.Count(e => e.Category == HostedServiceCategory && e.Message == "Federation configuration reloaded");
 
-    private IReadOnlyList<CapturingLoggerProvider.Entry> StartOnlyWarnings => _logs.WithId(StartOnlySettingsChangedEvent);
+    private IReadOnlyList<CapturingLoggerProvider.Entry> StartOnlyWarnings => _host.Logs.WithId(StartOnlySettingsChangedEvent);
 
     private async Task ReloadAsync(int appliedBefore)
     {
-        _source.Reload();
+        _host.Source.Reload();
         await Testbed.Eventually(() => ReloadsApplied == appliedBefore + 1, () => $"reload {appliedBefore + 1} applied");
     }
 
@@ -63,21 +42,21 @@ public sealed class StartOnlyReloadWarningTests
     {
         using var host = BuildHost();
         await host.StartAsync();
-        var london = await _registry.GetOrAdd("london").ConnectAsync();
+        var london = await _host.Registry.GetOrAdd("london").ConnectAsync();
         await london.DeclareExchangeAsync(new ExchangeSpec("federated.orders", ExchangeSpec.Types.Topic), CancellationToken.None);
         var status = host.Services.GetRequiredService<IFederationStatus>();
         await Testbed.Eventually(() => status.GetLinks() is [{ State: LinkState.Running }], () => "link running");
 
         // A reload that touches no start-only key (the start value written out counts as no change): no warning.
-        _source.Set("Federation:Upstreams:tokyo:max-hops", "2");
-        _source.Set(key, asStarted);
+        _host.Source.Set("Federation:Upstreams:tokyo:max-hops", "2");
+        _host.Source.Set(key, asStarted);
         await ReloadAsync(appliedBefore: 0);
         Assert.Empty(StartOnlyWarnings);
 
         // The start-only key changed, and the policy removed: the warning names the key, the rest applies.
-        _source.Set(key, changed);
-        _source.Set("Federation:Policies:p:pattern", null);
-        _source.Set("Federation:Policies:p:definition:federation-upstream", null);
+        _host.Source.Set(key, changed);
+        _host.Source.Set("Federation:Policies:p:pattern", null);
+        _host.Source.Set("Federation:Policies:p:definition:federation-upstream", null);
         await ReloadAsync(appliedBefore: 1);
         var warning = Assert.Single(StartOnlyWarnings);
         Assert.Equal(LogLevel.Warning, warning.Level);
@@ -87,7 +66,7 @@ public sealed class StartOnlyReloadWarningTests
         await Testbed.Eventually(() => status.GetLinks().Count == 0, () => "link stopped by the rest of the reload");
 
         // Back to the value it runs with: nothing more to say.
-        _source.Set(key, asStarted);
+        _host.Source.Set(key, asStarted);
         await ReloadAsync(appliedBefore: 2);
         Assert.Single(StartOnlyWarnings);
         await host.StopAsync();
@@ -98,14 +77,14 @@ public sealed class StartOnlyReloadWarningTests
     {
         using var host = BuildHost();
         await host.StartAsync();
-        var london = await _registry.GetOrAdd("london").ConnectAsync();
+        var london = await _host.Registry.GetOrAdd("london").ConnectAsync();
         await london.DeclareExchangeAsync(new ExchangeSpec("federated.orders", ExchangeSpec.Types.Topic), CancellationToken.None);
         var status = host.Services.GetRequiredService<IFederationStatus>();
         await Testbed.Eventually(() => status.GetLinks() is [{ State: LinkState.Running, Instance: not null }], () => "link running");
         var started = status.GetLinks()[0];
 
-        _source.Set("Federation:InstanceName", "host-b");
-        _source.Set("Federation:Upstreams:tokyo:max-hops", "2");
+        _host.Source.Set("Federation:InstanceName", "host-b");
+        _host.Source.Set("Federation:Upstreams:tokyo:max-hops", "2");
         await ReloadAsync(appliedBefore: 0);
 
         Assert.Contains("InstanceName (unset) -> 'host-b'", Assert.Single(StartOnlyWarnings).Message, StringComparison.Ordinal);
@@ -122,9 +101,9 @@ public sealed class StartOnlyReloadWarningTests
         using var host = BuildHost();
         await host.StartAsync();
 
-        _source.Set("Federation:SpreadLinks", "false");
-        _source.Set("Federation:Ownership:PresenceTimeout", "00:00:06");
-        _source.Set("Federation:Ownership:FallbackDelay", "00:00:30");
+        _host.Source.Set("Federation:SpreadLinks", "false");
+        _host.Source.Set("Federation:Ownership:PresenceTimeout", "00:00:06");
+        _host.Source.Set("Federation:Ownership:FallbackDelay", "00:00:30");
         await ReloadAsync(appliedBefore: 0);
 
         var warning = Assert.Single(StartOnlyWarnings);

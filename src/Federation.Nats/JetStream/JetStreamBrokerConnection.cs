@@ -317,11 +317,14 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<IMessagePublisher> OpenPublisherAsync(PublisherOptions options, CancellationToken cancellationToken)
+    public async ValueTask<IMessagePublisher> OpenPublisherAsync(PublisherOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         ThrowIfLost();
-        return ValueTask.FromResult<IMessagePublisher>(new JetStreamPublisher(this, _js, _client, options.Confirms));
+        var inbox = options.Confirms
+            ? await JetStreamPubAckInbox.OpenAsync(_client, DisplayUri, _js.Opts.RequestTimeout, TimeProvider.System, cancellationToken).ConfigureAwait(false)
+            : null;
+        return new JetStreamPublisher(this, _client, inbox);
     }
 
     public async ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken)

@@ -15,22 +15,32 @@ internal static class JetStreamHeaders
     /// <summary>The header JetStream deduplicates by.</summary>
     public const string MessageId = "Nats-Msg-Id";
 
-    /// <summary>The headers to publish for <paramref name="properties"/>, or null when there are none.</summary>
-    public static ClientHeaders? ToClientHeaders(MessageProperties properties)
+    /// <summary>
+    /// Writes the headers to publish for <paramref name="properties"/> into <paramref name="target"/> (emptied first), so that a
+    /// publisher can reuse one object; returns <paramref name="target"/>, or null when there are none.
+    /// </summary>
+    public static ClientHeaders? WriteClientHeaders(MessageProperties properties, ClientHeaders target)
     {
-        // A new object per call: the JetStream publisher may write a message after the next call has built its headers.
-        var headers = NatsMessageMapping.ToNatsHeaders(properties);
-        if (headers is null)
+        target.Clear();
+        NatsMessageMapping.WriteHeaders(properties, target);
+        List<string>? expectations = null;
+        foreach (var key in target.Keys)
         {
-            return null;
+            if (IsProducerExpectation(key))
+            {
+                (expectations ??= []).Add(key);
+            }
         }
 
-        foreach (var key in headers.Keys.Where(IsProducerExpectation).ToList())
+        if (expectations is not null)
         {
-            headers.Remove(key);
+            foreach (var key in expectations)
+            {
+                target.Remove(key);
+            }
         }
 
-        return headers.Count == 0 ? null : headers;
+        return target.Count == 0 ? null : target;
     }
 
     public static MessageProperties ToProperties(ClientHeaders? headers) => NatsMessageMapping.ToProperties(headers);

@@ -1,7 +1,6 @@
 using Federation.Core.Transport;
 using Federation.Nats.Transport;
 using NATS.Client.Core;
-using NATS.Client.JetStream;
 using ClientHeaders = NATS.Client.Core.NatsHeaders;
 
 namespace Federation.Nats.JetStream;
@@ -14,63 +13,121 @@ namespace Federation.Nats.JetStream;
 /// queues read gets no stream for them: see <see cref="JetStreamBrokerConnection.NeedsNoStream"/>).
 /// </summary>
 /// <remarks>
-/// Messages are written in call order although the PubAcks are awaited in parallel (pipelining): each publish is written
-/// only after the previous one was, and the first publish to an exchange waits until its stream exists.
+/// <para>Messages are written in call order although the PubAcks are awaited in parallel (pipelining): each publish is
+/// written only after the previous one was, and the first publish to an exchange waits until its stream exists. The
+/// PubAcks come back on one reply subscription (<see cref="JetStreamPubAckInbox"/>).</para>
+/// <para>One header object serves every publish that the client writes at once (the usual case); a publish that has to
+/// wait for the client keeps its own.</para>
 /// </remarks>
-internal sealed class JetStreamPublisher(JetStreamBrokerConnection connection, INatsJSContext js, INatsConnection client, bool confirms) : IMessagePublisher
+internal sealed class JetStreamPublisher : IMessagePublisher
 {
     // What an unconfirmed publish to an exchange that needs no stream waits for (see JetStreamBrokerConnection.NeedsNoStream).
     private static readonly Task<string> NoStream = Task.FromResult(string.Empty);
+
+    private readonly JetStreamBrokerConnection _connection;
+    private readonly INatsConnection _client;
+    private readonly JetStreamPubAckInbox? _inbox;
+    private ClientHeaders _headers = [];
     private Task _written = Task.CompletedTask;
+
+    /// <param name="connection">The JetStream connection (streams, display URI).</param>
+    /// <param name="client">The official client's connection to the downstream.</param>
+    /// <param name="inbox">Where PubAcks arrive; null for a publisher without confirms.</param>
+    public JetStreamPublisher(JetStreamBrokerConnection connection, INatsConnection client, JetStreamPubAckInbox? inbox)
+    {
+        _connection = connection;
+        _client = client;
+        _inbox = inbox;
+    }
 
     public ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(properties);
+        cancellationToken.ThrowIfCancellationRequested();
         var subject = NatsSubjectMapping.PublishSubject(exchange, routingKey);
-        var headers = JetStreamHeaders.ToClientHeaders(properties);
-        if (!confirms)
+        var headers = JetStreamHeaders.WriteClientHeaders(properties, _headers);
+        if (_inbox is null)
         {
-            var stream = connection.NeedsNoStream(exchange) ? NoStream : connection.StreamForPublishAsync(exchange);
+            var stream = _connection.NeedsNoStream(exchange) ? NoStream : _connection.StreamForPublishAsync(exchange);
+            KeepHeaders(headers);
             var sent = WriteCoreAfterAsync(_written, stream, subject, headers, body, cancellationToken);
             _written = sent;
             return new ValueTask(sent);
         }
 
-        var captured = connection.StreamForPublishAsync(exchange);
-        if (captured.IsCompletedSuccessfully && _written.IsCompleted)
+        var captured = _connection.StreamForPublishAsync(exchange);
+        if (!captured.IsCompletedSuccessfully || !_written.IsCompleted)
         {
-            ValueTask<NatsJSPublishConcurrentFuture> writing;
-            try
-            {
-                writing = js.PublishConcurrentAsync(subject, body, NatsRawSerializer<ReadOnlyMemory<byte>>.Default, opts: null, headers, cancellationToken);
-            }
-            catch (Exception ex)
-            {
-                return ValueTask.FromException(ToPublishFailure(ex, subject));
-            }
-
-            if (writing.IsCompletedSuccessfully)
-            {
-                return AwaitPubAckAsync(writing.Result, subject, cancellationToken);
-            }
-
-            var pending = writing.AsTask();
-            _written = pending;
-            return AwaitWrittenThenPubAckAsync(pending, subject, cancellationToken);
+            KeepHeaders(headers);
+            var chained = WriteAfterAsync(_written, captured, subject, headers, body, cancellationToken);
+            _written = chained;
+            return new ValueTask(AwaitPubAckAsync(chained));
         }
 
-        var chained = WriteAfterAsync(_written, captured, subject, headers, body, cancellationToken);
-        _written = chained;
-        return AwaitWrittenThenPubAckAsync(chained, subject, cancellationToken);
+        var pending = _inbox.Register(subject, out var replyTo);
+        ValueTask writing;
+        try
+        {
+            writing = _client.PublishAsync(subject, body, headers, replyTo, NatsRawSerializer<ReadOnlyMemory<byte>>.Default, opts: null, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            _inbox.Forget(pending);
+            return ValueTask.FromException(ToPublishFailure(ex, subject));
+        }
+
+        if (writing.IsCompletedSuccessfully)
+        {
+            writing.GetAwaiter().GetResult();
+            return new ValueTask(pending.Task);
+        }
+
+        // The client holds the message (and its headers) until it has room: later publishes wait their turn, with headers of their own.
+        KeepHeaders(headers);
+        var written = AwaitWrittenAsync(writing, pending, subject);
+        _written = written;
+        return new ValueTask(AwaitPubAckAsync(written, pending));
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public async ValueTask DisposeAsync()
+    {
+        if (_inbox is not null)
+        {
+            await _inbox.CloseAsync().ConfigureAwait(false);
+        }
+    }
 
-    private async Task<NatsJSPublishConcurrentFuture> WriteAfterAsync(Task previous, Task<string> stream, string subject, ClientHeaders? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    /// <summary>The reused header object now belongs to a write that has not happened yet: take a fresh one for the next publish.</summary>
+    private void KeepHeaders(ClientHeaders? used)
+    {
+        if (ReferenceEquals(used, _headers))
+        {
+            _headers = [];
+        }
+    }
+
+    /// <summary>Writes after the previous publish and once the stream exists; completes when written, with the publish's pending PubAck.</summary>
+    private async Task<PendingPubAck> WriteAfterAsync(Task previous, Task<string> stream, string subject, ClientHeaders? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await stream.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return await js.PublishConcurrentAsync(subject, body, NatsRawSerializer<ReadOnlyMemory<byte>>.Default, opts: null, headers, cancellationToken).ConfigureAwait(false);
+        var pending = _inbox!.Register(subject, out var replyTo);
+        try
+        {
+            await _client.PublishAsync(subject, body, headers, replyTo, NatsRawSerializer<ReadOnlyMemory<byte>>.Default, opts: null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _inbox.Forget(pending);
+            throw ToPublishFailure(ex, subject);
+        }
+        catch
+        {
+            _inbox.Forget(pending);
+            throw;
+        }
+
+        return pending;
     }
 
     private async Task WriteCoreAfterAsync(Task previous, Task<string> stream, string subject, ClientHeaders? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
@@ -79,7 +136,7 @@ internal sealed class JetStreamPublisher(JetStreamBrokerConnection connection, I
         try
         {
             await stream.WaitAsync(cancellationToken).ConfigureAwait(false);
-            await client.PublishAsync(subject, body, headers, replyTo: null, NatsRawSerializer<ReadOnlyMemory<byte>>.Default, opts: null, cancellationToken).ConfigureAwait(false);
+            await _client.PublishAsync(subject, body, headers, replyTo: null, NatsRawSerializer<ReadOnlyMemory<byte>>.Default, opts: null, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -87,47 +144,42 @@ internal sealed class JetStreamPublisher(JetStreamBrokerConnection connection, I
         }
     }
 
-    private async ValueTask AwaitWrittenThenPubAckAsync(Task<NatsJSPublishConcurrentFuture> written, string subject, CancellationToken cancellationToken)
+    /// <summary>Completes when the client has written the message (the next publish waits for this, not for the PubAck).</summary>
+    private async Task AwaitWrittenAsync(ValueTask writing, PendingPubAck pending, string subject)
     {
-        NatsJSPublishConcurrentFuture future;
         try
         {
-            future = await written.ConfigureAwait(false);
+            await writing.ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            _inbox!.Forget(pending);
             throw ToPublishFailure(ex, subject);
         }
-
-        await AwaitPubAckAsync(future, subject, cancellationToken).ConfigureAwait(false);
+        catch
+        {
+            _inbox!.Forget(pending);
+            throw;
+        }
     }
 
-    private async ValueTask AwaitPubAckAsync(NatsJSPublishConcurrentFuture future, string subject, CancellationToken cancellationToken)
+    private static async Task AwaitPubAckAsync(Task written, PendingPubAck pending)
     {
-        await using (future.ConfigureAwait(false))
-        {
-            try
-            {
-                var ack = await future.GetResponseAsync(cancellationToken).ConfigureAwait(false);
-                if (ack.Error is { } error)
-                {
-                    throw new PublishNackedException($"The JetStream stream on {connection.DisplayUri} refused a message on '{subject}': {error.Description} (err_code {error.ErrCode}).");
-                }
-            }
-            catch (Exception ex) when (ex is not (OperationCanceledException or TransportException))
-            {
-                throw ToPublishFailure(ex, subject);
-            }
-        }
+        await written.ConfigureAwait(false);
+        await pending.Task.ConfigureAwait(false);
+    }
+
+    private static async Task AwaitPubAckAsync(Task<PendingPubAck> written)
+    {
+        var pending = await written.ConfigureAwait(false);
+        await pending.Task.ConfigureAwait(false);
     }
 
     private Exception ToPublishFailure(Exception ex, string subject) => ex switch
     {
         TransportException => ex,
-        NatsNoRespondersException => new PublishNackedException($"No JetStream stream on {connection.DisplayUri} captures the subject '{subject}'.", ex),
         NatsPayloadTooLargeException => new PublishNackedException(ex.Message, ex),
-        NatsJSApiException api => new PublishNackedException($"The JetStream stream on {connection.DisplayUri} refused a message on '{subject}': {api.Error.Description} (err_code {api.Error.ErrCode}).", api),
-        NatsException => new ConnectionLostException($"Publishing to JetStream on {connection.DisplayUri} failed (the outcome is unknown): {ex.Message}", ex),
+        NatsException => new ConnectionLostException($"Publishing to JetStream on {_connection.DisplayUri} failed (the outcome is unknown): {ex.Message}", ex),
         _ => ex,
     };
 }

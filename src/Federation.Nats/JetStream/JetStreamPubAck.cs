@@ -1,0 +1,144 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Federation.Nats.JetStream;
+
+/// <summary>What a JetStream publish's reply said: stored (a duplicate within the window counts), refused, or nobody answered.</summary>
+internal enum JetStreamPubAckKind
+{
+    /// <summary>The stream stored the message (or already had it: a duplicate within its window).</summary>
+    Stored,
+
+    /// <summary>The stream refused the message: <see cref="JetStreamPubAck.Error"/> says why.</summary>
+    Refused,
+
+    /// <summary>No stream captures the subject: the server answered with status 503 (no responders).</summary>
+    NoResponders,
+
+    /// <summary>The reply was neither a PubAck nor a status the publisher knows: <see cref="JetStreamPubAck.Error"/> shows it.</summary>
+    Unreadable,
+}
+
+/// <summary>
+/// Reads the reply to a JetStream publish straight from the client's buffers, without the client's JSON deserialiser or a
+/// header dictionary: a PubAck (<c>{"stream":"S","seq":7}</c>, <c>"duplicate":true</c> when the window dropped it), an
+/// error (<c>{"error":{"code":503,"err_code":10077,"description":"..."}}</c>), or a status-only header block
+/// (<c>NATS/1.0 503</c>, no responders).
+/// </summary>
+internal readonly record struct JetStreamPubAck(JetStreamPubAckKind Kind, string? Error = null)
+{
+    private static readonly byte[] StatusLinePrefix = "NATS/1.0"u8.ToArray();
+
+    /// <summary>Reads one reply; never throws.</summary>
+    public static JetStreamPubAck Read(ReadOnlySequence<byte>? headers, ReadOnlySequence<byte> payload)
+    {
+        if (headers is { } block && StatusOf(block) is { } status and not 200)
+        {
+            return status == 503
+                ? new JetStreamPubAck(JetStreamPubAckKind.NoResponders)
+                : new JetStreamPubAck(JetStreamPubAckKind.Unreadable, $"status {status} instead of a PubAck");
+        }
+
+        if (payload.IsEmpty)
+        {
+            return new JetStreamPubAck(JetStreamPubAckKind.Unreadable, "an empty reply instead of a PubAck");
+        }
+
+        try
+        {
+            return ReadJson(payload);
+        }
+        catch (JsonException)
+        {
+            return new JetStreamPubAck(JetStreamPubAckKind.Unreadable, "a reply that is not JSON instead of a PubAck");
+        }
+    }
+
+    /// <summary>The status code of a header block's first line (<c>NATS/1.0 503</c>), or null when it has none.</summary>
+    internal static int? StatusOf(ReadOnlySequence<byte> block)
+    {
+        Span<byte> line = stackalloc byte[16];
+        var length = (int)Math.Min(block.Length, line.Length);
+        block.Slice(0, length).CopyTo(line);
+        line = line[..length];
+        if (!line.StartsWith(StatusLinePrefix) || line.Length < StatusLinePrefix.Length + 4 || line[StatusLinePrefix.Length] != (byte)' ')
+        {
+            return null;
+        }
+
+        var code = 0;
+        foreach (var digit in line.Slice(StatusLinePrefix.Length + 1, 3))
+        {
+            if (digit is < (byte)'0' or > (byte)'9')
+            {
+                return null;
+            }
+
+            code = (code * 10) + (digit - '0');
+        }
+
+        return code;
+    }
+
+    private static JetStreamPubAck ReadJson(ReadOnlySequence<byte> payload)
+    {
+        var reader = new Utf8JsonReader(payload);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return new JetStreamPubAck(JetStreamPubAckKind.Unreadable, "a reply that is not a JSON object instead of a PubAck");
+        }
+
+        var sawStream = false;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("error"u8))
+            {
+                reader.Read();
+                return new JetStreamPubAck(JetStreamPubAckKind.Refused, DescribeError(ref reader));
+            }
+
+            sawStream |= reader.ValueTextEquals("stream"u8);
+            reader.Read();
+            reader.Skip();
+        }
+
+        return sawStream
+            ? new JetStreamPubAck(JetStreamPubAckKind.Stored)
+            : new JetStreamPubAck(JetStreamPubAckKind.Unreadable, "a JSON reply without a stream instead of a PubAck");
+    }
+
+    /// <summary>Formats an API error object as the publisher always has: its description, then its <c>err_code</c>.</summary>
+    private static string DescribeError(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return "an error without details";
+        }
+
+        string? description = null;
+        long? errCode = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("description"u8))
+            {
+                reader.Read();
+                description = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            }
+            else if (reader.ValueTextEquals("err_code"u8))
+            {
+                reader.Read();
+                errCode = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) ? value : null;
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        description ??= "no description";
+        return errCode is { } known ? string.Create(CultureInfo.InvariantCulture, $"{description} (err_code {known})") : description;
+    }
+}

@@ -1,0 +1,189 @@
+using System.Buffers;
+using System.Globalization;
+using Federation.Core.Transport;
+using NATS.Client.Core;
+
+namespace Federation.Nats.JetStream;
+
+/// <summary>
+/// One wildcard reply subscription (<c>&lt;inbox&gt;.*</c>) for every confirmed publish of a <see cref="JetStreamPublisher"/>,
+/// as nats.go's asynchronous JetStream publish does. Each publish takes the next reply subject and a pending entry, which the
+/// PubAck completes on the client's read loop.
+/// </summary>
+/// <remarks>
+/// <para>Why not <c>INatsJSContext.PublishConcurrentAsync</c>: it opens a reply subscription per message (a subscription
+/// object, its channel, and a <c>ConditionalWeakTable</c> with a finalizer in the client's inbox router). Under a
+/// saturated durable link that cost more than everything else in the link process, the finalizer thread alone about a
+/// third of its CPU.</para>
+/// <para>A publish with no reply within the JetStream request timeout fails with <see cref="ConnectionLostException"/> (the
+/// outcome is unknown: the engine reconnects and redelivers, and <c>Nats-Msg-Id</c> makes the stream drop what it already
+/// has), as does every pending publish when the inbox closes.</para>
+/// </remarks>
+internal sealed class JetStreamPubAckInbox : NatsSubBase
+{
+    private readonly string _prefix;
+    private readonly string _displayUri;
+    private readonly TimeSpan _timeout;
+    private readonly TimeProvider _time;
+    private readonly ITimer _sweep;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<long, PendingPubAck> _pending = [];
+    private long _next;
+    private bool _closed;
+
+    private JetStreamPubAckInbox(NatsConnection client, string inbox, string displayUri, TimeSpan timeout, TimeProvider time)
+        : base(client, client.SubscriptionManager, inbox + ".*", queueGroup: null, opts: null)
+    {
+        _prefix = inbox + ".";
+        _displayUri = displayUri;
+        _timeout = timeout;
+        _time = time;
+        var period = TimeSpan.FromTicks(Math.Max(timeout.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks));
+        _sweep = time.CreateTimer(static state => ((JetStreamPubAckInbox)state!).FailOverdue(), this, period, period);
+    }
+
+    /// <summary>Subscribes a new inbox on <paramref name="client"/>.</summary>
+    public static async ValueTask<JetStreamPubAckInbox> OpenAsync(NatsConnection client, string displayUri, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        // Under the configured inbox prefix (what permissions allow), but not under the connection's own inbox
+        // (client.NewInbox()): the client routes that by exact subject to its request multiplexer, never to a wildcard.
+        var inbox = new JetStreamPubAckInbox(client, $"{client.Opts.InboxPrefix}.{Guid.NewGuid():N}", displayUri, timeout, time);
+        try
+        {
+            await client.AddSubAsync(inbox, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await inbox.CloseAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return inbox;
+    }
+
+    /// <summary>Publishes still waiting for their PubAck.</summary>
+    public int PendingCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _pending.Count;
+            }
+        }
+    }
+
+    /// <summary>Takes a reply subject for one publish to <paramref name="subject"/>; the returned entry completes with its PubAck.</summary>
+    /// <exception cref="ConnectionLostException">The inbox is closed.</exception>
+    public PendingPubAck Register(string subject, out string replyTo)
+    {
+        var pending = new PendingPubAck(subject, _time.GetTimestamp());
+        long id;
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                throw new ConnectionLostException($"The JetStream publisher on {_displayUri} is closed.");
+            }
+
+            id = ++_next;
+            pending.Id = id;
+            _pending.Add(id, pending);
+        }
+
+        replyTo = string.Create(CultureInfo.InvariantCulture, $"{_prefix}{id}");
+        return pending;
+    }
+
+    /// <summary>Forgets a publish that was never written (its write failed): no PubAck will come for it.</summary>
+    public void Forget(PendingPubAck pending)
+    {
+        ArgumentNullException.ThrowIfNull(pending);
+        lock (_lock)
+        {
+            _pending.Remove(pending.Id);
+        }
+    }
+
+    /// <summary>Fails every pending publish with <see cref="ConnectionLostException"/>, refuses new ones, and unsubscribes.</summary>
+    public async ValueTask CloseAsync()
+    {
+        FailAll($"The JetStream publisher on {_displayUri} closed before the stream confirmed a message on '{{0}}' (the outcome is unknown).");
+        await _sweep.DisposeAsync().ConfigureAwait(false);
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    protected override ValueTask ReceiveInternalAsync(string subject, string? replyTo, ReadOnlySequence<byte>? headersBuffer, ReadOnlySequence<byte> payloadBuffer)
+    {
+        if (!subject.StartsWith(_prefix, StringComparison.Ordinal)
+            || !long.TryParse(subject.AsSpan(_prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        PendingPubAck? pending;
+        lock (_lock)
+        {
+            _pending.Remove(id, out pending);
+        }
+
+        // A reply for a publish already timed out or forgotten: its outcome was reported as unknown, and nothing waits.
+        pending?.Settle(JetStreamPubAck.Read(headersBuffer, payloadBuffer), _displayUri);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    protected override void TryComplete() =>
+        FailAll($"The connection to {_displayUri} ended before the stream confirmed a message on '{{0}}' (the outcome is unknown).");
+
+    private void FailOverdue()
+    {
+        var now = _time.GetTimestamp();
+        List<PendingPubAck>? overdue = null;
+        lock (_lock)
+        {
+            foreach (var pending in _pending.Values)
+            {
+                if (_time.GetElapsedTime(pending.WrittenAt, now) >= _timeout)
+                {
+                    (overdue ??= []).Add(pending);
+                }
+            }
+
+            if (overdue is not null)
+            {
+                foreach (var pending in overdue)
+                {
+                    _pending.Remove(pending.Id);
+                }
+            }
+        }
+
+        if (overdue is not null)
+        {
+            foreach (var pending in overdue)
+            {
+                pending.TrySetException(new ConnectionLostException(
+                    $"Publishing to JetStream on {_displayUri} failed (the outcome is unknown): no PubAck for a message on '{pending.Subject}' within {_timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s."));
+            }
+        }
+    }
+
+    private void FailAll(string format)
+    {
+        PendingPubAck[] all;
+        lock (_lock)
+        {
+            _closed = true;
+            all = [.. _pending.Values];
+            _pending.Clear();
+        }
+
+        foreach (var pending in all)
+        {
+            pending.TrySetException(new ConnectionLostException(string.Format(CultureInfo.InvariantCulture, format, pending.Subject)));
+        }
+    }
+}

@@ -11,6 +11,8 @@
 # Needs dotnet-trace (and for COUNTERS=1 dotnet-counters) as global tools: dotnet tool install -g dotnet-trace.
 # Environment: PROFILE=dotnet-sampled-thread-time (default) or gc-verbose (allocation samples), COUNTERS=1 to
 # print dotnet-counters (GC, allocation rate, lock contention) for the same window instead of tracing.
+# NATSPROFILE_LOG_LEVEL=Information (or Debug, Trace) for more of the link process's log on stderr (default: warnings),
+# which the script prints with the host's output at the end; a load run that loses messages prints where the gaps were.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 path=${1:?usage: $0 ours|confirm|durable [SECONDS [OUT]]}

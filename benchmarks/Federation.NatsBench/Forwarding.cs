@@ -149,7 +149,7 @@ internal static class Forwarding
         var arrived = Volatile.Read(ref received);
         if (arrived != count || stalls != 0 || clientDrops != 0)
         {
-            Console.Error.WriteLine($"  {name}: {count - arrived} of {count} lost, {stalls} stalls, {clientDrops} dropped by the measuring client");
+            Console.Error.WriteLine($"  {name}: {count - arrived} of {count} lost, {stalls} stalls, {clientDrops} dropped by the measuring client; {DescribeGaps(seen)}");
         }
 
         if (clientDrops != 0)
@@ -161,5 +161,29 @@ internal static class Forwarding
         await subscription.UnsubscribeAsync();
         await receiving.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
         return BenchResult.From(name, size, count, duplicates, seconds, latencies, arrived, cpuMs);
+    }
+
+    /// <summary>Where the lost messages were: how many runs of consecutive sequence numbers, and the longest ones.</summary>
+    private static string DescribeGaps(bool[] seen)
+    {
+        var gaps = new List<(int Start, int Length)>();
+        for (var i = 0; i < seen.Length; i++)
+        {
+            if (seen[i])
+            {
+                continue;
+            }
+
+            var start = i;
+            while (i < seen.Length && !seen[i])
+            {
+                i++;
+            }
+
+            gaps.Add((start, i - start));
+        }
+
+        var longest = gaps.OrderByDescending(g => g.Length).Take(5).Select(g => $"{g.Length} from #{g.Start}");
+        return $"{gaps.Count} gaps, longest: {string.Join(", ", longest)}";
     }
 }

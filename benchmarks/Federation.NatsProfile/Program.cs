@@ -51,7 +51,8 @@ switch (args)
         listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref forwarded, value));
         listener.Start();
 
-        await using var engine = new FederationEngine(options, [new NatsTransport()]);
+        using var loggers = new Federation.NatsProfile.StderrLoggerFactory();
+        await using var engine = new FederationEngine(options, [new NatsTransport()], loggers);
         await engine.StartAsync(token);
         await LinkWait.RunningAsync(engine, kind == "core" ? 2 : 1, TimeSpan.FromSeconds(30), token);
         Console.WriteLine($"READY {Environment.ProcessId}");
@@ -65,7 +66,7 @@ switch (args)
         foreach (var link in engine.GetLinks())
         {
             var dropped = link.DroppedMessages is { } d ? string.Join(", ", d.Select(kv => $"{kv.Key}={kv.Value}")) : "none";
-            Console.WriteLine($"link {link.Id} ({link.Exchange}) {link.State} {link.Error} dropped: {dropped}");
+            Console.WriteLine($"link {link.Id} ({link.Exchange}) {link.State} since {link.Since:HH:mm:ss.fff} {link.Error} dropped: {dropped}");
         }
 
         return 0;

@@ -61,15 +61,17 @@ internal sealed class ExchangeBindings
                 _tracker.Add(binding);
             }
 
+            // Binds before unbinds: a message that both an old and a new group match keeps a route upstream throughout
+            // (an upstream queue takes one copy however many of its bindings match).
             var after = new HashSet<BindingGroupKey>(_tracker.Groups);
-            foreach (var gone in before.Where(g => !after.Contains(g)))
-            {
-                Broadcast(new BindingCommand(false, gone));
-            }
-
             foreach (var added in after.Where(g => !before.Contains(g)))
             {
                 Broadcast(new BindingCommand(true, added));
+            }
+
+            foreach (var gone in before.Where(g => !after.Contains(g)))
+            {
+                Broadcast(new BindingCommand(false, gone));
             }
         }
     }

@@ -263,14 +263,17 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
                 }
             }
 
-            foreach (var gone in _polledBindings.Where(b => !bindings.Contains(b)))
-            {
-                changes.Add(new TopologyChange(++_serial, TopologyChangeKind.BindingRemoved, null, gone));
-            }
-
+            // Additions before removals: when one subscriber replaced another on the same subject between two polls (a
+            // client that reconnected, a service restarted), the links see the subject's interest go on without a break.
+            // Removals first would unbind upstream and bind again, and core NATS drops what is published in between.
             foreach (var added in bindings.Where(b => !_polledBindings.Contains(b)))
             {
                 changes.Add(new TopologyChange(++_serial, TopologyChangeKind.BindingAdded, null, added));
+            }
+
+            foreach (var gone in _polledBindings.Where(b => !bindings.Contains(b)))
+            {
+                changes.Add(new TopologyChange(++_serial, TopologyChangeKind.BindingRemoved, null, gone));
             }
 
             _polledBindings = bindings;

@@ -82,8 +82,83 @@ public sealed class NatsLinkLossTests : IAsyncLifetime
         Assert.Contains("lost 1 message(s) (downstream_rejected)", logs.Text, StringComparison.Ordinal);
     }
 
-    private static string Uri(NatsServerProcess server, string cluster) =>
-        $"{server.Url}?cluster-name={cluster}&monitor-port={server.MonitorPort.ToString(CultureInfo.InvariantCulture)}&monitor-interval-ms=50&namespaces=orders";
+    [Fact]
+    public async Task A_subscriber_that_replaces_another_between_two_polls_misses_nothing()
+    {
+        // One poll a second: the old subscriber leaves and the new one arrives within one interval, so one poll sees both
+        // changes. Applied removal first, the link would unbind upstream and bind again, and core NATS drops what is
+        // published in between.
+        var options = new FederationOptions { Downstream = { Uri = Uri(_downstream, "B", monitorIntervalMs: 1000) } };
+        options.Upstreams["up"] = new UpstreamDefinition { Uris = { Uri(_upstream, "A") } };
+        options.Policies["fed"] = new FederationPolicy { Pattern = "^orders$", Definition = new FederationPolicyDefinition { FederationUpstream = "up" } };
+        await using var engine = new FederationEngine(options, [new NatsTransport()]);
+        await engine.StartAsync(CancellationToken.None);
+        await PollAsync(() => engine.GetLinks() is [{ State: LinkState.Running }], () => "a running link");
+
+        var waitWhenFull = NatsOpts.Default with { Url = _downstream.Url, SubPendingChannelCapacity = 1_000_000, SubPendingChannelFullMode = System.Threading.Channels.BoundedChannelFullMode.Wait };
+        var old = new NatsConnection(waitWhenFull);
+        var oldSubscription = await old.SubscribeCoreAsync<int>("orders.>");
+        await old.PingAsync();
+        await using var publisher = new NatsConnection(NatsOpts.Default with { Url = _upstream.Url });
+        await PollAsync(
+            async () =>
+            {
+                await publisher.PublishAsync("orders.probe", -1);
+                return oldSubscription.Msgs.TryRead(out _);
+            },
+            () => "the link forwarding orders.>");
+
+        // Publish a numbered stream until told to stop, in small batches that the server has processed before the next.
+        var published = 0;
+        using var stop = new CancellationTokenSource();
+        var publishing = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                for (var i = 0; i < 50; i++)
+                {
+                    await publisher.PublishAsync("orders.seq", Volatile.Read(ref published));
+                    Interlocked.Increment(ref published);
+                }
+
+                await publisher.PingAsync();
+            }
+        });
+
+        await using var replacement = new NatsConnection(waitWhenFull);
+        await using var subscription = await replacement.SubscribeCoreAsync<int>("orders.>");
+        await replacement.PingAsync();
+        var firstExpected = Volatile.Read(ref published) + 1;
+        await oldSubscription.DisposeAsync();
+        await old.DisposeAsync();
+
+        // Long enough for two polls after the swap; then one last numbered message marks the end.
+        var swapped = System.Diagnostics.Stopwatch.StartNew();
+        await PollAsync(() => swapped.Elapsed > TimeSpan.FromSeconds(2.5), () => "two polls");
+        await stop.CancelAsync();
+        await publishing;
+        var last = Volatile.Read(ref published);
+        await publisher.PublishAsync("orders.seq", last);
+        await publisher.PingAsync();
+
+        var received = new HashSet<int>();
+        using var timeout = new CancellationTokenSource(Deadline);
+        while (!received.Contains(last))
+        {
+            var message = await subscription.Msgs.ReadAsync(timeout.Token);
+            if (message.Subject == "orders.seq")
+            {
+                received.Add(message.Data);
+            }
+        }
+
+        var missing = Enumerable.Range(firstExpected, last - firstExpected + 1).Where(n => !received.Contains(n)).ToList();
+        Assert.True(missing.Count == 0, $"{missing.Count} of {last - firstExpected + 1} messages published after the new subscriber joined never arrived (first: {string.Join(", ", missing.Take(5))})");
+        Assert.Null(Assert.Single(engine.GetLinks()).DroppedMessages);
+    }
+
+    private static string Uri(NatsServerProcess server, string cluster, int monitorIntervalMs = 50) =>
+        $"{server.Url}?cluster-name={cluster}&monitor-port={server.MonitorPort.ToString(CultureInfo.InvariantCulture)}&monitor-interval-ms={monitorIntervalMs.ToString(CultureInfo.InvariantCulture)}&namespaces=orders";
 
     private static Task PollAsync(Func<bool> condition, Func<string> describe) => PollAsync(() => Task.FromResult(condition()), describe);
 

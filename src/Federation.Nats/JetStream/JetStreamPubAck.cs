@@ -53,6 +53,11 @@ internal readonly record struct JetStreamPubAck(JetStreamPubAckKind Kind, string
         {
             return new JetStreamPubAck(JetStreamPubAckKind.Unreadable, "a reply that is not JSON instead of a PubAck");
         }
+        catch (InvalidOperationException)
+        {
+            // Well-formed JSON whose string cannot be decoded (invalid UTF-8, a lone surrogate escape).
+            return new JetStreamPubAck(JetStreamPubAckKind.Unreadable, "a PubAck whose text cannot be decoded");
+        }
     }
 
     /// <summary>The status code of a header block's first line (<c>NATS/1.0 503</c>), or null when it has none.</summary>

@@ -53,9 +53,14 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
         {
             await client.AddSubAsync(inbox, cancellationToken).ConfigureAwait(false);
         }
-        catch
+        catch (Exception ex)
         {
             await inbox.CloseAsync().ConfigureAwait(false);
+            if (ex is NatsException or ObjectDisposedException)
+            {
+                throw new ConnectionLostException($"Subscribing to the PubAck inbox on {displayUri} failed: {ex.Message}", ex);
+            }
+
             throw;
         }
 
@@ -104,6 +109,13 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
         {
             _pending.Remove(pending.Id);
         }
+
+        // Nobody will await it: the caller reports the write's failure instead. If a close or the sweep failed it
+        // meanwhile, observe that failure so it does not surface as an unobserved task exception.
+        if (!pending.TrySetCanceled())
+        {
+            _ = pending.Task.Exception;
+        }
     }
 
     /// <summary>Fails every pending publish with <see cref="ConnectionLostException"/>, refuses new ones, and unsubscribes.</summary>
@@ -130,13 +142,17 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
         }
 
         // A reply for a publish already timed out or forgotten: its outcome was reported as unknown, and nothing waits.
+        // Reading never throws (an exception here would end on the client's read loop with the entry already taken).
         pending?.Settle(JetStreamPubAck.Read(headersBuffer, payloadBuffer), _displayUri);
         return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />
-    protected override void TryComplete() =>
+    protected override void TryComplete()
+    {
         FailAll($"The connection to {_displayUri} ended before the stream confirmed a message on '{{0}}' (the outcome is unknown).");
+        _sweep.Dispose();
+    }
 
     private void FailOverdue()
     {

@@ -61,7 +61,7 @@ internal sealed class JetStreamPublisher : IMessagePublisher
             KeepHeaders(headers);
             var chained = WriteAfterAsync(_written, captured, subject, headers, body, cancellationToken);
             _written = chained;
-            return new ValueTask(AwaitPubAckAsync(chained));
+            return new ValueTask(AwaitPubAckAsync(chained, cancellationToken));
         }
 
         var pending = _inbox.Register(subject, out var replyTo);
@@ -79,14 +79,14 @@ internal sealed class JetStreamPublisher : IMessagePublisher
         if (writing.IsCompletedSuccessfully)
         {
             writing.GetAwaiter().GetResult();
-            return new ValueTask(pending.Task);
+            return new ValueTask(cancellationToken.CanBeCanceled ? pending.Task.WaitAsync(cancellationToken) : pending.Task);
         }
 
         // The client holds the message (and its headers) until it has room: later publishes wait their turn, with headers of their own.
         KeepHeaders(headers);
         var written = AwaitWrittenAsync(writing, pending, subject);
         _written = written;
-        return new ValueTask(AwaitPubAckAsync(written, pending));
+        return new ValueTask(AwaitPubAckAsync(written, pending, cancellationToken));
     }
 
     public async ValueTask DisposeAsync()
@@ -163,16 +163,17 @@ internal sealed class JetStreamPublisher : IMessagePublisher
         }
     }
 
-    private static async Task AwaitPubAckAsync(Task written, PendingPubAck pending)
+    // A cancelled wait leaves the entry registered: its PubAck, the timeout or the close clears it.
+    private static async Task AwaitPubAckAsync(Task written, PendingPubAck pending, CancellationToken cancellationToken)
     {
         await written.ConfigureAwait(false);
-        await pending.Task.ConfigureAwait(false);
+        await pending.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task AwaitPubAckAsync(Task<PendingPubAck> written)
+    private static async Task AwaitPubAckAsync(Task<PendingPubAck> written, CancellationToken cancellationToken)
     {
         var pending = await written.ConfigureAwait(false);
-        await pending.Task.ConfigureAwait(false);
+        await pending.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private Exception ToPublishFailure(Exception ex, string subject) => ex switch

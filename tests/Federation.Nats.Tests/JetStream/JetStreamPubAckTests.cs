@@ -31,6 +31,7 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
     [InlineData("""[1]""", "Unreadable", "a reply that is not a JSON object instead of a PubAck")]
     [InlineData("""not json""", "Unreadable", "a reply that is not JSON instead of a PubAck")]
     [InlineData("", "Unreadable", "an empty reply instead of a PubAck")]
+    [InlineData("""{"error":{"description":"\ud800"}}""", "Unreadable", "a PubAck whose text cannot be decoded")]
     public void Replies_are_read_as_stored_refused_or_unreadable(string payload, string kind, string? error) =>
         Assert.Equal(new JetStreamPubAck(Enum.Parse<JetStreamPubAckKind>(kind), error), JetStreamPubAck.Read(null, new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(payload))));
 

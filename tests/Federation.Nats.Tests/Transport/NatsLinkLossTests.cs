@@ -96,8 +96,8 @@ public sealed class NatsLinkLossTests : IAsyncLifetime
         await PollAsync(() => engine.GetLinks() is [{ State: LinkState.Running }], () => "a running link");
 
         var waitWhenFull = NatsOpts.Default with { Url = _downstream.Url, SubPendingChannelCapacity = 1_000_000, SubPendingChannelFullMode = System.Threading.Channels.BoundedChannelFullMode.Wait };
-        var old = new NatsConnection(waitWhenFull);
-        var oldSubscription = await old.SubscribeCoreAsync<int>("orders.>");
+        await using var old = new NatsConnection(waitWhenFull);
+        await using var oldSubscription = await old.SubscribeCoreAsync<int>("orders.>");
         await old.PingAsync();
         await using var publisher = new NatsConnection(NatsOpts.Default with { Url = _upstream.Url });
         await PollAsync(

@@ -465,17 +465,16 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         foreach (var subject in subjects)
         {
-            SubscriptionEntry? drop = null;
+            List<SubscriptionEntry>? drops = null;
             lock (_lock)
             {
                 if (source.Subscriptions.TryGetValue(subject, out var entry) && --entry.References == 0)
                 {
-                    source.Subscriptions.Remove(subject);
-                    drop = entry;
+                    drops = TakeUnneededSubscriptions(source);
                 }
             }
 
-            if (drop is not null)
+            foreach (var drop in drops ?? [])
             {
                 await SafeUnsubscribeAsync(drop).ConfigureAwait(false);
             }
@@ -485,6 +484,55 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         {
             _topology.Report(TopologyChangeKind.BindingRemoved, null, binding);
         }
+    }
+
+    /// <summary>
+    /// Takes out of <paramref name="source"/> the subscriptions no binding needs any more that can go without losing a
+    /// message (call under the lock): one with no higher-id subscription overlapping it.
+    /// </summary>
+    /// <remarks>
+    /// A message that several subscriptions of the exchange receive is routed by the lowest-id one only (see
+    /// <see cref="Route"/>). Removing that one while a higher-id overlapping one stays could lose a message whose higher-id
+    /// copy the read loop already skipped and whose own copy it has not read yet. So such a subscription stays subscribed,
+    /// routing as before, with no binding of its own, until no higher-id subscription overlaps it; a later bind of the same
+    /// subject takes it back.
+    /// </remarks>
+    private static List<SubscriptionEntry> TakeUnneededSubscriptions(ExchangeState source)
+    {
+        var taken = new List<SubscriptionEntry>();
+        bool changed;
+        do
+        {
+            changed = false;
+            foreach (var entry in source.Subscriptions.Values)
+            {
+                if (entry.References > 0)
+                {
+                    continue;
+                }
+
+                var shadowed = false;
+                foreach (var other in source.Subscriptions.Values)
+                {
+                    if (other.Id > entry.Id && NatsSubjectMapping.SubjectsOverlap(entry.Subject, other.Subject))
+                    {
+                        shadowed = true;
+                        break;
+                    }
+                }
+
+                if (!shadowed)
+                {
+                    source.Subscriptions.Remove(entry.Subject);
+                    taken.Add(entry);
+                    changed = true;
+                    break; // the dictionary changed: look again, since this may free a lower-id one
+                }
+            }
+        }
+        while (changed);
+
+        return taken;
     }
 
     private async ValueTask AddSubjectAsync(ExchangeState source, string subject, CancellationToken cancellationToken)

@@ -122,6 +122,43 @@ public static class NatsSubjectMapping
         return TopicGrammar.Matches(pattern, routingKey);
     }
 
+    /// <summary>
+    /// Whether some subject matches both subscription subjects <paramref name="a"/> and <paramref name="b"/> (each may hold
+    /// <c>*</c> tokens and a trailing <c>&gt;</c>): token by token, two literals must be equal, <c>*</c> meets any token, and
+    /// <c>&gt;</c> meets one or more remaining tokens.
+    /// </summary>
+    internal static bool SubjectsOverlap(string a, string b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        var left = a.AsSpan();
+        var right = b.AsSpan();
+        while (true)
+        {
+            var leftEnd = left.IndexOf('.');
+            var rightEnd = right.IndexOf('.');
+            var leftToken = leftEnd < 0 ? left : left[..leftEnd];
+            var rightToken = rightEnd < 0 ? right : right[..rightEnd];
+            if (leftToken is ">" || rightToken is ">")
+            {
+                return true; // both have a token here, and > takes it and whatever follows
+            }
+
+            if (leftToken is not "*" && rightToken is not "*" && !leftToken.SequenceEqual(rightToken))
+            {
+                return false;
+            }
+
+            if (leftEnd < 0 || rightEnd < 0)
+            {
+                return leftEnd < 0 && rightEnd < 0; // a subject has as many tokens as both, or one of them is longer
+            }
+
+            left = left[(leftEnd + 1)..];
+            right = right[(rightEnd + 1)..];
+        }
+    }
+
     /// <summary>NATS subject matching: <c>*</c> is one token, a trailing <c>&gt;</c> one or more tokens (Core's <see cref="SubjectGrammar"/>).</summary>
     public static bool SubjectMatches(string filter, string subject)
     {

@@ -96,6 +96,81 @@ public sealed class NatsAdapterRoutingTests(NatsServerFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task An_unbound_subscription_that_routes_for_a_newer_overlapping_one_stays_until_that_one_goes()
+    {
+        // eu.* is subscribed first: it routes the messages that the later # subscription also receives. Unsubscribing it
+        // while # stays could lose a message whose # copy was already skipped, so it stays subscribed, unbound.
+        var (connection, received) = await BindAsync(ExchangeSpec.Types.Topic, "eu.*", "#");
+        await using var _ = connection;
+        Assert.Equal([_exchange, $"{_exchange}.>", $"{_exchange}.eu.*"], await ServerSubjectsAsync());
+
+        await connection.UnbindAsync(new BindingSpec(_exchange, "q", BindingDestinationKind.Queue, "eu.*"), false, CancellationToken.None);
+        Assert.Equal([_exchange, $"{_exchange}.>", $"{_exchange}.eu.*"], await ServerSubjectsAsync());
+        await PublishAsync(connection, _exchange, "eu.created", "us.created", "zz.marker");
+        Assert.Equal(["eu.created", "us.created"], await UntilMarkerAsync(received, "zz.marker"));
+
+        // Bound again, it is the same subscription; with # gone nothing shadows it, and unbound once more it goes.
+        await connection.BindAsync(new BindingSpec(_exchange, "q", BindingDestinationKind.Queue, "eu.*"), false, CancellationToken.None);
+        await connection.UnbindAsync(new BindingSpec(_exchange, "q", BindingDestinationKind.Queue, "#"), false, CancellationToken.None);
+        Assert.Equal([$"{_exchange}.eu.*"], await ServerSubjectsAsync());
+        await PublishAsync(connection, _exchange, "eu.created", "us.created", "eu.marker");
+        Assert.Equal(["eu.created"], await UntilMarkerAsync(received, "eu.marker"));
+
+        await connection.UnbindAsync(new BindingSpec(_exchange, "q", BindingDestinationKind.Queue, "eu.*"), false, CancellationToken.None);
+        Assert.Empty(await ServerSubjectsAsync());
+    }
+
+    [Fact]
+    public async Task A_newer_overlapping_subscription_goes_at_once_when_unbound()
+    {
+        var (connection, _) = await BindAsync(ExchangeSpec.Types.Topic, "#", "eu.*");
+        await using var __ = connection;
+        await connection.UnbindAsync(new BindingSpec(_exchange, "q", BindingDestinationKind.Queue, "eu.*"), false, CancellationToken.None);
+        Assert.Equal([_exchange, $"{_exchange}.>"], await ServerSubjectsAsync());
+    }
+
+    [Theory]
+    [InlineData("a.b", "a.b", true)]
+    [InlineData("a.b", "a.c", false)]
+    [InlineData("a.*", "a.b", true)]
+    [InlineData("a.*", "*.b", true)]
+    [InlineData("a.*", "a.b.c", false)]
+    [InlineData("a.>", "a", false)]
+    [InlineData("a.>", "a.b.c", true)]
+    [InlineData("a.>", "*.*", true)]
+    [InlineData(">", "x", true)]
+    [InlineData("a.b.>", "a.*", false)]
+    [InlineData("a.b.>", "a.*.c", true)]
+    [InlineData("orders", "orders.>", false)]
+    public void Subjects_overlap_when_one_subject_matches_both(string a, string b, bool overlap)
+    {
+        Assert.Equal(overlap, NatsSubjectMapping.SubjectsOverlap(a, b));
+        Assert.Equal(overlap, NatsSubjectMapping.SubjectsOverlap(b, a));
+    }
+
+    /// <summary>The subjects this test's exchange has subscribed on the server, sorted (the server's own view, /subsz).</summary>
+    private async Task<List<string>> ServerSubjectsAsync()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{fixture.Server.MonitorPort}/") };
+        using var subsz = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri("subsz?subs=1&limit=100000", UriKind.Relative)));
+        var subjects = new List<string>();
+        if (subsz.RootElement.TryGetProperty("subscriptions_list", out var list))
+        {
+            foreach (var sub in list.EnumerateArray())
+            {
+                var subject = sub.GetProperty("subject").GetString()!;
+                if (subject == _exchange || subject.StartsWith(_exchange + ".", StringComparison.Ordinal))
+                {
+                    subjects.Add(subject);
+                }
+            }
+        }
+
+        subjects.Sort(StringComparer.Ordinal);
+        return subjects;
+    }
+
+    [Fact]
     public async Task Direct_exchange_routes_only_the_exact_key()
     {
         var (direct, directReceived) = await BindAsync(ExchangeSpec.Types.Direct, "k");

@@ -58,5 +58,31 @@ public sealed class NatsBlackBoxLoadTests(ITestOutputHelper output)
             "500,000 x 256 B at a window of 10,000 through the README's nats:// host: " + report);
     }
 
+    /// <summary>
+    /// The issue's three runs against one host, each with a subscriber of its own (a new client process), back to back:
+    /// the host's interest poll sees one subscriber leave and the next arrive at once, and the link must keep the upstream
+    /// subscription throughout (it used to unsubscribe and subscribe again, and lost what was published in between).
+    /// </summary>
+    [Fact]
+    [Trait("load", "runs")]
+    public async Task Back_to_back_runs_with_a_new_subscriber_each_lose_nothing()
+    {
+        const int PerRun = 100_000;
+        await using var pair = await RecipePair.StartAsync();
+        for (var run = 1; run <= 3; run++)
+        {
+            var (exitCode, stdout, stderr) = await NodeScript.RunAsync("nats", "nats-windowed-load.mjs",
+                Text(pair.Upstream.Server.Port), Text(pair.Downstream.Server.Port), "orders.load.data", "orders.load.data",
+                Text(PerRun), Text(Size), Text(Window), Text(StallMs), Text(ProbeMs), NatsReadmeRecipe.User, NatsReadmeRecipe.Password);
+            Assert.True(exitCode == 0, $"run {run}: nats-windowed-load.mjs exited with {exitCode}: {stderr}\n{stdout}");
+            using var result = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+            var outcome = result.RootElement;
+            var report = $"run {run}: published {outcome.GetProperty("published")} of {PerRun}, unique {outcome.GetProperty("unique")}, lost {outcome.GetProperty("lost")} " +
+                $"(first {outcome.GetProperty("firstLost")}), duplicates {outcome.GetProperty("duplicates")}";
+            output.WriteLine(report);
+            Assert.True(outcome.GetProperty("unique").GetInt32() == PerRun && outcome.GetProperty("duplicates").GetInt32() == 0, report);
+        }
+    }
+
     private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

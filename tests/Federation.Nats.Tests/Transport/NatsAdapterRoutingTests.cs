@@ -129,25 +129,6 @@ public sealed class NatsAdapterRoutingTests(NatsServerFixture fixture) : IClassF
         Assert.Equal([_exchange, $"{_exchange}.>"], await ServerSubjectsAsync());
     }
 
-    [Theory]
-    [InlineData("a.b", "a.b", true)]
-    [InlineData("a.b", "a.c", false)]
-    [InlineData("a.*", "a.b", true)]
-    [InlineData("a.*", "*.b", true)]
-    [InlineData("a.*", "a.b.c", false)]
-    [InlineData("a.>", "a", false)]
-    [InlineData("a.>", "a.b.c", true)]
-    [InlineData("a.>", "*.*", true)]
-    [InlineData(">", "x", true)]
-    [InlineData("a.b.>", "a.*", false)]
-    [InlineData("a.b.>", "a.*.c", true)]
-    [InlineData("orders", "orders.>", false)]
-    public void Subjects_overlap_when_one_subject_matches_both(string a, string b, bool overlap)
-    {
-        Assert.Equal(overlap, NatsSubjectMapping.SubjectsOverlap(a, b));
-        Assert.Equal(overlap, NatsSubjectMapping.SubjectsOverlap(b, a));
-    }
-
     /// <summary>The subjects this test's exchange has subscribed on the server, sorted (the server's own view, /subsz).</summary>
     private async Task<List<string>> ServerSubjectsAsync()
     {

@@ -56,6 +56,25 @@ public sealed class SubjectMappingTests
     }
 
     [Theory]
+    [InlineData("a.b", "a.b", true)]
+    [InlineData("a.b", "a.c", false)]
+    [InlineData("a.*", "a.b", true)]
+    [InlineData("a.*", "*.b", true)]
+    [InlineData("a.*", "a.b.c", false)]
+    [InlineData("a.>", "a", false)]
+    [InlineData("a.>", "a.b.c", true)]
+    [InlineData("a.>", "*.*", true)]
+    [InlineData(">", "x", true)]
+    [InlineData("a.b.>", "a.*", false)]
+    [InlineData("a.b.>", "a.*.c", true)]
+    [InlineData("orders", "orders.>", false)]
+    public void Subjects_overlap_when_one_subject_matches_both(string a, string b, bool overlap)
+    {
+        Assert.Equal(overlap, NatsSubjectMapping.SubjectsOverlap(a, b));
+        Assert.Equal(overlap, NatsSubjectMapping.SubjectsOverlap(b, a));
+    }
+
+    [Theory]
     [InlineData("a.#.c", "a.c", true)]
     [InlineData("a.#.c", "a.x.y.c", true)]
     [InlineData("a.#.c", "a.x.y", false)]

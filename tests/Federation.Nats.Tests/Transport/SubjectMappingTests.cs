@@ -55,6 +55,41 @@ public sealed class SubjectMappingTests
         Assert.Equal("eu.#", binding);
     }
 
+    [Fact]
+    public void Subjects_overlap_exactly_when_some_subject_matches_both_over_every_small_pattern()
+    {
+        // Every pattern of up to three tokens over a, b, * (and the same with a trailing >) against every other, checked
+        // against the definition: a subject of up to four tokens over a, b, c that both match (c stands for any other token).
+        string[] tokens = ["a", "b", "*"];
+        string[] literals = ["a", "b", "c"];
+        var patterns = new List<string>();
+        var bodies = new List<string> { string.Empty };
+        for (var length = 1; length <= 3; length++)
+        {
+            bodies = [.. bodies.SelectMany(body => tokens.Select(token => body.Length == 0 ? token : body + "." + token))];
+            patterns.AddRange(bodies);
+            patterns.AddRange(bodies.Where(body => body.Count(c => c == '.') < 2).Select(body => body + ".>"));
+        }
+
+        patterns.Add(">");
+        var subjects = new List<string>();
+        var level = new List<string> { string.Empty };
+        for (var length = 1; length <= 4; length++)
+        {
+            level = [.. level.SelectMany(body => literals.Select(token => body.Length == 0 ? token : body + "." + token))];
+            subjects.AddRange(level);
+        }
+
+        foreach (var left in patterns)
+        {
+            foreach (var right in patterns)
+            {
+                var expected = subjects.Any(subject => NatsSubjectMapping.SubjectMatches(left, subject) && NatsSubjectMapping.SubjectMatches(right, subject));
+                Assert.True(expected == NatsSubjectMapping.SubjectsOverlap(left, right), $"{left} and {right}: overlap should be {expected}");
+            }
+        }
+    }
+
     [Theory]
     [InlineData("a.b", "a.b", true)]
     [InlineData("a.b", "a.c", false)]

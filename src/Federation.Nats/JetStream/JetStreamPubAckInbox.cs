@@ -121,7 +121,7 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
     /// <summary>Fails every pending publish with <see cref="ConnectionLostException"/>, refuses new ones, and unsubscribes.</summary>
     public async ValueTask CloseAsync()
     {
-        FailAll($"The JetStream publisher on {_displayUri} closed before the stream confirmed a message on '{{0}}' (the outcome is unknown).");
+        FailAll(static (uri, subject) => $"The JetStream publisher on {uri} closed before the stream confirmed a message on '{subject}' (the outcome is unknown).");
         await _sweep.DisposeAsync().ConfigureAwait(false);
         await DisposeAsync().ConfigureAwait(false);
     }
@@ -150,7 +150,7 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
     /// <inheritdoc />
     protected override void TryComplete()
     {
-        FailAll($"The connection to {_displayUri} ended before the stream confirmed a message on '{{0}}' (the outcome is unknown).");
+        FailAll(static (uri, subject) => $"The connection to {uri} ended before the stream confirmed a message on '{subject}' (the outcome is unknown).");
         _sweep.Dispose();
     }
 
@@ -187,7 +187,7 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
         }
     }
 
-    private void FailAll(string format)
+    private void FailAll(Func<string, string, string> describe)
     {
         PendingPubAck[] all;
         lock (_lock)
@@ -199,7 +199,7 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
 
         foreach (var pending in all)
         {
-            pending.TrySetException(new ConnectionLostException(string.Format(CultureInfo.InvariantCulture, format, pending.Subject)));
+            pending.TrySetException(new ConnectionLostException(describe(_displayUri, pending.Subject)));
         }
     }
 }

@@ -86,6 +86,42 @@ public sealed class JetStreamTransportTests : IAsyncLifetime
         Assert.Equal(["one", "two"], await JetStreamTestKit.ReadAllTextAsync(_server, "federation-sink"));
     }
 
+    [Fact]
+    public async Task Pipelined_confirmed_publishes_keep_their_order_and_each_its_own_headers()
+    {
+        // The first publishes wait for the stream to be created (the chained path), the rest are written at once (the
+        // fast path, which reuses one header object): every message must carry its own headers, in publish order.
+        const int Count = 2000;
+        var downstream = await _transport.ConnectAsync(new ConnectionRequest($"{_server.Url}?cluster-name=D&jetstream=true", "Federation supervisor"), CancellationToken.None);
+        await using var _ = downstream;
+        await using var publisher = await downstream.OpenPublisherAsync(new PublisherOptions(Confirms: true), CancellationToken.None);
+        var pending = new List<Task>(Count);
+        for (var i = 0; i < Count; i++)
+        {
+            var n = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var properties = new MessageProperties { Headers = new() { ["x-n"] = n, ["Nats-Msg-Id"] = "m" + n } };
+            pending.Add(publisher.PublishAsync("pipelined", "k", properties, Encoding.UTF8.GetBytes(n), CancellationToken.None).AsTask());
+        }
+
+        await Task.WhenAll(pending).WaitAsync(Deadline);
+
+        await using var nats = new NatsConnection(new NatsOpts { Url = _server.Url });
+        var consumer = await new NatsJSContext(nats).CreateOrUpdateConsumerAsync("federation-pipelined", new NATS.Client.JetStream.Models.ConsumerConfig { AckPolicy = NATS.Client.JetStream.Models.ConsumerConfigAckPolicy.None });
+        using var timeout = new CancellationTokenSource(Deadline);
+        var expected = 0;
+        await foreach (var message in consumer.ConsumeAsync(NatsRawSerializer<byte[]>.Default, cancellationToken: timeout.Token))
+        {
+            var body = Encoding.UTF8.GetString(message.Data ?? []);
+            Assert.Equal(expected.ToString(System.Globalization.CultureInfo.InvariantCulture), body);
+            Assert.Equal(body, message.Headers?["x-n"].ToString());
+            Assert.Equal("m" + body, message.Headers?["Nats-Msg-Id"].ToString());
+            if (++expected == Count)
+            {
+                break;
+            }
+        }
+    }
+
     private static async Task<Delivery> ReadAsync(Channel<Delivery> deliveries)
     {
         using var timeout = new CancellationTokenSource(Deadline);

@@ -194,25 +194,13 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
 
     private async Task<List<(long Cid, string Sid, string Subject)>> ReadInterestAsync(CancellationToken token)
     {
+        // The link connections are read before and after the subscriptions: a link connection that opened or closed
+        // between the two reads is in one of them, so its subscriptions are never mistaken for local interest.
         var linkConnections = new HashSet<long>();
-        using (var connz = JsonDocument.Parse(await _http!.GetStringAsync(new Uri("connz?limit=100000", UriKind.Relative), token).ConfigureAwait(false)))
-        {
-            if (connz.RootElement.TryGetProperty("connections", out var connections) && connections.ValueKind == JsonValueKind.Array)
-            {
-                foreach (var connection in connections.EnumerateArray())
-                {
-                    if (connection.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String
-                        && name.GetString()!.StartsWith(LinkConnectionPrefix, StringComparison.Ordinal)
-                        && connection.TryGetProperty("cid", out var cid))
-                    {
-                        linkConnections.Add(cid.GetInt64());
-                    }
-                }
-            }
-        }
-
+        await ReadLinkConnectionsAsync(linkConnections, token).ConfigureAwait(false);
         var result = new List<(long, string, string)>();
-        using var subsz = JsonDocument.Parse(await _http.GetStringAsync(new Uri("subsz?subs=1&limit=100000", UriKind.Relative), token).ConfigureAwait(false));
+        using var subsz = JsonDocument.Parse(await _http!.GetStringAsync(new Uri("subsz?subs=1&limit=100000", UriKind.Relative), token).ConfigureAwait(false));
+        await ReadLinkConnectionsAsync(linkConnections, token).ConfigureAwait(false);
         if (!subsz.RootElement.TryGetProperty("subscriptions_list", out var list) || list.ValueKind != JsonValueKind.Array)
         {
             return result;
@@ -234,6 +222,26 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
         }
 
         return result;
+    }
+
+    /// <summary>Adds to <paramref name="linkConnections"/> the client ids of the connections named <c>Federation link …</c>.</summary>
+    private async Task ReadLinkConnectionsAsync(HashSet<long> linkConnections, CancellationToken token)
+    {
+        using var connz = JsonDocument.Parse(await _http!.GetStringAsync(new Uri("connz?limit=100000", UriKind.Relative), token).ConfigureAwait(false));
+        if (!connz.RootElement.TryGetProperty("connections", out var connections) || connections.ValueKind != JsonValueKind.Array)
+        {
+            return;
+        }
+
+        foreach (var connection in connections.EnumerateArray())
+        {
+            if (connection.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String
+                && name.GetString()!.StartsWith(LinkConnectionPrefix, StringComparison.Ordinal)
+                && connection.TryGetProperty("cid", out var cid))
+            {
+                linkConnections.Add(cid.GetInt64());
+            }
+        }
     }
 
     private void Apply(List<(long Cid, string Sid, string Subject)> subscriptions)

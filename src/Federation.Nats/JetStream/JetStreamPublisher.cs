@@ -65,17 +65,7 @@ internal sealed class JetStreamPublisher : IMessagePublisher
         }
 
         var pending = _inbox.Register(subject, out var replyTo);
-        ValueTask writing;
-        try
-        {
-            writing = _client.PublishAsync(subject, body, headers, replyTo, NatsRawSerializer<ReadOnlyMemory<byte>>.Default, opts: null, cancellationToken);
-        }
-        catch (Exception ex)
-        {
-            _inbox.Forget(pending);
-            return ValueTask.FromException(ToPublishFailure(ex, subject));
-        }
-
+        var writing = Write(subject, body, headers, replyTo, cancellationToken);
         if (writing.IsCompletedSuccessfully)
         {
             writing.GetAwaiter().GetResult();
@@ -84,9 +74,9 @@ internal sealed class JetStreamPublisher : IMessagePublisher
 
         // The client holds the message (and its headers) until it has room: later publishes wait their turn, with headers of their own.
         KeepHeaders(headers);
-        var written = AwaitWrittenAsync(writing, pending, subject);
+        var written = WrittenAsync(writing, pending, subject);
         _written = written;
-        return new ValueTask(AwaitPubAckAsync(written, pending, cancellationToken));
+        return new ValueTask(AwaitPubAckAsync(written, cancellationToken));
     }
 
     public async ValueTask DisposeAsync()
@@ -112,22 +102,20 @@ internal sealed class JetStreamPublisher : IMessagePublisher
         await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await stream.WaitAsync(cancellationToken).ConfigureAwait(false);
         var pending = _inbox!.Register(subject, out var replyTo);
+        return await WrittenAsync(Write(subject, body, headers, replyTo, cancellationToken), pending, subject).ConfigureAwait(false);
+    }
+
+    /// <summary>Hands one confirmed publish to the client; a synchronous failure comes back as a faulted write.</summary>
+    private ValueTask Write(string subject, ReadOnlyMemory<byte> body, ClientHeaders? headers, string replyTo, CancellationToken cancellationToken)
+    {
         try
         {
-            await _client.PublishAsync(subject, body, headers, replyTo, NatsRawSerializer<ReadOnlyMemory<byte>>.Default, opts: null, cancellationToken).ConfigureAwait(false);
+            return _client.PublishAsync(subject, body, headers, replyTo, NatsRawSerializer<ReadOnlyMemory<byte>>.Default, opts: null, cancellationToken);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
-            _inbox.Forget(pending);
-            throw ToPublishFailure(ex, subject);
+            return ValueTask.FromException(ex);
         }
-        catch
-        {
-            _inbox.Forget(pending);
-            throw;
-        }
-
-        return pending;
     }
 
     private async Task WriteCoreAfterAsync(Task previous, Task<string> stream, string subject, ClientHeaders? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
@@ -144,32 +132,31 @@ internal sealed class JetStreamPublisher : IMessagePublisher
         }
     }
 
-    /// <summary>Completes when the client has written the message (the next publish waits for this, not for the PubAck).</summary>
-    private async Task AwaitWrittenAsync(ValueTask writing, PendingPubAck pending, string subject)
+    /// <summary>
+    /// Completes with <paramref name="pending"/> when the client has written the message (the next publish waits for this,
+    /// not for the PubAck); a failed write forgets the pending PubAck and fails as the transport's exception.
+    /// </summary>
+    private async Task<PendingPubAck> WrittenAsync(ValueTask writing, PendingPubAck pending, string subject)
     {
         try
         {
             await writing.ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
             _inbox!.Forget(pending);
+            if (ex is OperationCanceledException)
+            {
+                throw;
+            }
+
             throw ToPublishFailure(ex, subject);
         }
-        catch
-        {
-            _inbox!.Forget(pending);
-            throw;
-        }
+
+        return pending;
     }
 
     // A cancelled wait leaves the entry registered: its PubAck, the timeout or the close clears it.
-    private static async Task AwaitPubAckAsync(Task written, PendingPubAck pending, CancellationToken cancellationToken)
-    {
-        await written.ConfigureAwait(false);
-        await pending.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-    }
-
     private static async Task AwaitPubAckAsync(Task<PendingPubAck> written, CancellationToken cancellationToken)
     {
         var pending = await written.ConfigureAwait(false);

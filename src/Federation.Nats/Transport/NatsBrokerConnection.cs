@@ -499,38 +499,17 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     /// </remarks>
     private static List<SubscriptionEntry> TakeUnneededSubscriptions(ExchangeState source)
     {
+        // From the newest down: whether one can go depends only on the newer ones, which are already settled.
         var taken = new List<SubscriptionEntry>();
-        bool changed;
-        do
+        foreach (var entry in source.Subscriptions.Values.OrderByDescending(e => e.Id).ToList())
         {
-            changed = false;
-            foreach (var entry in source.Subscriptions.Values)
+            if (entry.References == 0
+                && !source.Subscriptions.Values.Any(other => other.Id > entry.Id && NatsSubjectMapping.SubjectsOverlap(entry.Subject, other.Subject)))
             {
-                if (entry.References > 0)
-                {
-                    continue;
-                }
-
-                var shadowed = false;
-                foreach (var other in source.Subscriptions.Values)
-                {
-                    if (other.Id > entry.Id && NatsSubjectMapping.SubjectsOverlap(entry.Subject, other.Subject))
-                    {
-                        shadowed = true;
-                        break;
-                    }
-                }
-
-                if (!shadowed)
-                {
-                    source.Subscriptions.Remove(entry.Subject);
-                    taken.Add(entry);
-                    changed = true;
-                    break; // the dictionary changed: look again, since this may free a lower-id one
-                }
+                source.Subscriptions.Remove(entry.Subject);
+                taken.Add(entry);
             }
         }
-        while (changed);
 
         return taken;
     }

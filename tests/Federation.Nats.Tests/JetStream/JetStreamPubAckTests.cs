@@ -60,7 +60,7 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
             await second.ReplyAsync("""{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}""");
             await first.ReplyAsync("""{"stream":"S","seq":1}""");
         });
-        var inbox = await JetStreamPubAckInbox.OpenAsync(client, "nats://127.0.0.1:1", TimeSpan.FromMinutes(1), TimeProvider.System, CancellationToken.None);
+        var inbox = await OpenInboxAsync(client, TimeSpan.FromMinutes(1));
         await using var _ = new AsyncCloser(inbox);
 
         var stored = inbox.Register("stream.a", out var storedReply);
@@ -80,7 +80,7 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
     public async Task A_subject_no_stream_captures_is_refused_naming_it()
     {
         await using var client = new NatsConnection(new NatsOpts { Url = _server.Url });
-        var inbox = await JetStreamPubAckInbox.OpenAsync(client, "nats://127.0.0.1:1", TimeSpan.FromMinutes(1), TimeProvider.System, CancellationToken.None);
+        var inbox = await OpenInboxAsync(client, TimeSpan.FromMinutes(1));
         await using var _ = new AsyncCloser(inbox);
 
         var pending = inbox.Register("nobody.here", out var replyTo);
@@ -95,7 +95,7 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
     {
         await using var client = new NatsConnection(new NatsOpts { Url = _server.Url });
         await using var silent = await client.SubscribeCoreAsync<string>("silent");
-        var inbox = await JetStreamPubAckInbox.OpenAsync(client, "nats://127.0.0.1:1", TimeSpan.FromMilliseconds(200), TimeProvider.System, CancellationToken.None);
+        var inbox = await OpenInboxAsync(client, TimeSpan.FromMilliseconds(200));
         await using var _ = new AsyncCloser(inbox);
 
         var pending = inbox.Register("silent", out var replyTo);
@@ -111,7 +111,7 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
     public async Task Closing_fails_what_is_pending_and_refuses_new_publishes()
     {
         await using var client = new NatsConnection(new NatsOpts { Url = _server.Url });
-        var inbox = await JetStreamPubAckInbox.OpenAsync(client, "nats://127.0.0.1:1", TimeSpan.FromMinutes(1), TimeProvider.System, CancellationToken.None);
+        var inbox = await OpenInboxAsync(client, TimeSpan.FromMinutes(1));
         var pending = inbox.Register("never.written", out _);
 
         await inbox.CloseAsync();
@@ -120,6 +120,10 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
         Assert.Contains("closed before the stream confirmed a message on 'never.written'", lost.Message, StringComparison.Ordinal);
         Assert.Throws<ConnectionLostException>(() => inbox.Register("later", out _));
     }
+
+    /// <summary>An inbox whose messages name the URI <c>nats://127.0.0.1:1</c>.</summary>
+    private static ValueTask<JetStreamPubAckInbox> OpenInboxAsync(NatsConnection client, TimeSpan timeout) =>
+        JetStreamPubAckInbox.OpenAsync(client, "nats://127.0.0.1:1", timeout, TimeProvider.System, CancellationToken.None);
 
     private sealed class AsyncCloser(JetStreamPubAckInbox inbox) : IAsyncDisposable
     {

@@ -9,6 +9,8 @@
 # Usage: benchmarks/amqp-link-vs-plugin.sh [MESSAGES] [ROUNDS] [RATES] [PACED_SECONDS]
 #        defaults 20000 3 1000,5000,10000 4     (needs rabbitmq-server installed; see .ci/run)
 #        Further arguments go to the load generator, e.g. --paths host to profile the FederationHost path alone.
+#        BENCH_DUPLICATE_SUPPRESSION=false runs both of our paths without duplicate suppression (the default is on), so
+#        that they promise what the plugin promises (at-least-once) and nothing more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 messages=${1:-20000} rounds=${2:-3} rates=${3:-1000,5000,10000} paced_seconds=${4:-4}
@@ -61,7 +63,7 @@ cat > "$host_dir/appsettings.json" <<JSON
   "Host": { "Url": "http://127.0.0.1:$(free_port)", "CreateInMemoryBrokers": false },
   "Federation": {
     "Downstream": { "uri": "$down_uri" },
-    "Upstreams": { "bench-up": { "uri": "$up_uri", "ack-mode": "on-confirm", "prefetch-count": 1000 } },
+    "Upstreams": { "bench-up": { "uri": "$up_uri", "ack-mode": "on-confirm", "prefetch-count": 1000, "duplicate-suppression": ${BENCH_DUPLICATE_SUPPRESSION:-true} } },
     "Policies": { "bench-host": { "pattern": "^bench\\\\.host\$", "apply-to": "exchanges", "definition": { "federation-upstream": "bench-up" } } }
   }
 }
@@ -69,9 +71,11 @@ JSON
 # BENCH_HOST_ENV="NAME=VALUE ..." sets runtime knobs for the FederationHost process only (an experiment aid).
 env ${BENCH_HOST_ENV:-} examples/FederationHost/bin/Release/net10.0/FederationHost --contentRoot "$host_dir" >"$host_dir/host.log" 2>&1 &
 host_pid=$!
-echo "FederationHost pid $host_pid (log $host_dir/host.log)"
+echo "FederationHost pid $host_pid (log $host_dir/host.log); duplicate suppression on our paths: ${BENCH_DUPLICATE_SUPPRESSION:-true}"
 
+suppression_flag=()
+[ "${BENCH_DUPLICATE_SUPPRESSION:-true}" = false ] && suppression_flag=(--no-duplicate-suppression)
 dotnet benchmarks/Federation.EndToEnd/bin/Release/net10.0/Federation.EndToEnd.dll "$up_uri" "$down_uri" "$messages" "$rounds" \
   --broker-pid "$(cat /tmp/rabbitmq-$up/pid)" --broker-pid "$(cat /tmp/rabbitmq-$down/pid)" --host-pid "$host_pid" \
-  --rates "$rates" --paced-seconds "$paced_seconds" "${@:5}"
+  --rates "$rates" --paced-seconds "$paced_seconds" "${suppression_flag[@]}" "${@:5}"
 kill -0 "$host_pid" 2>/dev/null || { echo "FederationHost exited early:" >&2; cat "$host_dir/host.log" >&2; exit 1; }

@@ -5,7 +5,7 @@
 // paced at each rate, rotating the order of the paths from round to round; the summary gives the median of each path
 // and the ratios of the medians against the plugin.
 // Usage: Federation.EndToEnd UPSTREAM_URI DOWNSTREAM_URI [MESSAGES] [ROUNDS] [--broker-pid PID]... [--host-pid PID]
-//        [--rates 1000,5000,10000] [--paced-seconds 4] [--paths plugin,ours,host]
+//        [--rates 1000,5000,10000] [--paced-seconds 4] [--paths plugin,ours,host] [--no-duplicate-suppression]
 // With the process ids, it also reports the CPU time (Linux /proc) that the brokers, the FederationHost process and this
 // process (the load generator, plus the in-process link on its path) spent per 100,000 messages.
 using System.Diagnostics;
@@ -31,6 +31,7 @@ int? hostPid = null;
 int[] rates = [1000, 5000, 10000];
 var pacedSeconds = 4.0;
 string[]? onlyPaths = null; // e.g. --paths host: only those paths (for profiling one of them); ratios need the plugin
+var duplicateSuppression = true; // --no-duplicate-suppression: the plugin's own at-least-once, for a like-for-like comparison
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -40,6 +41,7 @@ for (var i = 0; i < args.Length; i++)
         case "--rates": rates = [.. args[++i].Split(',').Select(rate => int.Parse(rate, CultureInfo.InvariantCulture))]; break;
         case "--paced-seconds": pacedSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--paths": onlyPaths = [.. args[++i].Split(',').Select(path => $"bench.{path}")]; break;
+        case "--no-duplicate-suppression": duplicateSuppression = false; break;
         default: positional.Add(args[i]); break;
     }
 }
@@ -50,7 +52,7 @@ var messages = positional.Count > 2 ? int.Parse(positional[2], CultureInfo.Invar
 var rounds = positional.Count > 3 ? int.Parse(positional[3], CultureInfo.InvariantCulture) : 3;
 
 var options = new FederationOptions { Downstream = { Uri = downstreamUri } };
-options.Upstreams["upstream"] = new UpstreamDefinition { Uris = { upstreamUri }, AckMode = AckMode.OnConfirm, PrefetchCount = PrefetchCount };
+options.Upstreams["upstream"] = new UpstreamDefinition { Uris = { upstreamUri }, AckMode = AckMode.OnConfirm, PrefetchCount = PrefetchCount, DuplicateSuppression = duplicateSuppression };
 options.Policies["ours"] = new FederationPolicy { Pattern = "^bench\\.ours$", ApplyTo = "exchanges", Definition = { FederationUpstream = "upstream" } };
 await using var engine = new FederationEngine(options, [new AmqpTransport()]);
 await engine.StartAsync(CancellationToken.None);

@@ -171,7 +171,8 @@ internal sealed class MessageRelay(
     private void Reject(bool isRequest, string subject, string errorType, string detail)
     {
         metrics.Error(isRequest, errorType, onOutgoingSide: false);
-        CollectiveLog.MessageRejected(logger, cluster, instance, Direction(isRequest), subject, errorType, detail);
+        // The detail quotes the message (subjects, ids): escaped, so that it cannot forge log lines.
+        CollectiveLog.MessageRejected(logger, cluster, instance, Direction(isRequest), subject, errorType, PrintableText.Escape(detail));
     }
 
     private static string Direction(bool isRequest) => isRequest ? BrokerMetrics.Request : BrokerMetrics.Reply;

@@ -237,13 +237,13 @@ public sealed class FederationBrokerTests
     public async Task Replies_to_subjects_that_are_not_reply_subjects_are_rejected_both_ways(string replyTo)
     {
         await using var testbed = new CollectivesTestbed();
-        var broker = await testbed.StartBrokerAsync("london", "fed", "london");
+        var broker = await testbed.StartBrokerAsync("replyguard", "fed", "london");
         var federation = await testbed.ConnectAsync("fed");
         var collective = await testbed.ConnectAsync("london");
 
-        await federation.PublishAsync(new SubjectMessage("choria.federation.london.federation", Encoding.UTF8.GetBytes("x"),
+        await federation.PublishAsync(new SubjectMessage("choria.federation.replyguard.federation", Encoding.UTF8.GetBytes("x"),
             [new(FederationHeaders.RequestId, "r1"), new(FederationHeaders.ReplyTo, replyTo), new(FederationHeaders.Target, "mcollective.node.web1")]), CancellationToken.None);
-        await collective.PublishAsync(new SubjectMessage("choria.federation.london.collective", Encoding.UTF8.GetBytes("x"),
+        await collective.PublishAsync(new SubjectMessage("choria.federation.replyguard.collective", Encoding.UTF8.GetBytes("x"),
             [new(FederationHeaders.RequestId, "r1"), new(FederationHeaders.ReplyTo, replyTo)]), CancellationToken.None);
 
         await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 2, "both rejected");
@@ -403,6 +403,35 @@ public sealed class FederationBrokerTests
             await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Published == 2, "the reply was forwarded");
             Assert.Equal(1, broker.Statistics.Errors);
             Assert.Equal(1, metrics.Sum("federation.broker.errors", ("error.type", BrokerErrorTypes.PublishFailed), ("federation.broker.connected_to", "collective")));
+        }
+    }
+
+    [Fact]
+    public async Task A_rejected_subject_with_line_breaks_cannot_forge_log_lines()
+    {
+        await using var testbed = new CollectivesTestbed();
+        using var logs = new CapturingLoggerProvider();
+        using var loggerFactory = logs.AsFactory();
+        testbed.Registry.GetOrAdd("fed");
+        testbed.Registry.GetOrAdd("london");
+        var broker = new FederationBroker(new FederationBrokerOptions
+        {
+            ClusterName = "forgery", FederationUri = "memory://fed", CollectiveUri = "memory://london", InstanceName = "forgery-1",
+        }, [testbed.Transport], testbed.Telemetry, loggerFactory);
+        await using (broker)
+        {
+            await broker.StartAsync(CancellationToken.None);
+            var federation = await testbed.ConnectAsync("fed");
+
+            await federation.PublishAsync(new SubjectMessage("choria.federation.forgery.federation", Encoding.UTF8.GetBytes("x"),
+                [new(FederationHeaders.RequestId, "r1"), new(FederationHeaders.ReplyTo, "client.reply.r1"),
+                 new(FederationHeaders.Target, "mcollective.node.x\r\ninfo: forged line")]), CancellationToken.None);
+
+            await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1, "the request was rejected");
+            var rejected = Assert.Single(logs.WithId(4005)).Message;
+            Assert.DoesNotContain('\r', rejected);
+            Assert.DoesNotContain('\n', rejected);
+            Assert.Contains("mcollective.node.x\\u000D\\u000Ainfo: forged line", rejected, StringComparison.Ordinal);
         }
     }
 

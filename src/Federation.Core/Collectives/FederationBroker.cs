@@ -68,14 +68,17 @@ public sealed class FederationBroker : IAsyncDisposable
     /// <summary>The subjects and queue groups the instance subscribes to.</summary>
     public FederationBrokerSubjects Subjects { get; }
 
-    /// <summary>True while both connections are up and subscribed.</summary>
-    public bool IsConnected => Volatile.Read(ref _session) is not null;
+    /// <summary>
+    /// True while both connections are up and subscribed. False while a transport that reconnects on its own (NATS) is
+    /// reconnecting one of them: messages taken meanwhile cannot be forwarded.
+    /// </summary>
+    public bool IsConnected => Volatile.Read(ref _session) is { } session && session.Federation.ConnectedServer is not null && session.Collective.ConnectedServer is not null;
 
     /// <summary>
-    /// Why the last connect attempt failed (the transport's message, which never contains credentials), or null once connected.
-    /// While it is set the instance keeps retrying with backoff.
+    /// Why the last connect attempt failed, or which connection is reconnecting (the transport's message and the redacted
+    /// URI, never credentials); null while connected. While it is set the instance keeps retrying.
     /// </summary>
-    public string? ConnectError => Volatile.Read(ref _connectError);
+    public string? ConnectError => Volatile.Read(ref _session) is { } session ? Reconnecting(session) : Volatile.Read(ref _connectError);
 
     /// <summary>What this instance has handled so far.</summary>
     public FederationBrokerStatistics Statistics => _metrics.Snapshot();
@@ -204,6 +207,12 @@ public sealed class FederationBroker : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>Which side of an open session is reconnecting, or null when both are connected.</summary>
+    private static string? Reconnecting(BrokerSession session) =>
+        session.Federation.ConnectedServer is null ? $"the federation connection {session.Federation.DisplayUri} is reconnecting"
+        : session.Collective.ConnectedServer is null ? $"the collective connection {session.Collective.DisplayUri} is reconnecting"
+        : null;
 
     private string ConnectionName(string side) => $"federation-broker {ClusterName}/{InstanceName} ({side})";
 

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.RegularExpressions;
 using Federation.Core.Addressing;
 
@@ -11,6 +12,13 @@ namespace Federation.Core.Collectives;
 /// </summary>
 internal sealed class SubjectGuard
 {
+    /// <summary>
+    /// Longest target or reply subject, in UTF-8 bytes. Choria's subjects are short (a node subject holds an FQDN of at
+    /// most 253 bytes); a hostile one must not reach the transport: nats-server closes the connection of a client whose
+    /// protocol line exceeds its <c>max_control_line</c> (4096 bytes by default), which would cut the broker off.
+    /// </summary>
+    public const int MaxSubjectBytes = 1024;
+
     private static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(100);
     private readonly Regex _target;
     private readonly Regex _reply;
@@ -33,6 +41,12 @@ internal sealed class SubjectGuard
 
     private string? Error(string subject, Regex pattern, string role)
     {
+        // Measured before anything else, so that no later check (or log line) handles a huge subject.
+        if (subject.Length > MaxSubjectBytes || Encoding.UTF8.GetByteCount(subject) > MaxSubjectBytes)
+        {
+            return $"{role} subject '{subject[..Math.Min(subject.Length, 64)]}...' is longer than {MaxSubjectBytes} bytes";
+        }
+
         if (SubjectGrammar.Explain(subject, SubjectUse.Publish, wildcardsMustBeWholeTokens: true) is { } syntax)
         {
             return $"{role} subject '{subject}' is invalid: {syntax}";

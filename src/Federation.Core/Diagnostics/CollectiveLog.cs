@@ -20,8 +20,8 @@ internal static partial class CollectiveLog
     [LoggerMessage(4005, LogLevel.Debug, "Federation broker '{Cluster}' instance '{Instance}' rejected a {Direction} on '{Subject}' ({ErrorType}): {Detail}")]
     public static partial void MessageRejected(ILogger logger, string cluster, string instance, string direction, string subject, string errorType, string detail);
 
-    [LoggerMessage(4006, LogLevel.Warning, "Federation broker '{Cluster}' instance '{Instance}' failed to publish a {Direction} to '{Subject}'; it is lost (at-most-once)")]
-    public static partial void PublishFailed(ILogger logger, Exception exception, string cluster, string instance, string direction, string subject);
+    [LoggerMessage(4006, LogLevel.Warning, "Federation broker '{Cluster}' instance '{Instance}' failed to publish a {Direction} to '{Subject}'; it is lost (at-most-once). {Suppressed} other failed publish(es) since the previous warning were counted but not logged (at most one warning per {Interval})")]
+    public static partial void PublishFailed(ILogger logger, Exception exception, string cluster, string instance, string direction, string subject, long suppressed, TimeSpan interval);
 
     [LoggerMessage(4007, LogLevel.Warning, "A subscription handler on '{Subject}' ({Uri}) threw; the message is dropped and delivery goes on")]
     public static partial void SubjectHandlerFailed(ILogger logger, Exception exception, string subject, string uri);

@@ -12,14 +12,41 @@ namespace Federation.Nats.Messaging;
 /// </summary>
 internal static class NatsSubjectHeaders
 {
+    // Up to this many fields, a scan of the earlier names is cheaper than a set.
+    private const int ScanLimit = 16;
+
     /// <summary>Writes <paramref name="fields"/> into <paramref name="headers"/> (emptied first), grouping the values of a name.</summary>
     public static void Write(IReadOnlyList<KeyValuePair<string, string>> fields, NatsHeaders headers)
     {
         headers.Clear();
+        Dictionary<string, List<string>>? repeated = null;
         for (var i = 0; i < fields.Count; i++)
         {
             var field = fields[i];
-            headers[field.Key] = headers.TryGetValue(field.Key, out var earlier) ? StringValues.Concat(earlier, field.Value) : new StringValues(field.Value);
+            if (!headers.TryGetValue(field.Key, out var earlier))
+            {
+                headers[field.Key] = new StringValues(field.Value);
+                continue;
+            }
+
+            // Concatenating StringValues copies every earlier value again: quadratic in a name's values (a long seen-by
+            // trail from a hostile client). Collect a repeated name's values and set them once at the end.
+            repeated ??= new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
+            if (!repeated.TryGetValue(field.Key, out var values))
+            {
+                // Until the end, a name in the headers has its first value only.
+                repeated[field.Key] = values = [earlier[0] ?? string.Empty];
+            }
+
+            values.Add(field.Value);
+        }
+
+        if (repeated is not null)
+        {
+            foreach (var (name, values) in repeated)
+            {
+                headers[name] = new StringValues([.. values]);
+            }
         }
     }
 
@@ -98,15 +125,32 @@ internal static class NatsSubjectHeaders
         return fields is null ? null : NeedsGrouping(fields) ? Grouped(fields) : fields;
     }
 
-    /// <summary>True when a name repeats apart from its first run, or in another spelling: NatsHeaders would group those.</summary>
+    /// <summary>
+    /// True when a name repeats apart from its first run, or in another spelling: NatsHeaders would group those. Linear in
+    /// the number of fields (a hostile header block can hold a hundred thousand names): the names of finished runs go
+    /// into a set, made only when a block has more than <see cref="ScanLimit"/> fields.
+    /// </summary>
     private static bool NeedsGrouping(List<KeyValuePair<string, string>> fields)
     {
+        HashSet<string>? finished = fields.Count > ScanLimit ? new HashSet<string>(StringComparer.OrdinalIgnoreCase) : null;
         for (var i = 1; i < fields.Count; i++)
         {
             var name = fields[i].Key;
-            if (string.Equals(name, fields[i - 1].Key, StringComparison.OrdinalIgnoreCase))
+            var previous = fields[i - 1].Key;
+            if (string.Equals(name, previous, StringComparison.OrdinalIgnoreCase))
             {
-                if (!string.Equals(name, fields[i - 1].Key, StringComparison.Ordinal))
+                if (!string.Equals(name, previous, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+
+                continue;
+            }
+
+            if (finished is not null)
+            {
+                finished.Add(previous);
+                if (finished.Contains(name))
                 {
                     return true;
                 }
@@ -126,25 +170,28 @@ internal static class NatsSubjectHeaders
         return false;
     }
 
+    /// <summary>The fields grouped by name (case-insensitively, under the first spelling), names in order of first appearance; linear.</summary>
     private static List<KeyValuePair<string, string>> Grouped(List<KeyValuePair<string, string>> fields)
     {
-        var grouped = new List<KeyValuePair<string, string>>(fields.Count);
-        var taken = new bool[fields.Count];
-        for (var i = 0; i < fields.Count; i++)
+        var names = new List<string>();
+        var values = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in fields)
         {
-            if (taken[i])
+            if (!values.TryGetValue(name, out var list))
             {
-                continue;
+                values[name] = list = [];
+                names.Add(name);
             }
 
-            var name = fields[i].Key;
-            for (var j = i; j < fields.Count; j++)
+            list.Add(value);
+        }
+
+        var grouped = new List<KeyValuePair<string, string>>(fields.Count);
+        foreach (var name in names)
+        {
+            foreach (var value in values[name])
             {
-                if (!taken[j] && string.Equals(name, fields[j].Key, StringComparison.OrdinalIgnoreCase))
-                {
-                    taken[j] = true;
-                    grouped.Add(new(name, fields[j].Value));
-                }
+                grouped.Add(new(name, value));
             }
         }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Federation.Core.Collectives;
+using Federation.Core.Tests.Support;
 using Federation.Core.Transport.Messaging;
 
 namespace Federation.Core.Tests.Collectives;
@@ -203,6 +204,32 @@ public sealed class FederationBrokerTests
         Assert.Equal(1, metrics.Sum("federation.broker.errors", ("error.type", errorType), ("federation.broker.direction", "request")));
     }
 
+    [Fact]
+    public async Task Subjects_longer_than_the_limit_are_rejected_before_they_reach_the_transport()
+    {
+        // nats-server drops a client whose protocol line is over 4 KiB: one such target would cut the broker off.
+        await using var testbed = new CollectivesTestbed();
+        using var metrics = new BrokerMetricsRecorder("long");
+        var broker = await testbed.StartBrokerAsync("long", "fed", "london");
+        var nodes = await testbed.StartNodesAsync("london", "mcollective", "web1");
+        var federation = await testbed.ConnectAsync("fed");
+        var longTarget = "mcollective.node." + new string('a', 5000);
+        var longReply = "client.reply." + new string('r', 5000);
+
+        await federation.PublishAsync(new SubjectMessage("choria.federation.long.federation", Encoding.UTF8.GetBytes("x"),
+            [new(FederationHeaders.RequestId, "r1"), new(FederationHeaders.ReplyTo, "client.reply.r1"),
+             new(FederationHeaders.Target, "mcollective.node.web1"), new(FederationHeaders.Target, longTarget)]), CancellationToken.None);
+        await federation.PublishAsync(new SubjectMessage("choria.federation.long.federation", Encoding.UTF8.GetBytes("x"),
+            [new(FederationHeaders.RequestId, "r2"), new(FederationHeaders.ReplyTo, longReply),
+             new(FederationHeaders.Target, "mcollective.node.web1")]), CancellationToken.None);
+
+        await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 2, "both were rejected");
+        Assert.Equal(0, broker.Statistics.Published);
+        Assert.Empty(nodes[0].Received);
+        Assert.Equal(1, metrics.Sum("federation.broker.errors", ("error.type", BrokerErrorTypes.TargetRejected)));
+        Assert.Equal(1, metrics.Sum("federation.broker.errors", ("error.type", BrokerErrorTypes.ReplyRejected)));
+    }
+
     [Theory]
     [InlineData("choria.federation.tokyo.federation")]
     [InlineData("mcollective.node.web1")]
@@ -210,13 +237,13 @@ public sealed class FederationBrokerTests
     public async Task Replies_to_subjects_that_are_not_reply_subjects_are_rejected_both_ways(string replyTo)
     {
         await using var testbed = new CollectivesTestbed();
-        var broker = await testbed.StartBrokerAsync("london", "fed", "london");
+        var broker = await testbed.StartBrokerAsync("replyguard", "fed", "london");
         var federation = await testbed.ConnectAsync("fed");
         var collective = await testbed.ConnectAsync("london");
 
-        await federation.PublishAsync(new SubjectMessage("choria.federation.london.federation", Encoding.UTF8.GetBytes("x"),
+        await federation.PublishAsync(new SubjectMessage("choria.federation.replyguard.federation", Encoding.UTF8.GetBytes("x"),
             [new(FederationHeaders.RequestId, "r1"), new(FederationHeaders.ReplyTo, replyTo), new(FederationHeaders.Target, "mcollective.node.web1")]), CancellationToken.None);
-        await collective.PublishAsync(new SubjectMessage("choria.federation.london.collective", Encoding.UTF8.GetBytes("x"),
+        await collective.PublishAsync(new SubjectMessage("choria.federation.replyguard.collective", Encoding.UTF8.GetBytes("x"),
             [new(FederationHeaders.RequestId, "r1"), new(FederationHeaders.ReplyTo, replyTo)]), CancellationToken.None);
 
         await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 2, "both rejected");
@@ -380,6 +407,72 @@ public sealed class FederationBrokerTests
     }
 
     [Fact]
+    public async Task A_rejected_subject_with_line_breaks_cannot_forge_log_lines()
+    {
+        await using var testbed = new CollectivesTestbed();
+        using var logs = new CapturingLoggerProvider();
+        using var loggerFactory = logs.AsFactory();
+        testbed.Registry.GetOrAdd("fed");
+        testbed.Registry.GetOrAdd("london");
+        var broker = new FederationBroker(new FederationBrokerOptions
+        {
+            ClusterName = "forgery", FederationUri = "memory://fed", CollectiveUri = "memory://london", InstanceName = "forgery-1",
+        }, [testbed.Transport], testbed.Telemetry, loggerFactory);
+        await using (broker)
+        {
+            await broker.StartAsync(CancellationToken.None);
+            var federation = await testbed.ConnectAsync("fed");
+
+            await federation.PublishAsync(new SubjectMessage("choria.federation.forgery.federation", Encoding.UTF8.GetBytes("x"),
+                [new(FederationHeaders.RequestId, "r1"), new(FederationHeaders.ReplyTo, "client.reply.r1"),
+                 new(FederationHeaders.Target, "mcollective.node.x\r\ninfo: forged line")]), CancellationToken.None);
+
+            await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1, "the request was rejected");
+            var rejected = Assert.Single(logs.WithId(4005)).Message;
+            Assert.DoesNotContain('\r', rejected);
+            Assert.DoesNotContain('\n', rejected);
+            Assert.Contains("mcollective.node.x\\u000D\\u000Ainfo: forged line", rejected, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Failed_publishes_are_all_counted_but_logged_at_most_once_per_interval()
+    {
+        // While a collective server is down every target of every request fails: one warning each would flood the log.
+        await using var testbed = new CollectivesTestbed();
+        using var logs = new CapturingLoggerProvider();
+        using var loggerFactory = logs.AsFactory();
+        var time = new FakeTimeProvider();
+        var failing = new PublishFailingTransport(testbed.Transport, failOnSubject: "mcollective.node.broken");
+        testbed.Registry.GetOrAdd("fed");
+        testbed.Registry.GetOrAdd("london");
+        var broker = new FederationBroker(new FederationBrokerOptions
+        {
+            ClusterName = "lossy", FederationUri = "memory://fed", CollectiveUri = "memory://london", InstanceName = "lossy-1",
+        }, [failing], testbed.Telemetry, loggerFactory, time);
+        await using (broker)
+        {
+            await broker.StartAsync(CancellationToken.None);
+            var federation = await testbed.ConnectAsync("fed");
+            SubjectMessage Request(string id, int targets) => new("choria.federation.lossy.federation", Encoding.UTF8.GetBytes("x"),
+                [new(FederationHeaders.RequestId, id), new(FederationHeaders.ReplyTo, $"client.reply.{id}"),
+                 .. Enumerable.Range(0, targets).Select(i => new KeyValuePair<string, string>(FederationHeaders.Target, $"mcollective.node.broken{i}"))]);
+
+            await federation.PublishAsync(Request("r1", 500), CancellationToken.None);
+            await federation.PublishAsync(Request("r2", 500), CancellationToken.None);
+            await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1000, "every failed publish was counted");
+            Assert.Single(logs.WithId(4006));
+
+            time.Advance(PublishFailureLog.Interval);
+            await federation.PublishAsync(Request("r3", 1), CancellationToken.None);
+            await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1001, "the next failure was counted");
+            var warnings = logs.WithId(4006);
+            Assert.Equal(2, warnings.Count);
+            Assert.Contains("999 other failed publish(es)", warnings[1].Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Starting_against_a_stopped_server_does_not_fail_the_start_and_keeps_nothing_open()
     {
         await using var testbed = new CollectivesTestbed();
@@ -419,6 +512,7 @@ public sealed class FederationBrokerTests
     }
 
     /// <summary>Wraps a transport so that publishing to one subject fails, as a publish on a lost connection does.</summary>
+    /// <summary>Fails every publish to a subject that starts with <paramref name="failOnSubject"/>.</summary>
     private sealed class PublishFailingTransport(ISubjectTransport inner, string failOnSubject) : ISubjectTransport
     {
         public IReadOnlyCollection<string> Schemes => inner.Schemes;
@@ -438,7 +532,7 @@ public sealed class FederationBrokerTests
                 inner.SubscribeAsync(subject, queueGroup, handler, cancellationToken);
 
             public ValueTask PublishAsync(SubjectMessage message, CancellationToken cancellationToken) =>
-                message.Subject == failOnSubject
+                message.Subject.StartsWith(failOnSubject, StringComparison.Ordinal)
                     ? throw new Federation.Core.Transport.ConnectionLostException("simulated loss")
                     : inner.PublishAsync(message, cancellationToken);
 

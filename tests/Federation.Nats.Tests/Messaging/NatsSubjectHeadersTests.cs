@@ -42,6 +42,59 @@ public sealed class NatsSubjectHeadersTests
         Assert.Equal([new("X-Federation-Req", "0123"), new("Seen-By", "a")], fields);
     }
 
+    [Fact]
+    public void ALongBlock_GroupsARepeatedName_AsAShortOneDoes()
+    {
+        // Over the scan limit the parser finds repeats with a set: the same grouping as the short path.
+        var names = Enumerable.Range(0, 40).Select(i => $"n{i}").ToList();
+        var block = "NATS/1.0\r\n" + string.Concat(names.Select(n => $"{n}: 1\r\n")) + "N3: 2\r\n\r\n";
+
+        var fields = Parse(block);
+
+        Assert.Equal(41, fields!.Count);
+        Assert.Equal([new("n3", "1"), new("n3", "2")], fields.Skip(3).Take(2));
+        Assert.Equal(new KeyValuePair<string, string>("n39", "1"), fields[^1]);
+    }
+
+    [Fact]
+    public void AHostileBlock_OfManyNames_IsReadInLinearTime()
+    {
+        // A 1 MB header block holds over 100,000 names; a scan of the earlier names per field took seconds of CPU per message.
+        const int count = 200_000;
+        var distinct = "NATS/1.0\r\n" + string.Concat(Enumerable.Range(0, count).Select(i => $"x{i}:\r\n")) + "\r\n";
+        var interleaved = "NATS/1.0\r\n" + string.Concat(Enumerable.Range(0, count).Select(i => $"x{i % 2}: {i}\r\n")) + "\r\n";
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var fields = Parse(distinct);
+        var grouped = Parse(interleaved);
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+        Assert.Equal(count, fields!.Count);
+        Assert.Equal("x199999", fields[^1].Key);
+        Assert.Equal(count, grouped!.Count);
+        Assert.Equal(new KeyValuePair<string, string>("x0", "199998"), grouped[(count / 2) - 1]);
+        Assert.Equal(new KeyValuePair<string, string>("x1", "1"), grouped[count / 2]);
+    }
+
+    [Fact]
+    public void ManyValuesOfOneName_AreWrittenInOrder_InLinearTime()
+    {
+        // A hostile seen-by trail of 200,000 hops passes through the broker; appending one value at a time was quadratic.
+        const int count = 200_000;
+        var fields = new List<KeyValuePair<string, string>> { new("a", "first") };
+        fields.AddRange(Enumerable.Range(0, count).Select(i => new KeyValuePair<string, string>("Seen-By", $"{i}")));
+        fields.Add(new("A", "second"));
+        var headers = new NATS.Client.Core.NatsHeaders();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        NatsSubjectHeaders.Write(fields, headers);
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+        Assert.Equal("first,second", headers["a"].ToString());
+        Assert.Equal(count, headers["Seen-By"].Count);
+        Assert.Equal("199999", headers["seen-by"][count - 1]);
+    }
+
     [Theory]
     [InlineData("HTTP/1.0\r\na: 1\r\n\r\n")]
     [InlineData("NATS/1.0\r\nno colon here\r\n\r\n")]

@@ -24,6 +24,8 @@ internal sealed class ChoriaMessageRelay(
 {
     private const string UnknownServer = "-";
 
+    private readonly PublishFailureLog _publishFailures = new(cluster, instance, logger, time);
+
     /// <inheritdoc />
     public async ValueTask RelayRequestAsync(SubjectMessage message, ISubjectConnection federation, ISubjectConnection collective, CancellationToken cancellationToken)
     {
@@ -200,14 +202,15 @@ internal sealed class ChoriaMessageRelay(
         {
             // No retry, as in Choria: the client sees a missing reply before its timeout (at-most-once).
             metrics.Error(isRequest, BrokerErrorTypes.PublishFailed, onOutgoingSide: true);
-            CollectiveLog.PublishFailed(logger, error, cluster, instance, Direction(isRequest), message.Subject);
+            _publishFailures.Report(error, Direction(isRequest), message.Subject);
         }
     }
 
     private void Reject(bool isRequest, string subject, string errorType, string detail)
     {
         metrics.Error(isRequest, errorType, onOutgoingSide: false);
-        CollectiveLog.MessageRejected(logger, cluster, instance, Direction(isRequest), subject, errorType, detail);
+        // The detail quotes the message (subjects, ids): escaped, so that it cannot forge log lines.
+        CollectiveLog.MessageRejected(logger, cluster, instance, Direction(isRequest), subject, errorType, PrintableText.Escape(detail));
     }
 
     private static string Direction(bool isRequest) => isRequest ? BrokerMetrics.Request : BrokerMetrics.Reply;

@@ -320,6 +320,17 @@ internal sealed partial class LinkSession
         {
             published = _publisher!.PublishAsync(_definition.Exchange.Name, delivery.RoutingKey, properties, delivery.Body, CancellationToken.None);
         }
+        catch (ArgumentException ex) when (ex is not ArgumentNullException)
+        {
+            // The downstream transport has no form for this message's routing key (IMessagePublisher refuses it with
+            // ArgumentException, such as a NATS wildcard word): a fault of this one message, settled as a refusal.
+            published = ValueTask.FromException(new MessageRefusedException($"The downstream cannot take the message: {ex.Message}", ex));
+        }
+        catch (MessageRefusedException ex)
+        {
+            // Refused before it was sent: settled as a refusal after sending is.
+            published = ValueTask.FromException(ex);
+        }
         catch (Exception ex)
         {
             spans.End(ex);
@@ -416,7 +427,15 @@ internal sealed partial class LinkSession
     {
         try
         {
-            if (failure is PublishNackedException && _settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
+            if (failure is MessageRefusedException)
+            {
+                // The downstream can never take this message (too large, no subject form there): given back, a durable
+                // upstream would redeliver it first, forever, and nothing behind it would cross. Count the loss, settle
+                // it like a forward, and go on, in every ack mode (restarting would lose what a no-ack link holds).
+                Lost("downstream_rejected", 1);
+                Acknowledge(consumer, deliveryTag);
+            }
+            else if (failure is PublishNackedException && _settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
             {
                 // The upstream cannot take it back (at-most-once): restarting the link would lose everything else it
                 // holds too. Count the loss, settle it like a forward, and go on.

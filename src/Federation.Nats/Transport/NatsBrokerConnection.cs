@@ -420,7 +420,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     /// <summary>The transport's exception for a failed publish of the client.</summary>
     internal static Exception ToPublishFailure(Exception ex) => ex switch
     {
-        NatsPayloadTooLargeException tooLarge => new PublishNackedException($"The NATS server refused the message: {tooLarge.Message}", tooLarge),
+        NatsPayloadTooLargeException tooLarge => new MessageRefusedException($"The NATS server refused the message: {tooLarge.Message}", tooLarge),
         NatsException nats => new ConnectionLostException($"Publishing to NATS failed: {nats.Message}", nats),
         _ => ex,
     };

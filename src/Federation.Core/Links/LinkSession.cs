@@ -372,6 +372,12 @@ internal sealed partial class LinkSession
         _context.Counters.Lost(reason, count);
     }
 
+    /// <summary>Counts one message the downstream refused, with the refusal for the episode's log line.</summary>
+    private void Refused(Exception refusal)
+    {
+        _context.Counters.Lost("downstream_rejected", 1, refusal.Message);
+    }
+
     private ValueTask DropAsync(IMessageConsumer consumer, Delivery delivery, ForwardVerdict verdict)
     {
         var reason = verdict == ForwardVerdict.Cycle ? "cycle" : "max_hops";
@@ -432,14 +438,14 @@ internal sealed partial class LinkSession
                 // The downstream can never take this message (too large, no subject form there): given back, a durable
                 // upstream would redeliver it first, forever, and nothing behind it would cross. Count the loss, settle
                 // it like a forward, and go on, in every ack mode (restarting would lose what a no-ack link holds).
-                Lost("downstream_rejected", 1);
+                Refused(failure);
                 Acknowledge(consumer, deliveryTag);
             }
             else if (failure is PublishNackedException && _settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
             {
                 // The upstream cannot take it back (at-most-once): restarting the link would lose everything else it
                 // holds too. Count the loss, settle it like a forward, and go on.
-                Lost("downstream_rejected", 1);
+                Refused(failure);
                 Acknowledge(consumer, deliveryTag);
             }
             else if (failure is PublishNackedException nacked && _settings.AckMode != AckMode.NoAck)

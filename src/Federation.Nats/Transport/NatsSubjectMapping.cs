@@ -234,6 +234,20 @@ public static class NatsSubjectMapping
         return true;
     }
 
+    /// <summary>Whether <paramref name="exchange"/> can be an exchange, that is a subject prefix (see <see cref="PublishSubject"/>).</summary>
+    internal static bool IsSubjectPrefix(string exchange)
+    {
+        try
+        {
+            ValidateExchange(exchange);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
     private static void ValidateExchange(string exchange)
     {
         ArgumentNullException.ThrowIfNull(exchange);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Federation.Core.Transport;
 
 namespace FederationHost.Tests;
 
@@ -30,6 +31,36 @@ public sealed class LinksEndpointTests
         var body = await host.Http.GetStringAsync("/federation/links");
         Assert.DoesNotContain(RunningHost.Secret, body, StringComparison.Ordinal);
         Assert.DoesNotContain("federator", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_link_shows_the_messages_it_dropped_by_reason()
+    {
+        await using var host = await RunningHost.StartAsync(RunningHost.DefaultSettings("drops"));
+        await using var local = await host.DeclareExchangeAsync("drops-local", "federated.orders");
+        await local.DeclareQueueAsync(new QueueSpec("desk"), CancellationToken.None);
+        await local.BindAsync(new BindingSpec("federated.orders", "desk", BindingDestinationKind.Queue, "#"), noWait: false, CancellationToken.None);
+        var links = await Eventually.UntilAsync(
+            () => host.GetLinksAsync(), l => l is [var only] && only.GetProperty("state").GetString() == "running", "a running link");
+        Assert.Equal(JsonValueKind.Null, links[0].GetProperty("dropped_messages").ValueKind);
+        var remote = host.Brokers.GetOrAdd("drops-remote");
+        await Eventually.UntilAsync(() => Task.FromResult(remote.GetBindings("/", "federated.orders").Count), c => c >= 1, "the binding propagated upstream");
+
+        // A trail as long as max-hops (1): the link drops the message, counted as max_hops.
+        await using var upstream = await remote.ConnectAsync();
+        await using var publisher = await upstream.OpenPublisherAsync(new PublisherOptions(Confirms: true), CancellationToken.None);
+        var trail = new List<object?>
+        {
+            new Dictionary<string, object?> { ["uri"] = "memory://elsewhere/%2f", ["exchange"] = "federated.orders", ["redelivered"] = false, ["cluster-name"] = "elsewhere", ["vhost"] = "/" },
+        };
+        var properties = new MessageProperties { Headers = new Dictionary<string, object?> { ["x-received-from"] = trail } };
+        await publisher.PublishAsync("federated.orders", "order.created", properties, "one"u8.ToArray(), CancellationToken.None);
+
+        var dropped = await Eventually.UntilAsync(
+            () => host.GetLinksAsync(),
+            l => l is [var only] && only.GetProperty("dropped_messages").ValueKind == JsonValueKind.Object,
+            "the dropped message in the link's status");
+        Assert.Equal(1, dropped[0].GetProperty("dropped_messages").GetProperty("max_hops").GetInt64());
     }
 
     [Fact]

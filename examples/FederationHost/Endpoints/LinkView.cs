@@ -39,6 +39,13 @@ public sealed record LinkView(
     [JsonPropertyName("waiting")]
     public string? Waiting { get; init; }
 
+    /// <summary>
+    /// Messages the link did not forward, by reason (<c>max_hops</c>, <c>cycle</c>, <c>downstream_rejected</c>, ...), since the
+    /// host started (see <see cref="LinkStatus.DroppedMessages"/>); null when none.
+    /// </summary>
+    [JsonPropertyName("dropped_messages")]
+    public IReadOnlyDictionary<string, long>? DroppedMessages { get; init; }
+
     /// <summary>Maps a library status entry. The library redacts <see cref="LinkStatus.Uri"/> and the error already; redacting again is a safety net.</summary>
     public static LinkView From(LinkStatus status)
     {
@@ -61,6 +68,7 @@ public sealed record LinkView(
             Instance = status.Instance,
             RunningOn = status.RunningOn,
             Waiting = status.Waiting,
+            DroppedMessages = status.DroppedMessages,
         };
     }
 

@@ -17,8 +17,8 @@ internal static partial class Log
     [LoggerMessage(1004, LogLevel.Debug, "Link {LinkId} dropped a message ({Reason}): x-received-from has {Hops} hop(s), max-hops {MaxHops}")]
     public static partial void MessageDropped(ILogger logger, string linkId, string reason, int hops, int maxHops);
 
-    [LoggerMessage(1011, LogLevel.Warning, "Link {LinkId} lost {Count} message(s) ({Reason}); further losses are counted in federation.link.messages.dropped and the link status until it forwards again")]
-    public static partial void MessagesLost(ILogger logger, string linkId, long count, string reason);
+    [LoggerMessage(1011, LogLevel.Warning, "Link {LinkId} lost {Count} message(s) ({Reason}){Cause}; further losses are counted in federation.link.messages.dropped and the link status until it forwards again")]
+    public static partial void MessagesLost(ILogger logger, string linkId, long count, string reason, string cause);
 
     [LoggerMessage(1013, LogLevel.Information, "Link {LinkId}: duplicate suppression on, {Identities} identities read back from ledger '{Ledger}' ({Records} record(s))")]
     public static partial void LedgerLoaded(ILogger logger, string linkId, int identities, string ledger, int records);

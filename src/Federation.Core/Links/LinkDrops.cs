@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Federation.Core.Diagnostics;
+using Federation.Core.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace Federation.Core.Links;
@@ -22,14 +23,15 @@ internal sealed class LinkDrops(string linkId, ILogger logger)
     /// <summary>Counts drops that the hop rules decided.</summary>
     public void Intended(string reason) => _byReason.AddOrUpdate(reason, 1, static (_, n) => n + 1);
 
-    /// <summary>Counts lost messages; the first loss of an episode is logged.</summary>
-    public void Lost(string reason, long count)
+    /// <summary>Counts lost messages; the first loss of an episode is logged, with <paramref name="cause"/> when known.</summary>
+    public void Lost(string reason, long count, string? cause = null)
     {
         _byReason.AddOrUpdate(reason, count, (_, n) => n + count);
         Interlocked.Add(ref _lostInEpisode, count);
         if (Interlocked.Exchange(ref _episodeOpen, 1) == 0)
         {
-            Log.MessagesLost(logger, linkId, count, reason);
+            // The cause may quote a client library's text, which may hold a URI: redacted like every other logged text.
+            Log.MessagesLost(logger, linkId, count, reason, cause is null ? "" : ": " + UriRedaction.RedactText(cause));
         }
     }
 

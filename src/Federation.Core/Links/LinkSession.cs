@@ -320,6 +320,17 @@ internal sealed partial class LinkSession
         {
             published = _publisher!.PublishAsync(_definition.Exchange.Name, delivery.RoutingKey, properties, delivery.Body, CancellationToken.None);
         }
+        catch (ArgumentException ex) when (ex is not ArgumentNullException)
+        {
+            // The downstream transport has no form for this message's routing key (IMessagePublisher refuses it with
+            // ArgumentException, such as a NATS wildcard word): a fault of this one message, settled as a refusal.
+            published = ValueTask.FromException(new MessageRefusedException($"The downstream cannot take the message: {ex.Message}", ex));
+        }
+        catch (MessageRefusedException ex)
+        {
+            // Refused before it was sent: settled as a refusal after sending is.
+            published = ValueTask.FromException(ex);
+        }
         catch (Exception ex)
         {
             spans.End(ex);
@@ -359,6 +370,12 @@ internal sealed partial class LinkSession
     private void Lost(string reason, long count)
     {
         _context.Counters.Lost(reason, count);
+    }
+
+    /// <summary>Counts one message the downstream refused, with the refusal for the episode's log line.</summary>
+    private void Refused(Exception refusal)
+    {
+        _context.Counters.Lost("downstream_rejected", 1, refusal.Message);
     }
 
     private ValueTask DropAsync(IMessageConsumer consumer, Delivery delivery, ForwardVerdict verdict)
@@ -416,11 +433,19 @@ internal sealed partial class LinkSession
     {
         try
         {
-            if (failure is PublishNackedException && _settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
+            if (failure is MessageRefusedException)
+            {
+                // The downstream can never take this message (too large, no subject form there): given back, a durable
+                // upstream would redeliver it first, forever, and nothing behind it would cross. Count the loss, settle
+                // it like a forward, and go on, in every ack mode (restarting would lose what a no-ack link holds).
+                Refused(failure);
+                Acknowledge(consumer, deliveryTag);
+            }
+            else if (failure is PublishNackedException && _settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
             {
                 // The upstream cannot take it back (at-most-once): restarting the link would lose everything else it
                 // holds too. Count the loss, settle it like a forward, and go on.
-                Lost("downstream_rejected", 1);
+                Refused(failure);
                 Acknowledge(consumer, deliveryTag);
             }
             else if (failure is PublishNackedException nacked && _settings.AckMode != AckMode.NoAck)

@@ -14,5 +14,7 @@ public interface IMessagePublisher : IAsyncDisposable
     /// <param name="properties">Message properties. The publisher does not keep a reference after the call returns.</param>
     /// <param name="body">Message body. It must stay valid until the returned task completes.</param>
     /// <param name="cancellationToken">Cancels waiting; the message may still be published.</param>
+    /// <exception cref="ArgumentException">The transport has no form for <paramref name="routingKey"/> (thrown before
+    /// anything is sent). A link takes it as a refusal of this one message, as <see cref="MessageRefusedException"/>.</exception>
     ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken);
 }

@@ -88,6 +88,21 @@ public class PublishNackedException : TransportException
     public PublishNackedException(string message, Exception? innerException) : base(message, innerException) { }
 }
 
+/// <summary>
+/// The downstream can never take this message as it is (for example it is over the server's size limit, or its routing
+/// key has no subject form there): sending it again cannot succeed. A link counts it as lost and goes on, rather than
+/// returning it to the upstream, which would redeliver it first and stall the link behind it.
+/// </summary>
+public class MessageRefusedException : PublishNackedException
+{
+    /// <summary>Creates the exception.</summary>
+    public MessageRefusedException() { }
+    /// <summary>Creates the exception.</summary>
+    public MessageRefusedException(string message) : base(message) { }
+    /// <summary>Creates the exception.</summary>
+    public MessageRefusedException(string message, Exception? innerException) : base(message, innerException) { }
+}
+
 /// <summary>Another connection holds exclusive access to the resource (AMQP 405 RESOURCE_LOCKED: an exclusive queue declared by another connection).</summary>
 public class ResourceLockedException : TransportException
 {

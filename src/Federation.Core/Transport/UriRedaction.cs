@@ -12,9 +12,10 @@ public static class UriRedaction
 {
     private const string Redacted = "<redacted>";
 
-    // Substrings of query keys whose values are masked: password=, pass=, token=, auth_token=, api-key=, jwt=, ...
+    // Substrings of query keys whose values are masked: password=, pass=, token=, auth_token=, api-key=, jwt=, ...; and
+    // user= (a user name put in the query by mistake, which transports refuse: user names are not shown either).
     private static readonly string[] SecretQueryKeys =
-        ["password", "pass", "pwd", "token", "secret", "key", "keyfile", "certfile", "auth", "nkey", "jwt", "cred", "sig"];
+        ["password", "pass", "pwd", "token", "secret", "key", "keyfile", "certfile", "auth", "nkey", "jwt", "cred", "sig", "user"];
 
     /// <summary>
     /// Returns <paramref name="uri"/> without user information and with secret-looking query parameters masked,

@@ -16,6 +16,9 @@ internal static class JetStreamErrors
     /// <summary>JetStream's <c>err_code</c> for "stream name already in use with a different configuration".</summary>
     public const int StreamNameInUse = 10058;
 
+    /// <summary>JetStream's <c>err_code</c> for "message size exceeds maximum allowed" (the stream's <c>max_msg_size</c>).</summary>
+    public const int MessageTooLarge = 10054;
+
     /// <summary>Maps a failed JetStream API call (<paramref name="what"/>, for the message) on <paramref name="displayUri"/>.</summary>
     public static Exception Map(Exception exception, string what, string displayUri) => exception switch
     {

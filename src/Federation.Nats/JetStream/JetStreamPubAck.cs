@@ -26,7 +26,7 @@ internal enum JetStreamPubAckKind
 /// error (<c>{"error":{"code":503,"err_code":10077,"description":"..."}}</c>), or a status-only header block
 /// (<c>NATS/1.0 503</c>, no responders).
 /// </summary>
-internal readonly record struct JetStreamPubAck(JetStreamPubAckKind Kind, string? Error = null)
+internal readonly record struct JetStreamPubAck(JetStreamPubAckKind Kind, string? Error = null, long? ErrorCode = null)
 {
     private static readonly byte[] StatusLinePrefix = "NATS/1.0"u8.ToArray();
 
@@ -100,7 +100,8 @@ internal readonly record struct JetStreamPubAck(JetStreamPubAckKind Kind, string
             if (reader.ValueTextEquals("error"u8))
             {
                 reader.Read();
-                return new JetStreamPubAck(JetStreamPubAckKind.Refused, DescribeError(ref reader));
+                var error = DescribeError(ref reader, out var errorCode);
+                return new JetStreamPubAck(JetStreamPubAckKind.Refused, error, errorCode);
             }
 
             sawStream |= reader.ValueTextEquals("stream"u8);
@@ -114,8 +115,9 @@ internal readonly record struct JetStreamPubAck(JetStreamPubAckKind Kind, string
     }
 
     /// <summary>Formats an API error object as the publisher always has: its description, then its <c>err_code</c>.</summary>
-    private static string DescribeError(ref Utf8JsonReader reader)
+    private static string DescribeError(ref Utf8JsonReader reader, out long? errCode)
     {
+        errCode = null;
         if (reader.TokenType != JsonTokenType.StartObject)
         {
             reader.Skip();
@@ -123,7 +125,6 @@ internal readonly record struct JetStreamPubAck(JetStreamPubAckKind Kind, string
         }
 
         string? description = null;
-        long? errCode = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("description"u8))

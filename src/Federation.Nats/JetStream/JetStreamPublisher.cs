@@ -166,7 +166,7 @@ internal sealed class JetStreamPublisher : IMessagePublisher
     private Exception ToPublishFailure(Exception ex, string subject) => ex switch
     {
         TransportException => ex,
-        NatsPayloadTooLargeException => new PublishNackedException(ex.Message, ex),
+        NatsPayloadTooLargeException => new MessageRefusedException(ex.Message, ex),
         NatsException => new ConnectionLostException($"Publishing to JetStream on {_connection.DisplayUri} failed (the outcome is unknown): {ex.Message}", ex),
         _ => ex,
     };

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Federation.Core.Transport;
+using Federation.Nats.Transport;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
 
@@ -41,8 +42,13 @@ internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings s
         {
             try
             {
-                await js.GetStreamAsync(named, request: null, CancellationToken.None).ConfigureAwait(false);
+                var stream = await js.GetStreamAsync(named, request: null, CancellationToken.None).ConfigureAwait(false);
+                RefuseIfNotCapturing(named, stream.Info.Config.Subjects, exchange);
                 return named;
+            }
+            catch (PreconditionFailedException)
+            {
+                throw;
             }
             catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
             {
@@ -96,5 +102,27 @@ internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings s
         {
             throw JetStreamErrors.Map(ex, $"create the stream '{name}'", displayUri);
         }
+    }
+
+    /// <summary>
+    /// Refuses a named stream whose subjects capture nothing of the exchange: a link would run on it and federate nothing
+    /// (upstream), or have every publish refused (downstream). A stream without subjects of its own (one that sources
+    /// or mirrors others) cannot be judged from its subjects and is used as it is.
+    /// </summary>
+    private void RefuseIfNotCapturing(string named, ICollection<string>? streamSubjects, string exchange)
+    {
+        if (streamSubjects is not { Count: > 0 })
+        {
+            return;
+        }
+
+        var subjects = JetStreamNames.SubjectsOf(exchange);
+        if (streamSubjects.Any(captured => subjects.Any(subject => NatsSubjectMapping.SubjectsOverlap(captured, subject))))
+        {
+            return;
+        }
+
+        throw new PreconditionFailedException(
+            $"The stream '{named}' that '{JetStreamUriSettings.StreamKey}={named}' names on {displayUri} captures {string.Join(", ", streamSubjects.Select(x => $"'{x}'"))}, none of the subjects of exchange '{exchange}' ('{subjects[0]}', '{subjects[1]}'); name a stream that captures them, or leave '{JetStreamUriSettings.StreamKey}' out.");
     }
 }

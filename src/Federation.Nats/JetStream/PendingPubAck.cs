@@ -22,6 +22,10 @@ internal sealed class PendingPubAck(string subject, long writtenAt) : TaskComple
             case JetStreamPubAckKind.Stored:
                 TrySetResult();
                 break;
+            case JetStreamPubAckKind.Refused when reply.ErrorCode == JetStreamErrors.MessageTooLarge:
+                // Over the stream's max_msg_size: this message can never be stored there, however often it comes back.
+                TrySetException(new MessageRefusedException($"The JetStream stream on {displayUri} refused a message on '{Subject}': {reply.Error}."));
+                break;
             case JetStreamPubAckKind.Refused:
                 TrySetException(new PublishNackedException($"The JetStream stream on {displayUri} refused a message on '{Subject}': {reply.Error}."));
                 break;

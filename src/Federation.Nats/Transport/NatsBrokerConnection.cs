@@ -41,7 +41,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     private readonly Leases.NatsKvLeases? _leases;
     private Action? _reportNoLeases;
 
-    public NatsBrokerConnection(NatsConnection nats, NatsUriSettings settings, string displayUri, Leases.NatsKvLeases? leases = null, Action? reportNoLeases = null)
+    public NatsBrokerConnection(NatsConnection nats, NatsUriSettings settings, string displayUri, Leases.NatsKvLeases? leases = null, Action? reportNoLeases = null, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         _nats = nats;
         _leases = leases;
@@ -50,7 +50,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         _settings = settings;
         DisplayUri = displayUri;
         ClusterName = settings.ClusterName ?? NonEmpty(nats.ServerInfo?.Name) ?? nats.ServerInfo?.Id;
-        _topology = new NatsTopologySource(settings);
+        _topology = new NatsTopologySource(settings, logger, displayUri, nats.ServerInfo?.Id);
         _confirmer = new NatsPublishConfirmer(nats, _completion.Task);
         nats.ConnectionDisconnected += OnDisconnectedAsync;
         nats.MessageDropped += OnMessageDroppedAsync;
@@ -420,7 +420,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     /// <summary>The transport's exception for a failed publish of the client.</summary>
     internal static Exception ToPublishFailure(Exception ex) => ex switch
     {
-        NatsPayloadTooLargeException tooLarge => new PublishNackedException($"The NATS server refused the message: {tooLarge.Message}", tooLarge),
+        NatsPayloadTooLargeException tooLarge => new MessageRefusedException($"The NATS server refused the message: {tooLarge.Message}", tooLarge),
         NatsException nats => new ConnectionLostException($"Publishing to NATS failed: {nats.Message}", nats),
         _ => ex,
     };

@@ -44,7 +44,7 @@ public static class NatsSubjectMapping
 
         foreach (var word in routingKey.Split('.'))
         {
-            CheckWord(word, routingKey, allowWildcards: false);
+            CheckPublishWord(word, routingKey);
         }
 
         return exchange + "." + routingKey;
@@ -234,6 +234,20 @@ public static class NatsSubjectMapping
         return true;
     }
 
+    /// <summary>Whether <paramref name="exchange"/> can be an exchange, that is a subject prefix (see <see cref="PublishSubject"/>).</summary>
+    internal static bool IsSubjectPrefix(string exchange)
+    {
+        try
+        {
+            ValidateExchange(exchange);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
     private static void ValidateExchange(string exchange)
     {
         ArgumentNullException.ThrowIfNull(exchange);
@@ -246,6 +260,26 @@ public static class NatsSubjectMapping
         if (SubjectGrammar.FindProblem(exchange, SubjectUse.Publish) != SubjectProblem.None || exchange.Split('.').Contains("#"))
         {
             throw new ArgumentException($"Exchange '{exchange}' is not a valid NATS subject prefix (empty, wildcard or whitespace token).", nameof(exchange));
+        }
+    }
+
+    // A publish subject's token is a wildcard only when it is all of '*' or '>'; any other token, '#' and '*', '>' or '#'
+    // inside a word included, is literal to NATS, and a NATS publisher may have used it (an upstream delivers such subjects).
+    private static void CheckPublishWord(string word, string key)
+    {
+        if (word.Length == 0)
+        {
+            throw new ArgumentException($"Key '{key}' has an empty word; NATS subjects cannot have empty tokens.", nameof(key));
+        }
+
+        if (word.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        {
+            throw new ArgumentException($"Key '{key}' contains whitespace; NATS subjects cannot.", nameof(key));
+        }
+
+        if (word is "*" or ">")
+        {
+            throw new ArgumentException($"Routing key '{key}' contains a wildcard word; a NATS publish subject cannot.", nameof(key));
         }
     }
 

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using Federation.Core.Transport;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Federation.Nats.Transport;
 
@@ -32,10 +34,22 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
     private Task? _poller;
     private TaskCompletionSource? _firstPoll;
     private long _serial;
+    private readonly ILogger _logger;
+    private readonly string _displayUri;
+    private readonly string? _serverId;
+    private bool _monitorFailing;
+    private bool _monitorChecked;
 
-    public NatsTopologySource(NatsUriSettings settings)
+    /// <param name="settings">The connection's URI settings.</param>
+    /// <param name="logger">Where an unreadable monitoring endpoint is reported, once per episode.</param>
+    /// <param name="displayUri">The connection's redacted URI, for the log.</param>
+    /// <param name="serverId">The id of the server the connection uses, to check that <c>monitor-port</c> is that server's.</param>
+    public NatsTopologySource(NatsUriSettings settings, ILogger? logger = null, string displayUri = "", string? serverId = null)
     {
         _settings = settings;
+        _logger = logger ?? NullLogger.Instance;
+        _displayUri = displayUri;
+        _serverId = serverId;
         foreach (var name in settings.Namespaces)
         {
             _exchanges[name] = new ExchangeSpec(name, ExchangeSpec.Types.Topic);
@@ -165,8 +179,15 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
         {
             try
             {
+                await CheckMonitorServerAsync(token).ConfigureAwait(false);
                 var subjects = await ReadInterestAsync(token).ConfigureAwait(false);
                 Apply(subjects);
+                if (_monitorFailing)
+                {
+                    _monitorFailing = false;
+                    NatsTopologyLog.MonitorReadable(_logger, _displayUri, _settings.MonitorPort!.Value);
+                }
+
                 _firstPoll!.TrySetResult();
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -175,7 +196,15 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
             }
             catch (Exception ex) when (ex is HttpRequestException or JsonException or OperationCanceledException or InvalidOperationException or KeyNotFoundException)
             {
-                // Monitoring endpoint unavailable or answered oddly: keep the last known interest and try again.
+                // Monitoring endpoint unavailable or answered oddly: keep the last known interest and try again. Said once
+                // per episode: a wrong monitor-port would otherwise federate nothing while every link shows running.
+                if (!_monitorFailing)
+                {
+                    _monitorFailing = true;
+                    var reason = ex is OperationCanceledException ? "no answer within 5 s" : UriRedaction.RedactText(ex.Message);
+                    NatsTopologyLog.MonitorUnreadable(_logger, _displayUri, _settings.MonitorPort!.Value, reason);
+                }
+
                 _firstPoll!.TrySetResult();
             }
 
@@ -190,6 +219,29 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
         }
 
         _firstPoll?.TrySetResult();
+    }
+
+    /// <summary>
+    /// Once, when the endpoint first answers: whether <c>/varz</c> names the server this connection uses. Another server's
+    /// endpoint (a monitor-port of the wrong server) is only reported, since a server behind a proxy may answer under
+    /// another id.
+    /// </summary>
+    private async Task CheckMonitorServerAsync(CancellationToken token)
+    {
+        if (_monitorChecked || _serverId is null)
+        {
+            return;
+        }
+
+        using var varz = JsonDocument.Parse(await _http!.GetStringAsync(new Uri("varz", UriKind.Relative), token).ConfigureAwait(false));
+        _monitorChecked = true;
+        if (varz.RootElement.ValueKind == JsonValueKind.Object
+            && varz.RootElement.TryGetProperty("server_id", out var id) && id.ValueKind == JsonValueKind.String
+            && id.GetString() is { } monitored && monitored != _serverId)
+        {
+            var name = varz.RootElement.TryGetProperty("server_name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
+            NatsTopologyLog.MonitorOfAnotherServer(_logger, _displayUri, _settings.MonitorPort!.Value, name ?? monitored, _serverId);
+        }
     }
 
     private async Task<List<(long Cid, string Sid, string Subject)>> ReadInterestAsync(CancellationToken token)

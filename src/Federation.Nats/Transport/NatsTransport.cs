@@ -106,7 +106,7 @@ public sealed class NatsTransport : ITransport
                 NatsLeaseLog.LeasesUnavailable(logger, display, noLeases);
             }
         };
-        var core = new NatsBrokerConnection(client, settings, display, leases, reportNoLeases);
+        var core = new NatsBrokerConnection(client, settings, display, leases, reportNoLeases, logger);
         return settings.JetStream is null ? core : await JetStream.JetStreamBrokerConnection.CreateAsync(core, settings, request, core.Client, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -100,7 +100,15 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
                 case MonitorIntervalKey: problems.Add($"has '{MonitorIntervalKey}={value}': it must be a positive number of milliseconds"); break;
                 case ConnectTimeoutKey when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var timeout) && timeout > 0: connectTimeout = TimeSpan.FromMilliseconds(timeout); break;
                 case ConnectTimeoutKey: problems.Add($"has '{ConnectTimeoutKey}={value}': it must be a positive number of milliseconds"); break;
-                case NamespacesKey: namespaces = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
+                case NamespacesKey:
+                    namespaces = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    foreach (var name in namespaces.Where(static n => !NatsSubjectMapping.IsSubjectPrefix(n)))
+                    {
+                        // A wildcard here would have a JetStream downstream create a stream capturing other applications' subjects.
+                        problems.Add($"has '{NamespacesKey}' with '{name}', which is not a subject prefix (tokens without wildcards, '#', whitespace or empty ones)");
+                    }
+
+                    break;
                 case var _ when JetStreamUriSettings.QueryKeys.Contains(key): jetStream.Read(key, value, problems); break;
                 case var _ when NatsLeaseSettings.QueryKeys.Contains(key): leases = NatsLeaseSettings.Read(leases, key, value, problems); break;
                 case var _ when NatsSecuritySettings.QueryKeys.Contains(key, StringComparer.Ordinal): security[key] = value; break;

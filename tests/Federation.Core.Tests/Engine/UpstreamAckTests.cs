@@ -89,6 +89,29 @@ public sealed class UpstreamAckTests : IAsyncLifetime
         Assert.Equal(0, _bed.Broker("U").GetMessageCount("/", UpstreamQueue));
     }
 
+    [Fact]
+    public async Task A_message_the_downstream_can_never_take_is_counted_and_acked_instead_of_coming_back()
+    {
+        // Returned to the upstream queue, it would be redelivered first after every restart, and a durable upstream would
+        // hold everything behind it; the link counts the loss and goes on instead.
+        var (engine, queue) = await _bed.StartSimpleLinkAsync(u => { u.AckMode = AckMode.OnConfirm; u.ReconnectDelaySeconds = 0.1; });
+        await PublishUpstreamAsync(3);
+        await Testbed.Eventually(() => _transport.Held.Count == 3, () => $"{_transport.Held.Count} held");
+
+        _transport.Held[0].SetResult();
+        _transport.Held[1].SetException(new MessageRefusedException("too large for the test"));
+        _transport.Held[2].SetResult();
+        await Testbed.Eventually(() => _transport.Settlements.Any(s => s.DeliveryTag == 3), Describe);
+
+        Assert.All(_transport.Settlements, s => Assert.True(s.Ack, Describe()));
+        var link = Assert.Single(engine.GetLinks());
+        Assert.Equal(LinkState.Running, link.State);
+        Assert.Equal(1, link.DroppedMessages?.GetValueOrDefault("downstream_rejected"));
+        await queue.ExpectNoMoreThanAsync(3);
+        Assert.Equal(3, _transport.Held.Count); // nothing came back from the upstream
+        Assert.Equal(0, _bed.Broker("U").GetMessageCount("/", UpstreamQueue));
+    }
+
     private async Task PublishUpstreamAsync(int count)
     {
         var publisher = await _bed.ConnectAsync("U");

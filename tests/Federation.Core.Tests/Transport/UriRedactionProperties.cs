@@ -25,6 +25,15 @@ public class UriRedactionProperties
         Gen.Elements("amqp://", "nats://", "://", "@", ":", "/", "?", "#", "&", "=", "[", "]", "%", "%4", "token=", "password=", " ", "'", "\n", "h", "1", "ü", "😀", "<redacted>")
             .ListOf().Select(string.Concat);
 
+    [Theory]
+    [InlineData("nats://h:4222?namespaces=orders&user=sneaky-operator", "nats://h:4222?namespaces=orders&user=<redacted>")]
+    [InlineData("amqp://h/%2f?username=sneaky-operator", "amqp://h/%2f?username=<redacted>")]
+    public void A_user_name_written_into_the_query_is_not_shown(string uri, string expected)
+    {
+        // Transports refuse such a key, and their error quotes the redacted URI: user names are never shown.
+        Assert.Equal(expected, UriRedaction.Redact(uri));
+    }
+
     [Fact]
     public void Redact_never_shows_a_secret_in_any_uri_shape()
     {

@@ -24,7 +24,7 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
     [InlineData("""{"stream":"S","seq":7}""", "Stored", null)]
     [InlineData("""{"stream":"S","seq":7,"duplicate":true}""", "Stored", null)]
     [InlineData("""{"stream":"S","domain":"hub","seq":7}""", "Stored", null)]
-    [InlineData("""{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}""", "Refused", "maximum messages exceeded (err_code 10077)")]
+    [InlineData("""{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}""", "Refused", "maximum messages exceeded (err_code 10077)", 10077L)]
     [InlineData("""{"type":"io.nats.jetstream.api.v1.pub_ack","error":{"description":"x"}}""", "Refused", "x")]
     [InlineData("""{"error":{"code":400}}""", "Refused", "no description")]
     [InlineData("""{"seq":7}""", "Unreadable", "a JSON reply without a stream instead of a PubAck")]
@@ -32,8 +32,8 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
     [InlineData("""not json""", "Unreadable", "a reply that is not JSON instead of a PubAck")]
     [InlineData("", "Unreadable", "an empty reply instead of a PubAck")]
     [InlineData("""{"error":{"description":"\ud800"}}""", "Unreadable", "a PubAck whose text cannot be decoded")]
-    public void Replies_are_read_as_stored_refused_or_unreadable(string payload, string kind, string? error) =>
-        Assert.Equal(new JetStreamPubAck(Enum.Parse<JetStreamPubAckKind>(kind), error), JetStreamPubAck.Read(null, new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(payload))));
+    public void Replies_are_read_as_stored_refused_or_unreadable(string payload, string kind, string? error, long? errorCode = null) =>
+        Assert.Equal(new JetStreamPubAck(Enum.Parse<JetStreamPubAckKind>(kind), error, errorCode), JetStreamPubAck.Read(null, new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(payload))));
 
     [Theory]
     [InlineData("NATS/1.0 503\r\n\r\n", "NoResponders", null)]
@@ -74,6 +74,28 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
         var nacked = await Assert.ThrowsAsync<PublishNackedException>(() => refused.Task.WaitAsync(Deadline));
         Assert.Equal("The JetStream stream on nats://127.0.0.1:1 refused a message on 'stream.b': maximum messages exceeded (err_code 10077).", nacked.Message);
         Assert.Equal(0, inbox.PendingCount);
+    }
+
+    [Fact]
+    public async Task A_message_over_the_stream_max_msg_size_is_refused_for_good()
+    {
+        await using var client = new NatsConnection(new NatsOpts { Url = _server.Url });
+        await using var responder = await client.SubscribeCoreAsync<string>("stream.big");
+        var reply = Task.Run(async () =>
+        {
+            var message = await responder.Msgs.ReadAsync();
+            await message.ReplyAsync("""{"error":{"code":400,"err_code":10054,"description":"message size exceeds maximum allowed"}}""");
+        });
+        var inbox = await OpenInboxAsync(client, TimeSpan.FromMinutes(1));
+        await using var _ = new AsyncCloser(inbox);
+
+        var pending = inbox.Register("stream.big", out var replyTo);
+        await client.PublishAsync("stream.big", "b", replyTo: replyTo);
+        await reply.WaitAsync(Deadline);
+
+        // Not a nack to requeue: redelivered, it would be refused again, first, forever.
+        var refused = await Assert.ThrowsAsync<MessageRefusedException>(() => pending.Task.WaitAsync(Deadline));
+        Assert.Contains("message size exceeds maximum allowed (err_code 10054)", refused.Message, StringComparison.Ordinal);
     }
 
     [Fact]

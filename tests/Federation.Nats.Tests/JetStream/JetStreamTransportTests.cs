@@ -24,6 +24,47 @@ public sealed class JetStreamTransportTests : IAsyncLifetime
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
     [Fact]
+    public async Task A_named_stream_that_captures_none_of_the_exchange_is_refused_naming_it_and_left_as_it_is()
+    {
+        await using (var nats = new NatsConnection(new NatsOpts { Url = _server.Url }))
+        {
+            var js = new NatsJSContext(nats);
+            await js.CreateStreamAsync(new NATS.Client.JetStream.Models.StreamConfig("MINE", ["mine.>"]));
+            await js.CreateStreamAsync(new NATS.Client.JetStream.Models.StreamConfig("EU", ["orders.eu.>"]));
+            (await js.PublishAsync("mine.x", "kept"u8.ToArray())).EnsureSuccess();
+        }
+
+        // Running on it, the link would federate nothing while its status said running.
+        var wrong = await _transport.ConnectAsync(new ConnectionRequest($"{_server.Url}?cluster-name=U&jetstream=true&stream=MINE", "Federation link test"), CancellationToken.None);
+        await using (wrong)
+        {
+            await wrong.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
+            await wrong.DeclareExchangeAsync(new ExchangeSpec("orders", ExchangeSpec.Types.Topic), CancellationToken.None);
+            await wrong.DeclareExchangeAsync(new ExchangeSpec("q A", ExchangeSpec.Types.Fanout, Internal: true), CancellationToken.None);
+            await wrong.BindAsync(new BindingSpec("q A", "q", BindingDestinationKind.Queue, ""), noWait: false, CancellationToken.None);
+            var refused = await Assert.ThrowsAsync<PreconditionFailedException>(async () =>
+                await wrong.BindAsync(new BindingSpec("orders", "q A", BindingDestinationKind.Exchange, "#"), noWait: false, CancellationToken.None));
+            Assert.Contains("'stream=MINE'", refused.Message, StringComparison.Ordinal);
+            Assert.Contains("captures 'mine.>'", refused.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(1, await JetStreamTestKit.CountAsync(_server, "MINE"));
+        Assert.Empty(await JetStreamTestKit.ConsumersAsync(_server, "MINE"));
+
+        // A stream that captures part of the exchange is the operator's choice, and is used.
+        var part = await _transport.ConnectAsync(new ConnectionRequest($"{_server.Url}?cluster-name=U&jetstream=true&stream=EU", "Federation link test"), CancellationToken.None);
+        await using (part)
+        {
+            await part.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
+            await part.DeclareExchangeAsync(new ExchangeSpec("orders", ExchangeSpec.Types.Topic), CancellationToken.None);
+            await part.DeclareExchangeAsync(new ExchangeSpec("q A", ExchangeSpec.Types.Fanout, Internal: true), CancellationToken.None);
+            await part.BindAsync(new BindingSpec("q A", "q", BindingDestinationKind.Queue, ""), noWait: false, CancellationToken.None);
+            await part.BindAsync(new BindingSpec("orders", "q A", BindingDestinationKind.Exchange, "#"), noWait: false, CancellationToken.None);
+            Assert.Equal("q", Assert.Single(await JetStreamTestKit.ConsumersAsync(_server, "EU")).Name);
+        }
+    }
+
+    [Fact]
     public async Task Upstream_queue_is_a_durable_consumer_filtered_by_its_bindings_and_identified_by_stream_sequence()
     {
         var upstream = await _transport.ConnectAsync(new ConnectionRequest($"{_server.Url}?cluster-name=U&jetstream=true&ack-wait-ms=1000", "Federation link test"), CancellationToken.None);

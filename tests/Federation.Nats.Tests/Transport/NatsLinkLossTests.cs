@@ -80,6 +80,7 @@ public sealed class NatsLinkLossTests : IAsyncLifetime
         Assert.Equal(LinkState.Running, link.State);
         Assert.Equal(1, link.DroppedMessages?.GetValueOrDefault("downstream_rejected"));
         Assert.Contains("lost 1 message(s) (downstream_rejected)", logs.Text, StringComparison.Ordinal);
+        Assert.Contains("exceeds server's maximum payload size 1024", logs.Text, StringComparison.Ordinal); // why, for the operator
     }
 
     [Fact]

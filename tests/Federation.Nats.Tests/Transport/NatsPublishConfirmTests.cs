@@ -182,9 +182,9 @@ public sealed class NatsPublishConfirmTests
             await using var unconfirmed = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: false), CancellationToken.None);
 
             var tooLarge = new byte[2048];
-            var nack = await Assert.ThrowsAsync<PublishNackedException>(() => confirming.PublishAsync("orders", "big", new MessageProperties(), tooLarge, CancellationToken.None).AsTask().WaitAsync(Deadline));
+            var nack = await Assert.ThrowsAsync<MessageRefusedException>(() => confirming.PublishAsync("orders", "big", new MessageProperties(), tooLarge, CancellationToken.None).AsTask().WaitAsync(Deadline));
             Assert.Contains("1024", nack.Message, StringComparison.Ordinal);
-            await Assert.ThrowsAsync<PublishNackedException>(() => unconfirmed.PublishAsync("orders", "big", new MessageProperties(), tooLarge, CancellationToken.None).AsTask().WaitAsync(Deadline));
+            await Assert.ThrowsAsync<MessageRefusedException>(() => unconfirmed.PublishAsync("orders", "big", new MessageProperties(), tooLarge, CancellationToken.None).AsTask().WaitAsync(Deadline));
 
             // Neither the connection nor the publisher is broken by the refusal.
             await confirming.PublishAsync("orders", "small", new MessageProperties(), Numbered(7), CancellationToken.None).AsTask().WaitAsync(Deadline);

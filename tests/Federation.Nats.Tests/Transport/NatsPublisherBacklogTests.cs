@@ -55,7 +55,7 @@ public sealed class NatsPublisherBacklogTests
             Assert.False(publishes[^1].IsCompleted);
             await frozen.ThawAsync();
 
-            var refused = await Assert.ThrowsAsync<PublishNackedException>(() => publishes[Oversized].WaitAsync(Deadline));
+            var refused = await Assert.ThrowsAsync<MessageRefusedException>(() => publishes[Oversized].WaitAsync(Deadline));
             Assert.Contains("65536", refused.Message, StringComparison.Ordinal);
             await Task.WhenAll(publishes.Where((_, i) => i != Oversized)).WaitAsync(Deadline);
             Assert.False(connection.Completion.IsCompleted);

@@ -57,7 +57,7 @@ public sealed class NatsTransportTests
         var first = publisher.PublishAsync("x", "a", new MessageProperties(), new byte[] { 1 }, CancellationToken.None).AsTask();
         var second = publisher.PublishAsync("x", "b", new MessageProperties(), new byte[] { 2 }, CancellationToken.None).AsTask();
         await Task.WhenAll(first, second).WaitAsync(TimeSpan.FromSeconds(20));
-        await Assert.ThrowsAsync<PublishNackedException>(async () => await publisher.PublishAsync("x", "a", new MessageProperties(), new byte[2 * 1024 * 1024], CancellationToken.None));
+        await Assert.ThrowsAsync<MessageRefusedException>(async () => await publisher.PublishAsync("x", "a", new MessageProperties(), new byte[2 * 1024 * 1024], CancellationToken.None));
 
         await server.StopAsync();
 

@@ -18,6 +18,7 @@ public sealed class NatsUriValidationTests
     [InlineData($"nats://user:{Secret}@127.0.0.1:4222")]
     [InlineData($"nats://{Secret}@127.0.0.1:4222")]
     [InlineData("nats://127.0.0.1:4222?cluster-name=east&monitor-port=8222&monitor-interval-ms=50&namespaces=orders,billing")]
+    [InlineData("nats://127.0.0.1:4222?namespaces=acme.orders,%20billing%20,")]
     public void Accepted_uris_have_no_problems(string uri) => Assert.Empty(_transport.ValidateUri(uri));
 
     [Theory]
@@ -33,6 +34,10 @@ public sealed class NatsUriValidationTests
     [InlineData($"nats://TOKA/{Secret}@h:4222", "is ambiguous: the user name or password contains an unencoded")]
     [InlineData($"nats://user:pa#{Secret}@h:4222", "is ambiguous: the user name or password contains an unencoded")]
     [InlineData("nats://:4222", "is not a valid nats:// or tls:// URI with a host")]
+    [InlineData("nats://h:4222?namespaces=orders,a.*", "has 'namespaces' with 'a.*', which is not a subject prefix")]
+    [InlineData("nats://h:4222?namespaces=%3E", "has 'namespaces' with '>', which is not a subject prefix")]
+    [InlineData("nats://h:4222?namespaces=or%20ders", "has 'namespaces' with 'or ders', which is not a subject prefix")]
+    [InlineData("nats://h:4222?namespaces=a..b", "has 'namespaces' with 'a..b', which is not a subject prefix")]
     public void Problems_name_the_key_and_never_the_secret(string uri, string expected)
     {
         var problem = Assert.Single(_transport.ValidateUri(uri));

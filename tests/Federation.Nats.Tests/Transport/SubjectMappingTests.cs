@@ -55,6 +55,28 @@ public sealed class SubjectMappingTests
         Assert.Equal("eu.#", binding);
     }
 
+    [Theory]
+    [InlineData("a#b")]
+    [InlineData("#")]
+    [InlineData("eu.*x")]
+    [InlineData("a>b.c")]
+    public void Routing_keys_whose_words_are_literal_to_NATS_are_published_as_they_are(string key)
+    {
+        // A NATS publisher may use these subjects, so an upstream delivers them; refusing them would lose the message.
+        Assert.Equal("orders." + key, NatsSubjectMapping.PublishSubject("orders", key));
+    }
+
+    [Theory]
+    [InlineData("eu.*")]
+    [InlineData(">")]
+    [InlineData("a..b")]
+    [InlineData("a b")]
+    public void Routing_keys_without_a_NATS_publish_subject_are_refused_naming_the_key(string key)
+    {
+        var refused = Assert.Throws<ArgumentException>(() => NatsSubjectMapping.PublishSubject("orders", key));
+        Assert.Contains(key, refused.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Subjects_overlap_exactly_when_some_subject_matches_both_over_every_small_pattern()
     {

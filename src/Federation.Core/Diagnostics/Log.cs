@@ -20,6 +20,12 @@ internal static partial class Log
     [LoggerMessage(1011, LogLevel.Warning, "Link {LinkId} lost {Count} message(s) ({Reason}); further losses are counted in federation.link.messages.dropped and the link status until it forwards again")]
     public static partial void MessagesLost(ILogger logger, string linkId, long count, string reason);
 
+    [LoggerMessage(1015, LogLevel.Warning, "Link {LinkId} cannot forward a message and dropped it (with an ack mode other than no-ack it was rejected upstream, so a dead-letter exchange on the upstream queue keeps it): {Reason}")]
+    public static partial void MessageTooLarge(ILogger logger, string linkId, string reason);
+
+    [LoggerMessage(1016, LogLevel.Debug, "Link {LinkId} cannot forward a message and dropped it: {Reason}")]
+    public static partial void MessageTooLargeAgain(ILogger logger, string linkId, string reason);
+
     [LoggerMessage(1013, LogLevel.Information, "Link {LinkId}: duplicate suppression on, {Identities} identities read back from ledger '{Ledger}' ({Records} record(s))")]
     public static partial void LedgerLoaded(ILogger logger, string linkId, int identities, string ledger, int records);
 

@@ -23,14 +23,18 @@ internal sealed class LinkDrops(string linkId, ILogger logger)
     public void Intended(string reason) => _byReason.AddOrUpdate(reason, 1, static (_, n) => n + 1);
 
     /// <summary>Counts lost messages; the first loss of an episode is logged.</summary>
-    public void Lost(string reason, long count)
+    /// <returns>Whether this loss opened an episode (and was logged).</returns>
+    public bool Lost(string reason, long count)
     {
         _byReason.AddOrUpdate(reason, count, (_, n) => n + count);
         Interlocked.Add(ref _lostInEpisode, count);
         if (Interlocked.Exchange(ref _episodeOpen, 1) == 0)
         {
             Log.MessagesLost(logger, linkId, count, reason);
+            return true;
         }
+
+        return false;
     }
 
     /// <summary>Called for every forwarded message: closes an open loss episode (one volatile read otherwise).</summary>

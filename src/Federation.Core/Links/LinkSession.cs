@@ -361,6 +361,43 @@ internal sealed partial class LinkSession
         _context.Counters.Lost(reason, count);
     }
 
+    /// <summary>
+    /// Settles a delivery that the downstream transport can never carry (nothing of it was written): redelivering it would
+    /// only fail again, and restarting the link over it would stop every message behind it for good. It is rejected
+    /// upstream without requeueing, so a dead-letter exchange that a policy sets on the upstream queue keeps it, and counted
+    /// as lost (<c>too_large</c>); the link goes on.
+    /// </summary>
+    private async Task RefuseTooLargeAsync(IMessageConsumer consumer, ulong deliveryTag, MessageTooLargeException tooLarge)
+    {
+        // The first of an episode is logged at warning with what it was; the rest only count (see LinkDrops).
+        if (_context.Counters.Lost(TooLargeReason, 1))
+        {
+            Log.MessageTooLarge(_context.Logger, _definition.Id, tooLarge.Message);
+        }
+        else
+        {
+            Log.MessageTooLargeAgain(_context.Logger, _definition.Id, tooLarge.Message);
+        }
+
+        if (_settings.AckMode == AckMode.NoAck)
+        {
+            return;
+        }
+
+        try
+        {
+            // Once the reject is sent the delivery is no longer outstanding, so later forwards may be acked past it.
+            await consumer.NackAsync(deliveryTag, false, requeue: false, CancellationToken.None).ConfigureAwait(false);
+            Acknowledge(consumer, deliveryTag, nacked: true);
+        }
+        catch (Exception nackFailure)
+        {
+            Fail(nackFailure);
+        }
+    }
+
+    private const string TooLargeReason = "too_large";
+
     private ValueTask DropAsync(IMessageConsumer consumer, Delivery delivery, ForwardVerdict verdict)
     {
         var reason = verdict == ForwardVerdict.Cycle ? "cycle" : "max_hops";
@@ -416,7 +453,11 @@ internal sealed partial class LinkSession
     {
         try
         {
-            if (failure is PublishNackedException && _settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
+            if (failure is MessageTooLargeException tooLarge)
+            {
+                await RefuseTooLargeAsync(consumer, deliveryTag, tooLarge).ConfigureAwait(false);
+            }
+            else if (failure is PublishNackedException && _settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
             {
                 // The upstream cannot take it back (at-most-once): restarting the link would lose everything else it
                 // holds too. Count the loss, settle it like a forward, and go on.
@@ -433,7 +474,7 @@ internal sealed partial class LinkSession
                 try
                 {
                     await consumer.NackAsync(deliveryTag, false, requeue: true, CancellationToken.None).ConfigureAwait(false);
-                    Acknowledge(consumer, deliveryTag);
+                    Acknowledge(consumer, deliveryTag, nacked: true);
                 }
                 catch (Exception nackFailure)
                 {
@@ -470,9 +511,12 @@ internal sealed partial class LinkSession
     }
 
     /// <summary>Marks a delivery's outcome as final and, when the settled prefix grew, makes sure an ack flush runs.</summary>
-    private void Acknowledge(IMessageConsumer consumer, ulong deliveryTag)
+    /// <param name="consumer">The upstream consumer.</param>
+    /// <param name="deliveryTag">The delivery.</param>
+    /// <param name="nacked">It was nacked or rejected upstream already: a later ack may cover it but never names it.</param>
+    private void Acknowledge(IMessageConsumer consumer, ulong deliveryTag, bool nacked = false)
     {
-        if (_settings.AckMode == AckMode.NoAck || !_acks.Settle(deliveryTag))
+        if (_settings.AckMode == AckMode.NoAck || !_acks.Settle(deliveryTag, acknowledge: !nacked))
         {
             return;
         }

@@ -88,6 +88,25 @@ public class PublishNackedException : TransportException
     public PublishNackedException(string message, Exception? innerException) : base(message, innerException) { }
 }
 
+/// <summary>
+/// The transport can never carry this message to the broker as it is (AMQP: its properties and headers do not fit in one
+/// frame of the connection), so it was not written and nothing else on the connection was harmed. Retrying cannot help.
+/// </summary>
+public class MessageTooLargeException : TransportException
+{
+    /// <summary>Creates the exception.</summary>
+    public MessageTooLargeException() { }
+    /// <summary>Creates the exception.</summary>
+    public MessageTooLargeException(string message) : base(message) { }
+    /// <summary>Creates the exception.</summary>
+    public MessageTooLargeException(string message, Exception? innerException) : base(message, innerException) { }
+    /// <summary>Creates the exception for the message at <paramref name="index"/> of a unit of several (see <see cref="IDeliveryLedger.PublishAndRecordAsync"/>).</summary>
+    public MessageTooLargeException(string message, int index) : base(message) => Index = index;
+
+    /// <summary>Which message of a unit it is (0 for a single publish); nothing of the unit was written.</summary>
+    public int Index { get; }
+}
+
 /// <summary>Another connection holds exclusive access to the resource (AMQP 405 RESOURCE_LOCKED: an exclusive queue declared by another connection).</summary>
 public class ResourceLockedException : TransportException
 {

@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(1016, LogLevel.Debug, "Link {LinkId} cannot forward a message and dropped it: {Reason}")]
     public static partial void MessageTooLargeAgain(ILogger logger, string linkId, string reason);
 
+    [LoggerMessage(1017, LogLevel.Warning, "Link {LinkId}: the upstream did not answer within {Timeout} while the link stopped; its connection is closed in the background, its upstream objects are not cleaned up, and what it had not acknowledged is redelivered")]
+    public static partial void UpstreamTeardownAbandoned(ILogger logger, string linkId, TimeSpan timeout);
+
     [LoggerMessage(1013, LogLevel.Information, "Link {LinkId}: duplicate suppression on, {Identities} identities read back from ledger '{Ledger}' ({Records} record(s))")]
     public static partial void LedgerLoaded(ILogger logger, string linkId, int identities, string ledger, int records);
 

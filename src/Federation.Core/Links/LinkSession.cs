@@ -204,8 +204,19 @@ internal sealed partial class LinkSession
 
         // Every settlement has requested its ack by now; the last flush they started sends what is left.
         await Task.WhenAny(Volatile.Read(ref _ackFlush), Task.Delay(drainTimeout, _context.Time)).ConfigureAwait(false);
-        await SafelyAsync(_consumer).ConfigureAwait(false);
-        if (cleanup && QueueName.Length > 0)
+
+        // An upstream that does not answer at all (a frozen broker, a black-holed network) would hold the consumer's cancel
+        // and the connection's close until the client's own timeouts (about a minute together on AMQP), while the link
+        // still showed running and a restart or a stop waited. Once it has let the drain timeout pass, it gets no more
+        // waiting: the rest of its teardown goes on in the background, and the link moves on (the upstream redelivers
+        // whatever was not acknowledged, as after a crash).
+        var upstreamAnswers = await WithinAsync(SafelyAsync(_consumer).AsTask(), drainTimeout).ConfigureAwait(false);
+        if (!upstreamAnswers)
+        {
+            Log.UpstreamTeardownAbandoned(_context.Logger, _definition.Id, drainTimeout);
+        }
+
+        if (cleanup && QueueName.Length > 0 && upstreamAnswers)
         {
             try
             {
@@ -220,7 +231,28 @@ internal sealed partial class LinkSession
         }
 
         await SafelyAsync(_publisher).ConfigureAwait(false);
-        await SafelyAsync(_upstream).ConfigureAwait(false);
+        await WithinAsync(SafelyAsync(_upstream).AsTask(), upstreamAnswers ? drainTimeout : TimeSpan.Zero).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Waits for <paramref name="task"/> at most <paramref name="limit"/>; returns whether it finished. One that did not
+    /// goes on in the background, its failure observed.
+    /// </summary>
+    private async Task<bool> WithinAsync(Task task, TimeSpan limit)
+    {
+        if (!task.IsCompleted && limit > TimeSpan.Zero)
+        {
+            await Task.WhenAny(task, Task.Delay(limit, _context.Time)).ConfigureAwait(false);
+        }
+
+        if (task.IsCompleted)
+        {
+            await task.ConfigureAwait(false);
+            return true;
+        }
+
+        _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return false;
     }
 
     private async ValueTask ApplyAsync(BindingCommand command, CancellationToken cancellationToken)

@@ -51,7 +51,6 @@ public sealed class OversizedHeaderTests(FederationNodesFixture nodes) : IAsyncL
             await upstream.BasicPublishAsync(exchange, "probe", true, new BasicProperties { MessageId = $"probe{attempt++}" }, Encoding.UTF8.GetBytes("probe"));
             return await downstream.BasicGetAsync(queue, autoAck: true);
         }, "a probe published upstream should arrive downstream");
-        await DrainAsync(downstream, queue);
 
         // Fits in a frame upstream (the publish is confirmed), but not with the x-received-from entry added.
         var big = PropertiesFillingAFrame(upstreamConnection.FrameMax, spare: 40);
@@ -68,7 +67,11 @@ public sealed class OversizedHeaderTests(FederationNodesFixture nodes) : IAsyncL
         {
             while (await downstream.BasicGetAsync(queue, autoAck: true) is { } got)
             {
-                arrived.Add(got.BasicProperties.MessageId ?? "?");
+                // A probe published while the binding propagated may still come in after the first one.
+                if (got.BasicProperties.MessageId?.StartsWith("probe", StringComparison.Ordinal) != true)
+                {
+                    arrived.Add(got.BasicProperties.MessageId ?? "?");
+                }
             }
 
             return arrived.Contains("after") ? arrived : null;
@@ -103,13 +106,6 @@ public sealed class OversizedHeaderTests(FederationNodesFixture nodes) : IAsyncL
     }
 
     private string UpstreamQueue(string exchange) => $"federation: {exchange} -> {nodes.Downstream.ClusterName}";
-
-    private static async Task DrainAsync(IChannel channel, string queue)
-    {
-        while (await channel.BasicGetAsync(queue, autoAck: true) is not null)
-        {
-        }
-    }
 
     private async Task<FederationEngine> StartEngineAsync(string exchange, bool duplicateSuppression)
     {

@@ -104,9 +104,21 @@ internal sealed class AmqpLedger : IDeliveryLedger
             // One properties object and header table for the unit: each publish is serialised before the next one starts.
             var properties = new BasicProperties();
             var headers = new Dictionary<string, object?>(StringComparer.Ordinal);
-            foreach (var message in messages)
+            for (var index = 0; index < messages.Count; index++)
             {
+                var message = messages[index];
                 AmqpProperties.CopyToAmqp(message.Properties, properties, headers, alwaysHeaders: false, trails);
+                try
+                {
+                    // Sent, it would make the broker close the whole connection (see AmqpFrameLimit).
+                    AmqpFrameLimit.Check(properties, connection.Client.FrameMax, message.Exchange, message.RoutingKey, index);
+                }
+                catch (MessageTooLargeException) when (index > 0)
+                {
+                    // The unit's earlier messages wait in the broker's channel for the commit: nothing of the unit is published.
+                    await unitChannel.TxRollbackAsync(CancellationToken.None).ConfigureAwait(false);
+                    throw;
+                }
 
                 // RabbitMQ.Client starts its own publish span under Activity.Current and writes its context into the
                 // message: under the message's own span, the trace goes on (this runs in an async lambda, so it ends here).

@@ -246,6 +246,9 @@ internal sealed class AmqpPublisher : IMessagePublisher
                 return false;
             }
 
+            // Sent, it would make the broker close the whole connection; refused here, it fails alone (see AmqpFrameLimit).
+            AmqpFrameLimit.Check(pending.Properties, connection.Client.FrameMax, pending.Exchange, pending.RoutingKey);
+
             if (!options.Confirms)
             {
                 await current.Channel.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, cancellationToken).ConfigureAwait(false);

@@ -314,6 +314,73 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
         }
     }
 
+    [Fact]
+    public async Task Publish_OfHeadersOverAFrame_FailsAlone_WithoutWritingIt_AndTheConnectionStaysUp()
+    {
+        var connection = await ConnectAsync(fixture.Node.AmqpUri());
+        var queue = $"frame-{Guid.NewGuid():N}";
+        await connection.DeclareQueueAsync(new QueueSpec(queue, AutoDelete: false), Ct);
+        resources.Add(new AsyncDisposable(() => connection.DeleteQueueAsync(queue, CancellationToken.None)));
+        await using var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: true), Ct);
+
+        var tooLarge = await Assert.ThrowsAsync<MessageTooLargeException>(async () =>
+            await publisher.PublishAsync("", queue, HeadersOverAFrame(), "big"u8.ToArray(), Ct));
+        await publisher.PublishAsync("", queue, new MessageProperties { MessageId = "after" }, "after"u8.ToArray(), Ct);
+
+        Assert.Equal(0, tooLarge.Index);
+        Assert.Contains("frame_max", tooLarge.Message, StringComparison.Ordinal);
+        Assert.Equal(["after"], await DrainIdsAsync(queue));
+        Assert.Null(((AmqpConnection)connection).ClosedError());
+    }
+
+    [Fact]
+    public async Task LedgerUnit_WithHeadersOverAFrame_PublishesNothingOfTheUnit_AndTheNextUnitGoesThrough()
+    {
+        var connection = await ConnectAsync(fixture.Node.AmqpUri());
+        var queue = $"frame-{Guid.NewGuid():N}";
+        var ledgerName = $"frame-ledger-{Guid.NewGuid():N}";
+        await connection.DeclareQueueAsync(new QueueSpec(queue, AutoDelete: false), Ct);
+        resources.Add(new AsyncDisposable(() => connection.DeleteQueueAsync(queue, CancellationToken.None)));
+        resources.Add(new AsyncDisposable(() => connection.DeleteQueueAsync(ledgerName, CancellationToken.None)));
+        await using var ledger = (await connection.OpenLedgerAsync(new LedgerOptions(ledgerName, 1_000_000), Ct))!;
+        LedgerMessage Message(string id, MessageProperties? properties = null) =>
+            new("", queue, properties ?? new MessageProperties { MessageId = id }, Encoding.UTF8.GetBytes(id));
+
+        // The first message is already in the broker's transaction when the second one is refused: it must be rolled back.
+        var tooLarge = await Assert.ThrowsAsync<MessageTooLargeException>(async () =>
+            await ledger.PublishAndRecordAsync([Message("first"), Message("big", HeadersOverAFrame()), Message("third")], "record-1"u8.ToArray(), Ct));
+        Assert.Equal(1, tooLarge.Index);
+        await ledger.PublishAndRecordAsync([Message("first"), Message("third")], "record-2"u8.ToArray(), Ct);
+
+        Assert.Equal(["first", "third"], await DrainIdsAsync(queue));
+        var records = await ledger.ReadAsync(Ct);
+        Assert.Equal(["record-2"], records.Select(r => Encoding.UTF8.GetString(r.Span)));
+        Assert.Null(((AmqpConnection)connection).ClosedError());
+    }
+
+    /// <summary>Properties whose content header is over the default frame_max (128 KiB): a header of 200,000 bytes.</summary>
+    private static MessageProperties HeadersOverAFrame() =>
+        new() { MessageId = "big", Headers = new Dictionary<string, object?> { ["pad"] = new string('p', 200_000) } };
+
+    private async Task<List<string>> DrainIdsAsync(string queue)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri($"amqp://guest:guest@127.0.0.1:{fixture.Node.AmqpPort}/") };
+        await using var client = await factory.CreateConnectionAsync(Ct);
+        await using var channel = await client.CreateChannelAsync(cancellationToken: Ct);
+        var ids = new List<string>();
+        while (await channel.BasicGetAsync(queue, autoAck: true, Ct) is { } got)
+        {
+            ids.Add(got.BasicProperties.MessageId ?? "?");
+        }
+
+        return ids;
+    }
+
+    private sealed class AsyncDisposable(Func<ValueTask> dispose) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => dispose();
+    }
+
     private async Task<IBrokerConnection> ConnectAsync(string uri)
     {
         var connection = await transport.ConnectAsync(new ConnectionRequest(uri, "amqp-transport-tests", ObserveTopology: true), Ct);

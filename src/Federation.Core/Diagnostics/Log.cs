@@ -20,6 +20,12 @@ internal static partial class Log
     [LoggerMessage(1011, LogLevel.Warning, "Link {LinkId} lost {Count} message(s) ({Reason}){Cause}; further losses are counted in federation.link.messages.dropped and the link status until it forwards again")]
     public static partial void MessagesLost(ILogger logger, string linkId, long count, string reason, string cause);
 
+    [LoggerMessage(1016, LogLevel.Debug, "Link {LinkId} dropped another message the downstream can never take ({Reason}): {Cause}")]
+    public static partial void MessageRefusedAgain(ILogger logger, string linkId, string reason, string cause);
+
+    [LoggerMessage(1017, LogLevel.Warning, "Link {LinkId}: the upstream did not answer within {Timeout} while the link stopped; its connection is closed in the background, its upstream objects are not cleaned up, and what it had not acknowledged is redelivered")]
+    public static partial void UpstreamTeardownAbandoned(ILogger logger, string linkId, TimeSpan timeout);
+
     [LoggerMessage(1013, LogLevel.Information, "Link {LinkId}: duplicate suppression on, {Identities} identities read back from ledger '{Ledger}' ({Records} record(s))")]
     public static partial void LedgerLoaded(ILogger logger, string linkId, int identities, string ledger, int records);
 

@@ -20,6 +20,8 @@ internal sealed class ContiguousAckTracker
     private readonly Lock _gate = new();
     private ulong[] _tags = new ulong[InitialCapacity];
     private bool[] _settled = new bool[InitialCapacity];
+    // False for a delivery settled by a nack or reject: it is no longer outstanding, so an ack must never name its tag.
+    private bool[] _ackable = new bool[InitialCapacity];
     private int _head;
     private int _count;
     private ulong _lastTracked;
@@ -83,6 +85,7 @@ internal sealed class ContiguousAckTracker
             var slot = (_head + _count) % _tags.Length;
             _tags[slot] = deliveryTag;
             _settled[slot] = false;
+            _ackable[slot] = true;
             _count++;
             _unsettled++;
             _lastTracked = deliveryTag;
@@ -90,8 +93,14 @@ internal sealed class ContiguousAckTracker
     }
 
     /// <summary>Marks a tracked delivery as final. Returns whether there is now something to acknowledge.</summary>
+    /// <param name="deliveryTag">The delivery.</param>
+    /// <param name="acknowledge">
+    /// False when it was settled upstream by a nack or reject already: a later ack with <c>multiple</c> may cover it, but
+    /// its own tag is never the one acknowledged, since the broker answers an ack of a tag it no longer holds with
+    /// <c>406 PRECONDITION_FAILED - unknown delivery tag</c> and closes the channel.
+    /// </param>
     /// <exception cref="InvalidOperationException">The tag is not tracked, or was settled before.</exception>
-    public bool Settle(ulong deliveryTag)
+    public bool Settle(ulong deliveryTag, bool acknowledge = true)
     {
         lock (_gate)
         {
@@ -103,10 +112,15 @@ internal sealed class ContiguousAckTracker
             }
 
             _settled[slot] = true;
+            _ackable[slot] = acknowledge;
             _unsettled--;
             while (_count > 0 && _settled[_head])
             {
-                _frontier = _tags[_head];
+                if (_ackable[_head])
+                {
+                    _frontier = _tags[_head];
+                }
+
                 _frontierCount++;
                 _head = (_head + 1) % _tags.Length;
                 _count--;
@@ -177,15 +191,18 @@ internal sealed class ContiguousAckTracker
     {
         var tags = new ulong[_tags.Length * 2];
         var settled = new bool[tags.Length];
+        var ackable = new bool[tags.Length];
         for (var i = 0; i < _count; i++)
         {
             var slot = (_head + i) % _tags.Length;
             tags[i] = _tags[slot];
             settled[i] = _settled[slot];
+            ackable[i] = _ackable[slot];
         }
 
         _tags = tags;
         _settled = settled;
+        _ackable = ackable;
         _head = 0;
     }
 }

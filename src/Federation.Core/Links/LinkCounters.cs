@@ -43,10 +43,11 @@ internal sealed class LinkCounters
     }
 
     /// <summary>Messages lost on their way (reported by the transport, or refused downstream and not requeueable).</summary>
-    public void Lost(string reason, long count, string? cause = null)
+    /// <returns>Whether this loss opened a loss episode (which is logged once).</returns>
+    public bool Lost(string reason, long count, string? cause = null)
     {
         _telemetry.MessagesDropped.Add(count, _tags[0], _tags[1], _tags[2], new("federation.drop.reason", reason));
-        _drops.Lost(reason, count, cause);
+        return _drops.Lost(reason, count, cause);
     }
 
     /// <summary>A binding change mirrored upstream.</summary>

@@ -24,7 +24,8 @@ internal sealed class LinkDrops(string linkId, ILogger logger)
     public void Intended(string reason) => _byReason.AddOrUpdate(reason, 1, static (_, n) => n + 1);
 
     /// <summary>Counts lost messages; the first loss of an episode is logged, with <paramref name="cause"/> when known.</summary>
-    public void Lost(string reason, long count, string? cause = null)
+    /// <returns>Whether this loss opened an episode (and was logged).</returns>
+    public bool Lost(string reason, long count, string? cause = null)
     {
         _byReason.AddOrUpdate(reason, count, (_, n) => n + count);
         Interlocked.Add(ref _lostInEpisode, count);
@@ -32,7 +33,10 @@ internal sealed class LinkDrops(string linkId, ILogger logger)
         {
             // The cause may quote a client library's text, which may hold a URI: redacted like every other logged text.
             Log.MessagesLost(logger, linkId, count, reason, cause is null ? "" : ": " + UriRedaction.RedactText(cause));
+            return true;
         }
+
+        return false;
     }
 
     /// <summary>Called for every forwarded message: closes an open loss episode (one volatile read otherwise).</summary>

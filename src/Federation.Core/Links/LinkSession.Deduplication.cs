@@ -160,7 +160,11 @@ internal sealed partial class LinkSession
                     entries.Add(new LedgerEntry(pending.Identity, confirmedAt.ToUnixTimeMilliseconds()));
                 }
 
-                await _ledger!.PublishAndRecordAsync(messages, LedgerRecord.Encode(entries), CancellationToken.None).ConfigureAwait(false);
+                if (!await PublishUnitAsync(batch, messages, entries).ConfigureAwait(false))
+                {
+                    continue;
+                }
+
                 lock (_uncommitted)
                 {
                     _window!.Add(entries, confirmedAt);
@@ -204,6 +208,39 @@ internal sealed partial class LinkSession
 
             Fail(ex);
         }
+    }
+
+    /// <summary>
+    /// Publishes a unit, taking out (and settling, see <see cref="RefuseAsync"/>) each message the downstream can never
+    /// carry, which the ledger refuses before it publishes anything of the unit. Returns false when none is left to publish.
+    /// </summary>
+    private async Task<bool> PublishUnitAsync(List<PendingForward> batch, List<LedgerMessage> messages, List<LedgerEntry> entries)
+    {
+        while (batch.Count > 0)
+        {
+            try
+            {
+                await _ledger!.PublishAndRecordAsync(messages, LedgerRecord.Encode(entries), CancellationToken.None).ConfigureAwait(false);
+                return true;
+            }
+            catch (MessageTooLargeException tooLarge) when (tooLarge.Index >= 0 && tooLarge.Index < batch.Count)
+            {
+                var refused = batch[tooLarge.Index];
+                batch.RemoveAt(tooLarge.Index);
+                messages.RemoveAt(tooLarge.Index);
+                entries.RemoveAt(tooLarge.Index);
+                lock (_uncommitted)
+                {
+                    Uncommitted(refused.Identity);
+                }
+
+                refused.Spans.End(tooLarge);
+                await RefuseAsync(refused.Consumer, refused.DeliveryTag, tooLarge).ConfigureAwait(false);
+                Settled();
+            }
+        }
+
+        return false;
     }
 
     /// <summary>One delivery with this identity is no longer on its way; call under the lock of <see cref="_uncommitted"/>.</summary>

@@ -204,8 +204,19 @@ internal sealed partial class LinkSession
 
         // Every settlement has requested its ack by now; the last flush they started sends what is left.
         await Task.WhenAny(Volatile.Read(ref _ackFlush), Task.Delay(drainTimeout, _context.Time)).ConfigureAwait(false);
-        await SafelyAsync(_consumer).ConfigureAwait(false);
-        if (cleanup && QueueName.Length > 0)
+
+        // An upstream that does not answer at all (a frozen broker, a black-holed network) would hold the consumer's cancel
+        // and the connection's close until the client's own timeouts (about a minute together on AMQP), while the link
+        // still showed running and a restart or a stop waited. Once it has let the drain timeout pass, it gets no more
+        // waiting: the rest of its teardown goes on in the background, and the link moves on (the upstream redelivers
+        // whatever was not acknowledged, as after a crash).
+        var upstreamAnswers = await WithinAsync(SafelyAsync(_consumer).AsTask(), drainTimeout).ConfigureAwait(false);
+        if (!upstreamAnswers)
+        {
+            Log.UpstreamTeardownAbandoned(_context.Logger, _definition.Id, drainTimeout);
+        }
+
+        if (cleanup && QueueName.Length > 0 && upstreamAnswers)
         {
             try
             {
@@ -220,7 +231,28 @@ internal sealed partial class LinkSession
         }
 
         await SafelyAsync(_publisher).ConfigureAwait(false);
-        await SafelyAsync(_upstream).ConfigureAwait(false);
+        await WithinAsync(SafelyAsync(_upstream).AsTask(), upstreamAnswers ? drainTimeout : TimeSpan.Zero).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Waits for <paramref name="task"/> at most <paramref name="limit"/>; returns whether it finished. One that did not
+    /// goes on in the background, its failure observed.
+    /// </summary>
+    private async Task<bool> WithinAsync(Task task, TimeSpan limit)
+    {
+        if (!task.IsCompleted && limit > TimeSpan.Zero)
+        {
+            await Task.WhenAny(task, Task.Delay(limit, _context.Time)).ConfigureAwait(false);
+        }
+
+        if (task.IsCompleted)
+        {
+            await task.ConfigureAwait(false);
+            return true;
+        }
+
+        _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return false;
     }
 
     private async ValueTask ApplyAsync(BindingCommand command, CancellationToken cancellationToken)
@@ -372,11 +404,48 @@ internal sealed partial class LinkSession
         _context.Counters.Lost(reason, count);
     }
 
-    /// <summary>Counts one message the downstream refused, with the refusal for the episode's log line.</summary>
-    private void Refused(Exception refusal)
+    /// <summary>
+    /// Settles a delivery that the downstream can never take (too large for it, no form for it there): redelivering it
+    /// would only fail again, and restarting the link over it would stop every message behind it for good (a durable
+    /// upstream redelivers it first). It is rejected upstream without requeueing, so a dead-letter exchange that a policy
+    /// sets on the upstream queue keeps it (on JetStream it is terminated), counted as lost (<c>too_large</c> when the
+    /// transport could not even write it, <c>downstream_rejected</c> otherwise), and the link goes on, in every ack mode.
+    /// </summary>
+    private async Task RefuseAsync(IMessageConsumer consumer, ulong deliveryTag, MessageRefusedException refused)
     {
-        _context.Counters.Lost("downstream_rejected", 1, refusal.Message);
+        // The first loss of an episode is logged at warning with the refusal (see LinkDrops); the rest only at debug.
+        var reason = refused is MessageTooLargeException ? TooLargeReason : DownstreamRejectedReason;
+        if (!_context.Counters.Lost(reason, 1, refused.Message))
+        {
+            Log.MessageRefusedAgain(_context.Logger, _definition.Id, reason, UriRedaction.RedactText(refused.Message));
+        }
+
+        if (_settings.AckMode == AckMode.NoAck)
+        {
+            return;
+        }
+
+        if (!consumer.CanRequeue)
+        {
+            // At-most-once upstream (core NATS): nothing to give back; settle it like a forward.
+            Acknowledge(consumer, deliveryTag);
+            return;
+        }
+
+        try
+        {
+            // Once the reject is sent the delivery is no longer outstanding, so later forwards may be acked past it.
+            await consumer.NackAsync(deliveryTag, false, requeue: false, CancellationToken.None).ConfigureAwait(false);
+            Acknowledge(consumer, deliveryTag, nacked: true);
+        }
+        catch (Exception nackFailure)
+        {
+            Fail(nackFailure);
+        }
     }
+
+    private const string TooLargeReason = "too_large";
+    private const string DownstreamRejectedReason = "downstream_rejected";
 
     private ValueTask DropAsync(IMessageConsumer consumer, Delivery delivery, ForwardVerdict verdict)
     {
@@ -433,19 +502,19 @@ internal sealed partial class LinkSession
     {
         try
         {
-            if (failure is MessageRefusedException)
+            if (failure is MessageRefusedException refused)
             {
-                // The downstream can never take this message (too large, no subject form there): given back, a durable
-                // upstream would redeliver it first, forever, and nothing behind it would cross. Count the loss, settle
-                // it like a forward, and go on, in every ack mode (restarting would lose what a no-ack link holds).
-                Refused(failure);
-                Acknowledge(consumer, deliveryTag);
+                await RefuseAsync(consumer, deliveryTag, refused).ConfigureAwait(false);
             }
             else if (failure is PublishNackedException && _settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
             {
                 // The upstream cannot take it back (at-most-once): restarting the link would lose everything else it
                 // holds too. Count the loss, settle it like a forward, and go on.
-                Refused(failure);
+                if (!_context.Counters.Lost(DownstreamRejectedReason, 1, failure.Message))
+                {
+                    Log.MessageRefusedAgain(_context.Logger, _definition.Id, DownstreamRejectedReason, UriRedaction.RedactText(failure.Message));
+                }
+
                 Acknowledge(consumer, deliveryTag);
             }
             else if (failure is PublishNackedException nacked && _settings.AckMode != AckMode.NoAck)
@@ -458,7 +527,7 @@ internal sealed partial class LinkSession
                 try
                 {
                     await consumer.NackAsync(deliveryTag, false, requeue: true, CancellationToken.None).ConfigureAwait(false);
-                    Acknowledge(consumer, deliveryTag);
+                    Acknowledge(consumer, deliveryTag, nacked: true);
                 }
                 catch (Exception nackFailure)
                 {
@@ -495,9 +564,12 @@ internal sealed partial class LinkSession
     }
 
     /// <summary>Marks a delivery's outcome as final and, when the settled prefix grew, makes sure an ack flush runs.</summary>
-    private void Acknowledge(IMessageConsumer consumer, ulong deliveryTag)
+    /// <param name="consumer">The upstream consumer.</param>
+    /// <param name="deliveryTag">The delivery.</param>
+    /// <param name="nacked">It was nacked or rejected upstream already: a later ack may cover it but never names it.</param>
+    private void Acknowledge(IMessageConsumer consumer, ulong deliveryTag, bool nacked = false)
     {
-        if (_settings.AckMode == AckMode.NoAck || !_acks.Settle(deliveryTag))
+        if (_settings.AckMode == AckMode.NoAck || !_acks.Settle(deliveryTag, acknowledge: !nacked))
         {
             return;
         }

@@ -8,6 +8,8 @@ public interface IMessagePublisher : IAsyncDisposable
     /// publish before the previous one completed (pipelining); callers must not call concurrently from several threads.
     /// With confirms the returned task completes when the broker confirms the message and fails with
     /// <see cref="PublishNackedException"/> when it nacks; without confirms it completes once the message was written.
+    /// A message the transport can never carry fails with <see cref="MessageTooLargeException"/> without being written; the
+    /// publisher stays usable.
     /// </summary>
     /// <param name="exchange">Target exchange.</param>
     /// <param name="routingKey">Routing key.</param>

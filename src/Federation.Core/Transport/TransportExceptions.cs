@@ -90,7 +90,8 @@ public class PublishNackedException : TransportException
 
 /// <summary>
 /// The downstream can never take this message as it is (for example it is over the server's size limit, or its routing
-/// key has no subject form there): sending it again cannot succeed. A link counts it as lost and goes on, rather than
+/// key has no subject form there): sending it again cannot succeed. A link counts it as lost (<c>downstream_rejected</c>),
+/// rejects it upstream without requeueing (a dead-letter exchange on the upstream queue keeps it) and goes on, rather than
 /// returning it to the upstream, which would redeliver it first and stall the link behind it.
 /// </summary>
 public class MessageRefusedException : PublishNackedException
@@ -101,6 +102,26 @@ public class MessageRefusedException : PublishNackedException
     public MessageRefusedException(string message) : base(message) { }
     /// <summary>Creates the exception.</summary>
     public MessageRefusedException(string message, Exception? innerException) : base(message, innerException) { }
+}
+
+/// <summary>
+/// The transport can never carry this message to the broker as it is (AMQP: its properties and headers do not fit in one
+/// frame of the connection), so it was not written and nothing else on the connection was harmed. Retrying cannot help;
+/// a link settles it as every <see cref="MessageRefusedException"/>, counted as <c>too_large</c>.
+/// </summary>
+public class MessageTooLargeException : MessageRefusedException
+{
+    /// <summary>Creates the exception.</summary>
+    public MessageTooLargeException() { }
+    /// <summary>Creates the exception.</summary>
+    public MessageTooLargeException(string message) : base(message) { }
+    /// <summary>Creates the exception.</summary>
+    public MessageTooLargeException(string message, Exception? innerException) : base(message, innerException) { }
+    /// <summary>Creates the exception for the message at <paramref name="index"/> of a unit of several (see <see cref="IDeliveryLedger.PublishAndRecordAsync"/>).</summary>
+    public MessageTooLargeException(string message, int index) : base(message) => Index = index;
+
+    /// <summary>Which message of a unit it is (0 for a single publish); nothing of the unit was written.</summary>
+    public int Index { get; }
 }
 
 /// <summary>Another connection holds exclusive access to the resource (AMQP 405 RESOURCE_LOCKED: an exclusive queue declared by another connection).</summary>

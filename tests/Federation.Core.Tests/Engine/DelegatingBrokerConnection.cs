@@ -38,5 +38,5 @@ internal abstract class DelegatingBrokerConnection(IBrokerConnection inner) : IB
     public virtual ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken) =>
         Inner.ConsumeAsync(queue, options, handler, cancellationToken);
 
-    public ValueTask DisposeAsync() => Inner.DisposeAsync();
+    public virtual ValueTask DisposeAsync() => Inner.DisposeAsync();
 }

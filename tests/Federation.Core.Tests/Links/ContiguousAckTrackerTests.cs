@@ -24,6 +24,32 @@ public sealed class ContiguousAckTrackerTests
     }
 
     [Fact]
+    public void A_nacked_delivery_is_never_the_tag_acknowledged_but_a_later_ack_covers_it()
+    {
+        // RabbitMQ closes the channel on an ack of a tag it no longer holds (406 unknown delivery tag), and a nacked or
+        // rejected delivery is no longer held: the link that rejected a message it could not forward and went on died.
+        var tracker = new ContiguousAckTracker();
+        for (ulong tag = 1; tag <= 4; tag++)
+        {
+            tracker.Track(tag);
+        }
+
+        Assert.True(tracker.Settle(1));
+        Assert.Equal((true, 1UL, 1), Take(tracker));
+
+        Assert.False(tracker.Settle(2, acknowledge: false));
+        Assert.False(tracker.HasAck);
+        Assert.Equal((false, 1UL, 1), Take(tracker));
+
+        Assert.True(tracker.Settle(3));
+        Assert.Equal((true, 3UL, 2), Take(tracker));
+
+        Assert.False(tracker.Settle(4, acknowledge: false));
+        Assert.Equal((false, 3UL, 1), Take(tracker));
+        Assert.Equal(0, tracker.Unsettled);
+    }
+
+    [Fact]
     public void Out_of_order_confirms_ack_only_the_contiguous_prefix()
     {
         var tracker = new ContiguousAckTracker();

@@ -26,6 +26,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
     private readonly int _maxReconnectAttempts;
     private int _disposing;
     private int _failedReconnects;
+    private int _disconnected;
     private long _handlerErrors;
     private long _droppedMessages;
 
@@ -301,15 +302,22 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
 
     private ValueTask OnDisconnectedAsync(object? sender, NatsEventArgs args)
     {
+        Volatile.Write(ref _disconnected, 1);
         NatsSubjectLog.Disconnected(_logger, null, DisplayUri, _connectionName, _server);
         return ValueTask.CompletedTask;
     }
 
     private ValueTask OnOpenedAsync(object? sender, NatsEventArgs args)
     {
-        // The first "opened" is the initial connect, which happened before these handlers were attached.
         Interlocked.Exchange(ref _failedReconnects, 0);
-        NatsSubjectLog.Reconnected(_logger, DisplayUri, _connectionName, _server);
+
+        // The client queues its events and raises them on a task of its own, so the "opened" of the initial connect can
+        // reach these handlers after they were attached: only an opening after a disconnect is a reconnect.
+        if (Interlocked.Exchange(ref _disconnected, 0) != 0)
+        {
+            NatsSubjectLog.Reconnected(_logger, DisplayUri, _connectionName, _server);
+        }
+
         return ValueTask.CompletedTask;
     }
 

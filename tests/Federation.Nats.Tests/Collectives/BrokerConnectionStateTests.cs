@@ -1,5 +1,7 @@
 using Federation.Core.Collectives;
+using Federation.Core.Transport.Messaging;
 using Federation.Nats.Messaging;
+using Federation.Nats.Tests.Security;
 using Federation.Testing.Brokers;
 
 namespace Federation.Nats.Tests.Collectives;
@@ -41,5 +43,26 @@ public sealed class BrokerConnectionStateTests
             await Eventually.TrueAsync(() => broker.IsConnected, "the broker reconnected", TimeSpan.FromSeconds(30));
             Assert.Null(broker.ConnectError);
         }
+    }
+
+    [Fact]
+    public async Task A_subject_connection_logs_reconnected_once_per_reconnect_and_not_for_its_first_connect()
+    {
+        await using var server = await NatsServerProcess.StartAsync();
+        var logs = new CapturingLoggerFactory();
+        await using var connection = await new NatsSubjectTransport(logs).ConnectAsync(
+            new SubjectConnectionRequest($"{server.Url}?reconnect-wait-ms=100", "reconnect log"), CancellationToken.None);
+
+        await server.StopAsync();
+        await Eventually.TrueAsync(() => connection.ConnectedServer is null, "the connection noticed the stopped server");
+        await server.StartAsync();
+        await Eventually.TrueAsync(() => Reconnects() >= 1, "the reconnect is logged", TimeSpan.FromSeconds(30));
+
+        // Without telling the first connect's "opened" event (raised late, from the client's event queue) from a reconnect,
+        // it would count as a second reconnect.
+        await connection.FlushAsync(CancellationToken.None);
+        Assert.Equal(1, Reconnects());
+
+        int Reconnects() => logs.Text.Split(Environment.NewLine).Count(line => line.Contains("; subscriptions replayed", StringComparison.Ordinal));
     }
 }

@@ -23,7 +23,7 @@ internal sealed class MessageRelay(
 {
     private const string UnknownServer = "-";
 
-    private readonly PublishFailureLog _publishFailures = new(cluster, instance, logger, time);
+    private readonly RelayOutcomes _outcomes = new(cluster, instance, metrics, logger, time);
 
     private readonly OwnHopCache _requestHop = new(instance);
     private readonly OwnHopCache _replyHop = new(instance);
@@ -37,7 +37,7 @@ internal sealed class MessageRelay(
         {
             if (Check(message, isRequest: true, out var envelope) is { } rejection)
             {
-                Reject(isRequest: true, message.Subject, rejection.ErrorType, rejection.Detail);
+                _outcomes.Reject(isRequest: true, message.Subject, rejection.ErrorType, rejection.Detail);
                 return;
             }
 
@@ -52,7 +52,7 @@ internal sealed class MessageRelay(
             // set is only needed when there is more than one).
             if (envelope.Targets.Count == 1)
             {
-                await PublishAsync(collective, new SubjectMessage(envelope.Targets[0], message.Body, headers, subjects.Collective), isRequest: true, cancellationToken).ConfigureAwait(false);
+                await _outcomes.PublishAsync(collective, new SubjectMessage(envelope.Targets[0], message.Body, headers, subjects.Collective), isRequest: true, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
@@ -61,7 +61,7 @@ internal sealed class MessageRelay(
             {
                 if (sent.Add(target))
                 {
-                    await PublishAsync(collective, new SubjectMessage(target, message.Body, headers, subjects.Collective), isRequest: true, cancellationToken).ConfigureAwait(false);
+                    await _outcomes.PublishAsync(collective, new SubjectMessage(target, message.Body, headers, subjects.Collective), isRequest: true, cancellationToken).ConfigureAwait(false);
                 }
             }
         }
@@ -80,7 +80,7 @@ internal sealed class MessageRelay(
         {
             if (Check(message, isRequest: false, out var envelope) is { } rejection)
             {
-                Reject(isRequest: false, message.Subject, rejection.ErrorType, rejection.Detail);
+                _outcomes.Reject(isRequest: false, message.Subject, rejection.ErrorType, rejection.Detail);
                 return;
             }
 
@@ -88,7 +88,7 @@ internal sealed class MessageRelay(
             var headers = new List<KeyValuePair<string, string>>(envelope.OtherHeaders.Count + envelope.SeenBy.Count + 1);
             headers.AddRange(envelope.OtherHeaders);
             AppendTrail(headers, envelope, _replyHop, collective, federation);
-            await PublishAsync(federation, new SubjectMessage(envelope.ReplyTo!, message.Body, headers), isRequest: false, cancellationToken).ConfigureAwait(false);
+            await _outcomes.PublishAsync(federation, new SubjectMessage(envelope.ReplyTo!, message.Body, headers), isRequest: false, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -152,28 +152,4 @@ internal sealed class MessageRelay(
 
         headers.Add(new(FederationHeaders.SeenBy, own.Format(from.ConnectedServer ?? UnknownServer, to.ConnectedServer ?? UnknownServer)));
     }
-
-    private async ValueTask PublishAsync(ISubjectConnection connection, SubjectMessage message, bool isRequest, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await connection.PublishAsync(message, cancellationToken).ConfigureAwait(false);
-            metrics.Published(isRequest);
-        }
-        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            // No retry, as in Choria: the client sees a missing reply before its timeout (at-most-once).
-            metrics.Error(isRequest, BrokerErrorTypes.PublishFailed, onOutgoingSide: true);
-            _publishFailures.Report(error, Direction(isRequest), message.Subject);
-        }
-    }
-
-    private void Reject(bool isRequest, string subject, string errorType, string detail)
-    {
-        metrics.Error(isRequest, errorType, onOutgoingSide: false);
-        // The detail quotes the message (subjects, ids): escaped, so that it cannot forge log lines.
-        CollectiveLog.MessageRejected(logger, cluster, instance, Direction(isRequest), subject, errorType, PrintableText.Escape(detail));
-    }
-
-    private static string Direction(bool isRequest) => isRequest ? BrokerMetrics.Request : BrokerMetrics.Reply;
 }

@@ -410,8 +410,9 @@ internal sealed partial class LinkSession
     /// upstream redelivers it first). It is rejected upstream without requeueing, so a dead-letter exchange that a policy
     /// sets on the upstream queue keeps it (on JetStream it is terminated), counted as lost (<c>too_large</c> when the
     /// transport could not even write it, <c>downstream_rejected</c> otherwise), and the link goes on, in every ack mode.
+    /// A refusal of any kind when the upstream cannot take a message back (core NATS) is settled the same way.
     /// </summary>
-    private async Task RefuseAsync(IMessageConsumer consumer, ulong deliveryTag, MessageRefusedException refused)
+    private async Task RefuseAsync(IMessageConsumer consumer, ulong deliveryTag, Exception refused)
     {
         // The first loss of an episode is logged at warning with the refusal (see LinkDrops); the rest only at debug.
         var reason = refused is MessageTooLargeException ? TooLargeReason : DownstreamRejectedReason;
@@ -502,20 +503,12 @@ internal sealed partial class LinkSession
     {
         try
         {
-            if (failure is MessageRefusedException refused)
+            if (failure is MessageRefusedException
+                || (failure is PublishNackedException && _settings.AckMode != AckMode.NoAck && !consumer.CanRequeue))
             {
-                await RefuseAsync(consumer, deliveryTag, refused).ConfigureAwait(false);
-            }
-            else if (failure is PublishNackedException && _settings.AckMode != AckMode.NoAck && !consumer.CanRequeue)
-            {
-                // The upstream cannot take it back (at-most-once): restarting the link would lose everything else it
-                // holds too. Count the loss, settle it like a forward, and go on.
-                if (!_context.Counters.Lost(DownstreamRejectedReason, 1, failure.Message))
-                {
-                    Log.MessageRefusedAgain(_context.Logger, _definition.Id, DownstreamRejectedReason, UriRedaction.RedactText(failure.Message));
-                }
-
-                Acknowledge(consumer, deliveryTag);
+                // Refused for good, or refused by a downstream of an upstream that cannot take it back (at-most-once):
+                // restarting the link would lose everything else it holds too. Count the loss and go on.
+                await RefuseAsync(consumer, deliveryTag, failure).ConfigureAwait(false);
             }
             else if (failure is PublishNackedException nacked && _settings.AckMode != AckMode.NoAck)
             {

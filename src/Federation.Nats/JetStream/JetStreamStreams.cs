@@ -40,15 +40,10 @@ internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings s
     {
         if (settings.Stream is { } named)
         {
+            INatsJSStream stream;
             try
             {
-                var stream = await js.GetStreamAsync(named, request: null, CancellationToken.None).ConfigureAwait(false);
-                RefuseIfNotCapturing(named, stream.Info.Config.Subjects, exchange);
-                return named;
-            }
-            catch (PreconditionFailedException)
-            {
-                throw;
+                stream = await js.GetStreamAsync(named, request: null, CancellationToken.None).ConfigureAwait(false);
             }
             catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
             {
@@ -58,6 +53,9 @@ internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings s
             {
                 throw JetStreamErrors.Map(ex, $"look up the stream '{named}'", displayUri);
             }
+
+            RefuseIfNotCapturing(named, stream.Info.Config.Subjects, exchange);
+            return named;
         }
 
         var name = JetStreamNames.StreamFor(exchange);

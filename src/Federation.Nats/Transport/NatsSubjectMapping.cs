@@ -94,7 +94,7 @@ public static class NatsSubjectMapping
 
                 foreach (var word in bindingKey.Split('.'))
                 {
-                    CheckWord(word, bindingKey, allowWildcards: true);
+                    CheckBindingWord(word, bindingKey);
                 }
 
                 // A literal '#' word cannot be published on NATS at all; '*' is subscribed as a wildcard and filtered by equality.
@@ -193,7 +193,7 @@ public static class NatsSubjectMapping
         var words = bindingKey.Split('.');
         foreach (var word in words)
         {
-            CheckWord(word, bindingKey, allowWildcards: true);
+            CheckBindingWord(word, bindingKey);
         }
 
         var firstHash = Array.IndexOf(words, "#");
@@ -267,23 +267,25 @@ public static class NatsSubjectMapping
     // inside a word included, is literal to NATS, and a NATS publisher may have used it (an upstream delivers such subjects).
     private static void CheckPublishWord(string word, string key)
     {
-        if (word.Length == 0)
-        {
-            throw new ArgumentException($"Key '{key}' has an empty word; NATS subjects cannot have empty tokens.", nameof(key));
-        }
-
-        if (word.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
-        {
-            throw new ArgumentException($"Key '{key}' contains whitespace; NATS subjects cannot.", nameof(key));
-        }
-
+        CheckToken(word, key);
         if (word is "*" or ">")
         {
             throw new ArgumentException($"Routing key '{key}' contains a wildcard word; a NATS publish subject cannot.", nameof(key));
         }
     }
 
-    private static void CheckWord(string word, string key, bool allowWildcards)
+    // A binding key's word may be a whole '*' or '#' (AMQP wildcards), never '>' nor a wildcard inside a word.
+    private static void CheckBindingWord(string word, string key)
+    {
+        CheckToken(word, key);
+        if (word.Contains('>', StringComparison.Ordinal) || (word.Length > 1 && (word.Contains('*', StringComparison.Ordinal) || word.Contains('#', StringComparison.Ordinal))))
+        {
+            throw new ArgumentException($"Key '{key}' contains '>' or a wildcard inside a word; it has no NATS subject form.", nameof(key));
+        }
+    }
+
+    /// <summary>What every NATS subject token needs, wildcard or not: at least one character, and no whitespace.</summary>
+    private static void CheckToken(string word, string key)
     {
         if (word.Length == 0)
         {
@@ -293,16 +295,6 @@ public static class NatsSubjectMapping
         if (word.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
         {
             throw new ArgumentException($"Key '{key}' contains whitespace; NATS subjects cannot.", nameof(key));
-        }
-
-        if (word.Contains('>', StringComparison.Ordinal) || (word.Length > 1 && (word.Contains('*', StringComparison.Ordinal) || word.Contains('#', StringComparison.Ordinal))))
-        {
-            throw new ArgumentException($"Key '{key}' contains '>' or a wildcard inside a word; it has no NATS subject form.", nameof(key));
-        }
-
-        if (!allowWildcards && word is "*" or "#")
-        {
-            throw new ArgumentException($"Routing key '{key}' contains a wildcard word; a NATS publish subject cannot.", nameof(key));
         }
     }
 }

@@ -463,7 +463,7 @@ public sealed class FederationBrokerTests
             await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1000, "every failed publish was counted");
             Assert.Single(logs.WithId(4006));
 
-            time.Advance(PublishFailureLog.Interval);
+            time.Advance(RelayOutcomes.Interval);
             await federation.PublishAsync(Request("r3", 1), CancellationToken.None);
             await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1001, "the next failure was counted");
             var warnings = logs.WithId(4006);

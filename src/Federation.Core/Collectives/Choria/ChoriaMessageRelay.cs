@@ -24,7 +24,7 @@ internal sealed class ChoriaMessageRelay(
 {
     private const string UnknownServer = "-";
 
-    private readonly PublishFailureLog _publishFailures = new(cluster, instance, logger, time);
+    private readonly RelayOutcomes _outcomes = new(cluster, instance, metrics, logger, time);
 
     /// <inheritdoc />
     public async ValueTask RelayRequestAsync(SubjectMessage message, ISubjectConnection federation, ISubjectConnection collective, CancellationToken cancellationToken)
@@ -35,7 +35,7 @@ internal sealed class ChoriaMessageRelay(
         {
             if (CheckRequest(message, out var transport) is { } rejection)
             {
-                Reject(isRequest: true, message.Subject, rejection.ErrorType, rejection.Detail);
+                _outcomes.Reject(isRequest: true, message.Subject, rejection.ErrorType, rejection.Detail);
                 return;
             }
 
@@ -54,7 +54,7 @@ internal sealed class ChoriaMessageRelay(
             {
                 if (sent.Add(target))
                 {
-                    await PublishAsync(collective, new SubjectMessage(target, body), isRequest: true, cancellationToken).ConfigureAwait(false);
+                    await _outcomes.PublishAsync(collective, new SubjectMessage(target, body), isRequest: true, cancellationToken).ConfigureAwait(false);
                 }
             }
         }
@@ -73,14 +73,14 @@ internal sealed class ChoriaMessageRelay(
         {
             if (CheckReply(message, out var transport) is { } rejection)
             {
-                Reject(isRequest: false, message.Subject, rejection.ErrorType, rejection.Detail);
+                _outcomes.Reject(isRequest: false, message.Subject, rejection.ErrorType, rejection.Detail);
                 return;
             }
 
             // The client sees an ordinary, unfederated reply (go-choria's SetUnfederated), with the trail.
             var clientReplyTo = transport.Federation!.ReplyTo!;
             var forwarded = transport with { Federation = null, SeenBy = WithHop(transport.SeenBy, collective, federation) };
-            await PublishAsync(federation, new SubjectMessage(clientReplyTo, ChoriaTransportWriter.Write(forwarded)), isRequest: false, cancellationToken).ConfigureAwait(false);
+            await _outcomes.PublishAsync(federation, new SubjectMessage(clientReplyTo, ChoriaTransportWriter.Write(forwarded)), isRequest: false, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -190,28 +190,4 @@ internal sealed class ChoriaMessageRelay(
 
     private List<SeenByHop> WithHop(IReadOnlyList<SeenByHop> trail, ISubjectConnection from, ISubjectConnection to) =>
         [.. trail, new SeenByHop(from.ConnectedServer ?? UnknownServer, instance, to.ConnectedServer ?? UnknownServer)];
-
-    private async ValueTask PublishAsync(ISubjectConnection connection, SubjectMessage message, bool isRequest, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await connection.PublishAsync(message, cancellationToken).ConfigureAwait(false);
-            metrics.Published(isRequest);
-        }
-        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            // No retry, as in Choria: the client sees a missing reply before its timeout (at-most-once).
-            metrics.Error(isRequest, BrokerErrorTypes.PublishFailed, onOutgoingSide: true);
-            _publishFailures.Report(error, Direction(isRequest), message.Subject);
-        }
-    }
-
-    private void Reject(bool isRequest, string subject, string errorType, string detail)
-    {
-        metrics.Error(isRequest, errorType, onOutgoingSide: false);
-        // The detail quotes the message (subjects, ids): escaped, so that it cannot forge log lines.
-        CollectiveLog.MessageRejected(logger, cluster, instance, Direction(isRequest), subject, errorType, PrintableText.Escape(detail));
-    }
-
-    private static string Direction(bool isRequest) => isRequest ? BrokerMetrics.Request : BrokerMetrics.Reply;
 }

@@ -1,0 +1,66 @@
+using Federation.Core.Diagnostics;
+using Federation.Core.Transport.Messaging;
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Collectives;
+
+/// <summary>
+/// How a broker instance's relays (the native one and Choria's) publish and reject, and report both: every outcome is
+/// counted in <c>federation.broker.*</c>; a rejection is logged at Debug with the quoted detail escaped; a failed publish
+/// is logged at Warning at most once per <see cref="Interval"/>, with how many were left out since the previous warning. A
+/// request fans out to up to thousands of targets, and while a server is down every one of them fails: one warning per
+/// target would flood the log.
+/// </summary>
+internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetrics metrics, ILogger logger, TimeProvider time)
+{
+    /// <summary>The shortest time between two publish-failure warnings.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
+
+    private readonly Lock _lock = new();
+    private long _lastLoggedAt;
+    private bool _logged;
+    private long _suppressed;
+
+    /// <summary>Publishes once, no retry, as in Choria: the client sees a missing reply before its timeout (at-most-once).</summary>
+    public async ValueTask PublishAsync(ISubjectConnection connection, SubjectMessage message, bool isRequest, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await connection.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+            metrics.Published(isRequest);
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            metrics.Error(isRequest, BrokerErrorTypes.PublishFailed, onOutgoingSide: true);
+            ReportPublishFailure(error, Direction(isRequest), message.Subject);
+        }
+    }
+
+    /// <summary>Counts and logs a message refused before anything was published.</summary>
+    public void Reject(bool isRequest, string subject, string errorType, string detail)
+    {
+        metrics.Error(isRequest, errorType, onOutgoingSide: false);
+        // The detail quotes the message (subjects, ids): escaped, so that it cannot forge log lines.
+        CollectiveLog.MessageRejected(logger, cluster, instance, Direction(isRequest), subject, errorType, PrintableText.Escape(detail));
+    }
+
+    private void ReportPublishFailure(Exception error, string direction, string subject)
+    {
+        long suppressed;
+        lock (_lock)
+        {
+            var now = time.GetTimestamp();
+            if (_logged && time.GetElapsedTime(_lastLoggedAt, now) < Interval)
+            {
+                _suppressed++;
+                return;
+            }
+
+            (suppressed, _suppressed, _lastLoggedAt, _logged) = (_suppressed, 0, now, true);
+        }
+
+        CollectiveLog.PublishFailed(logger, error, cluster, instance, direction, subject, suppressed, Interval);
+    }
+
+    private static string Direction(bool isRequest) => isRequest ? BrokerMetrics.Request : BrokerMetrics.Reply;
+}

@@ -358,6 +358,36 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
         Assert.Null(((AmqpConnection)connection).ClosedError());
     }
 
+    [Fact]
+    public async Task LedgerRecord_IsPersistent_ExactlyWhenItsUnitHasAPersistentMessage()
+    {
+        var connection = await ConnectAsync(fixture.Node.AmqpUri());
+        var queue = $"record-mode-{Guid.NewGuid():N}";
+        var ledgerName = $"record-mode-ledger-{Guid.NewGuid():N}";
+        await connection.DeclareQueueAsync(new QueueSpec(queue, AutoDelete: false), Ct);
+        resources.Add(new AsyncDisposable(() => connection.DeleteQueueAsync(queue, CancellationToken.None)));
+        resources.Add(new AsyncDisposable(() => connection.DeleteQueueAsync(ledgerName, CancellationToken.None)));
+        await using var ledger = (await connection.OpenLedgerAsync(new LedgerOptions(ledgerName, 1_000_000), Ct))!;
+        LedgerMessage Message(string id, bool persistent) =>
+            new("", queue, new MessageProperties { MessageId = id, Persistent = persistent }, Encoding.UTF8.GetBytes(id));
+
+        // A transient unit's record need not wait for the broker's disk: it would not outlive the messages it records.
+        await ledger.PublishAndRecordAsync([Message("t1", false), Message("t2", false)], "transient-unit"u8.ToArray(), Ct);
+        await ledger.PublishAndRecordAsync([Message("t3", false), Message("p1", true)], "mixed-unit"u8.ToArray(), Ct);
+
+        var factory = new ConnectionFactory { Uri = new Uri($"amqp://guest:guest@127.0.0.1:{fixture.Node.AmqpPort}/") };
+        await using var client = await factory.CreateConnectionAsync(Ct);
+        await using var channel = await client.CreateChannelAsync(cancellationToken: Ct);
+        var modes = new Dictionary<string, DeliveryModes>();
+        while (await channel.BasicGetAsync(ledgerName, autoAck: true, Ct) is { } got)
+        {
+            modes[Encoding.UTF8.GetString(got.Body.Span)] = got.BasicProperties.DeliveryMode;
+        }
+
+        Assert.Equal(DeliveryModes.Transient, modes["transient-unit"]);
+        Assert.Equal(DeliveryModes.Persistent, modes["mixed-unit"]);
+    }
+
     /// <summary>Properties whose content header is over the default frame_max (128 KiB): a header of 200,000 bytes.</summary>
     private static MessageProperties HeadersOverAFrame() =>
         new() { MessageId = "big", Headers = new Dictionary<string, object?> { ["pad"] = new string('p', 200_000) } };

@@ -79,3 +79,5 @@ dotnet benchmarks/Federation.EndToEnd/bin/Release/net10.0/Federation.EndToEnd.dl
   --broker-pid "$(cat /tmp/rabbitmq-$up/pid)" --broker-pid "$(cat /tmp/rabbitmq-$down/pid)" --host-pid "$host_pid" \
   --rates "$rates" --paced-seconds "$paced_seconds" "${suppression_flag[@]}" "${@:5}"
 kill -0 "$host_pid" 2>/dev/null || { echo "FederationHost exited early:" >&2; cat "$host_dir/host.log" >&2; exit 1; }
+# The host logs warnings only: anything here (a link restart, a lost connection) explains an outlying round.
+if [ -s "$host_dir/host.log" ]; then echo; echo "FederationHost log (warnings and errors, last 60 lines):"; tail -n 60 "$host_dir/host.log"; fi

@@ -49,11 +49,13 @@ internal sealed class InstanceCluster : IAsyncDisposable
         }
     }
 
-    public async Task StartAsync(string instance)
+    /// <param name="instance">The instance name.</param>
+    /// <param name="pattern">The policy pattern of this instance's configuration: by default every federated exchange.</param>
+    public async Task StartAsync(string instance, string pattern = "^fed")
     {
         var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") } }
             .Upstream("u", "U", u => u.Exchange = "upstream")
-            .Policy("fed", "^fed", upstream: "u");
+            .Policy("fed", pattern, upstream: "u");
         _ownership?.Invoke(options.Ownership);
         var transport = new CrashableTransport(_bed.Transport, Census, instance);
         var engine = new FederationEngine(options, [transport], timeProvider: Time);

@@ -188,8 +188,14 @@ internal sealed class InstancePresence : IAsyncDisposable
                 var alive = new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation).Encode();
                 while (!connection.Completion.IsCompleted && !consumer.Completion.IsCompleted)
                 {
+                    // Which links this instance waits for changes from beat to beat; the rest of the message does not.
+                    var properties = new MessageProperties
+                    {
+                        Headers = new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation, _ownership.Waiting).Headers(),
+                    };
+
                     // A publish that blocks (flow control) must not hold up a stop, nor the ticks for long.
-                    await publisher.PublishAsync(exchange, string.Empty, new MessageProperties(), alive, cancellationToken).AsTask()
+                    await publisher.PublishAsync(exchange, string.Empty, properties, alive, cancellationToken).AsTask()
                         .WaitAsync(_ownership.Timings.LiveFor, _time, cancellationToken).ConfigureAwait(false);
                     TickAndLog(session.ClusterName);
                     await Task.Delay(_ownership.Timings.HeartbeatEvery, _time, cancellationToken).ConfigureAwait(false);
@@ -202,13 +208,13 @@ internal sealed class InstancePresence : IAsyncDisposable
 
     private ValueTask OnHeardAsync(Delivery delivery, CancellationToken cancellationToken)
     {
-        switch (PresenceMessage.Decode(delivery.Body.Span))
+        switch (PresenceMessage.Decode(delivery.Body.Span, delivery.Properties.Headers))
         {
             case { Leaving: true } leaving:
                 _ownership.Left(leaving.Instance, leaving.Incarnation);
                 break;
             case { } alive:
-                _ownership.Heard(alive.Instance, alive.Incarnation);
+                _ownership.Heard(alive.Instance, alive.Incarnation, alive.Waiting);
                 break;
         }
 

@@ -16,18 +16,30 @@ internal sealed class InstanceRoster
     public InstanceRoster(OwnershipTimings timings) => _timings = timings;
 
     /// <summary>Records a heartbeat. Returns true when it changed who is live (a new instance, or a new incarnation).</summary>
-    public bool Heard(string instance, string incarnation, DateTimeOffset now)
+    /// <param name="instance">The instance heard.</param>
+    /// <param name="incarnation">Its run.</param>
+    /// <param name="now">When.</param>
+    /// <param name="waiting">The links it waits for (see <see cref="PresenceMessage.Waiting"/>); null when it does not say.</param>
+    public bool Heard(string instance, string incarnation, DateTimeOffset now, IReadOnlySet<string>? waiting = null)
     {
         if (_members.TryGetValue(instance, out var member) && member.Incarnation == incarnation && now - member.LastHeard <= _timings.LiveFor)
         {
             member.LastHeard = now;
+            member.Waiting = waiting;
             return false;
         }
 
         // New, restarted (another incarnation), or back after a gap: live again from now, and not settled yet.
-        _members[instance] = new Member(incarnation, now, now);
+        _members[instance] = new Member(incarnation, now, now) { Waiting = waiting };
         return true;
     }
+
+    /// <summary>
+    /// Whether <paramref name="instance"/> said in its last heartbeat that it waits for <paramref name="linkId"/> (or said
+    /// nothing about links, as instances before that part of the heartbeat did).
+    /// </summary>
+    public bool Wants(string instance, string linkId) =>
+        _members.TryGetValue(instance, out var member) && (member.Waiting is null || member.Waiting.Contains(linkId));
 
     /// <summary>An instance said it leaves (a clean stop): it is no longer live, at once. Returns true when it was.</summary>
     public bool Left(string instance, string incarnation) =>
@@ -67,5 +79,7 @@ internal sealed class InstanceRoster
         public DateTimeOffset LiveSince { get; } = liveSince;
 
         public DateTimeOffset LastHeard { get; set; } = lastHeard;
+
+        public IReadOnlySet<string>? Waiting { get; set; }
     }
 }

@@ -92,7 +92,10 @@ internal sealed class LinkOwnership
     }
 
     /// <summary>A heartbeat from <paramref name="instance"/>; this engine's own are ignored (it always counts itself).</summary>
-    public void Heard(string instance, string incarnation)
+    /// <param name="instance">The instance heard.</param>
+    /// <param name="incarnation">Its run.</param>
+    /// <param name="waiting">The links it waits for; null when its heartbeat does not say.</param>
+    public void Heard(string instance, string incarnation, IReadOnlySet<string>? waiting = null)
     {
         if (instance == Instance)
         {
@@ -102,7 +105,7 @@ internal sealed class LinkOwnership
         List<Action>? actions = null;
         lock (_sync)
         {
-            if (_roster.Heard(instance, incarnation, _time.GetUtcNow()))
+            if (_roster.Heard(instance, incarnation, _time.GetUtcNow(), waiting))
             {
                 actions = RosterChangedUnderLock();
             }
@@ -158,6 +161,21 @@ internal sealed class LinkOwnership
         Run(actions);
     }
 
+    /// <summary>
+    /// The links of this engine that want their lease and do not hold it: a lease attempt was refused since they last held
+    /// it. Said in each heartbeat, so that the holder hands such a link over when placement puts it here.
+    /// </summary>
+    public IReadOnlySet<string> Waiting
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _gates.Where(g => g.Wanting).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal);
+            }
+        }
+    }
+
     /// <summary>Whether the link may try its lease now; otherwise why it stands by, and on whom.</summary>
     internal bool MayTry(LinkPlacementGate gate, out string? preferred, out string? reason)
     {
@@ -211,6 +229,13 @@ internal sealed class LinkOwnership
         var (placed, _) = Place(gate);
         if (placed is null || placed == Instance || !_roster.IsSettled(placed, now))
         {
+            return false;
+        }
+
+        if (!_roster.Wants(placed, gate.LinkId))
+        {
+            // The preferred instance does not run this link (another configuration on the same downstream), or has not
+            // asked for it yet: handing it over would only stop it until a fallback takes it back.
             return false;
         }
 

@@ -74,6 +74,9 @@ internal sealed class LinkPlacementGate : IDisposable
 
     internal bool FallbackTry { get; set; }
 
+    /// <summary>A lease attempt was refused and the lease has not been held since: this engine waits for the link.</summary>
+    internal bool Wanting { get; set; }
+
     internal (string Instance, string? Incarnation)? HandedTo { get; set; }
 
     internal (string Instance, string? Incarnation)? NotTakenBy { get; set; }
@@ -96,6 +99,7 @@ internal sealed class LinkPlacementGate : IDisposable
     {
         lock (_owner.Sync)
         {
+            Wanting = true;
             if (FallbackTry)
             {
                 FallbackTry = false;
@@ -116,6 +120,7 @@ internal sealed class LinkPlacementGate : IDisposable
             }
 
             FallbackTry = false;
+            Wanting = false;
             HandedTo = null;
             StandbySince = null;
             State = GateState.Holding;

@@ -4,17 +4,34 @@ namespace Federation.Core.Links.Ownership;
 
 /// <summary>
 /// What an instance says on the presence exchange: that it is alive, or that it leaves (a clean stop), with its name and
-/// incarnation. Three lines of UTF-8 text, so that an operator can read them with any client.
+/// incarnation. Three lines of UTF-8 text, so that an operator can read them with any client. An alive message also
+/// names, in the header <see cref="WaitingHeader"/>, the links this instance runs and wants to hold but could not (its
+/// lease attempt was refused): a holder hands a link over only to an instance that asks for it, so that instances with
+/// other configurations on the same downstream never take links away from each other.
 /// </summary>
-internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation)
+/// <param name="Leaving">A clean stop rather than a heartbeat.</param>
+/// <param name="Instance">The instance's name.</param>
+/// <param name="Incarnation">The instance's run.</param>
+/// <param name="Waiting">
+/// The ids of the links this instance waits for; null when the message does not say (an instance of a version before the
+/// header, which took any link placed on it).
+/// </param>
+internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null)
 {
+    /// <summary>The header with the ids of the links the instance waits for, separated by spaces (link ids are hex).</summary>
+    public const string WaitingHeader = "x-federation-waiting";
+
     private const string AliveWord = "alive";
     private const string LeavingWord = "leaving";
 
     public byte[] Encode() => Encoding.UTF8.GetBytes($"{(Leaving ? LeavingWord : AliveWord)}\n{Incarnation}\n{Instance}");
 
+    /// <summary>The headers of the message: the waiting links, when it says them.</summary>
+    public Dictionary<string, object?>? Headers() =>
+        Waiting is null ? null : new(StringComparer.Ordinal) { [WaitingHeader] = string.Join(' ', Waiting.Order(StringComparer.Ordinal)) };
+
     /// <summary>Reads a message, or null for anything else (which is ignored: the exchange is open to any client).</summary>
-    public static PresenceMessage? Decode(ReadOnlySpan<byte> body)
+    public static PresenceMessage? Decode(ReadOnlySpan<byte> body, IReadOnlyDictionary<string, object?>? headers = null)
     {
         string text;
         try
@@ -28,7 +45,18 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
 
         var parts = text.Split('\n', 3);
         return parts.Length == 3 && parts[0] is AliveWord or LeavingWord && parts[1].Length > 0 && parts[2].Length > 0
-            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1])
+            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadWaiting(headers))
             : null;
+    }
+
+    private static HashSet<string>? ReadWaiting(IReadOnlyDictionary<string, object?>? headers)
+    {
+        var text = headers?.GetValueOrDefault(WaitingHeader) switch
+        {
+            string s => s,
+            byte[] utf8 => Encoding.UTF8.GetString(utf8),
+            _ => null,
+        };
+        return text is null ? null : new HashSet<string>(text.Split(' ', StringSplitOptions.RemoveEmptyEntries), StringComparer.Ordinal);
     }
 }

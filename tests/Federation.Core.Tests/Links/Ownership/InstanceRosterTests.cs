@@ -57,4 +57,25 @@ public sealed class InstanceRosterTests
         Assert.Null(PresenceMessage.Decode("hello"u8));
         Assert.Null(PresenceMessage.Decode([0xff, 0xfe]));
     }
+
+    [Fact]
+    public void The_links_an_instance_waits_for_travel_in_a_header_and_decide_what_it_is_handed()
+    {
+        var message = new PresenceMessage(Leaving: false, "b", "1", new HashSet<string>(["0badcafe", "12345678"]));
+        var decoded = PresenceMessage.Decode(message.Encode(), message.Headers());
+        Assert.Equal(["0badcafe", "12345678"], decoded!.Waiting!.Order(StringComparer.Ordinal));
+
+        var roster = new InstanceRoster(Timings);
+        roster.Heard("b", "1", _t0, decoded.Waiting);
+        Assert.True(roster.Wants("b", "0badcafe"));
+        Assert.False(roster.Wants("b", "ffffffff"));
+
+        // The next heartbeat replaces the set; one that says nothing (an older instance) takes any link, as before.
+        roster.Heard("b", "1", _t0 + TimeSpan.FromSeconds(1), new HashSet<string>());
+        Assert.False(roster.Wants("b", "0badcafe"));
+        var silent = PresenceMessage.Decode(message.Encode());
+        roster.Heard("b", "1", _t0 + TimeSpan.FromSeconds(2), silent!.Waiting);
+        Assert.True(roster.Wants("b", "ffffffff"));
+        Assert.False(roster.Wants("nobody", "0badcafe"));
+    }
 }

@@ -142,6 +142,7 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
             AmqpSubjects.ValidatePublish(message.ReplyTo, nameof(message.ReplyTo));
         }
 
+        SubjectHeaderRules.Validate(message);
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfUnusable();
         var properties = new BasicProperties { Headers = AmqpSubjectHeaders.ToAmqp(message.Headers), ReplyTo = message.ReplyTo };

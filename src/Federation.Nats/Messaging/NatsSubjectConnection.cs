@@ -138,6 +138,9 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
             NatsSubjects.ValidatePublish(message.ReplyTo, nameof(message.ReplyTo));
         }
 
+        // The client checks header fields only while it writes them, and reports a bad one as a NatsException, which reads
+        // as a broken connection: the SPI names the field instead, before anything is sent.
+        SubjectHeaderRules.Validate(message);
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
 

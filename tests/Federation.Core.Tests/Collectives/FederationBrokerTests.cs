@@ -425,13 +425,15 @@ public sealed class FederationBrokerTests
 
             await federation.PublishAsync(new SubjectMessage("choria.federation.forgery.federation", Encoding.UTF8.GetBytes("x"),
                 [new(FederationHeaders.RequestId, "r1"), new(FederationHeaders.ReplyTo, "client.reply.r1"),
-                 new(FederationHeaders.Target, "mcollective.node.x\r\ninfo: forged line")]), CancellationToken.None);
+                 // No CR or LF: no transport carries them in a header value (SubjectHeaderRules). NEL (U+0085) is a line break
+                 // to many log viewers, and ESC starts a terminal control sequence.
+                 new(FederationHeaders.Target, "mcollective.node.x\u0085info: forged line\u001b[2K")]), CancellationToken.None);
 
             await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1, "the request was rejected");
             var rejected = Assert.Single(logs.WithId(4005)).Message;
-            Assert.DoesNotContain('\r', rejected);
-            Assert.DoesNotContain('\n', rejected);
-            Assert.Contains("mcollective.node.x\\u000D\\u000Ainfo: forged line", rejected, StringComparison.Ordinal);
+            Assert.DoesNotContain('\u0085', rejected);
+            Assert.DoesNotContain('\u001b', rejected);
+            Assert.Contains("mcollective.node.x\\u0085info: forged line\\u001B[2K", rejected, StringComparison.Ordinal);
         }
     }
 

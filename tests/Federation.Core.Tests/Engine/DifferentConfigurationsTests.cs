@@ -1,3 +1,4 @@
+using Federation.Core.Links;
 using Federation.Core.Links.Ownership;
 
 namespace Federation.Core.Tests.Engine;
@@ -46,5 +47,32 @@ public sealed class DifferentConfigurationsTests : IAsyncLifetime
         }
 
         Assert.Equal(1, _cluster.Census.MostAtOnce);
+    }
+
+    [Fact]
+    public async Task A_link_that_appears_next_to_a_settled_instance_with_another_configuration_runs_at_once()
+    {
+        await using var cluster = new InstanceCluster(Links);
+        await cluster.DeclareExchangesAsync();
+        await cluster.StartAsync("host-a", "^fed000[0-5]$|^new");
+        await cluster.StartAsync("host-b", "^fed000[6-9]$|^fed001");
+        await cluster.AdvanceUntilAsync(cluster.AllRunning, TimeSpan.FromSeconds(10), cluster.Describe);
+        cluster.Time.Advance(TimeSpan.FromSeconds(5)); // Both have heard each other for a while.
+        await Task.Delay(Testbed.PollInterval);
+
+        // New exchanges for host-a only: placement puts some of their links on host-b, which neither holds nor waits for
+        // them, so host-a must not stand by for it (the fallback would take 15 s).
+        var app = await cluster.Bed.ConnectAsync("D");
+        string[] added = ["new0", "new1", "new2", "new3", "new4", "new5"];
+        foreach (var exchange in added)
+        {
+            await Testbed.DeclareExchangeAsync(app, exchange);
+        }
+
+        bool AddedRunOnA() => cluster.LinksOf("host-a").Count(l => added.Any(a => l.Exchange == a) && l.State == LinkState.Running) == added.Length;
+        var took = await cluster.AdvanceUntilAsync(AddedRunOnA, TimeSpan.FromSeconds(3), cluster.Describe);
+        Assert.InRange(took, TimeSpan.Zero, TimeSpan.FromSeconds(3));
+        var ids = cluster.LinksOf("host-a").Where(l => added.Contains(l.Exchange)).Select(l => l.Id).ToList();
+        Assert.Contains(ids, id => LinkPlacement.Preference(id, ["host-a", "host-b"])[0] == "host-b");
     }
 }

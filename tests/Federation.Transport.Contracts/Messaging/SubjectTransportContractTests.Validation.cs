@@ -45,6 +45,31 @@ public abstract partial class SubjectTransportContractTests
         Assert.Contains($"'{subject}'", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("two words", "v", "'two words'")]
+    [InlineData("a:b", "v", "'a:b'")]
+    [InlineData("", "v", "empty name")]
+    [InlineData("tab\there", "v", "'tab\\u0009here'")]
+    [InlineData("caf\u00e9", "v", "'caf\u00e9'")]
+    [InlineData("x-line", "one\r\nInjected: yes", "'x-line'")]
+    [InlineData("x-line", "one\ntwo", "'x-line'")]
+    public async Task Publish_WithABadHeaderField_ThrowsArgumentExceptionNamingIt_AndTheConnectionGoesOn(string name, string value, string named)
+    {
+        var subject = UniqueSubject("badheader");
+        var connection = await OpenAsync();
+        var recorder = await SubjectRecorder.StartAsync(connection, subject, null, Ct);
+
+        var error = await Assert.ThrowsAnyAsync<ArgumentException>(async () =>
+            await connection.PublishAsync(new SubjectMessage(subject, Encoding.UTF8.GetBytes("bad"), [new("ok", "1"), new(name, value)]), Ct));
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
+        Assert.False(error.Message.AsSpan().ContainsAny('\r', '\n'), "a hostile field must not put line breaks into a log");
+
+        // Nothing of the refused message was sent, and the connection is not broken by it.
+        await connection.PublishAsync(new SubjectMessage(subject, Encoding.UTF8.GetBytes("good"), [new("ok", "1")]), Ct);
+        await Eventually.TrueAsync(() => recorder.Count == 1, Patience);
+        Assert.Equal(["good"], recorder.Messages.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
+    }
+
     [Fact]
     public async Task Publish_WithAWildcardReplySubject_ThrowsArgumentExceptionNamingIt()
     {

@@ -68,6 +68,7 @@ internal sealed class InMemorySubjectConnection : ISubjectConnection
             ThrowIfInvalid(message.ReplyTo, SubjectUse.Publish, nameof(message));
         }
 
+        SubjectHeaderRules.Validate(message);
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled(cancellationToken);

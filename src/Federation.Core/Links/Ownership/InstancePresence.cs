@@ -188,10 +188,10 @@ internal sealed class InstancePresence : IAsyncDisposable
                 var alive = new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation).Encode();
                 while (!connection.Completion.IsCompleted && !consumer.Completion.IsCompleted)
                 {
-                    // Which links this instance waits for changes from beat to beat; the rest of the message does not.
+                    // Which links this instance waits for and holds changes from beat to beat; the rest of the message does not.
                     var properties = new MessageProperties
                     {
-                        Headers = new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation, _ownership.Waiting).Headers(),
+                        Headers = new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation, _ownership.Waiting, _ownership.Holding).Headers(),
                     };
 
                     // A publish that blocks (flow control) must not hold up a stop, nor the ticks for long.
@@ -214,7 +214,7 @@ internal sealed class InstancePresence : IAsyncDisposable
                 _ownership.Left(leaving.Instance, leaving.Incarnation);
                 break;
             case { } alive:
-                _ownership.Heard(alive.Instance, alive.Incarnation, alive.Waiting);
+                _ownership.Heard(alive.Instance, alive.Incarnation, alive.Waiting, alive.Holding);
                 break;
         }
 

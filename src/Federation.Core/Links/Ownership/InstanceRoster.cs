@@ -20,19 +20,30 @@ internal sealed class InstanceRoster
     /// <param name="incarnation">Its run.</param>
     /// <param name="now">When.</param>
     /// <param name="waiting">The links it waits for (see <see cref="PresenceMessage.Waiting"/>); null when it does not say.</param>
-    public bool Heard(string instance, string incarnation, DateTimeOffset now, IReadOnlySet<string>? waiting = null)
+    /// <param name="holding">The links it holds; null when it does not say.</param>
+    public bool Heard(string instance, string incarnation, DateTimeOffset now, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null)
     {
         if (_members.TryGetValue(instance, out var member) && member.Incarnation == incarnation && now - member.LastHeard <= _timings.LiveFor)
         {
             member.LastHeard = now;
             member.Waiting = waiting;
+            member.Holding = holding;
             return false;
         }
 
         // New, restarted (another incarnation), or back after a gap: live again from now, and not settled yet.
-        _members[instance] = new Member(incarnation, now, now) { Waiting = waiting };
+        _members[instance] = new Member(incarnation, now, now) { Waiting = waiting, Holding = holding };
         return true;
     }
+
+    /// <summary>
+    /// Whether <paramref name="instance"/> may run <paramref name="linkId"/>, as far as its last heartbeat says: it holds the
+    /// link or waits for it, or its heartbeat does not say which links it has (an instance before that part of the heartbeat).
+    /// An instance that has another configuration neither holds nor waits for the link, and is not worth standing by for.
+    /// </summary>
+    public bool MayRun(string instance, string linkId) =>
+        _members.TryGetValue(instance, out var member)
+        && (member.Waiting is null || member.Holding is null || member.Waiting.Contains(linkId) || member.Holding.Contains(linkId));
 
     /// <summary>
     /// Whether <paramref name="instance"/> said in its last heartbeat that it waits for <paramref name="linkId"/> (or said
@@ -81,5 +92,7 @@ internal sealed class InstanceRoster
         public DateTimeOffset LastHeard { get; set; } = lastHeard;
 
         public IReadOnlySet<string>? Waiting { get; set; }
+
+        public IReadOnlySet<string>? Holding { get; set; }
     }
 }

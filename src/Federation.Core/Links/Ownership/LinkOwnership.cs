@@ -95,7 +95,8 @@ internal sealed class LinkOwnership
     /// <param name="instance">The instance heard.</param>
     /// <param name="incarnation">Its run.</param>
     /// <param name="waiting">The links it waits for; null when its heartbeat does not say.</param>
-    public void Heard(string instance, string incarnation, IReadOnlySet<string>? waiting = null)
+    /// <param name="holding">The links it holds; null when its heartbeat does not say.</param>
+    public void Heard(string instance, string incarnation, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null)
     {
         if (instance == Instance)
         {
@@ -105,7 +106,7 @@ internal sealed class LinkOwnership
         List<Action>? actions = null;
         lock (_sync)
         {
-            if (_roster.Heard(instance, incarnation, _time.GetUtcNow(), waiting))
+            if (_roster.Heard(instance, incarnation, _time.GetUtcNow(), waiting, holding))
             {
                 actions = RosterChangedUnderLock();
             }
@@ -176,6 +177,18 @@ internal sealed class LinkOwnership
         }
     }
 
+    /// <summary>The links of this engine that hold their lease. Said in each heartbeat, so that others stand by for them.</summary>
+    public IReadOnlySet<string> Holding
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _gates.Where(g => g.Holding).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal);
+            }
+        }
+    }
+
     /// <summary>Whether the link may try its lease now; otherwise why it stands by, and on whom.</summary>
     internal bool MayTry(LinkPlacementGate gate, out string? preferred, out string? reason)
     {
@@ -206,8 +219,10 @@ internal sealed class LinkOwnership
         var (placed, rank) = Place(gate);
         preferred = placed;
         reason = null;
-        if (placed is null || placed == Instance)
+        if (placed is null || placed == Instance || !_roster.MayRun(placed, gate.LinkId))
         {
+            // Placed here, or on an instance that neither holds nor waits for it (another configuration, say): nobody is
+            // worth standing by for. The lease decides; if the preferred instance asks later, the link is handed to it.
             gate.StandbySince = null;
             return true;
         }

@@ -6,8 +6,9 @@ namespace Federation.Core.Links.Ownership;
 /// What an instance says on the presence exchange: that it is alive, or that it leaves (a clean stop), with its name and
 /// incarnation. Three lines of UTF-8 text, so that an operator can read them with any client. An alive message also
 /// names, in the header <see cref="WaitingHeader"/>, the links this instance runs and wants to hold but could not (its
-/// lease attempt was refused): a holder hands a link over only to an instance that asks for it, so that instances with
-/// other configurations on the same downstream never take links away from each other.
+/// lease attempt was refused), and in <see cref="HoldingHeader"/> the links it holds. A holder hands a link over only to
+/// an instance that waits for it, and an instance stands by for a link only while the instance placement puts it on holds
+/// it or waits for it: instances with other configurations on the same downstream never stop each other's links.
 /// </summary>
 /// <param name="Leaving">A clean stop rather than a heartbeat.</param>
 /// <param name="Instance">The instance's name.</param>
@@ -16,19 +17,41 @@ namespace Federation.Core.Links.Ownership;
 /// The ids of the links this instance waits for; null when the message does not say (an instance of a version before the
 /// header, which took any link placed on it).
 /// </param>
-internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null)
+/// <param name="Holding">The ids of the links this instance holds; null when the message does not say.</param>
+internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null, IReadOnlySet<string>? Holding = null)
 {
     /// <summary>The header with the ids of the links the instance waits for, separated by spaces (link ids are hex).</summary>
     public const string WaitingHeader = "x-federation-waiting";
+
+    /// <summary>The header with the ids of the links the instance holds, separated by spaces.</summary>
+    public const string HoldingHeader = "x-federation-holding";
 
     private const string AliveWord = "alive";
     private const string LeavingWord = "leaving";
 
     public byte[] Encode() => Encoding.UTF8.GetBytes($"{(Leaving ? LeavingWord : AliveWord)}\n{Incarnation}\n{Instance}");
 
-    /// <summary>The headers of the message: the waiting links, when it says them.</summary>
-    public Dictionary<string, object?>? Headers() =>
-        Waiting is null ? null : new(StringComparer.Ordinal) { [WaitingHeader] = string.Join(' ', Waiting.Order(StringComparer.Ordinal)) };
+    /// <summary>The headers of the message: the waiting and the held links, when it says them.</summary>
+    public Dictionary<string, object?>? Headers()
+    {
+        if (Waiting is null && Holding is null)
+        {
+            return null;
+        }
+
+        var headers = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (Waiting is not null)
+        {
+            headers[WaitingHeader] = string.Join(' ', Waiting.Order(StringComparer.Ordinal));
+        }
+
+        if (Holding is not null)
+        {
+            headers[HoldingHeader] = string.Join(' ', Holding.Order(StringComparer.Ordinal));
+        }
+
+        return headers;
+    }
 
     /// <summary>Reads a message, or null for anything else (which is ignored: the exchange is open to any client).</summary>
     public static PresenceMessage? Decode(ReadOnlySpan<byte> body, IReadOnlyDictionary<string, object?>? headers = null)
@@ -45,13 +68,13 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
 
         var parts = text.Split('\n', 3);
         return parts.Length == 3 && parts[0] is AliveWord or LeavingWord && parts[1].Length > 0 && parts[2].Length > 0
-            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadWaiting(headers))
+            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadIds(headers, WaitingHeader), ReadIds(headers, HoldingHeader))
             : null;
     }
 
-    private static HashSet<string>? ReadWaiting(IReadOnlyDictionary<string, object?>? headers)
+    private static HashSet<string>? ReadIds(IReadOnlyDictionary<string, object?>? headers, string name)
     {
-        var text = headers?.GetValueOrDefault(WaitingHeader) switch
+        var text = headers?.GetValueOrDefault(name) switch
         {
             string s => s,
             byte[] utf8 => Encoding.UTF8.GetString(utf8),

@@ -78,4 +78,22 @@ public sealed class InstanceRosterTests
         Assert.True(roster.Wants("b", "ffffffff"));
         Assert.False(roster.Wants("nobody", "0badcafe"));
     }
+
+    [Fact]
+    public void An_instance_may_run_a_link_it_holds_or_waits_for_and_one_that_does_not_say_may_run_any()
+    {
+        var message = new PresenceMessage(Leaving: false, "b", "1", new HashSet<string>(["aaaaaaaa"]), new HashSet<string>(["bbbbbbbb"]));
+        var decoded = PresenceMessage.Decode(message.Encode(), message.Headers())!;
+        Assert.Equal(["bbbbbbbb"], decoded.Holding!);
+
+        var roster = new InstanceRoster(Timings);
+        roster.Heard("b", "1", _t0, decoded.Waiting, decoded.Holding);
+        Assert.True(roster.MayRun("b", "aaaaaaaa"));
+        Assert.True(roster.MayRun("b", "bbbbbbbb"));
+        Assert.False(roster.MayRun("b", "cccccccc"), "another configuration's instance is not stood by for");
+
+        roster.Heard("b", "1", _t0 + TimeSpan.FromSeconds(1));
+        Assert.True(roster.MayRun("b", "cccccccc"));
+        Assert.False(roster.MayRun("nobody", "aaaaaaaa"));
+    }
 }

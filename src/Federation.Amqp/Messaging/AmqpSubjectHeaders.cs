@@ -1,6 +1,8 @@
 using System.Collections;
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
+using RabbitMQ.Client;
 
 namespace Federation.Amqp.Messaging;
 
@@ -8,7 +10,8 @@ namespace Federation.Amqp.Messaging;
 /// Maps the subject SPI's ordered header fields to an AMQP headers table and back. A table has one entry per name, so the
 /// values of a repeated name travel as an AMQP array, in order; names keep their spelling (the table is case-sensitive) and
 /// the order of their first appearance. As on NATS, fields interleaved by name (<c>a, b, a</c>) come back grouped
-/// (<c>a, a, b</c>). Values are UTF-8 long strings; values of other AMQP types (from other clients) arrive as invariant text.
+/// (<c>a, a, b</c>). Values are UTF-8 long strings; values of other AMQP types (from other clients) arrive as invariant text, a nested table
+/// or array as JSON.
 /// </summary>
 internal static class AmqpSubjectHeaders
 {
@@ -74,7 +77,76 @@ internal static class AmqpSubjectHeaders
         null => string.Empty,
         byte[] bytes => Encoding.UTF8.GetString(bytes),
         string text => text,
+        bool flag => flag ? "true" : "false",
+        AmqpTimestamp timestamp => timestamp.UnixTime.ToString(CultureInfo.InvariantCulture),
         IFormattable formattable => formattable.ToString(null, CultureInfo.InvariantCulture),
+        // A nested table or array (another client's): its content as JSON, not the name of a .NET type.
+        IDictionary or IList => Json(value),
         _ => value.ToString() ?? string.Empty,
     };
+
+    private static string Json(object value)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            WriteJson(writer, value, depth: 0);
+        }
+
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    private static void WriteJson(Utf8JsonWriter writer, object? value, int depth)
+    {
+        // The client reads tables to any depth a peer sends; the text stops where JSON's own default limit would.
+        if (depth >= 64)
+        {
+            writer.WriteStringValue("...");
+            return;
+        }
+
+        switch (value)
+        {
+            case null:
+                writer.WriteNullValue();
+                break;
+            case bool flag:
+                writer.WriteBooleanValue(flag);
+                break;
+            case byte[] or string or AmqpTimestamp:
+                writer.WriteStringValue(Text(value));
+                break;
+            case IDictionary table:
+                writer.WriteStartObject();
+                foreach (DictionaryEntry entry in table)
+                {
+                    writer.WritePropertyName(Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? string.Empty);
+                    WriteJson(writer, entry.Value, depth + 1);
+                }
+
+                writer.WriteEndObject();
+                break;
+            case IList list:
+                writer.WriteStartArray();
+                foreach (var item in list)
+                {
+                    WriteJson(writer, item, depth + 1);
+                }
+
+                writer.WriteEndArray();
+                break;
+            case double number when !double.IsFinite(number):
+                writer.WriteStringValue(Text(value)); // JSON has no NaN or infinity.
+                break;
+            case float number when !float.IsFinite(number):
+                writer.WriteStringValue(Text(value));
+                break;
+            case sbyte or byte or short or ushort or int or uint or long or ulong or float or double or decimal:
+                writer.WriteRawValue(((IFormattable)value).ToString(null, CultureInfo.InvariantCulture), skipInputValidation: false);
+                break;
+            default:
+                writer.WriteStringValue(Text(value));
+                break;
+        }
+    }
 }

@@ -452,7 +452,9 @@ internal sealed partial class LinkSession
     {
         var reason = verdict == ForwardVerdict.Cycle ? "cycle" : "max_hops";
         _context.Counters.Dropped(reason);
-        Log.MessageDropped(_context.Logger, _definition.Id, reason, HopRules.ReadReceivedFrom(delivery.Properties.Headers).Count, _settings.MaxHops);
+        // The length the check used: every element of the trail counts, also one that is not a well-formed entry.
+        var hops = delivery.Properties.Headers?.GetValueOrDefault(HopHeaders.ReceivedFrom) is { } trail && HeaderValueReader.TryGetArrayCount(trail, out var length) ? length : 0;
+        Log.MessageDropped(_context.Logger, _definition.Id, reason, hops, _settings.MaxHops);
 
         // Dropped messages are acknowledged upstream, as the plugin does: they must not come back. The ack goes
         // through the tracker, like a confirmed forward, so that it never covers an earlier unconfirmed delivery.

@@ -35,7 +35,7 @@ internal sealed class Testbed : IAsyncDisposable
     public static string Uri(string broker, string vhost = "/") => $"memory://{broker}/{System.Uri.EscapeDataString(vhost)}";
 
     /// <summary>Starts an engine federating into <paramref name="broker"/> (and vhost).</summary>
-    public async Task<FederationEngine> StartEngineAsync(string broker, Action<FederationOptions> configure, string vhost = "/", ExplicitTopology? explicitTopology = null)
+    public async Task<FederationEngine> StartEngineAsync(string broker, Action<FederationOptions> configure, string vhost = "/", ExplicitTopology? explicitTopology = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         Broker(broker);
         var options = new FederationOptions { Downstream = { Uri = Uri(broker, vhost) } };
@@ -51,7 +51,7 @@ internal sealed class Testbed : IAsyncDisposable
             }
         }
 
-        var engine = new FederationEngine(options, [WrapTransport?.Invoke(Transport) ?? Transport], explicitTopology: explicitTopology);
+        var engine = new FederationEngine(options, [WrapTransport?.Invoke(Transport) ?? Transport], loggerFactory, explicitTopology: explicitTopology);
         _engines.Add(engine);
         await engine.StartAsync(CancellationToken.None);
         return engine;

@@ -31,10 +31,17 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
 
     public byte[] Encode() => Encoding.UTF8.GetBytes($"{(Leaving ? LeavingWord : AliveWord)}\n{Incarnation}\n{Instance}");
 
+    /// <summary>
+    /// The most link ids a heartbeat lists (about 9 bytes each): beyond this the headers would crowd an AMQP frame (128 KiB by
+    /// default), so a heartbeat of an instance with more links says nothing of them, and the others treat it as one that
+    /// may run any link (stand by for it, hand links to it), as before these headers.
+    /// </summary>
+    public const int MaxListedLinks = 5_000;
+
     /// <summary>The headers of the message: the waiting and the held links, when it says them.</summary>
     public Dictionary<string, object?>? Headers()
     {
-        if (Waiting is null && Holding is null)
+        if ((Waiting is null && Holding is null) || (Waiting?.Count ?? 0) + (Holding?.Count ?? 0) > MaxListedLinks)
         {
             return null;
         }

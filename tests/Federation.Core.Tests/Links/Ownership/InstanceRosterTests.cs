@@ -94,6 +94,10 @@ public sealed class InstanceRosterTests
 
         roster.Heard("b", "1", _t0 + TimeSpan.FromSeconds(1));
         Assert.True(roster.MayRun("b", "cccccccc"));
+
+        // Too many links to list in a frame: the heartbeat says nothing of them, as an older instance's would.
+        var many = Enumerable.Range(0, PresenceMessage.MaxListedLinks + 1).Select(i => i.ToString("x8", System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
+        Assert.Null(new PresenceMessage(Leaving: false, "b", "1", new HashSet<string>(), many).Headers());
         Assert.False(roster.MayRun("nobody", "aaaaaaaa"));
     }
 }

@@ -148,9 +148,11 @@ internal sealed class AmqpLedger : IDeliveryLedger
     }
 
     // A unit's record is as durable as the most durable message it records. A persistent record makes tx.commit-ok wait
-    // until the broker has synced it to disk; for a unit of transient messages that wait (about 3 ms here, most of the
-    // link's latency at moderate rates) would buy nothing: a crash of the downstream broker loses the transient messages
-    // with the record, and while the broker runs (a crash of the host or of the upstream) it keeps both in memory.
+    // until the broker has synced it to disk (about 3 ms here, most of the link's latency at moderate rates). While the
+    // ledger's node runs (a crash of the host or of the upstream) it keeps a transient record as it keeps a persistent
+    // one. A restart of that node loses transient records; where the messages outlive them (quorum queues keep every
+    // message, or queues on other nodes of a cluster), two things are weaker, as the README says: a unit committed but
+    // not yet acknowledged upstream is forwarded again, and message-id suppression forgets those messages' ids.
     private static bool AnyPersistent(IReadOnlyList<LedgerMessage> messages)
     {
         for (var index = 0; index < messages.Count; index++)

@@ -107,6 +107,13 @@ internal sealed class MessageRelay(
             return (BrokerErrorTypes.Malformed, malformed);
         }
 
+        // A field no subject transport may send (an AMQP client can write one): dropped here, once, as malformed, rather
+        // than failing every publish to its targets.
+        if (SubjectHeaderRules.FindViolation(message) is { } badField)
+        {
+            return (BrokerErrorTypes.Malformed, badField);
+        }
+
         if (isRequest && envelope.RequestId is null)
         {
             return (BrokerErrorTypes.Malformed, $"no {FederationHeaders.RequestId}");

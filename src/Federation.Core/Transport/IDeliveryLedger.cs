@@ -28,7 +28,9 @@ public interface IDeliveryLedger : IAsyncDisposable
     /// <summary>
     /// Publishes <paramref name="messages"/> and appends <paramref name="record"/> as one unit: if the caller's process dies or
     /// its connection is lost, either every message was published and the record is stored, or nothing was. Completes when
-    /// the broker has taken responsibility for all of it (persistent messages and the record are durable).
+    /// the broker has taken responsibility for all of it. Persistent messages are durable, and so is the record of a unit
+    /// with a persistent message; a transport may keep the record of an all-transient unit as transiently as the messages
+    /// (AMQP does, so that the commit does not wait for the broker's disk).
     /// </summary>
     /// <param name="messages">The messages, published in this order.</param>
     /// <param name="record">The ledger record that describes them.</param>

@@ -112,3 +112,49 @@ public sealed class AmqpCollectiveScaleTests(AmqpCollectivesFixture fixture, ITe
     private static FederatedRequest Request(string federation, string body, TimeSpan timeout) =>
         CollectiveScaleScenario.Request(federation, body, timeout);
 }
+
+/// <summary>
+/// A request from a plain AMQP client whose header names no subject transport may send (a space in a name): the broker
+/// drops it once, as malformed, instead of failing a publish to each target.
+/// </summary>
+[Collection(AmqpCollectivesCollection.Name)]
+public sealed class AmqpCollectiveBadHeaderTests(AmqpCollectivesFixture fixture)
+{
+    [Fact]
+    public async Task A_request_with_a_header_name_no_transport_may_send_is_rejected_once_as_malformed()
+    {
+        var broker = await fixture.StartBrokerAsync("london_badheader", "london", "london-badheader", ownedByFixture: false);
+        await using (broker)
+        {
+            var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(fixture.FederationUri) };
+            await using var client = await factory.CreateConnectionAsync();
+            await using var channel = await client.CreateChannelAsync();
+            var properties = new RabbitMQ.Client.BasicProperties
+            {
+                Headers = new Dictionary<string, object?>
+                {
+                    [FederationHeaders.RequestId] = Encoding.UTF8.GetBytes("0123456789abcdef0123456789abcdef"),
+                    [FederationHeaders.ReplyTo] = Encoding.UTF8.GetBytes("client.reply.bad"),
+                    // Two targets: a failing publish would count an error for each.
+                    [FederationHeaders.Target] = new List<object> { Encoding.UTF8.GetBytes("mcollective.node.x"), Encoding.UTF8.GetBytes("mcollective.node.y") },
+                    ["bad name"] = Encoding.UTF8.GetBytes("v"),
+                },
+            };
+            const string subject = "choria.federation.london_badheader.federation";
+            await channel.BasicPublishAsync("amq.topic", subject, mandatory: false, properties, Encoding.UTF8.GetBytes("x"));
+
+            // Then a good request: once it is published, the bad one (ahead of it in the one instance's queue) was handled.
+            properties.Headers.Remove("bad name");
+            await channel.BasicPublishAsync("amq.topic", subject, mandatory: false, properties, Encoding.UTF8.GetBytes("y"));
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (broker.Statistics.Published < 2)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"the good request was not relayed: {broker.Statistics}");
+                await Task.Delay(TimeSpan.FromMilliseconds(100));
+            }
+
+            Assert.Equal(1, broker.Statistics.Errors);
+            Assert.Equal(2, broker.Statistics.Published);
+        }
+    }
+}

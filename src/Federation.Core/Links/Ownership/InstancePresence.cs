@@ -186,17 +186,31 @@ internal sealed class InstancePresence : IAsyncDisposable
                 _announcedOn = session;
                 _failing = false;
                 var alive = new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation).Encode();
+                var listClaims = true;
                 while (!connection.Completion.IsCompleted && !consumer.Completion.IsCompleted)
                 {
                     // Which links this instance waits for and holds changes from beat to beat; the rest of the message does not.
+                    var (waiting, holding) = _ownership.LinkClaims();
                     var properties = new MessageProperties
                     {
-                        Headers = new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation, _ownership.Waiting, _ownership.Holding).Headers(),
+                        Headers = listClaims ? new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation, waiting, holding).Headers() : null,
                     };
 
-                    // A publish that blocks (flow control) must not hold up a stop, nor the ticks for long.
-                    await publisher.PublishAsync(exchange, string.Empty, properties, alive, cancellationToken).AsTask()
-                        .WaitAsync(_ownership.Timings.LiveFor, _time, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        // A publish that blocks (flow control) must not hold up a stop, nor the ticks for long.
+                        await publisher.PublishAsync(exchange, string.Empty, properties, alive, cancellationToken).AsTask()
+                            .WaitAsync(_ownership.Timings.LiveFor, _time, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (MessageRefusedException) when (properties.Headers is not null)
+                    {
+                        // The list does not fit (a downstream with a small frame_max or max_payload): heartbeats say nothing of
+                        // links from now on, as an older instance's do, rather than not at all.
+                        listClaims = false;
+                        await publisher.PublishAsync(exchange, string.Empty, new MessageProperties(), alive, cancellationToken).AsTask()
+                            .WaitAsync(_ownership.Timings.LiveFor, _time, cancellationToken).ConfigureAwait(false);
+                    }
+
                     TickAndLog(session.ClusterName);
                     await Task.Delay(_ownership.Timings.HeartbeatEvery, _time, cancellationToken).ConfigureAwait(false);
                 }

@@ -163,29 +163,16 @@ internal sealed class LinkOwnership
     }
 
     /// <summary>
-    /// The links of this engine that want their lease and do not hold it: a lease attempt was refused since they last held
-    /// it. Said in each heartbeat, so that the holder hands such a link over when placement puts it here.
+    /// One consistent view, for a heartbeat, of this engine's links that want their lease and do not hold it (a lease attempt
+    /// was refused since they last held it: the holder hands such a link over when placement puts it here) and of those that
+    /// hold it (others stand by for them).
     /// </summary>
-    public IReadOnlySet<string> Waiting
+    public (IReadOnlySet<string> Waiting, IReadOnlySet<string> Holding) LinkClaims()
     {
-        get
+        lock (_sync)
         {
-            lock (_sync)
-            {
-                return _gates.Where(g => g.Wanting).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal);
-            }
-        }
-    }
-
-    /// <summary>The links of this engine that hold their lease. Said in each heartbeat, so that others stand by for them.</summary>
-    public IReadOnlySet<string> Holding
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _gates.Where(g => g.Holding).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal);
-            }
+            return (_gates.Where(g => g.Wanting).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal),
+                    _gates.Where(g => g.Holding).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal));
         }
     }
 
@@ -209,6 +196,9 @@ internal sealed class LinkOwnership
 
     internal Lock Sync => _sync;
 
+    /// <summary>How long a link stands by for a preferred instance whose heartbeats do not claim it: two heartbeats.</summary>
+    private TimeSpan NotClaimedGrace => Timings.HeartbeatEvery * 2;
+
     /// <summary><see cref="MayTry"/> for a caller that holds <see cref="Sync"/> already.</summary>
     internal bool MayTryWhileLocked(LinkPlacementGate gate) => MayTryUnderLock(gate, _time.GetUtcNow(), out _, out _);
 
@@ -219,15 +209,21 @@ internal sealed class LinkOwnership
         var (placed, rank) = Place(gate);
         preferred = placed;
         reason = null;
-        if (placed is null || placed == Instance || !_roster.MayRun(placed, gate.LinkId))
+        if (placed is null || placed == Instance)
         {
-            // Placed here, or on an instance that neither holds nor waits for it (another configuration, say): nobody is
-            // worth standing by for. The lease decides; if the preferred instance asks later, the link is handed to it.
             gate.StandbySince = null;
             return true;
         }
 
         gate.StandbySince ??= now;
+        if (!_roster.MayRun(placed, gate.LinkId) && now - gate.StandbySince.Value >= NotClaimedGrace)
+        {
+            // The preferred instance has neither held nor asked for the link for two heartbeats (another configuration,
+            // say): nobody is worth standing by for. The lease decides; if the preferred instance asks later, the link is
+            // handed to it. The grace lets an instance with the same links, which asks at once, claim them first.
+            return true;
+        }
+
         var fallback = Timings.FallbackAfter * Math.Max(rank, 1);
         if (now - gate.StandbySince.Value >= fallback)
         {

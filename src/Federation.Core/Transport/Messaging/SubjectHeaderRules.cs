@@ -16,10 +16,24 @@ public static class SubjectHeaderRules
     /// <exception cref="ArgumentException">A field's name or value breaks the rules; the message names the field.</exception>
     public static void Validate(SubjectMessage message)
     {
+        if (FindViolation(message) is { } violation)
+        {
+            throw new ArgumentException(violation, nameof(message));
+        }
+    }
+
+    /// <summary>
+    /// What is wrong with the first bad header field of <paramref name="message"/> (naming it, control characters escaped),
+    /// or null when every field is fine. For a relay, which drops such a message it received instead of failing to send it.
+    /// </summary>
+    /// <param name="message">The message to check.</param>
+    /// <returns>The reason, or null.</returns>
+    public static string? FindViolation(SubjectMessage message)
+    {
         ArgumentNullException.ThrowIfNull(message);
         if (message.Headers is not { Count: > 0 } fields)
         {
-            return;
+            return null;
         }
 
         for (var i = 0; i < fields.Count; i++)
@@ -27,34 +41,37 @@ public static class SubjectHeaderRules
             var (name, value) = (fields[i].Key, fields[i].Value);
             if (string.IsNullOrEmpty(name))
             {
-                throw new ArgumentException($"Header field {i} has an empty name.", nameof(message));
+                return $"Header field {i} has an empty name.";
             }
 
             foreach (var c in name)
             {
                 if (c <= ' ' || c == ':' || c >= '\u007F')
                 {
-                    throw new ArgumentException(
-                        $"Header name '{Shown(name)}' has the character {Describe(c)}: a name is printable ASCII without ':' or spaces.", nameof(message));
+                    return $"Header name '{Shown(name)}' has the character {Describe(c)}: a name is printable ASCII without ':' or spaces.";
                 }
             }
 
             if (value is null)
             {
-                throw new ArgumentException($"Header '{Shown(name)}' has a null value.", nameof(message));
+                return $"Header '{Shown(name)}' has a null value.";
             }
 
             if (value.AsSpan().IndexOfAny('\r', '\n') is var at and >= 0)
             {
-                throw new ArgumentException($"The value of header '{Shown(name)}' has {Describe(value[at])} at {at}: a value is one line.", nameof(message));
+                return $"The value of header '{Shown(name)}' has {Describe(value[at])} at {at}: a value is one line.";
             }
         }
+
+        return null;
     }
 
     // A hostile name must not forge lines in a log that prints the exception: control characters shown as escapes, cut short.
     private static string Shown(string text)
     {
-        var kept = text.Length > 100 ? text[..100] + "..." : text;
+        // Cut on a whole character: half a surrogate pair would be invalid text in a log.
+        var cut = text.Length > 100 && char.IsHighSurrogate(text[99]) ? 99 : 100;
+        var kept = text.Length > 100 ? text[..cut] + "..." : text;
         if (!kept.Any(char.IsControl))
         {
             return kept;

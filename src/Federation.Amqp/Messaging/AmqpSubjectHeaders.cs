@@ -114,7 +114,7 @@ internal static class AmqpSubjectHeaders
             case bool flag:
                 writer.WriteBooleanValue(flag);
                 break;
-            case byte[] or string or AmqpTimestamp:
+            case byte[]: // A long string, and an IList too: before the array case.
                 writer.WriteStringValue(Text(value));
                 break;
             case IDictionary table:
@@ -136,18 +136,20 @@ internal static class AmqpSubjectHeaders
 
                 writer.WriteEndArray();
                 break;
-            case double number when !double.IsFinite(number):
-                writer.WriteStringValue(Text(value)); // JSON has no NaN or infinity.
-                break;
-            case float number when !float.IsFinite(number):
-                writer.WriteStringValue(Text(value));
-                break;
-            case sbyte or byte or short or ushort or int or uint or long or ulong or float or double or decimal:
-                writer.WriteRawValue(((IFormattable)value).ToString(null, CultureInfo.InvariantCulture), skipInputValidation: false);
+            case IFormattable number when IsJsonNumber(number):
+                writer.WriteRawValue(number.ToString(null, CultureInfo.InvariantCulture), skipInputValidation: false);
                 break;
             default:
-                writer.WriteStringValue(Text(value));
+                writer.WriteStringValue(Text(value)); // Text, timestamps, NaN and infinity (JSON has no such numbers).
                 break;
         }
     }
+
+    private static bool IsJsonNumber(object value) => value switch
+    {
+        double number => double.IsFinite(number),
+        float number => float.IsFinite(number),
+        sbyte or byte or short or ushort or int or uint or long or ulong or decimal => true,
+        _ => false,
+    };
 }

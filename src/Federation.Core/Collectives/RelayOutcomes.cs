@@ -1,4 +1,5 @@
 using Federation.Core.Diagnostics;
+using Federation.Core.Transport;
 using Federation.Core.Transport.Messaging;
 using Microsoft.Extensions.Logging;
 

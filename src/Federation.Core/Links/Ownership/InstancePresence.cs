@@ -198,22 +198,24 @@ internal sealed class InstancePresence : IAsyncDisposable
 
                     try
                     {
-                        // A publish that blocks (flow control) must not hold up a stop, nor the ticks for long.
-                        await publisher.PublishAsync(exchange, string.Empty, properties, alive, cancellationToken).AsTask()
-                            .WaitAsync(_ownership.Timings.LiveFor, _time, cancellationToken).ConfigureAwait(false);
+                        await BeatAsync(properties).ConfigureAwait(false);
                     }
                     catch (MessageRefusedException) when (properties.Headers is not null)
                     {
                         // The list does not fit (a downstream with a small frame_max or max_payload): heartbeats say nothing of
                         // links from now on, as an older instance's do, rather than not at all.
                         listClaims = false;
-                        await publisher.PublishAsync(exchange, string.Empty, new MessageProperties(), alive, cancellationToken).AsTask()
-                            .WaitAsync(_ownership.Timings.LiveFor, _time, cancellationToken).ConfigureAwait(false);
+                        await BeatAsync(new MessageProperties()).ConfigureAwait(false);
                     }
 
                     TickAndLog(session.ClusterName);
                     await Task.Delay(_ownership.Timings.HeartbeatEvery, _time, cancellationToken).ConfigureAwait(false);
                 }
+
+                // A publish that blocks (flow control) must not hold up a stop, nor the ticks for long.
+                Task BeatAsync(MessageProperties properties) =>
+                    publisher.PublishAsync(exchange, string.Empty, properties, alive, cancellationToken).AsTask()
+                        .WaitAsync(_ownership.Timings.LiveFor, _time, cancellationToken);
             }
         }
     }

@@ -172,7 +172,7 @@ internal sealed class LinkOwnership
         lock (_sync)
         {
             return (_gates.Where(g => g.Wanting).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal),
-                    _gates.Where(g => g.Holding).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal));
+                    _gates.Where(g => g.State == GateState.Holding).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal));
         }
     }
 

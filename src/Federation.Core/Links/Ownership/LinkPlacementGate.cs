@@ -76,10 +76,6 @@ internal sealed class LinkPlacementGate : IDisposable
 
     /// <summary>A lease attempt was refused and the lease has not been held since: this engine waits for the link.</summary>
     internal bool Wanting { get; set; }
-
-    /// <summary>This engine holds the link's lease.</summary>
-    internal bool Holding { get; set; }
-
     internal (string Instance, string? Incarnation)? HandedTo { get; set; }
 
     internal (string Instance, string? Incarnation)? NotTakenBy { get; set; }
@@ -124,7 +120,6 @@ internal sealed class LinkPlacementGate : IDisposable
 
             FallbackTry = false;
             Wanting = false;
-            Holding = true;
             HandedTo = null;
             StandbySince = null;
             State = GateState.Holding;
@@ -139,7 +134,6 @@ internal sealed class LinkPlacementGate : IDisposable
         lock (_owner.Sync)
         {
             State = GateState.Idle;
-            Holding = false;
             Handover?.Dispose();
             Handover = null;
         }
@@ -151,7 +145,6 @@ internal sealed class LinkPlacementGate : IDisposable
         _owner.Unregister(this);
         lock (_owner.Sync)
         {
-            Holding = false;
             Handover?.Dispose();
             Handover = null;
         }

@@ -66,25 +66,8 @@ public static class SubjectHeaderRules
         return null;
     }
 
-    // A hostile name must not forge lines in a log that prints the exception: control characters shown as escapes, cut short.
-    private static string Shown(string text)
-    {
-        // Cut on a whole character: half a surrogate pair would be invalid text in a log.
-        var cut = text.Length > 100 && char.IsHighSurrogate(text[99]) ? 99 : 100;
-        var kept = text.Length > 100 ? text[..cut] + "..." : text;
-        if (!kept.Any(char.IsControl))
-        {
-            return kept;
-        }
-
-        var shown = new System.Text.StringBuilder(kept.Length + 16);
-        foreach (var c in kept)
-        {
-            _ = char.IsControl(c) ? shown.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}") : shown.Append(c);
-        }
-
-        return shown.ToString();
-    }
+    // A hostile name must not forge lines in a log that prints the exception.
+    private static string Shown(string text) => PrintableText.Escape(text);
 
     private static string Describe(char c) => char.IsControl(c) || c == ' '
         ? string.Create(CultureInfo.InvariantCulture, $"U+{(int)c:X4}")

@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
 
-namespace Federation.Core.Diagnostics;
+namespace Federation.Core.Transport;
 
 /// <summary>
-/// Makes text from the wire safe to log: control characters become <c>\uXXXX</c> escapes, so a hostile subject or request id
+/// Makes text from the wire safe to log or to put in an exception message: control characters become <c>\uXXXX</c> escapes, so a hostile subject or request id
 /// with CR/LF cannot forge log lines, and the text is cut to a bounded length.
 /// </summary>
 internal static class PrintableText
@@ -16,7 +16,8 @@ internal static class PrintableText
     {
         ArgumentNullException.ThrowIfNull(text);
         var cut = text.Length > MaxLength;
-        var kept = cut ? text.AsSpan(0, MaxLength) : text.AsSpan();
+        // Cut on a whole character: half a surrogate pair would be invalid text in a log.
+        var kept = cut ? text.AsSpan(0, char.IsHighSurrogate(text[MaxLength - 1]) ? MaxLength - 1 : MaxLength) : text.AsSpan();
         if (!cut && !kept.ContainsAnyInRange('\0', '\u001F') && !kept.ContainsAnyInRange('\u007F', '\u009F'))
         {
             return text;

@@ -257,10 +257,13 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
         var (_, queue) = await _bed.StartSimpleLinkAsync(u => { u.ReconnectDelaySeconds = 0.1; });
 
         // The downstream nacks some forwards and drops the connection on others; the upstream keeps them until confirmed.
+        // Two drops, not more: a downstream connection that drops at once counts as a flap, so the second reconnect waits
+        // the downstream's backoff (5 s, then 7.5 s and more), which is real time here.
+        const int Refusals = 4;
         var refused = 0;
         _bed.Broker("D").PublishInterceptor = context =>
         {
-            if (context.Exchange != "fed.downstream" || Interlocked.Increment(ref refused) > 6)
+            if (context.Exchange != "fed.downstream" || Interlocked.Increment(ref refused) > Refusals)
             {
                 return PublishOutcome.Accept;
             }
@@ -275,9 +278,10 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
             await Testbed.PublishAsync(publisher, "upstream", "key", body);
         }
 
-        await Testbed.Eventually(() => queue.Bodies.Distinct().Count() == expected.Length, () => $"{queue.Bodies.Distinct().Count()} distinct of {expected.Length}");
+        // The backoff's 5 s plus jitter, with room for a loaded machine.
+        await Testbed.Eventually(() => queue.Bodies.Distinct().Count() == expected.Length, () => $"{queue.Bodies.Distinct().Count()} distinct of {expected.Length}", TimeSpan.FromSeconds(40));
         Assert.Equal(expected.Order(StringComparer.Ordinal), queue.Bodies.Distinct().Order(StringComparer.Ordinal));
-        Assert.True(refused > 6);
+        Assert.True(refused > Refusals);
     }
 
     [Theory]

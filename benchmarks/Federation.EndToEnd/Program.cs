@@ -87,7 +87,7 @@ foreach (var path in paths)
     await Measure(path, 0, WarmUpMessages);
 }
 
-Console.WriteLine($"{"round",-6}{"mode",-12}{"path",-30}{"msgs/s",10}{"p50 ms",10}{"p99 ms",10}{"CPU brokers",13}{"CPU host",10}{"CPU load",10}  (CPU in ms per 100k msgs)");
+Console.WriteLine($"{"round",-6}{"mode",-12}{"path",-30}{"msgs/s",10}{"p50 ms",10}{"p99 ms",10}{"CPU brokers",13}{"CPU host",10}{"CPU load",10}{"host cs/msg",13}  (CPU in ms per 100k msgs; cs = context switches)");
 for (var round = 1; round <= rounds; round++)
 {
     foreach (var mode in modes)
@@ -99,7 +99,7 @@ for (var round = 1; round <= rounds; round++)
             var count = mode == 0 ? messages : (int)(mode * pacedSeconds);
             var result = await Measure(path, mode, count);
             results[path][mode].Add(result);
-            Console.WriteLine($"{round,-6}{ModeName(mode),-12}{Name(path),-30}{result.Rate,10:F0}{result.P50,10:F2}{result.P99,10:F2}{Cpu(result.CpuBrokers),13}{Cpu(result.CpuHost),10}{Cpu(result.CpuLoad),10}");
+            Console.WriteLine($"{round,-6}{ModeName(mode),-12}{Name(path),-30}{result.Rate,10:F0}{result.P50,10:F2}{result.P99,10:F2}{Cpu(result.CpuBrokers),13}{Cpu(result.CpuHost),10}{Cpu(result.CpuLoad),10}{Switches(result.HostSwitches),13}");
         }
     }
 }
@@ -107,14 +107,14 @@ for (var round = 1; round <= rounds; round++)
 Console.WriteLine();
 Console.WriteLine($"median of {rounds} rounds (CPU in ms per 100k msgs; 'link total' = brokers + the link's process: the host process on the");
 Console.WriteLine("FederationHost path, this process minus the load generator's own CPU on the plugin path of the same round for the in-process link)");
-Console.WriteLine($"{"mode",-12}{"path",-30}{"msgs/s",10}{"p50 ms",10}{"p99 ms",10}{"CPU brokers",13}{"CPU host",10}{"CPU load",10}{"link total",12}");
+Console.WriteLine($"{"mode",-12}{"path",-30}{"msgs/s",10}{"p50 ms",10}{"p99 ms",10}{"CPU brokers",13}{"CPU host",10}{"CPU load",10}{"link total",12}{"host cs/msg",13}");
 var medians = paths.ToDictionary(path => path, path => modes.ToDictionary(mode => mode, mode => Median(results[path][mode], results.GetValueOrDefault(Plugin)?[mode], path)));
 foreach (var mode in modes)
 {
     foreach (var path in paths)
     {
         var m = medians[path][mode];
-        Console.WriteLine($"{ModeName(mode),-12}{Name(path),-30}{m.Rate,10:F0}{m.P50,10:F2}{m.P99,10:F2}{Cpu(m.CpuBrokers),13}{Cpu(m.CpuHost),10}{Cpu(m.CpuLoad),10}{Cpu(m.LinkTotal),12}");
+        Console.WriteLine($"{ModeName(mode),-12}{Name(path),-30}{m.Rate,10:F0}{m.P50,10:F2}{m.P99,10:F2}{Cpu(m.CpuBrokers),13}{Cpu(m.CpuHost),10}{Cpu(m.CpuLoad),10}{Cpu(m.LinkTotal),12}{Switches(m.HostSwitches),13}");
     }
 }
 
@@ -148,6 +148,7 @@ async Task<Result> Measure(string exchange, int rate, int count)
     var body = new byte[256];
     var brokersBefore = BrokerCpu();
     var hostBefore = hostPid is { } host ? ProcessCpu(host) : null;
+    var switchesBefore = exchange == Host && hostPid is { } hostForSwitches ? ContextSwitches(hostForSwitches) : null;
     var loadBefore = Process.GetCurrentProcess().TotalProcessorTime;
     var started = Stopwatch.GetTimestamp();
     var inFlight = new Queue<Task>();
@@ -186,10 +187,14 @@ async Task<Result> Measure(string exchange, int rate, int count)
     var perHundredThousand = 100_000.0 / count;
     var brokers = BrokerCpu() - brokersBefore;
     var hostCpu = exchange == Host && hostPid is { } hostId ? ProcessCpu(hostId) - hostBefore : null;
+    var switches = exchange == Host && hostPid is { } hostIdForSwitches ? ContextSwitches(hostIdForSwitches) - switchesBefore : null;
     var load = Process.GetCurrentProcess().TotalProcessorTime - loadBefore;
     Array.Sort(latencies);
     return new Result(count / seconds, latencies[count / 2], latencies[(int)(count * 0.99)],
-        brokers?.TotalMilliseconds * perHundredThousand, hostCpu?.TotalMilliseconds * perHundredThousand, load.TotalMilliseconds * perHundredThousand, null);
+        brokers?.TotalMilliseconds * perHundredThousand, hostCpu?.TotalMilliseconds * perHundredThousand, load.TotalMilliseconds * perHundredThousand, null)
+    {
+        HostSwitches = switches / (double)count,
+    };
 }
 
 // CPU time of the brokers, or null when their ids are not given or not readable.
@@ -212,6 +217,36 @@ TimeSpan? BrokerCpu()
     }
 
     return total;
+}
+
+// Context switches of all of a process's threads so far (voluntary and involuntary, from /proc/<pid>/task/*/status), or
+// null when not readable. Threads that ended meanwhile are not counted, which the host's long-lived threads make rare.
+static long? ContextSwitches(int pid)
+{
+    try
+    {
+        long total = 0;
+        foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
+        {
+            foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+            {
+                if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                {
+                    total += long.Parse(line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim(), CultureInfo.InvariantCulture);
+                }
+            }
+        }
+
+        return total;
+    }
+    catch (IOException)
+    {
+        return null;
+    }
+    catch (UnauthorizedAccessException)
+    {
+        return null;
+    }
 }
 
 // User + system CPU time of a process from /proc/<pid>/stat: fields 14 and 15, counted after the parenthesised command
@@ -267,6 +302,8 @@ static string ModeName(int rate) => rate == 0 ? "saturated" : $"{rate}/s";
 
 static string Cpu(double? perHundredThousand) => perHundredThousand is { } value ? value.ToString("F0", CultureInfo.InvariantCulture) : "-";
 
+static string Switches(double? perMessage) => perMessage is { } value ? value.ToString("F1", CultureInfo.InvariantCulture) : "-";
+
 static double Middle(IEnumerable<double> values)
 {
     var sorted = values.Order().ToArray();
@@ -291,7 +328,10 @@ static Result Median(List<Result> results, List<Result>? pluginResults, string p
         _ => result.CpuBrokers + (result.CpuLoad - pluginResults?[round].CpuLoad),
     });
     return new Result(Middle(results.Select(r => r.Rate)), Middle(results.Select(r => r.P50)), Middle(results.Select(r => r.P99)),
-        MiddleOrNull(results.Select(r => r.CpuBrokers)), MiddleOrNull(results.Select(r => r.CpuHost)), MiddleOrNull(results.Select(r => r.CpuLoad)), MiddleOrNull(linkTotals));
+        MiddleOrNull(results.Select(r => r.CpuBrokers)), MiddleOrNull(results.Select(r => r.CpuHost)), MiddleOrNull(results.Select(r => r.CpuLoad)), MiddleOrNull(linkTotals))
+    {
+        HostSwitches = MiddleOrNull(results.Select(r => r.HostSwitches)),
+    };
 }
 
 static async Task<IConnection> Connect(string uri)
@@ -300,8 +340,13 @@ static async Task<IConnection> Connect(string uri)
     return await new ConnectionFactory { Uri = new Uri(clean) }.CreateConnectionAsync();
 }
 
-/// <summary>One path's figures for one round and mode: msgs/s, p50 and p99 latency in ms, and CPU ms per 100,000 messages.</summary>
-internal sealed record Result(double Rate, double P50, double P99, double? CpuBrokers, double? CpuHost, double? CpuLoad, double? LinkTotal);
+/// <summary>One path's figures for one round and mode: msgs/s, p50 and p99 latency in ms, and CPU ms per 100,000 messages.
+/// <c>HostSwitches</c>: context switches of the FederationHost process's threads per message (voluntary and not), the
+/// thread wake-ups a forward costs.</summary>
+internal sealed record Result(double Rate, double P50, double P99, double? CpuBrokers, double? CpuHost, double? CpuLoad, double? LinkTotal)
+{
+    public double? HostSwitches { get; init; }
+}
 
 /// <summary>
 /// The downstream consumer of one path. Its queue and binding live for the whole run, so the federated binding upstream

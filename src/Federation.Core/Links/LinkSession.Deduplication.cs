@@ -25,7 +25,13 @@ internal sealed partial class LinkSession
     private IDeliveryLedger? _ledger;
     private DuplicateWindow? _window;
     private Channel<PendingForward>? _batches;
+    // The unit loop's latest run, and whether one runs (1): at most one at a time, started by the forward that finds it idle.
     private Task _batchLoop = Task.CompletedTask;
+    private int _unitLoopRunning;
+    // Reused from unit to unit, by one run of the loop at a time: the ledger is done with them when its call completes.
+    private readonly List<PendingForward> _unit = [];
+    private readonly List<LedgerMessage> _unitMessages = [];
+    private readonly List<LedgerEntry> _unitEntries = [];
     // Identities handed to the batch loop and not committed yet, with how many deliveries carry each (equal messages
     // without a message-id may be in flight together); locked by itself, and the window is only touched under it.
     private readonly Dictionary<UInt128, int> _uncommitted = [];
@@ -72,8 +78,8 @@ internal sealed partial class LinkSession
             Log.LedgerLoaded(_context.Logger, _definition.Id, window.Count, name, records.Count);
             _window = window;
             _ledger = ledger;
-            _batches = Channel.CreateUnbounded<PendingForward>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-            _batchLoop = Task.Run(CommitBatchesAsync, CancellationToken.None);
+            // Read by one run of the unit loop at a time, but runs may start on different threads.
+            _batches = Channel.CreateUnbounded<PendingForward>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
         }
         catch
         {
@@ -126,29 +132,51 @@ internal sealed partial class LinkSession
             spans.End(null);
             Settled();
         }
+        else if (Interlocked.Exchange(ref _unitLoopRunning, 1) == 0)
+        {
+            // No unit is committing: this one starts on the consumer's thread, up to its first wait for the broker, instead
+            // of waking a loop on another thread for it (a thread wake-up per unit, most units at moderate rates). While it
+            // commits, later forwards queue up and the run that is under way takes them as the next unit, in order.
+            Volatile.Write(ref _batchLoop, CommitBatchesAsync());
+        }
 
         return ValueTask.CompletedTask;
     }
 
     /// <summary>
-    /// Commits what has queued up as one unit (messages and their ledger record), then acknowledges it upstream. While one
-    /// unit commits the next one fills, so under load a commit covers up to a prefetch's worth of messages.
+    /// Commits what has queued up as one unit (messages and their ledger record), then acknowledges it upstream, and goes
+    /// on with what queued meanwhile until nothing is left. While one unit commits the next one fills, so under load a
+    /// commit covers up to a prefetch's worth of messages. One run at a time (<see cref="_unitLoopRunning"/>): a run that
+    /// finds nothing left clears the flag, and the next forward starts the next run.
     /// </summary>
     private async Task CommitBatchesAsync()
     {
         var reader = _batches!.Reader;
-        var batch = new List<PendingForward>();
-        // Reused from unit to unit: the ledger is done with them when its call completes.
-        var messages = new List<LedgerMessage>();
-        var entries = new List<LedgerEntry>();
+        var batch = _unit;
+        var messages = _unitMessages;
+        var entries = _unitEntries;
         var maxBatch = Math.Max(1, _settings.PrefetchCount);
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (true)
             {
                 while (batch.Count < maxBatch && reader.TryRead(out var pending))
                 {
                     batch.Add(pending);
+                }
+
+                if (batch.Count == 0)
+                {
+                    Volatile.Write(ref _unitLoopRunning, 0);
+
+                    // A forward queued between the last read and the flag's clearing saw the flag set and left its unit to
+                    // this run: take it, unless a newer forward has started a run for it already.
+                    if (!reader.TryPeek(out _) || Interlocked.Exchange(ref _unitLoopRunning, 1) != 0)
+                    {
+                        return;
+                    }
+
+                    continue;
                 }
 
                 var confirmedAt = _context.Time.GetUtcNow();
@@ -162,7 +190,7 @@ internal sealed partial class LinkSession
 
                 if (!await PublishUnitAsync(batch, messages, entries).ConfigureAwait(false))
                 {
-                    continue;
+                    continue; // Every message of the unit was refused and settled.
                 }
 
                 lock (_uncommitted)
@@ -206,6 +234,8 @@ internal sealed partial class LinkSession
                 Settled();
             }
 
+            // The flag stays set: no run starts after this one, and forwards find the channel completed and settle themselves.
+            batch.Clear();
             Fail(ex);
         }
     }
@@ -265,7 +295,7 @@ internal sealed partial class LinkSession
         }
 
         _batches.Writer.TryComplete();
-        await Task.WhenAny(_batchLoop, Task.Delay(drainTimeout, _context.Time)).ConfigureAwait(false);
+        await Task.WhenAny(Volatile.Read(ref _batchLoop), Task.Delay(drainTimeout, _context.Time)).ConfigureAwait(false);
         await SafelyAsync(_ledger).ConfigureAwait(false);
     }
 

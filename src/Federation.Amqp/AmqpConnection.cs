@@ -239,7 +239,7 @@ internal sealed class AmqpConnection : IBrokerConnection
         {
             return await Client.CreateChannelAsync(options, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, ClosedError) is { } mapped)
+        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, this) is { } mapped)
         {
             throw mapped;
         }
@@ -268,7 +268,7 @@ internal sealed class AmqpConnection : IBrokerConnection
             await DiscardTopologyChannelAsync(channel).ConfigureAwait(false);
             throw;
         }
-        catch (Exception error) when (AmqpErrors.Map(error, kind, ClosedError) is { } mapped)
+        catch (Exception error) when (AmqpErrors.Map(error, kind, this) is { } mapped)
         {
             throw mapped;
         }
@@ -381,7 +381,7 @@ internal sealed class AmqpConnection : IBrokerConnection
             return;
         }
 
-        var lost = new ConnectionLostException($"Connection '{Name}' to {DisplayUri} was closed by the {(reason.Initiator == ShutdownInitiator.Peer ? "broker" : "client library")}: {reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, Endpoint.Password)}");
+        var lost = new ConnectionLostException($"Connection '{Name}' to {DisplayUri} was closed by the {(reason.Initiator == ShutdownInitiator.Peer ? "broker" : "client library")}: {reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, Endpoint.User, Endpoint.Password)}");
         if (Interlocked.CompareExchange(ref lostBecause, lost, null) is null)
         {
             completion.TrySetException(lost);

@@ -54,7 +54,7 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
         {
             consumer.disposing = true;
             channel.Dispose();
-            if (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is { } mapped)
+            if (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is { } mapped)
             {
                 throw mapped;
             }
@@ -171,7 +171,7 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
         }
         else
         {
-            Stop(connection.ClosedError() ?? AmqpErrors.FromReason(reason, AmqpErrors.Operation.Other, null));
+            Stop(connection.ClosedError() ?? AmqpErrors.FromReason(reason, AmqpErrors.Operation.Other, null, connection.Endpoint));
         }
     }
 
@@ -265,7 +265,7 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
                 await open.BasicAckAsync(deliveryTag, multiple, CancellationToken.None).ConfigureAwait(false);
             }
         }
-        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is { } mapped)
+        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is { } mapped)
         {
             throw mapped;
         }

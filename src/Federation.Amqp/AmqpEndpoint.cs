@@ -255,9 +255,10 @@ internal sealed record AmqpEndpoint(
             {
                 problems.Add($"has the query key '{key}' without a value");
             }
-            else
+            else if (!result.TryAdd(key, Uri.UnescapeDataString(part[(eq + 1)..])))
             {
-                result[key] = Uri.UnescapeDataString(part[(eq + 1)..]);
+                // Which one should win is anybody's guess; a silent "last wins" hides the typo or the copy-paste.
+                problems.Add($"has the query key '{key}' more than once");
             }
         }
 

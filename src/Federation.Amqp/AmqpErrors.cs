@@ -23,18 +23,18 @@ internal static class AmqpErrors
     }
 
     /// <summary>Maps a failed connect attempt.</summary>
-    public static TransportException Connect(Exception error, string displayUri, string? password)
+    public static TransportException Connect(Exception error, string displayUri, string? user, string? password)
     {
         for (var inner = error; inner is not null; inner = inner.InnerException)
         {
             if (inner is AuthenticationFailureException or PossibleAuthenticationFailureException)
             {
-                return new AuthenticationFailedException($"The broker at {displayUri} refused the credentials: {Scrub(inner.Message, password)}");
+                return new AuthenticationFailedException($"The broker at {displayUri} refused the credentials: {Scrub(inner.Message, user, password)}");
             }
 
             if (inner is OperationInterruptedException { ShutdownReason.ReplyCode: AccessRefused } refused)
             {
-                return new AuthenticationFailedException($"The broker at {displayUri} refused access: {Scrub(refused.ShutdownReason!.ReplyText, password)}");
+                return new AuthenticationFailedException($"The broker at {displayUri} refused access: {Scrub(refused.ShutdownReason!.ReplyText, user, password)}");
             }
         }
 
@@ -44,39 +44,51 @@ internal static class AmqpErrors
             root = root.InnerException;
         }
 
-        return new Federation.Core.Transport.BrokerUnreachableException($"Could not connect to {displayUri}: {Scrub(root.Message, password)}");
+        return new Federation.Core.Transport.BrokerUnreachableException($"Could not connect to {displayUri}: {Scrub(root.Message, user, password)}");
     }
 
     /// <summary>Maps a failed operation on an open connection. Returns <see langword="null"/> for exceptions that are not the client's.</summary>
-    public static TransportException? Map(Exception error, Operation operation, Func<ConnectionLostException?> connectionLost)
+    /// <param name="error">What the client threw.</param>
+    /// <param name="operation">What the failed operation was.</param>
+    /// <param name="connection">The connection it failed on: its loss wins, and its credentials are removed from the broker's text.</param>
+    public static TransportException? Map(Exception error, Operation operation, AmqpConnection connection)
     {
+        var endpoint = connection.Endpoint;
         // RabbitMQ 3.x rejects an unknown exchange type with a connection-level 503: report the type, not just the loss.
         if (operation == Operation.DeclareExchange && error is OperationInterruptedException { ShutdownReason: { } declareReason }
             && (declareReason.ReplyCode == CommandInvalid || (declareReason.ReplyCode == PreconditionFailed && IsUnknownType(declareReason.ReplyText))))
         {
-            return new ExchangeTypeNotSupportedException($"{declareReason.ReplyCode} {declareReason.ReplyText}", error);
+            return new ExchangeTypeNotSupportedException($"{declareReason.ReplyCode} {Scrub(declareReason.ReplyText, endpoint.User, endpoint.Password)}", error);
         }
 
         // A closed connection beats whatever the channel said: the engine must see the loss and reconnect.
-        if (connectionLost() is { } lost)
+        if (connection.ClosedError() is { } lost)
         {
             return lost;
         }
 
         return error switch
         {
-            OperationInterruptedException { ShutdownReason: { } reason } => FromReason(reason, operation, error),
+            OperationInterruptedException { ShutdownReason: { } reason } => FromReason(reason, operation, error, endpoint),
             ObjectDisposedException or InvalidOperationException when error.Source?.StartsWith("RabbitMQ", StringComparison.Ordinal) == true =>
-                new TransportException($"The AMQP channel is no longer usable: {error.Message}", error),
-            System.IO.IOException or System.Net.Sockets.SocketException => new ConnectionLostException($"The AMQP connection failed: {error.Message}", error),
+                new TransportException($"The AMQP channel is no longer usable: {Scrub(error.Message, endpoint.User, endpoint.Password)}", error),
+            System.IO.IOException or System.Net.Sockets.SocketException => new ConnectionLostException($"The AMQP connection failed: {Scrub(error.Message, endpoint.User, endpoint.Password)}", error),
             _ => null,
         };
     }
 
-    /// <summary>Maps a channel or connection close reason.</summary>
-    public static TransportException FromReason(ShutdownEventArgs reason, Operation operation, Exception? inner)
+    /// <summary>Maps a channel or connection close reason; the broker's text names the user (403), so it is redacted.</summary>
+    public static TransportException FromReason(ShutdownEventArgs reason, Operation operation, Exception? inner, AmqpEndpoint endpoint)
     {
-        var text = $"{reason.ReplyCode} {reason.ReplyText}";
+        var replyText = reason.ReplyText ?? string.Empty;
+        var scrubbed = Scrub(replyText, endpoint.User, endpoint.Password);
+        if (!string.Equals(scrubbed, replyText, StringComparison.Ordinal))
+        {
+            // The client's exception repeats the broker's text, and loggers print inner exceptions: it stays out.
+            inner = null;
+        }
+
+        var text = $"{reason.ReplyCode} {scrubbed}";
         return reason.ReplyCode switch
         {
             NotFound => new ResourceNotFoundException(text, inner),
@@ -94,8 +106,9 @@ internal static class AmqpErrors
         && (replyText.Contains("invalid exchange type", StringComparison.OrdinalIgnoreCase)
             || replyText.Contains("unknown exchange type", StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>Removes the password, and credentials of any URI, from text that came from the client library, in case it echoed them.</summary>
-    public static string Scrub(string? text, string? password) =>
-        string.IsNullOrEmpty(text) ? string.Empty
-        : UriRedaction.RedactText(string.IsNullOrEmpty(password) ? text : text.Replace(password, "<redacted>", StringComparison.Ordinal));
+    /// <summary>
+    /// Removes the connection's user name and password, and credentials of any URI, from text that came from the broker
+    /// (a 403 names the user) or the client library (in case it echoed them).
+    /// </summary>
+    public static string Scrub(string? text, string? user, string? password) => CredentialRedaction.Redact(text, user, password);
 }

@@ -178,7 +178,7 @@ internal sealed class AmqpLedger : IDeliveryLedger
         {
             await operation().ConfigureAwait(false);
         }
-        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is { } mapped)
+        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is { } mapped)
         {
             // A failed channel cannot take further units; the link that gets this error reopens the ledger on its next start.
             if (unitChannel is { IsOpen: false } broken)

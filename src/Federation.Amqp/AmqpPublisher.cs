@@ -163,7 +163,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
     }
 
     private TransportException ChannelClosedError(ShutdownEventArgs reason) =>
-        connection.ClosedError() is { } lost ? lost : AmqpErrors.FromReason(reason, AmqpErrors.Operation.Other, null);
+        connection.ClosedError() is { } lost ? lost : AmqpErrors.FromReason(reason, AmqpErrors.Operation.Other, null, connection.Endpoint);
 
     /// <summary>Writes the queue in order until it is empty; only one runs at a time (<see cref="drainState"/>).</summary>
     private async Task DrainAsync()
@@ -322,7 +322,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
         }
         else
         {
-            Complete(BatchOf(pending), ConfirmOutcome.Failed, AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) ?? error, releasesWindow: false);
+            Complete(BatchOf(pending), ConfirmOutcome.Failed, AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) ?? error, releasesWindow: false);
         }
     }
 

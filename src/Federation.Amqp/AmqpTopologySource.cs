@@ -86,9 +86,9 @@ internal sealed class AmqpTopologySource : ITopologySource
         {
             // Upstream-only connections work without topology: a missing plugin, a missing event vhost or missing
             // permissions must not fail the connect. Using this source then fails with this explanation.
-            var reason = AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is ResourceNotFoundException
+            var reason = AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is ResourceNotFoundException
                 ? $"the exchange '{EventExchange}' does not exist in vhost '{endpoint.EventVirtualHost}': enable the rabbitmq_event_exchange plugin (and set the URI parameter event-vhost if rabbitmq_event_exchange.vhost is not '/')"
-                : $"listening to '{EventExchange}' in vhost '{endpoint.EventVirtualHost}' failed ({AmqpErrors.Scrub(error.Message, endpoint.Password)}); the user needs read and configure permissions there";
+                : $"listening to '{EventExchange}' in vhost '{endpoint.EventVirtualHost}' failed ({AmqpErrors.Scrub(error.Message, endpoint.User, endpoint.Password)}); the user needs read and configure permissions there";
             source.unavailable = $"Federation cannot observe the exchanges and bindings of {connection.DisplayUri}: {reason}. Add topology=none to the URI of upstream-only connections.";
             await source.StopAsync().ConfigureAwait(false);
         }
@@ -167,7 +167,7 @@ internal sealed class AmqpTopologySource : ITopologySource
             await seen.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
             await current.QueueUnbindAsync(queue, EventExchange, marker, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is { } mapped)
+        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is { } mapped)
         {
             throw mapped;
         }

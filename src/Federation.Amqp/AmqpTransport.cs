@@ -159,13 +159,13 @@ public sealed class AmqpTransport : ITransport
         }
         catch (Exception error)
         {
-            var mapped = AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.Password);
+            var mapped = AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.User, endpoint.Password);
             if (endpoint.Tls && mapped is Federation.Core.Transport.BrokerUnreachableException && TlsHandshakeFailure(error) is { } failure)
             {
                 // A broker that requires a client certificate just resets the connection (TLS 1.3): say what that usually means.
                 var hint = endpoint.CertFile is null ? " (a broker that requires a client certificate closes the connection like this: set certfile and keyfile)" : string.Empty;
                 throw new Federation.Core.Transport.BrokerUnreachableException(
-                    $"The TLS handshake with {HostAndPort(endpoint)} failed: {AmqpErrors.Scrub(failure.Message, endpoint.Password)}{hint}. URI: {endpoint.DisplayUri}");
+                    $"The TLS handshake with {HostAndPort(endpoint)} failed: {AmqpErrors.Scrub(failure.Message, endpoint.User, endpoint.Password)}{hint}. URI: {endpoint.DisplayUri}");
             }
 
             throw mapped;

@@ -64,6 +64,9 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     /// <inheritdoc />
     public bool IsDownstreamConnected => _supervisor.DownstreamConnected;
 
+    /// <inheritdoc />
+    public string? DownstreamError => _supervisor.DownstreamError;
+
     /// <summary>Starts connecting to the downstream and running links in the background. Returns at once; watch <see cref="GetLinks"/>.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {

@@ -11,6 +11,12 @@ public interface IFederationStatus
     /// <summary>Whether the downstream broker is connected.</summary>
     bool IsDownstreamConnected { get; }
 
+    /// <summary>
+    /// While the downstream is not connected, why its last connection attempt failed (credentials and URIs redacted), such
+    /// as refused credentials or an unreachable management API; <see langword="null"/> when connected or not known.
+    /// </summary>
+    string? DownstreamError => null;
+
     /// <summary>Every link, ordered by exchange, then upstream.</summary>
     IReadOnlyList<LinkStatus> GetLinks();
 

@@ -65,7 +65,7 @@ public sealed class AmqpEndpointSecretProperties
 
             foreach (var echo in echoes)
             {
-                var mapped = AmqpErrors.Connect(echo, endpoint.DisplayUri, endpoint.Password);
+                var mapped = AmqpErrors.Connect(echo, endpoint.DisplayUri, endpoint.User, endpoint.Password);
                 SecretUris.AssertAbsent(uri.Secret, mapped.Message, "the mapped connect error");
             }
         }));

@@ -56,6 +56,8 @@ public sealed class AmqpEndpointTests
     [InlineData("amqps://h/?auth_mechanism=external", "has 'auth_mechanism=external' without 'certfile': EXTERNAL authenticates with the client certificate")]
     [InlineData("amqp://h/?connection-timeout=5000", "has the query key 'connection-timeout', which amqp:// and amqps:// URIs do not understand")]
     [InlineData("amqp://h/?heartbeat", "has the query key 'heartbeat' without a value")]
+    [InlineData("amqp://h/?heartbeat=5&heartbeat=10", "has the query key 'heartbeat' more than once")]
+    [InlineData("amqp://h/?heartbeat=5&HEARTBEAT=10", "has the query key 'HEARTBEAT' more than once")]
     [InlineData("amqp://h/?heartbeat=soon", "has 'heartbeat=soon': it must be an integer from 0 to 65535")]
     [InlineData("amqp://h/?management-port=0", "has 'management-port=0': it must be an integer from 1 to 65535")]
     [InlineData("amqp://h/?management-scheme=ftp", "has 'management-scheme=ftp': it must be one of http, https")]

@@ -281,6 +281,24 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
     }
 
     [Fact]
+    public async Task A_refusal_that_names_the_user_reaches_the_engine_without_the_user_name()
+    {
+        // RabbitMQ's 403 says "refused for user '<name>'"; link status, health and logs show the error's text.
+        var user = $"RefusedUser{Guid.NewGuid():N}"[..20];
+        Assert.Equal(0, (await fixture.Node.CtlAsync(Ct, "add_user", user, "Pw7%x")).ExitCode);
+        Assert.Equal(0, (await fixture.Node.CtlAsync(Ct, "set_permissions", user, "^nothing$", ".*", ".*")).ExitCode);
+        var connection = await transport.ConnectAsync(new ConnectionRequest(fixture.Node.AmqpUri(user: user, password: "Pw7%x"), "amqp-transport-tests"), Ct);
+        resources.Add(connection);
+
+        var error = await Assert.ThrowsAnyAsync<TransportException>(async () =>
+            await connection.DeclareQueueAsync(new QueueSpec($"refused.{Guid.NewGuid():N}", Durable: false), Ct));
+
+        Assert.Contains("403", error.Message, StringComparison.Ordinal);
+        Assert.Contains("<redacted>", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(user, error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task DeclareExchange_OfUnknownType_ThrowsExchangeTypeNotSupported_AndAFreshConnectionWorks()
     {
         var connection = await ConnectAsync(fixture.Node.AmqpUri());

@@ -151,6 +151,22 @@ public sealed class LinksEndpointTests
     }
 
     [Theory]
+    [InlineData("?onlydown=true", "onlydown")]
+    [InlineData("?only_down=true", "only_down")]
+    [InlineData("?only-down=true&state=error", "state")]
+    public async Task An_unknown_query_parameter_is_400_naming_it_rather_than_every_link(string query, string named)
+    {
+        await using var host = await RunningHost.StartAsync(RunningHost.DefaultSettings("typo" + Math.Abs(query.GetHashCode(StringComparison.Ordinal))));
+
+        using var response = await host.Http.GetAsync("/federation/links" + query);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(named, body.RootElement.GetProperty("parameter").GetString());
+        Assert.Contains("only-down=true|false", body.RootElement.GetProperty("error").GetString()!, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("?only-down=TRUE")]
     [InlineData("?only-down=False")]
     [InlineData("")]

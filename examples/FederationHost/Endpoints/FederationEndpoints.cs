@@ -33,10 +33,21 @@ public static class FederationEndpoints
     /// <summary>
     /// <c>GET /federation/links[?only-down=true]</c>. As <c>rabbitmqctl federation_status --only-down</c>, the filter keeps
     /// links that are neither running nor starting. The parameter is exactly <c>true</c> or <c>false</c> (any case), given
-    /// once; anything else is a 400 naming it, rather than silently showing every link.
+    /// once; anything else, and any other query parameter, is a 400 naming it, rather than silently showing every link.
     /// </summary>
     private static IResult GetLinks(IFederationStatus status, HttpRequest request)
     {
+        // A misspelt filter (only_down, onlyDown) would otherwise list every link with 200, and a monitor would read
+        // running links as down.
+        if (request.Query.Keys.FirstOrDefault(key => !string.Equals(key, OnlyDown, StringComparison.OrdinalIgnoreCase)) is { } unknown)
+        {
+            return Results.BadRequest(new
+            {
+                parameter = Shorten(unknown),
+                error = $"Query parameter '{Shorten(unknown)}' is not understood; the only one is {OnlyDown}=true|false.",
+            });
+        }
+
         var onlyDown = false;
         if (request.Query.TryGetValue(OnlyDown, out var values))
         {

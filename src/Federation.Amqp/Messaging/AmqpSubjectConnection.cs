@@ -23,6 +23,7 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
     private readonly IConnection _client;
     private readonly string _exchange;
     private readonly string _connectionName;
+    private readonly string? _user;
     private readonly string? _password;
     private readonly string _server;
     private readonly ILogger _logger;
@@ -40,6 +41,7 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
         _client = client;
         _exchange = exchange;
         _connectionName = connectionName;
+        _user = endpoint.User;
         _password = endpoint.Password;
         _logger = logger;
         DisplayUri = endpoint.DisplayUri;
@@ -288,9 +290,9 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
         return error switch
         {
             OperationInterruptedException { ShutdownReason: { } reason } =>
-                new TransportException($"The AMQP channel on {DisplayUri} was closed{about}: {reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, _password)}", error),
+                new TransportException($"The AMQP channel on {DisplayUri} was closed{about}: {reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, _user, _password)}", error),
             AlreadyClosedException or ObjectDisposedException or System.IO.IOException or System.Net.Sockets.SocketException =>
-                new ConnectionLostException($"The AMQP connection {DisplayUri} failed{about}: {AmqpErrors.Scrub(error.Message, _password)}", error),
+                new ConnectionLostException($"The AMQP connection {DisplayUri} failed{about}: {AmqpErrors.Scrub(error.Message, _user, _password)}", error),
             _ => null,
         };
     }
@@ -321,7 +323,7 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
             return;
         }
 
-        var text = $"closed by the {(reason.Initiator == ShutdownInitiator.Peer ? "broker" : "client library")}: {reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, _password)}";
+        var text = $"closed by the {(reason.Initiator == ShutdownInitiator.Peer ? "broker" : "client library")}: {reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, _user, _password)}";
         var lost = new ConnectionLostException($"The AMQP connection {DisplayUri} ({_connectionName}) was {text}");
         AmqpSubjectSubscription[] subscriptions;
         lock (_lock)

@@ -23,7 +23,11 @@ public sealed class FederationHealthCheck(IFederationStatus status) : IHealthChe
         var failureStatus = context?.Registration?.FailureStatus ?? HealthStatus.Unhealthy;
         if (!status.IsDownstreamConnected)
         {
-            return Task.FromResult(new HealthCheckResult(failureStatus, "The downstream broker is not connected.", data: data));
+            // The cause, when known, is what an operator needs to fix it (refused credentials, no management API, ...).
+            var description = status.DownstreamError is { } cause
+                ? $"The downstream broker is not connected: {UriRedaction.RedactText(cause)}"
+                : "The downstream broker is not connected.";
+            return Task.FromResult(new HealthCheckResult(failureStatus, description, data: data));
         }
 
         var failed = links.Where(l => l.State == LinkState.Error).Select(l => $"{l.Exchange} <- {l.Upstream}: {UriRedaction.RedactText(l.Error ?? string.Empty)}").ToList();

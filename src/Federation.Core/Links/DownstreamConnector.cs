@@ -31,6 +31,7 @@ internal sealed class DownstreamConnector
     private readonly ReconnectBackoff _backoff = new(ReconnectBackoffMode.Exponential, RetryDelay, ResolvedUpstream.DefaultReconnectDelayMax);
     private DownstreamSession? _session;
     private DateTimeOffset _sessionSince;
+    private volatile string? _lastError;
 
     // The connect attempt in flight, and the wait before the next one. Both run off the loop, so that a downstream that
     // never answers holds up neither reconfiguration, nor restarts, nor stop; only the loop touches them.
@@ -73,6 +74,9 @@ internal sealed class DownstreamConnector
 
     /// <summary>The session in use, or null while not connected. Any thread.</summary>
     public DownstreamSession? Session => _session;
+
+    /// <summary>Why the last attempt failed (redacted), while not connected; null once connected. Any thread.</summary>
+    public string? LastError => _session is null ? _lastError : null;
 
     /// <summary>Counts connect attempts; a topology change or a loss from an older one is stale.</summary>
     public int SessionNumber { get; private set; }
@@ -130,6 +134,7 @@ internal sealed class DownstreamConnector
         var connection = session.Connection;
         Handle.Set(session);
         _sessionSince = _time.GetUtcNow();
+        _lastError = null;
         Log.DownstreamConnected(_logger, UriRedaction.Redact(connection.DisplayUri), session.ClusterName, connection.VirtualHost);
         if (_failures.Up() is > 0 and var failed)
         {
@@ -233,6 +238,7 @@ internal sealed class DownstreamConnector
     {
         var redacted = UriRedaction.Redact(uri);
         var cause = FailureEpisode.Describe(failure);
+        _lastError = cause;
         var step = _failures.Fail();
         var delay = _backoff.NextDelay();
         Log.DownstreamAttemptFailed(_logger, failure, _failures.Failures, redacted);

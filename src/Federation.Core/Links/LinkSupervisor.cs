@@ -65,6 +65,9 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>Whether the downstream is connected.</summary>
     public bool DownstreamConnected => _downstream.Session is not null;
 
+    /// <summary>Why the downstream is not connected (its last attempt's failure, redacted), or null. Any thread.</summary>
+    public string? DownstreamError => _downstream.LastError;
+
     /// <summary>Status entries of every link, ordered by exchange then upstream.</summary>
     public IReadOnlyList<LinkStatus> GetStatuses() => _links.GetStatuses();
 

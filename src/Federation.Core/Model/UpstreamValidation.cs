@@ -20,6 +20,12 @@ internal static class UpstreamValidation
     /// </summary>
     public const double MinReconnectDelaySeconds = 0.1;
 
+    /// <summary>The largest prefetch count: AMQP's <c>basic.qos</c> carries it in 16 bits.</summary>
+    public const int MaxPrefetchCount = ushort.MaxValue;
+
+    /// <summary>The largest <c>expires</c> and <c>message-ttl</c>: RabbitMQ's timer limit, 2^32 - 1 ms (about 49.7 days).</summary>
+    public const long MaxQueueMilliseconds = uint.MaxValue;
+
     /// <summary>Checks a <c>federation-upstream</c>.</summary>
     public static void ValidateUpstream(UpstreamDefinition? upstream, string path, TransportResolver? transports, ICollection<string> errors)
     {
@@ -105,7 +111,8 @@ internal static class UpstreamValidation
     {
         CheckRange(parameters.MaxHops is { } hops && hops < 1, UpstreamKeys.MaxHops, parameters.MaxHops, "must be at least 1");
         // 0 would mean "unlimited" to an AMQP broker (basic.qos) while the downstream confirm window became 1: two silent surprises.
-        CheckRange(parameters.PrefetchCount is { } prefetch && prefetch < 1, UpstreamKeys.PrefetchCount, parameters.PrefetchCount, "must be at least 1");
+        // AMQP's basic.qos carries the prefetch count in 16 bits; a larger value would be cut down without a word.
+        CheckRange(parameters.PrefetchCount is { } prefetch && prefetch is < 1 or > MaxPrefetchCount, UpstreamKeys.PrefetchCount, parameters.PrefetchCount, "must be from 1 to 65535");
         CheckRange(
             parameters.ReconnectDelaySeconds is { } delay && !(delay >= MinReconnectDelaySeconds && delay <= MaxReconnectDelaySeconds),
             UpstreamKeys.ReconnectDelay,
@@ -127,8 +134,10 @@ internal static class UpstreamValidation
             errors.Add(At(Child(path, UpstreamKeys.Exchange), "'' is empty (the default exchange cannot be federated); leave it unset to use the federated exchange's name"));
         }
 
-        CheckRange(parameters.Expires is { } expires && expires <= 0, UpstreamKeys.Expires, parameters.Expires, "must be a positive number of milliseconds");
-        CheckRange(parameters.MessageTtl is { } ttl && ttl < 0, UpstreamKeys.MessageTtl, parameters.MessageTtl, "must not be negative");
+        // RabbitMQ refuses both above 2^32 - 1 ms (its timers' limit) with a 406 when the link declares its queue: by then a
+        // reload may have deleted the old upstream queue, so the value is refused here, before anything changes.
+        CheckRange(parameters.Expires is { } expires && expires is <= 0 or > MaxQueueMilliseconds, UpstreamKeys.Expires, parameters.Expires, "must be a positive number of milliseconds, at most 4294967295");
+        CheckRange(parameters.MessageTtl is { } ttl && ttl is < 0 or > MaxQueueMilliseconds, UpstreamKeys.MessageTtl, parameters.MessageTtl, "must be a number of milliseconds from 0 to 4294967295");
         CheckKeyword(parameters.ReconnectBackoff, UpstreamKeys.ReconnectBackoffModes, UpstreamKeys.ReconnectBackoff);
         CheckKeyword(parameters.AckMode, UpstreamKeys.AckModes, UpstreamKeys.AckMode);
         CheckKeyword(parameters.QueueType, UpstreamKeys.QueueTypes, UpstreamKeys.QueueType);

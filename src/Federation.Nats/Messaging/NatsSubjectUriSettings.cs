@@ -46,11 +46,18 @@ internal sealed record NatsSubjectUriSettings(string ServerUrl, bool Tls, int Ma
         var security = new Dictionary<string, string>(StringComparer.Ordinal);
         if (query >= 0)
         {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var part in uri[(query + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
             {
                 var eq = part.IndexOf('=', StringComparison.Ordinal);
                 var key = eq < 0 ? part : part[..eq];
                 var value = eq < 0 ? string.Empty : Uri.UnescapeDataString(part[(eq + 1)..]);
+                if (!seen.Add(key))
+                {
+                    // A silent "last wins" hides the typo or the copy-paste.
+                    var display = UriRedaction.Redact(uri);
+                    throw new ArgumentException($"'{display}' has {(UriRedaction.ShowsQueryKey(display, key) ? $"the query key '{key}'" : "a query key after a masked one")} more than once.", nameof(uri));
+                }
                 if (NatsSecuritySettings.QueryKeys.Contains(key, StringComparer.Ordinal))
                 {
                     security[key] = value;

@@ -86,11 +86,19 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
         var security = new Dictionary<string, string>(StringComparer.Ordinal);
         var hasCredentialKey = false;
 
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var part in queryText.Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             var eq = part.IndexOf('=', StringComparison.Ordinal);
             var key = eq < 0 ? part : part[..eq];
             var value = eq < 0 ? "" : Uri.UnescapeDataString(part[(eq + 1)..]);
+            if (!seen.Add(key))
+            {
+                // Which one should win is anybody's guess; a silent "last wins" hides the typo or the copy-paste.
+                problems.Add($"has {(UriRedaction.ShowsQueryKey(display, key) ? $"the query key '{key}'" : "a query key after a masked one")} more than once");
+                continue;
+            }
+
             switch (key)
             {
                 case ClusterNameKey when value.Length > 0: cluster = value; break;

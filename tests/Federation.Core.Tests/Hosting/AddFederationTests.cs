@@ -151,8 +151,17 @@ public sealed class AddFederationTests
         var check = host.Services.GetRequiredService<FederationHealthCheck>();
         Assert.Equal(HealthStatus.Unhealthy, (await check.CheckHealthAsync(new HealthCheckContext())).Status);
 
+        // The health check says why, once the first attempt has failed: an operator should not have to read the log.
+        var status = host.Services.GetRequiredService<IFederationStatus>();
+        await Testbed.Eventually(() => status.DownstreamError is not null, () => "the first attempt's failure");
+        var unhealthy = await check.CheckHealthAsync(new HealthCheckContext());
+        Assert.Equal(HealthStatus.Unhealthy, unhealthy.Status);
+        Assert.Equal($"The downstream broker is not connected: {status.DownstreamError}", unhealthy.Description);
+        Assert.Contains("london", unhealthy.Description, StringComparison.Ordinal);
+
         var london = registry.GetOrAdd("london", "london");
-        await Testbed.Eventually(() => host.Services.GetRequiredService<IFederationStatus>().IsDownstreamConnected, () => "connected after retry", TimeSpan.FromSeconds(15));
+        await Testbed.Eventually(() => status.IsDownstreamConnected, () => "connected after retry", TimeSpan.FromSeconds(15));
+        Assert.Null(status.DownstreamError);
         await (await london.ConnectAsync()).DeclareExchangeAsync(new ExchangeSpec("orders", "topic"), CancellationToken.None);
         await Testbed.Eventually(() => check.CheckHealthAsync(new HealthCheckContext()).Result.Status == HealthStatus.Degraded, () => "degraded: tokyo does not exist");
         await host.StopAsync();

@@ -78,6 +78,7 @@ public sealed class NatsSubjectTransportTests(NatsServerFixture fixture) : IClas
     [InlineData("nats://127.0.0.1:4222?max-reconect-attempts=3", "max-reconect-attempts")]
     [InlineData("nats://127.0.0.1:4222?reconnect-wait-ms=soon", "reconnect-wait-ms")]
     [InlineData("nats://127.0.0.1:4222?max-reconnect-attempts=-2", "max-reconnect-attempts")]
+    [InlineData("nats://user:secret@127.0.0.1:4222?reconnect-wait-ms=50&reconnect-wait-ms=60", "the query key 'reconnect-wait-ms' more than once")]
     [InlineData("amqp://user:secret@127.0.0.1:4222", "amqp://127.0.0.1:4222")]
     public async Task ABadUri_IsRejected_NamingTheOffendingPart_WithoutCredentials(string uri, string named)
     {

@@ -24,6 +24,7 @@ public sealed class NatsUriValidationTests
     [Theory]
     [InlineData("nats://h:4222?monitor_port=8222", "has the query key 'monitor_port', which nats:// and tls:// URIs do not understand (they accept cluster-name, monitor-port, monitor-interval-ms, namespaces, connect-timeout-ms, ")]
     [InlineData("nats://h:4222?monitor-port=abc", "has 'monitor-port=abc': it must be a port from 1 to 65535")]
+    [InlineData("nats://h:4222?monitor-port=8222&monitor-port=8223", "has the query key 'monitor-port' more than once")]
     [InlineData("nats://h:4222?monitor-port=0", "has 'monitor-port=0': it must be a port from 1 to 65535")]
     [InlineData("nats://h:4222?monitor-interval-ms=0", "has 'monitor-interval-ms=0': it must be a positive number of milliseconds")]
     [InlineData("nats://h:4222?cluster-name=", "has an empty 'cluster-name'")]

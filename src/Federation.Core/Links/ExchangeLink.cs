@@ -228,7 +228,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         OnLeaseHeld(lease, uri);
         if (lease is null)
         {
-            await RunHoldingAsync(downstream, uri, cancellationToken).ConfigureAwait(false);
+            await RunHoldingAsync(downstream, uri, null, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -242,13 +242,13 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         using var handover = _lease.Gate?.HandoverToken.Register(static state => CancelQuietly((CancellationTokenSource)state!), leaseHeld);
         try
         {
-            await RunHoldingAsync(downstream, uri, leaseHeld.Token).ConfigureAwait(false);
+            await RunHoldingAsync(downstream, uri, lease, leaseHeld.Token).ConfigureAwait(false);
         }
         catch (Exception) when (_lease.Gate?.HandoverRequested == true && !lease.Lost.IsCompleted && !cancellationToken.IsCancellationRequested)
         {
             await HandOverAsync(uri).ConfigureAwait(false);
         }
-        catch (Exception) when (lease.Lost.IsCompleted && !cancellationToken.IsCancellationRequested)
+        catch (Exception) when (!lease.IsHeld && !cancellationToken.IsCancellationRequested)
         {
             Log.LinkLeaseLost(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, _lease.Name);
             throw new ConnectionLostException($"The link lost its lease '{_lease.Name}' on the downstream (its connection closed), so it stopped consuming.");
@@ -334,12 +334,12 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
     }
 
-    private async Task RunHoldingAsync(DownstreamSession downstream, string uri, CancellationToken cancellationToken)
+    private async Task RunHoldingAsync(DownstreamSession downstream, string uri, IBrokerLease? lease, CancellationToken cancellationToken)
     {
         var transport = _transports.Resolve(uri);
         var connectionName = UpstreamNaming.ConnectionName(Definition.Upstream.UpstreamName, Definition.PolicyName);
         var upstream = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), _time, cancellationToken).ConfigureAwait(false);
-        var session = new LinkSession(_sessionContext, downstream, upstream);
+        var session = new LinkSession(_sessionContext, downstream, upstream, lease);
         try
         {
             await session.SetUpAsync(cancellationToken).ConfigureAwait(false);

@@ -75,7 +75,7 @@ internal sealed class LinkLease : IAsyncDisposable
         while (true)
         {
             var downstream = await downstreamHandle.OpenSessionAsync(cancellationToken).ConfigureAwait(false);
-            if (_held is { } held && ReferenceEquals(_heldOn, downstream.Connection) && !held.Lost.IsCompleted && Gate?.HandoverRequested != true)
+            if (_held is { } held && ReferenceEquals(_heldOn, downstream.Connection) && held.IsHeld && Gate?.HandoverRequested != true)
             {
                 return (downstream, held);
             }

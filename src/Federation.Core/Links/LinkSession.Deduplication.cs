@@ -188,6 +188,12 @@ internal sealed partial class LinkSession
                     entries.Add(new LedgerEntry(pending.Identity, confirmedAt.ToUnixTimeMilliseconds()));
                 }
 
+                if (_lease is { IsHeld: false } && batch[0].Consumer.CanRequeue)
+                {
+                    // Fencing, as for a single forward: the unit would go out under a lease that has lapsed.
+                    throw new ConnectionLostException("The link's lease lapsed before a unit could be committed; its deliveries go back upstream.");
+                }
+
                 if (!await PublishUnitAsync(batch, messages, entries).ConfigureAwait(false))
                 {
                     continue; // Every message of the unit was refused and settled.

@@ -19,6 +19,7 @@ internal sealed partial class LinkSession
     private readonly LinkSessionContext _context;
     private readonly DownstreamSession _downstream;
     private readonly IBrokerConnection _upstream;
+    private readonly IBrokerLease? _lease;
     private readonly LinkDefinition _definition;
     private readonly ResolvedUpstream _settings;
     private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -42,9 +43,14 @@ internal sealed partial class LinkSession
     /// <summary>In no-ack mode, the most publishes that may still be being written before the consumer waits (prefetch-count).</summary>
     private readonly int _noAckWindow;
 
-    public LinkSession(LinkSessionContext context, DownstreamSession downstream, IBrokerConnection upstream)
+    /// <param name="context">What the link's sessions share.</param>
+    /// <param name="downstream">The downstream session.</param>
+    /// <param name="upstream">The upstream connection of this session.</param>
+    /// <param name="lease">The lease the link holds, checked before each forward; null without leases.</param>
+    public LinkSession(LinkSessionContext context, DownstreamSession downstream, IBrokerConnection upstream, IBrokerLease? lease = null)
     {
         _context = context;
+        _lease = lease;
         _downstream = downstream;
         _upstream = upstream;
         _definition = context.Definition;
@@ -287,6 +293,17 @@ internal sealed partial class LinkSession
         if (!_accepting)
         {
             // Not ours to forward any more: leave it unacknowledged; it returns to the upstream queue when we close.
+            return ValueTask.CompletedTask;
+        }
+
+        if (_lease is { IsHeld: false } && _consumer is not { CanRequeue: false })
+        {
+            // Fencing: the lease has lapsed (a holder paused past its time-to-live finds out here, before its renewal timer
+            // runs), so another engine may run this link and be forwarding this very message. Not forwarded, not acked: it
+            // returns upstream to whoever holds the lease. (An upstream that cannot take a message back, core NATS, forwards
+            // it still: no other holder can have it, and late beats lost.)
+            _accepting = false;
+            Fail(new ConnectionLostException("The link's lease lapsed before this delivery could be forwarded; the delivery goes back upstream."));
             return ValueTask.CompletedTask;
         }
 

@@ -14,4 +14,13 @@ public interface IBrokerLease : IAsyncDisposable
     /// a renewal failed. It also completes when the lease is released by <see cref="IAsyncDisposable.DisposeAsync"/>.
     /// </summary>
     Task Lost { get; }
+
+    /// <summary>
+    /// Whether the lease may be relied on at this moment, which a link asks before each forward (fencing). A lease with a
+    /// time-to-live answers from the clock, how long ago its last renewal got through: a process that was paused
+    /// (<c>SIGSTOP</c>, a long pause of the machine) past that learns it the moment it resumes, before its renewal timer
+    /// runs, and so does not forward what it had received before the pause while another holder runs the link. The default
+    /// is <c>!Lost.IsCompleted</c>, right for leases that end with their connection. Cheap; any thread.
+    /// </summary>
+    bool IsHeld => !Lost.IsCompleted;
 }

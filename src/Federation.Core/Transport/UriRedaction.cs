@@ -17,6 +17,11 @@ public static class UriRedaction
     private static readonly string[] SecretQueryKeys =
         ["password", "pass", "pwd", "token", "secret", "key", "keyfile", "certfile", "auth", "nkey", "jwt", "cred", "sig", "user"];
 
+    // Keys whose values are file paths (TLS files, NATS nkey seed and creds files). A path is masked, but it is no secret
+    // that could run on over '&': only the value itself is, so the keys after it (verify, cluster-name, ...) and the rest
+    // of a message (the cause of an error) stay readable.
+    private static readonly string[] FilePathQueryKeys = ["cacertfile", "certfile", "keyfile", "nkey-seed-file", "creds-file"];
+
     /// <summary>
     /// Returns <paramref name="uri"/> without user information and with secret-looking query parameters masked,
     /// as the federation plugin does for status entries: <c>amqp://user:pass@host:5672/vh</c> becomes <c>amqp://host:5672/vh</c>.
@@ -27,7 +32,9 @@ public static class UriRedaction
     /// be a host (<c>amqp://user:secret/x</c>) means the shape was misread: everything after the scheme is replaced by
     /// <c>&lt;redacted&gt;</c>, as it is when that <c>@</c> may belong to a secret query value. From the first
     /// secret-looking query or fragment parameter (<c>password=</c>, <c>token=</c>, ...) on, the rest is replaced by
-    /// <c>&lt;redacted&gt;</c>, because an unencoded secret may contain <c>&amp;</c> or <c>#</c>. A value without
+    /// <c>&lt;redacted&gt;</c>, because an unencoded secret may contain <c>&amp;</c> or <c>#</c>. A file path parameter
+    /// (<c>cacertfile=</c>, <c>certfile=</c>, <c>keyfile=</c>, <c>nkey-seed-file=</c>, <c>creds-file=</c>) has only its
+    /// value replaced, up to the next <c>&amp;</c>, <c>#</c> or <c>;</c>. A value without
     /// <c>scheme://</c> that contains <c>@</c> is replaced whole. The result is stable: redacting it again changes nothing.
     /// </remarks>
     public static string Redact(string uri)
@@ -151,15 +158,29 @@ public static class UriRedaction
 
         output.Append(host);
 
-        var value = FindSecretValue(text, hostEnd, tokenEnd);
-        if (value < 0)
+        var from = hostEnd;
+        while (true)
         {
-            output.Append(text, hostEnd, tokenEnd - hostEnd);
-            return tokenEnd;
-        }
+            var value = FindSecretValue(text, from, tokenEnd, out var pathOnly);
+            if (value < 0)
+            {
+                output.Append(text, from, tokenEnd - from);
+                return tokenEnd;
+            }
 
-        output.Append(text, hostEnd, value - hostEnd).Append(Redacted);
-        return lineEnd;
+            output.Append(text, from, value - from).Append(Redacted);
+            if (!pathOnly)
+            {
+                return lineEnd;
+            }
+
+            // A file path: masked up to the next parameter, and the scan goes on after it.
+            from = value;
+            while (from < tokenEnd && text[from] is not ('&' or '#' or ';'))
+            {
+                from++;
+            }
+        }
     }
 
     /// <summary>
@@ -192,8 +213,12 @@ public static class UriRedaction
     /// Finds the first query or fragment parameter in <c>[from, to)</c> whose key looks secret (<c>?password=</c>,
     /// <c>&amp;token=</c>, <c>#jwt=</c>, ...) and returns where its value starts, or -1.
     /// </summary>
-    private static int FindSecretValue(string text, int from, int to)
+    private static int FindSecretValue(string text, int from, int to) => FindSecretValue(text, from, to, out _);
+
+    /// <summary>As <see cref="FindSecretValue(string, int, int)"/>; <paramref name="pathOnly"/> says the key names a file path.</summary>
+    private static int FindSecretValue(string text, int from, int to, out bool pathOnly)
     {
+        pathOnly = false;
         for (var i = from; i < to; i++)
         {
             if (text[i] is not ('?' or '&' or '#' or ';'))
@@ -210,11 +235,25 @@ public static class UriRedaction
 
             if (keyEnd < to && text[keyEnd] == '=' && IsSecretKey(text.AsSpan(keyStart, keyEnd - keyStart)))
             {
+                pathOnly = IsFilePathKey(text.AsSpan(keyStart, keyEnd - keyStart));
                 return keyEnd + 1;
             }
         }
 
         return -1;
+    }
+
+    private static bool IsFilePathKey(ReadOnlySpan<char> key)
+    {
+        foreach (var pathKey in FilePathQueryKeys)
+        {
+            if (key.Equals(pathKey, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsSecretKey(ReadOnlySpan<char> key)

@@ -69,6 +69,30 @@ internal sealed class NatsKvLease : IBrokerLease
 
     public Task Lost => _lost.Task;
 
+    /// <summary>
+    /// Held while the last renewal that got through was sent less than <see cref="GiveUpAfter"/> ago, by the monotonic
+    /// clock, which runs on while the process is paused: a holder resumed after a pause past that gives the lease up here,
+    /// at its first forward, not at its renewal timer's next turn.
+    /// </summary>
+    public bool IsHeld
+    {
+        get
+        {
+            if (_lost.Task.IsCompleted)
+            {
+                return false;
+            }
+
+            if (_time.GetElapsedTime(_lastConfirmedSentAt) < GiveUpAfter)
+            {
+                return true;
+            }
+
+            Lose($"no renewal got through for {GiveUpAfter.TotalMilliseconds:0} ms (4/5 of the time-to-live {_timeToLive.TotalMilliseconds:0} ms; was the process paused?)");
+            return false;
+        }
+    }
+
     /// <summary>How often the key is renewed: a third of the time-to-live, so two renewals may fail before the lease is given up.</summary>
     internal TimeSpan RenewEvery => _timeToLive / 3;
 

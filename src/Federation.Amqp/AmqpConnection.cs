@@ -13,6 +13,7 @@ internal sealed class AmqpConnection : IBrokerConnection
 {
     private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim topologyLock = new(1, 1);
+    private readonly AmqpQueueWatches queueWatches;
     private IChannel? topologyChannel;
 
     // Set when a no-wait bind was sent on the current topology channel and no later synchronous call proved it succeeded.
@@ -27,7 +28,8 @@ internal sealed class AmqpConnection : IBrokerConnection
         Endpoint = endpoint;
         Name = name;
         Management = new ManagementApi(endpoint);
-        Leases = new ExclusiveQueueLeases(this, Management.GetQueueArgumentsAsync);
+        queueWatches = new AmqpQueueWatches(this);
+        Leases = new ExclusiveQueueLeases(this, Management.GetQueueArgumentsAsync, queueWatches.WatchAsync);
         ClusterName = client.ServerProperties is { } properties && properties.TryGetValue("cluster_name", out var value)
             ? AmqpHeaders.FromAmqpValue(value) as string
             : null;
@@ -51,7 +53,10 @@ internal sealed class AmqpConnection : IBrokerConnection
 
     public ITopologySource? Topology => topology;
 
-    /// <summary>Exclusive queues; who holds a locked one is read from its arguments through the management API.</summary>
+    /// <summary>
+    /// Exclusive queues; who holds a locked one is read from its arguments through the management API, and each held one is
+    /// watched for its deletion by a consumer on a channel all the leases share (see <see cref="AmqpQueueWatches"/>).
+    /// </summary>
     public IBrokerLeases Leases { get; }
 
     /// <summary>Whether <see cref="DisposeAsync"/> started, so channel closes are ours and not failures.</summary>
@@ -303,6 +308,7 @@ internal sealed class AmqpConnection : IBrokerConnection
         }
 
         Client.Dispose();
+        queueWatches.Dispose();
         Management.Dispose();
         completion.TrySetResult();
     }

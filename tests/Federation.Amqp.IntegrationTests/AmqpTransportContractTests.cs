@@ -23,6 +23,14 @@ public sealed class AmqpTransportContractTests(RabbitMqNodeFixture fixture) : Tr
         Assert.True(result.ExitCode == 0, result.Output);
     }
 
+    /// <summary>As an operator deletes a queue: rabbitmqctl, which may delete an exclusive queue that a live connection holds.</summary>
+    protected override async Task<bool> DeleteLeaseAsOperatorAsync(string name)
+    {
+        var result = await fixture.Node.CtlAsync(Ct, "delete_queue", name);
+        Assert.True(result.ExitCode == 0, result.Output);
+        return true;
+    }
+
     /// <summary>Stops the node cleanly and starts it again with the same data directory and ports.</summary>
     protected override async Task RestartBrokerAsync()
     {

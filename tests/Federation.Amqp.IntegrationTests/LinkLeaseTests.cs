@@ -103,6 +103,44 @@ public sealed class LinkLeaseTests(FederationNodesFixture nodes) : IAsyncLifetim
         Assert.Equal(1, census.MostAtOnce);
     }
 
+    [Fact]
+    public async Task A_lease_queue_deleted_by_an_operator_is_lost_at_once_so_the_link_never_runs_on_two_engines()
+    {
+        var (a, _) = await StartEngineAsync("host-a");
+        await WaitForAsync(a, LinkState.Running);
+        var (b, _) = await StartEngineAsync("host-b");
+        await WaitForAsync(b, LinkState.Waiting);
+        await using var census = await ConsumerCensus.StartAsync(await OpenChannelAsync(nodes.Upstream.AmqpPort), UpstreamQueue);
+        await PublishAsync(0, 500);
+        await WaitUntilSettledAsync(500);
+
+        // host-a's downstream connection lives on: only the deletion itself tells it that the lease is gone.
+        var deleted = await nodes.Downstream.CtlAsync(CancellationToken.None, "delete_queue", Lease);
+        Assert.True(deleted.ExitCode == 0, deleted.Output);
+
+        // host-a asks again at once, host-b at its next poll (at most 5 s later): publish through that window, so that a
+        // second consumer, had host-a kept running while host-b took the lease, would show in the census.
+        FederationEngine[] both = [a, b];
+        var window = DateTime.UtcNow + TimeSpan.FromSeconds(5 + 2); // the longest poll of a waiting engine, and some
+        var published = 500;
+        while (DateTime.UtcNow < window || !both.Any(e => e.GetLinks().Any(l => l.Exchange == exchange && l.State == LinkState.Running)))
+        {
+            await PublishAsync(published, published + 10);
+            published += 10;
+            await Task.Delay(TimeSpan.FromMilliseconds(100)); // pace of the publisher, not a wait for an effect
+        }
+
+        var runner = both.Single(e => e.GetLinks().Single(l => l.Exchange == exchange).State == LinkState.Running).GetLinks().Single(l => l.Exchange == exchange);
+        Assert.Equal(runner.Instance, runner.LeaseHolder);
+
+        // A restart redelivers what was forwarded but not yet acknowledged (at-least-once), so ids may come twice here.
+        await Poll.UntilAsync(
+            async () => await DrainDownstreamAsync() >= published && await upstream.MessageCountAsync(UpstreamQueue) == 0 ? received : null,
+            $"{published} distinct messages downstream; have {received.Distinct().Count()}");
+        Assert.Equal(1, census.MostAtOnce);
+
+    }
+
     private async Task<(FederationEngine Engine, CrashableTransport Transport)> StartEngineAsync(string instance, ResourceCleanupMode cleanup = ResourceCleanupMode.Never)
     {
         // Leases alone, without spreading: this is about the lease (who waits, the holder read through the management API,

@@ -5,6 +5,50 @@ namespace Federation.Transport.Contracts;
 
 public abstract partial class TransportContractTests
 {
+    /// <summary>
+    /// Deletes the lease <paramref name="name"/> on the broker as an operator would (<c>rabbitmqctl delete_queue</c>), while
+    /// its holder's connection lives. Returns false, and the case that needs it passes without checking, for a transport
+    /// whose test does not say how.
+    /// </summary>
+    protected virtual Task<bool> DeleteLeaseAsOperatorAsync(string name) => Task.FromResult(false);
+
+    [Fact]
+    public async Task Lease_DeletedOnTheBrokerWhileItsConnectionLives_IsLost_AndOnlyThatOne()
+    {
+        var holder = await OpenAsync();
+        var other = await OpenAsync();
+        if (holder.Leases is null)
+        {
+            return;
+        }
+
+        var name = UniqueName("lease");
+        var held = (await holder.Leases.TryAcquireAsync(new LeaseRequest(name, "holder"), Ct)).Lease!;
+        var kept = (await holder.Leases.TryAcquireAsync(new LeaseRequest(UniqueName("lease"), "holder"), Ct)).Lease!;
+        if (!await DeleteLeaseAsOperatorAsync(name))
+        {
+            await held.DisposeAsync();
+            await kept.DisposeAsync();
+            return;
+        }
+
+        // Whoever asks next gets the lease, so the holder must learn at once that it has it no more.
+        await held.Lost.WaitAsync(Patience, Ct);
+        Assert.False(holder.Completion.IsCompleted, "the holder's connection lives on");
+        var taken = await other.Leases!.TryAcquireAsync(new LeaseRequest(name, "other"), Ct);
+        Assert.True(taken.Acquired, $"the deleted lease is free; held by '{taken.Holder}'");
+
+        // The holder's other lease on the same connection is untouched, and still its own.
+        Assert.False(kept.Lost.IsCompleted, "a lease whose queue was not deleted is still held");
+        Assert.False((await other.Leases.TryAcquireAsync(new LeaseRequest(kept.Name, "other"), Ct)).Acquired);
+
+        await held.DisposeAsync(); // releasing a lost lease does nothing, and must not take the new holder's
+        Assert.False(taken.Lease!.Lost.IsCompleted);
+        Assert.False((await holder.Leases.TryAcquireAsync(new LeaseRequest(name, "holder"), Ct)).Acquired, "the lease stays with the new holder");
+        await taken.Lease.DisposeAsync();
+        await kept.DisposeAsync();
+    }
+
     [Fact]
     public async Task Lease_IsHeldByOneConnection_TheOtherLearnsWho_AndTakesItWhenTheHolderCloses()
     {

@@ -38,6 +38,9 @@ internal sealed class BrokerQueue : IDisposable
 
     public IReadOnlyList<InMemoryConsumer> Consumers => consumers;
 
+    /// <summary>Whoever watches this queue for its deletion (exclusive queue leases).</summary>
+    public HashSet<InMemoryQueueWatch> Watches { get; } = [];
+
     public bool IsDeleted { get; private set; }
 
     /// <summary>Messages waiting for a consumer, after dropping the expired ones.</summary>
@@ -117,6 +120,12 @@ internal sealed class BrokerQueue : IDisposable
         messages.Clear();
         var cancelled = new List<InMemoryConsumer>(consumers);
         consumers.Clear();
+        foreach (var watch in Watches)
+        {
+            watch.QueueDeleted();
+        }
+
+        Watches.Clear();
         return cancelled;
     }
 

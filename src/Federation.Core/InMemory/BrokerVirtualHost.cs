@@ -153,6 +153,21 @@ internal sealed class BrokerVirtualHost(InMemoryBroker broker, string name)
         }
     }
 
+    /// <summary>Starts watching a queue for its deletion (see <see cref="InMemoryQueueWatch"/>).</summary>
+    /// <exception cref="ResourceNotFoundException">The queue does not exist.</exception>
+    public InMemoryQueueWatch WatchQueue(string queue, InMemoryConnection connection)
+    {
+        lock (Sync)
+        {
+            connection.ThrowIfClosed();
+            var found = queues.GetValueOrDefault(queue) ?? throw NotFound("queue", queue);
+            ThrowIfLockedByAnotherConnection(found, connection);
+            var watch = new InMemoryQueueWatch(this, found);
+            found.Watches.Add(watch);
+            return watch;
+        }
+    }
+
     public void DeleteQueueIfExpired(BrokerQueue queue)
     {
         lock (Sync)

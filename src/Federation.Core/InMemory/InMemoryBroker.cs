@@ -194,6 +194,13 @@ public sealed class InMemoryBroker
     /// <summary>The queue as declared, or <see langword="null"/>.</summary>
     public QueueSpec? GetQueue(string virtualHost, string name) => GetVirtualHost(virtualHost).GetQueue(name);
 
+    /// <summary>
+    /// Deletes a queue whoever declared it, as an operator does with <c>rabbitmqctl delete_queue</c> or the management API:
+    /// also an exclusive queue whose connection still lives (a link lease, say). Its consumers are cancelled, and whoever
+    /// watches it learns that it is gone. Deleting a missing queue is a no-op.
+    /// </summary>
+    public void DeleteQueue(string virtualHost, string name) => GetVirtualHost(virtualHost).DeleteQueue(name);
+
     /// <summary>Messages ready for delivery in the queue (not the unacknowledged ones); 0 for a missing queue.</summary>
     public int GetMessageCount(string virtualHost, string queue) => GetVirtualHost(virtualHost).GetMessageCount(queue);
 

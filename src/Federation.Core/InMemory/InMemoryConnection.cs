@@ -17,7 +17,7 @@ internal sealed class InMemoryConnection : IBrokerConnection
         DisplayUri = displayUri;
         ClusterName = broker.ClusterName;
         Topology = new InMemoryTopologySource(this);
-        Leases = new ExclusiveQueueLeases(this, (queue, _) => ValueTask.FromResult(Host.GetQueue(queue)?.Arguments));
+        Leases = new ExclusiveQueueLeases(this, (queue, _) => ValueTask.FromResult(Host.GetQueue(queue)?.Arguments), WatchQueueAsync);
     }
 
     public string? ClusterName { get; }
@@ -129,6 +129,10 @@ internal sealed class InMemoryConnection : IBrokerConnection
 
     public ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken) =>
         Run((queue, options, handler), static IMessageConsumer (connection, request) => connection.Host.Consume(request.queue, request.options, request.handler, connection), cancellationToken);
+
+    /// <summary>Watches a queue for its deletion, as a consumer that the broker cancels when the queue goes.</summary>
+    public ValueTask<IQueueWatch> WatchQueueAsync(string queue, CancellationToken cancellationToken) =>
+        Run(queue, static IQueueWatch (connection, name) => connection.Host.WatchQueue(name, connection), cancellationToken);
 
     public ValueTask<IDeliveryLedger?> OpenLedgerAsync(LedgerOptions options, CancellationToken cancellationToken) =>
         Run(options, static IDeliveryLedger? (connection, ledgerOptions) => InMemoryLedger.Open(connection, ledgerOptions), cancellationToken);

@@ -91,6 +91,18 @@ internal sealed class ExchangeBindings
         }
     }
 
+    /// <summary>
+    /// Every group there is now, leaving the feeds alone: a change made before this call and still queued in a feed is
+    /// mirrored after whatever the caller does with the snapshot, which is still right, since it is applied in order.
+    /// </summary>
+    public List<BindingGroupKey> Snapshot()
+    {
+        lock (_lock)
+        {
+            return [.. _tracker.Groups];
+        }
+    }
+
     /// <summary>Stops feeding a link.</summary>
     public void Detach(BindingFeed feed)
     {

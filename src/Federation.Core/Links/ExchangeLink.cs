@@ -232,8 +232,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             return;
         }
 
-        // A lost lease (the downstream connection closed or died, so the broker gave the lease up) means another engine may
-        // take the link at its next poll: stop consuming at once.
+        // A lost lease (the downstream connection closed or died, so the broker gave the lease up, or somebody deleted the
+        // lease on the broker) means another engine may take the link at its next poll: stop consuming at once.
         using var leaseHeld = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var runOver = new CancellationTokenSource();
         _ = lease.Lost.ContinueWith(static (_, state) => CancelQuietly((CancellationTokenSource)state!), leaseHeld, runOver.Token, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -251,7 +251,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         catch (Exception) when (!lease.IsHeld && !cancellationToken.IsCancellationRequested)
         {
             Log.LinkLeaseLost(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, _lease.Name);
-            throw new ConnectionLostException($"The link lost its lease '{_lease.Name}' on the downstream (its connection closed), so it stopped consuming.");
+            throw new ConnectionLostException($"The link lost its lease '{_lease.Name}' on the downstream (its connection closed, or the lease was deleted on the broker), so it stopped consuming.");
         }
         finally
         {

@@ -25,6 +25,12 @@ internal static class UpstreamNaming
     /// <summary>The internal exchange of one link generation: the queue name plus <c> A</c> or <c> B</c>.</summary>
     public static string InternalExchangeName(string queueName, char generation) => $"{queueName} {generation}";
 
+    /// <summary>
+    /// The link's sentinel on the upstream (ours, not the plugin's): the queue name plus <c> sentinel</c>. See
+    /// <c>LinkSession.SetUpSentinelAsync</c> for what it tells.
+    /// </summary>
+    public static string SentinelExchangeName(string queueName) => $"{queueName} sentinel";
+
     /// <summary>The connection name the plugin uses, shown in broker tools and in status.</summary>
     public static string ConnectionName(string upstreamName, string? policyName) =>
         policyName is null ? "Federation link" : $"Federation link (upstream: {upstreamName}, policy: {policyName})";

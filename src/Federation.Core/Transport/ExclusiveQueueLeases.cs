@@ -6,9 +6,17 @@ namespace Federation.Core.Transport;
 /// behaves so return one from <see cref="IBrokerConnection.Leases"/>.
 /// </summary>
 /// <remarks>
+/// <para>
 /// The holder's identity rides in the queue argument <see cref="HolderArgument"/>. A second connection's declaration fails
 /// with <see cref="ResourceLockedException"/> (AMQP 405 RESOURCE_LOCKED) and tells nothing more, so who holds it comes from
-/// <c>findHolder</c>, which reads the queue's arguments another way (the management API on RabbitMQ) if it can.
+/// <c>findArguments</c>, which reads the queue's arguments another way (the management API on RabbitMQ) if it can.
+/// </para>
+/// <para>
+/// The broker deletes the queue with its connection, but anyone with the rights can also delete it while the connection
+/// lives (<c>rabbitmqctl delete_queue</c>): the next asker then takes the lease while the holder still runs. So each held
+/// lease watches its queue through <c>watchQueue</c> and is <see cref="IBrokerLease.Lost"/> as soon as the broker says
+/// the queue went.
+/// </para>
 /// </remarks>
 public sealed class ExclusiveQueueLeases : IBrokerLeases
 {
@@ -17,6 +25,7 @@ public sealed class ExclusiveQueueLeases : IBrokerLeases
 
     private readonly IBrokerConnection connection;
     private readonly Func<string, CancellationToken, ValueTask<IReadOnlyDictionary<string, object?>?>>? findArguments;
+    private readonly Func<string, CancellationToken, ValueTask<IQueueWatch>>? watchQueue;
 
     /// <summary>Creates the leases of <paramref name="connection"/>.</summary>
     /// <param name="connection">The connection that declares, and so holds, the lease queues.</param>
@@ -24,11 +33,20 @@ public sealed class ExclusiveQueueLeases : IBrokerLeases
     /// Reads the arguments of an existing queue by name (null when it cannot), to tell who holds a lease; optional.
     /// Its failures are ignored: the holder is then unknown.
     /// </param>
-    public ExclusiveQueueLeases(IBrokerConnection connection, Func<string, CancellationToken, ValueTask<IReadOnlyDictionary<string, object?>?>>? findArguments = null)
+    /// <param name="watchQueue">
+    /// Starts watching a queue of <paramref name="connection"/> for its deletion (see <see cref="IQueueWatch"/>); it throws
+    /// <see cref="ResourceNotFoundException"/> when the queue is already gone. Without it a lease is lost only with its
+    /// connection, and one whose queue somebody deleted goes on looking held.
+    /// </param>
+    public ExclusiveQueueLeases(
+        IBrokerConnection connection,
+        Func<string, CancellationToken, ValueTask<IReadOnlyDictionary<string, object?>?>>? findArguments = null,
+        Func<string, CancellationToken, ValueTask<IQueueWatch>>? watchQueue = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         this.connection = connection;
         this.findArguments = findArguments;
+        this.watchQueue = watchQueue;
     }
 
     /// <summary>The exclusive, non-durable queue that stands for <paramref name="request"/>'s lease.</summary>
@@ -67,7 +85,24 @@ public sealed class ExclusiveQueueLeases : IBrokerLeases
             return LeaseAttempt.HeldElsewhere(await FindHolderAsync(request.Name, cancellationToken).ConfigureAwait(false));
         }
 
-        return LeaseAttempt.Taken(new HeldQueueLease(connection, request));
+        IQueueWatch? watch = null;
+        if (watchQueue is not null)
+        {
+            try
+            {
+                // Only once the queue is ours: watching starts after the declaration, and a deletion in between makes
+                // the watch fail (not found), so no deletion goes unseen.
+                watch = await watchQueue(request.Name, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is TransportException or OperationCanceledException)
+            {
+                // Not held in any way the holder can trust: give the queue back rather than keep a lease nobody watches.
+                await new HeldQueueLease(connection, request, watch: null).DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        return LeaseAttempt.Taken(new HeldQueueLease(connection, request, watch));
     }
 
     private async ValueTask<string?> FindHolderAsync(string name, CancellationToken cancellationToken)

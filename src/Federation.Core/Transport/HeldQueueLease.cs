@@ -1,8 +1,8 @@
 namespace Federation.Core.Transport;
 
 /// <summary>
-/// A lease held as an exclusive queue (see <see cref="ExclusiveQueueLeases"/>): lost with its connection, released by
-/// deleting the queue.
+/// A lease held as an exclusive queue (see <see cref="ExclusiveQueueLeases"/>): lost with its connection or with its queue
+/// (deleted by somebody else while the connection lives, as its watch tells), released by deleting the queue.
 /// </summary>
 internal sealed class HeldQueueLease : IBrokerLease
 {
@@ -11,20 +11,21 @@ internal sealed class HeldQueueLease : IBrokerLease
     private static readonly TimeSpan ReleaseTimeout = TimeSpan.FromSeconds(5);
 
     private readonly IBrokerConnection connection;
+    private readonly IQueueWatch? watch;
     private readonly TaskCompletionSource lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int released;
 
-    public HeldQueueLease(IBrokerConnection connection, LeaseRequest request)
+    public HeldQueueLease(IBrokerConnection connection, LeaseRequest request, IQueueWatch? watch)
     {
         this.connection = connection;
+        this.watch = watch;
         Name = request.Name;
         Holder = request.Holder;
-        _ = connection.Completion.ContinueWith(
-            static (_, state) => ((TaskCompletionSource)state!).TrySetResult(),
-            lost,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
+        LoseWhenDone(connection.Completion);
+        if (watch is not null)
+        {
+            LoseWhenDone(watch.Deleted);
+        }
     }
 
     public string Name { get; }
@@ -42,19 +43,32 @@ internal sealed class HeldQueueLease : IBrokerLease
 
         var wasHeld = !lost.Task.IsCompleted;
         lost.TrySetResult();
-        if (!wasHeld)
-        {
-            return;
-        }
-
+        using var timeout = new CancellationTokenSource(ReleaseTimeout);
         try
         {
-            using var timeout = new CancellationTokenSource(ReleaseTimeout);
-            await connection.DeleteQueueAsync(Name, timeout.Token).ConfigureAwait(false);
+            // The watch goes first: it must not report the deletion below, and the queue must still be there for a clean
+            // cancel of whatever it watches with.
+            if (watch is not null)
+            {
+                await watch.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (wasHeld)
+            {
+                await connection.DeleteQueueAsync(Name, timeout.Token).ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (ex is TransportException or OperationCanceledException or ObjectDisposedException)
         {
             // The connection is going or gone, and the broker drops the queue with it.
         }
     }
+
+    private void LoseWhenDone(Task task) =>
+        _ = task.ContinueWith(
+            static (_, state) => ((TaskCompletionSource)state!).TrySetResult(),
+            lost,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
 }

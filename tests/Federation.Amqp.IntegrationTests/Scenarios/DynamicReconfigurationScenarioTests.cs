@@ -98,7 +98,7 @@ public sealed class DynamicReconfigurationScenarioTests(ThreeNodesFixture nodes)
     private async Task<string> GenerationAsync(RabbitMqNode upstream, string exchange)
     {
         var prefix = Prefix(exchange) + " ";
-        var internals = (await Management.NamesAsync(upstream, "exchanges")).Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        var internals = (await Management.NamesAsync(upstream, "exchanges")).Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && n.Length == prefix.Length + 1).ToList(); // A or B, not the sentinel
         return internals.Count == 1 ? internals[0][prefix.Length..] : $"{internals.Count} internal exchanges";
     }
 

@@ -264,14 +264,14 @@ public sealed class ExchangeFederationScenarioTests : IAsyncLifetime
         await Testbed.PublishAsync(publisher, "upstream", "key", "untrusted", new MessageProperties { UserId = "hare-user" });
         await Testbed.Eventually(() => queue.Count == 1, () => "first message");
         Assert.Null(queue.Received[0].Properties.UserId);
-        var firstQueueGeneration = _bed.Broker("U").GetExchangeNames("/").Single(n => n.StartsWith("federation: upstream", StringComparison.Ordinal));
+        var firstQueueGeneration = _bed.Broker("U").GetExchangeNames("/").Single(n => n.StartsWith("federation: upstream", StringComparison.Ordinal) && !n.EndsWith(" sentinel", StringComparison.Ordinal));
 
         var options = new FederationOptions { Downstream = { Uri = Testbed.Uri("D") } }
             .Upstream("u", "U", u => { u.Exchange = "upstream"; u.TrustUserId = true; })
             .Policy("fed", "^fed\\.", upstream: "u");
         await engine.UpdateAsync(options, CancellationToken.None);
         await Testbed.Eventually(
-            () => engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U").GetExchangeNames("/").Any(n => n.StartsWith("federation: upstream", StringComparison.Ordinal) && n != firstQueueGeneration),
+            () => engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U").GetExchangeNames("/").Any(n => n.StartsWith("federation: upstream", StringComparison.Ordinal) && !n.EndsWith(" sentinel", StringComparison.Ordinal) && n != firstQueueGeneration),
             () => "link restarted with a new generation");
         await _bed.WaitForBindingsAsync("U", "upstream", "key", 1);
         await Testbed.PublishAsync(publisher, "upstream", "key", "trusted", new MessageProperties { UserId = "hare-user" });

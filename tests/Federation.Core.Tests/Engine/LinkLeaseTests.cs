@@ -144,6 +144,40 @@ public sealed class LinkLeaseTests : IAsyncLifetime
         await queue.ExpectAsync(Bodies(1, 20));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_lease_deleted_on_the_broker_is_lost_so_the_holder_stops_consuming_before_another_engine_takes_it(bool spread)
+    {
+        // Without spreading, host-2 polls for the lease; with it, host-2 may stand by where placement puts the link, or ask.
+        var (a, _) = await StartEngineAsync("host-1", spread: spread);
+        var queue = await _bed.BindQueueAsync("D", "fed", "k");
+        await Testbed.WaitForRunningLinksAsync(a, 1);
+        var (b, _) = await StartEngineAsync("host-2", spread: spread);
+        await WaitForStateAsync(b, LinkState.Waiting);
+
+        // As rabbitmqctl delete_queue: host-1's downstream connection lives on, so only the deletion itself tells.
+        _bed.Broker("D").DeleteQueue("/", Lease);
+        await AdvanceUntilAsync(() => _census.OpenOn(UpstreamQueue) == 0 || _census.Owners.Count > 1, "host-1 stops consuming");
+
+        // Whoever asks first holds the lease now (host-1 asks again at once, host-2 at its next poll), and only that one runs.
+        await AdvanceUntilAsync(
+            () => _census.Owners.Count > 1 && _census.OpenOn(UpstreamQueue) == 1 && (a.GetLinks()[0].State == LinkState.Running || b.GetLinks()[0].State == LinkState.Running),
+            "the link runs again, on one engine");
+        var holder = ExclusiveQueueLeases.HolderOf(_bed.Broker("D").GetQueue("/", Lease)!.Arguments);
+        var (runner, other) = a.GetLinks()[0].State == LinkState.Running ? ("host-1", b) : ("host-2", a);
+        Assert.Equal((holder, runner), (_census.Owners[^1], _census.Owners[^1]));
+        await WaitForStateAsync(other, LinkState.Waiting);
+        for (var poll = 0; poll < 5; poll++)
+        {
+            _time.Advance(LinkLease.LongestPoll);
+        }
+
+        await PublishAsync(1, 20);
+        await queue.ExpectAsync(Bodies(1, 20));
+        Assert.Equal(1, _census.MostAtOnce);
+    }
+
     [Fact]
     public async Task Lease_name_falls_back_to_the_link_id_when_the_names_are_too_long_for_a_queue()
     {
@@ -154,11 +188,11 @@ public sealed class LinkLeaseTests : IAsyncLifetime
         await Task.CompletedTask;
     }
 
-    private async Task<(FederationEngine Engine, CrashableTransport Transport)> StartEngineAsync(string instance, ResourceCleanupMode cleanup = ResourceCleanupMode.Default)
+    private async Task<(FederationEngine Engine, CrashableTransport Transport)> StartEngineAsync(string instance, ResourceCleanupMode cleanup = ResourceCleanupMode.Default, bool spread = true)
     {
         _bed.Broker("D");
         _bed.Broker("U");
-        var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") } }
+        var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") }, SpreadLinks = spread }
             .Upstream("u", "U", u =>
             {
                 u.Exchange = "upstream";

@@ -428,7 +428,7 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
 
         // Somebody deletes the internal exchange upstream: the binding goes with it, and nothing is captured any more.
         var upstream = await _bed.ConnectAsync("U");
-        var internalExchange = _bed.Broker("U").GetExchangeNames("/").Single(n => n.StartsWith("federation: ", StringComparison.Ordinal));
+        var internalExchange = _bed.Broker("U").GetExchangeNames("/").Single(n => n.StartsWith("federation: ", StringComparison.Ordinal) && !n.EndsWith(" sentinel", StringComparison.Ordinal));
         await upstream.DeleteExchangeAsync(internalExchange, CancellationToken.None);
         await _bed.WaitForBindingsAsync("U", "upstream", "key", 0);
         Assert.Equal(LinkState.Running, engine.GetLinks()[0].State);

@@ -27,6 +27,12 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
         return Task.CompletedTask;
     }
 
+    protected override Task<bool> DeleteLeaseAsOperatorAsync(string name)
+    {
+        broker.DeleteQueue(InMemoryBroker.DefaultVirtualHost, name);
+        return Task.FromResult(true);
+    }
+
     protected override Task RestartBrokerAsync()
     {
         broker.Stop();

@@ -50,7 +50,7 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
             {
                 await shared.BasicConsumeAsync(queue, autoAck: true, watch, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection.ClosedError) is { } mapped)
+            catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is { } mapped)
             {
                 throw mapped;
             }

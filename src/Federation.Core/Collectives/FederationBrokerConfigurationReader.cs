@@ -34,7 +34,25 @@ internal static class FederationBrokerConfigurationReader
         ReadInt(section, nameof(options.MaxHops), options, v => options.MaxHops = v);
         ReadInt(section, nameof(options.Workers), options, v => options.Workers = v);
         ReadEnvelope(section, options);
+
+        // A misspelt key ("Envelop") would otherwise leave its default in place without a word: a Choria fleet would get
+        // the native envelope and every request would be dropped as malformed.
+        foreach (var child in section.GetChildren())
+        {
+            if (!Keys.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                options.ConfigurationErrors.Add($"{child.Key}: is not a federation broker setting (they are {string.Join(", ", Keys)})");
+            }
+        }
     }
+
+    private static readonly string[] Keys =
+    [
+        nameof(FederationBrokerOptions.ClusterName), nameof(FederationBrokerOptions.FederationUri), nameof(FederationBrokerOptions.CollectiveUri),
+        nameof(FederationBrokerOptions.InstanceName), nameof(FederationBrokerOptions.SubjectPrefix), nameof(FederationBrokerOptions.TargetPattern),
+        nameof(FederationBrokerOptions.ReplyPattern), nameof(FederationBrokerOptions.MaxHops), nameof(FederationBrokerOptions.Workers),
+        nameof(FederationBrokerOptions.Envelope),
+    ];
 
     private static void ReadEnvelope(IConfiguration section, FederationBrokerOptions options)
     {

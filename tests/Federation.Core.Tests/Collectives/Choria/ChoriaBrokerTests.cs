@@ -215,6 +215,20 @@ public sealed class ChoriaBrokerTests
     }
 
     [Fact]
+    public void A_misspelt_key_is_reported_naming_it_rather_than_leaving_its_default()
+    {
+        var options = new FederationBrokerOptions { ClusterName = "london", FederationUri = "memory://fed", CollectiveUri = "memory://london" };
+        var section = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Envelop"] = "choria-v1", ["workers"] = "2" }).Build();
+
+        FederationBrokerConfigurationReader.Read(section, options);
+
+        var error = Assert.Single(FederationBrokerOptionsValidation.Validate(options));
+        Assert.StartsWith("Envelop: is not a federation broker setting (they are ClusterName, ", error, StringComparison.Ordinal);
+        Assert.Equal(2, options.Workers);
+        Assert.Equal(FederationEnvelopeFormat.Native, options.Envelope);
+    }
+
+    [Fact]
     public void An_undefined_envelope_value_is_refused_by_validation()
     {
         var options = new FederationBrokerOptions { ClusterName = "london", FederationUri = "memory://fed", CollectiveUri = "memory://london", Envelope = (FederationEnvelopeFormat)9 };

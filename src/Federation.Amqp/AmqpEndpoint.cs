@@ -227,6 +227,15 @@ internal sealed record AmqpEndpoint(
         {
             problems.Add($"has '{KeyFileKey}' without '{CertFileKey}': the key belongs to a client certificate");
         }
+        else if (certFile is not null && AmqpTlsFiles.ReadableProblem(certFile) is { } certFileProblem)
+        {
+            // Each file on its own first, so that the one that is missing or unreadable is named.
+            problems.Add($"has '{CertFileKey}': {certFileProblem}");
+        }
+        else if (keyFile is not null && AmqpTlsFiles.ReadableProblem(keyFile) is { } keyFileProblem)
+        {
+            problems.Add($"has '{KeyFileKey}': {keyFileProblem}");
+        }
         else if (certFile is not null && AmqpTlsFiles.ClientCertificateProblem(certFile, keyFile) is { } certProblem)
         {
             problems.Add(keyFile is null ? $"has '{CertFileKey}': {certProblem}" : $"has '{CertFileKey}' and '{KeyFileKey}': {certProblem}");

@@ -53,6 +53,13 @@ internal static class AmqpTlsFiles
         return 0;
     });
 
+    /// <summary>Why <paramref name="path"/> cannot be opened for reading (missing, permission denied), or null.</summary>
+    public static string? ReadableProblem(string path) => Problem(() =>
+    {
+        using var stream = File.OpenRead(path);
+        return 0;
+    });
+
     /// <summary>What went wrong reading a TLS file, without its path or content.</summary>
     public static string Describe(Exception error) => error switch
     {

@@ -98,6 +98,16 @@ public sealed class AmqpEndpointTests
     }
 
     [Fact]
+    public void AMissingKeyFile_IsNamedOnItsOwn_AsIsAMissingCertFile()
+    {
+        using var files = new TemporaryTlsFiles();
+        var missing = Path.Combine(Path.GetTempPath(), $"missing-{Guid.NewGuid():N}.pem");
+
+        Assert.Equal(["has 'keyfile': the file does not exist"], AmqpEndpoint.Problems($"amqps://h/?certfile={Escape(files.Certificates.ClientCertFile)}&keyfile={Escape(missing)}"));
+        Assert.Equal(["has 'certfile': the file does not exist"], AmqpEndpoint.Problems($"amqps://h/?certfile={Escape(missing)}&keyfile={Escape(files.Certificates.ClientKeyFile)}"));
+    }
+
+    [Fact]
     public void AKeyFile_ThatIsNotAKey_IsRefusedNamingTheKeys_NotTheContent()
     {
         using var files = new TemporaryTlsFiles();

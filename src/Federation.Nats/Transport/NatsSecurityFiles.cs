@@ -60,6 +60,12 @@ internal static class NatsSecurityFiles
         }
     });
 
+    /// <summary>Why <paramref name="path"/> cannot be opened for reading (missing, permission denied), or null.</summary>
+    public static string? ReadableProblem(string path) => Problem(() =>
+    {
+        using var stream = File.OpenRead(path);
+    });
+
     /// <summary>What is wrong with <paramref name="path"/> as an <c>nkey-seed-file</c>, or null.</summary>
     public static string? NKeySeedProblem(string path) => Problem(() => _ = ReadNKeySeed(path));
 

@@ -148,6 +148,15 @@ internal sealed record NatsSecuritySettings
         {
             problems.Add($"has '{KeyFileKey}' without '{CertFileKey}': the key belongs to a client certificate");
         }
+        else if (certFile is not null && NatsSecurityFiles.ReadableProblem(certFile) is { } certFileProblem)
+        {
+            // Each file on its own first, so that the one that is missing or unreadable is named.
+            problems.Add($"has {Shown(CertFileKey)}: {certFileProblem}");
+        }
+        else if (keyFile is not null && NatsSecurityFiles.ReadableProblem(keyFile) is { } keyFileProblem)
+        {
+            problems.Add($"has {Shown(KeyFileKey)}: {keyFileProblem}");
+        }
         else if (certFile is not null && NatsSecurityFiles.ClientCertificateProblem(certFile, keyFile) is { } certProblem)
         {
             problems.Add(keyFile is null ? $"has {Shown(CertFileKey)}: {certProblem}" : $"has {Shown(CertFileKey)} and {Shown(KeyFileKey)}: {certProblem}");

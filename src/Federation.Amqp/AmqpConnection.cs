@@ -21,6 +21,8 @@ internal sealed class AmqpConnection : IBrokerConnection
     private volatile ConnectionLostException? lostBecause;
     private volatile bool disposing;
     private AmqpTopologySource? topology;
+    // The broker's max_message_size once a refusal told it (0 until then); see AmqpMessageSizeLimit.
+    private long maxMessageSize;
 
     private AmqpConnection(IConnection client, AmqpEndpoint endpoint, string name)
     {
@@ -87,6 +89,15 @@ internal sealed class AmqpConnection : IBrokerConnection
 
         return connection;
     }
+
+    /// <summary>
+    /// The broker's <c>max_message_size</c> in bytes as learned from a refusal on this connection (0: none yet). Every
+    /// publisher and ledger of the connection checks bodies against it before writing them (see <see cref="AmqpMessageSizeLimit"/>).
+    /// </summary>
+    public long MaxMessageSize => Interlocked.Read(ref maxMessageSize);
+
+    /// <summary>Keeps a limit the broker stated when it refused a message; the latest statement wins. Any thread.</summary>
+    public void LearnMaxMessageSize(long limit) => Interlocked.Exchange(ref maxMessageSize, limit);
 
     /// <summary>The exception for a call on a closed connection, or <see langword="null"/> while it is open.</summary>
     public ConnectionLostException? ClosedError() =>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Federation.Core.Transport;
 using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
 
 namespace Federation.Amqp;
 
@@ -112,6 +113,8 @@ internal sealed class AmqpLedger : IDeliveryLedger
                 {
                     // Sent, it would make the broker close the whole connection (see AmqpFrameLimit).
                     AmqpFrameLimit.Check(properties, connection.Client.FrameMax, message.Exchange, message.RoutingKey, index);
+                    // Sent, it would make the broker close the unit's channel (see AmqpMessageSizeLimit).
+                    AmqpMessageSizeLimit.Check(message.Body.Length, connection.MaxMessageSize, message.Exchange, message.RoutingKey, index);
                 }
                 catch (MessageTooLargeException) when (index > 0)
                 {
@@ -129,7 +132,7 @@ internal sealed class AmqpLedger : IDeliveryLedger
             Activity.Current = null;
             await unitChannel.BasicPublishAsync("", queue, mandatory: false, RecordProperties(AnyPersistent(messages)), record, CancellationToken.None).ConfigureAwait(false);
             await unitChannel.TxCommitAsync(CancellationToken.None).ConfigureAwait(false);
-        }).ConfigureAwait(false);
+        }, messages).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -172,7 +175,9 @@ internal sealed class AmqpLedger : IDeliveryLedger
         ContentType = "application/octet-stream",
     };
 
-    private async Task GuardAsync(Func<Task> operation)
+    /// <param name="operation">What to run.</param>
+    /// <param name="unit">The messages of the unit that <paramref name="operation"/> publishes, if it is one.</param>
+    private async Task GuardAsync(Func<Task> operation, IReadOnlyList<LedgerMessage>? unit = null)
     {
         try
         {
@@ -180,15 +185,47 @@ internal sealed class AmqpLedger : IDeliveryLedger
         }
         catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is { } mapped)
         {
-            // A failed channel cannot take further units; the link that gets this error reopens the ledger on its next start.
+            // A failed channel cannot take further units; the next unit opens a new one (and a link that gets a failure
+            // other than a refusal reopens the ledger on its next start).
             if (unitChannel is { IsOpen: false } broken)
             {
                 unitChannel = null;
                 broken.Dispose();
             }
 
-            throw mapped;
+            throw RefusedForSize(error, unit) ?? mapped;
         }
+    }
+
+    /// <summary>
+    /// The refusal of a unit's message whose body is over the broker's <c>max_message_size</c>, when that is why the
+    /// broker closed the unit's channel. The transaction never committed, so nothing of the unit was published, and the
+    /// limit is kept on the connection, so later messages over it are refused before they are written (see
+    /// <see cref="AmqpMessageSizeLimit"/>). The broker closes the channel at the first message over the limit, which names
+    /// the message to take out of the unit; a link then commits the rest on a new channel and goes on.
+    /// </summary>
+    private MessageTooLargeException? RefusedForSize(Exception error, IReadOnlyList<LedgerMessage>? unit)
+    {
+        if (unit is null
+            || connection.ClosedError() is not null
+            || error is not OperationInterruptedException { ShutdownReason: { } reason }
+            || !AmqpMessageSizeLimit.TryReadRefusal(reason, out var limit))
+        {
+            return null;
+        }
+
+        connection.LearnMaxMessageSize(limit);
+        for (var index = 0; index < unit.Count; index++)
+        {
+            var message = unit[index];
+            if (message.Body.Length > limit)
+            {
+                return AmqpMessageSizeLimit.TooLarge(message.Body.Length, limit, message.Exchange, message.RoutingKey, index, refusedByBroker: true);
+            }
+        }
+
+        // Only the unit's record can have been over the limit: not a refusal of a message, the link fails as it would.
+        return null;
     }
 
     private static async Task CloseAsync(IChannel channel)

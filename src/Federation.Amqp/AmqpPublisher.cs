@@ -157,13 +157,65 @@ internal sealed class AmqpPublisher : IMessagePublisher
         newChannel.BasicNacksAsync += (_, args) => Settle(attached, args.DeliveryTag, args.Multiple, nacked: true);
         newChannel.ChannelShutdownAsync += (_, reason) =>
         {
-            FailOutstanding(attached, ChannelClosedError(reason));
+            ChannelClosed(attached, reason);
             return Task.CompletedTask;
         };
     }
 
-    private TransportException ChannelClosedError(ShutdownEventArgs reason) =>
-        connection.ClosedError() is { } lost ? lost : AmqpErrors.FromReason(reason, AmqpErrors.Operation.Other, null, connection.Endpoint);
+    private TransportException ChannelClosedError(ShutdownEventArgs reason)
+    {
+        if (connection.ClosedError() is { } lost)
+        {
+            return lost;
+        }
+
+        if (AmqpMessageSizeLimit.TryReadRefusal(reason, out var limit))
+        {
+            // Not the broker's text: it names another message's size, and this one is not too large (see ChannelClosed).
+            return new TransportException($"The broker closed the publishing channel after refusing another message over its max_message_size of {limit} bytes; this message was not confirmed.");
+        }
+
+        return AmqpErrors.FromReason(reason, AmqpErrors.Operation.Other, null, connection.Endpoint);
+    }
+
+    /// <summary>
+    /// Fails what waits for a confirm on a channel the broker closed. When it closed the channel over a message larger than
+    /// its <c>max_message_size</c>, the limit is kept on the connection, so later messages over it are refused before they
+    /// are written, and every publish in the window over it fails with <see cref="MessageTooLargeException"/>: the first
+    /// of them is the one the broker refused, and any later one would be refused too. A link rejects those upstream and
+    /// goes on. The others fail as at any channel loss (the broker may have routed those before the refused one without
+    /// confirming them, and dropped those after it), and the publisher stays closed (see <see cref="WriteAsync"/>): a link
+    /// starts a new session, its upstream redelivers them in order, and a redelivered message over the limit is refused
+    /// before it is written. So the first refusal on a connection costs the link one restart, none of its messages.
+    /// </summary>
+    private void ChannelClosed(PublishChannel source, ShutdownEventArgs reason)
+    {
+        if (connection.ClosedError() is not null || !AmqpMessageSizeLimit.TryReadRefusal(reason, out var limit))
+        {
+            FailOutstanding(source, ChannelClosedError(reason));
+            return;
+        }
+
+        connection.LearnMaxMessageSize(limit);
+        var failed = batches.Rent();
+        lock (source.Outstanding)
+        {
+            source.Outstanding.TakeAll(failed.Settled);
+        }
+
+        // Each refusal names its own message, so each completes on its own (rare: one per refusal by the broker).
+        for (var index = failed.Settled.Count - 1; index >= 0; index--)
+        {
+            var pending = failed.Settled[index];
+            if (pending.Body.Length > limit)
+            {
+                failed.Settled.RemoveAt(index);
+                Complete(BatchOf(pending), ConfirmOutcome.Failed, AmqpMessageSizeLimit.TooLarge(pending.Body.Length, limit, pending.Exchange, pending.RoutingKey, 0, refusedByBroker: true), releasesWindow: true);
+            }
+        }
+
+        Complete(failed, ConfirmOutcome.Failed, ChannelClosedError(reason), releasesWindow: true);
+    }
 
     /// <summary>Writes the queue in order until it is empty; only one runs at a time (<see cref="drainState"/>).</summary>
     private async Task DrainAsync()
@@ -236,6 +288,9 @@ internal sealed class AmqpPublisher : IMessagePublisher
             cancellationToken.ThrowIfCancellationRequested();
             connection.ThrowIfClosed();
             current = channel!;
+            // Over the broker's max_message_size as learned on this connection: it would close the channel, so it is
+            // refused here, alone (see AmqpMessageSizeLimit). Checked first, so it is refused as such on a closed channel too.
+            AmqpMessageSizeLimit.Check(pending.Body.Length, connection.MaxMessageSize, pending.Exchange, pending.RoutingKey);
             if (!current.Channel.IsOpen)
             {
                 // The broker closed the channel on an earlier publish (a missing exchange, a message over the size limit).
@@ -306,7 +361,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
         if (!client.IsOpen && client.CloseReason is { } reason)
         {
             // The channel closed before or while we wrote; its shutdown handler may have run before we registered.
-            FailOutstanding(current, ChannelClosedError(reason));
+            ChannelClosed(current, reason);
         }
 
         return false;

@@ -17,10 +17,18 @@ public abstract class RabbitMqNodePairFixture : IAsyncLifetime
     /// <summary>The node the federation engine runs against.</summary>
     public RabbitMqNode Downstream => downstream ?? throw new InvalidOperationException("Not started.");
 
+    /// <summary>
+    /// Lines appended to the downstream node's rabbitmq.conf (none by default), for example <c>max_message_size = 4096</c>
+    /// for a downstream that takes less than its upstream.
+    /// </summary>
+    protected virtual IReadOnlyList<string> DownstreamConfiguration => [];
+
     /// <inheritdoc />
     public async Task InitializeAsync()
     {
-        var started = await Task.WhenAll(RabbitMqNode.StartNewAsync(), RabbitMqNode.StartNewAsync()).ConfigureAwait(false);
+        var started = await Task.WhenAll(
+            RabbitMqNode.StartNewAsync(),
+            RabbitMqNode.StartNewAsync(RabbitMqNode.DefaultPlugins, DownstreamConfiguration)).ConfigureAwait(false);
         (upstream, downstream) = (started[0], started[1]);
     }
 

@@ -60,7 +60,10 @@ public sealed class InMemoryBroker
     /// </summary>
     public bool SupportsFederationExchangeType { get; set; } = true;
 
-    /// <summary>Largest accepted message body in bytes; larger publishes fail with <see cref="PreconditionFailedException"/>.</summary>
+    /// <summary>
+    /// Largest accepted message body in bytes (RabbitMQ's <c>max_message_size</c>); a larger publish fails with
+    /// <see cref="MessageTooLargeException"/>, as the AMQP transport reports one that RabbitMQ refused for its size.
+    /// </summary>
     public int MaxMessageSize { get; set; } = DefaultMaxMessageSize;
 
     /// <summary>Decides, before routing, what happens to each publish: for testing nacks and connections lost before a confirm.</summary>
@@ -237,6 +240,10 @@ public sealed class InMemoryBroker
             return connection;
         }
     }
+
+    /// <summary>The refusal of a body over <see cref="MaxMessageSize"/>; <paramref name="index"/> is its place in a ledger unit.</summary>
+    internal MessageTooLargeException TooLarge(string exchange, string routingKey, int size, int index) =>
+        new($"PRECONDITION_FAILED - message size {size} is larger than the configured max size {MaxMessageSize} of in-memory broker '{Name}'; the message to exchange '{exchange}' with routing key '{routingKey}' was not published.", index);
 
     internal void Unregister(InMemoryConnection connection)
     {

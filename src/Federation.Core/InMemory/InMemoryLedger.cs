@@ -66,11 +66,13 @@ internal sealed class InMemoryLedger : IDeliveryLedger
         }
 
         var broker = connection.Broker;
-        foreach (var message in messages)
+        for (var index = 0; index < messages.Count; index++)
         {
+            var message = messages[index];
             if (message.Body.Length > broker.MaxMessageSize)
             {
-                return ValueTask.FromException(new PreconditionFailedException($"PRECONDITION_FAILED - message size {message.Body.Length} is larger than the configured max size {broker.MaxMessageSize}."));
+                // Checked before anything of the unit is published, so nothing of it is (as IDeliveryLedger says).
+                return ValueTask.FromException(broker.TooLarge(message.Exchange, message.RoutingKey, message.Body.Length, index));
             }
 
             if (broker.PublishInterceptor is { } interceptor)

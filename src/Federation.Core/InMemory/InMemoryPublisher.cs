@@ -33,7 +33,8 @@ internal sealed class InMemoryPublisher(InMemoryConnection connection, Publisher
         var broker = connection.Broker;
         if (body.Length > broker.MaxMessageSize)
         {
-            return ValueTask.FromException(new PreconditionFailedException($"PRECONDITION_FAILED - message size {body.Length} is larger than the configured max size {broker.MaxMessageSize}."));
+            // As the AMQP transport reports a body over RabbitMQ's max_message_size: refused for good, publisher unharmed.
+            return ValueTask.FromException(broker.TooLarge(exchange, routingKey, body.Length, index: 0));
         }
 
         if (broker.PublishInterceptor is { } interceptor)

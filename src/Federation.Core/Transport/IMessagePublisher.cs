@@ -9,7 +9,10 @@ public interface IMessagePublisher : IAsyncDisposable
     /// With confirms the returned task completes when the broker confirms the message and fails with
     /// <see cref="PublishNackedException"/> when it nacks; without confirms it completes once the message was written.
     /// A message the transport can never carry fails with <see cref="MessageTooLargeException"/> without being written; the
-    /// publisher stays usable.
+    /// publisher stays usable. A limit that a transport learns only when the broker refuses a message (RabbitMQ's
+    /// <c>max_message_size</c>, which closes the AMQP channel) fails that message with it too, but the publishes in flight
+    /// with it then fail as at a lost channel, and so does the publisher from then on: the caller opens a new one, on
+    /// which messages over the learned limit are refused before they are written.
     /// </summary>
     /// <param name="exchange">Target exchange.</param>
     /// <param name="routingKey">Routing key.</param>

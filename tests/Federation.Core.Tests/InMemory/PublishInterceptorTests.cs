@@ -62,10 +62,31 @@ public sealed class PublishInterceptorTests
         var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: true), CancellationToken.None);
 
         await publisher.PublishAsync(string.Empty, "q", new MessageProperties(), new byte[4], CancellationToken.None);
-        await Assert.ThrowsAsync<PreconditionFailedException>(async () =>
+        // Refused for good (a link rejects it upstream and goes on), and the publisher stays usable.
+        var refused = await Assert.ThrowsAsync<MessageTooLargeException>(async () =>
             await publisher.PublishAsync(string.Empty, "q", new MessageProperties(), new byte[5], CancellationToken.None));
+        Assert.Equal(0, refused.Index);
+        await publisher.PublishAsync(string.Empty, "q", new MessageProperties(), new byte[4], CancellationToken.None);
 
-        Assert.Equal(1, broker.GetMessageCount("/", "q"));
+        Assert.Equal(2, broker.GetMessageCount("/", "q"));
+    }
+
+    [Fact]
+    public async Task A_ledger_unit_with_a_message_over_MaxMessageSize_is_refused_whole_naming_that_message()
+    {
+        var (broker, connection) = await BrokerWithQueueAsync();
+        broker.MaxMessageSize = 4;
+        await using var ledger = await connection.OpenLedgerAsync(new LedgerOptions("ledger", 1024), CancellationToken.None);
+        Assert.NotNull(ledger);
+        LedgerMessage Message(int size) => new(string.Empty, "q", new MessageProperties(), new byte[size]);
+
+        var refused = await Assert.ThrowsAsync<MessageTooLargeException>(async () =>
+            await ledger.PublishAndRecordAsync([Message(4), Message(5), Message(1)], new byte[] { 1 }, CancellationToken.None));
+        Assert.Equal(1, refused.Index);
+        Assert.Equal(0, broker.GetMessageCount("/", "q"));
+
+        await ledger.PublishAndRecordAsync([Message(4), Message(1)], new byte[] { 1 }, CancellationToken.None);
+        Assert.Equal(2, broker.GetMessageCount("/", "q"));
     }
 
     private static async Task<(InMemoryBroker Broker, IBrokerConnection Connection)> BrokerWithQueueAsync()

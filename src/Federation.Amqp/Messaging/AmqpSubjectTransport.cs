@@ -45,6 +45,10 @@ public sealed class AmqpSubjectTransport : ISubjectTransport
     public IReadOnlyCollection<string> Schemes { get; } = [AmqpTransport.AmqpScheme, AmqpTransport.AmqpsScheme];
 
     /// <inheritdoc />
+    public IReadOnlyList<string> ValidateUri(string uri) =>
+        AmqpEndpoint.Problems(uri) is { Count: > 0 } problems ? [$"'{UriRedaction.Redact(uri)}' {string.Join("; ", problems)}"] : [];
+
+    /// <inheritdoc />
     /// <exception cref="ArgumentException">The URI is malformed or has an unknown query key.</exception>
     /// <exception cref="BrokerUnreachableException">The broker cannot be reached within <c>connection_timeout</c>.</exception>
     /// <exception cref="AuthenticationFailedException">The broker refused the credentials or the vhost.</exception>

@@ -1,14 +1,51 @@
 using Federation.Core.Collectives;
+using Federation.Core.Transport;
+using Federation.Core.Transport.Messaging;
 using Microsoft.Extensions.Options;
 
 namespace Federation.Core.Hosting;
 
 /// <summary>Validates every named <see cref="FederationBrokerOptions"/>; each error starts with <c>FederationBrokers:&lt;name&gt;:&lt;key&gt;</c>.</summary>
-internal sealed class FederationBrokerOptionsValidator : IValidateOptions<FederationBrokerOptions>
+/// <remarks>
+/// Beyond the options' own rules, each URI must have a scheme a registered subject transport serves, and that transport
+/// must accept it (<see cref="ISubjectTransport.ValidateUri"/>): a typo in a scheme or a missing TLS file is then an
+/// error at start naming the key, with every other error, rather than the first connect's exception.
+/// </remarks>
+internal sealed class FederationBrokerOptionsValidator(IEnumerable<ISubjectTransport> transports) : IValidateOptions<FederationBrokerOptions>
 {
     public ValidateOptionsResult Validate(string? name, FederationBrokerOptions options)
     {
-        var errors = FederationBrokerOptionsValidation.Validate(options, $"FederationBrokers:{name}:");
+        var prefix = $"FederationBrokers:{name}:";
+        var errors = FederationBrokerOptionsValidation.Validate(options, prefix);
+        if (errors.Count == 0)
+        {
+            CheckTransport(prefix + nameof(options.FederationUri), options.FederationUri!, errors);
+            CheckTransport(prefix + nameof(options.CollectiveUri), options.CollectiveUri!, errors);
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
+
+    private void CheckTransport(string key, string uri, List<string> errors)
+    {
+        ISubjectTransport transport;
+        try
+        {
+            // The resolver's message names the scheme (unless it may be part of a credential) and how to register one.
+            transport = new SubjectTransportResolver(transports).Resolve(uri);
+        }
+        catch (ArgumentException error)
+        {
+            errors.Add($"{key}: {WithoutParameterName(error)}");
+            return;
+        }
+
+        foreach (var problem in transport.ValidateUri(uri))
+        {
+            errors.Add($"{key}: {problem}");
+        }
+    }
+
+    private static string WithoutParameterName(ArgumentException error) =>
+        error.ParamName is null ? error.Message : error.Message.Replace($" (Parameter '{error.ParamName}')", string.Empty, StringComparison.Ordinal);
 }

@@ -51,6 +51,21 @@ public sealed class NatsSubjectTransport : ISubjectTransport
     public IReadOnlyCollection<string> Schemes { get; } = ["nats", "tls"];
 
     /// <inheritdoc />
+    public IReadOnlyList<string> ValidateUri(string uri)
+    {
+        try
+        {
+            _ = NatsSubjectUriSettings.Parse(uri);
+            return [];
+        }
+        catch (ArgumentException error)
+        {
+            // The parser's sentences quote the URI redacted and name the query key; the parameter name adds nothing.
+            return [error.Message.Replace($" (Parameter '{error.ParamName}')", string.Empty, StringComparison.Ordinal)];
+        }
+    }
+
+    /// <inheritdoc />
     /// <exception cref="ArgumentException">The URI is not a nats:// or tls:// URI, or has an unknown or invalid query parameter.</exception>
     public async ValueTask<ISubjectConnection> ConnectAsync(SubjectConnectionRequest request, CancellationToken cancellationToken)
     {

@@ -107,11 +107,26 @@ public sealed class AddFederationBrokerTests
             o.CollectiveUri = "memory://london";
         }));
 
-        var error = await Assert.ThrowsAsync<ArgumentException>(() => host.StartAsync());
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
-        Assert.Contains("scheme 'nats' (nats://fed:4222)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:london:FederationUri: No subject transport serves scheme 'nats' (nats://fed:4222)", error.Message, StringComparison.Ordinal);
         Assert.Contains("AddNatsSubjectTransport", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("s3cret", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Both_uris_with_unserved_schemes_are_named_at_start_together()
+    {
+        using var host = BuildHost(new()
+        {
+            ["FederationBrokers:b:FederationUri"] = "amqq://127.0.0.1:4222",
+            ["FederationBrokers:b:CollectiveUri"] = "natz://127.0.0.1:4222",
+        }, builder => builder.Services.AddFederationBroker(builder.Configuration.GetSection("FederationBrokers:b")));
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("FederationBrokers:b:FederationUri: No subject transport serves scheme 'amqq'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:b:CollectiveUri: No subject transport serves scheme 'natz'", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

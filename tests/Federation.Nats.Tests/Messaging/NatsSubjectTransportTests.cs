@@ -33,6 +33,21 @@ public sealed class NatsSubjectTransportTests(NatsServerFixture fixture) : IClas
     }
 
     [Fact]
+    public void ValidateUri_NamesAMissingFile_AndAcceptsAUsableUri()
+    {
+        var transport = new NatsSubjectTransport();
+        var missing = Path.Combine(Path.GetTempPath(), $"missing-{Guid.NewGuid():N}.pem");
+
+        var problem = Assert.Single(transport.ValidateUri($"tls://user:s3cret@127.0.0.1:4222?cacertfile={missing}"));
+
+        Assert.Contains("cacertfile", problem, StringComparison.Ordinal);
+        Assert.Contains("the file does not exist", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Parameter", problem, StringComparison.Ordinal);
+        Assert.Empty(transport.ValidateUri("nats://127.0.0.1:4222?reconnect-wait-ms=50"));
+    }
+
+    [Fact]
     public async Task TheConnection_IsNamedOnTheServer_AndReportsItsServerWithoutCredentials()
     {
         var name = $"collective-broker-{Guid.NewGuid():N}";

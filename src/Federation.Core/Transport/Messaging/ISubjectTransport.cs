@@ -19,6 +19,14 @@ public interface ISubjectTransport
     /// <param name="request">Where to connect, and how to name the connection.</param>
     /// <param name="cancellationToken">Cancels the connect attempt.</param>
     ValueTask<ISubjectConnection> ConnectAsync(SubjectConnectionRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Checks a URI without connecting, as a host does when it starts: what <see cref="ConnectAsync"/> would refuse as
+    /// malformed (syntax, query keys, files the URI names).
+    /// </summary>
+    /// <param name="uri">The URI, possibly with credentials.</param>
+    /// <returns>One sentence per problem, never with credentials; empty when the URI is usable. The default accepts every URI.</returns>
+    IReadOnlyList<string> ValidateUri(string uri) => [];
 }
 
 /// <summary>Parameters for <see cref="ISubjectTransport.ConnectAsync"/>.</summary>

@@ -468,6 +468,9 @@ public sealed class FederationBrokerTests
             time.Advance(RelayOutcomes.Interval);
             await federation.PublishAsync(Request("r3", 1), CancellationToken.None);
             await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1001, "the next failure was counted");
+
+            // A failure is counted before it is logged, on the relay's thread: wait for the warning too.
+            await CollectivesTestbed.WaitUntilAsync(() => logs.WithId(4006).Count >= 2, "the next interval's warning");
             var warnings = logs.WithId(4006);
             Assert.Equal(2, warnings.Count);
             Assert.Contains("999 other failed publish(es)", warnings[1].Message, StringComparison.Ordinal);

@@ -44,7 +44,13 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
         {
             if (!options.AutoAck)
             {
-                await channel.BasicQosAsync(0, (ushort)Math.Clamp(options.Prefetch, 0, ushort.MaxValue), global: false, cancellationToken).ConfigureAwait(false);
+                if (options.Prefetch > ushort.MaxValue)
+                {
+                    // basic.qos carries the prefetch count in 16 bits: refused, rather than cut down without a word.
+                    throw new PreconditionFailedException($"prefetch-count {options.Prefetch} is above AMQP's limit of {ushort.MaxValue} (basic.qos carries it in 16 bits); set it to at most {ushort.MaxValue}.");
+                }
+
+                await channel.BasicQosAsync(0, (ushort)Math.Max(options.Prefetch, 0), global: false, cancellationToken).ConfigureAwait(false);
             }
 
             await channel.BasicConsumeAsync(queue, options.AutoAck, consumer, cancellationToken).ConfigureAwait(false);

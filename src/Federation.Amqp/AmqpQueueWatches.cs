@@ -36,6 +36,11 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
     private readonly SemaphoreSlim channelLock = new(1, 1);
     private IChannel? channel;
 
+    // Whether a consume on the shared channel has worked yet, and whether the user may not consume from lease queues at
+    // all (no 'read' permission on them): then leases go unwatched, lost only with their connection, as before watches.
+    private bool proven;
+    private bool refused;
+
     /// <summary>Starts watching <paramref name="queue"/>.</summary>
     /// <exception cref="ResourceNotFoundException">The queue does not exist (it was deleted since it was declared).</exception>
     public async ValueTask<IQueueWatch> WatchAsync(string queue, CancellationToken cancellationToken)
@@ -44,6 +49,16 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
         await channelLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (refused)
+            {
+                return Unwatched.Instance;
+            }
+
+            if (!proven)
+            {
+                return await FirstWatchAsync(queue, cancellationToken).ConfigureAwait(false);
+            }
+
             var shared = await ChannelAsync(cancellationToken).ConfigureAwait(false);
             var watch = new Watch(shared, queue);
             try
@@ -63,6 +78,40 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
         }
     }
 
+    /// <summary>
+    /// The first watch runs on a channel of its own, which becomes the shared one once the consume works: a user without
+    /// <c>read</c> permission on the lease queues gets a 403 that closes only this channel, and leases go unwatched from
+    /// then on (the README's permissions did not ask for <c>read</c> before watches existed), instead of failing.
+    /// </summary>
+    private async Task<IQueueWatch> FirstWatchAsync(string queue, CancellationToken cancellationToken)
+    {
+        channel?.Dispose();
+        channel = null;
+        var probe = await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
+        var watch = new Watch(probe, queue);
+        try
+        {
+            await probe.BasicConsumeAsync(queue, autoAck: true, watch, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException refusal) when (refusal.ShutdownReason?.ReplyCode == AccessRefused && connection.ClosedError() is null)
+        {
+            refused = true;
+            probe.Dispose();
+            return Unwatched.Instance;
+        }
+        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is { } mapped)
+        {
+            probe.Dispose();
+            throw mapped;
+        }
+
+        channel = probe;
+        proven = true;
+        return watch;
+    }
+
+    private const ushort AccessRefused = 403;
+
     /// <summary>Called as the connection closes, which closes the channel and so every watch.</summary>
     public void Dispose()
     {
@@ -81,6 +130,16 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
         channel = null;
         channel = await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
         return channel;
+    }
+
+    /// <summary>No watch: the user may not consume from the queue. The lease is lost only with its connection.</summary>
+    private sealed class Unwatched : IQueueWatch
+    {
+        public static readonly Unwatched Instance = new();
+
+        public Task Deleted { get; } = new TaskCompletionSource().Task;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     /// <summary>One watched queue: a no-ack consumer that never expects a message, only its cancel.</summary>

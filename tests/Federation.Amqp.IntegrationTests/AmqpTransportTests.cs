@@ -281,6 +281,30 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
     }
 
     [Fact]
+    public async Task A_user_without_read_permission_on_lease_queues_still_holds_leases_unwatched()
+    {
+        // The README asks only for configure on the lease queues; watching one for its deletion needs read as well.
+        var user = $"NoReadUser{Guid.NewGuid():N}"[..18];
+        Assert.Equal(0, (await fixture.Node.CtlAsync(Ct, "add_user", user, "pw")).ExitCode);
+        Assert.Equal(0, (await fixture.Node.CtlAsync(Ct, "set_permissions", user, ".*", ".*", "^(?!federation: lease).*")).ExitCode);
+        var holder = await transport.ConnectAsync(new ConnectionRequest(fixture.Node.AmqpUri(user: user, password: "pw"), "amqp-transport-tests"), Ct);
+        resources.Add(holder);
+        var other = await transport.ConnectAsync(new ConnectionRequest(fixture.Node.AmqpUri(), "amqp-transport-tests"), Ct);
+        resources.Add(other);
+        var name = $"federation: lease no-read-{Guid.NewGuid():N}";
+
+        var first = await holder.Leases!.TryAcquireAsync(new LeaseRequest(name, "host-a"), Ct);
+        var second = await holder.Leases!.TryAcquireAsync(new LeaseRequest(name + "-2", "host-a"), Ct);
+
+        Assert.True(first.Acquired, "the lease is held without a watch");
+        Assert.True(second.Acquired, "a refused watch does not fail later leases either");
+        Assert.False(first.Lease!.Lost.IsCompleted);
+        Assert.False((await other.Leases!.TryAcquireAsync(new LeaseRequest(name, "host-b"), Ct)).Acquired);
+        await first.Lease.DisposeAsync();
+        Assert.True((await other.Leases!.TryAcquireAsync(new LeaseRequest(name, "host-b"), Ct)).Acquired);
+    }
+
+    [Fact]
     public async Task A_refusal_that_names_the_user_reaches_the_engine_without_the_user_name()
     {
         // RabbitMQ's 403 says "refused for user '<name>'"; link status, health and logs show the error's text.

@@ -167,11 +167,13 @@ internal sealed partial class LinkSession
 
                 if (batch.Count == 0)
                 {
-                    Volatile.Write(ref _unitLoopRunning, 0);
+                    // A full fence (not a release store), so that the count below is read after the flag is cleared.
+                    Interlocked.Exchange(ref _unitLoopRunning, 0);
 
                     // A forward queued between the last read and the flag's clearing saw the flag set and left its unit to
-                    // this run: take it, unless a newer forward has started a run for it already.
-                    if (!reader.TryPeek(out _) || Interlocked.Exchange(ref _unitLoopRunning, 1) != 0)
+                    // this run: take it, unless a newer forward has started a run for it already. (Count, not TryPeek: a
+                    // peek keeps the queue's segment, and with it the bodies of every forward dequeued from it, alive.)
+                    if (reader.Count == 0 || Interlocked.Exchange(ref _unitLoopRunning, 1) != 0)
                     {
                         return;
                     }

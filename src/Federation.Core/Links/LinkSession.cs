@@ -385,12 +385,13 @@ internal sealed partial class LinkSession
             return ValueTask.CompletedTask;
         }
 
-        if (_lease is { IsHeld: false } && _consumer is not { CanRequeue: false })
+        if (_lease is { IsHeld: false } && _settings.AckMode != AckMode.NoAck && _consumer is { CanRequeue: true })
         {
             // Fencing: the lease has lapsed (a holder paused past its time-to-live finds out here, before its renewal timer
             // runs), so another engine may run this link and be forwarding this very message. Not forwarded, not acked: it
             // returns upstream to whoever holds the lease. (An upstream that cannot take a message back, core NATS, forwards
-            // it still: no other holder can have it, and late beats lost.)
+            // it still: no other holder can have it, and late beats lost; so does a no-ack link, whose delivery the broker
+            // has already removed, and a delivery that comes before the consumer is known.)
             _accepting = false;
             Fail(new ConnectionLostException("The link's lease lapsed before this delivery could be forwarded; the delivery goes back upstream."));
             return ValueTask.CompletedTask;

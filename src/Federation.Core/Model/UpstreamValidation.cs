@@ -20,9 +20,6 @@ internal static class UpstreamValidation
     /// </summary>
     public const double MinReconnectDelaySeconds = 0.1;
 
-    /// <summary>The largest prefetch count: AMQP's <c>basic.qos</c> carries it in 16 bits.</summary>
-    public const int MaxPrefetchCount = ushort.MaxValue;
-
     /// <summary>The largest <c>expires</c> and <c>message-ttl</c>: RabbitMQ's timer limit, 2^32 - 1 ms (about 49.7 days).</summary>
     public const long MaxQueueMilliseconds = uint.MaxValue;
 
@@ -111,8 +108,8 @@ internal static class UpstreamValidation
     {
         CheckRange(parameters.MaxHops is { } hops && hops < 1, UpstreamKeys.MaxHops, parameters.MaxHops, "must be at least 1");
         // 0 would mean "unlimited" to an AMQP broker (basic.qos) while the downstream confirm window became 1: two silent surprises.
-        // AMQP's basic.qos carries the prefetch count in 16 bits; a larger value would be cut down without a word.
-        CheckRange(parameters.PrefetchCount is { } prefetch && prefetch is < 1 or > MaxPrefetchCount, UpstreamKeys.PrefetchCount, parameters.PrefetchCount, "must be from 1 to 65535");
+        // No upper bound here: JetStream takes larger values; an AMQP link refuses one above 65535 when it starts.
+        CheckRange(parameters.PrefetchCount is { } prefetch && prefetch < 1, UpstreamKeys.PrefetchCount, parameters.PrefetchCount, "must be at least 1");
         CheckRange(
             parameters.ReconnectDelaySeconds is { } delay && !(delay >= MinReconnectDelaySeconds && delay <= MaxReconnectDelaySeconds),
             UpstreamKeys.ReconnectDelay,

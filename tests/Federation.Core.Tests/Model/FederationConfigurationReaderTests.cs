@@ -174,7 +174,7 @@ public class FederationConfigurationReaderTests
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": [ "amqp://a" ] } }""", "Upstreams:origin: is a list, not an object")]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "": { "uri": "amqp://a" } } }""", "Upstreams:: has a blank name")]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": { "uri": "amqp://a", "exchange": "" } } }""", "Upstreams:origin:exchange: '' is empty")]
-    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": { "uri": "amqp://a", "prefetch-count": 0 } } }""", "Upstreams:origin:prefetch-count: '0' must be from 1 to 65535")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": { "uri": "amqp://a", "prefetch-count": 0 } } }""", "Upstreams:origin:prefetch-count: '0' must be at least 1")]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": { "uri": "amqp://a", "reconnect-delay": 0 } } }""", "Upstreams:origin:reconnect-delay: '0' must be a number of seconds from 0.1")]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "UpstreamSets": { "s": [ [ "a" ] ] } }""", "UpstreamSets:s:0: is a list, not an object")]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Policies": { "p": { "pattern": "x" } } }""", "Policies:p:definition: is mandatory but missing")]

@@ -52,8 +52,8 @@ public class StrictValidationTests
         { "element exchange ''", o => o.UpstreamSets["primary"][0].Exchange = "", "UpstreamSets:primary:0:exchange: '' is empty" },
 
         // Ranges that used to mean something surprising.
-        { "prefetch 0", o => o.Upstreams["origin"].PrefetchCount = 0, "Upstreams:origin:prefetch-count: '0' must be from 1 to 65535" },
-        { "element prefetch 0", o => o.UpstreamSets["primary"][0].PrefetchCount = 0, "UpstreamSets:primary:0:prefetch-count: '0' must be from 1 to 65535" },
+        { "prefetch 0", o => o.Upstreams["origin"].PrefetchCount = 0, "Upstreams:origin:prefetch-count: '0' must be at least 1" },
+        { "element prefetch 0", o => o.UpstreamSets["primary"][0].PrefetchCount = 0, "UpstreamSets:primary:0:prefetch-count: '0' must be at least 1" },
         { "reconnect-delay 0", o => o.Upstreams["origin"].ReconnectDelaySeconds = 0, "Upstreams:origin:reconnect-delay: '0' must be a number of seconds from 0.1 to" },
         { "reconnect-delay 0.05", o => o.Upstreams["origin"].ReconnectDelaySeconds = 0.05, "Upstreams:origin:reconnect-delay: '0.05' must be a number of seconds from 0.1 to" },
         { "element reconnect-delay 0", o => o.UpstreamSets["primary"][0].ReconnectDelaySeconds = 0, "UpstreamSets:primary:0:reconnect-delay: '0' must be a number of seconds from 0.1 to" },

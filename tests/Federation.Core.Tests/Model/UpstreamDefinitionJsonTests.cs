@@ -116,7 +116,7 @@ public class UpstreamDefinitionJsonTests
     [InlineData("""{"uri":"amqp://a","max-hops":"2"}""", "max-hops: '2' is not an integer")]
     [InlineData("""{"uri":"amqp://a","max-hops":1.5}""", "max-hops: '1.5' is not an integer")]
     [InlineData("""{"uri":"amqp://a","max-hops":99999999999}""", "max-hops: '99999999999' is out of range")]
-    [InlineData("""{"uri":"amqp://a","prefetch-count":-1}""", "prefetch-count: '-1' must be from 1 to 65535")]
+    [InlineData("""{"uri":"amqp://a","prefetch-count":-1}""", "prefetch-count: '-1' must be at least 1")]
     [InlineData("""{"uri":"amqp://a","reconnect-delay":-0.5}""", "reconnect-delay: '-0.5' must be a number of seconds")]
     [InlineData("""{"uri":"amqp://a","reconnect-delay":"5"}""", "reconnect-delay: '5' is not a number")]
     [InlineData("""{"uri":"amqp://a","ack-mode":"sometimes"}""", "ack-mode: 'sometimes' is not one of on-confirm, on-publish, no-ack")]

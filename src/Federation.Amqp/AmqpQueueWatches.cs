@@ -54,60 +54,32 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
                 return Unwatched.Instance;
             }
 
-            if (!proven)
-            {
-                return await FirstWatchAsync(queue, cancellationToken).ConfigureAwait(false);
-            }
-
+            // Until a consume has worked, the channel is fresh and watches nothing else (a failed consume closes it): a
+            // user without 'read' on the lease queues gets a 403 that costs no other watch, and leases go unwatched from
+            // then on (the README's permissions did not ask for 'read' before watches existed), instead of failing.
             var shared = await ChannelAsync(cancellationToken).ConfigureAwait(false);
             var watch = new Watch(shared, queue);
             try
             {
                 await shared.BasicConsumeAsync(queue, autoAck: true, watch, cancellationToken).ConfigureAwait(false);
             }
+            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException refusal) when (!proven && refusal.ShutdownReason?.ReplyCode == AccessRefused && connection.ClosedError() is null)
+            {
+                refused = true;
+                return Unwatched.Instance;
+            }
             catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is { } mapped)
             {
                 throw mapped;
             }
 
+            proven = true;
             return watch;
         }
         finally
         {
             channelLock.Release();
         }
-    }
-
-    /// <summary>
-    /// The first watch runs on a channel of its own, which becomes the shared one once the consume works: a user without
-    /// <c>read</c> permission on the lease queues gets a 403 that closes only this channel, and leases go unwatched from
-    /// then on (the README's permissions did not ask for <c>read</c> before watches existed), instead of failing.
-    /// </summary>
-    private async Task<IQueueWatch> FirstWatchAsync(string queue, CancellationToken cancellationToken)
-    {
-        channel?.Dispose();
-        channel = null;
-        var probe = await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
-        var watch = new Watch(probe, queue);
-        try
-        {
-            await probe.BasicConsumeAsync(queue, autoAck: true, watch, cancellationToken).ConfigureAwait(false);
-        }
-        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException refusal) when (refusal.ShutdownReason?.ReplyCode == AccessRefused && connection.ClosedError() is null)
-        {
-            refused = true;
-            probe.Dispose();
-            return Unwatched.Instance;
-        }
-        catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is { } mapped)
-        {
-            probe.Dispose();
-            throw mapped;
-        }
-
-        channel = probe;
-        proven = true;
-        return watch;
     }
 
     private const ushort AccessRefused = 403;

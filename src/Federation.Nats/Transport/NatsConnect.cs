@@ -8,7 +8,8 @@ internal static class NatsConnect
     /// <summary>
     /// Builds the options (<see cref="NatsOptsFactory"/>, then <paramref name="adjust"/>) and connects, the one way both NATS
     /// transports open a connection: a file the URI names that cannot be read, a refused login or certificate, an
-    /// unreachable server or a silent one become transport exceptions that name the cause and show no secret.
+    /// unreachable server or a silent one become transport exceptions that name the cause and show no secret. A refused
+    /// server certificate is named by why it was refused (<see cref="NatsTlsDiagnosis"/>).
     /// </summary>
     /// <param name="rawUri">The URI as configured (only ever shown redacted).</param>
     /// <param name="displayUri">The redacted URI.</param>
@@ -31,9 +32,11 @@ internal static class NatsConnect
         CancellationToken cancellationToken)
     {
         NatsOpts opts;
+        var tls = new NatsTlsDiagnosis();
         try
         {
             opts = adjust(NatsOptsFactory.Create(serverUrl, security, connectionName, connectTimeout, configure));
+            opts = opts with { TlsOpts = tls.Watch(opts.TlsOpts, opts.Url) };
         }
         catch (Exception ex) when (NatsSecurityFiles.IsFileProblem(ex))
         {
@@ -49,7 +52,7 @@ internal static class NatsConnect
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             await client.DisposeAsync().ConfigureAwait(false);
-            throw NatsSecurityFailure.ToTransportException(ex, security, displayUri) ?? NatsConnectErrors.Translate(rawUri, displayUri, ex);
+            throw NatsSecurityFailure.ToTransportException(ex, security, displayUri, tls.Rejection) ?? NatsConnectErrors.Translate(rawUri, displayUri, ex);
         }
         catch
         {

@@ -24,10 +24,14 @@ internal static class NatsSecurityFailure
     /// which masks the rest of the line after a secret-looking query key, and every file key (<c>cacertfile</c>,
     /// <c>keyfile</c>, <c>nkey-seed-file</c>, <c>creds-file</c>, ...) looks secret to it.
     /// </remarks>
-    public static BrokerUnreachableException? ToTransportException(Exception error, NatsSecuritySettings security, string displayUri)
+    /// <param name="error">What the client threw.</param>
+    /// <param name="security">TLS and login from the URI.</param>
+    /// <param name="displayUri">The redacted URI.</param>
+    /// <param name="certificateRejection">Why the handshake refused the server's certificate (<see cref="NatsTlsDiagnosis.Rejection"/>), or null.</param>
+    public static BrokerUnreachableException? ToTransportException(Exception error, NatsSecuritySettings security, string displayUri, string? certificateRejection = null)
     {
         ArgumentNullException.ThrowIfNull(displayUri);
-        if (Describe(error, security) is not { } cause)
+        if (Describe(error, security, certificateRejection) is not { } cause)
         {
             return null;
         }
@@ -43,7 +47,14 @@ internal static class NatsSecurityFailure
     /// Why <paramref name="error"/> happened, when the cause is the login or TLS, naming the key of
     /// <paramref name="security"/> to check; null when the cause is something else (the caller describes it as before).
     /// </summary>
-    public static string? Describe(Exception error, NatsSecuritySettings security)
+    /// <param name="error">What the client threw.</param>
+    /// <param name="security">TLS and login from the URI.</param>
+    /// <param name="certificateRejection">
+    /// Why the handshake refused the server's certificate (<see cref="NatsTlsDiagnosis.Rejection"/>): an untrusted or
+    /// unknown CA, an expired or not yet valid certificate, a host name mismatch. Null describes a refusal from the
+    /// platform's words alone, which are the same for every cause.
+    /// </param>
+    public static string? Describe(Exception error, NatsSecuritySettings security, string? certificateRejection = null)
     {
         ArgumentNullException.ThrowIfNull(error);
         ArgumentNullException.ThrowIfNull(security);
@@ -53,21 +64,27 @@ internal static class NatsSecurityFailure
             return $"the server refused the login ({refused.Message.Replace("Server error: ", string.Empty, StringComparison.Ordinal)}): {LoginHint(security)}";
         }
 
-        if (chain.OfType<AuthenticationException>().FirstOrDefault() is { } certificate)
+        var handshake = chain.OfType<AuthenticationException>().FirstOrDefault();
+        if (handshake is not null && certificateRejection is not null)
+        {
+            return $"the server's TLS certificate was not accepted: {certificateRejection}";
+        }
+
+        // A server with 'verify: true' ends the handshake with an alert when the client certificate is missing or untrusted
+        // (our check of its certificate passed, or it would have said why above).
+        if (chain.FirstOrDefault(e => e.Message.Contains("alert", StringComparison.OrdinalIgnoreCase) && e.Message.Contains("certificate", StringComparison.OrdinalIgnoreCase)) is { } alert)
+        {
+            return security.CertFile is null
+                ? $"the server requires a client certificate and none was sent ({AlertText(alert.Message)}): set '{NatsSecuritySettings.CertFileKey}' and '{NatsSecuritySettings.KeyFileKey}'"
+                : $"the client certificate was refused by the server ({AlertText(alert.Message)}): {NatsClientCertificateRefusal.Describe(security.CertFile, AlertText(alert.Message), DateTimeOffset.UtcNow)}";
+        }
+
+        if (handshake is not null)
         {
             var hint = security.CaCertFile is not null
                 ? $"it is not signed by a CA in '{NatsSecuritySettings.CaCertFileKey}', or not valid for the host"
                 : $"set '{NatsSecuritySettings.CaCertFileKey}' to the CA that signed it (or '{NatsSecuritySettings.VerifyKey}={NatsSecuritySettings.VerifyNone}' to skip the check)";
-            return $"the server's TLS certificate was not accepted ({certificate.Message.TrimEnd('.')}): {hint}";
-        }
-
-        // A server with 'verify: true' ends the handshake with an alert when the client certificate is missing or untrusted.
-        if (chain.FirstOrDefault(e => e.Message.Contains("alert", StringComparison.OrdinalIgnoreCase) && e.Message.Contains("certificate", StringComparison.OrdinalIgnoreCase)) is { } alert)
-        {
-            var hint = security.CertFile is null
-                ? $"it requires a client certificate: set '{NatsSecuritySettings.CertFileKey}' and '{NatsSecuritySettings.KeyFileKey}'"
-                : $"the client certificate in '{NatsSecuritySettings.CertFileKey}' is not signed by a CA the server trusts";
-            return $"the server refused the TLS handshake ({AlertText(alert.Message)}): {hint}";
+            return $"the server's TLS certificate was not accepted ({handshake.Message.TrimEnd('.')}): {hint}";
         }
 
         // A file that was readable when the URI was validated and is not now (the client reads the TLS and creds files at connect).

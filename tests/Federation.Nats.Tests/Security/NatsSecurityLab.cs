@@ -13,6 +13,12 @@ public enum NatsSecurityMode
     /// <summary>TLS required with a client certificate signed by the lab's CA (<c>verify: true</c>).</summary>
     MutualTls,
 
+    /// <summary>TLS required, with a server certificate signed by the lab's CA that expired in 2020.</summary>
+    ExpiredTls,
+
+    /// <summary>TLS required, with a server certificate signed by the lab's CA for another host name only.</summary>
+    WrongHostTls,
+
     /// <summary>Plain TCP; one user with a password.</summary>
     UserPassword,
 
@@ -113,6 +119,8 @@ public sealed class NatsSecurityLab : IAsyncLifetime
 
         var tls = $"""cert_file: "{Certificates.ServerCertFile}", key_file: "{Certificates.ServerKeyFile}", timeout: 5""";
         await File.WriteAllTextAsync(Config(NatsSecurityMode.Tls), $"tls {{ {tls} }}\n");
+        await File.WriteAllTextAsync(Config(NatsSecurityMode.ExpiredTls), $$"""tls { cert_file: "{{Certificates.ExpiredServerCertFile}}", key_file: "{{Certificates.ServerKeyFile}}", timeout: 5 }""" + "\n");
+        await File.WriteAllTextAsync(Config(NatsSecurityMode.WrongHostTls), $$"""tls { cert_file: "{{Certificates.WrongHostServerCertFile}}", key_file: "{{Certificates.WrongHostServerKeyFile}}", timeout: 5 }""" + "\n");
         await File.WriteAllTextAsync(Config(NatsSecurityMode.MutualTls), $$"""tls { {{tls}}, ca_file: "{{Certificates.CaCertFile}}", verify: true }""" + "\n");
         await File.WriteAllTextAsync(Config(NatsSecurityMode.UserPassword), $$"""authorization { user: "{{User}}", password: "{{Password}}" }""" + "\n");
         await File.WriteAllTextAsync(Config(NatsSecurityMode.Token), $$"""authorization { token: "{{Token}}" }""" + "\n");

@@ -3,6 +3,8 @@ using Federation.Core;
 using Federation.Core.Links;
 using Federation.Core.Model;
 using Federation.Core.Transport;
+using Federation.Core.Transport.Messaging;
+using Federation.Nats.Messaging;
 using Federation.Nats.Transport;
 using Federation.Testing.Brokers;
 
@@ -49,15 +51,26 @@ public sealed class NatsTransportSecurityTests(NatsSecurityLab lab) : IClassFixt
     /// <summary>Wrong settings, whether the transport throws <see cref="AuthenticationFailedException"/>, and what the message must say.</summary>
     public static TheoryData<NatsSecurityMode, string, bool, string> Refused => new()
     {
-        { NatsSecurityMode.Tls, "tls://{host}", false, "TLS certificate was not accepted" },
-        { NatsSecurityMode.Tls, "tls://{host}?cacertfile={untrustedca}", false, "not signed by a CA in 'cacertfile'" },
-        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}", false, "requires a client certificate: set 'certfile' and 'keyfile'" },
-        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}&certfile={untrustedcert}&keyfile={untrustedkey}", false, "the client certificate in 'certfile' is not signed by a CA the server trusts" },
+        { NatsSecurityMode.Tls, "tls://{host}", false, "TLS certificate was not accepted: unknown CA: the certificate 'CN=127.0.0.1' (issued by 'CN=Federation Test CA') is not signed by a CA in this machine's trust store" },
+        { NatsSecurityMode.Tls, "tls://{host}?cacertfile={untrustedca}", false, "TLS certificate was not accepted: untrusted CA: the certificate 'CN=127.0.0.1' (issued by 'CN=Federation Test CA') is not signed by a CA in 'cacertfile'" },
+        { NatsSecurityMode.ExpiredTls, "tls://{token}@{host}?cacertfile={ca}", false, "TLS certificate was not accepted: expired: the certificate 'CN=127.0.0.1' was valid until 2020-01-02 00:00:00Z" },
+        { NatsSecurityMode.WrongHostTls, "tls://{user}:{password}@{host}?cacertfile={ca}", false, "TLS certificate was not accepted: host name mismatch: the certificate 'CN=elsewhere.federation.test' is not valid for '127.0.0.1', the host this URI connects to" },
+        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}", false, "the server requires a client certificate and none was sent (sslv3 alert bad certificate): set 'certfile' and 'keyfile'" },
+        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}&certfile={untrustedcert}&keyfile={untrustedkey}", false, "the client certificate was refused by the server (sslv3 alert bad certificate): the certificate 'CN=federation-intruder' in 'certfile' (issued by 'CN=Federation Untrusted CA') is not signed by a CA the server trusts" },
         { NatsSecurityMode.Token, "tls://{token}@{host}", false, "the server does not offer TLS, and this URI requires it" },
         { NatsSecurityMode.UserPassword, "nats://{user}:{wrong}@{host}", true, "refused the login (Authorization Violation): check the user and password" },
         { NatsSecurityMode.Token, "nats://{wrong}@{host}", true, "refused the login (Authorization Violation): check the token" },
         { NatsSecurityMode.NKey, "nats://{host}?nkey-seed-file={strangerseedfile}", true, "refused the login (Authorization Violation): the server does not know the nkey of the seed in 'nkey-seed-file'" },
         { NatsSecurityMode.Creds, "nats://{host}?creds-file={strangercreds}", true, "refused the login (Authorization Violation): the server does not accept the user JWT in 'creds-file'" },
+    };
+
+    /// <summary>Refused server certificates, one per cause, and what the message must say.</summary>
+    public static TheoryData<NatsSecurityMode, string, string> CertificateRefused => new()
+    {
+        { NatsSecurityMode.Tls, "tls://{user}:{password}@{host}?cacertfile={untrustedca}", "untrusted CA: the certificate 'CN=127.0.0.1' (issued by 'CN=Federation Test CA') is not signed by a CA in 'cacertfile'" },
+        { NatsSecurityMode.ExpiredTls, "tls://{token}@{host}?cacertfile={ca}", "expired: the certificate 'CN=127.0.0.1' was valid until 2020-01-02 00:00:00Z" },
+        { NatsSecurityMode.WrongHostTls, "tls://{user}:{password}@{host}?cacertfile={ca}", "host name mismatch: the certificate 'CN=elsewhere.federation.test' is not valid for '127.0.0.1'" },
+        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}&certfile={untrustedcert}&keyfile={untrustedkey}", "the client certificate was refused by the server" },
     };
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -92,6 +105,23 @@ public sealed class NatsTransportSecurityTests(NatsSecurityLab lab) : IClassFixt
         Assert.Equal(loginRefused, error is AuthenticationFailedException);
         Assert.Contains(cause, error.Message, StringComparison.Ordinal);
         SecretAssert.NoneIn(lab, error.ToString(), "the exception");
+    }
+
+    [Theory]
+    [Trait("needs", NeedsOfficialClient)]
+    [MemberData(nameof(CertificateRefused))]
+    public async Task Subject_transport_names_why_a_certificate_was_refused_without_a_secret(NatsSecurityMode mode, string template, string cause)
+    {
+        // The Collectives' connections: the same connect, the same message, under the subject transport's own URI rules.
+        var uri = OfficialClientSecurityTests.UriFor(lab, await lab.ServerAsync(mode), template);
+
+        var error = await Assert.ThrowsAnyAsync<BrokerUnreachableException>(async () =>
+            await new NatsSubjectTransport(_logs).ConnectAsync(new SubjectConnectionRequest(uri, "security-test"), CancellationToken.None));
+
+        Assert.Contains(cause, error.Message, StringComparison.Ordinal);
+        Assert.Contains("127.0.0.1:" + (await lab.ServerAsync(mode)).Port.ToString(CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
+        SecretAssert.NoneIn(lab, error.ToString(), "the exception");
+        SecretAssert.NoneIn(lab, _logs.Text, "the transport's log");
     }
 
     [Theory]

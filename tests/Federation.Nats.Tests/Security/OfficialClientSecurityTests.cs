@@ -37,10 +37,13 @@ public sealed class OfficialClientSecurityTests(NatsSecurityLab lab) : IClassFix
     /// <summary>Settings the server refuses, with what <see cref="NatsSecurityFailure.Describe"/> must say (" … " separates the parts that must appear in order).</summary>
     public static TheoryData<NatsSecurityMode, string, string> Refused => new()
     {
-        { NatsSecurityMode.Tls, "tls://{host}", "the server's TLS certificate was not accepted (The remote certificate is invalid … set 'cacertfile' to the CA that signed it" }, // our CA is not in the system store
-        { NatsSecurityMode.Tls, "tls://{host}?cacertfile={untrustedca}", "the server's TLS certificate was not accepted (The remote certificate was rejected by the provided RemoteCertificateValidationCallback): it is not signed by a CA in 'cacertfile'" },
-        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}", "the server refused the TLS handshake (sslv3 alert bad certificate): it requires a client certificate: set 'certfile' and 'keyfile'" },
-        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}&certfile={untrustedcert}&keyfile={untrustedkey}", "the server refused the TLS handshake (sslv3 alert bad certificate): the client certificate in 'certfile' is not signed by a CA the server trusts" },
+        { NatsSecurityMode.Tls, "tls://{host}", "the server's TLS certificate was not accepted: unknown CA: the certificate 'CN=127.0.0.1' (issued by 'CN=Federation Test CA') is not signed by a CA in this machine's trust store; set 'cacertfile' to the CA that signed it" }, // our CA is not in the system store
+        { NatsSecurityMode.Tls, "tls://{host}?cacertfile={untrustedca}", "the server's TLS certificate was not accepted: untrusted CA: the certificate 'CN=127.0.0.1' (issued by 'CN=Federation Test CA') is not signed by a CA in 'cacertfile'" },
+        { NatsSecurityMode.ExpiredTls, "tls://{host}?cacertfile={ca}", "the server's TLS certificate was not accepted: expired: the certificate 'CN=127.0.0.1' was valid until 2020-01-02 00:00:00Z" },
+        { NatsSecurityMode.ExpiredTls, "tls://{host}", "the server's TLS certificate was not accepted: expired: the certificate 'CN=127.0.0.1' was valid until 2020-01-02 00:00:00Z … unknown CA" },
+        { NatsSecurityMode.WrongHostTls, "tls://{host}?cacertfile={ca}", "the server's TLS certificate was not accepted: host name mismatch: the certificate 'CN=elsewhere.federation.test' is not valid for '127.0.0.1', the host this URI connects to (it names DNS:elsewhere.federation.test)" },
+        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}", "the server requires a client certificate and none was sent (sslv3 alert bad certificate): set 'certfile' and 'keyfile'" },
+        { NatsSecurityMode.MutualTls, "tls://{host}?cacertfile={ca}&certfile={untrustedcert}&keyfile={untrustedkey}", "the client certificate was refused by the server (sslv3 alert bad certificate): the certificate 'CN=federation-intruder' in 'certfile' (issued by 'CN=Federation Untrusted CA') is not signed by a CA the server trusts" },
         { NatsSecurityMode.Token, "tls://{token}@{host}", "the server does not offer TLS, and this URI requires it (tls:// or a TLS key)" },
         { NatsSecurityMode.Token, "nats://{token}@{host}?cacertfile={ca}", "the server does not offer TLS, and this URI requires it (tls:// or a TLS key)" },
         { NatsSecurityMode.UserPassword, "nats://{user}:{wrong}@{host}", "the server refused the login (Authorization Violation): check the user and password in the user-info" },
@@ -55,8 +58,10 @@ public sealed class OfficialClientSecurityTests(NatsSecurityLab lab) : IClassFix
     public async Task A_uri_with_the_right_settings_connects_and_round_trips(NatsSecurityMode mode, string template)
     {
         var server = await lab.ServerAsync(mode);
-        await using var connection = new NatsConnection(Options(NatsUriSettings.Parse(UriFor(lab, server, template))));
+        var tls = new NatsTlsDiagnosis();
+        await using var connection = new NatsConnection(Options(NatsUriSettings.Parse(UriFor(lab, server, template)), tls));
         await connection.ConnectAsync();
+        Assert.Null(tls.Rejection);
 
         Assert.Equal(mode is NatsSecurityMode.Tls or NatsSecurityMode.MutualTls, connection.ServerInfo!.TlsRequired);
         await using var subscription = await connection.SubscribeCoreAsync<byte[]>("secured.check");
@@ -74,11 +79,12 @@ public sealed class OfficialClientSecurityTests(NatsSecurityLab lab) : IClassFix
     {
         var server = await lab.ServerAsync(mode);
         var settings = NatsUriSettings.Parse(UriFor(lab, server, template));
-        await using var connection = new NatsConnection(Options(settings));
+        var tls = new NatsTlsDiagnosis();
+        await using var connection = new NatsConnection(Options(settings, tls));
 
         var error = await Assert.ThrowsAnyAsync<Exception>(async () => await connection.ConnectAsync());
 
-        var described = NatsSecurityFailure.Describe(error, settings.Security);
+        var described = NatsSecurityFailure.Describe(error, settings.Security, tls.Rejection);
         Assert.NotNull(described);
         var at = 0;
         foreach (var part in cause.Split(" … "))
@@ -90,7 +96,7 @@ public sealed class OfficialClientSecurityTests(NatsSecurityLab lab) : IClassFix
 
         Assert.Equal(cause.Contains("login", StringComparison.Ordinal), NatsSecurityFailure.IsLoginRefused(error));
         SecretAssert.NoneIn(lab, described, "the description");
-        var transportError = NatsSecurityFailure.ToTransportException(error, settings.Security, "nats://shown");
+        var transportError = NatsSecurityFailure.ToTransportException(error, settings.Security, "nats://shown", tls.Rejection);
         Assert.NotNull(transportError);
         Assert.Equal($"Could not connect to the NATS server: {described}. URI: nats://shown", transportError.Message);
         Assert.Equal(NatsSecurityFailure.IsLoginRefused(error), transportError is global::Federation.Core.Transport.AuthenticationFailedException);
@@ -138,7 +144,12 @@ public sealed class OfficialClientSecurityTests(NatsSecurityLab lab) : IClassFix
         .Replace("{strangercreds}", lab.UnknownCredsFile, StringComparison.Ordinal)
         .Replace("{creds}", lab.CredsFile, StringComparison.Ordinal);
 
-    private NatsOpts Options(NatsUriSettings settings) => NatsConnectionOptions.Apply(
-        settings,
-        NatsOpts.Default with { Name = "security-test", ConnectTimeout = ConnectTimeout, MaxReconnectRetry = 0, RetryOnInitialConnect = false, LoggerFactory = _logs });
+    /// <summary>The options the transports build for <paramref name="settings"/>, with the certificate check watched by <paramref name="tls"/> when given.</summary>
+    private NatsOpts Options(NatsUriSettings settings, NatsTlsDiagnosis? tls = null)
+    {
+        var opts = NatsConnectionOptions.Apply(
+            settings,
+            NatsOpts.Default with { Name = "security-test", ConnectTimeout = ConnectTimeout, MaxReconnectRetry = 0, RetryOnInitialConnect = false, LoggerFactory = _logs });
+        return tls is null ? opts : opts with { TlsOpts = tls.Watch(opts.TlsOpts, opts.Url) };
+    }
 }

@@ -130,6 +130,57 @@ public sealed class AddFederationBrokerTests
     }
 
     [Fact]
+    public async Task An_unregistered_or_malformed_in_memory_server_fails_the_start_naming_the_key_and_the_server()
+    {
+        // Options are validated when the broker starts, which is when it would connect: a server must be registered by
+        // then either way, so the typo is reported against its key instead of as the first connect's exception.
+        var registry = new InMemorySubjectServerRegistry();
+        registry.Add(new InMemorySubjectServer("london"));
+        using var host = BuildHost(new()
+        {
+            ["FederationBrokers:b:FederationUri"] = "memory://user:s3cret@globl",
+            ["FederationBrokers:b:CollectiveUri"] = "memory://london?verify=none",
+        }, builder =>
+        {
+            builder.Services.AddSingleton(registry);
+            builder.Services.AddFederationBroker(builder.Configuration.GetSection("FederationBrokers:b"));
+        });
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("FederationBrokers:b:FederationUri: No in-memory subject server named 'globl' is registered (registered: 'london')", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:b:CollectiveUri: has the query key 'verify'", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task In_memory_servers_registered_after_the_host_is_built_are_found_at_start()
+    {
+        var registry = new InMemorySubjectServerRegistry();
+        using var host = BuildHost([], builder =>
+        {
+            builder.Services.AddSingleton(registry);
+            builder.Services.AddFederationBroker("late", o =>
+            {
+                o.FederationUri = "memory://late-federation";
+                o.CollectiveUri = "memory://late-collective";
+            });
+        });
+        registry.GetOrAdd("late-federation");
+        registry.GetOrAdd("late-collective");
+
+        await host.StartAsync();
+        try
+        {
+            Assert.Equal(1, registry.GetOrAdd("late-collective").ConnectionCount);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
     public void Registering_the_same_broker_name_twice_fails()
     {
         var services = new ServiceCollection();

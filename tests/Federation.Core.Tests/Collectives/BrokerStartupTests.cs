@@ -6,6 +6,7 @@ using Federation.Core.Transport.Messaging;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Federation.Core.Tests.Collectives;
 
@@ -129,7 +130,7 @@ public sealed class BrokerStartupTests
     }
 
     [Fact]
-    public async Task A_broker_with_a_misspelt_in_memory_server_fails_the_host_start_naming_the_server()
+    public async Task A_broker_with_a_misspelt_in_memory_server_fails_the_host_start_naming_the_key_and_the_server()
     {
         var registry = new InMemorySubjectServerRegistry();
         registry.Add(new InMemorySubjectServer("fed"));
@@ -143,9 +144,9 @@ public sealed class BrokerStartupTests
         });
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<ArgumentException>(() => host.StartAsync());
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
-        Assert.Contains("'lodnon'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:london:CollectiveUri: No in-memory subject server named 'lodnon' is registered (registered: 'fed', 'london')", error.Message, StringComparison.Ordinal);
         Assert.Equal(0, registry.GetOrAdd("fed").ConnectionCount);
     }
 

@@ -9,7 +9,8 @@ namespace Federation.Core.InMemory.Subjects;
 /// The subject transport for <c>memory://[user:pass@]server</c> URIs (any path is ignored; credentials are accepted and
 /// not checked). The server must be registered first (<see cref="InMemorySubjectServerRegistry.Add"/> or
 /// <see cref="InMemorySubjectServerRegistry.GetOrAdd"/>): a name nobody registered is refused, so a typo in a URI is an
-/// error rather than an empty server nobody else uses. A stopped server refuses connections.
+/// error rather than an empty server nobody else uses (in a host, an error of the broker options at start, naming the
+/// key: see <see cref="ValidateUri"/>). A stopped server refuses connections.
 /// </summary>
 /// <param name="registry">The servers this transport reaches.</param>
 /// <param name="loggerFactory">Logs handler failures; optional.</param>
@@ -22,6 +23,25 @@ public sealed class InMemorySubjectTransport(InMemorySubjectServerRegistry regis
 
     /// <inheritdoc />
     public IReadOnlyCollection<string> Schemes { get; } = [Scheme];
+
+    /// <summary>
+    /// What is wrong with <paramref name="uri"/>: a malformed <c>memory://</c> URI, or a server nobody registered, named with
+    /// the servers that are. Checked with the broker options at host start (the key is then named), which is when the first
+    /// connect happens anyway: a server must be registered before the host starts, as it must be before a connect.
+    /// </summary>
+    /// <param name="uri">The URI to check.</param>
+    public IReadOnlyList<string> ValidateUri(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        var problems = InMemoryUri.Problems(uri);
+        if (problems.Count > 0)
+        {
+            return problems;
+        }
+
+        var name = InMemoryUri.Parse(uri).BrokerName;
+        return registry.TryGet(name, out _) ? [] : [Unregistered(name, "before the host starts")];
+    }
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The URI is malformed, or no server of that name is registered (the message names it).</exception>
@@ -39,11 +59,7 @@ public sealed class InMemorySubjectTransport(InMemorySubjectServerRegistry regis
             var uri = InMemoryUri.Parse(request.Uri);
             if (!registry.TryGet(uri.BrokerName, out var server))
             {
-                var known = registry.Names;
-                throw new ArgumentException(
-                    $"No in-memory subject server named '{uri.BrokerName}' is registered ({UriRedaction.Redact(request.Uri)}); registered: " +
-                    $"{(known.Count == 0 ? "none" : string.Join(", ", known.Select(n => $"'{n}'")))}. Register it with InMemorySubjectServerRegistry.Add or GetOrAdd before connecting.",
-                    nameof(request));
+                throw new ArgumentException($"{Unregistered(uri.BrokerName, "before connecting")} ({UriRedaction.Redact(request.Uri)})", nameof(request));
             }
 
             return ValueTask.FromResult<ISubjectConnection>(server.Connect(request.ConnectionName, UriRedaction.Redact(request.Uri), _logger));
@@ -52,5 +68,12 @@ public sealed class InMemorySubjectTransport(InMemorySubjectServerRegistry regis
         {
             return ValueTask.FromException<ISubjectConnection>(error);
         }
+    }
+
+    private string Unregistered(string name, string when)
+    {
+        var known = registry.Names;
+        return $"No in-memory subject server named '{name}' is registered (registered: {(known.Count == 0 ? "none" : string.Join(", ", known.Select(n => $"'{n}'")))}); " +
+            $"register it with InMemorySubjectServerRegistry.Add or GetOrAdd {when}";
     }
 }

@@ -8,7 +8,8 @@ namespace Federation.Nats.Leases;
 /// <summary>
 /// A lease held as a key of the lease bucket (see <see cref="NatsKvLeases"/>): renewed by compare-and-set every third of
 /// the time-to-live, lost when a renewal fails its compare-and-set, when the connection is lost, or when no renewal got
-/// through for four fifths of the time-to-live; released by deleting the key at the revision last written.
+/// through for four fifths of the time-to-live (by the monotonic clock or the wall clock, see <see cref="NatsLeaseInstant"/>);
+/// released by deleting the key at the revision last written.
 /// </summary>
 internal sealed class NatsKvLease : IBrokerLease
 {
@@ -27,7 +28,7 @@ internal sealed class NatsKvLease : IBrokerLease
     private readonly TaskCompletionSource _lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
     private ulong _revision;
-    private long _lastConfirmedSentAt;
+    private NatsLeaseInstant _lastConfirmed;
     private Task _renewals = Task.CompletedTask;
     private int _released;
 
@@ -38,7 +39,7 @@ internal sealed class NatsKvLease : IBrokerLease
         string key,
         byte[] value,
         ulong revision,
-        long sentAt,
+        NatsLeaseInstant sentAt,
         TimeSpan timeToLive,
         Task connectionClosed,
         string displayUri,
@@ -52,7 +53,7 @@ internal sealed class NatsKvLease : IBrokerLease
         _key = key;
         _value = value;
         _revision = revision;
-        _lastConfirmedSentAt = sentAt;
+        _lastConfirmed = sentAt;
         _timeToLive = timeToLive;
         _connectionClosed = connectionClosed;
         _displayUri = displayUri;
@@ -70,9 +71,10 @@ internal sealed class NatsKvLease : IBrokerLease
     public Task Lost => _lost.Task;
 
     /// <summary>
-    /// Held while the last renewal that got through was sent less than <see cref="GiveUpAfter"/> ago, by the monotonic
-    /// clock, which runs on while the process is paused: a holder resumed after a pause past that gives the lease up here,
-    /// at its first forward, not at its renewal timer's next turn.
+    /// Held while the last renewal that got through was sent less than <see cref="GiveUpAfter"/> ago by both the monotonic
+    /// clock, which runs on while the process is paused, and the wall clock, which runs on while the machine is suspended
+    /// (the monotonic clock does not, on Linux): a holder resumed after a pause or a suspend past that gives the lease up
+    /// here, at its first forward, not at its renewal timer's next turn.
     /// </summary>
     public bool IsHeld
     {
@@ -83,12 +85,12 @@ internal sealed class NatsKvLease : IBrokerLease
                 return false;
             }
 
-            if (_time.GetElapsedTime(_lastConfirmedSentAt) < GiveUpAfter)
+            if (Volatile.Read(ref _lastConfirmed).Elapsed(_time) < GiveUpAfter)
             {
                 return true;
             }
 
-            Lose($"no renewal got through for {GiveUpAfter.TotalMilliseconds:0} ms (4/5 of the time-to-live {_timeToLive.TotalMilliseconds:0} ms; was the process paused?)");
+            Lose($"no renewal got through for {GiveUpAfter.TotalMilliseconds:0} ms (4/5 of the time-to-live {_timeToLive.TotalMilliseconds:0} ms; was the process paused, or the machine suspended?)");
             return false;
         }
     }
@@ -151,20 +153,20 @@ internal sealed class NatsKvLease : IBrokerLease
             while (!_lost.Task.IsCompleted)
             {
                 await Task.Delay(wait, _time, stop).ConfigureAwait(false);
-                var left = GiveUpAfter - _time.GetElapsedTime(_lastConfirmedSentAt);
+                var left = GiveUpAfter - Volatile.Read(ref _lastConfirmed).Elapsed(_time);
                 if (left <= TimeSpan.Zero)
                 {
                     Lose($"no renewal got through for {GiveUpAfter.TotalMilliseconds:0} ms (4/5 of the time-to-live {_timeToLive.TotalMilliseconds:0} ms)");
                     return;
                 }
 
-                var sentAt = _time.GetTimestamp();
+                var sentAt = NatsLeaseInstant.Now(_time);
                 using var attempt = CancellationTokenSource.CreateLinkedTokenSource(stop);
                 attempt.CancelAfter(left);
                 try
                 {
                     _revision = await _store.UpdateAsync(_key, _value, _revision, NatsRawSerializer<byte[]>.Default, attempt.Token).ConfigureAwait(false);
-                    _lastConfirmedSentAt = sentAt;
+                    Volatile.Write(ref _lastConfirmed, sentAt);
                     wait = RenewEvery;
                 }
                 catch (NatsKVWrongLastRevisionException)

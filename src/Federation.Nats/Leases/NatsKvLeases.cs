@@ -17,7 +17,8 @@ namespace Federation.Nats.Leases;
 /// <para>
 /// nats-server 2.9 has no per-key time-to-live (2.11 has), so the bucket's max age is the lease's: every key, and every
 /// delete marker, disappears that long after it was last written. Expiry is the server's own clock against the server's
-/// own timestamps, so the clients' clocks never matter; a holder only measures elapsed time on its own monotonic clock.
+/// own timestamps, so the clients' clocks never need to agree; a holder only measures elapsed time, on its own monotonic
+/// clock and its wall clock (the larger: see <see cref="NatsLeaseInstant"/>).
 /// </para>
 /// <para>
 /// A holder gives the lease up (<see cref="IBrokerLease.Lost"/>) when a renewal fails its compare-and-set (the key expired
@@ -84,6 +85,7 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
     /// <param name="logger">Where lost leases are logged.</param>
     /// <param name="unavailable">Told why leases are unavailable.</param>
     /// <param name="cancellationToken">Cancels the attempt.</param>
+    /// <param name="time">The clocks leases are judged by; the system's when null (tests pass their own).</param>
     public static async Task<NatsKvLeases?> OpenAsync(
         NatsConnection client,
         NatsLeaseSettings settings,
@@ -91,7 +93,8 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
         TimeSpan deadline,
         ILogger logger,
         Action<string> unavailable,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(settings);
@@ -108,7 +111,7 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
         {
             // Only looked up here: the bucket is created by the first lease taken, so that servers on which this
             // connection never takes one (upstreams) get no bucket.
-            var leases = new NatsKvLeases(client, kv, settings, await FindBucketAsync(kv, settings.Bucket, timeout.Token).ConfigureAwait(false), displayUri, logger, TimeProvider.System);
+            var leases = new NatsKvLeases(client, kv, settings, await FindBucketAsync(kv, settings.Bucket, timeout.Token).ConfigureAwait(false), displayUri, logger, time ?? TimeProvider.System);
             if (leases._store is { } store && await leases.ReadTimeToLiveAsync(store, timeout.Token).ConfigureAwait(false) is { } problem)
             {
                 unavailable(problem);
@@ -153,7 +156,7 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
         {
             var store = await StoreAsync(cancellationToken).ConfigureAwait(false);
             var record = new NatsLeaseRecord(request.Holder, await AliveSubjectAsync(cancellationToken).ConfigureAwait(false));
-            var sentAt = _time.GetTimestamp();
+            var sentAt = NatsLeaseInstant.Now(_time);
             try
             {
                 var revision = await store.CreateAsync(key, record.ToBytes(), NatsRawSerializer<byte[]>.Default, cancellationToken).ConfigureAwait(false);
@@ -293,7 +296,7 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
         return null;
     }
 
-    private NatsKvLease Hold(INatsKVStore store, LeaseRequest request, string key, NatsLeaseRecord record, ulong revision, long sentAt)
+    private NatsKvLease Hold(INatsKVStore store, LeaseRequest request, string key, NatsLeaseRecord record, ulong revision, NatsLeaseInstant sentAt)
     {
         var lease = new NatsKvLease(this, store, request, key, record.ToBytes(), revision, sentAt, TimeToLive, _connectionClosed, _displayUri, _logger, _time);
         _held[lease] = 0;
@@ -322,7 +325,7 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
             return LeaseAttempt.HeldElsewhere(current?.Holder);
         }
 
-        var sentAt = _time.GetTimestamp();
+        var sentAt = NatsLeaseInstant.Now(_time);
         try
         {
             var revision = await store.UpdateAsync(key, mine.ToBytes(), entry.Value.Revision, NatsRawSerializer<byte[]>.Default, cancellationToken).ConfigureAwait(false);

@@ -5,6 +5,7 @@ using Federation.Nats.Tests.Security;
 using Federation.Nats.Tests.Transport;
 using Federation.Nats.Transport;
 using Federation.Testing.Brokers;
+using Microsoft.Extensions.Logging.Abstractions;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.KeyValueStore;
@@ -21,6 +22,7 @@ public sealed class NatsKvLeaseTests(NatsJetStreamServerFixture fixture) : IClas
     private readonly List<IBrokerConnection> _connections = [];
     private readonly string _bucket = $"leases-{Guid.NewGuid():N}";
     private readonly NatsTransport _transport = new();
+    private readonly List<NatsConnection> _raw = [];
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -29,6 +31,11 @@ public sealed class NatsKvLeaseTests(NatsJetStreamServerFixture fixture) : IClas
         foreach (var connection in _connections)
         {
             await connection.DisposeAsync();
+        }
+
+        foreach (var raw in _raw)
+        {
+            await raw.DisposeAsync();
         }
     }
 
@@ -164,6 +171,41 @@ public sealed class NatsKvLeaseTests(NatsJetStreamServerFixture fixture) : IClas
         }
     }
 
+    [Theory]
+    [InlineData(50, 0)] // the machine was suspended: the wall clock ran on, the monotonic clock (on Linux) did not
+    [InlineData(0, 50)] // the process was paused: the monotonic clock ran on
+    [InlineData(-3600, 50)] // paused, and the wall clock was set back meanwhile: the monotonic clock still counts
+    public async Task A_lease_is_given_up_when_either_clock_says_no_renewal_got_through_for_too_long(int wallSeconds, int monotonicSeconds)
+    {
+        // Given up after 4/5 of 60 s = 48 s. The renewal timer runs on the real clock (every 20 s), so it cannot renew
+        // the lease during the test: only the clocks moved here decide.
+        var clocks = new TwoClocks();
+        await using var leases = await OpenLeasesAsync(clocks, TimeSpan.FromSeconds(60));
+        var lease = (await leases.TryAcquireAsync(new LeaseRequest("suspended", "host-a"), default)).Lease!;
+        Assert.True(lease.IsHeld);
+
+        clocks.Advance(wall: TimeSpan.FromSeconds(wallSeconds), monotonic: TimeSpan.FromSeconds(monotonicSeconds));
+
+        Assert.False(lease.IsHeld);
+        Assert.True(lease.Lost.IsCompleted);
+    }
+
+    [Theory]
+    [InlineData(40, 0)] // suspended for less than 4/5 of the time-to-live
+    [InlineData(-3600, 0)] // the wall clock set back
+    [InlineData(-86400, 40)] // paused for less, and the wall clock set back a day
+    public async Task A_lease_is_held_while_both_clocks_say_the_last_renewal_is_recent(int wallSeconds, int monotonicSeconds)
+    {
+        var clocks = new TwoClocks();
+        await using var leases = await OpenLeasesAsync(clocks, TimeSpan.FromSeconds(60));
+        var lease = (await leases.TryAcquireAsync(new LeaseRequest("resumed", "host-a"), default)).Lease!;
+
+        clocks.Advance(wall: TimeSpan.FromSeconds(wallSeconds), monotonic: TimeSpan.FromSeconds(monotonicSeconds));
+
+        Assert.True(lease.IsHeld);
+        Assert.False(lease.Lost.IsCompleted);
+    }
+
     [Fact]
     public async Task Without_JetStream_the_connection_offers_no_leases_and_says_why_once()
     {
@@ -234,6 +276,18 @@ public sealed class NatsKvLeaseTests(NatsJetStreamServerFixture fixture) : IClas
         var connection = await _transport.ConnectAsync(new ConnectionRequest($"{fixture.Server.Url}?lease-bucket={_bucket}{ttl}{extra}", "lease-test"), default);
         _connections.Add(connection);
         return connection;
+    }
+
+    /// <summary>Leases on a connection of their own, judged by <paramref name="time"/>, in a bucket of max age <paramref name="timeToLive"/>.</summary>
+    private async Task<NatsKvLeases> OpenLeasesAsync(TimeProvider time, TimeSpan timeToLive)
+    {
+        var raw = await RawAsync();
+        _raw.Add(raw);
+        var leases = await NatsKvLeases.OpenAsync(
+            raw, new NatsLeaseSettings(true, _bucket, timeToLive), fixture.Server.Url, Patience, NullLogger.Instance, reason => Assert.Fail(reason), default, time);
+        Assert.NotNull(leases);
+        leases.TieTo(new TaskCompletionSource().Task); // the connection stays open for the test
+        return leases;
     }
 
     private async Task<NatsConnection> RawAsync()

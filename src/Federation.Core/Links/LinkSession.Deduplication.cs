@@ -28,6 +28,8 @@ internal sealed partial class LinkSession
     // The unit loop's latest run, and whether one runs (1): at most one at a time, started by the forward that finds it idle.
     private Task _batchLoop = Task.CompletedTask;
     private int _unitLoopRunning;
+    // Set by a run that failed: it leaves _unitLoopRunning set for good, so that no run follows it.
+    private volatile bool _unitLoopFailed;
     // Reused from unit to unit, by one run of the loop at a time: the ledger is done with them when its call completes.
     private readonly List<PendingForward> _unit = [];
     private readonly List<LedgerMessage> _unitMessages = [];
@@ -244,6 +246,7 @@ internal sealed partial class LinkSession
 
             // The flag stays set: no run starts after this one, and forwards find the channel completed and settle themselves.
             batch.Clear();
+            _unitLoopFailed = true;
             Fail(ex);
         }
     }
@@ -294,7 +297,18 @@ internal sealed partial class LinkSession
         }
     }
 
-    /// <summary>Stops taking deliveries, lets the batch loop finish what it holds, and closes the ledger.</summary>
+    /// <summary>
+    /// Stops taking deliveries, lets the unit loop finish what it holds (within <paramref name="drainTimeout"/>), and closes
+    /// the ledger.
+    /// </summary>
+    /// <remarks>
+    /// A forward that queued its delivery just before the channel completed may start a run after any one look at
+    /// <see cref="_batchLoop"/>: it takes the flag first and stores the run's task only when the run first waits. So the
+    /// latest run is not enough to wait for; the loop is done when nothing is queued and no run holds the flag (or a run
+    /// failed, which keeps the flag for good). Until then this waits for whichever run is current, and yields while the
+    /// one that holds the flag has not stored its task yet (a few instructions away, on the forward's thread). Only the
+    /// shutdown pays for this; a forward does what it did.
+    /// </remarks>
     private async Task ShutDownDeduplicationAsync(TimeSpan drainTimeout)
     {
         if (_batches is null)
@@ -303,7 +317,20 @@ internal sealed partial class LinkSession
         }
 
         _batches.Writer.TryComplete();
-        await Task.WhenAny(Volatile.Read(ref _batchLoop), Task.Delay(drainTimeout, _context.Time)).ConfigureAwait(false);
+        var reader = _batches.Reader;
+        var deadline = Task.Delay(drainTimeout, _context.Time);
+        while (!deadline.IsCompleted && (reader.Count > 0 || (Volatile.Read(ref _unitLoopRunning) != 0 && !_unitLoopFailed)))
+        {
+            var run = Volatile.Read(ref _batchLoop);
+            if (run.IsCompleted)
+            {
+                await Task.Yield();
+                continue;
+            }
+
+            await Task.WhenAny(run, deadline).ConfigureAwait(false);
+        }
+
         await SafelyAsync(_ledger).ConfigureAwait(false);
     }
 

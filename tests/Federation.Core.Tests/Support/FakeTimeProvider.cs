@@ -32,6 +32,16 @@ internal sealed class FakeTimeProvider : TimeProvider
         }
     }
 
+    /// <summary>Armed timers due exactly <paramref name="dueIn"/> from now: a test can tell that a wait of that length has begun.</summary>
+    public int TimersDueIn(TimeSpan dueIn)
+    {
+        lock (sync)
+        {
+            var at = now + dueIn;
+            return armed.Count(t => t.DueAt == at);
+        }
+    }
+
     /// <summary>How many timer callbacks <see cref="Advance"/> has run, so a test can tell whether a timer fired.</summary>
     public int FiredTimers
     {

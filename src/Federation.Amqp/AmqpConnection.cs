@@ -399,7 +399,8 @@ internal sealed class AmqpConnection : IBrokerConnection
         // it through a lost connection, as IBrokerConnection.BindAsync documents.
         if (noWaitPending && reason.Initiator == ShutdownInitiator.Peer && !disposing)
         {
-            Lose($"a no-wait binding command failed: {reason.ReplyCode} {reason.ReplyText}");
+            // A 403 names the user: scrubbed, as every broker text is before it reaches status or logs.
+            Lose($"a no-wait binding command failed: {reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, Endpoint.User, Endpoint.Password)}");
         }
 
         return Task.CompletedTask;

@@ -323,6 +323,40 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
     }
 
     [Fact]
+    public async Task A_refused_no_wait_bind_loses_the_connection_without_naming_the_user_or_the_password()
+    {
+        // A no-wait bind that the broker refuses (403: no read permission on the source exchange) closes the channel with
+        // nobody waiting; the connection is declared lost with the broker's text, which names the user.
+        var (user, password) = await AddUserAsync("NoWaitUser", read: "^(?!amq\\.topic$).*");
+        var connection = await transport.ConnectAsync(new ConnectionRequest(fixture.Node.AmqpUri(user: user, password: password), "amqp-transport-tests"), Ct);
+        resources.Add(connection);
+        var queue = $"nowait.refused.{Guid.NewGuid():N}";
+        await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false, Exclusive: true), Ct);
+
+        await connection.BindAsync(new BindingSpec("amq.topic", queue, BindingDestinationKind.Queue, "k"), noWait: true, Ct);
+
+        var lost = await Assert.ThrowsAnyAsync<TransportException>(async () => await connection.Completion.WaitAsync(Ct));
+        var next = await Assert.ThrowsAnyAsync<TransportException>(async () => await connection.ExchangeExistsAsync("amq.direct", Ct));
+        foreach (var error in new[] { lost, next })
+        {
+            Assert.Contains("403", error.Message, StringComparison.Ordinal); // the broker's reason is still there
+            Assert.Contains("<redacted>", error.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain(user, error.ToString(), StringComparison.Ordinal);
+            Assert.DoesNotContain(password, error.ToString(), StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>A new user on the node, with a password long enough to be redacted wherever it occurs, and the given read permission.</summary>
+    private async Task<(string User, string Password)> AddUserAsync(string prefix, string read)
+    {
+        var user = $"{prefix}{Guid.NewGuid():N}"[..(prefix.Length + 8)];
+        var password = $"Pw-{Guid.NewGuid():N}"[..16];
+        Assert.Equal(0, (await fixture.Node.CtlAsync(Ct, "add_user", user, password)).ExitCode);
+        Assert.Equal(0, (await fixture.Node.CtlAsync(Ct, "set_permissions", user, ".*", ".*", read)).ExitCode);
+        return (user, password);
+    }
+
+    [Fact]
     public async Task DeclareExchange_OfUnknownType_ThrowsExchangeTypeNotSupported_AndAFreshConnectionWorks()
     {
         var connection = await ConnectAsync(fixture.Node.AmqpUri());

@@ -61,6 +61,9 @@ internal sealed class AmqpConnection : IBrokerConnection
     /// </summary>
     public IBrokerLeases Leases { get; }
 
+    /// <summary>The watches of this connection's lease queues (what <see cref="Leases"/> uses); tests call it directly.</summary>
+    internal AmqpQueueWatches QueueWatches => queueWatches;
+
     /// <summary>Whether <see cref="DisposeAsync"/> started, so channel closes are ours and not failures.</summary>
     public bool IsDisposing => disposing;
 

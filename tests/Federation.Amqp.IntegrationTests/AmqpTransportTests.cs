@@ -304,6 +304,50 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
         Assert.True((await other.Leases!.TryAcquireAsync(new LeaseRequest(name, "host-b"), Ct)).Acquired);
     }
 
+    [Theory]
+    [InlineData(false)] // 404: the lease queue was deleted between its declaration and its watch
+    [InlineData(true)] // 405: and another connection declared it again meanwhile
+    public async Task A_watch_refused_by_the_broker_loses_that_lease_alone_and_the_other_watches_go_on(bool declaredAgainElsewhere)
+    {
+        // Many leases on one connection share one watch channel, which the refused consume closes.
+        var holder = (AmqpConnection)await ConnectAsync(fixture.Node.AmqpUri());
+        var prefix = $"federation: lease watches-{Guid.NewGuid():N}";
+        var leases = new List<IBrokerLease>();
+        for (var i = 0; i < 20; i++)
+        {
+            var attempt = await holder.Leases!.TryAcquireAsync(new LeaseRequest($"{prefix} {i}", "host-a"), Ct);
+            Assert.True(attempt.Acquired);
+            leases.Add(attempt.Lease!);
+        }
+
+        var gone = $"{prefix} gone";
+        if (declaredAgainElsewhere)
+        {
+            var other = await ConnectAsync(fixture.Node.AmqpUri());
+            await other.DeclareQueueAsync(ExclusiveQueueLeases.QueueFor(new LeaseRequest(gone, "host-b")), Ct);
+        }
+
+        // What ExclusiveQueueLeases.TryAcquireAsync does after its declaration: watch the queue; it is gone or not ours.
+        var refused = await Assert.ThrowsAnyAsync<TransportException>(async () => await holder.QueueWatches.WatchAsync(gone, Ct));
+        Assert.IsType(declaredAgainElsewhere ? typeof(ResourceLockedException) : typeof(ResourceNotFoundException), refused);
+
+        // The other watches still tell a deletion, each its own: an operator deletes one lease queue behind its holder's back.
+        await DeleteExclusiveQueueAsync(leases[7].Name);
+
+        await leases[7].Lost.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        var lost = leases.Where(l => l.Lost.IsCompleted).Select(l => l.Name).ToList();
+        Assert.Equal([leases[7].Name], lost);
+        Assert.True(holder.Completion.Status == TaskStatus.WaitingForActivation, "the connection lives on");
+
+        // And a lease taken after it is watched too.
+        var later = await holder.Leases!.TryAcquireAsync(new LeaseRequest($"{prefix} later", "host-a"), Ct);
+        Assert.True(later.Acquired);
+        await DeleteExclusiveQueueAsync(later.Lease!.Name);
+
+        await later.Lease!.Lost.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal([leases[7].Name], leases.Where(l => l.Lost.IsCompleted).Select(l => l.Name));
+    }
+
     [Fact]
     public async Task A_refusal_that_names_the_user_reaches_the_engine_without_the_user_name()
     {
@@ -344,6 +388,13 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
             Assert.DoesNotContain(user, error.ToString(), StringComparison.Ordinal);
             Assert.DoesNotContain(password, error.ToString(), StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>Deletes another connection's exclusive queue as an operator does (AMQP refuses to touch it).</summary>
+    private async Task DeleteExclusiveQueueAsync(string queue)
+    {
+        var deleted = await fixture.Node.CtlAsync(Ct, "delete_queue", queue);
+        Assert.True(deleted.ExitCode == 0, deleted.Output);
     }
 
     /// <summary>A new user on the node, with a password long enough to be redacted wherever it occurs, and the given read permission.</summary>

@@ -61,6 +61,9 @@ internal sealed class AmqpConnection : IBrokerConnection
     /// </summary>
     public IBrokerLeases Leases { get; }
 
+    /// <summary>The watches of this connection's lease queues (what <see cref="Leases"/> uses); tests call it directly.</summary>
+    internal AmqpQueueWatches QueueWatches => queueWatches;
+
     /// <summary>Whether <see cref="DisposeAsync"/> started, so channel closes are ours and not failures.</summary>
     public bool IsDisposing => disposing;
 
@@ -140,6 +143,7 @@ internal sealed class AmqpConnection : IBrokerConnection
     public ValueTask DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(exchange);
+        AmqpNames.Check(exchange.Name, "exchange");
         if (exchange.Internal)
         {
             // RabbitMQ.Client always sends internal=false; only the management API can declare internal exchanges.
@@ -155,6 +159,7 @@ internal sealed class AmqpConnection : IBrokerConnection
 
     public async ValueTask<bool> ExchangeExistsAsync(string name, CancellationToken cancellationToken)
     {
+        AmqpNames.Check(name, "exchange");
         try
         {
             await RunAsync((channel, ct) => channel.ExchangeDeclarePassiveAsync(name, ct), AmqpErrors.Operation.Other, cancellationToken).ConfigureAwait(false);
@@ -166,24 +171,32 @@ internal sealed class AmqpConnection : IBrokerConnection
         }
     }
 
-    public ValueTask DeleteExchangeAsync(string name, CancellationToken cancellationToken) =>
-        IgnoreNotFoundAsync(RunAsync((channel, ct) => channel.ExchangeDeleteAsync(name, ifUnused: false, noWait: false, ct), AmqpErrors.Operation.Other, cancellationToken));
+    public ValueTask DeleteExchangeAsync(string name, CancellationToken cancellationToken)
+    {
+        AmqpNames.Check(name, "exchange");
+        return IgnoreNotFoundAsync(RunAsync((channel, ct) => channel.ExchangeDeleteAsync(name, ifUnused: false, noWait: false, ct), AmqpErrors.Operation.Other, cancellationToken));
+    }
 
     public ValueTask DeclareQueueAsync(QueueSpec queue, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(queue);
+        AmqpNames.Check(queue.Name, "queue");
         return RunAsync(
             (channel, ct) => channel.QueueDeclareAsync(queue.Name, queue.Durable, queue.Exclusive, queue.AutoDelete, AmqpHeaders.ToAmqp(queue.Arguments), passive: false, noWait: false, ct),
             AmqpErrors.Operation.Other,
             cancellationToken);
     }
 
-    public ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken) =>
-        IgnoreNotFoundAsync(RunAsync((channel, ct) => channel.QueueDeleteAsync(name, ifUnused: false, ifEmpty: false, noWait: false, ct), AmqpErrors.Operation.Other, cancellationToken));
+    public ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken)
+    {
+        AmqpNames.Check(name, "queue");
+        return IgnoreNotFoundAsync(RunAsync((channel, ct) => channel.QueueDeleteAsync(name, ifUnused: false, ifEmpty: false, noWait: false, ct), AmqpErrors.Operation.Other, cancellationToken));
+    }
 
     public ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(binding);
+        CheckNames(binding);
         var arguments = AmqpHeaders.ToAmqp(binding.Arguments);
         return RunAsync(
             (channel, ct) =>
@@ -205,6 +218,7 @@ internal sealed class AmqpConnection : IBrokerConnection
     public ValueTask UnbindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(binding);
+        CheckNames(binding);
         var arguments = AmqpHeaders.ToAmqp(binding.Arguments);
 
         // queue.unbind has no nowait flag in AMQP 0-9-1; exchange unbinds honour it.
@@ -237,12 +251,15 @@ internal sealed class AmqpConnection : IBrokerConnection
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(handler);
+        AmqpNames.Check(queue, "queue");
         ThrowIfClosed();
         return await AmqpConsumer.StartAsync(this, queue, options, handler, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask<IDeliveryLedger?> OpenLedgerAsync(LedgerOptions options, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        AmqpNames.Check(options.Name, "ledger queue");
         ThrowIfClosed();
         return await AmqpLedger.OpenAsync(this, options, cancellationToken).ConfigureAwait(false);
     }
@@ -324,6 +341,13 @@ internal sealed class AmqpConnection : IBrokerConnection
         completion.TrySetResult();
     }
 
+    private static void CheckNames(BindingSpec binding)
+    {
+        AmqpNames.Check(binding.Source, "exchange");
+        AmqpNames.Check(binding.Destination, binding.DestinationKind == BindingDestinationKind.Queue ? "queue" : "exchange");
+        AmqpNames.Check(binding.RoutingKey, "binding key");
+    }
+
     private static async ValueTask IgnoreNotFoundAsync(ValueTask operation)
     {
         try
@@ -378,7 +402,8 @@ internal sealed class AmqpConnection : IBrokerConnection
         // it through a lost connection, as IBrokerConnection.BindAsync documents.
         if (noWaitPending && reason.Initiator == ShutdownInitiator.Peer && !disposing)
         {
-            Lose($"a no-wait binding command failed: {reason.ReplyCode} {reason.ReplyText}");
+            // A 403 names the user: scrubbed, as every broker text is before it reaches status or logs.
+            Lose($"a no-wait binding command failed: {reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, Endpoint.User, Endpoint.Password)}");
         }
 
         return Task.CompletedTask;

@@ -145,7 +145,11 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
         catch (Exception handlerFailure)
 #pragma warning restore CA1031
         {
-            Stop(new TransportException($"The handler for queue '{queue}' failed: {handlerFailure.Message}", handlerFailure));
+            // The handler's failure may carry another broker's text; this connection's credentials at least never pass.
+            var endpoint = connection.Endpoint;
+            Stop(new TransportException(
+                $"The handler for queue '{queue}' failed: {AmqpErrors.Scrub(handlerFailure.Message, endpoint.User, endpoint.Password)}",
+                AmqpErrors.SafeInner(handlerFailure, endpoint.User, endpoint.Password)));
             _ = Task.Run(CloseChannelAsync, CancellationToken.None);
         }
     }

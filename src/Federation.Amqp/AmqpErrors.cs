@@ -58,7 +58,7 @@ internal static class AmqpErrors
         if (operation == Operation.DeclareExchange && error is OperationInterruptedException { ShutdownReason: { } declareReason }
             && (declareReason.ReplyCode == CommandInvalid || (declareReason.ReplyCode == PreconditionFailed && IsUnknownType(declareReason.ReplyText))))
         {
-            return new ExchangeTypeNotSupportedException($"{declareReason.ReplyCode} {Scrub(declareReason.ReplyText, endpoint.User, endpoint.Password)}", error);
+            return new ExchangeTypeNotSupportedException($"{declareReason.ReplyCode} {Scrub(declareReason.ReplyText, endpoint.User, endpoint.Password)}", SafeInner(error, endpoint.User, endpoint.Password));
         }
 
         // A closed connection beats whatever the channel said: the engine must see the loss and reconnect.
@@ -71,8 +71,8 @@ internal static class AmqpErrors
         {
             OperationInterruptedException { ShutdownReason: { } reason } => FromReason(reason, operation, error, endpoint),
             ObjectDisposedException or InvalidOperationException when error.Source?.StartsWith("RabbitMQ", StringComparison.Ordinal) == true =>
-                new TransportException($"The AMQP channel is no longer usable: {Scrub(error.Message, endpoint.User, endpoint.Password)}", error),
-            System.IO.IOException or System.Net.Sockets.SocketException => new ConnectionLostException($"The AMQP connection failed: {Scrub(error.Message, endpoint.User, endpoint.Password)}", error),
+                new TransportException($"The AMQP channel is no longer usable: {Scrub(error.Message, endpoint.User, endpoint.Password)}", SafeInner(error, endpoint.User, endpoint.Password)),
+            System.IO.IOException or System.Net.Sockets.SocketException => new ConnectionLostException($"The AMQP connection failed: {Scrub(error.Message, endpoint.User, endpoint.Password)}", SafeInner(error, endpoint.User, endpoint.Password)),
             _ => null,
         };
     }
@@ -80,15 +80,9 @@ internal static class AmqpErrors
     /// <summary>Maps a channel or connection close reason; the broker's text names the user (403), so it is redacted.</summary>
     public static TransportException FromReason(ShutdownEventArgs reason, Operation operation, Exception? inner, AmqpEndpoint endpoint)
     {
-        var replyText = reason.ReplyText ?? string.Empty;
-        var scrubbed = Scrub(replyText, endpoint.User, endpoint.Password);
-        if (!string.Equals(scrubbed, replyText, StringComparison.Ordinal))
-        {
-            // The client's exception repeats the broker's text, and loggers print inner exceptions: it stays out.
-            inner = null;
-        }
-
-        var text = $"{reason.ReplyCode} {scrubbed}";
+        // The client's exception repeats the broker's text, and loggers print inner exceptions: one naming the user stays out.
+        inner = SafeInner(inner, endpoint.User, endpoint.Password);
+        var text = $"{reason.ReplyCode} {Scrub(reason.ReplyText, endpoint.User, endpoint.Password)}";
         return reason.ReplyCode switch
         {
             NotFound => new ResourceNotFoundException(text, inner),
@@ -111,4 +105,21 @@ internal static class AmqpErrors
     /// (a 403 names the user) or the client library (in case it echoed them).
     /// </summary>
     public static string Scrub(string? text, string? user, string? password) => CredentialRedaction.Redact(text, user, password);
+
+    /// <summary>
+    /// <paramref name="error"/> when nothing in it (message, inner exceptions) names the user or the password or shows a
+    /// URI's user information, else null:
+    /// to keep as the inner exception of a mapped one, which loggers print in full. The client's exceptions repeat the
+    /// broker's text (a 403 names the user), and cannot be scrubbed in place.
+    /// </summary>
+    public static Exception? SafeInner(Exception? error, string? user, string? password)
+    {
+        if (error is null)
+        {
+            return null;
+        }
+
+        var text = error.ToString();
+        return string.Equals(Scrub(text, user, password), text, StringComparison.Ordinal) ? error : null;
+    }
 }

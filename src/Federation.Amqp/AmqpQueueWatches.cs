@@ -1,6 +1,7 @@
 using Federation.Core.Transport;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 
 namespace Federation.Amqp;
 
@@ -22,10 +23,13 @@ namespace Federation.Amqp;
 /// notification costs nothing while nothing happens.
 /// </para>
 /// <para>
-/// If the shared channel closes while the connection lives (it takes a channel error, such as a consume of a queue
-/// deleted a moment before), nobody can tell any more which watched queues still exist, so every watch on it reports
-/// its queue deleted: the holders assume their leases lost and ask for them again, which costs a restart of their links
-/// but never lets two engines run one. Later watches open a new channel.
+/// The shared channel closes while the connection lives when a consume on it is refused: a lease queue deleted between
+/// its declaration and its watch (404), or already another connection's (405). That says nothing about the other watched
+/// queues, so they are not reported lost (which would restart every leased link of the connection): their consumers are
+/// started again on a new channel, at once. A queue deleted meanwhile, whose cancel the closed channel can no longer
+/// bring, fails its new consume (404, or 405 when another connection has already declared it again) and only its watch
+/// reports it deleted; so no deletion goes unseen. When the channel cannot be replaced or a consume fails otherwise,
+/// every watch reports its queue deleted, as the safe answer: the holders ask for their leases again.
 /// </para>
 /// </remarks>
 internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
@@ -33,8 +37,17 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
     // How long a watch's own cancel may take: it runs while a lease is released, which must not hang on a silent broker.
     private static readonly TimeSpan CancelTimeout = TimeSpan.FromSeconds(5);
 
+    private const ushort AccessRefused = 403;
+    private const ushort NotFound = 404;
+    private const ushort ResourceLocked = 405;
+
+    // Held while the channel is opened or replaced and while a consume runs on it, so consumes never race a replacement.
     private readonly SemaphoreSlim channelLock = new(1, 1);
+
+    // The live watches (locked by itself): those a replaced channel must carry over.
+    private readonly HashSet<Watch> watches = [];
     private IChannel? channel;
+    private volatile bool disposed;
 
     // Whether a consume on the shared channel has worked yet, and whether the user may not consume from lease queues at
     // all (no 'read' permission on them): then leases go unwatched, lost only with their connection, as before watches.
@@ -45,6 +58,7 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
     /// <exception cref="ResourceNotFoundException">The queue does not exist (it was deleted since it was declared).</exception>
     public async ValueTask<IQueueWatch> WatchAsync(string queue, CancellationToken cancellationToken)
     {
+        AmqpNames.Check(queue, "queue");
         connection.ThrowIfClosed();
         await channelLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -54,26 +68,33 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
                 return Unwatched.Instance;
             }
 
-            // Until a consume has worked, the channel is fresh and watches nothing else (a failed consume closes it): a
-            // user without 'read' on the lease queues gets a 403 that costs no other watch, and leases go unwatched from
-            // then on (the README's permissions did not ask for 'read' before watches existed), instead of failing.
+            // Until a consume has worked, the channel is fresh and watches nothing else: a user without 'read' on the lease
+            // queues gets a 403 that costs no other watch, and leases go unwatched from then on (the README's permissions
+            // did not ask for 'read' before watches existed), instead of failing.
             var shared = await ChannelAsync(cancellationToken).ConfigureAwait(false);
-            var watch = new Watch(shared, queue);
+            var watch = new Watch(this, queue);
             try
             {
-                await shared.BasicConsumeAsync(queue, autoAck: true, watch, cancellationToken).ConfigureAwait(false);
+                await watch.ConsumeOnAsync(shared, cancellationToken).ConfigureAwait(false);
             }
-            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException refusal) when (!proven && refusal.ShutdownReason?.ReplyCode == AccessRefused && connection.ClosedError() is null)
+            catch (OperationInterruptedException refusal) when (!proven && refusal.ShutdownReason?.ReplyCode == AccessRefused && connection.ClosedError() is null)
             {
                 refused = true;
                 return Unwatched.Instance;
             }
             catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is { } mapped)
             {
+                // A refused consume closed the shared channel; the other watches move to a new one (see the remarks) as soon
+                // as this lock is free, or at the next watch, whichever comes first.
                 throw mapped;
             }
 
             proven = true;
+            lock (watches)
+            {
+                watches.Add(watch);
+            }
+
             return watch;
         }
         finally
@@ -82,15 +103,18 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
         }
     }
 
-    private const ushort AccessRefused = 403;
-
     /// <summary>Called as the connection closes, which closes the channel and so every watch.</summary>
     public void Dispose()
     {
+        disposed = true;
         channel?.Dispose();
-        channelLock.Dispose();
+        LoseAll();
     }
 
+    /// <summary>
+    /// The shared channel, open: a closed one is replaced, and the watches it carried start again on the new one, where a
+    /// queue that went meanwhile loses its watch alone. Under <see cref="channelLock"/>.
+    /// </summary>
     private async Task<IChannel> ChannelAsync(CancellationToken cancellationToken)
     {
         if (channel is { IsOpen: true } open)
@@ -98,10 +122,132 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
             return open;
         }
 
+        Watch[] stranded;
+        lock (watches)
+        {
+            stranded = channel is null ? [] : [.. watches];
+        }
+
         channel?.Dispose();
         channel = null;
-        channel = await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
-        return channel;
+        try
+        {
+            channel = await OpenChannelAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var watch in stranded)
+            {
+                if (watch.IsOver)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await watch.ConsumeOnAsync(channel, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationInterruptedException refusal) when (refusal.ShutdownReason?.ReplyCode is NotFound or ResourceLocked && connection.ClosedError() is null)
+                {
+                    // Deleted while no consumer watched it (or declared again by another connection since): this lease is
+                    // gone, the others are not. The refusal closed the channel too.
+                    watch.Gone();
+                    channel.Dispose();
+                    channel = await OpenChannelAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            return channel;
+        }
+        catch (Exception error)
+        {
+            // Nobody can tell any more which watched queues still exist: every holder must assume its lease lost.
+            LoseAll();
+            if (error is not OperationCanceledException && AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is { } mapped)
+            {
+                throw mapped;
+            }
+
+            throw;
+        }
+    }
+
+    private async Task<IChannel> OpenChannelAsync(CancellationToken cancellationToken)
+    {
+        var opened = await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
+        opened.ChannelShutdownAsync += OnChannelShutdownAsync;
+        return opened;
+    }
+
+    private Task OnChannelShutdownAsync(object? sender, ShutdownEventArgs reason)
+    {
+        if (disposed || connection.IsDisposing || connection.ClosedError() is not null)
+        {
+            LoseAll(); // With the connection: its leases are lost with it anyway.
+        }
+        else
+        {
+            // Never block a client callback: the channel is replaced in the background.
+            _ = Task.Run(() => CarryOverAsync(sender as IChannel));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Moves the watches of a closed channel to a new one, unless a watch call did already.</summary>
+    private async Task CarryOverAsync(IChannel? closed)
+    {
+        try
+        {
+            await channelLock.WaitAsync().ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+
+        try
+        {
+            bool any;
+            lock (watches)
+            {
+                any = watches.Count > 0;
+            }
+
+            if (any && ReferenceEquals(channel, closed) && !disposed)
+            {
+                // The client's continuation timeout bounds every call on a broker that stopped answering.
+                await ChannelAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // Background: ChannelAsync reported every watch lost already; nobody waits for this.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+        finally
+        {
+            channelLock.Release();
+        }
+    }
+
+    private void LoseAll()
+    {
+        Watch[] all;
+        lock (watches)
+        {
+            all = [.. watches];
+        }
+
+        foreach (var watch in all)
+        {
+            watch.Gone();
+        }
+    }
+
+    private void Forget(Watch watch)
+    {
+        lock (watches)
+        {
+            watches.Remove(watch);
+        }
     }
 
     /// <summary>No watch: the user may not consume from the queue. The lease is lost only with its connection.</summary>
@@ -114,29 +260,39 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
-    /// <summary>One watched queue: a no-ack consumer that never expects a message, only its cancel.</summary>
-    private sealed class Watch(IChannel channel, string queue) : AsyncDefaultBasicConsumer(channel), IQueueWatch
+    /// <summary>One watched queue: a no-ack consumer on the current shared channel, which never expects a message, only its cancel.</summary>
+    private sealed class Watch(AmqpQueueWatches owner, string queue) : IQueueWatch
     {
         private readonly TaskCompletionSource deleted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private volatile WatchConsumer? consumer;
         private volatile bool disposed;
 
         public Task Deleted => deleted.Task;
 
-        public override Task HandleBasicCancelAsync(string consumerTag, CancellationToken cancellationToken = default)
+        /// <summary>Whether it needs no consumer any more: reported deleted, or disposed.</summary>
+        public bool IsOver => disposed || deleted.Task.IsCompleted;
+
+        /// <summary>Starts its consumer on <paramref name="channel"/> (the shared one, new or replaced).</summary>
+        public async Task ConsumeOnAsync(IChannel channel, CancellationToken cancellationToken)
         {
-            // basic.cancel from the broker: the queue was deleted (or the node that had it went away).
-            Gone();
-            return base.HandleBasicCancelAsync(consumerTag, cancellationToken);
+            var next = new WatchConsumer(channel, this);
+            await channel.BasicConsumeAsync(queue, autoAck: true, next, cancellationToken).ConfigureAwait(false);
+            consumer = next;
+            if (disposed)
+            {
+                // Disposed while its consumer moved to a new channel: that consumer is not wanted either.
+                await CancelAsync(next).ConfigureAwait(false);
+            }
         }
 
-        public override async Task HandleChannelShutdownAsync(object channel, ShutdownEventArgs reason)
+        public void Gone()
         {
-            await base.HandleChannelShutdownAsync(channel, reason).ConfigureAwait(false);
-            Gone(); // see the remarks of AmqpQueueWatches: a closed channel watches nothing any more
+            owner.Forget(this);
+            if (!disposed)
+            {
+                deleted.TrySetResult();
+            }
         }
-
-        public override Task HandleBasicDeliverAsync(string consumerTag, ulong deliveryTag, bool redelivered, string exchange, string routingKey, IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default) =>
-            Task.CompletedTask; // Somebody published to a lease queue: nothing for us, and no-ack already took it off.
 
         public async ValueTask DisposeAsync()
         {
@@ -146,7 +302,16 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
             }
 
             disposed = true;
-            if (deleted.Task.IsCompleted || ConsumerTags.Length == 0 || !Channel.IsOpen)
+            owner.Forget(this);
+            if (!deleted.Task.IsCompleted && consumer is { } current)
+            {
+                await CancelAsync(current).ConfigureAwait(false);
+            }
+        }
+
+        private static async Task CancelAsync(WatchConsumer current)
+        {
+            if (current.ConsumerTags.Length == 0 || !current.Channel.IsOpen)
             {
                 return;
             }
@@ -154,7 +319,7 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
             try
             {
                 using var timeout = new CancellationTokenSource(CancelTimeout);
-                await Channel.BasicCancelAsync(ConsumerTags[0], noWait: false, timeout.Token).ConfigureAwait(false);
+                await current.Channel.BasicCancelAsync(current.ConsumerTags[0], noWait: false, timeout.Token).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // The consumer may be gone with its queue or its channel already; not watching is all we wanted.
             catch (Exception)
@@ -163,14 +328,20 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
             }
         }
 
-        private void Gone()
+        public override string ToString() => $"watch of queue '{queue}'";
+    }
+
+    /// <summary>A watch's consumer on one channel. Its channel's closing is the owner's business (see the remarks).</summary>
+    private sealed class WatchConsumer(IChannel channel, Watch watch) : AsyncDefaultBasicConsumer(channel)
+    {
+        public override Task HandleBasicCancelAsync(string consumerTag, CancellationToken cancellationToken = default)
         {
-            if (!disposed)
-            {
-                deleted.TrySetResult();
-            }
+            // basic.cancel from the broker: the queue was deleted (or the node that had it went away).
+            watch.Gone();
+            return base.HandleBasicCancelAsync(consumerTag, cancellationToken);
         }
 
-        public override string ToString() => $"watch of queue '{queue}'";
+        public override Task HandleBasicDeliverAsync(string consumerTag, ulong deliveryTag, bool redelivered, string exchange, string routingKey, IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default) =>
+            Task.CompletedTask; // Somebody published to a lease queue: nothing for us, and no-ack already took it off.
     }
 }

@@ -248,7 +248,8 @@ internal sealed class AmqpTopologySource : ITopologySource
 
         if (!stopped && !connection.IsDisposing && connection.Client.IsOpen)
         {
-            connection.Lose($"the topology event listener stopped ({reason.ReplyCode} {reason.ReplyText})");
+            // The close reason is the broker's text (a 403 names the user): scrubbed like every other.
+            connection.Lose($"the topology event listener stopped ({reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, connection.Endpoint.User, connection.Endpoint.Password)})");
         }
 
         return Task.CompletedTask;

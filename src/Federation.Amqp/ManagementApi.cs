@@ -16,6 +16,8 @@ internal sealed class ManagementApi : IDisposable
     private readonly HttpClient http;
     private readonly string vhostSegment;
     private readonly string display;
+    private readonly string? user;
+    private readonly string? password;
 
     public ManagementApi(AmqpEndpoint endpoint)
     {
@@ -24,6 +26,8 @@ internal sealed class ManagementApi : IDisposable
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{endpoint.User}:{endpoint.Password}")));
         vhostSegment = Uri.EscapeDataString(endpoint.VirtualHost);
         display = $"{endpoint.ManagementScheme}://{host}:{endpoint.ManagementPort.ToString(CultureInfo.InvariantCulture)}";
+        user = endpoint.User;
+        password = endpoint.Password;
     }
 
     /// <summary>
@@ -73,7 +77,8 @@ internal sealed class ManagementApi : IDisposable
             return;
         }
 
-        var reason = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        // The API's reason is the broker's text, which names the user on a refusal ("... refused for user 'alice'").
+        var reason = AmqpErrors.Scrub(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false), user, password);
         if (AmqpErrors.IsUnknownType(reason) || reason.Contains("command_invalid", StringComparison.OrdinalIgnoreCase))
         {
             throw new ExchangeTypeNotSupportedException($"The broker does not support exchange type '{exchange.Type}': {reason}");
@@ -184,7 +189,9 @@ internal sealed class ManagementApi : IDisposable
         }
         catch (HttpRequestException error)
         {
-            throw new TransportException($"The RabbitMQ management API is not reachable at {display} (is the rabbitmq_management plugin enabled, and is 'management-port' right?): {error.Message}", error);
+            throw new TransportException(
+                $"The RabbitMQ management API is not reachable at {display} (is the rabbitmq_management plugin enabled, and is 'management-port' right?): {AmqpErrors.Scrub(error.Message, user, password)}",
+                AmqpErrors.SafeInner(error, user, password));
         }
         catch (TaskCanceledException error) when (!cancellationToken.IsCancellationRequested)
         {

@@ -304,6 +304,50 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
         Assert.True((await other.Leases!.TryAcquireAsync(new LeaseRequest(name, "host-b"), Ct)).Acquired);
     }
 
+    [Theory]
+    [InlineData(false)] // 404: the lease queue was deleted between its declaration and its watch
+    [InlineData(true)] // 405: and another connection declared it again meanwhile
+    public async Task A_watch_refused_by_the_broker_loses_that_lease_alone_and_the_other_watches_go_on(bool declaredAgainElsewhere)
+    {
+        // Many leases on one connection share one watch channel, which the refused consume closes.
+        var holder = (AmqpConnection)await ConnectAsync(fixture.Node.AmqpUri());
+        var prefix = $"federation: lease watches-{Guid.NewGuid():N}";
+        var leases = new List<IBrokerLease>();
+        for (var i = 0; i < 20; i++)
+        {
+            var attempt = await holder.Leases!.TryAcquireAsync(new LeaseRequest($"{prefix} {i}", "host-a"), Ct);
+            Assert.True(attempt.Acquired);
+            leases.Add(attempt.Lease!);
+        }
+
+        var gone = $"{prefix} gone";
+        if (declaredAgainElsewhere)
+        {
+            var other = await ConnectAsync(fixture.Node.AmqpUri());
+            await other.DeclareQueueAsync(ExclusiveQueueLeases.QueueFor(new LeaseRequest(gone, "host-b")), Ct);
+        }
+
+        // What ExclusiveQueueLeases.TryAcquireAsync does after its declaration: watch the queue; it is gone or not ours.
+        var refused = await Assert.ThrowsAnyAsync<TransportException>(async () => await holder.QueueWatches.WatchAsync(gone, Ct));
+        Assert.IsType(declaredAgainElsewhere ? typeof(ResourceLockedException) : typeof(ResourceNotFoundException), refused);
+
+        // The other watches still tell a deletion, each its own: an operator deletes one lease queue behind its holder's back.
+        await DeleteExclusiveQueueAsync(leases[7].Name);
+
+        await leases[7].Lost.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        var lost = leases.Where(l => l.Lost.IsCompleted).Select(l => l.Name).ToList();
+        Assert.Equal([leases[7].Name], lost);
+        Assert.True(holder.Completion.Status == TaskStatus.WaitingForActivation, "the connection lives on");
+
+        // And a lease taken after it is watched too.
+        var later = await holder.Leases!.TryAcquireAsync(new LeaseRequest($"{prefix} later", "host-a"), Ct);
+        Assert.True(later.Acquired);
+        await DeleteExclusiveQueueAsync(later.Lease!.Name);
+
+        await later.Lease!.Lost.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal([leases[7].Name], leases.Where(l => l.Lost.IsCompleted).Select(l => l.Name));
+    }
+
     [Fact]
     public async Task A_refusal_that_names_the_user_reaches_the_engine_without_the_user_name()
     {
@@ -320,6 +364,47 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
         Assert.Contains("403", error.Message, StringComparison.Ordinal);
         Assert.Contains("<redacted>", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(user, error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_refused_no_wait_bind_loses_the_connection_without_naming_the_user_or_the_password()
+    {
+        // A no-wait bind that the broker refuses (403: no read permission on the source exchange) closes the channel with
+        // nobody waiting; the connection is declared lost with the broker's text, which names the user.
+        var (user, password) = await AddUserAsync("NoWaitUser", read: "^(?!amq\\.topic$).*");
+        var connection = await transport.ConnectAsync(new ConnectionRequest(fixture.Node.AmqpUri(user: user, password: password), "amqp-transport-tests"), Ct);
+        resources.Add(connection);
+        var queue = $"nowait.refused.{Guid.NewGuid():N}";
+        await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false, Exclusive: true), Ct);
+
+        await connection.BindAsync(new BindingSpec("amq.topic", queue, BindingDestinationKind.Queue, "k"), noWait: true, Ct);
+
+        var lost = await Assert.ThrowsAnyAsync<TransportException>(async () => await connection.Completion.WaitAsync(Ct));
+        var next = await Assert.ThrowsAnyAsync<TransportException>(async () => await connection.ExchangeExistsAsync("amq.direct", Ct));
+        foreach (var error in new[] { lost, next })
+        {
+            Assert.Contains("403", error.Message, StringComparison.Ordinal); // the broker's reason is still there
+            Assert.Contains("<redacted>", error.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain(user, error.ToString(), StringComparison.Ordinal);
+            Assert.DoesNotContain(password, error.ToString(), StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>Deletes another connection's exclusive queue as an operator does (AMQP refuses to touch it).</summary>
+    private async Task DeleteExclusiveQueueAsync(string queue)
+    {
+        var deleted = await fixture.Node.CtlAsync(Ct, "delete_queue", queue);
+        Assert.True(deleted.ExitCode == 0, deleted.Output);
+    }
+
+    /// <summary>A new user on the node, with a password long enough to be redacted wherever it occurs, and the given read permission.</summary>
+    private async Task<(string User, string Password)> AddUserAsync(string prefix, string read)
+    {
+        var user = $"{prefix}{Guid.NewGuid():N}"[..(prefix.Length + 8)];
+        var password = $"Pw-{Guid.NewGuid():N}"[..16];
+        Assert.Equal(0, (await fixture.Node.CtlAsync(Ct, "add_user", user, password)).ExitCode);
+        Assert.Equal(0, (await fixture.Node.CtlAsync(Ct, "set_permissions", user, ".*", ".*", read)).ExitCode);
+        return (user, password);
     }
 
     [Fact]

@@ -49,6 +49,35 @@ public abstract partial class TransportContractTests
     }
 
     [Fact]
+    public async Task Declare_WithANameOver255BytesOfUtf8_ThrowsNameTooLong_WhereTopologyIsServerSide()
+    {
+        if (!Has(TransportCapabilities.ServerSideTopology))
+        {
+            return; // The limit is AMQP's short string; a transport without server-side objects names them its own way.
+        }
+
+        var connection = await OpenAsync();
+
+        // Two-byte characters: the limit counts bytes, not characters (this name is far fewer than 255 characters).
+        var fits = UniqueName("long") + ".";
+        fits += new string('é', (255 - System.Text.Encoding.UTF8.GetByteCount(fits)) / 2);
+        fits += new string('x', 255 - System.Text.Encoding.UTF8.GetByteCount(fits));
+        var over = fits + "é"; // 257 bytes
+        DeleteAfterTest(exchange: fits, queue: fits);
+        Assert.Equal(255, System.Text.Encoding.UTF8.GetByteCount(fits));
+
+        await connection.DeclareExchangeAsync(new ExchangeSpec(fits, ExchangeSpec.Types.Fanout, Durable: false), Ct);
+        await connection.DeclareQueueAsync(new QueueSpec(fits, Durable: false), Ct);
+        var exchange = await Assert.ThrowsAsync<NameTooLongException>(async () => await connection.DeclareExchangeAsync(new ExchangeSpec(over, ExchangeSpec.Types.Fanout, Durable: false), Ct));
+        var queue = await Assert.ThrowsAsync<NameTooLongException>(async () => await connection.DeclareQueueAsync(new QueueSpec(over, Durable: false), Ct));
+
+        Assert.Equal(over, exchange.Name);
+        Assert.Equal(255, queue.MaxBytes);
+        Assert.Contains("257 bytes", queue.Message, StringComparison.Ordinal);
+        Assert.True(await connection.ExchangeExistsAsync(fits, Ct), "the connection is still usable");
+    }
+
+    [Fact]
     public async Task DeleteExchange_RemovesIt_AndDeletingAMissingExchangeIsNoOp()
     {
         var connection = await OpenAsync();

@@ -277,22 +277,22 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
 
         if (Volatile.Read(ref _disposing) != 0)
         {
-            return new ObjectDisposedException(nameof(AmqpSubjectConnection), error);
+            return new ObjectDisposedException(nameof(AmqpSubjectConnection), AmqpErrors.SafeInner(error, _user, _password));
         }
 
         var about = subject is null ? string.Empty : $" (subject '{subject}')";
         var lost = Volatile.Read(ref _lost);
         if (lost is not null || !_client.IsOpen)
         {
-            return new ConnectionLostException($"The AMQP connection {DisplayUri} is closed{about}.", (Exception?)lost ?? error);
+            return new ConnectionLostException($"The AMQP connection {DisplayUri} is closed{about}.", (Exception?)lost ?? AmqpErrors.SafeInner(error, _user, _password));
         }
 
         return error switch
         {
             OperationInterruptedException { ShutdownReason: { } reason } =>
-                new TransportException($"The AMQP channel on {DisplayUri} was closed{about}: {reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, _user, _password)}", error),
+                new TransportException($"The AMQP channel on {DisplayUri} was closed{about}: {reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, _user, _password)}", AmqpErrors.SafeInner(error, _user, _password)),
             AlreadyClosedException or ObjectDisposedException or System.IO.IOException or System.Net.Sockets.SocketException =>
-                new ConnectionLostException($"The AMQP connection {DisplayUri} failed{about}: {AmqpErrors.Scrub(error.Message, _user, _password)}", error),
+                new ConnectionLostException($"The AMQP connection {DisplayUri} failed{about}: {AmqpErrors.Scrub(error.Message, _user, _password)}", AmqpErrors.SafeInner(error, _user, _password)),
             _ => null,
         };
     }

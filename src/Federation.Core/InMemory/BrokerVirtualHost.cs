@@ -27,6 +27,7 @@ internal sealed class BrokerVirtualHost(InMemoryBroker broker, string name)
     public void DeclareExchange(ExchangeSpec spec)
     {
         RejectDefaultExchange(spec.Name, "declare");
+        RejectLongName(spec.Name, "exchange");
         lock (Sync)
         {
             if (exchanges.TryGetValue(spec.Name, out var existing))
@@ -85,6 +86,7 @@ internal sealed class BrokerVirtualHost(InMemoryBroker broker, string name)
     public void DeclareQueue(QueueSpec spec, InMemoryConnection connection)
     {
         ArgumentException.ThrowIfNullOrEmpty(spec.Name, nameof(spec));
+        RejectLongName(spec.Name, "queue");
         var arguments = QueueArguments.Parse(spec);
         lock (Sync)
         {
@@ -434,6 +436,20 @@ internal sealed class BrokerVirtualHost(InMemoryBroker broker, string name)
         if (exchange.Length == 0)
         {
             throw new TransportException($"ACCESS_REFUSED - operation not permitted on the default exchange: cannot {operation} it (vhost '{Name}').");
+        }
+    }
+
+    /// <summary>
+    /// RabbitMQ's clients cannot send a name over 255 bytes of UTF-8 (an AMQP short string), so no such object exists
+    /// there; the in-memory broker refuses it too, so that what runs here runs on RabbitMQ.
+    /// </summary>
+    public static void RejectLongName(string name, string kind)
+    {
+        const int MaxBytes = 255;
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(name);
+        if (bytes > MaxBytes)
+        {
+            throw new NameTooLongException($"The {kind} name '{name}' is {bytes} bytes of UTF-8, over AMQP's limit of {MaxBytes} bytes for a name.", name, MaxBytes);
         }
     }
 

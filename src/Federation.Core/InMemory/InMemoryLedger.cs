@@ -21,6 +21,7 @@ internal sealed class InMemoryLedger : IDeliveryLedger
     public static InMemoryLedger Open(InMemoryConnection connection, LedgerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        BrokerVirtualHost.RejectLongName(options.Name, "ledger queue");
         lock (connection.Host.Sync)
         {
             if (!connection.Host.Ledgers.ContainsKey(options.Name))

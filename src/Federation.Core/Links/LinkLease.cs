@@ -22,9 +22,6 @@ internal sealed class LinkLease : IAsyncDisposable
     /// <summary>The longest wait between polls: a dead holder's link is taken over within about this long after the broker drops its connection.</summary>
     internal static readonly TimeSpan LongestPoll = TimeSpan.FromSeconds(5);
 
-    // AMQP caps queue names, and so lease names, at 255 bytes.
-    private const int MaxNameBytes = 255;
-
     private readonly TimeProvider _time;
     private IBrokerLease? _held;
     private IBrokerConnection? _heldOn;
@@ -57,7 +54,8 @@ internal sealed class LinkLease : IAsyncDisposable
     public static string NameFor(LinkDefinition definition)
     {
         var name = $"federation: lease {definition.ClusterName} {definition.Exchange.Name} -> {definition.Upstream.UpstreamName}";
-        return System.Text.Encoding.UTF8.GetByteCount(name) <= MaxNameBytes ? name : $"federation: lease {definition.Id}";
+        // AMQP caps queue names, and so lease names, at 255 bytes.
+        return BoundedNames.Fits(name) ? name : $"federation: lease {definition.Id}";
     }
 
     /// <summary>

@@ -86,7 +86,21 @@ internal sealed partial class LinkSession
         _redeliveredTrailEntry = HopRules.SharedReceivedFrom(_redeliveredEntry);
         QueueName = UpstreamNaming.QueueName(upstreamExchange, _downstream.ClusterName, _downstream.VirtualHost, _definition.Exchange.Name, upstreamVhost);
 
-        await _upstream.DeclareQueueAsync(new QueueSpec(QueueName, Durable: true, Arguments: QueueArguments()), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _upstream.DeclareQueueAsync(new QueueSpec(QueueName, Durable: true, Arguments: QueueArguments()), cancellationToken).ConfigureAwait(false);
+        }
+        catch (NameTooLongException tooLong) when (tooLong.Name == QueueName)
+        {
+            // The plugin's name, which other instances and the plugin itself use for this link: it cannot be shortened as
+            // our own names are, so the link cannot run. Said in the link's terms: the transport only knows a queue name.
+            throw new NameTooLongException(
+                $"Exchange '{_definition.Exchange.Name}' cannot be federated from upstream '{_settings.UpstreamName}': its upstream queue, named as the federation plugin names it ('{QueueName}'), "
+                + $"would be {System.Text.Encoding.UTF8.GetByteCount(QueueName)} bytes of UTF-8, over the upstream broker's limit of {tooLong.MaxBytes} bytes for a name. A shorter exchange name (or downstream cluster name) is needed.",
+                QueueName,
+                tooLong.MaxBytes,
+                tooLong);
+        }
 
         // A missing upstream exchange is created as a mirror of the downstream one, as the plugin does.
         if (!await _upstream.ExchangeExistsAsync(upstreamExchange, cancellationToken).ConfigureAwait(false))

@@ -17,19 +17,25 @@ internal static class UpstreamNaming
 
     /// <summary>
     /// The downstream ledger of a link with duplicate suppression (ours, not the plugin's): one per link, named after the
-    /// federated exchange, the upstream and the stable link id, so that no two links share one.
+    /// federated exchange, the upstream and the stable link id, so that no two links share one. Shortened as
+    /// <see cref="BoundedNames.WithSuffix"/> does when that would not fit in a queue name (the link id stays in it).
     /// </summary>
     public static string LedgerName(string downstreamExchange, string upstreamName, string linkId) =>
-        $"federation: {downstreamExchange} <- {upstreamName} ledger {linkId}";
-
-    /// <summary>The internal exchange of one link generation: the queue name plus <c> A</c> or <c> B</c>.</summary>
-    public static string InternalExchangeName(string queueName, char generation) => $"{queueName} {generation}";
+        BoundedNames.WithSuffix($"federation: {downstreamExchange} <- {upstreamName}", $" ledger {linkId}");
 
     /// <summary>
-    /// The link's sentinel on the upstream (ours, not the plugin's): the queue name plus <c> sentinel</c>. See
+    /// The internal exchange of one link generation: the queue name plus <c> A</c> or <c> B</c>, as the plugin names it;
+    /// shortened as <see cref="BoundedNames.WithSuffix"/> does when that would not fit in an exchange name (where the
+    /// plugin, whose queue name still fits, could not run the link at all).
+    /// </summary>
+    public static string InternalExchangeName(string queueName, char generation) => BoundedNames.WithSuffix(queueName, $" {generation}");
+
+    /// <summary>
+    /// The link's sentinel on the upstream (ours, not the plugin's): the queue name plus <c> sentinel</c>, shortened as
+    /// <see cref="BoundedNames.WithSuffix"/> does when that would not fit in an exchange name. See
     /// <c>LinkSession.SetUpSentinelAsync</c> for what it tells.
     /// </summary>
-    public static string SentinelExchangeName(string queueName) => $"{queueName} sentinel";
+    public static string SentinelExchangeName(string queueName) => BoundedNames.WithSuffix(queueName, " sentinel");
 
     /// <summary>The connection name the plugin uses, shown in broker tools and in status.</summary>
     public static string ConnectionName(string upstreamName, string? policyName) =>

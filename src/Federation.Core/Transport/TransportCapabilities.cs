@@ -17,6 +17,8 @@ public enum TransportCapabilities
     /// outlive the connection that declared them. A redeclaration is checked against every property of the existing object
     /// (its arguments too); binding from or publishing to a missing exchange fails with <see cref="ResourceNotFoundException"/>;
     /// an internal exchange refuses publishes; and the default exchange <c>""</c> routes to the queue named by the routing key.
+    /// Exchange and queue names are at most 255 bytes of UTF-8 (an AMQP short string): declaring one with a longer name fails
+    /// with <see cref="NameTooLongException"/>.
     /// </summary>
     /// <remarks>
     /// Without it, the connection emulates them and they exist on that connection only: an exchange is a subject namespace

@@ -135,3 +135,29 @@ public class ResourceLockedException : TransportException
     /// <summary>Creates the exception.</summary>
     public ResourceLockedException(string message, Exception? innerException) : base(message, innerException) { }
 }
+
+/// <summary>
+/// A queue or exchange name is longer than the broker allows (AMQP: 255 bytes of UTF-8, the most a short string holds),
+/// so the operation could not even be sent. Retrying cannot help: the name has to change.
+/// </summary>
+public class NameTooLongException : TransportException
+{
+    /// <summary>Creates the exception.</summary>
+    public NameTooLongException() { }
+    /// <summary>Creates the exception.</summary>
+    public NameTooLongException(string message) : base(message) { }
+    /// <summary>Creates the exception.</summary>
+    public NameTooLongException(string message, Exception? innerException) : base(message, innerException) { }
+    /// <summary>Creates the exception for <paramref name="name"/>, over a limit of <paramref name="maxBytes"/> bytes of UTF-8.</summary>
+    public NameTooLongException(string message, string name, int maxBytes, Exception? innerException = null) : base(message, innerException)
+    {
+        Name = name;
+        MaxBytes = maxBytes;
+    }
+
+    /// <summary>The name that is too long, when known.</summary>
+    public string? Name { get; }
+
+    /// <summary>The most bytes of UTF-8 a name may have on the broker, when known (0 otherwise).</summary>
+    public int MaxBytes { get; }
+}

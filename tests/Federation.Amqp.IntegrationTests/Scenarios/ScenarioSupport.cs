@@ -121,9 +121,9 @@ internal sealed class ScenarioContext : IAsyncDisposable
         return options;
     }
 
-    public async Task<FederationEngine> StartEngineAsync(FederationOptions options, ExplicitTopology? explicitTopology = null)
+    public async Task<FederationEngine> StartEngineAsync(FederationOptions options, ExplicitTopology? explicitTopology = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
-        var engine = new FederationEngine(options, [new AmqpTransport()], explicitTopology: explicitTopology);
+        var engine = new FederationEngine(options, [new AmqpTransport()], loggerFactory, explicitTopology: explicitTopology);
         engines.Add(engine);
         await engine.StartAsync(CancellationToken.None);
         return engine;

@@ -1,0 +1,90 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Federation.Core.Transport;
+
+namespace Federation.Amqp.IntegrationTests;
+
+/// <summary>
+/// The management API's error bodies are the broker's text, which can name the user (a refusal quotes "refused for user
+/// '<name>'"; a proxy in front of it may echo anything). They reach exceptions, and so link status and logs, scrubbed.
+/// A local HTTP listener plays the API, so the body is exactly what a refusal may look like.
+/// </summary>
+public sealed class ManagementApiTests
+{
+    private const string User = "MgmtUserA7f3";
+    private const string Password = "S3cret-pw-9c1e";
+
+    [Theory]
+    [InlineData(HttpStatusCode.Unauthorized)] // the "not authorised" path, which explains the tag and permission
+    [InlineData(HttpStatusCode.InternalServerError)] // any other refusal
+    [InlineData(HttpStatusCode.BadRequest)] // an inequivalent redeclaration (precondition failed)
+    public async Task A_refusal_body_naming_the_user_and_the_password_reaches_the_caller_scrubbed(HttpStatusCode status)
+    {
+        var body = status == HttpStatusCode.BadRequest
+            ? $$"""{"error":"bad_request","reason":"PRECONDITION_FAILED - inequivalent arg 'durable' for exchange 'x' declared by user '{{User}}' (password {{Password}})"}"""
+            : $$"""{"error":"not_authorised","reason":"access to exchange 'x' in vhost '/' refused for user '{{User}}' (password {{Password}})"}""";
+        using var api = FakeManagementApi.Start(status, body);
+        using var management = new ManagementApi(AmqpEndpoint.Parse(
+            $"amqp://{User}:{Password}@127.0.0.1:5672/?management-port={api.Port.ToString(CultureInfo.InvariantCulture)}"));
+
+        var error = await Assert.ThrowsAnyAsync<TransportException>(async () =>
+            await management.DeclareExchangeAsync(new ExchangeSpec("x", ExchangeSpec.Types.Fanout, Internal: true), CancellationToken.None));
+
+        Assert.True(error.Message.Contains("user '<redacted>'", StringComparison.Ordinal), error.Message); // the reason is still told
+        Assert.DoesNotContain(User, error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(Password, error.ToString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Answers every request with one status and body.</summary>
+    private sealed class FakeManagementApi : IDisposable
+    {
+        private readonly HttpListener listener;
+        private readonly Task serving;
+
+        private FakeManagementApi(HttpListener listener, int port, HttpStatusCode status, string body)
+        {
+            this.listener = listener;
+            Port = port;
+            serving = ServeAsync(status, Encoding.UTF8.GetBytes(body));
+        }
+
+        public int Port { get; }
+
+        public static FakeManagementApi Start(HttpStatusCode status, string body)
+        {
+            var port = Federation.Testing.Brokers.FreePorts.Next();
+            var listener = new HttpListener();
+            listener.Prefixes.Add($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/");
+            listener.Start();
+            return new FakeManagementApi(listener, port, status, body);
+        }
+
+        public void Dispose()
+        {
+            listener.Close();
+            _ = serving.Exception; // Closing ends the loop with an exception; nothing to report.
+        }
+
+        private async Task ServeAsync(HttpStatusCode status, byte[] body)
+        {
+            while (listener.IsListening)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await listener.GetContextAsync();
+                }
+                catch (Exception) when (!listener.IsListening)
+                {
+                    return;
+                }
+
+                context.Response.StatusCode = (int)status;
+                context.Response.ContentType = "application/json";
+                await context.Response.OutputStream.WriteAsync(body);
+                context.Response.Close();
+            }
+        }
+    }
+}

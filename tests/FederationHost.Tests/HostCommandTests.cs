@@ -156,6 +156,44 @@ public sealed class HostCommandTests
     }
 
     [Fact]
+    public async Task Status_shows_control_characters_in_names_escaped_never_raw()
+    {
+        // Anyone who may declare an exchange chooses its name; RabbitMQ keeps an ESC in it. Printed raw, the operator's
+        // terminal would act on it (here: switch to red).
+        const string name = "federated.esc\u001b[31mred\u001b[0m\u0007\u007f\u009b";
+        await using var host = await RunningHost.StartAsync(RunningHost.DefaultSettings("cli-escape"));
+        await using var app = await host.DeclareExchangeAsync("cli-escape-local", name);
+        await Eventually.UntilAsync(
+            () => host.GetLinksAsync(), l => l is [var only] && only.GetProperty("exchange").GetString() == name, "the link of the exchange");
+
+        var (exit, output, error) = await RunAsync("status", "--url", host.App.Urls.Single());
+
+        Assert.True(exit == 0, error);
+        Assert.DoesNotContain(output, c => char.IsControl(c) && c is not ('\t' or '\r' or '\n'));
+        Assert.Contains(@"federated.esc\x1B[31mred\x1B[0m\x07\x7F\x9B", output, StringComparison.Ordinal);
+        var row = output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[2].TrimEnd('\r').Split('\t');
+        Assert.Equal(StatusCommand.Columns.Count, row.Length);
+    }
+
+    [Theory]
+    [InlineData("plain.name", "plain.name")]
+    [InlineData("a\u001b[2Jb", @"a\x1B[2Jb")]
+    [InlineData("nul\0 bel\a del\u007f csi\u009b", @"nul\x00 bel\x07 del\x7F csi\x9B")]
+    [InlineData("tab\tcr\rlf\n", @"tab\x09cr\x0Dlf\x0A")]
+    [InlineData(@"C:\path\x1B", @"C:\path\x1B")] // a backslash is not a control character
+    [InlineData("ünïcødé → ok", "ünïcødé → ok")]
+    public void Terminal_text_escapes_every_control_character(string text, string expected)
+    {
+        Assert.Equal(expected, TerminalText.Escape(text));
+    }
+
+    [Fact]
+    public void Terminal_text_can_keep_line_breaks_for_a_multi_line_dump()
+    {
+        Assert.Equal("line 1\r\n\tat x\\x1B[0m", TerminalText.Escape("line 1\r\n\tat x\u001b[0m", keepLineBreaks: true));
+    }
+
+    [Fact]
     public async Task Restart_restarts_a_link_and_an_unknown_id_exits_2()
     {
         await using var host = await RunningHost.StartAsync(RunningHost.DefaultSettings("cli-restart"));

@@ -36,7 +36,7 @@ public static class HostCommands
         catch (Exception unexpected) when (unexpected is not OperationCanceledException)
 #pragma warning restore CA1031
         {
-            await error.WriteLineAsync($"{args[0]}: {UriRedaction.RedactText(unexpected.Message)}").ConfigureAwait(false);
+            await error.WriteLineAsync($"{args[0]}: {TerminalText.Escape(UriRedaction.RedactText(unexpected.Message))}").ConfigureAwait(false);
             return Failure;
         }
     }

@@ -20,7 +20,7 @@ public static class RestartCommand
         ArgumentNullException.ThrowIfNull(error);
         if (!HostClient.TryCreate(args, out var client, out var rest, out var problem))
         {
-            error.WriteLine($"{Name}: {problem}");
+            error.WriteLine($"{Name}: {TerminalText.Escape(problem!)}");
             return HostCommands.Failure;
         }
 
@@ -33,19 +33,22 @@ public static class RestartCommand
             }
 
             var path = $"federation/links/{Uri.EscapeDataString(id)}/restart";
-            var answer = await client!.SendAsync(HttpMethod.Post, path, line => error.WriteLine($"{Name}: {line}"), cancellationToken).ConfigureAwait(false);
+            var answer = await client!.SendAsync(HttpMethod.Post, path, line => error.WriteLine($"{Name}: {TerminalText.Escape(line)}"), cancellationToken).ConfigureAwait(false);
+            var shown = TerminalText.Escape(id);
             switch (answer)
             {
                 case null:
                     return HostCommands.Failure;
                 case { Status: HttpStatusCode.Accepted }:
-                    output.WriteLine($"Restarting federation link {id} on {client.BaseAddress}; 'status' shows it starting, then running.");
+                    output.WriteLine($"Restarting federation link {shown} on {client.BaseAddress}; 'status' shows it starting, then running.");
                     return 0;
                 case { Status: HttpStatusCode.NotFound }:
-                    error.WriteLine($"{Name}: Link with the given ID was not found: '{id}' (the ids are in the first column of 'status').");
+                    error.WriteLine($"{Name}: Link with the given ID was not found: '{shown}' (the ids are in the first column of 'status').");
                     return HostCommands.Failure;
                 case var (status, body):
-                    var reason = body.ValueKind == JsonValueKind.Object && body.TryGetProperty("error", out var text) ? ": " + text.GetString() : "";
+                    var reason = body.ValueKind == JsonValueKind.Object && body.TryGetProperty("error", out var text) && text.ValueKind == JsonValueKind.String
+                        ? ": " + TerminalText.Escape(text.GetString()!)
+                        : "";
                     error.WriteLine($"{Name}: {client.BaseAddress}{path} answered {(int)status} {status}{reason}");
                     return HostCommands.Failure;
             }

@@ -34,7 +34,7 @@ public static class StatusCommand
         ArgumentNullException.ThrowIfNull(error);
         if (!HostClient.TryCreate(args, out var client, out var rest, out var problem))
         {
-            error.WriteLine($"{Name}: {problem}");
+            error.WriteLine($"{Name}: {TerminalText.Escape(problem!)}");
             return HostCommands.Failure;
         }
 
@@ -43,13 +43,13 @@ public static class StatusCommand
             var onlyDown = rest.Remove("--only-down");
             if (rest.Count > 0)
             {
-                error.WriteLine($"{Name}: unexpected argument '{rest[0]}'");
+                error.WriteLine($"{Name}: unexpected argument '{TerminalText.Escape(rest[0])}'");
                 error.WriteLine(Usage);
                 return HostCommands.Failure;
             }
 
             var path = onlyDown ? "federation/links?only-down=true" : "federation/links";
-            var answer = await client!.SendAsync(HttpMethod.Get, path, line => error.WriteLine($"{Name}: {line}"), cancellationToken).ConfigureAwait(false);
+            var answer = await client!.SendAsync(HttpMethod.Get, path, line => error.WriteLine($"{Name}: {TerminalText.Escape(line)}"), cancellationToken).ConfigureAwait(false);
             if (answer is not { } response)
             {
                 return HostCommands.Failure;
@@ -91,10 +91,11 @@ public static class StatusCommand
     ];
 
     // As rabbitmqctl fills missing keys with "", an absent or null value is an empty field; tabs and line breaks in a
-    // value (an error text) become spaces so that each link stays one row.
+    // value (an error text) become spaces so that each link stays one row, and any other control character (an ESC in an
+    // exchange name someone declared) is shown escaped rather than acted on by the operator's terminal.
     private static string Field(JsonElement link, string name) =>
         link.ValueKind == JsonValueKind.Object && link.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
-            ? string.Join(' ', value.GetString()!.Split(['\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries))
+            ? TerminalText.Escape(string.Join(' ', value.GetString()!.Split(['\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries)))
             : "";
 
     private static string Timestamp(string since) =>

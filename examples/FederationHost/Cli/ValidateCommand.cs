@@ -33,7 +33,7 @@ public static class ValidateCommand
         var rest = args.ToList();
         if (!HostSettingsFile.TryFind(rest, out var settings, out var wrong))
         {
-            error.WriteLine($"{Name}: {wrong}");
+            error.WriteLine($"{Name}: {TerminalText.Escape(wrong!)}");
             return HostCommands.Failure;
         }
 
@@ -44,16 +44,17 @@ public static class ValidateCommand
         }
 
         var path = rest is [var file] ? Path.GetFullPath(file) : settings!.Path;
-        var shown = rest is [var given] ? given : Path.GetFileName(path);
+        // The file name and every problem (which quotes the file's keys and values) are shown escaped: see TerminalText.
+        var shown = TerminalText.Escape(rest is [var given] ? given : Path.GetFileName(path));
         if (!File.Exists(path))
         {
-            output.WriteLine($"{shown}: the file does not exist ({path}).");
+            output.WriteLine($"{shown}: the file does not exist ({TerminalText.Escape(path)}).");
             return HostCommands.Failure;
         }
 
         if (!JsonSettingsFile.TryRead(new PhysicalFileInfo(new FileInfo(path)), out var data, out var problem))
         {
-            output.WriteLine($"{shown}: {problem}");
+            output.WriteLine($"{shown}: {TerminalText.Escape(problem ?? "")}");
             return HostCommands.Failure;
         }
 
@@ -67,7 +68,7 @@ public static class ValidateCommand
 
         foreach (var line in problems)
         {
-            output.WriteLine($"{shown}: {line}");
+            output.WriteLine($"{shown}: {TerminalText.Escape(line)}");
         }
 
         output.WriteLine($"{shown}: invalid: {problems.Count} problem(s)");

@@ -41,7 +41,8 @@ public sealed record LinkView(
 
     /// <summary>
     /// Messages the link did not forward, by reason (<c>max_hops</c>, <c>cycle</c>, <c>downstream_rejected</c>, ...), since the
-    /// host started (see <see cref="LinkStatus.DroppedMessages"/>); null when none.
+    /// host started, also across reloads that change the link's settings (see <see cref="LinkStatus.DroppedMessages"/>); null
+    /// when none.
     /// </summary>
     [JsonPropertyName("dropped_messages")]
     public IReadOnlyDictionary<string, long>? DroppedMessages { get; init; }

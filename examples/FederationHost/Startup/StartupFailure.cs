@@ -28,7 +28,8 @@ public static class StartupFailure
         ArgumentNullException.ThrowIfNull(stderr);
         foreach (var line in Describe(error))
         {
-            await stderr.WriteLineAsync(Prefix + line);
+            // Problems quote names and values from the settings: escaped, so that none is acted on by the terminal.
+            await stderr.WriteLineAsync(Prefix + Cli.TerminalText.Escape(line));
         }
 
         // Without the settings files (they may be what failed), environment variables and the command line still count.
@@ -36,7 +37,7 @@ public static class StartupFailure
         if (ConfiguredLogLevel.IsDebugOn(configuration))
         {
             await stderr.WriteLineAsync(Prefix + "debug logging is on; the exception follows.");
-            await stderr.WriteLineAsync(error.ToString());
+            await stderr.WriteLineAsync(Cli.TerminalText.Escape(error.ToString(), keepLineBreaks: true));
         }
 
         await stderr.FlushAsync();

@@ -53,5 +53,10 @@ public sealed record SeenByHop(string In, string Processor, string Out)
         {
             return false;
         }
+        catch (InvalidOperationException)
+        {
+            // An escaped lone surrogate ("\ud800") parses as JSON, but GetString cannot give it as text.
+            return false;
+        }
     }
 }

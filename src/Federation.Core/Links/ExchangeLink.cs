@@ -50,14 +50,15 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         ILogger logger,
         TimeProvider time,
         string instanceName,
-        LinkOwnership? ownership = null)
+        LinkOwnership? ownership = null,
+        LinkDrops? drops = null)
     {
         Definition = definition;
         _transports = transports;
         _downstream = downstream;
         _bindings = bindings;
         _logger = logger;
-        _counters = new LinkCounters(definition, instanceName, telemetry, logger);
+        _counters = new LinkCounters(definition, instanceName, telemetry, logger, drops);
         _time = time;
         _sessionContext = new LinkSessionContext(definition, bindings, _feed, generations, _counters, logger, time);
         _instanceName = instanceName;
@@ -67,6 +68,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     }
 
     public LinkDefinition Definition { get; }
+
+    /// <summary>What this link dropped, by reason (see <see cref="LinkReconciler"/>: they carry over to a replacement).</summary>
+    public LinkDrops Drops => _counters.Drops;
 
     public LinkStatus Status => _counters.DropsByReason is { } dropped ? Volatile.Read(ref _status) with { DroppedMessages = dropped } : Volatile.Read(ref _status);
 

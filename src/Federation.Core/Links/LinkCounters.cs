@@ -13,10 +13,15 @@ internal sealed class LinkCounters
     private readonly LinkDrops _drops;
     private readonly KeyValuePair<string, object?>[] _tags;
 
-    public LinkCounters(LinkDefinition definition, string instanceName, FederationTelemetry telemetry, ILogger logger)
+    /// <param name="definition">The link.</param>
+    /// <param name="instanceName">The instance that counts.</param>
+    /// <param name="telemetry">Where the metrics go.</param>
+    /// <param name="logger">Where loss episodes are logged.</param>
+    /// <param name="drops">The drops of the link this one replaces (same id), to go on counting; null for a new link.</param>
+    public LinkCounters(LinkDefinition definition, string instanceName, FederationTelemetry telemetry, ILogger logger, LinkDrops? drops = null)
     {
         _telemetry = telemetry;
-        _drops = new LinkDrops(definition.Id, logger);
+        _drops = drops ?? new LinkDrops(definition.Id, logger);
         _tags =
         [
             new("federation.exchange", definition.Exchange.Name),
@@ -25,8 +30,11 @@ internal sealed class LinkCounters
         ];
     }
 
-    /// <summary>Drops by reason since the link was created; null when there were none.</summary>
+    /// <summary>Drops by reason since the link was created (or the link it replaced, see <see cref="Drops"/>); null when there were none.</summary>
     public IReadOnlyDictionary<string, long>? DropsByReason => _drops.Snapshot;
+
+    /// <summary>What this link dropped, for the link that replaces it when a reload changes its settings.</summary>
+    public LinkDrops Drops => _drops;
 
     /// <summary>Messages that reached the downstream; ends a loss episode.</summary>
     public void Forwarded(long count)

@@ -10,7 +10,9 @@ namespace Federation.Core.Links;
 /// <summary>
 /// The running links, kept equal to the desired ones: the definitions resolved against the downstream exchanges. A link
 /// whose definition changed is stopped (cleaning up its upstream objects) before its replacement starts; the others go on
-/// untouched.
+/// untouched. A replacement (same id) goes on counting the drops of the link it replaces: the status promises what a link
+/// dropped since the host started, and a reload that changes, say, the prefetch must not wipe an operator's record of
+/// losses (the metrics, keyed by exchange and upstream, run on too). A link a reload removes takes its counts with it.
 /// </summary>
 /// <remarks>Changes run on the supervisor's loop; the statuses and descriptions may be read from any thread.</remarks>
 internal sealed class LinkReconciler
@@ -86,11 +88,17 @@ internal sealed class LinkReconciler
 
         // Stop first, and wait: a replacement link must not start until its predecessor has cleaned up the queue they share.
         var stopping = new List<Task>();
+        var replaced = new Dictionary<string, LinkDrops>(StringComparer.Ordinal);
         foreach (var (id, link) in _links)
         {
             if (!desired.TryGetValue(id, out var wanted) || wanted != link.Definition)
             {
                 _links.TryRemove(id, out _);
+                if (wanted is not null)
+                {
+                    replaced[id] = link.Drops; // it counts nothing more once stopped, which is awaited before its successor starts
+                }
+
                 stopping.Add(link.StopAsync(cleanup: true));
             }
         }
@@ -105,7 +113,7 @@ internal sealed class LinkReconciler
             }
 
             Log.LinkStarting(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
-            var link = new ExchangeLink(definition, _transports, _downstream, bindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, instanceName, _ownership);
+            var link = new ExchangeLink(definition, _transports, _downstream, bindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, instanceName, _ownership, replaced.GetValueOrDefault(id));
             _links[id] = link;
             link.Start();
         }

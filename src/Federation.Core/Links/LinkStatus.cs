@@ -26,10 +26,12 @@ public sealed record LinkStatus(
     DateTimeOffset Since)
 {
     /// <summary>
-    /// Messages this link dropped since it was created, by reason: <c>max_hops</c> and <c>cycle</c> (the hop rules),
+    /// Messages this link dropped since it was created (a link that a reload replaces because its settings changed, keeping
+    /// its id, goes on with the counts of the one it replaces), by reason: <c>max_hops</c> and <c>cycle</c> (the hop rules),
     /// <c>duplicate</c> (already forwarded, found in the duplicate-suppression window, acknowledged upstream), and
     /// losses such as <c>slow_consumer</c> (a client buffer was full) or <c>downstream_rejected</c> (the downstream refused a
-    /// message that the upstream cannot take back, for example one over NATS <c>max_payload</c>). Null when none.
+    /// message that the upstream cannot take back, for example one over NATS <c>max_payload</c>), <c>too_large</c> or
+    /// <c>unreadable</c> (a NATS header block the client cannot parse). Null when none.
     /// </summary>
     public IReadOnlyDictionary<string, long>? DroppedMessages { get; init; }
 

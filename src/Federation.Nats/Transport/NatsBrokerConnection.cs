@@ -35,7 +35,8 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     [ThreadStatic]
     private static HashSet<string>? t_visited;
     private long _nextSubscriptionId;
-    private readonly List<MessageDropHandler> _dropListeners = [];
+    private readonly List<(QueueState Queue, MessageDropHandler Handler)> _dropListeners = [];
+    private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private int _disposed;
 
     private readonly Leases.NatsKvLeases? _leases;
@@ -48,6 +49,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         _reportNoLeases = reportNoLeases;
         leases?.TieTo(_completion.Task);
         _settings = settings;
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         DisplayUri = displayUri;
         ClusterName = settings.ClusterName ?? NonEmpty(nats.ServerInfo?.Name) ?? nats.ServerInfo?.Id;
         _topology = new NatsTopologySource(settings, logger, displayUri, nats.ServerInfo?.Id);
@@ -56,7 +58,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         nats.MessageDropped += OnMessageDroppedAsync;
         if (nats.ConnectionState != NatsConnectionState.Open)
         {
-            Lost();
+            Lost(new ConnectionLostException("The NATS connection was lost."));
         }
     }
 
@@ -342,7 +344,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         {
             lock (_lock)
             {
-                _dropListeners.Add(dropped);
+                _dropListeners.Add((state, dropped));
             }
         }
 
@@ -532,7 +534,12 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         try
         {
-            var subscription = new NatsRoutingSubscription(_nats, subject, (received, headers, body) => Route(source, entry, received, headers, body));
+            var subscription = new NatsRoutingSubscription(
+                _nats,
+                subject,
+                (received, headers, body) => Route(source, entry, received, headers, body),
+                (received, cause) => Unreadable(source, entry, received, cause),
+                SubscriptionEnded);
             entry.Subscription = subscription;
             await _nats.AddSubAsync(subscription, cancellationToken).ConfigureAwait(false);
         }
@@ -550,32 +557,10 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     /// <summary>Routes one MSG that arrived on <paramref name="via"/>, unless a lower-id subscription of the same exchange also matches it.</summary>
     private ValueTask Route(ExchangeState source, SubscriptionEntry via, string subject, NatsHeaders? headers, byte[]? data)
     {
-        if (!NatsSubjectMapping.TryGetRoutingKey(source.Spec.Name, subject, out var routingKey))
+        var targets = t_targets ??= [];
+        if (!TryCollectTargets(source, via, subject, targets, out var routingKey))
         {
             return ValueTask.CompletedTask;
-        }
-
-        // Route runs synchronously on a read loop: per-thread scratch sets instead of two new sets per message.
-        var targets = t_targets ??= [];
-        var visited = t_visited ??= new HashSet<string>(StringComparer.Ordinal);
-        targets.Clear();
-        visited.Clear();
-        lock (_lock)
-        {
-            if (!source.Subscriptions.TryGetValue(via.Subject, out var current) || current != via)
-            {
-                return ValueTask.CompletedTask;
-            }
-
-            foreach (var other in source.Subscriptions.Values)
-            {
-                if (other.Id < via.Id && NatsSubjectMapping.SubjectMatches(other.Subject, subject))
-                {
-                    return ValueTask.CompletedTask; // that subscription routes this message
-                }
-            }
-
-            CollectTargets(source, routingKey, targets, visited);
         }
 
         var message = new QueuedMessage(source.Spec.Name, routingKey, headers, data ?? []);
@@ -592,6 +577,102 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         QueueState[] all = [.. targets];
         targets.Clear();
         return OfferAllAsync(all, message);
+    }
+
+    /// <summary>
+    /// Fills <paramref name="targets"/> (emptied first) with the queues a message on <paramref name="subject"/> that arrived on
+    /// <paramref name="via"/> goes to; false when it goes nowhere from this copy (no routing key, a subscription that is no
+    /// longer current, or a lower-id subscription of the same exchange that routes it).
+    /// </summary>
+    private bool TryCollectTargets(ExchangeState source, SubscriptionEntry via, string subject, HashSet<QueueState> targets, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? routingKey)
+    {
+        targets.Clear();
+        if (!NatsSubjectMapping.TryGetRoutingKey(source.Spec.Name, subject, out routingKey))
+        {
+            return false;
+        }
+
+        // This runs synchronously on a read loop: a per-thread scratch set instead of a new set per message.
+        var visited = t_visited ??= new HashSet<string>(StringComparer.Ordinal);
+        visited.Clear();
+        lock (_lock)
+        {
+            if (!source.Subscriptions.TryGetValue(via.Subject, out var current) || current != via)
+            {
+                return false;
+            }
+
+            foreach (var other in source.Subscriptions.Values)
+            {
+                if (other.Id < via.Id && NatsSubjectMapping.SubjectMatches(other.Subject, subject))
+                {
+                    return false; // that subscription routes this message
+                }
+            }
+
+            CollectTargets(source, routingKey, targets, visited);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// A message whose header block cannot be parsed: it cannot be carried, so it is dropped and reported (as
+    /// <c>unreadable</c>) to the consumers of the queues it would have gone to, counted once however many overlapping
+    /// subscriptions received it.
+    /// </summary>
+    private void Unreadable(ExchangeState source, SubscriptionEntry via, string subject, Exception cause)
+    {
+        var targets = t_targets ??= [];
+        if (!TryCollectTargets(source, via, subject, targets, out _))
+        {
+            return;
+        }
+
+        MessageDropHandler[] listeners;
+        lock (_lock)
+        {
+            listeners = [.. _dropListeners.Where(l => targets.Contains(l.Queue)).Select(l => l.Handler)];
+        }
+
+        targets.Clear();
+        // The link logs the episode (once); here, at debug, which subject and why, for whoever looks for the publisher.
+        NatsRoutingLog.UnreadableDropped(_logger, DisplayUri, subject, cause.Message);
+        foreach (var listener in listeners)
+        {
+            listener(UnreadableReason, 1);
+        }
+    }
+
+    /// <summary>The drop reason of a message whose header block the client cannot parse.</summary>
+    internal const string UnreadableReason = "unreadable";
+
+    /// <summary>
+    /// The client ended a subscription nobody unsubscribed: the server no longer delivers its messages, so this connection
+    /// can no longer do what its bindings promise. It is declared lost, which fails the link that owns it and makes it
+    /// start over (on a new connection, with its subscriptions), instead of showing running while it receives nothing.
+    /// </summary>
+    private void SubscriptionEnded(NatsRoutingSubscription subscription)
+    {
+        if (Volatile.Read(ref _disposed) != 0 || _completion.Task.IsCompleted)
+        {
+            return; // the connection is going away: every subscription ends with it
+        }
+
+        var why = subscription.Exception is { } error ? $"{subscription.EndReason}: {error.Message}" : subscription.EndReason.ToString();
+        Lost(new ConnectionLostException($"The NATS client ended the subscription to '{subscription.Subject}' ({why}); the link starts over."));
+    }
+
+    /// <summary>The subscriptions this connection has on the server (tests end one to see the connection notice).</summary>
+    internal IReadOnlyList<NatsSubBase> ActiveSubscriptions
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _exchanges.Values.SelectMany(e => e.Subscriptions.Values).Select(s => s.Subscription).OfType<NatsSubBase>()];
+            }
+        }
     }
 
     private async ValueTask OfferAllAsync(QueueState[] queues, QueuedMessage message)
@@ -651,7 +732,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     {
         if (Volatile.Read(ref _disposed) == 0)
         {
-            Lost();
+            Lost(new ConnectionLostException("The NATS connection was lost."));
         }
 
         return ValueTask.CompletedTask;
@@ -667,7 +748,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         MessageDropHandler[] listeners;
         lock (_lock)
         {
-            listeners = [.. _dropListeners];
+            listeners = [.. _dropListeners.Select(l => l.Handler)];
         }
 
         foreach (var listener in listeners)
@@ -680,9 +761,8 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
-    private void Lost()
+    private void Lost(ConnectionLostException error)
     {
-        var error = new ConnectionLostException("The NATS connection was lost.");
         if (_completion.TrySetException(error))
         {
             lock (_lock)

@@ -49,6 +49,39 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_link_a_reload_replaces_goes_on_with_its_drop_counts_and_one_it_removes_takes_them_along()
+    {
+        // X and Y federate from each other (max-hops far from reached): a message published on X comes back to X's link
+        // from Y, which drops it as a cycle.
+        var x = await _bed.StartEngineAsync("X", o => o.Upstream("from-y", "Y", u => u.MaxHops = 10).Policy("fed", "^fed\\.kept$", upstream: "from-y"));
+        await _bed.StartEngineAsync("Y", o => o.Upstream("from-x", "X", u => u.MaxHops = 10).Policy("fed", "^fed\\.kept$", upstream: "from-x"));
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("X"), "fed.kept");
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("Y"), "fed.kept");
+        var onX = await _bed.BindQueueAsync("X", "fed.kept", "key");
+        await _bed.BindQueueAsync("Y", "fed.kept", "key");
+        await _bed.WaitForBindingsAsync("X", "fed.kept", "key", 2);
+        await _bed.WaitForBindingsAsync("Y", "fed.kept", "key", 2);
+        await Testbed.PublishAsync(await _bed.ConnectAsync("X"), "fed.kept", "key", "round-trip");
+        await onX.ExpectAsync("round-trip");
+        await Testbed.Eventually(() => x.GetLinks() is [{ DroppedMessages: { } d }] && d.GetValueOrDefault("cycle") == 1, () => "the cycle drop counted");
+        var before = x.GetLinks()[0];
+
+        // A new prefetch: the link is replaced (new run, same id) and its status still shows what it dropped.
+        await x.UpdateAsync(Options("X").Upstream("from-y", "Y", u => { u.MaxHops = 10; u.PrefetchCount = 10; }).Policy("fed", "^fed\\.kept$", upstream: "from-y"), CancellationToken.None);
+        await Testbed.Eventually(() => x.GetLinks() is [{ State: LinkState.Running } l] && l.Since != before.Since, () => "the replaced link running");
+        var replaced = Assert.Single(x.GetLinks());
+        Assert.Equal(before.Id, replaced.Id);
+        Assert.Equal(new Dictionary<string, long> { ["cycle"] = 1 }, replaced.DroppedMessages);
+
+        // Removed by one reload and brought back by the next: a new link, counting from none.
+        await x.UpdateAsync(Options("X").Upstream("from-y", "Y", u => u.MaxHops = 10), CancellationToken.None);
+        Assert.Empty(x.GetLinks());
+        await x.UpdateAsync(Options("X").Upstream("from-y", "Y", u => u.MaxHops = 10).Policy("fed", "^fed\\.kept$", upstream: "from-y"), CancellationToken.None);
+        await Testbed.Eventually(() => x.GetLinks() is [{ State: LinkState.Running }], () => "the link back");
+        Assert.Null(x.GetLinks()[0].DroppedMessages);
+    }
+
+    [Fact]
     public async Task Changing_one_upstream_leaves_the_other_exchanges_links_untouched()
     {
         var engine = await _bed.StartEngineAsync("D", o => o.Upstream("a", "A").Upstream("b", "B").Policy("pa", "^a\\.", upstream: "a").Policy("pb", "^b\\.", upstream: "b"));

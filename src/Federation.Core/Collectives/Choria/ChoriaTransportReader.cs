@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 
 namespace Federation.Core.Collectives.Choria;
@@ -7,6 +8,13 @@ namespace Federation.Core.Collectives.Choria;
 /// agree, and is stricter where leniency would hide an attack or a bug: a field that appears twice, a trail entry that is
 /// not exactly three strings and <c>data</c> that is not base64 are errors. Every error names the field. Nothing throws.
 /// </summary>
+/// <remarks>
+/// <see cref="JsonDocument"/> checks the structure, not the text inside strings: a string or a field name with bytes that
+/// are not UTF-8 (or an escaped lone surrogate) parses, and only <see cref="JsonElement.GetString"/> (or
+/// <see cref="JsonProperty.Name"/>, or <see cref="JsonElement.TryGetBytesFromBase64"/> for an escaped lone surrogate)
+/// throws. So every string is read through <see cref="TryGetString"/> or <see cref="TryGetBase64"/>, which turn that into
+/// an error naming the field.
+/// </remarks>
 internal static class ChoriaTransportReader
 {
     /// <summary>
@@ -47,7 +55,17 @@ internal static class ChoriaTransportReader
 
         using (document)
         {
-            return Read(document.RootElement, accepted, out transport);
+            try
+            {
+                return Read(document.RootElement, accepted, out transport);
+            }
+            catch (InvalidOperationException error)
+            {
+                // Every string is read through TryGetString or TryGetBase64; this only keeps the promise that nothing
+                // throws should a read be added without them.
+                transport = null;
+                return $"the message is not a readable Choria transport: {error.Message}";
+            }
         }
     }
 
@@ -79,7 +97,7 @@ internal static class ChoriaTransportReader
             return $"{ChoriaWireNames.DataField}: expected a base64 string, got {Kind(dataElement)}";
         }
 
-        if (!dataElement.TryGetBytesFromBase64(out var data))
+        if (!TryGetBase64(dataElement, out var data))
         {
             return $"{ChoriaWireNames.DataField}: not valid base64";
         }
@@ -144,7 +162,11 @@ internal static class ChoriaTransportReader
             return $"{ChoriaWireNames.ProtocolField}: expected a string, got {Kind(element)}";
         }
 
-        var protocol = element.GetString();
+        if (!TryGetString(element, out var protocol))
+        {
+            return $"{ChoriaWireNames.ProtocolField}: {NotText}";
+        }
+
         var expected = accepted is { } version
             ? $"'{ChoriaWireNames.For(version).Protocol}'"
             : $"'{ChoriaWireNames.V1.Protocol}' or '{ChoriaWireNames.V2.Protocol}'";
@@ -192,7 +214,12 @@ internal static class ChoriaTransportReader
                 return $"{path}[{index}]: expected an array of 3 strings, got {Describe(hop)}";
             }
 
-            hops.Add(new SeenByHop(hop[0].GetString()!, hop[1].GetString()!, hop[2].GetString()!));
+            if (!TryGetString(hop[0], out var hopIn) || !TryGetString(hop[1], out var processor) || !TryGetString(hop[2], out var hopOut))
+            {
+                return $"{path}[{index}]: {NotText}";
+            }
+
+            hops.Add(new SeenByHop(hopIn!, processor!, hopOut!));
             index++;
         }
 
@@ -246,7 +273,12 @@ internal static class ChoriaTransportReader
                     return $"{targetsPath}[{index}]: expected a string, got {Kind(target)}";
                 }
 
-                targets.Add(target.GetString()!);
+                if (!TryGetString(target, out var text))
+                {
+                    return $"{targetsPath}[{index}]: {NotText}";
+                }
+
+                targets.Add(text!);
                 index++;
             }
         }
@@ -269,9 +301,44 @@ internal static class ChoriaTransportReader
             return $"{path}: expected a string, got {Kind(element)}";
         }
 
-        var text = element.GetString();
+        if (!TryGetString(element, out var text))
+        {
+            return $"{path}: {NotText}";
+        }
+
         value = string.IsNullOrEmpty(text) ? null : text;
         return null;
+    }
+
+    private const string NotText = "not valid UTF-8 text";
+
+    /// <summary>The bytes of a base64 string; false when it is not base64 (an escaped lone surrogate in it throws).</summary>
+    private static bool TryGetBase64(JsonElement element, [NotNullWhen(true)] out byte[]? bytes)
+    {
+        try
+        {
+            return element.TryGetBytesFromBase64(out bytes);
+        }
+        catch (InvalidOperationException)
+        {
+            bytes = null;
+            return false;
+        }
+    }
+
+    /// <summary>The string's text; false when its bytes are not UTF-8 or it escapes a lone surrogate (no .NET string holds it faithfully).</summary>
+    private static bool TryGetString(JsonElement element, out string? text)
+    {
+        try
+        {
+            text = element.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            text = null;
+            return false;
+        }
     }
 
     /// <summary>The object's fields by name; a name that appears twice is an error (Go would silently keep the last).</summary>
@@ -280,9 +347,19 @@ internal static class ChoriaTransportReader
         fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
         foreach (var property in obj.EnumerateObject())
         {
-            if (!fields.TryAdd(property.Name, property.Value))
+            string name;
+            try
             {
-                return $"{pathPrefix}{Shorten(property.Name)}: appears more than once";
+                name = property.Name;
+            }
+            catch (InvalidOperationException)
+            {
+                return $"{(pathPrefix.Length == 0 ? "the message" : pathPrefix.TrimEnd('.'))}: a field name is {NotText}";
+            }
+
+            if (!fields.TryAdd(name, property.Value))
+            {
+                return $"{pathPrefix}{Shorten(name)}: appears more than once";
             }
         }
 

@@ -134,6 +134,29 @@ public sealed class ChoriaBrokerTests
     }
 
     [Fact]
+    public async Task A_request_whose_text_is_not_UTF8_is_counted_as_malformed_and_the_broker_goes_on()
+    {
+        await using var testbed = new CollectivesTestbed();
+        using var metrics = new BrokerMetricsRecorder("london");
+        var broker = await StartLondonAsync(testbed, FederationEnvelopeFormat.ChoriaV1);
+        var node = await testbed.ConnectAsync("london", "web1");
+        var atNode = await RecordAsync(node, Broadcast);
+        var client = await testbed.ConnectAsync("fed", "choria-client");
+        // A request id with the bytes ff fe: valid JSON structure, but no text (the JSON reader throws when asked for it).
+        var json = $$$$"""{"protocol":"choria:transport:1","data":"e30=","headers":{"reply-to":"{{{{Reply}}}}","federation":{"req":"r#","target":["{{{{Broadcast}}}}"]}}}""";
+        var at = json.IndexOf('#', StringComparison.Ordinal);
+        byte[] body = [.. Bytes(json[..at]), 0xff, 0xfe, .. Bytes(json[(at + 1)..])];
+
+        await client.PublishAsync(new SubjectMessage(FederationSubject, body), CancellationToken.None);
+        await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1, "the error was counted");
+
+        Assert.Equal(1, metrics.Sum("federation.broker.errors", ("error.type", BrokerErrorTypes.Malformed)));
+        Assert.Empty(atNode);
+        await client.PublishAsync(new SubjectMessage(FederationSubject, Bytes(ChoriaFixtures.V1Request)), CancellationToken.None);
+        await CollectivesTestbed.WaitUntilAsync(() => !atNode.IsEmpty, "the next request got through");
+    }
+
+    [Fact]
     public async Task An_oversized_request_is_counted_and_dropped_unparsed()
     {
         await using var testbed = new CollectivesTestbed();

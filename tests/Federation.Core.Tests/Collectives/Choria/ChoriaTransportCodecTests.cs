@@ -154,6 +154,41 @@ public sealed class ChoriaTransportCodecTests
         Assert.StartsWith(expected, error, StringComparison.Ordinal);
     }
 
+    // '#' marks where the bad text goes: raw bytes that are not UTF-8, or an escaped lone surrogate.
+    public static TheoryData<string, string, bool> NotText => new()
+    {
+        { """{"protocol":"#","data":"e30=","headers":{}}""", "protocol: not valid UTF-8 text", true },
+        { """{"protocol":"#","data":"e30=","headers":{}}""", "protocol: not valid UTF-8 text", false },
+        { """{"protocol":"choria:transport:1","data":"#","headers":{}}""", "data: not valid base64", true },
+        { """{"protocol":"choria:transport:1","data":"#","headers":{}}""", "data: not valid base64", false },
+        { """{"protocol":"choria:transport:1","data":"e30=","headers":{"reply-to":"a.#"}}""", "headers.reply-to: not valid UTF-8 text", true },
+        { """{"protocol":"io.choria.protocol.v2.transport","data":"e30=","headers":{"sender":"#"}}""", "headers.sender: not valid UTF-8 text", false },
+        { """{"protocol":"choria:transport:1","data":"e30=","headers":{"seen-by":[["a","#","c"]]}}""", "headers.seen-by[0]: not valid UTF-8 text", true },
+        { """{"protocol":"io.choria.protocol.v2.transport","data":"e30=","headers":{"trace":[["a","b","#"]]}}""", "headers.trace[0]: not valid UTF-8 text", false },
+        { """{"protocol":"choria:transport:1","data":"e30=","headers":{"federation":{"req":"#"}}}""", "headers.federation.req: not valid UTF-8 text", true },
+        { """{"protocol":"choria:transport:1","data":"e30=","headers":{"federation":{"req":"#"}}}""", "headers.federation.req: not valid UTF-8 text", false },
+        { """{"protocol":"io.choria.protocol.v2.transport","data":"e30=","headers":{"federation":{"reply":"#"}}}""", "headers.federation.reply: not valid UTF-8 text", true },
+        { """{"protocol":"choria:transport:1","data":"e30=","headers":{"federation":{"target":["a.node.b","#"]}}}""", "headers.federation.target[1]: not valid UTF-8 text", true },
+        { """{"protocol":"io.choria.protocol.v2.transport","data":"e30=","headers":{"federation":{"targets":["#"]}}}""", "headers.federation.targets[0]: not valid UTF-8 text", false },
+        { """{"#":1,"protocol":"choria:transport:1","data":"e30=","headers":{}}""", "the message: a field name is not valid UTF-8 text", true },
+        { """{"protocol":"choria:transport:1","data":"e30=","headers":{"#":1}}""", "headers: a field name is not valid UTF-8 text", false },
+        { """{"protocol":"choria:transport:1","data":"e30=","headers":{"federation":{"#":1}}}""", "headers.federation: a field name is not valid UTF-8 text", true },
+    };
+
+    [Theory]
+    [MemberData(nameof(NotText))]
+    public void Text_that_is_not_UTF8_is_refused_naming_the_field_and_never_thrown(string json, string expected, bool rawBytes)
+    {
+        var at = json.IndexOf('#', StringComparison.Ordinal);
+        byte[] bad = rawBytes ? [0xff, 0xfe] : Encoding.ASCII.GetBytes("\\ud800");
+        byte[] message = [.. Encoding.UTF8.GetBytes(json[..at]), .. bad, .. Encoding.UTF8.GetBytes(json[(at + 1)..])];
+
+        var error = ChoriaTransportReader.TryRead(message, accepted: null, out var transport);
+
+        Assert.Null(transport);
+        Assert.Equal(expected, error);
+    }
+
     [Theory]
     [InlineData(ChoriaFixtures.V2Request, true, "protocol: 'io.choria.protocol.v2.transport' is not accepted (expected 'choria:transport:1')")]
     [InlineData(ChoriaFixtures.V1Request, false, "protocol: 'choria:transport:1' is not accepted (expected 'io.choria.protocol.v2.transport')")]

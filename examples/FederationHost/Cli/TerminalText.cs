@@ -1,0 +1,60 @@
+using System.Text;
+
+namespace FederationHost.Cli;
+
+/// <summary>
+/// Makes text from a broker or a settings file safe to print on an operator's terminal. Names come from whoever may declare
+/// an exchange (RabbitMQ keeps an ESC in a name), and errors quote them: printed raw, an escape sequence would recolour,
+/// retitle or rewrite the operator's screen. Every control character (C0, DEL and C1) is shown as <c>\xHH</c> instead.
+/// </summary>
+public static class TerminalText
+{
+    /// <summary>
+    /// <paramref name="text"/> with every control character written as <c>\xHH</c> (ESC as <c>\x1B</c>). Backslashes are
+    /// left alone: a Windows path in a message must stay readable, and nothing a terminal acts on starts with one.
+    /// </summary>
+    /// <param name="text">The text to print.</param>
+    /// <param name="keepLineBreaks">Leave CR, LF and tab as they are (for a multi-line text such as an exception dump).</param>
+    public static string Escape(string text, bool keepLineBreaks = false)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var first = FirstToEscape(text, keepLineBreaks);
+        if (first < 0)
+        {
+            return text;
+        }
+
+        var escaped = new StringBuilder(text.Length + 8).Append(text, 0, first);
+        for (var i = first; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (MustEscape(c, keepLineBreaks))
+            {
+                escaped.Append(@"\x").Append(((int)c).ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                escaped.Append(c);
+            }
+        }
+
+        return escaped.ToString();
+    }
+
+    private static int FirstToEscape(string text, bool keepLineBreaks)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (MustEscape(text[i], keepLineBreaks))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    // char.IsControl is exactly C0, DEL and C1 (U+0000-001F, U+007F-009F).
+    private static bool MustEscape(char c, bool keepLineBreaks) =>
+        char.IsControl(c) && !(keepLineBreaks && c is '\r' or '\n' or '\t');
+}

@@ -68,4 +68,43 @@ public sealed class CredentialRedactionScenarioTests(FederationNodesFixture node
             await nodes.Upstream.CtlAsync(CancellationToken.None, "delete_user", user);
         }
     }
+    [Fact]
+    public async Task A_downstream_user_refused_the_event_vhost_is_not_named_in_the_downstream_error_health_or_logs()
+    {
+        // The topology source listens in the event vhost ('/' by default); a user with rights on its own vhost only is refused
+        // there with 530 NOT_ALLOWED "access to vhost '/' refused for user '...'". A short name, masked as a whole word.
+        var vhost = ScenarioContext.UniqueName("vh.down");
+        var exchange = ScenarioContext.UniqueName("fed.eventvhost");
+        var user = $"u{Guid.NewGuid():N}"[..6];
+        var password = $"Pw-{Guid.NewGuid():N}"[..16];
+        Assert.Equal(0, (await nodes.Downstream.CtlAsync(CancellationToken.None, "add_vhost", vhost)).ExitCode);
+        Assert.Equal(0, (await nodes.Downstream.CtlAsync(CancellationToken.None, "add_user", user, password)).ExitCode);
+        Assert.Equal(0, (await nodes.Downstream.CtlAsync(CancellationToken.None, "set_user_tags", user, "management")).ExitCode);
+        Assert.Equal(0, (await nodes.Downstream.CtlAsync(CancellationToken.None, "set_permissions", "-p", vhost, user, ".*", ".*", ".*")).ExitCode);
+        try
+        {
+            var options = ScenarioContext.Options(nodes.Downstream, exchange, ("up", nodes.Upstream, null));
+            options.Downstream.Uri = nodes.Downstream.AmqpUri(virtualHost: vhost, user: user, password: password);
+            var logs = new CapturedLogs();
+            var engine = await context.StartEngineAsync(options, loggerFactory: logs);
+
+            var error = await Poll.UntilAsync(
+                () => Task.FromResult(engine.DownstreamError is { } e && e.Contains("vhost '/'", StringComparison.Ordinal) ? e : null),
+                "the downstream should report the refused event vhost",
+                TimeSpan.FromSeconds(60)).ConfigureAwait(false) is var found && found is not null ? found
+                : throw new InvalidOperationException(logs.Text);
+
+            Assert.Contains("refused for user '<redacted>'", error, StringComparison.Ordinal);
+            foreach (var text in new[] { error, logs.Text })
+            {
+                Assert.DoesNotContain($"'{user}'", text, StringComparison.Ordinal);
+                Assert.DoesNotContain(password, text, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            await nodes.Downstream.CtlAsync(CancellationToken.None, "delete_user", user);
+            await nodes.Downstream.CtlAsync(CancellationToken.None, "delete_vhost", vhost);
+        }
+    }
 }

@@ -1,5 +1,5 @@
 // Checks every .nupkg in a folder, as a consumer of the packages would meet them (run by scripts/check-packages.sh):
-// the README is in the package and named in the nuspec; each dll has its XML doc file next to it; the nuspec lists the
+// the README is in the package, named in the nuspec, and links nowhere relative; each dll has its XML doc file next to it; the nuspec lists the
 // dependencies the project declares (and none of the build-only ones); the license is an SPDX expression; and the
 // .snupkg beside it holds, for each dll, the matching portable pdb whose SourceLink maps the sources to the repository
 // at the packed commit. A file-based app rather than python or unzip: the .NET SDK is the one tool CI always has, and
@@ -80,6 +80,20 @@ internal static class PackageCheck
         else if (!entries.TryGetValue(readme.Replace('\\', '/'), out var readmeEntry) || readmeEntry.Length == 0)
         {
             problems.Add($"the nuspec's <readme> is '{readme}', but the package has no such (non-empty) file");
+        }
+        else
+        {
+            // nuget.org renders the README outside the repository: a relative link or image there leads nowhere.
+            using var reader = new StreamReader(readmeEntry.Open());
+            var text = reader.ReadToEnd();
+            foreach (System.Text.RegularExpressions.Match link in System.Text.RegularExpressions.Regex.Matches(text, @"\]\((?<target>[^)\s]+)"))
+            {
+                var target = link.Groups["target"].Value;
+                if (!target.StartsWith("https://", StringComparison.Ordinal) && !target.StartsWith("http://", StringComparison.Ordinal) && !target.StartsWith('#'))
+                {
+                    problems.Add($"the README links to '{target}', which is relative to the repository; use an absolute URL");
+                }
+            }
         }
 
         var license = metadata.Elements().FirstOrDefault(e => e.Name.LocalName == "license");

@@ -21,6 +21,7 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     private readonly bool _ownsTelemetry;
     private readonly IDisposable _gaugeRegistration;
     private int _started;
+    private int _disposed;
 
     /// <summary>
     /// Creates an engine. The options are validated whole (the downstream URI, every URI against the registered
@@ -68,8 +69,10 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     public string? DownstreamError => _supervisor.DownstreamError;
 
     /// <summary>Starts connecting to the downstream and running links in the background. Returns at once; watch <see cref="GetLinks"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
         if (Interlocked.Exchange(ref _started, 1) == 0)
         {
@@ -88,9 +91,11 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     /// <exception cref="FederationConfigurationException">
     /// The options are invalid; the exception lists every error, and nothing was changed (every link keeps running).
     /// </exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     public Task UpdateAsync(FederationOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ThrowIfDisposed();
         var definitions = FederationDefinitions.Create(options, _transports);
         return _supervisor.ReconfigureAsync(definitions).WaitAsync(cancellationToken);
     }
@@ -112,12 +117,20 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     public LinkStatus? FindLink(string id) => GetLinks().FirstOrDefault(l => l.Id == id);
 
     /// <inheritdoc />
-    public Task<bool> RestartLinkAsync(string id, CancellationToken cancellationToken) =>
-        _supervisor.RestartLinkAsync(id).WaitAsync(cancellationToken);
+    public Task<bool> RestartLinkAsync(string id, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        return _supervisor.RestartLinkAsync(id).WaitAsync(cancellationToken);
+    }
 
-    /// <inheritdoc />
+    /// <summary>Stops as <see cref="StopAsync"/> does, without a deadline, and releases the engine. Calling it again does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _supervisor.DisposeAsync().ConfigureAwait(false);
         _gaugeRegistration.Dispose();
         if (_ownsTelemetry)
@@ -125,4 +138,7 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
             _telemetry.Dispose();
         }
     }
+
+    // The public type is named, not the internal one whose loop would otherwise refuse the call.
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 }

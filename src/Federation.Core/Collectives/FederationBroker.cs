@@ -25,11 +25,17 @@ public sealed class FederationBroker : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
+
+    // The failed attempts since the last connected session: the start's attempt, then the supervisor's, never at once.
+    private readonly FailureEpisode _failures = new();
+    // Never disposed: it holds no wait handle (AvailableWaitHandle is not used), and a disposed one would turn a late
+    // StartAsync, StopAsync or DisposeAsync into an ObjectDisposedException naming SemaphoreSlim.
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private BrokerSession? _session;
     private Task? _supervisor;
     private string? _connectError;
     private bool _stopped;
+    private int _disposed;
 
     /// <summary>Creates an instance; nothing connects before <see cref="StartAsync"/>.</summary>
     /// <param name="options">The instance's options; validated here.</param>
@@ -92,11 +98,14 @@ public sealed class FederationBroker : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the first connect attempt.</param>
     /// <exception cref="ArgumentException">A URI can never work: no transport serves its scheme, or it is malformed.</exception>
     /// <exception cref="InvalidOperationException">Already started or stopped.</exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed.</exception>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             if (_supervisor is not null || _stopped)
             {
                 throw new InvalidOperationException($"Federation broker '{ClusterName}' instance '{InstanceName}' was already started.");
@@ -112,7 +121,7 @@ public sealed class FederationBroker : IAsyncDisposable
             {
                 // A server that is down now may be up in a minute: retry in the background instead of failing the host.
                 Volatile.Write(ref _connectError, error.Message);
-                CollectiveLog.BrokerConnectFailed(_logger, error, ClusterName, InstanceName, InitialRetryDelay);
+                AttemptFailed(error, InitialRetryDelay);
             }
 
             _supervisor = Task.Run(() => SuperviseAsync(connected, _stopping.Token), CancellationToken.None);
@@ -157,12 +166,16 @@ public sealed class FederationBroker : IAsyncDisposable
         }
     }
 
-    /// <inheritdoc />
+    /// <summary>Stops the instance as <see cref="StopAsync"/> does. Calling it again does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
         _stopping.Dispose();
-        _lifecycle.Dispose();
     }
 
     private async Task<BrokerSession> OpenAsync(CancellationToken cancellationToken)
@@ -233,7 +246,10 @@ public sealed class FederationBroker : IAsyncDisposable
                 }
 
                 var lost = session.Federation.Completion.Exception?.InnerException ?? session.Collective.Completion.Exception?.InnerException;
-                CollectiveLog.BrokerConnectionLost(_logger, lost, ClusterName, InstanceName);
+                CollectiveLog.BrokerConnectionLost(_logger, ClusterName, InstanceName, lost is null ? "a connection was closed" : FailureEpisode.Describe(lost));
+
+                // The loss was the episode's warning: failed reconnects stay at debug until the summary.
+                _failures.Fail();
                 Volatile.Write(ref _connectError, lost?.Message ?? "a connection was closed");
                 Volatile.Write(ref _session, null);
                 await session.DisposeAsync().ConfigureAwait(false);
@@ -269,6 +285,12 @@ public sealed class FederationBroker : IAsyncDisposable
             {
                 Volatile.Write(ref _session, await OpenAsync(stopping).ConfigureAwait(false));
                 Volatile.Write(ref _connectError, null);
+                if (_failures.Up() is var attempts and > 0)
+                {
+                    CollectiveLog.BrokerReconnected(_logger, ClusterName, InstanceName, attempts);
+                }
+
+                _failures.End();
                 return true;
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -278,7 +300,7 @@ public sealed class FederationBroker : IAsyncDisposable
             catch (Exception error) when (!stopping.IsCancellationRequested)
             {
                 Volatile.Write(ref _connectError, error.Message);
-                CollectiveLog.BrokerConnectFailed(_logger, error, ClusterName, InstanceName, delay);
+                AttemptFailed(error, delay);
                 if (!await DelayAsync(delay, stopping).ConfigureAwait(false))
                 {
                     return false;
@@ -286,6 +308,24 @@ public sealed class FederationBroker : IAsyncDisposable
 
                 delay = NextDelay(delay);
             }
+        }
+    }
+
+    /// <summary>Logs a failed connect attempt: a one-line warning with the cause once per episode, every attempt at debug.</summary>
+    private void AttemptFailed(Exception error, TimeSpan delay)
+    {
+        var step = _failures.Fail();
+        CollectiveLog.BrokerConnectAttemptFailed(_logger, error, ClusterName, InstanceName, _failures.Failures, delay);
+        switch (step)
+        {
+            case FailureLogStep.Started:
+                CollectiveLog.BrokerConnectFailed(_logger, ClusterName, InstanceName, FailureEpisode.Describe(error), delay);
+                break;
+            case FailureLogStep.Summary:
+                CollectiveLog.BrokerStillFailing(_logger, ClusterName, InstanceName, _failures.Failures, FailureEpisode.Describe(error), delay);
+                break;
+            case FailureLogStep.Quiet:
+                break;
         }
     }
 

@@ -29,6 +29,9 @@ public sealed class InMemoryBrokerRegistry(TimeProvider? timeProvider = null)
         return brokers.GetOrAdd(name, static (brokerName, state) => new InMemoryBroker(brokerName, state.clusterName, state.timeProvider), (clusterName, timeProvider));
     }
 
+    /// <summary>The registered brokers' names, sorted, for messages that say which exist.</summary>
+    internal IReadOnlyList<string> Names => [.. brokers.Keys.Order(StringComparer.OrdinalIgnoreCase)];
+
     /// <summary>Looks a broker up by name.</summary>
     public bool TryGet(string name, [MaybeNullWhen(false)] out InMemoryBroker broker) => brokers.TryGetValue(name, out broker);
 }

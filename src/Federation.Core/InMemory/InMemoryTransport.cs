@@ -44,7 +44,14 @@ public sealed class InMemoryTransport(InMemoryBrokerRegistry registry) : ITransp
             var displayUri = UriRedaction.Redact(request.Uri);
             if (!registry.TryGet(uri.BrokerName, out var broker))
             {
-                throw new BrokerUnreachableException($"No in-memory broker named '{uri.BrokerName}' is registered ({displayUri}).");
+                // Retried like any unreachable broker, not refused: a broker may legitimately be registered later (a
+                // reload's new upstream, a simulation that adds brokers as it goes). The message says how, for the reader
+                // whose host retries forever because nothing registered it.
+                var known = registry.Names;
+                throw new BrokerUnreachableException(
+                    $"No in-memory broker named '{uri.BrokerName}' is registered ({displayUri}; registered: " +
+                    $"{(known.Count == 0 ? "none" : string.Join(", ", known.Select(n => $"'{n}'")))}). Register it with InMemoryBrokerRegistry.GetOrAdd " +
+                    "(in a host, on the registry AddFederation registers, or on one passed to UseInMemoryBrokers).");
             }
 
             return ValueTask.FromResult<IBrokerConnection>(broker.Connect(uri.VirtualHost, request.ConnectionName, uri.User, uri.Password, displayUri));

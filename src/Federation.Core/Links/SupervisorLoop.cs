@@ -55,7 +55,8 @@ internal sealed class SupervisorLoop
         });
         if (!posted)
         {
-            done.TrySetException(new ObjectDisposedException(nameof(LinkSupervisor)));
+            // Named after the public type callers hold (a string: Links does not reference the layer above it).
+            done.TrySetException(new ObjectDisposedException("Federation.Core.FederationEngine", "The federation engine was stopped; it takes no more changes."));
         }
 
         return done.Task;

@@ -20,6 +20,18 @@ public sealed class InMemoryTransportConnectTests
         broker.AddVirtualHost("a/b");
     }
 
+    [Fact]
+    public async Task An_unregistered_broker_is_unreachable_and_the_error_names_the_registered_ones_and_how_to_register()
+    {
+        var error = await Assert.ThrowsAsync<BrokerUnreachableException>(async () =>
+            await transport.ConnectAsync(new ConnectionRequest($"memory://admin:{Password}@london/%2f", "c"), CancellationToken.None));
+
+        Assert.StartsWith("No in-memory broker named 'london' is registered (memory://", error.Message, StringComparison.Ordinal);
+        Assert.Contains("; registered: 'hub'). Register it", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Register it with InMemoryBrokerRegistry.GetOrAdd (in a host, on the registry AddFederation registers, or on one passed to UseInMemoryBrokers)", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(Password, error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("memory://hub", "/")]
     [InlineData("memory://hub/", "/")]

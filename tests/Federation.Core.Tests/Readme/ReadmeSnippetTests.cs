@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Federation.Core.Tests.Support;
 using Microsoft.CodeAnalysis;
@@ -11,6 +12,9 @@ namespace Federation.Core.Tests.Readme;
 /// worker project (<c>Microsoft.NET.Sdk.Worker</c>, whose implicit usings are the only ones assumed). A snippet names
 /// its own <c>Federation.*</c> namespaces. Variables that a snippet uses without declaring (<c>services</c>,
 /// <c>ct</c>, <c>host</c>, ...) are the reader's own, and are declared here with the type the README implies.
+/// The snippets see only what such a project would: the framework, the <c>Federation.*</c> packages, the worker
+/// template's <c>Microsoft.Extensions.Hosting</c>, the packages the README tells the reader to add
+/// (<c>dotnet add package NAME</c>), and their dependencies; not everything this test project happens to reference.
 /// </summary>
 public sealed partial class ReadmeSnippetTests
 {
@@ -37,14 +41,23 @@ public sealed partial class ReadmeSnippetTests
         ("collective", "Federation.Core.Transport.Messaging.ISubjectConnection"),
     ];
 
-    private static readonly Lazy<IReadOnlyList<MetadataReference>> References = new(LoadReferences);
+    // The packages a reader of the README references: the library's own, and the one the worker template adds.
+    private static readonly string[] ReaderPackages = ["Federation.Core", "Federation.Amqp", "Federation.Nats", "Microsoft.Extensions.Hosting"];
 
-    public static TheoryData<int> Snippets()
+    private static readonly Lazy<IReadOnlyList<MetadataReference>> References = new(() => LoadReferences([.. ReaderPackages, .. ReadmePackages()]));
+
+    // The repository README and each package's own (packed as the package's README).
+    private static readonly string[] Readmes = ["README.md", "src/Federation.Core/README.md", "src/Federation.Amqp/README.md", "src/Federation.Nats/README.md"];
+
+    public static TheoryData<string, int> Snippets()
     {
-        var data = new TheoryData<int>();
-        foreach (var snippet in ReadSnippets())
+        var data = new TheoryData<string, int>();
+        foreach (var readme in Readmes)
         {
-            data.Add(snippet.Line);
+            foreach (var snippet in ReadSnippets(readme))
+            {
+                data.Add(readme, snippet.Line);
+            }
         }
 
         return data;
@@ -54,31 +67,74 @@ public sealed partial class ReadmeSnippetTests
     public void The_readme_has_csharp_snippets()
     {
         // Guards the theory below against a README whose blocks the pattern stopped finding.
-        Assert.True(ReadSnippets().Count >= 5, $"only {ReadSnippets().Count} ```csharp blocks found in README.md");
+        Assert.True(ReadSnippets("README.md").Count >= 5, $"only {ReadSnippets("README.md").Count} ```csharp blocks found in README.md");
+        Assert.All(Readmes.Skip(1), readme => Assert.NotEmpty(ReadSnippets(readme)));
     }
 
     [Theory]
     [MemberData(nameof(Snippets))]
-    public void The_snippet_compiles_as_written(int line)
+    public void The_snippet_compiles_as_written(string readme, int line)
     {
-        var snippet = ReadSnippets().Single(s => s.Line == line);
+        var snippet = ReadSnippets(readme).Single(s => s.Line == line);
         var source = AsProgram(snippet.Code);
-        var compilation = CSharpCompilation.Create(
-            "ReadmeSnippet" + line,
-            [CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest))],
-            References.Value,
-            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable));
 
-        var errors = compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        var errors = Compile(line, source, References.Value);
 
         Assert.True(
             errors.Count == 0,
-            $"README.md line {line}: the C# snippet does not compile:\n{string.Join("\n", errors)}\n\nas compiled:\n{Numbered(source)}");
+            $"{readme} line {line}: the C# snippet does not compile:\n{string.Join("\n", errors)}\n\nas compiled:\n{Numbered(source)}");
     }
 
-    private static List<(int Line, string Code)> ReadSnippets()
+    [Fact]
+    public void A_snippet_needing_a_package_the_readme_does_not_name_fails_to_compile()
     {
-        var readme = File.ReadAllText(Path.Combine(RepositoryPaths.Root(), "README.md")).ReplaceLineEndings("\n");
+        // Guards the reference set: AddHealthChecks() is in Microsoft.Extensions.Diagnostics.HealthChecks, which this test
+        // project references but Federation.Core does not depend on; without the README naming it, a reader lacks it.
+        var source = AsProgram("using Federation.Core.Hosting;\n\nservices.AddFederation();\nservices.AddHealthChecks().AddCheck<FederationHealthCheck>(\"federation\");\n");
+
+        var errors = Compile(0, source, LoadReferences(ReaderPackages));
+
+        Assert.Contains(errors, e => e.Id == "CS1061" && e.GetMessage(System.Globalization.CultureInfo.InvariantCulture).Contains("AddHealthChecks", StringComparison.Ordinal));
+        Assert.Empty(Compile(0, source, References.Value));
+    }
+
+    [Fact]
+    public void The_snippets_do_not_see_the_test_projects_own_references()
+    {
+        var names = References.Value.Select(r => Path.GetFileNameWithoutExtension(r.Display)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+
+        Assert.Contains("Federation.Core", names);
+        Assert.Contains("Federation.Nats", names);
+        Assert.Contains("NATS.Client.Core", names);
+        Assert.Contains("Microsoft.Extensions.Hosting", names);
+        Assert.Contains("System.Runtime", names);
+        Assert.DoesNotContain("xunit.core", names);
+        Assert.DoesNotContain("FsCheck", names);
+        Assert.DoesNotContain("Microsoft.CodeAnalysis", names);
+        Assert.DoesNotContain("Federation.Transport.Contracts", names);
+        Assert.DoesNotContain(typeof(ReadmeSnippetTests).Assembly.GetName().Name!, names);
+    }
+
+    private static List<Diagnostic> Compile(int line, string source, IReadOnlyList<MetadataReference> references)
+    {
+        var compilation = CSharpCompilation.Create(
+            "ReadmeSnippet" + line,
+            [CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest))],
+            references,
+            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable));
+        return [.. compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error)];
+    }
+
+    /// <summary>The packages the README tells the reader to add (<c>dotnet add package NAME</c>).</summary>
+    private static List<string> ReadmePackages()
+    {
+        var readme = File.ReadAllText(Path.Combine(RepositoryPaths.Root(), "README.md"));
+        return [.. AddPackage().Matches(readme).Select(m => m.Groups["name"].Value).Distinct(StringComparer.OrdinalIgnoreCase)];
+    }
+
+    private static List<(int Line, string Code)> ReadSnippets(string file)
+    {
+        var readme = File.ReadAllText(Path.Combine(RepositoryPaths.Root(), file)).ReplaceLineEndings("\n");
         return [.. CsharpBlock().Matches(readme).Select(m => (readme[..m.Index].Count(c => c == '\n') + 1, m.Groups["code"].Value))];
     }
 
@@ -112,12 +168,50 @@ public sealed partial class ReadmeSnippetTests
         return program.Append(body).ToString();
     }
 
-    private static IReadOnlyList<MetadataReference> LoadReferences()
+    /// <summary>
+    /// The framework's reference assemblies plus the runtime assemblies of <paramref name="packages"/> and everything they
+    /// depend on, as this test project's deps.json resolves them (the versions a reader's project would restore).
+    /// </summary>
+    private static IReadOnlyList<MetadataReference> LoadReferences(IEnumerable<string> packages)
     {
-        // The test host's trusted platform assemblies: the shared framework plus everything this project references
-        // (Federation.Core, Federation.Nats, Microsoft.Extensions.*), i.e. what a worker project using them would see.
+        var depsFile = Path.Combine(AppContext.BaseDirectory, typeof(ReadmeSnippetTests).Assembly.GetName().Name + ".deps.json");
+        using var deps = JsonDocument.Parse(File.ReadAllText(depsFile));
+        var libraries = deps.RootElement.GetProperty("targets").EnumerateObject().First().Value.EnumerateObject()
+            .ToDictionary(l => l.Name[..l.Name.IndexOf('/', StringComparison.Ordinal)], l => l.Value, StringComparer.OrdinalIgnoreCase);
+
+        var assemblies = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var pending = new Stack<string>(packages);
+        while (pending.TryPop(out var package))
+        {
+            // A package the framework already provides is pruned from deps.json: its assemblies come with the framework.
+            if (!seen.Add(package) || !libraries.TryGetValue(package, out var library))
+            {
+                continue;
+            }
+
+            if (library.TryGetProperty("runtime", out var runtime))
+            {
+                assemblies.UnionWith(runtime.EnumerateObject().Select(a => Path.GetFileName(a.Name)));
+            }
+
+            if (library.TryGetProperty("dependencies", out var dependencies))
+            {
+                foreach (var dependency in dependencies.EnumerateObject())
+                {
+                    pending.Push(dependency.Name);
+                }
+            }
+        }
+
+        // The test host's trusted platform assemblies: the shared framework (its own directory) and this project's
+        // references, of which only the packages' closure is kept.
+        var framework = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
         var paths = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
-        return [.. paths.Where(p => p.EndsWith(".dll", StringComparison.OrdinalIgnoreCase)).Select(p => MetadataReference.CreateFromFile(p))];
+        return [.. paths
+            .Where(p => p.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+            .Where(p => string.Equals(Path.GetDirectoryName(p), framework, StringComparison.Ordinal) || assemblies.Contains(Path.GetFileName(p)))
+            .Select(p => MetadataReference.CreateFromFile(p))];
     }
 
     private static string Numbered(string source) =>
@@ -128,4 +222,7 @@ public sealed partial class ReadmeSnippetTests
 
     [GeneratedRegex(@"^using\s+[\w.]+\s*;\s*$")]
     private static partial Regex UsingDirective();
+
+    [GeneratedRegex(@"dotnet add package (?<name>[A-Za-z0-9_.-]+)")]
+    private static partial Regex AddPackage();
 }

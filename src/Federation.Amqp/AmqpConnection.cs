@@ -84,6 +84,12 @@ internal sealed class AmqpConnection : IBrokerConnection
                 connection.topology = await AmqpTopologySource.StartAsync(connection, cancellationToken).ConfigureAwait(false);
             }
         }
+        catch (Exception error) when (error is not OperationCanceledException and not TransportException)
+        {
+            // Nothing the client threw leaves a connect unmapped: its text can name the user (RabbitMQ's refusals do).
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.User, endpoint.Password);
+        }
         catch
         {
             await connection.DisposeAsync().ConfigureAwait(false);

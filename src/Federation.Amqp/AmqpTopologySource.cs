@@ -60,7 +60,6 @@ internal sealed class AmqpTopologySource : ITopologySource
                 var eventConnectionName = connection.Name + " (topology events)";
                 var factory = AmqpTransport.CreateFactory(endpoint, endpoint.EventVirtualHost, eventConnectionName);
                 source.eventConnection = await AmqpTransport.ConnectWithinDeadlineAsync(factory, endpoint, eventConnectionName, cancellationToken).ConfigureAwait(false);
-                source.eventConnection.ConnectionShutdownAsync += source.OnEventsLostAsync;
                 channel = await source.eventConnection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
             }
 
@@ -79,8 +78,21 @@ internal sealed class AmqpTopologySource : ITopologySource
                 return Task.CompletedTask;
             };
             consumer.UnregisteredAsync += (_, _) => source.OnEventsLostAsync(channel, new ShutdownEventArgs(ShutdownInitiator.Peer, 0, "the event queue consumer was cancelled"));
-            channel.ChannelShutdownAsync += source.OnEventsLostAsync;
             await channel.BasicConsumeAsync(declared.QueueName, autoAck: true, consumer, cancellationToken).ConfigureAwait(false);
+
+            // Losses are watched once the listener stands. A refusal while it is set up (the event vhost's 530 NOT_ALLOWED
+            // arrives as a close of the event connection) is the "unavailable" case below, not a loss of the connection:
+            // as a loss it failed the whole connect with the client's raw text, which names the user.
+            channel.ChannelShutdownAsync += source.OnEventsLostAsync;
+            if (source.eventConnection is { } events)
+            {
+                events.ConnectionShutdownAsync += source.OnEventsLostAsync;
+            }
+
+            if (!channel.IsOpen || source.eventConnection is { IsOpen: false })
+            {
+                throw new TransportException("the topology event listener closed while it was set up");
+            }
         }
         catch (Exception error) when (error is not OperationCanceledException && connection.ClosedError() is null)
         {

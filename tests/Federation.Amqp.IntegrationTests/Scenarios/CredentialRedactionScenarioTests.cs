@@ -88,11 +88,18 @@ public sealed class CredentialRedactionScenarioTests(FederationNodesFixture node
             var logs = new CapturedLogs();
             var engine = await context.StartEngineAsync(options, loggerFactory: logs);
 
-            var error = await Poll.UntilAsync(
-                () => Task.FromResult(engine.DownstreamError is { } e && e.Contains("vhost '/'", StringComparison.Ordinal) ? e : null),
-                "the downstream should report the refused event vhost",
-                TimeSpan.FromSeconds(60)).ConfigureAwait(false) is var found && found is not null ? found
-                : throw new InvalidOperationException(logs.Text);
+            string error;
+            try
+            {
+                error = await Poll.UntilAsync(
+                    () => Task.FromResult(engine.DownstreamError is { } e && e.Contains("vhost '/'", StringComparison.Ordinal) ? e : null),
+                    "the downstream should report the refused event vhost",
+                    TimeSpan.FromSeconds(60));
+            }
+            catch (TimeoutException timeout)
+            {
+                throw new TimeoutException($"{timeout.Message}; logs: {logs.Text}", timeout);
+            }
 
             Assert.Contains("refused for user '<redacted>'", error, StringComparison.Ordinal);
             foreach (var text in new[] { error, logs.Text })

@@ -11,12 +11,14 @@ internal sealed class LinkCounters
 {
     private readonly FederationTelemetry _telemetry;
     private readonly LinkDrops _drops;
+    private readonly LinkNacks _nacks;
     private readonly KeyValuePair<string, object?>[] _tags;
 
     public LinkCounters(LinkDefinition definition, string instanceName, FederationTelemetry telemetry, ILogger logger)
     {
         _telemetry = telemetry;
         _drops = new LinkDrops(definition.Id, logger);
+        _nacks = new LinkNacks(definition.Id, logger);
         _tags =
         [
             new("federation.exchange", definition.Exchange.Name),
@@ -28,12 +30,16 @@ internal sealed class LinkCounters
     /// <summary>Drops by reason since the link was created; null when there were none.</summary>
     public IReadOnlyDictionary<string, long>? DropsByReason => _drops.Snapshot;
 
-    /// <summary>Messages that reached the downstream; ends a loss episode.</summary>
+    /// <summary>Messages that reached the downstream; ends a loss episode and a refusal episode.</summary>
     public void Forwarded(long count)
     {
         _telemetry.MessagesForwarded.Add(count, _tags);
         _drops.Forwarded();
+        _nacks.Forwarded();
     }
+
+    /// <summary>A message the downstream refused (nacked) and that went back to the upstream queue; logged once per episode.</summary>
+    public void Nacked(Exception nack) => _nacks.Nacked(nack);
 
     /// <summary>A message dropped on purpose (hop rules, duplicate) and acknowledged upstream.</summary>
     public void Dropped(string reason)

@@ -41,8 +41,14 @@ internal static partial class Log
     [LoggerMessage(1012, LogLevel.Information, "Link {LinkId} forwards again; {Count} message(s) were lost in that episode")]
     public static partial void ForwardingAfterLoss(ILogger logger, string linkId, long count);
 
-    [LoggerMessage(1005, LogLevel.Warning, "Link {LinkId}: downstream refused a message (nacked); it was returned to the upstream queue")]
-    public static partial void PublishNacked(ILogger logger, Exception exception, string linkId);
+    [LoggerMessage(1005, LogLevel.Warning, "Link {LinkId}: the downstream refused a message (nacked): {Cause}; it was returned to the upstream queue and the link retries. Further refusals are logged at debug until the link forwards again")]
+    public static partial void PublishNacked(ILogger logger, string linkId, string cause);
+
+    [LoggerMessage(1020, LogLevel.Debug, "Link {LinkId}: the downstream refused another message (nacked): {Cause}; it was returned to the upstream queue")]
+    public static partial void PublishNackedAgain(ILogger logger, string linkId, string cause);
+
+    [LoggerMessage(1021, LogLevel.Information, "Link {LinkId}: the downstream takes messages again; {Count} message(s) were refused (nacked) and returned to the upstream queue in that episode")]
+    public static partial void DownstreamAcceptsAgain(ILogger logger, string linkId, long count);
 
     [LoggerMessage(1007, LogLevel.Warning, "Link {LinkId}: cleaning up upstream objects failed; they stay on the upstream")]
     public static partial void CleanupFailed(ILogger logger, Exception exception, string linkId);

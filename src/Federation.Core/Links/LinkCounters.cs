@@ -11,6 +11,7 @@ internal sealed class LinkCounters
 {
     private readonly FederationTelemetry _telemetry;
     private readonly LinkDrops _drops;
+    private readonly LinkNacks _nacks;
     private readonly KeyValuePair<string, object?>[] _tags;
 
     /// <param name="definition">The link.</param>
@@ -22,6 +23,7 @@ internal sealed class LinkCounters
     {
         _telemetry = telemetry;
         _drops = drops ?? new LinkDrops(definition.Id, logger);
+        _nacks = new LinkNacks(definition.Id, logger);
         _tags =
         [
             new("federation.exchange", definition.Exchange.Name),
@@ -36,12 +38,16 @@ internal sealed class LinkCounters
     /// <summary>What this link dropped, for the link that replaces it when a reload changes its settings.</summary>
     public LinkDrops Drops => _drops;
 
-    /// <summary>Messages that reached the downstream; ends a loss episode.</summary>
+    /// <summary>Messages that reached the downstream; ends a loss episode and a refusal episode.</summary>
     public void Forwarded(long count)
     {
         _telemetry.MessagesForwarded.Add(count, _tags);
         _drops.Forwarded();
+        _nacks.Forwarded();
     }
+
+    /// <summary>A message the downstream refused (nacked) and that went back to the upstream queue; logged once per episode.</summary>
+    public void Nacked(Exception nack) => _nacks.Nacked(nack);
 
     /// <summary>A message dropped on purpose (hop rules, duplicate) and acknowledged upstream.</summary>
     public void Dropped(string reason)

@@ -639,7 +639,7 @@ internal sealed partial class LinkSession
                 // so a persistently failing downstream is retried at reconnect-delay pace instead of in a hot loop.
                 // Once the nack is sent the delivery is no longer outstanding, so later confirmed ones may be acked
                 // past it; before that, an ack with multiple would have taken it off the upstream queue.
-                Log.PublishNacked(_context.Logger, nacked, _definition.Id);
+                _context.Counters.Nacked(nacked);
                 try
                 {
                     await consumer.NackAsync(deliveryTag, false, requeue: true, CancellationToken.None).ConfigureAwait(false);

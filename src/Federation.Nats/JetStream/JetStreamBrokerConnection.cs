@@ -43,14 +43,14 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     private int _disposed;
     private int _clientClosed;
 
-    private JetStreamBrokerConnection(IBrokerConnection core, NatsConnection client, bool ownsClient, JetStreamUriSettings settings)
+    private JetStreamBrokerConnection(IBrokerConnection core, NatsConnection client, bool ownsClient, JetStreamUriSettings settings, bool observeTopology)
     {
         _core = core;
         _client = client;
         _ownsClient = ownsClient;
         _settings = settings;
         _js = new NatsJSContext(client);
-        _streams = new JetStreamStreams(_js, settings, core.DisplayUri);
+        _streams = new JetStreamStreams(_js, settings, core.DisplayUri, observeTopology && core.Topology is NatsTopologySource topology ? (exchange, stream, subjects) => ReportStreamInterest(topology, exchange, stream, subjects) : null);
         _identity = core.ClusterName ?? client.ServerInfo?.Name ?? "nats";
         _ = core.Completion.ContinueWith(
             t =>
@@ -118,7 +118,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
                 }
             }
 
-            connection = new JetStreamBrokerConnection(core, client, ownsClient, jetStream);
+            connection = new JetStreamBrokerConnection(core, client, ownsClient, jetStream, request.ObserveTopology);
             try
             {
                 await connection._js.GetAccountInfoAsync(cancellationToken).ConfigureAwait(false);
@@ -322,7 +322,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         ArgumentNullException.ThrowIfNull(options);
         ThrowIfLost();
         var inbox = options.Confirms
-            ? await JetStreamPubAckInbox.OpenAsync(_client, DisplayUri, _js.Opts.RequestTimeout, TimeProvider.System, cancellationToken).ConfigureAwait(false)
+            ? await JetStreamPubAckInbox.OpenAsync(_client, DisplayUri, _js.Opts.RequestTimeout, TimeProvider.System, _streams.Forget, cancellationToken).ConfigureAwait(false)
             : null;
         return new JetStreamPublisher(this, _client, inbox);
     }
@@ -378,6 +378,26 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             await _core.DisposeAsync().ConfigureAwait(false);
             _completion.TrySetResult();
             _topologyGate.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Reports the subjects a stream captures as bindings of a pseudo-queue <c>jetstream-stream:&lt;stream&gt;</c>, for as long as
+    /// this connection lives: the stream's own subscriptions (which <c>/subsz</c> shows) are this downstream's interest only
+    /// while the stream exists. Deleted under a running link, it would take the interest with it; the links would unbind
+    /// upstream and their durable consumers acknowledge, without forwarding, everything published meanwhile. With this
+    /// interest they go on forwarding, and a publish that no stream captures is refused (held upstream) until the stream is
+    /// back (see <see cref="JetStreamStreams.Forget"/>).
+    /// </summary>
+    private static void ReportStreamInterest(NatsTopologySource topology, string exchange, string stream, ICollection<string> subjects)
+    {
+        topology.Report(TopologyChangeKind.ExchangeDeclared, new ExchangeSpec(exchange, ExchangeSpec.Types.Topic), null);
+        foreach (var subject in subjects)
+        {
+            if (NatsSubjectMapping.TryGetBindingKey(exchange, subject, out var key))
+            {
+                topology.Report(TopologyChangeKind.BindingAdded, null, new BindingSpec(exchange, $"jetstream-stream:{stream}", BindingDestinationKind.Queue, key));
+            }
         }
     }
 

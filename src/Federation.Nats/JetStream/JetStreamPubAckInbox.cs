@@ -28,12 +28,14 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
     private readonly ITimer _sweep;
     private readonly Lock _lock = new();
     private readonly Dictionary<long, PendingPubAck> _pending = [];
+    private readonly Action? _onNoStream;
     private long _next;
     private bool _closed;
 
-    private JetStreamPubAckInbox(NatsConnection client, string inbox, string displayUri, TimeSpan timeout, TimeProvider time)
+    private JetStreamPubAckInbox(NatsConnection client, string inbox, string displayUri, TimeSpan timeout, TimeProvider time, Action? onNoStream)
         : base(client, client.SubscriptionManager, inbox + ".*", queueGroup: null, opts: null)
     {
+        _onNoStream = onNoStream;
         _prefix = inbox + ".";
         _displayUri = displayUri;
         _timeout = timeout;
@@ -43,12 +45,18 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
     }
 
     /// <summary>Subscribes a new inbox on <paramref name="client"/>.</summary>
-    public static async ValueTask<JetStreamPubAckInbox> OpenAsync(NatsConnection client, string displayUri, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    /// <param name="client">The official client's connection.</param>
+    /// <param name="displayUri">The redacted URI, for messages.</param>
+    /// <param name="timeout">How long a publish waits for its PubAck.</param>
+    /// <param name="time">The clock of that timeout.</param>
+    /// <param name="onNoStream">Called when a reply says that no stream captures a subject (the stream was deleted); may be null.</param>
+    /// <param name="cancellationToken">Cancels subscribing.</param>
+    public static async ValueTask<JetStreamPubAckInbox> OpenAsync(NatsConnection client, string displayUri, TimeSpan timeout, TimeProvider time, Action? onNoStream, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
         // Under the configured inbox prefix (what permissions allow), but not under the connection's own inbox
         // (client.NewInbox()): the client routes that by exact subject to its request multiplexer, never to a wildcard.
-        var inbox = new JetStreamPubAckInbox(client, $"{client.Opts.InboxPrefix}.{Guid.NewGuid():N}", displayUri, timeout, time);
+        var inbox = new JetStreamPubAckInbox(client, $"{client.Opts.InboxPrefix}.{Guid.NewGuid():N}", displayUri, timeout, time, onNoStream);
         try
         {
             await client.AddSubAsync(inbox, cancellationToken).ConfigureAwait(false);
@@ -143,7 +151,14 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
 
         // A reply for a publish already timed out or forgotten: its outcome was reported as unknown, and nothing waits.
         // Reading never throws (an exception here would end on the client's read loop with the entry already taken).
-        pending?.Settle(JetStreamPubAck.Read(headersBuffer, payloadBuffer), _displayUri);
+        var reply = JetStreamPubAck.Read(headersBuffer, payloadBuffer);
+        if (reply.Kind == JetStreamPubAckKind.NoResponders)
+        {
+            // The stream that was ensured is gone: the next publish looks for it again (and creates the link's own).
+            _onNoStream?.Invoke();
+        }
+
+        pending?.Settle(reply, _displayUri);
         return ValueTask.CompletedTask;
     }
 

@@ -12,9 +12,10 @@ namespace Federation.Nats.JetStream;
 /// <remarks>
 /// <para>Messages of the exchange that no binding routes to the queue (the bindings filter on the client; nats-server 2.9
 /// ignores plural filter subjects) are acknowledged at once and not delivered.</para>
-/// <para>Every delivery carries a stable identity in <c>Nats-Msg-Id</c>: the producer's own, or else
-/// <c>&lt;upstream identity&gt;:&lt;stream&gt;:&lt;stream sequence&gt;</c>, so that a JetStream downstream drops a redelivery within its
-/// duplicate window, across any number of hops.</para>
+/// <para>Every delivery carries a stable identity in <c>Nats-Msg-Id</c>: the producer's own, or else one made of the
+/// upstream, the stream, the stream sequence and the time the stream stored the message (see
+/// <see cref="JetStreamMessageIdentity"/>), so that a JetStream downstream drops a redelivery within its duplicate window,
+/// across any number of hops, and never a new message of a re-created stream that reuses a sequence.</para>
 /// <para>The delivery tag is this consumer's own counter; an ack with <c>multiple</c> acks each message up to the tag. At most
 /// <see cref="ConsumerOptions.Prefetch"/> deliveries are unacknowledged. On disposal, unacknowledged deliveries are nak'ed
 /// so that the next consumer gets them at once rather than after the ack wait.</para>
@@ -216,7 +217,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
                 if (metadata is { } known && !HasMessageId(properties))
                 {
                     (properties.Headers ??= new Dictionary<string, object?>(StringComparer.Ordinal))[JetStreamHeaders.MessageId] =
-                        $"{_identity}:{known.Stream}:{known.Sequence.Stream.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+                        JetStreamMessageIdentity.Of(_identity, known, message.ReplyTo);
                 }
 
                 var delivery = new Delivery(tag, metadata?.NumDelivered > 1, exchange, routingKey, properties, message.Data ?? []);

@@ -17,10 +17,20 @@ namespace Federation.Nats.JetStream;
 /// 2.9.10 an interest-retention stream lost acknowledged-later messages after a kill -9 in the durable-link tests (about
 /// one run in eight), so the link does not create one; a stream named with <c>stream=</c> is used as it is, with
 /// whatever retention and limits it has. A stream that exists is used as it is.
+/// <para>A stream can disappear under a running link (an operator deletes it): <see cref="Forget"/> makes the next
+/// <see cref="EnsureAsync"/> look again, so a stream the link creates is created again, and a missing named one is
+/// reported by name.</para>
 /// </remarks>
-internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings settings, string displayUri)
+/// <param name="js">The JetStream context.</param>
+/// <param name="settings">The URI's JetStream settings.</param>
+/// <param name="displayUri">The redacted URI, for messages.</param>
+/// <param name="captured">Told, after each successful ensure, the exchange, the stream and the subjects the stream captures.</param>
+internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings settings, string displayUri, Action<string, string, ICollection<string>>? captured = null)
 {
     private readonly ConcurrentDictionary<string, Task<string>> _ensured = new(StringComparer.Ordinal);
+
+    /// <summary>Forgets what was ensured: the next <see cref="EnsureAsync"/> of each exchange looks the stream up again (and creates it when it is the link's own).</summary>
+    public void Forget() => _ensured.Clear();
 
     /// <summary>The name of the stream for <paramref name="exchange"/>, creating it if needed.</summary>
     public Task<string> EnsureAsync(string exchange)
@@ -55,13 +65,16 @@ internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings s
             }
 
             RefuseIfNotCapturing(named, stream.Info.Config.Subjects, exchange);
+            captured?.Invoke(exchange, named, stream.Info.Config.Subjects ?? []);
             return named;
         }
 
         var name = JetStreamNames.StreamFor(exchange);
+        var subjects = JetStreamNames.SubjectsOf(exchange);
         try
         {
-            await js.GetStreamAsync(name, request: null, CancellationToken.None).ConfigureAwait(false);
+            var existing = await js.GetStreamAsync(name, request: null, CancellationToken.None).ConfigureAwait(false);
+            captured?.Invoke(exchange, name, existing.Info.Config.Subjects ?? []);
             return name;
         }
         catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
@@ -73,7 +86,6 @@ internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings s
             throw JetStreamErrors.Map(ex, $"look up the stream '{name}'", displayUri);
         }
 
-        var subjects = JetStreamNames.SubjectsOf(exchange);
         var config = new StreamConfig(name, subjects)
         {
             Description = $"Federation: captures exchange '{exchange}'",
@@ -84,10 +96,12 @@ internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings s
         try
         {
             await js.CreateStreamAsync(config, CancellationToken.None).ConfigureAwait(false);
+            captured?.Invoke(exchange, name, subjects);
             return name;
         }
         catch (NatsJSApiException ex) when (ex.Error.ErrCode == JetStreamErrors.StreamNameInUse)
         {
+            captured?.Invoke(exchange, name, subjects);
             return name; // another link created it at the same moment
         }
         catch (NatsJSApiException ex) when (ex.Error.ErrCode == JetStreamErrors.SubjectsOverlap)

@@ -145,7 +145,7 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
 
     /// <summary>An inbox whose messages name the URI <c>nats://127.0.0.1:1</c>.</summary>
     private static ValueTask<JetStreamPubAckInbox> OpenInboxAsync(NatsConnection client, TimeSpan timeout) =>
-        JetStreamPubAckInbox.OpenAsync(client, "nats://127.0.0.1:1", timeout, TimeProvider.System, CancellationToken.None);
+        JetStreamPubAckInbox.OpenAsync(client, "nats://127.0.0.1:1", timeout, TimeProvider.System, onNoStream: null, CancellationToken.None);
 
     private sealed class AsyncCloser(JetStreamPubAckInbox inbox) : IAsyncDisposable
     {

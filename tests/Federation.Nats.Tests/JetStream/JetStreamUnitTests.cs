@@ -76,4 +76,15 @@ public sealed class JetStreamUnitTests
         Assert.False(graph.Routes("orders", "us.a", "q"));
         Assert.Empty(graph.SourcesOf("q"));
     }
+
+    [Theory]
+    [InlineData("$JS.ACK.S.C.1.7.7.1733400000123456789.0", "1733400000123456789")]
+    [InlineData("$JS.ACK.dom.hash.S.C.1.7.7.1733400000123456789.0", "1733400000123456789")]
+    [InlineData("$JS.ACK.dom.hash.S.C.1.7.7.1733400000123456789.0.rnd", "1733400000123456789")]
+    [InlineData("$JS.ACK.S.C.1.7.7.x.0", null)]
+    [InlineData("$JS.ACK.S.C.1.7", null)]
+    [InlineData("_INBOX.a.b", null)]
+    [InlineData(null, null)]
+    public void The_stored_time_of_a_message_is_read_from_its_ack_reply_subject(string? replyTo, string? expected) =>
+        Assert.Equal(expected, JetStreamMessageIdentity.StoredAtNanoseconds(replyTo));
 }

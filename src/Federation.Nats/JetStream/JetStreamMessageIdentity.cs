@@ -1,0 +1,71 @@
+using System.Globalization;
+using NATS.Client.JetStream;
+
+namespace Federation.Nats.JetStream;
+
+/// <summary>
+/// The <c>Nats-Msg-Id</c> a durable link gives a message that has none of its own:
+/// <c>&lt;upstream identity&gt;:&lt;stream&gt;:&lt;stream sequence&gt;:&lt;stored at, Unix nanoseconds&gt;</c>.
+/// </summary>
+/// <remarks>
+/// The sequence alone names a message only within one incarnation of the stream: a stream that is deleted and created
+/// again (by the link, by an operator, or by an upstream server that restarted with an empty store) numbers from 1 again,
+/// and a downstream would drop its new messages as duplicates of the old ones within its duplicate window, while the link
+/// took their PubAcks (<c>duplicate: true</c>) as confirmed. The time the stream stored the message tells the
+/// incarnations apart, and it is the same in every redelivery of that message (it is the stored message's, from the ack
+/// reply subject), so a redelivery is still dropped. The client's parsed <see cref="NatsJSMsgMetadata.Timestamp"/> keeps
+/// only milliseconds, so the nanoseconds are read from the reply subject itself.
+/// </remarks>
+internal static class JetStreamMessageIdentity
+{
+    /// <summary>The identity of a message of <paramref name="metadata"/>'s stream, delivered with <paramref name="replyTo"/>.</summary>
+    public static string Of(string upstream, NatsJSMsgMetadata metadata, string? replyTo)
+    {
+        var sequence = metadata.Sequence.Stream.ToString(CultureInfo.InvariantCulture);
+        var storedAt = StoredAtNanoseconds(replyTo) ?? ((metadata.Timestamp.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100).ToString(CultureInfo.InvariantCulture);
+        return $"{upstream}:{metadata.Stream}:{sequence}:{storedAt}";
+    }
+
+    /// <summary>
+    /// The timestamp token of an ack reply subject (ADR-15): <c>$JS.ACK.&lt;stream&gt;.&lt;consumer&gt;.&lt;delivered&gt;.&lt;stream seq&gt;.&lt;consumer seq&gt;.&lt;timestamp&gt;.&lt;pending&gt;</c>,
+    /// or with the domain and account hash after <c>ACK</c> (11 or 12 tokens); null when the subject has neither form.
+    /// </summary>
+    internal static string? StoredAtNanoseconds(string? replyTo)
+    {
+        if (replyTo is null || !replyTo.StartsWith("$JS.ACK.", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        // Token boundaries without splitting: this runs for every message a durable link forwards.
+        Span<int> dots = stackalloc int[12];
+        var count = 0;
+        for (var i = 0; i < replyTo.Length; i++)
+        {
+            if (replyTo[i] == '.')
+            {
+                if (count == dots.Length)
+                {
+                    return null;
+                }
+
+                dots[count++] = i;
+            }
+        }
+
+        var index = (count + 1) switch
+        {
+            9 => 7,
+            11 or 12 => 9,
+            _ => -1,
+        };
+        if (index < 0)
+        {
+            return null;
+        }
+
+        var start = dots[index - 1] + 1;
+        var token = replyTo.AsSpan(start, dots[index] - start);
+        return token.Length > 0 && !token.ContainsAnyExceptInRange('0', '9') ? token.ToString() : null;
+    }
+}

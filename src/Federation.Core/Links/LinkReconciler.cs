@@ -9,8 +9,9 @@ namespace Federation.Core.Links;
 
 /// <summary>
 /// The running links, kept equal to the desired ones: the definitions resolved against the downstream exchanges. A link
-/// whose definition changed is stopped (cleaning up its upstream objects) before its replacement starts; the others go on
-/// untouched.
+/// whose definition changed in how it moves messages is stopped (cleaning up its upstream objects) before its replacement
+/// starts; one whose definition changed otherwise (the policy's name, say) takes the new one over as it runs; the others
+/// go on untouched.
 /// </summary>
 /// <remarks>Changes run on the supervisor's loop; the statuses and descriptions may be read from any thread.</remarks>
 internal sealed class LinkReconciler
@@ -88,10 +89,16 @@ internal sealed class LinkReconciler
         var stopping = new List<Task>();
         foreach (var (id, link) in _links)
         {
-            if (!desired.TryGetValue(id, out var wanted) || wanted != link.Definition)
+            if (!desired.TryGetValue(id, out var wanted) || !link.Definition.MovesMessagesAs(wanted))
             {
                 _links.TryRemove(id, out _);
                 stopping.Add(link.StopAsync(cleanup: true));
+            }
+            else if (wanted != link.Definition)
+            {
+                // Nothing that moves messages changed: a restart would only delete the upstream queue and what it holds.
+                Log.LinkUpdated(_logger, id, wanted.Exchange.Name, wanted.Upstream.UpstreamName, link.Definition.PolicyName ?? "(none)", wanted.PolicyName ?? "(none)");
+                link.Update(wanted);
             }
         }
 

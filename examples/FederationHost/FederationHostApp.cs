@@ -92,6 +92,8 @@ public static partial class FederationHostApp
         }
 
         builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(sp => new HostSettingsReload(
+            builder.Configuration, sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HostSettingsReload).FullName!)));
         builder.Services.AddSingleton(refusedChanges);
         builder.Services.AddSingleton(sp => new MeterAggregator(settings.MeterNames, sp.GetService<IMeterFactory>()));
         builder.Services.AddHostTelemetry(settings, telemetry);
@@ -100,6 +102,8 @@ public static partial class FederationHostApp
 
         // Created now, before the engine's instruments exist, so no measurement is missed.
         _ = app.Services.GetRequiredService<MeterAggregator>();
+        // Watching from the start, so that a mistake saved into the Host section while the host runs is reported then.
+        _ = app.Services.GetRequiredService<HostSettingsReload>();
         refusedChanges.LogTo(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RefusedFileChanges).FullName!));
         app.MapFederationEndpoints();
         app.Lifetime.ApplicationStarted.Register(startupLog.Started);

@@ -50,6 +50,20 @@ public sealed class AmqpTransport : ITransport
     public IReadOnlyList<string> ValidateUri(string uri) => AmqpEndpoint.Problems(uri);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Refuses a <c>prefetch-count</c> above 65535: <c>basic.qos</c> carries it in 16 bits, so the link's consumer would
+    /// refuse it every time it starts. Checked here, per transport, because JetStream upstreams take larger values.
+    /// </remarks>
+    public IReadOnlyList<UpstreamSettingProblem> ValidateUpstream(string uri, UpstreamSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings.PrefetchCount is > ushort.MaxValue and var prefetch
+            ? [new UpstreamSettingProblem(UpstreamSettings.PrefetchCountKey, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"'{prefetch}' is above AMQP's limit of {ushort.MaxValue} (basic.qos carries it in 16 bits); set it to at most {ushort.MaxValue} for an amqp:// or amqps:// upstream"))]
+            : [];
+    }
+
+    /// <inheritdoc />
     /// <remarks>RabbitMQ has every capability. The headers exchange is built in; durability holds for durable queues and persistent messages.</remarks>
     public TransportCapabilities Capabilities => TransportCapabilities.All;
 

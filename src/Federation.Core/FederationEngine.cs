@@ -84,7 +84,9 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
 
     /// <summary>
     /// Applies new options, as <c>set_parameter</c> / <c>set_policy</c> / <c>clear_policy</c> would: links whose resolved
-    /// upstream, policy or exchange changed restart, new ones start, removed ones stop; others keep running untouched.
+    /// upstream or exchange changed in how they move messages restart, new ones start, removed ones stop; links whose
+    /// change does not move messages differently (the policy's name, the reconnect schedule, the cleanup mode) take it
+    /// over as they run, keeping their upstream queue; others keep running untouched.
     /// The options are validated exactly as by the constructor before anything changes, because stopping a link deletes
     /// its upstream queue: only a valid configuration may remove links.
     /// </summary>
@@ -98,6 +100,19 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
         ThrowIfDisposed();
         var definitions = FederationDefinitions.Create(options, _transports);
         return _supervisor.ReconfigureAsync(definitions).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Applies new options as <see cref="UpdateAsync"/> does, unless they amount to the configuration that runs now
+    /// (a settings file saved twice, or changed elsewhere than in the federation's keys); then nothing is done or logged.
+    /// </summary>
+    /// <returns>Whether the options were applied.</returns>
+    /// <exception cref="FederationConfigurationException">The options are invalid; nothing was changed.</exception>
+    internal Task<bool> UpdateIfChangedAsync(FederationOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var definitions = FederationDefinitions.Create(options, _transports);
+        return _supervisor.ReconfigureIfChangedAsync(definitions).WaitAsync(cancellationToken);
     }
 
     /// <summary>

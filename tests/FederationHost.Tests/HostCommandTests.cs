@@ -90,6 +90,30 @@ public sealed class HostCommandTests
     }
 
     [Fact]
+    public async Task Validate_refuses_a_prefetch_the_amqp_transport_cannot_take_naming_the_key_on_the_upstream_and_the_set_element()
+    {
+        // The AMQP transport judges its own upstreams (basic.qos carries 16 bits); a memory upstream takes the same value.
+        using var directory = new TemporaryDirectory("federation-cli-");
+        var file = directory.File("appsettings.json");
+        await File.WriteAllTextAsync(file, GoodFile
+            .Replace("\"max-hops\": 1 }", "\"max-hops\": 1, \"prefetch-count\": 70000 }", StringComparison.Ordinal)
+            .Replace("broker.example:5672/%2f\" }", "broker.example:5672/%2f\", \"prefetch-count\": 70000 }", StringComparison.Ordinal)
+            .Replace("\"Policies\"", "\"UpstreamSets\": { \"s\": [ { \"upstream\": \"other\", \"prefetch-count\": 65536 } ] },\n    \"Policies\"", StringComparison.Ordinal));
+
+        var (exit, output, _) = await RunAsync("validate", file);
+
+        Assert.Equal(HostCommands.Failure, exit);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal(
+            [
+                $"{file}: Upstreams:other:prefetch-count: '70000' is above AMQP's limit of 65535 (basic.qos carries it in 16 bits); set it to at most 65535 for an amqp:// or amqps:// upstream",
+                $"{file}: UpstreamSets:s:0:prefetch-count: '65536' is above AMQP's limit of 65535 (basic.qos carries it in 16 bits); set it to at most 65535 for an amqp:// or amqps:// upstream",
+                $"{file}: invalid: 2 problem(s)",
+            ],
+            lines);
+    }
+
+    [Fact]
     public async Task Validate_reports_a_file_that_is_not_json_in_one_line()
     {
         using var directory = new TemporaryDirectory("federation-cli-");

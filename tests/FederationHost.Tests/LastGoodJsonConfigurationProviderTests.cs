@@ -190,6 +190,49 @@ public sealed class LastGoodJsonConfigurationProviderTests : IDisposable
         (configuration as IDisposable)?.Dispose();
     }
 
+    [Fact]
+    public void A_notification_that_finds_the_content_already_read_raises_no_change()
+    {
+        // Editors and file watchers often report one save twice; only the first may reach the listeners.
+        File.WriteAllText(FilePath, Good);
+        var watch = new ManualWatch(_files);
+        var configuration = new ConfigurationBuilder()
+            .Add(new LastGoodJsonConfigurationSource(_refused) { Path = "appsettings.json", ReloadOnChange = true, ReloadDelay = 0, FileProvider = watch })
+            .Build();
+        var changes = 0;
+        using var subscription = Microsoft.Extensions.Primitives.ChangeToken.OnChange(configuration.GetReloadToken, () => changes++);
+
+        watch.Fire();
+        Assert.Equal(0, changes);
+
+        File.WriteAllText(FilePath, """{ "Federation": { "Downstream": { "uri": "memory://rewritten/%2f" } } }""");
+        watch.Fire();
+        watch.Fire();
+        Assert.Equal(1, changes);
+        Assert.Equal("memory://rewritten/%2f", configuration["Federation:Downstream:uri"]);
+        (configuration as IDisposable)?.Dispose();
+    }
+
+    /// <summary>The directory's files, with change notifications raised by the test, synchronously.</summary>
+    private sealed class ManualWatch(IFileProvider files) : IFileProvider
+    {
+        private CancellationTokenSource _next = new();
+
+        public IFileInfo GetFileInfo(string subpath) => files.GetFileInfo(subpath);
+
+        public IDirectoryContents GetDirectoryContents(string subpath) => files.GetDirectoryContents(subpath);
+
+        public Microsoft.Extensions.Primitives.IChangeToken Watch(string filter) => new Microsoft.Extensions.Primitives.CancellationChangeToken(_next.Token);
+
+        public void Fire()
+        {
+            var fired = _next;
+            _next = new CancellationTokenSource();
+            fired.Cancel();
+            fired.Dispose();
+        }
+    }
+
     public void Dispose()
     {
         _files.Dispose();

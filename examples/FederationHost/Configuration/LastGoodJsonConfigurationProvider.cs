@@ -13,6 +13,7 @@ namespace FederationHost.Configuration;
 /// not JSON, a duplicate key, nesting deeper than 64, an empty file, a missing file that is not optional.</item>
 /// <item>A later load with such a file, or with the file deleted, keeps the data read before, raises no change, and
 /// reports the problem to <see cref="LastGoodJsonConfigurationSource.Refused"/> (logged at warning).</item>
+/// <item>A later load that reads the same data as before (a save notified twice, a file saved unchanged) raises no change.</item>
 /// </list>
 /// </summary>
 public sealed class LastGoodJsonConfigurationProvider : ConfigurationProvider, IDisposable
@@ -120,10 +121,16 @@ public sealed class LastGoodJsonConfigurationProvider : ConfigurationProvider, I
             return false;
         }
 
+        // One save is often notified twice (the file is truncated, then written); a read that finds what was read before
+        // is no change, and raising one would make every listener report the same reload again.
+        var unchanged = _fileWasRead && SameData(Data, data);
         Data = new Dictionary<string, string?>(data, StringComparer.OrdinalIgnoreCase);
         _fileWasRead = true;
-        return raiseChange;
+        return raiseChange && !unchanged;
     }
+
+    private static bool SameData(IDictionary<string, string?> before, IDictionary<string, string?> after) =>
+        before.Count == after.Count && after.All(e => before.TryGetValue(e.Key, out var value) && value == e.Value);
 
     private IFileInfo? File() => _source.Path is { } path ? _source.FileProvider?.GetFileInfo(path) : null;
 }

@@ -71,6 +71,9 @@ internal static partial class Log
     [LoggerMessage(2003, LogLevel.Information, "Starting link {LinkId}: {Exchange} <- {Upstream}")]
     public static partial void LinkStarting(ILogger logger, string linkId, string exchange, string upstream);
 
+    [LoggerMessage(2017, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) keeps running under its new definition (policy '{OldPolicy}' -> '{NewPolicy}'): nothing that moves messages changed")]
+    public static partial void LinkUpdated(ILogger logger, string linkId, string exchange, string upstream, string oldPolicy, string newPolicy);
+
     [LoggerMessage(2004, LogLevel.Warning, "Two upstream set elements resolve to the same link {LinkId} ({Exchange} <- {Upstream}, exchange '{UpstreamExchange}'); only the first is used")]
     public static partial void DuplicateLink(ILogger logger, string linkId, string exchange, string upstream, string upstreamExchange);
 

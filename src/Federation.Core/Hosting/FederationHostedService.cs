@@ -17,8 +17,10 @@ internal sealed class FederationHostedService(
     IOptionsMonitor<FederationOptions> options,
     ILogger<FederationHostedService> logger) : IHostedService, IDisposable
 {
+    private readonly Lock _gate = new();
     private IDisposable? _reloadSubscription;
     private FederationEngine? _engine;
+    private string? _lastRefused;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -60,20 +62,62 @@ internal sealed class FederationHostedService(
 
     public void Dispose() => _reloadSubscription?.Dispose();
 
-    private void OnReload(FederationOptions updated) => _ = ApplyAsync(updated);
+    // Change callbacks come twice for one save of a settings file (the file system reports the write in steps), and for
+    // changes outside the federation's keys. So a reload that brings the configuration already running is skipped
+    // (compared on the engine's loop), and one refused for the same errors as the last is not reported again. Validation
+    // and posting to the engine happen under the lock, so that reloads reach the engine in the order they came.
+    private void OnReload(FederationOptions updated)
+    {
+        Task<bool> applying;
+        lock (_gate)
+        {
+            try
+            {
+                // After a refusal, a configuration equal to the running one is the operator's fix: say it was taken.
+                applying = _lastRefused is null
+                    ? _engine!.UpdateIfChangedAsync(updated, CancellationToken.None)
+                    : AppliedAsync(_engine!.UpdateAsync(updated, CancellationToken.None));
+                _lastRefused = null;
+            }
+            catch (FederationConfigurationException ex)
+            {
+                var errors = string.Join("; ", ex.Errors);
+                if (errors != _lastRefused)
+                {
+                    _lastRefused = errors;
+                    Log.ReloadRejected(logger, ex.Errors.Count, errors);
+                }
+
+                return;
+            }
+#pragma warning disable CA1031 // Thrown into the change callback, a failure would reach whoever raised the change; it is logged here.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.ReloadFailed(logger, FailureEpisode.Describe(ex));
+                return;
+            }
+        }
+
+        _ = ReportAsync(applying);
+    }
+
+    private static async Task<bool> AppliedAsync(Task update)
+    {
+        await update.ConfigureAwait(false);
+        return true;
+    }
 
     // Fire-and-forget from the change callback, so it must never throw: whatever goes wrong is logged, and the engine
     // stays ready for the next reload.
-    private async Task ApplyAsync(FederationOptions updated)
+    private async Task ReportAsync(Task<bool> applying)
     {
         try
         {
-            await _engine!.UpdateAsync(updated, CancellationToken.None).ConfigureAwait(false);
-            Log.Reloaded(logger);
-        }
-        catch (FederationConfigurationException ex)
-        {
-            Log.ReloadRejected(logger, ex.Errors.Count, string.Join("; ", ex.Errors));
+            if (await applying.ConfigureAwait(false))
+            {
+                Log.Reloaded(logger);
+            }
         }
         catch (ObjectDisposedException)
         {

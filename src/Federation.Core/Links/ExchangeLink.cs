@@ -20,7 +20,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private readonly ExchangeBindings _bindings;
     private readonly BindingFeed _feed = new();
     private readonly LinkCounters _counters;
-    private readonly LinkSessionContext _sessionContext;
+    private LinkSessionContext _sessionContext;
+    private LinkDefinition _definition;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
@@ -53,7 +54,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         LinkOwnership? ownership = null,
         LinkDrops? drops = null)
     {
-        Definition = definition;
+        _definition = definition;
         _transports = transports;
         _downstream = downstream;
         _bindings = bindings;
@@ -67,12 +68,28 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _status = NewStatus(LinkState.Starting, UriRedaction.Redact(definition.Upstream.Uris[0]), null, null);
     }
 
-    public LinkDefinition Definition { get; }
+    /// <summary>The definition the link runs; <see cref="Update"/> replaces it with one that moves messages alike. Any thread.</summary>
+    public LinkDefinition Definition => Volatile.Read(ref _definition);
 
     /// <summary>What this link dropped, by reason (see <see cref="LinkReconciler"/>: they carry over to a replacement).</summary>
     public LinkDrops Drops => _counters.Drops;
 
-    public LinkStatus Status => _counters.DropsByReason is { } dropped ? Volatile.Read(ref _status) with { DroppedMessages = dropped } : Volatile.Read(ref _status);
+    public LinkStatus Status
+    {
+        get
+        {
+            var status = Volatile.Read(ref _status);
+
+            // The run loop may have built this entry from the definition before an update: the policy shown is the current one.
+            var policy = Definition.PolicyName;
+            if (status.Policy != policy)
+            {
+                status = status with { Policy = policy };
+            }
+
+            return _counters.DropsByReason is { } dropped ? status with { DroppedMessages = dropped } : status;
+        }
+    }
 
     /// <summary>Starts the run loop in the background.</summary>
     public void Start() => _loop = Task.Run(RunLoopAsync);
@@ -92,6 +109,24 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         {
             // The run ended at this moment; the loop starts the next one anyway.
         }
+    }
+
+    /// <summary>
+    /// Takes over <paramref name="definition"/>, which moves messages as the running one does
+    /// (<see cref="LinkDefinition.MovesMessagesAs"/>), without restarting: the session, its upstream queue and its
+    /// connection go on. The status shows the new policy at once; the connection keeps the name it was opened with (a
+    /// broker cannot rename a connection) until the link next connects. A new reconnect schedule applies from the next
+    /// failure, a new cleanup mode when the link stops.
+    /// </summary>
+    public void Update(LinkDefinition definition)
+    {
+        if (!Definition.MovesMessagesAs(definition))
+        {
+            throw new InvalidOperationException($"Link {Definition.Id}: a definition that moves messages differently needs a restart, not an update.");
+        }
+
+        Volatile.Write(ref _sessionContext, _sessionContext with { Definition = definition });
+        Volatile.Write(ref _definition, definition);
     }
 
     /// <summary>
@@ -125,7 +160,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     {
         var uris = Definition.Upstream.Uris;
         var attempt = 0;
-        var backoff = ReconnectBackoff.For(Definition.Upstream);
+        var scheduledBy = Definition;
+        var backoff = ReconnectBackoff.For(scheduledBy.Upstream);
         while (!_stopping.IsCancellationRequested)
         {
             // Rotate over the URIs, one per attempt, so every URI of the upstream gets tried.
@@ -170,6 +206,13 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 {
                     backoff.Reset();
                     _failures.End();
+                }
+
+                // An update may have changed the schedule since the link started: the next wait follows the new one.
+                if (Definition is var current && current.ReconnectsDifferentlyFrom(scheduledBy))
+                {
+                    scheduledBy = current;
+                    backoff = ReconnectBackoff.For(current.Upstream);
                 }
 
                 var delay = backoff.NextDelay();
@@ -343,7 +386,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         var transport = _transports.Resolve(uri);
         var connectionName = UpstreamNaming.ConnectionName(Definition.Upstream.UpstreamName, Definition.PolicyName);
         var upstream = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), _time, cancellationToken).ConfigureAwait(false);
-        var session = new LinkSession(_sessionContext, downstream, upstream, lease);
+        var session = new LinkSession(Volatile.Read(ref _sessionContext), downstream, upstream, lease);
         try
         {
             await session.SetUpAsync(cancellationToken).ConfigureAwait(false);

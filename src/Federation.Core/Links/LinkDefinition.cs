@@ -3,7 +3,10 @@ using Federation.Core.Transport;
 
 namespace Federation.Core.Links;
 
-/// <summary>Everything that identifies what one link does. A changed definition means the link must restart.</summary>
+/// <summary>
+/// Everything that identifies what one link does. A definition that changed in how the link moves messages means the
+/// link must restart (<see cref="MovesMessagesAs"/>); other changes are taken over by the running link.
+/// </summary>
 /// <param name="Id">Stable link id.</param>
 /// <param name="Exchange">The downstream (federated) exchange.</param>
 /// <param name="Upstream">The resolved upstream element.</param>
@@ -14,4 +17,35 @@ internal sealed record LinkDefinition(string Id, ExchangeSpec Exchange, Resolved
 {
     /// <summary>The upstream exchange name.</summary>
     public string UpstreamExchange => Upstream.UpstreamExchangeFor(Exchange.Name);
+
+    /// <summary>
+    /// Whether a link running this definition moves messages exactly as one running <paramref name="other"/> would: equal
+    /// but for what a running link takes over without touching its session (see <see cref="ExchangeLink.Update"/>).
+    /// The policy's name is only shown (status, connection name); the reconnect schedule applies between runs and the
+    /// cleanup mode when the link stops. Restarting for those would delete and re-declare the upstream queue, losing what
+    /// it held, for nothing: renaming a policy, or a new policy that resolves to the same upstream, must not cost messages.
+    /// Neither the link id nor the lease and ledger names depend on them, so duplicate suppression is not disturbed.
+    /// </summary>
+    public bool MovesMessagesAs(LinkDefinition other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        var aligned = other with
+        {
+            PolicyName = PolicyName,
+            Upstream = other.Upstream with
+            {
+                ReconnectDelay = Upstream.ReconnectDelay,
+                ReconnectBackoff = Upstream.ReconnectBackoff,
+                ReconnectDelayMaxSetting = Upstream.ReconnectDelayMaxSetting,
+                ResourceCleanupMode = Upstream.ResourceCleanupMode,
+            },
+        };
+        return this == aligned;
+    }
+
+    /// <summary>Whether <paramref name="other"/> asks for another reconnect schedule than this definition.</summary>
+    public bool ReconnectsDifferentlyFrom(LinkDefinition other) =>
+        Upstream.ReconnectDelay != other.Upstream.ReconnectDelay
+        || Upstream.ReconnectBackoff != other.Upstream.ReconnectBackoff
+        || Upstream.ReconnectDelayMaxSetting != other.Upstream.ReconnectDelayMaxSetting;
 }

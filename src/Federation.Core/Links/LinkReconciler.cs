@@ -9,9 +9,10 @@ namespace Federation.Core.Links;
 
 /// <summary>
 /// The running links, kept equal to the desired ones: the definitions resolved against the downstream exchanges. A link
-/// whose definition changed is stopped (cleaning up its upstream objects) before its replacement starts; the others go on
-/// untouched. A replacement (same id) goes on counting the drops of the link it replaces: the status promises what a link
-/// dropped since the host started, and a reload that changes, say, the prefetch must not wipe an operator's record of
+/// whose definition changed in how it moves messages is stopped (cleaning up its upstream objects) before its replacement
+/// starts; one whose definition changed otherwise (the policy's name, say) takes the new one over as it runs; the others
+/// go on untouched. A replacement (same id) goes on counting the drops of the link it replaces: the status promises what a
+/// link dropped since the host started, and a reload that changes, say, the prefetch must not wipe an operator's record of
 /// losses (the metrics, keyed by exchange and upstream, run on too). A link a reload removes takes its counts with it.
 /// </summary>
 /// <remarks>Changes run on the supervisor's loop; the statuses and descriptions may be read from any thread.</remarks>
@@ -91,7 +92,7 @@ internal sealed class LinkReconciler
         var replaced = new Dictionary<string, LinkDrops>(StringComparer.Ordinal);
         foreach (var (id, link) in _links)
         {
-            if (!desired.TryGetValue(id, out var wanted) || wanted != link.Definition)
+            if (!desired.TryGetValue(id, out var wanted) || !link.Definition.MovesMessagesAs(wanted))
             {
                 _links.TryRemove(id, out _);
                 if (wanted is not null)
@@ -100,6 +101,12 @@ internal sealed class LinkReconciler
                 }
 
                 stopping.Add(link.StopAsync(cleanup: true));
+            }
+            else if (wanted != link.Definition)
+            {
+                // Nothing that moves messages changed: a restart would only delete the upstream queue and what it holds.
+                Log.LinkUpdated(_logger, id, wanted.Exchange.Name, wanted.Upstream.UpstreamName, link.Definition.PolicyName ?? "(none)", wanted.PolicyName ?? "(none)");
+                link.Update(wanted);
             }
         }
 

@@ -80,11 +80,25 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     });
 
     /// <summary>
-    /// Applies new definitions; only links whose definition changed are restarted. A failure is logged and rethrown; the
+    /// Applies new definitions; only links whose definition changed in how they move messages are restarted. A failure is logged and rethrown; the
     /// supervisor stays connected to (or keeps trying) the downstream and takes the next reconfiguration.
     /// </summary>
-    public Task ReconfigureAsync(FederationDefinitions definitions) => _loop.Ask(async () =>
+    public Task ReconfigureAsync(FederationDefinitions definitions) => ReconfigureAsync(definitions, skipEquivalent: false);
+
+    /// <summary>
+    /// Applies new definitions as <see cref="ReconfigureAsync(FederationDefinitions)"/> does, unless they are equivalent to
+    /// the running ones (<see cref="FederationDefinitions.IsEquivalentTo"/>); then nothing is done or logged.
+    /// </summary>
+    /// <returns>Whether the definitions were applied. Compared on the loop, so that of two reloads bringing the same change, one applies it.</returns>
+    public Task<bool> ReconfigureIfChangedAsync(FederationDefinitions definitions) => ReconfigureAsync(definitions, skipEquivalent: true);
+
+    private Task<bool> ReconfigureAsync(FederationDefinitions definitions, bool skipEquivalent) => _loop.Ask(async () =>
     {
+        if (skipEquivalent && definitions.IsEquivalentTo(_definitions))
+        {
+            return false;
+        }
+
         LogDuplicateSetElements(definitions);
         LogStartOnlyChanges(definitions);
         try
@@ -99,6 +113,8 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             _downstream.BeginUnlessRetryScheduled();
             throw;
         }
+
+        return true;
     });
 
     /// <summary>Restarts the link with <paramref name="id"/>; false when there is none.</summary>

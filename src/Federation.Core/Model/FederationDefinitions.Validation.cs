@@ -38,9 +38,13 @@ internal sealed partial class FederationDefinitions
         ValidateDownstream(options.Downstream, transports, errors);
 
         var upstreams = InNameOrder(options.Upstreams, nameof(FederationOptions.Upstreams), errors);
+        var usableUris = new Dictionary<string, IList<string>>(StringComparer.Ordinal);
         foreach (var (name, upstream) in upstreams)
         {
-            UpstreamValidation.ValidateUpstream(upstream, Child(nameof(FederationOptions.Upstreams), name), transports, errors);
+            if (UpstreamValidation.ValidateUpstream(upstream, Child(nameof(FederationOptions.Upstreams), name), transports, errors))
+            {
+                usableUris[name] = upstream.Uris;
+            }
         }
 
         // The reader leaves out entries it could not read; references to them cannot be judged until those errors are fixed.
@@ -50,6 +54,7 @@ internal sealed partial class FederationDefinitions
         foreach (var (name, elements) in sets)
         {
             ValidateSet(name, elements, Child(nameof(FederationOptions.UpstreamSets), name), checkReferences ? upstreamNames : null, errors);
+            CheckSetAgainstTransports(elements, Child(nameof(FederationOptions.UpstreamSets), name), usableUris, transports, errors);
         }
 
         var setNames = sets.Select(s => s.Key).ToList();
@@ -113,6 +118,19 @@ internal sealed partial class FederationDefinitions
             {
                 // Refused rather than skipped: a typo here must not quietly remove (and clean up) the links it would run.
                 errors.Add(At(Child(elementPath, UpstreamKeys.Upstream), Quote(upstream) + " names no defined upstream " + Defined(upstreamNames)));
+            }
+        }
+    }
+
+    // A set element's own values run on its upstream's URIs: an override the upstream's transport refuses fails here, as
+    // it would on the upstream itself.
+    private static void CheckSetAgainstTransports(IList<UpstreamSetElement>? elements, string path, Dictionary<string, IList<string>> usableUris, TransportResolver? transports, List<string> errors)
+    {
+        for (var i = 0; i < (elements?.Count ?? 0); i++)
+        {
+            if (elements![i] is { Upstream: { } upstream } element && usableUris.TryGetValue(upstream, out var uris))
+            {
+                UpstreamValidation.ValidateForTransports(element, uris, Child(path, i), transports, errors);
             }
         }
     }

@@ -19,7 +19,7 @@ public sealed partial class UpstreamDefinition
             var upstream = UpstreamParametersReader.ReadUpstream(root, "", errors);
             if (upstream is not null)
             {
-                UpstreamValidation.ValidateUpstream(upstream, "", transports: null, errors);
+                _ = UpstreamValidation.ValidateUpstream(upstream, "", transports: null, errors);
             }
 
             return upstream!;

@@ -23,17 +23,54 @@ internal static class UpstreamValidation
     /// <summary>The largest <c>expires</c> and <c>message-ttl</c>: RabbitMQ's timer limit, 2^32 - 1 ms (about 49.7 days).</summary>
     public const long MaxQueueMilliseconds = uint.MaxValue;
 
-    /// <summary>Checks a <c>federation-upstream</c>.</summary>
-    public static void ValidateUpstream(UpstreamDefinition? upstream, string path, TransportResolver? transports, ICollection<string> errors)
+    /// <summary>Checks a <c>federation-upstream</c>, and its settings against the transports of its URIs when they are given.</summary>
+    /// <returns>Whether its URIs are usable, so that set elements naming it can be checked against their transports too.</returns>
+    public static bool ValidateUpstream([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] UpstreamDefinition? upstream, string path, TransportResolver? transports, ICollection<string> errors)
     {
         if (upstream is null)
         {
             errors.Add(At(path, "is null"));
+            return false;
+        }
+
+        var before = errors.Count;
+        ValidateUris(upstream.Uris, Child(path, UpstreamKeys.Uri), transports, errors);
+        var usableUris = errors.Count == before;
+        ValidateParameters(upstream, path, errors);
+        if (usableUris)
+        {
+            ValidateForTransports(upstream, upstream.Uris, path, transports, errors);
+        }
+
+        return usableUris;
+    }
+
+    /// <summary>
+    /// Checks what <paramref name="parameters"/> (an upstream or a set element) sets against the transport of each of
+    /// <paramref name="uris"/> (<see cref="ITransport.ValidateUpstream"/>): a value the transport always refuses, such as
+    /// an AMQP <c>prefetch-count</c> above 65535, fails the configuration naming its key, rather than every link it would
+    /// run. The same problem from several URIs of one upstream is reported once.
+    /// </summary>
+    public static void ValidateForTransports(UpstreamParameters parameters, IEnumerable<string> uris, string path, TransportResolver? transports, ICollection<string> errors)
+    {
+        if (transports is null)
+        {
             return;
         }
 
-        ValidateUris(upstream.Uris, Child(path, UpstreamKeys.Uri), transports, errors);
-        ValidateParameters(upstream, path, errors);
+        var settings = new UpstreamSettings { PrefetchCount = parameters.PrefetchCount };
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var uri in uris)
+        {
+            foreach (var problem in transports.ValidateUpstream(uri, settings))
+            {
+                var error = At(Child(path, problem.Key), problem.Problem);
+                if (reported.Add(error))
+                {
+                    errors.Add(error);
+                }
+            }
+        }
     }
 
     /// <summary>Checks one element of a <c>federation-upstream-set</c>.</summary>
@@ -108,7 +145,7 @@ internal static class UpstreamValidation
     {
         CheckRange(parameters.MaxHops is { } hops && hops < 1, UpstreamKeys.MaxHops, parameters.MaxHops, "must be at least 1");
         // 0 would mean "unlimited" to an AMQP broker (basic.qos) while the downstream confirm window became 1: two silent surprises.
-        // No upper bound here: JetStream takes larger values; an AMQP link refuses one above 65535 when it starts.
+        // No upper bound here: JetStream takes larger values; each transport checks its own (ValidateForTransports).
         CheckRange(parameters.PrefetchCount is { } prefetch && prefetch < 1, UpstreamKeys.PrefetchCount, parameters.PrefetchCount, "must be at least 1");
         CheckRange(
             parameters.ReconnectDelaySeconds is { } delay && !(delay >= MinReconnectDelaySeconds && delay <= MaxReconnectDelaySeconds),

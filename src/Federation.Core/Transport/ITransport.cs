@@ -27,6 +27,17 @@ public interface ITransport
     IReadOnlyList<string> ValidateUri(string uri) => [];
 
     /// <summary>
+    /// Checks the settings an upstream (or upstream set element) runs with on <paramref name="uri"/>, one of
+    /// <see cref="Schemes"/>, without connecting: what this transport would refuse when the link starts, such as a
+    /// <c>prefetch-count</c> beyond its protocol's range. Configuration validation calls it at start and on every reload,
+    /// so that such a value is refused, naming its key, before a reload stops the links that run now.
+    /// </summary>
+    /// <param name="uri">One URI of the upstream, possibly with credentials; it has passed <see cref="ValidateUri"/>.</param>
+    /// <param name="settings">The values the upstream or set element sets.</param>
+    /// <returns>One problem per setting this transport refuses; empty when it honours them all. The default accepts every setting.</returns>
+    IReadOnlyList<UpstreamSettingProblem> ValidateUpstream(string uri, UpstreamSettings settings) => [];
+
+    /// <summary>
     /// What this transport's connections can do beyond the common core, and so which of the documented alternative
     /// behaviours they show (see each flag of <see cref="TransportCapabilities"/>). The shared contract suite checks
     /// every transport against what it declares here.

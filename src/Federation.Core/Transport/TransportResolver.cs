@@ -44,6 +44,13 @@ internal sealed class TransportResolver
         return transport.ValidateUri(uri);
     }
 
+    /// <summary>
+    /// The settings the transport of <paramref name="uri"/> refuses (<see cref="ITransport.ValidateUpstream"/>); empty when
+    /// none, or when no transport serves the URI (<see cref="Validate"/> reports that).
+    /// </summary>
+    public IReadOnlyList<UpstreamSettingProblem> ValidateUpstream(string uri, UpstreamSettings settings) =>
+        TryResolve(uri, out var transport) ? transport.ValidateUpstream(uri, settings) : [];
+
     private bool TryResolve(string uri, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ITransport? transport) =>
         _bySchema.TryGetValue(SchemeOf(uri), out transport);
 

@@ -21,7 +21,9 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
     private readonly CancellationTokenSource stopping = new();
     private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly HashSet<ulong> unsettled = [];
+    private readonly Lock unreadableGate = new();
     private ulong lastDeliveryTag;
+    private ConnectionLostException? unreadableError;
     private ulong settledThrough;
     private volatile bool disposing;
 
@@ -38,6 +40,11 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
 
     public static async Task<AmqpConsumer> StartAsync(AmqpConnection connection, string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken)
     {
+        if (!options.AutoAck && UnreadableMessageRemoval.TakeSuspicion(connection.Endpoint, queue) is { } clientError)
+        {
+            await RemoveUnreadableAsync(connection, queue, options, clientError, cancellationToken).ConfigureAwait(false);
+        }
+
         var channel = await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
         var consumer = new AmqpConsumer(connection, channel, queue, options, handler);
         try
@@ -53,12 +60,16 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
                 await channel.BasicQosAsync(0, (ushort)Math.Max(options.Prefetch, 0), global: false, cancellationToken).ConfigureAwait(false);
             }
 
+            // Watched on the connection, not only on the channel: the session may dispose this consumer (its connection
+            // is lost) before the channel hears of the shutdown, and the unreadable delivery must be accounted for anyway.
+            connection.Client.ConnectionShutdownAsync += consumer.OnConnectionShutdownAsync;
             await channel.BasicConsumeAsync(queue, options.AutoAck, consumer, cancellationToken).ConfigureAwait(false);
             return consumer;
         }
         catch (Exception error)
         {
             consumer.disposing = true;
+            connection.Client.ConnectionShutdownAsync -= consumer.OnConnectionShutdownAsync;
             channel.Dispose();
             if (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is { } mapped)
             {
@@ -66,6 +77,52 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
             }
 
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The last consumer of <paramref name="queue"/> lost its connection because the client could not read a delivery
+    /// (<paramref name="clientError"/>): removes the messages at the head that the client cannot read, each counted as
+    /// dropped, before consuming again (see <see cref="UnreadableMessageRemoval"/>).
+    /// </summary>
+    /// <exception cref="TransportException">
+    /// They could not be looked at: fails this attempt with the cause, the queue and how to remove them by hand. The mark
+    /// is gone, so the next attempt consumes; should the message still be there, its crash marks the queue again.
+    /// </exception>
+    private static async Task RemoveUnreadableAsync(AmqpConnection connection, string queue, ConsumerOptions options, string clientError, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<UnreadableMessageRemoval.Removed> removed;
+        UnreadableMessageRemoval.RemovalFailedException? failure = null;
+        try
+        {
+            removed = await UnreadableMessageRemoval.RemoveAsync(
+                connection.Endpoint, connection.Name + " (removing unreadable messages)", queue, UnreadableMessageRemoval.Depth(options.Prefetch), cancellationToken).ConfigureAwait(false);
+        }
+        catch (UnreadableMessageRemoval.RemovalFailedException error)
+        {
+            removed = error.Removed;
+            failure = error;
+        }
+
+        foreach (var message in removed)
+        {
+            options.Dropped?.Invoke(UnreadableMessageRemoval.DropReason, 1, UnreadableMessageRemoval.Cause(message, queue));
+        }
+
+        if (failure?.InnerException is OperationCanceledException && cancellationToken.IsCancellationRequested)
+        {
+            // The link is stopping or restarting: the next consumer of the queue looks again.
+            UnreadableMessageRemoval.Suspect(connection.Endpoint, queue, clientError);
+            throw new OperationCanceledException("Removing unreadable messages was cancelled.", failure, cancellationToken);
+        }
+
+        if (failure is not null)
+        {
+            throw new TransportException(
+                $"RabbitMQ.Client could not read a message of queue '{PrintableWireText.Escape(queue)}' ({clientError}) and closed the connection over it; " +
+                $"looking for it with a connection of its own failed ({failure.Message}), so it may still be in the queue; " +
+                UnreadableMessageRemoval.ManualRemoval(connection.Endpoint, queue),
+                failure);
         }
     }
 
@@ -123,6 +180,19 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
             return; // Unacked deliveries return to the queue when the channel closes.
         }
 
+        MessageProperties mapped;
+        try
+        {
+            mapped = AmqpProperties.FromAmqp(properties);
+        }
+#pragma warning disable CA1031 // Whatever the mapping throws is about this one message: it must not stop the link.
+        catch (Exception mappingFailure)
+#pragma warning restore CA1031
+        {
+            await DropUnmappableAsync(deliveryTag, exchange, routingKey, mappingFailure).ConfigureAwait(false);
+            return;
+        }
+
         lock (unsettled)
         {
             lastDeliveryTag = deliveryTag;
@@ -132,7 +202,7 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
             }
         }
 
-        var delivery = new Delivery(deliveryTag, redelivered, exchange, routingKey, AmqpProperties.FromAmqp(properties), body.ToArray());
+        var delivery = new Delivery(deliveryTag, redelivered, exchange, routingKey, mapped, body.ToArray());
         try
         {
             await handler(delivery, stopping.Token).ConfigureAwait(false);
@@ -152,6 +222,33 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
                 AmqpErrors.SafeInner(handlerFailure, endpoint.User, endpoint.Password)));
             _ = Task.Run(CloseChannelAsync, CancellationToken.None);
         }
+    }
+
+    /// <summary>
+    /// Settles a delivery whose properties cannot be mapped (no known message does that any more, but a handler must never
+    /// see half a message, and a tag it never sees must not stay unsettled): rejected without requeue (a dead-letter
+    /// exchange on the queue keeps it), then counted as dropped. It never reaches the handler, so no later ack names it.
+    /// </summary>
+    private async Task DropUnmappableAsync(ulong deliveryTag, string exchange, string routingKey, Exception mappingFailure)
+    {
+        if (!options.AutoAck)
+        {
+            try
+            {
+                await Channel.BasicRejectAsync(deliveryTag, requeue: false, CancellationToken.None).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // The channel is closing: the message goes back to the queue, and comes back here.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                return;
+            }
+        }
+
+        options.Dropped?.Invoke(UnreadableMessageRemoval.DropReason, 1,
+            $"the properties of a message in queue '{PrintableWireText.Escape(queue)}' (published to '{PrintableWireText.Escape(exchange)}' with routing key " +
+            $"'{PrintableWireText.Escape(routingKey)}') cannot be mapped ({mappingFailure.GetType().Name}: {mappingFailure.Message}); " +
+            (options.AutoAck ? "dropped" : "rejected without requeue (a dead-letter exchange on the queue keeps it)"));
     }
 
     public override Task HandleBasicCancelAsync(string consumerTag, CancellationToken cancellationToken = default)
@@ -179,10 +276,57 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
         {
             Stop(null);
         }
+        else if (UnreadableMessageRemoval.IsClientReadFailure(connection.Client.CloseReason ?? reason))
+        {
+            Stop(Unreadable(connection.Client.CloseReason ?? reason));
+        }
         else
         {
             Stop(connection.ClosedError() ?? AmqpErrors.FromReason(reason, AmqpErrors.Operation.Other, null, connection.Endpoint));
         }
+    }
+
+    /// <summary>
+    /// The client closed the connection because it could not parse a delivery: on this connection only this consumer
+    /// receives messages, so the message is in this queue. With acks it went back to the head of the queue, and the next
+    /// consumer removes it first (<see cref="UnreadableMessageRemoval"/>); without, the broker has removed it already, and
+    /// it is counted as dropped now.
+    /// </summary>
+    private ConnectionLostException Unreadable(ShutdownEventArgs reason)
+    {
+        // Once per consumer: both the connection's and the channel's shutdown report it.
+        lock (unreadableGate)
+        {
+            return unreadableError ??= UnreadableOnce(reason);
+        }
+    }
+
+    private ConnectionLostException UnreadableOnce(ShutdownEventArgs reason)
+    {
+        var clientError = $"{reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, connection.Endpoint.User, connection.Endpoint.Password)}";
+        var printableQueue = PrintableWireText.Escape(queue);
+        if (options.AutoAck)
+        {
+            options.Dropped?.Invoke(UnreadableMessageRemoval.DropReason, 1,
+                $"RabbitMQ.Client cannot read a message of queue '{printableQueue}' ({clientError}) and closed the connection over it; with no-ack the broker had removed it " +
+                "already (and whatever was delivered after it on that connection is lost too)");
+            return new ConnectionLostException($"RabbitMQ.Client could not read a delivery from queue '{printableQueue}' ({clientError}) and closed the connection; the link reconnects.");
+        }
+
+        UnreadableMessageRemoval.Suspect(connection.Endpoint, queue, clientError);
+        return new ConnectionLostException(
+            $"RabbitMQ.Client could not read a delivery from queue '{printableQueue}' ({clientError}) and closed the connection; the message went back to the queue, " +
+            "and the link removes it (rejected without requeue, counted as dropped: unreadable) before it consumes again.");
+    }
+
+    private Task OnConnectionShutdownAsync(object sender, ShutdownEventArgs reason)
+    {
+        if (UnreadableMessageRemoval.IsClientReadFailure(reason))
+        {
+            _ = Unreadable(reason);
+        }
+
+        return Task.CompletedTask;
     }
 
     private void Stop(Exception? reason)
@@ -200,6 +344,7 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
 
     private async Task CloseChannelAsync()
     {
+        connection.Client.ConnectionShutdownAsync -= OnConnectionShutdownAsync;
         try
         {
             await Channel.CloseAsync().ConfigureAwait(false);

@@ -1,15 +1,21 @@
 using System.Collections;
-using System.Text;
 using Federation.Core.Hops;
+using Federation.Core.Transport;
 using RabbitMQ.Client;
 
 namespace Federation.Amqp;
 
 /// <summary>
 /// Converts header and argument values between RabbitMQ.Client's field-table types and the normalised representation of
-/// <see cref="Federation.Core.Transport.MessageProperties"/>. The client reads long strings as UTF-8 <c>byte[]</c>, binary as
+/// <see cref="Federation.Core.Transport.MessageProperties"/>. The client reads long strings as <c>byte[]</c>, binary as
 /// <see cref="BinaryTableValue"/> and empty tables/arrays as <see langword="null"/>, so every value is converted at the boundary.
 /// </summary>
+/// <remarks>
+/// Received values are kept exactly: long strings that are not UTF-8 as <see cref="NonUtf8String"/> (written back as
+/// long strings), timestamps out of <see cref="DateTimeOffset"/>'s range as <see cref="UnrepresentableTimestamp"/>.
+/// What the client itself loses cannot be restored here: it reads an empty table or array as void, keeps the last of
+/// duplicate table keys, and decodes table keys (short strings) with U+FFFD for invalid UTF-8.
+/// </remarks>
 internal static class AmqpHeaders
 {
     /// <summary>Converts a received table into normalised values; <see langword="null"/> stays <see langword="null"/>.</summary>
@@ -40,13 +46,33 @@ internal static class AmqpHeaders
         return result;
     }
 
-    /// <summary>Converts one received value.</summary>
+    /// <summary>
+    /// Converts the headers of a received message (see <see cref="FromAmqp"/>). An <c>x-received-from</c> that arrives as
+    /// void becomes the empty trail: the client reads an empty array as void, and an empty array is what a publisher
+    /// sends (the plugin takes it as a valid, empty trail), while a void trail means nothing.
+    /// </summary>
+    public static Dictionary<string, object?>? FromAmqpMessageHeaders(IDictionary<string, object?>? table)
+    {
+        var headers = FromAmqp(table);
+        if (headers is not null && headers.TryGetValue(HopHeaders.ReceivedFrom, out var trail) && trail is null)
+        {
+            headers[HopHeaders.ReceivedFrom] = new List<object?>();
+        }
+
+        return headers;
+    }
+
+    /// <summary>
+    /// Converts one received value, keeping it exact: a long string that is not UTF-8 becomes a <see cref="NonUtf8String"/>,
+    /// a timestamp out of <see cref="DateTimeOffset"/>'s range an <see cref="UnrepresentableTimestamp"/>.
+    /// </summary>
     public static object? FromAmqpValue(object? value) => value switch
     {
         null => null,
-        byte[] longString => Encoding.UTF8.GetString(longString),
+        // The client hands us a fresh array per value, so it is kept rather than copied when it is not UTF-8.
+        byte[] longString => NonUtf8String.FromOwnedBytes(longString),
         BinaryTableValue binary => binary.Bytes.ToArray(),
-        AmqpTimestamp timestamp => DateTimeOffset.FromUnixTimeSeconds(timestamp.UnixTime),
+        AmqpTimestamp timestamp => UnrepresentableTimestamp.FromUnixSeconds(timestamp.UnixTime),
         IDictionary<string, object?> table => FromAmqp(table),
         IDictionary legacyTable => FromLegacyTable(legacyTable),
         IList array => FromAmqpList(array),
@@ -100,7 +126,9 @@ internal static class AmqpHeaders
         null => null,
         string => value,
         byte[] bytes => new BinaryTableValue((byte[])bytes.Clone()),
+        NonUtf8String text => text.Bytes.ToArray(), // the client writes a byte[] as a long string, byte for byte
         DateTimeOffset timestamp => new AmqpTimestamp(timestamp.ToUnixTimeSeconds()),
+        UnrepresentableTimestamp timestamp => new AmqpTimestamp(timestamp.UnixSeconds),
         DateTime dateTime => new AmqpTimestamp(new DateTimeOffset(dateTime.ToUniversalTime()).ToUnixTimeSeconds()),
         IEnumerable<KeyValuePair<string, object?>> table => ToAmqp(table),
         IList array => ToAmqpList(array),

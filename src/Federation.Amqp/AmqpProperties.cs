@@ -34,7 +34,7 @@ internal static class AmqpProperties
         target.AppId = properties.AppId;
         target.DeliveryMode = properties.Persistent ? DeliveryModes.Persistent : default;
         target.Priority = properties.Priority ?? default;
-        target.Timestamp = properties.Timestamp is { } timestamp ? new AmqpTimestamp(timestamp.ToUnixTimeSeconds()) : default;
+        target.Timestamp = properties.UnixTimestamp is { } seconds ? new AmqpTimestamp(seconds) : default;
         headerTable.Clear();
         if (properties.Headers is { } headers)
         {
@@ -47,19 +47,24 @@ internal static class AmqpProperties
         }
     }
 
-    /// <summary>Copies received properties out of the client's objects, which are only valid during the delivery callback.</summary>
+    /// <summary>
+    /// Copies received properties out of the client's objects, which are only valid during the delivery callback. Every
+    /// value the client could read is kept exactly, also a timestamp that <see cref="DateTimeOffset"/> cannot hold (see
+    /// <see cref="MessageProperties.UnixTimestamp"/>); so this does not throw for any message the client delivered.
+    /// </summary>
     public static MessageProperties FromAmqp(IReadOnlyBasicProperties properties) => new()
     {
         ContentType = properties.ContentType,
         ContentEncoding = properties.ContentEncoding,
-        Headers = AmqpHeaders.FromAmqp(properties.Headers),
+        Headers = AmqpHeaders.FromAmqpMessageHeaders(properties.Headers),
         Persistent = properties.IsDeliveryModePresent() && (byte)properties.DeliveryMode == PersistentDeliveryMode,
         Priority = properties.IsPriorityPresent() ? properties.Priority : null,
         CorrelationId = properties.CorrelationId,
         ReplyTo = properties.ReplyTo,
         Expiration = properties.Expiration,
         MessageId = properties.MessageId,
-        Timestamp = properties.IsTimestampPresent() ? DateTimeOffset.FromUnixTimeSeconds(properties.Timestamp.UnixTime) : null,
+        // The client reads the 64 bits as a long; the same long goes back out, so every value survives unchanged.
+        UnixTimestamp = properties.IsTimestampPresent() ? properties.Timestamp.UnixTime : null,
         Type = properties.Type,
         UserId = properties.UserId,
         AppId = properties.AppId,

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Federation.Core.Transport;
 
 namespace Federation.Amqp;
 
@@ -11,8 +12,25 @@ namespace Federation.Amqp;
 internal static class ErlangTermReader
 {
     /// <summary>Converts the printed argument entries to a table, or <see langword="null"/> when there are none.</summary>
-    /// <exception cref="FormatException">An entry is not a printed <c>{Name, Type, Value}</c> triple.</exception>
+    /// <exception cref="FormatException">
+    /// An entry is not a printed <c>{Name, Type, Value}</c> triple, or holds a value no .NET type can hold (a decimal of
+    /// scale above 28). Nothing else: the caller skips such an event.
+    /// </exception>
     public static Dictionary<string, object?>? ReadArguments(IEnumerable<object?>? entries)
+    {
+        try
+        {
+            return Read(entries);
+        }
+        catch (Exception error) when (error is OverflowException or InvalidCastException or ArgumentException)
+        {
+            // Arguments come from whoever made the binding: a value out of range must not escape as anything but a
+            // FormatException, which the caller expects.
+            throw new FormatException($"An event argument cannot be read: {error.Message}", error);
+        }
+    }
+
+    private static Dictionary<string, object?>? Read(IEnumerable<object?>? entries)
     {
         Dictionary<string, object?>? result = null;
         foreach (var entry in entries ?? [])
@@ -36,14 +54,18 @@ internal static class ErlangTermReader
 
     private static object? Typed(string type, object value) => (type, value) switch
     {
-        ("longstr", Binary text) => Encoding.UTF8.GetString(text.Bytes),
+        ("longstr", Binary text) => NonUtf8String.FromOwnedBytes(text.Bytes),
         ("binary", Binary bytes) => bytes.Bytes,
         ("bool", Atom flag) => flag.Name == "true",
         ("long" or "signedint" or "short" or "byte" or "unsignedbyte" or "unsignedshort" or "unsignedint", long number) => number,
-        ("timestamp", long seconds) => DateTimeOffset.FromUnixTimeSeconds(seconds),
+        ("timestamp", long seconds) => UnrepresentableTimestamp.FromUnixSeconds(seconds),
+        // Erlang prints the 64 bits unsigned; the client and the wire carry the same bits as a long.
+        ("timestamp", ulong seconds) => UnrepresentableTimestamp.FromUnixSeconds(unchecked((long)seconds)),
         ("double", double or long) => Convert.ToDouble(value, CultureInfo.InvariantCulture),
         ("float", double or long) => Convert.ToSingle(value, CultureInfo.InvariantCulture),
-        ("decimal", Tuple { Items: [long scale, long unscaled] }) => unscaled / (decimal)Math.Pow(10, scale),
+        // .NET's decimal holds scales 0 to 28 only; AMQP allows up to 255 (RabbitMQ.Client cannot carry those either).
+        ("decimal", Tuple { Items: [long scale and >= 0 and <= 28, long unscaled] }) => unscaled / (decimal)Math.Pow(10, scale),
+        ("decimal", Tuple { Items: [long scale, _] }) => throw new FormatException($"A decimal of scale {scale} cannot be represented (at most 28)."),
         ("table", List fields) => fields.Items.Select(Field).ToDictionary(f => f.Name, f => f.Value, StringComparer.Ordinal),
         ("array", List items) => items.Items.Select(item => item is Tuple { Items: [Atom itemType, var itemValue] }
             ? Typed(itemType.Name, itemValue)
@@ -253,8 +275,8 @@ internal static class ErlangTermReader
             }
 
             var token = text[start..position];
-            return long.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer)
-                ? (object)integer
+            return long.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer) ? integer
+                : ulong.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out var unsigned) ? (object)unsigned
                 : double.Parse(token, NumberStyles.Float, CultureInfo.InvariantCulture);
         }
 

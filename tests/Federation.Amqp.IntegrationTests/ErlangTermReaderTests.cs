@@ -1,3 +1,5 @@
+using Federation.Core.Transport;
+
 namespace Federation.Amqp.IntegrationTests;
 
 /// <summary>
@@ -48,4 +50,29 @@ public sealed class ErlangTermReaderTests
 
     [Fact]
     public void Garbage_IsAFormatException() => Assert.Throws<FormatException>(() => ErlangTermReader.ReadArguments(["{not a field"]));
+
+    /// <summary>
+    /// Anyone may bind with such arguments downstream. A decimal of scale 200 threw an OverflowException, and a timestamp
+    /// past the year 9999 an ArgumentOutOfRangeException, where the topology listener skips only a FormatException.
+    /// </summary>
+    [Fact]
+    public void ValuesNoDotNetTypeHolds_AreAFormatException_AndFarTimestampsAndNonUtf8TextAreKept()
+    {
+        Assert.Throws<FormatException>(() => ErlangTermReader.ReadArguments(["{<<\"d\">>,decimal,{200,1}}"]));
+        Assert.Throws<FormatException>(() => ErlangTermReader.ReadArguments(["{<<\"b\">>,binary,<<300>>}"]));
+        Assert.Throws<FormatException>(() => ErlangTermReader.ReadArguments(["{<<\"t\">>,table,[{<<\"k\">>,bool,true},{<<\"k\">>,bool,false}]}"]));
+
+        var arguments = ErlangTermReader.ReadArguments(
+        [
+            "{<<\"d\">>,decimal,{2,150}}",
+            "{<<\"ms\">>,timestamp,1700000000000}",
+            "{<<\"top\">>,timestamp,9223372036854775808}",
+            "{<<\"text\">>,longstr,<<102,195,40>>}",
+        ])!;
+
+        Assert.Equal(1.50m, arguments["d"]);
+        Assert.Equal(new UnrepresentableTimestamp(1_700_000_000_000), arguments["ms"]);
+        Assert.Equal(new UnrepresentableTimestamp(long.MinValue), arguments["top"]);
+        Assert.Equal(new NonUtf8String([102, 195, 40]), arguments["text"]);
+    }
 }

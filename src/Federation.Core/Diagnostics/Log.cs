@@ -20,6 +20,9 @@ internal static partial class Log
     [LoggerMessage(1011, LogLevel.Warning, "Link {LinkId} lost {Count} message(s) ({Reason}){Cause}; further losses are counted in federation.link.messages.dropped and the link status until it forwards again")]
     public static partial void MessagesLost(ILogger logger, string linkId, long count, string reason, string cause);
 
+    [LoggerMessage(1027, LogLevel.Debug, "Link {LinkId} lost {Count} more message(s) ({Reason}): {Cause}")]
+    public static partial void MessageLostAgain(ILogger logger, string linkId, long count, string reason, string cause);
+
     [LoggerMessage(1016, LogLevel.Debug, "Link {LinkId} dropped another message the downstream can never take ({Reason}): {Cause}")]
     public static partial void MessageRefusedAgain(ILogger logger, string linkId, string reason, string cause);
 

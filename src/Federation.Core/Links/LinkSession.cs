@@ -519,10 +519,13 @@ internal sealed partial class LinkSession
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Counts messages that were lost on their way (reported by the transport, or refused downstream and not requeueable).</summary>
-    private void Lost(string reason, long count)
+    /// <summary>Counts messages the transport reports lost; a cause is logged at warning when it opens a loss episode, at debug otherwise.</summary>
+    private void Lost(string reason, long count, string? cause)
     {
-        _context.Counters.Lost(reason, count);
+        if (!_context.Counters.Lost(reason, count, cause) && cause is not null)
+        {
+            Log.MessageLostAgain(_context.Logger, _definition.Id, count, reason, UriRedaction.RedactText(cause));
+        }
     }
 
     /// <summary>

@@ -9,6 +9,8 @@ namespace Federation.Core.Transport;
 /// <see cref="float"/>/<see cref="double"/>/<see cref="decimal"/>, <see cref="byte"/>[] for binary,
 /// <see cref="DateTimeOffset"/> for timestamps, <see cref="List{T}"/> of <see cref="object"/> for arrays and
 /// <see cref="Dictionary{TKey,TValue}"/> of <see cref="string"/> to <see cref="object"/> for tables.
+/// Two rarer forms keep values exact that those types cannot hold: <see cref="NonUtf8String"/> for text whose bytes are
+/// not UTF-8, and <see cref="UnrepresentableTimestamp"/> for a timestamp outside the years 1 to 9999.
 /// Adapters convert their client library's types (for example RabbitMQ.Client's UTF-8 <c>byte[]</c> strings) at the boundary.
 /// </remarks>
 public sealed class MessageProperties
@@ -31,8 +33,51 @@ public sealed class MessageProperties
     public string? Expiration { get; set; }
     /// <summary>Application message id.</summary>
     public string? MessageId { get; set; }
-    /// <summary>Creation timestamp.</summary>
-    public DateTimeOffset? Timestamp { get; set; }
+    // AMQP carries the timestamp as 64-bit seconds, most of which DateTimeOffset cannot hold (a sender that put
+    // milliseconds there, say): such a value is kept here, so that it is forwarded unchanged.
+    // A long and a flag rather than a long?: the flag packs with the other small fields (8 bytes a message, not 16).
+    private DateTimeOffset? _timestamp;
+    private long _unrepresentableTimestamp;
+    private bool _hasUnrepresentableTimestamp;
+
+    /// <summary>
+    /// Creation timestamp; <see langword="null"/> when there is none, and also when the message carries one that
+    /// <see cref="DateTimeOffset"/> cannot represent (before the year 1 or after 9999): <see cref="UnixTimestamp"/> has it then.
+    /// </summary>
+    public DateTimeOffset? Timestamp
+    {
+        get => _timestamp;
+        set
+        {
+            _timestamp = value;
+            _hasUnrepresentableTimestamp = false;
+        }
+    }
+
+    /// <summary>
+    /// Creation timestamp in seconds since the Unix epoch, exactly as AMQP carries it (any 64-bit value, also one that
+    /// <see cref="Timestamp"/> cannot represent); <see langword="null"/> when there is none. Setting it sets
+    /// <see cref="Timestamp"/> too, or clears it when the value is out of its range.
+    /// </summary>
+    public long? UnixTimestamp
+    {
+        get => _timestamp is { } timestamp ? timestamp.ToUnixTimeSeconds() : _hasUnrepresentableTimestamp ? _unrepresentableTimestamp : null;
+        set
+        {
+            if (value is { } seconds && UnrepresentableTimestamp.IsRepresentable(seconds))
+            {
+                _timestamp = DateTimeOffset.FromUnixTimeSeconds(seconds);
+                _hasUnrepresentableTimestamp = false;
+            }
+            else
+            {
+                _timestamp = null;
+                _hasUnrepresentableTimestamp = value.HasValue;
+                _unrepresentableTimestamp = value.GetValueOrDefault();
+            }
+        }
+    }
+
     /// <summary>Message type name.</summary>
     public string? Type { get; set; }
     /// <summary>The publishing user's id; brokers may validate it against the connection's user.</summary>

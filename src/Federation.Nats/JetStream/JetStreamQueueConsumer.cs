@@ -192,6 +192,14 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
                     continue;
                 }
 
+                // Mapped before the message is taken on: one whose headers cannot be mapped is settled here, as a drop,
+                // and never becomes a delivery the engine would have to settle (or one held unacknowledged for good).
+                if (!TryMap(message, exchange, routingKey, out var properties))
+                {
+                    await message.AckTerminateAsync(cancellationToken: token).ConfigureAwait(false);
+                    continue;
+                }
+
                 ulong tag;
                 if (_options.AutoAck)
                 {
@@ -213,7 +221,6 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
                 }
 
                 var metadata = message.Metadata;
-                var properties = JetStreamHeaders.ToProperties(message.Headers);
                 if (metadata is { } known && !HasMessageId(properties))
                 {
                     (properties.Headers ??= new Dictionary<string, object?>(StringComparer.Ordinal))[JetStreamHeaders.MessageId] =
@@ -239,6 +246,28 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
         catch (Exception ex)
         {
             _completion.TrySetException(JetStreamErrors.Map(ex, $"consume with '{_queue.ConsumerName}'", _displayUri));
+        }
+    }
+
+    /// <summary>
+    /// Maps a message's headers. One that cannot be mapped is that message's fault: failing the consumer over it would
+    /// restart the link and get it redelivered first, for ever; it is counted as dropped and terminated instead.
+    /// </summary>
+    private bool TryMap(INatsJSMsg<byte[]> message, string exchange, string routingKey, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MessageProperties? properties)
+    {
+        try
+        {
+            properties = JetStreamHeaders.ToProperties(message.Headers);
+            return true;
+        }
+#pragma warning disable CA1031 // Whatever the mapping throws is about this message only.
+        catch (Exception error)
+#pragma warning restore CA1031
+        {
+            properties = null;
+            _options.Dropped?.Invoke(NatsQueueConsumer.UnreadableReason, 1,
+                $"the headers of a message for '{exchange}' with routing key '{routingKey}' (stream sequence {message.Metadata?.Sequence.Stream.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}) cannot be mapped ({error.GetType().Name}: {error.Message}); terminated on JetStream");
+            return false;
         }
     }
 

@@ -339,7 +339,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             }
         }
 
-        var consumer = new NatsQueueConsumer(state, handler, _completion.Task);
+        var consumer = new NatsQueueConsumer(state, handler, options?.Dropped, _completion.Task);
         if (options?.Dropped is { } dropped)
         {
             lock (_lock)
@@ -640,7 +640,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         NatsRoutingLog.UnreadableDropped(_logger, DisplayUri, subject, cause.Message);
         foreach (var listener in listeners)
         {
-            listener(UnreadableReason, 1);
+            listener(UnreadableReason, 1, $"the header block of a message on '{subject}' cannot be parsed: {cause.Message}");
         }
     }
 
@@ -753,7 +753,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         foreach (var listener in listeners)
         {
-            listener("slow_consumer", 1);
+            listener("slow_consumer", 1, $"the NATS client's buffer for subject '{args.Subject}' was full");
         }
 
         return ValueTask.CompletedTask;

@@ -21,7 +21,8 @@ namespace Federation.Nats.Transport;
 /// <c>message-id</c>, <c>type</c>, <c>user-id</c>, <c>app-id</c>, <c>priority</c> and <c>timestamp</c> (Unix seconds) go into headers named
 /// <c>amqp-&lt;property&gt;</c>; <c>persistent</c> as <c>amqp-persistent: true</c>.</para>
 /// <para><b>Other headers</b> are written under their own name. Strings are kept; numbers, booleans and timestamps are written in
-/// invariant text form and come back as strings (the type is lost); byte arrays are written as base64 and come back as strings;
+/// invariant text form and come back as strings (the type is lost; a timestamp that <see cref="DateTimeOffset"/> cannot hold
+/// as its Unix seconds); byte arrays, and text that is not UTF-8 (<see cref="NonUtf8String"/>), are written as base64 and come back as strings;
 /// lists and tables (other than the trail) and header names that NATS cannot carry (space, <c>:</c>, control or non-ASCII
 /// characters) are dropped.</para>
 /// </remarks>
@@ -72,7 +73,7 @@ public static class NatsMessageMapping
         AddProperty(ref sink, "user-id", properties.UserId);
         AddProperty(ref sink, "app-id", properties.AppId);
         AddProperty(ref sink, "priority", properties.Priority?.ToString(CultureInfo.InvariantCulture));
-        AddProperty(ref sink, "timestamp", properties.Timestamp?.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+        AddProperty(ref sink, "timestamp", properties.UnixTimestamp?.ToString(CultureInfo.InvariantCulture));
         AddProperty(ref sink, "persistent", properties.Persistent ? "true" : null);
 
         if (properties.Headers is { } table)
@@ -251,7 +252,8 @@ public static class NatsMessageMapping
             case "user-id": properties.UserId = value; break;
             case "app-id": properties.AppId = value; break;
             case "priority" when byte.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var priority): properties.Priority = priority; break;
-            case "timestamp" when long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds): properties.Timestamp = DateTimeOffset.FromUnixTimeSeconds(seconds); break;
+            // Any 64-bit value, as AMQP carries it: one DateTimeOffset cannot hold is kept exactly (UnixTimestamp).
+            case "timestamp" when long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds): properties.UnixTimestamp = seconds; break;
             case "persistent": properties.Persistent = string.Equals(value, "true", StringComparison.OrdinalIgnoreCase); break;
             default: break;
         }
@@ -263,7 +265,9 @@ public static class NatsMessageMapping
         string s => s,
         bool b => b ? "true" : "false",
         byte[] bytes => Convert.ToBase64String(bytes),
+        NonUtf8String text => Convert.ToBase64String(text.Bytes.Span), // no NATS text form keeps them: base64, as binary
         DateTimeOffset t => t.ToString("O", CultureInfo.InvariantCulture),
+        UnrepresentableTimestamp t => t.ToString(), // its seconds: no date form exists
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => null, // lists and tables have no NATS header form
     };

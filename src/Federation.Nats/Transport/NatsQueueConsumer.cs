@@ -12,13 +12,15 @@ internal sealed class NatsQueueConsumer : IMessageConsumer
     private readonly DeliveryHandler _handler;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly MessageDropHandler? _dropped;
     private readonly Task _loop;
     private ulong _tag;
 
-    public NatsQueueConsumer(NatsBrokerConnection.QueueState queue, DeliveryHandler handler, Task connectionCompletion)
+    public NatsQueueConsumer(NatsBrokerConnection.QueueState queue, DeliveryHandler handler, MessageDropHandler? dropped, Task connectionCompletion)
     {
         _queue = queue;
         _handler = handler;
+        _dropped = dropped;
         _loop = Task.Run(RunAsync);
         _ = connectionCompletion.ContinueWith(
             t => { if (t.IsFaulted) { _completion.TrySetException(t.Exception!.InnerExceptions); } },
@@ -53,12 +55,17 @@ internal sealed class NatsQueueConsumer : IMessageConsumer
             {
                 while (!token.IsCancellationRequested && _queue.TryTake(out var message))
                 {
+                    if (!TryMap(message, out var properties))
+                    {
+                        continue;
+                    }
+
                     var delivery = new Delivery(
                         ++_tag,
                         false,
                         message.Exchange,
                         message.RoutingKey,
-                        NatsMessageMapping.ToProperties(message.Headers),
+                        properties,
                         message.Body);
                     try
                     {
@@ -83,4 +90,28 @@ internal sealed class NatsQueueConsumer : IMessageConsumer
             _completion.TrySetException(ex);
         }
     }
+
+    /// <summary>
+    /// Maps a message's headers. One that cannot be mapped is that message's fault: failing the consumer over it would
+    /// restart the link, losing what core NATS delivers meanwhile, at every such message; it is dropped and counted instead.
+    /// </summary>
+    private bool TryMap(NatsBrokerConnection.QueuedMessage message, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MessageProperties? properties)
+    {
+        try
+        {
+            properties = NatsMessageMapping.ToProperties(message.Headers);
+            return true;
+        }
+#pragma warning disable CA1031 // Whatever the mapping throws is about this message only.
+        catch (Exception error)
+#pragma warning restore CA1031
+        {
+            properties = null;
+            _dropped?.Invoke(UnreadableReason, 1, $"the headers of a message for '{message.Exchange}' with routing key '{message.RoutingKey}' cannot be mapped ({error.GetType().Name}: {error.Message}); dropped");
+            return false;
+        }
+    }
+
+    /// <summary>The drop reason for a message whose headers cannot be mapped.</summary>
+    internal const string UnreadableReason = "unreadable";
 }

@@ -152,6 +152,33 @@ public sealed class TlsLinkTests(TlsNodesFixture fixture, Xunit.Abstractions.ITe
         await connection.DeleteExchangeAsync(exchange, Ct);
     }
 
+    /// <summary>
+    /// The connection of its own that removes a message RabbitMQ.Client cannot read connects as the URI says, here over
+    /// TLS with a client certificate and EXTERNAL, and removes exactly that message.
+    /// </summary>
+    [Fact]
+    public async Task UnreadableMessageRemoval_ConnectsWithTheSameTlsAndExternal_AndRemovesOnlyTheUnreadableMessage()
+    {
+        var uri = Uri(fixture.RequiredTlsPort, string.Empty, $"cacertfile={Escape(Files.CaFile)}&certfile={Escape(Files.ClientCertFile)}&keyfile={Escape(Files.ClientKeyFile)}&auth_mechanism=external");
+        var connection = (AmqpConnection)await ConnectAsync(uri, "tls-unreadable");
+        var queue = $"tls.unreadable.{Guid.NewGuid():N}";
+        await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false), Ct);
+        await using var channel = await connection.Client.CreateChannelAsync(cancellationToken: Ct);
+        await channel.BasicPublishAsync(string.Empty, queue, false, new RabbitMQ.Client.BasicProperties { MessageId = "readable-1" }, "1"u8.ToArray(), Ct);
+        await channel.BasicPublishAsync(string.Empty, queue, false, RawContentHeader.WithFields("unreadable", RawContentHeader.DecimalField("d", 29, 1)), "2"u8.ToArray(), Ct);
+        await channel.BasicPublishAsync(string.Empty, queue, false, new RabbitMQ.Client.BasicProperties { MessageId = "readable-2" }, "3"u8.ToArray(), Ct);
+
+        var removed = await UnreadableMessageRemoval.RemoveAsync(AmqpEndpoint.Parse(uri), "tls-unreadable scan", queue, depth: 10, Ct);
+
+        Assert.Contains("scale 29", Assert.Single(removed).Problem, StringComparison.Ordinal);
+        var first = await channel.BasicGetAsync(queue, autoAck: true, Ct);
+        var second = await channel.BasicGetAsync(queue, autoAck: true, Ct);
+        Assert.Equal("readable-1", first?.BasicProperties.MessageId);
+        Assert.Equal("readable-2", second?.BasicProperties.MessageId);
+        Assert.Null(await channel.BasicGetAsync(queue, autoAck: true, Ct));
+        await connection.DeleteQueueAsync(queue, Ct);
+    }
+
     private static string Escape(string path) => System.Uri.EscapeDataString(path);
 
     private static string Uri(int port, string userInfo, string query) =>

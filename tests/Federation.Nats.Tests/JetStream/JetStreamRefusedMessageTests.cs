@@ -97,6 +97,61 @@ public sealed class JetStreamRefusedMessageTests(ITestOutputHelper output) : IAs
             Deadline);
     }
 
+    /// <summary>
+    /// An <c>amqp-timestamp</c> past the year 9999 as seconds made the mapping throw: the durable link failed before it
+    /// could settle the message, and the stream redelivered it first after every restart, for ever. The exact value
+    /// crosses now.
+    /// </summary>
+    [Fact]
+    public async Task A_far_future_timestamp_crosses_unchanged_and_nothing_stays_pending()
+    {
+        var options = new FederationOptions
+        {
+            Downstream = { Uri = $"{_downstream.Url}?cluster-name=DOWN&monitor-port={Port(_downstream.MonitorPort)}&monitor-interval-ms=50&namespaces={Exchange}&jetstream=true" },
+        };
+        options.Upstreams["up"] = new UpstreamDefinition
+        {
+            Uris = { $"{_upstream.Url}?cluster-name=UP&jetstream=true&ack-wait-ms=5000" },
+            ReconnectDelaySeconds = 0.2,
+            ReconnectBackoff = ReconnectBackoffMode.Fixed,
+        };
+        options.Policies["fed"] = new FederationPolicy { Pattern = $"^{Exchange}$", Definition = new FederationPolicyDefinition { FederationUpstream = "up" } };
+        await using var engine = new FederationEngine(options, [new NatsTransport()], new TestOutputLoggerFactory(output));
+        await engine.StartAsync(CancellationToken.None);
+        await JetStreamTestKit.EventuallyAsync(
+            async () => await JetStreamTestKit.ConsumersAsync(_upstream, Stream) is [_],
+            () => $"the link's durable consumer upstream; links: {Describe(engine)}",
+            Deadline);
+
+        await using (var nats = new NatsConnection(new NatsOpts { Url = _upstream.Url, Name = "test-producer" }))
+        {
+            var js = new NatsJSContext(nats);
+            Assert.Null((await js.PublishAsync("orders.far", Encoding.ASCII.GetBytes("far"), headers: new NatsHeaders { ["amqp-timestamp"] = "99999999999999" })).Error);
+            Assert.Null((await js.PublishAsync("orders.after", Encoding.ASCII.GetBytes("after"))).Error);
+        }
+
+        await JetStreamTestKit.EventuallyAsync(
+            async () => await JetStreamTestKit.CountAsync(_downstream, Stream) >= 2,
+            () => $"both messages downstream; links: {Describe(engine)}",
+            Deadline);
+        Assert.Equal(["far", "after"], await JetStreamTestKit.ReadAllTextAsync(_downstream, Stream));
+        await using (var nats = new NatsConnection(new NatsOpts { Url = _downstream.Url, Name = "test-reader" }))
+        {
+            var reader = await new NatsJSContext(nats).CreateOrUpdateConsumerAsync(Stream, new NATS.Client.JetStream.Models.ConsumerConfig { AckPolicy = NATS.Client.JetStream.Models.ConsumerConfigAckPolicy.None });
+            using var deadline = new CancellationTokenSource(Deadline);
+            var far = await reader.NextAsync<byte[]>(cancellationToken: deadline.Token);
+            Assert.Equal("99999999999999", far?.Headers?["amqp-timestamp"].ToString());
+        }
+
+        var link = Assert.Single(engine.GetLinks());
+        Assert.Equal(LinkState.Running, link.State);
+        Assert.Null(link.DroppedMessages);
+        await JetStreamTestKit.EventuallyAsync(
+            async () => await JetStreamTestKit.ConsumersAsync(_upstream, Stream) is [{ NumPending: 0, NumAckPending: 0 }],
+            () => "every upstream message acknowledged",
+            Deadline);
+    }
+
     private static string Describe(FederationEngine engine) =>
         string.Join(", ", engine.GetLinks().Select(l => $"{l.Uri} {l.State} {l.Error}"));
 

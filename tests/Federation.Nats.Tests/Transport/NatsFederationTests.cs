@@ -58,6 +58,34 @@ public sealed class NatsFederationTests() : NatsFederationTestbed("orders", "ser
         await EventuallyAsync(async () => !(have = await SubjectsAsync(A)).Contains("orders.eu.*"), () => $"upstream SUB removed; have {string.Join(",", have)}");
     }
 
+    /// <summary>
+    /// An <c>amqp-timestamp</c> past the year 9999 as seconds (milliseconds where seconds belong, say) made the mapping
+    /// throw in the consumer: the link failed and restarted at every such message, and core NATS lost what was published
+    /// meanwhile. The exact value crosses now, and the link never restarts.
+    /// </summary>
+    [Fact]
+    public async Task A_far_future_timestamp_crosses_unchanged_without_a_restart()
+    {
+        var engine = await StartEngineAsync(B, "B", A, "A");
+        var subscriber = await SubscribeAsync(B, "orders.eu.*");
+        await WaitForSubjectsAsync(A, "orders.eu.*");
+        var since = engine.GetLinks().Single().Since;
+
+        var publisher = await ConnectAsync(A);
+        await publisher.PublishAsync("orders.eu.far", "far"u8.ToArray(), new NatsHeaders { ["amqp-timestamp"] = "99999999999999" });
+        await publisher.PublishAsync("orders.eu.after", "after"u8.ToArray());
+        await publisher.PingAsync();
+
+        var far = await ReadAsync(subscriber);
+        Assert.Equal("far", Body(far));
+        Assert.Equal("99999999999999", far.Headers!["amqp-timestamp"].ToString());
+        Assert.Equal(99_999_999_999_999, NatsMessageMapping.ToProperties(far.Headers).UnixTimestamp);
+        Assert.Equal("after", Body(await ReadAsync(subscriber)));
+        var link = engine.GetLinks().Single();
+        Assert.Equal(since, link.Since);
+        Assert.Null(link.DroppedMessages);
+    }
+
     [Fact]
     public async Task Overlapping_interest_delivers_one_copy()
     {

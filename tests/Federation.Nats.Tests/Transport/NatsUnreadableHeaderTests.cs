@@ -123,12 +123,12 @@ public sealed class NatsUnreadableHeaderTests : IAsyncLifetime
         var received = 0;
         await using var meantConsumer = await connection.ConsumeAsync(
             "meant",
-            new ConsumerOptions(1) { Dropped = (reason, count) => { lock (meant) { meant.Add($"{reason}:{count}"); } } },
+            new ConsumerOptions(1) { Dropped = (reason, count, _) => { lock (meant) { meant.Add($"{reason}:{count}"); } } },
             (_, _) => { Interlocked.Increment(ref received); return ValueTask.CompletedTask; },
             CancellationToken.None);
         await using var otherConsumer = await connection.ConsumeAsync(
             "other",
-            new ConsumerOptions(1) { Dropped = (reason, count) => { lock (other) { other.Add($"{reason}:{count}"); } } },
+            new ConsumerOptions(1) { Dropped = (reason, count, _) => { lock (other) { other.Add($"{reason}:{count}"); } } },
             (_, _) => ValueTask.CompletedTask,
             CancellationToken.None);
 

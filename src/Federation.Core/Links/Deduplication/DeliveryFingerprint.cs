@@ -90,7 +90,7 @@ internal static class DeliveryFingerprint
         WriteString(buffer, properties.AppId);
         WriteTag(buffer, properties.Persistent ? 'P' : 'p');
         WriteInt64(buffer, properties.Priority ?? -1);
-        WriteInt64(buffer, properties.Timestamp?.ToUnixTimeSeconds() ?? long.MinValue);
+        WriteTimestamp(buffer, properties.UnixTimestamp);
         if (properties.Headers is { } headers)
         {
             var names = headers.Keys.Where(name => !VolatileHeaders.Contains(name)).ToArray();
@@ -155,6 +155,17 @@ internal static class DeliveryFingerprint
                 WriteTag(buffer, 'c');
                 WriteInt64(buffer, time.ToUnixTimeSeconds());
                 break;
+            case UnrepresentableTimestamp time:
+                // The same AMQP type as a DateTimeOffset, so the same tag: only the range differs.
+                WriteTag(buffer, 'c');
+                WriteInt64(buffer, time.UnixSeconds);
+                break;
+            case NonUtf8String text:
+                // Text, like a string, but written as the bytes it is: no two different values write the same.
+                WriteTag(buffer, 's');
+                WriteInt64(buffer, text.Bytes.Length);
+                buffer.Write(text.Bytes.Span);
+                break;
             case IDictionary<string, object?> table:
                 WriteTag(buffer, 'F');
                 WriteInt64(buffer, table.Count);
@@ -177,6 +188,26 @@ internal static class DeliveryFingerprint
             default:
                 WriteTag(buffer, '?');
                 WriteString(buffer, Convert.ToString(value, CultureInfo.InvariantCulture));
+                break;
+        }
+    }
+
+    // No timestamp writes long.MinValue, as it always did. Any 64-bit timestamp is legal, so the two lowest values (too
+    // far out for DateTimeOffset, so never written before) are escaped: long.MinValue + 1 and a tag, which no other value
+    // writes. Every other value writes itself, so identities recorded before stay the same.
+    private static void WriteTimestamp(ArrayBufferWriter<byte> buffer, long? seconds)
+    {
+        switch (seconds)
+        {
+            case null:
+                WriteInt64(buffer, long.MinValue);
+                break;
+            case long.MinValue or long.MinValue + 1:
+                WriteInt64(buffer, long.MinValue + 1);
+                WriteTag(buffer, seconds == long.MinValue ? '0' : '1');
+                break;
+            case { } value:
+                WriteInt64(buffer, value);
                 break;
         }
     }

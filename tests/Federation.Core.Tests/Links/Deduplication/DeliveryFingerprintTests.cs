@@ -65,6 +65,33 @@ public sealed class DeliveryFingerprintTests
         Assert.NotEqual(reference, Of("body", changed));
     }
 
+    [Fact]
+    public void Timestamps_and_text_count_by_their_exact_values()
+    {
+        static MessageProperties At(long? seconds) => new() { UnixTimestamp = seconds };
+
+        // Out of DateTimeOffset's range (these threw before), and told apart from "no timestamp" and from each other.
+        long?[] timestamps = [null, long.MinValue, long.MinValue + 1, long.MinValue + 2, -62_135_596_801, 0, 1, 253_402_300_800, long.MaxValue];
+        var identities = timestamps.Select(t => Of("body", At(t))).ToArray();
+        Assert.Equal(timestamps.Length, identities.Distinct().Count());
+
+        // An in-range timestamp identifies a message as it always did, however it was set.
+        var date = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        Assert.Equal(Of("body", new MessageProperties { Timestamp = date }), Of("body", At(date.ToUnixTimeSeconds())));
+
+        var text = Of("body", Properties(new() { ["h"] = new NonUtf8String([0x66, 0xFF]) }));
+        Assert.Equal(text, Of("body", Properties(new() { ["h"] = new NonUtf8String([0x66, 0xFF]) })));
+        Assert.NotEqual(text, Of("body", Properties(new() { ["h"] = new NonUtf8String([0x66, 0xFE]) })));
+        Assert.NotEqual(text, Of("body", Properties(new() { ["h"] = "f\uFFFD" })));
+        Assert.NotEqual(text, Of("body", Properties(new() { ["h"] = new byte[] { 0x66, 0xFF } })));
+        Assert.Equal(
+            Of("body", Properties(new() { ["h"] = DateTimeOffset.UnixEpoch })),
+            Of("body", Properties(new() { ["h"] = UnrepresentableTimestamp.FromUnixSeconds(0) })));
+        Assert.NotEqual(
+            Of("body", Properties(new() { ["h"] = new UnrepresentableTimestamp(long.MaxValue) })),
+            Of("body", Properties(new() { ["h"] = new UnrepresentableTimestamp(long.MinValue) })));
+    }
+
     [Property]
     public Property Header_order_does_not_count(NonEmptyString[] names)
     {

@@ -25,6 +25,9 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     private const int UnlimitedPull = 1000;
     private static readonly TimeSpan NakTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long a consumer deleted under the link waits before it fails (see <see cref="RunAsync"/>).</summary>
+    private static readonly TimeSpan ConsumerDeletedSettle = TimeSpan.FromSeconds(2);
+
     private readonly JetStreamQueue _queue;
     private readonly ConsumerOptions _options;
     private readonly DeliveryHandler _handler;
@@ -243,6 +246,26 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
                 _completion.TrySetException(new ResourceNotFoundException($"Queue '{_queue.Name}' was deleted."));
             }
         }
+        catch (NatsJSProtocolException ex) when (IsConsumerDeleted(ex))
+        {
+            // The consumer, or its whole stream, was deleted. nats-server (2.9) tells the pull "Consumer Deleted" while it is
+            // still deleting the stream: it stops the stream's consumers one by one and removes the stream's directory last.
+            // The link's next attempt creates the stream and the consumer again under the same names, so the same
+            // directory; made in that window, the old deletion wipes their files, and the new consumer then counts the new
+            // messages pending but can load none of them: it never delivers, while its heartbeats keep the pull alive.
+            // The server offers no way to see the deletion finish, so the failure is reported only after a pause far longer
+            // than a deletion takes.
+            try
+            {
+                await Task.Delay(ConsumerDeletedSettle, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping (or the queue deleted): no next attempt to hold back.
+            }
+
+            _completion.TrySetException(JetStreamErrors.Map(ex, $"consume with '{_queue.ConsumerName}'", _displayUri));
+        }
         catch (Exception ex)
         {
             _completion.TrySetException(JetStreamErrors.Map(ex, $"consume with '{_queue.ConsumerName}'", _displayUri));
@@ -270,6 +293,9 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
             return false;
         }
     }
+
+    private static bool IsConsumerDeleted(NatsJSProtocolException exception) =>
+        exception.HeaderCode == 409 && exception.HeaderMessage == NatsHeaders.Messages.ConsumerDeleted;
 
     private static bool HasMessageId(MessageProperties properties) =>
         properties.Headers is { } headers && headers.Keys.Any(k => k.Equals(JetStreamHeaders.MessageId, StringComparison.OrdinalIgnoreCase));

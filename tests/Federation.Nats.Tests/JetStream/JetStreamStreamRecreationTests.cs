@@ -47,6 +47,30 @@ public sealed class JetStreamStreamRecreationTests(ITestOutputHelper output) : J
     }
 
     [Fact]
+    public async Task An_upstream_stream_deleted_under_a_running_link_is_created_again_and_its_new_messages_cross()
+    {
+        var engine = StartEngine();
+        await WaitForConsumerAsync(engine);
+        await JetStreamTestKit.PublishConfirmedAsync(Upstream, Exchange, 0, Batch);
+        await WaitForCountAsync(engine, Batch);
+
+        // Deleted while the link pulls from it: the link's consumer gets "409 Consumer Deleted" while the server is still
+        // deleting the stream (it stops the consumers one by one, in no set order, and removes the stream's files last), and
+        // the link must create the stream and its consumer again only once the old files are gone. Other consumers on the
+        // stream widen that window as more consumers on a busy upstream would.
+        await AddIdleConsumersAsync(Upstream, 200);
+        await DeleteStreamAsync(Upstream);
+        await WaitForConsumerAsync(engine);
+        await JetStreamTestKit.PublishConfirmedAsync(Upstream, Exchange, Batch, Batch);
+
+        await WaitForCountAsync(engine, 2 * Batch);
+        Assert.Equal(Enumerable.Range(0, 2 * Batch), (await JetStreamTestKit.ReadAllAsync(Downstream, Stream, 2 * Batch)).Order());
+        await WaitUntilAsync(
+            async () => await JetStreamTestKit.ConsumersAsync(Upstream, Stream) is [{ NumPending: 0, NumAckPending: 0 }],
+            "every message of the re-created stream acknowledged upstream");
+    }
+
+    [Fact]
     public async Task A_deleted_downstream_stream_of_the_links_own_is_created_again_and_nothing_published_meanwhile_is_lost()
     {
         var engine = StartEngine();
@@ -136,7 +160,7 @@ public sealed class JetStreamStreamRecreationTests(ITestOutputHelper output) : J
             async () =>
             {
                 count = await JetStreamTestKit.CountAsync(Downstream, Stream);
-                upstream = string.Join("; ", (await JetStreamTestKit.ConsumersAsync(Upstream, Stream)).Select(c => $"{c.Name}: pending {c.NumPending}, ack pending {c.NumAckPending}, delivered {c.Delivered?.StreamSeq}, ack floor {c.AckFloor?.StreamSeq}"));
+                upstream = string.Join("; ", (await JetStreamTestKit.ConsumersAsync(Upstream, Stream)).Select(c => $"{c.Name}: pending {c.NumPending}, ack pending {c.NumAckPending}, delivered {c.Delivered?.StreamSeq}, ack floor {c.AckFloor?.StreamSeq}, pull requests waiting {c.NumWaiting}"));
                 return count == expected;
             },
             () => $"{expected} messages downstream, have {count}; upstream: {upstream}; links: {Describe(engine)}",
@@ -149,6 +173,16 @@ public sealed class JetStreamStreamRecreationTests(ITestOutputHelper output) : J
     {
         await using var nats = new NatsConnection(new NatsOpts { Url = server.Url, Name = "test-admin" });
         Assert.True(await new NatsJSContext(nats).DeleteStreamAsync(name ?? Stream));
+    }
+
+    private static async Task AddIdleConsumersAsync(NatsServerProcess server, int count)
+    {
+        await using var nats = new NatsConnection(new NatsOpts { Url = server.Url, Name = "test-admin" });
+        var js = new NatsJSContext(nats);
+        for (var i = 0; i < count; i++)
+        {
+            await js.CreateOrUpdateConsumerAsync(Stream, new NATS.Client.JetStream.Models.ConsumerConfig($"idle-{i.ToString(CultureInfo.InvariantCulture)}") { AckPolicy = NATS.Client.JetStream.Models.ConsumerConfigAckPolicy.Explicit });
+        }
     }
 
     private async Task<bool> HasStreamSubscriptionAsync()

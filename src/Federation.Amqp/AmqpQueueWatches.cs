@@ -133,8 +133,9 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
         try
         {
             channel = await OpenChannelAsync(cancellationToken).ConfigureAwait(false);
-            foreach (var watch in stranded)
+            for (var index = 0; index < stranded.Length; index++)
             {
+                var watch = stranded[index];
                 if (watch.IsOver)
                 {
                     continue;
@@ -151,6 +152,10 @@ internal sealed class AmqpQueueWatches(AmqpConnection connection) : IDisposable
                     watch.Gone();
                     channel.Dispose();
                     channel = await OpenChannelAsync(cancellationToken).ConfigureAwait(false);
+
+                    // The watches already started on the closed channel lost their consumers with it: all of them again, on
+                    // the new one (the refused one is over now, so this ends).
+                    index = -1;
                 }
             }
 

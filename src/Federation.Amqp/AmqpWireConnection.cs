@@ -29,15 +29,20 @@ internal sealed class AmqpWireConnection : IAsyncDisposable
     private readonly TcpClient tcp;
     private readonly Stream stream;
     private readonly string displayUri;
+    // The broker's close texts name the user (a 403 says "refused for user '...'"): every one is scrubbed of these.
+    private readonly string? user;
+    private readonly string? password;
     private uint frameMax = DefaultFrameMax;
     private byte[] payload = new byte[4096];
     private int payloadLength;
 
-    private AmqpWireConnection(TcpClient tcp, Stream stream, string displayUri)
+    private AmqpWireConnection(TcpClient tcp, Stream stream, AmqpEndpoint endpoint)
     {
         this.tcp = tcp;
         this.stream = stream;
-        this.displayUri = displayUri;
+        displayUri = endpoint.DisplayUri;
+        user = endpoint.User;
+        password = endpoint.Password;
     }
 
     /// <summary>A message taken with <see cref="GetAsync"/>: its delivery tag, where it was published, and its content header.</summary>
@@ -62,7 +67,7 @@ internal sealed class AmqpWireConnection : IAsyncDisposable
                 stream = await AuthenticateAsync(stream, endpoint, cancellationToken).ConfigureAwait(false);
             }
 
-            connection = new AmqpWireConnection(tcp, stream, endpoint.DisplayUri);
+            connection = new AmqpWireConnection(tcp, stream, endpoint);
             await connection.HandshakeAsync(endpoint, connectionName, cancellationToken).ConfigureAwait(false);
             return connection;
         }
@@ -331,7 +336,7 @@ internal sealed class AmqpWireConnection : IAsyncDisposable
     {
         var reader = new PayloadReader(payload.AsSpan(4, payloadLength - 4));
         var code = reader.Short();
-        return $"{code} {reader.ShortString()}";
+        return AmqpErrors.Scrub($"{code} {reader.ShortString()}", user, password);
     }
 
     private ConnectionLostException Broken(string what) => new($"A connection of its own to {displayUri} broke the protocol: {what}.");

@@ -101,7 +101,8 @@ internal static class UnreadableMessageRemoval
         {
             // Also when cancelled: what was rejected before must still be counted.
             var why = error is OperationCanceledException ? $"it took longer than {(endpoint.ConnectDeadline * 2).TotalSeconds.ToString(CultureInfo.InvariantCulture)} s" : error.Message;
-            throw new RemovalFailedException(AmqpErrors.Scrub(why, endpoint.User, endpoint.Password), removed, error);
+            // Loggers print inner exceptions: one whose text names a credential stays out.
+            throw new RemovalFailedException(AmqpErrors.Scrub(why, endpoint.User, endpoint.Password), removed, AmqpErrors.SafeInner(error, endpoint.User, endpoint.Password));
         }
     }
 
@@ -121,7 +122,7 @@ internal static class UnreadableMessageRemoval
         string.Create(CultureInfo.InvariantCulture, $"{endpoint.Host}:{endpoint.Port}/{endpoint.VirtualHost}/{queue}");
 
     /// <summary>The scan could not finish; <see cref="Removed"/> holds what it rejected before.</summary>
-    public sealed class RemovalFailedException(string message, IReadOnlyList<Removed> removed, Exception inner) : TransportException(message, inner)
+    public sealed class RemovalFailedException(string message, IReadOnlyList<Removed> removed, Exception? inner) : TransportException(message, inner)
     {
         /// <summary>The messages rejected before the failure.</summary>
         public IReadOnlyList<Removed> Removed { get; } = removed;

@@ -111,6 +111,7 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     internal Task<bool> UpdateIfChangedAsync(FederationOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ThrowIfDisposed();
         var definitions = FederationDefinitions.Create(options, _transports);
         return _supervisor.ReconfigureIfChangedAsync(definitions).WaitAsync(cancellationToken);
     }

@@ -20,14 +20,14 @@ internal sealed class LinkNacks(string linkId, ILogger logger)
     public void Nacked(Exception nack)
     {
         Interlocked.Increment(ref _inEpisode);
-        var cause = UriRedaction.RedactText(nack.Message);
         if (Interlocked.Exchange(ref _episodeOpen, 1) == 0)
         {
-            Log.PublishNacked(logger, linkId, cause);
+            Log.PublishNacked(logger, linkId, UriRedaction.RedactText(nack.Message));
         }
-        else
+        else if (logger.IsEnabled(LogLevel.Debug))
         {
-            Log.PublishNackedAgain(logger, linkId, cause);
+            // A full stream nacks every message: the redaction only when the line is written.
+            Log.PublishNackedAgain(logger, linkId, UriRedaction.RedactText(nack.Message));
         }
     }
 

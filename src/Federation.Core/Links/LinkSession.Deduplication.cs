@@ -324,7 +324,9 @@ internal sealed partial class LinkSession
             var run = Volatile.Read(ref _batchLoop);
             if (run.IsCompleted)
             {
-                await Task.Yield();
+                // A run holds the flag but has not stored its task yet (its synchronous part may block in the ledger): a short
+                // real-time pause, not a yield, so that this does not spin a core for up to the drain timeout.
+                await Task.Delay(TimeSpan.FromMilliseconds(1)).ConfigureAwait(false);
                 continue;
             }
 

@@ -522,7 +522,7 @@ internal sealed partial class LinkSession
     /// <summary>Counts messages the transport reports lost; a cause is logged at warning when it opens a loss episode, at debug otherwise.</summary>
     private void Lost(string reason, long count, string? cause)
     {
-        if (!_context.Counters.Lost(reason, count, cause) && cause is not null)
+        if (!_context.Counters.Lost(reason, count, cause) && cause is not null && _context.Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
         {
             Log.MessageLostAgain(_context.Logger, _definition.Id, count, reason, UriRedaction.RedactText(cause));
         }
@@ -540,7 +540,7 @@ internal sealed partial class LinkSession
     {
         // The first loss of an episode is logged at warning with the refusal (see LinkDrops); the rest only at debug.
         var reason = refused is MessageTooLargeException ? TooLargeReason : DownstreamRejectedReason;
-        if (!_context.Counters.Lost(reason, 1, refused.Message))
+        if (!_context.Counters.Lost(reason, 1, refused.Message) && _context.Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
         {
             Log.MessageRefusedAgain(_context.Logger, _definition.Id, reason, UriRedaction.RedactText(refused.Message));
         }

@@ -31,7 +31,8 @@ public sealed record LinkStatus(
     /// <c>duplicate</c> (already forwarded, found in the duplicate-suppression window, acknowledged upstream), and
     /// losses such as <c>slow_consumer</c> (a client buffer was full) or <c>downstream_rejected</c> (the downstream refused a
     /// message that the upstream cannot take back, for example one over NATS <c>max_payload</c>), <c>too_large</c> or
-    /// <c>unreadable</c> (a NATS header block the client cannot parse). Null when none.
+    /// <c>unreadable</c> (a message the client library cannot read, such as a malformed NATS header block or an AMQP
+    /// header RabbitMQ.Client cannot parse, or one whose properties cannot be mapped). Null when none.
     /// </summary>
     public IReadOnlyDictionary<string, long>? DroppedMessages { get; init; }
 

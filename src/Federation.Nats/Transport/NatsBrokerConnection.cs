@@ -751,9 +751,16 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             listeners = [.. _dropListeners.Select(l => l.Handler)];
         }
 
+        if (listeners.Length == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        // One cause for every listener: a slow-consumer storm drops many messages a second.
+        var cause = $"the NATS client's buffer for subject '{args.Subject}' was full";
         foreach (var listener in listeners)
         {
-            listener("slow_consumer", 1, $"the NATS client's buffer for subject '{args.Subject}' was full");
+            listener("slow_consumer", 1, cause);
         }
 
         return ValueTask.CompletedTask;

@@ -90,6 +90,10 @@ public sealed class AmqpHeaderMappingTests
         Assert.Contains("type 'Z'", ClientUnreadableHeader.Problem(ContentHeader([1, (byte)'k', (byte)'Z'])), StringComparison.Ordinal);
         Assert.Contains("runs past", ClientUnreadableHeader.Problem(ContentHeader([1, (byte)'k', (byte)'S', 0, 0, 1, 0, (byte)'x'])), StringComparison.Ordinal);
 
+        // An array that declares 1 byte and holds a 5-byte value: the client reads on while fewer bytes than the length were
+        // read and never checks a value against its container, so it reads this; the check must not call it unreadable.
+        Assert.Null(ClientUnreadableHeader.Problem(ContentHeader([1, (byte)'k', (byte)'A', 0, 0, 0, 1, (byte)'I', 0, 0, 0, 5])));
+
         // A deep nesting (arrays of arrays, as deep as a frame allows) is walked without recursion.
         var depth = 20_000;
         var deep = new byte[3 + (depth * 5)];

@@ -14,8 +14,7 @@ namespace Federation.Core.Links;
 internal sealed class LinkDrops(string linkId, ILogger logger)
 {
     private readonly ConcurrentDictionary<string, long> _byReason = new(StringComparer.Ordinal);
-    private long _lostInEpisode;
-    private int _episodeOpen;
+    private readonly LossEpisode _episode = new();
 
     /// <summary>Drops by reason since the link was created; null when there were none.</summary>
     public IReadOnlyDictionary<string, long>? Snapshot => _byReason.IsEmpty ? null : new SortedDictionary<string, long>(_byReason, StringComparer.Ordinal);
@@ -28,8 +27,7 @@ internal sealed class LinkDrops(string linkId, ILogger logger)
     public bool Lost(string reason, long count, string? cause = null)
     {
         _byReason.AddOrUpdate(reason, count, (_, n) => n + count);
-        Interlocked.Add(ref _lostInEpisode, count);
-        if (Interlocked.Exchange(ref _episodeOpen, 1) == 0)
+        if (_episode.Add(count))
         {
             // The cause may quote a client library's text, which may hold a URI: redacted like every other logged text.
             Log.MessagesLost(logger, linkId, count, reason, cause is null ? "" : ": " + UriRedaction.RedactText(cause));
@@ -42,9 +40,9 @@ internal sealed class LinkDrops(string linkId, ILogger logger)
     /// <summary>Called for every forwarded message: closes an open loss episode (one volatile read otherwise).</summary>
     public void Forwarded()
     {
-        if (Volatile.Read(ref _episodeOpen) != 0 && Interlocked.Exchange(ref _episodeOpen, 0) != 0)
+        if (_episode.Close() is { } lost)
         {
-            Log.ForwardingAfterLoss(logger, linkId, Interlocked.Exchange(ref _lostInEpisode, 0));
+            Log.ForwardingAfterLoss(logger, linkId, lost);
         }
     }
 }

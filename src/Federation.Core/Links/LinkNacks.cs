@@ -13,14 +13,12 @@ namespace Federation.Core.Links;
 /// </summary>
 internal sealed class LinkNacks(string linkId, ILogger logger)
 {
-    private long _inEpisode;
-    private int _episodeOpen;
+    private readonly LossEpisode _episode = new();
 
     /// <summary>Records one nacked message; the first of an episode is logged at warning.</summary>
     public void Nacked(Exception nack)
     {
-        Interlocked.Increment(ref _inEpisode);
-        if (Interlocked.Exchange(ref _episodeOpen, 1) == 0)
+        if (_episode.Add(1))
         {
             Log.PublishNacked(logger, linkId, UriRedaction.RedactText(nack.Message));
         }
@@ -34,9 +32,9 @@ internal sealed class LinkNacks(string linkId, ILogger logger)
     /// <summary>Called for every forwarded message: closes an open episode (one volatile read otherwise).</summary>
     public void Forwarded()
     {
-        if (Volatile.Read(ref _episodeOpen) != 0 && Interlocked.Exchange(ref _episodeOpen, 0) != 0)
+        if (_episode.Close() is { } nacked)
         {
-            Log.DownstreamAcceptsAgain(logger, linkId, Interlocked.Exchange(ref _inEpisode, 0));
+            Log.DownstreamAcceptsAgain(logger, linkId, nacked);
         }
     }
 }

@@ -115,19 +115,24 @@ public sealed class AmqpTransport : ITransport
             TopologyRecoveryEnabled = false,
         };
 
+        System.Net.Security.SslClientAuthenticationOptions? tls = null;
         if (endpoint.Tls)
         {
             var serverName = endpoint.ServerName ?? endpoint.Host;
             var trustedCas = endpoint.CaCertFile is { } caCertFile ? AmqpTlsFiles.LoadCaCertificates(caCertFile) : null;
-            factory.Ssl = new SslOption(serverName, enabled: true)
-            {
-                CertificateValidationCallback = new ServerCertificateCheck(serverName, endpoint.VerifyPeer, trustedCas).Validate,
-            };
-            if (endpoint.CertFile is { } certFile)
-            {
-                factory.Ssl.Certs = [AmqpTlsFiles.LoadClientCertificate(certFile, endpoint.KeyFile)];
-            }
+            var check = new ServerCertificateCheck(serverName, endpoint.VerifyPeer, trustedCas);
+            System.Security.Cryptography.X509Certificates.X509CertificateCollection? certificates =
+                endpoint.CertFile is { } certFile ? [AmqpTlsFiles.LoadClientCertificate(certFile, endpoint.KeyFile)] : null;
+            tls = GuardedTcpClient.TlsOptions(serverName, check.Validate, certificates);
+
+            // The guarded socket does TLS (it must read what the broker sends after decryption), so the client's own is
+            // off. The check stays here too: a refused certificate is reported from it when the connect fails.
+            factory.Ssl = new SslOption(serverName, enabled: false) { CertificateValidationCallback = check.Validate };
         }
+
+        // Every byte the broker sends passes InboundFrameGuard first: a header the client would read into a stack
+        // overflow (which ends the process) fails the connection as an unreadable message instead.
+        factory.SocketFactory = GuardedTcpClient.Factory(tls);
 
         if (endpoint.ExternalAuthentication)
         {

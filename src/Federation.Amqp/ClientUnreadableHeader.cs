@@ -11,10 +11,21 @@ namespace Federation.Amqp;
 /// closes its whole connection (502).
 /// </summary>
 /// <remarks>
-/// Iterative, not recursive: a header may nest tables and arrays thousands deep within one frame.
+/// <para>Also refuses a header that nests tables and arrays deeper than <see cref="MaxNesting"/>. The client reads them
+/// recursively, three stack frames a level, on a thread-pool thread (1.5 MiB of stack): some thousand levels, which a
+/// 128 KiB frame holds easily, overflow the stack, and a stack overflow ends the whole process, which no catch can
+/// stop. <see cref="InboundFrameGuard"/> therefore checks every content header before the client sees it.</para>
+/// <para>Iterative, not recursive, for the same reason. Allocation-free for a header it can read, given its
+/// <see cref="Scratch"/>: the guard runs it for every delivery.</para>
 /// </remarks>
 internal static class ClientUnreadableHeader
 {
+    /// <summary>
+    /// How deep tables and arrays may nest in a header this library reads. RabbitMQ.Client 7.2.2 survived 6,000 levels
+    /// and overflowed its stack at 20,000 here; no real header nests more than a handful, so the bound leaves a wide margin.
+    /// </summary>
+    public const int MaxNesting = 1_000;
+
     private const int MaxScale = 28;
     private const int HeadersFlag = 0x2000;
     private const int ContentTypeFlag = 0x8000;
@@ -23,9 +34,16 @@ internal static class ClientUnreadableHeader
     /// <summary>Why the client cannot read <paramref name="contentHeader"/> (the payload of a content header frame), or null when it can.</summary>
     public static string? Problem(ReadOnlySpan<byte> contentHeader)
     {
+        var scratch = new Scratch();
+        return Problem(contentHeader, scratch);
+    }
+
+    /// <summary>As <see cref="Problem(ReadOnlySpan{byte})"/>, reusing <paramref name="scratch"/> (one caller at a time).</summary>
+    public static string? Problem(ReadOnlySpan<byte> contentHeader, Scratch scratch)
+    {
         try
         {
-            return Walk(contentHeader);
+            return Walk(contentHeader, scratch);
         }
         catch (Exception error) when (error is ArgumentOutOfRangeException or IndexOutOfRangeException)
         {
@@ -33,7 +51,7 @@ internal static class ClientUnreadableHeader
         }
     }
 
-    private static string? Walk(ReadOnlySpan<byte> header)
+    private static string? Walk(ReadOnlySpan<byte> header, Scratch scratch)
     {
         // class-id, weight, body size, then the property flags (the client reads the first two bytes of them).
         var flags = BinaryPrimitives.ReadUInt16BigEndian(header[12..]);
@@ -54,34 +72,39 @@ internal static class ClientUnreadableHeader
             position += 1 + header[position];
         }
 
-        return Table(header, position);
+        return Table(header, position, scratch);
     }
 
-    private static string? Table(ReadOnlySpan<byte> span, int position)
+    private static string? Table(ReadOnlySpan<byte> span, int position, Scratch scratch)
     {
-        var ends = new Stack<(int End, bool IsTable)>();
+        // The open containers, innermost last: where each ends, and whether it is a table (keyed) or an array.
+        var ends = scratch.Ends;
+        var depth = 0;
         var length = BinaryPrimitives.ReadUInt32BigEndian(span[position..]);
         position += 4;
-        ends.Push((Bounded(span, position, length), true));
-        var topKey = string.Empty;
-        while (ends.Count > 0)
+        ends[depth++] = Container(Bounded(span, position, length), isTable: true);
+
+        // Where the top-level key being read starts: escaped for a message only when there is something to say.
+        var topKey = -1;
+        while (depth > 0)
         {
-            var (end, isTable) = ends.Peek();
+            var end = (int)(ends[depth - 1] >> 1);
+            var isTable = (ends[depth - 1] & 1) != 0;
             // At or past its end: the client's readers loop while fewer bytes than the length were read and never check a
             // nested value against its container's length, so an overrun is no error to it, and none here (anything this
             // walk calls unreadable is removed from the queue).
             if (position >= end)
             {
-                ends.Pop();
+                depth--;
                 continue;
             }
 
             if (isTable)
             {
                 int keyLength = span[position];
-                if (ends.Count == 1)
+                if (depth == 1)
                 {
-                    topKey = PrintableWireText.Escape(span.Slice(position + 1, keyLength));
+                    topKey = position;
                 }
 
                 position += 1 + keyLength;
@@ -108,7 +131,7 @@ internal static class ClientUnreadableHeader
                     int scale = span[position];
                     if (scale > MaxScale)
                     {
-                        return string.Create(CultureInfo.InvariantCulture, $"header '{topKey}' holds an AMQP decimal of scale {scale}, above the {MaxScale} .NET's decimal can hold");
+                        return string.Create(CultureInfo.InvariantCulture, $"header '{TopKey(span, topKey)}' holds an AMQP decimal of scale {scale}, above the {MaxScale} .NET's decimal can hold");
                     }
 
                     position += 5;
@@ -119,17 +142,34 @@ internal static class ClientUnreadableHeader
                 case 'F' or 'A':
                     var nested = BinaryPrimitives.ReadUInt32BigEndian(span[position..]);
                     position += 4;
-                    ends.Push((Bounded(span, position, nested), type == 'F'));
+                    if (depth == MaxNesting)
+                    {
+                        return string.Create(CultureInfo.InvariantCulture,
+                            $"header '{TopKey(span, topKey)}' nests tables and arrays more than {MaxNesting} deep, which RabbitMQ.Client reads recursively (a few thousand levels overflow its stack and end the process)");
+                    }
+
+                    ends[depth++] = Container(Bounded(span, position, nested), type == 'F');
                     break;
                 default:
-                    return string.Create(CultureInfo.InvariantCulture, $"header '{topKey}' holds a field of type '{PrintableWireText.Escape([(byte)type])}' (0x{(int)type:X2}), which the client does not know");
+                    return string.Create(CultureInfo.InvariantCulture, $"header '{TopKey(span, topKey)}' holds a field of type '{PrintableWireText.Escape([(byte)type])}' (0x{(int)type:X2}), which the client does not know");
             }
         }
 
         return null;
     }
 
+    private static long Container(int end, bool isTable) => ((long)end << 1) | (isTable ? 1L : 0L);
+
+    private static string TopKey(ReadOnlySpan<byte> span, int at) => at < 0 ? string.Empty : PrintableWireText.Escape(span.Slice(at + 1, span[at]));
+
     /// <summary>The end of a field of <paramref name="length"/> bytes at <paramref name="start"/>, which must lie within the span.</summary>
     private static int Bounded(ReadOnlySpan<byte> span, int start, uint length) =>
         length <= (uint)(span.Length - start) ? start + (int)length : throw new ArgumentOutOfRangeException(nameof(length));
+
+    /// <summary>The walk's stack of open containers, kept by a caller that checks many headers in turn.</summary>
+    internal sealed class Scratch
+    {
+        /// <summary>One entry per open table or array: its end, shifted left once, and 1 for a table.</summary>
+        public long[] Ends { get; } = new long[MaxNesting];
+    }
 }

@@ -94,20 +94,12 @@ public sealed class AmqpHeaderMappingTests
         // read and never checks a value against its container, so it reads this; the check must not call it unreadable.
         Assert.Null(ClientUnreadableHeader.Problem(ContentHeader([1, (byte)'k', (byte)'A', 0, 0, 0, 1, (byte)'I', 0, 0, 0, 5])));
 
-        // A deep nesting (arrays of arrays, as deep as a frame allows) is walked without recursion.
-        var depth = 20_000;
-        var deep = new byte[3 + (depth * 5)];
-        deep[0] = 1;
-        deep[1] = (byte)'k';
-        for (var level = 0; level < depth; level++)
-        {
-            var at = 2 + (level * 5);
-            deep[at] = (byte)'A';
-            BinaryPrimitives.WriteUInt32BigEndian(deep.AsSpan(at + 1), (uint)(deep.Length - at - 5));
-        }
-
-        deep[^1] = (byte)'V';
-        Assert.Null(ClientUnreadableHeader.Problem(ContentHeader(deep)));
+        // Nesting: up to the bound it is read; beyond it (20,000 levels fit in a 128 KiB frame, and the client's recursive
+        // reader overflows its stack on them) it is not, and the walk itself does not recurse.
+        Assert.Null(ClientUnreadableHeader.Problem(ContentHeader(RawContentHeader.NestedArraysField("k", ClientUnreadableHeader.MaxNesting - 1))));
+        var tooDeep = ClientUnreadableHeader.Problem(ContentHeader(RawContentHeader.NestedArraysField("k", ClientUnreadableHeader.MaxNesting)));
+        Assert.Contains("header 'k' nests tables and arrays more than 1000 deep", tooDeep, StringComparison.Ordinal);
+        Assert.Contains("nests tables and arrays", ClientUnreadableHeader.Problem(ContentHeader(RawContentHeader.NestedArraysField("k", 20_000))), StringComparison.Ordinal);
     }
 
     /// <summary>An array field's value ('A', length, items) holding one item.</summary>

@@ -39,6 +39,21 @@ internal readonly struct RawContentHeader : IReadOnlyBasicProperties, IAmqpHeade
         return field;
     }
 
+    /// <summary>A field of <paramref name="depth"/> arrays, each holding the next, the innermost holding one void value.</summary>
+    public static byte[] NestedArraysField(string name, int depth)
+    {
+        var value = new byte[(depth * 5) + 1];
+        for (var level = 0; level < depth; level++)
+        {
+            var at = level * 5;
+            value[at] = (byte)'A';
+            BinaryPrimitives.WriteUInt32BigEndian(value.AsSpan(at + 1), (uint)(value.Length - at - 5));
+        }
+
+        value[^1] = (byte)'V';
+        return [.. Name(name), .. value];
+    }
+
     /// <summary>A nested table field holding one decimal field: to check that the nesting makes no difference.</summary>
     public static byte[] TableField(string name, byte[] inner)
     {

@@ -114,6 +114,7 @@ public sealed class NatsServerProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _process = process;
+        OrphanGuard.Watch(process.Id);
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
         while (true)

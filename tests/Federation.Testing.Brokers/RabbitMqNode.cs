@@ -173,6 +173,11 @@ public sealed class RabbitMqNode : IAsyncDisposable
             last = await CtlAsync(cancellationToken, "await_startup", "--timeout", "60").ConfigureAwait(false);
             if (last.ExitCode == 0)
             {
+                if (ReadPid() is { } pid)
+                {
+                    OrphanGuard.Watch(pid, $"epmd -port {EpmdPort.ToString(CultureInfo.InvariantCulture)} -kill; rm -rf '{DataDirectory}'");
+                }
+
                 return;
             }
 

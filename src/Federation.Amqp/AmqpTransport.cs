@@ -95,6 +95,9 @@ public sealed class AmqpTransport : ITransport
         return await AmqpConnection.OpenAsync(connection, endpoint, request.ObserveTopology, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The largest message body RabbitMQ can be configured to accept (<c>max_message_size</c>).</summary>
+    internal const uint MaxBodySize = 512 * 1024 * 1024;
+
     /// <summary>A connection factory for <paramref name="endpoint"/>, on <paramref name="virtualHost"/>.</summary>
     internal static ConnectionFactory CreateFactory(AmqpEndpoint endpoint, string virtualHost, string connectionName)
     {
@@ -109,6 +112,10 @@ public sealed class AmqpTransport : ITransport
             RequestedConnectionTimeout = endpoint.ConnectDeadline,
             HandshakeContinuationTimeout = endpoint.ConnectDeadline,
             ClientProvidedName = connectionName,
+
+            // Any body RabbitMQ accepts (max_message_size: 128 MiB by default, 512 MiB at most). The client's own default
+            // of 64 MiB closes the connection over a larger delivery, which then comes back first after every restart.
+            MaxInboundMessageBodySize = MaxBodySize,
 
             // The engine owns reconnects and redeclares from its desired state (see IBrokerConnection).
             AutomaticRecoveryEnabled = false,

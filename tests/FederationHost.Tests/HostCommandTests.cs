@@ -206,6 +206,9 @@ public sealed class HostCommandTests
     [InlineData("tab\tcr\rlf\n", @"tab\x09cr\x0Dlf\x0A")]
     [InlineData(@"C:\path\x1B", @"C:\path\x1B")] // a backslash is not a control character
     [InlineData("ünïcødé → ok", "ünïcødé → ok")]
+    [InlineData("orders\u202Etxt.exe", @"orders\u202Etxt.exe")] // right-to-left override
+    [InlineData("a\u2066b\u2069c\u200Fd\u061Ce\u202Af", @"a\u2066b\u2069c\u200Fd\u061Ce\u202Af")]
+    [InlineData("שלום", "שלום")] // right-to-left text itself is fine
     public void Terminal_text_escapes_every_control_character(string text, string expected)
     {
         Assert.Equal(expected, TerminalText.Escape(text));

@@ -5,7 +5,9 @@ namespace FederationHost.Cli;
 /// <summary>
 /// Makes text from a broker or a settings file safe to print on an operator's terminal. Names come from whoever may declare
 /// an exchange (RabbitMQ keeps an ESC in a name), and errors quote them: printed raw, an escape sequence would recolour,
-/// retitle or rewrite the operator's screen. Every control character (C0, DEL and C1) is shown as <c>\xHH</c> instead.
+/// retitle or rewrite the operator's screen. Every control character (C0, DEL and C1) is shown as <c>\xHH</c> instead,
+/// and every bidirectional formatting character as <c>\uHHHH</c>: a right-to-left override in a name reorders what
+/// follows it on the line, so an exchange could show as another ("Trojan Source", CVE-2021-42574).
 /// </summary>
 public static class TerminalText
 {
@@ -28,7 +30,11 @@ public static class TerminalText
         for (var i = first; i < text.Length; i++)
         {
             var c = text[i];
-            if (MustEscape(c, keepLineBreaks))
+            if (IsBidiControl(c))
+            {
+                escaped.Append(@"\u").Append(((int)c).ToString("X4", System.Globalization.CultureInfo.InvariantCulture));
+            }
+            else if (MustEscape(c, keepLineBreaks))
             {
                 escaped.Append(@"\x").Append(((int)c).ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
             }
@@ -56,5 +62,9 @@ public static class TerminalText
 
     // char.IsControl is exactly C0, DEL and C1 (U+0000-001F, U+007F-009F).
     private static bool MustEscape(char c, bool keepLineBreaks) =>
-        char.IsControl(c) && !(keepLineBreaks && c is '\r' or '\n' or '\t');
+        (char.IsControl(c) && !(keepLineBreaks && c is '\r' or '\n' or '\t')) || IsBidiControl(c);
+
+    // The Unicode bidirectional formatting characters: ALM, LRM, RLM, the embeddings and overrides, and the isolates.
+    private static bool IsBidiControl(char c) =>
+        c is '\u061C' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069');
 }

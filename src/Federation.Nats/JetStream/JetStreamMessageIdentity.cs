@@ -21,9 +21,11 @@ internal static class JetStreamMessageIdentity
     /// <summary>The identity of a message of <paramref name="metadata"/>'s stream, delivered with <paramref name="replyTo"/>.</summary>
     public static string Of(string upstream, NatsJSMsgMetadata metadata, string? replyTo)
     {
-        var sequence = metadata.Sequence.Stream.ToString(CultureInfo.InvariantCulture);
-        var storedAt = StoredAtNanoseconds(replyTo) ?? ((metadata.Timestamp.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100).ToString(CultureInfo.InvariantCulture);
-        return $"{upstream}:{metadata.Stream}:{sequence}:{storedAt}";
+        // One string per message: the stored-at token is copied from the reply subject as a span.
+        var (start, length) = StoredAtToken(replyTo);
+        return start >= 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{upstream}:{metadata.Stream}:{metadata.Sequence.Stream}:{replyTo.AsSpan(start, length)}")
+            : string.Create(CultureInfo.InvariantCulture, $"{upstream}:{metadata.Stream}:{metadata.Sequence.Stream}:{(metadata.Timestamp.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100}");
     }
 
     /// <summary>
@@ -32,9 +34,16 @@ internal static class JetStreamMessageIdentity
     /// </summary>
     internal static string? StoredAtNanoseconds(string? replyTo)
     {
+        var (start, length) = StoredAtToken(replyTo);
+        return start >= 0 ? replyTo!.Substring(start, length) : null;
+    }
+
+    /// <summary>Where <see cref="StoredAtNanoseconds"/> is in <paramref name="replyTo"/>: start and length, or (-1, 0).</summary>
+    private static (int Start, int Length) StoredAtToken(string? replyTo)
+    {
         if (replyTo is null || !replyTo.StartsWith("$JS.ACK.", StringComparison.Ordinal))
         {
-            return null;
+            return (-1, 0);
         }
 
         // Token boundaries without splitting: this runs for every message a durable link forwards.
@@ -46,7 +55,7 @@ internal static class JetStreamMessageIdentity
             {
                 if (count == dots.Length)
                 {
-                    return null;
+                    return (-1, 0);
                 }
 
                 dots[count++] = i;
@@ -61,11 +70,11 @@ internal static class JetStreamMessageIdentity
         };
         if (index < 0)
         {
-            return null;
+            return (-1, 0);
         }
 
         var start = dots[index - 1] + 1;
         var token = replyTo.AsSpan(start, dots[index] - start);
-        return token.Length > 0 && !token.ContainsAnyExceptInRange('0', '9') ? token.ToString() : null;
+        return token.Length > 0 && !token.ContainsAnyExceptInRange('0', '9') ? (start, token.Length) : (-1, 0);
     }
 }

@@ -87,4 +87,23 @@ public sealed class JetStreamUnitTests
     [InlineData(null, null)]
     public void The_stored_time_of_a_message_is_read_from_its_ack_reply_subject(string? replyTo, string? expected) =>
         Assert.Equal(expected, JetStreamMessageIdentity.StoredAtNanoseconds(replyTo));
+
+    [Fact]
+    public void A_message_identity_names_upstream_stream_sequence_and_stored_time_in_one_string()
+    {
+        var stored = DateTimeOffset.FromUnixTimeMilliseconds(1_733_400_000_123);
+        var metadata = new NATS.Client.JetStream.NatsJSMsgMetadata(new NATS.Client.JetStream.NatsJSSequencePair(7, 3), 1, 0, stored, "S", "C", string.Empty);
+        const string replyTo = "$JS.ACK.S.C.1.7.3.1733400000123456789.0";
+        Assert.Equal("up:S:7:1733400000123456789", JetStreamMessageIdentity.Of("up", metadata, replyTo));
+
+        // Without an ack reply subject, the client's millisecond timestamp stands in.
+        Assert.Equal("up:S:7:1733400000123000000", JetStreamMessageIdentity.Of("up", metadata, null));
+
+        // It runs for every forwarded message: the identity is its only allocation.
+        _ = JetStreamMessageIdentity.Of("up", metadata, replyTo);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var identity = JetStreamMessageIdentity.Of("up", metadata, replyTo);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated <= 24 + (2 * identity.Length) + 8, $"allocated {allocated} B for a {identity.Length}-character identity");
+    }
 }

@@ -9,7 +9,8 @@ namespace Federation.Nats.Messaging;
 /// One <see cref="ISubjectConnection"/> over one <see cref="NatsConnection"/>. Unlike the exchange adapter, it lets the client
 /// reconnect (and replay every subscription) on its own: a collective broker is stateless, so a reconnect loses nothing but
 /// the messages in flight, which core NATS never promised anyway. <see cref="Completion"/> faults only when the client gives
-/// up for good (out of reconnect attempts, or the credentials were refused twice in a row).
+/// up for good (out of reconnect attempts, or the credentials were refused twice in a row), or when the server
+/// refuses one of its subscriptions (a permissions violation: the subscription would receive nothing).
 /// </summary>
 internal sealed class NatsSubjectConnection : ISubjectConnection
 {
@@ -224,13 +225,14 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
                 await subscription.DisposeAsync().ConfigureAwait(false);
             }
 
-            if (_nats.ConnectionState == NatsConnectionState.Open)
+            // Closed for good, the client is already being disposed: nothing to flush, and its PING would be cancelled.
+            if (_nats.ConnectionState == NatsConnectionState.Open && !_completion.Task.IsCompleted)
             {
                 try
                 {
                     await _nats.PingAsync(CancellationToken.None).AsTask().WaitAsync(FlushOnDispose).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is NatsException or TimeoutException)
+                catch (Exception ex) when (ex is NatsException or TimeoutException or OperationCanceledException or ObjectDisposedException)
                 {
                     // best effort: the connection is going away either way
                 }
@@ -326,6 +328,20 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
 
     private ValueTask OnServerErrorAsync(object? sender, NatsServerErrorEventArgs args)
     {
+        if (Transport.NatsSubscriptionRefusal.TryParse(args, out var subject))
+        {
+            // The client keeps a refused subscription as if active: nothing would ever arrive on it, while this connection
+            // looked healthy. Closed for good instead, so its owner sees the reason and opens a new one on its schedule.
+            if (Volatile.Read(ref _disposing) == 0)
+            {
+                var reason = Transport.NatsSubscriptionRefusal.Describe(subject, DisplayUri);
+                NatsSubjectLog.SubscriptionRefused(_logger, DisplayUri, _connectionName, subject);
+                CloseForGood(new ConnectionLostException($"{reason} ({_connectionName}); the connection is closed."));
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
         NatsSubjectLog.ServerError(_logger, DisplayUri, _connectionName, args.Error);
         return ValueTask.CompletedTask;
     }
@@ -370,6 +386,18 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         }
 
         NatsSubjectLog.ClosedForGood(_logger, DisplayUri, _connectionName);
+        CloseForGood(new ConnectionLostException($"The NATS connection {DisplayUri} ({_connectionName}) gave up reconnecting and is closed for good."));
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Ends every subscription, faults <see cref="Completion"/> with <paramref name="error"/> and disposes the client (once).</summary>
+    private void CloseForGood(ConnectionLostException error)
+    {
+        if (!_completion.TrySetException(error))
+        {
+            return;
+        }
+
         NatsSubjectSubscription[] subscriptions;
         lock (_lock)
         {
@@ -381,12 +409,10 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
             subscription.Abort();
         }
 
-        _completion.TrySetException(new ConnectionLostException($"The NATS connection {DisplayUri} ({_connectionName}) gave up reconnecting and is closed for good."));
         _ = Task.Run(async () =>
         {
             Unhook();
             await _nats.DisposeAsync().ConfigureAwait(false);
         });
-        return ValueTask.CompletedTask;
     }
 }

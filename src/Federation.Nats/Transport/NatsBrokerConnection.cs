@@ -56,6 +56,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         _confirmer = new NatsPublishConfirmer(nats, _completion.Task);
         nats.ConnectionDisconnected += OnDisconnectedAsync;
         nats.MessageDropped += OnMessageDroppedAsync;
+        nats.ServerError += OnServerErrorAsync;
         if (nats.ConnectionState != NatsConnectionState.Open)
         {
             Lost(new ConnectionLostException("The NATS connection was lost."));
@@ -360,6 +361,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         _nats.ConnectionDisconnected -= OnDisconnectedAsync;
         _nats.MessageDropped -= OnMessageDroppedAsync;
+        _nats.ServerError -= OnServerErrorAsync;
         if (_leases is not null)
         {
             // Released while the connection still works, so that a waiting engine takes them at once.
@@ -739,6 +741,22 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     }
 
     /// <summary>
+    /// The server refused a subscription of this connection (see <see cref="NatsSubscriptionRefusal"/>): the client keeps
+    /// it as if active, but nothing will arrive on it, so this connection can no longer do what its bindings promise. It is
+    /// declared lost, like a subscription the client ended: the link that owns it fails with the reason and retries on its
+    /// reconnect schedule, instead of showing running while it receives nothing.
+    /// </summary>
+    private ValueTask OnServerErrorAsync(object? sender, NatsServerErrorEventArgs args)
+    {
+        if (Volatile.Read(ref _disposed) == 0 && NatsSubscriptionRefusal.TryParse(args, out var subject))
+        {
+            Lost(new ConnectionLostException($"{NatsSubscriptionRefusal.Describe(subject, DisplayUri)}; the link starts over."));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
     /// The client dropped a message because a subscription's buffer was full (only when the configure callback chose a drop
     /// mode; the default here waits). Which consumer it was meant for is unknown, so every consumer of this connection (in
     /// the engine: the one link that owns it) is told.
@@ -800,7 +818,9 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         // The SPI's contract: every call after disposal or loss throws ConnectionLostException.
         if (Volatile.Read(ref _disposed) != 0 || _completion.Task.IsFaulted)
         {
-            throw new ConnectionLostException("The NATS connection was lost.");
+            // The reason it was lost (a refused subscription, say) rather than only that it was.
+            var why = _completion.Task.Exception?.InnerException;
+            throw why is null ? new ConnectionLostException("The NATS connection was lost.") : new ConnectionLostException(why.Message, why);
         }
     }
 

@@ -1,5 +1,6 @@
 using Federation.Core.Transport;
 using Federation.Core.Transport.Messaging;
+using Federation.Nats.Transport;
 using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 
@@ -97,7 +98,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         {
             Forget(subscription);
             await subscription.DisposeAsync().ConfigureAwait(false);
-            throw ex is NatsException nats ? Translate(nats, subject) : ex;
+            throw ex is NatsException nats ? Translate(nats, subject, _nats.Opts) : ex;
         }
 
         // The SPI promises an active subscription once this returns, so a message published right afterwards from another
@@ -173,7 +174,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         }
         catch (NatsException ex)
         {
-            throw Translate(ex, message.Subject);
+            throw Translate(ex, message.Subject, _nats.Opts);
         }
 
         if (headers is not null && publish.IsCompletedSuccessfully)
@@ -195,7 +196,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         }
         catch (NatsException ex)
         {
-            throw Translate(ex, subject: null);
+            throw Translate(ex, subject: null, _nats.Opts);
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -262,7 +263,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         NatsSubjectLog.HandlerFailed(_logger, exception, DisplayUri, _connectionName, subscription.Subject);
     }
 
-    private static async ValueTask AwaitPublishAsync(ValueTask publish, string subject)
+    private async ValueTask AwaitPublishAsync(ValueTask publish, string subject)
     {
         try
         {
@@ -270,15 +271,16 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         }
         catch (NatsException ex)
         {
-            throw Translate(ex, subject);
+            throw Translate(ex, subject, _nats.Opts);
         }
     }
 
-    private static TransportException Translate(NatsException exception, string? subject) => exception switch
+    /// <summary>The transport's exception for a failure of the client, without the credentials of <paramref name="auth"/>.</summary>
+    internal static TransportException Translate(NatsException exception, string? subject, NatsOpts? auth) => exception switch
     {
-        NatsPayloadTooLargeException tooLarge => new PublishNackedException($"The message for '{subject}' was refused: {tooLarge.Message}", exception),
-        NatsServerException { IsAuthError: true } => new AuthenticationFailedException(exception.Message, exception),
-        _ => new ConnectionLostException($"The NATS connection is not usable{(subject is null ? string.Empty : $" (subject '{subject}')")}: {exception.Message}", exception),
+        NatsPayloadTooLargeException tooLarge => new PublishNackedException($"The message for '{subject}' was refused: {NatsErrorText.Message(tooLarge, auth)}", NatsErrorText.SafeInner(exception, auth)),
+        NatsServerException { IsAuthError: true } => new AuthenticationFailedException(NatsErrorText.Message(exception, auth), NatsErrorText.SafeInner(exception, auth)),
+        _ => new ConnectionLostException($"The NATS connection is not usable{(subject is null ? string.Empty : $" (subject '{subject}')")}: {NatsErrorText.Message(exception, auth)}", NatsErrorText.SafeInner(exception, auth)),
     };
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposing) != 0, this);
@@ -328,13 +330,13 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
 
     private ValueTask OnServerErrorAsync(object? sender, NatsServerErrorEventArgs args)
     {
-        if (Transport.NatsSubscriptionRefusal.TryParse(args, out var subject))
+        if (NatsSubscriptionRefusal.TryParse(args, out var subject))
         {
             // The client keeps a refused subscription as if active: nothing would ever arrive on it, while this connection
             // looked healthy. Closed for good instead, so its owner sees the reason and opens a new one on its schedule.
             if (Volatile.Read(ref _disposing) == 0)
             {
-                var reason = Transport.NatsSubscriptionRefusal.Describe(subject, DisplayUri);
+                var reason = NatsSubscriptionRefusal.Describe(subject, DisplayUri);
                 NatsSubjectLog.SubscriptionRefused(_logger, DisplayUri, _connectionName, subject);
                 CloseForGood(new ConnectionLostException($"{reason} ({_connectionName}); the connection is closed."));
             }
@@ -342,7 +344,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
             return ValueTask.CompletedTask;
         }
 
-        NatsSubjectLog.ServerError(_logger, DisplayUri, _connectionName, args.Error);
+        NatsSubjectLog.ServerError(_logger, DisplayUri, _connectionName, NatsErrorText.Scrub(args.Error, _nats.Opts));
         return ValueTask.CompletedTask;
     }
 

@@ -421,11 +421,14 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
     private static readonly NatsRawSerializer<ReadOnlyMemory<byte>> RawBody = NatsRawSerializer<ReadOnlyMemory<byte>>.Default;
 
-    /// <summary>The transport's exception for a failed publish of the client.</summary>
-    internal static Exception ToPublishFailure(Exception ex) => ex switch
+    /// <summary>The transport's exception for a failed publish of the client, without the connection's credentials.</summary>
+    internal Exception ToPublishFailure(Exception ex) => ToPublishFailure(ex, _nats.Opts);
+
+    /// <summary>The transport's exception for a failed publish of a client logged in with <paramref name="auth"/>, without its credentials.</summary>
+    internal static Exception ToPublishFailure(Exception ex, NatsOpts? auth) => ex switch
     {
-        NatsPayloadTooLargeException tooLarge => new MessageRefusedException($"The NATS server refused the message: {tooLarge.Message}", tooLarge),
-        NatsException nats => new ConnectionLostException($"Publishing to NATS failed: {nats.Message}", nats),
+        NatsPayloadTooLargeException tooLarge => new MessageRefusedException($"The NATS server refused the message: {NatsErrorText.Message(tooLarge, auth)}", NatsErrorText.SafeInner(tooLarge, auth)),
+        NatsException nats => new ConnectionLostException($"Publishing to NATS failed: {NatsErrorText.Message(nats, auth)}", NatsErrorText.SafeInner(nats, auth)),
         _ => ex,
     };
 
@@ -444,7 +447,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         }
         catch (NatsException ex)
         {
-            throw new ConnectionLostException($"NATS flush failed: {ex.Message}", ex);
+            throw new ConnectionLostException($"NATS flush failed: {NatsErrorText.Message(ex, _nats.Opts)}", NatsErrorText.SafeInner(ex, _nats.Opts));
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -552,7 +555,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
                 source.Subscriptions.Remove(subject);
             }
 
-            throw ex is NatsException ? new ConnectionLostException($"Subscribing to '{subject}' failed: {ex.Message}", ex) : ex;
+            throw ex is NatsException ? new ConnectionLostException($"Subscribing to '{subject}' failed: {NatsErrorText.Message(ex, _nats.Opts)}", NatsErrorText.SafeInner(ex, _nats.Opts)) : ex;
         }
     }
 
@@ -661,7 +664,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             return; // the connection is going away: every subscription ends with it
         }
 
-        var why = subscription.Exception is { } error ? $"{subscription.EndReason}: {error.Message}" : subscription.EndReason.ToString();
+        var why = subscription.Exception is { } error ? $"{subscription.EndReason}: {NatsErrorText.Message(error, _nats.Opts)}" : subscription.EndReason.ToString();
         Lost(new ConnectionLostException($"The NATS client ended the subscription to '{subscription.Subject}' ({why}); the link starts over."));
     }
 

@@ -115,6 +115,8 @@ internal sealed class AmqpLedger : IDeliveryLedger
                     AmqpFrameLimit.Check(properties, connection.Client.FrameMax, message.Exchange, message.RoutingKey, index);
                     // Sent, it would make the broker close the unit's channel (see AmqpMessageSizeLimit).
                     AmqpMessageSizeLimit.Check(message.Body.Length, connection.MaxMessageSize, message.Exchange, message.RoutingKey, index);
+                    // The client would throw while writing it, in the middle of the unit (see AmqpRoutingKeyLimit).
+                    AmqpRoutingKeyLimit.Check(message.Exchange, message.RoutingKey, index);
                 }
                 catch (MessageTooLargeException) when (index > 0)
                 {

@@ -291,6 +291,8 @@ internal sealed class AmqpPublisher : IMessagePublisher
             // Over the broker's max_message_size as learned on this connection: it would close the channel, so it is
             // refused here, alone (see AmqpMessageSizeLimit). Checked first, so it is refused as such on a closed channel too.
             AmqpMessageSizeLimit.Check(pending.Body.Length, connection.MaxMessageSize, pending.Exchange, pending.RoutingKey);
+            // The client would throw while writing it (see AmqpRoutingKeyLimit): refused alone, in order, instead.
+            AmqpRoutingKeyLimit.Check(pending.Exchange, pending.RoutingKey);
             if (!current.Channel.IsOpen)
             {
                 // The broker closed the channel on an earlier publish (a missing exchange, a message over the size limit).

@@ -21,6 +21,7 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     private readonly bool _ownsTelemetry;
     private readonly IDisposable _gaugeRegistration;
     private int _started;
+    private int _stopped;
     private int _disposed;
 
     /// <summary>
@@ -68,12 +69,26 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     /// <inheritdoc />
     public string? DownstreamError => _supervisor.DownstreamError;
 
-    /// <summary>Starts connecting to the downstream and running links in the background. Returns at once; watch <see cref="GetLinks"/>.</summary>
+    /// <summary>
+    /// Starts connecting to the downstream and running links in the background. Returns at once; watch <see cref="GetLinks"/>.
+    /// Calling it again while the engine runs does nothing. An engine runs once: after <see cref="StopAsync"/> it cannot be
+    /// started again; create a new engine with the same options instead.
+    /// </summary>
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    /// <exception cref="InvalidOperationException">The engine was stopped (<see cref="StopAsync"/>).</exception>
     public Task StartAsync(CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
+
+        // Stopping cancels what the links and the downstream run under for good; a silent no-op here would leave a caller
+        // that expects federation to resume with nothing running and nothing said.
+        if (Volatile.Read(ref _stopped) != 0)
+        {
+            throw new InvalidOperationException(
+                "This FederationEngine was stopped and cannot be started again: create a new FederationEngine (with the same options) and start that one.");
+        }
+
         if (Interlocked.Exchange(ref _started, 1) == 0)
         {
             _supervisor.Start();
@@ -118,13 +133,18 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
 
     /// <summary>
     /// Stops every link cleanly (deleting upstream queues unless <c>resource-cleanup-mode</c> is <c>never</c>) and
-    /// disconnects. Connect attempts in flight are abandoned at once, whatever the brokers do.
+    /// disconnects. Connect attempts in flight are abandoned at once, whatever the brokers do. A stopped engine cannot be
+    /// started again (<see cref="StartAsync"/> throws): create a new one to federate again.
     /// </summary>
     /// <param name="cancellationToken">
     /// Ends the clean stop early, as a host's shutdown deadline does: what is still stopping is abandoned and logged at
     /// warning, and the method returns without throwing.
     /// </param>
-    public Task StopAsync(CancellationToken cancellationToken) => _supervisor.StopAsync(cancellationToken);
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Volatile.Write(ref _stopped, 1);
+        return _supervisor.StopAsync(cancellationToken);
+    }
 
     /// <inheritdoc />
     public IReadOnlyList<LinkStatus> GetLinks() => _supervisor.GetStatuses();

@@ -17,13 +17,22 @@ internal sealed class FederationBrokerOptionsValidator(IEnumerable<ISubjectTrans
     {
         var prefix = $"FederationBrokers:{name}:";
         var errors = FederationBrokerOptionsValidation.Validate(options, prefix);
-        if (errors.Count == 0)
-        {
-            CheckTransport(prefix + nameof(options.FederationUri), options.FederationUri!, errors);
-            CheckTransport(prefix + nameof(options.CollectiveUri), options.CollectiveUri!, errors);
-        }
 
+        // Each URI that is well formed goes to its transport whatever else is wrong, so that one run reports every error
+        // (a bad Workers next to a misspelt scheme), not the scheme only once the rest is fixed.
+        var checkedErrors = errors.Count;
+        CheckTransportUnlessReported(prefix + nameof(options.FederationUri), options.FederationUri, errors, checkedErrors);
+        CheckTransportUnlessReported(prefix + nameof(options.CollectiveUri), options.CollectiveUri, errors, checkedErrors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    // The options' own checks (the first checkedErrors errors) already said what is wrong with this URI, if anything.
+    private void CheckTransportUnlessReported(string key, string? uri, List<string> errors, int checkedErrors)
+    {
+        if (uri is not null && !errors.Take(checkedErrors).Any(e => e.StartsWith(key + ":", StringComparison.Ordinal)))
+        {
+            CheckTransport(key, uri, errors);
+        }
     }
 
     private void CheckTransport(string key, string uri, List<string> errors)

@@ -34,7 +34,8 @@ internal static class FederationConfigurationReader
     /// <summary>
     /// Replaces everything in <paramref name="target"/> with what <paramref name="section"/> (the <c>Federation</c>
     /// section itself) says, so that a reload fully reflects the new configuration. An upstream, set or policy with
-    /// reading errors is left out; its errors make validation fail.
+    /// reading errors is kept with what could be read of it (empty when it is not even an object), so that validation
+    /// reports its other mistakes in the same run and references to it are judged; its errors make validation fail.
     /// </summary>
     public static void Read(IConfiguration section, FederationOptions target)
     {
@@ -50,13 +51,14 @@ internal static class FederationConfigurationReader
         target.Ownership = OwnershipOptionsReader.Read(section.GetSection(nameof(FederationOptions.Ownership)), errors);
         target.Downstream = ReadDownstream(section.GetSection(nameof(FederationOptions.Downstream)), errors);
         target.Upstreams = ReadNamed(
-            section.GetSection(nameof(FederationOptions.Upstreams)), errors, UpstreamParametersReader.ReadUpstream);
+            section.GetSection(nameof(FederationOptions.Upstreams)), errors, UpstreamParametersReader.ReadUpstream, static () => new UpstreamDefinition());
         target.UpstreamSets = ReadNamed(
-            section.GetSection(nameof(FederationOptions.UpstreamSets)), errors, UpstreamParametersReader.ReadSet);
+            section.GetSection(nameof(FederationOptions.UpstreamSets)), errors, UpstreamParametersReader.ReadSet, static () => new List<UpstreamSetElement>());
         target.Policies = ReadNamed(
             section.GetSection(nameof(FederationOptions.Policies)),
             errors,
-            (value, path, policyErrors) => FederationPolicyReader.Read(value, path, acceptExportKeys: false, policyErrors));
+            (value, path, policyErrors) => FederationPolicyReader.Read(value, path, acceptExportKeys: false, policyErrors),
+            static () => new FederationPolicy());
 
         target.ConfigurationErrors.Clear();
         foreach (var error in errors)
@@ -129,9 +131,10 @@ internal static class FederationConfigurationReader
         return downstream;
     }
 
-    // Reads each child of a section (an upstream, a set or a policy, by name) and keeps those that read cleanly.
+    // Reads each child of a section (an upstream, a set or a policy, by name). One that is not even of the right shape
+    // stays as an empty one (its error says why), so that a reference to it is not reported as naming nothing.
     private static Dictionary<string, T> ReadNamed<T>(
-        IConfigurationSection section, List<string> errors, Func<IParameterValue, string, ICollection<string>, T?> read)
+        IConfigurationSection section, List<string> errors, Func<IParameterValue, string, ICollection<string>, T?> read, Func<T> unreadable)
         where T : class
     {
         var result = new Dictionary<string, T>(StringComparer.Ordinal);
@@ -151,10 +154,7 @@ internal static class FederationConfigurationReader
 
         foreach (var (name, entry) in entries)
         {
-            if (read(entry, Child(section.Key, name), errors) is { } parsed)
-            {
-                result[name] = parsed;
-            }
+            result[name] = read(entry, Child(section.Key, name), errors) ?? unreadable();
         }
 
         return result;

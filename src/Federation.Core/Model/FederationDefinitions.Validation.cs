@@ -22,7 +22,10 @@ internal sealed partial class FederationDefinitions
     public static IReadOnlyList<string> Validate(FederationOptions options, TransportResolver? transports = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var errors = new List<string>(options.ConfigurationErrors);
+
+        // Every check runs whatever reading found, so that one run reports every mistake; a check about a key that
+        // reading already reported is left out (see ReadingErrorPaths).
+        var errors = new List<string>();
 
         if (options.ClusterName is { } clusterName && string.IsNullOrWhiteSpace(clusterName))
         {
@@ -47,8 +50,11 @@ internal sealed partial class FederationDefinitions
             }
         }
 
-        // The reader leaves out entries it could not read; references to them cannot be judged until those errors are fixed.
-        var checkReferences = options.ConfigurationErrors.Count == 0;
+        // The reader keeps every entry it found, readable or not; only a section that is not a section of named entries
+        // leaves its names unknown, and then references to them cannot be judged until that is fixed.
+        var checkReferences = !ReadingErrorPaths.IsAbout(options.ConfigurationErrors, nameof(FederationOptions.Upstreams))
+            && !ReadingErrorPaths.IsAbout(options.ConfigurationErrors, nameof(FederationOptions.UpstreamSets))
+            && !ReadingErrorPaths.IsAbout(options.ConfigurationErrors, FederationOptions.SectionName);
         var upstreamNames = upstreams.Select(u => u.Key).ToList();
         var sets = InNameOrder(options.UpstreamSets, nameof(FederationOptions.UpstreamSets), errors);
         foreach (var (name, elements) in sets)
@@ -69,12 +75,12 @@ internal sealed partial class FederationDefinitions
         }
 
         // Only a configuration whose parts are each valid can be resolved to the links it would run.
-        if (errors.Count == 0)
+        if (errors.Count == 0 && options.ConfigurationErrors.Count == 0)
         {
             UpstreamQueueSharing.Validate(options, errors);
         }
 
-        return errors;
+        return [.. options.ConfigurationErrors, .. ReadingErrorPaths.NotAlreadyReported(options.ConfigurationErrors, errors)];
     }
 
     private static void ValidateDownstream(DownstreamOptions? downstream, TransportResolver? transports, List<string> errors)

@@ -20,7 +20,12 @@ public sealed partial class FederationPolicy
             var policy = FederationPolicyReader.Read(root, "", acceptExportKeys: true, errors);
             if (policy is not null)
             {
-                PolicyValidation.Validate(policy, "", errors);
+                var invalid = new List<string>();
+                PolicyValidation.Validate(policy, "", invalid);
+                foreach (var error in ReadingErrorPaths.NotAlreadyReported([.. errors], invalid))
+                {
+                    errors.Add(error);
+                }
             }
 
             return policy!;

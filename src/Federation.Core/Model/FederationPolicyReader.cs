@@ -5,7 +5,8 @@ namespace Federation.Core.Model;
 
 /// <summary>
 /// Reads a policy (<c>pattern</c>, <c>apply-to</c>, <c>priority</c>, <c>definition</c>) from JSON or configuration.
-/// Reads check types only; a read that reported errors returns null (see <see cref="UpstreamParametersReader"/>).
+/// Reads check types only; a read that reported errors still returns what it could read (see <see cref="UpstreamParametersReader"/>),
+/// and null only when the value is not an object.
 /// Definition keys other than the federation ones go to <see cref="FederationPolicyDefinition.OtherKeys"/>, spelled
 /// canonically when RabbitMQ knows them; validation rejects the rest.
 /// </summary>
@@ -18,7 +19,6 @@ internal static class FederationPolicyReader
     /// <param name="errors">Receives every error.</param>
     public static FederationPolicy? Read(IParameterValue value, string path, bool acceptExportKeys, ICollection<string> errors)
     {
-        var errorsBefore = errors.Count;
         var policy = new FederationPolicy();
         var properties = ReadObject(value, path, errors);
         if (properties is null)
@@ -71,7 +71,7 @@ internal static class FederationPolicyReader
             errors.Add(Missing(Child(path, PolicyKeys.Definition)));
         }
 
-        return errors.Count == errorsBefore ? policy : null;
+        return policy;
     }
 
     private static FederationPolicyDefinition ReadDefinition(IParameterValue value, string path, ICollection<string> errors)

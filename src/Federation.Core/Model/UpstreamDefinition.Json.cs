@@ -17,11 +17,13 @@ public sealed partial class UpstreamDefinition
         JsonParameterValue.Read(json, (root, errors) =>
         {
             var upstream = UpstreamParametersReader.ReadUpstream(root, "", errors);
-            if (upstream is not null)
+            var invalid = new List<string>();
+            _ = UpstreamValidation.ValidateUpstream(upstream, "", transports: null, invalid);
+            foreach (var error in ReadingErrorPaths.NotAlreadyReported([.. errors], invalid))
             {
-                _ = UpstreamValidation.ValidateUpstream(upstream, "", transports: null, errors);
+                errors.Add(error);
             }
 
-            return upstream!;
+            return upstream;
         });
 }

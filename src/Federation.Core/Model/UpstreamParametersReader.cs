@@ -6,7 +6,8 @@ namespace Federation.Core.Model;
 /// <summary>
 /// Reads <c>federation-upstream</c> objects and <c>federation-upstream-set</c> arrays from JSON or configuration,
 /// accepting exactly the keys rabbitmqctl accepts. Reads check types only; ranges and cross-references are the business
-/// of validation. A read that reported errors returns null, so that a broken object is reported once, not again by validation.
+/// of validation. A read that reported errors still returns what it could read, so that validation reports the other
+/// keys' mistakes in the same run; <see cref="ReadingErrorPaths"/> keeps a key from being reported twice.
 /// </summary>
 internal static class UpstreamParametersReader
 {
@@ -35,9 +36,8 @@ internal static class UpstreamParametersReader
     ];
 
     /// <summary>Reads a <c>federation-upstream</c> object.</summary>
-    public static UpstreamDefinition? ReadUpstream(IParameterValue value, string path, ICollection<string> errors)
+    public static UpstreamDefinition ReadUpstream(IParameterValue value, string path, ICollection<string> errors)
     {
-        var errorsBefore = errors.Count;
         var upstream = new UpstreamDefinition();
         foreach (var (key, item) in ReadObject(value, path, errors) ?? [])
         {
@@ -52,10 +52,10 @@ internal static class UpstreamParametersReader
             }
         }
 
-        return errors.Count == errorsBefore ? upstream : null;
+        return upstream;
     }
 
-    /// <summary>Reads a <c>federation-upstream-set</c> array.</summary>
+    /// <summary>Reads a <c>federation-upstream-set</c> array; null when it is not a list.</summary>
     public static IList<UpstreamSetElement>? ReadSet(IParameterValue value, string path, ICollection<string> errors)
     {
         if (value.Items is not { } items)
@@ -64,14 +64,11 @@ internal static class UpstreamParametersReader
             return null;
         }
 
-        var errorsBefore = errors.Count;
-        var elements = items.Select((item, index) => ReadSetElement(item, Child(path, index), errors)).ToList();
-        return errors.Count == errorsBefore ? elements.Select(e => e!).ToList() : null;
+        return items.Select((item, index) => ReadSetElement(item, Child(path, index), errors)).ToList();
     }
 
-    private static UpstreamSetElement? ReadSetElement(IParameterValue value, string path, ICollection<string> errors)
+    private static UpstreamSetElement ReadSetElement(IParameterValue value, string path, ICollection<string> errors)
     {
-        var errorsBefore = errors.Count;
         var element = new UpstreamSetElement();
         foreach (var (key, item) in ReadObject(value, path, errors) ?? [])
         {
@@ -90,7 +87,7 @@ internal static class UpstreamParametersReader
             }
         }
 
-        return errors.Count == errorsBefore ? element : null;
+        return element;
     }
 
     private static void ReadSharedKey(

@@ -17,9 +17,15 @@ public sealed partial class UpstreamSetElement
         JsonParameterValue.Read(json, (root, errors) =>
         {
             var elements = UpstreamParametersReader.ReadSet(root, "", errors) ?? [];
+            var invalid = new List<string>();
             for (var i = 0; i < elements.Count; i++)
             {
-                UpstreamValidation.ValidateSetElement(elements[i], ConfigurationErrorText.Child("", i), errors);
+                UpstreamValidation.ValidateSetElement(elements[i], ConfigurationErrorText.Child("", i), invalid);
+            }
+
+            foreach (var error in ReadingErrorPaths.NotAlreadyReported([.. errors], invalid))
+            {
+                errors.Add(error);
             }
 
             return elements;

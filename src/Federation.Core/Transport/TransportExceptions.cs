@@ -106,7 +106,7 @@ public class MessageRefusedException : PublishNackedException
 
 /// <summary>
 /// The transport can never carry this message to the broker as it is (AMQP: its properties and headers do not fit in one
-/// frame of the connection, or its body is over the broker's <c>max_message_size</c>). Usually it was refused before it was written, and nothing else on the connection was harmed; a limit the
+/// frame of the connection, its body is over the broker's <c>max_message_size</c>, or its routing key is over 255 bytes). Usually it was refused before it was written, and nothing else on the connection was harmed; a limit the
 /// transport only learns from the broker's refusal (RabbitMQ's <c>max_message_size</c>) is enforced that way from then on.
 /// Retrying cannot help; a link settles it as every <see cref="MessageRefusedException"/>, counted as <c>too_large</c>.
 /// </summary>

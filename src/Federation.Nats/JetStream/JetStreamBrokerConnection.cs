@@ -125,7 +125,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             }
             catch (Exception ex)
             {
-                throw JetStreamErrors.Map(ex, "report the account's JetStream usage", core.DisplayUri);
+                throw JetStreamErrors.Map(ex, "report the account's JetStream usage", core.DisplayUri, client.Opts);
             }
 
             if (request.ObserveTopology)
@@ -253,7 +253,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             }
             catch (Exception ex)
             {
-                throw JetStreamErrors.Map(ex, $"delete the consumer '{consumer}'", DisplayUri);
+                throw JetStreamErrors.Map(ex, $"delete the consumer '{consumer}'", DisplayUri, _client.Opts);
             }
         }
         finally
@@ -352,7 +352,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             _topologyGate.Release();
         }
 
-        return new JetStreamQueueConsumer(state, options, handler, _identity, DisplayUri, Completion);
+        return new JetStreamQueueConsumer(state, options, handler, _identity, DisplayUri, _client.Opts, Completion);
     }
 
     public async ValueTask DisposeAsync()
@@ -480,7 +480,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         }
         catch (Exception ex)
         {
-            throw JetStreamErrors.Map(ex, $"create the consumer '{name}' on the stream '{stream}'", DisplayUri);
+            throw JetStreamErrors.Map(ex, $"create the consumer '{name}' on the stream '{stream}'", DisplayUri, _client.Opts);
         }
     }
 

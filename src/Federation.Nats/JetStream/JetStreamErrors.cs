@@ -19,17 +19,20 @@ internal static class JetStreamErrors
     /// <summary>JetStream's <c>err_code</c> for "message size exceeds maximum allowed" (the stream's <c>max_msg_size</c>).</summary>
     public const int MessageTooLarge = 10054;
 
-    /// <summary>Maps a failed JetStream API call (<paramref name="what"/>, for the message) on <paramref name="displayUri"/>.</summary>
-    public static Exception Map(Exception exception, string what, string displayUri) => exception switch
+    /// <summary>
+    /// Maps a failed JetStream API call (<paramref name="what"/>, for the message) on <paramref name="displayUri"/>; the
+    /// server's and the client's texts lose the credentials of <paramref name="auth"/>.
+    /// </summary>
+    public static Exception Map(Exception exception, string what, string displayUri, NatsOpts? auth) => exception switch
     {
         TransportException or OperationCanceledException => exception,
         NatsJSApiException api when api.Error.Code == NotFound =>
-            new ResourceNotFoundException($"JetStream on {displayUri} could not {what}: {api.Error.Description} (err_code {api.Error.ErrCode}).", api),
+            new ResourceNotFoundException($"JetStream on {displayUri} could not {what}: {Transport.NatsErrorText.Scrub(api.Error.Description, auth)} (err_code {api.Error.ErrCode}).", Transport.NatsErrorText.SafeInner(api, auth)),
         NatsJSApiException api =>
-            new PreconditionFailedException($"JetStream on {displayUri} refused to {what}: {api.Error.Description} (code {api.Error.Code}, err_code {api.Error.ErrCode}).", api),
+            new PreconditionFailedException($"JetStream on {displayUri} refused to {what}: {Transport.NatsErrorText.Scrub(api.Error.Description, auth)} (code {api.Error.Code}, err_code {api.Error.ErrCode}).", Transport.NatsErrorText.SafeInner(api, auth)),
         NatsNoRespondersException or NatsJSApiNoResponseException =>
-            new BrokerUnreachableException($"{displayUri} has '{JetStreamUriSettings.JetStreamKey}=true' but the server does not answer JetStream requests (start nats-server with -js, or leave the key out) while trying to {what}.", exception),
-        NatsException => new ConnectionLostException($"JetStream on {displayUri} failed to {what}: {exception.Message}", exception),
+            new BrokerUnreachableException($"{displayUri} has '{JetStreamUriSettings.JetStreamKey}=true' but the server does not answer JetStream requests (start nats-server with -js, or leave the key out) while trying to {what}.", Transport.NatsErrorText.SafeInner(exception, auth)),
+        NatsException => new ConnectionLostException($"JetStream on {displayUri} failed to {what}: {Transport.NatsErrorText.Message(exception, auth)}", Transport.NatsErrorText.SafeInner(exception, auth)),
         _ => exception,
     };
 }

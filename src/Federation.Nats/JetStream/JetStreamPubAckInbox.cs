@@ -66,7 +66,7 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
             await inbox.CloseAsync().ConfigureAwait(false);
             if (ex is NatsException or ObjectDisposedException)
             {
-                throw new ConnectionLostException($"Subscribing to the PubAck inbox on {displayUri} failed: {ex.Message}", ex);
+                throw new ConnectionLostException($"Subscribing to the PubAck inbox on {displayUri} failed: {Transport.NatsErrorText.Message(ex, client.Opts)}", Transport.NatsErrorText.SafeInner(ex, client.Opts));
             }
 
             throw;

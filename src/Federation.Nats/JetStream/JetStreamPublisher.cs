@@ -166,8 +166,8 @@ internal sealed class JetStreamPublisher : IMessagePublisher
     private Exception ToPublishFailure(Exception ex, string subject) => ex switch
     {
         TransportException => ex,
-        NatsPayloadTooLargeException => new MessageRefusedException(ex.Message, ex),
-        NatsException => new ConnectionLostException($"Publishing to JetStream on {_connection.DisplayUri} failed (the outcome is unknown): {ex.Message}", ex),
+        NatsPayloadTooLargeException => new MessageRefusedException(Transport.NatsErrorText.Message(ex, _client.Opts), Transport.NatsErrorText.SafeInner(ex, _client.Opts)),
+        NatsException => new ConnectionLostException($"Publishing to JetStream on {_connection.DisplayUri} failed (the outcome is unknown): {Transport.NatsErrorText.Message(ex, _client.Opts)}", Transport.NatsErrorText.SafeInner(ex, _client.Opts)),
         _ => ex,
     };
 }

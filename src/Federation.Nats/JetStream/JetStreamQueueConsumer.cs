@@ -33,6 +33,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     private readonly DeliveryHandler _handler;
     private readonly string _identity;
     private readonly string _displayUri;
+    private readonly NatsOpts? _auth;
     private readonly CancellationTokenSource _stop;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim? _window;
@@ -41,8 +42,9 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     private readonly Task _loop;
     private ulong _tag;
 
-    public JetStreamQueueConsumer(JetStreamQueue queue, ConsumerOptions options, DeliveryHandler handler, string identity, string displayUri, Task connectionCompletion)
+    public JetStreamQueueConsumer(JetStreamQueue queue, ConsumerOptions options, DeliveryHandler handler, string identity, string displayUri, NatsOpts? auth, Task connectionCompletion)
     {
+        _auth = auth;
         _queue = queue;
         _options = options;
         _handler = handler;
@@ -70,7 +72,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
             }
             catch (NatsException ex)
             {
-                throw new ConnectionLostException($"Acknowledging on JetStream at {_displayUri} failed: {ex.Message}", ex);
+                throw new ConnectionLostException($"Acknowledging on JetStream at {_displayUri} failed: {Transport.NatsErrorText.Message(ex, _auth)}", Transport.NatsErrorText.SafeInner(ex, _auth));
             }
         }
     }
@@ -92,7 +94,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
             }
             catch (NatsException ex)
             {
-                throw new ConnectionLostException($"Rejecting on JetStream at {_displayUri} failed: {ex.Message}", ex);
+                throw new ConnectionLostException($"Rejecting on JetStream at {_displayUri} failed: {Transport.NatsErrorText.Message(ex, _auth)}", Transport.NatsErrorText.SafeInner(ex, _auth));
             }
         }
     }
@@ -264,11 +266,11 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
                 // Stopping (or the queue deleted): no next attempt to hold back.
             }
 
-            _completion.TrySetException(JetStreamErrors.Map(ex, $"consume with '{_queue.ConsumerName}'", _displayUri));
+            _completion.TrySetException(JetStreamErrors.Map(ex, $"consume with '{_queue.ConsumerName}'", _displayUri, _auth));
         }
         catch (Exception ex)
         {
-            _completion.TrySetException(JetStreamErrors.Map(ex, $"consume with '{_queue.ConsumerName}'", _displayUri));
+            _completion.TrySetException(JetStreamErrors.Map(ex, $"consume with '{_queue.ConsumerName}'", _displayUri, _auth));
         }
     }
 

@@ -61,7 +61,7 @@ internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings s
             }
             catch (Exception ex)
             {
-                throw JetStreamErrors.Map(ex, $"look up the stream '{named}'", displayUri);
+                throw JetStreamErrors.Map(ex, $"look up the stream '{named}'", displayUri, js.Connection.Opts);
             }
 
             RefuseIfNotCapturing(named, stream.Info.Config.Subjects, exchange);
@@ -83,7 +83,7 @@ internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings s
         }
         catch (Exception ex)
         {
-            throw JetStreamErrors.Map(ex, $"look up the stream '{name}'", displayUri);
+            throw JetStreamErrors.Map(ex, $"look up the stream '{name}'", displayUri, js.Connection.Opts);
         }
 
         var config = new StreamConfig(name, subjects)
@@ -112,7 +112,7 @@ internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings s
         }
         catch (Exception ex)
         {
-            throw JetStreamErrors.Map(ex, $"create the stream '{name}'", displayUri);
+            throw JetStreamErrors.Map(ex, $"create the stream '{name}'", displayUri, js.Connection.Opts);
         }
     }
 

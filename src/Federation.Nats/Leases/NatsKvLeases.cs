@@ -130,7 +130,7 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
         }
         catch (NatsException ex)
         {
-            unavailable($"the key-value bucket '{settings.Bucket}' ({NatsLeaseSettings.BucketKey}) could not be looked up: {ex.Message}");
+            unavailable($"the key-value bucket '{settings.Bucket}' ({NatsLeaseSettings.BucketKey}) could not be looked up: {Transport.NatsErrorText.Message(ex, client.Opts)}");
         }
 
         return null;
@@ -169,7 +169,7 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
         }
         catch (Exception ex) when (ex is NatsException or ObjectDisposedException)
         {
-            throw new ConnectionLostException($"Could not take lease '{request.Name}' in key-value bucket '{Bucket}' on {_displayUri}: {ex.Message}", ex);
+            throw new ConnectionLostException($"Could not take lease '{request.Name}' in key-value bucket '{Bucket}' on {_displayUri}: {Transport.NatsErrorText.Message(ex, _client.Opts)}", Transport.NatsErrorText.SafeInner(ex, _client.Opts));
         }
     }
 

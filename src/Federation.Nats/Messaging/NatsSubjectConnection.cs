@@ -1,5 +1,6 @@
 using Federation.Core.Transport;
 using Federation.Core.Transport.Messaging;
+using Federation.Nats.Transport;
 using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 
@@ -9,7 +10,8 @@ namespace Federation.Nats.Messaging;
 /// One <see cref="ISubjectConnection"/> over one <see cref="NatsConnection"/>. Unlike the exchange adapter, it lets the client
 /// reconnect (and replay every subscription) on its own: a collective broker is stateless, so a reconnect loses nothing but
 /// the messages in flight, which core NATS never promised anyway. <see cref="Completion"/> faults only when the client gives
-/// up for good (out of reconnect attempts, or the credentials were refused twice in a row).
+/// up for good (out of reconnect attempts, or the credentials were refused twice in a row), or when the server
+/// refuses one of its subscriptions (a permissions violation: the subscription would receive nothing).
 /// </summary>
 internal sealed class NatsSubjectConnection : ISubjectConnection
 {
@@ -96,7 +98,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         {
             Forget(subscription);
             await subscription.DisposeAsync().ConfigureAwait(false);
-            throw ex is NatsException nats ? Translate(nats, subject) : ex;
+            throw ex is NatsException nats ? Translate(nats, subject, _nats.Opts) : ex;
         }
 
         // The SPI promises an active subscription once this returns, so a message published right afterwards from another
@@ -172,7 +174,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         }
         catch (NatsException ex)
         {
-            throw Translate(ex, message.Subject);
+            throw Translate(ex, message.Subject, _nats.Opts);
         }
 
         if (headers is not null && publish.IsCompletedSuccessfully)
@@ -194,7 +196,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         }
         catch (NatsException ex)
         {
-            throw Translate(ex, subject: null);
+            throw Translate(ex, subject: null, _nats.Opts);
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -224,13 +226,14 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
                 await subscription.DisposeAsync().ConfigureAwait(false);
             }
 
-            if (_nats.ConnectionState == NatsConnectionState.Open)
+            // Closed for good, the client is already being disposed: nothing to flush, and its PING would be cancelled.
+            if (_nats.ConnectionState == NatsConnectionState.Open && !_completion.Task.IsCompleted)
             {
                 try
                 {
                     await _nats.PingAsync(CancellationToken.None).AsTask().WaitAsync(FlushOnDispose).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is NatsException or TimeoutException)
+                catch (Exception ex) when (ex is NatsException or TimeoutException or OperationCanceledException or ObjectDisposedException)
                 {
                     // best effort: the connection is going away either way
                 }
@@ -260,7 +263,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         NatsSubjectLog.HandlerFailed(_logger, exception, DisplayUri, _connectionName, subscription.Subject);
     }
 
-    private static async ValueTask AwaitPublishAsync(ValueTask publish, string subject)
+    private async ValueTask AwaitPublishAsync(ValueTask publish, string subject)
     {
         try
         {
@@ -268,15 +271,16 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         }
         catch (NatsException ex)
         {
-            throw Translate(ex, subject);
+            throw Translate(ex, subject, _nats.Opts);
         }
     }
 
-    private static TransportException Translate(NatsException exception, string? subject) => exception switch
+    /// <summary>The transport's exception for a failure of the client, without the credentials of <paramref name="auth"/>.</summary>
+    internal static TransportException Translate(NatsException exception, string? subject, NatsOpts? auth) => exception switch
     {
-        NatsPayloadTooLargeException tooLarge => new PublishNackedException($"The message for '{subject}' was refused: {tooLarge.Message}", exception),
-        NatsServerException { IsAuthError: true } => new AuthenticationFailedException(exception.Message, exception),
-        _ => new ConnectionLostException($"The NATS connection is not usable{(subject is null ? string.Empty : $" (subject '{subject}')")}: {exception.Message}", exception),
+        NatsPayloadTooLargeException tooLarge => new PublishNackedException($"The message for '{subject}' was refused: {NatsErrorText.Message(tooLarge, auth)}", NatsErrorText.SafeInner(exception, auth)),
+        NatsServerException { IsAuthError: true } => new AuthenticationFailedException(NatsErrorText.Message(exception, auth), NatsErrorText.SafeInner(exception, auth)),
+        _ => new ConnectionLostException($"The NATS connection is not usable{(subject is null ? string.Empty : $" (subject '{subject}')")}: {NatsErrorText.Message(exception, auth)}", NatsErrorText.SafeInner(exception, auth)),
     };
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposing) != 0, this);
@@ -326,7 +330,21 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
 
     private ValueTask OnServerErrorAsync(object? sender, NatsServerErrorEventArgs args)
     {
-        NatsSubjectLog.ServerError(_logger, DisplayUri, _connectionName, args.Error);
+        if (NatsSubscriptionRefusal.TryParse(args, out var subject))
+        {
+            // The client keeps a refused subscription as if active: nothing would ever arrive on it, while this connection
+            // looked healthy. Closed for good instead, so its owner sees the reason and opens a new one on its schedule.
+            if (Volatile.Read(ref _disposing) == 0)
+            {
+                var reason = NatsSubscriptionRefusal.Describe(subject, DisplayUri);
+                NatsSubjectLog.SubscriptionRefused(_logger, DisplayUri, _connectionName, subject);
+                CloseForGood(new ConnectionLostException($"{reason} ({_connectionName}); the connection is closed."));
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        NatsSubjectLog.ServerError(_logger, DisplayUri, _connectionName, NatsErrorText.Scrub(args.Error, _nats.Opts));
         return ValueTask.CompletedTask;
     }
 
@@ -370,6 +388,18 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         }
 
         NatsSubjectLog.ClosedForGood(_logger, DisplayUri, _connectionName);
+        CloseForGood(new ConnectionLostException($"The NATS connection {DisplayUri} ({_connectionName}) gave up reconnecting and is closed for good."));
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Ends every subscription, faults <see cref="Completion"/> with <paramref name="error"/> and disposes the client (once).</summary>
+    private void CloseForGood(ConnectionLostException error)
+    {
+        if (!_completion.TrySetException(error))
+        {
+            return;
+        }
+
         NatsSubjectSubscription[] subscriptions;
         lock (_lock)
         {
@@ -381,12 +411,10 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
             subscription.Abort();
         }
 
-        _completion.TrySetException(new ConnectionLostException($"The NATS connection {DisplayUri} ({_connectionName}) gave up reconnecting and is closed for good."));
         _ = Task.Run(async () =>
         {
             Unhook();
             await _nats.DisposeAsync().ConfigureAwait(false);
         });
-        return ValueTask.CompletedTask;
     }
 }

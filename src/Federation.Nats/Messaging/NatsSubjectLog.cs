@@ -22,4 +22,7 @@ internal static partial class NatsSubjectLog
 
     [LoggerMessage(6005, LogLevel.Warning, "Subject connection {Uri} ({ConnectionName}): server error {Error}")]
     public static partial void ServerError(ILogger logger, string uri, string connectionName, string error);
+
+    [LoggerMessage(6007, LogLevel.Error, "Subject connection {Uri} ({ConnectionName}): the server refused the subscription to '{Subject}' (permissions violation: the user may not subscribe to it); the connection is closed and its owner retries")]
+    public static partial void SubscriptionRefused(ILogger logger, string uri, string connectionName, string subject);
 }

@@ -56,6 +56,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         _confirmer = new NatsPublishConfirmer(nats, _completion.Task);
         nats.ConnectionDisconnected += OnDisconnectedAsync;
         nats.MessageDropped += OnMessageDroppedAsync;
+        nats.ServerError += OnServerErrorAsync;
         if (nats.ConnectionState != NatsConnectionState.Open)
         {
             Lost(new ConnectionLostException("The NATS connection was lost."));
@@ -360,6 +361,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         _nats.ConnectionDisconnected -= OnDisconnectedAsync;
         _nats.MessageDropped -= OnMessageDroppedAsync;
+        _nats.ServerError -= OnServerErrorAsync;
         if (_leases is not null)
         {
             // Released while the connection still works, so that a waiting engine takes them at once.
@@ -419,11 +421,14 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
     private static readonly NatsRawSerializer<ReadOnlyMemory<byte>> RawBody = NatsRawSerializer<ReadOnlyMemory<byte>>.Default;
 
-    /// <summary>The transport's exception for a failed publish of the client.</summary>
-    internal static Exception ToPublishFailure(Exception ex) => ex switch
+    /// <summary>The transport's exception for a failed publish of the client, without the connection's credentials.</summary>
+    internal Exception ToPublishFailure(Exception ex) => ToPublishFailure(ex, _nats.Opts);
+
+    /// <summary>The transport's exception for a failed publish of a client logged in with <paramref name="auth"/>, without its credentials.</summary>
+    internal static Exception ToPublishFailure(Exception ex, NatsOpts? auth) => ex switch
     {
-        NatsPayloadTooLargeException tooLarge => new MessageRefusedException($"The NATS server refused the message: {tooLarge.Message}", tooLarge),
-        NatsException nats => new ConnectionLostException($"Publishing to NATS failed: {nats.Message}", nats),
+        NatsPayloadTooLargeException tooLarge => new MessageRefusedException($"The NATS server refused the message: {NatsErrorText.Message(tooLarge, auth)}", NatsErrorText.SafeInner(tooLarge, auth)),
+        NatsException nats => new ConnectionLostException($"Publishing to NATS failed: {NatsErrorText.Message(nats, auth)}", NatsErrorText.SafeInner(nats, auth)),
         _ => ex,
     };
 
@@ -442,7 +447,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         }
         catch (NatsException ex)
         {
-            throw new ConnectionLostException($"NATS flush failed: {ex.Message}", ex);
+            throw new ConnectionLostException($"NATS flush failed: {NatsErrorText.Message(ex, _nats.Opts)}", NatsErrorText.SafeInner(ex, _nats.Opts));
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -550,7 +555,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
                 source.Subscriptions.Remove(subject);
             }
 
-            throw ex is NatsException ? new ConnectionLostException($"Subscribing to '{subject}' failed: {ex.Message}", ex) : ex;
+            throw ex is NatsException ? new ConnectionLostException($"Subscribing to '{subject}' failed: {NatsErrorText.Message(ex, _nats.Opts)}", NatsErrorText.SafeInner(ex, _nats.Opts)) : ex;
         }
     }
 
@@ -659,7 +664,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             return; // the connection is going away: every subscription ends with it
         }
 
-        var why = subscription.Exception is { } error ? $"{subscription.EndReason}: {error.Message}" : subscription.EndReason.ToString();
+        var why = subscription.Exception is { } error ? $"{subscription.EndReason}: {NatsErrorText.Message(error, _nats.Opts)}" : subscription.EndReason.ToString();
         Lost(new ConnectionLostException($"The NATS client ended the subscription to '{subscription.Subject}' ({why}); the link starts over."));
     }
 
@@ -739,6 +744,22 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     }
 
     /// <summary>
+    /// The server refused a subscription of this connection (see <see cref="NatsSubscriptionRefusal"/>): the client keeps
+    /// it as if active, but nothing will arrive on it, so this connection can no longer do what its bindings promise. It is
+    /// declared lost, like a subscription the client ended: the link that owns it fails with the reason and retries on its
+    /// reconnect schedule, instead of showing running while it receives nothing.
+    /// </summary>
+    private ValueTask OnServerErrorAsync(object? sender, NatsServerErrorEventArgs args)
+    {
+        if (Volatile.Read(ref _disposed) == 0 && NatsSubscriptionRefusal.TryParse(args, out var subject))
+        {
+            Lost(new ConnectionLostException($"{NatsSubscriptionRefusal.Describe(subject, DisplayUri)}; the link starts over."));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
     /// The client dropped a message because a subscription's buffer was full (only when the configure callback chose a drop
     /// mode; the default here waits). Which consumer it was meant for is unknown, so every consumer of this connection (in
     /// the engine: the one link that owns it) is told.
@@ -800,7 +821,9 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         // The SPI's contract: every call after disposal or loss throws ConnectionLostException.
         if (Volatile.Read(ref _disposed) != 0 || _completion.Task.IsFaulted)
         {
-            throw new ConnectionLostException("The NATS connection was lost.");
+            // The reason it was lost (a refused subscription, say) rather than only that it was.
+            var why = _completion.Task.Exception?.InnerException;
+            throw why is null ? new ConnectionLostException("The NATS connection was lost.") : new ConnectionLostException(why.Message, why);
         }
     }
 

@@ -13,7 +13,7 @@ internal static class NatsConnectErrors
 
     /// <summary>A <see cref="BrokerUnreachableException"/> naming <paramref name="displayUri"/> and the reason of <paramref name="error"/>.</summary>
     public static BrokerUnreachableException Unreachable(string rawUri, string displayUri, Exception error) =>
-        new($"Could not connect to NATS server: {Reason(rawUri, error)}. URI: {displayUri}", error); // the URI last: RedactText masks the rest of a line after a file key
+        new($"Could not connect to NATS server: {Reason(rawUri, error)}. URI: {displayUri}", SafeInner(rawUri, error)); // the URI last: RedactText masks the rest of a line after a file key
 
     /// <summary>
     /// The transport exception for a failed connect: refused credentials are an <see cref="AuthenticationFailedException"/>,
@@ -25,7 +25,7 @@ internal static class NatsConnectErrors
         {
             if (cause is NATS.Client.Core.NatsServerException { IsAuthError: true } || cause.Message.Contains("Authorization Violation", StringComparison.OrdinalIgnoreCase))
             {
-                return new AuthenticationFailedException($"NATS server {displayUri} refused the credentials.", error);
+                return new AuthenticationFailedException($"NATS server {displayUri} refused the credentials.", SafeInner(rawUri, error));
             }
         }
 
@@ -48,9 +48,21 @@ internal static class NatsConnectErrors
     /// The client's message. It names servers by host:port only, but a URI whose user part holds an unencoded '/' can
     /// make a piece of a secret parse as the host: every piece of the raw user part is removed from the text to be sure.
     /// </summary>
-    private static string Reason(string rawUri, Exception error)
+    private static string Reason(string rawUri, Exception error) =>
+        Scrub(rawUri, string.IsNullOrWhiteSpace(error.Message) ? error.GetType().Name : error.Message.TrimEnd('.'));
+
+    /// <summary>
+    /// <paramref name="error"/> when nothing in it (loggers print inner exceptions in full) holds a piece of the user part
+    /// of <paramref name="rawUri"/> or a URI's user information, else null.
+    /// </summary>
+    internal static Exception? SafeInner(string rawUri, Exception error)
     {
-        var reason = string.IsNullOrWhiteSpace(error.Message) ? error.GetType().Name : error.Message.TrimEnd('.');
+        var text = error.ToString();
+        return string.Equals(UriRedaction.RedactText(Scrub(rawUri, text)), text, StringComparison.Ordinal) ? error : null;
+    }
+
+    private static string Scrub(string rawUri, string reason)
+    {
         var schemeEnd = rawUri.IndexOf("://", StringComparison.Ordinal);
         var at = rawUri.LastIndexOf('@');
         if (schemeEnd < 0 || at <= schemeEnd + 3)

@@ -97,7 +97,7 @@ internal sealed class NatsPublishConfirmer
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                batch.Completion.TrySetException(new ConnectionLostException($"The NATS server did not confirm the messages: {ex.Message}", ex));
+                batch.Completion.TrySetException(new ConnectionLostException($"The NATS server did not confirm the messages: {NatsErrorText.Message(ex, _nats.Opts)}", NatsErrorText.SafeInner(ex, _nats.Opts)));
             }
         }
     }

@@ -57,7 +57,7 @@ internal sealed class NatsPublisher(NatsBrokerConnection connection, bool confir
             }
             catch (Exception ex)
             {
-                return ValueTask.FromException(NatsBrokerConnection.ToPublishFailure(ex));
+                return ValueTask.FromException(connection.ToPublishFailure(ex));
             }
 
             if (sent.IsCompletedSuccessfully)
@@ -118,7 +118,7 @@ internal sealed class NatsPublisher(NatsBrokerConnection connection, bool confir
         }
         catch (Exception ex)
         {
-            FailAll(head, NatsBrokerConnection.ToPublishFailure(ex));
+            FailAll(head, connection.ToPublishFailure(ex));
             return;
         }
 
@@ -168,7 +168,7 @@ internal sealed class NatsPublisher(NatsBrokerConnection connection, bool confir
                 }
                 catch (Exception ex)
                 {
-                    var failure = NatsBrokerConnection.ToPublishFailure(ex);
+                    var failure = connection.ToPublishFailure(ex);
                     if (failure is not PublishNackedException)
                     {
                         FailAll(batch, failure);

@@ -36,8 +36,11 @@ internal static class NatsSecurityFailure
             return null;
         }
 
+        // The cause is our own sentence around the platform's and the server's texts (the login text scrubbed); the inner
+        // exception, which loggers print in full, is kept only when it names no credential.
         var message = $"Could not connect to the NATS server: {cause}. URI: {displayUri}";
-        return IsLoginRefused(error) ? new AuthenticationFailedException(message, error) : new BrokerUnreachableException(message, error);
+        var inner = NatsErrorText.SafeInner(error, security);
+        return IsLoginRefused(error) ? new AuthenticationFailedException(message, inner) : new BrokerUnreachableException(message, inner);
     }
 
     /// <summary>Whether the server refused the login (<c>-ERR 'Authorization Violation'</c> and its kin).</summary>
@@ -61,7 +64,8 @@ internal static class NatsSecurityFailure
         var chain = Chain(error).ToList();
         if (chain.OfType<NatsServerException>().FirstOrDefault(e => e.IsAuthError) is { } refused)
         {
-            return $"the server refused the login ({refused.Message.Replace("Server error: ", string.Empty, StringComparison.Ordinal)}): {LoginHint(security)}";
+            // The server's text: it names no user today, but nothing promises that it never echoes a credential.
+            return $"the server refused the login ({NatsErrorText.Scrub(refused.Message.Replace("Server error: ", string.Empty, StringComparison.Ordinal), security)}): {LoginHint(security)}";
         }
 
         var handshake = chain.OfType<AuthenticationException>().FirstOrDefault();

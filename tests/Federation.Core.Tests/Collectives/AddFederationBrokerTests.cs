@@ -99,6 +99,33 @@ public sealed class AddFederationBrokerTests
     }
 
     [Fact]
+    public async Task Unknown_keys_range_errors_and_unserved_schemes_come_in_one_report()
+    {
+        using var host = BuildHost(new()
+        {
+            ["FederationBrokers:b:FederationUri"] = "natz://127.0.0.1:4222",
+            ["FederationBrokers:b:CollectiveUri"] = "memory://london",
+            ["FederationBrokers:b:Envelop"] = "choria",
+            ["FederationBrokers:b:Workers"] = "0",
+            ["FederationBrokers:b:MaxHops"] = "many",
+        }, builder =>
+        {
+            var registry = new InMemorySubjectServerRegistry();
+            registry.Add(new InMemorySubjectServer("london"));
+            builder.Services.AddSingleton(registry);
+            builder.Services.AddFederationBroker(builder.Configuration.GetSection("FederationBrokers:b"));
+        });
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("FederationBrokers:b:Envelop: is not a federation broker setting", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:b:MaxHops: 'many' is not an integer", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:b:Workers: '0' must be at least 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:b:FederationUri: No subject transport serves scheme 'natz'", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("FederationBrokers:b:CollectiveUri", error.Message, StringComparison.Ordinal); // a registered server is fine
+    }
+
+    [Fact]
     public async Task An_unknown_scheme_names_the_redacted_uri_and_the_missing_registration()
     {
         using var host = BuildHost([], builder => builder.Services.AddFederationBroker("london", o =>

@@ -219,11 +219,70 @@ public class FederationConfigurationReaderTests
     }
 
     [Fact]
-    public void A_broken_entry_is_reported_once()
+    public void A_broken_entry_is_reported_once_with_its_other_mistakes()
     {
         var options = ReadConfiguration("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": { "uri": 5, "max-hops": "x" } } }""");
 
-        Assert.Equal(["Upstreams:origin:max-hops: 'x' is not an integer"], FederationDefinitions.Validate(options));
+        var errors = FederationDefinitions.Validate(options);
+
+        Assert.Equal(2, errors.Count);
+        Assert.Equal("Upstreams:origin:max-hops: 'x' is not an integer", errors[0]);
+        Assert.StartsWith("Upstreams:origin:uri: '5' is not an absolute URI", errors[1], StringComparison.Ordinal);
+    }
+
+    // One run reports every mistake: reading errors (unknown keys, wrong types) and range errors together, each naming its key.
+    [Theory]
+    [InlineData("""{ "uri": "amqp://a", "maxhops": 1, "prefetch-count": 0 }""", "Upstreams:origin:maxhops: Unrecognised terms", "Upstreams:origin:prefetch-count: '0' must be at least 1")]
+    [InlineData("""{ "uri": "amqp://a", "max-hops": "many", "reconnect-delay": 0 }""", "Upstreams:origin:max-hops: 'many' is not an integer", "Upstreams:origin:reconnect-delay: '0' must be a number of seconds from 0.1")]
+    public void Reading_and_range_errors_of_one_upstream_come_in_one_report(string upstream, string readingError, string rangeError)
+    {
+        var options = ReadConfiguration($$"""{ "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": {{upstream}} } }""");
+
+        var errors = FederationDefinitions.Validate(options);
+
+        Assert.Contains(errors, e => e.StartsWith(readingError, StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith(rangeError, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Reading_and_range_errors_across_the_section_come_in_one_report()
+    {
+        var options = ReadConfiguration("""
+            { "Downstream": { "uri": "memory://london" }, "Polices": {},
+              "Upstreams": { "origin": { "uri": "amqp://a", "colour": "red" }, "backup": { "uri": "amqp://b", "prefetch-count": 0 } },
+              "UpstreamSets": { "s": [ { "upstream": "origin", "colour": "blue", "max-hops": 0 } ] },
+              "Policies": { "p": { "pattern": "(", "colour": "green", "definition": { "federation-upstream": "origin" } } } }
+            """);
+
+        var errors = FederationDefinitions.Validate(options);
+
+        string[] expected =
+        [
+            "Polices: Unrecognised terms",
+            "Upstreams:origin:colour: Unrecognised terms",
+            "UpstreamSets:s:0:colour: Unrecognised terms",
+            "Policies:p:colour: Unrecognised terms",
+            "Upstreams:backup:prefetch-count: '0' must be at least 1",
+            "UpstreamSets:s:0:max-hops: '0' must be at least 1",
+            "Policies:p:pattern: '(' is not a valid regular expression",
+        ];
+        foreach (var error in expected)
+        {
+            Assert.True(errors.Any(e => e.StartsWith(error, StringComparison.Ordinal)), $"expected '{error}', got: {string.Join(" | ", errors)}");
+        }
+
+        Assert.DoesNotContain(errors, e => e.Contains("names no defined upstream", StringComparison.Ordinal)); // origin is defined, only broken
+    }
+
+    [Fact]
+    public void An_entry_that_is_not_an_object_is_reported_once_not_again_for_its_missing_keys()
+    {
+        var options = ReadConfiguration("""
+            { "Downstream": { "uri": "memory://london" }, "Upstreams": { "origin": "amqp://a" },
+              "Policies": { "p": { "pattern": "x", "definition": { "federation-upstream": "origin" } } } }
+            """);
+
+        Assert.Equal(["Upstreams:origin: 'amqp://a' is not an object"], FederationDefinitions.Validate(options));
     }
 
     [Fact]

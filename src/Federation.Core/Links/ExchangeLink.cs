@@ -15,6 +15,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 {
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>Failed attempts in a row after which a link lets its lease go to another live instance.</summary>
+    internal const int FailuresBeforeGivingUp = 3;
+
     private readonly TransportResolver _transports;
     private readonly DownstreamHandle _downstream;
     private readonly ExchangeBindings _bindings;
@@ -220,6 +223,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 var cause = FailureEpisode.Describe(ex);
                 SetStatus(LinkState.Error, redacted, cause, null);
                 LogFailure(ex, redacted, cause, delay);
+                await GiveUpLeaseIfOthersMayRunAsync(cause).ConfigureAwait(false);
                 if (delay > TimeSpan.Zero)
                 {
                     try
@@ -247,6 +251,25 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 _counters.Restarted();
             }
         }
+    }
+
+    /// <summary>
+    /// After <see cref="FailuresBeforeGivingUp"/> failed attempts in a row, a link that holds its lease while other instances
+    /// of the federation are live lets go of it, so that one of them runs the link: what fails may be this instance's own
+    /// configuration (a queue argument the upstream refuses, a stream it names that does not exist), and the others would
+    /// otherwise stand by for it for good. It asks for the lease again only as a fallback (see
+    /// <see cref="LinkPlacementGate.GaveUp"/>); when every instance fails the same way, the link moves once and stays.
+    /// </summary>
+    private async Task GiveUpLeaseIfOthersMayRunAsync(string cause)
+    {
+        if (_lease.Gate is not { } gate || _failures.Failures < FailuresBeforeGivingUp || gate.Failing || !gate.OthersLive || !_lease.Holding)
+        {
+            return;
+        }
+
+        gate.GaveUp(cause);
+        await _lease.ReleaseAsync().ConfigureAwait(false);
+        Log.LinkLeaseGivenUp(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, _lease.Name, _failures.Failures);
     }
 
     /// <summary>One warning when a failure episode starts, one summary while it lasts; every attempt's exception at debug.</summary>
@@ -393,6 +416,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             // A transport's display URI should be redacted already; redacting again is a no-op then, and a safety net otherwise.
             var displayUri = UriRedaction.Redact(upstream.DisplayUri);
             SetStatus(LinkState.Running, displayUri, null, connectionName);
+            _lease.Gate?.Succeeded();
             Log.LinkRunning(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, displayUri, session.QueueName, session.Generation);
             if (_failures.Up() is > 0 and var failed)
             {

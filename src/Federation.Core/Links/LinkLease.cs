@@ -40,6 +40,9 @@ internal sealed class LinkLease : IAsyncDisposable
     /// </summary>
     public LinkPlacementGate? Gate { get; }
 
+    /// <summary>Whether this engine holds the lease (as far as it knows).</summary>
+    public bool Holding => _held is { IsHeld: true };
+
     /// <summary>The lease's name on the downstream broker.</summary>
     public string Name { get; }
 

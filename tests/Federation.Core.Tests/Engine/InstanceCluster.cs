@@ -51,10 +51,11 @@ internal sealed class InstanceCluster : IAsyncDisposable
 
     /// <param name="instance">The instance name.</param>
     /// <param name="pattern">The policy pattern of this instance's configuration: by default every federated exchange.</param>
-    public async Task StartAsync(string instance, string pattern = "^fed")
+    /// <param name="upstreamBroker">The broker this instance's upstream names: another than U gives it links that fail.</param>
+    public async Task StartAsync(string instance, string pattern = "^fed", string upstreamBroker = "U")
     {
         var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") } }
-            .Upstream("u", "U", u => u.Exchange = "upstream")
+            .Upstream("u", upstreamBroker, u => u.Exchange = "upstream")
             .Policy("fed", pattern, upstream: "u");
         _ownership?.Invoke(options.Ownership);
         var transport = new CrashableTransport(_bed.Transport, Census, instance);

@@ -171,8 +171,9 @@ internal sealed class LinkOwnership
     {
         lock (_sync)
         {
-            return (_gates.Where(g => g.Wanting).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal),
-                    _gates.Where(g => g.State == GateState.Holding).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal));
+            // A link that failed here is not claimed: the others then do not stand by for this instance, nor hand it back.
+            return (_gates.Where(g => g.Wanting && !g.Failing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal),
+                    _gates.Where(g => g.State == GateState.Holding && !g.Failing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal));
         }
     }
 
@@ -209,6 +210,21 @@ internal sealed class LinkOwnership
         var (placed, rank) = Place(gate);
         preferred = placed;
         reason = null;
+        if (gate.Failing && _live.Count > 1)
+        {
+            // It failed here: another instance may take the lease first; this one asks again only as a fallback.
+            gate.StandbySince ??= now;
+            var retry = Timings.FallbackAfter * (Math.Max(rank, 1) + 1);
+            if (now - gate.StandbySince.Value >= retry)
+            {
+                gate.FallbackTry = true;
+                return true;
+            }
+
+            reason = $"it failed on this instance ({gate.FailingCause}), so it stands by for another instance to take lease '{gate.LeaseName}'; it asks for the lease again every {retry.TotalSeconds:0} s in case none does";
+            return false;
+        }
+
         if (placed is null || placed == Instance)
         {
             gate.StandbySince = null;

@@ -76,6 +76,16 @@ internal sealed class LinkPlacementGate : IDisposable
 
     /// <summary>A lease attempt was refused and the lease has not been held since: this engine waits for the link.</summary>
     internal bool Wanting { get; set; }
+
+    /// <summary>
+    /// This engine held the lease and could not run the link (see <see cref="GaveUp"/>), and has not run it since: it
+    /// neither claims the link in its heartbeat nor asks for the lease while another instance may run it.
+    /// </summary>
+    internal bool Failing { get; set; }
+
+    /// <summary>Why the link failed here, for the standby reason.</summary>
+    internal string? FailingCause { get; set; }
+
     internal (string Instance, string? Incarnation)? HandedTo { get; set; }
 
     internal (string Instance, string? Incarnation)? NotTakenBy { get; set; }
@@ -127,6 +137,35 @@ internal sealed class LinkPlacementGate : IDisposable
             Handover = new CancellationTokenSource();
         }
     }
+
+    /// <summary>
+    /// The link failed here again and again while holding the lease, and other instances are live: it lets go so that one of
+    /// them may run it (its own configuration, say, is what fails: a queue argument the upstream refuses, a missing
+    /// stream). Until the link runs here again, this instance stops claiming it, so nobody stands by for it or hands it
+    /// back, and it asks for the lease only as a fallback, when nobody else took it.
+    /// </summary>
+    public void GaveUp(string cause)
+    {
+        lock (_owner.Sync)
+        {
+            Failing = true;
+            FailingCause = cause;
+            StandbySince = _owner.Now;
+        }
+    }
+
+    /// <summary>The link runs here: it is claimed again as usual.</summary>
+    public void Succeeded()
+    {
+        lock (_owner.Sync)
+        {
+            Failing = false;
+            FailingCause = null;
+        }
+    }
+
+    /// <summary>Whether another instance of the federation is live, so that giving the link up may let it run elsewhere.</summary>
+    public bool OthersLive => _owner.OthersLive;
 
     /// <summary>The lease is no longer held (released, handed over or lost).</summary>
     public void Released()

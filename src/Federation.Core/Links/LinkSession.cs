@@ -142,7 +142,7 @@ internal sealed partial class LinkSession
         if (!Deduplicating)
         {
             _publisher = await _downstream.Connection.OpenPublisherAsync(
-                new PublisherOptions(Confirms: _settings.AckMode == AckMode.OnConfirm, MaxOutstandingConfirms: Math.Max(1, _settings.PrefetchCount)),
+                new PublisherOptions(Confirms: _settings.AckMode == AckMode.OnConfirm, MaxOutstandingConfirms: Math.Max(1, _settings.PrefetchCount)) { Dropped = Lost },
                 cancellationToken).ConfigureAwait(false);
         }
 

@@ -84,7 +84,15 @@ public delegate ValueTask DeliveryHandler(Delivery delivery, CancellationToken c
 /// <summary>Options for <see cref="IBrokerConnection.OpenPublisherAsync"/>.</summary>
 /// <param name="Confirms">Use publisher confirms: each publish completes when the broker confirms it and fails if it nacks.</param>
 /// <param name="MaxOutstandingConfirms">Upper bound of unconfirmed publishes; further publishes wait for room.</param>
-public sealed record PublisherOptions(bool Confirms, int MaxOutstandingConfirms = 1000);
+public sealed record PublisherOptions(bool Confirms, int MaxOutstandingConfirms = 1000)
+{
+    /// <summary>
+    /// Where the transport reports messages of this publisher that the broker dropped after taking them, which no publish
+    /// call can report (NATS: the server refuses a subject the user may not publish to with an error of its own, and drops
+    /// the message); null when nobody listens.
+    /// </summary>
+    public MessageDropHandler? Dropped { get; init; }
+}
 
 /// <summary>Options for <see cref="IBrokerConnection.ConsumeAsync"/>.</summary>
 /// <param name="Prefetch">Maximum unacknowledged deliveries in flight; 0 means unlimited. Ignored with <paramref name="AutoAck"/>.</param>

@@ -36,6 +36,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     private static HashSet<string>? t_visited;
     private long _nextSubscriptionId;
     private readonly List<(QueueState Queue, MessageDropHandler Handler)> _dropListeners = [];
+    private readonly List<(NatsPublisher Publisher, MessageDropHandler Handler)> _publishDropListeners = [];
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private int _disposed;
 
@@ -324,7 +325,25 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     {
         ArgumentNullException.ThrowIfNull(options);
         ThrowIfLost();
-        return ValueTask.FromResult<IMessagePublisher>(new NatsPublisher(this, options.Confirms));
+        var publisher = new NatsPublisher(this, options.Confirms);
+        if (options.Dropped is { } dropped)
+        {
+            lock (_lock)
+            {
+                _publishDropListeners.Add((publisher, dropped));
+            }
+        }
+
+        return ValueTask.FromResult<IMessagePublisher>(publisher);
+    }
+
+    /// <summary>A publisher was disposed: the server's refusals are no longer its to count.</summary>
+    internal void Forget(NatsPublisher publisher)
+    {
+        lock (_lock)
+        {
+            _publishDropListeners.RemoveAll(l => ReferenceEquals(l.Publisher, publisher));
+        }
     }
 
     public ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken)
@@ -754,6 +773,22 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         if (Volatile.Read(ref _disposed) == 0 && NatsSubscriptionRefusal.TryParse(args, out var subject))
         {
             Lost(new ConnectionLostException($"{NatsSubscriptionRefusal.Describe(subject, DisplayUri)}; the link starts over."));
+        }
+        else if (NatsPublishRefusal.TryParse(args, out var refused))
+        {
+            // One error per refused PUB: each is one message the server dropped, counted by the publisher that sent it.
+            // The confirm of that publish may have succeeded already (the client raises this event on a task of its own).
+            MessageDropHandler[] listeners;
+            lock (_lock)
+            {
+                listeners = [.. _publishDropListeners.Where(l => l.Publisher.PublishesTo(refused)).Select(l => l.Handler)];
+            }
+
+            var cause = NatsPublishRefusal.Describe(refused, DisplayUri);
+            foreach (var listener in listeners)
+            {
+                listener("downstream_rejected", 1, cause);
+            }
         }
 
         return ValueTask.CompletedTask;

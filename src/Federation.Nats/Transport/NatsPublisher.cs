@@ -31,12 +31,21 @@ internal sealed class NatsPublisher(NatsBrokerConnection connection, bool confir
     private bool _draining;
     private Exception? _failure;
 
+    // The exchanges published to (a link publishes to one), to tell which of the server's publish refusals are this
+    // publisher's. Read on the client's event task, written under _gate.
+    private volatile string[] _exchanges = [];
+
     public ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(properties);
         var subject = NatsSubjectMapping.PublishSubject(exchange, routingKey);
         lock (_gate)
         {
+            if (_exchanges is not [var known] || !string.Equals(known, exchange, StringComparison.Ordinal))
+            {
+                Remember(exchange);
+            }
+
             if (_failure is { } failure)
             {
                 return ValueTask.FromException(failure);
@@ -74,7 +83,34 @@ internal sealed class NatsPublisher(NatsBrokerConnection connection, bool confir
         }
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public ValueTask DisposeAsync()
+    {
+        connection.Forget(this);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Whether <paramref name="subject"/> is one this publisher publishes to (an exchange's subject, or below it).</summary>
+    public bool PublishesTo(string subject)
+    {
+        foreach (var exchange in _exchanges)
+        {
+            if (subject.StartsWith(exchange, StringComparison.Ordinal) && (subject.Length == exchange.Length || subject[exchange.Length] == '.'))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Adds <paramref name="exchange"/> to the exchanges published to. Call under <c>_gate</c>.</summary>
+    private void Remember(string exchange)
+    {
+        if (!_exchanges.Contains(exchange, StringComparer.Ordinal))
+        {
+            _exchanges = [.. _exchanges, exchange];
+        }
+    }
 
     /// <summary>Queues a message behind the one the client waits with. Call under <c>_gate</c>.</summary>
     private ValueTask Enqueue(string subject, MessageProperties properties, ReadOnlyMemory<byte> body)

@@ -53,6 +53,9 @@ internal static partial class Log
     [LoggerMessage(1021, LogLevel.Information, "Link {LinkId}: the downstream takes messages again; {Count} message(s) were refused (nacked) and returned to the upstream queue in that episode")]
     public static partial void DownstreamAcceptsAgain(ILogger logger, string linkId, long count);
 
+    [LoggerMessage(1006, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) dropped {Count} message(s) as duplicates of ones it forwarded earlier with the same message-id ('{MessageId}' the last), though the upstream did not flag them as redelivered: a publisher that reuses message ids loses messages this way (duplicate-suppression treats one message-id as one message; turn it off for such publishers). Logged at most once a minute.")]
+    public static partial void ReusedMessageIds(ILogger logger, string linkId, string exchange, string upstream, long count, string messageId);
+
     [LoggerMessage(1007, LogLevel.Warning, "Link {LinkId}: cleaning up upstream objects failed; they stay on the upstream")]
     public static partial void CleanupFailed(ILogger logger, Exception exception, string linkId);
 

@@ -115,6 +115,11 @@ internal sealed partial class LinkSession
         {
             spans.End(null);
             _context.Counters.Dropped(DuplicateReason);
+            if (!delivery.Redelivered && !string.IsNullOrEmpty(properties.MessageId))
+            {
+                NoteReusedMessageId(properties.MessageId);
+            }
+
             Track(delivery.DeliveryTag);
             Acknowledge(consumer, delivery.DeliveryTag);
             return ValueTask.CompletedTask;
@@ -337,6 +342,32 @@ internal sealed partial class LinkSession
     }
 
     private const string DuplicateReason = "duplicate";
+
+    /// <summary>How often a link says that it drops fresh deliveries as duplicates by their message-id.</summary>
+    private static readonly TimeSpan ReusedMessageIdLogInterval = TimeSpan.FromMinutes(1);
+
+    private long _reusedMessageIds;
+    private DateTimeOffset? _reusedMessageIdsLogged;
+
+    /// <summary>
+    /// A delivery the upstream did not flag as redelivered was dropped by its message-id. After a crash, repeats come
+    /// flagged; a fresh one is a publisher that sent the same message again (which suppression is for) or one that reuses
+    /// ids for different messages, which then lose every message but the first of an id. Only a log can tell an operator
+    /// which: a warning at most once a minute, with the count since the last one. Runs on the delivery loop.
+    /// </summary>
+    private void NoteReusedMessageId(string messageId)
+    {
+        _reusedMessageIds++;
+        var now = _context.Time.GetUtcNow();
+        if (_reusedMessageIdsLogged is { } last && now - last < ReusedMessageIdLogInterval)
+        {
+            return;
+        }
+
+        Log.ReusedMessageIds(_context.Logger, _definition.Id, _definition.Exchange.Name, _definition.Upstream.UpstreamName, _reusedMessageIds, PrintableText.Escape(messageId));
+        _reusedMessageIds = 0;
+        _reusedMessageIdsLogged = now;
+    }
 
     // A struct: the channel and the batch hold it by value, so queuing a forward allocates nothing of its own.
     private readonly record struct PendingForward(IMessageConsumer Consumer, ulong DeliveryTag, UInt128 Identity, LedgerMessage Message, ForwardSpans Spans);

@@ -66,6 +66,32 @@ public sealed class DuplicateSuppressionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_publisher_reusing_message_ids_is_told_in_the_log_at_most_once_a_minute()
+    {
+        // Different messages with the ids of earlier ones, none of them a redelivery: suppression drops them (one id is
+        // one message), and that must not be visible in a counter only.
+        using var logs = new Support.CapturingLoggerProvider();
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => u.Exchange = "upstream").Policy("fed", "^fed\\.", upstream: "u"), loggerFactory: logs.AsFactory());
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
+        var queue = await _bed.BindQueueAsync("D", "fed.downstream", "key");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        await _bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+        var publisher = await _bed.ConnectAsync("U");
+        await PublishAllAsync(publisher, 5, WithId, i => $"first run {i}");
+        await Testbed.Eventually(() => queue.Count == 5, () => $"{queue.Count} of 5");
+
+        await PublishAllAsync(publisher, 5, WithId, i => $"second run {i}");
+        await Testbed.Eventually(
+            () => engine.GetLinks()[0].DroppedMessages?.GetValueOrDefault("duplicate") == 5,
+            () => $"dropped: {string.Join(", ", engine.GetLinks()[0].DroppedMessages ?? new Dictionary<string, long>())}");
+
+        var warning = Assert.Single(logs.WithId(1006));
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, warning.Level);
+        Assert.Contains("'id-0'", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("reuses message ids", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Equal_messages_without_a_message_id_are_all_forwarded_when_they_are_not_redeliveries()
     {
         // A heartbeat sent every minute is ten messages, not one message and nine repeats.

@@ -571,6 +571,7 @@ internal sealed partial class LinkSession
 
     private const string TooLargeReason = "too_large";
     private const string DownstreamRejectedReason = "downstream_rejected";
+    private const string UnconfirmedReason = "unconfirmed";
 
     private ValueTask DropAsync(IMessageConsumer consumer, Delivery delivery, ForwardVerdict verdict)
     {
@@ -658,7 +659,14 @@ internal sealed partial class LinkSession
             else
             {
                 // Not acknowledged: the upstream redelivers it when the link reconnects (at-least-once). It stays
-                // unsettled in the tracker, so no later ack with multiple covers it.
+                // unsettled in the tracker, so no later ack with multiple covers it. An upstream that cannot send it
+                // again (core NATS; any upstream in no-ack mode) has nothing to redeliver: whether it arrived is
+                // unknown, and it is counted so that the loss is not silent.
+                if (!consumer.CanRequeue || _settings.AckMode == AckMode.NoAck)
+                {
+                    Lost(UnconfirmedReason, 1, $"the downstream failed before it confirmed a message ({failure.Message}), and the upstream cannot send it again: it may or may not have arrived");
+                }
+
                 Fail(failure);
             }
         }

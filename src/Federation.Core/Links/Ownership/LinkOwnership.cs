@@ -176,7 +176,8 @@ internal sealed class LinkOwnership
         var changes = new List<SharedHolding>();
         foreach (var gate in _gates)
         {
-            var others = gate.State == GateState.Holding ? _roster.HoldersOf(gate.LinkId, now) : [];
+            // A link that fails here is not claimed in this instance's heartbeats, and does not run: it is not held twice.
+            var others = gate.State == GateState.Holding && !gate.Failing ? _roster.HoldersOf(gate.LinkId, now) : [];
             if (others.Count == 0)
             {
                 gate.SharedSince = null;

@@ -274,7 +274,7 @@ internal sealed class InstancePresence : IAsyncDisposable
         {
             if (shared.Others is { } others)
             {
-                Log.LeaseHeldTwice(_logger, shared.LinkId, shared.LeaseName, _ownership.Instance, string.Join("', '", others));
+                Log.LeaseHeldTwice(_logger, shared.LinkId, shared.LeaseName, _ownership.Instance, string.Join("', '", others.Select(PrintableText.Escape)));
             }
             else
             {

@@ -40,6 +40,13 @@ public sealed record LinkView(
     public string? Waiting { get; init; }
 
     /// <summary>
+    /// The other instances that say they hold this link's lease too, so that the link runs twice (see
+    /// <see cref="LinkStatus.AlsoHeldBy"/>: different lease settings or configurations on the instances); null otherwise.
+    /// </summary>
+    [JsonPropertyName("also_held_by")]
+    public IReadOnlyList<string>? AlsoHeldBy { get; init; }
+
+    /// <summary>
     /// Messages the link did not forward, by reason (<c>max_hops</c>, <c>cycle</c>, <c>downstream_rejected</c>, ...), since the
     /// host started, also across reloads that change the link's settings (see <see cref="LinkStatus.DroppedMessages"/>); null
     /// when none.
@@ -69,6 +76,7 @@ public sealed record LinkView(
             Instance = status.Instance,
             RunningOn = status.RunningOn,
             Waiting = status.Waiting,
+            AlsoHeldBy = status.AlsoHeldBy,
             DroppedMessages = status.DroppedMessages,
         };
     }

@@ -14,6 +14,15 @@ internal static partial class Log
     [LoggerMessage(1204, LogLevel.Warning, "Instance '{Instance}' cannot announce itself on the downstream ({Cause}); until it can, it does not spread links with the other instances (each link still runs once: the leases decide). Retrying every heartbeat")]
     public static partial void PresenceUnavailable(ILogger logger, string instance, string cause);
 
+    [LoggerMessage(1205, LogLevel.Warning, "Link {LinkId}: this instance '{Instance}' holds its lease '{Lease}', and the heartbeats of instance(s) '{Others}' say they hold it too, so the link runs on both and every message crosses it twice. One lease has one holder: the instances keep their leases in different places, most likely another lease-bucket (or other lease settings) on one downstream URI, or another configuration that names the link alike. Give every instance the same downstream URI and configuration (apart from InstanceName). Health is degraded until it stops")]
+    public static partial void LeaseHeldTwice(ILogger logger, string linkId, string lease, string instance, string others);
+
+    [LoggerMessage(1206, LogLevel.Information, "Link {LinkId}: no other instance says any more that it holds lease '{Lease}' while this instance '{Instance}' does")]
+    public static partial void LeaseNoLongerHeldTwice(ILogger logger, string linkId, string lease, string instance);
+
+    [LoggerMessage(1207, LogLevel.Warning, "Instance '{Instance}' of federation '{Cluster}' keeps its link leases in {Here}, but instance '{Other}' keeps its own in {There}: leases in different places do not exclude each other, so a link both take runs on both and every message crosses it twice. Use the same lease settings (on NATS, lease-bucket on the downstream URI) on every instance")]
+    public static partial void LeasesElsewhere(ILogger logger, string instance, string cluster, string other, string here, string there);
+
     [LoggerMessage(1203, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) hands its lease over to instance '{Target}', where placement puts it now")]
     public static partial void LinkHandedOver(ILogger logger, string linkId, string exchange, string upstream, string target);
 }

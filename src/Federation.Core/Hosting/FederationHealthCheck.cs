@@ -5,8 +5,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Federation.Core.Hosting;
 
 /// <summary>
-/// Health from every link's state: unhealthy without a downstream connection, degraded while any link is in error,
-/// healthy otherwise. Register it with <c>services.AddHealthChecks().AddCheck&lt;FederationHealthCheck&gt;("federation")</c>.
+/// Health from every link's state: unhealthy without a downstream connection, degraded while any link is in error or
+/// another instance holds a link's lease as well (<see cref="LinkStatus.AlsoHeldBy"/>), healthy otherwise. Register it with <c>services.AddHealthChecks().AddCheck&lt;FederationHealthCheck&gt;("federation")</c>.
 /// </summary>
 public sealed class FederationHealthCheck(IFederationStatus status) : IHealthCheck
 {
@@ -31,10 +31,31 @@ public sealed class FederationHealthCheck(IFederationStatus status) : IHealthChe
         }
 
         var failed = links.Where(l => l.State == LinkState.Error).Select(l => $"{l.Exchange} <- {l.Upstream}: {UriRedaction.RedactText(l.Error ?? string.Empty)}").ToList();
-        return Task.FromResult(failed.Count > 0
-            ? HealthCheckResult.Degraded($"{failed.Count} of {links.Count} link(s) in error: {string.Join("; ", failed)}", data: data)
-            : HealthCheckResult.Healthy($"{links.Count} link(s){DescribeWaiting(links)}, downstream connected as '{status.ClusterName}'.", data));
+        var twice = links.Where(l => l.AlsoHeldBy is { Count: > 0 }).ToList();
+        if (failed.Count == 0 && twice.Count == 0)
+        {
+            return Task.FromResult(HealthCheckResult.Healthy($"{links.Count} link(s){DescribeWaiting(links)}, downstream connected as '{status.ClusterName}'.", data));
+        }
+
+        var problems = new List<string>(2);
+        if (failed.Count > 0)
+        {
+            problems.Add($"{failed.Count} of {links.Count} link(s) in error: {string.Join("; ", failed)}");
+        }
+
+        if (twice.Count > 0)
+        {
+            data["held_twice"] = twice.Count;
+            problems.Add(DescribeHeldTwice(twice, links.Count));
+        }
+
+        return Task.FromResult(HealthCheckResult.Degraded(string.Join(". ", problems), data: data));
     }
+
+    // Two holders of one lease run the link twice; the likely cause is what an operator needs to fix it.
+    private static string DescribeHeldTwice(List<LinkStatus> twice, int total) =>
+        $"{twice.Count} of {total} link(s) also held by another instance, so each runs twice (different lease-bucket or lease settings, "
+        + $"or a different configuration, on the instances): {string.Join("; ", twice.Select(l => $"{l.Exchange} <- {l.Upstream}: also held by '{string.Join("', '", l.AlsoHeldBy!)}'"))}";
 
     // A link that waits because another instance holds its lease is healthy: it runs, elsewhere.
     private static string DescribeWaiting(IReadOnlyList<LinkStatus> links) =>

@@ -90,6 +90,12 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 status = status with { Policy = policy };
             }
 
+            // Read live from the placement gate, which the heartbeats update, not from the run loop.
+            if (_lease.Gate?.AlsoHeldBy is { } others)
+            {
+                status = status with { AlsoHeldBy = others };
+            }
+
             return _counters.DropsByReason is { } dropped ? status with { DroppedMessages = dropped } : status;
         }
     }

@@ -60,6 +60,15 @@ public sealed record LinkStatus(
     /// </summary>
     public string? RunningOn { get; init; }
 
+    /// <summary>
+    /// The other live instances whose heartbeats say they hold this link's lease while this instance holds it too, for
+    /// longer than the presence timeout; null otherwise. A lease has one holder, so this means the instances keep their
+    /// leases in different places (another <c>lease-bucket</c> or other lease settings on one downstream URI, or another
+    /// configuration that names the link alike): the link runs on each, and every message crosses it once per holder. It
+    /// makes the health check degraded, and clears when the others stop saying so.
+    /// </summary>
+    public IReadOnlyList<string>? AlsoHeldBy { get; init; }
+
     /// <summary>Why the link is <see cref="LinkState.Waiting"/>, in a sentence naming the lease and its holder; otherwise null.</summary>
     public string? Waiting { get; init; }
 }

@@ -32,4 +32,12 @@ public interface IBrokerLeases
     /// </returns>
     /// <exception cref="TransportException">The broker refused for another reason (permissions, a lost connection).</exception>
     ValueTask<LeaseAttempt> TryAcquireAsync(LeaseRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Where these leases live, in words, when a setting can move them while the instances still meet on one downstream
+    /// (a NATS key-value bucket: <c>the JetStream key-value bucket 'federation-leases'</c>); null when every connection to
+    /// the downstream shares them (exclusive queues). Instances of one federation compare it in their heartbeats: leases in
+    /// different places do not exclude each other, so both instances would run a link.
+    /// </summary>
+    string? Location => null;
 }

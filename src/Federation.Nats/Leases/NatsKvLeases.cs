@@ -73,6 +73,9 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
     /// <summary>The bucket's name.</summary>
     public string Bucket => _settings.Bucket;
 
+    /// <summary>The bucket, which <c>lease-bucket</c> on the downstream URI can change while the instances still meet there.</summary>
+    public string Location => $"the JetStream key-value bucket '{Bucket}'";
+
     /// <summary>
     /// Looks the lease bucket up on <paramref name="client"/>'s server (it is created with the first lease taken). Returns
     /// null, and says why through <paramref name="unavailable"/>, when the server cannot keep leases: no JetStream, no

@@ -26,6 +26,12 @@ internal sealed class InstancePresence : IAsyncDisposable
     private IReadOnlyList<string> _liveLogged = [];
     private volatile DownstreamSession? _announcedOn;
 
+    // Where this instance's leases live (see IBrokerLeases.Location), and the instances already warned about for keeping
+    // theirs elsewhere, by incarnation: one warning per run of the other instance, not one per heartbeat.
+    private volatile string? _leasesHere;
+    private readonly Lock _leasesWarnedSync = new();
+    private readonly HashSet<(string Incarnation, string Leases)> _leasesWarned = [];
+
     // Whether the last attempt to announce failed: the first failure of a run of them is a warning, the rest debug.
     private bool _failing;
     private Task? _loop;
@@ -183,6 +189,7 @@ internal sealed class InstancePresence : IAsyncDisposable
             var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: false), cancellationToken).ConfigureAwait(false);
             await using (publisher.ConfigureAwait(false))
             {
+                _leasesHere = connection.Leases?.Location;
                 _announcedOn = session;
                 _failing = false;
                 var alive = new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation).Encode();
@@ -193,7 +200,7 @@ internal sealed class InstancePresence : IAsyncDisposable
                     var (waiting, holding) = _ownership.LinkClaims();
                     var properties = new MessageProperties
                     {
-                        Headers = listClaims ? new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation, waiting, holding).Headers() : null,
+                        Headers = listClaims ? new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation, waiting, holding, _leasesHere).Headers() : null,
                     };
 
                     try
@@ -231,15 +238,50 @@ internal sealed class InstancePresence : IAsyncDisposable
                 break;
             case { } alive:
                 _ownership.Heard(alive.Instance, alive.Incarnation, alive.Waiting, alive.Holding);
+                NoticeLeases(alive);
                 break;
         }
 
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Warns, once per run of the other instance, when it keeps its leases somewhere else than this one (another
+    /// <c>lease-bucket</c>, say): the leases then do not exclude each other, and a link both take runs twice. Placement
+    /// still counts the other instance: the links it holds are flagged as held twice (see <see cref="SharedHolding"/>).
+    /// </summary>
+    private void NoticeLeases(PresenceMessage alive)
+    {
+        if (alive.Instance == _ownership.Instance || _leasesHere is not { } here || alive.Leases is not { } there || string.Equals(here, there, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        lock (_leasesWarnedSync)
+        {
+            if (!_leasesWarned.Add((alive.Incarnation, there)))
+            {
+                return;
+            }
+        }
+
+        Log.LeasesElsewhere(_logger, _ownership.Instance, _announcedOn?.ClusterName ?? "?", PrintableText.Escape(alive.Instance), here, PrintableText.Escape(there));
+    }
+
     private void TickAndLog(string? clusterName)
     {
-        _ownership.Tick();
+        foreach (var shared in _ownership.Tick())
+        {
+            if (shared.Others is { } others)
+            {
+                Log.LeaseHeldTwice(_logger, shared.LinkId, shared.LeaseName, _ownership.Instance, string.Join("', '", others.Select(PrintableText.Escape)));
+            }
+            else
+            {
+                Log.LeaseNoLongerHeldTwice(_logger, shared.LinkId, shared.LeaseName, _ownership.Instance);
+            }
+        }
+
         var live = _ownership.LiveInstances;
         if (!live.SequenceEqual(_liveLogged, StringComparer.Ordinal))
         {

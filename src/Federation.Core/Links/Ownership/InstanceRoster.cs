@@ -52,6 +52,13 @@ internal sealed class InstanceRoster
     public bool Wants(string instance, string linkId) =>
         _members.TryGetValue(instance, out var member) && (member.Waiting is null || member.Waiting.Contains(linkId));
 
+    /// <summary>
+    /// The live instances whose last heartbeat says they hold <paramref name="linkId"/>'s lease. While this instance holds
+    /// it too, that is two holders of one lease: their leases do not exclude each other (see <see cref="SharedHolding"/>).
+    /// </summary>
+    public IReadOnlyList<string> HoldersOf(string linkId, DateTimeOffset now) =>
+        [.. _members.Where(m => now - m.Value.LastHeard <= _timings.LiveFor && m.Value.Holding?.Contains(linkId) == true).Select(m => m.Key).Order(StringComparer.Ordinal)];
+
     /// <summary>An instance said it leaves (a clean stop): it is no longer live, at once. Returns true when it was.</summary>
     public bool Left(string instance, string incarnation) =>
         _members.TryGetValue(instance, out var member) && member.Incarnation == incarnation && _members.Remove(instance);

@@ -134,9 +134,11 @@ internal sealed class LinkOwnership
     /// Called every <see cref="OwnershipTimings.HeartbeatEvery"/>: forgets silent instances, notices newly settled ones,
     /// and lets links whose fallback time came try their lease, and holders whose link belongs elsewhere hand it over.
     /// </summary>
-    public void Tick()
+    /// <returns>The links that became, or stopped being, held by another instance too (see <see cref="SharedHolding"/>).</returns>
+    public IReadOnlyList<SharedHolding> Tick()
     {
         List<Action> actions;
+        List<SharedHolding> shared;
         lock (_sync)
         {
             var now = _time.GetUtcNow();
@@ -157,9 +159,46 @@ internal sealed class LinkOwnership
             }
 
             _unsettled = unsettled;
+            shared = FindSharedUnderLock(now);
         }
 
         Run(actions);
+        return shared;
+    }
+
+    /// <summary>
+    /// Compares the links this instance holds with those the other live instances say they hold. A lease has one holder, so
+    /// a link on both lists means two leases that do not exclude each other. A heartbeat may lag a handover by one beat, so
+    /// only an overlap that lasts longer than the presence timeout counts.
+    /// </summary>
+    private List<SharedHolding> FindSharedUnderLock(DateTimeOffset now)
+    {
+        var changes = new List<SharedHolding>();
+        foreach (var gate in _gates)
+        {
+            // A link that fails here is not claimed in this instance's heartbeats, and does not run: it is not held twice.
+            var others = gate.State == GateState.Holding && !gate.Failing ? _roster.HoldersOf(gate.LinkId, now) : [];
+            if (others.Count == 0)
+            {
+                gate.SharedSince = null;
+                if (gate.SharedWith is not null)
+                {
+                    gate.SharedWith = null;
+                    changes.Add(new SharedHolding(gate.LinkId, gate.LeaseName, null));
+                }
+
+                continue;
+            }
+
+            gate.SharedSince ??= now;
+            if (now - gate.SharedSince.Value > Timings.LiveFor && !(gate.SharedWith?.SequenceEqual(others, StringComparer.Ordinal) ?? false))
+            {
+                gate.SharedWith = others;
+                changes.Add(new SharedHolding(gate.LinkId, gate.LeaseName, others));
+            }
+        }
+
+        return changes;
     }
 
     /// <summary>

@@ -63,6 +63,21 @@ internal sealed class LinkPlacementGate : IDisposable
         }
     }
 
+    /// <summary>
+    /// The other live instances whose heartbeats have said, for longer than the presence timeout, that they hold this link's
+    /// lease while this instance holds it too (see <see cref="SharedHolding"/>); null otherwise.
+    /// </summary>
+    public IReadOnlyList<string>? AlsoHeldBy
+    {
+        get
+        {
+            lock (_owner.Sync)
+            {
+                return SharedWith;
+            }
+        }
+    }
+
     // State below: guarded by the owner's lock.
     internal GateState State { get; set; }
 
@@ -89,6 +104,12 @@ internal sealed class LinkPlacementGate : IDisposable
     internal (string Instance, string? Incarnation)? HandedTo { get; set; }
 
     internal (string Instance, string? Incarnation)? NotTakenBy { get; set; }
+
+    /// <summary>Since when another instance's heartbeats say it holds the link while this one does; null while none does.</summary>
+    internal DateTimeOffset? SharedSince { get; set; }
+
+    /// <summary>The other holders, once <see cref="SharedSince"/> lasted past the presence timeout.</summary>
+    internal IReadOnlyList<string>? SharedWith { get; set; }
 
     internal int Rank { get; set; }
 

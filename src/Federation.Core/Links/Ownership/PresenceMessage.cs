@@ -18,13 +18,20 @@ namespace Federation.Core.Links.Ownership;
 /// header, which took any link placed on it).
 /// </param>
 /// <param name="Holding">The ids of the links this instance holds; null when the message does not say.</param>
-internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null, IReadOnlySet<string>? Holding = null)
+/// <param name="Leases">
+/// Where this instance keeps its link leases (<see cref="Transport.IBrokerLeases.Location"/>), in the header
+/// <see cref="LeasesHeader"/>; null when its transport does not say or the message does not.
+/// </param>
+internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null, IReadOnlySet<string>? Holding = null, string? Leases = null)
 {
     /// <summary>The header with the ids of the links the instance waits for, separated by spaces (link ids are hex).</summary>
     public const string WaitingHeader = "x-federation-waiting";
 
     /// <summary>The header with the ids of the links the instance holds, separated by spaces.</summary>
     public const string HoldingHeader = "x-federation-holding";
+
+    /// <summary>The header with where the instance keeps its leases; instances whose leases live apart would both run a link.</summary>
+    public const string LeasesHeader = "x-federation-leases";
 
     private const string AliveWord = "alive";
     private const string LeavingWord = "leaving";
@@ -38,15 +45,21 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
     /// </summary>
     public const int MaxListedLinks = 5_000;
 
-    /// <summary>The headers of the message: the waiting and the held links, when it says them.</summary>
-    public Dictionary<string, object?>? Headers()
+    /// <summary>The headers of the message: where its leases live, and the waiting and the held links, when it says them.</summary>
+    /// <param name="listLinks">False leaves the links out (they did not fit in a message), whatever the message says.</param>
+    public Dictionary<string, object?>? Headers(bool listLinks = true)
     {
-        if ((Waiting is null && Holding is null) || (Waiting?.Count ?? 0) + (Holding?.Count ?? 0) > MaxListedLinks)
+        var headers = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (Leases is not null)
         {
-            return null;
+            headers[LeasesHeader] = Leases;
         }
 
-        var headers = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (!listLinks || (Waiting is null && Holding is null) || (Waiting?.Count ?? 0) + (Holding?.Count ?? 0) > MaxListedLinks)
+        {
+            return headers.Count > 0 ? headers : null;
+        }
+
         if (Waiting is not null)
         {
             headers[WaitingHeader] = string.Join(' ', Waiting.Order(StringComparer.Ordinal));
@@ -75,18 +88,17 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
 
         var parts = text.Split('\n', 3);
         return parts.Length == 3 && parts[0] is AliveWord or LeavingWord && parts[1].Length > 0 && parts[2].Length > 0
-            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadIds(headers, WaitingHeader), ReadIds(headers, HoldingHeader))
+            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadIds(headers, WaitingHeader), ReadIds(headers, HoldingHeader), ReadText(headers, LeasesHeader))
             : null;
     }
 
-    private static HashSet<string>? ReadIds(IReadOnlyDictionary<string, object?>? headers, string name)
+    private static HashSet<string>? ReadIds(IReadOnlyDictionary<string, object?>? headers, string name) =>
+        ReadText(headers, name) is { } text ? new HashSet<string>(text.Split(' ', StringSplitOptions.RemoveEmptyEntries), StringComparer.Ordinal) : null;
+
+    private static string? ReadText(IReadOnlyDictionary<string, object?>? headers, string name) => headers?.GetValueOrDefault(name) switch
     {
-        var text = headers?.GetValueOrDefault(name) switch
-        {
-            string s => s,
-            byte[] utf8 => Encoding.UTF8.GetString(utf8),
-            _ => null,
-        };
-        return text is null ? null : new HashSet<string>(text.Split(' ', StringSplitOptions.RemoveEmptyEntries), StringComparer.Ordinal);
-    }
+        string s => s,
+        byte[] utf8 => Encoding.UTF8.GetString(utf8),
+        _ => null,
+    };
 }

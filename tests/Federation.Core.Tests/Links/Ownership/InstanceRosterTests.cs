@@ -100,4 +100,35 @@ public sealed class InstanceRosterTests
         Assert.Null(new PresenceMessage(Leaving: false, "b", "1", new HashSet<string>(), many).Headers());
         Assert.False(roster.MayRun("nobody", "aaaaaaaa"));
     }
+
+    [Fact]
+    public void Where_an_instance_keeps_its_leases_travels_in_a_header_also_when_its_links_do_not_fit()
+    {
+        var message = new PresenceMessage(Leaving: false, "b", "1", new HashSet<string>(), new HashSet<string>(["bbbbbbbb"]), "the JetStream key-value bucket 'x'");
+        var decoded = PresenceMessage.Decode(message.Encode(), message.Headers())!;
+        Assert.Equal("the JetStream key-value bucket 'x'", decoded.Leases);
+        Assert.Null(PresenceMessage.Decode(message.Encode())!.Leases);
+
+        var many = Enumerable.Range(0, PresenceMessage.MaxListedLinks + 1).Select(i => i.ToString("x8", System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
+        var crowded = new PresenceMessage(Leaving: false, "b", "1", new HashSet<string>(), many, "here");
+        var headers = crowded.Headers()!;
+        Assert.Equal([PresenceMessage.LeasesHeader], headers.Keys);
+        Assert.Equal([PresenceMessage.LeasesHeader], message.Headers(listLinks: false)!.Keys);
+    }
+
+    [Fact]
+    public void The_holders_of_a_link_are_the_live_instances_whose_last_heartbeat_says_they_hold_it()
+    {
+        var roster = new InstanceRoster(Timings);
+        roster.Heard("b", "1", _t0, new HashSet<string>(), new HashSet<string>(["aaaaaaaa"]));
+        roster.Heard("c", "1", _t0, new HashSet<string>(["aaaaaaaa"]), new HashSet<string>());
+        roster.Heard("d", "1", _t0);
+        Assert.Equal(["b"], roster.HoldersOf("aaaaaaaa", _t0));
+        Assert.Empty(roster.HoldersOf("bbbbbbbb", _t0));
+
+        // A silent instance's last word no longer counts; nor does a heartbeat that stopped listing the link.
+        Assert.Empty(roster.HoldersOf("aaaaaaaa", _t0 + Timings.LiveFor + TimeSpan.FromMilliseconds(1)));
+        roster.Heard("b", "1", _t0 + TimeSpan.FromSeconds(1), new HashSet<string>(), new HashSet<string>());
+        Assert.Empty(roster.HoldersOf("aaaaaaaa", _t0 + TimeSpan.FromSeconds(1)));
+    }
 }

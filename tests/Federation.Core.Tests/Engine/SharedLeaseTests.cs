@@ -1,0 +1,148 @@
+using Federation.Core.Links;
+using Federation.Core.Model;
+using Federation.Core.Tests.Support;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Federation.Core.Tests.Engine;
+
+/// <summary>
+/// Two engines with one configuration whose leases do not exclude each other (on NATS, another <c>lease-bucket</c> on one
+/// downstream URI): both hold the link's lease and run it, and every message crossed twice without a word. The heartbeats
+/// say which links each instance holds, so each notices the other holding its link: a warning (event 1205), the other
+/// instance in <see cref="LinkStatus.AlsoHeldBy"/> and degraded health, until it stops.
+/// </summary>
+public sealed class SharedLeaseTests : IAsyncLifetime
+{
+    private const int LeaseHeldTwice = 1205;
+    private const int LeaseNoLongerHeldTwice = 1206;
+    private const int LeasesElsewhere = 1207;
+
+    private readonly Testbed _bed = new();
+    private readonly FakeTimeProvider _time = new();
+    private readonly Dictionary<string, (FederationEngine Engine, CapturingLoggerProvider Logs)> _engines = new(StringComparer.Ordinal);
+
+    public async Task InitializeAsync()
+    {
+        _bed.Broker("D");
+        _bed.Broker("U");
+        var app = await _bed.ConnectAsync("D");
+        await Testbed.DeclareExchangeAsync(app, "fed");
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var (engine, logs) in _engines.Values)
+        {
+            await engine.DisposeAsync();
+            logs.Dispose();
+        }
+
+        await _bed.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Two_holders_of_one_link_warn_show_each_other_and_degrade_health_until_one_stops()
+    {
+        await StartAsync("host-a", leasePlace: "bucket-1");
+        await StartAsync("host-b", leasePlace: "bucket-2");
+
+        await AdvanceUntilAsync(() => AlsoHeldBy("host-a") == "host-b" && AlsoHeldBy("host-b") == "host-a", TimeSpan.FromSeconds(30));
+
+        foreach (var (instance, other, here, there) in new[] { ("host-a", "host-b", "bucket-1", "bucket-2"), ("host-b", "host-a", "bucket-2", "bucket-1") })
+        {
+            // The heartbeats say where each keeps its leases: told apart at once, before any link is held twice.
+            var elsewhere = Assert.Single(_engines[instance].Logs.WithId(LeasesElsewhere));
+            Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, elsewhere.Level);
+            Assert.Contains($"'{instance}' of federation 'D' keeps its link leases in {here}, but instance '{other}' keeps its own in {there}", elsewhere.Message, StringComparison.Ordinal);
+            Assert.Contains("lease-bucket", elsewhere.Message, StringComparison.Ordinal);
+
+            var link = _engines[instance].Engine.GetLinks()[0];
+            Assert.Equal(LinkState.Running, link.State);
+            Assert.Equal(instance, link.LeaseHolder);
+
+            var warning = Assert.Single(_engines[instance].Logs.WithId(LeaseHeldTwice));
+            Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, warning.Level);
+            Assert.Contains(link.Id, warning.Message, StringComparison.Ordinal);
+            Assert.Contains($"'{other}'", warning.Message, StringComparison.Ordinal);
+            Assert.Contains("lease-bucket", warning.Message, StringComparison.Ordinal);
+
+            var health = await HealthOf(instance);
+            Assert.Equal(HealthStatus.Degraded, health.Status);
+            Assert.Contains($"fed <- u: also held by '{other}'", health.Description, StringComparison.Ordinal);
+            Assert.Contains("lease-bucket", health.Description, StringComparison.Ordinal);
+        }
+
+        // host-b stops: host-a is the only holder again, says so once, and is healthy.
+        var (b, _) = _engines["host-b"];
+        await b.StopAsync(CancellationToken.None);
+        await AdvanceUntilAsync(() => AlsoHeldBy("host-a") is null, TimeSpan.FromSeconds(10));
+        Assert.Single(_engines["host-a"].Logs.WithId(LeaseNoLongerHeldTwice));
+        Assert.Equal(HealthStatus.Healthy, (await HealthOf("host-a")).Status);
+        Assert.Equal(LinkState.Running, _engines["host-a"].Engine.GetLinks()[0].State);
+    }
+
+    [Fact]
+    public async Task Instances_that_share_their_leases_never_see_a_second_holder()
+    {
+        await StartAsync("host-a", leasePlace: null);
+        await StartAsync("host-b", leasePlace: null);
+
+        // Well past a fallback (15 s), settling and a few presence timeouts.
+        var started = _time.GetUtcNow();
+        await AdvanceUntilAsync(() => _time.GetUtcNow() - started >= TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(40));
+
+        var states = _engines.Values.Select(e => e.Engine.GetLinks()[0].State).Order().ToList();
+        Assert.Equal([LinkState.Running, LinkState.Waiting], states);
+        foreach (var (instance, (engine, logs)) in _engines)
+        {
+            Assert.Null(engine.GetLinks()[0].AlsoHeldBy);
+            Assert.Empty(logs.WithId(LeaseHeldTwice));
+            Assert.Empty(logs.WithId(LeasesElsewhere));
+            Assert.Equal(HealthStatus.Healthy, (await HealthOf(instance)).Status);
+        }
+    }
+
+    private async Task StartAsync(string instance, string? leasePlace)
+    {
+        var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") } }
+            .Upstream("u", "U", u => u.Exchange = "upstream")
+            .Policy("fed", "^fed$", upstream: "u");
+        var logs = new CapturingLoggerProvider();
+        Federation.Core.Transport.ITransport transport = leasePlace is null ? _bed.Transport : new RelocatedLeaseTransport(_bed.Transport, leasePlace);
+        var engine = new FederationEngine(options, [transport], logs.AsFactory(), timeProvider: _time);
+        _engines.Add(instance, (engine, logs));
+        await engine.StartAsync(CancellationToken.None);
+    }
+
+    private string? AlsoHeldBy(string instance) =>
+        _engines[instance].Engine.GetLinks() is [{ AlsoHeldBy: { } others }] ? string.Join(",", others) : null;
+
+    private Task<HealthCheckResult> HealthOf(string instance) =>
+        new Federation.Core.Hosting.FederationHealthCheck(_engines[instance].Engine).CheckHealthAsync(new HealthCheckContext());
+
+    private string Describe() => string.Join("; ", _engines.Select(e => e.Value.Engine.GetLinks() is [var l]
+        ? $"{e.Key}: {l.State} holder={l.LeaseHolder} also={string.Join(",", l.AlsoHeldBy ?? [])} {l.Waiting} {l.Error}"
+        : $"{e.Key}: no link")) + $" at {_time.GetUtcNow():HH:mm:ss.fff}";
+
+    /// <summary>Moves the fake clock in quarter seconds, letting the engines work between steps, until the condition holds.</summary>
+    private async Task AdvanceUntilAsync(Func<bool> condition, TimeSpan fakeLimit)
+    {
+        var started = _time.GetUtcNow();
+        var realDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                await Task.Delay(Testbed.PollInterval);
+                if (condition())
+                {
+                    return;
+                }
+            }
+
+            Assert.True(_time.GetUtcNow() - started <= fakeLimit, $"Not within {fakeLimit.TotalSeconds} s (fake): {Describe()}");
+            Assert.True(DateTime.UtcNow < realDeadline, $"Timed out (real time): {Describe()}");
+            _time.Advance(TimeSpan.FromMilliseconds(250));
+        }
+    }
+}

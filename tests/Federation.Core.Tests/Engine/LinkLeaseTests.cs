@@ -156,9 +156,13 @@ public sealed class LinkLeaseTests : IAsyncLifetime
         var (b, _) = await StartEngineAsync("host-2", spread: spread);
         await WaitForStateAsync(b, LinkState.Waiting);
 
-        // As rabbitmqctl delete_queue: host-1's downstream connection lives on, so only the deletion itself tells.
+        // As rabbitmqctl delete_queue: host-1's downstream connection lives on, so only the deletion itself tells. It
+        // stops consuming without any time passing; the clock stands still meanwhile, or host-2's next poll could come
+        // (in fake time) before host-1's consumer finished closing (in real time) on a loaded machine, which would be
+        // two consumers at once that a real clock never sees (host-2 polls seconds apart, the close takes milliseconds).
+        var ownersBefore = _census.Owners.Count;
         _bed.Broker("D").DeleteQueue("/", Lease);
-        await AdvanceUntilAsync(() => _census.OpenOn(UpstreamQueue) == 0 || _census.Owners.Count > 1, "host-1 stops consuming");
+        await Testbed.Eventually(() => _census.OpenOn(UpstreamQueue) == 0 || _census.Owners.Count > ownersBefore, () => "host-1 stops consuming");
 
         // Whoever asks first holds the lease now (host-1 asks again at once, host-2 at its next poll), and only that one runs.
         await AdvanceUntilAsync(

@@ -199,6 +199,23 @@ internal sealed class AmqpConnection : IBrokerConnection
         return IgnoreNotFoundAsync(RunAsync((channel, ct) => channel.QueueDeleteAsync(name, ifUnused: false, ifEmpty: false, noWait: false, ct), AmqpErrors.Operation.Other, cancellationToken));
     }
 
+    /// <summary>A passive declare, whose reply carries the ready message count; null for a missing queue.</summary>
+    public async ValueTask<long?> CountQueueMessagesAsync(string name, CancellationToken cancellationToken)
+    {
+        AmqpNames.Check(name, "queue");
+        long? count = null;
+        try
+        {
+            await RunAsync(async (channel, ct) => count = (await channel.QueueDeclarePassiveAsync(name, ct).ConfigureAwait(false)).MessageCount, AmqpErrors.Operation.Other, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ResourceNotFoundException)
+        {
+            return null;
+        }
+
+        return count;
+    }
+
     public ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(binding);

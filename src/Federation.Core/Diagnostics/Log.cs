@@ -59,6 +59,9 @@ internal static partial class Log
     [LoggerMessage(1007, LogLevel.Warning, "Link {LinkId}: cleaning up upstream objects failed; they stay on the upstream")]
     public static partial void CleanupFailed(ILogger logger, Exception exception, string linkId);
 
+    [LoggerMessage(1028, LogLevel.Warning, "Link {LinkId}: deleting upstream queue '{Queue}' discards {Count} message(s) it held ({Why})")]
+    public static partial void BufferedMessagesDiscarded(ILogger logger, string linkId, string queue, string count, string why);
+
     [LoggerMessage(1008, LogLevel.Debug, "Link {LinkId} attempt {Attempt} against {Uri} failed")]
     public static partial void LinkAttemptFailed(ILogger logger, Exception exception, string linkId, int attempt, string uri);
 
@@ -79,6 +82,15 @@ internal static partial class Log
 
     [LoggerMessage(2017, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) keeps running under its new definition (policy '{OldPolicy}' -> '{NewPolicy}'): nothing that moves messages changed")]
     public static partial void LinkUpdated(ILogger logger, string linkId, string exchange, string upstream, string oldPolicy, string newPolicy);
+
+    [LoggerMessage(2018, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) restarts under its new definition and keeps its upstream queue: the new run consumes what it buffered")]
+    public static partial void LinkReplacedKeepingQueue(ILogger logger, string linkId, string exchange, string upstream);
+
+    [LoggerMessage(2019, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) {Why}; its upstream queue is kept for instance(s) {Instances}, which still run or wait for it")]
+    public static partial void LinkStoppedForOthers(ILogger logger, string linkId, string exchange, string upstream, string why, string instances);
+
+    [LoggerMessage(2020, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) restarts under a new definition that {Why}: its upstream queue is deleted (unless resource-cleanup-mode is never), discarding the messages it buffers")]
+    public static partial void LinkReplacedDiscarding(ILogger logger, string linkId, string exchange, string upstream, string why);
 
     [LoggerMessage(2004, LogLevel.Warning, "Two upstream set elements resolve to the same link {LinkId} ({Exchange} <- {Upstream}, exchange '{UpstreamExchange}'); only the first is used")]
     public static partial void DuplicateLink(ILogger logger, string linkId, string exchange, string upstream, string upstreamExchange);

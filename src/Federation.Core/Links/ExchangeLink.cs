@@ -32,6 +32,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private CancellationTokenSource? _currentRun;
     private volatile bool _restartRequested;
     private volatile bool _cleanupOnStop;
+    private volatile string? _discarding;
     private Task? _loop;
     private LinkStatus _status;
     private readonly LinkLease _lease;
@@ -142,8 +143,11 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// Stops the link. With <paramref name="cleanup"/> (a clean stop: reconfiguration, exchange deletion, shutdown), the upstream
     /// queue and internal exchange are deleted unless <c>resource-cleanup-mode</c> is <c>never</c>.
     /// </summary>
-    public async Task StopAsync(bool cleanup)
+    /// <param name="cleanup">Delete the upstream objects (unless the mode is <c>never</c>).</param>
+    /// <param name="discarding">Why that discards messages the link was meant to forward, for the warning that counts them; null for a plain clean stop.</param>
+    public async Task StopAsync(bool cleanup, string? discarding = null)
     {
+        _discarding = discarding;
         _cleanupOnStop = cleanup && Definition.Upstream.ResourceCleanupMode != ResourceCleanupMode.Never;
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
@@ -434,7 +438,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         finally
         {
             var cleanup = _stopping.IsCancellationRequested && _cleanupOnStop;
-            await session.ShutDownAsync(cleanup, DrainTimeout).ConfigureAwait(false);
+            await session.ShutDownAsync(cleanup, DrainTimeout, _discarding).ConfigureAwait(false);
             if (_stopping.IsCancellationRequested)
             {
                 Log.LinkStopped(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, cleanup ? "deleted" : "kept");

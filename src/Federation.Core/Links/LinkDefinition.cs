@@ -43,6 +43,22 @@ internal sealed record LinkDefinition(string Id, ExchangeSpec Exchange, Resolved
         return this == aligned;
     }
 
+    /// <summary>
+    /// What running <paramref name="next"/> (the same link, defined anew) does to the upstream queue this definition used:
+    /// the queue's name follows from the link id, so it stays unless no URI of <paramref name="next"/> reaches the same
+    /// upstream (<see cref="UpstreamEndpoint"/>), and the queue can be taken over unless it is declared with other arguments.
+    /// </summary>
+    public UpstreamQueueChange UpstreamQueueChangeTo(LinkDefinition next)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        if (!UpstreamEndpoint.Overlap(Upstream.Uris, next.Upstream.Uris))
+        {
+            return UpstreamQueueChange.Upstream;
+        }
+
+        return UpstreamQueueDeclaration.Difference(Upstream, next.Upstream) is null ? UpstreamQueueChange.None : UpstreamQueueChange.Arguments;
+    }
+
     /// <summary>Whether <paramref name="other"/> asks for another reconnect schedule than this definition.</summary>
     public bool ReconnectsDifferentlyFrom(LinkDefinition other) =>
         Upstream.ReconnectDelay != other.Upstream.ReconnectDelay

@@ -9,8 +9,8 @@ namespace Federation.Core.Links;
 
 /// <summary>
 /// The running links, kept equal to the desired ones: the definitions resolved against the downstream exchanges. A link
-/// whose definition changed in how it moves messages is stopped (cleaning up its upstream objects) before its replacement
-/// starts; one whose definition changed otherwise (the policy's name, say) takes the new one over as it runs; the others
+/// whose definition changed in how it moves messages is stopped before its replacement starts, which takes its upstream
+/// queue over (see <see cref="StopReplaced"/>); one whose definition changed otherwise (the policy's name, say) takes the new one over as it runs; the others
 /// go on untouched. A replacement (same id) goes on counting the drops of the link it replaces: the status promises what a
 /// link dropped since the host started, and a reload that changes, say, the prefetch must not wipe an operator's record of
 /// losses (the metrics, keyed by exchange and upstream, run on too). A link a reload removes takes its counts with it.
@@ -73,8 +73,10 @@ internal sealed class LinkReconciler
     public async Task ReconcileAsync(DownstreamSession session, FederationDefinitions definitions, IEnumerable<ExchangeSpec> exchanges, Func<string, ExchangeBindings> bindingsOf, string instanceName)
     {
         var desired = new Dictionary<string, LinkDefinition>(StringComparer.Ordinal);
+        var existing = new HashSet<string>(StringComparer.Ordinal);
         foreach (var exchange in exchanges.OrderBy(e => e.Name, StringComparer.Ordinal))
         {
+            existing.Add(exchange.Name);
             var resolution = definitions.Resolve(exchange);
             foreach (var upstream in resolution.Upstreams)
             {
@@ -87,20 +89,22 @@ internal sealed class LinkReconciler
             }
         }
 
-        // Stop first, and wait: a replacement link must not start until its predecessor has cleaned up the queue they share.
+        // Stop first, and wait: a replacement link must not start until its predecessor has let go of the queue they share
+        // (or deleted it, when the replacement cannot take it over).
         var stopping = new List<Task>();
         var replaced = new Dictionary<string, LinkDrops>(StringComparer.Ordinal);
         foreach (var (id, link) in _links)
         {
-            if (!desired.TryGetValue(id, out var wanted) || !link.Definition.MovesMessagesAs(wanted))
+            if (!desired.TryGetValue(id, out var wanted))
             {
                 _links.TryRemove(id, out _);
-                if (wanted is not null)
-                {
-                    replaced[id] = link.Drops; // it counts nothing more once stopped, which is awaited before its successor starts
-                }
-
-                stopping.Add(link.StopAsync(cleanup: true));
+                stopping.Add(StopRemoved(link, existing.Contains(link.Definition.Exchange.Name)));
+            }
+            else if (!link.Definition.MovesMessagesAs(wanted))
+            {
+                _links.TryRemove(id, out _);
+                replaced[id] = link.Drops; // it counts nothing more once stopped, which is awaited before its successor starts
+                stopping.Add(StopReplaced(link, wanted));
             }
             else if (wanted != link.Definition)
             {
@@ -123,6 +127,59 @@ internal sealed class LinkReconciler
             var link = new ExchangeLink(definition, _transports, _downstream, bindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, instanceName, _ownership, replaced.GetValueOrDefault(id));
             _links[id] = link;
             link.Start();
+        }
+    }
+
+    /// <summary>
+    /// Stops a link that this instance no longer runs. Its upstream queue is what other instances of the federation that
+    /// still have the link consume when they take it over: while one of them is live and runs or waits for it (by its
+    /// heartbeats), the queue and internal exchange stay, as at an engine stop that hands links over. Otherwise (this
+    /// instance alone, or the downstream exchange deleted, which every instance sees) it is a clean stop.
+    /// </summary>
+    private Task StopRemoved(ExchangeLink link, bool exchangeExists)
+    {
+        var definition = link.Definition;
+        var others = exchangeExists ? _ownership?.OthersRunning(definition.Id) ?? [] : [];
+        if (others.Count == 0)
+        {
+            return link.StopAsync(cleanup: true);
+        }
+
+        Log.LinkStoppedForOthers(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "is no longer in this instance's configuration", string.Join(", ", others));
+        return link.StopAsync(cleanup: false);
+    }
+
+    /// <summary>
+    /// Stops a link whose definition changed in how it moves messages, before its replacement (same id, same upstream queue
+    /// name) starts. The replacement takes the queue over with what it buffered, so it stays, unless the new definition
+    /// declares it with other arguments (the upstream would refuse to declare it again: it is deleted and declared anew,
+    /// discarding its messages, with a warning) or reaches another upstream (the old queue would be left there, filling up,
+    /// unless another live instance still runs the link from it).
+    /// </summary>
+    private Task StopReplaced(ExchangeLink link, LinkDefinition wanted)
+    {
+        var definition = link.Definition;
+        var (exchange, upstream) = (definition.Exchange.Name, definition.Upstream.UpstreamName);
+        switch (definition.UpstreamQueueChangeTo(wanted))
+        {
+            case UpstreamQueueChange.None:
+                Log.LinkReplacedKeepingQueue(_logger, definition.Id, exchange, upstream);
+                return link.StopAsync(cleanup: false);
+            case UpstreamQueueChange.Arguments:
+                var why = $"declares its upstream queue with other arguments ({UpstreamQueueDeclaration.Difference(definition.Upstream, wanted.Upstream)}), which the upstream would refuse for the existing queue";
+                Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, why);
+                return link.StopAsync(cleanup: true, why);
+            default:
+                var others = _ownership?.OthersRunning(definition.Id) ?? [];
+                if (others.Count > 0)
+                {
+                    Log.LinkStoppedForOthers(_logger, definition.Id, exchange, upstream, "restarts against another upstream (no URI of its new definition reaches the one it used)", string.Join(", ", others));
+                    return link.StopAsync(cleanup: false);
+                }
+
+                var moved = "reaches another upstream (no URI of its new definition reaches the one it used), where the old queue would be left behind";
+                Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, moved);
+                return link.StopAsync(cleanup: true, moved);
         }
     }
 

@@ -88,7 +88,7 @@ internal sealed partial class LinkSession
 
         try
         {
-            await _upstream.DeclareQueueAsync(new QueueSpec(QueueName, Durable: true, Arguments: QueueArguments()), cancellationToken).ConfigureAwait(false);
+            await _upstream.DeclareQueueAsync(new QueueSpec(QueueName, Durable: true, Arguments: UpstreamQueueDeclaration.Arguments(_settings)), cancellationToken).ConfigureAwait(false);
         }
         catch (NameTooLongException tooLong) when (tooLong.Name == QueueName)
         {
@@ -296,7 +296,13 @@ internal sealed partial class LinkSession
     /// Stops consuming, lets in-flight forwards settle (bounded), optionally deletes the upstream objects, and closes.
     /// Errors are swallowed: the session is over either way, and the upstream keeps what it could not delete.
     /// </summary>
-    public async Task ShutDownAsync(bool cleanup, TimeSpan drainTimeout)
+    /// <param name="cleanup">Delete the upstream queue, internal exchange and sentinel.</param>
+    /// <param name="drainTimeout">How long each step may wait for the upstream.</param>
+    /// <param name="discarding">
+    /// Why a cleanup discards messages the link was meant to forward (a new definition declares the queue otherwise): the
+    /// queue's message count is then logged at warning before it goes. Null for a plain clean stop.
+    /// </param>
+    public async Task ShutDownAsync(bool cleanup, TimeSpan drainTimeout, string? discarding = null)
     {
         _accepting = false;
         if (Volatile.Read(ref _inFlight) > 0)
@@ -325,6 +331,15 @@ internal sealed partial class LinkSession
             try
             {
                 using var timeout = new CancellationTokenSource(drainTimeout, _context.Time);
+                if (discarding is not null)
+                {
+                    var count = await _upstream.CountQueueMessagesAsync(QueueName, timeout.Token).ConfigureAwait(false);
+                    if (count != 0)
+                    {
+                        Log.BufferedMessagesDiscarded(_context.Logger, _definition.Id, QueueName, count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", discarding);
+                    }
+                }
+
                 await _upstream.DeleteQueueAsync(QueueName, timeout.Token).ConfigureAwait(false);
                 await _upstream.DeleteExchangeAsync(InternalExchange, timeout.Token).ConfigureAwait(false);
                 await _upstream.DeleteExchangeAsync(UpstreamNaming.SentinelExchangeName(QueueName), timeout.Token).ConfigureAwait(false);
@@ -791,26 +806,6 @@ internal sealed partial class LinkSession
         await _upstream.DeclareExchangeAsync(
             new ExchangeSpec(InternalExchange, ExchangeSpec.Types.Fanout, Durable: true, AutoDelete: true, Internal: true, arguments),
             cancellationToken).ConfigureAwait(false);
-    }
-
-    private Dictionary<string, object?> QueueArguments()
-    {
-        var arguments = new Dictionary<string, object?>(StringComparer.Ordinal)
-        {
-            [HopHeaders.InternalPurposeArgument] = HopHeaders.InternalPurposeValue,
-            ["x-queue-type"] = _settings.QueueType == UpstreamQueueType.Quorum ? "quorum" : "classic",
-        };
-        if (_settings.Expires is { } expires)
-        {
-            arguments["x-expires"] = expires;
-        }
-
-        if (_settings.MessageTtl is { } ttl)
-        {
-            arguments["x-message-ttl"] = ttl;
-        }
-
-        return arguments;
     }
 
     private static async ValueTask SafelyAsync(IAsyncDisposable? disposable)

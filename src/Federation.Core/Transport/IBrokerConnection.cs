@@ -50,6 +50,13 @@ public interface IBrokerConnection : IAsyncDisposable
     /// <summary>Deletes a queue and the messages in it. Deleting a missing queue is a no-op.</summary>
     ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// How many messages the queue holds ready for delivery, or <see langword="null"/> when the transport cannot tell (the
+    /// default) or the queue does not exist. The engine asks before it deletes a link's upstream queue with what it buffers,
+    /// so that the warning it logs says how many messages that discards.
+    /// </summary>
+    ValueTask<long?> CountQueueMessagesAsync(string name, CancellationToken cancellationToken) => ValueTask.FromResult<long?>(null);
+
     /// <summary>Adds a binding. Adding an existing binding is a no-op.</summary>
     /// <param name="binding">The binding.</param>
     /// <param name="noWait">Do not wait for the broker's reply (AMQP <c>nowait</c>); errors then surface as a lost connection.</param>

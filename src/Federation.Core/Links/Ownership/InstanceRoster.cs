@@ -46,6 +46,13 @@ internal sealed class InstanceRoster
         && (member.Waiting is null || member.Holding is null || member.Waiting.Contains(linkId) || member.Holding.Contains(linkId));
 
     /// <summary>
+    /// The live instances that may run <paramref name="linkId"/> as far as their last heartbeats say (see <see cref="MayRun"/>):
+    /// they hold it, wait for it, or do not say which links they have.
+    /// </summary>
+    public IReadOnlyList<string> MayRunAny(string linkId, DateTimeOffset now) =>
+        [.. _members.Where(m => now - m.Value.LastHeard <= _timings.LiveFor && MayRun(m.Key, linkId)).Select(m => m.Key).Order(StringComparer.Ordinal)];
+
+    /// <summary>
     /// Whether <paramref name="instance"/> said in its last heartbeat that it waits for <paramref name="linkId"/> (or said
     /// nothing about links, as instances before that part of the heartbeat did).
     /// </summary>

@@ -66,6 +66,19 @@ internal sealed class LinkOwnership
         }
     }
 
+    /// <summary>
+    /// The other live instances that still run or wait for <paramref name="linkId"/>, by their heartbeats (or do not say
+    /// which links they have). A link this instance drops from its configuration keeps its upstream queue for them, as a
+    /// clean stop does while others are live: the next holder consumes what the queue buffered.
+    /// </summary>
+    public IReadOnlyList<string> OthersRunning(string linkId)
+    {
+        lock (_sync)
+        {
+            return _roster.MayRunAny(linkId, _time.GetUtcNow());
+        }
+    }
+
     /// <summary>The gate of a new link; its placement counts from now on.</summary>
     public LinkPlacementGate Register(string linkId, string leaseName)
     {

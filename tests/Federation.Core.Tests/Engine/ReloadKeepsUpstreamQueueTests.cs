@@ -1,0 +1,150 @@
+using Federation.Core.Links;
+using Federation.Core.Model;
+using Federation.Core.Tests.Support;
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Tests.Engine;
+
+/// <summary>
+/// A reload that changes how a link moves messages (prefetch-count, the URI's query or credentials, ...) replaces the link
+/// with one of the same id and the same upstream queue. The replacement takes the queue over with what it buffers: before,
+/// the old link stopped with cleanup and deleted it, so what it held was lost without a word. A change of the queue's
+/// declared arguments (message-ttl, expires, queue-type) still deletes it, since the upstream would refuse to declare it
+/// again, but says so at warning with the number of messages discarded.
+/// </summary>
+public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
+{
+    private const string UpstreamQueue = "federation: upstream -> D:fed.downstream";
+
+    private readonly Testbed _bed = new();
+    private readonly CapturingLoggerProvider _logs = new();
+    private HeldConfirmsTransport? _transport;
+
+    public Task InitializeAsync()
+    {
+        // Confirms are held so that, with prefetch-count 1, messages stay buffered in the upstream queue.
+        _bed.WrapTransport = inner => _transport = new HeldConfirmsTransport(inner);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        ReleaseHeld();
+        await _bed.DisposeAsync();
+        _logs.Dispose();
+    }
+
+    private static FederationOptions Configuration(Action<UpstreamDefinition> configure) =>
+        new FederationOptions { Downstream = { Uri = Testbed.Uri("D") } }
+            .Upstream("u", "U", u =>
+            {
+                u.Exchange = "upstream";
+                u.PrefetchCount = 1;
+                configure(u);
+            })
+            .Policy("fed", "^fed\\.", upstream: "u");
+
+    public static TheoryData<string, Action<UpstreamDefinition>> ChangesThatKeepTheQueue => new()
+    {
+        { "prefetch-count 1 -> 2", u => u.PrefetchCount = 2 },
+        { "credentials in the URI", u => u.Uris = [Testbed.Uri("U").Replace("memory://", "memory://rotated:secret@", StringComparison.Ordinal)] },
+        { "ack-mode on-confirm -> on-publish", u => u.AckMode = AckMode.OnPublish },
+    };
+
+    [Theory]
+    [MemberData(nameof(ChangesThatKeepTheQueue))]
+    public async Task A_reload_that_replaces_a_link_keeps_what_its_upstream_queue_buffers(string change, Action<UpstreamDefinition> reconfigure)
+    {
+        var (engine, downstream) = await StartBufferingAsync();
+        var before = Assert.Single(engine.GetLinks());
+
+        // Nothing is released until the old link has stopped: its in-flight message goes back to the upstream queue.
+        await engine.UpdateAsync(Configuration(reconfigure), CancellationToken.None);
+
+        // (The replacement may be consuming already: how many are ready upstream is not fixed here.)
+        Assert.True(_bed.Broker("U").QueueExists("/", UpstreamQueue), $"{change}: the upstream queue was deleted");
+        Assert.DoesNotContain(_logs.Entries, e => e.Level >= LogLevel.Warning);
+        Assert.Single(_logs.WithId(2018));
+
+        // Each confirm is released as its publish comes.
+        await Testbed.Eventually(
+            () =>
+            {
+                ReleaseHeld();
+                return downstream.Bodies.Distinct().Count() == 3;
+            },
+            () => $"{change}: downstream has [{string.Join(",", downstream.Bodies)}], {UpstreamMessages} left upstream");
+        var after = Assert.Single(engine.GetLinks());
+        Assert.Equal(before.Id, after.Id);
+        Assert.NotEqual(before.Since, after.Since);
+        Assert.Equal(["m0", "m1", "m2"], downstream.Bodies.Distinct().Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_reload_that_changes_the_queue_arguments_deletes_the_queue_and_says_how_many_messages_that_discards()
+    {
+        var (engine, downstream) = await StartBufferingAsync();
+
+        await engine.UpdateAsync(Configuration(u => u.MessageTtl = 60_000), CancellationToken.None);
+
+        // Declared anew, with the new argument: the upstream would have refused the old queue with it.
+        await Testbed.Eventually(() => engine.GetLinks() is [{ State: LinkState.Running }], () => "the replaced link running");
+        Assert.Equal(60_000L, Convert.ToInt64(_bed.Broker("U").GetQueue("/", UpstreamQueue)!.Arguments!["x-message-ttl"], System.Globalization.CultureInfo.InvariantCulture));
+        var why = Assert.Single(_logs.WithId(2020));
+        Assert.Equal(LogLevel.Warning, why.Level);
+        Assert.Contains("x-message-ttl none -> 60000", why.Message, StringComparison.Ordinal);
+        var discarded = Assert.Single(_logs.WithId(1028));
+        Assert.Equal(LogLevel.Warning, discarded.Level);
+        // m1 and m2, and m0 too once the old consumer's cancel has returned it (it was forwarded, its confirm still held).
+        Assert.True(
+            discarded.Message.Contains("discards 2 message(s) it held", StringComparison.Ordinal) || discarded.Message.Contains("discards 3 message(s) it held", StringComparison.Ordinal),
+            discarded.Message);
+        Assert.Equal(0, UpstreamMessages);
+        ReleaseHeld();
+        await downstream.ExpectAsync("m0"); // routed before the reload; m1 and m2 went with the queue, as the warning says
+    }
+
+    /// <summary>
+    /// The basic link with prefetch-count 1 and three messages published upstream: m0 is forwarded and waits for its confirm,
+    /// m1 and m2 wait in the upstream queue.
+    /// </summary>
+    private async Task<(FederationEngine Engine, QueueProbe Downstream)> StartBufferingAsync()
+    {
+        var engine = await _bed.StartEngineAsync("D", o =>
+        {
+            var configured = Configuration(_ => { });
+            foreach (var (name, upstream) in configured.Upstreams)
+            {
+                o.Upstreams[name] = upstream;
+            }
+
+            foreach (var (name, policy) in configured.Policies)
+            {
+                o.Policies[name] = policy;
+            }
+        }, loggerFactory: _logs.AsFactory());
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
+        var downstream = await _bed.BindQueueAsync("D", "fed.downstream", "key");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        await _bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+
+        var publisher = await _bed.ConnectAsync("U");
+        for (var i = 0; i < 3; i++)
+        {
+            await Testbed.PublishAsync(publisher, "upstream", "key", $"m{i}");
+        }
+
+        await Testbed.Eventually(() => _transport!.Held.Count == 1 && UpstreamMessages == 2, () => $"{_transport!.Held.Count} held, {UpstreamMessages} buffered");
+        return (engine, downstream);
+    }
+
+    private int UpstreamMessages => _bed.Broker("U").GetMessageCount("/", UpstreamQueue);
+
+    private void ReleaseHeld()
+    {
+        foreach (var confirm in _transport?.Held ?? [])
+        {
+            confirm.TrySetResult();
+        }
+    }
+}

@@ -21,18 +21,20 @@ internal sealed class InstanceRoster
     /// <param name="now">When.</param>
     /// <param name="waiting">The links it waits for (see <see cref="PresenceMessage.Waiting"/>); null when it does not say.</param>
     /// <param name="holding">The links it holds; null when it does not say.</param>
-    public bool Heard(string instance, string incarnation, DateTimeOffset now, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null)
+    /// <param name="standingBy">Its other links (see <see cref="PresenceMessage.StandingBy"/>); null when it does not say.</param>
+    public bool Heard(string instance, string incarnation, DateTimeOffset now, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null, IReadOnlySet<string>? standingBy = null)
     {
         if (_members.TryGetValue(instance, out var member) && member.Incarnation == incarnation && now - member.LastHeard <= _timings.LiveFor)
         {
             member.LastHeard = now;
             member.Waiting = waiting;
             member.Holding = holding;
+            member.StandingBy = standingBy;
             return false;
         }
 
         // New, restarted (another incarnation), or back after a gap: live again from now, and not settled yet.
-        _members[instance] = new Member(incarnation, now, now) { Waiting = waiting, Holding = holding };
+        _members[instance] = new Member(incarnation, now, now) { Waiting = waiting, Holding = holding, StandingBy = standingBy };
         return true;
     }
 
@@ -46,11 +48,13 @@ internal sealed class InstanceRoster
         && (member.Waiting is null || member.Holding is null || member.Waiting.Contains(linkId) || member.Holding.Contains(linkId));
 
     /// <summary>
-    /// The live instances that may run <paramref name="linkId"/> as far as their last heartbeats say (see <see cref="MayRun"/>):
-    /// they hold it, wait for it, or do not say which links they have.
+    /// The live instances that have <paramref name="linkId"/> as far as their last heartbeats say: they hold it, wait for it
+    /// or stand by for it, or do not say which links they have (see <see cref="MayRun"/>). Unlike <see cref="MayRun"/>, an
+    /// instance standing by counts: it takes the link over once the instance placement put it on lets it go.
     /// </summary>
-    public IReadOnlyList<string> MayRunAny(string linkId, DateTimeOffset now) =>
-        [.. _members.Where(m => now - m.Value.LastHeard <= _timings.LiveFor && MayRun(m.Key, linkId)).Select(m => m.Key).Order(StringComparer.Ordinal)];
+    public IReadOnlyList<string> HavingLink(string linkId, DateTimeOffset now) =>
+        [.. _members.Where(m => now - m.Value.LastHeard <= _timings.LiveFor && (MayRun(m.Key, linkId) || m.Value.StandingBy?.Contains(linkId) == true))
+            .Select(m => m.Key).Order(StringComparer.Ordinal)];
 
     /// <summary>
     /// Whether <paramref name="instance"/> said in its last heartbeat that it waits for <paramref name="linkId"/> (or said
@@ -108,5 +112,7 @@ internal sealed class InstanceRoster
         public IReadOnlySet<string>? Waiting { get; set; }
 
         public IReadOnlySet<string>? Holding { get; set; }
+
+        public IReadOnlySet<string>? StandingBy { get; set; }
     }
 }

@@ -67,15 +67,15 @@ internal sealed class LinkOwnership
     }
 
     /// <summary>
-    /// The other live instances that still run or wait for <paramref name="linkId"/>, by their heartbeats (or do not say
-    /// which links they have). A link this instance drops from its configuration keeps its upstream queue for them, as a
+    /// The other live instances that still run, wait or stand by for <paramref name="linkId"/>, by their heartbeats (or do
+    /// not say which links they have). A link this instance drops from its configuration keeps its upstream queue for them, as a
     /// clean stop does while others are live: the next holder consumes what the queue buffered.
     /// </summary>
     public IReadOnlyList<string> OthersRunning(string linkId)
     {
         lock (_sync)
         {
-            return _roster.MayRunAny(linkId, _time.GetUtcNow());
+            return _roster.HavingLink(linkId, _time.GetUtcNow());
         }
     }
 
@@ -109,7 +109,8 @@ internal sealed class LinkOwnership
     /// <param name="incarnation">Its run.</param>
     /// <param name="waiting">The links it waits for; null when its heartbeat does not say.</param>
     /// <param name="holding">The links it holds; null when its heartbeat does not say.</param>
-    public void Heard(string instance, string incarnation, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null)
+    /// <param name="standingBy">Its other links, which it neither holds nor waits for; null when its heartbeat does not say.</param>
+    public void Heard(string instance, string incarnation, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null, IReadOnlySet<string>? standingBy = null)
     {
         if (instance == Instance)
         {
@@ -119,7 +120,7 @@ internal sealed class LinkOwnership
         List<Action>? actions = null;
         lock (_sync)
         {
-            if (_roster.Heard(instance, incarnation, _time.GetUtcNow(), waiting, holding))
+            if (_roster.Heard(instance, incarnation, _time.GetUtcNow(), waiting, holding, standingBy))
             {
                 actions = RosterChangedUnderLock();
             }
@@ -216,16 +217,19 @@ internal sealed class LinkOwnership
 
     /// <summary>
     /// One consistent view, for a heartbeat, of this engine's links that want their lease and do not hold it (a lease attempt
-    /// was refused since they last held it: the holder hands such a link over when placement puts it here) and of those that
-    /// hold it (others stand by for them).
+    /// was refused since they last held it: the holder hands such a link over when placement puts it here), of those that
+    /// hold it (others stand by for them), and of the rest (placement puts them elsewhere; an instance that drops one of
+    /// them from its configuration keeps its upstream queue for this one, which takes the link over).
     /// </summary>
-    public (IReadOnlySet<string> Waiting, IReadOnlySet<string> Holding) LinkClaims()
+    public (IReadOnlySet<string> Waiting, IReadOnlySet<string> Holding, IReadOnlySet<string> StandingBy) LinkClaims()
     {
         lock (_sync)
         {
-            // A link that failed here is not claimed: the others then do not stand by for this instance, nor hand it back.
+            // A link that failed here is not claimed: the others then do not stand by for this instance, nor hand it back,
+            // nor keep its upstream queue for it.
             return (_gates.Where(g => g.Wanting && !g.Failing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal),
-                    _gates.Where(g => g.State == GateState.Holding && !g.Failing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal));
+                    _gates.Where(g => g.State == GateState.Holding && !g.Failing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal),
+                    _gates.Where(g => !g.Wanting && g.State != GateState.Holding && !g.Failing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal));
         }
     }
 

@@ -22,7 +22,13 @@ namespace Federation.Core.Links.Ownership;
 /// Where this instance keeps its link leases (<see cref="Transport.IBrokerLeases.Location"/>), in the header
 /// <see cref="LeasesHeader"/>; null when its transport does not say or the message does not.
 /// </param>
-internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null, IReadOnlySet<string>? Holding = null, string? Leases = null)
+/// <param name="StandingBy">
+/// The ids of the other links this instance has (it neither holds them nor was refused their lease: placement puts them
+/// elsewhere), in the header <see cref="StandingByHeader"/>; null when the message does not say. Only for an instance that
+/// drops a link from its configuration: it keeps the link's upstream queue while another instance has the link (see
+/// <see cref="LinkOwnership.OthersRunning"/>).
+/// </param>
+internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null, IReadOnlySet<string>? Holding = null, string? Leases = null, IReadOnlySet<string>? StandingBy = null)
 {
     /// <summary>The header with the ids of the links the instance waits for, separated by spaces (link ids are hex).</summary>
     public const string WaitingHeader = "x-federation-waiting";
@@ -32,6 +38,9 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
 
     /// <summary>The header with where the instance keeps its leases; instances whose leases live apart would both run a link.</summary>
     public const string LeasesHeader = "x-federation-leases";
+
+    /// <summary>The header with the ids of the instance's other links (neither held nor waited for), separated by spaces.</summary>
+    public const string StandingByHeader = "x-federation-standing-by";
 
     private const string AliveWord = "alive";
     private const string LeavingWord = "leaving";
@@ -45,7 +54,7 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
     /// </summary>
     public const int MaxListedLinks = 5_000;
 
-    /// <summary>The headers of the message: where its leases live, and the waiting and the held links, when it says them.</summary>
+    /// <summary>The headers of the message: where its leases live, and the waiting, the held and the other links, when it says them.</summary>
     /// <param name="listLinks">False leaves the links out (they did not fit in a message), whatever the message says.</param>
     public Dictionary<string, object?>? Headers(bool listLinks = true)
     {
@@ -55,7 +64,8 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
             headers[LeasesHeader] = Leases;
         }
 
-        if (!listLinks || (Waiting is null && Holding is null) || (Waiting?.Count ?? 0) + (Holding?.Count ?? 0) > MaxListedLinks)
+        var claimed = (Waiting?.Count ?? 0) + (Holding?.Count ?? 0);
+        if (!listLinks || (Waiting is null && Holding is null) || claimed > MaxListedLinks)
         {
             return headers.Count > 0 ? headers : null;
         }
@@ -68,6 +78,13 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
         if (Holding is not null)
         {
             headers[HoldingHeader] = string.Join(' ', Holding.Order(StringComparer.Ordinal));
+        }
+
+        // Only where the limit leaves room: without it the others keep an instance's queues a little less often, while without
+        // the claims they would treat it as an instance of an older version.
+        if (StandingBy is not null && claimed + StandingBy.Count <= MaxListedLinks)
+        {
+            headers[StandingByHeader] = string.Join(' ', StandingBy.Order(StringComparer.Ordinal));
         }
 
         return headers;
@@ -88,7 +105,7 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
 
         var parts = text.Split('\n', 3);
         return parts.Length == 3 && parts[0] is AliveWord or LeavingWord && parts[1].Length > 0 && parts[2].Length > 0
-            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadIds(headers, WaitingHeader), ReadIds(headers, HoldingHeader), ReadText(headers, LeasesHeader))
+            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadIds(headers, WaitingHeader), ReadIds(headers, HoldingHeader), ReadText(headers, LeasesHeader), ReadIds(headers, StandingByHeader))
             : null;
     }
 

@@ -131,4 +131,28 @@ public sealed class InstanceRosterTests
         roster.Heard("b", "1", _t0 + TimeSpan.FromSeconds(1), new HashSet<string>(), new HashSet<string>());
         Assert.Empty(roster.HoldersOf("aaaaaaaa", _t0 + TimeSpan.FromSeconds(1)));
     }
+
+    [Fact]
+    public void A_link_an_instance_stands_by_for_counts_as_one_it_has_but_not_as_one_it_may_run()
+    {
+        var message = new PresenceMessage(Leaving: false, "b", "1", new HashSet<string>(["aaaaaaaa"]), new HashSet<string>(["bbbbbbbb"]), StandingBy: new HashSet<string>(["cccccccc"]));
+        var decoded = PresenceMessage.Decode(message.Encode(), message.Headers())!;
+        Assert.Equal(["cccccccc"], decoded.StandingBy!);
+
+        var roster = new InstanceRoster(Timings);
+        roster.Heard("b", "1", _t0, decoded.Waiting, decoded.Holding, decoded.StandingBy);
+
+        // Standing by, it neither asks nor takes handovers, so placement must not wait for it; but it takes the link over
+        // once the instance that runs it lets go, so that instance keeps the upstream queue when it drops the link.
+        Assert.False(roster.MayRun("b", "cccccccc"));
+        Assert.Equal(["b"], roster.HavingLink("aaaaaaaa", _t0));
+        Assert.Equal(["b"], roster.HavingLink("bbbbbbbb", _t0));
+        Assert.Equal(["b"], roster.HavingLink("cccccccc", _t0));
+        Assert.Empty(roster.HavingLink("dddddddd", _t0));
+        Assert.Empty(roster.HavingLink("cccccccc", _t0 + Timings.LiveFor + TimeSpan.FromSeconds(1)));
+
+        // A heartbeat that does not say which links an instance has (an older version): it may have any.
+        roster.Heard("c", "1", _t0);
+        Assert.Equal(["b", "c"], roster.HavingLink("cccccccc", _t0));
+    }
 }

@@ -334,10 +334,7 @@ internal sealed partial class LinkSession
                 if (discarding is not null)
                 {
                     var count = await _upstream.CountQueueMessagesAsync(QueueName, timeout.Token).ConfigureAwait(false);
-                    if (count != 0)
-                    {
-                        Log.BufferedMessagesDiscarded(_context.Logger, _definition.Id, QueueName, count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", discarding);
-                    }
+                    Log.BufferedMessagesDiscarded(_context.Logger, _definition.Id, QueueName, count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", discarding);
                 }
 
                 await _upstream.DeleteQueueAsync(QueueName, timeout.Token).ConfigureAwait(false);

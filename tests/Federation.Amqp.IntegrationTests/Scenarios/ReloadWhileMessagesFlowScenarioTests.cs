@@ -1,0 +1,114 @@
+using Federation.Core;
+using Federation.Core.Links;
+
+namespace Federation.Amqp.IntegrationTests.Scenarios;
+
+/// <summary>
+/// Reloads that restart a link (prefetch-count 1000 -> 500, then <c>heartbeat=10</c> added to the upstream URI) while
+/// messages flow from A to B at about 1,000 a second: the new run takes the upstream queue over, so nothing is lost.
+/// Before, each such reload stopped the link with cleanup, deleting the queue with what it buffered and dropping what A
+/// published until the new run had declared it again (a black-box review measured 15 to 130 lost per reload).
+/// </summary>
+[Collection(ThreeNodesCollection.Name)]
+public sealed class ReloadWhileMessagesFlowScenarioTests(ThreeNodesFixture nodes) : IAsyncLifetime
+{
+    private const int Total = 4000;
+
+    private readonly ScenarioContext context = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await context.DisposeAsync();
+
+    [Fact]
+    public async Task Reloads_that_restart_the_link_while_messages_flow_lose_none()
+    {
+        var exchange = ScenarioContext.UniqueName("fed.reloadflow");
+        await context.DeclareExchangeAsync(nodes.B, exchange);
+        context.DeleteLater(nodes.A, exchange);
+        var queue = await context.BindQueueAsync(nodes.B, exchange, "key");
+        var engine = await context.StartEngineAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, u => u.PrefetchCount = 1000)));
+        var first = await ScenarioContext.WaitForLinkAsync(engine, exchange, LinkState.Running);
+        await Management.WaitAsync(() => Management.FederationKeysAsync(nodes.A, exchange), keys => keys.SequenceEqual(["key"]), "A should hold B's binding");
+
+        var channel = await context.ChannelAsync(nodes.A);
+        var published = 0;
+        var publishing = Task.Run(async () =>
+        {
+            for (var i = 0; i < Total; i++)
+            {
+                await ScenarioContext.PublishAsync(channel, exchange, "key", $"m{i}");
+                Volatile.Write(ref published, i + 1);
+                if (i % 20 == 19)
+                {
+                    await Task.Delay(20); // pacing, about 1,000 messages a second: the reloads happen while they flow
+                }
+            }
+        });
+
+        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref published) >= Total / 4 ? engine : null), "a quarter published");
+        await engine.UpdateAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, u => u.PrefetchCount = 500)), CancellationToken.None);
+        var second = await RestartedAsync(engine, first);
+
+        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref published) >= Total / 2 ? engine : null), "half published");
+        await engine.UpdateAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, u =>
+        {
+            u.PrefetchCount = 500;
+            u.Uris = [nodes.A.AmqpUri() + "&heartbeat=10"];
+        })), CancellationToken.None);
+        await RestartedAsync(engine, second);
+        Assert.True(Volatile.Read(ref published) < Total, "the reloads should happen while messages flow: publish more, or more slowly");
+
+        await publishing;
+        await Poll.UntilAsync(
+            () => Task.FromResult(queue.Bodies.Distinct().Count() >= Total ? queue : null),
+            $"all {Total} should arrive; {queue.Bodies.Distinct().Count()} did",
+            TimeSpan.FromSeconds(60));
+        var missing = Enumerable.Range(0, Total).Select(i => $"m{i}").Except(queue.Bodies).ToList();
+        Assert.Empty(missing);
+    }
+
+    [Fact]
+    public async Task A_reload_that_changes_the_queue_arguments_recreates_the_queue_and_counts_what_that_discards()
+    {
+        var exchange = ScenarioContext.UniqueName("fed.reloadttl");
+        await context.DeclareExchangeAsync(nodes.B, exchange);
+        context.DeleteLater(nodes.A, exchange);
+        await context.BindQueueAsync(nodes.B, exchange, "key");
+        var logs = new CapturedLogs();
+        var engine = await context.StartEngineAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, u => u.PrefetchCount = 1)), loggerFactory: logs);
+        var first = await ScenarioContext.WaitForLinkAsync(engine, exchange, LinkState.Running);
+        await Management.WaitAsync(() => Management.FederationKeysAsync(nodes.A, exchange), keys => keys.SequenceEqual(["key"]), "A should hold B's binding");
+
+        // A burst the link (prefetch 1) drains more slowly than it arrives: some of it waits in the upstream queue.
+        var channel = await context.ChannelAsync(nodes.A);
+        for (var i = 0; i < 2000; i++)
+        {
+            await ScenarioContext.PublishAsync(channel, exchange, "key", $"m{i}");
+        }
+
+        // RabbitMQ would refuse the existing queue with another x-message-ttl (406): it is deleted and declared anew.
+        await engine.UpdateAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, u =>
+        {
+            u.PrefetchCount = 1;
+            u.MessageTtl = 600_000;
+        })), CancellationToken.None);
+        await RestartedAsync(engine, first);
+
+        var prefix = $"federation: {exchange} -> {nodes.B.ClusterName}";
+        var arguments = await Management.WaitAsync(() => Management.QueueArgumentsAsync(nodes.A, prefix), a => a.ContainsKey("x-message-ttl"), "the upstream queue should be declared with the new x-message-ttl");
+        Assert.Equal("600000", arguments["x-message-ttl"]);
+        var warning = Assert.Single(logs.Entries, e => e.EventId.Id == 2020);
+        Assert.Contains("x-message-ttl none -> 600000", warning.Message, StringComparison.Ordinal);
+        var discarded = Assert.Single(logs.Entries, e => e.EventId.Id == 1028);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, discarded.Level);
+        Assert.Matches(@"discards \d+ message\(s\) it held", discarded.Message);
+    }
+
+    /// <summary>Waits for the link to run again as a new run (another status entry than <paramref name="previous"/>).</summary>
+    private static Task<LinkStatus> RestartedAsync(FederationEngine engine, LinkStatus previous) =>
+        Poll.UntilAsync(
+            () => Task.FromResult(engine.GetLinks() is [{ State: LinkState.Running } link] && link.Since != previous.Since ? link : null),
+            $"the link should run again; links: {string.Join("; ", engine.GetLinks().Select(l => $"{l.Upstream} {l.State} {l.Error}"))}",
+            TimeSpan.FromSeconds(60));
+}

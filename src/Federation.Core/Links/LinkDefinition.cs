@@ -46,12 +46,12 @@ internal sealed record LinkDefinition(string Id, ExchangeSpec Exchange, Resolved
     /// <summary>
     /// What running <paramref name="next"/> (the same link, defined anew) does to the upstream queue this definition used:
     /// the queue's name follows from the link id, so it stays unless no URI of <paramref name="next"/> reaches the same
-    /// upstream (<see cref="UpstreamEndpoint"/>), and the queue can be taken over unless it is declared with other arguments.
+    /// broker and virtual host (<see cref="UpstreamBroker"/>), and the queue can be taken over unless it is declared with other arguments.
     /// </summary>
     public UpstreamQueueChange UpstreamQueueChangeTo(LinkDefinition next)
     {
         ArgumentNullException.ThrowIfNull(next);
-        if (!UpstreamEndpoint.Overlap(Upstream.Uris, next.Upstream.Uris))
+        if (!UpstreamBroker.Shared(Upstream.Uris, next.Upstream.Uris))
         {
             return UpstreamQueueChange.Upstream;
         }

@@ -80,30 +80,15 @@ internal static class UpstreamQueueSharing
     // One of the URIs both elements may connect to, when they have one in common (credentials and query ignored).
     private static string? SharedBroker(IReadOnlyList<string> first, IReadOnlyList<string> second)
     {
-        var brokers = new HashSet<string>(first.Select(BrokerOf).OfType<string>(), StringComparer.Ordinal);
+        var brokers = new HashSet<string>(first.Select(UpstreamBroker.Of).OfType<string>(), StringComparer.Ordinal);
         foreach (var uri in second)
         {
-            if (BrokerOf(uri) is { } broker && brokers.Contains(broker))
+            if (UpstreamBroker.Of(uri) is { } broker && brokers.Contains(broker))
             {
                 return uri;
             }
         }
 
         return null;
-    }
-
-    // Scheme, host, port as written (a port left to the scheme's default differs from one written out: no false alarms),
-    // and the decoded virtual host, where an empty path is "/" as in every transport here.
-    private static string? BrokerOf(string uri)
-    {
-        if (!Uri.TryCreate(uri, UriKind.Absolute, out var parsed))
-        {
-            return null;
-        }
-
-        var path = parsed.AbsolutePath.TrimStart('/');
-        var virtualHost = path.Length == 0 ? "/" : Uri.UnescapeDataString(path);
-        var port = parsed.IsDefaultPort ? "" : parsed.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return string.Join('\n', parsed.Scheme, parsed.IdnHost, port, virtualHost);
     }
 }

@@ -104,6 +104,22 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         await downstream.ExpectAsync("m0"); // routed before the reload; m1 and m2 went with the queue, as the warning says
     }
 
+    [Fact]
+    public async Task A_reload_that_moves_the_link_to_another_broker_deletes_the_queue_it_leaves_behind_and_says_so()
+    {
+        _bed.Broker("U2");
+        var (engine, _) = await StartBufferingAsync();
+
+        await engine.UpdateAsync(Configuration(u => u.Uris = [Testbed.Uri("U2")]), CancellationToken.None);
+
+        // Nobody would consume the queue on U any more, and it would fill up for good.
+        Assert.False(_bed.Broker("U").QueueExists("/", UpstreamQueue));
+        Assert.Contains("reaches another upstream", Assert.Single(_logs.WithId(2020)).Message, StringComparison.Ordinal);
+        Assert.Single(_logs.WithId(1028));
+        ReleaseHeld();
+        await Testbed.Eventually(() => engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U2").QueueExists("/", UpstreamQueue), () => "the link running against U2");
+    }
+
     /// <summary>
     /// The basic link with prefetch-count 1 and three messages published upstream: m0 is forwarded and waits for its confirm,
     /// m1 and m2 wait in the upstream queue.

@@ -152,15 +152,22 @@ internal sealed class LinkReconciler
     /// <summary>
     /// Stops a link whose definition changed in how it moves messages, before its replacement (same id, same upstream queue
     /// name) starts. The replacement takes the queue over with what it buffered, so it stays, unless the new definition
-    /// declares it with other arguments (the upstream would refuse to declare it again: it is deleted and declared anew,
-    /// discarding its messages, with a warning) or reaches another upstream (the old queue would be left there, filling up,
+    /// declares it with other arguments on an upstream that checks them (it would refuse to declare it again: it is deleted
+    /// and declared anew, discarding its messages, with a warning) or reaches another upstream (the old queue would be left there, filling up,
     /// unless another live instance still runs the link from it).
     /// </summary>
     private Task StopReplaced(ExchangeLink link, LinkDefinition wanted)
     {
         var definition = link.Definition;
         var (exchange, upstream) = (definition.Exchange.Name, definition.Upstream.UpstreamName);
-        switch (definition.UpstreamQueueChangeTo(wanted))
+        var change = definition.UpstreamQueueChangeTo(wanted);
+        if (change == UpstreamQueueChange.Arguments && !ChecksQueueArguments(wanted))
+        {
+            // A transport that ignores queue arguments (NATS) takes the queue over as it is: nothing to refuse.
+            change = UpstreamQueueChange.None;
+        }
+
+        switch (change)
         {
             case UpstreamQueueChange.None:
                 Log.LinkReplacedKeepingQueue(_logger, definition.Id, exchange, upstream);
@@ -182,6 +189,10 @@ internal sealed class LinkReconciler
                 return link.StopAsync(cleanup: true, moved);
         }
     }
+
+    /// <summary>Whether the upstream of <paramref name="definition"/> refuses to declare an existing queue with other arguments (<see cref="TransportCapabilities.ServerSideTopology"/>).</summary>
+    private bool ChecksQueueArguments(LinkDefinition definition) =>
+        definition.Upstream.Uris.Any(uri => _transports.Resolve(uri).Capabilities.HasFlag(TransportCapabilities.ServerSideTopology));
 
     /// <summary>
     /// Stops every link cleanly, and forgets them. With <paramref name="cleanup"/> each deletes its upstream objects unless

@@ -1,5 +1,6 @@
 using Federation.Core;
 using Federation.Core.Links;
+using Federation.Core.Model;
 
 namespace Federation.Amqp.IntegrationTests.Scenarios;
 
@@ -66,6 +67,65 @@ public sealed class ReloadWhileMessagesFlowScenarioTests(ThreeNodesFixture nodes
             TimeSpan.FromSeconds(60));
         var missing = Enumerable.Range(0, Total).Select(i => $"m{i}").Except(queue.Bodies).ToList();
         Assert.Empty(missing);
+    }
+
+    [Fact]
+    public async Task A_link_one_of_two_hosts_drops_while_messages_flow_loses_none()
+    {
+        var exchange = ScenarioContext.UniqueName("fed.reloaddrop");
+        await context.DeclareExchangeAsync(nodes.B, exchange);
+        context.DeleteLater(nodes.A, exchange);
+        var queue = await context.BindQueueAsync(nodes.B, exchange, "key");
+        FederationOptions Host(string name, string pattern)
+        {
+            var options = ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null));
+            options.InstanceName = name;
+            options.Policies["fed"].Pattern = pattern;
+            return options;
+        }
+
+        var engines = new Dictionary<string, FederationEngine>(StringComparer.Ordinal)
+        {
+            ["host-a"] = await context.StartEngineAsync(Host("host-a", $"^{System.Text.RegularExpressions.Regex.Escape(exchange)}$")),
+            ["host-b"] = await context.StartEngineAsync(Host("host-b", $"^{System.Text.RegularExpressions.Regex.Escape(exchange)}$")),
+        };
+        string? Runner() => engines.Where(e => e.Value.GetLinks() is [{ State: LinkState.Running }]).Select(e => e.Key).SingleOrDefault();
+        var runner = await Poll.UntilAsync(() => Task.FromResult(Runner()), "one host should run the link", TimeSpan.FromSeconds(60));
+        var other = engines.Keys.Single(k => k != runner);
+        await Management.WaitAsync(() => Management.FederationKeysAsync(nodes.A, exchange), keys => keys.SequenceEqual(["key"]), "A should hold B's binding");
+
+        // The other host has waited for two heartbeats (1 s apart), which tell the runner that it has the link.
+        await Poll.UntilAsync(
+            () => Task.FromResult(engines[other].GetLinks() is [{ State: LinkState.Waiting } waiting] && DateTimeOffset.UtcNow - waiting.Since >= TimeSpan.FromSeconds(2) ? other : null),
+            "the other host should wait for the link");
+
+        var channel = await context.ChannelAsync(nodes.A);
+        var published = 0;
+        var publishing = Task.Run(async () =>
+        {
+            for (var i = 0; i < Total; i++)
+            {
+                await ScenarioContext.PublishAsync(channel, exchange, "key", $"m{i}");
+                Volatile.Write(ref published, i + 1);
+                if (i % 20 == 19)
+                {
+                    await Task.Delay(20); // pacing, about 1,000 messages a second: the reload happens while they flow
+                }
+            }
+        });
+
+        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref published) >= Total / 4 ? engines : null), "a quarter published");
+        await engines[runner!].UpdateAsync(Host(runner!, "^nothing$"), CancellationToken.None);
+        Assert.Empty(engines[runner!].GetLinks());
+        await Poll.UntilAsync(() => Task.FromResult(engines[other].GetLinks() is [{ State: LinkState.Running }] ? other : null), "the other host should take the link over", TimeSpan.FromSeconds(60));
+        Assert.True(Volatile.Read(ref published) < Total, "the take-over should happen while messages flow: publish more, or more slowly");
+
+        await publishing;
+        await Poll.UntilAsync(
+            () => Task.FromResult(queue.Bodies.Distinct().Count() >= Total ? queue : null),
+            $"all {Total} should arrive; {queue.Bodies.Distinct().Count()} did",
+            TimeSpan.FromSeconds(60));
+        Assert.Empty(Enumerable.Range(0, Total).Select(i => $"m{i}").Except(queue.Bodies));
     }
 
     [Fact]

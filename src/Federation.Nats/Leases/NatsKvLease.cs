@@ -165,7 +165,18 @@ internal sealed class NatsKvLease : IBrokerLease
                 attempt.CancelAfter(left);
                 try
                 {
-                    _revision = await _store.UpdateAsync(_key, _value, _revision, NatsRawSerializer<byte[]>.Default, attempt.Token).ConfigureAwait(false);
+                    // The deadline is kept by a timer of its own: a client that is slow to honour the cancellation (a
+                    // busy machine, a server that stopped answering) must not make the lease outlive its key.
+                    var update = _store.UpdateAsync(_key, _value, _revision, NatsRawSerializer<byte[]>.Default, attempt.Token).AsTask();
+                    if (await Task.WhenAny(update, Task.Delay(left, _time, attempt.Token)).ConfigureAwait(false) != update)
+                    {
+                        _ = update.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                        stop.ThrowIfCancellationRequested();
+                        Lose($"no renewal got through for {GiveUpAfter.TotalMilliseconds:0} ms (4/5 of the time-to-live {_timeToLive.TotalMilliseconds:0} ms)");
+                        return;
+                    }
+
+                    _revision = await update.ConfigureAwait(false);
                     Volatile.Write(ref _lastConfirmed, sentAt);
                     wait = RenewEvery;
                 }
@@ -178,7 +189,10 @@ internal sealed class NatsKvLease : IBrokerLease
                 {
                     // Not through (yet), or the client is closed under us: try again soon, until the deadline above gives
                     // the lease up.
-                    wait = TimeSpan.FromTicks(Math.Max(RenewEvery.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks));
+                    // The retry waits no longer than the deadline, which is checked when it ends.
+                    var retry = TimeSpan.FromTicks(Math.Max(RenewEvery.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks));
+                    var remaining = GiveUpAfter - Volatile.Read(ref _lastConfirmed).Elapsed(_time);
+                    wait = remaining < retry ? (remaining > TimeSpan.FromMilliseconds(1) ? remaining : TimeSpan.FromMilliseconds(1)) : retry;
                 }
             }
         }

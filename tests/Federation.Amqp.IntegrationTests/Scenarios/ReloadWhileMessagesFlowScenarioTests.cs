@@ -32,41 +32,23 @@ public sealed class ReloadWhileMessagesFlowScenarioTests(ThreeNodesFixture nodes
         var first = await ScenarioContext.WaitForLinkAsync(engine, exchange, LinkState.Running);
         await Management.WaitAsync(() => Management.FederationKeysAsync(nodes.A, exchange), keys => keys.SequenceEqual(["key"]), "A should hold B's binding");
 
-        var channel = await context.ChannelAsync(nodes.A);
-        var published = 0;
-        var publishing = Task.Run(async () =>
-        {
-            for (var i = 0; i < Total; i++)
-            {
-                await ScenarioContext.PublishAsync(channel, exchange, "key", $"m{i}");
-                Volatile.Write(ref published, i + 1);
-                if (i % 20 == 19)
-                {
-                    await Task.Delay(20); // pacing, about 1,000 messages a second: the reloads happen while they flow
-                }
-            }
-        });
+        var publishing = PacedPublishing.Start(await context.ChannelAsync(nodes.A), exchange);
 
-        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref published) >= Total / 4 ? engine : null), "a quarter published");
+        await Poll.UntilAsync(() => Task.FromResult(publishing.Published >= Total / 4 ? engine : null), "a quarter published");
         await engine.UpdateAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, u => u.PrefetchCount = 500)), CancellationToken.None);
         var second = await RestartedAsync(engine, first);
 
-        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref published) >= Total / 2 ? engine : null), "half published");
+        await Poll.UntilAsync(() => Task.FromResult(publishing.Published >= Total / 2 ? engine : null), "half published");
         await engine.UpdateAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, u =>
         {
             u.PrefetchCount = 500;
             u.Uris = [nodes.A.AmqpUri() + "&heartbeat=10"];
         })), CancellationToken.None);
         await RestartedAsync(engine, second);
-        Assert.True(Volatile.Read(ref published) < Total, "the reloads should happen while messages flow: publish more, or more slowly");
+        Assert.True(publishing.Published < Total, "the reloads should happen while messages flow: publish more, or more slowly");
 
-        await publishing;
-        await Poll.UntilAsync(
-            () => Task.FromResult(queue.Bodies.Distinct().Count() >= Total ? queue : null),
-            $"all {Total} should arrive; {queue.Bodies.Distinct().Count()} did",
-            TimeSpan.FromSeconds(60));
-        var missing = Enumerable.Range(0, Total).Select(i => $"m{i}").Except(queue.Bodies).ToList();
-        Assert.Empty(missing);
+        await publishing.Done;
+        await AllArriveAsync(queue);
     }
 
     [Fact]
@@ -99,33 +81,16 @@ public sealed class ReloadWhileMessagesFlowScenarioTests(ThreeNodesFixture nodes
             () => Task.FromResult(engines[other].GetLinks() is [{ State: LinkState.Waiting } waiting] && DateTimeOffset.UtcNow - waiting.Since >= TimeSpan.FromSeconds(2) ? other : null),
             "the other host should wait for the link");
 
-        var channel = await context.ChannelAsync(nodes.A);
-        var published = 0;
-        var publishing = Task.Run(async () =>
-        {
-            for (var i = 0; i < Total; i++)
-            {
-                await ScenarioContext.PublishAsync(channel, exchange, "key", $"m{i}");
-                Volatile.Write(ref published, i + 1);
-                if (i % 20 == 19)
-                {
-                    await Task.Delay(20); // pacing, about 1,000 messages a second: the reload happens while they flow
-                }
-            }
-        });
+        var publishing = PacedPublishing.Start(await context.ChannelAsync(nodes.A), exchange);
 
-        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref published) >= Total / 4 ? engines : null), "a quarter published");
+        await Poll.UntilAsync(() => Task.FromResult(publishing.Published >= Total / 4 ? engines : null), "a quarter published");
         await engines[runner!].UpdateAsync(Host(runner!, "^nothing$"), CancellationToken.None);
         Assert.Empty(engines[runner!].GetLinks());
         await Poll.UntilAsync(() => Task.FromResult(engines[other].GetLinks() is [{ State: LinkState.Running }] ? other : null), "the other host should take the link over", TimeSpan.FromSeconds(60));
-        Assert.True(Volatile.Read(ref published) < Total, "the take-over should happen while messages flow: publish more, or more slowly");
+        Assert.True(publishing.Published < Total, "the take-over should happen while messages flow: publish more, or more slowly");
 
-        await publishing;
-        await Poll.UntilAsync(
-            () => Task.FromResult(queue.Bodies.Distinct().Count() >= Total ? queue : null),
-            $"all {Total} should arrive; {queue.Bodies.Distinct().Count()} did",
-            TimeSpan.FromSeconds(60));
-        Assert.Empty(Enumerable.Range(0, Total).Select(i => $"m{i}").Except(queue.Bodies));
+        await publishing.Done;
+        await AllArriveAsync(queue);
     }
 
     [Fact]
@@ -171,4 +136,46 @@ public sealed class ReloadWhileMessagesFlowScenarioTests(ThreeNodesFixture nodes
             () => Task.FromResult(engine.GetLinks() is [{ State: LinkState.Running } link] && link.Since != previous.Since ? link : null),
             $"the link should run again; links: {string.Join("; ", engine.GetLinks().Select(l => $"{l.Upstream} {l.State} {l.Error}"))}",
             TimeSpan.FromSeconds(60));
+
+    /// <summary>Waits until every one of the <see cref="Total"/> messages arrived, and checks that none is missing.</summary>
+    private static async Task AllArriveAsync(QueueProbe queue)
+    {
+        await Poll.UntilAsync(
+            () => Task.FromResult(queue.Bodies.Distinct().Count() >= Total ? queue : null),
+            $"all {Total} should arrive; {queue.Bodies.Distinct().Count()} did",
+            TimeSpan.FromSeconds(60));
+        Assert.Empty(Enumerable.Range(0, Total).Select(i => $"m{i}").Except(queue.Bodies));
+    }
+
+    /// <summary>Publishes m0 .. m(Total-1) at about 1,000 messages a second, so that reloads happen while they flow.</summary>
+    private sealed class PacedPublishing
+    {
+        private int _published;
+
+        private PacedPublishing()
+        {
+        }
+
+        public int Published => Volatile.Read(ref _published);
+
+        public Task Done { get; private set; } = Task.CompletedTask;
+
+        public static PacedPublishing Start(RabbitMQ.Client.IChannel channel, string exchange)
+        {
+            var publishing = new PacedPublishing();
+            publishing.Done = Task.Run(async () =>
+            {
+                for (var i = 0; i < Total; i++)
+                {
+                    await ScenarioContext.PublishAsync(channel, exchange, "key", $"m{i}");
+                    Volatile.Write(ref publishing._published, i + 1);
+                    if (i % 20 == 19)
+                    {
+                        await Task.Delay(20); // pacing is the behaviour here: a steady rate, not a wait for a condition
+                    }
+                }
+            });
+            return publishing;
+        }
+    }
 }

@@ -75,8 +75,10 @@ rabbitmq_node_stop() {
   local pid
   [ -n "$rabbitmq_dir" ] || return 0
   ctl stop >/dev/null 2>&1 || true
-  if [ -s "$rabbitmq_dir/rabbitmq.pid" ]; then
-    pid="$(cat "$rabbitmq_dir/rabbitmq.pid")"
+  # The node removes its pid file as it stops: read it once, tolerating that it is already gone (a check and then a
+  # read raced with that, and `set -e` turned the failed read into a failed script).
+  pid="$(cat "$rabbitmq_dir/rabbitmq.pid" 2>/dev/null || true)"
+  if [ -n "$pid" ]; then
     for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -9 "$pid" 2>/dev/null || true
   fi

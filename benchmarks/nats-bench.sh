@@ -73,7 +73,7 @@ cat >"$dir/leaf.conf" <<CONF
 server_name: bench-leaf
 jetstream { store_dir: "$dir/leaf-js", domain: leaf }
 leafnodes {
-  remotes = [ { url: "nats-leaf://127.0.0.1:$hub_leaf", deny_imports: ["ours.>", "confirm.>", "durable.>"], deny_exports: ["ours.>", "confirm.>", "durable.>"] } ]
+  remotes = [ { url: "nats-leaf://127.0.0.1:$hub_leaf", deny_imports: ["ours.>", "confirm.>", "floor.>", "durable.>"], deny_exports: ["ours.>", "confirm.>", "floor.>", "durable.>"] } ]
 }
 CONF
 start() { # name, args...

@@ -2,18 +2,26 @@ using Federation.Core;
 using Federation.Core.Links;
 using Federation.Core.Model;
 using Federation.Nats.Transport;
+using NATS.Client.Core;
 
 namespace Federation.NatsBench;
 
 /// <summary>
 /// (a) Core NATS forwarding hub -> leaf: native leafnode forwarding (subjects "leaf.>") against our link (the
 /// federation engine with the NATS transport in this process; namespace "ours" with ack-mode no-ack, "confirm" with
-/// on-confirm). The leafnode denies "ours.>" and "confirm.>" both ways, so each message takes exactly one path.
+/// on-confirm), and the floor any link on the official client stands on (<see cref="FloorForwarder"/>, "floor"). The
+/// leafnode denies "ours.>", "confirm.>" and "floor.>" both ways, so each message takes exactly one path.
 /// Each round runs every path saturated, then every path paced, the order rotating from round to round.
 /// </summary>
 internal static class CoreLinkBench
 {
     public const string LeafnodeName = "nats-server leafnode (reference)";
+
+    /// <summary>The paths of <see cref="FloorForwarder"/>: no federation, the least any link on the official client costs.</summary>
+    public const string FloorName = "floor: NATS.Client.Core forwarder";
+
+    /// <summary>The same, writing a one-hop trail header as every link must.</summary>
+    public const string FloorTrailName = "floor: forwarder + trail header";
 
     public static async Task<(IReadOnlyList<PathRuns> Saturated, IReadOnlyList<PathRuns> Paced)> RunAsync(BenchOptions o, ProcessCpu cpu, CancellationToken token)
     {
@@ -28,7 +36,16 @@ internal static class CoreLinkBench
         await engine.StartAsync(token);
         await LinkWait.RunningAsync(engine, 2, TimeSpan.FromSeconds(30), token);
 
-        var paths = new (string Name, string Subject)[] { (LeafnodeName, "leaf.k"), ("Federation.Core link, no-ack", "ours.k"), ("Federation.Core link, on-confirm", "confirm.k") };
+        // The floor: the official client alone forwarding "floor.>" (the leafnode denies it too), in this process like the link.
+        await using var floorFrom = new NatsConnection(NatsOpts.Default with { Url = o.HubUrl, Name = "bench-floor-in" });
+        await using var floorTo = new NatsConnection(NatsOpts.Default with { Url = o.LeafUrl, Name = "bench-floor-out" });
+        await floorTo.ConnectAsync();
+        await using var floor = await FloorForwarder.StartAsync(floorFrom, floorTo, "floor.>", token);
+
+        var paths = new (string Name, string Subject)[]
+        {
+            (LeafnodeName, "leaf.k"), ("Federation.Core link, no-ack", "ours.k"), ("Federation.Core link, on-confirm", "confirm.k"), (FloorName, "floor.k"), (FloorTrailName, "floor.trail"),
+        };
         var saturated = paths.Select(p => new PathRuns(p.Name)).ToArray();
         var paced = paths.Select(p => new PathRuns(p.Name)).ToArray();
 

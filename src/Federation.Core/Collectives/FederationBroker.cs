@@ -120,7 +120,7 @@ public sealed class FederationBroker : IAsyncDisposable
             catch (TransportException error) when (!cancellationToken.IsCancellationRequested)
             {
                 // A server that is down now may be up in a minute: retry in the background instead of failing the host.
-                Volatile.Write(ref _connectError, error.Message);
+                Volatile.Write(ref _connectError, UriRedaction.RedactText(error.Message));
                 AttemptFailed(error, InitialRetryDelay);
             }
 
@@ -250,7 +250,7 @@ public sealed class FederationBroker : IAsyncDisposable
 
                 // The loss was the episode's warning: failed reconnects stay at debug until the summary.
                 _failures.Fail();
-                Volatile.Write(ref _connectError, lost?.Message ?? "a connection was closed");
+                Volatile.Write(ref _connectError, lost is null ? "a connection was closed" : UriRedaction.RedactText(lost.Message));
                 Volatile.Write(ref _session, null);
                 await session.DisposeAsync().ConfigureAwait(false);
             }
@@ -299,7 +299,7 @@ public sealed class FederationBroker : IAsyncDisposable
             }
             catch (Exception error) when (!stopping.IsCancellationRequested)
             {
-                Volatile.Write(ref _connectError, error.Message);
+                Volatile.Write(ref _connectError, UriRedaction.RedactText(error.Message));
                 AttemptFailed(error, delay);
                 if (!await DelayAsync(delay, stopping).ConfigureAwait(false))
                 {

@@ -138,7 +138,7 @@ internal sealed class DownstreamConnector
         Log.DownstreamConnected(_logger, UriRedaction.Redact(connection.DisplayUri), session.ClusterName, connection.VirtualHost);
         if (_failures.Up() is > 0 and var failed)
         {
-            Log.DownstreamRecovered(_logger, connection.DisplayUri, failed);
+            Log.DownstreamRecovered(_logger, UriRedaction.Redact(connection.DisplayUri), failed);
         }
 
         _ = connection.Completion.ContinueWith(

@@ -25,6 +25,15 @@ internal static class ConfigurationErrorText
     /// <summary>The error for a key the object does not accept, in the plugin's "Unrecognised terms" wording.</summary>
     public static string Unrecognised(string path) => At(path, "Unrecognised terms: not a recognised key");
 
+    /// <summary>
+    /// The same, naming the accepted key that <paramref name="key"/> was probably meant to be (<c>max_hops</c>: did you
+    /// mean 'max-hops'?), when one is close.
+    /// </summary>
+    public static string Unrecognised(string path, string key, IEnumerable<string> accepted) =>
+        KeySuggestion.Find(key, accepted) is { } suggestion
+            ? At(path, $"Unrecognised terms: not a recognised key; did you mean '{suggestion}'?")
+            : Unrecognised(path);
+
     /// <summary>The error for a mandatory key that is missing.</summary>
     public static string Missing(string path) => At(path, "is mandatory but missing");
 }

@@ -124,7 +124,7 @@ internal static class FederationConfigurationReader
             }
             else
             {
-                errors.Add(Unrecognised(path));
+                errors.Add(Unrecognised(path, key, [UpstreamKeys.Uri]));
             }
         }
 

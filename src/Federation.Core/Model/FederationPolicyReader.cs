@@ -56,7 +56,7 @@ internal static class FederationPolicyReader
             }
             else
             {
-                errors.Add(Unrecognised(keyPath));
+                errors.Add(Unrecognised(keyPath, key, [PolicyKeys.Pattern, PolicyKeys.ApplyTo, PolicyKeys.Priority, PolicyKeys.Definition]));
             }
         }
 

@@ -80,7 +80,8 @@ internal static class PolicyValidation
             }
             else if (PolicyKeys.FindOtherDefinitionKey(key, StringComparer.Ordinal) is null)
             {
-                errors.Add(Unrecognised(keyPath));
+                errors.Add(Unrecognised(
+                    keyPath, key, [PolicyKeys.FederationUpstream, PolicyKeys.FederationUpstreamSet, PolicyKeys.FederationUpstreamPattern, .. PolicyKeys.OtherDefinitionKeys]));
             }
         }
     }

@@ -48,7 +48,7 @@ internal static class UpstreamParametersReader
             }
             else
             {
-                ReadSharedKey(upstream, key, value.KeyComparer, item, keyPath, errors);
+                ReadSharedKey(upstream, key, value.KeyComparer, item, keyPath, errors, UpstreamKeys.Uri);
             }
         }
 
@@ -83,7 +83,7 @@ internal static class UpstreamParametersReader
             }
             else
             {
-                ReadSharedKey(element, key, value.KeyComparer, item, keyPath, errors);
+                ReadSharedKey(element, key, value.KeyComparer, item, keyPath, errors, UpstreamKeys.Upstream);
             }
         }
 
@@ -91,12 +91,12 @@ internal static class UpstreamParametersReader
     }
 
     private static void ReadSharedKey(
-        UpstreamParameters target, string key, StringComparer keyComparer, IParameterValue value, string path, ICollection<string> errors)
+        UpstreamParameters target, string key, StringComparer keyComparer, IParameterValue value, string path, ICollection<string> errors, string ownKey)
     {
         var index = Array.FindIndex(SharedKeys, k => keyComparer.Equals(k.Key, key));
         if (index < 0)
         {
-            errors.Add(Unrecognised(path));
+            errors.Add(Unrecognised(path, key, SharedKeys.Select(k => k.Key).Append(ownKey)));
             return;
         }
 

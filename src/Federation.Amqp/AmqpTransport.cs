@@ -98,8 +98,12 @@ public sealed class AmqpTransport : ITransport
     /// <summary>The largest message body RabbitMQ can be configured to accept (<c>max_message_size</c>).</summary>
     internal const uint MaxBodySize = 512 * 1024 * 1024;
 
-    /// <summary>A connection factory for <paramref name="endpoint"/>, on <paramref name="virtualHost"/>.</summary>
-    internal static ConnectionFactory CreateFactory(AmqpEndpoint endpoint, string virtualHost, string connectionName)
+    /// <summary>
+    /// A connection factory for <paramref name="endpoint"/>, on <paramref name="virtualHost"/>. With
+    /// <paramref name="unreadable"/>, a delivery whose header the client cannot read is defused and recorded there
+    /// instead of failing the connection (<see cref="InboundFrameDefuser"/>).
+    /// </summary>
+    internal static ConnectionFactory CreateFactory(AmqpEndpoint endpoint, string virtualHost, string connectionName, UnreadableDeliveries? unreadable = null)
     {
         var factory = new ConnectionFactory
         {
@@ -139,7 +143,7 @@ public sealed class AmqpTransport : ITransport
 
         // Every byte the broker sends passes InboundFrameGuard first: a header the client would read into a stack
         // overflow (which ends the process) fails the connection as an unreadable message instead.
-        factory.SocketFactory = GuardedTcpClient.Factory(tls);
+        factory.SocketFactory = GuardedTcpClient.Factory(tls, unreadable);
 
         if (endpoint.ExternalAuthentication)
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Sockets;
 using RabbitMQ.Client.Exceptions;
 
@@ -21,17 +22,47 @@ internal sealed class GuardedNetworkStream : NetworkStream
 {
     private readonly Stream? tls;
     private readonly InboundFrameGuard guard = new();
+
+    // With a defuser (subject connections), what the broker sent passes through it, and the client reads from "passed".
+    private readonly InboundFrameDefuser? defuser;
+    private readonly ArrayBufferWriter<byte> passed = new();
+    private int passedRead;
     private string? refused;
 
-    /// <summary>A stream over <paramref name="socket"/>, which it owns, reading and writing through <paramref name="tls"/> when given.</summary>
-    public GuardedNetworkStream(Socket socket, Stream? tls)
-        : base(socket, ownsSocket: true) => this.tls = tls;
+    /// <summary>
+    /// A stream over <paramref name="socket"/>, which it owns, reading and writing through <paramref name="tls"/> when given.
+    /// With <paramref name="unreadable"/>, an unreadable content header is defused and recorded there
+    /// (<see cref="InboundFrameDefuser"/>) instead of failing the connection.
+    /// </summary>
+    public GuardedNetworkStream(Socket socket, Stream? tls, UnreadableDeliveries? unreadable = null)
+        : base(socket, ownsSocket: true)
+    {
+        this.tls = tls;
+        defuser = unreadable is null ? null : new InboundFrameDefuser(unreadable);
+    }
 
     /// <inheritdoc/>
     public override int Read(Span<byte> buffer)
     {
         ThrowIfRefused();
-        return Inspected(buffer, tls is null ? base.Read(buffer) : tls.Read(buffer));
+        if (defuser is null)
+        {
+            return Inspected(buffer, tls is null ? base.Read(buffer) : tls.Read(buffer));
+        }
+
+        // A content header being held back may leave nothing to pass yet: read on (0 would tell the client the socket closed).
+        while (passedRead == passed.WrittenCount)
+        {
+            var read = tls is null ? base.Read(buffer) : tls.Read(buffer);
+            if (read == 0)
+            {
+                return 0;
+            }
+
+            Defused(buffer[..read]);
+        }
+
+        return TakePassed(buffer);
     }
 
     /// <inheritdoc/>
@@ -48,6 +79,24 @@ internal sealed class GuardedNetworkStream : NetworkStream
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ThrowIfRefused();
+        if (defuser is not null)
+        {
+            while (passedRead == passed.WrittenCount)
+            {
+                var received = tls is null
+                    ? await base.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)
+                    : await tls.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                if (received == 0)
+                {
+                    return 0;
+                }
+
+                Defused(buffer.Span[..received]);
+            }
+
+            return TakePassed(buffer.Span);
+        }
+
         var read = tls is null
             ? await base.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)
             : await tls.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
@@ -126,6 +175,26 @@ internal sealed class GuardedNetworkStream : NetworkStream
         }
 
         return read;
+    }
+
+    private void Defused(ReadOnlySpan<byte> received)
+    {
+        passed.ResetWrittenCount();
+        passedRead = 0;
+        if (defuser!.Take(received, passed) is { } problem)
+        {
+            refused = problem;
+            ThrowIfRefused();
+        }
+    }
+
+    private int TakePassed(Span<byte> buffer)
+    {
+        var ready = passed.WrittenSpan[passedRead..];
+        var count = Math.Min(ready.Length, buffer.Length);
+        ready[..count].CopyTo(buffer);
+        passedRead += count;
+        return count;
     }
 
     private void ThrowIfRefused()

@@ -20,12 +20,14 @@ internal sealed class GuardedTcpClient : ITcpClient
 {
     private readonly Socket socket;
     private readonly SslClientAuthenticationOptions? tls;
+    private readonly UnreadableDeliveries? unreadable;
     private SslStream? session;
 
-    private GuardedTcpClient(Socket socket, SslClientAuthenticationOptions? tls)
+    private GuardedTcpClient(Socket socket, SslClientAuthenticationOptions? tls, UnreadableDeliveries? unreadable)
     {
         this.socket = socket;
         this.tls = tls;
+        this.unreadable = unreadable;
     }
 
     /// <inheritdoc/>
@@ -43,10 +45,11 @@ internal sealed class GuardedTcpClient : ITcpClient
 
     /// <summary>
     /// A socket factory for RabbitMQ.Client that guards every connection, and does TLS with <paramref name="tls"/> when
-    /// given (the client's own TLS must then be off).
+    /// given (the client's own TLS must then be off). With <paramref name="unreadable"/>, an unreadable content header
+    /// is defused and recorded there instead of failing the connection (<see cref="InboundFrameDefuser"/>).
     /// </summary>
-    public static Func<AddressFamily, ITcpClient> Factory(SslClientAuthenticationOptions? tls) =>
-        family => new GuardedTcpClient(new Socket(family, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }, tls);
+    public static Func<AddressFamily, ITcpClient> Factory(SslClientAuthenticationOptions? tls, UnreadableDeliveries? unreadable = null) =>
+        family => new GuardedTcpClient(new Socket(family, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }, tls, unreadable);
 
     /// <summary>The TLS settings RabbitMQ.Client would use, for <paramref name="serverName"/>.</summary>
     public static SslClientAuthenticationOptions TlsOptions(string serverName, RemoteCertificateValidationCallback validate, X509CertificateCollection? clientCertificates) =>
@@ -83,7 +86,7 @@ internal sealed class GuardedTcpClient : ITcpClient
     }
 
     /// <inheritdoc/>
-    public NetworkStream GetStream() => new GuardedNetworkStream(socket, session);
+    public NetworkStream GetStream() => new GuardedNetworkStream(socket, session, unreadable);
 
     /// <inheritdoc/>
     public void Close()

@@ -10,7 +10,8 @@ namespace Federation.Amqp;
 /// <para>Why before the client: a header nested a few thousand levels deep (RabbitMQ accepts it) overflows the client's
 /// recursive reader, and a stack overflow ends the process. Seen here first, the connection fails instead with the
 /// protocol error the client raises for any header it cannot read (<see cref="GuardedNetworkStream"/>), and
-/// <see cref="UnreadableMessageRemoval"/> removes the message from its queue as it does for those.</para>
+/// <see cref="UnreadableMessageRemoval"/> removes the message from its queue as it does for those. Subject connections
+/// use <see cref="InboundFrameDefuser"/> instead, which keeps the connection.</para>
 /// <para>Cheap on the hot path: frame headers are counted through; only a content header's payload is looked at, in the
 /// read buffer itself when a read holds it whole (it almost always does: it is a few hundred bytes), else copied into a
 /// buffer of the guard's own until complete (not pooled: the connection may be disposed while its reader still runs). One reader at a time, as a connection has.</para>

@@ -36,9 +36,10 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
     private ConnectionLostException? _lost;
     private int _disposing;
 
-    public AmqpSubjectConnection(IConnection client, AmqpEndpoint endpoint, string exchange, string connectionName, ILogger logger)
+    public AmqpSubjectConnection(IConnection client, AmqpEndpoint endpoint, string exchange, string connectionName, UnreadableDeliveries unreadable, ILogger logger)
     {
         _client = client;
+        Unreadable = unreadable;
         _exchange = exchange;
         _connectionName = connectionName;
         _user = endpoint.User;
@@ -60,6 +61,9 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
     public string? ConnectedServer => _client.IsOpen && Volatile.Read(ref _lost) is null ? _server : null;
 
     public Task Completion => _completion.Task;
+
+    /// <summary>The deliveries whose header RabbitMQ.Client could not have read, defused on the way in; their consumers drop them.</summary>
+    internal UnreadableDeliveries Unreadable { get; }
 
     public async ValueTask<ISubjectSubscription> SubscribeAsync(string subject, string? queueGroup, SubjectMessageHandler handler, CancellationToken cancellationToken)
     {
@@ -93,6 +97,7 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
                 var queue = queueGroup is null
                     ? (await channel.QueueDeclareAsync(string.Empty, durable: false, exclusive: true, autoDelete: true, arguments: null, cancellationToken: cancellationToken).ConfigureAwait(false)).QueueName
                     : (await channel.QueueDeclareAsync(AmqpSubjects.GroupQueueName(subject, queueGroup), durable: false, exclusive: false, autoDelete: true, arguments: null, cancellationToken: cancellationToken).ConfigureAwait(false)).QueueName;
+                subscription.Queue = queue;
                 await channel.QueueBindAsync(queue, _exchange, AmqpSubjects.ToBindingKey(subject), arguments: null, cancellationToken: cancellationToken).ConfigureAwait(false);
                 await channel.BasicQosAsync(0, AmqpSubjectSubscription.Prefetch, global: false, cancellationToken).ConfigureAwait(false);
                 await channel.BasicConsumeAsync(queue, autoAck: false, subscription, cancellationToken).ConfigureAwait(false);
@@ -243,6 +248,10 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
 
     internal void HandlerFailed(AmqpSubjectSubscription subscription, Exception error) =>
         AmqpSubjectLog.HandlerFailed(_logger, error, DisplayUri, _connectionName, subscription.Subject);
+
+    internal void UnreadableDropped(AmqpSubjectSubscription subscription, string queue, string exchange, string routingKey, string problem) =>
+        AmqpSubjectLog.UnreadableDropped(_logger, DisplayUri, _connectionName, subscription.Subject,
+            PrintableWireText.Escape(queue), PrintableWireText.Escape(exchange), PrintableWireText.Escape(routingKey), problem);
 
     private async ValueTask<IChannel> PublishChannelAsync(CancellationToken cancellationToken)
     {

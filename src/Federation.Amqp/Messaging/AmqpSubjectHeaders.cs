@@ -27,6 +27,14 @@ internal static class AmqpSubjectHeaders
         for (var i = 0; i < fields.Count; i++)
         {
             var (name, value) = fields[i];
+            // A table key is an AMQP short string: RabbitMQ.Client would fail on a longer one with an encoder error that
+            // names neither the header nor the limit. SubjectHeaderRules, checked first, keeps names ASCII: characters are bytes.
+            if (name.Length > AmqpSubjects.MaxKeyBytes)
+            {
+                throw new ArgumentException(
+                    $"Header name '{name[..32]}...' is {name.Length.ToString(CultureInfo.InvariantCulture)} bytes, over AMQP's limit of {AmqpSubjects.MaxKeyBytes} for a header-table key.", nameof(fields));
+            }
+
             var bytes = Encoding.UTF8.GetBytes(value ?? string.Empty);
             if (!table.TryGetValue(name, out var earlier))
             {

@@ -22,8 +22,9 @@ internal sealed class AmqpSubjectSubscription : AsyncDefaultBasicConsumer, ISubj
 
     private readonly AmqpSubjectConnection _owner;
     private readonly SubjectMessageHandler _handler;
-    private readonly Channel<(SubjectMessage Message, ulong DeliveryTag)> _inbox =
-        System.Threading.Channels.Channel.CreateUnbounded<(SubjectMessage, ulong)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    // A null message is a delivery whose header the client could not read (defused on the way in): the loop rejects it.
+    private readonly Channel<(SubjectMessage? Message, ulong DeliveryTag)> _inbox =
+        System.Threading.Channels.Channel.CreateUnbounded<(SubjectMessage?, ulong)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
     private int _disposed;
@@ -40,6 +41,9 @@ internal sealed class AmqpSubjectSubscription : AsyncDefaultBasicConsumer, ISubj
     public string Subject { get; }
 
     public string? QueueGroup { get; }
+
+    /// <summary>The queue consumed, once declared.</summary>
+    public string Queue { get; set; } = string.Empty;
 
     /// <summary>Starts the handler loop; call once the consumer is registered.</summary>
     public void Start() => _loop = Task.Run(RunAsync, CancellationToken.None);
@@ -73,7 +77,14 @@ internal sealed class AmqpSubjectSubscription : AsyncDefaultBasicConsumer, ISubj
 
     public override Task HandleBasicDeliverAsync(string consumerTag, ulong deliveryTag, bool redelivered, string exchange, string routingKey, IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default)
     {
-        if (Volatile.Read(ref _disposed) == 0)
+        if (_owner.Unreadable.Take((ushort)Channel.ChannelNumber, deliveryTag) is { } problem)
+        {
+            // Its properties were cleared before the client read them: it must not reach the handler as a message without
+            // headers. Logged here, where the routing key is known; rejected by the loop, in delivery order.
+            _owner.UnreadableDropped(this, Queue, exchange, routingKey, problem);
+            _inbox.Writer.TryWrite((null, deliveryTag));
+        }
+        else if (Volatile.Read(ref _disposed) == 0)
         {
             // The client's buffers are only valid during this callback: copy.
             var message = new SubjectMessage(routingKey, body.ToArray(), AmqpSubjectHeaders.FromAmqp(properties.Headers), properties.ReplyTo);
@@ -126,6 +137,12 @@ internal sealed class AmqpSubjectSubscription : AsyncDefaultBasicConsumer, ISubj
                     break;
                 }
 
+                if (message is null)
+                {
+                    await RejectAsync(deliveryTag).ConfigureAwait(false);
+                    continue;
+                }
+
                 await AcknowledgeAsync(deliveryTag).ConfigureAwait(false);
                 try
                 {
@@ -149,6 +166,20 @@ internal sealed class AmqpSubjectSubscription : AsyncDefaultBasicConsumer, ISubj
         finally
         {
             _stopping.Dispose();
+        }
+    }
+
+    /// <summary>Removes an unreadable delivery from its queue (a dead-letter exchange on the queue would keep it).</summary>
+    private async ValueTask RejectAsync(ulong deliveryTag)
+    {
+        try
+        {
+            await Channel.BasicRejectAsync(deliveryTag, requeue: false, CancellationToken.None).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // A closed channel cannot take the reject: the message goes back to its queue and is defused again.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 

@@ -58,9 +58,10 @@ public sealed class AmqpSubjectTransport : ISubjectTransport
         cancellationToken.ThrowIfCancellationRequested();
         var endpoint = AmqpEndpoint.Parse(request.Uri);
         ConnectionFactory factory;
+        var unreadable = new UnreadableDeliveries();
         try
         {
-            factory = AmqpTransport.CreateFactory(endpoint, endpoint.VirtualHost, request.ConnectionName);
+            factory = AmqpTransport.CreateFactory(endpoint, endpoint.VirtualHost, request.ConnectionName, unreadable);
         }
         catch (Exception error) when (AmqpTlsFiles.IsFileProblem(error))
         {
@@ -69,6 +70,6 @@ public sealed class AmqpSubjectTransport : ISubjectTransport
         }
 
         var client = await AmqpTransport.ConnectWithinDeadlineAsync(factory, endpoint, request.ConnectionName, cancellationToken).ConfigureAwait(false);
-        return new AmqpSubjectConnection(client, endpoint, Exchange, request.ConnectionName, _logger);
+        return new AmqpSubjectConnection(client, endpoint, Exchange, request.ConnectionName, unreadable, _logger);
     }
 }

@@ -17,4 +17,10 @@ public static class BrokerErrorTypes
 
     /// <summary>Publishing failed (connection lost); the message is lost, as in Choria.</summary>
     public const string PublishFailed = "publish_failed";
+
+    /// <summary>
+    /// The outgoing transport refused the message before sending it, as one it can never carry (for example a subject over
+    /// AMQP's 255-byte routing-key limit); that one message is dropped and the connection is unaffected.
+    /// </summary>
+    public const string Unsendable = "unsendable";
 }

@@ -30,6 +30,13 @@ internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetri
             await connection.PublishAsync(message, cancellationToken).ConfigureAwait(false);
             metrics.Published(isRequest);
         }
+        catch (ArgumentException refused)
+        {
+            // The transport's own limits, beyond the guard's (an AMQP routing key or header name is at most 255 bytes): that
+            // message can never be sent, the connection is fine. Dropped and counted as such, not as a failed publish, which
+            // would read as a connection problem and log a stack for what a hostile client chose.
+            Reject(isRequest, message.Subject, BrokerErrorTypes.Unsendable, refused.Message, onOutgoingSide: true);
+        }
         catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             metrics.Error(isRequest, BrokerErrorTypes.PublishFailed, onOutgoingSide: true);
@@ -38,9 +45,11 @@ internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetri
     }
 
     /// <summary>Counts and logs a message refused before anything was published.</summary>
-    public void Reject(bool isRequest, string subject, string errorType, string detail)
+    public void Reject(bool isRequest, string subject, string errorType, string detail) => Reject(isRequest, subject, errorType, detail, onOutgoingSide: false);
+
+    private void Reject(bool isRequest, string subject, string errorType, string detail, bool onOutgoingSide)
     {
-        metrics.Error(isRequest, errorType, onOutgoingSide: false);
+        metrics.Error(isRequest, errorType, onOutgoingSide);
         // The detail quotes the message (subjects, ids): escaped, so that it cannot forge log lines.
         CollectiveLog.MessageRejected(logger, cluster, instance, Direction(isRequest), subject, errorType, PrintableText.Escape(detail));
     }

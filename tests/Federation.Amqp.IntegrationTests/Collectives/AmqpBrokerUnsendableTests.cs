@@ -1,0 +1,101 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Text;
+using Federation.Amqp.Messaging;
+using Federation.Core.Collectives;
+using Federation.Core.Diagnostics;
+using Federation.Core.Transport.Messaging;
+
+namespace Federation.Amqp.IntegrationTests.Collectives;
+
+/// <summary>
+/// A broker instance relaying to RabbitMQ a message whose subject AMQP cannot carry (a routing key is at most 255 bytes;
+/// the broker's own guard allows 1024) drops that one message, counts it as <c>unsendable</c>, and relays the rest.
+/// </summary>
+[Collection(ContractNodeCollection.Name)]
+public sealed class AmqpBrokerUnsendableTests(RabbitMqNodeFixture fixture)
+{
+    [Fact]
+    public async Task A_target_or_reply_subject_over_amqps_limit_is_dropped_as_unsendable_and_the_rest_is_relayed()
+    {
+        var cluster = $"unsendable{Guid.NewGuid():N}"[..24];
+        var subjects = FederationBrokerSubjects.For(cluster);
+        using var errors = new ErrorRecorder(cluster);
+        var transport = new AmqpSubjectTransport();
+        await using var broker = new FederationBroker(
+            new FederationBrokerOptions { ClusterName = cluster, FederationUri = fixture.Node.AmqpUri(), CollectiveUri = fixture.Node.AmqpUri(), InstanceName = $"{cluster}-1" },
+            [transport]);
+        await broker.StartAsync(CancellationToken.None);
+        Assert.True(broker.IsConnected, broker.ConnectError);
+        await using var side = await transport.ConnectAsync(new SubjectConnectionRequest(fixture.Node.AmqpUri(), "client and node"), CancellationToken.None);
+        var node = $"{cluster}.node.web1";
+        var atNode = new ConcurrentQueue<string>();
+        await side.SubscribeAsync(node, null, (m, _) => { atNode.Enqueue(Encoding.UTF8.GetString(m.Body.Span)); return ValueTask.CompletedTask; }, CancellationToken.None);
+        var atClient = new ConcurrentQueue<string>();
+        await side.SubscribeAsync($"{cluster}.reply.>", null, (m, _) => { atClient.Enqueue(Encoding.UTF8.GetString(m.Body.Span)); return ValueTask.CompletedTask; }, CancellationToken.None);
+        var longTarget = $"{cluster}.node.{new string('x', 300)}";
+        var longReply = $"{cluster}.reply.{new string('r', 300)}";
+
+        // One request to the long target and to the node: only the node's copy can go.
+        await side.PublishAsync(Request("r1", $"{cluster}.reply.r1", "both", longTarget, node), CancellationToken.None);
+        // A reply from the collective whose client reply subject is too long, then one that is fine.
+        await side.PublishAsync(Reply("r2", longReply, "lost reply"), CancellationToken.None);
+        await side.PublishAsync(Reply("r3", $"{cluster}.reply.r3", "good reply"), CancellationToken.None);
+        await side.PublishAsync(Request("r4", $"{cluster}.reply.r4", "later", node), CancellationToken.None);
+
+        await Poll.UntilAsync(() => Task.FromResult(atNode.Contains("later") && atClient.Contains("good reply") ? atNode : null), "the relayable messages should arrive");
+        Assert.Equal(["both", "later"], atNode);
+        Assert.Equal(["good reply"], atClient);
+        Assert.Equal(1, errors.Count(BrokerErrorTypes.Unsendable, "request"));
+        Assert.Equal(1, errors.Count(BrokerErrorTypes.Unsendable, "reply"));
+        Assert.Equal(0, errors.Count(BrokerErrorTypes.PublishFailed, "request") + errors.Count(BrokerErrorTypes.PublishFailed, "reply"));
+        Assert.Equal(2, broker.Statistics.Errors);
+        Assert.True(broker.IsConnected);
+
+        SubjectMessage Request(string id, string replyTo, string body, params string[] targets) =>
+            new(subjects.Federation, Encoding.UTF8.GetBytes(body),
+                [new(FederationHeaders.RequestId, id), new(FederationHeaders.ReplyTo, replyTo), .. targets.Select(t => new KeyValuePair<string, string>(FederationHeaders.Target, t))]);
+
+        SubjectMessage Reply(string id, string replyTo, string body) =>
+            new(subjects.Collective, Encoding.UTF8.GetBytes(body), [new(FederationHeaders.RequestId, id), new(FederationHeaders.ReplyTo, replyTo)]);
+    }
+
+    /// <summary>The broker error counts of one cluster, by error type and direction.</summary>
+    private sealed class ErrorRecorder : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly ConcurrentQueue<(string? Type, string? Direction)> _errors = new();
+
+        public ErrorRecorder(string cluster)
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == FederationTelemetry.SourceName && instrument.Name == "federation.broker.errors")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                var map = new Dictionary<string, string?>();
+                foreach (var tag in tags)
+                {
+                    map[tag.Key] = tag.Value?.ToString();
+                }
+
+                if (map.GetValueOrDefault("federation.broker.cluster") == cluster)
+                {
+                    for (var i = 0; i < value; i++)
+                    {
+                        _errors.Enqueue((map.GetValueOrDefault("error.type"), map.GetValueOrDefault("federation.broker.direction")));
+                    }
+                }
+            });
+            _listener.Start();
+        }
+
+        public int Count(string type, string direction) => _errors.Count(e => e.Type == type && e.Direction == direction);
+
+        public void Dispose() => _listener.Dispose();
+    }
+}

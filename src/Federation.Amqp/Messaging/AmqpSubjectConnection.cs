@@ -249,9 +249,22 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
     internal void HandlerFailed(AmqpSubjectSubscription subscription, Exception error) =>
         AmqpSubjectLog.HandlerFailed(_logger, error, DisplayUri, _connectionName, subscription.Subject);
 
-    internal void UnreadableDropped(AmqpSubjectSubscription subscription, string queue, string exchange, string routingKey, string problem) =>
-        AmqpSubjectLog.UnreadableDropped(_logger, DisplayUri, _connectionName, subscription.Subject,
-            PrintableWireText.Escape(queue), PrintableWireText.Escape(exchange), PrintableWireText.Escape(routingKey), problem);
+    /// <summary>
+    /// Logs a dropped unreadable message: the subscription's first at once, then at most one report per
+    /// <see cref="UnreadableReportInterval"/> with the count of those held back, so that a flood of them cannot flood the log.
+    /// </summary>
+    internal void UnreadableDropped(AmqpSubjectSubscription subscription, string queue, string exchange, string routingKey, string problem)
+    {
+        if (subscription.UnreadableReports.TryReport(out var heldBack))
+        {
+            AmqpSubjectLog.UnreadableDropped(_logger, DisplayUri, _connectionName, subscription.Subject,
+                PrintableWireText.Escape(queue), PrintableWireText.Escape(exchange), PrintableWireText.Escape(routingKey), problem,
+                heldBack, (int)UnreadableReportInterval.TotalSeconds);
+        }
+    }
+
+    /// <summary>The least time between two reports of dropped unreadable messages on one subscription.</summary>
+    internal static readonly TimeSpan UnreadableReportInterval = TimeSpan.FromSeconds(10);
 
     private async ValueTask<IChannel> PublishChannelAsync(CancellationToken cancellationToken)
     {

@@ -21,6 +21,9 @@ internal sealed class AmqpSubjectSubscription : AsyncDefaultBasicConsumer, ISubj
     private static readonly AsyncLocal<AmqpSubjectSubscription?> RunningHandler = new();
 
     private readonly AmqpSubjectConnection _owner;
+
+    /// <summary>How often this subscription's dropped unreadable messages are logged.</summary>
+    internal ReportThrottle UnreadableReports { get; } = new(AmqpSubjectConnection.UnreadableReportInterval);
     private readonly SubjectMessageHandler _handler;
     // A null message is a delivery whose header the client could not read (defused on the way in): the loop rejects it.
     private readonly Channel<(SubjectMessage? Message, ulong DeliveryTag)> _inbox =

@@ -9,7 +9,7 @@ namespace Federation.Core.Links;
 /// <param name="Uri">The upstream URI in use (or last tried), without credentials.</param>
 /// <param name="State">The link state.</param>
 /// <param name="Error">Why the link is in <see cref="LinkState.Error"/>, otherwise null.</param>
-/// <param name="LocalConnection">The connection name used on both sides while running.</param>
+/// <param name="LocalConnection">The name of the link's connection to its upstream while running (the downstream connection is shared by every link of the engine).</param>
 /// <param name="Policy">The policy that federates the exchange.</param>
 /// <param name="Since">When the state last changed.</param>
 public sealed record LinkStatus(

@@ -23,6 +23,8 @@ internal sealed class AmqpConnection : IBrokerConnection
     private AmqpTopologySource? topology;
     // The broker's max_message_size once a refusal told it (0 until then); see AmqpMessageSizeLimit.
     private long maxMessageSize;
+    // The connection's user once the broker refused a user_id naming someone else (null until then); see AmqpUserIdImpersonation.
+    private volatile string? nonImpersonatingUser;
 
     private AmqpConnection(IConnection client, AmqpEndpoint endpoint, string name)
     {
@@ -107,6 +109,20 @@ internal sealed class AmqpConnection : IBrokerConnection
 
     /// <summary>Keeps a limit the broker stated when it refused a message; the latest statement wins. Any thread.</summary>
     public void LearnMaxMessageSize(long limit) => Interlocked.Exchange(ref maxMessageSize, limit);
+
+    /// <summary>
+    /// The connection's user once the broker refused, on this connection, a message whose <c>user_id</c> named another user
+    /// (null: no such refusal yet). Every publisher and ledger of the connection then refuses a message claiming anyone else
+    /// before writing it (see <see cref="AmqpUserIdImpersonation"/>). RabbitMQ reads the user's tags when the connection
+    /// opens, so this holds for the connection's life and a new connection starts without it.
+    /// </summary>
+    public string? NonImpersonatingUser => nonImpersonatingUser;
+
+    /// <summary>The user the client logged in as, or null when the broker takes it from the client certificate (EXTERNAL).</summary>
+    public string? LoginUser => Endpoint.ExternalAuthentication ? null : Endpoint.User;
+
+    /// <summary>Keeps what a <c>user_id</c> refusal showed: <paramref name="user"/> may not publish as anyone else. Any thread.</summary>
+    public void LearnNonImpersonatingUser(string user) => nonImpersonatingUser = user;
 
     /// <summary>The exception for a call on a closed connection, or <see langword="null"/> while it is open.</summary>
     public ConnectionLostException? ClosedError() =>

@@ -117,8 +117,10 @@ internal sealed class AmqpLedger : IDeliveryLedger
                     AmqpMessageSizeLimit.Check(message.Body.Length, connection.MaxMessageSize, message.Exchange, message.RoutingKey, index);
                     // The client would throw while writing it, in the middle of the unit (see AmqpRoutingKeyLimit).
                     AmqpRoutingKeyLimit.Check(message.Exchange, message.RoutingKey, index);
+                    // A user_id refused on this connection before: it would close the unit's channel (see AmqpUserIdImpersonation).
+                    AmqpUserIdImpersonation.Check(properties.UserId, connection.NonImpersonatingUser, message.Exchange, message.RoutingKey, index);
                 }
-                catch (MessageTooLargeException) when (index > 0)
+                catch (MessageRefusedException) when (index > 0)
                 {
                     // The unit's earlier messages wait in the broker's channel for the commit: nothing of the unit is published.
                     await unitChannel.TxRollbackAsync(CancellationToken.None).ConfigureAwait(false);
@@ -195,7 +197,7 @@ internal sealed class AmqpLedger : IDeliveryLedger
                 broken.Dispose();
             }
 
-            throw RefusedForSize(error, unit) ?? mapped;
+            throw RefusedForSize(error, unit) ?? RefusedForUserId(error, unit) ?? mapped;
         }
     }
 
@@ -227,6 +229,36 @@ internal sealed class AmqpLedger : IDeliveryLedger
         }
 
         // Only the unit's record can have been over the limit: not a refusal of a message, the link fails as it would.
+        return null;
+    }
+
+    /// <summary>
+    /// The refusal of a unit's message whose <c>user_id</c> names another user than the connection's, which may not
+    /// impersonate, when that is why the broker closed the unit's channel. As for a size refusal, the transaction never
+    /// committed and the refusal is kept on the connection (see <see cref="AmqpUserIdImpersonation"/>); the broker closes
+    /// the channel at the first such message, which names the message to take out of the unit.
+    /// </summary>
+    private MessageRefusedException? RefusedForUserId(Exception error, IReadOnlyList<LedgerMessage>? unit)
+    {
+        if (unit is null
+            || connection.ClosedError() is not null
+            || error is not OperationInterruptedException { ShutdownReason: { } reason }
+            || !AmqpUserIdImpersonation.TryReadRefusal(reason, connection.LoginUser, out var user))
+        {
+            return null;
+        }
+
+        connection.LearnNonImpersonatingUser(user);
+        for (var index = 0; index < unit.Count; index++)
+        {
+            var message = unit[index];
+            if (AmqpUserIdImpersonation.Refuses(message.Properties.UserId, user))
+            {
+                return AmqpUserIdImpersonation.Refused(message.Properties.UserId!, message.Exchange, message.RoutingKey, index, refusedByBroker: true);
+            }
+        }
+
+        // No message of the unit claims another user (the record claims none): not a refusal of a message, the link fails.
         return null;
     }
 

@@ -175,6 +175,12 @@ internal sealed class AmqpPublisher : IMessagePublisher
             return new TransportException($"The broker closed the publishing channel after refusing another message over its max_message_size of {limit} bytes; this message was not confirmed.");
         }
 
+        if (AmqpUserIdImpersonation.TryReadRefusal(reason, connection.LoginUser, out _))
+        {
+            // Not the broker's text either: it names another message's user_id, and this one claims none the broker refuses.
+            return new TransportException("The broker closed the publishing channel after refusing another message's user_id, which the downstream connection's user may not claim (406 PRECONDITION_FAILED); this message was not confirmed.");
+        }
+
         return AmqpErrors.FromReason(reason, AmqpErrors.Operation.Other, null, connection.Endpoint);
     }
 
@@ -190,6 +196,12 @@ internal sealed class AmqpPublisher : IMessagePublisher
     /// </summary>
     private void ChannelClosed(PublishChannel source, ShutdownEventArgs reason)
     {
+        if (connection.ClosedError() is null && AmqpUserIdImpersonation.TryReadRefusal(reason, connection.LoginUser, out var user))
+        {
+            UserIdRefused(source, reason, user);
+            return;
+        }
+
         if (connection.ClosedError() is not null || !AmqpMessageSizeLimit.TryReadRefusal(reason, out var limit))
         {
             FailOutstanding(source, ChannelClosedError(reason));
@@ -211,6 +223,36 @@ internal sealed class AmqpPublisher : IMessagePublisher
             {
                 failed.Settled.RemoveAt(index);
                 Complete(BatchOf(pending), ConfirmOutcome.Failed, AmqpMessageSizeLimit.TooLarge(pending.Body.Length, limit, pending.Exchange, pending.RoutingKey, 0, refusedByBroker: true), releasesWindow: true);
+            }
+        }
+
+        Complete(failed, ConfirmOutcome.Failed, ChannelClosedError(reason), releasesWindow: true);
+    }
+
+    /// <summary>
+    /// Fails what waits for a confirm on a channel the broker closed over a message whose <c>user_id</c> named another user
+    /// than the connection's, which may not impersonate: as for a size refusal (see <see cref="ChannelClosed"/>), that is
+    /// kept on the connection, so later such messages are refused before they are written, and every publish in the window
+    /// that claims another user fails with a <see cref="MessageRefusedException"/> (the first of them is the one the broker
+    /// refused, and any later one would be refused too). The others fail as at any channel loss, and the link restarts once.
+    /// </summary>
+    private void UserIdRefused(PublishChannel source, ShutdownEventArgs reason, string user)
+    {
+        connection.LearnNonImpersonatingUser(user);
+        var failed = batches.Rent();
+        lock (source.Outstanding)
+        {
+            source.Outstanding.TakeAll(failed.Settled);
+        }
+
+        // Each refusal names its own message, so each completes on its own (rare: one per refusal by the broker).
+        for (var index = failed.Settled.Count - 1; index >= 0; index--)
+        {
+            var pending = failed.Settled[index];
+            if (AmqpUserIdImpersonation.Refuses(pending.Properties.UserId, user))
+            {
+                failed.Settled.RemoveAt(index);
+                Complete(BatchOf(pending), ConfirmOutcome.Failed, AmqpUserIdImpersonation.Refused(pending.Properties.UserId!, pending.Exchange, pending.RoutingKey, 0, refusedByBroker: true), releasesWindow: true);
             }
         }
 
@@ -291,6 +333,8 @@ internal sealed class AmqpPublisher : IMessagePublisher
             // Over the broker's max_message_size as learned on this connection: it would close the channel, so it is
             // refused here, alone (see AmqpMessageSizeLimit). Checked first, so it is refused as such on a closed channel too.
             AmqpMessageSizeLimit.Check(pending.Body.Length, connection.MaxMessageSize, pending.Exchange, pending.RoutingKey);
+            // A user_id the broker refused on this connection before: it would close the channel too (see AmqpUserIdImpersonation).
+            AmqpUserIdImpersonation.Check(pending.Properties.UserId, connection.NonImpersonatingUser, pending.Exchange, pending.RoutingKey);
             // The client would throw while writing it (see AmqpRoutingKeyLimit): refused alone, in order, instead.
             AmqpRoutingKeyLimit.Check(pending.Exchange, pending.RoutingKey);
             if (!current.Channel.IsOpen)

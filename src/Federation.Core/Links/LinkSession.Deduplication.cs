@@ -269,19 +269,21 @@ internal sealed partial class LinkSession
                 await _ledger!.PublishAndRecordAsync(messages, LedgerRecord.Encode(entries), CancellationToken.None).ConfigureAwait(false);
                 return true;
             }
-            catch (MessageTooLargeException tooLarge) when (tooLarge.Index >= 0 && tooLarge.Index < batch.Count)
+            catch (MessageRefusedException refusal) when (refusal.Index >= 0 && refusal.Index < batch.Count)
             {
-                var refused = batch[tooLarge.Index];
-                batch.RemoveAt(tooLarge.Index);
-                messages.RemoveAt(tooLarge.Index);
-                entries.RemoveAt(tooLarge.Index);
+                // The ledger names the refused message (too large, or a user_id the downstream user may not claim); the
+                // unit was not committed, so its identity is recorded nowhere and the rest goes again without it.
+                var refused = batch[refusal.Index];
+                batch.RemoveAt(refusal.Index);
+                messages.RemoveAt(refusal.Index);
+                entries.RemoveAt(refusal.Index);
                 lock (_uncommitted)
                 {
                     Uncommitted(refused.Identity);
                 }
 
-                refused.Spans.End(tooLarge);
-                await RefuseAsync(refused.Consumer, refused.DeliveryTag, tooLarge).ConfigureAwait(false);
+                refused.Spans.End(refusal);
+                await RefuseAsync(refused.Consumer, refused.DeliveryTag, refusal).ConfigureAwait(false);
                 Settled();
             }
         }

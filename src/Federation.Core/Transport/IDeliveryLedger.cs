@@ -36,8 +36,9 @@ public interface IDeliveryLedger : IAsyncDisposable
     /// <param name="record">The ledger record that describes them.</param>
     /// <param name="cancellationToken">Cancels waiting; the unit may still be committed.</param>
     /// <exception cref="PublishNackedException">The broker refused the unit; nothing of it was published.</exception>
-    /// <exception cref="MessageTooLargeException">The message at its <see cref="MessageTooLargeException.Index"/> can never be
-    /// published on this connection; nothing of the unit was published, and the connection is unharmed.</exception>
+    /// <exception cref="MessageRefusedException">The message at its <see cref="MessageRefusedException.Index"/> can never be
+    /// published on this connection (a <see cref="MessageTooLargeException"/> when it is too large); nothing of the unit
+    /// was published, and the connection is unharmed, so the rest of the unit can be published without it.</exception>
     /// <exception cref="TransportException">The unit may or may not have been committed (for example the connection was lost while committing).</exception>
     ValueTask PublishAndRecordAsync(IReadOnlyList<LedgerMessage> messages, ReadOnlyMemory<byte> record, CancellationToken cancellationToken);
 }

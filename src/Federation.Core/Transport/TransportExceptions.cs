@@ -89,10 +89,11 @@ public class PublishNackedException : TransportException
 }
 
 /// <summary>
-/// The downstream can never take this message as it is (for example it is over the server's size limit, or its routing
-/// key has no subject form there): sending it again cannot succeed. A link counts it as lost (<c>downstream_rejected</c>),
-/// rejects it upstream without requeueing (a dead-letter exchange on the upstream queue keeps it) and goes on, rather than
-/// returning it to the upstream, which would redeliver it first and stall the link behind it.
+/// The downstream can never take this message as it is (for example it is over the server's size limit, its routing
+/// key has no subject form there, or it claims a <c>user_id</c> the downstream user may not publish in): sending it again
+/// cannot succeed. A link counts it as lost (<c>downstream_rejected</c>), rejects it upstream without requeueing (a
+/// dead-letter exchange on the upstream queue keeps it) and goes on, rather than returning it to the upstream, which would
+/// redeliver it first and stall the link behind it.
 /// </summary>
 public class MessageRefusedException : PublishNackedException
 {
@@ -102,6 +103,11 @@ public class MessageRefusedException : PublishNackedException
     public MessageRefusedException(string message) : base(message) { }
     /// <summary>Creates the exception.</summary>
     public MessageRefusedException(string message, Exception? innerException) : base(message, innerException) { }
+    /// <summary>Creates the exception for the message at <paramref name="index"/> of a unit of several (see <see cref="IDeliveryLedger.PublishAndRecordAsync"/>).</summary>
+    public MessageRefusedException(string message, int index) : base(message) => Index = index;
+
+    /// <summary>Which message of a unit it is (0 for a single publish); nothing of the unit was written.</summary>
+    public int Index { get; }
 }
 
 /// <summary>
@@ -119,10 +125,7 @@ public class MessageTooLargeException : MessageRefusedException
     /// <summary>Creates the exception.</summary>
     public MessageTooLargeException(string message, Exception? innerException) : base(message, innerException) { }
     /// <summary>Creates the exception for the message at <paramref name="index"/> of a unit of several (see <see cref="IDeliveryLedger.PublishAndRecordAsync"/>).</summary>
-    public MessageTooLargeException(string message, int index) : base(message) => Index = index;
-
-    /// <summary>Which message of a unit it is (0 for a single publish); nothing of the unit was written.</summary>
-    public int Index { get; }
+    public MessageTooLargeException(string message, int index) : base(message, index) { }
 }
 
 /// <summary>Another connection holds exclusive access to the resource (AMQP 405 RESOURCE_LOCKED: an exclusive queue declared by another connection).</summary>

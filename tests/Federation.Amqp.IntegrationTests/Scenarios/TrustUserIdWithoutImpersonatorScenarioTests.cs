@@ -1,0 +1,254 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Federation.Core;
+using Federation.Core.Links;
+using Federation.Core.Model;
+using Microsoft.Extensions.Logging;
+using RabbitMQ.Client;
+
+namespace Federation.Amqp.IntegrationTests.Scenarios;
+
+/// <summary>
+/// <c>trust-user-id</c> with a downstream user that lacks RabbitMQ's <c>impersonator</c> tag. A user on the upstream
+/// publishes with its own <c>user_id</c>, which the upstream accepts; the downstream refuses it from the link's user
+/// (<c>406 PRECONDITION_FAILED - user_id property set to 'alice' but authenticated user was '...'</c>) by closing the
+/// publishing channel. Treated as a failed publish, the link restarted, the upstream redelivered the message first, and it
+/// failed again, for ever, holding every message behind it. Now that message is rejected upstream (its dead-letter exchange
+/// keeps it), counted as <c>downstream_rejected</c> with a hint about the tag, and every other message arrives.
+/// </summary>
+[Collection(FederationNodesCollection.Name)]
+public sealed class TrustUserIdWithoutImpersonatorScenarioTests(FederationNodesFixture nodes) : IAsyncLifetime
+{
+    private const int Messages = 30;
+    private const int Claiming = 10;
+    private const string Password = "pw-7c1e";
+    private readonly ScenarioContext context = new();
+    private readonly List<IAsyncDisposable> resources = [];
+    private readonly List<(Testing.Brokers.RabbitMqNode Node, string[] Command)> cleanups = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        await context.DisposeAsync();
+        foreach (var resource in Enumerable.Reverse(resources))
+        {
+            await resource.DisposeAsync();
+        }
+
+        foreach (var (node, command) in cleanups)
+        {
+            await node.CtlAsync(CancellationToken.None, command);
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]   // the ledger's transactional units
+    [InlineData(false)]  // the confirming publisher
+    public async Task A_message_whose_user_id_the_downstream_user_may_not_claim_is_rejected_upstream_and_the_messages_behind_it_arrive(bool duplicateSuppression)
+    {
+        var setup = await SetUpAsync(duplicateSuppression, deadLetters: true);
+        var running = await ScenarioContext.WaitForLinkAsync(setup.Engine, setup.Exchange, LinkState.Running);
+        await ProbeAsync(setup);
+
+        // Back to back, so that messages before and after the claiming one are in flight with it on the link's channel (or
+        // in its unit), which the broker closes over it.
+        for (var i = 0; i < Messages; i++)
+        {
+            await setup.Publisher.BasicPublishAsync(setup.Exchange, "key", true,
+                new BasicProperties { MessageId = $"m{i}", UserId = i == Claiming ? setup.UpstreamUser : null }, Encoding.UTF8.GetBytes($"m{i}"));
+        }
+
+        string[] expected = [.. Enumerable.Range(0, Messages).Where(i => i != Claiming).Select(i => $"m{i}")];
+        var arrived = await ArrivedAsync(setup, expected, "every message but the one claiming the upstream user should arrive downstream");
+
+        // Rejected, not requeued, and never sent again: the upstream's dead-letter exchange keeps it as it was.
+        var dead = await Poll.UntilAsync(() => setup.Upstream.BasicGetAsync(setup.DeadLettered!, autoAck: true), "the claiming message should be dead-lettered upstream");
+        Assert.Equal($"m{Claiming}", dead.BasicProperties.MessageId);
+        Assert.Equal(setup.UpstreamUser, dead.BasicProperties.UserId);
+        await Poll.UntilAsync(async () => await setup.Upstream.MessageCountAsync(UpstreamQueue(setup.Exchange)) == 0 ? "" : null, "the upstream queue should be drained");
+        var link = await ScenarioContext.WaitForLinkAsync(setup.Engine, setup.Exchange, LinkState.Running);
+        Assert.Null(await setup.Upstream.BasicGetAsync(setup.DeadLettered!, autoAck: true));
+        Assert.DoesNotContain($"m{Claiming}", arrived);
+        Assert.Equal(1, link.DroppedMessages?.GetValueOrDefault("downstream_rejected"));
+        if (duplicateSuppression)
+        {
+            // The unit is refused whole and committed again without it, on a new channel: exactly once, in order, and the
+            // link never restarted.
+            Assert.Equal(expected, arrived);
+            Assert.Equal(running.Since, link.Since);
+        }
+        else
+        {
+            // The broker dropped what followed it on the closed channel; the link restarted once and the upstream redelivered
+            // what was unconfirmed (at-least-once: some may arrive twice), in order.
+            Assert.Equal(expected, arrived.Distinct());
+        }
+
+        // The warning that opens the loss episode says what the downstream user lacks.
+        var warning = Assert.Single(setup.Logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("'impersonator' tag", StringComparison.Ordinal));
+        Assert.Contains("downstream_rejected", warning.Message, StringComparison.Ordinal);
+        Assert.Contains($"user_id '{setup.UpstreamUser}'", warning.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(setup.DownstreamUser, setup.Logs.Text, StringComparison.Ordinal);
+
+        // Known now: another such message is refused before it is written, and the link goes on as it is.
+        var since = link.Since;
+        await setup.Publisher.BasicPublishAsync(setup.Exchange, "key", true, new BasicProperties { MessageId = "claiming-again", UserId = setup.UpstreamUser }, Encoding.UTF8.GetBytes("again"));
+        await setup.Publisher.BasicPublishAsync(setup.Exchange, "key", true, new BasicProperties { MessageId = "after" }, Encoding.UTF8.GetBytes("after"));
+        await ArrivedAsync(setup, ["after"], "the message after the second claiming one should arrive");
+        var again = await Poll.UntilAsync(() => setup.Upstream.BasicGetAsync(setup.DeadLettered!, autoAck: true), "the second claiming message should be dead-lettered upstream");
+        Assert.Equal("claiming-again", again.BasicProperties.MessageId);
+        link = Assert.Single(setup.Engine.GetLinks());
+        Assert.Equal(2, link.DroppedMessages?.GetValueOrDefault("downstream_rejected"));
+        Assert.Equal(since, link.Since);
+        Assert.Equal(LinkState.Running, link.State);
+    }
+
+    [Fact]
+    public async Task Once_the_downstream_user_has_the_impersonator_tag_and_its_connection_reopens_the_user_id_crosses()
+    {
+        var setup = await SetUpAsync(duplicateSuppression: true, deadLetters: false);
+        await ScenarioContext.WaitForLinkAsync(setup.Engine, setup.Exchange, LinkState.Running);
+        await ProbeAsync(setup);
+        await setup.Publisher.BasicPublishAsync(setup.Exchange, "key", true, new BasicProperties { MessageId = "refused", UserId = setup.UpstreamUser }, Encoding.UTF8.GetBytes("refused"));
+        await setup.Publisher.BasicPublishAsync(setup.Exchange, "key", true, new BasicProperties { MessageId = "before" }, Encoding.UTF8.GetBytes("before"));
+        await ArrivedAsync(setup, ["before"], "the message after the refused one should arrive");
+        Assert.Equal(1, Assert.Single(setup.Engine.GetLinks()).DroppedMessages?.GetValueOrDefault("downstream_rejected"));
+
+        // RabbitMQ reads the tags when a connection opens: granted, they apply once the engine's downstream connection is
+        // closed on the broker and the engine opens it again (no host restart).
+        Assert.Equal(0, (await nodes.Downstream.CtlAsync(CancellationToken.None, "set_user_tags", setup.DownstreamUser, "administrator", "impersonator")).ExitCode);
+        foreach (var pid in await ConnectionsOfAsync(nodes.Downstream, setup.DownstreamUser))
+        {
+            await nodes.Downstream.CtlAsync(CancellationToken.None, "close_connection", pid, "the test granted the impersonator tag");
+        }
+
+        // Until the link runs on the new connection such a message may still be refused: publish until one crosses.
+        var attempt = 0;
+        var crossed = await Poll.UntilAsync(async () =>
+        {
+            await setup.Publisher.BasicPublishAsync(setup.Exchange, "key", true, new BasicProperties { MessageId = $"granted{attempt++}", UserId = setup.UpstreamUser }, Encoding.UTF8.GetBytes("granted"));
+            while (await setup.Downstream.BasicGetAsync(setup.Queue, autoAck: true) is { } got)
+            {
+                if (got.BasicProperties.MessageId?.StartsWith("granted", StringComparison.Ordinal) == true)
+                {
+                    return got;
+                }
+            }
+
+            return null;
+        }, "a message claiming the upstream user should cross once the downstream user may impersonate", TimeSpan.FromSeconds(60));
+        Assert.Equal(setup.UpstreamUser, crossed.BasicProperties.UserId);
+    }
+
+    private sealed record Setup(
+        FederationEngine Engine,
+        string Exchange,
+        IChannel Downstream,
+        string Queue,
+        IChannel Upstream,
+        IChannel Publisher,
+        string? DeadLettered,
+        string UpstreamUser,
+        string DownstreamUser,
+        CapturedLogs Logs);
+
+    /// <summary>
+    /// A federated exchange whose link logs in downstream as a user of its own (administrator, not impersonator), with
+    /// trust-user-id; a user of its own on the upstream to publish as; optionally a dead-letter exchange on the upstream queue.
+    /// </summary>
+    private async Task<Setup> SetUpAsync(bool duplicateSuppression, bool deadLetters)
+    {
+        var exchange = ScenarioContext.UniqueName("fed.userid");
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var upstreamUser = $"alice-{suffix}";
+        var downstreamUser = $"fedlink-{suffix}";
+        await AddUserAsync(nodes.Upstream, upstreamUser);
+        await AddUserAsync(nodes.Downstream, downstreamUser, "administrator");
+
+        var downstream = await context.ChannelAsync(nodes.Downstream);
+        var upstream = await context.ChannelAsync(nodes.Upstream);
+        await context.DeclareExchangeAsync(nodes.Downstream, exchange);
+        context.DeleteLater(nodes.Upstream, exchange);
+        var queue = (await downstream.QueueDeclareAsync(string.Empty, durable: false, exclusive: true, autoDelete: true)).QueueName;
+        await downstream.QueueBindAsync(queue, exchange, "#");
+
+        string? deadLettered = null;
+        if (deadLetters)
+        {
+            var deadLetterExchange = exchange + ".dlx";
+            await upstream.ExchangeDeclareAsync(deadLetterExchange, ExchangeType.Fanout, durable: false, autoDelete: true);
+            deadLettered = (await upstream.QueueDeclareAsync(string.Empty, durable: false, exclusive: true, autoDelete: true)).QueueName;
+            await upstream.QueueBindAsync(deadLettered, deadLetterExchange, string.Empty);
+            var policy = exchange + ".policy";
+            var set = await nodes.Upstream.CtlAsync(CancellationToken.None, "set_policy", "--apply-to", "queues", policy,
+                "^" + Regex.Escape(UpstreamQueue(exchange)) + "$", JsonSerializer.Serialize(new Dictionary<string, string> { ["dead-letter-exchange"] = deadLetterExchange }));
+            Assert.True(set.ExitCode == 0, set.Output);
+            cleanups.Add((nodes.Upstream, ["clear_policy", policy]));
+        }
+
+        var options = ScenarioContext.Options(nodes.Downstream, exchange, ("up", nodes.Upstream, u =>
+        {
+            u.TrustUserId = true;
+            u.DuplicateSuppression = duplicateSuppression;
+        }));
+        options.Downstream.Uri = nodes.Downstream.AmqpUri(user: downstreamUser, password: Password);
+        var logs = new CapturedLogs();
+        var engine = await context.StartEngineAsync(options, loggerFactory: logs);
+
+        var factory = new ConnectionFactory { Uri = new Uri(nodes.Upstream.AmqpUri(user: upstreamUser, password: Password)) };
+        var connection = await factory.CreateConnectionAsync();
+        resources.Add(connection);
+        var publisher = await connection.CreateChannelAsync();
+        resources.Add(publisher);
+        return new Setup(engine, exchange, downstream, queue, upstream, publisher, deadLettered, upstreamUser, downstreamUser, logs);
+    }
+
+    private async Task AddUserAsync(Testing.Brokers.RabbitMqNode node, string user, params string[] tags)
+    {
+        Assert.Equal(0, (await node.CtlAsync(CancellationToken.None, "add_user", user, Password)).ExitCode);
+        cleanups.Add((node, ["delete_user", user]));
+        Assert.Equal(0, (await node.CtlAsync(CancellationToken.None, ["set_user_tags", user, .. tags])).ExitCode);
+        Assert.Equal(0, (await node.CtlAsync(CancellationToken.None, "set_permissions", user, ".*", ".*", ".*")).ExitCode);
+    }
+
+    /// <summary>Until the binding has propagated upstream, publishes are dropped there: publish probes until one arrives.</summary>
+    private static async Task ProbeAsync(Setup setup)
+    {
+        var attempt = 0;
+        await Poll.UntilAsync(async () =>
+        {
+            await setup.Publisher.BasicPublishAsync(setup.Exchange, "probe", true, new BasicProperties { MessageId = $"probe{attempt++}" }, Encoding.UTF8.GetBytes("probe"));
+            return await setup.Downstream.BasicGetAsync(setup.Queue, autoAck: true);
+        }, "a probe published upstream should arrive downstream");
+    }
+
+    /// <summary>The message ids that arrive downstream (probes left out) until all of <paramref name="expected"/> have.</summary>
+    private static Task<List<string>> ArrivedAsync(Setup setup, string[] expected, string because)
+    {
+        var arrived = new List<string>();
+        return Poll.UntilAsync(async () =>
+        {
+            while (await setup.Downstream.BasicGetAsync(setup.Queue, autoAck: true) is { } got)
+            {
+                // A probe published while the binding propagated may still come in after the first one.
+                if (got.BasicProperties.MessageId?.StartsWith("probe", StringComparison.Ordinal) != true)
+                {
+                    arrived.Add(got.BasicProperties.MessageId ?? "?");
+                }
+            }
+
+            return expected.All(arrived.Contains) ? arrived : null;
+        }, because, TimeSpan.FromSeconds(60));
+    }
+
+    private static async Task<List<string>> ConnectionsOfAsync(Testing.Brokers.RabbitMqNode node, string user)
+    {
+        var listed = await node.CtlAsync(CancellationToken.None, "list_connections", "pid", "user", "--silent");
+        Assert.True(listed.ExitCode == 0, listed.Output);
+        return [.. listed.Output.Split('\n').Select(l => l.Split('\t')).Where(f => f.Length > 1 && f[1].Trim() == user).Select(f => f[0].Trim())];
+    }
+
+    private string UpstreamQueue(string exchange) => $"federation: {exchange} -> {nodes.Downstream.ClusterName}";
+}

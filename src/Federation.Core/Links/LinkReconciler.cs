@@ -125,6 +125,12 @@ internal sealed class LinkReconciler
                 continue;
             }
 
+            if (_sweep is not null)
+            {
+                // A link this instance dropped and now runs again: its queue is no longer for the sweep to look at.
+                await _sweep.CancelAsync(id).ConfigureAwait(false);
+            }
+
             Log.LinkStarting(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
             var link = new ExchangeLink(definition, _transports, _downstream, bindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, instanceName, _ownership, replaced.GetValueOrDefault(id));
             _links[id] = link;

@@ -27,7 +27,7 @@ internal sealed class RemovedLinkSweep
     internal static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
     private readonly Lock _sync = new();
-    private readonly Dictionary<Task, CancellationTokenSource> _running = [];
+    private readonly Dictionary<Task, (string LinkId, CancellationTokenSource Cancel)> _running = [];
     private readonly LinkOwnership _ownership;
     private readonly DownstreamHandle _downstream;
     private readonly TransportResolver _transports;
@@ -71,7 +71,7 @@ internal sealed class RemovedLinkSweep
         lock (_sync)
         {
             var task = SweepAsync(definition, keptFor, cancel.Token);
-            _running.Add(task, cancel);
+            _running.Add(task, (definition.Id, cancel));
             _ = task.ContinueWith(Forget, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
@@ -80,34 +80,46 @@ internal sealed class RemovedLinkSweep
     {
         lock (_sync)
         {
-            // Not when CancelAllAsync took it over: that one cancels, waits for it, and disposes its source.
-            if (_running.Remove(done, out var cancel))
+            // Not when a cancellation took it over: that one cancels, waits for it, and disposes its source.
+            if (_running.Remove(done, out var sweep))
             {
-                cancel.Dispose();
+                sweep.Cancel.Dispose();
             }
         }
     }
 
     /// <summary>Cancels every sweep not done yet (the queues they were to look at stay) and waits for them to end.</summary>
-    public async Task CancelAllAsync()
+    public Task CancelAllAsync() => CancelAsync(_ => true);
+
+    /// <summary>
+    /// Cancels the sweep of <paramref name="linkId"/>, if one is pending, and waits for it to end: the link is about to run
+    /// here again, from the queue the sweep was to look at. Awaited before the link starts, so that no sweep deletes the
+    /// queue under it (taking its lease on the same downstream connection would not keep it out: the connection holds it).
+    /// </summary>
+    public Task CancelAsync(string linkId) => CancelAsync(id => id == linkId);
+
+    private async Task CancelAsync(Func<string, bool> which)
     {
-        KeyValuePair<Task, CancellationTokenSource>[] running;
+        KeyValuePair<Task, (string LinkId, CancellationTokenSource Cancel)>[] cancelled;
         lock (_sync)
         {
-            running = [.. _running];
-            _running.Clear();
+            cancelled = [.. _running.Where(r => which(r.Value.LinkId))];
+            foreach (var sweep in cancelled)
+            {
+                _running.Remove(sweep.Key);
+            }
         }
 
-        foreach (var (_, cancel) in running)
+        foreach (var sweep in cancelled)
         {
-            await cancel.CancelAsync().ConfigureAwait(false);
+            await sweep.Value.Cancel.CancelAsync().ConfigureAwait(false);
         }
 
         // A sweep never throws (it logs), so this only waits.
-        await Task.WhenAll(running.Select(r => r.Key)).ConfigureAwait(false);
-        foreach (var (_, cancel) in running)
+        await Task.WhenAll(cancelled.Select(r => r.Key)).ConfigureAwait(false);
+        foreach (var sweep in cancelled)
         {
-            cancel.Dispose();
+            sweep.Value.Cancel.Dispose();
         }
     }
 

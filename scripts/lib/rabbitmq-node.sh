@@ -74,14 +74,29 @@ rabbitmq_node_start() {
 rabbitmq_node_stop() {
   local pid
   [ -n "$rabbitmq_dir" ] || return 0
-  ctl stop >/dev/null 2>&1 || true
-  # The node removes its pid file as it stops: read it once, tolerating that it is already gone (a check and then a
-  # read raced with that, and `set -e` turned the failed read into a failed script).
+  # The node removes its pid file as it stops: read it once, before asking it to stop, tolerating that it is gone (a
+  # check and then a read raced with that, and `set -e` turned the failed read into a failed script; read after the
+  # stop, it was often gone already, and nothing waited for the node to end before its epmd was stopped).
   pid="$(cat "$rabbitmq_dir/rabbitmq.pid" 2>/dev/null || true)"
+  ctl stop >/dev/null 2>&1 || true
   if [ -n "$pid" ]; then
     for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -9 "$pid" 2>/dev/null || true
   fi
-  epmd -port "$rabbitmq_epmd_port" -kill >/dev/null 2>&1 || true
+  rabbitmq_epmd_stop
   rm -rf "$rabbitmq_dir"
+}
+
+# rabbitmq_epmd_stop: stops the epmd the node started on the script's own port (never another). epmd refuses to stop
+# while a node is registered ("Killing not allowed - living nodes in database"), and a node that just ended stays
+# registered until epmd has seen its connection close, so a single `epmd -kill` right after the node left epmd running
+# for good: retry for up to 5 s, until it stops or nothing answers on the port any more.
+rabbitmq_epmd_stop() {
+  [ -n "${rabbitmq_epmd_port:-}" ] || return 0
+  for _ in $(seq 1 25); do
+    epmd -port "$rabbitmq_epmd_port" -kill >/dev/null 2>&1 && return 0
+    epmd -port "$rabbitmq_epmd_port" -names >/dev/null 2>&1 || return 0
+    sleep 0.2
+  done
+  echo "${0##*/}: the epmd on port $rabbitmq_epmd_port (of node $rabbitmq_node) did not stop; stop it with: epmd -port $rabbitmq_epmd_port -kill" >&2
 }

@@ -175,7 +175,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
             {
                 if (ReadPid() is { } pid)
                 {
-                    OrphanGuard.Watch(pid, $"epmd -port {EpmdPort.ToString(CultureInfo.InvariantCulture)} -kill; rm -rf '{DataDirectory}'");
+                    OrphanGuard.Watch(pid, $"{StopEpmdCommand()}; rm -rf '{DataDirectory}'");
                 }
 
                 return;
@@ -265,7 +265,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
                 await EnsureExitedAsync(pid).ConfigureAwait(false);
             }
 
-            await ProcessRunner.RunAsync("epmd", ["-port", EpmdPort.ToString(CultureInfo.InvariantCulture), "-kill"], environment, CommandTimeout).ConfigureAwait(false);
+            await StopEpmdAsync().ConfigureAwait(false);
             try
             {
                 Directory.Delete(DataDirectory, recursive: true);
@@ -275,6 +275,46 @@ public sealed class RabbitMqNode : IAsyncDisposable
                 // A straggling log writer; the temp directory is harmless.
             }
         }
+    }
+
+    /// <summary>How many times, 0.2 s apart, this node's epmd is asked to stop (see <see cref="StopEpmdAsync"/>).</summary>
+    private const int EpmdStopAttempts = 25;
+
+    /// <summary>
+    /// Stops this node's own epmd, by its port. epmd refuses while a node is registered ("Killing not allowed - living
+    /// nodes in database"), and a node that has just ended stays registered until epmd has seen its connection close, so
+    /// a single attempt right after the node left epmd running for good: it retries for up to 5 s, until epmd stops or
+    /// nothing answers on the port.
+    /// </summary>
+    private async Task StopEpmdAsync()
+    {
+        var port = EpmdPort.ToString(CultureInfo.InvariantCulture);
+        for (var attempt = 0; attempt < EpmdStopAttempts; attempt++)
+        {
+            var kill = await ProcessRunner.RunAsync("epmd", ["-port", port, "-kill"], environment, CommandTimeout).ConfigureAwait(false);
+            if (kill.ExitCode == 0)
+            {
+                return;
+            }
+
+            var names = await ProcessRunner.RunAsync("epmd", ["-port", port, "-names"], environment, CommandTimeout).ConfigureAwait(false);
+            if (names.ExitCode != 0)
+            {
+                return; // Nothing answers on the port any more.
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(200)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="StopEpmdAsync"/> as a shell command, for <see cref="OrphanGuard"/>, which runs it right after killing the
+    /// node with kill -9: the node is then still registered for a moment, and a single <c>epmd -kill</c> was refused.
+    /// </summary>
+    private string StopEpmdCommand()
+    {
+        var port = EpmdPort.ToString(CultureInfo.InvariantCulture);
+        return $"for i in $(seq 1 {EpmdStopAttempts.ToString(CultureInfo.InvariantCulture)}); do epmd -port {port} -kill && break; epmd -port {port} -names || break; sleep 0.2; done";
     }
 
     private static string FindBinDirectory()

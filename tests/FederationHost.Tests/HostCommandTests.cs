@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Federation.Core.Transport;
 using FederationHost.Cli;
 
 namespace FederationHost.Tests;
@@ -177,6 +178,37 @@ public sealed class HostCommandTests
         var (downExit, down, _) = await RunAsync("status", "--only-down", "--url", host.App.Urls.Single());
         Assert.Equal(0, downExit);
         Assert.Equal(2, down.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
+    [Fact]
+    public async Task Status_only_down_lists_a_waiting_link_while_the_host_has_no_downstream()
+    {
+        // A standby host: another instance holds the link's lease, so this host's link waits. Then its downstream goes
+        // away. /health says 503; --only-down must not say that nothing is down.
+        await using var host = await RunningHost.StartAsync(RunningHost.DefaultSettings("cli-standby"));
+        var downstream = host.Brokers.GetOrAdd("cli-standby-local");
+        await using var other = await downstream.ConnectAsync();
+        var lease = await other.Leases!.TryAcquireAsync(new LeaseRequest("federation: lease cli-standby-local federated.orders -> remote", "other-host"), CancellationToken.None);
+        Assert.True(lease.Acquired);
+        await using var app = await host.DeclareExchangeAsync("cli-standby-local", "federated.orders");
+        await Eventually.UntilAsync(
+            () => host.GetLinksAsync(), l => l is [var only] && only.GetProperty("state").GetString() == "waiting", "a waiting link");
+        Assert.Empty(await host.GetLinksAsync("?only-down=true")); // waiting for a live holder is not down
+
+        downstream.Stop();
+        await Eventually.UntilAsync(
+            async () => (await host.Http.GetAsync("/health")).StatusCode, s => s == HttpStatusCode.ServiceUnavailable, "/health at 503");
+
+        var (exit, output, error) = await RunAsync("status", "--only-down", "--url", host.App.Urls.Single());
+
+        Assert.True(exit == 0, error);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
+        Assert.True(lines.Length == 3, output);
+        Assert.Equal(string.Join('\t', StatusCommand.Columns), lines[1]);
+        var cell = StatusCommand.Columns.Zip(lines[2].Split('\t')).ToDictionary(c => c.First, c => c.Second);
+        Assert.Equal("federated.orders", cell["exchange"]);
+        Assert.Equal("waiting", cell["status"]); // its state is about the lease; the error says why it cannot forward
+        Assert.StartsWith("The downstream broker is not connected", cell["error"], StringComparison.Ordinal);
     }
 
     [Fact]

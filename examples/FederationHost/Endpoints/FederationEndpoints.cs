@@ -1,6 +1,5 @@
 using Federation.Core;
 using Federation.Core.Hosting;
-using Federation.Core.Links;
 using Federation.Core.Transport;
 using FederationHost.Metrics;
 using FederationHost.Telemetry;
@@ -32,7 +31,8 @@ public static class FederationEndpoints
 
     /// <summary>
     /// <c>GET /federation/links[?only-down=true]</c>. As <c>rabbitmqctl federation_status --only-down</c>, the filter keeps
-    /// links that are neither running nor starting. The parameter is exactly <c>true</c> or <c>false</c> (any case), given
+    /// the links that are down (see <see cref="DownLinks"/>): in error, or every link while the downstream is not connected;
+    /// a link that shows no error of its own then shows why the downstream is not. The parameter is exactly <c>true</c> or <c>false</c> (any case), given
     /// once; anything else, and any other query parameter, is a 400 naming it, rather than silently showing every link.
     /// </summary>
     private static IResult GetLinks(IFederationStatus status, HttpRequest request)
@@ -62,10 +62,11 @@ public static class FederationEndpoints
             }
         }
 
+        // Read before the links: a link listed because the downstream is down must not be listed without the reason.
+        var downstreamProblem = DownLinks.DownstreamProblem(status);
         var links = status.GetLinks()
-            // A waiting link is not down: another host runs it, and this one stands by to take it over.
-            .Where(l => !onlyDown || l.State is not (LinkState.Running or LinkState.Starting or LinkState.Waiting))
-            .Select(LinkView.From)
+            .Where(l => !onlyDown || DownLinks.IsDown(l, downstreamProblem))
+            .Select(l => LinkView.From(l, downstreamProblem))
             .ToList();
         return Results.Ok(links);
     }
@@ -79,7 +80,7 @@ public static class FederationEndpoints
 
     /// <summary><c>GET /federation/links/{id}</c>: one link, or 404.</summary>
     private static IResult GetLink(string id, IFederationStatus status) =>
-        status.FindLink(id) is { } link ? Results.Ok(LinkView.From(link)) : UnknownLink(id);
+        status.FindLink(id) is { } link ? Results.Ok(LinkView.From(link, DownLinks.DownstreamProblem(status))) : UnknownLink(id);
 
     /// <summary><c>POST /federation/links/{id}/restart</c>: 202 once the restart is requested, 404 for an unknown id.</summary>
     private static async Task<IResult> RestartLinkAsync(string id, IFederationStatus status, CancellationToken cancellationToken) =>

@@ -55,7 +55,12 @@ public sealed record LinkView(
     public IReadOnlyDictionary<string, long>? DroppedMessages { get; init; }
 
     /// <summary>Maps a library status entry. The library redacts <see cref="LinkStatus.Uri"/> and the error already; redacting again is a safety net.</summary>
-    public static LinkView From(LinkStatus status)
+    /// <param name="status">The link.</param>
+    /// <param name="downstreamProblem">
+    /// Why the host's downstream is not connected (<see cref="DownLinks.DownstreamProblem"/>), shown as the error of a link
+    /// that has none of its own: it cannot forward either, whatever its state says. Null while the downstream is connected.
+    /// </param>
+    public static LinkView From(LinkStatus status, string? downstreamProblem = null)
     {
         ArgumentNullException.ThrowIfNull(status);
         return new LinkView(
@@ -66,7 +71,7 @@ public sealed record LinkView(
             status.VirtualHost,
             UriRedaction.Redact(status.Uri),
             StateName(status.State),
-            status.Error is null ? null : UriRedaction.RedactText(status.Error),
+            status.Error is null ? (downstreamProblem is null ? null : UriRedaction.RedactText(downstreamProblem)) : UriRedaction.RedactText(status.Error),
             status.LocalConnection,
             status.Policy,
             status.Since.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))

@@ -32,6 +32,11 @@ case $action in
     pid=$(cat "$dir/pid")
     ERL_EPMD_PORT=$epmd_port "$bin/rabbitmqctl" -n "$RABBITMQ_NODENAME" stop >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
     while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-    epmd -port "$epmd_port" -kill >/dev/null 2>&1 || true   # the epmd this node started, by its port
+    # The epmd this node started, by its port. It refuses while the node that just ended is still registered: retry briefly.
+    for _ in $(seq 1 25); do
+      epmd -port "$epmd_port" -kill >/dev/null 2>&1 && break
+      epmd -port "$epmd_port" -names >/dev/null 2>&1 || break
+      sleep 0.2
+    done
     rm -rf "$dir" ;;
 esac

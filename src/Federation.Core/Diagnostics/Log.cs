@@ -92,6 +92,15 @@ internal static partial class Log
     [LoggerMessage(2020, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) restarts under a new definition that {Why}: its upstream queue is deleted (unless resource-cleanup-mode is never), discarding the messages it buffers")]
     public static partial void LinkReplacedDiscarding(ILogger logger, string linkId, string exchange, string upstream, string why);
 
+    [LoggerMessage(2021, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) was removed from this instance's configuration while instance(s) {Instances} still had it, and no live instance has it any more: its upstream objects are deleted")]
+    public static partial void RemovedLinkQueueDeleted(ILogger logger, string linkId, string exchange, string upstream, string instances);
+
+    [LoggerMessage(2022, LogLevel.Debug, "Link {LinkId}, removed from this instance's configuration: its upstream queue stays, as {Why}")]
+    public static partial void RemovedLinkQueueStillKept(ILogger logger, string linkId, string why);
+
+    [LoggerMessage(2023, LogLevel.Warning, "Link {LinkId}, removed from this instance's configuration: looking again whether its upstream queue, kept for other instances, may go failed; it stays on the upstream")]
+    public static partial void RemovedLinkSweepFailed(ILogger logger, Exception exception, string linkId);
+
     [LoggerMessage(2004, LogLevel.Warning, "Two upstream set elements resolve to the same link {LinkId} ({Exchange} <- {Upstream}, exchange '{UpstreamExchange}'); only the first is used")]
     public static partial void DuplicateLink(ILogger logger, string linkId, string exchange, string upstream, string upstreamExchange);
 

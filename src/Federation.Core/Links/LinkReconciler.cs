@@ -27,6 +27,7 @@ internal sealed class LinkReconciler
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly RemovedLinkSweep? _sweep;
 
     /// <param name="transports">Resolves the upstream URIs for the links.</param>
     /// <param name="downstream">The downstream session the links share.</param>
@@ -46,6 +47,7 @@ internal sealed class LinkReconciler
         _loggerFactory = loggerFactory;
         _logger = logger;
         _time = time;
+        _sweep = ownership is null ? null : new RemovedLinkSweep(ownership, downstream, transports, _links.ContainsKey, logger, time);
     }
 
     /// <summary>Status entries of every link, ordered by exchange then upstream.</summary>
@@ -123,6 +125,12 @@ internal sealed class LinkReconciler
                 continue;
             }
 
+            if (_sweep is not null)
+            {
+                // A link this instance dropped and now runs again: its queue is no longer for the sweep to look at.
+                await _sweep.CancelAsync(id).ConfigureAwait(false);
+            }
+
             Log.LinkStarting(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
             var link = new ExchangeLink(definition, _transports, _downstream, bindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, instanceName, _ownership, replaced.GetValueOrDefault(id));
             _links[id] = link;
@@ -133,8 +141,9 @@ internal sealed class LinkReconciler
     /// <summary>
     /// Stops a link that this instance no longer runs. Its upstream queue is what other instances of the federation that
     /// still have the link consume when they take it over: while one of them is live and runs or waits for it (by its
-    /// heartbeats), the queue and internal exchange stay, as at an engine stop that hands links over. Otherwise (this
-    /// instance alone, or the downstream exchange deleted, which every instance sees) it is a clean stop.
+    /// heartbeats), the queue and internal exchange stay, as at an engine stop that hands links over, and are looked at again
+    /// once the heartbeats have caught up (<see cref="RemovedLinkSweep"/>): the others may have dropped the link in the same
+    /// reload. Otherwise (this instance alone, or the downstream exchange deleted, which every instance sees) it is a clean stop.
     /// </summary>
     private Task StopRemoved(ExchangeLink link, bool exchangeExists)
     {
@@ -146,7 +155,14 @@ internal sealed class LinkReconciler
         }
 
         Log.LinkStoppedForOthers(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "is no longer in this instance's configuration", string.Join(", ", others));
-        return link.StopAsync(cleanup: false);
+        return StopKeepingForAsync(link, others);
+    }
+
+    /// <summary>Stops <paramref name="link"/> keeping its upstream queue, then has the queue looked at again once its lease is free.</summary>
+    private async Task StopKeepingForAsync(ExchangeLink link, IReadOnlyList<string> others)
+    {
+        await link.StopAsync(cleanup: false).ConfigureAwait(false);
+        _sweep?.Schedule(link.Definition, others);
     }
 
     /// <summary>
@@ -200,6 +216,12 @@ internal sealed class LinkReconciler
     /// </summary>
     public async Task StopAllAsync(bool cleanup = true)
     {
+        if (_sweep is not null)
+        {
+            // A stop keeps the queues kept for other instances: those instances, or the next run of this one, decide.
+            await _sweep.CancelAllAsync().ConfigureAwait(false);
+        }
+
         await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup))).ConfigureAwait(false);
         _links.Clear();
     }

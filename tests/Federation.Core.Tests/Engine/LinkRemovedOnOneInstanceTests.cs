@@ -107,6 +107,75 @@ public sealed class LinkRemovedOnOneInstanceTests : IAsyncLifetime
         Assert.False(_cluster.Bed.Broker("U").QueueExists("/", UpstreamQueue), "the upstream queue stayed although no instance has the link any more");
     }
 
+    [Fact]
+    public async Task A_link_every_instance_drops_in_one_reload_is_cleaned_up_once_the_heartbeats_no_longer_claim_it()
+    {
+        var (_, runner) = Assert.Single(_cluster.Runners());
+        var other = _cluster.Live.Single(i => i != runner);
+        await _cluster.AdvanceUntilAsync(
+            () => _cluster.LinksOf(other) is [{ State: LinkState.Waiting, LeaseHolder: not null }],
+            TimeSpan.FromSeconds(40),
+            _cluster.Describe);
+        _cluster.Time.Advance(TimeSpan.FromSeconds(2)); // a heartbeat or two that say the other waits for the link
+        await Task.Delay(Testbed.PollInterval * 5);
+
+        var broker = _cluster.Bed.Broker("U");
+        Assert.True(broker.ExchangeExists("/", UpstreamQueue + " A") || broker.ExchangeExists("/", UpstreamQueue + " B"), "the link has no internal exchange");
+
+        // One reload on both: the runner goes first, while the other's last heartbeat (sent before its own reload) still
+        // claims the link, so the runner keeps the queue for it. Then the other drops a link it never ran.
+        await _cluster.EngineOf(runner).UpdateAsync(Configuration(runner, "^nothing$"), CancellationToken.None);
+        Assert.True(_cluster.Bed.Broker("U").QueueExists("/", UpstreamQueue), "the runner did not keep the queue for the instance whose heartbeat claimed the link");
+        await _cluster.EngineOf(other).UpdateAsync(Configuration(other, "^nothing$"), CancellationToken.None);
+
+        // Nobody has the link any more: once the heartbeats say so, the queue goes, as it does when one instance drops it.
+        await _cluster.AdvanceUntilAsync(
+            () => !_cluster.Bed.Broker("U").QueueExists("/", UpstreamQueue),
+            TimeSpan.FromSeconds(10),
+            () => $"the upstream queue stayed although no instance has the link any more; {_cluster.Describe()}");
+        Assert.False(broker.ExchangeExists("/", UpstreamQueue + " A"), "internal exchange A stayed");
+        Assert.False(broker.ExchangeExists("/", UpstreamQueue + " B"), "internal exchange B stayed");
+    }
+
+    [Fact]
+    public async Task A_link_brought_back_before_the_second_look_keeps_its_upstream_queue_and_what_it_buffers()
+    {
+        var downstream = await _cluster.Bed.BindQueueAsync("D", InstanceCluster.ExchangeName(0), "key");
+        await _cluster.Bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+        var (id, runner) = Assert.Single(_cluster.Runners());
+        var other = _cluster.Live.Single(i => i != runner);
+        await _cluster.AdvanceUntilAsync(
+            () => _cluster.LinksOf(other) is [{ State: LinkState.Waiting, LeaseHolder: not null }],
+            TimeSpan.FromSeconds(40),
+            _cluster.Describe);
+        _cluster.Time.Advance(TimeSpan.FromSeconds(2));
+        await Task.Delay(Testbed.PollInterval * 5);
+
+        // Both drop the link (the runner keeps the queue for the other's last heartbeat), and the runner's next reload
+        // brings it back before its second look: the link that runs from the queue again must keep it.
+        await _cluster.EngineOf(runner).UpdateAsync(Configuration(runner, "^nothing$"), CancellationToken.None);
+        await _cluster.EngineOf(other).UpdateAsync(Configuration(other, "^nothing$"), CancellationToken.None);
+        var publisher = await _cluster.Bed.ConnectAsync("U");
+        for (var i = 0; i < 3; i++)
+        {
+            await Testbed.PublishAsync(publisher, "upstream", "key", $"m{i}");
+        }
+
+        await _cluster.EngineOf(runner).UpdateAsync(Configuration(runner, "^fed"), CancellationToken.None);
+        await _cluster.AdvanceUntilAsync(() => _cluster.Runners().GetValueOrDefault(id) == runner, TimeSpan.FromSeconds(10), _cluster.Describe);
+        await downstream.ExpectAsync("m0", "m1", "m2");
+        var running = Assert.Single(_cluster.LinksOf(runner));
+
+        _cluster.Time.Advance(TimeSpan.FromSeconds(10)); // well past the second look
+        await Task.Delay(Testbed.PollInterval * 5);
+        Assert.True(_cluster.Bed.Broker("U").QueueExists("/", UpstreamQueue), "the queue of a link that runs again was deleted");
+
+        // Not deleted and declared again by a restart: the link ran on undisturbed (a deletion takes its queue and lease).
+        Assert.True(_cluster.LinksOf(runner) is [{ State: LinkState.Running } after] && after.Since == running.Since, _cluster.Describe());
+        await Testbed.PublishAsync(publisher, "upstream", "key", "m3");
+        await downstream.ExpectAsync("m0", "m1", "m2", "m3");
+    }
+
     /// <summary>The configuration <see cref="InstanceCluster.StartAsync"/> gives an instance, with another policy pattern.</summary>
     private static FederationOptions Configuration(string instance, string pattern) =>
         new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") } }

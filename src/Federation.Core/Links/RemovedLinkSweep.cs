@@ -1,0 +1,253 @@
+using Federation.Core.Diagnostics;
+using Federation.Core.Links.Ownership;
+using Federation.Core.Model;
+using Federation.Core.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Links;
+
+/// <summary>
+/// A second look at the upstream queue of a link that a reload removed from this instance's configuration while another
+/// live instance still claimed the link, so that the queue was kept for it (see <see cref="LinkReconciler"/>). When every
+/// instance drops the link in one reload, the one that ran it may still have heard, up to a heartbeat ago, another
+/// instance that had not reloaded yet claim the link: it keeps the queue, the other then drops a link it never ran
+/// (nothing to clean up there), and nobody would ever delete the queue, which fills up with what the upstream exchange
+/// still routes to it. So once the heartbeats have caught up, this looks again, and deletes the queue, its internal
+/// exchanges and its sentinel as the stop would have, if no live instance claims or stands by for the link any more.
+/// </summary>
+/// <remarks>
+/// The safety of the kept queue stays: nothing is deleted while another live instance's heartbeats claim the link, while
+/// this instance has the link again, or while anybody else holds the link's lease (the sweep takes it for the deletion,
+/// so no instance can start the link from the queue meanwhile); a sweep that cannot be sure (no downstream, no upstream)
+/// keeps the queue. Sweeps run in the background and are cancelled when the links stop (<see cref="CancelAllAsync"/>).
+/// </remarks>
+internal sealed class RemovedLinkSweep
+{
+    /// <summary>How long the deletion may take once its wait is over (connect included): a sweep never hangs on.</summary>
+    internal static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
+
+    private readonly Lock _sync = new();
+    private readonly Dictionary<Task, (string LinkId, CancellationTokenSource Cancel)> _running = [];
+    private readonly LinkOwnership _ownership;
+    private readonly DownstreamHandle _downstream;
+    private readonly TransportResolver _transports;
+    private readonly Func<string, bool> _hasLink;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+
+    /// <param name="ownership">Who else has the link, by the heartbeats.</param>
+    /// <param name="downstream">The downstream session, where the link's lease is.</param>
+    /// <param name="transports">Resolves the upstream URIs.</param>
+    /// <param name="hasLink">Whether this instance runs a link with the id again (a later reload brought it back).</param>
+    /// <param name="logger">The supervisor's logger.</param>
+    /// <param name="time">The clock the wait is measured on.</param>
+    public RemovedLinkSweep(LinkOwnership ownership, DownstreamHandle downstream, TransportResolver transports, Func<string, bool> hasLink, ILogger logger, TimeProvider time)
+    {
+        _ownership = ownership;
+        _downstream = downstream;
+        _transports = transports;
+        _hasLink = hasLink;
+        _logger = logger;
+        _time = time;
+    }
+
+    /// <summary>
+    /// How long after the stop the sweep looks: an instance not heard for <see cref="OwnershipTimings.LiveFor"/> is no
+    /// longer live, and every live one has sent a heartbeat since its own reload by then, one beat added for its delivery.
+    /// </summary>
+    public TimeSpan Delay => _ownership.Timings.LiveFor + _ownership.Timings.HeartbeatEvery;
+
+    /// <summary>Looks again at the upstream queue of <paramref name="definition"/> after <see cref="Delay"/>. Any thread.</summary>
+    /// <param name="definition">The removed link, as it ran here.</param>
+    /// <param name="keptFor">The instances its queue was kept for, for the log.</param>
+    public void Schedule(LinkDefinition definition, IReadOnlyList<string> keptFor)
+    {
+        if (definition.Upstream.ResourceCleanupMode == ResourceCleanupMode.Never)
+        {
+            return;
+        }
+
+        var cancel = new CancellationTokenSource();
+        lock (_sync)
+        {
+            var task = SweepAsync(definition, keptFor, cancel.Token);
+            _running.Add(task, (definition.Id, cancel));
+            _ = task.ContinueWith(Forget, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    private void Forget(Task done)
+    {
+        lock (_sync)
+        {
+            // Not when a cancellation took it over: that one cancels, waits for it, and disposes its source.
+            if (_running.Remove(done, out var sweep))
+            {
+                sweep.Cancel.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Cancels every sweep not done yet (the queues they were to look at stay) and waits for them to end.</summary>
+    public Task CancelAllAsync() => CancelAsync(_ => true);
+
+    /// <summary>
+    /// Cancels the sweep of <paramref name="linkId"/>, if one is pending, and waits for it to end: the link is about to run
+    /// here again, from the queue the sweep was to look at. Awaited before the link starts, so that no sweep deletes the
+    /// queue under it (taking its lease on the same downstream connection would not keep it out: the connection holds it).
+    /// </summary>
+    public Task CancelAsync(string linkId) => CancelAsync(id => id == linkId);
+
+    private async Task CancelAsync(Func<string, bool> which)
+    {
+        KeyValuePair<Task, (string LinkId, CancellationTokenSource Cancel)>[] cancelled;
+        lock (_sync)
+        {
+            cancelled = [.. _running.Where(r => which(r.Value.LinkId))];
+            foreach (var sweep in cancelled)
+            {
+                _running.Remove(sweep.Key);
+            }
+        }
+
+        foreach (var sweep in cancelled)
+        {
+            await sweep.Value.Cancel.CancelAsync().ConfigureAwait(false);
+        }
+
+        // A sweep never throws (it logs), so this only waits.
+        await Task.WhenAll(cancelled.Select(r => r.Key)).ConfigureAwait(false);
+        foreach (var sweep in cancelled)
+        {
+            sweep.Value.Cancel.Dispose();
+        }
+    }
+
+    private async Task SweepAsync(LinkDefinition definition, IReadOnlyList<string> keptFor, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(Delay, _time, cancellationToken).ConfigureAwait(false);
+            using var limit = new CancellationTokenSource(Limit, _time);
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
+            await DeleteIfNobodyHasItAsync(definition, keptFor, bounded.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The links stopped (a stop, another downstream): the queue stays, as the stop that cancelled this decided.
+        }
+#pragma warning disable CA1031 // A background sweep has nobody to throw to: it logs, and the queue stays.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.RemovedLinkSweepFailed(_logger, ex, definition.Id);
+        }
+    }
+
+    private async Task DeleteIfNobodyHasItAsync(LinkDefinition definition, IReadOnlyList<string> keptFor, CancellationToken cancellationToken)
+    {
+        if (StillWanted(definition) is { } why)
+        {
+            Log.RemovedLinkQueueStillKept(_logger, definition.Id, why);
+            return;
+        }
+
+        if (_downstream.Current is not { IsCompletedSuccessfully: true } current
+            || current.Result is not { } session
+            || session.Connection.Completion.IsCompleted
+            || session.ClusterName != definition.ClusterName
+            || session.VirtualHost != definition.VirtualHost)
+        {
+            // Without the downstream (or on another one) the lease cannot be taken: nothing guarantees nobody runs the link.
+            Log.RemovedLinkQueueStillKept(_logger, definition.Id, "the downstream where its lease lives is not connected");
+            return;
+        }
+
+        IBrokerLease? lease = null;
+        if (session.Connection.Leases is { } leases)
+        {
+            var attempt = await leases.TryAcquireAsync(new LeaseRequest(LinkLease.NameFor(definition), _ownership.Instance), cancellationToken).ConfigureAwait(false);
+            if (attempt.Lease is null)
+            {
+                Log.RemovedLinkQueueStillKept(_logger, definition.Id, $"instance '{attempt.Holder ?? "(unknown)"}' holds its lease");
+                return;
+            }
+
+            lease = attempt.Lease;
+        }
+
+        try
+        {
+            // Again, now that nobody can start the link from the queue: a heartbeat or a reload may have come meanwhile.
+            if (StillWanted(definition) is { } stillWanted)
+            {
+                Log.RemovedLinkQueueStillKept(_logger, definition.Id, stillWanted);
+                return;
+            }
+
+            await DeleteUpstreamObjectsAsync(definition, keptFor, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (lease is not null)
+            {
+                await lease.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Why the queue must stay after all, or null when nobody has the link any more.</summary>
+    private string? StillWanted(LinkDefinition definition)
+    {
+        if (_hasLink(definition.Id))
+        {
+            return "this instance has the link again";
+        }
+
+        var others = _ownership.OthersRunning(definition.Id);
+        return others.Count > 0 ? $"instance(s) {string.Join(", ", others)} still run, wait or stand by for it" : null;
+    }
+
+    private async Task DeleteUpstreamObjectsAsync(LinkDefinition definition, IReadOnlyList<string> keptFor, CancellationToken cancellationToken)
+    {
+        // Every URI of an upstream reaches the same broker (cluster): the first that answers will do.
+        IBrokerConnection? upstream = null;
+        Exception? failure = null;
+        foreach (var uri in definition.Upstream.Uris)
+        {
+            try
+            {
+                var request = new ConnectionRequest(uri, UpstreamNaming.ConnectionName(definition.Upstream.UpstreamName, definition.PolicyName));
+                upstream = await ConnectDeadline.ConnectAsync(_transports.Resolve(uri), request, _time, cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            catch (TransportException ex)
+            {
+                failure = ex;
+            }
+        }
+
+        if (upstream is null)
+        {
+            throw new BrokerUnreachableException($"No URI of upstream '{definition.Upstream.UpstreamName}' answered, so its queue for link {definition.Id} stays.", failure);
+        }
+
+        await using (upstream.ConfigureAwait(false))
+        {
+            var queue = UpstreamNaming.QueueName(definition.UpstreamExchange, definition.ClusterName, definition.VirtualHost, definition.Exchange.Name, upstream.VirtualHost);
+            var count = await upstream.CountQueueMessagesAsync(queue, cancellationToken).ConfigureAwait(false);
+            Log.RemovedLinkQueueDeleted(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, string.Join(", ", keptFor));
+            if (count != 0)
+            {
+                Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", "no live instance has the link any more");
+            }
+
+            await upstream.DeleteQueueAsync(queue, cancellationToken).ConfigureAwait(false);
+
+            // Which generation was current is not known here: both go, as neither is of use without the queue.
+            await upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(queue, 'A'), cancellationToken).ConfigureAwait(false);
+            await upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(queue, 'B'), cancellationToken).ConfigureAwait(false);
+            await upstream.DeleteExchangeAsync(UpstreamNaming.SentinelExchangeName(queue), cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

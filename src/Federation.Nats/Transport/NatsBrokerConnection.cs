@@ -910,8 +910,10 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         public QueueSpec Spec { get; } = spec;
 
         /// <summary>Waits until a message can be taken; false once the queue is closed and empty (throws if it was closed with an error).</summary>
+        /// <remarks>A cancelled token wins, as on a channel, also while messages wait: a stopped reader must not keep reading.</remarks>
         public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken) =>
-            _items.IsEmpty ? WaitSlowAsync(cancellationToken) : ValueTask.FromResult(true);
+            cancellationToken.IsCancellationRequested ? ValueTask.FromCanceled<bool>(cancellationToken)
+            : _items.IsEmpty ? WaitSlowAsync(cancellationToken) : ValueTask.FromResult(true);
 
         /// <summary>Takes the oldest message, if any.</summary>
         public bool TryTake([System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out QueuedMessage message)

@@ -51,7 +51,9 @@ internal sealed class NatsQueueConsumer : IMessageConsumer
         var token = _stop.Token;
         try
         {
-            while (await _queue.WaitToReadAsync(token).ConfigureAwait(false))
+            // The token is checked here too: WaitToReadAsync answers at once while the queue holds messages, so a consumer
+            // stopped with messages waiting would otherwise go round this loop for ever.
+            while (!token.IsCancellationRequested && await _queue.WaitToReadAsync(token).ConfigureAwait(false))
             {
                 while (!token.IsCancellationRequested && _queue.TryTake(out var message))
                 {

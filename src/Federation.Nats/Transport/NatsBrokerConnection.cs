@@ -60,7 +60,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         nats.ServerError += OnServerErrorAsync;
         if (nats.ConnectionState != NatsConnectionState.Open)
         {
-            Lost(new ConnectionLostException("The NATS connection was lost."));
+            Lost(new ConnectionLostException($"The NATS connection {DisplayUri} was lost."));
         }
     }
 
@@ -432,7 +432,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         // its header object for the next message and the caller may reuse the body.
         if (_nats.ConnectionState != NatsConnectionState.Open)
         {
-            throw new ConnectionLostException("The NATS connection was lost.");
+            throw new ConnectionLostException($"The NATS connection {DisplayUri} was lost.");
         }
 
         return _nats.PublishAsync(subject, body, headers, replyTo: null, RawBody, opts: null, cancellationToken);
@@ -756,7 +756,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     {
         if (Volatile.Read(ref _disposed) == 0)
         {
-            Lost(new ConnectionLostException("The NATS connection was lost."));
+            Lost(new ConnectionLostException($"The NATS connection {DisplayUri} was lost."));
         }
 
         return ValueTask.CompletedTask;
@@ -858,7 +858,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         {
             // The reason it was lost (a refused subscription, say) rather than only that it was.
             var why = _completion.Task.Exception?.InnerException;
-            throw why is null ? new ConnectionLostException("The NATS connection was lost.") : new ConnectionLostException(why.Message, why);
+            throw why is null ? new ConnectionLostException($"The NATS connection {DisplayUri} was lost.") : new ConnectionLostException(why.Message, why);
         }
     }
 

@@ -15,7 +15,9 @@ namespace Federation.Amqp;
 /// </summary>
 /// <remarks>
 /// RabbitMQ makes a transaction atomic against a client failure, not against a crash of the broker itself in the middle of
-/// a commit that touches several queues; see the README's "Duplicate suppression".
+/// a commit that touches several queues, nor against a queue that refuses a message (<c>reject-publish</c>): the commit
+/// then fails while the other queues keep what they took, which this reports as <see cref="UnitPartlyCommittedException"/>
+/// (see <see cref="PartlyCommittedAsync"/>); see the README's "Duplicate suppression".
 /// </remarks>
 internal sealed class AmqpLedger : IDeliveryLedger
 {
@@ -24,6 +26,8 @@ internal sealed class AmqpLedger : IDeliveryLedger
     private IChannel? readChannel;
     private ulong lastReadTag;
     private IChannel? unitChannel;
+    // Set while a unit's tx.commit is under way: a failure then may leave part of the unit stored (see PartlyCommitted).
+    private bool committing;
     // Used by PublishAndRecordAsync only, whose calls come one at a time (one unit after the other).
     private readonly TrailConversionCache trails = new();
 
@@ -91,6 +95,7 @@ internal sealed class AmqpLedger : IDeliveryLedger
             await CloseAsync(reader).ConfigureAwait(false);
         }
 
+        committing = false;
         await GuardAsync(async () =>
         {
             if (unitChannel is null)
@@ -134,8 +139,11 @@ internal sealed class AmqpLedger : IDeliveryLedger
             }
 
             Activity.Current = null;
-            await unitChannel.BasicPublishAsync("", queue, mandatory: false, RecordProperties(AnyPersistent(messages)), record, CancellationToken.None).ConfigureAwait(false);
+            // A record alone (a revocation) is always persistent: it must outlive the record it revokes.
+            await unitChannel.BasicPublishAsync("", queue, mandatory: false, RecordProperties(messages.Count == 0 || AnyPersistent(messages)), record, CancellationToken.None).ConfigureAwait(false);
+            committing = true;
             await unitChannel.TxCommitAsync(CancellationToken.None).ConfigureAwait(false);
+            committing = false;
         }, messages).ConfigureAwait(false);
     }
 
@@ -187,6 +195,11 @@ internal sealed class AmqpLedger : IDeliveryLedger
         {
             await operation().ConfigureAwait(false);
         }
+        catch (Exception error) when (unit is not null && committing && connection.ClosedError() is null && IsCommitFailure(error))
+        {
+            committing = false;
+            throw await PartlyCommittedAsync(error).ConfigureAwait(false);
+        }
         catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is { } mapped)
         {
             // A failed channel cannot take further units; the next unit opens a new one (and a link that gets a failure
@@ -199,6 +212,49 @@ internal sealed class AmqpLedger : IDeliveryLedger
 
             throw RefusedForSize(error, unit) ?? RefusedForUserId(error, unit) ?? mapped;
         }
+    }
+
+    // AMQP 0-9-1 class and method ids of tx.commit, which the broker names in the channel.close that answers it.
+    private const ushort TxClassId = 90;
+    private const ushort TxCommitMethodId = 20;
+
+    /// <summary>
+    /// Whether the broker answered the commit itself with an error, or did not answer it in time (the client's continuation
+    /// timeout). Not an error the channel got earlier and reports only now (a publish to a deleted exchange closes the
+    /// channel with 404 naming basic.publish): nothing of the unit was committed then.
+    /// </summary>
+    private static bool IsCommitFailure(Exception error) =>
+        error is TimeoutException or OperationCanceledException
+        || error is OperationInterruptedException { ShutdownReason: { Initiator: ShutdownInitiator.Peer, ClassId: TxClassId, MethodId: TxCommitMethodId } };
+
+    /// <summary>
+    /// A unit's tx.commit failed while the connection stayed up: the broker answered it with an error or not in time.
+    /// RabbitMQ's commit is not atomic across queues: it hands every message and the record to their queues, then waits
+    /// for each queue; one that refuses (<c>x-overflow: reject-publish</c> or <c>reject-publish-dlx</c> at its limit, a
+    /// quorum queue without a majority) fails the commit with 406 "partial tx completion" and closes the channel, while what
+    /// the other queues took stays, the ledger's record among it. A commit that times out may still end that way. Either
+    /// way the unit's record may be stored with messages of it refused: the link revokes it. The unit's channel is done
+    /// (the broker closed it, or its commit is still pending): the revocation and the next unit use a new one.
+    /// </summary>
+    /// <remarks>
+    /// A connection lost while committing is not one of these: the unit may then have been committed whole (the case the
+    /// ledger is for), and the connection cannot tell; see the README's "Duplicate suppression".
+    /// </remarks>
+    private async Task<UnitPartlyCommittedException> PartlyCommittedAsync(Exception error)
+    {
+        if (unitChannel is { } channel)
+        {
+            unitChannel = null;
+            await CloseAsync(channel).ConfigureAwait(false);
+        }
+
+        var endpoint = connection.Endpoint;
+        var cause = error is OperationInterruptedException { ShutdownReason: { } reason }
+            ? $"{reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, endpoint.User, endpoint.Password)}"
+            : AmqpErrors.Scrub(error.Message, endpoint.User, endpoint.Password);
+        return new UnitPartlyCommittedException(
+            $"The downstream failed the commit of a unit ({cause}): it may have refused some of the unit's messages and stored the others and the unit's ledger record.",
+            AmqpErrors.SafeInner(error, endpoint.User, endpoint.Password));
     }
 
     /// <summary>

@@ -515,6 +515,42 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
         Assert.Equal(DeliveryModes.Persistent, modes["mixed-unit"]);
     }
 
+    [Fact]
+    public async Task LedgerUnit_PartlyRefusedByAFullQueue_IsReportedAsPartlyCommitted_AndARecordAloneGoesThroughPersistent()
+    {
+        var connection = await ConnectAsync(fixture.Node.AmqpUri());
+        var queue = $"reject-publish-{Guid.NewGuid():N}";
+        var ledgerName = $"reject-publish-ledger-{Guid.NewGuid():N}";
+        var arguments = new Dictionary<string, object?>(StringComparer.Ordinal) { ["x-max-length"] = 1, ["x-overflow"] = "reject-publish" };
+        await connection.DeclareQueueAsync(new QueueSpec(queue, AutoDelete: false, Arguments: arguments), Ct);
+        resources.Add(new AsyncDisposable(() => connection.DeleteQueueAsync(queue, CancellationToken.None)));
+        resources.Add(new AsyncDisposable(() => connection.DeleteQueueAsync(ledgerName, CancellationToken.None)));
+        await using var ledger = (await connection.OpenLedgerAsync(new LedgerOptions(ledgerName, 1_000_000), Ct))!;
+        LedgerMessage Message(string id) => new("", queue, new MessageProperties { MessageId = id, Persistent = true }, Encoding.UTF8.GetBytes(id));
+
+        // RabbitMQ's commit is not atomic across queues: the full queue refuses the second message, the first and the
+        // record stay. The link is told so, not that the connection failed or that nothing was published.
+        var partial = await Assert.ThrowsAsync<UnitPartlyCommittedException>(async () =>
+            await ledger.PublishAndRecordAsync([Message("m1"), Message("m2")], "unit"u8.ToArray(), Ct));
+        Assert.Contains("partial tx completion", partial.Message, StringComparison.Ordinal);
+        Assert.Null(((AmqpConnection)connection).ClosedError());
+
+        // The revocation goes out on a new channel, and is persistent although it carries no message.
+        await ledger.PublishAndRecordAsync([], "revocation"u8.ToArray(), Ct);
+
+        Assert.Equal(["m1"], await DrainIdsAsync(queue));
+        var factory = new ConnectionFactory { Uri = new Uri($"amqp://guest:guest@127.0.0.1:{fixture.Node.AmqpPort}/") };
+        await using var client = await factory.CreateConnectionAsync(Ct);
+        await using var channel = await client.CreateChannelAsync(cancellationToken: Ct);
+        var records = new List<(string Body, DeliveryModes Mode)>();
+        while (await channel.BasicGetAsync(ledgerName, autoAck: true, Ct) is { } got)
+        {
+            records.Add((Encoding.UTF8.GetString(got.Body.Span), got.BasicProperties.DeliveryMode));
+        }
+
+        Assert.Equal([("unit", DeliveryModes.Persistent), ("revocation", DeliveryModes.Persistent)], records);
+    }
+
     /// <summary>Properties whose content header is over the default frame_max (128 KiB): a header of 200,000 bytes.</summary>
     private static MessageProperties HeadersOverAFrame() =>
         new() { MessageId = "big", Headers = new Dictionary<string, object?> { ["pad"] = new string('p', 200_000) } };

@@ -53,6 +53,12 @@ internal static partial class Log
     [LoggerMessage(1021, LogLevel.Information, "Link {LinkId}: the downstream takes messages again; {Count} message(s) were refused (nacked) and returned to the upstream queue in that episode")]
     public static partial void DownstreamAcceptsAgain(ILogger logger, string linkId, long count);
 
+    [LoggerMessage(1029, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}): the downstream failed the commit of a unit of {Count} message(s) forwarded to the exchange: {Cause}. A queue bound to it refused some of them (x-overflow reject-publish at its limit, say) while others may have been stored with the unit's ledger record; the record is revoked, and the messages go back to the upstream queue and are forwarded again when the link restarts, so a queue that took one gets it twice (as the plugin does with a nacked message). Further ones are logged at debug until the link forwards again")]
+    public static partial void UnitPartlyCommitted(ILogger logger, string linkId, string exchange, string upstream, int count, string cause);
+
+    [LoggerMessage(1030, LogLevel.Debug, "Link {LinkId}: the downstream failed the commit of another unit of {Count} message(s) in part: {Cause}; its ledger record is revoked and the messages go back to the upstream queue")]
+    public static partial void UnitPartlyCommittedAgain(ILogger logger, string linkId, int count, string cause);
+
     [LoggerMessage(1006, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) dropped {Count} message(s) as duplicates of ones it forwarded earlier with the same message-id ('{MessageId}' the last), though the upstream did not flag them as redelivered: a publisher that reuses message ids loses messages this way (duplicate-suppression treats one message-id as one message; turn it off for such publishers). Logged at most once a minute.")]
     public static partial void ReusedMessageIds(ILogger logger, string linkId, string exchange, string upstream, long count, string messageId);
 

@@ -65,7 +65,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _logger = logger;
         _counters = new LinkCounters(definition, instanceName, telemetry, logger, drops);
         _time = time;
-        _sessionContext = new LinkSessionContext(definition, bindings, _feed, generations, _counters, logger, time);
+        _sessionContext = new LinkSessionContext(definition, bindings, _feed, generations, _counters, logger, time, new Deduplication.PendingRevocations());
         _instanceName = instanceName;
         var leaseName = LinkLease.NameFor(definition);
         _lease = new LinkLease(leaseName, instanceName, time, ownership?.Register(definition.Id, leaseName));

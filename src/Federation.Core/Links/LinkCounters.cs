@@ -49,6 +49,9 @@ internal sealed class LinkCounters
     /// <summary>A message the downstream refused (nacked) and that went back to the upstream queue; logged once per episode.</summary>
     public void Nacked(Exception nack) => _nacks.Nacked(nack);
 
+    /// <summary>A unit whose commit the downstream failed in part, going back to the upstream queue; logged once per episode (with nacks).</summary>
+    public void PartlyCommitted(int count, string exchange, string upstream, Exception cause) => _nacks.PartlyCommitted(count, exchange, upstream, cause);
+
     /// <summary>A message dropped on purpose (hop rules, duplicate) and acknowledged upstream.</summary>
     public void Dropped(string reason)
     {

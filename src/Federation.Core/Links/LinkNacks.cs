@@ -29,6 +29,22 @@ internal sealed class LinkNacks(string linkId, ILogger logger)
         }
     }
 
+    /// <summary>
+    /// Records a unit of <paramref name="count"/> messages whose commit the downstream failed in part (see
+    /// <see cref="UnitPartlyCommittedException"/>): they go back to the upstream queue like nacked ones, in the same episode.
+    /// </summary>
+    public void PartlyCommitted(int count, string exchange, string upstream, Exception cause)
+    {
+        if (_episode.Add(count))
+        {
+            Log.UnitPartlyCommitted(logger, linkId, exchange, upstream, count, UriRedaction.RedactText(cause.Message));
+        }
+        else if (logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.UnitPartlyCommittedAgain(logger, linkId, count, UriRedaction.RedactText(cause.Message));
+        }
+    }
+
     /// <summary>Called for every forwarded message: closes an open episode (one volatile read otherwise).</summary>
     public void Forwarded()
     {

@@ -12,7 +12,9 @@ namespace Federation.Core.Links;
 /// (<see cref="IDeliveryLedger.PublishAndRecordAsync"/>: all or nothing), and only then acknowledged upstream. So every
 /// message that reached the downstream has its identity in the ledger, whatever crashes when: a redelivery of it after a
 /// crash of the upstream broker or of this process is found in the window rebuilt from the ledger, acknowledged upstream
-/// and not published again. A delivery whose unit never committed is not in the ledger and is forwarded normally.
+/// and not published again. A delivery whose unit never committed is not in the ledger and is forwarded normally. A unit
+/// the downstream committed only in part (a queue refused some of its messages, <see cref="UnitPartlyCommittedException"/>)
+/// is revoked in the ledger (see <see cref="RevokeAsync"/>), so that its redeliveries are forwarded too.
 /// </summary>
 internal sealed partial class LinkSession
 {
@@ -60,22 +62,24 @@ internal sealed partial class LinkSession
         try
         {
             var records = await ledger.ReadAsync(cancellationToken).ConfigureAwait(false);
-            var entries = new List<LedgerEntry>();
-            foreach (var record in records)
-            {
-                LedgerRecord.TryDecode(record.Span, entries);
-            }
+            // Revocations apply in queue order; one that an earlier session could not store applies last.
+            var pending = _context.Revocations.Snapshot();
+            var entries = LedgerReplay.Entries(records, pending);
 
             // Oldest first, so that the window's capacity keeps the newest and its age check can stop at the head.
             entries.Sort(static (a, b) => a.ConfirmedAtUnixMs.CompareTo(b.ConfirmedAtUnixMs));
             var now = _context.Time.GetUtcNow();
             var window = new DuplicateWindow(DuplicateWindowCapacity, DuplicateWindowAge);
             window.Add(entries, now);
-            if (records.Count > 1)
+            if (records.Count > 1 || (records.Count > 0 && pending.Length > 0))
             {
-                // Trim: one record with the live window replaces everything read (too old or beyond the capacity).
+                // Trim: one record with the live window replaces everything read (too old or beyond the capacity). It
+                // leaves out what was revoked, so it stores a pending revocation too, before the consumer starts.
                 await ledger.CompactAsync(LedgerRecord.Encode(window.Snapshot(now)), cancellationToken).ConfigureAwait(false);
             }
+
+            // Stored by the compaction, or nothing to revoke in an empty ledger.
+            _context.Revocations.Stored(pending);
 
             Log.LedgerLoaded(_context.Logger, _definition.Id, window.Count, name, records.Count);
             _window = window;
@@ -232,6 +236,12 @@ internal sealed partial class LinkSession
         {
             // Not acknowledged: the upstream redelivers these when the link reconnects. If the unit did commit after all
             // (the connection broke while committing), their identities are in the ledger and the redeliveries are dropped.
+            // One that the downstream committed only in part is revoked first, so that its redeliveries are forwarded.
+            if (ex is UnitPartlyCommittedException partial)
+            {
+                await RevokeAsync(entries, partial).ConfigureAwait(false);
+            }
+
             _batches.Writer.TryComplete();
             while (reader.TryRead(out var pending))
             {
@@ -289,6 +299,38 @@ internal sealed partial class LinkSession
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// The downstream failed a unit's commit after it may have stored part of it: a queue refused some of its messages (they
+    /// are gone) while the ledger may hold the unit's record, whose identities would make the upstream's redeliveries of
+    /// those messages be dropped as duplicates, lost. So the unit must not count as forwarded: its identities never went
+    /// into this session's window (that happens only after a commit succeeds), and a revocation appended to the ledger (on a
+    /// new channel, before this session ends and so before the upstream redelivers) takes them out of the window the next
+    /// session reads back. If that write fails too, the revocation is kept for the next session, which stores it before it
+    /// consumes. Redelivered, the unit's messages are forwarded again: a queue that took one gets it twice, as with a nack.
+    /// Runs in the unit loop, the only caller of the ledger.
+    /// </summary>
+    private async Task RevokeAsync(List<LedgerEntry> entries, UnitPartlyCommittedException partial)
+    {
+        var identities = new UInt128[entries.Count];
+        for (var index = 0; index < identities.Length; index++)
+        {
+            identities[index] = entries[index].Identity;
+        }
+
+        _context.Revocations.Add(identities);
+        _context.Counters.PartlyCommitted(identities.Length, _definition.Exchange.Name, _definition.Upstream.UpstreamName, partial);
+        try
+        {
+            await _ledger!.PublishAndRecordAsync([], LedgerRecord.EncodeRevocation(identities), CancellationToken.None).ConfigureAwait(false);
+            _context.Revocations.Stored([identities]);
+        }
+#pragma warning disable CA1031 // Any failure leaves the revocation pending: the next session stores it before it consumes.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
     }
 
     /// <summary>One delivery with this identity is no longer on its way; call under the lock of <see cref="_uncommitted"/>.</summary>

@@ -13,6 +13,7 @@ namespace Federation.Core.Links;
 /// <param name="Counters">Where forwarded and dropped messages are counted (metrics and the link's status).</param>
 /// <param name="Logger">The link's logger.</param>
 /// <param name="Time">The clock for the session's timeouts and checks.</param>
+/// <param name="Revocations">Ledger revocations a session could not store yet, for the next one to store before it consumes.</param>
 internal sealed record LinkSessionContext(
     LinkDefinition Definition,
     ExchangeBindings Bindings,
@@ -20,4 +21,5 @@ internal sealed record LinkSessionContext(
     LinkGenerations Generations,
     LinkCounters Counters,
     ILogger Logger,
-    TimeProvider Time);
+    TimeProvider Time,
+    Deduplication.PendingRevocations Revocations);

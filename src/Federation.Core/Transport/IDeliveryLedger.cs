@@ -30,7 +30,8 @@ public interface IDeliveryLedger : IAsyncDisposable
     /// its connection is lost, either every message was published and the record is stored, or nothing was. Completes when
     /// the broker has taken responsibility for all of it. Persistent messages are durable, and so is the record of a unit
     /// with a persistent message; a transport may keep the record of an all-transient unit as transiently as the messages
-    /// (AMQP does, so that the commit does not wait for the broker's disk).
+    /// (AMQP does, so that the commit does not wait for the broker's disk). A unit without messages (a record alone, such as
+    /// a revocation) is always durable.
     /// </summary>
     /// <param name="messages">The messages, published in this order.</param>
     /// <param name="record">The ledger record that describes them.</param>
@@ -39,6 +40,8 @@ public interface IDeliveryLedger : IAsyncDisposable
     /// <exception cref="MessageRefusedException">The message at its <see cref="MessageRefusedException.Index"/> can never be
     /// published on this connection (a <see cref="MessageTooLargeException"/> when it is too large); nothing of the unit
     /// was published, and the connection is unharmed, so the rest of the unit can be published without it.</exception>
+    /// <exception cref="UnitPartlyCommittedException">The broker failed the commit after it may have stored the record and some
+    /// of the messages while refusing others; the connection is unharmed.</exception>
     /// <exception cref="TransportException">The unit may or may not have been committed (for example the connection was lost while committing).</exception>
     ValueTask PublishAndRecordAsync(IReadOnlyList<LedgerMessage> messages, ReadOnlyMemory<byte> record, CancellationToken cancellationToken);
 }

@@ -128,6 +128,24 @@ public class MessageTooLargeException : MessageRefusedException
     public MessageTooLargeException(string message, int index) : base(message, index) { }
 }
 
+/// <summary>
+/// The broker failed a unit's commit after it may have stored part of it (see
+/// <see cref="IDeliveryLedger.PublishAndRecordAsync"/>): it refused some of the unit's messages, which were not published,
+/// while its other messages and its ledger record may be stored. AMQP: RabbitMQ's <c>tx.commit</c> is not atomic across
+/// queues; a queue that refuses a message (<c>x-overflow: reject-publish</c> at its limit) fails the commit with 406
+/// "partial tx completion", and what the other queues, the ledger's among them, took stays. The unit's record must not
+/// count: the caller revokes it, and the refused messages, redelivered upstream, are forwarded again.
+/// </summary>
+public class UnitPartlyCommittedException : TransportException
+{
+    /// <summary>Creates the exception.</summary>
+    public UnitPartlyCommittedException() { }
+    /// <summary>Creates the exception.</summary>
+    public UnitPartlyCommittedException(string message) : base(message) { }
+    /// <summary>Creates the exception.</summary>
+    public UnitPartlyCommittedException(string message, Exception? innerException) : base(message, innerException) { }
+}
+
 /// <summary>Another connection holds exclusive access to the resource (AMQP 405 RESOURCE_LOCKED: an exclusive queue declared by another connection).</summary>
 public class ResourceLockedException : TransportException
 {

@@ -191,4 +191,25 @@ public sealed class DuplicateSuppressionTests : IAsyncLifetime
         Assert.Equal(Enumerable.Range(0, 20).Select(i => $"m{i}").Order(), queue.Bodies.Order());
         Assert.Null(engine.GetLinks()[0].DroppedMessages);
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public async Task A_unit_the_downstream_committed_in_part_is_revoked_and_forwarded_again(int failedRevocations)
+    {
+        // The record of the unit is stored, its message is not (a full queue refused it). The revocation is written at
+        // once, or, when that write fails too, by the next session before it consumes.
+        PartlyCommittingLedgerTransport? transport = null;
+        _bed.WrapTransport = inner => transport = new PartlyCommittingLedgerTransport(inner) { FailedRevocations = failedRevocations };
+        var (engine, queue) = await _bed.StartSimpleLinkAsync(u => u.ReconnectDelaySeconds = 0.1);
+        var publisher = await _bed.ConnectAsync("U");
+        await PublishAllAsync(publisher, 20, WithId);
+
+        await Testbed.Eventually(() => queue.Count == 20, () => $"{queue.Count} of 20; dropped: {string.Join(", ", engine.GetLinks()[0].DroppedMessages ?? new Dictionary<string, long>())}");
+        Assert.True(transport!.PartlyCommitted);
+        await queue.ExpectNoMoreThanAsync(20);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"m{i}").Order(), queue.Bodies.Order());
+        Assert.Null(engine.GetLinks()[0].DroppedMessages);
+        await Testbed.Eventually(() => _bed.Broker("U").GetMessageCount("/", "federation: upstream -> D:fed.downstream") == 0, () => "upstream queue not drained");
+    }
 }

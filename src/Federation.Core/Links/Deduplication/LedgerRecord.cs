@@ -4,12 +4,15 @@ namespace Federation.Core.Links.Deduplication;
 
 /// <summary>
 /// The bytes of one ledger record: a version byte, then per entry the 16-byte identity and the 8-byte confirmation time
-/// (both little-endian). A record that does not parse is skipped, so a foreign or future message in the ledger cannot
-/// stop a link.
+/// (both little-endian). A revocation has version byte 2, then the 16-byte identities it revokes: the identities of a
+/// unit whose commit failed in part (see <see cref="LedgerReplay"/>). A record that does not parse is skipped, so a
+/// foreign or future message in the ledger cannot stop a link; a host that predates revocations skips them that way.
 /// </summary>
 internal static class LedgerRecord
 {
     private const byte Version = 1;
+    private const byte RevocationVersion = 2;
+    private const int IdentitySize = 16;
 
     /// <summary>Bytes per entry.</summary>
     public const int EntrySize = 24;
@@ -44,6 +47,39 @@ internal static class LedgerRecord
             into.Add(new LedgerEntry(
                 BinaryPrimitives.ReadUInt128LittleEndian(record.Slice(offset, 16)),
                 BinaryPrimitives.ReadInt64LittleEndian(record.Slice(offset + 16, 8))));
+        }
+
+        return true;
+    }
+
+    /// <summary>A revocation of <paramref name="identities"/>: entries for them recorded before it no longer count.</summary>
+    public static byte[] EncodeRevocation(IReadOnlyCollection<UInt128> identities)
+    {
+        ArgumentNullException.ThrowIfNull(identities);
+        var bytes = new byte[1 + (identities.Count * IdentitySize)];
+        bytes[0] = RevocationVersion;
+        var offset = 1;
+        foreach (var identity in identities)
+        {
+            BinaryPrimitives.WriteUInt128LittleEndian(bytes.AsSpan(offset, IdentitySize), identity);
+            offset += IdentitySize;
+        }
+
+        return bytes;
+    }
+
+    /// <summary>Decodes a revocation; false (and nothing added) when the record is not one.</summary>
+    public static bool TryDecodeRevocation(ReadOnlySpan<byte> record, ISet<UInt128> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        if (record.Length == 0 || record[0] != RevocationVersion || (record.Length - 1) % IdentitySize != 0)
+        {
+            return false;
+        }
+
+        for (var offset = 1; offset < record.Length; offset += IdentitySize)
+        {
+            into.Add(BinaryPrimitives.ReadUInt128LittleEndian(record.Slice(offset, IdentitySize)));
         }
 
         return true;

@@ -14,6 +14,6 @@ internal static partial class Log
     [LoggerMessage(1103, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) lost lease '{Lease}' on the downstream; it stopped consuming and asks for the lease again")]
     public static partial void LinkLeaseLost(ILogger logger, string linkId, string exchange, string upstream, string lease);
 
-    [LoggerMessage(1104, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) failed {Failures} times in a row on this instance while other instances are live: it lets go of lease '{Lease}' so that one of them can run it, and asks for it again only if none does")]
+    [LoggerMessage(1104, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) failed {Failures} times in a row on this instance while other live instances have it: it lets go of lease '{Lease}' so that one of them can run it, and asks for it again only if none does")]
     public static partial void LinkLeaseGivenUp(ILogger logger, string linkId, string exchange, string upstream, string lease, int failures);
 }

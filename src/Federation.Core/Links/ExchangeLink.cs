@@ -233,7 +233,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 var cause = FailureEpisode.Describe(ex);
                 SetStatus(LinkState.Error, redacted, cause, null);
                 LogFailure(ex, redacted, cause, delay);
-                await GiveUpLeaseIfOthersMayRunAsync(cause).ConfigureAwait(false);
+                await GiveUpLeaseIfOthersMayRunAsync(redacted, cause).ConfigureAwait(false);
                 if (delay > TimeSpan.Zero)
                 {
                     try
@@ -264,21 +264,30 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     }
 
     /// <summary>
-    /// After <see cref="FailuresBeforeGivingUp"/> failed attempts in a row, a link that holds its lease while other instances
-    /// of the federation are live lets go of it, so that one of them runs the link: what fails may be this instance's own
-    /// configuration (a queue argument the upstream refuses, a stream it names that does not exist), and the others would
-    /// otherwise stand by for it for good. It asks for the lease again only as a fallback (see
-    /// <see cref="LinkPlacementGate.GaveUp"/>); when every instance fails the same way, the link moves once and stays.
+    /// After <see cref="FailuresBeforeGivingUp"/> failed attempts in a row, a link that holds its lease while another live
+    /// instance of the federation has the link (its heartbeats hold, wait or stand by for it) lets go of it, so that one of
+    /// them runs the link: what fails may be this instance's own configuration (a queue argument the upstream refuses, a
+    /// stream it names that does not exist), and the others would otherwise stand by for it for good. It asks for the lease
+    /// again only as a fallback (see <see cref="LinkPlacementGate.GaveUp"/>); when every instance fails the same way, the
+    /// link moves once and stays. Live instances that do not have the link (other configurations) are no reason to let go:
+    /// the link would then run nowhere while its status said it ran elsewhere, so it goes on retrying here, in error.
     /// </summary>
-    private async Task GiveUpLeaseIfOthersMayRunAsync(string cause)
+    private async Task GiveUpLeaseIfOthersMayRunAsync(string uri, string cause)
     {
-        if (_lease.Gate is not { } gate || _failures.Failures < FailuresBeforeGivingUp || gate.Failing || !gate.OthersLive || !_lease.Holding)
+        // Also when it failed here before (Failing) and took the lease back because nobody else claimed the link: whoever
+        // has it now may run it. Only an instance that claims the link counts, and this one does not while it fails, so two
+        // instances that both fail never hand the link back and forth.
+        if (_lease.Gate is not { } gate || _failures.Failures < FailuresBeforeGivingUp || !_lease.Holding || !gate.OthersHaveLink)
         {
             return;
         }
 
         gate.GaveUp(cause);
         await _lease.ReleaseAsync().ConfigureAwait(false);
+
+        // Until it stands by for the instance that takes it, the link shows its error, but no longer runs here.
+        _runningOnShown = null;
+        SetStatus(LinkState.Error, uri, cause, null);
         Log.LinkLeaseGivenUp(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, _lease.Name, _failures.Failures);
     }
 
@@ -360,11 +369,22 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _waitingSince ??= _time.GetUtcNow();
         _leaseShown = _lease.Name;
         _leaseHolderShown = null;
-        _runningOnShown = _lease.Gate?.Preferred;
+
+        // Only an instance whose heartbeats claim the link: placement may name one that does not have it at all.
+        _runningOnShown = _lease.Gate?.RunningOn;
         if (first || reason != _waitingReason)
         {
             _waitingReason = reason;
             Log.LinkWaiting(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, reason);
+        }
+
+        var current = Volatile.Read(ref _status);
+        if (_runningOnShown is null && current.State == LinkState.Error)
+        {
+            // A link that failed here stays down while no other instance claims it (after a downstream reconnect it stands by
+            // for two heartbeats in case the instance placement prefers asks): "waiting" would report it as run elsewhere.
+            Volatile.Write(ref _status, current with { Lease = _leaseShown, LeaseHolder = null, RunningOn = null });
+            return;
         }
 
         SetStatus(LinkState.Waiting, UriRedaction.Redact(uri), null, null);
@@ -391,7 +411,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _waitingSince ??= _time.GetUtcNow();
         _leaseShown = _lease.Name;
         _leaseHolderShown = attempt.Holder;
-        _runningOnShown = attempt.Holder ?? _lease.Gate?.Preferred;
+        _runningOnShown = attempt.Holder ?? _lease.Gate?.RunningOn;
         if (first || reason != _waitingReason)
         {
             _waitingReason = reason;

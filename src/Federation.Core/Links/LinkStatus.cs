@@ -56,7 +56,8 @@ public sealed record LinkStatus(
     /// <summary>
     /// The instance that runs the link, as far as this one knows: <see cref="Instance"/> itself once it holds the lease (or
     /// runs the link without one); while <see cref="LinkState.Waiting"/>, the lease's holder if the broker tells it, else
-    /// the instance that placement puts the link on. Null before the link asked, and after it stopped.
+    /// the instance whose heartbeats claim the link (the one placement puts it on, if that one does), or null when none
+    /// does. Null before the link asked, after it stopped, and after it let its lease go.
     /// </summary>
     public string? RunningOn { get; init; }
 

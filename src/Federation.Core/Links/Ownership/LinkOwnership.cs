@@ -251,6 +251,40 @@ internal sealed class LinkOwnership
         }
     }
 
+    /// <summary>
+    /// The other live instance that runs, or is about to run, a link this one stands by for, as its heartbeats say: the
+    /// instance placement puts the link on, if its heartbeats claim the link; else one that holds the lease; else any other
+    /// that claims it (see <see cref="InstanceRoster.HavingLink"/>). Null when no live instance claims it: placement alone does
+    /// not make an instance run a link it does not have (another configuration on the same downstream).
+    /// </summary>
+    internal string? RunnerFor(LinkPlacementGate gate)
+    {
+        lock (_sync)
+        {
+            return RunnerUnderLock(gate, Place(gate).Preferred, _time.GetUtcNow());
+        }
+    }
+
+    private string? RunnerUnderLock(LinkPlacementGate gate, string? placed, DateTimeOffset now)
+    {
+        // The status keeps what this says when the link starts standing by, and placement, unlike a holder about to hand the
+        // link over, is stable: the placed instance first, as long as it claims the link at all.
+        var having = _roster.HavingLink(gate.LinkId, now);
+        if (placed is not null && having.Contains(placed, StringComparer.Ordinal))
+        {
+            return placed;
+        }
+
+        var holders = _roster.HoldersOf(gate.LinkId, now);
+        return holders.Count > 0 ? holders[0] : having.Count > 0 ? having[0] : null;
+    }
+
+    /// <summary>
+    /// Whether another live instance has <paramref name="linkId"/>, as its heartbeats say (see <see cref="OthersRunning"/>):
+    /// only then can a link that fails here run elsewhere if this instance lets its lease go.
+    /// </summary>
+    internal bool OthersHave(string linkId) => OthersRunning(linkId).Count > 0;
+
     internal Lock Sync => _sync;
 
     /// <summary>How long a link stands by for a preferred instance whose heartbeats do not claim it: two heartbeats.</summary>
@@ -266,9 +300,21 @@ internal sealed class LinkOwnership
         var (placed, rank) = Place(gate);
         preferred = placed;
         reason = null;
-        if (gate.Failing && _live.Count > 1)
+        var runner = gate.Failing ? RunnerUnderLock(gate, placed, now) : null;
+        if (gate.Failing && runner is null)
         {
-            // It failed here: another instance may take the lease first; this one asks again only as a fallback.
+            // It failed here and let the lease go, but no live instance claims the link any more (the one that took it left,
+            // or an instance of an older version let go as well): nobody will run it if this one stands by, so it asks for
+            // the lease now, and retries at the link's own backoff, its status the error it fails with. It still does not
+            // claim the link: a heartbeat missed for a moment must not make the others hand it back here. Should an instance
+            // that has the link turn up, this one lets go for it again at its next failure.
+            gate.StandbySince = null;
+            return true;
+        }
+
+        if (gate.Failing)
+        {
+            // It failed here: another instance that has the link may take the lease first; this one asks again only as a fallback.
             gate.StandbySince ??= now;
             var retry = Timings.FallbackAfter * (Math.Max(rank, 1) + 1);
             if (now - gate.StandbySince.Value >= retry)
@@ -277,7 +323,7 @@ internal sealed class LinkOwnership
                 return true;
             }
 
-            reason = $"it failed on this instance ({gate.FailingCause}), so it stands by for another instance to take lease '{gate.LeaseName}'; it asks for the lease again every {retry.TotalSeconds:0} s in case none does";
+            reason = $"it failed on this instance ({gate.FailingCause}), so it stands by for instance '{runner}', which has the link, to take lease '{gate.LeaseName}'; it asks for the lease again every {retry.TotalSeconds:0} s in case it does not, and at once if no other instance has the link any more";
             return false;
         }
 

@@ -27,6 +27,12 @@ internal sealed class LinkPlacementGate : IDisposable
     /// <summary>The instance placement puts the link on, as far as this engine knows.</summary>
     public string? Preferred => _owner.PreferredFor(this);
 
+    /// <summary>
+    /// The other live instance whose heartbeats claim this link (see <see cref="LinkOwnership.RunnerFor"/>), for the status
+    /// of a link that stands by; null when none does.
+    /// </summary>
+    public string? RunningOn => _owner.RunnerFor(this);
+
     /// <summary>Cancelled when the link should hand its lease over; a fresh one for each holding.</summary>
     public CancellationToken HandoverToken
     {
@@ -160,10 +166,11 @@ internal sealed class LinkPlacementGate : IDisposable
     }
 
     /// <summary>
-    /// The link failed here again and again while holding the lease, and other instances are live: it lets go so that one of
-    /// them may run it (its own configuration, say, is what fails: a queue argument the upstream refuses, a missing
+    /// The link failed here again and again while holding the lease, and another live instance has it: it lets go so that
+    /// one of them may run it (its own configuration, say, is what fails: a queue argument the upstream refuses, a missing
     /// stream). Until the link runs here again, this instance stops claiming it, so nobody stands by for it or hands it
-    /// back, and it asks for the lease only as a fallback, when nobody else took it.
+    /// back, and it asks for the lease only as a fallback, when nobody else took it, or at once when no other live instance
+    /// claims the link any more (see <see cref="LinkOwnership.MayTry"/>).
     /// </summary>
     public void GaveUp(string cause)
     {
@@ -185,8 +192,12 @@ internal sealed class LinkPlacementGate : IDisposable
         }
     }
 
-    /// <summary>Whether another instance of the federation is live, so that giving the link up may let it run elsewhere.</summary>
-    public bool OthersLive => _owner.OthersLive;
+    /// <summary>
+    /// Whether another live instance has this link, as its heartbeats say (it holds it, waits or stands by for it), so that
+    /// giving the link up may let it run elsewhere. An instance with another configuration does not count: given up for
+    /// it, the link would run nowhere.
+    /// </summary>
+    public bool OthersHaveLink => _owner.OthersHave(LinkId);
 
     /// <summary>The lease is no longer held (released, handed over or lost).</summary>
     public void Released()

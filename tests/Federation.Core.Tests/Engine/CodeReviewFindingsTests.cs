@@ -96,6 +96,58 @@ public sealed class CodeReviewFindingsTests : IAsyncLifetime
         Assert.True(missing.Count <= dropped, $"{missing.Count} messages neither forwarded nor counted as dropped ({string.Join(", ", missing)}); dropped: {dropped}");
     }
 
+    /// <summary>
+    /// A publish that fails synchronously (JetStreamPublisher.PublishAsync throws ConnectionLostException from
+    /// JetStreamPubAckInbox.Register once its inbox closed with the connection) lands in LinkSession.Forward's catch-all,
+    /// which fails the session without the "unconfirmed" count PublishFailedAsync gives the same failure when it comes
+    /// asynchronously: on a no-ack link (or from core NATS) the message is gone and uncounted.
+    /// </summary>
+    [Fact]
+    public async Task A_no_ack_message_whose_publish_throws_synchronously_is_counted_as_unconfirmed()
+    {
+        // Not under HeldConfirmsTransport, whose async publish would turn the throw into a faulted task.
+        ThrowingPublisherTransport? throwing = null;
+        _bed.WrapTransport = inner => throwing = new ThrowingPublisherTransport(inner);
+        _held = new HeldConfirmsTransport(_bed.Transport);
+        var (engine, queue) = await _bed.StartSimpleLinkAsync(u => u.AckMode = AckMode.NoAck);
+        var publisher = await _bed.ConnectAsync("U");
+        await Testbed.PublishAsync(publisher, "upstream", "key", ThrowingPublisherTransport.FailingBody);
+        await Testbed.Eventually(() => throwing!.Threw, () => "the forward should have reached the throwing publisher");
+        await Testbed.Eventually(
+            () => engine.GetLinks()[0].DroppedMessages?.GetValueOrDefault("unconfirmed") == 1,
+            () => $"{engine.GetLinks()[0].State} {engine.GetLinks()[0].Error}; dropped: {string.Join(", ", engine.GetLinks()[0].DroppedMessages ?? new Dictionary<string, long>())}",
+            TimeSpan.FromSeconds(5));
+    }
+
+    private sealed class ThrowingPublisherTransport(ITransport inner) : ITransport
+    {
+        public const string FailingBody = "throws synchronously";
+        private int _failed;
+
+        public bool Threw => Volatile.Read(ref _failed) == 1;
+
+        public IReadOnlyCollection<string> Schemes => inner.Schemes;
+
+        public async ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken) =>
+            new Connection(await inner.ConnectAsync(request, cancellationToken), this);
+
+        private sealed class Connection(IBrokerConnection inner, ThrowingPublisherTransport transport) : DelegatingBrokerConnection(inner)
+        {
+            public override async ValueTask<IMessagePublisher> OpenPublisherAsync(PublisherOptions options, CancellationToken cancellationToken) =>
+                new Publisher(await Inner.OpenPublisherAsync(options, cancellationToken), transport);
+        }
+
+        private sealed class Publisher(IMessagePublisher inner, ThrowingPublisherTransport transport) : IMessagePublisher
+        {
+            public ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
+                System.Text.Encoding.UTF8.GetString(body.Span) == FailingBody && Interlocked.Exchange(ref transport._failed, 1) == 0
+                    ? throw new ConnectionLostException("The JetStream publisher is closed.")
+                    : inner.PublishAsync(exchange, routingKey, properties, body, cancellationToken);
+
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
+    }
+
     /// <summary>Upstream consumers as core NATS gives them: no prefetch, and nothing can be given back.</summary>
     private sealed class NoPrefetchTransport(ITransport inner) : ITransport
     {

@@ -498,11 +498,9 @@ internal sealed partial class LinkSession
         }
         catch (Exception ex)
         {
-            spans.End(ex);
-            spans.Detach();
-            Settled();
-            Fail(ex);
-            return ValueTask.CompletedTask;
+            // Thrown instead of returned (a JetStream publisher whose PubAck inbox closed with its connection): the same
+            // failure as when it comes asynchronously, settled the same way, so a message that cannot come back is counted.
+            published = ValueTask.FromException(ex);
         }
 
         if (published.IsCompletedSuccessfully)

@@ -43,8 +43,11 @@ internal sealed partial class LinkSession
     // Whether this session's sentinel is in place upstream (see SetUpSentinelAsync); the mirroring loop alone uses it.
     private bool _sentinel;
 
-    /// <summary>In no-ack mode, the most publishes that may still be being written before the consumer waits (prefetch-count).</summary>
-    private readonly int _noAckWindow;
+    /// <summary>
+    /// When the upstream consumer does not bound its deliveries by the prefetch (no-ack mode, or a consumer that does not
+    /// enforce it), the most forwards that may wait for the downstream before the consumer waits (prefetch-count).
+    /// </summary>
+    private readonly int _inFlightWindow;
 
     /// <param name="context">What the link's sessions share.</param>
     /// <param name="downstream">The downstream session.</param>
@@ -64,7 +67,7 @@ internal sealed partial class LinkSession
             _definition.Exchange.Name,
             MessagingAttributes.SystemOf(downstream.Connection.DisplayUri),
             _settings.UpstreamName);
-        _noAckWindow = Math.Max(1, _settings.PrefetchCount);
+        _inFlightWindow = Math.Max(1, _settings.PrefetchCount);
         QueueName = "";
         InternalExchange = "";
     }
@@ -517,11 +520,12 @@ internal sealed partial class LinkSession
         spans.Detach();
 
         // Pipelining: do not hold the consumer while the downstream confirms; prefetch bounds what is in flight.
-        if (_settings.AckMode == AckMode.NoAck && Volatile.Read(ref _inFlight) > _noAckWindow)
+        if ((_settings.AckMode == AckMode.NoAck || !consumer.EnforcesPrefetch) && Volatile.Read(ref _inFlight) > _inFlightWindow)
         {
-            // No-ack has no prefetch to bound the publishes still being written: a downstream slower than the upstream
-            // would pile them up without limit. Past the window, hold the consumer until this one is written (every
-            // earlier one is by then), so the upstream pushes back instead.
+            // No-ack has no prefetch to bound the publishes still being written, nor has an upstream consumer that does
+            // not enforce it (core NATS): a downstream slower than the upstream would pile them up without limit. Past the
+            // window, hold the consumer until this one is settled: never more than one past the window is in flight, and
+            // the upstream pushes back instead.
             return new ValueTask(SettleAsync(consumer, published, delivery.DeliveryTag, spans));
         }
 

@@ -308,6 +308,15 @@ internal sealed partial class LinkSession
     public async Task ShutDownAsync(bool cleanup, TimeSpan drainTimeout, string? discarding = null)
     {
         _accepting = false;
+
+        // A no-ack consumer is stopped first: nothing waits to acknowledge on it, and what it would deliver during the
+        // drain could not go back upstream (the broker removes a message as it sends it), so it stays in the upstream
+        // queue instead. Any other consumer is stopped after the drain, so that the forwards in flight can still be
+        // acknowledged; what it delivers meanwhile returns to the upstream queue when it closes. Not one that cannot take
+        // a message back (core NATS): its queue lives in the connection, and what it delivers meanwhile is counted below.
+        var stopping = _consumer is { CanRequeue: true } consumer && _settings.AckMode == AckMode.NoAck
+            ? SafelyAsync(consumer).AsTask()
+            : null;
         if (Volatile.Read(ref _inFlight) > 0)
         {
             await Task.WhenAny(_drained.Task, Task.Delay(drainTimeout, _context.Time)).ConfigureAwait(false);
@@ -323,7 +332,7 @@ internal sealed partial class LinkSession
         // still showed running and a restart or a stop waited. Once it has let the drain timeout pass, it gets no more
         // waiting: the rest of its teardown goes on in the background, and the link moves on (the upstream redelivers
         // whatever was not acknowledged, as after a crash).
-        var upstreamAnswers = await WithinAsync(SafelyAsync(_consumer).AsTask(), drainTimeout).ConfigureAwait(false);
+        var upstreamAnswers = await WithinAsync(stopping ?? SafelyAsync(_consumer).AsTask(), drainTimeout).ConfigureAwait(false);
         if (!upstreamAnswers)
         {
             Log.UpstreamTeardownAbandoned(_context.Logger, _definition.Id, drainTimeout);
@@ -410,7 +419,14 @@ internal sealed partial class LinkSession
     {
         if (!_accepting)
         {
-            // Not ours to forward any more: leave it unacknowledged; it returns to the upstream queue when we close.
+            // Not ours to forward any more: left unacknowledged, it returns to the upstream queue when we close. One that
+            // cannot (no-ack: the broker removed it as it sent it; an upstream that cannot take it back) is lost: counted.
+            // (A no-ack consumer is stopped first, so only those already on their way when it stopped come here.)
+            if (_settings.AckMode == AckMode.NoAck || _consumer is { CanRequeue: false })
+            {
+                Lost(ShutdownReason, 1, "the link was shutting down when the upstream delivered it, and the upstream cannot send it again");
+            }
+
             return ValueTask.CompletedTask;
         }
 
@@ -586,6 +602,7 @@ internal sealed partial class LinkSession
     private const string TooLargeReason = "too_large";
     private const string DownstreamRejectedReason = "downstream_rejected";
     private const string UnconfirmedReason = "unconfirmed";
+    private const string ShutdownReason = "shutdown";
 
     private ValueTask DropAsync(IMessageConsumer consumer, Delivery delivery, ForwardVerdict verdict)
     {

@@ -359,7 +359,9 @@ internal sealed partial class LinkSession
             }
         }
 
-        await SafelyAsync(_publisher).ConfigureAwait(false);
+        // Bounded like the upstream: a downstream that blocks publishing (a memory or disk alarm) would hold a publisher
+        // waiting for confirms, and with it the link's stop or restart, as long as the alarm lasts.
+        await WithinAsync(SafelyAsync(_publisher).AsTask(), drainTimeout).ConfigureAwait(false);
         await WithinAsync(SafelyAsync(_upstream).AsTask(), upstreamAnswers ? drainTimeout : TimeSpan.Zero).ConfigureAwait(false);
     }
 

@@ -5,12 +5,11 @@ using Federation.Testing.Brokers;
 namespace Federation.Amqp.IntegrationTests;
 
 /// <summary>
-/// Code review: LinkSession.ShutDownAsync awaits the downstream publisher's DisposeAsync without a bound, and
-/// AmqpPublisher.DisposeAsync waits for its drain, which waits for the confirm window (and the client) with no token.
 /// A downstream that keeps the connection up but stops confirming (a memory or disk alarm: the broker blocks publishing
-/// connections) then holds the dispose, and with it the link's stop or restart, for as long as the alarm lasts.
+/// connections) must not hold the publisher's dispose, and with it a link's stop or restart, for as long as the alarm
+/// lasts: AmqpPublisher.DisposeAsync used to wait for its drain, which waited for the confirm window with no token.
 /// </summary>
-public sealed class CodeReviewPublisherDisposeTests : IAsyncLifetime
+public sealed class BlockedPublisherDisposeTests : IAsyncLifetime
 {
     private RabbitMqNode node = null!;
 
@@ -23,7 +22,7 @@ public sealed class CodeReviewPublisherDisposeTests : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var transport = new AmqpTransport();
-        var connection = await transport.ConnectAsync(new ConnectionRequest(node.AmqpUri(), "review"), timeout.Token);
+        var connection = await transport.ConnectAsync(new ConnectionRequest(node.AmqpUri(), "blocked-dispose"), timeout.Token);
         try
         {
             await connection.DeclareExchangeAsync(new ExchangeSpec("x", ExchangeSpec.Types.Fanout), timeout.Token);
@@ -45,7 +44,7 @@ public sealed class CodeReviewPublisherDisposeTests : IAsyncLifetime
             var clear = await node.CtlAsync(CancellationToken.None, "set_vm_memory_high_watermark", "0.4");
             Assert.True(clear.ExitCode == 0, clear.Output);
             await Task.WhenAll(publishes.Select(p => p.ContinueWith(_ => { }, TaskScheduler.Default)));
-            Assert.True(finished == dispose, "AmqpPublisher.DisposeAsync did not complete within 20 s of the broker blocking the connection (LinkSession.ShutDownAsync awaits it without a bound)");
+            Assert.True(finished == dispose, "AmqpPublisher.DisposeAsync did not complete within 20 s of the broker blocking the connection");
         }
         finally
         {

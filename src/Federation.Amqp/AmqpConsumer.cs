@@ -177,7 +177,13 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
     {
         if (disposing)
         {
-            return; // Unacked deliveries return to the queue when the channel closes.
+            // Unacked deliveries return to the queue when the channel closes; an auto-acked one the broker has removed.
+            if (options.AutoAck)
+            {
+                options.Dropped?.Invoke(ShutdownDropReason, 1, $"a message of queue '{PrintableWireText.Escape(queue)}' arrived after its no-ack consumer was cancelled, and the broker had already removed it; dropped");
+            }
+
+            return;
         }
 
         MessageProperties mapped;
@@ -341,6 +347,9 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
             completion.TrySetException(reason);
         }
     }
+
+    /// <summary>The drop reason for an auto-acked delivery that arrives once the consumer is being disposed.</summary>
+    internal const string ShutdownDropReason = "shutdown";
 
     private async Task CloseChannelAsync()
     {

@@ -54,6 +54,18 @@ internal sealed class AmqpPublisher : IMessagePublisher
     private readonly TrailConversionCache trails = new();
     private PublishChannel? channel;
     private volatile bool disposed;
+    // Cancelled by DisposeAsync once the drain has had its time: aborts a write waiting for the confirm window or the
+    // client. Never disposed: a write may still read its token; without a timer it holds nothing to free.
+    private readonly CancellationTokenSource closing = new();
+
+    /// <summary>
+    /// How long <see cref="DisposeAsync"/> lets the drain write what was queued, and then how long it waits for the broker
+    /// to close the channel (10 s at most in all). A broker that blocks the connection (a memory or disk alarm) reads
+    /// nothing and confirms nothing until the alarm clears, which may be hours: the publishes still waiting fail instead
+    /// (a link redelivers them from the upstream, or counts them as lost when the upstream cannot), and the link can stop
+    /// or restart.
+    /// </summary>
+    internal static readonly TimeSpan DisposeTimeout = TimeSpan.FromSeconds(5);
 
     private AmqpPublisher(AmqpConnection connection, PublisherOptions options, IChannel channel)
     {
@@ -120,28 +132,54 @@ internal sealed class AmqpPublisher : IMessagePublisher
         }
 
         disposed = true;
-        // Let the running drain write what was queued before, then close: later publishes fail (FailQueued).
-        while (Interlocked.CompareExchange(ref drainState, Closed, Idle) != Idle)
+        // Let the running drain write what was queued before, then close: later publishes fail (FailQueued). A drain
+        // that is still waiting when its time is up is aborted: what it has not written fails (see DisposeTimeout).
+        using (var patience = new CancellationTokenSource(DisposeTimeout))
+        using (patience.Token.UnsafeRegister(static state => _ = ((CancellationTokenSource)state!).CancelAsync(), closing))
         {
-            await Volatile.Read(ref drain).ConfigureAwait(false);
-            await Task.Yield();
+            while (Interlocked.CompareExchange(ref drainState, Closed, Idle) != Idle)
+            {
+                await Volatile.Read(ref drain).ConfigureAwait(false);
+                await Task.Yield();
+            }
         }
 
         FailQueued();
         if (channel is { } current)
         {
+            // Confirms that come while the channel closes still settle their publishes. A broker that blocks the connection
+            // sends no close-ok until the alarm clears, and the client waits for it whatever token it is given: past the
+            // time, the channel finishes closing in the background, and what it did not confirm fails.
             try
             {
-                await current.Channel.CloseAsync().ConfigureAwait(false);
+                await CloseAsync(current.Channel).WaitAsync(DisposeTimeout).ConfigureAwait(false);
             }
-#pragma warning disable CA1031 // The channel may already be closed with the connection.
-            catch (Exception)
-#pragma warning restore CA1031
+            catch (TimeoutException)
             {
             }
 
-            current.Channel.Dispose();
             FailOutstanding(current, new ConnectionLostException("The publisher was disposed before the broker confirmed the message."));
+        }
+    }
+
+    /// <summary>Closes and disposes a channel; never throws.</summary>
+    private static async Task CloseAsync(IChannel channel)
+    {
+        try
+        {
+            try
+            {
+                await channel.CloseAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                channel.Dispose();
+            }
+        }
+#pragma warning disable CA1031 // The channel may already be closed with the connection; the publisher is done with it either way.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 
@@ -323,7 +361,9 @@ internal sealed class AmqpPublisher : IMessagePublisher
             Activity.Current = pending.Caller;
         }
 
-        var cancellationToken = pending.CancellationToken;
+        // The caller's token, and the publisher's own for an aborted dispose; linked only for a caller that can cancel.
+        using var linked = pending.CancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(pending.CancellationToken, closing.Token) : null;
+        var cancellationToken = linked?.Token ?? closing.Token;
         PublishChannel current;
         try
         {
@@ -420,6 +460,11 @@ internal sealed class AmqpPublisher : IMessagePublisher
         {
             // Its caller has already seen the cancellation (WaitAsync); complete it so the pending publish is released.
             Complete(BatchOf(pending), ConfirmOutcome.Cancelled, null, releasesWindow: false);
+        }
+        else if (error is OperationCanceledException && closing.IsCancellationRequested)
+        {
+            // Aborted by DisposeAsync: failed as a publish queued after the dispose is.
+            Complete(BatchOf(pending), ConfirmOutcome.Failed, new ObjectDisposedException(nameof(IMessagePublisher), "The publisher was disposed before the message was written."), releasesWindow: false);
         }
         else
         {

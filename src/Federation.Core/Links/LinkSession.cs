@@ -43,8 +43,11 @@ internal sealed partial class LinkSession
     // Whether this session's sentinel is in place upstream (see SetUpSentinelAsync); the mirroring loop alone uses it.
     private bool _sentinel;
 
-    /// <summary>In no-ack mode, the most publishes that may still be being written before the consumer waits (prefetch-count).</summary>
-    private readonly int _noAckWindow;
+    /// <summary>
+    /// When the upstream consumer does not bound its deliveries by the prefetch (no-ack mode, or a consumer that does not
+    /// enforce it), the most forwards that may wait for the downstream before the consumer waits (prefetch-count).
+    /// </summary>
+    private readonly int _inFlightWindow;
 
     /// <param name="context">What the link's sessions share.</param>
     /// <param name="downstream">The downstream session.</param>
@@ -64,7 +67,7 @@ internal sealed partial class LinkSession
             _definition.Exchange.Name,
             MessagingAttributes.SystemOf(downstream.Connection.DisplayUri),
             _settings.UpstreamName);
-        _noAckWindow = Math.Max(1, _settings.PrefetchCount);
+        _inFlightWindow = Math.Max(1, _settings.PrefetchCount);
         QueueName = "";
         InternalExchange = "";
     }
@@ -305,6 +308,15 @@ internal sealed partial class LinkSession
     public async Task ShutDownAsync(bool cleanup, TimeSpan drainTimeout, string? discarding = null)
     {
         _accepting = false;
+
+        // A no-ack consumer is stopped first: nothing waits to acknowledge on it, and what it would deliver during the
+        // drain could not go back upstream (the broker removes a message as it sends it), so it stays in the upstream
+        // queue instead. Any other consumer is stopped after the drain, so that the forwards in flight can still be
+        // acknowledged; what it delivers meanwhile returns to the upstream queue when it closes. Not one that cannot take
+        // a message back (core NATS): its queue lives in the connection, and what it delivers meanwhile is counted below.
+        var stopping = _consumer is { CanRequeue: true } consumer && _settings.AckMode == AckMode.NoAck
+            ? SafelyAsync(consumer).AsTask()
+            : null;
         if (Volatile.Read(ref _inFlight) > 0)
         {
             await Task.WhenAny(_drained.Task, Task.Delay(drainTimeout, _context.Time)).ConfigureAwait(false);
@@ -320,7 +332,7 @@ internal sealed partial class LinkSession
         // still showed running and a restart or a stop waited. Once it has let the drain timeout pass, it gets no more
         // waiting: the rest of its teardown goes on in the background, and the link moves on (the upstream redelivers
         // whatever was not acknowledged, as after a crash).
-        var upstreamAnswers = await WithinAsync(SafelyAsync(_consumer).AsTask(), drainTimeout).ConfigureAwait(false);
+        var upstreamAnswers = await WithinAsync(stopping ?? SafelyAsync(_consumer).AsTask(), drainTimeout).ConfigureAwait(false);
         if (!upstreamAnswers)
         {
             Log.UpstreamTeardownAbandoned(_context.Logger, _definition.Id, drainTimeout);
@@ -347,7 +359,9 @@ internal sealed partial class LinkSession
             }
         }
 
-        await SafelyAsync(_publisher).ConfigureAwait(false);
+        // Bounded like the upstream: a downstream that blocks publishing (a memory or disk alarm) would hold a publisher
+        // waiting for confirms, and with it the link's stop or restart, as long as the alarm lasts.
+        await WithinAsync(SafelyAsync(_publisher).AsTask(), drainTimeout).ConfigureAwait(false);
         await WithinAsync(SafelyAsync(_upstream).AsTask(), upstreamAnswers ? drainTimeout : TimeSpan.Zero).ConfigureAwait(false);
     }
 
@@ -407,7 +421,14 @@ internal sealed partial class LinkSession
     {
         if (!_accepting)
         {
-            // Not ours to forward any more: leave it unacknowledged; it returns to the upstream queue when we close.
+            // Not ours to forward any more: left unacknowledged, it returns to the upstream queue when we close. One that
+            // cannot (no-ack: the broker removed it as it sent it; an upstream that cannot take it back) is lost: counted.
+            // (A no-ack consumer is stopped first, so only those already on their way when it stopped come here.)
+            if (_settings.AckMode == AckMode.NoAck || _consumer is { CanRequeue: false })
+            {
+                Lost(ShutdownReason, 1, "the link was shutting down when the upstream delivered it, and the upstream cannot send it again");
+            }
+
             return ValueTask.CompletedTask;
         }
 
@@ -498,11 +519,9 @@ internal sealed partial class LinkSession
         }
         catch (Exception ex)
         {
-            spans.End(ex);
-            spans.Detach();
-            Settled();
-            Fail(ex);
-            return ValueTask.CompletedTask;
+            // Thrown instead of returned (a JetStream publisher whose PubAck inbox closed with its connection): the same
+            // failure as when it comes asynchronously, settled the same way, so a message that cannot come back is counted.
+            published = ValueTask.FromException(ex);
         }
 
         if (published.IsCompletedSuccessfully)
@@ -519,11 +538,12 @@ internal sealed partial class LinkSession
         spans.Detach();
 
         // Pipelining: do not hold the consumer while the downstream confirms; prefetch bounds what is in flight.
-        if (_settings.AckMode == AckMode.NoAck && Volatile.Read(ref _inFlight) > _noAckWindow)
+        if ((_settings.AckMode == AckMode.NoAck || !consumer.EnforcesPrefetch) && Volatile.Read(ref _inFlight) > _inFlightWindow)
         {
-            // No-ack has no prefetch to bound the publishes still being written: a downstream slower than the upstream
-            // would pile them up without limit. Past the window, hold the consumer until this one is written (every
-            // earlier one is by then), so the upstream pushes back instead.
+            // No-ack has no prefetch to bound the publishes still being written, nor has an upstream consumer that does
+            // not enforce it (core NATS): a downstream slower than the upstream would pile them up without limit. Past the
+            // window, hold the consumer until this one is settled: never more than one past the window is in flight, and
+            // the upstream pushes back instead.
             return new ValueTask(SettleAsync(consumer, published, delivery.DeliveryTag, spans));
         }
 
@@ -584,6 +604,7 @@ internal sealed partial class LinkSession
     private const string TooLargeReason = "too_large";
     private const string DownstreamRejectedReason = "downstream_rejected";
     private const string UnconfirmedReason = "unconfirmed";
+    private const string ShutdownReason = "shutdown";
 
     private ValueTask DropAsync(IMessageConsumer consumer, Delivery delivery, ForwardVerdict verdict)
     {

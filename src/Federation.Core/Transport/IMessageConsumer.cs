@@ -12,6 +12,15 @@ public interface IMessageConsumer : IAsyncDisposable
     /// </summary>
     bool CanRequeue => true;
 
+    /// <summary>
+    /// Whether the consumer itself stops handing out deliveries while <see cref="ConsumerOptions.Prefetch"/> of them are
+    /// unacknowledged. When it does not (core NATS, whose acks do nothing), the engine holds the consumer once a
+    /// prefetch's worth of forwards wait for the downstream, as in no-ack mode, so a slow downstream pushes back instead
+    /// of piling them up in memory. Defaults to <see cref="CanRequeue"/>: an upstream that cannot take a message back has
+    /// no acks that could hold deliveries back.
+    /// </summary>
+    bool EnforcesPrefetch => CanRequeue;
+
     /// <summary>Acknowledges a delivery, or every delivery up to it with <paramref name="multiple"/>.</summary>
     ValueTask AckAsync(ulong deliveryTag, bool multiple, CancellationToken cancellationToken);
 

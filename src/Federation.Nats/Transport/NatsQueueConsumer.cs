@@ -34,6 +34,9 @@ internal sealed class NatsQueueConsumer : IMessageConsumer
     /// <summary>False: core NATS has no redelivery, a nacked message is gone.</summary>
     public bool CanRequeue => false;
 
+    /// <summary>False: acks do nothing here, so nothing holds deliveries back; the link bounds what it has in flight.</summary>
+    public bool EnforcesPrefetch => false;
+
     public ValueTask AckAsync(ulong deliveryTag, bool multiple, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     public ValueTask NackAsync(ulong deliveryTag, bool multiple, bool requeue, CancellationToken cancellationToken) => ValueTask.CompletedTask;

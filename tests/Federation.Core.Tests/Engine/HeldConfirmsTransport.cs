@@ -60,6 +60,10 @@ internal sealed class HeldConfirmsTransport(ITransport inner) : ITransport
     {
         public Task Completion => inner.Completion;
 
+        public bool CanRequeue => inner.CanRequeue;
+
+        public bool EnforcesPrefetch => inner.EnforcesPrefetch;
+
         public ValueTask AckAsync(ulong deliveryTag, bool multiple, CancellationToken cancellationToken)
         {
             transport._settlements.Enqueue(new Settlement(true, deliveryTag, multiple));

@@ -1,10 +1,12 @@
 using Federation.Core.Model;
+using Federation.Core.Transport;
 
 namespace Federation.Core.Tests.Engine;
 
 /// <summary>
 /// A no-ack link has no consumer prefetch, so prefetch-count bounds the forwarded messages still being written
-/// downstream: past it, the link's consumer waits for the newest, and the rest stays upstream.
+/// downstream: past it, the link's consumer waits for the newest, and the rest stays upstream. The same holds in every
+/// ack mode for an upstream consumer that does not enforce the prefetch itself (core NATS).
 /// </summary>
 public sealed class NoAckWindowTests : IAsyncLifetime
 {
@@ -58,5 +60,57 @@ public sealed class NoAckWindowTests : IAsyncLifetime
         }, () => $"{queue.Count} forwarded");
 
         Assert.Equal(["m0", "m1", "m2", "m3", "m4", "m5"], queue.Bodies);
+    }
+
+    /// <summary>
+    /// An upstream whose consumer has no prefetch (core NATS: NatsQueueConsumer never sees ConsumerOptions.Prefetch, and
+    /// CanRequeue is false) on an on-confirm link: the link itself bounds the forwards waiting for the downstream's
+    /// confirm, or a slow downstream would make them pile up in the process (the bounded NATS queue would never fill,
+    /// so never push back).
+    /// </summary>
+    [Fact]
+    public async Task Forwards_waiting_for_confirms_are_bounded_by_prefetch_when_the_upstream_consumer_has_no_prefetch()
+    {
+        _bed.WrapTransport = inner => _transport = new HeldConfirmsTransport(new NoPrefetchTransport(inner));
+        var (_, queue) = await _bed.StartSimpleLinkAsync(u => { u.AckMode = AckMode.OnConfirm; u.PrefetchCount = 2; });
+        var publisher = await _bed.ConnectAsync("U");
+        for (var i = 0; i < 20; i++)
+        {
+            await Testbed.PublishAsync(publisher, "upstream", "key", $"m{i}");
+        }
+
+        // As for no-ack: at most prefetch-count in flight, plus the one the consumer waits for.
+        await Testbed.Eventually(() => queue.Count >= 3, () => $"{queue.Count} forwarded");
+        await queue.ExpectNoMoreThanAsync(3);
+    }
+
+    /// <summary>Upstream consumers as core NATS gives them: no prefetch, and nothing can be given back.</summary>
+    private sealed class NoPrefetchTransport(ITransport inner) : ITransport
+    {
+        public IReadOnlyCollection<string> Schemes => inner.Schemes;
+
+        public async ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken) =>
+            new Connection(await inner.ConnectAsync(request, cancellationToken));
+
+        private sealed class Connection(IBrokerConnection inner) : DelegatingBrokerConnection(inner)
+        {
+            public override async ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken) =>
+                new Consumer(await Inner.ConsumeAsync(queue, options with { Prefetch = 0 }, handler, cancellationToken));
+        }
+
+        // Says nothing about EnforcesPrefetch: its default follows CanRequeue, as for an implementation older than it.
+        private sealed class Consumer(IMessageConsumer inner) : IMessageConsumer
+        {
+            public Task Completion => inner.Completion;
+
+            public bool CanRequeue => false;
+
+            public ValueTask AckAsync(ulong deliveryTag, bool multiple, CancellationToken cancellationToken) => inner.AckAsync(deliveryTag, multiple, cancellationToken);
+
+            public ValueTask NackAsync(ulong deliveryTag, bool multiple, bool requeue, CancellationToken cancellationToken) =>
+                inner.NackAsync(deliveryTag, multiple, requeue, cancellationToken);
+
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using Federation.Core.Links;
+using Federation.Core.Model;
 using Federation.Core.Transport;
 
 namespace Federation.Core.Tests.Engine;
@@ -43,6 +44,57 @@ public sealed class UnconfirmedLossTests : IAsyncLifetime
 
         // (The in-memory broker under the wrapper does redeliver the failed one; a core NATS upstream would not.)
         Assert.Equal(1, engine.GetLinks()[0].DroppedMessages?.GetValueOrDefault("unconfirmed"));
+    }
+
+    /// <summary>
+    /// A publish that fails synchronously (JetStreamPublisher.PublishAsync throws ConnectionLostException once its PubAck
+    /// inbox closed with the connection) is the same failure as one that comes asynchronously: on a no-ack link the
+    /// message is gone, and counted. It used to land in a catch-all that failed the session without the count.
+    /// </summary>
+    [Fact]
+    public async Task A_no_ack_message_whose_publish_throws_synchronously_is_counted_as_unconfirmed()
+    {
+        // Not under HeldConfirmsTransport, whose async publish would turn the throw into a faulted task.
+        ThrowingPublisherTransport? throwing = null;
+        _bed.WrapTransport = inner => throwing = new ThrowingPublisherTransport(inner);
+        var (engine, _) = await _bed.StartSimpleLinkAsync(u => u.AckMode = AckMode.NoAck);
+        var publisher = await _bed.ConnectAsync("U");
+        await Testbed.PublishAsync(publisher, "upstream", "key", ThrowingPublisherTransport.FailingBody);
+        await Testbed.Eventually(() => throwing!.Threw, () => "the forward should have reached the throwing publisher");
+        await Testbed.Eventually(
+            () => engine.GetLinks()[0].DroppedMessages?.GetValueOrDefault("unconfirmed") == 1,
+            () => $"{engine.GetLinks()[0].State} {engine.GetLinks()[0].Error}; dropped: {string.Join(", ", engine.GetLinks()[0].DroppedMessages ?? new Dictionary<string, long>())}",
+            TimeSpan.FromSeconds(5));
+    }
+
+    /// <summary>A downstream publisher that throws from PublishAsync, once, instead of returning a faulted task.</summary>
+    private sealed class ThrowingPublisherTransport(ITransport inner) : ITransport
+    {
+        public const string FailingBody = "throws synchronously";
+        private int _failed;
+
+        public bool Threw => Volatile.Read(ref _failed) == 1;
+
+        public IReadOnlyCollection<string> Schemes => inner.Schemes;
+
+        public async ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken) =>
+            new Connection(await inner.ConnectAsync(request, cancellationToken), this);
+
+        private sealed class Connection(IBrokerConnection inner, ThrowingPublisherTransport transport) : DelegatingBrokerConnection(inner)
+        {
+            public override async ValueTask<IMessagePublisher> OpenPublisherAsync(PublisherOptions options, CancellationToken cancellationToken) =>
+                new Publisher(await Inner.OpenPublisherAsync(options, cancellationToken), transport);
+        }
+
+        private sealed class Publisher(IMessagePublisher inner, ThrowingPublisherTransport transport) : IMessagePublisher
+        {
+            public ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
+                Encoding.UTF8.GetString(body.Span) == FailingBody && Interlocked.Exchange(ref transport._failed, 1) == 0
+                    ? throw new ConnectionLostException("The JetStream publisher is closed.")
+                    : inner.PublishAsync(exchange, routingKey, properties, body, cancellationToken);
+
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
     }
 
     /// <summary>Upstream consumers that cannot requeue (as core NATS), and a downstream that fails one publish as a lost connection.</summary>

@@ -99,11 +99,18 @@ public sealed class JetStreamUnitTests
         // Without an ack reply subject, the client's millisecond timestamp stands in.
         Assert.Equal("up:S:7:1733400000123000000", JetStreamMessageIdentity.Of("up", metadata, null));
 
-        // It runs for every forwarded message: the identity is its only allocation.
+        // It runs for every forwarded message: the identity is its only allocation. The least of a few measurements, since a
+        // one-off allocation of the runtime's on this thread (tiering, a lazy static) can land inside any single one.
         _ = JetStreamMessageIdentity.Of("up", metadata, replyTo);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        var identity = JetStreamMessageIdentity.Of("up", metadata, replyTo);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var identity = "";
+        var allocated = long.MaxValue;
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            identity = JetStreamMessageIdentity.Of("up", metadata, replyTo);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
         Assert.True(allocated <= 24 + (2 * identity.Length) + 8, $"allocated {allocated} B for a {identity.Length}-character identity");
     }
 }

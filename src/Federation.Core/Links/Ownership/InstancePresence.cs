@@ -75,8 +75,9 @@ internal sealed class InstancePresence : IAsyncDisposable
     /// </summary>
     public async Task LeaveAsync()
     {
-        await StopLoopAsync().ConfigureAwait(false);
-        if (_announcedOn is not { } session || session.Connection.Completion.IsCompleted)
+        // A loop that does not end in time is stuck on a downstream that does not answer: saying "leaving" there would only
+        // wait as long again, and the others notice the silence instead.
+        if (!await StopLoopAsync().ConfigureAwait(false) || _announcedOn is not { } session || session.Connection.Completion.IsCompleted)
         {
             return;
         }
@@ -110,7 +111,8 @@ internal sealed class InstancePresence : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private async Task StopLoopAsync()
+    /// <summary>Stops the heartbeats; returns whether the loop ended within <see cref="OwnershipTimings.LeaveWithin"/>.</summary>
+    private async Task<bool> StopLoopAsync()
     {
         if (!_stopping.IsCancellationRequested)
         {
@@ -126,8 +128,11 @@ internal sealed class InstancePresence : IAsyncDisposable
             catch (TimeoutException)
             {
                 // A publish or a close that ignores cancellation; the loop ends with the connection.
+                return false;
             }
         }
+
+        return true;
     }
 
     private async Task RunAsync()

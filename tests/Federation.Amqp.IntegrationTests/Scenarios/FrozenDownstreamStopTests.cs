@@ -12,9 +12,10 @@ namespace Federation.Amqp.IntegrationTests.Scenarios;
 [Collection(RestartScenarioCollection.Name)]
 public sealed class FrozenDownstreamStopTests(RestartScenarioNodesFixture nodes) : IAsyncLifetime
 {
-    // The link session still waits up to 20 s for its downstream channels to close (RabbitMQ.Client's continuation
-    // timeout; bounded separately), then at most 9 s here: the lease release 5 s, leaving 2 s, the connection close 2 s.
-    private static readonly TimeSpan StopWithin = TimeSpan.FromSeconds(40);
+    // Each downstream step waits at most its own bound, one after the other: the ledger's close 5 s (the drain timeout),
+    // the lease release 5 s, leaving 2 s, the connection close 2 s; inside the 30 s a host gets to stop (Kubernetes'
+    // default grace period).
+    private static readonly TimeSpan StopWithin = TimeSpan.FromSeconds(20);
     private readonly ScenarioContext context = new();
     private int? frozenPid;
 

@@ -353,7 +353,16 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
 
     private async Task CloseChannelAsync()
     {
-        connection.Client.ConnectionShutdownAsync -= OnConnectionShutdownAsync;
+        try
+        {
+            connection.Client.ConnectionShutdownAsync -= OnConnectionShutdownAsync;
+        }
+        catch (ObjectDisposedException)
+        {
+            // The client refuses even an unsubscribe once its connection is disposed (the engine disposes a lost downstream
+            // before whoever consumed on it gets round to closing): nothing is left to unsubscribe from.
+        }
+
         try
         {
             await Channel.CloseAsync().ConfigureAwait(false);

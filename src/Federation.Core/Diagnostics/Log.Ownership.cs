@@ -14,6 +14,9 @@ internal static partial class Log
     [LoggerMessage(1204, LogLevel.Warning, "Instance '{Instance}' cannot announce itself on the downstream ({Cause}); until it can, it does not spread links with the other instances (each link still runs once: the leases decide). Retrying every heartbeat")]
     public static partial void PresenceUnavailable(ILogger logger, string instance, string cause);
 
+    [LoggerMessage(1208, LogLevel.Information, "Instance '{Instance}' announces itself on the downstream again after {Failures} failed attempt(s); it spreads links with the other instances it hears")]
+    public static partial void PresenceRecovered(ILogger logger, string instance, int failures);
+
     [LoggerMessage(1205, LogLevel.Warning, "Link {LinkId}: this instance '{Instance}' holds its lease '{Lease}', and the heartbeats of instance(s) '{Others}' say they hold it too, so the link runs on both and every message crosses it twice. One lease has one holder: the instances keep their leases in different places, most likely another lease-bucket (or other lease settings) on one downstream URI, or another configuration that names the link alike. Give every instance the same downstream URI and configuration (apart from InstanceName). Health is degraded until it stops")]
     public static partial void LeaseHeldTwice(ILogger logger, string linkId, string lease, string instance, string others);
 

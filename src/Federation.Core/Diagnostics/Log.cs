@@ -80,6 +80,9 @@ internal static partial class Log
     [LoggerMessage(2001, LogLevel.Information, "Federation connected to downstream {Uri} as cluster '{ClusterName}', vhost '{VirtualHost}'")]
     public static partial void DownstreamConnected(ILogger logger, string uri, string clusterName, string virtualHost);
 
+    [LoggerMessage(2024, LogLevel.Warning, "Federation: downstream {Uri} did not answer within {Timeout} while its connection closed; it closes in the background")]
+    public static partial void DownstreamCloseAbandoned(ILogger logger, string uri, TimeSpan timeout);
+
     [LoggerMessage(2002, LogLevel.Warning, "Federation could not use downstream {Uri}: {Cause}; retrying in {Delay}")]
     public static partial void DownstreamFailed(ILogger logger, string uri, string cause, TimeSpan delay);
 

@@ -18,6 +18,10 @@ internal sealed class DownstreamConnector
     // 5 s up to a minute, with jitter. A session that stayed up this long counts as progress and resets the schedule.
     private static readonly TimeSpan RetryDelay = ResolvedUpstream.DefaultReconnectDelay;
 
+    // How long closing the downstream connection may wait for the broker (as long as saying "leaving" may, by default):
+    // everything the links had to do there is done by then.
+    private static readonly TimeSpan CloseWithin = TimeSpan.FromSeconds(2);
+
     private readonly SupervisorLoop _loop;
     private readonly TransportResolver _transports;
     private readonly Func<FederationDefinitions> _definitions;
@@ -170,10 +174,23 @@ internal sealed class DownstreamConnector
         _released();
         var session = _session;
         _session = null;
-        if (session is not null)
+        if (session is null)
         {
-            await session.Connection.DisposeAsync().ConfigureAwait(false);
+            return;
         }
+
+        // A downstream that stops answering (a frozen broker, a black-holed network) would hold up a stop, or the next
+        // connect, until the client's own timeouts: the close goes on in the background after CloseWithin.
+        var closing = session.Connection.DisposeAsync().AsTask();
+        await Task.WhenAny(closing, Task.Delay(CloseWithin)).ConfigureAwait(false);
+        if (!closing.IsCompleted)
+        {
+            Log.DownstreamCloseAbandoned(_logger, UriRedaction.Redact(session.Connection.DisplayUri), CloseWithin);
+            _ = closing.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return;
+        }
+
+        await closing.ConfigureAwait(false);
     }
 
     /// <summary>What a stop cuts short here, or null. Any thread.</summary>

@@ -382,7 +382,9 @@ internal sealed partial class LinkSession
             await Task.WhenAny(run, deadline).ConfigureAwait(false);
         }
 
-        await SafelyAsync(_ledger).ConfigureAwait(false);
+        // A downstream that stopped answering (a frozen broker) never confirms the close of the ledger's channel: it gets
+        // the drain timeout, as the upstream does, then closes in the background (what the ledger had written is confirmed).
+        await WithinAsync(SafelyAsync(_ledger).AsTask(), drainTimeout).ConfigureAwait(false);
     }
 
     private const string DuplicateReason = "duplicate";

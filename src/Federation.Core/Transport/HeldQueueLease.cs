@@ -43,6 +43,19 @@ internal sealed class HeldQueueLease : IBrokerLease
 
         var wasHeld = !lost.Task.IsCompleted;
         lost.TrySetResult();
+
+        // Bounded in real time as a whole, whatever the connection does with the token: ending the watch cancels a
+        // consumer, which a broker that stopped answering (frozen, say) never confirms. What is left goes on in the background.
+        var releasing = ReleaseAsync(wasHeld);
+        await Task.WhenAny(releasing, Task.Delay(ReleaseTimeout)).ConfigureAwait(false);
+        if (!releasing.IsCompleted)
+        {
+            _ = releasing.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    private async Task ReleaseAsync(bool wasHeld)
+    {
         using var timeout = new CancellationTokenSource(ReleaseTimeout);
         try
         {

@@ -32,8 +32,9 @@ internal sealed class InstancePresence : IAsyncDisposable
     private readonly Lock _leasesWarnedSync = new();
     private readonly HashSet<(string Incarnation, string Leases)> _leasesWarned = [];
 
-    // Whether the last attempt to announce failed: the first failure of a run of them is a warning, the rest debug.
-    private bool _failing;
+    // How many attempts to announce failed in a row: the first of a run is a warning, the rest debug, and the first
+    // success after them says so once.
+    private int _failures;
     private Task? _loop;
 
     public InstancePresence(LinkOwnership ownership, DownstreamHandle downstream, TimeProvider time, ILogger logger)
@@ -74,8 +75,9 @@ internal sealed class InstancePresence : IAsyncDisposable
     /// </summary>
     public async Task LeaveAsync()
     {
-        await StopLoopAsync().ConfigureAwait(false);
-        if (_announcedOn is not { } session || session.Connection.Completion.IsCompleted)
+        // A loop that does not end in time is stuck on a downstream that does not answer: saying "leaving" there would only
+        // wait as long again, and the others notice the silence instead.
+        if (!await StopLoopAsync().ConfigureAwait(false) || _announcedOn is not { } session || session.Connection.Completion.IsCompleted)
         {
             return;
         }
@@ -109,7 +111,8 @@ internal sealed class InstancePresence : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private async Task StopLoopAsync()
+    /// <summary>Stops the heartbeats; returns whether the loop ended within <see cref="OwnershipTimings.LeaveWithin"/>.</summary>
+    private async Task<bool> StopLoopAsync()
     {
         if (!_stopping.IsCancellationRequested)
         {
@@ -125,8 +128,11 @@ internal sealed class InstancePresence : IAsyncDisposable
             catch (TimeoutException)
             {
                 // A publish or a close that ignores cancellation; the loop ends with the connection.
+                return false;
             }
         }
+
+        return true;
     }
 
     private async Task RunAsync()
@@ -134,9 +140,10 @@ internal sealed class InstancePresence : IAsyncDisposable
         var stopping = _stopping.Token;
         while (!stopping.IsCancellationRequested)
         {
+            DownstreamSession? session = null;
             try
             {
-                var session = await _downstream.OpenSessionAsync(stopping).ConfigureAwait(false);
+                session = await _downstream.OpenSessionAsync(stopping).ConfigureAwait(false);
                 if (session.Connection.Leases is null)
                 {
                     await session.Connection.Completion.WaitAsync(stopping).ConfigureAwait(false);
@@ -150,15 +157,20 @@ internal sealed class InstancePresence : IAsyncDisposable
                 return;
             }
 #pragma warning disable CA1031 // Presence is best effort: whatever fails is logged and tried again at the next heartbeat.
+            catch (Exception ex) when (session?.Connection.Completion.IsCompleted == true)
+            {
+                // The downstream session went away under the heartbeats (a broker restart, say): not a failure to announce,
+                // which the downstream connector reports; the next heartbeat announces on the session that replaces it.
+                Log.PresenceFailed(_logger, ex, _ownership.Instance);
+            }
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                if (!_failing)
+                if (_failures++ == 0)
                 {
                     Log.PresenceUnavailable(_logger, _ownership.Instance, UriRedaction.RedactText(FailureEpisodeCause(ex)));
                 }
 
-                _failing = true;
                 Log.PresenceFailed(_logger, ex, _ownership.Instance);
             }
 
@@ -184,14 +196,19 @@ internal sealed class InstancePresence : IAsyncDisposable
         await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false, Exclusive: true, AutoDelete: true), cancellationToken).ConfigureAwait(false);
         await connection.BindAsync(new BindingSpec(exchange, queue, BindingDestinationKind.Queue, string.Empty), noWait: false, cancellationToken).ConfigureAwait(false);
         var consumer = await connection.ConsumeAsync(queue, new ConsumerOptions(Prefetch: 100, AutoAck: true), OnHeardAsync, cancellationToken).ConfigureAwait(false);
-        await using (consumer.ConfigureAwait(false))
+        try
         {
             var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: false), cancellationToken).ConfigureAwait(false);
-            await using (publisher.ConfigureAwait(false))
+            try
             {
                 _leasesHere = connection.Leases?.Location;
                 _announcedOn = session;
-                _failing = false;
+                if (_failures > 0)
+                {
+                    Log.PresenceRecovered(_logger, _ownership.Instance, _failures);
+                    _failures = 0;
+                }
+
                 var alive = new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation).Encode();
                 var listClaims = true;
                 while (!connection.Completion.IsCompleted && !consumer.Completion.IsCompleted)
@@ -224,6 +241,36 @@ internal sealed class InstancePresence : IAsyncDisposable
                     publisher.PublishAsync(exchange, string.Empty, properties, alive, cancellationToken).AsTask()
                         .WaitAsync(_ownership.Timings.LiveFor, _time, cancellationToken);
             }
+            finally
+            {
+                await CloseAsync(publisher, connection).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await CloseAsync(consumer, connection).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Closes the heartbeat publisher or the subscription, within <see cref="OwnershipTimings.LeaveWithin"/>. Once their
+    /// connection is gone, closing them is no failure to announce, whatever it throws (a client may refuse any call on a
+    /// connection it disposed), and must not keep the heartbeats from the session that replaces it: what does not finish
+    /// in time goes on in the background.
+    /// </summary>
+    private async Task CloseAsync(IAsyncDisposable resource, IBrokerConnection connection)
+    {
+        var closing = Task.Run(async () => await resource.DisposeAsync().ConfigureAwait(false));
+        try
+        {
+            await closing.WaitAsync(_ownership.Timings.LeaveWithin).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // See the summary: only a failure on a live connection is worth reporting.
+        catch (Exception ex) when (connection.Completion.IsCompleted || ex is TimeoutException)
+#pragma warning restore CA1031
+        {
+            _ = closing.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            Log.PresenceFailed(_logger, ex, _ownership.Instance);
         }
     }
 

@@ -47,7 +47,7 @@ public sealed class DeliveriesDuringShutdownTests : IAsyncLifetime
         var during = new List<string>();
         for (var i = 0; i < 10; i++)
         {
-            await Task.Delay(50); // spread over the shutdown's 5 s drain wait
+            await Task.Delay(50); // pacing is the scenario: publishes spread over the shutdown's 5 s drain wait, not a wait for a condition
             during.Add($"during{i}");
             await Testbed.PublishAsync(publisher, "upstream", "key", $"during{i}");
         }

@@ -65,7 +65,10 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
     /// <summary>The deliveries whose header RabbitMQ.Client could not have read, defused on the way in; their consumers drop them.</summary>
     internal UnreadableDeliveries Unreadable { get; }
 
-    public async ValueTask<ISubjectSubscription> SubscribeAsync(string subject, string? queueGroup, SubjectMessageHandler handler, CancellationToken cancellationToken)
+    public ValueTask<ISubjectSubscription> SubscribeAsync(string subject, string? queueGroup, SubjectMessageHandler handler, CancellationToken cancellationToken) =>
+        SubscribeAsync(subject, queueGroup, handler, dropped: null, cancellationToken);
+
+    public async ValueTask<ISubjectSubscription> SubscribeAsync(string subject, string? queueGroup, SubjectMessageHandler handler, MessageDropHandler? dropped, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(handler);
         AmqpSubjects.ValidateSubscribe(subject);
@@ -91,7 +94,7 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
                 throw mapped;
             }
 
-            var subscription = new AmqpSubjectSubscription(this, channel, subject, queueGroup, handler);
+            var subscription = new AmqpSubjectSubscription(this, channel, subject, queueGroup, handler, dropped);
             try
             {
                 var queue = queueGroup is null

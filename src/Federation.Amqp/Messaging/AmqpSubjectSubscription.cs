@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Federation.Core.Transport;
 using Federation.Core.Transport.Messaging;
 using RabbitMQ.Client;
 
@@ -25,6 +26,7 @@ internal sealed class AmqpSubjectSubscription : AsyncDefaultBasicConsumer, ISubj
     /// <summary>How often this subscription's dropped unreadable messages are logged.</summary>
     internal ReportThrottle UnreadableReports { get; } = new(AmqpSubjectConnection.UnreadableReportInterval);
     private readonly SubjectMessageHandler _handler;
+    private readonly MessageDropHandler? _dropped;
     // A null message is a delivery whose header the client could not read (defused on the way in): the loop rejects it.
     private readonly Channel<(SubjectMessage? Message, ulong DeliveryTag)> _inbox =
         System.Threading.Channels.Channel.CreateUnbounded<(SubjectMessage?, ulong)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -32,13 +34,14 @@ internal sealed class AmqpSubjectSubscription : AsyncDefaultBasicConsumer, ISubj
     private Task _loop = Task.CompletedTask;
     private int _disposed;
 
-    public AmqpSubjectSubscription(AmqpSubjectConnection owner, IChannel channel, string subject, string? queueGroup, SubjectMessageHandler handler)
+    public AmqpSubjectSubscription(AmqpSubjectConnection owner, IChannel channel, string subject, string? queueGroup, SubjectMessageHandler handler, MessageDropHandler? dropped)
         : base(channel)
     {
         _owner = owner;
         Subject = subject;
         QueueGroup = queueGroup;
         _handler = handler;
+        _dropped = dropped;
     }
 
     public string Subject { get; }
@@ -85,6 +88,7 @@ internal sealed class AmqpSubjectSubscription : AsyncDefaultBasicConsumer, ISubj
             // Its properties were cleared before the client read them: it must not reach the handler as a message without
             // headers. Logged here, where the routing key is known; rejected by the loop, in delivery order.
             _owner.UnreadableDropped(this, Queue, exchange, routingKey, problem);
+            _dropped?.Invoke(UnreadableMessageRemoval.DropReason, 1, problem);
             _inbox.Writer.TryWrite((null, deliveryTag));
         }
         else if (Volatile.Read(ref _disposed) == 0)

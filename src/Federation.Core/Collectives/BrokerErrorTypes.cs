@@ -23,4 +23,16 @@ public static class BrokerErrorTypes
     /// AMQP's 255-byte routing-key limit); that one message is dropped and the connection is unaffected.
     /// </summary>
     public const string Unsendable = "unsendable";
+
+    /// <summary>
+    /// The incoming transport received a message it could not read (for example an AMQP header RabbitMQ.Client cannot
+    /// parse, or a malformed NATS header block) and dropped it before the broker saw it; the connection is unaffected.
+    /// </summary>
+    public const string Unreadable = "unreadable";
+
+    /// <summary>
+    /// The incoming transport dropped a message because this broker's subscription queue was full (the broker fell
+    /// behind; NATS's slow-consumer drop). Set <c>SubPendingChannelFullMode</c> to <c>Wait</c> to push back instead.
+    /// </summary>
+    public const string SlowConsumer = "slow_consumer";
 }

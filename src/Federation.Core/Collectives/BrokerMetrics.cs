@@ -62,6 +62,20 @@ internal sealed class BrokerMetrics
         _instruments.Errors.Add(1, tags);
     }
 
+    /// <summary>Messages of one side that the incoming transport dropped before the relay saw them, tagged with that side.</summary>
+    public void Dropped(bool isRequest, string reason, long count)
+    {
+        if (count <= 0)
+        {
+            return;
+        }
+
+        Interlocked.Add(ref _errors, count);
+        var tags = isRequest ? _requestFromFederation : _replyFromCollective;
+        tags.Add(FederationBrokerInstruments.ErrorTypeTag, reason);
+        _instruments.Errors.Add(count, tags);
+    }
+
     public void Processed(bool isRequest, TimeSpan elapsed) =>
         _instruments.Duration.Record(elapsed.TotalSeconds, isRequest ? _requestFromFederation : _replyFromCollective);
 

@@ -21,6 +21,8 @@ public sealed class FederationBroker : IAsyncDisposable
     private readonly FederationBrokerOptions _options;
     private readonly SubjectTransportResolver _transports;
     private readonly BrokerMetrics _metrics;
+    private readonly MessageDropHandler _requestsDropped;
+    private readonly MessageDropHandler _repliesDropped;
     private readonly IBrokerRelay _relay;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -63,6 +65,11 @@ public sealed class FederationBroker : IAsyncDisposable
         Subjects = FederationBrokerSubjects.For(ClusterName, options.SubjectPrefix);
         _metrics = new BrokerMetrics(telemetry ?? new FederationTelemetry(), ClusterName, InstanceName);
         _relay = BrokerRelays.Create(options, InstanceName, Subjects, _metrics, _logger, _time);
+
+        // A message the incoming transport dropped before the relay saw it (unreadable, a full queue) is counted as a
+        // rejected one of its side; the transport has logged it.
+        _requestsDropped = (reason, count, _) => _metrics.Dropped(isRequest: true, reason, count);
+        _repliesDropped = (reason, count, _) => _metrics.Dropped(isRequest: false, reason, count);
     }
 
     /// <summary>The broker cluster this instance belongs to.</summary>
@@ -192,13 +199,13 @@ public sealed class FederationBroker : IAsyncDisposable
             for (var worker = 0; worker < _options.Workers; worker++)
             {
                 opened.Add(await collective.SubscribeAsync(Subjects.Collective, Subjects.CollectiveQueueGroup,
-                    (message, token) => _relay.RelayReplyAsync(message, opened.Federation, opened.Collective, token), cancellationToken).ConfigureAwait(false));
+                    (message, token) => _relay.RelayReplyAsync(message, opened.Federation, opened.Collective, token), _repliesDropped, cancellationToken).ConfigureAwait(false));
             }
 
             for (var worker = 0; worker < _options.Workers; worker++)
             {
                 opened.Add(await federation.SubscribeAsync(Subjects.Federation, Subjects.FederationQueueGroup,
-                    (message, token) => _relay.RelayRequestAsync(message, opened.Federation, opened.Collective, token), cancellationToken).ConfigureAwait(false));
+                    (message, token) => _relay.RelayRequestAsync(message, opened.Federation, opened.Collective, token), _requestsDropped, cancellationToken).ConfigureAwait(false));
             }
 
             await collective.FlushAsync(cancellationToken).ConfigureAwait(false);

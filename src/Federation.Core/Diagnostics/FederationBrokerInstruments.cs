@@ -36,7 +36,7 @@ internal sealed class FederationBrokerInstruments(Meter meter)
         "Messages a federation broker instance published: one per target subject for requests, one per reply.");
 
     public Counter<long> Errors { get; } = meter.CreateCounter<long>(ErrorsName, "{message}",
-        "Messages a federation broker rejected (error.type malformed, hop_limit, target_rejected, reply_rejected), messages the outgoing transport refused to carry (unsendable) and publishes that failed (publish_failed).");
+        "Messages a federation broker rejected (error.type malformed, hop_limit, target_rejected, reply_rejected), messages the incoming transport dropped before the broker saw them (unreadable, slow_consumer), messages the outgoing transport refused to carry (unsendable) and publishes that failed (publish_failed).");
 
     public Histogram<double> Duration { get; } = meter.CreateHistogram<double>(DurationName, "s",
         "Time a federation broker instance took to process one message, publishes included.");

@@ -66,7 +66,10 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
     /// <summary>The underlying client, for tests.</summary>
     internal NatsConnection Client => _nats;
 
-    public async ValueTask<ISubjectSubscription> SubscribeAsync(string subject, string? queueGroup, SubjectMessageHandler handler, CancellationToken cancellationToken)
+    public ValueTask<ISubjectSubscription> SubscribeAsync(string subject, string? queueGroup, SubjectMessageHandler handler, CancellationToken cancellationToken) =>
+        SubscribeAsync(subject, queueGroup, handler, dropped: null, cancellationToken);
+
+    public async ValueTask<ISubjectSubscription> SubscribeAsync(string subject, string? queueGroup, SubjectMessageHandler handler, MessageDropHandler? dropped, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(handler);
         NatsSubjects.ValidateSubscribe(subject);
@@ -78,7 +81,7 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfDisposed();
         ThrowIfClosedForGood();
-        var subscription = new NatsSubjectSubscription(this, _nats, subject, queueGroup, handler);
+        var subscription = new NatsSubjectSubscription(this, _nats, subject, queueGroup, handler, dropped);
         bool accepted;
         lock (_lock)
         {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Threading.Channels;
+using Federation.Core.Transport;
 using Federation.Core.Transport.Messaging;
 using NATS.Client.Core;
 
@@ -34,9 +35,16 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
     // wait for that very handler call to return.
     private static readonly AsyncLocal<NatsSubjectSubscription?> RunningHandler = new();
 
+    /// <summary>The drop reason of a message whose header block could not be parsed.</summary>
+    internal const string UnreadableReason = "unreadable";
+
+    /// <summary>The drop reason of a message that found the subscription's queue full.</summary>
+    internal const string SlowConsumerReason = "slow_consumer";
+
     private readonly NatsSubjectConnection _owner;
     private readonly NatsSubjectReceiver _nats;
     private readonly SubjectMessageHandler _handler;
+    private readonly MessageDropHandler? _dropped;
     private readonly Encoding _headerEncoding;
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationToken _token;
@@ -52,10 +60,11 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
     private int _disposed;
     private long _handlerErrors;
 
-    public NatsSubjectSubscription(NatsSubjectConnection owner, NatsConnection nats, string subject, string? queueGroup, SubjectMessageHandler handler)
+    public NatsSubjectSubscription(NatsSubjectConnection owner, NatsConnection nats, string subject, string? queueGroup, SubjectMessageHandler handler, MessageDropHandler? dropped)
     {
         _owner = owner;
         _handler = handler;
+        _dropped = dropped;
         _headerEncoding = nats.Opts.HeaderEncoding;
         _capacity = Math.Max(1, nats.Opts.SubPendingChannelCapacity);
         _waitWhenFull = nats.Opts.SubPendingChannelFullMode == BoundedChannelFullMode.Wait;
@@ -113,7 +122,7 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         }
         catch (FormatException)
         {
-            _owner.MessageDropped(subject, "unreadable header block"); // never silently
+            Dropped(subject, "unreadable header block", UnreadableReason); // never silently
             return ValueTask.CompletedTask;
         }
 
@@ -144,12 +153,19 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         if (!runHere)
         {
             // The queue is full: the newest message goes, never silently.
-            _owner.MessageDropped(subject, "subscription queue full");
+            Dropped(subject, "subscription queue full", SlowConsumerReason);
             return ValueTask.CompletedTask;
         }
 
         RunInline(message);
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Counts and logs a dropped message on the connection, and tells the subscriber, which may count it too.</summary>
+    private void Dropped(string subject, string description, string reason)
+    {
+        _owner.MessageDropped(subject, description);
+        _dropped?.Invoke(reason, 1, $"{description} on '{subject}'");
     }
 
     private void RunInline(SubjectMessage message)

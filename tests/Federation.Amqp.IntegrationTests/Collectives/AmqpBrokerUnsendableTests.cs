@@ -20,7 +20,7 @@ public sealed class AmqpBrokerUnsendableTests(RabbitMqNodeFixture fixture)
     {
         var cluster = $"unsendable{Guid.NewGuid():N}"[..24];
         var subjects = FederationBrokerSubjects.For(cluster);
-        using var errors = new ErrorRecorder(cluster);
+        using var errors = new BrokerErrorRecorder(cluster);
         var transport = new AmqpSubjectTransport();
         await using var broker = new FederationBroker(
             new FederationBrokerOptions { ClusterName = cluster, FederationUri = fixture.Node.AmqpUri(), CollectiveUri = fixture.Node.AmqpUri(), InstanceName = $"{cluster}-1" },
@@ -58,44 +58,5 @@ public sealed class AmqpBrokerUnsendableTests(RabbitMqNodeFixture fixture)
 
         SubjectMessage Reply(string id, string replyTo, string body) =>
             new(subjects.Collective, Encoding.UTF8.GetBytes(body), [new(FederationHeaders.RequestId, id), new(FederationHeaders.ReplyTo, replyTo)]);
-    }
-
-    /// <summary>The broker error counts of one cluster, by error type and direction.</summary>
-    private sealed class ErrorRecorder : IDisposable
-    {
-        private readonly MeterListener _listener = new();
-        private readonly ConcurrentQueue<(string? Type, string? Direction)> _errors = new();
-
-        public ErrorRecorder(string cluster)
-        {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Meter.Name == FederationTelemetry.SourceName && instrument.Name == "federation.broker.errors")
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-            {
-                var map = new Dictionary<string, string?>();
-                foreach (var tag in tags)
-                {
-                    map[tag.Key] = tag.Value?.ToString();
-                }
-
-                if (map.GetValueOrDefault("federation.broker.cluster") == cluster)
-                {
-                    for (var i = 0; i < value; i++)
-                    {
-                        _errors.Enqueue((map.GetValueOrDefault("error.type"), map.GetValueOrDefault("federation.broker.direction")));
-                    }
-                }
-            });
-            _listener.Start();
-        }
-
-        public int Count(string type, string direction) => _errors.Count(e => e.Type == type && e.Direction == direction);
-
-        public void Dispose() => _listener.Dispose();
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Federation.Amqp.Messaging;
+using Federation.Core.Transport;
 using Federation.Core.Transport.Messaging;
 using RabbitMQ.Client;
 
@@ -23,6 +24,7 @@ public sealed class AmqpSubjectUnreadableHeaderTests(RabbitMqNodeFixture fixture
         var transport = new AmqpSubjectTransport(logs);
         var prefix = $"unreadable.{Guid.NewGuid():N}";
         var received = new ConcurrentQueue<string>();
+        var droppedBySubscription = new ConcurrentQueue<string>();
         var members = new List<ISubjectConnection>();
         try
         {
@@ -32,8 +34,8 @@ public sealed class AmqpSubjectUnreadableHeaderTests(RabbitMqNodeFixture fixture
                 var member = await transport.ConnectAsync(new SubjectConnectionRequest(fixture.Node.AmqpUri(), $"member-{i}"), CancellationToken.None);
                 members.Add(member);
                 var name = $"member-{i}";
-                await member.SubscribeAsync($"{prefix}.group", "g", Record("group"), CancellationToken.None);
-                await member.SubscribeAsync($"{prefix}.plain", null, Record($"plain@{name}"), CancellationToken.None);
+                await member.SubscribeAsync($"{prefix}.group", "g", Record("group"), RecordDrop("group"), CancellationToken.None);
+                await member.SubscribeAsync($"{prefix}.plain", null, Record($"plain@{name}"), RecordDrop($"plain@{name}"), CancellationToken.None);
             }
 
             var factory = new ConnectionFactory { Uri = new Uri(fixture.Node.AmqpUri()) };
@@ -62,6 +64,10 @@ public sealed class AmqpSubjectUnreadableHeaderTests(RabbitMqNodeFixture fixture
             Assert.All(members, member => Assert.False(member.Completion.IsCompleted, logs.Text));
             Assert.Equal(expected.Order(), received.Order());
 
+            // Each drop was also told to its subscriber, for the subscriber's own count (a broker's error metric).
+            await Poll.UntilAsync(() => Task.FromResult(droppedBySubscription.Count >= 3 ? droppedBySubscription : null), "each drop should be told to its subscription");
+            Assert.Equal(["group:unreadable", "plain@member-0:unreadable", "plain@member-1:unreadable"], droppedBySubscription.Order());
+
             // And the connections go on.
             await members[1].PublishAsync(new SubjectMessage($"{prefix}.group", "later"u8.ToArray()), CancellationToken.None);
             await Poll.UntilAsync(() => Task.FromResult(received.Contains("group:later") ? received : null), "'later' should arrive");
@@ -74,6 +80,14 @@ public sealed class AmqpSubjectUnreadableHeaderTests(RabbitMqNodeFixture fixture
                 await member.DisposeAsync();
             }
         }
+
+        MessageDropHandler RecordDrop(string subscription) => (reason, count, _) =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                droppedBySubscription.Enqueue($"{subscription}:{reason}");
+            }
+        };
 
         SubjectMessageHandler Record(string subscription) => (message, _) =>
         {

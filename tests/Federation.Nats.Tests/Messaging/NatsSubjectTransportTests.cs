@@ -279,6 +279,7 @@ public sealed class NatsSubjectTransportTests(NatsServerFixture fixture) : IClas
         var subject = $"bounded.{Guid.NewGuid():N}";
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var seen = new ConcurrentQueue<string>();
+        var told = new ConcurrentQueue<string>();
         await using var subscription = await connection.SubscribeAsync(
             subject,
             null,
@@ -287,6 +288,7 @@ public sealed class NatsSubjectTransportTests(NatsServerFixture fixture) : IClas
                 seen.Enqueue(Encoding.UTF8.GetString(m.Body.Span));
                 await release.Task.WaitAsync(token);
             },
+            (reason, count, _) => { for (var i = 0; i < count; i++) { told.Enqueue(reason); } },
             CancellationToken.None);
 
         for (var i = 0; i < 10; i++)
@@ -300,6 +302,9 @@ public sealed class NatsSubjectTransportTests(NatsServerFixture fixture) : IClas
         await Eventually.TrueAsync(() => seen.Count == 5, "the handled and the queued messages", Patience);
         Assert.Equal(["0", "1", "2", "3", "4"], seen);
         Assert.Contains(logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains(subject, StringComparison.Ordinal) && e.Message.Contains("subscription queue full", StringComparison.Ordinal));
+
+        // The subscriber was told of each drop, for its own count (a federation broker's error metric).
+        Assert.Equal(Enumerable.Repeat("slow_consumer", 5), told);
     }
 
     private sealed record LogEntry(LogLevel Level, string Message, Exception? Exception);

@@ -34,6 +34,25 @@ public interface ISubjectConnection : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the subscribe call, not the subscription.</param>
     ValueTask<ISubjectSubscription> SubscribeAsync(string subject, string? queueGroup, SubjectMessageHandler handler, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Subscribes as <see cref="SubscribeAsync(string, string?, SubjectMessageHandler, CancellationToken)"/> does, and tells
+    /// <paramref name="dropped"/> of each message meant for this subscription that the transport dropped before the handler
+    /// saw it, so that the subscriber can count it: a message whose headers it could not read (reason
+    /// <c>unreadable</c>), one that found the subscription's queue full (<c>slow_consumer</c>).
+    /// </summary>
+    /// <remarks>
+    /// The default implementation subscribes without reporting drops, for a transport that never drops a message it
+    /// received. <paramref name="dropped"/> may be called on any thread, also while the handler runs; it must not throw
+    /// or block.
+    /// </remarks>
+    /// <param name="subject">A subject, wildcards allowed.</param>
+    /// <param name="queueGroup">The queue group, or null.</param>
+    /// <param name="handler">Called once per message, one message at a time.</param>
+    /// <param name="dropped">Told of dropped messages, or null to only have them logged by the transport.</param>
+    /// <param name="cancellationToken">Cancels the subscribe call, not the subscription.</param>
+    ValueTask<ISubjectSubscription> SubscribeAsync(string subject, string? queueGroup, SubjectMessageHandler handler, MessageDropHandler? dropped, CancellationToken cancellationToken) =>
+        SubscribeAsync(subject, queueGroup, handler, cancellationToken);
+
     /// <summary>Publishes one message. Returns once the message is handed to the connection's writer, not when it is delivered.</summary>
     /// <param name="message">The message; its <see cref="SubjectMessage.Subject"/> must not contain wildcards.</param>
     /// <param name="cancellationToken">Cancels waiting for buffer space.</param>

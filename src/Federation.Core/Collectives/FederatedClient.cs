@@ -64,7 +64,7 @@ public sealed class FederatedClient : IAsyncDisposable
         await EnsureInboxAsync(cancellationToken).ConfigureAwait(false);
         var requestId = Guid.NewGuid().ToString("N");
         var replySubject = $"{InboxPrefix}{requestId}";
-        var gathered = new ReplyGatherer(request.ExpectedReplies);
+        var gathered = new ReplyGatherer(request.ExpectedReplies, request.MaxReplies);
         _pending[requestId] = gathered;
         try
         {
@@ -82,7 +82,7 @@ public sealed class FederatedClient : IAsyncDisposable
 
             await _federation.FlushAsync(cancellationToken).ConfigureAwait(false);
             var completed = await gathered.WaitAsync(request.Timeout, _time, cancellationToken).ConfigureAwait(false);
-            return new FederatedReplies(requestId, published, gathered.Snapshot(), completed);
+            return new FederatedReplies(requestId, published, gathered.Snapshot(), completed) { RepliesDropped = gathered.Dropped };
         }
         finally
         {
@@ -187,6 +187,11 @@ public sealed class FederatedClient : IAsyncDisposable
         if (request.ExpectedReplies is < 0)
         {
             throw new ArgumentException($"ExpectedReplies: '{request.ExpectedReplies}' must not be negative.", nameof(request));
+        }
+
+        if (request.MaxReplies < 1)
+        {
+            throw new ArgumentException($"MaxReplies: '{request.MaxReplies}' must be at least 1.", nameof(request));
         }
 
         if (request.Timeout < TimeSpan.Zero)

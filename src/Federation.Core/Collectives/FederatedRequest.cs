@@ -22,6 +22,16 @@ public sealed record FederatedRequest
 
     /// <summary>How long to wait for replies.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The most replies kept (default <see cref="DefaultMaxReplies"/>). The reply subject reaches every node of the targeted
+    /// collectives, so a node that replies in a loop could otherwise fill the client's memory until the timeout; replies
+    /// beyond this are dropped and counted in <see cref="FederatedReplies.RepliesDropped"/>, and the wait ends.
+    /// </summary>
+    public int MaxReplies { get; init; } = DefaultMaxReplies;
+
+    /// <summary>The default of <see cref="MaxReplies"/>: far more than the largest Choria fleets have nodes.</summary>
+    public const int DefaultMaxReplies = 1_000_000;
 }
 
 /// <summary>The outcome of <see cref="FederatedClient.RequestAsync"/>.</summary>
@@ -29,4 +39,8 @@ public sealed record FederatedRequest
 /// <param name="MessagesPublished">Messages the client published: chunks times federations.</param>
 /// <param name="Replies">The replies that arrived, in arrival order (bodies copied).</param>
 /// <param name="Completed">True when the expected count arrived before the timeout; false on timeout (always false without an expected count).</param>
-public sealed record FederatedReplies(string RequestId, int MessagesPublished, IReadOnlyList<SubjectMessage> Replies, bool Completed);
+public sealed record FederatedReplies(string RequestId, int MessagesPublished, IReadOnlyList<SubjectMessage> Replies, bool Completed)
+{
+    /// <summary>Replies that arrived after <see cref="FederatedRequest.MaxReplies"/> were kept, and were dropped.</summary>
+    public long RepliesDropped { get; init; }
+}

@@ -2,21 +2,34 @@ using Federation.Core.Transport.Messaging;
 
 namespace Federation.Core.Collectives;
 
-/// <summary>Collects the replies of one request until an expected count arrives.</summary>
-internal sealed class ReplyGatherer(int? expected)
+/// <summary>
+/// Collects the replies of one request until an expected count arrives, keeping at most <paramref name="max"/>: what comes
+/// after that is counted, not kept, and ends the wait.
+/// </summary>
+internal sealed class ReplyGatherer(int? expected, int max)
 {
     private readonly Lock _gate = new();
     private readonly List<SubjectMessage> _replies = [];
     private readonly TaskCompletionSource _enough = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _dropped;
+
+    /// <summary>Replies that arrived when the most to keep were already kept.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
 
     public ValueTask AddAsync(SubjectMessage reply, CancellationToken cancellationToken)
     {
-        // The transport may reuse the body after this handler returns.
-        var copy = reply with { Body = reply.Body.ToArray() };
         lock (_gate)
         {
-            _replies.Add(copy);
-            if (_replies.Count >= expected)
+            if (_replies.Count >= max)
+            {
+                _dropped++;
+                _enough.TrySetResult();
+                return ValueTask.CompletedTask;
+            }
+
+            // The transport may reuse the body after this handler returns.
+            _replies.Add(reply with { Body = reply.Body.ToArray() });
+            if (_replies.Count >= expected || _replies.Count >= max)
             {
                 _enough.TrySetResult();
             }
@@ -25,7 +38,7 @@ internal sealed class ReplyGatherer(int? expected)
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>True when the expected count arrived in time; false on timeout.</summary>
+    /// <summary>True when the expected count arrived in time; false on timeout or when the cap ended the wait first.</summary>
     public async Task<bool> WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
         if (expected is 0)
@@ -36,7 +49,10 @@ internal sealed class ReplyGatherer(int? expected)
         try
         {
             await _enough.Task.WaitAsync(timeout, time, cancellationToken).ConfigureAwait(false);
-            return true;
+            lock (_gate)
+            {
+                return _replies.Count >= expected;
+            }
         }
         catch (TimeoutException)
         {

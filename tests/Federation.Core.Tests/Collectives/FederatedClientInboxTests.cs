@@ -47,6 +47,46 @@ public sealed class FederatedClientInboxTests
     }
 
     [Fact]
+    public async Task A_node_that_replies_in_a_loop_fills_the_request_up_to_MaxReplies_and_the_rest_is_counted_not_kept()
+    {
+        await using var testbed = new CollectivesTestbed();
+        await testbed.StartBrokerAsync("london", "fed", "london");
+        var looping = await testbed.ConnectAsync("london", "looping node");
+        await looping.SubscribeAsync("mcollective.node.loop", null, async (request, token) =>
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                await looping.ReplyAsync(request, Encoding.UTF8.GetBytes($"reply {i}"), null, token);
+            }
+        }, CancellationToken.None);
+        await using var client = await testbed.ClientAsync("fed");
+
+        // No expected count and a timeout far longer than the test may take: without the cap the client would keep every
+        // reply and wait the whole hour; with it, the wait ends at the cap.
+        var request = Ping("mcollective.node.loop", 1) with { ExpectedReplies = null, MaxReplies = 10, Timeout = TimeSpan.FromHours(1) };
+        var result = await client.RequestAsync(request, CancellationToken.None).WaitAsync(CollectivesTestbed.Deadline);
+
+        Assert.Equal(10, result.Replies.Count);
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"reply {i}"), result.Replies.Select(CollectivesTestbed.Text));
+        Assert.False(result.Completed);
+        await Assert.ThrowsAsync<ArgumentException>(() => client.RequestAsync(Ping("mcollective.node.loop", 1) with { MaxReplies = 0 }, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Replies_over_the_cap_are_counted_and_not_kept()
+    {
+        var gatherer = new ReplyGatherer(expected: null, max: 10);
+        for (var i = 0; i < 15; i++)
+        {
+            await gatherer.AddAsync(new Federation.Core.Transport.Messaging.SubjectMessage("r", Encoding.UTF8.GetBytes($"{i}")), CancellationToken.None);
+        }
+
+        Assert.Equal(10, gatherer.Snapshot().Count);
+        Assert.Equal(5, gatherer.Dropped);
+        Assert.False(await gatherer.WaitAsync(TimeSpan.FromHours(1), TimeProvider.System, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_disposed_client_refuses_requests()
     {
         await using var testbed = new CollectivesTestbed();

@@ -9,7 +9,7 @@ namespace Federation.Amqp.IntegrationTests;
 /// <summary>
 /// The link's periodic upstream check on real nodes: an upstream exchange that a publisher deletes and declares again
 /// (which takes the link's bindings with the old one) gets the link's bindings back without a restart, and one deleted for
-/// good is declared again by a restart. The 90 s check runs every half second here (see <see cref="FastChecks"/>).
+/// good is declared again by a restart. The 10 s check runs every half second here (see <see cref="FastChecks"/>).
 /// </summary>
 [Collection(FederationNodesCollection.Name)]
 public sealed class UpstreamSelfHealTests(FederationNodesFixture nodes) : IAsyncLifetime
@@ -143,12 +143,12 @@ public sealed class UpstreamSelfHealTests(FederationNodesFixture nodes) : IAsync
     }
 
     /// <summary>
-    /// The system clock, except that a 90 s timer (the link's upstream check, the plugin's
-    /// <c>internal_exchange_check_interval</c>) fires after half a second, so that a test sees several checks.
+    /// The system clock, except that a 10 s timer (the link's upstream check, the plugin's
+    /// <c>internal_exchange_check_interval</c>, 90 s there) fires after half a second, so that a test sees several checks.
     /// </summary>
     private sealed class FastChecks : TimeProvider
     {
-        private static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(90);
+        private static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(10);
 
         public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
             base.CreateTimer(callback, state, dueTime == CheckInterval ? TimeSpan.FromMilliseconds(500) : dueTime, period);

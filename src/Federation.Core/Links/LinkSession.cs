@@ -13,8 +13,14 @@ namespace Federation.Core.Links;
 /// </summary>
 internal sealed partial class LinkSession
 {
-    /// <summary>The plugin's <c>internal_exchange_check_interval</c> default.</summary>
-    internal static readonly TimeSpan InternalExchangeCheckInterval = TimeSpan.FromSeconds(90);
+    /// <summary>
+    /// How often a link checks its upstream (see <see cref="CheckUpstreamAsync"/>). The plugin's
+    /// <c>internal_exchange_check_interval</c> is 90 s; an upstream exchange deleted and declared again routes nothing to
+    /// the link until the check notices, so every message published meanwhile is lost while the link shows running (a
+    /// black-box run lost 13,000 messages at 200/s in the 65 s before a 90 s check). The check costs two passive declares,
+    /// whatever the number of bindings: every 10 s that is 0.2 round trips a second per link.
+    /// </summary>
+    internal static readonly TimeSpan InternalExchangeCheckInterval = TimeSpan.FromSeconds(10);
 
     private readonly LinkSessionContext _context;
     private readonly DownstreamSession _downstream;
@@ -223,8 +229,8 @@ internal sealed partial class LinkSession
     /// </summary>
     /// <remarks>
     /// Cost: AMQP cannot ask whether a binding exists, and declaring every binding again at every check would cost a
-    /// round trip and a broker transaction per binding every 90 s, per link: a link with 5,000 bindings would keep the
-    /// upstream busy with some 55 bindings a second for nothing, and a hundred such links with 5,500. The sentinel turns
+    /// round trip and a broker transaction per binding every 10 s, per link: a link with 5,000 bindings would keep the
+    /// upstream busy with some 500 bindings a second for nothing, and a hundred such links with 50,000. The sentinel turns
     /// "was the exchange deleted?" into one passive declare, so a check costs two round trips however many bindings the
     /// link has, and only a deletion, which is rare, costs one bind per binding (idempotent: an existing binding with the
     /// same arguments is left as it is).

@@ -466,9 +466,9 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
         await _bed.WaitForBindingsAsync("U", "upstream", "key", 0);
         Assert.Equal(LinkState.Running, engine.GetLinks()[0].State);
 
-        // The 90 s check notices, the link restarts with a new generation and the binding is back.
+        // The periodic check notices, the link restarts with a new generation and the binding is back.
         await Testbed.Eventually(() => time.PendingTimers > 0, () => "check armed");
-        time.Advance(TimeSpan.FromSeconds(90));
+        time.Advance(LinkSession.InternalExchangeCheckInterval);
         await _bed.WaitForBindingsAsync("U", "upstream", "key", 1);
         await Testbed.WaitForRunningLinksAsync(engine, 1);
         await Testbed.PublishAsync(upstream, "upstream", "key", "CAPTURED");

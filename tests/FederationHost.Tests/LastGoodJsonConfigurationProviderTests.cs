@@ -28,6 +28,7 @@ public sealed class LastGoodJsonConfigurationProviderTests : IDisposable
     {
         { """{ "Federation": { "Downstream": """, "not valid JSON" },
         { """{ "a": 1, "A": 2 }""", "A duplicate key 'A' was found" },
+        { """{ "Upstreams": { "up": { "uri": "x" }, "Up": { "uri": "y" } } }""", "names that differ only in case (an upstream 'up' and 'Up', say) are the same key" },
         { "", "the file is empty" },
         { " \n\t ", "the file is empty" },
         { "{ \"a\": " + new string('[', 70) + new string(']', 70) + " }", "maximum configured depth of 64" },

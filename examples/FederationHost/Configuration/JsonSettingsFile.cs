@@ -61,6 +61,10 @@ internal static class JsonSettingsFile
         {
             JsonException json => "not valid JSON: " + json.Message,
             FormatException { InnerException: JsonException json } => "not valid JSON: " + json.Message,
+            FormatException duplicate when duplicate.Message.StartsWith("A duplicate key", StringComparison.Ordinal) =>
+                // The framework compares keys ignoring case, so two upstreams "up" and "Up" collide; say so, since the
+                // file shows two different names.
+                duplicate.Message + " Keys are compared ignoring case, so names that differ only in case (an upstream 'up' and 'Up', say) are the same key.",
             _ => error.Message,
         };
     }

@@ -39,19 +39,21 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     private readonly ConcurrentDictionary<string, JetStreamQueue> _queues = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _topologyGate = new(1, 1);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly string _identity;
+    private readonly string? _configuredClusterName;
     private int _disposed;
     private int _clientClosed;
 
-    private JetStreamBrokerConnection(IBrokerConnection core, NatsConnection client, bool ownsClient, JetStreamUriSettings settings, bool observeTopology)
+    private JetStreamBrokerConnection(IBrokerConnection core, NatsConnection client, bool ownsClient, NatsUriSettings settings, bool observeTopology)
     {
         _core = core;
         _client = client;
         _ownsClient = ownsClient;
-        _settings = settings;
+        _settings = settings.JetStream!;
         _js = new NatsJSContext(client);
-        _streams = new JetStreamStreams(_js, settings, core.DisplayUri, observeTopology && core.Topology is NatsTopologySource topology ? (exchange, stream, subjects) => ReportStreamInterest(topology, exchange, stream, subjects) : null);
-        _identity = core.ClusterName ?? client.ServerInfo?.Name ?? "nats";
+        _streams = new JetStreamStreams(_js, _settings, core.DisplayUri, observeTopology && core.Topology is NatsTopologySource topology ? (exchange, stream, subjects) => ReportStreamInterest(topology, exchange, stream, subjects) : null);
+        // Only what the URI says: the fallback of core.ClusterName, the server's name, is a new server_id on every
+        // restart of a server started without a name, and another node's after a failover (see AttachQueuesAsync).
+        _configuredClusterName = settings.ClusterName;
         _ = core.Completion.ContinueWith(
             t =>
             {
@@ -118,7 +120,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
                 }
             }
 
-            connection = new JetStreamBrokerConnection(core, client, ownsClient, jetStream, request.ObserveTopology);
+            connection = new JetStreamBrokerConnection(core, client, ownsClient, settings, request.ObserveTopology);
             try
             {
                 await connection._js.GetAccountInfoAsync(cancellationToken).ConfigureAwait(false);
@@ -352,7 +354,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             _topologyGate.Release();
         }
 
-        return new JetStreamQueueConsumer(state, options, handler, _identity, DisplayUri, _client.Opts, Completion);
+        return new JetStreamQueueConsumer(state, options, handler, DisplayUri, _client.Opts, Completion);
     }
 
     public async ValueTask DisposeAsync()
@@ -440,7 +442,25 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
 
             var stream = await _streams.EnsureAsync(sources[0]).WaitAsync(cancellationToken).ConfigureAwait(false);
             var consumer = await EnsureConsumerAsync(stream, queue, cancellationToken).ConfigureAwait(false);
-            queue.Attach(new JetStreamAttachment(consumer, sources[0], stream));
+            var upstream = _configuredClusterName ?? JetStreamMessageIdentity.UpstreamOf(await StreamCreatedAsync(stream, cancellationToken).ConfigureAwait(false));
+            queue.Attach(new JetStreamAttachment(consumer, sources[0], stream, upstream));
+        }
+    }
+
+    /// <summary>
+    /// When <paramref name="stream"/> was created: the same on every node of a cluster and across restarts of its servers
+    /// (the store keeps it), and new for a stream deleted and created again, whose sequences start from 1 again.
+    /// </summary>
+    private async ValueTask<DateTimeOffset> StreamCreatedAsync(string stream, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var info = await _js.GetStreamAsync(stream, request: null, cancellationToken).ConfigureAwait(false);
+            return info.Info.Created;
+        }
+        catch (Exception ex)
+        {
+            throw JetStreamErrors.Map(ex, $"look up the stream '{stream}'", DisplayUri, _client.Opts);
         }
     }
 

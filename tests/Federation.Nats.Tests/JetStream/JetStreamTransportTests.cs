@@ -1,6 +1,7 @@
 using System.Text;
 using System.Threading.Channels;
 using Federation.Core.Transport;
+using Federation.Nats.JetStream;
 using Federation.Nats.Transport;
 using Federation.Testing.Brokers;
 using NATS.Client.Core;
@@ -109,6 +110,52 @@ public sealed class JetStreamTransportTests : IAsyncLifetime
 
         await upstream.DeleteQueueAsync("q", CancellationToken.None);
         Assert.Empty(await JetStreamTestKit.ConsumersAsync(_server, "federation-orders"));
+    }
+
+    [Fact]
+    public async Task A_message_keeps_its_identity_when_an_unnamed_upstream_server_restarts_under_another_name()
+    {
+        // No -n and no cluster-name: the server is named after its server_id, new on every start. The identity must not
+        // change with it, or the downstream stores every message that the restart made come back a second time.
+        await using var server = await NatsServerProcess.StartJetStreamAsync(name: null);
+        var uri = $"{server.Url}?jetstream=true&ack-wait-ms=1000";
+        var (firstId, firstName) = await DeliverUnacknowledgedAsync(server, uri, publish: true);
+
+        await server.KillAsync();
+        await server.StartAsync();
+        var (againId, againName) = await DeliverUnacknowledgedAsync(server, uri, publish: false);
+
+        Assert.NotEqual(firstName, againName);
+        Assert.Equal(firstId, againId);
+
+        // Nothing of the server's name; the stream's creation time (Unix ns) stands for the upstream instead.
+        await using var nats = new NatsConnection(new NatsOpts { Url = server.Url });
+        var created = (await new NatsJSContext(nats).GetStreamAsync("federation-orders")).Info.Created;
+        Assert.Equal($"{(created.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100}:federation-orders:1:", firstId[..(firstId.LastIndexOf(':') + 1)]);
+    }
+
+    /// <summary>Connects, attaches queue <c>q</c> to <c>orders</c>, publishes one message if asked, and returns the <c>Nats-Msg-Id</c> of the first delivery (not acknowledged) and the server's name.</summary>
+    private async Task<(string Id, string? ServerName)> DeliverUnacknowledgedAsync(NatsServerProcess server, string uri, bool publish)
+    {
+        var upstream = await _transport.ConnectAsync(new ConnectionRequest(uri, "Federation link test"), CancellationToken.None);
+        await using var _ = upstream;
+        await upstream.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
+        await upstream.DeclareExchangeAsync(new ExchangeSpec("orders", ExchangeSpec.Types.Topic), CancellationToken.None);
+        await upstream.DeclareExchangeAsync(new ExchangeSpec("q A", ExchangeSpec.Types.Fanout, Internal: true), CancellationToken.None);
+        await upstream.BindAsync(new BindingSpec("q A", "q", BindingDestinationKind.Queue, ""), noWait: false, CancellationToken.None);
+        await upstream.BindAsync(new BindingSpec("orders", "q A", BindingDestinationKind.Exchange, "#"), noWait: false, CancellationToken.None);
+        var deliveries = Channel.CreateUnbounded<Delivery>();
+        var consumer = await upstream.ConsumeAsync("q", new ConsumerOptions(10), (d, token) => deliveries.Writer.WriteAsync(d, token), CancellationToken.None);
+        await using var __ = consumer;
+        await using var nats = new NatsConnection(new NatsOpts { Url = server.Url });
+        await nats.ConnectAsync();
+        if (publish)
+        {
+            (await new NatsJSContext(nats).PublishAsync("orders.eu", "one"u8.ToArray())).EnsureSuccess();
+        }
+
+        var delivery = await ReadAsync(deliveries);
+        return ((string)delivery.Properties.Headers![JetStreamHeaders.MessageId]!, nats.ServerInfo?.Name);
     }
 
     [Fact]

@@ -89,6 +89,17 @@ public sealed class JetStreamUnitTests
         Assert.Equal(expected, JetStreamMessageIdentity.StoredAtNanoseconds(replyTo));
 
     [Fact]
+    public void Without_a_cluster_name_the_upstream_of_an_identity_is_the_time_its_stream_was_created()
+    {
+        // Nothing of the server's (its name is its server_id unless set, new on every restart): the stream's creation time,
+        // which the store keeps, every node reports alike, and a stream deleted and created again changes.
+        var created = DateTimeOffset.FromUnixTimeMilliseconds(1_733_400_000_123).AddTicks(4567);
+        Assert.Equal("1733400000123456700", JetStreamMessageIdentity.UpstreamOf(created));
+        Assert.Equal(JetStreamMessageIdentity.UpstreamOf(created), JetStreamMessageIdentity.UpstreamOf(created.ToOffset(TimeSpan.FromHours(2))));
+        Assert.NotEqual(JetStreamMessageIdentity.UpstreamOf(created), JetStreamMessageIdentity.UpstreamOf(created.AddTicks(1)));
+    }
+
+    [Fact]
     public void A_message_identity_names_upstream_stream_sequence_and_stored_time_in_one_string()
     {
         var stored = DateTimeOffset.FromUnixTimeMilliseconds(1_733_400_000_123);

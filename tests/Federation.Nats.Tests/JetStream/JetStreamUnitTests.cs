@@ -1,3 +1,4 @@
+using Federation.Core.InMemory;
 using Federation.Core.Transport;
 using Federation.Nats.JetStream;
 using Federation.Nats.Transport;
@@ -32,6 +33,20 @@ public sealed class JetStreamUnitTests
     [InlineData("nats://h:4222?jetstream=false&ack-wait-ms=1000", "has 'ack-wait-ms', which only applies with 'jetstream=true'")]
     public void Bad_jetstream_keys_are_refused_naming_the_key(string uri, string expected) =>
         Assert.StartsWith(expected, Assert.Single(_transport.ValidateUri(uri)), StringComparison.Ordinal);
+
+    [Fact]
+    public async Task Jetstream_mode_opens_no_client_of_its_own_from_the_uri()
+    {
+        // It runs on the core connection's client. One it opened itself would have the URI's user:password in its URL and
+        // none of the core connection's authentication or TLS options.
+        const string Uri = "nats://user:secret@127.0.0.1:1?jetstream=true";
+        var brokers = new InMemoryBrokerRegistry();
+        brokers.GetOrAdd("js");
+        var core = await new InMemoryTransport(brokers).ConnectAsync(new ConnectionRequest("memory://js", "test"), CancellationToken.None);
+        await using var _ = core;
+        await Assert.ThrowsAsync<ArgumentNullException>(async () =>
+            await JetStreamBrokerConnection.CreateAsync(core, NatsUriSettings.Parse(Uri), new ConnectionRequest(Uri, "test"), client: null!, CancellationToken.None));
+    }
 
     [Fact]
     public void Names_are_subject_safe_and_distinct()

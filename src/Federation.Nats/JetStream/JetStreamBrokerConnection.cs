@@ -291,7 +291,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         ArgumentNullException.ThrowIfNull(options);
         ThrowIfLost();
         var inbox = options.Confirms
-            ? await JetStreamPubAckInbox.OpenAsync(_client, DisplayUri, _js.Opts.RequestTimeout, TimeProvider.System, _streams.Forget, cancellationToken).ConfigureAwait(false)
+            ? await JetStreamPubAckInbox.OpenAsync(_client, DisplayUri, _js.Opts.RequestTimeout, TimeProvider.System, _streams.Forget, options.Dropped, cancellationToken).ConfigureAwait(false)
             : null;
         return new JetStreamPublisher(this, _client, inbox);
     }

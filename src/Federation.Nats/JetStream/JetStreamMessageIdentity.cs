@@ -35,6 +35,35 @@ internal static class JetStreamMessageIdentity
             : string.Create(CultureInfo.InvariantCulture, $"{upstream}:{metadata.Stream}:{metadata.Sequence.Stream}:{(metadata.Timestamp.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100}");
     }
 
+    /// <summary>
+    /// Whether <paramref name="messageId"/> has the form of an identity a durable link made (<see cref="Of"/>), on this hop or
+    /// an earlier one: <c>&lt;upstream&gt;:&lt;stream&gt;:&lt;digits&gt;:&lt;digits&gt;</c>. Such an id names one stored message
+    /// of one stream incarnation, so a downstream that already holds it holds this message: the duplicate is a redelivery.
+    /// Any other id is the producer's own, which another producer (another upstream's, say) may reuse for a different message.
+    /// </summary>
+    public static bool IsLinkBuilt(ReadOnlySpan<char> messageId)
+    {
+        // From the right: the upstream part may hold ':' (a cluster-name), the others cannot.
+        var storedAt = messageId.LastIndexOf(':');
+        if (storedAt < 0 || !IsNumber(messageId[(storedAt + 1)..]))
+        {
+            return false;
+        }
+
+        var rest = messageId[..storedAt];
+        var sequence = rest.LastIndexOf(':');
+        if (sequence < 0 || !IsNumber(rest[(sequence + 1)..]))
+        {
+            return false;
+        }
+
+        rest = rest[..sequence];
+        var stream = rest.LastIndexOf(':');
+        return stream > 0 && stream < rest.Length - 1;
+    }
+
+    private static bool IsNumber(ReadOnlySpan<char> token) => token.Length is > 0 and <= 20 && !token.ContainsAnyExceptInRange('0', '9');
+
     /// <summary>The upstream part of the identities of a stream's messages when the URI names no <c>cluster-name</c>: when the stream was created, in Unix nanoseconds.</summary>
     public static string UpstreamOf(DateTimeOffset streamCreated) =>
         ((streamCreated.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100).ToString(CultureInfo.InvariantCulture);

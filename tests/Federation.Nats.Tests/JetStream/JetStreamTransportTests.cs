@@ -176,6 +176,36 @@ public sealed class JetStreamTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_message_dropped_as_a_duplicate_of_a_producer_id_is_reported_and_a_redelivery_of_a_link_id_is_not()
+    {
+        var downstream = await _transport.ConnectAsync(new ConnectionRequest($"{_server.Url}?cluster-name=D&jetstream=true", "Federation supervisor"), CancellationToken.None);
+        await using var _ = downstream;
+        var drops = new List<(string Reason, long Count, string? Cause)>();
+        var options = new PublisherOptions(Confirms: true) { Dropped = (reason, count, cause) => { lock (drops) { drops.Add((reason, count, cause)); } } };
+        await using var publisher = await downstream.OpenPublisherAsync(options, CancellationToken.None);
+
+        // Producers at two sites that both number their messages: the second "order-7" is a different message, and the
+        // stream drops it as a duplicate. The publish is confirmed all the same (sent again, it would be dropped again),
+        // so only the report tells that it is not in the stream.
+        await publisher.PublishAsync("collide", "eu", new MessageProperties { Headers = new() { ["Nats-Msg-Id"] = "order-7" } }, "from eu"u8.ToArray(), CancellationToken.None);
+        await publisher.PublishAsync("collide", "us", new MessageProperties { Headers = new() { ["Nats-Msg-Id"] = "order-7" } }, "from us"u8.ToArray(), CancellationToken.None);
+
+        // An id a link made names one stored message: its duplicate is a redelivery, the duplicate window at work.
+        var linkId = new MessageProperties { Headers = new() { ["Nats-Msg-Id"] = "1733400000123456700:federation-orders:40:1733400000123456789" } };
+        await publisher.PublishAsync("collide", "eu", linkId, "forwarded"u8.ToArray(), CancellationToken.None);
+        await publisher.PublishAsync("collide", "eu", linkId, "forwarded"u8.ToArray(), CancellationToken.None);
+
+        Assert.Equal(["from eu", "forwarded"], await JetStreamTestKit.ReadAllTextAsync(_server, "federation-collide"));
+        lock (drops)
+        {
+            var (reason, count, cause) = Assert.Single(drops);
+            Assert.Equal(("downstream_duplicate", 1L), (reason, count));
+            Assert.Contains("already held a message with the Nats-Msg-Id 'order-7' (stream sequence 1)", cause, StringComparison.Ordinal);
+            Assert.Contains("'collide.us'", cause, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Pipelined_confirmed_publishes_keep_their_order_and_each_its_own_headers()
     {
         // The first publishes wait for the stream to be created (the chained path), the rest are written at once (the

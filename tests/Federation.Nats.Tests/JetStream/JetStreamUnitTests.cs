@@ -114,6 +114,20 @@ public sealed class JetStreamUnitTests
         Assert.NotEqual(JetStreamMessageIdentity.UpstreamOf(created), JetStreamMessageIdentity.UpstreamOf(created.AddTicks(1)));
     }
 
+    [Theory]
+    [InlineData("1733400000123456700:federation-orders:40:1733400000123456789", true)]
+    [InlineData("UP:federation-orders:40:1733400000123456789", true)]
+    [InlineData("site:a:UP:S:7:1", true)] // a cluster-name may hold ':'
+    [InlineData("order-7", false)]
+    [InlineData("U:s:1", false)] // the former <cluster>:<stream>:<sequence> form, or a producer's
+    [InlineData("UP::7:1", false)]
+    [InlineData(":S:7:1", false)]
+    [InlineData("UP:S:7:", false)]
+    [InlineData("UP:S:x:1", false)]
+    [InlineData("UP:S:7:123456789012345678901", false)]
+    public void Ids_a_link_made_are_told_from_a_producers(string id, bool linkBuilt) =>
+        Assert.Equal(linkBuilt, JetStreamMessageIdentity.IsLinkBuilt(id));
+
     [Fact]
     public void A_message_identity_names_upstream_stream_sequence_and_stored_time_in_one_string()
     {

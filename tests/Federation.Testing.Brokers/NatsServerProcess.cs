@@ -53,14 +53,16 @@ public sealed class NatsServerProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts a nats-server named <paramref name="name"/> with JetStream (<c>-js -sd DIR</c>) in a new temporary store
-    /// directory, which <see cref="RestartAsync"/> keeps and <see cref="DisposeAsync"/> deletes.
+    /// directory, which <see cref="RestartAsync"/> keeps and <see cref="DisposeAsync"/> deletes. A null name starts it
+    /// without <c>-n</c>: the server is then named after its <c>server_id</c>, which is new on every start.
     /// </summary>
-    public static async Task<NatsServerProcess> StartJetStreamAsync(string name, params string[] extraArgs)
+    public static async Task<NatsServerProcess> StartJetStreamAsync(string? name, params string[] extraArgs)
     {
         var store = Directory.CreateTempSubdirectory("nats-js-").FullName;
         try
         {
-            return await StartAsync(store, ["-n", name, "-js", "-sd", store, .. extraArgs]);
+            string[] naming = name is null ? [] : ["-n", name];
+            return await StartAsync(store, [.. naming, "-js", "-sd", store, .. extraArgs]);
         }
         catch
         {

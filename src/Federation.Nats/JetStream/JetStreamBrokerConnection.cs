@@ -30,7 +30,6 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
 {
     private readonly IBrokerConnection _core;
     private readonly NatsConnection _client;
-    private readonly bool _ownsClient;
     private readonly NatsJSContext _js;
     private readonly JetStreamUriSettings _settings;
     private readonly JetStreamStreams _streams;
@@ -39,19 +38,19 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     private readonly ConcurrentDictionary<string, JetStreamQueue> _queues = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _topologyGate = new(1, 1);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly string _identity;
+    private readonly string? _configuredClusterName;
     private int _disposed;
-    private int _clientClosed;
 
-    private JetStreamBrokerConnection(IBrokerConnection core, NatsConnection client, bool ownsClient, JetStreamUriSettings settings, bool observeTopology)
+    private JetStreamBrokerConnection(IBrokerConnection core, NatsConnection client, NatsUriSettings settings, bool observeTopology)
     {
         _core = core;
         _client = client;
-        _ownsClient = ownsClient;
-        _settings = settings;
+        _settings = settings.JetStream!;
         _js = new NatsJSContext(client);
-        _streams = new JetStreamStreams(_js, settings, core.DisplayUri, observeTopology && core.Topology is NatsTopologySource topology ? (exchange, stream, subjects) => ReportStreamInterest(topology, exchange, stream, subjects) : null);
-        _identity = core.ClusterName ?? client.ServerInfo?.Name ?? "nats";
+        _streams = new JetStreamStreams(_js, _settings, core.DisplayUri, observeTopology && core.Topology is NatsTopologySource topology ? (exchange, stream, subjects) => ReportStreamInterest(topology, exchange, stream, subjects) : null);
+        // Only what the URI says: the fallback of core.ClusterName, the server's name, is a new server_id on every
+        // restart of a server started without a name, and another node's after a failover (see AttachQueuesAsync).
+        _configuredClusterName = settings.ClusterName;
         _ = core.Completion.ContinueWith(
             t =>
             {
@@ -83,42 +82,24 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     public IBrokerLeases? Leases => _core.Leases;
 
     /// <summary>
-    /// Wraps <paramref name="core"/> in JetStream mode. <paramref name="client"/> is the official client connection to the
-    /// same server: the core connection's own after the transport moved onto the official client, or (until then) one
-    /// this method opens. On failure, <paramref name="core"/> is disposed.
+    /// Wraps <paramref name="core"/> in JetStream mode. <paramref name="client"/> is the core connection's own official
+    /// client connection, which the core connection opened (with the URI's credentials and TLS) and closes. On failure,
+    /// <paramref name="core"/> is disposed.
     /// </summary>
     /// <exception cref="BrokerUnreachableException">The server has no JetStream.</exception>
-    public static async ValueTask<IBrokerConnection> CreateAsync(IBrokerConnection core, NatsUriSettings settings, ConnectionRequest request, NatsConnection? client, CancellationToken cancellationToken)
+    public static async ValueTask<IBrokerConnection> CreateAsync(IBrokerConnection core, NatsUriSettings settings, ConnectionRequest request, NatsConnection client, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(core);
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(request);
-        var jetStream = settings.JetStream ?? throw new ArgumentException("The URI does not have jetstream=true.", nameof(settings));
-        var ownsClient = client is null;
+        ArgumentNullException.ThrowIfNull(client);
+        _ = settings.JetStream ?? throw new ArgumentException("The URI does not have jetstream=true.", nameof(settings));
         JetStreamBrokerConnection? connection = null;
         try
         {
-            if (client is null)
-            {
-                client = new NatsConnection(new NatsOpts
-                {
-                    Url = settings.ServerUrl,
-                    Name = request.ConnectionName,
-                    ConnectTimeout = settings.ConnectTimeout,
-                    MaxReconnectRetry = 0,
-                    RetryOnInitialConnect = false,
-                });
-                try
-                {
-                    await client.ConnectAsync().AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    throw NatsConnectErrors.Unreachable(request.Uri, core.DisplayUri, ex);
-                }
-            }
-
-            connection = new JetStreamBrokerConnection(core, client, ownsClient, jetStream, request.ObserveTopology);
+            // No client of its own: one opened here from settings.ServerUrl would carry the URI's user:password in its
+            // URL and none of the core connection's authentication or TLS options.
+            connection = new JetStreamBrokerConnection(core, client, settings, request.ObserveTopology);
             try
             {
                 await connection._js.GetAccountInfoAsync(cancellationToken).ConfigureAwait(false);
@@ -147,18 +128,6 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             }
             else
             {
-                if (ownsClient && client is not null)
-                {
-                    try
-                    {
-                        await client.DisposeAsync().ConfigureAwait(false);
-                    }
-                    catch (NatsException)
-                    {
-                        // A client that never connected or already died; nothing is left to close.
-                    }
-                }
-
                 await core.DisposeAsync().ConfigureAwait(false);
             }
 
@@ -322,7 +291,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         ArgumentNullException.ThrowIfNull(options);
         ThrowIfLost();
         var inbox = options.Confirms
-            ? await JetStreamPubAckInbox.OpenAsync(_client, DisplayUri, _js.Opts.RequestTimeout, TimeProvider.System, _streams.Forget, cancellationToken).ConfigureAwait(false)
+            ? await JetStreamPubAckInbox.OpenAsync(_client, DisplayUri, _js.Opts.RequestTimeout, TimeProvider.System, _streams.Forget, options.Dropped, cancellationToken).ConfigureAwait(false)
             : null;
         return new JetStreamPublisher(this, _client, inbox);
     }
@@ -352,7 +321,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             _topologyGate.Release();
         }
 
-        return new JetStreamQueueConsumer(state, options, handler, _identity, DisplayUri, _client.Opts, Completion);
+        return new JetStreamQueueConsumer(state, options, handler, DisplayUri, _client.Opts, Completion);
     }
 
     public async ValueTask DisposeAsync()
@@ -370,12 +339,11 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
 
         try
         {
-            // Never throws: an exception here would stop the engine from opening the next connection.
-            await CloseOwnedClientAsync().ConfigureAwait(false);
+            // The core connection closes the client, which is its own.
+            await _core.DisposeAsync().ConfigureAwait(false);
         }
         finally
         {
-            await _core.DisposeAsync().ConfigureAwait(false);
             _completion.TrySetResult();
             _topologyGate.Dispose();
         }
@@ -440,7 +408,25 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
 
             var stream = await _streams.EnsureAsync(sources[0]).WaitAsync(cancellationToken).ConfigureAwait(false);
             var consumer = await EnsureConsumerAsync(stream, queue, cancellationToken).ConfigureAwait(false);
-            queue.Attach(new JetStreamAttachment(consumer, sources[0], stream));
+            var upstream = _configuredClusterName ?? JetStreamMessageIdentity.UpstreamOf(await StreamCreatedAsync(stream, cancellationToken).ConfigureAwait(false));
+            queue.Attach(new JetStreamAttachment(consumer, sources[0], stream, upstream));
+        }
+    }
+
+    /// <summary>
+    /// When <paramref name="stream"/> was created: the same on every node of a cluster and across restarts of its servers
+    /// (the store keeps it), and new for a stream deleted and created again, whose sequences start from 1 again.
+    /// </summary>
+    private async ValueTask<DateTimeOffset> StreamCreatedAsync(string stream, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var info = await _js.GetStreamAsync(stream, request: null, cancellationToken).ConfigureAwait(false);
+            return info.Info.Created;
+        }
+        catch (Exception ex)
+        {
+            throw JetStreamErrors.Map(ex, $"look up the stream '{stream}'", DisplayUri, _client.Opts);
         }
     }
 
@@ -489,31 +475,9 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         if (Volatile.Read(ref _disposed) == 0)
         {
             _completion.TrySetException(new ConnectionLostException($"The JetStream connection to {DisplayUri} was lost."));
-
-            // The engine reconnects by opening a new connection. The official client would reconnect on its own (its
-            // MaxReconnectRetry = 0 means "no limit"), and this connection's consumer would then pull again, beside the
-            // next session's, on the restarted server: close it now.
-            _ = Task.Run(CloseOwnedClientAsync);
         }
 
         return ValueTask.CompletedTask;
-    }
-
-    private async Task CloseOwnedClientAsync()
-    {
-        if (!_ownsClient || Interlocked.Exchange(ref _clientClosed, 1) != 0)
-        {
-            return;
-        }
-
-        try
-        {
-            await _client.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (NatsException)
-        {
-            // The official client throws (NatsTimeoutException) when disposed after its socket died; it is gone either way.
-        }
     }
 
     private void ThrowIfLost()

@@ -5,16 +5,23 @@ namespace Federation.Nats.JetStream;
 
 /// <summary>
 /// The <c>Nats-Msg-Id</c> a durable link gives a message that has none of its own:
-/// <c>&lt;upstream identity&gt;:&lt;stream&gt;:&lt;stream sequence&gt;:&lt;stored at, Unix nanoseconds&gt;</c>.
+/// <c>&lt;upstream&gt;:&lt;stream&gt;:&lt;stream sequence&gt;:&lt;stored at, Unix nanoseconds&gt;</c>, where the upstream is the
+/// URI's <c>cluster-name</c> or else the time the stream was created, in Unix nanoseconds (<see cref="UpstreamOf"/>).
 /// </summary>
 /// <remarks>
-/// The sequence alone names a message only within one incarnation of the stream: a stream that is deleted and created
+/// <para>The upstream part must be the same in every redelivery of a message, or the downstream's duplicate window cannot
+/// match it; it must also differ between two upstreams that feed one downstream. The server's name is neither: a
+/// nats-server started without <c>-n</c> is named after its <c>server_id</c>, new on every restart, and a cluster
+/// delivers from another node after a failover, so every message redelivered after a restart got a new id and was stored
+/// twice. The stream's creation time is kept in the store, the same on every node, and tells two upstreams' streams
+/// apart (to the 100 ns the client reads it with).</para>
+/// <para>The sequence alone names a message only within one incarnation of the stream: a stream that is deleted and created
 /// again (by the link, by an operator, or by an upstream server that restarted with an empty store) numbers from 1 again,
 /// and a downstream would drop its new messages as duplicates of the old ones within its duplicate window, while the link
 /// took their PubAcks (<c>duplicate: true</c>) as confirmed. The time the stream stored the message tells the
 /// incarnations apart, and it is the same in every redelivery of that message (it is the stored message's, from the ack
 /// reply subject), so a redelivery is still dropped. The client's parsed <see cref="NatsJSMsgMetadata.Timestamp"/> keeps
-/// only milliseconds, so the nanoseconds are read from the reply subject itself.
+/// only milliseconds, so the nanoseconds are read from the reply subject itself.</para>
 /// </remarks>
 internal static class JetStreamMessageIdentity
 {
@@ -27,6 +34,39 @@ internal static class JetStreamMessageIdentity
             ? string.Create(CultureInfo.InvariantCulture, $"{upstream}:{metadata.Stream}:{metadata.Sequence.Stream}:{replyTo.AsSpan(start, length)}")
             : string.Create(CultureInfo.InvariantCulture, $"{upstream}:{metadata.Stream}:{metadata.Sequence.Stream}:{(metadata.Timestamp.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100}");
     }
+
+    /// <summary>
+    /// Whether <paramref name="messageId"/> has the form of an identity a durable link made (<see cref="Of"/>), on this hop or
+    /// an earlier one: <c>&lt;upstream&gt;:&lt;stream&gt;:&lt;digits&gt;:&lt;digits&gt;</c>. Such an id names one stored message
+    /// of one stream incarnation, so a downstream that already holds it holds this message: the duplicate is a redelivery.
+    /// Any other id is the producer's own, which another producer (another upstream's, say) may reuse for a different message.
+    /// </summary>
+    public static bool IsLinkBuilt(ReadOnlySpan<char> messageId)
+    {
+        // From the right: the upstream part may hold ':' (a cluster-name), the others cannot.
+        var storedAt = messageId.LastIndexOf(':');
+        if (storedAt < 0 || !IsNumber(messageId[(storedAt + 1)..]))
+        {
+            return false;
+        }
+
+        var rest = messageId[..storedAt];
+        var sequence = rest.LastIndexOf(':');
+        if (sequence < 0 || !IsNumber(rest[(sequence + 1)..]))
+        {
+            return false;
+        }
+
+        rest = rest[..sequence];
+        var stream = rest.LastIndexOf(':');
+        return stream > 0 && stream < rest.Length - 1;
+    }
+
+    private static bool IsNumber(ReadOnlySpan<char> token) => token.Length is > 0 and <= 20 && !token.ContainsAnyExceptInRange('0', '9');
+
+    /// <summary>The upstream part of the identities of a stream's messages when the URI names no <c>cluster-name</c>: when the stream was created, in Unix nanoseconds.</summary>
+    public static string UpstreamOf(DateTimeOffset streamCreated) =>
+        ((streamCreated.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100).ToString(CultureInfo.InvariantCulture);
 
     /// <summary>
     /// The timestamp token of an ack reply subject (ADR-15): <c>$JS.ACK.&lt;stream&gt;.&lt;consumer&gt;.&lt;delivered&gt;.&lt;stream seq&gt;.&lt;consumer seq&gt;.&lt;timestamp&gt;.&lt;pending&gt;</c>,

@@ -7,7 +7,7 @@ namespace Federation.Nats.JetStream;
 /// <summary>What a JetStream publish's reply said: stored (a duplicate within the window counts), refused, or nobody answered.</summary>
 internal enum JetStreamPubAckKind
 {
-    /// <summary>The stream stored the message (or already had it: a duplicate within its window).</summary>
+    /// <summary>The stream stored the message (or already had one with its <c>Nats-Msg-Id</c>: <see cref="JetStreamPubAck.Duplicate"/>).</summary>
     Stored,
 
     /// <summary>The stream refused the message: <see cref="JetStreamPubAck.Error"/> says why.</summary>
@@ -26,7 +26,15 @@ internal enum JetStreamPubAckKind
 /// error (<c>{"error":{"code":503,"err_code":10077,"description":"..."}}</c>), or a status-only header block
 /// (<c>NATS/1.0 503</c>, no responders).
 /// </summary>
-internal readonly record struct JetStreamPubAck(JetStreamPubAckKind Kind, string? Error = null, long? ErrorCode = null)
+/// <param name="Kind">What the reply said.</param>
+/// <param name="Error">Why the stream refused it, or what the reply was instead of a PubAck.</param>
+/// <param name="ErrorCode">The refusal's <c>err_code</c>.</param>
+/// <param name="Duplicate">
+/// A PubAck with <c>"duplicate":true</c>: the stream stored nothing, since it holds a message with the same
+/// <c>Nats-Msg-Id</c> from within its duplicate window (this one again, or a different one with the same id).
+/// </param>
+/// <param name="Sequence">The PubAck's <c>seq</c>: the stored message's (for a duplicate, the one the stream already held).</param>
+internal readonly record struct JetStreamPubAck(JetStreamPubAckKind Kind, string? Error = null, long? ErrorCode = null, bool Duplicate = false, ulong? Sequence = null)
 {
     private static readonly byte[] StatusLinePrefix = "NATS/1.0"u8.ToArray();
 
@@ -95,6 +103,8 @@ internal readonly record struct JetStreamPubAck(JetStreamPubAckKind Kind, string
         }
 
         var sawStream = false;
+        var duplicate = false;
+        ulong? sequence = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("error"u8))
@@ -104,13 +114,29 @@ internal readonly record struct JetStreamPubAck(JetStreamPubAckKind Kind, string
                 return new JetStreamPubAck(JetStreamPubAckKind.Refused, error, errorCode);
             }
 
+            if (reader.ValueTextEquals("duplicate"u8))
+            {
+                reader.Read();
+                duplicate = reader.TokenType == JsonTokenType.True;
+                reader.Skip();
+                continue;
+            }
+
+            if (reader.ValueTextEquals("seq"u8))
+            {
+                reader.Read();
+                sequence = reader.TokenType == JsonTokenType.Number && reader.TryGetUInt64(out var seq) ? seq : null;
+                reader.Skip();
+                continue;
+            }
+
             sawStream |= reader.ValueTextEquals("stream"u8);
             reader.Read();
             reader.Skip();
         }
 
         return sawStream
-            ? new JetStreamPubAck(JetStreamPubAckKind.Stored)
+            ? new JetStreamPubAck(JetStreamPubAckKind.Stored, Duplicate: duplicate, Sequence: sequence)
             : new JetStreamPubAck(JetStreamPubAckKind.Unreadable, "a JSON reply without a stream instead of a PubAck");
     }
 

@@ -29,13 +29,15 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
     private readonly Lock _lock = new();
     private readonly Dictionary<long, PendingPubAck> _pending = [];
     private readonly Action? _onNoStream;
+    private readonly MessageDropHandler? _dropped;
     private long _next;
     private bool _closed;
 
-    private JetStreamPubAckInbox(NatsConnection client, string inbox, string displayUri, TimeSpan timeout, TimeProvider time, Action? onNoStream)
+    private JetStreamPubAckInbox(NatsConnection client, string inbox, string displayUri, TimeSpan timeout, TimeProvider time, Action? onNoStream, MessageDropHandler? dropped)
         : base(client, client.SubscriptionManager, inbox + ".*", queueGroup: null, opts: null)
     {
         _onNoStream = onNoStream;
+        _dropped = dropped;
         _prefix = inbox + ".";
         _displayUri = displayUri;
         _timeout = timeout;
@@ -50,13 +52,14 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
     /// <param name="timeout">How long a publish waits for its PubAck.</param>
     /// <param name="time">The clock of that timeout.</param>
     /// <param name="onNoStream">Called when a reply says that no stream captures a subject (the stream was deleted); may be null.</param>
+    /// <param name="dropped">Told of each message with a producer's <c>Nats-Msg-Id</c> that the stream dropped as a duplicate; may be null.</param>
     /// <param name="cancellationToken">Cancels subscribing.</param>
-    public static async ValueTask<JetStreamPubAckInbox> OpenAsync(NatsConnection client, string displayUri, TimeSpan timeout, TimeProvider time, Action? onNoStream, CancellationToken cancellationToken)
+    public static async ValueTask<JetStreamPubAckInbox> OpenAsync(NatsConnection client, string displayUri, TimeSpan timeout, TimeProvider time, Action? onNoStream, MessageDropHandler? dropped, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
         // Under the configured inbox prefix (what permissions allow), but not under the connection's own inbox
         // (client.NewInbox()): the client routes that by exact subject to its request multiplexer, never to a wildcard.
-        var inbox = new JetStreamPubAckInbox(client, $"{client.Opts.InboxPrefix}.{Guid.NewGuid():N}", displayUri, timeout, time, onNoStream);
+        var inbox = new JetStreamPubAckInbox(client, $"{client.Opts.InboxPrefix}.{Guid.NewGuid():N}", displayUri, timeout, time, onNoStream, dropped);
         try
         {
             await client.AddSubAsync(inbox, cancellationToken).ConfigureAwait(false);
@@ -88,10 +91,13 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
     }
 
     /// <summary>Takes a reply subject for one publish to <paramref name="subject"/>; the returned entry completes with its PubAck.</summary>
+    /// <param name="subject">The subject published to.</param>
+    /// <param name="producerMessageId">The message's <c>Nats-Msg-Id</c> when it is a producer's own (see <see cref="PendingPubAck.ProducerMessageId"/>).</param>
+    /// <param name="replyTo">The reply subject to publish with.</param>
     /// <exception cref="ConnectionLostException">The inbox is closed.</exception>
-    public PendingPubAck Register(string subject, out string replyTo)
+    public PendingPubAck Register(string subject, string? producerMessageId, out string replyTo)
     {
-        var pending = new PendingPubAck(subject, _time.GetTimestamp());
+        var pending = new PendingPubAck(subject, _time.GetTimestamp(), producerMessageId);
         long id;
         lock (_lock)
         {
@@ -157,10 +163,43 @@ internal sealed class JetStreamPubAckInbox : NatsSubBase
             // The stream that was ensured is gone: the next publish looks for it again (and creates the link's own).
             _onNoStream?.Invoke();
         }
+        else if (reply.Duplicate && pending?.ProducerMessageId is { } producerId)
+        {
+            ReportDuplicate(pending, producerId, reply.Sequence);
+        }
 
         pending?.Settle(reply, _displayUri);
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>
+    /// A message with a producer's <c>Nats-Msg-Id</c> that the stream did not store, since it held one with that id: counted
+    /// as dropped. It is confirmed all the same (the link acknowledges it upstream: sending it again would be dropped
+    /// again), so without the count a different message whose producer reused the id (producers at two upstream sites
+    /// numbering alike, say) would vanish unseen. A duplicate of an id a link made is a redelivery of the message the
+    /// stream holds, the duplicate window at work, and is not reported.
+    /// </summary>
+    private void ReportDuplicate(PendingPubAck pending, string producerId, ulong? sequence)
+    {
+        if (_dropped is not { } dropped)
+        {
+            return;
+        }
+
+        var held = sequence is { } seq ? string.Create(CultureInfo.InvariantCulture, $" (stream sequence {seq})") : "";
+        dropped(DuplicateReason, 1, $"the JetStream stream on {_displayUri} already held a message with the Nats-Msg-Id '{Printable(producerId)}'{held} and dropped the one published to '{pending.Subject}' as its duplicate: either a redelivery of that same message, or a different message whose producer reused the id (within the stream's duplicate window), which is then lost");
+    }
+
+    /// <summary>The id as a log shows it: one line (an id from an AMQP header may hold any character), at most 200 characters.</summary>
+    private static string Printable(string id)
+    {
+        const int Max = 200;
+        var shown = id.Length > Max ? id[..Max] + "..." : id;
+        return shown.Any(char.IsControl) ? new string([.. shown.Select(c => char.IsControl(c) ? '?' : c)]) : shown;
+    }
+
+    /// <summary>The drop reason of a message the downstream stream dropped as a duplicate of another with its producer's <c>Nats-Msg-Id</c>.</summary>
+    internal const string DuplicateReason = "downstream_duplicate";
 
     /// <inheritdoc />
     protected override void TryComplete()

@@ -9,6 +9,8 @@ namespace Federation.Nats.JetStream;
 /// Publishes to a JetStream downstream. With confirms, a publish completes on the stream's PubAck (a duplicate within the
 /// window is confirmed too: the stream has the message), fails with <see cref="PublishNackedException"/> when the stream
 /// refuses it or no stream captures the subject, and with <see cref="ConnectionLostException"/> when the outcome is unknown.
+/// A duplicate PubAck for a message whose <c>Nats-Msg-Id</c> is a producer's own is confirmed too, and reported to
+/// <see cref="PublisherOptions.Dropped"/> (see <see cref="JetStreamPubAckInbox"/>).
 /// Without confirms, messages are published on core NATS and the stream still captures them (an exchange only exclusive
 /// queues read gets no stream for them: see <see cref="JetStreamBrokerConnection.NeedsNoStream"/>).
 /// </summary>
@@ -55,16 +57,17 @@ internal sealed class JetStreamPublisher : IMessagePublisher
             return new ValueTask(sent);
         }
 
+        var producerId = ProducerMessageId(properties);
         var captured = _connection.StreamForPublishAsync(exchange);
         if (!captured.IsCompletedSuccessfully || !_written.IsCompleted)
         {
             KeepHeaders(headers);
-            var chained = WriteAfterAsync(_written, captured, subject, headers, body, cancellationToken);
+            var chained = WriteAfterAsync(_written, captured, subject, producerId, headers, body, cancellationToken);
             _written = chained;
             return new ValueTask(AwaitPubAckAsync(chained, cancellationToken));
         }
 
-        var pending = _inbox.Register(subject, out var replyTo);
+        var pending = _inbox.Register(subject, producerId, out var replyTo);
         var writing = Write(subject, body, headers, replyTo, cancellationToken);
         if (writing.IsCompletedSuccessfully)
         {
@@ -97,11 +100,11 @@ internal sealed class JetStreamPublisher : IMessagePublisher
     }
 
     /// <summary>Writes after the previous publish and once the stream exists; completes when written, with the publish's pending PubAck.</summary>
-    private async Task<PendingPubAck> WriteAfterAsync(Task previous, Task<string> stream, string subject, ClientHeaders? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    private async Task<PendingPubAck> WriteAfterAsync(Task previous, Task<string> stream, string subject, string? producerId, ClientHeaders? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await stream.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var pending = _inbox!.Register(subject, out var replyTo);
+        var pending = _inbox!.Register(subject, producerId, out var replyTo);
         return await WrittenAsync(Write(subject, body, headers, replyTo, cancellationToken), pending, subject).ConfigureAwait(false);
     }
 
@@ -161,6 +164,28 @@ internal sealed class JetStreamPublisher : IMessagePublisher
     {
         var pending = await written.ConfigureAwait(false);
         await pending.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The message's <c>Nats-Msg-Id</c> when a producer set it, rather than a link (<see cref="JetStreamMessageIdentity.IsLinkBuilt"/>);
+    /// null when it has none or a link made it. Only for such an id does a duplicate PubAck report a drop.
+    /// </summary>
+    private static string? ProducerMessageId(MessageProperties properties)
+    {
+        // Spelled exactly: nats-server (2.9.10) deduplicates by this header name only, case-sensitively.
+        if (properties.Headers is not { Count: > 0 } headers || !headers.TryGetValue(JetStreamHeaders.MessageId, out var value))
+        {
+            return null;
+        }
+
+        var id = value switch
+        {
+            string text => text,
+            byte[] bytes => System.Text.Encoding.UTF8.GetString(bytes),
+            null => null,
+            _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture),
+        };
+        return string.IsNullOrEmpty(id) || JetStreamMessageIdentity.IsLinkBuilt(id) ? null : id;
     }
 
     private Exception ToPublishFailure(Exception ex, string subject) => ex switch

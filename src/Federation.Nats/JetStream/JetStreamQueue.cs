@@ -37,5 +37,8 @@ internal sealed class JetStreamQueue(string name, JetStreamBindingGraph graph)
     }
 }
 
-/// <summary>The durable consumer of a queue, the stream it reads and the exchange whose subjects that stream captures.</summary>
-internal sealed record JetStreamAttachment(INatsJSConsumer Consumer, string Exchange, string Stream);
+/// <summary>
+/// The durable consumer of a queue, the stream it reads, the exchange whose subjects that stream captures, and the
+/// upstream part of the identities of its messages (<see cref="JetStreamMessageIdentity.Of"/>).
+/// </summary>
+internal sealed record JetStreamAttachment(INatsJSConsumer Consumer, string Exchange, string Stream, string Upstream);

@@ -31,7 +31,6 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     private readonly JetStreamQueue _queue;
     private readonly ConsumerOptions _options;
     private readonly DeliveryHandler _handler;
-    private readonly string _identity;
     private readonly string _displayUri;
     private readonly NatsOpts? _auth;
     private readonly CancellationTokenSource _stop;
@@ -42,13 +41,12 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     private readonly Task _loop;
     private ulong _tag;
 
-    public JetStreamQueueConsumer(JetStreamQueue queue, ConsumerOptions options, DeliveryHandler handler, string identity, string displayUri, NatsOpts? auth, Task connectionCompletion)
+    public JetStreamQueueConsumer(JetStreamQueue queue, ConsumerOptions options, DeliveryHandler handler, string displayUri, NatsOpts? auth, Task connectionCompletion)
     {
         _auth = auth;
         _queue = queue;
         _options = options;
         _handler = handler;
-        _identity = identity;
         _displayUri = displayUri;
         _stop = CancellationTokenSource.CreateLinkedTokenSource(queue.Deleted);
         _window = options.AutoAck || options.Prefetch <= 0 ? null : new SemaphoreSlim(options.Prefetch, options.Prefetch);
@@ -229,7 +227,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
                 if (metadata is { } known && !HasMessageId(properties))
                 {
                     (properties.Headers ??= new Dictionary<string, object?>(StringComparer.Ordinal))[JetStreamHeaders.MessageId] =
-                        JetStreamMessageIdentity.Of(_identity, known, message.ReplyTo);
+                        JetStreamMessageIdentity.Of(attachment.Upstream, known, message.ReplyTo);
                 }
 
                 var delivery = new Delivery(tag, metadata?.NumDelivered > 1, exchange, routingKey, properties, message.Data ?? []);

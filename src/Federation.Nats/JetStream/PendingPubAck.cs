@@ -3,10 +3,17 @@ using Federation.Core.Transport;
 namespace Federation.Nats.JetStream;
 
 /// <summary>One publish waiting for its PubAck (see <see cref="JetStreamPubAckInbox"/>); completes off the client's read loop.</summary>
-internal sealed class PendingPubAck(string subject, long writtenAt) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
+internal sealed class PendingPubAck(string subject, long writtenAt, string? producerMessageId = null) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
 {
     /// <summary>The subject published to, for the messages of failures.</summary>
     public string Subject { get; } = subject;
+
+    /// <summary>
+    /// The message's <c>Nats-Msg-Id</c> when it is a producer's own rather than one a link made
+    /// (<see cref="JetStreamMessageIdentity.IsLinkBuilt"/>); null otherwise. A duplicate PubAck for it may mean a different
+    /// message with a reused id, which is then lost.
+    /// </summary>
+    public string? ProducerMessageId { get; } = producerMessageId;
 
     /// <summary>When the publish was registered (a <see cref="TimeProvider"/> timestamp).</summary>
     public long WrittenAt { get; } = writtenAt;

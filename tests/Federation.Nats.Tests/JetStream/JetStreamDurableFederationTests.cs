@@ -34,6 +34,26 @@ public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : 
         TransferSurvivesAsync("downstream server", () => Downstream.KillAsync(), () => Downstream.StartAsync());
 
     [Fact]
+    public async Task Upstream_server_without_a_name_killed_and_restarted_mid_transfer_loses_and_duplicates_nothing()
+    {
+        // Started without -n and linked without cluster-name: the server is named after its server_id, new on every start,
+        // so the ids the downstream drops redeliveries by must hold nothing of the server's (they once held its name, and
+        // every message redelivered after the restart was stored twice).
+        await using var unnamed = await NatsServerProcess.StartJetStreamAsync(name: null);
+        var before = await ServerNameAsync(unnamed);
+        await TransferSurvivesAsync(
+            "unnamed upstream server",
+            () => unnamed.KillAsync(),
+            async () =>
+            {
+                await unnamed.StartAsync();
+                Assert.NotEqual(before, await ServerNameAsync(unnamed));
+            },
+            unnamed,
+            upstreamQuery: "");
+    }
+
+    [Fact]
     public async Task Engine_stopped_mid_transfer_and_started_again_loses_and_duplicates_nothing()
     {
         FederationEngine? victim = null;
@@ -52,22 +72,28 @@ public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : 
             });
     }
 
-    private async Task TransferSurvivesAsync(string victim, Func<Task> kill, Func<Task> restart)
+    /// <param name="victim">What is killed, for the output.</param>
+    /// <param name="kill">Kills it.</param>
+    /// <param name="restart">Starts it again.</param>
+    /// <param name="upstream">The upstream server; <see cref="JetStreamServerPairTests.Upstream"/> when null.</param>
+    /// <param name="upstreamQuery">What the upstream URI has before <c>jetstream=true</c>.</param>
+    private async Task TransferSurvivesAsync(string victim, Func<Task> kill, Func<Task> restart, NatsServerProcess? upstream = null, string upstreamQuery = "cluster-name=UP&")
     {
         var clock = Stopwatch.StartNew();
-        var engine = StartEngine();
+        var source = upstream ?? Upstream;
+        var engine = StartEngine(source, upstreamQuery);
         Engines.Add(engine);
         await JetStreamTestKit.EventuallyAsync(
-            async () => await JetStreamTestKit.ConsumersAsync(Upstream, Stream) is [_],
+            async () => await JetStreamTestKit.ConsumersAsync(source, Stream) is [_],
             () => $"the link's durable consumer upstream; links: {Describe(engine)}",
             Deadline);
         Engines.Remove(engine);
         await engine.DisposeAsync();
 
-        await JetStreamTestKit.PublishConfirmedAsync(Upstream, Exchange, 0, Messages);
+        await JetStreamTestKit.PublishConfirmedAsync(source, Exchange, 0, Messages);
         output.WriteLine($"{clock.Elapsed}: {Messages} stored upstream");
 
-        Engines.Add(StartEngine());
+        Engines.Add(StartEngine(source, upstreamQuery));
         long count = 0;
         await JetStreamTestKit.EventuallyAsync(
             async () => (count = await JetStreamTestKit.CountAsync(Downstream, Stream)) >= Messages / 10,
@@ -87,7 +113,7 @@ public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : 
                 async () =>
                 {
                     count = await JetStreamTestKit.CountAsync(Downstream, Stream);
-                    var consumers = await JetStreamTestKit.ConsumersAsync(Upstream, Stream);
+                    var consumers = await JetStreamTestKit.ConsumersAsync(source, Stream);
                     upstreamState = string.Join("; ", consumers.Select(c => $"{c.Name}: pending {c.NumPending}, ack pending {c.NumAckPending}, redelivered {c.NumRedelivered}, delivered {c.Delivered?.StreamSeq}, ack floor {c.AckFloor?.StreamSeq}"));
                     return count >= Messages && consumers is [{ NumPending: 0, NumAckPending: 0 }];
                 },
@@ -112,7 +138,9 @@ public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : 
         output.WriteLine($"{clock.Elapsed}: verified");
     }
 
-    private FederationEngine StartEngine()
+    private FederationEngine StartEngine() => StartEngine(Upstream, "cluster-name=UP&");
+
+    private FederationEngine StartEngine(NatsServerProcess upstream, string upstreamQuery)
     {
         var options = new FederationOptions
         {
@@ -123,7 +151,7 @@ public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : 
         };
         options.Upstreams["up"] = new UpstreamDefinition
         {
-            Uris = { $"{Upstream.Url}?cluster-name=UP&jetstream=true&ack-wait-ms=5000" },
+            Uris = { $"{upstream.Url}?{upstreamQuery}jetstream=true&ack-wait-ms=5000" },
             ReconnectDelaySeconds = 0.2,
             ReconnectBackoff = ReconnectBackoffMode.Fixed,
             ResourceCleanupMode = ResourceCleanupMode.Never,
@@ -141,6 +169,13 @@ public sealed class JetStreamDurableFederationTests(ITestOutputHelper output) : 
     /// what it had not acknowledged is nak'ed on the way out and comes back to the next engine.
     /// </summary>
     private static async Task DropAsync(FederationEngine engine) => await engine.DisposeAsync();
+
+    private static async Task<string?> ServerNameAsync(NatsServerProcess server)
+    {
+        await using var nats = new NATS.Client.Core.NatsConnection(new NATS.Client.Core.NatsOpts { Url = server.Url, Name = "test-server-name" });
+        await nats.ConnectAsync();
+        return nats.ServerInfo?.Name;
+    }
 
     private static string Describe(FederationEngine engine) =>
         string.Join(", ", engine.GetLinks().Select(l => $"{l.Uri} {l.State} {l.Error}"));

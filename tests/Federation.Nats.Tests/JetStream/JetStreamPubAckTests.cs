@@ -32,8 +32,20 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
     [InlineData("""not json""", "Unreadable", "a reply that is not JSON instead of a PubAck")]
     [InlineData("", "Unreadable", "an empty reply instead of a PubAck")]
     [InlineData("""{"error":{"description":"\ud800"}}""", "Unreadable", "a PubAck whose text cannot be decoded")]
-    public void Replies_are_read_as_stored_refused_or_unreadable(string payload, string kind, string? error, long? errorCode = null) =>
-        Assert.Equal(new JetStreamPubAck(Enum.Parse<JetStreamPubAckKind>(kind), error, errorCode), JetStreamPubAck.Read(null, new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(payload))));
+    public void Replies_are_read_as_stored_refused_or_unreadable(string payload, string kind, string? error, long? errorCode = null)
+    {
+        var reply = JetStreamPubAck.Read(null, new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(payload)));
+        Assert.Equal((Enum.Parse<JetStreamPubAckKind>(kind), error, errorCode), (reply.Kind, reply.Error, reply.ErrorCode));
+    }
+
+    [Theory]
+    [InlineData("""{"stream":"S","seq":7}""", false, 7UL)]
+    [InlineData("""{"stream":"S","seq":7,"duplicate":true}""", true, 7UL)]
+    [InlineData("""{"duplicate":true,"stream":"S","domain":"hub","seq":18446744073709551615}""", true, ulong.MaxValue)]
+    [InlineData("""{"stream":"S","seq":7,"duplicate":false}""", false, 7UL)]
+    [InlineData("""{"stream":"S","duplicate":"yes"}""", false, null)]
+    public void A_pub_ack_says_whether_the_stream_dropped_the_message_as_a_duplicate(string payload, bool duplicate, ulong? sequence) =>
+        Assert.Equal(new JetStreamPubAck(JetStreamPubAckKind.Stored, Duplicate: duplicate, Sequence: sequence), JetStreamPubAck.Read(null, new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(payload))));
 
     [Theory]
     [InlineData("NATS/1.0 503\r\n\r\n", "NoResponders", null)]
@@ -44,7 +56,7 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
     [Fact]
     public void A_header_block_without_a_status_does_not_hide_the_pub_ack() =>
         Assert.Equal(
-            new JetStreamPubAck(JetStreamPubAckKind.Stored),
+            new JetStreamPubAck(JetStreamPubAckKind.Stored, Sequence: 1),
             JetStreamPubAck.Read(new ReadOnlySequence<byte>("NATS/1.0\r\nA: b\r\n\r\n"u8.ToArray()), new ReadOnlySequence<byte>("""{"stream":"S","seq":1}"""u8.ToArray())));
 
     [Fact]
@@ -63,8 +75,8 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
         var inbox = await OpenInboxAsync(client, TimeSpan.FromMinutes(1));
         await using var _ = new AsyncCloser(inbox);
 
-        var stored = inbox.Register("stream.a", out var storedReply);
-        var refused = inbox.Register("stream.b", out var refusedReply);
+        var stored = inbox.Register("stream.a", producerMessageId: null, out var storedReply);
+        var refused = inbox.Register("stream.b", producerMessageId: null, out var refusedReply);
         Assert.NotEqual(storedReply, refusedReply);
         await client.PublishAsync("stream.a", "a", replyTo: storedReply);
         await client.PublishAsync("stream.b", "b", replyTo: refusedReply);
@@ -89,7 +101,7 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
         var inbox = await OpenInboxAsync(client, TimeSpan.FromMinutes(1));
         await using var _ = new AsyncCloser(inbox);
 
-        var pending = inbox.Register("stream.big", out var replyTo);
+        var pending = inbox.Register("stream.big", producerMessageId: null, out var replyTo);
         await client.PublishAsync("stream.big", "b", replyTo: replyTo);
         await reply.WaitAsync(Deadline);
 
@@ -105,7 +117,7 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
         var inbox = await OpenInboxAsync(client, TimeSpan.FromMinutes(1));
         await using var _ = new AsyncCloser(inbox);
 
-        var pending = inbox.Register("nobody.here", out var replyTo);
+        var pending = inbox.Register("nobody.here", producerMessageId: null, out var replyTo);
         await client.PublishAsync("nobody.here", "x", replyTo: replyTo);
 
         var nacked = await Assert.ThrowsAsync<PublishNackedException>(() => pending.Task.WaitAsync(Deadline));
@@ -120,7 +132,7 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
         var inbox = await OpenInboxAsync(client, TimeSpan.FromMilliseconds(200));
         await using var _ = new AsyncCloser(inbox);
 
-        var pending = inbox.Register("silent", out var replyTo);
+        var pending = inbox.Register("silent", producerMessageId: null, out var replyTo);
         await client.PublishAsync("silent", "x", replyTo: replyTo);
         await silent.Msgs.ReadAsync().AsTask().WaitAsync(Deadline);
 
@@ -134,18 +146,18 @@ public sealed class JetStreamPubAckTests : IAsyncLifetime
     {
         await using var client = new NatsConnection(new NatsOpts { Url = _server.Url });
         var inbox = await OpenInboxAsync(client, TimeSpan.FromMinutes(1));
-        var pending = inbox.Register("never.written", out _);
+        var pending = inbox.Register("never.written", producerMessageId: null, out _);
 
         await inbox.CloseAsync();
 
         var lost = await Assert.ThrowsAsync<ConnectionLostException>(() => pending.Task.WaitAsync(Deadline));
         Assert.Contains("closed before the stream confirmed a message on 'never.written'", lost.Message, StringComparison.Ordinal);
-        Assert.Throws<ConnectionLostException>(() => inbox.Register("later", out _));
+        Assert.Throws<ConnectionLostException>(() => inbox.Register("later", producerMessageId: null, out _));
     }
 
     /// <summary>An inbox whose messages name the URI <c>nats://127.0.0.1:1</c>.</summary>
     private static ValueTask<JetStreamPubAckInbox> OpenInboxAsync(NatsConnection client, TimeSpan timeout) =>
-        JetStreamPubAckInbox.OpenAsync(client, "nats://127.0.0.1:1", timeout, TimeProvider.System, onNoStream: null, CancellationToken.None);
+        JetStreamPubAckInbox.OpenAsync(client, "nats://127.0.0.1:1", timeout, TimeProvider.System, onNoStream: null, dropped: null, CancellationToken.None);
 
     private sealed class AsyncCloser(JetStreamPubAckInbox inbox) : IAsyncDisposable
     {

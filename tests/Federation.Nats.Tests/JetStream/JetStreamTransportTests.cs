@@ -1,6 +1,7 @@
 using System.Text;
 using System.Threading.Channels;
 using Federation.Core.Transport;
+using Federation.Nats.JetStream;
 using Federation.Nats.Transport;
 using Federation.Testing.Brokers;
 using NATS.Client.Core;
@@ -112,6 +113,52 @@ public sealed class JetStreamTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_message_keeps_its_identity_when_an_unnamed_upstream_server_restarts_under_another_name()
+    {
+        // No -n and no cluster-name: the server is named after its server_id, new on every start. The identity must not
+        // change with it, or the downstream stores every message that the restart made come back a second time.
+        await using var server = await NatsServerProcess.StartJetStreamAsync(name: null);
+        var uri = $"{server.Url}?jetstream=true&ack-wait-ms=1000";
+        var (firstId, firstName) = await DeliverUnacknowledgedAsync(server, uri, publish: true);
+
+        await server.KillAsync();
+        await server.StartAsync();
+        var (againId, againName) = await DeliverUnacknowledgedAsync(server, uri, publish: false);
+
+        Assert.NotEqual(firstName, againName);
+        Assert.Equal(firstId, againId);
+
+        // Nothing of the server's name; the stream's creation time (Unix ns) stands for the upstream instead.
+        await using var nats = new NatsConnection(new NatsOpts { Url = server.Url });
+        var created = (await new NatsJSContext(nats).GetStreamAsync("federation-orders")).Info.Created;
+        Assert.Equal($"{(created.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100}:federation-orders:1:", firstId[..(firstId.LastIndexOf(':') + 1)]);
+    }
+
+    /// <summary>Connects, attaches queue <c>q</c> to <c>orders</c>, publishes one message if asked, and returns the <c>Nats-Msg-Id</c> of the first delivery (not acknowledged) and the server's name.</summary>
+    private async Task<(string Id, string? ServerName)> DeliverUnacknowledgedAsync(NatsServerProcess server, string uri, bool publish)
+    {
+        var upstream = await _transport.ConnectAsync(new ConnectionRequest(uri, "Federation link test"), CancellationToken.None);
+        await using var _ = upstream;
+        await upstream.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
+        await upstream.DeclareExchangeAsync(new ExchangeSpec("orders", ExchangeSpec.Types.Topic), CancellationToken.None);
+        await upstream.DeclareExchangeAsync(new ExchangeSpec("q A", ExchangeSpec.Types.Fanout, Internal: true), CancellationToken.None);
+        await upstream.BindAsync(new BindingSpec("q A", "q", BindingDestinationKind.Queue, ""), noWait: false, CancellationToken.None);
+        await upstream.BindAsync(new BindingSpec("orders", "q A", BindingDestinationKind.Exchange, "#"), noWait: false, CancellationToken.None);
+        var deliveries = Channel.CreateUnbounded<Delivery>();
+        var consumer = await upstream.ConsumeAsync("q", new ConsumerOptions(10), (d, token) => deliveries.Writer.WriteAsync(d, token), CancellationToken.None);
+        await using var __ = consumer;
+        await using var nats = new NatsConnection(new NatsOpts { Url = server.Url });
+        await nats.ConnectAsync();
+        if (publish)
+        {
+            (await new NatsJSContext(nats).PublishAsync("orders.eu", "one"u8.ToArray())).EnsureSuccess();
+        }
+
+        var delivery = await ReadAsync(deliveries);
+        return ((string)delivery.Properties.Headers![JetStreamHeaders.MessageId]!, nats.ServerInfo?.Name);
+    }
+
+    [Fact]
     public async Task Confirmed_publishes_create_the_stream_and_are_deduplicated_by_message_id()
     {
         var downstream = await _transport.ConnectAsync(new ConnectionRequest($"{_server.Url}?cluster-name=D&jetstream=true", "Federation supervisor"), CancellationToken.None);
@@ -126,6 +173,36 @@ public sealed class JetStreamTransportTests : IAsyncLifetime
         await other;
 
         Assert.Equal(["one", "two"], await JetStreamTestKit.ReadAllTextAsync(_server, "federation-sink"));
+    }
+
+    [Fact]
+    public async Task A_message_dropped_as_a_duplicate_of_a_producer_id_is_reported_and_a_redelivery_of_a_link_id_is_not()
+    {
+        var downstream = await _transport.ConnectAsync(new ConnectionRequest($"{_server.Url}?cluster-name=D&jetstream=true", "Federation supervisor"), CancellationToken.None);
+        await using var _ = downstream;
+        var drops = new List<(string Reason, long Count, string? Cause)>();
+        var options = new PublisherOptions(Confirms: true) { Dropped = (reason, count, cause) => { lock (drops) { drops.Add((reason, count, cause)); } } };
+        await using var publisher = await downstream.OpenPublisherAsync(options, CancellationToken.None);
+
+        // Producers at two sites that both number their messages: the second "order-7" is a different message, and the
+        // stream drops it as a duplicate. The publish is confirmed all the same (sent again, it would be dropped again),
+        // so only the report tells that it is not in the stream.
+        await publisher.PublishAsync("collide", "eu", new MessageProperties { Headers = new() { ["Nats-Msg-Id"] = "order-7" } }, "from eu"u8.ToArray(), CancellationToken.None);
+        await publisher.PublishAsync("collide", "us", new MessageProperties { Headers = new() { ["Nats-Msg-Id"] = "order-7" } }, "from us"u8.ToArray(), CancellationToken.None);
+
+        // An id a link made names one stored message: its duplicate is a redelivery, the duplicate window at work.
+        var linkId = new MessageProperties { Headers = new() { ["Nats-Msg-Id"] = "1733400000123456700:federation-orders:40:1733400000123456789" } };
+        await publisher.PublishAsync("collide", "eu", linkId, "forwarded"u8.ToArray(), CancellationToken.None);
+        await publisher.PublishAsync("collide", "eu", linkId, "forwarded"u8.ToArray(), CancellationToken.None);
+
+        Assert.Equal(["from eu", "forwarded"], await JetStreamTestKit.ReadAllTextAsync(_server, "federation-collide"));
+        lock (drops)
+        {
+            var (reason, count, cause) = Assert.Single(drops);
+            Assert.Equal(("downstream_duplicate", 1L), (reason, count));
+            Assert.Contains("already held a message with the Nats-Msg-Id 'order-7' (stream sequence 1)", cause, StringComparison.Ordinal);
+            Assert.Contains("'collide.us'", cause, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Federation.Core.InMemory;
 using Federation.Core.Transport;
 using Federation.Nats.JetStream;
 using Federation.Nats.Transport;
@@ -32,6 +33,20 @@ public sealed class JetStreamUnitTests
     [InlineData("nats://h:4222?jetstream=false&ack-wait-ms=1000", "has 'ack-wait-ms', which only applies with 'jetstream=true'")]
     public void Bad_jetstream_keys_are_refused_naming_the_key(string uri, string expected) =>
         Assert.StartsWith(expected, Assert.Single(_transport.ValidateUri(uri)), StringComparison.Ordinal);
+
+    [Fact]
+    public async Task Jetstream_mode_opens_no_client_of_its_own_from_the_uri()
+    {
+        // It runs on the core connection's client. One it opened itself would have the URI's user:password in its URL and
+        // none of the core connection's authentication or TLS options.
+        const string Uri = "nats://user:secret@127.0.0.1:1?jetstream=true";
+        var brokers = new InMemoryBrokerRegistry();
+        brokers.GetOrAdd("js");
+        var core = await new InMemoryTransport(brokers).ConnectAsync(new ConnectionRequest("memory://js", "test"), CancellationToken.None);
+        await using var _ = core;
+        await Assert.ThrowsAsync<ArgumentNullException>(async () =>
+            await JetStreamBrokerConnection.CreateAsync(core, NatsUriSettings.Parse(Uri), new ConnectionRequest(Uri, "test"), client: null!, CancellationToken.None));
+    }
 
     [Fact]
     public void Names_are_subject_safe_and_distinct()
@@ -87,6 +102,31 @@ public sealed class JetStreamUnitTests
     [InlineData(null, null)]
     public void The_stored_time_of_a_message_is_read_from_its_ack_reply_subject(string? replyTo, string? expected) =>
         Assert.Equal(expected, JetStreamMessageIdentity.StoredAtNanoseconds(replyTo));
+
+    [Fact]
+    public void Without_a_cluster_name_the_upstream_of_an_identity_is_the_time_its_stream_was_created()
+    {
+        // Nothing of the server's (its name is its server_id unless set, new on every restart): the stream's creation time,
+        // which the store keeps, every node reports alike, and a stream deleted and created again changes.
+        var created = DateTimeOffset.FromUnixTimeMilliseconds(1_733_400_000_123).AddTicks(4567);
+        Assert.Equal("1733400000123456700", JetStreamMessageIdentity.UpstreamOf(created));
+        Assert.Equal(JetStreamMessageIdentity.UpstreamOf(created), JetStreamMessageIdentity.UpstreamOf(created.ToOffset(TimeSpan.FromHours(2))));
+        Assert.NotEqual(JetStreamMessageIdentity.UpstreamOf(created), JetStreamMessageIdentity.UpstreamOf(created.AddTicks(1)));
+    }
+
+    [Theory]
+    [InlineData("1733400000123456700:federation-orders:40:1733400000123456789", true)]
+    [InlineData("UP:federation-orders:40:1733400000123456789", true)]
+    [InlineData("site:a:UP:S:7:1", true)] // a cluster-name may hold ':'
+    [InlineData("order-7", false)]
+    [InlineData("U:s:1", false)] // the former <cluster>:<stream>:<sequence> form, or a producer's
+    [InlineData("UP::7:1", false)]
+    [InlineData(":S:7:1", false)]
+    [InlineData("UP:S:7:", false)]
+    [InlineData("UP:S:x:1", false)]
+    [InlineData("UP:S:7:123456789012345678901", false)]
+    public void Ids_a_link_made_are_told_from_a_producers(string id, bool linkBuilt) =>
+        Assert.Equal(linkBuilt, JetStreamMessageIdentity.IsLinkBuilt(id));
 
     [Fact]
     public void A_message_identity_names_upstream_stream_sequence_and_stored_time_in_one_string()

@@ -373,6 +373,13 @@ internal sealed class AmqpPublisher : IMessagePublisher
             // Over the broker's max_message_size as learned on this connection: it would close the channel, so it is
             // refused here, alone (see AmqpMessageSizeLimit). Checked first, so it is refused as such on a closed channel too.
             AmqpMessageSizeLimit.Check(pending.Body.Length, connection.MaxMessageSize, pending.Exchange, pending.RoutingKey);
+            if (!options.Confirms && connection.MustProbeImpersonation(pending.Properties.UserId))
+            {
+                // Without confirms the broker's refusal of this user_id would tell nobody: this message and what is written
+                // behind it until the channel closes would be lost unnoticed. So the broker is asked first (once per connection).
+                await connection.ProbeImpersonationAsync(pending.Exchange, pending.RoutingKey).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             // A user_id the broker refused on this connection before: it would close the channel too (see AmqpUserIdImpersonation).
             AmqpUserIdImpersonation.Check(pending.Properties.UserId, connection.NonImpersonatingUser, pending.Exchange, pending.RoutingKey);
             // The client would throw while writing it (see AmqpRoutingKeyLimit): refused alone, in order, instead.

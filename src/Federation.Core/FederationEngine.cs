@@ -63,6 +63,9 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     /// <inheritdoc />
     public string? ClusterName => _supervisor.ClusterName;
 
+    /// <summary>The A/B memory of the engine's links (tests look).</summary>
+    internal Links.LinkGenerations LinkGenerations => _supervisor.Generations;
+
     /// <inheritdoc />
     public bool IsDownstreamConnected => _supervisor.DownstreamConnected;
 

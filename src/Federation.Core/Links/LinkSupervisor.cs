@@ -62,6 +62,9 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>This engine's name as recorded with the link leases it holds: the configured one, or <c>machine:pid</c>.</summary>
     public string InstanceName => _instanceName;
 
+    /// <summary>The A/B memory of this supervisor's links (tests look).</summary>
+    internal LinkGenerations Generations => _generations;
+
     /// <summary>Whether the downstream is connected.</summary>
     public bool DownstreamConnected => _downstream.Session is not null;
 

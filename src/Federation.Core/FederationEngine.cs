@@ -66,6 +66,9 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     /// <summary>The A/B memory of the engine's links (tests look).</summary>
     internal Links.LinkGenerations LinkGenerations => _supervisor.Generations;
 
+    /// <summary>How many runs of other instances the presence remembers warning about for their lease place (tests look).</summary>
+    internal int LeaseWarningsKept => _supervisor.LeaseWarningsKept;
+
     /// <inheritdoc />
     public bool IsDownstreamConnected => _supervisor.DownstreamConnected;
 

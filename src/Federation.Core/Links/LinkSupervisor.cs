@@ -65,6 +65,9 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>The A/B memory of this supervisor's links (tests look).</summary>
     internal LinkGenerations Generations => _generations;
 
+    /// <summary>How many runs of other instances the presence remembers warning about (tests look).</summary>
+    internal int LeaseWarningsKept => _presence?.LeaseWarningsKept ?? 0;
+
     /// <summary>Whether the downstream is connected.</summary>
     public bool DownstreamConnected => _downstream.Session is not null;
 

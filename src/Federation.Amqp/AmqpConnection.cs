@@ -138,6 +138,20 @@ internal sealed class AmqpConnection : IBrokerConnection
         && Volatile.Read(ref impersonationProbe) is not { IsCompleted: true };
 
     /// <summary>
+    /// Whether a message with <paramref name="userId"/> claims someone (possibly) other than the connection's user while it
+    /// is not known whether the user may: the probe could not tell (see <see cref="ProbeImpersonationAsync"/>). A publisher
+    /// without confirms then counts what the broker drops if it closes the channel over it.
+    /// </summary>
+    public bool ClaimsUnverified(string? userId) =>
+        userId is not null
+        && nonImpersonatingUser is null
+        && !string.Equals(userId, LoginUser, StringComparison.Ordinal)
+        && Volatile.Read(ref impersonationProbe) is not { IsCompletedSuccessfully: true, Result: true };
+
+    /// <summary>Makes the probe answer "cannot tell" without asking the broker (tests: a probe the broker did not answer).</summary>
+    internal void AssumeImpersonationUnknown() => Volatile.Write(ref impersonationProbe, Task.FromResult<bool?>(null));
+
+    /// <summary>
     /// Asks the broker, once per connection, whether its user may publish as another user (see
     /// <see cref="AmqpImpersonationProbe"/>); callers share the one probe. Never fails: an answer it could not get is null.
     /// </summary>

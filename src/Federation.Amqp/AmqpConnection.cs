@@ -25,6 +25,8 @@ internal sealed class AmqpConnection : IBrokerConnection
     private long maxMessageSize;
     // The connection's user once the broker refused a user_id naming someone else (null until then); see AmqpUserIdImpersonation.
     private volatile string? nonImpersonatingUser;
+    // The probe of whether the user may impersonate (null until a publisher without confirms needed it); see AmqpImpersonationProbe.
+    private Task<bool?>? impersonationProbe;
 
     private AmqpConnection(IConnection client, AmqpEndpoint endpoint, string name)
     {
@@ -123,6 +125,52 @@ internal sealed class AmqpConnection : IBrokerConnection
 
     /// <summary>Keeps what a <c>user_id</c> refusal showed: <paramref name="user"/> may not publish as anyone else. Any thread.</summary>
     public void LearnNonImpersonatingUser(string user) => nonImpersonatingUser = user;
+
+    /// <summary>
+    /// Whether a message with <paramref name="userId"/> must wait for <see cref="ProbeImpersonationAsync"/> before a publisher
+    /// without confirms writes it: it names someone (possibly) other than the connection's user, and whether that user may
+    /// impersonate is not known yet.
+    /// </summary>
+    public bool MustProbeImpersonation(string? userId) =>
+        userId is not null
+        && nonImpersonatingUser is null
+        && !string.Equals(userId, LoginUser, StringComparison.Ordinal)
+        && Volatile.Read(ref impersonationProbe) is not { IsCompleted: true };
+
+    /// <summary>
+    /// Whether a message with <paramref name="userId"/> claims someone (possibly) other than the connection's user while it
+    /// is not known whether the user may: the probe could not tell (see <see cref="ProbeImpersonationAsync"/>). A publisher
+    /// without confirms then counts what the broker drops if it closes the channel over it.
+    /// </summary>
+    public bool ClaimsUnverified(string? userId) =>
+        userId is not null
+        && nonImpersonatingUser is null
+        && !string.Equals(userId, LoginUser, StringComparison.Ordinal)
+        && Volatile.Read(ref impersonationProbe) is not { IsCompletedSuccessfully: true, Result: true };
+
+    /// <summary>Makes the probe answer "cannot tell" without asking the broker (tests: a probe the broker did not answer).</summary>
+    internal void AssumeImpersonationUnknown() => Volatile.Write(ref impersonationProbe, Task.FromResult<bool?>(null));
+
+    /// <summary>
+    /// Asks the broker, once per connection, whether its user may publish as another user (see
+    /// <see cref="AmqpImpersonationProbe"/>); callers share the one probe. Never fails: an answer it could not get is null.
+    /// </summary>
+    public Task<bool?> ProbeImpersonationAsync(string exchange, string routingKey)
+    {
+        if (Volatile.Read(ref impersonationProbe) is { } running)
+        {
+            return running;
+        }
+
+        var probe = new TaskCompletionSource<bool?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref impersonationProbe, probe.Task, null) is { } other)
+        {
+            return other;
+        }
+
+        _ = Task.Run(async () => probe.TrySetResult(await AmqpImpersonationProbe.RunAsync(this, exchange, routingKey).ConfigureAwait(false)));
+        return probe.Task;
+    }
 
     /// <summary>The exception for a call on a closed connection, or <see langword="null"/> while it is open.</summary>
     public ConnectionLostException? ClosedError() =>

@@ -277,6 +277,10 @@ internal sealed class AmqpPublisher : IMessagePublisher
     private void UserIdRefused(PublishChannel source, ShutdownEventArgs reason, string user)
     {
         connection.LearnNonImpersonatingUser(user);
+        if (!options.Confirms)
+        {
+            CountLostWithRefusedClaim(source);
+        }
         var failed = batches.Rent();
         lock (source.Outstanding)
         {
@@ -296,6 +300,64 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
         Complete(failed, ConfirmOutcome.Failed, ChannelClosedError(reason), releasesWindow: true);
     }
+
+    /// <summary>
+    /// Without confirms, a message claiming another user was written while the probe could not tell whether the user may
+    /// (see <see cref="AmqpConnection.ClaimsUnverified"/>), and the broker closed the channel over such a claim: the first
+    /// claim written is the refused message, and everything written from it on was dropped with the channel. Their writes
+    /// completed, so nobody else will count them: they are reported here, once (later writes count themselves).
+    /// </summary>
+    private void CountLostWithRefusedClaim(PublishChannel source)
+    {
+        long written;
+        (string UserId, string Exchange, string RoutingKey) claim;
+        lock (source.ClaimSync)
+        {
+            source.ClaimLossCounted = true;
+            written = source.WrittenSinceClaim;
+            claim = source.FirstClaim;
+        }
+
+        if (written == 0)
+        {
+            return;
+        }
+
+        options.Dropped?.Invoke(AmqpUserIdImpersonation.RefusedDropReason, 1, AmqpUserIdImpersonation.Refused(claim.UserId, claim.Exchange, claim.RoutingKey, 0, refusedByBroker: true).Message);
+        if (written > 1)
+        {
+            options.Dropped?.Invoke(AmqpUserIdImpersonation.LostBehindDropReason, written - 1, LostBehindClaimCause);
+        }
+    }
+
+    /// <summary>Notes a message written without confirms from the first unverified claim on (see <see cref="CountLostWithRefusedClaim"/>).</summary>
+    private void WrittenSinceUnverifiedClaim(PublishChannel source, Pending pending)
+    {
+        bool counted;
+        lock (source.ClaimSync)
+        {
+            counted = source.ClaimLossCounted;
+            if (!counted)
+            {
+                if (source.WrittenSinceClaim == 0)
+                {
+                    source.FirstClaim = (pending.Properties.UserId!, pending.Exchange, pending.RoutingKey);
+                }
+
+                source.WrittenSinceClaim++;
+                source.TracksClaim = true;
+            }
+        }
+
+        if (counted)
+        {
+            // Written after the close was handled: dropped with the channel, and counted on its own.
+            options.Dropped?.Invoke(AmqpUserIdImpersonation.LostBehindDropReason, 1, LostBehindClaimCause);
+        }
+    }
+
+    private const string LostBehindClaimCause =
+        "the message was written without confirms on a channel the broker closed over an earlier message's user_id, which the downstream connection's user may not claim (406 PRECONDITION_FAILED), and was dropped with it";
 
     /// <summary>Writes the queue in order until it is empty; only one runs at a time (<see cref="drainState"/>).</summary>
     private async Task DrainAsync()
@@ -373,6 +435,13 @@ internal sealed class AmqpPublisher : IMessagePublisher
             // Over the broker's max_message_size as learned on this connection: it would close the channel, so it is
             // refused here, alone (see AmqpMessageSizeLimit). Checked first, so it is refused as such on a closed channel too.
             AmqpMessageSizeLimit.Check(pending.Body.Length, connection.MaxMessageSize, pending.Exchange, pending.RoutingKey);
+            if (!options.Confirms && connection.MustProbeImpersonation(pending.Properties.UserId))
+            {
+                // Without confirms the broker's refusal of this user_id would tell nobody: this message and what is written
+                // behind it until the channel closes would be lost unnoticed. So the broker is asked first (once per connection).
+                await connection.ProbeImpersonationAsync(pending.Exchange, pending.RoutingKey).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             // A user_id the broker refused on this connection before: it would close the channel too (see AmqpUserIdImpersonation).
             AmqpUserIdImpersonation.Check(pending.Properties.UserId, connection.NonImpersonatingUser, pending.Exchange, pending.RoutingKey);
             // The client would throw while writing it (see AmqpRoutingKeyLimit): refused alone, in order, instead.
@@ -393,6 +462,12 @@ internal sealed class AmqpPublisher : IMessagePublisher
             if (!options.Confirms)
             {
                 await current.Channel.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, cancellationToken).ConfigureAwait(false);
+                if (current.TracksClaim || connection.ClaimsUnverified(pending.Properties.UserId))
+                {
+                    // The probe could not tell whether this claim is allowed: if the broker refuses it, what follows is lost too.
+                    WrittenSinceUnverifiedClaim(current, pending);
+                }
+
                 return true;
             }
 
@@ -612,6 +687,25 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
         /// <summary>Locked by whoever touches it: the drain adds, the client's confirm handlers take.</summary>
         public ConfirmWindow<Pending> Outstanding { get; } = new();
+
+        // Without confirms (see CountLostWithRefusedClaim), under the channel's lock: the first claim of another user's user_id
+        // written while the probe could not tell whether it is allowed, how many were written from it on, and whether the
+        // close over it counted them. TracksClaim is also read without it, by the drain, which alone sets it.
+        private int tracksClaim;
+
+        public Lock ClaimSync { get; } = new();
+
+        public bool TracksClaim
+        {
+            get => Volatile.Read(ref tracksClaim) != 0;
+            set => Volatile.Write(ref tracksClaim, value ? 1 : 0);
+        }
+
+        public long WrittenSinceClaim { get; set; }
+
+        public (string UserId, string Exchange, string RoutingKey) FirstClaim { get; set; }
+
+        public bool ClaimLossCounted { get; set; }
     }
 
     internal enum ConfirmOutcome

@@ -25,6 +25,12 @@ namespace Federation.Amqp;
 /// </remarks>
 internal static partial class AmqpUserIdImpersonation
 {
+    /// <summary>The drop reason of a message whose user_id the broker refused (or would refuse).</summary>
+    internal const string RefusedDropReason = "downstream_rejected";
+
+    /// <summary>The drop reason of messages written without confirms behind a refused one, which the closed channel dropped.</summary>
+    internal const string LostBehindDropReason = "unconfirmed";
+
     private const ushort PreconditionFailed = 406;
     private const string RefusalStart = "PRECONDITION_FAILED - user_id property set to '";
 

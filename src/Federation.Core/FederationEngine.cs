@@ -63,6 +63,12 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     /// <inheritdoc />
     public string? ClusterName => _supervisor.ClusterName;
 
+    /// <summary>The A/B memory of the engine's links (tests look).</summary>
+    internal Links.LinkGenerations LinkGenerations => _supervisor.Generations;
+
+    /// <summary>How many runs of other instances the presence remembers warning about for their lease place (tests look).</summary>
+    internal int LeaseWarningsKept => _supervisor.LeaseWarningsKept;
+
     /// <inheritdoc />
     public bool IsDownstreamConnected => _supervisor.DownstreamConnected;
 

@@ -231,6 +231,71 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
     }
 
     [Fact]
+    public async Task Without_confirms_messages_lost_with_a_refused_user_id_are_counted_when_the_probe_could_not_tell()
+    {
+        // The probe (AmqpImpersonationProbe) normally keeps such a message from being written. When it cannot tell, the
+        // message is written; the broker closes the channel over it and drops what was written behind it. Those writes
+        // completed, so the publisher counts them: every message arrives, fails to its caller, or is counted.
+        const int Count = 30;
+        const int Claiming = 5;
+        var user = $"NoImpersonator{Guid.NewGuid():N}"[..22];
+        Assert.Equal(0, (await fixture.Node.CtlAsync(Ct, "add_user", user, "pw")).ExitCode);
+        try
+        {
+            Assert.Equal(0, (await fixture.Node.CtlAsync(Ct, "set_permissions", user, ".*", ".*", ".*")).ExitCode);
+            var connection = (AmqpConnection)await ConnectAsync(fixture.Node.AmqpUri(user: user, password: "pw"));
+            connection.AssumeImpersonationUnknown();
+            var queue = $"amqp.userid.{Guid.NewGuid():N}";
+            await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false, AutoDelete: false), Ct);
+            var drops = new System.Collections.Concurrent.ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+            var publisher = await connection.OpenPublisherAsync(
+                new PublisherOptions(Confirms: false) { Dropped = (reason, count, _) => drops.AddOrUpdate(reason, count, (_, n) => n + count) }, Ct);
+            resources.Add(publisher);
+            var publishes = Enumerable.Range(0, Count)
+                .Select(i => publisher.PublishAsync(string.Empty, queue, new MessageProperties { UserId = i == Claiming ? "alice" : null }, Encoding.UTF8.GetBytes($"m{i}"), Ct).Preserve())
+                .ToList();
+            var failed = 0;
+            foreach (var publish in publishes)
+            {
+                try
+                {
+                    await publish;
+                }
+                catch (TransportException)
+                {
+                    failed++;
+                }
+            }
+
+            var factory = new ConnectionFactory { Uri = new Uri($"amqp://guest:guest@127.0.0.1:{fixture.Node.AmqpPort}/") };
+            await using var raw = await factory.CreateConnectionAsync(Ct);
+            await using var channel = await raw.CreateChannelAsync(cancellationToken: Ct);
+            var received = new List<string>();
+            await Poll.UntilAsync(
+                async () =>
+                {
+                    while (await channel.BasicGetAsync(queue, autoAck: true, Ct) is { } message)
+                    {
+                        received.Add(Encoding.UTF8.GetString(message.Body.Span));
+                    }
+
+                    return received.Count + failed + drops.Values.Sum() == Count ? "" : null;
+                },
+                "every message should arrive, fail to its caller or be counted");
+
+            Assert.Equal(Enumerable.Range(0, Claiming).Select(i => $"m{i}"), received);
+            Assert.Equal(1, drops.GetValueOrDefault("downstream_rejected"));
+            Assert.Equal(Count - Claiming - failed - 1, drops.GetValueOrDefault("unconfirmed"));
+            Assert.Equal(user, connection.NonImpersonatingUser);
+            await connection.DeleteQueueAsync(queue, Ct);
+        }
+        finally
+        {
+            await fixture.Node.CtlAsync(CancellationToken.None, "delete_user", user);
+        }
+    }
+
+    [Fact]
     public async Task FailedPassiveDeclare_LeavesTheConnectionUsable()
     {
         var connection = await ConnectAsync(fixture.Node.AmqpUri());

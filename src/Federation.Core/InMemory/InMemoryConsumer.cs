@@ -205,6 +205,22 @@ internal sealed class InMemoryConsumer : IMessageConsumer
             }
         }
 
+        if (options.AutoAck)
+        {
+            // Auto-ack: the broker removed these from the queue when it assigned them, and the handler never got them (an
+            // acked-mode consumer's go back to the queue at Detach). Lost, so counted, not dropped silently.
+            long lost = 0;
+            while (deliveries.Reader.TryRead(out _))
+            {
+                lost++;
+            }
+
+            if (lost > 0)
+            {
+                options.Dropped?.Invoke(ShutdownDropReason, lost, $"{lost} message(s) of queue '{Queue.Spec.Name}' were on their way to its no-ack consumer when it stopped, and the broker had already removed them; dropped");
+            }
+        }
+
         Exception? reason;
         lock (virtualHost.Sync)
         {
@@ -220,4 +236,7 @@ internal sealed class InMemoryConsumer : IMessageConsumer
             completion.TrySetException(reason);
         }
     }
+
+    /// <summary>The drop reason of auto-acked deliveries that had not reached the handler when the consumer stopped.</summary>
+    internal const string ShutdownDropReason = "shutdown";
 }

@@ -100,7 +100,7 @@ internal sealed class LinkReconciler
             if (!desired.TryGetValue(id, out var wanted))
             {
                 _links.TryRemove(id, out _);
-                stopping.Add(StopRemoved(link, existing.Contains(link.Definition.Exchange.Name)));
+                stopping.Add(StopRemovedAsync(link, existing.Contains(link.Definition.Exchange.Name)));
             }
             else if (!link.Definition.MovesMessagesAs(wanted))
             {
@@ -145,6 +145,14 @@ internal sealed class LinkReconciler
     /// once the heartbeats have caught up (<see cref="RemovedLinkSweep"/>): the others may have dropped the link in the same
     /// reload. Otherwise (this instance alone, or the downstream exchange deleted, which every instance sees) it is a clean stop.
     /// </summary>
+    private async Task StopRemovedAsync(ExchangeLink link, bool exchangeExists)
+    {
+        await StopRemoved(link, exchangeExists).ConfigureAwait(false);
+
+        // Its A/B memory goes with it, once no session of it can remember a generation any more (see LinkGenerations).
+        _generations.Forget(link.Definition.Id);
+    }
+
     private Task StopRemoved(ExchangeLink link, bool exchangeExists)
     {
         var definition = link.Definition;

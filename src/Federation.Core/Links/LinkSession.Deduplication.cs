@@ -130,8 +130,12 @@ internal sealed partial class LinkSession
         }
 
         Track(delivery.DeliveryTag);
-        Interlocked.Increment(ref _inFlight);
-        var pending = new PendingForward(consumer, delivery.DeliveryTag, identity, new LedgerMessage(_definition.Exchange.Name, delivery.RoutingKey, properties, delivery.Body) { Span = spans.Publish }, spans);
+        // An upstream consumer that does not bound its deliveries by the prefetch (core NATS) would let forwards pile up in
+        // the unit queue without limit while the downstream commits slowly. Past the window, as on the path without a
+        // ledger (see Forward), the consumer waits until this forward is settled, and the upstream pushes back instead.
+        var inFlight = Interlocked.Increment(ref _inFlight);
+        var settled = !consumer.EnforcesPrefetch && inFlight > _inFlightWindow ? new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) : null;
+        var pending = new PendingForward(consumer, delivery.DeliveryTag, identity, new LedgerMessage(_definition.Exchange.Name, delivery.RoutingKey, properties, delivery.Body) { Span = spans.Publish }, spans, settled);
         if (!_batches!.Writer.TryWrite(pending))
         {
             // The batch loop ended (the session is failing): leave the delivery unacknowledged, it comes back.
@@ -142,6 +146,7 @@ internal sealed partial class LinkSession
 
             spans.End(null);
             Settled();
+            return ValueTask.CompletedTask;
         }
         else if (Interlocked.Exchange(ref _unitLoopRunning, 1) == 0)
         {
@@ -151,7 +156,7 @@ internal sealed partial class LinkSession
             Volatile.Write(ref _batchLoop, CommitBatchesAsync());
         }
 
-        return ValueTask.CompletedTask;
+        return settled is null ? ValueTask.CompletedTask : new ValueTask(settled.Task);
     }
 
     /// <summary>
@@ -226,7 +231,7 @@ internal sealed partial class LinkSession
                 {
                     pending.Spans.End(null);
                     Acknowledge(pending.Consumer, pending.DeliveryTag);
-                    Settled();
+                    Settled(pending);
                 }
 
                 batch.Clear();
@@ -256,7 +261,7 @@ internal sealed partial class LinkSession
             foreach (var pending in batch)
             {
                 pending.Spans.End(ex);
-                Settled();
+                Settled(pending);
             }
 
             // The flag stays set: no run starts after this one, and forwards find the channel completed and settle themselves.
@@ -294,7 +299,7 @@ internal sealed partial class LinkSession
 
                 refused.Spans.End(refusal);
                 await RefuseAsync(refused.Consumer, refused.DeliveryTag, refusal).ConfigureAwait(false);
-                Settled();
+                Settled(refused);
             }
         }
 
@@ -331,6 +336,13 @@ internal sealed partial class LinkSession
 #pragma warning restore CA1031
         {
         }
+    }
+
+    /// <summary>A queued forward's outcome is final: it is no longer in flight, and a consumer waiting for it goes on.</summary>
+    private void Settled(in PendingForward pending)
+    {
+        Settled();
+        pending.Settled?.TrySetResult();
     }
 
     /// <summary>One delivery with this identity is no longer on its way; call under the lock of <see cref="_uncommitted"/>.</summary>
@@ -415,6 +427,7 @@ internal sealed partial class LinkSession
         _reusedMessageIdsLogged = now;
     }
 
-    // A struct: the channel and the batch hold it by value, so queuing a forward allocates nothing of its own.
-    private readonly record struct PendingForward(IMessageConsumer Consumer, ulong DeliveryTag, UInt128 Identity, LedgerMessage Message, ForwardSpans Spans);
+    // A struct: the channel and the batch hold it by value, so queuing a forward allocates nothing of its own (Settled,
+    // which a consumer past the in-flight window waits for, only then).
+    private readonly record struct PendingForward(IMessageConsumer Consumer, ulong DeliveryTag, UInt128 Identity, LedgerMessage Message, ForwardSpans Spans, TaskCompletionSource? Settled = null);
 }

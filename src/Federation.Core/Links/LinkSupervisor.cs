@@ -62,6 +62,12 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>This engine's name as recorded with the link leases it holds: the configured one, or <c>machine:pid</c>.</summary>
     public string InstanceName => _instanceName;
 
+    /// <summary>The A/B memory of this supervisor's links (tests look).</summary>
+    internal LinkGenerations Generations => _generations;
+
+    /// <summary>How many runs of other instances the presence remembers warning about (tests look).</summary>
+    internal int LeaseWarningsKept => _presence?.LeaseWarningsKept ?? 0;
+
     /// <summary>Whether the downstream is connected.</summary>
     public bool DownstreamConnected => _downstream.Session is not null;
 

@@ -398,11 +398,29 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             // The client throws (NatsTimeoutException) when disposed after its socket died; it is closed either way,
             // and a throwing dispose would stop the engine's supervisor from reconnecting.
         }
+        List<(QueueState Queue, MessageDropHandler Handler)> listeners;
         lock (_lock)
         {
             foreach (var queue in _queues.Values)
             {
                 queue.Close(null);
+            }
+
+            listeners = [.. _dropListeners];
+        }
+
+        // Core NATS cannot send again what its emulated queues still hold: it dies with the connection, and is counted
+        // (once per queue, to that queue's consumers) instead of vanishing.
+        foreach (var group in listeners.GroupBy(l => l.Queue))
+        {
+            var lost = group.Key.TakeAllRemaining();
+            if (lost > 0)
+            {
+                var cause = ClosedWithMessagesCause(group.Key, lost);
+                foreach (var (_, handler) in group)
+                {
+                    handler(ShutdownReason, lost, cause);
+                }
             }
         }
 
@@ -671,6 +689,13 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     /// <summary>The drop reason of a message whose header block the client cannot parse.</summary>
     internal const string UnreadableReason = "unreadable";
 
+    /// <summary>The drop reason of messages left in an emulated queue when its connection or consumer went away.</summary>
+    internal const string ShutdownReason = "shutdown";
+
+    /// <summary>Why <paramref name="count"/> messages left in <paramref name="queue"/> are lost.</summary>
+    internal static string ClosedWithMessagesCause(QueueState queue, long count) =>
+        $"{count} message(s) were still waiting in the emulated queue '{queue.Spec.Name}' when its NATS connection closed, and core NATS cannot send them again";
+
     /// <summary>
     /// The client ended a subscription nobody unsubscribed: the server no longer delivers its messages, so this connection
     /// can no longer do what its bindings promise. It is declared lost, which fails the link that owns it and makes it
@@ -685,6 +710,15 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         var why = subscription.Exception is { } error ? $"{subscription.EndReason}: {NatsErrorText.Message(error, _nats.Opts)}" : subscription.EndReason.ToString();
         Lost(new ConnectionLostException($"The NATS client ended the subscription to '{subscription.Subject}' ({why}); the link starts over."));
+    }
+
+    /// <summary>How many messages wait in an emulated queue (tests look; 0 for an unknown queue).</summary>
+    internal int QueuedMessages(string queue)
+    {
+        lock (_lock)
+        {
+            return _queues.TryGetValue(queue, out var state) ? state.Count : 0;
+        }
     }
 
     /// <summary>The subscriptions this connection has on the server (tests end one to see the connection notice).</summary>
@@ -996,6 +1030,27 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         }
 
         public void Delete() => Close(new ResourceNotFoundException($"Queue '{Spec.Name}' was deleted."));
+
+        /// <summary>Whether the queue is closed: nothing new comes in, and what is left is all a reader will ever get.</summary>
+        public bool IsClosed => Volatile.Read(ref _closed);
+
+        /// <summary>Messages waiting in the queue (for tests and diagnostics; a snapshot).</summary>
+        public int Count => Math.Max(0, Volatile.Read(ref _count));
+
+        /// <summary>
+        /// Takes every message still waiting and returns how many there were: for whoever must count them as lost once no
+        /// reader will take them. Each message is taken once, by this or by a reader, never both.
+        /// </summary>
+        public long TakeAllRemaining()
+        {
+            long taken = 0;
+            while (TryTake(out _))
+            {
+                taken++;
+            }
+
+            return taken;
+        }
 
         /// <summary>Closes the queue: readers take what is left, then get false (or <paramref name="error"/>).</summary>
         public void Close(Exception? error)

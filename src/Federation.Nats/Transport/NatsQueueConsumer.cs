@@ -45,6 +45,17 @@ internal sealed class NatsQueueConsumer : IMessageConsumer
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
+        if (_queue.IsClosed)
+        {
+            // The connection closed (lost, or disposed first): nobody will take what is left, and core NATS cannot send it
+            // again. Counted here, once; a queue still open keeps it for the connection to count when it closes.
+            var lost = _queue.TakeAllRemaining();
+            if (lost > 0)
+            {
+                _dropped?.Invoke(NatsBrokerConnection.ShutdownReason, lost, NatsBrokerConnection.ClosedWithMessagesCause(_queue, lost));
+            }
+        }
+
         _completion.TrySetResult();
         _stop.Dispose();
     }

@@ -109,6 +109,66 @@ public sealed class TrustUserIdWithoutImpersonatorScenarioTests(FederationNodesF
         Assert.Equal(LinkState.Running, link.State);
     }
 
+    /// <summary>
+    /// Without confirms (on-publish, no-ack) a publish completes once written, so the broker's refusal told nobody: the
+    /// refused message and whatever was written behind it before the channel closed were lost uncounted, and the link
+    /// restarted. Now the downstream connection asks the broker first whether its user may claim another user's user_id
+    /// (AmqpImpersonationProbe), and such a message is refused before it is written: counted, and the rest arrives.
+    /// </summary>
+    [Theory]
+    [InlineData(AckMode.OnPublish)]
+    [InlineData(AckMode.NoAck)]
+    public async Task Without_confirms_a_message_whose_user_id_the_downstream_user_may_not_claim_is_refused_before_it_is_written(AckMode ackMode)
+    {
+        var setup = await SetUpAsync(duplicateSuppression: false, deadLetters: ackMode == AckMode.OnPublish, ackMode: ackMode);
+        await ScenarioContext.WaitForLinkAsync(setup.Engine, setup.Exchange, LinkState.Running);
+        await ProbeAsync(setup);
+        var running = await ScenarioContext.WaitForLinkAsync(setup.Engine, setup.Exchange, LinkState.Running);
+
+        for (var i = 0; i < Messages; i++)
+        {
+            await setup.Publisher.BasicPublishAsync(setup.Exchange, "key", true,
+                new BasicProperties { MessageId = $"m{i}", UserId = i == Claiming ? setup.UpstreamUser : null }, Encoding.UTF8.GetBytes($"m{i}"));
+        }
+
+        // Nothing else lost, nothing twice, in order, and the link never restarted.
+        string[] expected = [.. Enumerable.Range(0, Messages).Where(i => i != Claiming).Select(i => $"m{i}")];
+        var arrived = await ArrivedAsync(setup, expected, "every message but the one claiming the upstream user should arrive downstream");
+        Assert.Equal(expected, arrived);
+        var link = await ScenarioContext.WaitForLinkAsync(setup.Engine, setup.Exchange, LinkState.Running);
+        Assert.Equal(running.Since, link.Since);
+        Assert.Equal(1, link.DroppedMessages?.GetValueOrDefault("downstream_rejected"));
+        Assert.Equal(0, link.DroppedMessages?.GetValueOrDefault("unconfirmed") ?? 0);
+        if (ackMode == AckMode.OnPublish)
+        {
+            // Rejected, not requeued: the upstream's dead-letter exchange keeps it (a no-ack upstream has removed it already).
+            var dead = await Poll.UntilAsync(() => setup.Upstream.BasicGetAsync(setup.DeadLettered!, autoAck: true), "the claiming message should be dead-lettered upstream");
+            Assert.Equal($"m{Claiming}", dead.BasicProperties.MessageId);
+        }
+
+        var warning = Assert.Single(setup.Logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("'impersonator' tag", StringComparison.Ordinal));
+        Assert.Contains("downstream_rejected", warning.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(setup.DownstreamUser, setup.Logs.Text, StringComparison.Ordinal);
+    }
+
+    /// <summary>The same probe with a downstream user that has the tag: the user_id crosses, and nothing is refused.</summary>
+    [Fact]
+    public async Task Without_confirms_and_with_the_impersonator_tag_the_user_id_crosses()
+    {
+        var setup = await SetUpAsync(duplicateSuppression: false, deadLetters: false, ackMode: AckMode.OnPublish, impersonator: true);
+        await ScenarioContext.WaitForLinkAsync(setup.Engine, setup.Exchange, LinkState.Running);
+        await ProbeAsync(setup);
+        var running = await ScenarioContext.WaitForLinkAsync(setup.Engine, setup.Exchange, LinkState.Running);
+        await setup.Publisher.BasicPublishAsync(setup.Exchange, "key", true, new BasicProperties { MessageId = "claiming", UserId = setup.UpstreamUser }, Encoding.UTF8.GetBytes("claiming"));
+        await setup.Publisher.BasicPublishAsync(setup.Exchange, "key", true, new BasicProperties { MessageId = "after" }, Encoding.UTF8.GetBytes("after"));
+
+        string[] both = ["claiming", "after"];
+        Assert.Equal(both, await ArrivedAsync(setup, both, "both messages should arrive downstream"));
+        var link = await ScenarioContext.WaitForLinkAsync(setup.Engine, setup.Exchange, LinkState.Running);
+        Assert.Equal(running.Since, link.Since);
+        Assert.Null(link.DroppedMessages);
+    }
+
     [Fact]
     public async Task Once_the_downstream_user_has_the_impersonator_tag_and_its_connection_reopens_the_user_id_crosses()
     {
@@ -162,14 +222,14 @@ public sealed class TrustUserIdWithoutImpersonatorScenarioTests(FederationNodesF
     /// A federated exchange whose link logs in downstream as a user of its own (administrator, not impersonator), with
     /// trust-user-id; a user of its own on the upstream to publish as; optionally a dead-letter exchange on the upstream queue.
     /// </summary>
-    private async Task<Setup> SetUpAsync(bool duplicateSuppression, bool deadLetters)
+    private async Task<Setup> SetUpAsync(bool duplicateSuppression, bool deadLetters, AckMode ackMode = AckMode.OnConfirm, bool impersonator = false)
     {
         var exchange = ScenarioContext.UniqueName("fed.userid");
         var suffix = Guid.NewGuid().ToString("N")[..8];
         var upstreamUser = $"alice-{suffix}";
         var downstreamUser = $"fedlink-{suffix}";
         await AddUserAsync(nodes.Upstream, upstreamUser);
-        await AddUserAsync(nodes.Downstream, downstreamUser, "administrator");
+        await AddUserAsync(nodes.Downstream, downstreamUser, impersonator ? ["administrator", "impersonator"] : ["administrator"]);
 
         var downstream = await context.ChannelAsync(nodes.Downstream);
         var upstream = await context.ChannelAsync(nodes.Upstream);
@@ -196,6 +256,7 @@ public sealed class TrustUserIdWithoutImpersonatorScenarioTests(FederationNodesF
         {
             u.TrustUserId = true;
             u.DuplicateSuppression = duplicateSuppression;
+            u.AckMode = ackMode;
         }));
         options.Downstream.Uri = nodes.Downstream.AmqpUri(user: downstreamUser, password: Password);
         var logs = new CapturedLogs();

@@ -82,6 +82,26 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_generation_memory_keeps_a_replaced_link_and_forgets_a_removed_one()
+    {
+        // One entry per link id ever run used to stay for the process's life.
+        var (engine, _) = await _bed.StartSimpleLinkAsync();
+        var id = Assert.Single(engine.GetLinks()).Id;
+        Assert.True(engine.LinkGenerations.TryRecall(id, out _));
+
+        // Replaced (same id, new run): its next session still swaps from what it used.
+        await engine.UpdateAsync(Options().Upstream("u", "U", u => { u.Exchange = "upstream"; u.PrefetchCount = 10; }).Policy("fed", "^fed\\.", upstream: "u"), CancellationToken.None);
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        Assert.True(engine.LinkGenerations.TryRecall(id, out _));
+
+        // Removed: forgotten with it.
+        await engine.UpdateAsync(Options().Upstream("u", "U", u => u.Exchange = "upstream"), CancellationToken.None);
+        Assert.Empty(engine.GetLinks());
+        Assert.False(engine.LinkGenerations.TryRecall(id, out _));
+        Assert.Equal(0, engine.LinkGenerations.Count);
+    }
+
+    [Fact]
     public async Task Changing_one_upstream_leaves_the_other_exchanges_links_untouched()
     {
         var engine = await _bed.StartEngineAsync("D", o => o.Upstream("a", "A").Upstream("b", "B").Policy("pa", "^a\\.", upstream: "a").Policy("pb", "^b\\.", upstream: "b"));

@@ -83,34 +83,4 @@ public sealed class NoAckWindowTests : IAsyncLifetime
         await Testbed.Eventually(() => queue.Count >= 3, () => $"{queue.Count} forwarded");
         await queue.ExpectNoMoreThanAsync(3);
     }
-
-    /// <summary>Upstream consumers as core NATS gives them: no prefetch, and nothing can be given back.</summary>
-    private sealed class NoPrefetchTransport(ITransport inner) : ITransport
-    {
-        public IReadOnlyCollection<string> Schemes => inner.Schemes;
-
-        public async ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken) =>
-            new Connection(await inner.ConnectAsync(request, cancellationToken));
-
-        private sealed class Connection(IBrokerConnection inner) : DelegatingBrokerConnection(inner)
-        {
-            public override async ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken) =>
-                new Consumer(await Inner.ConsumeAsync(queue, options with { Prefetch = 0 }, handler, cancellationToken));
-        }
-
-        // Says nothing about EnforcesPrefetch: its default follows CanRequeue, as for an implementation older than it.
-        private sealed class Consumer(IMessageConsumer inner) : IMessageConsumer
-        {
-            public Task Completion => inner.Completion;
-
-            public bool CanRequeue => false;
-
-            public ValueTask AckAsync(ulong deliveryTag, bool multiple, CancellationToken cancellationToken) => inner.AckAsync(deliveryTag, multiple, cancellationToken);
-
-            public ValueTask NackAsync(ulong deliveryTag, bool multiple, bool requeue, CancellationToken cancellationToken) =>
-                inner.NackAsync(deliveryTag, multiple, requeue, cancellationToken);
-
-            public ValueTask DisposeAsync() => inner.DisposeAsync();
-        }
-    }
 }

@@ -102,6 +102,25 @@ public sealed class SharedLeaseTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task The_lease_place_warning_of_a_run_that_left_is_not_kept()
+    {
+        // One entry per run of the other instance used to stay for this instance's life: every restart added one.
+        await StartAsync("host-a", leasePlace: "bucket-1");
+        var a = _engines["host-a"];
+        for (var run = 1; run <= 3; run++)
+        {
+            var other = $"host-b{run}";
+            await StartAsync(other, leasePlace: "bucket-2");
+            await AdvanceUntilAsync(() => a.Logs.WithId(LeasesElsewhere).Count == run, TimeSpan.FromSeconds(30));
+            Assert.Equal(1, a.Engine.LeaseWarningsKept);
+
+            // A clean stop says "leaving": the run is gone, and so is what host-a kept about it.
+            await _engines[other].Engine.StopAsync(CancellationToken.None);
+            await AdvanceUntilAsync(() => a.Engine.LeaseWarningsKept == 0, TimeSpan.FromSeconds(30));
+        }
+    }
+
     private async Task StartAsync(string instance, string? leasePlace)
     {
         var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") } }

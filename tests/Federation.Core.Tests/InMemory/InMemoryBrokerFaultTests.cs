@@ -39,6 +39,46 @@ public sealed class InMemoryBrokerFaultTests
     }
 
     [Fact]
+    public async Task AutoAckConsumer_StoppedWithDeliveriesBuffered_CountsThemAsDropped()
+    {
+        // The broker removed them when it assigned them to the no-ack consumer; the handler never got them. They used to
+        // vanish uncounted when the consumer stopped.
+        var broker = new InMemoryBroker("autoack");
+        var connection = await broker.ConnectAsync(connectionName: "app");
+        await connection.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
+        var drops = new List<(string Reason, long Count)>();
+        var handled = 0;
+        var inHandler = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var consumer = await connection.ConsumeAsync(
+            "q",
+            new ConsumerOptions(0, AutoAck: true) { Dropped = (reason, count, _) => { lock (drops) { drops.Add((reason, count)); } } },
+            async (_, token) =>
+            {
+                Interlocked.Increment(ref handled);
+                inHandler.TrySetResult();
+                await Task.Delay(Timeout.Infinite, token); // held until the consumer stops
+            },
+            CancellationToken.None);
+        var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: true), CancellationToken.None);
+        for (var i = 0; i < 4; i++)
+        {
+            await publisher.PublishAsync(string.Empty, "q", new MessageProperties(), ReadOnlyMemory<byte>.Empty, CancellationToken.None);
+        }
+
+        await inHandler.Task.WaitAsync(Patience);
+        Assert.Equal(0, broker.GetMessageCount("/", "q")); // all four assigned to the consumer
+        await consumer.DisposeAsync().AsTask().WaitAsync(Patience);
+
+        Assert.Equal(1, Volatile.Read(ref handled));
+        lock (drops)
+        {
+            Assert.Equal([("shutdown", 3L)], drops);
+        }
+
+        Assert.Equal(0, broker.GetMessageCount("/", "q"));
+    }
+
+    [Fact]
     public async Task DropConnections_LosesCurrentConnections_ButAcceptsNewOnes()
     {
         var broker = new InMemoryBroker("flaky");

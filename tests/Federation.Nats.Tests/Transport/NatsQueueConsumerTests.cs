@@ -42,4 +42,42 @@ public sealed class NatsQueueConsumerTests
         Assert.Equal(1, Volatile.Read(ref calls));
         Assert.True(queue.TryTake(out _), "what the stopped consumer did not take stays in the queue");
     }
+
+    [Fact]
+    public async Task A_consumer_stopped_after_its_connection_closed_counts_what_is_left_in_its_queue_as_lost()
+    {
+        // The connection went (lost, or disposed): its queue is closed, nobody will take what is left, and core NATS cannot
+        // send it again. It used to vanish with the consumer, uncounted.
+        var queue = new NatsBrokerConnection.QueueState(new QueueSpec("q"));
+        for (var i = 0; i < 4; i++)
+        {
+            await queue.OfferAsync(new NatsBrokerConnection.QueuedMessage("x", "k", null, new byte[] { (byte)i }), CancellationToken.None);
+        }
+
+        var inHandler = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var drops = new List<(string Reason, long Count)>();
+        var consumer = new NatsQueueConsumer(
+            queue,
+            async (_, _) =>
+            {
+                inHandler.TrySetResult();
+                await release.Task;
+            },
+            dropped: (reason, count, _) => { lock (drops) { drops.Add((reason, count)); } },
+            connectionCompletion: new TaskCompletionSource().Task);
+
+        await inHandler.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        queue.Close(new ConnectionLostException("gone"));
+        var disposing = consumer.DisposeAsync().AsTask();
+        release.SetResult();
+        await disposing.WaitAsync(TimeSpan.FromSeconds(10));
+
+        lock (drops)
+        {
+            Assert.Equal([("shutdown", 3L)], drops);
+        }
+
+        Assert.False(queue.TryTake(out _));
+    }
 }

@@ -27,7 +27,8 @@ internal sealed class InstancePresence : IAsyncDisposable
     private volatile DownstreamSession? _announcedOn;
 
     // Where this instance's leases live (see IBrokerLeases.Location), and the instances already warned about for keeping
-    // theirs elsewhere, by incarnation: one warning per run of the other instance, not one per heartbeat.
+    // theirs elsewhere, by incarnation: one warning per run of the other instance, not one per heartbeat. A run that left
+    // or went silent is dropped at the next tick (see ForgetGoneWarnings), so this holds only live runs, not every restart.
     private volatile string? _leasesHere;
     private readonly Lock _leasesWarnedSync = new();
     private readonly HashSet<(string Incarnation, string Leases)> _leasesWarned = [];
@@ -315,8 +316,33 @@ internal sealed class InstancePresence : IAsyncDisposable
         Log.LeasesElsewhere(_logger, _ownership.Instance, _announcedOn?.ClusterName ?? "?", PrintableText.Escape(alive.Instance), here, PrintableText.Escape(there));
     }
 
+    /// <summary>How many runs of other instances are remembered as warned about (tests look).</summary>
+    internal int LeaseWarningsKept
+    {
+        get
+        {
+            lock (_leasesWarnedSync)
+            {
+                return _leasesWarned.Count;
+            }
+        }
+    }
+
+    /// <summary>Drops the warnings about runs no longer in the roster: each restart of another instance is a new run.</summary>
+    private void ForgetGoneWarnings()
+    {
+        lock (_leasesWarnedSync)
+        {
+            if (_leasesWarned.Count > 0)
+            {
+                _leasesWarned.RemoveWhere(warned => !_ownership.Knows(warned.Incarnation));
+            }
+        }
+    }
+
     private void TickAndLog(string? clusterName)
     {
+        ForgetGoneWarnings();
         foreach (var shared in _ownership.Tick())
         {
             if (shared.Others is { } others)

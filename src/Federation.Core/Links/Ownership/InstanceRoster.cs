@@ -94,6 +94,9 @@ internal sealed class InstanceRoster
     public bool IsSettled(string instance, DateTimeOffset now) =>
         _members.TryGetValue(instance, out var member) && now - member.LastHeard <= _timings.LiveFor && now - member.LiveSince >= _timings.SettleAfter;
 
+    /// <summary>Whether the run <paramref name="incarnation"/> of some instance is in the roster (heard, and not gone since).</summary>
+    public bool HasIncarnation(string incarnation) => _members.Values.Any(m => m.Incarnation == incarnation);
+
     /// <summary>The incarnation of a live <paramref name="instance"/>, or null.</summary>
     public string? IncarnationOf(string instance) => _members.TryGetValue(instance, out var member) ? member.Incarnation : null;
 

@@ -54,6 +54,15 @@ internal sealed class LinkOwnership
         }
     }
 
+    /// <summary>Whether an instance's run <paramref name="incarnation"/> is still known: heard, and neither left nor expired since.</summary>
+    public bool Knows(string incarnation)
+    {
+        lock (_sync)
+        {
+            return _roster.HasIncarnation(incarnation);
+        }
+    }
+
     /// <summary>Whether another instance of this federation is live: then a clean stop hands links over instead of deleting their upstream queues.</summary>
     public bool OthersLive
     {

@@ -69,6 +69,24 @@ public sealed class NatsServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts a nats-server with JetStream but without <c>-n</c>, as many deployments run it: it then reports its
+    /// <c>server_id</c> as <c>server_name</c>, and that id is new at every start, even on the same store directory.
+    /// </summary>
+    public static async Task<NatsServerProcess> StartJetStreamWithoutNameAsync(params string[] extraArgs)
+    {
+        var store = Directory.CreateTempSubdirectory("nats-js-").FullName;
+        try
+        {
+            return await StartAsync(store, ["-js", "-sd", store, .. extraArgs]);
+        }
+        catch
+        {
+            Directory.Delete(store, recursive: true);
+            throw;
+        }
+    }
+
     public static Task<NatsServerProcess> StartAsync(params string[] extraArgs) => StartAsync(storeDirectory: null, extraArgs);
 
     private static async Task<NatsServerProcess> StartAsync(string? storeDirectory, string[] extraArgs)

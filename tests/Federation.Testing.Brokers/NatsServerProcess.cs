@@ -183,6 +183,20 @@ public sealed class NatsServerProcess : IAsyncDisposable
     /// </summary>
     public Task KillAsync() => StopAsync();
 
+    /// <summary>
+    /// Has the running server read its configuration file again (<c>nats-server --signal reload=PID</c>, this process's
+    /// own id), as an operator's reload does: connections stay open and take the new permissions.
+    /// </summary>
+    public async Task ReloadAsync()
+    {
+        var process = _process ?? throw new InvalidOperationException("Not running.");
+        var result = await ProcessRunner.RunAsync(Executable, ["--signal", $"reload={process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)}"], new Dictionary<string, string>(), TimeSpan.FromSeconds(15));
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"nats-server --signal reload failed ({result.ExitCode}): {result.Output}");
+        }
+    }
+
     public async Task RestartAsync()
     {
         await StopAsync();

@@ -71,6 +71,24 @@ public sealed class NatsServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts a nats-server with JetStream but without <c>-n</c>, as many deployments run it: it then reports its
+    /// <c>server_id</c> as <c>server_name</c>, and that id is new at every start, even on the same store directory.
+    /// </summary>
+    public static async Task<NatsServerProcess> StartJetStreamWithoutNameAsync(params string[] extraArgs)
+    {
+        var store = Directory.CreateTempSubdirectory("nats-js-").FullName;
+        try
+        {
+            return await StartAsync(store, ["-js", "-sd", store, .. extraArgs]);
+        }
+        catch
+        {
+            Directory.Delete(store, recursive: true);
+            throw;
+        }
+    }
+
     public static Task<NatsServerProcess> StartAsync(params string[] extraArgs) => StartAsync(storeDirectory: null, extraArgs);
 
     private static async Task<NatsServerProcess> StartAsync(string? storeDirectory, string[] extraArgs)
@@ -166,6 +184,20 @@ public sealed class NatsServerProcess : IAsyncDisposable
     /// again on the same <see cref="Port"/> and <see cref="MonitorPort"/>, as a service manager restarting it would.
     /// </summary>
     public Task KillAsync() => StopAsync();
+
+    /// <summary>
+    /// Has the running server read its configuration file again (<c>nats-server --signal reload=PID</c>, this process's
+    /// own id), as an operator's reload does: connections stay open and take the new permissions.
+    /// </summary>
+    public async Task ReloadAsync()
+    {
+        var process = _process ?? throw new InvalidOperationException("Not running.");
+        var result = await ProcessRunner.RunAsync(Executable, ["--signal", $"reload={process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)}"], new Dictionary<string, string>(), TimeSpan.FromSeconds(15));
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"nats-server --signal reload failed ({result.ExitCode}): {result.Output}");
+        }
+    }
 
     public async Task RestartAsync()
     {

@@ -37,6 +37,10 @@ internal sealed class DownstreamConnector
     private DateTimeOffset _sessionSince;
     private volatile string? _lastError;
 
+    // The downstream URI, the configured cluster name and the effective one of the last session adopted: a new session with
+    // the same configuration under another name (a server that names itself anew) is said, never silent.
+    private (string Uri, string? Configured, string ClusterName)? _lastIdentity;
+
     // The connect attempt in flight, and the wait before the next one. Both run off the loop, so that a downstream that
     // never answers holds up neither reconfiguration, nor restarts, nor stop; only the loop touches them.
     private volatile CancellationTokenSource? _connectAttempt;
@@ -127,6 +131,13 @@ internal sealed class DownstreamConnector
     /// <summary>Makes <paramref name="connection"/> the session; the links see it only once it is published.</summary>
     public DownstreamSession Adopt(IBrokerConnection connection, string clusterName)
     {
+        var definitions = _definitions();
+        if (_lastIdentity is { } last && last.Uri == definitions.DownstreamUri && last.Configured == definitions.ClusterName && last.ClusterName != clusterName)
+        {
+            Log.DownstreamClusterNameChanged(_logger, UriRedaction.Redact(connection.DisplayUri), clusterName, last.ClusterName);
+        }
+
+        _lastIdentity = (definitions.DownstreamUri, definitions.ClusterName, clusterName);
         var session = new DownstreamSession(connection, clusterName, connection.VirtualHost);
         _session = session;
         return session;

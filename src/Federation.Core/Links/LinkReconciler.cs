@@ -100,7 +100,11 @@ internal sealed class LinkReconciler
             if (!desired.TryGetValue(id, out var wanted))
             {
                 _links.TryRemove(id, out _);
-                stopping.Add(StopRemovedAsync(link, existing.Contains(link.Definition.Exchange.Name)));
+                stopping.Add(link.Definition.ClusterName != session.ClusterName || link.Definition.VirtualHost != session.VirtualHost
+                    // The same configuration on a downstream that names itself anew (event 2025): nobody removed these links,
+                    // and what their upstream queues buffered is not this reconcile's to delete.
+                    ? link.StopAsync(cleanup: false)
+                    : StopRemovedAsync(link, existing.Contains(link.Definition.Exchange.Name)));
             }
             else if (!link.Definition.MovesMessagesAs(wanted))
             {

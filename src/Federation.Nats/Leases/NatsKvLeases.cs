@@ -78,9 +78,16 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
 
     /// <summary>
     /// Looks the lease bucket up on <paramref name="client"/>'s server (it is created with the first lease taken). Returns
-    /// null, and says why through <paramref name="unavailable"/>, when the server cannot keep leases: no JetStream, no
-    /// permission to look the bucket up, or a bucket without a max age.
+    /// null, and says why through <paramref name="unavailable"/>, when the server cannot keep leases: <c>leases=false</c>,
+    /// a server whose INFO offers no JetStream and that does not answer the lookup, or a bucket without a max age.
     /// </summary>
+    /// <remarks>
+    /// A server whose INFO offers JetStream and that does not answer the lookup (a timeout, no responders, or 503 "JetStream
+    /// temporarily unavailable" while it recovers its store after a restart) still gets leases: the bucket is looked up
+    /// again with the first lease taken, and until that succeeds every lease attempt fails, so the links wait in error
+    /// and retry. Leases left off for such a passing state would have every host that reconnected in the window run every
+    /// link unfenced, for as long as the connection lives.
+    /// </remarks>
     /// <param name="client">The connection that holds the leases.</param>
     /// <param name="settings">The lease keys of the URI.</param>
     /// <param name="displayUri">The redacted URI, for messages.</param>
@@ -110,6 +117,7 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(deadline);
         var kv = new NatsKVContext(new NatsJSContext(client));
+        string reason;
         try
         {
             // Only looked up here: the bucket is created by the first lease taken, so that servers on which this
@@ -125,17 +133,25 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            unavailable($"looking up the key-value bucket '{settings.Bucket}' ({NatsLeaseSettings.BucketKey}) took longer than {deadline.TotalMilliseconds:0} ms");
+            reason = $"looking up the key-value bucket '{settings.Bucket}' ({NatsLeaseSettings.BucketKey}) took longer than {deadline.TotalMilliseconds:0} ms";
         }
         catch (Exception ex) when (ex is NatsNoRespondersException or NatsJSApiNoResponseException)
         {
-            unavailable("the server does not answer JetStream requests (start nats-server 2.9 or later with -js, or set leases=false to silence this)");
+            reason = "the server does not answer JetStream requests (start nats-server 2.9 or later with -js, or set leases=false to silence this)";
         }
         catch (NatsException ex)
         {
-            unavailable($"the key-value bucket '{settings.Bucket}' ({NatsLeaseSettings.BucketKey}) could not be looked up: {Transport.NatsErrorText.Message(ex, client.Opts)}");
+            reason = $"the key-value bucket '{settings.Bucket}' ({NatsLeaseSettings.BucketKey}) could not be looked up: {Transport.NatsErrorText.Message(ex, client.Opts)}";
         }
 
+        if (client.ServerInfo is { JetStreamAvailable: true })
+        {
+            // See the remarks: the bucket is looked up (or created) again with the first lease taken, as when it does not
+            // exist yet; an upstream connection, which never takes one, is not held up by it.
+            return new NatsKvLeases(client, kv, settings, store: null, displayUri, logger, time ?? TimeProvider.System);
+        }
+
+        unavailable(reason);
         return null;
     }
 

@@ -41,9 +41,11 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     private int _disposed;
 
     private readonly Leases.NatsKvLeases? _leases;
+    private readonly string _clusterName;
     private Action? _reportNoLeases;
+    private Action<string>? _reportEndpointName;
 
-    public NatsBrokerConnection(NatsConnection nats, NatsUriSettings settings, string displayUri, Leases.NatsKvLeases? leases = null, Action? reportNoLeases = null, Microsoft.Extensions.Logging.ILogger? logger = null)
+    public NatsBrokerConnection(NatsConnection nats, NatsUriSettings settings, string displayUri, Leases.NatsKvLeases? leases = null, Action? reportNoLeases = null, Microsoft.Extensions.Logging.ILogger? logger = null, Action<string>? reportEndpointName = null)
     {
         _nats = nats;
         _leases = leases;
@@ -52,7 +54,9 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         _settings = settings;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         DisplayUri = displayUri;
-        ClusterName = settings.ClusterName ?? NonEmpty(nats.ServerInfo?.Name) ?? nats.ServerInfo?.Id;
+        var (clusterName, source) = NatsClusterIdentity.Of(settings.ClusterName, nats.ServerInfo, settings.ServerUrl);
+        _clusterName = clusterName;
+        _reportEndpointName = source == NatsClusterIdentity.Source.Endpoint ? reportEndpointName : null;
         _topology = new NatsTopologySource(settings, logger, displayUri, nats.ServerInfo?.Id);
         _confirmer = new NatsPublishConfirmer(nats, _completion.Task);
         nats.ConnectionDisconnected += OnDisconnectedAsync;
@@ -64,7 +68,19 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         }
     }
 
-    public string? ClusterName { get; }
+    /// <summary>
+    /// The name this deployment is known by (see <see cref="NatsClusterIdentity"/>): stable across server restarts and the
+    /// same on every node of a cluster. When it is only the URI's endpoint, the first read says so (once per URI): on a
+    /// downstream the engine reads it only when Federation:ClusterName does not set one.
+    /// </summary>
+    public string? ClusterName
+    {
+        get
+        {
+            Interlocked.Exchange(ref _reportEndpointName, null)?.Invoke(_clusterName);
+            return _clusterName;
+        }
+    }
 
     /// <summary>Always <c>/</c>: NATS accounts are not mapped.</summary>
     public string VirtualHost => "/";
@@ -855,8 +871,6 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
 
         return ValueTask.CompletedTask;
     }
-
-    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     private void Lost(ConnectionLostException error)
     {

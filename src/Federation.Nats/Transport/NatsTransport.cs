@@ -17,7 +17,8 @@ namespace Federation.Nats.Transport;
 /// </summary>
 /// <remarks>
 /// URI query parameters (removed before connecting): <c>cluster-name</c> (the federation identity of this deployment; default the
-/// server's INFO <c>server_name</c>), <c>monitor-port</c> (the server's HTTP monitoring port, polled at <c>/subsz</c> to learn
+/// server's INFO <c>cluster</c>, else its <c>server_name</c> when one was configured, else the URI's <c>host:port</c>: see
+/// <see cref="NatsClusterIdentity"/>), <c>monitor-port</c> (the server's HTTP monitoring port, polled at <c>/subsz</c> to learn
 /// the downstream's subscription interest), <c>monitor-interval-ms</c> (poll interval, default 1000) and <c>namespaces</c>
 /// (comma-separated exchange names reported as existing from the start; without it the first subject token is the exchange)
 /// and <c>connect-timeout-ms</c> (default 5000: the whole connect attempt, TCP connect, the server's INFO, TLS and the
@@ -34,6 +35,7 @@ public sealed class NatsTransport : ITransport
     private readonly Func<NatsOpts, NatsOpts>? _configureOptions;
     private readonly ILoggerFactory? _loggerFactory;
     private readonly ConcurrentDictionary<string, byte> _leasesUnavailableLogged = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _endpointNameLogged = new(StringComparer.Ordinal);
 
     /// <summary>Creates the transport.</summary>
     /// <param name="configureOptions">
@@ -106,7 +108,14 @@ public sealed class NatsTransport : ITransport
                 NatsLeaseLog.LeasesUnavailable(logger, display, noLeases);
             }
         };
-        var core = new NatsBrokerConnection(client, settings, display, leases, reportNoLeases, logger);
+        Action<string> reportEndpointName = name =>
+        {
+            if (_endpointNameLogged.TryAdd(display, 0))
+            {
+                NatsIdentityLog.ClusterNameFromEndpoint(logger, display, name);
+            }
+        };
+        var core = new NatsBrokerConnection(client, settings, display, leases, reportNoLeases, logger, reportEndpointName);
         return settings.JetStream is null ? core : await JetStream.JetStreamBrokerConnection.CreateAsync(core, settings, request, core.Client, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -8,8 +8,8 @@ namespace Federation.Nats.Tests.JetStream;
 /// downstream started fresh for each test, and the engines the test starts, disposed before the servers stop.
 /// </summary>
 /// <param name="upstreamName">The upstream server's name, which also names its temporary store directory.</param>
-/// <param name="downstreamName">The downstream server's name.</param>
-public abstract class JetStreamServerPairTests(string upstreamName, string downstreamName) : IAsyncLifetime
+/// <param name="downstreamName">The downstream server's name; null starts it without one (no <c>-n</c>).</param>
+public abstract class JetStreamServerPairTests(string upstreamName, string? downstreamName) : IAsyncLifetime
 {
     /// <summary>The engines the test started and still owns; disposed first when the test ends.</summary>
     protected List<FederationEngine> Engines { get; } = [];
@@ -24,7 +24,9 @@ public abstract class JetStreamServerPairTests(string upstreamName, string downs
     public async Task InitializeAsync()
     {
         Upstream = await NatsServerProcess.StartJetStreamAsync(upstreamName);
-        Downstream = await NatsServerProcess.StartJetStreamAsync(downstreamName);
+        Downstream = downstreamName is null
+            ? await NatsServerProcess.StartJetStreamWithoutNameAsync()
+            : await NatsServerProcess.StartJetStreamAsync(downstreamName);
     }
 
     /// <inheritdoc/>

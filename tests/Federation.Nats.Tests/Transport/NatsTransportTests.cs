@@ -36,6 +36,37 @@ public sealed class NatsTransportTests
     }
 
     [Fact]
+    public async Task A_server_without_a_name_is_known_by_the_uri_endpoint_which_a_restart_keeps()
+    {
+        // Without -n, nats-server reports its server_id as server_name, and a restart gives it a new one.
+        await using var server = await NatsServerProcess.StartAsync();
+        var transport = new NatsTransport();
+        string before;
+        await using (var connection = await transport.ConnectAsync(new ConnectionRequest($"nats://user:secret@127.0.0.1:{server.Port}", "t"), CancellationToken.None))
+        {
+            before = connection.ClusterName!;
+        }
+
+        await server.RestartAsync();
+        await using var again = await transport.ConnectAsync(new ConnectionRequest($"nats://user:secret@127.0.0.1:{server.Port}", "t"), CancellationToken.None);
+        Assert.Equal($"127.0.0.1:{server.Port}", before);
+        Assert.Equal(before, again.ClusterName);
+    }
+
+    [Fact]
+    public async Task Every_node_of_a_cluster_gives_the_cluster_name_not_its_own()
+    {
+        int routeA = FreePorts.Next(), routeB = FreePorts.Next();
+        await using var a = await NatsServerProcess.StartAsync("-n", "node-a", "--cluster_name", "c1", "--cluster", $"nats://127.0.0.1:{routeA}", "--routes", $"nats://127.0.0.1:{routeB}");
+        await using var b = await NatsServerProcess.StartAsync("-n", "node-b", "--cluster_name", "c1", "--cluster", $"nats://127.0.0.1:{routeB}", "--routes", $"nats://127.0.0.1:{routeA}");
+        var transport = new NatsTransport();
+        await using var onA = await transport.ConnectAsync(new ConnectionRequest(a.Url, "t"), CancellationToken.None);
+        await using var onB = await transport.ConnectAsync(new ConnectionRequest(b.Url, "t"), CancellationToken.None);
+        Assert.Equal("c1", onA.ClusterName);
+        Assert.Equal("c1", onB.ClusterName);
+    }
+
+    [Fact]
     public async Task Unreachable_server_fails_with_BrokerUnreachableException()
     {
         await using var server = await NatsServerProcess.StartAsync();

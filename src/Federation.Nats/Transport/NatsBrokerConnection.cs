@@ -953,7 +953,10 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         /// <summary>Takes the hand-off; false while someone else holds it.</summary>
         public bool TryBeginHandOff() => Interlocked.CompareExchange(ref _handing, 1, 0) == 0;
 
-        /// <summary>Completes when the hand-off is next given back; take it before <see cref="TryBeginHandOff"/>, so no give-back is missed.</summary>
+        /// <summary>
+        /// Completes when the hand-off is next given back. For one who found it taken: ask for this, then try
+        /// <see cref="TryBeginHandOff"/> once more before waiting, so that no give-back is missed.
+        /// </summary>
         public Task HandOffFreed()
         {
             var freed = Volatile.Read(ref _freed);
@@ -1018,6 +1021,12 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             {
                 Interlocked.Increment(ref _count); // bounded without a check: each writer waits until its message is taken
                 _items.Enqueue(message);
+                if (TryBeginHandOff())
+                {
+                    return HandOver(receiver);
+                }
+
+                // Taken: ask to be woken, then try once more, so that a give-back between the two is not missed.
                 var freed = HandOffFreed();
                 return TryBeginHandOff() ? HandOver(receiver) : HandOverWhenFreedAsync(freed, cancellationToken);
             }

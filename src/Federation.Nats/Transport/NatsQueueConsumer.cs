@@ -185,7 +185,7 @@ internal sealed class NatsQueueConsumer : IMessageConsumer
             // stopped with messages waiting would otherwise go round this loop for ever.
             while (!token.IsCancellationRequested && !_faulted && await _queue.WaitToReadAsync(token).ConfigureAwait(false))
             {
-                if (_receiver)
+                if (_receiver && !_queue.TryBeginHandOff())
                 {
                     var freed = _queue.HandOffFreed();
                     if (!_queue.TryBeginHandOff())

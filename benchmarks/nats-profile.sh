@@ -9,7 +9,8 @@
 #   SECONDS  how long to trace, after one warm-up run (default 20)
 #   OUT      the trace file (default /tmp/nats-profile-PATH.nettrace); a .speedscope.json is written beside it
 # Needs dotnet-trace (and for COUNTERS=1 dotnet-counters) as global tools: dotnet tool install -g dotnet-trace.
-# Environment: PROFILE=dotnet-sampled-thread-time (default) or gc-verbose (allocation samples), COUNTERS=1 to
+# Environment: PROFILE=dotnet-sampled-thread-time (default), gc-verbose (allocation samples) or none (no tracer: only
+# the per-message figures, for A/B runs), NATSPROFILE_BIN=path of a Federation.NatsProfile binary built aside (no build), COUNTERS=1 to
 # print dotnet-counters (GC, allocation rate, lock contention) for the same window instead of tracing.
 # NATSPROFILE_LOG_LEVEL=Information (or Debug, Trace) for more of the link process's log on stderr (default: warnings),
 # which the script prints with the host's output at the end; a load run that loses messages prints where the gaps were.
@@ -50,8 +51,12 @@ CONF
 "$nats" -a 127.0.0.1 -p "$leaf" -m "$leaf_mon" -c "$dir/leaf.conf" >"$dir/leaf.log" 2>&1 & pids+=($!)
 for _ in $(seq 1 150); do grep -q "Leafnode connection created" "$dir/leaf.log" 2>/dev/null && break; sleep 0.1; done
 
-dotnet build -c Release benchmarks/Federation.NatsProfile >"$dir/build.log" 2>&1 || { cat "$dir/build.log" >&2; exit 1; }
-bin=benchmarks/Federation.NatsProfile/bin/Release/net10.0/Federation.NatsProfile
+if [ -n "${NATSPROFILE_BIN:-}" ]; then
+  bin=$NATSPROFILE_BIN # a build kept aside (A/B runs of two commits against the same kind of servers)
+else
+  dotnet build -c Release benchmarks/Federation.NatsProfile >"$dir/build.log" 2>&1 || { cat "$dir/build.log" >&2; exit 1; }
+  bin=benchmarks/Federation.NatsProfile/bin/Release/net10.0/Federation.NatsProfile
+fi
 kind=core; [ "$path" = durable ] && kind=durable
 mkfifo "$dir/host.in"
 "$bin" host "$kind" "nats://127.0.0.1:$hub" "nats://127.0.0.1:$leaf" "$leaf_mon" <"$dir/host.in" >"$dir/host.out" 2>&1 & host=$!
@@ -72,7 +77,9 @@ echo "load average $(cut -d' ' -f1-3 /proc/loadavg); warm-up:"
 (load 1000) & loader=$!
 pids+=($loader)
 sleep 1
-if [ "${COUNTERS:-0}" = 1 ]; then
+if [ "$profile" = none ]; then
+  sleep "$seconds" # no tracer attached: the per-message figures the host prints are the link's alone
+elif [ "${COUNTERS:-0}" = 1 ]; then
   "$tools/dotnet-counters" collect -p "$host" --duration "00:00:$(printf %02d "$seconds")" --format csv -o "$out.counters.csv" \
     --counters System.Runtime >/dev/null
   echo "counters: $out.counters.csv"

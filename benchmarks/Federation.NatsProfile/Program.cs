@@ -58,11 +58,17 @@ switch (args)
         Console.WriteLine($"READY {Environment.ProcessId}");
         var (cpu0, alloc0, items0, locks0) = (System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime, GC.GetTotalAllocatedBytes(false), ThreadPool.CompletedWorkItemCount, Monitor.LockContentionCount);
         var gcs0 = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+        var switches0 = Federation.NatsProfile.ContextSwitches.Read();
         await Console.In.ReadToEndAsync(token);
         var n = Math.Max(1, Interlocked.Read(ref forwarded));
         Console.WriteLine($"forwarded {n}: per message {(System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMilliseconds * 1000 / n:F2} us CPU, " +
             $"{(GC.GetTotalAllocatedBytes(false) - alloc0) / (double)n:F0} B allocated, {(ThreadPool.CompletedWorkItemCount - items0) / (double)n:F3} work items, " +
             $"{(Monitor.LockContentionCount - locks0) / (double)n:F4} lock contentions; GCs gen0 {GC.CollectionCount(0) - gcs0.Item1}, gen1 {GC.CollectionCount(1) - gcs0.Item2}, gen2 {GC.CollectionCount(2) - gcs0.Item3}");
+        if (switches0 is var (voluntary0, involuntary0) && Federation.NatsProfile.ContextSwitches.Read() is var (voluntary, involuntary))
+        {
+            Console.WriteLine($"context switches per message: {(voluntary - voluntary0) / (double)n:F3} voluntary, {(involuntary - involuntary0) / (double)n:F3} involuntary");
+        }
+
         foreach (var link in engine.GetLinks())
         {
             var dropped = link.DroppedMessages is { } d ? string.Join(", ", d.Select(kv => $"{kv.Key}={kv.Value}")) : "none";

@@ -955,7 +955,77 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         private bool _closed;
         private Exception? _closeError;
 
+        // The queue's only consumer, whose messages a writer hands over on its own thread (see OfferAsync); null while the
+        // queue has no consumer or several. _consumers counts them, under _gate.
+        private NatsQueueConsumer? _receiver;
+        private int _consumers;
+
+        // 1 while someone hands the receiver its queued messages: a writer, or the receiver's own loop. Only the holder
+        // takes messages, so the receiver sees them one at a time and in queue order. _freed completes when it is given
+        // back, for whoever found it taken.
+        private int _handing;
+        private TaskCompletionSource? _freed;
+
         public QueueSpec Spec { get; } = spec;
+
+        /// <summary>
+        /// A consumer starts: the queue's only one becomes its receiver, whose messages writers hand over on their own
+        /// thread. True if <paramref name="consumer"/> is the receiver: its loop must then hold the hand-off
+        /// (<see cref="TryBeginHandOff"/>) while it takes messages.
+        /// </summary>
+        public bool Attach(NatsQueueConsumer consumer)
+        {
+            lock (_gate)
+            {
+                var only = ++_consumers == 1;
+                Volatile.Write(ref _receiver, only ? consumer : null);
+                return only;
+            }
+        }
+
+        /// <summary>A consumer stops: writers no longer hand it messages, and one that waits for the hand-off stops waiting.</summary>
+        public void Detach(NatsQueueConsumer consumer)
+        {
+            lock (_gate)
+            {
+                _consumers--;
+                if (ReferenceEquals(_receiver, consumer))
+                {
+                    Volatile.Write(ref _receiver, null);
+                }
+            }
+
+            Interlocked.Exchange(ref _freed, null)?.TrySetResult();
+        }
+
+        /// <summary>Takes the hand-off; false while someone else holds it.</summary>
+        public bool TryBeginHandOff() => Interlocked.CompareExchange(ref _handing, 1, 0) == 0;
+
+        /// <summary>
+        /// Completes when the hand-off is next given back. For one who found it taken: ask for this, then try
+        /// <see cref="TryBeginHandOff"/> once more before waiting, so that no give-back is missed.
+        /// </summary>
+        public Task HandOffFreed()
+        {
+            var freed = Volatile.Read(ref _freed);
+            if (freed is null)
+            {
+                var fresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                freed = Interlocked.CompareExchange(ref _freed, fresh, null) ?? fresh;
+            }
+
+            return freed.Task;
+        }
+
+        /// <summary>Gives the hand-off back, and wakes whoever found it taken.</summary>
+        public void EndHandOff()
+        {
+            Interlocked.Exchange(ref _handing, 0); // before _freed is read: a waiter publishes _freed before it tries
+            if (Volatile.Read(ref _freed) is not null)
+            {
+                Interlocked.Exchange(ref _freed, null)?.TrySetResult();
+            }
+        }
 
         /// <summary>Waits until a message can be taken; false once the queue is closed and empty (throws if it was closed with an error).</summary>
         /// <remarks>A cancelled token wins, as on a channel, also while messages wait: a stopped reader must not keep reading.</remarks>
@@ -984,8 +1054,86 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         /// reading meanwhile, which pushes back to the server). A closed queue takes nothing: its connection or the queue
         /// itself is gone, and so is everything in it.
         /// </summary>
-        public ValueTask OfferAsync(QueuedMessage message, CancellationToken cancellationToken) =>
-            TryOffer(message) ? ValueTask.CompletedTask : OfferSlowAsync(message, cancellationToken);
+        /// <remarks>
+        /// A queue with one consumer does not hand its messages to that consumer's thread: the writer (a subscription's
+        /// read loop) queues the message and then hands the consumer what is queued itself, on its own thread, and the
+        /// returned task is pending while the consumer's handler is. Profiling a saturated link showed the hand-off to the
+        /// consumer's thread to be one of its largest costs (waking it, a thread-pool work item, the cache misses of every
+        /// message that changes threads). A handler that waits (the link bounds what it has in flight) then holds the read
+        /// loop, as a full queue does, which pushes back to the server. While the consumer's loop hands it what was
+        /// queued before it started, the writer waits for it, which pushes back the same way.
+        /// </remarks>
+        public ValueTask OfferAsync(QueuedMessage message, CancellationToken cancellationToken)
+        {
+            if (Volatile.Read(ref _receiver) is { } receiver && !Volatile.Read(ref _closed))
+            {
+                Interlocked.Increment(ref _count); // bounded without a check: each writer waits until its message is taken
+                _items.Enqueue(message);
+                if (TryBeginHandOff())
+                {
+                    return HandOver(receiver);
+                }
+
+                // Taken: ask to be woken, then try once more, so that a give-back between the two is not missed.
+                var freed = HandOffFreed();
+                return TryBeginHandOff() ? HandOver(receiver) : HandOverWhenFreedAsync(freed, cancellationToken);
+            }
+
+            return TryOffer(message) ? ValueTask.CompletedTask : OfferSlowAsync(message, cancellationToken);
+        }
+
+        /// <summary>Holding the hand-off: hands <paramref name="receiver"/> every queued message, then gives the hand-off back.</summary>
+        private ValueTask HandOver(NatsQueueConsumer receiver)
+        {
+            while (receiver.TryBeginInline())
+            {
+                if (!TryTake(out var message))
+                {
+                    receiver.EndInline();
+                    break;
+                }
+
+                var delivered = receiver.DeliverInline(message);
+                if (!delivered.IsCompletedSuccessfully)
+                {
+                    return HandOverAfterAsync(delivered, receiver);
+                }
+
+                delivered.GetAwaiter().GetResult();
+            }
+
+            EndHandOff();
+            return ValueTask.CompletedTask;
+        }
+
+        private async ValueTask HandOverAfterAsync(ValueTask delivered, NatsQueueConsumer receiver)
+        {
+            await delivered.ConfigureAwait(false); // never throws: the consumer keeps its handler's failures
+            await HandOver(receiver).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// The hand-off was taken when this writer queued its message: whoever holds it hands over what is queued, this
+        /// message too unless it came too late; the writer waits until it is given back and looks again.
+        /// </summary>
+        private async ValueTask HandOverWhenFreedAsync(Task freed, CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                await freed.WaitAsync(cancellationToken).ConfigureAwait(false);
+                if (_items.IsEmpty || Volatile.Read(ref _receiver) is not { } receiver || Volatile.Read(ref _closed))
+                {
+                    return; // handed over; or no receiver any more, and the message waits in the queue for a consumer
+                }
+
+                freed = HandOffFreed();
+                if (TryBeginHandOff())
+                {
+                    await HandOver(receiver).ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
 
         private bool TryOffer(QueuedMessage message)
         {

@@ -22,6 +22,9 @@ internal sealed class NatsPublishConfirmer
     private Batch? _open;
     private bool _pinging;
 
+    // Waiters of single publishes (ConfirmOneAsync), reused: at most a few confirm windows' worth are in use at once.
+    private readonly NatsPublishWaiter.Pool _waiters = new(64 * 1024);
+
     /// <param name="nats">The connection the publishes went out on.</param>
     /// <param name="lost">Completes when the connection is lost for this transport; no PING is awaited past it.</param>
     public NatsPublishConfirmer(NatsConnection nats, Task lost)
@@ -38,20 +41,57 @@ internal sealed class NatsPublishConfirmer
     {
         lock (_gate)
         {
-            if (_open is { } open)
+            if (Open(identity) is not { } batch)
             {
-                return open.Identity == identity ? open.Completion.Task : Task.FromException(Reconnected());
+                return Task.FromException(Reconnected());
             }
 
-            var batch = new Batch(identity);
-            _open = batch;
-            if (!_pinging)
-            {
-                _pinging = true;
-                _ = PingLoopAsync();
-            }
-
+            StartPinging();
             return batch.Completion.Task;
+        }
+    }
+
+    /// <summary>
+    /// The same for one publish: completes when the message just published under <paramref name="identity"/> reached the
+    /// server, on a waiter of its own, so that its continuation runs inline where the batch completes (see
+    /// <see cref="NatsPublishWaiter"/>). Await it exactly once.
+    /// </summary>
+    public ValueTask ConfirmOneAsync(ConnectionIdentity identity)
+    {
+        lock (_gate)
+        {
+            if (Open(identity) is not { } batch)
+            {
+                return ValueTask.FromException(Reconnected());
+            }
+
+            var waiter = _waiters.Rent();
+            batch.Waiters.Add(waiter); // before the ping loop may take the batch
+            StartPinging();
+            return waiter.Task;
+        }
+    }
+
+    /// <summary>The open batch, opened if none is; null when it belongs to another connection identity. Call under <c>_gate</c>.</summary>
+    private Batch? Open(ConnectionIdentity identity)
+    {
+        if (_open is { } open)
+        {
+            return open.Identity == identity ? open : null;
+        }
+
+        var batch = new Batch(identity);
+        _open = batch;
+        return batch;
+    }
+
+    /// <summary>Starts the ping loop unless it runs. Call under <c>_gate</c>, after the publish joined its batch.</summary>
+    private void StartPinging()
+    {
+        if (!_pinging)
+        {
+            _pinging = true;
+            _ = PingLoopAsync();
         }
     }
 
@@ -79,7 +119,7 @@ internal sealed class NatsPublishConfirmer
                 if (await Task.WhenAny(ping, _lost).ConfigureAwait(false) != ping)
                 {
                     await abandon.CancelAsync().ConfigureAwait(false);
-                    batch.Completion.TrySetException(new ConnectionLostException("The NATS connection was lost before the server confirmed the messages."));
+                    batch.Fail(new ConnectionLostException("The NATS connection was lost before the server confirmed the messages."));
                     continue;
                 }
 
@@ -90,14 +130,14 @@ internal sealed class NatsPublishConfirmer
                 }
                 else
                 {
-                    batch.Completion.TrySetException(Reconnected());
+                    batch.Fail(Reconnected());
                 }
             }
 #pragma warning disable CA1031 // every failure of the PING fails the batch it was to confirm
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                batch.Completion.TrySetException(new ConnectionLostException($"The NATS server did not confirm the messages: {NatsErrorText.Message(ex, _nats.Opts)}", NatsErrorText.SafeInner(ex, _nats.Opts)));
+                batch.Fail(new ConnectionLostException($"The NATS server did not confirm the messages: {NatsErrorText.Message(ex, _nats.Opts)}", NatsErrorText.SafeInner(ex, _nats.Opts)));
             }
         }
     }
@@ -115,11 +155,40 @@ internal sealed class NatsPublishConfirmer
         public ConnectionIdentity Identity { get; } = identity;
 
         /// <summary>
-        /// Its continuations (one per confirmed publish) run inline where it completes; a success completes it on one
-        /// thread-pool work item of its own (<see cref="Confirm"/>), not one per publish, and never on the PING loop.
+        /// What <see cref="ConfirmAsync"/> returns (the publisher's backlog batches await it, one continuation each); a
+        /// success completes it, and then <see cref="Waiters"/>, on one thread-pool work item of its own
+        /// (<see cref="Confirm"/>), not one per publish, and never on the PING loop.
         /// </summary>
         public TaskCompletionSource Completion { get; } = new();
 
-        public void Confirm() => ThreadPool.UnsafeQueueUserWorkItem(static batch => batch.Completion.TrySetResult(), this, preferLocal: false);
+        /// <summary>The single publishes of the batch (<see cref="ConfirmOneAsync"/>); complete once the ping loop took the batch.</summary>
+        public List<NatsPublishWaiter> Waiters { get; } = [];
+
+        public void Confirm() => ThreadPool.UnsafeQueueUserWorkItem(
+            static batch =>
+            {
+                if (!batch.Completion.TrySetResult())
+                {
+                    return;
+                }
+
+                foreach (var waiter in batch.Waiters)
+                {
+                    waiter.Succeed();
+                }
+            },
+            this,
+            preferLocal: false);
+
+        public void Fail(Exception error)
+        {
+            if (Completion.TrySetException(error))
+            {
+                foreach (var waiter in Waiters)
+                {
+                    waiter.Fail(error);
+                }
+            }
+        }
     }
 }

@@ -72,7 +72,7 @@ internal sealed class NatsPublisher(NatsBrokerConnection connection, bool confir
             if (sent.IsCompletedSuccessfully)
             {
                 sent.GetAwaiter().GetResult();
-                return confirms ? new ValueTask(connection.Confirmer.ConfirmAsync(identity)) : ValueTask.CompletedTask;
+                return confirms ? connection.Confirmer.ConfirmOneAsync(identity) : ValueTask.CompletedTask;
             }
 
             // The client has the message and waits for room: later messages queue here until it is written.

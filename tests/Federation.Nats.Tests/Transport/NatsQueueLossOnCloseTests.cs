@@ -26,16 +26,6 @@ public sealed class NatsQueueLossOnCloseTests : IAsyncLifetime
         var drops = new List<(string Reason, long Count)>();
         var inHandler = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var consumer = await connection.ConsumeAsync(
-            "q",
-            new ConsumerOptions(1) { Dropped = (reason, count, _) => { lock (drops) { drops.Add((reason, count)); } } },
-            async (_, _) =>
-            {
-                inHandler.TrySetResult();
-                await release.Task;
-            },
-            CancellationToken.None);
-
         await using (var publisher = new NatsConnection(NatsOpts.Default with { Url = _server.Url }))
         {
             for (var i = 0; i < 5; i++)
@@ -45,6 +35,19 @@ public sealed class NatsQueueLossOnCloseTests : IAsyncLifetime
 
             await publisher.PingAsync();
         }
+
+        // Queued before the consumer starts: a queue with one consumer hands later messages to it on the read loop, so
+        // only what waited before it came is held in the emulated queue.
+        await Eventually.TrueAsync(() => connection.QueuedMessages("q") == 5, "five messages waiting in the emulated queue");
+        var consumer = await connection.ConsumeAsync(
+            "q",
+            new ConsumerOptions(1) { Dropped = (reason, count, _) => { lock (drops) { drops.Add((reason, count)); } } },
+            async (_, _) =>
+            {
+                inHandler.TrySetResult();
+                await release.Task;
+            },
+            CancellationToken.None);
 
         // The first is in the handler, the other four wait in the queue.
         await inHandler.Task.WaitAsync(TimeSpan.FromSeconds(10));

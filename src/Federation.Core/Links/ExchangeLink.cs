@@ -348,14 +348,28 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
     }
 
-    /// <summary>Releases the lease for the instance placement prefers, and waits as any other non-holder.</summary>
+    /// <summary>
+    /// Releases the lease for the instance placement prefers, or for the other holder of a link held twice that this instance
+    /// yields to (see <see cref="LinkPlacementGate.YieldingTo"/>), and waits as any other non-holder.
+    /// </summary>
     private async Task HandOverAsync(string uri)
     {
-        var target = _lease.Gate?.HandedToInstance ?? "another instance";
+        var yieldingTo = _lease.Gate?.YieldingTo;
+        var target = yieldingTo ?? _lease.Gate?.HandedToInstance ?? "another instance";
         await _lease.ReleaseAsync().ConfigureAwait(false);
-        Log.LinkHandedOver(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, target);
+        if (yieldingTo is not null)
+        {
+            Log.LinkYielded(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, _instanceName, _lease.Name, yieldingTo);
+        }
+        else
+        {
+            Log.LinkHandedOver(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, target);
+        }
+
         _waitingSince = _time.GetUtcNow();
-        _waitingReason = $"handed lease '{_lease.Name}' over to instance '{target}', where placement puts this link";
+        _waitingReason = yieldingTo is null
+            ? $"handed lease '{_lease.Name}' over to instance '{target}', where placement puts this link"
+            : $"instance '{target}' held this link as well, under a lease that does not exclude lease '{_lease.Name}' of this instance, so the link ran twice; this instance stopped it and yields to '{target}' (the first by name)";
         _leaseShown = _lease.Name;
         _leaseHolderShown = null;
         _runningOnShown = target;

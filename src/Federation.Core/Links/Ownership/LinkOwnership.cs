@@ -173,7 +173,7 @@ internal sealed class LinkOwnership
             }
 
             _unsettled = unsettled;
-            shared = FindSharedUnderLock(now);
+            shared = FindSharedUnderLock(now, actions);
         }
 
         Run(actions);
@@ -183,9 +183,13 @@ internal sealed class LinkOwnership
     /// <summary>
     /// Compares the links this instance holds with those the other live instances say they hold. A lease has one holder, so
     /// a link on both lists means two leases that do not exclude each other. A heartbeat may lag a handover by one beat, so
-    /// only an overlap that lasts longer than the presence timeout counts.
+    /// only an overlap that lasts longer than the presence timeout counts. Then the link runs twice (duplicates downstream,
+    /// two consumers on one upstream queue), so all holders but one stop it: the one whose instance name sorts first
+    /// (ordinal) keeps it. Every holder computes that from the same heartbeats without talking to the others, so exactly
+    /// one keeps running; an instance of an older version that does not yield at worst leaves the link running twice, as
+    /// before.
     /// </summary>
-    private List<SharedHolding> FindSharedUnderLock(DateTimeOffset now)
+    private List<SharedHolding> FindSharedUnderLock(DateTimeOffset now, List<Action> actions)
     {
         var changes = new List<SharedHolding>();
         foreach (var gate in _gates)
@@ -198,22 +202,45 @@ internal sealed class LinkOwnership
                 if (gate.SharedWith is not null)
                 {
                     gate.SharedWith = null;
-                    changes.Add(new SharedHolding(gate.LinkId, gate.LeaseName, null));
+
+                    // A holder that yielded let go itself: the other holder runs the link, and nothing is held twice here.
+                    if (gate.YieldTo is null)
+                    {
+                        changes.Add(new SharedHolding(gate.LinkId, gate.LeaseName, null));
+                    }
                 }
 
                 continue;
             }
 
             gate.SharedSince ??= now;
-            if (now - gate.SharedSince.Value > Timings.LiveFor && !(gate.SharedWith?.SequenceEqual(others, StringComparer.Ordinal) ?? false))
+            if (now - gate.SharedSince.Value <= Timings.LiveFor)
+            {
+                continue;
+            }
+
+            if (!(gate.SharedWith?.SequenceEqual(others, StringComparer.Ordinal) ?? false))
             {
                 gate.SharedWith = others;
-                changes.Add(new SharedHolding(gate.LinkId, gate.LeaseName, others));
+                changes.Add(new SharedHolding(gate.LinkId, gate.LeaseName, others, YieldsTo(others)));
+            }
+
+            // Two heartbeats later than the warning: the holder that keeps the link has seen the overlap by then too (its
+            // clock started within a beat of this one's), so both warn before the yield ends it.
+            if (now - gate.SharedSince.Value > Timings.LiveFor + (Timings.HeartbeatEvery * 2)
+                && YieldsTo(others) is { } winner && gate.YieldTo is null && gate.Handover is { IsCancellationRequested: false } handover)
+            {
+                gate.YieldTo = winner;
+                actions.Add(() => CancelQuietly(handover));
             }
         }
 
         return changes;
     }
+
+    /// <summary>The holder this instance yields a link held twice to (the first by name, ordinal), or null when it keeps it.</summary>
+    private string? YieldsTo(IReadOnlyList<string> otherHolders) =>
+        otherHolders.Count > 0 && string.CompareOrdinal(otherHolders[0], Instance) < 0 ? otherHolders[0] : null;
 
     /// <summary>
     /// One consistent view, for a heartbeat, of this engine's links that want their lease and do not hold it (a lease attempt
@@ -267,6 +294,12 @@ internal sealed class LinkOwnership
 
     private string? RunnerUnderLock(LinkPlacementGate gate, string? placed, DateTimeOffset now)
     {
+        // A link this instance yielded runs on the holder it yielded to, whatever placement says.
+        if (gate.YieldTo is { } yielded && _roster.HoldersOf(gate.LinkId, now).Contains(yielded, StringComparer.Ordinal))
+        {
+            return yielded;
+        }
+
         // The status keeps what this says when the link starts standing by, and placement, unlike a holder about to hand the
         // link over, is stable: the placed instance first, as long as it claims the link at all.
         var having = _roster.HavingLink(gate.LinkId, now);
@@ -300,6 +333,20 @@ internal sealed class LinkOwnership
         var (placed, rank) = Place(gate);
         preferred = placed;
         reason = null;
+        if (gate.YieldTo is { } yielded)
+        {
+            if (_roster.HoldersOf(gate.LinkId, now).Contains(yielded, StringComparer.Ordinal))
+            {
+                // Its lease here would be granted again (it lives elsewhere than the other holder's): asking would only run
+                // the link twice once more. It asks when that instance no longer says it holds the link (stopped, died, or
+                // its configuration was fixed).
+                reason = $"instance '{yielded}' holds this link as well, under a lease that does not exclude lease '{gate.LeaseName}' of this instance (another lease-bucket or other lease settings on the downstream URI, or another configuration that names the link alike), so the link ran twice; this instance yields to '{yielded}' (the first by name) and asks for the lease again once that instance no longer holds the link";
+                return false;
+            }
+
+            gate.YieldTo = null;
+        }
+
         var runner = gate.Failing ? RunnerUnderLock(gate, placed, now) : null;
         if (gate.Failing && runner is null)
         {

@@ -70,6 +70,22 @@ internal sealed class LinkPlacementGate : IDisposable
     }
 
     /// <summary>
+    /// The instance this one yields the link to (see <see cref="LinkOwnership.Tick"/>): both held the link's lease (their leases
+    /// do not exclude each other), and that one's name sorts first. Set while the link is asked to stop for it and while it
+    /// stands by for it; null otherwise.
+    /// </summary>
+    public string? YieldingTo
+    {
+        get
+        {
+            lock (_owner.Sync)
+            {
+                return YieldTo;
+            }
+        }
+    }
+
+    /// <summary>
     /// The other live instances whose heartbeats have said, for longer than the presence timeout, that they hold this link's
     /// lease while this instance holds it too (see <see cref="SharedHolding"/>); null otherwise.
     /// </summary>
@@ -116,6 +132,12 @@ internal sealed class LinkPlacementGate : IDisposable
 
     /// <summary>The other holders, once <see cref="SharedSince"/> lasted past the presence timeout.</summary>
     internal IReadOnlyList<string>? SharedWith { get; set; }
+
+    /// <summary>
+    /// The other holder this instance yields the link to: it stops the link, and stands by without asking for its lease while
+    /// that instance's heartbeats say it holds the link. Kept across the release, unlike <see cref="Handover"/>.
+    /// </summary>
+    internal string? YieldTo { get; set; }
 
     internal int Rank { get; set; }
 

@@ -97,6 +97,18 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 status = status with { AlsoHeldBy = others };
             }
 
+            // Waiting here for an instance whose heartbeats say the link fails there: it runs nowhere, so it is down here too
+            // (listed by only-down, degrading health), not "run elsewhere".
+            if (status is { State: LinkState.Waiting, RunningOn: { } runner } && runner != _instanceName && _lease.Gate?.FailsOn(runner) == true)
+            {
+                status = status with
+                {
+                    State = LinkState.Error,
+                    Error = $"it fails on instance '{runner}', which holds its lease and runs it (see the link's status there for the cause), so it runs nowhere; this instance waits: {status.Waiting}",
+                    Waiting = null,
+                };
+            }
+
             return _counters.DropsByReason is { } dropped ? status with { DroppedMessages = dropped } : status;
         }
     }
@@ -232,6 +244,11 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 var redacted = UriRedaction.Redact(uri);
                 var cause = FailureEpisode.Describe(ex);
                 SetStatus(LinkState.Error, redacted, cause, null);
+                if (_lease.Holding)
+                {
+                    _lease.Gate?.RunFailed();
+                }
+
                 LogFailure(ex, redacted, cause, delay);
                 await GiveUpLeaseIfOthersMayRunAsync(redacted, cause).ConfigureAwait(false);
                 if (delay > TimeSpan.Zero)

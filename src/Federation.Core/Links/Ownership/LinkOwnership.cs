@@ -110,7 +110,8 @@ internal sealed class LinkOwnership
     /// <param name="waiting">The links it waits for; null when its heartbeat does not say.</param>
     /// <param name="holding">The links it holds; null when its heartbeat does not say.</param>
     /// <param name="standingBy">Its other links, which it neither holds nor waits for; null when its heartbeat does not say.</param>
-    public void Heard(string instance, string incarnation, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null, IReadOnlySet<string>? standingBy = null)
+    /// <param name="failing">The links it holds whose runs fail there; null when its heartbeat does not say.</param>
+    public void Heard(string instance, string incarnation, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null, IReadOnlySet<string>? standingBy = null, IReadOnlySet<string>? failing = null)
     {
         if (instance == Instance)
         {
@@ -120,7 +121,7 @@ internal sealed class LinkOwnership
         List<Action>? actions = null;
         lock (_sync)
         {
-            if (_roster.Heard(instance, incarnation, _time.GetUtcNow(), waiting, holding, standingBy))
+            if (_roster.Heard(instance, incarnation, _time.GetUtcNow(), waiting, holding, standingBy, failing))
             {
                 actions = RosterChangedUnderLock();
             }
@@ -248,15 +249,26 @@ internal sealed class LinkOwnership
     /// hold it (others stand by for them), and of the rest (placement puts them elsewhere; an instance that drops one of
     /// them from its configuration keeps its upstream queue for this one, which takes the link over).
     /// </summary>
-    public (IReadOnlySet<string> Waiting, IReadOnlySet<string> Holding, IReadOnlySet<string> StandingBy) LinkClaims()
+    public (IReadOnlySet<string> Waiting, IReadOnlySet<string> Holding, IReadOnlySet<string> StandingBy, IReadOnlySet<string> Failing) LinkClaims()
     {
         lock (_sync)
         {
             // A link that failed here is not claimed: the others then do not stand by for this instance, nor hand it back,
-            // nor keep its upstream queue for it.
+            // nor keep its upstream queue for it. One held here whose runs fail is claimed, and said to fail: the others
+            // that wait for it show it down as well.
             return (_gates.Where(g => g.Wanting && !g.Failing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal),
                     _gates.Where(g => g.State == GateState.Holding && !g.Failing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal),
-                    _gates.Where(g => !g.Wanting && g.State != GateState.Holding && !g.Failing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal));
+                    _gates.Where(g => !g.Wanting && g.State != GateState.Holding && !g.Failing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal),
+                    _gates.Where(g => g.State == GateState.Holding && !g.Failing && g.RunFailing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal));
+        }
+    }
+
+    /// <summary>Whether the live <paramref name="instance"/>'s heartbeats say that it holds <paramref name="linkId"/> and fails to run it.</summary>
+    internal bool Fails(string instance, string linkId)
+    {
+        lock (_sync)
+        {
+            return _roster.Fails(instance, linkId, _time.GetUtcNow());
         }
     }
 

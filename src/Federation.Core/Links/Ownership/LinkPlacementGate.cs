@@ -123,6 +123,12 @@ internal sealed class LinkPlacementGate : IDisposable
     /// <summary>Why the link failed here, for the standby reason.</summary>
     internal string? FailingCause { get; set; }
 
+    /// <summary>
+    /// This engine holds the lease and the link's last run failed (it is in error): the heartbeats say so, so that the
+    /// instances waiting for it show it down too. Cleared when it runs, and when the lease goes.
+    /// </summary>
+    internal bool RunFailing { get; set; }
+
     internal (string Instance, string? Incarnation)? HandedTo { get; set; }
 
     internal (string Instance, string? Incarnation)? NotTakenBy { get; set; }
@@ -211,8 +217,24 @@ internal sealed class LinkPlacementGate : IDisposable
         {
             Failing = false;
             FailingCause = null;
+            RunFailing = false;
         }
     }
+
+    /// <summary>A run failed while this engine holds the lease: its heartbeats say the link fails here until it runs again.</summary>
+    public void RunFailed()
+    {
+        lock (_owner.Sync)
+        {
+            RunFailing = State == GateState.Holding;
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="instance"/> holds this link and its heartbeats say its runs fail there: a link that waits for
+    /// it here runs nowhere, and shows down.
+    /// </summary>
+    public bool FailsOn(string instance) => _owner.Fails(instance, LinkId);
 
     /// <summary>
     /// Whether another live instance has this link, as its heartbeats say (it holds it, waits or stands by for it), so that
@@ -227,6 +249,7 @@ internal sealed class LinkPlacementGate : IDisposable
         lock (_owner.Sync)
         {
             State = GateState.Idle;
+            RunFailing = false;
             Handover?.Dispose();
             Handover = null;
         }

@@ -28,7 +28,12 @@ namespace Federation.Core.Links.Ownership;
 /// drops a link from its configuration: it keeps the link's upstream queue while another instance has the link (see
 /// <see cref="LinkOwnership.OthersRunning"/>).
 /// </param>
-internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null, IReadOnlySet<string>? Holding = null, string? Leases = null, IReadOnlySet<string>? StandingBy = null)
+/// <param name="Failing">
+/// The ids of the held links whose runs fail here (the link is in error while this instance holds its lease), in the header
+/// <see cref="FailingHeader"/>; null when the message does not say. An instance that waits for such a link shows it down
+/// too: it runs nowhere, though a holder has it.
+/// </param>
+internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null, IReadOnlySet<string>? Holding = null, string? Leases = null, IReadOnlySet<string>? StandingBy = null, IReadOnlySet<string>? Failing = null)
 {
     /// <summary>The header with the ids of the links the instance waits for, separated by spaces (link ids are hex).</summary>
     public const string WaitingHeader = "x-federation-waiting";
@@ -41,6 +46,9 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
 
     /// <summary>The header with the ids of the instance's other links (neither held nor waited for), separated by spaces.</summary>
     public const string StandingByHeader = "x-federation-standing-by";
+
+    /// <summary>The header with the ids of the held links that fail here, separated by spaces (a subset of the held ones).</summary>
+    public const string FailingHeader = "x-federation-failing";
 
     private const string AliveWord = "alive";
     private const string LeavingWord = "leaving";
@@ -80,6 +88,12 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
             headers[HoldingHeader] = string.Join(' ', Holding.Order(StringComparer.Ordinal));
         }
 
+        // A subset of the held links, so it stays within the limit's order of magnitude; left out when none fails.
+        if (Failing is { Count: > 0 } && Holding is not null)
+        {
+            headers[FailingHeader] = string.Join(' ', Failing.Where(Holding.Contains).Order(StringComparer.Ordinal));
+        }
+
         // Only where the limit leaves room: without it the others keep an instance's queues a little less often, while without
         // the claims they would treat it as an instance of an older version.
         if (StandingBy is not null && claimed + StandingBy.Count <= MaxListedLinks)
@@ -105,7 +119,7 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
 
         var parts = text.Split('\n', 3);
         return parts.Length == 3 && parts[0] is AliveWord or LeavingWord && parts[1].Length > 0 && parts[2].Length > 0
-            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadIds(headers, WaitingHeader), ReadIds(headers, HoldingHeader), ReadText(headers, LeasesHeader), ReadIds(headers, StandingByHeader))
+            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadIds(headers, WaitingHeader), ReadIds(headers, HoldingHeader), ReadText(headers, LeasesHeader), ReadIds(headers, StandingByHeader), ReadIds(headers, FailingHeader))
             : null;
     }
 

@@ -155,4 +155,24 @@ public sealed class InstanceRosterTests
         roster.Heard("c", "1", _t0);
         Assert.Equal(["b", "c"], roster.HavingLink("cccccccc", _t0));
     }
+
+    [Fact]
+    public void A_held_link_whose_runs_fail_is_said_to_fail_while_it_is_held_and_the_instance_is_live()
+    {
+        var message = new PresenceMessage(Leaving: false, "b", "1", new HashSet<string>(), new HashSet<string>(["aaaaaaaa", "bbbbbbbb"]), Failing: new HashSet<string>(["aaaaaaaa", "cccccccc"]));
+        var headers = message.Headers()!;
+        Assert.Equal("aaaaaaaa", headers[PresenceMessage.FailingHeader]); // only held links can fail there
+        var decoded = PresenceMessage.Decode(message.Encode(), headers)!;
+
+        var roster = new InstanceRoster(Timings);
+        roster.Heard("b", "1", _t0, decoded.Waiting, decoded.Holding, decoded.StandingBy, decoded.Failing);
+        Assert.True(roster.Fails("b", "aaaaaaaa", _t0));
+        Assert.False(roster.Fails("b", "bbbbbbbb", _t0));
+        Assert.False(roster.Fails("b", "aaaaaaaa", _t0 + Timings.LiveFor + TimeSpan.FromSeconds(1)));
+
+        // An instance that does not say (an older version, or nothing fails) fails nothing.
+        roster.Heard("b", "1", _t0 + TimeSpan.FromSeconds(1), decoded.Waiting, decoded.Holding);
+        Assert.False(roster.Fails("b", "aaaaaaaa", _t0 + TimeSpan.FromSeconds(1)));
+        Assert.Null(PresenceMessage.Decode(message.Encode(), new PresenceMessage(Leaving: false, "b", "1", new HashSet<string>(), new HashSet<string>()).Headers())!.Failing);
+    }
 }

@@ -226,6 +226,35 @@ internal sealed class LinkReconciler
         _links.Clear();
     }
 
+    /// <summary>
+    /// Stops every link as the engine stops. A link whose upstream queue another live instance will consume (its heartbeats
+    /// say it holds, waits or stands by for the link, or it does not say which links it has) keeps it, whatever
+    /// <c>resource-cleanup-mode</c> says: that is a handover, and the next holder forwards what the queue buffered. Any
+    /// other link is stopped cleanly, as on a single host: a live instance that does not have the link (another
+    /// configuration on the same downstream) would never consume its queue, which would only fill up.
+    /// </summary>
+    public async Task StopAllHandingOverAsync()
+    {
+        if (_sweep is not null)
+        {
+            await _sweep.CancelAllAsync().ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(_links.Values.Select(link =>
+        {
+            var definition = link.Definition;
+            var others = _ownership?.OthersRunning(definition.Id) ?? [];
+            if (others.Count == 0)
+            {
+                return link.StopAsync(cleanup: true);
+            }
+
+            Log.LinkStoppedForOthers(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "stops with this instance", string.Join(", ", others));
+            return link.StopAsync(cleanup: false);
+        })).ConfigureAwait(false);
+        _links.Clear();
+    }
+
     /// <summary>The links a stop would cut short because they are not up, or null when all are. Any thread.</summary>
     public string? DescribeNotUp()
     {

@@ -144,10 +144,10 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         {
             _downstream.CancelAttempt();
 
-            // While other instances are live this is a handover, not the end of the links: keep their upstream queues for
-            // the next holder, and say we leave once the leases are released, so that the others take them at once.
-            var handOver = _ownership?.OthersLive == true;
-            await _links.StopAllAsync(cleanup: !handOver).ConfigureAwait(false);
+            // While other instances that have a link are live this is a handover, not the end of that link: keep its upstream
+            // queue for the next holder (links no live instance has are cleaned up as on a single host), and say we leave
+            // once the leases are released, so that the others take them at once.
+            await _links.StopAllHandingOverAsync().ConfigureAwait(false);
             if (_presence is not null)
             {
                 await _presence.LeaveAsync().ConfigureAwait(false);

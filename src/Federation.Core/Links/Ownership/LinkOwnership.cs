@@ -54,22 +54,10 @@ internal sealed class LinkOwnership
         }
     }
 
-    /// <summary>Whether another instance of this federation is live: then a clean stop hands links over instead of deleting their upstream queues.</summary>
-    public bool OthersLive
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _live.Count > 1;
-            }
-        }
-    }
-
     /// <summary>
     /// The other live instances that still run, wait or stand by for <paramref name="linkId"/>, by their heartbeats (or do
-    /// not say which links they have). A link this instance drops from its configuration keeps its upstream queue for them, as a
-    /// clean stop does while others are live: the next holder consumes what the queue buffered.
+    /// not say which links they have). A link this instance drops from its configuration, or stops with the engine, keeps its
+    /// upstream queue for them: the next holder consumes what the queue buffered.
     /// </summary>
     public IReadOnlyList<string> OthersRunning(string linkId)
     {

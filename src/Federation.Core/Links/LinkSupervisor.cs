@@ -50,6 +50,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         if (definitions.SpreadLinks)
         {
             _ownership = new LinkOwnership(InstanceName, OwnershipTimings.From(definitions.Ownership), time);
+            AnnounceUpstreams(definitions);
             _presence = new InstancePresence(_ownership, _downstream.Handle, time, loggerFactory.CreateLogger("Federation.Core.InstancePresence"));
         }
 
@@ -209,6 +210,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     {
         var identityChanged = definitions.ClusterName != _definitions.ClusterName || definitions.DownstreamUri != _definitions.DownstreamUri;
         _definitions = definitions;
+        AnnounceUpstreams(definitions);
         if (identityChanged)
         {
             if (_downstream.Session is not null)
@@ -234,6 +236,18 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         }
 
         await ReconcileAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Which brokers the configured upstreams reach, for the heartbeats: an instance whose reload moves a link to another broker
+    /// keeps the old broker's queue only for instances whose upstream still reaches it (see <see cref="LinkOwnership.OthersRunningFrom"/>).
+    /// </summary>
+    private void AnnounceUpstreams(FederationDefinitions definitions)
+    {
+        if (_ownership is not null)
+        {
+            _ownership.Upstreams = UpstreamFingerprints.Of(definitions.Upstreams.Values.Select(u => (u.UpstreamName, u.Uris)));
+        }
     }
 
     /// <summary>A fresh downstream connection: take it into use, then reconcile the links against it. Loop only.</summary>

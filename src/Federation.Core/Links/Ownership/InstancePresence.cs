@@ -217,7 +217,7 @@ internal sealed class InstancePresence : IAsyncDisposable
                     var (waiting, holding, standingBy, failing) = _ownership.LinkClaims();
                     var properties = new MessageProperties
                     {
-                        Headers = listClaims ? new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation, waiting, holding, _leasesHere, standingBy, failing).Headers() : null,
+                        Headers = listClaims ? new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation, waiting, holding, _leasesHere, standingBy, failing, _ownership.Upstreams).Headers() : null,
                     };
 
                     try
@@ -284,7 +284,7 @@ internal sealed class InstancePresence : IAsyncDisposable
                 _ownership.Left(leaving.Instance, leaving.Incarnation);
                 break;
             case { } alive:
-                _ownership.Heard(alive.Instance, alive.Incarnation, alive.Waiting, alive.Holding, alive.StandingBy, alive.Failing);
+                _ownership.Heard(alive.Instance, alive.Incarnation, alive.Waiting, alive.Holding, alive.StandingBy, alive.Failing, alive.Upstreams);
                 NoticeLeases(alive);
                 break;
         }

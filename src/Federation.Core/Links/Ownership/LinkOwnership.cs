@@ -19,6 +19,7 @@ internal sealed class LinkOwnership
     private List<string> _live;
     private int _placementVersion;
     private int _unsettled;
+    private IReadOnlyDictionary<string, IReadOnlySet<string>>? _upstreams;
 
     // Links came or went since placement was last computed. Placement is recomputed at the next tick rather than at each
     // one, so that a supervisor starting a thousand links does not compute it a thousand times.
@@ -67,6 +68,30 @@ internal sealed class LinkOwnership
         }
     }
 
+    /// <summary>
+    /// The other live instances that have the link of <paramref name="definition"/> (see <see cref="OthersRunning"/>) with an
+    /// upstream of the same name that reaches a broker of <paramref name="definition"/>: only they can consume its upstream
+    /// queue there once a reload moved this instance's link to another broker. Instances that do not say which brokers their
+    /// upstreams reach count.
+    /// </summary>
+    public IReadOnlyList<string> OthersRunningFrom(LinkDefinition definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        var name = UpstreamFingerprints.Name(definition.Upstream.UpstreamName);
+        var brokers = UpstreamFingerprints.Brokers(definition.Upstream.Uris);
+        lock (_sync)
+        {
+            return _roster.HavingLinkFrom(definition.Id, name, brokers, _time.GetUtcNow());
+        }
+    }
+
+    /// <summary>Which brokers this instance's upstreams reach, hashed, for its heartbeats; null until the configuration is known.</summary>
+    public IReadOnlyDictionary<string, IReadOnlySet<string>>? Upstreams
+    {
+        get => Volatile.Read(ref _upstreams);
+        set => Volatile.Write(ref _upstreams, value);
+    }
+
     /// <summary>The gate of a new link; its placement counts from now on.</summary>
     public LinkPlacementGate Register(string linkId, string leaseName)
     {
@@ -99,7 +124,8 @@ internal sealed class LinkOwnership
     /// <param name="holding">The links it holds; null when its heartbeat does not say.</param>
     /// <param name="standingBy">Its other links, which it neither holds nor waits for; null when its heartbeat does not say.</param>
     /// <param name="failing">The links it holds whose runs fail there; null when its heartbeat does not say.</param>
-    public void Heard(string instance, string incarnation, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null, IReadOnlySet<string>? standingBy = null, IReadOnlySet<string>? failing = null)
+    /// <param name="upstreams">The hashed brokers of its upstreams; null when its heartbeat does not say.</param>
+    public void Heard(string instance, string incarnation, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null, IReadOnlySet<string>? standingBy = null, IReadOnlySet<string>? failing = null, IReadOnlyDictionary<string, IReadOnlySet<string>>? upstreams = null)
     {
         if (instance == Instance)
         {
@@ -109,7 +135,7 @@ internal sealed class LinkOwnership
         List<Action>? actions = null;
         lock (_sync)
         {
-            if (_roster.Heard(instance, incarnation, _time.GetUtcNow(), waiting, holding, standingBy, failing))
+            if (_roster.Heard(instance, incarnation, _time.GetUtcNow(), waiting, holding, standingBy, failing, upstreams))
             {
                 actions = RosterChangedUnderLock();
             }

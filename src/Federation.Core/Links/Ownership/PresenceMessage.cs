@@ -33,7 +33,12 @@ namespace Federation.Core.Links.Ownership;
 /// <see cref="FailingHeader"/>; null when the message does not say. An instance that waits for such a link shows it down
 /// too: it runs nowhere, though a holder has it.
 /// </param>
-internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null, IReadOnlySet<string>? Holding = null, string? Leases = null, IReadOnlySet<string>? StandingBy = null, IReadOnlySet<string>? Failing = null)
+/// <param name="Upstreams">
+/// Which brokers this instance's configured upstreams reach, hashed (see <see cref="UpstreamFingerprints"/>), in the header
+/// <see cref="UpstreamsHeader"/>; null when the message does not say. Read when a reload moves a link to another broker:
+/// the old broker's queue is kept only for an instance whose same-named upstream still reaches it.
+/// </param>
+internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null, IReadOnlySet<string>? Holding = null, string? Leases = null, IReadOnlySet<string>? StandingBy = null, IReadOnlySet<string>? Failing = null, IReadOnlyDictionary<string, IReadOnlySet<string>>? Upstreams = null)
 {
     /// <summary>The header with the ids of the links the instance waits for, separated by spaces (link ids are hex).</summary>
     public const string WaitingHeader = "x-federation-waiting";
@@ -49,6 +54,9 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
 
     /// <summary>The header with the ids of the held links that fail here, separated by spaces (a subset of the held ones).</summary>
     public const string FailingHeader = "x-federation-failing";
+
+    /// <summary>The header with the hashed brokers of the instance's upstreams (<see cref="UpstreamFingerprints.Encode"/>).</summary>
+    public const string UpstreamsHeader = "x-federation-upstreams";
 
     private const string AliveWord = "alive";
     private const string LeavingWord = "leaving";
@@ -70,6 +78,12 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
         if (Leases is not null)
         {
             headers[LeasesHeader] = Leases;
+        }
+
+        // One entry per configured upstream, not per link: small whatever the number of links.
+        if (Upstreams is not null)
+        {
+            headers[UpstreamsHeader] = UpstreamFingerprints.Encode(Upstreams);
         }
 
         var claimed = (Waiting?.Count ?? 0) + (Holding?.Count ?? 0);
@@ -119,7 +133,7 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
 
         var parts = text.Split('\n', 3);
         return parts.Length == 3 && parts[0] is AliveWord or LeavingWord && parts[1].Length > 0 && parts[2].Length > 0
-            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadIds(headers, WaitingHeader), ReadIds(headers, HoldingHeader), ReadText(headers, LeasesHeader), ReadIds(headers, StandingByHeader), ReadIds(headers, FailingHeader))
+            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadIds(headers, WaitingHeader), ReadIds(headers, HoldingHeader), ReadText(headers, LeasesHeader), ReadIds(headers, StandingByHeader), ReadIds(headers, FailingHeader), UpstreamFingerprints.Decode(ReadText(headers, UpstreamsHeader)))
             : null;
     }
 

@@ -53,6 +53,9 @@ internal sealed class InstanceRoster
             || !upstreams.TryGetValue(upstreamName, out var reached)
             || reached.Overlaps(brokers))];
 
+    /// <summary>Whether any instance's last heartbeat said that some link it holds fails there.</summary>
+    public bool AnyFailing() => _members.Values.Any(m => m.Failing is { Count: > 0 });
+
     /// <summary>
     /// Whether the live <paramref name="instance"/> said in its last heartbeat that it holds <paramref name="linkId"/> and
     /// that its runs fail there: the link then runs nowhere, though that instance holds it.

@@ -21,6 +21,10 @@ internal sealed class LinkOwnership
     private int _unsettled;
     private IReadOnlyDictionary<string, IReadOnlySet<string>>? _upstreams;
 
+    // Whether some instance's last heartbeat said a link fails there (see Fails); may lag a silent instance's expiry, which
+    // only costs a lock.
+    private volatile bool _failingHeard;
+
     // Links came or went since placement was last computed. Placement is recomputed at the next tick rather than at each
     // one, so that a supervisor starting a thousand links does not compute it a thousand times.
     private bool _linksChanged;
@@ -139,6 +143,8 @@ internal sealed class LinkOwnership
             {
                 actions = RosterChangedUnderLock();
             }
+
+            _failingHeard = _roster.AnyFailing();
         }
 
         Run(actions);
@@ -280,6 +286,12 @@ internal sealed class LinkOwnership
     /// <summary>Whether the live <paramref name="instance"/>'s heartbeats say that it holds <paramref name="linkId"/> and fails to run it.</summary>
     internal bool Fails(string instance, string linkId)
     {
+        // Read for every waiting link's status, which a host may list often: without a lock while no instance says any fails.
+        if (!_failingHeard)
+        {
+            return false;
+        }
+
         lock (_sync)
         {
             return _roster.Fails(instance, linkId, _time.GetUtcNow());

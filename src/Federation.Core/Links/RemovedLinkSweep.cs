@@ -14,6 +14,8 @@ namespace Federation.Core.Links;
 /// (nothing to clean up there), and nobody would ever delete the queue, which fills up with what the upstream exchange
 /// still routes to it. So once the heartbeats have caught up, this looks again, and deletes the queue, its internal
 /// exchanges and its sentinel as the stop would have, if no live instance claims or stands by for the link any more.
+/// The same second look serves the old broker's queue of a link that a reload moved to another broker
+/// (<see cref="ScheduleMoved"/>).
 /// </summary>
 /// <remarks>
 /// The safety of the kept queue stays: nothing is deleted while another live instance's heartbeats claim the link, while

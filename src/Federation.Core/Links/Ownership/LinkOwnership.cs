@@ -243,7 +243,7 @@ internal sealed class LinkOwnership
             if (!(gate.SharedWith?.SequenceEqual(others, StringComparer.Ordinal) ?? false))
             {
                 gate.SharedWith = others;
-                changes.Add(new SharedHolding(gate.LinkId, gate.LeaseName, others, YieldsTo(others)));
+                changes.Add(new SharedHolding(gate.LinkId, gate.LeaseName, others));
             }
 
             // Two heartbeats later than the warning: the holder that keeps the link has seen the overlap by then too (its

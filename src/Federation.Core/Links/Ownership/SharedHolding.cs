@@ -9,5 +9,4 @@ namespace Federation.Core.Links.Ownership;
 /// <param name="LinkId">The link.</param>
 /// <param name="LeaseName">The lease this instance holds for it.</param>
 /// <param name="Others">The other instances that say they hold it; null once none does any more.</param>
-/// <param name="YieldsTo">The one of them this instance yields the link to (it stops it there), or null when this instance keeps it.</param>
-internal sealed record SharedHolding(string LinkId, string LeaseName, IReadOnlyList<string>? Others, string? YieldsTo = null);
+internal sealed record SharedHolding(string LinkId, string LeaseName, IReadOnlyList<string>? Others);

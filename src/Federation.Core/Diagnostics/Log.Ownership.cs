@@ -17,7 +17,7 @@ internal static partial class Log
     [LoggerMessage(1208, LogLevel.Information, "Instance '{Instance}' announces itself on the downstream again after {Failures} failed attempt(s); it spreads links with the other instances it hears")]
     public static partial void PresenceRecovered(ILogger logger, string instance, int failures);
 
-    [LoggerMessage(1205, LogLevel.Warning, "Link {LinkId}: this instance '{Instance}' holds its lease '{Lease}', and the heartbeats of instance(s) '{Others}' say they hold it too, so the link runs on both and every message crosses it twice. One lease has one holder: the instances keep their leases in different places, most likely another lease-bucket (or other lease settings) on one downstream URI, or another configuration that names the link alike. Give every instance the same downstream URI and configuration (apart from InstanceName). Health is degraded until it stops")]
+    [LoggerMessage(1205, LogLevel.Warning, "Link {LinkId}: this instance '{Instance}' holds its lease '{Lease}', and the heartbeats of instance(s) '{Others}' say they hold it too, so the link runs on both and every message crosses it twice. One lease has one holder: the instances keep their leases in different places, most likely another lease-bucket (or other lease settings) on one downstream URI, or another configuration that names the link alike. Give every instance the same downstream URI and configuration (apart from InstanceName). The holder whose name sorts first keeps the link and the others stop it (event 1209); health is degraded until only one holds it")]
     public static partial void LeaseHeldTwice(ILogger logger, string linkId, string lease, string instance, string others);
 
     [LoggerMessage(1206, LogLevel.Information, "Link {LinkId}: no other instance says any more that it holds lease '{Lease}' while this instance '{Instance}' does")]
@@ -25,6 +25,9 @@ internal static partial class Log
 
     [LoggerMessage(1207, LogLevel.Warning, "Instance '{Instance}' of federation '{Cluster}' keeps its link leases in {Here}, but instance '{Other}' keeps its own in {There}: leases in different places do not exclude each other, so a link both take runs on both and every message crosses it twice. Use the same lease settings (on NATS, lease-bucket on the downstream URI) on every instance")]
     public static partial void LeasesElsewhere(ILogger logger, string instance, string cluster, string other, string here, string there);
+
+    [LoggerMessage(1209, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}): instance '{Other}' holds it as well, under a lease that does not exclude lease '{Lease}' of this instance '{Instance}', so it ran twice; this instance stopped it (its upstream queue stays) and yields to '{Other}', the first by name, asking for the lease again once '{Other}' no longer holds the link. Fix the lease settings or configuration (see event 1205)")]
+    public static partial void LinkYielded(ILogger logger, string linkId, string exchange, string upstream, string instance, string lease, string other);
 
     [LoggerMessage(1203, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) hands its lease over to instance '{Target}', where placement puts it now")]
     public static partial void LinkHandedOver(ILogger logger, string linkId, string exchange, string upstream, string target);

@@ -97,6 +97,18 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 status = status with { AlsoHeldBy = others };
             }
 
+            // Waiting here for an instance whose heartbeats say the link fails there: it runs nowhere, so it is down here too
+            // (listed by only-down, degrading health), not "run elsewhere".
+            if (status is { State: LinkState.Waiting, RunningOn: { } runner } && runner != _instanceName && _lease.Gate?.FailsOn(runner) == true)
+            {
+                status = status with
+                {
+                    State = LinkState.Error,
+                    Error = $"it fails on instance '{runner}', which holds its lease and runs it (see the link's status there for the cause), so it runs nowhere; this instance waits: {status.Waiting}",
+                    Waiting = null,
+                };
+            }
+
             return _counters.DropsByReason is { } dropped ? status with { DroppedMessages = dropped } : status;
         }
     }
@@ -232,6 +244,11 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 var redacted = UriRedaction.Redact(uri);
                 var cause = FailureEpisode.Describe(ex);
                 SetStatus(LinkState.Error, redacted, cause, null);
+                if (_lease.Holding)
+                {
+                    _lease.Gate?.RunFailed();
+                }
+
                 LogFailure(ex, redacted, cause, delay);
                 await GiveUpLeaseIfOthersMayRunAsync(redacted, cause).ConfigureAwait(false);
                 if (delay > TimeSpan.Zero)
@@ -348,14 +365,28 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
     }
 
-    /// <summary>Releases the lease for the instance placement prefers, and waits as any other non-holder.</summary>
+    /// <summary>
+    /// Releases the lease for the instance placement prefers, or for the other holder of a link held twice that this instance
+    /// yields to (see <see cref="LinkPlacementGate.YieldingTo"/>), and waits as any other non-holder.
+    /// </summary>
     private async Task HandOverAsync(string uri)
     {
-        var target = _lease.Gate?.HandedToInstance ?? "another instance";
+        var yieldingTo = _lease.Gate?.YieldingTo;
+        var target = yieldingTo ?? _lease.Gate?.HandedToInstance ?? "another instance";
         await _lease.ReleaseAsync().ConfigureAwait(false);
-        Log.LinkHandedOver(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, target);
+        if (yieldingTo is not null)
+        {
+            Log.LinkYielded(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, _instanceName, _lease.Name, yieldingTo);
+        }
+        else
+        {
+            Log.LinkHandedOver(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, target);
+        }
+
         _waitingSince = _time.GetUtcNow();
-        _waitingReason = $"handed lease '{_lease.Name}' over to instance '{target}', where placement puts this link";
+        _waitingReason = yieldingTo is null
+            ? $"handed lease '{_lease.Name}' over to instance '{target}', where placement puts this link"
+            : $"instance '{target}' held this link as well, under a lease that does not exclude lease '{_lease.Name}' of this instance, so the link ran twice; this instance stopped it and yields to '{target}' (the first by name)";
         _leaseShown = _lease.Name;
         _leaseHolderShown = null;
         _runningOnShown = target;

@@ -47,8 +47,12 @@ internal sealed class LinkReconciler
         _loggerFactory = loggerFactory;
         _logger = logger;
         _time = time;
-        _sweep = ownership is null ? null : new RemovedLinkSweep(ownership, downstream, transports, _links.ContainsKey, logger, time);
+        _sweep = ownership is null ? null : new RemovedLinkSweep(ownership, downstream, transports, _links.ContainsKey, RunsFrom, logger, time);
     }
+
+    /// <summary>Whether this instance runs the link of <paramref name="definition"/> again from a broker it used (a later reload moved it back).</summary>
+    private bool RunsFrom(LinkDefinition definition) =>
+        _links.TryGetValue(definition.Id, out var link) && UpstreamBroker.Shared(definition.Upstream.Uris, link.Definition.Upstream.Uris);
 
     /// <summary>Status entries of every link, ordered by exchange then upstream.</summary>
     public IReadOnlyList<LinkStatus> GetStatuses() =>
@@ -132,7 +136,7 @@ internal sealed class LinkReconciler
             if (_sweep is not null)
             {
                 // A link this instance dropped and now runs again: its queue is no longer for the sweep to look at.
-                await _sweep.CancelAsync(id).ConfigureAwait(false);
+                await _sweep.CancelAsync(definition).ConfigureAwait(false);
             }
 
             Log.LinkStarting(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
@@ -205,16 +209,35 @@ internal sealed class LinkReconciler
                 Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, why);
                 return link.StopAsync(cleanup: true, why);
             default:
-                var others = _ownership?.OthersRunning(definition.Id) ?? [];
+                // Only an instance whose upstream of that name still reaches the old broker can consume the old queue: one
+                // that has the link from the new broker (it reloaded first) is no reason to keep it.
+                var others = _ownership?.OthersRunningFrom(definition) ?? [];
                 if (others.Count > 0)
                 {
                     Log.LinkStoppedForOthers(_logger, definition.Id, exchange, upstream, "restarts against another upstream (no URI of its new definition reaches the one it used)", string.Join(", ", others));
-                    return link.StopAsync(cleanup: false);
+                    return StopMovedAsync(link, cleanup: false, null, others);
                 }
 
                 var moved = "reaches another upstream (no URI of its new definition reaches the one it used), where the old queue would be left behind";
                 Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, moved);
-                return link.StopAsync(cleanup: true, moved);
+                return StopMovedAsync(link, cleanup: true, moved, others);
+        }
+    }
+
+    /// <summary>
+    /// Stops a link that a reload moved to another broker, then, when its stop did not delete the old queue (kept for other
+    /// instances, or never run here: a link that waited has no session to clean up with), has that queue looked at again once
+    /// the heartbeats have caught up (<see cref="RemovedLinkSweep.ScheduleMoved"/>). Without this, a link moved on every
+    /// instance left its old queue behind: the holder kept it for an instance that had not reloaded yet, and that one, when
+    /// it reloaded, had nothing to delete it with.
+    /// </summary>
+    private async Task StopMovedAsync(ExchangeLink link, bool cleanup, string? discarding, IReadOnlyList<string> keptFor)
+    {
+        var ran = link.Status.State == LinkState.Running;
+        await link.StopAsync(cleanup, discarding).ConfigureAwait(false);
+        if (!cleanup || !ran)
+        {
+            _sweep?.ScheduleMoved(link.Definition, keptFor);
         }
     }
 
@@ -235,6 +258,35 @@ internal sealed class LinkReconciler
         }
 
         await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup))).ConfigureAwait(false);
+        _links.Clear();
+    }
+
+    /// <summary>
+    /// Stops every link as the engine stops. A link whose upstream queue another live instance will consume (its heartbeats
+    /// say it holds, waits or stands by for the link, or it does not say which links it has) keeps it, whatever
+    /// <c>resource-cleanup-mode</c> says: that is a handover, and the next holder forwards what the queue buffered. Any
+    /// other link is stopped cleanly, as on a single host: a live instance that does not have the link (another
+    /// configuration on the same downstream) would never consume its queue, which would only fill up.
+    /// </summary>
+    public async Task StopAllHandingOverAsync()
+    {
+        if (_sweep is not null)
+        {
+            await _sweep.CancelAllAsync().ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(_links.Values.Select(link =>
+        {
+            var definition = link.Definition;
+            var others = _ownership?.OthersRunning(definition.Id) ?? [];
+            if (others.Count == 0)
+            {
+                return link.StopAsync(cleanup: true);
+            }
+
+            Log.LinkStoppedForOthers(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "stops with this instance", string.Join(", ", others));
+            return link.StopAsync(cleanup: false);
+        })).ConfigureAwait(false);
         _links.Clear();
     }
 

@@ -50,6 +50,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         if (definitions.SpreadLinks)
         {
             _ownership = new LinkOwnership(InstanceName, OwnershipTimings.From(definitions.Ownership), time);
+            AnnounceUpstreams(definitions);
             _presence = new InstancePresence(_ownership, _downstream.Handle, time, loggerFactory.CreateLogger("Federation.Core.InstancePresence"));
         }
 
@@ -150,10 +151,10 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         {
             _downstream.CancelAttempt();
 
-            // While other instances are live this is a handover, not the end of the links: keep their upstream queues for
-            // the next holder, and say we leave once the leases are released, so that the others take them at once.
-            var handOver = _ownership?.OthersLive == true;
-            await _links.StopAllAsync(cleanup: !handOver).ConfigureAwait(false);
+            // While other instances that have a link are live this is a handover, not the end of that link: keep its upstream
+            // queue for the next holder (links no live instance has are cleaned up as on a single host), and say we leave
+            // once the leases are released, so that the others take them at once.
+            await _links.StopAllHandingOverAsync().ConfigureAwait(false);
             if (_presence is not null)
             {
                 await _presence.LeaveAsync().ConfigureAwait(false);
@@ -215,6 +216,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     {
         var identityChanged = definitions.ClusterName != _definitions.ClusterName || definitions.DownstreamUri != _definitions.DownstreamUri;
         _definitions = definitions;
+        AnnounceUpstreams(definitions);
         if (identityChanged)
         {
             if (_downstream.Session is not null)
@@ -240,6 +242,18 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         }
 
         await ReconcileAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Which brokers the configured upstreams reach, for the heartbeats: an instance whose reload moves a link to another broker
+    /// keeps the old broker's queue only for instances whose upstream still reaches it (see <see cref="LinkOwnership.OthersRunningFrom"/>).
+    /// </summary>
+    private void AnnounceUpstreams(FederationDefinitions definitions)
+    {
+        if (_ownership is not null)
+        {
+            _ownership.Upstreams = UpstreamFingerprints.Of(definitions.Upstreams.Values.Select(u => (u.UpstreamName, u.Uris)));
+        }
     }
 
     /// <summary>A fresh downstream connection: take it into use, then reconcile the links against it. Loop only.</summary>

@@ -14,6 +14,8 @@ namespace Federation.Core.Links;
 /// (nothing to clean up there), and nobody would ever delete the queue, which fills up with what the upstream exchange
 /// still routes to it. So once the heartbeats have caught up, this looks again, and deletes the queue, its internal
 /// exchanges and its sentinel as the stop would have, if no live instance claims or stands by for the link any more.
+/// The same second look serves the old broker's queue of a link that a reload moved to another broker
+/// (<see cref="ScheduleMoved"/>).
 /// </summary>
 /// <remarks>
 /// The safety of the kept queue stays: nothing is deleted while another live instance's heartbeats claim the link, while
@@ -27,11 +29,12 @@ internal sealed class RemovedLinkSweep
     internal static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
     private readonly Lock _sync = new();
-    private readonly Dictionary<Task, (string LinkId, CancellationTokenSource Cancel)> _running = [];
+    private readonly Dictionary<Task, (string LinkId, LinkDefinition? Moved, CancellationTokenSource Cancel)> _running = [];
     private readonly LinkOwnership _ownership;
     private readonly DownstreamHandle _downstream;
     private readonly TransportResolver _transports;
     private readonly Func<string, bool> _hasLink;
+    private readonly Func<LinkDefinition, bool> _runsFrom;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
@@ -39,10 +42,12 @@ internal sealed class RemovedLinkSweep
     /// <param name="downstream">The downstream session, where the link's lease is.</param>
     /// <param name="transports">Resolves the upstream URIs.</param>
     /// <param name="hasLink">Whether this instance runs a link with the id again (a later reload brought it back).</param>
+    /// <param name="runsFrom">Whether this instance runs the link of a definition again from a broker that definition reaches.</param>
     /// <param name="logger">The supervisor's logger.</param>
     /// <param name="time">The clock the wait is measured on.</param>
-    public RemovedLinkSweep(LinkOwnership ownership, DownstreamHandle downstream, TransportResolver transports, Func<string, bool> hasLink, ILogger logger, TimeProvider time)
+    public RemovedLinkSweep(LinkOwnership ownership, DownstreamHandle downstream, TransportResolver transports, Func<string, bool> hasLink, Func<LinkDefinition, bool> runsFrom, ILogger logger, TimeProvider time)
     {
+        _runsFrom = runsFrom;
         _ownership = ownership;
         _downstream = downstream;
         _transports = transports;
@@ -60,7 +65,21 @@ internal sealed class RemovedLinkSweep
     /// <summary>Looks again at the upstream queue of <paramref name="definition"/> after <see cref="Delay"/>. Any thread.</summary>
     /// <param name="definition">The removed link, as it ran here.</param>
     /// <param name="keptFor">The instances its queue was kept for, for the log.</param>
-    public void Schedule(LinkDefinition definition, IReadOnlyList<string> keptFor)
+    public void Schedule(LinkDefinition definition, IReadOnlyList<string> keptFor) => Schedule(definition, keptFor, moved: false);
+
+    /// <summary>
+    /// Looks again, after <see cref="Delay"/>, at the upstream queue that <paramref name="definition"/> used on a broker a
+    /// reload moved the link away from (the link runs on here, from the new broker). It is deleted once no live instance has
+    /// the link from that broker any more (by the brokers their heartbeats say their upstreams reach; see
+    /// <see cref="LinkOwnership.OthersRunningFrom"/>) and this instance does not run it from there again. No lease is taken:
+    /// the lease is the link's, whatever its broker, and held by whoever runs it from the new one; only an instance that
+    /// reaches the old broker could consume the old queue, and there is none. Any thread.
+    /// </summary>
+    /// <param name="definition">The link's definition before the reload.</param>
+    /// <param name="keptFor">The instances its queue was kept for, for the log (none when this instance never ran it).</param>
+    public void ScheduleMoved(LinkDefinition definition, IReadOnlyList<string> keptFor) => Schedule(definition, keptFor, moved: true);
+
+    private void Schedule(LinkDefinition definition, IReadOnlyList<string> keptFor, bool moved)
     {
         if (definition.Upstream.ResourceCleanupMode == ResourceCleanupMode.Never)
         {
@@ -70,8 +89,8 @@ internal sealed class RemovedLinkSweep
         var cancel = new CancellationTokenSource();
         lock (_sync)
         {
-            var task = SweepAsync(definition, keptFor, cancel.Token);
-            _running.Add(task, (definition.Id, cancel));
+            var task = SweepAsync(definition, keptFor, moved, cancel.Token);
+            _running.Add(task, (definition.Id, moved ? definition : null, cancel));
             _ = task.ContinueWith(Forget, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
@@ -89,21 +108,23 @@ internal sealed class RemovedLinkSweep
     }
 
     /// <summary>Cancels every sweep not done yet (the queues they were to look at stay) and waits for them to end.</summary>
-    public Task CancelAllAsync() => CancelAsync(_ => true);
+    public Task CancelAllAsync() => CancelAsync((_, _) => true);
 
     /// <summary>
-    /// Cancels the sweep of <paramref name="linkId"/>, if one is pending, and waits for it to end: the link is about to run
-    /// here again, from the queue the sweep was to look at. Awaited before the link starts, so that no sweep deletes the
-    /// queue under it (taking its lease on the same downstream connection would not keep it out: the connection holds it).
+    /// Cancels the sweep of the link of <paramref name="starting"/>, if one is pending, and waits for it to end: the link is
+    /// about to run here again, from the queue the sweep was to look at. Awaited before the link starts, so that no sweep
+    /// deletes the queue under it (taking its lease on the same downstream connection would not keep it out: the connection
+    /// holds it). The sweep of a queue a reload moved the link away from goes on unless the link returns to that broker.
     /// </summary>
-    public Task CancelAsync(string linkId) => CancelAsync(id => id == linkId);
+    public Task CancelAsync(LinkDefinition starting) => CancelAsync((id, moved) =>
+        id == starting.Id && (moved is null || UpstreamBroker.Shared(moved.Upstream.Uris, starting.Upstream.Uris)));
 
-    private async Task CancelAsync(Func<string, bool> which)
+    private async Task CancelAsync(Func<string, LinkDefinition?, bool> which)
     {
-        KeyValuePair<Task, (string LinkId, CancellationTokenSource Cancel)>[] cancelled;
+        KeyValuePair<Task, (string LinkId, LinkDefinition? Moved, CancellationTokenSource Cancel)>[] cancelled;
         lock (_sync)
         {
-            cancelled = [.. _running.Where(r => which(r.Value.LinkId))];
+            cancelled = [.. _running.Where(r => which(r.Value.LinkId, r.Value.Moved))];
             foreach (var sweep in cancelled)
             {
                 _running.Remove(sweep.Key);
@@ -123,14 +144,21 @@ internal sealed class RemovedLinkSweep
         }
     }
 
-    private async Task SweepAsync(LinkDefinition definition, IReadOnlyList<string> keptFor, CancellationToken cancellationToken)
+    private async Task SweepAsync(LinkDefinition definition, IReadOnlyList<string> keptFor, bool moved, CancellationToken cancellationToken)
     {
         try
         {
             await Task.Delay(Delay, _time, cancellationToken).ConfigureAwait(false);
             using var limit = new CancellationTokenSource(Limit, _time);
             using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
-            await DeleteIfNobodyHasItAsync(definition, keptFor, bounded.Token).ConfigureAwait(false);
+            if (moved)
+            {
+                await DeleteIfNobodyHasItFromThereAsync(definition, keptFor, bounded.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                await DeleteIfNobodyHasItAsync(definition, keptFor, bounded.Token).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -185,7 +213,7 @@ internal sealed class RemovedLinkSweep
                 return;
             }
 
-            await DeleteUpstreamObjectsAsync(definition, keptFor, cancellationToken).ConfigureAwait(false);
+            await DeleteUpstreamObjectsAsync(definition, keptFor, moved: false, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -194,6 +222,25 @@ internal sealed class RemovedLinkSweep
                 await lease.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>The old broker's queue of a link a reload moved away from it: deleted when nobody has the link from there any more.</summary>
+    private async Task DeleteIfNobodyHasItFromThereAsync(LinkDefinition definition, IReadOnlyList<string> keptFor, CancellationToken cancellationToken)
+    {
+        if (_runsFrom(definition))
+        {
+            Log.MovedLinkQueueStillKept(_logger, definition.Id, "this instance runs the link from that upstream again");
+            return;
+        }
+
+        var others = _ownership.OthersRunningFrom(definition);
+        if (others.Count > 0)
+        {
+            Log.MovedLinkQueueStillKept(_logger, definition.Id, $"instance(s) {string.Join(", ", others)} still have the link from that upstream");
+            return;
+        }
+
+        await DeleteUpstreamObjectsAsync(definition, keptFor, moved: true, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Why the queue must stay after all, or null when nobody has the link any more.</summary>
@@ -208,7 +255,7 @@ internal sealed class RemovedLinkSweep
         return others.Count > 0 ? $"instance(s) {string.Join(", ", others)} still run, wait or stand by for it" : null;
     }
 
-    private async Task DeleteUpstreamObjectsAsync(LinkDefinition definition, IReadOnlyList<string> keptFor, CancellationToken cancellationToken)
+    private async Task DeleteUpstreamObjectsAsync(LinkDefinition definition, IReadOnlyList<string> keptFor, bool moved, CancellationToken cancellationToken)
     {
         // Every URI of an upstream reaches the same broker (cluster): the first that answers will do.
         IBrokerConnection? upstream = null;
@@ -236,10 +283,18 @@ internal sealed class RemovedLinkSweep
         {
             var queue = UpstreamNaming.QueueName(definition.UpstreamExchange, definition.ClusterName, definition.VirtualHost, definition.Exchange.Name, upstream.VirtualHost);
             var count = await upstream.CountQueueMessagesAsync(queue, cancellationToken).ConfigureAwait(false);
-            Log.RemovedLinkQueueDeleted(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, string.Join(", ", keptFor));
+            if (moved)
+            {
+                Log.MovedLinkQueueDeleted(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, UriRedaction.Redact(definition.Upstream.Uris[0]));
+            }
+            else
+            {
+                Log.RemovedLinkQueueDeleted(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, string.Join(", ", keptFor));
+            }
+
             if (count != 0)
             {
-                Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", "no live instance has the link any more");
+                Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", moved ? "a reload moved the link to another upstream and no live instance has it from this one any more" : "no live instance has the link any more");
             }
 
             await upstream.DeleteQueueAsync(queue, cancellationToken).ConfigureAwait(false);

@@ -35,7 +35,7 @@ internal static class UpstreamBroker
         return after.Any(uri => brokers.Contains(OrText(uri)));
     }
 
-    private static string OrText(string uri)
+    internal static string OrText(string uri)
     {
         if (Of(uri) is { } broker)
         {

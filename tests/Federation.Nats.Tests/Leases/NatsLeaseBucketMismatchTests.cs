@@ -14,8 +14,8 @@ namespace Federation.Nats.Tests.Leases;
 /// <summary>
 /// Two engines with one configuration, except that one names another <c>lease-bucket</c> on its downstream URI: their
 /// leases do not exclude each other, so both run the link and every message crosses twice. They still hear each other's
-/// heartbeats, which say where each keeps its leases and which links it holds: both warn, show the other in
-/// <see cref="LinkStatus.AlsoHeldBy"/>, and are degraded rather than healthy.
+/// heartbeats, which say where each keeps its leases and which links it holds: both warn (events 1205 and 1207), and the
+/// one whose name sorts after the other's stops the link and stands by (event 1209), so that it runs once.
 /// </summary>
 public sealed class NatsLeaseBucketMismatchTests : IAsyncLifetime
 {
@@ -42,13 +42,16 @@ public sealed class NatsLeaseBucketMismatchTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Two_engines_with_different_lease_buckets_both_say_that_the_link_runs_twice_and_are_degraded()
+    public async Task Two_engines_with_different_lease_buckets_both_say_that_the_link_runs_twice_and_the_second_by_name_yields()
     {
         StartEngine("nhost-1", leaseBucket: null);
         StartEngine("nhost-3", leaseBucket: "federation-leases-2");
 
+        // Both take their own lease and run the link; once each has heard the other hold it, nhost-3 (after nhost-1 by
+        // name) stops it and stands by, and nhost-1 runs it alone.
         await JetStreamTestKit.EventuallyAsync(
-            () => Task.FromResult(_engines.All(e => e.Engine.GetLinks() is [{ State: LinkState.Running, AlsoHeldBy: [_] }])),
+            () => Task.FromResult(_engines[0].Engine.GetLinks() is [{ State: LinkState.Running, AlsoHeldBy: null }]
+                && _engines[1].Engine.GetLinks() is [{ State: LinkState.Waiting, RunningOn: "nhost-1" }]),
             Describe,
             Deadline);
 
@@ -56,19 +59,19 @@ public sealed class NatsLeaseBucketMismatchTests : IAsyncLifetime
         {
             var (engine, logs) = _engines[index];
             var link = engine.GetLinks()[0];
-            Assert.Equal([other], link.AlsoHeldBy);
-            Assert.Equal(self, link.LeaseHolder);
-
             var health = await new FederationHealthCheck(engine).CheckHealthAsync(new HealthCheckContext());
-            Assert.Equal(HealthStatus.Degraded, health.Status);
-            Assert.Contains($"orders <- nats-b: also held by '{other}'", health.Description, StringComparison.Ordinal);
+            Assert.Equal(HealthStatus.Healthy, health.Status);
 
             await JetStreamTestKit.EventuallyAsync(
-                () => Task.FromResult(logs.Text.Contains($"holds its lease '{link.Lease}', and the heartbeats of instance(s) '{other}' say they hold it too", StringComparison.Ordinal)
+                () => Task.FromResult(logs.Text.Contains($"this instance '{self}' holds its lease '{link.Lease}', and the heartbeats of instance(s) '{other}' say they hold it too", StringComparison.Ordinal)
                     && logs.Text.Contains($"but instance '{other}' keeps its own in the JetStream key-value bucket", StringComparison.Ordinal)),
                 () => logs.Text,
                 Deadline);
         }
+
+        Assert.Equal("nhost-1", _engines[0].Engine.GetLinks()[0].LeaseHolder);
+        Assert.Contains("yields to 'nhost-1'", _engines[1].Logs.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("yields to", _engines[0].Logs.Text, StringComparison.Ordinal);
     }
 
     private string Describe() => string.Join(

@@ -215,10 +215,10 @@ internal sealed class InstancePresence : IAsyncDisposable
                 while (!connection.Completion.IsCompleted && !consumer.Completion.IsCompleted)
                 {
                     // Which links this instance waits for and holds changes from beat to beat; the rest of the message does not.
-                    var (waiting, holding, standingBy) = _ownership.LinkClaims();
+                    var (waiting, holding, standingBy, failing) = _ownership.LinkClaims();
                     var properties = new MessageProperties
                     {
-                        Headers = listClaims ? new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation, waiting, holding, _leasesHere, standingBy).Headers() : null,
+                        Headers = listClaims ? new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation, waiting, holding, _leasesHere, standingBy, failing, _ownership.Upstreams).Headers() : null,
                     };
 
                     try
@@ -285,7 +285,7 @@ internal sealed class InstancePresence : IAsyncDisposable
                 _ownership.Left(leaving.Instance, leaving.Incarnation);
                 break;
             case { } alive:
-                _ownership.Heard(alive.Instance, alive.Incarnation, alive.Waiting, alive.Holding, alive.StandingBy);
+                _ownership.Heard(alive.Instance, alive.Incarnation, alive.Waiting, alive.Holding, alive.StandingBy, alive.Failing, alive.Upstreams);
                 NoticeLeases(alive);
                 break;
         }

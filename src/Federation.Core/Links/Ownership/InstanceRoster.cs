@@ -22,7 +22,9 @@ internal sealed class InstanceRoster
     /// <param name="waiting">The links it waits for (see <see cref="PresenceMessage.Waiting"/>); null when it does not say.</param>
     /// <param name="holding">The links it holds; null when it does not say.</param>
     /// <param name="standingBy">Its other links (see <see cref="PresenceMessage.StandingBy"/>); null when it does not say.</param>
-    public bool Heard(string instance, string incarnation, DateTimeOffset now, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null, IReadOnlySet<string>? standingBy = null)
+    /// <param name="failing">The held links whose runs fail there (see <see cref="PresenceMessage.Failing"/>); null when it does not say.</param>
+    /// <param name="upstreams">The hashed brokers of its upstreams (see <see cref="PresenceMessage.Upstreams"/>); null when it does not say.</param>
+    public bool Heard(string instance, string incarnation, DateTimeOffset now, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null, IReadOnlySet<string>? standingBy = null, IReadOnlySet<string>? failing = null, IReadOnlyDictionary<string, IReadOnlySet<string>>? upstreams = null)
     {
         if (_members.TryGetValue(instance, out var member) && member.Incarnation == incarnation && now - member.LastHeard <= _timings.LiveFor)
         {
@@ -30,13 +32,37 @@ internal sealed class InstanceRoster
             member.Waiting = waiting;
             member.Holding = holding;
             member.StandingBy = standingBy;
+            member.Failing = failing;
+            member.Upstreams = upstreams;
             return false;
         }
 
         // New, restarted (another incarnation), or back after a gap: live again from now, and not settled yet.
-        _members[instance] = new Member(incarnation, now, now) { Waiting = waiting, Holding = holding, StandingBy = standingBy };
+        _members[instance] = new Member(incarnation, now, now) { Waiting = waiting, Holding = holding, StandingBy = standingBy, Failing = failing, Upstreams = upstreams };
         return true;
     }
+
+    /// <summary>
+    /// The live instances that have <paramref name="linkId"/> (see <see cref="HavingLink"/>) from a broker among
+    /// <paramref name="brokers"/>: their upstream named by <paramref name="upstreamName"/> (hashed) reaches one of them. An
+    /// instance whose heartbeats do not say which brokers its upstreams reach (an older version) may have it from any.
+    /// </summary>
+    public IReadOnlyList<string> HavingLinkFrom(string linkId, string upstreamName, IReadOnlySet<string> brokers, DateTimeOffset now) =>
+        [.. HavingLink(linkId, now).Where(instance =>
+            _members[instance].Upstreams is not { } upstreams
+            || !upstreams.TryGetValue(upstreamName, out var reached)
+            || reached.Overlaps(brokers))];
+
+    /// <summary>Whether any instance's last heartbeat said that some link it holds fails there.</summary>
+    public bool AnyFailing() => _members.Values.Any(m => m.Failing is { Count: > 0 });
+
+    /// <summary>
+    /// Whether the live <paramref name="instance"/> said in its last heartbeat that it holds <paramref name="linkId"/> and
+    /// that its runs fail there: the link then runs nowhere, though that instance holds it.
+    /// </summary>
+    public bool Fails(string instance, string linkId, DateTimeOffset now) =>
+        _members.TryGetValue(instance, out var member) && now - member.LastHeard <= _timings.LiveFor
+        && member.Holding?.Contains(linkId) == true && member.Failing?.Contains(linkId) == true;
 
     /// <summary>
     /// Whether <paramref name="instance"/> may run <paramref name="linkId"/>, as far as its last heartbeat says: it holds the
@@ -117,5 +143,9 @@ internal sealed class InstanceRoster
         public IReadOnlySet<string>? Holding { get; set; }
 
         public IReadOnlySet<string>? StandingBy { get; set; }
+
+        public IReadOnlySet<string>? Failing { get; set; }
+
+        public IReadOnlyDictionary<string, IReadOnlySet<string>>? Upstreams { get; set; }
     }
 }

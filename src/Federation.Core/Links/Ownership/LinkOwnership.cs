@@ -19,6 +19,11 @@ internal sealed class LinkOwnership
     private List<string> _live;
     private int _placementVersion;
     private int _unsettled;
+    private IReadOnlyDictionary<string, IReadOnlySet<string>>? _upstreams;
+
+    // Whether some instance's last heartbeat said a link fails there (see Fails); may lag a silent instance's expiry, which
+    // only costs a lock.
+    private volatile bool _failingHeard;
 
     // Links came or went since placement was last computed. Placement is recomputed at the next tick rather than at each
     // one, so that a supervisor starting a thousand links does not compute it a thousand times.
@@ -63,22 +68,10 @@ internal sealed class LinkOwnership
         }
     }
 
-    /// <summary>Whether another instance of this federation is live: then a clean stop hands links over instead of deleting their upstream queues.</summary>
-    public bool OthersLive
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _live.Count > 1;
-            }
-        }
-    }
-
     /// <summary>
     /// The other live instances that still run, wait or stand by for <paramref name="linkId"/>, by their heartbeats (or do
-    /// not say which links they have). A link this instance drops from its configuration keeps its upstream queue for them, as a
-    /// clean stop does while others are live: the next holder consumes what the queue buffered.
+    /// not say which links they have). A link this instance drops from its configuration, or stops with the engine, keeps its
+    /// upstream queue for them: the next holder consumes what the queue buffered.
     /// </summary>
     public IReadOnlyList<string> OthersRunning(string linkId)
     {
@@ -86,6 +79,30 @@ internal sealed class LinkOwnership
         {
             return _roster.HavingLink(linkId, _time.GetUtcNow());
         }
+    }
+
+    /// <summary>
+    /// The other live instances that have the link of <paramref name="definition"/> (see <see cref="OthersRunning"/>) with an
+    /// upstream of the same name that reaches a broker of <paramref name="definition"/>: only they can consume its upstream
+    /// queue there once a reload moved this instance's link to another broker. Instances that do not say which brokers their
+    /// upstreams reach count.
+    /// </summary>
+    public IReadOnlyList<string> OthersRunningFrom(LinkDefinition definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        var name = UpstreamFingerprints.Name(definition.Upstream.UpstreamName);
+        var brokers = UpstreamFingerprints.Brokers(definition.Upstream.Uris);
+        lock (_sync)
+        {
+            return _roster.HavingLinkFrom(definition.Id, name, brokers, _time.GetUtcNow());
+        }
+    }
+
+    /// <summary>Which brokers this instance's upstreams reach, hashed, for its heartbeats; null until the configuration is known.</summary>
+    public IReadOnlyDictionary<string, IReadOnlySet<string>>? Upstreams
+    {
+        get => Volatile.Read(ref _upstreams);
+        set => Volatile.Write(ref _upstreams, value);
     }
 
     /// <summary>The gate of a new link; its placement counts from now on.</summary>
@@ -119,7 +136,9 @@ internal sealed class LinkOwnership
     /// <param name="waiting">The links it waits for; null when its heartbeat does not say.</param>
     /// <param name="holding">The links it holds; null when its heartbeat does not say.</param>
     /// <param name="standingBy">Its other links, which it neither holds nor waits for; null when its heartbeat does not say.</param>
-    public void Heard(string instance, string incarnation, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null, IReadOnlySet<string>? standingBy = null)
+    /// <param name="failing">The links it holds whose runs fail there; null when its heartbeat does not say.</param>
+    /// <param name="upstreams">The hashed brokers of its upstreams; null when its heartbeat does not say.</param>
+    public void Heard(string instance, string incarnation, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null, IReadOnlySet<string>? standingBy = null, IReadOnlySet<string>? failing = null, IReadOnlyDictionary<string, IReadOnlySet<string>>? upstreams = null)
     {
         if (instance == Instance)
         {
@@ -129,10 +148,12 @@ internal sealed class LinkOwnership
         List<Action>? actions = null;
         lock (_sync)
         {
-            if (_roster.Heard(instance, incarnation, _time.GetUtcNow(), waiting, holding, standingBy))
+            if (_roster.Heard(instance, incarnation, _time.GetUtcNow(), waiting, holding, standingBy, failing, upstreams))
             {
                 actions = RosterChangedUnderLock();
             }
+
+            _failingHeard = _roster.AnyFailing();
         }
 
         Run(actions);
@@ -182,7 +203,7 @@ internal sealed class LinkOwnership
             }
 
             _unsettled = unsettled;
-            shared = FindSharedUnderLock(now);
+            shared = FindSharedUnderLock(now, actions);
         }
 
         Run(actions);
@@ -192,9 +213,13 @@ internal sealed class LinkOwnership
     /// <summary>
     /// Compares the links this instance holds with those the other live instances say they hold. A lease has one holder, so
     /// a link on both lists means two leases that do not exclude each other. A heartbeat may lag a handover by one beat, so
-    /// only an overlap that lasts longer than the presence timeout counts.
+    /// only an overlap that lasts longer than the presence timeout counts. Then the link runs twice (duplicates downstream,
+    /// two consumers on one upstream queue), so all holders but one stop it: the one whose instance name sorts first
+    /// (ordinal) keeps it. Every holder computes that from the same heartbeats without talking to the others, so exactly
+    /// one keeps running; an instance of an older version that does not yield at worst leaves the link running twice, as
+    /// before.
     /// </summary>
-    private List<SharedHolding> FindSharedUnderLock(DateTimeOffset now)
+    private List<SharedHolding> FindSharedUnderLock(DateTimeOffset now, List<Action> actions)
     {
         var changes = new List<SharedHolding>();
         foreach (var gate in _gates)
@@ -207,22 +232,45 @@ internal sealed class LinkOwnership
                 if (gate.SharedWith is not null)
                 {
                     gate.SharedWith = null;
-                    changes.Add(new SharedHolding(gate.LinkId, gate.LeaseName, null));
+
+                    // A holder that yielded let go itself: the other holder runs the link, and nothing is held twice here.
+                    if (gate.YieldTo is null)
+                    {
+                        changes.Add(new SharedHolding(gate.LinkId, gate.LeaseName, null));
+                    }
                 }
 
                 continue;
             }
 
             gate.SharedSince ??= now;
-            if (now - gate.SharedSince.Value > Timings.LiveFor && !(gate.SharedWith?.SequenceEqual(others, StringComparer.Ordinal) ?? false))
+            if (now - gate.SharedSince.Value <= Timings.LiveFor)
+            {
+                continue;
+            }
+
+            if (!(gate.SharedWith?.SequenceEqual(others, StringComparer.Ordinal) ?? false))
             {
                 gate.SharedWith = others;
                 changes.Add(new SharedHolding(gate.LinkId, gate.LeaseName, others));
+            }
+
+            // Two heartbeats later than the warning: the holder that keeps the link has seen the overlap by then too (its
+            // clock started within a beat of this one's), so both warn before the yield ends it.
+            if (now - gate.SharedSince.Value > Timings.LiveFor + (Timings.HeartbeatEvery * 2)
+                && YieldsTo(others) is { } winner && gate.YieldTo is null && gate.Handover is { IsCancellationRequested: false } handover)
+            {
+                gate.YieldTo = winner;
+                actions.Add(() => CancelQuietly(handover));
             }
         }
 
         return changes;
     }
+
+    /// <summary>The holder this instance yields a link held twice to (the first by name, ordinal), or null when it keeps it.</summary>
+    private string? YieldsTo(IReadOnlyList<string> otherHolders) =>
+        otherHolders.Count > 0 && string.CompareOrdinal(otherHolders[0], Instance) < 0 ? otherHolders[0] : null;
 
     /// <summary>
     /// One consistent view, for a heartbeat, of this engine's links that want their lease and do not hold it (a lease attempt
@@ -230,15 +278,32 @@ internal sealed class LinkOwnership
     /// hold it (others stand by for them), and of the rest (placement puts them elsewhere; an instance that drops one of
     /// them from its configuration keeps its upstream queue for this one, which takes the link over).
     /// </summary>
-    public (IReadOnlySet<string> Waiting, IReadOnlySet<string> Holding, IReadOnlySet<string> StandingBy) LinkClaims()
+    public (IReadOnlySet<string> Waiting, IReadOnlySet<string> Holding, IReadOnlySet<string> StandingBy, IReadOnlySet<string> Failing) LinkClaims()
     {
         lock (_sync)
         {
             // A link that failed here is not claimed: the others then do not stand by for this instance, nor hand it back,
-            // nor keep its upstream queue for it.
+            // nor keep its upstream queue for it. One held here whose runs fail is claimed, and said to fail: the others
+            // that wait for it show it down as well.
             return (_gates.Where(g => g.Wanting && !g.Failing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal),
                     _gates.Where(g => g.State == GateState.Holding && !g.Failing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal),
-                    _gates.Where(g => !g.Wanting && g.State != GateState.Holding && !g.Failing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal));
+                    _gates.Where(g => !g.Wanting && g.State != GateState.Holding && !g.Failing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal),
+                    _gates.Where(g => g.State == GateState.Holding && !g.Failing && g.RunFailing).Select(g => g.LinkId).ToHashSet(StringComparer.Ordinal));
+        }
+    }
+
+    /// <summary>Whether the live <paramref name="instance"/>'s heartbeats say that it holds <paramref name="linkId"/> and fails to run it.</summary>
+    internal bool Fails(string instance, string linkId)
+    {
+        // Read for every waiting link's status, which a host may list often: without a lock while no instance says any fails.
+        if (!_failingHeard)
+        {
+            return false;
+        }
+
+        lock (_sync)
+        {
+            return _roster.Fails(instance, linkId, _time.GetUtcNow());
         }
     }
 
@@ -276,6 +341,12 @@ internal sealed class LinkOwnership
 
     private string? RunnerUnderLock(LinkPlacementGate gate, string? placed, DateTimeOffset now)
     {
+        // A link this instance yielded runs on the holder it yielded to, whatever placement says.
+        if (gate.YieldTo is { } yielded && _roster.HoldersOf(gate.LinkId, now).Contains(yielded, StringComparer.Ordinal))
+        {
+            return yielded;
+        }
+
         // The status keeps what this says when the link starts standing by, and placement, unlike a holder about to hand the
         // link over, is stable: the placed instance first, as long as it claims the link at all.
         var having = _roster.HavingLink(gate.LinkId, now);
@@ -309,6 +380,20 @@ internal sealed class LinkOwnership
         var (placed, rank) = Place(gate);
         preferred = placed;
         reason = null;
+        if (gate.YieldTo is { } yielded)
+        {
+            if (_roster.HoldersOf(gate.LinkId, now).Contains(yielded, StringComparer.Ordinal))
+            {
+                // Its lease here would be granted again (it lives elsewhere than the other holder's): asking would only run
+                // the link twice once more. It asks when that instance no longer says it holds the link (stopped, died, or
+                // its configuration was fixed).
+                reason = $"instance '{yielded}' holds this link as well, under a lease that does not exclude lease '{gate.LeaseName}' of this instance (another lease-bucket or other lease settings on the downstream URI, or another configuration that names the link alike), so the link ran twice; this instance yields to '{yielded}' (the first by name) and asks for the lease again once that instance no longer holds the link";
+                return false;
+            }
+
+            gate.YieldTo = null;
+        }
+
         var runner = gate.Failing ? RunnerUnderLock(gate, placed, now) : null;
         if (gate.Failing && runner is null)
         {

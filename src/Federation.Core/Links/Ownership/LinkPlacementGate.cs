@@ -70,6 +70,22 @@ internal sealed class LinkPlacementGate : IDisposable
     }
 
     /// <summary>
+    /// The instance this one yields the link to (see <see cref="LinkOwnership.Tick"/>): both held the link's lease (their leases
+    /// do not exclude each other), and that one's name sorts first. Set while the link is asked to stop for it and while it
+    /// stands by for it; null otherwise.
+    /// </summary>
+    public string? YieldingTo
+    {
+        get
+        {
+            lock (_owner.Sync)
+            {
+                return YieldTo;
+            }
+        }
+    }
+
+    /// <summary>
     /// The other live instances whose heartbeats have said, for longer than the presence timeout, that they hold this link's
     /// lease while this instance holds it too (see <see cref="SharedHolding"/>); null otherwise.
     /// </summary>
@@ -107,6 +123,12 @@ internal sealed class LinkPlacementGate : IDisposable
     /// <summary>Why the link failed here, for the standby reason.</summary>
     internal string? FailingCause { get; set; }
 
+    /// <summary>
+    /// This engine holds the lease and the link's last run failed (it is in error): the heartbeats say so, so that the
+    /// instances waiting for it show it down too. Cleared when it runs, and when the lease goes.
+    /// </summary>
+    internal bool RunFailing { get; set; }
+
     internal (string Instance, string? Incarnation)? HandedTo { get; set; }
 
     internal (string Instance, string? Incarnation)? NotTakenBy { get; set; }
@@ -116,6 +138,12 @@ internal sealed class LinkPlacementGate : IDisposable
 
     /// <summary>The other holders, once <see cref="SharedSince"/> lasted past the presence timeout.</summary>
     internal IReadOnlyList<string>? SharedWith { get; set; }
+
+    /// <summary>
+    /// The other holder this instance yields the link to: it stops the link, and stands by without asking for its lease while
+    /// that instance's heartbeats say it holds the link. Kept across the release, unlike <see cref="Handover"/>.
+    /// </summary>
+    internal string? YieldTo { get; set; }
 
     internal int Rank { get; set; }
 
@@ -189,8 +217,24 @@ internal sealed class LinkPlacementGate : IDisposable
         {
             Failing = false;
             FailingCause = null;
+            RunFailing = false;
         }
     }
+
+    /// <summary>A run failed while this engine holds the lease: its heartbeats say the link fails here until it runs again.</summary>
+    public void RunFailed()
+    {
+        lock (_owner.Sync)
+        {
+            RunFailing = State == GateState.Holding;
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="instance"/> holds this link and its heartbeats say its runs fail there: a link that waits for
+    /// it here runs nowhere, and shows down.
+    /// </summary>
+    public bool FailsOn(string instance) => _owner.Fails(instance, LinkId);
 
     /// <summary>
     /// Whether another live instance has this link, as its heartbeats say (it holds it, waits or stands by for it), so that
@@ -205,6 +249,7 @@ internal sealed class LinkPlacementGate : IDisposable
         lock (_owner.Sync)
         {
             State = GateState.Idle;
+            RunFailing = false;
             Handover?.Dispose();
             Handover = null;
         }

@@ -28,7 +28,17 @@ namespace Federation.Core.Links.Ownership;
 /// drops a link from its configuration: it keeps the link's upstream queue while another instance has the link (see
 /// <see cref="LinkOwnership.OthersRunning"/>).
 /// </param>
-internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null, IReadOnlySet<string>? Holding = null, string? Leases = null, IReadOnlySet<string>? StandingBy = null)
+/// <param name="Failing">
+/// The ids of the held links whose runs fail here (the link is in error while this instance holds its lease), in the header
+/// <see cref="FailingHeader"/>; null when the message does not say. An instance that waits for such a link shows it down
+/// too: it runs nowhere, though a holder has it.
+/// </param>
+/// <param name="Upstreams">
+/// Which brokers this instance's configured upstreams reach, hashed (see <see cref="UpstreamFingerprints"/>), in the header
+/// <see cref="UpstreamsHeader"/>; null when the message does not say. Read when a reload moves a link to another broker:
+/// the old broker's queue is kept only for an instance whose same-named upstream still reaches it.
+/// </param>
+internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null, IReadOnlySet<string>? Holding = null, string? Leases = null, IReadOnlySet<string>? StandingBy = null, IReadOnlySet<string>? Failing = null, IReadOnlyDictionary<string, IReadOnlySet<string>>? Upstreams = null)
 {
     /// <summary>The header with the ids of the links the instance waits for, separated by spaces (link ids are hex).</summary>
     public const string WaitingHeader = "x-federation-waiting";
@@ -41,6 +51,12 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
 
     /// <summary>The header with the ids of the instance's other links (neither held nor waited for), separated by spaces.</summary>
     public const string StandingByHeader = "x-federation-standing-by";
+
+    /// <summary>The header with the ids of the held links that fail here, separated by spaces (a subset of the held ones).</summary>
+    public const string FailingHeader = "x-federation-failing";
+
+    /// <summary>The header with the hashed brokers of the instance's upstreams (<see cref="UpstreamFingerprints.Encode"/>).</summary>
+    public const string UpstreamsHeader = "x-federation-upstreams";
 
     private const string AliveWord = "alive";
     private const string LeavingWord = "leaving";
@@ -64,6 +80,12 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
             headers[LeasesHeader] = Leases;
         }
 
+        // One entry per configured upstream, not per link: small whatever the number of links.
+        if (Upstreams is not null)
+        {
+            headers[UpstreamsHeader] = UpstreamFingerprints.Encode(Upstreams);
+        }
+
         var claimed = (Waiting?.Count ?? 0) + (Holding?.Count ?? 0);
         if (!listLinks || (Waiting is null && Holding is null) || claimed > MaxListedLinks)
         {
@@ -78,6 +100,12 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
         if (Holding is not null)
         {
             headers[HoldingHeader] = string.Join(' ', Holding.Order(StringComparer.Ordinal));
+        }
+
+        // A subset of the held links, so it stays within the limit's order of magnitude; left out when none fails.
+        if (Failing is { Count: > 0 } && Holding is not null)
+        {
+            headers[FailingHeader] = string.Join(' ', Failing.Where(Holding.Contains).Order(StringComparer.Ordinal));
         }
 
         // Only where the limit leaves room: without it the others keep an instance's queues a little less often, while without
@@ -105,7 +133,7 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
 
         var parts = text.Split('\n', 3);
         return parts.Length == 3 && parts[0] is AliveWord or LeavingWord && parts[1].Length > 0 && parts[2].Length > 0
-            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadIds(headers, WaitingHeader), ReadIds(headers, HoldingHeader), ReadText(headers, LeasesHeader), ReadIds(headers, StandingByHeader))
+            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadIds(headers, WaitingHeader), ReadIds(headers, HoldingHeader), ReadText(headers, LeasesHeader), ReadIds(headers, StandingByHeader), ReadIds(headers, FailingHeader), UpstreamFingerprints.Decode(ReadText(headers, UpstreamsHeader)))
             : null;
     }
 

@@ -155,4 +155,46 @@ public sealed class InstanceRosterTests
         roster.Heard("c", "1", _t0);
         Assert.Equal(["b", "c"], roster.HavingLink("cccccccc", _t0));
     }
+
+    [Fact]
+    public void A_held_link_whose_runs_fail_is_said_to_fail_while_it_is_held_and_the_instance_is_live()
+    {
+        var message = new PresenceMessage(Leaving: false, "b", "1", new HashSet<string>(), new HashSet<string>(["aaaaaaaa", "bbbbbbbb"]), Failing: new HashSet<string>(["aaaaaaaa", "cccccccc"]));
+        var headers = message.Headers()!;
+        Assert.Equal("aaaaaaaa", headers[PresenceMessage.FailingHeader]); // only held links can fail there
+        var decoded = PresenceMessage.Decode(message.Encode(), headers)!;
+
+        var roster = new InstanceRoster(Timings);
+        roster.Heard("b", "1", _t0, decoded.Waiting, decoded.Holding, decoded.StandingBy, decoded.Failing);
+        Assert.True(roster.Fails("b", "aaaaaaaa", _t0));
+        Assert.False(roster.Fails("b", "bbbbbbbb", _t0));
+        Assert.False(roster.Fails("b", "aaaaaaaa", _t0 + Timings.LiveFor + TimeSpan.FromSeconds(1)));
+
+        // An instance that does not say (an older version, or nothing fails) fails nothing.
+        roster.Heard("b", "1", _t0 + TimeSpan.FromSeconds(1), decoded.Waiting, decoded.Holding);
+        Assert.False(roster.Fails("b", "aaaaaaaa", _t0 + TimeSpan.FromSeconds(1)));
+        Assert.Null(PresenceMessage.Decode(message.Encode(), new PresenceMessage(Leaving: false, "b", "1", new HashSet<string>(), new HashSet<string>()).Headers())!.Failing);
+    }
+
+    [Fact]
+    public void A_link_is_had_from_a_broker_only_by_instances_whose_upstream_of_that_name_reaches_it()
+    {
+        var fingerprints = UpstreamFingerprints.Of([("u", ["amqp://user:secret@old-host/vh"]), ("v", ["amqp://other"])]);
+        var message = new PresenceMessage(Leaving: false, "b", "1", new HashSet<string>(), new HashSet<string>(["aaaaaaaa"]), Upstreams: fingerprints);
+        var header = (string)message.Headers()![PresenceMessage.UpstreamsHeader]!;
+        Assert.DoesNotContain("old-host", header, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", header, StringComparison.Ordinal);
+        var decoded = PresenceMessage.Decode(message.Encode(), message.Headers())!;
+
+        var roster = new InstanceRoster(Timings);
+        roster.Heard("b", "1", _t0, decoded.Waiting, decoded.Holding, decoded.StandingBy, decoded.Failing, decoded.Upstreams);
+        roster.Heard("c", "1", _t0, new HashSet<string>(), new HashSet<string>(["aaaaaaaa"])); // does not say: may have it from anywhere
+        var u = UpstreamFingerprints.Name("u");
+
+        // Credentials and query do not make another broker; another host does.
+        Assert.Equal(["b", "c"], roster.HavingLinkFrom("aaaaaaaa", u, UpstreamFingerprints.Brokers(["amqp://old-host/vh?heartbeat=5"]), _t0));
+        Assert.Equal(["c"], roster.HavingLinkFrom("aaaaaaaa", u, UpstreamFingerprints.Brokers(["amqp://new-host/vh"]), _t0));
+        Assert.Equal(["c"], roster.HavingLinkFrom("aaaaaaaa", u, UpstreamFingerprints.Brokers(["amqp://old-host/other-vh"]), _t0));
+        Assert.Empty(roster.HavingLinkFrom("bbbbbbbb", u, UpstreamFingerprints.Brokers(["amqp://old-host/vh"]), _t0));
+    }
 }

@@ -1,0 +1,104 @@
+using Federation.Core.Links;
+using Federation.Core.Model;
+using Federation.Core.Tests.Support;
+
+namespace Federation.Core.Tests.Engine;
+
+/// <summary>
+/// A reload that points a link at another broker on every instance of a federation. The instance that ran the link kept
+/// its queue on the old broker whenever another live instance still had the link (it had not reloaded yet, or had, and
+/// had the link from the new broker); the other then replaced a link it never ran, with nothing to delete the queue with,
+/// and the old queue stayed for good, filling up with what the old upstream exchange routed to it. Now the heartbeats say
+/// which brokers each instance's upstreams reach, and the old queue is looked at again once they have caught up.
+/// </summary>
+public sealed class MovedLinkQueueSweepTests : IAsyncLifetime
+{
+    private readonly Testbed _bed = new();
+    private readonly FakeTimeProvider _time = new();
+    private readonly Dictionary<string, FederationEngine> _engines = new(StringComparer.Ordinal);
+
+    public async Task InitializeAsync()
+    {
+        _bed.Broker("D");
+        _bed.Broker("U");
+        _bed.Broker("U2");
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed");
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var engine in _engines.Values)
+        {
+            await engine.DisposeAsync();
+        }
+
+        await _bed.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_link_every_instance_moves_to_another_broker_leaves_no_queue_on_the_old_one(bool holderReloadsFirst)
+    {
+        foreach (var instance in new[] { "host-a", "host-b" })
+        {
+            var engine = new FederationEngine(Options(instance, "U"), [_bed.Transport], timeProvider: _time);
+            _engines.Add(instance, engine);
+            await engine.StartAsync(CancellationToken.None);
+        }
+
+        var queue = UpstreamNaming.QueueName("upstream", "D", "/", "fed", "/");
+        var (old, moved) = (_bed.Broker("U"), _bed.Broker("U2"));
+        await AdvanceUntilAsync(() => old.QueueExists("/", queue) && States() == "Running,Waiting", TimeSpan.FromSeconds(30));
+
+        // A few heartbeats more, so that each has heard the other claim the link.
+        var settled = _time.GetUtcNow();
+        await AdvanceUntilAsync(() => _time.GetUtcNow() - settled >= TimeSpan.FromSeconds(5) && States() == "Running,Waiting", TimeSpan.FromSeconds(20));
+
+        var holder = _engines.Single(e => e.Value.GetLinks()[0].State == LinkState.Running).Key;
+        var other = _engines.Keys.Single(k => k != holder);
+        var order = holderReloadsFirst ? new[] { holder, other } : [other, holder];
+        await _engines[order[0]].UpdateAsync(Options(order[0], "U2"), CancellationToken.None);
+        var first = _time.GetUtcNow();
+        await AdvanceUntilAsync(() => _time.GetUtcNow() - first >= TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2));
+        await _engines[order[1]].UpdateAsync(Options(order[1], "U2"), CancellationToken.None);
+
+        // The link runs once, from the new broker, and nothing is left on the old one.
+        await AdvanceUntilAsync(
+            () => moved.QueueExists("/", queue) && States() == "Running,Waiting" && !old.QueueExists("/", queue),
+            TimeSpan.FromSeconds(30));
+    }
+
+    private static FederationOptions Options(string instance, string upstreamBroker) =>
+        new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") } }
+            .Upstream("u", upstreamBroker, u => u.Exchange = "upstream")
+            .Policy("fed", "^fed$", upstream: "u");
+
+    private string States() => string.Join(",", _engines.Values.Select(e => e.GetLinks() is [var l] ? l.State.ToString() : "none").Order(StringComparer.Ordinal));
+
+    private string Describe() =>
+        string.Join("; ", _engines.Select(e => e.Value.GetLinks() is [var l] ? $"{e.Key}: {l.State} {l.Uri} {l.Waiting} {l.Error}" : $"{e.Key}: no link"))
+        + $"; old queue: {_bed.Broker("U").QueueExists("/", UpstreamNaming.QueueName("upstream", "D", "/", "fed", "/"))} at {_time.GetUtcNow():HH:mm:ss.fff}";
+
+    /// <summary>Moves the fake clock in quarter seconds, letting the engines work between steps, until the condition holds.</summary>
+    private async Task AdvanceUntilAsync(Func<bool> condition, TimeSpan fakeLimit)
+    {
+        var started = _time.GetUtcNow();
+        var realDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                await Task.Delay(Testbed.PollInterval);
+                if (condition())
+                {
+                    return;
+                }
+            }
+
+            Assert.True(_time.GetUtcNow() - started <= fakeLimit, $"Not within {fakeLimit.TotalSeconds} s (fake): {Describe()}");
+            Assert.True(DateTime.UtcNow < realDeadline, $"Timed out (real time): {Describe()}");
+            _time.Advance(TimeSpan.FromMilliseconds(250));
+        }
+    }
+}

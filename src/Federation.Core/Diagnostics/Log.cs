@@ -80,7 +80,7 @@ internal static partial class Log
     [LoggerMessage(2001, LogLevel.Information, "Federation connected to downstream {Uri} as cluster '{ClusterName}', vhost '{VirtualHost}'")]
     public static partial void DownstreamConnected(ILogger logger, string uri, string clusterName, string virtualHost);
 
-    [LoggerMessage(2025, LogLevel.Warning, "Federation: downstream {Uri} is now cluster '{ClusterName}', was '{PreviousName}', with the same configuration: link ids, leases and upstream queue names derive from the cluster name, so every link starts anew under the new name, with a new upstream queue. The links under '{PreviousName}' stop without deleting their upstream queues, which keep what they buffered (delete them once you no longer need it). Set Federation:ClusterName to keep one name")]
+    [LoggerMessage(2027, LogLevel.Warning, "Federation: downstream {Uri} is now cluster '{ClusterName}', was '{PreviousName}', with the same configuration: link ids, leases and upstream queue names derive from the cluster name, so every link starts anew under the new name, with a new upstream queue. The links under '{PreviousName}' stop without deleting their upstream queues, which keep what they buffered (delete them once you no longer need it). Set Federation:ClusterName to keep one name")]
     public static partial void DownstreamClusterNameChanged(ILogger logger, string uri, string clusterName, string previousName);
 
     [LoggerMessage(2024, LogLevel.Warning, "Federation: downstream {Uri} did not answer within {Timeout} while its connection closed; it closes in the background")]

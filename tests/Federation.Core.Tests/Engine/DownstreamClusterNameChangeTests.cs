@@ -10,7 +10,7 @@ namespace Federation.Core.Tests.Engine;
 /// </summary>
 public sealed class DownstreamClusterNameChangeTests : IAsyncLifetime
 {
-    private const int ClusterNameChanged = 2025;
+    private const int ClusterNameChanged = 2027;
     private readonly Testbed _bed = new();
     private readonly CapturingLoggerProvider _log = new();
 

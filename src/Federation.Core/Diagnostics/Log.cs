@@ -83,6 +83,12 @@ internal static partial class Log
     [LoggerMessage(2024, LogLevel.Warning, "Federation: downstream {Uri} did not answer within {Timeout} while its connection closed; it closes in the background")]
     public static partial void DownstreamCloseAbandoned(ILogger logger, string uri, TimeSpan timeout);
 
+    [LoggerMessage(2025, LogLevel.Warning, "Federation: downstream {Uri} blocks what the links publish ({Reason}): a resource alarm on the broker; links hold their messages until it clears")]
+    public static partial void DownstreamBlocked(ILogger logger, string uri, string reason);
+
+    [LoggerMessage(2026, LogLevel.Information, "Federation: downstream {Uri} takes what the links publish again, after blocking it for {Duration}")]
+    public static partial void DownstreamUnblocked(ILogger logger, string uri, TimeSpan duration);
+
     [LoggerMessage(2002, LogLevel.Warning, "Federation could not use downstream {Uri}: {Cause}; retrying in {Delay}")]
     public static partial void DownstreamFailed(ILogger logger, string uri, string cause, TimeSpan delay);
 

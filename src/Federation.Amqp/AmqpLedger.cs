@@ -17,7 +17,8 @@ namespace Federation.Amqp;
 /// RabbitMQ makes a transaction atomic against a client failure, not against a crash of the broker itself in the middle of
 /// a commit that touches several queues, nor against a queue that refuses a message (<c>reject-publish</c>): the commit
 /// then fails while the other queues keep what they took, which this reports as <see cref="UnitPartlyCommittedException"/>
-/// (see <see cref="PartlyCommittedAsync"/>); see the README's "Duplicate suppression".
+/// (see <see cref="PartlyCommittedAsync"/>); see the README's "Duplicate suppression". A commit left unanswered (a
+/// blocked connection) is not that: its outcome is unknown (see <see cref="CommitUnansweredAsync"/>).
 /// </remarks>
 internal sealed class AmqpLedger : IDeliveryLedger
 {
@@ -30,6 +31,12 @@ internal sealed class AmqpLedger : IDeliveryLedger
     private bool committing;
     // Used by PublishAndRecordAsync only, whose calls come one at a time (one unit after the other).
     private readonly TrailConversionCache trails = new();
+
+    /// <summary>
+    /// How long the unit's channel waits for the broker's answers (tx.commit-ok above all); null for the client's own
+    /// continuation timeout (20 s). Tests shorten it, so that a commit a blocked broker leaves unanswered fails quickly.
+    /// </summary>
+    internal TimeSpan? UnitContinuationTimeout { get; set; }
 
     private AmqpLedger(AmqpConnection connection, string queue)
     {
@@ -101,6 +108,11 @@ internal sealed class AmqpLedger : IDeliveryLedger
             if (unitChannel is null)
             {
                 var channel = await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
+                if (UnitContinuationTimeout is { } timeout)
+                {
+                    channel.ContinuationTimeout = timeout;
+                }
+
                 await channel.TxSelectAsync(cancellationToken).ConfigureAwait(false);
                 unitChannel = channel;
             }
@@ -195,10 +207,15 @@ internal sealed class AmqpLedger : IDeliveryLedger
         {
             await operation().ConfigureAwait(false);
         }
-        catch (Exception error) when (unit is not null && committing && connection.ClosedError() is null && IsCommitFailure(error))
+        catch (Exception error) when (unit is not null && committing && connection.ClosedError() is null && IsPartialCompletion(error))
         {
             committing = false;
             throw await PartlyCommittedAsync(error).ConfigureAwait(false);
+        }
+        catch (Exception error) when (unit is not null && committing && connection.ClosedError() is null && error is TimeoutException or OperationCanceledException)
+        {
+            committing = false;
+            throw await CommitUnansweredAsync(error).ConfigureAwait(false);
         }
         catch (Exception error) when (AmqpErrors.Map(error, AmqpErrors.Operation.Other, connection) is { } mapped)
         {
@@ -218,23 +235,53 @@ internal sealed class AmqpLedger : IDeliveryLedger
     private const ushort TxClassId = 90;
     private const ushort TxCommitMethodId = 20;
 
-    /// <summary>
-    /// Whether the broker answered the commit itself with an error, or did not answer it in time (the client's continuation
-    /// timeout). Not an error the channel got earlier and reports only now (a publish to a deleted exchange closes the
-    /// channel with 404 naming basic.publish): nothing of the unit was committed then.
-    /// </summary>
-    private static bool IsCommitFailure(Exception error) =>
-        error is TimeoutException or OperationCanceledException
-        || error is OperationInterruptedException { ShutdownReason: { Initiator: ShutdownInitiator.Peer, ClassId: TxClassId, MethodId: TxCommitMethodId } };
+    // What RabbitMQ says when a queue refused a message of a committing transaction (rabbit_channel: "partial tx completion").
+    private const string PartialTxCompletion = "partial tx completion";
 
     /// <summary>
-    /// A unit's tx.commit failed while the connection stayed up: the broker answered it with an error or not in time.
-    /// RabbitMQ's commit is not atomic across queues: it hands every message and the record to their queues, then waits
-    /// for each queue; one that refuses (<c>x-overflow: reject-publish</c> or <c>reject-publish-dlx</c> at its limit, a
-    /// quorum queue without a majority) fails the commit with 406 "partial tx completion" and closes the channel, while what
-    /// the other queues took stays, the ledger's record among it. A commit that times out may still end that way. Either
-    /// way the unit's record may be stored with messages of it refused: the link revokes it. The unit's channel is done
-    /// (the broker closed it, or its commit is still pending): the revocation and the next unit use a new one.
+    /// Whether the broker answered the commit itself with 406 "partial tx completion": a queue refused some of the unit's
+    /// messages while the others, and the record, may be stored. Only that may revoke a unit. Not an error the channel got
+    /// earlier and reports only now (a publish to a deleted exchange closes the channel with 404 naming basic.publish):
+    /// nothing of the unit was committed then. Not a commit left unanswered (see <see cref="CommitUnansweredAsync"/>).
+    /// </summary>
+    private static bool IsPartialCompletion(Exception error) =>
+        error is OperationInterruptedException { ShutdownReason: { Initiator: ShutdownInitiator.Peer, ClassId: TxClassId, MethodId: TxCommitMethodId, ReplyCode: PreconditionFailed } reason }
+        && reason.ReplyText?.Contains(PartialTxCompletion, StringComparison.OrdinalIgnoreCase) == true;
+
+    private const ushort PreconditionFailed = 406;
+
+    /// <summary>
+    /// A unit's tx.commit got no answer within the client's continuation timeout while the connection stayed up: most often
+    /// a memory or disk alarm, in which RabbitMQ stops reading from publishing connections, so the commit waits in the
+    /// socket and completes, whole, once the alarm clears. Its outcome is unknown, not partial: revoking the unit would
+    /// make its redeliveries count as new after it did commit, duplicates. So this is reported as for a lost channel: the
+    /// unit's channel is closed (an uncommitted transaction is rolled back by the broker, a committed one stands with its
+    /// record) and the link restarts, reading the ledger again after the commit, which went to the broker before anything
+    /// the next session sends on this connection. The close waits a bounded time: a blocked broker answers nothing.
+    /// </summary>
+    private async Task<TransportException> CommitUnansweredAsync(Exception error)
+    {
+        if (unitChannel is { } channel)
+        {
+            unitChannel = null;
+            await CloseAsync(channel).ConfigureAwait(false);
+        }
+
+        var endpoint = connection.Endpoint;
+        return new TransportException(
+            $"The downstream did not answer the commit of a unit in time ({AmqpErrors.Scrub(error.Message, endpoint.User, endpoint.Password)}; "
+            + "a memory or disk alarm blocks publishing connections): the unit may be committed yet, so it is neither revoked nor acknowledged, "
+            + "and the link restarts to judge the redeliveries by what the ledger holds.",
+            AmqpErrors.SafeInner(error, endpoint.User, endpoint.Password));
+    }
+
+    /// <summary>
+    /// A unit's tx.commit failed with 406 "partial tx completion" while the connection stayed up. RabbitMQ's commit is not
+    /// atomic across queues: it hands every message and the record to their queues, then waits for each queue; one that
+    /// refuses (<c>x-overflow: reject-publish</c> or <c>reject-publish-dlx</c> at its limit) fails the commit so and closes
+    /// the channel, while what the other queues took stays, the ledger's record among it. So the unit's record may be
+    /// stored with messages of it refused: the link revokes it. The broker closed the unit's channel: the revocation and the
+    /// next unit use a new one.
     /// </summary>
     /// <remarks>
     /// A connection lost while committing is not one of these: the unit may then have been committed whole (the case the
@@ -318,7 +365,26 @@ internal sealed class AmqpLedger : IDeliveryLedger
         return null;
     }
 
+    /// <summary>How long closing a channel may wait for the broker's close-ok before it goes on in the background.</summary>
+    internal static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Closes and disposes a channel; never throws. A broker that blocks the connection (a memory or disk alarm) sends no
+    /// close-ok until the alarm clears, and the client waits for it whatever token it is given: past
+    /// <see cref="CloseTimeout"/> the channel finishes closing in the background.
+    /// </summary>
     private static async Task CloseAsync(IChannel channel)
+    {
+        try
+        {
+            await CloseAndDisposeAsync(channel).WaitAsync(CloseTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+    }
+
+    private static async Task CloseAndDisposeAsync(IChannel channel)
     {
         try
         {

@@ -92,7 +92,31 @@ public sealed class AmqpTransport : ITransport
         }
 
         var connection = await ConnectWithinDeadlineAsync(factory, endpoint, request.ConnectionName, cancellationToken).ConfigureAwait(false);
+        if (request.Blocked is { } blocked)
+        {
+            ReportBlocking(connection, blocked);
+        }
+
         return await AmqpConnection.OpenAsync(connection, endpoint, request.ObserveTopology, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Hands RabbitMQ's connection.blocked (with its reason, "low on memory" say) and connection.unblocked to
+    /// <paramref name="blocked"/>: during a resource alarm the broker stops reading from publishing connections, which stay
+    /// up, so nothing else tells that nothing moves. The client announces the connection.blocked capability by default.
+    /// </summary>
+    private static void ReportBlocking(IConnection connection, Action<string?> blocked)
+    {
+        connection.ConnectionBlockedAsync += (_, args) =>
+        {
+            blocked(args.Reason ?? string.Empty);
+            return Task.CompletedTask;
+        };
+        connection.ConnectionUnblockedAsync += (_, _) =>
+        {
+            blocked(null);
+            return Task.CompletedTask;
+        };
     }
 
     /// <summary>The largest message body RabbitMQ can be configured to accept (<c>max_message_size</c>).</summary>

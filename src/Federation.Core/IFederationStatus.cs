@@ -17,6 +17,12 @@ public interface IFederationStatus
     /// </summary>
     string? DownstreamError => null;
 
+    /// <summary>
+    /// While the connected downstream blocks what the links publish (a memory or disk alarm on RabbitMQ), the broker's reason,
+    /// such as "low on memory"; <see langword="null"/> otherwise. The links then stay running but forward nothing.
+    /// </summary>
+    string? DownstreamBlocked => null;
+
     /// <summary>Every link, ordered by exchange, then upstream.</summary>
     IReadOnlyList<LinkStatus> GetLinks();
 

@@ -64,9 +64,10 @@ public static class FederationEndpoints
 
         // Read before the links: a link listed because the downstream is down must not be listed without the reason.
         var downstreamProblem = DownLinks.DownstreamProblem(status);
+        var blocked = status.DownstreamBlocked;
         var links = status.GetLinks()
             .Where(l => !onlyDown || DownLinks.IsDown(l, downstreamProblem))
-            .Select(l => LinkView.From(l, downstreamProblem))
+            .Select(l => LinkView.From(l, downstreamProblem) with { DownstreamBlocked = blocked })
             .ToList();
         return Results.Ok(links);
     }
@@ -80,7 +81,7 @@ public static class FederationEndpoints
 
     /// <summary><c>GET /federation/links/{id}</c>: one link, or 404.</summary>
     private static IResult GetLink(string id, IFederationStatus status) =>
-        status.FindLink(id) is { } link ? Results.Ok(LinkView.From(link, DownLinks.DownstreamProblem(status))) : UnknownLink(id);
+        status.FindLink(id) is { } link ? Results.Ok(LinkView.From(link, DownLinks.DownstreamProblem(status)) with { DownstreamBlocked = status.DownstreamBlocked }) : UnknownLink(id);
 
     /// <summary><c>POST /federation/links/{id}/restart</c>: 202 once the restart is requested, 404 for an unknown id.</summary>
     private static async Task<IResult> RestartLinkAsync(string id, IFederationStatus status, CancellationToken cancellationToken) =>

@@ -54,6 +54,14 @@ public sealed record LinkView(
     [JsonPropertyName("dropped_messages")]
     public IReadOnlyDictionary<string, long>? DroppedMessages { get; init; }
 
+    /// <summary>
+    /// While the host's downstream blocks publishing (a memory or disk alarm, see
+    /// <see cref="Federation.Core.IFederationStatus.DownstreamBlocked"/>), the broker's reason: the link reads running but
+    /// forwards nothing. Null otherwise.
+    /// </summary>
+    [JsonPropertyName("downstream_blocked")]
+    public string? DownstreamBlocked { get; init; }
+
     /// <summary>Maps a library status entry. The library redacts <see cref="LinkStatus.Uri"/> and the error already; redacting again is a safety net.</summary>
     /// <param name="status">The link.</param>
     /// <param name="downstreamProblem">

@@ -53,10 +53,10 @@ internal static partial class Log
     [LoggerMessage(1021, LogLevel.Information, "Link {LinkId}: the downstream takes messages again; {Count} message(s) were refused (nacked) and returned to the upstream queue in that episode")]
     public static partial void DownstreamAcceptsAgain(ILogger logger, string linkId, long count);
 
-    [LoggerMessage(1029, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}): the downstream failed the commit of a unit of {Count} message(s) forwarded to the exchange: {Cause}. A queue bound to it refused some of them (x-overflow reject-publish at its limit, say) while others may have been stored with the unit's ledger record; the record is revoked, and the messages go back to the upstream queue and are forwarded again when the link restarts, so a queue that took one gets it twice (as the plugin does with a nacked message). Further ones are logged at debug until the link forwards again")]
+    [LoggerMessage(1029, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}): the downstream failed the commit of a unit of {Count} message(s) forwarded to the exchange: {Cause}. A queue bound to it refused some of them (x-overflow reject-publish at its limit, say) while others may have been stored with the unit's ledger record; the record is revoked, and the messages are not acknowledged upstream: they are forwarded again when the link restarts (unless the link is being removed with its upstream queue), so a queue that took one gets it twice (as the plugin does with a nacked message). Further ones are logged at debug until the link forwards again")]
     public static partial void UnitPartlyCommitted(ILogger logger, string linkId, string exchange, string upstream, int count, string cause);
 
-    [LoggerMessage(1030, LogLevel.Debug, "Link {LinkId}: the downstream failed the commit of another unit of {Count} message(s) in part: {Cause}; its ledger record is revoked and the messages go back to the upstream queue")]
+    [LoggerMessage(1030, LogLevel.Debug, "Link {LinkId}: the downstream failed the commit of another unit of {Count} message(s) in part: {Cause}; its ledger record is revoked and the messages are not acknowledged upstream")]
     public static partial void UnitPartlyCommittedAgain(ILogger logger, string linkId, int count, string cause);
 
     [LoggerMessage(1006, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) dropped {Count} message(s) as duplicates of ones it forwarded earlier with the same message-id ('{MessageId}' the last), though the upstream did not flag them as redelivered: a publisher that reuses message ids loses messages this way (duplicate-suppression treats one message-id as one message; turn it off for such publishers). Logged at most once a minute.")]
@@ -85,6 +85,12 @@ internal static partial class Log
 
     [LoggerMessage(2024, LogLevel.Warning, "Federation: downstream {Uri} did not answer within {Timeout} while its connection closed; it closes in the background")]
     public static partial void DownstreamCloseAbandoned(ILogger logger, string uri, TimeSpan timeout);
+
+    [LoggerMessage(2028, LogLevel.Warning, "Federation: downstream {Uri} blocks what the links publish ({Reason}): a resource alarm on the broker; links hold their messages until it clears")]
+    public static partial void DownstreamBlocked(ILogger logger, string uri, string reason);
+
+    [LoggerMessage(2029, LogLevel.Information, "Federation: downstream {Uri} takes what the links publish again, after blocking it for {Duration}")]
+    public static partial void DownstreamUnblocked(ILogger logger, string uri, TimeSpan duration);
 
     [LoggerMessage(2002, LogLevel.Warning, "Federation could not use downstream {Uri}: {Cause}; retrying in {Delay}")]
     public static partial void DownstreamFailed(ILogger logger, string uri, string cause, TimeSpan delay);

@@ -6,7 +6,8 @@ namespace Federation.Core.Hosting;
 
 /// <summary>
 /// Health from every link's state: unhealthy without a downstream connection, degraded while any link is in error or
-/// another instance holds a link's lease as well (<see cref="LinkStatus.AlsoHeldBy"/>), healthy otherwise. Register it with <c>services.AddHealthChecks().AddCheck&lt;FederationHealthCheck&gt;("federation")</c>.
+/// another instance holds a link's lease as well (<see cref="LinkStatus.AlsoHeldBy"/>) or while the downstream blocks
+/// publishing (<see cref="IFederationStatus.DownstreamBlocked"/>), healthy otherwise. Register it with <c>services.AddHealthChecks().AddCheck&lt;FederationHealthCheck&gt;("federation")</c>.
 /// </summary>
 public sealed class FederationHealthCheck(IFederationStatus status) : IHealthCheck
 {
@@ -32,12 +33,20 @@ public sealed class FederationHealthCheck(IFederationStatus status) : IHealthChe
 
         var failed = links.Where(l => l.State == LinkState.Error).Select(l => $"{l.Exchange} <- {l.Upstream}: {UriRedaction.RedactText(l.Error ?? string.Empty)}").ToList();
         var twice = links.Where(l => l.AlsoHeldBy is { Count: > 0 }).ToList();
-        if (failed.Count == 0 && twice.Count == 0)
+        var blocked = status.DownstreamBlocked;
+        if (failed.Count == 0 && twice.Count == 0 && blocked is null)
         {
             return Task.FromResult(HealthCheckResult.Healthy($"{links.Count} link(s){DescribeWaiting(links)}, downstream connected as '{status.ClusterName}'.", data));
         }
 
-        var problems = new List<string>(2);
+        var problems = new List<string>(3);
+        if (blocked is not null)
+        {
+            // Every link reads as running, yet nothing reaches the downstream; only the upstream queues' growth shows it.
+            data["downstream_blocked"] = blocked;
+            problems.Add($"The downstream broker blocks publishing ({blocked}): the links forward nothing until its resource alarm clears");
+        }
+
         if (failed.Count > 0)
         {
             problems.Add($"{failed.Count} of {links.Count} link(s) in error: {string.Join("; ", failed)}");

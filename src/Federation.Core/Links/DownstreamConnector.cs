@@ -36,6 +36,8 @@ internal sealed class DownstreamConnector
     private DownstreamSession? _session;
     private DateTimeOffset _sessionSince;
     private volatile string? _lastError;
+    // The broker's reason while the current attempt's connection is blocked, and since when; written by the transport's thread.
+    private volatile BlockedSince? _blocked;
 
     // The downstream URI, the configured cluster name and the effective one of the last session adopted: a new session with
     // the same configuration under another name (a server that names itself anew) is said, never silent.
@@ -86,6 +88,9 @@ internal sealed class DownstreamConnector
     /// <summary>Why the last attempt failed (redacted), while not connected; null once connected. Any thread.</summary>
     public string? LastError => _session is null ? _lastError : null;
 
+    /// <summary>Why the session's connection is blocked (a resource alarm on the broker), or null. Any thread.</summary>
+    public string? BlockedReason => _session is null ? null : _blocked?.Reason;
+
     /// <summary>Counts connect attempts; a topology change or a loss from an older one is stale.</summary>
     public int SessionNumber { get; private set; }
 
@@ -100,6 +105,7 @@ internal sealed class DownstreamConnector
         CancelRetryWait();
         var uri = _definitions().DownstreamUri;
         var number = ++SessionNumber;
+        _blocked = null;
         var attempt = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
         _connectAttempt = attempt;
         _ = ConnectInBackgroundAsync(number, uri, attempt);
@@ -218,7 +224,7 @@ internal sealed class DownstreamConnector
         try
         {
             // In explicit mode the host declares the topology; the downstream broker is not observed (no management API needed).
-            var request = new ConnectionRequest(uri, "Federation supervisor", ObserveTopology: _observeTopology);
+            var request = new ConnectionRequest(uri, "Federation supervisor", ObserveTopology: _observeTopology) { Blocked = reason => OnBlocked(number, uri, reason) };
             connection = await ConnectDeadline.ConnectAsync(_transports.Resolve(uri), request, _time, attempt.Token).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // Every failure is handed to the loop, which logs it and retries.
@@ -370,4 +376,34 @@ internal sealed class DownstreamConnector
         {
         }
     }
+
+    /// <summary>
+    /// The transport says that the broker blocks (or no longer blocks) what this attempt's connection publishes. A blocked
+    /// downstream keeps the connection and every link up while nothing moves: a warning once when it starts, with the
+    /// broker's reason, and one line when it ends, so that the stall is not invisible. Any thread; an older attempt's
+    /// connection is ignored.
+    /// </summary>
+    private void OnBlocked(int number, string uri, string? reason)
+    {
+        if (number != SessionNumber)
+        {
+            return;
+        }
+
+        var now = _time.GetUtcNow();
+        if (reason is not null)
+        {
+            var text = string.IsNullOrEmpty(reason) ? "no reason given" : PrintableText.Escape(reason);
+            if (Interlocked.Exchange(ref _blocked, new BlockedSince(text, now)) is null)
+            {
+                Log.DownstreamBlocked(_logger, UriRedaction.Redact(uri), text);
+            }
+        }
+        else if (Interlocked.Exchange(ref _blocked, null) is { } ended)
+        {
+            Log.DownstreamUnblocked(_logger, UriRedaction.Redact(uri), now - ended.Since);
+        }
+    }
+
+    private sealed record BlockedSince(string Reason, DateTimeOffset Since);
 }

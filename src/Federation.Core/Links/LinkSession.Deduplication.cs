@@ -359,9 +359,28 @@ internal sealed partial class LinkSession
     }
 
     /// <summary>
-    /// Stops taking deliveries, lets the unit loop finish what it holds (within <paramref name="drainTimeout"/>), and closes
-    /// the ledger.
+    /// Stops taking deliveries, lets the unit loop finish what it holds, and closes the ledger, both until
+    /// <paramref name="deadline"/> (the shutdown's budget for the downstream). A unit still committing then (a downstream
+    /// that blocks publishing answers its commit only when its alarm clears, or the client gives up on it) is left to
+    /// finish in the background, and the ledger is closed after it, never during it: a ledger takes one call at a time,
+    /// and its close would cut the unit short.
     /// </summary>
+    private async Task ShutDownDeduplicationAsync(Task deadline)
+    {
+        if (_batches is null)
+        {
+            return;
+        }
+
+        _batches.Writer.TryComplete();
+        var closing = await UnitLoopDoneAsync(deadline).ConfigureAwait(false) ? SafelyAsync(_ledger).AsTask() : CloseLedgerOnceUnitLoopDoneAsync();
+
+        // A downstream that stopped answering (a frozen broker, a resource alarm) never confirms the close of the ledger's
+        // channel: it gets what is left of the deadline, then closes in the background (what the ledger had written is confirmed).
+        await WithinAsync(closing, deadline).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits until the unit loop is done, or <paramref name="deadline"/>; returns whether it is done.</summary>
     /// <remarks>
     /// A forward that queued its delivery just before the channel completed may start a run after any one look at
     /// <see cref="_batchLoop"/>: it takes the flag first and stores the run's task only when the run first waits. So the
@@ -370,23 +389,21 @@ internal sealed partial class LinkSession
     /// one that holds the flag has not stored its task yet (a few instructions away, on the forward's thread). Only the
     /// shutdown pays for this; a forward does what it did.
     /// </remarks>
-    private async Task ShutDownDeduplicationAsync(TimeSpan drainTimeout)
+    private async Task<bool> UnitLoopDoneAsync(Task deadline)
     {
-        if (_batches is null)
+        var reader = _batches!.Reader;
+        while (reader.Count > 0 || (Volatile.Read(ref _unitLoopRunning) != 0 && !_unitLoopFailed))
         {
-            return;
-        }
+            if (deadline.IsCompleted)
+            {
+                return false;
+            }
 
-        _batches.Writer.TryComplete();
-        var reader = _batches.Reader;
-        var deadline = Task.Delay(drainTimeout, _context.Time);
-        while (!deadline.IsCompleted && (reader.Count > 0 || (Volatile.Read(ref _unitLoopRunning) != 0 && !_unitLoopFailed)))
-        {
             var run = Volatile.Read(ref _batchLoop);
             if (run.IsCompleted)
             {
                 // A run holds the flag but has not stored its task yet (its synchronous part may block in the ledger): a short
-                // real-time pause, not a yield, so that this does not spin a core for up to the drain timeout.
+                // real-time pause, not a yield, so that this does not spin a core meanwhile.
                 await Task.Delay(TimeSpan.FromMilliseconds(1)).ConfigureAwait(false);
                 continue;
             }
@@ -394,9 +411,14 @@ internal sealed partial class LinkSession
             await Task.WhenAny(run, deadline).ConfigureAwait(false);
         }
 
-        // A downstream that stopped answering (a frozen broker) never confirms the close of the ledger's channel: it gets
-        // the drain timeout, as the upstream does, then closes in the background (what the ledger had written is confirmed).
-        await WithinAsync(SafelyAsync(_ledger).AsTask(), drainTimeout).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Closes the ledger once the unit loop is done, in the background of a shutdown that could not wait for it.</summary>
+    private async Task CloseLedgerOnceUnitLoopDoneAsync()
+    {
+        await UnitLoopDoneAsync(Task.Delay(Timeout.InfiniteTimeSpan)).ConfigureAwait(false);
+        await SafelyAsync(_ledger).ConfigureAwait(false);
     }
 
     private const string DuplicateReason = "duplicate";

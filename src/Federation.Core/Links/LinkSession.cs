@@ -323,12 +323,17 @@ internal sealed partial class LinkSession
         var stopping = _consumer is { CanRequeue: true } consumer && _settings.AckMode == AckMode.NoAck
             ? SafelyAsync(consumer).AsTask()
             : null;
+
+        // Every step that waits for the downstream shares one drain timeout: a downstream that blocks publishing (a memory or
+        // disk alarm) answers none of them until the alarm clears, and each waiting its own (the forwards in flight, the unit
+        // loop, the ledger's close, the publisher's) added up to four times the bound, past a container's stop grace.
+        var downstreamDeadline = Task.Delay(drainTimeout, _context.Time);
         if (Volatile.Read(ref _inFlight) > 0)
         {
-            await Task.WhenAny(_drained.Task, Task.Delay(drainTimeout, _context.Time)).ConfigureAwait(false);
+            await Task.WhenAny(_drained.Task, downstreamDeadline).ConfigureAwait(false);
         }
 
-        await ShutDownDeduplicationAsync(drainTimeout).ConfigureAwait(false);
+        await ShutDownDeduplicationAsync(downstreamDeadline).ConfigureAwait(false);
 
         // Every settlement has requested its ack by now; the last flush they started sends what is left.
         await Task.WhenAny(Volatile.Read(ref _ackFlush), Task.Delay(drainTimeout, _context.Time)).ConfigureAwait(false);
@@ -367,7 +372,7 @@ internal sealed partial class LinkSession
 
         // Bounded like the upstream: a downstream that blocks publishing (a memory or disk alarm) would hold a publisher
         // waiting for confirms, and with it the link's stop or restart, as long as the alarm lasts.
-        await WithinAsync(SafelyAsync(_publisher).AsTask(), drainTimeout).ConfigureAwait(false);
+        await WithinAsync(SafelyAsync(_publisher).AsTask(), downstreamDeadline).ConfigureAwait(false);
         await WithinAsync(SafelyAsync(_upstream).AsTask(), upstreamAnswers ? drainTimeout : TimeSpan.Zero).ConfigureAwait(false);
     }
 
@@ -375,11 +380,18 @@ internal sealed partial class LinkSession
     /// Waits for <paramref name="task"/> at most <paramref name="limit"/>; returns whether it finished. One that did not
     /// goes on in the background, its failure observed.
     /// </summary>
-    private async Task<bool> WithinAsync(Task task, TimeSpan limit)
+    private Task<bool> WithinAsync(Task task, TimeSpan limit) =>
+        WithinAsync(task, task.IsCompleted || limit <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(limit, _context.Time));
+
+    /// <summary>
+    /// Waits for <paramref name="task"/> until <paramref name="deadline"/> completes; returns whether it finished. One that
+    /// did not goes on in the background, its failure observed.
+    /// </summary>
+    private static async Task<bool> WithinAsync(Task task, Task deadline)
     {
-        if (!task.IsCompleted && limit > TimeSpan.Zero)
+        if (!task.IsCompleted && !deadline.IsCompleted)
         {
-            await Task.WhenAny(task, Task.Delay(limit, _context.Time)).ConfigureAwait(false);
+            await Task.WhenAny(task, deadline).ConfigureAwait(false);
         }
 
         if (task.IsCompleted)

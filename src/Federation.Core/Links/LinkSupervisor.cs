@@ -75,6 +75,9 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>Why the downstream is not connected (its last attempt's failure, redacted), or null. Any thread.</summary>
     public string? DownstreamError => _downstream.LastError;
 
+    /// <summary>Why the connected downstream blocks publishing (a resource alarm), or null. Any thread.</summary>
+    public string? DownstreamBlocked => _downstream.BlockedReason;
+
     /// <summary>Status entries of every link, ordered by exchange then upstream.</summary>
     public IReadOnlyList<LinkStatus> GetStatuses() => _links.GetStatuses();
 

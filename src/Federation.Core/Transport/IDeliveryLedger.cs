@@ -42,6 +42,6 @@ public interface IDeliveryLedger : IAsyncDisposable
     /// was published, and the connection is unharmed, so the rest of the unit can be published without it.</exception>
     /// <exception cref="UnitPartlyCommittedException">The broker failed the commit after it may have stored the record and some
     /// of the messages while refusing others; the connection is unharmed.</exception>
-    /// <exception cref="TransportException">The unit may or may not have been committed (for example the connection was lost while committing).</exception>
+    /// <exception cref="TransportException">The unit may or may not have been committed (for example the connection was lost while committing, or the broker did not answer the commit in time).</exception>
     ValueTask PublishAndRecordAsync(IReadOnlyList<LedgerMessage> messages, ReadOnlyMemory<byte> record, CancellationToken cancellationToken);
 }

@@ -55,6 +55,13 @@ public interface ITransport
 /// </param>
 public sealed record ConnectionRequest(string Uri, string ConnectionName, bool ObserveTopology = false)
 {
+    /// <summary>
+    /// Called, on any thread, when the broker starts holding back what is published on the connection (RabbitMQ's
+    /// <c>connection.blocked</c> during a memory or disk alarm), with the broker's reason, and with null when it stops.
+    /// The connection stays up meanwhile: only this tells a stall from an idle link. Transports that cannot tell never call it.
+    /// </summary>
+    public Action<string?>? Blocked { get; init; }
+
     /// <summary>Hides the credentials so the request can be logged.</summary>
     public override string ToString() => $"{UriRedaction.Redact(Uri)} ({ConnectionName})";
 }

@@ -192,6 +192,26 @@ public sealed class DuplicateSuppressionTests : IAsyncLifetime
         Assert.Null(engine.GetLinks()[0].DroppedMessages);
     }
 
+    [Fact]
+    public async Task A_unit_whose_commit_went_unanswered_but_went_through_is_not_revoked_and_not_forwarded_again()
+    {
+        // A blocked downstream (memory alarm) leaves the commit unanswered past the client's timeout, then completes it:
+        // the unit's messages and record are stored. The link restarts; the redeliveries are duplicates, dropped.
+        UnansweredCommitLedgerTransport? transport = null;
+        _bed.WrapTransport = inner => transport = new UnansweredCommitLedgerTransport(inner);
+        var (engine, queue) = await _bed.StartSimpleLinkAsync(u => u.ReconnectDelaySeconds = 0.1);
+        var publisher = await _bed.ConnectAsync("U");
+        await PublishAllAsync(publisher, 20, WithId);
+
+        await Testbed.Eventually(() => queue.Count == 20, () => $"{queue.Count} of 20");
+        await Testbed.Eventually(() => _bed.Broker("U").GetMessageCount("/", "federation: upstream -> D:fed.downstream") == 0, () => "upstream queue not drained");
+        Assert.True(transport!.Unanswered);
+        await queue.ExpectNoMoreThanAsync(20);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"m{i}").Order(), queue.Bodies.Order());
+        Assert.Equal(0, transport.RecordOnlyWrites);
+        Assert.True(engine.GetLinks()[0].DroppedMessages?.GetValueOrDefault("duplicate") > 0, "the unit's redeliveries should be dropped as duplicates");
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]

@@ -29,6 +29,10 @@ internal sealed class LinkReconciler
     private readonly TimeProvider _time;
     private readonly RemovedLinkSweep? _sweep;
 
+    // The drop counts of links stopped for a new connection to the same downstream (StopAllForReconnectAsync), by id: the
+    // links that start on it have the same ids and go on counting them. Taken by the next reconciliation. Loop only.
+    private readonly Dictionary<string, LinkDrops> _reconnecting = new(StringComparer.Ordinal);
+
     /// <param name="transports">Resolves the upstream URIs for the links.</param>
     /// <param name="downstream">The downstream session the links share.</param>
     /// <param name="generations">The A/B generation memory the links share.</param>
@@ -132,10 +136,14 @@ internal sealed class LinkReconciler
             }
 
             Log.LinkStarting(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
-            var link = new ExchangeLink(definition, _transports, _downstream, bindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, instanceName, _ownership, replaced.GetValueOrDefault(id));
+            var drops = replaced.GetValueOrDefault(id) ?? _reconnecting.GetValueOrDefault(id);
+            var link = new ExchangeLink(definition, _transports, _downstream, bindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, instanceName, _ownership, drops);
             _links[id] = link;
             link.Start();
         }
+
+        // A link that did not come back on the new connection was removed meanwhile: it takes its counts with it.
+        _reconnecting.Clear();
     }
 
     /// <summary>
@@ -224,6 +232,51 @@ internal sealed class LinkReconciler
 
         await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup))).ConfigureAwait(false);
         _links.Clear();
+    }
+
+    /// <summary>
+    /// Stops every link keeping its upstream queue (event 2018), for a new connection to the same downstream (new credentials
+    /// or query keys): the links that the next reconciliation starts on it have the same ids, take the queues over with
+    /// what they buffered, and go on counting the drops of the ones stopped here.
+    /// </summary>
+    public async Task StopAllForReconnectAsync()
+    {
+        foreach (var (id, link) in _links)
+        {
+            var definition = link.Definition;
+            Log.LinkReplacedKeepingQueue(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
+            _reconnecting[id] = link.Drops; // it counts nothing more once stopped, which is awaited before the next reconciliation
+        }
+
+        await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup: false))).ConfigureAwait(false);
+        _links.Clear();
+    }
+
+    /// <summary>
+    /// Stops every link cleanly for another downstream (another cluster name or virtual host), whose links have other ids and
+    /// upstream queues: each queue is deleted unless the mode is <c>never</c>, with a warning (event 2020) and the number of
+    /// messages it held (event 1028), as for a link that moves to another upstream.
+    /// </summary>
+    public async Task StopAllForNewDownstreamAsync()
+    {
+        const string Why = "federates another downstream (another cluster name or virtual host: the new links have other ids and upstream queues)";
+        if (_sweep is not null)
+        {
+            // As at a stop: the queues kept for other instances are theirs to decide on.
+            await _sweep.CancelAllAsync().ConfigureAwait(false);
+        }
+
+        var stopping = new List<Task>();
+        foreach (var (id, link) in _links)
+        {
+            var definition = link.Definition;
+            Log.LinkReplacedDiscarding(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName, Why);
+            stopping.Add(link.StopAsync(cleanup: true, Why));
+        }
+
+        await Task.WhenAll(stopping).ConfigureAwait(false);
+        _links.Clear();
+        _reconnecting.Clear();
     }
 
     /// <summary>The links a stop would cut short because they are not up, or null when all are. Any thread.</summary>

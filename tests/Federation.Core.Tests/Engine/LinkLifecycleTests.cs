@@ -82,6 +82,33 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_reload_that_changes_only_the_downstream_credentials_keeps_the_links_drop_counts()
+    {
+        // As above: X's link drops its own message coming back from Y as a cycle.
+        var x = await _bed.StartEngineAsync("X", o => o.Upstream("from-y", "Y", u => u.MaxHops = 10).Policy("fed", "^fed\\.kept$", upstream: "from-y"));
+        await _bed.StartEngineAsync("Y", o => o.Upstream("from-x", "X", u => u.MaxHops = 10).Policy("fed", "^fed\\.kept$", upstream: "from-x"));
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("X"), "fed.kept");
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("Y"), "fed.kept");
+        var onX = await _bed.BindQueueAsync("X", "fed.kept", "key");
+        await _bed.BindQueueAsync("Y", "fed.kept", "key");
+        await _bed.WaitForBindingsAsync("X", "fed.kept", "key", 2);
+        await _bed.WaitForBindingsAsync("Y", "fed.kept", "key", 2);
+        await Testbed.PublishAsync(await _bed.ConnectAsync("X"), "fed.kept", "key", "round-trip");
+        await onX.ExpectAsync("round-trip");
+        await Testbed.Eventually(() => x.GetLinks() is [{ DroppedMessages: { } d }] && d.GetValueOrDefault("cycle") == 1, () => "the cycle drop counted");
+        var before = x.GetLinks()[0];
+
+        // A rotated downstream password: the link restarts on the new connection under the same id, with its counts.
+        var rotated = Options("X").Upstream("from-y", "Y", u => u.MaxHops = 10).Policy("fed", "^fed\\.kept$", upstream: "from-y");
+        rotated.Downstream.Uri = Testbed.Uri("X").Replace("memory://", "memory://rotated:secret@", StringComparison.Ordinal);
+        await x.UpdateAsync(rotated, CancellationToken.None);
+        await Testbed.Eventually(() => x.GetLinks() is [{ State: LinkState.Running } l] && l.Since != before.Since, () => "the restarted link running");
+        var restarted = Assert.Single(x.GetLinks());
+        Assert.Equal(before.Id, restarted.Id);
+        Assert.Equal(new Dictionary<string, long> { ["cycle"] = 1 }, restarted.DroppedMessages);
+    }
+
+    [Fact]
     public async Task Changing_one_upstream_leaves_the_other_exchanges_links_untouched()
     {
         var engine = await _bed.StartEngineAsync("D", o => o.Upstream("a", "A").Upstream("b", "B").Policy("pa", "^a\\.", upstream: "a").Policy("pb", "^b\\.", upstream: "b"));

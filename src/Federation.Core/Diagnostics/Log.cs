@@ -95,6 +95,9 @@ internal static partial class Log
     [LoggerMessage(2018, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) restarts under its new definition and keeps its upstream queue: the new run consumes what it buffered")]
     public static partial void LinkReplacedKeepingQueue(ILogger logger, string linkId, string exchange, string upstream);
 
+    [LoggerMessage(2025, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) is no longer in the configuration; its upstream queue is kept for link {NextLinkId} ({Exchange} <- {NextUpstream}), which declares the same queue on the same upstream and consumes what it buffered")]
+    public static partial void LinkQueueTakenOver(ILogger logger, string linkId, string exchange, string upstream, string nextLinkId, string nextUpstream);
+
     [LoggerMessage(2019, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) {Why}; its upstream queue is kept for instance(s) {Instances}, which still run or wait for it")]
     public static partial void LinkStoppedForOthers(ILogger logger, string linkId, string exchange, string upstream, string why, string instances);
 

@@ -33,6 +33,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private volatile bool _restartRequested;
     private volatile bool _cleanupOnStop;
     private volatile string? _discarding;
+    private volatile string? _stoppedFor;
     private Task? _loop;
     private LinkStatus _status;
     private readonly LinkLease _lease;
@@ -145,9 +146,11 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// </summary>
     /// <param name="cleanup">Delete the upstream objects (unless the mode is <c>never</c>).</param>
     /// <param name="discarding">Why that discards messages the link was meant to forward, for the warning that counts them; null for a plain clean stop.</param>
-    public async Task StopAsync(bool cleanup, string? discarding = null)
+    /// <param name="stoppedFor">Why a plain clean stop deletes the queue, for the warning that counts what it held, if anything.</param>
+    public async Task StopAsync(bool cleanup, string? discarding = null, string? stoppedFor = null)
     {
         _discarding = discarding;
+        _stoppedFor = stoppedFor ?? "the link stopped for good";
         _cleanupOnStop = cleanup && Definition.Upstream.ResourceCleanupMode != ResourceCleanupMode.Never;
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
@@ -458,7 +461,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         finally
         {
             var cleanup = _stopping.IsCancellationRequested && _cleanupOnStop;
-            await session.ShutDownAsync(cleanup, DrainTimeout, _discarding).ConfigureAwait(false);
+            await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor).ConfigureAwait(false);
             if (_stopping.IsCancellationRequested)
             {
                 Log.LinkStopped(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, cleanup ? "deleted" : "kept");

@@ -99,12 +99,15 @@ internal sealed class LinkReconciler
         // (or deleted it, when the replacement cannot take it over).
         var stopping = new List<Task>();
         var replaced = new Dictionary<string, LinkDrops>(StringComparer.Ordinal);
+        var starting = desired.Values.Where(d => !_links.ContainsKey(d.Id)).ToList();
         foreach (var (id, link) in _links)
         {
             if (!desired.TryGetValue(id, out var wanted))
             {
                 _links.TryRemove(id, out _);
-                stopping.Add(StopRemoved(link, existing.Contains(link.Definition.Exchange.Name)));
+                stopping.Add(starting.FirstOrDefault(link.Definition.SharesUpstreamQueueWith) is { } successor
+                    ? StopTakenOver(link, successor)
+                    : StopRemoved(link, existing.Contains(link.Definition.Exchange.Name)));
             }
             else if (!link.Definition.MovesMessagesAs(wanted))
             {
@@ -159,11 +162,32 @@ internal sealed class LinkReconciler
         var others = exchangeExists ? _ownership?.OthersRunning(definition.Id) ?? [] : [];
         if (others.Count == 0)
         {
-            return link.StopAsync(cleanup: true);
+            return link.StopAsync(cleanup: true, stoppedFor: exchangeExists ? "the link was removed from the configuration" : "its downstream exchange was deleted");
         }
 
         Log.LinkStoppedForOthers(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "is no longer in this instance's configuration", string.Join(", ", others));
         return StopKeepingForAsync(link, others);
+    }
+
+    /// <summary>
+    /// Stops a link that a reload removed while a link it starts declares the very same upstream queue (same upstream broker
+    /// and vhost, same queue name: an upstream renamed, whose name the queue's does not carry): the queue stays with what it
+    /// buffers, for the new link, which starts once this one has stopped. Only when the new link declares it with other
+    /// arguments, which the upstream would refuse, does it go, with the warnings a replacement gives (2020, 1028).
+    /// </summary>
+    private Task StopTakenOver(ExchangeLink link, LinkDefinition successor)
+    {
+        var definition = link.Definition;
+        var (exchange, upstream) = (definition.Exchange.Name, definition.Upstream.UpstreamName);
+        if (UpstreamQueueDeclaration.Difference(definition.Upstream, successor.Upstream) is { } difference && ChecksQueueArguments(successor))
+        {
+            var why = $"is taken over by link {successor.Id} ({exchange} <- {successor.Upstream.UpstreamName}), which declares its upstream queue with other arguments ({difference}), which the upstream would refuse for the existing queue";
+            Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, why);
+            return link.StopAsync(cleanup: true, why);
+        }
+
+        Log.LinkQueueTakenOver(_logger, definition.Id, exchange, upstream, successor.Id, successor.Upstream.UpstreamName);
+        return link.StopAsync(cleanup: false);
     }
 
     /// <summary>Stops <paramref name="link"/> keeping its upstream queue, then has the queue looked at again once its lease is free.</summary>
@@ -230,7 +254,7 @@ internal sealed class LinkReconciler
             await _sweep.CancelAllAsync().ConfigureAwait(false);
         }
 
-        await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup))).ConfigureAwait(false);
+        await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup, stoppedFor: "the engine stopped and no other instance takes the link over"))).ConfigureAwait(false);
         _links.Clear();
     }
 

@@ -305,7 +305,12 @@ internal sealed partial class LinkSession
     /// Why a cleanup discards messages the link was meant to forward (a new definition declares the queue otherwise): the
     /// queue's message count is then logged at warning before it goes. Null for a plain clean stop.
     /// </param>
-    public async Task ShutDownAsync(bool cleanup, TimeSpan drainTimeout, string? discarding = null)
+    /// <param name="stoppedFor">
+    /// Why a plain clean stop deletes the queue (the link removed, its exchange deleted, the engine stopped): the queue is
+    /// counted before it goes, and a queue that held messages is logged at warning with their number, as for
+    /// <paramref name="discarding"/>; an empty one (or one the transport cannot count) is not.
+    /// </param>
+    public async Task ShutDownAsync(bool cleanup, TimeSpan drainTimeout, string? discarding = null, string? stoppedFor = null)
     {
         _accepting = false;
 
@@ -343,10 +348,13 @@ internal sealed partial class LinkSession
             try
             {
                 using var timeout = new CancellationTokenSource(drainTimeout, _context.Time);
-                if (discarding is not null)
+                if (discarding is not null || stoppedFor is not null)
                 {
                     var count = await _upstream.CountQueueMessagesAsync(QueueName, timeout.Token).ConfigureAwait(false);
-                    Log.BufferedMessagesDiscarded(_context.Logger, _definition.Id, QueueName, count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", discarding);
+                    if (discarding is not null || count > 0)
+                    {
+                        Log.BufferedMessagesDiscarded(_context.Logger, _definition.Id, QueueName, count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", discarding ?? stoppedFor!);
+                    }
                 }
 
                 await _upstream.DeleteQueueAsync(QueueName, timeout.Token).ConfigureAwait(false);

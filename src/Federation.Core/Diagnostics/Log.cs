@@ -68,6 +68,9 @@ internal static partial class Log
     [LoggerMessage(1028, LogLevel.Warning, "Link {LinkId}: deleting upstream queue '{Queue}' discards {Count} message(s) it held ({Why})")]
     public static partial void BufferedMessagesDiscarded(ILogger logger, string linkId, string queue, string count, string why);
 
+    [LoggerMessage(1031, LogLevel.Warning, "Link {LinkId}: deleting its ledger '{Ledger}' on the downstream failed; it stays there (delete it by hand)")]
+    public static partial void LedgerCleanupFailed(ILogger logger, Exception exception, string linkId, string ledger);
+
     [LoggerMessage(1008, LogLevel.Debug, "Link {LinkId} attempt {Attempt} against {Uri} failed")]
     public static partial void LinkAttemptFailed(ILogger logger, Exception exception, string linkId, int attempt, string uri);
 

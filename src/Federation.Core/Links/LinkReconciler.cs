@@ -187,7 +187,9 @@ internal sealed class LinkReconciler
         }
 
         Log.LinkQueueTakenOver(_logger, definition.Id, exchange, upstream, successor.Id, successor.Upstream.UpstreamName);
-        return link.StopAsync(cleanup: false);
+
+        // The new link keeps its own ledger (the ledger's name carries the link id): this one's would stay behind for good.
+        return link.StopAsync(cleanup: false, dropLedger: true);
     }
 
     /// <summary>Stops <paramref name="link"/> keeping its upstream queue, then has the queue looked at again once its lease is free.</summary>

@@ -420,6 +420,29 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_link_gone_for_good_deletes_its_downstream_ledger_as_does_one_whose_queue_a_renamed_upstream_takes_over()
+    {
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U").Policy("fed", "^fed$", upstream: "u"));
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        var first = $"federation: fed <- u ledger {engine.GetLinks()[0].Id}";
+        Assert.True(_bed.Broker("D").LedgerExists("/", first));
+
+        // Renamed: the new link (another id, its own ledger) takes the upstream queue over; the old ledger would stay for good.
+        await engine.UpdateAsync(Options().Upstream("u2", "U").Policy("fed", "^fed$", upstream: "u2"), CancellationToken.None);
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        var second = $"federation: fed <- u2 ledger {engine.GetLinks()[0].Id}";
+        Assert.NotEqual(first, second);
+        Assert.False(_bed.Broker("D").LedgerExists("/", first), "the old link's ledger stayed");
+        Assert.True(_bed.Broker("D").LedgerExists("/", second));
+
+        // Removed: its upstream queue goes, and its ledger with it.
+        await engine.UpdateAsync(Options().Upstream("u2", "U"), CancellationToken.None);
+        Assert.Empty(engine.GetLinks());
+        Assert.False(_bed.Broker("D").LedgerExists("/", second), "the removed link's ledger stayed");
+    }
+
+    [Fact]
     public async Task Default_and_internal_exchanges_are_never_federated()
     {
         var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U").Policy("everything", ".*", upstream: "u"));

@@ -159,6 +159,25 @@ public sealed class ReloadWhileMessagesFlowScenarioTests(ThreeNodesFixture nodes
         Assert.Matches(@"discards \d+ message\(s\) it held", discarded.Message);
     }
 
+    [Fact]
+    public async Task A_reload_that_removes_the_link_deletes_its_ledger_queue_on_the_downstream()
+    {
+        var exchange = ScenarioContext.UniqueName("fed.reloadledger");
+        await context.DeclareExchangeAsync(nodes.B, exchange);
+        context.DeleteLater(nodes.A, exchange);
+        var engine = await context.StartEngineAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null)));
+        var link = await ScenarioContext.WaitForLinkAsync(engine, exchange, LinkState.Running);
+        var ledger = $"federation: {exchange} <- a ledger {link.Id}";
+        Assert.Contains(ledger, await Management.NamesAsync(nodes.B, "queues"));
+
+        var removed = ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null));
+        removed.Policies.Clear();
+        await engine.UpdateAsync(removed, CancellationToken.None);
+
+        Assert.Empty(engine.GetLinks());
+        await Management.WaitAsync(() => Management.NamesAsync(nodes.B, "queues"), names => !names.Contains(ledger), "the removed link's ledger queue should be deleted");
+    }
+
     /// <summary>Waits for the link to run again as a new run (another status entry than <paramref name="previous"/>).</summary>
     private static Task<LinkStatus> RestartedAsync(FederationEngine engine, LinkStatus previous) =>
         Poll.UntilAsync(

@@ -351,6 +351,13 @@ internal sealed class AmqpConnection : IBrokerConnection
         return await AmqpLedger.OpenAsync(this, options, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The ledger is a queue (see <see cref="AmqpLedger"/>): deleting it deletes its records.</summary>
+    public async ValueTask DeleteLedgerAsync(string name, CancellationToken cancellationToken)
+    {
+        AmqpNames.Check(name, "ledger queue");
+        await DeleteQueueAsync(name, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Opens a channel, mapping failures.</summary>
     public async Task<IChannel> CreateChannelAsync(CreateChannelOptions? options, CancellationToken cancellationToken)
     {

@@ -68,6 +68,9 @@ internal static partial class Log
     [LoggerMessage(1028, LogLevel.Warning, "Link {LinkId}: deleting upstream queue '{Queue}' discards {Count} message(s) it held ({Why})")]
     public static partial void BufferedMessagesDiscarded(ILogger logger, string linkId, string queue, string count, string why);
 
+    [LoggerMessage(1031, LogLevel.Warning, "Link {LinkId}: deleting its ledger '{Ledger}' on the downstream failed; it stays there (delete it by hand)")]
+    public static partial void LedgerCleanupFailed(ILogger logger, Exception exception, string linkId, string ledger);
+
     [LoggerMessage(1008, LogLevel.Debug, "Link {LinkId} attempt {Attempt} against {Uri} failed")]
     public static partial void LinkAttemptFailed(ILogger logger, Exception exception, string linkId, int attempt, string uri);
 
@@ -103,6 +106,9 @@ internal static partial class Log
 
     [LoggerMessage(2018, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) restarts under its new definition and keeps its upstream queue: the new run consumes what it buffered")]
     public static partial void LinkReplacedKeepingQueue(ILogger logger, string linkId, string exchange, string upstream);
+
+    [LoggerMessage(2030, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) is no longer in the configuration; its upstream queue is kept for link {NextLinkId} ({Exchange} <- {NextUpstream}), which declares the same queue on the same upstream and consumes what it buffered")]
+    public static partial void LinkQueueTakenOver(ILogger logger, string linkId, string exchange, string upstream, string nextLinkId, string nextUpstream);
 
     [LoggerMessage(2019, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) {Why}; its upstream queue is kept for instance(s) {Instances}, which still run or wait for it")]
     public static partial void LinkStoppedForOthers(ILogger logger, string linkId, string exchange, string upstream, string why, string instances);

@@ -194,6 +194,16 @@ public sealed class InMemoryBroker
     /// <summary>Whether the queue exists.</summary>
     public bool QueueExists(string virtualHost, string name) => GetVirtualHost(virtualHost).QueueExists(name);
 
+    /// <summary>Whether the delivery ledger <paramref name="name"/> exists (opened by a link with duplicate suppression, not deleted since).</summary>
+    public bool LedgerExists(string virtualHost, string name)
+    {
+        var host = GetVirtualHost(virtualHost);
+        lock (host.Sync)
+        {
+            return host.Ledgers.ContainsKey(name);
+        }
+    }
+
     /// <summary>The queue as declared, or <see langword="null"/>.</summary>
     public QueueSpec? GetQueue(string virtualHost, string name) => GetVirtualHost(virtualHost).GetQueue(name);
 

@@ -140,6 +140,15 @@ internal sealed class InMemoryConnection : IBrokerConnection
     public ValueTask<IDeliveryLedger?> OpenLedgerAsync(LedgerOptions options, CancellationToken cancellationToken) =>
         Run(options, static IDeliveryLedger? (connection, ledgerOptions) => InMemoryLedger.Open(connection, ledgerOptions), cancellationToken);
 
+    public ValueTask DeleteLedgerAsync(string name, CancellationToken cancellationToken) =>
+        Run(name, static (connection, ledger) =>
+        {
+            lock (connection.Host.Sync)
+            {
+                connection.Host.Ledgers.Remove(ledger);
+            }
+        }, cancellationToken);
+
     public async ValueTask DisposeAsync()
     {
         foreach (var consumer in Close(lostBecause: null))

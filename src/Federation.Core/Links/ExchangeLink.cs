@@ -33,6 +33,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private volatile bool _restartRequested;
     private volatile bool _cleanupOnStop;
     private volatile string? _discarding;
+    private volatile string? _stoppedFor;
+    private volatile bool _dropLedger;
     private Task? _loop;
     private LinkStatus _status;
     private readonly LinkLease _lease;
@@ -157,9 +159,13 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// </summary>
     /// <param name="cleanup">Delete the upstream objects (unless the mode is <c>never</c>).</param>
     /// <param name="discarding">Why that discards messages the link was meant to forward, for the warning that counts them; null for a plain clean stop.</param>
-    public async Task StopAsync(bool cleanup, string? discarding = null)
+    /// <param name="stoppedFor">Why a plain clean stop deletes the queue, for the warning that counts what it held, if anything.</param>
+    /// <param name="dropLedger">Delete the link's downstream ledger even without cleanup: another link takes its upstream queue over.</param>
+    public async Task StopAsync(bool cleanup, string? discarding = null, string? stoppedFor = null, bool dropLedger = false)
     {
+        _dropLedger = dropLedger;
         _discarding = discarding;
+        _stoppedFor = stoppedFor ?? "the link stopped for good";
         _cleanupOnStop = cleanup && Definition.Upstream.ResourceCleanupMode != ResourceCleanupMode.Never;
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
@@ -489,7 +495,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         finally
         {
             var cleanup = _stopping.IsCancellationRequested && _cleanupOnStop;
-            await session.ShutDownAsync(cleanup, DrainTimeout, _discarding).ConfigureAwait(false);
+            await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor, _stopping.IsCancellationRequested && _dropLedger).ConfigureAwait(false);
             if (_stopping.IsCancellationRequested)
             {
                 Log.LinkStopped(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, cleanup ? "deleted" : "kept");

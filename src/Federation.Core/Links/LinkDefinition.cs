@@ -59,6 +59,22 @@ internal sealed record LinkDefinition(string Id, ExchangeSpec Exchange, Resolved
         return UpstreamQueueDeclaration.Difference(Upstream, next.Upstream) is null ? UpstreamQueueChange.None : UpstreamQueueChange.Arguments;
     }
 
+    /// <summary>
+    /// Whether a link running <paramref name="other"/> (another link, say the same upstream under a new name) declares the
+    /// upstream queue this definition uses: the queue's name carries the upstream and downstream exchanges and the downstream
+    /// cluster and vhost but not the upstream's name, so it is the same queue when those match and a URI of
+    /// <paramref name="other"/> reaches the broker and vhost of one of this definition's (<see cref="UpstreamBroker"/>).
+    /// </summary>
+    public bool SharesUpstreamQueueWith(LinkDefinition other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return other.Exchange.Name == Exchange.Name
+            && other.UpstreamExchange == UpstreamExchange
+            && other.ClusterName == ClusterName
+            && other.VirtualHost == VirtualHost
+            && UpstreamBroker.Shared(Upstream.Uris, other.Upstream.Uris);
+    }
+
     /// <summary>Whether <paramref name="other"/> asks for another reconnect schedule than this definition.</summary>
     public bool ReconnectsDifferentlyFrom(LinkDefinition other) =>
         Upstream.ReconnectDelay != other.Upstream.ReconnectDelay

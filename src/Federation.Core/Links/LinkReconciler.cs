@@ -29,6 +29,10 @@ internal sealed class LinkReconciler
     private readonly TimeProvider _time;
     private readonly RemovedLinkSweep? _sweep;
 
+    // The drop counts of links stopped for a new connection to the same downstream (StopAllForReconnectAsync), by id: the
+    // links that start on it have the same ids and go on counting them. Taken by the next reconciliation. Loop only.
+    private readonly Dictionary<string, LinkDrops> _reconnecting = new(StringComparer.Ordinal);
+
     /// <param name="transports">Resolves the upstream URIs for the links.</param>
     /// <param name="downstream">The downstream session the links share.</param>
     /// <param name="generations">The A/B generation memory the links share.</param>
@@ -99,16 +103,19 @@ internal sealed class LinkReconciler
         // (or deleted it, when the replacement cannot take it over).
         var stopping = new List<Task>();
         var replaced = new Dictionary<string, LinkDrops>(StringComparer.Ordinal);
+        var starting = desired.Values.Where(d => !_links.ContainsKey(d.Id)).ToList();
         foreach (var (id, link) in _links)
         {
             if (!desired.TryGetValue(id, out var wanted))
             {
                 _links.TryRemove(id, out _);
                 stopping.Add(link.Definition.ClusterName != session.ClusterName || link.Definition.VirtualHost != session.VirtualHost
-                    // The same configuration on a downstream that names itself anew (event 2025): nobody removed these links,
+                    // The same configuration on a downstream that names itself anew (event 2027): nobody removed these links,
                     // and what their upstream queues buffered is not this reconcile's to delete.
                     ? link.StopAsync(cleanup: false)
-                    : StopRemovedAsync(link, existing.Contains(link.Definition.Exchange.Name)));
+                    : starting.FirstOrDefault(link.Definition.SharesUpstreamQueueWith) is { } successor
+                        ? StopTakenOver(link, successor)
+                        : StopRemovedAsync(link, existing.Contains(link.Definition.Exchange.Name)));
             }
             else if (!link.Definition.MovesMessagesAs(wanted))
             {
@@ -140,10 +147,14 @@ internal sealed class LinkReconciler
             }
 
             Log.LinkStarting(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
-            var link = new ExchangeLink(definition, _transports, _downstream, bindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, instanceName, _ownership, replaced.GetValueOrDefault(id));
+            var drops = replaced.GetValueOrDefault(id) ?? _reconnecting.GetValueOrDefault(id);
+            var link = new ExchangeLink(definition, _transports, _downstream, bindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, instanceName, _ownership, drops);
             _links[id] = link;
             link.Start();
         }
+
+        // A link that did not come back on the new connection was removed meanwhile: it takes its counts with it.
+        _reconnecting.Clear();
     }
 
     /// <summary>
@@ -167,11 +178,34 @@ internal sealed class LinkReconciler
         var others = exchangeExists ? _ownership?.OthersRunning(definition.Id) ?? [] : [];
         if (others.Count == 0)
         {
-            return link.StopAsync(cleanup: true);
+            return link.StopAsync(cleanup: true, stoppedFor: exchangeExists ? "the link was removed from the configuration" : "its downstream exchange was deleted");
         }
 
         Log.LinkStoppedForOthers(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "is no longer in this instance's configuration", string.Join(", ", others));
         return StopKeepingForAsync(link, others);
+    }
+
+    /// <summary>
+    /// Stops a link that a reload removed while a link it starts declares the very same upstream queue (same upstream broker
+    /// and vhost, same queue name: an upstream renamed, whose name the queue's does not carry): the queue stays with what it
+    /// buffers, for the new link, which starts once this one has stopped. Only when the new link declares it with other
+    /// arguments, which the upstream would refuse, does it go, with the warnings a replacement gives (2020, 1028).
+    /// </summary>
+    private Task StopTakenOver(ExchangeLink link, LinkDefinition successor)
+    {
+        var definition = link.Definition;
+        var (exchange, upstream) = (definition.Exchange.Name, definition.Upstream.UpstreamName);
+        if (UpstreamQueueDeclaration.Difference(definition.Upstream, successor.Upstream) is { } difference && ChecksQueueArguments(successor))
+        {
+            var why = $"is taken over by link {successor.Id} ({exchange} <- {successor.Upstream.UpstreamName}), which declares its upstream queue with other arguments ({difference}), which the upstream would refuse for the existing queue";
+            Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, why);
+            return link.StopAsync(cleanup: true, why);
+        }
+
+        Log.LinkQueueTakenOver(_logger, definition.Id, exchange, upstream, successor.Id, successor.Upstream.UpstreamName);
+
+        // The new link keeps its own ledger (the ledger's name carries the link id): this one's would stay behind for good.
+        return link.StopAsync(cleanup: false, dropLedger: true);
     }
 
     /// <summary>Stops <paramref name="link"/> keeping its upstream queue, then has the queue looked at again once its lease is free.</summary>
@@ -257,7 +291,7 @@ internal sealed class LinkReconciler
             await _sweep.CancelAllAsync().ConfigureAwait(false);
         }
 
-        await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup))).ConfigureAwait(false);
+        await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup, stoppedFor: "the engine stopped and no other instance takes the link over"))).ConfigureAwait(false);
         _links.Clear();
     }
 
@@ -288,6 +322,51 @@ internal sealed class LinkReconciler
             return link.StopAsync(cleanup: false);
         })).ConfigureAwait(false);
         _links.Clear();
+    }
+
+    /// <summary>
+    /// Stops every link keeping its upstream queue (event 2018), for a new connection to the same downstream (new credentials
+    /// or query keys): the links that the next reconciliation starts on it have the same ids, take the queues over with
+    /// what they buffered, and go on counting the drops of the ones stopped here.
+    /// </summary>
+    public async Task StopAllForReconnectAsync()
+    {
+        foreach (var (id, link) in _links)
+        {
+            var definition = link.Definition;
+            Log.LinkReplacedKeepingQueue(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
+            _reconnecting[id] = link.Drops; // it counts nothing more once stopped, which is awaited before the next reconciliation
+        }
+
+        await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup: false))).ConfigureAwait(false);
+        _links.Clear();
+    }
+
+    /// <summary>
+    /// Stops every link cleanly for another downstream (another cluster name or virtual host), whose links have other ids and
+    /// upstream queues: each queue is deleted unless the mode is <c>never</c>, with a warning (event 2020) and the number of
+    /// messages it held (event 1028), as for a link that moves to another upstream.
+    /// </summary>
+    public async Task StopAllForNewDownstreamAsync()
+    {
+        const string Why = "federates another downstream (another cluster name or virtual host: the new links have other ids and upstream queues)";
+        if (_sweep is not null)
+        {
+            // As at a stop: the queues kept for other instances are theirs to decide on.
+            await _sweep.CancelAllAsync().ConfigureAwait(false);
+        }
+
+        var stopping = new List<Task>();
+        foreach (var (id, link) in _links)
+        {
+            var definition = link.Definition;
+            Log.LinkReplacedDiscarding(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName, Why);
+            stopping.Add(link.StopAsync(cleanup: true, Why));
+        }
+
+        await Task.WhenAll(stopping).ConfigureAwait(false);
+        _links.Clear();
+        _reconnecting.Clear();
     }
 
     /// <summary>The links a stop would cut short because they are not up, or null when all are. Any thread.</summary>

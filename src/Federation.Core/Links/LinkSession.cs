@@ -311,7 +311,16 @@ internal sealed partial class LinkSession
     /// Why a cleanup discards messages the link was meant to forward (a new definition declares the queue otherwise): the
     /// queue's message count is then logged at warning before it goes. Null for a plain clean stop.
     /// </param>
-    public async Task ShutDownAsync(bool cleanup, TimeSpan drainTimeout, string? discarding = null)
+    /// <param name="stoppedFor">
+    /// Why a plain clean stop deletes the queue (the link removed, its exchange deleted, the engine stopped): the queue is
+    /// counted before it goes, and a queue that held messages is logged at warning with their number, as for
+    /// <paramref name="discarding"/>; an empty one (or one the transport cannot count) is not.
+    /// </param>
+    /// <param name="dropLedger">
+    /// Delete the link's downstream ledger even though its upstream queue stays: another link (another id, so another ledger)
+    /// takes the queue over. With <paramref name="cleanup"/> the ledger goes with the queue anyway.
+    /// </param>
+    public async Task ShutDownAsync(bool cleanup, TimeSpan drainTimeout, string? discarding = null, string? stoppedFor = null, bool dropLedger = false)
     {
         _accepting = false;
 
@@ -354,13 +363,17 @@ internal sealed partial class LinkSession
             try
             {
                 using var timeout = new CancellationTokenSource(drainTimeout, _context.Time);
-                if (discarding is not null)
+                if (discarding is not null || stoppedFor is not null)
                 {
                     var count = await _upstream.CountQueueMessagesAsync(QueueName, timeout.Token).ConfigureAwait(false);
-                    Log.BufferedMessagesDiscarded(_context.Logger, _definition.Id, QueueName, count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", discarding);
+                    if (discarding is not null || count > 0)
+                    {
+                        Log.BufferedMessagesDiscarded(_context.Logger, _definition.Id, QueueName, count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", discarding ?? stoppedFor!);
+                    }
                 }
 
                 await _upstream.DeleteQueueAsync(QueueName, timeout.Token).ConfigureAwait(false);
+                dropLedger = true;
                 await _upstream.DeleteExchangeAsync(InternalExchange, timeout.Token).ConfigureAwait(false);
                 await _upstream.DeleteExchangeAsync(UpstreamNaming.SentinelExchangeName(QueueName), timeout.Token).ConfigureAwait(false);
             }
@@ -370,10 +383,34 @@ internal sealed partial class LinkSession
             }
         }
 
+        if (dropLedger && Deduplicating)
+        {
+            await DeleteLedgerAsync(drainTimeout).ConfigureAwait(false);
+        }
+
         // Bounded like the upstream: a downstream that blocks publishing (a memory or disk alarm) would hold a publisher
         // waiting for confirms, and with it the link's stop or restart, as long as the alarm lasts.
         await WithinAsync(SafelyAsync(_publisher).AsTask(), downstreamDeadline).ConfigureAwait(false);
         await WithinAsync(SafelyAsync(_upstream).AsTask(), upstreamAnswers ? drainTimeout : TimeSpan.Zero).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes the link's ledger on the downstream, once its upstream queue is gone (or another link's): what it remembers
+    /// are deliveries from that queue, which nobody redelivers any more, and nobody else opens a ledger under this link's id
+    /// while it stops for good. Left on the downstream, it would stay there for good. A failure leaves it there.
+    /// </summary>
+    private async Task DeleteLedgerAsync(TimeSpan drainTimeout)
+    {
+        var name = UpstreamNaming.LedgerName(_definition.Exchange.Name, _settings.UpstreamName, _definition.Id);
+        try
+        {
+            using var timeout = new CancellationTokenSource(drainTimeout, _context.Time);
+            await _downstream.Connection.DeleteLedgerAsync(name, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.LedgerCleanupFailed(_context.Logger, ex, _definition.Id, name);
+        }
     }
 
     /// <summary>

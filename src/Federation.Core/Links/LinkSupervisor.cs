@@ -217,17 +217,18 @@ internal sealed class LinkSupervisor : IAsyncDisposable
 
     private async Task ApplyDefinitionsAsync(FederationDefinitions definitions)
     {
-        var identityChanged = definitions.ClusterName != _definitions.ClusterName || definitions.DownstreamUri != _definitions.DownstreamUri;
-        _definitions = definitions;
+        var previous = _definitions;
+        var downstreamChanged = definitions.ClusterName != previous.ClusterName || definitions.DownstreamUri != previous.DownstreamUri;
         AnnounceUpstreams(definitions);
-        if (identityChanged)
+        if (downstreamChanged)
         {
             if (_downstream.Session is not null)
             {
-                // Another downstream, or another cluster name (queue names and loop detection depend on it): start over.
-                // Stop the links first, while they still have their sessions, so that they clean up their upstream objects.
-                await _links.StopAllAsync().ConfigureAwait(false);
-                await _downstream.DisconnectAsync().ConfigureAwait(false);
+                await LeaveDownstreamAsync(previous, definitions).ConfigureAwait(false);
+            }
+            else
+            {
+                _definitions = definitions;
             }
 
             // An attempt at the previous downstream is of no use any more, and the new one starts with a clean schedule.
@@ -237,6 +238,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             return;
         }
 
+        _definitions = definitions;
         if (_downstream.Session is null)
         {
             // Not connected (yet): links start once the downstream is; try now rather than at the next retry.
@@ -257,6 +259,33 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         {
             _ownership.Upstreams = UpstreamFingerprints.Of(definitions.Upstreams.Values.Select(u => (u.UpstreamName, u.Uris)));
         }
+    }
+
+    /// <summary>
+    /// Stops the links and closes the downstream connection, for a reload that changes the downstream settings; the next
+    /// connection starts the links again. Loop only, while connected.
+    /// </summary>
+    private async Task LeaveDownstreamAsync(FederationDefinitions previous, FederationDefinitions definitions)
+    {
+        _definitions = definitions;
+        if (DownstreamChange.KeepsLinks(previous, definitions))
+        {
+            // Only how the engine reaches the downstream changed (credentials, query keys such as heartbeat): the links keep
+            // their ids and upstream queues, as for an upstream credential change. The rest of the reload is applied first,
+            // on the connection the links still run on, so that a link it removes cleans up there; then every link stops
+            // keeping its queue and its drop counts, and starts again on the new connection.
+            await ReconcileAsync().ConfigureAwait(false);
+            await _links.StopAllForReconnectAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            // Another downstream, or another cluster name (queue names and loop detection depend on it): start over.
+            // Stop the links first, while they still have their sessions, so that they clean up their upstream objects;
+            // the new links use other ids and queues, so what the old queues buffer is discarded, and said so.
+            await _links.StopAllForNewDownstreamAsync().ConfigureAwait(false);
+        }
+
+        await _downstream.DisconnectAsync().ConfigureAwait(false);
     }
 
     /// <summary>A fresh downstream connection: take it into use, then reconcile the links against it. Loop only.</summary>

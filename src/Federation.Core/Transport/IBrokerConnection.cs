@@ -81,6 +81,15 @@ public interface IBrokerConnection : IAsyncDisposable
     /// <param name="options">The ledger's name and size bound.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     ValueTask<IDeliveryLedger?> OpenLedgerAsync(LedgerOptions options, CancellationToken cancellationToken) => ValueTask.FromResult<IDeliveryLedger?>(null);
+
+    /// <summary>
+    /// Deletes the ledger named <paramref name="name"/> (as opened with <see cref="OpenLedgerAsync"/>) with its records, once
+    /// the link it served is gone for good; nothing when there is none. The default, for a connection that keeps no ledgers,
+    /// does nothing.
+    /// </summary>
+    /// <param name="name">The ledger's name.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    ValueTask DeleteLedgerAsync(string name, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
 
 /// <summary>Receives one delivery. The consumer does not deliver the next message until the returned task completes.</summary>

@@ -52,6 +52,35 @@ public sealed class ReloadWhileMessagesFlowScenarioTests(ThreeNodesFixture nodes
     }
 
     [Fact]
+    public async Task A_reload_that_changes_only_the_downstream_uri_query_while_messages_flow_loses_none()
+    {
+        var exchange = ScenarioContext.UniqueName("fed.reloaddownstream");
+        await context.DeclareExchangeAsync(nodes.B, exchange);
+        context.DeleteLater(nodes.A, exchange);
+        var queue = await context.BindQueueAsync(nodes.B, exchange, "key");
+        var logs = new CapturedLogs();
+        var engine = await context.StartEngineAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null)), loggerFactory: logs);
+        var first = await ScenarioContext.WaitForLinkAsync(engine, exchange, LinkState.Running);
+        await Management.WaitAsync(() => Management.FederationKeysAsync(nodes.A, exchange), keys => keys.SequenceEqual(["key"]), "A should hold B's binding");
+
+        var publishing = PacedPublishing.Start(await context.ChannelAsync(nodes.A), exchange);
+
+        // The same downstream, reached with another heartbeat: before, every link stopped with cleanup and its queue went.
+        await Poll.UntilAsync(() => Task.FromResult(publishing.Published >= Total / 4 ? engine : null), "a quarter published");
+        var reloaded = ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null));
+        reloaded.Downstream.Uri += "&heartbeat=20";
+        await engine.UpdateAsync(reloaded, CancellationToken.None);
+        var second = await RestartedAsync(engine, first);
+        Assert.Equal(first.Id, second.Id);
+        Assert.True(publishing.Published < Total, "the reload should happen while messages flow: publish more, or more slowly");
+
+        await publishing.Done;
+        await AllArriveAsync(queue);
+        Assert.Single(logs.Entries, e => e.EventId.Id == 2018);
+        Assert.DoesNotContain(logs.Entries, e => e.EventId.Id is 1028 or 2020);
+    }
+
+    [Fact]
     public async Task A_link_one_of_two_hosts_drops_while_messages_flow_loses_none()
     {
         var exchange = ScenarioContext.UniqueName("fed.reloaddrop");
@@ -128,6 +157,25 @@ public sealed class ReloadWhileMessagesFlowScenarioTests(ThreeNodesFixture nodes
         var discarded = Assert.Single(logs.Entries, e => e.EventId.Id == 1028);
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, discarded.Level);
         Assert.Matches(@"discards \d+ message\(s\) it held", discarded.Message);
+    }
+
+    [Fact]
+    public async Task A_reload_that_removes_the_link_deletes_its_ledger_queue_on_the_downstream()
+    {
+        var exchange = ScenarioContext.UniqueName("fed.reloadledger");
+        await context.DeclareExchangeAsync(nodes.B, exchange);
+        context.DeleteLater(nodes.A, exchange);
+        var engine = await context.StartEngineAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null)));
+        var link = await ScenarioContext.WaitForLinkAsync(engine, exchange, LinkState.Running);
+        var ledger = $"federation: {exchange} <- a ledger {link.Id}";
+        Assert.Contains(ledger, await Management.NamesAsync(nodes.B, "queues"));
+
+        var removed = ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null));
+        removed.Policies.Clear();
+        await engine.UpdateAsync(removed, CancellationToken.None);
+
+        Assert.Empty(engine.GetLinks());
+        await Management.WaitAsync(() => Management.NamesAsync(nodes.B, "queues"), names => !names.Contains(ledger), "the removed link's ledger queue should be deleted");
     }
 
     /// <summary>Waits for the link to run again as a new run (another status entry than <paramref name="previous"/>).</summary>

@@ -102,6 +102,33 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_reload_that_changes_only_the_downstream_credentials_keeps_the_links_drop_counts()
+    {
+        // As above: X's link drops its own message coming back from Y as a cycle.
+        var x = await _bed.StartEngineAsync("X", o => o.Upstream("from-y", "Y", u => u.MaxHops = 10).Policy("fed", "^fed\\.kept$", upstream: "from-y"));
+        await _bed.StartEngineAsync("Y", o => o.Upstream("from-x", "X", u => u.MaxHops = 10).Policy("fed", "^fed\\.kept$", upstream: "from-x"));
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("X"), "fed.kept");
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("Y"), "fed.kept");
+        var onX = await _bed.BindQueueAsync("X", "fed.kept", "key");
+        await _bed.BindQueueAsync("Y", "fed.kept", "key");
+        await _bed.WaitForBindingsAsync("X", "fed.kept", "key", 2);
+        await _bed.WaitForBindingsAsync("Y", "fed.kept", "key", 2);
+        await Testbed.PublishAsync(await _bed.ConnectAsync("X"), "fed.kept", "key", "round-trip");
+        await onX.ExpectAsync("round-trip");
+        await Testbed.Eventually(() => x.GetLinks() is [{ DroppedMessages: { } d }] && d.GetValueOrDefault("cycle") == 1, () => "the cycle drop counted");
+        var before = x.GetLinks()[0];
+
+        // A rotated downstream password: the link restarts on the new connection under the same id, with its counts.
+        var rotated = Options("X").Upstream("from-y", "Y", u => u.MaxHops = 10).Policy("fed", "^fed\\.kept$", upstream: "from-y");
+        rotated.Downstream.Uri = Testbed.Uri("X").Replace("memory://", "memory://rotated:secret@", StringComparison.Ordinal);
+        await x.UpdateAsync(rotated, CancellationToken.None);
+        await Testbed.Eventually(() => x.GetLinks() is [{ State: LinkState.Running } l] && l.Since != before.Since, () => "the restarted link running");
+        var restarted = Assert.Single(x.GetLinks());
+        Assert.Equal(before.Id, restarted.Id);
+        Assert.Equal(new Dictionary<string, long> { ["cycle"] = 1 }, restarted.DroppedMessages);
+    }
+
+    [Fact]
     public async Task Changing_one_upstream_leaves_the_other_exchanges_links_untouched()
     {
         var engine = await _bed.StartEngineAsync("D", o => o.Upstream("a", "A").Upstream("b", "B").Policy("pa", "^a\\.", upstream: "a").Policy("pb", "^b\\.", upstream: "b"));
@@ -410,6 +437,29 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
         await app.DeleteExchangeAsync("fed", CancellationToken.None);
         await Testbed.Eventually(() => engine.GetLinks().Count == 0, () => "link removed");
         await Testbed.Eventually(() => !_bed.Broker("U").GetQueueNames("/").Any(n => n.StartsWith("federation: ", StringComparison.Ordinal)), () => "upstream queue deleted");
+    }
+
+    [Fact]
+    public async Task A_link_gone_for_good_deletes_its_downstream_ledger_as_does_one_whose_queue_a_renamed_upstream_takes_over()
+    {
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U").Policy("fed", "^fed$", upstream: "u"));
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        var first = $"federation: fed <- u ledger {engine.GetLinks()[0].Id}";
+        Assert.True(_bed.Broker("D").LedgerExists("/", first));
+
+        // Renamed: the new link (another id, its own ledger) takes the upstream queue over; the old ledger would stay for good.
+        await engine.UpdateAsync(Options().Upstream("u2", "U").Policy("fed", "^fed$", upstream: "u2"), CancellationToken.None);
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        var second = $"federation: fed <- u2 ledger {engine.GetLinks()[0].Id}";
+        Assert.NotEqual(first, second);
+        Assert.False(_bed.Broker("D").LedgerExists("/", first), "the old link's ledger stayed");
+        Assert.True(_bed.Broker("D").LedgerExists("/", second));
+
+        // Removed: its upstream queue goes, and its ledger with it.
+        await engine.UpdateAsync(Options().Upstream("u2", "U"), CancellationToken.None);
+        Assert.Empty(engine.GetLinks());
+        Assert.False(_bed.Broker("D").LedgerExists("/", second), "the removed link's ledger stayed");
     }
 
     [Fact]

@@ -34,15 +34,15 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         _logs.Dispose();
     }
 
-    private static FederationOptions Configuration(Action<UpstreamDefinition> configure) =>
+    private static FederationOptions Configuration(Action<UpstreamDefinition> configure, string upstreamName = "u") =>
         new FederationOptions { Downstream = { Uri = Testbed.Uri("D") } }
-            .Upstream("u", "U", u =>
+            .Upstream(upstreamName, "U", u =>
             {
                 u.Exchange = "upstream";
                 u.PrefetchCount = 1;
                 configure(u);
             })
-            .Policy("fed", "^fed\\.", upstream: "u");
+            .Policy("fed", "^fed\\.", upstream: upstreamName);
 
     public static TheoryData<string, Action<UpstreamDefinition>> ChangesThatKeepTheQueue => new()
     {
@@ -118,6 +118,109 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         Assert.Single(_logs.WithId(1028));
         ReleaseHeld();
         await Testbed.Eventually(() => engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U2").QueueExists("/", UpstreamQueue), () => "the link running against U2");
+    }
+
+    [Fact]
+    public async Task A_reload_that_changes_only_the_downstream_credentials_restarts_the_link_keeping_what_its_upstream_queue_buffers()
+    {
+        var (engine, downstream) = await StartBufferingAsync();
+        var before = Assert.Single(engine.GetLinks());
+
+        // A rotated downstream password reaches the same downstream: the link keeps its id and its upstream queue.
+        var rotated = Configuration(_ => { });
+        rotated.Downstream.Uri = Testbed.Uri("D").Replace("memory://", "memory://rotated:secret@", StringComparison.Ordinal);
+        await engine.UpdateAsync(rotated, CancellationToken.None);
+
+        Assert.True(_bed.Broker("U").QueueExists("/", UpstreamQueue), "the upstream queue was deleted");
+        Assert.DoesNotContain(_logs.Entries, e => e.Level >= LogLevel.Warning);
+        Assert.Single(_logs.WithId(2018));
+        Assert.Empty(_logs.WithId(1028));
+        await Testbed.Eventually(
+            () =>
+            {
+                ReleaseHeld();
+                return downstream.Bodies.Distinct().Count() == 3;
+            },
+            () => $"downstream has [{string.Join(",", downstream.Bodies)}], {UpstreamMessages} left upstream");
+        var after = Assert.Single(engine.GetLinks());
+        Assert.Equal(before.Id, after.Id);
+        Assert.NotEqual(before.Since, after.Since);
+        Assert.Equal(["m0", "m1", "m2"], downstream.Bodies.Distinct().Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_reload_that_changes_the_downstream_cluster_name_deletes_the_old_queue_and_says_how_many_messages_that_discards()
+    {
+        var (engine, _) = await StartBufferingAsync();
+
+        // The queue name carries the cluster name: the new link (another id) declares another queue, the old one would be left behind.
+        var renamed = Configuration(_ => { });
+        renamed.ClusterName = "D2";
+        await engine.UpdateAsync(renamed, CancellationToken.None);
+
+        Assert.False(_bed.Broker("U").QueueExists("/", UpstreamQueue));
+        var why = Assert.Single(_logs.WithId(2020));
+        Assert.Equal(LogLevel.Warning, why.Level);
+        Assert.Contains("federates another downstream", why.Message, StringComparison.Ordinal);
+        var discarded = Assert.Single(_logs.WithId(1028));
+        Assert.Equal(LogLevel.Warning, discarded.Level);
+        ReleaseHeld();
+        await Testbed.Eventually(() => engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U").QueueExists("/", "federation: upstream -> D2:fed.downstream"), () => "the link running under the new cluster name");
+    }
+
+    [Fact]
+    public async Task A_reload_that_renames_the_upstream_hands_its_queue_to_the_new_link_with_what_it_buffers()
+    {
+        var (engine, downstream) = await StartBufferingAsync();
+        var before = Assert.Single(engine.GetLinks());
+
+        // The queue's name does not carry the upstream's: the link under the new name declares the very same queue.
+        await engine.UpdateAsync(Configuration(_ => { }, upstreamName: "u2"), CancellationToken.None);
+
+        Assert.True(_bed.Broker("U").QueueExists("/", UpstreamQueue), "the upstream queue was deleted");
+        Assert.DoesNotContain(_logs.Entries, e => e.Level >= LogLevel.Warning);
+        Assert.Contains("u2", Assert.Single(_logs.WithId(2030)).Message, StringComparison.Ordinal);
+        await Testbed.Eventually(
+            () =>
+            {
+                ReleaseHeld();
+                return downstream.Bodies.Distinct().Count() == 3;
+            },
+            () => $"downstream has [{string.Join(",", downstream.Bodies)}], {UpstreamMessages} left upstream");
+        var after = Assert.Single(engine.GetLinks());
+        Assert.NotEqual(before.Id, after.Id);
+        Assert.Equal("u2", after.Upstream);
+        Assert.Equal(["m0", "m1", "m2"], downstream.Bodies.Distinct().Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_reload_that_removes_a_link_deletes_its_queue_and_says_how_many_messages_that_discards()
+    {
+        var (engine, _) = await StartBufferingAsync();
+
+        var removed = Configuration(_ => { });
+        removed.Policies.Clear();
+        await engine.UpdateAsync(removed, CancellationToken.None);
+
+        Assert.Empty(engine.GetLinks());
+        Assert.False(_bed.Broker("U").QueueExists("/", UpstreamQueue));
+        var discarded = Assert.Single(_logs.WithId(1028));
+        Assert.Equal(LogLevel.Warning, discarded.Level);
+        Assert.Contains("removed from the configuration", discarded.Message, StringComparison.Ordinal);
+        Assert.Matches("discards [23] message", discarded.Message);
+    }
+
+    [Fact]
+    public async Task A_single_engine_that_stops_deletes_its_queues_and_says_how_many_messages_that_discards()
+    {
+        var (engine, _) = await StartBufferingAsync();
+
+        await engine.StopAsync(CancellationToken.None);
+
+        Assert.False(_bed.Broker("U").QueueExists("/", UpstreamQueue));
+        var discarded = Assert.Single(_logs.WithId(1028));
+        Assert.Equal(LogLevel.Warning, discarded.Level);
+        Assert.Contains("the engine stopped", discarded.Message, StringComparison.Ordinal);
     }
 
     /// <summary>

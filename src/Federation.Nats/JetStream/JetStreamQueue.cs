@@ -37,5 +37,8 @@ internal sealed class JetStreamQueue(string name, JetStreamBindingGraph graph)
     }
 }
 
-/// <summary>The durable consumer of a queue, the stream it reads and the exchange whose subjects that stream captures.</summary>
-internal sealed record JetStreamAttachment(INatsJSConsumer Consumer, string Exchange, string Stream);
+/// <summary>
+/// The durable consumer of a queue, the stream it reads, the exchange whose subjects that stream captures, and how far
+/// the link has settled the consumer (its consumers report what they take on and settle).
+/// </summary>
+internal sealed record JetStreamAttachment(INatsJSConsumer Consumer, string Exchange, string Stream, JetStreamAckFloor Floor);

@@ -35,6 +35,9 @@ public sealed class NatsTransport : ITransport
     private readonly ILoggerFactory? _loggerFactory;
     private readonly ConcurrentDictionary<string, byte> _leasesUnavailableLogged = new(StringComparer.Ordinal);
 
+    // Outlives the connections: the link's next attempt after a durable consumer was deleted by hand resumes where it was.
+    private readonly JetStream.JetStreamAckFloors _ackFloors = new();
+
     /// <summary>Creates the transport.</summary>
     /// <param name="configureOptions">
     /// Adjusts the official client's <see cref="NatsOpts"/> of every connection, as with NATS.Client.Hosting (for example a
@@ -106,7 +109,7 @@ public sealed class NatsTransport : ITransport
                 NatsLeaseLog.LeasesUnavailable(logger, display, noLeases);
             }
         };
-        var core = new NatsBrokerConnection(client, settings, display, leases, reportNoLeases, logger);
+        var core = new NatsBrokerConnection(client, settings, display, leases, reportNoLeases, logger) { AckFloors = _ackFloors };
         return settings.JetStream is null ? core : await JetStream.JetStreamBrokerConnection.CreateAsync(core, settings, request, core.Client, cancellationToken).ConfigureAwait(false);
     }
 }

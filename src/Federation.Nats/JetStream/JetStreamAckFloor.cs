@@ -13,8 +13,8 @@ namespace Federation.Nats.JetStream;
 /// has not confirmed. A message that vanishes from the stream unsettled (its limits removed it) holds it back for good,
 /// which costs redeliveries after a re-creation, never a loss.</para>
 /// <para>Messages the server had delivered but not seen acknowledged when this process first attached (a crashed
-/// process's, waiting for their ack wait) are not known here one by one: until a later attach finds the server's ack
-/// floor past them, the floor is the server's, at the last attach.</para>
+/// process's, waiting for their ack wait) are not known here one by one: until the server's ack floor, looked up at a
+/// later attach or when the consumer's heartbeats stop, is past them, the floor is the server's as last looked up.</para>
 /// </remarks>
 internal sealed class JetStreamAckFloor
 {

@@ -321,7 +321,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     }
 
     /// <summary>
-    /// After missed heartbeats: fails the consumer when its durable consumer is gone. nats-server 2.9 tells a waiting pull
+    /// After missed heartbeats (an idle pull): fails the consumer when its durable consumer is gone. nats-server 2.9 tells a waiting pull
     /// "409 Consumer Deleted", but a consumer deleted while no pull waited gets the next pulls swallowed (the JetStream API
     /// subscription takes them and answers nothing), and the link would show running, for ever, while it forwards nothing.
     /// </summary>
@@ -330,9 +330,22 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
         try
         {
             await attachment.Consumer.RefreshAsync(_stop.Token).ConfigureAwait(false);
+
+            // The server's ack floor is always safe to take, and settles what was delivered before this process looked.
+            attachment.Floor.Attached(attachment.Consumer.Info.AckFloor?.StreamSeq ?? 0);
         }
         catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
         {
+            // The stream may be the one deleted, and its files still going: the same pause as after a 409 (see RunAsync).
+            try
+            {
+                await Task.Delay(ConsumerDeletedSettle, _stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception wait) when (wait is OperationCanceledException or ObjectDisposedException)
+            {
+                return; // stopping anyway
+            }
+
             _completion.TrySetException(new ConnectionLostException($"The JetStream consumer '{_queue.ConsumerName}' of stream '{attachment.Stream}' on {_displayUri} was deleted: {Transport.NatsErrorText.Scrub(ex.Error.Description, _auth)}.", Transport.NatsErrorText.SafeInner(ex, _auth)));
             try
             {

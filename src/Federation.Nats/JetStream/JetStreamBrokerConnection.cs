@@ -39,6 +39,9 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     private readonly SemaphoreSlim _topologyGate = new(1, 1);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string? _configuredClusterName;
+
+    // Only used when the core connection is not the transport's own (tests): the transport's outlive the connection.
+    private readonly JetStreamAckFloors _ownAckFloors = new();
     private int _disposed;
 
     private JetStreamBrokerConnection(IBrokerConnection core, NatsConnection client, NatsUriSettings settings, bool observeTopology)
@@ -77,6 +80,11 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
 
     /// <summary>The official client's connection (tests close it under the engine, as a killed process would).</summary>
     internal NatsConnection Client => _client;
+
+    /// <summary>How far the links settled each durable consumer, kept by the transport across connections.</summary>
+    private JetStreamAckFloors AckFloors => (_core as NatsBrokerConnection)?.AckFloors ?? _ownAckFloors;
+
+    private Microsoft.Extensions.Logging.ILogger Logger => (_core as NatsBrokerConnection)?.Logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
     /// <summary>The core connection's leases: they need JetStream's key-value store, not JetStream mode.</summary>
     public IBrokerLeases? Leases => _core.Leases;
@@ -194,6 +202,8 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
                 stream = queue.Attached.IsCompletedSuccessfully ? queue.Attached.Result.Stream : null;
                 queue.Delete();
             }
+
+            AckFloors.Forget(consumer, stream);
 
             try
             {
@@ -407,9 +417,9 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             }
 
             var stream = await _streams.EnsureAsync(sources[0]).WaitAsync(cancellationToken).ConfigureAwait(false);
-            var consumer = await EnsureConsumerAsync(stream, queue, cancellationToken).ConfigureAwait(false);
+            var (consumer, floor) = await EnsureConsumerAsync(stream, queue, cancellationToken).ConfigureAwait(false);
             var upstream = _configuredClusterName ?? JetStreamMessageIdentity.UpstreamOf(await StreamCreatedAsync(stream, cancellationToken).ConfigureAwait(false));
-            queue.Attach(new JetStreamAttachment(consumer, sources[0], stream, upstream));
+            queue.Attach(new JetStreamAttachment(consumer, sources[0], stream, upstream, floor));
         }
     }
 
@@ -432,42 +442,61 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
 
     /// <summary>
     /// The queue's durable consumer: the existing one (its ack wait brought to the URI's), or a new one with explicit ack,
-    /// delivering what arrives from now on, without a filter subject (the bindings filter on the client).
+    /// without a filter subject (the bindings filter on the client); and how far the link has settled it.
     /// </summary>
-    private async ValueTask<INatsJSConsumer> EnsureConsumerAsync(string stream, JetStreamQueue queue, CancellationToken cancellationToken)
+    /// <remarks>
+    /// A new consumer delivers what arrives from now on, unless this process attached it before on this incarnation of
+    /// the stream: then it was deleted under the link (by hand), and it is created again right after the last stream
+    /// sequence the link settled (see <see cref="JetStreamAckFloor"/>), so that what is still in the stream is not skipped.
+    /// </remarks>
+    private async ValueTask<(INatsJSConsumer Consumer, JetStreamAckFloor Floor)> EnsureConsumerAsync(string stream, JetStreamQueue queue, CancellationToken cancellationToken)
     {
         var name = queue.ConsumerName;
         try
         {
+            var created = (await _js.GetStreamAsync(stream, request: null, cancellationToken).ConfigureAwait(false)).Info.Created;
+            INatsJSConsumer consumer;
             try
             {
                 var existing = await _js.GetConsumerAsync(stream, name, cancellationToken).ConfigureAwait(false);
-                if (existing.Info.Config.AckWait == _settings.AckWait)
-                {
-                    return existing;
-                }
-
-                return await _js.UpdateConsumerAsync(stream, existing.Info.Config with { AckWait = _settings.AckWait }, cancellationToken).ConfigureAwait(false);
+                consumer = existing.Info.Config.AckWait == _settings.AckWait
+                    ? existing
+                    : await _js.UpdateConsumerAsync(stream, existing.Info.Config with { AckWait = _settings.AckWait }, cancellationToken).ConfigureAwait(false);
             }
             catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
             {
-                // Not there yet: create it below.
+                consumer = await CreateConsumerAsync(stream, created, queue, cancellationToken).ConfigureAwait(false);
             }
 
-            var config = new ConsumerConfig(name)
-            {
-                Description = $"Federation queue '{queue.Name}'",
-                AckPolicy = ConsumerConfigAckPolicy.Explicit,
-                AckWait = _settings.AckWait,
-                DeliverPolicy = ConsumerConfigDeliverPolicy.New,
-                MaxDeliver = -1,
-            };
-            return await _js.CreateOrUpdateConsumerAsync(stream, config, cancellationToken).ConfigureAwait(false);
+            return (consumer, AckFloors.Attach(stream, name, created, consumer.Info.AckFloor?.StreamSeq ?? 0, consumer.Info.Delivered?.StreamSeq ?? 0));
         }
         catch (Exception ex)
         {
             throw JetStreamErrors.Map(ex, $"create the consumer '{name}' on the stream '{stream}'", DisplayUri, _client.Opts);
         }
+    }
+
+    /// <summary>Creates the queue's durable consumer: see <see cref="EnsureConsumerAsync"/> for where it starts.</summary>
+    private async ValueTask<INatsJSConsumer> CreateConsumerAsync(string stream, DateTimeOffset streamCreated, JetStreamQueue queue, CancellationToken cancellationToken)
+    {
+        var known = AckFloors.Find(stream, queue.ConsumerName, streamCreated);
+        var resumeAt = known is null ? 0 : known.Floor + 1;
+        var config = new ConsumerConfig(queue.ConsumerName)
+        {
+            Description = $"Federation queue '{queue.Name}'",
+            AckPolicy = ConsumerConfigAckPolicy.Explicit,
+            AckWait = _settings.AckWait,
+            DeliverPolicy = known is null ? ConsumerConfigDeliverPolicy.New : ConsumerConfigDeliverPolicy.ByStartSequence,
+            OptStartSeq = resumeAt,
+            MaxDeliver = -1,
+        };
+        var consumer = await _js.CreateOrUpdateConsumerAsync(stream, config, cancellationToken).ConfigureAwait(false);
+        if (known is not null)
+        {
+            JetStreamLog.ConsumerRecreated(Logger, DisplayUri, queue.ConsumerName, stream, resumeAt);
+        }
+
+        return consumer;
     }
 
     private ValueTask OnClientDisconnected(object? sender, NatsEventArgs args)

@@ -38,7 +38,8 @@ internal sealed class JetStreamQueue(string name, JetStreamBindingGraph graph)
 }
 
 /// <summary>
-/// The durable consumer of a queue, the stream it reads, the exchange whose subjects that stream captures, and the
-/// upstream part of the identities of its messages (<see cref="JetStreamMessageIdentity.Of"/>).
+/// The durable consumer of a queue, the stream it reads, the exchange whose subjects that stream captures, the upstream
+/// part of the identities of its messages (<see cref="JetStreamMessageIdentity.Of"/>), and how far the link has settled
+/// the consumer (its consumers report what they take on and settle).
 /// </summary>
-internal sealed record JetStreamAttachment(INatsJSConsumer Consumer, string Exchange, string Stream, string Upstream);
+internal sealed record JetStreamAttachment(INatsJSConsumer Consumer, string Exchange, string Stream, string Upstream, JetStreamAckFloor Floor);

@@ -28,6 +28,12 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     /// <summary>How long a consumer deleted under the link waits before it fails (see <see cref="RunAsync"/>).</summary>
     private static readonly TimeSpan ConsumerDeletedSettle = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// The server's heartbeat interval on a waiting pull; the client reports a timeout after two missed ones. Short, because
+    /// missing heartbeats are how a consumer deleted between two pulls shows (see <see cref="CheckStillThereAsync"/>).
+    /// </summary>
+    private static readonly TimeSpan IdleHeartbeat = TimeSpan.FromSeconds(2);
+
     private readonly JetStreamQueue _queue;
     private readonly ConsumerOptions _options;
     private readonly DeliveryHandler _handler;
@@ -40,6 +46,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     private readonly SortedDictionary<ulong, INatsJSMsg<byte[]>> _unacked = [];
     private readonly Task _loop;
     private ulong _tag;
+    private JetStreamAckFloor? _floor;
 
     public JetStreamQueueConsumer(JetStreamQueue queue, ConsumerOptions options, DeliveryHandler handler, string displayUri, NatsOpts? auth, Task connectionCompletion)
     {
@@ -67,6 +74,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
             try
             {
                 await message.AckAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+                Settled(message);
             }
             catch (NatsException ex)
             {
@@ -88,6 +96,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
                 else
                 {
                     await message.AckTerminateAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+                    Settled(message);
                 }
             }
             catch (NatsException ex)
@@ -185,13 +194,26 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
         {
             var attachment = await _queue.Attached.WaitAsync(token).ConfigureAwait(false);
             var exchange = attachment.Exchange;
-            var options = new NatsJSConsumeOpts { MaxMsgs = _options.Prefetch > 0 ? _options.Prefetch : UnlimitedPull };
+            Volatile.Write(ref _floor, attachment.Floor);
+            var options = new NatsJSConsumeOpts
+            {
+                MaxMsgs = _options.Prefetch > 0 ? _options.Prefetch : UnlimitedPull,
+                IdleHeartbeat = IdleHeartbeat,
+                NotificationHandler = (notification, _) => notification is NatsJSTimeoutNotification ? CheckStillThereAsync(attachment) : Task.CompletedTask,
+            };
             await foreach (var message in attachment.Consumer.ConsumeAsync(NatsRawSerializer<byte[]>.Default, options, token).ConfigureAwait(false))
             {
+                // Taken on: until it is settled, a consumer created again after a deletion must start at it (or before).
+                if (message.Metadata is { } taken)
+                {
+                    attachment.Floor.Delivered(taken.Sequence.Stream);
+                }
+
                 if (!NatsSubjectMapping.TryGetRoutingKey(exchange, message.Subject, out var routingKey) || !_queue.Routes(exchange, routingKey))
                 {
                     // Captured by the stream, but no binding of this queue wants it (as an AMQP queue would never have got it).
                     await message.AckAsync(cancellationToken: token).ConfigureAwait(false);
+                    Settled(message);
                     continue;
                 }
 
@@ -200,6 +222,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
                 if (!TryMap(message, exchange, routingKey, out var properties))
                 {
                     await message.AckTerminateAsync(cancellationToken: token).ConfigureAwait(false);
+                    Settled(message);
                     continue;
                 }
 
@@ -207,6 +230,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
                 if (_options.AutoAck)
                 {
                     await message.AckAsync(cancellationToken: token).ConfigureAwait(false);
+                    Settled(message);
                     tag = ++_tag;
                 }
                 else
@@ -291,6 +315,59 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
             _options.Dropped?.Invoke(NatsQueueConsumer.UnreadableReason, 1,
                 $"the headers of a message for '{exchange}' with routing key '{routingKey}' (stream sequence {message.Metadata?.Sequence.Stream.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}) cannot be mapped ({error.GetType().Name}: {error.Message}); terminated on JetStream");
             return false;
+        }
+    }
+
+    /// <summary>
+    /// After missed heartbeats (an idle pull): fails the consumer when its durable consumer is gone. nats-server 2.9 tells a waiting pull
+    /// "409 Consumer Deleted", but a consumer deleted while no pull waited gets the next pulls swallowed (the JetStream API
+    /// subscription takes them and answers nothing), and the link would show running, for ever, while it forwards nothing.
+    /// </summary>
+    private async Task CheckStillThereAsync(JetStreamAttachment attachment)
+    {
+        try
+        {
+            await attachment.Consumer.RefreshAsync(_stop.Token).ConfigureAwait(false);
+
+            // The server's ack floor is always safe to take, and settles what was delivered before this process looked.
+            attachment.Floor.Attached(attachment.Consumer.Info.AckFloor?.StreamSeq ?? 0);
+        }
+        catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
+        {
+            // The stream may be the one deleted, and its files still going: the same pause as after a 409 (see RunAsync).
+            try
+            {
+                await Task.Delay(ConsumerDeletedSettle, _stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception wait) when (wait is OperationCanceledException or ObjectDisposedException)
+            {
+                return; // stopping anyway
+            }
+
+            _completion.TrySetException(new ConnectionLostException($"The JetStream consumer '{_queue.ConsumerName}' of stream '{attachment.Stream}' on {_displayUri} was deleted: {Transport.NatsErrorText.Scrub(ex.Error.Description, _auth)}.", Transport.NatsErrorText.SafeInner(ex, _auth)));
+            try
+            {
+                // Not awaited: stopping the consume waits for this very notification handler.
+                _ = _stop.CancelAsync();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed meanwhile: stopped anyway.
+            }
+        }
+#pragma warning disable CA1031 // Any other failure says nothing about the consumer: the connection's own failure is reported elsewhere.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    /// <summary>Tells the floor that a message was acknowledged or terminated (see <see cref="JetStreamAckFloor"/>).</summary>
+    private void Settled(INatsJSMsg<byte[]> message)
+    {
+        if (message.Metadata is { } settled)
+        {
+            Volatile.Read(ref _floor)?.Settled(settled.Sequence.Stream);
         }
     }
 

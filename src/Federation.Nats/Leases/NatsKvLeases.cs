@@ -171,25 +171,36 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
         }
 
         var key = NatsLeaseKeys.KeyFor(request.Name);
+        INatsKVStore? store = null;
+        NatsException unanswered;
         try
         {
-            var store = await StoreAsync(cancellationToken).ConfigureAwait(false);
-            var record = new NatsLeaseRecord(request.Holder, await AliveSubjectAsync(cancellationToken).ConfigureAwait(false));
-            var sentAt = NatsLeaseInstant.Now(_time);
-            try
+            store = await StoreAsync(cancellationToken).ConfigureAwait(false);
+            return await TryTakeAsync(store, request, key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsException ex) when (store is not null && ex is not (NatsKVCreateException or NatsKVWrongLastRevisionException or NatsJSApiException))
+        {
+            // No answer from the bucket: it may have been deleted under the running links.
+            unanswered = ex;
+        }
+        catch (Exception ex) when (ex is NatsException or ObjectDisposedException)
+        {
+            throw NotTaken(request, ex);
+        }
+
+        try
+        {
+            if (await RecreateIfMissingAsync(store, unanswered, cancellationToken).ConfigureAwait(false))
             {
-                var revision = await store.CreateAsync(key, record.ToBytes(), NatsRawSerializer<byte[]>.Default, cancellationToken).ConfigureAwait(false);
-                return LeaseAttempt.Taken(Hold(store, request, key, record, revision, sentAt));
-            }
-            catch (Exception ex) when (ex is NatsKVCreateException or NatsKVWrongLastRevisionException)
-            {
-                return await TakeFromDeadHolderAsync(store, request, key, record, cancellationToken).ConfigureAwait(false);
+                return await TryTakeAsync(await StoreAsync(cancellationToken).ConfigureAwait(false), request, key, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is NatsException or ObjectDisposedException)
         {
-            throw new ConnectionLostException($"Could not take lease '{request.Name}' in key-value bucket '{Bucket}' on {_displayUri}: {Transport.NatsErrorText.Message(ex, _client.Opts)}", Transport.NatsErrorText.SafeInner(ex, _client.Opts));
+            throw NotTaken(request, ex);
         }
+
+        throw NotTaken(request, unanswered);
     }
 
     /// <summary>Releases every lease still held (the connection is closing), then stops answering liveness probes.</summary>
@@ -230,6 +241,74 @@ internal sealed class NatsKvLeases : IBrokerLeases, IAsyncDisposable
 
     /// <summary>Forgets a lease that was released or lost.</summary>
     internal void Forget(NatsKvLease lease) => _held.TryRemove(lease, out _);
+
+    private ConnectionLostException NotTaken(LeaseRequest request, Exception failure) =>
+        new($"Could not take lease '{request.Name}' in key-value bucket '{Bucket}' on {_displayUri}: {Transport.NatsErrorText.Message(failure, _client.Opts)}", Transport.NatsErrorText.SafeInner(failure, _client.Opts));
+
+    /// <summary>Takes the lease by creating its key, or over from a dead holder when the key exists.</summary>
+    private async Task<LeaseAttempt> TryTakeAsync(INatsKVStore store, LeaseRequest request, string key, CancellationToken cancellationToken)
+    {
+        var record = new NatsLeaseRecord(request.Holder, await AliveSubjectAsync(cancellationToken).ConfigureAwait(false));
+        var sentAt = NatsLeaseInstant.Now(_time);
+        try
+        {
+            var revision = await store.CreateAsync(key, record.ToBytes(), NatsRawSerializer<byte[]>.Default, cancellationToken).ConfigureAwait(false);
+            return LeaseAttempt.Taken(Hold(store, request, key, record, revision, sentAt));
+        }
+        catch (Exception ex) when (ex is NatsKVCreateException or NatsKVWrongLastRevisionException)
+        {
+            return await TakeFromDeadHolderAsync(store, request, key, record, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// After <paramref name="failure"/> of a write to <paramref name="failed"/>: whether the bucket had been deleted (an
+    /// operator deleted its stream <c>KV_&lt;bucket&gt;</c>), so that a write to it gets no answer at all. Then it is created
+    /// again, with the settings of the first lease's creation, and true tells the caller to try once more; true too when
+    /// another lease did that meanwhile. False when the bucket is there (the failure has another cause) or the lookup fails.
+    /// </summary>
+    /// <exception cref="PreconditionFailedException">The bucket is missing and cannot be created again; the text says so.</exception>
+    private async Task<bool> RecreateIfMissingAsync(INatsKVStore failed, NatsException failure, CancellationToken cancellationToken)
+    {
+        await _storeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!ReferenceEquals(Volatile.Read(ref _store), failed))
+            {
+                return true;
+            }
+
+            try
+            {
+                await _kv.GetStoreAsync(Bucket, cancellationToken).ConfigureAwait(false);
+                return false;
+            }
+            catch (NatsJSApiException ex) when (ex.Error.Code == JetStream.JetStreamErrors.NotFound)
+            {
+                Volatile.Write(ref _store, null);
+            }
+            catch (NatsException)
+            {
+                return false; // JetStream does not answer: the failure says enough
+            }
+        }
+        finally
+        {
+            _storeGate.Release();
+        }
+
+        try
+        {
+            await StoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PreconditionFailedException ex)
+        {
+            throw new PreconditionFailedException($"The lease bucket '{Bucket}' ({NatsLeaseSettings.BucketKey}) on {_displayUri} is missing (was its stream 'KV_{Bucket}' deleted?) and could not be created again: {ex.Message}", ex);
+        }
+
+        NatsLeaseLog.BucketRecreated(_logger, Bucket, _displayUri, failure.Message);
+        return true;
+    }
 
     private static async Task<INatsKVStore?> FindBucketAsync(NatsKVContext kv, string bucket, CancellationToken cancellationToken)
     {

@@ -16,4 +16,7 @@ internal static partial class NatsLeaseLog
 
     [LoggerMessage(6104, LogLevel.Warning, "Lease bucket '{Bucket}' on {Uri} exists with max age {Existing}, not the configured lease-ttl-ms {Configured}; the bucket's max age is the lease time-to-live")]
     public static partial void BucketTimeToLiveDiffers(ILogger logger, string bucket, string uri, TimeSpan existing, TimeSpan configured);
+
+    [LoggerMessage(6105, LogLevel.Warning, "Lease bucket '{Bucket}' on {Uri} was missing (its stream 'KV_{Bucket}' deleted?): a lease write got no answer ({Failure}); the bucket was created again with the configured settings and the lease is taken anew")]
+    public static partial void BucketRecreated(ILogger logger, string bucket, string uri, string failure);
 }

@@ -108,6 +108,12 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     /// <summary>The official client's connection (the JetStream mode uses it).</summary>
     internal NatsConnection Client => _nats;
 
+    /// <summary>The transport's record of how far links settled their durable consumers (the JetStream mode uses it).</summary>
+    internal JetStream.JetStreamAckFloors? AckFloors { get; init; }
+
+    /// <summary>Where this connection logs (the JetStream mode logs there too).</summary>
+    internal Microsoft.Extensions.Logging.ILogger Logger => _logger;
+
 
     public async ValueTask DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken)
     {

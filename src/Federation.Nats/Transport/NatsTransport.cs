@@ -37,6 +37,9 @@ public sealed class NatsTransport : ITransport
     private readonly ConcurrentDictionary<string, byte> _leasesUnavailableLogged = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _endpointNameLogged = new(StringComparer.Ordinal);
 
+    // Outlives the connections: the link's next attempt after a durable consumer was deleted by hand resumes where it was.
+    private readonly JetStream.JetStreamAckFloors _ackFloors = new();
+
     /// <summary>Creates the transport.</summary>
     /// <param name="configureOptions">
     /// Adjusts the official client's <see cref="NatsOpts"/> of every connection, as with NATS.Client.Hosting (for example a
@@ -115,7 +118,7 @@ public sealed class NatsTransport : ITransport
                 NatsIdentityLog.ClusterNameFromEndpoint(logger, display, name);
             }
         };
-        var core = new NatsBrokerConnection(client, settings, display, leases, reportNoLeases, logger, reportEndpointName);
+        var core = new NatsBrokerConnection(client, settings, display, leases, reportNoLeases, logger, reportEndpointName) { AckFloors = _ackFloors };
         return settings.JetStream is null ? core : await JetStream.JetStreamBrokerConnection.CreateAsync(core, settings, request, core.Client, cancellationToken).ConfigureAwait(false);
     }
 }

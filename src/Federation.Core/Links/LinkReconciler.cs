@@ -315,7 +315,7 @@ internal sealed class LinkReconciler
             var others = _ownership?.OthersRunning(definition.Id) ?? [];
             if (others.Count == 0)
             {
-                return link.StopAsync(cleanup: true);
+                return link.StopAsync(cleanup: true, stoppedFor: "the engine stopped and no other instance takes the link over");
             }
 
             Log.LinkStoppedForOthers(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "stops with this instance", string.Join(", ", others));

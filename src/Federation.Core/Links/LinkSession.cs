@@ -385,7 +385,9 @@ internal sealed partial class LinkSession
 
         if (dropLedger && Deduplicating)
         {
-            await DeleteLedgerAsync(drainTimeout).ConfigureAwait(false);
+            // Bounded by the downstream's deadline, whatever the client does with the token: a downstream that does not
+            // answer (frozen, blocked) held an engine's stop for 54 s here. A ledger left behind costs only its records.
+            await WithinAsync(DeleteLedgerAsync(drainTimeout), downstreamDeadline).ConfigureAwait(false);
         }
 
         // Bounded like the upstream: a downstream that blocks publishing (a memory or disk alarm) would hold a publisher

@@ -280,22 +280,6 @@ internal sealed class LinkReconciler
         definition.Upstream.Uris.Any(uri => _transports.Resolve(uri).Capabilities.HasFlag(TransportCapabilities.ServerSideTopology));
 
     /// <summary>
-    /// Stops every link cleanly, and forgets them. With <paramref name="cleanup"/> each deletes its upstream objects unless
-    /// its mode is <c>never</c>; without, they stay for whoever runs the links next.
-    /// </summary>
-    public async Task StopAllAsync(bool cleanup = true)
-    {
-        if (_sweep is not null)
-        {
-            // A stop keeps the queues kept for other instances: those instances, or the next run of this one, decide.
-            await _sweep.CancelAllAsync().ConfigureAwait(false);
-        }
-
-        await Task.WhenAll(_links.Values.Select(l => l.StopAsync(cleanup, stoppedFor: "the engine stopped and no other instance takes the link over"))).ConfigureAwait(false);
-        _links.Clear();
-    }
-
-    /// <summary>
     /// Stops every link as the engine stops. A link whose upstream queue another live instance will consume (its heartbeats
     /// say it holds, waits or stands by for the link, or it does not say which links it has) keeps it, whatever
     /// <c>resource-cleanup-mode</c> says: that is a handover, and the next holder forwards what the queue buffered. Any

@@ -50,5 +50,9 @@ set -e
 passed=$(grep -Eo 'Passed: +[0-9]+' "$results/test.log" | awk '{s+=$2} END {print s+0}')
 failed=$(grep -Eo 'Failed: +[0-9]+' "$results/test.log" | awk '{s+=$2} END {print s+0}')
 skipped=$(grep -Eo 'Skipped: +[0-9]+' "$results/test.log" | awk '{s+=$2} END {print s+0}')
-echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped" | tee "$results/summary.txt"
+{
+  # The failed tests by name, so that the closing lines a CI reader sees say which ones (their output is above).
+  grep -E '^\[xUnit\.net [0-9:.]+\] +.*\[FAIL\]$' "$results/test.log" | sed -E 's/^\[xUnit\.net [0-9:.]+\] +/failed: /' | sort -u
+  echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
+} | tee "$results/summary.txt"
 exit "$status"

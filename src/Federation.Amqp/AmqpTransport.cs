@@ -216,14 +216,38 @@ public sealed class AmqpTransport : ITransport
             var mapped = AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.User, endpoint.Password);
             if (endpoint.Tls && mapped is Federation.Core.Transport.BrokerUnreachableException && TlsHandshakeFailure(error) is { } failure)
             {
-                // A broker that requires a client certificate just resets the connection (TLS 1.3): say what that usually means.
-                var hint = endpoint.CertFile is null ? " (a broker that requires a client certificate closes the connection like this: set certfile and keyfile)" : string.Empty;
+                // A plain AMQP port answers the TLS hello with its protocol header (a "corrupted frame" to TLS); a broker that
+                // requires a client certificate just resets the connection (TLS 1.3). Say which one this looks like.
+                var hint = await PlainAmqpListenerProbe.AnswersPlainAmqpAsync(endpoint.Host, endpoint.Port, cancellationToken).ConfigureAwait(false)
+                    ? " (the port answers plain AMQP, not TLS: use amqp:// for it, or the broker's TLS port, 5671 by default)"
+                    : endpoint.CertFile is null ? " (a broker that requires a client certificate closes the connection like this: set certfile and keyfile)" : string.Empty;
                 throw new Federation.Core.Transport.BrokerUnreachableException(
                     $"The TLS handshake with {HostAndPort(endpoint)} failed: {AmqpErrors.Scrub(failure.Message, endpoint.User, endpoint.Password)}{hint}. URI: {endpoint.DisplayUri}");
             }
 
+            if (!endpoint.Tls && mapped is Federation.Core.Transport.BrokerUnreachableException && ResetAfterConnect(error))
+            {
+                // RabbitMQ's TLS listener resets a client that opens with the plain AMQP header.
+                throw new Federation.Core.Transport.BrokerUnreachableException(
+                    $"{mapped.Message} (a TLS port resets plain AMQP clients like this: if this is the broker's TLS port, use amqps://)");
+            }
+
             throw mapped;
         }
+    }
+
+    /// <summary>True when the peer reset a TCP connection that had been established (not a refused connect).</summary>
+    private static bool ResetAfterConnect(Exception error)
+    {
+        for (var inner = error; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Net.Sockets.SocketException socket)
+            {
+                return socket.SocketErrorCode is System.Net.Sockets.SocketError.ConnectionReset;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Closes a connection attempt we gave up on, should it still succeed later.</summary>

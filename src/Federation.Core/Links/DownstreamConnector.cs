@@ -185,7 +185,11 @@ internal sealed class DownstreamConnector
     }
 
     /// <summary>Closes the session, if any; the links wait for the next one.</summary>
-    public async Task DisconnectAsync()
+    /// <param name="deadline">
+    /// At an engine stop, the stop's deadline, which the close shares with the links' waits for the downstream (see
+    /// <see cref="StopDeadline"/>): a downstream that answered them nothing would not answer the close either.
+    /// </param>
+    public async Task DisconnectAsync(StopDeadline? deadline = null)
     {
         Handle.Invalidate();
         _released();
@@ -199,10 +203,12 @@ internal sealed class DownstreamConnector
         // A downstream that stops answering (a frozen broker, a black-holed network) would hold up a stop, or the next
         // connect, until the client's own timeouts: the close goes on in the background after CloseWithin.
         var closing = session.Connection.DisposeAsync().AsTask();
-        await Task.WhenAny(closing, Task.Delay(CloseWithin)).ConfigureAwait(false);
+        var since = _time.GetTimestamp();
+        var within = Task.Delay(CloseWithin);
+        await (deadline is null ? Task.WhenAny(closing, within) : Task.WhenAny(closing, within, deadline.Limit())).ConfigureAwait(false);
         if (!closing.IsCompleted)
         {
-            Log.DownstreamCloseAbandoned(_logger, UriRedaction.Redact(session.Connection.DisplayUri), CloseWithin);
+            Log.DownstreamCloseAbandoned(_logger, UriRedaction.Redact(session.Connection.DisplayUri), within.IsCompleted ? CloseWithin : _time.GetElapsedTime(since));
             _ = closing.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             return;
         }

@@ -13,7 +13,7 @@ namespace Federation.Core.Links;
 /// </summary>
 internal sealed partial class ExchangeLink : IAsyncDisposable
 {
-    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan DrainTimeout = StopDeadline.DrainTimeout;
 
     /// <summary>Failed attempts in a row after which a link lets its lease go to another live instance.</summary>
     internal const int FailuresBeforeGivingUp = 3;
@@ -35,6 +35,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private volatile string? _discarding;
     private volatile string? _stoppedFor;
     private volatile bool _dropLedger;
+    private volatile StopDeadline? _stopDeadline;
     private Task? _loop;
     private LinkStatus _status;
     private readonly LinkLease _lease;
@@ -161,8 +162,13 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// <param name="discarding">Why that discards messages the link was meant to forward, for the warning that counts them; null for a plain clean stop.</param>
     /// <param name="stoppedFor">Why a plain clean stop deletes the queue, for the warning that counts what it held, if anything.</param>
     /// <param name="dropLedger">Delete the link's downstream ledger even without cleanup: another link takes its upstream queue over.</param>
-    public async Task StopAsync(bool cleanup, string? discarding = null, string? stoppedFor = null, bool dropLedger = false)
+    /// <param name="deadline">
+    /// The engine stop's deadline, which the session's waits for the downstream and the lease's release share (see
+    /// <see cref="StopDeadline"/>); null for a link that stops alone, whose session waits one drain timeout of its own.
+    /// </param>
+    public async Task StopAsync(bool cleanup, string? discarding = null, string? stoppedFor = null, bool dropLedger = false, StopDeadline? deadline = null)
     {
+        _stopDeadline = deadline;
         _dropLedger = dropLedger;
         _discarding = discarding;
         _stoppedFor = stoppedFor ?? "the link stopped for good";
@@ -176,7 +182,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _bindings.Detach(_feed);
 
         // Only now, with the session shut down (and its upstream objects cleaned up or kept), may another engine take over.
-        await _lease.DisposeAsync().ConfigureAwait(false);
+        // At an engine stop, a release the downstream does not answer goes on in the background once the stop's deadline
+        // has passed: the connection's close, next, gives the lease up anyway.
+        await _lease.ReleaseForGoodAsync(deadline).ConfigureAwait(false);
         _runningOnShown = null;
         SetStatus(LinkState.Shutdown, Status.Uri, null, null);
     }
@@ -495,7 +503,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         finally
         {
             var cleanup = _stopping.IsCancellationRequested && _cleanupOnStop;
-            await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor, _stopping.IsCancellationRequested && _dropLedger).ConfigureAwait(false);
+            var downstreamDeadline = _stopping.IsCancellationRequested ? _stopDeadline?.Passed : null;
+            await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor, _stopping.IsCancellationRequested && _dropLedger, downstreamDeadline).ConfigureAwait(false);
             if (_stopping.IsCancellationRequested)
             {
                 Log.LinkStopped(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, cleanup ? "deleted" : "kept");

@@ -133,9 +133,25 @@ internal sealed class LinkLease : IAsyncDisposable
     }
 
     /// <summary>Lets go of the lease and leaves the placement: the link stopped for good.</summary>
-    public async ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync() => await ReleaseForGoodAsync(null).ConfigureAwait(false);
+
+    /// <summary>
+    /// Lets go of the lease and leaves the placement: the link stopped for good. With <paramref name="deadline"/> (an engine
+    /// stop), the release is waited for only until the stop's deadline and goes on in the background after it; the placement
+    /// is left either way.
+    /// </summary>
+    public async Task ReleaseForGoodAsync(StopDeadline? deadline)
     {
-        await ReleaseAsync().ConfigureAwait(false);
+        var releasing = ReleaseAsync();
+        if (deadline is null)
+        {
+            await releasing.ConfigureAwait(false);
+        }
+        else
+        {
+            await deadline.WaitAsync(releasing).ConfigureAwait(false);
+        }
+
         Gate?.Dispose();
     }
 }

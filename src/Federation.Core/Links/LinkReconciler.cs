@@ -286,7 +286,8 @@ internal sealed class LinkReconciler
     /// other link is stopped cleanly, as on a single host: a live instance that does not have the link (another
     /// configuration on the same downstream) would never consume its queue, which would only fill up.
     /// </summary>
-    public async Task StopAllHandingOverAsync()
+    /// <param name="deadline">The stop's deadline, which every link's waits for the downstream share.</param>
+    public async Task StopAllHandingOverAsync(StopDeadline deadline)
     {
         if (_sweep is not null)
         {
@@ -299,11 +300,11 @@ internal sealed class LinkReconciler
             var others = _ownership?.OthersRunning(definition.Id) ?? [];
             if (others.Count == 0)
             {
-                return link.StopAsync(cleanup: true, stoppedFor: "the engine stopped and no other instance takes the link over");
+                return link.StopAsync(cleanup: true, stoppedFor: "the engine stopped and no other instance takes the link over", deadline: deadline);
             }
 
             Log.LinkStoppedForOthers(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "stops with this instance", string.Join(", ", others));
-            return link.StopAsync(cleanup: false);
+            return link.StopAsync(cleanup: false, deadline: deadline);
         })).ConfigureAwait(false);
         _links.Clear();
     }

@@ -320,7 +320,11 @@ internal sealed partial class LinkSession
     /// Delete the link's downstream ledger even though its upstream queue stays: another link (another id, so another ledger)
     /// takes the queue over. With <paramref name="cleanup"/> the ledger goes with the queue anyway.
     /// </param>
-    public async Task ShutDownAsync(bool cleanup, TimeSpan drainTimeout, string? discarding = null, string? stoppedFor = null, bool dropLedger = false)
+    /// <param name="downstreamDeadline">
+    /// Until when the steps that wait for the downstream may wait, in all: an engine stop's deadline; null for one drain
+    /// timeout from now.
+    /// </param>
+    public async Task ShutDownAsync(bool cleanup, TimeSpan drainTimeout, string? discarding = null, string? stoppedFor = null, bool dropLedger = false, Task? downstreamDeadline = null)
     {
         _accepting = false;
 
@@ -336,7 +340,8 @@ internal sealed partial class LinkSession
         // Every step that waits for the downstream shares one drain timeout: a downstream that blocks publishing (a memory or
         // disk alarm) answers none of them until the alarm clears, and each waiting its own (the forwards in flight, the unit
         // loop, the ledger's close, the publisher's) added up to four times the bound, past a container's stop grace.
-        var downstreamDeadline = Task.Delay(drainTimeout, _context.Time);
+        // At an engine stop the deadline is the stop's (StopDeadline), which the lease release and the downstream's close share.
+        downstreamDeadline ??= Task.Delay(drainTimeout, _context.Time);
         if (Volatile.Read(ref _inFlight) > 0)
         {
             await Task.WhenAny(_drained.Task, downstreamDeadline).ConfigureAwait(false);

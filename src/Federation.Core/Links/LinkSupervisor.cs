@@ -24,6 +24,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private readonly ExplicitTopologyDeclarer? _declarer;
     private readonly LinkGenerations _generations = new();
     private readonly LinkReconciler _links;
+    private readonly TimeProvider _time;
 
     // Fixed at start, like the ownership it names: leases and presence are recorded under it, and a name that changed
     // under a running engine would stop it recognising the leases it holds.
@@ -40,6 +41,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     {
         _definitions = definitions;
         _started = definitions;
+        _time = time;
         _instanceName = definitions.InstanceName ?? DefaultInstanceName.Next();
         _logger = loggerFactory.CreateLogger("Federation.Core.LinkSupervisor");
         LogDuplicateSetElements(definitions);
@@ -142,6 +144,10 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             return;
         }
 
+        // Every wait for the downstream from here on shares one deadline, so that a downstream that answers nothing (a
+        // resource alarm) holds the stop for one drain timeout, not for the sum of the steps' own bounds.
+        var deadline = new StopDeadline(_time);
+
         // First, so that nothing new starts and a connect or snapshot in flight gives up instead of running to its timeout.
         var abandoned = Join(_downstream.DescribeAttemptInFlight(), _links.DescribeNotUp());
         await _stopping.CancelAsync().ConfigureAwait(false);
@@ -157,13 +163,13 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             // While other instances that have a link are live this is a handover, not the end of that link: keep its upstream
             // queue for the next holder (links no live instance has are cleaned up as on a single host), and say we leave
             // once the leases are released, so that the others take them at once.
-            await _links.StopAllHandingOverAsync().ConfigureAwait(false);
+            await _links.StopAllHandingOverAsync(deadline).ConfigureAwait(false);
             if (_presence is not null)
             {
-                await _presence.LeaveAsync().ConfigureAwait(false);
+                await deadline.WaitAsync(_presence.LeaveAsync()).ConfigureAwait(false);
             }
 
-            await _downstream.DisconnectAsync().ConfigureAwait(false);
+            await _downstream.DisconnectAsync(deadline).ConfigureAwait(false);
         });
         try
         {

@@ -12,9 +12,9 @@ namespace Federation.Amqp.IntegrationTests.Scenarios;
 [Collection(RestartScenarioCollection.Name)]
 public sealed class FrozenDownstreamStopTests(RestartScenarioNodesFixture nodes) : IAsyncLifetime
 {
-    // Each downstream step waits at most its own bound, one after the other: the ledger's close 5 s (the drain timeout),
-    // the lease release 5 s, leaving 2 s, the connection close 2 s; inside the 30 s a host gets to stop (Kubernetes'
-    // default grace period).
+    // The downstream steps (the ledger's close, the lease release, leaving, the connection close) share the stop's deadline:
+    // 5 s (the drain timeout), then one 0.5 s grace; each used to wait its own bound, 14 s in all. The bound leaves room for
+    // a loaded machine, inside the 30 s a host gets to stop (Kubernetes' default grace period).
     private static readonly TimeSpan StopWithin = TimeSpan.FromSeconds(20);
     private readonly ScenarioContext context = new();
     private int? frozenPid;

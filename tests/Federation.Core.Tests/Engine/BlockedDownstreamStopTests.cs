@@ -1,4 +1,5 @@
-using System.Diagnostics;
+using Federation.Core.Links;
+using Federation.Core.Tests.Support;
 using Federation.Core.Transport;
 using Xunit;
 
@@ -6,13 +7,21 @@ namespace Federation.Core.Tests.Engine;
 
 /// <summary>
 /// A stop while the downstream blocks publishing (a memory or disk alarm: nothing it is sent is answered until the alarm
-/// clears). Each step of a link's teardown that waits for the downstream used to get its own drain timeout (5 s): the
-/// forwards in flight, the unit loop, the ledger's close and the publisher's close added up to 20 s, and the host's stop
-/// to about 26 s, past a container's stop grace. Now they share one drain timeout.
+/// clears). Each step of the stop that waits for the downstream used to get its own bound: the forwards in flight, the unit
+/// loop, the ledger's close and the publisher's close (5 s each, 20 s together, until they shared one drain timeout), then
+/// the lease release (5 s), saying "leaving" (2 s) and the connection's close (2 s). Now they all share the stop's
+/// deadline (<see cref="StopDeadline"/>): one drain timeout, then one short grace for what begins after it.
 /// </summary>
+/// <remarks>
+/// The time is the engine's, on a fake clock that the test moves, so the bound holds however loaded the machine is (the
+/// real-time bound this test had measured the thread pool's queue once the ownership simulation ran beside it: 24 s). The
+/// lease release, the "leaving" publisher's close and the connection's close never end here: a stop that waits for any of
+/// them beyond its deadline does not end at all.
+/// </remarks>
 public sealed class BlockedDownstreamStopTests : IAsyncLifetime
 {
     private readonly Testbed _bed = new();
+    private readonly FakeTimeProvider _time = new();
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -23,7 +32,7 @@ public sealed class BlockedDownstreamStopTests : IAsyncLifetime
     {
         UnansweringDownstreamTransport? transport = null;
         _bed.WrapTransport = inner => transport = new UnansweringDownstreamTransport(inner, "D");
-        var (engine, queue) = await _bed.StartSimpleLinkAsync();
+        var (engine, queue) = await _bed.StartSimpleLinkAsync(time: _time);
         var publisher = await _bed.ConnectAsync("U");
         await Testbed.PublishAsync(publisher, "upstream", "key", "before");
         await Testbed.Eventually(() => queue.Count == 1, () => $"{queue.Count} of 1");
@@ -34,14 +43,24 @@ public sealed class BlockedDownstreamStopTests : IAsyncLifetime
             await Testbed.PublishAsync(publisher, "upstream", "key", "during", new MessageProperties { Persistent = true });
             await Testbed.Eventually(() => transport.CommitsHeld > 0, () => "the unit's commit should wait for the downstream");
 
-            var clock = Stopwatch.StartNew();
-            await engine.StopAsync(CancellationToken.None);
+            var deadlinesBefore = _time.TimersDueIn(StopDeadline.DrainTimeout);
+            var stopping = Task.Run(() => engine.StopAsync(CancellationToken.None));
+            await Testbed.Eventually(() => _time.TimersDueIn(StopDeadline.DrainTimeout) > deadlinesBefore, () => "the stop's deadline should start");
+            _time.Advance(StopDeadline.DrainTimeout);
 
-            // One drain timeout (5 s) for the session's downstream waits, then the lease release (5 s) and the downstream
-            // connection's close (2 s), which keep bounds of their own: 12 s at worst, about 6 s as a rule. A fresh-clone run
-            // of the whole suite on 2 loaded cores took 16 s, so the bound leaves room for that; the steps' own timeouts
-            // summed to 17.5 s and more for the link alone before they shared one.
-            Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(17));
+            // Past the deadline, the clock moves once more, by the grace, when the first step that begins after it (the lease
+            // release) waits for it; then no more. (Nothing else of this engine is due half a second after the deadline: its
+            // heartbeats come every second, on whole seconds of this clock.)
+            await Testbed.Eventually(
+                () => _time.TimersDueIn(StopDeadline.Grace) > 0,
+                () => $"the stop should wait out one grace past its deadline, no more ({transport.ReleasesHeld} lease release(s) and {transport.ClosesHeld} close(s) wait for the downstream; stopped: {stopping.IsCompleted})");
+            _time.Advance(StopDeadline.Grace);
+            await stopping.WaitAsync(Testbed.Deadline);
+
+            // The lease release and the connection's close did wait for the downstream: the stop ended without them, one
+            // drain timeout and one grace after it began.
+            Assert.Equal(1, transport.ReleasesHeld);
+            Assert.Equal(1, transport.ClosesHeld);
         }
         finally
         {

@@ -10,6 +10,7 @@ namespace Federation.Core.Tests.Engine;
 /// Checked throughout: no upstream queue ever has two consumers (at most one runner per link), every link runs again
 /// within 10 s (fake) of a kill, and once stable every instance runs within two links of an even share.
 /// </summary>
+[Collection(RunsAloneCollection.Name)]
 public sealed class OwnershipSimulationTests(ITestOutputHelper output)
 {
     private const int Instances = 20;

@@ -213,9 +213,18 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
     [Fact]
     public async Task A_single_engine_that_stops_deletes_its_queues_and_says_how_many_messages_that_discards()
     {
-        var (engine, _) = await StartBufferingAsync();
+        // On the engine's fake clock, moved by the test: the stop waits one drain timeout for the held confirm, and the
+        // upstream teardown after it (the consumer's cancel, then the deletions) gets all the time it needs. On the real
+        // clock, a consumer's cancel that a starved thread pool ran late passed its own drain timeout, and the stop kept the
+        // queue as an upstream that does not answer.
+        var time = new FakeTimeProvider();
+        var (engine, _) = await StartBufferingAsync(time);
 
-        await engine.StopAsync(CancellationToken.None);
+        var waitsBefore = time.TimersDueIn(StopDeadline.DrainTimeout);
+        var stopping = Task.Run(() => engine.StopAsync(CancellationToken.None));
+        await Testbed.Eventually(() => time.TimersDueIn(StopDeadline.DrainTimeout) > waitsBefore, () => "the stop should wait for the forward in flight");
+        time.Advance(StopDeadline.DrainTimeout);
+        await stopping.WaitAsync(Testbed.Deadline);
 
         Assert.False(_bed.Broker("U").QueueExists("/", UpstreamQueue));
         var discarded = Assert.Single(_logs.WithId(1028));
@@ -227,7 +236,7 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
     /// The basic link with prefetch-count 1 and three messages published upstream: m0 is forwarded and waits for its confirm,
     /// m1 and m2 wait in the upstream queue.
     /// </summary>
-    private async Task<(FederationEngine Engine, QueueProbe Downstream)> StartBufferingAsync()
+    private async Task<(FederationEngine Engine, QueueProbe Downstream)> StartBufferingAsync(TimeProvider? time = null)
     {
         var engine = await _bed.StartEngineAsync("D", o =>
         {
@@ -241,7 +250,7 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
             {
                 o.Policies[name] = policy;
             }
-        }, loggerFactory: _logs.AsFactory());
+        }, loggerFactory: _logs.AsFactory(), time: time);
         await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
         var downstream = await _bed.BindQueueAsync("D", "fed.downstream", "key");
         await Testbed.WaitForRunningLinksAsync(engine, 1);

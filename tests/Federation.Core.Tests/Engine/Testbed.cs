@@ -35,7 +35,7 @@ internal sealed class Testbed : IAsyncDisposable
     public static string Uri(string broker, string vhost = "/") => $"memory://{broker}/{System.Uri.EscapeDataString(vhost)}";
 
     /// <summary>Starts an engine federating into <paramref name="broker"/> (and vhost).</summary>
-    public async Task<FederationEngine> StartEngineAsync(string broker, Action<FederationOptions> configure, string vhost = "/", ExplicitTopology? explicitTopology = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
+    public async Task<FederationEngine> StartEngineAsync(string broker, Action<FederationOptions> configure, string vhost = "/", ExplicitTopology? explicitTopology = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
     {
         Broker(broker);
         var options = new FederationOptions { Downstream = { Uri = Uri(broker, vhost) } };
@@ -51,7 +51,7 @@ internal sealed class Testbed : IAsyncDisposable
             }
         }
 
-        var engine = new FederationEngine(options, [WrapTransport?.Invoke(Transport) ?? Transport], loggerFactory, explicitTopology: explicitTopology);
+        var engine = new FederationEngine(options, [WrapTransport?.Invoke(Transport) ?? Transport], loggerFactory, timeProvider: time, explicitTopology: explicitTopology);
         _engines.Add(engine);
         await engine.StartAsync(CancellationToken.None);
         return engine;
@@ -61,13 +61,13 @@ internal sealed class Testbed : IAsyncDisposable
     /// The plugin fixture's basic link: D's topic exchange "fed.downstream" federates U's exchange "upstream"; a queue on D
     /// is bound with <paramref name="routingKey"/>. Returns once the link runs and the binding has reached U.
     /// </summary>
-    public async Task<(FederationEngine Engine, QueueProbe Queue)> StartSimpleLinkAsync(Action<UpstreamDefinition>? configure = null, string routingKey = "key")
+    public async Task<(FederationEngine Engine, QueueProbe Queue)> StartSimpleLinkAsync(Action<UpstreamDefinition>? configure = null, string routingKey = "key", TimeProvider? time = null)
     {
         var engine = await StartEngineAsync("D", o => o.Upstream("u", "U", u =>
         {
             u.Exchange = "upstream";
             configure?.Invoke(u);
-        }).Policy("fed", "^fed\\.", upstream: "u"));
+        }).Policy("fed", "^fed\\.", upstream: "u"), time: time);
         await DeclareExchangeAsync(await ConnectAsync("D"), "fed.downstream");
         var queue = await BindQueueAsync("D", "fed.downstream", routingKey);
         await WaitForRunningLinksAsync(engine, 1);

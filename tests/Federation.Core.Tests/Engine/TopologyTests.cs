@@ -8,6 +8,7 @@ namespace Federation.Core.Tests.Engine;
 /// The topologies of the exchange federation guide with exact delivered counts, random topologies checked against an
 /// independent path count, and a 1,000-broker fan-out tree.
 /// </summary>
+[Collection(RunsAloneCollection.Name)]
 public sealed class TopologyTests
 {
     /// <summary>A directed federation edge: <paramref name="Downstream"/> federates from <paramref name="Upstream"/>.</summary>

@@ -25,7 +25,7 @@ internal sealed class AmqpConnection : IBrokerConnection
     private long maxMessageSize;
     // The connection's user once the broker refused a user_id naming someone else (null until then); see AmqpUserIdImpersonation.
     private volatile string? nonImpersonatingUser;
-    // The probe of whether the user may impersonate (null until a publisher without confirms needed it); see AmqpImpersonationProbe.
+    // The probe of whether the user may impersonate (null until a publisher or ledger needed it); see AmqpImpersonationProbe.
     private Task<bool?>? impersonationProbe;
 
     private AmqpConnection(IConnection client, AmqpEndpoint endpoint, string name)
@@ -128,7 +128,7 @@ internal sealed class AmqpConnection : IBrokerConnection
 
     /// <summary>
     /// Whether a message with <paramref name="userId"/> must wait for <see cref="ProbeImpersonationAsync"/> before a publisher
-    /// without confirms writes it: it names someone (possibly) other than the connection's user, and whether that user may
+    /// or a ledger writes it: it names someone (possibly) other than the connection's user, and whether that user may
     /// impersonate is not known yet.
     /// </summary>
     public bool MustProbeImpersonation(string? userId) =>

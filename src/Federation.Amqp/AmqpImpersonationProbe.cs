@@ -4,19 +4,23 @@ namespace Federation.Amqp;
 
 /// <summary>
 /// Finds out whether the connection's user may publish a <c>user_id</c> naming another user (RabbitMQ's <c>impersonator</c>
-/// tag), before a publisher without confirms writes the first message that claims one. Such a publisher learns nothing from
-/// the broker's refusal (see <see cref="AmqpUserIdImpersonation"/>): its publishes complete once written, so the refused
-/// message, and whatever it wrote behind it before the channel closed, would be lost without a word. AMQP does not announce
-/// a user's tags, and the management API may be out of reach or log in as someone else, so the broker is asked directly.
+/// tag), before a publisher or a ledger writes the first message that claims one. Learning it from the broker's refusal of
+/// that message instead costs more than the message (see <see cref="AmqpUserIdImpersonation"/>): a publisher without
+/// confirms learns nothing from it (its publishes complete once written, so the refused message and whatever it wrote behind
+/// it would be lost without a word), and a channel with writes behind the refused message races the broker's close (a write
+/// the client lets through after it answered the close makes RabbitMQ close the whole connection). AMQP does not announce a
+/// user's tags, and the management API may be out of reach or log in as someone else, so the broker is asked directly.
 /// </summary>
 /// <remarks>
-/// One publish on a channel of its own, to the exchange and routing key of the message about to be written (so that the
-/// same write permissions apply), with a <c>user_id</c> no user has and an expiration of <c>-1</c>. RabbitMQ checks the
-/// <c>user_id</c> just before the expiration (rabbit_channel: check_user_id_header, then check_expiration_header), and both
-/// close the channel before the message is routed: a <c>user_id</c> refusal says the user may not impersonate, an
-/// <c>invalid expiration</c> refusal says the <c>user_id</c> passed. Either way nothing is delivered. Anything else (a
-/// refused permission, a missing exchange, no answer in time) leaves it unknown. Once per connection: RabbitMQ reads a
-/// user's tags when the connection opens. The broker logs the probe's channel error once.
+/// One publish on a confirming channel of its own, to the exchange and routing key of the message about to be written (so
+/// that the same write permissions apply), with a <c>user_id</c> no user has and an expiration of <c>-1</c>. RabbitMQ checks
+/// the <c>user_id</c> just before the expiration (rabbit_channel: check_user_id_header, then check_expiration_header), and
+/// both close the channel before the message is routed: a <c>user_id</c> refusal says the user may not impersonate, an
+/// <c>invalid expiration</c> refusal says the <c>user_id</c> passed. Either way nothing is delivered. Nothing else is written
+/// on the channel until the broker has answered (the close, or a confirm from a broker that took the message): a write racing
+/// the close is what the probe is there to avoid. Anything else (a refused permission, a missing exchange, no answer in
+/// time) leaves it unknown. Once per connection: RabbitMQ reads a user's tags when the connection opens. The broker logs the
+/// probe's channel error once.
 /// </remarks>
 internal static class AmqpImpersonationProbe
 {
@@ -35,12 +39,21 @@ internal static class AmqpImpersonationProbe
         IChannel? channel = null;
         try
         {
-            channel = await connection.CreateChannelAsync(null, timeout.Token).ConfigureAwait(false);
+            channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: false), timeout.Token).ConfigureAwait(false);
+            var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            channel.BasicAcksAsync += (_, _) => Answered(answered);
+            channel.BasicNacksAsync += (_, _) => Answered(answered);
+            channel.ChannelShutdownAsync += (_, _) => Answered(answered);
             var properties = new BasicProperties { UserId = "federation-impersonation-probe-" + Guid.NewGuid().ToString("N"), Expiration = "-1" };
             await channel.BasicPublishAsync(exchange, routingKey, mandatory: false, properties, ReadOnlyMemory<byte>.Empty, timeout.Token).ConfigureAwait(false);
 
-            // The broker handles a channel's frames in order: its close over the publish comes before this call's answer.
-            await channel.BasicQosAsync(0, 1, global: false, timeout.Token).ConfigureAwait(false);
+            // Waited for, not asked with a call on the channel (the client may write that call after it has answered the
+            // broker's close, and RabbitMQ closes the whole connection over a frame on a channel it closed: 504
+            // CHANNEL_ERROR - expected 'channel.open'). A close before the handlers were added is in CloseReason.
+            if (channel.IsOpen)
+            {
+                await answered.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
         }
 #pragma warning disable CA1031 // The probe's own channel: whatever failed, the close reason (if any) is the answer.
         catch (Exception)
@@ -58,8 +71,9 @@ internal static class AmqpImpersonationProbe
             var reason = channel.CloseReason;
             if (reason is null)
             {
-                // Still open after the answer: the broker took the message, user_id and all (no broker closed over neither).
-                return channel.IsOpen ? true : null;
+                // Confirmed, not closed: the broker took the message, user_id and all (no broker closed over neither). No
+                // answer in time leaves it unknown.
+                return channel.IsOpen && !timeout.IsCancellationRequested ? true : null;
             }
 
             if (AmqpUserIdImpersonation.TryReadRefusal(reason, connection.LoginUser, out var user))
@@ -74,6 +88,7 @@ internal static class AmqpImpersonationProbe
         {
             try
             {
+                // Closed by the broker already, unless it confirmed the probe (or did not answer in time).
                 await channel.DisposeAsync().ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // Closing the probe's channel, closed by the broker already or with the connection.
@@ -82,5 +97,11 @@ internal static class AmqpImpersonationProbe
             {
             }
         }
+    }
+
+    private static Task Answered(TaskCompletionSource answered)
+    {
+        answered.TrySetResult();
+        return Task.CompletedTask;
     }
 }

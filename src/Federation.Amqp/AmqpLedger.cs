@@ -102,6 +102,7 @@ internal sealed class AmqpLedger : IDeliveryLedger
             await CloseAsync(reader).ConfigureAwait(false);
         }
 
+        await ProbeImpersonationAsync(messages, cancellationToken).ConfigureAwait(false);
         committing = false;
         await GuardAsync(async () =>
         {
@@ -157,6 +158,26 @@ internal sealed class AmqpLedger : IDeliveryLedger
             await unitChannel.TxCommitAsync(CancellationToken.None).ConfigureAwait(false);
             committing = false;
         }, messages).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Before a unit writes a message claiming another user's <c>user_id</c> while it is not known whether the connection's
+    /// user may, the broker is asked on a channel of its own (see <see cref="AmqpImpersonationProbe"/>), so that such a
+    /// message is refused before it is written. Learned from the broker's refusal on the unit's channel instead, the unit's
+    /// writes behind the refused message race the broker's close of that channel, and one the client lets through after
+    /// answering the close makes the broker close the whole connection (504 CHANNEL_ERROR - expected 'channel.open'): every
+    /// link restarts, and what the refusal taught goes with the connection.
+    /// </summary>
+    private async Task ProbeImpersonationAsync(IReadOnlyList<LedgerMessage> messages, CancellationToken cancellationToken)
+    {
+        foreach (var message in messages)
+        {
+            if (connection.MustProbeImpersonation(message.Properties.UserId))
+            {
+                await connection.ProbeImpersonationAsync(message.Exchange, message.RoutingKey).WaitAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -273,6 +273,8 @@ internal sealed class AmqpPublisher : IMessagePublisher
     /// kept on the connection, so later such messages are refused before they are written, and every publish in the window
     /// that claims another user fails with a <see cref="MessageRefusedException"/> (the first of them is the one the broker
     /// refused, and any later one would be refused too). The others fail as at any channel loss, and the link restarts once.
+    /// Only when the probe could not tell (see <see cref="AmqpImpersonationProbe"/>): otherwise such a message is refused
+    /// before it is written.
     /// </summary>
     private void UserIdRefused(PublishChannel source, ShutdownEventArgs reason, string user)
     {
@@ -435,10 +437,13 @@ internal sealed class AmqpPublisher : IMessagePublisher
             // Over the broker's max_message_size as learned on this connection: it would close the channel, so it is
             // refused here, alone (see AmqpMessageSizeLimit). Checked first, so it is refused as such on a closed channel too.
             AmqpMessageSizeLimit.Check(pending.Body.Length, connection.MaxMessageSize, pending.Exchange, pending.RoutingKey);
-            if (!options.Confirms && connection.MustProbeImpersonation(pending.Properties.UserId))
+            if (connection.MustProbeImpersonation(pending.Properties.UserId))
             {
-                // Without confirms the broker's refusal of this user_id would tell nobody: this message and what is written
-                // behind it until the channel closes would be lost unnoticed. So the broker is asked first (once per connection).
+                // The broker is asked first (once per connection; see AmqpImpersonationProbe) rather than told by a refusal of
+                // this message. Without confirms that refusal would tell nobody: this message and what is written behind it
+                // until the channel closes would be lost unnoticed. With confirms the writes behind it race the broker's close
+                // of this channel, and one the client lets through after answering the close makes the broker close the
+                // whole connection (504 CHANNEL_ERROR), so every link restarts and what the refusal taught is lost with it.
                 await connection.ProbeImpersonationAsync(pending.Exchange, pending.RoutingKey).WaitAsync(cancellationToken).ConfigureAwait(false);
             }
 

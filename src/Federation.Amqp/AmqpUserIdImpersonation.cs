@@ -15,10 +15,12 @@ namespace Federation.Amqp;
 /// </summary>
 /// <remarks>
 /// Whether the user may impersonate is not announced on the connection, and the management API may be unreachable or
-/// log in as someone else (EXTERNAL), so it is learned from the broker's first such refusal and kept on the connection
+/// log in as someone else (EXTERNAL), so the broker is asked before the first message claiming another user is written
+/// (<see cref="AmqpImpersonationProbe"/>), and a refusal is kept on the connection
 /// (<see cref="AmqpConnection.NonImpersonatingUser"/>): from then on a message claiming another user is refused before it
-/// is written, and the channel and the messages around it are unharmed. The first refusal itself is mapped to a
-/// <see cref="MessageRefusedException"/> for the message that caused it, so a link rejects that one upstream and goes on.
+/// is written, and the channel and the messages around it are unharmed. When the probe cannot tell, such a message is
+/// written, and the broker's refusal teaches the same: it is mapped to a <see cref="MessageRefusedException"/> for the
+/// message that caused it, so a link rejects that one upstream and goes on.
 /// RabbitMQ reads the user's tags when the connection opens and keeps them for its life, so what was learned lives as long
 /// as the connection: a tag granted later takes effect when the downstream connection is opened again, and so does the
 /// forwarding of such messages.

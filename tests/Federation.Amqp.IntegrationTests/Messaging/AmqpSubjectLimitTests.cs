@@ -23,7 +23,7 @@ public sealed class AmqpSubjectLimitTests(RabbitMqNodeFixture fixture)
 
         Assert.Contains("255", error.Message, StringComparison.Ordinal);
         await connection.PublishAsync(new SubjectMessage($"{prefix}.ok", "after"u8.ToArray()), CancellationToken.None);
-        Assert.Equal("after", await received.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("after", await received.Task.WaitAsync(Poll.Deadline));
         Assert.False(connection.Completion.IsCompleted);
     }
 
@@ -43,7 +43,7 @@ public sealed class AmqpSubjectLimitTests(RabbitMqNodeFixture fixture)
         Assert.Contains("300 bytes", error.Message, StringComparison.Ordinal);
         Assert.Contains("255", error.Message, StringComparison.Ordinal);
         await connection.PublishAsync(new SubjectMessage($"{prefix}.ok", "after"u8.ToArray(), [new(new string('h', 255), "v")]), CancellationToken.None);
-        Assert.Equal("after", await received.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("after", await received.Task.WaitAsync(Poll.Deadline));
         Assert.False(connection.Completion.IsCompleted);
     }
 

@@ -71,7 +71,7 @@ public sealed class AmqpSubjectTransportTests(RabbitMqNodeFixture fixture)
 
         await publisher.PublishAsync(new SubjectMessage($"{prefix}.x.y", "body"u8.ToArray(), [new("a", "1"), new("b", "2"), new("a", "3")], ReplyTo: $"{prefix}-reply.inbox"), CancellationToken.None);
 
-        var message = await received.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var message = await received.Task.WaitAsync(Poll.Deadline);
         Assert.Equal($"{prefix}.x.y", message.Subject);
         Assert.Equal($"{prefix}-reply.inbox", message.ReplyTo);
         KeyValuePair<string, string>[] grouped = [new("a", "1"), new("a", "3"), new("b", "2")]; // grouped by name, as on NATS

@@ -47,17 +47,37 @@ public sealed class DownstreamRestartSpreadTests(RestartScenarioNodesFixture nod
         await nodes.Downstream.StopAsync(timeout.Token);
         await nodes.Downstream.StartAsync(timeout.Token);
 
+        // Reconnecting is not what this test is about, and its backoff grows while the node is down (5 s doubling up to
+        // 60 s): on a loaded machine, where stopping and starting the node takes half a minute, the next attempt may come a
+        // minute after the node is back. So the engines get that long to reconnect, and the spread is timed from there.
+        await UntilAsync(() => one.IsDownstreamConnected && two.IsDownstreamConnected, "both engines connected to the restarted downstream again", TimeSpan.FromSeconds(150), one, two);
         await WaitForSpreadAsync(one, two);
 
         // The downstream going away is reported by the downstream connection; presence just follows it to the new session.
         Assert.DoesNotContain(logs.Entries, e => e.EventId.Id == 1204 && e.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
     }
 
-    private static async Task WaitForSpreadAsync(FederationEngine one, FederationEngine two) =>
-        await Poll.UntilAsync(
-            () => Task.FromResult<object?>(Running(one) == Links / 2 && Running(two) == Links / 2 ? true : null),
-            "two links running on each engine",
-            TimeSpan.FromSeconds(90));
+    private Task WaitForSpreadAsync(FederationEngine one, FederationEngine two) =>
+        UntilAsync(() => Running(one) == Links / 2 && Running(two) == Links / 2, "two links running on each engine", TimeSpan.FromSeconds(90), one, two);
+
+    /// <summary>Polls <paramref name="condition"/>; at the deadline fails with both engines' state and what they logged meanwhile.</summary>
+    private async Task UntilAsync(Func<bool> condition, string what, TimeSpan deadline, FederationEngine one, FederationEngine two)
+    {
+        var since = logs.Now;
+        try
+        {
+            await Poll.UntilAsync(() => Task.FromResult<object?>(condition() ? true : null), what, deadline);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"Not {what} within {deadline.TotalSeconds} s: {Describe(one, two)}; logged meanwhile:\n{logs.Timeline(since, Microsoft.Extensions.Logging.LogLevel.Information)}");
+        }
+    }
+
+    private static string Describe(FederationEngine one, FederationEngine two) =>
+        string.Join("; ", new[] { one, two }.Select(e =>
+            $"downstream {(e.IsDownstreamConnected ? "connected" : $"not connected ({e.DownstreamError})")}, links " +
+            string.Join(", ", e.GetLinks().Select(l => $"{l.Exchange[^1..]} {l.State} on {l.RunningOn}"))));
 
     private static int Running(FederationEngine engine) => engine.GetLinks().Count(l => l.State == LinkState.Running);
 

@@ -57,7 +57,7 @@ public static class FileReloadCases
     private static async Task InvalidThenUnrelatedFile(FileReloadCase.Target target)
     {
         await WriteAtomicallyAsync(target.Settings, "{ \"Federation\": ");
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        var deadline = DateTime.UtcNow + BadReloadAssertions.ReloadDeadline;
         while (!BadReloadAssertions.Warned(target.Host, [[File]]) && DateTime.UtcNow < deadline)
         {
             // Poll for the first reload's warning; without it (today) the sequence still goes on after the deadline.

@@ -52,7 +52,7 @@ failed=$(grep -Eo 'Failed: +[0-9]+' "$results/test.log" | awk '{s+=$2} END {prin
 skipped=$(grep -Eo 'Skipped: +[0-9]+' "$results/test.log" | awk '{s+=$2} END {print s+0}')
 {
   # The failed tests by name, so that the closing lines a CI reader sees say which ones (their output is above).
-  grep -E '^\[xUnit\.net [0-9:.]+\] +.*\[FAIL\]$' "$results/test.log" | sed -E 's/^\[xUnit\.net [0-9:.]+\] +/failed: /' | sort -u
+  grep -E '^\[xUnit\.net [0-9:.]+\] +.*\[FAIL\]$' "$results/test.log" | sed -E 's/^\[xUnit\.net [0-9:.]+\] +/failed: /' | sort -u || true
   echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
 } | tee "$results/summary.txt"
 exit "$status"

@@ -18,13 +18,17 @@ namespace Federation.Amqp;
 /// </remarks>
 internal sealed class AmqpWireConnection : IAsyncDisposable
 {
-    private const byte MethodFrame = 1;
+    /// <summary>The frame type of a method frame (connection.start is the first a broker sends).</summary>
+    internal const byte MethodFrame = 1;
     private const byte HeaderFrame = 2;
     private const byte BodyFrame = 3;
     private const byte HeartbeatFrame = 8;
     private const byte FrameEnd = 0xCE;
     private const ushort Channel = 1;
     private const uint DefaultFrameMax = 131_072;
+
+    /// <summary>The AMQP 0-9-1 protocol header a client opens with.</summary>
+    internal static ReadOnlySpan<byte> ProtocolHeader => "AMQP\0\0\u0009\u0001"u8;
 
     private readonly TcpClient tcp;
     private readonly Stream stream;
@@ -217,7 +221,7 @@ internal sealed class AmqpWireConnection : IAsyncDisposable
 
     private async Task HandshakeAsync(AmqpEndpoint endpoint, string connectionName, CancellationToken cancellationToken)
     {
-        await stream.WriteAsync("AMQP\0\0\u0009\u0001"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+        await stream.WriteAsync(ProtocolHeader.ToArray(), cancellationToken).ConfigureAwait(false);
         Expect(await ReadMethodAsync(cancellationToken).ConfigureAwait(false), (10, 10), "connection.start");
         var mechanism = endpoint.ExternalAuthentication ? "EXTERNAL" : "PLAIN";
         var response = endpoint.ExternalAuthentication ? [] : Encoding.UTF8.GetBytes($"\0{endpoint.User}\0{endpoint.Password}");

@@ -12,10 +12,6 @@ internal static class PlainAmqpListenerProbe
     /// <summary>How long the probe may take at most; it runs only on a failed connect, to word the error.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
-    private const byte MethodFrame = 1;
-
-    private static ReadOnlySpan<byte> ProtocolHeader => "AMQP\0\0\u0009\u0001"u8;
-
     /// <summary>
     /// True when <paramref name="host"/>:<paramref name="port"/> answers the AMQP 0-9-1 protocol header in plain text
     /// with connection.start (a method frame) or with its own protocol header; false for anything else, including a TLS
@@ -29,10 +25,10 @@ internal static class PlainAmqpListenerProbe
         {
             using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
             await socket.ConnectAsync(host, port, deadline.Token).ConfigureAwait(false);
-            await socket.SendAsync(ProtocolHeader.ToArray(), SocketFlags.None, deadline.Token).ConfigureAwait(false);
+            await socket.SendAsync(AmqpWireConnection.ProtocolHeader.ToArray(), SocketFlags.None, deadline.Token).ConfigureAwait(false);
             var first = new byte[1];
             var read = await socket.ReceiveAsync(first, SocketFlags.None, deadline.Token).ConfigureAwait(false);
-            return read == 1 && first[0] is MethodFrame or (byte)'A';
+            return read == 1 && first[0] is AmqpWireConnection.MethodFrame or (byte)'A';
         }
         catch (Exception error) when (error is SocketException or IOException or OperationCanceledException)
         {

@@ -68,8 +68,10 @@ internal static partial class Log
     [LoggerMessage(1028, LogLevel.Warning, "Link {LinkId}: deleting upstream queue '{Queue}' discards {Count} message(s) it held ({Why})")]
     public static partial void BufferedMessagesDiscarded(ILogger logger, string linkId, string queue, string count, string why);
 
-    [LoggerMessage(1031, LogLevel.Warning, "Link {LinkId}: deleting its ledger '{Ledger}' on the downstream failed; it stays there (delete it by hand)")]
-    public static partial void LedgerCleanupFailed(ILogger logger, Exception exception, string linkId, string ledger);
+    // The cause as one line, no stack trace: the usual causes (an alarm, a lost connection, the stop's deadline) are
+    // expected operating conditions, and the operator's action (delete the ledger by hand) does not depend on where it threw.
+    [LoggerMessage(1031, LogLevel.Warning, "Link {LinkId}: deleting its ledger '{Ledger}' on the downstream failed ({Cause}); it stays there (delete it by hand)")]
+    public static partial void LedgerCleanupFailed(ILogger logger, string linkId, string ledger, string cause);
 
     [LoggerMessage(1008, LogLevel.Debug, "Link {LinkId} attempt {Attempt} against {Uri} failed")]
     public static partial void LinkAttemptFailed(ILogger logger, Exception exception, string linkId, int attempt, string uri);
@@ -86,8 +88,8 @@ internal static partial class Log
     [LoggerMessage(2027, LogLevel.Warning, "Federation: downstream {Uri} is now cluster '{ClusterName}', was '{PreviousName}', with the same configuration: link ids, leases and upstream queue names derive from the cluster name, so every link starts anew under the new name, with a new upstream queue. The links under '{PreviousName}' stop without deleting their upstream queues, which keep what they buffered (delete them once you no longer need it). Set Federation:ClusterName to keep one name")]
     public static partial void DownstreamClusterNameChanged(ILogger logger, string uri, string clusterName, string previousName);
 
-    [LoggerMessage(2024, LogLevel.Warning, "Federation: downstream {Uri} did not answer within {Timeout} while its connection closed; it closes in the background")]
-    public static partial void DownstreamCloseAbandoned(ILogger logger, string uri, TimeSpan timeout);
+    [LoggerMessage(2024, LogLevel.Warning, "Federation: downstream {Uri} had not closed its connection after {WaitedMs} ms ({Limit}); it closes in the background")]
+    public static partial void DownstreamCloseAbandoned(ILogger logger, string uri, long waitedMs, string limit);
 
     [LoggerMessage(2028, LogLevel.Warning, "Federation: downstream {Uri} blocks what the links publish ({Reason}): a resource alarm on the broker; links hold their messages until it clears")]
     public static partial void DownstreamBlocked(ILogger logger, string uri, string reason);

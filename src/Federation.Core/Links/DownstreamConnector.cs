@@ -208,7 +208,12 @@ internal sealed class DownstreamConnector
         await (deadline is null ? Task.WhenAny(closing, within) : Task.WhenAny(closing, within, deadline.Limit())).ConfigureAwait(false);
         if (!closing.IsCompleted)
         {
-            Log.DownstreamCloseAbandoned(_logger, UriRedaction.Redact(session.Connection.DisplayUri), within.IsCompleted ? CloseWithin : _time.GetElapsedTime(since));
+            // Which limit cut the wait: the close's own, or an engine stop's deadline that the links' waits had mostly spent.
+            Log.DownstreamCloseAbandoned(
+                _logger,
+                UriRedaction.Redact(session.Connection.DisplayUri),
+                (long)_time.GetElapsedTime(since).TotalMilliseconds,
+                within.IsCompleted ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the close's limit of {CloseWithin.TotalSeconds:0.#} s") : "the engine stop's deadline, shared with the links' waits for the downstream");
             _ = closing.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             return;
         }

@@ -416,7 +416,7 @@ internal sealed partial class LinkSession
         }
         catch (Exception ex)
         {
-            Log.LedgerCleanupFailed(_context.Logger, ex, _definition.Id, name);
+            Log.LedgerCleanupFailed(_context.Logger, _definition.Id, name, FailureEpisode.Describe(ex));
         }
     }
 

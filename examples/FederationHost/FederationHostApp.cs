@@ -49,6 +49,11 @@ public static partial class FederationHostApp
                 ContentRootPath = HasExplicitContentRoot(args) ? null : AppContext.BaseDirectory,
             });
         }
+        catch (DirectoryNotFoundException error)
+        {
+            // The framework names only the path; say which setting pointed there.
+            throw new HostConfigurationException([$"contentRoot: the directory does not exist ({error.Message.Replace("Could not find a part of the path ", string.Empty, StringComparison.Ordinal).Trim('\'', '.')})."]);
+        }
         catch (InvalidDataException error) when (error.InnerException is { } cause)
         {
             // The framework's JSON provider reads appsettings files as CreateBuilder adds them; its message names the file.

@@ -89,9 +89,25 @@ public sealed record HostSettings(
             : null;
     }
 
+    /// <summary>The port of an otherwise plain <c>http://host:port</c> URL when it is above 65535, or null.</summary>
+    private static string? OutOfRangePort(string text)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(text, @"^http://[^/@?#]*:(?<port>[0-9]+)/?$", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        return match.Success && (match.Groups["port"].Value.TrimStart('0').Length > 5 || int.Parse(match.Groups["port"].Value, System.Globalization.CultureInfo.InvariantCulture) > 65535)
+            ? match.Groups["port"].Value
+            : null;
+    }
+
     private static (Uri Url, IPAddress? Address)? ReadUrl(string text, bool allowRemote, ICollection<string> problems)
     {
         var shown = ConfigurationShape.Show(text);
+        if (OutOfRangePort(text) is { } port)
+        {
+            // System.Uri refuses such a URL without saying why; the generic message below would blame https or a path.
+            problems.Add($"Host:Url: '{shown}' has the port {port}, out of range: a port is 1 to 65535.");
+            return null;
+        }
+
         if (!Uri.TryCreate(text, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttp || url.AbsolutePath != "/" ||
             url.Query.Length > 0 || url.Fragment.Length > 0 || url.UserInfo.Length > 0)
         {

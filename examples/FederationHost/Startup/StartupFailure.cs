@@ -26,6 +26,11 @@ public static class StartupFailure
     {
         ArgumentNullException.ThrowIfNull(error);
         ArgumentNullException.ThrowIfNull(stderr);
+        if (MissingSettingsFile(configuration) is { } hint)
+        {
+            await stderr.WriteLineAsync(Prefix + Cli.TerminalText.Escape(hint));
+        }
+
         foreach (var line in Describe(error))
         {
             // Problems quote names and values from the settings: escaped, so that none is acted on by the terminal.
@@ -42,6 +47,23 @@ public static class StartupFailure
 
         await stderr.FlushAsync();
         return ExitCode;
+    }
+
+    /// <summary>
+    /// A line saying that the content root given explicitly holds no appsettings.json, or null. An explicit content root
+    /// is there to point at the settings file: when it has none, that is most likely the mistake behind whatever setting
+    /// is reported missing (`validate` says the same).
+    /// </summary>
+    public static string? MissingSettingsFile(IConfiguration? configuration)
+    {
+        var root = configuration?[Microsoft.Extensions.Hosting.HostDefaults.ContentRootKey];
+        if (string.IsNullOrEmpty(root) || !Directory.Exists(root))
+        {
+            return null;
+        }
+
+        var file = Path.Combine(Path.GetFullPath(root), "appsettings.json");
+        return File.Exists(file) ? null : $"appsettings.json: the file does not exist ({file}); the content root names the folder that holds it.";
     }
 
     /// <summary>One line per problem, naming the key or file where it is known.</summary>

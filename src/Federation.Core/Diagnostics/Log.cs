@@ -17,8 +17,8 @@ internal static partial class Log
     [LoggerMessage(1004, LogLevel.Debug, "Link {LinkId} dropped a message ({Reason}): x-received-from has {Hops} hop(s), max-hops {MaxHops}")]
     public static partial void MessageDropped(ILogger logger, string linkId, string reason, int hops, int maxHops);
 
-    [LoggerMessage(1011, LogLevel.Warning, "Link {LinkId} lost {Count} message(s) ({Reason}){Cause}; further losses are counted in federation.link.messages.dropped and the link status until it forwards again")]
-    public static partial void MessagesLost(ILogger logger, string linkId, long count, string reason, string cause);
+    [LoggerMessage(1011, LogLevel.Warning, "Link {LinkId} lost {Count} message(s) ({Reason}){Cause}; further losses are counted in federation.link.messages.dropped and the link status, and belong to this episode until the link has forwarded for {SettlePeriod} without one")]
+    public static partial void MessagesLost(ILogger logger, string linkId, long count, string reason, string cause, TimeSpan settlePeriod);
 
     [LoggerMessage(1027, LogLevel.Debug, "Link {LinkId} lost {Count} more message(s) ({Reason}): {Cause}")]
     public static partial void MessageLostAgain(ILogger logger, string linkId, long count, string reason, string cause);
@@ -44,8 +44,11 @@ internal static partial class Log
     [LoggerMessage(1012, LogLevel.Information, "Link {LinkId} forwards again; {Count} message(s) were lost in that episode")]
     public static partial void ForwardingAfterLoss(ILogger logger, string linkId, long count);
 
-    [LoggerMessage(1005, LogLevel.Warning, "Link {LinkId}: the downstream refused a message (nacked): {Cause}; it was returned to the upstream queue and the link retries. Further refusals are logged at debug until the link forwards again")]
-    public static partial void PublishNacked(ILogger logger, string linkId, string cause);
+    [LoggerMessage(1032, LogLevel.Information, "Link {LinkId} stopped during a loss episode; {Count} message(s) were lost in that episode")]
+    public static partial void StoppedInLossEpisode(ILogger logger, string linkId, long count);
+
+    [LoggerMessage(1005, LogLevel.Warning, "Link {LinkId}: the downstream refused a message (nacked): {Cause}; it was returned to the upstream queue and the link retries. Further refusals are logged at debug until the link has forwarded for {SettlePeriod} without one")]
+    public static partial void PublishNacked(ILogger logger, string linkId, string cause, TimeSpan settlePeriod);
 
     [LoggerMessage(1020, LogLevel.Debug, "Link {LinkId}: the downstream refused another message (nacked): {Cause}; it was returned to the upstream queue")]
     public static partial void PublishNackedAgain(ILogger logger, string linkId, string cause);
@@ -53,8 +56,11 @@ internal static partial class Log
     [LoggerMessage(1021, LogLevel.Information, "Link {LinkId}: the downstream takes messages again; {Count} message(s) were refused (nacked) and returned to the upstream queue in that episode")]
     public static partial void DownstreamAcceptsAgain(ILogger logger, string linkId, long count);
 
-    [LoggerMessage(1029, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}): the downstream failed the commit of a unit of {Count} message(s) forwarded to the exchange: {Cause}. A queue bound to it refused some of them (x-overflow reject-publish at its limit, say) while others may have been stored with the unit's ledger record; the record is revoked, and the messages are not acknowledged upstream: they are forwarded again when the link restarts (unless the link is being removed with its upstream queue), so a queue that took one gets it twice (as the plugin does with a nacked message). Further ones are logged at debug until the link forwards again")]
-    public static partial void UnitPartlyCommitted(ILogger logger, string linkId, string exchange, string upstream, int count, string cause);
+    [LoggerMessage(1033, LogLevel.Information, "Link {LinkId} stopped during a refusal episode; {Count} message(s) were refused (nacked) and returned to the upstream queue in that episode")]
+    public static partial void StoppedInNackEpisode(ILogger logger, string linkId, long count);
+
+    [LoggerMessage(1029, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}): the downstream failed the commit of a unit of {Count} message(s) forwarded to the exchange: {Cause}. A queue bound to it refused some of them (x-overflow reject-publish at its limit, say) while others may have been stored with the unit's ledger record; the record is revoked, and the messages are not acknowledged upstream: they are forwarded again when the link restarts (unless the link is being removed with its upstream queue), so a queue that took one gets it twice (as the plugin does with a nacked message). Further ones are logged at debug until the link has forwarded for {SettlePeriod} without one")]
+    public static partial void UnitPartlyCommitted(ILogger logger, string linkId, string exchange, string upstream, int count, string cause, TimeSpan settlePeriod);
 
     [LoggerMessage(1030, LogLevel.Debug, "Link {LinkId}: the downstream failed the commit of another unit of {Count} message(s) in part: {Cause}; its ledger record is revoked and the messages are not acknowledged upstream")]
     public static partial void UnitPartlyCommittedAgain(ILogger logger, string linkId, int count, string cause);

@@ -66,7 +66,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _downstream = downstream;
         _bindings = bindings;
         _logger = logger;
-        _counters = new LinkCounters(definition, instanceName, telemetry, logger, drops);
+        _counters = new LinkCounters(definition, instanceName, telemetry, logger, time, drops);
         _time = time;
         _sessionContext = new LinkSessionContext(definition, bindings, _feed, generations, _counters, logger, time, new Deduplication.PendingRevocations());
         _instanceName = instanceName;
@@ -179,6 +179,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             await _loop.ConfigureAwait(false);
         }
 
+        // The session is shut down and counts nothing more: an episode still settling ends here (a link that replaces this
+        // one goes on counting in the same drops, and opens an episode of its own).
+        _counters.Stopped();
         _bindings.Detach(_feed);
 
         // Only now, with the session shut down (and its upstream objects cleaned up or kept), may another engine take over.

@@ -18,12 +18,13 @@ internal sealed class LinkCounters
     /// <param name="instanceName">The instance that counts.</param>
     /// <param name="telemetry">Where the metrics go.</param>
     /// <param name="logger">Where loss episodes are logged.</param>
+    /// <param name="time">The engine's clock, for the settle period that ends an episode.</param>
     /// <param name="drops">The drops of the link this one replaces (same id), to go on counting; null for a new link.</param>
-    public LinkCounters(LinkDefinition definition, string instanceName, FederationTelemetry telemetry, ILogger logger, LinkDrops? drops = null)
+    public LinkCounters(LinkDefinition definition, string instanceName, FederationTelemetry telemetry, ILogger logger, TimeProvider time, LinkDrops? drops = null)
     {
         _telemetry = telemetry;
-        _drops = drops ?? new LinkDrops(definition.Id, logger);
-        _nacks = new LinkNacks(definition.Id, logger);
+        _drops = drops ?? new LinkDrops(definition.Id, logger, time);
+        _nacks = new LinkNacks(definition.Id, logger, time);
         _tags =
         [
             new("federation.exchange", definition.Exchange.Name),
@@ -38,7 +39,7 @@ internal sealed class LinkCounters
     /// <summary>What this link dropped, for the link that replaces it when a reload changes its settings.</summary>
     public LinkDrops Drops => _drops;
 
-    /// <summary>Messages that reached the downstream; ends a loss episode and a refusal episode.</summary>
+    /// <summary>Messages that reached the downstream; lets a loss episode and a refusal episode settle (see <see cref="LossEpisode"/>).</summary>
     public void Forwarded(long count)
     {
         _telemetry.MessagesForwarded.Add(count, _tags);
@@ -65,6 +66,13 @@ internal sealed class LinkCounters
     {
         _telemetry.MessagesDropped.Add(count, _tags[0], _tags[1], _tags[2], new("federation.drop.reason", reason));
         return _drops.Lost(reason, count, cause);
+    }
+
+    /// <summary>The link stopped (nothing counts here any more): an open loss or refusal episode ends and is logged with its count.</summary>
+    public void Stopped()
+    {
+        _drops.Stopped();
+        _nacks.Stopped();
     }
 
     /// <summary>A binding change mirrored upstream.</summary>

@@ -9,23 +9,47 @@ namespace Federation.Core.Links;
 /// full downstream (a JetStream stream at its limits with <c>discard: new</c>, a RabbitMQ queue with <c>reject-publish</c>)
 /// nacks every message in flight, session after session, so each one is not worth a warning: the first of an episode is
 /// logged at warning with its cause (no stack trace, the cause is the broker's answer), the others at debug, and the
-/// episode ends, logged once with its count, when the link forwards a message again. Shared by every session of a link.
+/// episode ends, logged once with its count, once the link has gone on forwarding for <see cref="LossEpisode.SettlePeriod"/>
+/// after its last refusal (a queue that takes one message now and then, as its consumer frees room, is one episode), or
+/// when the link stops. Shared by every session of a link.
 /// </summary>
-internal sealed class LinkNacks(string linkId, ILogger logger)
+internal sealed class LinkNacks
 {
-    private readonly LossEpisode _episode = new();
+    private readonly string _linkId;
+    private readonly ILogger _logger;
+    private readonly LossEpisode _episode;
+
+    /// <param name="linkId">The link, for the log.</param>
+    /// <param name="logger">Where refusal episodes are logged.</param>
+    /// <param name="time">The engine's clock, for the episode's settle period.</param>
+    public LinkNacks(string linkId, ILogger logger, TimeProvider time)
+    {
+        _linkId = linkId;
+        _logger = logger;
+        _episode = new LossEpisode(time, (nacked, forwarded) =>
+        {
+            if (forwarded)
+            {
+                Log.DownstreamAcceptsAgain(logger, linkId, nacked);
+            }
+            else
+            {
+                Log.StoppedInNackEpisode(logger, linkId, nacked);
+            }
+        });
+    }
 
     /// <summary>Records one nacked message; the first of an episode is logged at warning.</summary>
     public void Nacked(Exception nack)
     {
         if (_episode.Add(1))
         {
-            Log.PublishNacked(logger, linkId, UriRedaction.RedactText(nack.Message));
+            Log.PublishNacked(_logger, _linkId, UriRedaction.RedactText(nack.Message), LossEpisode.SettlePeriod);
         }
-        else if (logger.IsEnabled(LogLevel.Debug))
+        else if (_logger.IsEnabled(LogLevel.Debug))
         {
             // A full stream nacks every message: the redaction only when the line is written.
-            Log.PublishNackedAgain(logger, linkId, UriRedaction.RedactText(nack.Message));
+            Log.PublishNackedAgain(_logger, _linkId, UriRedaction.RedactText(nack.Message));
         }
     }
 
@@ -37,20 +61,17 @@ internal sealed class LinkNacks(string linkId, ILogger logger)
     {
         if (_episode.Add(count))
         {
-            Log.UnitPartlyCommitted(logger, linkId, exchange, upstream, count, UriRedaction.RedactText(cause.Message));
+            Log.UnitPartlyCommitted(_logger, _linkId, exchange, upstream, count, UriRedaction.RedactText(cause.Message), LossEpisode.SettlePeriod);
         }
-        else if (logger.IsEnabled(LogLevel.Debug))
+        else if (_logger.IsEnabled(LogLevel.Debug))
         {
-            Log.UnitPartlyCommittedAgain(logger, linkId, count, UriRedaction.RedactText(cause.Message));
+            Log.UnitPartlyCommittedAgain(_logger, _linkId, count, UriRedaction.RedactText(cause.Message));
         }
     }
 
-    /// <summary>Called for every forwarded message: closes an open episode (one volatile read otherwise).</summary>
-    public void Forwarded()
-    {
-        if (_episode.Close() is { } nacked)
-        {
-            Log.DownstreamAcceptsAgain(logger, linkId, nacked);
-        }
-    }
+    /// <summary>Called for every forwarded message: lets an open episode settle (two volatile reads otherwise).</summary>
+    public void Forwarded() => _episode.Forwarded();
+
+    /// <summary>The link stopped: an open episode ends and is logged with its count.</summary>
+    public void Stopped() => _episode.Stopped();
 }

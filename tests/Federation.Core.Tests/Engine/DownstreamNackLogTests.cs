@@ -8,7 +8,8 @@ namespace Federation.Core.Tests.Engine;
 
 /// <summary>
 /// A downstream that refuses everything for a while (a full stream or queue) is one failure episode: its nacks are logged
-/// once at warning with the cause and no stack trace, the rest at debug, and once when the downstream takes messages again.
+/// once at warning with the cause and no stack trace, the rest at debug, and once when the downstream has taken messages
+/// again for the settle period (<see cref="LossEpisode.SettlePeriod"/>, 10 s of real time here, within the 30 s deadline).
 /// (Without duplicate suppression, as on a JetStream downstream: with it, a refused unit fails the session without a 1005.)
 /// </summary>
 public sealed class DownstreamNackLogTests

@@ -257,10 +257,25 @@ internal sealed class AmqpConnection : IBrokerConnection
             cancellationToken);
     }
 
-    public ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken)
+    public async ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken) =>
+        await DeleteQueueCountingDiscardedAsync(name, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>queue.delete, whose reply (delete-ok) carries the number of messages the deletion discarded; 0 for a missing queue.</summary>
+    public async ValueTask<long?> DeleteQueueCountingDiscardedAsync(string name, CancellationToken cancellationToken)
     {
         AmqpNames.Check(name, "queue");
-        return IgnoreNotFoundAsync(RunAsync((channel, ct) => channel.QueueDeleteAsync(name, ifUnused: false, ifEmpty: false, noWait: false, ct), AmqpErrors.Operation.Other, cancellationToken));
+        uint discarded = 0;
+        try
+        {
+            await RunAsync(async (channel, ct) => discarded = await channel.QueueDeleteAsync(name, ifUnused: false, ifEmpty: false, noWait: false, ct).ConfigureAwait(false), AmqpErrors.Operation.Other, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ResourceNotFoundException)
+        {
+            // Deleting a queue that is already gone is a no-op by contract, and discards nothing.
+            return 0;
+        }
+
+        return discarded;
     }
 
     /// <summary>A passive declare, whose reply carries the ready message count; null for a missing queue.</summary>

@@ -13,6 +13,9 @@ public sealed class AmqpTransportContractTests(RabbitMqNodeFixture fixture) : Tr
 
     protected override string BrokerUri => fixture.Node.AmqpUri();
 
+    /// <summary>RabbitMQ's queue.delete-ok carries the number of messages the deletion discarded.</summary>
+    protected override bool CountsDiscardedMessages => true;
+
     /// <summary>
     /// Closes every connection of the node from the broker side (320 CONNECTION_FORCED), as a failing network would.
     /// rabbitmqctl rather than the management API: the API only lists connections after its next statistics tick.

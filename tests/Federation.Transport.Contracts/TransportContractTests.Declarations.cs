@@ -141,6 +141,34 @@ public abstract partial class TransportContractTests
     }
 
     [Fact]
+    public async Task DeleteQueueCountingDiscarded_ReportsWhatTheQueueHeld_DeliveriesGivenBackIncluded_OrNullWhenItCannotTell()
+    {
+        var connection = await OpenAsync();
+        var queue = await DeclareQueueAsync(connection);
+        var publisher = await OpenPublisherAsync(connection);
+        for (var i = 0; i < 3; i++)
+        {
+            await PublishToQueueAsync(publisher, queue, $"m{i}");
+        }
+
+        if (Has(TransportCapabilities.AtLeastOnce))
+        {
+            // A consumer takes one and closes without acking it: it is back in the queue, and goes with it.
+            var recorder = await DeliveryRecorder.StartAsync(connection, queue, new ConsumerOptions(1), ackOnReceipt: false, Ct);
+            await Eventually.TrueAsync(() => recorder.Count == 1, Patience, "the consumer should take one");
+            await recorder.Consumer.DisposeAsync();
+        }
+
+        var discarded = await connection.DeleteQueueCountingDiscardedAsync(queue, Ct);
+        var again = await connection.DeleteQueueCountingDiscardedAsync(queue, Ct);
+
+        Assert.Equal(CountsDiscardedMessages ? 3L : (long?)null, discarded);
+        Assert.Equal(CountsDiscardedMessages ? 0L : (long?)null, again);
+        await Assert.ThrowsAsync<ResourceNotFoundException>(async () =>
+            await connection.ConsumeAsync(queue, new ConsumerOptions(1), (_, _) => ValueTask.CompletedTask, Ct));
+    }
+
+    [Fact]
     public async Task Bind_WithMissingSourceOrDestination_ThrowsResourceNotFound()
     {
         var connection = await OpenAsync();

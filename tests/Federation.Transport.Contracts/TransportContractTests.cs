@@ -36,6 +36,12 @@ public abstract partial class TransportContractTests : IAsyncLifetime
     /// <summary>The capabilities the transport under test declares.</summary>
     protected TransportCapabilities Capabilities => Transport.Capabilities;
 
+    /// <summary>
+    /// Whether the transport under test reports how many messages a queue deletion discarded
+    /// (<see cref="IBrokerConnection.DeleteQueueCountingDiscardedAsync"/>); one that cannot tell must report null.
+    /// </summary>
+    protected virtual bool CountsDiscardedMessages => false;
+
     /// <summary>Simulates a network failure of every open connection; the broker keeps running and keeps what it has.</summary>
     protected abstract Task DropConnectionsAsync();
 

@@ -144,14 +144,19 @@ internal sealed class BrokerVirtualHost(InMemoryBroker broker, string name)
         }
     }
 
-    public void DeleteQueue(string queue)
+    /// <summary>Deletes the queue with its ready messages; returns how many those were (0 for a missing queue), as AMQP's delete-ok does.</summary>
+    public int DeleteQueue(string queue)
     {
         lock (Sync)
         {
-            if (queues.TryGetValue(queue, out var found))
+            if (!queues.TryGetValue(queue, out var found))
             {
-                DeleteQueueCore(found);
+                return 0;
             }
+
+            var discarded = found.ReadyCount;
+            DeleteQueueCore(found);
+            return discarded;
         }
     }
 

@@ -309,12 +309,12 @@ internal sealed partial class LinkSession
     /// <param name="drainTimeout">How long each step may wait for the upstream.</param>
     /// <param name="discarding">
     /// Why a cleanup discards messages the link was meant to forward (a new definition declares the queue otherwise): the
-    /// queue's message count is then logged at warning before it goes. Null for a plain clean stop.
+    /// number of messages the queue's deletion discarded is then logged at warning. Null for a plain clean stop.
     /// </param>
     /// <param name="stoppedFor">
-    /// Why a plain clean stop deletes the queue (the link removed, its exchange deleted, the engine stopped): the queue is
-    /// counted before it goes, and a queue that held messages is logged at warning with their number, as for
-    /// <paramref name="discarding"/>; an empty one (or one the transport cannot count) is not.
+    /// Why a plain clean stop deletes the queue (the link removed, its exchange deleted, the engine stopped): a deletion that
+    /// discarded messages is logged at warning with their number, as for <paramref name="discarding"/>; one that discarded
+    /// none (or whose count the transport cannot tell) is not.
     /// </param>
     /// <param name="dropLedger">
     /// Delete the link's downstream ledger even though its upstream queue stays: another link (another id, so another ledger)
@@ -368,16 +368,15 @@ internal sealed partial class LinkSession
             try
             {
                 using var timeout = new CancellationTokenSource(drainTimeout, _context.Time);
-                if (discarding is not null || stoppedFor is not null)
+
+                // The deletion's own count: one read before it missed what the upstream exchange still routed to the
+                // queue in between.
+                var discarded = await _upstream.DeleteQueueCountingDiscardedAsync(QueueName, timeout.Token).ConfigureAwait(false);
+                if (discarding is not null || (stoppedFor is not null && discarded > 0))
                 {
-                    var count = await _upstream.CountQueueMessagesAsync(QueueName, timeout.Token).ConfigureAwait(false);
-                    if (discarding is not null || count > 0)
-                    {
-                        Log.BufferedMessagesDiscarded(_context.Logger, _definition.Id, QueueName, count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", discarding ?? stoppedFor!);
-                    }
+                    Log.BufferedMessagesDiscarded(_context.Logger, _definition.Id, QueueName, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", discarding ?? stoppedFor!);
                 }
 
-                await _upstream.DeleteQueueAsync(QueueName, timeout.Token).ConfigureAwait(false);
                 dropLedger = true;
                 await _upstream.DeleteExchangeAsync(InternalExchange, timeout.Token).ConfigureAwait(false);
                 await _upstream.DeleteExchangeAsync(UpstreamNaming.SentinelExchangeName(QueueName), timeout.Token).ConfigureAwait(false);

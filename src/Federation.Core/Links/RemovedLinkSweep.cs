@@ -282,7 +282,6 @@ internal sealed class RemovedLinkSweep
         await using (upstream.ConfigureAwait(false))
         {
             var queue = UpstreamNaming.QueueName(definition.UpstreamExchange, definition.ClusterName, definition.VirtualHost, definition.Exchange.Name, upstream.VirtualHost);
-            var count = await upstream.CountQueueMessagesAsync(queue, cancellationToken).ConfigureAwait(false);
             if (moved)
             {
                 Log.MovedLinkQueueDeleted(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, UriRedaction.Redact(definition.Upstream.Uris[0]));
@@ -292,12 +291,12 @@ internal sealed class RemovedLinkSweep
                 Log.RemovedLinkQueueDeleted(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, string.Join(", ", keptFor));
             }
 
-            if (count != 0)
+            // The deletion's own count, not one read before it: the upstream exchange routes to the queue until it is gone.
+            var discarded = await upstream.DeleteQueueCountingDiscardedAsync(queue, cancellationToken).ConfigureAwait(false);
+            if (discarded != 0)
             {
-                Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", moved ? "a reload moved the link to another upstream and no live instance has it from this one any more" : "no live instance has the link any more");
+                Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", moved ? "a reload moved the link to another upstream and no live instance has it from this one any more" : "no live instance has the link any more");
             }
-
-            await upstream.DeleteQueueAsync(queue, cancellationToken).ConfigureAwait(false);
 
             // Which generation was current is not known here: both go, as neither is of use without the queue.
             await upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(queue, 'A'), cancellationToken).ConfigureAwait(false);

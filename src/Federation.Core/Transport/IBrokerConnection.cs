@@ -51,9 +51,32 @@ public interface IBrokerConnection : IAsyncDisposable
     ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken);
 
     /// <summary>
-    /// How many messages the queue holds ready for delivery, or <see langword="null"/> when the transport cannot tell (the
-    /// default) or the queue does not exist. The engine asks before it deletes a link's upstream queue with what it buffers,
-    /// so that the warning it logs says how many messages that discards.
+    /// Deletes a queue and the messages in it, as <see cref="DeleteQueueAsync"/> does, and returns how many messages the
+    /// deletion discarded as the broker reports it (AMQP: the message count of <c>queue.delete-ok</c>): what the queue held
+    /// at that moment, deliveries that closed consumers gave back included; 0 for a missing queue. <see langword="null"/>
+    /// when the transport cannot tell (the default). The engine deletes a link's upstream queue with this, so that the
+    /// warning it logs (event 1028) says how many messages that discarded.
+    /// </summary>
+    /// <remarks>
+    /// A count read before the deletion (<see cref="CountQueueMessagesAsync"/>) misses whatever reaches the queue between
+    /// the two calls: what an exchange still routes to it, and the deliveries a consumer that closes meanwhile gives back.
+    /// Only the deletion's own answer is the number discarded.
+    /// </remarks>
+    /// <param name="name">The queue's name.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    // A default method, so that transports (and decorators of connections) written before it keep compiling and working:
+    // they delete as before and report an unknown number, never a wrong one. A decorator must pass it on to report the
+    // inner connection's count.
+    async ValueTask<long?> DeleteQueueCountingDiscardedAsync(string name, CancellationToken cancellationToken)
+    {
+        await DeleteQueueAsync(name, cancellationToken).ConfigureAwait(false);
+        return null;
+    }
+
+    /// <summary>
+    /// How many messages the queue holds ready for delivery now, or <see langword="null"/> when the transport cannot tell
+    /// (the default) or the queue does not exist. A snapshot: for how many messages a deletion discards, see
+    /// <see cref="DeleteQueueCountingDiscardedAsync"/>.
     /// </summary>
     ValueTask<long?> CountQueueMessagesAsync(string name, CancellationToken cancellationToken) => ValueTask.FromResult<long?>(null);
 

@@ -181,6 +181,12 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     }
 
     /// <summary>Deletes the queue's durable consumer (and so what it had not acknowledged). The stream stays: other links may read it.</summary>
+    /// <remarks>
+    /// How many messages that discards is left unknown (the interface's default for
+    /// <see cref="IBrokerConnection.DeleteQueueCountingDiscardedAsync"/>): the consumer has no filter subject (the bindings
+    /// filter on the client), so its pending count takes in every message of the exchange past it, routing keys the queue
+    /// is not bound to included, and the deletion itself reports no count. A bound, not the number discarded.
+    /// </remarks>
     public async ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken)
     {
         ThrowIfLost();

@@ -222,6 +222,9 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         return ValueTask.CompletedTask;
     }
 
+    // How many messages a deletion discards is left unknown (the interface's default for DeleteQueueCountingDiscardedAsync):
+    // what the emulated queue still holds is reported to its consumers as dropped when the connection closes (see
+    // DisposeAsync), and counting it here too would count it twice.
     public async ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken)
     {
         ThrowIfLost();

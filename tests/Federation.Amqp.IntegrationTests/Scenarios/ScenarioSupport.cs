@@ -66,12 +66,12 @@ internal sealed class ScenarioContext : IAsyncDisposable
 
     public static string UniqueName(string prefix) => $"{prefix}.{Guid.NewGuid():N}";
 
-    public async Task<IChannel> ChannelAsync(RabbitMqNode node)
+    public async Task<IChannel> ChannelAsync(RabbitMqNode node, CreateChannelOptions? options = null)
     {
         var factory = new ConnectionFactory { Uri = new Uri($"amqp://guest:guest@127.0.0.1:{node.AmqpPort}/") };
         var connection = await factory.CreateConnectionAsync();
         connections.Add(connection);
-        var channel = await connection.CreateChannelAsync();
+        var channel = await connection.CreateChannelAsync(options);
         connections.Add(channel);
         return channel;
     }
@@ -121,9 +121,9 @@ internal sealed class ScenarioContext : IAsyncDisposable
         return options;
     }
 
-    public async Task<FederationEngine> StartEngineAsync(FederationOptions options, ExplicitTopology? explicitTopology = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
+    public async Task<FederationEngine> StartEngineAsync(FederationOptions options, ExplicitTopology? explicitTopology = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null, Federation.Core.Transport.ITransport? transport = null)
     {
-        var engine = new FederationEngine(options, [new AmqpTransport()], loggerFactory, explicitTopology: explicitTopology);
+        var engine = new FederationEngine(options, [transport ?? new AmqpTransport()], loggerFactory, explicitTopology: explicitTopology);
         engines.Add(engine);
         await engine.StartAsync(CancellationToken.None);
         return engine;

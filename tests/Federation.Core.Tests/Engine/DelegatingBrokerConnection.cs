@@ -27,7 +27,9 @@ internal abstract class DelegatingBrokerConnection(IBrokerConnection inner) : IB
 
     public ValueTask DeclareQueueAsync(QueueSpec queue, CancellationToken cancellationToken) => Inner.DeclareQueueAsync(queue, cancellationToken);
 
-    public ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken) => Inner.DeleteQueueAsync(name, cancellationToken);
+    public virtual ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken) => Inner.DeleteQueueAsync(name, cancellationToken);
+
+    public virtual ValueTask<long?> DeleteQueueCountingDiscardedAsync(string name, CancellationToken cancellationToken) => Inner.DeleteQueueCountingDiscardedAsync(name, cancellationToken);
 
     public ValueTask<long?> CountQueueMessagesAsync(string name, CancellationToken cancellationToken) => Inner.CountQueueMessagesAsync(name, cancellationToken);
 

@@ -16,6 +16,8 @@ public sealed class MovedLinkQueueSweepTests : IAsyncLifetime
     private readonly Testbed _bed = new();
     private readonly FakeTimeProvider _time = new();
     private readonly Dictionary<string, FederationEngine> _engines = new(StringComparer.Ordinal);
+    private readonly CapturingLoggerProvider _logs = new();
+    private BeforeQueueDeletionTransport? _deletions;
 
     public async Task InitializeAsync()
     {
@@ -23,6 +25,7 @@ public sealed class MovedLinkQueueSweepTests : IAsyncLifetime
         _bed.Broker("U");
         _bed.Broker("U2");
         await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed");
+        _deletions = new BeforeQueueDeletionTransport(_bed.Transport);
     }
 
     public async Task DisposeAsync()
@@ -33,6 +36,7 @@ public sealed class MovedLinkQueueSweepTests : IAsyncLifetime
         }
 
         await _bed.DisposeAsync();
+        _logs.Dispose();
     }
 
     [Theory]
@@ -42,7 +46,7 @@ public sealed class MovedLinkQueueSweepTests : IAsyncLifetime
     {
         foreach (var instance in new[] { "host-a", "host-b" })
         {
-            var engine = new FederationEngine(Options(instance, "U"), [_bed.Transport], timeProvider: _time);
+            var engine = new FederationEngine(Options(instance, "U"), [_deletions!], _logs.AsFactory(), timeProvider: _time);
             _engines.Add(instance, engine);
             await engine.StartAsync(CancellationToken.None);
         }
@@ -54,6 +58,23 @@ public sealed class MovedLinkQueueSweepTests : IAsyncLifetime
         // A few heartbeats more, so that each has heard the other claim the link.
         var settled = _time.GetUtcNow();
         await AdvanceUntilAsync(() => _time.GetUtcNow() - settled >= TimeSpan.FromSeconds(5) && States() == "Running,Waiting", TimeSpan.FromSeconds(20));
+
+        // Messages still reach the old queue right before it is deleted (straight, through the default exchange): the
+        // warning counts what the deletion discarded, these included.
+        var publisher = await _bed.ConnectAsync("U");
+        int? heldAtDeletion = null;
+        _deletions!.BeforeDeletion = async name =>
+        {
+            if (name == queue && heldAtDeletion is null && old.QueueExists("/", queue))
+            {
+                for (var i = 0; i < 5; i++)
+                {
+                    await Testbed.PublishAsync(publisher, string.Empty, queue, $"late{i}");
+                }
+
+                heldAtDeletion = old.GetMessageCount("/", queue);
+            }
+        };
 
         var holder = _engines.Single(e => e.Value.GetLinks()[0].State == LinkState.Running).Key;
         var other = _engines.Keys.Single(k => k != holder);
@@ -67,6 +88,9 @@ public sealed class MovedLinkQueueSweepTests : IAsyncLifetime
         await AdvanceUntilAsync(
             () => moved.QueueExists("/", queue) && States() == "Running,Waiting" && !old.QueueExists("/", queue),
             TimeSpan.FromSeconds(30));
+        Assert.True(heldAtDeletion >= 5, $"held at deletion: {heldAtDeletion}");
+        var discarded = Assert.Single(_logs.WithId(1028));
+        Assert.Contains($"discards {heldAtDeletion} message(s) it held", discarded.Message, StringComparison.Ordinal);
     }
 
     private static FederationOptions Options(string instance, string upstreamBroker) =>

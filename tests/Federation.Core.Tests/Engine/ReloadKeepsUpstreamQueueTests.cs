@@ -19,11 +19,12 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
     private readonly Testbed _bed = new();
     private readonly CapturingLoggerProvider _logs = new();
     private HeldConfirmsTransport? _transport;
+    private BeforeQueueDeletionTransport? _deletions;
 
     public Task InitializeAsync()
     {
         // Confirms are held so that, with prefetch-count 1, messages stay buffered in the upstream queue.
-        _bed.WrapTransport = inner => _transport = new HeldConfirmsTransport(inner);
+        _bed.WrapTransport = inner => _transport = new HeldConfirmsTransport(_deletions = new BeforeQueueDeletionTransport(inner));
         return Task.CompletedTask;
     }
 
@@ -208,6 +209,41 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         Assert.Equal(LogLevel.Warning, discarded.Level);
         Assert.Contains("removed from the configuration", discarded.Message, StringComparison.Ordinal);
         Assert.Matches("discards [23] message", discarded.Message);
+    }
+
+    [Fact]
+    public async Task The_number_of_messages_discarded_is_what_the_queue_held_when_it_was_deleted_including_what_reached_it_just_before()
+    {
+        var (engine, downstream) = await StartBufferingAsync();
+
+        // Messages the upstream exchange routes while the link stops, until its queue is gone: the count used to be read
+        // before the deletion, and these were discarded without a word.
+        var publisher = await _bed.ConnectAsync("U");
+        int? heldAtDeletion = null;
+        _deletions!.BeforeDeletion = async queue =>
+        {
+            if (queue == UpstreamQueue)
+            {
+                for (var i = 0; i < 5; i++)
+                {
+                    await Testbed.PublishAsync(publisher, "upstream", "key", $"late{i}");
+                }
+
+                heldAtDeletion = UpstreamMessages;
+            }
+        };
+
+        var removed = Configuration(_ => { });
+        removed.Policies.Clear();
+        await engine.UpdateAsync(removed, CancellationToken.None);
+
+        Assert.False(_bed.Broker("U").QueueExists("/", UpstreamQueue));
+        Assert.NotNull(heldAtDeletion);
+        Assert.InRange(heldAtDeletion.Value, 2 + 5, 3 + 5); // m1, m2 and the late ones; m0 too once the consumer's close returned it
+        var discarded = Assert.Single(_logs.WithId(1028));
+        Assert.Equal(LogLevel.Warning, discarded.Level);
+        Assert.Contains($"discards {heldAtDeletion} message(s) it held", discarded.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(downstream.Bodies, body => body.StartsWith("late", StringComparison.Ordinal));
     }
 
     [Fact]

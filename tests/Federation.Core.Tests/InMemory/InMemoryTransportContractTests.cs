@@ -21,6 +21,8 @@ public sealed class InMemoryTransportContractTests : TransportContractTests
 
     protected override string BrokerUri => "memory://guest:secret@contract-broker/";
 
+    protected override bool CountsDiscardedMessages => true;
+
     protected override Task DropConnectionsAsync()
     {
         broker.DropConnections();

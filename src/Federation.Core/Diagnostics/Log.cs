@@ -136,8 +136,9 @@ internal static partial class Log
     [LoggerMessage(2022, LogLevel.Debug, "Link {LinkId}, removed from this instance's configuration: its upstream queue stays, as {Why}")]
     public static partial void RemovedLinkQueueStillKept(ILogger logger, string linkId, string why);
 
-    [LoggerMessage(2023, LogLevel.Warning, "Link {LinkId}, removed from this instance's configuration: looking again whether its upstream queue, kept for other instances, may go failed; it stays on the upstream")]
-    public static partial void RemovedLinkSweepFailed(ILogger logger, Exception exception, string linkId);
+    // The cause in one line: an unreachable upstream or downstream is the usual one, and the queue stays either way.
+    [LoggerMessage(2023, LogLevel.Warning, "Link {LinkId}, {What}: looking again whether its upstream queue, kept for other instances, may go failed ({Cause}); it stays on the upstream")]
+    public static partial void RemovedLinkSweepFailed(ILogger logger, string linkId, string what, string cause);
 
     [LoggerMessage(2004, LogLevel.Warning, "Two upstream set elements resolve to the same link {LinkId} ({Exchange} <- {Upstream}, exchange '{UpstreamExchange}'); only the first is used")]
     public static partial void DuplicateLink(ILogger logger, string linkId, string exchange, string upstream, string upstreamExchange);

@@ -168,7 +168,11 @@ internal sealed class RemovedLinkSweep
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.RemovedLinkSweepFailed(_logger, ex, definition.Id);
+            Log.RemovedLinkSweepFailed(
+                _logger,
+                definition.Id,
+                moved ? $"moved by a reload away from upstream {UriRedaction.Redact(definition.Upstream.Uris[0])}" : "removed from this instance's configuration",
+                FailureEpisode.Describe(ex));
         }
     }
 

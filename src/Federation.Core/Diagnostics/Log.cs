@@ -26,7 +26,7 @@ internal static partial class Log
     [LoggerMessage(1016, LogLevel.Debug, "Link {LinkId} dropped another message the downstream can never take ({Reason}): {Cause}")]
     public static partial void MessageRefusedAgain(ILogger logger, string linkId, string reason, string cause);
 
-    [LoggerMessage(1017, LogLevel.Warning, "Link {LinkId}: the upstream did not answer within {Timeout} while the link stopped; its connection is closed in the background, its upstream objects are not cleaned up, and what it had not acknowledged is redelivered")]
+    [LoggerMessage(1017, LogLevel.Warning, "Link {LinkId}: its upstream consumer did not stop within {Timeout} while the link stopped (the upstream did not answer, or a delivery in hand still waited for the downstream); its connection is closed in the background, its upstream objects are not cleaned up, and what it had not acknowledged is redelivered")]
     public static partial void UpstreamTeardownAbandoned(ILogger logger, string linkId, TimeSpan timeout);
 
     [LoggerMessage(1018, LogLevel.Warning, "Link {LinkId}: the upstream exchange '{UpstreamExchange}' was deleted and declared again since the last check, which took the link's bindings from it; {Count} binding(s) were declared again")]

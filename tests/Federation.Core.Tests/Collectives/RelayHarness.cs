@@ -19,12 +19,14 @@ internal sealed class RelayHarness : IDisposable
     private readonly FederationTelemetry _telemetry = new();
     private readonly BrokerMetrics _metrics;
 
-    public RelayHarness(Action<FederationBrokerOptions>? configure = null)
+    /// <param name="configure">Changes the options.</param>
+    /// <param name="cluster">The cluster name: a test that records the metrics by cluster needs its own.</param>
+    public RelayHarness(Action<FederationBrokerOptions>? configure = null, string cluster = Cluster)
     {
-        Options = new FederationBrokerOptions { ClusterName = Cluster, FederationUri = "memory://fed", CollectiveUri = "memory://london", InstanceName = Instance };
+        Options = new FederationBrokerOptions { ClusterName = cluster, FederationUri = "memory://fed", CollectiveUri = "memory://london", InstanceName = Instance };
         configure?.Invoke(Options);
-        Subjects = FederationBrokerSubjects.For(Cluster, Options.SubjectPrefix);
-        _metrics = new BrokerMetrics(_telemetry, Cluster, Instance);
+        Subjects = FederationBrokerSubjects.For(cluster, Options.SubjectPrefix);
+        _metrics = new BrokerMetrics(_telemetry, cluster, Instance);
         Relay = BrokerRelays.Create(Options, Instance, Subjects, _metrics, NullLogger.Instance, TimeProvider.System);
     }
 

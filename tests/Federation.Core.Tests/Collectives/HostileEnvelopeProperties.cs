@@ -150,6 +150,39 @@ public sealed class HostileEnvelopeProperties
         });
     }
 
+    [Fact]
+    public async Task A_broker_on_the_bus_takes_a_flood_of_hostile_messages_both_ways_and_goes_on_serving()
+    {
+        await using var testbed = new CollectivesTestbed();
+        var broker = await testbed.StartBrokerAsync("flood", "fed", "london");
+        await testbed.StartNodesAsync("london", "mcollective", "web1", "web2");
+        var federation = await testbed.ConnectAsync("fed", "hostile-client");
+        var collective = await testbed.ConnectAsync("london", "hostile-node");
+        var sent = 0;
+        foreach (var headers in Headers.Sample(50, 400))
+        {
+            // What the bus itself refuses never reaches the broker; everything else must be handled.
+            if (SubjectHeaderRules.FindViolation(new SubjectMessage("x", ReadOnlyMemory<byte>.Empty, headers)) is not null)
+            {
+                continue;
+            }
+
+            await federation.PublishAsync(new SubjectMessage("choria.federation.flood.federation", "x"u8.ToArray(), headers), CancellationToken.None);
+            await collective.PublishAsync(new SubjectMessage("choria.federation.flood.collective", "y"u8.ToArray(), headers), CancellationToken.None);
+            sent++;
+        }
+
+        await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.RequestsReceived == sent && broker.Statistics.RepliesReceived >= sent, "every message was handled");
+        Assert.Equal(0, testbed.Registry.GetOrAdd("fed").HandlerFailures);
+        Assert.Equal(0, testbed.Registry.GetOrAdd("london").HandlerFailures);
+        var client = await testbed.ClientAsync("fed");
+        var replies = await client.RequestAsync(new FederatedRequest
+        {
+            Federations = ["flood"], Targets = ["mcollective.node.web1", "mcollective.node.web2"], ExpectedReplies = 2, Timeout = TimeSpan.FromSeconds(30),
+        }, CancellationToken.None);
+        Assert.True(replies.Completed);
+    }
+
     private static bool Is(KeyValuePair<string, string> header, string name) => string.Equals(header.Key, name, StringComparison.OrdinalIgnoreCase);
 
     private static void AssertGuarded(RelayHarness harness, string subject, string pattern)

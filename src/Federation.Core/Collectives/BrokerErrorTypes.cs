@@ -12,6 +12,9 @@ public static class BrokerErrorTypes
     /// <summary>A request target is not an allowed subject (escape attempt or typo); the whole request is dropped.</summary>
     public const string TargetRejected = "target_rejected";
 
+    /// <summary>A request lists more targets than <see cref="FederationBrokerOptions.MaxTargets"/>; the whole request is dropped.</summary>
+    public const string TooManyTargets = "too_many_targets";
+
     /// <summary>The client reply subject is not an allowed subject.</summary>
     public const string ReplyRejected = "reply_rejected";
 

@@ -12,10 +12,10 @@ internal static class BrokerRelays
         var guard = new SubjectGuard(options);
         return options.Envelope switch
         {
-            FederationEnvelopeFormat.ChoriaV1 => new ChoriaMessageRelay(ChoriaProtocolVersion.V1, cluster, instance, subjects, guard, metrics, logger, time),
-            FederationEnvelopeFormat.ChoriaV2 => new ChoriaMessageRelay(ChoriaProtocolVersion.V2, cluster, instance, subjects, guard, metrics, logger, time),
-            FederationEnvelopeFormat.Choria => new ChoriaMessageRelay(accepted: null, cluster, instance, subjects, guard, metrics, logger, time),
-            _ => new MessageRelay(cluster, instance, subjects, options.MaxHops, guard, metrics, logger, time),
+            FederationEnvelopeFormat.ChoriaV1 => new ChoriaMessageRelay(ChoriaProtocolVersion.V1, cluster, instance, subjects, options.MaxHops, options.MaxTargets, guard, metrics, logger, time),
+            FederationEnvelopeFormat.ChoriaV2 => new ChoriaMessageRelay(ChoriaProtocolVersion.V2, cluster, instance, subjects, options.MaxHops, options.MaxTargets, guard, metrics, logger, time),
+            FederationEnvelopeFormat.Choria => new ChoriaMessageRelay(accepted: null, cluster, instance, subjects, options.MaxHops, options.MaxTargets, guard, metrics, logger, time),
+            _ => new MessageRelay(cluster, instance, subjects, options.MaxHops, options.MaxTargets, guard, metrics, logger, time),
         };
     }
 }

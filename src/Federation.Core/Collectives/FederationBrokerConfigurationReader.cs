@@ -32,6 +32,7 @@ internal static class FederationBrokerConfigurationReader
         ReadString(section, nameof(options.TargetPattern), v => options.TargetPattern = v);
         ReadString(section, nameof(options.ReplyPattern), v => options.ReplyPattern = v);
         ReadInt(section, nameof(options.MaxHops), options, v => options.MaxHops = v);
+        ReadInt(section, nameof(options.MaxTargets), options, v => options.MaxTargets = v);
         ReadInt(section, nameof(options.Workers), options, v => options.Workers = v);
         ReadEnvelope(section, options);
 
@@ -50,7 +51,8 @@ internal static class FederationBrokerConfigurationReader
     [
         nameof(FederationBrokerOptions.ClusterName), nameof(FederationBrokerOptions.FederationUri), nameof(FederationBrokerOptions.CollectiveUri),
         nameof(FederationBrokerOptions.InstanceName), nameof(FederationBrokerOptions.SubjectPrefix), nameof(FederationBrokerOptions.TargetPattern),
-        nameof(FederationBrokerOptions.ReplyPattern), nameof(FederationBrokerOptions.MaxHops), nameof(FederationBrokerOptions.Workers),
+        nameof(FederationBrokerOptions.ReplyPattern), nameof(FederationBrokerOptions.MaxHops), nameof(FederationBrokerOptions.MaxTargets),
+        nameof(FederationBrokerOptions.Workers),
         nameof(FederationBrokerOptions.Envelope),
     ];
 

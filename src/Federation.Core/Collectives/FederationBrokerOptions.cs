@@ -14,6 +14,12 @@ public sealed class FederationBrokerOptions
     public const int DefaultMaxHops = 8;
 
     /// <summary>
+    /// Default <see cref="MaxTargets"/>: five times the 200 targets per message that Choria's clients and
+    /// <see cref="FederatedClientOptions.TargetsPerMessage"/> send.
+    /// </summary>
+    public const int DefaultMaxTargets = 1000;
+
+    /// <summary>
     /// Default <see cref="TargetPattern"/>, the Ruby broker's whitelist plus service agents:
     /// <c>&lt;collective&gt;.broadcast.agent.&lt;x&gt;</c>, <c>&lt;collective&gt;.broadcast.service.&lt;x&gt;</c>, <c>&lt;collective&gt;.node.&lt;x&gt;</c>.
     /// </summary>
@@ -41,8 +47,18 @@ public sealed class FederationBrokerOptions
     /// </summary>
     public string SubjectPrefix { get; set; } = DefaultSubjectPrefix;
 
-    /// <summary>A message that already passed this many brokers is dropped and counted as an error (error.type <c>hop_limit</c>).</summary>
+    /// <summary>
+    /// A message that already passed this many brokers is dropped and counted as an error (error.type <c>hop_limit</c>). With a
+    /// Choria envelope, which has no hop count, a message whose trail already holds twice this many hops is dropped.
+    /// </summary>
     public int MaxHops { get; set; } = DefaultMaxHops;
+
+    /// <summary>
+    /// The most targets one request may list (repeated ones count). Every target gets a copy of the body, so without a limit
+    /// one message of a few hundred kilobytes from any client or node on the federation would become gigabytes published
+    /// into the collective. A request with more is dropped whole and counted as an error (error.type <c>too_many_targets</c>).
+    /// </summary>
+    public int MaxTargets { get; set; } = DefaultMaxTargets;
 
     /// <summary>Regular expression every request target must match (in addition to being a subject without wildcards outside the federation prefix).</summary>
     public string TargetPattern { get; set; } = DefaultTargetPattern;

@@ -39,6 +39,11 @@ internal static class FederationBrokerOptionsValidation
             Fail(nameof(options.MaxHops), options.MaxHops.ToString(System.Globalization.CultureInfo.InvariantCulture), "must be at least 1");
         }
 
+        if (options.MaxTargets < 1)
+        {
+            Fail(nameof(options.MaxTargets), options.MaxTargets.ToString(System.Globalization.CultureInfo.InvariantCulture), "must be at least 1");
+        }
+
         if (options.Workers < 1)
         {
             Fail(nameof(options.Workers), options.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture), "must be at least 1");

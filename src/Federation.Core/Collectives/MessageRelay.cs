@@ -16,6 +16,7 @@ internal sealed class MessageRelay(
     string instance,
     FederationBrokerSubjects subjects,
     int maxHops,
+    int maxTargets,
     SubjectGuard guard,
     BrokerMetrics metrics,
     ILogger logger,
@@ -98,7 +99,8 @@ internal sealed class MessageRelay(
 
     /// <summary>
     /// Why the message must be dropped, or null. Both directions need a well-formed envelope, a client reply subject that
-    /// passes the guard and a hop count under the limit; requests also need a request id and targets that pass the guard.
+    /// passes the guard and a hop count under the limit; requests also need a request id and at most the limit of targets,
+    /// each passing the guard.
     /// </summary>
     private (string ErrorType, string Detail)? Check(SubjectMessage message, bool isRequest, out FederationEnvelope envelope)
     {
@@ -127,6 +129,12 @@ internal sealed class MessageRelay(
         if (isRequest && envelope.Targets.Count == 0)
         {
             return (BrokerErrorTypes.Malformed, $"no {FederationHeaders.Target}");
+        }
+
+        // Before the targets are checked one by one: a flood of them costs nothing more than this count.
+        if (isRequest && envelope.Targets.Count > maxTargets)
+        {
+            return (BrokerErrorTypes.TooManyTargets, $"{envelope.Targets.Count} {FederationHeaders.Target} fields, limit {maxTargets}");
         }
 
         if (envelope.Hops >= maxHops)

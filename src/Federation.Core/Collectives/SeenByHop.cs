@@ -58,5 +58,11 @@ public sealed record SeenByHop(string In, string Processor, string Out)
             // An escaped lone surrogate ("\ud800") parses as JSON, but GetString cannot give it as text.
             return false;
         }
+        catch (ArgumentException)
+        {
+            // A raw lone surrogate in the value (a header handed over as a .NET string, as on the in-memory bus) cannot be
+            // transcoded to the UTF-8 the parser reads.
+            return false;
+        }
     }
 }

@@ -57,7 +57,7 @@ internal static class NatsSubjectHeaders
     /// tabs as the client does; names group case-insensitively under their first spelling, in the order of first appearance.
     /// </summary>
     /// <returns>The fields, or null when the block has none (a status-only block counts as none).</returns>
-    /// <exception cref="FormatException">The block is not a NATS/1.0 header block.</exception>
+    /// <exception cref="FormatException">The block is not a NATS/1.0 header block, or not text in <paramref name="encoding"/>.</exception>
     public static IReadOnlyList<KeyValuePair<string, string>>? Parse(ReadOnlySequence<byte> block, Encoding encoding)
     {
         ReadOnlySpan<byte> span;
@@ -119,10 +119,27 @@ internal static class NatsSubjectHeaders
             }
 
             var value = line[(colon + 1)..].Trim(" \t"u8);
-            (fields ??= new List<KeyValuePair<string, string>>(8)).Add(new(encoding.GetString(line[..colon]), encoding.GetString(value)));
+            (fields ??= new List<KeyValuePair<string, string>>(8)).Add(new(Text(line[..colon], encoding), Text(value, encoding)));
         }
 
         return fields is null ? null : NeedsGrouping(fields) ? Grouped(fields) : fields;
+    }
+
+    /// <summary>
+    /// The text of a name or value. A strict <see cref="NatsOpts.HeaderEncoding"/> (the user's choice) throws
+    /// <see cref="DecoderFallbackException"/>, an <see cref="ArgumentException"/>, for bytes it refuses: that is an
+    /// unreadable block like any other, which the subscription drops and counts, not an exception on the client's read loop.
+    /// </summary>
+    private static string Text(ReadOnlySpan<byte> bytes, Encoding encoding)
+    {
+        try
+        {
+            return encoding.GetString(bytes);
+        }
+        catch (DecoderFallbackException error)
+        {
+            throw new FormatException($"Protocol error: a header line is not {encoding.WebName} text: {error.Message}", error);
+        }
     }
 
     /// <summary>

@@ -85,6 +85,7 @@ public sealed class AddFederationBrokerTests
             ["FederationBrokers:bad:CollectiveUri"] = "",
             ["FederationBrokers:bad:MaxHops"] = "many",
             ["FederationBrokers:bad:Workers"] = "0",
+            ["FederationBrokers:bad:MaxTargets"] = "0",
             ["FederationBrokers:bad:TargetPattern"] = "([",
         }, builder => builder.Services.AddFederationBroker(builder.Configuration.GetSection("FederationBrokers:bad")));
 
@@ -95,6 +96,7 @@ public sealed class AddFederationBrokerTests
         Assert.Contains("FederationBrokers:bad:CollectiveUri: '' is required", error.Message, StringComparison.Ordinal);
         Assert.Contains("FederationBrokers:bad:MaxHops: 'many' is not an integer", error.Message, StringComparison.Ordinal);
         Assert.Contains("FederationBrokers:bad:Workers: '0' must be at least 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:bad:MaxTargets: '0' must be at least 1", error.Message, StringComparison.Ordinal);
         Assert.Contains("FederationBrokers:bad:TargetPattern: '([' is not a valid regular expression", error.Message, StringComparison.Ordinal);
     }
 

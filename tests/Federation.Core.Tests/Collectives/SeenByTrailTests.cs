@@ -18,4 +18,17 @@ public sealed class SeenByTrailTests
         Assert.False(SeenByHop.TryParse(entry, out _));
         Assert.Equal([good], FederatedMessages.GetSeenBy(message));
     }
+
+    [Fact]
+    public void An_entry_with_a_raw_lone_surrogate_is_skipped_not_thrown()
+    {
+        // A .NET string, as the in-memory bus hands headers over (an attribute argument cannot hold it): no UTF-8 for the parser.
+        foreach (var entry in new[] { "[\"" + '\ud800' + "\",\"a\",\"b\"]", '\udc00'.ToString() })
+        {
+            var message = new SubjectMessage("x", ReadOnlyMemory<byte>.Empty, [new(FederationHeaders.SeenBy, entry)]);
+
+            Assert.False(SeenByHop.TryParse(entry, out _));
+            Assert.Empty(FederatedMessages.GetSeenBy(message));
+        }
+    }
 }

@@ -1,6 +1,9 @@
 using System.Buffers;
 using System.Text;
 using Federation.Nats.Messaging;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
 
 namespace Federation.Nats.Tests.Messaging;
 
@@ -102,6 +105,44 @@ public sealed class NatsSubjectHeadersTests
     [InlineData("NATS/1.0\r\na: 1")]
     public void AMalformedBlock_IsAFormatException(string block) =>
         Assert.Throws<FormatException>(() => Parse(block));
+
+    [Fact]
+    public void BytesTheConfiguredEncodingRefuses_AreAFormatException()
+    {
+        // NatsOpts.HeaderEncoding is the user's choice: a strict one throws DecoderFallbackException (an ArgumentException),
+        // which the subscription would not treat as an unreadable block, and which would reach the client's read loop.
+        var block = (byte[])[.. "NATS/1.0\r\nX-Name: "u8.ToArray(), 0xC3, 0x28, .. "\r\n\r\n"u8.ToArray()];
+        var strict = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+        Assert.Throws<FormatException>(() => NatsSubjectHeaders.Parse(new ReadOnlySequence<byte>(block), strict));
+        Assert.Equal([new("X-Name", "\uFFFD(")], NatsSubjectHeaders.Parse(new ReadOnlySequence<byte>(block), Encoding.UTF8));
+    }
+
+    [Property(MaxTest = 500)]
+    public Property AnyBlock_GivesFieldsOrAFormatException_NeverAnotherException()
+    {
+        var blocks = Gen.OneOf(
+            ArbMap.Default.GeneratorFor<byte[]>(),
+            from lines in Gen.Elements("a: 1", "a:", ": 1", "a b: 1", "a:\r", "\u00ff: \u00fe", "x: \u0000", "", "NATS/1.0", "NATS/1.0 503", "a").ListOf()
+            from end in Gen.Elements("\r\n\r\n", "\r\n", "", "\n")
+            select Encoding.Latin1.GetBytes("NATS/1.0\r\n" + string.Join("\r\n", lines) + end));
+        var strict = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+        return Prop.ForAll(blocks.ToArbitrary(), block =>
+        {
+            foreach (var encoding in new[] { Encoding.UTF8, Encoding.ASCII, strict })
+            {
+                try
+                {
+                    _ = NatsSubjectHeaders.Parse(new ReadOnlySequence<byte>(block), encoding);
+                }
+                catch (FormatException)
+                {
+                    // unreadable: the subscription drops and counts it
+                }
+            }
+        });
+    }
 
     private static IReadOnlyList<KeyValuePair<string, string>>? Parse(string block) =>
         NatsSubjectHeaders.Parse(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(block)), Encoding.UTF8);

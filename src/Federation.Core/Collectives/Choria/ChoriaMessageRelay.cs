@@ -17,6 +17,8 @@ internal sealed class ChoriaMessageRelay(
     string cluster,
     string instance,
     FederationBrokerSubjects subjects,
+    int maxHops,
+    int maxTargets,
     SubjectGuard guard,
     BrokerMetrics metrics,
     ILogger logger,
@@ -117,6 +119,16 @@ internal sealed class ChoriaMessageRelay(
             return (BrokerErrorTypes.Malformed, $"{ChoriaWireNames.Header(names.ReplyTo)}: missing");
         }
 
+        if (block.Targets.Count > maxTargets)
+        {
+            return (BrokerErrorTypes.TooManyTargets, $"{ChoriaWireNames.Federation(names.FederationTargets)}: {block.Targets.Count} targets, limit {maxTargets}");
+        }
+
+        if (TrailError(transport, names) is { } trailError)
+        {
+            return (BrokerErrorTypes.HopLimit, trailError);
+        }
+
         if (guard.ReplyError(transport.ReplyTo) is { } replyError)
         {
             return (BrokerErrorTypes.ReplyRejected, $"{ChoriaWireNames.Header(names.ReplyTo)}: {replyError}");
@@ -157,6 +169,11 @@ internal sealed class ChoriaMessageRelay(
             return (BrokerErrorTypes.Malformed, $"{ChoriaWireNames.Federation(names.FederationReplyTo)}: missing");
         }
 
+        if (TrailError(transport, names) is { } trailError)
+        {
+            return (BrokerErrorTypes.HopLimit, trailError);
+        }
+
         if (guard.ReplyError(block.ReplyTo) is { } replyError)
         {
             return (BrokerErrorTypes.ReplyRejected, $"{ChoriaWireNames.Federation(names.FederationReplyTo)}: {replyError}");
@@ -187,6 +204,17 @@ internal sealed class ChoriaMessageRelay(
             _ => null,
         };
     }
+
+    /// <summary>
+    /// Choria's JSON has no hop count, but every broker pass appends one hop to the trail, and the client or node that
+    /// published the message before it at most one more (go-choria's connector records its own). A trail of twice the hop
+    /// limit has been round a loop, whichever subjects closed it (a broad target pattern, a server's subject mapping), and
+    /// would otherwise circle for ever, growing with every pass.
+    /// </summary>
+    private string? TrailError(ChoriaTransport transport, ChoriaWireNames names) =>
+        transport.SeenBy.Count >= 2L * maxHops
+            ? $"{ChoriaWireNames.Header(names.SeenBy)}: {transport.SeenBy.Count} hop(s), limit {2L * maxHops} (2 x MaxHops)"
+            : null;
 
     private List<SeenByHop> WithHop(IReadOnlyList<SeenByHop> trail, ISubjectConnection from, ISubjectConnection to) =>
         [.. trail, new SeenByHop(from.ConnectedServer ?? UnknownServer, instance, to.ConnectedServer ?? UnknownServer)];

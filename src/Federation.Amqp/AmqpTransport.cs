@@ -68,6 +68,18 @@ public sealed class AmqpTransport : ITransport
     public TransportCapabilities Capabilities => TransportCapabilities.All;
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The URI's vhost only: the cluster name is the broker's (<c>cluster_name</c>) and the exchanges are observed on it, so
+    /// both are known only by connecting. With a configured <c>ClusterName</c> and an explicit topology that is enough for
+    /// the engine to list its links before the broker is reached.
+    /// </remarks>
+    public DownstreamPreview? PreviewDownstream(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        return AmqpEndpoint.Problems(uri).Count > 0 ? null : new DownstreamPreview(null, AmqpEndpoint.Parse(uri).VirtualHost, []);
+    }
+
+    /// <inheritdoc />
     /// <exception cref="ArgumentException">The URI is malformed.</exception>
     /// <exception cref="BrokerUnreachableException">
     /// The broker cannot be reached, refused the connection, or did not complete the TCP connect and the AMQP handshake

@@ -23,7 +23,15 @@ public interface IFederationStatus
     /// </summary>
     string? DownstreamBlocked => null;
 
-    /// <summary>Every link, ordered by exchange, then upstream.</summary>
+    /// <summary>
+    /// Every link, ordered by exchange, then upstream. While the downstream is not connected this includes the links that
+    /// wait for it to start (<see cref="LinkState.Starting"/>, with the ids they will have), as far as they are known
+    /// without it: those the engine ran on the same downstream before (a reload with a new password, a lost connection),
+    /// those on the exchanges its URI names (NATS <c>namespaces</c>) or an explicit topology declares. Links follow the
+    /// downstream's exchanges, so on a downstream never reached whose exchanges only the broker knows (AMQP observing
+    /// its topology) none is listed until it is; <see cref="DownstreamError"/> says why. Every link listed while the
+    /// downstream is not connected shows why in <see cref="LinkStatus.Error"/> unless it has an error of its own.
+    /// </summary>
     IReadOnlyList<LinkStatus> GetLinks();
 
     /// <summary>The link with <paramref name="id"/>, or <see langword="null"/> when there is none.</summary>

@@ -125,6 +125,31 @@ public sealed class StatusPageBrowserTests
         Assert.Empty(consoleErrors);
     }
 
+    [Fact]
+    public async Task A_host_that_never_reached_its_downstream_says_why_it_lists_no_link_without_showing_a_secret()
+    {
+        Assert.True(File.Exists(Chromium), $"The status page test needs a headless browser at {Chromium}: install Debian's chromium package.");
+
+        // Nobody registers the in-memory downstream: the host never reaches it, and links follow its exchanges.
+        var settings = RunningHost.DefaultSettings("page-down");
+        settings["Host:CreateInMemoryBrokers"] = "false";
+        settings["Federation:Downstream:uri"] = $"memory://federator:{RunningHost.Secret}@nowhere/%2f";
+        await using var host = await RunningHost.StartAsync(settings);
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(host.Http.BaseAddress!.ToString());
+
+        var empty = page.Locator("#empty");
+        await Assertions.Expect(empty).ToBeVisibleAsync(new() { Timeout = 20_000 });
+        await Assertions.Expect(empty).ToContainTextAsync("No federation links known: The downstream broker is not connected: ", new() { Timeout = 20_000 });
+        await Assertions.Expect(empty).ToContainTextAsync("No in-memory broker named 'nowhere'", new() { Timeout = 20_000 });
+        await Assertions.Expect(page.Locator("#summary")).ToContainTextAsync("0 links, 0 running.", new() { Timeout = 20_000 });
+        var seen = await page.ContentAsync() + await page.Locator("body").InnerTextAsync();
+        Assert.DoesNotContain(RunningHost.Secret, seen, StringComparison.Ordinal);
+    }
+
     private static string RepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)

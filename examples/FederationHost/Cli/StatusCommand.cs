@@ -7,7 +7,10 @@ namespace FederationHost.Cli;
 /// <summary>
 /// <c>status [--only-down] [--url URL]</c>: the links of a running host as <c>rabbitmqctl federation_status</c> lists
 /// them, one tab-separated row per link under a header, missing values as empty fields and the timestamp as
-/// <c>YYYY-MM-DD HH:MM:SS</c> (UTC). Read-only: it only calls <c>GET /federation/links</c>.
+/// <c>YYYY-MM-DD HH:MM:SS</c> (UTC). While the host's downstream is not connected, one line on stderr says why (from
+/// <c>GET /health</c>): links follow the downstream's exchanges, so a host that has never reached its downstream may
+/// know of no link at all, and an empty table must not read as "nothing is down". Read-only: it only calls
+/// <c>GET /federation/links</c> and <c>GET /health</c>.
 /// </summary>
 public static class StatusCommand
 {
@@ -68,9 +71,30 @@ public static class StatusCommand
                 output.WriteLine(string.Join('\t', Row(link)));
             }
 
+            if (await UnhealthyAsync(client, cancellationToken).ConfigureAwait(false) is { } unhealthy)
+            {
+                var none = response.Body.GetArrayLength() == 0
+                    ? "; no link is known until the host reaches its downstream: links follow the downstream's exchanges"
+                    : "";
+                error.WriteLine($"{Name}: {TerminalText.Escape(Flatten(unhealthy))}{none}");
+            }
+
             return 0;
         }
     }
+
+    /// <summary>Why the host is unhealthy (<c>/health</c> answers 503: its downstream is not connected), or null when it is not or does not say.</summary>
+    private static async Task<string?> UnhealthyAsync(HostClient client, CancellationToken cancellationToken)
+    {
+        // The table is printed already; a host that stops answering now has nothing to add to it.
+        var health = await client.SendAsync(HttpMethod.Get, "health", _ => { }, cancellationToken).ConfigureAwait(false);
+        return health is { Status: HttpStatusCode.ServiceUnavailable, Body: { ValueKind: JsonValueKind.Object } body }
+            && body.TryGetProperty("description", out var description) && description.ValueKind == JsonValueKind.String
+                ? description.GetString()
+                : null;
+    }
+
+    private static string Flatten(string text) => string.Join(' ', text.Split(['\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries));
 
     private static IEnumerable<string> Row(JsonElement link) =>
     [
@@ -95,7 +119,7 @@ public static class StatusCommand
     // exchange name someone declared) is shown escaped rather than acted on by the operator's terminal.
     private static string Field(JsonElement link, string name) =>
         link.ValueKind == JsonValueKind.Object && link.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
-            ? TerminalText.Escape(string.Join(' ', value.GetString()!.Split(['\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries)))
+            ? TerminalText.Escape(Flatten(value.GetString()!))
             : "";
 
     private static string Timestamp(string since) =>

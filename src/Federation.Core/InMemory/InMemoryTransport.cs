@@ -27,6 +27,23 @@ public sealed class InMemoryTransport(InMemoryBrokerRegistry registry) : ITransp
     public TransportCapabilities Capabilities => TransportCapabilities.All;
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The vhost of the URI, and the cluster name of the broker it names once that broker is registered; the exchanges are
+    /// the broker's own, known only by connecting.
+    /// </remarks>
+    public DownstreamPreview? PreviewDownstream(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        if (InMemoryUri.Problems(uri).Count > 0)
+        {
+            return null;
+        }
+
+        var parsed = InMemoryUri.Parse(uri);
+        return new DownstreamPreview(registry.TryGet(parsed.BrokerName, out var broker) ? broker.ClusterName : null, parsed.VirtualHost, []);
+    }
+
+    /// <inheritdoc />
     /// <exception cref="ArgumentException">The URI is malformed.</exception>
     /// <exception cref="BrokerUnreachableException">No such broker or virtual host, or the broker is stopped.</exception>
     /// <exception cref="AuthenticationFailedException">The broker refused the credentials.</exception>

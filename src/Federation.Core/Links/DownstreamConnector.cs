@@ -9,7 +9,7 @@ namespace Federation.Core.Links;
 /// The supervisor's downstream connection: connects in the background, retries with backoff, notices the loss, and
 /// publishes the live session to the links through <see cref="Handle"/>. What a fresh connection is used for (topology,
 /// links) is the supervisor's business: <c>connected</c> is called on the loop with each one, and <c>released</c> whenever
-/// the session goes away.
+/// the session goes away (once <see cref="Session"/> is null).
 /// </summary>
 /// <remarks>Loop only, except the members that say otherwise.</remarks>
 internal sealed class DownstreamConnector
@@ -175,8 +175,8 @@ internal sealed class DownstreamConnector
     public async Task AbandonAsync(string uri, IBrokerConnection connection, Exception failure)
     {
         Handle.Invalidate();
-        _released();
         _session = null;
+        _released();
         await CloseQuietlyAsync(connection).ConfigureAwait(false);
         if (!_stopping.IsCancellationRequested)
         {
@@ -192,9 +192,9 @@ internal sealed class DownstreamConnector
     public async Task DisconnectAsync(StopDeadline? deadline = null)
     {
         Handle.Invalidate();
-        _released();
         var session = _session;
         _session = null;
+        _released();
         if (session is null)
         {
             return;

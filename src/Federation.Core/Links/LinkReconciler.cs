@@ -62,6 +62,9 @@ internal sealed class LinkReconciler
     public IReadOnlyList<LinkStatus> GetStatuses() =>
         [.. _links.Values.Select(l => l.Status).OrderBy(s => s.Exchange, StringComparer.Ordinal).ThenBy(s => s.Upstream, StringComparer.Ordinal).ThenBy(s => s.UpstreamExchange, StringComparer.Ordinal)];
 
+    /// <summary>What the link with <paramref name="id"/> had dropped when it stopped for a new connection to the same downstream, or null. Loop only.</summary>
+    public LinkDrops? ReconnectingDropsOf(string id) => _reconnecting.GetValueOrDefault(id);
+
     /// <summary>Restarts the link with <paramref name="id"/>; false when there is none.</summary>
     public bool TryRestart(string id)
     {
@@ -82,22 +85,10 @@ internal sealed class LinkReconciler
     /// <param name="instanceName">This engine's name, recorded with the leases its links hold.</param>
     public async Task ReconcileAsync(DownstreamSession session, FederationDefinitions definitions, IEnumerable<ExchangeSpec> exchanges, Func<string, ExchangeBindings> bindingsOf, string instanceName)
     {
-        var desired = new Dictionary<string, LinkDefinition>(StringComparer.Ordinal);
-        var existing = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var exchange in exchanges.OrderBy(e => e.Name, StringComparer.Ordinal))
-        {
-            existing.Add(exchange.Name);
-            var resolution = definitions.Resolve(exchange);
-            foreach (var upstream in resolution.Upstreams)
-            {
-                var upstreamExchange = upstream.UpstreamExchangeFor(exchange.Name);
-                var id = LinkId.For(session.ClusterName, session.VirtualHost, exchange.Name, upstream.UpstreamName, upstreamExchange);
-                if (!desired.TryAdd(id, new LinkDefinition(id, exchange, upstream, resolution.PolicyName, session.ClusterName, session.VirtualHost)))
-                {
-                    Log.DuplicateLink(_logger, id, exchange.Name, upstream.UpstreamName, upstreamExchange);
-                }
-            }
-        }
+        var known = exchanges.ToList();
+        var existing = known.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
+        var desired = DesiredLinks.Resolve(definitions, known, session.ClusterName, session.VirtualHost,
+            duplicate => Log.DuplicateLink(_logger, duplicate.Id, duplicate.Exchange.Name, duplicate.Upstream.UpstreamName, duplicate.UpstreamExchange));
 
         // Stop first, and wait: a replacement link must not start until its predecessor has let go of the queue they share
         // (or deleted it, when the replacement cannot take it over).

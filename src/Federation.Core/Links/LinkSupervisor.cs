@@ -24,6 +24,9 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private readonly ExplicitTopologyDeclarer? _declarer;
     private readonly LinkGenerations _generations = new();
     private readonly LinkReconciler _links;
+    private readonly PendingLinks _pending;
+    private readonly TransportResolver _transports;
+    private readonly ExplicitTopology? _explicitTopology;
     private readonly TimeProvider _time;
 
     // Fixed at start, like the ownership it names: leases and presence are recorded under it, and a name that changed
@@ -37,12 +40,19 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private readonly LinkOwnership? _ownership;
     private readonly InstancePresence? _presence;
 
+    // The definitions, cluster name and vhost of the last session whose topology the mirror holds: while the definitions
+    // still name that downstream (DownstreamChange.KeepsLinks), its links are known without it. Loop only.
+    private (FederationDefinitions Definitions, string ClusterName, string VirtualHost)? _lastSession;
+
     public LinkSupervisor(FederationDefinitions definitions, TransportResolver transports, FederationTelemetry telemetry, ILoggerFactory loggerFactory, TimeProvider time, ExplicitTopology? explicitTopology = null)
     {
         _definitions = definitions;
         _started = definitions;
         _time = time;
+        _transports = transports;
+        _explicitTopology = explicitTopology;
         _instanceName = definitions.InstanceName ?? DefaultInstanceName.Next();
+        _pending = new PendingLinks(_instanceName, time);
         _logger = loggerFactory.CreateLogger("Federation.Core.LinkSupervisor");
         LogDuplicateSetElements(definitions);
         _loop = new SupervisorLoop(_logger, _stopping.Token);
@@ -80,14 +90,51 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>Why the connected downstream blocks publishing (a resource alarm), or null. Any thread.</summary>
     public string? DownstreamBlocked => _downstream.BlockedReason;
 
-    /// <summary>Status entries of every link, ordered by exchange then upstream.</summary>
-    public IReadOnlyList<LinkStatus> GetStatuses() => _links.GetStatuses();
+    /// <summary>
+    /// Status entries of every link, ordered by exchange then upstream: those that run, and while the downstream is not
+    /// connected those that wait for it to start (<see cref="PendingLinks"/>). While it is not connected, an entry without
+    /// an error of its own shows why the downstream is not (no link can forward then, whatever its state). Any thread.
+    /// </summary>
+    public IReadOnlyList<LinkStatus> GetStatuses()
+    {
+        // Read before the links: a link listed because the downstream is down must not be listed without the reason.
+        var problem = DownstreamProblem();
+        var pending = _pending.Statuses;
+        var running = _links.GetStatuses();
+        if (pending.Count == 0 && problem is null)
+        {
+            return running;
+        }
 
-    /// <summary>Makes the first downstream connection attempt; links follow once it is connected.</summary>
+        var ids = running.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        return
+        [
+            .. running.Concat(pending.Where(p => !ids.Contains(p.Id)))
+                .Select(s => problem is not null && s.Error is null ? s with { Error = problem } : s)
+                .OrderBy(s => s.Exchange, StringComparer.Ordinal).ThenBy(s => s.Upstream, StringComparer.Ordinal).ThenBy(s => s.UpstreamExchange, StringComparer.Ordinal),
+        ];
+    }
+
+    /// <summary>Why no link can forward: the downstream is not connected (with its last attempt's failure when known); null while it is. Any thread.</summary>
+    private string? DownstreamProblem()
+    {
+        if (DownstreamConnected)
+        {
+            return null;
+        }
+
+        return DownstreamError is { } cause ? $"The downstream broker is not connected: {UriRedaction.RedactText(cause)}" : "The downstream broker is not connected.";
+    }
+
+    /// <summary>
+    /// Makes the first downstream connection attempt; links follow once it is connected, and meanwhile the links known
+    /// without the downstream are listed as pending.
+    /// </summary>
     public void Start() => _loop.Post(() =>
     {
         _presence?.Start();
         _downstream.Begin();
+        ShowPendingLinks();
         return Task.CompletedTask;
     });
 
@@ -125,12 +172,41 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             _downstream.BeginUnlessRetryScheduled();
             throw;
         }
+        finally
+        {
+            // Not connected (any more, or yet): the links of the new definitions are listed as they would start.
+            if (_downstream.Session is null)
+            {
+                ShowPendingLinks();
+            }
+            else
+            {
+                _pending.Clear();
+            }
+        }
 
         return true;
     });
 
-    /// <summary>Restarts the link with <paramref name="id"/>; false when there is none.</summary>
-    public Task<bool> RestartLinkAsync(string id) => _loop.Ask(() => Task.FromResult(_links.TryRestart(id)));
+    /// <summary>
+    /// Restarts the link with <paramref name="id"/>; false when there is none. A link pending the downstream cannot start
+    /// without it: the downstream is tried again at once instead.
+    /// </summary>
+    public Task<bool> RestartLinkAsync(string id) => _loop.Ask(() =>
+    {
+        if (_links.TryRestart(id))
+        {
+            return Task.FromResult(true);
+        }
+
+        if (_downstream.Session is null && _pending.Contains(id))
+        {
+            _downstream.Begin();
+            return Task.FromResult(true);
+        }
+
+        return Task.FromResult(false);
+    });
 
     /// <summary>
     /// Stops every link cleanly (deleting upstream objects unless <c>never</c>) and closes the downstream. A downstream
@@ -151,6 +227,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         // First, so that nothing new starts and a connect or snapshot in flight gives up instead of running to its timeout.
         var abandoned = Join(_downstream.DescribeAttemptInFlight(), _links.DescribeNotUp());
         await _stopping.CancelAsync().ConfigureAwait(false);
+        _pending.Clear();
         if (abandoned.Length > 0)
         {
             Log.ConnectsAbandoned(_logger, abandoned);
@@ -274,6 +351,10 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private async Task LeaveDownstreamAsync(FederationDefinitions previous, FederationDefinitions definitions)
     {
         _definitions = definitions;
+
+        // Listed before the links stop, so that no status request in between finds none: the links that come back with
+        // the same ids, or those of the new downstream as far as its URI tells.
+        ShowPendingLinks();
         if (DownstreamChange.KeepsLinks(previous, definitions))
         {
             // Only how the engine reaches the downstream changed (credentials, query keys such as heartbeat): the links keep
@@ -318,10 +399,71 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             // The downstream is fine; the links are reconciled again at the next change.
             Log.ReconfigurationFailed(_logger, ex);
         }
+        finally
+        {
+            // Connected: the links that run report for themselves (cleared only now, so that none goes unlisted meanwhile).
+            _pending.Clear();
+        }
     }
 
-    /// <summary>The downstream session, or a connection being taken into use, went away: its topology is no longer followed.</summary>
-    private void OnDownstreamReleased() => _topology.Unfollow();
+    /// <summary>
+    /// The downstream session, or a connection being taken into use, went away: its topology is no longer followed, and
+    /// the links that do not run are listed as pending. Loop only.
+    /// </summary>
+    private void OnDownstreamReleased()
+    {
+        _topology.Unfollow();
+        ShowPendingLinks();
+    }
+
+    /// <summary>
+    /// Lists the links the definitions ask for on the downstream as far as it is known without a connection (see
+    /// <see cref="KnownDownstream"/>), as pending; none when nothing is known or the engine stops. A link that runs is
+    /// listed as it runs instead. Loop only, while the downstream is not connected or about to be left.
+    /// </summary>
+    private void ShowPendingLinks()
+    {
+        if (_stopping.IsCancellationRequested || KnownDownstream() is not { } known)
+        {
+            _pending.Clear();
+            return;
+        }
+
+        _pending.Show(DesiredLinks.Resolve(_definitions, known.Exchanges, known.ClusterName, known.VirtualHost).Values, _links.ReconnectingDropsOf);
+    }
+
+    /// <summary>
+    /// The downstream the definitions name, as far as it is known without connecting: the last session's identity and the
+    /// exchanges the mirror holds from it while the definitions still name the same downstream (a new password, say), else
+    /// what its URI tells (<see cref="ITransport.PreviewDownstream"/>) with the configured cluster name; in explicit mode
+    /// the exchanges are the declared ones. Null when the cluster name or vhost is not known: the links' ids would be guesses.
+    /// </summary>
+    private (string ClusterName, string VirtualHost, IEnumerable<ExchangeSpec> Exchanges)? KnownDownstream()
+    {
+        if (_lastSession is { } last && DownstreamChange.KeepsLinks(last.Definitions, _definitions))
+        {
+            return (last.ClusterName, last.VirtualHost, _explicitTopology?.Exchanges ?? _topology.Exchanges.ToList());
+        }
+
+        var preview = PreviewDownstream(_definitions.DownstreamUri);
+        return preview is not null && (_definitions.ClusterName ?? preview.ClusterName) is { } clusterName
+            ? (clusterName, preview.VirtualHost, _explicitTopology?.Exchanges ?? preview.Exchanges)
+            : null;
+    }
+
+    private DownstreamPreview? PreviewDownstream(string uri)
+    {
+        try
+        {
+            return _transports.Resolve(uri).PreviewDownstream(uri);
+        }
+#pragma warning disable CA1031 // A transport's preview only adds status entries: whatever it throws, the engine goes on without them.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return null;
+        }
+    }
 
     /// <summary>Topology subscription, snapshot, session, explicit declarations; only then do the links see the session. Loop only.</summary>
     private async Task TakeIntoUseAsync(int number, IBrokerConnection connection)
@@ -337,6 +479,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         }
 
         _topology.Load(snapshot);
+        _lastSession = (_definitions, session.ClusterName, session.VirtualHost);
         _downstream.Publish(number, session);
     }
 

@@ -44,6 +44,16 @@ public interface ITransport
     /// </summary>
     /// <remarks>The default, <see cref="TransportCapabilities.All"/>, is what an AMQP 0-9-1 broker offers; a transport that differs declares its own.</remarks>
     TransportCapabilities Capabilities => TransportCapabilities.All;
+
+    /// <summary>
+    /// What a connection to the downstream <paramref name="uri"/>, one of <see cref="Schemes"/>, would report about its
+    /// identity and exchanges, as far as the URI alone tells, without connecting. While the downstream cannot be reached
+    /// (at start, or after a reload that points the engine at it), the engine lists the links it will run on the exchanges
+    /// known this way, with the ids they will have, instead of listing none.
+    /// </summary>
+    /// <param name="uri">The downstream URI, possibly with credentials; it has passed <see cref="ValidateUri"/>.</param>
+    /// <returns>The preview, or null (the default) when the URI tells nothing the engine could use.</returns>
+    DownstreamPreview? PreviewDownstream(string uri) => null;
 }
 
 /// <summary>Parameters for <see cref="ITransport.ConnectAsync"/>.</summary>

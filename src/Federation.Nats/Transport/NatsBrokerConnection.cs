@@ -82,8 +82,11 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         }
     }
 
+    /// <summary>The vhost every NATS connection reports: accounts are not mapped.</summary>
+    internal const string VirtualHostName = "/";
+
     /// <summary>Always <c>/</c>: NATS accounts are not mapped.</summary>
-    public string VirtualHost => "/";
+    public string VirtualHost => VirtualHostName;
 
     public string DisplayUri { get; }
 

@@ -72,6 +72,24 @@ public sealed class NatsTransport : ITransport
     public TransportCapabilities Capabilities => TransportCapabilities.None;
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The URI's <c>cluster-name</c> (without it the name comes from the server's INFO, known only by connecting), the vhost
+    /// <c>/</c>, and one topic exchange per subject namespace of <c>namespaces</c>, which a connection's topology reports
+    /// from the start.
+    /// </remarks>
+    public DownstreamPreview? PreviewDownstream(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        if (NatsUriSettings.Problems(uri).Count > 0)
+        {
+            return null;
+        }
+
+        var settings = NatsUriSettings.Parse(uri);
+        return new DownstreamPreview(settings.ClusterName, NatsBrokerConnection.VirtualHostName, [.. settings.Namespaces.Select(name => new ExchangeSpec(name, ExchangeSpec.Types.Topic))]);
+    }
+
+    /// <inheritdoc />
     public async ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -49,7 +49,9 @@ public sealed class FederationBrokerOptions
 
     /// <summary>
     /// A message that already passed this many brokers is dropped and counted as an error (error.type <c>hop_limit</c>). With a
-    /// Choria envelope, which has no hop count, a message whose trail already holds twice this many hops is dropped.
+    /// Choria envelope, which has no hop count, a message whose trail already holds twice this many hops is dropped (a hop
+    /// that repeats the one before it counts once unless this broker recorded it: a Choria client that caches its transport
+    /// records its hop again at every batch).
     /// </summary>
     public int MaxHops { get; set; } = DefaultMaxHops;
 

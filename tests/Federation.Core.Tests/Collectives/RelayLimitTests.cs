@@ -89,6 +89,31 @@ public sealed class RelayLimitTests
     }
 
     [Fact]
+    public async Task A_choria_client_hop_repeated_by_a_cached_transport_counts_once_towards_the_hop_limit()
+    {
+        // go-choria's connector records its hop each time it publishes a message's transport, and with
+        // CacheBatchedTransports (set with PKCS#11 security) a batched request publishes one cached transport once per
+        // batch: the 40th batch carries 40 copies of the client's hop, and its replies carry them too (the node copies the
+        // request's trail). Those are one client, not 40 broker passes.
+        using var metrics = new BrokerMetricsRecorder("choria-batches");
+        using var harness = new RelayHarness(o => o.Envelope = FederationEnvelopeFormat.Choria, "choria-batches");
+        var clientHop = new[] { "nats://fed1:4222", "client.example.net", "nats://fed1:4222" };
+        var requestTrail = JsonSerializer.Serialize(Enumerable.Repeat(clientHop, 40));
+        var replyTrail = JsonSerializer.Serialize(Enumerable.Repeat(clientHop, 40).Append(["memory://fed", RelayHarness.Instance, "memory://london"]).Append(["nats://c1:4222", "web1", "nats://c1:4222"]));
+
+        await harness.RequestAsync(new SubjectMessage(harness.Subjects.Federation, Encoding.UTF8.GetBytes(
+            "{\"protocol\":\"choria:transport:1\",\"data\":\"eyJhIjoxfQ==\",\"headers\":{\"reply-to\":\"mcollective.reply.c.1\",\"seen-by\":" + requestTrail
+            + ",\"federation\":{\"req\":\"r1\",\"target\":[\"mcollective.node.web1\"]}}}")));
+        await harness.ReplyAsync(new SubjectMessage(harness.Subjects.Collective, Encoding.UTF8.GetBytes(
+            "{\"protocol\":\"choria:transport:1\",\"data\":\"eyJhIjoxfQ==\",\"headers\":{\"mc_sender\":\"web1\",\"seen-by\":" + replyTrail
+            + ",\"federation\":{\"req\":\"r1\",\"reply-to\":\"mcollective.reply.c.1\"}}}")));
+
+        Assert.Equal(0, metrics.Sum("federation.broker.errors", ("error.type", BrokerErrorTypes.HopLimit)));
+        Assert.Equal(["mcollective.node.web1"], harness.Collective.Published.Select(m => m.Subject));
+        Assert.Equal(["mcollective.reply.c.1"], harness.Federation.Published.Select(m => m.Subject));
+    }
+
+    [Fact]
     public async Task A_choria_request_looped_back_into_the_broker_stops_at_the_hop_limit()
     {
         // A target pattern that lets a request reach another federation's input (here the broker's own, under a second

@@ -206,15 +206,39 @@ internal sealed class ChoriaMessageRelay(
     }
 
     /// <summary>
-    /// Choria's JSON has no hop count, but every broker pass appends one hop to the trail, and the client or node that
-    /// published the message before it at most one more (go-choria's connector records its own). A trail of twice the hop
-    /// limit has been round a loop, whichever subjects closed it (a broad target pattern, a server's subject mapping), and
-    /// would otherwise circle for ever, growing with every pass.
+    /// Choria's JSON has no hop count, but every broker pass appends one hop to the trail; besides those, a request's trail
+    /// holds the client's hop, and a reply's the request's trail and the node's hop (go-choria's node copies the request's
+    /// trail into its reply). A trail of twice the hop limit has been round a loop, whichever subjects closed it (a broad
+    /// target pattern, a server's subject mapping), and would otherwise circle for ever, growing with every pass.
     /// </summary>
-    private string? TrailError(ChoriaTransport transport, ChoriaWireNames names) =>
-        transport.SeenBy.Count >= 2L * maxHops
-            ? $"{ChoriaWireNames.Header(names.SeenBy)}: {transport.SeenBy.Count} hop(s), limit {2L * maxHops} (2 x MaxHops)"
+    private string? TrailError(ChoriaTransport transport, ChoriaWireNames names)
+    {
+        var hops = CountedHops(transport.SeenBy);
+        return hops >= 2L * maxHops
+            ? $"{ChoriaWireNames.Header(names.SeenBy)}: {hops} hop(s){(hops == transport.SeenBy.Count ? "" : $" ({transport.SeenBy.Count} entries)")}, limit {2L * maxHops} (2 x MaxHops)"
             : null;
+    }
+
+    /// <summary>
+    /// The hops of <paramref name="trail"/> that count towards the hop limit: a hop that repeats the one before it counts
+    /// once, unless this broker recorded it. go-choria's connector records its hop each time it publishes a transport, and
+    /// a client with <c>CacheBatchedTransports</c> (set with PKCS#11 security) publishes one cached transport for every
+    /// batch of a batched request: its 40th batch carries 40 copies of the client's hop, which are no broker passes. A
+    /// loop through this broker appends this broker's hops, which always count.
+    /// </summary>
+    private int CountedHops(IReadOnlyList<SeenByHop> trail)
+    {
+        var counted = 0;
+        for (var i = 0; i < trail.Count; i++)
+        {
+            if (i == 0 || trail[i] != trail[i - 1] || trail[i].Processor == instance)
+            {
+                counted++;
+            }
+        }
+
+        return counted;
+    }
 
     private List<SeenByHop> WithHop(IReadOnlyList<SeenByHop> trail, ISubjectConnection from, ISubjectConnection to) =>
         [.. trail, new SeenByHop(from.ConnectedServer ?? UnknownServer, instance, to.ConnectedServer ?? UnknownServer)];

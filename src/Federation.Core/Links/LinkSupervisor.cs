@@ -440,12 +440,15 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// </summary>
     private (string ClusterName, string VirtualHost, IEnumerable<ExchangeSpec> Exchanges)? KnownDownstream()
     {
+        var preview = PreviewDownstream(_definitions.DownstreamUri);
         if (_lastSession is { } last && DownstreamChange.KeepsLinks(last.Definitions, _definitions))
         {
-            return (last.ClusterName, last.VirtualHost, _explicitTopology?.Exchanges ?? _topology.Exchanges.ToList());
+            // Exchanges the URI itself names (NATS `namespaces`) are the current ones: a reload may have changed them
+            // while keeping the downstream, and the mirror still holds the old session's.
+            var exchanges = _explicitTopology?.Exchanges ?? (preview is { Exchanges.Count: > 0 } ? preview.Exchanges : _topology.Exchanges.ToList());
+            return (last.ClusterName, last.VirtualHost, exchanges);
         }
 
-        var preview = PreviewDownstream(_definitions.DownstreamUri);
         return preview is not null && (_definitions.ClusterName ?? preview.ClusterName) is { } clusterName
             ? (clusterName, preview.VirtualHost, _explicitTopology?.Exchanges ?? preview.Exchanges)
             : null;

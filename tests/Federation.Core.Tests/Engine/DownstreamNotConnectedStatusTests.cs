@@ -118,6 +118,46 @@ public sealed class DownstreamNotConnectedStatusTests : IAsyncLifetime
             () => $"the link running again without an error; have: {Describe(engine)}");
     }
 
+    [Fact]
+    public async Task A_reload_that_keeps_the_downstream_lists_the_exchanges_its_uri_names_now_not_the_old_sessions()
+    {
+        // NATS names its exchanges in the URI (`namespaces`): a reload that keeps the downstream but changes them, while the
+        // downstream cannot be reached, lists the links the new URI asks for.
+        var transport = new PreviewingTransport(_bed.Transport);
+        _bed.Broker("U");
+        _bed.Broker("D");
+        await using var engine = new FederationEngine(Options(Testbed.Uri("D")), [transport]);
+        await engine.StartAsync(CancellationToken.None);
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.orders");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+
+        transport.Exchanges = [new ExchangeSpec("fed.invoices", ExchangeSpec.Types.Topic)];
+        await engine.UpdateAsync(Options("memory://federator:x@missing-D/%2f"), CancellationToken.None);
+
+        await Testbed.Eventually(
+            () => engine.GetLinks() is [{ Exchange: "fed.invoices", State: LinkState.Starting, Error: { } e }] && e.StartsWith(NotConnected, StringComparison.Ordinal),
+            () => $"the link of the exchange the new URI names, with the downstream's error; have: {Describe(engine)}");
+        await engine.StopAsync(CancellationToken.None);
+    }
+
+    /// <summary>The in-memory transport, with a preview that names exchanges as a NATS URI's <c>namespaces</c> do.</summary>
+    private sealed class PreviewingTransport(ITransport inner) : ITransport
+    {
+        public IReadOnlyList<ExchangeSpec> Exchanges { get; set; } = [];
+
+        public IReadOnlyCollection<string> Schemes => inner.Schemes;
+
+        public ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken) => inner.ConnectAsync(request, cancellationToken);
+
+        public IReadOnlyList<string> ValidateUri(string uri) => inner.ValidateUri(uri);
+
+        public IReadOnlyList<UpstreamSettingProblem> ValidateUpstream(string uri, UpstreamSettings settings) => inner.ValidateUpstream(uri, settings);
+
+        public TransportCapabilities Capabilities => inner.Capabilities;
+
+        public DownstreamPreview? PreviewDownstream(string uri) => inner.PreviewDownstream(uri) is { } preview ? preview with { Exchanges = Exchanges } : null;
+    }
+
     private static void Configure(FederationOptions options)
     {
         options.ClusterName = "D";

@@ -330,10 +330,16 @@ internal sealed partial class LinkSession
 
         // A no-ack consumer is stopped first: nothing waits to acknowledge on it, and what it would deliver during the
         // drain could not go back upstream (the broker removes a message as it sends it), so it stays in the upstream
-        // queue instead. Any other consumer is stopped after the drain, so that the forwards in flight can still be
+        // queue instead. So is any consumer once the lease is lost (IBrokerLease.Lost): another engine may take the link
+        // at any moment now, and a consumer kept open through the drain (up to the drain timeout, which a downstream cut
+        // off from this host runs to the end) would consume the upstream queue beside the new holder's, so that what this
+        // one held came back behind what the other had forwarded meanwhile. The forwards still in flight then cannot be
+        // acknowledged: they return upstream and are forwarded again (duplicate suppression drops those whose unit was
+        // committed). Any other consumer is stopped after the drain, so that the forwards in flight can still be
         // acknowledged; what it delivers meanwhile returns to the upstream queue when it closes. Not one that cannot take
-        // a message back (core NATS): its queue lives in the connection, and what it delivers meanwhile is counted below.
-        var stopping = _consumer is { CanRequeue: true } consumer && _settings.AckMode == AckMode.NoAck
+        // a message back (core NATS): its queue lives in the connection, and what it delivers meanwhile is counted below;
+        // no other holder competes for those (each core NATS subscriber gets its own copy).
+        var stopping = _consumer is { CanRequeue: true } consumer && (_settings.AckMode == AckMode.NoAck || _lease is { IsHeld: false })
             ? SafelyAsync(consumer).AsTask()
             : null;
 

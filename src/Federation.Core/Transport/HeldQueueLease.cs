@@ -34,6 +34,10 @@ internal sealed class HeldQueueLease : IBrokerLease
 
     public Task Lost => lost.Task;
 
+    // Also read from what Lost is completed from, which completes it only in a continuation: a link that notices its
+    // connection's end first (its session watches the connection too) must already see the lease as gone when it stops.
+    public bool IsHeld => !lost.Task.IsCompleted && !connection.Completion.IsCompleted && watch?.Deleted.IsCompleted != true;
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref released, 1) != 0)

@@ -18,11 +18,18 @@ public sealed class LinkLeaseTests : IAsyncLifetime
     private readonly FakeTimeProvider _time = new();
     private readonly ConsumerCensus _census = new();
     private readonly List<FederationEngine> _engines = [];
+    private readonly List<HeldConfirmsTransport> _holding = [];
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
+        // A forward still waiting for its confirm would hold its engine's stop until the (fake) clock ended the drain.
+        foreach (var confirm in _holding.SelectMany(h => h.Held))
+        {
+            confirm.TrySetResult();
+        }
+
         foreach (var engine in _engines)
         {
             await engine.DisposeAsync();
@@ -36,7 +43,7 @@ public sealed class LinkLeaseTests : IAsyncLifetime
     {
         var (a, _) = await StartEngineAsync("host-1");
         var queue = await _bed.BindQueueAsync("D", "fed", "k");
-        await Testbed.WaitForRunningLinksAsync(a, 1);
+        await WaitForHolderAsync(a);
         var internalExchanges = InternalExchangesOnUpstream();
 
         var (b, _) = await StartEngineAsync("host-2");
@@ -76,7 +83,7 @@ public sealed class LinkLeaseTests : IAsyncLifetime
         // Kept on a clean stop: with the default cleanup mode the stopping engine deletes the upstream queue (see README).
         var (a, _) = await StartEngineAsync("host-1", ResourceCleanupMode.Never);
         var queue = await _bed.BindQueueAsync("D", "fed", "k");
-        await Testbed.WaitForRunningLinksAsync(a, 1);
+        await WaitForHolderAsync(a);
         var (b, _) = await StartEngineAsync("host-2", ResourceCleanupMode.Never);
         await WaitForStateAsync(b, LinkState.Waiting);
         await PublishAsync(1, 50);
@@ -103,7 +110,7 @@ public sealed class LinkLeaseTests : IAsyncLifetime
     {
         var (a, crashA) = await StartEngineAsync("host-1");
         var queue = await _bed.BindQueueAsync("D", "fed", "k");
-        await Testbed.WaitForRunningLinksAsync(a, 1);
+        await WaitForHolderAsync(a);
         var (b, _) = await StartEngineAsync("host-2");
         await WaitForStateAsync(b, LinkState.Waiting);
         await PublishAsync(1, 50);
@@ -126,22 +133,28 @@ public sealed class LinkLeaseTests : IAsyncLifetime
     {
         var (a, transportA) = await StartEngineAsync("host-1");
         var queue = await _bed.BindQueueAsync("D", "fed", "k");
-        await Testbed.WaitForRunningLinksAsync(a, 1);
+        await WaitForHolderAsync(a);
         var (b, _) = await StartEngineAsync("host-2");
         await WaitForStateAsync(b, LinkState.Waiting);
+        await WaitUntilStandingByForHost1Async(b);
 
         // host-1 loses the downstream (and with it the lease) but not the upstream: its consumer must go all the same,
-        // before any time passes, because host-2 may take the link at its next poll.
+        // before any time passes, because host-2 may take the link at its next poll (or, here, once host-1's silence
+        // moves the link to it).
         transportA.LoseConnectionsTo("D");
         await Testbed.Eventually(() => _census.Owners.Count == 2 || _census.OpenOn(UpstreamQueue) == 0, () => "host-1's consumer closes");
-        await Testbed.Eventually(() => _census.Owners.Count == 2, () => "host-1 runs the link again on its new downstream connection");
-        Assert.Equal(1, _census.MostAtOnce);
 
-        // host-1 reconnected at once and took the lease back; host-2 goes on waiting.
-        await Testbed.WaitForRunningLinksAsync(a, 1);
-        Assert.Equal(LinkState.Waiting, b.GetLinks()[0].State);
+        // host-1 reconnects at once and asks for the lease again; it takes it back unless a retry of its own waits on the
+        // clock long enough for host-2 to take it first. Either way the link runs again on one engine, the other waits.
+        await AdvanceUntilAsync(
+            () => _census.Owners.Count == 2 && _census.OpenOn(UpstreamQueue) == 1 && (a.GetLinks()[0].State == LinkState.Running || b.GetLinks()[0].State == LinkState.Running),
+            "the link runs again, on one engine");
+        Assert.Equal(1, _census.MostAtOnce);
+        var other = a.GetLinks()[0].State == LinkState.Running ? b : a;
+        await WaitForStateAsync(other, LinkState.Waiting);
         await PublishAsync(1, 20);
         await queue.ExpectAsync(Bodies(1, 20));
+        Assert.Equal(1, _census.MostAtOnce);
     }
 
     [Theory]
@@ -149,12 +162,16 @@ public sealed class LinkLeaseTests : IAsyncLifetime
     [InlineData(true)]
     public async Task A_lease_deleted_on_the_broker_is_lost_so_the_holder_stops_consuming_before_another_engine_takes_it(bool spread)
     {
-        // Without spreading, host-2 polls for the lease; with it, host-2 may stand by where placement puts the link, or ask.
+        // Without spreading, host-2 polls for the lease; with it, host-2 stands by where placement puts the link.
         var (a, _) = await StartEngineAsync("host-1", spread: spread);
         var queue = await _bed.BindQueueAsync("D", "fed", "k");
-        await Testbed.WaitForRunningLinksAsync(a, 1);
+        await WaitForHolderAsync(a);
         var (b, _) = await StartEngineAsync("host-2", spread: spread);
         await WaitForStateAsync(b, LinkState.Waiting);
+        if (spread)
+        {
+            await WaitUntilStandingByForHost1Async(b);
+        }
 
         // As rabbitmqctl delete_queue: host-1's downstream connection lives on, so only the deletion itself tells. It
         // stops consuming without any time passing; the clock stands still meanwhile, or host-2's next poll could come
@@ -183,6 +200,50 @@ public sealed class LinkLeaseTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_lease_lost_with_a_forward_in_flight_stops_consuming_before_the_forward_settles()
+    {
+        // host-1's downstream confirms only when the test says: a forward stays in flight, as with a slow or blocked
+        // downstream, or one cut off from the holder (whose renewals failing is what lost a time-to-live lease).
+        HeldConfirmsTransport? held = null;
+        var (a, _) = await StartEngineAsync("host-1", spread: false, wrap: inner => held = new HeldConfirmsTransport(inner));
+        _holding.Add(held!);
+        var queue = await _bed.BindQueueAsync("D", "fed", "k");
+        await WaitForHolderAsync(a);
+        var (b, _) = await StartEngineAsync("host-2", spread: false);
+        await WaitForStateAsync(b, LinkState.Waiting);
+        await PublishAsync(1, 1);
+        await Testbed.Eventually(() => held!.Held.Count == 1, () => $"host-1 forwards the message and waits for its confirm; held {held!.Held.Count}");
+
+        // The lease goes while the forward waits. Another engine may take the link at its next poll, whenever that comes:
+        // host-1's consumer must go now, not once the forward has settled (up to the drain timeout), or both engines
+        // consume the upstream queue at once. The clock stands still, so no drain timeout can end the wait meanwhile.
+        _bed.Broker("D").DeleteQueue("/", Lease);
+        await Testbed.Eventually(() => _census.OpenOn(UpstreamQueue) == 0, () => "host-1 stops consuming with its forward still in flight");
+
+        // The confirm comes late; the consumer it would have been acked on is gone, so the message returns upstream and is
+        // forwarded again by whoever runs the link (at-least-once: suppression is off on this downstream).
+        held!.Held[0].TrySetResult();
+        await AdvanceUntilAsync(
+            () => _census.OpenOn(UpstreamQueue) == 1 && (a.GetLinks()[0].State == LinkState.Running || b.GetLinks()[0].State == LinkState.Running),
+            "the link runs again, on one engine");
+        await PublishAsync(2, 20);
+        await Testbed.Eventually(
+            () =>
+            {
+                // Whoever runs the link now: host-1's forwards are confirmed as they come.
+                foreach (var confirm in held.Held)
+                {
+                    confirm.TrySetResult();
+                }
+
+                return queue.Bodies.Distinct().Count() == 20;
+            },
+            () => $"20 distinct messages downstream, have {string.Join(",", queue.Bodies)}");
+        Assert.Equal(Bodies(1, 20).Order(StringComparer.Ordinal), queue.Bodies.Distinct().Order(StringComparer.Ordinal));
+        Assert.Equal(1, _census.MostAtOnce);
+    }
+
+    [Fact]
     public async Task Lease_name_falls_back_to_the_link_id_when_the_names_are_too_long_for_a_queue()
     {
         var upstream = ResolvedUpstream.FromDefinition("u", new UpstreamDefinition { Uris = { "memory://U/%2f" } });
@@ -192,7 +253,7 @@ public sealed class LinkLeaseTests : IAsyncLifetime
         await Task.CompletedTask;
     }
 
-    private async Task<(FederationEngine Engine, CrashableTransport Transport)> StartEngineAsync(string instance, ResourceCleanupMode cleanup = ResourceCleanupMode.Default, bool spread = true)
+    private async Task<(FederationEngine Engine, CrashableTransport Transport)> StartEngineAsync(string instance, ResourceCleanupMode cleanup = ResourceCleanupMode.Default, bool spread = true, Func<ITransport, ITransport>? wrap = null)
     {
         _bed.Broker("D");
         _bed.Broker("U");
@@ -204,13 +265,36 @@ public sealed class LinkLeaseTests : IAsyncLifetime
             })
             .Policy("fed", "^fed$", upstream: "u");
         var transport = new CrashableTransport(_bed.Transport, _census, instance);
-        var engine = new FederationEngine(options, [transport], timeProvider: _time);
+        var engine = new FederationEngine(options, [wrap?.Invoke(transport) ?? transport], timeProvider: _time);
         _engines.Add(engine);
         await engine.StartAsync(CancellationToken.None);
         var app = await _bed.ConnectAsync("D");
         await Testbed.DeclareExchangeAsync(app, "fed");
         return (engine, transport);
     }
+
+    /// <summary>
+    /// Waits until <paramref name="holder"/> runs the link and its binding is upstream: a link runs once it has set up
+    /// what the downstream had when it started, and a binding made just before then may still be on its way upstream,
+    /// where a message published meanwhile would find no route.
+    /// </summary>
+    private async Task WaitForHolderAsync(FederationEngine holder)
+    {
+        await Testbed.WaitForRunningLinksAsync(holder, 1);
+        await _bed.WaitForBindingsAsync("U", "upstream", "k", 1);
+    }
+
+    /// <summary>
+    /// Moves the clock until <paramref name="waiting"/> has heard host-1 and stands by for it where placement puts the link,
+    /// so that it asks for the lease only as the clock moves. Until it has heard the others, an instance places every link
+    /// on itself and asks at once, whenever its first look at the others comes (in real time): had that come just as host-1
+    /// lost the lease, before host-1's consumer finished closing, the census would see two consumers that a real clock
+    /// almost never shows (the others' heartbeats are heard within a second, the close takes milliseconds).
+    /// </summary>
+    private Task WaitUntilStandingByForHost1Async(FederationEngine waiting) =>
+        AdvanceUntilAsync(
+            () => waiting.GetLinks() is [{ State: LinkState.Waiting, Waiting: { } why }] && why.StartsWith("placement puts it on instance 'host-1'", StringComparison.Ordinal),
+            "host-2 stands by for host-1, where placement puts the link");
 
     private static Task WaitForStateAsync(FederationEngine engine, LinkState state) =>
         Testbed.Eventually(

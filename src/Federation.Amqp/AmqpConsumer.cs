@@ -20,6 +20,7 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
     private readonly DeliveryHandler handler;
     private readonly CancellationTokenSource stopping = new();
     private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource cancelAnswered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly HashSet<ulong> unsettled = [];
     private readonly Lock unreadableGate = new();
     private ulong lastDeliveryTag;
@@ -152,8 +153,38 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
         if (ConsumerRunningHandler.Value == this)
         {
             // Closing waits for the dispatcher, which is running us: close in the background instead.
-            _ = Task.Run(CloseChannelAsync, CancellationToken.None);
+            _ = Task.Run(CancelThenCloseChannelAsync, CancellationToken.None);
             return;
+        }
+
+        await CancelThenCloseChannelAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>How long an auto-ack consumer waits for the broker's cancel-ok before it closes its channel anyway.</summary>
+    private static readonly TimeSpan CancelWithin = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// An auto-ack consumer first cancels with basic.cancel and waits for the broker's answer: the broker removed each message
+    /// as it sent it, and closing the channel straight away let the client discard the deliveries still on their way, counted
+    /// nowhere. The broker sends cancel-ok after its last delivery and the client dispatches in order, so once the answer has
+    /// been dispatched (<see cref="OnCancelAsync"/>) every delivery has reached <see cref="DeliverAsync"/>, which counts it as
+    /// dropped. A consumer with acks closes at once: what it did not acknowledge goes back to the queue.
+    /// </summary>
+    private async Task CancelThenCloseChannelAsync()
+    {
+        if (options.AutoAck && Channel.IsOpen && ConsumerTags is [var tag, ..])
+        {
+            try
+            {
+                using var limit = new CancellationTokenSource(CancelWithin);
+                await Channel.BasicCancelAsync(tag, noWait: false, limit.Token).ConfigureAwait(false);
+                await cancelAnswered.Task.WaitAsync(limit.Token).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // A broker that does not answer in time, or a channel closing meanwhile: the channel is closed anyway.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
         }
 
         await CloseChannelAsync().ConfigureAwait(false);
@@ -267,6 +298,7 @@ internal sealed class AmqpConsumer : AsyncDefaultBasicConsumer, IMessageConsumer
 
     protected override Task OnCancelAsync(string[] consumerTags, CancellationToken cancellationToken = default)
     {
+        cancelAnswered.TrySetResult();
         if (disposing)
         {
             completion.TrySetResult();

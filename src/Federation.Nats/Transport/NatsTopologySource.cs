@@ -29,6 +29,9 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
     private readonly Dictionary<string, ExchangeSpec> _exchanges = new(StringComparer.Ordinal);
     private readonly HashSet<BindingSpec> _apiBindings = [];
     private HashSet<BindingSpec> _polledBindings = [];
+
+    // Subscriptions one poll did not see: removed only when the next does not see them either (see Apply).
+    private HashSet<BindingSpec> _missedOnce = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly HttpClient? _http;
     private Task? _poller;
@@ -331,11 +334,27 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
                 changes.Add(new TopologyChange(++_serial, TopologyChangeKind.BindingAdded, null, added));
             }
 
+            // A subscription is removed only once two polls in a row have not seen it. One answer can be stale: taken in the
+            // moment between a subscriber leaving and its successor subscribing, it reaches the links after messages have
+            // already gone through to the successor over the upstream subscription (which is how a publisher learns that
+            // interest has arrived), and removing at once unbound upstream under a live subscriber until the next poll,
+            // dropping what was published meanwhile. The cost is one poll interval more before interest that really went
+            // away stops being forwarded (the downstream server drops those messages).
+            var missed = new HashSet<BindingSpec>();
             foreach (var gone in _polledBindings.Where(b => !bindings.Contains(b)))
             {
-                changes.Add(new TopologyChange(++_serial, TopologyChangeKind.BindingRemoved, null, gone));
+                if (_missedOnce.Contains(gone))
+                {
+                    changes.Add(new TopologyChange(++_serial, TopologyChangeKind.BindingRemoved, null, gone));
+                }
+                else
+                {
+                    missed.Add(gone);
+                }
             }
 
+            _missedOnce = missed;
+            bindings.UnionWith(missed);
             _polledBindings = bindings;
             subscribers = [.. _subscribers];
         }

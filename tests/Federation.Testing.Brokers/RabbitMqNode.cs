@@ -118,25 +118,41 @@ public sealed class RabbitMqNode : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(plugins);
         ArgumentNullException.ThrowIfNull(extraConfiguration);
         var bin = FindBinDirectory();
-        var name = $"fedtest{Environment.ProcessId}x{Interlocked.Increment(ref counter)}";
-        var node = new RabbitMqNode(bin, name, plugins, extraConfiguration);
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            await node.StartAsync(cancellationToken).ConfigureAwait(false);
-            var cluster = await node.CtlAsync(cancellationToken, "set_cluster_name", node.ClusterName).ConfigureAwait(false);
-            if (cluster.ExitCode != 0)
+            var name = $"fedtest{Environment.ProcessId}x{Interlocked.Increment(ref counter)}";
+            var node = new RabbitMqNode(bin, name, plugins, extraConfiguration);
+            try
             {
-                throw new InvalidOperationException($"rabbitmqctl set_cluster_name failed on {node.NodeName}: {cluster.Output}");
+                await node.StartAsync(cancellationToken).ConfigureAwait(false);
+                var cluster = await node.CtlAsync(cancellationToken, "set_cluster_name", node.ClusterName).ConfigureAwait(false);
+                if (cluster.ExitCode != 0)
+                {
+                    throw new InvalidOperationException($"rabbitmqctl set_cluster_name failed on {node.NodeName}: {cluster.Output}");
+                }
+
+                return node;
+            }
+            catch (NodeBootFailedException failure) when (attempt < MaxStartAttempts)
+            {
+                // Most likely one of the four ports was taken between FreePorts.Next() and the node's bind (an outgoing
+                // connection can get any ephemeral port): a new node with new ports and a new name.
+                Console.Error.WriteLine($"RabbitMqNode: attempt {attempt} failed, starting a new node with new ports: {failure.Message}");
+                await node.DisposeAsync().ConfigureAwait(false);
+            }
+            catch
+            {
+                await node.DisposeAsync().ConfigureAwait(false);
+                throw;
             }
         }
-        catch
-        {
-            await node.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-
-        return node;
     }
+
+    /// <summary>How many new nodes <see cref="StartNewAsync(IReadOnlyList{string}, IReadOnlyList{string}, CancellationToken)"/> tries when a node's boot fails.</summary>
+    private const int MaxStartAttempts = 3;
+
+    /// <summary>The node's process ended, or its log says its boot failed, before it finished starting.</summary>
+    private sealed class NodeBootFailedException(string message) : InvalidOperationException(message);
 
     /// <summary>An AMQP URI for this node with the transport's management-port parameter.</summary>
     /// <param name="virtualHost">The vhost (URL-encoded into the path, so <c>/</c> becomes <c>%2F</c>).</param>
@@ -181,9 +197,14 @@ public sealed class RabbitMqNode : IAsyncDisposable
                 return;
             }
 
+            if (BootFailed() is { } reason)
+            {
+                throw new NodeBootFailedException($"RabbitMQ node {NodeName} failed to boot ({reason}). Log:\n{LogTail()}");
+            }
+
             if (deadline.Elapsed > StartupTimeout)
             {
-                throw new InvalidOperationException($"RabbitMQ node {NodeName} did not start within {StartupTimeout}. Last rabbitmqctl output: {last.Output}\nLogs: {Path.Combine(DataDirectory, "log")}");
+                throw new InvalidOperationException($"RabbitMQ node {NodeName} did not start within {StartupTimeout}. Last rabbitmqctl output: {last.Output}\nLog:\n{LogTail()}");
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken).ConfigureAwait(false);
@@ -338,6 +359,72 @@ public sealed class RabbitMqNode : IAsyncDisposable
         throw new InvalidOperationException(
             "rabbitmq-server is not installed: integration tests need rabbitmq-server (3.10 or later) and rabbitmqctl. " +
             "Install it (Debian/Ubuntu: apt-get install rabbitmq-server) or set RABBITMQ_BIN_DIR to the directory that holds them.");
+    }
+
+    /// <summary>
+    /// Why the node being started can no longer finish its boot, or null while it still may: its process (by the pid in
+    /// its own pid file) has ended, or its log says BOOT FAILED. Without this a node that died at once (a port taken)
+    /// was polled for the whole two-minute startup timeout.
+    /// </summary>
+    private string? BootFailed()
+    {
+        if (ReadPid() is { } pid)
+        {
+            try
+            {
+                using var process = Process.GetProcessById(pid);
+                if (process.HasExited)
+                {
+                    return $"its process {pid.ToString(CultureInfo.InvariantCulture)} has exited";
+                }
+            }
+            catch (ArgumentException)
+            {
+                return $"its process {pid.ToString(CultureInfo.InvariantCulture)} has exited";
+            }
+        }
+
+        return LogText().Contains("BOOT FAILED", StringComparison.Ordinal) ? "its log says BOOT FAILED" : null;
+    }
+
+    /// <summary>The node's log files, concatenated (empty when it has written none yet).</summary>
+    private string LogText()
+    {
+        var directory = Path.Combine(DataDirectory, "log");
+        if (!Directory.Exists(directory))
+        {
+            return string.Empty;
+        }
+
+        var text = new System.Text.StringBuilder();
+        foreach (var file in Directory.EnumerateFiles(directory, "*.log"))
+        {
+            try
+            {
+                using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                using var reader = new StreamReader(stream);
+                text.Append(reader.ReadToEnd());
+            }
+            catch (IOException)
+            {
+                // Being rotated or removed: the next poll reads it.
+            }
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// For a failure message (the data directory is deleted with the node): the node's log from its BOOT FAILED report on
+    /// (at most 80 lines; the reason follows it), else its last 40 lines.
+    /// </summary>
+    private string LogTail()
+    {
+        var lines = LogText().Split('\n');
+        var bootFailed = Array.FindIndex(lines, line => line.Contains("BOOT FAILED", StringComparison.Ordinal));
+        return bootFailed >= 0
+            ? string.Join('\n', lines.Skip(bootFailed).Take(80))
+            : string.Join('\n', lines.Skip(Math.Max(0, lines.Length - 40)));
     }
 
     private int? ReadPid()

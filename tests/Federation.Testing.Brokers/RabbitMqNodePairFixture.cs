@@ -26,10 +26,29 @@ public abstract class RabbitMqNodePairFixture : IAsyncLifetime
     /// <inheritdoc />
     public async Task InitializeAsync()
     {
-        var started = await Task.WhenAll(
+        var starting = new[]
+        {
             RabbitMqNode.StartNewAsync(),
-            RabbitMqNode.StartNewAsync(RabbitMqNode.DefaultPlugins, DownstreamConfiguration)).ConfigureAwait(false);
-        (upstream, downstream) = (started[0], started[1]);
+            RabbitMqNode.StartNewAsync(RabbitMqNode.DefaultPlugins, DownstreamConfiguration),
+        };
+        try
+        {
+            var started = await Task.WhenAll(starting).ConfigureAwait(false);
+            (upstream, downstream) = (started[0], started[1]);
+        }
+        catch
+        {
+            // xunit does not call DisposeAsync when InitializeAsync throws: stop the node that did start.
+            foreach (var task in starting)
+            {
+                if (task.IsCompletedSuccessfully)
+                {
+                    await task.Result.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+
+            throw;
+        }
     }
 
     /// <inheritdoc />

@@ -1,4 +1,5 @@
 using Federation.Core.Model;
+using Federation.Core.Transport;
 
 namespace Federation.Core.Links;
 
@@ -12,27 +13,34 @@ internal static class DownstreamChange
 {
     /// <summary>
     /// Whether the links keep their ids and upstream queues from <paramref name="before"/> to <paramref name="after"/>: the
-    /// same cluster name setting, and either the same broker (scheme, host, port as written and decoded vhost, as
-    /// <see cref="UpstreamBroker"/> tells it; credentials and query do not count) or, with a configured cluster name, the
-    /// same virtual host (the cluster name, not the host, is what the ids and queue names use). An advertised cluster name
-    /// on another broker may be another one: those links are not assumed to go on.
+    /// same broker (scheme, host, port as written and decoded vhost, as <see cref="UpstreamBroker"/> tells it; credentials
+    /// and query do not count) with the same cluster name setting, or the same cluster name known without connecting on
+    /// the same virtual host (the cluster name, not the host, is what the ids and queue names use). A name is known without
+    /// connecting when it is configured (<c>ClusterName</c>) or when the URI itself sets the name its connections report
+    /// (NATS <c>cluster-name</c>, through <paramref name="preview"/>). A name a broker advertises only once connected may be
+    /// another on another broker: those links are not assumed to go on.
     /// </summary>
-    public static bool KeepsLinks(FederationDefinitions before, FederationDefinitions after)
+    /// <param name="before">The definitions the links run under.</param>
+    /// <param name="after">The reloaded definitions.</param>
+    /// <param name="preview">What a downstream URI tells without connecting (<see cref="Transport.ITransport.PreviewDownstream"/>), or null when nothing.</param>
+    public static bool KeepsLinks(FederationDefinitions before, FederationDefinitions after, Func<string, DownstreamPreview?>? preview = null)
     {
         ArgumentNullException.ThrowIfNull(before);
         ArgumentNullException.ThrowIfNull(after);
-        if (before.ClusterName != after.ClusterName)
-        {
-            return false;
-        }
-
-        if (UpstreamBroker.Of(before.DownstreamUri) is { } broker && broker == UpstreamBroker.Of(after.DownstreamUri))
+        if (before.ClusterName == after.ClusterName && UpstreamBroker.Of(before.DownstreamUri) is { } broker && broker == UpstreamBroker.Of(after.DownstreamUri))
         {
             return true;
         }
 
-        return after.ClusterName is not null && VirtualHostOf(before.DownstreamUri) is { } virtualHost && virtualHost == VirtualHostOf(after.DownstreamUri);
+        return KnownClusterName(before, preview) is { } name
+            && name == KnownClusterName(after, preview)
+            && VirtualHostOf(before.DownstreamUri) is { } virtualHost
+            && virtualHost == VirtualHostOf(after.DownstreamUri);
     }
+
+    /// <summary>The cluster name the links under <paramref name="definitions"/> use, when it is known without connecting.</summary>
+    private static string? KnownClusterName(FederationDefinitions definitions, Func<string, DownstreamPreview?>? preview) =>
+        definitions.ClusterName ?? preview?.Invoke(definitions.DownstreamUri)?.ClusterName;
 
     /// <summary>The decoded virtual host of <paramref name="uri"/> (an empty path is <c>/</c>), or null when it does not parse.</summary>
     private static string? VirtualHostOf(string uri)

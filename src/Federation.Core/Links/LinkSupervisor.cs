@@ -355,7 +355,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         // Listed before the links stop, so that no status request in between finds none: the links that come back with
         // the same ids, or those of the new downstream as far as its URI tells.
         ShowPendingLinks();
-        if (DownstreamChange.KeepsLinks(previous, definitions))
+        if (DownstreamChange.KeepsLinks(previous, definitions, PreviewDownstream))
         {
             // Only how the engine reaches the downstream changed (credentials, query keys such as heartbeat): the links keep
             // their ids and upstream queues, as for an upstream credential change. The rest of the reload is applied first,
@@ -441,7 +441,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private (string ClusterName, string VirtualHost, IEnumerable<ExchangeSpec> Exchanges)? KnownDownstream()
     {
         var preview = PreviewDownstream(_definitions.DownstreamUri);
-        if (_lastSession is { } last && DownstreamChange.KeepsLinks(last.Definitions, _definitions))
+        if (_lastSession is { } last && DownstreamChange.KeepsLinks(last.Definitions, _definitions, PreviewDownstream))
         {
             // Exchanges the URI itself names (NATS `namespaces`) are the current ones: a reload may have changed them
             // while keeping the downstream, and the mirror still holds the old session's.

@@ -10,6 +10,8 @@ internal sealed class BeforeQueueDeletionTransport(ITransport inner) : ITranspor
 {
     public IReadOnlyCollection<string> Schemes => inner.Schemes;
 
+    public DownstreamPreview? PreviewDownstream(string uri) => inner.PreviewDownstream(uri);
+
     /// <summary>Runs, with the queue's name, before each queue deletion; null for nothing.</summary>
     public Func<string, Task>? BeforeDeletion { get; set; }
 

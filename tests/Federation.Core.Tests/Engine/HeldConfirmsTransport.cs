@@ -15,6 +15,8 @@ internal sealed class HeldConfirmsTransport(ITransport inner) : ITransport
 
     public IReadOnlyCollection<string> Schemes => inner.Schemes;
 
+    public DownstreamPreview? PreviewDownstream(string uri) => inner.PreviewDownstream(uri);
+
     /// <summary>Publishes waiting for the test, in publish order (released ones included).</summary>
     public IReadOnlyList<TaskCompletionSource> Held => [.. _held];
 

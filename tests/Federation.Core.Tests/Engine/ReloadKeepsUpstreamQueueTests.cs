@@ -150,6 +150,38 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_reload_to_another_downstream_address_whose_uri_tells_the_same_cluster_name_keeps_what_the_upstream_queue_buffers()
+    {
+        // The same downstream reached at another address, without Federation:ClusterName, and known by the same name before
+        // connecting (what NATS' cluster-name in the URI does; here the second broker's registered name): the links have the
+        // same ids and queues. The reload deleted the queue with what it held and declared it again, empty.
+        var moved = _bed.Broker("D2");
+        moved.ClusterName = _bed.Broker("D").ClusterName;
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D2"), "fed.downstream");
+        var arrived = await _bed.BindQueueAsync("D2", "fed.downstream", "key");
+        var (engine, _) = await StartBufferingAsync();
+        var before = Assert.Single(engine.GetLinks());
+
+        var readdressed = Configuration(_ => { });
+        readdressed.Downstream.Uri = Testbed.Uri("D2");
+        await engine.UpdateAsync(readdressed, CancellationToken.None);
+
+        Assert.True(_bed.Broker("U").QueueExists("/", UpstreamQueue), "the upstream queue was deleted");
+        Assert.Empty(_logs.WithId(1028));
+        Assert.Empty(_logs.WithId(2020));
+        await Testbed.Eventually(
+            () =>
+            {
+                ReleaseHeld();
+                // m1 and m2 were buffered upstream; m0, forwarded to D before the reload, may come again (its confirm was held).
+                return arrived.Bodies.Contains("m1") && arrived.Bodies.Contains("m2");
+            },
+            () => $"D2 has [{string.Join(",", arrived.Bodies)}], {UpstreamMessages} left upstream");
+        var after = Assert.Single(engine.GetLinks());
+        Assert.Equal(before.Id, after.Id);
+    }
+
+    [Fact]
     public async Task A_reload_that_changes_the_downstream_cluster_name_deletes_the_old_queue_and_says_how_many_messages_that_discards()
     {
         var (engine, _) = await StartBufferingAsync();

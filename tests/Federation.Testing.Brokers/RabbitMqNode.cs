@@ -173,6 +173,9 @@ public sealed class RabbitMqNode : IAsyncDisposable
             return;
         }
 
+        // A node started again after a stop or a kill: the pid file still names the old process, which has exited, and
+        // BootFailed would take that for this boot's failure. The node writes it anew as it boots.
+        File.Delete(PidFile);
         var server = await ProcessRunner.RunAsync(Path.Combine(binDirectory, "rabbitmq-server"), ["-detached"], environment, CommandTimeout, captureOutput: false, cancellationToken).ConfigureAwait(false);
         if (server.ExitCode != 0)
         {

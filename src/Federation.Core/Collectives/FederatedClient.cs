@@ -64,7 +64,7 @@ public sealed class FederatedClient : IAsyncDisposable
         await EnsureInboxAsync(cancellationToken).ConfigureAwait(false);
         var requestId = Guid.NewGuid().ToString("N");
         var replySubject = $"{InboxPrefix}{requestId}";
-        var gathered = new ReplyGatherer(request.ExpectedReplies, request.MaxReplies);
+        var gathered = new ReplyGatherer(request.ExpectedReplies, request.MaxReplies, request.MaxReplyBytes);
         _pending[requestId] = gathered;
         try
         {
@@ -192,6 +192,11 @@ public sealed class FederatedClient : IAsyncDisposable
         if (request.MaxReplies < 1)
         {
             throw new ArgumentException($"MaxReplies: '{request.MaxReplies}' must be at least 1.", nameof(request));
+        }
+
+        if (request.MaxReplyBytes < 1)
+        {
+            throw new ArgumentException($"MaxReplyBytes: '{request.MaxReplyBytes}' must be at least 1.", nameof(request));
         }
 
         if (request.Timeout < TimeSpan.Zero)

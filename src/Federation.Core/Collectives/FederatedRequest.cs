@@ -32,6 +32,18 @@ public sealed record FederatedRequest
 
     /// <summary>The default of <see cref="MaxReplies"/>: far more than the largest Choria fleets have nodes.</summary>
     public const int DefaultMaxReplies = 1_000_000;
+
+    /// <summary>
+    /// The most bytes of replies kept (default <see cref="DefaultMaxReplyBytes"/>): bodies, and header names and values
+    /// counted as UTF-8. <see cref="MaxReplies"/> bounds how many; this bounds how large, since any node of the targeted
+    /// collectives can answer, and a few replies of many megabytes each would fill the client's memory as surely as a
+    /// loop. A reply that would go past it is dropped and counted in <see cref="FederatedReplies.RepliesDropped"/>, and the
+    /// wait ends.
+    /// </summary>
+    public long MaxReplyBytes { get; init; } = DefaultMaxReplyBytes;
+
+    /// <summary>The default of <see cref="MaxReplyBytes"/>: 256 MiB.</summary>
+    public const long DefaultMaxReplyBytes = 256L * 1024 * 1024;
 }
 
 /// <summary>The outcome of <see cref="FederatedClient.RequestAsync"/>.</summary>
@@ -41,6 +53,6 @@ public sealed record FederatedRequest
 /// <param name="Completed">True when the expected count arrived before the timeout; false on timeout (always false without an expected count).</param>
 public sealed record FederatedReplies(string RequestId, int MessagesPublished, IReadOnlyList<SubjectMessage> Replies, bool Completed)
 {
-    /// <summary>Replies that arrived after <see cref="FederatedRequest.MaxReplies"/> were kept, and were dropped.</summary>
+    /// <summary>Replies that arrived after <see cref="FederatedRequest.MaxReplies"/> were kept, or that would have gone past <see cref="FederatedRequest.MaxReplyBytes"/>, and were dropped.</summary>
     public long RepliesDropped { get; init; }
 }

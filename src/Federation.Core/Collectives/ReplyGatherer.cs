@@ -3,15 +3,16 @@ using Federation.Core.Transport.Messaging;
 namespace Federation.Core.Collectives;
 
 /// <summary>
-/// Collects the replies of one request until an expected count arrives, keeping at most <paramref name="max"/>: what comes
-/// after that is counted, not kept, and ends the wait.
+/// Collects the replies of one request until an expected count arrives, keeping at most <paramref name="max"/> replies and
+/// <paramref name="maxBytes"/> bytes of them: a reply past either is counted, not kept, and ends the wait.
 /// </summary>
-internal sealed class ReplyGatherer(int? expected, int max)
+internal sealed class ReplyGatherer(int? expected, int max, long maxBytes = FederatedRequest.DefaultMaxReplyBytes)
 {
     private readonly Lock _gate = new();
     private readonly List<SubjectMessage> _replies = [];
     private readonly TaskCompletionSource _enough = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _dropped;
+    private long _bytes;
 
     /// <summary>Replies that arrived when the most to keep were already kept.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -20,7 +21,8 @@ internal sealed class ReplyGatherer(int? expected, int max)
     {
         lock (_gate)
         {
-            if (_replies.Count >= max)
+            var size = SizeOf(reply);
+            if (_replies.Count >= max || size > maxBytes - _bytes)
             {
                 _dropped++;
                 _enough.TrySetResult();
@@ -29,13 +31,29 @@ internal sealed class ReplyGatherer(int? expected, int max)
 
             // The transport may reuse the body after this handler returns.
             _replies.Add(reply with { Body = reply.Body.ToArray() });
-            if (_replies.Count >= expected || _replies.Count >= max)
+            _bytes += size;
+            if (_replies.Count >= expected || _replies.Count >= max || _bytes >= maxBytes)
             {
                 _enough.TrySetResult();
             }
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>What a reply costs against the byte cap: its body, and its header names and values as UTF-8.</summary>
+    private static long SizeOf(SubjectMessage reply)
+    {
+        long size = reply.Body.Length;
+        if (reply.Headers is { } headers)
+        {
+            foreach (var header in headers)
+            {
+                size += System.Text.Encoding.UTF8.GetByteCount(header.Key) + System.Text.Encoding.UTF8.GetByteCount(header.Value ?? string.Empty);
+            }
+        }
+
+        return size;
     }
 
     /// <summary>True when the expected count arrived in time; false on timeout or when the cap ended the wait first.</summary>

@@ -87,6 +87,46 @@ public sealed class FederatedClientInboxTests
     }
 
     [Fact]
+    public async Task Replies_past_the_byte_cap_are_counted_and_not_kept_and_end_the_wait()
+    {
+        // 100 bytes each (90 of body, "k" + 9 characters of header): two fit in 250, the third would go past it.
+        var gatherer = new ReplyGatherer(expected: null, max: 1_000, maxBytes: 250);
+        for (var i = 0; i < 5; i++)
+        {
+            await gatherer.AddAsync(new Federation.Core.Transport.Messaging.SubjectMessage("r", new byte[90], [new("k", $"value-{i:D3}")]), CancellationToken.None);
+        }
+
+        Assert.Equal(2, gatherer.Snapshot().Count);
+        Assert.Equal(3, gatherer.Dropped);
+        Assert.False(await gatherer.WaitAsync(TimeSpan.FromHours(1), TimeProvider.System, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_node_that_answers_with_huge_replies_fills_the_request_up_to_MaxReplyBytes_only()
+    {
+        await using var testbed = new CollectivesTestbed();
+        await testbed.StartBrokerAsync("london", "fed", "london");
+        var flooding = await testbed.ConnectAsync("london", "flooding node");
+        await flooding.SubscribeAsync("mcollective.node.big", null, async (request, token) =>
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                await flooding.ReplyAsync(request, new byte[64 * 1024], null, token);
+            }
+        }, CancellationToken.None);
+        await using var client = await testbed.ClientAsync("fed");
+
+        // No expected count and an hour's timeout: the byte cap, not the count or the clock, ends the wait.
+        var request = Ping("mcollective.node.big", 1) with { ExpectedReplies = null, MaxReplyBytes = 200 * 1024, Timeout = TimeSpan.FromHours(1) };
+        var result = await client.RequestAsync(request, CancellationToken.None).WaitAsync(CollectivesTestbed.Deadline);
+
+        Assert.InRange(result.Replies.Sum(r => (long)r.Body.Length), 3 * 64 * 1024, 200 * 1024);
+        Assert.True(result.RepliesDropped >= 1);
+        Assert.False(result.Completed);
+        await Assert.ThrowsAsync<ArgumentException>(() => client.RequestAsync(Ping("mcollective.node.big", 1) with { MaxReplyBytes = 0 }, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_disposed_client_refuses_requests()
     {
         await using var testbed = new CollectivesTestbed();

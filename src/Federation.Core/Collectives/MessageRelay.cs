@@ -142,6 +142,14 @@ internal sealed class MessageRelay(
             return (BrokerErrorTypes.HopLimit, $"{envelope.Hops} hop(s), limit {maxHops}");
         }
 
+        // The hop count is one header that anything between two brokers could drop or reset (a member that republishes
+        // with headers of its own); the trail grows by one at every broker pass too, and a reply carries its request's.
+        // A trail this long has looped, whatever the count says.
+        if (envelope.SeenBy.Count >= 2 * maxHops)
+        {
+            return (BrokerErrorTypes.HopLimit, $"{envelope.SeenBy.Count} {FederationHeaders.SeenBy} entries, limit {2 * maxHops}");
+        }
+
         if (guard.ReplyError(envelope.ReplyTo) is { } replyError)
         {
             return (BrokerErrorTypes.ReplyRejected, replyError);

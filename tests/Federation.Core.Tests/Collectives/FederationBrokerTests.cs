@@ -271,6 +271,31 @@ public sealed class FederationBrokerTests
         Assert.Equal(1, metrics.Sum("federation.broker.errors", ("error.type", BrokerErrorTypes.HopLimit)));
     }
 
+    [Fact]
+    public async Task A_trail_of_twice_the_hop_limit_stops_a_message_whose_hop_count_was_reset()
+    {
+        await using var testbed = new CollectivesTestbed();
+        using var metrics = new BrokerMetricsRecorder("trail");
+        var broker = await testbed.StartBrokerAsync("trail", "fed", "london", configure: o => o.MaxHops = 3);
+        var nodes = await testbed.StartNodesAsync("london", "mcollective", "web1");
+        var federation = await testbed.ConnectAsync("fed");
+
+        // Hops 0, as from a member that republished the message with headers of its own, but the trail of a loop: six
+        // entries (2 x MaxHops) are refused. Four go through, and so does the reply, whose trail has the request's pass too.
+        SubjectMessage Request(string id, int trail) => new("choria.federation.trail.federation", Encoding.UTF8.GetBytes("x"),
+            [
+                new(FederationHeaders.RequestId, id), new(FederationHeaders.ReplyTo, "client.reply.r"), new(FederationHeaders.Target, "mcollective.node.web1"),
+                .. Enumerable.Range(0, trail).Select(i => new KeyValuePair<string, string>(FederationHeaders.SeenBy, $"nats://a{i}:4222 trail-{i} nats://b{i}:4222")),
+            ]);
+
+        await federation.PublishAsync(Request("looped", 6), CancellationToken.None);
+        await federation.PublishAsync(Request("long", 4), CancellationToken.None);
+
+        await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Published == 2, "the long request and its reply were forwarded");
+        Assert.Equal("long", FederatedMessages.GetRequestId(Assert.Single(nodes[0].Received)));
+        Assert.Equal(1, metrics.Sum("federation.broker.errors", ("error.type", BrokerErrorTypes.HopLimit)));
+    }
+
     [Theory]
     [InlineData("no envelope")]
     [InlineData("no targets")]

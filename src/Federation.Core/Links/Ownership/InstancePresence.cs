@@ -355,11 +355,12 @@ internal sealed class InstancePresence : IAsyncDisposable
             }
         }
 
+        // Not before this instance has announced itself: until then it knows neither the federation's name nor whom it hears.
         var live = _ownership.LiveInstances;
-        if (!live.SequenceEqual(_liveLogged, StringComparer.Ordinal))
+        if (clusterName is not null && !live.SequenceEqual(_liveLogged, StringComparer.Ordinal))
         {
             _liveLogged = live;
-            Log.InstancesChanged(_logger, _ownership.Instance, clusterName ?? "?", live.Count, string.Join(", ", live));
+            Log.InstancesChanged(_logger, _ownership.Instance, clusterName, live.Count, string.Join(", ", live));
         }
     }
 }

@@ -13,11 +13,12 @@ internal static class DownstreamChange
 {
     /// <summary>
     /// Whether the links keep their ids and upstream queues from <paramref name="before"/> to <paramref name="after"/>: the
-    /// same broker (scheme, host, port as written and decoded vhost, as <see cref="UpstreamBroker"/> tells it; credentials
-    /// and query do not count) with the same cluster name setting, or the same cluster name known without connecting on
-    /// the same virtual host (the cluster name, not the host, is what the ids and queue names use). A name is known without
-    /// connecting when it is configured (<c>ClusterName</c>) or when the URI itself sets the name its connections report
-    /// (NATS <c>cluster-name</c>, through <paramref name="preview"/>). A name a broker advertises only once connected may be
+    /// same cluster name as far as it is known without connecting, and either the same broker (scheme, host, port as
+    /// written and decoded vhost, as <see cref="UpstreamBroker"/> tells it; credentials and query keys other than the name
+    /// do not count) with the same cluster name setting, or a name known on both sides and the same virtual host (the
+    /// cluster name, not the host, is what the ids and queue names use). A name is known without connecting when it is
+    /// configured (<c>ClusterName</c>) or when the URI itself sets the name its connections report (NATS
+    /// <c>cluster-name</c>, through <paramref name="preview"/>). A name a broker advertises only once connected may be
     /// another on another broker: those links are not assumed to go on.
     /// </summary>
     /// <param name="before">The definitions the links run under.</param>
@@ -27,13 +28,21 @@ internal static class DownstreamChange
     {
         ArgumentNullException.ThrowIfNull(before);
         ArgumentNullException.ThrowIfNull(after);
+        var name = KnownClusterName(before, preview);
+        if (name != KnownClusterName(after, preview))
+        {
+            // Another name the links go by (ClusterName, or the URI's own, NATS cluster-name), or one known only on one
+            // side: on the same broker too, the new links may have other ids and queues, so the old ones are not kept
+            // for them (they would stay behind upstream, filling up, without a word).
+            return false;
+        }
+
         if (before.ClusterName == after.ClusterName && UpstreamBroker.Of(before.DownstreamUri) is { } broker && broker == UpstreamBroker.Of(after.DownstreamUri))
         {
             return true;
         }
 
-        return KnownClusterName(before, preview) is { } name
-            && name == KnownClusterName(after, preview)
+        return name is not null
             && VirtualHostOf(before.DownstreamUri) is { } virtualHost
             && virtualHost == VirtualHostOf(after.DownstreamUri);
     }

@@ -7,7 +7,7 @@ internal abstract class DelegatingBrokerConnection(IBrokerConnection inner) : IB
 {
     protected IBrokerConnection Inner { get; } = inner;
 
-    public string? ClusterName => Inner.ClusterName;
+    public virtual string? ClusterName => Inner.ClusterName;
 
     public string VirtualHost => Inner.VirtualHost;
 

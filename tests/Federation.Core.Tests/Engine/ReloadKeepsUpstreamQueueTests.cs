@@ -20,11 +20,13 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
     private readonly CapturingLoggerProvider _logs = new();
     private HeldConfirmsTransport? _transport;
     private BeforeQueueDeletionTransport? _deletions;
+    private string _bufferingQueue = UpstreamQueue;
 
     public Task InitializeAsync()
     {
-        // Confirms are held so that, with prefetch-count 1, messages stay buffered in the upstream queue.
-        _bed.WrapTransport = inner => _transport = new HeldConfirmsTransport(_deletions = new BeforeQueueDeletionTransport(inner));
+        // Confirms are held so that, with prefetch-count 1, messages stay buffered in the upstream queue. A downstream URI
+        // may name its cluster (?cluster-name=, as on NATS).
+        _bed.WrapTransport = inner => new UriClusterNameTransport(_transport = new HeldConfirmsTransport(_deletions = new BeforeQueueDeletionTransport(inner)));
         return Task.CompletedTask;
     }
 
@@ -201,6 +203,36 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         await Testbed.Eventually(() => engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U").QueueExists("/", "federation: upstream -> D2:fed.downstream"), () => "the link running under the new cluster name");
     }
 
+    [Theory]
+    [InlineData("another cluster-name", "?cluster-name=west")]
+    [InlineData("the cluster-name taken off", "")]
+    public async Task A_reload_that_changes_the_cluster_name_in_the_downstream_uri_deletes_the_old_queue_and_says_so(string change, string query)
+    {
+        // The same broker, no Federation:ClusterName, and the URI's own name (NATS cluster-name) changed: the links go by
+        // another name, with other ids and queues. The reload took it for a new password: it kept the old queue for links
+        // that never came back, so it stayed upstream, filling up, and nothing was logged.
+        const string OldQueue = "federation: upstream -> east:fed.downstream";
+        _bufferingQueue = OldQueue;
+        var (engine, _) = await StartBufferingAsync(downstreamUri: Testbed.Uri("D") + "?cluster-name=east");
+        var before = Assert.Single(engine.GetLinks());
+        Assert.True(_bed.Broker("U").QueueExists("/", OldQueue), $"{change}: the link runs under the URI's name");
+
+        var renamed = Configuration(_ => { });
+        renamed.Downstream.Uri = Testbed.Uri("D") + query;
+        await engine.UpdateAsync(renamed, CancellationToken.None);
+
+        Assert.False(_bed.Broker("U").QueueExists("/", OldQueue), $"{change}: the old queue was left behind");
+        Assert.Empty(_logs.WithId(2018));
+        Assert.Contains("federates another downstream", Assert.Single(_logs.WithId(2020)).Message, StringComparison.Ordinal);
+        Assert.Equal(LogLevel.Warning, Assert.Single(_logs.WithId(1028)).Level);
+        ReleaseHeld();
+        var newName = query.Length == 0 ? "D" : "west";
+        await Testbed.Eventually(
+            () => engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U").QueueExists("/", $"federation: upstream -> {newName}:fed.downstream"),
+            () => $"{change}: the link running under '{newName}'");
+        Assert.NotEqual(before.Id, Assert.Single(engine.GetLinks()).Id);
+    }
+
     [Fact]
     public async Task A_reload_that_renames_the_upstream_hands_its_queue_to_the_new_link_with_what_it_buffers()
     {
@@ -304,10 +336,11 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
     /// The basic link with prefetch-count 1 and three messages published upstream: m0 is forwarded and waits for its confirm,
     /// m1 and m2 wait in the upstream queue.
     /// </summary>
-    private async Task<(FederationEngine Engine, QueueProbe Downstream)> StartBufferingAsync(TimeProvider? time = null)
+    private async Task<(FederationEngine Engine, QueueProbe Downstream)> StartBufferingAsync(TimeProvider? time = null, string? downstreamUri = null)
     {
         var engine = await _bed.StartEngineAsync("D", o =>
         {
+            o.Downstream.Uri = downstreamUri ?? o.Downstream.Uri;
             var configured = Configuration(_ => { });
             foreach (var (name, upstream) in configured.Upstreams)
             {
@@ -334,7 +367,7 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         return (engine, downstream);
     }
 
-    private int UpstreamMessages => _bed.Broker("U").GetMessageCount("/", UpstreamQueue);
+    private int UpstreamMessages => _bed.Broker("U").GetMessageCount("/", _bufferingQueue);
 
     private void ReleaseHeld()
     {

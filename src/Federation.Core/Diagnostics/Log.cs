@@ -112,8 +112,8 @@ internal static partial class Log
     [LoggerMessage(2017, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) keeps running under its new definition (policy '{OldPolicy}' -> '{NewPolicy}'): nothing that moves messages changed")]
     public static partial void LinkUpdated(ILogger logger, string linkId, string exchange, string upstream, string oldPolicy, string newPolicy);
 
-    [LoggerMessage(2018, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) restarts under its new definition and keeps its upstream queue: the new run consumes what it buffered")]
-    public static partial void LinkReplacedKeepingQueue(ILogger logger, string linkId, string exchange, string upstream);
+    [LoggerMessage(2018, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) restarts {Why} and keeps its upstream queue: the new run consumes what it buffered")]
+    public static partial void LinkReplacedKeepingQueue(ILogger logger, string linkId, string exchange, string upstream, string why);
 
     [LoggerMessage(2030, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) is no longer in the configuration; its upstream queue is kept for link {NextLinkId} ({Exchange} <- {NextUpstream}), which declares the same queue on the same upstream and consumes what it buffered")]
     public static partial void LinkQueueTakenOver(ILogger logger, string linkId, string exchange, string upstream, string nextLinkId, string nextUpstream);

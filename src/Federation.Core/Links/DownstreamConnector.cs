@@ -128,7 +128,13 @@ internal sealed class DownstreamConnector
     }
 
     /// <summary>The next failure is retried at once, as the first of an episode.</summary>
-    public void ResetBackoff() => _backoff.Reset();
+    public void ResetBackoff()
+    {
+        _backoff.Reset();
+
+        // The failures so far were another downstream's: "up again after N failed attempt(s)" would count them for this one.
+        _failures.End();
+    }
 
     /// <summary>The cluster name the links use on <paramref name="connection"/>: the configured one, or the one it advertises.</summary>
     public string ClusterNameOf(IBrokerConnection connection) => _definitions().ClusterName ?? connection.ClusterName

@@ -227,7 +227,7 @@ internal sealed class LinkReconciler
         switch (change)
         {
             case UpstreamQueueChange.None:
-                Log.LinkReplacedKeepingQueue(_logger, definition.Id, exchange, upstream);
+                Log.LinkReplacedKeepingQueue(_logger, definition.Id, exchange, upstream, "under its new definition");
                 return link.StopAsync(cleanup: false);
             case UpstreamQueueChange.Arguments:
                 var why = $"declares its upstream queue with other arguments ({UpstreamQueueDeclaration.Difference(definition.Upstream, wanted.Upstream)}), which the upstream would refuse for the existing queue";
@@ -310,7 +310,7 @@ internal sealed class LinkReconciler
         foreach (var (id, link) in _links)
         {
             var definition = link.Definition;
-            Log.LinkReplacedKeepingQueue(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
+            Log.LinkReplacedKeepingQueue(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName, "on a new downstream connection (the reload changed only how the engine reaches the downstream)");
             _reconnecting[id] = link.Drops; // it counts nothing more once stopped, which is awaited before the next reconciliation
         }
 
@@ -325,7 +325,7 @@ internal sealed class LinkReconciler
     /// </summary>
     public async Task StopAllForNewDownstreamAsync()
     {
-        const string Why = "federates another downstream (another cluster name or virtual host: the new links have other ids and upstream queues)";
+        const string Why = "federates another downstream: another cluster name or virtual host, so the new links have other ids and upstream queues";
         if (_sweep is not null)
         {
             // As at a stop: the queues kept for other instances are theirs to decide on.

@@ -48,10 +48,11 @@ public sealed class FederationBrokerOptions
     public string SubjectPrefix { get; set; } = DefaultSubjectPrefix;
 
     /// <summary>
-    /// A message that already passed this many brokers is dropped and counted as an error (error.type <c>hop_limit</c>). With a
-    /// Choria envelope, which has no hop count, a message whose trail already holds twice this many hops is dropped (a hop
-    /// that repeats the one before it counts once unless this broker recorded it: a Choria client that caches its transport
-    /// records its hop again at every batch).
+    /// A message that already passed this many brokers is dropped and counted as an error (error.type <c>hop_limit</c>), and so
+    /// is one whose seen-by trail already holds twice this many entries (<c>Federation-Seen-By</c>: a loop through something
+    /// that reset the hop count). With a Choria envelope, which has no hop count, the trail alone counts (a hop that repeats
+    /// the one before it counts once unless this broker recorded it: a Choria client that caches its transport records its
+    /// hop again at every batch).
     /// </summary>
     public int MaxHops { get; set; } = DefaultMaxHops;
 

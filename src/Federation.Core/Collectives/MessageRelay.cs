@@ -145,9 +145,10 @@ internal sealed class MessageRelay(
         // The hop count is one header that anything between two brokers could drop or reset (a member that republishes
         // with headers of its own); the trail grows by one at every broker pass too, and a reply carries its request's.
         // A trail this long has looped, whatever the count says.
-        if (envelope.SeenBy.Count >= 2 * maxHops)
+        // In long: a MaxHops above int.MaxValue / 2 (a limit set "out of the way") would make an int product negative and drop every message.
+        if (envelope.SeenBy.Count >= 2L * maxHops)
         {
-            return (BrokerErrorTypes.HopLimit, $"{envelope.SeenBy.Count} {FederationHeaders.SeenBy} entries, limit {2 * maxHops}");
+            return (BrokerErrorTypes.HopLimit, $"{envelope.SeenBy.Count} {FederationHeaders.SeenBy} entries, limit {2L * maxHops}");
         }
 
         if (guard.ReplyError(envelope.ReplyTo) is { } replyError)

@@ -296,6 +296,22 @@ public sealed class FederationBrokerTests
         Assert.Equal(1, metrics.Sum("federation.broker.errors", ("error.type", BrokerErrorTypes.HopLimit)));
     }
 
+    [Fact]
+    public async Task A_hop_limit_set_out_of_the_way_lets_requests_and_replies_through()
+    {
+        // 2 x MaxHops, the trail limit, was an int: above int.MaxValue / 2 it was negative and every message a hop_limit.
+        await using var testbed = new CollectivesTestbed();
+        using var metrics = new BrokerMetricsRecorder("nolimit");
+        await testbed.StartBrokerAsync("nolimit", "fed", "london", configure: o => o.MaxHops = int.MaxValue);
+        await testbed.StartNodesAsync("london", "mcollective", "web1");
+        var client = await testbed.ClientAsync("fed");
+
+        var result = await client.RequestAsync(Ping(["nolimit"], "mcollective.node.web1") with { ExpectedReplies = 1 }, CancellationToken.None);
+
+        Assert.True(result.Completed, $"{metrics.Sum("federation.broker.errors", ("error.type", BrokerErrorTypes.HopLimit))} hop_limit error(s)");
+        Assert.Equal(0, metrics.Sum("federation.broker.errors", ("error.type", BrokerErrorTypes.HopLimit)));
+    }
+
     [Theory]
     [InlineData("no envelope")]
     [InlineData("no targets")]

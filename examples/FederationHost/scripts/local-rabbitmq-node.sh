@@ -13,6 +13,9 @@ case $action in
   start)
     amqp=$3 management=$4 dist=$5
     mkdir -p "$dir"
+    # A start after a failed one, or after a crash without 'stop': the old log's BOOT FAILED and the old pid file's exited
+    # process would be taken for this boot's failure at the first poll.
+    rm -rf "$dir/log" "$dir/pid"
     echo $((dist + 1)) > "$dir/epmd-port"
     echo '[rabbitmq_management,rabbitmq_event_exchange,rabbitmq_federation].' > "$dir/enabled_plugins"
     printf 'listeners.tcp.default = 127.0.0.1:%s\nmanagement.tcp.port = %s\nmanagement.tcp.ip = 127.0.0.1\n' "$amqp" "$management" > "$dir/rabbitmq.conf"

@@ -12,44 +12,65 @@ namespace Federation.Core.Links;
 internal static class DownstreamChange
 {
     /// <summary>
-    /// Whether the links keep their ids and upstream queues from <paramref name="before"/> to <paramref name="after"/>: the
-    /// same cluster name as far as it is known without connecting, and either the same broker (scheme, host, port as
-    /// written and decoded vhost, as <see cref="UpstreamBroker"/> tells it; credentials and query keys other than the name
-    /// do not count) with the same cluster name setting, or a name known on both sides and the same virtual host (the
-    /// cluster name, not the host, is what the ids and queue names use). A name is known without connecting when it is
-    /// configured (<c>ClusterName</c>) or when the URI itself sets the name its connections report (NATS
-    /// <c>cluster-name</c>, through <paramref name="preview"/>). A name a broker advertises only once connected may be
-    /// another on another broker: those links are not assumed to go on.
+    /// The downstream session the links run (or last ran) under: the definitions it was opened with, the cluster name and
+    /// virtual host their ids use, and whether that name was known without connecting (configured, or set by the URI
+    /// itself, NATS <c>cluster-name</c>) or is the one the broker advertised.
     /// </summary>
-    /// <param name="before">The definitions the links run under.</param>
+    /// <param name="Definitions">The definitions the session was opened with.</param>
+    /// <param name="ClusterName">The cluster name the links' ids and queues use.</param>
+    /// <param name="VirtualHost">The session's virtual host.</param>
+    /// <param name="NameKnownWithoutConnecting">The name as known before connecting (configured or from the URI), or null when it was the broker's advertised one.</param>
+    public sealed record Running(FederationDefinitions Definitions, string ClusterName, string VirtualHost, string? NameKnownWithoutConnecting);
+
+    /// <summary>
+    /// Whether the links of <paramref name="running"/> keep their ids and upstream queues under <paramref name="after"/>.
+    /// When the new definitions tell the cluster name without connecting (<c>ClusterName</c>, or the URI's own, NATS
+    /// <c>cluster-name</c>, through <paramref name="preview"/>), the links are kept exactly when it is the name they run
+    /// under, on the same virtual host, on whichever host: the ids will be theirs. When the name will be whatever the
+    /// broker advertises, they are kept only on the same broker (scheme, host, port and decoded vhost, as
+    /// <see cref="UpstreamBroker"/> tells it; credentials and query do not count) and only if the running name was the
+    /// advertised one too: another broker, or a name the operator took off, may advertise another name, and links kept
+    /// for ids that then differ would leave their queues behind upstream, filling up without a word.
+    /// </summary>
+    /// <remarks>
+    /// The running session's name is used, never a fresh preview of the old URI: what that URI names (a certificate file,
+    /// say) may be gone by the time of the reload, and the links' ids are the session's name anyway.
+    /// </remarks>
+    /// <param name="running">The session the links run under.</param>
     /// <param name="after">The reloaded definitions.</param>
-    /// <param name="preview">What a downstream URI tells without connecting (<see cref="Transport.ITransport.PreviewDownstream"/>), or null when nothing.</param>
-    public static bool KeepsLinks(FederationDefinitions before, FederationDefinitions after, Func<string, DownstreamPreview?>? preview = null)
+    /// <param name="preview">What a downstream URI tells without connecting (<see cref="ITransport.PreviewDownstream"/>), or null when nothing.</param>
+    public static bool KeepsLinks(Running running, FederationDefinitions after, Func<string, DownstreamPreview?>? preview = null)
+    {
+        ArgumentNullException.ThrowIfNull(running);
+        ArgumentNullException.ThrowIfNull(after);
+        var afterPreview = preview?.Invoke(after.DownstreamUri);
+        if ((after.ClusterName ?? afterPreview?.ClusterName) is { } name)
+        {
+            return name == running.ClusterName && (afterPreview?.VirtualHost ?? VirtualHostOf(after.DownstreamUri)) == running.VirtualHost;
+        }
+
+        return running.NameKnownWithoutConnecting is null
+            && UpstreamBroker.Of(running.Definitions.DownstreamUri) is { } broker
+            && broker == UpstreamBroker.Of(after.DownstreamUri);
+    }
+
+    /// <summary>The cluster name the links under <paramref name="definitions"/> use when it is known without connecting, else null.</summary>
+    public static string? KnownClusterName(FederationDefinitions definitions, Func<string, DownstreamPreview?>? preview)
+    {
+        ArgumentNullException.ThrowIfNull(definitions);
+        return definitions.ClusterName ?? preview?.Invoke(definitions.DownstreamUri)?.ClusterName;
+    }
+
+    /// <summary>
+    /// Whether a reload from <paramref name="before"/> to <paramref name="after"/> points the engine at another broker
+    /// (scheme, host, port or decoded vhost), rather than reaching the same one differently (credentials, query).
+    /// </summary>
+    public static bool ReachesAnotherBroker(FederationDefinitions before, FederationDefinitions after)
     {
         ArgumentNullException.ThrowIfNull(before);
         ArgumentNullException.ThrowIfNull(after);
-        var name = KnownClusterName(before, preview);
-        if (name != KnownClusterName(after, preview))
-        {
-            // Another name the links go by (ClusterName, or the URI's own, NATS cluster-name), or one known only on one
-            // side: on the same broker too, the new links may have other ids and queues, so the old ones are not kept
-            // for them (they would stay behind upstream, filling up, without a word).
-            return false;
-        }
-
-        if (before.ClusterName == after.ClusterName && UpstreamBroker.Of(before.DownstreamUri) is { } broker && broker == UpstreamBroker.Of(after.DownstreamUri))
-        {
-            return true;
-        }
-
-        return name is not null
-            && VirtualHostOf(before.DownstreamUri) is { } virtualHost
-            && virtualHost == VirtualHostOf(after.DownstreamUri);
+        return UpstreamBroker.Of(before.DownstreamUri) is not { } broker || broker != UpstreamBroker.Of(after.DownstreamUri);
     }
-
-    /// <summary>The cluster name the links under <paramref name="definitions"/> use, when it is known without connecting.</summary>
-    private static string? KnownClusterName(FederationDefinitions definitions, Func<string, DownstreamPreview?>? preview) =>
-        definitions.ClusterName ?? preview?.Invoke(definitions.DownstreamUri)?.ClusterName;
 
     /// <summary>The decoded virtual host of <paramref name="uri"/> (an empty path is <c>/</c>), or null when it does not parse.</summary>
     private static string? VirtualHostOf(string uri)

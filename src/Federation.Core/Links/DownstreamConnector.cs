@@ -127,13 +127,15 @@ internal sealed class DownstreamConnector
         _connectAttempt = null;
     }
 
-    /// <summary>The next failure is retried at once, as the first of an episode.</summary>
-    public void ResetBackoff()
+    /// <summary>The next failure is retried at once; with <paramref name="endFailureEpisode"/> it is the first of a new episode.</summary>
+    /// <param name="endFailureEpisode">True when the failures so far were another broker's: "up again after N failed attempt(s)" would count them for this one.</param>
+    public void ResetBackoff(bool endFailureEpisode)
     {
         _backoff.Reset();
-
-        // The failures so far were another downstream's: "up again after N failed attempt(s)" would count them for this one.
-        _failures.End();
+        if (endFailureEpisode)
+        {
+            _failures.End();
+        }
     }
 
     /// <summary>The cluster name the links use on <paramref name="connection"/>: the configured one, or the one it advertises.</summary>

@@ -42,7 +42,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
 
     // The definitions, cluster name and vhost of the last session whose topology the mirror holds: while the definitions
     // still name that downstream (DownstreamChange.KeepsLinks), its links are known without it. Loop only.
-    private (FederationDefinitions Definitions, string ClusterName, string VirtualHost)? _lastSession;
+    private DownstreamChange.Running? _lastSession;
 
     public LinkSupervisor(FederationDefinitions definitions, TransportResolver transports, FederationTelemetry telemetry, ILoggerFactory loggerFactory, TimeProvider time, ExplicitTopology? explicitTopology = null)
     {
@@ -314,9 +314,10 @@ internal sealed class LinkSupervisor : IAsyncDisposable
                 _definitions = definitions;
             }
 
-            // An attempt at the previous downstream is of no use any more, and the new one starts with a clean schedule.
+            // An attempt at the previous downstream is of no use any more, and the new one starts with a clean schedule; the
+            // failures so far count towards "up again after N failed attempts" only if the same broker is reached again.
             _downstream.CancelAttempt();
-            _downstream.ResetBackoff();
+            _downstream.ResetBackoff(endFailureEpisode: DownstreamChange.ReachesAnotherBroker(previous, definitions));
             _downstream.Begin();
             return;
         }
@@ -355,7 +356,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         // Listed before the links stop, so that no status request in between finds none: the links that come back with
         // the same ids, or those of the new downstream as far as its URI tells.
         ShowPendingLinks();
-        if (DownstreamChange.KeepsLinks(previous, definitions, PreviewDownstream))
+        if (_lastSession is { } running && DownstreamChange.KeepsLinks(running, definitions, PreviewDownstream))
         {
             // Only how the engine reaches the downstream changed (credentials, query keys such as heartbeat): the links keep
             // their ids and upstream queues, as for an upstream credential change. The rest of the reload is applied first,
@@ -441,7 +442,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private (string ClusterName, string VirtualHost, IEnumerable<ExchangeSpec> Exchanges)? KnownDownstream()
     {
         var preview = PreviewDownstream(_definitions.DownstreamUri);
-        if (_lastSession is { } last && DownstreamChange.KeepsLinks(last.Definitions, _definitions, PreviewDownstream))
+        if (_lastSession is { } last && DownstreamChange.KeepsLinks(last, _definitions, PreviewDownstream))
         {
             // Exchanges the URI itself names (NATS `namespaces`) are the current ones: a reload may have changed them
             // while keeping the downstream, and the mirror still holds the old session's.
@@ -482,7 +483,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         }
 
         _topology.Load(snapshot);
-        _lastSession = (_definitions, session.ClusterName, session.VirtualHost);
+        _lastSession = new DownstreamChange.Running(_definitions, session.ClusterName, session.VirtualHost, DownstreamChange.KnownClusterName(_definitions, PreviewDownstream));
         _downstream.Publish(number, session);
     }
 

@@ -38,7 +38,8 @@ public abstract class RabbitMqNodePairFixture : IAsyncLifetime
         }
         catch
         {
-            // xunit does not call DisposeAsync when InitializeAsync throws: stop the node that did start.
+            // The node that did start is stopped here and now, whether or not the test framework disposes a fixture whose
+            // start failed (the fields stay null, so a later DisposeAsync does nothing twice).
             foreach (var task in starting)
             {
                 if (task.IsCompletedSuccessfully)

@@ -51,7 +51,7 @@ internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetri
     {
         metrics.Error(isRequest, errorType, onOutgoingSide);
         // The detail quotes the message (subjects, ids): escaped, so that it cannot forge log lines.
-        CollectiveLog.MessageRejected(logger, cluster, instance, Direction(isRequest), subject, errorType, PrintableText.Escape(detail));
+        CollectiveLog.MessageRejected(logger, cluster, instance, Direction(isRequest), PrintableText.Escape(subject), errorType, PrintableText.Escape(detail));
     }
 
     private void ReportPublishFailure(Exception error, string direction, string subject)

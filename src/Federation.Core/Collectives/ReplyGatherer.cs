@@ -47,9 +47,10 @@ internal sealed class ReplyGatherer(int? expected, int max, long maxBytes = Fede
         long size = reply.Body.Length;
         if (reply.Headers is { } headers)
         {
-            foreach (var header in headers)
+            // Indexed: foreach over the interface would allocate an enumerator per reply.
+            for (var i = 0; i < headers.Count; i++)
             {
-                size += System.Text.Encoding.UTF8.GetByteCount(header.Key) + System.Text.Encoding.UTF8.GetByteCount(header.Value ?? string.Empty);
+                size += System.Text.Encoding.UTF8.GetByteCount(headers[i].Key) + System.Text.Encoding.UTF8.GetByteCount(headers[i].Value ?? string.Empty);
             }
         }
 

@@ -360,7 +360,7 @@ internal sealed class InstancePresence : IAsyncDisposable
         if (clusterName is not null && !live.SequenceEqual(_liveLogged, StringComparer.Ordinal))
         {
             _liveLogged = live;
-            Log.InstancesChanged(_logger, _ownership.Instance, clusterName, live.Count, string.Join(", ", live));
+            Log.InstancesChanged(_logger, _ownership.Instance, clusterName, live.Count, PrintableText.Escape(string.Join(", ", live)));
         }
     }
 }

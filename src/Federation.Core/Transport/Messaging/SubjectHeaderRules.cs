@@ -69,7 +69,8 @@ public static class SubjectHeaderRules
     // A hostile name must not forge lines in a log that prints the exception.
     private static string Shown(string text) => PrintableText.Escape(text);
 
-    private static string Describe(char c) => char.IsControl(c) || c == ' '
+    // Anything but printable ASCII by its code point: a line separator or a bidi override shown as itself would act in the log.
+    private static string Describe(char c) => c <= ' ' || c >= '\u007F'
         ? string.Create(CultureInfo.InvariantCulture, $"U+{(int)c:X4}")
         : string.Create(CultureInfo.InvariantCulture, $"'{c}'");
 }

@@ -318,10 +318,12 @@ internal sealed class AmqpPublisher : IMessagePublisher
             source.ClaimLossCounted = true;
             written = source.WrittenSinceClaim;
             claim = source.FirstClaim;
+            source.RefusalCounted = written > 0;
         }
 
         if (written == 0)
         {
+            // The refused claim's write has not returned yet: it counts itself as refused (see WrittenSinceUnverifiedClaim).
             return;
         }
 
@@ -333,12 +335,20 @@ internal sealed class AmqpPublisher : IMessagePublisher
     }
 
     /// <summary>Notes a message written without confirms from the first unverified claim on (see <see cref="CountLostWithRefusedClaim"/>).</summary>
-    private void WrittenSinceUnverifiedClaim(PublishChannel source, Pending pending)
+    private void WrittenSinceUnverifiedClaim(PublishChannel source, Pending pending, bool unverifiedClaim)
     {
         bool counted;
+        var refused = false;
         lock (source.ClaimSync)
         {
             counted = source.ClaimLossCounted;
+            if (counted && unverifiedClaim && !source.RefusalCounted)
+            {
+                // The close over this claim was handled before its write returned (a loaded machine): it is the refused one.
+                source.RefusalCounted = true;
+                refused = true;
+            }
+
             if (!counted)
             {
                 if (source.WrittenSinceClaim == 0)
@@ -351,7 +361,11 @@ internal sealed class AmqpPublisher : IMessagePublisher
             }
         }
 
-        if (counted)
+        if (refused)
+        {
+            options.Dropped?.Invoke(AmqpUserIdImpersonation.RefusedDropReason, 1, AmqpUserIdImpersonation.Refused(pending.Properties.UserId!, pending.Exchange, pending.RoutingKey, 0, refusedByBroker: true).Message);
+        }
+        else if (counted)
         {
             // Written after the close was handled: dropped with the channel, and counted on its own.
             options.Dropped?.Invoke(AmqpUserIdImpersonation.LostBehindDropReason, 1, LostBehindClaimCause);
@@ -466,11 +480,14 @@ internal sealed class AmqpPublisher : IMessagePublisher
 
             if (!options.Confirms)
             {
+                // Asked before the write: the broker's close over this very claim may be handled before the write returns,
+                // and it teaches the connection that the user may not claim, after which the claim no longer looks unverified.
+                var unverifiedClaim = connection.ClaimsUnverified(pending.Properties.UserId);
                 await current.Channel.BasicPublishAsync(pending.Exchange, pending.RoutingKey, mandatory: false, pending.Properties, pending.Body, cancellationToken).ConfigureAwait(false);
-                if (current.TracksClaim || connection.ClaimsUnverified(pending.Properties.UserId))
+                if (current.TracksClaim || unverifiedClaim)
                 {
                     // The probe could not tell whether this claim is allowed: if the broker refuses it, what follows is lost too.
-                    WrittenSinceUnverifiedClaim(current, pending);
+                    WrittenSinceUnverifiedClaim(current, pending, unverifiedClaim);
                 }
 
                 return true;
@@ -711,6 +728,9 @@ internal sealed class AmqpPublisher : IMessagePublisher
         public (string UserId, string Exchange, string RoutingKey) FirstClaim { get; set; }
 
         public bool ClaimLossCounted { get; set; }
+
+        /// <summary>Whether the refused claim itself was counted: by the close, or by its own write if that returned later.</summary>
+        public bool RefusalCounted { get; set; }
     }
 
     internal enum ConfirmOutcome

@@ -19,7 +19,6 @@ public sealed class OverMaxMessageSizeTests(SmallMessageLimitNodesFixture nodes)
 {
     private const int Messages = 30;
     private const int Big = 10;
-    private const int DownstreamConnectedEvent = 2001;
     private readonly List<IAsyncDisposable> resources = [];
     private readonly List<string> policies = [];
     private readonly CapturedLogs logs = new();
@@ -109,11 +108,11 @@ public sealed class OverMaxMessageSizeTests(SmallMessageLimitNodesFixture nodes)
         Assert.DoesNotContain(arrived, id => id == $"m{Big}");
         var link = Assert.Single(engine.GetLinks());
         Assert.Equal(1, link.DroppedMessages?.GetValueOrDefault("too_large"));
-        var connectionLost = DownstreamConnectionLostToTheClientRace();
+        var connectionLost = ClientCloseOkRace.CostTheDownstreamConnection(logs);
         if (duplicateSuppression)
         {
             // The unit is refused whole and committed again without it, on a new channel: exactly once, in order, and
-            // the link never restarted (unless the client's race cost the whole connection, see below).
+            // the link never restarted (unless the client's race cost the whole connection, see ClientCloseOkRace).
             Assert.Equal(expected, arrived);
             if (!connectionLost)
             {
@@ -135,31 +134,12 @@ public sealed class OverMaxMessageSizeTests(SmallMessageLimitNodesFixture nodes)
         await Poll.UntilAsync(() => upstream.BasicGetAsync(deadLettered, autoAck: true), "the second big message should be dead-lettered upstream");
         link = Assert.Single(engine.GetLinks());
         Assert.Equal(2, link.DroppedMessages?.GetValueOrDefault("too_large"));
-        if (!connectionLost && !DownstreamConnectionLostToTheClientRace())
+        if (!connectionLost && !ClientCloseOkRace.CostTheDownstreamConnection(logs))
         {
             Assert.Equal(since, link.Since);
         }
 
         Assert.Equal(LinkState.Running, link.State);
-    }
-
-    /// <summary>
-    /// Whether the downstream connection was lost since the engine connected, which must then be RabbitMQ.Client's race
-    /// (rabbitmq/rabbitmq-dotnet-client#1835): it can write a frame queued behind the refused message after it answered the
-    /// broker's channel.close, and RabbitMQ closes the whole connection over it (504 CHANNEL_ERROR - expected
-    /// 'channel.open'), which restarts the links and forgets the learned limit with the connection. Nothing is lost or
-    /// duplicated then (asserted above), but the link's run changes, so the "never restarted" checks do not apply. Any
-    /// other connection loss fails the test.
-    /// </summary>
-    private bool DownstreamConnectionLostToTheClientRace()
-    {
-        if (logs.Entries.Count(e => e.EventId.Id == DownstreamConnectedEvent) <= 1)
-        {
-            return false;
-        }
-
-        Assert.Contains("expected 'channel.open'", logs.Text, StringComparison.Ordinal);
-        return true;
     }
 
     private string UpstreamQueue(string exchange) => $"federation: {exchange} -> {nodes.Downstream.ClusterName}";

@@ -69,6 +69,12 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     /// <summary>How many runs of other instances the presence remembers warning about for their lease place (tests look).</summary>
     internal int LeaseWarningsKept => _supervisor.LeaseWarningsKept;
 
+    /// <summary>What this instance has heard of the others, with link leases; null without (tests look).</summary>
+    internal Links.Ownership.LinkOwnership? Ownership => _supervisor.Ownership;
+
+    /// <summary>How many second looks at removed or moved links' upstream queues are pending (tests look).</summary>
+    internal int SweepsPending => _supervisor.SweepsPending;
+
     /// <inheritdoc />
     public bool IsDownstreamConnected => _supervisor.DownstreamConnected;
 

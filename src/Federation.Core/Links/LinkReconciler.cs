@@ -345,6 +345,9 @@ internal sealed class LinkReconciler
         _reconnecting.Clear();
     }
 
+    /// <summary>How many second looks at removed or moved links' upstream queues are pending (tests look). Any thread.</summary>
+    internal int SweepsPending => _sweep?.Pending ?? 0;
+
     /// <summary>The links a stop would cut short because they are not up, or null when all are. Any thread.</summary>
     public string? DescribeNotUp()
     {

@@ -81,6 +81,12 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>How many runs of other instances the presence remembers warning about (tests look).</summary>
     internal int LeaseWarningsKept => _presence?.LeaseWarningsKept ?? 0;
 
+    /// <summary>What this instance has heard of the others, with link leases; null without (tests look).</summary>
+    internal LinkOwnership? Ownership => _ownership;
+
+    /// <summary>How many second looks at removed or moved links' upstream queues are pending (tests look).</summary>
+    internal int SweepsPending => _links.SweepsPending;
+
     /// <summary>Whether the downstream is connected.</summary>
     public bool DownstreamConnected => _downstream.Session is not null;
 

@@ -62,6 +62,18 @@ internal sealed class RemovedLinkSweep
     /// </summary>
     public TimeSpan Delay => _ownership.Timings.LiveFor + _ownership.Timings.HeartbeatEvery;
 
+    /// <summary>How many sweeps are scheduled or running (tests look). Any thread.</summary>
+    internal int Pending
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _running.Count;
+            }
+        }
+    }
+
     /// <summary>Looks again at the upstream queue of <paramref name="definition"/> after <see cref="Delay"/>. Any thread.</summary>
     /// <param name="definition">The removed link, as it ran here.</param>
     /// <param name="keptFor">The instances its queue was kept for, for the log.</param>

@@ -57,8 +57,12 @@ public sealed class DifferentConfigurationsTests : IAsyncLifetime
         await cluster.StartAsync("host-a", "^fed000[0-5]$|^new");
         await cluster.StartAsync("host-b", "^fed000[6-9]$|^fed001");
         await cluster.AdvanceUntilAsync(cluster.AllRunning, TimeSpan.FromSeconds(10), cluster.Describe);
-        cluster.Time.Advance(TimeSpan.FromSeconds(5)); // Both have heard each other for a while.
-        await Task.Delay(Testbed.PollInterval);
+        // Both have heard each other for a while (longer than they take to settle).
+        bool HearEachOther() =>
+            cluster.EngineOf("host-a").Ownership!.LiveInstances.Contains("host-b") && cluster.EngineOf("host-b").Ownership!.LiveInstances.Contains("host-a");
+        await cluster.AdvanceUntilAsync(HearEachOther, TimeSpan.FromSeconds(10), cluster.Describe);
+        cluster.Time.Advance(TimeSpan.FromSeconds(5));
+        await cluster.AdvanceUntilAsync(HearEachOther, TimeSpan.FromSeconds(10), cluster.Describe);
 
         // New exchanges for host-a only: placement puts some of their links on host-b, which neither holds nor waits for
         // them, so host-a must not stand by for it (the fallback would take 15 s).

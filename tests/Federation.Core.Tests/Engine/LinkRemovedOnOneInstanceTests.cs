@@ -39,8 +39,10 @@ public sealed class LinkRemovedOnOneInstanceTests : IAsyncLifetime
             () => _cluster.LinksOf(other) is [{ State: LinkState.Waiting, LeaseHolder: not null }],
             TimeSpan.FromSeconds(40),
             _cluster.Describe);
-        _cluster.Time.Advance(TimeSpan.FromSeconds(2)); // a heartbeat or two that say so
-        await Task.Delay(Testbed.PollInterval * 5);
+        await _cluster.AdvanceUntilAsync( // until a heartbeat has told the runner so
+            () => _cluster.EngineOf(runner).Ownership!.OthersRunning(id).Contains(other),
+            TimeSpan.FromSeconds(10),
+            _cluster.Describe);
 
         await _cluster.EngineOf(runner).UpdateAsync(Configuration(runner, "^nothing$"), CancellationToken.None);
 
@@ -75,8 +77,10 @@ public sealed class LinkRemovedOnOneInstanceTests : IAsyncLifetime
         await cluster.Bed.WaitForBindingsAsync("U", "upstream", "key", 1);
         await cluster.StartAsync(preferred);
         await cluster.AdvanceUntilAsync(() => cluster.Runners().GetValueOrDefault(id) == preferred, TimeSpan.FromSeconds(10), cluster.Describe);
-        cluster.Time.Advance(TimeSpan.FromSeconds(2)); // a heartbeat or two that say so
-        await Task.Delay(Testbed.PollInterval * 5);
+        await cluster.AdvanceUntilAsync( // until a heartbeat has told the new runner so
+            () => cluster.EngineOf(preferred).Ownership!.OthersRunning(id).Contains(other),
+            TimeSpan.FromSeconds(10),
+            cluster.Describe);
         Assert.True(cluster.LinksOf(other) is [{ State: LinkState.Waiting, LeaseHolder: null }], cluster.Describe());
 
         await cluster.EngineOf(preferred).UpdateAsync(Configuration(preferred, "^nothing$"), CancellationToken.None);
@@ -95,13 +99,15 @@ public sealed class LinkRemovedOnOneInstanceTests : IAsyncLifetime
     [Fact]
     public async Task A_link_every_instance_drops_is_cleaned_up_by_the_last_that_ran_it()
     {
-        var (_, runner) = Assert.Single(_cluster.Runners());
+        var (id, runner) = Assert.Single(_cluster.Runners());
         var other = _cluster.Live.Single(i => i != runner);
 
         // The waiting instance drops it first: it never touched the upstream. Then the runner, which nobody waits for any more.
         await _cluster.EngineOf(other).UpdateAsync(Configuration(other, "^nothing$"), CancellationToken.None);
-        _cluster.Time.Advance(TimeSpan.FromSeconds(2)); // heartbeats that no longer claim the link
-        await Task.Delay(Testbed.PollInterval * 5);
+        await _cluster.AdvanceUntilAsync( // until the runner has heard heartbeats that no longer claim the link
+            () => _cluster.EngineOf(runner).Ownership!.OthersRunning(id).Count == 0,
+            TimeSpan.FromSeconds(10),
+            _cluster.Describe);
         await _cluster.EngineOf(runner).UpdateAsync(Configuration(runner, "^nothing$"), CancellationToken.None);
 
         Assert.False(_cluster.Bed.Broker("U").QueueExists("/", UpstreamQueue), "the upstream queue stayed although no instance has the link any more");
@@ -110,14 +116,16 @@ public sealed class LinkRemovedOnOneInstanceTests : IAsyncLifetime
     [Fact]
     public async Task A_link_every_instance_drops_in_one_reload_is_cleaned_up_once_the_heartbeats_no_longer_claim_it()
     {
-        var (_, runner) = Assert.Single(_cluster.Runners());
+        var (id, runner) = Assert.Single(_cluster.Runners());
         var other = _cluster.Live.Single(i => i != runner);
         await _cluster.AdvanceUntilAsync(
             () => _cluster.LinksOf(other) is [{ State: LinkState.Waiting, LeaseHolder: not null }],
             TimeSpan.FromSeconds(40),
             _cluster.Describe);
-        _cluster.Time.Advance(TimeSpan.FromSeconds(2)); // a heartbeat or two that say the other waits for the link
-        await Task.Delay(Testbed.PollInterval * 5);
+        await _cluster.AdvanceUntilAsync( // until a heartbeat has told the runner that the other waits for the link
+            () => _cluster.EngineOf(runner).Ownership!.OthersRunning(id).Contains(other),
+            TimeSpan.FromSeconds(10),
+            _cluster.Describe);
 
         var broker = _cluster.Bed.Broker("U");
         Assert.True(broker.ExchangeExists("/", UpstreamQueue + " A") || broker.ExchangeExists("/", UpstreamQueue + " B"), "the link has no internal exchange");
@@ -148,8 +156,10 @@ public sealed class LinkRemovedOnOneInstanceTests : IAsyncLifetime
             () => _cluster.LinksOf(other) is [{ State: LinkState.Waiting, LeaseHolder: not null }],
             TimeSpan.FromSeconds(40),
             _cluster.Describe);
-        _cluster.Time.Advance(TimeSpan.FromSeconds(2));
-        await Task.Delay(Testbed.PollInterval * 5);
+        await _cluster.AdvanceUntilAsync( // until a heartbeat has told the runner that the other waits for the link
+            () => _cluster.EngineOf(runner).Ownership!.OthersRunning(id).Contains(other),
+            TimeSpan.FromSeconds(10),
+            _cluster.Describe);
 
         // Both drop the link (the runner keeps the queue for the other's last heartbeat), and the runner's next reload
         // brings it back before its second look: the link that runs from the queue again must keep it.
@@ -166,8 +176,8 @@ public sealed class LinkRemovedOnOneInstanceTests : IAsyncLifetime
         await downstream.ExpectAsync("m0", "m1", "m2");
         var running = Assert.Single(_cluster.LinksOf(runner));
 
-        _cluster.Time.Advance(TimeSpan.FromSeconds(10)); // well past the second look
-        await Task.Delay(Testbed.PollInterval * 5);
+        // The link's start cancelled the second look, so nothing is left to delete the queue however long it runs.
+        Assert.Equal(0, _cluster.EngineOf(runner).SweepsPending);
         Assert.True(_cluster.Bed.Broker("U").QueueExists("/", UpstreamQueue), "the queue of a link that runs again was deleted");
 
         // Not deleted and declared again by a restart: the link ran on undisturbed (a deletion takes its queue and lease).

@@ -75,7 +75,16 @@ public sealed class FederationBrokerOptions
     /// </summary>
     public FederationEnvelopeFormat Envelope { get; set; } = FederationEnvelopeFormat.Native;
 
-    /// <summary>Subscriptions per side in this instance (members of each queue group); each handles one message at a time.</summary>
+    /// <summary>
+    /// The most <see cref="Workers"/> an instance may have. Each worker is a subscription per side, made before the instance
+    /// serves; more instances, not more workers, is how a cluster scales past this.
+    /// </summary>
+    public const int MaxWorkers = 1024;
+
+    /// <summary>
+    /// Subscriptions per side in this instance (members of each queue group); each handles one message at a time. From 1 to
+    /// <see cref="MaxWorkers"/>.
+    /// </summary>
     public int Workers { get; set; } = 1;
 
     /// <summary>Values from configuration that could not be parsed, reported by validation.</summary>

@@ -44,9 +44,9 @@ internal static class FederationBrokerOptionsValidation
             Fail(nameof(options.MaxTargets), options.MaxTargets.ToString(System.Globalization.CultureInfo.InvariantCulture), "must be at least 1");
         }
 
-        if (options.Workers < 1)
+        if (options.Workers is < 1 or > FederationBrokerOptions.MaxWorkers)
         {
-            Fail(nameof(options.Workers), options.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture), "must be at least 1");
+            Fail(nameof(options.Workers), options.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture), $"must be from 1 to {FederationBrokerOptions.MaxWorkers}");
         }
 
         if (!Enum.IsDefined(options.Envelope))

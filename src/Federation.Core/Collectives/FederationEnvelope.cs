@@ -24,7 +24,7 @@ internal sealed class FederationEnvelope
 
     public List<KeyValuePair<string, string>> OtherHeaders { get; } = [];
 
-    /// <summary>Reads the envelope; returns the reason when it is malformed (a single-valued header repeated, a bad hop count or request id).</summary>
+    /// <summary>Reads the envelope; returns the reason when it is malformed (a single-valued header repeated, a bad hop count or request id, a seen-by hop that is not a JSON array of 3 strings).</summary>
     public static string? TryRead(IReadOnlyList<KeyValuePair<string, string>>? headers, out FederationEnvelope envelope)
     {
         envelope = new FederationEnvelope();
@@ -43,6 +43,12 @@ internal sealed class FederationEnvelope
             }
             else if (string.Equals(name, FederationHeaders.SeenBy, StringComparison.OrdinalIgnoreCase))
             {
+                // Passed on unread, but checked as the Choria envelope checks its trail: clients read the hops back.
+                if (!SeenByHop.IsWellFormed(value))
+                {
+                    return $"{FederationHeaders.SeenBy} '{Shorten(value)}' is not a JSON array of 3 strings";
+                }
+
                 envelope.SeenBy.Add(value);
             }
             else if (string.Equals(name, FederationHeaders.RequestId, StringComparison.OrdinalIgnoreCase))

@@ -8,9 +8,10 @@ namespace Federation.Core.Collectives;
 /// <summary>
 /// How a broker instance's relays (the native one and Choria's) publish and reject, and report both: every outcome is
 /// counted in <c>federation.broker.*</c>; a rejection is logged at Debug with the quoted detail escaped; a failed publish
-/// is logged at Warning at most once per <see cref="Interval"/>, with how many were left out since the previous warning. A
-/// request fans out to up to thousands of targets, and while a server is down every one of them fails: one warning per
-/// target would flood the log.
+/// is logged at Warning (event 4006) at most once per <see cref="Interval"/>. A request fans out to up to thousands of
+/// targets, and while a server is down every one of them fails: one warning per target would flood the log. The failures
+/// left out are told at the end of their interval (event 4011, one line per interval while they go on), not with the
+/// next warning, which may come much later or never.
 /// </summary>
 internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetrics metrics, ILogger logger, TimeProvider time)
 {
@@ -21,6 +22,7 @@ internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetri
     private long _lastLoggedAt;
     private bool _logged;
     private long _suppressed;
+    private ITimer? _summary;
 
     /// <summary>Publishes once, no retry, as in Choria: the client sees a missing reply before its timeout (at-most-once).</summary>
     public async ValueTask PublishAsync(ISubjectConnection connection, SubjectMessage message, bool isRequest, CancellationToken cancellationToken)
@@ -60,9 +62,11 @@ internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetri
         lock (_lock)
         {
             var now = time.GetTimestamp();
-            if (_logged && time.GetElapsedTime(_lastLoggedAt, now) < Interval)
+            var elapsed = time.GetElapsedTime(_lastLoggedAt, now);
+            if (_logged && elapsed < Interval)
             {
                 _suppressed++;
+                _summary ??= time.CreateTimer(_ => Summarise(), null, Interval - elapsed, Timeout.InfiniteTimeSpan);
                 return;
             }
 
@@ -70,6 +74,36 @@ internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetri
         }
 
         CollectiveLog.PublishFailed(logger, error, cluster, instance, direction, subject, suppressed, Interval);
+    }
+
+    /// <summary>
+    /// The end of an interval in which failures were left out: tells how many, and starts the next interval, so that an
+    /// outage that goes on is told once per interval. On the timer's thread.
+    /// </summary>
+    private void Summarise()
+    {
+        long count;
+        lock (_lock)
+        {
+            (count, _suppressed) = (_suppressed, 0);
+            _summary?.Dispose();
+            _summary = null;
+            _lastLoggedAt = time.GetTimestamp();
+        }
+
+        if (count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            CollectiveLog.PublishFailuresSummarised(logger, cluster, instance, count, Interval);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The host's logging went away with the host, within the interval after the last failure: nothing to tell it to.
+        }
     }
 
     private static string Direction(bool isRequest) => isRequest ? BrokerMetrics.Request : BrokerMetrics.Reply;

@@ -25,6 +25,9 @@ internal static partial class CollectiveLog
     [LoggerMessage(4006, LogLevel.Warning, "Federation broker '{Cluster}' instance '{Instance}' failed to publish a {Direction} to '{Subject}'; it is lost (at-most-once). {Suppressed} other failed publish(es) since the previous warning were counted but not logged (at most one warning per {Interval})")]
     public static partial void PublishFailed(ILogger logger, Exception exception, string cluster, string instance, string direction, string subject, long suppressed, TimeSpan interval);
 
+    [LoggerMessage(4011, LogLevel.Warning, "Federation broker '{Cluster}' instance '{Instance}' failed to publish {Count} more message(s) in the {Interval} after its last warning about a failed publish; they are lost (at-most-once) and counted in federation.broker.errors (publish_failed)")]
+    public static partial void PublishFailuresSummarised(ILogger logger, string cluster, string instance, long count, TimeSpan interval);
+
     [LoggerMessage(4007, LogLevel.Warning, "A subscription handler on '{Subject}' ({Uri}) threw; the message is dropped and delivery goes on")]
     public static partial void SubjectHandlerFailed(ILogger logger, Exception exception, string subject, string uri);
 

@@ -95,7 +95,7 @@ public sealed class AddFederationBrokerTests
         Assert.Contains("FederationBrokers:bad:FederationUri: 'nats-without-scheme' is not a URI", error.Message, StringComparison.Ordinal);
         Assert.Contains("FederationBrokers:bad:CollectiveUri: '' is required", error.Message, StringComparison.Ordinal);
         Assert.Contains("FederationBrokers:bad:MaxHops: 'many' is not an integer", error.Message, StringComparison.Ordinal);
-        Assert.Contains("FederationBrokers:bad:Workers: '0' must be at least 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:bad:Workers: '0' must be from 1 to 1024", error.Message, StringComparison.Ordinal);
         Assert.Contains("FederationBrokers:bad:MaxTargets: '0' must be at least 1", error.Message, StringComparison.Ordinal);
         Assert.Contains("FederationBrokers:bad:TargetPattern: '([' is not a valid regular expression", error.Message, StringComparison.Ordinal);
     }
@@ -108,7 +108,7 @@ public sealed class AddFederationBrokerTests
             ["FederationBrokers:b:FederationUri"] = "natz://127.0.0.1:4222",
             ["FederationBrokers:b:CollectiveUri"] = "memory://london",
             ["FederationBrokers:b:Envelop"] = "choria",
-            ["FederationBrokers:b:Workers"] = "0",
+            ["FederationBrokers:b:Workers"] = "100000000", // would subscribe for ever before serving
             ["FederationBrokers:b:MaxHops"] = "many",
         }, builder =>
         {
@@ -122,7 +122,7 @@ public sealed class AddFederationBrokerTests
 
         Assert.Contains("FederationBrokers:b:Envelop: is not a federation broker setting", error.Message, StringComparison.Ordinal);
         Assert.Contains("FederationBrokers:b:MaxHops: 'many' is not an integer", error.Message, StringComparison.Ordinal);
-        Assert.Contains("FederationBrokers:b:Workers: '0' must be at least 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:b:Workers: '100000000' must be from 1 to 1024", error.Message, StringComparison.Ordinal);
         Assert.Contains("FederationBrokers:b:FederationUri: No subject transport serves scheme 'natz'", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("FederationBrokers:b:CollectiveUri", error.Message, StringComparison.Ordinal); // a registered server is fine
     }

@@ -2,6 +2,7 @@ using System.Text;
 using Federation.Core.Collectives;
 using Federation.Core.Tests.Support;
 using Federation.Core.Transport.Messaging;
+using Microsoft.Extensions.Logging;
 
 namespace Federation.Core.Tests.Collectives;
 
@@ -285,7 +286,7 @@ public sealed class FederationBrokerTests
         SubjectMessage Request(string id, int trail) => new("choria.federation.trail.federation", Encoding.UTF8.GetBytes("x"),
             [
                 new(FederationHeaders.RequestId, id), new(FederationHeaders.ReplyTo, "client.reply.r"), new(FederationHeaders.Target, "mcollective.node.web1"),
-                .. Enumerable.Range(0, trail).Select(i => new KeyValuePair<string, string>(FederationHeaders.SeenBy, $"nats://a{i}:4222 trail-{i} nats://b{i}:4222")),
+                .. Enumerable.Range(0, trail).Select(i => new KeyValuePair<string, string>(FederationHeaders.SeenBy, new SeenByHop($"nats://a{i}:4222", $"trail-{i}", $"nats://b{i}:4222").Format())),
             ]);
 
         await federation.PublishAsync(Request("looped", 6), CancellationToken.None);
@@ -506,15 +507,31 @@ public sealed class FederationBrokerTests
             await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1000, "every failed publish was counted");
             Assert.Single(logs.WithId(4006));
 
+            // The interval's end tells what it left out, without waiting for a next failure (there may be none).
             time.Advance(RelayOutcomes.Interval);
+            var summary = Assert.Single(logs.WithId(4011));
+            Assert.Equal(LogLevel.Warning, summary.Level);
+            Assert.Contains("failed to publish 999 more message(s)", summary.Message, StringComparison.Ordinal);
+
+            // An outage that goes on: one line per interval.
             await federation.PublishAsync(Request("r3", 1), CancellationToken.None);
             await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1001, "the next failure was counted");
+            time.Advance(RelayOutcomes.Interval);
+            Assert.Equal(2, logs.WithId(4011).Count);
+            Assert.Contains("failed to publish 1 more message(s)", logs.WithId(4011)[1].Message, StringComparison.Ordinal);
+            Assert.Single(logs.WithId(4006));
+
+            // A quiet interval later, nothing more to tell, and the next failure is a warning of its own at once.
+            time.Advance(RelayOutcomes.Interval);
+            Assert.Equal(2, logs.WithId(4011).Count);
+            time.Advance(RelayOutcomes.Interval);
+            await federation.PublishAsync(Request("r4", 1), CancellationToken.None);
 
             // A failure is counted before it is logged, on the relay's thread: wait for the warning too.
-            await CollectivesTestbed.WaitUntilAsync(() => logs.WithId(4006).Count >= 2, "the next interval's warning");
+            await CollectivesTestbed.WaitUntilAsync(() => logs.WithId(4006).Count >= 2, "the warning after a quiet interval");
             var warnings = logs.WithId(4006);
             Assert.Equal(2, warnings.Count);
-            Assert.Contains("999 other failed publish(es)", warnings[1].Message, StringComparison.Ordinal);
+            Assert.Contains("0 other failed publish(es)", warnings[1].Message, StringComparison.Ordinal);
         }
     }
 

@@ -31,6 +31,7 @@ public sealed class HostileEnvelopeProperties
         "CHORIA.FEDERATION.tokyo.collective", "_INBOX.abc", "other.reply.x", "a\u0000b", "a\r\nb", "a\rb", "\u0085", "\u2028",
         "\ud800", "a\udc00b", "z\u00fcrich.node.\ud83d\ude00", "0", "1", "7", "8", "-1", "+1", " 1", "1.0", "0x1", "\u0661",
         "2147483647", "2147483648", "99999999999999999999999", "[\"a\",\"b\",\"c\"]", "[\"a\",\"b\"]", "[1,2,3]", "[", "null",
+        "[\"a\",\"b\",\"c\"]]", "[\"a\",\"b\",\"c\"] x", "[\"\\ud800\",\"b\",\"c\"]", "[\"a\u00e9\",\"\\n\",\"c\"]", "[\"" + new string('x', 300) + "\",\"b\",\"c\"]",
         new string('[', 10_000), new string('a', 5000), "mcollective.node." + new string('a', 1100), "x.reply." + new string('\u00e9', 600),
     ];
 
@@ -147,6 +148,9 @@ public sealed class HostileEnvelopeProperties
             }
 
             _ = FederatedMessages.GetSeenBy(new SubjectMessage("a", ReadOnlyMemory<byte>.Empty, [new(FederationHeaders.SeenBy, value)]));
+
+            // The relay's check accepts exactly what clients can read back.
+            Assert.Equal(SeenByHop.TryParse(value, out _), SeenByHop.IsWellFormed(value));
         });
     }
 

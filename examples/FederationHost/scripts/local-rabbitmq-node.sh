@@ -17,6 +17,14 @@ case $action in
     # process would be taken for this boot's failure at the first poll.
     rm -rf "$dir/log" "$dir/pid"
     echo $((dist + 1)) > "$dir/epmd-port"
+    # The node's Erlang cookie, written before anything runs: otherwise the node and the first rabbitmqctl below, started
+    # together with the same HOME, both create $HOME/.erlang.cookie when it is missing, each with a random cookie of its
+    # own. On a loaded machine the CLI's can overwrite the node's file after the node read its own, and then no
+    # rabbitmqctl ever authenticates (the log says "Invalid challenge reply") and the start reports a node that runs.
+    if [ ! -s "$dir/.erlang.cookie" ]; then
+      (umask 077; head -c 15 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F > "$dir/.erlang.cookie")
+      chmod 400 "$dir/.erlang.cookie"
+    fi
     echo '[rabbitmq_management,rabbitmq_event_exchange,rabbitmq_federation].' > "$dir/enabled_plugins"
     printf 'listeners.tcp.default = 127.0.0.1:%s\nmanagement.tcp.port = %s\nmanagement.tcp.ip = 127.0.0.1\n' "$amqp" "$management" > "$dir/rabbitmq.conf"
     RABBITMQ_NODE_PORT=$amqp RABBITMQ_DIST_PORT=$dist ERL_EPMD_PORT=$((dist + 1)) \

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
 
 namespace Federation.Testing.Brokers;
 
@@ -56,6 +57,17 @@ public sealed class RabbitMqNode : IAsyncDisposable
         var envFile = Path.Combine(DataDirectory, "rabbitmq-env.conf");
         File.WriteAllText(envFile, string.Empty);
         PidFile = Path.Combine(DataDirectory, "rabbitmq.pid");
+
+        // The node's Erlang cookie, written before anything runs: otherwise the detached node and the first rabbitmqctl
+        // await_startup, started together with the same HOME, both create $HOME/.erlang.cookie when it is missing, each
+        // with a random cookie of its own. On a loaded machine the CLI's can replace the node's file after the node read
+        // its own, and no rabbitmqctl ever authenticates ("Invalid challenge reply" in the node's log) until the timeout.
+        var cookieFile = Path.Combine(DataDirectory, ".erlang.cookie");
+        File.WriteAllText(cookieFile, Convert.ToHexString(RandomNumberGenerator.GetBytes(15)));
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(cookieFile, UnixFileMode.UserRead); // Erlang refuses a cookie file others can read
+        }
 
         environment = new Dictionary<string, string>
         {

@@ -576,8 +576,9 @@ internal sealed partial class LinkSession
         catch (ArgumentException ex) when (ex is not ArgumentNullException)
         {
             // The downstream transport has no form for this message's routing key (IMessagePublisher refuses it with
-            // ArgumentException, such as a NATS wildcard word): a fault of this one message, settled as a refusal.
-            published = ValueTask.FromException(new MessageRefusedException($"The downstream cannot take the message: {ex.Message}", ex));
+            // ArgumentException, such as a NATS wildcard word): a fault of this one message, settled as a refusal. The
+            // text quotes the key, which whoever published upstream chose: escaped, so that it cannot forge log lines.
+            published = ValueTask.FromException(new MessageRefusedException($"The downstream cannot take the message: {PrintableText.Escape(ex.Message)}", ex));
         }
         catch (MessageRefusedException ex)
         {

@@ -294,7 +294,7 @@ public static class NatsSubjectMapping
 
         if (word.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
         {
-            throw new ArgumentException($"Key '{key}' contains whitespace; NATS subjects cannot.", nameof(key));
+            throw new ArgumentException($"Key '{key}' contains whitespace or a control character; NATS subjects cannot.", nameof(key));
         }
     }
 }

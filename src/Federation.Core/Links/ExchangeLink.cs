@@ -36,6 +36,15 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private volatile string? _stoppedFor;
     private volatile bool _dropLedger;
     private volatile StopDeadline? _stopDeadline;
+
+    // Whether a session's shutdown took the clean stop's cleanup on (so none is left for StopAsync to do), and whether a run
+    // found a downstream without leases (so nobody else can run the link from its queue). Written by the run loop only.
+    private volatile bool _cleanedUpBySession;
+    private volatile bool _ranWithoutLease;
+
+    // Whether the last attempt to reach the upstream got through: a link that could not connect there leaves the cleanup of a
+    // clean stop between runs to nobody rather than wait out another connect (a stop must not hang on a dead upstream).
+    private volatile bool _upstreamReached;
     private Task? _loop;
     private LinkStatus _status;
     private readonly LinkLease _lease;
@@ -177,6 +186,10 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         if (_loop is not null)
         {
             await _loop.ConfigureAwait(false);
+            if (_cleanupOnStop && !_cleanedUpBySession)
+            {
+                await CleanUpBetweenRunsAsync(deadline).ConfigureAwait(false);
+            }
         }
 
         // The session is shut down and counts nothing more: an episode still settling ends here (a link that replaces this
@@ -351,6 +364,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         OnLeaseHeld(lease, uri);
         if (lease is null)
         {
+            _ranWithoutLease = true;
             await RunHoldingAsync(downstream, uri, null, cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -486,7 +500,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     {
         var transport = _transports.Resolve(uri);
         var connectionName = UpstreamNaming.ConnectionName(Definition.Upstream.UpstreamName, Definition.PolicyName);
+        _upstreamReached = false;
         var upstream = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), _time, cancellationToken).ConfigureAwait(false);
+        _upstreamReached = true;
         var session = new LinkSession(Volatile.Read(ref _sessionContext), downstream, upstream, lease);
         try
         {
@@ -506,11 +522,90 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         finally
         {
             var cleanup = _stopping.IsCancellationRequested && _cleanupOnStop;
+            _cleanedUpBySession = cleanup;
             var downstreamDeadline = _stopping.IsCancellationRequested ? _stopDeadline?.Passed : null;
             await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor, _stopping.IsCancellationRequested && _dropLedger, downstreamDeadline).ConfigureAwait(false);
             if (_stopping.IsCancellationRequested)
             {
                 Log.LinkStopped(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, cleanup ? "deleted" : "kept");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The cleanup of a clean stop that no session took on: the link was between two runs (failing, or waiting out its
+    /// reconnect delay, after its last run reached the upstream), or its session had failed just before the stop (a downstream
+    /// exchange deleted under traffic fails the session's publishes before the deletion reaches the engine). Without this, the queue of a link stopped for good
+    /// stayed bound on the upstream and went on filling, and a link declared again later took it back with its stale
+    /// backlog. Deleted as the session would have, with what the queue held counted (event 1028) and the ledger dropped;
+    /// only while this instance holds the link's lease (or the downstream has no leases), since otherwise another instance
+    /// may run the link from that queue. Bounded by the drain timeout (and an engine stop's deadline); a failure leaves the
+    /// objects where they are, logged.
+    /// </summary>
+    private async Task CleanUpBetweenRunsAsync(StopDeadline? deadline)
+    {
+        var definition = Definition;
+        if (!_lease.Holding && !_ranWithoutLease)
+        {
+            Log.LinkStopped(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "kept (this instance does not hold the link's lease, so another may run it from its queue)");
+            return;
+        }
+
+        if (!_upstreamReached)
+        {
+            Log.LinkStopped(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "kept (its last attempt could not reach the upstream)");
+            return;
+        }
+
+        using var limit = new CancellationTokenSource(DrainTimeout, _time);
+        var cleaning = CleanUpWithoutSessionAsync(definition, limit.Token);
+        var finished = deadline is null ? await WithinDrainTimeoutAsync(cleaning).ConfigureAwait(false) : await deadline.WaitAsync(cleaning).ConfigureAwait(false);
+        if (!finished)
+        {
+            await limit.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> WithinDrainTimeoutAsync(Task work)
+    {
+        await Task.WhenAny(work, Task.Delay(DrainTimeout, _time)).ConfigureAwait(false);
+        return work.IsCompleted;
+    }
+
+    private async Task CleanUpWithoutSessionAsync(LinkDefinition definition, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (queue, discarded) = await UpstreamObjects.DeleteAsync(definition, _transports, _time, cancellationToken).ConfigureAwait(false);
+            if (_discarding is not null || discarded > 0)
+            {
+                Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", _discarding ?? _stoppedFor ?? "the link stopped for good");
+            }
+
+            Log.LinkStopped(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "deleted");
+        }
+#pragma warning disable CA1031 // A cleanup that fails leaves the objects where they are, as a session's failed cleanup does: logged, never thrown at the stop.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.CleanupFailed(_logger, ex, definition.Id);
+            return;
+        }
+
+        // Its ledger remembers deliveries from a queue nobody redelivers any more (see LinkSession.DeleteLedgerAsync).
+        if (definition.Upstream.AckMode == AckMode.OnConfirm && definition.Upstream.DuplicateSuppression
+            && _downstream.Current is { IsCompletedSuccessfully: true } current && !current.Result.Connection.Completion.IsCompleted)
+        {
+            var name = UpstreamNaming.LedgerName(definition.Exchange.Name, definition.Upstream.UpstreamName, definition.Id);
+            try
+            {
+                await current.Result.Connection.DeleteLedgerAsync(name, cancellationToken).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // As the session's: a ledger left behind costs only its records.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.LedgerCleanupFailed(_logger, definition.Id, name, FailureEpisode.Describe(ex));
             }
         }
     }

@@ -273,51 +273,19 @@ internal sealed class RemovedLinkSweep
 
     private async Task DeleteUpstreamObjectsAsync(LinkDefinition definition, IReadOnlyList<string> keptFor, bool moved, CancellationToken cancellationToken)
     {
-        // Every URI of an upstream reaches the same broker (cluster): the first that answers will do.
-        IBrokerConnection? upstream = null;
-        Exception? failure = null;
-        foreach (var uri in definition.Upstream.Uris)
+        var (queue, discarded) = await UpstreamObjects.DeleteAsync(definition, _transports, _time, cancellationToken).ConfigureAwait(false);
+        if (moved)
         {
-            try
-            {
-                var request = new ConnectionRequest(uri, UpstreamNaming.ConnectionName(definition.Upstream.UpstreamName, definition.PolicyName));
-                upstream = await ConnectDeadline.ConnectAsync(_transports.Resolve(uri), request, _time, cancellationToken).ConfigureAwait(false);
-                break;
-            }
-            catch (TransportException ex)
-            {
-                failure = ex;
-            }
+            Log.MovedLinkQueueDeleted(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, UriRedaction.Redact(definition.Upstream.Uris[0]));
+        }
+        else
+        {
+            Log.RemovedLinkQueueDeleted(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, string.Join(", ", keptFor));
         }
 
-        if (upstream is null)
+        if (discarded != 0)
         {
-            throw new BrokerUnreachableException($"No URI of upstream '{definition.Upstream.UpstreamName}' answered, so its queue for link {definition.Id} stays.", failure);
-        }
-
-        await using (upstream.ConfigureAwait(false))
-        {
-            var queue = UpstreamNaming.QueueName(definition.UpstreamExchange, definition.ClusterName, definition.VirtualHost, definition.Exchange.Name, upstream.VirtualHost);
-            if (moved)
-            {
-                Log.MovedLinkQueueDeleted(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, UriRedaction.Redact(definition.Upstream.Uris[0]));
-            }
-            else
-            {
-                Log.RemovedLinkQueueDeleted(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, string.Join(", ", keptFor));
-            }
-
-            // The deletion's own count, not one read before it: the upstream exchange routes to the queue until it is gone.
-            var discarded = await upstream.DeleteQueueCountingDiscardedAsync(queue, cancellationToken).ConfigureAwait(false);
-            if (discarded != 0)
-            {
-                Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", moved ? "a reload moved the link to another upstream and no live instance has it from this one any more" : "no live instance has the link any more");
-            }
-
-            // Which generation was current is not known here: both go, as neither is of use without the queue.
-            await upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(queue, 'A'), cancellationToken).ConfigureAwait(false);
-            await upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(queue, 'B'), cancellationToken).ConfigureAwait(false);
-            await upstream.DeleteExchangeAsync(UpstreamNaming.SentinelExchangeName(queue), cancellationToken).ConfigureAwait(false);
+            Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", moved ? "a reload moved the link to another upstream and no live instance has it from this one any more" : "no live instance has the link any more");
         }
     }
 }

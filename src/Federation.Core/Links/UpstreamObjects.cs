@@ -1,0 +1,53 @@
+using Federation.Core.Model;
+using Federation.Core.Transport;
+
+namespace Federation.Core.Links;
+
+/// <summary>
+/// Deletes a link's objects on its upstream without a session of the link: its queue (counting what the deletion
+/// discards), both internal exchanges (which generation was current is not known here, and neither is of use without the
+/// queue) and its sentinel. For a link stopped for good between two runs (<see cref="ExchangeLink"/>) and for the second
+/// look at the queue of a removed or moved link (<see cref="RemovedLinkSweep"/>).
+/// </summary>
+internal static class UpstreamObjects
+{
+    /// <summary>Connects to the first URI of the upstream that answers and deletes the link's objects there.</summary>
+    /// <returns>The queue's name and what its deletion discarded (null when the transport cannot tell).</returns>
+    /// <exception cref="BrokerUnreachableException">No URI of the upstream answered: the objects stay.</exception>
+    public static async Task<(string Queue, long? Discarded)> DeleteAsync(LinkDefinition definition, TransportResolver transports, TimeProvider time, CancellationToken cancellationToken)
+    {
+        // Every URI of an upstream reaches the same broker (cluster): the first that answers will do.
+        IBrokerConnection? upstream = null;
+        Exception? failure = null;
+        foreach (var uri in definition.Upstream.Uris)
+        {
+            try
+            {
+                var request = new ConnectionRequest(uri, UpstreamNaming.ConnectionName(definition.Upstream.UpstreamName, definition.PolicyName));
+                upstream = await ConnectDeadline.ConnectAsync(transports.Resolve(uri), request, time, cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            catch (TransportException ex)
+            {
+                failure = ex;
+            }
+        }
+
+        if (upstream is null)
+        {
+            throw new BrokerUnreachableException($"No URI of upstream '{definition.Upstream.UpstreamName}' answered, so the queue of link {definition.Id} stays there.", failure);
+        }
+
+        await using (upstream.ConfigureAwait(false))
+        {
+            var queue = UpstreamNaming.QueueName(definition.UpstreamExchange, definition.ClusterName, definition.VirtualHost, definition.Exchange.Name, upstream.VirtualHost);
+
+            // The deletion's own count, not one read before it: the upstream exchange routes to the queue until it is gone.
+            var discarded = await upstream.DeleteQueueCountingDiscardedAsync(queue, cancellationToken).ConfigureAwait(false);
+            await upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(queue, 'A'), cancellationToken).ConfigureAwait(false);
+            await upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(queue, 'B'), cancellationToken).ConfigureAwait(false);
+            await upstream.DeleteExchangeAsync(UpstreamNaming.SentinelExchangeName(queue), cancellationToken).ConfigureAwait(false);
+            return (queue, discarded);
+        }
+    }
+}

@@ -71,8 +71,11 @@ internal sealed class AmqpPublisher : IMessagePublisher
     {
         this.connection = connection;
         this.options = options;
-        window = new SemaphoreSlim(Math.Max(1, options.MaxOutstandingConfirms));
-        pool = new BoundedPool<Pending>(() => new Pending(this), Math.Max(1, options.MaxOutstandingConfirms) + WrittenBatch);
+        var confirmWindow = Math.Max(1, options.MaxOutstandingConfirms);
+        window = new SemaphoreSlim(confirmWindow);
+        // The window is a link's prefetch-count, which only an AMQP upstream bounds (to 65535): from a JetStream upstream it
+        // may come near int.MaxValue, where adding the batch would overflow to a negative limit and fail every publisher.
+        pool = new BoundedPool<Pending>(() => new Pending(this), confirmWindow > int.MaxValue - WrittenBatch ? int.MaxValue : confirmWindow + WrittenBatch);
         batches = new BoundedPool<CompletionBatch>(() => new CompletionBatch(this), BatchPoolLimit);
         Attach(channel);
     }

@@ -29,6 +29,22 @@ public abstract partial class TransportContractTests
     }
 
     [Fact]
+    public async Task Publisher_WithTheLargestConfirmWindow_Opens_AndConfirms()
+    {
+        // A link's confirm window is its prefetch-count, which may be as large as an int from an upstream that does not bound it.
+        var connection = await OpenAsync();
+        var queue = await DeclareQueueAsync(connection);
+        var recorder = await DeliveryRecorder.StartAsync(connection, queue, new ConsumerOptions(0, AutoAck: true), ackOnReceipt: false, Ct);
+        var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: true, MaxOutstandingConfirms: int.MaxValue), Ct);
+
+        var (exchange, routingKey) = RouteTo(queue);
+        await PublishAsync(publisher, exchange, routingKey, "m1");
+
+        await Eventually.TrueAsync(() => recorder.Count == 1, Patience);
+        Assert.Equal(["m1"], recorder.MessageIds);
+    }
+
+    [Fact]
     public async Task PipelinedPublishes_AllConfirm_AndArriveInCallOrder()
     {
         const int Count = 500;

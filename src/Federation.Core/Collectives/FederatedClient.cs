@@ -199,9 +199,10 @@ public sealed class FederatedClient : IAsyncDisposable
             throw new ArgumentException($"MaxReplyBytes: '{request.MaxReplyBytes}' must be at least 1.", nameof(request));
         }
 
-        if (request.Timeout < TimeSpan.Zero)
+        // Checked before anything is published: a longer wait would throw from the timer only after the request went out.
+        if (request.Timeout < TimeSpan.Zero || request.Timeout > FederatedRequest.MaxTimeout)
         {
-            throw new ArgumentException($"Timeout: '{request.Timeout}' must not be negative.", nameof(request));
+            throw new ArgumentException($"Timeout: '{request.Timeout}' must be from 0 to {FederatedRequest.MaxTimeout} (the longest a timer waits).", nameof(request));
         }
     }
 }

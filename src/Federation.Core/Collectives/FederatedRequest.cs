@@ -20,8 +20,14 @@ public sealed record FederatedRequest
     /// <summary>Stop waiting once this many replies arrived; null waits for the whole <see cref="Timeout"/>.</summary>
     public int? ExpectedReplies { get; init; }
 
-    /// <summary>How long to wait for replies.</summary>
+    /// <summary>How long to wait for replies: from zero to <see cref="MaxTimeout"/>.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The longest <see cref="Timeout"/>: 4294967294 ms (about 49.7 days), the longest wait a .NET timer takes. To wait for
+    /// replies with no limit of its own, cancel the request instead.
+    /// </summary>
+    public static readonly TimeSpan MaxTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     /// <summary>
     /// The most replies kept (default <see cref="DefaultMaxReplies"/>). The reply subject reaches every node of the targeted

@@ -2,11 +2,15 @@ namespace Federation.Core.Hops;
 
 public static partial class HopRules
 {
+    /// <summary>The most hops a propagated binding carries: <c>x-bound-from</c> writes them as an AMQP short.</summary>
+    internal const int MaxBindingHops = short.MaxValue;
+
     /// <summary>
     /// The hops a binding carries when propagated over a link with <paramref name="maxHops"/> to an upstream identified by
     /// (<paramref name="upstreamClusterName"/>, <paramref name="upstreamVirtualHost"/>) (the plugin's <c>update_binding</c>):
     /// max-hops for a local binding, min(previous − 1, max-hops) for an already-propagated one, 0 when that upstream is
-    /// already in its <c>x-bound-from</c> trail. 0 means: do not propagate. Never negative.
+    /// already in its <c>x-bound-from</c> trail. 0 means: do not propagate. Never negative, and never above 32767 (the hops
+    /// are written as an AMQP short): a larger max-hops propagates bindings with 32767 hops.
     /// </summary>
     /// <param name="bindingArguments">The downstream binding's arguments, or <see langword="null"/> when it has none.</param>
     /// <param name="maxHops">The max-hops of the link the binding would be propagated over.</param>
@@ -22,7 +26,9 @@ public static partial class HopRules
     {
         ArgumentNullException.ThrowIfNull(upstreamVirtualHost);
 
-        var localHops = Math.Max(0, maxHops);
+        // The plugin takes any positive max-hops; the hops of x-bound-from are an AMQP short, so a larger value propagates as
+        // the largest a short holds (a binding crossing 32767 links is as unbounded as one crossing more).
+        var localHops = Math.Clamp(maxHops, 0, MaxBindingHops);
         if (bindingArguments is null
             || !bindingArguments.TryGetValue(HopHeaders.BoundFrom, out var trail)
             || !HeaderValueReader.TryGetArrayCount(trail, out var length))
@@ -69,7 +75,7 @@ public static partial class HopRules
         ArgumentNullException.ThrowIfNull(downstreamVirtualHost);
         ArgumentNullException.ThrowIfNull(exchangeDescriptor);
         ArgumentOutOfRangeException.ThrowIfNegative(hops);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(hops, short.MaxValue);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(hops, MaxBindingHops);
 
         var arguments = new Dictionary<string, object?>(StringComparer.Ordinal);
         if (bindingArguments is not null)

@@ -24,7 +24,7 @@ internal sealed class BrokerQueue : IDisposable
         lastUsed = timeProvider.GetUtcNow();
         if (arguments.Expires is { } expires)
         {
-            expiryTimer = timeProvider.CreateTimer(static state => ((BrokerQueue)state!).OnExpiryTimer(), this, expires, Timeout.InfiniteTimeSpan);
+            expiryTimer = timeProvider.CreateTimer(static state => ((BrokerQueue)state!).OnExpiryTimer(), this, TimerDue(expires), Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -108,7 +108,19 @@ internal sealed class BrokerQueue : IDisposable
         lastUsed = timeProvider.GetUtcNow();
         if (consumers.Count == 0 && arguments.Expires is { } expires)
         {
-            expiryTimer!.Change(expires, Timeout.InfiniteTimeSpan);
+            expiryTimer!.Change(TimerDue(expires), Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>
+    /// After the expiry timer fired and the queue had not expired: a period longer than a timer takes (RabbitMQ accepts up
+    /// to 2^32 - 1 ms, a timer 2^32 - 2) is waited out in more than one step. A queue with consumers waits for the last to leave.
+    /// </summary>
+    public void RearmExpiry()
+    {
+        if (!IsDeleted && consumers.Count == 0 && arguments.Expires is { } expires)
+        {
+            expiryTimer!.Change(TimerDue(expires - (timeProvider.GetUtcNow() - lastUsed)), Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -163,6 +175,11 @@ internal sealed class BrokerQueue : IDisposable
     /// <summary>Whether <c>x-expires</c> has run out: no consumer and no redeclare for that long.</summary>
     public bool HasExpired() =>
         !IsDeleted && consumers.Count == 0 && arguments.Expires is { } expires && timeProvider.GetUtcNow() - lastUsed >= expires;
+
+    // The longest due time a timer takes; a longer x-expires is re-armed for the rest when the timer fires (RearmExpiry).
+    private static readonly TimeSpan LongestTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
+    private static TimeSpan TimerDue(TimeSpan left) => left > LongestTimer ? LongestTimer : left < TimeSpan.Zero ? TimeSpan.Zero : left;
 
     // Timers fire on the thread pool; the virtual host re-checks under its lock, because a consumer or redeclare may have raced the timer.
     private void OnExpiryTimer() => virtualHost.DeleteQueueIfExpired(this);

@@ -183,6 +183,10 @@ internal sealed class BrokerVirtualHost(InMemoryBroker broker, string name)
             {
                 DeleteQueueCore(queue);
             }
+            else
+            {
+                queue.RearmExpiry();
+            }
         }
     }
 

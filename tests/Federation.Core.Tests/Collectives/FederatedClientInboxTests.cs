@@ -73,6 +73,26 @@ public sealed class FederatedClientInboxTests
     }
 
     [Fact]
+    public async Task A_timeout_longer_than_a_timer_waits_is_refused_naming_it_and_the_longest_one_works()
+    {
+        await using var testbed = new CollectivesTestbed();
+        await testbed.StartBrokerAsync("london", "fed", "london");
+        await testbed.StartNodesAsync("london", "mcollective", "web1");
+        await using var client = await testbed.ClientAsync("fed");
+
+        // Before, such a timeout passed validation, the request went out, and the wait threw ArgumentOutOfRangeException.
+        foreach (var timeout in new[] { TimeSpan.MaxValue, FederatedRequest.MaxTimeout + TimeSpan.FromMilliseconds(1) })
+        {
+            var error = await Assert.ThrowsAsync<ArgumentException>(() => client.RequestAsync(Ping("mcollective.node.web1", 1) with { Timeout = timeout }, CancellationToken.None));
+            Assert.StartsWith($"Timeout: '{timeout}' must be from 0 to {FederatedRequest.MaxTimeout}", error.Message, StringComparison.Ordinal);
+        }
+
+        var result = await client.RequestAsync(Ping("mcollective.node.web1", 1) with { Timeout = FederatedRequest.MaxTimeout }, CancellationToken.None).WaitAsync(CollectivesTestbed.Deadline);
+        Assert.True(result.Completed);
+        Assert.Equal(Web1, result.Replies.Select(CollectivesTestbed.Text));
+    }
+
+    [Fact]
     public async Task Replies_over_the_cap_are_counted_and_not_kept()
     {
         var gatherer = new ReplyGatherer(expected: null, max: 10);

@@ -13,6 +13,20 @@ public class BindingHopsTests
         Assert.Equal(3, HopRules.BindingHops(Table(("x-match", "all")), 3, "up", "/"));
     }
 
+    [Theory]
+    [InlineData(short.MaxValue + 1)]
+    [InlineData(int.MaxValue)]
+    public void A_max_hops_above_what_an_amqp_short_holds_propagates_bindings_with_the_largest_short(int maxHops)
+    {
+        // The plugin takes any positive max-hops; x-bound-from carries the hops as a short, which must not refuse the binding.
+        var hops = HopRules.BindingHops(null, maxHops, "up", "/");
+
+        Assert.Equal(short.MaxValue, hops);
+        var entry = Assert.IsType<Dictionary<string, object?>>(Assert.Single(Assert.IsType<List<object?>>(HopRules.WithBoundFrom(null, "b", "/", "/:x A", hops)[HopHeaders.BoundFrom])));
+        Assert.Equal(short.MaxValue, entry["hops"]);
+        Assert.Equal(short.MaxValue - 1, HopRules.BindingHops(HopRules.WithBoundFrom(null, "b", "/", "/:x A", hops), maxHops, "c", "/"));
+    }
+
     [Fact]
     public void Propagated_binding_carries_one_hop_less_capped_by_the_links_max_hops()
     {

@@ -27,6 +27,29 @@ public sealed class QueueExpiryTests
     }
 
     [Fact]
+    public async Task XExpires_AtRabbitMqsLimit_LongerThanATimerTakes_IsAccepted_AndDeletesTheQueueAfterTheFullPeriod()
+    {
+        // 2^32 - 1 ms, the most RabbitMQ (and validation) accepts; a timer takes at most 2^32 - 2. Declared on the real
+        // clock, whose timers refuse the longer period (this threw ArgumentOutOfRangeException)...
+        const long Limit = uint.MaxValue;
+        var real = new InMemoryBroker("real-clock");
+        var realConnection = await real.ConnectAsync();
+        await realConnection.DeclareQueueAsync(Expiring("longest", Limit), CancellationToken.None);
+        await realConnection.DeclareQueueAsync(Expiring("longest", Limit), CancellationToken.None);
+        Assert.True(real.QueueExists("/", "longest"));
+        await realConnection.DeleteQueueAsync("longest", CancellationToken.None); // and its timer
+        await realConnection.DisposeAsync();
+
+        // ...and on the fake one, to see that the period is waited out whole, in two timer steps.
+        var connection = await broker.ConnectAsync();
+        await connection.DeclareQueueAsync(Expiring("longest", Limit), CancellationToken.None);
+        time.Advance(TimeSpan.FromMilliseconds(Limit - 1));
+        Assert.True(broker.QueueExists("/", "longest"));
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.False(broker.QueueExists("/", "longest"));
+    }
+
+    [Fact]
     public async Task XExpires_IsRestartedByARedeclare()
     {
         var connection = await broker.ConnectAsync();

@@ -104,7 +104,7 @@ internal sealed class LinkReconciler
                     // The same configuration on a downstream that names itself anew (event 2027): nobody removed these links,
                     // and what their upstream queues buffered is not this reconcile's to delete.
                     ? link.StopAsync(cleanup: false)
-                    : starting.FirstOrDefault(link.Definition.SharesUpstreamQueueWith) is { } successor
+                    : starting.FirstOrDefault(s => link.Definition.SharesUpstreamQueueWith(s) && QueueKindChange(link.Definition, s) is null) is { } successor
                         ? StopTakenOver(link, successor)
                         : StopRemovedAsync(link, existing.Contains(link.Definition.Exchange.Name)));
             }
@@ -210,8 +210,10 @@ internal sealed class LinkReconciler
     /// Stops a link whose definition changed in how it moves messages, before its replacement (same id, same upstream queue
     /// name) starts. The replacement takes the queue over with what it buffered, so it stays, unless the new definition
     /// declares it with other arguments on an upstream that checks them (it would refuse to declare it again: it is deleted
-    /// and declared anew, discarding its messages, with a warning) or reaches another upstream (the old queue would be left there, filling up,
-    /// unless another live instance still runs the link from it).
+    /// and declared anew, discarding its messages, with a warning), reaches another upstream, or declares another kind of
+    /// queue on the same one (<see cref="ITransport.UpstreamQueueKind"/>): the old queue would be left there, filling up,
+    /// unless another live instance still runs the link from it. A queue of another kind left behind also delivered again,
+    /// once a later reload switched back to it, everything the other kind had forwarded meanwhile.
     /// </summary>
     private Task StopReplaced(ExchangeLink link, LinkDefinition wanted)
     {
@@ -222,6 +224,12 @@ internal sealed class LinkReconciler
         {
             // A transport that ignores queue arguments (NATS) takes the queue over as it is: nothing to refuse.
             change = UpstreamQueueChange.None;
+        }
+
+        var kindChange = change == UpstreamQueueChange.Upstream ? null : QueueKindChange(definition, wanted);
+        if (kindChange is not null)
+        {
+            change = UpstreamQueueChange.Upstream;
         }
 
         switch (change)
@@ -239,11 +247,16 @@ internal sealed class LinkReconciler
                 var others = _ownership?.OthersRunningFrom(definition) ?? [];
                 if (others.Count > 0)
                 {
-                    Log.LinkStoppedForOthers(_logger, definition.Id, exchange, upstream, "restarts against another upstream (no URI of its new definition reaches the one it used)", string.Join(", ", others));
+                    var restarts = kindChange is null
+                        ? "restarts against another upstream (no URI of its new definition reaches the one it used)"
+                        : $"restarts with another kind of upstream queue ({kindChange})";
+                    Log.LinkStoppedForOthers(_logger, definition.Id, exchange, upstream, restarts, string.Join(", ", others));
                     return StopMovedAsync(link, cleanup: false, null, others);
                 }
 
-                var moved = "reaches another upstream (no URI of its new definition reaches the one it used), where the old queue would be left behind";
+                var moved = kindChange is null
+                    ? "reaches another upstream (no URI of its new definition reaches the one it used), where the old queue would be left behind"
+                    : $"declares another kind of upstream queue ({kindChange}), which cannot take the old one over";
                 Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, moved);
                 return StopMovedAsync(link, cleanup: true, moved, others);
         }
@@ -265,6 +278,31 @@ internal sealed class LinkReconciler
             _sweep?.ScheduleMoved(link.Definition, keptFor);
         }
     }
+
+    /// <summary>
+    /// How the kind of upstream queue changes (<c>old -> new</c>, <see cref="ITransport.UpstreamQueueKind"/>) between a URI of
+    /// <paramref name="before"/> and one of <paramref name="after"/> that reach the same broker (<see cref="UpstreamBroker"/>),
+    /// or null when none changes.
+    /// </summary>
+    private string? QueueKindChange(LinkDefinition before, LinkDefinition after)
+    {
+        foreach (var old in before.Upstream.Uris)
+        {
+            var broker = UpstreamBroker.OrText(old);
+            foreach (var now in after.Upstream.Uris.Where(u => UpstreamBroker.OrText(u) == broker))
+            {
+                var (was, becomes) = (KindOf(old), KindOf(now));
+                if (was != becomes)
+                {
+                    return $"{was ?? "the transport's only kind"} -> {becomes ?? "the transport's only kind"}";
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private string? KindOf(string uri) => _transports.TryResolve(uri, out var transport) ? transport.UpstreamQueueKind(uri) : null;
 
     /// <summary>Whether the upstream of <paramref name="definition"/> refuses to declare an existing queue with other arguments (<see cref="TransportCapabilities.ServerSideTopology"/>).</summary>
     private bool ChecksQueueArguments(LinkDefinition definition) =>

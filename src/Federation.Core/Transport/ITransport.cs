@@ -46,6 +46,18 @@ public interface ITransport
     TransportCapabilities Capabilities => TransportCapabilities.All;
 
     /// <summary>
+    /// Which kind of upstream queue a link declares through <paramref name="uri"/>, one of <see cref="Schemes"/>, for a
+    /// transport whose URIs can choose between kinds on one broker (NATS: a JetStream durable consumer with
+    /// <c>jetstream=true</c>, else a queue kept in the link's process). A reload that keeps a link on its broker but changes
+    /// the kind cannot hand the old queue to the new run: the engine deletes it (events 2020 and 1028), as for a link moved
+    /// to another upstream. Left behind, it would fill up, and a later reload back to its kind would deliver again what
+    /// the other kind forwarded meanwhile.
+    /// </summary>
+    /// <param name="uri">The upstream URI, possibly with credentials; it has passed <see cref="ValidateUri"/>.</param>
+    /// <returns>A short description of the kind, for the warning (never the credentials); null (the default) when every URI of a broker declares the same kind.</returns>
+    string? UpstreamQueueKind(string uri) => null;
+
+    /// <summary>
     /// What a connection to the downstream <paramref name="uri"/>, one of <see cref="Schemes"/>, would report about its
     /// identity and exchanges, as far as the URI alone tells, without connecting. While the downstream cannot be reached
     /// (at start, or after a reload that points the engine at it), the engine lists the links it will run on the exchanges

@@ -51,7 +51,7 @@ internal sealed class TransportResolver
     public IReadOnlyList<UpstreamSettingProblem> ValidateUpstream(string uri, UpstreamSettings settings) =>
         TryResolve(uri, out var transport) ? transport.ValidateUpstream(uri, settings) : [];
 
-    private bool TryResolve(string uri, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ITransport? transport) =>
+    internal bool TryResolve(string uri, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ITransport? transport) =>
         _bySchema.TryGetValue(SchemeOf(uri), out transport);
 
     // What precedes "://" is shown only if it can be a scheme; otherwise it may be part of a credential.

@@ -16,7 +16,8 @@ namespace Federation.Nats.Transport;
 /// <c>x-received-from</c> with one value (one header line) per hop, newest first. Each value is
 /// <c>key=value</c> pairs separated by <c>;</c>, keys and values percent-encoded (RFC 3986, <see cref="Uri.EscapeDataString(string)"/>):
 /// <c>uri=nats%3A%2F%2Fa%3A4222;exchange=orders;redelivered=false;cluster-name=A;vhost=%2F</c>.
-/// <c>redelivered=true|false</c> decodes to a boolean, every other field to a string.</para>
+/// <c>redelivered=true|false</c> decodes to a boolean, every other field to a string. A received trail with a value that is
+/// not a hop is malformed as a whole and kept as text (see <see cref="TryDecodeTrail"/>), as AMQP keeps a malformed one.</para>
 /// <para><b>Properties.</b> <c>content-type</c>, <c>content-encoding</c>, <c>correlation-id</c>, <c>reply-to</c>, <c>expiration</c>,
 /// <c>message-id</c>, <c>type</c>, <c>user-id</c>, <c>app-id</c>, <c>priority</c> and <c>timestamp</c> (Unix seconds) go into headers named
 /// <c>amqp-&lt;property&gt;</c>; <c>persistent</c> as <c>amqp-persistent: true</c>.</para>
@@ -32,6 +33,12 @@ public static class NatsMessageMapping
     public const string ReceivedFromHeader = HopHeaders.ReceivedFrom;
 
     private const string PropertyPrefix = "amqp-";
+
+    // The trail fields (the plugin's names) that TryDecodeHop checks.
+    private const string UriField = "uri";
+    private const string ExchangeField = "exchange";
+    private const string RedeliveredField = "redelivered";
+    private const string VirtualHostField = "vhost";
     private const int MaxEscapedFields = 1024;
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> EscapedFields = new(StringComparer.Ordinal);
 
@@ -125,7 +132,7 @@ public static class NatsMessageMapping
             table ??= new Dictionary<string, object?>(StringComparer.Ordinal);
             if (string.Equals(key, ReceivedFromHeader, StringComparison.OrdinalIgnoreCase))
             {
-                table[HopHeaders.ReceivedFrom] = DecodeTrail(values.Where(static v => v is not null)!);
+                table[HopHeaders.ReceivedFrom] = TryDecodeTrail(values, out var trail) ? trail : string.Join(", ", values.Where(static v => v is not null));
             }
             else
             {
@@ -171,22 +178,125 @@ public static class NatsMessageMapping
             var eq = pair.IndexOf('=', StringComparison.Ordinal);
             var key = Uri.UnescapeDataString(eq < 0 ? pair : pair[..eq]);
             var text = eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..]);
-            table[key] = key == "redelivered" && bool.TryParse(text, out var flag) ? flag : text;
+            table[key] = key == RedeliveredField && bool.TryParse(text, out var flag) ? flag : text;
         }
 
         return table;
     }
 
     /// <summary>Decodes every value of the trail header (newest first) into the list-of-tables shape of <c>x-received-from</c>.</summary>
+    /// <remarks>Lenient: any value becomes a table. Received messages go through <see cref="ToProperties"/>, which keeps a trail only when every value is a hop.</remarks>
     public static List<object?> DecodeTrail(IEnumerable<string> values)
     {
         ArgumentNullException.ThrowIfNull(values);
         return [.. values.Select(v => (object?)DecodeHop(v))];
     }
 
+    /// <summary>
+    /// Decodes the values of a received trail header (newest first) when every one is a hop (<see cref="TryDecodeHop"/>).
+    /// Otherwise the header is malformed as a whole, as an AMQP <c>x-received-from</c> that is not an array of tables: it
+    /// is kept as text, which the hop rules read as no trail (the message is forwarded, whatever max-hops says) and the
+    /// next hop moves into <c>x-invalid-headers</c>. Decoded anyway, garbage, an empty value or a stray
+    /// <c>cluster-name=B</c> became a hop each, which used up hop budget: with max-hops 1 a third party's message that
+    /// carried any <c>x-received-from</c> was dropped.
+    /// </summary>
+    internal static bool TryDecodeTrail(StringValues values, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out List<object?>? trail)
+    {
+        trail = new List<object?>(values.Count);
+        foreach (var value in values)
+        {
+            if (value is null)
+            {
+                continue;
+            }
+
+            if (!TryDecodeHop(value, out var hop))
+            {
+                trail = null;
+                return false;
+            }
+
+            trail.Add(hop);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Decodes one header value into a hop table when it is one: <c>key=value</c> fields joined by <c>;</c>, every key
+    /// non-empty, keys and values percent-encoded (a <c>%</c> always starts a valid escape), with the fields a hop cannot
+    /// do without, <c>uri</c>, <c>exchange</c> and <c>vhost</c> (a missing <c>cluster-name</c> is allowed: upstreams older
+    /// than RabbitMQ 3.3 omit it), and <c>redelivered</c>, when present, <c>true</c> or <c>false</c>. What it yields for such
+    /// a value is exactly what <see cref="DecodeHop"/> yields.
+    /// </summary>
+    internal static bool TryDecodeHop(string value, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Dictionary<string, object?>? hop)
+    {
+        hop = null;
+        var table = new Dictionary<string, object?>(5, StringComparer.Ordinal);
+        foreach (var pair in value.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || !IsPercentEncoded(pair))
+            {
+                return false;
+            }
+
+            var key = Uri.UnescapeDataString(pair[..eq]);
+            var text = Uri.UnescapeDataString(pair[(eq + 1)..]);
+            if (key == RedeliveredField)
+            {
+                if (!bool.TryParse(text, out var flag))
+                {
+                    return false;
+                }
+
+                table[key] = flag;
+            }
+            else
+            {
+                table[key] = text;
+            }
+        }
+
+        if (!table.ContainsKey(UriField) || !table.ContainsKey(ExchangeField) || !table.ContainsKey(VirtualHostField))
+        {
+            return false;
+        }
+
+        hop = table;
+        return true;
+    }
+
+    /// <summary>Whether every <c>%</c> in <paramref name="text"/> starts an escape of two hex digits.</summary>
+    private static bool IsPercentEncoded(ReadOnlySpan<char> text)
+    {
+        for (var i = text.IndexOf('%'); i >= 0; i = text.IndexOf('%'))
+        {
+            if (i + 2 >= text.Length || !char.IsAsciiHexDigit(text[i + 1]) || !char.IsAsciiHexDigit(text[i + 2]))
+            {
+                return false;
+            }
+
+            text = text[(i + 3)..];
+        }
+
+        return true;
+    }
+
     private static void AddTrail<TSink>(ref TSink sink, object? trail)
         where TSink : struct, IHeaderSink
     {
+        if (trail is string malformed)
+        {
+            // Received malformed and not (yet) moved aside by a hop: passed on as it came, as any text header.
+            if (!malformed.Contains('\r', StringComparison.Ordinal) && !malformed.Contains('\n', StringComparison.Ordinal))
+            {
+                sink.Add(null, ReceivedFromHeader, malformed);
+            }
+
+            return;
+        }
+
         if (trail is not IList list)
         {
             return;

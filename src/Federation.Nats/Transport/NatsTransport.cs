@@ -73,6 +73,29 @@ public sealed class NatsTransport : ITransport
 
     /// <inheritdoc />
     /// <remarks>
+    /// With <c>jetstream=true</c> a durable consumer on a stream (the <c>stream=</c> one, or the exchange's own, which an
+    /// explicit <c>stream=</c> naming it counts apart from); without it a queue kept in the link's own process, fed by
+    /// core NATS subscriptions. Such a queue dies with its connection anyway; a durable consumer would stay upstream,
+    /// filling up, and a later switch back to it would forward again everything it held, which the core link had forwarded.
+    /// </remarks>
+    public string? UpstreamQueueKind(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        if (NatsUriSettings.Problems(uri).Count > 0)
+        {
+            return null;
+        }
+
+        return NatsUriSettings.Parse(uri).JetStream switch
+        {
+            null => "a queue in the link's process fed by core NATS",
+            { Stream: { } stream } => $"a JetStream durable consumer on the stream '{stream}'",
+            _ => "a JetStream durable consumer on the exchange's own stream",
+        };
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
     /// The URI's <c>cluster-name</c> (without it the name comes from the server's INFO, known only by connecting), the vhost
     /// <c>/</c>, and one topic exchange per subject namespace of <c>namespaces</c>, which a connection's topology reports
     /// from the start.

@@ -26,7 +26,7 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
     {
         // Confirms are held so that, with prefetch-count 1, messages stay buffered in the upstream queue. A downstream URI
         // may name its cluster (?cluster-name=, as on NATS).
-        _bed.WrapTransport = inner => new UriClusterNameTransport(_transport = new HeldConfirmsTransport(_deletions = new BeforeQueueDeletionTransport(inner)));
+        _bed.WrapTransport = inner => new QueueKindTransport(new UriClusterNameTransport(_transport = new HeldConfirmsTransport(_deletions = new BeforeQueueDeletionTransport(inner))));
         return Task.CompletedTask;
     }
 
@@ -121,6 +121,25 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         Assert.Single(_logs.WithId(1028));
         ReleaseHeld();
         await Testbed.Eventually(() => engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U2").QueueExists("/", UpstreamQueue), () => "the link running against U2");
+    }
+
+    [Fact]
+    public async Task A_reload_that_keeps_the_broker_but_changes_the_kind_of_upstream_queue_deletes_the_old_queue_and_says_so()
+    {
+        // NATS: jetstream=true taken off. The durable consumer stayed behind, and a switch back reused it: it forwarded
+        // again everything the core link had forwarded meanwhile.
+        var (engine, _) = await StartBufferingAsync();
+
+        await engine.UpdateAsync(Configuration(u => u.Uris = [Testbed.Uri("U").Replace("memory://", "memory://kindb:secret@", StringComparison.Ordinal)]), CancellationToken.None);
+
+        Assert.False(_bed.Broker("U").QueueExists("/", UpstreamQueue), "the old kind's queue was left behind");
+        Assert.Empty(_logs.WithId(2018));
+        var why = Assert.Single(_logs.WithId(2020));
+        Assert.Contains("declares another kind of upstream queue (the transport's only kind -> kind B)", why.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", why.Message, StringComparison.Ordinal);
+        Assert.Equal(LogLevel.Warning, Assert.Single(_logs.WithId(1028)).Level);
+        ReleaseHeld();
+        await Testbed.Eventually(() => engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U").QueueExists("/", UpstreamQueue), () => "the link running with a new queue");
     }
 
     [Fact]

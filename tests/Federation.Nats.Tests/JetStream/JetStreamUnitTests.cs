@@ -23,6 +23,24 @@ public sealed class JetStreamUnitTests
             NatsUriSettings.Parse("nats://h:4222?jetstream=true&stream=ORDERS&ack-wait-ms=5000&duplicate-window-ms=60000").JetStream);
     }
 
+    [Fact]
+    public void The_kind_of_upstream_queue_changes_with_jetstream_mode_and_the_stream_only()
+    {
+        var core = _transport.UpstreamQueueKind("nats://h:4222?cluster-name=A");
+        var durable = _transport.UpstreamQueueKind("nats://h:4222?cluster-name=A&jetstream=true");
+        Assert.NotNull(core);
+        Assert.NotNull(durable);
+        Assert.NotEqual(core, durable);
+        Assert.Equal(core, _transport.UpstreamQueueKind("nats://u:secret@h:4222?jetstream=false&connect-timeout-ms=100"));
+
+        // The consumer takes a new ack wait over; the stream's duplicate window is the downstream's business.
+        Assert.Equal(durable, _transport.UpstreamQueueKind("nats://h:4222?jetstream=true&ack-wait-ms=5000&duplicate-window-ms=1000"));
+        var named = _transport.UpstreamQueueKind("nats://h:4222?jetstream=true&stream=ORDERS");
+        Assert.NotEqual(durable, named);
+        Assert.Contains("ORDERS", named, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", _transport.UpstreamQueueKind("nats://u:secret@h:4222?jetstream=true"), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("nats://h:4222?jetstream=yes", "has 'jetstream=yes': it must be true or false")]
     [InlineData("nats://h:4222?jetstream=true&stream=a.b", "has 'stream=a.b': a stream name is not empty and has no whitespace")]

@@ -137,6 +137,35 @@ public sealed class NatsFederationTests() : NatsFederationTestbed("orders", "ser
     }
 
     [Fact]
+    public async Task A_message_whose_trail_header_is_malformed_is_forwarded_under_max_hops_1_with_a_trail_of_one_hop()
+    {
+        await StartEngineAsync(B, "B", A, "A");
+        var subscriber = await SubscribeAsync(B, "orders.x");
+        await WaitForSubjectsAsync(A, "orders.x");
+
+        // Not hops (garbage, empty, a field without the rest): before, each decoded as one and used up the budget.
+        var publisher = await ConnectAsync(A);
+        foreach (var value in new[] { "garbage;;;==%%zz", "", "cluster-name=nats-b" })
+        {
+            await publisher.PublishAsync("orders.x", Encoding.UTF8.GetBytes($"trail '{value}'"), new NatsHeaders { ["x-received-from"] = value });
+        }
+
+        // A well-formed hop from elsewhere still counts: dropped as over max-hops, so it never arrives before the sentinel.
+        await publisher.PublishAsync("orders.x", "one hop"u8.ToArray(), new NatsHeaders { ["x-received-from"] = "uri=nats%3A%2F%2Fc;exchange=orders;redelivered=false;cluster-name=C;vhost=%2F" });
+        await publisher.PublishAsync("orders.x", "sentinel"u8.ToArray());
+        await publisher.PingAsync();
+
+        foreach (var expected in new[] { "trail 'garbage;;;==%%zz'", "trail ''", "trail 'cluster-name=nats-b'" })
+        {
+            var message = await ReadAsync(subscriber);
+            Assert.Equal(expected, Body(message));
+            Assert.Equal("A", Assert.Single(HopRules.ReadReceivedFrom(NatsMessageMapping.ToProperties(message.Headers).Headers)).ClusterName);
+        }
+
+        Assert.Equal("sentinel", Body(await ReadAsync(subscriber)));
+    }
+
+    [Fact]
     public async Task A_pair_with_max_hops_1_does_not_send_messages_back()
     {
         await StartEngineAsync(B, "B", A, "A");

@@ -43,7 +43,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private volatile bool _ranWithoutLease;
 
     // Whether the last attempt to reach the upstream got through: a link that could not connect there leaves the cleanup of a
-    // clean stop between runs to nobody rather than wait out another connect (a stop must not hang on a dead upstream).
+    // clean stop between runs to nobody rather than wait out another connect (a stop must not hang on a dead upstream). A
+    // connect the stop itself cancels leaves it as the attempt before found it.
     private volatile bool _upstreamReached;
     private Task? _loop;
     private LinkStatus _status;
@@ -500,8 +501,18 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     {
         var transport = _transports.Resolve(uri);
         var connectionName = UpstreamNaming.ConnectionName(Definition.Upstream.UpstreamName, Definition.PolicyName);
-        _upstreamReached = false;
-        var upstream = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), _time, cancellationToken).ConfigureAwait(false);
+        IBrokerConnection upstream;
+        try
+        {
+            upstream = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            _upstreamReached = false;
+            throw;
+        }
+
+        // A connect that a stop (or a restart) cut short says nothing about the upstream: what the last attempt found stands.
         _upstreamReached = true;
         var session = new LinkSession(Volatile.Read(ref _sessionContext), downstream, upstream, lease);
         try

@@ -38,7 +38,6 @@ public static class NatsMessageMapping
     private const string UriField = "uri";
     private const string ExchangeField = "exchange";
     private const string RedeliveredField = "redelivered";
-    private const string VirtualHostField = "vhost";
     private const int MaxEscapedFields = 1024;
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> EscapedFields = new(StringComparer.Ordinal);
 
@@ -225,8 +224,9 @@ public static class NatsMessageMapping
     /// <summary>
     /// Decodes one header value into a hop table when it is one: <c>key=value</c> fields joined by <c>;</c>, every key
     /// non-empty, keys and values percent-encoded (a <c>%</c> always starts a valid escape), with the fields a hop cannot
-    /// do without, <c>uri</c>, <c>exchange</c> and <c>vhost</c> (a missing <c>cluster-name</c> is allowed: upstreams older
-    /// than RabbitMQ 3.3 omit it), and <c>redelivered</c>, when present, <c>true</c> or <c>false</c>. What it yields for such
+    /// do without, <c>uri</c> and <c>exchange</c> (a missing <c>cluster-name</c> or <c>vhost</c> is allowed: older
+    /// RabbitMQ federation plugins omit them, and their hops count toward max-hops on AMQP too), and <c>redelivered</c>,
+    /// when present, <c>true</c> or <c>false</c>. What it yields for such
     /// a value is exactly what <see cref="DecodeHop"/> yields.
     /// </summary>
     internal static bool TryDecodeHop(string value, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Dictionary<string, object?>? hop)
@@ -258,7 +258,9 @@ public static class NatsMessageMapping
             }
         }
 
-        if (!table.ContainsKey(UriField) || !table.ContainsKey(ExchangeField) || !table.ContainsKey(VirtualHostField))
+        // Not vhost: the plugin's hops carried only uri, exchange and redelivered before they carried cluster-name and vhost,
+        // and an AMQP trail counts such a hop toward max-hops like any other.
+        if (!table.ContainsKey(UriField) || !table.ContainsKey(ExchangeField))
         {
             return false;
         }

@@ -56,6 +56,20 @@ public sealed class MalformedTrailTests
     }
 
     [Fact]
+    public void A_hop_of_an_older_plugin_without_vhost_or_cluster_name_is_a_hop_and_counts_toward_max_hops()
+    {
+        // What RabbitMQ's federation plugin wrote before it added cluster-name and vhost (uri, exchange, redelivered), carried
+        // on to NATS by a link from AMQP. AMQP counts it toward max-hops; so must the NATS side, or the whole trail is lost.
+        string[] values = [WellFormedHop, "uri=amqp%3A%2F%2Fold;exchange=orders;redelivered=false"];
+        var received = NatsMessageMapping.ToProperties(new NatsHeaders { ["x-received-from"] = new StringValues(values) });
+
+        var trail = Assert.IsType<List<object?>>(received.Headers!["x-received-from"]);
+        Assert.Equal(NatsMessageMapping.DecodeTrail(values), trail);
+        Assert.Equal(ForwardVerdict.MaxHopsExceeded, HopRules.Check(received.Headers, 2, "DOWN", "/"));
+        Assert.Equal(ForwardVerdict.Cycle, HopRules.Check(received.Headers, 3, "A", "/"));
+    }
+
+    [Fact]
     public void A_well_formed_trail_decodes_exactly_as_before()
     {
         string[] values = [WellFormedHop, "uri=amqp%3A%2F%2Fb;exchange=x;redelivered=true;vhost=v%3Bw", " uri=c ; exchange=e ; vhost=%2F ;"];

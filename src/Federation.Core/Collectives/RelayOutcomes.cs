@@ -100,9 +100,11 @@ internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetri
         {
             CollectiveLog.PublishFailuresSummarised(logger, cluster, instance, count, Interval);
         }
-        catch (ObjectDisposedException)
+#pragma warning disable CA1031 // On a timer's thread, up to one interval after the broker stopped: a logger that throws (disposed with the host) must not end the process.
+        catch (Exception)
+#pragma warning restore CA1031
         {
-            // The host's logging went away with the host, within the interval after the last failure: nothing to tell it to.
+            // Nothing to tell it to; the failures are counted in the metrics all the same.
         }
     }
 

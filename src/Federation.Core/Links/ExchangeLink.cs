@@ -363,9 +363,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         // but the A/B swap deletes the internal exchange the other engine's queue is bound to).
         var (downstream, lease) = await _lease.HoldAsync(_downstream, attempt => OnLeaseRefused(attempt, uri), cancellationToken, reason => OnStandingBy(reason, uri)).ConfigureAwait(false);
         OnLeaseHeld(lease, uri);
+        _ranWithoutLease = lease is null; // the downstream of this run: a later one may have leases again
         if (lease is null)
         {
-            _ranWithoutLease = true;
             await RunHoldingAsync(downstream, uri, null, cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -532,11 +532,14 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
         finally
         {
-            var cleanup = _stopping.IsCancellationRequested && _cleanupOnStop;
+            // Read once: a stop that comes during the shutdown of a session that failed by itself is the between-runs
+            // cleanup's (StopAsync), and this one must not log "kept" for it first.
+            var stopping = _stopping.IsCancellationRequested;
+            var cleanup = stopping && _cleanupOnStop;
             _cleanedUpBySession = cleanup;
-            var downstreamDeadline = _stopping.IsCancellationRequested ? _stopDeadline?.Passed : null;
-            await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor, _stopping.IsCancellationRequested && _dropLedger, downstreamDeadline).ConfigureAwait(false);
-            if (_stopping.IsCancellationRequested)
+            var downstreamDeadline = stopping ? _stopDeadline?.Passed : null;
+            await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor, stopping && _dropLedger, downstreamDeadline).ConfigureAwait(false);
+            if (stopping)
             {
                 Log.LinkStopped(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, cleanup ? "deleted" : "kept");
             }
@@ -579,7 +582,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 
     private async Task<bool> WithinDrainTimeoutAsync(Task work)
     {
-        await Task.WhenAny(work, Task.Delay(DrainTimeout, _time)).ConfigureAwait(false);
+        using var done = new CancellationTokenSource();
+        await Task.WhenAny(work, Task.Delay(DrainTimeout, _time, done.Token)).ConfigureAwait(false);
+        await done.CancelAsync().ConfigureAwait(false); // no timer left behind for every stop
         return work.IsCompleted;
     }
 

@@ -291,7 +291,7 @@ internal sealed class LinkReconciler
             var broker = UpstreamBroker.OrText(old);
             foreach (var now in after.Upstream.Uris.Where(u => UpstreamBroker.OrText(u) == broker))
             {
-                var (was, becomes) = (KindOf(old), KindOf(now));
+                var (was, becomes) = (KindOf(old, before.UpstreamExchange), KindOf(now, after.UpstreamExchange));
                 if (was != becomes)
                 {
                     return $"{was ?? "the transport's only kind"} -> {becomes ?? "the transport's only kind"}";
@@ -302,7 +302,7 @@ internal sealed class LinkReconciler
         return null;
     }
 
-    private string? KindOf(string uri) => _transports.TryResolve(uri, out var transport) ? transport.UpstreamQueueKind(uri) : null;
+    private string? KindOf(string uri, string upstreamExchange) => _transports.TryResolve(uri, out var transport) ? transport.UpstreamQueueKind(uri, upstreamExchange) : null;
 
     /// <summary>Whether the upstream of <paramref name="definition"/> refuses to declare an existing queue with other arguments (<see cref="TransportCapabilities.ServerSideTopology"/>).</summary>
     private bool ChecksQueueArguments(LinkDefinition definition) =>

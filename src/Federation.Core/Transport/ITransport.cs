@@ -54,8 +54,12 @@ public interface ITransport
     /// the other kind forwarded meanwhile.
     /// </summary>
     /// <param name="uri">The upstream URI, possibly with credentials; it has passed <see cref="ValidateUri"/>.</param>
-    /// <returns>A short description of the kind, for the warning (never the credentials); null (the default) when every URI of a broker declares the same kind.</returns>
-    string? UpstreamQueueKind(string uri) => null;
+    /// <param name="upstreamExchange">The upstream exchange the link federates, which may decide the kind (NATS: the stream a URI without <c>stream=</c> reads).</param>
+    /// <returns>
+    /// A short description of the kind, for the warning (never the credentials), equal for two URIs exactly when they declare
+    /// the same queue kind; null (the default) when every URI of a broker declares the same kind.
+    /// </returns>
+    string? UpstreamQueueKind(string uri, string upstreamExchange) => null;
 
     /// <summary>
     /// What a connection to the downstream <paramref name="uri"/>, one of <see cref="Schemes"/>, would report about its

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Federation.Core.Hosting;
 using Federation.Core.Transport;
+using Federation.Nats.JetStream;
 using Federation.Nats.Leases;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -73,25 +74,24 @@ public sealed class NatsTransport : ITransport
 
     /// <inheritdoc />
     /// <remarks>
-    /// With <c>jetstream=true</c> a durable consumer on a stream (the <c>stream=</c> one, or the exchange's own, which an
-    /// explicit <c>stream=</c> naming it counts apart from); without it a queue kept in the link's own process, fed by
-    /// core NATS subscriptions. Such a queue dies with its connection anyway; a durable consumer would stay upstream,
-    /// filling up, and a later switch back to it would forward again everything it held, which the core link had forwarded.
+    /// With <c>jetstream=true</c> a durable consumer on a stream: the <c>stream=</c> one, or the exchange's own
+    /// (<c>federation-&lt;exchange&gt;</c>), so that a <c>stream=</c> naming the exchange's own stream is the same kind as
+    /// none; without it a queue kept in the link's own process, fed by core NATS subscriptions. Such a queue dies with its
+    /// connection anyway; a durable consumer would stay upstream, filling up, and a later switch back to it would forward
+    /// again everything it held, which the core link had forwarded.
     /// </remarks>
-    public string? UpstreamQueueKind(string uri)
+    public string? UpstreamQueueKind(string uri, string upstreamExchange)
     {
         ArgumentNullException.ThrowIfNull(uri);
+        ArgumentNullException.ThrowIfNull(upstreamExchange);
         if (NatsUriSettings.Problems(uri).Count > 0)
         {
             return null;
         }
 
-        return NatsUriSettings.Parse(uri).JetStream switch
-        {
-            null => "a queue in the link's process fed by core NATS",
-            { Stream: { } stream } => $"a JetStream durable consumer on the stream '{stream}'",
-            _ => "a JetStream durable consumer on the exchange's own stream",
-        };
+        return NatsUriSettings.Parse(uri).JetStream is { } jetStream
+            ? $"a JetStream durable consumer on the stream '{jetStream.Stream ?? JetStreamNames.StreamFor(upstreamExchange)}'"
+            : "a queue in the link's process fed by core NATS";
     }
 
     /// <inheritdoc />

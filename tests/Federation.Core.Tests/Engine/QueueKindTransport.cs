@@ -19,7 +19,7 @@ internal sealed class QueueKindTransport(ITransport inner) : ITransport
 
     public DownstreamPreview? PreviewDownstream(string uri) => inner.PreviewDownstream(uri);
 
-    public string? UpstreamQueueKind(string uri) => uri.Contains("//kindb", StringComparison.Ordinal) ? "kind B" : null;
+    public string? UpstreamQueueKind(string uri, string upstreamExchange) => uri.Contains("//kindb", StringComparison.Ordinal) ? "kind B" : null;
 
     public ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken) => inner.ConnectAsync(request, cancellationToken);
 }

@@ -26,19 +26,23 @@ public sealed class JetStreamUnitTests
     [Fact]
     public void The_kind_of_upstream_queue_changes_with_jetstream_mode_and_the_stream_only()
     {
-        var core = _transport.UpstreamQueueKind("nats://h:4222?cluster-name=A");
-        var durable = _transport.UpstreamQueueKind("nats://h:4222?cluster-name=A&jetstream=true");
+        var core = _transport.UpstreamQueueKind("nats://h:4222?cluster-name=A", "orders");
+        var durable = _transport.UpstreamQueueKind("nats://h:4222?cluster-name=A&jetstream=true", "orders");
         Assert.NotNull(core);
         Assert.NotNull(durable);
         Assert.NotEqual(core, durable);
-        Assert.Equal(core, _transport.UpstreamQueueKind("nats://u:secret@h:4222?jetstream=false&connect-timeout-ms=100"));
+        Assert.Equal(core, _transport.UpstreamQueueKind("nats://u:secret@h:4222?jetstream=false&connect-timeout-ms=100", "orders"));
 
         // The consumer takes a new ack wait over; the stream's duplicate window is the downstream's business.
-        Assert.Equal(durable, _transport.UpstreamQueueKind("nats://h:4222?jetstream=true&ack-wait-ms=5000&duplicate-window-ms=1000"));
-        var named = _transport.UpstreamQueueKind("nats://h:4222?jetstream=true&stream=ORDERS");
+        Assert.Equal(durable, _transport.UpstreamQueueKind("nats://h:4222?jetstream=true&ack-wait-ms=5000&duplicate-window-ms=1000", "orders"));
+        var named = _transport.UpstreamQueueKind("nats://h:4222?jetstream=true&stream=ORDERS", "orders");
         Assert.NotEqual(durable, named);
         Assert.Contains("ORDERS", named, StringComparison.Ordinal);
-        Assert.DoesNotContain("secret", _transport.UpstreamQueueKind("nats://u:secret@h:4222?jetstream=true"), StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", _transport.UpstreamQueueKind("nats://u:secret@h:4222?jetstream=true", "orders"), StringComparison.Ordinal);
+
+        // Naming the exchange's own stream is reading the same stream, not another kind: its consumer and what it holds stay.
+        Assert.Equal(durable, _transport.UpstreamQueueKind("nats://h:4222?jetstream=true&stream=federation-orders", "orders"));
+        Assert.NotEqual(durable, _transport.UpstreamQueueKind("nats://h:4222?jetstream=true", "billing"));
     }
 
     [Theory]

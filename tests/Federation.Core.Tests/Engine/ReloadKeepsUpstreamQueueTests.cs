@@ -132,12 +132,19 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
 
         await engine.UpdateAsync(Configuration(u => u.Uris = [Testbed.Uri("U").Replace("memory://", "memory://kindb:secret@", StringComparison.Ordinal)]), CancellationToken.None);
 
-        Assert.False(_bed.Broker("U").QueueExists("/", UpstreamQueue), "the old kind's queue was left behind");
+        // The new kind's queue has the same name on this test transport, and the new link may already have declared it
+        // afresh: the old one's deletion shows in what it discarded, and in nothing of it being left.
+        var upstream = _bed.Broker("U");
+        Assert.True(!upstream.QueueExists("/", UpstreamQueue) || upstream.GetMessageCount("/", UpstreamQueue) == 0, "the old kind's queue was left behind");
         Assert.Empty(_logs.WithId(2018));
         var why = Assert.Single(_logs.WithId(2020));
         Assert.Contains("declares another kind of upstream queue (the transport's only kind -> kind B)", why.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("secret", why.Message, StringComparison.Ordinal);
-        Assert.Equal(LogLevel.Warning, Assert.Single(_logs.WithId(1028)).Level);
+        var discarded = Assert.Single(_logs.WithId(1028));
+        Assert.Equal(LogLevel.Warning, discarded.Level);
+        Assert.True(
+            discarded.Message.Contains("discards 2 message(s) it held", StringComparison.Ordinal) || discarded.Message.Contains("discards 3 message(s) it held", StringComparison.Ordinal),
+            discarded.Message);
         ReleaseHeld();
         await Testbed.Eventually(() => engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U").QueueExists("/", UpstreamQueue), () => "the link running with a new queue");
     }

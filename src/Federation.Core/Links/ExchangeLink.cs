@@ -43,7 +43,10 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private volatile bool _ranWithoutLease;
 
     // Whether the last attempt to reach the upstream got through: a link that could not connect there leaves the cleanup of a
-    // clean stop between runs to nobody rather than wait out another connect (a stop must not hang on a dead upstream).
+    // clean stop between runs to nobody rather than wait out another connect (a stop must not hang on a dead upstream). A
+    // connect the stop itself cuts short says nothing of the upstream and leaves it as it was: under traffic, a downstream
+    // exchange deleted fails the session and the link reconnects at once, so the stop often comes in the middle of that
+    // connect, with the queue of the run before still bound upstream.
     private volatile bool _upstreamReached;
     private Task? _loop;
     private LinkStatus _status;
@@ -500,8 +503,17 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     {
         var transport = _transports.Resolve(uri);
         var connectionName = UpstreamNaming.ConnectionName(Definition.Upstream.UpstreamName, Definition.PolicyName);
-        _upstreamReached = false;
-        var upstream = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), _time, cancellationToken).ConfigureAwait(false);
+        IBrokerConnection upstream;
+        try
+        {
+            upstream = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (!_stopping.IsCancellationRequested)
+        {
+            _upstreamReached = false;
+            throw;
+        }
+
         _upstreamReached = true;
         var session = new LinkSession(Volatile.Read(ref _sessionContext), downstream, upstream, lease);
         try
@@ -521,11 +533,15 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
         finally
         {
-            var cleanup = _stopping.IsCancellationRequested && _cleanupOnStop;
+            var stopped = _stopping.IsCancellationRequested;
+            var cleanup = stopped && _cleanupOnStop;
             _cleanedUpBySession = cleanup;
-            var downstreamDeadline = _stopping.IsCancellationRequested ? _stopDeadline?.Passed : null;
-            await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor, _stopping.IsCancellationRequested && _dropLedger, downstreamDeadline).ConfigureAwait(false);
-            if (_stopping.IsCancellationRequested)
+            var downstreamDeadline = stopped ? _stopDeadline?.Passed : null;
+            await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor, stopped && _dropLedger, downstreamDeadline).ConfigureAwait(false);
+
+            // A clean stop that came while a failed session shut down is StopAsync's to clean up after, and to log: "kept"
+            // here, then "deleted" there, told the operator both.
+            if (_stopping.IsCancellationRequested && (stopped || !_cleanupOnStop))
             {
                 Log.LinkStopped(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, cleanup ? "deleted" : "kept");
             }

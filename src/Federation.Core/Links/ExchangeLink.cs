@@ -44,7 +44,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 
     // Whether the last attempt to reach the upstream got through: a link that could not connect there leaves the cleanup of a
     // clean stop between runs to nobody rather than wait out another connect (a stop must not hang on a dead upstream). A
-    // connect the stop itself cancels leaves it as the attempt before found it.
+    // connect the stop itself cuts short says nothing of the upstream and leaves it as it was: under traffic, a downstream
+    // exchange deleted fails the session and the link reconnects at once, so the stop often comes in the middle of that
+    // connect, with the queue of the run before still bound upstream.
     private volatile bool _upstreamReached;
     private Task? _loop;
     private LinkStatus _status;
@@ -508,11 +510,12 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
         {
+            // Only a connect that failed by itself: one that a stop (or a restart) cut short says nothing about the
+            // upstream, and what the last attempt found stands.
             _upstreamReached = false;
             throw;
         }
 
-        // A connect that a stop (or a restart) cut short says nothing about the upstream: what the last attempt found stands.
         _upstreamReached = true;
         var session = new LinkSession(Volatile.Read(ref _sessionContext), downstream, upstream, lease);
         try
@@ -532,14 +535,15 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
         finally
         {
-            // Read once: a stop that comes during the shutdown of a session that failed by itself is the between-runs
-            // cleanup's (StopAsync), and this one must not log "kept" for it first.
-            var stopping = _stopping.IsCancellationRequested;
-            var cleanup = stopping && _cleanupOnStop;
+            var stopped = _stopping.IsCancellationRequested;
+            var cleanup = stopped && _cleanupOnStop;
             _cleanedUpBySession = cleanup;
-            var downstreamDeadline = stopping ? _stopDeadline?.Passed : null;
-            await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor, stopping && _dropLedger, downstreamDeadline).ConfigureAwait(false);
-            if (stopping)
+            var downstreamDeadline = stopped ? _stopDeadline?.Passed : null;
+            await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor, stopped && _dropLedger, downstreamDeadline).ConfigureAwait(false);
+
+            // A clean stop that came while a failed session shut down is StopAsync's to clean up after, and to log: "kept"
+            // here, then "deleted" there, told the operator both.
+            if (_stopping.IsCancellationRequested && (stopped || !_cleanupOnStop))
             {
                 Log.LinkStopped(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, cleanup ? "deleted" : "kept");
             }

@@ -61,4 +61,65 @@ public sealed class ExchangeDeletedBetweenRunsTests
         Assert.Contains("its downstream exchange was deleted", discarded.Message, StringComparison.Ordinal);
         Assert.Contains(logs.WithId(1003), e => e.Message.EndsWith("upstream objects deleted", StringComparison.Ordinal));
     }
+
+    /// <summary>
+    /// Under traffic the session fails on the deleted exchange and the link reconnects at once, so the stop comes in the
+    /// middle of that reconnect (as on real RabbitMQ nodes, see DownstreamExchangeDeletedUnderTrafficTests). A stop that cut
+    /// the connect short took the link for one that "could not reach the upstream", and kept the queue there.
+    /// </summary>
+    [Fact]
+    public Task Deleting_the_exchange_of_a_link_while_it_reconnects_deletes_its_upstream_objects() =>
+        DeleteTheExchangeWhileTheLinkReconnectsAsync(upstream => upstream.StallNextConnect());
+
+    /// <summary>
+    /// As above, with the stop in the middle of the new session's set-up, before the internal exchange's generation is
+    /// chosen: its cleanup deleted the queue, then asked to delete the internal exchange "" (refused, as the default
+    /// exchange), and left the sentinel behind.
+    /// </summary>
+    [Fact]
+    public Task Deleting_the_exchange_of_a_link_while_it_sets_up_again_deletes_its_upstream_objects() =>
+        DeleteTheExchangeWhileTheLinkReconnectsAsync(upstream => upstream.StallNextSentinelDeclaration());
+
+    private static async Task DeleteTheExchangeWhileTheLinkReconnectsAsync(Action<StallingUpstreamTransport> stall)
+    {
+        using var logs = new CapturingLoggerProvider();
+        using var loggerFactory = logs.AsFactory();
+        await using var bed = new Testbed();
+        StallingUpstreamTransport? upstreamTransport = null;
+        bed.WrapTransport = inner => upstreamTransport = new StallingUpstreamTransport(inner, "U");
+        var engine = await bed.StartEngineAsync(
+            "D",
+            o => o.Upstream("u", "U", u => { u.Exchange = "upstream"; u.ReconnectDelaySeconds = 3600; u.ReconnectBackoff = ReconnectBackoffMode.Fixed; })
+                .Policy("fed", "^fed\\.", upstream: "u"),
+            loggerFactory: loggerFactory);
+        var app = await bed.ConnectAsync("D");
+        await Testbed.DeclareExchangeAsync(app, "fed.downstream");
+        await bed.BindQueueAsync("D", "fed.downstream", "key");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        await bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+
+        // The downstream refuses what the link forwards (as a deleted exchange does): the session fails, and the link's
+        // immediate retry is held in the step under test.
+        stall(upstreamTransport!);
+        bed.Broker("D").PublishInterceptor = context => context.Exchange == "fed.downstream" ? PublishOutcome.Nack : PublishOutcome.Accept;
+        var publisher = await bed.ConnectAsync("U");
+        for (var i = 0; i < 5; i++)
+        {
+            await Testbed.PublishAsync(publisher, "upstream", "key", $"m{i}");
+        }
+
+        await upstreamTransport!.Stalled.WaitAsync(Testbed.Deadline);
+        await app.DeleteExchangeAsync("fed.downstream", CancellationToken.None);
+
+        await Testbed.Eventually(() => engine.GetLinks().Count == 0, () => "the link stopped");
+        var upstream = bed.Broker("U");
+        await Testbed.Eventually(
+            () => !upstream.QueueExists("/", UpstreamQueue) && !upstream.GetExchangeNames("/").Any(n => n.StartsWith(UpstreamQueue, StringComparison.Ordinal)),
+            () => $"the upstream objects of the stopped link stayed: queue {upstream.QueueExists("/", UpstreamQueue)}, exchanges [{string.Join(", ", upstream.GetExchangeNames("/"))}]; {string.Join(" | ", logs.Entries.Select(e => e.Message))}");
+        Assert.Empty(logs.WithId(1007));
+        var discarded = Assert.Single(logs.WithId(1028));
+        Assert.Contains("discards 5 message(s)", discarded.Message, StringComparison.Ordinal);
+        var stopped = Assert.Single(logs.WithId(1003));
+        Assert.EndsWith("upstream objects deleted", stopped.Message, StringComparison.Ordinal);
+    }
 }

@@ -334,12 +334,14 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
                 changes.Add(new TopologyChange(++_serial, TopologyChangeKind.BindingAdded, null, added));
             }
 
-            // A subscription is removed only once two polls in a row have not seen it. One answer can be stale: taken in the
-            // moment between a subscriber leaving and its successor subscribing, it reaches the links after messages have
-            // already gone through to the successor over the upstream subscription (which is how a publisher learns that
-            // interest has arrived), and removing at once unbound upstream under a live subscriber until the next poll,
-            // dropping what was published meanwhile. The cost is one poll interval more before interest that really went
-            // away stops being forwarded (the downstream server drops those messages).
+            // A subscription is removed only once two polls in a row have not seen it, so that a successor arriving within
+            // about two intervals of its predecessor leaving (a client that reconnected, a service restarted) keeps the
+            // upstream subscription without a break. No number of polls makes a removal safe, though: the answer that
+            // decides it is older than the UNSUB it leads to, and a subscriber that arrives in between receives messages
+            // through the upstream subscription on its way out, then misses what is published until the next poll binds
+            // the subject again (the longer the host takes to act on the answer, a busy machine, the wider that window).
+            // The cost is one poll interval more before interest that really went away stops being forwarded (the
+            // downstream server drops those messages).
             var missed = new HashSet<BindingSpec>();
             foreach (var gone in _polledBindings.Where(b => !bindings.Contains(b)))
             {

@@ -67,6 +67,17 @@ internal sealed class RecipePair : IAsyncDisposable
             subjects => subjects.Contains(subject),
             $"the link to subscribe to {subject} on the upstream");
 
+    /// <summary>
+    /// Waits until the upstream holds no subscription on <paramref name="subject"/>: the link has let go of interest that
+    /// left the downstream (it does so once two of the host's /subsz polls in a row have not seen it).
+    /// </summary>
+    public Task WaitForNoUpstreamInterestAsync(string subject) =>
+        Eventually.UntilAsync(
+            () => Upstream.SubscriptionCountAsync(subject),
+            count => count == 0,
+            $"the link to unsubscribe from {subject} on the upstream",
+            TimeSpan.FromSeconds(30));
+
     public async ValueTask DisposeAsync()
     {
         await Client.DisposeAsync();

@@ -386,11 +386,8 @@ internal sealed partial class LinkSession
                 dropLedger = true;
 
                 // Both generations, not only this session's: a stop that cuts the set-up short may come before the generation
-                // is chosen (when none is this session's yet: deleting "" was refused, 403, and the sentinel stayed behind)
-                // or in the middle of a swap (when both exist). Deleting a missing one is a no-op.
-                await _upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(QueueName, 'A'), timeout.Token).ConfigureAwait(false);
-                await _upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(QueueName, 'B'), timeout.Token).ConfigureAwait(false);
-                await _upstream.DeleteExchangeAsync(UpstreamNaming.SentinelExchangeName(QueueName), timeout.Token).ConfigureAwait(false);
+                // is chosen (deleting "" was refused, 403, and the sentinel stayed behind) or in the middle of a swap.
+                await UpstreamObjects.DeleteExchangesAsync(_upstream, QueueName, timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex)
             {

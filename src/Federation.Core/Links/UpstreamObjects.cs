@@ -4,10 +4,10 @@ using Federation.Core.Transport;
 namespace Federation.Core.Links;
 
 /// <summary>
-/// Deletes a link's objects on its upstream without a session of the link: its queue (counting what the deletion
-/// discards), both internal exchanges (which generation was current is not known here, and neither is of use without the
-/// queue) and its sentinel. For a link stopped for good between two runs (<see cref="ExchangeLink"/>) and for the second
-/// look at the queue of a removed or moved link (<see cref="RemovedLinkSweep"/>).
+/// Deletes a link's objects on its upstream: its queue (counting what the deletion discards), both internal exchanges
+/// and its sentinel. Without a session for a link stopped for good between two runs (<see cref="ExchangeLink"/>) and for
+/// the second look at the queue of a removed or moved link (<see cref="RemovedLinkSweep"/>); the exchanges also for a
+/// session's own cleanup (<see cref="LinkSession"/>).
 /// </summary>
 internal static class UpstreamObjects
 {
@@ -44,10 +44,20 @@ internal static class UpstreamObjects
 
             // The deletion's own count, not one read before it: the upstream exchange routes to the queue until it is gone.
             var discarded = await upstream.DeleteQueueCountingDiscardedAsync(queue, cancellationToken).ConfigureAwait(false);
-            await upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(queue, 'A'), cancellationToken).ConfigureAwait(false);
-            await upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(queue, 'B'), cancellationToken).ConfigureAwait(false);
-            await upstream.DeleteExchangeAsync(UpstreamNaming.SentinelExchangeName(queue), cancellationToken).ConfigureAwait(false);
+            await DeleteExchangesAsync(upstream, queue, cancellationToken).ConfigureAwait(false);
             return (queue, discarded);
         }
+    }
+
+    /// <summary>
+    /// Deletes both internal exchange generations of <paramref name="queue"/> and its sentinel. Both generations: which one
+    /// is current may not be known (no session, or a set-up cut short before it chose one, or a swap in the middle), and
+    /// deleting a missing exchange is a no-op.
+    /// </summary>
+    public static async Task DeleteExchangesAsync(IBrokerConnection upstream, string queue, CancellationToken cancellationToken)
+    {
+        await upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(queue, 'A'), cancellationToken).ConfigureAwait(false);
+        await upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(queue, 'B'), cancellationToken).ConfigureAwait(false);
+        await upstream.DeleteExchangeAsync(UpstreamNaming.SentinelExchangeName(queue), cancellationToken).ConfigureAwait(false);
     }
 }

@@ -52,7 +52,9 @@ public sealed class ExchangeDeletedBetweenRunsTests
 
         await app.DeleteExchangeAsync("fed.downstream", CancellationToken.None);
 
-        await Testbed.Eventually(() => engine.GetLinks().Count == 0, () => "the link stopped");
+        // The link leaves GetLinks() when its stop begins; its one 1003 says the stop (and its cleanup) is over.
+        await Testbed.Eventually(() => logs.WithId(1003).Any(), () => "the link's stop finished (event 1003)");
+        Assert.Empty(engine.GetLinks());
         var upstream = bed.Broker("U");
         Assert.False(upstream.QueueExists("/", UpstreamQueue), "the upstream queue of a link stopped for good stayed");
         Assert.DoesNotContain(upstream.GetExchangeNames("/"), n => n.StartsWith(UpstreamQueue, StringComparison.Ordinal));
@@ -111,7 +113,8 @@ public sealed class ExchangeDeletedBetweenRunsTests
         await upstreamTransport!.Stalled.WaitAsync(Testbed.Deadline);
         await app.DeleteExchangeAsync("fed.downstream", CancellationToken.None);
 
-        await Testbed.Eventually(() => engine.GetLinks().Count == 0, () => "the link stopped");
+        await Testbed.Eventually(() => logs.WithId(1003).Any(), () => "the link's stop finished (event 1003)");
+        Assert.Empty(engine.GetLinks());
         var upstream = bed.Broker("U");
         await Testbed.Eventually(
             () => !upstream.QueueExists("/", UpstreamQueue) && !upstream.GetExchangeNames("/").Any(n => n.StartsWith(UpstreamQueue, StringComparison.Ordinal)),

@@ -44,9 +44,11 @@ public sealed class StoppedWhileReconnectingTests
 
         await app.DeleteExchangeAsync("fed.downstream", CancellationToken.None);
 
-        await Testbed.Eventually(() => engine.GetLinks().Count == 0, () => "the link stopped", TimeSpan.FromSeconds(30));
-        Assert.False(bed.Broker("U").QueueExists("/", UpstreamQueue), "the upstream queue of a link stopped during a reconnect stayed");
+        // The link leaves GetLinks() when its stop begins; its one 1003 says the stop (and its cleanup) is over.
+        await Testbed.Eventually(() => logs.WithId(1003).Any(), () => "the link's stop finished (event 1003)", TimeSpan.FromSeconds(30));
+        Assert.Empty(engine.GetLinks());
         Assert.Contains(logs.WithId(1003), e => e.Message.EndsWith("upstream objects deleted", StringComparison.Ordinal));
+        Assert.False(bed.Broker("U").QueueExists("/", UpstreamQueue), "the upstream queue of a link stopped during a reconnect stayed");
     }
 
     /// <summary>Holds one connect to the upstream broker U until it is cancelled; every other connect goes through.</summary>

@@ -161,9 +161,16 @@ public sealed class FederationBroker : IAsyncDisposable
                 await _supervisor.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            if (Interlocked.Exchange(ref _session, null) is { } session)
+            var session = Interlocked.Exchange(ref _session, null);
+            if (session is not null)
             {
                 await session.DisposeAsync().ConfigureAwait(false);
+            }
+
+            // Nothing is relayed any more: failed publishes still untold go before the stop's line.
+            _relay.Stopped();
+            if (session is not null)
+            {
                 CollectiveLog.BrokerStopped(_logger, ClusterName, InstanceName);
             }
         }

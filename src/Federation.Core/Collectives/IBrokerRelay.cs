@@ -10,4 +10,7 @@ internal interface IBrokerRelay
 
     /// <summary>A reply arrived from the collective.</summary>
     ValueTask RelayReplyAsync(SubjectMessage message, ISubjectConnection federation, ISubjectConnection collective, CancellationToken cancellationToken);
+
+    /// <summary>The instance stopped, and relays nothing more: what is still untold is told now, and no timer is left behind.</summary>
+    void Stopped();
 }

@@ -176,4 +176,7 @@ internal sealed class MessageRelay(
 
         headers.Add(new(FederationHeaders.SeenBy, own.Format(from.ConnectedServer ?? UnknownServer, to.ConnectedServer ?? UnknownServer)));
     }
+
+    /// <inheritdoc/>
+    public void Stopped() => _outcomes.Stopped();
 }

@@ -77,8 +77,14 @@ internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetri
     }
 
     /// <summary>
+    /// The instance stopped: failures left out of the current interval are told now, with the stop, rather than by a timer
+    /// up to one interval after it (when the host's logger may be gone), and the timer goes.
+    /// </summary>
+    public void Stopped() => Summarise();
+
+    /// <summary>
     /// The end of an interval in which failures were left out: tells how many, and starts the next interval, so that an
-    /// outage that goes on is told once per interval. On the timer's thread.
+    /// outage that goes on is told once per interval. On the timer's thread, or at the stop.
     /// </summary>
     private void Summarise()
     {

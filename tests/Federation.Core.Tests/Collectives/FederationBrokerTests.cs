@@ -536,6 +536,40 @@ public sealed class FederationBrokerTests
     }
 
     [Fact]
+    public async Task Failed_publishes_left_out_of_the_warning_are_told_at_the_stop_not_by_a_timer_after_it()
+    {
+        await using var testbed = new CollectivesTestbed();
+        using var logs = new CapturingLoggerProvider();
+        using var loggerFactory = logs.AsFactory();
+        var time = new FakeTimeProvider();
+        var failing = new PublishFailingTransport(testbed.Transport, failOnSubject: "mcollective.node.broken");
+        testbed.Registry.GetOrAdd("fed");
+        testbed.Registry.GetOrAdd("london");
+        var broker = new FederationBroker(new FederationBrokerOptions
+        {
+            ClusterName = "lossy", FederationUri = "memory://fed", CollectiveUri = "memory://london", InstanceName = "lossy-1",
+        }, [failing], testbed.Telemetry, loggerFactory, time);
+        await broker.StartAsync(CancellationToken.None);
+        var federation = await testbed.ConnectAsync("fed");
+        await federation.PublishAsync(new SubjectMessage("choria.federation.lossy.federation", Encoding.UTF8.GetBytes("x"),
+            [new(FederationHeaders.RequestId, "r1"), new(FederationHeaders.ReplyTo, "client.reply.r1"),
+             .. Enumerable.Range(0, 3).Select(i => new KeyValuePair<string, string>(FederationHeaders.Target, $"mcollective.node.broken{i}"))]), CancellationToken.None);
+        await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 3, "every failed publish was counted");
+        Assert.Empty(logs.WithId(4011));
+
+        await broker.DisposeAsync();
+
+        var summary = Assert.Single(logs.WithId(4011));
+        Assert.Contains("failed to publish 2 more message(s)", summary.Message, StringComparison.Ordinal);
+        var stopped = logs.Entries.ToList();
+        Assert.True(stopped.IndexOf(summary) < stopped.FindIndex(e => e.EventId.Id == 4002), "the summary comes before the stop's line");
+
+        // No timer left to tell it again once the interval is over.
+        time.Advance(RelayOutcomes.Interval);
+        Assert.Single(logs.WithId(4011));
+    }
+
+    [Fact]
     public async Task Starting_against_a_stopped_server_does_not_fail_the_start_and_keeps_nothing_open()
     {
         await using var testbed = new CollectivesTestbed();

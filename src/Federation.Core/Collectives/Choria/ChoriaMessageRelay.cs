@@ -242,4 +242,7 @@ internal sealed class ChoriaMessageRelay(
 
     private List<SeenByHop> WithHop(IReadOnlyList<SeenByHop> trail, ISubjectConnection from, ISubjectConnection to) =>
         [.. trail, new SeenByHop(from.ConnectedServer ?? UnknownServer, instance, to.ConnectedServer ?? UnknownServer)];
+
+    /// <inheritdoc/>
+    public void Stopped() => _outcomes.Stopped();
 }

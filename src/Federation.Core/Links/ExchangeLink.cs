@@ -37,10 +37,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private volatile bool _dropLedger;
     private volatile StopDeadline? _stopDeadline;
 
-    // Whether a session's shutdown took the clean stop's cleanup on (so none is left for StopAsync to do), and whether a run
-    // found a downstream without leases (so nobody else can run the link from its queue). Written by the run loop only.
+    // Whether a session's shutdown took the clean stop's cleanup on (so none is left for StopAsync to do). Written by the run
+    // loop only.
     private volatile bool _cleanedUpBySession;
-    private volatile bool _ranWithoutLease;
 
     // Whether the last attempt to reach the upstream got through: a link that could not connect there leaves the cleanup of a
     // clean stop between runs to nobody rather than wait out another connect (a stop must not hang on a dead upstream). A
@@ -365,7 +364,6 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         // but the A/B swap deletes the internal exchange the other engine's queue is bound to).
         var (downstream, lease) = await _lease.HoldAsync(_downstream, attempt => OnLeaseRefused(attempt, uri), cancellationToken, reason => OnStandingBy(reason, uri)).ConfigureAwait(false);
         OnLeaseHeld(lease, uri);
-        _ranWithoutLease = lease is null; // the downstream of this run: a later one may have leases again
         if (lease is null)
         {
             await RunHoldingAsync(downstream, uri, null, cancellationToken).ConfigureAwait(false);
@@ -563,7 +561,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private async Task CleanUpBetweenRunsAsync(StopDeadline? deadline)
     {
         var definition = Definition;
-        if (!_lease.Holding && !_ranWithoutLease)
+        // The downstream as the lease last found it, not as the last run did: a run without leases says nothing of a later
+        // session that has them, where another instance may hold the lease and run the link from the queue.
+        if (!_lease.Holding && !_lease.DownstreamWithoutLeases)
         {
             Log.LinkStopped(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "kept (this instance does not hold the link's lease, so another may run it from its queue)");
             return;

@@ -43,6 +43,13 @@ internal sealed class LinkLease : IAsyncDisposable
     /// <summary>Whether this engine holds the lease (as far as it knows).</summary>
     public bool Holding => _held is { IsHeld: true };
 
+    /// <summary>
+    /// Whether the downstream session the lease was last asked on has no leases (<see cref="IBrokerConnection.Leases"/>), so
+    /// that the link runs there without one. A later session may have them again (NATS: the key-value bucket found this time),
+    /// and another instance may hold the lease there.
+    /// </summary>
+    public bool DownstreamWithoutLeases { get; private set; }
+
     /// <summary>The lease's name on the downstream broker.</summary>
     public string Name { get; }
 
@@ -76,6 +83,7 @@ internal sealed class LinkLease : IAsyncDisposable
         while (true)
         {
             var downstream = await downstreamHandle.OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+            DownstreamWithoutLeases = downstream.Connection.Leases is null;
             if (_held is { } held && ReferenceEquals(_heldOn, downstream.Connection) && held.IsHeld && Gate?.HandoverRequested != true)
             {
                 return (downstream, held);

@@ -582,6 +582,10 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         {
             await limit.CancelAsync().ConfigureAwait(false);
         }
+
+        // Told here, once, however the cleanup went: one that fails or runs out of time is a stop all the same.
+        var outcome = finished ? cleaning.Result : "possibly left on the upstream (deleting them did not finish within the drain timeout)";
+        Log.LinkStopped(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, outcome);
     }
 
     private async Task<bool> WithinDrainTimeoutAsync(Task work)
@@ -592,7 +596,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         return work.IsCompleted;
     }
 
-    private async Task CleanUpWithoutSessionAsync(LinkDefinition definition, CancellationToken cancellationToken)
+    /// <summary>Deletes the objects and drops the ledger; returns what the stop's event 1003 says of the objects.</summary>
+    private async Task<string> CleanUpWithoutSessionAsync(LinkDefinition definition, CancellationToken cancellationToken)
     {
         try
         {
@@ -601,15 +606,13 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             {
                 Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", _discarding ?? _stoppedFor ?? "the link stopped for good");
             }
-
-            Log.LinkStopped(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "deleted");
         }
 #pragma warning disable CA1031 // A cleanup that fails leaves the objects where they are, as a session's failed cleanup does: logged, never thrown at the stop.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
             Log.CleanupFailed(_logger, ex, definition.Id);
-            return;
+            return "kept (deleting them failed, see the warning before)";
         }
 
         // Its ledger remembers deliveries from a queue nobody redelivers any more (see LinkSession.DeleteLedgerAsync).
@@ -628,6 +631,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 Log.LedgerCleanupFailed(_logger, definition.Id, name, FailureEpisode.Describe(ex));
             }
         }
+
+        return "deleted";
     }
 
     private void SetStatus(LinkState state, string uri, string? error, string? localConnection) =>

@@ -2,6 +2,7 @@ using Federation.Core.Links;
 using Federation.Core.InMemory;
 using Federation.Core.Model;
 using Federation.Core.Tests.Support;
+using Federation.Core.Transport;
 
 namespace Federation.Core.Tests.Engine;
 
@@ -65,6 +66,43 @@ public sealed class ExchangeDeletedBetweenRunsTests
     }
 
     /// <summary>
+    /// A cleanup between runs that fails (here the upstream refuses the stop's connect) leaves the objects where they are,
+    /// with its warning (1007), and the stop is still told, once, saying so: it told nothing, unlike a session's stop.
+    /// </summary>
+    [Fact]
+    public async Task A_stop_whose_cleanup_between_runs_fails_is_told_once_and_says_the_objects_stay()
+    {
+        using var logs = new CapturingLoggerProvider();
+        using var loggerFactory = logs.AsFactory();
+        await using var bed = new Testbed();
+        RefusingUpstreamTransport? refusing = null;
+        bed.WrapTransport = inner => refusing = new RefusingUpstreamTransport(inner);
+        var engine = await bed.StartEngineAsync(
+            "D",
+            o => o.Upstream("u", "U", u => { u.Exchange = "upstream"; u.ReconnectDelaySeconds = 3600; u.ReconnectBackoff = ReconnectBackoffMode.Fixed; })
+                .Policy("fed", "^fed\\.", upstream: "u"),
+            loggerFactory: loggerFactory);
+        var app = await bed.ConnectAsync("D");
+        await Testbed.DeclareExchangeAsync(app, "fed.downstream");
+        await bed.BindQueueAsync("D", "fed.downstream", "key");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        await bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+        bed.Broker("D").PublishInterceptor = context => context.Exchange == "fed.downstream" ? PublishOutcome.Nack : PublishOutcome.Accept;
+        await Testbed.PublishAsync(await bed.ConnectAsync("U"), "upstream", "key", "m0");
+        await Testbed.Eventually(() => logs.WithId(1008).Count >= 2, () => $"{logs.WithId(1008).Count} failed attempts");
+
+        // The link waits out its reconnect delay, its last attempt having reached the upstream; the stop's connect is refused.
+        refusing!.Refuse();
+        await app.DeleteExchangeAsync("fed.downstream", CancellationToken.None);
+
+        await Testbed.Eventually(() => logs.WithId(1007).Any(), () => "the cleanup failed (event 1007)");
+        await Testbed.Eventually(() => logs.WithId(1003).Any(), () => $"the link's stop told (event 1003): {string.Join(" | ", logs.Entries.Select(e => e.Message))}");
+        var stopped = Assert.Single(logs.WithId(1003));
+        Assert.DoesNotContain("upstream objects deleted", stopped.Message, StringComparison.Ordinal);
+        Assert.True(bed.Broker("U").QueueExists("/", UpstreamQueue));
+    }
+
+    /// <summary>
     /// Under traffic the session fails on the deleted exchange and the link reconnects at once, so the stop comes in the
     /// middle of that reconnect (as on real RabbitMQ nodes, see DownstreamExchangeDeletedUnderTrafficTests). A stop that cut
     /// the connect short took the link for one that "could not reach the upstream", and kept the queue there.
@@ -124,5 +162,22 @@ public sealed class ExchangeDeletedBetweenRunsTests
         Assert.Contains("discards 5 message(s)", discarded.Message, StringComparison.Ordinal);
         var stopped = Assert.Single(logs.WithId(1003));
         Assert.EndsWith("upstream objects deleted", stopped.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Passes everything through until <see cref="Refuse"/>; from then on refuses every connect to the upstream broker U.</summary>
+    private sealed class RefusingUpstreamTransport(ITransport inner) : ITransport
+    {
+        private volatile bool _refusing;
+
+        public IReadOnlyCollection<string> Schemes => inner.Schemes;
+
+        public DownstreamPreview? PreviewDownstream(string uri) => inner.PreviewDownstream(uri);
+
+        public void Refuse() => _refusing = true;
+
+        public ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken) =>
+            _refusing && request.Uri.StartsWith(Testbed.Uri("U"), StringComparison.Ordinal)
+                ? ValueTask.FromException<IBrokerConnection>(new BrokerUnreachableException("U refuses connections"))
+                : inner.ConnectAsync(request, cancellationToken);
     }
 }

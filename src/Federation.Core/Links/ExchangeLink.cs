@@ -537,13 +537,13 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             var cleanup = stopped && _cleanupOnStop;
             _cleanedUpBySession = cleanup;
             var downstreamDeadline = stopped ? _stopDeadline?.Passed : null;
-            await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor, stopped && _dropLedger, downstreamDeadline).ConfigureAwait(false);
+            var outcome = await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor, stopped && _dropLedger, downstreamDeadline).ConfigureAwait(false);
 
             // A clean stop that came while a failed session shut down is StopAsync's to clean up after, and to log: "kept"
             // here, then "deleted" there, told the operator both.
             if (_stopping.IsCancellationRequested && (stopped || !_cleanupOnStop))
             {
-                Log.LinkStopped(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, cleanup ? "deleted" : "kept");
+                Log.LinkStopped(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, outcome);
             }
         }
     }
@@ -584,7 +584,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
 
         // Told here, once, however the cleanup went: one that fails or runs out of time is a stop all the same.
-        var outcome = finished ? cleaning.Result : "possibly left on the upstream (deleting them did not finish within the drain timeout)";
+        var outcome = finished ? cleaning.Result : CleanupOutcome.TimedOut;
         Log.LinkStopped(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, outcome);
     }
 
@@ -612,7 +612,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 #pragma warning restore CA1031
         {
             Log.CleanupFailed(_logger, ex, definition.Id);
-            return "kept (deleting them failed, see the warning before)";
+            return CleanupOutcome.DeletionFailed;
         }
 
         // Its ledger remembers deliveries from a queue nobody redelivers any more (see LinkSession.DeleteLedgerAsync).
@@ -632,7 +632,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             }
         }
 
-        return "deleted";
+        return CleanupOutcome.Deleted;
     }
 
     private void SetStatus(LinkState state, string uri, string? error, string? localConnection) =>

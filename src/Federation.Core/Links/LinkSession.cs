@@ -324,7 +324,8 @@ internal sealed partial class LinkSession
     /// Until when the steps that wait for the downstream may wait, in all: an engine stop's deadline; null for one drain
     /// timeout from now.
     /// </param>
-    public async Task ShutDownAsync(bool cleanup, TimeSpan drainTimeout, string? discarding = null, string? stoppedFor = null, bool dropLedger = false, Task? downstreamDeadline = null)
+    /// <returns>What became of the upstream objects, for event 1003 (see <see cref="CleanupOutcome"/>).</returns>
+    public async Task<string> ShutDownAsync(bool cleanup, TimeSpan drainTimeout, string? discarding = null, string? stoppedFor = null, bool dropLedger = false, Task? downstreamDeadline = null)
     {
         _accepting = false;
 
@@ -369,6 +370,7 @@ internal sealed partial class LinkSession
             Log.UpstreamTeardownAbandoned(_context.Logger, _definition.Id, drainTimeout);
         }
 
+        var outcome = !cleanup ? CleanupOutcome.Kept : upstreamAnswers ? CleanupOutcome.Deleted : CleanupOutcome.UpstreamNotAnswering;
         if (cleanup && QueueName.Length > 0 && upstreamAnswers)
         {
             try
@@ -392,6 +394,7 @@ internal sealed partial class LinkSession
             catch (Exception ex)
             {
                 Log.CleanupFailed(_context.Logger, ex, _definition.Id);
+                outcome = CleanupOutcome.DeletionFailed;
             }
         }
 
@@ -406,6 +409,7 @@ internal sealed partial class LinkSession
         // waiting for confirms, and with it the link's stop or restart, as long as the alarm lasts.
         await WithinAsync(SafelyAsync(_publisher).AsTask(), downstreamDeadline).ConfigureAwait(false);
         await WithinAsync(SafelyAsync(_upstream).AsTask(), upstreamAnswers ? drainTimeout : TimeSpan.Zero).ConfigureAwait(false);
+        return outcome;
     }
 
     /// <summary>

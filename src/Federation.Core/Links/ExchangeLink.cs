@@ -41,6 +41,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     // loop only.
     private volatile bool _cleanedUpBySession;
 
+    // Whether a session's shutdown came with the stop, and so dropped the ledger if the stop asked for that. Run loop only.
+    private volatile bool _ledgerSettledBySession;
+
     // Whether the last attempt to reach the upstream got through: a link that could not connect there leaves the cleanup of a
     // clean stop between runs to nobody rather than wait out another connect (a stop must not hang on a dead upstream). A
     // connect the stop itself cuts short says nothing of the upstream and leaves it as it was: under traffic, a downstream
@@ -191,6 +194,18 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             if (_cleanupOnStop && !_cleanedUpBySession)
             {
                 await CleanUpBetweenRunsAsync(deadline).ConfigureAwait(false);
+            }
+            else if (_dropLedger && !_cleanupOnStop && !_ledgerSettledBySession && (_lease.Holding || _lease.DownstreamWithoutLeases))
+            {
+                // Its queue goes to another link (another id, so another ledger), and no session of this one was there to
+                // drop its ledger: it would stay on the downstream for good. Not while another instance may hold the lease
+                // and run this link.
+                using var limit = new CancellationTokenSource(DrainTimeout, _time);
+                var dropping = DeleteLedgerWithoutSessionAsync(Definition, limit.Token);
+                if (!(deadline is null ? await WithinDrainTimeoutAsync(dropping).ConfigureAwait(false) : await deadline.WaitAsync(dropping).ConfigureAwait(false)))
+                {
+                    await limit.CancelAsync().ConfigureAwait(false);
+                }
             }
         }
 
@@ -536,6 +551,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             var stopped = _stopping.IsCancellationRequested;
             var cleanup = stopped && _cleanupOnStop;
             _cleanedUpBySession = cleanup;
+            _ledgerSettledBySession = stopped;
             var downstreamDeadline = stopped ? _stopDeadline?.Passed : null;
             var outcome = await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor, stopped && _dropLedger, downstreamDeadline).ConfigureAwait(false);
 
@@ -616,23 +632,30 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
 
         // Its ledger remembers deliveries from a queue nobody redelivers any more (see LinkSession.DeleteLedgerAsync).
-        if (definition.Upstream.AckMode == AckMode.OnConfirm && definition.Upstream.DuplicateSuppression
-            && _downstream.Current is { IsCompletedSuccessfully: true } current && !current.Result.Connection.Completion.IsCompleted)
+        await DeleteLedgerWithoutSessionAsync(definition, cancellationToken).ConfigureAwait(false);
+        return CleanupOutcome.Deleted;
+    }
+
+    /// <summary>Deletes the link's ledger on the downstream connection of the engine, when the link keeps one and it is up.</summary>
+    private async Task DeleteLedgerWithoutSessionAsync(LinkDefinition definition, CancellationToken cancellationToken)
+    {
+        if (definition.Upstream.AckMode != AckMode.OnConfirm || !definition.Upstream.DuplicateSuppression
+            || _downstream.Current is not { IsCompletedSuccessfully: true } current || current.Result.Connection.Completion.IsCompleted)
         {
-            var name = UpstreamNaming.LedgerName(definition.Exchange.Name, definition.Upstream.UpstreamName, definition.Id);
-            try
-            {
-                await current.Result.Connection.DeleteLedgerAsync(name, cancellationToken).ConfigureAwait(false);
-            }
-#pragma warning disable CA1031 // As the session's: a ledger left behind costs only its records.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                Log.LedgerCleanupFailed(_logger, definition.Id, name, FailureEpisode.Describe(ex));
-            }
+            return;
         }
 
-        return CleanupOutcome.Deleted;
+        var name = UpstreamNaming.LedgerName(definition.Exchange.Name, definition.Upstream.UpstreamName, definition.Id);
+        try
+        {
+            await current.Result.Connection.DeleteLedgerAsync(name, cancellationToken).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // As the session's: a ledger left behind costs only its records.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.LedgerCleanupFailed(_logger, definition.Id, name, FailureEpisode.Describe(ex));
+        }
     }
 
     private void SetStatus(LinkState state, string uri, string? error, string? localConnection) =>

@@ -112,8 +112,8 @@ internal static partial class Log
     [LoggerMessage(2017, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) keeps running under its new definition (policy '{OldPolicy}' -> '{NewPolicy}'): nothing that moves messages changed")]
     public static partial void LinkUpdated(ILogger logger, string linkId, string exchange, string upstream, string oldPolicy, string newPolicy);
 
-    [LoggerMessage(2018, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) restarts {Why} and keeps its upstream queue: the new run consumes what it buffered (a core NATS queue lives in the connection: what it held is lost, event 1011, and what is published until the new run subscribes is missed)")]
-    public static partial void LinkReplacedKeepingQueue(ILogger logger, string linkId, string exchange, string upstream, string why);
+    [LoggerMessage(2018, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) restarts {Why} and keeps its upstream queue: the new run consumes what it buffered{Caveat}")]
+    public static partial void LinkReplacedKeepingQueue(ILogger logger, string linkId, string exchange, string upstream, string why, string caveat);
 
     [LoggerMessage(2030, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) is no longer in the configuration; its upstream queue is kept for link {NextLinkId} ({Exchange} <- {NextUpstream}), which declares the same queue on the same upstream and consumes what it buffered")]
     public static partial void LinkQueueTakenOver(ILogger logger, string linkId, string exchange, string upstream, string nextLinkId, string nextUpstream);

@@ -235,7 +235,7 @@ internal sealed class LinkReconciler
         switch (change)
         {
             case UpstreamQueueChange.None:
-                Log.LinkReplacedKeepingQueue(_logger, definition.Id, exchange, upstream, "under its new definition");
+                Log.LinkReplacedKeepingQueue(_logger, definition.Id, exchange, upstream, "under its new definition", KeepingCaveat(definition));
                 return link.StopAsync(cleanup: false);
             case UpstreamQueueChange.Arguments:
                 var why = $"declares its upstream queue with other arguments ({UpstreamQueueDeclaration.Difference(definition.Upstream, wanted.Upstream)}), which the upstream would refuse for the existing queue";
@@ -304,6 +304,14 @@ internal sealed class LinkReconciler
 
     private string? KindOf(string uri, string upstreamExchange) => _transports.TryResolve(uri, out var transport) ? transport.UpstreamQueueKind(uri, upstreamExchange) : null;
 
+    /// <summary>
+    /// What event 2018 adds for an upstream whose transport keeps no queue on the broker (core NATS): such a queue lives in
+    /// the link's connection, so the restart loses it. Nothing for a broker that keeps it.
+    /// </summary>
+    private string KeepingCaveat(LinkDefinition definition) => ChecksQueueArguments(definition)
+        ? ""
+        : " (unless its queue lives in the link's connection, as a core NATS queue does: what that held is lost, event 1011, and what is published until the new run subscribes is missed; a JetStream durable consumer is kept)";
+
     /// <summary>Whether the upstream of <paramref name="definition"/> refuses to declare an existing queue with other arguments (<see cref="TransportCapabilities.ServerSideTopology"/>).</summary>
     private bool ChecksQueueArguments(LinkDefinition definition) =>
         definition.Upstream.Uris.Any(uri => _transports.Resolve(uri).Capabilities.HasFlag(TransportCapabilities.ServerSideTopology));
@@ -348,7 +356,7 @@ internal sealed class LinkReconciler
         foreach (var (id, link) in _links)
         {
             var definition = link.Definition;
-            Log.LinkReplacedKeepingQueue(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName, "on a new downstream connection (the reload changed only how the engine reaches the downstream)");
+            Log.LinkReplacedKeepingQueue(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName, "on a new downstream connection (the reload changed only how the engine reaches the downstream)", KeepingCaveat(definition));
             _reconnecting[id] = link.Drops; // it counts nothing more once stopped, which is awaited before the next reconciliation
         }
 

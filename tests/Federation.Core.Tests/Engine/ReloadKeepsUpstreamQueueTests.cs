@@ -67,7 +67,7 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         // (The replacement may be consuming already: how many are ready upstream is not fixed here.)
         Assert.True(_bed.Broker("U").QueueExists("/", UpstreamQueue), $"{change}: the upstream queue was deleted");
         Assert.DoesNotContain(_logs.Entries, e => e.Level >= LogLevel.Warning);
-        Assert.Single(_logs.WithId(2018));
+        Assert.DoesNotContain("NATS", Assert.Single(_logs.WithId(2018)).Message, StringComparison.Ordinal); // the caveat is for transports that keep no queue on the broker
 
         // Each confirm is released as its publish comes.
         await Testbed.Eventually(

@@ -69,6 +69,9 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     /// <summary>How many runs of other instances the presence remembers warning about for their lease place (tests look).</summary>
     internal int LeaseWarningsKept => _supervisor.LeaseWarningsKept;
 
+    /// <summary>Runs of another instance with this engine's InstanceName that it currently hears (tests look).</summary>
+    internal int NamesakesKept => _supervisor.NamesakesKept;
+
     /// <summary>What this instance has heard of the others, with link leases; null without (tests look).</summary>
     internal Links.Ownership.LinkOwnership? Ownership => _supervisor.Ownership;
 

@@ -29,6 +29,9 @@ internal static partial class Log
     [LoggerMessage(1209, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}): instance '{Other}' holds it as well, under a lease that does not exclude lease '{Lease}' of this instance '{Instance}', so it ran twice; this instance stopped it (its upstream queue stays) and yields to '{Other}', the first by name, asking for the lease again once '{Other}' no longer holds the link. Fix the lease settings or configuration (see event 1205)")]
     public static partial void LinkYielded(ILogger logger, string linkId, string exchange, string upstream, string instance, string lease, string other);
 
+    [LoggerMessage(1210, LogLevel.Warning, "Instance '{Instance}' of federation '{Cluster}' hears another instance with the same InstanceName '{Instance}' (run {Incarnation}, not this one's {Own}): both take the links that placement gives '{Instance}', so the links do not spread, and status, heartbeats and logs cannot tell the two apart (each link still runs once: the leases decide). Give each instance its own Federation:InstanceName, or leave it unset (machine:pid)")]
+    public static partial void NamesakeHeard(ILogger logger, string instance, string cluster, string incarnation, string own);
+
     [LoggerMessage(1203, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) hands its lease over to instance '{Target}', where placement puts it now")]
     public static partial void LinkHandedOver(ILogger logger, string linkId, string exchange, string upstream, string target);
 }

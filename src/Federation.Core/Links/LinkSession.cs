@@ -510,8 +510,10 @@ internal sealed partial class LinkSession
             // Fencing: the lease has lapsed (a holder paused past its time-to-live finds out here, before its renewal timer
             // runs), so another engine may run this link and be forwarding this very message. Not forwarded, not acked: it
             // returns upstream to whoever holds the lease. (An upstream that cannot take a message back, core NATS, forwards
-            // it still: no other holder can have it, and late beats lost; so does a no-ack link, whose delivery the broker
-            // has already removed, and a delivery that comes before the consumer is known.)
+            // it still: late beats lost, although a core subscription that stayed registered through the pause also got
+            // what the new holder got since it took over, so some of these arrive twice (README, Fencing); so does a
+            // no-ack link, whose delivery the broker has already removed, and a delivery that comes before the consumer is
+            // known.)
             _accepting = false;
             Fail(new ConnectionLostException("The link's lease lapsed before this delivery could be forwarded; the delivery goes back upstream."));
             return ValueTask.CompletedTask;

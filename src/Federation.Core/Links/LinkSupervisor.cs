@@ -81,6 +81,9 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>How many runs of other instances the presence remembers warning about (tests look).</summary>
     internal int LeaseWarningsKept => _presence?.LeaseWarningsKept ?? 0;
 
+    /// <summary>Runs of another instance with this one's InstanceName that this instance currently hears (tests look).</summary>
+    internal int NamesakesKept => _presence?.NamesakesKept ?? 0;
+
     /// <summary>What this instance has heard of the others, with link leases; null without (tests look).</summary>
     internal LinkOwnership? Ownership => _ownership;
 

@@ -85,12 +85,13 @@ internal sealed class NatsKvLease : IBrokerLease
                 return false;
             }
 
-            if (Volatile.Read(ref _lastConfirmed).Elapsed(_time) < GiveUpAfter)
+            var sinceRenewal = Volatile.Read(ref _lastConfirmed).Elapsed(_time);
+            if (sinceRenewal < GiveUpAfter)
             {
                 return true;
             }
 
-            Lose($"no renewal got through for {GiveUpAfter.TotalMilliseconds:0} ms (4/5 of the time-to-live {_timeToLive.TotalMilliseconds:0} ms; was the process paused, or the machine suspended?)");
+            Lose(NoRenewalFor(sinceRenewal) + "; was the process paused, or the machine suspended?");
             return false;
         }
     }
@@ -156,7 +157,7 @@ internal sealed class NatsKvLease : IBrokerLease
                 var left = GiveUpAfter - Volatile.Read(ref _lastConfirmed).Elapsed(_time);
                 if (left <= TimeSpan.Zero)
                 {
-                    Lose($"no renewal got through for {GiveUpAfter.TotalMilliseconds:0} ms (4/5 of the time-to-live {_timeToLive.TotalMilliseconds:0} ms)");
+                    Lose(NoRenewalFor(GiveUpAfter - left));
                     return;
                 }
 
@@ -172,7 +173,7 @@ internal sealed class NatsKvLease : IBrokerLease
                     {
                         _ = update.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                         stop.ThrowIfCancellationRequested();
-                        Lose($"no renewal got through for {GiveUpAfter.TotalMilliseconds:0} ms (4/5 of the time-to-live {_timeToLive.TotalMilliseconds:0} ms)");
+                        Lose(NoRenewalFor(Volatile.Read(ref _lastConfirmed).Elapsed(_time)));
                         return;
                     }
 
@@ -201,6 +202,11 @@ internal sealed class NatsKvLease : IBrokerLease
             // Released.
         }
     }
+
+    // The time that passed, not the threshold it passed: after a pause (SIGSTOP, a stalled VM) or a suspend it tells the
+    // operator how long the holder was gone.
+    private string NoRenewalFor(TimeSpan sinceRenewal) =>
+        $"no renewal got through for {sinceRenewal.TotalMilliseconds:0} ms, more than 4/5 of the time-to-live ({GiveUpAfter.TotalMilliseconds:0} of {_timeToLive.TotalMilliseconds:0} ms)";
 
     private void Lose(string reason)
     {

@@ -5,6 +5,7 @@ using Federation.Nats.Tests.Security;
 using Federation.Nats.Tests.Transport;
 using Federation.Nats.Transport;
 using Federation.Testing.Brokers;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
@@ -209,6 +210,25 @@ public sealed class NatsKvLeaseTests(NatsJetStreamServerFixture fixture) : IClas
         Assert.True(lease.Lost.IsCompleted);
     }
 
+    [Fact]
+    public async Task A_lease_lost_to_a_pause_says_how_long_the_pause_was()
+    {
+        // A holder resumed after a 50 s pause (SIGSTOP) finds its lease lapsed at its first forward. The warning (event
+        // 6102) is what an operator reads to tell a pause from a slow server: it must name the time that passed, not the
+        // 48 s threshold (4/5 of the 60 s time-to-live) it passed.
+        var clocks = new TwoClocks();
+        var logs = new CapturingLoggerFactory();
+        await using var leases = await OpenLeasesAsync(clocks, TimeSpan.FromSeconds(60), logs.CreateLogger("leases"));
+        var lease = (await leases.TryAcquireAsync(new LeaseRequest("paused", "host-a"), default)).Lease!;
+
+        clocks.Advance(wall: TimeSpan.Zero, monotonic: TimeSpan.FromSeconds(50));
+
+        Assert.False(lease.IsHeld);
+        var warning = Assert.Single(logs.Text.Split(Environment.NewLine), l => l.Contains("is lost", StringComparison.Ordinal));
+        Assert.Matches(@"no renewal got through for 50\d{3} ms", warning);
+        Assert.Contains("(48000 of 60000 ms)", warning, StringComparison.Ordinal); // the threshold, said as such
+    }
+
     [Theory]
     [InlineData(40, 0)] // suspended for less than 4/5 of the time-to-live
     [InlineData(-3600, 0)] // the wall clock set back
@@ -298,12 +318,12 @@ public sealed class NatsKvLeaseTests(NatsJetStreamServerFixture fixture) : IClas
     }
 
     /// <summary>Leases on a connection of their own, judged by <paramref name="time"/>, in a bucket of max age <paramref name="timeToLive"/>.</summary>
-    private async Task<NatsKvLeases> OpenLeasesAsync(TimeProvider time, TimeSpan timeToLive)
+    private async Task<NatsKvLeases> OpenLeasesAsync(TimeProvider time, TimeSpan timeToLive, ILogger? logger = null)
     {
         var raw = await RawAsync();
         _raw.Add(raw);
         var leases = await NatsKvLeases.OpenAsync(
-            raw, new NatsLeaseSettings(true, _bucket, timeToLive), fixture.Server.Url, Patience, NullLogger.Instance, reason => Assert.Fail(reason), default, time);
+            raw, new NatsLeaseSettings(true, _bucket, timeToLive), fixture.Server.Url, Patience, logger ?? NullLogger.Instance, reason => Assert.Fail(reason), default, time);
         Assert.NotNull(leases);
         leases.TieTo(new TaskCompletionSource().Task); // the connection stays open for the test
         return leases;

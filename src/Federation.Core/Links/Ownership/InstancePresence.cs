@@ -33,6 +33,11 @@ internal sealed class InstancePresence : IAsyncDisposable
     private readonly Lock _leasesWarnedSync = new();
     private readonly HashSet<(string Incarnation, string Leases)> _leasesWarned = [];
 
+    // Runs of another instance with this one's InstanceName (an operator's mistake), by incarnation, with when each was
+    // last heard: one warning per run. The roster ignores heartbeats under this instance's own name, so a run is
+    // forgotten here once it has been silent for the presence timeout or said it leaves (guarded by _leasesWarnedSync).
+    private readonly Dictionary<string, DateTimeOffset> _namesakes = new(StringComparer.Ordinal);
+
     // How many attempts to announce failed in a row: the first of a run is a warning, the rest debug, and the first
     // success after them says so once.
     private int _failures;
@@ -282,9 +287,11 @@ internal sealed class InstancePresence : IAsyncDisposable
         switch (PresenceMessage.Decode(delivery.Body.Span, delivery.Properties.Headers))
         {
             case { Leaving: true } leaving:
+                ForgetNamesake(leaving);
                 _ownership.Left(leaving.Instance, leaving.Incarnation);
                 break;
             case { } alive:
+                NoticeNamesake(alive);
                 _ownership.Heard(alive.Instance, alive.Incarnation, alive.Waiting, alive.Holding, alive.StandingBy, alive.Failing, alive.Upstreams);
                 NoticeLeases(alive);
                 break;
@@ -316,6 +323,52 @@ internal sealed class InstancePresence : IAsyncDisposable
         Log.LeasesElsewhere(_logger, _ownership.Instance, _announcedOn?.ClusterName ?? "?", PrintableText.Escape(alive.Instance), here, PrintableText.Escape(there));
     }
 
+    /// <summary>
+    /// Warns, once per run of the other instance, when another instance announces itself under this one's InstanceName:
+    /// nothing else would say so. Placement and the roster go by name, so neither instance sees the other; both ask for
+    /// the links placed on that name (the leases keep each link on one of them), and status names the same holder for
+    /// both.
+    /// </summary>
+    private void NoticeNamesake(PresenceMessage alive)
+    {
+        if (!string.Equals(alive.Instance, _ownership.Instance, StringComparison.Ordinal) || string.Equals(alive.Incarnation, _ownership.Incarnation, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        bool first;
+        lock (_leasesWarnedSync)
+        {
+            first = !_namesakes.ContainsKey(alive.Incarnation);
+            _namesakes[alive.Incarnation] = _time.GetUtcNow();
+        }
+
+        if (first)
+        {
+            Log.NamesakeHeard(_logger, PrintableText.Escape(_ownership.Instance), _announcedOn?.ClusterName ?? "?", PrintableText.Escape(alive.Incarnation), _ownership.Incarnation);
+        }
+    }
+
+    private void ForgetNamesake(PresenceMessage leaving)
+    {
+        lock (_leasesWarnedSync)
+        {
+            _namesakes.Remove(leaving.Incarnation);
+        }
+    }
+
+    /// <summary>How many runs of another instance with this one's name are remembered as warned about (tests look).</summary>
+    internal int NamesakesKept
+    {
+        get
+        {
+            lock (_leasesWarnedSync)
+            {
+                return _namesakes.Count;
+            }
+        }
+    }
+
     /// <summary>How many runs of other instances are remembered as warned about (tests look).</summary>
     internal int LeaseWarningsKept
     {
@@ -336,6 +389,18 @@ internal sealed class InstancePresence : IAsyncDisposable
             if (_leasesWarned.Count > 0)
             {
                 _leasesWarned.RemoveWhere(warned => !_ownership.Knows(warned.Incarnation));
+            }
+
+            if (_namesakes.Count > 0)
+            {
+                var silentSince = _time.GetUtcNow() - _ownership.Timings.LiveFor;
+                foreach (var (incarnation, heard) in _namesakes.ToList())
+                {
+                    if (heard < silentSince)
+                    {
+                        _namesakes.Remove(incarnation);
+                    }
+                }
             }
         }
     }

@@ -294,6 +294,23 @@ public sealed class HostCommandTests
     }
 
     [Fact]
+    public async Task Restart_against_a_host_that_takes_the_connection_but_does_not_answer_says_the_restart_may_still_happen()
+    {
+        // A paused host (SIGSTOP) accepts the connection in its kernel and acts on the request when it resumes.
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var url = $"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}";
+
+        var (exit, output, error) = await RunAsync("restart", "00000000", "--url", url);
+
+        Assert.Equal(HostCommands.Failure, exit);
+        Assert.Empty(output);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"restart: the federation host at {url}/ did not answer within 15 s", line, StringComparison.Ordinal);
+        Assert.Contains("the link may still restart once the host answers", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Status_through_the_binary_exits_2_when_the_host_is_not_reachable()
     {
         using var directory = new TemporaryDirectory("federation-cli-");

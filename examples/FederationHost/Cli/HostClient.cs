@@ -71,8 +71,12 @@ internal sealed class HostClient : IDisposable
         return true;
     }
 
-    /// <summary>Sends the request; null with the reason when the host cannot be reached or does not answer in time.</summary>
-    public async Task<(HttpStatusCode Status, JsonElement Body)?> SendAsync(HttpMethod method, string path, Action<string> unreachable, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends the request; null with the reason when the host cannot be reached or does not answer in time.
+    /// <paramref name="unansweredConsequence"/>, when given, is added to the reason for a host that took the connection
+    /// but did not answer in time: the request reached it then, and a paused host acts on it once it resumes.
+    /// </summary>
+    public async Task<(HttpStatusCode Status, JsonElement Body)?> SendAsync(HttpMethod method, string path, Action<string> unreachable, CancellationToken cancellationToken, string? unansweredConsequence = null)
     {
         try
         {
@@ -101,7 +105,7 @@ internal sealed class HostClient : IDisposable
         }
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            unreachable($"the federation host at {BaseAddress} did not answer within {RequestTimeout.TotalSeconds:0} s");
+            unreachable($"the federation host at {BaseAddress} did not answer within {RequestTimeout.TotalSeconds:0} s{unansweredConsequence}");
         }
 
         return null;

@@ -33,7 +33,15 @@ public static class RestartCommand
             }
 
             var path = $"federation/links/{Uri.EscapeDataString(id)}/restart";
-            var answer = await client!.SendAsync(HttpMethod.Post, path, line => error.WriteLine($"{Name}: {TerminalText.Escape(line)}"), cancellationToken).ConfigureAwait(false);
+            // A host that took the connection and did not answer (paused by SIGSTOP, a stalled VM) has the request in its
+            // socket and carries it out when it resumes: saying only "did not answer" would let the operator believe
+            // nothing happened.
+            var answer = await client!.SendAsync(
+                HttpMethod.Post,
+                path,
+                line => error.WriteLine($"{Name}: {TerminalText.Escape(line)}"),
+                cancellationToken,
+                "; the request was sent, so the link may still restart once the host answers (see 'status')").ConfigureAwait(false);
             var shown = TerminalText.Escape(id);
             switch (answer)
             {

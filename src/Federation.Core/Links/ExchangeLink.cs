@@ -62,6 +62,11 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private string? _waitingReason;
     private DateTimeOffset? _waitingSince;
 
+    // The reasons logged (event 1101) since the link last held its lease. A link standing by for another instance asks
+    // for the lease at every fallback period, is refused ("held by ..."), and stands by again: its reason alternates
+    // between the two for as long as it waits, and logging each change repeated both lines every 15-30 s per link.
+    private readonly HashSet<string> _waitingReasonsLogged = new(StringComparer.Ordinal);
+
     public ExchangeLink(
         LinkDefinition definition,
         TransportResolver transports,
@@ -453,7 +458,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         if (first || reason != _waitingReason)
         {
             _waitingReason = reason;
-            Log.LinkWaiting(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, reason);
+            LogWaitingOnce(reason);
         }
 
         var current = Volatile.Read(ref _status);
@@ -493,8 +498,17 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         if (first || reason != _waitingReason)
         {
             _waitingReason = reason;
-            Log.LinkWaiting(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, reason);
+            LogWaitingOnce(reason);
             SetStatus(LinkState.Waiting, UriRedaction.Redact(uri), null, null);
+        }
+    }
+
+    /// <summary>Logs why the link waits (event 1101), each reason once while it waits; the status always shows the current one.</summary>
+    private void LogWaitingOnce(string reason)
+    {
+        if (_waitingReasonsLogged.Add(reason))
+        {
+            Log.LinkWaiting(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, reason);
         }
     }
 
@@ -504,6 +518,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _leaseHolderShown = lease?.Holder;
         _runningOnShown = _instanceName;
         _waitingReason = null;
+        _waitingReasonsLogged.Clear();
         if (_waitingSince is { } since)
         {
             _waitingSince = null;

@@ -52,14 +52,15 @@ internal sealed class InstanceCluster : IAsyncDisposable
     /// <param name="instance">The instance name.</param>
     /// <param name="pattern">The policy pattern of this instance's configuration: by default every federated exchange.</param>
     /// <param name="upstreamBroker">The broker this instance's upstream names: another than U gives it links that fail.</param>
-    public async Task StartAsync(string instance, string pattern = "^fed", string upstreamBroker = "U")
+    /// <param name="loggerFactory">Where the instance logs; null logs nowhere.</param>
+    public async Task StartAsync(string instance, string pattern = "^fed", string upstreamBroker = "U", Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") } }
             .Upstream("u", upstreamBroker, u => u.Exchange = "upstream")
             .Policy("fed", pattern, upstream: "u");
         _ownership?.Invoke(options.Ownership);
         var transport = new CrashableTransport(_bed.Transport, Census, instance);
-        var engine = new FederationEngine(options, [transport], timeProvider: Time);
+        var engine = new FederationEngine(options, [transport], loggerFactory, timeProvider: Time);
         _live.Add(instance, (engine, transport));
         await engine.StartAsync(CancellationToken.None);
     }

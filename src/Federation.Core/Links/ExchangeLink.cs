@@ -131,6 +131,19 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 };
             }
 
+            // Waiting for a holder that has gone silent (paused, cut off from the other instances): the broker keeps its
+            // lease until it gives the holder's connection up (on AMQP after two to three missed heartbeats, 60-90 s by
+            // default), and meanwhile the link runs nowhere. Before, every instance showed it waiting and stayed healthy.
+            else if (status is { State: LinkState.Waiting, LeaseHolder: { } holder } && holder != _instanceName && _lease.Gate?.SilentSince(holder) is { } lastHeard)
+            {
+                status = status with
+                {
+                    State = LinkState.Error,
+                    Error = $"its lease is held by instance '{holder}', which has not been heard from since {lastHeard.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'} (paused, cut off, or gone while its connection lingers), so it runs nowhere; this instance takes the link over once the downstream frees the lease (on AMQP when it gives the holder's connection up for missed heartbeats; on NATS when the lease's key expires): {status.Waiting}",
+                    Waiting = null,
+                };
+            }
+
             return _counters.DropsByReason is { } dropped ? status with { DroppedMessages = dropped } : status;
         }
     }

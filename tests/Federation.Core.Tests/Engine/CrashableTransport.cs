@@ -13,6 +13,7 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
 {
     private readonly ConcurrentQueue<InMemoryConnection> _connections = new();
     private volatile bool _crashed;
+    private volatile bool _silenced;
 
     public IReadOnlyCollection<string> Schemes => inner.Schemes;
 
@@ -25,7 +26,7 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
 
         var connection = (InMemoryConnection)await inner.ConnectAsync(request, cancellationToken);
         _connections.Enqueue(connection);
-        return new CountedConnection(connection, census, name);
+        return new CountedConnection(connection, census, name, this);
     }
 
     /// <summary>Dies: every connection is lost, and no new one opens.</summary>
@@ -39,6 +40,15 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
         census.Forget(name);
     }
 
+    /// <summary>
+    /// Sends no more heartbeats, while every connection stays open and its leases held: as a paused process (SIGSTOP) looks
+    /// to the others until the broker gives its connections up.
+    /// </summary>
+    public void Silence() => _silenced = true;
+
+    /// <summary>Whether <see cref="Silence"/> was called.</summary>
+    public bool Silenced => _silenced;
+
     /// <summary>Loses the open connections to <paramref name="broker"/>; new ones open again.</summary>
     public void LoseConnectionsTo(string broker) => LoseConnections(c => c.Broker.Name == broker);
 
@@ -50,9 +60,12 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
         }
     }
 
-    private sealed class CountedConnection(IBrokerConnection inner, ConsumerCensus census, string owner) : DelegatingBrokerConnection(inner)
+    private sealed class CountedConnection(IBrokerConnection inner, ConsumerCensus census, string owner, CrashableTransport transport) : DelegatingBrokerConnection(inner)
     {
         private static readonly string PresencePrefix = Federation.Core.Links.Ownership.InstancePresence.QueueFor(string.Empty);
+
+        public override async ValueTask<IMessagePublisher> OpenPublisherAsync(PublisherOptions options, CancellationToken cancellationToken) =>
+            new SilenceablePublisher(await Inner.OpenPublisherAsync(options, cancellationToken), transport);
 
         public override async ValueTask<IMessageConsumer> ConsumeAsync(string queue, ConsumerOptions options, DeliveryHandler handler, CancellationToken cancellationToken)
         {
@@ -67,6 +80,17 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
             return consumer;
         }
     }
+}
+
+/// <summary>Swallows heartbeats (publishes to a presence exchange) once its transport is silenced.</summary>
+internal sealed class SilenceablePublisher(IMessagePublisher inner, CrashableTransport transport) : IMessagePublisher
+{
+    public ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
+        transport.Silenced && exchange.StartsWith(Federation.Core.Model.FederationDefinitions.PresenceExchangePrefix, StringComparison.Ordinal)
+            ? ValueTask.CompletedTask
+            : inner.PublishAsync(exchange, routingKey, properties, body, cancellationToken);
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
 }
 
 /// <summary>Counts the consumers open at once on each queue, over the whole test, and who opened them.</summary>

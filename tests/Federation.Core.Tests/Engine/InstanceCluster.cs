@@ -75,6 +75,9 @@ internal sealed class InstanceCluster : IAsyncDisposable
         await engine.DisposeAsync();
     }
 
+    /// <summary>As a paused process (SIGSTOP): no more heartbeats, while its connections and leases stay.</summary>
+    public void Silence(string instance) => _live[instance].Transport.Silence();
+
     /// <summary>A clean stop (engine StopAsync).</summary>
     public async Task StopAsync(string instance)
     {

@@ -10,7 +10,14 @@ namespace Federation.Core.Links.Ownership;
 /// <remarks>Not thread-safe: <see cref="LinkOwnership"/> guards it with its lock.</remarks>
 internal sealed class InstanceRoster
 {
+    /// <summary>How many instances that went silent are remembered (the oldest go first): names of the form machine:pid are new at every start.</summary>
+    internal const int SilentKept = 256;
+
     private readonly Dictionary<string, Member> _members = new(StringComparer.Ordinal);
+
+    // Instances that were live and fell silent without saying they leave (paused, cut off, killed while their connection
+    // lingers), with when they were last heard; forgotten when heard again or when they say they leave.
+    private readonly Dictionary<string, DateTimeOffset> _silent = new(StringComparer.Ordinal);
     private readonly OwnershipTimings _timings;
 
     public InstanceRoster(OwnershipTimings timings) => _timings = timings;
@@ -26,6 +33,7 @@ internal sealed class InstanceRoster
     /// <param name="upstreams">The hashed brokers of its upstreams (see <see cref="PresenceMessage.Upstreams"/>); null when it does not say.</param>
     public bool Heard(string instance, string incarnation, DateTimeOffset now, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null, IReadOnlySet<string>? standingBy = null, IReadOnlySet<string>? failing = null, IReadOnlyDictionary<string, IReadOnlySet<string>>? upstreams = null)
     {
+        _silent.Remove(instance);
         if (_members.TryGetValue(instance, out var member) && member.Incarnation == incarnation && now - member.LastHeard <= _timings.LiveFor)
         {
             member.LastHeard = now;
@@ -97,19 +105,48 @@ internal sealed class InstanceRoster
         [.. _members.Where(m => now - m.Value.LastHeard <= _timings.LiveFor && m.Value.Holding?.Contains(linkId) == true).Select(m => m.Key).Order(StringComparer.Ordinal)];
 
     /// <summary>An instance said it leaves (a clean stop): it is no longer live, at once. Returns true when it was.</summary>
-    public bool Left(string instance, string incarnation) =>
-        _members.TryGetValue(instance, out var member) && member.Incarnation == incarnation && _members.Remove(instance);
+    public bool Left(string instance, string incarnation)
+    {
+        if (!_members.TryGetValue(instance, out var member) || member.Incarnation != incarnation)
+        {
+            return false;
+        }
+
+        _silent.Remove(instance);
+        return _members.Remove(instance);
+    }
 
     /// <summary>Forgets instances not heard within <see cref="OwnershipTimings.LiveFor"/>. Returns true when any was live.</summary>
     public bool Expire(DateTimeOffset now)
     {
-        var gone = _members.Where(m => now - m.Value.LastHeard > _timings.LiveFor).Select(m => m.Key).ToList();
-        foreach (var instance in gone)
+        var gone = _members.Where(m => now - m.Value.LastHeard > _timings.LiveFor).ToList();
+        foreach (var (instance, member) in gone)
         {
             _members.Remove(instance);
+            _silent[instance] = member.LastHeard;
+        }
+
+        while (_silent.Count > SilentKept)
+        {
+            _silent.Remove(_silent.MinBy(s => s.Value).Key);
         }
 
         return gone.Count > 0;
+    }
+
+    /// <summary>
+    /// When <paramref name="instance"/> was last heard, if it was live and has been silent since for longer than
+    /// <see cref="OwnershipTimings.LiveFor"/> without saying it leaves; null for a live instance, one that left, and one
+    /// never heard (it may send no heartbeats at all).
+    /// </summary>
+    public DateTimeOffset? SilentSince(string instance, DateTimeOffset now)
+    {
+        if (_members.TryGetValue(instance, out var member))
+        {
+            return now - member.LastHeard > _timings.LiveFor ? member.LastHeard : null;
+        }
+
+        return _silent.TryGetValue(instance, out var lastHeard) ? lastHeard : null;
     }
 
     /// <summary>The live instances, by name.</summary>

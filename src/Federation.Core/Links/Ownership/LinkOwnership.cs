@@ -81,6 +81,15 @@ internal sealed class LinkOwnership
         }
     }
 
+    /// <summary>When <paramref name="instance"/> was last heard, if it has gone silent without saying it leaves (see <see cref="InstanceRoster.SilentSince"/>).</summary>
+    public DateTimeOffset? SilentSince(string instance)
+    {
+        lock (_sync)
+        {
+            return _roster.SilentSince(instance, _time.GetUtcNow());
+        }
+    }
+
     /// <summary>
     /// The other live instances that have the link of <paramref name="definition"/> (see <see cref="OthersRunning"/>) with an
     /// upstream of the same name that reaches a broker of <paramref name="definition"/>: only they can consume its upstream

@@ -236,6 +236,9 @@ internal sealed class LinkPlacementGate : IDisposable
     /// </summary>
     public bool FailsOn(string instance) => _owner.Fails(instance, LinkId);
 
+    /// <summary>When <paramref name="instance"/> (the holder of this link's lease) was last heard, if it has gone silent since.</summary>
+    public DateTimeOffset? SilentSince(string instance) => _owner.SilentSince(instance);
+
     /// <summary>
     /// Whether another live instance has this link, as its heartbeats say (it holds it, waits or stands by for it), so that
     /// giving the link up may let it run elsewhere. An instance with another configuration does not count: given up for

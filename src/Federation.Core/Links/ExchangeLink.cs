@@ -37,12 +37,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private volatile bool _dropLedger;
     private volatile StopDeadline? _stopDeadline;
 
-    // Whether a session's shutdown took the clean stop's cleanup on (so none is left for StopAsync to do). Written by the run
-    // loop only.
-    private volatile bool _cleanedUpBySession;
-
-    // Whether a session's shutdown came with the stop, and so dropped the ledger if the stop asked for that. Run loop only.
-    private volatile bool _ledgerSettledBySession;
+    // Whether a session shut down with the stop, and so took on what the stop asked for (the cleanup, the ledger's drop):
+    // none is left for StopAsync to do. Written by the run loop only.
+    private volatile bool _sessionShutDownWithStop;
 
     // Whether the last attempt to reach the upstream got through: a link that could not connect there leaves the cleanup of a
     // clean stop between runs to nobody rather than wait out another connect (a stop must not hang on a dead upstream). A
@@ -209,21 +206,17 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         if (_loop is not null)
         {
             await _loop.ConfigureAwait(false);
-            if (_cleanupOnStop && !_cleanedUpBySession)
+            if (_cleanupOnStop && !_sessionShutDownWithStop)
             {
                 await CleanUpBetweenRunsAsync(deadline).ConfigureAwait(false);
             }
-            else if (_dropLedger && !_cleanupOnStop && !_ledgerSettledBySession && (_lease.Holding || _lease.DownstreamWithoutLeases))
+            else if (_dropLedger && !_sessionShutDownWithStop && (_lease.Holding || _lease.DownstreamWithoutLeases))
             {
                 // Its queue goes to another link (another id, so another ledger), and no session of this one was there to
                 // drop its ledger: it would stay on the downstream for good. Not while another instance may hold the lease
                 // and run this link.
-                using var limit = new CancellationTokenSource(DrainTimeout, _time);
-                var dropping = DeleteLedgerWithoutSessionAsync(Definition, limit.Token);
-                if (!(deadline is null ? await WithinDrainTimeoutAsync(dropping).ConfigureAwait(false) : await deadline.WaitAsync(dropping).ConfigureAwait(false)))
-                {
-                    await limit.CancelAsync().ConfigureAwait(false);
-                }
+                var definition = Definition;
+                await WithinStopLimitAsync(token => DeleteLedgerWithoutSessionAsync(definition, token), deadline).ConfigureAwait(false);
             }
         }
 
@@ -578,8 +571,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         {
             var stopped = _stopping.IsCancellationRequested;
             var cleanup = stopped && _cleanupOnStop;
-            _cleanedUpBySession = cleanup;
-            _ledgerSettledBySession = stopped;
+            _sessionShutDownWithStop = stopped;
             var downstreamDeadline = stopped ? _stopDeadline?.Passed : null;
             var outcome = await session.ShutDownAsync(cleanup, DrainTimeout, _discarding, _stoppedFor, stopped && _dropLedger, downstreamDeadline).ConfigureAwait(false);
 
@@ -619,17 +611,29 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             return;
         }
 
+        Task<string>? cleaning = null;
+        var finished = await WithinStopLimitAsync(token => cleaning = CleanUpWithoutSessionAsync(definition, token), deadline).ConfigureAwait(false);
+
+        // Told here, once, however the cleanup went: one that fails or runs out of time is a stop all the same.
+        var outcome = finished ? cleaning!.Result : CleanupOutcome.TimedOut;
+        Log.LinkStopped(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, outcome);
+    }
+
+    /// <summary>
+    /// Runs a stop's work without a session, bounded by the drain timeout and, at an engine stop, by its deadline; work that
+    /// does not finish in time is cancelled and left to end in the background. Returns whether it finished.
+    /// </summary>
+    private async Task<bool> WithinStopLimitAsync(Func<CancellationToken, Task> work, StopDeadline? deadline)
+    {
         using var limit = new CancellationTokenSource(DrainTimeout, _time);
-        var cleaning = CleanUpWithoutSessionAsync(definition, limit.Token);
-        var finished = deadline is null ? await WithinDrainTimeoutAsync(cleaning).ConfigureAwait(false) : await deadline.WaitAsync(cleaning).ConfigureAwait(false);
+        var running = work(limit.Token);
+        var finished = deadline is null ? await WithinDrainTimeoutAsync(running).ConfigureAwait(false) : await deadline.WaitAsync(running).ConfigureAwait(false);
         if (!finished)
         {
             await limit.CancelAsync().ConfigureAwait(false);
         }
 
-        // Told here, once, however the cleanup went: one that fails or runs out of time is a stop all the same.
-        var outcome = finished ? cleaning.Result : CleanupOutcome.TimedOut;
-        Log.LinkStopped(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, outcome);
+        return finished;
     }
 
     private async Task<bool> WithinDrainTimeoutAsync(Task work)
@@ -673,17 +677,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             return;
         }
 
-        var name = UpstreamNaming.LedgerName(definition.Exchange.Name, definition.Upstream.UpstreamName, definition.Id);
-        try
-        {
-            await current.Result.Connection.DeleteLedgerAsync(name, cancellationToken).ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // As the session's: a ledger left behind costs only its records.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            Log.LedgerCleanupFailed(_logger, definition.Id, name, FailureEpisode.Describe(ex));
-        }
+        await Deduplication.LedgerDeletion.DeleteAsync(current.Result.Connection, definition, _logger, cancellationToken).ConfigureAwait(false);
     }
 
     private void SetStatus(LinkState state, string uri, string? error, string? localConnection) =>

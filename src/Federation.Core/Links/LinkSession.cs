@@ -419,16 +419,8 @@ internal sealed partial class LinkSession
     /// </summary>
     private async Task DeleteLedgerAsync(TimeSpan drainTimeout)
     {
-        var name = UpstreamNaming.LedgerName(_definition.Exchange.Name, _settings.UpstreamName, _definition.Id);
-        try
-        {
-            using var timeout = new CancellationTokenSource(drainTimeout, _context.Time);
-            await _downstream.Connection.DeleteLedgerAsync(name, timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            Log.LedgerCleanupFailed(_context.Logger, _definition.Id, name, FailureEpisode.Describe(ex));
-        }
+        using var timeout = new CancellationTokenSource(drainTimeout, _context.Time);
+        await LedgerDeletion.DeleteAsync(_downstream.Connection, _definition, _context.Logger, timeout.Token).ConfigureAwait(false);
     }
 
     /// <summary>

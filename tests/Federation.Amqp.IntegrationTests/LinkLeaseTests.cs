@@ -141,11 +141,50 @@ public sealed class LinkLeaseTests(FederationNodesFixture nodes) : IAsyncLifetim
 
     }
 
-    private async Task<(FederationEngine Engine, CrashableTransport Transport)> StartEngineAsync(string instance, ResourceCleanupMode cleanup = ResourceCleanupMode.Never)
+    [Fact]
+    public async Task A_second_engine_with_a_typo_in_its_cluster_name_runs_the_link_too_and_both_say_so()
+    {
+        // Meant as one federation; one host's cluster name has a letter doubled: two federations, two upstream queues, and
+        // every message arrives twice. Before 6 Dec 2026 nothing said so.
+        var typo = nodes.Downstream.ClusterName + "x";
+        // With spreading, as deployed: the instances announce themselves, which is how they hear each other.
+        var (a, _) = await StartEngineAsync("host-a", spread: true);
+        var (b, _) = await StartEngineAsync("host-b", clusterName: typo, spread: true);
+        try
+        {
+            foreach (var (engine, other, otherCluster) in new[] { (a, "host-b", typo), (b, "host-a", nodes.Downstream.ClusterName) })
+            {
+                var link = await Poll.UntilAsync(
+                    () => Task.FromResult(engine.GetLinks().FirstOrDefault(l => l.Exchange == exchange && l is { State: LinkState.Running, AlsoFederatedBy: [_] })),
+                    $"the link should be running and name the other federation; it is {string.Join(", ", engine.GetLinks().Select(l => $"{l.State} also={string.Join(",", l.AlsoFederatedBy ?? [])} {l.Error}"))}");
+                Assert.Equal([$"instance '{other}' of federation '{otherCluster}'"], link.AlsoFederatedBy);
+                var health = await new Federation.Core.Hosting.FederationHealthCheck(engine).CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+                Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded, health.Status);
+            }
+
+            // What the warning is about: each message arrives once per federation.
+            await PublishAsync(0, 10);
+            await Poll.UntilAsync(async () => { await DrainDownstreamAsync(); return received.Count >= 20 ? received : null; }, $"20 deliveries of 10 messages; have {received.Count}");
+            Assert.All(received.GroupBy(id => id), g => Assert.Equal(2, g.Count()));
+        }
+        finally
+        {
+            await b.StopAsync(CancellationToken.None);
+            await using var channel = await OpenChannelAsync(nodes.Upstream.AmqpPort);
+            await channel.QueueDeleteAsync($"federation: {exchange} -> {typo}");
+        }
+
+        // The other stopped: the first clears.
+        await Poll.UntilAsync(
+            () => Task.FromResult(a.GetLinks().FirstOrDefault(l => l.Exchange == exchange && l is { State: LinkState.Running, AlsoFederatedBy: null })),
+            "the link should no longer name the other federation");
+    }
+
+    private async Task<(FederationEngine Engine, CrashableTransport Transport)> StartEngineAsync(string instance, ResourceCleanupMode cleanup = ResourceCleanupMode.Never, string? clusterName = null, bool spread = false)
     {
         // Leases alone, without spreading: this is about the lease (who waits, the holder read through the management API,
         // take-over), so the second engine must ask for it rather than stand by where placement puts the link.
-        var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = nodes.Downstream.AmqpUri() }, SpreadLinks = false };
+        var options = new FederationOptions { InstanceName = instance, ClusterName = clusterName, Downstream = { Uri = nodes.Downstream.AmqpUri() }, SpreadLinks = spread };
         options.Upstreams["up"] = new UpstreamDefinition { Uris = { nodes.Upstream.AmqpUri() }, ReconnectDelaySeconds = 1, ResourceCleanupMode = cleanup };
         options.Policies["fed"] = new FederationPolicy
         {

@@ -47,6 +47,14 @@ public sealed record LinkView(
     public IReadOnlyList<string>? AlsoHeldBy { get; init; }
 
     /// <summary>
+    /// The instances of other federations on this downstream that run a link carrying the same messages into the same
+    /// exchange, so that each arrives twice (see <see cref="LinkStatus.AlsoFederatedBy"/>: usually a different cluster
+    /// name on one host); null otherwise.
+    /// </summary>
+    [JsonPropertyName("also_federated_by")]
+    public IReadOnlyList<string>? AlsoFederatedBy { get; init; }
+
+    /// <summary>
     /// Messages the link did not forward, by reason (<c>max_hops</c>, <c>cycle</c>, <c>downstream_rejected</c>, ...), since the
     /// host started, also across reloads that change the link's settings (see <see cref="LinkStatus.DroppedMessages"/>); null
     /// when none.
@@ -90,6 +98,7 @@ public sealed record LinkView(
             RunningOn = status.RunningOn,
             Waiting = status.Waiting,
             AlsoHeldBy = status.AlsoHeldBy,
+            AlsoFederatedBy = status.AlsoFederatedBy,
             DroppedMessages = status.DroppedMessages,
         };
     }

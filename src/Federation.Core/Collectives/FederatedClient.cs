@@ -66,22 +66,37 @@ public sealed class FederatedClient : IAsyncDisposable
         var replySubject = $"{InboxPrefix}{requestId}";
         var gathered = new ReplyGatherer(request.ExpectedReplies, request.MaxReplies, request.MaxReplyBytes);
         _pending[requestId] = gathered;
+
+        // The timeout bounds the whole request, sending included: while the connection is down a publish may wait for buffer
+        // space and the flush for the reconnect, and a request must not outlast its timeout for that.
+        var deadline = _time.GetUtcNow() + request.Timeout;
+        using var sendTimeout = new CancellationTokenSource(request.Timeout, _time);
+        using var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, sendTimeout.Token);
+        var published = 0;
         try
         {
-            var published = 0;
             var chunks = request.Targets.Chunk(_options.TargetsPerMessage).ToList();
             foreach (var federation in request.Federations)
             {
                 var subject = FederationBrokerSubjects.For(federation, _options.SubjectPrefix).Federation;
                 foreach (var chunk in chunks)
                 {
-                    await _federation.PublishAsync(new SubjectMessage(subject, request.Body, Envelope(request, requestId, replySubject, chunk)), cancellationToken).ConfigureAwait(false);
+                    await _federation.PublishAsync(new SubjectMessage(subject, request.Body, Envelope(request, requestId, replySubject, chunk)), sending.Token).ConfigureAwait(false);
                     published++;
                 }
             }
 
-            await _federation.FlushAsync(cancellationToken).ConfigureAwait(false);
-            var completed = await gathered.WaitAsync(request.Timeout, _time, cancellationToken).ConfigureAwait(false);
+            // The flush confirms that the server has the request (a NATS PING/PONG, an AMQP round trip on the publish channel),
+            // and surfaces what refused it; replies that come meanwhile are gathered already.
+            await _federation.FlushAsync(sending.Token).AsTask().WaitAsync(sending.Token).ConfigureAwait(false);
+            var remaining = deadline - _time.GetUtcNow();
+            var completed = await gathered.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _time, cancellationToken).ConfigureAwait(false);
+            return new FederatedReplies(requestId, published, gathered.Snapshot(), completed) { RepliesDropped = gathered.Dropped };
+        }
+        catch (OperationCanceledException) when (sendTimeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // Sending did not finish within the timeout: what arrived is all there is, as for a request that timed out waiting.
+            var completed = await gathered.WaitAsync(TimeSpan.Zero, _time, CancellationToken.None).ConfigureAwait(false);
             return new FederatedReplies(requestId, published, gathered.Snapshot(), completed) { RepliesDropped = gathered.Dropped };
         }
         finally

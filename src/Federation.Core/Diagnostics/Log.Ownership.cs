@@ -34,4 +34,16 @@ internal static partial class Log
 
     [LoggerMessage(1203, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) hands its lease over to instance '{Target}', where placement puts it now")]
     public static partial void LinkHandedOver(ILogger logger, string linkId, string exchange, string upstream, string target);
+
+    [LoggerMessage(1211, LogLevel.Warning, "Instance '{Instance}' of federation '{Cluster}' and instance '{Other}' of another federation, '{OtherCluster}', on the same downstream both run {Count} link(s) that copy the same messages into the same exchange (same downstream vhost and exchange, same upstream broker and exchange): {Links}. Every message these links carry arrives twice. If the two hosts are meant to be one federation, one of them has another cluster name (a typo in Federation:ClusterName, or in cluster-name on a NATS URI, or a default taken from another server): give both the same name. If they are meant to be two, federate each exchange from that upstream in one of them only")]
+    public static partial void OtherFederationCarriesLinks(ILogger logger, string instance, string cluster, string other, string otherCluster, int count, string links);
+
+    [LoggerMessage(1212, LogLevel.Information, "Instance '{Instance}' of federation '{Cluster}': instance '{Other}' of federation '{OtherCluster}' no longer runs links that carry what this instance's links carry (it stopped, or its configuration changed)")]
+    public static partial void OtherFederationNoLongerCarriesLinks(ILogger logger, string instance, string cluster, string other, string otherCluster);
+
+    [LoggerMessage(1213, LogLevel.Information, "Instance '{Instance}' cannot use the exchange '{Exchange}' that the federations on one downstream share ({Cause}), so it neither tells other federations which links it runs nor hears theirs: a second federation that copies the same messages (a host with a typo in its cluster name, say) goes unnoticed. Everything else works as before. Grant the downstream user configure, write and read permission on it to have such mistakes reported")]
+    public static partial void BeaconsUnavailable(ILogger logger, Exception exception, string instance, string exchange, string cause);
+
+    [LoggerMessage(1214, LogLevel.Debug, "Instance '{Instance}' could not publish to '{Exchange}'; it tries again on the next connection to the downstream")]
+    public static partial void BeaconFailed(ILogger logger, Exception exception, string instance, string exchange);
 }

@@ -6,7 +6,8 @@ namespace Federation.Core.Hosting;
 
 /// <summary>
 /// Health from every link's state: unhealthy without a downstream connection, degraded while any link is in error or
-/// another instance holds a link's lease as well (<see cref="LinkStatus.AlsoHeldBy"/>) or while the downstream blocks
+/// another instance holds a link's lease as well (<see cref="LinkStatus.AlsoHeldBy"/>), another federation runs the same link
+/// (<see cref="LinkStatus.AlsoFederatedBy"/>), or while the downstream blocks
 /// publishing (<see cref="IFederationStatus.DownstreamBlocked"/>), healthy otherwise. Register it with <c>services.AddHealthChecks().AddCheck&lt;FederationHealthCheck&gt;("federation")</c>.
 /// </summary>
 public sealed class FederationHealthCheck(IFederationStatus status) : IHealthCheck
@@ -33,8 +34,9 @@ public sealed class FederationHealthCheck(IFederationStatus status) : IHealthChe
 
         var failed = links.Where(l => l.State == LinkState.Error).Select(l => $"{l.Exchange} <- {l.Upstream}: {UriRedaction.RedactText(l.Error ?? string.Empty)}").ToList();
         var twice = links.Where(l => l.AlsoHeldBy is { Count: > 0 }).ToList();
+        var doubled = links.Where(l => l.AlsoFederatedBy is { Count: > 0 }).ToList();
         var blocked = status.DownstreamBlocked;
-        if (failed.Count == 0 && twice.Count == 0 && blocked is null)
+        if (failed.Count == 0 && twice.Count == 0 && doubled.Count == 0 && blocked is null)
         {
             return Task.FromResult(HealthCheckResult.Healthy($"{links.Count} link(s){DescribeWaiting(links)}, downstream connected as '{status.ClusterName}'.", data));
         }
@@ -58,8 +60,19 @@ public sealed class FederationHealthCheck(IFederationStatus status) : IHealthChe
             problems.Add(DescribeHeldTwice(twice, links.Count));
         }
 
+        if (doubled.Count > 0)
+        {
+            data["also_federated"] = doubled.Count;
+            problems.Add(DescribeAlsoFederated(doubled, links.Count));
+        }
+
         return Task.FromResult(HealthCheckResult.Degraded(string.Join(". ", problems), data: data));
     }
+
+    // Another federation copies the same messages into the same exchange: the likely cause is a cluster name that differs by mistake.
+    private static string DescribeAlsoFederated(List<LinkStatus> doubled, int total) =>
+        $"{doubled.Count} of {total} link(s) also run by another federation on this downstream, so every message they carry arrives twice "
+        + $"(a different cluster name on one host, or one exchange federated by two federations): {string.Join("; ", doubled.Select(l => $"{l.Exchange} <- {l.Upstream}: also {string.Join(", ", l.AlsoFederatedBy!)}"))}";
 
     // Two holders of one lease run the link twice; the likely cause is what an operator needs to fix it.
     private static string DescribeHeldTwice(List<LinkStatus> twice, int total) =>

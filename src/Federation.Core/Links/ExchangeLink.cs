@@ -87,7 +87,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _sessionContext = new LinkSessionContext(definition, bindings, _feed, generations, _counters, logger, time, new Deduplication.PendingRevocations());
         _instanceName = instanceName;
         var leaseName = LinkLease.NameFor(definition);
-        _lease = new LinkLease(leaseName, instanceName, time, ownership?.Register(definition.Id, leaseName));
+        _lease = new LinkLease(leaseName, instanceName, time, ownership?.Register(definition.Id, leaseName, Ownership.FlowFingerprints.Of(definition), $"{definition.Exchange.Name} <- {definition.Upstream.UpstreamName}"));
         _status = NewStatus(LinkState.Starting, UriRedaction.Redact(definition.Upstream.Uris[0]), null, null);
     }
 
@@ -114,6 +114,11 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             if (_lease.Gate?.AlsoHeldBy is { } others)
             {
                 status = status with { AlsoHeldBy = others };
+            }
+
+            if (_lease.Gate?.AlsoFederatedBy is { } otherFederations)
+            {
+                status = status with { AlsoFederatedBy = otherFederations };
             }
 
             // Waiting here for an instance whose heartbeats say the link fails there: it runs nowhere, so it is down here too

@@ -74,6 +74,16 @@ public sealed record LinkStatus(
     /// </summary>
     public IReadOnlyList<string>? AlsoHeldBy { get; init; }
 
+    /// <summary>
+    /// The live instances of <em>other</em> federations (other cluster names) on the same downstream that run a link
+    /// copying the same messages into the same exchange (same downstream vhost and exchange, same upstream broker and
+    /// exchange) while this instance runs this one, as <c>instance 'x' of federation 'y'</c>; null otherwise. Every message
+    /// the link carries then arrives twice: usually one host has a typo in its cluster name. It makes the health check
+    /// degraded, and clears when the other stops. Only instances whose downstream has leases tell each other (see the
+    /// README, "Two federations that carry the same messages").
+    /// </summary>
+    public IReadOnlyList<string>? AlsoFederatedBy { get; init; }
+
     /// <summary>Why the link is <see cref="LinkState.Waiting"/>, in a sentence naming the lease and its holder; otherwise null.</summary>
     public string? Waiting { get; init; }
 }

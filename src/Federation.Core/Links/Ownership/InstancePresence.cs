@@ -205,6 +205,7 @@ internal sealed class InstancePresence : IAsyncDisposable
         try
         {
             var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: false), cancellationToken).ConfigureAwait(false);
+            var beacons = await OpenBeaconsAsync(connection, queue, session.ClusterName, cancellationToken).ConfigureAwait(false);
             try
             {
                 _leasesHere = connection.Leases?.Location;
@@ -238,6 +239,12 @@ internal sealed class InstancePresence : IAsyncDisposable
                         await BeatAsync(new MessageProperties()).ConfigureAwait(false);
                     }
 
+                    if (beacons is not null && !await beacons.BeatAsync(_ownership.HeldFlows(), cancellationToken).ConfigureAwait(false))
+                    {
+                        await CloseAsync(beacons, connection).ConfigureAwait(false);
+                        beacons = null;
+                    }
+
                     TickAndLog(session.ClusterName);
                     await Task.Delay(_ownership.Timings.HeartbeatEvery, _time, cancellationToken).ConfigureAwait(false);
                 }
@@ -249,12 +256,41 @@ internal sealed class InstancePresence : IAsyncDisposable
             }
             finally
             {
+                if (beacons is not null)
+                {
+                    await CloseAsync(beacons, connection).ConfigureAwait(false);
+                }
+
                 await CloseAsync(publisher, connection).ConfigureAwait(false);
             }
         }
         finally
         {
             await CloseAsync(consumer, connection).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Binds this instance's presence queue to the exchange all federations share and opens the beacon publisher on its own
+    /// channel, so that a refusal there (no permission on the exchange, an operator who deleted it) costs the beacons only,
+    /// never the heartbeats. Null when that fails: logged once per session, at information, since an instance that cannot
+    /// tell other federations about itself still federates correctly.
+    /// </summary>
+    private async Task<FederationBeacons?> OpenBeaconsAsync(IBrokerConnection connection, string queue, string clusterName, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await connection.DeclareExchangeAsync(new ExchangeSpec(FederationBeacon.Exchange, ExchangeSpec.Types.Fanout, Durable: false), cancellationToken).ConfigureAwait(false);
+            await connection.BindAsync(new BindingSpec(FederationBeacon.Exchange, queue, BindingDestinationKind.Queue, string.Empty), noWait: false, cancellationToken).ConfigureAwait(false);
+            var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: false), cancellationToken).ConfigureAwait(false);
+            return new FederationBeacons(publisher, new FederationBeacon(clusterName, _ownership.Instance, _ownership.Incarnation, new HashSet<string>()), _ownership.Timings.LiveFor, _time, _logger);
+        }
+#pragma warning disable CA1031 // Beacons are best effort: whatever refuses them is logged, and presence goes on without them.
+        catch (Exception ex) when (ex is not OperationCanceledException && !connection.Completion.IsCompleted)
+#pragma warning restore CA1031
+        {
+            Log.BeaconsUnavailable(_logger, ex, _ownership.Instance, FederationBeacon.Exchange, UriRedaction.RedactText(FailureEpisodeCause(ex)));
+            return null;
         }
     }
 
@@ -284,6 +320,17 @@ internal sealed class InstancePresence : IAsyncDisposable
 
     private ValueTask OnHeardAsync(Delivery delivery, CancellationToken cancellationToken)
     {
+        if (FederationBeacon.Decode(delivery.Body.Span, delivery.Properties.Headers) is { } beacon)
+        {
+            // This federation's own instances are heard on its presence exchange; a beacon tells only of others.
+            if (_announcedOn is { } session && !string.Equals(beacon.Cluster, session.ClusterName, StringComparison.Ordinal) && beacon.Incarnation != _ownership.Incarnation)
+            {
+                _ownership.HeardOtherFederation(beacon);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
         switch (PresenceMessage.Decode(delivery.Body.Span, delivery.Properties.Headers))
         {
             case { Leaving: true } leaving:
@@ -417,6 +464,18 @@ internal sealed class InstancePresence : IAsyncDisposable
             else
             {
                 Log.LeaseNoLongerHeldTwice(_logger, shared.LinkId, shared.LeaseName, _ownership.Instance);
+            }
+        }
+
+        foreach (var overlap in _ownership.FindOtherFederations())
+        {
+            if (overlap.Links is { } links)
+            {
+                Log.OtherFederationCarriesLinks(_logger, _ownership.Instance, clusterName ?? "?", PrintableText.Escape(overlap.Instance), PrintableText.Escape(overlap.Cluster), links.Count, string.Join(", ", links));
+            }
+            else
+            {
+                Log.OtherFederationNoLongerCarriesLinks(_logger, _ownership.Instance, clusterName ?? "?", PrintableText.Escape(overlap.Instance), PrintableText.Escape(overlap.Cluster));
             }
         }
 

@@ -9,14 +9,22 @@ internal sealed class LinkPlacementGate : IDisposable
 {
     private readonly LinkOwnership _owner;
 
-    internal LinkPlacementGate(LinkOwnership owner, string linkId, string leaseName)
+    internal LinkPlacementGate(LinkOwnership owner, string linkId, string leaseName, IReadOnlySet<string> flows, string description)
     {
         _owner = owner;
         LinkId = linkId;
         LeaseName = leaseName;
+        Flows = flows;
+        Description = description;
     }
 
     public string LinkId { get; }
+
+    /// <summary>What the link carries (<see cref="FlowFingerprints"/>).</summary>
+    public IReadOnlySet<string> Flows { get; }
+
+    /// <summary>The link as <c>exchange &lt;- upstream</c>, for logs.</summary>
+    public string Description { get; }
 
     /// <summary>The link's lease, for status text.</summary>
     public string LeaseName { get; }
@@ -100,7 +108,27 @@ internal sealed class LinkPlacementGate : IDisposable
         }
     }
 
+    /// <summary>
+    /// The live instances of other federations on this downstream that hold a link carrying what this one carries, while
+    /// this instance holds it (see <see cref="LinkOwnership.FindOtherFederations"/>), as <c>instance 'x' of federation 'y'</c>;
+    /// null otherwise.
+    /// </summary>
+    public IReadOnlyList<string>? AlsoFederatedBy
+    {
+        get
+        {
+            lock (_owner.Sync)
+            {
+                return FederatedWith?.Select(FederationOverlap.Describe).ToList();
+            }
+        }
+    }
+
     // State below: guarded by the owner's lock.
+
+    /// <summary>The other federations' runs that hold a link carrying what this one carries; null while none does.</summary>
+    internal IReadOnlyList<FederationBeacon>? FederatedWith { get; set; }
+
     internal GateState State { get; set; }
 
     internal TaskCompletionSource? Wake { get; set; }

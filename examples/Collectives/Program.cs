@@ -11,6 +11,7 @@ using Federation.Core.Diagnostics;
 using Federation.Core.Hosting;
 using Federation.Core.InMemory.Subjects;
 using Federation.Core.Transport;
+using Federation.Core.Transport.Messaging;
 using Federation.Nats;
 using FederationHost.Metrics;
 using Microsoft.Extensions.Configuration;
@@ -58,13 +59,13 @@ try
     {
         foreach (var node in collective.Nodes)
         {
-            var connection = await transports.ConnectAsync(collective.Uri, node, stop.Token);
+            var connection = await ConnectAsync(collective.Uri, node, $"Example:Collectives:{collective.Name}:Uri");
             connections.Add(connection);
             await SimulatedNode.StartAsync(connection, collective.Name, node, stop.Token);
         }
     }
 
-    var federation = await transports.ConnectAsync(settings.FederationUri, "collectives-example client", stop.Token);
+    var federation = await ConnectAsync(settings.FederationUri, "collectives-example client", "Example:FederationUri");
     connections.Add(federation);
     var client = new FederatedClient(federation, new FederatedClientOptions { Identity = "example-client" });
     var expected = settings.Collectives.Sum(c => c.Nodes.Count);
@@ -100,6 +101,13 @@ try
 
     return result.Completed ? 0 : 1;
 }
+catch (ExampleConnectException error)
+{
+    // The simulated nodes and the client connect directly, so a server they cannot reach ends the example: one line that
+    // names the setting and the cause (URIs redacted), not a stack trace.
+    Console.Error.WriteLine($"Collectives example: {error.Message}");
+    return 2;
+}
 finally
 {
     foreach (var connection in connections)
@@ -108,4 +116,16 @@ finally
     }
 
     await host.StopAsync(CancellationToken.None);
+}
+
+async Task<ISubjectConnection> ConnectAsync(string uri, string name, string setting)
+{
+    try
+    {
+        return await transports.ConnectAsync(uri, name, stop.Token);
+    }
+    catch (TransportException error)
+    {
+        throw new ExampleConnectException($"{setting}: '{name}' cannot connect to {UriRedaction.Redact(uri)}: {UriRedaction.RedactText(error.Message)}", error);
+    }
 }

@@ -7,7 +7,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 
-// `validate`, `status` and `restart` are operator commands of the same binary; anything else starts the host.
+// `validate`, `status` and `restart` are operator commands of the same binary (another bare word is refused as a misspelt
+// command); settings, or no argument, start the host.
 if (HostCommands.IsCommand(args))
 {
     return await HostCommands.RunAsync(args, Console.Out, Console.Error);

@@ -323,6 +323,49 @@ public sealed class HostCommandTests
         Assert.Empty(HostProcess.StackTraceLines(process.StandardOutput + process.StandardError));
     }
 
+    [Theory]
+    [InlineData("stauts")]
+    [InlineData("Status")]
+    [InlineData("validte")]
+    public async Task A_misspelt_command_exits_2_naming_the_commands_instead_of_starting_the_host(string typo)
+    {
+        // The configuration's command line skips a bare word, so a typo would otherwise start a host that joins the
+        // federation where the operator only meant to look.
+        Assert.True(HostCommands.IsCommand([typo]));
+
+        var (exit, output, error) = await RunAsync(typo);
+
+        Assert.Equal(HostCommands.Failure, exit);
+        Assert.Empty(output);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"{typo}: unknown command; the commands are validate, status and restart", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData()]
+    [InlineData("--contentRoot", "/etc/federation")]
+    [InlineData("--Federation:InstanceName=host-1")]
+    [InlineData("-Host:Url", "http://127.0.0.1:15691")]
+    [InlineData("/Host:Url", "http://127.0.0.1:15691")]
+    [InlineData("Host:Url=http://127.0.0.1:15691")]
+    public void Settings_on_the_command_line_start_the_host(params string[] args) =>
+        Assert.False(HostCommands.IsCommand(args));
+
+    [Fact]
+    public async Task A_misspelt_command_through_the_binary_exits_2_without_starting_the_host()
+    {
+        using var directory = new TemporaryDirectory("federation-cli-");
+        await File.WriteAllTextAsync(directory.File("appsettings.json"), GoodFile.Replace("15690", "0", StringComparison.Ordinal));
+
+        await using var process = HostProcess.StartCommand(directory.Path, "stauts", "--contentRoot", directory.Path);
+        var exit = await process.WaitForExitAsync();
+
+        Assert.True(exit == HostCommands.Failure, process.Describe());
+        Assert.Contains("stauts: unknown command", process.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", process.StandardOutput, StringComparison.Ordinal);
+        Assert.Empty(HostProcess.StackTraceLines(process.StandardOutput + process.StandardError));
+    }
+
     private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
     {
         using var output = new StringWriter();

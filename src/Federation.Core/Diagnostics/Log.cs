@@ -137,7 +137,7 @@ internal static partial class Log
     public static partial void RemovedLinkQueueStillKept(ILogger logger, string linkId, string why);
 
     // The cause in one line: an unreachable upstream or downstream is the usual one, and the queue stays either way.
-    [LoggerMessage(2023, LogLevel.Warning, "Link {LinkId}, {What}: looking again whether its upstream queue, kept for other instances, may go failed ({Cause}); it stays on the upstream")]
+    [LoggerMessage(2023, LogLevel.Warning, "Link {LinkId}, {What}: looking again whether the upstream queue it left behind may go failed ({Cause}); the queue stays on the upstream, and goes on filling while bound: delete it by hand if no instance needs it")]
     public static partial void RemovedLinkSweepFailed(ILogger logger, string linkId, string what, string cause);
 
     [LoggerMessage(2004, LogLevel.Warning, "Two upstream set elements resolve to the same link {LinkId} ({Exchange} <- {Upstream}, exchange '{UpstreamExchange}'); only the first is used")]
@@ -187,4 +187,7 @@ internal static partial class Log
 
     [LoggerMessage(3004, LogLevel.Error, "Stopping {Service} failed; the host goes on stopping")]
     public static partial void StopFailed(ILogger logger, Exception exception, string service);
+
+    [LoggerMessage(2031, LogLevel.Warning, "Policy '{Policy}' (pattern '{Pattern}') applies to none of the downstream's {Exchanges} exchange(s), so it federates nothing until an exchange it matches is declared: check the pattern (a typo, an unescaped or a missing character), and whether a policy of higher priority takes the exchanges it matches")]
+    public static partial void PolicyAppliesToNone(ILogger logger, string policy, string pattern, int exchanges);
 }

@@ -20,6 +20,7 @@ internal sealed class LinkReconciler
 {
     private readonly ConcurrentDictionary<string, ExchangeLink> _links = new(StringComparer.Ordinal);
     private readonly TransportResolver _transports;
+    private readonly UnusedPolicyWarnings _unusedPolicies;
     private readonly DownstreamHandle _downstream;
     private readonly LinkOwnership? _ownership;
     private readonly LinkGenerations _generations;
@@ -45,6 +46,7 @@ internal sealed class LinkReconciler
     {
         _ownership = ownership;
         _transports = transports;
+        _unusedPolicies = new UnusedPolicyWarnings(logger);
         _downstream = downstream;
         _generations = generations;
         _telemetry = telemetry;
@@ -86,6 +88,11 @@ internal sealed class LinkReconciler
     public async Task ReconcileAsync(DownstreamSession session, FederationDefinitions definitions, IEnumerable<ExchangeSpec> exchanges, Func<string, ExchangeBindings> bindingsOf, string instanceName)
     {
         var known = exchanges.ToList();
+        if (_transports.TryResolve(definitions.DownstreamUri, out var downstreamTransport))
+        {
+            _unusedPolicies.Check(definitions, known, downstreamTransport.Capabilities);
+        }
+
         var existing = known.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
         var desired = DesiredLinks.Resolve(definitions, known, session.ClusterName, session.VirtualHost,
             duplicate => Log.DuplicateLink(_logger, duplicate.Id, duplicate.Exchange.Name, duplicate.Upstream.UpstreamName, duplicate.UpstreamExchange));

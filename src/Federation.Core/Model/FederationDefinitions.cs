@@ -187,6 +187,17 @@ internal sealed partial class FederationDefinitions
     }
 
     /// <summary>A policy that can apply to exchanges, ready to match.</summary>
+    /// <summary>
+    /// The policies that apply to exchanges and to none of <paramref name="exchanges"/> (as <see cref="Resolve"/> decides:
+    /// one that only matches exchanges a higher-priority policy takes applies to none), with their patterns, by name.
+    /// </summary>
+    public IReadOnlyList<(string Name, string Pattern)> PoliciesApplyingToNone(IEnumerable<ExchangeSpec> exchanges)
+    {
+        ArgumentNullException.ThrowIfNull(exchanges);
+        var applied = exchanges.Select(e => Resolve(e).PolicyName).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        return [.. exchangePolicies.Where(p => !applied.Contains(p.Name)).Select(p => (p.Name, p.Pattern.ToString())).OrderBy(p => p.Name, StringComparer.Ordinal)];
+    }
+
     private sealed record ExchangePolicy(string Name, Regex Pattern, int Priority, FederationResolution Resolution);
 }
 

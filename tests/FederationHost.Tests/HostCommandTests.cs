@@ -212,6 +212,31 @@ public sealed class HostCommandTests
     }
 
     [Fact]
+    public async Task Status_says_on_stderr_why_a_degraded_host_is_degraded()
+    {
+        // A degraded host (here a link in error; also a link held twice, or run by another federation too, or a blocked
+        // downstream) printed its table and nothing else: the rows do not show every one of those.
+        await using var host = await RunningHost.StartAsync(RunningHost.DefaultSettings("cli-degraded"));
+        await using var app = await host.DeclareExchangeAsync("cli-degraded-local", "federated.orders");
+        await Eventually.UntilAsync(
+            () => host.GetLinksAsync(), l => l is [var only] && only.GetProperty("state").GetString() == "running", "a running link");
+        var (healthyExit, _, healthyError) = await RunAsync("status", "--url", host.App.Urls.Single());
+        Assert.Equal(0, healthyExit);
+        Assert.Equal("", healthyError);
+
+        host.Brokers.GetOrAdd("cli-degraded-remote").Stop();
+        await Eventually.UntilAsync(
+            () => host.GetLinksAsync(), l => l is [var only] && only.GetProperty("state").GetString() == "error", "a link in error");
+
+        var (exit, _, error) = await RunAsync("status", "--url", host.App.Urls.Single());
+
+        Assert.Equal(0, exit);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("status: 1 of 1 link(s) in error: federated.orders <- remote:", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(RunningHost.Secret, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Status_shows_control_characters_in_names_escaped_never_raw()
     {
         // Anyone who may declare an exchange chooses its name; RabbitMQ keeps an ESC in it. Printed raw, the operator's

@@ -7,8 +7,8 @@ namespace FederationHost.Cli;
 /// <summary>
 /// <c>status [--only-down] [--url URL]</c>: the links of a running host as <c>rabbitmqctl federation_status</c> lists
 /// them, one tab-separated row per link under a header, missing values as empty fields and the timestamp as
-/// <c>YYYY-MM-DD HH:MM:SS</c> (UTC). While the host's downstream is not connected, one line on stderr says why (from
-/// <c>GET /health</c>): links follow the downstream's exchanges, so a host that has never reached its downstream may
+/// <c>YYYY-MM-DD HH:MM:SS</c> (UTC). While the host's downstream is not connected, or its health is degraded, one line on
+/// stderr says why (from <c>GET /health</c>): links follow the downstream's exchanges, so a host that has never reached its downstream may
 /// know of no link at all, and an empty table must not read as "nothing is down". Read-only: it only calls
 /// <c>GET /federation/links</c> and <c>GET /health</c>.
 /// </summary>
@@ -71,27 +71,37 @@ public static class StatusCommand
                 output.WriteLine(string.Join('\t', Row(link)));
             }
 
-            if (await UnhealthyAsync(client, cancellationToken).ConfigureAwait(false) is { } unhealthy)
+            if (await HealthProblemAsync(client, cancellationToken).ConfigureAwait(false) is { } health)
             {
-                var none = response.Body.GetArrayLength() == 0
+                var none = health.Unhealthy && response.Body.GetArrayLength() == 0
                     ? "; no link is known until the host reaches its downstream: links follow the downstream's exchanges"
                     : "";
-                error.WriteLine($"{Name}: {TerminalText.Escape(Flatten(unhealthy))}{none}");
+                error.WriteLine($"{Name}: {TerminalText.Escape(Flatten(health.Description))}{none}");
             }
 
             return 0;
         }
     }
 
-    /// <summary>Why the host is unhealthy (<c>/health</c> answers 503: its downstream is not connected), or null when it is not or does not say.</summary>
-    private static async Task<string?> UnhealthyAsync(HostClient client, CancellationToken cancellationToken)
+    /// <summary>
+    /// What <c>/health</c> says when the host is not healthy: unhealthy (503, its downstream is not connected) or degraded
+    /// (links in error, a link that runs twice, the downstream blocking publishing: rows alone do not show all of these);
+    /// null when healthy or when it does not say.
+    /// </summary>
+    private static async Task<(string Description, bool Unhealthy)?> HealthProblemAsync(HostClient client, CancellationToken cancellationToken)
     {
         // The table is printed already; a host that stops answering now has nothing to add to it.
         var health = await client.SendAsync(HttpMethod.Get, "health", _ => { }, cancellationToken).ConfigureAwait(false);
-        return health is { Status: HttpStatusCode.ServiceUnavailable, Body: { ValueKind: JsonValueKind.Object } body }
-            && body.TryGetProperty("description", out var description) && description.ValueKind == JsonValueKind.String
-                ? description.GetString()
-                : null;
+        if (health is not { } answer || answer.Body is not { ValueKind: JsonValueKind.Object } body
+            || !body.TryGetProperty("description", out var description) || description.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+
+        var unhealthy = answer.Status == HttpStatusCode.ServiceUnavailable;
+        var degraded = body.TryGetProperty("status", out var status) && status.ValueKind == JsonValueKind.String
+            && string.Equals(status.GetString(), "Degraded", StringComparison.OrdinalIgnoreCase);
+        return unhealthy || degraded ? (description.GetString()!, unhealthy) : null;
     }
 
     private static string Flatten(string text) => string.Join(' ', text.Split(['\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries));

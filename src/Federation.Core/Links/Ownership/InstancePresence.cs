@@ -205,9 +205,10 @@ internal sealed class InstancePresence : IAsyncDisposable
         try
         {
             var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: false), cancellationToken).ConfigureAwait(false);
-            var beacons = await OpenBeaconsAsync(connection, queue, session.ClusterName, cancellationToken).ConfigureAwait(false);
+            FederationBeacons? beacons = null;
             try
             {
+                beacons = await OpenBeaconsAsync(connection, queue, session.ClusterName, cancellationToken).ConfigureAwait(false);
                 _leasesHere = connection.Leases?.Location;
                 _announcedOn = session;
                 if (_failures > 0)

@@ -127,10 +127,10 @@ internal static partial class Log
     [LoggerMessage(2021, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) was removed from this instance's configuration while instance(s) {Instances} still had it, and no live instance has it any more: its upstream objects are deleted")]
     public static partial void RemovedLinkQueueDeleted(ILogger logger, string linkId, string exchange, string upstream, string instances);
 
-    [LoggerMessage(2025, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) was moved by a reload to another upstream, and no live instance has it from the old one ({OldUri}) any more: its upstream objects there are deleted")]
+    [LoggerMessage(2025, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) was moved by a reload to another upstream or kind of upstream queue, and no live instance has it from the old one ({OldUri}) any more: its upstream objects there are deleted")]
     public static partial void MovedLinkQueueDeleted(ILogger logger, string linkId, string exchange, string upstream, string oldUri);
 
-    [LoggerMessage(2026, LogLevel.Debug, "Link {LinkId}, moved by a reload to another upstream: its queue on the old one stays, as {Why}")]
+    [LoggerMessage(2026, LogLevel.Debug, "Link {LinkId}, moved by a reload to another upstream or kind of upstream queue: its queue on the old one stays, as {Why}")]
     public static partial void MovedLinkQueueStillKept(ILogger logger, string linkId, string why);
 
     [LoggerMessage(2022, LogLevel.Debug, "Link {LinkId}, removed from this instance's configuration: its upstream queue stays, as {Why}")]

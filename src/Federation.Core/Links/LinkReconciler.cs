@@ -53,12 +53,22 @@ internal sealed class LinkReconciler
         _loggerFactory = loggerFactory;
         _logger = logger;
         _time = time;
-        _sweep = ownership is null ? null : new RemovedLinkSweep(ownership, downstream, transports, _links.ContainsKey, RunsFrom, logger, time);
+        _sweep = ownership is null ? null : new RemovedLinkSweep(ownership, downstream, transports, _links.ContainsKey, RunsFrom, ConsumesQueueOf, logger, time);
     }
 
-    /// <summary>Whether this instance runs the link of <paramref name="definition"/> again from a broker it used (a later reload moved it back).</summary>
+    /// <summary>
+    /// Whether this instance runs the link of <paramref name="definition"/> again from a broker it used, with the same kind of
+    /// upstream queue (a later reload moved it back).
+    /// </summary>
     private bool RunsFrom(LinkDefinition definition) =>
-        _links.TryGetValue(definition.Id, out var link) && UpstreamBroker.Shared(definition.Upstream.Uris, link.Definition.Upstream.Uris);
+        _links.TryGetValue(definition.Id, out var link) && ConsumesQueueOf(link.Definition, definition);
+
+    /// <summary>
+    /// Whether a link of <paramref name="definition"/> consumes the upstream queue that one of <paramref name="before"/> left:
+    /// a URI of it reaches a broker <paramref name="before"/> used, and declares the same kind of queue there.
+    /// </summary>
+    private bool ConsumesQueueOf(LinkDefinition definition, LinkDefinition before) =>
+        UpstreamBroker.Shared(before.Upstream.Uris, definition.Upstream.Uris) && QueueKindChange(before, definition) is null;
 
     /// <summary>Status entries of every link, ordered by exchange then upstream.</summary>
     public IReadOnlyList<LinkStatus> GetStatuses() =>
@@ -249,9 +259,10 @@ internal sealed class LinkReconciler
                 Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, why);
                 return link.StopAsync(cleanup: true, why);
             default:
-                // Only an instance whose upstream of that name still reaches the old broker can consume the old queue: one
-                // that has the link from the new broker (it reloaded first) is no reason to keep it.
-                var others = _ownership?.OthersRunningFrom(definition) ?? [];
+                // Only an instance whose upstream of that name still reaches the old broker, with the old kind of queue, can
+                // consume the old queue: one that has the link from the new broker or kind (it reloaded first) is no reason
+                // to keep it.
+                var others = _ownership?.OthersRunningFrom(definition, _transports.CoarseUpstreamQueueKind) ?? [];
                 if (others.Count > 0)
                 {
                     var restarts = kindChange is null

@@ -343,14 +343,15 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     }
 
     /// <summary>
-    /// Which brokers the configured upstreams reach, for the heartbeats: an instance whose reload moves a link to another broker
-    /// keeps the old broker's queue only for instances whose upstream still reaches it (see <see cref="LinkOwnership.OthersRunningFrom"/>).
+    /// Which brokers the configured upstreams reach, with which kinds of queue, for the heartbeats: an instance whose reload
+    /// moves a link to another broker, or switches its kind of queue, keeps the old queue only for instances whose upstream
+    /// still reaches it with that kind (see <see cref="LinkOwnership.OthersRunningFrom"/>).
     /// </summary>
     private void AnnounceUpstreams(FederationDefinitions definitions)
     {
         if (_ownership is not null)
         {
-            _ownership.Upstreams = UpstreamFingerprints.Of(definitions.Upstreams.Values.Select(u => (u.UpstreamName, u.Uris)));
+            _ownership.Upstreams = UpstreamFingerprints.Of(definitions.Upstreams.Values.Select(u => (u.UpstreamName, u.Uris)), _transports.CoarseUpstreamQueueKind);
         }
     }
 

@@ -35,6 +35,7 @@ internal sealed class RemovedLinkSweep
     private readonly TransportResolver _transports;
     private readonly Func<string, bool> _hasLink;
     private readonly Func<LinkDefinition, bool> _runsFrom;
+    private readonly Func<LinkDefinition, LinkDefinition, bool> _consumesQueueOf;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
@@ -42,12 +43,14 @@ internal sealed class RemovedLinkSweep
     /// <param name="downstream">The downstream session, where the link's lease is.</param>
     /// <param name="transports">Resolves the upstream URIs.</param>
     /// <param name="hasLink">Whether this instance runs a link with the id again (a later reload brought it back).</param>
-    /// <param name="runsFrom">Whether this instance runs the link of a definition again from a broker that definition reaches.</param>
+    /// <param name="runsFrom">Whether this instance runs the link of a definition again from a broker that definition reaches, with the same kind of queue.</param>
+    /// <param name="consumesQueueOf">Whether a link of the first definition consumes the upstream queue that one of the second left (same broker, same kind of queue).</param>
     /// <param name="logger">The supervisor's logger.</param>
     /// <param name="time">The clock the wait is measured on.</param>
-    public RemovedLinkSweep(LinkOwnership ownership, DownstreamHandle downstream, TransportResolver transports, Func<string, bool> hasLink, Func<LinkDefinition, bool> runsFrom, ILogger logger, TimeProvider time)
+    public RemovedLinkSweep(LinkOwnership ownership, DownstreamHandle downstream, TransportResolver transports, Func<string, bool> hasLink, Func<LinkDefinition, bool> runsFrom, Func<LinkDefinition, LinkDefinition, bool> consumesQueueOf, ILogger logger, TimeProvider time)
     {
         _runsFrom = runsFrom;
+        _consumesQueueOf = consumesQueueOf;
         _ownership = ownership;
         _downstream = downstream;
         _transports = transports;
@@ -126,10 +129,11 @@ internal sealed class RemovedLinkSweep
     /// Cancels the sweep of the link of <paramref name="starting"/>, if one is pending, and waits for it to end: the link is
     /// about to run here again, from the queue the sweep was to look at. Awaited before the link starts, so that no sweep
     /// deletes the queue under it (taking its lease on the same downstream connection would not keep it out: the connection
-    /// holds it). The sweep of a queue a reload moved the link away from goes on unless the link returns to that broker.
+    /// holds it). The sweep of a queue a reload moved the link away from (to another broker, or another kind of queue on the
+    /// same one) goes on unless the link returns to that queue.
     /// </summary>
     public Task CancelAsync(LinkDefinition starting) => CancelAsync((id, moved) =>
-        id == starting.Id && (moved is null || UpstreamBroker.Shared(moved.Upstream.Uris, starting.Upstream.Uris)));
+        id == starting.Id && (moved is null || _consumesQueueOf(starting, moved)));
 
     private async Task CancelAsync(Func<string, LinkDefinition?, bool> which)
     {
@@ -249,7 +253,7 @@ internal sealed class RemovedLinkSweep
             return;
         }
 
-        var others = _ownership.OthersRunningFrom(definition);
+        var others = _ownership.OthersRunningFrom(definition, _transports.CoarseUpstreamQueueKind);
         if (others.Count > 0)
         {
             Log.MovedLinkQueueStillKept(_logger, definition.Id, $"instance(s) {string.Join(", ", others)} still have the link from that upstream");
@@ -285,7 +289,7 @@ internal sealed class RemovedLinkSweep
 
         if (discarded != 0)
         {
-            Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", moved ? "a reload moved the link to another upstream and no live instance has it from this one any more" : "no live instance has the link any more");
+            Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", moved ? "a reload moved the link to another upstream or kind of upstream queue and no live instance has it from this one any more" : "no live instance has the link any more");
         }
     }
 }

@@ -62,6 +62,21 @@ public interface ITransport
     string? UpstreamQueueKind(string uri, string upstreamExchange) => null;
 
     /// <summary>
+    /// The kind of upstream queue a link declares through <paramref name="uri"/>, whatever the upstream exchange: what the
+    /// heartbeats of several instances say of each upstream, so that an instance whose reload changes a link's kind of queue
+    /// (<see cref="UpstreamQueueKind"/>) keeps the old kind's queue only while another live instance still uses that kind.
+    /// Coarser than <see cref="UpstreamQueueKind"/>: two URIs of one broker must get the same value whenever some upstream
+    /// exchange gives them the same <see cref="UpstreamQueueKind"/> (NATS: every JetStream URI, whatever its <c>stream=</c>),
+    /// or an instance would delete a queue that another one still consumes.
+    /// </summary>
+    /// <param name="uri">The upstream URI, possibly with credentials; it has passed <see cref="ValidateUri"/>.</param>
+    /// <returns>
+    /// A short name for the kind (it is hashed into the heartbeats), or null (the default) when the transport does not tell
+    /// kinds apart: the old queue is then kept while another live instance's upstream of the same name reaches the broker.
+    /// </returns>
+    string? CoarseUpstreamQueueKind(string uri) => null;
+
+    /// <summary>
     /// What a connection to the downstream <paramref name="uri"/>, one of <see cref="Schemes"/>, would report about its
     /// identity and exchanges, as far as the URI alone tells, without connecting. While the downstream cannot be reached
     /// (at start, or after a reload that points the engine at it), the engine lists the links it will run on the exchanges

@@ -51,6 +51,9 @@ internal sealed class TransportResolver
     public IReadOnlyList<UpstreamSettingProblem> ValidateUpstream(string uri, UpstreamSettings settings) =>
         TryResolve(uri, out var transport) ? transport.ValidateUpstream(uri, settings) : [];
 
+    /// <summary>The coarse kind of upstream queue <paramref name="uri"/> declares (<see cref="ITransport.CoarseUpstreamQueueKind"/>); null for a scheme no transport has.</summary>
+    public string? CoarseUpstreamQueueKind(string uri) => TryResolve(uri, out var transport) ? transport.CoarseUpstreamQueueKind(uri) : null;
+
     internal bool TryResolve(string uri, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ITransport? transport) =>
         _bySchema.TryGetValue(SchemeOf(uri), out transport);
 

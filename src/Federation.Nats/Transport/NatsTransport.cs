@@ -96,6 +96,22 @@ public sealed class NatsTransport : ITransport
 
     /// <inheritdoc />
     /// <remarks>
+    /// JetStream or core NATS, without the stream: a URI without <c>stream=</c> reads the exchange's own stream, which a
+    /// <c>stream=</c> may name, so that only the upstream exchange tells whether two JetStream URIs share a durable consumer.
+    /// </remarks>
+    public string? CoarseUpstreamQueueKind(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        if (NatsUriSettings.Problems(uri).Count > 0)
+        {
+            return null;
+        }
+
+        return NatsUriSettings.Parse(uri).JetStream is null ? "core" : "jetstream";
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
     /// The URI's <c>cluster-name</c> (without it the name comes from the server's INFO, known only by connecting), the vhost
     /// <c>/</c>, and one topic exchange per subject namespace of <c>namespaces</c>, which a connection's topology reports
     /// from the start.

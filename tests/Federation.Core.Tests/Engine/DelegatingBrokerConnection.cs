@@ -21,21 +21,21 @@ internal abstract class DelegatingBrokerConnection(IBrokerConnection inner) : IB
 
     public virtual ValueTask DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken) => Inner.DeclareExchangeAsync(exchange, cancellationToken);
 
-    public ValueTask<bool> ExchangeExistsAsync(string name, CancellationToken cancellationToken) => Inner.ExchangeExistsAsync(name, cancellationToken);
+    public virtual ValueTask<bool> ExchangeExistsAsync(string name, CancellationToken cancellationToken) => Inner.ExchangeExistsAsync(name, cancellationToken);
 
-    public ValueTask DeleteExchangeAsync(string name, CancellationToken cancellationToken) => Inner.DeleteExchangeAsync(name, cancellationToken);
+    public virtual ValueTask DeleteExchangeAsync(string name, CancellationToken cancellationToken) => Inner.DeleteExchangeAsync(name, cancellationToken);
 
-    public ValueTask DeclareQueueAsync(QueueSpec queue, CancellationToken cancellationToken) => Inner.DeclareQueueAsync(queue, cancellationToken);
+    public virtual ValueTask DeclareQueueAsync(QueueSpec queue, CancellationToken cancellationToken) => Inner.DeclareQueueAsync(queue, cancellationToken);
 
     public virtual ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken) => Inner.DeleteQueueAsync(name, cancellationToken);
 
     public virtual ValueTask<long?> DeleteQueueCountingDiscardedAsync(string name, CancellationToken cancellationToken) => Inner.DeleteQueueCountingDiscardedAsync(name, cancellationToken);
 
-    public ValueTask<long?> CountQueueMessagesAsync(string name, CancellationToken cancellationToken) => Inner.CountQueueMessagesAsync(name, cancellationToken);
+    public virtual ValueTask<long?> CountQueueMessagesAsync(string name, CancellationToken cancellationToken) => Inner.CountQueueMessagesAsync(name, cancellationToken);
 
-    public ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken) => Inner.BindAsync(binding, noWait, cancellationToken);
+    public virtual ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken) => Inner.BindAsync(binding, noWait, cancellationToken);
 
-    public ValueTask UnbindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken) => Inner.UnbindAsync(binding, noWait, cancellationToken);
+    public virtual ValueTask UnbindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken) => Inner.UnbindAsync(binding, noWait, cancellationToken);
 
     public virtual ValueTask<IMessagePublisher> OpenPublisherAsync(PublisherOptions options, CancellationToken cancellationToken) => Inner.OpenPublisherAsync(options, cancellationToken);
 

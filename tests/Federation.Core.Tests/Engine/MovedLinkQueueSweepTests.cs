@@ -9,7 +9,9 @@ namespace Federation.Core.Tests.Engine;
 /// its queue on the old broker whenever another live instance still had the link (it had not reloaded yet, or had, and
 /// had the link from the new broker); the other then replaced a link it never ran, with nothing to delete the queue with,
 /// and the old queue stayed for good, filling up with what the old upstream exchange routed to it. Now the heartbeats say
-/// which brokers each instance's upstreams reach, and the old queue is looked at again once they have caught up.
+/// which brokers each instance's upstreams reach, and the old queue is looked at again once they have caught up. The same
+/// for a reload that keeps the broker but switches the kind of upstream queue (NATS: <c>jetstream=true</c>): the heartbeats
+/// said no kind, so every instance kept the old kind's queue for the others, for good.
 /// </summary>
 public sealed class MovedLinkQueueSweepTests : IAsyncLifetime
 {
@@ -93,9 +95,52 @@ public sealed class MovedLinkQueueSweepTests : IAsyncLifetime
         Assert.Contains($"discards {heldAtDeletion} message(s) it held", discarded.Message, StringComparison.Ordinal);
     }
 
-    private static FederationOptions Options(string instance, string upstreamBroker) =>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_link_every_instance_switches_to_another_kind_of_queue_leaves_no_queue_of_the_old_kind(bool holderReloadsFirst)
+    {
+        // Kind B's objects have names of their own, as a JetStream durable consumer and a core NATS link's queue are apart.
+        var transport = new QueueKindTransport(_deletions!, separateObjects: true);
+        foreach (var instance in new[] { "host-a", "host-b" })
+        {
+            var engine = new FederationEngine(Options(instance, "U"), [transport], _logs.AsFactory(), timeProvider: _time);
+            _engines.Add(instance, engine);
+            await engine.StartAsync(CancellationToken.None);
+        }
+
+        var queue = UpstreamNaming.QueueName("upstream", "D", "/", "fed", "/");
+        var upstream = _bed.Broker("U");
+        await AdvanceUntilAsync(() => upstream.QueueExists("/", queue) && States() == "Running,Waiting", TimeSpan.FromSeconds(30));
+        var settled = _time.GetUtcNow();
+        await AdvanceUntilAsync(() => _time.GetUtcNow() - settled >= TimeSpan.FromSeconds(5) && States() == "Running,Waiting", TimeSpan.FromSeconds(20));
+
+        var holder = _engines.Single(e => e.Value.GetLinks()[0].State == LinkState.Running).Key;
+        var other = _engines.Keys.Single(k => k != holder);
+        var order = holderReloadsFirst ? new[] { holder, other } : [other, holder];
+        await _engines[order[0]].UpdateAsync(Options(order[0], "U", kindB: true), CancellationToken.None);
+        var first = _time.GetUtcNow();
+        await AdvanceUntilAsync(() => _time.GetUtcNow() - first >= TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2));
+        await _engines[order[1]].UpdateAsync(Options(order[1], "U", kindB: true), CancellationToken.None);
+
+        // The link runs once, from kind B's queue, and the old kind's is gone: before, both instances kept it (event 2019),
+        // each for the other, whose heartbeats said only that its upstream still reached the broker.
+        var kindB = QueueKindTransport.KindBName(queue);
+        await AdvanceUntilAsync(
+            () => upstream.QueueExists("/", kindB) && States() == "Running,Waiting" && !upstream.QueueExists("/", queue),
+            TimeSpan.FromSeconds(30));
+    }
+
+    private static FederationOptions Options(string instance, string upstreamBroker, bool kindB = false) =>
         new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") } }
-            .Upstream("u", upstreamBroker, u => u.Exchange = "upstream")
+            .Upstream("u", upstreamBroker, u =>
+            {
+                u.Exchange = "upstream";
+                if (kindB)
+                {
+                    u.Uris = [Testbed.Uri(upstreamBroker).Replace("memory://", "memory://kindb:secret@", StringComparison.Ordinal)];
+                }
+            })
             .Policy("fed", "^fed$", upstream: "u");
 
     private string States() => string.Join(",", _engines.Values.Select(e => e.GetLinks() is [var l] ? l.State.ToString() : "none").Order(StringComparer.Ordinal));

@@ -6,6 +6,7 @@ using Federation.Core.Links;
 using Federation.Core.Model;
 using Federation.Nats.Transport;
 using Federation.Testing.Brokers;
+using Microsoft.Extensions.Logging;
 using NATS.Client.JetStream.Models;
 using Xunit.Abstractions;
 
@@ -65,18 +66,62 @@ public sealed class JetStreamModeSwitchTests(ITestOutputHelper output) : JetStre
         Assert.Equal(LinkState.Running, Assert.Single(engine.GetLinks()).State);
     }
 
-    private FederationEngine StartEngine(bool jetStream)
+    [Fact]
+    public async Task Switching_an_upstream_to_core_on_every_instance_deletes_the_durable_consumer()
     {
-        var engine = new FederationEngine(Options(jetStream), [new NatsTransport()], new TestOutputLoggerFactory(output));
+        // Each instance tells when it has heard the other (event 1201): from then on it knows which upstreams the other has.
+        var heard = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
+        string[] instances = ["host-a", "host-b"];
+        var engines = instances.ToDictionary(
+            instance => instance,
+            instance => StartEngine(jetStream: true, instance, (id, message) =>
+            {
+                if (id.Id == 1201 && message.Contains("sees 2 live instance(s)", StringComparison.Ordinal))
+                {
+                    heard[instance] = true;
+                }
+            }),
+            StringComparer.Ordinal);
+        var durable = "";
+        await JetStreamTestKit.EventuallyAsync(
+            async () =>
+            {
+                durable = string.Join(", ", (await JetStreamTestKit.ConsumersAsync(Upstream, Stream)).Select(c => c.Name));
+                return durable.Length > 0 && States(engines.Values) == "Running,Waiting" && heard.Count == 2;
+            },
+            () => $"the link running on one instance with its durable consumer upstream ({durable}), each instance having heard the other ({string.Join(", ", heard.Keys)}); links: {string.Join("; ", engines.Values.Select(Describe))}",
+            Deadline);
+
+        // The holder first: it keeps the consumer for the other, which still runs JetStream (event 2019); once that one
+        // has switched too, nobody uses it. Before, the heartbeats said no kind, and both kept it for good.
+        var holder = engines.Single(e => e.Value.GetLinks() is [{ State: LinkState.Running }]).Key;
+        foreach (var instance in engines.Keys.OrderBy(k => k == holder ? 0 : 1))
+        {
+            await engines[instance].UpdateAsync(Options(jetStream: false, instance), CancellationToken.None);
+        }
+
+        await JetStreamTestKit.EventuallyAsync(
+            async () => (await JetStreamTestKit.ConsumersAsync(Upstream, Stream)).Count == 0 && States(engines.Values) == "Running,Waiting",
+            () => $"the durable consumer '{durable}' deleted once every instance switched to core NATS, the link running once; links: {string.Join("; ", engines.Values.Select(Describe))}",
+            Deadline);
+    }
+
+    private FederationEngine StartEngine(bool jetStream, string? instance = null, Action<EventId, string>? observe = null)
+    {
+        var engine = new FederationEngine(Options(jetStream, instance), [new NatsTransport()], new TestOutputLoggerFactory(output, observe: observe));
         Engines.Add(engine);
         _ = engine.StartAsync(CancellationToken.None);
         return engine;
     }
 
-    private FederationOptions Options(bool jetStream)
+    private static string States(IEnumerable<FederationEngine> engines) =>
+        string.Join(",", engines.Select(e => e.GetLinks() is [var l] ? l.State.ToString() : "none").Order(StringComparer.Ordinal));
+
+    private FederationOptions Options(bool jetStream, string? instance = null)
     {
         var options = new FederationOptions
         {
+            InstanceName = instance,
             Downstream =
             {
                 Uri = $"{Downstream.Url}?cluster-name=DOWN&monitor-port={Port(Downstream.MonitorPort)}&monitor-interval-ms=50&namespaces={Exchange}&jetstream=true",

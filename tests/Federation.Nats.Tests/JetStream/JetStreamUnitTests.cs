@@ -45,6 +45,21 @@ public sealed class JetStreamUnitTests
         Assert.NotEqual(durable, _transport.UpstreamQueueKind("nats://h:4222?jetstream=true", "billing"));
     }
 
+    [Fact]
+    public void The_coarse_kind_in_the_heartbeats_tells_jetstream_from_core_whatever_the_stream()
+    {
+        // Whichever stream a JetStream URI reads, some upstream exchange gives it the kind of a URI without stream=: the
+        // heartbeats, which know no exchange, must not tell them apart, or an instance would delete a consumer another uses.
+        var durable = _transport.CoarseUpstreamQueueKind("nats://h:4222?jetstream=true");
+        Assert.NotNull(durable);
+        Assert.Equal(durable, _transport.CoarseUpstreamQueueKind("nats://u:secret@h:4222?jetstream=true&stream=ORDERS&ack-wait-ms=5000"));
+        var core = _transport.CoarseUpstreamQueueKind("nats://h:4222?jetstream=false");
+        Assert.NotNull(core);
+        Assert.NotEqual(durable, core);
+        Assert.Equal(core, _transport.CoarseUpstreamQueueKind("nats://h:4222?cluster-name=A"));
+        Assert.Null(_transport.CoarseUpstreamQueueKind("nats://h:4222?jetstream=yes"));
+    }
+
     [Theory]
     [InlineData("nats://h:4222?jetstream=yes", "has 'jetstream=yes': it must be true or false")]
     [InlineData("nats://h:4222?jetstream=true&stream=a.b", "has 'stream=a.b': a stream name is not empty and has no whitespace")]

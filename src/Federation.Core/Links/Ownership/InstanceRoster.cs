@@ -52,14 +52,15 @@ internal sealed class InstanceRoster
 
     /// <summary>
     /// The live instances that have <paramref name="linkId"/> (see <see cref="HavingLink"/>) from a broker among
-    /// <paramref name="brokers"/>: their upstream named by <paramref name="upstreamName"/> (hashed) reaches one of them. An
-    /// instance whose heartbeats do not say which brokers its upstreams reach (an older version) may have it from any.
+    /// <paramref name="brokers"/>: their upstream named by <paramref name="upstreamName"/> (hashed) reaches one of them, with
+    /// the same kind of upstream queue where both tell it (<see cref="UpstreamFingerprints.Reaches"/>). An instance whose
+    /// heartbeats do not say which brokers its upstreams reach (an older version) may have it from any.
     /// </summary>
     public IReadOnlyList<string> HavingLinkFrom(string linkId, string upstreamName, IReadOnlySet<string> brokers, DateTimeOffset now) =>
         [.. HavingLink(linkId, now).Where(instance =>
             _members[instance].Upstreams is not { } upstreams
             || !upstreams.TryGetValue(upstreamName, out var reached)
-            || reached.Overlaps(brokers))];
+            || UpstreamFingerprints.Reaches(reached, brokers))];
 
     /// <summary>Whether any instance's last heartbeat said that some link it holds fails there.</summary>
     public bool AnyFailing() => _members.Values.Any(m => m.Failing is { Count: > 0 });

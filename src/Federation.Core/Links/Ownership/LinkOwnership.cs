@@ -93,22 +93,25 @@ internal sealed class LinkOwnership
 
     /// <summary>
     /// The other live instances that have the link of <paramref name="definition"/> (see <see cref="OthersRunning"/>) with an
-    /// upstream of the same name that reaches a broker of <paramref name="definition"/>: only they can consume its upstream
-    /// queue there once a reload moved this instance's link to another broker. Instances that do not say which brokers their
-    /// upstreams reach count.
+    /// upstream of the same name that reaches a broker of <paramref name="definition"/> with the same kind of upstream queue
+    /// there: only they can consume its upstream queue once a reload moved this instance's link to another broker or
+    /// switched its kind (NATS: <c>jetstream=true</c>). Instances that do not say which brokers their upstreams reach count,
+    /// and so do those that do not say the kind (see <see cref="UpstreamFingerprints"/>).
     /// </summary>
-    public IReadOnlyList<string> OthersRunningFrom(LinkDefinition definition)
+    /// <param name="definition">The link as it ran here before the reload.</param>
+    /// <param name="kindOf">The coarse kind of upstream queue a URI declares (<see cref="Transport.ITransport.CoarseUpstreamQueueKind"/>).</param>
+    public IReadOnlyList<string> OthersRunningFrom(LinkDefinition definition, Func<string, string?> kindOf)
     {
         ArgumentNullException.ThrowIfNull(definition);
         var name = UpstreamFingerprints.Name(definition.Upstream.UpstreamName);
-        var brokers = UpstreamFingerprints.Brokers(definition.Upstream.Uris);
+        var brokers = UpstreamFingerprints.Brokers(definition.Upstream.Uris, kindOf);
         lock (_sync)
         {
             return _roster.HavingLinkFrom(definition.Id, name, brokers, _time.GetUtcNow());
         }
     }
 
-    /// <summary>Which brokers this instance's upstreams reach, hashed, for its heartbeats; null until the configuration is known.</summary>
+    /// <summary>Which brokers this instance's upstreams reach, with which kinds of queue, hashed, for its heartbeats; null until the configuration is known.</summary>
     public IReadOnlyDictionary<string, IReadOnlySet<string>>? Upstreams
     {
         get => Volatile.Read(ref _upstreams);

@@ -1,25 +1,40 @@
 using System.Security.Cryptography;
 using System.Text;
 using Federation.Core.Model;
+using Federation.Core.Transport;
 
 namespace Federation.Core.Links.Ownership;
 
 /// <summary>
-/// Which brokers each configured upstream of an instance reaches, as short hashes (names and broker addresses stay out of
-/// the heartbeats), for the header <see cref="PresenceMessage.UpstreamsHeader"/>. A link's upstream queue lives on its
-/// upstream's broker, and link ids do not say which broker that is: when a reload points a link at another broker, the
-/// old broker's queue is still of use only to a live instance whose same-named upstream reaches that broker (see
-/// <see cref="LinkOwnership.OthersRunningFrom"/>). Brokers are told apart as <see cref="UpstreamBroker"/> does.
+/// Which brokers each configured upstream of an instance reaches, and with which kind of upstream queue, as short hashes
+/// (names and broker addresses stay out of the heartbeats), for the header <see cref="PresenceMessage.UpstreamsHeader"/>. A
+/// link's upstream queue lives on its upstream's broker, and link ids do not say which broker that is nor which kind of
+/// queue the link declares there (NATS: a JetStream durable consumer or core NATS, <see cref="ITransport.UpstreamQueueKind"/>):
+/// when a reload points a link at another broker or switches its kind, the old queue is still of use only to a live instance
+/// whose same-named upstream reaches that broker with that kind (see <see cref="LinkOwnership.OthersRunningFrom"/>). Brokers
+/// are told apart as <see cref="UpstreamBroker"/> does, kinds by <see cref="ITransport.CoarseUpstreamQueueKind"/>.
 /// </summary>
+/// <remarks>
+/// Each broker reads as its hash and, where its transport tells kinds apart, also as <c>broker.kind</c>: the header keeps
+/// its format, and the plain hash stays for the instances of the versions before kinds, which look for it alone. Of the two
+/// errors mixed versions can make, keeping a queue that could go (it fills up until deleted by hand) is the safe one;
+/// deleting a queue that another instance still runs from (it loses what the queue held, and the upstream stops routing to
+/// that instance's link) is not. Hence the plain hash: without it an older instance would find no instance reaching the
+/// broker and delete the queue of a newer one; with it, it keeps the old kind's queue for a newer one that switched, as
+/// before kinds. And a newer instance counts one whose heartbeats say no kind for a broker (an older version, or a
+/// transport that does not tell kinds) as having any kind there (<see cref="Reaches"/>): it keeps the queue for it.
+/// </remarks>
 internal static class UpstreamFingerprints
 {
-    /// <summary>Upstream name hash to the hashes of the brokers its URIs reach.</summary>
-    public static Dictionary<string, IReadOnlySet<string>> Of(IEnumerable<(string Name, IReadOnlyList<string> Uris)> upstreams)
+    /// <summary>Upstream name hash to the hashes of the brokers its URIs reach, with their kinds.</summary>
+    /// <param name="upstreams">The upstreams, by name, with their URIs.</param>
+    /// <param name="kindOf">The coarse kind of upstream queue a URI declares (<see cref="ITransport.CoarseUpstreamQueueKind"/>), or null when its transport does not say.</param>
+    public static Dictionary<string, IReadOnlySet<string>> Of(IEnumerable<(string Name, IReadOnlyList<string> Uris)> upstreams, Func<string, string?>? kindOf = null)
     {
         var result = new Dictionary<string, IReadOnlySet<string>>(StringComparer.Ordinal);
         foreach (var (name, uris) in upstreams)
         {
-            result[Name(name)] = Brokers(uris);
+            result[Name(name)] = Brokers(uris, kindOf);
         }
 
         return result;
@@ -27,8 +42,48 @@ internal static class UpstreamFingerprints
 
     public static string Name(string upstreamName) => Hash("upstream\n" + upstreamName);
 
-    public static IReadOnlySet<string> Brokers(IReadOnlyList<string> uris) =>
-        uris.Select(uri => Hash("broker\n" + UpstreamBroker.OrText(uri))).ToHashSet(StringComparer.Ordinal);
+    /// <summary>The hash of each broker that <paramref name="uris"/> reach, and <c>broker.kind</c> for each URI whose transport tells its kind.</summary>
+    public static IReadOnlySet<string> Brokers(IReadOnlyList<string> uris, Func<string, string?>? kindOf = null)
+    {
+        var result = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var uri in uris)
+        {
+            var broker = Hash("broker\n" + UpstreamBroker.OrText(uri));
+            result.Add(broker);
+            if (kindOf?.Invoke(uri) is { } kind)
+            {
+                result.Add(broker + KindSeparator + Hash("kind\n" + kind));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Whether an instance whose upstream reaches <paramref name="reached"/> (from its heartbeats) can consume the queue of a
+    /// link whose upstream reached <paramref name="wanted"/> (<see cref="Brokers"/>): it reaches one of those brokers, with
+    /// the same kind of queue there, unless either side does not tell the kind (an older version, a transport with one kind),
+    /// which counts as the same kind.
+    /// </summary>
+    public static bool Reaches(IReadOnlySet<string> reached, IReadOnlySet<string> wanted)
+    {
+        foreach (var broker in wanted.Where(w => !w.Contains(KindSeparator, StringComparison.Ordinal)))
+        {
+            if (!reached.Contains(broker))
+            {
+                continue;
+            }
+
+            var prefix = broker + KindSeparator;
+            var kinds = wanted.Where(w => w.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+            if (kinds.Count == 0 || !reached.Any(r => r.StartsWith(prefix, StringComparison.Ordinal)) || kinds.Any(reached.Contains))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary><c>name=broker,broker name=broker</c>, sorted, so that one configuration always reads alike.</summary>
     public static string Encode(IReadOnlyDictionary<string, IReadOnlySet<string>> fingerprints) =>
@@ -56,6 +111,8 @@ internal static class UpstreamFingerprints
 
         return result;
     }
+
+    private const char KindSeparator = '.';
 
     // 12 hex digits (48 bits): a handful of upstreams per federation never collide in practice, and a collision only keeps
     // a queue that could have gone.

@@ -197,4 +197,34 @@ public sealed class InstanceRosterTests
         Assert.Equal(["c"], roster.HavingLinkFrom("aaaaaaaa", u, UpstreamFingerprints.Brokers(["amqp://old-host/other-vh"]), _t0));
         Assert.Empty(roster.HavingLinkFrom("bbbbbbbb", u, UpstreamFingerprints.Brokers(["amqp://old-host/vh"]), _t0));
     }
+
+    [Fact]
+    public void A_link_is_had_from_a_kind_of_queue_on_a_broker_only_by_instances_that_use_that_kind_there_or_do_not_say_which_they_use()
+    {
+        // NATS: jetstream=true switched off on one instance. Its old durable consumer is of no use to it any more.
+        static string? KindOf(string uri) => uri.Contains("jetstream=true", StringComparison.Ordinal) ? "jetstream" : "core";
+        var (jetStream, core) = ("nats://host:4222?jetstream=true", "nats://user:secret@host:4222");
+        var roster = new InstanceRoster(Timings);
+        void Heard(string instance, IReadOnlyDictionary<string, IReadOnlySet<string>> upstreams)
+        {
+            var message = new PresenceMessage(Leaving: false, instance, "1", new HashSet<string>(), new HashSet<string>(["aaaaaaaa"]), Upstreams: upstreams);
+            var decoded = PresenceMessage.Decode(message.Encode(), message.Headers())!;
+            roster.Heard(instance, "1", _t0, decoded.Waiting, decoded.Holding, decoded.StandingBy, decoded.Failing, decoded.Upstreams);
+        }
+
+        Heard("switched", UpstreamFingerprints.Of([("u", [core])], KindOf));
+        Heard("same", UpstreamFingerprints.Of([("u", [jetStream])], KindOf));
+        Heard("older", UpstreamFingerprints.Of([("u", [jetStream])])); // a version before kinds: its heartbeats say none
+        var u = UpstreamFingerprints.Name("u");
+
+        // The JetStream consumer is kept for the instance that still runs from it and for the one that does not say.
+        Assert.Equal(["older", "same"], roster.HavingLinkFrom("aaaaaaaa", u, UpstreamFingerprints.Brokers([jetStream], KindOf), _t0));
+        Assert.Equal(["older", "switched"], roster.HavingLinkFrom("aaaaaaaa", u, UpstreamFingerprints.Brokers([core], KindOf), _t0));
+
+        // An instance that cannot tell kinds (an older version, which compares broker hashes alone, or a transport with one
+        // kind) finds every instance that reaches the broker, so none deletes a queue that a newer one still consumes.
+        Assert.Equal(["older", "same", "switched"], roster.HavingLinkFrom("aaaaaaaa", u, UpstreamFingerprints.Brokers([jetStream]), _t0));
+        Assert.True(UpstreamFingerprints.Of([("u", [core])], KindOf)[u].Overlaps(UpstreamFingerprints.Brokers([jetStream])));
+        Assert.Empty(roster.HavingLinkFrom("aaaaaaaa", u, UpstreamFingerprints.Brokers(["nats://other-host:4222?jetstream=true"], KindOf), _t0)); // a kind counts on its broker only
+    }
 }

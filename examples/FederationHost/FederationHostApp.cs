@@ -4,6 +4,7 @@ using Federation.Core.Hosting;
 using Federation.Core.InMemory;
 using Federation.Core.Model;
 using Federation.Core.Transport;
+using FederationHost.Cli;
 using FederationHost.Configuration;
 using FederationHost.Endpoints;
 using FederationHost.Metrics;
@@ -75,7 +76,10 @@ public static partial class FederationHostApp
         var telemetry = TelemetrySettings.Read(builder.Configuration, problems);
         if (settings is null || telemetry is null || problems.Count > 0)
         {
-            throw new HostConfigurationException(problems);
+            // Every problem at once, as `validate` lists them: the Federation section's too, which the library would check
+            // only at a start after these are fixed. Nothing connects: the engine is only constructed.
+            var all = ValidateCommand.CheckAsync(builder.Configuration).GetAwaiter().GetResult().Problems;
+            throw new HostConfigurationException(all.Count > 0 ? all : problems);
         }
 
         ConfigureListener(builder.WebHost, settings);

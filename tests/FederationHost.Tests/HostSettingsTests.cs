@@ -35,6 +35,24 @@ public sealed class HostSettingsTests
     }
 
     [Fact]
+    public void A_start_with_a_mistake_in_Host_names_the_mistakes_in_Federation_too()
+    {
+        // It named only the Host problem; the Federation ones came one start later, after that was fixed.
+        var error = Assert.Throws<HostConfigurationException>(() => FederationHostApp.Build([], c =>
+        {
+            c.Sources.Clear();
+            c.AddInMemoryCollection(
+            [
+                new("Host:Ulr", "http://127.0.0.1:15690"),
+                new("Federation:Downstream:uri", "memory://x/%2f"),
+                new("Federation:Polices:fed:pattern", "^fed$"),
+            ]);
+        }));
+        Assert.Contains("Host:Ulr", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Polices", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_host_name_is_refused_because_the_bound_interface_would_be_implicit()
     {
         var error = Assert.Throws<HostConfigurationException>(() => Read(("Host:Url", "http://example.com:15690")));

@@ -80,7 +80,7 @@ public static class ValidateCommand
     /// section bound and validated by the library with the host's transports, exactly as the engine does before it starts
     /// (it is constructed, never started, so nothing connects).
     /// </summary>
-    private static async Task<(IReadOnlyList<string> Problems, FederationOptions Options)> CheckAsync(IConfiguration configuration)
+    internal static async Task<(IReadOnlyList<string> Problems, FederationOptions Options)> CheckAsync(IConfiguration configuration)
     {
         var problems = new List<string>();
         _ = HostSettings.Read(configuration, problems);
@@ -104,7 +104,9 @@ public static class ValidateCommand
             // The alias problems are also reported by the library (the alias adds them to the configuration errors): once is enough.
             // A Downstream:uri in an alias section with mistakes is not applied, so the library then misses the downstream:
             // that follows from the mistake already named, and would only mislead.
-            var aliasIgnored = alias.Count > 0 && !string.IsNullOrWhiteSpace(configuration[DownstreamAlias.Key]);
+            // The same when the alias section has a mistake of its own (Downstream:url): the downstream it meant to give is missing
+            // because of that mistake.
+            var aliasIgnored = alias.Count > 0;
             problems.AddRange(invalid.Errors.Where(e =>
                 !problems.Contains(e, StringComparer.Ordinal) &&
                 !(aliasIgnored && e.StartsWith(DownstreamRequiredPrefix, StringComparison.Ordinal))));

@@ -327,10 +327,30 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             throw new ResourceNotFoundException($"No queue '{queue}' on this NATS connection.");
         }
 
+        if (!options.AutoAck && options.Prefetch > state.Prefetch)
+        {
+            state.Prefetch = options.Prefetch;
+        }
+
         await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await AttachQueuesAsync(cancellationToken).ConfigureAwait(false);
+
+            // Attached before this consumer said its prefetch (a binding came first): raise the consumer's limit now.
+            if (state.Attached.IsCompletedSuccessfully && state.Prefetch > DefaultMaxAckPending)
+            {
+                var stream = state.Attached.Result.Stream;
+                try
+                {
+                    var consumer = await _js.GetConsumerAsync(stream, state.ConsumerName, cancellationToken).ConfigureAwait(false);
+                    await RaiseMaxAckPendingAsync(stream, state, consumer, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    throw JetStreamErrors.Map(ex, $"look up the consumer '{state.ConsumerName}' on the stream '{stream}'", DisplayUri, _client.Opts);
+                }
+            }
         }
         finally
         {
@@ -468,6 +488,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
                 consumer = existing.Info.Config.AckWait == _settings.AckWait
                     ? existing
                     : await _js.UpdateConsumerAsync(stream, existing.Info.Config with { AckWait = _settings.AckWait }, cancellationToken).ConfigureAwait(false);
+                consumer = await RaiseMaxAckPendingAsync(stream, queue, consumer, cancellationToken).ConfigureAwait(false);
             }
             catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
             {
@@ -483,6 +504,9 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     }
 
     /// <summary>Creates the queue's durable consumer: see <see cref="EnsureConsumerAsync"/> for where it starts.</summary>
+    // What nats-server gives a consumer that does not set max_ack_pending (a configured 0 reads as this).
+    private const long DefaultMaxAckPending = 1000;
+
     private async ValueTask<INatsJSConsumer> CreateConsumerAsync(string stream, DateTimeOffset streamCreated, JetStreamQueue queue, CancellationToken cancellationToken)
     {
         var known = AckFloors.Find(stream, queue.ConsumerName, streamCreated);
@@ -496,6 +520,11 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             OptStartSeq = resumeAt,
             MaxDeliver = -1,
         };
+        if (queue.Prefetch > DefaultMaxAckPending)
+        {
+            config.MaxAckPending = queue.Prefetch;
+        }
+
         var consumer = await _js.CreateOrUpdateConsumerAsync(stream, config, cancellationToken).ConfigureAwait(false);
         if (known is not null)
         {
@@ -503,6 +532,31 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         }
 
         return consumer;
+    }
+
+    /// <summary>
+    /// Raises the durable consumer's <c>max_ack_pending</c> to the queue's <see cref="JetStreamQueue.Prefetch"/> when it is
+    /// lower (never lowers it: another instance may run the link with a larger prefetch). One the server refuses (an account
+    /// or server limit) is logged, and the link runs with the lower limit.
+    /// </summary>
+    private async ValueTask<INatsJSConsumer> RaiseMaxAckPendingAsync(string stream, JetStreamQueue queue, INatsJSConsumer consumer, CancellationToken cancellationToken)
+    {
+        var wanted = queue.Prefetch;
+        var current = consumer.Info.Config.MaxAckPending;
+        if (wanted <= 0 || current < 0 || Math.Max(current, DefaultMaxAckPending) >= wanted)
+        {
+            return consumer;
+        }
+
+        try
+        {
+            return await _js.UpdateConsumerAsync(stream, consumer.Info.Config with { MaxAckPending = wanted }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsJSApiException ex)
+        {
+            JetStreamLog.MaxAckPendingNotRaised(Logger, DisplayUri, queue.ConsumerName, stream, Math.Max(current, DefaultMaxAckPending), wanted, ex.Error.Description ?? ex.Message);
+            return consumer;
+        }
     }
 
     private ValueTask OnClientDisconnected(object? sender, NatsEventArgs args)

@@ -7,4 +7,7 @@ internal static partial class JetStreamLog
 {
     [LoggerMessage(6401, LogLevel.Warning, "JetStream on {Uri}: the durable consumer '{Consumer}' of stream '{Stream}' was missing (deleted under the link); created again from stream sequence {Sequence}, right after the last one the link acknowledged, so nothing still in the stream is skipped")]
     public static partial void ConsumerRecreated(ILogger logger, string uri, string consumer, string stream, ulong sequence);
+
+    [LoggerMessage(6402, LogLevel.Warning, "JetStream on {Uri}: could not raise the max_ack_pending of the durable consumer '{Consumer}' of stream '{Stream}' from {Current} to the link's prefetch-count {Wanted} ({Cause}); the server delivers at most {Current} unacknowledged messages to the link, so it forwards fewer at once than configured. Lower prefetch-count, or raise the account's or server's limit")]
+    public static partial void MaxAckPendingNotRaised(ILogger logger, string uri, string consumer, string stream, long current, int wanted, string cause);
 }

@@ -22,6 +22,19 @@ internal sealed class JetStreamQueue(string name, JetStreamBindingGraph graph)
     /// <summary>Completes when the durable consumer exists; faults when the queue is deleted first.</summary>
     public Task<JetStreamAttachment> Attached => _attached.Task;
 
+    /// <summary>
+    /// The most unacknowledged deliveries a consumer of this queue asked for (<see cref="ConsumerOptions.Prefetch"/>), or 0:
+    /// the durable consumer's <c>max_ack_pending</c> is raised to it, since the server's default (1,000) would cap a larger
+    /// <c>prefetch-count</c> without a word.
+    /// </summary>
+    public int Prefetch
+    {
+        get => Volatile.Read(ref _prefetch);
+        set => Volatile.Write(ref _prefetch, value);
+    }
+
+    private int _prefetch;
+
     /// <summary>Signalled when the queue is deleted: its consumers stop.</summary>
     public CancellationToken Deleted => _deleted.Token;
 

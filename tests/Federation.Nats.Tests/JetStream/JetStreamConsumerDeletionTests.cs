@@ -73,7 +73,29 @@ public sealed class JetStreamConsumerDeletionTests(ITestOutputHelper output) : J
         Assert.Equal(Enumerable.Range(10, 10), (await JetStreamTestKit.ReadAllAsync(Downstream, Stream, 10)).Order());
     }
 
-    private FederationEngine StartEngine()
+    [Fact]
+    public async Task A_prefetch_count_above_the_servers_default_raises_the_consumers_max_ack_pending_and_a_later_run_raises_an_existing_one()
+    {
+        // The server's default max_ack_pending (1,000) capped a larger prefetch-count without a word.
+        var first = StartEngine(prefetch: 2500);
+        await JetStreamTestKit.EventuallyAsync(
+            async () => (await JetStreamTestKit.ConsumersAsync(Upstream, Stream)) is [{ Config.MaxAckPending: 2500 }],
+            () => $"max_ack_pending 2500; links: {Describe(first)}",
+            Deadline);
+        await first.DisposeAsync();
+        Engines.Remove(first);
+
+        // The same link with a still larger prefetch takes the existing consumer over and raises its limit.
+        var second = StartEngine(prefetch: 4000);
+        await JetStreamTestKit.EventuallyAsync(
+            async () => (await JetStreamTestKit.ConsumersAsync(Upstream, Stream)) is [{ Config.MaxAckPending: 4000 }],
+            () => $"max_ack_pending raised to 4000; links: {Describe(second)}",
+            Deadline);
+        await JetStreamTestKit.PublishConfirmedAsync(Upstream, Exchange, 0, 10);
+        await WaitForCountAsync(second, c => c == 10, "ten messages downstream");
+    }
+
+    private FederationEngine StartEngine(int? prefetch = null)
     {
         var options = new FederationOptions
         {
@@ -88,6 +110,11 @@ public sealed class JetStreamConsumerDeletionTests(ITestOutputHelper output) : J
             ReconnectDelaySeconds = 0.2,
             ReconnectBackoff = ReconnectBackoffMode.Fixed,
         };
+        if (prefetch is { } count)
+        {
+            options.Upstreams["up"].PrefetchCount = count;
+        }
+
         options.Policies["fed"] = new FederationPolicy { Pattern = $"^{Exchange}$", Definition = new FederationPolicyDefinition { FederationUpstream = "up" } };
         var engine = new FederationEngine(options, [new NatsTransport()], new TestOutputLoggerFactory(output));
         Engines.Add(engine);

@@ -67,11 +67,11 @@ public sealed class FederatedClient : IAsyncDisposable
         var gathered = new ReplyGatherer(request.ExpectedReplies, request.MaxReplies, request.MaxReplyBytes);
         _pending[requestId] = gathered;
 
-        // The timeout bounds the whole request, sending included: while the connection is down a publish may wait for buffer
-        // space and the flush for the reconnect, and a request must not outlast its timeout for that.
+        // The timeout bounds the waiting, the flush included: a flush waits for a lost connection to come back (a NATS PING
+        // needs its PONG), and a request must not outlast its timeout for that. Publishing is not bounded by it: a publish
+        // only hands the message to the connection's buffer (or waits for room there, which the caller's token cancels), and a
+        // request with a zero timeout is still sent.
         var deadline = _time.GetUtcNow() + request.Timeout;
-        using var sendTimeout = new CancellationTokenSource(request.Timeout, _time);
-        using var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, sendTimeout.Token);
         var published = 0;
         try
         {
@@ -81,22 +81,29 @@ public sealed class FederatedClient : IAsyncDisposable
                 var subject = FederationBrokerSubjects.For(federation, _options.SubjectPrefix).Federation;
                 foreach (var chunk in chunks)
                 {
-                    await _federation.PublishAsync(new SubjectMessage(subject, request.Body, Envelope(request, requestId, replySubject, chunk)), sending.Token).ConfigureAwait(false);
+                    await _federation.PublishAsync(new SubjectMessage(subject, request.Body, Envelope(request, requestId, replySubject, chunk)), cancellationToken).ConfigureAwait(false);
                     published++;
                 }
             }
 
-            // The flush confirms that the server has the request (a NATS PING/PONG, an AMQP round trip on the publish channel),
+            // The flush confirms that the server has the request (a NATS PING/PONG, an AMQP round trip on the publish channel)
             // and surfaces what refused it; replies that come meanwhile are gathered already.
-            await _federation.FlushAsync(sending.Token).AsTask().WaitAsync(sending.Token).ConfigureAwait(false);
+            if (deadline - _time.GetUtcNow() is var flushWithin && flushWithin > TimeSpan.Zero)
+            {
+                using var flushTimeout = new CancellationTokenSource(flushWithin, _time);
+                using var flushing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, flushTimeout.Token);
+                try
+                {
+                    await _federation.FlushAsync(flushing.Token).AsTask().WaitAsync(flushing.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (flushTimeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    // Not confirmed within the timeout: what arrived is all there is, as for a request that timed out waiting.
+                }
+            }
+
             var remaining = deadline - _time.GetUtcNow();
             var completed = await gathered.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _time, cancellationToken).ConfigureAwait(false);
-            return new FederatedReplies(requestId, published, gathered.Snapshot(), completed) { RepliesDropped = gathered.Dropped };
-        }
-        catch (OperationCanceledException) when (sendTimeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            // Sending did not finish within the timeout: what arrived is all there is, as for a request that timed out waiting.
-            var completed = await gathered.WaitAsync(TimeSpan.Zero, _time, CancellationToken.None).ConfigureAwait(false);
             return new FederatedReplies(requestId, published, gathered.Snapshot(), completed) { RepliesDropped = gathered.Dropped };
         }
         finally

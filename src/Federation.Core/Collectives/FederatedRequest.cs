@@ -20,7 +20,10 @@ public sealed record FederatedRequest
     /// <summary>Stop waiting once this many replies arrived; null waits for the whole <see cref="Timeout"/>.</summary>
     public int? ExpectedReplies { get; init; }
 
-    /// <summary>How long the request may take, sending it included (a publish or flush held up by a lost connection counts): from zero to <see cref="MaxTimeout"/>.</summary>
+    /// <summary>
+    /// How long to wait, from the call, for the server to confirm the request (a flush, which waits for a lost connection to
+    /// come back) and for its replies: from zero (send and return at once, without waiting for either) to <see cref="MaxTimeout"/>.
+    /// </summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>

@@ -5,7 +5,7 @@ using Federation.Core.Transport.Messaging;
 namespace Federation.Core.Tests.Collectives;
 
 /// <summary>
-/// A request's timeout bounds the whole request, sending included. The client confirmed every request with a flush (a
+/// A request's timeout bounds its waiting, the flush included. The client confirmed every request with a flush (a
 /// NATS PING/PONG) before it started the timeout, and a flush waits for a lost connection to come back: a request made
 /// during an outage waited as long as the outage, whatever its timeout.
 /// </summary>

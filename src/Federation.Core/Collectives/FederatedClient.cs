@@ -68,10 +68,10 @@ public sealed class FederatedClient : IAsyncDisposable
         _pending[requestId] = gathered;
 
         // The timeout bounds the whole request, sending included: while the connection is down a publish may wait for buffer
-        // space and the flush for the reconnect, and a request must not outlast its timeout for that.
+        // space and the flush for the reconnect, and a request must not outlast its timeout for that. Yet each publish and
+        // the flush get their one try however short the timeout (see SendAsync): a zero timeout means "send, do not wait".
         var deadline = _time.GetUtcNow() + request.Timeout;
         using var sendTimeout = new CancellationTokenSource(request.Timeout, _time);
-        using var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, sendTimeout.Token);
         var published = 0;
         try
         {
@@ -81,14 +81,15 @@ public sealed class FederatedClient : IAsyncDisposable
                 var subject = FederationBrokerSubjects.For(federation, _options.SubjectPrefix).Federation;
                 foreach (var chunk in chunks)
                 {
-                    await _federation.PublishAsync(new SubjectMessage(subject, request.Body, Envelope(request, requestId, replySubject, chunk)), sending.Token).ConfigureAwait(false);
+                    var message = new SubjectMessage(subject, request.Body, Envelope(request, requestId, replySubject, chunk));
+                    await SendAsync(token => _federation.PublishAsync(message, token), sendTimeout.Token, cancellationToken).ConfigureAwait(false);
                     published++;
                 }
             }
 
             // The flush confirms that the server has the request (a NATS PING/PONG, an AMQP round trip on the publish channel),
             // and surfaces what refused it; replies that come meanwhile are gathered already.
-            await _federation.FlushAsync(sending.Token).AsTask().WaitAsync(sending.Token).ConfigureAwait(false);
+            await SendAsync(_federation.FlushAsync, sendTimeout.Token, cancellationToken).ConfigureAwait(false);
             var remaining = deadline - _time.GetUtcNow();
             var completed = await gathered.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _time, cancellationToken).ConfigureAwait(false);
             return new FederatedReplies(requestId, published, gathered.Snapshot(), completed) { RepliesDropped = gathered.Dropped };
@@ -104,6 +105,24 @@ public sealed class FederatedClient : IAsyncDisposable
             // Replies that come later are dropped, as they were when each request unsubscribed at the end.
             _pending.TryRemove(requestId, out _);
         }
+    }
+
+    /// <summary>
+    /// Runs one step of sending (a publish, the flush): it starts whatever the time, so that a request whose timeout is
+    /// zero or already passed is still sent, and is cancelled only if it has to wait once <paramref name="timeout"/> has
+    /// passed (a lost connection). A step that ignores its token is given up at that point all the same.
+    /// </summary>
+    private static async Task SendAsync(Func<CancellationToken, ValueTask> step, CancellationToken timeout, CancellationToken cancellationToken)
+    {
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var pending = step(attempt.Token);
+        if (pending.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        using var cut = timeout.Register(static state => ((CancellationTokenSource)state!).Cancel(), attempt);
+        await pending.AsTask().WaitAsync(attempt.Token).ConfigureAwait(false);
     }
 
     /// <summary>Unsubscribes the client's reply inbox. Requests afterwards throw <see cref="ObjectDisposedException"/>; the connection stays open.</summary>

@@ -186,7 +186,6 @@ internal sealed partial class FederationDefinitions
         return [];
     }
 
-    /// <summary>A policy that can apply to exchanges, ready to match.</summary>
     /// <summary>
     /// The policies that apply to exchanges and to none of <paramref name="exchanges"/> (as <see cref="Resolve"/> decides:
     /// one that only matches exchanges a higher-priority policy takes applies to none), with their patterns, by name.
@@ -198,6 +197,7 @@ internal sealed partial class FederationDefinitions
         return [.. exchangePolicies.Where(p => !applied.Contains(p.Name)).Select(p => (p.Name, p.Pattern.ToString())).OrderBy(p => p.Name, StringComparer.Ordinal)];
     }
 
+    /// <summary>A policy that can apply to exchanges, ready to match.</summary>
     private sealed record ExchangePolicy(string Name, Regex Pattern, int Priority, FederationResolution Resolution);
 }
 

@@ -47,6 +47,32 @@ public sealed class FederatedClientTimeoutTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.RequestAsync(request with { Timeout = TimeSpan.FromHours(1) }, cancelled.Token));
     }
 
+    [Fact]
+    public async Task A_request_with_a_zero_timeout_is_still_sent_to_every_federation_and_returns_without_waiting()
+    {
+        // A zero timeout is "send, do not wait for replies" (a fire-and-forget command). Bounding sending by the timeout
+        // must not mean that nothing is sent at all: every publish gets its one try, only waiting is cut short.
+        await using var testbed = new CollectivesTestbed();
+        await testbed.StartBrokerAsync("london", "fed", "london");
+        await testbed.StartBrokerAsync("tokyo", "fed", "tokyo");
+        var london = await testbed.StartNodesAsync("london", "mcollective", "web1");
+        var tokyo = await testbed.StartNodesAsync("tokyo", "mcollective", "web2");
+        var client = await testbed.ClientAsync("fed");
+
+        var request = new FederatedRequest
+        {
+            Federations = ["london", "tokyo"],
+            Targets = ["mcollective.broadcast.agent.ping"],
+            Body = Encoding.UTF8.GetBytes("restart"),
+            Timeout = TimeSpan.Zero,
+        };
+        var result = await client.RequestAsync(request, CancellationToken.None).WaitAsync(CollectivesTestbed.Deadline);
+
+        Assert.Equal(2, result.MessagesPublished);
+        Assert.False(result.Completed);
+        await CollectivesTestbed.WaitUntilAsync(() => !london[0].Received.IsEmpty && !tokyo[0].Received.IsEmpty, "the zero-timeout request reaching both federations' nodes");
+    }
+
     /// <summary>A connection whose flush never finishes, as on NATS while the server cannot be reached.</summary>
     private sealed class StalledFlushConnection(ISubjectConnection inner) : ISubjectConnection
     {

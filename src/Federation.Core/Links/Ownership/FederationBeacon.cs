@@ -31,6 +31,12 @@ internal sealed record FederationBeacon(string Cluster, string Instance, string 
     // A first line that presence heartbeats never have, so that a heartbeat reader of any version ignores a beacon.
     private const string Word = "federation";
 
+    // What a beacon of this version can be at most: four short lines, and MaxListedFlows fingerprints of 12 hex digits with
+    // a space each. Anything larger was not made here (any client can publish on the shared exchange): it is ignored
+    // before it is decoded, so that a forged beacon cannot make each instance keep megabytes for every run it invents.
+    private const int MaxBodyBytes = 16 * 1024;
+    private const int MaxFlowsChars = MaxListedFlows * 13;
+
     public byte[] Encode() => Encoding.UTF8.GetBytes($"{Word}\n{Incarnation}\n{Instance}\n{Cluster}");
 
     /// <summary>The header listing the flows, or null when there are none to list or too many.</summary>
@@ -42,6 +48,11 @@ internal sealed record FederationBeacon(string Cluster, string Instance, string 
     /// <summary>Reads a beacon, or null for anything else (the exchange is open to any client).</summary>
     public static FederationBeacon? Decode(ReadOnlySpan<byte> body, IReadOnlyDictionary<string, object?>? headers)
     {
+        if (body.Length > MaxBodyBytes)
+        {
+            return null;
+        }
+
         string text;
         try
         {
@@ -61,10 +72,16 @@ internal sealed record FederationBeacon(string Cluster, string Instance, string 
 
         var flows = headers?.GetValueOrDefault(FlowsHeader) switch
         {
-            string s => s,
-            byte[] utf8 => Encoding.UTF8.GetString(utf8),
+            string { Length: <= MaxFlowsChars } s => s,
+            byte[] { Length: <= MaxFlowsChars } utf8 => Encoding.UTF8.GetString(utf8),
+            string or byte[] => null,
             _ => string.Empty,
         };
+        if (flows is null)
+        {
+            return null;
+        }
+
         return new FederationBeacon(cluster, instance, incarnation, flows.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal));
     }
 }

@@ -15,7 +15,8 @@ internal sealed class FederationBeacons(IMessagePublisher publisher, FederationB
     /// <summary>
     /// Publishes the beacon, listing <paramref name="heldFlows"/>; false when that failed, after which the session sends no
     /// more (the next session tries again). A publish that blocks (flow control) is given up after
-    /// the presence timeout, as a heartbeat is.
+    /// <c>publishWithin</c> (one heartbeat interval), so that the heartbeat after it is not
+    /// late by more than that.
     /// </summary>
     public async Task<bool> BeatAsync(IReadOnlySet<string> heldFlows, CancellationToken cancellationToken)
     {

@@ -208,6 +208,7 @@ internal sealed class InstancePresence : IAsyncDisposable
             FederationBeacons? beacons = null;
             try
             {
+                // Inside the try: the heartbeat publisher is closed whatever opening the beacons throws (a stop, a lost connection).
                 beacons = await OpenBeaconsAsync(connection, queue, session.ClusterName, cancellationToken).ConfigureAwait(false);
                 _leasesHere = connection.Leases?.Location;
                 _announcedOn = session;
@@ -242,7 +243,9 @@ internal sealed class InstancePresence : IAsyncDisposable
 
                     if (beacons is not null && !await beacons.BeatAsync(_ownership.HeldFlows(), cancellationToken).ConfigureAwait(false))
                     {
-                        await CloseAsync(beacons, connection).ConfigureAwait(false);
+                        // Closed in the background: a publisher that failed may take as long to close as it took to fail, and
+                        // the next heartbeat must not wait for it (a gap of the presence timeout makes the others drop this one).
+                        CloseInBackground(beacons, connection);
                         beacons = null;
                     }
 
@@ -284,10 +287,12 @@ internal sealed class InstancePresence : IAsyncDisposable
             await connection.DeclareExchangeAsync(new ExchangeSpec(FederationBeacon.Exchange, ExchangeSpec.Types.Fanout, Durable: false), cancellationToken).ConfigureAwait(false);
             await connection.BindAsync(new BindingSpec(FederationBeacon.Exchange, queue, BindingDestinationKind.Queue, string.Empty), noWait: false, cancellationToken).ConfigureAwait(false);
             var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: false), cancellationToken).ConfigureAwait(false);
-            return new FederationBeacons(publisher, new FederationBeacon(clusterName, _ownership.Instance, _ownership.Incarnation, new HashSet<string>()), _ownership.Timings.LiveFor, _time, _logger);
+            // A beacon publish is given up after one heartbeat interval (a heartbeat's after the presence timeout): the heartbeat
+            // that follows it waits for it, and must come before the others' presence timeout runs out.
+            return new FederationBeacons(publisher, new FederationBeacon(clusterName, _ownership.Instance, _ownership.Incarnation, new HashSet<string>()), _ownership.Timings.HeartbeatEvery, _time, _logger);
         }
 #pragma warning disable CA1031 // Beacons are best effort: whatever refuses them is logged, and presence goes on without them.
-        catch (Exception ex) when (ex is not OperationCanceledException && !connection.Completion.IsCompleted)
+        catch (Exception ex) when ((ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested) && !connection.Completion.IsCompleted)
 #pragma warning restore CA1031
         {
             Log.BeaconsUnavailable(_logger, ex, _ownership.Instance, FederationBeacon.Exchange, UriRedaction.RedactText(FailureEpisodeCause(ex)));
@@ -316,6 +321,22 @@ internal sealed class InstancePresence : IAsyncDisposable
             Log.PresenceFailed(_logger, ex, _ownership.Instance);
         }
     }
+
+    /// <summary>Closes <paramref name="resource"/> as <see cref="CloseAsync"/> does, without waiting for it.</summary>
+    private void CloseInBackground(IAsyncDisposable resource, IBrokerConnection connection) =>
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await CloseAsync(resource, connection).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // Nobody waits for this task: a failure to close is logged, never left unobserved.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.PresenceFailed(_logger, ex, _ownership.Instance);
+            }
+        });
 
     private static string FailureEpisodeCause(Exception exception) => Diagnostics.FailureEpisode.Describe(exception);
 

@@ -37,7 +37,7 @@ internal sealed class UnusedPolicyWarnings(ILogger logger)
         {
             if (_warned.Add(policy))
             {
-                Log.PolicyAppliesToNone(logger, policy.Name, policy.Pattern, own);
+                Log.PolicyAppliesToNone(logger, PrintableText.Escape(policy.Name), PrintableText.Escape(policy.Pattern), own);
             }
         }
     }

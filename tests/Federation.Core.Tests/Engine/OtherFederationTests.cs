@@ -60,7 +60,7 @@ public sealed class OtherFederationTests : IAsyncLifetime
         foreach (var (instance, cluster, other, otherCluster) in new[] { ("host-a", "eu-west", "host-b", "eu-wset"), ("host-b", "eu-wset", "host-a", "eu-west") })
         {
             Assert.Equal([$"instance '{other}' of federation '{otherCluster}'"], Link(instance)!.AlsoFederatedBy);
-            var warning = Assert.Single(_engines[instance].Logs.WithId(OtherFederationCarriesLinks));
+            var warning = _engines[instance].Logs.WithId(OtherFederationCarriesLinks)[0];
             Assert.Equal(LogLevel.Warning, warning.Level);
             Assert.Contains($"Instance '{instance}' of federation '{cluster}' and instance '{other}' of another federation, '{otherCluster}'", warning.Message, StringComparison.Ordinal);
             Assert.Contains("1 link(s)", warning.Message, StringComparison.Ordinal);
@@ -73,16 +73,18 @@ public sealed class OtherFederationTests : IAsyncLifetime
             Assert.Contains($"fed <- u: also instance '{other}' of federation '{otherCluster}'", health.Description, StringComparison.Ordinal);
         }
 
-        // Said once per run of the other, not at every heartbeat.
+        // Said once per run of the other, not at every heartbeat: a warning again only after the overlap was cleared (a
+        // loaded machine can let the fake clock run past the presence timeout between two beacons, which is such a gap).
         var steady = _time.GetUtcNow();
         await AdvanceUntilAsync(() => _time.GetUtcNow() - steady >= TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(15));
-        Assert.All(_engines.Values, e => Assert.Single(e.Logs.WithId(OtherFederationCarriesLinks)));
+        Assert.All(_engines.Values, e => Assert.Equal(e.Logs.WithId(OtherFederationNoLongerCarriesLinks).Count + 1, e.Logs.WithId(OtherFederationCarriesLinks).Count));
 
         // The host with the typo stops: the other clears within the presence timeout and is healthy again.
         await _engines["host-b"].Engine.StopAsync(CancellationToken.None);
         await AdvanceUntilAsync(() => Link("host-a") is { AlsoFederatedBy: null }, TimeSpan.FromSeconds(10));
-        var cleared = Assert.Single(_engines["host-a"].Logs.WithId(OtherFederationNoLongerCarriesLinks));
-        Assert.Contains("instance 'host-b' of federation 'eu-wset'", cleared.Message, StringComparison.Ordinal);
+        var a = _engines["host-a"].Logs;
+        Assert.Equal(a.WithId(OtherFederationCarriesLinks).Count, a.WithId(OtherFederationNoLongerCarriesLinks).Count);
+        Assert.Contains("instance 'host-b' of federation 'eu-wset'", a.WithId(OtherFederationNoLongerCarriesLinks)[^1].Message, StringComparison.Ordinal);
         Assert.Equal(HealthStatus.Healthy, (await HealthOf("host-a")).Status);
     }
 

@@ -83,6 +83,10 @@ public sealed class OtherFederationTests : IAsyncLifetime
         await AdvanceUntilAsync(() => Link("host-a") is { AlsoFederatedBy: null }, TimeSpan.FromSeconds(10));
         var cleared = Assert.Single(_engines["host-a"].Logs.WithId(OtherFederationNoLongerCarriesLinks));
         Assert.Contains("instance 'host-b' of federation 'eu-wset'", cleared.Message, StringComparison.Ordinal);
+
+        // The message must not blame the other: the overlap also ends when this instance's own link stops or moves, or its
+        // own cluster name is fixed by a reload, while the other still runs the link (seen with FederationHost processes).
+        Assert.Contains("and this instance no longer both run", cleared.Message, StringComparison.Ordinal);
         Assert.Equal(HealthStatus.Healthy, (await HealthOf("host-a")).Status);
     }
 

@@ -97,6 +97,32 @@ public sealed class LinkRemovedOnOneInstanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_reload_to_another_cluster_name_on_the_runner_keeps_the_upstream_queue_for_the_instance_that_waits_for_it()
+    {
+        // One host of two renamed by a reload (a typo fixed the wrong way round, or a rename rolled out host by host): its
+        // links now belong to another federation, and it deleted their upstream queues, which the other host of the old
+        // federation was about to take over: what they buffered, and what the upstream routed until that host declared them
+        // again, was lost (measured with FederationHost processes: 50 of 3,000 messages).
+        var (id, runner) = Assert.Single(_cluster.Runners());
+        var other = _cluster.Live.Single(i => i != runner);
+        await _cluster.AdvanceUntilAsync(
+            () => _cluster.LinksOf(other) is [{ State: LinkState.Waiting, LeaseHolder: not null }],
+            TimeSpan.FromSeconds(40),
+            _cluster.Describe);
+        await _cluster.AdvanceUntilAsync( // until a heartbeat has told the runner so
+            () => _cluster.EngineOf(runner).Ownership!.OthersRunning(id).Contains(other),
+            TimeSpan.FromSeconds(10),
+            _cluster.Describe);
+
+        var renamed = Configuration(runner, "^fed");
+        renamed.ClusterName = "D2";
+        await _cluster.EngineOf(runner).UpdateAsync(renamed, CancellationToken.None);
+
+        Assert.True(_cluster.Bed.Broker("U").QueueExists("/", UpstreamQueue), "the upstream queue was deleted although another instance of the federation waits for the link");
+        await _cluster.AdvanceUntilAsync(() => _cluster.Runners().GetValueOrDefault(id) == other, TimeSpan.FromSeconds(20), _cluster.Describe);
+    }
+
+    [Fact]
     public async Task A_link_every_instance_drops_is_cleaned_up_by_the_last_that_ran_it()
     {
         var (id, runner) = Assert.Single(_cluster.Runners());

@@ -503,10 +503,14 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         }
     }
 
-    /// <summary>Creates the queue's durable consumer: see <see cref="EnsureConsumerAsync"/> for where it starts.</summary>
     // What nats-server gives a consumer that does not set max_ack_pending (a configured 0 reads as this).
     private const long DefaultMaxAckPending = 1000;
 
+    /// <summary>
+    /// Creates the queue's durable consumer: see <see cref="EnsureConsumerAsync"/> for where it starts. Its
+    /// <c>max_ack_pending</c> is the queue's <see cref="JetStreamQueue.Prefetch"/> when that is above the server's default;
+    /// over the server's or the account's limit, it is created with the server's choice instead (warning 6402).
+    /// </summary>
     private async ValueTask<INatsJSConsumer> CreateConsumerAsync(string stream, DateTimeOffset streamCreated, JetStreamQueue queue, CancellationToken cancellationToken)
     {
         var known = AckFloors.Find(stream, queue.ConsumerName, streamCreated);
@@ -525,7 +529,19 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             config.MaxAckPending = queue.Prefetch;
         }
 
-        var consumer = await _js.CreateOrUpdateConsumerAsync(stream, config, cancellationToken).ConfigureAwait(false);
+        INatsJSConsumer consumer;
+        try
+        {
+            consumer = await _js.CreateOrUpdateConsumerAsync(stream, config, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsJSApiException ex) when (ex.Error.ErrCode == JetStreamErrors.MaxAckPendingOverLimit && config.MaxAckPending > 0)
+        {
+            // Thrown on, it would fail the binding that attaches the queue and restart the link, and what is published until
+            // the link is back would never reach the consumer, which starts at new messages: the link runs with the limit.
+            consumer = await _js.CreateOrUpdateConsumerAsync(stream, config with { MaxAckPending = 0 }, cancellationToken).ConfigureAwait(false);
+            JetStreamLog.MaxAckPendingNotRaised(Logger, DisplayUri, queue.ConsumerName, stream, EffectiveMaxAckPending(consumer), queue.Prefetch, Transport.NatsErrorText.Scrub(ex.Error.Description ?? ex.Message, _client.Opts));
+        }
+
         if (known is not null)
         {
             JetStreamLog.ConsumerRecreated(Logger, DisplayUri, queue.ConsumerName, stream, resumeAt);
@@ -533,6 +549,10 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
 
         return consumer;
     }
+
+    // A consumer's max_ack_pending as the server applies it (a 0 reads as the default).
+    private static long EffectiveMaxAckPending(INatsJSConsumer consumer) =>
+        consumer.Info.Config.MaxAckPending is > 0 and var configured ? configured : DefaultMaxAckPending;
 
     /// <summary>
     /// Raises the durable consumer's <c>max_ack_pending</c> to the queue's <see cref="JetStreamQueue.Prefetch"/> when it is

@@ -19,6 +19,9 @@ internal static class JetStreamErrors
     /// <summary>JetStream's <c>err_code</c> for "message size exceeds maximum allowed" (the stream's <c>max_msg_size</c>).</summary>
     public const int MessageTooLarge = 10054;
 
+    /// <summary>JetStream's <c>err_code</c> for "consumer max ack pending exceeds system limit" (the server's or the account's <c>max_ack_pending</c>).</summary>
+    public const int MaxAckPendingOverLimit = 10121;
+
     /// <summary>
     /// Maps a failed JetStream API call (<paramref name="what"/>, for the message) on <paramref name="displayUri"/>; the
     /// server's and the client's texts lose the credentials of <paramref name="auth"/>.

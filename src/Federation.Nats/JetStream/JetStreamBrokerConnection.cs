@@ -562,8 +562,9 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     private async ValueTask<INatsJSConsumer> RaiseMaxAckPendingAsync(string stream, JetStreamQueue queue, INatsJSConsumer consumer, CancellationToken cancellationToken)
     {
         var wanted = queue.Prefetch;
-        var current = consumer.Info.Config.MaxAckPending;
-        if (wanted <= 0 || current < 0 || Math.Max(current, DefaultMaxAckPending) >= wanted)
+        // Below the default when the server's or the account's limit is: new consumers get that limit.
+        var current = EffectiveMaxAckPending(consumer);
+        if (wanted <= DefaultMaxAckPending || consumer.Info.Config.MaxAckPending < 0 || current >= wanted)
         {
             return consumer;
         }
@@ -574,7 +575,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         }
         catch (NatsJSApiException ex)
         {
-            JetStreamLog.MaxAckPendingNotRaised(Logger, DisplayUri, queue.ConsumerName, stream, Math.Max(current, DefaultMaxAckPending), wanted, ex.Error.Description ?? ex.Message);
+            JetStreamLog.MaxAckPendingNotRaised(Logger, DisplayUri, queue.ConsumerName, stream, current, wanted, Transport.NatsErrorText.Scrub(ex.Error.Description ?? ex.Message, _client.Opts));
             return consumer;
         }
     }

@@ -62,6 +62,25 @@ public sealed class JetStreamMaxAckPendingLimitTests(ITestOutputHelper output) :
         Assert.Equal("x", (await deliveries.Reader.ReadAsync(timeout.Token)).RoutingKey);
     }
 
+    [Fact]
+    public async Task A_raise_of_an_existing_consumer_that_the_server_refuses_is_logged_with_the_limit_the_link_runs_with()
+    {
+        await using var upstream = await ConnectAsync();
+        await upstream.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
+        await BindAsync(upstream);
+        Assert.Equal(Limit, Assert.Single(await JetStreamTestKit.ConsumersAsync(_server, "federation-orders")).Config.MaxAckPending);
+
+        var consumer = await upstream.ConsumeAsync("q", new ConsumerOptions(Prefetch), (_, _) => ValueTask.CompletedTask, CancellationToken.None);
+        await using var _ = consumer;
+
+        Assert.Equal(Limit, Assert.Single(await JetStreamTestKit.ConsumersAsync(_server, "federation-orders")).Config.MaxAckPending);
+        var warning = Assert.Single(_logs, l => l.Id.Id == 6402);
+
+        // It said 1,000 (the server's default), not the limit the consumer has and the link runs with.
+        Assert.Contains($"from {Limit} to the link's prefetch-count {Prefetch}", warning.Message, StringComparison.Ordinal);
+        Assert.Contains($"at most {Limit} unacknowledged", warning.Message, StringComparison.Ordinal);
+    }
+
     private async Task<IBrokerConnection> ConnectAsync()
     {
         var logs = new TestOutputLoggerFactory(output, LogLevel.Warning, (id, message) => _logs.Enqueue((id, message)));

@@ -78,7 +78,8 @@ public static partial class FederationHostApp
         {
             // Every problem at once, as `validate` lists them: the Federation section's too, which the library would check
             // only at a start after these are fixed. Nothing connects: the engine is only constructed.
-            var all = ValidateCommand.CheckAsync(builder.Configuration).GetAwaiter().GetResult().Problems;
+            // On the thread pool: no synchronization context can then deadlock the wait, whoever calls Build.
+            var all = Task.Run(() => ValidateCommand.CheckAsync(builder.Configuration)).GetAwaiter().GetResult().Problems;
             throw new HostConfigurationException(all.Count > 0 ? all : problems);
         }
 

@@ -68,9 +68,10 @@ public sealed class FederatedClient : IAsyncDisposable
         _pending[requestId] = gathered;
 
         // The timeout bounds the waiting, the flush included: a flush waits for a lost connection to come back (a NATS PING
-        // needs its PONG), and a request must not outlast its timeout for that. Publishing is not bounded by it: a publish
-        // only hands the message to the connection's buffer (or waits for room there, which the caller's token cancels), and a
-        // request with a zero timeout is still sent.
+        // needs its PONG), and a request must not outlast its timeout for that. Publishing is not bounded by it, so that a
+        // request with a zero timeout is still sent: on NATS a publish hands the message to the connection's buffer; on AMQP
+        // it may wait for another request's flush on the same channel, a channel to open, or a connection the broker
+        // blocks, which only the caller's token cuts short.
         var deadline = _time.GetUtcNow() + request.Timeout;
         var published = 0;
         try

@@ -346,6 +346,12 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
                     var consumer = await _js.GetConsumerAsync(stream, state.ConsumerName, cancellationToken).ConfigureAwait(false);
                     await RaiseMaxAckPendingAsync(stream, state, consumer, cancellationToken).ConfigureAwait(false);
                 }
+                catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
+                {
+                    // Deleted under the link since it was attached: consuming then fails as for a consumer deleted under a
+                    // running link, and the link's next run creates it again after the last sequence it settled (see
+                    // CreateConsumerAsync), with this prefetch. Nothing to raise meanwhile.
+                }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     throw JetStreamErrors.Map(ex, $"look up the consumer '{state.ConsumerName}' on the stream '{stream}'", DisplayUri, _client.Opts);

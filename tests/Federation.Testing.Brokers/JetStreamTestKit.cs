@@ -90,9 +90,18 @@ public static class JetStreamTestKit
         var consumers = new List<ConsumerInfo>();
         try
         {
-            await foreach (var consumer in js.ListConsumersAsync(stream))
+            // By name, then each on its own: a consumer deleted while the server lists them (a link cleaning up under a test
+            // that polls) comes back without its info, and the client's ListConsumersAsync throws NullReferenceException on it.
+            await foreach (var name in js.ListConsumerNamesAsync(stream))
             {
-                consumers.Add(consumer.Info);
+                try
+                {
+                    consumers.Add((await js.GetConsumerAsync(stream, name)).Info);
+                }
+                catch (NatsJSApiException ex) when (ex.Error.Code == 404)
+                {
+                    // Deleted meanwhile.
+                }
             }
         }
         catch (NatsJSApiException ex) when (ex.Error.Code == 404)

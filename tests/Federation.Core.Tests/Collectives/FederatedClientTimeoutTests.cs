@@ -33,13 +33,7 @@ public sealed class FederatedClientTimeoutTests
         Assert.Equal(1, result.MessagesPublished);
         Assert.Empty(result.Replies);
         // The flush sees the same cancellation, on its own continuation: it may note it a moment after the request returned.
-        var deadline = DateTime.UtcNow + CollectivesTestbed.Deadline;
-        while (!stalled.FlushCancelled && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(stalled.FlushCancelled, "the stalled flush should have been cancelled, not left waiting");
+        await Federation.Core.Tests.Engine.Testbed.Eventually(() => stalled.FlushCancelled, () => "the stalled flush should have been cancelled, not left waiting", CollectivesTestbed.Deadline);
 
         // The caller's own token still throws, as before.
         using var cancelled = new CancellationTokenSource();

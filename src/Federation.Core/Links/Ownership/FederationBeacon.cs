@@ -48,7 +48,9 @@ internal sealed record FederationBeacon(string Cluster, string Instance, string 
     /// <summary>Reads a beacon, or null for anything else (the exchange is open to any client).</summary>
     public static FederationBeacon? Decode(ReadOnlySpan<byte> body, IReadOnlyDictionary<string, object?>? headers)
     {
-        if (body.Length > MaxBodyBytes)
+        // Every heartbeat passes here first (beacons and heartbeats share the presence queue): those are told apart by
+        // their first line without decoding them twice.
+        if (body.Length > MaxBodyBytes || !body.StartsWith("federation\n"u8))
         {
             return null;
         }

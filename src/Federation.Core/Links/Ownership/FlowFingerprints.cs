@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Federation.Core.Model;
 
 namespace Federation.Core.Links.Ownership;
@@ -18,10 +16,8 @@ internal static class FlowFingerprints
     {
         ArgumentNullException.ThrowIfNull(definition);
         return definition.Upstream.Uris
-            .Select(uri => Hash(string.Join('\n', "flow", definition.VirtualHost, definition.Exchange.Name, definition.UpstreamExchange, UpstreamBroker.OrText(uri))))
+            // The same short hash as UpstreamFingerprints: a collision here only makes a false warning, never changes what runs.
+            .Select(uri => UpstreamFingerprints.Hash(string.Join('\n', "flow", definition.VirtualHost, definition.Exchange.Name, definition.UpstreamExchange, UpstreamBroker.OrText(uri))))
             .ToHashSet(StringComparer.Ordinal);
     }
-
-    // 12 hex digits (48 bits), as UpstreamFingerprints: a collision only makes a false warning, never changes what runs.
-    private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..12];
 }

@@ -53,8 +53,6 @@ internal sealed class OtherFederations
             .ToList();
     }
 
-    public int Count => _runs.Count;
-
     /// <summary>
     /// The runs last reported as overlapping (see <see cref="LinkOwnership.FindOtherFederations"/>), by incarnation, with
     /// the beacon they were reported from: each is reported once when the overlap starts and once when it ends.

@@ -116,5 +116,5 @@ internal static class UpstreamFingerprints
 
     // 12 hex digits (48 bits): a handful of upstreams per federation never collide in practice, and a collision only keeps
     // a queue that could have gone.
-    private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..12];
+    internal static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..12];
 }

@@ -8,7 +8,7 @@ namespace FederationHost.Tests.NatsBlackBox;
 /// The "Two local nats-servers" recipe of examples/FederationHost/README.md, read from the README itself, so that the
 /// black-box tests run what a reader would type: the two <c>nats-server</c> command lines and the appsettings.json of the
 /// heredoc. The tests change only what a second machine would: ports (free ones instead of 14222/14223/18222/18223 and
-/// 15691) and, for more than two servers, the server and upstream names. Any other change to the recipe that these
+/// 15694) and, for more than two servers, the server and upstream names. Any other change to the recipe that these
 /// tests do not know about fails <see cref="Load"/> loudly, so the README and the tests cannot drift apart silently.
 /// </summary>
 internal sealed partial class NatsReadmeRecipe
@@ -82,7 +82,7 @@ internal sealed partial class NatsReadmeRecipe
     {
         var settings = AppSettings.DeepClone().AsObject();
         var host = settings["Host"]!.AsObject();
-        host["Url"] = host["Url"]!.GetValue<string>().Replace(":15691", ":0", StringComparison.Ordinal);
+        host["Url"] = host["Url"]!.GetValue<string>().Replace(":15694", ":0", StringComparison.Ordinal);
 
         var federation = settings["Federation"]!.AsObject();
         var downstreamUri = federation["Downstream"]!["uri"]!.GetValue<string>();
@@ -120,7 +120,7 @@ internal sealed partial class NatsReadmeRecipe
             (UpstreamServerArgs.SequenceEqual(["-n", UpstreamName, "--user", User, "--pass", Password]), $"the upstream is '-n {UpstreamName} --user {User} --pass {Password}'"),
             (DownstreamServerArgs.SequenceEqual(["-n", DownstreamName]), $"the downstream is '-n {DownstreamName}'"),
             (HostCommand.StartsWith("dotnet run --project examples/FederationHost -- --contentRoot ", StringComparison.Ordinal), "the host is started with --contentRoot DIR"),
-            (AppSettings["Host"]?["Url"]?.GetValue<string>() == "http://127.0.0.1:15691", "Host:Url is http://127.0.0.1:15691"),
+            (AppSettings["Host"]?["Url"]?.GetValue<string>() == "http://127.0.0.1:15694", "Host:Url is http://127.0.0.1:15694"),
             (AppSettings["Federation"]?["Upstreams"]?[UpstreamName]?["uri"]?.GetValue<string>() == $"nats://{User}:{Password}@127.0.0.1:{UpstreamPort}?cluster-name={UpstreamName}", "the upstream URI carries the credentials and the cluster name"),
             (AppSettings["Federation"]?["Downstream"]?["uri"]?.GetValue<string>() is { } down && down.StartsWith($"nats://127.0.0.1:{DownstreamPort}?monitor-port={DownstreamMonitorPort}&", StringComparison.Ordinal) && down.Contains($"cluster-name={DownstreamName}", StringComparison.Ordinal), "the downstream URI names the monitor port and the cluster name"),
             (AppSettings["Federation"]?["Policies"]?[PolicyName]?["definition"]?["federation-upstream"]?.GetValue<string>() == UpstreamName, $"policy '{PolicyName}' names upstream '{UpstreamName}'"),

@@ -15,6 +15,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 
 namespace FederationHost;
@@ -69,6 +70,11 @@ public static partial class FederationHostApp
 
         var startupLog = new StartupErrorLogFilter(builder.Configuration);
         builder.Logging.AddFilter(StartupErrorLogFilter.Category, startupLog.IsEnabled);
+
+        // The console logger applies Logging:Console:FormatterOptions (a TimestampFormat, say) only when a formatter is
+        // named: without Logging:Console:FormatterName they were ignored at start and applied from the first reload of
+        // appsettings.json on. A name the configuration gives (json, systemd) is kept.
+        builder.Services.PostConfigure<ConsoleLoggerOptions>(options => options.FormatterName ??= ConsoleFormatterNames.Simple);
 
         var problems = new List<string>();
         var settings = HostSettings.Read(builder.Configuration, problems);

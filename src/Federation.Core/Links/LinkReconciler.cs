@@ -272,12 +272,39 @@ internal sealed class LinkReconciler
                     return StopMovedAsync(link, cleanup: false, null, others);
                 }
 
-                var moved = kindChange is null
-                    ? "reaches another upstream (no URI of its new definition reaches the one it used), where the old queue would be left behind"
-                    : $"declares another kind of upstream queue ({kindChange}), which cannot take the old one over";
-                Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, moved);
-                return StopMovedAsync(link, cleanup: true, moved, others);
+                if (kindChange is null)
+                {
+                    return StopMovedUnlessSameClusterAsync(link, wanted);
+                }
+
+                var switched = $"declares another kind of upstream queue ({kindChange}), which cannot take the old one over";
+                Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, switched);
+                return StopMovedAsync(link, cleanup: true, switched, others);
         }
+    }
+
+    /// <summary>
+    /// Stops a link whose new URIs share no address with its old ones. They may still reach the same cluster and virtual
+    /// host (another node of the cluster, a host name for an address), and then the same queue, which the new run consumes:
+    /// it stays (before 6 Dec 2026 it was deleted as left behind, with what it held). Otherwise, or when either side cannot
+    /// tell (unreachable, no cluster name), it is deleted as left behind on another broker.
+    /// </summary>
+    private async Task StopMovedUnlessSameClusterAsync(ExchangeLink link, LinkDefinition wanted)
+    {
+        var definition = link.Definition;
+        var (exchange, upstream) = (definition.Exchange.Name, definition.Upstream.UpstreamName);
+        var shared = await UpstreamCluster.SharedAsync(definition.Upstream.Uris, wanted.Upstream.Uris, UpstreamNaming.ConnectionName(upstream, definition.PolicyName), _transports, _time).ConfigureAwait(false);
+        if (shared is { } same)
+        {
+            var why = $"against other URIs of the same upstream cluster ('{PrintableText.Escape(same.ClusterName)}', vhost '{PrintableText.Escape(same.VirtualHost)}', as both name themselves)";
+            Log.LinkReplacedKeepingQueue(_logger, definition.Id, exchange, upstream, why, KeepingCaveat(definition));
+            await link.StopAsync(cleanup: false).ConfigureAwait(false);
+            return;
+        }
+
+        const string Moved = "reaches another upstream (no URI of its new definition reaches the one it used, nor names the same cluster and vhost once connected), where the old queue would be left behind";
+        Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, Moved);
+        await StopMovedAsync(link, cleanup: true, Moved, []).ConfigureAwait(false);
     }
 
     /// <summary>

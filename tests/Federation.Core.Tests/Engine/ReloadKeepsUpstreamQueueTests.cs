@@ -26,7 +26,8 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
     {
         // Confirms are held so that, with prefetch-count 1, messages stay buffered in the upstream queue. A downstream URI
         // may name its cluster (?cluster-name=, as on NATS).
-        _bed.WrapTransport = inner => new QueueKindTransport(new UriClusterNameTransport(_transport = new HeldConfirmsTransport(_deletions = new BeforeQueueDeletionTransport(inner))));
+        // An upstream may be reached under a second address (memory://alias-of-U), as a host name is for its IP address.
+        _bed.WrapTransport = inner => new AddressAliasTransport(new QueueKindTransport(new UriClusterNameTransport(_transport = new HeldConfirmsTransport(_deletions = new BeforeQueueDeletionTransport(inner)))));
         return Task.CompletedTask;
     }
 
@@ -121,6 +122,29 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         Assert.Single(_logs.WithId(1028));
         ReleaseHeld();
         await Testbed.Eventually(() => engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U2").QueueExists("/", UpstreamQueue), () => "the link running against U2");
+    }
+
+    [Fact]
+    public async Task A_reload_to_another_address_of_the_same_upstream_broker_keeps_what_its_upstream_queue_buffers()
+    {
+        var (engine, downstream) = await StartBufferingAsync();
+
+        // Nothing in the text tells that alias-of-U is U: both name themselves cluster U, vhost /, once connected. Before,
+        // this read as a move to another broker, and the queue the new run was about to consume was deleted with m1 and m2.
+        await engine.UpdateAsync(Configuration(u => u.Uris = ["memory://alias-of-U/%2F"]), CancellationToken.None);
+
+        Assert.True(_bed.Broker("U").QueueExists("/", UpstreamQueue), "the upstream queue was deleted");
+        Assert.Empty(_logs.WithId(2020));
+        Assert.Empty(_logs.WithId(1028));
+        Assert.Contains("same upstream cluster ('U', vhost '/'", Assert.Single(_logs.WithId(2018)).Message, StringComparison.Ordinal);
+        await Testbed.Eventually(
+            () =>
+            {
+                ReleaseHeld();
+                return downstream.Bodies.Distinct().Count() == 3;
+            },
+            () => $"downstream has [{string.Join(",", downstream.Bodies)}], {UpstreamMessages} left upstream");
+        Assert.Equal(["m0", "m1", "m2"], downstream.Bodies.Distinct().Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -1,0 +1,60 @@
+using Federation.Core.Transport;
+
+namespace Federation.Core.Links;
+
+/// <summary>
+/// The cluster and virtual host that an upstream's URIs reach, as the broker names itself once connected (RabbitMQ's
+/// <c>cluster_name</c>, a NATS server's cluster). A reload that points a link at URIs that share no address with the old
+/// ones (another node of the same RabbitMQ cluster, a host name instead of an address) may still reach the very queue the
+/// link consumes: deleting it as left behind would discard what it holds and lose what the upstream publishes until the
+/// new run has declared it again. Connecting to both sides is the only way to tell.
+/// </summary>
+internal static class UpstreamCluster
+{
+    /// <summary>How long finding out may take, both sides together: a reload waits for it.</summary>
+    public static readonly TimeSpan Within = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Whether <paramref name="before"/> and <paramref name="after"/> (each an upstream's URIs) reach one cluster and virtual
+    /// host, by the names the first URI of each that answers gives. False when either cannot tell: no URI answered within
+    /// <see cref="Within"/>, or the broker gives no cluster name.
+    /// </summary>
+    /// <returns>The shared cluster name and virtual host, or null.</returns>
+    public static async Task<(string ClusterName, string VirtualHost)?> SharedAsync(IReadOnlyList<string> before, IReadOnlyList<string> after, string connectionName, TransportResolver transports, TimeProvider time)
+    {
+        using var deadline = new CancellationTokenSource(Within, time);
+        var (old, now) = (OfAsync(before, connectionName, transports, time, deadline.Token), OfAsync(after, connectionName, transports, time, deadline.Token));
+        await Task.WhenAll(old, now).ConfigureAwait(false);
+        return old.Result is { } shared && shared == now.Result ? shared : null;
+    }
+
+    private static async Task<(string ClusterName, string VirtualHost)?> OfAsync(IReadOnlyList<string> uris, string connectionName, TransportResolver transports, TimeProvider time, CancellationToken cancellationToken)
+    {
+        foreach (var uri in uris)
+        {
+            if (!transports.TryResolve(uri, out var transport))
+            {
+                continue;
+            }
+
+            try
+            {
+                var connection = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), time, cancellationToken).ConfigureAwait(false);
+                await using (connection.ConfigureAwait(false))
+                {
+                    return connection.ClusterName is { Length: > 0 } name ? (name, connection.VirtualHost) : null;
+                }
+            }
+            catch (TransportException)
+            {
+                // The next URI, as a link's connect would.
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return null;
+            }
+        }
+
+        return null;
+    }
+}

@@ -53,8 +53,18 @@ internal sealed class LinkReconciler
         _loggerFactory = loggerFactory;
         _logger = logger;
         _time = time;
-        _sweep = ownership is null ? null : new RemovedLinkSweep(ownership, downstream, transports, _links.ContainsKey, RunsFrom, ConsumesQueueOf, logger, time);
+        _sweep = ownership is null ? null : new RemovedLinkSweep(ownership, downstream, transports, _links.ContainsKey, RunsFrom, ConsumesQueueOf, SameKindSuccessor, logger, time);
     }
+
+    /// <summary>
+    /// The definition this instance runs the link of <paramref name="old"/> under now, when it declares the same kind of
+    /// upstream queue (<see cref="ITransport.UpstreamQueueKind"/>) as <paramref name="old"/>, whatever broker its URIs name.
+    /// </summary>
+    private LinkDefinition? SameKindSuccessor(LinkDefinition old) =>
+        _links.TryGetValue(old.Id, out var link)
+        && KindOf(old.Upstream.Uris[0], old.UpstreamExchange) == KindOf(link.Definition.Upstream.Uris[0], link.Definition.UpstreamExchange)
+            ? link.Definition
+            : null;
 
     /// <summary>
     /// Whether this instance runs the link of <paramref name="definition"/> again from a broker it used, with the same kind of

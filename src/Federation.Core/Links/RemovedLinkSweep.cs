@@ -36,6 +36,7 @@ internal sealed class RemovedLinkSweep
     private readonly Func<string, bool> _hasLink;
     private readonly Func<LinkDefinition, bool> _runsFrom;
     private readonly Func<LinkDefinition, LinkDefinition, bool> _consumesQueueOf;
+    private readonly Func<LinkDefinition, LinkDefinition?> _sameKindSuccessor;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
@@ -45,10 +46,12 @@ internal sealed class RemovedLinkSweep
     /// <param name="hasLink">Whether this instance runs a link with the id again (a later reload brought it back).</param>
     /// <param name="runsFrom">Whether this instance runs the link of a definition again from a broker that definition reaches, with the same kind of queue.</param>
     /// <param name="consumesQueueOf">Whether a link of the first definition consumes the upstream queue that one of the second left (same broker, same kind of queue).</param>
+    /// <param name="sameKindSuccessor">The definition this instance runs a link under now, when it declares the same kind of upstream queue as the given one (any broker), else null.</param>
     /// <param name="logger">The supervisor's logger.</param>
     /// <param name="time">The clock the wait is measured on.</param>
-    public RemovedLinkSweep(LinkOwnership ownership, DownstreamHandle downstream, TransportResolver transports, Func<string, bool> hasLink, Func<LinkDefinition, bool> runsFrom, Func<LinkDefinition, LinkDefinition, bool> consumesQueueOf, ILogger logger, TimeProvider time)
+    public RemovedLinkSweep(LinkOwnership ownership, DownstreamHandle downstream, TransportResolver transports, Func<string, bool> hasLink, Func<LinkDefinition, bool> runsFrom, Func<LinkDefinition, LinkDefinition, bool> consumesQueueOf, Func<LinkDefinition, LinkDefinition?> sameKindSuccessor, ILogger logger, TimeProvider time)
     {
+        _sameKindSuccessor = sameKindSuccessor;
         _runsFrom = runsFrom;
         _consumesQueueOf = consumesQueueOf;
         _ownership = ownership;
@@ -257,6 +260,15 @@ internal sealed class RemovedLinkSweep
         if (others.Count > 0)
         {
             Log.MovedLinkQueueStillKept(_logger, definition.Id, $"instance(s) {string.Join(", ", others)} still have the link from that upstream");
+            return;
+        }
+
+        // Other URIs may reach the same cluster (another node, a host name for an address): then the old queue is the one
+        // this instance's link consumes now.
+        if (_sameKindSuccessor(definition) is { } successor
+            && await UpstreamCluster.SharedAsync(definition.Upstream.Uris, successor.Upstream.Uris, UpstreamNaming.ConnectionName(definition.Upstream.UpstreamName, definition.PolicyName), _transports, _time, cancellationToken).ConfigureAwait(false) is { } same)
+        {
+            Log.MovedLinkQueueStillKept(_logger, definition.Id, $"this instance runs the link from the same upstream cluster ('{PrintableText.Escape(same.ClusterName)}', vhost '{PrintableText.Escape(same.VirtualHost)}') under other URIs: it is the queue the link consumes");
             return;
         }
 

@@ -20,11 +20,14 @@ internal static class UpstreamCluster
     /// <see cref="Within"/>, or the broker gives no cluster name.
     /// </summary>
     /// <returns>The shared cluster name and virtual host, or null.</returns>
-    public static async Task<(string ClusterName, string VirtualHost)?> SharedAsync(IReadOnlyList<string> before, IReadOnlyList<string> after, string connectionName, TransportResolver transports, TimeProvider time)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired.</exception>
+    public static async Task<(string ClusterName, string VirtualHost)?> SharedAsync(IReadOnlyList<string> before, IReadOnlyList<string> after, string connectionName, TransportResolver transports, TimeProvider time, CancellationToken cancellationToken = default)
     {
-        using var deadline = new CancellationTokenSource(Within, time);
+        using var limit = new CancellationTokenSource(Within, time);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(limit.Token, cancellationToken);
         var (old, now) = (OfAsync(before, connectionName, transports, time, deadline.Token), OfAsync(after, connectionName, transports, time, deadline.Token));
         await Task.WhenAll(old, now).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
         return old.Result is { } shared && shared == now.Result ? shared : null;
     }
 

@@ -98,6 +98,42 @@ public sealed class MovedLinkQueueSweepTests : IAsyncLifetime
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
+    public async Task A_link_every_instance_points_at_another_address_of_the_same_broker_keeps_its_queue(bool holderReloadsFirst)
+    {
+        // alias-of-U reaches U, as a host name reaches its address or another node its cluster: only connecting tells.
+        var transport = new AddressAliasTransport(_deletions!);
+        foreach (var instance in new[] { "host-a", "host-b" })
+        {
+            var engine = new FederationEngine(Options(instance, "U"), [transport], _logs.AsFactory(), timeProvider: _time);
+            _engines.Add(instance, engine);
+            await engine.StartAsync(CancellationToken.None);
+        }
+
+        var queue = UpstreamNaming.QueueName("upstream", "D", "/", "fed", "/");
+        var upstream = _bed.Broker("U");
+        await AdvanceUntilAsync(() => upstream.QueueExists("/", queue) && States() == "Running,Waiting", TimeSpan.FromSeconds(30));
+        var settled = _time.GetUtcNow();
+        await AdvanceUntilAsync(() => _time.GetUtcNow() - settled >= TimeSpan.FromSeconds(5) && States() == "Running,Waiting", TimeSpan.FromSeconds(20));
+
+        var holder = _engines.Single(e => e.Value.GetLinks()[0].State == LinkState.Running).Key;
+        var other = _engines.Keys.Single(k => k != holder);
+        var order = holderReloadsFirst ? new[] { holder, other } : [other, holder];
+        await _engines[order[0]].UpdateAsync(Options(order[0], "alias-of-U"), CancellationToken.None);
+        var first = _time.GetUtcNow();
+        await AdvanceUntilAsync(() => _time.GetUtcNow() - first >= TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2));
+        await _engines[order[1]].UpdateAsync(Options(order[1], "alias-of-U"), CancellationToken.None);
+
+        // Well past every second look (the sweep waits LiveFor plus a heartbeat): the queue the link consumes stays.
+        var reloaded = _time.GetUtcNow();
+        await AdvanceUntilAsync(() => _time.GetUtcNow() - reloaded >= TimeSpan.FromSeconds(30) && States() == "Running,Waiting", TimeSpan.FromSeconds(60));
+        Assert.True(upstream.QueueExists("/", queue), Describe());
+        Assert.Empty(_logs.WithId(1028));
+        Assert.Empty(_logs.WithId(2025));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
     public async Task A_link_every_instance_switches_to_another_kind_of_queue_leaves_no_queue_of_the_old_kind(bool holderReloadsFirst)
     {
         // Kind B's objects have names of their own, as a JetStream durable consumer and a core NATS link's queue are apart.

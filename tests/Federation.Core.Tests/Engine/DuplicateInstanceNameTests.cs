@@ -204,6 +204,24 @@ public sealed class DuplicateInstanceNameTests : IAsyncLifetime
         Assert.Equal(Links, Running(first) + Running(other));
     }
 
+    [Fact]
+    public async Task A_restart_under_the_same_name_is_a_restart_not_a_namesake()
+    {
+        var (first, firstLogs) = await StartAsync("host-a", "^many\\.");
+        var (other, _) = await StartAsync("host-b", "^many\\.");
+        await AdvanceUntilAsync(() => Running(first) + Running(other) == Links, TimeSpan.FromSeconds(10));
+        await first.StopAsync(CancellationToken.None);
+
+        var (restarted, restartedLogs) = await StartAsync("host-a", "^many\\.");
+        var since = _time.GetUtcNow();
+        await AdvanceUntilAsync(() => _time.GetUtcNow() - since >= TimeSpan.FromSeconds(15) && Running(restarted) > 0 && Running(restarted) + Running(other) == Links, TimeSpan.FromSeconds(30));
+        Assert.DoesNotContain(restartedLogs.Entries, e => e.EventId.Id is NamesakeHeard or NamesakeStandingAside);
+        Assert.DoesNotContain(firstLogs.Entries, e => e.EventId.Id is NamesakeHeard or NamesakeStandingAside);
+        Assert.Null(restarted.InstanceConflict);
+        Assert.Null(other.InstanceConflict);
+        Assert.Equal(["host-a", "host-b"], other.Ownership!.LiveInstances);
+    }
+
     private static int Running(FederationEngine engine) => engine.GetLinks().Count(l => l.State == LinkState.Running);
 
     private async Task<(FederationEngine Engine, CapturingLoggerProvider Logs)> StartAsync(string instance, string pattern = "^fed$")

@@ -260,6 +260,12 @@ internal sealed class LinkOwnership
             }
 
             actions = DecideNamesakeUnderLock(notices);
+
+            // A run that stands aside itself says so (event 1215), not that a later one does.
+            if (_asideFor is not null)
+            {
+                notices.RemoveAll(n => n.Kind == NamesakeNoticeKind.Heard);
+            }
         }
 
         Run(actions);
@@ -315,7 +321,6 @@ internal sealed class LinkOwnership
 
         if (_asideFor is { } first)
         {
-            notices.RemoveAll(n => n.Kind == NamesakeNoticeKind.Heard && n.Incarnation == first.Incarnation);
             notices.Add(new NamesakeNotice(NamesakeNoticeKind.StandingAside, first.Incarnation, first.Started));
         }
         else

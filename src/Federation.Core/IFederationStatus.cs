@@ -24,6 +24,14 @@ public interface IFederationStatus
     string? DownstreamBlocked => null;
 
     /// <summary>
+    /// While another live instance of the federation announces itself under this instance's <c>InstanceName</c> (an
+    /// operator's mistake), what is wrong and how to fix it, naming the option and the name; <see langword="null"/> otherwise.
+    /// Of the runs that share a name the one that started first runs the links and the others stand aside, running none
+    /// until it stops; health is degraded on each of them meanwhile.
+    /// </summary>
+    string? InstanceConflict => null;
+
+    /// <summary>
     /// Every link, ordered by exchange, then upstream. While the downstream is not connected this includes the links that
     /// wait for it to start (<see cref="LinkState.Starting"/>, with the ids they will have), as far as they are known
     /// without it: those the engine ran on the same downstream before (a reload with a new password, a lost connection),

@@ -104,6 +104,38 @@ public sealed class LinkLeaseTests(FederationNodesFixture nodes) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task Of_two_engines_with_one_instance_name_the_later_stands_aside_and_takes_over_losing_nothing_when_the_first_stops()
+    {
+        // One configuration with its InstanceName copied to two hosts, with the default cleanup: before, the first's clean
+        // stop heard no other instance (the roster ignores its own name), deleted the upstream queue as the last one, and
+        // what the upstream routed until the second declared it again was lost. The start time and the stand-aside mark
+        // travel as AMQP header strings (read back as bytes), unlike in memory.
+        var (a, _) = await StartEngineAsync("host-a", cleanup: ResourceCleanupMode.Default, spread: true);
+        await WaitForAsync(a, LinkState.Running);
+        var (b, _) = await StartEngineAsync("host-a", cleanup: ResourceCleanupMode.Default, spread: true);
+        var conflict = await Poll.UntilAsync(() => Task.FromResult(b.InstanceConflict), "the second engine should say that it stands aside");
+        Assert.Contains("Federation:InstanceName 'host-a'", conflict, StringComparison.Ordinal);
+        Assert.Contains("stands aside", conflict, StringComparison.Ordinal);
+        var waiting = await Poll.UntilAsync(
+            () => Task.FromResult(b.GetLinks().FirstOrDefault(l => l.Exchange == exchange && l.State == LinkState.Waiting && l.Waiting?.Contains("stands aside", StringComparison.Ordinal) == true)),
+            $"the second engine's link should wait, standing aside; it is {string.Join(", ", b.GetLinks().Select(l => $"{l.State} {l.Waiting}"))}");
+        Assert.Contains("Federation:InstanceName 'host-a'", waiting.Waiting, StringComparison.Ordinal);
+        Assert.NotNull(a.InstanceConflict);
+        Assert.Equal(LinkState.Running, Assert.Single(a.GetLinks(), l => l.Exchange == exchange).State);
+
+        await using var census = await ConsumerCensus.StartAsync(await OpenChannelAsync(nodes.Upstream.AmqpPort), UpstreamQueue);
+        await PublishAsync(0, 500);
+        await a.StopAsync(CancellationToken.None);
+        await PublishAsync(500, 1000); // nobody runs the link now: they wait in the upstream queue, which the stop kept
+        await WaitForAsync(b, LinkState.Running, TakeOver);
+        await PublishAsync(1000, 1500);
+
+        await ExpectEachOnceAsync(1500);
+        Assert.Equal(1, census.MostAtOnce);
+        Assert.Null(b.InstanceConflict);
+    }
+
+    [Fact]
     public async Task A_lease_queue_deleted_by_an_operator_is_lost_at_once_so_the_link_never_runs_on_two_engines()
     {
         var (a, _) = await StartEngineAsync("host-a");

@@ -29,8 +29,14 @@ internal static partial class Log
     [LoggerMessage(1209, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}): instance '{Other}' holds it as well, under a lease that does not exclude lease '{Lease}' of this instance '{Instance}', so it ran twice; this instance stopped it (its upstream queue stays) and yields to '{Other}', the first by name, asking for the lease again once '{Other}' no longer holds the link. Fix the lease settings or configuration (see event 1205)")]
     public static partial void LinkYielded(ILogger logger, string linkId, string exchange, string upstream, string instance, string lease, string other);
 
-    [LoggerMessage(1210, LogLevel.Warning, "Instance '{Instance}' of federation '{Cluster}' hears another instance with the same InstanceName '{Instance}' (run {Incarnation}, not this one's {Own}): both take the links that placement gives '{Instance}', so the links do not spread, and status, heartbeats and logs cannot tell the two apart (each link still runs once: the leases decide). Give each instance its own Federation:InstanceName, or leave it unset (machine:pid)")]
+    [LoggerMessage(1210, LogLevel.Warning, "Instance '{Instance}' of federation '{Cluster}' hears another instance with the same InstanceName '{Instance}' (run {Incarnation}, not this one's {Own}), which started later: that one stands aside and runs no link (it logs event 1215 and reports health degraded), and this run goes on running the links placed on '{Instance}'. Give each instance its own Federation:InstanceName, or leave it unset (machine:pid)")]
     public static partial void NamesakeHeard(ILogger logger, string instance, string cluster, string incarnation, string own);
+
+    [LoggerMessage(1215, LogLevel.Error, "Instance '{Instance}' of federation '{Cluster}' stands aside: another instance runs with the same Federation:InstanceName '{Instance}' (run {Incarnation}, not this one's {Own}) and started first, so this run lets go of every link lease it holds (the upstream queues stay), runs no link and reports health degraded until that run stops, then takes over. Two instances must not share a name: give each its own Federation:InstanceName, or leave it unset (machine:pid)")]
+    public static partial void NamesakeStandingAside(ILogger logger, string instance, string cluster, string incarnation, string own);
+
+    [LoggerMessage(1216, LogLevel.Information, "Instance '{Instance}' of federation '{Cluster}' no longer hears run {Incarnation} of its name (it stopped or went silent): this run ({Own}) runs links again")]
+    public static partial void NamesakeResumed(ILogger logger, string instance, string cluster, string incarnation, string own);
 
     [LoggerMessage(1203, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) hands its lease over to instance '{Target}', where placement puts it now")]
     public static partial void LinkHandedOver(ILogger logger, string linkId, string exchange, string upstream, string target);

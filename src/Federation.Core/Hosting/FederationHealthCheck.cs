@@ -7,7 +7,8 @@ namespace Federation.Core.Hosting;
 /// <summary>
 /// Health from every link's state: unhealthy without a downstream connection, degraded while any link is in error or
 /// another instance holds a link's lease as well (<see cref="LinkStatus.AlsoHeldBy"/>), another federation runs the same link
-/// (<see cref="LinkStatus.AlsoFederatedBy"/>), or while the downstream blocks
+/// (<see cref="LinkStatus.AlsoFederatedBy"/>), another instance runs under this one's name
+/// (<see cref="IFederationStatus.InstanceConflict"/>), or while the downstream blocks
 /// publishing (<see cref="IFederationStatus.DownstreamBlocked"/>), healthy otherwise. Register it with <c>services.AddHealthChecks().AddCheck&lt;FederationHealthCheck&gt;("federation")</c>.
 /// </summary>
 public sealed class FederationHealthCheck(IFederationStatus status) : IHealthCheck
@@ -36,12 +37,21 @@ public sealed class FederationHealthCheck(IFederationStatus status) : IHealthChe
         var twice = links.Where(l => l.AlsoHeldBy is { Count: > 0 }).ToList();
         var doubled = links.Where(l => l.AlsoFederatedBy is { Count: > 0 }).ToList();
         var blocked = status.DownstreamBlocked;
-        if (failed.Count == 0 && twice.Count == 0 && doubled.Count == 0 && blocked is null)
+        var conflict = status.InstanceConflict;
+        if (failed.Count == 0 && twice.Count == 0 && doubled.Count == 0 && blocked is null && conflict is null)
         {
             return Task.FromResult(HealthCheckResult.Healthy($"{links.Count} link(s){DescribeWaiting(links)}, downstream connected as '{status.ClusterName}'.", data));
         }
 
         var problems = new List<string>(3);
+        if (conflict is not null)
+        {
+            // A configuration mistake rather than a failure: degraded, not unhealthy, since restarting (what an orchestrator does
+            // with an unhealthy instance) cannot fix it, and the run that stands aside is a ready standby for the one that acts.
+            data["instance_conflict"] = conflict;
+            problems.Add(conflict.TrimEnd('.'));
+        }
+
         if (blocked is not null)
         {
             // Every link reads as running, yet nothing reaches the downstream; only the upstream queues' growth shows it.

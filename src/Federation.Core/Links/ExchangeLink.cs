@@ -435,9 +435,14 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private async Task HandOverAsync(string uri)
     {
         var yieldingTo = _lease.Gate?.YieldingTo;
+        var standingAside = _lease.Gate?.StandingAside == true;
         var target = yieldingTo ?? _lease.Gate?.HandedToInstance ?? "another instance";
         await _lease.ReleaseAsync().ConfigureAwait(false);
-        if (yieldingTo is not null)
+        if (standingAside)
+        {
+            // Event 1215 said why, once for all the links; the status says it for each as the link stands by.
+        }
+        else if (yieldingTo is not null)
         {
             Log.LinkYielded(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, _instanceName, _lease.Name, yieldingTo);
         }

@@ -82,7 +82,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     internal int LeaseWarningsKept => _presence?.LeaseWarningsKept ?? 0;
 
     /// <summary>Runs of another instance with this one's InstanceName that this instance currently hears (tests look).</summary>
-    internal int NamesakesKept => _presence?.NamesakesKept ?? 0;
+    internal int NamesakesKept => _ownership?.NamesakesKept ?? 0;
 
     /// <summary>What this instance has heard of the others, with link leases; null without (tests look).</summary>
     internal LinkOwnership? Ownership => _ownership;
@@ -98,6 +98,9 @@ internal sealed class LinkSupervisor : IAsyncDisposable
 
     /// <summary>Why the connected downstream blocks publishing (a resource alarm), or null. Any thread.</summary>
     public string? DownstreamBlocked => _downstream.BlockedReason;
+
+    /// <summary>See <see cref="IFederationStatus.InstanceConflict"/>.</summary>
+    public string? InstanceConflict => _ownership?.NamesakeConflict;
 
     /// <summary>
     /// Status entries of every link, ordered by exchange then upstream: those that run, and while the downstream is not

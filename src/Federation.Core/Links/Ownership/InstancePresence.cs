@@ -33,11 +33,6 @@ internal sealed class InstancePresence : IAsyncDisposable
     private readonly Lock _leasesWarnedSync = new();
     private readonly HashSet<(string Incarnation, string Leases)> _leasesWarned = [];
 
-    // Runs of another instance with this one's InstanceName (an operator's mistake), by incarnation, with when each was
-    // last heard: one warning per run. The roster ignores heartbeats under this instance's own name, so a run is
-    // forgotten here once it has been silent for the presence timeout or said it leaves (guarded by _leasesWarnedSync).
-    private readonly Dictionary<string, DateTimeOffset> _namesakes = new(StringComparer.Ordinal);
-
     // How many attempts to announce failed in a row: the first of a run is a warning, the rest debug, and the first
     // success after them says so once.
     private int _failures;
@@ -220,25 +215,24 @@ internal sealed class InstancePresence : IAsyncDisposable
 
                 var alive = new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation).Encode();
                 var listClaims = true;
+                var started = _ownership.Started;
                 while (!connection.Completion.IsCompleted && !consumer.Completion.IsCompleted)
                 {
                     // Which links this instance waits for and holds changes from beat to beat; the rest of the message does not.
                     var (waiting, holding, standingBy, failing) = _ownership.LinkClaims();
-                    var properties = new MessageProperties
-                    {
-                        Headers = listClaims ? new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation, waiting, holding, _leasesHere, standingBy, failing, _ownership.Upstreams).Headers() : null,
-                    };
-
+                    // When this run started and whom it stands aside for go in every heartbeat, with or without the links: runs
+                    // of one name that could not tell each other apart would both stand aside (see NamesakeRuns).
+                    var message = new PresenceMessage(Leaving: false, _ownership.Instance, _ownership.Incarnation, waiting, holding, _leasesHere, standingBy, failing, _ownership.Upstreams, started, _ownership.StandingAsideFor);
                     try
                     {
-                        await BeatAsync(properties).ConfigureAwait(false);
+                        await BeatAsync(new MessageProperties { Headers = message.Headers(listLinks: listClaims) }).ConfigureAwait(false);
                     }
-                    catch (MessageRefusedException) when (properties.Headers is not null)
+                    catch (MessageRefusedException) when (listClaims)
                     {
                         // The list does not fit (a downstream with a small frame_max or max_payload): heartbeats say nothing of
                         // links from now on, as an older instance's do, rather than not at all.
                         listClaims = false;
-                        await BeatAsync(new MessageProperties()).ConfigureAwait(false);
+                        await BeatAsync(new MessageProperties { Headers = message.Headers(listLinks: false) }).ConfigureAwait(false);
                     }
 
                     if (beacons is not null && !await beacons.BeatAsync(_ownership.HeldFlows(), cancellationToken).ConfigureAwait(false))
@@ -355,13 +349,23 @@ internal sealed class InstancePresence : IAsyncDisposable
 
         switch (PresenceMessage.Decode(delivery.Body.Span, delivery.Properties.Headers))
         {
+            case { Leaving: true } leaving when IsNamesake(leaving):
+                LogNamesakes(_ownership.LeftNamesake(leaving.Incarnation));
+                break;
             case { Leaving: true } leaving:
-                ForgetNamesake(leaving);
                 _ownership.Left(leaving.Instance, leaving.Incarnation);
                 break;
+            case { } alive when IsNamesake(alive):
+                LogNamesakes(_ownership.HeardNamesake(alive.Incarnation, alive.Started, alive.Waiting, alive.Holding, alive.StandingBy));
+                break;
             case { } alive:
-                NoticeNamesake(alive);
-                _ownership.Heard(alive.Instance, alive.Incarnation, alive.Waiting, alive.Holding, alive.StandingBy, alive.Failing, alive.Upstreams);
+                // A run that stands aside for an earlier run of its name does not speak for that name: the roster keeps the
+                // run that acts under it, rather than flip between the two at every heartbeat.
+                if (alive.AsideFor is null)
+                {
+                    _ownership.Heard(alive.Instance, alive.Incarnation, alive.Waiting, alive.Holding, alive.StandingBy, alive.Failing, alive.Upstreams);
+                }
+
                 NoticeLeases(alive);
                 break;
         }
@@ -392,48 +396,32 @@ internal sealed class InstancePresence : IAsyncDisposable
         Log.LeasesElsewhere(_logger, _ownership.Instance, _announcedOn?.ClusterName ?? "?", PrintableText.Escape(alive.Instance), here, PrintableText.Escape(there));
     }
 
+    /// <summary>Another run under this instance's own name (an operator's mistake), not this run's own heartbeat.</summary>
+    private bool IsNamesake(PresenceMessage message) =>
+        string.Equals(message.Instance, _ownership.Instance, StringComparison.Ordinal) && !string.Equals(message.Incarnation, _ownership.Incarnation, StringComparison.Ordinal);
+
     /// <summary>
-    /// Warns, once per run of the other instance, when another instance announces itself under this one's InstanceName:
-    /// nothing else would say so. Placement and the roster go by name, so neither instance sees the other; both ask for
-    /// the links placed on that name (the leases keep each link on one of them), and status names the same holder for
-    /// both.
+    /// Logs what changed about the runs under this instance's name: once per later run heard (this run acts), once when
+    /// this run starts standing aside for an earlier one, once when it acts again. Never per heartbeat.
     /// </summary>
-    private void NoticeNamesake(PresenceMessage alive)
+    private void LogNamesakes(IReadOnlyList<NamesakeNotice> notices)
     {
-        if (!string.Equals(alive.Instance, _ownership.Instance, StringComparison.Ordinal) || string.Equals(alive.Incarnation, _ownership.Incarnation, StringComparison.Ordinal))
+        var instance = PrintableText.Escape(_ownership.Instance);
+        var cluster = _announcedOn?.ClusterName ?? "?";
+        foreach (var notice in notices)
         {
-            return;
-        }
-
-        bool first;
-        lock (_leasesWarnedSync)
-        {
-            first = !_namesakes.ContainsKey(alive.Incarnation);
-            _namesakes[alive.Incarnation] = _time.GetUtcNow();
-        }
-
-        if (first)
-        {
-            Log.NamesakeHeard(_logger, PrintableText.Escape(_ownership.Instance), _announcedOn?.ClusterName ?? "?", PrintableText.Escape(alive.Incarnation), _ownership.Incarnation);
-        }
-    }
-
-    private void ForgetNamesake(PresenceMessage leaving)
-    {
-        lock (_leasesWarnedSync)
-        {
-            _namesakes.Remove(leaving.Incarnation);
-        }
-    }
-
-    /// <summary>How many runs of another instance with this one's name are remembered as warned about (tests look).</summary>
-    internal int NamesakesKept
-    {
-        get
-        {
-            lock (_leasesWarnedSync)
+            var other = PrintableText.Escape(notice.Incarnation);
+            switch (notice.Kind)
             {
-                return _namesakes.Count;
+                case NamesakeNoticeKind.Heard:
+                    Log.NamesakeHeard(_logger, instance, cluster, other, _ownership.Incarnation);
+                    break;
+                case NamesakeNoticeKind.StandingAside:
+                    Log.NamesakeStandingAside(_logger, instance, cluster, other, _ownership.Incarnation);
+                    break;
+                case NamesakeNoticeKind.Resumed:
+                    Log.NamesakeResumed(_logger, instance, cluster, other, _ownership.Incarnation);
+                    break;
             }
         }
     }
@@ -459,24 +447,13 @@ internal sealed class InstancePresence : IAsyncDisposable
             {
                 _leasesWarned.RemoveWhere(warned => !_ownership.Knows(warned.Incarnation));
             }
-
-            if (_namesakes.Count > 0)
-            {
-                var silentSince = _time.GetUtcNow() - _ownership.Timings.LiveFor;
-                foreach (var (incarnation, heard) in _namesakes.ToList())
-                {
-                    if (heard < silentSince)
-                    {
-                        _namesakes.Remove(incarnation);
-                    }
-                }
-            }
         }
     }
 
     private void TickAndLog(string? clusterName)
     {
         ForgetGoneWarnings();
+        LogNamesakes(_ownership.ExpireNamesakes());
         foreach (var shared in _ownership.Tick())
         {
             if (shared.Others is { } others)

@@ -21,6 +21,10 @@ internal sealed class LinkOwnership
     private int _unsettled;
     private IReadOnlyDictionary<string, IReadOnlySet<string>>? _upstreams;
     private readonly OtherFederations _otherFederations = new();
+    private readonly NamesakeRuns _namesakes = new();
+
+    // The earlier run of this instance's name that this one stands aside for (it runs no link meanwhile), or null.
+    private NamesakeRuns.Run? _asideFor;
 
     // Whether some instance's last heartbeat said a link fails there (see Fails); may lag a silent instance's expiry, which
     // only costs a lock.
@@ -36,6 +40,7 @@ internal sealed class LinkOwnership
         Incarnation = Guid.NewGuid().ToString("N");
         Timings = timings;
         _time = time;
+        Started = time.GetUtcNow();
         _roster = new InstanceRoster(timings);
         _live = [instance];
     }
@@ -47,6 +52,56 @@ internal sealed class LinkOwnership
     public string Incarnation { get; }
 
     public OwnershipTimings Timings { get; }
+
+    /// <summary>When this run started, as its heartbeats say: of several runs with one name, the first acts (see <see cref="NamesakeRuns"/>).</summary>
+    public DateTimeOffset Started { get; }
+
+    /// <summary>The incarnation of the earlier run of this name that this one stands aside for, or null when this one acts.</summary>
+    public string? StandingAsideFor
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _asideFor?.Incarnation;
+            }
+        }
+    }
+
+    /// <summary>
+    /// What is wrong while another live run has this instance's name (whichever of the two acts), for health and status;
+    /// null otherwise.
+    /// </summary>
+    public string? NamesakeConflict
+    {
+        get
+        {
+            lock (_sync)
+            {
+                if (_namesakes.Count == 0)
+                {
+                    return null;
+                }
+
+                var fix = "Give each instance its own Federation:InstanceName (FederationOptions.InstanceName), or leave it unset (machine:pid)";
+                return _asideFor is { } first
+                    ? $"Another instance runs under this instance's name: Federation:InstanceName '{Instance}' is also the name of run {first.Incarnation}{DescribeStart(first.Started)}, which started first and runs the links; this run ({Incarnation}) stands aside and runs no link until that one stops. {fix}"
+                    : $"{_namesakes.Count} other instance(s) announce themselves under this instance's name, Federation:InstanceName '{Instance}'; this run ({Incarnation}) started first and runs the links, the other(s) stand aside and run none. {fix}";
+            }
+        }
+    }
+
+    /// <summary>How many other runs of this instance's name are known (tests look).</summary>
+    internal int NamesakesKept
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _namesakes.Count;
+            }
+        }
+    }
 
     /// <summary>The live instances, this one included, by name.</summary>
     public IReadOnlyList<string> LiveInstances
@@ -78,7 +133,12 @@ internal sealed class LinkOwnership
     {
         lock (_sync)
         {
-            return _roster.HavingLink(linkId, _time.GetUtcNow());
+            var having = _roster.HavingLink(linkId, _time.GetUtcNow());
+
+            // Another run of this instance's name takes the link over when this one stops: without it, a run that heard no
+            // other instance cleaned up as the last one and deleted the upstream queue under it (measured: 326 of 5,000
+            // messages lost at a SIGTERM).
+            return _namesakes.HaveLink(linkId) ? [.. having, Instance] : having;
         }
     }
 
@@ -175,6 +235,104 @@ internal sealed class LinkOwnership
 
         Run(actions);
     }
+
+    /// <summary>
+    /// A heartbeat of another run under this instance's own name (<paramref name="incarnation"/> is not this one's). Decides
+    /// which run acts under the name (see <see cref="NamesakeRuns.Preceding"/>); a run that stands aside lets go of every
+    /// lease it holds, as at a handover (the upstream queues stay), and asks for none until that run is gone.
+    /// </summary>
+    /// <param name="incarnation">The other run.</param>
+    /// <param name="started">When it started, as it says; null when it does not.</param>
+    /// <param name="waiting">The links it waits for; null when its heartbeat does not say.</param>
+    /// <param name="holding">The links it holds; null when its heartbeat does not say.</param>
+    /// <param name="standingBy">Its other links; null when its heartbeat does not say.</param>
+    /// <returns>What to log: a new run heard, or this run standing aside.</returns>
+    public IReadOnlyList<NamesakeNotice> HeardNamesake(string incarnation, DateTimeOffset? started, IReadOnlySet<string>? waiting = null, IReadOnlySet<string>? holding = null, IReadOnlySet<string>? standingBy = null)
+    {
+        var links = waiting is null || holding is null ? null : waiting.Concat(holding).Concat(standingBy ?? new HashSet<string>()).ToHashSet(StringComparer.Ordinal);
+        var notices = new List<NamesakeNotice>();
+        List<Action>? actions;
+        lock (_sync)
+        {
+            if (_namesakes.Heard(incarnation, started, _time.GetUtcNow(), links))
+            {
+                notices.Add(new NamesakeNotice(NamesakeNoticeKind.Heard, incarnation, started));
+            }
+
+            actions = DecideNamesakeUnderLock(notices);
+
+            // A run that stands aside itself says so (event 1215), not that a later one does.
+            if (_asideFor is not null)
+            {
+                notices.RemoveAll(n => n.Kind == NamesakeNoticeKind.Heard);
+            }
+        }
+
+        Run(actions);
+        return notices;
+    }
+
+    /// <summary>Another run of this instance's name said it leaves: if this one stood aside for it, it acts again at once.</summary>
+    public IReadOnlyList<NamesakeNotice> LeftNamesake(string incarnation)
+    {
+        var notices = new List<NamesakeNotice>();
+        List<Action>? actions = null;
+        lock (_sync)
+        {
+            if (_namesakes.Left(incarnation))
+            {
+                actions = DecideNamesakeUnderLock(notices);
+            }
+        }
+
+        Run(actions);
+        return notices;
+    }
+
+    /// <summary>Forgets the runs of this instance's name that went silent (see <see cref="Tick"/>): one killed, say.</summary>
+    public IReadOnlyList<NamesakeNotice> ExpireNamesakes()
+    {
+        var notices = new List<NamesakeNotice>();
+        List<Action>? actions = null;
+        lock (_sync)
+        {
+            if (_namesakes.Expire(_time.GetUtcNow() - Timings.LiveFor))
+            {
+                actions = DecideNamesakeUnderLock(notices);
+            }
+        }
+
+        Run(actions);
+        return notices;
+    }
+
+    /// <summary>
+    /// Recomputes which run of this name this one stands aside for; when that changed, every link looks again: the held ones
+    /// are handed over (this run stands aside) or the standing-by ones ask for their leases (it acts again).
+    /// </summary>
+    private List<Action>? DecideNamesakeUnderLock(List<NamesakeNotice> notices)
+    {
+        var previous = _asideFor;
+        _asideFor = _namesakes.Preceding(Started, Incarnation);
+        if (previous?.Incarnation == _asideFor?.Incarnation)
+        {
+            return null;
+        }
+
+        if (_asideFor is { } first)
+        {
+            notices.Add(new NamesakeNotice(NamesakeNoticeKind.StandingAside, first.Incarnation, first.Started));
+        }
+        else
+        {
+            notices.Add(new NamesakeNotice(NamesakeNoticeKind.Resumed, previous!.Incarnation, previous.Started));
+        }
+
+        return EvaluateUnderLock(placementChanged: true);
+    }
+
+    private static string DescribeStart(DateTimeOffset? started) =>
+        started is { } at ? $" (started {at.UtcDateTime:yyyy-MM-dd HH:mm:ss.fff} UTC)" : " (a version that does not say when it started)";
 
     /// <summary>A beacon of an instance of another federation on the same downstream (see <see cref="FederationBeacon"/>).</summary>
     public void HeardOtherFederation(FederationBeacon beacon)
@@ -430,6 +588,12 @@ internal sealed class LinkOwnership
 
     private string? RunnerUnderLock(LinkPlacementGate gate, string? placed, DateTimeOffset now)
     {
+        // The earlier run of this name runs the links under it.
+        if (_asideFor is not null)
+        {
+            return Instance;
+        }
+
         // A link this instance yielded runs on the holder it yielded to, whatever placement says.
         if (gate.YieldTo is { } yielded && _roster.HoldersOf(gate.LinkId, now).Contains(yielded, StringComparer.Ordinal))
         {
@@ -452,7 +616,14 @@ internal sealed class LinkOwnership
     /// Whether another live instance has <paramref name="linkId"/>, as its heartbeats say (see <see cref="OthersRunning"/>):
     /// only then can a link that fails here run elsewhere if this instance lets its lease go.
     /// </summary>
-    internal bool OthersHave(string linkId) => OthersRunning(linkId).Count > 0;
+    /// <remarks>A run that stands aside for this one's name does not count: it would not take the link.</remarks>
+    internal bool OthersHave(string linkId)
+    {
+        lock (_sync)
+        {
+            return _roster.HavingLink(linkId, _time.GetUtcNow()).Count > 0;
+        }
+    }
 
     internal Lock Sync => _sync;
 
@@ -469,6 +640,13 @@ internal sealed class LinkOwnership
         var (placed, rank) = Place(gate);
         preferred = placed;
         reason = null;
+        if (_asideFor is { } first)
+        {
+            preferred = Instance;
+            reason = $"another instance runs under this instance's name: Federation:InstanceName '{Instance}' is also the name of run {first.Incarnation}{DescribeStart(first.Started)}, which started first and runs the links under it; this run ({Incarnation}) stands aside, asks for no lease, and takes over when that run stops. Give each instance its own Federation:InstanceName, or leave it unset (machine:pid)";
+            return false;
+        }
+
         if (gate.YieldTo is { } yielded)
         {
             if (_roster.HoldersOf(gate.LinkId, now).Contains(yielded, StringComparer.Ordinal))
@@ -613,6 +791,10 @@ internal sealed class LinkOwnership
                 case GateState.Standby when placementChanged || MayTryUnderLock(gate, now, out _, out _):
                 case GateState.Polling when placementChanged:
                     gate.WakeUnderLock();
+                    break;
+                case GateState.Holding when gate.Handover is { IsCancellationRequested: false } handover && _asideFor is { } first:
+                    gate.HandedTo = (Instance, first.Incarnation);
+                    actions.Add(() => CancelQuietly(handover));
                     break;
                 case GateState.Holding when gate.Handover is { IsCancellationRequested: false } handover && ShouldHandOverUnderLock(gate, now):
                     actions.Add(() => CancelQuietly(handover));

@@ -274,6 +274,9 @@ internal sealed class LinkPlacementGate : IDisposable
     /// </summary>
     public bool OthersHaveLink => _owner.OthersHave(LinkId);
 
+    /// <summary>Whether this run stands aside for an earlier run of its instance name (see <see cref="NamesakeRuns"/>): it runs no link.</summary>
+    public bool StandingAside => _owner.StandingAsideFor is not null;
+
     /// <summary>The lease is no longer held (released, handed over or lost).</summary>
     public void Released()
     {

@@ -38,8 +38,22 @@ namespace Federation.Core.Links.Ownership;
 /// <see cref="UpstreamsHeader"/>; null when the message does not say. Read when a reload moves a link to another broker:
 /// the old broker's queue is kept only for an instance whose same-named upstream still reaches it.
 /// </param>
-internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null, IReadOnlySet<string>? Holding = null, string? Leases = null, IReadOnlySet<string>? StandingBy = null, IReadOnlySet<string>? Failing = null, IReadOnlyDictionary<string, IReadOnlySet<string>>? Upstreams = null)
+/// <param name="Started">
+/// When this run started (its own clock, to the millisecond), in the header <see cref="StartedHeader"/>; null when the
+/// message does not say. Of several runs with one name (an operator's mistake), the first acts (see <see cref="NamesakeRuns"/>).
+/// </param>
+/// <param name="AsideFor">
+/// The incarnation of the earlier run of the same name that this run stands aside for, in the header
+/// <see cref="AsideForHeader"/>; null while it acts. The other instances ignore such a heartbeat: the name is the other run's.
+/// </param>
+internal sealed record PresenceMessage(bool Leaving, string Instance, string Incarnation, IReadOnlySet<string>? Waiting = null, IReadOnlySet<string>? Holding = null, string? Leases = null, IReadOnlySet<string>? StandingBy = null, IReadOnlySet<string>? Failing = null, IReadOnlyDictionary<string, IReadOnlySet<string>>? Upstreams = null, DateTimeOffset? Started = null, string? AsideFor = null)
 {
+    /// <summary>The header with when the run started, in milliseconds since 1970 (UTC), as decimal text.</summary>
+    public const string StartedHeader = "x-federation-started";
+
+    /// <summary>The header with the incarnation of the earlier run of the same name that this run stands aside for.</summary>
+    public const string AsideForHeader = "x-federation-aside-for";
+
     /// <summary>The header with the ids of the links the instance waits for, separated by spaces (link ids are hex).</summary>
     public const string WaitingHeader = "x-federation-waiting";
 
@@ -75,6 +89,16 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
     public Dictionary<string, object?>? Headers(bool listLinks = true)
     {
         var headers = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (Started is { } started)
+        {
+            headers[StartedHeader] = started.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        if (AsideFor is not null)
+        {
+            headers[AsideForHeader] = AsideFor;
+        }
+
         if (Leases is not null)
         {
             headers[LeasesHeader] = Leases;
@@ -133,9 +157,15 @@ internal sealed record PresenceMessage(bool Leaving, string Instance, string Inc
 
         var parts = text.Split('\n', 3);
         return parts.Length == 3 && parts[0] is AliveWord or LeavingWord && parts[1].Length > 0 && parts[2].Length > 0
-            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadIds(headers, WaitingHeader), ReadIds(headers, HoldingHeader), ReadText(headers, LeasesHeader), ReadIds(headers, StandingByHeader), ReadIds(headers, FailingHeader), UpstreamFingerprints.Decode(ReadText(headers, UpstreamsHeader)))
+            ? new PresenceMessage(parts[0] == LeavingWord, parts[2], parts[1], ReadIds(headers, WaitingHeader), ReadIds(headers, HoldingHeader), ReadText(headers, LeasesHeader), ReadIds(headers, StandingByHeader), ReadIds(headers, FailingHeader), UpstreamFingerprints.Decode(ReadText(headers, UpstreamsHeader)), ReadStarted(headers), ReadText(headers, AsideForHeader))
             : null;
     }
+
+    private static DateTimeOffset? ReadStarted(IReadOnlyDictionary<string, object?>? headers) =>
+        long.TryParse(ReadText(headers, StartedHeader), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ms)
+        && ms <= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()
+            ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
+            : null;
 
     private static HashSet<string>? ReadIds(IReadOnlyDictionary<string, object?>? headers, string name) =>
         ReadText(headers, name) is { } text ? new HashSet<string>(text.Split(' ', StringSplitOptions.RemoveEmptyEntries), StringComparer.Ordinal) : null;

@@ -163,7 +163,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 
     /// <summary>
     /// True once the link's upstream queue is declared and bound upstream (a run of it reached running, or another instance
-    /// holds its lease and runs it); false when the link stopped before. Any thread.
+    /// holds its lease or, by its heartbeats, runs it); false when the link stopped before. Any thread.
     /// </summary>
     public Task<bool> Bound => _bound.Task;
 
@@ -497,6 +497,11 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 
         // Only an instance whose heartbeats claim the link: placement may name one that does not have it at all.
         _runningOnShown = _lease.Gate?.RunningOn;
+        if (_runningOnShown is { } runner && runner != _instanceName)
+        {
+            // That instance runs the link: its upstream queue is declared and bound there.
+            _bound.TrySetResult(true);
+        }
         if (first || reason != _waitingReason)
         {
             _waitingReason = reason;

@@ -190,4 +190,13 @@ internal static partial class Log
 
     [LoggerMessage(2031, LogLevel.Warning, "Policy '{Policy}' (pattern '{Pattern}') applies to none of the downstream's {Exchanges} exchange(s), so it federates nothing until an exchange it matches is declared: check the pattern (a typo, an unescaped or a missing character), and whether a policy of higher priority takes the exchanges it matches")]
     public static partial void PolicyAppliesToNone(ILogger logger, string policy, string pattern, int exchanges);
+
+    [LoggerMessage(2032, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) federates another downstream after a reload (another cluster name or virtual host): its upstream queue is kept, buffering what the upstream publishes, until the link of the new downstream from the same upstream exchange has declared and bound its own; then {Then}")]
+    public static partial void LinkRetiredKeepingQueue(ILogger logger, string linkId, string exchange, string upstream, string then);
+
+    [LoggerMessage(2033, LogLevel.Information, "Link {NewLinkId} forwarded what the upstream queue of link {LinkId}, which a reload that renamed the downstream replaced, held; upstream objects {Cleanup}")]
+    public static partial void RetiredQueueForwarded(ILogger logger, string newLinkId, string linkId, string cleanup);
+
+    [LoggerMessage(2034, LogLevel.Warning, "Link {NewLinkId} could not forward what the upstream queue of link {LinkId}, which a reload that renamed the downstream replaced, holds: {Cause}; trying again in {Delay}")]
+    public static partial void RetiredQueueForwardFailed(ILogger logger, string newLinkId, string linkId, string cause, TimeSpan delay);
 }

@@ -47,6 +47,17 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     // exchange deleted fails the session and the link reconnects at once, so the stop often comes in the middle of that
     // connect, with the queue of the run before still bound upstream.
     private volatile bool _upstreamReached;
+
+    // Whether a clean stop would have deleted the upstream queue: this instance held the link's lease (or the downstream
+    // has none) and its last attempt reached the upstream. Written by StopAsync once the run loop is over.
+    private volatile bool _heldUpstreamQueueAtStop;
+
+    // Completed with true once the link's upstream queue is declared and bound (a run reached running here, or another
+    // instance holds the lease and runs it), with false when the link stops first.
+    private readonly TaskCompletionSource<bool> _bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Whether it was this instance that bound it (a run reached running here), not another that holds the lease.
+    private volatile bool _boundHere;
     private Task? _loop;
     private LinkStatus _status;
     private readonly LinkLease _lease;
@@ -150,6 +161,24 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// True once the link's upstream queue is declared and bound upstream (a run of it reached running, or another instance
+    /// holds its lease or, by its heartbeats, runs it); false when the link stopped before. Any thread.
+    /// </summary>
+    public Task<bool> Bound => _bound.Task;
+
+    /// <summary>Once <see cref="Bound"/> is true: whether a run of this instance bound the queue (not another instance that holds the lease). Any thread.</summary>
+    public bool BoundHere => _boundHere;
+
+    /// <summary>
+    /// After <see cref="StopAsync"/>: whether the stop kept an upstream queue that a clean stop would have deleted (this
+    /// instance held the link's lease, or the downstream has none, and its last attempt reached the upstream).
+    /// </summary>
+    public bool HeldUpstreamQueueAtStop => _heldUpstreamQueueAtStop;
+
+    /// <summary>Whether the link was asked to stop. Any thread.</summary>
+    public bool Stopping => _stopping.IsCancellationRequested;
+
     /// <summary>Starts the run loop in the background.</summary>
     public void Start() => _loop = Task.Run(RunLoopAsync);
 
@@ -211,6 +240,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         if (_loop is not null)
         {
             await _loop.ConfigureAwait(false);
+            _heldUpstreamQueueAtStop = (_lease.Holding || _lease.DownstreamWithoutLeases) && _upstreamReached;
             if (_cleanupOnStop && !_sessionShutDownWithStop)
             {
                 await CleanUpBetweenRunsAsync(deadline).ConfigureAwait(false);
@@ -234,6 +264,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         // At an engine stop, a release the downstream does not answer goes on in the background once the stop's deadline
         // has passed: the connection's close, next, gives the lease up anyway.
         await _lease.ReleaseForGoodAsync(deadline).ConfigureAwait(false);
+        _bound.TrySetResult(false);
         _runningOnShown = null;
         SetStatus(LinkState.Shutdown, Status.Uri, null, null);
     }
@@ -471,6 +502,11 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 
         // Only an instance whose heartbeats claim the link: placement may name one that does not have it at all.
         _runningOnShown = _lease.Gate?.RunningOn;
+        if (_runningOnShown is { } runner && runner != _instanceName)
+        {
+            // That instance runs the link: its upstream queue is declared and bound there.
+            _bound.TrySetResult(true);
+        }
         if (first || reason != _waitingReason)
         {
             _waitingReason = reason;
@@ -511,6 +547,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _leaseShown = _lease.Name;
         _leaseHolderShown = attempt.Holder;
         _runningOnShown = attempt.Holder ?? _lease.Gate?.RunningOn;
+
+        // The holder runs the link: its upstream queue is declared and bound there.
+        _bound.TrySetResult(true);
         if (first || reason != _waitingReason)
         {
             _waitingReason = reason;
@@ -568,6 +607,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             // A transport's display URI should be redacted already; redacting again is a no-op then, and a safety net otherwise.
             var displayUri = UriRedaction.Redact(upstream.DisplayUri);
             SetStatus(LinkState.Running, displayUri, null, connectionName);
+            _boundHere = !_bound.Task.IsCompleted || _boundHere;
+            _bound.TrySetResult(true);
             _lease.Gate?.Succeeded();
             Log.LinkRunning(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, displayUri, session.QueueName, session.Generation);
             if (_failures.Up() is > 0 and var failed)

@@ -89,10 +89,7 @@ internal sealed partial class LinkSession
     {
         var upstreamExchange = _definition.UpstreamExchange;
         var upstreamVhost = _upstream.VirtualHost;
-        _entry = new ReceivedFromEntry(UriRedaction.Redact(_upstream.DisplayUri), upstreamExchange, false, _upstream.ClusterName, upstreamVhost);
-        _redeliveredEntry = _entry with { Redelivered = true };
-        _trailEntry = HopRules.SharedReceivedFrom(_entry);
-        _redeliveredTrailEntry = HopRules.SharedReceivedFrom(_redeliveredEntry);
+        InitializeTrailEntries();
         QueueName = UpstreamNaming.QueueName(upstreamExchange, _downstream.ClusterName, _downstream.VirtualHost, _definition.Exchange.Name, upstreamVhost);
 
         try
@@ -484,6 +481,7 @@ internal sealed partial class LinkSession
 
     private ValueTask OnDeliveryAsync(Delivery delivery, CancellationToken cancellationToken)
     {
+        CountDrainDelivery();
         if (!_accepting)
         {
             // Not ours to forward any more: left unacknowledged, it returns to the upstream queue when we close. One that

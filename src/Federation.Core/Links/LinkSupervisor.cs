@@ -381,9 +381,10 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         else
         {
             // Another downstream, or another cluster name (queue names and loop detection depend on it): start over.
-            // Stop the links first, while they still have their sessions, so that they clean up their upstream objects;
-            // the new links use other ids and queues, so what the old queues buffer is discarded, and said so.
-            await _links.StopAllForNewDownstreamAsync().ConfigureAwait(false);
+            // Stop the links first, while they still have their sessions; the new links use other ids and queues, so the
+            // old queues go once the new ones are bound: forwarded on the same broker and vhost, else discarded, and said so.
+            // Make before break: each old queue stays bound until the new link's queue is (see RetiredUpstreamQueues).
+            await _links.StopAllForNewDownstreamAsync(sameDownstream: !DownstreamChange.ReachesAnotherBroker(previous, definitions)).ConfigureAwait(false);
         }
 
         await _downstream.DisconnectAsync().ConfigureAwait(false);

@@ -16,31 +16,10 @@ internal static class UpstreamObjects
     /// <exception cref="BrokerUnreachableException">No URI of the upstream answered: the objects stay.</exception>
     public static async Task<(string Queue, long? Discarded)> DeleteAsync(LinkDefinition definition, TransportResolver transports, TimeProvider time, CancellationToken cancellationToken)
     {
-        // Every URI of an upstream reaches the same broker (cluster): the first that answers will do.
-        IBrokerConnection? upstream = null;
-        Exception? failure = null;
-        foreach (var uri in definition.Upstream.Uris)
-        {
-            try
-            {
-                var request = new ConnectionRequest(uri, UpstreamNaming.ConnectionName(definition.Upstream.UpstreamName, definition.PolicyName));
-                upstream = await ConnectDeadline.ConnectAsync(transports.Resolve(uri), request, time, cancellationToken).ConfigureAwait(false);
-                break;
-            }
-            catch (TransportException ex)
-            {
-                failure = ex;
-            }
-        }
-
-        if (upstream is null)
-        {
-            throw new BrokerUnreachableException($"No URI of upstream '{definition.Upstream.UpstreamName}' answered, so the queue of link {definition.Id} stays there.", failure);
-        }
-
+        var upstream = await ConnectAsync(definition, transports, time, cancellationToken).ConfigureAwait(false);
         await using (upstream.ConfigureAwait(false))
         {
-            var queue = UpstreamNaming.QueueName(definition.UpstreamExchange, definition.ClusterName, definition.VirtualHost, definition.Exchange.Name, upstream.VirtualHost);
+            var queue = QueueName(definition, upstream);
 
             // The deletion's own count, not one read before it: the upstream exchange routes to the queue until it is gone.
             var discarded = await upstream.DeleteQueueCountingDiscardedAsync(queue, cancellationToken).ConfigureAwait(false);
@@ -48,6 +27,32 @@ internal static class UpstreamObjects
             return (queue, discarded);
         }
     }
+
+    /// <summary>Connects to the first URI of the upstream of <paramref name="definition"/> that answers.</summary>
+    /// <exception cref="BrokerUnreachableException">No URI of the upstream answered.</exception>
+    public static async Task<IBrokerConnection> ConnectAsync(LinkDefinition definition, TransportResolver transports, TimeProvider time, CancellationToken cancellationToken)
+    {
+        // Every URI of an upstream reaches the same broker (cluster): the first that answers will do.
+        Exception? failure = null;
+        foreach (var uri in definition.Upstream.Uris)
+        {
+            try
+            {
+                var request = new ConnectionRequest(uri, UpstreamNaming.ConnectionName(definition.Upstream.UpstreamName, definition.PolicyName));
+                return await ConnectDeadline.ConnectAsync(transports.Resolve(uri), request, time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TransportException ex)
+            {
+                failure = ex;
+            }
+        }
+
+        throw new BrokerUnreachableException($"No URI of upstream '{definition.Upstream.UpstreamName}' answered, so the queue of link {definition.Id} stays there.", failure);
+    }
+
+    /// <summary>The name of the upstream queue of a link of <paramref name="definition"/> on <paramref name="upstream"/>.</summary>
+    public static string QueueName(LinkDefinition definition, IBrokerConnection upstream) =>
+        UpstreamNaming.QueueName(definition.UpstreamExchange, definition.ClusterName, definition.VirtualHost, definition.Exchange.Name, upstream.VirtualHost);
 
     /// <summary>
     /// Deletes both internal exchange generations of <paramref name="queue"/> and its sentinel. Both generations: which one

@@ -5,7 +5,8 @@ using Federation.Core.Model;
 namespace Federation.Amqp.IntegrationTests.Scenarios;
 
 /// <summary>
-/// Reloads that restart a link (prefetch-count 1000 -> 500, then <c>heartbeat=10</c> added to the upstream URI) while
+/// Reloads that restart a link (prefetch-count 1000 -> 500, then <c>heartbeat=10</c> added to the upstream URI; or another
+/// downstream cluster name, which gives the link another id and upstream queue) while
 /// messages flow from A to B at about 1,000 a second: the new run takes the upstream queue over, so nothing is lost.
 /// Before, each such reload stopped the link with cleanup, deleting the queue with what it buffered and dropping what A
 /// published until the new run had declared it again (a black-box review measured 15 to 130 lost per reload).
@@ -108,6 +109,39 @@ public sealed class ReloadWhileMessagesFlowScenarioTests(ThreeNodesFixture nodes
         // Publishing goes on until the event above has happened, however long it took on a loaded machine, and a while after.
         await AllArriveAsync(queue, await publishing.FinishAsync());
         Assert.Single(logs.Entries, e => e.EventId.Id == 2018);
+        Assert.DoesNotContain(logs.Entries, e => e.EventId.Id is 1028 or 2020);
+    }
+
+    [Fact]
+    public async Task A_reload_that_renames_the_downstream_while_messages_flow_loses_none()
+    {
+        var exchange = ScenarioContext.UniqueName("fed.reloadrename");
+        await context.DeclareExchangeAsync(nodes.B, exchange);
+        context.DeleteLater(nodes.A, exchange);
+        var queue = await context.BindQueueAsync(nodes.B, exchange, "key");
+        var logs = new CapturedLogs();
+        var engine = await context.StartEngineAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null)), loggerFactory: logs);
+        var first = await ScenarioContext.WaitForLinkAsync(engine, exchange, LinkState.Running);
+        await Management.WaitAsync(() => Management.FederationKeysAsync(nodes.A, exchange), keys => keys.SequenceEqual(["key"]), "A should hold B's binding");
+
+        var publishing = PacedPublishing.Start(await context.ChannelAsync(nodes.A), exchange);
+
+        // Another cluster name for the same downstream: the link gets another id and upstream queue. Before, the old queue
+        // was deleted as the link stopped, and what A published until the new link had bound its queue reached no queue (a
+        // black-box run lost 50 and counted 10). Now the old queue stays bound until the new one is, and the new link
+        // forwards what it holds before deleting it.
+        await Poll.UntilAsync(() => Task.FromResult(publishing.Published >= Before / 2 ? engine : null), "a quarter published");
+        var renamed = ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null));
+        renamed.ClusterName = nodes.B.ClusterName + "-renamed";
+        await engine.UpdateAsync(renamed, CancellationToken.None);
+        var second = await RestartedAsync(engine, first);
+        Assert.NotEqual(first.Id, second.Id);
+
+        // Publishing goes on until the event above has happened, however long it took on a loaded machine, and a while after.
+        await AllArriveAsync(queue, await publishing.FinishAsync());
+        var oldQueue = $"federation: {exchange} -> {nodes.B.ClusterName}";
+        await Management.WaitAsync(() => Management.NamesAsync(nodes.A, "queues"), names => !names.Any(n => n.StartsWith(oldQueue + ":", StringComparison.Ordinal) || n == oldQueue), "the old upstream queue should be deleted once forwarded");
+        Assert.Single(logs.Entries, e => e.EventId.Id == 2033);
         Assert.DoesNotContain(logs.Entries, e => e.EventId.Id is 1028 or 2020);
     }
 

@@ -234,36 +234,47 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_reload_that_changes_the_downstream_cluster_name_deletes_the_old_queue_and_says_how_many_messages_that_discards()
+    public async Task A_reload_that_changes_the_downstream_cluster_name_has_the_new_link_forward_what_the_old_queue_holds_then_deletes_it()
     {
-        var (engine, _) = await StartBufferingAsync();
+        var (engine, downstream) = await StartBufferingAsync();
+        var before = Assert.Single(engine.GetLinks());
 
-        // The queue name carries the cluster name: the new link (another id) declares another queue, the old one would be left behind.
+        // The queue name carries the cluster name: the new link (another id) declares another queue. The old one stays bound
+        // until the new one is (make before break), then the new link forwards what it holds (the same downstream broker,
+        // vhost and exchange, so exactly what the new link forwards) and deletes it. Before, it was deleted as the old link
+        // stopped, discarding what it held and what the upstream published until the new queue was bound.
         var renamed = Configuration(_ => { });
         renamed.ClusterName = "D2";
         await engine.UpdateAsync(renamed, CancellationToken.None);
 
-        Assert.False(_bed.Broker("U").QueueExists("/", UpstreamQueue));
-        var why = Assert.Single(_logs.WithId(2020));
-        Assert.Equal(LogLevel.Warning, why.Level);
-        Assert.Contains("federates another downstream", why.Message, StringComparison.Ordinal);
-        var discarded = Assert.Single(_logs.WithId(1028));
-        Assert.Equal(LogLevel.Warning, discarded.Level);
-        ReleaseHeld();
-        await Testbed.Eventually(() => engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U").QueueExists("/", "federation: upstream -> D2:fed.downstream"), () => "the link running under the new cluster name");
+        Assert.True(_bed.Broker("U").QueueExists("/", UpstreamQueue), "the old queue was deleted before the new link bound its own");
+        Assert.Contains("forwards what the old queue holds", Assert.Single(_logs.WithId(2032)).Message, StringComparison.Ordinal);
+        await Testbed.Eventually(
+            () =>
+            {
+                ReleaseHeld();
+                return engine.GetLinks() is [{ State: LinkState.Running }] && !_bed.Broker("U").QueueExists("/", UpstreamQueue)
+                    && downstream.Bodies.Contains("m1") && downstream.Bodies.Contains("m2");
+            },
+            () => $"D has [{string.Join(",", downstream.Bodies)}]; old queue there: {_bed.Broker("U").QueueExists("/", UpstreamQueue)}");
+        Assert.True(_bed.Broker("U").QueueExists("/", "federation: upstream -> D2:fed.downstream"), "the link runs under the new cluster name");
+        Assert.NotEqual(before.Id, Assert.Single(engine.GetLinks()).Id);
+        Assert.Contains(before.Id, Assert.Single(_logs.WithId(2033)).Message, StringComparison.Ordinal);
+        Assert.Empty(_logs.WithId(2020));
+        Assert.Empty(_logs.WithId(1028));
     }
 
     [Theory]
     [InlineData("another cluster-name", "?cluster-name=west")]
     [InlineData("the cluster-name taken off", "")]
-    public async Task A_reload_that_changes_the_cluster_name_in_the_downstream_uri_deletes_the_old_queue_and_says_so(string change, string query)
+    public async Task A_reload_that_changes_the_cluster_name_in_the_downstream_uri_forwards_the_old_queue_then_deletes_it(string change, string query)
     {
         // The same broker, no Federation:ClusterName, and the URI's own name (NATS cluster-name) changed: the links go by
         // another name, with other ids and queues. The reload took it for a new password: it kept the old queue for links
         // that never came back, so it stayed upstream, filling up, and nothing was logged.
         const string OldQueue = "federation: upstream -> east:fed.downstream";
         _bufferingQueue = OldQueue;
-        var (engine, _) = await StartBufferingAsync(downstreamUri: Testbed.Uri("D") + "?cluster-name=east");
+        var (engine, downstream) = await StartBufferingAsync(downstreamUri: Testbed.Uri("D") + "?cluster-name=east");
         var before = Assert.Single(engine.GetLinks());
         Assert.True(_bed.Broker("U").QueueExists("/", OldQueue), $"{change}: the link runs under the URI's name");
 
@@ -271,16 +282,50 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         renamed.Downstream.Uri = Testbed.Uri("D") + query;
         await engine.UpdateAsync(renamed, CancellationToken.None);
 
-        Assert.False(_bed.Broker("U").QueueExists("/", OldQueue), $"{change}: the old queue was left behind");
         Assert.Empty(_logs.WithId(2018));
-        Assert.Contains("federates another downstream", Assert.Single(_logs.WithId(2020)).Message, StringComparison.Ordinal);
-        Assert.Equal(LogLevel.Warning, Assert.Single(_logs.WithId(1028)).Level);
-        ReleaseHeld();
+        Assert.Single(_logs.WithId(2032));
         var newName = query.Length == 0 ? "D" : "west";
         await Testbed.Eventually(
-            () => engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U").QueueExists("/", $"federation: upstream -> {newName}:fed.downstream"),
-            () => $"{change}: the link running under '{newName}'");
+            () =>
+            {
+                ReleaseHeld();
+                return engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U").QueueExists("/", $"federation: upstream -> {newName}:fed.downstream")
+                    && !_bed.Broker("U").QueueExists("/", OldQueue) && downstream.Bodies.Contains("m1") && downstream.Bodies.Contains("m2");
+            },
+            () => $"{change}: the link running under '{newName}', the old queue forwarded ([{string.Join(",", downstream.Bodies)}]) and deleted ({!_bed.Broker("U").QueueExists("/", OldQueue)})");
         Assert.NotEqual(before.Id, Assert.Single(engine.GetLinks()).Id);
+        Assert.Single(_logs.WithId(2033));
+        Assert.Empty(_logs.WithId(2020));
+        Assert.Empty(_logs.WithId(1028));
+    }
+
+    [Fact]
+    public async Task A_reload_to_another_downstream_broker_deletes_the_old_queue_once_the_new_link_has_bound_its_own_and_says_how_many_messages_that_discards()
+    {
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D2"), "fed.downstream");
+        var (engine, _) = await StartBufferingAsync();
+
+        var moved = Configuration(_ => { });
+        moved.Downstream.Uri = Testbed.Uri("D2");
+        await engine.UpdateAsync(moved, CancellationToken.None);
+
+        // Another broker: what the old queue holds is not the new link's to forward. Still kept until the new queue is bound,
+        // so that what is published meanwhile is counted when it goes, rather than reach no queue.
+        Assert.Contains("it is deleted, discarding what it holds", Assert.Single(_logs.WithId(2032)).Message, StringComparison.Ordinal);
+        await Testbed.Eventually(
+            () =>
+            {
+                ReleaseHeld();
+                return engine.GetLinks() is [{ State: LinkState.Running }] && !_bed.Broker("U").QueueExists("/", UpstreamQueue) && _logs.WithId(1028).Count == 1;
+            },
+            () => "the old queue deleted once the link runs on the new downstream");
+        Assert.True(_bed.Broker("U").QueueExists("/", "federation: upstream -> D2:fed.downstream"));
+        var why = Assert.Single(_logs.WithId(2020));
+        Assert.Equal(LogLevel.Warning, why.Level);
+        Assert.Contains("federates another downstream", why.Message, StringComparison.Ordinal);
+        var discarded = Assert.Single(_logs.WithId(1028));
+        Assert.Equal(LogLevel.Warning, discarded.Level);
+        Assert.Contains("discards 3 message(s)", discarded.Message, StringComparison.Ordinal);
     }
 
     [Fact]

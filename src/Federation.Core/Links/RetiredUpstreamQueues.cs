@@ -1,0 +1,293 @@
+using Federation.Core.Diagnostics;
+using Federation.Core.Model;
+using Federation.Core.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Federation.Core.Links;
+
+/// <summary>
+/// The upstream queues of links that a reload changing the downstream's identity (another cluster name or virtual host)
+/// stopped: make before break. The new links have other ids and queue names, so the old queue would be left behind; but
+/// deleted at the stop, as it was, it took with it what it buffered and, since the new link's queue was bound only once the
+/// engine had connected to the new downstream, what the upstream published meanwhile reached no queue and was not counted
+/// (a black-box run lost 50 messages and counted 10). So the old queue stays bound, buffering, until the link of the new
+/// downstream that takes its place (same downstream exchange and upstream exchange, on the same upstream broker with the
+/// same kind of queue) has declared and bound its own: from then on the upstream routes to both. Then, when the new
+/// downstream is the same broker and vhost (only the name changed) and the new link runs here, what the old queue holds is
+/// exactly what the new link forwards: the new link forwards it (<see cref="ExchangeLink.DrainRetiredQueueAsync"/>) and deletes it, so nothing is
+/// lost (some messages arrive twice: those routed to both queues before the old one was unbound, and those in flight when
+/// the old link stopped). On another broker or vhost, the old queue is deleted then, what it held discarded and counted
+/// (events 2020 and 1028), which now includes what was published until the new queue was bound.
+/// </summary>
+/// <remarks>
+/// A queue waits here while the new downstream cannot be reached (its link cannot start), for as long as that lasts; it is
+/// deleted at once when no link of the new downstream takes its place, or when the engine stops (a clean stop). A later
+/// reload that brings the old identity back gives the queue back to its link (<see cref="ReclaimAsync"/>). Only queues the
+/// stopped link held (its lease, or a downstream without leases) come here; one kept for another instance of the old
+/// federation (event 2019) does not.
+/// </remarks>
+internal sealed class RetiredUpstreamQueues
+{
+    private readonly Lock _sync = new();
+    private readonly List<Retirement> _waiting = [];
+    private readonly Dictionary<Retirement, Task> _running = [];
+    private readonly TransportResolver _transports;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+
+    public RetiredUpstreamQueues(TransportResolver transports, ILogger logger, TimeProvider time)
+    {
+        _transports = transports;
+        _logger = logger;
+        _time = time;
+    }
+
+    /// <summary>Why the old queue is deleted or what its deletion discards, for events 2020 and 1028.</summary>
+    internal const string Why = "federates another downstream: another cluster name or virtual host, so the new links have other ids and upstream queues";
+
+    /// <summary>Keeps the upstream queue of <paramref name="old"/>, stopped for a new downstream, until its successor has bound its own.</summary>
+    /// <param name="old">The stopped link's definition.</param>
+    /// <param name="sameDownstream">Whether the new downstream is the same broker and vhost: what the queue holds is then forwarded, not discarded.</param>
+    public void Add(LinkDefinition old, bool sameDownstream)
+    {
+        Log.LinkRetiredKeepingQueue(_logger, old.Id, old.Exchange.Name, old.Upstream.UpstreamName, sameDownstream
+            ? "that link forwards what the old queue holds (the same downstream broker and vhost) and deletes it; unless another instance runs that link, whose queue received the same messages: then the old queue is deleted, discarding what it holds (events 2020 and 1028)"
+            : "it is deleted, discarding what it holds (events 2020 and 1028)");
+        lock (_sync)
+        {
+            _waiting.Add(new Retirement(old, sameDownstream));
+        }
+    }
+
+    /// <summary>
+    /// A link that declares the old queue of a retired link again (a later reload brought the old identity back): the queue is
+    /// its own again, with what it buffered. A deletion already under way is waited for.
+    /// </summary>
+    /// <param name="takesOver">Whether a link of the given retired definition's id takes its queue over.</param>
+    public async Task ReclaimAsync(Func<LinkDefinition, bool> takesOver)
+    {
+        List<(Retirement Retirement, Task Task)> reclaimed;
+        lock (_sync)
+        {
+            _waiting.RemoveAll(r => takesOver(r.Old));
+            reclaimed = [.. _running.Where(r => takesOver(r.Key.Old)).Select(r => (r.Key, r.Value))];
+            foreach (var (retirement, _) in reclaimed)
+            {
+                retirement.Reclaimed = true;
+                retirement.Abandoned = true;
+            }
+        }
+
+        foreach (var (retirement, _) in reclaimed)
+        {
+            await retirement.Cancel.CancelAsync().ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(reclaimed.Select(r => r.Task)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Once the links of the new downstream have started: each waiting queue waits for its successor's queue to be bound
+    /// (or is deleted at once when it has none), in the background.
+    /// </summary>
+    /// <param name="successorOf">The running link that takes the place of a retired one, or null.</param>
+    public void Begin(Func<LinkDefinition, ExchangeLink?> successorOf)
+    {
+        lock (_sync)
+        {
+            foreach (var retirement in _waiting)
+            {
+                var successor = successorOf(retirement.Old);
+                _running[retirement] = Task.Run(() => RetireAsync(retirement, successor));
+            }
+
+            _waiting.Clear();
+        }
+    }
+
+    /// <summary>
+    /// At an engine stop: no successor is waited for any more, a forwarding is cut short, and every queue still here is
+    /// deleted as a clean stop deletes it, until <paramref name="deadline"/>; what does not finish by then goes on in the background.
+    /// </summary>
+    public async Task StopAsync(StopDeadline deadline)
+    {
+        List<Retirement> abandoned;
+        List<Task> running;
+        lock (_sync)
+        {
+            foreach (var retirement in _waiting)
+            {
+                retirement.Abandoned = true;
+                _running[retirement] = Task.Run(() => RetireAsync(retirement, null));
+            }
+
+            _waiting.Clear();
+            abandoned = [.. _running.Keys];
+            foreach (var retirement in abandoned)
+            {
+                retirement.Abandoned = true;
+            }
+
+            running = [.. _running.Values];
+        }
+
+        foreach (var retirement in abandoned)
+        {
+            await retirement.Cancel.CancelAsync().ConfigureAwait(false);
+        }
+
+        await deadline.WaitAsync(Task.WhenAll(running)).ConfigureAwait(false);
+    }
+
+    private async Task RetireAsync(Retirement retirement, ExchangeLink? successor)
+    {
+        try
+        {
+            if (await ForwardAsync(retirement, successor).ConfigureAwait(false) || retirement.Reclaimed)
+            {
+                return;
+            }
+
+            await DeleteAsync(retirement.Old).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Its token source is not disposed: a stop or a reclaim may still cancel it (it holds no timer).
+            lock (_sync)
+            {
+                _running.Remove(retirement);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits for <paramref name="successor"/> to bind its queue, then, on the same downstream, has it forward the old queue.
+    /// Returns whether the old queue is done with (forwarded and deleted, or back with the waiting ones because the successor
+    /// stopped first: the next reconciliation finds the link that replaces it, if any).
+    /// </summary>
+    private async Task<bool> ForwardAsync(Retirement retirement, ExchangeLink? successor)
+    {
+        var token = retirement.Cancel.Token;
+        if (successor is null)
+        {
+            return false;
+        }
+
+        bool bound;
+        try
+        {
+            bound = await successor.Bound.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        if (!bound || successor.Stopping)
+        {
+            return WaitAgain(retirement);
+        }
+
+        // Only a successor that runs here forwards the old queue: one that waits for another instance, which held the new
+        // link's lease first, waits because that instance's queue has received what this one's did meanwhile (a typo in
+        // the cluster name fixed on one host: the other federation's link ran all along); forwarded, it would arrive twice.
+        if (!retirement.SameDownstream || !successor.BoundHere)
+        {
+            return false;
+        }
+
+        var old = retirement.Old;
+        var successorId = successor.Definition.Id;
+        while (true)
+        {
+            try
+            {
+                if (await successor.DrainRetiredQueueAsync(old, Why, token).ConfigureAwait(false) is not { } outcome)
+                {
+                    return false; // The upstream cannot count a queue's messages, so cannot tell when it is empty.
+                }
+
+                Log.RetiredQueueForwarded(_logger, successorId, old.Id, outcome);
+                return true;
+            }
+            catch (Exception) when (token.IsCancellationRequested)
+            {
+                return false;
+            }
+            catch (Exception) when (successor.Stopping)
+            {
+                return WaitAgain(retirement);
+            }
+#pragma warning disable CA1031 // Any failure to forward is logged and tried again: the queue keeps what it holds meanwhile.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                var delay = old.Upstream.ReconnectDelay;
+                Log.RetiredQueueForwardFailed(_logger, successorId, old.Id, UriRedaction.RedactText(ex.Message), delay);
+                try
+                {
+                    await Task.Delay(delay, _time, token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// <summary>The successor stopped before it was done (another reload replaced it): the next reconciliation looks again.</summary>
+    private bool WaitAgain(Retirement retirement)
+    {
+        lock (_sync)
+        {
+            if (retirement.Abandoned)
+            {
+                return false;
+            }
+
+            _waiting.Add(new Retirement(retirement.Old, retirement.SameDownstream));
+            return true;
+        }
+    }
+
+    /// <summary>Deletes the old queue, its internal exchanges and sentinel, counting what that discards (events 2020 and 1028).</summary>
+    private async Task DeleteAsync(LinkDefinition old)
+    {
+        if (old.Upstream.ResourceCleanupMode == ResourceCleanupMode.Never)
+        {
+            return;
+        }
+
+        Log.LinkReplacedDiscarding(_logger, old.Id, old.Exchange.Name, old.Upstream.UpstreamName, Why);
+        try
+        {
+            using var limit = new CancellationTokenSource(RemovedLinkSweep.Limit, _time);
+            var (queue, discarded) = await UpstreamObjects.DeleteAsync(old, _transports, _time, limit.Token).ConfigureAwait(false);
+            Log.BufferedMessagesDiscarded(_logger, old.Id, queue, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", Why);
+            Log.LinkStopped(_logger, old.Id, old.Exchange.Name, old.Upstream.UpstreamName, CleanupOutcome.Deleted);
+        }
+#pragma warning disable CA1031 // A deletion that fails leaves the objects where they are, as a stop's failed cleanup does: logged.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.CleanupFailed(_logger, ex, old.Id);
+        }
+    }
+
+    /// <summary>One retired link's queue; cancelled when the engine stops or a link takes the queue back.</summary>
+    private sealed class Retirement(LinkDefinition old, bool sameDownstream)
+    {
+        public LinkDefinition Old { get; } = old;
+
+        public bool SameDownstream { get; } = sameDownstream;
+
+        public CancellationTokenSource Cancel { get; } = new();
+
+        // Whether a link took the queue back: it must not be deleted.
+        public volatile bool Reclaimed;
+
+        // Whether the engine stops or a link took the queue back: no successor is waited for again. Set under the lock.
+        public volatile bool Abandoned;
+    }
+}

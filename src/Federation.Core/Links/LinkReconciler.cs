@@ -63,10 +63,17 @@ internal sealed class LinkReconciler
     /// upstream queue (<see cref="ITransport.UpstreamQueueKind"/>) as <paramref name="old"/>, whatever broker its URIs name.
     /// </summary>
     private LinkDefinition? SameKindSuccessor(LinkDefinition old) =>
-        _links.TryGetValue(old.Id, out var link)
-        && KindOf(old.Upstream.Uris[0], old.UpstreamExchange) == KindOf(link.Definition.Upstream.Uris[0], link.Definition.UpstreamExchange)
-            ? link.Definition
-            : null;
+        _links.TryGetValue(old.Id, out var link) && KindChangeAnywhere(old, link.Definition) is null ? link.Definition : null;
+
+    /// <summary>
+    /// How the kind of upstream queue changes (<c>old -> new</c>) from <paramref name="before"/> to <paramref name="after"/>,
+    /// by their first URIs, whatever brokers they name; null when it does not.
+    /// </summary>
+    private string? KindChangeAnywhere(LinkDefinition before, LinkDefinition after)
+    {
+        var (was, becomes) = (KindOf(before.Upstream.Uris[0], before.UpstreamExchange), KindOf(after.Upstream.Uris[0], after.UpstreamExchange));
+        return was == becomes ? null : $"{was ?? "the transport's only kind"} -> {becomes ?? "the transport's only kind"}";
+    }
 
     /// <summary>
     /// Whether this instance runs the link of <paramref name="definition"/> again from a broker it used, with the same kind of
@@ -324,6 +331,16 @@ internal sealed class LinkReconciler
     {
         var definition = link.Definition;
         var (exchange, upstream) = (definition.Exchange.Name, definition.Upstream.UpstreamName);
+        if (KindChangeAnywhere(definition, wanted) is { } kindChange)
+        {
+            // Same cluster or not, the new run's kind of queue cannot take the old one over (NATS: core <-> JetStream
+            // together with another address for the server): it goes, as on the same address.
+            var switched = $"declares another kind of upstream queue ({kindChange}) on URIs that share no address with its old ones, which cannot take the old one over";
+            Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, switched);
+            await StopMovedAsync(link, cleanup: true, switched, []).ConfigureAwait(false);
+            return;
+        }
+
         var shared = await UpstreamCluster.SharedAsync(definition.Upstream.Uris, wanted.Upstream.Uris, UpstreamNaming.ConnectionName(upstream, definition.PolicyName), _transports, _time).ConfigureAwait(false);
         if (shared is { } same)
         {

@@ -40,24 +40,43 @@ internal static class UpstreamCluster
                 continue;
             }
 
+            IBrokerConnection connection;
             try
             {
-                var connection = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), time, cancellationToken).ConfigureAwait(false);
-                await using (connection.ConfigureAwait(false))
-                {
-                    return connection.ClusterName is { Length: > 0 } name ? (name, connection.VirtualHost) : null;
-                }
-            }
-            catch (TransportException)
-            {
-                // The next URI, as a link's connect would.
+                connection = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), time, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 return null;
             }
+#pragma warning disable CA1031 // Whatever a connect throws (not only TransportException: a client's unmapped error, a
+                               // cancellation of its own) means "cannot tell" here, never a failed reload: the caller
+                               // has yet to stop the old link.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                // The next URI, as a link's connect would.
+                continue;
+            }
+
+            var named = connection.ClusterName is { Length: > 0 } name ? (name, connection.VirtualHost) : ((string, string)?)null;
+            await CloseQuietlyAsync(connection).ConfigureAwait(false);
+            return named;
         }
 
         return null;
+    }
+
+    private static async Task CloseQuietlyAsync(IBrokerConnection connection)
+    {
+        try
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // A probe's connection: what closing it throws changes nothing of what it told.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
     }
 }

@@ -21,7 +21,16 @@ namespace Federation.Core.Model;
 internal static class UpstreamBroker
 {
     /// <summary>The broker of <paramref name="uri"/>, or null when it does not parse as an absolute URI.</summary>
-    public static string? Of(string uri)
+    public static string? Of(string uri) => Of(uri, asWritten: false);
+
+    /// <summary>
+    /// The broker of <paramref name="uri"/> as versions before 6 Dec 2026 read it (host and port as written, see the
+    /// remarks), or null when it does not parse as an absolute URI. Their heartbeats hash brokers so: a newer instance
+    /// hashes this one too (<see cref="Links.Ownership.UpstreamFingerprints"/>), so that the two still find each other.
+    /// </summary>
+    public static string? AsWrittenBefore6Dec2026(string uri) => Of(uri, asWritten: true);
+
+    private static string? Of(string uri, bool asWritten)
     {
         if (!Uri.TryCreate(uri, UriKind.Absolute, out var parsed))
         {
@@ -32,8 +41,8 @@ internal static class UpstreamBroker
         var virtualHost = path.Length == 0 ? "/" : Uri.UnescapeDataString(path);
         // A written port that is the scheme's own reads as none (not the other way round, so that the far more common URI
         // without a port reads, and hashes into heartbeats, as before this rule: instances of both versions agree on it).
-        var port = parsed.IsDefaultPort || parsed.Port == WellKnownPort(parsed.Scheme) ? "" : parsed.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return string.Join('\n', parsed.Scheme, Host(parsed), port, virtualHost);
+        var port = parsed.IsDefaultPort || (!asWritten && parsed.Port == WellKnownPort(parsed.Scheme)) ? "" : parsed.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return string.Join('\n', parsed.Scheme, asWritten ? parsed.IdnHost : Host(parsed), port, virtualHost);
     }
 
     /// <summary>
@@ -70,9 +79,14 @@ internal static class UpstreamBroker
         return after.Any(uri => brokers.Contains(OrText(uri)));
     }
 
-    internal static string OrText(string uri)
+    internal static string OrText(string uri) => OrText(uri, asWritten: false);
+
+    /// <summary><see cref="OrText(string)"/> as versions before 6 Dec 2026 read it (<see cref="AsWrittenBefore6Dec2026"/>).</summary>
+    internal static string OrTextAsWrittenBefore6Dec2026(string uri) => OrText(uri, asWritten: true);
+
+    private static string OrText(string uri, bool asWritten)
     {
-        if (Of(uri) is { } broker)
+        if (Of(uri, asWritten) is { } broker)
         {
             return broker;
         }

@@ -26,8 +26,16 @@ internal sealed class AddressAliasTransport(ITransport inner) : ITransport
     public DownstreamPreview? PreviewDownstream(string uri) => inner.PreviewDownstream(Resolve(uri));
 
     public ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken) =>
-        inner.ConnectAsync(request with { Uri = Resolve(request.Uri) }, cancellationToken);
+        request.Uri.Contains(Unmapped, StringComparison.Ordinal)
+            ? throw new InvalidOperationException("a client error no transport mapped")
+            : inner.ConnectAsync(request with { Uri = Resolve(request.Uri) }, cancellationToken);
 
+    /// <summary>In a host name (<c>memory://unmapped-error-alias-of-U</c>), a connect fails with an exception no transport maps.</summary>
+    private const string Unmapped = "unmapped-error-";
+
+    // With or without user-info before the host.
     private static string Resolve(string uri) =>
-        uri.StartsWith(Alias, StringComparison.Ordinal) ? "memory://" + uri[Alias.Length..] : uri;
+        uri.Replace(Unmapped, string.Empty, StringComparison.Ordinal).Replace("@alias-of-", "@", StringComparison.Ordinal) is var plain && plain.StartsWith(Alias, StringComparison.Ordinal)
+            ? "memory://" + plain[Alias.Length..]
+            : plain;
 }

@@ -148,6 +148,42 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_reload_to_another_address_of_the_same_upstream_broker_that_also_changes_the_kind_of_upstream_queue_deletes_the_old_queue()
+    {
+        // NATS: jetstream=true taken off together with a host name for the server's address. Both name cluster U, but the
+        // new kind of queue cannot take the old one over: it was kept (2018), and the durable consumer stayed behind.
+        var (engine, _) = await StartBufferingAsync();
+
+        await engine.UpdateAsync(Configuration(u => u.Uris = ["memory://kindb:secret@alias-of-U/%2F"]), CancellationToken.None);
+
+        var upstream = _bed.Broker("U");
+        Assert.True(!upstream.QueueExists("/", UpstreamQueue) || upstream.GetMessageCount("/", UpstreamQueue) == 0, "the old kind's queue was left behind");
+        Assert.Empty(_logs.WithId(2018));
+        var why = Assert.Single(_logs.WithId(2020));
+        Assert.Contains("declares another kind of upstream queue (the transport's only kind -> kind B)", why.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", why.Message, StringComparison.Ordinal);
+        Assert.Single(_logs.WithId(1028));
+        ReleaseHeld();
+        await Testbed.Eventually(() => engine.GetLinks() is [{ State: LinkState.Running }] && upstream.QueueExists("/", UpstreamQueue), () => "the link running with a new queue");
+    }
+
+    [Fact]
+    public async Task A_reload_whose_cluster_probe_fails_with_an_exception_no_transport_maps_still_stops_the_old_link_and_starts_the_new_one()
+    {
+        // Not a TransportException: the probe's connect escaped, the reload failed, and the old link, already dropped from
+        // the engine's links, went on running unseen, never to be stopped.
+        var (engine, _) = await StartBufferingAsync();
+
+        await engine.UpdateAsync(Configuration(u => u.Uris = ["memory://unmapped-error-alias-of-U/%2F"]), CancellationToken.None);
+
+        // It cannot tell: as for another broker (before these probes), the old queue goes, and says so.
+        Assert.Contains("reaches another upstream", Assert.Single(_logs.WithId(2020)).Message, StringComparison.Ordinal);
+        Assert.False(_bed.Broker("U").QueueExists("/", UpstreamQueue) && _bed.Broker("U").GetMessageCount("/", UpstreamQueue) > 0, "the old queue was kept");
+        var link = Assert.Single(engine.GetLinks());
+        Assert.Contains("unmapped-error-alias-of-U", link.Uri, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_reload_that_keeps_the_broker_but_changes_the_kind_of_upstream_queue_deletes_the_old_queue_and_says_so()
     {
         // NATS: jetstream=true taken off. The durable consumer stayed behind, and a switch back reused it: it forwarded

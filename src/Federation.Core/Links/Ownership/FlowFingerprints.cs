@@ -17,7 +17,9 @@ internal static class FlowFingerprints
         ArgumentNullException.ThrowIfNull(definition);
         return definition.Upstream.Uris
             // The same short hash as UpstreamFingerprints: a collision here only makes a false warning, never changes what runs.
-            .Select(uri => UpstreamFingerprints.Hash(string.Join('\n', "flow", definition.VirtualHost, definition.Exchange.Name, definition.UpstreamExchange, UpstreamBroker.OrText(uri))))
+            // Each broker also as versions before 6 Dec 2026 read it (see UpstreamFingerprints.Brokers), for their heartbeats.
+            .SelectMany(uri => new[] { UpstreamBroker.OrText(uri), UpstreamBroker.OrTextAsWrittenBefore6Dec2026(uri) })
+            .Select(broker => UpstreamFingerprints.Hash(string.Join('\n', "flow", definition.VirtualHost, definition.Exchange.Name, definition.UpstreamExchange, broker)))
             .ToHashSet(StringComparer.Ordinal);
     }
 }

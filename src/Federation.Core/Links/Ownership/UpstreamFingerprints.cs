@@ -48,11 +48,20 @@ internal static class UpstreamFingerprints
         var result = new HashSet<string>(StringComparer.Ordinal);
         foreach (var uri in uris)
         {
-            var broker = Hash("broker\n" + UpstreamBroker.OrText(uri));
-            result.Add(broker);
-            if (kindOf?.Invoke(uri) is { } kind)
+            var kind = kindOf?.Invoke(uri);
+
+            // Also as versions before 6 Dec 2026 hash it (localhost or ::1 as written, a port written out that is the
+            // scheme's own): an older instance with the same URI looks for that hash, and a newer one finds the older's
+            // by it. Without it each took the other for an instance that does not reach the broker, and deleted the
+            // queue the other still consumed (the unsafe error of the two; see the remarks).
+            foreach (var text in new[] { UpstreamBroker.OrText(uri), UpstreamBroker.OrTextAsWrittenBefore6Dec2026(uri) }.Distinct(StringComparer.Ordinal))
             {
-                result.Add(broker + KindSeparator + Hash("kind\n" + kind));
+                var broker = Hash("broker\n" + text);
+                result.Add(broker);
+                if (kind is not null)
+                {
+                    result.Add(broker + KindSeparator + Hash("kind\n" + kind));
+                }
             }
         }
 

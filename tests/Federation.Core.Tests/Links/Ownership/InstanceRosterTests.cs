@@ -227,4 +227,22 @@ public sealed class InstanceRosterTests
         Assert.True(UpstreamFingerprints.Of([("u", [core])], KindOf)[u].Overlaps(UpstreamFingerprints.Brokers([jetStream])));
         Assert.Empty(roster.HavingLinkFrom("aaaaaaaa", u, UpstreamFingerprints.Brokers(["nats://other-host:4222?jetstream=true"], KindOf), _t0)); // a kind counts on its broker only
     }
+
+    [Theory]
+    [InlineData("amqp://user:secret@localhost/vh", "amqp\nlocalhost\n\nvh")]
+    [InlineData("amqp://user:secret@old-host:5672/vh", "amqp\nold-host\n5672\nvh")]
+    [InlineData("nats://[::1]:4222", "nats\n::1\n4222\n/")]
+    public void Instances_of_versions_before_6_Dec_2026_and_after_find_each_other_by_a_uri_they_read_differently(string uri, string asAnOlderVersionReadsIt)
+    {
+        // An older version hashes the host and port as written; a newer one reads localhost as 127.0.0.1 and drops a port
+        // that is the scheme's own. Had each looked only for its own hash, each would have taken the other, with the very
+        // same URI, for an instance that no longer reaches the broker, and deleted the queue the other consumed.
+        var olderHeartbeat = new Dictionary<string, IReadOnlySet<string>> { [UpstreamFingerprints.Name("u")] = new HashSet<string>([UpstreamFingerprints.Hash("broker\n" + asAnOlderVersionReadsIt)]) };
+        var roster = new InstanceRoster(Timings);
+        roster.Heard("older", "1", _t0, new HashSet<string>(), new HashSet<string>(["aaaaaaaa"]), upstreams: olderHeartbeat);
+
+        Assert.Equal(["older"], roster.HavingLinkFrom("aaaaaaaa", UpstreamFingerprints.Name("u"), UpstreamFingerprints.Brokers([uri]), _t0));
+        var newerHeartbeat = UpstreamFingerprints.Of([("u", [uri])], _ => "kind A")[UpstreamFingerprints.Name("u")];
+        Assert.True(UpstreamFingerprints.Reaches(newerHeartbeat, olderHeartbeat[UpstreamFingerprints.Name("u")]), "an older instance does not find the newer one");
+    }
 }

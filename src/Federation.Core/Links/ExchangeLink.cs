@@ -58,6 +58,10 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 
     // Whether it was this instance that bound it (a run reached running here), not another that holds the lease.
     private volatile bool _boundHere;
+
+    // Completed as the link is asked to stop, so that work beside the link (forwarding a retired queue) can wait for it
+    // without a token of a source the link may dispose.
+    private readonly TaskCompletionSource _stopRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _loop;
     private LinkStatus _status;
     private readonly LinkLease _lease;
@@ -179,6 +183,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// <summary>Whether the link was asked to stop. Any thread.</summary>
     public bool Stopping => _stopping.IsCancellationRequested;
 
+    /// <summary>Completes as the link is asked to stop. Any thread.</summary>
+    public Task StopRequested => _stopRequested.Task;
+
     /// <summary>Starts the run loop in the background.</summary>
     public void Start() => _loop = Task.Run(RunLoopAsync);
 
@@ -237,6 +244,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         _stoppedFor = stoppedFor ?? "the link stopped for good";
         _cleanupOnStop = cleanup && Definition.Upstream.ResourceCleanupMode != ResourceCleanupMode.Never;
         await _stopping.CancelAsync().ConfigureAwait(false);
+        _stopRequested.TrySetResult();
         if (_loop is not null)
         {
             await _loop.ConfigureAwait(false);

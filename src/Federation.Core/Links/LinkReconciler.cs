@@ -160,6 +160,10 @@ internal sealed class LinkReconciler
 
         await Task.WhenAll(stopping).ConfigureAwait(false);
 
+        // The old queues that links stopped just now waited for or forwarded go back to wait, before Begin below hands the
+        // waiting ones to the links started here.
+        await _retired.SettleAsync().ConfigureAwait(false);
+
         // A link whose upstream queue a reload that renamed the downstream retired comes back (the old identity again): the
         // queue is its own again, with what it buffered.
         var returning = desired.Values.Where(d => !_links.ContainsKey(d.Id)).ToList();

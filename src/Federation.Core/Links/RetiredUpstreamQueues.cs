@@ -98,10 +98,25 @@ internal sealed class RetiredUpstreamQueues
             foreach (var retirement in _waiting)
             {
                 var successor = successorOf(retirement.Old);
+                retirement.Successor = successor;
                 _running[retirement] = Task.Run(() => RetireAsync(retirement, successor));
             }
 
             _waiting.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Before a reconciliation hands the waiting queues to the links it starts (<see cref="Begin"/>): waits until each queue
+    /// whose successor has stopped (a reload replaced or removed it) is back with the waiting ones. A forwarding cut short
+    /// hands its queue back only once it has closed its session, which may take a drain timeout; handed back after
+    /// <see cref="Begin"/>, the queue waited, holding what it buffered, for a later reconciliation that might never come.
+    /// </summary>
+    public Task SettleAsync()
+    {
+        lock (_sync)
+        {
+            return Task.WhenAll(_running.Keys.Where(r => r.Successor is { Stopping: true }).Select(r => r.Forwarded.Task).ToList());
         }
     }
 
@@ -143,7 +158,9 @@ internal sealed class RetiredUpstreamQueues
     {
         try
         {
-            if (await ForwardAsync(retirement, successor).ConfigureAwait(false) || retirement.Reclaimed)
+            var done = await ForwardAsync(retirement, successor).ConfigureAwait(false);
+            retirement.Forwarded.TrySetResult();
+            if (done || retirement.Reclaimed)
             {
                 return;
             }
@@ -152,6 +169,8 @@ internal sealed class RetiredUpstreamQueues
         }
         finally
         {
+            retirement.Forwarded.TrySetResult();
+
             // Its token source is not disposed: a stop or a reclaim may still cancel it (it holds no timer).
             lock (_sync)
             {
@@ -224,13 +243,18 @@ internal sealed class RetiredUpstreamQueues
             {
                 var delay = old.Upstream.ReconnectDelay;
                 Log.RetiredQueueForwardFailed(_logger, successorId, old.Id, UriRedaction.RedactText(ex.Message), delay);
-                try
-                {
-                    await Task.Delay(delay, _time, token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
+                // Cut short when the successor stops, so that its queue is back with the waiting ones before the
+                // reconciliation that stopped it hands them out again (SettleAsync).
+                var retry = Task.Delay(delay, _time, token);
+                await Task.WhenAny(retry, successor.StopRequested).ConfigureAwait(false);
+                if (token.IsCancellationRequested)
                 {
                     return false;
+                }
+
+                if (successor.Stopping)
+                {
+                    return WaitAgain(retirement);
                 }
             }
         }
@@ -283,6 +307,13 @@ internal sealed class RetiredUpstreamQueues
         public bool SameDownstream { get; } = sameDownstream;
 
         public CancellationTokenSource Cancel { get; } = new();
+
+        // The link it waits for or that forwards it, once handed out (Begin). Set under the lock.
+        public ExchangeLink? Successor { get; set; }
+
+        // Completed once it no longer waits for or forwards through its successor (deleted next, or done, or back with the
+        // waiting ones).
+        public TaskCompletionSource Forwarded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         // Whether a link took the queue back: it must not be deleted.
         public volatile bool Reclaimed;

@@ -69,11 +69,8 @@ internal sealed class LinkReconciler
     /// How the kind of upstream queue changes (<c>old -> new</c>) from <paramref name="before"/> to <paramref name="after"/>,
     /// by their first URIs, whatever brokers they name; null when it does not.
     /// </summary>
-    private string? KindChangeAnywhere(LinkDefinition before, LinkDefinition after)
-    {
-        var (was, becomes) = (KindOf(before.Upstream.Uris[0], before.UpstreamExchange), KindOf(after.Upstream.Uris[0], after.UpstreamExchange));
-        return was == becomes ? null : $"{was ?? "the transport's only kind"} -> {becomes ?? "the transport's only kind"}";
-    }
+    private string? KindChangeAnywhere(LinkDefinition before, LinkDefinition after) =>
+        KindChange(before.Upstream.Uris[0], before, after.Upstream.Uris[0], after);
 
     /// <summary>
     /// Whether this instance runs the link of <paramref name="definition"/> again from a broker it used, with the same kind of
@@ -345,7 +342,7 @@ internal sealed class LinkReconciler
             return;
         }
 
-        var shared = await UpstreamCluster.SharedAsync(definition.Upstream.Uris, wanted.Upstream.Uris, UpstreamNaming.ConnectionName(upstream, definition.PolicyName), _transports, _time).ConfigureAwait(false);
+        var shared = await UpstreamCluster.SharedAsync(definition, wanted, _transports, _time).ConfigureAwait(false);
         if (shared is { } same)
         {
             var why = $"against other URIs of the same upstream cluster ('{PrintableText.Escape(same.ClusterName)}', vhost '{PrintableText.Escape(same.VirtualHost)}', as both name themselves)";
@@ -388,15 +385,21 @@ internal sealed class LinkReconciler
             var broker = UpstreamBroker.OrText(old);
             foreach (var now in after.Upstream.Uris.Where(u => UpstreamBroker.OrText(u) == broker))
             {
-                var (was, becomes) = (KindOf(old, before.UpstreamExchange), KindOf(now, after.UpstreamExchange));
-                if (was != becomes)
+                if (KindChange(old, before, now, after) is { } change)
                 {
-                    return $"{was ?? "the transport's only kind"} -> {becomes ?? "the transport's only kind"}";
+                    return change;
                 }
             }
         }
 
         return null;
+    }
+
+    /// <summary>How the kind of upstream queue changes (<c>old -> new</c>) from <paramref name="old"/> of <paramref name="before"/> to <paramref name="now"/> of <paramref name="after"/>, or null when it does not.</summary>
+    private string? KindChange(string old, LinkDefinition before, string now, LinkDefinition after)
+    {
+        var (was, becomes) = (KindOf(old, before.UpstreamExchange), KindOf(now, after.UpstreamExchange));
+        return was == becomes ? null : $"{was ?? "the transport's only kind"} -> {becomes ?? "the transport's only kind"}";
     }
 
     private string? KindOf(string uri, string upstreamExchange) => _transports.TryResolve(uri, out var transport) ? transport.UpstreamQueueKind(uri, upstreamExchange) : null;

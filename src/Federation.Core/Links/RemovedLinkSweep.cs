@@ -266,7 +266,7 @@ internal sealed class RemovedLinkSweep
         // Other URIs may reach the same cluster (another node, a host name for an address): then the old queue is the one
         // this instance's link consumes now.
         if (_sameKindSuccessor(definition) is { } successor
-            && await UpstreamCluster.SharedAsync(definition.Upstream.Uris, successor.Upstream.Uris, UpstreamNaming.ConnectionName(definition.Upstream.UpstreamName, definition.PolicyName), _transports, _time, cancellationToken).ConfigureAwait(false) is { } same)
+            && await UpstreamCluster.SharedAsync(definition, successor, _transports, _time, cancellationToken).ConfigureAwait(false) is { } same)
         {
             Log.MovedLinkQueueStillKept(_logger, definition.Id, $"this instance runs the link from the same upstream cluster ('{PrintableText.Escape(same.ClusterName)}', vhost '{PrintableText.Escape(same.VirtualHost)}') under other URIs: it is the queue the link consumes");
             return;

@@ -15,56 +15,42 @@ internal static class UpstreamCluster
     public static readonly TimeSpan Within = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Whether <paramref name="before"/> and <paramref name="after"/> (each an upstream's URIs) reach one cluster and virtual
-    /// host, by the names the first URI of each that answers gives. False when either cannot tell: no URI answered within
-    /// <see cref="Within"/>, or the broker gives no cluster name.
+    /// Whether the upstreams of <paramref name="before"/> and <paramref name="after"/> reach one cluster and virtual host, by
+    /// the names the first URI of each that answers gives (<see cref="UpstreamObjects.ConnectAsync"/>). False when either
+    /// cannot tell: no URI answered within <see cref="Within"/>, the connect failed in any other way, or the broker gives no
+    /// cluster name.
     /// </summary>
     /// <returns>The shared cluster name and virtual host, or null.</returns>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired.</exception>
-    public static async Task<(string ClusterName, string VirtualHost)?> SharedAsync(IReadOnlyList<string> before, IReadOnlyList<string> after, string connectionName, TransportResolver transports, TimeProvider time, CancellationToken cancellationToken = default)
+    public static async Task<(string ClusterName, string VirtualHost)?> SharedAsync(LinkDefinition before, LinkDefinition after, TransportResolver transports, TimeProvider time, CancellationToken cancellationToken = default)
     {
         using var limit = new CancellationTokenSource(Within, time);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(limit.Token, cancellationToken);
-        var (old, now) = (OfAsync(before, connectionName, transports, time, deadline.Token), OfAsync(after, connectionName, transports, time, deadline.Token));
+        var (old, now) = (OfAsync(before, transports, time, deadline.Token), OfAsync(after, transports, time, deadline.Token));
         await Task.WhenAll(old, now).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
         return old.Result is { } shared && shared == now.Result ? shared : null;
     }
 
-    private static async Task<(string ClusterName, string VirtualHost)?> OfAsync(IReadOnlyList<string> uris, string connectionName, TransportResolver transports, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<(string ClusterName, string VirtualHost)?> OfAsync(LinkDefinition definition, TransportResolver transports, TimeProvider time, CancellationToken cancellationToken)
     {
-        foreach (var uri in uris)
+        IBrokerConnection connection;
+        try
         {
-            if (!transports.TryResolve(uri, out var transport))
-            {
-                continue;
-            }
-
-            IBrokerConnection connection;
-            try
-            {
-                connection = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return null;
-            }
+            connection = await UpstreamObjects.ConnectAsync(definition, transports, time, cancellationToken).ConfigureAwait(false);
+        }
 #pragma warning disable CA1031 // Whatever a connect throws (not only TransportException: a client's unmapped error, a
-                               // cancellation of its own) means "cannot tell" here, never a failed reload: the caller
-                               // has yet to stop the old link.
-            catch (Exception)
+                               // cancellation of its own, the deadline) means "cannot tell" here, never a failed reload:
+                               // the caller has yet to stop the old link.
+        catch (Exception)
 #pragma warning restore CA1031
-            {
-                // The next URI, as a link's connect would.
-                continue;
-            }
-
-            var named = connection.ClusterName is { Length: > 0 } name ? (name, connection.VirtualHost) : ((string, string)?)null;
-            await CloseQuietlyAsync(connection).ConfigureAwait(false);
-            return named;
+        {
+            return null;
         }
 
-        return null;
+        var named = connection.ClusterName is { Length: > 0 } name ? (name, connection.VirtualHost) : ((string, string)?)null;
+        await CloseQuietlyAsync(connection).ConfigureAwait(false);
+        return named;
     }
 
     private static async Task CloseQuietlyAsync(IBrokerConnection connection)

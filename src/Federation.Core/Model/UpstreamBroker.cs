@@ -23,13 +23,6 @@ internal static class UpstreamBroker
     /// <summary>The broker of <paramref name="uri"/>, or null when it does not parse as an absolute URI.</summary>
     public static string? Of(string uri) => Of(uri, asWritten: false);
 
-    /// <summary>
-    /// The broker of <paramref name="uri"/> as versions before 6 Dec 2026 read it (host and port as written, see the
-    /// remarks), or null when it does not parse as an absolute URI. Their heartbeats hash brokers so: a newer instance
-    /// hashes this one too (<see cref="Links.Ownership.UpstreamFingerprints"/>), so that the two still find each other.
-    /// </summary>
-    public static string? AsWrittenBefore6Dec2026(string uri) => Of(uri, asWritten: true);
-
     private static string? Of(string uri, bool asWritten)
     {
         if (!Uri.TryCreate(uri, UriKind.Absolute, out var parsed))
@@ -81,8 +74,18 @@ internal static class UpstreamBroker
 
     internal static string OrText(string uri) => OrText(uri, asWritten: false);
 
-    /// <summary><see cref="OrText(string)"/> as versions before 6 Dec 2026 read it (<see cref="AsWrittenBefore6Dec2026"/>).</summary>
-    internal static string OrTextAsWrittenBefore6Dec2026(string uri) => OrText(uri, asWritten: true);
+    /// <summary>
+    /// <see cref="OrText(string)"/>, and the text versions before 6 Dec 2026 read (host and port as written, see the remarks)
+    /// when it differs. Their heartbeats hash brokers so: a newer instance hashes both
+    /// (<see cref="Links.Ownership.UpstreamFingerprints"/>, <see cref="Links.Ownership.FlowFingerprints"/>), so that the two
+    /// still find each other.
+    /// </summary>
+    internal static IEnumerable<string> OrTextBothReadings(string uri)
+    {
+        var now = OrText(uri, asWritten: false);
+        var before = OrText(uri, asWritten: true);
+        return now == before ? [now] : [now, before];
+    }
 
     private static string OrText(string uri, bool asWritten)
     {

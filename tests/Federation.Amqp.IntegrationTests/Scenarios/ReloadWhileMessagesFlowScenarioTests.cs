@@ -58,19 +58,9 @@ public sealed class ReloadWhileMessagesFlowScenarioTests(ThreeNodesFixture nodes
     [Fact]
     public async Task A_reload_that_changes_only_the_downstream_uri_query_while_messages_flow_loses_none()
     {
-        var exchange = ScenarioContext.UniqueName("fed.reloaddownstream");
-        await context.DeclareExchangeAsync(nodes.B, exchange);
-        context.DeleteLater(nodes.A, exchange);
-        var queue = await context.BindQueueAsync(nodes.B, exchange, "key");
-        var logs = new CapturedLogs();
-        var engine = await context.StartEngineAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null)), loggerFactory: logs);
-        var first = await ScenarioContext.WaitForLinkAsync(engine, exchange, LinkState.Running);
-        await Management.WaitAsync(() => Management.FederationKeysAsync(nodes.A, exchange), keys => keys.SequenceEqual(["key"]), "A should hold B's binding");
-
-        var publishing = PacedPublishing.Start(await context.ChannelAsync(nodes.A), exchange);
+        var (exchange, queue, logs, engine, first, publishing) = await StartFlowingAsync("fed.reloaddownstream");
 
         // The same downstream, reached with another heartbeat: before, every link stopped with cleanup and its queue went.
-        await Poll.UntilAsync(() => Task.FromResult(publishing.Published >= Before / 2 ? engine : null), "a quarter published");
         var reloaded = ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null));
         reloaded.Downstream.Uri += "&heartbeat=20";
         await engine.UpdateAsync(reloaded, CancellationToken.None);
@@ -86,20 +76,10 @@ public sealed class ReloadWhileMessagesFlowScenarioTests(ThreeNodesFixture nodes
     [Fact]
     public async Task A_reload_that_writes_the_upstream_address_another_way_while_messages_flow_loses_none()
     {
-        var exchange = ScenarioContext.UniqueName("fed.reloadaddress");
-        await context.DeclareExchangeAsync(nodes.B, exchange);
-        context.DeleteLater(nodes.A, exchange);
-        var queue = await context.BindQueueAsync(nodes.B, exchange, "key");
-        var logs = new CapturedLogs();
-        var engine = await context.StartEngineAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null)), loggerFactory: logs);
-        var first = await ScenarioContext.WaitForLinkAsync(engine, exchange, LinkState.Running);
-        await Management.WaitAsync(() => Management.FederationKeysAsync(nodes.A, exchange), keys => keys.SequenceEqual(["key"]), "A should hold B's binding");
-
-        var publishing = PacedPublishing.Start(await context.ChannelAsync(nodes.A), exchange);
+        var (exchange, queue, logs, engine, first, publishing) = await StartFlowingAsync("fed.reloadaddress");
 
         // The same node, as localhost instead of 127.0.0.1: before, the link read this as a move to another broker and
         // deleted the queue it was about to consume again, with what it held (2020, 1028), losing what came meanwhile.
-        await Poll.UntilAsync(() => Task.FromResult(publishing.Published >= Before / 2 ? engine : null), "a quarter published");
         var readdressed = nodes.A.AmqpUri().Replace("@127.0.0.1:", "@localhost:", StringComparison.Ordinal);
         Assert.NotEqual(nodes.A.AmqpUri(), readdressed);
         await engine.UpdateAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, u => u.Uris = [readdressed])), CancellationToken.None);
@@ -115,22 +95,12 @@ public sealed class ReloadWhileMessagesFlowScenarioTests(ThreeNodesFixture nodes
     [Fact]
     public async Task A_reload_that_renames_the_downstream_while_messages_flow_loses_none()
     {
-        var exchange = ScenarioContext.UniqueName("fed.reloadrename");
-        await context.DeclareExchangeAsync(nodes.B, exchange);
-        context.DeleteLater(nodes.A, exchange);
-        var queue = await context.BindQueueAsync(nodes.B, exchange, "key");
-        var logs = new CapturedLogs();
-        var engine = await context.StartEngineAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null)), loggerFactory: logs);
-        var first = await ScenarioContext.WaitForLinkAsync(engine, exchange, LinkState.Running);
-        await Management.WaitAsync(() => Management.FederationKeysAsync(nodes.A, exchange), keys => keys.SequenceEqual(["key"]), "A should hold B's binding");
-
-        var publishing = PacedPublishing.Start(await context.ChannelAsync(nodes.A), exchange);
+        var (exchange, queue, logs, engine, first, publishing) = await StartFlowingAsync("fed.reloadrename");
 
         // Another cluster name for the same downstream: the link gets another id and upstream queue. Before, the old queue
         // was deleted as the link stopped, and what A published until the new link had bound its queue reached no queue (a
         // black-box run lost 50 and counted 10). Now the old queue stays bound until the new one is, and the new link
         // forwards what it holds before deleting it.
-        await Poll.UntilAsync(() => Task.FromResult(publishing.Published >= Before / 2 ? engine : null), "a quarter published");
         var renamed = ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null));
         renamed.ClusterName = nodes.B.ClusterName + "-renamed";
         await engine.UpdateAsync(renamed, CancellationToken.None);
@@ -240,6 +210,26 @@ public sealed class ReloadWhileMessagesFlowScenarioTests(ThreeNodesFixture nodes
 
         Assert.Empty(engine.GetLinks());
         await Management.WaitAsync(() => Management.NamesAsync(nodes.B, "queues"), names => !names.Contains(ledger), "the removed link's ledger queue should be deleted");
+    }
+
+    /// <summary>
+    /// A link federating a new exchange from A into B, with its logs, running and bound, and messages flowing at about
+    /// 1,000 a second, a quarter of <see cref="Before"/> published.
+    /// </summary>
+    private async Task<(string Exchange, QueueProbe Queue, CapturedLogs Logs, FederationEngine Engine, LinkStatus First, PacedPublishing Publishing)> StartFlowingAsync(string exchangePrefix)
+    {
+        var exchange = ScenarioContext.UniqueName(exchangePrefix);
+        await context.DeclareExchangeAsync(nodes.B, exchange);
+        context.DeleteLater(nodes.A, exchange);
+        var queue = await context.BindQueueAsync(nodes.B, exchange, "key");
+        var logs = new CapturedLogs();
+        var engine = await context.StartEngineAsync(ScenarioContext.Options(nodes.B, exchange, ("a", nodes.A, null)), loggerFactory: logs);
+        var first = await ScenarioContext.WaitForLinkAsync(engine, exchange, LinkState.Running);
+        await Management.WaitAsync(() => Management.FederationKeysAsync(nodes.A, exchange), keys => keys.SequenceEqual(["key"]), "A should hold B's binding");
+
+        var publishing = PacedPublishing.Start(await context.ChannelAsync(nodes.A), exchange);
+        await Poll.UntilAsync(() => Task.FromResult(publishing.Published >= Before / 2 ? engine : null), "a quarter published");
+        return (exchange, queue, logs, engine, first, publishing);
     }
 
     /// <summary>Waits for the link to run again as a new run (another status entry than <paramref name="previous"/>).</summary>

@@ -18,7 +18,7 @@ internal static class FlowFingerprints
         return definition.Upstream.Uris
             // The same short hash as UpstreamFingerprints: a collision here only makes a false warning, never changes what runs.
             // Each broker also as versions before 6 Dec 2026 read it (see UpstreamFingerprints.Brokers), for their heartbeats.
-            .SelectMany(uri => new[] { UpstreamBroker.OrText(uri), UpstreamBroker.OrTextAsWrittenBefore6Dec2026(uri) })
+            .SelectMany(UpstreamBroker.OrTextBothReadings)
             .Select(broker => UpstreamFingerprints.Hash(string.Join('\n', "flow", definition.VirtualHost, definition.Exchange.Name, definition.UpstreamExchange, broker)))
             .ToHashSet(StringComparer.Ordinal);
     }

@@ -83,10 +83,9 @@ internal sealed class LinkOwnership
                     return null;
                 }
 
-                var fix = "Give each instance its own Federation:InstanceName (FederationOptions.InstanceName), or leave it unset (machine:pid)";
                 return _asideFor is { } first
-                    ? $"Another instance runs under this instance's name: Federation:InstanceName '{Instance}' is also the name of run {first.Incarnation}{DescribeStart(first.Started)}, which started first and runs the links; this run ({Incarnation}) stands aside and runs no link until that one stops. {fix}"
-                    : $"{_namesakes.Count} other instance(s) announce themselves under this instance's name, Federation:InstanceName '{Instance}'; this run ({Incarnation}) started first and runs the links, the other(s) stand aside and run none. {fix}";
+                    ? $"{StandingAsideText(first)} and runs the links; this run ({Incarnation}) stands aside and runs no link until that one stops. {NamesakeFix} (FederationOptions.InstanceName), or leave it unset (machine:pid)"
+                    : $"{_namesakes.Count} other instance(s) announce themselves under this instance's name, Federation:InstanceName '{Instance}'; this run ({Incarnation}) started first and runs the links, the other(s) stand aside and run none. {NamesakeFix} (FederationOptions.InstanceName), or leave it unset (machine:pid)";
             }
         }
     }
@@ -330,6 +329,12 @@ internal sealed class LinkOwnership
 
         return EvaluateUnderLock(placementChanged: true);
     }
+
+    private const string NamesakeFix = "Give each instance its own Federation:InstanceName";
+
+    /// <summary>The start of what health, status and a waiting link say while this run stands aside for <paramref name="first"/>.</summary>
+    private string StandingAsideText(NamesakeRuns.Run first) =>
+        $"Another instance runs under this instance's name: Federation:InstanceName '{Instance}' is also the name of run {first.Incarnation}{DescribeStart(first.Started)}, which started first";
 
     private static string DescribeStart(DateTimeOffset? started) =>
         started is { } at ? $" (started {at.UtcDateTime:yyyy-MM-dd HH:mm:ss.fff} UTC)" : " (a version that does not say when it started)";
@@ -643,7 +648,8 @@ internal sealed class LinkOwnership
         if (_asideFor is { } first)
         {
             preferred = Instance;
-            reason = $"another instance runs under this instance's name: Federation:InstanceName '{Instance}' is also the name of run {first.Incarnation}{DescribeStart(first.Started)}, which started first and runs the links under it; this run ({Incarnation}) stands aside, asks for no lease, and takes over when that run stops. Give each instance its own Federation:InstanceName, or leave it unset (machine:pid)";
+            var why = StandingAsideText(first);
+            reason = $"{char.ToLowerInvariant(why[0])}{why[1..]} and runs the links under it; this run ({Incarnation}) stands aside, asks for no lease, and takes over when that run stops. {NamesakeFix}, or leave it unset (machine:pid)";
             return false;
         }
 

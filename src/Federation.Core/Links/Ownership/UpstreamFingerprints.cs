@@ -54,7 +54,7 @@ internal static class UpstreamFingerprints
             // scheme's own): an older instance with the same URI looks for that hash, and a newer one finds the older's
             // by it. Without it each took the other for an instance that does not reach the broker, and deleted the
             // queue the other still consumed (the unsafe error of the two; see the remarks).
-            foreach (var text in new[] { UpstreamBroker.OrText(uri), UpstreamBroker.OrTextAsWrittenBefore6Dec2026(uri) }.Distinct(StringComparer.Ordinal))
+            foreach (var text in UpstreamBroker.OrTextBothReadings(uri))
             {
                 var broker = Hash("broker\n" + text);
                 result.Add(broker);

@@ -62,6 +62,29 @@ public abstract partial class TransportContractTests
         Assert.True(HeaderValueComparer.Instance.Equals(trail, actual), $"the trail changed on the way: received {actual}");
     }
 
+    /// <summary>
+    /// A trail entry whose <c>redelivered</c> is not a boolean is still a hop, as in RabbitMQ's plugin (which never reads
+    /// the field): a foreign or hostile value must not make the transport drop the trail, and with it max-hops and cycle
+    /// detection for every other hop.
+    /// </summary>
+    [Fact]
+    public async Task ReceivedFromTrail_WithANonBooleanRedelivered_KeepsEveryHop()
+    {
+        var trail = new List<object?>
+        {
+            new Dictionary<string, object?> { ["uri"] = "amqp://up/%2f", ["exchange"] = "x", ["redelivered"] = "maybe", ["cluster-name"] = "up", ["vhost"] = "/" },
+            new Dictionary<string, object?> { ["uri"] = "nats://further:4222", ["exchange"] = "x", ["redelivered"] = false, ["cluster-name"] = "further", ["vhost"] = "/" },
+        };
+
+        var delivered = await RoundTripAsync(new MessageProperties { Headers = new() { [HopHeaders.ReceivedFrom] = trail } });
+
+        Assert.True(delivered.Headers!.TryGetValue(HopHeaders.ReceivedFrom, out var actual), "the trail is missing");
+        Assert.True(HeaderValueComparer.Instance.Equals(trail, actual), $"the trail changed on the way: received {actual}");
+        Assert.Equal(ForwardVerdict.MaxHopsExceeded, HopRules.Check(delivered.Headers, 2, "elsewhere", "/"));
+        Assert.Equal(ForwardVerdict.Cycle, HopRules.Check(delivered.Headers, 3, "up", "/"));
+        Assert.Equal(ForwardVerdict.Cycle, HopRules.Check(delivered.Headers, 3, "further", "/"));
+    }
+
     [Fact]
     public async Task BasicProperties_RoundTrip()
     {

@@ -16,7 +16,7 @@ namespace Federation.Nats.Transport;
 /// <c>x-received-from</c> with one value (one header line) per hop, newest first. Each value is
 /// <c>key=value</c> pairs separated by <c>;</c>, keys and values percent-encoded (RFC 3986, <see cref="Uri.EscapeDataString(string)"/>):
 /// <c>uri=nats%3A%2F%2Fa%3A4222;exchange=orders;redelivered=false;cluster-name=A;vhost=%2F</c>.
-/// <c>redelivered=true|false</c> decodes to a boolean, every other field to a string. A received trail with a value that is
+/// <c>redelivered=true|false</c> decodes to a boolean, every other field (and any other <c>redelivered</c>) to a string. A received trail with a value that is
 /// not a hop is malformed as a whole and kept as text (see <see cref="TryDecodeTrail"/>), as AMQP keeps a malformed one.</para>
 /// <para><b>Properties.</b> <c>content-type</c>, <c>content-encoding</c>, <c>correlation-id</c>, <c>reply-to</c>, <c>expiration</c>,
 /// <c>message-id</c>, <c>type</c>, <c>user-id</c>, <c>app-id</c>, <c>priority</c> and <c>timestamp</c> (Unix seconds) go into headers named
@@ -225,9 +225,9 @@ public static class NatsMessageMapping
     /// Decodes one header value into a hop table when it is one: <c>key=value</c> fields joined by <c>;</c>, every key
     /// non-empty, keys and values percent-encoded (a <c>%</c> always starts a valid escape), with the fields a hop cannot
     /// do without, <c>uri</c> and <c>exchange</c> (a missing <c>cluster-name</c> or <c>vhost</c> is allowed: older
-    /// RabbitMQ federation plugins omit them, and their hops count toward max-hops on AMQP too), and <c>redelivered</c>,
-    /// when present, <c>true</c> or <c>false</c>. What it yields for such
-    /// a value is exactly what <see cref="DecodeHop"/> yields.
+    /// RabbitMQ federation plugins omit them, and their hops count toward max-hops on AMQP too). A <c>redelivered</c> of
+    /// <c>true</c> or <c>false</c> becomes a boolean, any other value stays text (a hop all the same, as on AMQP). What it
+    /// yields for such a value is exactly what <see cref="DecodeHop"/> yields.
     /// </summary>
     internal static bool TryDecodeHop(string value, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Dictionary<string, object?>? hop)
     {
@@ -243,19 +243,10 @@ public static class NatsMessageMapping
 
             var key = Uri.UnescapeDataString(pair[..eq]);
             var text = Uri.UnescapeDataString(pair[(eq + 1)..]);
-            if (key == RedeliveredField)
-            {
-                if (!bool.TryParse(text, out var flag))
-                {
-                    return false;
-                }
-
-                table[key] = flag;
-            }
-            else
-            {
-                table[key] = text;
-            }
+            // A redelivered that is not a boolean is data, as in an AMQP trail (RabbitMQ's plugin only writes it and never
+            // reads it): kept as text. Refusing it made the whole trail malformed, so one foreign or hostile value turned
+            // off max-hops and cycle detection for every other hop of the message.
+            table[key] = key == RedeliveredField && bool.TryParse(text, out var flag) ? flag : text;
         }
 
         // Not vhost: the plugin's hops carried only uri, exchange and redelivered before they carried cluster-name and vhost,

@@ -40,7 +40,10 @@ internal static class NatsConnect
         }
         catch (Exception ex) when (NatsSecurityFiles.IsFileProblem(ex))
         {
-            throw new Core.Transport.BrokerUnreachableException($"Could not connect to the NATS server: {NatsSecurityFiles.Describe(ex)}. URI: {displayUri}", ex);
+            // The file named by its key; the inner exception only when it does not quote the path (the redacted URI masks it).
+            var file = security.KeyOfFileIn(ex) is { } key ? $"the file of '{key}' cannot be used now: " : string.Empty;
+            throw new Core.Transport.BrokerUnreachableException(
+                $"Could not connect to the NATS server: {file}{NatsSecurityFiles.Describe(ex)}. URI: {displayUri}", NatsErrorText.SafeInner(ex, security));
         }
 
         var client = new NatsConnection(opts);

@@ -26,11 +26,22 @@ internal static class NatsErrorText
         return user is null ? scrubbed : CredentialRedaction.Redact(scrubbed, user, password);
     }
 
-    /// <summary><paramref name="text"/> without the user name, password or token of the URI's <paramref name="security"/> settings.</summary>
-    public static string Scrub(string? text, NatsSecuritySettings security) =>
-        CredentialRedaction.Redact(CredentialRedaction.Redact(text, security.User, security.Password), security.Token, null);
+    /// <summary>
+    /// <paramref name="text"/> without the user name, password or token of the URI's <paramref name="security"/> settings,
+    /// nor the paths of its files (the redacted URI masks them, so no text shows them beside it).
+    /// </summary>
+    public static string Scrub(string? text, NatsSecuritySettings security)
+    {
+        var scrubbed = CredentialRedaction.Redact(CredentialRedaction.Redact(text, security.User, security.Password), security.Token, null);
+        foreach (var (_, path) in security.Files)
+        {
+            scrubbed = CredentialRedaction.Redact(scrubbed, path, null);
+        }
 
-    /// <summary><paramref name="error"/> when nothing in it names a credential of <paramref name="security"/>, else null.</summary>
+        return scrubbed;
+    }
+
+    /// <summary><paramref name="error"/> when nothing in it names a credential or a file path of <paramref name="security"/>, else null.</summary>
     public static Exception? SafeInner(Exception error, NatsSecuritySettings security)
     {
         var text = error.ToString();

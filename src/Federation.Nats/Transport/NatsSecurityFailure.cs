@@ -37,7 +37,7 @@ internal static class NatsSecurityFailure
         }
 
         // The cause is our own sentence around the platform's and the server's texts (the login text scrubbed); the inner
-        // exception, which loggers print in full, is kept only when it names no credential.
+        // exception, which loggers print in full, is kept only when it names no credential and no file path.
         var message = $"Could not connect to the NATS server: {cause}. URI: {displayUri}";
         var inner = NatsErrorText.SafeInner(error, security);
         return IsLoginRefused(error) ? new AuthenticationFailedException(message, inner) : new BrokerUnreachableException(message, inner);
@@ -95,7 +95,10 @@ internal static class NatsSecurityFailure
         // Only these: a failed TLS handshake or a lost socket is an IOException too.
         if (chain.FirstOrDefault(e => e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException) is { } file)
         {
-            return $"a file the URI names cannot be used now: {NatsSecurityFiles.Describe(file)} ({file.Message.TrimEnd('.')})";
+            // Named by its key: the client's text quotes the path, which the redacted URI masks.
+            return security.KeyOfFileIn(file) is { } key
+                ? $"the file of '{key}' cannot be used now: {NatsSecurityFiles.Describe(file)}"
+                : $"a file the URI names cannot be used now: {NatsSecurityFiles.Describe(file)}";
         }
 
         if (chain.FirstOrDefault(e => e.Message.Contains("TlsMode", StringComparison.Ordinal)) is { } tlsMode)

@@ -13,7 +13,9 @@ namespace Federation.Nats.Transport;
 /// promises a protection that must not silently fall back to plain text. This is what the official clients do with
 /// a CA or a client certificate.</para>
 /// <para>A connection logs in one way: user-info, <c>nkey-seed-file</c> and <c>creds-file</c> exclude each other.</para>
-/// <para>The user name, password and token are secrets: <see cref="ToString"/> leaves them out.</para>
+/// <para>The user name, password and token are secrets: <see cref="ToString"/> leaves them out. The file paths are shown
+/// nowhere either, as the redacted URI masks them (<see cref="Federation.Core.Transport.UriRedaction"/>) and the AMQP
+/// transport never names them: problems and failures name the key (see <see cref="Files"/>).</para>
 /// </remarks>
 internal sealed record NatsSecuritySettings
 {
@@ -90,13 +92,14 @@ internal sealed record NatsSecuritySettings
     public bool HasCredentials => User is not null || Token is not null || NKeySeedFile is not null || CredsFile is not null;
 
     /// <summary>
-    /// Reads the security settings of a URI. Problems name the key and the file path (a path is not a secret), never a
-    /// credential nor what a file holds.
+    /// Reads the security settings of a URI. Problems name the key, never its file path (the redacted URI masks it, and a
+    /// path can tell where keys are kept), a credential or what a file holds.
     /// </summary>
     /// <param name="server">The URI up to its query.</param>
     /// <param name="query">The values of <see cref="QueryKeys"/> the query gives.</param>
     /// <param name="problems">Receives one sentence per problem.</param>
-    /// <param name="showValues">False when a value may be a piece of a secret (it follows a credential query key), so no value is quoted.</param>
+    /// <param name="showValues">False when a value may be a piece of a secret (it follows a credential query key), so the
+    /// value of <c>verify</c> (the only value a problem quotes) is not quoted either.</param>
     public static NatsSecuritySettings Parse(Uri server, IReadOnlyDictionary<string, string> query, bool showValues, List<string> problems)
     {
         ArgumentNullException.ThrowIfNull(server);
@@ -121,7 +124,6 @@ internal sealed record NatsSecuritySettings
         }
 
         string? Value(string key) => query.TryGetValue(key, out var value) ? value : null;
-        string Shown(string key) => showValues && query.TryGetValue(key, out var value) ? $"'{key}={DisplayPath(value)}'" : $"'{key}'";
 
         foreach (var key in QueryKeys.Where(k => query.TryGetValue(k, out var v) && v.Length == 0))
         {
@@ -131,7 +133,7 @@ internal sealed record NatsSecuritySettings
         var verify = Value(VerifyKey);
         if (verify is { Length: > 0 } && !string.Equals(verify, VerifyPeer, StringComparison.OrdinalIgnoreCase) && !string.Equals(verify, VerifyNone, StringComparison.OrdinalIgnoreCase))
         {
-            problems.Add($"has {Shown(VerifyKey)}: it must be one of {VerifyPeer}, {VerifyNone}");
+            problems.Add($"has {(showValues ? $"'{VerifyKey}={verify}'" : $"'{VerifyKey}'")}: it must be one of {VerifyPeer}, {VerifyNone}");
         }
 
         var caCertFile = NonEmpty(Value(CaCertFileKey));
@@ -141,7 +143,7 @@ internal sealed record NatsSecuritySettings
         var credsFile = NonEmpty(Value(CredsFileKey));
         if (caCertFile is not null && NatsSecurityFiles.CaCertificateProblem(caCertFile) is { } caProblem)
         {
-            problems.Add($"has {Shown(CaCertFileKey)}: {caProblem}");
+            problems.Add($"has '{CaCertFileKey}': {caProblem}");
         }
 
         if (keyFile is not null && certFile is null)
@@ -151,25 +153,25 @@ internal sealed record NatsSecuritySettings
         else if (certFile is not null && NatsSecurityFiles.ReadableProblem(certFile) is { } certFileProblem)
         {
             // Each file on its own first, so that the one that is missing or unreadable is named.
-            problems.Add($"has {Shown(CertFileKey)}: {certFileProblem}");
+            problems.Add($"has '{CertFileKey}': {certFileProblem}");
         }
         else if (keyFile is not null && NatsSecurityFiles.ReadableProblem(keyFile) is { } keyFileProblem)
         {
-            problems.Add($"has {Shown(KeyFileKey)}: {keyFileProblem}");
+            problems.Add($"has '{KeyFileKey}': {keyFileProblem}");
         }
         else if (certFile is not null && NatsSecurityFiles.ClientCertificateProblem(certFile, keyFile) is { } certProblem)
         {
-            problems.Add(keyFile is null ? $"has {Shown(CertFileKey)}: {certProblem}" : $"has {Shown(CertFileKey)} and {Shown(KeyFileKey)}: {certProblem}");
+            problems.Add(keyFile is null ? $"has '{CertFileKey}': {certProblem}" : $"has '{CertFileKey}' and '{KeyFileKey}': {certProblem}");
         }
 
         if (seedFile is not null && NatsSecurityFiles.NKeySeedProblem(seedFile) is { } seedProblem)
         {
-            problems.Add($"has {Shown(NKeySeedFileKey)}: {seedProblem}");
+            problems.Add($"has '{NKeySeedFileKey}': {seedProblem}");
         }
 
         if (credsFile is not null && NatsSecurityFiles.CredsProblem(credsFile) is { } credsProblem)
         {
-            problems.Add($"has {Shown(CredsFileKey)}: {credsProblem}");
+            problems.Add($"has '{CredsFileKey}': {credsProblem}");
         }
 
         var logins = new List<string>();
@@ -209,29 +211,41 @@ internal sealed record NatsSecuritySettings
         };
     }
 
-    /// <summary>
-    /// A file path as an error may quote it. Paths are not secrets, but an operator may paste key material where a path
-    /// belongs (some clients take inline PEM there): such a value is not shown.
-    /// </summary>
-    public static string DisplayPath(string value)
+    /// <summary>The file paths the URI names, each with its query key.</summary>
+    public IEnumerable<(string Key, string Path)> Files
     {
-        var looksLikeKeyMaterial = value.Contains("-----", StringComparison.Ordinal)
-            || value.Contains('\n', StringComparison.Ordinal)
-            || value.StartsWith("eyJ", StringComparison.Ordinal) // a JWT
-            || (value.Length >= 56 && value[0] == 'S' && value.All(c => char.IsAsciiLetterUpper(c) || c is >= '2' and <= '7')); // an nkey seed
-        return looksLikeKeyMaterial ? "<not shown: it looks like key material, not a file path>" : value;
+        get
+        {
+            (string Key, string? Path)[] files = [(CaCertFileKey, CaCertFile), (CertFileKey, CertFile), (KeyFileKey, KeyFile), (NKeySeedFileKey, NKeySeedFile), (CredsFileKey, CredsFile)];
+            return files.Where(static f => f.Path is not null).Select(static f => (f.Key, f.Path!));
+        }
     }
 
-    // Only what is not secret: a record would otherwise print the password and the token.
+    /// <summary>The query key whose file <paramref name="error"/> (or one of its inner exceptions) names, or null.</summary>
+    public string? KeyOfFileIn(Exception error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        for (var cause = error; cause is not null; cause = cause.InnerException)
+        {
+            var named = (cause as FileNotFoundException)?.FileName;
+            foreach (var (key, path) in Files)
+            {
+                if (string.Equals(named, path, StringComparison.Ordinal) || cause.Message.Contains(path, StringComparison.Ordinal))
+                {
+                    return key;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    // Only what is not secret: a record would otherwise print the password and the token, and the file paths.
     private bool PrintMembers(StringBuilder builder)
     {
         builder.Append("TlsScheme = ").Append(TlsScheme)
-            .Append(", CaCertFile = ").Append(CaCertFile)
-            .Append(", CertFile = ").Append(CertFile)
-            .Append(", KeyFile = ").Append(KeyFile)
+            .Append(", Files = ").Append(string.Join(' ', Files.Select(static f => f.Key)))
             .Append(", VerifyServerCertificate = ").Append(VerifyServerCertificate)
-            .Append(", NKeySeedFile = ").Append(NKeySeedFile)
-            .Append(", CredsFile = ").Append(CredsFile)
             .Append(", Login = ").Append(User is not null ? "user and password" : Token is not null ? "token" : NKeySeedFile is not null ? "nkey" : CredsFile is not null ? "creds" : "none");
         return true;
     }

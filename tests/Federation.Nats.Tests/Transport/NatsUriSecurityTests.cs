@@ -1,5 +1,8 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Federation.Core.Transport;
+using Federation.Core.Transport.Messaging;
+using Federation.Nats.Messaging;
 using Federation.Nats.Transport;
 using NATS.Client.Core;
 using NATS.NKeys;
@@ -76,7 +79,7 @@ public sealed class NatsUriSecurityFiles : IDisposable
 }
 
 /// <summary>
-/// The TLS and login keys of a NATS URI: what validation refuses (naming the key and the path, never a secret) and how
+/// The TLS and login keys of a NATS URI: what validation refuses (naming the key, never its path nor a secret) and how
 /// <see cref="NatsConnectionOptions.Apply(NatsUriSettings, NATS.Client.Core.NatsOpts)"/> maps what it accepts onto the official client's options.
 /// </summary>
 public sealed class NatsUriSecurityTests(NatsUriSecurityFiles files) : IClassFixture<NatsUriSecurityFiles>
@@ -109,37 +112,38 @@ public sealed class NatsUriSecurityTests(NatsUriSecurityFiles files) : IClassFix
     }
 
     [Fact]
-    public void Problems_name_the_key_and_the_path_and_never_a_secret()
+    public void Problems_name_the_key_and_never_its_path_nor_a_secret()
     {
         (string Uri, string Expected)[] cases =
         [
-            ($"tls://h?cacertfile={files.Missing}", $"has 'cacertfile={files.Missing}': the file does not exist"),
-            ($"tls://h?cacertfile={files.Directory}", $"has 'cacertfile={files.Directory}': the file cannot be read (permission denied, or it is a directory)"),
-            ($"tls://h?cacertfile={files.NotPemFile}", $"has 'cacertfile={files.NotPemFile}': it holds no PEM certificate"),
+            ($"tls://h?cacertfile={files.Missing}", "has 'cacertfile': the file does not exist"),
+            ($"tls://h?cacertfile={files.Directory}", "has 'cacertfile': the file cannot be read (permission denied, or it is a directory)"),
+            ($"tls://h?cacertfile={files.NotPemFile}", "has 'cacertfile': it holds no PEM certificate"),
             ($"tls://h?keyfile={files.KeyFile}", "has 'keyfile' without 'certfile': the key belongs to a client certificate"),
-            ($"tls://h?certfile={files.CertFile}", $"has 'certfile={files.CertFile}': no PEM certificate with its matching private key could be read"),
-            ($"tls://h?certfile={files.CertFile}&keyfile={files.OtherKeyFile}", $"has 'certfile={files.CertFile}' and 'keyfile={files.OtherKeyFile}': no PEM certificate with its matching private key could be read"),
-            ($"tls://h?certfile={files.Missing}&keyfile={files.KeyFile}", $"has 'certfile={files.Missing}': the file does not exist"),
-            ($"tls://h?certfile={files.CertFile}&keyfile={files.Missing}", $"has 'keyfile={files.Missing}': the file does not exist"),
+            ($"tls://h?certfile={files.CertFile}", "has 'certfile': no PEM certificate with its matching private key could be read"),
+            ($"tls://h?certfile={files.CertFile}&keyfile={files.OtherKeyFile}", "has 'certfile' and 'keyfile': no PEM certificate with its matching private key could be read"),
+            ($"tls://h?certfile={files.Missing}&keyfile={files.KeyFile}", "has 'certfile': the file does not exist"),
+            ($"tls://h?certfile={files.CertFile}&keyfile={files.Missing}", "has 'keyfile': the file does not exist"),
             ("tls://h?verify=yes", "has 'verify=yes': it must be one of verify_peer, verify_none"),
             ("tls://h?cacertfile=", "has an empty 'cacertfile'; leave it out or give a file path"),
-            ($"nats://h?nkey-seed-file={files.Missing}", $"has 'nkey-seed-file={files.Missing}': the file does not exist"),
-            ($"nats://h?nkey-seed-file={files.NotPemFile}", $"has 'nkey-seed-file={files.NotPemFile}': it holds no user nkey seed (a line starting with 'SU')"),
-            ($"nats://h?nkey-seed-file={files.AccountSeedFile}", $"has 'nkey-seed-file={files.AccountSeedFile}': it holds no user nkey seed (a line starting with 'SU')"),
-            ($"nats://h?creds-file={files.Missing}", $"has 'creds-file={files.Missing}': the file does not exist"),
-            ($"nats://h?creds-file={files.CredsWithoutJwtFile}", $"has 'creds-file={files.CredsWithoutJwtFile}': it holds no user JWT"),
-            ($"nats://h?creds-file={files.SeedFile}", $"has 'creds-file={files.SeedFile}': it holds no user JWT"),
+            ($"nats://h?nkey-seed-file={files.Missing}", "has 'nkey-seed-file': the file does not exist"),
+            ($"nats://h?nkey-seed-file={files.NotPemFile}", "has 'nkey-seed-file': it holds no user nkey seed (a line starting with 'SU')"),
+            ($"nats://h?nkey-seed-file={files.AccountSeedFile}", "has 'nkey-seed-file': it holds no user nkey seed (a line starting with 'SU')"),
+            ($"nats://h?creds-file={files.Missing}", "has 'creds-file': the file does not exist"),
+            ($"nats://h?creds-file={files.CredsWithoutJwtFile}", "has 'creds-file': it holds no user JWT"),
+            ($"nats://h?creds-file={files.SeedFile}", "has 'creds-file': it holds no user JWT"),
             ($"nats://fed:{Password}@h?nkey-seed-file={files.SeedFile}", "has a user and password in the user-info and 'nkey-seed-file': a NATS connection logs in one way, so give only one"),
             ($"nats://{Token}@h?creds-file={files.CredsFile}", "has a token in the user-info and 'creds-file': a NATS connection logs in one way"),
             ($"nats://h?nkey-seed-file={files.SeedFile}&creds-file={files.CredsFile}", "has 'nkey-seed-file' and 'creds-file': a NATS connection logs in one way"),
-            ($"nats://h?nkey-seed-file={files.Seed}", "has 'nkey-seed-file=<not shown: it looks like key material, not a file path>': the file does not exist"),
+            ($"nats://h?nkey-seed-file={files.Seed}", "has 'nkey-seed-file': the file does not exist"),
             ($"nats://h?token={Token}&cacertfile={files.Missing}", "has 'cacertfile': the file does not exist"),
         ];
         foreach (var (uri, expected) in cases)
         {
             var problems = _transport.ValidateUri(uri);
             Assert.True(problems.Any(p => p.StartsWith(expected, StringComparison.Ordinal)), $"{uri}: expected '{expected}', have: {string.Join(" | ", problems)}");
-            foreach (var secret in new[] { Password, DecodedPassword, Token, files.Seed, files.AccountSeed })
+            // The paths too: the redacted URI masks them, and the AMQP transport never names them either.
+            foreach (var secret in new[] { Password, DecodedPassword, Token, files.Seed, files.AccountSeed, files.Directory })
             {
                 Assert.DoesNotContain(problems, p => p.Contains(secret, StringComparison.Ordinal));
             }
@@ -274,6 +278,46 @@ public sealed class NatsUriSecurityTests(NatsUriSecurityFiles files) : IClassFix
 
         Assert.True(NatsSecurityFiles.IsFileProblem(error));
         Assert.Equal("the file does not exist", NatsSecurityFiles.Describe(error));
+    }
+
+    /// <summary>
+    /// A file that vanished after validation fails the connect of exchange links and of the Collectives' subject
+    /// transport alike, naming the key: never the path, which the redacted URI beside it masks (nor in the inner
+    /// exception, which loggers print in full). Each transport checks the files again when it connects; one that goes
+    /// between that check and the client reading it fails in <see cref="NatsConnect"/>, which both share.
+    /// </summary>
+    [Fact]
+    public async Task A_file_that_vanished_fails_both_transports_naming_its_key_and_never_its_path()
+    {
+        var copy = Path.Combine(files.Directory, "vanishing-connect.nk");
+        File.Copy(files.SeedFile, copy, overwrite: true);
+        var uri = $"nats://127.0.0.1:1?nkey-seed-file={Uri.EscapeDataString(copy)}";
+        var settings = NatsUriSettings.Parse(uri);
+        Assert.Empty(new NatsSubjectTransport().ValidateUri(uri));
+        File.Delete(copy);
+
+        var link = await Assert.ThrowsAnyAsync<Exception>(async () => await _transport.ConnectAsync(new ConnectionRequest(uri, "link"), CancellationToken.None));
+        var collective = await Assert.ThrowsAnyAsync<Exception>(async () => await new NatsSubjectTransport().ConnectAsync(new SubjectConnectionRequest(uri, "collective"), CancellationToken.None));
+        var raced = await Assert.ThrowsAsync<BrokerUnreachableException>(async () => await NatsConnect.ConnectAsync(
+            uri, UriRedaction.Redact(uri), settings.ServerUrl, settings.Security, "raced", TimeSpan.FromSeconds(5), null, o => o, CancellationToken.None));
+
+        Assert.Contains("has 'nkey-seed-file': the file does not exist", link.Message, StringComparison.Ordinal);
+        Assert.Contains("has 'nkey-seed-file': the file does not exist", collective.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Could not connect to the NATS server: the file of 'nkey-seed-file' cannot be used now: the file does not exist. URI: nats://127.0.0.1:1?nkey-seed-file=", raced.Message, StringComparison.Ordinal);
+        foreach (var error in new[] { link, collective, raced })
+        {
+            Assert.DoesNotContain(files.Directory, error.ToString(), StringComparison.Ordinal);
+            Assert.DoesNotContain(Uri.EscapeDataString(files.Directory), error.ToString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void The_settings_print_no_file_path()
+    {
+        var text = NatsUriSettings.Parse($"tls://h:4222?cacertfile={files.CaFile}&creds-file={files.CredsFile}").Security.ToString();
+
+        Assert.DoesNotContain(files.Directory, text, StringComparison.Ordinal);
+        Assert.Contains("Files = cacertfile creds-file", text, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,9 +1,19 @@
 using System.Text;
+using Federation.Amqp;
+using Federation.Core.Collectives;
+using Federation.Core.Hosting;
+using Federation.Core.Transport.Messaging;
+using Federation.Nats;
 using Federation.Testing.Brokers;
 using Federation.Transport.Contracts.Secrets;
 using FsCheck.Fluent;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using NATS.Client.Core;
 
 namespace FederationHost.Tests;
 
@@ -18,6 +28,9 @@ public sealed class SecretLeakTests
     // One secret with every reserved character, and random ones (a new sample each run, as a property test would draw).
     private static readonly string[] Secrets =
         ["S3cr/?#@:[]%&=+, ;!$'()*üé😀Zq", .. SecretUris.Secret.Sample(30, 2)];
+
+    // Query keys an operator may put a secret under; every transport refuses them (only the user-info logs in).
+    private static readonly string[] SecretQueryKeys = ["password", "token", "nkey", "creds"];
 
     [Fact]
     public async Task Secrets_in_upstream_uris_never_reach_links_health_metrics_or_logs()
@@ -94,6 +107,16 @@ public sealed class SecretLeakTests
             settings[$"Federation:Upstreams:nats{i}:uri"] = $"nats://{Secrets[i]}@127.0.0.1:{closed}";
         }
 
+        // Secrets in the query, raw and encoded, under every key that names one; refused too (only the user-info logs in).
+        for (var i = 0; i < Secrets.Length; i++)
+        {
+            foreach (var key in SecretQueryKeys)
+            {
+                settings[$"Federation:Upstreams:amqp-{key}{i}:uri"] = $"amqp://127.0.0.1:{closed}/%2f?{key}={Secrets[i]}";
+                settings[$"Federation:Upstreams:nats-{key}{i}:uri"] = $"nats://127.0.0.1:{closed}?{key}={Uri.EscapeDataString(Secrets[i])}&cluster-name=x";
+            }
+        }
+
         settings["Federation:Downstream:uri"] = $"memory://user:{Secrets[0]}@leakstart-local/%2f";
         var logs = new CapturedLogs();
 
@@ -104,6 +127,107 @@ public sealed class SecretLeakTests
         {
             SecretUris.AssertAbsent(secret, error.ToString(), "the start-up error");
             SecretUris.AssertAbsent(secret, logs.Text, "the log");
+        }
+    }
+
+    /// <summary>
+    /// The Federation of Collectives on every subject transport: brokers whose federation and collective URIs carry a
+    /// secret (user-info password, user, token; NATS credentials set through the options callback) and point at a closed
+    /// port never show it in <see cref="FederationBroker.ConnectError"/>, the health check or the log; URIs with a secret
+    /// in the query, or an unencoded one, are refused without showing it.
+    /// </summary>
+    [Fact]
+    public async Task Secrets_in_collective_uris_never_reach_connect_errors_health_or_logs()
+    {
+        var closed = FreePorts.Next();
+        var logs = new CapturedLogs();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders().AddProvider(logs).SetMinimumLevel(LogLevel.Trace);
+        // Credentials in code: used by the NATS URIs without user-info; a client error must not echo them either.
+        builder.Services.AddNatsSubjectTransport(o => o with { AuthOpts = new NatsAuthOpts { Username = "code-user", Password = Secrets[0], Token = Secrets[1] } });
+        builder.Services.AddAmqpSubjectTransport();
+        builder.Services.AddHealthChecks().AddCheck<FederationBrokerHealthCheck>("federation-brokers");
+        var names = new List<string>();
+        for (var i = 0; i < Secrets.Length; i++)
+        {
+            var encoded = Uri.EscapeDataString(Secrets[i]);
+            void Add(string name, string federation, string collective)
+            {
+                names.Add(name + i);
+                builder.Services.AddFederationBroker(name + i, o => (o.FederationUri, o.CollectiveUri) = (federation, collective));
+            }
+
+            Add("nats-amqp", $"nats://user:{encoded}@127.0.0.1:{closed}?connect-timeout-ms=500", $"amqp://user:{encoded}@127.0.0.1:{closed}/%2f?connection_timeout=500");
+            Add("tls-amqps", $"tls://{encoded}@127.0.0.1:{closed}?connect-timeout-ms=500", $"amqps://{encoded}:pw@127.0.0.1:{closed}/vh?connection_timeout=500");
+            Add("amqp-nats", $"amqp://{encoded}:pw@127.0.0.1:{closed}/%2f?connection_timeout=500", $"nats://127.0.0.1:{closed}?connect-timeout-ms=500");
+        }
+
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var brokers = host.Services.GetRequiredService<FederationBrokerInstances>();
+            await Eventually.UntilAsync(
+                () => Task.FromResult(brokers.GetBrokers()),
+                all => all.Count == names.Count && all.All(b => b.ConnectError is not null),
+                "every broker failed its first connect");
+
+            var outputs = new StringBuilder();
+            foreach (var broker in brokers.GetBrokers())
+            {
+                outputs.AppendLine(broker.ConnectError);
+            }
+
+            var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+            outputs.AppendLine(health.Status.ToString());
+            foreach (var (name, entry) in health.Entries)
+            {
+                outputs.AppendLine(name + ": " + entry.Description + " " + string.Join(", ", entry.Data.Select(d => $"{d.Key}={d.Value}")) + " " + entry.Exception);
+            }
+
+            Assert.Contains("Could not connect", outputs.ToString(), StringComparison.Ordinal);
+            Assert.Contains("nats-amqp0", outputs.ToString(), StringComparison.Ordinal);
+
+            // A secret in the query, or an unencoded one, is refused before anything connects.
+            foreach (var secret in Secrets)
+            {
+                string[] refused =
+                [
+                    // Unencoded: refused when the user-info reads two ways, which the first secret's characters make sure of.
+                    .. secret == Secrets[0] ? new[] { $"nats://user:{secret}@127.0.0.1:{closed}", $"amqp://user:{secret}@127.0.0.1:{closed}/%2f" } : [],
+                    .. SecretQueryKeys.SelectMany(key => new[]
+                    {
+                        $"nats://127.0.0.1:{closed}?{key}={secret}",
+                        $"nats://127.0.0.1:{closed}?{key}={Uri.EscapeDataString(secret)}&connect-timeout-ms=500",
+                        $"amqp://127.0.0.1:{closed}/%2f?{key}={secret}",
+                    }),
+                ];
+                for (var u = 0; u < refused.Length; u++)
+                {
+                    var uri = refused[u];
+                    // Refused when the options are checked, or at the latest when the broker starts (the transport parses it).
+                    var error = await Assert.ThrowsAnyAsync<ArgumentException>(async () =>
+                    {
+                        await using var broker = new FederationBroker(
+                            new FederationBrokerOptions { ClusterName = "refused", FederationUri = uri, CollectiveUri = "memory://refused" },
+                            host.Services.GetServices<ISubjectTransport>(),
+                            loggerFactory: host.Services.GetRequiredService<ILoggerFactory>());
+                        await broker.StartAsync(CancellationToken.None);
+                        Assert.Fail($"URI {u} of secret {Array.IndexOf(Secrets, secret)} was not refused");
+                    });
+                    outputs.AppendLine(error.ToString());
+                }
+            }
+
+            outputs.AppendLine(logs.Text);
+            foreach (var secret in Secrets)
+            {
+                SecretUris.AssertAbsent(secret, outputs.ToString(), "the Collectives' output");
+            }
+        }
+        finally
+        {
+            await host.StopAsync();
         }
     }
 

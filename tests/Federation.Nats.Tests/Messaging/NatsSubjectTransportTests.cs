@@ -43,6 +43,8 @@ public sealed class NatsSubjectTransportTests(NatsServerFixture fixture) : IClas
         Assert.Contains("cacertfile", problem, StringComparison.Ordinal);
         Assert.Contains("the file does not exist", problem, StringComparison.Ordinal);
         Assert.DoesNotContain("s3cret", problem, StringComparison.Ordinal);
+        // Nor the path: the redacted URI in the same sentence masks it, as for exchange links.
+        Assert.DoesNotContain(missing, problem, StringComparison.Ordinal);
         Assert.DoesNotContain("(Parameter", problem, StringComparison.Ordinal);
         Assert.Empty(transport.ValidateUri("nats://127.0.0.1:4222?reconnect-wait-ms=50"));
     }

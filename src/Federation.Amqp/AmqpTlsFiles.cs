@@ -10,14 +10,17 @@ namespace Federation.Amqp;
 internal static class AmqpTlsFiles
 {
     /// <summary>The CA certificates in <paramref name="path"/>.</summary>
-    /// <exception cref="IOException">The file cannot be read.</exception>
-    /// <exception cref="InvalidDataException">The file holds no PEM certificate.</exception>
+    /// <exception cref="InvalidDataException">The file cannot be read, or holds no PEM certificate (the message never names the path).</exception>
     public static X509Certificate2Collection LoadCaCertificates(string path)
     {
         var certificates = new X509Certificate2Collection();
         try
         {
             certificates.ImportFromPemFile(path);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw WithoutPath(error);
         }
         catch (CryptographicException error)
         {
@@ -28,13 +31,16 @@ internal static class AmqpTlsFiles
     }
 
     /// <summary>The client certificate in <paramref name="certFile"/> with its private key from <paramref name="keyFile"/>, or from the certificate file when it is null.</summary>
-    /// <exception cref="IOException">A file cannot be read.</exception>
-    /// <exception cref="InvalidDataException">The files hold no certificate or no matching key.</exception>
+    /// <exception cref="InvalidDataException">A file cannot be read, or the files hold no certificate or no matching key (the message never names a path).</exception>
     public static X509Certificate2 LoadClientCertificate(string certFile, string? keyFile)
     {
         try
         {
             return X509Certificate2.CreateFromPemFile(certFile, keyFile);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw WithoutPath(error);
         }
         catch (CryptographicException error)
         {
@@ -68,6 +74,13 @@ internal static class AmqpTlsFiles
         InvalidDataException => error.Message,
         _ => $"the file cannot be read ({error.GetType().Name})",
     };
+
+    /// <summary>
+    /// A file that cannot be read, described without its path: the platform's exception quotes the path, which the redacted
+    /// URI masks, and loggers print an exception in full wherever it ends up (the management API's handler and the removal of
+    /// unreadable messages read these files again at their own connects, after the URI was checked).
+    /// </summary>
+    private static InvalidDataException WithoutPath(Exception error) => new(Describe(error));
 
     /// <summary>Whether <paramref name="error"/> is one of the failures <see cref="Describe"/> knows.</summary>
     public static bool IsFileProblem(Exception error) => error is IOException or UnauthorizedAccessException or InvalidDataException;

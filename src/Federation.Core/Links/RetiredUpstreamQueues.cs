@@ -25,7 +25,10 @@ namespace Federation.Core.Links;
 /// deleted at once when no link of the new downstream takes its place, or when the engine stops (a clean stop). A later
 /// reload that brings the old identity back gives the queue back to its link (<see cref="ReclaimAsync"/>). Only queues the
 /// stopped link held (its lease, or a downstream without leases) come here; one kept for another instance of the old
-/// federation (event 2019) does not.
+/// federation (event 2019) does not. The queues of links that the downstream's new cluster name retired without a reload
+/// (event 2027, <see cref="AddRenamed"/>) come here too, whoever held them, and follow their own rule (who retires them,
+/// and why that is safe with several instances: <see cref="ForwardRenamedAsync"/>); they are never deleted at an engine
+/// stop, since an instance still under the old name may consume them.
 /// </remarks>
 internal sealed class RetiredUpstreamQueues
 {

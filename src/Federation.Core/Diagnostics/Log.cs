@@ -91,7 +91,7 @@ internal static partial class Log
     [LoggerMessage(2001, LogLevel.Information, "Federation connected to downstream {Uri} as cluster '{ClusterName}', vhost '{VirtualHost}'")]
     public static partial void DownstreamConnected(ILogger logger, string uri, string clusterName, string virtualHost);
 
-    [LoggerMessage(2027, LogLevel.Warning, "Federation: downstream {Uri} is now cluster '{ClusterName}', was '{PreviousName}', with the same configuration: link ids, leases and upstream queue names derive from the cluster name, so every link starts anew under the new name, with a new upstream queue. The links under '{PreviousName}' stop without deleting their upstream queues, which keep what they buffered (delete them once you no longer need it). Set Federation:ClusterName to keep one name")]
+    [LoggerMessage(2027, LogLevel.Warning, "Federation: downstream {Uri} is now cluster '{ClusterName}', was '{PreviousName}', with the same configuration: link ids, leases and upstream queue names derive from the cluster name, so every link starts anew under the new name, with a new upstream queue. The links under '{PreviousName}' stop keeping their upstream queues bound, buffering (event 2035); once the link under the new name has bound its own, the instance that runs it forwards what the old queue holds and deletes it, while it holds the old link's lease and no other instance still under '{PreviousName}' has the link. Set Federation:ClusterName to keep one name")]
     public static partial void DownstreamClusterNameChanged(ILogger logger, string uri, string clusterName, string previousName);
 
     [LoggerMessage(2024, LogLevel.Warning, "Federation: downstream {Uri} had not closed its connection after {WaitedMs} ms ({Limit}); it closes in the background")]
@@ -194,9 +194,15 @@ internal static partial class Log
     [LoggerMessage(2032, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) federates another downstream after a reload (another cluster name or virtual host): its upstream queue is kept, buffering what the upstream publishes, until the link of the new downstream from the same upstream exchange has declared and bound its own; then {Then}")]
     public static partial void LinkRetiredKeepingQueue(ILogger logger, string linkId, string exchange, string upstream, string then);
 
-    [LoggerMessage(2033, LogLevel.Information, "Link {NewLinkId} forwarded what the upstream queue of link {LinkId}, which a reload that renamed the downstream replaced, held; upstream objects {Cleanup}")]
+    [LoggerMessage(2033, LogLevel.Information, "Link {NewLinkId} forwarded what the upstream queue of link {LinkId}, which it replaced when the downstream was renamed (by a reload, or by the broker itself, event 2027), held; upstream objects {Cleanup}")]
     public static partial void RetiredQueueForwarded(ILogger logger, string newLinkId, string linkId, string cleanup);
 
-    [LoggerMessage(2034, LogLevel.Warning, "Link {NewLinkId} could not forward what the upstream queue of link {LinkId}, which a reload that renamed the downstream replaced, holds: {Cause}; trying again in {Delay}")]
+    [LoggerMessage(2034, LogLevel.Warning, "Link {NewLinkId} could not forward what the upstream queue of link {LinkId}, which it replaced when the downstream was renamed (by a reload, or by the broker itself, event 2027), holds: {Cause}; trying again in {Delay}")]
     public static partial void RetiredQueueForwardFailed(ILogger logger, string newLinkId, string linkId, string cause, TimeSpan delay);
+
+    [LoggerMessage(2035, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) stops: the downstream now names itself '{ClusterName}' (event 2027). Its upstream queue is kept, buffering what the upstream publishes, until the link under the new name from the same upstream exchange has bound its own; then the instance that runs that link forwards what the old queue holds and deletes it, once no other instance still under the previous name has this link (by the heartbeats) and while it holds this link's lease")]
+    public static partial void LinkRenamedKeepingQueue(ILogger logger, string linkId, string exchange, string upstream, string clusterName);
+
+    [LoggerMessage(2036, LogLevel.Information, "Link {NewLinkId} does not forward the upstream queue of link {LinkId}, which it replaced when the downstream renamed itself (event 2027), yet: {Reason}. The queue stays, buffering; it is looked at again every few seconds")]
+    public static partial void RenamedQueueWaiting(ILogger logger, string newLinkId, string linkId, string reason);
 }

@@ -54,7 +54,7 @@ internal sealed class LinkReconciler
         _loggerFactory = loggerFactory;
         _logger = logger;
         _time = time;
-        _retired = new RetiredUpstreamQueues(transports, logger, time);
+        _retired = new RetiredUpstreamQueues(transports, logger, time, ownership);
         _sweep = ownership is null ? null : new RemovedLinkSweep(ownership, downstream, transports, _links.ContainsKey, RunsFrom, ConsumesQueueOf, SameKindSuccessor, logger, time);
     }
 
@@ -135,8 +135,8 @@ internal sealed class LinkReconciler
                 _links.TryRemove(id, out _);
                 stopping.Add(link.Definition.ClusterName != session.ClusterName || link.Definition.VirtualHost != session.VirtualHost
                     // The same configuration on a downstream that names itself anew (event 2027): nobody removed these links,
-                    // and what their upstream queues buffered is not this reconcile's to delete.
-                    ? link.StopAsync(cleanup: false)
+                    // and what their upstream queues buffered is for the links under the new name to forward.
+                    ? StopRenamedAsync(link, session.ClusterName)
                     : starting.FirstOrDefault(s => link.Definition.SharesUpstreamQueueWith(s) && QueueKindChange(link.Definition, s) is null) is { } successor
                         ? StopTakenOver(link, successor)
                         : StopRemovedAsync(link, existing.Contains(link.Definition.Exchange.Name)));
@@ -530,6 +530,30 @@ internal sealed class LinkReconciler
         {
             _retired.Add(definition, sameDownstream);
         }
+    }
+
+    /// <summary>
+    /// Stops a link that ran under the downstream's previous cluster name, which the downstream changed on a reconnect with
+    /// the same configuration (event 2027): make before break, as for a reload that renames the downstream. Its upstream
+    /// queue stays bound, buffering, and the instance that runs the link under the new name forwards it and deletes it once
+    /// that link has bound its own, while no other instance still under the old name may consume it
+    /// (<see cref="RetiredUpstreamQueues.AddRenamed"/>, which says who and why that is safe). Whether this instance held the
+    /// old link's lease does not matter: the connection drop took it, from every instance that held it. Until 6 Dec 2026
+    /// the old queue stayed for good, filling, and what the upstream routed to it after the rename was never forwarded.
+    /// </summary>
+    private async Task StopRenamedAsync(ExchangeLink link, string clusterName)
+    {
+        var definition = link.Definition;
+        if (definition.Upstream.ResourceCleanupMode == ResourceCleanupMode.Never)
+        {
+            // Nothing is deleted: the queue stays as it is, as before.
+            await link.StopAsync(cleanup: false).ConfigureAwait(false);
+            return;
+        }
+
+        // Its ledger goes (another link, another id, forwards the queue), unless another instance may still run it.
+        await link.StopAsync(cleanup: false, dropLedger: true).ConfigureAwait(false);
+        _retired.AddRenamed(definition, clusterName);
     }
 
     /// <summary>How many second looks at removed or moved links' upstream queues are pending (tests look). Any thread.</summary>

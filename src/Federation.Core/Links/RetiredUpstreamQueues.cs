@@ -1,4 +1,5 @@
 using Federation.Core.Diagnostics;
+using Federation.Core.Links.Ownership;
 using Federation.Core.Model;
 using Federation.Core.Transport;
 using Microsoft.Extensions.Logging;
@@ -24,7 +25,10 @@ namespace Federation.Core.Links;
 /// deleted at once when no link of the new downstream takes its place, or when the engine stops (a clean stop). A later
 /// reload that brings the old identity back gives the queue back to its link (<see cref="ReclaimAsync"/>). Only queues the
 /// stopped link held (its lease, or a downstream without leases) come here; one kept for another instance of the old
-/// federation (event 2019) does not.
+/// federation (event 2019) does not. The queues of links that the downstream's new cluster name retired without a reload
+/// (event 2027, <see cref="AddRenamed"/>) come here too, whoever held them, and follow their own rule (who retires them,
+/// and why that is safe with several instances: <see cref="ForwardRenamedAsync"/>); they are never deleted at an engine
+/// stop, since an instance still under the old name may consume them.
 /// </remarks>
 internal sealed class RetiredUpstreamQueues
 {
@@ -34,16 +38,25 @@ internal sealed class RetiredUpstreamQueues
     private readonly TransportResolver _transports;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly LinkOwnership? _ownership;
 
-    public RetiredUpstreamQueues(TransportResolver transports, ILogger logger, TimeProvider time)
+    /// <param name="transports">Resolves the upstream URIs of the old queues.</param>
+    /// <param name="logger">The supervisor's logger.</param>
+    /// <param name="time">The clock of the waits.</param>
+    /// <param name="ownership">The other instances' heartbeats, when links are spread: an old queue that the downstream's new name retired waits while another instance still has the old link.</param>
+    public RetiredUpstreamQueues(TransportResolver transports, ILogger logger, TimeProvider time, LinkOwnership? ownership = null)
     {
         _transports = transports;
         _logger = logger;
         _time = time;
+        _ownership = ownership;
     }
 
     /// <summary>Why the old queue is deleted or what its deletion discards, for events 2020 and 1028.</summary>
     internal const string Why = "federates another downstream: another cluster name or virtual host, so the new links have other ids and upstream queues";
+
+    /// <summary>Why the old queue of a link that the downstream's new cluster name retired goes (events 2020 and 1028).</summary>
+    internal const string WhyRenamed = "ran under the downstream's previous cluster name (event 2027): the links under the new name have other ids and upstream queues";
 
     /// <summary>Keeps the upstream queue of <paramref name="old"/>, stopped for a new downstream, until its successor has bound its own.</summary>
     /// <param name="old">The stopped link's definition.</param>
@@ -56,6 +69,24 @@ internal sealed class RetiredUpstreamQueues
         lock (_sync)
         {
             _waiting.Add(new Retirement(old, sameDownstream));
+        }
+    }
+
+    /// <summary>
+    /// Keeps the upstream queue of <paramref name="old"/>, which stopped because the downstream reported a new cluster name
+    /// on a reconnect with the same configuration (event 2027), until the link under the new name that takes its place has
+    /// bound its own: then the instance that runs that link forwards the old queue and deletes it
+    /// (<see cref="ForwardRenamedAsync"/>). Unlike <see cref="Add"/>, whatever this instance held: after the connection
+    /// drop that brought the new name, no instance holds the old link's lease any more.
+    /// </summary>
+    /// <param name="old">The stopped link's definition.</param>
+    /// <param name="clusterName">The downstream's new cluster name.</param>
+    public void AddRenamed(LinkDefinition old, string clusterName)
+    {
+        Log.LinkRenamedKeepingQueue(_logger, old.Id, old.Exchange.Name, old.Upstream.UpstreamName, clusterName);
+        lock (_sync)
+        {
+            _waiting.Add(new Retirement(old, sameDownstream: true, renamed: true));
         }
     }
 
@@ -158,10 +189,23 @@ internal sealed class RetiredUpstreamQueues
     {
         try
         {
-            var done = await ForwardAsync(retirement, successor).ConfigureAwait(false);
+            var done = retirement.Renamed
+                ? await ForwardRenamedAsync(retirement, successor).ConfigureAwait(false)
+                : await ForwardAsync(retirement, successor).ConfigureAwait(false);
             retirement.Forwarded.TrySetResult();
             if (done || retirement.Reclaimed)
             {
+                return;
+            }
+
+            if (retirement.Renamed)
+            {
+                // Only the instance that holds the old link's lease may delete its queue (ForwardRenamedAsync): at an engine
+                // stop, or without a link under the new name to forward it, another instance may still consume it.
+                var old = retirement.Old;
+                Log.LinkStopped(_logger, old.Id, old.Exchange.Name, old.Upstream.UpstreamName, successor is null
+                    ? "kept (no link under the downstream's new cluster name federates its exchange from its upstream exchange)"
+                    : "kept (the engine stopped, or the link took it back, before it was forwarded)");
                 return;
             }
 
@@ -260,6 +304,160 @@ internal sealed class RetiredUpstreamQueues
         }
     }
 
+    /// <summary>
+    /// The old queue of a link that the downstream's new cluster name retired (event 2027), which any instance of the
+    /// federation may still consume: the connection drop that brought the new name took the old link's lease from whoever
+    /// held it, instances that have not reconnected since still run under the old name, and an instance may have started
+    /// after the rename. Who retires it, and when:
+    /// <list type="number">
+    /// <item>The instance that runs the link under the new name that takes its place (<see cref="ExchangeLink.RunsHere"/>:
+    /// it holds that link's lease, or the downstream has none), once that link has bound its queue (make before break: from
+    /// then on the upstream routes every message to the new queue as well). Every instance that saw the rename keeps the
+    /// old queue in mind while its successor link exists there; one whose successor runs on another instance waits, in case
+    /// the successor's lease comes to it.</item>
+    /// <item>Not while another live instance has the old link by its heartbeats (runs, waits or stands by for it: it is
+    /// still under the old name, and consumes or may consume the queue), nor before this instance has heard the others for
+    /// <see cref="OwnershipTimings.LiveFor"/> since it began waiting (its roster went stale while the downstream was away).
+    /// Without <c>SpreadLinks</c> there are no heartbeats, and the next rule alone keeps it safe.</item>
+    /// <item>Only while this instance holds the old link's lease on the downstream (<see cref="RetiredLinkLease"/>) for the
+    /// whole forwarding and deletion: an instance under the old name consumes the queue only while it holds that lease, so
+    /// none does meanwhile, and two instances never retire the same queue at once. A lease refused means an instance under
+    /// the old name runs the link: this one asks again later.</item>
+    /// </list>
+    /// So no message is lost: the old queue is deleted only once the new one is bound and what the old one holds has been
+    /// forwarded (or, for an upstream that cannot count a queue's messages, counted as discarded, events 2020 and 1028), and
+    /// never while another instance consumes it. An instance that finds the queue gone (another retired it first) deletes
+    /// nothing more and says nothing. Returns whether the old queue is done with (or back with the waiting ones: the
+    /// successor stopped); false leaves it where it is.
+    /// </summary>
+    private async Task<bool> ForwardRenamedAsync(Retirement retirement, ExchangeLink? successor)
+    {
+        var token = retirement.Cancel.Token;
+        if (successor is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            if (!await successor.Bound.WaitAsync(token).ConfigureAwait(false) || successor.Stopping)
+            {
+                return WaitAgain(retirement);
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        var old = retirement.Old;
+        var successorId = successor.Definition.Id;
+        var heardSince = _time.GetUtcNow();
+        var polls = new ReconnectBackoff(ReconnectBackoffMode.Exponential, LinkLease.FirstPoll, LinkLease.LongestPoll);
+        polls.NextDelay(); // The schedule's first step is "at once".
+        string? toldWaiting = null;
+        while (true)
+        {
+            var delay = polls.NextDelay();
+            if (WhyNotRetire(old, successor, heardSince) is { } notYet)
+            {
+                if (notYet.Tell && toldWaiting != notYet.Reason)
+                {
+                    toldWaiting = notYet.Reason;
+                    Log.RenamedQueueWaiting(_logger, successorId, old.Id, notYet.Reason);
+                }
+            }
+            else
+            {
+                try
+                {
+                    var lease = await successor.TakeLeaseOfAsync(old, token).ConfigureAwait(false);
+                    await using (lease.ConfigureAwait(false))
+                    {
+                        if (lease.Held)
+                        {
+                            using var guarded = CancellationTokenSource.CreateLinkedTokenSource(token, lease.Lost);
+                            if (await successor.DrainRetiredQueueAsync(old, WhyRenamed, guarded.Token, lease.Downstream).ConfigureAwait(false) is { } outcome)
+                            {
+                                Log.RetiredQueueForwarded(_logger, successorId, old.Id, outcome);
+                            }
+                            else
+                            {
+                                await DeleteRenamedAsync(old, guarded.Token).ConfigureAwait(false);
+                            }
+
+                            return true;
+                        }
+
+                        var reason = $"lease '{LinkLease.NameFor(old)}' is held by {(lease.Holder is { } holder ? $"instance '{PrintableText.Escape(holder)}'" : "another instance")}, which still runs the old link from that queue";
+                        if (toldWaiting != reason)
+                        {
+                            toldWaiting = reason;
+                            Log.RenamedQueueWaiting(_logger, successorId, old.Id, reason);
+                        }
+                    }
+                }
+                catch (Exception) when (token.IsCancellationRequested)
+                {
+                    return false;
+                }
+                catch (Exception) when (successor.Stopping)
+                {
+                    return WaitAgain(retirement);
+                }
+#pragma warning disable CA1031 // Any failure to forward is logged and tried again: the queue keeps what it holds meanwhile.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    delay = old.Upstream.ReconnectDelay;
+                    Log.RetiredQueueForwardFailed(_logger, successorId, old.Id, UriRedaction.RedactText(ex.Message), delay);
+                }
+            }
+
+            // Cut short when the successor stops, so that its queue is back with the waiting ones before the reconciliation
+            // that stopped it hands them out again (SettleAsync).
+            try
+            {
+                await Task.WhenAny(Task.Delay(delay, _time, token), successor.StopRequested).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            if (token.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Why this instance may not retire the old queue of <paramref name="old"/> yet (see <see cref="ForwardRenamedAsync"/>),
+    /// and whether that is worth telling (another instance still has the old link); null when it may try the old lease.
+    /// </summary>
+    private (string Reason, bool Tell)? WhyNotRetire(LinkDefinition old, ExchangeLink successor, DateTimeOffset heardSince)
+    {
+        if (!successor.RunsHere)
+        {
+            return ("the link under the new name does not run on this instance", false);
+        }
+
+        if (_ownership is null)
+        {
+            return null;
+        }
+
+        if (_time.GetUtcNow() - heardSince < _ownership.Timings.LiveFor)
+        {
+            return ("the other instances' heartbeats are not heard long enough yet", false);
+        }
+
+        return _ownership.OthersRunning(old.Id) is { Count: > 0 } others
+            ? ($"instance(s) {string.Join(", ", others)} still have the old link (they are still under the downstream's previous cluster name) and may consume that queue", true)
+            : null;
+    }
+
     /// <summary>The successor stopped before it was done (another reload replaced it): the next reconciliation looks again.</summary>
     private bool WaitAgain(Retirement retirement)
     {
@@ -270,9 +468,33 @@ internal sealed class RetiredUpstreamQueues
                 return false;
             }
 
-            _waiting.Add(new Retirement(retirement.Old, retirement.SameDownstream));
+            _waiting.Add(new Retirement(retirement.Old, retirement.SameDownstream, retirement.Renamed));
             return true;
         }
+    }
+
+    /// <summary>
+    /// Deletes the old queue of a link the downstream's new name retired, which its successor could not forward (the
+    /// upstream cannot count a queue's messages, or the queue is gone: another instance retired it first), under the old
+    /// link's lease. Warned of (events 2020 and 1028) unless the deletion says it discarded nothing.
+    /// </summary>
+    private async Task DeleteRenamedAsync(LinkDefinition old, CancellationToken cancellationToken)
+    {
+        if (old.Upstream.ResourceCleanupMode == ResourceCleanupMode.Never)
+        {
+            return;
+        }
+
+        using var limit = new CancellationTokenSource(RemovedLinkSweep.Limit, _time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
+        var (queue, discarded) = await UpstreamObjects.DeleteAsync(old, _transports, _time, either.Token).ConfigureAwait(false);
+        if (discarded != 0)
+        {
+            Log.LinkReplacedDiscarding(_logger, old.Id, old.Exchange.Name, old.Upstream.UpstreamName, WhyRenamed);
+            Log.BufferedMessagesDiscarded(_logger, old.Id, queue, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", WhyRenamed);
+        }
+
+        Log.LinkStopped(_logger, old.Id, old.Exchange.Name, old.Upstream.UpstreamName, CleanupOutcome.Deleted);
     }
 
     /// <summary>Deletes the old queue, its internal exchanges and sentinel, counting what that discards (events 2020 and 1028).</summary>
@@ -300,11 +522,14 @@ internal sealed class RetiredUpstreamQueues
     }
 
     /// <summary>One retired link's queue; cancelled when the engine stops or a link takes the queue back.</summary>
-    private sealed class Retirement(LinkDefinition old, bool sameDownstream)
+    private sealed class Retirement(LinkDefinition old, bool sameDownstream, bool renamed = false)
     {
         public LinkDefinition Old { get; } = old;
 
         public bool SameDownstream { get; } = sameDownstream;
+
+        // Retired by the downstream's new cluster name (event 2027), not by a reload: see ForwardRenamedAsync.
+        public bool Renamed { get; } = renamed;
 
         public CancellationTokenSource Cancel { get; } = new();
 

@@ -77,6 +77,48 @@ public sealed partial class DownstreamRenameUnderTrafficTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_downstream_that_renames_itself_loses_nothing_published_around_the_rename()
+    {
+        // No reload: the broker reports another cluster name when the engine connects again (rabbitmqctl set_cluster_name,
+        // event 2027). Until 6 Dec 2026 the old queue stayed for good, filling, and what the upstream routed to it from the
+        // connection drop until the new link had bound its queue was never forwarded.
+        var (engine, downstream) = await StartAsync();
+        var before = Assert.Single(engine.GetLinks()).Id;
+        await using var publishing = new ContinuousPublisher(await _bed.ConnectAsync("U"));
+        await Testbed.Eventually(() => downstream.Bodies.Count >= 20, () => $"{downstream.Bodies.Count} forwarded before the rename");
+
+        _connects.Hold();
+        var renameBegan = publishing.Published;
+        _bed.Broker("D").ClusterName = "D2";
+        _bed.Broker("D").DropConnections(); // the test's probe too: a second one reads on from the same queue
+        var held = publishing.Published;
+        await Testbed.Eventually(() => publishing.Published >= held + 100 && _connects.Held > 0, () => $"{publishing.Published - held} published while the downstream is held");
+        Assert.True(_bed.Broker("U").GetMessageCount("/", OldQueue) > 0, "the old queue buffers while the engine is away");
+        _connects.Release();
+        var probe = new QueueProbe(await _bed.ConnectAsync("D"), downstream.Queue);
+        await probe.StartAsync();
+        await using var probed = probe;
+        await Testbed.Eventually(
+            () => engine.GetLinks() is [{ State: LinkState.Running } link] && link.Id != before && _bed.Broker("U").QueueExists("/", "federation: upstream -> D2:fed.downstream"),
+            () => "the link running under the new cluster name");
+        var switched = publishing.Published;
+        await Testbed.Eventually(() => publishing.Published >= switched + 200, () => $"{publishing.Published - switched} published after the switch");
+        var last = await publishing.StopAsync();
+
+        var expected = Enumerable.Range(renameBegan, last - renameBegan).Select(Body).ToList();
+        List<string> Missing() => [.. expected.Except(downstream.Bodies).Except(probe.Bodies)];
+        await Testbed.Eventually(
+            () => Missing().Count == 0,
+            () => $"published around the rename and lost: {Missing().Count} of {expected.Count} ({string.Join(", ", Missing().Take(10))}...); {_bed.Broker("U").GetMessageCount("/", OldQueue)} left in the old queue");
+        await Testbed.Eventually(() => !_bed.Broker("U").QueueExists("/", OldQueue), () => "the old queue, forwarded, is deleted");
+        await Testbed.Eventually(() => _logs.WithId(2033).Count == 1, () => "the forwarding logged once it returned (event 2033)");
+        Assert.Single(_logs.WithId(2027));
+        Assert.Single(_logs.WithId(2035));
+        Assert.Empty(_logs.WithId(2020));
+        Assert.Empty(_logs.WithId(1028));
+    }
+
+    [Fact]
     public async Task A_reload_to_another_downstream_broker_counts_everything_it_does_not_forward()
     {
         // On another broker the old queue's messages are not the new link's to forward: they are discarded, but counted

@@ -78,6 +78,9 @@ internal sealed class InstanceCluster : IAsyncDisposable
     /// <summary>As a paused process (SIGSTOP): no more heartbeats, while its connections and leases stay.</summary>
     public void Silence(string instance) => _live[instance].Transport.Silence();
 
+    /// <summary>Loses the instance's connections to the downstream D (a network blip); it connects again.</summary>
+    public void LoseDownstream(string instance) => _live[instance].Transport.LoseConnectionsTo("D");
+
     /// <summary>A clean stop (engine StopAsync).</summary>
     public async Task StopAsync(string instance)
     {

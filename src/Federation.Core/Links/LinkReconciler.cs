@@ -111,7 +111,11 @@ internal sealed class LinkReconciler
     /// <param name="exchanges">The downstream exchanges.</param>
     /// <param name="bindingsOf">The bindings of a downstream exchange, for its links to mirror.</param>
     /// <param name="instanceName">This engine's name, recorded with the leases its links hold.</param>
-    public async Task ReconcileAsync(DownstreamSession session, FederationDefinitions definitions, IEnumerable<ExchangeSpec> exchanges, Func<string, ExchangeBindings> bindingsOf, string instanceName)
+    /// <param name="stopping">
+    /// The engine's stop: it cuts short what this pass waits for that a stop makes pointless (the probes of the upstreams of
+    /// links moved to other URIs), and no link starts once it fired.
+    /// </param>
+    public async Task ReconcileAsync(DownstreamSession session, FederationDefinitions definitions, IEnumerable<ExchangeSpec> exchanges, Func<string, ExchangeBindings> bindingsOf, string instanceName, CancellationToken stopping)
     {
         var known = exchanges.ToList();
         if (_transports.TryResolve(definitions.DownstreamUri, out var downstreamTransport))
@@ -123,9 +127,14 @@ internal sealed class LinkReconciler
         var desired = DesiredLinks.Resolve(definitions, known, session.ClusterName, session.VirtualHost,
             duplicate => Log.DuplicateLink(_logger, duplicate.Id, duplicate.Exchange.Name, duplicate.Upstream.UpstreamName, duplicate.UpstreamExchange));
 
+        // Each upstream that links moved from or to is probed once in this pass, whatever number of links it serves; the
+        // second looks this pass schedules at old queues share theirs likewise, once their wait is over.
+        var probes = new UpstreamCluster(_transports, _logger, _time, "the engine stops", stopping);
+        _sweep?.BeginPass(stopping);
+
         // Stop first, and wait: a replacement link must not start until its predecessor has let go of the queue they share
         // (or deleted it, when the replacement cannot take it over).
-        var stopping = new List<Task>();
+        var stops = new List<Task>();
         var replaced = new Dictionary<string, LinkDrops>(StringComparer.Ordinal);
         var starting = desired.Values.Where(d => !_links.ContainsKey(d.Id)).ToList();
         foreach (var (id, link) in _links)
@@ -133,7 +142,7 @@ internal sealed class LinkReconciler
             if (!desired.TryGetValue(id, out var wanted))
             {
                 _links.TryRemove(id, out _);
-                stopping.Add(link.Definition.ClusterName != session.ClusterName || link.Definition.VirtualHost != session.VirtualHost
+                stops.Add(link.Definition.ClusterName != session.ClusterName || link.Definition.VirtualHost != session.VirtualHost
                     // The same configuration on a downstream that names itself anew (event 2027): nobody removed these links,
                     // and what their upstream queues buffered is for the links under the new name to forward.
                     ? StopRenamedAsync(link, session.ClusterName)
@@ -145,7 +154,7 @@ internal sealed class LinkReconciler
             {
                 _links.TryRemove(id, out _);
                 replaced[id] = link.Drops; // it counts nothing more once stopped, which is awaited before its successor starts
-                stopping.Add(StopReplaced(link, wanted));
+                stops.Add(StopReplaced(link, wanted, probes, stopping));
             }
             else if (wanted != link.Definition)
             {
@@ -155,7 +164,13 @@ internal sealed class LinkReconciler
             }
         }
 
-        await Task.WhenAll(stopping).ConfigureAwait(false);
+        await Task.WhenAll(stops).ConfigureAwait(false);
+        if (stopping.IsCancellationRequested)
+        {
+            // The engine stops (a probe may have been cut short by it): whatever would start now, the stop that follows on
+            // the loop would stop again at once.
+            return;
+        }
 
         // The old queues that links stopped just now waited for or forwarded go back to wait, before Begin below hands the
         // waiting ones to the links started here.
@@ -271,7 +286,7 @@ internal sealed class LinkReconciler
     /// unless another live instance still runs the link from it. A queue of another kind left behind also delivered again,
     /// once a later reload switched back to it, everything the other kind had forwarded meanwhile.
     /// </summary>
-    private Task StopReplaced(ExchangeLink link, LinkDefinition wanted)
+    private Task StopReplaced(ExchangeLink link, LinkDefinition wanted, UpstreamCluster probes, CancellationToken stopping)
     {
         var definition = link.Definition;
         var (exchange, upstream) = (definition.Exchange.Name, definition.Upstream.UpstreamName);
@@ -313,7 +328,7 @@ internal sealed class LinkReconciler
 
                 if (kindChange is null)
                 {
-                    return StopMovedUnlessSameClusterAsync(link, wanted);
+                    return StopMovedUnlessSameClusterAsync(link, wanted, probes, stopping);
                 }
 
                 var switched = $"declares another kind of upstream queue ({kindChange}), which cannot take the old one over";
@@ -326,9 +341,11 @@ internal sealed class LinkReconciler
     /// Stops a link whose new URIs share no address with its old ones. They may still reach the same cluster and virtual
     /// host (another node of the cluster, a host name for an address), and then the same queue, which the new run consumes:
     /// it stays (before 6 Dec 2026 it was deleted as left behind, with what it held). Otherwise, or when either side cannot
-    /// tell (unreachable, no cluster name), it is deleted as left behind on another broker.
+    /// tell (unreachable, no cluster name; event 2035 says why, once per upstream), it is deleted as left behind on another
+    /// broker. When the engine stops during the probe, the probe is cut short and tells nothing: the queue is kept and the
+    /// old link stops without cleanup.
     /// </summary>
-    private async Task StopMovedUnlessSameClusterAsync(ExchangeLink link, LinkDefinition wanted)
+    private async Task StopMovedUnlessSameClusterAsync(ExchangeLink link, LinkDefinition wanted, UpstreamCluster probes, CancellationToken stopping)
     {
         var definition = link.Definition;
         var (exchange, upstream) = (definition.Exchange.Name, definition.Upstream.UpstreamName);
@@ -342,7 +359,21 @@ internal sealed class LinkReconciler
             return;
         }
 
-        var shared = await UpstreamCluster.SharedAsync(definition, wanted, _transports, _time).ConfigureAwait(false);
+        (string ClusterName, string VirtualHost)? shared;
+        try
+        {
+            shared = await probes.SharedAsync(definition, wanted, stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // A stop is no evidence of a move: deleting the queue would discard what it buffers, which is the queue the link
+            // consumes when it next runs if both URIs reach one cluster. Kept, it is at worst left on another broker, as any
+            // queue a stop hands over is, and event 2035 said so. No second look is scheduled: the stop cancels them all.
+            // The link is no longer among the running ones, so the engine's stop would not stop it: this does.
+            await link.StopAsync(cleanup: false).ConfigureAwait(false);
+            return;
+        }
+
         if (shared is { } same)
         {
             var why = $"against other URIs of the same upstream cluster ('{PrintableText.Escape(same.ClusterName)}', vhost '{PrintableText.Escape(same.VirtualHost)}', as both name themselves)";

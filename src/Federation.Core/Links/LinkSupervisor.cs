@@ -509,6 +509,6 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             return;
         }
 
-        await _links.ReconcileAsync(session, _definitions, _topology.Exchanges, _topology.BindingsOf, InstanceName).ConfigureAwait(false);
+        await _links.ReconcileAsync(session, _definitions, _topology.Exchanges, _topology.BindingsOf, InstanceName, _stopping.Token).ConfigureAwait(false);
     }
 }

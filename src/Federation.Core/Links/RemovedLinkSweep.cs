@@ -40,6 +40,9 @@ internal sealed class RemovedLinkSweep
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
+    // The cluster probes the moved links' sweeps of the current pass share (BeginPass). Under _sync.
+    private UpstreamCluster? _passProbes;
+
     /// <param name="ownership">Who else has the link, by the heartbeats.</param>
     /// <param name="downstream">The downstream session, where the link's lease is.</param>
     /// <param name="transports">Resolves the upstream URIs.</param>
@@ -97,6 +100,23 @@ internal sealed class RemovedLinkSweep
     /// <param name="keptFor">The instances its queue was kept for, for the log (none when this instance never ran it).</param>
     public void ScheduleMoved(LinkDefinition definition, IReadOnlyList<string> keptFor) => Schedule(definition, keptFor, moved: true);
 
+    /// <summary>
+    /// Starts a pass (a reconciliation): the second looks at moved links' queues that it schedules probe each upstream
+    /// cluster once between them (<see cref="UpstreamCluster"/>) when their waits end. Any thread.
+    /// </summary>
+    /// <param name="stopping">
+    /// The engine's stop, which cancels those probes: one is shared by the sweeps of its pass, so no single sweep's
+    /// cancellation may end it (each sweep stops waiting for it on its own).
+    /// </param>
+    public void BeginPass(CancellationToken stopping)
+    {
+        var probes = new UpstreamCluster(_transports, _logger, _time, "the engine stops", stopping);
+        lock (_sync)
+        {
+            _passProbes = probes;
+        }
+    }
+
     private void Schedule(LinkDefinition definition, IReadOnlyList<string> keptFor, bool moved)
     {
         if (definition.Upstream.ResourceCleanupMode == ResourceCleanupMode.Never)
@@ -107,7 +127,8 @@ internal sealed class RemovedLinkSweep
         var cancel = new CancellationTokenSource();
         lock (_sync)
         {
-            var task = SweepAsync(definition, keptFor, moved, cancel.Token);
+            var probes = moved ? _passProbes ??= new UpstreamCluster(_transports, _logger, _time, "the engine stops", CancellationToken.None) : null;
+            var task = SweepAsync(definition, keptFor, probes, cancel.Token);
             _running.Add(task, (definition.Id, moved ? definition : null, cancel));
             _ = task.ContinueWith(Forget, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
@@ -163,16 +184,21 @@ internal sealed class RemovedLinkSweep
         }
     }
 
-    private async Task SweepAsync(LinkDefinition definition, IReadOnlyList<string> keptFor, bool moved, CancellationToken cancellationToken)
+    /// <param name="definition">The link whose queue is looked at.</param>
+    /// <param name="keptFor">The instances it was kept for, for the log.</param>
+    /// <param name="probes">For a link a reload moved to another broker, the cluster probes of its pass; null for a removed link.</param>
+    /// <param name="cancellationToken">This sweep's cancellation.</param>
+    private async Task SweepAsync(LinkDefinition definition, IReadOnlyList<string> keptFor, UpstreamCluster? probes, CancellationToken cancellationToken)
     {
+        var moved = probes is not null;
         try
         {
             await Task.Delay(Delay, _time, cancellationToken).ConfigureAwait(false);
             using var limit = new CancellationTokenSource(Limit, _time);
             using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
-            if (moved)
+            if (probes is not null)
             {
-                await DeleteIfNobodyHasItFromThereAsync(definition, keptFor, bounded.Token).ConfigureAwait(false);
+                await DeleteIfNobodyHasItFromThereAsync(definition, keptFor, probes, bounded.Token).ConfigureAwait(false);
             }
             else
             {
@@ -248,7 +274,7 @@ internal sealed class RemovedLinkSweep
     }
 
     /// <summary>The old broker's queue of a link a reload moved away from it: deleted when nobody has the link from there any more.</summary>
-    private async Task DeleteIfNobodyHasItFromThereAsync(LinkDefinition definition, IReadOnlyList<string> keptFor, CancellationToken cancellationToken)
+    private async Task DeleteIfNobodyHasItFromThereAsync(LinkDefinition definition, IReadOnlyList<string> keptFor, UpstreamCluster probes, CancellationToken cancellationToken)
     {
         if (_runsFrom(definition))
         {
@@ -265,11 +291,25 @@ internal sealed class RemovedLinkSweep
 
         // Other URIs may reach the same cluster (another node, a host name for an address): then the old queue is the one
         // this instance's link consumes now.
-        if (_sameKindSuccessor(definition) is { } successor
-            && await UpstreamCluster.SharedAsync(definition, successor, _transports, _time, cancellationToken).ConfigureAwait(false) is { } same)
+        if (_sameKindSuccessor(definition) is { } successor)
         {
-            Log.MovedLinkQueueStillKept(_logger, definition.Id, $"this instance runs the link from the same upstream cluster ('{PrintableText.Escape(same.ClusterName)}', vhost '{PrintableText.Escape(same.VirtualHost)}') under other URIs: it is the queue the link consumes");
-            return;
+            (string ClusterName, string VirtualHost)? shared;
+            try
+            {
+                shared = await probes.SharedAsync(definition, successor, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The engine stops, which cancelled the probe before it cancels this sweep: no evidence of a move.
+                Log.MovedLinkQueueStillKept(_logger, definition.Id, "the probe of its upstream cluster was cancelled (the engine stops)");
+                return;
+            }
+
+            if (shared is { } same)
+            {
+                Log.MovedLinkQueueStillKept(_logger, definition.Id, $"this instance runs the link from the same upstream cluster ('{PrintableText.Escape(same.ClusterName)}', vhost '{PrintableText.Escape(same.VirtualHost)}') under other URIs: it is the queue the link consumes");
+                return;
+            }
         }
 
         await DeleteUpstreamObjectsAsync(definition, keptFor, moved: true, cancellationToken).ConfigureAwait(false);

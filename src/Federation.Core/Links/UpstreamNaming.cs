@@ -41,6 +41,13 @@ internal static class UpstreamNaming
     public static string ConnectionName(string upstreamName, string? policyName) =>
         policyName is null ? "Federation link" : $"Federation link (upstream: {upstreamName}, policy: {policyName})";
 
+    /// <summary>
+    /// The connection name of a probe that asks an upstream which cluster it belongs to (<see cref="UpstreamCluster"/>): one
+    /// probe serves every link moved from or to that upstream, so it is named as none of them, and an operator who sees it
+    /// in broker tools sees what it is.
+    /// </summary>
+    public const string ProbeConnectionName = "Federation upstream cluster probe";
+
     /// <summary>The <c>exchange</c> field of an <c>x-bound-from</c> entry: <c>"DV:DX A|B"</c>.</summary>
     public static string BoundFromDescriptor(string downstreamVhost, string downstreamExchange, char generation) =>
         $"{downstreamVhost}:{downstreamExchange} {generation}";

@@ -29,16 +29,22 @@ internal static class UpstreamObjects
     }
 
     /// <summary>Connects to the first URI of the upstream of <paramref name="definition"/> that answers.</summary>
-    /// <exception cref="BrokerUnreachableException">No URI of the upstream answered.</exception>
-    public static async Task<IBrokerConnection> ConnectAsync(LinkDefinition definition, TransportResolver transports, TimeProvider time, CancellationToken cancellationToken)
+    /// <param name="definition">The link whose upstream is connected to.</param>
+    /// <param name="transports">Resolves the upstream URIs.</param>
+    /// <param name="time">The clock the connect's backstop is measured on.</param>
+    /// <param name="cancellationToken">Abandons the attempt.</param>
+    /// <param name="connectionName">The name the broker lists the connection under; the link's (as the plugin names it) when null.</param>
+    /// <exception cref="BrokerUnreachableException">No URI of the upstream answered (the last one's failure is the inner exception).</exception>
+    public static async Task<IBrokerConnection> ConnectAsync(LinkDefinition definition, TransportResolver transports, TimeProvider time, CancellationToken cancellationToken, string? connectionName = null)
     {
+        connectionName ??= UpstreamNaming.ConnectionName(definition.Upstream.UpstreamName, definition.PolicyName);
         // Every URI of an upstream reaches the same broker (cluster): the first that answers will do.
         Exception? failure = null;
         foreach (var uri in definition.Upstream.Uris)
         {
             try
             {
-                var request = new ConnectionRequest(uri, UpstreamNaming.ConnectionName(definition.Upstream.UpstreamName, definition.PolicyName));
+                var request = new ConnectionRequest(uri, connectionName);
                 return await ConnectDeadline.ConnectAsync(transports.Resolve(uri), request, time, cancellationToken).ConfigureAwait(false);
             }
             catch (TransportException ex)

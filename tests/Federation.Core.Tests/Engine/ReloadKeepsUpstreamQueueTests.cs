@@ -20,6 +20,7 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
     private readonly CapturingLoggerProvider _logs = new();
     private HeldConfirmsTransport? _transport;
     private BeforeQueueDeletionTransport? _deletions;
+    private AddressAliasTransport? _aliases;
     private string _bufferingQueue = UpstreamQueue;
 
     public Task InitializeAsync()
@@ -27,7 +28,7 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         // Confirms are held so that, with prefetch-count 1, messages stay buffered in the upstream queue. A downstream URI
         // may name its cluster (?cluster-name=, as on NATS).
         // An upstream may be reached under a second address (memory://alias-of-U), as a host name is for its IP address.
-        _bed.WrapTransport = inner => new AddressAliasTransport(new QueueKindTransport(new UriClusterNameTransport(_transport = new HeldConfirmsTransport(_deletions = new BeforeQueueDeletionTransport(inner)))));
+        _bed.WrapTransport = inner => _aliases = new AddressAliasTransport(new QueueKindTransport(new UriClusterNameTransport(_transport = new HeldConfirmsTransport(_deletions = new BeforeQueueDeletionTransport(inner)))));
         return Task.CompletedTask;
     }
 
@@ -181,6 +182,78 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         Assert.False(_bed.Broker("U").QueueExists("/", UpstreamQueue) && _bed.Broker("U").GetMessageCount("/", UpstreamQueue) > 0, "the old queue was kept");
         var link = Assert.Single(engine.GetLinks());
         Assert.Contains("unmapped-error-alias-of-U", link.Uri, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_stop_during_the_cluster_probe_of_a_reload_cancels_the_probe_and_keeps_the_queue()
+    {
+        // The new address drops every packet: the probe's connect never answers. On the engine's fake clock, which the test
+        // does not move, the probe's own 10 s never pass: only the stop can end it. Before, the probe took no token, and
+        // the stop waited behind the reload until the probe's 10 s had passed (here: for ever).
+        var time = new FakeTimeProvider();
+        var (engine, downstream) = await StartBufferingAsync(time);
+        var reload = engine.UpdateAsync(Configuration(u => u.Uris = ["memory://black-hole-alias-of-U/%2F"]), CancellationToken.None);
+        await Testbed.Eventually(() => _aliases!.BlackHoled == 1, () => $"{_aliases!.BlackHoled} connect(s) waiting on the black hole");
+
+        var stopping = engine.StopAsync(CancellationToken.None);
+
+        // The held confirm is released as it comes, so that the old link's stop does not wait a (fake) drain timeout for it.
+        await Testbed.Eventually(
+            () =>
+            {
+                ReleaseHeld();
+                return stopping.IsCompleted && reload.IsCompleted;
+            },
+            () => $"stop completed: {stopping.IsCompleted}, reload completed: {reload.IsCompleted}, {_aliases!.BlackHoled} connect(s) waiting");
+        await stopping;
+        await reload;
+
+        // A stop is no evidence of a move: the queue stays, with what the old link (which ran on during the probe) did not
+        // forward.
+        Assert.Equal(0, _aliases!.BlackHoled);
+        Assert.True(_bed.Broker("U").QueueExists("/", UpstreamQueue), "the upstream queue was deleted");
+        Assert.True(downstream.Bodies.Distinct().Count() + UpstreamMessages >= 3, $"downstream has [{string.Join(",", downstream.Bodies)}], {UpstreamMessages} left upstream");
+        Assert.Empty(_logs.WithId(2020));
+        Assert.Empty(_logs.WithId(1028));
+        var probe = Assert.Single(_logs.WithId(2035));
+        Assert.Contains("memory://black-hole-alias-of-U/%2F", probe.Message, StringComparison.Ordinal);
+        Assert.Contains("cancelled: the engine stops", probe.Message, StringComparison.Ordinal);
+        Assert.Contains("is kept", probe.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_reload_that_moves_several_links_to_another_address_of_their_broker_probes_each_side_once_as_a_probe()
+    {
+        // Before, each of the three links opened its own probe connection to each side at once (six), under its own name.
+        var engine = await StartThreeLinksAsync();
+
+        await engine.UpdateAsync(Configuration(u => u.Uris = ["memory://alias-of-U/%2F"]), CancellationToken.None);
+
+        var probes = _aliases!.Requests.Where(r => r.ConnectionName == UpstreamNaming.ProbeConnectionName).Select(r => r.Uri).Order(StringComparer.Ordinal);
+        Assert.Equal(["memory://U/%2F", "memory://alias-of-U/%2F"], probes);
+        Assert.Equal(3, _logs.WithId(2018).Count(e => e.Message.Contains("same upstream cluster ('U', vhost '/'", StringComparison.Ordinal)));
+        Assert.Empty(_logs.WithId(2020));
+        Assert.Empty(_logs.WithId(2035));
+        await Testbed.WaitForRunningLinksAsync(engine, 3);
+    }
+
+    [Fact]
+    public async Task A_cluster_probe_that_fails_is_logged_once_per_broker_with_its_reason_and_no_password()
+    {
+        // Three links move to a broker that does not answer (none is registered under that name), with credentials in its
+        // URI. Before, nothing said why the old queues were deleted rather than kept.
+        var engine = await StartThreeLinksAsync();
+
+        await engine.UpdateAsync(Configuration(u => u.Uris = ["memory://prober:hunter2@missing-V/%2F"]), CancellationToken.None);
+
+        var probe = Assert.Single(_logs.WithId(2035));
+        Assert.Equal(LogLevel.Warning, probe.Level);
+        Assert.Contains("upstream memory://missing-V/%2F reaches", probe.Message, StringComparison.Ordinal);
+        Assert.Contains("No in-memory broker named 'missing-V'", probe.Message, StringComparison.Ordinal);
+        Assert.Contains("is deleted as before", probe.Message, StringComparison.Ordinal);
+        Assert.Equal(3, _logs.WithId(2020).Count(e => e.Message.Contains("reaches another upstream", StringComparison.Ordinal)));
+        Assert.DoesNotContain(_logs.Entries, e => (e.Message + e.Exception).Contains("hunter2", StringComparison.Ordinal));
+        Assert.Single(_aliases!.Requests, r => r.ConnectionName == UpstreamNaming.ProbeConnectionName && r.Uri.Contains("missing-V", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -496,6 +569,32 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
 
         await Testbed.Eventually(() => _transport!.Held.Count == 1 && UpstreamMessages == 2, () => $"{_transport!.Held.Count} held, {UpstreamMessages} buffered");
         return (engine, downstream);
+    }
+
+    /// <summary>Three links from U (fed.a, fed.b, fed.c), running, with nothing buffered.</summary>
+    private async Task<FederationEngine> StartThreeLinksAsync()
+    {
+        var engine = await _bed.StartEngineAsync("D", o =>
+        {
+            var configured = Configuration(_ => { });
+            foreach (var (name, upstream) in configured.Upstreams)
+            {
+                o.Upstreams[name] = upstream;
+            }
+
+            foreach (var (name, policy) in configured.Policies)
+            {
+                o.Policies[name] = policy;
+            }
+        }, loggerFactory: _logs.AsFactory());
+        var downstream = await _bed.ConnectAsync("D");
+        foreach (var exchange in new[] { "fed.a", "fed.b", "fed.c" })
+        {
+            await Testbed.DeclareExchangeAsync(downstream, exchange);
+        }
+
+        await Testbed.WaitForRunningLinksAsync(engine, 3);
+        return engine;
     }
 
     private int UpstreamMessages => _bed.Broker("U").GetMessageCount("/", _bufferingQueue);

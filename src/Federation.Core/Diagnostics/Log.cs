@@ -119,7 +119,7 @@ internal static partial class Log
     public static partial void LinkQueueTakenOver(ILogger logger, string linkId, string exchange, string upstream, string nextLinkId, string nextUpstream);
 
     // One line per broker and pass, however many links moved from or to it (see UpstreamCluster).
-    [LoggerMessage(2035, LogLevel.Warning, "Could not tell whether upstream {Uris} reaches the same cluster and vhost as the other side of a reload that moved links to URIs sharing no address with their old ones: {Reason}. The old upstream queue of each such link is {Outcome}")]
+    [LoggerMessage(2037, LogLevel.Warning, "Could not tell whether upstream {Uris} reaches the same cluster and vhost as the other side of a reload that moved links to URIs sharing no address with their old ones: {Reason}. The old upstream queue of each such link is {Outcome}")]
     public static partial void SameClusterProbeFailed(ILogger logger, string uris, string reason, string outcome);
 
     [LoggerMessage(2019, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) {Why}; its upstream queue is kept for instance(s) {Instances}, which still run or wait for it")]

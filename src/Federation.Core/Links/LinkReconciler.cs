@@ -341,7 +341,7 @@ internal sealed class LinkReconciler
     /// Stops a link whose new URIs share no address with its old ones. They may still reach the same cluster and virtual
     /// host (another node of the cluster, a host name for an address), and then the same queue, which the new run consumes:
     /// it stays (before 6 Dec 2026 it was deleted as left behind, with what it held). Otherwise, or when either side cannot
-    /// tell (unreachable, no cluster name; event 2035 says why, once per upstream), it is deleted as left behind on another
+    /// tell (unreachable, no cluster name; event 2037 says why, once per upstream), it is deleted as left behind on another
     /// broker. When the engine stops during the probe, the probe is cut short and tells nothing: the queue is kept and the
     /// old link stops without cleanup.
     /// </summary>
@@ -368,7 +368,7 @@ internal sealed class LinkReconciler
         {
             // A stop is no evidence of a move: deleting the queue would discard what it buffers, which is the queue the link
             // consumes when it next runs if both URIs reach one cluster. Kept, it is at worst left on another broker, as any
-            // queue a stop hands over is, and event 2035 said so. No second look is scheduled: the stop cancels them all.
+            // queue a stop hands over is, and event 2037 said so. No second look is scheduled: the stop cancels them all.
             // The link is no longer among the running ones, so the engine's stop would not stop it: this does.
             await link.StopAsync(cleanup: false).ConfigureAwait(false);
             return;

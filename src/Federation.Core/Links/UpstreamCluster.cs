@@ -16,7 +16,7 @@ namespace Federation.Core.Links;
 /// One instance serves one pass (a reconciliation, or the second looks one reconciliation scheduled): each broker (set of
 /// URIs and the transport that serves them) is probed once in it, whatever number of links moved from or to it, and the
 /// answer is shared. Before, N links moved together opened 2N connections at once, each under the link's own name. A
-/// probe that fails is logged once per broker (event 2035): it decides what happens to the old queues.
+/// probe that fails is logged once per broker (event 2037): it decides what happens to the old queues.
 /// </remarks>
 internal sealed class UpstreamCluster
 {

@@ -215,7 +215,7 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         Assert.True(downstream.Bodies.Distinct().Count() + UpstreamMessages >= 3, $"downstream has [{string.Join(",", downstream.Bodies)}], {UpstreamMessages} left upstream");
         Assert.Empty(_logs.WithId(2020));
         Assert.Empty(_logs.WithId(1028));
-        var probe = Assert.Single(_logs.WithId(2035));
+        var probe = Assert.Single(_logs.WithId(2037));
         Assert.Contains("memory://black-hole-alias-of-U/%2F", probe.Message, StringComparison.Ordinal);
         Assert.Contains("cancelled: the engine stops", probe.Message, StringComparison.Ordinal);
         Assert.Contains("is kept", probe.Message, StringComparison.Ordinal);
@@ -233,7 +233,7 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         Assert.Equal(["memory://U/%2F", "memory://alias-of-U/%2F"], probes);
         Assert.Equal(3, _logs.WithId(2018).Count(e => e.Message.Contains("same upstream cluster ('U', vhost '/'", StringComparison.Ordinal)));
         Assert.Empty(_logs.WithId(2020));
-        Assert.Empty(_logs.WithId(2035));
+        Assert.Empty(_logs.WithId(2037));
         await Testbed.WaitForRunningLinksAsync(engine, 3);
     }
 
@@ -246,7 +246,7 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
 
         await engine.UpdateAsync(Configuration(u => u.Uris = ["memory://prober:hunter2@missing-V/%2F"]), CancellationToken.None);
 
-        var probe = Assert.Single(_logs.WithId(2035));
+        var probe = Assert.Single(_logs.WithId(2037));
         Assert.Equal(LogLevel.Warning, probe.Level);
         Assert.Contains("upstream memory://missing-V/%2F reaches", probe.Message, StringComparison.Ordinal);
         Assert.Contains("No in-memory broker named 'missing-V'", probe.Message, StringComparison.Ordinal);

@@ -295,6 +295,23 @@ internal sealed class AmqpConnection : IBrokerConnection
         return count;
     }
 
+    /// <summary>A passive declare, whose reply carries the consumer count; null for a missing queue.</summary>
+    public async ValueTask<long?> CountQueueConsumersAsync(string name, CancellationToken cancellationToken)
+    {
+        AmqpNames.Check(name, "queue");
+        long? count = null;
+        try
+        {
+            await RunAsync(async (channel, ct) => count = (await channel.QueueDeclarePassiveAsync(name, ct).ConfigureAwait(false)).ConsumerCount, AmqpErrors.Operation.Other, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ResourceNotFoundException)
+        {
+            return null;
+        }
+
+        return count;
+    }
+
     public ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(binding);

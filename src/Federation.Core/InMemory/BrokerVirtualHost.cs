@@ -136,6 +136,15 @@ internal sealed class BrokerVirtualHost(InMemoryBroker broker, string name)
         }
     }
 
+    /// <summary>How many consumers the queue has, or null when it does not exist.</summary>
+    public int? GetConsumerCount(string queue)
+    {
+        lock (Sync)
+        {
+            return queues.TryGetValue(queue, out var found) ? found.Consumers.Count : null;
+        }
+    }
+
     public IReadOnlyList<string> GetQueueNames()
     {
         lock (Sync)

@@ -113,6 +113,9 @@ internal sealed class InMemoryConnection : IBrokerConnection
     public ValueTask<long?> CountQueueMessagesAsync(string name, CancellationToken cancellationToken) =>
         Run(name, static (connection, queue) => connection.Host.GetQueue(queue) is null ? (long?)null : connection.Host.GetMessageCount(queue), cancellationToken);
 
+    public ValueTask<long?> CountQueueConsumersAsync(string name, CancellationToken cancellationToken) =>
+        Run(name, static (connection, queue) => (long?)connection.Host.GetConsumerCount(queue), cancellationToken);
+
     public ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken)
     {
         var result = Run(binding, static (connection, spec) => connection.Host.Bind(spec), cancellationToken);

@@ -12,23 +12,51 @@ namespace Federation.Core.Links;
 /// </summary>
 internal sealed partial class LinkSession
 {
-    /// <summary>How often a drain looks whether the queue it empties is empty.</summary>
+    /// <summary>
+    /// How often a drain counts the messages ready in the queue it empties while it consumes it. Pacing only: what decides
+    /// that the queue is empty is a count taken once the drain's consumer has closed (see <see cref="DrainAsync"/>).
+    /// </summary>
     internal static readonly TimeSpan DrainPollInterval = TimeSpan.FromMilliseconds(100);
 
-    // Deliveries taken by a drain, so that it tells an empty queue from one whose messages are on their way to it.
-    private int _drainDeliveries;
     private volatile bool _draining;
+
+    // 1 while a drain stops its consumer: deliveries that reach the session then are left unacknowledged, so that they go
+    // back to the queue as the consumer closes (see ReceiveWhileDrainingAsync).
+    private int _drainHeld;
+
+    // Completed when nothing is in flight any more, while a drain stops its consumer; null on any other session.
+    private TaskCompletionSource? _drainSettled;
 
     /// <summary>
     /// Forwards what <paramref name="queue"/> (another link's upstream queue on this session's upstream) holds to this link's
     /// downstream exchange, as the link forwards its own (hop rules, headers, confirms), then deletes it with its internal
     /// exchanges and sentinel. Its internal exchanges go first, so that the upstream routes nothing more to it: the link's
-    /// own queue, already bound, receives from then on. The queue counts as empty once the upstream reports no message
-    /// ready, nothing is in flight, and no delivery came since the previous look; what the deletion still discards is
-    /// counted (event 1028, with <paramref name="why"/>).
+    /// own queue, already bound, receives from then on.
     /// </summary>
+    /// <remarks>
+    /// <para>
+    /// Closes the upstream connection however it ends.
+    /// </para>
+    /// <para>
+    /// When the queue is empty is decided from the broker's answers, not from timing. The count of a queue's messages
+    /// (AMQP: a passive declare) is of the ready ones only: what the broker has delivered to the drain's consumer and the
+    /// drain has not acknowledged (in the socket, in the client's dispatcher) is not in it, however long one waits. So once
+    /// no message is ready the drain stops its consumer: it leaves what reaches it from then on unacknowledged, waits until
+    /// everything it took is settled (forwarded and acknowledged, or refused) and its acknowledgements are sent, and closes
+    /// the consumer, which gives every delivery it did not acknowledge back to the queue (AMQP: closing the consumer's
+    /// channel). Only then a count says what the queue holds: the queue is empty when it has no consumer left (a quorum
+    /// queue gives a closed consumer's deliveries back as it removes the consumer) and no message ready. Otherwise the drain
+    /// consumes it again, and looks again. <see cref="DrainPollInterval"/> only paces the counts while it consumes.
+    /// </para>
+    /// <para>
+    /// Acknowledgements are sent before the consumer closes, on its own channel, so the broker has them first. A message
+    /// whose acknowledgement was lost with a connection that failed is forwarded again by whoever forwards the queue next:
+    /// a duplicate, never a loss (this path keeps no ledger, with duplicate suppression too). A consumer without
+    /// acknowledgements (no-ack) cannot give back what is on its way to it as it closes: the transport counts those as lost
+    /// (<c>shutdown</c>).
+    /// </para>
+    /// </remarks>
     /// <returns>What became of the queue (<see cref="CleanupOutcome"/>), or null when the upstream cannot count a queue's messages: nothing was forwarded, and the queue is the caller's to delete.</returns>
-    /// <remarks>Closes the upstream connection however it ends.</remarks>
     public async Task<string?> DrainAsync(string queue, string why, CancellationToken cancellationToken)
     {
         QueueName = queue;
@@ -47,13 +75,16 @@ internal sealed partial class LinkSession
                 new PublisherOptions(Confirms: _settings.AckMode == AckMode.OnConfirm, MaxOutstandingConfirms: Math.Max(1, _settings.PrefetchCount)) { Dropped = Lost },
                 cancellationToken).ConfigureAwait(false);
             _draining = true;
-            var consumerOptions = new ConsumerOptions(_settings.AckMode == AckMode.NoAck ? 0 : _settings.PrefetchCount, AutoAck: _settings.AckMode == AckMode.NoAck)
+            while (true)
             {
-                Dropped = Lost,
-            };
-            _consumer = await _upstream.ConsumeAsync(queue, consumerOptions, OnDeliveryAsync, cancellationToken).ConfigureAwait(false);
-            _consumerReady.TrySetResult(_consumer);
-            await WaitUntilEmptyAsync(queue, cancellationToken).ConfigureAwait(false);
+                var ended = await ConsumeRetiredQueueAsync(queue, cancellationToken).ConfigureAwait(false);
+                await ForwardUntilNothingReadyAsync(queue, ended, cancellationToken).ConfigureAwait(false);
+                await StopConsumingRetiredQueueAsync(ended, cancellationToken).ConfigureAwait(false);
+                if (await IsDrainedAsync(queue, cancellationToken).ConfigureAwait(false))
+                {
+                    break;
+                }
+            }
         }
         catch (Exception)
         {
@@ -65,46 +96,125 @@ internal sealed partial class LinkSession
         return await ShutDownAsync(cleanup: true, StopDeadline.DrainTimeout, stoppedFor: why).ConfigureAwait(false);
     }
 
-    private async Task WaitUntilEmptyAsync(string queue, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts a consumer of <paramref name="queue"/>: the first, or a new one after the previous one closed with messages
+    /// still in the queue. Returns what completes when the consumer, a connection or a forward fails.
+    /// </summary>
+    private async Task<Task<Task>> ConsumeRetiredQueueAsync(string queue, CancellationToken cancellationToken)
     {
-        var ended = Task.WhenAny(_upstream.Completion, _consumer!.Completion, _downstream.Connection.Completion, _failed.Task);
-        var seen = -1;
+        if (_consumer is not null)
+        {
+            // Everything the previous consumer delivered is settled and acknowledged (StopConsumingRetiredQueueAsync).
+            _consumer = null;
+            _consumerReady = new TaskCompletionSource<IMessageConsumer>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _acks = new ContiguousAckTracker();
+        }
+
+        Volatile.Write(ref _drainHeld, 0);
+        var consumerOptions = new ConsumerOptions(_settings.AckMode == AckMode.NoAck ? 0 : _settings.PrefetchCount, AutoAck: _settings.AckMode == AckMode.NoAck)
+        {
+            Dropped = Lost,
+        };
+        _consumer = await _upstream.ConsumeAsync(queue, consumerOptions, OnDeliveryAsync, cancellationToken).ConfigureAwait(false);
+        _consumerReady.TrySetResult(_consumer);
+        return Task.WhenAny(_upstream.Completion, _consumer.Completion, _downstream.Connection.Completion, _failed.Task);
+    }
+
+    /// <summary>Lets the consumer forward, counting the queue's ready messages every <see cref="DrainPollInterval"/>, until none is ready.</summary>
+    private async Task ForwardUntilNothingReadyAsync(string queue, Task<Task> ended, CancellationToken cancellationToken)
+    {
         while (true)
         {
-            var delivered = Volatile.Read(ref _drainDeliveries);
-            var ready = await _upstream.CountQueueMessagesAsync(queue, cancellationToken).ConfigureAwait(false);
-            if (ready is null or 0 && Volatile.Read(ref _inFlight) == 0)
+            await WaitAsync(Task.Delay(DrainPollInterval, _context.Time, cancellationToken), ended).ConfigureAwait(false);
+            if (await _upstream.CountQueueMessagesAsync(queue, cancellationToken).ConfigureAwait(false) is null or 0)
             {
-                if (delivered == seen)
-                {
-                    return;
-                }
-
-                seen = delivered;
+                return;
             }
-            else
-            {
-                seen = -1;
-            }
-
-            var wait = Task.Delay(DrainPollInterval, _context.Time, cancellationToken);
-            if (await Task.WhenAny(wait, ended).ConfigureAwait(false) == ended)
-            {
-                var cause = await ended.ConfigureAwait(false);
-                await cause.ConfigureAwait(false); // rethrows a fault
-                throw new ConnectionLostException("The upstream consumer or a connection closed while the link forwarded a queue a reload left behind.");
-            }
-
-            await wait.ConfigureAwait(false); // throws when cancelled
         }
     }
 
-    private void CountDrainDelivery()
+    /// <summary>
+    /// Stops the drain's consumer so that nothing it was delivered stays out of the queue's count: what reaches the session
+    /// from now on is left unacknowledged, what it took is settled and acknowledged, then the consumer closes, giving back
+    /// whatever it did not acknowledge.
+    /// </summary>
+    private async Task StopConsumingRetiredQueueAsync(Task<Task> ended, CancellationToken cancellationToken)
     {
-        if (_draining)
+        var settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _drainSettled, settled);
+        Interlocked.Exchange(ref _drainHeld, 1);
+
+        // Read atomically after the hold: a delivery that did not see the hold was counted in flight before it looked.
+        if (Interlocked.CompareExchange(ref _inFlight, 0, 0) > 0)
         {
-            Interlocked.Increment(ref _drainDeliveries);
+            await WaitAsync(settled.Task.WaitAsync(cancellationToken), ended).ConfigureAwait(false);
         }
+
+        // Every settlement has requested its ack by now; the flush they started sends it, before the consumer closes.
+        while (Volatile.Read(ref _ackFlushRunning) != 0)
+        {
+            await WaitAsync(Volatile.Read(ref _ackFlush).WaitAsync(cancellationToken), ended).ConfigureAwait(false);
+            if (_failed.Task.IsCompleted)
+            {
+                await _failed.Task.ConfigureAwait(false); // rethrows what failed the flush
+            }
+
+            if (Volatile.Read(ref _ackFlushRunning) != 0)
+            {
+                await Task.Yield(); // another flush started as the one awaited ended
+            }
+        }
+
+        await SafelyAsync(_consumer).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Whether the queue is empty, the drain's consumer closed: no consumer left (one that still has some holds what it was
+    /// delivered and did not acknowledge) and no message ready; or the queue is gone.
+    /// </summary>
+    private async Task<bool> IsDrainedAsync(string queue, CancellationToken cancellationToken)
+    {
+        // Consumers first: once none is left, whatever they held is back among the ready messages that the next count reads.
+        var consumers = await _upstream.CountQueueConsumersAsync(queue, cancellationToken).ConfigureAwait(false);
+        var ready = await _upstream.CountQueueMessagesAsync(queue, cancellationToken).ConfigureAwait(false);
+        return ready is null || (ready == 0 && consumers is null or 0);
+    }
+
+    /// <summary>
+    /// A delivery to a drain. It counts as in flight from before it looks whether the drain stops its consumer until it is
+    /// settled, so that the drain waits for it; once the drain stops it, it is left unacknowledged and returns to the queue
+    /// as the consumer closes. A delivery that cannot return (no-ack, an upstream that cannot take a message back) is
+    /// forwarded still.
+    /// </summary>
+    private async ValueTask ReceiveWhileDrainingAsync(Delivery delivery, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _inFlight);
+        try
+        {
+            if (Volatile.Read(ref _drainHeld) != 0 && _settings.AckMode != AckMode.NoAck && _consumer is { CanRequeue: true })
+            {
+                return;
+            }
+
+            await Receive(delivery, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Settled();
+        }
+    }
+
+    /// <summary>Waits for <paramref name="step"/>, unless the consumer, a connection or a forward fails first.</summary>
+    private static async Task WaitAsync(Task step, Task<Task> ended)
+    {
+        if (await Task.WhenAny(step, ended).ConfigureAwait(false) == ended)
+        {
+            var cause = await ended.ConfigureAwait(false);
+            await cause.ConfigureAwait(false); // rethrows a fault
+            throw new ConnectionLostException("The upstream consumer or a connection closed while the link forwarded a queue a reload left behind.");
+        }
+
+        await step.ConfigureAwait(false); // throws when cancelled
     }
 
     private void InitializeTrailEntries()

@@ -30,7 +30,8 @@ internal sealed partial class LinkSession
     private readonly ResolvedUpstream _settings;
     private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource<IMessageConsumer> _consumerReady = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Replaced, with _consumer, when a drain consumes its queue again (see ConsumeRetiredQueueAsync).
+    private TaskCompletionSource<IMessageConsumer> _consumerReady = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ForwardSpanNames _spanNames;
     private IMessagePublisher? _publisher;
     private IMessageConsumer? _consumer;
@@ -40,7 +41,8 @@ internal sealed partial class LinkSession
     private SharedTrailEntry _redeliveredTrailEntry = null!;
     // Lent to each forwarded message that arrives without headers, when its properties die with the publish call (see Forward).
     private readonly Dictionary<string, object?> _lentHeaders = new(StringComparer.Ordinal);
-    private readonly ContiguousAckTracker _acks = new();
+    // Replaced when a drain consumes its queue again: a new consumer's delivery tags start over.
+    private ContiguousAckTracker _acks = new();
     private int _inFlight;
     private int _ackFlushRunning;
     private Task _ackFlush = Task.CompletedTask;
@@ -479,9 +481,11 @@ internal sealed partial class LinkSession
         }
     }
 
-    private ValueTask OnDeliveryAsync(Delivery delivery, CancellationToken cancellationToken)
+    private ValueTask OnDeliveryAsync(Delivery delivery, CancellationToken cancellationToken) =>
+        _draining ? ReceiveWhileDrainingAsync(delivery, cancellationToken) : Receive(delivery, cancellationToken);
+
+    private ValueTask Receive(Delivery delivery, CancellationToken cancellationToken)
     {
-        CountDrainDelivery();
         if (!_accepting)
         {
             // Not ours to forward any more: left unacknowledged, it returns to the upstream queue when we close. One that
@@ -845,9 +849,15 @@ internal sealed partial class LinkSession
 
     private void Settled()
     {
-        if (Interlocked.Decrement(ref _inFlight) == 0 && !_accepting)
+        if (Interlocked.Decrement(ref _inFlight) == 0)
         {
-            _drained.TrySetResult();
+            if (!_accepting)
+            {
+                _drained.TrySetResult();
+            }
+
+            // A drain that stops its consumer waits for this (see StopConsumingRetiredQueueAsync); null on any other session.
+            Volatile.Read(ref _drainSettled)?.TrySetResult();
         }
     }
 

@@ -80,6 +80,17 @@ public interface IBrokerConnection : IAsyncDisposable
     /// </summary>
     ValueTask<long?> CountQueueMessagesAsync(string name, CancellationToken cancellationToken) => ValueTask.FromResult<long?>(null);
 
+    /// <summary>
+    /// How many consumers the queue has now (AMQP: the consumer count of a passive declare), or <see langword="null"/>
+    /// when the transport cannot tell (the default) or the queue does not exist. A consumer holds the deliveries it has not
+    /// acknowledged yet, which no <see cref="CountQueueMessagesAsync"/> counts: a queue whose consumers are all gone holds
+    /// everything it has not handed out for good as ready messages (AMQP: a quorum queue gives a closed channel's
+    /// deliveries back as it removes its consumer, after the channel's close has been answered).
+    /// </summary>
+    /// <param name="name">The queue's name.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    ValueTask<long?> CountQueueConsumersAsync(string name, CancellationToken cancellationToken) => ValueTask.FromResult<long?>(null);
+
     /// <summary>Adds a binding. Adding an existing binding is a no-op.</summary>
     /// <param name="binding">The binding.</param>
     /// <param name="noWait">Do not wait for the broker's reply (AMQP <c>nowait</c>); errors then surface as a lost connection.</param>

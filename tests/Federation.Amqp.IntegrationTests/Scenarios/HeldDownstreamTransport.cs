@@ -88,6 +88,8 @@ internal sealed class HeldDownstreamTransport(ITransport inner, string heldExcha
 
         public ValueTask<long?> CountQueueMessagesAsync(string name, CancellationToken cancellationToken) => inner.CountQueueMessagesAsync(name, cancellationToken);
 
+        public ValueTask<long?> CountQueueConsumersAsync(string name, CancellationToken cancellationToken) => inner.CountQueueConsumersAsync(name, cancellationToken);
+
         public ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken) => inner.BindAsync(binding, noWait, cancellationToken);
 
         public ValueTask UnbindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken) => inner.UnbindAsync(binding, noWait, cancellationToken);

@@ -33,6 +33,8 @@ internal abstract class DelegatingBrokerConnection(IBrokerConnection inner) : IB
 
     public virtual ValueTask<long?> CountQueueMessagesAsync(string name, CancellationToken cancellationToken) => Inner.CountQueueMessagesAsync(name, cancellationToken);
 
+    public virtual ValueTask<long?> CountQueueConsumersAsync(string name, CancellationToken cancellationToken) => Inner.CountQueueConsumersAsync(name, cancellationToken);
+
     public virtual ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken) => Inner.BindAsync(binding, noWait, cancellationToken);
 
     public virtual ValueTask UnbindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken) => Inner.UnbindAsync(binding, noWait, cancellationToken);

@@ -15,9 +15,8 @@ public sealed class DownstreamSelfRenameOnSpreadInstancesTests : IAsyncLifetime
 {
     private const int Links = 4;
 
-    // The fake clock moves one drain poll at a time while old queues may be forwarded: a forwarding takes a queue for empty
-    // once two polls in a row saw nothing ready and no new delivery, and a larger step would run two polls back to back in
-    // no real time, before the deliveries of the first could arrive.
+    // The fake clock moves one drain poll at a time while old queues may be forwarded: the polls only pace a forwarding (its
+    // consumer closes before the count that decides the queue is empty), but a larger step would run several at once.
     private static readonly TimeSpan Step = LinkSession.DrainPollInterval;
     private const int RetiredQueueForwarded = 2033;
     private const int RenamedQueueWaiting = 2036;

@@ -57,6 +57,8 @@ internal sealed class QueueKindTransport(ITransport inner, bool separateObjects 
 
         public override ValueTask<long?> CountQueueMessagesAsync(string name, CancellationToken cancellationToken) => Inner.CountQueueMessagesAsync(Rename(name), cancellationToken);
 
+        public override ValueTask<long?> CountQueueConsumersAsync(string name, CancellationToken cancellationToken) => Inner.CountQueueConsumersAsync(Rename(name), cancellationToken);
+
         public override ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken) => Inner.BindAsync(Rename(binding), noWait, cancellationToken);
 
         public override ValueTask UnbindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken) => Inner.UnbindAsync(Rename(binding), noWait, cancellationToken);

@@ -108,6 +108,9 @@ internal sealed class ConsumerCensus
     /// <summary>The most consumers that were open at once on any one queue.</summary>
     public int MostAtOnce { get; private set; }
 
+    /// <summary>The queue and the owners of the consumers at <see cref="MostAtOnce"/>, for a failure's message.</summary>
+    public string? WorstOverlap { get; private set; }
+
     /// <summary>Who opened each consumer, in order.</summary>
     public IReadOnlyList<string> Owners
     {
@@ -153,7 +156,11 @@ internal sealed class ConsumerCensus
             open.RemoveAll(earlier => earlier.Completion.IsCompleted);
             open.Add((completion, owner));
             _owners.Add(owner);
-            MostAtOnce = Math.Max(MostAtOnce, open.Count);
+            if (open.Count > MostAtOnce)
+            {
+                MostAtOnce = open.Count;
+                WorstOverlap = $"{queue}: {string.Join(", ", open.Select(consumer => consumer.Owner))}";
+            }
         }
     }
 }

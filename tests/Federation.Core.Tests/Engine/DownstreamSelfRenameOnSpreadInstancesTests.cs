@@ -67,7 +67,7 @@ public sealed class DownstreamSelfRenameOnSpreadInstancesTests : IAsyncLifetime
         await PublishAsync("after");
         await _cluster.AdvanceUntilAsync(AllArrived, TimeSpan.FromSeconds(30), Describe, Step);
         AssertEachOldQueueForwardedOnce();
-        Assert.Equal(1, _cluster.Census.MostAtOnce);
+        Assert.True(_cluster.Census.MostAtOnce == 1, $"{_cluster.Census.MostAtOnce} consumers at once on {_cluster.Census.WorstOverlap}");
     }
 
     [Fact]
@@ -94,7 +94,7 @@ public sealed class DownstreamSelfRenameOnSpreadInstancesTests : IAsyncLifetime
         await PublishAsync("renamed");
         await _cluster.AdvanceUntilAsync(() => AllRenamed() && NoOldQueues() && AllArrived(), TimeSpan.FromSeconds(90), Describe, Step);
         AssertEachOldQueueForwardedOnce();
-        Assert.Equal(1, _cluster.Census.MostAtOnce);
+        Assert.True(_cluster.Census.MostAtOnce == 1, $"{_cluster.Census.MostAtOnce} consumers at once on {_cluster.Census.WorstOverlap}");
     }
 
     private void AssertEachOldQueueForwardedOnce()

@@ -198,6 +198,12 @@ internal static partial class Log
     [LoggerMessage(2032, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) federates another downstream after a reload (another cluster name or virtual host): its upstream queue is kept, buffering what the upstream publishes, until the link of the new downstream from the same upstream exchange has declared and bound its own; then {Then}")]
     public static partial void LinkRetiredKeepingQueue(ILogger logger, string linkId, string exchange, string upstream, string then);
 
+    [LoggerMessage(2038, LogLevel.Information, "Federation: the reloaded downstream URI {Uri} shares no address with the previous one but reaches the same cluster ('{ClusterName}') and vhost ('{VirtualHost}'), as the broker names itself once connected: the links keep their ids, upstream queues and duplicate-suppression ledgers, and restart on a new connection")]
+    public static partial void DownstreamReachedAnotherWay(ILogger logger, string uri, string clusterName, string virtualHost);
+
+    [LoggerMessage(2039, LogLevel.Warning, "Federation could not tell whether the reloaded downstream URI {Uri}, which shares no address with the previous one, reaches the same cluster and vhost as the links run under: {Reason}. The links start over as for another downstream: their duplicate-suppression ledgers are dropped (set Federation:ClusterName to keep them across such a reload)")]
+    public static partial void DownstreamClusterProbeFailed(ILogger logger, string uri, string reason);
+
     [LoggerMessage(2033, LogLevel.Information, "Link {NewLinkId} forwarded what the upstream queue of link {LinkId}, which it replaced when the downstream was renamed (by a reload, or by the broker itself, event 2027), held; upstream objects {Cleanup}")]
     public static partial void RetiredQueueForwarded(ILogger logger, string newLinkId, string linkId, string cleanup);
 

@@ -72,6 +72,27 @@ internal static class DownstreamChange
         return UpstreamBroker.Of(before.DownstreamUri) is not { } broker || broker != UpstreamBroker.Of(after.DownstreamUri);
     }
 
+    /// <summary>
+    /// Whether only connecting to the downstream of <paramref name="after"/> can tell if a reload that
+    /// <see cref="KeepsLinks"/> does not keep the links for still reaches the downstream they run on: the new settings tell
+    /// no cluster name without connecting (a configured name, or the URI's own, decides without it: see
+    /// <see cref="KeepsLinks"/>), the new URI shares no address with the one the links run on (another way of writing the
+    /// same host, another node of the same cluster; on a shared address <see cref="KeepsLinks"/> has told), and it names
+    /// the virtual host they run on (another one is another downstream, whatever the broker).
+    /// </summary>
+    /// <param name="running">The session the links run under.</param>
+    /// <param name="after">The reloaded definitions.</param>
+    /// <param name="preview">What a downstream URI tells without connecting, or null when nothing.</param>
+    public static bool OnlyConnectingTells(Running running, FederationDefinitions after, Func<string, DownstreamPreview?>? preview)
+    {
+        ArgumentNullException.ThrowIfNull(running);
+        ArgumentNullException.ThrowIfNull(after);
+        var afterPreview = preview?.Invoke(after.DownstreamUri);
+        return after.ClusterName is null && afterPreview?.ClusterName is null
+            && ReachesAnotherBroker(running.Definitions, after)
+            && (afterPreview?.VirtualHost ?? VirtualHostOf(after.DownstreamUri)) == running.VirtualHost;
+    }
+
     /// <summary>The decoded virtual host of <paramref name="uri"/> (an empty path is <c>/</c>), or null when it does not parse.</summary>
     private static string? VirtualHostOf(string uri)
     {

@@ -365,16 +365,45 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     private async Task LeaveDownstreamAsync(FederationDefinitions previous, FederationDefinitions definitions)
     {
         _definitions = definitions;
+        var keepsLinks = false;
+        if (_lastSession is { } running)
+        {
+            keepsLinks = DownstreamChange.KeepsLinks(running, definitions, PreviewDownstream);
+            if (!keepsLinks && DownstreamChange.OnlyConnectingTells(running, definitions, PreviewDownstream))
+            {
+                // The same downstream written another way (the machine's name for 127.0.0.1, another node of the cluster)
+                // is the same downstream: taken for another one, every link's ledger went, and what was published before
+                // the reload and again after it crossed twice. The links run on while the broker is asked.
+                var names = await SameDownstreamNamesAsync(definitions).ConfigureAwait(false);
+                if (_stopping.IsCancellationRequested)
+                {
+                    // A stop is no evidence either way: the links are left to it, which stops them as any stop does,
+                    // rather than retired as for another downstream (their ledgers dropped, their queues handed over).
+                    return;
+                }
+
+                if (names == (running.ClusterName, running.VirtualHost))
+                {
+                    Log.DownstreamReachedAnotherWay(_logger, UriRedaction.Redact(definitions.DownstreamUri), running.ClusterName, running.VirtualHost);
+                    keepsLinks = true;
+
+                    // The new definitions name the session's downstream: until the new connection, its links are listed
+                    // with the ids they keep (KnownDownstream), not as unknown.
+                    _lastSession = running with { Definitions = definitions, NameKnownWithoutConnecting = null };
+                }
+            }
+        }
 
         // Listed before the links stop, so that no status request in between finds none: the links that come back with
         // the same ids, or those of the new downstream as far as its URI tells.
         ShowPendingLinks();
-        if (_lastSession is { } running && DownstreamChange.KeepsLinks(running, definitions, PreviewDownstream))
+        if (keepsLinks)
         {
-            // Only how the engine reaches the downstream changed (credentials, query keys such as heartbeat): the links keep
-            // their ids and upstream queues, as for an upstream credential change. The rest of the reload is applied first,
-            // on the connection the links still run on, so that a link it removes cleans up there; then every link stops
-            // keeping its queue and its drop counts, and starts again on the new connection.
+            // Only how the engine reaches the downstream changed (credentials, query keys such as heartbeat, another address
+            // of the same cluster and vhost): the links keep their ids, upstream queues and ledgers, as for an upstream
+            // credential change. The rest of the reload is applied first, on the connection the links still run on, so
+            // that a link it removes cleans up there; then every link stops keeping its queue and its drop counts, and
+            // starts again on the new connection.
             await ReconcileAsync().ConfigureAwait(false);
             await _links.StopAllForReconnectAsync().ConfigureAwait(false);
         }
@@ -388,6 +417,22 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         }
 
         await _downstream.DisconnectAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The cluster name and virtual host the downstream of <paramref name="definitions"/> advertises (see
+    /// <see cref="DownstreamCluster"/>); null when it cannot tell, or when the engine stops meanwhile. Loop only.
+    /// </summary>
+    private async Task<(string ClusterName, string VirtualHost)?> SameDownstreamNamesAsync(FederationDefinitions definitions)
+    {
+        try
+        {
+            return await DownstreamCluster.NamesAsync(definitions.DownstreamUri, _transports, _logger, _time, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            return null;
+        }
     }
 
     /// <summary>A fresh downstream connection: take it into use, then reconcile the links against it. Loop only.</summary>

@@ -127,9 +127,15 @@ public sealed class DeadlineTests : IAsyncLifetime
         await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed");
         await Testbed.WaitForRunningLinksAsync(engine, 1);
 
-        // And back to the silent one: stop must not wait for it.
-        await engine.UpdateAsync(new FederationOptions { Downstream = { Uri = SilentTransport.Uri("downstream") } }.Upstream("u", "U").Policy("fed", "^fed$", upstream: "u"), CancellationToken.None).WaitAsync(Promptly);
-        await Testbed.Eventually(() => silent.Attempts == 2, () => "connecting to the silent downstream again");
+        // And back to the silent one. Its URI shares no address with the running downstream's and tells no cluster name,
+        // so the reload first asks it which cluster it is (it might be the same downstream written another way), for at
+        // most DownstreamCluster.Within; then the links start over, and stop must not wait for the connect that follows.
+        var back = engine.UpdateAsync(new FederationOptions { Downstream = { Uri = SilentTransport.Uri("downstream") } }.Upstream("u", "U").Policy("fed", "^fed$", upstream: "u"), CancellationToken.None);
+        await Testbed.Eventually(() => silent.Attempts == 2, () => "asking the silent downstream which cluster it is");
+        _time.Advance(DownstreamCluster.Within);
+        await back.WaitAsync(Promptly);
+        Assert.Contains("no answer within 10 s", Assert.Single(_logs.WithId(2039)).Message, StringComparison.Ordinal);
+        await Testbed.Eventually(() => silent.Attempts == 3, () => "connecting to the silent downstream again");
         await engine.StopAsync(CancellationToken.None).WaitAsync(Promptly);
         Assert.Contains("connecting to downstream silent://downstream/", Assert.Single(_logs.WithId(2014)).Message, StringComparison.Ordinal);
     }

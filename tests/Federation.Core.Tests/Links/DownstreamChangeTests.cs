@@ -78,4 +78,14 @@ public sealed class DownstreamChangeTests
     [Fact]
     public void A_configured_name_that_equals_the_advertised_one_keeps_the_links() =>
         Assert.True(DownstreamChange.KeepsLinks(Running("memory://b1/", "X"), Definitions("memory://b1/", "X"), Preview));
+
+    [Theory]
+    [InlineData("memory://alias-of-b1/", null, true)] // no address shared, no name told: only the broker can tell
+    [InlineData("memory://b2/", null, true)]
+    [InlineData("memory://rotated:secret@b1/?heartbeat=30", null, false)] // an address shared: KeepsLinks has told
+    [InlineData("memory://b2/?cluster-name=X", null, false)] // a name in the URI decides without connecting
+    [InlineData("memory://b2/", "X", false)] // so does a configured one
+    [InlineData("memory://b2/other-vhost", null, false)] // another vhost is another downstream on any broker
+    public void Only_connecting_tells_for_an_address_shared_with_none_and_no_name_known(string after, string? clusterName, bool probed) =>
+        Assert.Equal(probed, DownstreamChange.OnlyConnectingTells(Running("memory://b1/", "X"), Definitions(after, clusterName), Preview));
 }

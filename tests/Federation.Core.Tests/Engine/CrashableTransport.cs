@@ -104,6 +104,7 @@ internal sealed class ConsumerCensus
     private readonly Lock _sync = new();
     private readonly Dictionary<string, List<(Task Completion, string Owner)>> _open = new(StringComparer.Ordinal);
     private readonly List<string> _owners = [];
+    private readonly Dictionary<string, int> _mostOn = new(StringComparer.Ordinal);
 
     /// <summary>The most consumers that were open at once on any one queue.</summary>
     public int MostAtOnce { get; private set; }
@@ -120,6 +121,15 @@ internal sealed class ConsumerCensus
             {
                 return [.. _owners];
             }
+        }
+    }
+
+    /// <summary>The most consumers that were open at once on <paramref name="queue"/>.</summary>
+    public int MostAtOnceOn(string queue)
+    {
+        lock (_sync)
+        {
+            return _mostOn.GetValueOrDefault(queue);
         }
     }
 
@@ -156,6 +166,7 @@ internal sealed class ConsumerCensus
             open.RemoveAll(earlier => earlier.Completion.IsCompleted);
             open.Add((completion, owner));
             _owners.Add(owner);
+            _mostOn[queue] = Math.Max(_mostOn.GetValueOrDefault(queue), open.Count);
             if (open.Count > MostAtOnce)
             {
                 MostAtOnce = open.Count;

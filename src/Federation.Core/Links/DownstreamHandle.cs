@@ -21,13 +21,18 @@ internal sealed class DownstreamHandle
     /// <see cref="Current"/> until the supervisor gets round to <see cref="Invalidate"/>; this waits for that rather than
     /// hand out a connection every call on which fails.
     /// </summary>
-    public async Task<DownstreamSession> OpenSessionAsync(CancellationToken cancellationToken)
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <param name="accepts">
+    /// Whether the caller may use a session; one it may not is waited past until it is replaced. A link takes only a session
+    /// of the downstream its definition names (see <see cref="LinkLease.HoldAsync"/>).
+    /// </param>
+    public async Task<DownstreamSession> OpenSessionAsync(CancellationToken cancellationToken, Func<DownstreamSession, bool>? accepts = null)
     {
         while (true)
         {
             var replaced = _replaced.Task; // Read before the session, so that a replacement in between is not missed.
             var session = await Current.WaitAsync(cancellationToken).ConfigureAwait(false);
-            if (!session.Connection.Completion.IsCompleted)
+            if (!session.Connection.Completion.IsCompleted && accepts?.Invoke(session) != false)
             {
                 return session;
             }

@@ -432,7 +432,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     {
         // The lease first: an engine that does not hold it must not touch the upstream (declaring the queue is harmless,
         // but the A/B swap deletes the internal exchange the other engine's queue is bound to).
-        var (downstream, lease) = await _lease.HoldAsync(_downstream, attempt => OnLeaseRefused(attempt, uri), cancellationToken, reason => OnStandingBy(reason, uri)).ConfigureAwait(false);
+        var (downstream, lease) = await _lease.HoldAsync(_downstream, Definition, attempt => OnLeaseRefused(attempt, uri), cancellationToken, reason => OnStandingBy(reason, uri)).ConfigureAwait(false);
         OnLeaseHeld(lease, uri);
         if (lease is null)
         {

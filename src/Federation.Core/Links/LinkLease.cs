@@ -76,13 +76,19 @@ internal sealed class LinkLease : IAsyncDisposable
     /// meanwhile), wakes early when placement changes, and lets go of a lease it was asked to hand over.
     /// </summary>
     /// <exception cref="TransportException">The downstream refused the lease for another reason than another holder.</exception>
-    public async Task<(DownstreamSession Downstream, IBrokerLease? Lease)> HoldAsync(DownstreamHandle downstreamHandle, Action<LeaseAttempt> waiting, CancellationToken cancellationToken, Action<string>? standingBy = null)
+    /// <remarks>
+    /// Only a session of <paramref name="definition"/>'s downstream (its cluster name and vhost) is taken: the supervisor
+    /// publishes a new session before it stops the links it retires, and a link under the downstream's previous name (event
+    /// 2027) whose retry took the new session ran from the new name's upstream queue (queue names come from the session)
+    /// under its old lease, which does not exclude the new link's: two instances consumed that queue at once.
+    /// </remarks>
+    public async Task<(DownstreamSession Downstream, IBrokerLease? Lease)> HoldAsync(DownstreamHandle downstreamHandle, LinkDefinition definition, Action<LeaseAttempt> waiting, CancellationToken cancellationToken, Action<string>? standingBy = null)
     {
         var polls = new ReconnectBackoff(ReconnectBackoffMode.Exponential, FirstPoll, LongestPoll);
         polls.NextDelay(); // The schedule's first step is "at once", which is for failures; a poll always waits.
         while (true)
         {
-            var downstream = await downstreamHandle.OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+            var downstream = await downstreamHandle.OpenSessionAsync(cancellationToken, session => session.ClusterName == definition.ClusterName && session.VirtualHost == definition.VirtualHost).ConfigureAwait(false);
             DownstreamWithoutLeases = downstream.Connection.Leases is null;
             if (_held is { } held && ReferenceEquals(_heldOn, downstream.Connection) && held.IsHeld && Gate?.HandoverRequested != true)
             {

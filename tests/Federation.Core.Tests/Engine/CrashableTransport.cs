@@ -14,6 +14,7 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
     private readonly ConcurrentQueue<InMemoryConnection> _connections = new();
     private volatile bool _crashed;
     private volatile bool _silenced;
+    private volatile string? _unreachable;
 
     public IReadOnlyCollection<string> Schemes => inner.Schemes;
 
@@ -22,6 +23,11 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
         if (_crashed)
         {
             throw new BrokerUnreachableException($"{name} is dead");
+        }
+
+        if (_unreachable is { } broker && request.Uri.StartsWith(Testbed.Uri(broker), StringComparison.Ordinal))
+        {
+            throw new BrokerUnreachableException($"{name} cannot reach {broker}");
         }
 
         var connection = (InMemoryConnection)await inner.ConnectAsync(request, cancellationToken);
@@ -48,6 +54,9 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
 
     /// <summary>Whether <see cref="Silence"/> was called.</summary>
     public bool Silenced => _silenced;
+
+    /// <summary>Refuses new connections to <paramref name="broker"/> (a network cut) until called with null; open ones stay.</summary>
+    public void Unreachable(string? broker) => _unreachable = broker;
 
     /// <summary>Loses the open connections to <paramref name="broker"/>; new ones open again.</summary>
     public void LoseConnectionsTo(string broker) => LoseConnections(c => c.Broker.Name == broker);

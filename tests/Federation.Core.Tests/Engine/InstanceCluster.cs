@@ -81,6 +81,9 @@ internal sealed class InstanceCluster : IAsyncDisposable
     /// <summary>Loses the instance's connections to the downstream D (a network blip); it connects again.</summary>
     public void LoseDownstream(string instance) => _live[instance].Transport.LoseConnectionsTo("D");
 
+    /// <summary>Cuts the instance off from <paramref name="broker"/> for new connections, or with null lets it reach it again.</summary>
+    public void CutOff(string instance, string? broker) => _live[instance].Transport.Unreachable(broker);
+
     /// <summary>A clean stop (engine StopAsync).</summary>
     public async Task StopAsync(string instance)
     {

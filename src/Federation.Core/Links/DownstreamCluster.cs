@@ -51,26 +51,12 @@ internal static class DownstreamCluster
             return null;
         }
 
-        var named = connection.ClusterName is { Length: > 0 } name ? (name, connection.VirtualHost) : ((string, string)?)null;
-        await CloseQuietlyAsync(connection).ConfigureAwait(false);
+        var named = await AdvertisedNames.ReadAndCloseAsync(connection).ConfigureAwait(false);
         if (named is null)
         {
             Log.DownstreamClusterProbeFailed(logger, UriRedaction.Redact(uri), "the broker gives no cluster name once connected");
         }
 
         return named;
-    }
-
-    private static async Task CloseQuietlyAsync(IBrokerConnection connection)
-    {
-        try
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // A probe's connection: what closing it throws changes nothing of what it told.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-        }
     }
 }

@@ -109,8 +109,7 @@ internal sealed class UpstreamCluster
             return Answer.CannotTell;
         }
 
-        var named = connection.ClusterName is { Length: > 0 } name ? (name, connection.VirtualHost) : ((string, string)?)null;
-        await CloseQuietlyAsync(connection).ConfigureAwait(false);
+        var named = await AdvertisedNames.ReadAndCloseAsync(connection).ConfigureAwait(false);
         if (named is null)
         {
             LogFailure(definition, "the broker gives no cluster name once connected", DeletedAsBefore);
@@ -128,19 +127,6 @@ internal sealed class UpstreamCluster
     /// </summary>
     private static string Describe(Exception failure) =>
         FailureEpisode.Describe(failure is BrokerUnreachableException { InnerException: { } last } ? last : failure);
-
-    private static async Task CloseQuietlyAsync(IBrokerConnection connection)
-    {
-        try
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // A probe's connection: what closing it throws changes nothing of what it told.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-        }
-    }
 
     /// <summary>What one broker said: its names, or nothing (cannot tell), or that its probe was cancelled.</summary>
     private sealed record Answer((string ClusterName, string VirtualHost)? Named, bool Cancelled)

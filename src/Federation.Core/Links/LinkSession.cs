@@ -92,7 +92,10 @@ internal sealed partial class LinkSession
         var upstreamExchange = _definition.UpstreamExchange;
         var upstreamVhost = _upstream.VirtualHost;
         InitializeTrailEntries();
-        QueueName = UpstreamNaming.QueueName(upstreamExchange, _downstream.ClusterName, _downstream.VirtualHost, _definition.Exchange.Name, upstreamVhost);
+        // The downstream's names come from the definition, not the session: the link's id, lease and ledger follow from the
+        // definition, so its queue, binding trail and cycle check must name the same downstream even if a session under
+        // another name reached it (LinkLease.HoldAsync refuses such a session; this keeps the two from ever disagreeing).
+        QueueName = UpstreamNaming.QueueName(upstreamExchange, _definition.ClusterName, _definition.VirtualHost, _definition.Exchange.Name, upstreamVhost);
 
         try
         {
@@ -461,9 +464,9 @@ internal sealed partial class LinkSession
 
         var arguments = HopRules.WithBoundFrom(
             command.Group.Arguments,
-            _downstream.ClusterName,
-            _downstream.VirtualHost,
-            UpstreamNaming.BoundFromDescriptor(_downstream.VirtualHost, _definition.Exchange.Name, Generation),
+            _definition.ClusterName,
+            _definition.VirtualHost,
+            UpstreamNaming.BoundFromDescriptor(_definition.VirtualHost, _definition.Exchange.Name, Generation),
             hops);
         var binding = new BindingSpec(_definition.UpstreamExchange, InternalExchange, BindingDestinationKind.Exchange, command.Group.RoutingKey, arguments);
         if (command.Add)
@@ -531,7 +534,7 @@ internal sealed partial class LinkSession
 
     private ValueTask Forward(IMessageConsumer consumer, Delivery delivery)
     {
-        var verdict = HopRules.Check(delivery.Properties.Headers, _settings.MaxHops, _downstream.ClusterName, _downstream.VirtualHost);
+        var verdict = HopRules.Check(delivery.Properties.Headers, _settings.MaxHops, _definition.ClusterName, _definition.VirtualHost);
         if (verdict != ForwardVerdict.Forward)
         {
             return DropAsync(consumer, delivery, verdict);

@@ -215,4 +215,7 @@ internal static partial class Log
 
     [LoggerMessage(2036, LogLevel.Information, "Link {NewLinkId} does not forward the upstream queue of link {LinkId}, which it replaced when the downstream renamed itself (event 2027), yet: {Reason}. The queue stays, buffering; it is looked at again every few seconds")]
     public static partial void RenamedQueueWaiting(ILogger logger, string newLinkId, string linkId, string reason);
+
+    [LoggerMessage(2040, LogLevel.Warning, "Link {LinkId} cannot finish forwarding upstream queue '{Queue}', which a renamed downstream left behind: {Consumers} consumer(s) not of this link hold it. It is not deleted while they do, since that would lose what they have not acknowledged; the link consumes it again every second and deletes it once they have gone")]
+    public static partial void RetiredQueueHeldByOtherConsumers(ILogger logger, string linkId, string queue, long consumers);
 }

@@ -1,3 +1,4 @@
+using Federation.Core.Diagnostics;
 using Federation.Core.Hops;
 using Federation.Core.Model;
 using Federation.Core.Transport;
@@ -17,6 +18,13 @@ internal sealed partial class LinkSession
     /// that the queue is empty is a count taken once the drain's consumer has closed (see <see cref="DrainAsync"/>).
     /// </summary>
     internal static readonly TimeSpan DrainPollInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// How long a drain waits before it consumes again a queue that another consumer holds after its own closed: that
+    /// consumer's unacknowledged deliveries keep the queue from counting as empty, so the drain would otherwise open and
+    /// close a consumer ten times a second for as long as it stays.
+    /// </summary>
+    internal static readonly TimeSpan OtherConsumersRetryInterval = TimeSpan.FromSeconds(1);
 
     private volatile bool _draining;
 
@@ -75,14 +83,33 @@ internal sealed partial class LinkSession
                 new PublisherOptions(Confirms: _settings.AckMode == AckMode.OnConfirm, MaxOutstandingConfirms: Math.Max(1, _settings.PrefetchCount)) { Dropped = Lost },
                 cancellationToken).ConfigureAwait(false);
             _draining = true;
+            var heldByOthers = 0;
             while (true)
             {
                 var ended = await ConsumeRetiredQueueAsync(queue, cancellationToken).ConfigureAwait(false);
                 await ForwardUntilNothingReadyAsync(queue, ended, cancellationToken).ConfigureAwait(false);
                 await StopConsumingRetiredQueueAsync(ended, cancellationToken).ConfigureAwait(false);
-                if (await IsDrainedAsync(queue, cancellationToken).ConfigureAwait(false))
+                var (drained, otherConsumers) = await IsDrainedAsync(queue, cancellationToken).ConfigureAwait(false);
+                if (drained)
                 {
                     break;
+                }
+
+                if (otherConsumers > 0)
+                {
+                    // Someone else's consumer (an operator's tool, another process) holds deliveries of this queue: deleting
+                    // it would lose what they did not acknowledge, so the queue stays until they leave. Said once, on the
+                    // second look in a row, so that a consumer the broker is still removing is not taken for another's.
+                    if (++heldByOthers == 2)
+                    {
+                        Log.RetiredQueueHeldByOtherConsumers(_context.Logger, _definition.Id, queue, otherConsumers.Value);
+                    }
+
+                    await Task.Delay(OtherConsumersRetryInterval, _context.Time, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    heldByOthers = 0;
                 }
             }
         }
@@ -172,12 +199,13 @@ internal sealed partial class LinkSession
     /// Whether the queue is empty, the drain's consumer closed: no consumer left (one that still has some holds what it was
     /// delivered and did not acknowledge) and no message ready; or the queue is gone.
     /// </summary>
-    private async Task<bool> IsDrainedAsync(string queue, CancellationToken cancellationToken)
+    /// <returns>Whether it is drained, and how many consumers (not the drain's, which is closed) the queue still has.</returns>
+    private async Task<(bool Drained, long? OtherConsumers)> IsDrainedAsync(string queue, CancellationToken cancellationToken)
     {
         // Consumers first: once none is left, whatever they held is back among the ready messages that the next count reads.
         var consumers = await _upstream.CountQueueConsumersAsync(queue, cancellationToken).ConfigureAwait(false);
         var ready = await _upstream.CountQueueMessagesAsync(queue, cancellationToken).ConfigureAwait(false);
-        return ready is null || (ready == 0 && consumers is null or 0);
+        return (ready is null || (ready == 0 && consumers is null or 0), ready is null ? null : consumers);
     }
 
     /// <summary>

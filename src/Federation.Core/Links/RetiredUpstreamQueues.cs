@@ -429,6 +429,12 @@ internal sealed class RetiredUpstreamQueues
             {
                 return false;
             }
+
+            // A stopped successor never runs here again, and its stop completes the wait above at once from now on.
+            if (successor.Stopping)
+            {
+                return WaitAgain(retirement);
+            }
         }
     }
 

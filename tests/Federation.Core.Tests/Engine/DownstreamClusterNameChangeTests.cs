@@ -1,5 +1,7 @@
 using Federation.Core.Links;
+using Federation.Core.Model;
 using Federation.Core.Tests.Support;
+using Federation.Core.Transport;
 
 namespace Federation.Core.Tests.Engine;
 
@@ -14,6 +16,7 @@ public sealed class DownstreamClusterNameChangeTests : IAsyncLifetime
     private const int ClusterNameChanged = 2027;
     private const int RenamedKeepingQueue = 2035;
     private const int RetiredQueueForwarded = 2033;
+    private const int RenamedQueueWaiting = 2036;
     private readonly Testbed _bed = new();
     private readonly CapturingLoggerProvider _log = new();
 
@@ -47,6 +50,43 @@ public sealed class DownstreamClusterNameChangeTests : IAsyncLifetime
         Assert.Contains("'D-renamed', was 'D'", warning.Message, StringComparison.Ordinal);
         Assert.Contains(before, Assert.Single(_log.WithId(RenamedKeepingQueue)).Message, StringComparison.Ordinal);
         await Testbed.Eventually(() => _log.WithId(RetiredQueueForwarded).Count == 1, () => "the forwarding logged once it returned (event 2033)");
+        Assert.Empty(_log.WithId(2020));
+    }
+
+    [Fact]
+    public async Task A_reload_that_replaces_the_link_under_the_new_name_while_the_old_queue_waits_for_its_lease_completes()
+    {
+        // The old queue waits for the old link's lease, which another instance holds. A reload then replaces the link under
+        // the new name. Until 7 Dec 2026 the wait saw its successor stopped but never gave the queue back: it spun without
+        // yielding (a timer more at every turn) and the reload waited for it for good.
+        FederationOptions Configuration(int prefetch) => new FederationOptions { Downstream = { Uri = Testbed.Uri("D") } }
+            .Upstream("u", "U", u =>
+            {
+                u.Exchange = "upstream";
+                u.PrefetchCount = prefetch;
+            })
+            .Policy("fed", "^fed\\.", upstream: "u");
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => (u.Exchange, u.PrefetchCount) = ("upstream", 10)).Policy("fed", "^fed\\.", upstream: "u"), loggerFactory: _log.AsFactory());
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        const string OldQueue = "federation: upstream -> D:fed.downstream";
+
+        _bed.Broker("D").ClusterName = "D-renamed";
+        _bed.Broker("D").DropConnections();
+        var other = await _bed.ConnectAsync("D");
+        var oldLease = (await other.Leases!.TryAcquireAsync(new LeaseRequest("federation: lease D fed.downstream -> u", "host-b"), CancellationToken.None)).Lease;
+        Assert.NotNull(oldLease);
+        await Testbed.Eventually(
+            () => _log.WithId(RenamedQueueWaiting).Any(e => e.Message.Contains("'host-b'", StringComparison.Ordinal)),
+            () => "the old queue waits for the old link's lease (event 2036)",
+            TimeSpan.FromSeconds(30));
+
+        await engine.UpdateAsync(Configuration(prefetch: 20), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+
+        // The replacement takes the old queue over once the lease is free: forwarded, then deleted.
+        Assert.True(_bed.Broker("U").QueueExists("/", OldQueue));
+        await oldLease!.DisposeAsync();
+        await Testbed.Eventually(() => !_bed.Broker("U").QueueExists("/", OldQueue), () => "the old queue, forwarded by the replacement, is deleted", TimeSpan.FromSeconds(30));
         Assert.Empty(_log.WithId(2020));
     }
 

@@ -63,7 +63,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         {
             _ownership = new LinkOwnership(InstanceName, OwnershipTimings.From(definitions.Ownership), time);
             AnnounceUpstreams(definitions);
-            _presence = new InstancePresence(_ownership, _downstream.Handle, time, loggerFactory.CreateLogger("Federation.Core.InstancePresence"));
+            _presence = new InstancePresence(_ownership, _downstream.Handle, time, loggerFactory.CreateLogger("Federation.Core.InstancePresence"), () => _definitions.ClusterName);
         }
 
         _links = new LinkReconciler(transports, _downstream.Handle, _generations, telemetry, loggerFactory, _logger, time, _ownership);

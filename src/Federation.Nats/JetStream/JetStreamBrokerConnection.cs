@@ -39,6 +39,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     private readonly SemaphoreSlim _topologyGate = new(1, 1);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string? _configuredClusterName;
+    private readonly JetStreamMaxAckPending _maxAckPending;
 
     // Only used when the core connection is not the transport's own (tests): the transport's outlive the connection.
     private readonly JetStreamAckFloors _ownAckFloors = new();
@@ -54,6 +55,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         // Only what the URI says: the fallback of core.ClusterName, the server's name, is a new server_id on every
         // restart of a server started without a name, and another node's after a failover (see AttachQueuesAsync).
         _configuredClusterName = settings.ClusterName;
+        _maxAckPending = new JetStreamMaxAckPending(_js, core.DisplayUri, client.Opts, Logger);
         _ = core.Completion.ContinueWith(
             t =>
             {
@@ -338,13 +340,13 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             await AttachQueuesAsync(cancellationToken).ConfigureAwait(false);
 
             // Attached before this consumer said its prefetch (a binding came first): raise the consumer's limit now.
-            if (state.Attached.IsCompletedSuccessfully && state.Prefetch > DefaultMaxAckPending)
+            if (state.Attached.IsCompletedSuccessfully && JetStreamMaxAckPending.Needed(state.Prefetch))
             {
                 var stream = state.Attached.Result.Stream;
                 try
                 {
                     var consumer = await _js.GetConsumerAsync(stream, state.ConsumerName, cancellationToken).ConfigureAwait(false);
-                    await RaiseMaxAckPendingAsync(stream, state, consumer, cancellationToken).ConfigureAwait(false);
+                    await _maxAckPending.RaiseAsync(stream, state, consumer, cancellationToken).ConfigureAwait(false);
                 }
                 catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
                 {
@@ -363,7 +365,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             _topologyGate.Release();
         }
 
-        return new JetStreamQueueConsumer(state, options, handler, DisplayUri, _client.Opts, Completion);
+        return new JetStreamQueueConsumer(state, options, handler, DisplayUri, _client.Opts, Completion, _maxAckPending);
     }
 
     public async ValueTask DisposeAsync()
@@ -494,7 +496,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
                 consumer = existing.Info.Config.AckWait == _settings.AckWait
                     ? existing
                     : await _js.UpdateConsumerAsync(stream, existing.Info.Config with { AckWait = _settings.AckWait }, cancellationToken).ConfigureAwait(false);
-                consumer = await RaiseMaxAckPendingAsync(stream, queue, consumer, cancellationToken).ConfigureAwait(false);
+                consumer = await _maxAckPending.RaiseAsync(stream, queue, consumer, cancellationToken).ConfigureAwait(false);
             }
             catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
             {
@@ -509,13 +511,12 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         }
     }
 
-    // What nats-server gives a consumer that does not set max_ack_pending (a configured 0 reads as this).
-    private const long DefaultMaxAckPending = 1000;
-
     /// <summary>
     /// Creates the queue's durable consumer: see <see cref="EnsureConsumerAsync"/> for where it starts. Its
     /// <c>max_ack_pending</c> is the queue's <see cref="JetStreamQueue.Prefetch"/> when that is above the server's default;
-    /// over the server's or the account's limit, it is created with the server's choice instead (warning 6402).
+    /// over the server's or the account's limit, it is created with the server's choice instead (warning 6402). Another
+    /// instance may create it at the same moment, and the later create updates the consumer: what it holds is read back and
+    /// raised to this queue's prefetch if the other's write lowered it (see <see cref="JetStreamMaxAckPending"/>).
     /// </summary>
     private async ValueTask<INatsJSConsumer> CreateConsumerAsync(string stream, DateTimeOffset streamCreated, JetStreamQueue queue, CancellationToken cancellationToken)
     {
@@ -530,7 +531,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             OptStartSeq = resumeAt,
             MaxDeliver = -1,
         };
-        if (queue.Prefetch > DefaultMaxAckPending)
+        if (JetStreamMaxAckPending.Needed(queue.Prefetch))
         {
             config.MaxAckPending = queue.Prefetch;
         }
@@ -545,7 +546,12 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             // Thrown on, it would fail the binding that attaches the queue and restart the link, and what is published until
             // the link is back would never reach the consumer, which starts at new messages: the link runs with the limit.
             consumer = await _js.CreateOrUpdateConsumerAsync(stream, config with { MaxAckPending = 0 }, cancellationToken).ConfigureAwait(false);
-            JetStreamLog.MaxAckPendingNotRaised(Logger, DisplayUri, queue.ConsumerName, stream, EffectiveMaxAckPending(consumer), queue.Prefetch, Transport.NatsErrorText.Scrub(ex.Error.Description ?? ex.Message, _client.Opts));
+            _maxAckPending.CreatedWithoutRaise(stream, queue, consumer, ex);
+        }
+
+        if (JetStreamMaxAckPending.Needed(queue.Prefetch))
+        {
+            consumer = await _maxAckPending.RaiseAsync(stream, queue, await _js.GetConsumerAsync(stream, queue.ConsumerName, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         }
 
         if (known is not null)
@@ -554,36 +560,6 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         }
 
         return consumer;
-    }
-
-    // A consumer's max_ack_pending as the server applies it (a 0 reads as the default).
-    private static long EffectiveMaxAckPending(INatsJSConsumer consumer) =>
-        consumer.Info.Config.MaxAckPending is > 0 and var configured ? configured : DefaultMaxAckPending;
-
-    /// <summary>
-    /// Raises the durable consumer's <c>max_ack_pending</c> to the queue's <see cref="JetStreamQueue.Prefetch"/> when it is
-    /// lower (never lowers it: another instance may run the link with a larger prefetch). One the server refuses (an account
-    /// or server limit) is logged, and the link runs with the lower limit.
-    /// </summary>
-    private async ValueTask<INatsJSConsumer> RaiseMaxAckPendingAsync(string stream, JetStreamQueue queue, INatsJSConsumer consumer, CancellationToken cancellationToken)
-    {
-        var wanted = queue.Prefetch;
-        // Below the default when the server's or the account's limit is: new consumers get that limit.
-        var current = EffectiveMaxAckPending(consumer);
-        if (wanted <= DefaultMaxAckPending || consumer.Info.Config.MaxAckPending < 0 || current >= wanted)
-        {
-            return consumer;
-        }
-
-        try
-        {
-            return await _js.UpdateConsumerAsync(stream, consumer.Info.Config with { MaxAckPending = wanted }, cancellationToken).ConfigureAwait(false);
-        }
-        catch (NatsJSApiException ex)
-        {
-            JetStreamLog.MaxAckPendingNotRaised(Logger, DisplayUri, queue.ConsumerName, stream, current, wanted, Transport.NatsErrorText.Scrub(ex.Error.Description ?? ex.Message, _client.Opts));
-            return consumer;
-        }
     }
 
     private ValueTask OnClientDisconnected(object? sender, NatsEventArgs args)

@@ -35,6 +35,18 @@ internal sealed class JetStreamQueue(string name, JetStreamBindingGraph graph)
 
     private int _prefetch;
 
+    /// <summary>
+    /// The <see cref="Prefetch"/> for which the server refused to raise the durable consumer's <c>max_ack_pending</c> (an
+    /// account or server limit; warning 6402 said so), or 0: not asked for again while this queue lives.
+    /// </summary>
+    public int MaxAckPendingRefused
+    {
+        get => Volatile.Read(ref _maxAckPendingRefused);
+        set => Volatile.Write(ref _maxAckPendingRefused, value);
+    }
+
+    private int _maxAckPendingRefused;
+
     /// <summary>Signalled when the queue is deleted: its consumers stop.</summary>
     public CancellationToken Deleted => _deleted.Token;
 

@@ -45,10 +45,11 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     private readonly Lock _lock = new();
     private readonly SortedDictionary<ulong, INatsJSMsg<byte[]>> _unacked = [];
     private readonly Task _loop;
+    private readonly Task _keeper;
     private ulong _tag;
     private JetStreamAckFloor? _floor;
 
-    public JetStreamQueueConsumer(JetStreamQueue queue, ConsumerOptions options, DeliveryHandler handler, string displayUri, NatsOpts? auth, Task connectionCompletion)
+    public JetStreamQueueConsumer(JetStreamQueue queue, ConsumerOptions options, DeliveryHandler handler, string displayUri, NatsOpts? auth, Task connectionCompletion, JetStreamMaxAckPending? maxAckPending = null)
     {
         _auth = auth;
         _queue = queue;
@@ -58,6 +59,9 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
         _stop = CancellationTokenSource.CreateLinkedTokenSource(queue.Deleted);
         _window = options.AutoAck || options.Prefetch <= 0 ? null : new SemaphoreSlim(options.Prefetch, options.Prefetch);
         _loop = Task.Run(RunAsync);
+        _keeper = maxAckPending is not null && !options.AutoAck && JetStreamMaxAckPending.Needed(options.Prefetch)
+            ? Task.Run(() => KeepMaxAckPendingAsync(maxAckPending))
+            : Task.CompletedTask;
         _ = connectionCompletion.ContinueWith(
             t => { if (t.IsFaulted) { _completion.TrySetException(t.Exception!.InnerExceptions); } },
             CancellationToken.None,
@@ -120,6 +124,15 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
         }
         catch (OperationCanceledException)
         {
+        }
+        catch (TimeoutException)
+        {
+        }
+
+        try
+        {
+            // Before the token source goes: the keeper's calls use its token.
+            await _keeper.WaitAsync(LoopStopTimeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -356,6 +369,26 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
             }
         }
 #pragma warning disable CA1031 // Any other failure says nothing about the consumer: the connection's own failure is reported elsewhere.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    /// <summary>
+    /// While this consumer runs, keeps the durable consumer's <c>max_ack_pending</c> at least at this queue's prefetch: another
+    /// instance that started the link at the same moment may have lowered it after this one raised it (see
+    /// <see cref="JetStreamMaxAckPending"/>).
+    /// </summary>
+    private async Task KeepMaxAckPendingAsync(JetStreamMaxAckPending maxAckPending)
+    {
+        var token = _stop.Token;
+        try
+        {
+            var attachment = await _queue.Attached.WaitAsync(token).ConfigureAwait(false);
+            await maxAckPending.KeepAsync(_queue, attachment, token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Stopped, or the queue deleted before it was attached: the consume loop reports what matters.
         catch (Exception)
 #pragma warning restore CA1031
         {

@@ -93,6 +93,34 @@ public sealed class OtherFederationTests : IAsyncLifetime
         Assert.Equal(HealthStatus.Healthy, (await HealthOf("host-a")).Status);
     }
 
+    [Fact]
+    public async Task A_reload_that_fixes_the_cluster_name_clears_the_warning_under_the_name_this_instance_has_now()
+    {
+        await StartAsync("host-a", cluster: "eu-west");
+        await StartAsync("host-b", cluster: "eu-wset");
+        await AdvanceUntilAsync(() => _engines.Keys.All(i => Link(i) is { AlsoFederatedBy: [_] }), TimeSpan.FromSeconds(30));
+
+        // host-b's typo fixed by a reload: one federation now, whose link one of the two runs.
+        await _engines["host-b"].Engine.UpdateAsync(Options("host-b", "eu-west"), CancellationToken.None);
+        var b = _engines["host-b"].Logs;
+        await AdvanceUntilAsync(
+            () => b.WithId(OtherFederationNoLongerCarriesLinks).Count > 0 && _engines.Keys.All(i => Link(i) is { AlsoFederatedBy: null }),
+            TimeSpan.FromSeconds(30));
+
+        // Until now it said "Instance 'host-b' of federation 'eu-wset'", the name the reload had just dropped.
+        var cleared = Assert.Single(b.WithId(OtherFederationNoLongerCarriesLinks));
+        Assert.Contains("Instance 'host-b' of federation 'eu-west':", cleared.Message, StringComparison.Ordinal);
+        Assert.Contains("instance 'host-a' of federation 'eu-west' and this instance", cleared.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("eu-wset", cleared.Message, StringComparison.Ordinal);
+
+        // And host-a, which it heard as another federation until the reload, is not taken for one again meanwhile.
+        var fixedAt = _time.GetUtcNow();
+        await AdvanceUntilAsync(() => _time.GetUtcNow() - fixedAt >= TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(15));
+        Assert.Single(b.WithId(OtherFederationCarriesLinks));
+        Assert.Single(b.WithId(OtherFederationNoLongerCarriesLinks));
+        Assert.All(_engines.Keys, i => Assert.Null(Link(i)?.AlsoFederatedBy));
+    }
+
     [Theory]
     [InlineData("other", "U", "upstream")] // another downstream exchange
     [InlineData("fed", "U2", "upstream")] // another upstream broker
@@ -133,14 +161,17 @@ public sealed class OtherFederationTests : IAsyncLifetime
 
     private async Task StartAsync(string instance, string cluster, string exchange = "fed", string upstreamBroker = "U", string upstreamExchange = "upstream")
     {
-        var options = new FederationOptions { InstanceName = instance, ClusterName = cluster, Downstream = { Uri = Testbed.Uri("D") } }
-            .Upstream("u", upstreamBroker, u => u.Exchange = upstreamExchange)
-            .Policy("fed", $"^{exchange}$", upstream: "u");
+        var options = Options(instance, cluster, exchange, upstreamBroker, upstreamExchange);
         var logs = new CapturingLoggerProvider();
         var engine = new FederationEngine(options, [new CrashableTransport(_bed.Transport, _census, instance)], logs.AsFactory(), timeProvider: _time);
         _engines.Add(instance, (engine, logs));
         await engine.StartAsync(CancellationToken.None);
     }
+
+    private static FederationOptions Options(string instance, string cluster, string exchange = "fed", string upstreamBroker = "U", string upstreamExchange = "upstream") =>
+        new FederationOptions { InstanceName = instance, ClusterName = cluster, Downstream = { Uri = Testbed.Uri("D") } }
+            .Upstream("u", upstreamBroker, u => u.Exchange = upstreamExchange)
+            .Policy("fed", $"^{exchange}$", upstream: "u");
 
     private LinkStatus? Link(string instance) => _engines[instance].Engine.GetLinks() is [var link] ? link : null;
 

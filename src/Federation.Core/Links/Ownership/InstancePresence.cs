@@ -22,6 +22,7 @@ internal sealed class InstancePresence : IAsyncDisposable
     private readonly DownstreamHandle _downstream;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly Func<string?> _configuredClusterName;
     private readonly CancellationTokenSource _stopping = new();
     private IReadOnlyList<string> _liveLogged = [];
     private volatile DownstreamSession? _announcedOn;
@@ -38,12 +39,21 @@ internal sealed class InstancePresence : IAsyncDisposable
     private int _failures;
     private Task? _loop;
 
-    public InstancePresence(LinkOwnership ownership, DownstreamHandle downstream, TimeProvider time, ILogger logger)
+    /// <param name="ownership">This instance's links and what it hears of the others.</param>
+    /// <param name="downstream">The downstream sessions to announce on.</param>
+    /// <param name="time">The clock of the heartbeats.</param>
+    /// <param name="logger">Where what changed is said.</param>
+    /// <param name="configuredClusterName">
+    /// <c>Federation:ClusterName</c> as the current configuration says, or null when it leaves it to the downstream: a
+    /// reload that changes it renames this instance's federation before the session under the new name is announced on.
+    /// </param>
+    public InstancePresence(LinkOwnership ownership, DownstreamHandle downstream, TimeProvider time, ILogger logger, Func<string?> configuredClusterName)
     {
         _ownership = ownership;
         _downstream = downstream;
         _time = time;
         _logger = logger;
+        _configuredClusterName = configuredClusterName;
     }
 
     /// <summary>
@@ -466,15 +476,18 @@ internal sealed class InstancePresence : IAsyncDisposable
             }
         }
 
+        // Named as the federation this instance is in now: a reload that renames it stops the links, which ends the overlaps,
+        // while the session announced on still has the old name (the new one comes with the next connection).
+        var federation = _configuredClusterName() ?? clusterName;
         foreach (var overlap in _ownership.FindOtherFederations())
         {
             if (overlap.Links is { } links)
             {
-                Log.OtherFederationCarriesLinks(_logger, _ownership.Instance, clusterName ?? "?", PrintableText.Escape(overlap.Instance), PrintableText.Escape(overlap.Cluster), links.Count, string.Join(", ", links));
+                Log.OtherFederationCarriesLinks(_logger, _ownership.Instance, federation ?? "?", PrintableText.Escape(overlap.Instance), PrintableText.Escape(overlap.Cluster), links.Count, string.Join(", ", links));
             }
             else
             {
-                Log.OtherFederationNoLongerCarriesLinks(_logger, _ownership.Instance, clusterName ?? "?", PrintableText.Escape(overlap.Instance), PrintableText.Escape(overlap.Cluster));
+                Log.OtherFederationNoLongerCarriesLinks(_logger, _ownership.Instance, federation ?? "?", PrintableText.Escape(overlap.Instance), PrintableText.Escape(overlap.Cluster));
             }
         }
 

@@ -129,6 +129,9 @@ internal sealed class AmqpLedger : IDeliveryLedger
                 AmqpProperties.CopyToAmqp(message.Properties, properties, headers, alwaysHeaders: false, trails);
                 try
                 {
+                    // The client would throw while writing it, in the middle of the unit (see AmqpShortStringLimit); checked
+                    // first, since the frame check below has the client write properties that are near the frame limit.
+                    AmqpShortStringLimit.Check(properties, message.Exchange, message.RoutingKey, index);
                     // Sent, it would make the broker close the whole connection (see AmqpFrameLimit).
                     AmqpFrameLimit.Check(properties, connection.Client.FrameMax, message.Exchange, message.RoutingKey, index);
                     // Sent, it would make the broker close the unit's channel (see AmqpMessageSizeLimit).

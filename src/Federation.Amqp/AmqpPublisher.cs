@@ -468,6 +468,8 @@ internal sealed class AmqpPublisher : IMessagePublisher
             AmqpUserIdImpersonation.Check(pending.Properties.UserId, connection.NonImpersonatingUser, pending.Exchange, pending.RoutingKey);
             // The client would throw while writing it (see AmqpRoutingKeyLimit): refused alone, in order, instead.
             AmqpRoutingKeyLimit.Check(pending.Exchange, pending.RoutingKey);
+            // Likewise a string property or header name over 255 bytes (see AmqpShortStringLimit).
+            AmqpShortStringLimit.Check(pending.Properties, pending.Exchange, pending.RoutingKey);
             if (!current.Channel.IsOpen)
             {
                 // The broker closed the channel on an earlier publish (a missing exchange, a message over the size limit).

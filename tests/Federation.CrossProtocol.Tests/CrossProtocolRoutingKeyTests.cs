@@ -91,6 +91,66 @@ public sealed class CrossProtocolRoutingKeyTests(CrossProtocolFixture nodes) : I
         Assert.Contains("(too_large)", log.Text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Headers_too_long_for_amqp_short_strings_are_counted_as_too_large_and_the_link_goes_on()
+    {
+        const string exchange = "longheaders";
+        var factory = new ConnectionFactory { Uri = new Uri($"amqp://guest:guest@127.0.0.1:{nodes.Rabbit2.AmqpPort}/") };
+        var amqp = await factory.CreateConnectionAsync();
+        resources.Add(amqp);
+        var rabbit = await amqp.CreateChannelAsync();
+        resources.Add(rabbit);
+        await rabbit.ExchangeDeclareAsync(exchange, ExchangeType.Topic, durable: true, autoDelete: false);
+        var queue = (await rabbit.QueueDeclareAsync(string.Empty, durable: false, exclusive: true, autoDelete: true)).QueueName;
+        await rabbit.QueueBindAsync(queue, exchange, "eu.#");
+
+        using var log = new CapturedLog();
+        var options = new FederationOptions { Downstream = { Uri = nodes.Rabbit2.AmqpUri() } };
+        options.Upstreams["up"] = new UpstreamDefinition
+        {
+            Uris = { $"{nodes.Nats.Url}?cluster-name={CrossProtocolFixture.NatsClusterName}&monitor-port={nodes.Nats.MonitorPort.ToString(CultureInfo.InvariantCulture)}&monitor-interval-ms=50&namespaces={exchange}" },
+            ReconnectDelaySeconds = 1,
+        };
+        options.Policies["fed"] = new FederationPolicy { Pattern = $"^{exchange}$", ApplyTo = "exchanges", Definition = new FederationPolicyDefinition { FederationUpstream = "up" } };
+        var engine = new FederationEngine(options, [new AmqpTransport(), new NatsTransport()], log);
+        resources.Add(engine);
+        await engine.StartAsync(CancellationToken.None);
+
+        var publisher = new NatsConnection(NatsOpts.Default with { Url = nodes.Nats.Url, Name = "long-header-publisher" });
+        resources.Add(publisher);
+        await publisher.ConnectAsync();
+        await UntilAsync(
+            async () =>
+            {
+                await publisher.PublishAsync($"{exchange}.eu.probe", "probe"u8.ToArray());
+                await publisher.PingAsync();
+                return await rabbit.BasicGetAsync(queue, autoAck: true) is not null;
+            },
+            () => $"the link forwarding {exchange}.eu.>; links: {string.Join(", ", engine.GetLinks().Select(l => $"{l.State} {l.Error}"))}");
+        while (await rabbit.BasicGetAsync(queue, autoAck: true) is not null)
+        {
+        }
+
+        // A NATS header name, and a value mapped to an AMQP short-string property, each longer than 255 bytes; then a
+        // message that fits. Before, the client threw while writing the first, the link restarted over it, and a core NATS
+        // link lost what it had buffered (the message behind it too) without counting it.
+        await publisher.PublishAsync($"{exchange}.eu.long-name", "long-name"u8.ToArray(), new NatsHeaders { [new string('h', 300)] = "v" });
+        await publisher.PublishAsync($"{exchange}.eu.long-type", "long-type"u8.ToArray(), new NatsHeaders { ["amqp-content-type"] = new string('c', 300) });
+        await publisher.PublishAsync($"{exchange}.eu.after", "after"u8.ToArray(), new NatsHeaders { ["amqp-content-type"] = "text/plain" });
+        await publisher.PingAsync();
+
+        BasicGetResult? next = null;
+        await UntilAsync(async () => (next = await rabbit.BasicGetAsync(queue, autoAck: true)) is not null && next.RoutingKey != "eu.probe", () => "the message after the long headers");
+        Assert.Equal("eu.after", next!.RoutingKey);
+        Assert.Equal("text/plain", next.BasicProperties.ContentType);
+
+        var link = Assert.Single(engine.GetLinks());
+        Assert.Equal(LinkState.Running, link.State);
+        Assert.Equal(2, link.DroppedMessages?.GetValueOrDefault("too_large"));
+        Assert.Contains("has a header name of 300 bytes", log.Text, StringComparison.Ordinal);
+        Assert.Contains("(too_large)", log.Text, StringComparison.Ordinal);
+    }
+
     private static async Task UntilAsync(Func<Task<bool>> condition, Func<string> describe)
     {
         var deadline = DateTime.UtcNow + Deadline;

@@ -1,0 +1,52 @@
+using Federation.Core.Transport;
+using RabbitMQ.Client;
+
+namespace Federation.Amqp.IntegrationTests;
+
+/// <summary>
+/// A string property or a header name (nested ones included) over AMQP's 255-byte short string is refused before it is
+/// written, as a message the transport can never carry, naming what is too long; the one a publish unit holds keeps its index.
+/// </summary>
+public sealed class AmqpShortStringLimitTests
+{
+    [Fact]
+    public void Short_strings_of_255_bytes_pass()
+    {
+        var properties = new BasicProperties
+        {
+            ContentType = new string('c', 255),
+            MessageId = new string('é', 127), // 254 bytes
+            Headers = new Dictionary<string, object?> { [new string('h', 255)] = new Dictionary<string, object?> { [new string('é', 127)] = 1 } },
+        };
+
+        AmqpShortStringLimit.Check(properties, "x", "k");
+    }
+
+    [Fact]
+    public void A_property_over_255_bytes_is_refused_naming_it()
+    {
+        // 100 invalid bytes read by RabbitMQ.Client as 100 U+FFFD: 300 bytes of UTF-8.
+        var properties = new BasicProperties { ContentType = new string('\uFFFD', 100) };
+
+        var refused = Assert.Throws<MessageTooLargeException>(() => AmqpShortStringLimit.Check(properties, "orders", "eu.created", index: 2));
+
+        Assert.Equal(2, refused.Index);
+        Assert.Contains("exchange 'orders' with routing key 'eu.created' has a property content_type of 300 bytes", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_header_name_over_255_bytes_is_refused_also_inside_a_table_in_an_array(bool nested)
+    {
+        var name = new string('h', 300);
+        var headers = nested
+            ? new Dictionary<string, object?> { ["list"] = new List<object?> { 1, new Dictionary<string, object?> { [name] = "v" } } }
+            : new Dictionary<string, object?> { [name] = "v" };
+
+        var refused = Assert.Throws<MessageTooLargeException>(() => AmqpShortStringLimit.Check(new BasicProperties { Headers = headers }, "orders", "k"));
+
+        Assert.Contains("header name of 300 bytes", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(name, refused.Message, StringComparison.Ordinal); // only its start
+    }
+}

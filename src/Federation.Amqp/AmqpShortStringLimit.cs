@@ -63,16 +63,32 @@ internal static class AmqpShortStringLimit
 
     private static void CheckTable(IEnumerable<KeyValuePair<string, object?>> table, string exchange, string routingKey, int index)
     {
-        foreach (var (name, value) in table)
+        // The concrete types first: their struct enumerators allocate nothing, and this runs for every forwarded message.
+        if (table is Dictionary<string, object?> dictionary)
         {
-            if (IsTooLong(name, out var length))
+            foreach (var (name, value) in dictionary)
             {
-                throw Refusal(exchange, routingKey, index,
-                    $"header name of {length.ToString(CultureInfo.InvariantCulture)} bytes (it starts '{name[..Math.Min(ShownChars, name.Length)]}')");
+                CheckEntry(name, value, exchange, routingKey, index);
             }
 
-            CheckValue(value, exchange, routingKey, index);
+            return;
         }
+
+        foreach (var (name, value) in table)
+        {
+            CheckEntry(name, value, exchange, routingKey, index);
+        }
+    }
+
+    private static void CheckEntry(string name, object? value, string exchange, string routingKey, int index)
+    {
+        if (IsTooLong(name, out var length))
+        {
+            throw Refusal(exchange, routingKey, index,
+                $"header name of {length.ToString(CultureInfo.InvariantCulture)} bytes (it starts '{name[..Math.Min(ShownChars, name.Length)]}')");
+        }
+
+        CheckValue(value, exchange, routingKey, index);
     }
 
     private static void CheckValue(object? value, string exchange, string routingKey, int index)
@@ -81,6 +97,13 @@ internal static class AmqpShortStringLimit
         {
             case IEnumerable<KeyValuePair<string, object?>> table:
                 CheckTable(table, exchange, routingKey, index);
+                break;
+            case List<object?> list:
+                foreach (var item in list)
+                {
+                    CheckValue(item, exchange, routingKey, index);
+                }
+
                 break;
             case IList array:
                 foreach (var item in array)

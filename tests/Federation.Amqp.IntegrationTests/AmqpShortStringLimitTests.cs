@@ -49,4 +49,29 @@ public sealed class AmqpShortStringLimitTests
         Assert.Contains("header name of 300 bytes", refused.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(name, refused.Message, StringComparison.Ordinal); // only its start
     }
+
+    [Fact]
+    public void Checking_a_forwarded_message_with_its_trail_allocates_nothing()
+    {
+        // The headers as the publisher converts them: its own table, and the trail as a list of tables (see CopyToAmqp).
+        var trail = new List<object?>
+        {
+            new Dictionary<string, object?> { ["uri"] = "amqp://upstream", ["exchange"] = "orders", ["redelivered"] = false, ["cluster-name"] = "eu", ["virtual-host"] = "/" },
+        };
+        var properties = new BasicProperties
+        {
+            ContentType = "application/json",
+            MessageId = "m-1",
+            Headers = new Dictionary<string, object?> { ["x-received-from"] = trail, ["tenant"] = "acme" },
+        };
+        AmqpShortStringLimit.Check(properties, "orders", "k"); // warm up
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 100; i++)
+        {
+            AmqpShortStringLimit.Check(properties, "orders", "k");
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

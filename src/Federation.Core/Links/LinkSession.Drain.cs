@@ -247,7 +247,7 @@ internal sealed partial class LinkSession
 
     private void InitializeTrailEntries()
     {
-        _entry = new ReceivedFromEntry(UriRedaction.Redact(_upstream.DisplayUri), _definition.UpstreamExchange, false, _upstream.ClusterName, _upstream.VirtualHost);
+        _entry = new ReceivedFromEntry(UriRedaction.ForTrail(_upstream.DisplayUri), _definition.UpstreamExchange, false, _upstream.ClusterName, _upstream.VirtualHost);
         _redeliveredEntry = _entry with { Redelivered = true };
         _trailEntry = HopRules.SharedReceivedFrom(_entry);
         _redeliveredTrailEntry = HopRules.SharedReceivedFrom(_redeliveredEntry);

@@ -23,6 +23,19 @@ public static class UriRedaction
     private static readonly string[] FilePathQueryKeys = ["cacertfile", "certfile", "keyfile", "nkey-seed-file", "creds-file"];
 
     /// <summary>
+    /// <paramref name="uri"/> as the federation plugin writes it into a hop of <c>x-received-from</c>: redacted
+    /// (<see cref="Redact"/>), then without its query and fragment, so scheme, host, port and path only. The plugin drops
+    /// the query there too; here it also keeps connection settings (a management port, TLS file keys, NATS options) from
+    /// travelling with every forwarded message.
+    /// </summary>
+    internal static string ForTrail(string uri)
+    {
+        var redacted = Redact(uri);
+        var end = redacted.AsSpan().IndexOfAny('?', '#');
+        return end < 0 ? redacted : redacted[..end];
+    }
+
+    /// <summary>
     /// Returns <paramref name="uri"/> without user information and with secret-looking query parameters masked,
     /// as the federation plugin does for status entries: <c>amqp://user:pass@host:5672/vh</c> becomes <c>amqp://host:5672/vh</c>.
     /// Never throws.

@@ -16,9 +16,26 @@ internal sealed class FailureEpisode
     /// <summary>Failed attempts in the current episode; 0 when there is none.</summary>
     public int Failures { get; private set; }
 
+    // The cause of the latest failed attempt, when the owner gives it (see Fail).
+    private string? _lastCause;
+
     /// <summary>Records a failed attempt and says which log line, if any, it deserves.</summary>
-    public FailureLogStep Fail()
+    /// <param name="cause">
+    /// The attempt's cause as shown (<see cref="Describe"/>), or null. A failure right after an announced recovery is
+    /// still the same episode (<see cref="Up"/>), unless its cause differs from the one before: then it is a new problem
+    /// and starts a new episode, with its own warning. Before, it stayed quiet until the summary, minutes later with the
+    /// backoff, so a message that failed the link at every attempt after a recovery showed in the status only.
+    /// </param>
+    public FailureLogStep Fail(string? cause = null)
     {
+        var previous = _lastCause;
+        _lastCause = cause;
+        if (_recoveryAnnounced && cause is not null && previous is not null && !string.Equals(cause, previous, StringComparison.Ordinal))
+        {
+            End();
+            _lastCause = cause;
+        }
+
         Failures++;
         return Failures == 1 ? FailureLogStep.Started
             : Failures == SummaryAtAttempt ? FailureLogStep.Summary
@@ -52,5 +69,6 @@ internal sealed class FailureEpisode
     {
         Failures = 0;
         _recoveryAnnounced = false;
+        _lastCause = null;
     }
 }

@@ -292,7 +292,7 @@ internal sealed class DownstreamConnector
         var redacted = UriRedaction.Redact(uri);
         var cause = FailureEpisode.Describe(failure);
         _lastError = cause;
-        var step = _failures.Fail();
+        var step = _failures.Fail(cause);
         var delay = _backoff.NextDelay();
         Log.DownstreamAttemptFailed(_logger, failure, _failures.Failures, redacted);
         switch (step)

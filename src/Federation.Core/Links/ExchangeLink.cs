@@ -413,7 +413,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// <summary>One warning when a failure episode starts, one summary while it lasts; every attempt's exception at debug.</summary>
     private void LogFailure(Exception exception, string uri, string cause, TimeSpan delay)
     {
-        var step = _failures.Fail();
+        var step = _failures.Fail(cause);
         Log.LinkAttemptFailed(_logger, exception, Definition.Id, _failures.Failures, uri);
         switch (step)
         {

@@ -39,7 +39,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     private readonly SemaphoreSlim _topologyGate = new(1, 1);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string? _configuredClusterName;
-    private readonly JetStreamMaxAckPending _maxAckPending;
+    private readonly JetStreamConsumerMinimums _minimums;
 
     // Only used when the core connection is not the transport's own (tests): the transport's outlive the connection.
     private readonly JetStreamAckFloors _ownAckFloors = new();
@@ -55,7 +55,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         // Only what the URI says: the fallback of core.ClusterName, the server's name, is a new server_id on every
         // restart of a server started without a name, and another node's after a failover (see AttachQueuesAsync).
         _configuredClusterName = settings.ClusterName;
-        _maxAckPending = new JetStreamMaxAckPending(_js, core.DisplayUri, client.Opts, Logger);
+        _minimums = new JetStreamConsumerMinimums(_js, _settings.AckWait, core.DisplayUri, client.Opts, Logger);
         _ = core.Completion.ContinueWith(
             t =>
             {
@@ -346,7 +346,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
                 try
                 {
                     var consumer = await _js.GetConsumerAsync(stream, state.ConsumerName, cancellationToken).ConfigureAwait(false);
-                    await _maxAckPending.RaiseAsync(stream, state, consumer, cancellationToken).ConfigureAwait(false);
+                    await _minimums.RaiseAsync(stream, state, consumer, cancellationToken).ConfigureAwait(false);
                 }
                 catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
                 {
@@ -365,7 +365,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             _topologyGate.Release();
         }
 
-        return new JetStreamQueueConsumer(state, options, handler, DisplayUri, _client.Opts, Completion, _maxAckPending);
+        return new JetStreamQueueConsumer(state, options, handler, DisplayUri, _client.Opts, Completion, _minimums);
     }
 
     public async ValueTask DisposeAsync()
@@ -475,7 +475,8 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     }
 
     /// <summary>
-    /// The queue's durable consumer: the existing one (its ack wait brought to the URI's), or a new one with explicit ack,
+    /// The queue's durable consumer: the existing one (its ack wait and <c>max_ack_pending</c> raised to what this link needs
+    /// where they are lower, never lowered: see <see cref="JetStreamConsumerMinimums"/>), or a new one with explicit ack,
     /// without a filter subject (the bindings filter on the client); and how far the link has settled it.
     /// </summary>
     /// <remarks>
@@ -493,10 +494,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             try
             {
                 var existing = await _js.GetConsumerAsync(stream, name, cancellationToken).ConfigureAwait(false);
-                consumer = existing.Info.Config.AckWait == _settings.AckWait
-                    ? existing
-                    : await _js.UpdateConsumerAsync(stream, existing.Info.Config with { AckWait = _settings.AckWait }, cancellationToken).ConfigureAwait(false);
-                consumer = await _maxAckPending.RaiseAsync(stream, queue, consumer, cancellationToken).ConfigureAwait(false);
+                consumer = await _minimums.RaiseAsync(stream, queue, existing, cancellationToken).ConfigureAwait(false);
             }
             catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
             {
@@ -515,8 +513,9 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     /// Creates the queue's durable consumer: see <see cref="EnsureConsumerAsync"/> for where it starts. Its
     /// <c>max_ack_pending</c> is the queue's <see cref="JetStreamQueue.Prefetch"/> when that is above the server's default;
     /// over the server's or the account's limit, it is created with the server's choice instead (warning 6402). Another
-    /// instance may create it at the same moment, and the later create updates the consumer: what it holds is read back and
-    /// raised to this queue's prefetch if the other's write lowered it (see <see cref="JetStreamMaxAckPending"/>).
+    /// instance may create it at the same moment, and the later create updates the consumer with its own whole
+    /// configuration: what it holds is read back and raised to this link's ack wait and prefetch where the other's write
+    /// lowered them (see <see cref="JetStreamConsumerMinimums"/>).
     /// </summary>
     private async ValueTask<INatsJSConsumer> CreateConsumerAsync(string stream, DateTimeOffset streamCreated, JetStreamQueue queue, CancellationToken cancellationToken)
     {
@@ -546,13 +545,10 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             // Thrown on, it would fail the binding that attaches the queue and restart the link, and what is published until
             // the link is back would never reach the consumer, which starts at new messages: the link runs with the limit.
             consumer = await _js.CreateOrUpdateConsumerAsync(stream, config with { MaxAckPending = 0 }, cancellationToken).ConfigureAwait(false);
-            _maxAckPending.CreatedWithoutRaise(stream, queue, consumer, ex);
+            _minimums.CreatedWithoutRaise(stream, queue, consumer, ex);
         }
 
-        if (JetStreamMaxAckPending.Needed(queue.Prefetch))
-        {
-            consumer = await _maxAckPending.RaiseAsync(stream, queue, await _js.GetConsumerAsync(stream, queue.ConsumerName, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-        }
+        consumer = await _minimums.RaiseAsync(stream, queue, await _js.GetConsumerAsync(stream, queue.ConsumerName, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
 
         if (known is not null)
         {

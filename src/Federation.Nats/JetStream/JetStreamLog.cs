@@ -10,4 +10,7 @@ internal static partial class JetStreamLog
 
     [LoggerMessage(6402, LogLevel.Warning, "JetStream on {Uri}: could not raise the max_ack_pending of the durable consumer '{Consumer}' of stream '{Stream}' from {Current} to the link's prefetch-count {Wanted} ({Cause}); the server delivers at most {Current} unacknowledged messages to the link, so it forwards fewer at once than configured. Lower prefetch-count, or raise the account's or server's limit")]
     public static partial void MaxAckPendingNotRaised(ILogger logger, string uri, string consumer, string stream, long current, int wanted, string cause);
+
+    [LoggerMessage(6403, LogLevel.Warning, "JetStream on {Uri}: the durable consumer '{Consumer}' of stream '{Stream}' has an ack wait of {ConsumerAckWaitMs} ms, longer than this link's ack-wait-ms {AckWaitMs}; the longer one is kept (another instance, an earlier configuration or an operator set it, and a shorter one would make the server redeliver messages still in flight: duplicates downstream). To shorten it, lower ack-wait-ms on every instance, then the consumer's ack wait by hand")]
+    public static partial void LongerAckWaitKept(ILogger logger, string uri, string consumer, string stream, long consumerAckWaitMs, long ackWaitMs);
 }

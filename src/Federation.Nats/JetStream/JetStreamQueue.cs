@@ -47,6 +47,15 @@ internal sealed class JetStreamQueue(string name, JetStreamBindingGraph graph)
 
     private int _maxAckPendingRefused;
 
+    /// <summary>
+    /// Whether <paramref name="consumerAckWait"/>, an ack wait of the durable consumer longer than this instance's, is seen
+    /// for the first time (warning 6403 says so once per value, not at every look of a running link).
+    /// </summary>
+    public bool FirstSeenLongerAckWait(TimeSpan consumerAckWait) =>
+        Interlocked.Exchange(ref _longerAckWaitSeen, consumerAckWait.Ticks) != consumerAckWait.Ticks;
+
+    private long _longerAckWaitSeen;
+
     /// <summary>Signalled when the queue is deleted: its consumers stop.</summary>
     public CancellationToken Deleted => _deleted.Token;
 

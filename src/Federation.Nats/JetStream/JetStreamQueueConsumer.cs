@@ -49,7 +49,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     private ulong _tag;
     private JetStreamAckFloor? _floor;
 
-    public JetStreamQueueConsumer(JetStreamQueue queue, ConsumerOptions options, DeliveryHandler handler, string displayUri, NatsOpts? auth, Task connectionCompletion, JetStreamMaxAckPending? maxAckPending = null)
+    public JetStreamQueueConsumer(JetStreamQueue queue, ConsumerOptions options, DeliveryHandler handler, string displayUri, NatsOpts? auth, Task connectionCompletion, JetStreamConsumerMinimums? minimums = null)
     {
         _auth = auth;
         _queue = queue;
@@ -59,8 +59,8 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
         _stop = CancellationTokenSource.CreateLinkedTokenSource(queue.Deleted);
         _window = options.AutoAck || options.Prefetch <= 0 ? null : new SemaphoreSlim(options.Prefetch, options.Prefetch);
         _loop = Task.Run(RunAsync);
-        _keeper = maxAckPending is not null && !options.AutoAck && JetStreamMaxAckPending.Needed(options.Prefetch)
-            ? Task.Run(() => KeepMaxAckPendingAsync(maxAckPending))
+        _keeper = minimums is not null && !options.AutoAck
+            ? Task.Run(() => KeepMinimumsAsync(minimums))
             : Task.CompletedTask;
         _ = connectionCompletion.ContinueWith(
             t => { if (t.IsFaulted) { _completion.TrySetException(t.Exception!.InnerExceptions); } },
@@ -376,17 +376,17 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     }
 
     /// <summary>
-    /// While this consumer runs, keeps the durable consumer's <c>max_ack_pending</c> at least at this queue's prefetch: another
-    /// instance that started the link at the same moment may have lowered it after this one raised it (see
-    /// <see cref="JetStreamMaxAckPending"/>).
+    /// While this consumer runs, keeps the durable consumer's ack wait at least at this link's and its <c>max_ack_pending</c> at
+    /// least at this queue's prefetch: another instance's write, made from what it read before this one raised them, may
+    /// have lowered them (see <see cref="JetStreamConsumerMinimums"/>).
     /// </summary>
-    private async Task KeepMaxAckPendingAsync(JetStreamMaxAckPending maxAckPending)
+    private async Task KeepMinimumsAsync(JetStreamConsumerMinimums minimums)
     {
         var token = _stop.Token;
         try
         {
             var attachment = await _queue.Attached.WaitAsync(token).ConfigureAwait(false);
-            await maxAckPending.KeepAsync(_queue, attachment, token).ConfigureAwait(false);
+            await minimums.KeepAsync(_queue, attachment, token).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // Stopped, or the queue deleted before it was attached: the consume loop reports what matters.
         catch (Exception)

@@ -2,6 +2,7 @@ using Federation.Core.InMemory;
 using Federation.Core.Transport;
 using Federation.Nats.JetStream;
 using Federation.Nats.Transport;
+using NATS.Client.JetStream.Models;
 
 namespace Federation.Nats.Tests.JetStream;
 
@@ -33,7 +34,7 @@ public sealed class JetStreamUnitTests
         Assert.NotEqual(core, durable);
         Assert.Equal(core, _transport.UpstreamQueueKind("nats://u:secret@h:4222?jetstream=false&connect-timeout-ms=100", "orders"));
 
-        // The consumer takes a new ack wait over; the stream's duplicate window is the downstream's business.
+        // The consumer takes a longer ack wait over (see JetStreamConsumerMinimums); the stream's duplicate window is the downstream's business.
         Assert.Equal(durable, _transport.UpstreamQueueKind("nats://h:4222?jetstream=true&ack-wait-ms=5000&duplicate-window-ms=1000", "orders"));
         var named = _transport.UpstreamQueueKind("nats://h:4222?jetstream=true&stream=ORDERS", "orders");
         Assert.NotEqual(durable, named);
@@ -192,5 +193,31 @@ public sealed class JetStreamUnitTests
         // code took 144 B; numbers handed to the interpolation as numbers took 24 B more (a box) in every try while the
         // runtime ran its profiling tier of the generic formatting, as in a fresh-clone run of the whole suite.
         Assert.True(allocated <= 24 + (2 * identity.Length) + 8, $"allocated {allocated} B for a {identity.Length}-character identity");
+    }
+
+    [Fact]
+    public void A_write_to_a_durable_consumer_raises_what_this_instance_needs_and_keeps_every_larger_value_it_read()
+    {
+        var queue = new JetStreamQueue("q", new JetStreamBindingGraph()) { Prefetch = 2000 };
+        var tenSeconds = TimeSpan.FromSeconds(10);
+        ConsumerConfig Read(TimeSpan ackWait, long maxAckPending) =>
+            new("c") { AckWait = ackWait, MaxAckPending = maxAckPending, Description = "as read" };
+
+        // Enough of both: nothing to write, whatever this instance's own settings are (a longer ack wait is kept).
+        Assert.Null(JetStreamConsumerMinimums.Raised(Read(TimeSpan.FromSeconds(30), 3000), tenSeconds, queue));
+        Assert.Null(JetStreamConsumerMinimums.Raised(Read(tenSeconds, -1), tenSeconds, queue));
+
+        // One write raises both, and keeps the rest as read.
+        var both = JetStreamConsumerMinimums.Raised(Read(TimeSpan.FromSeconds(5), 0), tenSeconds, queue);
+        Assert.Equal(Read(tenSeconds, 2000), both);
+
+        // Raising one never lowers the other.
+        Assert.Equal(Read(tenSeconds, 3000), JetStreamConsumerMinimums.Raised(Read(TimeSpan.FromSeconds(5), 3000), tenSeconds, queue));
+        Assert.Equal(Read(TimeSpan.FromSeconds(30), 2000), JetStreamConsumerMinimums.Raised(Read(TimeSpan.FromSeconds(30), 1500), tenSeconds, queue));
+
+        // A max_ack_pending the server refused is not asked again; the ack wait still is.
+        queue.MaxAckPendingRefused = 2000;
+        Assert.Null(JetStreamConsumerMinimums.Raised(Read(tenSeconds, 0), tenSeconds, queue));
+        Assert.Equal(Read(tenSeconds, 0), JetStreamConsumerMinimums.Raised(Read(TimeSpan.FromSeconds(5), 0), tenSeconds, queue));
     }
 }

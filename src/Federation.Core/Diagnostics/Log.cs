@@ -213,7 +213,7 @@ internal static partial class Log
     [LoggerMessage(2035, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) stops: the downstream now names itself '{ClusterName}' (event 2027). Its upstream queue is kept, buffering what the upstream publishes, until the link under the new name from the same upstream exchange has bound its own; then the instance that runs that link forwards what the old queue holds and deletes it, once no other instance still under the previous name has this link (by the heartbeats) and while it holds this link's lease")]
     public static partial void LinkRenamedKeepingQueue(ILogger logger, string linkId, string exchange, string upstream, string clusterName);
 
-    [LoggerMessage(2036, LogLevel.Information, "Link {NewLinkId} does not forward the upstream queue of link {LinkId}, which it replaced when the downstream renamed itself (event 2027), yet: {Reason}. The queue stays, buffering; it is looked at again every few seconds")]
+    [LoggerMessage(2036, LogLevel.Information, "Link {NewLinkId} does not forward the upstream queue of link {LinkId}, which it replaced when the downstream was renamed (by a reload, or by the broker itself, event 2027), yet: {Reason}. The queue stays, buffering; it is looked at again every few seconds")]
     public static partial void RenamedQueueWaiting(ILogger logger, string newLinkId, string linkId, string reason);
 
     [LoggerMessage(2040, LogLevel.Warning, "Link {LinkId} cannot finish forwarding upstream queue '{Queue}', which a renamed downstream left behind: {Consumers} consumer(s) not of this link hold it. It is not deleted while they do, since that would lose what they have not acknowledged; the link consumes it again every second and deletes it once they have gone")]

@@ -509,7 +509,12 @@ internal sealed class LinkReconciler
     /// federation this one leaves still has the link for (by its heartbeats): that instance goes on consuming it, or takes
     /// the link over from it, as at an engine stop that hands links over. Deleted under it, what the queue buffered and
     /// what the upstream routed until that instance declared the queue again was lost (one host of several renamed by a
-    /// reload, measured: 50 of 3,000 messages).
+    /// reload, measured: 50 of 3,000 messages). On the same broker and vhost such a queue, and one this instance never
+    /// held (its link waited for another instance), is retired as a downstream that renames itself retires its old queues
+    /// (<see cref="RetiredUpstreamQueues.AddRenamedByReload"/>): the instance that runs the link under the new name forwards
+    /// it and deletes it once no live instance has the old link any more, under the old link's lease. Before, when every
+    /// instance was renamed within a few seconds, each kept the queue for the other, or the last one had never held it, and
+    /// the queue stayed for good, filling.
     /// </summary>
     /// <param name="sameDownstream">Whether the new downstream is the same broker and vhost (only the name changes).</param>
     public async Task StopAllForNewDownstreamAsync(bool sameDownstream)
@@ -528,7 +533,7 @@ internal sealed class LinkReconciler
             if (others.Count > 0)
             {
                 Log.LinkStoppedForOthers(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName, "federates another downstream after a reload (another cluster name or virtual host)", string.Join(", ", others));
-                stopping.Add(link.StopAsync(cleanup: false));
+                stopping.Add(sameDownstream ? StopKeepingForOthersRenamedAsync(link) : link.StopAsync(cleanup: false));
                 continue;
             }
 
@@ -541,9 +546,30 @@ internal sealed class LinkReconciler
     }
 
     /// <summary>
+    /// Stops a link whose upstream queue other instances of the federation it leaves still have (event 2019), for the same
+    /// downstream broker and vhost under another cluster name. They go on consuming it, or take the link over, meanwhile;
+    /// but they may be renamed by the same change of configuration moments later, and then each would keep the queue for
+    /// the other, or the last would be one that never held the link's lease: nobody deleted it, and it filled for good. So
+    /// the queue is also retired as a renamed downstream's (<see cref="RetiredUpstreamQueues.AddRenamedByReload"/>): the
+    /// instance that runs the link under the new name forwards and deletes it, but only once no live instance has the old
+    /// link by its heartbeats and while it holds the old link's lease, which whoever still consumes the queue holds.
+    /// </summary>
+    private async Task StopKeepingForOthersRenamedAsync(ExchangeLink link)
+    {
+        // Its ledger stays: another instance may still run the link with it.
+        await link.StopAsync(cleanup: false).ConfigureAwait(false);
+        if (link.Definition.Upstream.ResourceCleanupMode != ResourceCleanupMode.Never)
+        {
+            _retired.AddRenamedByReload(link.Definition);
+        }
+    }
+
+    /// <summary>
     /// Stops a link for another downstream keeping its upstream queue (its ledger, on the downstream it leaves, goes), and
-    /// hands the queue to <see cref="RetiredUpstreamQueues"/> when a clean stop would have deleted it: a link that never
-    /// held its lease here leaves it to the instance that did, as before.
+    /// hands the queue to <see cref="RetiredUpstreamQueues"/> when a clean stop would have deleted it. A link that never
+    /// held its lease here waited for another instance, which ran it: on another broker or vhost that instance decides on
+    /// the queue, as before; on the same one (only the name changed) it is retired as one kept for other instances is
+    /// (<see cref="StopKeepingForOthersRenamedAsync"/>), since that instance may be renamed too and have kept it for this one.
     /// </summary>
     private async Task RetireAsync(ExchangeLink link, bool sameDownstream)
     {
@@ -560,6 +586,10 @@ internal sealed class LinkReconciler
         if (link.HeldUpstreamQueueAtStop)
         {
             _retired.Add(definition, sameDownstream);
+        }
+        else if (sameDownstream)
+        {
+            _retired.AddRenamedByReload(definition);
         }
     }
 

@@ -23,12 +23,13 @@ namespace Federation.Core.Links;
 /// <remarks>
 /// A queue waits here while the new downstream cannot be reached (its link cannot start), for as long as that lasts; it is
 /// deleted at once when no link of the new downstream takes its place, or when the engine stops (a clean stop). A later
-/// reload that brings the old identity back gives the queue back to its link (<see cref="ReclaimAsync"/>). Only queues the
-/// stopped link held (its lease, or a downstream without leases) come here; one kept for another instance of the old
-/// federation (event 2019) does not. The queues of links that the downstream's new cluster name retired without a reload
-/// (event 2027, <see cref="AddRenamed"/>) come here too, whoever held them, and follow their own rule (who retires them,
-/// and why that is safe with several instances: <see cref="ForwardRenamedAsync"/>); they are never deleted at an engine
-/// stop, since an instance still under the old name may consume them.
+/// reload that brings the old identity back gives the queue back to its link (<see cref="ReclaimAsync"/>). On another
+/// broker or vhost, only queues the stopped link held (its lease, or a downstream without leases) come here; one kept for
+/// another instance of the old federation (event 2019) does not. The queues of links that the downstream's new cluster
+/// name retired without a reload (event 2027, <see cref="AddRenamed"/>) come here too, whoever held them, and so do those
+/// of links a reload renamed on the same broker and vhost that this instance did not hold (<see cref="AddRenamedByReload"/>):
+/// they follow their own rule (who retires them, and why that is safe with several instances:
+/// <see cref="ForwardRenamedAsync"/>), and are never deleted at an engine stop, since another instance may consume them.
 /// </remarks>
 internal sealed class RetiredUpstreamQueues
 {
@@ -89,6 +90,29 @@ internal sealed class RetiredUpstreamQueues
             _waiting.Add(new Retirement(old, sameDownstream: true, renamed: true));
         }
     }
+
+    /// <summary>
+    /// Keeps the upstream queue of <paramref name="old"/>, stopped by a reload that renamed the downstream on the same broker
+    /// and vhost, which this instance did not hold at the stop: another instance of the federation it leaves still had the
+    /// link (event 2019), or this one only waited for it. That instance may be renamed by the same change of configuration
+    /// moments later, and then keep the queue for this one, or never have held it either: so the queue is retired as a
+    /// downstream that renames itself retires its old queues (<see cref="ForwardRenamedAsync"/>). The instance that runs the
+    /// link under the new name forwards it and deletes it, once no live instance has the old link any more by its
+    /// heartbeats and while it holds the old link's lease, which any instance still consuming the queue holds. Until 6 Dec
+    /// 2026 such a queue stayed for good, filling, when every instance was renamed within a few seconds.
+    /// </summary>
+    /// <param name="old">The stopped link's definition.</param>
+    public void AddRenamedByReload(LinkDefinition old)
+    {
+        Log.LinkRetiredKeepingQueue(_logger, old.Id, old.Exchange.Name, old.Upstream.UpstreamName, RenamedByReloadThen);
+        lock (_sync)
+        {
+            _waiting.Add(new Retirement(old, sameDownstream: true, renamed: true));
+        }
+    }
+
+    /// <summary>What event 2032 says becomes of a queue <see cref="AddRenamedByReload"/> keeps.</summary>
+    internal const string RenamedByReloadThen = "the instance that runs that link (this one, or another instance renamed alike) forwards what the old queue holds (the same downstream broker and vhost) and deletes it, once no live instance has this link any more (by the heartbeats) and while it holds this link's lease, so that nobody consumes the old queue meanwhile";
 
     /// <summary>
     /// A link that declares the old queue of a retired link again (a later reload brought the old identity back): the queue is
@@ -308,7 +332,8 @@ internal sealed class RetiredUpstreamQueues
     /// The old queue of a link that the downstream's new cluster name retired (event 2027), which any instance of the
     /// federation may still consume: the connection drop that brought the new name took the old link's lease from whoever
     /// held it, instances that have not reconnected since still run under the old name, and an instance may have started
-    /// after the rename. Who retires it, and when:
+    /// after the rename. The same for one a reload renamed on the same broker and vhost that this instance did not hold
+    /// (<see cref="AddRenamedByReload"/>): instances not reloaded yet still run under the old name. Who retires it, and when:
     /// <list type="number">
     /// <item>The instance that runs the link under the new name that takes its place (<see cref="ExchangeLink.RunsHere"/>:
     /// it holds that link's lease, or the downstream has none), once that link has bound its queue (make before break: from
@@ -534,7 +559,8 @@ internal sealed class RetiredUpstreamQueues
 
         public bool SameDownstream { get; } = sameDownstream;
 
-        // Retired by the downstream's new cluster name (event 2027), not by a reload: see ForwardRenamedAsync.
+        // Retired by the downstream's new cluster name (event 2027), or by a reload that renamed it on the same broker and
+        // vhost while this instance did not hold the link: see ForwardRenamedAsync.
         public bool Renamed { get; } = renamed;
 
         public CancellationTokenSource Cancel { get; } = new();

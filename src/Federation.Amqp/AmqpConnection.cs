@@ -19,6 +19,8 @@ internal sealed class AmqpConnection : IBrokerConnection
     // Set when a no-wait bind was sent on the current topology channel and no later synchronous call proved it succeeded.
     private volatile bool noWaitPending;
     private volatile ConnectionLostException? lostBecause;
+    // The broker's reason while it blocks this connection (connection.blocked during a memory or disk alarm), else null.
+    private volatile string? blockedBecause;
     private volatile bool disposing;
     private AmqpTopologySource? topology;
     // The broker's max_message_size once a refusal told it (0 until then); see AmqpMessageSizeLimit.
@@ -68,6 +70,18 @@ internal sealed class AmqpConnection : IBrokerConnection
     /// <summary>The watches of this connection's lease queues (what <see cref="Leases"/> uses); tests call it directly.</summary>
     internal AmqpQueueWatches QueueWatches => queueWatches;
 
+    /// <summary>
+    /// The broker's reason (<c>low on memory</c>, <c>low on disk</c>) while it blocks this connection during a resource
+    /// alarm, when it reads nothing from it and so answers no call; null otherwise.
+    /// </summary>
+    public string? BlockedReason => blockedBecause;
+
+    /// <summary>
+    /// How long the topology channel waits for the broker's answers; null for the client's own continuation timeout (20 s).
+    /// Tests shorten it, so that a call a blocked broker leaves unanswered fails quickly. Applies to the next topology channel.
+    /// </summary>
+    internal TimeSpan? TopologyContinuationTimeout { get; set; }
+
     /// <summary>Whether <see cref="DisposeAsync"/> started, so channel closes are ours and not failures.</summary>
     public bool IsDisposing => disposing;
 
@@ -75,6 +89,8 @@ internal sealed class AmqpConnection : IBrokerConnection
     {
         var connection = new AmqpConnection(client, endpoint, client.ClientProvidedName ?? "federation");
         client.ConnectionShutdownAsync += connection.OnConnectionShutdownAsync;
+        client.ConnectionBlockedAsync += connection.OnConnectionBlockedAsync;
+        client.ConnectionUnblockedAsync += connection.OnConnectionUnblockedAsync;
         if (!client.IsOpen && client.CloseReason is { } early)
         {
             connection.OnConnectionShutdown(early);
@@ -427,6 +443,18 @@ internal sealed class AmqpConnection : IBrokerConnection
             await DiscardTopologyChannelAsync(channel).ConfigureAwait(false);
             throw;
         }
+        catch (Exception error) when (error is OperationCanceledException or TimeoutException && !cancellationToken.IsCancellationRequested && ClosedError() is null)
+        {
+            // The client's continuation timeout: the broker did not answer (most often a resource alarm, during which it reads
+            // nothing from a blocked connection). Its reply may still come once the alarm clears, so the channel is given up
+            // as for a cancellation; its close would wait for the broker as well, so it runs in the background.
+            if (channel is not null)
+            {
+                _ = DiscardTopologyChannelAsync(channel);
+            }
+
+            throw Unanswered(error, channel?.ContinuationTimeout);
+        }
         catch (Exception error) when (AmqpErrors.Map(error, kind, this) is { } mapped)
         {
             throw mapped;
@@ -500,6 +528,11 @@ internal sealed class AmqpConnection : IBrokerConnection
 
         noWaitPending = false;
         var channel = await CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
+        if (TopologyContinuationTimeout is { } timeout)
+        {
+            channel.ContinuationTimeout = timeout;
+        }
+
         channel.ChannelShutdownAsync += OnTopologyChannelShutdownAsync;
         topologyChannel = channel;
         return channel;
@@ -532,6 +565,33 @@ internal sealed class AmqpConnection : IBrokerConnection
             Lose($"a no-wait binding command failed: {reason.ReplyCode} {AmqpErrors.Scrub(reason.ReplyText, Endpoint.User, Endpoint.Password)}");
         }
 
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A call the broker left unanswered past the continuation timeout, as a transport failure naming the cause: the
+    /// client's own exception says only "A task was canceled.", which is all an operator saw in the link's error.
+    /// </summary>
+    private TransportException Unanswered(Exception error, TimeSpan? timeout)
+    {
+        var waited = timeout is { } t ? $" within {t.TotalSeconds:0.#} s" : " in time";
+        var cause = blockedBecause is { } reason
+            ? $": it blocks this connection ({AmqpErrors.Scrub(reason, Endpoint.User, Endpoint.Password)}), a memory or disk alarm during which it answers nothing until the alarm clears"
+            : "";
+        return new TransportException(
+            $"The broker at {DisplayUri} did not answer on connection '{Name}'{waited}{cause}",
+            AmqpErrors.SafeInner(error, Endpoint.User, Endpoint.Password));
+    }
+
+    private Task OnConnectionBlockedAsync(object sender, ConnectionBlockedEventArgs args)
+    {
+        blockedBecause = string.IsNullOrEmpty(args.Reason) ? "no reason given" : args.Reason;
+        return Task.CompletedTask;
+    }
+
+    private Task OnConnectionUnblockedAsync(object sender, AsyncEventArgs args)
+    {
+        blockedBecause = null;
         return Task.CompletedTask;
     }
 

@@ -16,8 +16,10 @@ cd "$(dirname "$0")/.."
 messages=${1:-20000} rounds=${2:-3} rates=${3:-1000,5000,10000} paced_seconds=${4:-4}
 node=examples/FederationHost/scripts/local-rabbitmq-node.sh
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# N distinct free ports at once: sockets held open together, so the kernel cannot hand the same port out twice.
+free_ports() { python3 -c 'import socket,sys; s=[socket.socket() for _ in range(int(sys.argv[1]))]; [x.bind(("127.0.0.1",0)) for x in s]; print(" ".join(str(x.getsockname()[1]) for x in s)); [x.close() for x in s]' "$1"; }
 up="bench-up-$$" down="bench-down-$$"
-read -r up_amqp up_mgmt down_amqp down_mgmt < <(echo "$(free_port) $(free_port) $(free_port) $(free_port)")
+read -r up_amqp up_mgmt down_amqp down_mgmt < <(free_ports 4)
 # Each node's epmd takes DIST_PORT+1, so the distribution ports come as pairs, both free, below the ephemeral range
 # (32768 and up) where a client socket could take one between this check and the node's start.
 free_pair() { python3 -c '

@@ -12,7 +12,8 @@ workers=${3:-1}
 rounds=${4:-5}
 paced_rate=${5:-}
 nats_server=${NATS_SERVER_BIN:-$(command -v nats-server || echo /usr/sbin/nats-server)}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# N distinct free ports at once: sockets held open together, so the kernel cannot hand the same port out twice.
+free_ports() { python3 -c 'import socket,sys; s=[socket.socket() for _ in range(int(sys.argv[1]))]; [x.bind(("127.0.0.1",0)) for x in s]; print(" ".join(str(x.getsockname()[1]) for x in s)); [x.close() for x in s]' "$1"; }
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -32,8 +33,7 @@ start_server() { # name port
   echo "nats-server $1 did not start; log:" >&2; cat "$work/$1.log" >&2; exit 1
 }
 
-federation_port=$(free_port)
-collective_port=$(free_port)
+read -r federation_port collective_port < <(free_ports 2)
 start_server bench-federation "$federation_port"
 start_server bench-collective "$collective_port"
 server_pids="${pids[*]}"

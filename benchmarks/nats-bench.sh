@@ -47,7 +47,8 @@ rounds=${positional[2]:-3}
 nats=${NATS_SERVER_BIN:-$(command -v nats-server || echo /usr/sbin/nats-server)}
 [ -x "$nats" ] || { echo "nats-server not found (set NATS_SERVER_BIN)" >&2; exit 1; }
 [ -d tests/interop/node_modules/nats ] || { echo "run 'npm ci' in tests/interop first" >&2; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# N distinct free ports at once: sockets held open together, so the kernel cannot hand the same port out twice.
+free_ports() { python3 -c 'import socket,sys; s=[socket.socket() for _ in range(int(sys.argv[1]))]; [x.bind(("127.0.0.1",0)) for x in s]; print(" ".join(str(x.getsockname()[1]) for x in s)); [x.close() for x in s]' "$1"; }
 
 echo "date:    $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "commit:  $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
@@ -59,7 +60,7 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 
-single=$(free_port) hub=$(free_port) hub_leaf=$(free_port) hub_mon=$(free_port) leaf=$(free_port) leaf_mon=$(free_port)
+read -r single hub hub_leaf hub_mon leaf leaf_mon < <(free_ports 6)
 # JetStream in its own domain on each side: the leafnode then keeps $JS.API.> local, and each side's API is reachable
 # from the other as $JS.<domain>.API.> (what native sourcing uses).
 cat >"$dir/hub.conf" <<CONF

@@ -22,7 +22,8 @@ out=${3:-/tmp/nats-profile-$path.nettrace}
 profile=${PROFILE:-dotnet-sampled-thread-time}
 tools=${DOTNET_TOOLS:-$HOME/.dotnet/tools}
 nats=${NATS_SERVER_BIN:-$(command -v nats-server || echo /usr/sbin/nats-server)}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# N distinct free ports at once: sockets held open together, so the kernel cannot hand the same port out twice.
+free_ports() { python3 -c 'import socket,sys; s=[socket.socket() for _ in range(int(sys.argv[1]))]; [x.bind(("127.0.0.1",0)) for x in s]; print(" ".join(str(x.getsockname()[1]) for x in s)); [x.close() for x in s]' "$1"; }
 
 dir=$(mktemp -d -t nats-profile.XXXXXX)
 pids=()
@@ -34,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-hub=$(free_port) hub_leaf=$(free_port) leaf=$(free_port) leaf_mon=$(free_port)
+read -r hub hub_leaf leaf leaf_mon < <(free_ports 4)
 cat >"$dir/hub.conf" <<CONF
 server_name: prof-hub
 jetstream { store_dir: "$dir/hub-js", domain: hub }

@@ -172,16 +172,7 @@ public sealed class DownstreamAddressReloadTests : IAsyncLifetime
     {
         var engine = await _bed.StartEngineAsync("D", o =>
         {
-            var configured = Configuration(Testbed.Uri("D"));
-            foreach (var (name, upstream) in configured.Upstreams)
-            {
-                o.Upstreams[name] = upstream;
-            }
-
-            foreach (var (name, policy) in configured.Policies)
-            {
-                o.Policies[name] = policy;
-            }
+            Testbed.AddUpstreamsAndPolicies(o, Configuration(Testbed.Uri("D")));
         }, loggerFactory: _logs.AsFactory(), time: time);
         await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
         var queue = await _bed.BindQueueAsync("D", "fed.downstream", "key");

@@ -545,16 +545,7 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
         var engine = await _bed.StartEngineAsync("D", o =>
         {
             o.Downstream.Uri = downstreamUri ?? o.Downstream.Uri;
-            var configured = Configuration(_ => { });
-            foreach (var (name, upstream) in configured.Upstreams)
-            {
-                o.Upstreams[name] = upstream;
-            }
-
-            foreach (var (name, policy) in configured.Policies)
-            {
-                o.Policies[name] = policy;
-            }
+            Testbed.AddUpstreamsAndPolicies(o, Configuration(_ => { }));
         }, loggerFactory: _logs.AsFactory(), time: time);
         await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
         var downstream = await _bed.BindQueueAsync("D", "fed.downstream", "key");
@@ -576,16 +567,7 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
     {
         var engine = await _bed.StartEngineAsync("D", o =>
         {
-            var configured = Configuration(_ => { });
-            foreach (var (name, upstream) in configured.Upstreams)
-            {
-                o.Upstreams[name] = upstream;
-            }
-
-            foreach (var (name, policy) in configured.Policies)
-            {
-                o.Policies[name] = policy;
-            }
+            Testbed.AddUpstreamsAndPolicies(o, Configuration(_ => { }));
         }, loggerFactory: _logs.AsFactory());
         var downstream = await _bed.ConnectAsync("D");
         foreach (var exchange in new[] { "fed.a", "fed.b", "fed.c" })

@@ -50,16 +50,7 @@ public sealed class RetiredQueueDeliveriesInThePipeTests : IAsyncLifetime
     {
         var engine = await _bed.StartEngineAsync("D", o =>
         {
-            var configured = Configuration();
-            foreach (var (name, upstream) in configured.Upstreams)
-            {
-                o.Upstreams[name] = upstream;
-            }
-
-            foreach (var (name, policy) in configured.Policies)
-            {
-                o.Policies[name] = policy;
-            }
+            Testbed.AddUpstreamsAndPolicies(o, Configuration());
         }, loggerFactory: _logs.AsFactory(), time: _time);
         await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
         var downstream = await _bed.BindQueueAsync("D", "fed.downstream", "key");

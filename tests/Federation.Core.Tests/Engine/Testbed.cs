@@ -76,6 +76,20 @@ internal sealed class Testbed : IAsyncDisposable
     }
 
     /// <summary>An application connection, as any client of the broker would have.</summary>
+    /// <summary>Copies the upstreams and policies of <paramref name="configured"/> into <paramref name="options"/>, the options an engine starts with.</summary>
+    public static void AddUpstreamsAndPolicies(FederationOptions options, FederationOptions configured)
+    {
+        foreach (var (name, upstream) in configured.Upstreams)
+        {
+            options.Upstreams[name] = upstream;
+        }
+
+        foreach (var (name, policy) in configured.Policies)
+        {
+            options.Policies[name] = policy;
+        }
+    }
+
     public async Task<IBrokerConnection> ConnectAsync(string broker, string vhost = "/")
     {
         var connection = await Broker(broker).ConnectAsync(vhost, "test-app");

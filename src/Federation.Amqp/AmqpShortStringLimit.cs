@@ -95,6 +95,9 @@ internal static class AmqpShortStringLimit
     {
         switch (value)
         {
+            case byte[]:
+                // A long string (one that is not UTF-8) or binary: no name inside. Walked as an IList, it boxed each byte.
+                break;
             case IEnumerable<KeyValuePair<string, object?>> table:
                 CheckTable(table, exchange, routingKey, index);
                 break;

@@ -62,7 +62,8 @@ public sealed class AmqpShortStringLimitTests
         {
             ContentType = "application/json",
             MessageId = "m-1",
-            Headers = new Dictionary<string, object?> { ["x-received-from"] = trail, ["tenant"] = "acme" },
+            // A long string that is not UTF-8 goes out as a byte[] (see AmqpHeaders.ToAmqpValue).
+            Headers = new Dictionary<string, object?> { ["x-received-from"] = trail, ["tenant"] = "acme", ["legacy"] = new byte[] { 0xC3, 0x28, 0xFF, 0x41 } },
         };
         AmqpShortStringLimit.Check(properties, "orders", "k"); // warm up
 

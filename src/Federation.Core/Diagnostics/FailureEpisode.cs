@@ -19,21 +19,29 @@ internal sealed class FailureEpisode
     // The cause of the latest failed attempt, when the owner gives it (see Fail).
     private string? _lastCause;
 
+    // Whether this episode began with a cause that differed from the one before a recovery (see Fail): it is not begun
+    // anew that way again until the owner ends it, so that a thing that comes up and fails again and again, with causes
+    // that alternate or whose text varies (a URI that refuses beside one that connects, a delivery tag in the message),
+    // warns once, not at every attempt, and its failures still add up (the summary, a link's lease given up).
+    private bool _begunByNewCause;
+
     /// <summary>Records a failed attempt and says which log line, if any, it deserves.</summary>
     /// <param name="cause">
     /// The attempt's cause as shown (<see cref="Describe"/>), or null. A failure right after an announced recovery is
     /// still the same episode (<see cref="Up"/>), unless its cause differs from the one before: then it is a new problem
     /// and starts a new episode, with its own warning. Before, it stayed quiet until the summary, minutes later with the
-    /// backoff, so a message that failed the link at every attempt after a recovery showed in the status only.
+    /// backoff, so a message that failed the link at every attempt after a recovery showed in the status only. Only once
+    /// until <see cref="End"/>: a failure with yet another cause after the next recovery stays in the episode begun so.
     /// </param>
     public FailureLogStep Fail(string? cause = null)
     {
         var previous = _lastCause;
         _lastCause = cause;
-        if (_recoveryAnnounced && cause is not null && previous is not null && !string.Equals(cause, previous, StringComparison.Ordinal))
+        if (_recoveryAnnounced && !_begunByNewCause && cause is not null && previous is not null && !string.Equals(cause, previous, StringComparison.Ordinal))
         {
             End();
             _lastCause = cause;
+            _begunByNewCause = true;
         }
 
         Failures++;
@@ -70,5 +78,6 @@ internal sealed class FailureEpisode
         Failures = 0;
         _recoveryAnnounced = false;
         _lastCause = null;
+        _begunByNewCause = false;
     }
 }

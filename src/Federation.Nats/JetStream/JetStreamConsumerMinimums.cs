@@ -66,7 +66,7 @@ internal sealed class JetStreamConsumerMinimums(NatsJSContext js, TimeSpan ackWa
     /// at most). Returns the consumer as last read.
     /// </summary>
     /// <exception cref="NatsJSApiException">The consumer is gone (code 404) when read back, or the server refused a write
-    /// that raised only the ack wait.</exception>
+    /// for another reason than the <c>max_ack_pending</c> limit (see <see cref="JetStreamErrors.MaxAckPendingOverLimit"/>).</exception>
     public async ValueTask<INatsJSConsumer> RaiseAsync(string stream, JetStreamQueue queue, INatsJSConsumer consumer, CancellationToken cancellationToken)
     {
         for (var attempt = 0; attempt < Attempts; attempt++)
@@ -82,9 +82,11 @@ internal sealed class JetStreamConsumerMinimums(NatsJSContext js, TimeSpan ackWa
             {
                 await js.UpdateConsumerAsync(stream, raised, cancellationToken).ConfigureAwait(false);
             }
-            catch (NatsJSApiException ex) when (raised.MaxAckPending != read.MaxAckPending)
+            catch (NatsJSApiException ex) when (raised.MaxAckPending != read.MaxAckPending && ex.Error.ErrCode == JetStreamErrors.MaxAckPendingOverLimit)
             {
-                // Not asked again; a raise of the ack wait that came with it is written alone at the next attempt.
+                // Over the server's or the account's limit: not asked again; a raise of the ack wait that came with it is
+                // written alone at the next attempt. Any other refusal (JetStream briefly unavailable, the consumer deleted
+                // or created again meanwhile) says nothing of a limit: it is thrown, as for the ack wait, and asked again.
                 Refused(stream, queue, JetStreamMaxAckPending.EffectiveOf(read), queue.Prefetch, ex);
                 continue;
             }

@@ -58,4 +58,44 @@ public sealed class FailureEpisodeTests
         Assert.Equal(FailureLogStep.Quiet, episode.Fail("refused"));
         Assert.Equal(FailureLogStep.Quiet, episode.Fail());
     }
+
+    [Fact]
+    public void A_thing_that_comes_up_and_fails_again_and_again_with_alternating_causes_warns_twice_and_still_adds_up_its_failures()
+    {
+        // Two URIs rotated over: one refuses the connection, the other connects and then fails on a message, every time.
+        var episode = new FailureEpisode();
+        var warnings = 0;
+        var recoveries = 0;
+        var summaries = 0;
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            var step = episode.Fail(attempt % 2 == 0 ? "ConnectionLostException: refused" : "ArgumentException: the output byte buffer is too small");
+            warnings += step == FailureLogStep.Started ? 1 : 0;
+            summaries += step == FailureLogStep.Summary ? 1 : 0;
+            if (attempt % 2 == 0)
+            {
+                recoveries += episode.Up() > 0 ? 1 : 0; // the next URI connects, and the link runs for a moment
+            }
+        }
+
+        // The first failure, and the other cause right after the first recovery: then the same episode, summed up once.
+        Assert.Equal(2, warnings);
+        Assert.Equal(2, recoveries);
+        Assert.Equal(1, summaries);
+        Assert.Equal(19, episode.Failures);
+    }
+
+    [Fact]
+    public void Once_ended_a_failure_with_another_cause_after_a_recovery_starts_a_new_episode_again()
+    {
+        var episode = new FailureEpisode();
+        episode.Fail("a");
+        episode.Up();
+        Assert.Equal(FailureLogStep.Started, episode.Fail("b"));
+        episode.End(); // a run that stayed up
+
+        episode.Fail("c");
+        episode.Up();
+        Assert.Equal(FailureLogStep.Started, episode.Fail("d"));
+    }
 }

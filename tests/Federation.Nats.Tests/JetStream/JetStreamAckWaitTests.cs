@@ -137,6 +137,67 @@ public sealed class JetStreamAckWaitTests(ITestOutputHelper output) : IAsyncLife
             Deadline);
     }
 
+    [Fact]
+    public async Task A_raise_refused_for_another_reason_than_the_limit_is_not_taken_for_the_limit_and_is_asked_again()
+    {
+        // Another instance, with a prefetch under the server's default, created the consumer: max_ack_pending 1,000.
+        await using (var other = await ConnectAsync(_server.Url, ackWaitMs: 5000))
+        {
+            await other.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
+            await BindAsync(other, "q");
+        }
+
+        // This instance, with prefetch 3,000, raises it; its write is held, and meanwhile the consumer is deleted and created
+        // again (deliver all): the write is refused, not over a limit ("deliver policy can not be updated"), as a write
+        // is while JetStream is briefly unavailable. Taken for the limit, it was warned of as such (6402) and never asked
+        // again: the link ran with 1,000 until its connection ended, and the re-check of the running link did not help.
+        var name = JetStreamNames.ConsumerFor("q");
+        var gate = new NatsPublishGate(_server.Port, $"$JS.API.CONSUMER.CREATE.{Stream}.{name}");
+        var ours = await ConnectAsync(gate.Url, ackWaitMs: 5000);
+        await ours.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
+        var consumer = await ours.ConsumeAsync("q", new ConsumerOptions(3000), (_, _) => ValueTask.CompletedTask, CancellationToken.None);
+        var binding = Task.Run(() => BindAsync(ours, "q"));
+        await Task.WhenAny(binding, gate.Held).WaitAsync(Deadline);
+        await using (var nats = new NatsConnection(new NatsOpts { Url = _server.Url, Name = "test-other-instance" }))
+        {
+            var js = new NatsJSContext(nats);
+            await js.DeleteConsumerAsync(Stream, name);
+            await js.CreateOrUpdateConsumerAsync(Stream, new ConsumerConfig(name) { AckPolicy = ConsumerConfigAckPolicy.Explicit, DeliverPolicy = ConsumerConfigDeliverPolicy.All, AckWait = TimeSpan.FromSeconds(5), MaxDeliver = -1 });
+        }
+
+        gate.Release();
+        try
+        {
+            await binding.WaitAsync(Deadline);
+        }
+        catch (TransportException)
+        {
+            // Failed: the link runs again on a new connection, as after any failed binding.
+            await consumer.DisposeAsync();
+            await ours.DisposeAsync();
+            ours = await ConnectAsync(_server.Url, ackWaitMs: 5000);
+            await ours.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
+            consumer = await ours.ConsumeAsync("q", new ConsumerOptions(3000), (_, _) => ValueTask.CompletedTask, CancellationToken.None);
+            await BindAsync(ours, "q");
+        }
+
+        try
+        {
+            long? seen = null;
+            await JetStreamTestKit.EventuallyAsync(
+                async () => (seen = (await ConsumerOfAsync("q"))?.Config.MaxAckPending) == 3000,
+                () => $"max_ack_pending raised to the prefetch 3000; it is {seen}; warnings: {string.Join(" | ", _logs.Select(l => l.Message))}",
+                Deadline);
+            Assert.DoesNotContain(_logs, l => l.Id.Id == 6402);
+        }
+        finally
+        {
+            await consumer.DisposeAsync();
+            await ours.DisposeAsync();
+            await gate.DisposeAsync();
+        }
+    }
+
     private static async Task<IMessageConsumer> StartAsync(IBrokerConnection connection, string queue, int prefetch, bool consumeFirst)
     {
         if (!consumeFirst)

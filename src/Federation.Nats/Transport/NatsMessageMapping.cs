@@ -75,7 +75,7 @@ public static class NatsMessageMapping
         {
             if (PropertyText(properties, property) is { } text && IsHeaderValue(text))
             {
-                sink.Add(PropertyPrefix, PropertyName(property), text);
+                sink.Add(PropertyHeader(property), text);
             }
         }
 
@@ -96,7 +96,7 @@ public static class NatsMessageMapping
 
                 if (ToText(value) is { } text && IsHeaderValue(text))
                 {
-                    sink.Add(null, key, text);
+                    sink.Add(key, text);
                 }
             }
         }
@@ -282,7 +282,7 @@ public static class NatsMessageMapping
             // Received malformed and not (yet) moved aside by a hop: passed on as it came, as any text header.
             if (IsHeaderValue(malformed))
             {
-                sink.Add(null, ReceivedFromHeader, malformed);
+                sink.Add(ReceivedFromHeader, malformed);
             }
 
             return;
@@ -297,7 +297,7 @@ public static class NatsMessageMapping
         {
             if (list[i] is IEnumerable<KeyValuePair<string, object?>> table)
             {
-                sink.Add(null, ReceivedFromHeader, EncodeHopCached(table));
+                sink.Add(ReceivedFromHeader, EncodeHopCached(table));
             }
         }
     }
@@ -347,10 +347,9 @@ public static class NatsMessageMapping
     {
         if (key.StartsWith(PropertyPrefix, StringComparison.OrdinalIgnoreCase))
         {
-            var name = key.AsSpan(PropertyPrefix.Length);
             for (property = AmqpProperty.First; property <= AmqpProperty.Last; property++)
             {
-                if (name.Equals(PropertyName(property), StringComparison.OrdinalIgnoreCase))
+                if (key.Equals(PropertyHeader(property), StringComparison.OrdinalIgnoreCase))
                 {
                     return true;
                 }
@@ -361,20 +360,21 @@ public static class NatsMessageMapping
         return false;
     }
 
-    private static string PropertyName(AmqpProperty property) => property switch
+    // Whole names, so that writing a property header allocates no key.
+    private static string PropertyHeader(AmqpProperty property) => property switch
     {
-        AmqpProperty.ContentType => "content-type",
-        AmqpProperty.ContentEncoding => "content-encoding",
-        AmqpProperty.CorrelationId => "correlation-id",
-        AmqpProperty.ReplyTo => "reply-to",
-        AmqpProperty.Expiration => "expiration",
-        AmqpProperty.MessageId => "message-id",
-        AmqpProperty.Type => "type",
-        AmqpProperty.UserId => "user-id",
-        AmqpProperty.AppId => "app-id",
-        AmqpProperty.Priority => "priority",
-        AmqpProperty.Timestamp => "timestamp",
-        AmqpProperty.Persistent => "persistent",
+        AmqpProperty.ContentType => PropertyPrefix + "content-type",
+        AmqpProperty.ContentEncoding => PropertyPrefix + "content-encoding",
+        AmqpProperty.CorrelationId => PropertyPrefix + "correlation-id",
+        AmqpProperty.ReplyTo => PropertyPrefix + "reply-to",
+        AmqpProperty.Expiration => PropertyPrefix + "expiration",
+        AmqpProperty.MessageId => PropertyPrefix + "message-id",
+        AmqpProperty.Type => PropertyPrefix + "type",
+        AmqpProperty.UserId => PropertyPrefix + "user-id",
+        AmqpProperty.AppId => PropertyPrefix + "app-id",
+        AmqpProperty.Priority => PropertyPrefix + "priority",
+        AmqpProperty.Timestamp => PropertyPrefix + "timestamp",
+        AmqpProperty.Persistent => PropertyPrefix + "persistent",
         _ => throw new ArgumentOutOfRangeException(nameof(property)),
     };
 
@@ -536,8 +536,8 @@ public static class NatsMessageMapping
     /// <summary>Where <see cref="Emit"/> puts each header.</summary>
     private interface IHeaderSink
     {
-        /// <summary>Adds one header line; the key is <paramref name="prefix"/> followed by <paramref name="name"/>.</summary>
-        void Add(string? prefix, string name, string value);
+        /// <summary>Adds one header line.</summary>
+        void Add(string key, string value);
     }
 
     /// <summary>Adds header lines to a <see cref="NatsHeaders"/>; several lines of one key become one multi-valued entry.</summary>
@@ -545,10 +545,9 @@ public static class NatsMessageMapping
     {
         public NatsHeaders? Headers { get; private set; } = target;
 
-        public void Add(string? prefix, string name, string value)
+        public void Add(string key, string value)
         {
             var headers = Headers ??= [];
-            var key = prefix is null ? name : prefix + name;
             if (headers.TryGetValue(key, out var existing))
             {
                 headers[key] = StringValues.Concat(existing, value);

@@ -204,6 +204,41 @@ public sealed class CrossProtocolFederationTests(CrossProtocolFixture nodes) : I
         Assert.Null(await rabbit.BasicGetAsync(queue, autoAck: true));
     }
 
+    [Fact]
+    public async Task Nats_amqp_headers_that_are_not_properties_reach_amqp_as_headers()
+    {
+        var rabbit = await OpenChannelAsync(nodes.Rabbit2);
+        await rabbit.ExchangeDeclareAsync("fidelity", ExchangeType.Topic, durable: true, autoDelete: false);
+        var queue = (await rabbit.QueueDeclareAsync(string.Empty, durable: false, exclusive: true, autoDelete: true)).QueueName;
+        await rabbit.QueueBindAsync(queue, "fidelity", "#");
+
+        await StartEngineAsync(nodes.Rabbit2.AmqpUri(), NatsUri("fidelity"), "fidelity");
+        await WaitForNatsSubjectsAsync("fidelity.>", "fidelity");
+
+        var publisher = await ConnectNatsAsync("test-publisher");
+        var headers = new NatsHeaders
+        {
+            ["amqp-foo"] = "x",
+            ["amqp-priority"] = "high",
+            ["amqp-timestamp"] = "yesterday",
+            ["amqp-persistent"] = "maybe",
+            ["amqp-message-id"] = "m1",
+        };
+        await publisher.PublishAsync("fidelity.a", "headers"u8.ToArray(), headers);
+        await publisher.PingAsync();
+
+        var message = await GetAsync(rabbit, queue);
+        var received = message.BasicProperties.Headers!;
+        Assert.Equal("x", Text(received["amqp-foo"]));
+        Assert.Equal("high", Text(received["amqp-priority"]));
+        Assert.Equal("yesterday", Text(received["amqp-timestamp"]));
+        Assert.Equal("maybe", Text(received["amqp-persistent"]));
+        Assert.False(received.ContainsKey("amqp-message-id"));
+        Assert.Equal("m1", message.BasicProperties.MessageId);
+        Assert.False(message.BasicProperties.IsPriorityPresent());
+        Assert.False(message.BasicProperties.Persistent);
+    }
+
     /// <summary>
     /// RabbitMQ 1 → NATS → RabbitMQ 2 with two engines. A message gets one hop into NATS; the second engine forwards it
     /// only if max-hops allows a second hop. With max-hops 1, a marker published directly on NATS after the message

@@ -20,7 +20,9 @@ namespace Federation.Nats.Transport;
 /// not a hop is malformed as a whole and kept as text (see <see cref="TryDecodeTrail"/>), as AMQP keeps a malformed one.</para>
 /// <para><b>Properties.</b> <c>content-type</c>, <c>content-encoding</c>, <c>correlation-id</c>, <c>reply-to</c>, <c>expiration</c>,
 /// <c>message-id</c>, <c>type</c>, <c>user-id</c>, <c>app-id</c>, <c>priority</c> and <c>timestamp</c> (Unix seconds) go into headers named
-/// <c>amqp-&lt;property&gt;</c>; <c>persistent</c> as <c>amqp-persistent: true</c>.</para>
+/// <c>amqp-&lt;property&gt;</c>; <c>persistent</c> as <c>amqp-persistent: true</c> (read back: <c>true</c> or <c>false</c>, any case).
+/// Received, an <c>amqp-*</c> header with another name, or whose value does not parse, is an ordinary header; sent, a header
+/// named <c>amqp-*</c> is written like any other unless the message writes that property header itself (the property wins).</para>
 /// <para><b>Other headers</b> are written under their own name. Strings are kept; numbers, booleans and timestamps are written in
 /// invariant text form and come back as strings (the type is lost; a timestamp that <see cref="DateTimeOffset"/> cannot hold
 /// as its Unix seconds); byte arrays, and text that is not UTF-8 (<see cref="NonUtf8String"/>), are written as base64 and come back as strings;
@@ -69,24 +71,19 @@ public static class NatsMessageMapping
     private static void Emit<TSink>(MessageProperties properties, ref TSink sink)
         where TSink : struct, IHeaderSink
     {
-        AddProperty(ref sink, "content-type", properties.ContentType);
-        AddProperty(ref sink, "content-encoding", properties.ContentEncoding);
-        AddProperty(ref sink, "correlation-id", properties.CorrelationId);
-        AddProperty(ref sink, "reply-to", properties.ReplyTo);
-        AddProperty(ref sink, "expiration", properties.Expiration);
-        AddProperty(ref sink, "message-id", properties.MessageId);
-        AddProperty(ref sink, "type", properties.Type);
-        AddProperty(ref sink, "user-id", properties.UserId);
-        AddProperty(ref sink, "app-id", properties.AppId);
-        AddProperty(ref sink, "priority", properties.Priority?.ToString(CultureInfo.InvariantCulture));
-        AddProperty(ref sink, "timestamp", properties.UnixTimestamp?.ToString(CultureInfo.InvariantCulture));
-        AddProperty(ref sink, "persistent", properties.Persistent ? "true" : null);
+        for (var property = AmqpProperty.First; property <= AmqpProperty.Last; property++)
+        {
+            if (PropertyText(properties, property) is { } text && IsHeaderValue(text))
+            {
+                sink.Add(PropertyHeader(property), text);
+            }
+        }
 
         if (properties.Headers is { } table)
         {
             foreach (var (key, value) in table)
             {
-                if (!IsValidKey(key) || key.StartsWith(PropertyPrefix, StringComparison.OrdinalIgnoreCase))
+                if (!IsValidKey(key) || CollidesWithWrittenProperty(properties, key))
                 {
                     continue;
                 }
@@ -97,9 +94,9 @@ public static class NatsMessageMapping
                     continue;
                 }
 
-                if (ToText(value) is { } text && !text.Contains('\r', StringComparison.Ordinal) && !text.Contains('\n', StringComparison.Ordinal))
+                if (ToText(value) is { } text && IsHeaderValue(text))
                 {
-                    sink.Add(null, key, text);
+                    sink.Add(key, text);
                 }
             }
         }
@@ -122,9 +119,10 @@ public static class NatsMessageMapping
                 continue;
             }
 
-            if (key.StartsWith(PropertyPrefix, StringComparison.OrdinalIgnoreCase))
+            // A property header whose value parses sets the property; any other amqp-* header (another name, a value that
+            // does not parse) is an ordinary header, so it crosses instead of vanishing.
+            if (TryParsePropertyName(key, out var property) && TrySetProperty(properties, property, values[0] ?? string.Empty))
             {
-                SetProperty(properties, key[PropertyPrefix.Length..].ToLowerInvariant(), values[0] ?? string.Empty);
                 continue;
             }
 
@@ -282,9 +280,9 @@ public static class NatsMessageMapping
         if (trail is string malformed)
         {
             // Received malformed and not (yet) moved aside by a hop: passed on as it came, as any text header.
-            if (!malformed.Contains('\r', StringComparison.Ordinal) && !malformed.Contains('\n', StringComparison.Ordinal))
+            if (IsHeaderValue(malformed))
             {
-                sink.Add(null, ReceivedFromHeader, malformed);
+                sink.Add(ReceivedFromHeader, malformed);
             }
 
             return;
@@ -299,7 +297,7 @@ public static class NatsMessageMapping
         {
             if (list[i] is IEnumerable<KeyValuePair<string, object?>> table)
             {
-                sink.Add(null, ReceivedFromHeader, EncodeHopCached(table));
+                sink.Add(ReceivedFromHeader, EncodeHopCached(table));
             }
         }
     }
@@ -332,33 +330,91 @@ public static class NatsMessageMapping
         return escaped;
     }
 
-    private static void AddProperty<TSink>(ref TSink sink, string name, string? value)
-        where TSink : struct, IHeaderSink
+    /// <summary>Whether a header line can carry <paramref name="text"/> (NATS ends a header line at CR or LF).</summary>
+    private static bool IsHeaderValue(string text) =>
+        !text.Contains('\r', StringComparison.Ordinal) && !text.Contains('\n', StringComparison.Ordinal);
+
+    /// <summary>
+    /// Whether <paramref name="key"/> names a property header that this message writes: then the property wins and the
+    /// header is left out (NATS header names are case-insensitive, so both would end up as values of one header). An
+    /// <c>amqp-*</c> header with any other name crosses like any header.
+    /// </summary>
+    private static bool CollidesWithWrittenProperty(MessageProperties properties, string key) =>
+        TryParsePropertyName(key, out var property) && PropertyText(properties, property) is { } text && IsHeaderValue(text);
+
+    /// <summary>Finds the property a header named <c>amqp-&lt;property&gt;</c> (any case) carries; no allocation.</summary>
+    private static bool TryParsePropertyName(string key, out AmqpProperty property)
     {
-        if (value is not null && !value.Contains('\r', StringComparison.Ordinal) && !value.Contains('\n', StringComparison.Ordinal))
+        if (key.StartsWith(PropertyPrefix, StringComparison.OrdinalIgnoreCase))
         {
-            sink.Add(PropertyPrefix, name, value);
+            for (property = AmqpProperty.First; property <= AmqpProperty.Last; property++)
+            {
+                if (key.Equals(PropertyHeader(property), StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
         }
+
+        property = default;
+        return false;
     }
 
-    private static void SetProperty(MessageProperties properties, string name, string value)
+    // Whole names, so that writing a property header allocates no key.
+    private static string PropertyHeader(AmqpProperty property) => property switch
     {
-        switch (name)
+        AmqpProperty.ContentType => PropertyPrefix + "content-type",
+        AmqpProperty.ContentEncoding => PropertyPrefix + "content-encoding",
+        AmqpProperty.CorrelationId => PropertyPrefix + "correlation-id",
+        AmqpProperty.ReplyTo => PropertyPrefix + "reply-to",
+        AmqpProperty.Expiration => PropertyPrefix + "expiration",
+        AmqpProperty.MessageId => PropertyPrefix + "message-id",
+        AmqpProperty.Type => PropertyPrefix + "type",
+        AmqpProperty.UserId => PropertyPrefix + "user-id",
+        AmqpProperty.AppId => PropertyPrefix + "app-id",
+        AmqpProperty.Priority => PropertyPrefix + "priority",
+        AmqpProperty.Timestamp => PropertyPrefix + "timestamp",
+        AmqpProperty.Persistent => PropertyPrefix + "persistent",
+        _ => throw new ArgumentOutOfRangeException(nameof(property)),
+    };
+
+    /// <summary>The header value a property is written as, or <see langword="null"/> when the message does not write it.</summary>
+    private static string? PropertyText(MessageProperties properties, AmqpProperty property) => property switch
+    {
+        AmqpProperty.ContentType => properties.ContentType,
+        AmqpProperty.ContentEncoding => properties.ContentEncoding,
+        AmqpProperty.CorrelationId => properties.CorrelationId,
+        AmqpProperty.ReplyTo => properties.ReplyTo,
+        AmqpProperty.Expiration => properties.Expiration,
+        AmqpProperty.MessageId => properties.MessageId,
+        AmqpProperty.Type => properties.Type,
+        AmqpProperty.UserId => properties.UserId,
+        AmqpProperty.AppId => properties.AppId,
+        AmqpProperty.Priority => properties.Priority?.ToString(CultureInfo.InvariantCulture),
+        AmqpProperty.Timestamp => properties.UnixTimestamp?.ToString(CultureInfo.InvariantCulture),
+        AmqpProperty.Persistent => properties.Persistent ? "true" : null,
+        _ => throw new ArgumentOutOfRangeException(nameof(property)),
+    };
+
+    /// <summary>Sets a property from its header value; <see langword="false"/> when the value does not parse (the header is then kept as a header).</summary>
+    private static bool TrySetProperty(MessageProperties properties, AmqpProperty property, string value)
+    {
+        switch (property)
         {
-            case "content-type": properties.ContentType = value; break;
-            case "content-encoding": properties.ContentEncoding = value; break;
-            case "correlation-id": properties.CorrelationId = value; break;
-            case "reply-to": properties.ReplyTo = value; break;
-            case "expiration": properties.Expiration = value; break;
-            case "message-id": properties.MessageId = value; break;
-            case "type": properties.Type = value; break;
-            case "user-id": properties.UserId = value; break;
-            case "app-id": properties.AppId = value; break;
-            case "priority" when byte.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var priority): properties.Priority = priority; break;
+            case AmqpProperty.ContentType: properties.ContentType = value; return true;
+            case AmqpProperty.ContentEncoding: properties.ContentEncoding = value; return true;
+            case AmqpProperty.CorrelationId: properties.CorrelationId = value; return true;
+            case AmqpProperty.ReplyTo: properties.ReplyTo = value; return true;
+            case AmqpProperty.Expiration: properties.Expiration = value; return true;
+            case AmqpProperty.MessageId: properties.MessageId = value; return true;
+            case AmqpProperty.Type: properties.Type = value; return true;
+            case AmqpProperty.UserId: properties.UserId = value; return true;
+            case AmqpProperty.AppId: properties.AppId = value; return true;
+            case AmqpProperty.Priority when byte.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var priority): properties.Priority = priority; return true;
             // Any 64-bit value, as AMQP carries it: one DateTimeOffset cannot hold is kept exactly (UnixTimestamp).
-            case "timestamp" when long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds): properties.UnixTimestamp = seconds; break;
-            case "persistent": properties.Persistent = string.Equals(value, "true", StringComparison.OrdinalIgnoreCase); break;
-            default: break;
+            case AmqpProperty.Timestamp when long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds): properties.UnixTimestamp = seconds; return true;
+            case AmqpProperty.Persistent when bool.TryParse(value, out var persistent): properties.Persistent = persistent; return true; // true/false, any case
+            default: return false;
         }
     }
 
@@ -458,11 +514,30 @@ public static class NatsMessageMapping
         public string? Encoded { get; set; }
     }
 
+    /// <summary>The AMQP properties carried as <c>amqp-&lt;property&gt;</c> headers, in the order they are written.</summary>
+    private enum AmqpProperty
+    {
+        ContentType,
+        ContentEncoding,
+        CorrelationId,
+        ReplyTo,
+        Expiration,
+        MessageId,
+        Type,
+        UserId,
+        AppId,
+        Priority,
+        Timestamp,
+        Persistent,
+        First = ContentType,
+        Last = Persistent,
+    }
+
     /// <summary>Where <see cref="Emit"/> puts each header.</summary>
     private interface IHeaderSink
     {
-        /// <summary>Adds one header line; the key is <paramref name="prefix"/> followed by <paramref name="name"/>.</summary>
-        void Add(string? prefix, string name, string value);
+        /// <summary>Adds one header line.</summary>
+        void Add(string key, string value);
     }
 
     /// <summary>Adds header lines to a <see cref="NatsHeaders"/>; several lines of one key become one multi-valued entry.</summary>
@@ -470,10 +545,9 @@ public static class NatsMessageMapping
     {
         public NatsHeaders? Headers { get; private set; } = target;
 
-        public void Add(string? prefix, string name, string value)
+        public void Add(string key, string value)
         {
             var headers = Headers ??= [];
-            var key = prefix is null ? name : prefix + name;
             if (headers.TryGetValue(key, out var existing))
             {
                 headers[key] = StringValues.Concat(existing, value);

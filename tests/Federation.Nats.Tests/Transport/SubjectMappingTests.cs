@@ -184,7 +184,7 @@ public sealed class SubjectMappingTests
     [Fact]
     public void A_reused_header_object_gets_the_headers_ToNatsHeaders_builds_and_nothing_of_the_previous_message()
     {
-        var properties = new MessageProperties { ContentType = "application/json", Priority = 4, Persistent = true, Headers = new() { ["tenant"] = "acmé", ["bad key"] = "x", ["amqp-type"] = "ignored" } };
+        var properties = new MessageProperties { ContentType = "application/json", Priority = 4, Persistent = true, Headers = new() { ["tenant"] = "acmé", ["bad key"] = "x", ["amqp-type"] = "a header", ["amqp-priority"] = "the property wins" } };
         properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, new ReceivedFromEntry("nats://a:4222", "orders", false, "A", "/"));
         properties.Headers = HopRules.PrependReceivedFrom(properties.Headers, new ReceivedFromEntry("nats://b:4222", "orders", true, "B", "/"));
         var reused = new NatsHeaders { ["left-over"] = "from the previous message" };
@@ -194,7 +194,8 @@ public sealed class SubjectMappingTests
 
         var expected = NatsMessageMapping.ToNatsHeaders(properties)!;
         Assert.Equal(expected.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value.ToString())), reused.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value.ToString())));
-        Assert.Equal(5, reused.Count); // amqp-content-type, amqp-priority, amqp-persistent, tenant, x-received-from
+        Assert.Equal(6, reused.Count); // amqp-content-type, amqp-priority, amqp-persistent, amqp-type, tenant, x-received-from
+        Assert.Equal("4", Assert.Single(reused["amqp-priority"]));
         Assert.True(reused.TryGetValue("x-received-from", out var hops));
         Assert.Equal(2, hops.Count);
     }

@@ -84,6 +84,7 @@ internal sealed partial class LinkSession
                 cancellationToken).ConfigureAwait(false);
             _draining = true;
             var heldByOthers = 0;
+            var toldHeldByOthers = false;
             while (true)
             {
                 var ended = await ConsumeRetiredQueueAsync(queue, cancellationToken).ConfigureAwait(false);
@@ -100,8 +101,9 @@ internal sealed partial class LinkSession
                     // Someone else's consumer (an operator's tool, another process) holds deliveries of this queue: deleting
                     // it would lose what they did not acknowledge, so the queue stays until they leave. Said once, on the
                     // second look in a row, so that a consumer the broker is still removing is not taken for another's.
-                    if (++heldByOthers == 2)
+                    if (++heldByOthers == 2 && !toldHeldByOthers)
                     {
+                        toldHeldByOthers = true; // once per forwarding: a consumer that comes and goes does not repeat it
                         Log.RetiredQueueHeldByOtherConsumers(_context.Logger, _definition.Id, queue, otherConsumers.Value);
                     }
 

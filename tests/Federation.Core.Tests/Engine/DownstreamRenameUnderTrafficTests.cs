@@ -66,7 +66,7 @@ public sealed partial class DownstreamRenameUnderTrafficTests : IAsyncLifetime
         await Testbed.Eventually(() => publishing.Published >= switched + 200, () => $"{publishing.Published - switched} published after the switch");
         var last = await publishing.StopAsync();
 
-        var expected = Enumerable.Range(reloadBegan, last - reloadBegan).Select(Body).ToList();
+        var expected = Enumerable.Range(reloadBegan, last - reloadBegan).Select(ContinuousPublisher.Body).ToList();
         await Testbed.Eventually(
             () => !expected.Except(downstream.Bodies).Any(),
             () => $"published after the reload began and lost: {expected.Except(downstream.Bodies).Count()} of {expected.Count} ({string.Join(", ", expected.Except(downstream.Bodies).Take(10))}...); {_bed.Broker("U").GetMessageCount("/", OldQueue)} left in the old queue");
@@ -105,7 +105,7 @@ public sealed partial class DownstreamRenameUnderTrafficTests : IAsyncLifetime
         await Testbed.Eventually(() => publishing.Published >= switched + 200, () => $"{publishing.Published - switched} published after the switch");
         var last = await publishing.StopAsync();
 
-        var expected = Enumerable.Range(renameBegan, last - renameBegan).Select(Body).ToList();
+        var expected = Enumerable.Range(renameBegan, last - renameBegan).Select(ContinuousPublisher.Body).ToList();
         List<string> Missing() => [.. expected.Except(downstream.Bodies).Except(probe.Bodies)];
         await Testbed.Eventually(
             () => Missing().Count == 0,
@@ -139,8 +139,8 @@ public sealed partial class DownstreamRenameUnderTrafficTests : IAsyncLifetime
         var last = await publishing.StopAsync();
         await Testbed.Eventually(() => !_bed.Broker("U").QueueExists("/", OldQueue) && _logs.WithId(1028).Count == 1, () => "the old queue deleted, what it held counted");
 
-        var expected = Enumerable.Range(reloadBegan, last - reloadBegan).Select(Body).ToList();
-        await Testbed.Eventually(() => elsewhere.Bodies.Contains(Body(last - 1)), () => "the last message forwarded to the new downstream");
+        var expected = Enumerable.Range(reloadBegan, last - reloadBegan).Select(ContinuousPublisher.Body).ToList();
+        await Testbed.Eventually(() => elsewhere.Bodies.Contains(ContinuousPublisher.Body(last - 1)), () => "the last message forwarded to the new downstream");
         var missing = expected.Except(downstream.Bodies).Except(elsewhere.Bodies).Count();
         var counted = long.Parse(DiscardedCount().Match(Assert.Single(_logs.WithId(1028)).Message).Groups[1].Value, CultureInfo.InvariantCulture);
         Assert.True(missing <= counted, $"{missing} published after the reload began reached neither downstream, and only {counted} were counted as discarded");
@@ -222,8 +222,6 @@ public sealed partial class DownstreamRenameUnderTrafficTests : IAsyncLifetime
         return (engine, downstream);
     }
 
-    private static string Body(int i) => $"m{i}";
-
     [GeneratedRegex(@"discards (\d+) message")]
     private static partial Regex DiscardedCount();
 
@@ -272,46 +270,6 @@ public sealed partial class DownstreamRenameUnderTrafficTests : IAsyncLifetime
                 }
 
                 return await inner.ConnectAsync(request, cancellationToken);
-            }
-        }
-    }
-
-    /// <summary>Publishes m0, m1, ... to U's "upstream" exchange one after the other, paced, until stopped.</summary>
-    private sealed class ContinuousPublisher : IAsyncDisposable
-    {
-        private readonly CancellationTokenSource _stop = new();
-        private readonly Task _loop;
-        private int _published;
-
-        public ContinuousPublisher(IBrokerConnection connection) => _loop = Task.Run(() => RunAsync(connection));
-
-        /// <summary>How many were published (confirmed): m0 .. m(Published - 1).</summary>
-        public int Published => Volatile.Read(ref _published);
-
-        /// <summary>Stops, and returns how many were published.</summary>
-        public async Task<int> StopAsync()
-        {
-            await _stop.CancelAsync();
-            await _loop;
-            return Published;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await StopAsync();
-            _stop.Dispose();
-        }
-
-        private async Task RunAsync(IBrokerConnection connection)
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                await Testbed.PublishAsync(connection, "upstream", "key", Body(Published));
-                Interlocked.Increment(ref _published);
-
-                // Pacing, not synchronisation: a steady stream (some hundreds a second) that the link keeps up with, so that
-                // the test waits for what the switch did with it, not for a backlog to drain.
-                await Task.Delay(1);
             }
         }
     }

@@ -61,7 +61,7 @@ public sealed class ReloadRenamesEveryInstanceAtOnceTests : IAsyncLifetime
             TimeSpan.FromSeconds(30),
             _cluster.Describe);
 
-        await using var publishing = new SteadyPublisher(await _cluster.Bed.ConnectAsync("U"));
+        await using var publishing = new ContinuousPublisher(await _cluster.Bed.ConnectAsync("U"));
         await _cluster.AdvanceUntilAsync(() => _downstream.Count >= 20, TimeSpan.FromSeconds(30), () => $"{_downstream.Count} forwarded before the reloads; {_cluster.Describe()}");
 
         var (first, second) = holderFirst ? (holder, waiter) : (waiter, holder);
@@ -80,7 +80,7 @@ public sealed class ReloadRenamesEveryInstanceAtOnceTests : IAsyncLifetime
         await _cluster.AdvanceUntilAsync(() => publishing.Published >= publishedBeforeGone + 50, TimeSpan.FromSeconds(30), Describe, Step);
         var last = await publishing.StopAsync();
 
-        var expected = Enumerable.Range(0, last).Select(SteadyPublisher.Body).ToList();
+        var expected = Enumerable.Range(0, last).Select(ContinuousPublisher.Body).ToList();
         await _cluster.AdvanceUntilAsync(() => Missing(expected).Count == 0, TimeSpan.FromSeconds(30), () => $"lost: {Missing(expected).Count} of {expected.Count} ({string.Join(", ", Missing(expected).Take(10))}...); {Describe()}", Step);
 
         // Twice only what was in the old queue: in flight as the old link stopped, or routed to both queues before the old
@@ -108,45 +108,4 @@ public sealed class ReloadRenamesEveryInstanceAtOnceTests : IAsyncLifetime
     private string Describe() =>
         $"{_cluster.Describe()}; old queue: {(_cluster.Bed.Broker("U").QueueExists("/", OldQueue) ? $"{_cluster.Bed.Broker("U").GetMessageCount("/", OldQueue)} message(s)" : "gone")}; "
         + $"{_downstream.Count} arrived; logs: " + string.Join(" | ", _logs.SelectMany(l => l.Value.WithId(2019).Concat(l.Value.WithId(2032)).Concat(l.Value.WithId(2036)).Concat(l.Value.WithId(RetiredQueueForwarded)).Select(e => $"{l.Key}: {e.Message}")));
-
-    /// <summary>Publishes m0, m1, ... to U's "upstream" exchange one after the other, paced in real time, until stopped.</summary>
-    private sealed class SteadyPublisher : IAsyncDisposable
-    {
-        private readonly CancellationTokenSource _stop = new();
-        private readonly Task _loop;
-        private int _published;
-
-        public SteadyPublisher(IBrokerConnection connection) => _loop = Task.Run(() => RunAsync(connection));
-
-        /// <summary>How many were published (confirmed): m0 .. m(Published - 1).</summary>
-        public int Published => Volatile.Read(ref _published);
-
-        public static string Body(int i) => $"m{i.ToString(CultureInfo.InvariantCulture)}";
-
-        /// <summary>Stops, and returns how many were published.</summary>
-        public async Task<int> StopAsync()
-        {
-            await _stop.CancelAsync();
-            await _loop;
-            return Published;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await StopAsync();
-            _stop.Dispose();
-        }
-
-        private async Task RunAsync(IBrokerConnection connection)
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                await Testbed.PublishAsync(connection, "upstream", "key", Body(Published));
-                Interlocked.Increment(ref _published);
-
-                // Pacing, not synchronisation: a steady stream while the fake clock moves.
-                await Task.Delay(1);
-            }
-        }
-    }
 }

@@ -8,7 +8,8 @@ using Microsoft.CodeAnalysis.CSharp;
 namespace Federation.Core.Tests.Readme;
 
 /// <summary>
-/// Every <c>```csharp</c> block of README.md compiles against the built libraries, as a reader would paste it into a
+/// Every <c>```csharp</c> block of README.md, of the docs/ pages it links to and of the package READMEs compiles
+/// against the built libraries, as a reader would paste it into a
 /// worker project (<c>Microsoft.NET.Sdk.Worker</c>, whose implicit usings are the only ones assumed). A snippet names
 /// its own <c>Federation.*</c> namespaces. Variables that a snippet uses without declaring (<c>services</c>,
 /// <c>ct</c>, <c>host</c>, ...) are the reader's own, and are declared here with the type the README implies.
@@ -46,13 +47,17 @@ public sealed partial class ReadmeSnippetTests
 
     private static readonly Lazy<IReadOnlyList<MetadataReference>> References = new(() => LoadReferences([.. ReaderPackages, .. ReadmePackages()]));
 
-    // The repository README and each package's own (packed as the package's README).
-    private static readonly string[] Readmes = ["README.md", "src/Federation.Core/README.md", "src/Federation.Amqp/README.md", "src/Federation.Nats/README.md"];
+    // Each package's own README (packed as the package's README).
+    private static readonly string[] PackageReadmes = ["src/Federation.Core/README.md", "src/Federation.Amqp/README.md", "src/Federation.Nats/README.md"];
+
+    // The repository README, the package READMEs, and the docs/ pages, where the README's sections beyond its front
+    // page live: a snippet that moves there is compiled all the same.
+    private static IEnumerable<string> Readmes() => ["README.md", .. PackageReadmes, .. DocsPages()];
 
     public static TheoryData<string, int> Snippets()
     {
         var data = new TheoryData<string, int>();
-        foreach (var readme in Readmes)
+        foreach (var readme in Readmes())
         {
             foreach (var snippet in ReadSnippets(readme))
             {
@@ -68,7 +73,18 @@ public sealed partial class ReadmeSnippetTests
     {
         // Guards the theory below against a README whose blocks the pattern stopped finding.
         Assert.True(ReadSnippets("README.md").Count >= 5, $"only {ReadSnippets("README.md").Count} ```csharp blocks found in README.md");
-        Assert.All(Readmes.Skip(1), readme => Assert.NotEmpty(ReadSnippets(readme)));
+        Assert.All(PackageReadmes, readme => Assert.NotEmpty(ReadSnippets(readme)));
+    }
+
+    [Fact]
+    public void The_docs_pages_are_read_for_snippets()
+    {
+        // Guards the theory against a docs/ folder it stopped finding: the README's Documentation section lists its pages.
+        var pages = DocsPages();
+
+        Assert.Contains("docs/reconfiguration.md", pages);
+        Assert.Contains("docs/collectives.md", pages);
+        Assert.Subset(Readmes().ToHashSet(StringComparer.Ordinal), pages.ToHashSet(StringComparer.Ordinal));
     }
 
     [Theory]
@@ -131,6 +147,9 @@ public sealed partial class ReadmeSnippetTests
         var readme = File.ReadAllText(Path.Combine(RepositoryPaths.Root(), "README.md"));
         return [.. AddPackage().Matches(readme).Select(m => m.Groups["name"].Value).Distinct(StringComparer.OrdinalIgnoreCase)];
     }
+
+    private static List<string> DocsPages() =>
+        [.. Directory.GetFiles(Path.Combine(RepositoryPaths.Root(), "docs"), "*.md").Select(p => "docs/" + Path.GetFileName(p)).Order(StringComparer.Ordinal)];
 
     private static List<(int Line, string Code)> ReadSnippets(string file)
     {

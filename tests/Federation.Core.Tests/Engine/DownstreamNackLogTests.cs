@@ -9,7 +9,7 @@ namespace Federation.Core.Tests.Engine;
 /// <summary>
 /// A downstream that refuses everything for a while (a full stream or queue) is one failure episode: its nacks are logged
 /// once at warning with the cause and no stack trace, the rest at debug, and once when the downstream has taken messages
-/// again for the settle period (<see cref="LossEpisode.SettlePeriod"/>, 10 s of real time here, within the 30 s deadline).
+/// again for the settle period (<see cref="LossEpisode.SettlePeriod"/>, on a fake clock here).
 /// (Without duplicate suppression, as on a JetStream downstream: with it, a refused unit fails the session without a 1005.)
 /// </summary>
 public sealed class DownstreamNackLogTests
@@ -19,12 +19,14 @@ public sealed class DownstreamNackLogTests
     {
         using var logs = new CapturingLoggerProvider();
         using var loggerFactory = logs.AsFactory();
+        var time = new FakeTimeProvider();
         await using var bed = new Testbed();
         var engine = await bed.StartEngineAsync(
             "D",
             o => o.Upstream("u", "U", u => { u.Exchange = "upstream"; u.AckMode = AckMode.OnConfirm; u.DuplicateSuppression = false; u.ReconnectDelaySeconds = 0.1; u.ReconnectBackoff = ReconnectBackoffMode.Fixed; })
                 .Policy("fed", "^fed\\.", upstream: "u"),
-            loggerFactory: loggerFactory);
+            loggerFactory: loggerFactory,
+            time: time);
         await Testbed.DeclareExchangeAsync(await bed.ConnectAsync("D"), "fed.downstream");
         var queue = await bed.BindQueueAsync("D", "fed.downstream", "key");
         await Testbed.WaitForRunningLinksAsync(engine, 1);
@@ -51,10 +53,16 @@ public sealed class DownstreamNackLogTests
         }
 
         // Several sessions' worth of refusals: every message in flight, then the retries.
-        await Testbed.Eventually(() => Volatile.Read(ref refused) >= 3 * expected.Length, () => $"{Volatile.Read(ref refused)} refusals");
+        var step = TimeSpan.FromMilliseconds(100);
+        await time.AdvanceUntilAsync(() => Volatile.Read(ref refused) >= 3 * expected.Length, TimeSpan.FromSeconds(30), () => $"{Volatile.Read(ref refused)} refusals", step);
         Volatile.Write(ref refusing, false);
-        await Testbed.Eventually(() => queue.Bodies.Distinct().Count() == expected.Length, () => $"{queue.Bodies.Distinct().Count()} of {expected.Length}");
-        await Testbed.Eventually(() => logs.WithId(1021).Count == 1, () => "the end of the episode logged");
+        await time.AdvanceUntilAsync(() => queue.Bodies.Distinct().Count() == expected.Length, TimeSpan.FromSeconds(30), () => $"{queue.Bodies.Distinct().Count()} of {expected.Length}", step);
+
+        // The episode ends on the settle timer, not at the first forward after it: nothing until the period has passed.
+        var delivered = time.GetUtcNow();
+        Assert.Empty(logs.WithId(1021));
+        await time.AdvanceUntilAsync(() => logs.WithId(1021).Count == 1, LossEpisode.SettlePeriod + TimeSpan.FromSeconds(1), () => "the end of the episode logged", step);
+        Assert.True(time.GetUtcNow() - delivered >= LossEpisode.SettlePeriod - TimeSpan.FromSeconds(1), $"ended {(time.GetUtcNow() - delivered).TotalSeconds} s (fake) after the last delivery");
 
         var warning = Assert.Single(logs.WithId(1005));
         Assert.Equal(LogLevel.Warning, warning.Level);

@@ -240,25 +240,5 @@ public sealed class DuplicateInstanceNameTests : IAsyncLifetime
         ? $"#{i}: {l.State} holder={l.LeaseHolder} {l.Waiting} {l.Error}"
         : $"#{i}: no link")) + $" at {_time.GetUtcNow():HH:mm:ss.fff}";
 
-    /// <summary>Moves the fake clock in quarter seconds, letting the engines work between steps, until the condition holds.</summary>
-    private async Task AdvanceUntilAsync(Func<bool> condition, TimeSpan fakeLimit)
-    {
-        var started = _time.GetUtcNow();
-        var realDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            for (var i = 0; i < 3; i++)
-            {
-                await Task.Delay(Testbed.PollInterval);
-                if (condition())
-                {
-                    return;
-                }
-            }
-
-            Assert.True(_time.GetUtcNow() - started <= fakeLimit, $"Not within {fakeLimit.TotalSeconds} s (fake): {Describe()}");
-            Assert.True(DateTime.UtcNow < realDeadline, $"Timed out (real time): {Describe()}");
-            _time.Advance(TimeSpan.FromMilliseconds(250));
-        }
-    }
+    private Task<TimeSpan> AdvanceUntilAsync(Func<bool> condition, TimeSpan fakeLimit) => _time.AdvanceUntilAsync(condition, fakeLimit, Describe);
 }

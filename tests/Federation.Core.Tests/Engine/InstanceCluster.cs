@@ -162,29 +162,8 @@ internal sealed class InstanceCluster : IAsyncDisposable
     /// <paramref name="condition"/> holds; fails if it takes longer than <paramref name="fakeLimit"/> of fake time (or the
     /// real-time deadline). Returns the fake time it took.
     /// </summary>
-    public async Task<TimeSpan> AdvanceUntilAsync(Func<bool> condition, TimeSpan fakeLimit, Func<string> what, TimeSpan? step = null, TimeSpan? realLimit = null, int pauses = 3)
-    {
-        var started = Time.GetUtcNow();
-        var realDeadline = DateTime.UtcNow + (realLimit ?? TimeSpan.FromSeconds(60));
-        var settle = DateTime.UtcNow;
-        while (true)
-        {
-            // Let the engines act on the current time before judging it.
-            for (var i = 0; i < pauses; i++)
-            {
-                await Task.Delay(Testbed.PollInterval);
-                if (condition())
-                {
-                    return Time.GetUtcNow() - started;
-                }
-            }
-
-            var elapsed = Time.GetUtcNow() - started;
-            Assert.True(elapsed <= fakeLimit, $"Not within {fakeLimit.TotalSeconds} s (fake): {what()}");
-            Assert.True(DateTime.UtcNow < realDeadline, $"Timed out (real time) after {elapsed.TotalSeconds} s fake: {what()}");
-            Time.Advance(step ?? TimeSpan.FromMilliseconds(250));
-        }
-    }
+    public Task<TimeSpan> AdvanceUntilAsync(Func<bool> condition, TimeSpan fakeLimit, Func<string> what, TimeSpan? step = null, TimeSpan? realLimit = null, int pauses = 3)
+        => Time.AdvanceUntilAsync(condition, fakeLimit, what, step, realLimit, pauses);
 
     public async ValueTask DisposeAsync()
     {

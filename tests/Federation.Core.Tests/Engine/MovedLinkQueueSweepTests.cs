@@ -185,25 +185,5 @@ public sealed class MovedLinkQueueSweepTests : IAsyncLifetime
         string.Join("; ", _engines.Select(e => e.Value.GetLinks() is [var l] ? $"{e.Key}: {l.State} {l.Uri} {l.Waiting} {l.Error}" : $"{e.Key}: no link"))
         + $"; old queue: {_bed.Broker("U").QueueExists("/", UpstreamNaming.QueueName("upstream", "D", "/", "fed", "/"))} at {_time.GetUtcNow():HH:mm:ss.fff}";
 
-    /// <summary>Moves the fake clock in quarter seconds, letting the engines work between steps, until the condition holds.</summary>
-    private async Task AdvanceUntilAsync(Func<bool> condition, TimeSpan fakeLimit)
-    {
-        var started = _time.GetUtcNow();
-        var realDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            for (var i = 0; i < 3; i++)
-            {
-                await Task.Delay(Testbed.PollInterval);
-                if (condition())
-                {
-                    return;
-                }
-            }
-
-            Assert.True(_time.GetUtcNow() - started <= fakeLimit, $"Not within {fakeLimit.TotalSeconds} s (fake): {Describe()}");
-            Assert.True(DateTime.UtcNow < realDeadline, $"Timed out (real time): {Describe()}");
-            _time.Advance(TimeSpan.FromMilliseconds(250));
-        }
-    }
+    private Task<TimeSpan> AdvanceUntilAsync(Func<bool> condition, TimeSpan fakeLimit) => _time.AdvanceUntilAsync(condition, fakeLimit, Describe);
 }

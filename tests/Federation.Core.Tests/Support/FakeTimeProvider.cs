@@ -82,6 +82,36 @@ internal sealed class FakeTimeProvider : TimeProvider
         return timer;
     }
 
+    /// <summary>
+    /// Moves the clock in steps (a quarter second unless given), letting the code under test act on each time for a few
+    /// real poll intervals, until <paramref name="condition"/> holds. Fails when the clock has moved past
+    /// <paramref name="fakeLimit"/> (the behaviour took too long in its own time) or after a real-time deadline (60 s
+    /// unless given), each failure with <paramref name="what"/>. Returns the fake time it took.
+    /// </summary>
+    public async Task<TimeSpan> AdvanceUntilAsync(
+        Func<bool> condition, TimeSpan fakeLimit, Func<string> what, TimeSpan? step = null, TimeSpan? realLimit = null, int pauses = 3)
+    {
+        var started = GetUtcNow();
+        var realDeadline = DateTime.UtcNow + (realLimit ?? TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            // Let the code under test act on the current time before judging it.
+            for (var i = 0; i < pauses; i++)
+            {
+                await Task.Delay(Engine.Testbed.PollInterval);
+                if (condition())
+                {
+                    return GetUtcNow() - started;
+                }
+            }
+
+            var elapsed = GetUtcNow() - started;
+            Xunit.Assert.True(elapsed <= fakeLimit, $"Not within {fakeLimit.TotalSeconds} s (fake): {what()}");
+            Xunit.Assert.True(DateTime.UtcNow < realDeadline, $"Timed out (real time) after {elapsed.TotalSeconds} s fake: {what()}");
+            Advance(step ?? TimeSpan.FromMilliseconds(250));
+        }
+    }
+
     /// <summary>Moves the clock forward and runs every timer that came due, in due order.</summary>
     public void Advance(TimeSpan by)
     {

@@ -8,13 +8,13 @@ namespace Federation.Nats.Transport;
 /// </summary>
 /// <remarks>
 /// The queue's only consumer gets its messages on the writer's thread (the subscription's read loop, see
-/// <see cref="NatsBrokerConnection.QueueState.OfferAsync"/>); its own loop hands it only what was queued before it started
+/// <see cref="NatsEmulatedQueue.OfferAsync"/>); its own loop hands it only what was queued before it started
 /// (or what a stopped writer left). The queue's hand-off keeps the two from overlapping. A queue with several consumers
 /// feeds each through its loop.
 /// </remarks>
 internal sealed class NatsQueueConsumer : IMessageConsumer
 {
-    private readonly NatsBrokerConnection.QueueState _queue;
+    private readonly NatsEmulatedQueue _queue;
     private readonly DeliveryHandler _handler;
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationToken _token;
@@ -31,7 +31,7 @@ internal sealed class NatsQueueConsumer : IMessageConsumer
     // A handler failed on a writer's thread: no more deliveries, by either way.
     private volatile bool _faulted;
 
-    public NatsQueueConsumer(NatsBrokerConnection.QueueState queue, DeliveryHandler handler, MessageDropHandler? dropped, Task connectionCompletion)
+    public NatsQueueConsumer(NatsEmulatedQueue queue, DeliveryHandler handler, MessageDropHandler? dropped, Task connectionCompletion)
     {
         _queue = queue;
         _handler = handler;
@@ -107,7 +107,7 @@ internal sealed class NatsQueueConsumer : IMessageConsumer
     }
 
     /// <summary>Hands over one message on the writer's thread; the task never fails: a failing handler fails the consumer, as in its loop.</summary>
-    internal ValueTask DeliverInline(NatsBrokerConnection.QueuedMessage message)
+    internal ValueTask DeliverInline(NatsQueuedMessage message)
     {
         ValueTask handled;
         try
@@ -170,7 +170,7 @@ internal sealed class NatsQueueConsumer : IMessageConsumer
     }
 
     /// <summary>Maps one message and calls the handler with it (the queue's hand-off serialises the calls).</summary>
-    private ValueTask DeliverAsync(NatsBrokerConnection.QueuedMessage message, CancellationToken token)
+    private ValueTask DeliverAsync(NatsQueuedMessage message, CancellationToken token)
     {
         if (!TryMap(message, out var properties))
         {
@@ -253,7 +253,7 @@ internal sealed class NatsQueueConsumer : IMessageConsumer
     /// Maps a message's headers. One that cannot be mapped is that message's fault: failing the consumer over it would
     /// restart the link, losing what core NATS delivers meanwhile, at every such message; it is dropped and counted instead.
     /// </summary>
-    private bool TryMap(NatsBrokerConnection.QueuedMessage message, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MessageProperties? properties)
+    private bool TryMap(NatsQueuedMessage message, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MessageProperties? properties)
     {
         try
         {

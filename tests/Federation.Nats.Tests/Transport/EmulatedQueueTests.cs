@@ -10,12 +10,12 @@ public sealed class EmulatedQueueTests
     public async Task A_reader_that_parks_on_an_empty_queue_gets_every_message_in_order()
     {
         const int Count = 50_000; // under the queue's capacity: nothing may be dropped
-        var queue = new NatsBrokerConnection.QueueState(new QueueSpec("q"));
+        var queue = new NatsEmulatedQueue(new QueueSpec("q"));
         var writer = Task.Run(async () =>
         {
             for (var i = 0; i < Count; i++)
             {
-                await queue.OfferAsync(new NatsBrokerConnection.QueuedMessage("x", i.ToString(System.Globalization.CultureInfo.InvariantCulture), null, ReadOnlyMemory<byte>.Empty), CancellationToken.None);
+                await queue.OfferAsync(new NatsQueuedMessage("x", i.ToString(System.Globalization.CultureInfo.InvariantCulture), null, ReadOnlyMemory<byte>.Empty), CancellationToken.None);
                 if (i % 97 == 0)
                 {
                     Thread.Yield(); // let the reader run dry and park again, many times
@@ -41,16 +41,16 @@ public sealed class EmulatedQueueTests
     [Fact]
     public async Task Closing_wakes_a_parked_reader_which_drains_then_sees_the_end_or_the_error()
     {
-        var closed = new NatsBrokerConnection.QueueState(new QueueSpec("q"));
+        var closed = new NatsEmulatedQueue(new QueueSpec("q"));
         var waiting = closed.WaitToReadAsync(CancellationToken.None).AsTask();
         Assert.False(waiting.IsCompleted);
         closed.Close(null);
         Assert.False(await waiting.WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.True(closed.OfferAsync(new NatsBrokerConnection.QueuedMessage("x", "late", null, ReadOnlyMemory<byte>.Empty), CancellationToken.None).AsTask().IsCompletedSuccessfully);
+        Assert.True(closed.OfferAsync(new NatsQueuedMessage("x", "late", null, ReadOnlyMemory<byte>.Empty), CancellationToken.None).AsTask().IsCompletedSuccessfully);
         Assert.False(closed.TryTake(out _)); // dropped: the queue is closed
 
-        var deleted = new NatsBrokerConnection.QueueState(new QueueSpec("d"));
-        await deleted.OfferAsync(new NatsBrokerConnection.QueuedMessage("x", "kept", null, ReadOnlyMemory<byte>.Empty), CancellationToken.None);
+        var deleted = new NatsEmulatedQueue(new QueueSpec("d"));
+        await deleted.OfferAsync(new NatsQueuedMessage("x", "kept", null, ReadOnlyMemory<byte>.Empty), CancellationToken.None);
         deleted.Delete();
         Assert.True(await deleted.WaitToReadAsync(CancellationToken.None));
         Assert.True(deleted.TryTake(out var kept));
@@ -61,8 +61,8 @@ public sealed class EmulatedQueueTests
     [Fact]
     public async Task A_full_queue_pushes_back_until_the_reader_has_taken_half_and_loses_nothing()
     {
-        var queue = new NatsBrokerConnection.QueueState(new QueueSpec("q"));
-        static NatsBrokerConnection.QueuedMessage Message(int i) => new("x", i.ToString(System.Globalization.CultureInfo.InvariantCulture), null, ReadOnlyMemory<byte>.Empty);
+        var queue = new NatsEmulatedQueue(new QueueSpec("q"));
+        static NatsQueuedMessage Message(int i) => new("x", i.ToString(System.Globalization.CultureInfo.InvariantCulture), null, ReadOnlyMemory<byte>.Empty);
 
         var accepted = 0;
         Task pending;

@@ -12,10 +12,10 @@ public sealed class NatsQueueConsumerTests
         // A link stops its consumer while the queue still holds messages (a downstream that died under load): the handler
         // call in flight returns normally, and the loop must end there, not go round for ever on a queue that is not empty
         // (it did, at full CPU, after a kill -9 of the downstream server; the stop gave up after 5 s and the thread spun on).
-        var queue = new NatsBrokerConnection.QueueState(new QueueSpec("q"));
+        var queue = new NatsEmulatedQueue(new QueueSpec("q"));
         for (var i = 0; i < 3; i++)
         {
-            await queue.OfferAsync(new NatsBrokerConnection.QueuedMessage("x", "k", null, new byte[] { (byte)i }), CancellationToken.None);
+            await queue.OfferAsync(new NatsQueuedMessage("x", "k", null, new byte[] { (byte)i }), CancellationToken.None);
         }
 
         var inHandler = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -48,10 +48,10 @@ public sealed class NatsQueueConsumerTests
     {
         // The connection went (lost, or disposed): its queue is closed, nobody will take what is left, and core NATS cannot
         // send it again. It used to vanish with the consumer, uncounted.
-        var queue = new NatsBrokerConnection.QueueState(new QueueSpec("q"));
+        var queue = new NatsEmulatedQueue(new QueueSpec("q"));
         for (var i = 0; i < 4; i++)
         {
-            await queue.OfferAsync(new NatsBrokerConnection.QueuedMessage("x", "k", null, new byte[] { (byte)i }), CancellationToken.None);
+            await queue.OfferAsync(new NatsQueuedMessage("x", "k", null, new byte[] { (byte)i }), CancellationToken.None);
         }
 
         var inHandler = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

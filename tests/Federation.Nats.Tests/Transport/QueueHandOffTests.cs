@@ -10,12 +10,12 @@ namespace Federation.Nats.Tests.Transport;
 /// </summary>
 public sealed class QueueHandOffTests
 {
-    private static NatsBrokerConnection.QueuedMessage Message(int i) => new("x", i.ToString(CultureInfo.InvariantCulture), null, ReadOnlyMemory<byte>.Empty);
+    private static NatsQueuedMessage Message(int i) => new("x", i.ToString(CultureInfo.InvariantCulture), null, ReadOnlyMemory<byte>.Empty);
 
     [Fact]
     public async Task The_only_consumer_gets_a_message_on_the_writers_thread_before_the_offer_returns()
     {
-        var queue = new NatsBrokerConnection.QueueState(new QueueSpec("q"));
+        var queue = new NatsEmulatedQueue(new QueueSpec("q"));
         int? handlerThread = null;
         await using var consumer = new NatsQueueConsumer(
             queue,
@@ -36,7 +36,7 @@ public sealed class QueueHandOffTests
     [Fact]
     public async Task A_handler_that_waits_holds_the_writer_and_messages_queued_before_the_consumer_come_first()
     {
-        var queue = new NatsBrokerConnection.QueueState(new QueueSpec("q"));
+        var queue = new NatsEmulatedQueue(new QueueSpec("q"));
         for (var i = 0; i < 100; i++)
         {
             await queue.OfferAsync(Message(i), CancellationToken.None); // no consumer yet: queued
@@ -100,7 +100,7 @@ public sealed class QueueHandOffTests
     [Fact]
     public async Task A_stop_waits_for_the_message_a_writer_is_handing_over_and_later_ones_stay_queued()
     {
-        var queue = new NatsBrokerConnection.QueueState(new QueueSpec("q"));
+        var queue = new NatsEmulatedQueue(new QueueSpec("q"));
         var inHandler = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var calls = 0;

@@ -24,7 +24,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     private readonly Lock _lock = new();
     private readonly NatsPublishConfirmer _confirmer;
     private readonly CancellationTokenSource _closing = new();
-    private readonly Dictionary<string, ExchangeState> _exchanges = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NatsEmulatedExchange> _exchanges = new(StringComparer.Ordinal);
     private readonly Dictionary<string, NatsEmulatedQueue> _queues = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly NatsTopologySource _topology;
@@ -145,7 +145,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
                     return;
                 }
 
-                _exchanges[exchange.Name] = new ExchangeState(exchange);
+                _exchanges[exchange.Name] = new NatsEmulatedExchange(exchange);
             }
 
             if (!exchange.Internal)
@@ -175,8 +175,8 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            ExchangeState? removed;
-            List<(ExchangeState Source, BindingSpec Binding)> inbound;
+            NatsEmulatedExchange? removed;
+            List<(NatsEmulatedExchange Source, BindingSpec Binding)> inbound;
             lock (_lock)
             {
                 if (!_exchanges.Remove(name, out removed))
@@ -233,7 +233,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         try
         {
             NatsEmulatedQueue? removed;
-            List<(ExchangeState Source, BindingSpec Binding)> inbound;
+            List<(NatsEmulatedExchange Source, BindingSpec Binding)> inbound;
             lock (_lock)
             {
                 if (!_queues.Remove(name, out removed))
@@ -264,7 +264,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            ExchangeState source;
+            NatsEmulatedExchange source;
             IReadOnlyList<string> subjects;
             var created = false;
             lock (_lock)
@@ -277,11 +277,11 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
                 if (!_exchanges.TryGetValue(binding.Source, out source!))
                 {
                     // Every subject namespace exists on NATS: binding an undeclared one treats it as a topic namespace.
-                    source = new ExchangeState(new ExchangeSpec(binding.Source, ExchangeSpec.Types.Topic));
+                    source = new NatsEmulatedExchange(new ExchangeSpec(binding.Source, ExchangeSpec.Types.Topic));
                     created = true;
                 }
 
-                subjects = source.Spec.Internal ? [] : NatsSubjectMapping.SubscribeSubjects(source.Spec.Name, source.Spec.Type, binding.RoutingKey);
+                subjects = source.SubjectsFor(binding);
                 if (created)
                 {
                     _exchanges[binding.Source] = source;
@@ -326,7 +326,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            ExchangeState? source;
+            NatsEmulatedExchange? source;
             lock (_lock)
             {
                 if (!_exchanges.TryGetValue(binding.Source, out source) || !source.Bindings.Contains(binding))
@@ -520,7 +520,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         }
     }
 
-    private async ValueTask RemoveBindingAsync(ExchangeState source, BindingSpec binding)
+    private async ValueTask RemoveBindingAsync(NatsEmulatedExchange source, BindingSpec binding)
     {
         IReadOnlyList<string> subjects;
         lock (_lock)
@@ -530,17 +530,17 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
                 return;
             }
 
-            subjects = source.Spec.Internal ? [] : NatsSubjectMapping.SubscribeSubjects(source.Spec.Name, source.Spec.Type, binding.RoutingKey);
+            subjects = source.SubjectsFor(binding);
         }
 
         foreach (var subject in subjects)
         {
-            List<SubscriptionEntry>? drops = null;
+            List<NatsExchangeSubscription>? drops = null;
             lock (_lock)
             {
                 if (source.Subscriptions.TryGetValue(subject, out var entry) && --entry.References == 0)
                 {
-                    drops = TakeUnneededSubscriptions(source);
+                    drops = source.TakeUnneededSubscriptions();
                 }
             }
 
@@ -556,37 +556,9 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         }
     }
 
-    /// <summary>
-    /// Takes out of <paramref name="source"/> the subscriptions no binding needs any more that can go without losing a
-    /// message (call under the lock): one with no higher-id subscription overlapping it.
-    /// </summary>
-    /// <remarks>
-    /// A message that several subscriptions of the exchange receive is routed by the lowest-id one only (see
-    /// <see cref="Route"/>). Removing that one while a higher-id overlapping one stays could lose a message whose higher-id
-    /// copy the read loop already skipped and whose own copy it has not read yet. So such a subscription stays subscribed,
-    /// routing as before, with no binding of its own, until no higher-id subscription overlaps it; a later bind of the same
-    /// subject takes it back.
-    /// </remarks>
-    private static List<SubscriptionEntry> TakeUnneededSubscriptions(ExchangeState source)
+    private async ValueTask AddSubjectAsync(NatsEmulatedExchange source, string subject, CancellationToken cancellationToken)
     {
-        // From the newest down: whether one can go depends only on the newer ones, which are already settled.
-        var taken = new List<SubscriptionEntry>();
-        foreach (var entry in source.Subscriptions.Values.OrderByDescending(e => e.Id).ToList())
-        {
-            if (entry.References == 0
-                && !source.Subscriptions.Values.Any(other => other.Id > entry.Id && NatsSubjectMapping.SubjectsOverlap(entry.Subject, other.Subject)))
-            {
-                source.Subscriptions.Remove(entry.Subject);
-                taken.Add(entry);
-            }
-        }
-
-        return taken;
-    }
-
-    private async ValueTask AddSubjectAsync(ExchangeState source, string subject, CancellationToken cancellationToken)
-    {
-        SubscriptionEntry entry;
+        NatsExchangeSubscription entry;
         lock (_lock)
         {
             if (source.Subscriptions.TryGetValue(subject, out var existing))
@@ -596,7 +568,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
             }
 
             // Registered before the SUB goes out, so the very first MSG already finds its entry.
-            entry = new SubscriptionEntry(Interlocked.Increment(ref _nextSubscriptionId), subject);
+            entry = new NatsExchangeSubscription(Interlocked.Increment(ref _nextSubscriptionId), subject);
             source.Subscriptions[subject] = entry;
         }
 
@@ -623,7 +595,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     }
 
     /// <summary>Routes one MSG that arrived on <paramref name="via"/>, unless a lower-id subscription of the same exchange also matches it.</summary>
-    private ValueTask Route(ExchangeState source, SubscriptionEntry via, string subject, NatsHeaders? headers, byte[]? data)
+    private ValueTask Route(NatsEmulatedExchange source, NatsExchangeSubscription via, string subject, NatsHeaders? headers, byte[]? data)
     {
         var targets = t_targets ??= [];
         if (!TryCollectTargets(source, via, subject, targets, out var routingKey))
@@ -652,7 +624,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     /// <paramref name="via"/> goes to; false when it goes nowhere from this copy (no routing key, a subscription that is no
     /// longer current, or a lower-id subscription of the same exchange that routes it).
     /// </summary>
-    private bool TryCollectTargets(ExchangeState source, SubscriptionEntry via, string subject, HashSet<NatsEmulatedQueue> targets, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? routingKey)
+    private bool TryCollectTargets(NatsEmulatedExchange source, NatsExchangeSubscription via, string subject, HashSet<NatsEmulatedQueue> targets, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? routingKey)
     {
         targets.Clear();
         if (!NatsSubjectMapping.TryGetRoutingKey(source.Spec.Name, subject, out routingKey))
@@ -689,7 +661,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
     /// <c>unreadable</c>) to the consumers of the queues it would have gone to, counted once however many overlapping
     /// subscriptions received it.
     /// </summary>
-    private void Unreadable(ExchangeState source, SubscriptionEntry via, string subject, Exception cause)
+    private void Unreadable(NatsEmulatedExchange source, NatsExchangeSubscription via, string subject, Exception cause)
     {
         var targets = t_targets ??= [];
         if (!TryCollectTargets(source, via, subject, targets, out _))
@@ -767,7 +739,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         }
     }
 
-    private void CollectTargets(ExchangeState exchange, string routingKey, HashSet<NatsEmulatedQueue> targets, HashSet<string> visited)
+    private void CollectTargets(NatsEmulatedExchange exchange, string routingKey, HashSet<NatsEmulatedQueue> targets, HashSet<string> visited)
     {
         if (!visited.Add(exchange.Spec.Name))
         {
@@ -795,7 +767,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         }
     }
 
-    private static async ValueTask SafeUnsubscribeAsync(SubscriptionEntry entry)
+    private static async ValueTask SafeUnsubscribeAsync(NatsExchangeSubscription entry)
     {
         if (entry.Subscription is not { } subscription)
         {
@@ -920,27 +892,7 @@ internal sealed class NatsBrokerConnection : IBrokerConnection
         }
     }
 
-    private sealed class ExchangeState(ExchangeSpec spec)
-    {
-        public ExchangeSpec Spec { get; } = spec;
-
-        public HashSet<BindingSpec> Bindings { get; } = [];
-
-        public Dictionary<string, SubscriptionEntry> Subscriptions { get; } = new(StringComparer.Ordinal);
-    }
-
-    private sealed class SubscriptionEntry(long id, string subject)
-    {
-        public long Id { get; } = id;
-
-        public string Subject { get; } = subject;
-
-        public int References { get; set; } = 1;
-
-        public NatsRoutingSubscription? Subscription { get; set; }
-    }
-
     /// <summary>Every binding whose destination is <paramref name="destination"/>, with its source. Call under <c>_lock</c>.</summary>
-    private List<(ExchangeState Source, BindingSpec Binding)> BindingsTo(string destination, BindingDestinationKind kind) =>
+    private List<(NatsEmulatedExchange Source, BindingSpec Binding)> BindingsTo(string destination, BindingDestinationKind kind) =>
         [.. _exchanges.Values.SelectMany(e => e.Bindings.Where(b => b.DestinationKind == kind && b.Destination == destination).Select(b => (e, b)))];
 }

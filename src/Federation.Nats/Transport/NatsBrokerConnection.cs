@@ -28,7 +28,6 @@ internal sealed partial class NatsBrokerConnection : IBrokerConnection
     private readonly Dictionary<string, NatsEmulatedQueue> _queues = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly NatsTopologySource _topology;
-    private long _nextSubscriptionId;
     private readonly List<(NatsEmulatedQueue Queue, MessageDropHandler Handler)> _dropListeners = [];
     private readonly List<(NatsPublisher Publisher, MessageDropHandler Handler)> _publishDropListeners = [];
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
@@ -465,62 +464,12 @@ internal sealed partial class NatsBrokerConnection : IBrokerConnection
 
         foreach (var subject in subjects)
         {
-            List<NatsExchangeSubscription>? drops = null;
-            lock (_lock)
-            {
-                if (source.Subscriptions.TryGetValue(subject, out var entry) && --entry.References == 0)
-                {
-                    drops = source.TakeUnneededSubscriptions();
-                }
-            }
-
-            foreach (var drop in drops ?? [])
-            {
-                await SafeUnsubscribeAsync(drop).ConfigureAwait(false);
-            }
+            await RemoveSubjectAsync(source, subject).ConfigureAwait(false);
         }
 
         if (!source.Spec.Internal)
         {
             _topology.Report(TopologyChangeKind.BindingRemoved, null, binding);
-        }
-    }
-
-    private async ValueTask AddSubjectAsync(NatsEmulatedExchange source, string subject, CancellationToken cancellationToken)
-    {
-        NatsExchangeSubscription entry;
-        lock (_lock)
-        {
-            if (source.Subscriptions.TryGetValue(subject, out var existing))
-            {
-                existing.References++;
-                return;
-            }
-
-            // Registered before the SUB goes out, so the very first MSG already finds its entry.
-            entry = new NatsExchangeSubscription(Interlocked.Increment(ref _nextSubscriptionId), subject);
-            source.Subscriptions[subject] = entry;
-        }
-
-        try
-        {
-            var subscription = new NatsRoutingSubscription(
-                _nats,
-                subject,
-                (received, headers, body) => Route(source, entry, received, headers, body),
-                (received, cause) => Unreadable(source, entry, received, cause),
-                SubscriptionEnded);
-            entry.Subscription = subscription;
-            await _nats.AddSubAsync(subscription, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            lock (_lock)
-            {
-                source.Subscriptions.Remove(subject);
-            }
-
-            throw ex is NatsException ? new ConnectionLostException($"Subscribing to '{subject}' failed: {NatsErrorText.Message(ex, _nats.Opts)}", NatsErrorText.SafeInner(ex, _nats.Opts)) : ex;
         }
     }
 
@@ -534,57 +483,12 @@ internal sealed partial class NatsBrokerConnection : IBrokerConnection
     internal static string ClosedWithMessagesCause(NatsEmulatedQueue queue, long count) =>
         $"{count} message(s) were still waiting in the emulated queue '{queue.Spec.Name}' when its NATS connection closed, and core NATS cannot send them again";
 
-    /// <summary>
-    /// The client ended a subscription nobody unsubscribed: the server no longer delivers its messages, so this connection
-    /// can no longer do what its bindings promise. It is declared lost, which fails the link that owns it and makes it
-    /// start over (on a new connection, with its subscriptions), instead of showing running while it receives nothing.
-    /// </summary>
-    private void SubscriptionEnded(NatsRoutingSubscription subscription)
-    {
-        if (Volatile.Read(ref _disposed) != 0 || _completion.Task.IsCompleted)
-        {
-            return; // the connection is going away: every subscription ends with it
-        }
-
-        var why = subscription.Exception is { } error ? $"{subscription.EndReason}: {NatsErrorText.Message(error, _nats.Opts)}" : subscription.EndReason.ToString();
-        Lost(new ConnectionLostException($"The NATS client ended the subscription to '{subscription.Subject}' ({why}); the link starts over."));
-    }
-
     /// <summary>How many messages wait in an emulated queue (tests look; 0 for an unknown queue).</summary>
     internal int QueuedMessages(string queue)
     {
         lock (_lock)
         {
             return _queues.TryGetValue(queue, out var state) ? state.Count : 0;
-        }
-    }
-
-    /// <summary>The subscriptions this connection has on the server (tests end one to see the connection notice).</summary>
-    internal IReadOnlyList<NatsSubBase> ActiveSubscriptions
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return [.. _exchanges.Values.SelectMany(e => e.Subscriptions.Values).Select(s => s.Subscription).OfType<NatsSubBase>()];
-            }
-        }
-    }
-
-    private static async ValueTask SafeUnsubscribeAsync(NatsExchangeSubscription entry)
-    {
-        if (entry.Subscription is not { } subscription)
-        {
-            return;
-        }
-
-        try
-        {
-            await subscription.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NatsException or ObjectDisposedException)
-        {
-            // The connection is going away; the server drops the subscription with it.
         }
     }
 

@@ -69,16 +69,9 @@ internal sealed partial class NatsBrokerConnection
         await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            NatsEmulatedExchange? removed;
-            List<(NatsEmulatedExchange Source, BindingSpec Binding)> inbound;
-            lock (_lock)
+            if (!TryTakeOut(_exchanges, name, BindingDestinationKind.Exchange, out var removed, out var inbound))
             {
-                if (!_exchanges.Remove(name, out removed))
-                {
-                    return;
-                }
-
-                inbound = BindingsTo(name, BindingDestinationKind.Exchange);
+                return;
             }
 
             foreach (var sub in removed.Subscriptions.Values)
@@ -86,10 +79,7 @@ internal sealed partial class NatsBrokerConnection
                 await SafeUnsubscribeAsync(sub).ConfigureAwait(false);
             }
 
-            foreach (var (source, binding) in inbound)
-            {
-                await RemoveBindingAsync(source, binding).ConfigureAwait(false);
-            }
+            await RemoveBindingsAsync(inbound).ConfigureAwait(false);
 
             if (!removed.Spec.Internal)
             {
@@ -126,22 +116,12 @@ internal sealed partial class NatsBrokerConnection
         await _topologyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            NatsEmulatedQueue? removed;
-            List<(NatsEmulatedExchange Source, BindingSpec Binding)> inbound;
-            lock (_lock)
+            if (!TryTakeOut(_queues, name, BindingDestinationKind.Queue, out var removed, out var inbound))
             {
-                if (!_queues.Remove(name, out removed))
-                {
-                    return;
-                }
-
-                inbound = BindingsTo(name, BindingDestinationKind.Queue);
+                return;
             }
 
-            foreach (var (source, binding) in inbound)
-            {
-                await RemoveBindingAsync(source, binding).ConfigureAwait(false);
-            }
+            await RemoveBindingsAsync(inbound).ConfigureAwait(false);
 
             removed.Delete();
         }
@@ -262,6 +242,35 @@ internal sealed partial class NatsBrokerConnection
         if (!source.Spec.Internal)
         {
             _topology.Report(TopologyChangeKind.BindingRemoved, null, binding);
+        }
+    }
+
+    /// <summary>
+    /// Takes <paramref name="name"/> out of <paramref name="objects"/> (the exchanges or the queues), with the bindings to it
+    /// that are still to be removed from their sources (see <see cref="RemoveBindingsAsync"/>); false when there is none.
+    /// </summary>
+    private bool TryTakeOut<T>(Dictionary<string, T> objects, string name, BindingDestinationKind kind, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out T? removed, out List<(NatsEmulatedExchange Source, BindingSpec Binding)> inbound)
+        where T : class
+    {
+        lock (_lock)
+        {
+            if (!objects.Remove(name, out removed))
+            {
+                inbound = [];
+                return false;
+            }
+
+            inbound = BindingsTo(name, kind);
+            return true;
+        }
+    }
+
+    /// <summary>Removes <paramref name="bindings"/>, each from its source, one after the other.</summary>
+    private async ValueTask RemoveBindingsAsync(List<(NatsEmulatedExchange Source, BindingSpec Binding)> bindings)
+    {
+        foreach (var (source, binding) in bindings)
+        {
+            await RemoveBindingAsync(source, binding).ConfigureAwait(false);
         }
     }
 

@@ -325,7 +325,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
 #pragma warning restore CA1031
         {
             properties = null;
-            _options.Dropped?.Invoke(NatsQueueConsumer.UnreadableReason, 1,
+            _options.Dropped?.Invoke(NatsBrokerConnection.UnreadableReason, 1,
                 $"the headers of a message for '{exchange}' with routing key '{routingKey}' (stream sequence {message.Metadata?.Sequence.Stream.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}) cannot be mapped ({error.GetType().Name}: {error.Message}); terminated on JetStream");
             return false;
         }

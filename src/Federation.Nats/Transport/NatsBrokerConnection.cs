@@ -193,7 +193,7 @@ internal sealed partial class NatsBrokerConnection : IBrokerConnection
         _closing.Dispose();
     }
 
-    /// <summary>The drop reason of a message whose header block the client cannot parse.</summary>
+    /// <summary>The drop reason of a message whose header block the client cannot parse, or whose headers cannot be mapped.</summary>
     internal const string UnreadableReason = "unreadable";
 
     /// <summary>The drop reason of messages left in an emulated queue when its connection or consumer went away.</summary>

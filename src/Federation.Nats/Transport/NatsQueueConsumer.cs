@@ -265,11 +265,8 @@ internal sealed class NatsQueueConsumer : IMessageConsumer
 #pragma warning restore CA1031
         {
             properties = null;
-            _dropped?.Invoke(UnreadableReason, 1, $"the headers of a message for '{message.Exchange}' with routing key '{message.RoutingKey}' cannot be mapped ({error.GetType().Name}: {error.Message}); dropped");
+            _dropped?.Invoke(NatsBrokerConnection.UnreadableReason, 1, $"the headers of a message for '{message.Exchange}' with routing key '{message.RoutingKey}' cannot be mapped ({error.GetType().Name}: {error.Message}); dropped");
             return false;
         }
     }
-
-    /// <summary>The drop reason for a message whose headers cannot be mapped.</summary>
-    internal const string UnreadableReason = "unreadable";
 }

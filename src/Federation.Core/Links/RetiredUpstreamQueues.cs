@@ -311,18 +311,9 @@ internal sealed class RetiredUpstreamQueues
             {
                 var delay = old.Upstream.ReconnectDelay;
                 Log.RetiredQueueForwardFailed(_logger, successorId, old.Id, UriRedaction.RedactText(ex.Message), delay);
-                // Cut short when the successor stops, so that its queue is back with the waiting ones before the
-                // reconciliation that stopped it hands them out again (SettleAsync).
-                var retry = Task.Delay(delay, _time, token);
-                await Task.WhenAny(retry, successor.StopRequested).ConfigureAwait(false);
-                if (token.IsCancellationRequested)
+                if (await PauseAsync(retirement, successor, delay, token).ConfigureAwait(false) is { } done)
                 {
-                    return false;
-                }
-
-                if (successor.Stopping)
-                {
-                    return WaitAgain(retirement);
+                    return done;
                 }
             }
         }
@@ -439,28 +430,43 @@ internal sealed class RetiredUpstreamQueues
                 }
             }
 
-            // Cut short when the successor stops, so that its queue is back with the waiting ones before the reconciliation
-            // that stopped it hands them out again (SettleAsync).
-            try
+            if (await PauseAsync(retirement, successor, delay, token).ConfigureAwait(false) is { } done)
             {
-                await Task.WhenAny(Task.Delay(delay, _time, token), successor.StopRequested).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                return false;
-            }
-
-            if (token.IsCancellationRequested)
-            {
-                return false;
-            }
-
-            // A stopped successor never runs here again, and its stop completes the wait above at once from now on.
-            if (successor.Stopping)
-            {
-                return WaitAgain(retirement);
+                return done;
             }
         }
+    }
+
+    /// <summary>
+    /// Waits <paramref name="delay"/> before the next attempt to forward the old queue of <paramref name="retirement"/>, cut
+    /// short when <paramref name="successor"/> stops, so that its queue is back with the waiting ones before the
+    /// reconciliation that stopped it hands them out again (SettleAsync). Returns null to try again, or what the forwarding
+    /// returns now: false once <paramref name="token"/> (the retirement's) is cancelled, <see cref="WaitAgain"/> once the
+    /// successor stops.
+    /// </summary>
+    private async Task<bool?> PauseAsync(Retirement retirement, ExchangeLink successor, TimeSpan delay, CancellationToken token)
+    {
+        try
+        {
+            await Task.WhenAny(Task.Delay(delay, _time, token), successor.StopRequested).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        if (token.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        // A stopped successor never runs here again, and its stop completes the wait above at once from now on.
+        if (successor.Stopping)
+        {
+            return WaitAgain(retirement);
+        }
+
+        return null;
     }
 
     /// <summary>

@@ -103,15 +103,8 @@ internal static class FederationConfigurationReader
     {
         var downstream = new DownstreamOptions();
         var value = new ConfigurationParameterValue(section);
-        if (value.Properties is not { } properties)
+        if (ParameterReading.ReadProperties(value, section.Key, errors, "a section", "; write Downstream:uri", "; write Downstream:uri") is not { } properties)
         {
-            errors.Add(At(section.Key, value.Display + " is not a section; write Downstream:uri"));
-            return downstream;
-        }
-
-        if (value.Items is { Count: > 0 })
-        {
-            errors.Add(At(section.Key, "is a list, not a section; write Downstream:uri"));
             return downstream;
         }
 
@@ -139,16 +132,9 @@ internal static class FederationConfigurationReader
     {
         var result = new Dictionary<string, T>(StringComparer.Ordinal);
         var value = new ConfigurationParameterValue(section);
-        if (value.Properties is not { } entries)
+        if (ParameterReading.ReadProperties(value, section.Key, errors, "a section of named entries",
+                listHint: "; write an object whose keys are the names (a name of digits only cannot be told from a list position)") is not { } entries)
         {
-            errors.Add(At(section.Key, value.Display + " is not a section of named entries"));
-            return result;
-        }
-
-        // A JSON array here would otherwise define entries named "0", "1", ...
-        if (value.Items is { Count: > 0 })
-        {
-            errors.Add(At(section.Key, "is a list, not a section of named entries; write an object whose keys are the names (a name of digits only cannot be told from a list position)"));
             return result;
         }
 

@@ -26,15 +26,8 @@ internal static class OwnershipOptionsReader
         }
 
         var value = new ConfigurationParameterValue(section);
-        if (value.Properties is not { } properties)
+        if (ParameterReading.ReadProperties(value, section.Key, errors, "a section", scalarHint: "; write " + section.Key + ":" + Keys[0] + " and so on") is not { } properties)
         {
-            errors.Add(At(section.Key, value.Display + " is not a section; write " + section.Key + ":" + Keys[0] + " and so on"));
-            return ownership;
-        }
-
-        if (value.Items is { Count: > 0 })
-        {
-            errors.Add(At(section.Key, "is a list, not a section"));
             return ownership;
         }
 

@@ -11,17 +11,8 @@ internal static class ParameterReading
     /// <summary>The properties of an object, or null (with an error) when the value is not an object or repeats a key.</summary>
     public static IReadOnlyList<KeyValuePair<string, IParameterValue>>? ReadObject(IParameterValue value, string path, ICollection<string> errors)
     {
-        if (value.Properties is not { } properties)
+        if (ReadProperties(value, path, errors, "an object") is not { } properties)
         {
-            errors.Add(At(path, value.Display + " is not an object"));
-            return null;
-        }
-
-        // Configuration stores a list as children named 0, 1, ...: without this, a list would read as an object with
-        // the keys "0", "1" and be reported key by key instead of as the wrong shape it is.
-        if (value.Items is { Count: > 0 })
-        {
-            errors.Add(At(path, "is a list, not an object"));
             return null;
         }
 
@@ -33,6 +24,29 @@ internal static class ParameterReading
         }
 
         return duplicates.Count == 0 ? properties : null;
+    }
+
+    /// <summary>
+    /// The properties of a value that must be <paramref name="shape"/> (an object, a section), or null with an error when it
+    /// is a scalar or a list; <paramref name="scalarHint"/> and <paramref name="listHint"/> end those errors (how to write it).
+    /// </summary>
+    public static IReadOnlyList<KeyValuePair<string, IParameterValue>>? ReadProperties(IParameterValue value, string path, ICollection<string> errors, string shape, string scalarHint = "", string listHint = "")
+    {
+        if (value.Properties is not { } properties)
+        {
+            errors.Add(At(path, value.Display + " is not " + shape + scalarHint));
+            return null;
+        }
+
+        // Configuration stores a list as children named 0, 1, ...: without this, a list would read as an object with
+        // the keys "0", "1" and be reported key by key instead of as the wrong shape it is.
+        if (value.Items is { Count: > 0 })
+        {
+            errors.Add(At(path, "is a list, not " + shape + listHint));
+            return null;
+        }
+
+        return properties;
     }
 
     /// <summary>Reads a string.</summary>

@@ -32,69 +32,53 @@ internal sealed class MessageRelay(
     /// <summary>A request arrived from the federation.</summary>
     public async ValueTask RelayRequestAsync(SubjectMessage message, ISubjectConnection federation, ISubjectConnection collective, CancellationToken cancellationToken)
     {
-        var started = time.GetTimestamp();
-        metrics.Received(isRequest: true);
-        try
+        using var measured = _outcomes.Measure(isRequest: true);
+        if (Check(message, isRequest: true, out var envelope) is { } rejection)
         {
-            if (Check(message, isRequest: true, out var envelope) is { } rejection)
-            {
-                _outcomes.Reject(isRequest: true, message.Subject, rejection.ErrorType, rejection.Detail);
-                return;
-            }
-
-            var headers = new List<KeyValuePair<string, string>>(envelope.OtherHeaders.Count + envelope.SeenBy.Count + 4);
-            headers.AddRange(envelope.OtherHeaders);
-            headers.Add(new(FederationHeaders.RequestId, envelope.RequestId!));
-            headers.Add(new(FederationHeaders.ReplyTo, envelope.ReplyTo!));
-            AppendTrail(headers, envelope, _requestHop, federation, collective);
-            headers.Add(new(FederationHeaders.Hops, FederatedMessages.FormatHops(envelope.Hops + 1)));
-
-            // Every target gets the same body and headers; only the subject differs. Duplicate targets are sent once (the
-            // set is only needed when there is more than one).
-            if (envelope.Targets.Count == 1)
-            {
-                await _outcomes.PublishAsync(collective, new SubjectMessage(envelope.Targets[0], message.Body, headers, subjects.Collective), isRequest: true, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-
-            var sent = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var target in envelope.Targets)
-            {
-                if (sent.Add(target))
-                {
-                    await _outcomes.PublishAsync(collective, new SubjectMessage(target, message.Body, headers, subjects.Collective), isRequest: true, cancellationToken).ConfigureAwait(false);
-                }
-            }
+            _outcomes.Reject(isRequest: true, message.Subject, rejection.ErrorType, rejection.Detail);
+            return;
         }
-        finally
+
+        var headers = new List<KeyValuePair<string, string>>(envelope.OtherHeaders.Count + envelope.SeenBy.Count + 4);
+        headers.AddRange(envelope.OtherHeaders);
+        headers.Add(new(FederationHeaders.RequestId, envelope.RequestId!));
+        headers.Add(new(FederationHeaders.ReplyTo, envelope.ReplyTo!));
+        AppendTrail(headers, envelope, _requestHop, federation, collective);
+        headers.Add(new(FederationHeaders.Hops, FederatedMessages.FormatHops(envelope.Hops + 1)));
+
+        // Every target gets the same body and headers; only the subject differs. Duplicate targets are sent once (the
+        // set is only needed when there is more than one).
+        if (envelope.Targets.Count == 1)
         {
-            metrics.Processed(isRequest: true, time.GetElapsedTime(started));
+            await _outcomes.PublishAsync(collective, new SubjectMessage(envelope.Targets[0], message.Body, headers, subjects.Collective), isRequest: true, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var sent = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var target in envelope.Targets)
+        {
+            if (sent.Add(target))
+            {
+                await _outcomes.PublishAsync(collective, new SubjectMessage(target, message.Body, headers, subjects.Collective), isRequest: true, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
     /// <summary>A reply arrived from the collective.</summary>
     public async ValueTask RelayReplyAsync(SubjectMessage message, ISubjectConnection federation, ISubjectConnection collective, CancellationToken cancellationToken)
     {
-        var started = time.GetTimestamp();
-        metrics.Received(isRequest: false);
-        try
+        using var measured = _outcomes.Measure(isRequest: false);
+        if (Check(message, isRequest: false, out var envelope) is { } rejection)
         {
-            if (Check(message, isRequest: false, out var envelope) is { } rejection)
-            {
-                _outcomes.Reject(isRequest: false, message.Subject, rejection.ErrorType, rejection.Detail);
-                return;
-            }
+            _outcomes.Reject(isRequest: false, message.Subject, rejection.ErrorType, rejection.Detail);
+            return;
+        }
 
-            // The client sees an ordinary reply: only its own headers and the seen-by trail remain.
-            var headers = new List<KeyValuePair<string, string>>(envelope.OtherHeaders.Count + envelope.SeenBy.Count + 1);
-            headers.AddRange(envelope.OtherHeaders);
-            AppendTrail(headers, envelope, _replyHop, collective, federation);
-            await _outcomes.PublishAsync(federation, new SubjectMessage(envelope.ReplyTo!, message.Body, headers), isRequest: false, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            metrics.Processed(isRequest: false, time.GetElapsedTime(started));
-        }
+        // The client sees an ordinary reply: only its own headers and the seen-by trail remain.
+        var headers = new List<KeyValuePair<string, string>>(envelope.OtherHeaders.Count + envelope.SeenBy.Count + 1);
+        headers.AddRange(envelope.OtherHeaders);
+        AppendTrail(headers, envelope, _replyHop, collective, federation);
+        await _outcomes.PublishAsync(federation, new SubjectMessage(envelope.ReplyTo!, message.Body, headers), isRequest: false, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -6,8 +6,8 @@ using Microsoft.Extensions.Logging;
 namespace Federation.Core.Collectives;
 
 /// <summary>
-/// How a broker instance's relays (the native one and Choria's) publish and reject, and report both: every outcome is
-/// counted in <c>federation.broker.*</c>; a rejection is logged at Debug with the quoted detail escaped; a failed publish
+/// How a broker instance's relays (the native one and Choria's) measure, publish and reject, and report it: every
+/// outcome is counted in <c>federation.broker.*</c>; a rejection is logged at Debug with the quoted detail escaped; a failed publish
 /// is logged at Warning (event 4006) at most once per <see cref="Interval"/>. A request fans out to up to thousands of
 /// targets, and while a server is down every one of them fails: one warning per target would flood the log. The failures
 /// left out are told at the end of their interval (event 4011, one line per interval while they go on), not with the
@@ -23,6 +23,9 @@ internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetri
     private bool _logged;
     private long _suppressed;
     private ITimer? _summary;
+
+    /// <summary>Starts the pass of one message through the relay: dispose the result when the message is done with.</summary>
+    public RelayMeasurement Measure(bool isRequest) => new(metrics, time, isRequest);
 
     /// <summary>Publishes once, no retry, as in Choria: the client sees a missing reply before its timeout (at-most-once).</summary>
     public async ValueTask PublishAsync(ISubjectConnection connection, SubjectMessage message, bool isRequest, CancellationToken cancellationToken)

@@ -31,63 +31,47 @@ internal sealed class ChoriaMessageRelay(
     /// <inheritdoc />
     public async ValueTask RelayRequestAsync(SubjectMessage message, ISubjectConnection federation, ISubjectConnection collective, CancellationToken cancellationToken)
     {
-        var started = time.GetTimestamp();
-        metrics.Received(isRequest: true);
-        try
+        using var measured = _outcomes.Measure(isRequest: true);
+        if (CheckRequest(message, out var transport) is { } rejection)
         {
-            if (CheckRequest(message, out var transport) is { } rejection)
-            {
-                _outcomes.Reject(isRequest: true, message.Subject, rejection.ErrorType, rejection.Detail);
-                return;
-            }
-
-            var block = transport.Federation!;
-            var forwarded = transport with
-            {
-                ReplyTo = subjects.Collective,
-                Federation = block with { ReplyTo = transport.ReplyTo, Targets = [] },
-                SeenBy = WithHop(transport.SeenBy, federation, collective),
-            };
-            var body = ChoriaTransportWriter.Write(forwarded);
-
-            // Every target gets the same bytes; only the subject differs. Duplicate targets are sent once.
-            var sent = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var target in block.Targets)
-            {
-                if (sent.Add(target))
-                {
-                    await _outcomes.PublishAsync(collective, new SubjectMessage(target, body), isRequest: true, cancellationToken).ConfigureAwait(false);
-                }
-            }
+            _outcomes.Reject(isRequest: true, message.Subject, rejection.ErrorType, rejection.Detail);
+            return;
         }
-        finally
+
+        var block = transport.Federation!;
+        var forwarded = transport with
         {
-            metrics.Processed(isRequest: true, time.GetElapsedTime(started));
+            ReplyTo = subjects.Collective,
+            Federation = block with { ReplyTo = transport.ReplyTo, Targets = [] },
+            SeenBy = WithHop(transport.SeenBy, federation, collective),
+        };
+        var body = ChoriaTransportWriter.Write(forwarded);
+
+        // Every target gets the same bytes; only the subject differs. Duplicate targets are sent once.
+        var sent = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var target in block.Targets)
+        {
+            if (sent.Add(target))
+            {
+                await _outcomes.PublishAsync(collective, new SubjectMessage(target, body), isRequest: true, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
     /// <inheritdoc />
     public async ValueTask RelayReplyAsync(SubjectMessage message, ISubjectConnection federation, ISubjectConnection collective, CancellationToken cancellationToken)
     {
-        var started = time.GetTimestamp();
-        metrics.Received(isRequest: false);
-        try
+        using var measured = _outcomes.Measure(isRequest: false);
+        if (CheckReply(message, out var transport) is { } rejection)
         {
-            if (CheckReply(message, out var transport) is { } rejection)
-            {
-                _outcomes.Reject(isRequest: false, message.Subject, rejection.ErrorType, rejection.Detail);
-                return;
-            }
+            _outcomes.Reject(isRequest: false, message.Subject, rejection.ErrorType, rejection.Detail);
+            return;
+        }
 
-            // The client sees an ordinary, unfederated reply (go-choria's SetUnfederated), with the trail.
-            var clientReplyTo = transport.Federation!.ReplyTo!;
-            var forwarded = transport with { Federation = null, SeenBy = WithHop(transport.SeenBy, collective, federation) };
-            await _outcomes.PublishAsync(federation, new SubjectMessage(clientReplyTo, ChoriaTransportWriter.Write(forwarded)), isRequest: false, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            metrics.Processed(isRequest: false, time.GetElapsedTime(started));
-        }
+        // The client sees an ordinary, unfederated reply (go-choria's SetUnfederated), with the trail.
+        var clientReplyTo = transport.Federation!.ReplyTo!;
+        var forwarded = transport with { Federation = null, SeenBy = WithHop(transport.SeenBy, collective, federation) };
+        await _outcomes.PublishAsync(federation, new SubjectMessage(clientReplyTo, ChoriaTransportWriter.Write(forwarded)), isRequest: false, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Why a request must be dropped, or null: go-choria's checks (federated, targets, reply-to) plus the subject guard.</summary>

@@ -187,6 +187,17 @@ public static class UriRedaction
                 return lineEnd;
             }
 
+            if (freeText && text.AsSpan(value).StartsWith(Redacted, StringComparison.Ordinal))
+            {
+                // A message that quotes a URI redacted before ("... URI: tls://host?cacertfile=<redacted>") is redacted
+                // again on its way to the log, the status and /health. The token ended at the mask's '<', so without this
+                // each pass added a mask in front of it ("<redacted><redacted><redacted>"). Keep the one mask and go on
+                // with the URI after it.
+                from = value + Redacted.Length;
+                tokenEnd = TokenEnd(text, from, lineEnd);
+                continue;
+            }
+
             // A file path: masked up to the next parameter, and the scan goes on after it.
             from = value;
             while (from < tokenEnd && text[from] is not ('&' or '#' or ';'))

@@ -22,7 +22,7 @@ public class UriRedactionProperties
 
     // Fragments of URIs and text, so that arbitrary strings hit every branch of the redaction.
     private static readonly Gen<string> Noise =
-        Gen.Elements("amqp://", "nats://", "://", "@", ":", "/", "?", "#", "&", "=", "[", "]", "%", "%4", "token=", "password=", " ", "'", "\n", "h", "1", "ü", "😀", "<redacted>")
+        Gen.Elements("amqp://", "nats://", "://", "@", ":", "/", "?", "#", "&", "=", "[", "]", "%", "%4", "token=", "password=", "cacertfile=", " ", "'", "\n", "h", "1", "ü", "😀", "<redacted>")
             .ListOf().Select(string.Concat);
 
     [Theory]
@@ -222,6 +222,22 @@ public class UriRedactionProperties
     [InlineData("Could not connect to amqp://u:p/w@host:5672: refused", "Could not connect to amqp://host:5672: refused")]
     [InlineData("Could not connect to nats://us er:pw@host:4222.", "Could not connect to nats://host:4222.")]
     public void RedactText_examples(string text, string expected) => Assert.Equal(expected, UriRedaction.RedactText(text));
+
+    // A link error quotes its URI already redacted, and the error passes RedactText again on its way to the log, the status
+    // and /health: a masked file path must stay one "<redacted>" (it became "<redacted><redacted><redacted>" there).
+    [Theory]
+    [InlineData("tls://tok@127.0.0.1:4222?cluster-name=t&cacertfile=/etc/ca.pem")]
+    [InlineData("tls://127.0.0.1:4222?cacertfile=/etc/ca.pem&verify=verify_peer&creds-file=/etc/u.creds")]
+    [InlineData("amqps://u:p@h:5671/%2f?certfile=/c.pem&keyfile=/k.pem&heartbeat=5")]
+    public void A_redacted_file_path_stays_one_mask_when_the_text_is_redacted_again(string uri)
+    {
+        var message = $"the server refused the login (Authorization Violation). URI: {UriRedaction.Redact(uri)}";
+        var once = UriRedaction.RedactText(message);
+
+        Assert.Equal(message, once);
+        Assert.Equal(once, UriRedaction.RedactText(once));
+        Assert.DoesNotContain("<redacted><redacted>", once, StringComparison.Ordinal);
+    }
 
     [Theory]
     [InlineData("amqp://user:1234/RETX6@host:5672/%2f")]

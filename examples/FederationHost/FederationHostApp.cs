@@ -167,7 +167,7 @@ public static partial class FederationHostApp
         LogListening(logger, urls, downstream, options.Upstreams.Count, options.Policies.Count);
     }
 
-    [LoggerMessage(EventId = 4000, Level = LogLevel.Information,
+    [LoggerMessage(EventId = 5000, Level = LogLevel.Information,
         Message = "Federation host listening on {Urls}; downstream {Downstream}, {Upstreams} upstream(s), {Policies} policy(ies).")]
     private static partial void LogListening(ILogger logger, string urls, string downstream, int upstreams, int policies);
 }

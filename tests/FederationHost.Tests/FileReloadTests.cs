@@ -92,7 +92,7 @@ public sealed class FileReloadTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(_directory, "appsettings.json"), """{ "Federation": { "Downstream": """);
 
         var warning = await Eventually.UntilAsync(
-            () => Task.FromResult(logs.AtLeast(LogLevel.Warning).FirstOrDefault(r => r.EventId.Id == 4003)),
+            () => Task.FromResult(logs.AtLeast(LogLevel.Warning).FirstOrDefault(r => r.EventId.Id == 5003)),
             r => r is not null,
             "a warning for the refused appsettings.json",
             TimeSpan.FromSeconds(30));

@@ -7,8 +7,8 @@ namespace FederationHost.Tests;
 /// </summary>
 public sealed class HostSectionReloadTests
 {
-    private const int InvalidHostSection = 4004;
-    private const int HostSectionNeedsRestart = 4005;
+    private const int InvalidHostSection = 5004;
+    private const int HostSectionNeedsRestart = 5005;
 
     [Fact]
     public async Task A_mistake_in_the_Host_section_on_reload_is_a_warning_naming_the_key_and_the_host_carries_on()

@@ -140,7 +140,7 @@ public sealed class LastGoodJsonConfigurationProviderTests : IDisposable
 
         var warning = Assert.Single(logs.Records);
         Assert.Equal(LogLevel.Warning, warning.Level);
-        Assert.Equal(4003, warning.EventId.Id);
+        Assert.Equal(5003, warning.EventId.Id);
         Assert.Contains("/etc/fed/appsettings.json", warning.Message, StringComparison.Ordinal);
         Assert.Contains("not valid JSON: oops", warning.Message, StringComparison.Ordinal);
     }

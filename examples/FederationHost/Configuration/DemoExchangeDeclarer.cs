@@ -36,6 +36,6 @@ internal sealed partial class DemoExchangeDeclarer(
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Declared the demo exchange '{Exchange}' on the in-memory broker '{Broker}'.")]
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "Declared the demo exchange '{Exchange}' on the in-memory broker '{Broker}'.")]
     private static partial void LogDeclared(ILogger logger, string exchange, string broker);
 }

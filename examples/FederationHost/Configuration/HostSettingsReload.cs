@@ -72,11 +72,11 @@ public sealed partial class HostSettingsReload : IDisposable
             .OrderBy(e => e.Key, StringComparer.OrdinalIgnoreCase)
             .Select(e => e.Key + "=" + e.Value));
 
-    [LoggerMessage(EventId = 4004, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 5004, Level = LogLevel.Warning,
         Message = "The Host or Telemetry section changed but is invalid; the running host keeps the settings it started with, and the next start would refuse them (exit code 2). {Count} problem(s): {Problems}")]
     private static partial void LogInvalid(ILogger logger, int count, string problems);
 
-    [LoggerMessage(EventId = 4005, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 5005, Level = LogLevel.Warning,
         Message = "The Host or Telemetry section changed; these settings are read at start only, so the running host keeps the ones it started with until a restart.")]
     private static partial void LogNeedsRestart(ILogger logger);
 }

@@ -62,6 +62,6 @@ internal sealed partial class InMemoryBrokerProvisioner(InMemoryBrokerRegistry r
         return authority.Length == 0 ? null : Uri.UnescapeDataString(authority);
     }
 
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Created the in-memory broker '{Broker}' named in the configuration (demo behaviour).")]
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Created the in-memory broker '{Broker}' named in the configuration (demo behaviour).")]
     private static partial void LogCreated(ILogger logger, string broker);
 }

@@ -50,7 +50,7 @@ public sealed partial class RefusedFileChanges
         }
     }
 
-    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning,
         Message = "Configuration file '{File}' changed but cannot be used: {Problem}. The configuration read before stays in force.")]
     private static partial void LogRefused(ILogger logger, string file, string problem);
 }

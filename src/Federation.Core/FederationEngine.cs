@@ -88,6 +88,9 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     public string? DownstreamBlocked => _supervisor.DownstreamBlocked;
 
     /// <inheritdoc />
+    public string? DownstreamTopologyUnobserved => _supervisor.DownstreamTopologyUnobserved;
+
+    /// <inheritdoc />
     public string? InstanceConflict => _supervisor.InstanceConflict;
 
     /// <summary>

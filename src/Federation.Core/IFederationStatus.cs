@@ -24,6 +24,13 @@ public interface IFederationStatus
     string? DownstreamBlocked => null;
 
     /// <summary>
+    /// While the connected downstream's topology cannot be observed as its URI asks (on NATS a <c>monitor-port</c> that
+    /// cannot be read, or that answers for another server), why; <see langword="null"/> otherwise. The links then stay
+    /// running, but nothing is federated for the exchanges, bindings or subscriptions that go unseen.
+    /// </summary>
+    string? DownstreamTopologyUnobserved => null;
+
+    /// <summary>
     /// While another live instance of the federation announces itself under this instance's <c>InstanceName</c> (an
     /// operator's mistake), what is wrong and how to fix it, naming the option and the name; <see langword="null"/> otherwise.
     /// Of the runs that share a name the one that started first runs the links and the others stand aside, running none

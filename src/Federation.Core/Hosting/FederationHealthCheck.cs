@@ -37,8 +37,9 @@ public sealed class FederationHealthCheck(IFederationStatus status) : IHealthChe
         var twice = links.Where(l => l.AlsoHeldBy is { Count: > 0 }).ToList();
         var doubled = links.Where(l => l.AlsoFederatedBy is { Count: > 0 }).ToList();
         var blocked = status.DownstreamBlocked;
+        var unobserved = status.DownstreamTopologyUnobserved;
         var conflict = status.InstanceConflict;
-        if (failed.Count == 0 && twice.Count == 0 && doubled.Count == 0 && blocked is null && conflict is null)
+        if (failed.Count == 0 && twice.Count == 0 && doubled.Count == 0 && blocked is null && unobserved is null && conflict is null)
         {
             return Task.FromResult(HealthCheckResult.Healthy($"{links.Count} link(s){DescribeWaiting(links)}, downstream connected as '{status.ClusterName}'.", data));
         }
@@ -57,6 +58,13 @@ public sealed class FederationHealthCheck(IFederationStatus status) : IHealthChe
             // Every link reads as running, yet nothing reaches the downstream; only the upstream queues' growth shows it.
             data["downstream_blocked"] = blocked;
             problems.Add($"The downstream broker blocks publishing ({blocked}): the links forward nothing until its resource alarm clears");
+        }
+
+        if (unobserved is not null)
+        {
+            // Every link reads as running, yet what goes unseen downstream (a NATS server's subscriptions) is not federated.
+            data["topology_unobserved"] = unobserved;
+            problems.Add($"The downstream's topology cannot be observed ({UriRedaction.RedactText(unobserved)}): nothing is federated for what goes unseen");
         }
 
         if (failed.Count > 0)

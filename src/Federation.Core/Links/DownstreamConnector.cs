@@ -38,6 +38,8 @@ internal sealed class DownstreamConnector
     private volatile string? _lastError;
     // The broker's reason while the current attempt's connection is blocked, and since when; written by the transport's thread.
     private volatile BlockedSince? _blocked;
+    // Why the session's connection cannot observe the downstream's topology (see ConnectionRequest.TopologyUnobserved), or null.
+    private volatile string? _unobserved;
 
     // The downstream URI, the configured cluster name and the effective one of the last session adopted: a new session with
     // the same configuration under another name (a server that names itself anew) is said, never silent.
@@ -91,6 +93,9 @@ internal sealed class DownstreamConnector
     /// <summary>Why the session's connection is blocked (a resource alarm on the broker), or null. Any thread.</summary>
     public string? BlockedReason => _session is null ? null : _blocked?.Reason;
 
+    /// <summary>Why the session's connection cannot observe the downstream's topology, or null. Any thread.</summary>
+    public string? TopologyUnobserved => _session is null ? null : _unobserved;
+
     /// <summary>Counts connect attempts; a topology change or a loss from an older one is stale.</summary>
     public int SessionNumber { get; private set; }
 
@@ -106,6 +111,7 @@ internal sealed class DownstreamConnector
         var uri = _definitions().DownstreamUri;
         var number = ++SessionNumber;
         _blocked = null;
+        _unobserved = null;
         var attempt = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
         _connectAttempt = attempt;
         _ = ConnectInBackgroundAsync(number, uri, attempt);
@@ -243,7 +249,18 @@ internal sealed class DownstreamConnector
         try
         {
             // In explicit mode the host declares the topology; the downstream broker is not observed (no management API needed).
-            var request = new ConnectionRequest(uri, "Federation supervisor", ObserveTopology: _observeTopology) { Blocked = reason => OnBlocked(number, uri, reason) };
+            var request = new ConnectionRequest(uri, "Federation supervisor", ObserveTopology: _observeTopology)
+            {
+                Blocked = reason => OnBlocked(number, uri, reason),
+                // The transport logs the cause itself; this only keeps it for the health check. An older attempt's is ignored.
+                TopologyUnobserved = reason =>
+                {
+                    if (number == SessionNumber)
+                    {
+                        _unobserved = reason is null ? null : PrintableText.Escape(reason);
+                    }
+                },
+            };
             connection = await ConnectDeadline.ConnectAsync(_transports.Resolve(uri), request, _time, attempt.Token).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // Every failure is handed to the loop, which logs it and retries.

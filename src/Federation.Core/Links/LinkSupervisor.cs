@@ -99,6 +99,9 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>Why the connected downstream blocks publishing (a resource alarm), or null. Any thread.</summary>
     public string? DownstreamBlocked => _downstream.BlockedReason;
 
+    /// <summary>Why the connected downstream's topology cannot be observed as its URI asks, or null. Any thread.</summary>
+    public string? DownstreamTopologyUnobserved => _downstream.TopologyUnobserved;
+
     /// <summary>See <see cref="IFederationStatus.InstanceConflict"/>.</summary>
     public string? InstanceConflict => _ownership?.NamesakeConflict;
 

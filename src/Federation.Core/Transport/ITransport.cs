@@ -103,6 +103,14 @@ public sealed record ConnectionRequest(string Uri, string ConnectionName, bool O
     /// </summary>
     public Action<string?>? Blocked { get; init; }
 
+    /// <summary>
+    /// Called, on any thread, when the transport cannot observe the downstream's topology as its URI asks (on NATS a
+    /// <c>monitor-port</c> that cannot be read, or that answers for another server), with the reason, and with null once
+    /// it can again. The connection and the links stay up meanwhile, but nothing is federated for what goes unseen, so
+    /// every link would read as healthy. Transports that cannot tell never call it.
+    /// </summary>
+    public Action<string?>? TopologyUnobserved { get; init; }
+
     /// <summary>Hides the credentials so the request can be logged.</summary>
     public override string ToString() => $"{UriRedaction.Redact(Uri)} ({ConnectionName})";
 }

@@ -38,7 +38,7 @@ internal sealed partial class NatsBrokerConnection : IBrokerConnection
     private Action? _reportNoLeases;
     private Action<string>? _reportEndpointName;
 
-    public NatsBrokerConnection(NatsConnection nats, NatsUriSettings settings, string displayUri, Leases.NatsKvLeases? leases = null, Action? reportNoLeases = null, Microsoft.Extensions.Logging.ILogger? logger = null, Action<string>? reportEndpointName = null)
+    public NatsBrokerConnection(NatsConnection nats, NatsUriSettings settings, string displayUri, Leases.NatsKvLeases? leases = null, Action? reportNoLeases = null, Microsoft.Extensions.Logging.ILogger? logger = null, Action<string>? reportEndpointName = null, Action<string?>? topologyUnobserved = null)
     {
         _nats = nats;
         _leases = leases;
@@ -50,7 +50,7 @@ internal sealed partial class NatsBrokerConnection : IBrokerConnection
         var (clusterName, source) = NatsClusterIdentity.Of(settings.ClusterName, nats.ServerInfo, settings.ServerUrl);
         _clusterName = clusterName;
         _reportEndpointName = source == NatsClusterIdentity.Source.Endpoint ? reportEndpointName : null;
-        _topology = new NatsTopologySource(settings, logger, displayUri, nats.ServerInfo?.Id);
+        _topology = new NatsTopologySource(settings, logger, displayUri, nats.ServerInfo?.Id, topologyUnobserved);
         _confirmer = new NatsPublishConfirmer(nats, _completion.Task);
         nats.ConnectionDisconnected += OnDisconnectedAsync;
         nats.MessageDropped += OnMessageDroppedAsync;

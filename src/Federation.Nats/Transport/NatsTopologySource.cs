@@ -40,15 +40,21 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly string _displayUri;
     private readonly string? _serverId;
+    private readonly Action<string?>? _unobserved;
     private bool _monitorFailing;
     private bool _monitorChecked;
+    // Why the interest read is not this server's (set once per connection, by the /varz check), and why it cannot be read now.
+    private string? _otherServer;
+    private string? _unreadable;
 
     /// <param name="settings">The connection's URI settings.</param>
     /// <param name="logger">Where an unreadable monitoring endpoint is reported, once per episode.</param>
     /// <param name="displayUri">The connection's redacted URI, for the log.</param>
     /// <param name="serverId">The id of the server the connection uses, to check that <c>monitor-port</c> is that server's.</param>
-    public NatsTopologySource(NatsUriSettings settings, ILogger? logger = null, string displayUri = "", string? serverId = null)
+    /// <param name="unobserved">Told why the interest cannot be observed (see <see cref="ConnectionRequest.TopologyUnobserved"/>), and null once it can.</param>
+    public NatsTopologySource(NatsUriSettings settings, ILogger? logger = null, string displayUri = "", string? serverId = null, Action<string?>? unobserved = null)
     {
+        _unobserved = unobserved;
         _settings = settings;
         _logger = logger ?? NullLogger.Instance;
         _displayUri = displayUri;
@@ -189,6 +195,7 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
                 {
                     _monitorFailing = false;
                     NatsTopologyLog.MonitorReadable(_logger, _displayUri, _settings.MonitorPort!.Value);
+                    Unobserved(unreadable: null);
                 }
 
                 _firstPoll!.TrySetResult();
@@ -206,6 +213,7 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
                     _monitorFailing = true;
                     var reason = ex is OperationCanceledException ? "no answer within 5 s" : UriRedaction.RedactText(ex.Message);
                     NatsTopologyLog.MonitorUnreadable(_logger, _displayUri, _settings.MonitorPort!.Value, reason);
+                    Unobserved($"monitor-port {_settings.MonitorPort!.Value} cannot be read: {reason}");
                 }
 
                 _firstPoll!.TrySetResult();
@@ -244,7 +252,16 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
         {
             var name = varz.RootElement.TryGetProperty("server_name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
             NatsTopologyLog.MonitorOfAnotherServer(_logger, _displayUri, _settings.MonitorPort!.Value, name ?? monitored, _serverId);
+            _otherServer = $"monitor-port {_settings.MonitorPort!.Value} answers for server '{name ?? monitored}', not for the one this connection uses";
+            Unobserved(_unreadable);
         }
+    }
+
+    /// <summary>Tells the engine what keeps the interest from being observed (another server's endpoint first), or null. Poll loop only.</summary>
+    private void Unobserved(string? unreadable)
+    {
+        _unreadable = unreadable;
+        _unobserved?.Invoke(_otherServer ?? _unreadable);
     }
 
     private async Task<List<(long Cid, string Sid, string Subject)>> ReadInterestAsync(CancellationToken token)

@@ -175,7 +175,7 @@ public sealed class NatsTransport : ITransport
                 NatsIdentityLog.ClusterNameFromEndpoint(logger, display, name);
             }
         };
-        var core = new NatsBrokerConnection(client, settings, display, leases, reportNoLeases, logger, reportEndpointName) { AckFloors = _ackFloors };
+        var core = new NatsBrokerConnection(client, settings, display, leases, reportNoLeases, logger, reportEndpointName, request.TopologyUnobserved) { AckFloors = _ackFloors };
         return settings.JetStream is null ? core : await JetStream.JetStreamBrokerConnection.CreateAsync(core, settings, request, core.Client, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -30,9 +30,10 @@ internal sealed class ExchangeBindings
     {
         lock (_lock)
         {
-            if (_tracker.Remove(binding))
+            // The unbind is written from the form the group was bound with, not from this removal's (see BindingTracker).
+            if (_tracker.Remove(binding, out var closed))
             {
-                Broadcast(new BindingCommand(false, new BindingGroupKey(binding.RoutingKey, binding.Arguments)));
+                Broadcast(new BindingCommand(false, closed));
             }
         }
     }
@@ -54,22 +55,16 @@ internal sealed class ExchangeBindings
     {
         lock (_lock)
         {
-            var before = new HashSet<BindingGroupKey>(_tracker.Groups);
-            _tracker.Clear();
-            foreach (var binding in bindings)
-            {
-                _tracker.Add(binding);
-            }
+            var (opened, closed) = _tracker.ReplaceAll(bindings);
 
             // Binds before unbinds: a message that both an old and a new group match keeps a route upstream throughout
             // (an upstream queue takes one copy however many of its bindings match).
-            var after = new HashSet<BindingGroupKey>(_tracker.Groups);
-            foreach (var added in after.Where(g => !before.Contains(g)))
+            foreach (var added in opened)
             {
                 Broadcast(new BindingCommand(true, added));
             }
 
-            foreach (var gone in before.Where(g => !after.Contains(g)))
+            foreach (var gone in closed)
             {
                 Broadcast(new BindingCommand(false, gone));
             }

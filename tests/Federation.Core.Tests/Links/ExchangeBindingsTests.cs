@@ -52,4 +52,36 @@ public sealed class ExchangeBindingsTests
             [new BindingCommand(true, new BindingGroupKey("#", null)), new BindingCommand(false, new BindingGroupKey("eu.*", null))],
             Drain(feed));
     }
+
+    [Fact]
+    public void A_group_is_unbound_in_the_form_it_was_bound_with_whatever_form_its_removal_arrives_in()
+    {
+        // The management API's snapshot gives x-bound-from's hops as a long, fields in its own order; the event exchange
+        // gives the broker's short. RabbitMQ unbinds only on exactly the bound arguments, so the unbind must be the bind's.
+        var bindings = new ExchangeBindings();
+        var feed = new BindingFeed();
+        bindings.AttachForReplay(feed);
+        var fromSnapshot = BoundFrom(new Dictionary<string, object?> { ["cluster-name"] = "c", ["exchange"] = "/:x B", ["hops"] = 2L, ["vhost"] = "/" });
+        var fromEvent = BoundFrom(new Dictionary<string, object?> { ["cluster-name"] = "c", ["vhost"] = "/", ["exchange"] = "/:x B", ["hops"] = (short)2 });
+
+        bindings.ReplaceAll([new BindingSpec("orders", "federation: x -> c B", BindingDestinationKind.Exchange, "k", fromSnapshot)]);
+        bindings.Remove(new BindingSpec("orders", "federation: x -> c B", BindingDestinationKind.Exchange, "k", fromEvent));
+        var commands = Drain(feed);
+
+        Assert.Equal(2, commands.Count);
+        Assert.False(commands[1].Add);
+        Assert.Same(fromSnapshot, commands[1].Group.Arguments);
+
+        // And a resync that reads an open group in another form keeps the form it was bound with.
+        bindings.Add(new BindingSpec("orders", "federation: x -> c B", BindingDestinationKind.Exchange, "k", fromEvent));
+        bindings.ReplaceAll([new BindingSpec("orders", "federation: x -> c B", BindingDestinationKind.Exchange, "k", fromSnapshot)]);
+        bindings.Remove(new BindingSpec("orders", "federation: x -> c B", BindingDestinationKind.Exchange, "k", fromSnapshot));
+        commands = Drain(feed);
+
+        Assert.Equal(2, commands.Count);
+        Assert.Same(fromEvent, commands[1].Group.Arguments);
+    }
+
+    private static Dictionary<string, object?> BoundFrom(Dictionary<string, object?> entry) =>
+        new(StringComparer.Ordinal) { ["x-bound-from"] = new List<object?> { entry } };
 }

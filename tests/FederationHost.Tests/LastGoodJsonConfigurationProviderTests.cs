@@ -133,7 +133,7 @@ public sealed class LastGoodJsonConfigurationProviderTests : IDisposable
     public void Refused_changes_reported_before_a_logger_exists_are_logged_when_it_is_attached()
     {
         var refused = new RefusedFileChanges();
-        refused.Report("/etc/fed/appsettings.json", "not valid JSON: oops");
+        refused.Report("/etc/fed/appsettings.json", "not valid JSON: oops, LineNumber: 0 | BytePositionInLine: 0.");
         var logs = new CapturedLogs();
 
         refused.LogTo(logs.CreateLogger("late"));
@@ -143,6 +143,7 @@ public sealed class LastGoodJsonConfigurationProviderTests : IDisposable
         Assert.Equal(5003, warning.EventId.Id);
         Assert.Contains("/etc/fed/appsettings.json", warning.Message, StringComparison.Ordinal);
         Assert.Contains("not valid JSON: oops", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("BytePositionInLine: 0. The configuration read before stays in force.", warning.Message, StringComparison.Ordinal);
     }
 
     [Fact]

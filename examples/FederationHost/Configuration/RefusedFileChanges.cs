@@ -50,7 +50,10 @@ public sealed partial class RefusedFileChanges
         }
     }
 
+    // A JSON reader's message ends with a full stop of its own, and the message adds one.
+    private static void LogRefused(ILogger logger, string file, string problem) => LogRefusedChange(logger, file, problem.TrimEnd().TrimEnd('.'));
+
     [LoggerMessage(EventId = 5003, Level = LogLevel.Warning,
         Message = "Configuration file '{File}' changed but cannot be used: {Problem}. The configuration read before stays in force.")]
-    private static partial void LogRefused(ILogger logger, string file, string problem);
+    private static partial void LogRefusedChange(ILogger logger, string file, string problem);
 }

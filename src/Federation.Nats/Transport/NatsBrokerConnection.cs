@@ -50,7 +50,7 @@ internal sealed partial class NatsBrokerConnection : IBrokerConnection
         var (clusterName, source) = NatsClusterIdentity.Of(settings.ClusterName, nats.ServerInfo, settings.ServerUrl);
         _clusterName = clusterName;
         _reportEndpointName = source == NatsClusterIdentity.Source.Endpoint ? reportEndpointName : null;
-        _topology = new NatsTopologySource(settings, logger, displayUri, nats.ServerInfo?.Id, topologyUnobserved);
+        _topology = new NatsTopologySource(settings, logger, displayUri, nats.ServerInfo?.Id, topologyUnobserved, nats.ServerInfo?.Name);
         _confirmer = new NatsPublishConfirmer(nats, _completion.Task);
         nats.ConnectionDisconnected += OnDisconnectedAsync;
         nats.MessageDropped += OnMessageDroppedAsync;

@@ -40,6 +40,8 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly string _displayUri;
     private readonly string? _serverId;
+    // How the log names the server this connection uses: the same kind of name as the other server's (server_name when set).
+    private readonly string? _serverName;
     private readonly Action<string?>? _unobserved;
     private bool _monitorFailing;
     private bool _monitorChecked;
@@ -51,9 +53,11 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
     /// <param name="logger">Where an unreadable monitoring endpoint is reported, once per episode.</param>
     /// <param name="displayUri">The connection's redacted URI, for the log.</param>
     /// <param name="serverId">The id of the server the connection uses, to check that <c>monitor-port</c> is that server's.</param>
+    /// <param name="serverName">The <c>server_name</c> of that server, to name it in the log as the other server is named.</param>
     /// <param name="unobserved">Told why the interest cannot be observed (see <see cref="ConnectionRequest.TopologyUnobserved"/>), and null once it can.</param>
-    public NatsTopologySource(NatsUriSettings settings, ILogger? logger = null, string displayUri = "", string? serverId = null, Action<string?>? unobserved = null)
+    public NatsTopologySource(NatsUriSettings settings, ILogger? logger = null, string displayUri = "", string? serverId = null, Action<string?>? unobserved = null, string? serverName = null)
     {
+        _serverName = string.IsNullOrEmpty(serverName) ? serverId : serverName;
         _unobserved = unobserved;
         _settings = settings;
         _logger = logger ?? NullLogger.Instance;
@@ -251,7 +255,7 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
             && id.GetString() is { } monitored && monitored != _serverId)
         {
             var name = varz.RootElement.TryGetProperty("server_name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
-            NatsTopologyLog.MonitorOfAnotherServer(_logger, _displayUri, _settings.MonitorPort!.Value, name ?? monitored, _serverId);
+            NatsTopologyLog.MonitorOfAnotherServer(_logger, _displayUri, _settings.MonitorPort!.Value, name ?? monitored, name is null ? _serverId : _serverName ?? _serverId);
             _otherServer = $"monitor-port {_settings.MonitorPort!.Value} answers for server '{name ?? monitored}', not for the one this connection uses";
             Unobserved(_unreadable);
         }

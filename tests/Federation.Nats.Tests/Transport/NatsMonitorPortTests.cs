@@ -69,6 +69,7 @@ public sealed class NatsMonitorPortTests : IAsyncLifetime
         await connection.Topology!.GetSnapshotAsync(CancellationToken.None);
 
         await EventuallyAsync(() => logs.Text.Contains("answers for server 'someone-else'", StringComparison.Ordinal), () => logs.Text);
+        Assert.Contains("not for 'monitored'", logs.Text, StringComparison.Ordinal);
         Assert.Contains("answers for server 'someone-else'", Volatile.Read(ref unobserved) ?? string.Empty, StringComparison.Ordinal);
     }
 

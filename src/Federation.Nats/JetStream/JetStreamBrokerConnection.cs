@@ -483,6 +483,8 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     /// A new consumer delivers what arrives from now on, unless this process attached it before on this incarnation of
     /// the stream: then it was deleted under the link (by hand), and it is created again right after the last stream
     /// sequence the link settled (see <see cref="JetStreamAckFloor"/>), so that what is still in the stream is not skipped.
+    /// On a stream this connection has just created for the link, it delivers everything: what the stream captured between
+    /// its creation and the consumer's (until 6 Dec 2026 skipped: 23 messages of a black-box run's switch to JetStream).
     /// </remarks>
     private async ValueTask<(INatsJSConsumer Consumer, JetStreamAckFloor Floor)> EnsureConsumerAsync(string stream, JetStreamQueue queue, CancellationToken cancellationToken)
     {
@@ -526,7 +528,9 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             Description = $"Federation queue '{queue.Name}'",
             AckPolicy = ConsumerConfigAckPolicy.Explicit,
             AckWait = _settings.AckWait,
-            DeliverPolicy = known is null ? ConsumerConfigDeliverPolicy.New : ConsumerConfigDeliverPolicy.ByStartSequence,
+            DeliverPolicy = known is not null ? ConsumerConfigDeliverPolicy.ByStartSequence
+                : _streams.CreatedHere(stream, streamCreated) ? ConsumerConfigDeliverPolicy.All
+                : ConsumerConfigDeliverPolicy.New,
             OptStartSeq = resumeAt,
             MaxDeliver = -1,
         };
@@ -546,6 +550,11 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             // the link is back would never reach the consumer, which starts at new messages: the link runs with the limit.
             consumer = await _js.CreateOrUpdateConsumerAsync(stream, config with { MaxAckPending = 0 }, cancellationToken).ConfigureAwait(false);
             _minimums.CreatedWithoutRaise(stream, queue, consumer, ex);
+        }
+        catch (NatsJSApiException ex) when (ex.Error.ErrCode == JetStreamErrors.DeliverPolicyNotUpdatable)
+        {
+            // Another instance created it a moment before, starting elsewhere (this one created the stream and starts at its
+            // first message): that consumer is the link's now, and its start stands; read back and raised below.
         }
 
         consumer = await _minimums.RaiseAsync(stream, queue, await _js.GetConsumerAsync(stream, queue.ConsumerName, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);

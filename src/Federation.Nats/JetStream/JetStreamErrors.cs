@@ -22,6 +22,9 @@ internal static class JetStreamErrors
     /// <summary>JetStream's <c>err_code</c> for "consumer max ack pending exceeds system limit" (the server's or the account's <c>max_ack_pending</c>).</summary>
     public const int MaxAckPendingOverLimit = 10121;
 
+    /// <summary>"deliver policy can not be updated": a create met a consumer of that name that another instance created a moment before with another start.</summary>
+    public const int DeliverPolicyNotUpdatable = 10012;
+
     /// <summary>
     /// Maps a failed JetStream API call (<paramref name="what"/>, for the message) on <paramref name="displayUri"/>; the
     /// server's and the client's texts lose the credentials of <paramref name="auth"/>.

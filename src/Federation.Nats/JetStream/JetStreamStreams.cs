@@ -28,6 +28,14 @@ namespace Federation.Nats.JetStream;
 internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings settings, string displayUri, Action<string, string, ICollection<string>>? captured = null)
 {
     private readonly ConcurrentDictionary<string, Task<string>> _ensured = new(StringComparer.Ordinal);
+    // The streams this connection created, by name, with when the server says it created them (one incarnation each).
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _createdHere = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Whether this connection created the stream's incarnation that was created at <paramref name="created"/>: what it
+    /// holds was captured for the link since then, none of it forwarded yet.
+    /// </summary>
+    public bool CreatedHere(string stream, DateTimeOffset created) => _createdHere.TryGetValue(stream, out var at) && at == created;
 
     /// <summary>Forgets what was ensured: the next <see cref="EnsureAsync"/> of each exchange looks the stream up again (and creates it when it is the link's own).</summary>
     public void Forget() => _ensured.Clear();
@@ -95,7 +103,8 @@ internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings s
         };
         try
         {
-            await js.CreateStreamAsync(config, CancellationToken.None).ConfigureAwait(false);
+            var made = await js.CreateStreamAsync(config, CancellationToken.None).ConfigureAwait(false);
+            _createdHere[name] = made.Info.Created;
             captured?.Invoke(exchange, name, subjects);
             return name;
         }

@@ -124,6 +124,39 @@ public sealed class JetStreamStreamRecreationTests(ITestOutputHelper output) : J
         Assert.Equal(Enumerable.Range(0, Batch), (await JetStreamTestKit.ReadAllAsync(Downstream, Named, Batch)).Order());
     }
 
+    [Fact]
+    public async Task What_a_stream_the_link_creates_captures_before_the_links_consumer_exists_crosses_too()
+    {
+        // Published without pause from before the link starts: the stream the link creates captures some of it before
+        // the link's consumer exists (a consumer that starts at new messages skipped those).
+        using var publishing = new CancellationTokenSource();
+        var published = 0;
+        var publisher = Task.Run(async () =>
+        {
+            await using var nats = new NatsConnection(new NatsOpts { Url = Upstream.Url, Name = "test-producer" });
+            while (!publishing.IsCancellationRequested)
+            {
+                var i = published++;
+                await nats.PublishAsync($"{Exchange}.{(i % 10).ToString(CultureInfo.InvariantCulture)}", System.Text.Encoding.ASCII.GetBytes(i.ToString(CultureInfo.InvariantCulture)));
+                if (i % 50 == 0)
+                {
+                    await nats.PingAsync();
+                }
+            }
+        });
+
+        var engine = StartEngine();
+        await WaitForConsumerAsync(engine);
+        await publishing.CancelAsync();
+        await publisher;
+
+        // Everything the upstream stream holds (what it captured from its creation on) reaches the downstream stream.
+        var captured = (await JetStreamTestKit.ReadAllTextAsync(Upstream, Stream)).Select(int.Parse).ToList();
+        Assert.NotEmpty(captured);
+        await WaitForCountAsync(engine, captured.Count);
+        Assert.Equal(captured.Order(), (await JetStreamTestKit.ReadAllAsync(Downstream, Stream, captured.Count)).Order());
+    }
+
     private FederationEngine StartEngine(string downstreamExtra = "")
     {
         var options = new FederationOptions

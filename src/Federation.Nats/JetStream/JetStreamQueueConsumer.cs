@@ -17,8 +17,10 @@ namespace Federation.Nats.JetStream;
 /// <see cref="JetStreamMessageIdentity"/>), so that a JetStream downstream drops a redelivery within its duplicate window,
 /// across any number of hops, and never a new message of a re-created stream that reuses a sequence.</para>
 /// <para>The delivery tag is this consumer's own counter; an ack with <c>multiple</c> acks each message up to the tag. At most
-/// <see cref="ConsumerOptions.Prefetch"/> deliveries are unacknowledged. On disposal, unacknowledged deliveries are nak'ed
-/// so that the next consumer gets them at once rather than after the ack wait.</para>
+/// <see cref="ConsumerOptions.Prefetch"/> deliveries are unacknowledged. On disposal, unacknowledged deliveries, and the
+/// message held waiting for room among them, are nak'ed so that the next consumer gets them at once rather than after the
+/// ack wait. Messages the client had pulled and not yet handed over are dropped with the consume, unseen: those come back
+/// only after the ack wait (NATS.Client 3.3.2 has no public way to end a consume and still read them).</para>
 /// </remarks>
 internal sealed class JetStreamQueueConsumer : IMessageConsumer
 {
@@ -47,6 +49,10 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     private readonly Task _loop;
     private readonly Task _keeper;
     private ulong _tag;
+
+    /// <summary>The message the loop held, waiting for room in the window, when it stopped (see <see cref="DisposeAsync"/>).</summary>
+    private INatsJSMsg<byte[]>? _held;
+
     private JetStreamAckFloor? _floor;
 
     public JetStreamQueueConsumer(JetStreamQueue queue, ConsumerOptions options, DeliveryHandler handler, string displayUri, NatsOpts? auth, Task connectionCompletion, JetStreamConsumerMinimums? minimums = null)
@@ -139,8 +145,15 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
         }
 
         // What the engine did not acknowledge goes back now; if the connection is gone, the server redelivers it after the ack wait.
+        // After the loop ended, the one it held is read safely; it is the latest, so it goes back last.
+        var unsettled = Take(ulong.MaxValue, multiple: true);
+        if (Interlocked.Exchange(ref _held, null) is { } held)
+        {
+            unsettled.Add(held);
+        }
+
         using var timeout = new CancellationTokenSource(NakTimeout);
-        foreach (var message in Take(ulong.MaxValue, multiple: true))
+        foreach (var message in unsettled)
         {
             try
             {
@@ -250,7 +263,17 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
                 {
                     if (_window is not null)
                     {
-                        await _window.WaitAsync(token).ConfigureAwait(false);
+                        try
+                        {
+                            await _window.WaitAsync(token).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            // Stopped while it waited for room: taken from the client, but neither handed on nor in
+                            // _unacked, it was never nak'ed and came back only after the ack wait. It goes back with them.
+                            Volatile.Write(ref _held, message);
+                            throw;
+                        }
                     }
 
                     tag = ++_tag;

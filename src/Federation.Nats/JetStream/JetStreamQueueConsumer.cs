@@ -17,10 +17,10 @@ namespace Federation.Nats.JetStream;
 /// <see cref="JetStreamMessageIdentity"/>), so that a JetStream downstream drops a redelivery within its duplicate window,
 /// across any number of hops, and never a new message of a re-created stream that reuses a sequence.</para>
 /// <para>The delivery tag is this consumer's own counter; an ack with <c>multiple</c> acks each message up to the tag. At most
-/// <see cref="ConsumerOptions.Prefetch"/> deliveries are unacknowledged. On disposal, unacknowledged deliveries, and the
-/// message held waiting for room among them, are nak'ed so that the next consumer gets them at once rather than after the
-/// ack wait. Messages the client had pulled and not yet handed over are dropped with the consume, unseen: those come back
-/// only after the ack wait (NATS.Client 3.3.2 has no public way to end a consume and still read them).</para>
+/// <see cref="ConsumerOptions.Prefetch"/> deliveries are unacknowledged. On disposal, unacknowledged deliveries, the message
+/// held waiting for room among them and whatever the last pull still brought are nak'ed, in stream order, so that the next
+/// consumer gets them at once rather than after the ack wait. It pulls with fetches, not the client's consume, so that a
+/// stop can read its last pull to the end (see <see cref="RunAsync"/>).</para>
 /// </remarks>
 internal sealed class JetStreamQueueConsumer : IMessageConsumer
 {
@@ -31,10 +31,17 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     private static readonly TimeSpan ConsumerDeletedSettle = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// The server's heartbeat interval on a waiting pull; the client reports a timeout after two missed ones. Short, because
-    /// missing heartbeats are how a consumer deleted between two pulls shows (see <see cref="CheckStillThereAsync"/>).
+    /// How long one pull waits for messages. Short, because a stop waits for the current pull to end (see <see cref="RunAsync"/>);
+    /// an idle link makes one pull a period.
     /// </summary>
-    private static readonly TimeSpan IdleHeartbeat = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan FetchExpires = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The server's heartbeat interval on a waiting pull (at most half of <see cref="FetchExpires"/>, as the client
+    /// requires); the client reports a timeout after two missed ones. Missing heartbeats are how a consumer deleted between
+    /// two pulls shows (see <see cref="CheckStillThereAsync"/>).
+    /// </summary>
+    private static readonly TimeSpan IdleHeartbeat = TimeSpan.FromMilliseconds(500);
 
     private readonly JetStreamQueue _queue;
     private readonly ConsumerOptions _options;
@@ -46,13 +53,12 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     private readonly SemaphoreSlim? _window;
     private readonly Lock _lock = new();
     private readonly SortedDictionary<ulong, INatsJSMsg<byte[]>> _unacked = [];
+
+    /// <summary>Taken from the client but never handed on, when the consumer stopped (see <see cref="RunAsync"/>).</summary>
+    private readonly List<INatsJSMsg<byte[]>> _returned = [];
     private readonly Task _loop;
     private readonly Task _keeper;
     private ulong _tag;
-
-    /// <summary>The message the loop held, waiting for room in the window, when it stopped (see <see cref="DisposeAsync"/>).</summary>
-    private INatsJSMsg<byte[]>? _held;
-
     private JetStreamAckFloor? _floor;
 
     public JetStreamQueueConsumer(JetStreamQueue queue, ConsumerOptions options, DeliveryHandler handler, string displayUri, NatsOpts? auth, Task connectionCompletion, JetStreamConsumerMinimums? minimums = null)
@@ -145,15 +151,16 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
         }
 
         // What the engine did not acknowledge goes back now; if the connection is gone, the server redelivers it after the ack wait.
-        // After the loop ended, the one it held is read safely; it is the latest, so it goes back last.
-        var unsettled = Take(ulong.MaxValue, multiple: true);
-        if (Interlocked.Exchange(ref _held, null) is { } held)
+        // After the consume ended, so that none of them is redelivered to it; in stream order, as the next consumer should get them.
+        List<INatsJSMsg<byte[]>> returned;
+        lock (_lock)
         {
-            unsettled.Add(held);
+            returned = [.. _returned];
+            _returned.Clear();
         }
 
         using var timeout = new CancellationTokenSource(NakTimeout);
-        foreach (var message in unsettled)
+        foreach (var message in Take(ulong.MaxValue, multiple: true).Concat(returned).OrderBy(m => m.Metadata?.Sequence.Stream ?? 0))
         {
             try
             {
@@ -221,83 +228,39 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
             var attachment = await _queue.Attached.WaitAsync(token).ConfigureAwait(false);
             var exchange = attachment.Exchange;
             Volatile.Write(ref _floor, attachment.Floor);
-            var options = new NatsJSConsumeOpts
+            // Pulls that end on their own (a fetch ends when its batch is full or after FetchExpires), not the client's
+            // consume: a consume can only be cancelled, and that dropped unseen what it had pulled and not yet handed over,
+            // neither acknowledged nor nak'ed, so the server gave it back only after the ack wait, out of order. On a
+            // stop, no new pull is made and the current one is read to its end: what it brings goes back (DisposeAsync).
+            var fetch = new NatsJSFetchOpts
             {
                 MaxMsgs = _options.Prefetch > 0 ? _options.Prefetch : UnlimitedPull,
+                Expires = FetchExpires,
                 IdleHeartbeat = IdleHeartbeat,
                 NotificationHandler = (notification, _) => notification is NatsJSTimeoutNotification ? CheckStillThereAsync(attachment) : Task.CompletedTask,
             };
-            await foreach (var message in attachment.Consumer.ConsumeAsync(NatsRawSerializer<byte[]>.Default, options, token).ConfigureAwait(false))
+            while (!token.IsCancellationRequested)
             {
-                // Taken on: until it is settled, a consumer created again after a deletion must start at it (or before).
-                if (message.Metadata is { } taken)
+                await foreach (var message in attachment.Consumer.FetchAsync(fetch, NatsRawSerializer<byte[]>.Default, CancellationToken.None).ConfigureAwait(false))
                 {
-                    attachment.Floor.Delivered(taken.Sequence.Stream);
-                }
-
-                if (!NatsSubjectMapping.TryGetRoutingKey(exchange, message.Subject, out var routingKey) || !_queue.Routes(exchange, routingKey))
-                {
-                    // Captured by the stream, but no binding of this queue wants it (as an AMQP queue would never have got it).
-                    await message.AckAsync(cancellationToken: token).ConfigureAwait(false);
-                    Settled(message);
-                    continue;
-                }
-
-                // Mapped before the message is taken on: one whose headers cannot be mapped is settled here, as a drop,
-                // and never becomes a delivery the engine would have to settle (or one held unacknowledged for good).
-                if (!TryMap(message, exchange, routingKey, out var properties))
-                {
-                    await message.AckTerminateAsync(cancellationToken: token).ConfigureAwait(false);
-                    Settled(message);
-                    continue;
-                }
-
-                ulong tag;
-                if (_options.AutoAck)
-                {
-                    await message.AckAsync(cancellationToken: token).ConfigureAwait(false);
-                    Settled(message);
-                    tag = ++_tag;
-                }
-                else
-                {
-                    if (_window is not null)
+                    if (token.IsCancellationRequested)
                     {
-                        try
-                        {
-                            await _window.WaitAsync(token).ConfigureAwait(false);
-                        }
-                        catch (OperationCanceledException)
-                        {
-                            // Stopped while it waited for room: taken from the client, but neither handed on nor in
-                            // _unacked, it was never nak'ed and came back only after the ack wait. It goes back with them.
-                            Volatile.Write(ref _held, message);
-                            throw;
-                        }
+                        Return(message);
+                        continue;
                     }
 
-                    tag = ++_tag;
-                    lock (_lock)
+                    try
                     {
-                        _unacked.Add(tag, message);
+                        await TakeOnAsync(message, attachment, exchange, token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (token.IsCancellationRequested)
+                    {
+                        // Stopped in the handler (the delivery is in _unacked) or waiting for room (TakeOnAsync returned it).
                     }
                 }
-
-                var metadata = message.Metadata;
-                if (metadata is { } known && !HasMessageId(properties))
-                {
-                    (properties.Headers ??= new Dictionary<string, object?>(StringComparer.Ordinal))[JetStreamHeaders.MessageId] =
-                        JetStreamMessageIdentity.Of(attachment.Upstream, known, message.ReplyTo);
-                }
-
-                var delivery = new Delivery(tag, metadata?.NumDelivered > 1, exchange, routingKey, properties, message.Data ?? []);
-                await _handler(delivery, token).ConfigureAwait(false);
             }
 
-            if (!token.IsCancellationRequested)
-            {
-                _completion.TrySetException(new ConnectionLostException($"The JetStream consumer '{_queue.ConsumerName}' on {_displayUri} stopped."));
-            }
+            token.ThrowIfCancellationRequested();
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -329,6 +292,82 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
         catch (Exception ex)
         {
             _completion.TrySetException(JetStreamErrors.Map(ex, $"consume with '{_queue.ConsumerName}'", _displayUri, _auth));
+        }
+    }
+
+    /// <summary>Takes on one message the client handed over: settles it at once, or hands it to the handler.</summary>
+    private async Task TakeOnAsync(INatsJSMsg<byte[]> message, JetStreamAttachment attachment, string exchange, CancellationToken token)
+    {
+        // Taken on: until it is settled, a consumer created again after a deletion must start at it (or before).
+        if (message.Metadata is { } taken)
+        {
+            attachment.Floor.Delivered(taken.Sequence.Stream);
+        }
+
+        if (!NatsSubjectMapping.TryGetRoutingKey(exchange, message.Subject, out var routingKey) || !_queue.Routes(exchange, routingKey))
+        {
+            // Captured by the stream, but no binding of this queue wants it (as an AMQP queue would never have got it).
+            await message.AckAsync(cancellationToken: token).ConfigureAwait(false);
+            Settled(message);
+            return;
+        }
+
+        // Mapped before the message is taken on: one whose headers cannot be mapped is settled here, as a drop,
+        // and never becomes a delivery the engine would have to settle (or one held unacknowledged for good).
+        if (!TryMap(message, exchange, routingKey, out var properties))
+        {
+            await message.AckTerminateAsync(cancellationToken: token).ConfigureAwait(false);
+            Settled(message);
+            return;
+        }
+
+        ulong tag;
+        if (_options.AutoAck)
+        {
+            await message.AckAsync(cancellationToken: token).ConfigureAwait(false);
+            Settled(message);
+            tag = ++_tag;
+        }
+        else
+        {
+            if (_window is not null)
+            {
+                try
+                {
+                    await _window.WaitAsync(token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Stopped while it waited for room: neither handed on nor in _unacked, it goes back with the rest.
+                    Return(message);
+                    throw;
+                }
+            }
+
+            tag = ++_tag;
+            lock (_lock)
+            {
+                _unacked.Add(tag, message);
+            }
+        }
+
+        var metadata = message.Metadata;
+        if (metadata is { } known && !HasMessageId(properties))
+        {
+            (properties.Headers ??= new Dictionary<string, object?>(StringComparer.Ordinal))[JetStreamHeaders.MessageId] =
+                JetStreamMessageIdentity.Of(attachment.Upstream, known, message.ReplyTo);
+        }
+
+        var delivery = new Delivery(tag, metadata?.NumDelivered > 1, exchange, routingKey, properties, message.Data ?? []);
+        await _handler(delivery, token).ConfigureAwait(false);
+    }
+
+    /// <summary>Keeps a message taken from the client but not handed on, for <see cref="DisposeAsync"/> to nak.</summary>
+    private void Return(INatsJSMsg<byte[]> message)
+    {
+        lock (_lock)
+        {
+            _returned.Add(message);
         }
     }
 

@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using Federation.Core.Transport;
+using Federation.Nats.Transport;
+using Federation.Testing.Brokers;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using Xunit.Abstractions;
+
+namespace Federation.Nats.Tests.JetStream;
+
+/// <summary>
+/// A durable link restarted under traffic (a reload, or the restart endpoint) stops its consumer and starts another on the
+/// same durable consumer: what the stopped one had taken from the server, handed on or not, must come back to the next one
+/// at once. Messages the client had pulled but the consumer had not yet read were neither acknowledged nor nak'ed, and came
+/// back only after the ack wait, out of order.
+/// </summary>
+public sealed class JetStreamConsumerRestartTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int Restarts = 3;
+
+    /// <summary>Far longer than <see cref="Settle"/>: a message that waited for it cannot pass for a prompt one.</summary>
+    private const int AckWaitMs = 60_000;
+
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private NatsServerProcess _server = null!;
+
+    public async Task InitializeAsync() => _server = await NatsServerProcess.StartJetStreamAsync("js-restart");
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(50)]
+    [InlineData(1000)]
+    public async Task A_consumer_restarted_under_traffic_gets_every_message_back_at_once_not_after_the_ack_wait(int prefetch)
+    {
+        var connection = await new NatsTransport().ConnectAsync(
+            new ConnectionRequest($"{_server.Url}?cluster-name=U&jetstream=true&ack-wait-ms={AckWaitMs.ToString(CultureInfo.InvariantCulture)}", "Federation link test"), CancellationToken.None);
+        await using var _ = connection;
+        await connection.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
+        await connection.DeclareExchangeAsync(new ExchangeSpec("orders", ExchangeSpec.Types.Topic), CancellationToken.None);
+        await connection.DeclareExchangeAsync(new ExchangeSpec("q A", ExchangeSpec.Types.Fanout, Internal: true), CancellationToken.None);
+        await connection.BindAsync(new BindingSpec("q A", "q", BindingDestinationKind.Queue, ""), noWait: false, CancellationToken.None);
+        await connection.BindAsync(new BindingSpec("orders", "q A", BindingDestinationKind.Exchange, "#"), noWait: false, CancellationToken.None);
+
+        var received = new ConcurrentDictionary<int, int>();
+        IMessageConsumer? current = null;
+        ValueTask<IMessageConsumer> StartAsync() => connection.ConsumeAsync(
+            "q",
+            new ConsumerOptions(prefetch),
+            async (delivery, token) =>
+            {
+                received.AddOrUpdate(int.Parse(Encoding.ASCII.GetString(delivery.Body.Span), CultureInfo.InvariantCulture), 1, (_, n) => n + 1);
+                await Volatile.Read(ref current)!.AckAsync(delivery.DeliveryTag, multiple: false, token);
+            },
+            CancellationToken.None);
+
+        Volatile.Write(ref current, await StartAsync());
+        using var stopProducing = new CancellationTokenSource();
+        var published = 0;
+        var producer = Task.Run(async () =>
+        {
+            await using var nats = new NatsConnection(new NatsOpts { Url = _server.Url, Name = "test-producer" });
+            var js = new NatsJSContext(nats);
+            while (!stopProducing.IsCancellationRequested)
+            {
+                // About 500 a second: steady traffic, as in a real link, so that the client always has messages in flight.
+                for (var i = 0; i < 5; i++)
+                {
+                    (await js.PublishAsync("orders.x", Encoding.ASCII.GetBytes(published.ToString(CultureInfo.InvariantCulture)))).EnsureSuccess();
+                    Interlocked.Increment(ref published);
+                }
+
+                await Task.Delay(10);
+            }
+        });
+
+        for (var restart = 0; restart < Restarts; restart++)
+        {
+            var before = received.Count;
+            await JetStreamTestKit.EventuallyAsync(
+                () => Task.FromResult(received.Count >= before + 200),
+                () => $"200 more messages before restart {restart}; have {received.Count}",
+                Deadline);
+            var stopping = Volatile.Read(ref current)!;
+            await stopping.DisposeAsync();
+            Volatile.Write(ref current, await StartAsync());
+        }
+
+        await JetStreamTestKit.EventuallyAsync(
+            () => Task.FromResult(received.Count >= 200 * (Restarts + 1)),
+            () => $"messages after the last restart; have {received.Count}",
+            Deadline);
+        await stopProducing.CancelAsync();
+        await producer;
+        var total = Volatile.Read(ref published);
+        output.WriteLine($"{total} published");
+
+        try
+        {
+            await JetStreamTestKit.EventuallyAsync(
+                () => Task.FromResult(received.Count >= total),
+                () => $"all {total} messages within {Settle} (ack wait {AckWaitMs} ms); missing {total - received.Count}: " +
+                    string.Join(",", Enumerable.Range(0, total).Where(i => !received.ContainsKey(i)).Take(50)),
+                Settle);
+        }
+        finally
+        {
+            await Volatile.Read(ref current)!.DisposeAsync();
+        }
+
+        Assert.Equal(Enumerable.Range(0, total), received.Keys.Order());
+    }
+}

@@ -51,8 +51,20 @@ passed=$(grep -Eo 'Passed: +[0-9]+' "$results/test.log" | awk '{s+=$2} END {prin
 failed=$(grep -Eo 'Failed: +[0-9]+' "$results/test.log" | awk '{s+=$2} END {print s+0}')
 skipped=$(grep -Eo 'Skipped: +[0-9]+' "$results/test.log" | awk '{s+=$2} END {print s+0}')
 {
-  # The failed tests by name, so that the closing lines a CI reader sees say which ones (their output is above).
-  grep -E '^\[xUnit\.net [0-9:.]+\] +.*\[FAIL\]$' "$results/test.log" | sed -E 's/^\[xUnit\.net [0-9:.]+\] +/failed: /' | sort -u || true
+  # The failed tests by name with the first lines of their error messages, so that the closing lines a CI reader sees
+  # say which ones and why (a reader may see only the log's tail; the full output is above).
+  failures=$(awk '
+    /^  Failed .* \[[^]]*\]$/ { name = $0; sub(/^  Failed /, "", name); sub(/ \[[^]]*\]$/, "", name); next }
+    /^  Error Message:$/ { grab = 1; n = 0; print "failed: " name; next }
+    /^  (Stack Trace|Standard Output Messages|Standard Error Messages):$/ { grab = 0; next }
+    grab && n < 12 { line = $0; sub(/^ +/, "", line); if (length(line) > 600) line = substr(line, 1, 600) "..."; print "  | " line; n++ }
+  ' "$results/test.log")
+  if [ -n "$failures" ]; then
+    echo "$failures"
+  else
+    # A test host that crashed prints no error message; name what xunit marked as failed.
+    grep -E '^\[xUnit\.net [0-9:.]+\] +.*\[FAIL\]$' "$results/test.log" | sed -E 's/^\[xUnit\.net [0-9:.]+\] +/failed: /' | sort -u || true
+  fi
   echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
 } | tee "$results/summary.txt"
 exit "$status"

@@ -121,6 +121,19 @@ internal sealed class ConsumerCensus
     /// <summary>The queue and the owners of the consumers at <see cref="MostAtOnce"/>, for a failure's message.</summary>
     public string? WorstOverlap { get; private set; }
 
+    /// <summary>
+    /// Fails unless exactly one consumer was ever open at a time on each queue that had one (and some queue had one),
+    /// naming the queue and the owners of the worst overlap.
+    /// </summary>
+    /// <param name="when">What the test was doing, for the failure's message.</param>
+    public void AssertOneAtATime(string? when = null)
+    {
+        lock (_sync)
+        {
+            Xunit.Assert.True(MostAtOnce == 1, $"{(when is null ? "" : when + ": ")}{MostAtOnce} consumers at once on {WorstOverlap ?? "no queue"}");
+        }
+    }
+
     /// <summary>Who opened each consumer, in order.</summary>
     public IReadOnlyList<string> Owners
     {

@@ -46,7 +46,7 @@ public sealed class DifferentConfigurationsTests : IAsyncLifetime
             Assert.True(owners.All(o => runners.GetValueOrDefault(o.Key) == o.Value), $"after {stepped.TotalSeconds} s (fake): {_cluster.Describe()}");
         }
 
-        Assert.Equal(1, _cluster.Census.MostAtOnce);
+        _cluster.Census.AssertOneAtATime();
     }
 
     [Fact]

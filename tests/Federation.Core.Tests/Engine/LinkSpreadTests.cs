@@ -33,7 +33,7 @@ public sealed class LinkSpreadTests : IAsyncLifetime
     {
         Assert.All(_cluster.RunningPerInstance().Values, running => Assert.InRange(running, 8, 12));
         Assert.Equal(Links, _cluster.Runners().Count);
-        Assert.Equal(1, _cluster.Census.MostAtOnce);
+        _cluster.Census.AssertOneAtATime();
 
         // Status says who runs each link, on every instance, the waiting ones included.
         var runners = _cluster.Runners();
@@ -71,7 +71,7 @@ public sealed class LinkSpreadTests : IAsyncLifetime
 
         // Back where they were: only the links that moved away moved back.
         Assert.True(_cluster.Spread(slack: 0), _cluster.Describe());
-        Assert.Equal(1, _cluster.Census.MostAtOnce);
+        _cluster.Census.AssertOneAtATime();
     }
 
     [Fact]
@@ -85,7 +85,7 @@ public sealed class LinkSpreadTests : IAsyncLifetime
         await _cluster.AdvanceUntilAsync(_cluster.AllRunning, TimeSpan.FromSeconds(2), _cluster.Describe, pauses: 50);
         Assert.Equal(queuesBefore, UpstreamQueues());
         await _cluster.AdvanceUntilAsync(() => SameRunners(LinkPlacement.Assign(before.Keys, ["host-a", "host-c"])), Settle, _cluster.Describe);
-        Assert.Equal(1, _cluster.Census.MostAtOnce);
+        _cluster.Census.AssertOneAtATime();
     }
 
     [Fact]

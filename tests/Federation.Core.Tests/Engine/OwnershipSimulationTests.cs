@@ -24,6 +24,11 @@ public sealed class OwnershipSimulationTests(ITestOutputHelper output)
     // the clock runs ahead of them and the bounds measure the machine's load instead of the engines.
     private const int Pauses = 8;
 
+    // Only a guard against a hang: the bounds above are the test's claims, in fake time. Twenty engines with a thousand
+    // links each take real time to act on every step, and on a loaded 2-core machine (another build alongside) the
+    // start alone took over 90 s where it takes about 10 s on a quiet one.
+    private static readonly TimeSpan RealLimit = TimeSpan.FromMinutes(4);
+
     [Fact]
     public async Task Twenty_instances_share_a_thousand_links_through_random_kills_and_restarts()
     {
@@ -44,7 +49,7 @@ public sealed class OwnershipSimulationTests(ITestOutputHelper output)
         // The instances first learn of each other (a few heartbeats), then the exchanges appear: each link is asked for
         // by the instance it is placed on, rather than raced for by twenty.
         var heard = cluster.Time.GetUtcNow() + TimeSpan.FromSeconds(4);
-        await cluster.AdvanceUntilAsync(() => cluster.Time.GetUtcNow() >= heard, TimeSpan.FromSeconds(5), cluster.Describe, pauses: 1);
+        await cluster.AdvanceUntilAsync(() => cluster.Time.GetUtcNow() >= heard, TimeSpan.FromSeconds(5), cluster.Describe, realLimit: RealLimit, pauses: 1);
         await cluster.DeclareExchangesAsync();
 
         await SettleAsync(cluster, "start");
@@ -70,7 +75,7 @@ public sealed class OwnershipSimulationTests(ITestOutputHelper output)
                 dead.Add(victim);
                 // Its links run again within the bound. (Links that placement moves between survivors at the same time
                 // are down for a moment each, between the release and the next poll; the settle below waits for them.)
-                var took = await cluster.AdvanceUntilAsync(() => cluster.AllRunning(orphans), RecoveryBound, () => $"round {round}, seed {seed}: {orphans.Count - orphans.Count(cluster.Runners().ContainsKey)} of {victim}'s {orphans.Count} links not running; {cluster.Describe()}", pauses: Pauses);
+                var took = await cluster.AdvanceUntilAsync(() => cluster.AllRunning(orphans), RecoveryBound, () => $"round {round}, seed {seed}: {orphans.Count - orphans.Count(cluster.Runners().ContainsKey)} of {victim}'s {orphans.Count} links not running; {cluster.Describe()}", realLimit: RealLimit, pauses: Pauses);
                 output.WriteLine($"  {victim}'s {orphans.Count} links running again after {took.TotalSeconds:0.0} s (fake)");
             }
             else
@@ -81,11 +86,11 @@ public sealed class OwnershipSimulationTests(ITestOutputHelper output)
                 await cluster.StartAsync(back);
             }
 
-            Assert.Equal(1, cluster.Census.MostAtOnce);
+            cluster.Census.AssertOneAtATime($"round {round}, seed {seed}");
             await SettleAsync(cluster, $"round {round}, seed {seed}");
         }
 
-        Assert.Equal(1, cluster.Census.MostAtOnce);
+        cluster.Census.AssertOneAtATime($"seed {seed}");
         output.WriteLine($"{Rounds} rounds in {(DateTime.UtcNow - started).TotalSeconds:0.0} s (real)");
     }
 
@@ -93,8 +98,8 @@ public sealed class OwnershipSimulationTests(ITestOutputHelper output)
     {
         // Within two links of an even share. (Exactly where placement puts them, as LinkSpreadTests checks, is not promised:
         // a link handed to an instance that did not take it in time stays with whoever took it back.)
-        var took = await cluster.AdvanceUntilAsync(() => cluster.Spread(slack: 2), SettleBound, () => $"{when}: {cluster.Describe()}", step: TimeSpan.FromMilliseconds(500), realLimit: TimeSpan.FromSeconds(90), pauses: Pauses);
-        Assert.Equal(1, cluster.Census.MostAtOnce);
+        var took = await cluster.AdvanceUntilAsync(() => cluster.Spread(slack: 2), SettleBound, () => $"{when}: {cluster.Describe()}", step: TimeSpan.FromMilliseconds(500), realLimit: RealLimit, pauses: Pauses);
+        cluster.Census.AssertOneAtATime(when);
 
         // Kills, restarts and handovers leave stale heartbeats behind for a moment; none may read as a second holder.
         var heldTwice = cluster.Live.SelectMany(cluster.LinksOf).Where(l => l.AlsoHeldBy is not null).Select(l => $"{l.Id} on {l.Instance} also on {string.Join(",", l.AlsoHeldBy!)}").ToList();

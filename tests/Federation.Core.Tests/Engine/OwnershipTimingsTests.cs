@@ -26,7 +26,7 @@ public sealed class OwnershipTimingsTests
 
         // Heard last at most a heartbeat before the crash, forgotten once 30 s of silence are over (the default is 3 s).
         Assert.InRange(took, TimeSpan.FromSeconds(28), TimeSpan.FromSeconds(40));
-        Assert.Equal(1, cluster.Census.MostAtOnce);
+        cluster.Census.AssertOneAtATime();
     }
 
     [Fact]
@@ -44,7 +44,7 @@ public sealed class OwnershipTimingsTests
 
         // The default 3 s presence timeout could not move them in under 2 s.
         Assert.InRange(took, TimeSpan.Zero, TimeSpan.FromSeconds(1.5));
-        Assert.Equal(1, cluster.Census.MostAtOnce);
+        cluster.Census.AssertOneAtATime();
     }
 
     private static async Task<InstanceCluster> StartedClusterAsync(Action<OwnershipOptions> ownership)

@@ -88,7 +88,7 @@ public sealed class ReloadRenamesEveryInstanceAtOnceTests : IAsyncLifetime
         var twice = _downstream.Bodies.GroupBy(b => b, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         Assert.All(twice, body => Assert.True(Index(body) < publishedBeforeGone, $"{body}, published after the old queue was gone, arrived twice"));
 
-        Assert.True(_cluster.Census.MostAtOnce == 1, $"{_cluster.Census.MostAtOnce} consumers at once on {_cluster.Census.WorstOverlap}");
+        _cluster.Census.AssertOneAtATime();
         Assert.True(_cluster.Bed.Broker("U").QueueExists("/", NewQueue), "the link runs under the new cluster name");
         var forwarded = Assert.Single(_logs.Values.SelectMany(l => l.WithId(RetiredQueueForwarded)));
         Assert.Contains($"link {oldId},", forwarded.Message, StringComparison.Ordinal);

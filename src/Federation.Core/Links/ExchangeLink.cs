@@ -48,6 +48,10 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     // connect, with the queue of the run before still bound upstream.
     private volatile bool _upstreamReached;
 
+    // Whether any attempt has found out if the upstream can be reached: a link stopped before that keeps its queue for
+    // another reason than one whose last attempt failed, and says so.
+    private volatile bool _upstreamTried;
+
     // Whether a clean stop would have deleted the upstream queue: this instance held the link's lease (or the downstream
     // has none) and its last attempt reached the upstream. Written by StopAsync once the run loop is over.
     private volatile bool _heldUpstreamQueueAtStop;
@@ -604,10 +608,12 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             // Only a connect that failed by itself: one that a stop (or a restart) cut short says nothing about the
             // upstream, and what the last attempt found stands.
             _upstreamReached = false;
+            _upstreamTried = true;
             throw;
         }
 
         _upstreamReached = true;
+        _upstreamTried = true;
         var session = new LinkSession(Volatile.Read(ref _sessionContext), downstream, upstream, lease);
         try
         {
@@ -666,7 +672,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 
         if (!_upstreamReached)
         {
-            Log.LinkStopped(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "kept (its last attempt could not reach the upstream)");
+            var reason = _upstreamTried ? "kept (its last attempt could not reach the upstream)" : "kept (it stopped before its first attempt reached the upstream)";
+            Log.LinkStopped(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, reason);
             return;
         }
 

@@ -51,6 +51,34 @@ public sealed class StoppedWhileReconnectingTests
         Assert.False(bed.Broker("U").QueueExists("/", UpstreamQueue), "the upstream queue of a link stopped during a reconnect stayed");
     }
 
+    [Fact]
+    public async Task A_link_stopped_during_its_first_connect_says_it_never_reached_the_upstream_not_that_it_could_not()
+    {
+        using var logs = new CapturingLoggerProvider();
+        using var loggerFactory = logs.AsFactory();
+        await using var bed = new Testbed();
+        HoldingTransport? holding = null;
+        bed.WrapTransport = inner =>
+        {
+            holding = new HoldingTransport(inner);
+            holding.HoldNextUpstreamConnect();
+            return holding;
+        };
+        var app = await bed.ConnectAsync("D");
+        await Testbed.DeclareExchangeAsync(app, "fed.downstream");
+        await bed.StartEngineAsync(
+            "D",
+            o => o.Upstream("u", "U", u => u.Exchange = "upstream").Policy("fed", "^fed\\.", upstream: "u"),
+            loggerFactory: loggerFactory);
+        await holding!.Held.WaitAsync(TimeSpan.FromSeconds(30));
+
+        await app.DeleteExchangeAsync("fed.downstream", CancellationToken.None);
+
+        await Testbed.Eventually(() => logs.WithId(1003).Any(), () => "the link's stop finished (event 1003)", TimeSpan.FromSeconds(30));
+        var stopped = Assert.Single(logs.WithId(1003));
+        Assert.EndsWith("kept (it stopped before its first attempt reached the upstream)", stopped.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>Holds one connect to the upstream broker U until it is cancelled; every other connect goes through.</summary>
     private sealed class HoldingTransport(ITransport inner) : ITransport
     {

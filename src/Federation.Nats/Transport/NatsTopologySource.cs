@@ -53,8 +53,8 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
     /// <param name="logger">Where an unreadable monitoring endpoint is reported, once per episode.</param>
     /// <param name="displayUri">The connection's redacted URI, for the log.</param>
     /// <param name="serverId">The id of the server the connection uses, to check that <c>monitor-port</c> is that server's.</param>
-    /// <param name="serverName">The <c>server_name</c> of that server, to name it in the log as the other server is named.</param>
     /// <param name="unobserved">Told why the interest cannot be observed (see <see cref="ConnectionRequest.TopologyUnobserved"/>), and null once it can.</param>
+    /// <param name="serverName">The <c>server_name</c> of that server, to name it in the log as the other server is named.</param>
     public NatsTopologySource(NatsUriSettings settings, ILogger? logger = null, string displayUri = "", string? serverId = null, Action<string?>? unobserved = null, string? serverName = null)
     {
         _serverName = string.IsNullOrEmpty(serverName) ? serverId : serverName;

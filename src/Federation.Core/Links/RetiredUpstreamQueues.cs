@@ -142,8 +142,11 @@ internal sealed class RetiredUpstreamQueues
     }
 
     /// <summary>
-    /// Once the links of the new downstream have started: each waiting queue waits for its successor's queue to be bound
-    /// (or is deleted at once when it has none), in the background.
+    /// Once the links of the new downstream exist, before they start: each waiting queue waits for its successor's queue to
+    /// be bound (or is deleted at once when it has none), in the background. On the same downstream broker and vhost the
+    /// successor is told whose queue it takes over (<see cref="ExchangeLink.TakeOver"/>) before its first run declares its
+    /// own, so that a transport that can start the new queue where the old one stopped does (a JetStream durable consumer:
+    /// at the old one's acknowledgement floor); its forwarding then only deletes the old queue.
     /// </summary>
     /// <param name="successorOf">The running link that takes the place of a retired one, or null.</param>
     public void Begin(Func<LinkDefinition, ExchangeLink?> successorOf)
@@ -154,6 +157,12 @@ internal sealed class RetiredUpstreamQueues
             {
                 var successor = successorOf(retirement.Old);
                 retirement.Successor = successor;
+                if (successor is not null && retirement.SameDownstream)
+                {
+                    // Its queue may start where the old one stopped (a JetStream durable consumer): see ExchangeLink.TakesOver.
+                    successor.TakeOver(retirement.Old);
+                }
+
                 _running[retirement] = Task.Run(() => RetireAsync(retirement, successor));
             }
 

@@ -11,7 +11,7 @@ internal sealed partial class ExchangeLink
     /// its own beside the link's run, then deletes that queue (<see cref="LinkSession.DrainAsync"/>). Cut short when the
     /// link stops.
     /// </summary>
-    /// <returns>What became of the queue, or null when the upstream cannot count a queue's messages (nothing forwarded, the queue stays).</returns>
+    /// <returns>What became of the queue, or null when the upstream cannot count a queue's messages and this link's queue did not take it over as it was created (nothing forwarded, the queue stays).</returns>
     /// <exception cref="InvalidOperationException">The downstream is not connected.</exception>
     /// <param name="retired">The retired link's definition.</param>
     /// <param name="why">Why the queue goes, for the warning that counts what its deletion discards.</param>

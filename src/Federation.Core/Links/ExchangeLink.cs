@@ -190,6 +190,22 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// <summary>Completes as the link is asked to stop. Any thread.</summary>
     public Task StopRequested => _stopRequested.Task;
 
+    /// <summary>
+    /// The link whose upstream queue this one takes over (<see cref="RetiredUpstreamQueues"/>: a reload renamed the
+    /// downstream), or null. Its runs declare their queue with the old one's (<see cref="QueueSpec.TakesOver"/>), so that
+    /// a transport that can start the new queue where the old one stopped does (a JetStream durable consumer). Any thread.
+    /// </summary>
+    public LinkDefinition? TakesOver => Volatile.Read(ref _takesOver);
+
+    private LinkDefinition? _takesOver;
+
+    /// <summary>
+    /// Says that this link takes the place of <paramref name="retired"/>, whose upstream queue it forwards and deletes once
+    /// its own is bound (see <see cref="TakesOver"/>). Before <see cref="Start"/>, so that the first run declares its queue
+    /// with it; the first one said stands.
+    /// </summary>
+    public void TakeOver(LinkDefinition retired) => Interlocked.CompareExchange(ref _takesOver, retired, null);
+
     /// <summary>Starts the run loop in the background.</summary>
     public void Start() => _loop = Task.Run(RunLoopAsync);
 
@@ -614,7 +630,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 
         _upstreamReached = true;
         _upstreamTried = true;
-        var session = new LinkSession(Volatile.Read(ref _sessionContext), downstream, upstream, lease);
+        var session = new LinkSession(Volatile.Read(ref _sessionContext), downstream, upstream, lease) { TakesOver = TakesOver };
         try
         {
             await session.SetUpAsync(cancellationToken).ConfigureAwait(false);

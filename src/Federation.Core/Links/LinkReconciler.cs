@@ -181,6 +181,7 @@ internal sealed class LinkReconciler
         var returning = desired.Values.Where(d => !_links.ContainsKey(d.Id)).ToList();
         await _retired.ReclaimAsync(old => returning.Any(d => d.Id == old.Id && ConsumesQueueOf(d, old))).ConfigureAwait(false);
 
+        var started = new List<ExchangeLink>();
         foreach (var (id, definition) in desired)
         {
             if (_links.ContainsKey(id))
@@ -198,14 +199,20 @@ internal sealed class LinkReconciler
             var drops = replaced.GetValueOrDefault(id) ?? _reconnecting.GetValueOrDefault(id);
             var link = new ExchangeLink(definition, _transports, _downstream, bindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, instanceName, _ownership, drops);
             _links[id] = link;
-            link.Start();
+            started.Add(link);
         }
 
         // A link that did not come back on the new connection was removed meanwhile: it takes its counts with it.
         _reconnecting.Clear();
 
-        // The queues of the links a change of downstream identity stopped go once their successors' queues are bound.
+        // The queues of the links a change of downstream identity stopped go once their successors' queues are bound. Handed
+        // out before the successors start, so that their first run declares its queue as taking the old one over (a JetStream
+        // durable consumer then starts at the old one's acknowledgement floor, not at the stream's end).
         _retired.Begin(SuccessorOf);
+        foreach (var link in started)
+        {
+            link.Start();
+        }
     }
 
     /// <summary>

@@ -64,7 +64,7 @@ internal sealed partial class LinkSession
     /// (<c>shutdown</c>).
     /// </para>
     /// </remarks>
-    /// <returns>What became of the queue (<see cref="CleanupOutcome"/>), or null when the upstream cannot count a queue's messages: nothing was forwarded, and the queue is the caller's to delete.</returns>
+    /// <returns>What became of the queue (<see cref="CleanupOutcome"/>, or <see cref="TakenOverOutcome"/>), or null when the upstream cannot count a queue's messages and this link's queue did not take it over: nothing was forwarded, and the queue is the caller's to delete.</returns>
     public async Task<string?> DrainAsync(string queue, string why, CancellationToken cancellationToken)
     {
         QueueName = queue;
@@ -74,8 +74,9 @@ internal sealed partial class LinkSession
             await UpstreamObjects.DeleteExchangesAsync(_upstream, queue, cancellationToken).ConfigureAwait(false);
             if (await _upstream.CountQueueMessagesAsync(queue, cancellationToken).ConfigureAwait(false) is null)
             {
+                var taken = await TakenOverAsync(queue, cancellationToken).ConfigureAwait(false);
                 await SafelyAsync(_upstream).ConfigureAwait(false);
-                return null;
+                return taken;
             }
 
             // No ledger: the link's own session keeps it, and this queue's messages never reached it.
@@ -124,6 +125,28 @@ internal sealed partial class LinkSession
 
         return await ShutDownAsync(cleanup: true, StopDeadline.DrainTimeout, stoppedFor: why).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// On an upstream that cannot count a queue's messages (NATS): when this link's own queue took <paramref name="queue"/>
+    /// over as it was created (<see cref="IBrokerConnection.HasTakenOverAsync"/>: a JetStream durable consumer that started
+    /// at the old one's acknowledgement floor), the link's own run delivers everything the old queue had not, so the old
+    /// queue is deleted, discarding nothing the link would not forward (its internal exchanges went already). Returns what
+    /// became of it, or null when it was not taken over: the caller deletes it as before, counting it as discarded.
+    /// </summary>
+    private async Task<string?> TakenOverAsync(string queue, CancellationToken cancellationToken)
+    {
+        var own = UpstreamNaming.QueueName(_definition.UpstreamExchange, _definition.ClusterName, _definition.VirtualHost, _definition.Exchange.Name, _upstream.VirtualHost);
+        if (own == queue || !await _upstream.HasTakenOverAsync(own, queue, cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        await _upstream.DeleteQueueAsync(queue, cancellationToken).ConfigureAwait(false);
+        return TakenOverOutcome;
+    }
+
+    /// <summary>What event 2033 says became of an old queue that the link's own queue took over as it was created.</summary>
+    internal const string TakenOverOutcome = CleanupOutcome.Deleted + " (the link's own queue took it over: it was created where the old one stopped, at its first message not acknowledged for good, so the link delivers what the old one had not; some messages arrive twice, none is lost)";
 
     /// <summary>
     /// Starts a consumer of <paramref name="queue"/>: the first, or a new one after the previous one closed with messages

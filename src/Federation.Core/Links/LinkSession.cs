@@ -82,6 +82,12 @@ internal sealed partial class LinkSession
 
     public string QueueName { get; private set; }
 
+    /// <summary>
+    /// The link whose upstream queue this session's queue takes over (<see cref="ExchangeLink.TakesOver"/>), or null: the
+    /// queue is declared with the old one's name (<see cref="QueueSpec.TakesOver"/>).
+    /// </summary>
+    public LinkDefinition? TakesOver { get; init; }
+
     public string InternalExchange { get; private set; }
 
     public char Generation { get; private set; }
@@ -99,7 +105,10 @@ internal sealed partial class LinkSession
 
         try
         {
-            await _upstream.DeclareQueueAsync(new QueueSpec(QueueName, Durable: true, Arguments: UpstreamQueueDeclaration.Arguments(_settings)), cancellationToken).ConfigureAwait(false);
+            var retired = TakesOver is { } old ? UpstreamObjects.QueueName(old, _upstream) : null;
+            await _upstream.DeclareQueueAsync(
+                new QueueSpec(QueueName, Durable: true, Arguments: UpstreamQueueDeclaration.Arguments(_settings)) { TakesOver = retired != QueueName ? retired : null },
+                cancellationToken).ConfigureAwait(false);
         }
         catch (NameTooLongException tooLong) when (tooLong.Name == QueueName)
         {

@@ -17,8 +17,11 @@ namespace Federation.Core.Links;
 /// downstream is the same broker and vhost (only the name changed) and the new link runs here, what the old queue holds is
 /// exactly what the new link forwards: the new link forwards it (<see cref="ExchangeLink.DrainRetiredQueueAsync"/>) and deletes it, so nothing is
 /// lost (some messages arrive twice: those routed to both queues before the old one was unbound, and those in flight when
-/// the old link stopped). On another broker or vhost, the old queue is deleted then, what it held discarded and counted
-/// (events 2020 and 1028), which now includes what was published until the new queue was bound.
+/// the old link stopped). A queue that is a cursor over a log (a JetStream durable consumer on the exchange's stream) cannot
+/// be counted, so not forwarded until empty: the new link's queue is declared as taking it over
+/// (<see cref="QueueSpec.TakesOver"/>) and starts where it stopped, and it is only deleted. On another broker or vhost, the
+/// old queue is deleted then, what it held discarded and counted (events 2020 and 1028), which now includes what was
+/// published until the new queue was bound.
 /// </summary>
 /// <remarks>
 /// A queue waits here while the new downstream cannot be reached (its link cannot start), for as long as that lasts; it is
@@ -142,8 +145,11 @@ internal sealed class RetiredUpstreamQueues
     }
 
     /// <summary>
-    /// Once the links of the new downstream have started: each waiting queue waits for its successor's queue to be bound
-    /// (or is deleted at once when it has none), in the background.
+    /// Once the links of the new downstream exist, before they start: each waiting queue waits for its successor's queue to
+    /// be bound (or is deleted at once when it has none), in the background. On the same downstream broker and vhost the
+    /// successor is told whose queue it takes over (<see cref="ExchangeLink.TakeOver"/>) before its first run declares its
+    /// own, so that a transport that can start the new queue where the old one stopped does (a JetStream durable consumer:
+    /// at the old one's acknowledgement floor); when the transport says it did, the forwarding only deletes the old queue.
     /// </summary>
     /// <param name="successorOf">The running link that takes the place of a retired one, or null.</param>
     public void Begin(Func<LinkDefinition, ExchangeLink?> successorOf)
@@ -154,6 +160,12 @@ internal sealed class RetiredUpstreamQueues
             {
                 var successor = successorOf(retirement.Old);
                 retirement.Successor = successor;
+                if (successor is not null && retirement.SameDownstream)
+                {
+                    // Its queue may start where the old one stopped (a JetStream durable consumer): see ExchangeLink.TakesOver.
+                    successor.TakeOver(retirement.Old);
+                }
+
                 _running[retirement] = Task.Run(() => RetireAsync(retirement, successor));
             }
 
@@ -291,7 +303,9 @@ internal sealed class RetiredUpstreamQueues
             {
                 if (await successor.DrainRetiredQueueAsync(old, Why, token).ConfigureAwait(false) is not { } outcome)
                 {
-                    return false; // The upstream cannot count a queue's messages, so cannot tell when it is empty.
+                    // The upstream cannot count a queue's messages, so cannot tell when it is empty, and the link's own queue
+                    // did not take it over as it was created (a JetStream consumer at the old one's acknowledgement floor).
+                    return false;
                 }
 
                 Log.RetiredQueueForwarded(_logger, successorId, old.Id, outcome);
@@ -341,7 +355,8 @@ internal sealed class RetiredUpstreamQueues
     /// the old name runs the link: this one asks again later.</item>
     /// </list>
     /// So no message is lost: the old queue is deleted only once the new one is bound and what the old one holds has been
-    /// forwarded (or, for an upstream that cannot count a queue's messages, counted as discarded, events 2020 and 1028), and
+    /// forwarded (or, for an upstream that cannot count a queue's messages, taken over by the new queue as it was created,
+    /// or else counted as discarded, events 2020 and 1028), and
     /// never while another instance consumes it. An instance that finds the queue gone (another retired it first) deletes
     /// nothing more and says nothing. Returns whether the old queue is done with (or back with the waiting ones: the
     /// successor stopped); false leaves it where it is.

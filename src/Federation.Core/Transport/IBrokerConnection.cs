@@ -91,6 +91,25 @@ public interface IBrokerConnection : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the call.</param>
     ValueTask<long?> CountQueueConsumersAsync(string name, CancellationToken cancellationToken) => ValueTask.FromResult<long?>(null);
 
+    /// <summary>
+    /// Whether <paramref name="queue"/>, declared with <see cref="QueueSpec.TakesOver"/> naming <paramref name="retired"/>,
+    /// was created where <paramref name="retired"/> stopped, on the same log (NATS JetStream: on the same stream, at the
+    /// retired durable consumer's acknowledgement floor), so that it delivers everything <paramref name="retired"/> had not
+    /// delivered for good: <paramref name="retired"/> can then be deleted without discarding anything the link would not
+    /// forward. <see langword="false"/> (the default) when the transport cannot take a queue over, or did not: the queue
+    /// existed already, or <paramref name="retired"/> was missing or read another log.
+    /// </summary>
+    /// <remarks>
+    /// The engine asks on another connection to the same broker than the one that declared <paramref name="queue"/> (the
+    /// forwarding of the retired queue opens its own), so a transport answers for the connections it opened, not only this one.
+    /// </remarks>
+    /// <param name="queue">The queue that took the other's place.</param>
+    /// <param name="retired">The queue whose place it took.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    // A default method, as for DeleteQueueCountingDiscardedAsync: transports written before it keep working, and their
+    // retired queues are forwarded or discarded as before.
+    ValueTask<bool> HasTakenOverAsync(string queue, string retired, CancellationToken cancellationToken) => ValueTask.FromResult(false);
+
     /// <summary>Adds a binding. Adding an existing binding is a no-op.</summary>
     /// <param name="binding">The binding.</param>
     /// <param name="noWait">Do not wait for the broker's reply (AMQP <c>nowait</c>); errors then surface as a lost connection.</param>

@@ -43,6 +43,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
 
     // Only used when the core connection is not the transport's own (tests): the transport's outlive the connection.
     private readonly JetStreamAckFloors _ownAckFloors = new();
+    private readonly JetStreamTakeOvers _ownTakeOvers = new();
     private int _disposed;
 
     private JetStreamBrokerConnection(IBrokerConnection core, NatsConnection client, NatsUriSettings settings, bool observeTopology)
@@ -85,6 +86,9 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
 
     /// <summary>How far the links settled each durable consumer, kept by the transport across connections.</summary>
     private JetStreamAckFloors AckFloors => (_core as NatsBrokerConnection)?.AckFloors ?? _ownAckFloors;
+
+    /// <summary>Which durable consumers took another queue's over, kept by the transport across connections.</summary>
+    private JetStreamTakeOvers TakeOvers => (_core as NatsBrokerConnection)?.TakeOvers ?? _ownTakeOvers;
 
     private Microsoft.Extensions.Logging.ILogger Logger => (_core as NatsBrokerConnection)?.Logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
@@ -178,8 +182,20 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         }
 
         _graph.DeclareQueue(queue.Name);
-        _queues.GetOrAdd(queue.Name, name => new JetStreamQueue(name, _graph));
+        var state = _queues.GetOrAdd(queue.Name, name => new JetStreamQueue(name, _graph));
+        if (queue.TakesOver is { } retired && retired != queue.Name)
+        {
+            state.TakesOver ??= retired;
+        }
+
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Whether the durable consumer of <paramref name="queue"/> was created at the acknowledgement floor of <paramref name="retired"/>'s, by any connection of this transport.</summary>
+    public ValueTask<bool> HasTakenOverAsync(string queue, string retired, CancellationToken cancellationToken)
+    {
+        ThrowIfLost();
+        return ValueTask.FromResult(TakeOvers.Took(JetStreamNames.ConsumerFor(queue), JetStreamNames.ConsumerFor(retired)));
     }
 
     /// <summary>Deletes the queue's durable consumer (and so what it had not acknowledged). The stream stays: other links may read it.</summary>
@@ -212,6 +228,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
             }
 
             AckFloors.Forget(consumer, stream);
+            TakeOvers.Forget(consumer);
 
             try
             {
@@ -485,6 +502,9 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     /// sequence the link settled (see <see cref="JetStreamAckFloor"/>), so that what is still in the stream is not skipped.
     /// On a stream this connection has just created for the link, it delivers everything: what the stream captured between
     /// its creation and the consumer's (until 6 Dec 2026 skipped: 23 messages of a black-box run's switch to JetStream).
+    /// A queue declared as taking another's place (<see cref="QueueSpec.TakesOver"/>: a reload renamed the downstream, and
+    /// the link under the new name has another queue) whose consumer is on the same stream starts right after that
+    /// consumer's acknowledgement floor (<see cref="TakeOverStartAsync"/>).
     /// </remarks>
     private async ValueTask<(INatsJSConsumer Consumer, JetStreamAckFloor Floor)> EnsureConsumerAsync(string stream, JetStreamQueue queue, CancellationToken cancellationToken)
     {
@@ -522,13 +542,14 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     private async ValueTask<INatsJSConsumer> CreateConsumerAsync(string stream, DateTimeOffset streamCreated, JetStreamQueue queue, CancellationToken cancellationToken)
     {
         var known = AckFloors.Find(stream, queue.ConsumerName, streamCreated);
-        var resumeAt = known is null ? 0 : known.Floor + 1;
+        var takeOver = known is null ? await TakeOverStartAsync(stream, queue, cancellationToken).ConfigureAwait(false) : null;
+        var resumeAt = known is not null ? known.Floor + 1 : takeOver?.Start ?? 0;
         var config = new ConsumerConfig(queue.ConsumerName)
         {
             Description = $"Federation queue '{queue.Name}'",
             AckPolicy = ConsumerConfigAckPolicy.Explicit,
             AckWait = _settings.AckWait,
-            DeliverPolicy = known is not null ? ConsumerConfigDeliverPolicy.ByStartSequence
+            DeliverPolicy = known is not null || takeOver is not null ? ConsumerConfigDeliverPolicy.ByStartSequence
                 : _streams.CreatedHere(stream, streamCreated) ? ConsumerConfigDeliverPolicy.All
                 : ConsumerConfigDeliverPolicy.New,
             OptStartSeq = resumeAt,
@@ -540,6 +561,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         }
 
         INatsJSConsumer consumer;
+        var createdHere = true;
         try
         {
             consumer = await _js.CreateOrUpdateConsumerAsync(stream, config, cancellationToken).ConfigureAwait(false);
@@ -555,6 +577,7 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         {
             // Another instance created it a moment before, starting elsewhere (this one created the stream and starts at its
             // first message): that consumer is the link's now, and its start stands; read back and raised below.
+            createdHere = false;
         }
 
         consumer = await _minimums.RaiseAsync(stream, queue, await _js.GetConsumerAsync(stream, queue.ConsumerName, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
@@ -563,8 +586,48 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
         {
             JetStreamLog.ConsumerRecreated(Logger, DisplayUri, queue.ConsumerName, stream, resumeAt);
         }
+        else if (takeOver is { } taken && createdHere)
+        {
+            TakeOvers.Record(queue.ConsumerName, taken.Retired);
+            JetStreamLog.ConsumerTookOver(Logger, DisplayUri, queue.ConsumerName, stream, resumeAt, taken.Retired);
+        }
 
         return consumer;
+    }
+
+    /// <summary>
+    /// Where a new durable consumer for <paramref name="queue"/> starts when the queue takes another's place
+    /// (<see cref="JetStreamQueue.TakesOver"/>) and that queue's consumer is on <paramref name="stream"/>: right after its
+    /// acknowledgement floor, the first stream sequence it has not had acknowledged for good. Everything it had not
+    /// acknowledged, and everything the stream captured since it stopped, is then delivered by the new consumer; what it
+    /// had delivered past its floor (acknowledged out of order, or acknowledged after this look) comes again: duplicates,
+    /// never a loss. Null when the queue takes nothing over or that consumer is not on this stream (another stream, or
+    /// gone): the new consumer then starts as any other.
+    /// </summary>
+    /// <remarks>
+    /// Looked up on the server, not in <see cref="AckFloors"/>: the old link may have run in another process (another
+    /// instance renamed alike), and only the server's floor is what every instance acknowledged. The old consumer stays
+    /// until the engine deletes it, once this queue is bound (the retired queue's forwarding, under the rules of
+    /// <c>RetiredUpstreamQueues</c>); until then an old link still running elsewhere moves its floor on, which only
+    /// makes duplicates.
+    /// </remarks>
+    private async ValueTask<(string Retired, ulong Start)?> TakeOverStartAsync(string stream, JetStreamQueue queue, CancellationToken cancellationToken)
+    {
+        if (queue.TakesOver is not { } retiredQueue)
+        {
+            return null;
+        }
+
+        var retired = JetStreamNames.ConsumerFor(retiredQueue);
+        try
+        {
+            var old = await _js.GetConsumerAsync(stream, retired, cancellationToken).ConfigureAwait(false);
+            return (retired, (old.Info.AckFloor?.StreamSeq ?? 0) + 1);
+        }
+        catch (NatsJSApiException ex) when (ex.Error.Code == JetStreamErrors.NotFound)
+        {
+            return null;
+        }
     }
 
     private ValueTask OnClientDisconnected(object? sender, NatsEventArgs args)

@@ -13,4 +13,7 @@ internal static partial class JetStreamLog
 
     [LoggerMessage(6403, LogLevel.Warning, "JetStream on {Uri}: the durable consumer '{Consumer}' of stream '{Stream}' has an ack wait of {ConsumerAckWaitMs} ms, longer than this link's ack-wait-ms {AckWaitMs}; the longer one is kept (another instance, an earlier configuration or an operator set it, and a shorter one would make the server redeliver messages still in flight: duplicates downstream). To shorten it, lower ack-wait-ms on every instance, then the consumer's ack wait by hand")]
     public static partial void LongerAckWaitKept(ILogger logger, string uri, string consumer, string stream, long consumerAckWaitMs, long ackWaitMs);
+
+    [LoggerMessage(6404, LogLevel.Information, "JetStream on {Uri}: the durable consumer '{Consumer}' of stream '{Stream}' was created at stream sequence {Sequence}, right after the acknowledgement floor of '{Retired}', the consumer of the queue it takes the place of (the downstream was renamed): what that one had not acknowledged, and what the stream captured since, is delivered by this one; messages it had delivered past its floor may arrive twice, none is skipped")]
+    public static partial void ConsumerTookOver(ILogger logger, string uri, string consumer, string stream, ulong sequence, string retired);
 }

@@ -56,6 +56,18 @@ internal sealed class JetStreamQueue(string name, JetStreamBindingGraph graph)
 
     private long _longerAckWaitSeen;
 
+    /// <summary>
+    /// The queue whose place this one takes (<see cref="QueueSpec.TakesOver"/>), or null: a durable consumer created for
+    /// this queue starts at the acknowledgement floor of that queue's consumer on the same stream, when there is one.
+    /// </summary>
+    public string? TakesOver
+    {
+        get => Volatile.Read(ref _takesOver);
+        set => Volatile.Write(ref _takesOver, value);
+    }
+
+    private string? _takesOver;
+
     /// <summary>Signalled when the queue is deleted: its consumers stop.</summary>
     public CancellationToken Deleted => _deleted.Token;
 

@@ -107,6 +107,9 @@ internal sealed partial class NatsBrokerConnection : IBrokerConnection
     /// <summary>The transport's record of how far links settled their durable consumers (the JetStream mode uses it).</summary>
     internal JetStream.JetStreamAckFloors? AckFloors { get; init; }
 
+    /// <summary>The transport's record of which durable consumers took another queue's over (the JetStream mode uses it).</summary>
+    internal JetStream.JetStreamTakeOvers? TakeOvers { get; init; }
+
     /// <summary>Where this connection logs (the JetStream mode logs there too).</summary>
     internal Microsoft.Extensions.Logging.ILogger Logger => _logger;
 

@@ -41,6 +41,9 @@ public sealed class NatsTransport : ITransport
     // Outlives the connections: the link's next attempt after a durable consumer was deleted by hand resumes where it was.
     private readonly JetStream.JetStreamAckFloors _ackFloors = new();
 
+    // Outlives the connections: the forwarding of a retired queue asks on a connection of its own.
+    private readonly JetStream.JetStreamTakeOvers _takeOvers = new();
+
     /// <summary>Creates the transport.</summary>
     /// <param name="configureOptions">
     /// Adjusts the official client's <see cref="NatsOpts"/> of every connection, as with NATS.Client.Hosting (for example a
@@ -175,7 +178,7 @@ public sealed class NatsTransport : ITransport
                 NatsIdentityLog.ClusterNameFromEndpoint(logger, display, name);
             }
         };
-        var core = new NatsBrokerConnection(client, settings, display, leases, reportNoLeases, logger, reportEndpointName, request.TopologyUnobserved) { AckFloors = _ackFloors };
+        var core = new NatsBrokerConnection(client, settings, display, leases, reportNoLeases, logger, reportEndpointName, request.TopologyUnobserved) { AckFloors = _ackFloors, TakeOvers = _takeOvers };
         return settings.JetStream is null ? core : await JetStream.JetStreamBrokerConnection.CreateAsync(core, settings, request, core.Client, cancellationToken).ConfigureAwait(false);
     }
 }

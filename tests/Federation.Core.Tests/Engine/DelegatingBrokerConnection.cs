@@ -35,6 +35,8 @@ internal abstract class DelegatingBrokerConnection(IBrokerConnection inner) : IB
 
     public virtual ValueTask<long?> CountQueueConsumersAsync(string name, CancellationToken cancellationToken) => Inner.CountQueueConsumersAsync(name, cancellationToken);
 
+    public virtual ValueTask<bool> HasTakenOverAsync(string queue, string retired, CancellationToken cancellationToken) => Inner.HasTakenOverAsync(queue, retired, cancellationToken);
+
     public virtual ValueTask BindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken) => Inner.BindAsync(binding, noWait, cancellationToken);
 
     public virtual ValueTask UnbindAsync(BindingSpec binding, bool noWait, CancellationToken cancellationToken) => Inner.UnbindAsync(binding, noWait, cancellationToken);

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using Federation.Core.Transport;
-using Federation.Nats.Transport;
 using Federation.Testing.Brokers;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
@@ -16,7 +15,7 @@ namespace Federation.Nats.Tests.JetStream;
 /// at once. Messages the client had pulled but the consumer had not yet read were neither acknowledged nor nak'ed, and came
 /// back only after the ack wait, out of order.
 /// </summary>
-public sealed class JetStreamConsumerRestartTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class JetStreamConsumerRestartTests(ITestOutputHelper output) : JetStreamSingleServerTests("js-restart")
 {
     private const int Restarts = 3;
 
@@ -25,11 +24,6 @@ public sealed class JetStreamConsumerRestartTests(ITestOutputHelper output) : IA
 
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
-    private NatsServerProcess _server = null!;
-
-    public async Task InitializeAsync() => _server = await NatsServerProcess.StartJetStreamAsync("js-restart");
-
-    public async Task DisposeAsync() => await _server.DisposeAsync();
 
     [Theory]
     [InlineData(1)]
@@ -37,14 +31,8 @@ public sealed class JetStreamConsumerRestartTests(ITestOutputHelper output) : IA
     [InlineData(1000)]
     public async Task A_consumer_restarted_under_traffic_gets_every_message_back_at_once_not_after_the_ack_wait(int prefetch)
     {
-        var connection = await new NatsTransport().ConnectAsync(
-            new ConnectionRequest($"{_server.Url}?cluster-name=U&jetstream=true&ack-wait-ms={AckWaitMs.ToString(CultureInfo.InvariantCulture)}", "Federation link test"), CancellationToken.None);
+        var connection = await ConnectWithBoundQueueAsync(AckWaitMs);
         await using var _ = connection;
-        await connection.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
-        await connection.DeclareExchangeAsync(new ExchangeSpec("orders", ExchangeSpec.Types.Topic), CancellationToken.None);
-        await connection.DeclareExchangeAsync(new ExchangeSpec("q A", ExchangeSpec.Types.Fanout, Internal: true), CancellationToken.None);
-        await connection.BindAsync(new BindingSpec("q A", "q", BindingDestinationKind.Queue, ""), noWait: false, CancellationToken.None);
-        await connection.BindAsync(new BindingSpec("orders", "q A", BindingDestinationKind.Exchange, "#"), noWait: false, CancellationToken.None);
 
         var received = new ConcurrentDictionary<int, int>();
         IMessageConsumer? current = null;
@@ -63,7 +51,7 @@ public sealed class JetStreamConsumerRestartTests(ITestOutputHelper output) : IA
         var published = 0;
         var producer = Task.Run(async () =>
         {
-            await using var nats = new NatsConnection(new NatsOpts { Url = _server.Url, Name = "test-producer" });
+            await using var nats = new NatsConnection(new NatsOpts { Url = Server.Url, Name = "test-producer" });
             var js = new NatsJSContext(nats);
             while (!stopProducing.IsCancellationRequested)
             {

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using Federation.Core.Transport;
 using Federation.Nats.JetStream;
-using Federation.Nats.Transport;
 using Federation.Testing.Brokers;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
@@ -15,36 +14,23 @@ namespace Federation.Nats.Tests.JetStream;
 /// client, waiting for room: it is neither handed on nor among the unacknowledged deliveries, and was not nak'ed with them.
 /// The server gave it back only after the ack wait, to the next consumer, behind newer messages.
 /// </summary>
-public sealed class JetStreamHeldMessageTests : IAsyncLifetime
+public sealed class JetStreamHeldMessageTests() : JetStreamSingleServerTests("js-held")
 {
-    private const string Stream = "federation-orders";
-
     /// <summary>Far longer than <see cref="Prompt"/>: a message that waited for it cannot pass for a prompt one.</summary>
     private const int AckWaitMs = 60_000;
 
     private static readonly TimeSpan Prompt = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
-    private NatsServerProcess _server = null!;
-
-    public async Task InitializeAsync() => _server = await NatsServerProcess.StartJetStreamAsync("js-held");
-
-    public async Task DisposeAsync() => await _server.DisposeAsync();
 
     [Fact]
     public async Task The_message_held_for_room_in_the_window_goes_back_at_once_when_the_consumer_stops()
     {
-        var connection = await new NatsTransport().ConnectAsync(
-            new ConnectionRequest($"{_server.Url}?cluster-name=U&jetstream=true&ack-wait-ms={AckWaitMs.ToString(CultureInfo.InvariantCulture)}", "Federation link test"), CancellationToken.None);
+        var connection = await ConnectWithBoundQueueAsync(AckWaitMs);
         await using var _ = connection;
-        await connection.DeclareQueueAsync(new QueueSpec("q"), CancellationToken.None);
-        await connection.DeclareExchangeAsync(new ExchangeSpec("orders", ExchangeSpec.Types.Topic), CancellationToken.None);
-        await connection.DeclareExchangeAsync(new ExchangeSpec("q A", ExchangeSpec.Types.Fanout, Internal: true), CancellationToken.None);
-        await connection.BindAsync(new BindingSpec("q A", "q", BindingDestinationKind.Queue, ""), noWait: false, CancellationToken.None);
-        await connection.BindAsync(new BindingSpec("orders", "q A", BindingDestinationKind.Exchange, "#"), noWait: false, CancellationToken.None);
 
         // The server lets more be pending than the window (another instance's larger prefetch raised it): with a window of
         // one, the second message reaches the consumer while the first is not acknowledged, and waits there for room.
-        await using (var nats = new NatsConnection(new NatsOpts { Url = _server.Url, Name = "test-other-instance" }))
+        await using (var nats = new NatsConnection(new NatsOpts { Url = Server.Url, Name = "test-other-instance" }))
         {
             var js = new NatsJSContext(nats);
             var read = await js.GetConsumerAsync(Stream, JetStreamNames.ConsumerFor("q"));
@@ -62,7 +48,7 @@ public sealed class JetStreamHeldMessageTests : IAsyncLifetime
             return ValueTask.CompletedTask;
         }, CancellationToken.None);
         await JetStreamTestKit.EventuallyAsync(
-            async () => handed.Count == 1 && (await JetStreamTestKit.ConsumersAsync(_server, Stream)) is [{ NumAckPending: 2 }],
+            async () => handed.Count == 1 && (await JetStreamTestKit.ConsumersAsync(Server, Stream)) is [{ NumAckPending: 2 }],
             () => $"the first message handed on, the second delivered (held for room); handed {string.Join(",", handed)}",
             Deadline);
         Assert.Equal(["0"], handed);

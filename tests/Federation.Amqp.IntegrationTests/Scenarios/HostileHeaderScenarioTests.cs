@@ -134,9 +134,11 @@ public sealed class HostileHeaderScenarioTests(ThreeNodesFixture nodes) : IAsync
             await ScenarioContext.PublishAsync(publisher, exchange, "key", body);
         }
 
+        var channelBefore = "";
         if (ackMode == "no-ack")
         {
             await Poll.UntilAsync(() => Task.FromResult(ours.Count == around ? ours : null), "the message before the culprit should arrive");
+            channelBefore = Assert.Single(await ConsumerChannelsAsync(upstreamQueue));
         }
 
         // A decimal the client cannot represent (it throws while parsing), or arrays nested 20,000 deep, which fit in a
@@ -148,6 +150,14 @@ public sealed class HostileHeaderScenarioTests(ThreeNodesFixture nodes) : IAsync
         if (ackMode == "no-ack")
         {
             await Poll.UntilAsync(() => Task.FromResult(Dropped(engine, exchange) >= 1 ? engine : null), $"the culprit should be counted as unreadable; links: {Describe(engine)}", TimeSpan.FromSeconds(60));
+
+            // Counted as the client closes its connection, which the broker may not have seen yet: until it has, it goes on
+            // delivering to the old consumer, and without acks what it delivers there is lost with the connection (as the
+            // drop's cause says). Published once the queue's consumer is on another channel.
+            await Management.WaitAsync(
+                () => ConsumerChannelsAsync(upstreamQueue),
+                channels => channels.Count == 1 && channels[0] != channelBefore,
+                "the link should consume on a new connection");
         }
 
         foreach (var body in after)
@@ -171,6 +181,14 @@ public sealed class HostileHeaderScenarioTests(ThreeNodesFixture nodes) : IAsync
         await ScenarioContext.PublishAsync(publisher, exchange, "key", "later");
         await Poll.UntilAsync(() => Task.FromResult(ours.Bodies.Contains("later") ? ours : null), "'later' should arrive");
         Assert.Equal(link.Since, engine.GetLinks().Single(l => l.Exchange == exchange).Since);
+    }
+
+    /// <summary>The channels (by the broker's pid for each) of the consumers of <paramref name="queue"/> on A.</summary>
+    private async Task<IReadOnlyList<string>> ConsumerChannelsAsync(string queue)
+    {
+        var result = await nodes.A.CtlAsync(CancellationToken.None, "list_consumers", "--no-table-headers", "--quiet", "queue_name", "channel_pid");
+        Assert.True(result.ExitCode == 0, result.Output);
+        return [.. result.Output.Split('\n').Select(line => line.Split('\t')).Where(fields => fields.Length == 2 && fields[0] == queue).Select(fields => fields[1].Trim())];
     }
 
     private static long Dropped(Core.FederationEngine engine, string exchange) =>

@@ -7,6 +7,7 @@ using Federation.Core.Transport;
 using FederationHost.Cli;
 using FederationHost.Configuration;
 using FederationHost.Endpoints;
+using FederationHost.Logging;
 using FederationHost.Metrics;
 using FederationHost.Telemetry;
 using FederationHost.Startup;
@@ -75,6 +76,7 @@ public static partial class FederationHostApp
         // named: without Logging:Console:FormatterName they were ignored at start and applied from the first reload of
         // appsettings.json on. A name the configuration gives (json, systemd) is kept.
         builder.Services.PostConfigure<ConsoleLoggerOptions>(options => options.FormatterName ??= ConsoleFormatterNames.Simple);
+        UseTerminalSafeConsole(builder.Services);
 
         var problems = new List<string>();
         var settings = HostSettings.Read(builder.Configuration, problems);
@@ -132,6 +134,27 @@ public static partial class FederationHostApp
     /// Binds exactly one endpoint. Replacing Kestrel's configuration loader with an empty one makes <c>Kestrel:Endpoints</c>
     /// and <c>urls</c>/<c>ASPNETCORE_URLS</c> unable to open other listeners than the checked <c>Host:Url</c>.
     /// </summary>
+    /// <summary>
+    /// Puts the console logger behind <see cref="TerminalSafeConsoleLoggerProvider"/>: the same provider, its options and its
+    /// filters, with control characters in messages escaped.
+    /// </summary>
+    private static void UseTerminalSafeConsole(IServiceCollection services)
+    {
+        var console = services.Where(d => d.ServiceType == typeof(ILoggerProvider) && d.ImplementationType == typeof(ConsoleLoggerProvider)).ToList();
+        if (console.Count == 0)
+        {
+            return; // No console logging configured: nothing to wrap.
+        }
+
+        foreach (var descriptor in console)
+        {
+            services.Remove(descriptor);
+        }
+
+        services.AddSingleton<ConsoleLoggerProvider>();
+        services.AddSingleton<ILoggerProvider>(sp => new TerminalSafeConsoleLoggerProvider(sp.GetRequiredService<ConsoleLoggerProvider>()));
+    }
+
     private static void ConfigureListener(IWebHostBuilder webHost, HostSettings settings)
     {
         webHost.ConfigureKestrel(kestrel =>

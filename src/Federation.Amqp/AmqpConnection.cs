@@ -430,7 +430,22 @@ internal sealed class AmqpConnection : IBrokerConnection
         try
         {
             channel = await GetTopologyChannelAsync(cancellationToken).ConfigureAwait(false);
-            await operation(channel, cancellationToken).ConfigureAwait(false);
+
+            // RabbitMQ.Client does not end a call that waits for its reply when the token is cancelled: a broker that stopped
+            // answering (frozen, black-holed) held it until the continuation timeout (20 s), and with it a link's stop or
+            // restart that came during its periodic upstream check. So the wait ends here; the call goes on in the background
+            // on a channel given up below, its failure observed.
+            var call = operation(channel, cancellationToken);
+            try
+            {
+                await call.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!call.IsCompleted)
+            {
+                _ = call.ContinueWith(static done => _ = done.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                throw;
+            }
+
             if (provesNoWaitSucceeded)
             {
                 // AMQP processes a channel's methods in order: a reply means every earlier no-wait method succeeded.
@@ -439,8 +454,9 @@ internal sealed class AmqpConnection : IBrokerConnection
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && channel is not null)
         {
-            // The reply may still arrive; a fresh channel keeps later calls from reading it as theirs.
-            await DiscardTopologyChannelAsync(channel).ConfigureAwait(false);
+            // The reply may still arrive; a fresh channel keeps later calls from reading it as theirs. Given up in the
+            // background: closing it waits for the broker too, up to the continuation timeout when it does not answer.
+            _ = DiscardTopologyChannelAsync(channel);
             throw;
         }
         catch (Exception error) when (error is OperationCanceledException or TimeoutException && !cancellationToken.IsCancellationRequested && ClosedError() is null)

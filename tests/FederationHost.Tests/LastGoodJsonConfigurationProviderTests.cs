@@ -218,6 +218,42 @@ public sealed class LastGoodJsonConfigurationProviderTests : IDisposable
         (configuration as IDisposable)?.Dispose();
     }
 
+    [Fact]
+    public void A_refused_save_notified_twice_is_logged_once()
+    {
+        // Editors and file watchers often report one save twice (the file truncated, then written): a broken file was
+        // logged at each notification, two identical warnings for one save.
+        File.WriteAllText(FilePath, Good);
+        var watch = new ManualWatch(_files);
+        var configuration = new ConfigurationBuilder()
+            .Add(new LastGoodJsonConfigurationSource(_refused) { Path = "appsettings.json", ReloadOnChange = true, ReloadDelay = 0, FileProvider = watch })
+            .Build();
+
+        File.WriteAllText(FilePath, "{ \"Federation\": ");
+        watch.Fire();
+        watch.Fire();
+        Assert.Single(_logs.AtLeast(LogLevel.Warning));
+
+        // Another problem is another warning; so is the same problem again once a good file came in between.
+        File.WriteAllText(FilePath, """{ "a": 1, "A": 2 }""");
+        watch.Fire();
+        watch.Fire();
+        Assert.Equal(2, _logs.AtLeast(LogLevel.Warning).Count());
+        File.WriteAllText(FilePath, Good);
+        watch.Fire();
+        File.WriteAllText(FilePath, "{ \"Federation\": ");
+        watch.Fire();
+        Assert.Equal(3, _logs.AtLeast(LogLevel.Warning).Count());
+
+        // A deletion notified twice is one warning too.
+        File.Delete(FilePath);
+        watch.Fire();
+        watch.Fire();
+        Assert.Equal(4, _logs.AtLeast(LogLevel.Warning).Count());
+        AssertGoodSettings(configuration);
+        (configuration as IDisposable)?.Dispose();
+    }
+
     /// <summary>The directory's files, with change notifications raised by the test, synchronously.</summary>
     private sealed class ManualWatch(IFileProvider files) : IFileProvider
     {

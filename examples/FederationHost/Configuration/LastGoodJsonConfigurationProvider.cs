@@ -12,7 +12,8 @@ namespace FederationHost.Configuration;
 /// <item>The first load (start) fails with a <see cref="HostConfigurationException"/> naming the file and the problem:
 /// not JSON, a duplicate key, nesting deeper than 64, an empty file, a missing file that is not optional.</item>
 /// <item>A later load with such a file, or with the file deleted, keeps the data read before, raises no change, and
-/// reports the problem to <see cref="LastGoodJsonConfigurationSource.Refused"/> (logged at warning).</item>
+/// reports the problem to <see cref="LastGoodJsonConfigurationSource.Refused"/> (logged at warning), once while the same
+/// problem lasts.</item>
 /// <item>A later load that reads the same data as before (a save notified twice, a file saved unchanged) raises no change.</item>
 /// </list>
 /// </summary>
@@ -23,6 +24,10 @@ public sealed class LastGoodJsonConfigurationProvider : ConfigurationProvider, I
     private readonly Lock _gate = new();
     private bool _loaded;
     private bool _fileWasRead;
+
+    // The problem of the last refused reload, until a read succeeds: one save is often notified twice (the file truncated,
+    // then written), and each notification found the same problem, so one broken save was logged twice.
+    private string? _lastRefusal;
 
     /// <summary>Creates the provider and, with <c>ReloadOnChange</c>, watches the file.</summary>
     public LastGoodJsonConfigurationProvider(LastGoodJsonConfigurationSource source)
@@ -109,7 +114,7 @@ public sealed class LastGoodJsonConfigurationProvider : ConfigurationProvider, I
             if (_fileWasRead)
             {
                 // Deleting a settings file is refused like a broken one: to drop its settings, write {} into it.
-                _source.Refused.Report(FileName, "the file was deleted or cannot be found (write {} into it to remove its settings)");
+                Refuse("the file was deleted or cannot be found (write {} into it to remove its settings)");
             }
 
             return false;
@@ -117,9 +122,11 @@ public sealed class LastGoodJsonConfigurationProvider : ConfigurationProvider, I
 
         if (!JsonSettingsFile.TryRead(file, out var data, out var problem))
         {
-            _source.Refused.Report(FileName, problem);
+            Refuse(problem);
             return false;
         }
+
+        _lastRefusal = null;
 
         // One save is often notified twice (the file is truncated, then written); a read that finds what was read before
         // is no change, and raising one would make every listener report the same reload again.
@@ -127,6 +134,18 @@ public sealed class LastGoodJsonConfigurationProvider : ConfigurationProvider, I
         Data = new Dictionary<string, string?>(data, StringComparer.OrdinalIgnoreCase);
         _fileWasRead = true;
         return raiseChange && !unchanged;
+    }
+
+    /// <summary>Reports a refused reload, unless the last reload was refused for the same problem (the same save, notified again).</summary>
+    private void Refuse(string problem)
+    {
+        if (problem == _lastRefusal)
+        {
+            return;
+        }
+
+        _lastRefusal = problem;
+        _source.Refused.Report(FileName, problem);
     }
 
     private static bool SameData(IDictionary<string, string?> before, IDictionary<string, string?> after) =>

@@ -13,8 +13,8 @@ namespace Federation.Nats.Transport;
 /// <c>orders</c> to a pseudo-queue <c>nats-sub:&lt;cid&gt;:&lt;sid&gt;</c> (<c>&gt;</c> becomes <c>#</c>).
 /// </summary>
 /// <remarks>
-/// Ignored: system accounts and <c>$</c> subjects, <c>_INBOX.</c> subjects, subjects whose exchange token is a wildcard, and the
-/// subscriptions of federation links (connections named <c>Federation link …</c>), so that a link's upstream interest is not
+/// Ignored: system accounts and <c>$</c> subjects, <c>_INBOX.</c> subjects, subjects whose exchange token is a wildcard, the
+/// presence subjects of federation instances (<c>federation.presence.</c>), and the subscriptions of federation links (connections named <c>Federation link …</c>), so that a link's upstream interest is not
 /// mistaken for local interest (this limits interest propagation to one hop; see README). Exchanges: those in the URI's
 /// <c>namespaces</c> from the start, plus every exchange something has bound; exchanges are never reported deleted while
 /// the connection lives, so links survive interest coming and going.
@@ -22,6 +22,12 @@ namespace Federation.Nats.Transport;
 internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
 {
     private const string LinkConnectionPrefix = "Federation link";
+
+    // Where the instances of every federation on this downstream announce themselves (Federation.Core's
+    // FederationDefinitions.PresenceExchangePrefix): never federated, whatever a policy matches. The first token of those
+    // subjects would otherwise be taken for an exchange, "federation", which a policy such as "^fed" federated: its link
+    // subscribed upstream to the presence subjects and forwarded the upstream side's heartbeats and beacons here.
+    private const string PresenceSubjectPrefix = "federation.presence.";
 
     private readonly NatsUriSettings _settings;
     private readonly Lock _lock = new();
@@ -289,7 +295,7 @@ internal sealed class NatsTopologySource : ITopologySource, IAsyncDisposable
             var sid = sub.TryGetProperty("sid", out var i) ? i.ToString() : "";
             var cid = sub.TryGetProperty("cid", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt64() : -1;
             if (subject is null || account == "$SYS" || subject.StartsWith('$') || subject.StartsWith("_INBOX.", StringComparison.Ordinal)
-                || linkConnections.Contains(cid))
+                || subject.StartsWith(PresenceSubjectPrefix, StringComparison.Ordinal) || linkConnections.Contains(cid))
             {
                 continue;
             }

@@ -32,7 +32,7 @@ internal static partial class Log
     [LoggerMessage(1018, LogLevel.Warning, "Link {LinkId}: the upstream exchange '{UpstreamExchange}' was deleted and declared again since the last check, which took the link's bindings from it; {Count} binding(s) were declared again")]
     public static partial void UpstreamExchangeRecreated(ILogger logger, string linkId, string upstreamExchange, int count);
 
-    [LoggerMessage(1019, LogLevel.Warning, "Link {LinkId}: the upstream refused the sentinel that tells when the upstream exchange '{UpstreamExchange}' is deleted and declared again ({Cause}); the periodic check can only see that it exists, and bindings lost with a re-created exchange come back at the link's next restart")]
+    [LoggerMessage(1019, LogLevel.Warning, "Link {LinkId}: the sentinel that tells when the upstream exchange '{UpstreamExchange}' is deleted and declared again could not be put in place ({Cause}); the periodic check can only see that it exists, and bindings lost with a re-created exchange come back at the link's next restart. Not said again for this cause until a run has the sentinel in place")]
     public static partial void UpstreamSentinelRefused(ILogger logger, string linkId, string upstreamExchange, string cause);
 
     [LoggerMessage(1013, LogLevel.Information, "Link {LinkId}: duplicate suppression on, {Identities} identities read back from ledger '{Ledger}' ({Records} record(s))")]

@@ -303,11 +303,17 @@ internal sealed partial class LinkSession
                 new ExchangeSpec(sentinel, ExchangeSpec.Types.Fanout, Durable: true, AutoDelete: true, Internal: true, arguments),
                 cancellationToken).ConfigureAwait(false);
             await _upstream.BindAsync(new BindingSpec(sentinel, _definition.UpstreamExchange, BindingDestinationKind.Exchange, ""), noWait: false, cancellationToken).ConfigureAwait(false);
+            _context.Sentinel.InPlace();
             return true;
         }
         catch (TransportException ex) when (ex is not ConnectionLostException)
         {
-            Log.UpstreamSentinelRefused(_context.Logger, _definition.Id, _definition.UpstreamExchange, UriRedaction.RedactText(ex.Message));
+            var cause = UriRedaction.RedactText(ex.Message);
+            if (_context.Sentinel.ShouldWarn(cause))
+            {
+                Log.UpstreamSentinelRefused(_context.Logger, _definition.Id, _definition.UpstreamExchange, cause);
+            }
+
             return false;
         }
     }

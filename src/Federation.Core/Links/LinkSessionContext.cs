@@ -22,4 +22,8 @@ internal sealed record LinkSessionContext(
     LinkCounters Counters,
     ILogger Logger,
     TimeProvider Time,
-    Deduplication.PendingRevocations Revocations);
+    Deduplication.PendingRevocations Revocations)
+{
+    /// <summary>Whether warning 1019 is due; kept across the link's sessions (and by <c>with</c>) so that it is said once per episode.</summary>
+    public SentinelWarnings Sentinel { get; init; } = new();
+}

@@ -115,6 +115,14 @@ internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings s
         }
         catch (NatsJSApiException ex) when (ex.Error.ErrCode == JetStreamErrors.SubjectsOverlap)
         {
+            // Another link (another instance's) may have created this very stream at the same moment: the server can check
+            // the subjects against it before it sees that the name is taken (seen with nats-server 2.9.10).
+            if (await ExistsAsync(name).ConfigureAwait(false))
+            {
+                captured?.Invoke(exchange, name, subjects);
+                return name;
+            }
+
             throw new PreconditionFailedException(
                 $"The subjects '{subjects[0]}' and '{subjects[1]}' of exchange '{exchange}' overlap a stream that exists on {displayUri}, so the stream '{name}' cannot be created; name the existing stream with '{JetStreamUriSettings.StreamKey}=NAME'.",
                 ex);
@@ -122,6 +130,22 @@ internal sealed class JetStreamStreams(INatsJSContext js, JetStreamUriSettings s
         catch (Exception ex)
         {
             throw JetStreamErrors.Map(ex, $"create the stream '{name}'", displayUri, js.Connection.Opts);
+        }
+    }
+
+    /// <summary>Whether the stream <paramref name="name"/> exists now; false too when that cannot be told (the caller reports its own error).</summary>
+    private async Task<bool> ExistsAsync(string name)
+    {
+        try
+        {
+            await js.GetStreamAsync(name, request: null, CancellationToken.None).ConfigureAwait(false);
+            return true;
+        }
+#pragma warning disable CA1031 // Any failure to look means "not known to exist": the overlap is then reported as it is.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return false;
         }
     }
 

@@ -20,13 +20,13 @@ public sealed class FrozenDownstreamStopTests(RestartScenarioNodesFixture nodes)
     private static readonly TimeSpan StopWithin = TimeSpan.FromSeconds(20);
     private readonly ScenarioContext context = new();
     private readonly CapturedLogs logs = new();
-    private int? frozenPid;
+    private readonly FrozenNode freezer = new();
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
-        await ThawAsync();
+        await freezer.ThawAsync();
         await context.DisposeAsync();
         logs.Dispose();
     }
@@ -41,7 +41,7 @@ public sealed class FrozenDownstreamStopTests(RestartScenarioNodesFixture nodes)
         var engine = await context.StartEngineAsync(ScenarioContext.Options(nodes.Downstream, exchange, ("up", nodes.Upstream, null)), loggerFactory: logs);
         await ScenarioContext.WaitForLinkAsync(engine, exchange, LinkState.Running);
 
-        await FreezeAsync();
+        await freezer.FreezeAsync(nodes.Downstream, "downstream");
         var frozen = logs.Now;
         var clock = Stopwatch.StartNew();
         try
@@ -57,36 +57,6 @@ public sealed class FrozenDownstreamStopTests(RestartScenarioNodesFixture nodes)
 
         // What the stop logged, timed from the freeze, shows which step took the time.
         Assert.True(took <= StopWithin, $"The stop took {took.TotalSeconds:F1} s, more than {StopWithin.TotalSeconds} s; since the freeze:\n{logs.Timeline(frozen)}");
-    }
-
-    private async Task FreezeAsync()
-    {
-        var pid = int.Parse(File.ReadAllText(nodes.Downstream.PidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        frozenPid = pid;
-        await SignalAsync("STOP", pid);
-        await Poll.UntilAsync(() => Task.FromResult<object?>(State(pid) == 'T' ? true : null), $"the downstream node {pid} to be stopped (SIGSTOP)");
-    }
-
-    private async Task ThawAsync()
-    {
-        if (frozenPid is { } pid)
-        {
-            frozenPid = null;
-            await SignalAsync("CONT", pid);
-        }
-    }
-
-    private static async Task SignalAsync(string signal, int pid)
-    {
-        using var kill = Process.Start(new ProcessStartInfo("kill", $"-{signal} {pid}") { UseShellExecute = false }) ?? throw new InvalidOperationException("kill did not start");
-        await kill.WaitForExitAsync();
-    }
-
-    // The third field of /proc/<pid>/stat after the parenthesised name: 'T' once the process is stopped.
-    private static char State(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        return stat[(stat.LastIndexOf(')') + 2)..][0];
     }
 }
 

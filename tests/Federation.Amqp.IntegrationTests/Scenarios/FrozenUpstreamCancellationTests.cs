@@ -15,14 +15,14 @@ public sealed class FrozenUpstreamCancellationTests(RestartScenarioNodesFixture 
 {
     // Far below the client's 20 s continuation timeout, far above a cancellation that is honoured at once on a loaded machine.
     private static readonly TimeSpan EndsWithin = TimeSpan.FromSeconds(8);
-    private int? frozenPid;
+    private readonly FrozenNode freezer = new();
     private IBrokerConnection? connection;
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
-        await ThawAsync();
+        await freezer.ThawAsync();
         if (connection is not null)
         {
             await connection.DisposeAsync();
@@ -36,7 +36,7 @@ public sealed class FrozenUpstreamCancellationTests(RestartScenarioNodesFixture 
         connection = await new AmqpTransport().ConnectAsync(new ConnectionRequest(nodes.Upstream.AmqpUri(), "frozen-upstream-cancel"), timeout.Token);
         Assert.True(await connection.ExchangeExistsAsync("amq.topic", timeout.Token)); // the topology channel is open
 
-        await FreezeAsync();
+        await freezer.FreezeAsync(nodes.Upstream, "upstream");
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1));
         var clock = Stopwatch.StartNew();
         var check = connection.ExchangeExistsAsync("amq.topic", stop.Token).AsTask();
@@ -47,37 +47,7 @@ public sealed class FrozenUpstreamCancellationTests(RestartScenarioNodesFixture 
         Assert.True(check.IsCanceled || check.Exception?.InnerException is OperationCanceledException, $"The call ended with {check.Exception?.InnerException}, not as cancelled");
 
         // The connection stays usable once the broker answers again: the abandoned call's channel is not reused.
-        await ThawAsync();
+        await freezer.ThawAsync();
         Assert.True(await connection.ExchangeExistsAsync("amq.topic", timeout.Token));
-    }
-
-    private async Task FreezeAsync()
-    {
-        var pid = int.Parse(File.ReadAllText(nodes.Upstream.PidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        frozenPid = pid;
-        await SignalAsync("STOP", pid);
-        await Poll.UntilAsync(() => Task.FromResult<object?>(State(pid) == 'T' ? true : null), $"the upstream node {pid} to be stopped (SIGSTOP)");
-    }
-
-    private async Task ThawAsync()
-    {
-        if (frozenPid is { } pid)
-        {
-            frozenPid = null;
-            await SignalAsync("CONT", pid);
-        }
-    }
-
-    private static async Task SignalAsync(string signal, int pid)
-    {
-        using var kill = Process.Start(new ProcessStartInfo("kill", $"-{signal} {pid}") { UseShellExecute = false }) ?? throw new InvalidOperationException("kill did not start");
-        await kill.WaitForExitAsync();
-    }
-
-    // The third field of /proc/<pid>/stat after the parenthesised name: 'T' once the process is stopped.
-    private static char State(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        return stat[(stat.LastIndexOf(')') + 2)..][0];
     }
 }

@@ -131,10 +131,6 @@ public static partial class FederationHostApp
     }
 
     /// <summary>
-    /// Binds exactly one endpoint. Replacing Kestrel's configuration loader with an empty one makes <c>Kestrel:Endpoints</c>
-    /// and <c>urls</c>/<c>ASPNETCORE_URLS</c> unable to open other listeners than the checked <c>Host:Url</c>.
-    /// </summary>
-    /// <summary>
     /// Puts the console logger behind <see cref="TerminalSafeConsoleLoggerProvider"/>: the same provider, its options and its
     /// filters, with control characters in messages escaped.
     /// </summary>
@@ -155,6 +151,10 @@ public static partial class FederationHostApp
         services.AddSingleton<ILoggerProvider>(sp => new TerminalSafeConsoleLoggerProvider(sp.GetRequiredService<ConsoleLoggerProvider>()));
     }
 
+    /// <summary>
+    /// Binds exactly one endpoint. Replacing Kestrel's configuration loader with an empty one makes <c>Kestrel:Endpoints</c>
+    /// and <c>urls</c>/<c>ASPNETCORE_URLS</c> unable to open other listeners than the checked <c>Host:Url</c>.
+    /// </summary>
     private static void ConfigureListener(IWebHostBuilder webHost, HostSettings settings)
     {
         webHost.ConfigureKestrel(kestrel =>

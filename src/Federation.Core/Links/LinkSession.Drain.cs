@@ -135,7 +135,7 @@ internal sealed partial class LinkSession
     /// </summary>
     private async Task<string?> TakenOverAsync(string queue, CancellationToken cancellationToken)
     {
-        var own = UpstreamNaming.QueueName(_definition.UpstreamExchange, _definition.ClusterName, _definition.VirtualHost, _definition.Exchange.Name, _upstream.VirtualHost);
+        var own = UpstreamObjects.QueueName(_definition, _upstream);
         if (own == queue || !await _upstream.HasTakenOverAsync(own, queue, cancellationToken).ConfigureAwait(false))
         {
             return null;

@@ -47,24 +47,8 @@ public sealed class JetStreamConsumerRestartTests(ITestOutputHelper output) : Je
             CancellationToken.None);
 
         Volatile.Write(ref current, await StartAsync());
-        using var stopProducing = new CancellationTokenSource();
-        var published = 0;
-        var producer = Task.Run(async () =>
-        {
-            await using var nats = new NatsConnection(new NatsOpts { Url = Server.Url, Name = "test-producer" });
-            var js = new NatsJSContext(nats);
-            while (!stopProducing.IsCancellationRequested)
-            {
-                // About 500 a second: steady traffic, as in a real link, so that the client always has messages in flight.
-                for (var i = 0; i < 5; i++)
-                {
-                    (await js.PublishAsync("orders.x", Encoding.ASCII.GetBytes(published.ToString(CultureInfo.InvariantCulture)))).EnsureSuccess();
-                    Interlocked.Increment(ref published);
-                }
-
-                await Task.Delay(10);
-            }
-        });
+        // Steady traffic, as in a real link, so that the client always has messages in flight.
+        await using var producer = new SteadyJetStreamPublisher(Server.Url, _ => "orders.x");
 
         for (var restart = 0; restart < Restarts; restart++)
         {
@@ -82,9 +66,7 @@ public sealed class JetStreamConsumerRestartTests(ITestOutputHelper output) : Je
             () => Task.FromResult(received.Count >= 200 * (Restarts + 1)),
             () => $"messages after the last restart; have {received.Count}",
             Deadline);
-        await stopProducing.CancelAsync();
-        await producer;
-        var total = Volatile.Read(ref published);
+        var total = await producer.StopAsync();
         output.WriteLine($"{total} published");
 
         try

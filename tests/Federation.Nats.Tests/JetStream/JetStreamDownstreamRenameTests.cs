@@ -58,25 +58,8 @@ public sealed class JetStreamDownstreamRenameTests(ITestOutputHelper output) : J
         _ = engine.StartAsync(CancellationToken.None);
         var before = await WaitForOneConsumerAsync(engine, name => true);
 
-        using var stopProducing = new CancellationTokenSource();
-        var published = 0;
-        var producer = Task.Run(async () =>
-        {
-            await using var nats = new NatsConnection(new NatsOpts { Url = Upstream.Url, Name = "test-producer" });
-            var js = new NatsJSContext(nats);
-            while (!stopProducing.IsCancellationRequested)
-            {
-                // About 500 a second, as in the black-box run.
-                for (var i = 0; i < 5; i++)
-                {
-                    var n = Volatile.Read(ref published);
-                    (await js.PublishAsync($"{Exchange}.{(n % 10).ToString(CultureInfo.InvariantCulture)}", Encoding.ASCII.GetBytes(n.ToString(CultureInfo.InvariantCulture)))).EnsureSuccess();
-                    Interlocked.Increment(ref published);
-                }
-
-                await Task.Delay(10);
-            }
-        });
+        // About 500 a second, as in the black-box run.
+        await using var producer = new SteadyJetStreamPublisher(Upstream.Url, n => $"{Exchange}.{(n % 10).ToString(CultureInfo.InvariantCulture)}");
 
         await JetStreamTestKit.EventuallyAsync(
             () => Task.FromResult(received.Count >= 1000),
@@ -86,14 +69,12 @@ public sealed class JetStreamDownstreamRenameTests(ITestOutputHelper output) : J
 
         // The old consumer goes once the link under the new name has its own.
         var after = await WaitForOneConsumerAsync(engine, name => name != before.Name);
-        var atRename = Volatile.Read(ref published);
+        var atRename = producer.Published;
         await JetStreamTestKit.EventuallyAsync(
-            () => Task.FromResult(Volatile.Read(ref published) >= atRename + 1000),
-            () => $"1,000 more messages published after the rename, have {Volatile.Read(ref published) - atRename}",
+            () => Task.FromResult(producer.Published >= atRename + 1000),
+            () => $"1,000 more messages published after the rename, have {producer.Published - atRename}",
             Deadline);
-        await stopProducing.CancelAsync();
-        await producer;
-        var total = Volatile.Read(ref published);
+        var total = await producer.StopAsync();
         try
         {
             await JetStreamTestKit.EventuallyAsync(

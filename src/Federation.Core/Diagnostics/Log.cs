@@ -103,6 +103,9 @@ internal static partial class Log
     [LoggerMessage(2029, LogLevel.Information, "Federation: downstream {Uri} takes what the links publish again, after blocking it for {Duration}")]
     public static partial void DownstreamUnblocked(ILogger logger, string uri, TimeSpan duration);
 
+    [LoggerMessage(2041, LogLevel.Warning, "Federation lost its connection to downstream {Uri}: {Cause}. The links stop consuming, keep their upstream queues and start again on the next connection")]
+    public static partial void DownstreamLost(ILogger logger, string uri, string cause);
+
     [LoggerMessage(2002, LogLevel.Warning, "Federation could not use downstream {Uri}: {Cause}; retrying in {Delay}")]
     public static partial void DownstreamFailed(ILogger logger, string uri, string cause, TimeSpan delay);
 

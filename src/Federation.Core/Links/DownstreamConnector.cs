@@ -177,7 +177,7 @@ internal sealed class DownstreamConnector
         }
 
         _ = connection.Completion.ContinueWith(
-            _ => _loop.Post(() => OnLostAsync(number)),
+            ended => _loop.Post(() => OnLostAsync(number, ended.Exception?.GetBaseException())),
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
@@ -375,12 +375,17 @@ internal sealed class DownstreamConnector
         }
     }
 
-    private async Task OnLostAsync(int number)
+    private async Task OnLostAsync(int number, Exception? cause)
     {
         if (number != SessionNumber || _session is null)
         {
             return;
         }
+
+        // Said at warning with the broker's or the client's reason: every link stops at once and says only that it lost its
+        // lease or connection, so without this line nobody could tell why the whole downstream session went.
+        var uri = UriRedaction.Redact(_session.Connection.DisplayUri);
+        Log.DownstreamLost(_logger, uri, cause is null ? "the connection closed" : FailureEpisode.Describe(cause));
 
         // A session that stayed up a while ends the failure episode and gets the immediate retry; one lost right away
         // continues both, so a downstream that accepts and then drops every connection is not retried in a hot loop.

@@ -678,14 +678,6 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     private async Task CleanUpBetweenRunsAsync(StopDeadline? deadline)
     {
         var definition = Definition;
-        // The downstream as the lease last found it, not as the last run did: a run without leases says nothing of a later
-        // session that has them, where another instance may hold the lease and run the link from the queue.
-        if (!_lease.Holding && !_lease.DownstreamWithoutLeases)
-        {
-            Log.LinkStopped(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, "kept (this instance does not hold the link's lease, so another may run it from its queue)");
-            return;
-        }
-
         if (!_upstreamReached)
         {
             var reason = _upstreamTried ? "kept (its last attempt could not reach the upstream)" : "kept (it stopped before its first attempt reached the upstream)";
@@ -694,7 +686,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
 
         Task<string>? cleaning = null;
-        var finished = await WithinStopLimitAsync(token => cleaning = CleanUpWithoutSessionAsync(definition, token), deadline).ConfigureAwait(false);
+        var finished = await WithinStopLimitAsync(token => cleaning = CleanUpUnderLeaseAsync(definition, token), deadline).ConfigureAwait(false);
 
         // Told here, once, however the cleanup went: one that fails or runs out of time is a stop all the same.
         var outcome = finished ? cleaning!.Result : CleanupOutcome.TimedOut;
@@ -724,6 +716,38 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         await Task.WhenAny(work, Task.Delay(DrainTimeout, _time, done.Token)).ConfigureAwait(false);
         await done.CancelAsync().ConfigureAwait(false); // no timer left behind for every stop
         return work.IsCompleted;
+    }
+
+    /// <summary>
+    /// Deletes the objects under the link's lease. The downstream as the lease last found it, not as the last run did: a run
+    /// without leases says nothing of a later session that has them, where another instance may hold the lease and run the
+    /// link from the queue. A lease that is not held is asked for once on the live session, since it may have been lost only
+    /// moments before the stop: RabbitMQ closes the whole downstream connection, and so every lease on it, on some channel
+    /// errors of the client's (rabbitmq-dotnet-client #1835: publishes racing the deletion of their exchange), and the stop of
+    /// a link whose exchange was deleted under traffic came right after that; its queue then stayed on the upstream, filling.
+    /// Only the lease decides: another instance that holds it may run the link from the queue, and the queue stays.
+    /// </summary>
+    private async Task<string> CleanUpUnderLeaseAsync(LinkDefinition definition, CancellationToken cancellationToken)
+    {
+        if (!_lease.Holding && !_lease.DownstreamWithoutLeases)
+        {
+            string? notTaken;
+            try
+            {
+                notTaken = await _lease.TryTakeForCleanupAsync(_downstream, definition, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is TransportException or OperationCanceledException)
+            {
+                notTaken = $"asking for it failed: {FailureEpisode.Describe(ex)}";
+            }
+
+            if (notTaken is not null)
+            {
+                return $"kept (this instance does not hold the link's lease, so another may run it from its queue: {notTaken})";
+            }
+        }
+
+        return await CleanUpWithoutSessionAsync(definition, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Deletes the objects and drops the ledger; returns what the stop's event 1003 says of the objects.</summary>

@@ -133,6 +133,42 @@ internal sealed class LinkLease : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Asks once, on the live downstream session, for the lease of a link that stops for good without it (it was lost
+    /// moments before the stop), so that its upstream objects may still be deleted: a held lease is released with
+    /// <see cref="ReleaseForGoodAsync"/>. Returns null when this engine now holds it (or that session has no leases), else
+    /// why not: who holds it, or that the downstream is not connected. Never waits for a session: the supervisor that
+    /// would publish the next one is the one waiting for this stop.
+    /// </summary>
+    public async Task<string?> TryTakeForCleanupAsync(DownstreamHandle downstreamHandle, LinkDefinition definition, CancellationToken cancellationToken)
+    {
+        if (downstreamHandle.Current is not { IsCompletedSuccessfully: true } current
+            || current.Result is not { } downstream
+            || downstream.Connection.Completion.IsCompleted
+            || downstream.ClusterName != definition.ClusterName
+            || downstream.VirtualHost != definition.VirtualHost)
+        {
+            return "the downstream where it lives is not connected";
+        }
+
+        await ReleaseAsync().ConfigureAwait(false);
+        if (downstream.Connection.Leases is not { } leases)
+        {
+            DownstreamWithoutLeases = true;
+            return null;
+        }
+
+        var attempt = await leases.TryAcquireAsync(new LeaseRequest(Name, Holder), cancellationToken).ConfigureAwait(false);
+        if (attempt.Lease is not { } lease)
+        {
+            return attempt.Holder is { } holder ? $"'{holder}' holds it" : "another connection holds it";
+        }
+
+        _held = lease;
+        _heldOn = downstream.Connection;
+        return null;
+    }
+
     /// <summary>Lets go of the lease, if held, so that a waiting engine can take it.</summary>
     public async Task ReleaseAsync()
     {

@@ -1,0 +1,174 @@
+using Federation.Core.InMemory;
+using Federation.Core.Tests.Support;
+using Federation.Core.Transport;
+
+namespace Federation.Core.Tests.Engine;
+
+/// <summary>
+/// A link stopped for good moments after it lost its lease with the downstream connection still cleans up, when the lease
+/// is free on the next connection. RabbitMQ closes the whole downstream connection on some client channel errors
+/// (rabbitmq-dotnet-client #1835: publishes racing the deletion of their exchange, 504 "expected 'channel.open'"); the
+/// engine reconnected, saw the exchange gone and stopped the link while its retry was still asking for the lease, and the
+/// stop kept the upstream queue as another instance's (a CI run of DownstreamExchangeDeletedUnderTrafficTests, 7 Dec
+/// 2026): it stayed on the upstream, bound and filling. The stop now asks for the lease once; only another holder keeps
+/// the queue.
+/// </summary>
+public sealed class LeaseLostBeforeStopTests
+{
+    private const string UpstreamQueue = "federation: upstream -> D:fed.downstream";
+    private const string Lease = "federation: lease D fed.downstream -> u";
+
+    [Fact]
+    public async Task A_link_whose_exchange_is_deleted_while_it_asks_again_for_a_lost_lease_deletes_its_upstream_objects()
+    {
+        using var logs = new CapturingLoggerProvider();
+        using var loggerFactory = logs.AsFactory();
+        await using var bed = new Testbed();
+        StallingLeasesTransport? downstream = null;
+        bed.WrapTransport = inner => downstream = new StallingLeasesTransport(inner);
+        var engine = await bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => u.Exchange = "upstream").Policy("fed", "^fed\\.", upstream: "u"), loggerFactory: loggerFactory);
+        var app = await bed.ConnectAsync("D");
+        await Testbed.DeclareExchangeAsync(app, "fed.downstream");
+        await bed.BindQueueAsync("D", "fed.downstream", "key");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        await bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+        var publisher = await bed.ConnectAsync("U");
+        await Testbed.PublishAsync(publisher, "upstream", "key", "m0");
+
+        // The engine's downstream connection goes, and the lease with it; the link's next ask for it hangs (as one that the
+        // stop overtakes), and the engine connects again.
+        downstream!.StallNextAsk(Lease);
+        downstream.CloseEngineConnections();
+        await Testbed.Eventually(() => downstream.Stalled, () => "the link asks for its lease again on the next connection");
+        await Testbed.Eventually(() => logs.WithId(2001).Count >= 2, () => $"the engine connected again ({logs.WithId(2001).Count} connects)");
+        Assert.Contains("lost for the test", Assert.Single(logs.WithId(2041)).Message, StringComparison.Ordinal);
+
+        // Messages go on reaching the link's queue, which nobody consumes now.
+        await Testbed.PublishAsync(publisher, "upstream", "key", "m1");
+        await app.DeleteExchangeAsync("fed.downstream", CancellationToken.None);
+
+        await Testbed.Eventually(() => logs.WithId(1003).Any(), () => "the link's stop finished (event 1003)");
+        var stop = Assert.Single(logs.WithId(1003)).Message;
+        Assert.True(stop.EndsWith("upstream objects deleted", StringComparison.Ordinal), stop);
+        Assert.False(bed.Broker("U").QueueExists("/", UpstreamQueue), "the upstream queue of a link stopped for good stayed");
+        Assert.False(bed.Broker("D").QueueExists("/", Lease), "the lease taken for the cleanup was not released");
+    }
+
+    [Fact]
+    public async Task Another_holder_of_the_lease_keeps_the_queue_of_a_link_stopped_without_it()
+    {
+        using var logs = new CapturingLoggerProvider();
+        using var loggerFactory = logs.AsFactory();
+        await using var bed = new Testbed();
+        StallingLeasesTransport? downstream = null;
+        bed.WrapTransport = inner => downstream = new StallingLeasesTransport(inner);
+        var engine = await bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => u.Exchange = "upstream").Policy("fed", "^fed\\.", upstream: "u"), loggerFactory: loggerFactory);
+        var app = await bed.ConnectAsync("D");
+        await Testbed.DeclareExchangeAsync(app, "fed.downstream");
+        await bed.BindQueueAsync("D", "fed.downstream", "key");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        await bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+
+        downstream!.StallNextAsk(Lease);
+        downstream.CloseEngineConnections();
+        await Testbed.Eventually(() => downstream.Stalled, () => "the link asks for its lease again on the next connection");
+
+        // Another instance takes the free lease before the stop asks: it may run the link from the queue.
+        var other = await bed.ConnectAsync("D");
+        Assert.NotNull((await other.Leases!.TryAcquireAsync(new LeaseRequest(Lease, "host-b"), CancellationToken.None)).Lease);
+        await Testbed.Eventually(() => logs.WithId(2001).Count >= 2, () => $"the engine connected again ({logs.WithId(2001).Count} connects)");
+        await engine.StopAsync(CancellationToken.None);
+
+        var stopped = Assert.Single(logs.WithId(1003));
+        Assert.True(stopped.Message.Contains("does not hold the link's lease", StringComparison.Ordinal) && stopped.Message.Contains("'host-b' holds it", StringComparison.Ordinal), stopped.Message);
+        Assert.True(bed.Broker("U").QueueExists("/", UpstreamQueue), "the stop deleted the upstream queue the lease holder runs the link from");
+    }
+
+    /// <summary>
+    /// The engine's downstream connections, closable by the test; after <see cref="StallNextAsk"/>, the next ask for that
+    /// lease waits until it is cancelled (the asks after it go through).
+    /// </summary>
+    private sealed class StallingLeasesTransport(ITransport inner) : ITransport
+    {
+        private readonly List<InMemoryConnection> _connections = [];
+        private string? _stallFor;
+        private volatile bool _stalled;
+
+        public IReadOnlyCollection<string> Schemes => inner.Schemes;
+
+        /// <summary>Whether the stalled ask has begun.</summary>
+        public bool Stalled => _stalled;
+
+        public DownstreamPreview? PreviewDownstream(string uri) => inner.PreviewDownstream(uri);
+
+        public void StallNextAsk(string lease)
+        {
+            lock (_connections)
+            {
+                _stallFor = lease;
+            }
+        }
+
+        public void CloseEngineConnections()
+        {
+            lock (_connections)
+            {
+                foreach (var connection in _connections)
+                {
+                    connection.Close(new ConnectionLostException("lost for the test"));
+                }
+
+                _connections.Clear();
+            }
+        }
+
+        public async ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken)
+        {
+            var connection = await inner.ConnectAsync(request, cancellationToken);
+            if (!request.Uri.StartsWith(Testbed.Uri("D"), StringComparison.Ordinal))
+            {
+                return connection;
+            }
+
+            lock (_connections)
+            {
+                _connections.Add((InMemoryConnection)connection);
+            }
+
+            return new Stalling(connection, this);
+        }
+
+        private bool TakeStall(string lease)
+        {
+            lock (_connections)
+            {
+                if (_stallFor != lease)
+                {
+                    return false;
+                }
+
+                _stallFor = null;
+                return true;
+            }
+        }
+
+        private sealed class Stalling(IBrokerConnection connection, StallingLeasesTransport owner) : DelegatingBrokerConnection(connection)
+        {
+            public override IBrokerLeases? Leases => Inner.Leases is { } leases ? new StallingLeases(leases, owner) : null;
+        }
+
+        private sealed class StallingLeases(IBrokerLeases inner, StallingLeasesTransport owner) : IBrokerLeases
+        {
+            public async ValueTask<LeaseAttempt> TryAcquireAsync(LeaseRequest request, CancellationToken cancellationToken)
+            {
+                if (owner.TakeStall(request.Name))
+                {
+                    owner._stalled = true;
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                }
+
+                return await inner.TryAcquireAsync(request, cancellationToken);
+            }
+        }
+    }
+}

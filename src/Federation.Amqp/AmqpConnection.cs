@@ -7,7 +7,8 @@ namespace Federation.Amqp;
 /// <summary>
 /// One AMQP connection to one vhost. Topology operations run one at a time on a dedicated topology channel, which is
 /// replaced after a channel error (AMQP closes the channel on 404/406), so one failed passive declare leaves the connection usable.
-/// Publishers and consumers each get their own channel.
+/// Publishers and consumers each get their own channel; the publishers' channels live on a second connection of their own
+/// (see <see cref="CreatePublishChannelAsync"/>).
 /// </summary>
 internal sealed class AmqpConnection : IBrokerConnection
 {
@@ -30,8 +31,15 @@ internal sealed class AmqpConnection : IBrokerConnection
     // The probe of whether the user may impersonate (null until a publisher or ledger needed it); see AmqpImpersonationProbe.
     private Task<bool?>? impersonationProbe;
 
-    private AmqpConnection(IConnection client, AmqpEndpoint endpoint, string name)
+    // The publishers' connection (see CreatePublishChannelAsync): opened by openPublishing when the first publisher needs it,
+    // and again after it closed; null before and after. Replaced under publishingLock.
+    private readonly Func<CancellationToken, Task<IConnection>>? openPublishing;
+    private readonly SemaphoreSlim publishingLock = new(1, 1);
+    private IConnection? publishing;
+
+    private AmqpConnection(IConnection client, AmqpEndpoint endpoint, string name, Func<CancellationToken, Task<IConnection>>? openPublishing)
     {
+        this.openPublishing = openPublishing;
         Client = client;
         Endpoint = endpoint;
         Name = name;
@@ -85,9 +93,15 @@ internal sealed class AmqpConnection : IBrokerConnection
     /// <summary>Whether <see cref="DisposeAsync"/> started, so channel closes are ours and not failures.</summary>
     public bool IsDisposing => disposing;
 
-    public static async Task<AmqpConnection> OpenAsync(IConnection client, AmqpEndpoint endpoint, bool observeTopology, CancellationToken cancellationToken)
+    /// <summary>Takes <paramref name="client"/> into use: watches its end and, when asked, the vhost's topology.</summary>
+    /// <param name="client">The open client connection.</param>
+    /// <param name="endpoint">Where it goes.</param>
+    /// <param name="observeTopology">Whether to listen to the vhost's topology events.</param>
+    /// <param name="openPublishing">Opens a connection like <paramref name="client"/> for the publishers (see <see cref="CreatePublishChannelAsync"/>); null keeps them on <paramref name="client"/>.</param>
+    /// <param name="cancellationToken">Cancels the set-up.</param>
+    public static async Task<AmqpConnection> OpenAsync(IConnection client, AmqpEndpoint endpoint, bool observeTopology, Func<CancellationToken, Task<IConnection>>? openPublishing, CancellationToken cancellationToken)
     {
-        var connection = new AmqpConnection(client, endpoint, client.ClientProvidedName ?? "federation");
+        var connection = new AmqpConnection(client, endpoint, client.ClientProvidedName ?? "federation", openPublishing);
         client.ConnectionShutdownAsync += connection.OnConnectionShutdownAsync;
         client.ConnectionBlockedAsync += connection.OnConnectionBlockedAsync;
         client.ConnectionUnblockedAsync += connection.OnConnectionUnblockedAsync;
@@ -209,6 +223,7 @@ internal sealed class AmqpConnection : IBrokerConnection
         if (Interlocked.CompareExchange(ref lostBecause, lost, null) is null)
         {
             completion.TrySetException(lost);
+            AbandonPublishing();
 
             // Never block a client callback: abort in the background.
             _ = Task.Run(async () =>
@@ -420,6 +435,76 @@ internal sealed class AmqpConnection : IBrokerConnection
         }
     }
 
+    /// <summary>
+    /// Opens a publisher's channel on the publishing connection, a second connection to the same broker and vhost opened
+    /// with the first publisher and again after it closed.
+    /// </summary>
+    /// <remarks>
+    /// Why apart: RabbitMQ.Client can write a publish queued behind a refused one after it has answered the broker's
+    /// channel.close (rabbitmq/rabbitmq-dotnet-client#1835), and RabbitMQ then closes the whole connection (504 CHANNEL_ERROR -
+    /// expected 'channel.open'). Publishes are refused whenever a downstream exchange is deleted under traffic (404), or a
+    /// message is over the broker's size limit or claims another user (406), so on a shared connection one such refusal could
+    /// cost every lease, the topology listener and every link's session with it: the engine reconnected and every link
+    /// restarted, with other instances free to take their leases meanwhile, and a link whose exchange had been deleted
+    /// lost its lease just before its stop. Here the race costs the publishing connection only: the publishers on it fail,
+    /// their links start a new session at once, and the next publisher opens a new connection.
+    /// </remarks>
+    public async Task<IChannel> CreatePublishChannelAsync(CreateChannelOptions? options, CancellationToken cancellationToken)
+    {
+        if (openPublishing is null)
+        {
+            return await CreateChannelAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+
+        ThrowIfClosed();
+        await publishingLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (publishing is not { IsOpen: true } open)
+            {
+                publishing?.Dispose();
+                open = await openPublishing(cancellationToken).ConfigureAwait(false);
+                Interlocked.Exchange(ref publishing, open);
+                if (disposing || lostBecause is not null)
+                {
+                    // Closed meanwhile: DisposeAsync may have looked before this one was there.
+                    await CloseQuietlyAsync(Interlocked.Exchange(ref publishing, null)).ConfigureAwait(false);
+                    ThrowIfClosed();
+                }
+            }
+
+            return await open.CreateChannelAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is not TransportException && AmqpErrors.Map(error, AmqpErrors.Operation.Other, this) is { } mapped)
+        {
+            throw mapped;
+        }
+        finally
+        {
+            publishingLock.Release();
+        }
+    }
+
+    private static async Task CloseQuietlyAsync(IConnection? connection)
+    {
+        if (connection is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await connection.CloseAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Closing a connection that may have failed already: it is closed either way.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
+        connection.Dispose();
+    }
+
     /// <summary>Runs a call on the topology channel (under the topology lock), mapping client failures to SPI exceptions.</summary>
     public async ValueTask RunAsync(Func<IChannel, CancellationToken, Task> operation, AmqpErrors.Operation kind, CancellationToken cancellationToken, bool provesNoWaitSucceeded = true)
     {
@@ -495,6 +580,8 @@ internal sealed class AmqpConnection : IBrokerConnection
             await topology.StopAsync().ConfigureAwait(false);
         }
 
+        // The publishers' first: their channels close with it, as they would with the connection they came from.
+        await CloseQuietlyAsync(Interlocked.Exchange(ref publishing, null)).ConfigureAwait(false);
         try
         {
             await Client.CloseAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
@@ -629,6 +716,34 @@ internal sealed class AmqpConnection : IBrokerConnection
         if (Interlocked.CompareExchange(ref lostBecause, lost, null) is null)
         {
             completion.TrySetException(lost);
+            AbandonPublishing();
         }
+    }
+
+    /// <summary>
+    /// Aborts the publishing connection in the background once this one is lost: what its publishers still write belongs
+    /// to a connection the engine has given up, as when they shared it. Never blocks a client callback.
+    /// </summary>
+    private void AbandonPublishing()
+    {
+        if (Interlocked.Exchange(ref publishing, null) is not { } abandoned)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await abandoned.AbortAsync().ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // Aborting a connection that may be failing already: it is gone either way.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+
+            abandoned.Dispose();
+        });
     }
 }

@@ -39,7 +39,8 @@ internal static class AmqpImpersonationProbe
         IChannel? channel = null;
         try
         {
-            channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: false), timeout.Token).ConfigureAwait(false);
+            // On the connection the messages go out on: RabbitMQ reads the user's tags as a connection opens.
+            channel = await connection.CreatePublishChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: false), timeout.Token).ConfigureAwait(false);
             var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             channel.BasicAcksAsync += (_, _) => Answered(answered);
             channel.BasicNacksAsync += (_, _) => Answered(answered);

@@ -11,7 +11,8 @@ namespace Federation.Amqp;
 /// channel of their own: the messages and the record are held by the broker's channel until <c>tx.commit</c>, so a client
 /// that dies or loses its connection before the commit leaves nothing behind, and one that dies after it leaves all of it;
 /// <c>tx.commit-ok</c> comes once persistent messages are written to disk. Reading uses <c>basic.get</c> without
-/// acknowledging; compaction publishes the snapshot and acknowledges what was read in one transaction.
+/// acknowledging; compaction publishes the snapshot and acknowledges what was read in one transaction. Every channel of the
+/// ledger is on the connection's publishing connection (see <see cref="AmqpConnection.CreatePublishChannelAsync"/>).
 /// </summary>
 /// <remarks>
 /// RabbitMQ makes a transaction atomic against a client failure, not against a crash of the broker itself in the middle of
@@ -61,7 +62,9 @@ internal sealed class AmqpLedger : IDeliveryLedger
         var records = new List<ReadOnlyMemory<byte>>();
         await GuardAsync(async () =>
         {
-            readChannel ??= await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
+            // On the connection the units are committed on: a read after a commit left unanswered must come behind it in
+            // the same socket (see CommitUnansweredAsync), which another connection would not guarantee.
+            readChannel ??= await connection.CreatePublishChannelAsync(null, cancellationToken).ConfigureAwait(false);
             // Unacknowledged gets: the records stay in the queue (they return to it when this channel closes) until compaction.
             while (await readChannel.BasicGetAsync(queue, autoAck: false, cancellationToken).ConfigureAwait(false) is { } got)
             {
@@ -108,7 +111,9 @@ internal sealed class AmqpLedger : IDeliveryLedger
         {
             if (unitChannel is null)
             {
-                var channel = await connection.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
+                // On the publishing connection, as every channel that publishes messages the broker may refuse (a deleted
+                // exchange's 404 above all): see AmqpConnection.CreatePublishChannelAsync. The reads are there too.
+                var channel = await connection.CreatePublishChannelAsync(null, cancellationToken).ConfigureAwait(false);
                 if (UnitContinuationTimeout is { } timeout)
                 {
                     channel.ContinuationTimeout = timeout;

@@ -187,7 +187,7 @@ internal sealed class AmqpPublisher : IMessagePublisher
     }
 
     private static Task<IChannel> OpenChannelAsync(AmqpConnection connection, PublisherOptions options, CancellationToken cancellationToken) =>
-        connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: options.Confirms, publisherConfirmationTrackingEnabled: false), cancellationToken);
+        connection.CreatePublishChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: options.Confirms, publisherConfirmationTrackingEnabled: false), cancellationToken);
 
     private void Attach(IChannel newChannel)
     {

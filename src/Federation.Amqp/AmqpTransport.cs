@@ -109,8 +109,26 @@ public sealed class AmqpTransport : ITransport
             ReportBlocking(connection, blocked);
         }
 
-        return await AmqpConnection.OpenAsync(connection, endpoint, request.ObserveTopology, cancellationToken).ConfigureAwait(false);
+        return await AmqpConnection.OpenAsync(connection, endpoint, request.ObserveTopology, OpenPublishing, cancellationToken).ConfigureAwait(false);
+
+        // The publishers' connection (see AmqpConnection.CreatePublishChannelAsync), opened when the first publisher needs it:
+        // the same broker, vhost and credentials, a name that says what it is for. It is the one a resource alarm blocks,
+        // since it is the one that publishes, so it reports blocking too.
+        async Task<IConnection> OpenPublishing(CancellationToken token)
+        {
+            var name = request.ConnectionName + PublishingSuffix;
+            var publishing = await ConnectWithinDeadlineAsync(CreateFactory(endpoint, endpoint.VirtualHost, name), endpoint, name, token).ConfigureAwait(false);
+            if (request.Blocked is { } alsoBlocked)
+            {
+                ReportBlocking(publishing, alsoBlocked);
+            }
+
+            return publishing;
+        }
     }
+
+    /// <summary>What the name of a connection's publishing connection adds to it (see <see cref="AmqpConnection.CreatePublishChannelAsync"/>).</summary>
+    internal const string PublishingSuffix = " (publishing)";
 
     /// <summary>
     /// Hands RabbitMQ's connection.blocked (with its reason, "low on memory" say) and connection.unblocked to

@@ -108,11 +108,11 @@ public sealed class OverMaxMessageSizeTests(SmallMessageLimitNodesFixture nodes)
         Assert.DoesNotContain(arrived, id => id == $"m{Big}");
         var link = Assert.Single(engine.GetLinks());
         Assert.Equal(1, link.DroppedMessages?.GetValueOrDefault("too_large"));
-        var connectionLost = ClientCloseOkRace.CostTheDownstreamConnection(logs);
+        var connectionLost = ClientCloseOkRace.CostThePublishingConnection(logs);
         if (duplicateSuppression)
         {
             // The unit is refused whole and committed again without it, on a new channel: exactly once, in order, and
-            // the link never restarted (unless the client's race cost the whole connection, see ClientCloseOkRace).
+            // the link never restarted (unless the client's race cost the publishing connection, see ClientCloseOkRace).
             Assert.Equal(expected, arrived);
             if (!connectionLost)
             {
@@ -134,7 +134,7 @@ public sealed class OverMaxMessageSizeTests(SmallMessageLimitNodesFixture nodes)
         await Poll.UntilAsync(() => upstream.BasicGetAsync(deadLettered, autoAck: true), "the second big message should be dead-lettered upstream");
         link = Assert.Single(engine.GetLinks());
         Assert.Equal(2, link.DroppedMessages?.GetValueOrDefault("too_large"));
-        if (!connectionLost && !ClientCloseOkRace.CostTheDownstreamConnection(logs))
+        if (!connectionLost && !ClientCloseOkRace.CostThePublishingConnection(logs))
         {
             Assert.Equal(since, link.Since);
         }

@@ -132,8 +132,8 @@ public sealed class BadInputScenarioTests(ThreeNodesFixture nodes, ITestOutputHe
             Assert.Equal(1, link.DroppedMessages?.GetValueOrDefault("too_large"));
 
             // The link never restarted, and the other link never noticed (same status entry), unless RabbitMQ.Client's
-            // race cost the whole downstream connection, which restarts both (see ClientCloseOkRace). Either way it forwards.
-            var connectionLost = ClientCloseOkRace.CostTheDownstreamConnection(logs);
+            // race cost the publishing connection, which restarts both (see ClientCloseOkRace). Either way it forwards.
+            var connectionLost = ClientCloseOkRace.CostThePublishingConnection(logs);
             if (!connectionLost)
             {
                 Assert.Equal(bigLink.Since, link.Since);
@@ -142,7 +142,7 @@ public sealed class BadInputScenarioTests(ThreeNodesFixture nodes, ITestOutputHe
 
             await ScenarioContext.PublishAsync(publisher, fine, "key", "fine-1");
             await fineQueue.ExpectAsync("fine-1");
-            if (!connectionLost && !ClientCloseOkRace.CostTheDownstreamConnection(logs))
+            if (!connectionLost && !ClientCloseOkRace.CostThePublishingConnection(logs))
             {
                 Assert.Equal(fineLink.Since, engine.GetLinks().Single(l => l.Exchange == fine).Since);
             }

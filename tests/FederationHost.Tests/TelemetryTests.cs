@@ -56,6 +56,18 @@ public sealed class TelemetryTests
         Assert.DoesNotContain("t0ps3cret", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>The exporter sends no user information from the URL: the credentials would only have been shown, never used.</summary>
+    [Theory]
+    [InlineData("http://otel:t0ps3cret@collector:4317")]
+    [InlineData("https://t0ps3cret@collector:4318")]
+    public void An_endpoint_with_credentials_is_refused_without_showing_them(string endpoint)
+    {
+        var error = Assert.Throws<HostConfigurationException>(() => Read(("Telemetry:Otlp:Endpoint", endpoint)));
+        Assert.Contains("Telemetry:Otlp:Endpoint", error.Message, StringComparison.Ordinal);
+        Assert.Contains("OTEL_EXPORTER_OTLP_HEADERS", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("t0ps3cret", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Every_problem_is_reported_at_once()
     {

@@ -74,6 +74,14 @@ public sealed record TelemetrySettings(Uri? OtlpEndpoint, string OtlpProtocol)
             return null;
         }
 
+        if (uri.UserInfo.Length > 0)
+        {
+            // The OTLP exporter sends no user information from the URL: the credentials would go nowhere but into whatever
+            // shows the endpoint. A collector that wants them takes them as headers.
+            problems.Add($"{key.Path}: '{ConfigurationShape.Show(text)}' carries user information, which the OTLP exporter does not send; give the collector's credentials as headers (the environment variable OTEL_EXPORTER_OTLP_HEADERS, such as 'Authorization=Basic ...') and the URL without them");
+            return null;
+        }
+
         return uri;
     }
 

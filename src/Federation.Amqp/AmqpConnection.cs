@@ -457,27 +457,47 @@ internal sealed class AmqpConnection : IBrokerConnection
         }
 
         ThrowIfClosed();
-        await publishingLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (publishing is not { IsOpen: true } open)
-            {
-                publishing?.Dispose();
-                open = await openPublishing(cancellationToken).ConfigureAwait(false);
-                Interlocked.Exchange(ref publishing, open);
-                if (disposing || lostBecause is not null)
-                {
-                    // Closed meanwhile: DisposeAsync may have looked before this one was there.
-                    await CloseQuietlyAsync(Interlocked.Exchange(ref publishing, null)).ConfigureAwait(false);
-                    ThrowIfClosed();
-                }
-            }
+            var open = await PublishingAsync(cancellationToken).ConfigureAwait(false);
 
+            // Outside the lock: a broker that answers slowly (a memory alarm blocks this connection) must not make every
+            // channel open wait behind the one before it.
             return await open.CreateChannelAsync(options, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception error) when (error is not TransportException && AmqpErrors.Map(error, AmqpErrors.Operation.Other, this) is { } mapped)
         {
             throw mapped;
+        }
+    }
+
+    /// <summary>The open publishing connection, opened (again) when there is none.</summary>
+    private async Task<IConnection> PublishingAsync(CancellationToken cancellationToken)
+    {
+        if (publishing is { IsOpen: true } current)
+        {
+            return current;
+        }
+
+        await publishingLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (publishing is { IsOpen: true } open)
+            {
+                return open;
+            }
+
+            publishing?.Dispose();
+            open = await openPublishing!(cancellationToken).ConfigureAwait(false);
+            Interlocked.Exchange(ref publishing, open);
+            if (disposing || lostBecause is not null)
+            {
+                // Closed meanwhile: DisposeAsync may have looked before this one was there.
+                await CloseQuietlyAsync(Interlocked.Exchange(ref publishing, null)).ConfigureAwait(false);
+                ThrowIfClosed();
+            }
+
+            return open;
         }
         finally
         {

@@ -162,6 +162,10 @@ internal sealed class AmqpLedger : IDeliveryLedger
             Activity.Current = null;
             // A record alone (a revocation) is always persistent: it must outlive the record it revokes.
             await unitChannel.BasicPublishAsync("", queue, mandatory: false, RecordProperties(messages.Count == 0 || AnyPersistent(messages)), record, CancellationToken.None).ConfigureAwait(false);
+            // The unit's channel is on the publishing connection, which outlives the connection that holds the link's lease
+            // for a moment when that one is lost (it is aborted in the background): a unit committed then could come after
+            // another instance took the lease and read the ledger. Not committed, it is rolled back with its channel.
+            connection.ThrowIfClosed();
             committing = true;
             await unitChannel.TxCommitAsync(CancellationToken.None).ConfigureAwait(false);
             committing = false;

@@ -32,7 +32,8 @@ namespace Federation.Amqp;
 /// </list>
 /// <para>Any other query key is rejected (see <see cref="ValidateUri"/>), naming it, rather than ignored.</para>
 /// <para>Connections never recover by themselves (automatic and topology recovery are off): a lost connection faults
-/// <see cref="IBrokerConnection.Completion"/> and the engine reconnects.</para>
+/// <see cref="IBrokerConnection.Completion"/> and the engine reconnects. The one exception is a connection's publishing
+/// connection, which it opens again for the next publisher after it closed (see AmqpConnection.CreatePublishChannelAsync).</para>
 /// </remarks>
 public sealed class AmqpTransport : ITransport
 {
@@ -120,7 +121,7 @@ public sealed class AmqpTransport : ITransport
             var publishing = await ConnectWithinDeadlineAsync(CreateFactory(endpoint, endpoint.VirtualHost, name), endpoint, name, token).ConfigureAwait(false);
             if (request.Blocked is { } alsoBlocked)
             {
-                ReportBlocking(publishing, alsoBlocked);
+                ReportBlocking(publishing, alsoBlocked, unblockAtShutdown: true);
             }
 
             return publishing;
@@ -135,18 +136,40 @@ public sealed class AmqpTransport : ITransport
     /// <paramref name="blocked"/>: during a resource alarm the broker stops reading from publishing connections, which stay
     /// up, so nothing else tells that nothing moves. The client announces the connection.blocked capability by default.
     /// </summary>
-    private static void ReportBlocking(IConnection connection, Action<string?> blocked)
+    /// <param name="connection">The connection whose blocking is reported.</param>
+    /// <param name="blocked">Told the reason when it is blocked, null when it is no longer.</param>
+    /// <param name="unblockAtShutdown">
+    /// Whether a connection that ends while blocked says it is no longer blocked: the publishing connection, which may close
+    /// (and be replaced by one the alarm does not block, or none) while the connection it serves stays. The main connection
+    /// needs none: its end ends the session, and the next one starts unblocked.
+    /// </param>
+    private static void ReportBlocking(IConnection connection, Action<string?> blocked, bool unblockAtShutdown = false)
     {
+        var isBlocked = 0;
         connection.ConnectionBlockedAsync += (_, args) =>
         {
+            Volatile.Write(ref isBlocked, 1);
             blocked(args.Reason ?? string.Empty);
             return Task.CompletedTask;
         };
         connection.ConnectionUnblockedAsync += (_, _) =>
         {
+            Volatile.Write(ref isBlocked, 0);
             blocked(null);
             return Task.CompletedTask;
         };
+        if (unblockAtShutdown)
+        {
+            connection.ConnectionShutdownAsync += (_, _) =>
+            {
+                if (Interlocked.Exchange(ref isBlocked, 0) == 1)
+                {
+                    blocked(null);
+                }
+
+                return Task.CompletedTask;
+            };
+        }
     }
 
     /// <summary>The largest message body RabbitMQ can be configured to accept (<c>max_message_size</c>).</summary>

@@ -59,4 +59,41 @@ public sealed class TopologyCallsDuringAlarmTests : IAsyncLifetime
             await connection.DisposeAsync();
         }
     }
+
+    /// <summary>
+    /// A publishing connection that closes while blocked never says unblocked, and the next one may never be blocked: the
+    /// block it reported must end with it, or the downstream stayed "blocked" (status, health) after the alarm cleared.
+    /// </summary>
+    [Fact]
+    public async Task A_publishing_connection_closed_while_blocked_ends_the_block_it_reported()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var blocked = new System.Collections.Concurrent.ConcurrentQueue<string?>();
+        var request = new ConnectionRequest(node.AmqpUri(), "blocked-closed") { Blocked = blocked.Enqueue };
+        var connection = await new AmqpTransport().ConnectAsync(request, timeout.Token);
+        try
+        {
+            await connection.DeclareQueueAsync(new QueueSpec("q", Durable: false), timeout.Token);
+            var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: false), timeout.Token);
+            var alarm = await node.CtlAsync(timeout.Token, "set_vm_memory_high_watermark", "0");
+            Assert.True(alarm.ExitCode == 0, alarm.Output);
+            await publisher.PublishAsync("", "q", new MessageProperties(), new byte[16], timeout.Token);
+            await Poll.UntilAsync(() => Task.FromResult(blocked.LastOrDefault()), "connection.blocked should be reported");
+
+            var listed = await node.CtlAsync(timeout.Token, "list_connections", "pid", "client_properties", "--silent");
+            Assert.True(listed.ExitCode == 0, listed.Output);
+            var pid = Assert.Single(listed.Output.Split('\n'), line => line.Contains("blocked-closed" + AmqpTransport.PublishingSuffix, StringComparison.Ordinal)).Split('\t')[0].Trim();
+            var closed = await node.CtlAsync(timeout.Token, "close_connection", pid, "the test closes the blocked publishing connection");
+            Assert.True(closed.ExitCode == 0, closed.Output);
+
+            await Poll.UntilAsync(() => Task.FromResult(blocked.Count >= 2 && blocked.LastOrDefault() is null ? "over" : null), $"the block should end with the connection; reported: [{string.Join(", ", blocked)}]");
+            Assert.False(connection.Completion.IsCompleted, "the connection ended with its publishing connection");
+            await publisher.DisposeAsync();
+        }
+        finally
+        {
+            await node.CtlAsync(CancellationToken.None, "set_vm_memory_high_watermark", "0.4");
+            await connection.DisposeAsync();
+        }
+    }
 }

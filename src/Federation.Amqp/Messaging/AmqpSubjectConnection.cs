@@ -271,7 +271,11 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
 
     private async ValueTask<IChannel> PublishChannelAsync(CancellationToken cancellationToken)
     {
-        // A channel error (say a message over the server's max_message_size) closes only the channel: open a new one.
+        // A channel error (say a message over the server's max_message_size) closes the channel: open a new one. Only the
+        // channel, unless RabbitMQ.Client writes a publish queued behind the refused one after it answered the close
+        // (rabbitmq/rabbitmq-dotnet-client#1835): RabbitMQ then closes the whole connection, subscriptions included, and
+        // it is reported lost. Publishes here are one at a time, which makes that rare; the federation links' publishers
+        // have a connection of their own for it (AmqpConnection.CreatePublishChannelAsync).
         if (_publishChannel is { IsOpen: true } open)
         {
             return open;

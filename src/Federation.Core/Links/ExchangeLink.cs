@@ -675,12 +675,16 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// may run the link from that queue. Bounded by the drain timeout (and an engine stop's deadline); a failure leaves the
     /// objects where they are, logged.
     /// </summary>
+    private const string NotHoldingTheLease = "kept (this instance does not hold the link's lease, so another may run it from its queue)";
+
     private async Task CleanUpBetweenRunsAsync(StopDeadline? deadline)
     {
         var definition = Definition;
         if (!_upstreamReached)
         {
-            var reason = _upstreamTried ? "kept (its last attempt could not reach the upstream)" : "kept (it stopped before its first attempt reached the upstream)";
+            // Nothing of its own to delete: a link that only ever waited for another holder says so first.
+            var reason = !_lease.Holding && !_lease.DownstreamWithoutLeases ? NotHoldingTheLease
+                : _upstreamTried ? "kept (its last attempt could not reach the upstream)" : "kept (it stopped before its first attempt reached the upstream)";
             Log.LinkStopped(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, reason);
             return;
         }
@@ -743,7 +747,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 
             if (notTaken is not null)
             {
-                return $"kept (this instance does not hold the link's lease, so another may run it from its queue: {notTaken})";
+                return $"{NotHoldingTheLease[..^1]}: {notTaken})";
             }
         }
 

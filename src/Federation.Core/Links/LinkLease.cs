@@ -166,6 +166,14 @@ internal sealed class LinkLease : IAsyncDisposable
 
         _held = lease;
         _heldOn = downstream.Connection;
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // Taken only after the stop's limit ran out: the stop may have released what it found held already, and a lease
+            // kept now would hold every other instance off the link until this connection closes.
+            await ReleaseAsync().ConfigureAwait(false);
+            return "it was taken only after the stop's time limit";
+        }
+
         return null;
     }
 

@@ -665,6 +665,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
     }
 
+    private const string NotHoldingTheLease = "kept (this instance does not hold the link's lease, so another may run it from its queue)";
+
     /// <summary>
     /// The cleanup of a clean stop that no session took on: the link was between two runs (failing, or waiting out its
     /// reconnect delay, after its last run reached the upstream), or its session had failed just before the stop (a downstream
@@ -675,8 +677,6 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// may run the link from that queue. Bounded by the drain timeout (and an engine stop's deadline); a failure leaves the
     /// objects where they are, logged.
     /// </summary>
-    private const string NotHoldingTheLease = "kept (this instance does not hold the link's lease, so another may run it from its queue)";
-
     private async Task CleanUpBetweenRunsAsync(StopDeadline? deadline)
     {
         var definition = Definition;
@@ -726,10 +726,11 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// Deletes the objects under the link's lease. The downstream as the lease last found it, not as the last run did: a run
     /// without leases says nothing of a later session that has them, where another instance may hold the lease and run the
     /// link from the queue. A lease that is not held is asked for once on the live session, since it may have been lost only
-    /// moments before the stop: RabbitMQ closes the whole downstream connection, and so every lease on it, on some channel
-    /// errors of the client's (rabbitmq-dotnet-client #1835: publishes racing the deletion of their exchange), and the stop of
-    /// a link whose exchange was deleted under traffic came right after that; its queue then stayed on the upstream, filling.
-    /// Only the lease decides: another instance that holds it may run the link from the queue, and the queue stays.
+    /// moments before the stop, with the downstream connection: a CI run (7 Dec 2026) had RabbitMQ close the whole connection
+    /// over RabbitMQ.Client's close-ok race (rabbitmq-dotnet-client #1835, publishes racing the deletion of their exchange;
+    /// the AMQP publishers have a connection of their own since), the engine reconnect, and the stop of the link whose
+    /// exchange had been deleted come right after; its queue then stayed on the upstream, filling. Only the lease decides:
+    /// another instance that holds it may run the link from the queue, and the queue stays.
     /// </summary>
     private async Task<string> CleanUpUnderLeaseAsync(LinkDefinition definition, CancellationToken cancellationToken)
     {

@@ -282,8 +282,9 @@ internal sealed class InstancePresence : IAsyncDisposable
     /// Binds this instance's presence queue to the exchange all federations share and opens the beacon publisher on its own
     /// channel, so that a refusal there (no permission on the exchange, an operator who deleted it) costs the beacons only,
     /// never the heartbeats (unless RabbitMQ.Client's close-ok race makes the broker close the whole publishing connection,
-    /// which the next heartbeat opens again; see the AMQP adapter's publishing connection). Null when that fails: logged once per session, at information, since an instance that cannot
-    /// tell other federations about itself still federates correctly.
+    /// which the next heartbeat opens again; see the AMQP adapter's publishing connection). Null when that fails: logged
+    /// once per session, at information, since an instance that cannot tell other federations about itself still
+    /// federates correctly.
     /// </summary>
     private async Task<FederationBeacons?> OpenBeaconsAsync(IBrokerConnection connection, string queue, string clusterName, CancellationToken cancellationToken)
     {

@@ -86,9 +86,10 @@ public sealed class MovedLinkQueueSweepTests : IAsyncLifetime
         await AdvanceUntilAsync(() => _time.GetUtcNow() - first >= TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2));
         await _engines[order[1]].UpdateAsync(Options(order[1], "U2"), CancellationToken.None);
 
-        // The link runs once, from the new broker, and nothing is left on the old one.
+        // The link runs once, from the new broker, and nothing is left on the old one. The sweep's warning comes once its
+        // deletion has returned, which the old broker shows a moment before: both are waited for.
         await AdvanceUntilAsync(
-            () => moved.QueueExists("/", queue) && States() == "Running,Waiting" && !old.QueueExists("/", queue),
+            () => moved.QueueExists("/", queue) && States() == "Running,Waiting" && !old.QueueExists("/", queue) && _logs.WithId(1028).Count > 0,
             TimeSpan.FromSeconds(30));
         Assert.True(heldAtDeletion >= 5, $"held at deletion: {heldAtDeletion}");
         var discarded = Assert.Single(_logs.WithId(1028));

@@ -225,19 +225,8 @@ internal sealed class AmqpConnection : IBrokerConnection
             completion.TrySetException(lost);
             AbandonPublishing();
 
-            // Never block a client callback: abort in the background.
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    await Client.AbortAsync().ConfigureAwait(false);
-                }
-#pragma warning disable CA1031 // Aborting a connection that is already failing may throw anything; it is gone either way.
-                catch (Exception)
-#pragma warning restore CA1031
-                {
-                }
-            });
+            // Never block a client callback. Disposed by DisposeAsync, as every lost connection is.
+            AbortInBackground(Client, dispose: false);
         }
     }
 
@@ -746,24 +735,29 @@ internal sealed class AmqpConnection : IBrokerConnection
     /// </summary>
     private void AbandonPublishing()
     {
-        if (Interlocked.Exchange(ref publishing, null) is not { } abandoned)
+        if (Interlocked.Exchange(ref publishing, null) is { } abandoned)
         {
-            return;
+            AbortInBackground(abandoned, dispose: true);
         }
+    }
 
+    /// <summary>Aborts <paramref name="connection"/> on the thread pool, and disposes it after when asked.</summary>
+    private static void AbortInBackground(IConnection connection, bool dispose) =>
         _ = Task.Run(async () =>
         {
             try
             {
-                await abandoned.AbortAsync().ConfigureAwait(false);
+                await connection.AbortAsync().ConfigureAwait(false);
             }
-#pragma warning disable CA1031 // Aborting a connection that may be failing already: it is gone either way.
+#pragma warning disable CA1031 // Aborting a connection that is already failing may throw anything; it is gone either way.
             catch (Exception)
 #pragma warning restore CA1031
             {
             }
 
-            abandoned.Dispose();
+            if (dispose)
+            {
+                connection.Dispose();
+            }
         });
-    }
 }

@@ -31,11 +31,7 @@ public sealed class TopologyCallsDuringAlarmTests : IAsyncLifetime
             await connection.DeclareQueueAsync(new QueueSpec("q", Durable: false), timeout.Token);
             var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: true), timeout.Token);
 
-            var alarm = await node.CtlAsync(timeout.Token, "set_vm_memory_high_watermark", "0");
-            Assert.True(alarm.ExitCode == 0, alarm.Output);
-            // RabbitMQ blocks a connection when it publishes during the alarm; from then on it reads nothing from it.
-            var held = publisher.PublishAsync("", "q", new MessageProperties(), new byte[16], timeout.Token).AsTask();
-            var reason = await Poll.UntilAsync(() => Task.FromResult(blocked.LastOrDefault()), "connection.blocked should be reported");
+            var (held, reason) = await BlockPublishingAsync(publisher, blocked, timeout.Token);
             Assert.Contains("memory", reason, StringComparison.Ordinal);
 
             // Within the 2 s the topology channel waits for an answer: the alarm blocks the publishing connection only.
@@ -75,10 +71,7 @@ public sealed class TopologyCallsDuringAlarmTests : IAsyncLifetime
         {
             await connection.DeclareQueueAsync(new QueueSpec("q", Durable: false), timeout.Token);
             var publisher = await connection.OpenPublisherAsync(new PublisherOptions(Confirms: false), timeout.Token);
-            var alarm = await node.CtlAsync(timeout.Token, "set_vm_memory_high_watermark", "0");
-            Assert.True(alarm.ExitCode == 0, alarm.Output);
-            await publisher.PublishAsync("", "q", new MessageProperties(), new byte[16], timeout.Token);
-            await Poll.UntilAsync(() => Task.FromResult(blocked.LastOrDefault()), "connection.blocked should be reported");
+            await BlockPublishingAsync(publisher, blocked, timeout.Token);
 
             var listed = await node.CtlAsync(timeout.Token, "list_connections", "pid", "client_properties", "--silent");
             Assert.True(listed.ExitCode == 0, listed.Output);
@@ -95,5 +88,19 @@ public sealed class TopologyCallsDuringAlarmTests : IAsyncLifetime
             await node.CtlAsync(CancellationToken.None, "set_vm_memory_high_watermark", "0.4");
             await connection.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// Raises a memory alarm and publishes to queue <c>q</c>: RabbitMQ blocks a connection when it publishes during the
+    /// alarm, and from then on reads nothing from it. Returns the publish (confirmed only once the alarm clears, with
+    /// confirms) and the reason reported once the block is.
+    /// </summary>
+    private async Task<(Task Held, string Reason)> BlockPublishingAsync(IMessagePublisher publisher, System.Collections.Concurrent.ConcurrentQueue<string?> blocked, CancellationToken cancellationToken)
+    {
+        var alarm = await node.CtlAsync(cancellationToken, "set_vm_memory_high_watermark", "0");
+        Assert.True(alarm.ExitCode == 0, alarm.Output);
+        var held = publisher.PublishAsync("", "q", new MessageProperties(), new byte[16], cancellationToken).AsTask();
+        var reason = await Poll.UntilAsync(() => Task.FromResult(blocked.LastOrDefault()), "connection.blocked should be reported");
+        return (held, reason);
     }
 }

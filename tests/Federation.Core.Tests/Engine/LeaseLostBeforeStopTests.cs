@@ -13,75 +13,81 @@ namespace Federation.Core.Tests.Engine;
 /// 2026): it stayed on the upstream, bound and filling. The stop now asks for the lease once; only another holder keeps
 /// the queue.
 /// </summary>
-public sealed class LeaseLostBeforeStopTests
+public sealed class LeaseLostBeforeStopTests : IAsyncLifetime
 {
     private const string UpstreamQueue = "federation: upstream -> D:fed.downstream";
     private const string Lease = "federation: lease D fed.downstream -> u";
 
+    private readonly CapturingLoggerProvider _logs = new();
+    private readonly Testbed _bed = new();
+    private StallingLeasesTransport _downstream = null!;
+    private FederationEngine _engine = null!;
+    private IBrokerConnection _app = null!;
+
+    /// <summary>One link, running, its binding on the upstream.</summary>
+    public async Task InitializeAsync()
+    {
+        _bed.WrapTransport = inner => _downstream = new StallingLeasesTransport(inner);
+        _engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => u.Exchange = "upstream").Policy("fed", "^fed\\.", upstream: "u"), loggerFactory: _logs.AsFactory());
+        _app = await _bed.ConnectAsync("D");
+        await Testbed.DeclareExchangeAsync(_app, "fed.downstream");
+        await _bed.BindQueueAsync("D", "fed.downstream", "key");
+        await Testbed.WaitForRunningLinksAsync(_engine, 1);
+        await _bed.WaitForBindingsAsync("U", "upstream", "key", 1);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _bed.DisposeAsync();
+        _logs.Dispose();
+    }
+
     [Fact]
     public async Task A_link_whose_exchange_is_deleted_while_it_asks_again_for_a_lost_lease_deletes_its_upstream_objects()
     {
-        using var logs = new CapturingLoggerProvider();
-        using var loggerFactory = logs.AsFactory();
-        await using var bed = new Testbed();
-        StallingLeasesTransport? downstream = null;
-        bed.WrapTransport = inner => downstream = new StallingLeasesTransport(inner);
-        var engine = await bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => u.Exchange = "upstream").Policy("fed", "^fed\\.", upstream: "u"), loggerFactory: loggerFactory);
-        var app = await bed.ConnectAsync("D");
-        await Testbed.DeclareExchangeAsync(app, "fed.downstream");
-        await bed.BindQueueAsync("D", "fed.downstream", "key");
-        await Testbed.WaitForRunningLinksAsync(engine, 1);
-        await bed.WaitForBindingsAsync("U", "upstream", "key", 1);
-        var publisher = await bed.ConnectAsync("U");
+        var publisher = await _bed.ConnectAsync("U");
         await Testbed.PublishAsync(publisher, "upstream", "key", "m0");
 
-        // The engine's downstream connection goes, and the lease with it; the link's next ask for it hangs (as one that the
-        // stop overtakes), and the engine connects again.
-        downstream!.StallNextAsk(Lease);
-        downstream.CloseEngineConnections();
-        await Testbed.Eventually(() => downstream.Stalled, () => "the link asks for its lease again on the next connection");
-        await Testbed.Eventually(() => logs.WithId(2001).Count >= 2, () => $"the engine connected again ({logs.WithId(2001).Count} connects)");
-        Assert.Contains("lost for the test", Assert.Single(logs.WithId(2041)).Message, StringComparison.Ordinal);
+        await LoseTheLeaseAsync();
+        await Testbed.Eventually(() => _logs.WithId(2001).Count >= 2, () => $"the engine connected again ({_logs.WithId(2001).Count} connects)");
+        Assert.Contains("lost for the test", Assert.Single(_logs.WithId(2041)).Message, StringComparison.Ordinal);
 
         // Messages go on reaching the link's queue, which nobody consumes now.
         await Testbed.PublishAsync(publisher, "upstream", "key", "m1");
-        await app.DeleteExchangeAsync("fed.downstream", CancellationToken.None);
+        await _app.DeleteExchangeAsync("fed.downstream", CancellationToken.None);
 
-        await Testbed.Eventually(() => logs.WithId(1003).Any(), () => "the link's stop finished (event 1003)");
-        var stop = Assert.Single(logs.WithId(1003)).Message;
+        await Testbed.Eventually(() => _logs.WithId(1003).Any(), () => "the link's stop finished (event 1003)");
+        var stop = Assert.Single(_logs.WithId(1003)).Message;
         Assert.True(stop.EndsWith("upstream objects deleted", StringComparison.Ordinal), stop);
-        Assert.False(bed.Broker("U").QueueExists("/", UpstreamQueue), "the upstream queue of a link stopped for good stayed");
-        Assert.False(bed.Broker("D").QueueExists("/", Lease), "the lease taken for the cleanup was not released");
+        Assert.False(_bed.Broker("U").QueueExists("/", UpstreamQueue), "the upstream queue of a link stopped for good stayed");
+        Assert.False(_bed.Broker("D").QueueExists("/", Lease), "the lease taken for the cleanup was not released");
     }
 
     [Fact]
     public async Task Another_holder_of_the_lease_keeps_the_queue_of_a_link_stopped_without_it()
     {
-        using var logs = new CapturingLoggerProvider();
-        using var loggerFactory = logs.AsFactory();
-        await using var bed = new Testbed();
-        StallingLeasesTransport? downstream = null;
-        bed.WrapTransport = inner => downstream = new StallingLeasesTransport(inner);
-        var engine = await bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => u.Exchange = "upstream").Policy("fed", "^fed\\.", upstream: "u"), loggerFactory: loggerFactory);
-        var app = await bed.ConnectAsync("D");
-        await Testbed.DeclareExchangeAsync(app, "fed.downstream");
-        await bed.BindQueueAsync("D", "fed.downstream", "key");
-        await Testbed.WaitForRunningLinksAsync(engine, 1);
-        await bed.WaitForBindingsAsync("U", "upstream", "key", 1);
-
-        downstream!.StallNextAsk(Lease);
-        downstream.CloseEngineConnections();
-        await Testbed.Eventually(() => downstream.Stalled, () => "the link asks for its lease again on the next connection");
+        await LoseTheLeaseAsync();
 
         // Another instance takes the free lease before the stop asks: it may run the link from the queue.
-        var other = await bed.ConnectAsync("D");
+        var other = await _bed.ConnectAsync("D");
         Assert.NotNull((await other.Leases!.TryAcquireAsync(new LeaseRequest(Lease, "host-b"), CancellationToken.None)).Lease);
-        await Testbed.Eventually(() => logs.WithId(2001).Count >= 2, () => $"the engine connected again ({logs.WithId(2001).Count} connects)");
-        await engine.StopAsync(CancellationToken.None);
+        await Testbed.Eventually(() => _logs.WithId(2001).Count >= 2, () => $"the engine connected again ({_logs.WithId(2001).Count} connects)");
+        await _engine.StopAsync(CancellationToken.None);
 
-        var stopped = Assert.Single(logs.WithId(1003));
+        var stopped = Assert.Single(_logs.WithId(1003));
         Assert.True(stopped.Message.Contains("does not hold the link's lease", StringComparison.Ordinal) && stopped.Message.Contains("'host-b' holds it", StringComparison.Ordinal), stopped.Message);
-        Assert.True(bed.Broker("U").QueueExists("/", UpstreamQueue), "the stop deleted the upstream queue the lease holder runs the link from");
+        Assert.True(_bed.Broker("U").QueueExists("/", UpstreamQueue), "the stop deleted the upstream queue the lease holder runs the link from");
+    }
+
+    /// <summary>
+    /// The engine's downstream connection goes, and the lease with it; the link's next ask for it hangs (as one that the
+    /// stop overtakes), and the engine connects again.
+    /// </summary>
+    private async Task LoseTheLeaseAsync()
+    {
+        _downstream.StallNextAsk(Lease);
+        _downstream.CloseEngineConnections();
+        await Testbed.Eventually(() => _downstream.Stalled, () => "the link asks for its lease again on the next connection");
     }
 
     /// <summary>

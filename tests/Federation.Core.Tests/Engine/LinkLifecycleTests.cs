@@ -558,6 +558,9 @@ public sealed class LinkLifecycleTests : IAsyncLifetime
         await Testbed.WaitForRunningLinksAsync(engine, 1);
         Assert.Equal("D2", engine.ClusterName);
         Assert.True(_bed.Broker("U").QueueExists("/", "federation: fed -> D2"));
-        Assert.False(_bed.Broker("U").QueueExists("/", "federation: fed -> D"));
+
+        // The old queue stays bound until the new link's queue is (make before break), and goes only then, after the new
+        // link may already be running.
+        await Testbed.Eventually(() => !_bed.Broker("U").QueueExists("/", "federation: fed -> D"), () => "the old downstream's upstream queue deleted");
     }
 }

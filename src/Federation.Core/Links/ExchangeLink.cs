@@ -273,13 +273,13 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             {
                 await CleanUpBetweenRunsAsync(deadline).ConfigureAwait(false);
             }
-            else if (_dropLedger && !_sessionShutDownWithStop && (_lease.Holding || _lease.DownstreamWithoutLeases))
+            else if (_dropLedger && !_sessionShutDownWithStop)
             {
                 // Its queue goes to another link (another id, so another ledger), and no session of this one was there to
                 // drop its ledger: it would stay on the downstream for good. Not while another instance may hold the lease
                 // and run this link.
                 var definition = Definition;
-                await WithinStopLimitAsync(token => DeleteLedgerWithoutSessionAsync(definition, token), deadline).ConfigureAwait(false);
+                await WithinStopLimitAsync(token => DropLedgerUnderLeaseAsync(definition, token), deadline).ConfigureAwait(false);
             }
         }
 
@@ -755,6 +755,40 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         return await CleanUpWithoutSessionAsync(definition, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Drops the ledger of a link that stops for good without a session, its queue going to another link: under its lease,
+    /// asked for once when not held, as <see cref="CleanUpUnderLeaseAsync"/> does, since a lease lost with the downstream
+    /// connection moments before the stop left the ledger on the downstream for good, and the queue unretired (see
+    /// <see cref="HeldUpstreamQueueAtStop"/>). Another holder keeps both: it may run the link.
+    /// </summary>
+    private async Task DropLedgerUnderLeaseAsync(LinkDefinition definition, CancellationToken cancellationToken)
+    {
+        if (!_lease.Holding && !_lease.DownstreamWithoutLeases)
+        {
+            try
+            {
+                if (await _lease.TryTakeForCleanupAsync(_downstream, definition, cancellationToken).ConfigureAwait(false) is not null)
+                {
+                    return;
+                }
+            }
+            catch (Exception ex) when (ex is TransportException or OperationCanceledException)
+            {
+                if (KeepsLedger(definition))
+                {
+                    Log.LedgerCleanupFailed(_logger, definition.Id, UpstreamNaming.LedgerName(definition.Exchange.Name, definition.Upstream.UpstreamName, definition.Id), $"asking for the link's lease failed: {FailureEpisode.Describe(ex)}");
+                }
+
+                return;
+            }
+
+            // Held now, as it was until moments ago: what the stop says of the queue follows.
+            _heldUpstreamQueueAtStop = _upstreamReached;
+        }
+
+        await DeleteLedgerWithoutSessionAsync(definition, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Deletes the objects and drops the ledger; returns what the stop's event 1003 says of the objects.</summary>
     private async Task<string> CleanUpWithoutSessionAsync(LinkDefinition definition, CancellationToken cancellationToken)
     {
@@ -782,14 +816,15 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// <summary>Deletes the link's ledger on the downstream connection of the engine, when the link keeps one and it is up.</summary>
     private async Task DeleteLedgerWithoutSessionAsync(LinkDefinition definition, CancellationToken cancellationToken)
     {
-        if (definition.Upstream.AckMode != AckMode.OnConfirm || !definition.Upstream.DuplicateSuppression
-            || _downstream.Current is not { IsCompletedSuccessfully: true } current || current.Result.Connection.Completion.IsCompleted)
+        if (!KeepsLedger(definition) || _downstream.Current is not { IsCompletedSuccessfully: true } current || current.Result.Connection.Completion.IsCompleted)
         {
             return;
         }
 
         await Deduplication.LedgerDeletion.DeleteAsync(current.Result.Connection, definition, _logger, cancellationToken).ConfigureAwait(false);
     }
+
+    private static bool KeepsLedger(LinkDefinition definition) => definition.Upstream.AckMode == AckMode.OnConfirm && definition.Upstream.DuplicateSuppression;
 
     private void SetStatus(LinkState state, string uri, string? error, string? localConnection) =>
         Volatile.Write(ref _status, NewStatus(state, uri, error, localConnection));

@@ -408,13 +408,19 @@ internal sealed class RetiredUpstreamQueues
                         if (lease.Held)
                         {
                             using var guarded = CancellationTokenSource.CreateLinkedTokenSource(token, lease.Lost);
-                            if (await successor.DrainRetiredQueueAsync(old, WhyRenamed, guarded.Token, lease.Downstream).ConfigureAwait(false) is { } outcome)
-                            {
-                                Log.RetiredQueueForwarded(_logger, successorId, old.Id, outcome);
-                            }
-                            else
+                            var outcome = await successor.DrainRetiredQueueAsync(old, WhyRenamed, guarded.Token, lease.Downstream).ConfigureAwait(false);
+                            if (outcome is null)
                             {
                                 await DeleteRenamedAsync(old, guarded.Token).ConfigureAwait(false);
+                            }
+
+                            // The old link's ledger goes with its queue, under its lease: the old link stopped without it
+                            // (the rename's connection drop took it), so its stop could not drop the ledger, which stayed
+                            // on the downstream for good.
+                            await DropLedgerAsync(lease.Downstream, old, guarded.Token).ConfigureAwait(false);
+                            if (outcome is not null)
+                            {
+                                Log.RetiredQueueForwarded(_logger, successorId, old.Id, outcome);
                             }
 
                             return true;
@@ -547,6 +553,15 @@ internal sealed class RetiredUpstreamQueues
         }
 
         Log.LinkStopped(_logger, old.Id, old.Exchange.Name, old.Upstream.UpstreamName, CleanupOutcome.Deleted);
+    }
+
+    /// <summary>Deletes the old link's ledger, when it kept one; a failure is logged (event 1031), never thrown.</summary>
+    private async Task DropLedgerAsync(DownstreamSession downstream, LinkDefinition old, CancellationToken cancellationToken)
+    {
+        if (old.Upstream.AckMode == AckMode.OnConfirm && old.Upstream.DuplicateSuppression)
+        {
+            await Deduplication.LedgerDeletion.DeleteAsync(downstream.Connection, old, _logger, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Deletes the old queue, its internal exchanges and sentinel, counting what that discards (events 2020 and 1028).</summary>

@@ -37,6 +37,8 @@ public sealed class DownstreamClusterNameChangeTests : IAsyncLifetime
         var before = engine.GetLinks()[0].Id;
         const string OldQueue = "federation: upstream -> D:fed.downstream";
         Assert.True(_bed.Broker("U").QueueExists("/", OldQueue));
+        var oldLedger = $"federation: fed.downstream <- u ledger {before}";
+        Assert.True(_bed.Broker("D").LedgerExists("/", oldLedger));
 
         _bed.Broker("D").ClusterName = "D-renamed";
         _bed.Broker("D").DropConnections();
@@ -51,6 +53,10 @@ public sealed class DownstreamClusterNameChangeTests : IAsyncLifetime
         Assert.Contains(before, Assert.Single(_log.WithId(RenamedKeepingQueue)).Message, StringComparison.Ordinal);
         await Testbed.Eventually(() => _log.WithId(RetiredQueueForwarded).Count == 1, () => "the forwarding logged once it returned (event 2033)");
         Assert.Empty(_log.WithId(2020));
+
+        // The old link stopped without its lease (the rename's connection drop took it): its ledger goes with its queue.
+        Assert.False(_bed.Broker("D").LedgerExists("/", oldLedger), "the old link's ledger stayed on the downstream");
+        Assert.True(_bed.Broker("D").LedgerExists("/", $"federation: fed.downstream <- u ledger {engine.GetLinks()[0].Id}"));
     }
 
     [Fact]

@@ -1,4 +1,6 @@
 using Federation.Core.InMemory;
+using Federation.Core.Links;
+using Federation.Core.Model;
 using Federation.Core.Tests.Support;
 using Federation.Core.Transport;
 
@@ -11,7 +13,7 @@ namespace Federation.Core.Tests.Engine;
 /// engine reconnected, saw the exchange gone and stopped the link while its retry was still asking for the lease, and the
 /// stop kept the upstream queue as another instance's (a CI run of DownstreamExchangeDeletedUnderTrafficTests, 7 Dec
 /// 2026): it stayed on the upstream, bound and filling. The stop now asks for the lease once; only another holder keeps
-/// the queue.
+/// the queue. A link whose queue goes to another link drops its ledger the same way.
 /// </summary>
 public sealed class LeaseLostBeforeStopTests : IAsyncLifetime
 {
@@ -77,6 +79,25 @@ public sealed class LeaseLostBeforeStopTests : IAsyncLifetime
         var stopped = Assert.Single(_logs.WithId(1003));
         Assert.True(stopped.Message.Contains("does not hold the link's lease", StringComparison.Ordinal) && stopped.Message.Contains("'host-b' holds it", StringComparison.Ordinal), stopped.Message);
         Assert.True(_bed.Broker("U").QueueExists("/", UpstreamQueue), "the stop deleted the upstream queue the lease holder runs the link from");
+    }
+
+    [Fact]
+    public async Task A_link_whose_queue_a_renamed_upstream_takes_over_while_it_asks_again_for_a_lost_lease_drops_its_ledger()
+    {
+        var ledger = $"federation: fed.downstream <- u ledger {_engine.GetLinks()[0].Id}";
+        Assert.True(_bed.Broker("D").LedgerExists("/", ledger));
+        await LoseTheLeaseAsync();
+        await Testbed.Eventually(() => _logs.WithId(2001).Count >= 2, () => $"the engine connected again ({_logs.WithId(2001).Count} connects)");
+
+        // The same upstream broker and exchange under another name: the new link (another id, so another ledger) takes the
+        // queue over, and the old link stops for good while its retry still asks for the lease.
+        var renamed = new FederationOptions { Downstream = { Uri = Testbed.Uri("D") } }.Upstream("u2", "U", u => u.Exchange = "upstream").Policy("fed", "^fed\\.", upstream: "u2");
+        await _engine.UpdateAsync(renamed, CancellationToken.None);
+        await Testbed.Eventually(() => _engine.GetLinks() is [{ State: LinkState.Running } link] && link.Upstream == "u2", () => "the renamed upstream's link runs");
+
+        Assert.False(_bed.Broker("D").LedgerExists("/", ledger), "the old link's ledger stayed on the downstream");
+        Assert.False(_bed.Broker("D").QueueExists("/", Lease), "the lease taken to drop the ledger was not released");
+        Assert.True(_bed.Broker("U").QueueExists("/", UpstreamQueue), "the queue the new link took over was deleted");
     }
 
     /// <summary>
@@ -158,9 +179,14 @@ public sealed class LeaseLostBeforeStopTests : IAsyncLifetime
             }
         }
 
-        private sealed class Stalling(IBrokerConnection connection, StallingLeasesTransport owner) : DelegatingBrokerConnection(connection)
+        private sealed class Stalling(IBrokerConnection connection, StallingLeasesTransport owner) : DelegatingBrokerConnection(connection), IBrokerConnection
         {
             public override IBrokerLeases? Leases => Inner.Leases is { } leases ? new StallingLeases(leases, owner) : null;
+
+            // Duplicate suppression on, as by default: the links keep ledgers.
+            public ValueTask<IDeliveryLedger?> OpenLedgerAsync(LedgerOptions options, CancellationToken cancellationToken) => Inner.OpenLedgerAsync(options, cancellationToken);
+
+            public ValueTask DeleteLedgerAsync(string name, CancellationToken cancellationToken) => Inner.DeleteLedgerAsync(name, cancellationToken);
         }
 
         private sealed class StallingLeases(IBrokerLeases inner, StallingLeasesTransport owner) : IBrokerLeases

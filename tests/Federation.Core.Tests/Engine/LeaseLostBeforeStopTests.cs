@@ -13,7 +13,8 @@ namespace Federation.Core.Tests.Engine;
 /// engine reconnected, saw the exchange gone and stopped the link while its retry was still asking for the lease, and the
 /// stop kept the upstream queue as another instance's (a CI run of DownstreamExchangeDeletedUnderTrafficTests, 7 Dec
 /// 2026): it stayed on the upstream, bound and filling. The stop now asks for the lease once; only another holder keeps
-/// the queue. A link whose queue goes to another link drops its ledger the same way.
+/// the queue. A link whose queue goes to another link drops its ledger the same way, and one that a reload to another
+/// downstream stops retires its queue (before, both stayed for good, the queue filling).
 /// </summary>
 public sealed class LeaseLostBeforeStopTests : IAsyncLifetime
 {
@@ -98,6 +99,23 @@ public sealed class LeaseLostBeforeStopTests : IAsyncLifetime
         Assert.False(_bed.Broker("D").LedgerExists("/", ledger), "the old link's ledger stayed on the downstream");
         Assert.False(_bed.Broker("D").QueueExists("/", Lease), "the lease taken to drop the ledger was not released");
         Assert.True(_bed.Broker("U").QueueExists("/", UpstreamQueue), "the queue the new link took over was deleted");
+    }
+
+    [Fact]
+    public async Task A_link_that_a_reload_to_another_downstream_stops_while_it_asks_again_for_a_lost_lease_retires_its_queue()
+    {
+        _bed.Broker("D2");
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D2"), "fed.downstream");
+        await LoseTheLeaseAsync();
+        await Testbed.Eventually(() => _logs.WithId(2001).Count >= 2, () => $"the engine connected again ({_logs.WithId(2001).Count} connects)");
+
+        // Another downstream: the old link stops while its retry still asks for the lease, and its queue, held until moments
+        // ago, goes once the new link's is bound rather than staying on the upstream for good, filling.
+        var moved = new FederationOptions { Downstream = { Uri = Testbed.Uri("D2") } }.Upstream("u", "U", u => u.Exchange = "upstream").Policy("fed", "^fed\\.", upstream: "u");
+        await _engine.UpdateAsync(moved, CancellationToken.None);
+        await Testbed.WaitForRunningLinksAsync(_engine, 1);
+        Assert.True(_bed.Broker("U").QueueExists("/", "federation: upstream -> D2:fed.downstream"));
+        await Testbed.Eventually(() => !_bed.Broker("U").QueueExists("/", UpstreamQueue), () => "the old downstream's upstream queue deleted");
     }
 
     /// <summary>

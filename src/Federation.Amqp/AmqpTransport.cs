@@ -92,19 +92,7 @@ public sealed class AmqpTransport : ITransport
         ArgumentNullException.ThrowIfNull(request);
         cancellationToken.ThrowIfCancellationRequested();
         var endpoint = AmqpEndpoint.Parse(request.Uri);
-        ConnectionFactory factory;
-        try
-        {
-            factory = CreateFactory(endpoint, endpoint.VirtualHost, request.ConnectionName);
-        }
-        catch (Exception error) when (AmqpTlsFiles.IsFileProblem(error))
-        {
-            // The files were checked when the URI was parsed; one that changed since then fails this attempt, and the next may succeed.
-            throw new Federation.Core.Transport.BrokerUnreachableException(
-                $"A TLS file (cacertfile, certfile or keyfile) cannot be used: {AmqpTlsFiles.Describe(error)}. URI: {endpoint.DisplayUri}");
-        }
-
-        var connection = await ConnectWithinDeadlineAsync(factory, endpoint, request.ConnectionName, cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectWithinDeadlineAsync(CreateConnectingFactory(endpoint, request.ConnectionName), endpoint, request.ConnectionName, cancellationToken).ConfigureAwait(false);
         if (request.Blocked is { } blocked)
         {
             ReportBlocking(connection, blocked);
@@ -118,13 +106,31 @@ public sealed class AmqpTransport : ITransport
         async Task<IConnection> OpenPublishing(CancellationToken token)
         {
             var name = request.ConnectionName + PublishingSuffix;
-            var publishing = await ConnectWithinDeadlineAsync(CreateFactory(endpoint, endpoint.VirtualHost, name), endpoint, name, token).ConfigureAwait(false);
+            var publishing = await ConnectWithinDeadlineAsync(CreateConnectingFactory(endpoint, name), endpoint, name, token).ConfigureAwait(false);
             if (request.Blocked is { } alsoBlocked)
             {
                 ReportBlocking(publishing, alsoBlocked, unblockAtShutdown: true);
             }
 
             return publishing;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="CreateFactory"/> for a connection about to be opened, with a TLS file that cannot be used said as such: the
+    /// files were checked when the URI was parsed, and one that changed since fails this attempt (the next may succeed),
+    /// the main connection's or the publishing connection's, which opens later.
+    /// </summary>
+    private static ConnectionFactory CreateConnectingFactory(AmqpEndpoint endpoint, string connectionName)
+    {
+        try
+        {
+            return CreateFactory(endpoint, endpoint.VirtualHost, connectionName);
+        }
+        catch (Exception error) when (AmqpTlsFiles.IsFileProblem(error))
+        {
+            throw new Federation.Core.Transport.BrokerUnreachableException(
+                $"A TLS file (cacertfile, certfile or keyfile) cannot be used: {AmqpTlsFiles.Describe(error)}. URI: {endpoint.DisplayUri}");
         }
     }
 

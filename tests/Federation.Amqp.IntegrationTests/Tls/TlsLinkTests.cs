@@ -179,6 +179,30 @@ public sealed class TlsLinkTests(TlsNodesFixture fixture, Xunit.Abstractions.ITe
         await connection.DeleteQueueAsync(queue, Ct);
     }
 
+    [Fact]
+    public async Task A_ca_file_gone_before_the_publishing_connection_opens_fails_the_publisher_naming_the_problem_not_the_path()
+    {
+        // The publishing connection opens with the first publisher, later than the connection it belongs to, and reads the
+        // TLS files again: one removed meanwhile (a rotation half done) is a TLS file problem, said without its path.
+        var directory = Directory.CreateTempSubdirectory("federation-secret-dir-");
+        var ca = Path.Combine(directory.FullName, "ca.pem");
+        File.Copy(Files.CaFile, ca);
+        try
+        {
+            var connection = await ConnectAsync(Uri(fixture.OptionalTlsPort, "guest:guest@", $"cacertfile={Escape(ca)}"));
+            File.Delete(ca);
+
+            var error = await Assert.ThrowsAsync<BrokerUnreachableException>(async () => await connection.OpenPublisherAsync(new PublisherOptions(Confirms: true), Ct));
+
+            Assert.StartsWith("A TLS file (cacertfile, certfile or keyfile) cannot be used: the file does not exist.", error.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("federation-secret-dir", error.ToString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     private static string Escape(string path) => System.Uri.EscapeDataString(path);
 
     private static string Uri(int port, string userInfo, string query) =>

@@ -774,7 +774,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             }
             catch (Exception ex) when (ex is TransportException or OperationCanceledException)
             {
-                if (KeepsLedger(definition))
+                if (Deduplication.LedgerDeletion.KeepsOne(definition))
                 {
                     Log.LedgerCleanupFailed(_logger, definition.Id, UpstreamNaming.LedgerName(definition.Exchange.Name, definition.Upstream.UpstreamName, definition.Id), $"asking for the link's lease failed: {FailureEpisode.Describe(ex)}");
                 }
@@ -816,15 +816,13 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// <summary>Deletes the link's ledger on the downstream connection of the engine, when the link keeps one and it is up.</summary>
     private async Task DeleteLedgerWithoutSessionAsync(LinkDefinition definition, CancellationToken cancellationToken)
     {
-        if (!KeepsLedger(definition) || _downstream.Current is not { IsCompletedSuccessfully: true } current || current.Result.Connection.Completion.IsCompleted)
+        if (!Deduplication.LedgerDeletion.KeepsOne(definition) || _downstream.Current is not { IsCompletedSuccessfully: true } current || current.Result.Connection.Completion.IsCompleted)
         {
             return;
         }
 
         await Deduplication.LedgerDeletion.DeleteAsync(current.Result.Connection, definition, _logger, cancellationToken).ConfigureAwait(false);
     }
-
-    private static bool KeepsLedger(LinkDefinition definition) => definition.Upstream.AckMode == AckMode.OnConfirm && definition.Upstream.DuplicateSuppression;
 
     private void SetStatus(LinkState state, string uri, string? error, string? localConnection) =>
         Volatile.Write(ref _status, NewStatus(state, uri, error, localConnection));

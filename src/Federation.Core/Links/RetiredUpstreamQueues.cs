@@ -417,7 +417,10 @@ internal sealed class RetiredUpstreamQueues
                             // The old link's ledger goes with its queue, under its lease: the old link stopped without it
                             // (the rename's connection drop took it), so its stop could not drop the ledger, which stayed
                             // on the downstream for good.
-                            await DropLedgerAsync(lease.Downstream, old, guarded.Token).ConfigureAwait(false);
+                            if (outcome is not null || old.Upstream.ResourceCleanupMode != ResourceCleanupMode.Never)
+                            {
+                                await DropLedgerAsync(lease.Downstream, old, guarded.Token).ConfigureAwait(false);
+                            }
                             if (outcome is not null)
                             {
                                 Log.RetiredQueueForwarded(_logger, successorId, old.Id, outcome);
@@ -558,7 +561,7 @@ internal sealed class RetiredUpstreamQueues
     /// <summary>Deletes the old link's ledger, when it kept one; a failure is logged (event 1031), never thrown.</summary>
     private async Task DropLedgerAsync(DownstreamSession downstream, LinkDefinition old, CancellationToken cancellationToken)
     {
-        if (old.Upstream.AckMode == AckMode.OnConfirm && old.Upstream.DuplicateSuppression)
+        if (Deduplication.LedgerDeletion.KeepsOne(old))
         {
             await Deduplication.LedgerDeletion.DeleteAsync(downstream.Connection, old, _logger, cancellationToken).ConfigureAwait(false);
         }

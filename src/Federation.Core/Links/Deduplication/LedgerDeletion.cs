@@ -12,6 +12,9 @@ namespace Federation.Core.Links.Deduplication;
 /// </summary>
 internal static class LedgerDeletion
 {
+    /// <summary>Whether the link keeps a ledger at all: on-confirm with duplicate suppression (see LinkSession.Deduplication).</summary>
+    public static bool KeepsOne(LinkDefinition definition) => definition.Upstream.AckMode == AckMode.OnConfirm && definition.Upstream.DuplicateSuppression;
+
     public static async Task DeleteAsync(IBrokerConnection downstream, LinkDefinition definition, ILogger logger, CancellationToken cancellationToken)
     {
         var name = UpstreamNaming.LedgerName(definition.Exchange.Name, definition.Upstream.UpstreamName, definition.Id);

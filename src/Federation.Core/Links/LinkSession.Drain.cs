@@ -81,7 +81,7 @@ internal sealed partial class LinkSession
 
             // No ledger: the link's own session keeps it, and this queue's messages never reached it.
             _publisher = await _downstream.Connection.OpenPublisherAsync(
-                new PublisherOptions(Confirms: _settings.AckMode == AckMode.OnConfirm, MaxOutstandingConfirms: Math.Max(1, _settings.PrefetchCount)) { Dropped = Lost },
+                new PublisherOptions(Confirms: _settings.AckMode == AckMode.OnConfirm, MaxOutstandingConfirms: Math.Max(1, _settings.PrefetchCount)) { Dropped = Lost, Exchange = _definition.Exchange.Name },
                 cancellationToken).ConfigureAwait(false);
             _draining = true;
             var heldByOthers = 0;

@@ -162,7 +162,7 @@ internal sealed partial class LinkSession
         if (!Deduplicating)
         {
             _publisher = await _downstream.Connection.OpenPublisherAsync(
-                new PublisherOptions(Confirms: _settings.AckMode == AckMode.OnConfirm, MaxOutstandingConfirms: Math.Max(1, _settings.PrefetchCount)) { Dropped = Lost },
+                new PublisherOptions(Confirms: _settings.AckMode == AckMode.OnConfirm, MaxOutstandingConfirms: Math.Max(1, _settings.PrefetchCount)) { Dropped = Lost, Exchange = _definition.Exchange.Name },
                 cancellationToken).ConfigureAwait(false);
         }
 

@@ -161,6 +161,14 @@ public sealed record PublisherOptions(bool Confirms, int MaxOutstandingConfirms 
     /// the message); null when nobody listens.
     /// </summary>
     public MessageDropHandler? Dropped { get; init; }
+
+    /// <summary>
+    /// The one exchange this publisher publishes to, when it has one (a link's: its downstream exchange); null when it
+    /// publishes anywhere. A transport may check at open that a publish there can be confirmed, so that what is missing is
+    /// an error at the link's start rather than at its first message (a JetStream downstream: the stream that captures the
+    /// exchange, created when it is the link's own, reported by name when it is a named stream that does not exist).
+    /// </summary>
+    public string? Exchange { get; init; }
 }
 
 /// <summary>Options for <see cref="IBrokerConnection.ConsumeAsync"/>.</summary>

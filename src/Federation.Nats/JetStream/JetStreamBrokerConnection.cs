@@ -325,6 +325,14 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     {
         ArgumentNullException.ThrowIfNull(options);
         ThrowIfLost();
+        if (options.Confirms && options.Exchange is { } exchange && !NeedsNoStream(exchange))
+        {
+            // A link's publisher: the stream its first message would wait for is looked up (or created) now, so that a named
+            // stream an operator deleted fails the link's start by name, rather than leave it showing running until a message
+            // comes, between every two failures.
+            await StreamForPublishAsync(exchange).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var inbox = options.Confirms
             ? await JetStreamPubAckInbox.OpenAsync(_client, DisplayUri, _js.Opts.RequestTimeout, TimeProvider.System, _streams.Forget, options.Dropped, cancellationToken).ConfigureAwait(false)
             : null;

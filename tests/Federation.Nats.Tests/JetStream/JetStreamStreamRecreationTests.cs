@@ -105,22 +105,33 @@ public sealed class JetStreamStreamRecreationTests(ITestOutputHelper output) : J
         }
 
         var failures = new ConcurrentQueue<string>();
+        var runs = 0;
         var engine = StartEngine($"&stream={Named}", (id, message) =>
         {
-            if (id.Id == 1002)
+            if (id.Id is 1002 or 1009)
             {
                 failures.Enqueue(message);
             }
+            else if (id.Id == 1001)
+            {
+                Interlocked.Increment(ref runs);
+            }
         });
         await WaitForConsumerAsync(engine);
+        await WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref runs) == 1), "the link running (event 1001)");
         await DeleteStreamAsync(Downstream, Named);
         await JetStreamTestKit.PublishConfirmedAsync(Upstream, Exchange, 0, Batch);
 
-        // Each attempt fails naming the stream (warning 1002). Not read from the link's status: between attempts the link
-        // runs until the upstream redelivers, and the error shows for the few milliseconds before the immediate retry.
+        // The first message fails the session (nacked: no stream captures it); every start after it looks for the stream
+        // before it consumes, and fails naming it: the link stays in error, never running in between (until 7 Dec 2026
+        // only a publish looked, and the link ran between two failures until the upstream redelivered). The warnings name
+        // it too: 1009 after ten attempts (1002 tells the first failure, the nack).
         await WaitUntilAsync(
-            () => Task.FromResult(failures.Any(f => f.Contains($"The stream '{Named}'", StringComparison.Ordinal))),
-            "the link failing, naming the stream (warning 1002)");
+            () => Task.FromResult(
+                engine.GetLinks() is [{ State: LinkState.Error, Error: { } error }] && error.Contains($"The stream '{Named}' that 'stream={Named}' names does not exist", StringComparison.Ordinal)
+                && failures.Any(f => f.Contains($"The stream '{Named}'", StringComparison.Ordinal))),
+            "the link in error, naming the stream, in its status and a warning (1002 or 1009)");
+        Assert.Equal(1, Volatile.Read(ref runs));
         var consumer = Assert.Single(await JetStreamTestKit.ConsumersAsync(Upstream, Stream));
         Assert.Equal(0UL, consumer.AckFloor?.StreamSeq ?? 0); // nothing acknowledged: all of it is held
 
@@ -132,6 +143,7 @@ public sealed class JetStreamStreamRecreationTests(ITestOutputHelper output) : J
 
         await WaitUntilAsync(async () => await JetStreamTestKit.CountAsync(Downstream, Named) == Batch, "the held messages downstream");
         Assert.Equal(Enumerable.Range(0, Batch), (await JetStreamTestKit.ReadAllAsync(Downstream, Named, Batch)).Order());
+        await WaitUntilAsync(() => Task.FromResult(engine.GetLinks() is [{ State: LinkState.Running }]), "the link running again");
     }
 
     [Fact]

@@ -23,7 +23,8 @@ public static class BrokerErrorTypes
 
     /// <summary>
     /// The outgoing transport refused the message before sending it, as one it can never carry (for example a subject over
-    /// AMQP's 255-byte routing-key limit); that one message is dropped and the connection is unaffected.
+    /// AMQP's 255-byte routing-key limit), or its server refused that one message (a body over the NATS server's
+    /// <c>max_payload</c>); that one message is dropped and the connection is unaffected.
     /// </summary>
     public const string Unsendable = "unsendable";
 

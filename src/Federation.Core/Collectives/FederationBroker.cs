@@ -30,6 +30,10 @@ public sealed class FederationBroker : IAsyncDisposable
 
     // The failed attempts since the last connected session: the start's attempt, then the supervisor's, never at once.
     private readonly FailureEpisode _failures = new();
+
+    // 1 while the episode began with a lost connection: the loss is recorded as the episode's first failure (its warning
+    // is 4003), but it is no connect attempt, so the attempts the log counts leave it out.
+    private int _lossesInEpisode;
     // Never disposed: it holds no wait handle (AvailableWaitHandle is not used), and a disposed one would turn a late
     // StartAsync, StopAsync or DisposeAsync into an ObjectDisposedException naming SemaphoreSlim.
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
@@ -264,6 +268,7 @@ public sealed class FederationBroker : IAsyncDisposable
 
                 // The loss was the episode's warning: failed reconnects stay at debug until the summary.
                 _failures.Fail();
+                _lossesInEpisode = 1;
                 Volatile.Write(ref _connectError, lost is null ? "a connection was closed" : UriRedaction.RedactText(lost.Message));
                 Volatile.Write(ref _session, null);
                 await session.DisposeAsync().ConfigureAwait(false);
@@ -299,12 +304,13 @@ public sealed class FederationBroker : IAsyncDisposable
             {
                 Volatile.Write(ref _session, await OpenAsync(stopping).ConfigureAwait(false));
                 Volatile.Write(ref _connectError, null);
-                if (_failures.Up() is var attempts and > 0)
+                if (_failures.Up() is var failures and > 0)
                 {
-                    CollectiveLog.BrokerReconnected(_logger, ClusterName, InstanceName, attempts);
+                    CollectiveLog.BrokerReconnected(_logger, ClusterName, InstanceName, failures - _lossesInEpisode);
                 }
 
                 _failures.End();
+                _lossesInEpisode = 0;
                 return true;
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -329,14 +335,15 @@ public sealed class FederationBroker : IAsyncDisposable
     private void AttemptFailed(Exception error, TimeSpan delay)
     {
         var step = _failures.Fail();
-        CollectiveLog.BrokerConnectAttemptFailed(_logger, error, ClusterName, InstanceName, _failures.Failures, delay);
+        var attempts = _failures.Failures - _lossesInEpisode;
+        CollectiveLog.BrokerConnectAttemptFailed(_logger, error, ClusterName, InstanceName, attempts, delay);
         switch (step)
         {
             case FailureLogStep.Started:
                 CollectiveLog.BrokerConnectFailed(_logger, ClusterName, InstanceName, FailureEpisode.Describe(error), delay);
                 break;
             case FailureLogStep.Summary:
-                CollectiveLog.BrokerStillFailing(_logger, ClusterName, InstanceName, _failures.Failures, FailureEpisode.Describe(error), delay);
+                CollectiveLog.BrokerStillFailing(_logger, ClusterName, InstanceName, attempts, FailureEpisode.Describe(error), delay);
                 break;
             case FailureLogStep.Quiet:
                 break;

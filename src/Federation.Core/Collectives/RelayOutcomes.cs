@@ -42,6 +42,12 @@ internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetri
             // would read as a connection problem and log a stack for what a hostile client chose.
             Reject(isRequest, message.Subject, BrokerErrorTypes.Unsendable, refused.Message, onOutgoingSide: true);
         }
+        catch (PublishNackedException refused)
+        {
+            // The outgoing server refused this message and no other (NATS: a body over its max_payload, which a client may
+            // send when the other side's server allows more): the same case, a message that can never be sent there.
+            Reject(isRequest, message.Subject, BrokerErrorTypes.Unsendable, refused.Message, onOutgoingSide: true);
+        }
         catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             metrics.Error(isRequest, BrokerErrorTypes.PublishFailed, onOutgoingSide: true);

@@ -347,9 +347,27 @@ internal sealed class NatsSubjectConnection : ISubjectConnection
             return ValueTask.CompletedTask;
         }
 
-        NatsSubjectLog.ServerError(_logger, DisplayUri, _connectionName, NatsErrorText.Scrub(args.Error, _nats.Opts));
+        var error = NatsErrorText.Scrub(args.Error, _nats.Opts);
+        NatsSubjectLog.ServerError(_logger, DisplayUri, _connectionName, error);
+
+        // The client stops reconnecting for good once the server refuses the login twice in a row, and then neither
+        // retries nor closes: the connection would read "reconnecting" for ever, also after the credentials or the server
+        // are put right. Closed for good at the first refusal instead, so its owner reconnects on its own schedule (a
+        // federation broker with its backoff, naming the refused login) and comes back once the login works again.
+        if (IsLoginRefusal(args.Error) && _nats.ConnectionState != NatsConnectionState.Open && Volatile.Read(ref _disposing) == 0)
+        {
+            CloseForGood(new ConnectionLostException(
+                $"The NATS connection {DisplayUri} ({_connectionName}) was refused the login while reconnecting ({error}); the connection is closed."));
+        }
+
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>The server errors with which the client gives up reconnecting when one comes twice in a row.</summary>
+    private static bool IsLoginRefusal(string error) =>
+        error.Contains("authorization violation", StringComparison.OrdinalIgnoreCase)
+        || error.Contains("authentication expired", StringComparison.OrdinalIgnoreCase)
+        || error.Contains("authentication revoked", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>A subscription dropped a message on <paramref name="subject"/>, for <paramref name="reason"/>.</summary>
     internal void MessageDropped(string subject, string reason)

@@ -57,6 +57,12 @@ internal sealed class RecordingConnection(string server) : ISubjectConnection
     /// <summary>Messages the transport would have refused (an invalid subject or header): the relay should never send one.</summary>
     public ConcurrentQueue<string> Refused { get; } = new();
 
+    /// <summary>
+    /// The server's own refusal of one message, as a transport reports it (NATS: a body over the server's
+    /// <c>max_payload</c> is a <see cref="Transport.PublishNackedException"/>), or null to publish it.
+    /// </summary>
+    public Func<SubjectMessage, Exception?>? ServerRefusal { get; set; }
+
     public string DisplayUri => server;
 
     public string? ConnectedServer => server;
@@ -73,6 +79,11 @@ internal sealed class RecordingConnection(string server) : ISubjectConnection
         {
             Refused.Enqueue(problem);
             throw new ArgumentException(problem, nameof(message));
+        }
+
+        if (ServerRefusal?.Invoke(message) is { } refusal)
+        {
+            return ValueTask.FromException(refusal);
         }
 
         Published.Enqueue(message with { Body = message.Body.ToArray() });

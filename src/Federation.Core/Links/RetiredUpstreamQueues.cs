@@ -409,7 +409,11 @@ internal sealed class RetiredUpstreamQueues
                         {
                             using var guarded = CancellationTokenSource.CreateLinkedTokenSource(token, lease.Lost);
                             var outcome = await successor.DrainRetiredQueueAsync(old, WhyRenamed, guarded.Token, lease.Downstream).ConfigureAwait(false);
-                            if (outcome is null)
+                            if (outcome is not null)
+                            {
+                                Log.RetiredQueueForwarded(_logger, successorId, old.Id, outcome);
+                            }
+                            else
                             {
                                 await DeleteRenamedAsync(old, guarded.Token).ConfigureAwait(false);
                             }
@@ -420,10 +424,6 @@ internal sealed class RetiredUpstreamQueues
                             if (outcome is not null || old.Upstream.ResourceCleanupMode != ResourceCleanupMode.Never)
                             {
                                 await DropLedgerAsync(lease.Downstream, old, guarded.Token).ConfigureAwait(false);
-                            }
-                            if (outcome is not null)
-                            {
-                                Log.RetiredQueueForwarded(_logger, successorId, old.Id, outcome);
                             }
 
                             return true;

@@ -55,7 +55,7 @@ public sealed class DownstreamClusterNameChangeTests : IAsyncLifetime
         Assert.Empty(_log.WithId(2020));
 
         // The old link stopped without its lease (the rename's connection drop took it): its ledger goes with its queue.
-        Assert.False(_bed.Broker("D").LedgerExists("/", oldLedger), "the old link's ledger stayed on the downstream");
+        await Testbed.Eventually(() => !_bed.Broker("D").LedgerExists("/", oldLedger), () => "the old link's ledger dropped after the forwarding");
         Assert.True(_bed.Broker("D").LedgerExists("/", $"federation: fed.downstream <- u ledger {engine.GetLinks()[0].Id}"));
     }
 

@@ -362,8 +362,9 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
             () =>
             {
                 ReleaseHeld();
+                // Event 2033 is logged once the forwarding returns, after it deleted the queue: waited for as well.
                 return engine.GetLinks() is [{ State: LinkState.Running }] && !_bed.Broker("U").QueueExists("/", UpstreamQueue)
-                    && downstream.Bodies.Contains("m1") && downstream.Bodies.Contains("m2");
+                    && downstream.Bodies.Contains("m1") && downstream.Bodies.Contains("m2") && _logs.WithId(2033).Count > 0;
             },
             () => $"D has [{string.Join(",", downstream.Bodies)}]; old queue there: {_bed.Broker("U").QueueExists("/", UpstreamQueue)}");
         Assert.True(_bed.Broker("U").QueueExists("/", "federation: upstream -> D2:fed.downstream"), "the link runs under the new cluster name");
@@ -399,7 +400,8 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
             {
                 ReleaseHeld();
                 return engine.GetLinks() is [{ State: LinkState.Running }] && _bed.Broker("U").QueueExists("/", $"federation: upstream -> {newName}:fed.downstream")
-                    && !_bed.Broker("U").QueueExists("/", OldQueue) && downstream.Bodies.Contains("m1") && downstream.Bodies.Contains("m2");
+                    && !_bed.Broker("U").QueueExists("/", OldQueue) && downstream.Bodies.Contains("m1") && downstream.Bodies.Contains("m2")
+                    && _logs.WithId(2033).Count > 0; // logged once the forwarding returns, after it deleted the queue
             },
             () => $"{change}: the link running under '{newName}', the old queue forwarded ([{string.Join(",", downstream.Bodies)}]) and deleted ({!_bed.Broker("U").QueueExists("/", OldQueue)})");
         Assert.NotEqual(before.Id, Assert.Single(engine.GetLinks()).Id);

@@ -64,6 +64,7 @@ public sealed class RetiredQueueTakenOverTests : IAsyncLifetime
         Assert.Equal(OldQueue, _declared.First(q => q.Name == NewQueue).TakesOver);
         if (takesOver)
         {
+            await Testbed.Eventually(() => _logs.WithId(2033).Count > 0, () => "the take-over logged once the deletion returned (event 2033)", TimeSpan.FromSeconds(30));
             Assert.Empty(_logs.WithId(1028));
             Assert.Empty(_logs.WithId(2020));
             Assert.Contains("took it over", Assert.Single(_logs.WithId(2033)).Message, StringComparison.Ordinal);

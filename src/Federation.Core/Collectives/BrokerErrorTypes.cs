@@ -39,4 +39,10 @@ public static class BrokerErrorTypes
     /// behind; NATS's slow-consumer drop). Set <c>SubPendingChannelFullMode</c> to <c>Wait</c> to push back instead.
     /// </summary>
     public const string SlowConsumer = "slow_consumer";
+
+    /// <summary>
+    /// The instance stopped, or lost its connection for good, while it held the message: queued in its subscription and
+    /// not yet handed to the relay, or in the middle of being published (at-most-once, as in Choria; counted, never silent).
+    /// </summary>
+    public const string Stopped = "stopped";
 }

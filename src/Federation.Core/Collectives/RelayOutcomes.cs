@@ -48,7 +48,14 @@ internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetri
             // send when the other side's server allows more): the same case, a message that can never be sent there.
             Reject(isRequest, message.Subject, BrokerErrorTypes.Unsendable, refused.Message, onOutgoingSide: true);
         }
-        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The instance stops (or lost its connection for good) in the middle of this publish: the message is lost, as any
+            // it held, and counted as such; the relay stops here.
+            metrics.Error(isRequest, BrokerErrorTypes.Stopped, onOutgoingSide: true);
+            throw;
+        }
+        catch (Exception error)
         {
             metrics.Error(isRequest, BrokerErrorTypes.PublishFailed, onOutgoingSide: true);
             ReportPublishFailure(error, Direction(isRequest), message.Subject);

@@ -41,6 +41,9 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
     /// <summary>The drop reason of a message that found the subscription's queue full.</summary>
     internal const string SlowConsumerReason = "slow_consumer";
 
+    /// <summary>The drop reason of a message still queued when the subscription closed (its owner stops or lost the connection for good).</summary>
+    internal const string StoppedReason = "stopped";
+
     private readonly NatsSubjectConnection _owner;
     private readonly NatsSubjectReceiver _nats;
     private readonly SubjectMessageHandler _handler;
@@ -81,6 +84,18 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
 
     /// <summary>Handler calls that threw.</summary>
     public long HandlerErrors => Interlocked.Read(ref _handlerErrors);
+
+    /// <summary>How many messages wait for the handler now.</summary>
+    internal int Queued
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _pending.Count;
+            }
+        }
+    }
 
     /// <summary>Signals the handler's token without unsubscribing: the connection is closed for good.</summary>
     public void Abort()
@@ -333,13 +348,18 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         RunInline(message);
     }
 
-    /// <summary>Drops what is queued (not handed out after dispose); returns what ends with the running call, if one runs.</summary>
+    /// <summary>
+    /// Drops what is queued (not handed out after dispose), each counted and told as <see cref="StoppedReason"/>: lost with
+    /// the subscription (at-most-once), never silently. Returns what ends with the running call, if one runs.
+    /// </summary>
     private Task? DropPending()
     {
         TaskCompletionSource? room;
         Task? idle = null;
+        SubjectMessage[] dropped;
         lock (_gate)
         {
+            dropped = _pending.Count == 0 ? [] : [.. _pending];
             _pending.Clear();
             room = _room;
             _room = null;
@@ -350,6 +370,11 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         }
 
         room?.TrySetResult();
+        foreach (var message in dropped)
+        {
+            Dropped(message.Subject, "subscription closed with the message queued", StoppedReason);
+        }
+
         return idle;
     }
 

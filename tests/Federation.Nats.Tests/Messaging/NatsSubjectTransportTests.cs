@@ -309,6 +309,40 @@ public sealed class NatsSubjectTransportTests(NatsServerFixture fixture) : IClas
         Assert.Equal(Enumerable.Repeat("slow_consumer", 5), told);
     }
 
+    [Fact]
+    public async Task Messages_still_queued_when_a_subscription_closes_are_counted_and_told_as_stopped()
+    {
+        // A federation broker's clean stop closes its subscriptions with messages queued behind the one its relay is on:
+        // lost (at-most-once, as in Choria), but before they were not counted anywhere.
+        await using var connection = await new NatsSubjectTransport().ConnectAsync(new SubjectConnectionRequest(fixture.Server.Url, "stopping"), CancellationToken.None);
+        var subject = $"stopping.{Guid.NewGuid():N}";
+        var inHandler = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var told = new ConcurrentQueue<string>();
+        var queued = 0;
+        var subscription = await connection.SubscribeAsync(
+            subject,
+            null,
+            async (m, token) =>
+            {
+                inHandler.TrySetResult();
+                await Task.Delay(Timeout.Infinite, token);
+            },
+            (reason, count, _) => { for (var i = 0; i < count; i++) { told.Enqueue(reason); } },
+            CancellationToken.None);
+
+        for (var i = 0; i < 5; i++)
+        {
+            await connection.PublishAsync(new SubjectMessage(subject, Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture))), CancellationToken.None);
+        }
+
+        await inHandler.Task.WaitAsync(Patience);
+        await Eventually.TrueAsync(() => (queued = ((NatsSubjectSubscription)subscription).Queued) == 4, "four messages queued behind the one in the handler", Patience);
+        await subscription.DisposeAsync();
+
+        Assert.Equal(Enumerable.Repeat("stopped", queued), told);
+        Assert.Equal(queued, ((NatsSubjectConnection)connection).DroppedMessages);
+    }
+
     private sealed record LogEntry(LogLevel Level, string Message, Exception? Exception);
 
     private sealed class CapturingLoggerFactory : ILoggerFactory, ILogger

@@ -734,25 +734,40 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// </summary>
     private async Task<string> CleanUpUnderLeaseAsync(LinkDefinition definition, CancellationToken cancellationToken)
     {
-        if (!_lease.Holding && !_lease.DownstreamWithoutLeases)
+        var (refusal, askFailure) = await TakeLostLeaseAsync(definition, cancellationToken).ConfigureAwait(false);
+        if (askFailure is not null)
         {
-            string? notTaken;
-            try
-            {
-                notTaken = await _lease.TryTakeForCleanupAsync(_downstream, definition, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is TransportException or OperationCanceledException)
-            {
-                notTaken = $"asking for it failed: {FailureEpisode.Describe(ex)}";
-            }
+            return $"{NotHoldingTheLease[..^1]}: asking for it failed: {FailureEpisode.Describe(askFailure)})";
+        }
 
-            if (notTaken is not null)
-            {
-                return $"{NotHoldingTheLease[..^1]}: {notTaken})";
-            }
+        if (refusal is not null)
+        {
+            return $"{NotHoldingTheLease[..^1]}: {refusal})";
         }
 
         return await CleanUpWithoutSessionAsync(definition, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Asks once, on the live session, for the link's lease when it is not held (see <see cref="CleanUpUnderLeaseAsync"/>
+    /// for why a stop asks). Returns null when the lease is held (already, or now) or the downstream has no leases; else why
+    /// not: the refusal (another holder), or the failure to ask.
+    /// </summary>
+    private async Task<(string? Refusal, Exception? AskFailure)> TakeLostLeaseAsync(LinkDefinition definition, CancellationToken cancellationToken)
+    {
+        if (_lease.Holding || _lease.DownstreamWithoutLeases)
+        {
+            return (null, null);
+        }
+
+        try
+        {
+            return (await _lease.TryTakeForCleanupAsync(_downstream, definition, cancellationToken).ConfigureAwait(false), null);
+        }
+        catch (Exception ex) when (ex is TransportException or OperationCanceledException)
+        {
+            return (null, ex);
+        }
     }
 
     /// <summary>
@@ -763,25 +778,20 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// </summary>
     private async Task DropLedgerUnderLeaseAsync(LinkDefinition definition, CancellationToken cancellationToken)
     {
-        if (!_lease.Holding && !_lease.DownstreamWithoutLeases)
+        var heldBefore = _lease.Holding || _lease.DownstreamWithoutLeases;
+        var (refusal, askFailure) = await TakeLostLeaseAsync(definition, cancellationToken).ConfigureAwait(false);
+        if (askFailure is not null && Deduplication.LedgerDeletion.KeepsOne(definition))
         {
-            try
-            {
-                if (await _lease.TryTakeForCleanupAsync(_downstream, definition, cancellationToken).ConfigureAwait(false) is not null)
-                {
-                    return;
-                }
-            }
-            catch (Exception ex) when (ex is TransportException or OperationCanceledException)
-            {
-                if (Deduplication.LedgerDeletion.KeepsOne(definition))
-                {
-                    Log.LedgerCleanupFailed(_logger, definition.Id, UpstreamNaming.LedgerName(definition.Exchange.Name, definition.Upstream.UpstreamName, definition.Id), $"asking for the link's lease failed: {FailureEpisode.Describe(ex)}");
-                }
+            Log.LedgerCleanupFailed(_logger, definition.Id, UpstreamNaming.LedgerName(definition.Exchange.Name, definition.Upstream.UpstreamName, definition.Id), $"asking for the link's lease failed: {FailureEpisode.Describe(askFailure)}");
+        }
 
-                return;
-            }
+        if (refusal is not null || askFailure is not null)
+        {
+            return;
+        }
 
+        if (!heldBefore)
+        {
             // Held now, as it was until moments ago: what the stop says of the queue follows.
             _heldUpstreamQueueAtStop = _upstreamReached;
         }

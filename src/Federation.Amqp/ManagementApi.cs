@@ -197,13 +197,13 @@ internal sealed class ManagementApi : IDisposable
         }
         catch (TaskCanceledException error) when (!cancellationToken.IsCancellationRequested)
         {
-            // HttpClient.Timeout: the listener took the connection (else HttpRequestException above) and said nothing.
-            // Unreachable rather than refused, so that the link fails now, naming it, instead of treating it as a refusal
+            // HttpClient.Timeout: no answer in time, most often from a listener that took the connection and says nothing
+            // (a refused connection is the HttpRequestException above). Unreachable rather than refused, so that the link fails now, naming it, instead of treating it as a refusal
             // it can run without (the sentinel) and waiting as long again on the next call.
             var seconds = timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
             throw new BrokerUnreachableException(
                 $"The RabbitMQ management API at {display} did not answer within {seconds} s " +
-                $"(the URI's '{AmqpEndpoint.ManagementTimeoutKey}'): the listener accepts connections but does not answer (an overloaded or hung node, or another service on 'management-port').",
+                $"(the URI's '{AmqpEndpoint.ManagementTimeoutKey}'): a hung or overloaded node, a network that drops the traffic, or another service on 'management-port'.",
                 AmqpErrors.SafeInner(error, user, password));
         }
     }

@@ -39,11 +39,29 @@ internal sealed record AmqpEndpoint(
     /// <summary><c>auth_mechanism=external</c>: authenticate with the client certificate instead of user and password.</summary>
     public bool ExternalAuthentication { get; init; }
 
+    /// <summary>
+    /// How long one management API call may take, answer included (<c>management-timeout</c>). A management listener that
+    /// accepts connections and never answers would otherwise hold a link in <c>starting</c>.
+    /// </summary>
+    public TimeSpan ManagementTimeout { get; init; } = DefaultManagementTimeout;
+
     /// <summary>The heartbeat when the URI does not set <c>heartbeat</c>.</summary>
     public static readonly TimeSpan DefaultHeartbeat = TimeSpan.FromSeconds(30);
 
     /// <summary>The connect timeout when the URI does not set <c>connection_timeout</c>.</summary>
     public static readonly TimeSpan DefaultConnectionTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The management API call timeout when the URI does not set <c>management-timeout</c>: a healthy broker answers these
+    /// calls in milliseconds, and a link that waits longer is better shown in error, naming the cause, and retried.
+    /// </summary>
+    public static readonly TimeSpan DefaultManagementTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The longest <c>management-timeout</c> accepted: the engine's connect backstop, so that no management call waits
+    /// longer than a connect attempt may.
+    /// </summary>
+    public const int MaxManagementTimeoutMilliseconds = 120_000;
 
     /// <summary>Query key: heartbeat in seconds (0 disables heartbeats).</summary>
     public const string HeartbeatKey = "heartbeat";
@@ -75,6 +93,9 @@ internal sealed record AmqpEndpoint(
     /// <summary>Query key: <c>http</c> or <c>https</c> for the management HTTP API.</summary>
     public const string ManagementSchemeKey = "management-scheme";
 
+    /// <summary>Query key: timeout of one management HTTP API call, in milliseconds.</summary>
+    public const string ManagementTimeoutKey = "management-timeout";
+
     /// <summary>Query key: <c>events</c> or <c>none</c>.</summary>
     public const string TopologyKey = "topology";
 
@@ -87,7 +108,7 @@ internal sealed record AmqpEndpoint(
     /// </summary>
     public static readonly IReadOnlyList<string> QueryKeys =
         [HeartbeatKey, ConnectionTimeoutKey, ServerNameIndicationKey, CaCertFileKey, CertFileKey, KeyFileKey, VerifyKey, AuthMechanismKey,
-         ManagementPortKey, ManagementSchemeKey, TopologyKey, EventVirtualHostKey];
+         ManagementPortKey, ManagementSchemeKey, ManagementTimeoutKey, TopologyKey, EventVirtualHostKey];
 
     /// <summary>The keys that only make sense over TLS: on an <c>amqp://</c> URI they would promise a protection the link lacks.</summary>
     private static readonly string[] TlsOnlyKeys = [CaCertFileKey, CertFileKey, KeyFileKey, VerifyKey];
@@ -158,6 +179,7 @@ internal sealed record AmqpEndpoint(
         var connectionTimeout = Integer(query, ConnectionTimeoutKey, 0, int.MaxValue, problems);
         var managementPort = Integer(query, ManagementPortKey, 1, 65535, problems);
         var managementScheme = OneOf(query, ManagementSchemeKey, ["http", "https"], problems);
+        var managementTimeout = Integer(query, ManagementTimeoutKey, 1, MaxManagementTimeoutMilliseconds, problems);
         var topology = OneOf(query, TopologyKey, ["events", "none"], problems);
         var verify = OneOf(query, VerifyKey, ["verify_peer", "verify_none"], problems);
         var authMechanism = OneOf(query, AuthMechanismKey, ["plain", "external"], problems);
@@ -189,6 +211,7 @@ internal sealed record AmqpEndpoint(
             KeyFile = query.GetValueOrDefault(KeyFileKey),
             VerifyPeer = verify != "verify_none",
             ExternalAuthentication = authMechanism == "external",
+            ManagementTimeout = managementTimeout is { } timeout ? TimeSpan.FromMilliseconds(timeout) : DefaultManagementTimeout,
         };
         return true;
     }

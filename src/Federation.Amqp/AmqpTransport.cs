@@ -24,6 +24,10 @@ namespace Federation.Amqp;
 /// the topology snapshot and to declare internal exchanges (AMQP clients cannot set the <c>internal</c> flag).</item>
 /// <item><c>management-scheme</c>: <c>http</c> or <c>https</c>, default <c>https</c> for <c>amqps</c> URIs and <c>http</c> otherwise.
 /// Over https the TLS keys above apply to the management API too; it logs in with the URI's user and password.</item>
+/// <item><c>management-timeout</c>: milliseconds, 1 to 120 000, default 10 000. How long one management API call may take,
+/// answer included. A management listener that accepts connections and never answers (a hung node, another service on
+/// <c>management-port</c>) fails the call after it with <see cref="BrokerUnreachableException"/>, naming the timeout: an
+/// upstream link goes to <c>error</c> and retries with its backoff, instead of staying in <c>starting</c>.</item>
 /// <item><c>topology</c>: <c>events</c> (default) observes the vhost's exchanges and bindings through the
 /// rabbitmq_event_exchange plugin and the management API; <c>none</c> leaves <see cref="IBrokerConnection.Topology"/> null
 /// (enough for upstream-only connections, and it saves one queue per connection).</item>

@@ -18,16 +18,18 @@ internal sealed class ManagementApi : IDisposable
     private readonly string display;
     private readonly string? user;
     private readonly string? password;
+    private readonly TimeSpan timeout;
 
     public ManagementApi(AmqpEndpoint endpoint)
     {
         var host = endpoint.Host.Contains(':', StringComparison.Ordinal) ? $"[{endpoint.Host}]" : endpoint.Host;
-        http = new HttpClient(CreateHandler(endpoint), disposeHandler: true) { BaseAddress = new Uri($"{endpoint.ManagementScheme}://{host}:{endpoint.ManagementPort.ToString(CultureInfo.InvariantCulture)}/api/"), Timeout = TimeSpan.FromSeconds(30) };
+        http = new HttpClient(CreateHandler(endpoint), disposeHandler: true) { BaseAddress = new Uri($"{endpoint.ManagementScheme}://{host}:{endpoint.ManagementPort.ToString(CultureInfo.InvariantCulture)}/api/"), Timeout = endpoint.ManagementTimeout };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{endpoint.User}:{endpoint.Password}")));
         vhostSegment = Uri.EscapeDataString(endpoint.VirtualHost);
         display = $"{endpoint.ManagementScheme}://{host}:{endpoint.ManagementPort.ToString(CultureInfo.InvariantCulture)}";
         user = endpoint.User;
         password = endpoint.Password;
+        timeout = endpoint.ManagementTimeout;
     }
 
     /// <summary>
@@ -195,7 +197,14 @@ internal sealed class ManagementApi : IDisposable
         }
         catch (TaskCanceledException error) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new TransportException($"The RabbitMQ management API at {display} did not answer in time.", error);
+            // HttpClient.Timeout: no answer in time, most often from a listener that took the connection and says nothing
+            // (a refused connection is the HttpRequestException above). Unreachable rather than refused, so that the link fails now, naming it, instead of treating it as a refusal
+            // it can run without (the sentinel) and waiting as long again on the next call.
+            var seconds = timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
+            throw new BrokerUnreachableException(
+                $"The RabbitMQ management API at {display} did not answer within {seconds} s " +
+                $"(the URI's '{AmqpEndpoint.ManagementTimeoutKey}'): a hung or overloaded node, a network that drops the traffic, or another service on 'management-port'.",
+                AmqpErrors.SafeInner(error, user, password));
         }
     }
 }

@@ -20,7 +20,12 @@ public sealed class AmqpEndpointTests
 
         Assert.Equal((5672, false, "guest", "guest", TimeSpan.FromSeconds(30), 15672, "http", true, "/"), (plain.Port, plain.Tls, plain.User, plain.Password, plain.Heartbeat, plain.ManagementPort, plain.ManagementScheme, plain.TopologyEnabled, plain.EventVirtualHost));
         Assert.Equal((5671, true, "https"), (tls.Port, tls.Tls, tls.ManagementScheme));
+        Assert.Equal(TimeSpan.FromSeconds(10), plain.ManagementTimeout);
     }
+
+    [Fact]
+    public void Management_timeout_is_read_in_milliseconds() =>
+        Assert.Equal(TimeSpan.FromMilliseconds(2500), AmqpEndpoint.Parse("amqp://h/?management-timeout=2500").ManagementTimeout);
 
     [Fact]
     public void QueryParameters_AndEscapedCredentials_AreRead_ButNeverDisplayed()
@@ -44,7 +49,7 @@ public sealed class AmqpEndpointTests
     }
 
     [Theory]
-    [InlineData("amqps://h/?cafile=/etc/ca.pem", "has the query key 'cafile', which amqp:// and amqps:// URIs do not understand (they accept heartbeat, connection_timeout, server_name_indication, cacertfile, certfile, keyfile, verify, auth_mechanism, management-port, management-scheme, topology, event-vhost)")]
+    [InlineData("amqps://h/?cafile=/etc/ca.pem", "has the query key 'cafile', which amqp:// and amqps:// URIs do not understand (they accept heartbeat, connection_timeout, server_name_indication, cacertfile, certfile, keyfile, verify, auth_mechanism, management-port, management-scheme, management-timeout, topology, event-vhost)")]
     [InlineData("amqps://h/?verify=verify_host", "has 'verify=verify_host': it must be one of verify_peer, verify_none")]
     [InlineData("amqps://h/?auth_mechanism=amqplain", "has 'auth_mechanism=amqplain': it must be one of plain, external")]
     [InlineData("amqps://h/?cacertfile=/nonexistent/ca.pem", "has 'cacertfile': the file does not exist")]
@@ -60,6 +65,9 @@ public sealed class AmqpEndpointTests
     [InlineData("amqp://h/?heartbeat=5&HEARTBEAT=10", "has the query key 'HEARTBEAT' more than once")]
     [InlineData("amqp://h/?heartbeat=soon", "has 'heartbeat=soon': it must be an integer from 0 to 65535")]
     [InlineData("amqp://h/?management-port=0", "has 'management-port=0': it must be an integer from 1 to 65535")]
+    [InlineData("amqp://h/?management-timeout=0", "has 'management-timeout=0': it must be an integer from 1 to 120000")]
+    [InlineData("amqp://h/?management-timeout=120001", "has 'management-timeout=120001': it must be an integer from 1 to 120000")]
+    [InlineData("amqp://h/?management-timeout=10s", "has 'management-timeout=10s': it must be an integer from 1 to 120000")]
     [InlineData("amqp://h/?management-scheme=ftp", "has 'management-scheme=ftp': it must be one of http, https")]
     [InlineData("amqp://h/?topology=all", "has 'topology=all': it must be one of events, none")]
     [InlineData("amqp://u:pa?secret@h/", "is ambiguous: the user name or password contains an unencoded")]
@@ -78,7 +86,7 @@ public sealed class AmqpEndpointTests
 
     [Theory]
     [InlineData("amqp://guest:guest@127.0.0.1:5672/%2f?management-port=15672")]
-    [InlineData("amqps://u:p@h:5671/vh?heartbeat=0&connection_timeout=2000&server_name_indication=broker.example&management-port=15671&management-scheme=https&topology=none&event-vhost=events")]
+    [InlineData("amqps://u:p@h:5671/vh?heartbeat=0&connection_timeout=2000&server_name_indication=broker.example&management-port=15671&management-scheme=https&management-timeout=5000&topology=none&event-vhost=events")]
     [InlineData("amqp://h/?Heartbeat=5&TOPOLOGY=Events")]
     [InlineData("amqps://h/?verify=verify_none&auth_mechanism=plain")]
     [InlineData("amqps://h/?verify=VERIFY_PEER&auth_mechanism=PLAIN")]

@@ -140,6 +140,30 @@ public abstract partial class TransportContractTests
             await connection.ConsumeAsync(queue, new ConsumerOptions(1), (_, _) => ValueTask.CompletedTask, Ct));
     }
 
+    /// <summary>
+    /// Another connection's exclusive queue cannot be deleted (RabbitMQ: 405 RESOURCE_LOCKED). A lease is such a queue, and
+    /// an ask given up on deletes the queue it declared: it must never take another holder's.
+    /// </summary>
+    [Fact]
+    public async Task DeleteQueue_OfAnotherConnectionsExclusiveQueue_ThrowsResourceLocked_AndKeepsIt()
+    {
+        if (!Has(TransportCapabilities.ServerSideTopology))
+        {
+            return;
+        }
+
+        var owner = await OpenAsync();
+        var other = await OpenAsync();
+        var queue = UniqueName("exclusive");
+        await owner.DeclareQueueAsync(new QueueSpec(queue, Durable: false, Exclusive: true), Ct);
+
+        await Assert.ThrowsAsync<ResourceLockedException>(async () => await other.DeleteQueueAsync(queue, Ct));
+
+        Assert.NotNull(await owner.CountQueueMessagesAsync(queue, Ct));
+        await owner.DeleteQueueAsync(queue, Ct);
+        Assert.Null(await owner.CountQueueMessagesAsync(queue, Ct));
+    }
+
     [Fact]
     public async Task DeleteQueueCountingDiscarded_ReportsWhatTheQueueHeld_DeliveriesGivenBackIncluded_OrNullWhenItCannotTell()
     {

@@ -37,4 +37,43 @@ public sealed class ConsoleControlCharacterTests
         await host.TerminateAsync();
         Assert.Equal(0, await host.WaitForExitAsync());
     }
+
+    // The upstream's vhost does not exist, so every link attempt fails with an exception that quotes it: at Debug the
+    // engine logs each failed attempt (event 1008) with that exception, which the formatters print after the message.
+    private const string DebugSettings = """
+        {
+          "Host": { "Url": "http://127.0.0.1:0", "Demo": { "Exchanges": [ "federated.x" ] } },
+          "Logging": { "LogLevel": { "Default": "Warning", "Microsoft.Hosting.Lifetime": "Information", "Federation": "Debug" } },
+          "Federation": {
+            "Downstream": { "uri": "memory://esc-local/%2f" },
+            "Upstreams": { "remote": { "uri": "memory://esc-remote/vh%1B%5B31mred%07bell%0Aforged" } },
+            "Policies": { "fed": { "pattern": "^federated\\.", "apply-to": "exchanges", "definition": { "federation-upstream": "remote" } } }
+          }
+        }
+        """;
+
+    [Theory]
+    [InlineData("simple")]
+    [InlineData("systemd")]
+    [InlineData("json")]
+    public async Task A_control_character_in_a_logged_exception_is_printed_as_an_escape_never_raw(string formatter)
+    {
+        await using var host = HostProcess.Start(DebugSettings, [$"--Logging:Console:FormatterName={formatter}"]);
+
+        await host.WaitForOutputAsync("attempt 2 against"); // the first attempt's entry, exception included, is written
+        var output = host.StandardOutput;
+
+        // The first time the exception's text appears is the dump after event 1008 (the warning that follows quotes it too).
+        var dump = output.IndexOf("BrokerUnreachableException: In-memory broker", StringComparison.Ordinal);
+        Assert.True(dump >= 0, output);
+        var printed = output.Substring(dump, Math.Min(200, output.Length - dump)).Replace(@"\\x", @"\x", StringComparison.Ordinal); // json doubles the backslash
+        Assert.Contains(@"vh\x1B[31mred\x07bell\x0Aforged", printed, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u001b', output);
+        Assert.DoesNotContain('\u0007', output);
+        Assert.DoesNotContain("\nforged", output, StringComparison.Ordinal); // the message's line break forges no line
+        Assert.Contains("   at ", output, StringComparison.Ordinal); // the stack trace is still printed
+
+        await host.TerminateAsync();
+        Assert.Equal(0, await host.WaitForExitAsync());
+    }
 }

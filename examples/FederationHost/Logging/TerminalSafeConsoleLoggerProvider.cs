@@ -9,7 +9,8 @@ namespace FederationHost.Logging;
 /// Log messages quote names from brokers and settings files, and whoever may declare an exchange chooses its name (RabbitMQ
 /// keeps an ESC in one): written raw by the <c>simple</c> or <c>systemd</c> formatter, an escape sequence recoloured or
 /// rewrote the terminal of an operator reading the log, and a line break forged a log line. The <c>json</c> formatter
-/// escapes them itself; its <c>Message</c> gets the same <c>\xHH</c> text, its <c>State</c> stays as it was.
+/// escapes them itself; its <c>Message</c> gets the same <c>\xHH</c> text, its <c>State</c> stays as it was. The exception
+/// printed after the message gets the same treatment (see <see cref="TerminalSafeException"/>), in every formatter.
 /// </summary>
 /// <remarks>
 /// Under the console provider's alias, so that <c>Logging:Console:LogLevel</c> filters it as before; its options
@@ -35,6 +36,11 @@ public sealed class TerminalSafeConsoleLoggerProvider(ConsoleLoggerProvider cons
         public bool IsEnabled(LogLevel logLevel) => inner.IsEnabled(logLevel);
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            inner.Log(logLevel, eventId, state, exception, (s, e) => TerminalText.Escape(formatter(s, e)));
+            inner.Log(
+                logLevel,
+                eventId,
+                state,
+                exception is null ? null : new TerminalSafeException(exception),
+                (s, _) => TerminalText.Escape(formatter(s, exception)));
     }
 }

@@ -25,7 +25,7 @@ namespace Federation.Amqp.Messaging;
 /// the federation broker reconnects with backoff.</para>
 /// <para>URI: as for <see cref="AmqpTransport"/> (<c>amqp[s]://user:password@host[:port][/vhost][?query]</c>, with
 /// <c>heartbeat</c>, <c>connection_timeout</c> and the TLS keys); the exchange-federation keys (<c>management-port</c>,
-/// <c>management-scheme</c>, <c>topology</c>, <c>event-vhost</c>) are accepted so one URI serves both, and have no effect here.</para>
+/// <c>management-scheme</c>, <c>management-timeout</c>, <c>topology</c>, <c>event-vhost</c>) are accepted so one URI serves both, and have no effect here.</para>
 /// </remarks>
 public sealed class AmqpSubjectTransport : ISubjectTransport
 {

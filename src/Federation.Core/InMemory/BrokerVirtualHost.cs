@@ -154,13 +154,24 @@ internal sealed class BrokerVirtualHost(InMemoryBroker broker, string name)
     }
 
     /// <summary>Deletes the queue with its ready messages; returns how many those were (0 for a missing queue), as AMQP's delete-ok does.</summary>
-    public int DeleteQueue(string queue)
+    /// <param name="queue">The queue's name.</param>
+    /// <param name="connection">
+    /// The connection that asks, or null for the broker's own tools (<c>rabbitmqctl delete_queue</c>, the management API),
+    /// which may delete any queue. A connection may not delete another connection's exclusive queue, as on RabbitMQ.
+    /// </param>
+    /// <exception cref="ResourceLockedException">The queue is another connection's exclusive queue.</exception>
+    public int DeleteQueue(string queue, InMemoryConnection? connection = null)
     {
         lock (Sync)
         {
             if (!queues.TryGetValue(queue, out var found))
             {
                 return 0;
+            }
+
+            if (connection is not null)
+            {
+                ThrowIfLockedByAnotherConnection(found, connection);
             }
 
             var discarded = found.ReadyCount;

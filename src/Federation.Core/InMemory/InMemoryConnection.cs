@@ -105,10 +105,10 @@ internal sealed class InMemoryConnection : IBrokerConnection
         Run(queue, static (connection, spec) => connection.Host.DeclareQueue(spec, connection), cancellationToken);
 
     public ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken) =>
-        Run(name, static (connection, queue) => { connection.Host.DeleteQueue(queue); }, cancellationToken);
+        Run(name, static (connection, queue) => { connection.Host.DeleteQueue(queue, connection); }, cancellationToken);
 
     public ValueTask<long?> DeleteQueueCountingDiscardedAsync(string name, CancellationToken cancellationToken) =>
-        Run(name, static (connection, queue) => (long?)connection.Host.DeleteQueue(queue), cancellationToken);
+        Run(name, static (connection, queue) => (long?)connection.Host.DeleteQueue(queue, connection), cancellationToken);
 
     public ValueTask<long?> CountQueueMessagesAsync(string name, CancellationToken cancellationToken) =>
         Run(name, static (connection, queue) => connection.Host.GetQueue(queue) is null ? (long?)null : connection.Host.GetMessageCount(queue), cancellationToken);

@@ -306,8 +306,10 @@ internal sealed partial class LinkSession
             _context.Sentinel.InPlace();
             return true;
         }
-        catch (TransportException ex) when (ex is not ConnectionLostException)
+        catch (TransportException ex) when (ex is not ConnectionLostException and not BrokerUnreachableException)
         {
+            // A refusal only. An upstream that cannot be reached (an AMQP management API that takes the connection and never
+            // answers) fails the link here: the internal exchange's declare would wait as long again and fail the same way.
             var cause = UriRedaction.RedactText(ex.Message);
             if (_context.Sentinel.ShouldWarn(cause))
             {

@@ -23,6 +23,14 @@ public sealed class ExclusiveQueueLeases : IBrokerLeases
     /// <summary>The queue argument that carries <see cref="LeaseRequest.Holder"/>.</summary>
     public const string HolderArgument = "x-federation-lease-holder";
 
+    /// <summary>
+    /// How long a lease queue's declaration may go on after the ask was cancelled, so that it can be given back when it
+    /// succeeds. AMQP clients give up on an unanswered call after their own, shorter, continuation timeout.
+    /// </summary>
+    private static readonly TimeSpan AbandonedDeclarationTimeout = TimeSpan.FromSeconds(AbandonedDeclarationTimeoutSeconds);
+
+    private const int AbandonedDeclarationTimeoutSeconds = 30;
+
     private readonly IBrokerConnection connection;
     private readonly Func<string, CancellationToken, ValueTask<IReadOnlyDictionary<string, object?>?>>? findArguments;
     private readonly Func<string, CancellationToken, ValueTask<IQueueWatch>>? watchQueue;
@@ -76,13 +84,30 @@ public sealed class ExclusiveQueueLeases : IBrokerLeases
     public async ValueTask<LeaseAttempt> TryAcquireAsync(LeaseRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // The declaration does not take the caller's token: the broker may have declared the queue by the time the caller
+        // gives up, and then the queue is this connection's, with no lease for anyone to release, so every other instance
+        // waits for it until the connection closes. So the caller stops waiting at once, and the declaration's outcome is
+        // awaited in the background: once it is known to have succeeded, the queue is given back (see GiveBackWhenDeclared).
+        var declaring = DeclareLeaseQueueAsync(request);
         try
         {
-            await connection.DeclareQueueAsync(QueueFor(request), cancellationToken).ConfigureAwait(false);
+            await declaring.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (ResourceLockedException)
         {
             return LeaseAttempt.HeldElsewhere(await FindHolderAsync(request.Name, cancellationToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            GiveBackWhenDeclared(declaring, request);
+            throw;
+        }
+        catch (OperationCanceledException error)
+        {
+            // AbandonedDeclarationTimeout, which transports with their own call timeouts never reach.
+            throw new TransportException($"Declaring the lease queue '{request.Name}' did not finish within {AbandonedDeclarationTimeoutSeconds} s.", error);
         }
 
         IQueueWatch? watch = null;
@@ -103,6 +128,42 @@ public sealed class ExclusiveQueueLeases : IBrokerLeases
         }
 
         return LeaseAttempt.Taken(new HeldQueueLease(connection, request, watch));
+    }
+
+    /// <summary>
+    /// Declares the lease queue bounded by <see cref="AbandonedDeclarationTimeout"/> rather than by the caller's token (see
+    /// <see cref="TryAcquireAsync"/>).
+    /// </summary>
+    private async Task DeclareLeaseQueueAsync(LeaseRequest request)
+    {
+        using var timeout = new CancellationTokenSource(AbandonedDeclarationTimeout);
+        await connection.DeclareQueueAsync(QueueFor(request), timeout.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes the lease queue of an ask the caller gave up on once its declaration succeeded. Only then: the broker's
+    /// declare-ok says the queue is this connection's (an exclusive queue of another connection cannot be declared, nor
+    /// deleted, by this one), and a deletion sent after that reply cannot overtake the declaration. A declaration that
+    /// failed, or whose outcome is unknown after <see cref="AbandonedDeclarationTimeout"/>, leaves nothing to do, or nothing
+    /// this side can do: the broker drops the queue with the connection.
+    /// </summary>
+    private void GiveBackWhenDeclared(Task declaring, LeaseRequest request) => _ = GiveBackAsync(declaring, request);
+
+    private async Task GiveBackAsync(Task declaring, LeaseRequest request)
+    {
+        try
+        {
+            await declaring.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // A failed declaration left no queue; why it failed is of no interest to an ask given up on.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return;
+        }
+
+        // What a lease's release does, bounded the same way, its failures swallowed (the connection is then going).
+        await new HeldQueueLease(connection, request, watch: null).DisposeAsync().ConfigureAwait(false);
     }
 
     private async ValueTask<string?> FindHolderAsync(string name, CancellationToken cancellationToken)

@@ -133,6 +133,26 @@ public sealed class InMemoryBrokerBehaviourTests
     }
 
     [Fact]
+    public async Task ExclusiveQueue_CannotBeDeletedByAnotherConnection_OnlyByItsOwnerOrTheBrokersTools()
+    {
+        var owner = await broker.ConnectAsync();
+        var other = await broker.ConnectAsync();
+        await owner.DeclareQueueAsync(new QueueSpec("private", Durable: false, Exclusive: true), None);
+
+        // As RabbitMQ: queue.delete of another connection's exclusive queue is 405 RESOURCE_LOCKED.
+        await Assert.ThrowsAsync<ResourceLockedException>(async () => await other.DeleteQueueAsync("private", None));
+        await Assert.ThrowsAsync<ResourceLockedException>(async () => await other.DeleteQueueCountingDiscardedAsync("private", None));
+        Assert.True(broker.QueueExists("/", "private"));
+
+        await owner.DeleteQueueAsync("private", None);
+        Assert.False(broker.QueueExists("/", "private"));
+
+        await owner.DeclareQueueAsync(new QueueSpec("private", Durable: false, Exclusive: true), None);
+        broker.DeleteQueue("/", "private"); // rabbitmqctl delete_queue, the management API
+        Assert.False(broker.QueueExists("/", "private"));
+    }
+
+    [Fact]
     public async Task AutoDeleteQueue_IsDeletedWhenItsLastConsumerLeaves()
     {
         var connection = await broker.ConnectAsync();

@@ -93,6 +93,9 @@ public sealed class FederationEngine : IFederationStatus, IAsyncDisposable
     /// <inheritdoc />
     public string? InstanceConflict => _supervisor.InstanceConflict;
 
+    /// <inheritdoc />
+    public string? OwnHeartbeatsUnheard => _supervisor.OwnHeartbeatsUnheard;
+
     /// <summary>
     /// Starts connecting to the downstream and running links in the background. Returns at once; watch <see cref="GetLinks"/>.
     /// Calling it again while the engine runs does nothing. An engine runs once: after <see cref="StopAsync"/> it cannot be

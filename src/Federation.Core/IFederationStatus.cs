@@ -39,6 +39,15 @@ public interface IFederationStatus
     string? InstanceConflict => null;
 
     /// <summary>
+    /// While this instance, with the downstream connected, has not heard its own presence heartbeat come back through the
+    /// downstream for longer than the presence timeout (a frozen or half-open connection, a partition), what that means;
+    /// <see langword="null"/> otherwise, and always for an instance without leases or spreading (it sends no heartbeats).
+    /// Its links may read as running and forward nothing meanwhile, and the other instances take them over; health is
+    /// degraded.
+    /// </summary>
+    string? OwnHeartbeatsUnheard => null;
+
+    /// <summary>
     /// Every link, ordered by exchange, then upstream. While the downstream is not connected this includes the links that
     /// wait for it to start (<see cref="LinkState.Starting"/>, with the ids they will have), as far as they are known
     /// without it: those the engine ran on the same downstream before (a reload with a new password, a lost connection),

@@ -8,7 +8,8 @@ namespace Federation.Core.Hosting;
 /// Health from every link's state: unhealthy without a downstream connection, degraded while any link is in error or
 /// another instance holds a link's lease as well (<see cref="LinkStatus.AlsoHeldBy"/>), another federation runs the same link
 /// (<see cref="LinkStatus.AlsoFederatedBy"/>), another instance runs under this one's name
-/// (<see cref="IFederationStatus.InstanceConflict"/>), or while the downstream blocks
+/// (<see cref="IFederationStatus.InstanceConflict"/>), this instance does not hear its own heartbeats through the downstream
+/// (<see cref="IFederationStatus.OwnHeartbeatsUnheard"/>), or while the downstream blocks
 /// publishing (<see cref="IFederationStatus.DownstreamBlocked"/>), healthy otherwise. Register it with <c>services.AddHealthChecks().AddCheck&lt;FederationHealthCheck&gt;("federation")</c>.
 /// </summary>
 public sealed class FederationHealthCheck(IFederationStatus status) : IHealthCheck
@@ -39,7 +40,8 @@ public sealed class FederationHealthCheck(IFederationStatus status) : IHealthChe
         var blocked = status.DownstreamBlocked;
         var unobserved = status.DownstreamTopologyUnobserved;
         var conflict = status.InstanceConflict;
-        if (failed.Count == 0 && twice.Count == 0 && doubled.Count == 0 && blocked is null && unobserved is null && conflict is null)
+        var unheard = status.OwnHeartbeatsUnheard;
+        if (failed.Count == 0 && twice.Count == 0 && doubled.Count == 0 && blocked is null && unobserved is null && conflict is null && unheard is null)
         {
             return Task.FromResult(HealthCheckResult.Healthy($"{links.Count} link(s){DescribeWaiting(links)}, downstream connected as '{status.ClusterName}'.", data));
         }
@@ -51,6 +53,13 @@ public sealed class FederationHealthCheck(IFederationStatus status) : IHealthChe
             // with an unhealthy instance) cannot fix it, and the run that stands aside is a ready standby for the one that acts.
             data["instance_conflict"] = conflict;
             problems.Add(conflict.TrimEnd('.'));
+        }
+
+        if (unheard is not null)
+        {
+            // The connection reads as open and every link it holds as running, yet the downstream carries nothing back.
+            data["own_heartbeats_unheard"] = unheard;
+            problems.Add($"The downstream connection may be frozen: {unheard}");
         }
 
         if (blocked is not null)

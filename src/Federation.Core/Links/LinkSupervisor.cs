@@ -105,6 +105,9 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>See <see cref="IFederationStatus.InstanceConflict"/>.</summary>
     public string? InstanceConflict => _ownership?.NamesakeConflict;
 
+    /// <summary>See <see cref="IFederationStatus.OwnHeartbeatsUnheard"/>.</summary>
+    public string? OwnHeartbeatsUnheard => DownstreamConnected ? _ownership?.OwnHeartbeatsUnheard : null;
+
     /// <summary>
     /// Status entries of every link, ordered by exchange then upstream: those that run, and while the downstream is not
     /// connected those that wait for it to start (<see cref="PendingLinks"/>). While it is not connected, an entry without
@@ -441,6 +444,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
     /// <summary>A fresh downstream connection: take it into use, then reconcile the links against it. Loop only.</summary>
     private async Task OnDownstreamConnectedAsync(int number, string uri, IBrokerConnection connection)
     {
+        _ownership?.DownstreamConnected();
         try
         {
             await TakeIntoUseAsync(number, connection).ConfigureAwait(false);

@@ -32,6 +32,9 @@ internal sealed partial class LinkOwnership
     // When this run last heard its own heartbeat come back through the downstream; null until the first. See RosterNowUnderLock.
     private DateTimeOffset? _ownHeartbeatHeard;
 
+    // When the current downstream connection was taken into use; see OwnHeartbeatsUnheard.
+    private DateTimeOffset? _downstreamConnectedAt;
+
     public LinkOwnership(string instance, OwnershipTimings timings, TimeProvider time)
     {
         Instance = instance;
@@ -311,6 +314,50 @@ internal sealed partial class LinkOwnership
 
         _live = live;
         return PlacementChangedUnderLock();
+    }
+
+    /// <summary>A downstream connection is taken into use: its heartbeats are awaited from now (<see cref="OwnHeartbeatsUnheard"/>).</summary>
+    public void DownstreamConnected()
+    {
+        lock (_sync)
+        {
+            _downstreamConnectedAt = _time.GetUtcNow();
+        }
+    }
+
+    /// <summary>
+    /// While this run has heard its own heartbeat come back through the downstream before, but not for longer than the
+    /// presence timeout, what that means, for health and status; null otherwise. The downstream still reads as connected (a
+    /// frozen or half-open connection, a partition): the links this run holds may forward nothing, and the other instances,
+    /// which do not hear it either, take them over (black-box run, 7 Dec 2026: a host with a frozen downstream connection
+    /// reported Healthy with its links running for as long as the freeze lasted, while the others showed them in error).
+    /// </summary>
+    public string? OwnHeartbeatsUnheard
+    {
+        get
+        {
+            lock (_sync)
+            {
+                // Counted from the later of the last one heard and the current downstream connection's start: a connection
+                // just opened after a long loss has had no time to carry one yet.
+                if (_ownHeartbeatHeard is not { } heard)
+                {
+                    return null;
+                }
+
+                var silent = _time.GetUtcNow() - (_downstreamConnectedAt > heard ? _downstreamConnectedAt.Value : heard);
+                if (silent <= Timings.LiveFor)
+                {
+                    return null;
+                }
+
+                var seconds = Math.Floor(silent.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                var timeout = Timings.LiveFor.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+                return $"this instance ({Instance}) has not heard its own heartbeat come back through the downstream for {seconds} s "
+                    + $"(the presence timeout is {timeout} s), though the connection reads as open: it may be frozen or cut off, the links "
+                    + "it holds may forward nothing, and the other instances take them over";
+            }
+        }
     }
 
     /// <summary>

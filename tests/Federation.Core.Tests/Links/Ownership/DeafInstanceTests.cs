@@ -92,4 +92,46 @@ public sealed class DeafInstanceTests
         Assert.Empty(ownership.OthersRunning("l1"));
         Assert.Equal(["host-a"], ownership.LiveInstances);
     }
+
+    [Fact]
+    public void Not_hearing_itself_for_the_presence_timeout_is_reported_and_hearing_itself_again_clears_it()
+    {
+        var time = new FakeTimeProvider();
+        var ownership = new LinkOwnership("host-a", Timings, time);
+        ownership.DownstreamConnected();
+        Assert.Null(ownership.OwnHeartbeatsUnheard); // never heard itself: nothing to compare with
+        ownership.Heard("host-a", ownership.Incarnation);
+
+        time.Advance(Timings.LiveFor);
+        Assert.Null(ownership.OwnHeartbeatsUnheard);
+        time.Advance(Timings.HeartbeatEvery);
+        var unheard = ownership.OwnHeartbeatsUnheard;
+        Assert.NotNull(unheard);
+        Assert.Contains("this instance (host-a) has not heard its own heartbeat", unheard, StringComparison.Ordinal);
+        Assert.Contains("frozen", unheard, StringComparison.Ordinal);
+
+        ownership.Heard("host-a", ownership.Incarnation);
+        Assert.Null(ownership.OwnHeartbeatsUnheard);
+
+        // A heartbeat of another run under the same name is not this run's own.
+        time.Advance(Timings.LiveFor + Timings.HeartbeatEvery);
+        ownership.Heard("host-a", "another-run");
+        Assert.NotNull(ownership.OwnHeartbeatsUnheard);
+    }
+
+    [Fact]
+    public void A_downstream_connection_just_taken_into_use_has_the_presence_timeout_to_carry_one()
+    {
+        // After a long loss of the downstream the last heartbeat heard is old; the new connection has not had time yet.
+        var time = new FakeTimeProvider();
+        var ownership = new LinkOwnership("host-a", Timings, time);
+        ownership.DownstreamConnected();
+        ownership.Heard("host-a", ownership.Incarnation);
+        time.Advance(TimeSpan.FromMinutes(5));
+        ownership.DownstreamConnected();
+        Assert.Null(ownership.OwnHeartbeatsUnheard);
+
+        time.Advance(Timings.LiveFor + Timings.HeartbeatEvery);
+        Assert.NotNull(ownership.OwnHeartbeatsUnheard);
+    }
 }

@@ -206,11 +206,13 @@ public sealed class FederationBroker : IAsyncDisposable
             session = new BrokerSession(federation, collective);
             var opened = session;
 
-            // Replies first: a request forwarded by another instance may already be answered.
+            // Replies first: a request forwarded by another instance may already be answered. A no-responders notice is no
+            // reply: the servers send none to a queue subscription (a request forwarded to a node that is down brings none),
+            // and a transport that did must not have it relayed and counted as malformed.
             for (var worker = 0; worker < _options.Workers; worker++)
             {
                 opened.Add(await collective.SubscribeAsync(Subjects.Collective, Subjects.CollectiveQueueGroup,
-                    (message, token) => _relay.RelayReplyAsync(message, opened.Federation, opened.Collective, token), _repliesDropped, cancellationToken).ConfigureAwait(false));
+                    (message, token) => message.IsNoResponders ? ValueTask.CompletedTask : _relay.RelayReplyAsync(message, opened.Federation, opened.Collective, token), _repliesDropped, cancellationToken).ConfigureAwait(false));
             }
 
             for (var worker = 0; worker < _options.Workers; worker++)

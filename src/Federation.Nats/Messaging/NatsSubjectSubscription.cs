@@ -41,6 +41,9 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
     /// <summary>The drop reason of a message that found the subscription's queue full.</summary>
     internal const string SlowConsumerReason = "slow_consumer";
 
+    /// <summary>The status a NATS server sends to the reply subject of a message that reached no subscriber.</summary>
+    private const int NoRespondersStatus = 503;
+
     /// <summary>The drop reason of a message still queued when the subscription closed (its owner stops or lost the connection for good).</summary>
     internal const string StoppedReason = "stopped";
 
@@ -132,8 +135,16 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         SubjectMessage message;
         try
         {
-            var headers = headersBuffer is { } block ? NatsSubjectHeaders.Parse(block, _headerEncoding) : null;
-            message = new SubjectMessage(subject, payloadBuffer.IsEmpty ? Array.Empty<byte>() : payloadBuffer.ToArray(), headers, replyTo);
+            if (headersBuffer is { } status && payloadBuffer.IsEmpty && JetStream.JetStreamPubAck.StatusOf(status) == NoRespondersStatus)
+            {
+                // The server's "no responders": a request published with this reply subject reached no subscriber.
+                message = new SubjectMessage(subject, Array.Empty<byte>()) { IsNoResponders = true };
+            }
+            else
+            {
+                var headers = headersBuffer is { } block ? NatsSubjectHeaders.Parse(block, _headerEncoding) : null;
+                message = new SubjectMessage(subject, payloadBuffer.IsEmpty ? Array.Empty<byte>() : payloadBuffer.ToArray(), headers, replyTo);
+            }
         }
         catch (FormatException)
         {

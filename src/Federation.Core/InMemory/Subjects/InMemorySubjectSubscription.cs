@@ -35,6 +35,9 @@ internal sealed class InMemorySubjectSubscription : ISubjectSubscription
 
     public string Subject { get; }
 
+    /// <summary>The connection that subscribed.</summary>
+    internal InMemorySubjectConnection Connection => _connection;
+
     public string? QueueGroup { get; }
 
     /// <summary>Whether the subject has wildcard tokens; a literal subject is found by lookup instead of matching.</summary>

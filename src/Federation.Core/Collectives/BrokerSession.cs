@@ -6,6 +6,8 @@ namespace Federation.Core.Collectives;
 internal sealed class BrokerSession(ISubjectConnection federation, ISubjectConnection collective) : IAsyncDisposable
 {
     private readonly List<ISubjectSubscription> _subscriptions = [];
+    private readonly CancellationTokenSource _closing = new();
+    private Task? _background;
 
     public ISubjectConnection Federation { get; } = federation;
 
@@ -16,8 +18,18 @@ internal sealed class BrokerSession(ISubjectConnection federation, ISubjectConne
 
     public void Add(ISubjectSubscription subscription) => _subscriptions.Add(subscription);
 
+    /// <summary>Runs <paramref name="work"/> for as long as the session: its token is cancelled, and the work awaited, on dispose.</summary>
+    public void Run(Func<CancellationToken, Task> work) => _background = Task.Run(() => work(_closing.Token), CancellationToken.None);
+
     public async ValueTask DisposeAsync()
     {
+        await _closing.CancelAsync().ConfigureAwait(false);
+        if (_background is not null)
+        {
+            await Ignore(() => new ValueTask(_background)).ConfigureAwait(false);
+        }
+
+        _closing.Dispose();
         // Unsubscribe first so the queue groups hand new messages to the other instances, then close.
         foreach (var subscription in _subscriptions)
         {

@@ -24,6 +24,8 @@ public sealed class FederationBroker : IAsyncDisposable
     private readonly MessageDropHandler _requestsDropped;
     private readonly MessageDropHandler _repliesDropped;
     private readonly IBrokerRelay _relay;
+    private readonly ClusterRollCall _rollCall;
+    private readonly string _rollCallSubject;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
@@ -69,6 +71,8 @@ public sealed class FederationBroker : IAsyncDisposable
         Subjects = FederationBrokerSubjects.For(ClusterName, options.SubjectPrefix);
         _metrics = new BrokerMetrics(telemetry ?? new FederationTelemetry(), ClusterName, InstanceName);
         _relay = BrokerRelays.Create(options, InstanceName, Subjects, _metrics, _logger, _time);
+        _rollCall = new ClusterRollCall(ClusterName, InstanceName, UriRedaction.Redact(options.CollectiveUri!), _logger, _time);
+        _rollCallSubject = ClusterRollCall.SubjectFor(options.SubjectPrefix, ClusterName);
 
         // A message the incoming transport dropped before the relay saw it (unreadable, a full queue) is counted as a
         // rejected one of its side; the transport has logged it.
@@ -96,6 +100,14 @@ public sealed class FederationBroker : IAsyncDisposable
     /// URI, never credentials); null while connected. While it is set the instance keeps retrying.
     /// </summary>
     public string? ConnectError => Volatile.Read(ref _session) is { } session ? Reconnecting(session) : Volatile.Read(ref _connectError);
+
+    /// <summary>
+    /// What the announcements of the cluster's instances show to be wrong, or null: another instance of the cluster that
+    /// serves another collective (its announcements reach this instance on the federation but not on the collective), or
+    /// another process under this instance's <see cref="InstanceName"/>. Without credentials; the health check reports it as
+    /// degraded.
+    /// </summary>
+    public string? ClusterProblem => _rollCall.Problem;
 
     /// <summary>What this instance has handled so far.</summary>
     public FederationBrokerStatistics Statistics => _metrics.Snapshot();
@@ -221,8 +233,14 @@ public sealed class FederationBroker : IAsyncDisposable
                     (message, token) => _relay.RelayRequestAsync(message, opened.Federation, opened.Collective, token), _requestsDropped, cancellationToken).ConfigureAwait(false));
             }
 
+            // The roll call of the cluster's instances: every instance hears every other on both servers, or they serve
+            // different collectives.
+            opened.Add(await collective.SubscribeAsync(_rollCallSubject, null, (message, _) => Heard(message, onFederation: false), cancellationToken).ConfigureAwait(false));
+            opened.Add(await federation.SubscribeAsync(_rollCallSubject, null, (message, _) => Heard(message, onFederation: true), cancellationToken).ConfigureAwait(false));
+
             await collective.FlushAsync(cancellationToken).ConfigureAwait(false);
             await federation.FlushAsync(cancellationToken).ConfigureAwait(false);
+            opened.Run(closing => AnnounceAsync(opened, closing));
             CollectiveLog.BrokerRunning(_logger, ClusterName, InstanceName, federation.DisplayUri, Subjects.Federation, collective.DisplayUri, Subjects.Collective);
             return session;
         }
@@ -238,6 +256,43 @@ public sealed class FederationBroker : IAsyncDisposable
             }
 
             throw;
+        }
+    }
+
+    private ValueTask Heard(SubjectMessage message, bool onFederation)
+    {
+        _rollCall.Heard(message.Body.Span, onFederation);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Announces this instance on both servers once per <see cref="ClusterRollCall.Interval"/> while the session lasts.</summary>
+    private async Task AnnounceAsync(BrokerSession session, CancellationToken closing)
+    {
+        while (!closing.IsCancellationRequested)
+        {
+            var connected = session.Federation.ConnectedServer is not null && session.Collective.ConnectedServer is not null;
+            _rollCall.Tick(connected);
+            if (connected)
+            {
+                var body = _rollCall.NextAnnouncement(session.Collective.ConnectedServer);
+                try
+                {
+                    // The collective first, and the federation only if that worked: an announcement the others hear on the
+                    // federation alone is what a mismatch looks like.
+                    await session.Collective.PublishAsync(new SubjectMessage(_rollCallSubject, body), closing).ConfigureAwait(false);
+                    await session.Federation.PublishAsync(new SubjectMessage(_rollCallSubject, body), closing).ConfigureAwait(false);
+                }
+#pragma warning disable CA1031 // a connection being lost or closed: the next round tries again, the supervisor handles the loss
+                catch (Exception) when (!closing.IsCancellationRequested)
+#pragma warning restore CA1031
+                {
+                }
+            }
+
+            if (!await DelayAsync(ClusterRollCall.Interval, closing).ConfigureAwait(false))
+            {
+                return;
+            }
         }
     }
 

@@ -67,7 +67,7 @@ public sealed class FederationBroker : IAsyncDisposable
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory is null ? NullLoggerFactory.Instance : RedactingLoggerFactory.Wrap(loggerFactory)).CreateLogger<FederationBroker>();
         ClusterName = options.ClusterName!;
-        InstanceName = options.InstanceName ?? $"{Environment.MachineName}-{Environment.ProcessId}";
+        InstanceName = options.InstanceName ?? DefaultBrokerInstanceName.Next(ClusterName);
         Subjects = FederationBrokerSubjects.For(ClusterName, options.SubjectPrefix);
         _metrics = new BrokerMetrics(telemetry ?? new FederationTelemetry(), ClusterName, InstanceName);
         _relay = BrokerRelays.Create(options, InstanceName, Subjects, _metrics, _logger, _time);

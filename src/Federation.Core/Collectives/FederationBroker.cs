@@ -18,6 +18,9 @@ public sealed class FederationBroker : IAsyncDisposable
     private static readonly TimeSpan InitialRetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
 
+    /// <summary>The longest a stop waits for the messages the instance holds to be relayed.</summary>
+    internal static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
     private readonly FederationBrokerOptions _options;
     private readonly SubjectTransportResolver _transports;
     private readonly BrokerMetrics _metrics;
@@ -156,10 +159,11 @@ public sealed class FederationBroker : IAsyncDisposable
     }
 
     /// <summary>
-    /// Unsubscribes (the other instances of the cluster take over new messages) and closes both connections. Messages this
-    /// instance had received but not yet forwarded are lost (at-most-once).
+    /// Unsubscribes (the other instances of the cluster take over new messages), relays what the instance already received
+    /// (its subscriptions drain, for at most 5 s), and closes both connections. Messages still held when that time is up or
+    /// <paramref name="cancellationToken"/> fires are lost (at-most-once) and counted as <c>stopped</c>.
     /// </summary>
-    /// <param name="cancellationToken">Stops waiting for the running handlers.</param>
+    /// <param name="cancellationToken">Stops waiting for the held messages to be relayed, and for the running handlers.</param>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -180,6 +184,14 @@ public sealed class FederationBroker : IAsyncDisposable
             var session = Interlocked.Exchange(ref _session, null);
             if (session is not null)
             {
+                // Unsubscribe first, so the cluster's other instances take new messages, and relay what this instance
+                // already holds (on NATS, the messages queued behind the one being relayed) before the connections close.
+                using (var drainTimeout = new CancellationTokenSource(DrainTimeout, _time))
+                using (var draining = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, drainTimeout.Token))
+                {
+                    await session.DrainAsync(draining.Token).ConfigureAwait(false);
+                }
+
                 await session.DisposeAsync().ConfigureAwait(false);
             }
 

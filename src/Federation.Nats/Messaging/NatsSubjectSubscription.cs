@@ -64,6 +64,7 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
     private TaskCompletionSource? _idle;
     private TaskCompletionSource? _room;
     private int _disposed;
+    private int _unsubscribed;
     private long _handlerErrors;
 
     public NatsSubjectSubscription(NatsSubjectConnection owner, NatsConnection nats, string subject, string? queueGroup, SubjectMessageHandler handler, MessageDropHandler? dropped)
@@ -108,12 +109,40 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         DropPending();
     }
 
+    public async ValueTask DrainAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _disposed) == 0 && !ReferenceEquals(RunningHandler.Value, this))
+        {
+            // UNSUB: the server gives new messages to the group's other members; what is queued here is still handled.
+            await UnsubscribeAsync().ConfigureAwait(false);
+            Task? idle;
+            lock (_gate)
+            {
+                idle = _busy ? (_idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task : null;
+            }
+
+            if (idle is not null)
+            {
+                try
+                {
+                    await idle.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    // Out of time: the dispose drops the rest, counted as stopped.
+                }
+            }
+        }
+
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _owner.Forget(this);
-            await _nats.DisposeAsync().ConfigureAwait(false);
+            await UnsubscribeAsync().ConfigureAwait(false);
         }
 
         CancelQuietly();
@@ -123,6 +152,8 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
             await idle.ConfigureAwait(false);
         }
     }
+
+    private ValueTask UnsubscribeAsync() => Interlocked.Exchange(ref _unsubscribed, 1) == 0 ? _nats.DisposeAsync() : ValueTask.CompletedTask;
 
     /// <summary>Takes one message on the client's read loop. Never throws: an exception would end the client's subscription.</summary>
     internal ValueTask Receive(string subject, string? replyTo, ReadOnlySequence<byte>? headersBuffer, ReadOnlySequence<byte> payloadBuffer)

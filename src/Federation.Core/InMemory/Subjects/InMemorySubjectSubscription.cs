@@ -58,6 +58,26 @@ internal sealed class InMemorySubjectSubscription : ISubjectSubscription
         }
     }
 
+    public async ValueTask DrainAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _closed) == 0 && !ReferenceEquals(RunningHandlerOf.Value, this))
+        {
+            // No new deliveries; the loop handles what the inbox holds and ends when it is empty.
+            _connection.Server.Index.Remove(this);
+            _inbox.Writer.TryComplete();
+            try
+            {
+                await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Out of time: the rest is dropped by the dispose.
+            }
+        }
+
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
     /// <summary>Stops deliveries without waiting (used when the connection is lost).</summary>
     public void Close()
     {

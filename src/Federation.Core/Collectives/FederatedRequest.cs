@@ -67,8 +67,8 @@ public sealed record FederatedReplies(string RequestId, int MessagesPublished, I
 
     /// <summary>
     /// The broker clusters of <see cref="FederatedRequest.Federations"/> that no broker instance serves: the transport said
-    /// that nothing subscribes to their subject on the federation (NATS's "no responders"; the in-memory bus too; AMQP
-    /// cannot tell, and such a request waits for its timeout). When none of the clusters is served the request ends at
+    /// that nothing subscribes to their subject on the federation (NATS's "no responders"; the in-memory bus and AMQP, from
+    /// RabbitMQ's basic.return, too). When none of the clusters is served the request ends at
     /// once, without <see cref="Completed"/>. Empty otherwise.
     /// </summary>
     public IReadOnlyList<string> UnservedFederations { get; init; } = [];

@@ -8,10 +8,6 @@ namespace Federation.Amqp.IntegrationTests.Messaging;
 [Collection(ContractNodeCollection.Name)]
 public sealed class AmqpSubjectTransportContractTests(RabbitMqNodeFixture fixture) : SubjectTransportContractTests
 {
-    // RabbitMQ would return an unroutable mandatory publish (basic.return), but the transport publishes without the flag:
-    // a request to a subject nobody subscribes to waits for its timeout.
-    protected override bool ReportsNoResponders => false;
-
     // Drain disposes at once: the deliveries the loop has not taken are unacknowledged and go back to the group's queue.
     protected override bool DrainsHeldMessages => false;
 

@@ -17,9 +17,9 @@ public sealed record SubjectMessage(
     /// <summary>
     /// True when this is no message but the transport's notice that a message published with <see cref="Subject"/> as its
     /// <see cref="ReplyTo"/> reached no subscriber at all (NATS's "no responders", status 503; the in-memory bus does the
-    /// same). Such a notice goes to the publishing connection only, at one of its plain (not queue group) subscriptions
+    /// same; AMQP from RabbitMQ's basic.return of a mandatory publish). Such a notice goes to the publishing connection only, at one of its plain (not queue group) subscriptions
     /// that match the reply subject, with an empty body, no headers and no reply subject, so that a requester can give up
-    /// at once instead of waiting for its timeout. Transports that cannot know (AMQP) never send one. Ignored on publish:
+    /// at once instead of waiting for its timeout. A transport that cannot know never sends one. Ignored on publish:
     /// a published message always arrives as an ordinary one.
     /// </summary>
     public bool IsNoResponders { get; init; }

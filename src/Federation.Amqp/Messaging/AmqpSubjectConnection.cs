@@ -1,3 +1,4 @@
+using Federation.Core.Addressing;
 using Federation.Core.Transport;
 using Federation.Core.Transport.Messaging;
 using Microsoft.Extensions.Logging;
@@ -19,6 +20,9 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
 
     private const ushort NotFound = 404;
+
+    // basic.return's reply code for a mandatory message no queue is bound to take.
+    private const ushort NoRoute = 312;
 
     private readonly IConnection _client;
     private readonly string _exchange;
@@ -162,7 +166,12 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
         try
         {
             var channel = await PublishChannelAsync(cancellationToken).ConfigureAwait(false);
-            await channel.BasicPublishAsync(_exchange, message.Subject, mandatory: false, properties, message.Body, cancellationToken).ConfigureAwait(false);
+            // Mandatory when this connection could be told that nobody took it (a plain subscription on the reply subject):
+            // RabbitMQ returns a message no queue takes (basic.return), the AMQP way of saying "no responders". Not for every
+            // publish with a reply subject: a return carries the whole body back (a broker forwarding a broadcast to agents
+            // no node has would get each copy back for nothing).
+            var mandatory = message.ReplyTo is { } replyTo && FindNoticeSubscription(replyTo) is not null;
+            await channel.BasicPublishAsync(_exchange, message.Subject, mandatory, properties, message.Body, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception error) when (Translate(error, message.Subject) is { } mapped)
         {
@@ -284,7 +293,40 @@ internal sealed class AmqpSubjectConnection : ISubjectConnection
         _publishChannel?.Dispose();
         _publishChannel = null;
         _publishChannel = await _client.CreateChannelAsync(null, cancellationToken).ConfigureAwait(false);
+        _publishChannel.BasicReturnAsync += OnReturnAsync;
         return _publishChannel;
+    }
+
+    /// <summary>
+    /// A mandatory publish no queue took: tells this connection's first plain subscription on its reply subject, as a NATS
+    /// server's "no responders" does (arriving before the reply to a later flush on the publish channel).
+    /// </summary>
+    private Task OnReturnAsync(object sender, BasicReturnEventArgs args)
+    {
+        if (args.ReplyCode != NoRoute || args.BasicProperties.ReplyTo is not { Length: > 0 } replyTo)
+        {
+            return Task.CompletedTask;
+        }
+
+        FindNoticeSubscription(replyTo)?.DeliverNotice(new SubjectMessage(replyTo, Array.Empty<byte>()) { IsNoResponders = true });
+        return Task.CompletedTask;
+    }
+
+    /// <summary>This connection's first plain subscription that receives <paramref name="replyTo"/>, or null.</summary>
+    private AmqpSubjectSubscription? FindNoticeSubscription(string replyTo)
+    {
+        lock (_lock)
+        {
+            foreach (var subscription in _subscriptions)
+            {
+                if (subscription.QueueGroup is null && SubjectGrammar.Matches(subscription.Subject, replyTo))
+                {
+                    return subscription;
+                }
+            }
+        }
+
+        return null;
     }
 
     private void ThrowIfUnusable()

@@ -21,6 +21,9 @@ internal sealed class AmqpSubjectSubscription : AsyncDefaultBasicConsumer, ISubj
     // wait for that very handler call to return.
     private static readonly AsyncLocal<AmqpSubjectSubscription?> RunningHandler = new();
 
+    // Delivery tags start at 1: 0 marks a notice the connection queued itself.
+    private const ulong LocalNotice = 0;
+
     private readonly AmqpSubjectConnection _owner;
 
     /// <summary>How often this subscription's dropped unreadable messages are logged.</summary>
@@ -80,6 +83,9 @@ internal sealed class AmqpSubjectSubscription : AsyncDefaultBasicConsumer, ISubj
             await _loop.ConfigureAwait(false);
         }
     }
+
+    /// <summary>Queues a notice from the connection itself (no delivery: nothing to acknowledge); false once disposed.</summary>
+    internal bool DeliverNotice(SubjectMessage notice) => Volatile.Read(ref _disposed) == 0 && _inbox.Writer.TryWrite((notice, LocalNotice));
 
     public override Task HandleBasicDeliverAsync(string consumerTag, ulong deliveryTag, bool redelivered, string exchange, string routingKey, IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default)
     {
@@ -150,7 +156,11 @@ internal sealed class AmqpSubjectSubscription : AsyncDefaultBasicConsumer, ISubj
                     continue;
                 }
 
-                await AcknowledgeAsync(deliveryTag).ConfigureAwait(false);
+                if (deliveryTag != LocalNotice)
+                {
+                    await AcknowledgeAsync(deliveryTag).ConfigureAwait(false);
+                }
+
                 try
                 {
                     await _handler(message, token).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using Federation.Core.Addressing;
 using Federation.Core.Transport.Messaging;
 
@@ -64,7 +65,7 @@ public sealed class FederatedClient : IAsyncDisposable
         await EnsureInboxAsync(cancellationToken).ConfigureAwait(false);
         var requestId = Guid.NewGuid().ToString("N");
         var replySubject = $"{InboxPrefix}{requestId}";
-        var gathered = new ReplyGatherer(request.ExpectedReplies, request.MaxReplies, request.MaxReplyBytes);
+        var gathered = new ReplyGatherer(request.ExpectedReplies, request.MaxReplies, request.MaxReplyBytes, request.Federations.Count);
         _pending[requestId] = gathered;
 
         // The timeout bounds the waiting, the flush included: a flush waits for a lost connection to come back (a NATS PING
@@ -77,12 +78,17 @@ public sealed class FederatedClient : IAsyncDisposable
         try
         {
             var chunks = request.Targets.Chunk(_options.TargetsPerMessage).ToList();
-            foreach (var federation in request.Federations)
+            for (var index = 0; index < request.Federations.Count; index++)
             {
-                var subject = FederationBrokerSubjects.For(federation, _options.SubjectPrefix).Federation;
+                var subject = FederationBrokerSubjects.For(request.Federations[index], _options.SubjectPrefix).Federation;
+
+                // The brokers answer on the envelope's reply subject; the transport's reply subject is only where the server
+                // says that nothing subscribes to the cluster's subject (no broker instance serves it), one per federation so
+                // the notice names the cluster. Replies never come there.
+                var unservedSubject = $"{replySubject}{UnservedSeparator}{index.ToString(CultureInfo.InvariantCulture)}";
                 foreach (var chunk in chunks)
                 {
-                    await _federation.PublishAsync(new SubjectMessage(subject, request.Body, Envelope(request, requestId, replySubject, chunk)), cancellationToken).ConfigureAwait(false);
+                    await _federation.PublishAsync(new SubjectMessage(subject, request.Body, Envelope(request, requestId, replySubject, chunk), unservedSubject), cancellationToken).ConfigureAwait(false);
                     published++;
                 }
             }
@@ -105,7 +111,13 @@ public sealed class FederatedClient : IAsyncDisposable
 
             var remaining = deadline - _time.GetUtcNow();
             var completed = await gathered.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _time, cancellationToken).ConfigureAwait(false);
-            return new FederatedReplies(requestId, published, gathered.Snapshot(), completed) { RepliesDropped = gathered.Dropped };
+            var unserved = gathered.UnservedIndexes().Select(index => request.Federations[index]).ToList();
+            return new FederatedReplies(requestId, published, gathered.Snapshot(), completed)
+            {
+                RepliesDropped = gathered.Dropped,
+                UnservedFederations = unserved,
+                Reason = unserved.Count == 0 ? null : DescribeUnserved(unserved),
+            };
         }
         finally
         {
@@ -133,6 +145,9 @@ public sealed class FederatedClient : IAsyncDisposable
         }
     }
 
+    // Request ids are hexadecimal: the separator cannot occur in one.
+    private const char UnservedSeparator = '-';
+
     private string InboxPrefix => $"{_options.ReplySubjectPrefix}.reply.{_clientToken}.";
 
     private async ValueTask EnsureInboxAsync(CancellationToken cancellationToken)
@@ -158,9 +173,27 @@ public sealed class FederatedClient : IAsyncDisposable
 
     private ValueTask OnReplyAsync(SubjectMessage reply, CancellationToken cancellationToken)
     {
-        var requestId = reply.Subject[(reply.Subject.LastIndexOf('.') + 1)..];
-        return _pending.TryGetValue(requestId, out var gathered) ? gathered.AddAsync(reply, cancellationToken) : ValueTask.CompletedTask;
+        var token = reply.Subject[(reply.Subject.LastIndexOf('.') + 1)..];
+        if (reply.IsNoResponders)
+        {
+            // "<request id>-<federation index>": nothing subscribes to that federation's cluster subject.
+            var separator = token.LastIndexOf(UnservedSeparator);
+            if (separator > 0
+                && int.TryParse(token.AsSpan(separator + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var index)
+                && _pending.TryGetValue(token[..separator], out var unserved))
+            {
+                unserved.Unserved(index);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        return _pending.TryGetValue(token, out var gathered) ? gathered.AddAsync(reply, cancellationToken) : ValueTask.CompletedTask;
     }
+
+    private string DescribeUnserved(List<string> clusters) => string.Join(
+        " ",
+        clusters.Select(cluster => $"No broker instance serves cluster '{cluster}': nothing subscribes to '{FederationBrokerSubjects.For(cluster, _options.SubjectPrefix).Federation}' on the federation {_federation.DisplayUri}."));
 
     private List<KeyValuePair<string, string>> Envelope(FederatedRequest request, string requestId, string replySubject, string[] targets)
     {

@@ -59,9 +59,20 @@ public sealed record FederatedRequest
 /// <param name="RequestId">The request id the brokers saw.</param>
 /// <param name="MessagesPublished">Messages the client published: chunks times federations.</param>
 /// <param name="Replies">The replies that arrived, in arrival order (bodies copied).</param>
-/// <param name="Completed">True when the expected count arrived before the timeout; false on timeout (always false without an expected count).</param>
+/// <param name="Completed">True when the expected count arrived before the timeout; false on timeout (always false without an expected count), and when no broker serves any of the clusters (<see cref="FederatedReplies.UnservedFederations"/>).</param>
 public sealed record FederatedReplies(string RequestId, int MessagesPublished, IReadOnlyList<SubjectMessage> Replies, bool Completed)
 {
     /// <summary>Replies that arrived after <see cref="FederatedRequest.MaxReplies"/> were kept, or that would have gone past <see cref="FederatedRequest.MaxReplyBytes"/>, and were dropped.</summary>
     public long RepliesDropped { get; init; }
+
+    /// <summary>
+    /// The broker clusters of <see cref="FederatedRequest.Federations"/> that no broker instance serves: the transport said
+    /// that nothing subscribes to their subject on the federation (NATS's "no responders"; the in-memory bus and AMQP, from
+    /// RabbitMQ's basic.return, too). When none of the clusters is served the request ends at
+    /// once, without <see cref="Completed"/>. Empty otherwise.
+    /// </summary>
+    public IReadOnlyList<string> UnservedFederations { get; init; } = [];
+
+    /// <summary>Why the request could not be answered, for the operator (for example which cluster no broker serves), or null.</summary>
+    public string? Reason { get; init; }
 }

@@ -18,12 +18,17 @@ public sealed class FederationBroker : IAsyncDisposable
     private static readonly TimeSpan InitialRetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
 
+    /// <summary>The longest a stop waits for the messages the instance holds to be relayed.</summary>
+    internal static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
     private readonly FederationBrokerOptions _options;
     private readonly SubjectTransportResolver _transports;
     private readonly BrokerMetrics _metrics;
     private readonly MessageDropHandler _requestsDropped;
     private readonly MessageDropHandler _repliesDropped;
     private readonly IBrokerRelay _relay;
+    private readonly ClusterRollCall _rollCall;
+    private readonly string _rollCallSubject;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
@@ -65,10 +70,12 @@ public sealed class FederationBroker : IAsyncDisposable
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory is null ? NullLoggerFactory.Instance : RedactingLoggerFactory.Wrap(loggerFactory)).CreateLogger<FederationBroker>();
         ClusterName = options.ClusterName!;
-        InstanceName = options.InstanceName ?? $"{Environment.MachineName}-{Environment.ProcessId}";
+        InstanceName = options.InstanceName ?? DefaultBrokerInstanceName.Next(ClusterName);
         Subjects = FederationBrokerSubjects.For(ClusterName, options.SubjectPrefix);
         _metrics = new BrokerMetrics(telemetry ?? new FederationTelemetry(), ClusterName, InstanceName);
         _relay = BrokerRelays.Create(options, InstanceName, Subjects, _metrics, _logger, _time);
+        _rollCall = new ClusterRollCall(ClusterName, InstanceName, UriRedaction.Redact(options.CollectiveUri!), _logger, _time);
+        _rollCallSubject = ClusterRollCall.SubjectFor(options.SubjectPrefix, ClusterName);
 
         // A message the incoming transport dropped before the relay saw it (unreadable, a full queue) is counted as a
         // rejected one of its side; the transport has logged it.
@@ -96,6 +103,14 @@ public sealed class FederationBroker : IAsyncDisposable
     /// URI, never credentials); null while connected. While it is set the instance keeps retrying.
     /// </summary>
     public string? ConnectError => Volatile.Read(ref _session) is { } session ? Reconnecting(session) : Volatile.Read(ref _connectError);
+
+    /// <summary>
+    /// What the announcements of the cluster's instances show to be wrong, or null: another instance of the cluster that
+    /// serves another collective (its announcements reach this instance on the federation but not on the collective), or
+    /// another process under this instance's <see cref="InstanceName"/>. Without credentials; the health check reports it as
+    /// degraded.
+    /// </summary>
+    public string? ClusterProblem => _rollCall.Problem;
 
     /// <summary>What this instance has handled so far.</summary>
     public FederationBrokerStatistics Statistics => _metrics.Snapshot();
@@ -144,10 +159,11 @@ public sealed class FederationBroker : IAsyncDisposable
     }
 
     /// <summary>
-    /// Unsubscribes (the other instances of the cluster take over new messages) and closes both connections. Messages this
-    /// instance had received but not yet forwarded are lost (at-most-once).
+    /// Unsubscribes (the other instances of the cluster take over new messages), relays what the instance already received
+    /// (its subscriptions drain, for at most 5 s), and closes both connections. Messages still held when that time is up or
+    /// <paramref name="cancellationToken"/> fires are lost (at-most-once) and counted as <c>stopped</c>.
     /// </summary>
-    /// <param name="cancellationToken">Stops waiting for the running handlers.</param>
+    /// <param name="cancellationToken">Stops waiting for the held messages to be relayed, and for the running handlers.</param>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -168,6 +184,14 @@ public sealed class FederationBroker : IAsyncDisposable
             var session = Interlocked.Exchange(ref _session, null);
             if (session is not null)
             {
+                // Unsubscribe first, so the cluster's other instances take new messages, and relay what this instance
+                // already holds (on NATS, the messages queued behind the one being relayed) before the connections close.
+                using (var drainTimeout = new CancellationTokenSource(DrainTimeout, _time))
+                using (var draining = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, drainTimeout.Token))
+                {
+                    await session.DrainAsync(draining.Token).ConfigureAwait(false);
+                }
+
                 await session.DisposeAsync().ConfigureAwait(false);
             }
 
@@ -206,11 +230,13 @@ public sealed class FederationBroker : IAsyncDisposable
             session = new BrokerSession(federation, collective);
             var opened = session;
 
-            // Replies first: a request forwarded by another instance may already be answered.
+            // Replies first: a request forwarded by another instance may already be answered. A no-responders notice is no
+            // reply: the servers send none to a queue subscription (a request forwarded to a node that is down brings none),
+            // and a transport that did must not have it relayed and counted as malformed.
             for (var worker = 0; worker < _options.Workers; worker++)
             {
                 opened.Add(await collective.SubscribeAsync(Subjects.Collective, Subjects.CollectiveQueueGroup,
-                    (message, token) => _relay.RelayReplyAsync(message, opened.Federation, opened.Collective, token), _repliesDropped, cancellationToken).ConfigureAwait(false));
+                    (message, token) => message.IsNoResponders ? ValueTask.CompletedTask : _relay.RelayReplyAsync(message, opened.Federation, opened.Collective, token), _repliesDropped, cancellationToken).ConfigureAwait(false));
             }
 
             for (var worker = 0; worker < _options.Workers; worker++)
@@ -219,8 +245,14 @@ public sealed class FederationBroker : IAsyncDisposable
                     (message, token) => _relay.RelayRequestAsync(message, opened.Federation, opened.Collective, token), _requestsDropped, cancellationToken).ConfigureAwait(false));
             }
 
+            // The roll call of the cluster's instances: every instance hears every other on both servers, or they serve
+            // different collectives.
+            opened.Add(await collective.SubscribeAsync(_rollCallSubject, null, (message, _) => Heard(message, onFederation: false), cancellationToken).ConfigureAwait(false));
+            opened.Add(await federation.SubscribeAsync(_rollCallSubject, null, (message, _) => Heard(message, onFederation: true), cancellationToken).ConfigureAwait(false));
+
             await collective.FlushAsync(cancellationToken).ConfigureAwait(false);
             await federation.FlushAsync(cancellationToken).ConfigureAwait(false);
+            opened.Run(closing => AnnounceAsync(opened, closing));
             CollectiveLog.BrokerRunning(_logger, ClusterName, InstanceName, federation.DisplayUri, Subjects.Federation, collective.DisplayUri, Subjects.Collective);
             return session;
         }
@@ -236,6 +268,43 @@ public sealed class FederationBroker : IAsyncDisposable
             }
 
             throw;
+        }
+    }
+
+    private ValueTask Heard(SubjectMessage message, bool onFederation)
+    {
+        _rollCall.Heard(message.Body.Span, onFederation);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Announces this instance on both servers once per <see cref="ClusterRollCall.Interval"/> while the session lasts.</summary>
+    private async Task AnnounceAsync(BrokerSession session, CancellationToken closing)
+    {
+        while (!closing.IsCancellationRequested)
+        {
+            var connected = session.Federation.ConnectedServer is not null && session.Collective.ConnectedServer is not null;
+            _rollCall.Tick(connected);
+            if (connected)
+            {
+                var body = _rollCall.NextAnnouncement(session.Collective.ConnectedServer);
+                try
+                {
+                    // The collective first, and the federation only if that worked: an announcement the others hear on the
+                    // federation alone is what a mismatch looks like.
+                    await session.Collective.PublishAsync(new SubjectMessage(_rollCallSubject, body), closing).ConfigureAwait(false);
+                    await session.Federation.PublishAsync(new SubjectMessage(_rollCallSubject, body), closing).ConfigureAwait(false);
+                }
+#pragma warning disable CA1031 // a connection being lost or closed: the next round tries again, the supervisor handles the loss
+                catch (Exception) when (!closing.IsCancellationRequested)
+#pragma warning restore CA1031
+                {
+                }
+            }
+
+            if (!await DelayAsync(ClusterRollCall.Interval, closing).ConfigureAwait(false))
+            {
+                return;
+            }
         }
     }
 

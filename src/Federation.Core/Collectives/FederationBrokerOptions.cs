@@ -37,7 +37,12 @@ public sealed class FederationBrokerOptions
     /// <summary>The member collective's server URI.</summary>
     public string? CollectiveUri { get; set; }
 
-    /// <summary>This instance's name, in the seen-by trail, the connection names and the metrics' instance tag. Defaults to the machine name and process id.</summary>
+    /// <summary>
+    /// This instance's name, in the seen-by trail, the connection names and the metrics' instance tag; unique among the
+    /// cluster's instances (another run under the same name is warned about, event 4014). Defaults to
+    /// <c>&lt;machine&gt;-&lt;name&gt;-&lt;pid&gt;</c>, the name being the registration's (or the cluster's), with <c>-2</c>,
+    /// <c>-3</c>... for further instances of that name in one process.
+    /// </summary>
     public string? InstanceName { get; set; }
 
     /// <summary>

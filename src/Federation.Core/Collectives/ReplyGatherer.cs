@@ -6,8 +6,13 @@ namespace Federation.Core.Collectives;
 /// Collects the replies of one request until an expected count arrives, keeping at most <paramref name="max"/> replies and
 /// <paramref name="maxBytes"/> bytes of them: a reply past either is counted, not kept, and ends the wait.
 /// </summary>
-internal sealed class ReplyGatherer(int? expected, int max, long maxBytes = FederatedRequest.DefaultMaxReplyBytes)
+/// <param name="expected">The replies to wait for, or null for the whole timeout.</param>
+/// <param name="max">The most replies kept.</param>
+/// <param name="maxBytes">The most bytes of replies kept.</param>
+/// <param name="federations">The federations the request went to: once no broker serves any of them, nothing can answer and the wait ends.</param>
+internal sealed class ReplyGatherer(int? expected, int max, long maxBytes = FederatedRequest.DefaultMaxReplyBytes, int federations = 1)
 {
+    private readonly SortedSet<int> _unserved = [];
     private readonly Lock _gate = new();
     private readonly List<SubjectMessage> _replies = [];
     private readonly TaskCompletionSource _enough = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -39,6 +44,27 @@ internal sealed class ReplyGatherer(int? expected, int max, long maxBytes = Fede
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The transport said that nothing subscribes to federation <paramref name="index"/>'s cluster subject.</summary>
+    public void Unserved(int index)
+    {
+        lock (_gate)
+        {
+            if ((uint)index < (uint)federations && _unserved.Add(index) && _unserved.Count == federations)
+            {
+                _enough.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>The indexes of the federations no broker serves, in order.</summary>
+    public IReadOnlyList<int> UnservedIndexes()
+    {
+        lock (_gate)
+        {
+            return [.. _unserved];
+        }
     }
 
     /// <summary>What a reply costs against the byte cap: its body, and its header names and values as UTF-8.</summary>

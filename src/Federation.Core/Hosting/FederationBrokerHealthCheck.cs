@@ -5,7 +5,8 @@ namespace Federation.Core.Hosting;
 /// <summary>
 /// Health of the federation broker instances of the host: unhealthy (the registration's failure status) while any instance
 /// is not connected to both of its servers, for example because a server was unreachable at start and the instance is
-/// still retrying; healthy otherwise. The description names each disconnected instance and its last connect error, without
+/// still retrying; degraded while every instance is connected but one reports a <see cref="Collectives.FederationBroker.ClusterProblem"/>
+/// (an instance of its cluster serving another collective, two processes under one instance name); healthy otherwise. The description names each disconnected instance and its last connect error, without
 /// credentials. Register it with <c>services.AddHealthChecks().AddCheck&lt;FederationBrokerHealthCheck&gt;("federation-brokers")</c>.
 /// </summary>
 /// <param name="instances">The running instances (registered by <c>AddFederationBroker</c>).</param>
@@ -24,6 +25,16 @@ public sealed class FederationBrokerHealthCheck(FederationBrokerInstances instan
         };
         if (disconnected.Count == 0)
         {
+            // Connected, but the cluster's announcements show a misconfiguration: requests go unanswered, the host runs on.
+            var troubled = brokers.Where(b => b.ClusterProblem is not null).ToList();
+            if (troubled.Count > 0)
+            {
+                data["degraded"] = troubled.Count;
+                return Task.FromResult(HealthCheckResult.Degraded(
+                    $"{troubled.Count} of {brokers.Count} federation broker instance(s) connected but misconfigured: {string.Join("; ", troubled.Select(b => $"{b.ClusterName}/{b.InstanceName}: {b.ClusterProblem}"))}",
+                    data: data));
+            }
+
             return Task.FromResult(HealthCheckResult.Healthy($"{brokers.Count} federation broker instance(s), all connected.", data));
         }
 

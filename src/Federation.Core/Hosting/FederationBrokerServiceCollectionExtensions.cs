@@ -19,8 +19,9 @@ public static class FederationBrokerServiceCollectionExtensions
     /// Adds one federation broker instance, run by a hosted service, with named options <paramref name="name"/> (validated
     /// when the host starts; errors name the key and the value). Call it once per instance: several clusters (a collective
     /// in two federations) or several instances of one cluster can run in one process. <see cref="FederationBrokerOptions.ClusterName"/>
-    /// defaults to <paramref name="name"/>, <see cref="FederationBrokerOptions.InstanceName"/> to the machine name and
-    /// <paramref name="name"/>. Also adds the in-memory subject transport (scheme <c>memory</c>); other transports
+    /// defaults to <paramref name="name"/>, <see cref="FederationBrokerOptions.InstanceName"/> to the machine name,
+    /// <paramref name="name"/> and the process id (<c>&lt;machine&gt;-&lt;name&gt;-&lt;pid&gt;</c>, with <c>-2</c>... for a
+    /// second host of one process), so two processes with one configuration on one machine are told apart. Also adds the in-memory subject transport (scheme <c>memory</c>); other transports
     /// register themselves as <see cref="ISubjectTransport"/> singletons. A server that cannot be reached at start does not fail
     /// the host start: the instance retries with backoff, and <see cref="FederationBrokerHealthCheck"/> (over
     /// <see cref="FederationBrokerInstances"/>, registered here) reports it unhealthy meanwhile.
@@ -52,7 +53,7 @@ public static class FederationBrokerServiceCollectionExtensions
         options.PostConfigure(o =>
         {
             o.ClusterName ??= name;
-            o.InstanceName ??= $"{Environment.MachineName}-{name}";
+            o.InstanceName ??= DefaultBrokerInstanceName.Next(name);
         });
         services.AddSingleton<IHostedService>(sp => new FederationBrokerHostedService(
             name,

@@ -41,6 +41,9 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
     /// <summary>The drop reason of a message that found the subscription's queue full.</summary>
     internal const string SlowConsumerReason = "slow_consumer";
 
+    /// <summary>The status a NATS server sends to the reply subject of a message that reached no subscriber.</summary>
+    private const int NoRespondersStatus = 503;
+
     /// <summary>The drop reason of a message still queued when the subscription closed (its owner stops or lost the connection for good).</summary>
     internal const string StoppedReason = "stopped";
 
@@ -61,6 +64,7 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
     private TaskCompletionSource? _idle;
     private TaskCompletionSource? _room;
     private int _disposed;
+    private int _unsubscribed;
     private long _handlerErrors;
 
     public NatsSubjectSubscription(NatsSubjectConnection owner, NatsConnection nats, string subject, string? queueGroup, SubjectMessageHandler handler, MessageDropHandler? dropped)
@@ -105,12 +109,40 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         DropPending();
     }
 
+    public async ValueTask DrainAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _disposed) == 0 && !ReferenceEquals(RunningHandler.Value, this))
+        {
+            // UNSUB: the server gives new messages to the group's other members; what is queued here is still handled.
+            await UnsubscribeAsync().ConfigureAwait(false);
+            Task? idle;
+            lock (_gate)
+            {
+                idle = _busy ? (_idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task : null;
+            }
+
+            if (idle is not null)
+            {
+                try
+                {
+                    await idle.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    // Out of time: the dispose drops the rest, counted as stopped.
+                }
+            }
+        }
+
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _owner.Forget(this);
-            await _nats.DisposeAsync().ConfigureAwait(false);
+            await UnsubscribeAsync().ConfigureAwait(false);
         }
 
         CancelQuietly();
@@ -120,6 +152,8 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
             await idle.ConfigureAwait(false);
         }
     }
+
+    private ValueTask UnsubscribeAsync() => Interlocked.Exchange(ref _unsubscribed, 1) == 0 ? _nats.DisposeAsync() : ValueTask.CompletedTask;
 
     /// <summary>Takes one message on the client's read loop. Never throws: an exception would end the client's subscription.</summary>
     internal ValueTask Receive(string subject, string? replyTo, ReadOnlySequence<byte>? headersBuffer, ReadOnlySequence<byte> payloadBuffer)
@@ -132,8 +166,16 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         SubjectMessage message;
         try
         {
-            var headers = headersBuffer is { } block ? NatsSubjectHeaders.Parse(block, _headerEncoding) : null;
-            message = new SubjectMessage(subject, payloadBuffer.IsEmpty ? Array.Empty<byte>() : payloadBuffer.ToArray(), headers, replyTo);
+            if (headersBuffer is { } status && payloadBuffer.IsEmpty && JetStream.JetStreamPubAck.StatusOf(status) == NoRespondersStatus)
+            {
+                // The server's "no responders": a request published with this reply subject reached no subscriber.
+                message = new SubjectMessage(subject, Array.Empty<byte>()) { IsNoResponders = true };
+            }
+            else
+            {
+                var headers = headersBuffer is { } block ? NatsSubjectHeaders.Parse(block, _headerEncoding) : null;
+                message = new SubjectMessage(subject, payloadBuffer.IsEmpty ? Array.Empty<byte>() : payloadBuffer.ToArray(), headers, replyTo);
+            }
         }
         catch (FormatException)
         {

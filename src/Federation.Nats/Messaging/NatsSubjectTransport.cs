@@ -15,8 +15,10 @@ namespace Federation.Nats.Messaging;
 /// <para>Each connection reconnects on its own and replays its subscriptions (forever by default); its
 /// <see cref="ISubjectConnection.Completion"/> faults only when it gives up. Publishing while disconnected fails fast with
 /// <see cref="ConnectionLostException"/>; a message over the server's <c>max_payload</c> fails with
-/// <see cref="PublishNackedException"/>. Requests for "no responders" status replies are switched off, so a reply subject only
-/// ever receives what someone published to it.</para>
+/// <see cref="PublishNackedException"/>. The client asks for "no responders": a message
+/// published with a reply subject that reaches no subscriber brings the server's status 503 to the publisher's own plain
+/// subscription on that reply subject, delivered as a <see cref="SubjectMessage"/> with
+/// <see cref="SubjectMessage.IsNoResponders"/> set (never to a queue subscription, never to another connection).</para>
 /// <para>URI query parameters (removed before connecting): <c>max-reconnect-attempts</c> (default -1, forever),
 /// <c>reconnect-wait-ms</c> (first wait between attempts, default 2000, doubling to 5000) and <c>connect-timeout-ms</c>
 /// (default 5000). Unknown keys are rejected.</para>

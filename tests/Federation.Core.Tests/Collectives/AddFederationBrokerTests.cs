@@ -23,6 +23,37 @@ public sealed class AddFederationBrokerTests
     }
 
     [Fact]
+    public void Two_hosts_with_one_configuration_get_different_default_instance_names_with_the_process_id()
+    {
+        // As two processes with one configuration on one machine: the former default, <machine>-<name>, was the same for both.
+        var registry = new InMemorySubjectServerRegistry();
+        registry.Add(new InMemorySubjectServer("fed"));
+        registry.Add(new InMemorySubjectServer("london"));
+        var settings = new Dictionary<string, string?>
+        {
+            ["FederationBrokers:london:FederationUri"] = "memory://fed",
+            ["FederationBrokers:london:CollectiveUri"] = "memory://london",
+        };
+        using var first = BuildHost(settings, builder =>
+        {
+            builder.Services.AddSingleton(registry);
+            builder.Services.AddFederationBroker(builder.Configuration.GetSection("FederationBrokers:london"));
+        });
+        using var second = BuildHost(settings, builder =>
+        {
+            builder.Services.AddSingleton(registry);
+            builder.Services.AddFederationBroker(builder.Configuration.GetSection("FederationBrokers:london"));
+        });
+
+        var names = new[] { first, second }
+            .Select(host => host.Services.GetRequiredService<IOptionsMonitor<FederationBrokerOptions>>().Get("london").InstanceName!)
+            .ToList();
+
+        Assert.NotEqual(names[0], names[1]);
+        Assert.All(names, name => Assert.StartsWith($"{Environment.MachineName}-london-{Environment.ProcessId}", name, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Brokers_bound_from_configuration_join_a_collective_to_two_federations()
     {
         var registry = new InMemorySubjectServerRegistry();
@@ -61,7 +92,7 @@ public sealed class AddFederationBrokerTests
                     Federations = [cluster], Targets = ["mcollective.node.web1"], ExpectedReplies = 1, Timeout = CollectivesTestbed.Deadline,
                 }, CancellationToken.None);
                 Assert.True(result.Completed, cluster);
-                Assert.Equal($"{Environment.MachineName}-{cluster}", FederatedMessages.GetSeenBy(result.Replies[0])[1].Processor);
+                Assert.StartsWith($"{Environment.MachineName}-{cluster}-{Environment.ProcessId}", FederatedMessages.GetSeenBy(result.Replies[0])[1].Processor, StringComparison.Ordinal);
             }
 
             // One collective connection per broker (workers are subscriptions), plus the node's.

@@ -75,7 +75,7 @@ internal sealed class InMemorySubjectConnection : ISubjectConnection
         }
 
         ThrowIfClosed();
-        Server.Route(message);
+        Server.Route(message, this);
         return ValueTask.CompletedTask;
     }
 

@@ -124,13 +124,25 @@ public sealed class InMemorySubjectServer
     internal void CountHandlerFailure() => Interlocked.Increment(ref _handlerFailures);
 
     /// <summary>Delivers to every plain match and to one member of each matching queue group.</summary>
-    internal void Route(SubjectMessage message)
+    /// <param name="message">The message.</param>
+    /// <param name="publisher">The connection that published it: the one told when nothing subscribes.</param>
+    internal void Route(SubjectMessage message, InMemorySubjectConnection publisher)
     {
         Interlocked.Increment(ref _published);
         var matches = new List<InMemorySubjectSubscription>(4);
         Index.Match(message.Subject, matches);
         if (matches.Count == 0)
         {
+            // As a NATS server does for a client that asks for it: a request nobody can answer is told so on its reply
+            // subject at once, instead of waiting out its timeout; only the publisher is told, at its first plain
+            // subscription that matches the reply subject (nats-server does not tell a queue subscription).
+            if (message.ReplyTo is { } replyTo)
+            {
+                Index.Match(replyTo, matches);
+                matches.Find(s => s.QueueGroup is null && ReferenceEquals(s.Connection, publisher))
+                    ?.Deliver(new SubjectMessage(replyTo, Array.Empty<byte>()) { IsNoResponders = true });
+            }
+
             return;
         }
 
@@ -140,7 +152,14 @@ public sealed class InMemorySubjectServer
         {
             Body = message.Body.ToArray(),
             Headers = message.Headers is { Count: > 0 } headers ? headers.ToArray() : null,
+            IsNoResponders = false, // only the server sends a notice
         };
+        Deliver(copy, matches);
+    }
+
+    /// <summary>Delivers <paramref name="copy"/> to every plain subscription of <paramref name="matches"/> and to one member of each queue group.</summary>
+    private void Deliver(SubjectMessage copy, List<InMemorySubjectSubscription> matches)
+    {
         Dictionary<string, List<InMemorySubjectSubscription>>? groups = null;
         foreach (var subscription in matches)
         {

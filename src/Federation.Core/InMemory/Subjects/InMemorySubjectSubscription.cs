@@ -35,6 +35,9 @@ internal sealed class InMemorySubjectSubscription : ISubjectSubscription
 
     public string Subject { get; }
 
+    /// <summary>The connection that subscribed.</summary>
+    internal InMemorySubjectConnection Connection => _connection;
+
     public string? QueueGroup { get; }
 
     /// <summary>Whether the subject has wildcard tokens; a literal subject is found by lookup instead of matching.</summary>
@@ -53,6 +56,26 @@ internal sealed class InMemorySubjectSubscription : ISubjectSubscription
             await _loop.ConfigureAwait(false);
             _closing.Dispose();
         }
+    }
+
+    public async ValueTask DrainAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _closed) == 0 && !ReferenceEquals(RunningHandlerOf.Value, this))
+        {
+            // No new deliveries; the loop handles what the inbox holds and ends when it is empty.
+            _connection.Server.Index.Remove(this);
+            _inbox.Writer.TryComplete();
+            try
+            {
+                await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Out of time: the rest is dropped by the dispose.
+            }
+        }
+
+        await DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>Stops deliveries without waiting (used when the connection is lost).</summary>

@@ -76,4 +76,18 @@ public interface ISubjectSubscription : IAsyncDisposable
 
     /// <summary>The queue group, or null.</summary>
     string? QueueGroup { get; }
+
+    /// <summary>
+    /// Unsubscribes gently: no new message comes (a queue group hands them to its other members from now on), the handler
+    /// still gets every message the transport already holds for this subscription, and then the subscription is disposed.
+    /// When <paramref name="cancellationToken"/> fires first, it is disposed at once: what is left is dropped as by
+    /// <see cref="IAsyncDisposable.DisposeAsync"/> (told to the drop handler as <c>stopped</c>). The handler's token is
+    /// not signalled while it drains. Called from the subscription's own handler, it does not wait for that handler.
+    /// </summary>
+    /// <remarks>
+    /// The default disposes at once: right for a transport that holds nothing the server would not give to another member
+    /// (on AMQP, a delivery the handler has not taken is unacknowledged and goes back to the queue when the channel closes).
+    /// </remarks>
+    /// <param name="cancellationToken">Ends the wait for the held messages.</param>
+    ValueTask DrainAsync(CancellationToken cancellationToken) => DisposeAsync();
 }

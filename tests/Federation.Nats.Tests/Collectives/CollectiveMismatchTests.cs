@@ -1,0 +1,38 @@
+using System.Diagnostics;
+
+namespace Federation.Nats.Tests.Collectives;
+
+/// <summary>
+/// Over real nats-servers: an instance whose CollectiveUri names another collective's server is found by the others of
+/// its cluster (its announcements reach them on the federation, not on their collective), and says so itself.
+/// </summary>
+[Collection(CollectivesCollection.Name)]
+public sealed class CollectiveMismatchTests(CollectivesFixture fixture)
+{
+    // Two announcement intervals (5 s each) and room to spare.
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task AnInstanceOnAnotherCollective_IsReportedByBoth_AndInstancesOfOneCollectiveAreNot()
+    {
+        var good = await fixture.StartBrokerAsync("mismatch_check", fixture.Federation, fixture.Collectives["london"], "mismatch-1", ownedByFixture: false);
+        await using var _ = good;
+        var twin = await fixture.StartBrokerAsync("mismatch_check", fixture.Federation, fixture.Collectives["london"], "mismatch-2", ownedByFixture: false);
+        await using var __ = twin;
+        var stray = await fixture.StartBrokerAsync("mismatch_check", fixture.Federation, fixture.Collectives["tokyo"], "mismatch-3", ownedByFixture: false);
+        await using var ___ = stray;
+
+        var watch = Stopwatch.StartNew();
+        while ((good.ClusterProblem is null || twin.ClusterProblem is null || stray.ClusterProblem is null) && watch.Elapsed < Patience)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Contains("'mismatch-3'", good.ClusterProblem, StringComparison.Ordinal);
+        Assert.Contains(fixture.Collectives["tokyo"].Url, good.ClusterProblem, StringComparison.Ordinal);
+        Assert.DoesNotContain("'mismatch-2'", good.ClusterProblem, StringComparison.Ordinal);
+        Assert.Contains("'mismatch-3'", twin.ClusterProblem, StringComparison.Ordinal);
+        Assert.Contains("'mismatch-1'", stray.ClusterProblem, StringComparison.Ordinal);
+        Assert.Contains("'mismatch-2'", stray.ClusterProblem, StringComparison.Ordinal);
+    }
+}

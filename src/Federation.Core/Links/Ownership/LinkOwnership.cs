@@ -29,7 +29,7 @@ internal sealed partial class LinkOwnership
     // one, so that a supervisor starting a thousand links does not compute it a thousand times.
     private bool _linksChanged;
 
-    // When this run last heard its own heartbeat come back through the downstream; null until the first. See RosterNowUnderLock.
+    // When this run last heard its own heartbeat come back through the downstream; null until the first. See OwnHeartbeatsUnheard.
     private DateTimeOffset? _ownHeartbeatHeard;
 
     // When the current downstream connection was taken into use; see OwnHeartbeatsUnheard.
@@ -87,7 +87,7 @@ internal sealed partial class LinkOwnership
     {
         lock (_sync)
         {
-            var having = _roster.HavingLink(linkId, RosterNowUnderLock());
+            var having = _roster.HavingLink(linkId, _time.GetUtcNow());
 
             // Another run of this instance's name takes the link over when this one stops: without it, a run that heard no
             // other instance cleaned up as the last one and deleted the upstream queue under it (measured: 326 of 5,000
@@ -121,7 +121,7 @@ internal sealed partial class LinkOwnership
         var brokers = UpstreamFingerprints.Brokers(definition.Upstream.Uris, kindOf);
         lock (_sync)
         {
-            return _roster.HavingLinkFrom(definition.Id, name, brokers, RosterNowUnderLock());
+            return _roster.HavingLinkFrom(definition.Id, name, brokers, _time.GetUtcNow());
         }
     }
 
@@ -163,7 +163,7 @@ internal sealed partial class LinkOwnership
 
     /// <summary>
     /// A heartbeat from <paramref name="instance"/>. This engine always counts itself; its own heartbeat only tells that the
-    /// downstream still carries heartbeats (see <see cref="RosterNowUnderLock"/>).
+    /// downstream still carries heartbeats (see <see cref="OwnHeartbeatsUnheard"/>).
     /// </summary>
     /// <param name="instance">The instance heard.</param>
     /// <param name="incarnation">Its run.</param>
@@ -227,7 +227,7 @@ internal sealed partial class LinkOwnership
         List<SharedHolding> shared;
         lock (_sync)
         {
-            var now = RosterNowUnderLock();
+            var now = _time.GetUtcNow();
             var unsettled = _roster.UnsettledCount(now);
             if (_roster.Expire(now))
             {
@@ -296,7 +296,7 @@ internal sealed partial class LinkOwnership
     {
         lock (_sync)
         {
-            return _roster.HavingLink(linkId, RosterNowUnderLock()).Count > 0;
+            return _roster.HavingLink(linkId, _time.GetUtcNow()).Count > 0;
         }
     }
 
@@ -306,7 +306,7 @@ internal sealed partial class LinkOwnership
 
     private List<Action> RosterChangedUnderLock()
     {
-        var live = _roster.Live(RosterNowUnderLock()).Append(Instance).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var live = _roster.Live(_time.GetUtcNow()).Append(Instance).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         if (live.SequenceEqual(_live, StringComparer.Ordinal))
         {
             return EvaluateUnderLock(placementChanged: false);
@@ -358,26 +358,6 @@ internal sealed partial class LinkOwnership
                     + "it holds may forward nothing, and the other instances take them over";
             }
         }
-    }
-
-    /// <summary>
-    /// The time at which the roster is read: now, but never more than one heartbeat interval after this run last heard its
-    /// own heartbeat come back. An instance is gone when it has been silent for the presence timeout while this run still
-    /// heard itself; its silence means nothing once this run does not hear itself either: the downstream stopped carrying
-    /// heartbeats to it (a frozen or half-open downstream connection, a partition, a paused process just resumed), not every
-    /// other instance died. Read at now, the roster emptied after the presence timeout, and a stop meanwhile cleaned up as
-    /// the last instance: it deleted the upstream queues of the links it held (their leases still its own on a frozen
-    /// connection) under the instances that wait for them (measured with FederationHost: 2,408 of 10,000 messages lost at a
-    /// SIGTERM 8 s into a frozen downstream connection). The bound is one interval, not the presence timeout: the others'
-    /// last heartbeats came up to an interval before this run's own last one, and would expire first. While heartbeats
-    /// flow, this run hears itself every interval, so the roster lags now by no more than a late heartbeat. A run that
-    /// never heard itself (a downstream that does not echo, an instance that cannot announce itself) reads it at now, as
-    /// before.
-    /// </summary>
-    private DateTimeOffset RosterNowUnderLock()
-    {
-        var now = _time.GetUtcNow();
-        return _ownHeartbeatHeard is { } heard && now - heard > Timings.HeartbeatEvery ? heard + Timings.HeartbeatEvery : now;
     }
 
     private List<Action> PlacementChangedUnderLock()

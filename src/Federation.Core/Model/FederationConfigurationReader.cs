@@ -89,7 +89,7 @@ internal static class FederationConfigurationReader
             if (!Array.Exists(SectionKeys, key => string.Equals(key, child.Key, StringComparison.OrdinalIgnoreCase)))
             {
                 errors.Add(At(child.Key, "Unrecognised terms: not a recognised key; the " + FederationOptions.SectionName
-                    + " section accepts " + string.Join(", ", SectionKeys)));
+                    + " section accepts " + string.Join(", ", SectionKeys) + KeySuggestion.DidYouMean(child.Key, SectionKeys)));
             }
         }
     }

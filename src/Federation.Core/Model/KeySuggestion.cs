@@ -30,6 +30,13 @@ internal static class KeySuggestion
         return best;
     }
 
+    /// <summary>
+    /// "; did you mean 'X'?" for an error that already lists every accepted key (a misspelt section name such as
+    /// <c>Polices</c> is easier to spot named than in the list), or "" when no accepted key is close.
+    /// </summary>
+    public static string DidYouMean(string key, IEnumerable<string> accepted) =>
+        Find(key, accepted) is { } suggestion ? $"; did you mean '{suggestion}'?" : "";
+
     /// <summary>Lower case letters and digits only: <c>Max_Hops</c>, <c>max-hops</c> and <c>maxhops</c> read alike.</summary>
     private static string Normalise(string key)
     {

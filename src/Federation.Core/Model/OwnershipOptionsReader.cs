@@ -36,7 +36,8 @@ internal static class OwnershipOptionsReader
             var path = Child(section.Key, key);
             if (!Array.Exists(Keys, k => value.KeyComparer.Equals(k, key)))
             {
-                errors.Add(At(path, "Unrecognised terms: not a recognised key; the " + section.Key + " section accepts " + string.Join(", ", Keys)));
+                errors.Add(At(path, "Unrecognised terms: not a recognised key; the " + section.Key + " section accepts " + string.Join(", ", Keys)
+                    + KeySuggestion.DidYouMean(key, Keys)));
                 continue;
             }
 

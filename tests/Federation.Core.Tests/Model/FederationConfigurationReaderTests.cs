@@ -165,6 +165,9 @@ public class FederationConfigurationReaderTests
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Polices": { "p": { "pattern": "x", "definition": { "federation-upstream-set": "all" } } } }""",
         "Polices: Unrecognised terms: not a recognised key; the Federation section accepts ClusterName, InstanceName, Downstream, Upstreams, UpstreamSets, Policies")]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstream": { "origin": { "uri": "amqp://a" } } }""", "Upstream: Unrecognised terms")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Polices": { "p": { "pattern": "x", "definition": { "federation-upstream-set": "all" } } } }""",
+        "Polices: Unrecognised terms: not a recognised key; the Federation section accepts ClusterName, InstanceName, Downstream, Upstreams, UpstreamSets, Policies, SpreadLinks, Ownership; did you mean 'Policies'?")]
+    [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Cluster_Name": "eu" }""", "Cluster_Name: Unrecognised terms: not a recognised key; the Federation section accepts ClusterName, InstanceName, Downstream, Upstreams, UpstreamSets, Policies, SpreadLinks, Ownership; did you mean 'ClusterName'?")]
     [InlineData("\"memory://london\"", "Federation: 'memory://london' is not a section")]
     [InlineData("""[ { "Downstream": { "uri": "memory://london" } } ]""", "Federation: is a list, not a section")]
     [InlineData("""{ "Downstream": { "uri": "memory://london" }, "Upstreams": [ { "uri": "amqp://a" } ] }""", "Upstreams: is a list, not a section of named entries")]

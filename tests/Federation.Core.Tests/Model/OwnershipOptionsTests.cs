@@ -54,7 +54,9 @@ public class OwnershipOptionsTests
     [InlineData("""{ "HeartbeatInterval": "soon" }""", "Ownership:HeartbeatInterval: 'soon' is not a duration")]
     [InlineData("""{ "PresenceTimeout": { "seconds": 3 } }""", "Ownership:PresenceTimeout: a section is not a duration")]
     [InlineData("""{ "HeartbeatIntervall": "00:00:01" }""",
-        "Ownership:HeartbeatIntervall: Unrecognised terms: not a recognised key; the Ownership section accepts HeartbeatInterval, PresenceTimeout, SettleTime, FallbackDelay, LeaveTimeout")]
+        "Ownership:HeartbeatIntervall: Unrecognised terms: not a recognised key; the Ownership section accepts HeartbeatInterval, PresenceTimeout, SettleTime, FallbackDelay, LeaveTimeout; did you mean 'HeartbeatInterval'?")]
+    [InlineData("""{ "Heartbeat": "00:00:01" }""",
+        "Ownership:Heartbeat: Unrecognised terms: not a recognised key; the Ownership section accepts HeartbeatInterval, PresenceTimeout, SettleTime, FallbackDelay, LeaveTimeout")]
     [InlineData("\"00:00:01\"", "Ownership: '00:00:01' is not a section")]
     [InlineData("""[ "00:00:01" ]""", "Ownership: is a list, not a section")]
     [InlineData("""{ "HeartbeatInterval": "00:00:00" }""", "Ownership:HeartbeatInterval: '00:00:00' is not positive")]

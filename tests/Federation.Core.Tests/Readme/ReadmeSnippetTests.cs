@@ -9,8 +9,8 @@ namespace Federation.Core.Tests.Readme;
 
 /// <summary>
 /// Every <c>```csharp</c> block of README.md, of the docs/ pages it links to and of the package READMEs compiles
-/// against the built libraries, as a reader would paste it into a
-/// worker project (<c>Microsoft.NET.Sdk.Worker</c>, whose implicit usings are the only ones assumed). A snippet names
+/// against the built libraries, with nullable on and every warning an error (at the SDK's warning level), as a reader
+/// would paste it into a worker project (<c>Microsoft.NET.Sdk.Worker</c>, whose implicit usings are the only ones assumed). A snippet names
 /// its own <c>Federation.*</c> namespaces. Variables that a snippet uses without declaring (<c>services</c>,
 /// <c>ct</c>, <c>host</c>, ...) are the reader's own, and are declared here with the type the README implies.
 /// The snippets see only what such a project would: the framework, the <c>Federation.*</c> packages, the worker
@@ -115,6 +115,20 @@ public sealed partial class ReadmeSnippetTests
     }
 
     [Fact]
+    public void A_snippet_with_a_warning_fails_to_compile()
+    {
+        // A reader's project with TreatWarningsAsErrors (as this repository's own) refuses a snippet that only warns: a
+        // nullable warning and an unused variable fail here, while a reader variable the snippet only mentions does not.
+        var source = AsProgram("string text = null;\nvar unused = 1;\nConsole.WriteLine(text + \"options\");\n");
+
+        var errors = Compile(0, source, References.Value);
+
+        Assert.Contains(errors, e => e.Id == "CS8600");
+        Assert.Contains(errors, e => e.Id == "CS0219");
+        Assert.Equal(2, errors.Count);
+    }
+
+    [Fact]
     public void The_snippets_do_not_see_the_test_projects_own_references()
     {
         var names = References.Value.Select(r => Path.GetFileNameWithoutExtension(r.Display)).ToHashSet(StringComparer.OrdinalIgnoreCase);
@@ -137,7 +151,11 @@ public sealed partial class ReadmeSnippetTests
             "ReadmeSnippet" + line,
             [CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest))],
             references,
-            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable));
+            new CSharpCompilationOptions(
+                OutputKind.ConsoleApplication,
+                nullableContextOptions: NullableContextOptions.Enable,
+                warningLevel: 9999,
+                generalDiagnosticOption: ReportDiagnostic.Error));
         return [.. compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error)];
     }
 
@@ -174,6 +192,10 @@ public sealed partial class ReadmeSnippetTests
         }
 
         program.Append(string.Join("\n", usings)).Append('\n');
+
+        // The reader's variables stand in for values the reader has; one that the snippet only mentions (a lambda
+        // parameter or a word in a string of the same name) must not fail the compilation as an unused variable.
+        program.Append("#pragma warning disable CS0219\n");
         foreach (var (name, type) in ReaderVariables)
         {
             var used = Regex.IsMatch(body, @"\b" + name + @"\b", RegexOptions.None, TimeSpan.FromSeconds(1));
@@ -184,7 +206,7 @@ public sealed partial class ReadmeSnippetTests
             }
         }
 
-        return program.Append(body).ToString();
+        return program.Append("#pragma warning restore CS0219\n").Append(body).ToString();
     }
 
     /// <summary>

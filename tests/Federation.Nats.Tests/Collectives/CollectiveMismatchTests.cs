@@ -22,10 +22,14 @@ public sealed class CollectiveMismatchTests(CollectivesFixture fixture)
         var stray = await fixture.StartBrokerAsync("mismatch_check", fixture.Federation, fixture.Collectives["tokyo"], "mismatch-3", ownedByFixture: false);
         await using var ___ = stray;
 
+        // Each instance finds each peer on its own announcements' schedule: wait until every expected report is there (the
+        // stray reported the first of its two peers alone once, in a CI run).
+        static bool Names(string? problem, string instance) => problem?.Contains($"'{instance}'", StringComparison.Ordinal) == true;
         var watch = Stopwatch.StartNew();
-        while ((good.ClusterProblem is null || twin.ClusterProblem is null || stray.ClusterProblem is null) && watch.Elapsed < Patience)
+        while (!(Names(good.ClusterProblem, "mismatch-3") && Names(twin.ClusterProblem, "mismatch-3")
+                 && Names(stray.ClusterProblem, "mismatch-1") && Names(stray.ClusterProblem, "mismatch-2")) && watch.Elapsed < Patience)
         {
-            await Task.Delay(50);
+            await Task.Delay(50); // polling interval, with the deadline above
         }
 
         Assert.Contains("'mismatch-3'", good.ClusterProblem, StringComparison.Ordinal);

@@ -92,7 +92,7 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
             if (!_peers.TryGetValue(announcement.Run, out var peer))
             {
                 // The baseline: what came before this instance listened was never going to arrive.
-                peer = new Peer(announcement.Instance, announcement.Run) { LastOnCollective = announcement.Sequence - 1, CollectiveAtLastTick = announcement.Sequence - 1, LastHeard = time.GetTimestamp() };
+                peer = new Peer(announcement.Instance, announcement.Run) { LastOnCollective = announcement.Sequence - 1, LastHeard = time.GetTimestamp() };
                 _peers[announcement.Run] = peer;
                 if (string.Equals(announcement.Instance, instance, StringComparison.Ordinal))
                 {
@@ -138,28 +138,25 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
                 {
                     peer.LastOnCollective = Math.Max(peer.LastOnCollective, peer.LastOnFederation);
                 }
-
-                // A mismatch starts only here, once per interval, and only when the collective copies made no progress over a
-                // whole interval while the federation's did: evaluated at each announcement heard, two federation copies
-                // handled before their collective copies (two subscriptions, each with its own handler loop, under load) made
-                // a false one (a CI run, in memory with a fake clock).
-                if (!peer.Mismatched && peer.LastOnCollective == peer.CollectiveAtLastTick && peer.LastOnFederation - peer.LastOnCollective >= MissedForMismatch)
-                {
-                    peer.Mismatched = true;
-                    CollectiveLog.CollectiveMismatch(logger, cluster, instance, collectiveUri, peer.Instance, peer.Collective, peer.Server);
-                }
-
-                peer.CollectiveAtLastTick = peer.LastOnCollective;
             }
         }
     }
 
-    // Ends a mismatch as soon as the collective copies catch up (a mismatch starts only in Tick).
     private void Evaluate(Peer peer)
     {
-        if (peer.Mismatched && peer.LastOnFederation - peer.LastOnCollective < MissedForMismatch)
+        var mismatched = peer.LastOnFederation - peer.LastOnCollective >= MissedForMismatch;
+        if (mismatched == peer.Mismatched)
         {
-            peer.Mismatched = false;
+            return;
+        }
+
+        peer.Mismatched = mismatched;
+        if (mismatched)
+        {
+            CollectiveLog.CollectiveMismatch(logger, cluster, instance, collectiveUri, peer.Instance, peer.Collective, peer.Server);
+        }
+        else
+        {
             CollectiveLog.CollectiveMismatchEnded(logger, cluster, instance, peer.Instance, "its announcements reach this instance's collective again");
         }
     }
@@ -239,9 +236,6 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
         public long LastOnFederation { get; set; }
 
         public long LastOnCollective { get; set; }
-
-        /// <summary>The highest sequence heard on the collective at the last tick: a mismatch needs a whole interval without progress there.</summary>
-        public long CollectiveAtLastTick { get; set; }
 
         public long LastHeard { get; set; }
 

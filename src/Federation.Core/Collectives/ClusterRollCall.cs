@@ -40,12 +40,16 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
     private readonly Dictionary<string, Peer> _peers = new(StringComparer.Ordinal);
     private readonly string _run = Guid.NewGuid().ToString("N");
     private long _sequence;
+    private long _copiesHeard;
 
     /// <summary>The subject the instances of <paramref name="clusterName"/> announce themselves on, on both servers.</summary>
     public static string SubjectFor(string subjectPrefix, string clusterName) => $"{subjectPrefix}.{clusterName}.instances";
 
     /// <summary>This instance's run (incarnation), unique per process and start.</summary>
     public string Run => _run;
+
+    /// <summary>Announcements of other runs handled so far, each copy counted on its side: lets tests wait for a round.</summary>
+    internal long CopiesHeard => Interlocked.Read(ref _copiesHeard);
 
     /// <summary>What the announcements show to be wrong in the cluster now, or null.</summary>
     public string? Problem
@@ -115,6 +119,8 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
 
             Evaluate(peer);
         }
+
+        Interlocked.Increment(ref _copiesHeard);
     }
 
     /// <summary>

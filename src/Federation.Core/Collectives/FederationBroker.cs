@@ -112,6 +112,9 @@ public sealed class FederationBroker : IAsyncDisposable
     /// </summary>
     public string? ClusterProblem => _rollCall.Problem;
 
+    /// <summary>Roll-call announcements of other instances this one has handled, both servers' copies counted.</summary>
+    internal long RollCallCopiesHeard => _rollCall.CopiesHeard;
+
     /// <summary>What this instance has handled so far.</summary>
     public FederationBrokerStatistics Statistics => _metrics.Snapshot();
 

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Federation.Nats.Tests.Collectives;
 
 /// <summary>
@@ -25,12 +23,10 @@ public sealed class CollectiveMismatchTests(CollectivesFixture fixture)
         // Each instance finds each peer on its own announcements' schedule: wait until every expected report is there (the
         // stray reported the first of its two peers alone once, in a CI run).
         static bool Names(string? problem, string instance) => problem?.Contains($"'{instance}'", StringComparison.Ordinal) == true;
-        var watch = Stopwatch.StartNew();
-        while (!(Names(good.ClusterProblem, "mismatch-3") && Names(twin.ClusterProblem, "mismatch-3")
-                 && Names(stray.ClusterProblem, "mismatch-1") && Names(stray.ClusterProblem, "mismatch-2")) && watch.Elapsed < Patience)
-        {
-            await Task.Delay(50); // polling interval, with the deadline above
-        }
+        await Eventually.TrueAsync(
+            () => Names(good.ClusterProblem, "mismatch-3") && Names(twin.ClusterProblem, "mismatch-3")
+                  && Names(stray.ClusterProblem, "mismatch-1") && Names(stray.ClusterProblem, "mismatch-2"),
+            "every instance reports the stray, and the stray both others", Patience);
 
         Assert.Contains("'mismatch-3'", good.ClusterProblem, StringComparison.Ordinal);
         Assert.Contains(fixture.Collectives["tokyo"].Url, good.ClusterProblem, StringComparison.Ordinal);

@@ -89,6 +89,11 @@ internal sealed class InstanceRoster
     /// </summary>
     public void HeardSelf(DateTimeOffset heard)
     {
+        if (_unconfirmed.Count == 0)
+        {
+            return; // the usual case, once per own heartbeat under the ownership lock: nothing to build
+        }
+
         foreach (var instance in _unconfirmed.Where(u => heard - u.Value.LastHeard > _timings.LiveFor).Select(u => u.Key).ToList())
         {
             _unconfirmed.Remove(instance);

@@ -94,7 +94,7 @@ internal static partial class Log
     [LoggerMessage(2027, LogLevel.Warning, "Federation: downstream {Uri} is now cluster '{ClusterName}', was '{PreviousName}', with the same configuration: link ids, leases and upstream queue names derive from the cluster name, so every link starts anew under the new name, with a new upstream queue. The links under '{PreviousName}' stop keeping their upstream queues bound, buffering (event 2035); once the link under the new name has bound its own, the instance that runs it forwards what the old queue holds and deletes it, while it holds the old link's lease and no other instance still under '{PreviousName}' has the link. Set Federation:ClusterName to keep one name")]
     public static partial void DownstreamClusterNameChanged(ILogger logger, string uri, string clusterName, string previousName);
 
-    [LoggerMessage(2024, LogLevel.Warning, "Federation: downstream {Uri} had not closed its connection after {WaitedMs} ms ({Limit}); it closes in the background")]
+    [LoggerMessage(2024, LogLevel.Warning, "Federation: downstream {Uri} had not closed its connection when {Limit} ended the wait ({WaitedMs} ms waited here); it closes in the background")]
     public static partial void DownstreamCloseAbandoned(ILogger logger, string uri, long waitedMs, string limit);
 
     [LoggerMessage(2028, LogLevel.Warning, "Federation: downstream {Uri} blocks what the links publish ({Reason}): a resource alarm on the broker; links hold their messages until it clears")]

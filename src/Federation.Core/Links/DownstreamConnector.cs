@@ -231,7 +231,7 @@ internal sealed class DownstreamConnector
                 _logger,
                 UriRedaction.Redact(session.Connection.DisplayUri),
                 (long)_time.GetElapsedTime(since).TotalMilliseconds,
-                within.IsCompleted ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the close's limit of {CloseWithin.TotalSeconds:0.#} s") : "the engine stop's deadline, shared with the links' waits for the downstream");
+                within.IsCompleted ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the close's limit of {CloseWithin.TotalSeconds:0.#} s") : "the engine stop's deadline (shared with the links' waits for the downstream, which may have spent it)");
             _ = closing.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             return;
         }

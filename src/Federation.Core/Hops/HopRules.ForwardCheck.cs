@@ -17,7 +17,23 @@ public static partial class HopRules
     /// A missing or non-array header counts as no trail, so such a message is always forwarded, whatever
     /// <paramref name="maxHops"/> is. Every array element counts toward the length; only tables can match the downstream.
     /// </returns>
-    public static ForwardVerdict Check(IReadOnlyDictionary<string, object?>? headers, int maxHops, string downstreamClusterName, string downstreamVirtualHost)
+    public static ForwardVerdict Check(IReadOnlyDictionary<string, object?>? headers, int maxHops, string downstreamClusterName, string downstreamVirtualHost) =>
+        Check(headers, maxHops, downstreamClusterName, downstreamVirtualHost, downstreamAlias: null);
+
+    /// <summary>
+    /// The forward check for a downstream known by two names: as <see cref="Check(IReadOnlyDictionary{string, object?}?, int, string, string)"/>,
+    /// and an entry with cluster-name == <paramref name="downstreamAlias"/> (and the same vhost) is a cycle too. Trail entries
+    /// name a broker as it advertises itself (the link that reads from it writes its connection's cluster name, as the
+    /// plugin does), so a downstream whose configured cluster name is not the one its broker advertises is known in trails
+    /// by the advertised one. Allocation-free.
+    /// </summary>
+    /// <param name="headers">The message headers, or <see langword="null"/> when it has none.</param>
+    /// <param name="maxHops">The max-hops of the link the message is about to cross.</param>
+    /// <param name="downstreamClusterName">The cluster name of the side the message would enter.</param>
+    /// <param name="downstreamVirtualHost">The vhost the message would enter.</param>
+    /// <param name="downstreamAlias">The other name the downstream is known by, or <see langword="null"/>.</param>
+    /// <returns>As the four-argument overload.</returns>
+    public static ForwardVerdict Check(IReadOnlyDictionary<string, object?>? headers, int maxHops, string downstreamClusterName, string downstreamVirtualHost, string? downstreamAlias)
     {
         ArgumentNullException.ThrowIfNull(downstreamClusterName);
         ArgumentNullException.ThrowIfNull(downstreamVirtualHost);
@@ -35,6 +51,7 @@ public static partial class HopRules
         }
 
         return HeaderValueReader.ContainsOrigin(trail, downstreamClusterName, downstreamVirtualHost)
+               || (downstreamAlias is not null && HeaderValueReader.ContainsOrigin(trail, downstreamAlias, downstreamVirtualHost))
             ? ForwardVerdict.Cycle
             : ForwardVerdict.Forward;
     }

@@ -57,6 +57,17 @@ internal sealed partial class LinkSession
     /// </summary>
     private readonly int _inFlightWindow;
 
+    /// <summary>
+    /// The name this link's downstream broker advertises, when the configured cluster name is another; null when they agree.
+    /// Links that read from that broker write the name it advertises into the trail (as the plugin does, from the
+    /// connection), so a message that left it comes back with that name, not the configured one: the cycle check looks for
+    /// both, and propagated bindings carry it so that the upstream side's check, which compares with the name its upstream
+    /// advertises, finds them. Also null when this link's upstream advertises the same name for the same vhost: two brokers
+    /// that advertise one name are told apart by the configured names alone, and the advertised one would make every
+    /// message and binding from that upstream look like a cycle.
+    /// </summary>
+    private readonly string? _downstreamAlias;
+
     /// <param name="context">What the link's sessions share.</param>
     /// <param name="downstream">The downstream session.</param>
     /// <param name="upstream">The upstream connection of this session.</param>
@@ -76,6 +87,11 @@ internal sealed partial class LinkSession
             MessagingAttributes.SystemOf(downstream.Connection.DisplayUri),
             _settings.UpstreamName);
         _inFlightWindow = Math.Max(1, _settings.PrefetchCount);
+        _downstreamAlias = downstream.Connection.ClusterName is { } advertised
+            && advertised != _definition.ClusterName
+            && !(advertised == upstream.ClusterName && upstream.VirtualHost == _definition.VirtualHost)
+            ? advertised
+            : null;
         QueueName = "";
         InternalExchange = "";
     }
@@ -481,7 +497,7 @@ internal sealed partial class LinkSession
 
         var arguments = HopRules.WithBoundFrom(
             command.Group.Arguments,
-            _definition.ClusterName,
+            _downstreamAlias ?? _definition.ClusterName,
             _definition.VirtualHost,
             UpstreamNaming.BoundFromDescriptor(_definition.VirtualHost, _definition.Exchange.Name, Generation),
             hops);
@@ -551,7 +567,7 @@ internal sealed partial class LinkSession
 
     private ValueTask Forward(IMessageConsumer consumer, Delivery delivery)
     {
-        var verdict = HopRules.Check(delivery.Properties.Headers, _settings.MaxHops, _definition.ClusterName, _definition.VirtualHost);
+        var verdict = HopRules.Check(delivery.Properties.Headers, _settings.MaxHops, _definition.ClusterName, _definition.VirtualHost, _downstreamAlias);
         if (verdict != ForwardVerdict.Forward)
         {
             return DropAsync(consumer, delivery, verdict);

@@ -44,6 +44,17 @@ public class ForwardCheckTests
     }
 
     [Fact]
+    public void A_downstream_known_by_two_names_is_a_cycle_under_either()
+    {
+        var headers = MessageThatLeft(Hop("rabbit@node-a", "/")).Headers;
+
+        Assert.Equal(ForwardVerdict.Forward, HopRules.Check(headers, 5, "east", "/"));
+        Assert.Equal(ForwardVerdict.Cycle, HopRules.Check(headers, 5, "east", "/", downstreamAlias: "rabbit@node-a"));
+        Assert.Equal(ForwardVerdict.Forward, HopRules.Check(headers, 5, "east", "other-vhost", downstreamAlias: "rabbit@node-a"));
+        Assert.Equal(ForwardVerdict.Forward, HopRules.Check(headers, 5, "east", "/", downstreamAlias: null));
+    }
+
+    [Fact]
     public void Max_hops_is_reported_before_a_cycle()
     {
         var headers = MessageThatLeft(Hop("a")).Headers;

@@ -11,9 +11,20 @@ namespace Collectives;
 /// <param name="Collectives">The member collectives by broker cluster name.</param>
 internal sealed record ExampleSettings(string FederationUri, int BrokerInstances, TimeSpan Timeout, bool PrintMetrics, IReadOnlyList<CollectiveSettings> Collectives)
 {
+    private static readonly string[] ExampleKeys = ["FederationUri", "BrokerInstances", "TimeoutSeconds", "PrintMetrics", "Collectives"];
+    private static readonly string[] CollectiveKeys = ["Uri", "Nodes"];
+
+    /// <summary>Reads the <c>Example</c> section.</summary>
+    /// <exception cref="ExampleSettingsException">A key is unknown (a misspelt key would otherwise be ignored), or a value is missing or wrong.</exception>
     public static ExampleSettings Read(IConfiguration configuration)
     {
         var section = configuration.GetSection("Example");
+        RefuseUnknownKeys(section, ExampleKeys);
+        foreach (var collective in section.GetSection("Collectives").GetChildren())
+        {
+            RefuseUnknownKeys(collective, CollectiveKeys);
+        }
+
         var collectives = section.GetSection("Collectives").GetChildren()
             .Select(c => new CollectiveSettings(
                 c.Key,
@@ -22,7 +33,7 @@ internal sealed record ExampleSettings(string FederationUri, int BrokerInstances
             .ToList();
         if (collectives.Count == 0)
         {
-            throw new InvalidOperationException("Example:Collectives: at least one collective is required.");
+            throw new ExampleSettingsException("Example:Collectives: at least one collective is required.");
         }
 
         return new ExampleSettings(
@@ -34,7 +45,7 @@ internal sealed record ExampleSettings(string FederationUri, int BrokerInstances
     }
 
     private static string Required(IConfigurationSection section, string key) =>
-        section[key] is { Length: > 0 } value ? value : throw new InvalidOperationException($"{section.Path}:{key} is required.");
+        section[key] is { Length: > 0 } value ? value : throw new ExampleSettingsException($"{section.Path}:{key} is required.");
 
     private static int Number(IConfigurationSection section, string key, int fallback)
     {
@@ -45,7 +56,16 @@ internal sealed record ExampleSettings(string FederationUri, int BrokerInstances
 
         return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0
             ? value
-            : throw new InvalidOperationException($"{section.Path}:{key}: '{text}' must be a positive integer.");
+            : throw new ExampleSettingsException($"{section.Path}:{key}: '{text}' must be a positive integer.");
+    }
+
+    private static void RefuseUnknownKeys(IConfigurationSection section, string[] known)
+    {
+        // Configuration keys match case-insensitively, as the binder reads them.
+        if (section.GetChildren().FirstOrDefault(child => !known.Contains(child.Key, StringComparer.OrdinalIgnoreCase)) is { } unknown)
+        {
+            throw new ExampleSettingsException($"{unknown.Path} is not a recognised key; known keys: {string.Join(", ", known)}");
+        }
     }
 }
 

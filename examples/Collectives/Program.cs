@@ -19,7 +19,17 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
-var settings = ExampleSettings.Read(builder.Configuration);
+ExampleSettings settings;
+try
+{
+    settings = ExampleSettings.Read(builder.Configuration);
+}
+catch (ExampleSettingsException error)
+{
+    // A settings mistake ends the example like a server it cannot reach: one line naming the setting, exit code 2.
+    Console.Error.WriteLine($"Collectives example: {error.Message}");
+    return 2;
+}
 
 builder.Services.AddNatsSubjectTransport(); // nats:// and tls:// URIs; memory:// is always there
 builder.Services.AddAmqpSubjectTransport(); // amqp:// and amqps:// URIs
@@ -32,11 +42,13 @@ foreach (var uri in settings.Collectives.Select(c => c.Uri).Append(settings.Fede
 }
 
 builder.Services.AddSingleton(inMemoryServers);
+var collectiveByInstance = new Dictionary<string, string>(StringComparer.Ordinal);
 foreach (var collective in settings.Collectives)
 {
     for (var instance = 1; instance <= settings.BrokerInstances; instance++)
     {
         var instanceName = $"{collective.Name}-broker-{instance}";
+        collectiveByInstance[instanceName] = collective.Name;
         builder.Services.AddFederationBroker(instanceName, options =>
         {
             options.ClusterName = collective.Name;
@@ -48,6 +60,16 @@ foreach (var collective in settings.Collectives)
 }
 
 using var host = builder.Build();
+if (BrokerSettingsCheck.Problems(host.Services, collectiveByInstance) is { Count: > 0 } problems)
+{
+    foreach (var problem in problems)
+    {
+        Console.Error.WriteLine($"Collectives example: {problem}");
+    }
+
+    return 2;
+}
+
 using var metrics = new MeterAggregator([FederationTelemetry.SourceName], host.Services.GetRequiredService<IMeterFactory>());
 using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
 await host.StartAsync(stop.Token);

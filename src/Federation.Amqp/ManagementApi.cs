@@ -154,7 +154,7 @@ internal sealed class ManagementApi : IDisposable
 
         if (!response.IsSuccessStatusCode)
         {
-            throw new TransportException($"The management API at {display} answered {(int)response.StatusCode} {response.ReasonPhrase} to GET /api/queues/{vhostSegment}/<queue>.");
+            throw await GetRefusedAsync(response, $"queues/{vhostSegment}/<queue>", cancellationToken).ConfigureAwait(false);
         }
 
         var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
@@ -172,7 +172,7 @@ internal sealed class ManagementApi : IDisposable
         using var response = await SendAsync(HttpMethod.Get, path, null, cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {
-            throw new TransportException($"The management API at {display} answered {(int)response.StatusCode} {response.ReasonPhrase} to GET /api/{path.Split('?')[0]}.");
+            throw await GetRefusedAsync(response, path.Split('?')[0], cancellationToken).ConfigureAwait(false);
         }
 
         var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
@@ -180,6 +180,22 @@ internal sealed class ManagementApi : IDisposable
         {
             return await JsonDocument.ParseAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    // A GET that did not succeed. A user without the 'management' tag (or without access to the vhost) gets 401 or 403:
+    // the downstream's user reads the topology snapshot this way, so say what it needs, as a declare does, with the
+    // broker's reason (scrubbed: it can name the user).
+    private async Task<TransportException> GetRefusedAsync(HttpResponseMessage response, string path, CancellationToken cancellationToken)
+    {
+        var answered = $"{(int)response.StatusCode} {response.ReasonPhrase} to GET /api/{path}";
+        if (response.StatusCode is not (HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden))
+        {
+            return new TransportException($"The management API at {display} answered {answered}.");
+        }
+
+        var reason = AmqpErrors.Scrub(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false), user, password);
+        return new TransportException(
+            $"ACCESS_REFUSED by the management API at {display}: the user needs the 'management' tag and permissions on the vhost ({answered}: {reason})");
     }
 
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)

@@ -36,6 +36,27 @@ public sealed class ManagementApiTests
         Assert.DoesNotContain(Password, error.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(HttpStatusCode.Unauthorized)]
+    [InlineData(HttpStatusCode.Forbidden)]
+    public async Task A_downstream_user_without_the_management_tag_is_told_so_when_the_topology_is_read(HttpStatusCode status)
+    {
+        // What RabbitMQ 3.10.8 answers a user without the tag. A black-box run of the README saw the downstream's error
+        // read only "answered 401 Unauthorized to GET /api/exchanges/down", where the README promises that it names the tag.
+        using var api = FakeManagementApi.Start(status, """{"error":"not_authorised","reason":"Not management user"}""");
+        using var management = new ManagementApi(AmqpEndpoint.Parse(
+            $"amqp://{User}:{Password}@127.0.0.1:5672/down?management-port={api.Port.ToString(CultureInfo.InvariantCulture)}"));
+
+        var error = await Assert.ThrowsAnyAsync<TransportException>(async () => await management.ReadTopologyAsync(CancellationToken.None));
+
+        Assert.StartsWith("ACCESS_REFUSED by the management API at http://127.0.0.1:", error.Message, StringComparison.Ordinal);
+        Assert.Contains("the user needs the 'management' tag", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Not management user", error.Message, StringComparison.Ordinal);
+        Assert.Contains("GET /api/exchanges/down", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(User, error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(Password, error.ToString(), StringComparison.Ordinal);
+    }
+
     /// <summary>Answers every request with one status and body.</summary>
     private sealed class FakeManagementApi : IDisposable
     {

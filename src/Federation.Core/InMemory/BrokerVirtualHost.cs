@@ -18,7 +18,7 @@ internal sealed class BrokerVirtualHost(InMemoryBroker broker, string name)
     public Lock Sync { get; } = new();
 
     /// <summary>Delivery ledgers by name, records oldest first; durable (kept across <see cref="InMemoryBroker.Stop"/>). Guarded by <see cref="Sync"/>.</summary>
-    public Dictionary<string, List<byte[]>> Ledgers { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, InMemoryLedgerRecords> Ledgers { get; } = new(StringComparer.Ordinal);
 
     public string Name { get; } = name;
 

@@ -26,7 +26,7 @@ internal sealed class InMemoryLedger : IDeliveryLedger
         {
             if (!connection.Host.Ledgers.ContainsKey(options.Name))
             {
-                connection.Host.Ledgers[options.Name] = [];
+                connection.Host.Ledgers[options.Name] = new InMemoryLedgerRecords();
             }
         }
 
@@ -40,7 +40,7 @@ internal sealed class InMemoryLedger : IDeliveryLedger
         {
             var records = Records();
             readCount = records.Count;
-            return ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>([.. records.Select(r => (ReadOnlyMemory<byte>)r)]);
+            return ValueTask.FromResult(records.Snapshot());
         }
     }
 
@@ -49,9 +49,7 @@ internal sealed class InMemoryLedger : IDeliveryLedger
         connection.ThrowIfClosed();
         lock (connection.Host.Sync)
         {
-            var records = Records();
-            records.RemoveRange(0, Math.Min(readCount, records.Count));
-            records.Insert(0, snapshot.ToArray());
+            Records().ReplaceOldest(readCount, snapshot.ToArray());
             readCount = 0;
         }
 
@@ -108,15 +106,8 @@ internal sealed class InMemoryLedger : IDeliveryLedger
                     host.Publish(message.Exchange, message.RoutingKey, message.Properties, message.Body, connection);
                 }
 
-                var records = Records();
-                records.Add(record.ToArray());
-                var bytes = records.Sum(r => (long)r.Length);
-                while (bytes > options.MaxBytes && records.Count > 1)
-                {
-                    // Like RabbitMQ's x-max-length-bytes with drop-head: the oldest records go.
-                    bytes -= records[0].Length;
-                    records.RemoveAt(0);
-                }
+                // Like RabbitMQ's x-max-length-bytes with drop-head: the oldest records go.
+                Records().Append(record.ToArray(), options.MaxBytes);
             }
         }
         catch (TransportException error)
@@ -129,12 +120,12 @@ internal sealed class InMemoryLedger : IDeliveryLedger
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private List<byte[]> Records()
+    private InMemoryLedgerRecords Records()
     {
         var ledgers = connection.Host.Ledgers;
         if (!ledgers.TryGetValue(options.Name, out var records))
         {
-            records = [];
+            records = new InMemoryLedgerRecords();
             ledgers[options.Name] = records;
         }
 

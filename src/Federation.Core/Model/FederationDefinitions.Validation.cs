@@ -40,6 +40,7 @@ internal sealed partial class FederationDefinitions
         OwnershipValidation.Validate(options.Ownership, errors);
         ValidateDownstream(options.Downstream, transports, errors);
 
+        var errorsBeforeLinks = errors.Count;
         var upstreams = InNameOrder(options.Upstreams, nameof(FederationOptions.Upstreams), errors);
         var usableUris = new Dictionary<string, IList<string>>(StringComparer.Ordinal);
         foreach (var (name, upstream) in upstreams)
@@ -74,14 +75,20 @@ internal sealed partial class FederationDefinitions
             }
         }
 
-        // Only a configuration whose parts are each valid can be resolved to the links it would run.
-        if (errors.Count == 0 && options.ConfigurationErrors.Count == 0)
+        // Only upstreams, sets and policies that are each valid can be resolved to the links they would run; mistakes
+        // elsewhere (Ownership, the downstream) do not hide this check, so that one run still reports every mistake.
+        if (errors.Count == errorsBeforeLinks && !options.ConfigurationErrors.Any(IsAboutLinkDefinitions))
         {
             UpstreamQueueSharing.Validate(options, errors);
         }
 
         return [.. options.ConfigurationErrors, .. ReadingErrorPaths.NotAlreadyReported(options.ConfigurationErrors, errors)];
     }
+
+    // A reading error inside Upstreams, UpstreamSets or Policies (the entries the links are resolved from).
+    private static bool IsAboutLinkDefinitions(string readingError) =>
+        new[] { nameof(FederationOptions.Upstreams), nameof(FederationOptions.UpstreamSets), nameof(FederationOptions.Policies) }
+            .Any(section => readingError.StartsWith(section + ":", StringComparison.Ordinal));
 
     private static void ValidateDownstream(DownstreamOptions? downstream, TransportResolver? transports, List<string> errors)
     {

@@ -184,6 +184,24 @@ public class StrictValidationTests
     }
 
     [Fact]
+    public void Upstreams_that_would_share_a_queue_are_listed_with_mistakes_elsewhere()
+    {
+        // The check needs every upstream, set and policy to be valid, not the rest: a black-box run of 'validate' saw a
+        // wrong Ownership value, or a downstream URI, hide it until that was fixed, though the README promises every
+        // problem at once.
+        var options = Valid();
+        options.Upstreams["copy"] = Upstream();
+        options.Downstream.Uri = "mem://london/%2f";
+        options.Ownership.PresenceTimeout = TimeSpan.FromSeconds(1);
+
+        var errors = FederationDefinitions.Validate(options, Transports);
+
+        Assert.Equal(
+            ["Ownership:PresenceTimeout", "Downstream:uri", "Upstreams:origin"],
+            errors.Select(error => error[..error.IndexOf(": ", StringComparison.Ordinal)]));
+    }
+
+    [Fact]
     public void A_pattern_that_would_backtrack_catastrophically_matches_in_linear_time_and_never_counts_as_a_non_match()
     {
         // With a backtracking engine, every start position costs 2^n steps in "(a+)+$" before "x$" is tried: the match

@@ -29,6 +29,12 @@ public sealed class LastGoodJsonConfigurationProviderTests : IDisposable
         { """{ "Federation": { "Downstream": """, "not valid JSON" },
         { """{ "a": 1, "A": 2 }""", "A duplicate key 'A' was found" },
         { """{ "Upstreams": { "up": { "uri": "x" }, "Up": { "uri": "y" } } }""", "names that differ only in case (an upstream 'up' and 'Up', say) are the same key" },
+        // Two sections of one name: the framework's parser merges them without a word (its keys differ), so an appended
+        // "Upstreams": {} meant to replace the block above would leave every upstream running.
+        { """{ "Federation": { "Upstreams": { "up": { "uri": "x" } }, "Upstreams": {} } }""", "A duplicate key 'Federation:Upstreams' was found" },
+        { """{ "Federation": { "Upstreams": { "up": { "uri": "x" } }, "upstreams": { "down": { "uri": "y" } } } }""", "A duplicate key 'Federation:upstreams' was found" },
+        { """{ "Host": { "Metrics": { "Meters": [ "A" ], "Meters": [] } } }""", "A duplicate key 'Host:Metrics:Meters' was found" },
+        { """{ "Host": { "Demo": { "Exchanges": [ { "a": 1, "a": {} } ] } } }""", "A duplicate key 'Host:Demo:Exchanges:0:a' was found" },
         { "", "the file is empty" },
         { " \n\t ", "the file is empty" },
         { "{ \"a\": " + new string('[', 70) + new string(']', 70) + " }", "maximum configured depth of 64" },

@@ -43,6 +43,15 @@ internal static class JsonSettingsFile
         try
         {
             data = FrameworkJsonParser.Parse(new MemoryStream(content, writable: false));
+
+            // After the framework's parse, which reports syntax, depth and duplicate values in its own words.
+            if (DuplicateSectionNames.Find(content) is { } duplicate)
+            {
+                data = null;
+                problem = Describe(new FormatException(duplicate));
+                return false;
+            }
+
             problem = null;
             return true;
         }

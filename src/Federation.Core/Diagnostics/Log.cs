@@ -68,8 +68,22 @@ internal static partial class Log
     [LoggerMessage(1006, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) dropped {Count} message(s) as duplicates of ones it forwarded earlier with the same message-id ('{MessageId}' the last), though the upstream did not flag them as redelivered: a publisher that reuses message ids loses messages this way (duplicate-suppression treats one message-id as one message; turn it off for such publishers). Logged at most once a minute.")]
     public static partial void ReusedMessageIds(ILogger logger, string linkId, string exchange, string upstream, long count, string messageId);
 
-    [LoggerMessage(1007, LogLevel.Warning, "Link {LinkId}: cleaning up upstream objects failed; they stay on the upstream")]
-    public static partial void CleanupFailed(ILogger logger, Exception exception, string linkId);
+    /// <summary>
+    /// Event 1007, a warning with the cause in one line, and the exception at debug (1105). The usual causes are operating
+    /// conditions (an upstream vhost or user gone, a refused permission, the stop's deadline), and the operator's action
+    /// (delete the objects by hand) does not depend on where it threw: a stack trace at warning only buried the cause.
+    /// </summary>
+    public static void CleanupFailed(ILogger logger, Exception exception, string linkId)
+    {
+        CleanupFailedCause(logger, linkId, FailureEpisode.Describe(exception));
+        CleanupFailedDetail(logger, exception, linkId);
+    }
+
+    [LoggerMessage(1007, LogLevel.Warning, "Link {LinkId}: cleaning up upstream objects failed ({Cause}); they stay on the upstream")]
+    private static partial void CleanupFailedCause(ILogger logger, string linkId, string cause);
+
+    [LoggerMessage(1105, LogLevel.Debug, "Link {LinkId}: cleaning up upstream objects failed (event 1007)")]
+    private static partial void CleanupFailedDetail(ILogger logger, Exception exception, string linkId);
 
     [LoggerMessage(1028, LogLevel.Warning, "Link {LinkId}: deleting upstream queue '{Queue}' discards {Count} message(s) it held ({Why})")]
     public static partial void BufferedMessagesDiscarded(ILogger logger, string linkId, string queue, string count, string why);

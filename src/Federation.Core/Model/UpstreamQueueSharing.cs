@@ -10,7 +10,16 @@ namespace Federation.Core.Model;
 /// </summary>
 internal static class UpstreamQueueSharing
 {
-    /// <summary>Adds one error per pair of elements that would share a queue. Expects options that are otherwise valid.</summary>
+    /// <summary>
+    /// Adds one error per element that would share a queue with an earlier element of the same policy, naming the first
+    /// such element. Expects options that are otherwise valid.
+    /// </summary>
+    /// <remarks>
+    /// One error per element, not per pair, and each URI read once: a configuration with many upstreams on one broker (a
+    /// template that gave them all one URI) made one error per pair, n(n-1)/2 of them, and compared every pair's URIs
+    /// anew. A black-box run with 3,000 such upstreams ran out of memory in <c>validate</c> after 55 s (a reload runs the
+    /// same check in the running host), and 5,000 distinct upstreams took 23 s to validate.
+    /// </remarks>
     public static void Validate(FederationOptions options, ICollection<string> errors)
     {
         var reported = new HashSet<(string, string)>();
@@ -21,24 +30,31 @@ internal static class UpstreamQueueSharing
                 continue;
             }
 
-            var elements = ElementsOf(policy.Definition, options);
-            for (var i = 0; i < elements.Count; i++)
+            // The first element (in order) that reaches each (upstream exchange, broker).
+            var firstOn = new Dictionary<(string? Exchange, string Broker), (string Path, ResolvedUpstream Upstream)>();
+            foreach (var element in ElementsOf(policy.Definition, options))
             {
-                for (var j = i + 1; j < elements.Count; j++)
+                var brokers = element.Upstream.Uris
+                    .Select(uri => (Uri: uri, Broker: UpstreamBroker.Of(uri)))
+                    .Where(b => b.Broker is not null)
+                    .ToList();
+                var shared = brokers
+                    .Select(b => (b.Uri, First: firstOn.TryGetValue((element.Upstream.Exchange, b.Broker!), out var first) ? first : default))
+                    .FirstOrDefault(b => b.First.Path is not null);
+                if (shared.First.Path is { } firstPath && reported.Add((firstPath, element.Path)))
                 {
-                    var (first, second) = (elements[i], elements[j]);
-                    if (first.Upstream.Exchange == second.Upstream.Exchange
-                        && SharedBroker(first.Upstream.Uris, second.Upstream.Uris) is { } broker
-                        && reported.Add((first.Path, second.Path)))
-                    {
-                        var exchange = first.Upstream.Exchange is { } name ? Quote(name) : "(the federated exchange's name)";
-                        errors.Add(At(
-                            second.Path,
-                            $"upstream {Quote(second.Upstream.UpstreamName)} would share one upstream queue and internal exchange with "
-                            + $"{first.Path} (upstream {Quote(first.Upstream.UpstreamName)}) under "
-                            + $"{Child(nameof(FederationOptions.Policies), policyName)}: both reach {Quote(broker)} with the same "
-                            + $"upstream exchange {exchange}; give one of them another exchange, or remove one"));
-                    }
+                    var exchange = element.Upstream.Exchange is { } name ? Quote(name) : "(the federated exchange's name)";
+                    errors.Add(At(
+                        element.Path,
+                        $"upstream {Quote(element.Upstream.UpstreamName)} would share one upstream queue and internal exchange with "
+                        + $"{firstPath} (upstream {Quote(shared.First.Upstream.UpstreamName)}) under "
+                        + $"{Child(nameof(FederationOptions.Policies), policyName)}: both reach {Quote(shared.Uri)} with the same "
+                        + $"upstream exchange {exchange}; give one of them another exchange, or remove one"));
+                }
+
+                foreach (var (_, broker) in brokers)
+                {
+                    firstOn.TryAdd((element.Upstream.Exchange, broker!), element);
                 }
             }
         }
@@ -75,20 +91,5 @@ internal static class UpstreamQueueSharing
         }
 
         return [.. elements.DistinctBy(e => e.Upstream)];
-    }
-
-    // One of the URIs both elements may connect to, when they have one in common (credentials and query ignored).
-    private static string? SharedBroker(IReadOnlyList<string> first, IReadOnlyList<string> second)
-    {
-        var brokers = new HashSet<string>(first.Select(UpstreamBroker.Of).OfType<string>(), StringComparer.Ordinal);
-        foreach (var uri in second)
-        {
-            if (UpstreamBroker.Of(uri) is { } broker && brokers.Contains(broker))
-            {
-                return uri;
-            }
-        }
-
-        return null;
     }
 }

@@ -139,6 +139,14 @@ internal static class UpstreamValidation
         {
             errors.Add(At(path, (uri is null ? "null" : Quote(uri)) + " is not an absolute URI with a scheme"));
         }
+        else if (uri.IndexOf('#', StringComparison.Ordinal) is var fragment and >= 0)
+        {
+            // No transport reads a fragment, and status and logs showed it as written (redaction masks only user
+            // information and secret-looking query values): "amqp://host/vh#tail" put whatever followed an unencoded '#'
+            // on display. The user information holds none here (the ambiguity check above refuses that), so the URI is
+            // quoted up to the '#', without what follows it.
+            errors.Add(At(path, Quote(uri[..fragment]) + " has a fragment ('#...'), which no transport reads: remove it, and write a '#' that belongs to a password, token or vhost as %23"));
+        }
     }
 
     private static void ValidateParameters(UpstreamParameters parameters, string path, ICollection<string> errors)

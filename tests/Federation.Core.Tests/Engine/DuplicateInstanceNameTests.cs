@@ -128,6 +128,12 @@ public sealed class DuplicateInstanceNameTests : IAsyncLifetime
             var health = await new FederationHealthCheck(engine).CheckHealthAsync(new HealthCheckContext());
             Assert.Equal(HealthStatus.Degraded, health.Status);
             Assert.Contains("Federation:InstanceName 'host-a'", health.Description, StringComparison.Ordinal);
+
+            // The run aside still hears its own heartbeats come back: its downstream is fine, and health must not say it
+            // may be frozen (black-box run: a FederationHost standing aside reported "has not heard its own heartbeat ...
+            // for 19 s", since its heartbeats, marked as standing aside, were not taken for its own).
+            Assert.Null(engine.OwnHeartbeatsUnheard);
+            Assert.DoesNotContain("own heartbeat", health.Description, StringComparison.Ordinal);
         }
 
         Assert.Contains("stands aside and runs no link", second.InstanceConflict, StringComparison.Ordinal);

@@ -167,6 +167,26 @@ public class StrictValidationTests
     }
 
     [Fact]
+    public void Many_upstreams_on_one_broker_make_one_error_each_not_one_per_pair()
+    {
+        // A template that gave every upstream one URI: one error per pair (19,900 for 200 upstreams) grew as n(n-1)/2, and
+        // 3,000 such upstreams ran 'validate' out of memory (black-box run); a reload runs the same check in the host.
+        const int Count = 200;
+        var options = Valid();
+        options.Upstreams.Remove("tokyo");
+        for (var i = 1; i < Count; i++)
+        {
+            options.Upstreams[$"origin-{i:D3}"] = Upstream();
+        }
+
+        var errors = FederationDefinitions.Validate(options, Transports);
+
+        Assert.Equal(Count - 1, errors.Count);
+        Assert.All(errors, e => Assert.Contains("would share one upstream queue and internal exchange with Upstreams:origin (upstream 'origin')", e, StringComparison.Ordinal));
+        Assert.Equal(Count - 1, errors.Select(e => e[..e.IndexOf(": ", StringComparison.Ordinal)]).Distinct().Count());
+    }
+
+    [Fact]
     public void Every_error_is_listed_at_once()
     {
         var options = Valid();

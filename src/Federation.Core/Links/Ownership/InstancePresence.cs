@@ -372,8 +372,10 @@ internal sealed class InstancePresence : IAsyncDisposable
                 break;
             case { } alive:
                 // A run that stands aside for an earlier run of its name does not speak for that name: the roster keeps the
-                // run that acts under it, rather than flip between the two at every heartbeat.
-                if (alive.AsideFor is null)
+                // run that acts under it, rather than flip between the two at every heartbeat. Its own heartbeat still
+                // proves that its downstream carries them (OwnHeartbeatsUnheard): a run aside that ignored it reported its
+                // downstream as maybe frozen after the presence timeout.
+                if (alive.AsideFor is null || alive.Incarnation == _ownership.Incarnation)
                 {
                     _ownership.Heard(alive.Instance, alive.Incarnation, alive.Waiting, alive.Holding, alive.StandingBy, alive.Failing, alive.Upstreams);
                 }

@@ -40,7 +40,10 @@ public sealed class FederationHealthCheck(IFederationStatus status) : IHealthChe
         var blocked = status.DownstreamBlocked;
         var unobserved = status.DownstreamTopologyUnobserved;
         var conflict = status.InstanceConflict;
-        var unheard = status.OwnHeartbeatsUnheard;
+        // A downstream that blocks publishing holds this instance's heartbeats too, so they cannot come back: the block is the
+        // cause, and "may be frozen" would send an operator after the wrong one (black-box run, 7 Dec 2026: a memory alarm on
+        // RabbitMQ 3.10 read as a frozen connection after 3 s, beside the alarm).
+        var unheard = blocked is null ? status.OwnHeartbeatsUnheard : null;
         if (failed.Count == 0 && twice.Count == 0 && doubled.Count == 0 && blocked is null && unobserved is null && conflict is null && unheard is null)
         {
             return Task.FromResult(HealthCheckResult.Healthy($"{links.Count} link(s){DescribeWaiting(links)}, downstream connected as '{status.ClusterName}'.", data));

@@ -31,9 +31,25 @@ public sealed class OwnHeartbeatsUnheardHealthTests
         Assert.False(health.Data.ContainsKey("own_heartbeats_unheard"));
     }
 
-    private sealed class Status(string? unheard) : IFederationStatus
+    [Fact]
+    public async Task Heartbeats_held_by_a_downstream_that_blocks_publishing_are_not_read_as_a_frozen_connection()
+    {
+        // RabbitMQ's memory or disk alarm holds every publish, this instance's heartbeats included: the block is the cause.
+        const string why = "this instance (host-a) has not heard its own heartbeat come back through the downstream for 10 s";
+        var health = await new FederationHealthCheck(new Status(why, blocked: "low on memory")).CheckHealthAsync(new HealthCheckContext());
+
+        Assert.Equal(HealthStatus.Degraded, health.Status);
+        Assert.Contains("blocks publishing (low on memory)", health.Description, StringComparison.Ordinal);
+        Assert.DoesNotContain("frozen", health.Description, StringComparison.Ordinal);
+        Assert.False(health.Data.ContainsKey("own_heartbeats_unheard"));
+        Assert.Equal("low on memory", health.Data["downstream_blocked"]);
+    }
+
+    private sealed class Status(string? unheard, string? blocked = null) : IFederationStatus
     {
         public string? ClusterName => "down";
+
+        public string? DownstreamBlocked => blocked;
 
         public bool IsDownstreamConnected => true;
 

@@ -40,7 +40,7 @@ public sealed partial class FederationTelemetry : IDisposable
         MessagesForwarded = _meter.CreateCounter<long>("federation.link.messages.forwarded", "{message}",
             "Messages a link republished downstream.");
         MessagesDropped = _meter.CreateCounter<long>("federation.link.messages.dropped", "{message}",
-            "Messages a link did not forward; federation.drop.reason is max_hops or cycle (hop rules), or a loss such as slow_consumer or downstream_rejected.");
+            "Messages a link did not forward; federation.drop.reason is max_hops or cycle (hop rules), duplicate (already forwarded, found by duplicate suppression), or a loss such as slow_consumer, downstream_rejected or unreadable.");
         LinkRestarts = _meter.CreateCounter<long>("federation.link.restarts", "{restart}",
             "Link (re)start attempts after a failure or a restart request.");
         BindingsPropagated = _meter.CreateCounter<long>("federation.link.bindings.propagated", "{binding}",

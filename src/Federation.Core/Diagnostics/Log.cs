@@ -126,7 +126,7 @@ internal static partial class Log
     [LoggerMessage(2003, LogLevel.Information, "Starting link {LinkId}: {Exchange} <- {Upstream}")]
     public static partial void LinkStarting(ILogger logger, string linkId, string exchange, string upstream);
 
-    [LoggerMessage(2017, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) keeps running under its new definition (policy '{OldPolicy}' -> '{NewPolicy}'): nothing that moves messages changed")]
+    [LoggerMessage(2017, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) takes its new definition without a restart (policy '{OldPolicy}' -> '{NewPolicy}'): nothing that moves messages changed")]
     public static partial void LinkUpdated(ILogger logger, string linkId, string exchange, string upstream, string oldPolicy, string newPolicy);
 
     [LoggerMessage(2018, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) restarts {Why} and keeps its upstream queue: the new run consumes what it buffered{Caveat}")]

@@ -391,15 +391,19 @@ internal sealed partial class LinkSession
 
         await ShutDownDeduplicationAsync(downstreamDeadline).ConfigureAwait(false);
 
-        // Every settlement has requested its ack by now; the last flush they started sends what is left.
-        await Task.WhenAny(Volatile.Read(ref _ackFlush), Task.Delay(drainTimeout, _context.Time)).ConfigureAwait(false);
+        // Every settlement has requested its ack by now; the last flush they started sends what is left. It and the
+        // consumer's cancel below share one drain timeout, like the steps that wait for the downstream: a frozen upstream
+        // answers neither, and each waiting its own added up (a black-box run's SIGTERM with one frozen node, upstream and
+        // downstream, took 12-14 s for one link).
+        var upstreamDeadline = Task.Delay(drainTimeout, _context.Time);
+        await Task.WhenAny(Volatile.Read(ref _ackFlush), upstreamDeadline).ConfigureAwait(false);
 
         // An upstream that does not answer at all (a frozen broker, a black-holed network) would hold the consumer's cancel
         // and the connection's close until the client's own timeouts (about a minute together on AMQP), while the link
         // still showed running and a restart or a stop waited. Once it has let the drain timeout pass, it gets no more
         // waiting: the rest of its teardown goes on in the background, and the link moves on (the upstream redelivers
         // whatever was not acknowledged, as after a crash).
-        var upstreamAnswers = await WithinAsync(stopping ?? SafelyAsync(_consumer).AsTask(), drainTimeout).ConfigureAwait(false);
+        var upstreamAnswers = await WithinAsync(stopping ?? SafelyAsync(_consumer).AsTask(), upstreamDeadline).ConfigureAwait(false);
         if (!upstreamAnswers)
         {
             Log.UpstreamTeardownAbandoned(_context.Logger, _definition.Id, drainTimeout);

@@ -471,7 +471,8 @@ public sealed class FederationBrokerTests
                  // to many log viewers, and ESC starts a terminal control sequence.
                  new(FederationHeaders.Target, "mcollective.node.x\u0085info: forged line\u001b[2K")]), CancellationToken.None);
 
-            await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1, "the request was rejected");
+            // Counted, then logged: wait for the log line itself (a CI run read the logs between the two).
+            await CollectivesTestbed.WaitUntilAsync(() => broker.Statistics.Errors == 1 && logs.WithId(4005).Count > 0, "the request was rejected and logged");
             var rejected = Assert.Single(logs.WithId(4005)).Message;
             Assert.DoesNotContain('\u0085', rejected);
             Assert.DoesNotContain('\u001b', rejected);

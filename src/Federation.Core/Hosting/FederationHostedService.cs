@@ -17,6 +17,9 @@ internal sealed class FederationHostedService(
     IOptionsMonitor<FederationOptions> options,
     ILogger<FederationHostedService> logger) : IHostedService, IDisposable
 {
+    // Errors listed in a refused reload's one log line; the rest are counted.
+    internal const int MaxErrorsLogged = 50;
+
     private readonly Lock _gate = new();
     private IDisposable? _reloadSubscription;
     private FederationEngine? _engine;
@@ -85,7 +88,12 @@ internal sealed class FederationHostedService(
                 if (errors != _lastRefused)
                 {
                     _lastRefused = errors;
-                    Log.ReloadRejected(logger, ex.Errors.Count, errors);
+
+                    // One log line: a file with thousands of mistakes made one of about 1 MB. The first ones say what is
+                    // wrong, and validating the configuration lists them all.
+                    Log.ReloadRejected(logger, ex.Errors.Count, ex.Errors.Count <= MaxErrorsLogged
+                        ? errors
+                        : string.Join("; ", ex.Errors.Take(MaxErrorsLogged)) + $"; and {ex.Errors.Count - MaxErrorsLogged} more");
                 }
 
                 return;

@@ -79,6 +79,28 @@ public sealed class ReloadValidationTests
     }
 
     [Fact]
+    public async Task A_reload_with_many_errors_logs_the_first_fifty_and_counts_the_rest()
+    {
+        using var host = BuildHost();
+        await StartWithOneRunningLinkAsync(host);
+
+        // 60 policies naming an upstream nobody defined (a black-box run's 3,000 mistakes made one line of about 1 MB).
+        for (var i = 0; i < 60; i++)
+        {
+            _host.Source.Set($"Federation:Policies:bad{i:00}:pattern", "^x$");
+            _host.Source.Set($"Federation:Policies:bad{i:00}:definition:federation-upstream", "nowhere");
+        }
+
+        _host.Source.Reload();
+        await Testbed.Eventually(() => ReloadLog(LogLevel.Warning).Count == 1, () => "refused reload logged at warning");
+        var warning = ReloadLog(LogLevel.Warning)[0].Message;
+        Assert.Contains("60 error(s)", warning, StringComparison.Ordinal);
+        Assert.Equal(FederationHostedService.MaxErrorsLogged, warning.Split("names no defined upstream").Length - 1);
+        Assert.EndsWith("; and 10 more", warning, StringComparison.Ordinal);
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task A_reload_that_fails_unexpectedly_is_logged_at_error_and_the_next_reload_still_applies()
     {
         using var host = BuildHost();

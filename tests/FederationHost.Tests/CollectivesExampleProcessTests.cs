@@ -71,8 +71,9 @@ public sealed class CollectivesExampleProcessTests
         return (process.ExitCode, await stdout, await stderr);
     }
 
-    // The example is built with the solution (and by the project reference) into its own bin folder, in the configuration
-    // these tests were built in.
+    // The example is built with the solution into its own bin folder, in the configuration these tests were built in. Not
+    // through a project reference: that copied the example's appsettings.json over FederationHost's in this project's
+    // output, depending on build order (CompositionTests failed in a fresh-clone CI run).
     private static string ExampleAssembly()
     {
         var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent?.Name ?? "Release";

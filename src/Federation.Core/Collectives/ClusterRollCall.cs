@@ -22,7 +22,7 @@ namespace Federation.Core.Collectives;
 /// Each problem is logged once per episode (Warning), its end once (Information), and <see cref="Problem"/> says what is
 /// wrong now, for the health check. Thread-safe.
 /// </summary>
-internal sealed class ClusterRollCall(string cluster, string instance, string collectiveUri, ILogger logger, TimeProvider time)
+internal sealed class ClusterRollCall(string cluster, string instance, string collectiveUri, string subject, ILogger logger, TimeProvider time)
 {
     /// <summary>How often an instance announces itself.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
@@ -37,7 +37,20 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
     private const int MaxFieldLength = 256;
 
     private readonly Lock _gate = new();
+    /// <summary>
+    /// Most other runs tracked at once. A cluster has a handful of instances; anything that can publish on the subject can
+    /// announce made-up ones, and each tracked one costs memory, possibly a warning and a line in the health report.
+    /// </summary>
+    public const int MaxPeers = 100;
+
+    // The health report names this many problems and counts the rest.
+    private const int ProblemsDescribed = 5;
+
     private readonly Dictionary<string, Peer> _peers = new(StringComparer.Ordinal);
+
+    // Guarded by _gate: announcements of runs ignored because MaxPeers others were tracked, in this overflow episode.
+    private long _ignored;
+    private bool _overflowing;
     private readonly string _run = Guid.NewGuid().ToString("N");
     private long _sequence;
     private long _copiesHeard;
@@ -58,8 +71,19 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
         {
             lock (_gate)
             {
-                var problems = _peers.Values.Where(p => p.Mismatched || p.Namesake).Select(Describe).ToList();
-                return problems.Count == 0 ? null : string.Join(" ", problems);
+                var problems = _peers.Values.Where(p => p.Mismatched || p.Namesake).ToList();
+                var described = problems.Take(ProblemsDescribed).Select(Describe).ToList();
+                if (problems.Count > ProblemsDescribed)
+                {
+                    described.Add($"And {problems.Count - ProblemsDescribed} more instances with a problem.");
+                }
+
+                if (_overflowing)
+                {
+                    described.Add($"More than {MaxPeers} other instances announce themselves in cluster '{cluster}': {_ignored} announcement(s) of the others were ignored.");
+                }
+
+                return described.Count == 0 ? null : string.Join(" ", described);
             }
         }
     }
@@ -95,6 +119,18 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
         {
             if (!_peers.TryGetValue(announcement.Run, out var peer))
             {
+                if (_peers.Count >= MaxPeers)
+                {
+                    _ignored++;
+                    if (!_overflowing)
+                    {
+                        _overflowing = true;
+                        CollectiveLog.RollCallOverflow(logger, cluster, instance, MaxPeers, subject);
+                    }
+
+                    return;
+                }
+
                 // The baseline: what came before this instance listened was never going to arrive.
                 peer = new Peer(announcement.Instance, announcement.Run) { LastOnCollective = announcement.Sequence - 1, LastHeard = time.GetTimestamp() };
                 _peers[announcement.Run] = peer;
@@ -144,6 +180,14 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
                 {
                     peer.LastOnCollective = Math.Max(peer.LastOnCollective, peer.LastOnFederation);
                 }
+            }
+
+            // The flood has stopped (or the cluster shrank): new runs are tracked again.
+            if (_overflowing && _peers.Count < MaxPeers)
+            {
+                CollectiveLog.RollCallOverflowEnded(logger, cluster, instance, MaxPeers, _ignored);
+                _overflowing = false;
+                _ignored = 0;
             }
         }
     }

@@ -57,7 +57,7 @@ public sealed class FederatedClient : IAsyncDisposable
     /// </summary>
     /// <param name="request">The request.</param>
     /// <param name="cancellationToken">Cancels publishing and waiting (throws <see cref="OperationCanceledException"/>).</param>
-    /// <exception cref="ArgumentException">A federation name, a target or a count is invalid; the message names it.</exception>
+    /// <exception cref="ArgumentException">A federation name, a target, a count or a header (one named as an envelope header) is invalid; the message names it.</exception>
     public async Task<FederatedReplies> RequestAsync(FederatedRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -237,6 +237,17 @@ public sealed class FederatedClient : IAsyncDisposable
             if (SubjectGrammar.Explain(target, SubjectUse.Publish, wildcardsMustBeWholeTokens: true) is { } error)
             {
                 throw new ArgumentException($"Targets: '{target}' is not a valid subject: {error}.", nameof(request));
+            }
+        }
+
+        // The client writes the envelope after the request's own headers: one of them under an envelope name would repeat a
+        // field (every broker drops such a request as malformed, and the request waits out its timeout with no error) or
+        // forge one (a target, the hop count, a hop of the trail).
+        foreach (var header in request.Headers ?? [])
+        {
+            if (FederationHeaders.IsEnvelopeHeader(header.Key))
+            {
+                throw new ArgumentException($"Headers: '{header.Key}' is a federation envelope header, which the client writes itself.", nameof(request));
             }
         }
 

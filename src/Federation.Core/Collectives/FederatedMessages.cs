@@ -42,7 +42,7 @@ public static class FederatedMessages
     /// <param name="body">The reply payload.</param>
     /// <param name="headers">The reply's own headers, or null.</param>
     /// <param name="cancellationToken">Cancels the publish.</param>
-    /// <exception cref="ArgumentException">The request has no reply subject.</exception>
+    /// <exception cref="ArgumentException">The request has no reply subject, or <paramref name="headers"/> holds an envelope header (<see cref="FederationHeaders.IsEnvelopeHeader"/>).</exception>
     public static ValueTask ReplyAsync(
         this ISubjectConnection connection,
         SubjectMessage request,
@@ -55,6 +55,16 @@ public static class FederatedMessages
         if (request.ReplyTo is null)
         {
             throw new ArgumentException($"The request on '{request.Subject}' has no reply subject to answer.", nameof(request));
+        }
+
+        // The envelope is copied from the request after these headers: one of them under an envelope name would repeat a
+        // field, and every broker would drop the reply as malformed while the client waits for it.
+        foreach (var header in headers ?? [])
+        {
+            if (FederationHeaders.IsEnvelopeHeader(header.Key))
+            {
+                throw new ArgumentException($"The reply's header '{header.Key}' is a federation envelope header, which is copied from the request.", nameof(headers));
+            }
         }
 
         var reply = new List<KeyValuePair<string, string>>(headers ?? []);

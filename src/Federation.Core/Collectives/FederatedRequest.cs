@@ -14,7 +14,7 @@ public sealed record FederatedRequest
     /// <summary>The payload, passed to the targets byte for byte.</summary>
     public ReadOnlyMemory<byte> Body { get; init; }
 
-    /// <summary>Headers of the request itself (passed through by the brokers), or null.</summary>
+    /// <summary>Headers of the request itself (passed through by the brokers), or null. None may bear an envelope header's name (<see cref="FederationHeaders"/>): the client writes those.</summary>
     public IReadOnlyList<KeyValuePair<string, string>>? Headers { get; init; }
 
     /// <summary>Stop waiting once this many replies arrived; null waits for the whole <see cref="Timeout"/>.</summary>

@@ -74,8 +74,8 @@ public sealed class FederationBroker : IAsyncDisposable
         Subjects = FederationBrokerSubjects.For(ClusterName, options.SubjectPrefix);
         _metrics = new BrokerMetrics(telemetry ?? new FederationTelemetry(), ClusterName, InstanceName);
         _relay = BrokerRelays.Create(options, InstanceName, Subjects, _metrics, _logger, _time);
-        _rollCall = new ClusterRollCall(ClusterName, InstanceName, UriRedaction.Redact(options.CollectiveUri!), _logger, _time);
         _rollCallSubject = ClusterRollCall.SubjectFor(options.SubjectPrefix, ClusterName);
+        _rollCall = new ClusterRollCall(ClusterName, InstanceName, UriRedaction.Redact(options.CollectiveUri!), _rollCallSubject, _logger, _time);
 
         // A message the incoming transport dropped before the relay saw it (unreadable, a full queue) is counted as a
         // rejected one of its side; the transport has logged it.

@@ -52,4 +52,12 @@ internal static partial class CollectiveLog
 
     [LoggerMessage(4015, LogLevel.Information, "Federation broker '{Cluster}' instance '{Instance}': the other run ({OtherRun}) under this instance's name is no longer heard")]
     public static partial void InstanceNameSharedEnded(ILogger logger, string cluster, string instance, string otherRun);
+
+    // Anything that can publish on the roll-call subject can announce made-up instances: past the bound they are ignored,
+    // or every one of them would cost memory, a warning and a line in the health report.
+    [LoggerMessage(4016, LogLevel.Warning, "Federation broker '{Cluster}' instance '{Instance}': more than {MaxInstances} other instances announce themselves on '{Subject}'; the announcements of the others are ignored (a flood of made-up announcements? anything that may publish there can send them), so a misconfigured instance among them is not detected")]
+    public static partial void RollCallOverflow(ILogger logger, string cluster, string instance, int maxInstances, string subject);
+
+    [LoggerMessage(4017, LogLevel.Information, "Federation broker '{Cluster}' instance '{Instance}': at most {MaxInstances} other instances announce themselves again; {Ignored} announcement(s) were ignored")]
+    public static partial void RollCallOverflowEnded(ILogger logger, string cluster, string instance, int maxInstances, long ignored);
 }

@@ -114,7 +114,7 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         if (Volatile.Read(ref _disposed) == 0 && !ReferenceEquals(RunningHandler.Value, this))
         {
             // UNSUB: the server gives new messages to the group's other members; what is queued here is still handled.
-            await UnsubscribeAsync().ConfigureAwait(false);
+            await UnsubscribeForDrainAsync(cancellationToken).ConfigureAwait(false);
             Task? idle;
             lock (_gate)
             {
@@ -154,6 +154,34 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
     }
 
     private ValueTask UnsubscribeAsync() => Interlocked.Exchange(ref _unsubscribed, 1) == 0 ? _nats.DisposeAsync() : ValueTask.CompletedTask;
+
+    /// <summary>
+    /// Sends UNSUB and keeps taking messages until a PING/PONG round trip shows that the server has read it (the client's
+    /// drain). A plain unsubscribe forgets the subscription at once, so the messages the server sent before it read the
+    /// UNSUB (on the wire, or in its buffer for this client) reached a client that dropped them unseen and uncounted.
+    /// </summary>
+    private async ValueTask UnsubscribeForDrainAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _unsubscribed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            // At most NatsOpts.DrainPingTimeout; the token can only shorten it. Either way the client forgets the subscription.
+            await _nats.DrainAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Out of time: the dispose drops what is still queued, counted as stopped.
+        }
+#pragma warning disable CA1031 // a connection that is closing or lost: nothing more can arrive, and the dispose closes the rest
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
 
     /// <summary>Takes one message on the client's read loop. Never throws: an exception would end the client's subscription.</summary>
     internal ValueTask Receive(string subject, string? replyTo, ReadOnlySequence<byte>? headersBuffer, ReadOnlySequence<byte> payloadBuffer)

@@ -44,4 +44,28 @@ public sealed class AmqpSubjectHeadersTests
             fields);
         Assert.DoesNotContain(fields, f => f.Value.Contains("System.", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void A_byte_array_value_arrives_as_its_text_not_the_name_of_its_type()
+    {
+        // AMQP's byte array field type ('x'), which amqplib writes for a Node.js Buffer: RabbitMQ.Client reads it as a
+        // BinaryTableValue, which a black-box run saw relayed by a broker instance as "RabbitMQ.Client.BinaryTableValue".
+        var table = new Dictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["bytes"] = new BinaryTableValue(Encoding.UTF8.GetBytes("mcollective.node.web1")),
+            ["nested"] = new Dictionary<string, object?> { ["bytes"] = new BinaryTableValue(Encoding.UTF8.GetBytes("x")) },
+            ["repeated"] = new List<object?> { new BinaryTableValue(Encoding.UTF8.GetBytes("one")), Encoding.UTF8.GetBytes("two") },
+        };
+
+        var fields = AmqpSubjectHeaders.FromAmqp(table)!;
+
+        Assert.Equal(
+            [
+                new("bytes", "mcollective.node.web1"),
+                new("nested", """{"bytes":"x"}"""),
+                new("repeated", "one"),
+                new("repeated", "two"),
+            ],
+            fields);
+    }
 }

@@ -14,7 +14,8 @@ namespace Federation.Amqp;
 /// <remarks>
 /// A change made while the snapshot is being read may appear both in the snapshot and as a later change; consumers apply
 /// changes idempotently. RabbitMQ emits <c>exchange.deleted</c> before the <c>binding.deleted</c> events of that exchange's
-/// bindings; this source holds the deletion until a marker proves those removals arrived, and reports it after them. The event exchange lives in the vhost configured by <c>rabbitmq_event_exchange.vhost</c> (default
+/// bindings; this source holds the deletion until a marker proves those removals arrived, and reports it after them, or
+/// before the exchange's next <c>exchange.created</c> when one comes first (an exchange deleted and declared again at once). The event exchange lives in the vhost configured by <c>rabbitmq_event_exchange.vhost</c> (default
 /// <c>/</c>); this source listens in the connection's vhost and filters events by their <c>vhost</c> header.
 /// </remarks>
 #pragma warning disable CA1001 // The SemaphoreSlim never allocates its wait handle, so there is nothing to dispose; the source lives as long as its connection.
@@ -310,9 +311,22 @@ internal sealed class AmqpTopologySource : ITopologySource
                     heldDeletions.Add(headers);
                     startFlush = heldDeletions.Count == 1;
                 }
-                else if (ToChange(routingKey, headers) is { } change)
+                else
                 {
-                    changes.Add(change);
+                    if (routingKey == "exchange.created")
+                    {
+                        // An exchange deleted and declared again before the marker: its held deletion goes first, or a
+                        // consumer would apply it last and take the exchange for deleted while it exists. The binding
+                        // removals of the deletion came before this event (the broker emits them with the deletion, before
+                        // it answers the delete), so the deletion still follows them.
+                        changes.AddRange(TakeHeldDeletionsOf(headers.GetValueOrDefault("name") as string)
+                            .Select(held => ToChange("exchange.deleted", held)).OfType<TopologyChange>());
+                    }
+
+                    if (ToChange(routingKey, headers) is { } change)
+                    {
+                        changes.Add(change);
+                    }
                 }
 
                 targets = [.. subscribers];
@@ -337,6 +351,14 @@ internal sealed class AmqpTopologySource : ITopologySource
                 target(change);
             }
         }
+    }
+
+    /// <summary>Removes and returns the held deletions of the exchange <paramref name="name"/>. Call under <see cref="sync"/>.</summary>
+    private List<Dictionary<string, object?>> TakeHeldDeletionsOf(string? name)
+    {
+        var taken = heldDeletions.Where(held => name is not null && held.GetValueOrDefault("name") as string == name).ToList();
+        heldDeletions.RemoveAll(taken.Contains);
+        return taken;
     }
 
     /// <summary>Builds the change and assigns its serial. Call under <see cref="sync"/>.</summary>

@@ -346,6 +346,62 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
     }
 
     [Fact]
+    public async Task An_exchange_deleted_and_declared_again_at_once_is_reported_existing_with_its_new_bindings()
+    {
+        // Black-box find (7 Dec 2026): an application that deletes a federated exchange and declares it again at once left
+        // the engine believing it deleted (its links stopped for good, no binding upstream), because the deletion, held
+        // until a marker so that it follows its bindings' removals, was numbered after the new declaration.
+        var connection = await ConnectAsync(fixture.Node.AmqpUri());
+        var topology = connection.Topology!;
+        var changes = new System.Collections.Concurrent.ConcurrentQueue<TopologyChange>();
+        using var subscription = topology.Subscribe(changes.Enqueue);
+        var exchange = $"redeclared.{Guid.NewGuid():N}";
+        var queue = $"redeclared.q.{Guid.NewGuid():N}";
+        await connection.DeclareQueueAsync(new QueueSpec(queue, Durable: false, AutoDelete: false), Ct);
+        var spec = new ExchangeSpec(exchange, ExchangeSpec.Types.Direct, Durable: false);
+        await connection.DeclareExchangeAsync(spec, Ct);
+        await connection.BindAsync(new BindingSpec(exchange, queue, BindingDestinationKind.Queue, "old"), noWait: false, Ct);
+
+        await connection.DeleteExchangeAsync(exchange, Ct);
+        await connection.DeclareExchangeAsync(spec, Ct);
+        await connection.BindAsync(new BindingSpec(exchange, queue, BindingDestinationKind.Queue, "new"), noWait: false, Ct);
+
+        bool About(TopologyChange c) => c.Exchange?.Name == exchange || c.Binding?.Source == exchange;
+        await Poll.UntilAsync(
+            () => Task.FromResult(changes.Any(c => c.Kind == TopologyChangeKind.ExchangeDeleted && About(c))
+                && changes.Any(c => c.Kind == TopologyChangeKind.BindingAdded && c.Binding!.RoutingKey == "new" && About(c)) ? "seen" : null),
+            "the deletion and the new binding were reported");
+
+        // What a consumer that applies the changes in serial order ends up with.
+        var exists = false;
+        var keys = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var change in changes.Where(About).OrderBy(c => c.Serial))
+        {
+            switch (change.Kind)
+            {
+                case TopologyChangeKind.ExchangeDeclared:
+                    exists = true;
+                    break;
+                case TopologyChangeKind.ExchangeDeleted:
+                    exists = false;
+                    keys.Clear();
+                    break;
+                case TopologyChangeKind.BindingAdded:
+                    keys.Add(change.Binding!.RoutingKey);
+                    break;
+                case TopologyChangeKind.BindingRemoved:
+                    keys.Remove(change.Binding!.RoutingKey);
+                    break;
+            }
+        }
+
+        Assert.True(exists, "applied in serial order, the changes leave the exchange deleted: " + string.Join(", ", changes.Where(About).OrderBy(c => c.Serial).Select(c => $"{c.Serial} {c.Kind} {c.Binding?.RoutingKey}")));
+        Assert.Equal(["new"], keys);
+        await connection.DeleteExchangeAsync(exchange, Ct);
+        await connection.DeleteQueueAsync(queue, Ct);
+    }
+
+    [Fact]
     public async Task A_user_without_read_permission_on_lease_queues_still_holds_leases_unwatched()
     {
         // The README asks only for configure on the lease queues; watching one for its deletion needs read as well.

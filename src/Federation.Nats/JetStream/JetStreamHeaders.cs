@@ -8,7 +8,8 @@ namespace Federation.Nats.JetStream;
 /// Message properties to and from the official client's headers, through the transport's one mapping
 /// (<see cref="NatsMessageMapping"/>), plus the JetStream headers: <c>Nats-Msg-Id</c> is carried on every hop, and the
 /// publish expectations of the original producer (<c>Nats-Expected-*</c>, <c>Nats-Rollup</c>) are not, since they were
-/// meant for the upstream stream and would make a downstream stream refuse or purge.
+/// meant for the upstream stream and would make a downstream stream refuse or purge. A message without <c>Nats-Msg-Id</c>
+/// whose producer set the AMQP <c>message-id</c> property (an AMQP upstream's publisher) gets it as its <c>Nats-Msg-Id</c>.
 /// </summary>
 internal static class JetStreamHeaders
 {
@@ -40,7 +41,31 @@ internal static class JetStreamHeaders
             }
         }
 
+        // The producer's message-id is the message's identity, as the ledger of an AMQP downstream takes it: without it
+        // here, each redelivery from an AMQP upstream (after a crash, a restart, a PubAck that did not come in time) was
+        // stored again by the JetStream downstream, which deduplicates only by Nats-Msg-Id.
+        if (!string.IsNullOrEmpty(properties.MessageId) && !target.ContainsKey(MessageId))
+        {
+            target[MessageId] = properties.MessageId;
+        }
+
         return target.Count == 0 ? null : target;
+    }
+
+    /// <summary>The <c>Nats-Msg-Id</c> a publish of <paramref name="properties"/> carries (<see cref="WriteClientHeaders"/>), or null.</summary>
+    public static string? MessageIdOf(MessageProperties properties)
+    {
+        if (properties.Headers is { Count: > 0 } headers && headers.TryGetValue(MessageId, out var value) && value is not null)
+        {
+            return value switch
+            {
+                string text => text,
+                byte[] bytes => System.Text.Encoding.UTF8.GetString(bytes),
+                _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture),
+            };
+        }
+
+        return string.IsNullOrEmpty(properties.MessageId) ? null : properties.MessageId;
     }
 
     public static MessageProperties ToProperties(ClientHeaders? headers) => NatsMessageMapping.ToProperties(headers);

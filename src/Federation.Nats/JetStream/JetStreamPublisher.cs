@@ -167,24 +167,14 @@ internal sealed class JetStreamPublisher : IMessagePublisher
     }
 
     /// <summary>
-    /// The message's <c>Nats-Msg-Id</c> when a producer set it, rather than a link (<see cref="JetStreamMessageIdentity.IsLinkBuilt"/>);
+    /// The message's <c>Nats-Msg-Id</c> when a producer set it (or the AMQP <c>message-id</c> it gets as one), rather than a
+    /// link (<see cref="JetStreamMessageIdentity.IsLinkBuilt"/>);
     /// null when it has none or a link made it. Only for such an id does a duplicate PubAck report a drop.
     /// </summary>
     private static string? ProducerMessageId(MessageProperties properties)
     {
         // Spelled exactly: nats-server (2.9.10) deduplicates by this header name only, case-sensitively.
-        if (properties.Headers is not { Count: > 0 } headers || !headers.TryGetValue(JetStreamHeaders.MessageId, out var value))
-        {
-            return null;
-        }
-
-        var id = value switch
-        {
-            string text => text,
-            byte[] bytes => System.Text.Encoding.UTF8.GetString(bytes),
-            null => null,
-            _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture),
-        };
+        var id = JetStreamHeaders.MessageIdOf(properties);
         return string.IsNullOrEmpty(id) || JetStreamMessageIdentity.IsLinkBuilt(id) ? null : id;
     }
 

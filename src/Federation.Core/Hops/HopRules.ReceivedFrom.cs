@@ -70,6 +70,21 @@ public static partial class HopRules
         return entries;
     }
 
+    /// <summary>
+    /// Whether the newest <c>x-received-from</c> entry, the hop that brought the message to where it is being published,
+    /// says the upstream flagged the delivery as redelivered: it may have been delivered before, so a downstream that
+    /// already holds a message with its identity most likely holds this very message. Allocation-free, for a publish path.
+    /// </summary>
+    /// <param name="headers">The message headers, or <see langword="null"/> when it has none.</param>
+    /// <returns><see langword="false"/> when there is no trail, or its newest entry is not a table with <c>redelivered</c> true.</returns>
+    public static bool NewestHopRedelivered(IReadOnlyDictionary<string, object?>? headers) =>
+        headers is not null
+        && headers.TryGetValue(HopHeaders.ReceivedFrom, out var trail)
+        && HeaderValueReader.TryGetArrayCount(trail, out var length)
+        && length > 0
+        && HeaderValueReader.TryGetField(HeaderValueReader.ElementAt(trail, 0), TrailFieldNames.Redelivered, out var redelivered)
+        && redelivered is true;
+
     // Field order is the plugin's; Dictionary enumerates in insertion order as long as nothing is removed,
     // which is what transports rely on when they encode the table.
     private static Dictionary<string, object?> ToTable(ReceivedFromEntry entry)

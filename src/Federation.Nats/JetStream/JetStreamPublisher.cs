@@ -1,3 +1,4 @@
+using Federation.Core.Hops;
 using Federation.Core.Transport;
 using Federation.Nats.Transport;
 using NATS.Client.Core;
@@ -168,14 +169,16 @@ internal sealed class JetStreamPublisher : IMessagePublisher
 
     /// <summary>
     /// The message's <c>Nats-Msg-Id</c> when a producer set it (or the AMQP <c>message-id</c> it gets as one), rather than a
-    /// link (<see cref="JetStreamMessageIdentity.IsLinkBuilt"/>);
-    /// null when it has none or a link made it. Only for such an id does a duplicate PubAck report a drop.
+    /// link (<see cref="JetStreamMessageIdentity.IsLinkBuilt"/>), and the upstream did not flag this delivery as redelivered;
+    /// null otherwise. Only for such an id does a duplicate PubAck report a drop: a duplicate of a redelivery is that same
+    /// message, which the stream already holds (after a crash, a link restart, a PubAck that came too late), as for an id a
+    /// link made, and reporting it as a possible loss would raise a warning after every fault.
     /// </summary>
     private static string? ProducerMessageId(MessageProperties properties)
     {
         // Spelled exactly: nats-server (2.9.10) deduplicates by this header name only, case-sensitively.
         var id = JetStreamHeaders.MessageIdOf(properties);
-        return string.IsNullOrEmpty(id) || JetStreamMessageIdentity.IsLinkBuilt(id) ? null : id;
+        return string.IsNullOrEmpty(id) || JetStreamMessageIdentity.IsLinkBuilt(id) || HopRules.NewestHopRedelivered(properties.Headers) ? null : id;
     }
 
     private Exception ToPublishFailure(Exception ex, string subject) => ex switch

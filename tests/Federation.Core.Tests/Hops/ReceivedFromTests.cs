@@ -44,6 +44,22 @@ public class ReceivedFromTests
     }
 
     [Fact]
+    public void Only_a_newest_hop_flagged_redelivered_makes_the_message_a_redelivery()
+    {
+        var redelivered = new ReceivedFromEntry("amqp://b", "x", true, "b", "/");
+        var first = new ReceivedFromEntry("amqp://b", "x", false, "b", "/");
+
+        Assert.True(HopRules.NewestHopRedelivered(MessageThatLeft(Hop("a"), redelivered).Headers));
+        Assert.False(HopRules.NewestHopRedelivered(MessageThatLeft(redelivered, first).Headers)); // an earlier hop's flag is another delivery's
+        Assert.False(HopRules.NewestHopRedelivered(MessageThatLeft(Hop("a")).Headers));
+        Assert.False(HopRules.NewestHopRedelivered(null));
+        Assert.False(HopRules.NewestHopRedelivered(Table(("app", "value"))));
+        Assert.False(HopRules.NewestHopRedelivered(Headers("not a trail")));
+        Assert.False(HopRules.NewestHopRedelivered(Headers(new List<object?> { "not a table" })));
+        Assert.False(HopRules.NewestHopRedelivered(Headers(new List<object?> { Table(("redelivered", "true")) }))); // text, not the flag
+    }
+
+    [Fact]
     public void Other_headers_are_kept()
     {
         var properties = new MessageProperties { Headers = Table(("app", "value")) };

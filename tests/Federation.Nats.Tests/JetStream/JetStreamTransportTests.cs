@@ -1,5 +1,6 @@
 using System.Text;
 using System.Threading.Channels;
+using Federation.Core.Hops;
 using Federation.Core.Transport;
 using Federation.Nats.JetStream;
 using Federation.Nats.Transport;
@@ -197,6 +198,33 @@ public sealed class JetStreamTransportTests : IAsyncLifetime
         lock (drops)
         {
             Assert.Equal(["downstream_duplicate"], drops); // a producer's id, so the drop is reported as for any producer id
+        }
+    }
+
+    [Fact]
+    public async Task A_redelivery_of_a_producers_id_is_dropped_by_the_stream_without_being_reported_as_a_possible_loss()
+    {
+        // After a fault the upstream redelivers what the link had not acknowledged, flagged redelivered (the newest trail
+        // hop says so): the stream already holds it, and a warning that messages were lost after every fault would be false.
+        var downstream = await _transport.ConnectAsync(new ConnectionRequest($"{_server.Url}?cluster-name=D&jetstream=true", "Federation supervisor"), CancellationToken.None);
+        await using var _ = downstream;
+        var drops = new List<string>();
+        var options = new PublisherOptions(Confirms: true) { Dropped = (reason, count, cause) => { lock (drops) { drops.Add(reason); } } };
+        await using var publisher = await downstream.OpenPublisherAsync(options, CancellationToken.None);
+        MessageProperties Delivered(bool redelivered) => new()
+        {
+            MessageId = "order-11",
+            Headers = HopRules.PrependReceivedFrom(null, new ReceivedFromEntry("amqp://up", "orders", redelivered, "U", "/")),
+        };
+
+        await publisher.PublishAsync("redelivered", "a", Delivered(redelivered: false), "one"u8.ToArray(), CancellationToken.None);
+        await publisher.PublishAsync("redelivered", "a", Delivered(redelivered: true), "one"u8.ToArray(), CancellationToken.None);
+        await publisher.PublishAsync("redelivered", "a", Delivered(redelivered: false), "one"u8.ToArray(), CancellationToken.None);
+
+        Assert.Equal(["one"], await JetStreamTestKit.ReadAllTextAsync(_server, "federation-redelivered"));
+        lock (drops)
+        {
+            Assert.Equal(["downstream_duplicate"], drops); // only the third: not flagged, so it may be another message reusing the id
         }
     }
 

@@ -85,7 +85,7 @@ internal static class AmqpSubjectHeaders
         null => string.Empty,
         byte[] bytes => Encoding.UTF8.GetString(bytes),
         // AMQP's byte array field type ('x', as amqplib writes a Buffer): its bytes as text, like a long string's.
-        BinaryTableValue binary => Encoding.UTF8.GetString(binary.Bytes.ToArray()),
+        BinaryTableValue binary => Encoding.UTF8.GetString(binary.Bytes),
         string text => text,
         bool flag => flag ? "true" : "false",
         AmqpTimestamp timestamp => timestamp.UnixTime.ToString(CultureInfo.InvariantCulture),

@@ -36,7 +36,6 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
     // Longest field kept from an announcement: it comes from the wire.
     private const int MaxFieldLength = 256;
 
-    private readonly Lock _gate = new();
     /// <summary>
     /// Most other runs tracked at once. A cluster has a handful of instances; anything that can publish on the subject can
     /// announce made-up ones, and each tracked one costs memory, possibly a warning and a line in the health report.
@@ -46,11 +45,12 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
     // The health report names this many problems and counts the rest.
     private const int ProblemsDescribed = 5;
 
+    private readonly Lock _gate = new();
     private readonly Dictionary<string, Peer> _peers = new(StringComparer.Ordinal);
 
-    // Guarded by _gate: announcements of runs ignored because MaxPeers others were tracked, in this overflow episode.
+    // Guarded by _gate: announcements of runs ignored because MaxPeers others were tracked, in this overflow episode (an
+    // episode lasts while it is above zero).
     private long _ignored;
-    private bool _overflowing;
     private readonly string _run = Guid.NewGuid().ToString("N");
     private long _sequence;
     private long _copiesHeard;
@@ -78,7 +78,7 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
                     described.Add($"And {problems.Count - ProblemsDescribed} more instances with a problem.");
                 }
 
-                if (_overflowing)
+                if (_ignored > 0)
                 {
                     described.Add($"More than {MaxPeers} other instances announce themselves in cluster '{cluster}': {_ignored} announcement(s) of the others were ignored.");
                 }
@@ -121,10 +121,8 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
             {
                 if (_peers.Count >= MaxPeers)
                 {
-                    _ignored++;
-                    if (!_overflowing)
+                    if (_ignored++ == 0)
                     {
-                        _overflowing = true;
                         CollectiveLog.RollCallOverflow(logger, cluster, instance, MaxPeers, subject);
                     }
 
@@ -183,10 +181,9 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
             }
 
             // The flood has stopped (or the cluster shrank): new runs are tracked again.
-            if (_overflowing && _peers.Count < MaxPeers)
+            if (_ignored > 0 && _peers.Count < MaxPeers)
             {
                 CollectiveLog.RollCallOverflowEnded(logger, cluster, instance, MaxPeers, _ignored);
-                _overflowing = false;
                 _ignored = 0;
             }
         }

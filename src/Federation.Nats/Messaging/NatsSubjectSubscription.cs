@@ -64,7 +64,6 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
     private TaskCompletionSource? _idle;
     private TaskCompletionSource? _room;
     private int _disposed;
-    private int _unsubscribed;
     private long _handlerErrors;
 
     public NatsSubjectSubscription(NatsSubjectConnection owner, NatsConnection nats, string subject, string? queueGroup, SubjectMessageHandler handler, MessageDropHandler? dropped)
@@ -142,7 +141,9 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _owner.Forget(this);
-            await UnsubscribeAsync().ConfigureAwait(false);
+
+            // After a drain too: the drain only unsubscribed the client's side, and this releases it (both are idempotent).
+            await _nats.DisposeAsync().ConfigureAwait(false);
         }
 
         CancelQuietly();
@@ -153,8 +154,6 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
         }
     }
 
-    private ValueTask UnsubscribeAsync() => Interlocked.Exchange(ref _unsubscribed, 1) == 0 ? _nats.DisposeAsync() : ValueTask.CompletedTask;
-
     /// <summary>
     /// Sends UNSUB and keeps taking messages until a PING/PONG round trip shows that the server has read it (the client's
     /// drain). A plain unsubscribe forgets the subscription at once, so the messages the server sent before it read the
@@ -162,11 +161,6 @@ internal sealed class NatsSubjectSubscription : ISubjectSubscription
     /// </summary>
     private async ValueTask UnsubscribeForDrainAsync(CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref _unsubscribed, 1) != 0)
-        {
-            return;
-        }
-
         try
         {
             // At most NatsOpts.DrainPingTimeout; the token can only shorten it. Either way the client forgets the subscription.

@@ -27,17 +27,13 @@ public sealed class NatsSubjectDrainTests
         await using var publisher = await transport.ConnectAsync(new SubjectConnectionRequest(uri, "publisher"), timeout.Token);
         long handled = 0;
         long dropped = 0;
-        var slow = true;
+        using var published = new ManualResetEventSlim();
         var subscription = await subscriber.SubscribeAsync("drain.test", null, (_, _) =>
         {
-            // Until the drain starts the handler holds the client's read loop (it is called inline), so the messages the
-            // server sends pile up on the way (socket buffers, the server's buffer for this client): they are all sent
-            // before the server reads the UNSUB.
-            if (Volatile.Read(ref slow))
-            {
-                Thread.Sleep(1);
-            }
-
+            // Until every message is published the handler holds the client's read loop (it is called inline), so the
+            // messages the server sends pile up on the way (socket buffers, the server's buffer for this client): they are
+            // all sent before the server reads the UNSUB.
+            published.Wait(timeout.Token);
             Interlocked.Increment(ref handled);
             return ValueTask.CompletedTask;
         }, (_, count, _) => Interlocked.Add(ref dropped, count), timeout.Token);
@@ -54,7 +50,7 @@ public sealed class NatsSubjectDrainTests
             await publisher.FlushAsync(timeout.Token);
         });
         await publishing;
-        Volatile.Write(ref slow, false);
+        published.Set();
         await subscription.DrainAsync(timeout.Token);
 
         var sent = await MessagesSentToAsync(server.MonitorPort, name);

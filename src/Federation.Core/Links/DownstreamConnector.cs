@@ -389,7 +389,7 @@ internal sealed class DownstreamConnector
         // Said at warning with the broker's or the client's reason: every link stops at once and says only that it lost its
         // lease or connection, so without this line nobody could tell why the whole downstream session went.
         var uri = UriRedaction.Redact(_session.Connection.DisplayUri);
-        Log.DownstreamLost(_logger, uri, cause is null ? "the connection closed" : FailureEpisode.Describe(cause));
+        Log.DownstreamLost(_logger, uri, cause is null ? "the connection closed" : FailureEpisode.Describe(cause).TrimEnd('.')); // the message adds its own period
 
         // A session that stayed up a while ends the failure episode and gets the immediate retry; one lost right away
         // continues both, so a downstream that accepts and then drops every connection is not retried in a hot loop.

@@ -1,9 +1,10 @@
 // Fault-soak consumer (benchmarks/fault-soak): node soak-consume-amqp.mjs URL EXCHANGE QUEUE OUT
-// Declares EXCHANGE (topic, durable) and the durable QUEUE bound with '#', consumes with manual acks; every delivery is
+// EXCHANGE may be a comma-separated list (the queue is bound to each). Declares EXCHANGE (topic, durable) and the durable QUEUE bound with '#', consumes with manual acks; every delivery is
 // appended to OUT as "SEQ REDELIVERED(0/1)" before it is acknowledged. Reconnects forever. SIGTERM: exit.
 import amqp from "amqplib";
 import fs from "node:fs";
-const [url, exchange, queue, out] = process.argv.slice(2);
+const [url, exchangeList, queue, out] = process.argv.slice(2);
+const exchanges = exchangeList.split(",");
 const fd = fs.openSync(out, "a");
 let received = 0;
 process.on("SIGTERM", () => { console.log(`done received=${received}`); process.exit(0); });
@@ -15,9 +16,11 @@ for (;;) {
     const closed = new Promise((resolve) => { connection.on("close", resolve); connection.on("error", () => {}); });
     const channel = await connection.createChannel();
     channel.on("error", () => {});
-    await channel.assertExchange(exchange, "topic", { durable: true });
     await channel.assertQueue(queue, { durable: true });
-    await channel.bindQueue(queue, exchange, "#");
+    for (const exchange of exchanges) {
+      await channel.assertExchange(exchange, "topic", { durable: true });
+      await channel.bindQueue(queue, exchange, "#");
+    }
     await channel.prefetch(1000);
     let pending = [], last = null;
     const flush = () => {

@@ -1,10 +1,12 @@
 // Fault-soak publisher (benchmarks/fault-soak): node soak-publish-amqp.mjs URL EXCHANGE RATE OUT; MSGID=1 sets message-id m<seq>
+// EXCHANGE may be a comma-separated list: message SEQ goes to the (SEQ mod count)th exchange.
 // Publishes persistent messages (body = sequence number; no message-id unless MSGID is set) on a confirm channel in batches of 20;
 // a confirmed batch is appended to OUT as "c SEQ" lines, an unconfirmed one (connection lost) as "u SEQ".
 // Never republishes. Reconnects forever. SIGTERM: finish the batch in flight, then exit.
 import amqp from "amqplib";
 import fs from "node:fs";
-const [url, exchange, rateText, out] = process.argv.slice(2);
+const [url, exchangeList, rateText, out] = process.argv.slice(2);
+const exchanges = exchangeList.split(",");
 const rate = Number(rateText), batch = 20;
 let seq = 0, stopping = false, confirmed = 0, uncertain = 0;
 process.on("SIGTERM", () => { stopping = true; });
@@ -19,12 +21,12 @@ while (!stopping) {
     connection.on("error", () => {});
     const channel = await connection.createConfirmChannel();
     channel.on("error", () => {});
-    await channel.assertExchange(exchange, "topic", { durable: true });
+    for (const exchange of exchanges) await channel.assertExchange(exchange, "topic", { durable: true });
     let pacedFrom = Date.now(), pacedCount = 0;
     while (!stopping) {
       const first = seq;
       for (let i = 0; i < batch; i++, seq++) {
-        channel.publish(exchange, "orders.created", Buffer.from(String(seq)), { persistent: true, contentType: "text/plain", ...(process.env.MSGID ? { messageId: `m${seq}` } : {}) });
+        channel.publish(exchanges[seq % exchanges.length], "orders.created", Buffer.from(String(seq)), { persistent: true, contentType: "text/plain", ...(process.env.MSGID ? { messageId: `m${seq}` } : {}) });
       }
       try {
         await Promise.race([channel.waitForConfirms(), sleep(60000).then(() => { throw new Error("confirm timeout"); })]);

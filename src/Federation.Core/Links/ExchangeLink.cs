@@ -165,6 +165,21 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 };
             }
 
+            // Standing by (it did not ask for the lease: placement puts the link on another instance) while the holder the
+            // heartbeats last named has gone silent and no live instance holds the link: it runs nowhere, as the instance
+            // that asks and is refused shows. Before, this instance showed it waiting, running on the instance placement
+            // puts it on (which was refused the lease), and stayed healthy for the whole pause.
+            else if (status is { State: LinkState.Waiting, LeaseHolder: null } && _lease.Gate?.SilentHolder is { } silent && silent.Instance != _instanceName)
+            {
+                status = status with
+                {
+                    State = LinkState.Error,
+                    RunningOn = silent.Instance,
+                    Error = $"its lease is held by instance '{silent.Instance}', which has not been heard from since {silent.LastHeard.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'} (paused, cut off, or gone while its connection lingers), as its last heartbeats said, and no live instance holds it, so it runs nowhere; another instance takes the link over once the downstream frees the lease (on AMQP when it gives the holder's connection up for missed heartbeats; on NATS when the lease's key expires): {status.Waiting}",
+                    Waiting = null,
+                };
+            }
+
             return _counters.DropsByReason is { } dropped ? status with { DroppedMessages = dropped } : status;
         }
     }

@@ -16,8 +16,9 @@ internal sealed class InstanceRoster
     private readonly Dictionary<string, Member> _members = new(StringComparer.Ordinal);
 
     // Instances that were live and fell silent without saying they leave (paused, cut off, killed while their connection
-    // lingers), with when they were last heard; forgotten when heard again or when they say they leave.
-    private readonly Dictionary<string, DateTimeOffset> _silent = new(StringComparer.Ordinal);
+    // lingers), with when they were last heard and the links their last heartbeat said they held (their leases may still
+    // be theirs: a paused holder's connection lingers); forgotten when heard again or when they say they leave.
+    private readonly Dictionary<string, (DateTimeOffset LastHeard, IReadOnlySet<string>? Holding)> _silent = new(StringComparer.Ordinal);
 
     // Instances forgotten while this instance could not confirm their silence: it had not heard its own heartbeat come
     // back for a whole presence timeout after their last one (its downstream connection frozen or half-open, a partition),
@@ -178,7 +179,7 @@ internal sealed class InstanceRoster
         foreach (var (instance, member) in gone)
         {
             _members.Remove(instance);
-            _silent[instance] = member.LastHeard;
+            _silent[instance] = (member.LastHeard, member.Holding);
             if (ownHeard is { } heard && heard - member.LastHeard <= _timings.LiveFor)
             {
                 _unconfirmed[instance] = member;
@@ -187,7 +188,7 @@ internal sealed class InstanceRoster
 
         while (_silent.Count > SilentKept)
         {
-            _silent.Remove(_silent.MinBy(s => s.Value).Key);
+            _silent.Remove(_silent.MinBy(s => s.Value.LastHeard).Key);
         }
 
         while (_unconfirmed.Count > SilentKept)
@@ -210,7 +211,40 @@ internal sealed class InstanceRoster
             return now - member.LastHeard > _timings.LiveFor ? member.LastHeard : null;
         }
 
-        return _silent.TryGetValue(instance, out var lastHeard) ? lastHeard : null;
+        return _silent.TryGetValue(instance, out var silent) ? silent.LastHeard : null;
+    }
+
+    /// <summary>
+    /// The instance that went silent (see <see cref="SilentSince"/>) whose last heartbeat said it held
+    /// <paramref name="linkId"/>'s lease, with when it was last heard (the latest, should several have said so); null when
+    /// none did, or when a live instance says it holds the link now. Its lease may still be its own (a paused holder's
+    /// connection lingers until the broker gives it up), and then the link runs nowhere.
+    /// </summary>
+    public (string Instance, DateTimeOffset LastHeard)? SilentHolderOf(string linkId, DateTimeOffset now)
+    {
+        if (HoldersOf(linkId, now).Count > 0)
+        {
+            return null;
+        }
+
+        (string Instance, DateTimeOffset LastHeard)? found = null;
+        foreach (var (instance, member) in _members)
+        {
+            if (now - member.LastHeard > _timings.LiveFor && member.Holding?.Contains(linkId) == true && (found is null || member.LastHeard > found.Value.LastHeard))
+            {
+                found = (instance, member.LastHeard);
+            }
+        }
+
+        foreach (var (instance, silent) in _silent)
+        {
+            if (silent.Holding?.Contains(linkId) == true && (found is null || silent.LastHeard > found.Value.LastHeard))
+            {
+                found = (instance, silent.LastHeard);
+            }
+        }
+
+        return found;
     }
 
     /// <summary>The live instances, by name.</summary>

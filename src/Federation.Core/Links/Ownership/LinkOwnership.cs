@@ -107,6 +107,15 @@ internal sealed partial class LinkOwnership
         }
     }
 
+    /// <summary>The silent instance whose last heartbeat said it held <paramref name="linkId"/>, while no live one does (see <see cref="InstanceRoster.SilentHolderOf"/>).</summary>
+    public (string Instance, DateTimeOffset LastHeard)? SilentHolderOf(string linkId)
+    {
+        lock (_sync)
+        {
+            return _roster.SilentHolderOf(linkId, _time.GetUtcNow());
+        }
+    }
+
     /// <summary>
     /// The other live instances that have the link of <paramref name="definition"/> (see <see cref="OthersRunning"/>) with an
     /// upstream of the same name that reaches a broker of <paramref name="definition"/> with the same kind of upstream queue

@@ -268,6 +268,12 @@ internal sealed class LinkPlacementGate : IDisposable
     public DateTimeOffset? SilentSince(string instance) => _owner.SilentSince(instance);
 
     /// <summary>
+    /// The instance that went silent while its heartbeats said it held this link, and when it was last heard, while no live
+    /// instance says it holds the link: the link then runs nowhere, whoever this instance stands by for.
+    /// </summary>
+    public (string Instance, DateTimeOffset LastHeard)? SilentHolder => _owner.SilentHolderOf(LinkId);
+
+    /// <summary>
     /// Whether another live instance has this link, as its heartbeats say (it holds it, waits or stands by for it), so that
     /// giving the link up may let it run elsewhere. An instance with another configuration does not count: given up for
     /// it, the link would run nowhere.

@@ -55,14 +55,24 @@ internal sealed class InstanceCluster : IAsyncDisposable
     /// <param name="loggerFactory">Where the instance logs; null logs nowhere.</param>
     public async Task StartAsync(string instance, string pattern = "^fed", string upstreamBroker = "U", Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
-        var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") } }
-            .Upstream("u", upstreamBroker, u => u.Exchange = "upstream")
-            .Policy("fed", pattern, upstream: "u");
-        _ownership?.Invoke(options.Ownership);
+        var options = OptionsOf(instance, pattern, upstreamBroker);
         var transport = new CrashableTransport(_bed.Transport, Census, instance);
         var engine = new FederationEngine(options, [transport], loggerFactory, timeProvider: Time);
         _live.Add(instance, (engine, transport));
         await engine.StartAsync(CancellationToken.None);
+    }
+
+    /// <summary>A reload of one instance's configuration with another policy pattern (the others keep theirs).</summary>
+    public Task ReloadAsync(string instance, string pattern, string upstreamBroker = "U") =>
+        _live[instance].Engine.UpdateAsync(OptionsOf(instance, pattern, upstreamBroker), CancellationToken.None);
+
+    private FederationOptions OptionsOf(string instance, string pattern, string upstreamBroker)
+    {
+        var options = new FederationOptions { InstanceName = instance, Downstream = { Uri = Testbed.Uri("D") } }
+            .Upstream("u", upstreamBroker, u => u.Exchange = "upstream")
+            .Policy("fed", pattern, upstream: "u");
+        _ownership?.Invoke(options.Ownership);
+        return options;
     }
 
     /// <summary>As kill -9: every connection of the instance drops at once, and it never comes back under this engine.</summary>

@@ -14,14 +14,7 @@ public sealed class HandBackAfterReloadTests : IAsyncLifetime
 
     private readonly InstanceCluster _cluster = new(Links);
 
-    public async Task InitializeAsync()
-    {
-        await _cluster.DeclareExchangesAsync();
-        await _cluster.StartAsync("host-a");
-        await _cluster.StartAsync("host-b");
-        await _cluster.StartAsync("host-c");
-        await _cluster.AdvanceUntilAsync(() => _cluster.Spread(slack: 0), TimeSpan.FromSeconds(60), _cluster.Describe);
-    }
+    public Task InitializeAsync() => _cluster.StartSpreadAsync("host-a", "host-b", "host-c");
 
     public async Task DisposeAsync() => await _cluster.DisposeAsync();
 

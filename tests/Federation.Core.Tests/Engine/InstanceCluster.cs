@@ -49,6 +49,18 @@ internal sealed class InstanceCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>Declares the federated exchanges, starts <paramref name="instances"/> in order and waits until the links are spread evenly.</summary>
+    public async Task StartSpreadAsync(params string[] instances)
+    {
+        await DeclareExchangesAsync();
+        foreach (var instance in instances)
+        {
+            await StartAsync(instance);
+        }
+
+        await AdvanceUntilAsync(() => Spread(slack: 0), TimeSpan.FromSeconds(60), Describe);
+    }
+
     /// <param name="instance">The instance name.</param>
     /// <param name="pattern">The policy pattern of this instance's configuration: by default every federated exchange.</param>
     /// <param name="upstreamBroker">The broker this instance's upstream names: another than U gives it links that fail.</param>

@@ -23,6 +23,7 @@ public sealed class FederatedClient : IAsyncDisposable
     private readonly SemaphoreSlim _inboxGate = new(1, 1);
     private ISubjectSubscription? _inbox;
     private bool _disposed;
+    private long _lateReplies;
 
     /// <summary>Creates a client on a connection to the federation.</summary>
     /// <param name="federation">The connection to the federation's server.</param>
@@ -121,10 +122,18 @@ public sealed class FederatedClient : IAsyncDisposable
         }
         finally
         {
-            // Replies that come later are dropped, as they were when each request unsubscribed at the end.
+            // Replies that come later are dropped (counted in LateReplies), as they were when each request unsubscribed at the end.
             _pending.TryRemove(requestId, out _);
         }
     }
+
+    /// <summary>
+    /// Replies that reached the client's inbox after their request had returned (its timeout passed, its expected replies
+    /// had arrived, or it was cancelled), or for a request this client never sent; they are dropped. A count that keeps
+    /// growing says that the requests' <see cref="FederatedRequest.Timeout"/> is shorter than the collectives take to answer,
+    /// or that <see cref="FederatedRequest.ExpectedReplies"/> is lower than the number of nodes that answer.
+    /// </summary>
+    public long LateReplies => Interlocked.Read(ref _lateReplies);
 
     /// <summary>Unsubscribes the client's reply inbox. Requests afterwards throw <see cref="ObjectDisposedException"/>; the connection stays open.</summary>
     public async ValueTask DisposeAsync()
@@ -188,7 +197,13 @@ public sealed class FederatedClient : IAsyncDisposable
             return ValueTask.CompletedTask;
         }
 
-        return _pending.TryGetValue(token, out var gathered) ? gathered.AddAsync(reply, cancellationToken) : ValueTask.CompletedTask;
+        if (_pending.TryGetValue(token, out var gathered))
+        {
+            return gathered.AddAsync(reply, cancellationToken);
+        }
+
+        Interlocked.Increment(ref _lateReplies);
+        return ValueTask.CompletedTask;
     }
 
     private string DescribeUnserved(List<string> clusters) => string.Join(

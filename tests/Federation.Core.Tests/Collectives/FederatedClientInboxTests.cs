@@ -47,6 +47,36 @@ public sealed class FederatedClientInboxTests
     }
 
     [Fact]
+    public async Task A_reply_after_its_request_returned_is_dropped_and_counted_as_late()
+    {
+        await using var testbed = new CollectivesTestbed();
+        await testbed.StartBrokerAsync("london", "fed", "london");
+        var slow = await testbed.ConnectAsync("london", "slow node");
+        var requestReturned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await slow.SubscribeAsync("mcollective.node.slow", null, async (request, token) =>
+        {
+            // Answers only once the client has given up on the request, so the reply is late by construction.
+            await requestReturned.Task.WaitAsync(token);
+            await slow.ReplyAsync(request, Encoding.UTF8.GetBytes("too late"), null, token);
+        }, CancellationToken.None);
+        await using var client = await testbed.ClientAsync("fed");
+
+        var result = await client.RequestAsync(Ping("mcollective.node.slow", 1) with { Timeout = TimeSpan.FromMilliseconds(200) }, CancellationToken.None);
+        Assert.False(result.Completed);
+        Assert.Empty(result.Replies);
+        Assert.Equal(0, client.LateReplies);
+
+        requestReturned.SetResult();
+        await CollectivesTestbed.WaitUntilAsync(() => client.LateReplies == 1, "the late reply is counted");
+
+        // The next request is not disturbed by the late one: its own reply, nothing else.
+        await testbed.StartNodesAsync("london", "mcollective", "web1");
+        var next = await client.RequestAsync(Ping("mcollective.node.web1", 1), CancellationToken.None);
+        Assert.Equal(Web1, next.Replies.Select(CollectivesTestbed.Text));
+        Assert.Equal(1, client.LateReplies);
+    }
+
+    [Fact]
     public async Task A_node_that_replies_in_a_loop_fills_the_request_up_to_MaxReplies_and_the_rest_is_counted_not_kept()
     {
         await using var testbed = new CollectivesTestbed();

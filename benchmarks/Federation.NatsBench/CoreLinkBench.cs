@@ -23,6 +23,9 @@ internal static class CoreLinkBench
     /// <summary>The same, writing a one-hop trail header as every link must.</summary>
     public const string FloorTrailName = "floor: forwarder + trail header";
 
+    /// <summary>Unmeasured saturated runs of every path, at the measured size, before the first round.</summary>
+    private const int WarmUpRuns = 2;
+
     public static async Task<(IReadOnlyList<PathRuns> Saturated, IReadOnlyList<PathRuns> Paced)> RunAsync(BenchOptions o, ProcessCpu cpu, CancellationToken token)
     {
         Console.WriteLine($"(a) core forwarding hub -> leaf: {o.Messages} x {o.Size} B saturated (at most {o.Window} in flight), " +
@@ -49,10 +52,16 @@ internal static class CoreLinkBench
         var saturated = paths.Select(p => new PathRuns(p.Name)).ToArray();
         var paced = paths.Select(p => new PathRuns(p.Name)).ToArray();
 
-        // Warm-up of each path (JIT, connections, interest) outside the measurement.
-        foreach (var (name, subject) in paths)
+        // Warm-up of each path (JIT, connections, interest, buffers) outside the measurement: two full-size runs per path.
+        // With 20,000 messages per path the first measured round ran every in-process path (the load generator included,
+        // so the reference too) at a third to a half of the later rounds' rate: tiered compilation was still promoting
+        // the hot methods (7 Dec 2026, results/nats-core-7dec-evening.txt and the runs before it).
+        for (var warmUp = 0; warmUp < WarmUpRuns; warmUp++)
         {
-            await Forwarding.MeasureAsync(name, o.HubUrl, o.LeafUrl, subject, Math.Min(o.Messages, 20_000), o.Size, o.Window, null, cpu, token);
+            foreach (var (name, subject) in paths)
+            {
+                await Forwarding.MeasureAsync(name, o.HubUrl, o.LeafUrl, subject, o.Messages, o.Size, o.Window, null, cpu, token);
+            }
         }
 
         for (var round = 0; round < o.Rounds; round++)

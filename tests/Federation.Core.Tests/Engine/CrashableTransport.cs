@@ -15,6 +15,8 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
     private volatile bool _crashed;
     private volatile bool _silenced;
     private volatile string? _unreachable;
+    private volatile bool _lagging;
+    private volatile SentHeartbeat? _lastHeartbeat;
 
     public IReadOnlyCollection<string> Schemes => inner.Schemes;
 
@@ -55,6 +57,39 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
     /// <summary>Whether <see cref="Silence"/> was called.</summary>
     public bool Silenced => _silenced;
 
+    /// <summary>
+    /// From now on until <see cref="CatchUpHeartbeats"/>, every heartbeat says what the last one before said (which links
+    /// the instance holds, waits for...): the others hear it live, and its claims lag its links as a heartbeat that lags a
+    /// release by up to one interval does, for as long as the test needs.
+    /// </summary>
+    public void LagHeartbeats() => _lagging = true;
+
+    /// <summary>Heartbeats say what they should again (see <see cref="LagHeartbeats"/>).</summary>
+    public void CatchUpHeartbeats() => _lagging = false;
+
+    /// <summary>
+    /// The heartbeat to publish in place of <paramref name="properties"/>: the last one before <see cref="LagHeartbeats"/>
+    /// while lagging, else itself (remembered). A "leaving" message is never replaced.
+    /// </summary>
+    public MessageProperties Heartbeat(MessageProperties properties, ReadOnlyMemory<byte> body)
+    {
+        if (Federation.Core.Links.Ownership.PresenceMessage.Decode(body.Span, properties.Headers) is not { Leaving: false } message)
+        {
+            return properties;
+        }
+
+        if (_lagging && _lastHeartbeat is { } last)
+        {
+            return last.Properties;
+        }
+
+        _lastHeartbeat = new SentHeartbeat(properties, message);
+        return properties;
+    }
+
+    /// <summary>What the last heartbeat published as it was (not lagged) said; null before the first.</summary>
+    public Federation.Core.Links.Ownership.PresenceMessage? LastHeartbeat => _lastHeartbeat?.Message;
+
     /// <summary>Refuses new connections to <paramref name="broker"/> (a network cut) until called with null; open ones stay.</summary>
     public void Unreachable(string? broker) => _unreachable = broker;
 
@@ -68,6 +103,8 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
             connection.Close(new ConnectionLostException($"{name} lost its connection '{connection.Name}'"));
         }
     }
+
+    private sealed record SentHeartbeat(MessageProperties Properties, Federation.Core.Links.Ownership.PresenceMessage Message);
 
     private sealed class CountedConnection(IBrokerConnection inner, ConsumerCensus census, string owner, CrashableTransport transport) : DelegatingBrokerConnection(inner)
     {
@@ -91,13 +128,26 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
     }
 }
 
-/// <summary>Swallows heartbeats (publishes to a presence exchange) once its transport is silenced.</summary>
+/// <summary>Swallows heartbeats (publishes to a presence exchange) once its transport is silenced, and lags them while it lags them.</summary>
 internal sealed class SilenceablePublisher(IMessagePublisher inner, CrashableTransport transport) : IMessagePublisher
 {
-    public ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
-        transport.Silenced && exchange.StartsWith(Federation.Core.Model.FederationDefinitions.PresenceExchangePrefix, StringComparison.Ordinal)
-            ? ValueTask.CompletedTask
-            : inner.PublishAsync(exchange, routingKey, properties, body, cancellationToken);
+    public ValueTask PublishAsync(string exchange, string routingKey, MessageProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        if (!exchange.StartsWith(Federation.Core.Model.FederationDefinitions.PresenceExchangePrefix, StringComparison.Ordinal))
+        {
+            return inner.PublishAsync(exchange, routingKey, properties, body, cancellationToken);
+        }
+
+        if (transport.Silenced)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        // Beacons (to the exchange all federations share) are no heartbeats: they pass as they are.
+        return exchange == Federation.Core.Links.Ownership.FederationBeacon.Exchange
+            ? inner.PublishAsync(exchange, routingKey, properties, body, cancellationToken)
+            : inner.PublishAsync(exchange, routingKey, transport.Heartbeat(properties, body), body, cancellationToken);
+    }
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }

@@ -6,7 +6,7 @@ namespace Federation.Core.Tests.Engine;
 /// stay 1/3/1 for more than a minute when the instance that took a link back did so by its fallback ask: it still
 /// remembered handing that link to the reloaded instance at start (<c>LinkPlacementGate.HandedTo</c>, never cleared once
 /// the handover succeeded) and read it as a handover never taken, so it never handed the link back to that run. This test
-/// covers the path where the take-back is an ordinary ask, which works; the fallback variant is not reproduced here yet.
+/// covers the path where the take-back is an ordinary ask; <see cref="HandBackAfterFallbackTests"/> the fallback variant.
 /// </summary>
 public sealed class HandBackAfterReloadTests : IAsyncLifetime
 {

@@ -100,6 +100,15 @@ internal sealed class InstanceCluster : IAsyncDisposable
     /// <summary>As a paused process (SIGSTOP): no more heartbeats, while its connections and leases stay.</summary>
     public void Silence(string instance) => _live[instance].Transport.Silence();
 
+    /// <summary>The instance's heartbeats say what they said last, until <see cref="CatchUpHeartbeats"/> (see <see cref="CrashableTransport.LagHeartbeats"/>).</summary>
+    public void LagHeartbeats(string instance) => _live[instance].Transport.LagHeartbeats();
+
+    /// <summary>The instance's heartbeats say what they should again.</summary>
+    public void CatchUpHeartbeats(string instance) => _live[instance].Transport.CatchUpHeartbeats();
+
+    /// <summary>The links the instance's last heartbeat (as it was, not lagged) said it holds; null before the first, or when it did not say.</summary>
+    public IReadOnlySet<string>? HeldAsLastSaid(string instance) => _live[instance].Transport.LastHeartbeat?.Holding;
+
     /// <summary>Loses the instance's connections to the downstream D (a network blip); it connects again.</summary>
     public void LoseDownstream(string instance) => _live[instance].Transport.LoseConnectionsTo("D");
 

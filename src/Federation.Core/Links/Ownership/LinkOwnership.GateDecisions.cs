@@ -176,6 +176,31 @@ internal sealed partial class LinkOwnership
         return true;
     }
 
+    /// <summary>
+    /// The run <paramref name="incarnation"/> of <paramref name="instance"/> says it holds <paramref name="holding"/>: the
+    /// links among them that this instance handed to that run were taken. A fallback ask that brings one of them back later
+    /// (that run let it go: a reload dropped it there) is then no handover left untaken (see
+    /// <see cref="LinkPlacementGate.Acquired"/>), and the link goes to that run again when it asks for it again.
+    /// </summary>
+    /// <remarks>
+    /// Kept until then, the handover read as untaken whenever the fallback ask came while the other run's last heartbeat
+    /// still said it held the link, and the link never went back to that run (black-box run on RabbitMQ, 7 Dec 2026: the
+    /// spread stayed 1/3/1 for more than a minute after a reload gave a host its link back).
+    /// </remarks>
+    private void ForgetTakenHandoversUnderLock(string instance, string incarnation, IReadOnlySet<string> holding)
+    {
+        foreach (var gate in _gates)
+        {
+            if (gate.HandedTo is { } handedTo
+                && string.Equals(handedTo.Instance, instance, StringComparison.Ordinal)
+                && string.Equals(handedTo.Incarnation, incarnation, StringComparison.Ordinal)
+                && holding.Contains(gate.LinkId))
+            {
+                gate.HandedTo = null;
+            }
+        }
+    }
+
     private (string? Preferred, int Rank) Place(LinkPlacementGate gate)
     {
         _placement ??= LinkPlacement.Assign(_gates.Select(g => g.LinkId), _live);

@@ -207,6 +207,11 @@ internal sealed partial class LinkOwnership
                 actions = RosterChangedUnderLock();
             }
 
+            if (holding is { Count: > 0 })
+            {
+                ForgetTakenHandoversUnderLock(instance, incarnation, holding);
+            }
+
             _failingHeard = _roster.AnyFailing();
         }
 

@@ -157,8 +157,14 @@ internal sealed class LinkPlacementGate : IDisposable
     /// </summary>
     internal bool RunFailing { get; set; }
 
+    /// <summary>
+    /// The instance's run this engine last handed the link to, until that run's heartbeats say it holds the link (see
+    /// <see cref="LinkOwnership.Heard"/>) or this engine takes the lease again: a fallback ask that takes it back meanwhile
+    /// finds a handover that was never taken (<see cref="NotTakenBy"/>).
+    /// </summary>
     internal (string Instance, string? Incarnation)? HandedTo { get; set; }
 
+    /// <summary>The instance's run that was handed the link and never took it: the link is not handed to that run again.</summary>
     internal (string Instance, string? Incarnation)? NotTakenBy { get; set; }
 
     /// <summary>Since when another instance's heartbeats say it holds the link while this one does; null while none does.</summary>
@@ -207,7 +213,7 @@ internal sealed class LinkPlacementGate : IDisposable
         {
             if (FallbackTry && HandedTo is { } handedTo)
             {
-                // The instance we handed the link to never took it, so a fallback took it back: no second handover to it.
+                // The run we handed the link to never said it held it, and a fallback took it back: no second handover to it.
                 NotTakenBy = handedTo;
             }
 

@@ -10,7 +10,8 @@ namespace FederationHost.Endpoints;
 /// The health <c>GET /health</c> reports: the exchange federation's check (<see cref="FederationHealthCheck"/>) when the
 /// host runs exchange federation, the broker instances' check (<see cref="FederationBrokerHealthCheck"/>) when it runs
 /// broker instances, and the worse of the two when it runs both. One check alone is reported as it is; with both, the
-/// description has the less healthy one's first, and the broker check's data is under <c>brokers</c>.
+/// description has the less healthy one's first, and the broker check's data is under <c>brokers</c>. A configured broker
+/// instance that is not running (before its start, after its stop) makes the broker part unhealthy.
 /// </summary>
 internal sealed class HostHealth(HostFeatures features, IServiceProvider services)
 {
@@ -29,6 +30,15 @@ internal sealed class HostHealth(HostFeatures features, IServiceProvider service
         if (features.Brokers)
         {
             var brokers = await RunAsync(services.GetRequiredService<FederationBrokerHealthCheck>(), "federation broker", cancellationToken);
+            var running = services.GetRequiredService<FederationBrokerInstances>().GetBrokers().Count;
+            if (running < features.BrokerNames.Count)
+            {
+                // The library's check sees running instances only: one that is not (yet, or any more) running is not serving.
+                brokers = HealthCheckResult.Unhealthy(
+                    $"{features.BrokerNames.Count - running} of {features.BrokerNames.Count} configured federation broker instance(s) not running. {brokers.Description}",
+                    data: brokers.Data);
+            }
+
             results.Add(new HealthCheckResult(
                 brokers.Status, brokers.Description, brokers.Exception,
                 new Dictionary<string, object>(StringComparer.Ordinal) { [BrokersKey] = brokers.Data }));

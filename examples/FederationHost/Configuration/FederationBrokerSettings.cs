@@ -60,7 +60,7 @@ internal static class FederationBrokerSettings
             }
         }
 
-        if (problems.Count > before)
+        if (problems.Count > before || instances.Count == 0)
         {
             return [];
         }

@@ -75,10 +75,11 @@ public static class StatusCommand
                 output.WriteLine(string.Join('\t', Row(link)));
             }
 
-            await WriteBrokersAsync(client, output, cancellationToken).ConfigureAwait(false);
+            var brokers = await WriteBrokersAsync(client, output, cancellationToken).ConfigureAwait(false);
             if (await HealthProblemAsync(client, cancellationToken).ConfigureAwait(false) is { } health)
             {
-                var none = health.Unhealthy && response.Body.GetArrayLength() == 0
+                // A host with broker instances and no link may run no exchange federation at all: it has no downstream to wait for.
+                var none = health.Unhealthy && response.Body.GetArrayLength() == 0 && brokers == 0
                     ? "; no link is known until the host reaches its downstream: links follow the downstream's exchanges"
                     : "";
                 error.WriteLine($"{Name}: {TerminalText.Escape(Flatten(health.Description))}{none}");
@@ -92,12 +93,13 @@ public static class StatusCommand
     /// The broker instances' table (from <c>GET /federation/brokers</c>) after the links', one tab-separated row per
     /// instance under its own header; nothing for a host without instances, or one that does not list them.
     /// </summary>
-    private static async Task WriteBrokersAsync(HostClient client, TextWriter output, CancellationToken cancellationToken)
+    /// <returns>How many instances were listed.</returns>
+    private static async Task<int> WriteBrokersAsync(HostClient client, TextWriter output, CancellationToken cancellationToken)
     {
         var answer = await client.SendAsync(HttpMethod.Get, "federation/brokers", _ => { }, cancellationToken).ConfigureAwait(false);
         if (answer is not { Status: HttpStatusCode.OK, Body: { ValueKind: JsonValueKind.Array } brokers } || brokers.GetArrayLength() == 0)
         {
-            return;
+            return 0;
         }
 
         output.WriteLine($"Listing federation broker instances on {client.BaseAddress} ...");
@@ -106,6 +108,8 @@ public static class StatusCommand
         {
             output.WriteLine(string.Join('\t', BrokerColumns.Select(column => Field(broker, column))));
         }
+
+        return brokers.GetArrayLength();
     }
 
     /// <summary>

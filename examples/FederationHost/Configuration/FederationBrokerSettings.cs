@@ -24,6 +24,9 @@ internal static class FederationBrokerSettings
     /// <summary>The keys that hold server URIs.</summary>
     public static readonly IReadOnlyList<string> UriKeys = [nameof(FederationBrokerOptions.FederationUri), nameof(FederationBrokerOptions.CollectiveUri)];
 
+    // Stands for the library's default instance name during a check; defaults are unique, so it is never a duplicate.
+    private const string UnsetInstanceName = "(default) ";
+
     private const string InstanceExample = "{ \"ClusterName\": \"london\", \"FederationUri\": \"nats://fed:4222\", \"CollectiveUri\": \"nats://london:4222\" }";
 
     /// <summary>Whether the configuration has a <c>FederationBrokers</c> section (a key or a value under the name).</summary>
@@ -74,7 +77,11 @@ internal static class FederationBrokerSettings
     /// Registers the instances <paramref name="names"/> of the section (already checked by <see cref="Read"/>) with the
     /// host's subject transports, and the servers <c>memory://</c> URIs name when <paramref name="createInMemoryServers"/>.
     /// </summary>
-    public static void Register(IServiceCollection services, IConfiguration configuration, IReadOnlyList<string> names, bool createInMemoryServers)
+    public static void Register(IServiceCollection services, IConfiguration configuration, IReadOnlyList<string> names, bool createInMemoryServers) =>
+        Register(services, configuration, names, createInMemoryServers, configure: null);
+
+    private static void Register(
+        IServiceCollection services, IConfiguration configuration, IReadOnlyList<string> names, bool createInMemoryServers, Func<string, Action<FederationBrokerOptions>>? configure)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
@@ -91,7 +98,7 @@ internal static class FederationBrokerSettings
         var section = configuration.GetSection(SectionName);
         foreach (var name in names)
         {
-            services.AddFederationBroker(section.GetSection(name));
+            services.AddFederationBroker(section.GetSection(name), configure?.Invoke(name));
         }
 
         services.AddSingleton<FederationBrokerHealthCheck>();
@@ -107,7 +114,9 @@ internal static class FederationBrokerSettings
     {
         var services = new ServiceCollection();
         var names = instances.Select(i => i.Key).ToList();
-        Register(services, configuration, names, CreatesInMemoryServers(configuration));
+        // An instance without InstanceName gets the library's default, <machine>-<name>-<pid>, with -2, -3... for each
+        // further default of that name in the process: a check that took one would make the running instance "-2".
+        Register(services, configuration, names, CreatesInMemoryServers(configuration), name => options => options.InstanceName ??= UnsetInstanceName + name);
         var provider = services.BuildServiceProvider();
         try
         {
@@ -147,7 +156,8 @@ internal static class FederationBrokerSettings
     // metrics); in one host's configuration that is a mistake to refuse before anything starts.
     private static void RejectSharedInstanceNames(IReadOnlyList<(string Name, FederationBrokerOptions Options)> instances, ICollection<string> problems)
     {
-        foreach (var group in instances.GroupBy(i => (i.Options.ClusterName, i.Options.InstanceName)).Where(g => g.Count() > 1))
+        var named = instances.Where(i => i.Options.InstanceName?.StartsWith(UnsetInstanceName, StringComparison.Ordinal) != true);
+        foreach (var group in named.GroupBy(i => (i.Options.ClusterName, i.Options.InstanceName)).Where(g => g.Count() > 1))
         {
             var first = group.First().Name;
             foreach (var (name, options) in group.Skip(1))

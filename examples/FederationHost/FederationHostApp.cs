@@ -25,8 +25,9 @@ namespace FederationHost;
 
 /// <summary>
 /// The composition of the federation agent, shared by <c>Program</c> and the tests: configuration (appsettings.json
-/// with reload, environment variables, command line), federation from the <c>Federation</c> section, transports, the
-/// loopback-only HTTP listener and the endpoints.
+/// with reload, environment variables, command line), exchange federation from the <c>Federation</c> section, Federation
+/// of Collectives broker instances from the <c>FederationBrokers</c> section (either or both, see <see cref="HostFeatures"/>),
+/// transports, the loopback-only HTTP listener and the endpoints.
 /// </summary>
 public static partial class FederationHostApp
 {
@@ -37,8 +38,8 @@ public static partial class FederationHostApp
     /// <param name="args">Command-line arguments (<c>--Federation:Downstream:uri=...</c>, <c>--Host:Url=...</c>).</param>
     /// <param name="extra">Adds or replaces configuration sources after the defaults (tests use it to start from a clean slate).</param>
     /// <exception cref="HostConfigurationException">
-    /// A settings file cannot be read, or the <c>Host</c> or <c>Downstream</c> section is unusable, for example a
-    /// non-loopback <c>Host:Url</c> or an unknown key; every problem is listed.
+    /// A settings file cannot be read, or the <c>Host</c>, <c>Downstream</c>, <c>Telemetry</c> or <c>FederationBrokers</c>
+    /// section is unusable, for example a non-loopback <c>Host:Url</c> or an unknown key; every problem is listed.
     /// </exception>
     public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? extra = null)
     {

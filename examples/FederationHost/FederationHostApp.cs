@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Net;
+using Federation.Core;
 using Federation.Core.Hosting;
 using Federation.Core.InMemory;
 using Federation.Core.Model;
@@ -15,6 +16,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
@@ -23,8 +25,9 @@ namespace FederationHost;
 
 /// <summary>
 /// The composition of the federation agent, shared by <c>Program</c> and the tests: configuration (appsettings.json
-/// with reload, environment variables, command line), federation from the <c>Federation</c> section, transports, the
-/// loopback-only HTTP listener and the endpoints.
+/// with reload, environment variables, command line), exchange federation from the <c>Federation</c> section, Federation
+/// of Collectives broker instances from the <c>FederationBrokers</c> section (either or both, see <see cref="HostFeatures"/>),
+/// transports, the loopback-only HTTP listener and the endpoints.
 /// </summary>
 public static partial class FederationHostApp
 {
@@ -35,8 +38,8 @@ public static partial class FederationHostApp
     /// <param name="args">Command-line arguments (<c>--Federation:Downstream:uri=...</c>, <c>--Host:Url=...</c>).</param>
     /// <param name="extra">Adds or replaces configuration sources after the defaults (tests use it to start from a clean slate).</param>
     /// <exception cref="HostConfigurationException">
-    /// A settings file cannot be read, or the <c>Host</c> or <c>Downstream</c> section is unusable, for example a
-    /// non-loopback <c>Host:Url</c> or an unknown key; every problem is listed.
+    /// A settings file cannot be read, or the <c>Host</c>, <c>Downstream</c>, <c>Telemetry</c> or <c>FederationBrokers</c>
+    /// section is unusable, for example a non-loopback <c>Host:Url</c> or an unknown key; every problem is listed.
     /// </exception>
     public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? extra = null)
     {
@@ -82,6 +85,7 @@ public static partial class FederationHostApp
         var settings = HostSettings.Read(builder.Configuration, problems);
         problems.AddRange(DownstreamAlias.Check(builder.Configuration));
         var telemetry = TelemetrySettings.Read(builder.Configuration, problems);
+        var brokers = FederationBrokerSettings.Read(builder.Configuration, problems);
         if (settings is null || telemetry is null || problems.Count > 0)
         {
             // Every problem at once, as `validate` lists them: the Federation section's too, which the library would check
@@ -93,6 +97,56 @@ public static partial class FederationHostApp
 
         ConfigureListener(builder.WebHost, settings);
 
+        var features = new HostFeatures(HostFeatures.ExchangeFederationConfigured(builder.Configuration), brokers);
+        if (features.ExchangeFederation)
+        {
+            AddExchangeFederation(builder, settings);
+        }
+        else
+        {
+            // Only broker instances: the link endpoints, the status page and `status` show an empty list, not a missing downstream.
+            builder.Services.AddSingleton<IFederationStatus, NoExchangeFederation>();
+        }
+
+        if (features.Brokers)
+        {
+            FederationBrokerSettings.Register(builder.Services, builder.Configuration, brokers, settings.CreateInMemoryBrokers);
+        }
+
+        builder.Services.AddSingleton(features);
+        // Registered by AddFederationBroker too (once); here also for a host without instances, whose broker list is empty.
+        builder.Services.TryAddSingleton<FederationBrokerInstances>();
+        builder.Services.AddSingleton<HostHealth>();
+        builder.Services.AddSingleton(sp => new BrokerSettingsReload(
+            builder.Configuration, features, sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(BrokerSettingsReload).FullName!)));
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(sp => new HostSettingsReload(
+            builder.Configuration, sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HostSettingsReload).FullName!)));
+        builder.Services.AddSingleton(refusedChanges);
+        builder.Services.AddSingleton(sp => new MeterAggregator(settings.MeterNames, sp.GetService<IMeterFactory>()));
+        builder.Services.AddHostTelemetry(settings, telemetry);
+
+        var app = builder.Build();
+
+        // Created now, before the engine's instruments exist, so no measurement is missed.
+        _ = app.Services.GetRequiredService<MeterAggregator>();
+        // Watching from the start, so that a mistake saved into the Host section while the host runs is reported then.
+        _ = app.Services.GetRequiredService<HostSettingsReload>();
+        _ = app.Services.GetRequiredService<BrokerSettingsReload>();
+        refusedChanges.LogTo(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RefusedFileChanges).FullName!));
+        app.UseBrowserRequestGuard(settings);
+        app.MapFederationEndpoints();
+        app.Lifetime.ApplicationStarted.Register(startupLog.Started);
+        app.Lifetime.ApplicationStarted.Register(() => LogStarted(app));
+        return app;
+    }
+
+    /// <summary>
+    /// Exchange federation from the <c>Federation</c> section (and the <c>Downstream</c> alias), with the host's transports,
+    /// the in-memory brokers of the demo and the demo exchanges.
+    /// </summary>
+    private static void AddExchangeFederation(WebApplicationBuilder builder, HostSettings settings)
+    {
         var federation = builder.Services.AddFederation(builder.Configuration.GetSection(FederationSection));
         TransportRegistration.AddTransports(federation);
 
@@ -108,26 +162,6 @@ public static partial class FederationHostApp
         {
             builder.Services.AddHostedService<DemoExchangeDeclarer>();
         }
-
-        builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton(sp => new HostSettingsReload(
-            builder.Configuration, sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HostSettingsReload).FullName!)));
-        builder.Services.AddSingleton(refusedChanges);
-        builder.Services.AddSingleton(sp => new MeterAggregator(settings.MeterNames, sp.GetService<IMeterFactory>()));
-        builder.Services.AddHostTelemetry(settings, telemetry);
-
-        var app = builder.Build();
-
-        // Created now, before the engine's instruments exist, so no measurement is missed.
-        _ = app.Services.GetRequiredService<MeterAggregator>();
-        // Watching from the start, so that a mistake saved into the Host section while the host runs is reported then.
-        _ = app.Services.GetRequiredService<HostSettingsReload>();
-        refusedChanges.LogTo(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RefusedFileChanges).FullName!));
-        app.UseBrowserRequestGuard(settings);
-        app.MapFederationEndpoints();
-        app.Lifetime.ApplicationStarted.Register(startupLog.Started);
-        app.Lifetime.ApplicationStarted.Register(() => LogStarted(app));
-        return app;
     }
 
     /// <summary>
@@ -188,9 +222,25 @@ public static partial class FederationHostApp
         var downstream = options.Downstream.Uri is { Length: > 0 } uri ? UriRedaction.Redact(uri) : "(none)";
         var urls = string.Join(", ", app.Urls);
         LogListening(logger, urls, downstream, options.Upstreams.Count, options.Policies.Count);
+        var features = app.Services.GetRequiredService<HostFeatures>();
+        if (features.Brokers)
+        {
+            var brokers = app.Services.GetRequiredService<IOptionsMonitor<Federation.Core.Collectives.FederationBrokerOptions>>();
+            foreach (var name in features.BrokerNames)
+            {
+                var broker = brokers.Get(name);
+                var federationUri = UriRedaction.Redact(broker.FederationUri ?? "");
+                var collectiveUri = UriRedaction.Redact(broker.CollectiveUri ?? "");
+                LogBroker(logger, name, broker.ClusterName ?? name, broker.InstanceName ?? name, federationUri, collectiveUri);
+            }
+        }
     }
 
     [LoggerMessage(EventId = 5000, Level = LogLevel.Information,
         Message = "Federation host listening on {Urls}; downstream {Downstream}, {Upstreams} upstream(s), {Policies} policy(ies).")]
     private static partial void LogListening(ILogger logger, string urls, string downstream, int upstreams, int policies);
+
+    [LoggerMessage(EventId = 5009, Level = LogLevel.Information,
+        Message = "Federation broker instance '{Name}': cluster {Cluster}, instance {Instance}, federation {FederationUri}, collective {CollectiveUri}.")]
+    private static partial void LogBroker(ILogger logger, string name, string cluster, string instance, string federationUri, string collectiveUri);
 }

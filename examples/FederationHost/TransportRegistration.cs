@@ -1,6 +1,8 @@
 using Federation.Amqp;
 using Federation.Core.Hosting;
+using Federation.Nats;
 using Federation.Nats.Transport;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FederationHost;
 
@@ -19,5 +21,20 @@ public static class TransportRegistration
         federation.AddAmqpTransport();         // amqp://, amqps://
         federation.AddNatsTransport();         // nats://, tls://
         return federation;
+    }
+
+    /// <summary>
+    /// Registers every subject transport the federation broker instances (the <c>FederationBrokers</c> section) may use.
+    /// <c>memory://</c> is added by <c>AddFederationBroker</c> (and here, so that the set is complete on its own).
+    /// </summary>
+    /// <param name="services">The host's services.</param>
+    public static IServiceCollection AddSubjectTransports(IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+
+        services.AddInMemorySubjectTransport(); // memory://
+        services.AddNatsSubjectTransport();     // nats://, tls://
+        services.AddAmqpSubjectTransport();     // amqp://, amqps://
+        return services;
     }
 }

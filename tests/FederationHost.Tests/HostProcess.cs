@@ -19,7 +19,7 @@ public sealed partial class HostProcess : IAsyncDisposable
     // Variables of the test process that would change what the child reads; removed so that only the test's
     // appsettings.json, arguments and environment count.
     private static readonly string[] ConfigurationVariablePrefixes =
-        ["FEDERATION__", "HOST__", "DOWNSTREAM__", "LOGGING__", "KESTREL__", "URLS", "DOTNET_CONTENTROOT", "ASPNETCORE_CONTENTROOT", "ASPNETCORE_URLS", "DOTNET_URLS"];
+        ["FEDERATION__", "FEDERATIONBROKERS__", "HOST__", "DOWNSTREAM__", "LOGGING__", "KESTREL__", "URLS", "DOTNET_CONTENTROOT", "ASPNETCORE_CONTENTROOT", "ASPNETCORE_URLS", "DOTNET_URLS"];
 
     private static readonly string[] ConfigurationVariables = ["DOTNET_ENVIRONMENT", "ASPNETCORE_ENVIRONMENT"];
 

@@ -150,6 +150,53 @@ public sealed class StatusPageBrowserTests
         Assert.DoesNotContain(RunningHost.Secret, seen, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_host_with_broker_instances_only_shows_them_instead_of_an_empty_link_table()
+    {
+        Assert.True(File.Exists(Chromium), $"The status page test needs a headless browser at {Chromium}: install Debian's chromium package.");
+
+        var settings = new Dictionary<string, string?>
+        {
+            ["FederationBrokers:london:FederationUri"] = $"memory://broker:{RunningHost.Secret}@page-brokers-federation",
+            ["FederationBrokers:london:CollectiveUri"] = "memory://page-brokers-london",
+            ["FederationBrokers:london:InstanceName"] = "london-1",
+            // Never connects (nobody registers it, and nothing creates it): the page shows why.
+            ["FederationBrokers:tokyo:FederationUri"] = $"nats://broker:{RunningHost.Secret}@127.0.0.1:1",
+            ["FederationBrokers:tokyo:CollectiveUri"] = "memory://page-brokers-tokyo",
+            ["FederationBrokers:tokyo:InstanceName"] = "tokyo-1",
+        };
+        await using var host = await RunningHost.StartAsync(settings);
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        var page = await browser.NewPageAsync();
+        var failed = new List<string>();
+        page.Response += (_, response) =>
+        {
+            if (response.Status >= 400)
+            {
+                failed.Add($"{response.Status} {new Uri(response.Url).AbsolutePath}");
+            }
+        };
+        await page.GotoAsync(host.Http.BaseAddress!.ToString());
+
+        var london = page.Locator("tr[data-broker=\"london\"]");
+        await Assertions.Expect(london.Locator("[data-column=instance]")).ToHaveTextAsync("london-1", Within);
+        await Assertions.Expect(london.Locator("[data-column=state]")).ToHaveTextAsync("connected", Within);
+        await Assertions.Expect(london.Locator("[data-column=federation_uri]")).ToHaveTextAsync("memory://page-brokers-federation", Within);
+        var tokyo = page.Locator("tr[data-broker=\"tokyo\"]");
+        await Assertions.Expect(tokyo.Locator("[data-column=state]")).ToHaveTextAsync("connecting", Within);
+        await Assertions.Expect(tokyo.Locator("[data-column=problem]")).Not.ToHaveTextAsync("—", Within);
+        await Assertions.Expect(page.Locator("#summary")).ToContainTextAsync("2 broker instances, 1 connected.", new() { Timeout = 20_000 });
+        await Assertions.Expect(page.Locator("#links")).ToBeHiddenAsync();
+        await Assertions.Expect(page.Locator("#empty")).ToBeHiddenAsync();
+
+        var seen = await page.ContentAsync() + await page.Locator("body").InnerTextAsync();
+        Assert.DoesNotContain(RunningHost.Secret, seen, StringComparison.Ordinal);
+        // /health answers 503 while tokyo is not connected (the browser's own favicon request is 404); no endpoint the page reads fails.
+        Assert.True(failed.All(f => f is "503 /health" or "404 /favicon.ico"), string.Join("\n", failed));
+    }
+
     private static string RepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)

@@ -26,6 +26,10 @@ public static class StatusCommand
     public static readonly IReadOnlyList<string> Columns =
         ["id", "upstream", "type", "exchange", "upstream_exchange", "vhost", "status", "local_connection", "uri", "timestamp", "error", "lease_holder", "running_on", "waiting"];
 
+    /// <summary>The columns of the broker instances' table: the keys of <c>GET /federation/brokers</c>.</summary>
+    public static readonly IReadOnlyList<string> BrokerColumns =
+        ["name", "cluster", "instance", "state", "federation_uri", "collective_uri", "envelope", "workers", "requests_received", "replies_received", "published", "errors", "error", "cluster_problem"];
+
     private const string Usage = "usage: FederationHost status [--only-down] [--url http://127.0.0.1:15690]";
 
     /// <summary>Prints the link table of the host at <c>--url</c> (or at <c>Host:Url</c> of the host's appsettings.json).</summary>
@@ -71,9 +75,11 @@ public static class StatusCommand
                 output.WriteLine(string.Join('\t', Row(link)));
             }
 
+            var brokers = await WriteBrokersAsync(client, output, cancellationToken).ConfigureAwait(false);
             if (await HealthProblemAsync(client, cancellationToken).ConfigureAwait(false) is { } health)
             {
-                var none = health.Unhealthy && response.Body.GetArrayLength() == 0
+                // A host with broker instances and no link may run no exchange federation at all: it has no downstream to wait for.
+                var none = health.Unhealthy && response.Body.GetArrayLength() == 0 && brokers == 0
                     ? "; no link is known until the host reaches its downstream: links follow the downstream's exchanges"
                     : "";
                 error.WriteLine($"{Name}: {TerminalText.Escape(Flatten(health.Description))}{none}");
@@ -81,6 +87,29 @@ public static class StatusCommand
 
             return 0;
         }
+    }
+
+    /// <summary>
+    /// The broker instances' table (from <c>GET /federation/brokers</c>) after the links', one tab-separated row per
+    /// instance under its own header; nothing for a host without instances, or one that does not list them.
+    /// </summary>
+    /// <returns>How many instances were listed.</returns>
+    private static async Task<int> WriteBrokersAsync(HostClient client, TextWriter output, CancellationToken cancellationToken)
+    {
+        var answer = await client.SendAsync(HttpMethod.Get, "federation/brokers", _ => { }, cancellationToken).ConfigureAwait(false);
+        if (answer is not { Status: HttpStatusCode.OK, Body: { ValueKind: JsonValueKind.Array } brokers } || brokers.GetArrayLength() == 0)
+        {
+            return 0;
+        }
+
+        output.WriteLine($"Listing federation broker instances on {client.BaseAddress} ...");
+        output.WriteLine(string.Join('\t', BrokerColumns));
+        foreach (var broker in brokers.EnumerateArray())
+        {
+            output.WriteLine(string.Join('\t', BrokerColumns.Select(column => Field(broker, column))));
+        }
+
+        return brokers.GetArrayLength();
     }
 
     /// <summary>
@@ -128,8 +157,13 @@ public static class StatusCommand
     // value (an error text) become spaces so that each link stays one row, and any other control character (an ESC in an
     // exchange name someone declared) is shown escaped rather than acted on by the operator's terminal.
     private static string Field(JsonElement link, string name) =>
-        link.ValueKind == JsonValueKind.Object && link.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
-            ? TerminalText.Escape(Flatten(value.GetString()!))
+        link.ValueKind == JsonValueKind.Object && link.TryGetProperty(name, out var value)
+            ? value.ValueKind switch
+            {
+                JsonValueKind.String => TerminalText.Escape(Flatten(value.GetString()!)),
+                JsonValueKind.Number => value.GetRawText(),
+                _ => "",
+            }
             : "";
 
     private static string Timestamp(string since) =>

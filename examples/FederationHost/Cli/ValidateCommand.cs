@@ -59,10 +59,11 @@ public static class ValidateCommand
         }
 
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(data).Build();
-        var (problems, options) = await CheckAsync(configuration);
+        var (problems, options, brokers) = await CheckAsync(configuration);
         if (problems.Count == 0)
         {
-            output.WriteLine($"{shown}: valid: {options.Upstreams.Count} upstream(s), {options.Policies.Count} policy(ies)");
+            var instances = brokers.Count > 0 ? $", {brokers.Count} federation broker instance(s)" : "";
+            output.WriteLine($"{shown}: valid: {options.Upstreams.Count} upstream(s), {options.Policies.Count} policy(ies){instances}");
             return 0;
         }
 
@@ -76,17 +77,24 @@ public static class ValidateCommand
     }
 
     /// <summary>
-    /// The host's own checks in the host's order: the <c>Host</c> section, the <c>Downstream</c> alias, then the Federation
-    /// section bound and validated by the library with the host's transports, exactly as the engine does before it starts
-    /// (it is constructed, never started, so nothing connects).
+    /// The host's own checks in the host's order: the <c>Host</c> section, the <c>Downstream</c> alias, the
+    /// <c>FederationBrokers</c> section, then the Federation section bound and validated by the library with the host's
+    /// transports, exactly as the engine does before it starts (it is constructed, never started, so nothing connects).
+    /// A configuration with broker instances and neither a Federation nor a Downstream section runs no exchange
+    /// federation, so it needs no downstream.
     /// </summary>
-    internal static async Task<(IReadOnlyList<string> Problems, FederationOptions Options)> CheckAsync(IConfiguration configuration)
+    internal static async Task<(IReadOnlyList<string> Problems, FederationOptions Options, IReadOnlyList<string> Brokers)> CheckAsync(IConfiguration configuration)
     {
         var problems = new List<string>();
         _ = HostSettings.Read(configuration, problems);
         _ = TelemetrySettings.Read(configuration, problems);
         var alias = DownstreamAlias.Check(configuration);
         problems.AddRange(alias);
+        var brokers = FederationBrokerSettings.Read(configuration, problems);
+        if (!HostFeatures.ExchangeFederationConfigured(configuration))
+        {
+            return (problems, new FederationOptions(), brokers);
+        }
 
         var services = new ServiceCollection();
         var federation = services.AddFederation(configuration.GetSection(FederationHostApp.FederationSection));
@@ -112,6 +120,6 @@ public static class ValidateCommand
                 !(aliasIgnored && e.StartsWith(DownstreamRequiredPrefix, StringComparison.Ordinal))));
         }
 
-        return (problems, options);
+        return (problems, options, brokers);
     }
 }

@@ -1,12 +1,15 @@
 using Federation.Core;
+using Federation.Core.Collectives;
 using Federation.Core.Hosting;
 using Federation.Core.Transport;
+using FederationHost.Configuration;
 using FederationHost.Metrics;
 using FederationHost.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 
 namespace FederationHost.Endpoints;
 
@@ -23,6 +26,7 @@ public static class FederationEndpoints
         routes.MapGet("/federation/links/traffic", GetTraffic);
         routes.MapGet("/federation/links/{id}", GetLink);
         routes.MapPost("/federation/links/{id}/restart", RestartLinkAsync);
+        routes.MapGet("/federation/brokers", GetBrokers);
         routes.MapGet("/health", GetHealthAsync);
         // The OpenTelemetry SDK's Prometheus exporter (registered by HostTelemetry) serves the scrape.
         routes.MapPrometheusScrapingEndpoint(HostTelemetry.MetricsPath);
@@ -91,19 +95,30 @@ public static class FederationEndpoints
 
     private static IResult UnknownLink(string id) => Results.NotFound(new { id, error = $"No federation link has the id '{id}'." });
 
-    /// <summary><c>GET /health</c>: the federation health check; 200 for healthy or degraded, 503 for unhealthy.</summary>
-    private static async Task<IResult> GetHealthAsync(FederationHealthCheck check, CancellationToken cancellationToken)
+    /// <summary>
+    /// <c>GET /federation/brokers</c>: the federation broker instances of the <c>FederationBrokers</c> section in
+    /// configuration order, with their state, statistics and cluster problem; an empty list when there is none.
+    /// </summary>
+    private static IResult GetBrokers(HostFeatures features, FederationBrokerInstances instances, IOptionsMonitor<FederationBrokerOptions> options)
     {
-        HealthCheckResult result;
-        try
+        var running = instances.GetBrokers();
+        var brokers = features.BrokerNames.Select(name =>
         {
-            result = await check.CheckHealthAsync(new HealthCheckContext(), cancellationToken);
-        }
-        catch (Exception error) when (error is not OperationCanceledException)
-        {
-            result = HealthCheckResult.Unhealthy("The federation health check failed: " + UriRedaction.RedactText(error.Message));
-        }
+            // The options are the ones the instance started with: the monitor caches them and nothing reloads them.
+            var configured = options.Get(name);
+            var broker = running.FirstOrDefault(b => b.ClusterName == configured.ClusterName && b.InstanceName == configured.InstanceName);
+            return BrokerView.From(name, configured, broker);
+        }).ToList();
+        return Results.Ok(brokers);
+    }
 
+    /// <summary>
+    /// <c>GET /health</c>: the federation health check and, when the host runs broker instances, theirs (see
+    /// <see cref="HostHealth"/>); 200 for healthy or degraded, 503 for unhealthy.
+    /// </summary>
+    private static async Task<IResult> GetHealthAsync(HostHealth health, CancellationToken cancellationToken)
+    {
+        var result = await health.CheckAsync(cancellationToken);
         var body = new
         {
             status = result.Status.ToString(),

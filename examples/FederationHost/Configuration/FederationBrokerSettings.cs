@@ -1,0 +1,169 @@
+using Federation.Core.Collectives;
+using Federation.Core.Hosting;
+using Federation.Core.InMemory.Subjects;
+using Federation.Core.Transport;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace FederationHost.Configuration;
+
+/// <summary>
+/// The <c>FederationBrokers</c> section: Federation of Collectives broker instances the host runs, one per key
+/// (<c>FederationBrokers:&lt;name&gt;:{ClusterName, FederationUri, CollectiveUri, InstanceName, Envelope, Workers, ...}</c>),
+/// each registered with the library's <c>AddFederationBroker(section)</c>. Checked here at start and by <c>validate</c> as
+/// the library checks them when the instances start (its reader and validator, with the host's subject transports), plus
+/// the shapes binding alone lets through; every problem names its key, values are shown without credentials. Read at
+/// start only (see <see cref="BrokerSettingsReload"/>).
+/// </summary>
+internal static class FederationBrokerSettings
+{
+    /// <summary>The configuration section name; the library's validation messages use it too (<c>FederationBrokers:&lt;name&gt;:&lt;key&gt;</c>).</summary>
+    public const string SectionName = "FederationBrokers";
+
+    /// <summary>The keys that hold server URIs.</summary>
+    public static readonly IReadOnlyList<string> UriKeys = [nameof(FederationBrokerOptions.FederationUri), nameof(FederationBrokerOptions.CollectiveUri)];
+
+    // Stands for the library's default instance name during a check; defaults are unique, so it is never a duplicate.
+    private const string UnsetInstanceName = "(default) ";
+
+    private const string InstanceExample = "{ \"ClusterName\": \"london\", \"FederationUri\": \"nats://fed:4222\", \"CollectiveUri\": \"nats://london:4222\" }";
+
+    /// <summary>Whether the configuration has a <c>FederationBrokers</c> section (a key or a value under the name).</summary>
+    public static bool IsConfigured(IConfiguration configuration) => configuration.GetSection(SectionName).Exists();
+
+    /// <summary>
+    /// Reads and checks the section, adding every problem to <paramref name="problems"/>. Nothing connects: the options are
+    /// bound and validated on a throwaway service provider; <c>memory://</c> servers are created there, not in the host's.
+    /// </summary>
+    /// <returns>The instances' names, in configuration order (empty when there are problems or no section).</returns>
+    public static IReadOnlyList<string> Read(IConfiguration configuration, ICollection<string> problems)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(problems);
+        var before = problems.Count;
+        var section = configuration.GetSection(SectionName);
+        if (ConfigurationShape.RejectValue(section, $"a section of broker instances by name, such as {{ \"london\": {InstanceExample} }}", problems))
+        {
+            return [];
+        }
+
+        var instances = section.GetChildren().ToList();
+        foreach (var instance in instances)
+        {
+            if (ConfigurationShape.RejectValue(instance, $"a section such as {InstanceExample}", problems))
+            {
+                continue;
+            }
+
+            foreach (var key in instance.GetChildren().Where(k => k.GetChildren().Any()))
+            {
+                // The library reads single values only: a section there would leave the default (or "is required") in silence.
+                problems.Add($"{key.Path} must be a single value, not a section");
+            }
+        }
+
+        if (problems.Count > before || instances.Count == 0)
+        {
+            return [];
+        }
+
+        var options = Validate(configuration, instances, problems);
+        RejectSharedInstanceNames(options, problems);
+        return problems.Count == before ? instances.Select(i => i.Key).ToList() : [];
+    }
+
+    /// <summary>
+    /// Registers the instances <paramref name="names"/> of the section (already checked by <see cref="Read"/>) with the
+    /// host's subject transports, and the servers <c>memory://</c> URIs name when <paramref name="createInMemoryServers"/>.
+    /// </summary>
+    public static void Register(IServiceCollection services, IConfiguration configuration, IReadOnlyList<string> names, bool createInMemoryServers) =>
+        Register(services, configuration, names, createInMemoryServers, configure: null);
+
+    private static void Register(
+        IServiceCollection services, IConfiguration configuration, IReadOnlyList<string> names, bool createInMemoryServers, Func<string, Action<FederationBrokerOptions>>? configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(names);
+        var registry = new InMemorySubjectServerRegistry();
+        if (createInMemoryServers)
+        {
+            _ = InMemorySubjectServers.Provision(configuration, registry);
+        }
+
+        // Registered before AddFederationBroker, which only adds a registry when there is none.
+        services.AddSingleton(registry);
+        TransportRegistration.AddSubjectTransports(services);
+        var section = configuration.GetSection(SectionName);
+        foreach (var name in names)
+        {
+            services.AddFederationBroker(section.GetSection(name), configure?.Invoke(name));
+        }
+
+        services.AddSingleton<FederationBrokerHealthCheck>();
+    }
+
+    /// <summary>Whether <c>Host:CreateInMemoryBrokers</c> is on (its default); an unreadable value counts as on, the Host section reports it.</summary>
+    public static bool CreatesInMemoryServers(IConfiguration configuration) =>
+        !bool.TryParse(configuration[$"{HostSettings.SectionName}:CreateInMemoryBrokers"], out var create) || create;
+
+    // The library's reader and validator, exactly as the instances' start runs them, with every error of every instance.
+    private static List<(string Name, FederationBrokerOptions Options)> Validate(
+        IConfiguration configuration, IReadOnlyList<IConfigurationSection> instances, ICollection<string> problems)
+    {
+        var services = new ServiceCollection();
+        var names = instances.Select(i => i.Key).ToList();
+        // An instance without InstanceName gets the library's default, <machine>-<name>-<pid>, with -2, -3... for each
+        // further default of that name in the process: a check that took one would make the running instance "-2".
+        Register(services, configuration, names, CreatesInMemoryServers(configuration), name => options => options.InstanceName ??= UnsetInstanceName + name);
+        var provider = services.BuildServiceProvider();
+        try
+        {
+            return Validate(provider.GetRequiredService<IOptionsMonitor<FederationBrokerOptions>>(), names, problems);
+        }
+        finally
+        {
+            // Transports may be IAsyncDisposable only, which a synchronous disposal refuses; none has connected.
+            provider.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private static List<(string Name, FederationBrokerOptions Options)> Validate(
+        IOptionsMonitor<FederationBrokerOptions> monitor, IReadOnlyList<string> names, ICollection<string> problems)
+    {
+        var valid = new List<(string, FederationBrokerOptions)>();
+        foreach (var name in names)
+        {
+            try
+            {
+                valid.Add((name, monitor.Get(name)));
+            }
+            catch (OptionsValidationException invalid)
+            {
+                foreach (var failure in invalid.Failures)
+                {
+                    // The library redacts the URIs it quotes; this also covers a credential inside another value's text.
+                    problems.Add(UriRedaction.RedactText(failure));
+                }
+            }
+        }
+
+        return valid;
+    }
+
+    // Two instances of one cluster under one name would each warn about the other at run time (and count into one set of
+    // metrics); in one host's configuration that is a mistake to refuse before anything starts.
+    private static void RejectSharedInstanceNames(IReadOnlyList<(string Name, FederationBrokerOptions Options)> instances, ICollection<string> problems)
+    {
+        var named = instances.Where(i => i.Options.InstanceName?.StartsWith(UnsetInstanceName, StringComparison.Ordinal) != true);
+        foreach (var group in named.GroupBy(i => (i.Options.ClusterName, i.Options.InstanceName)).Where(g => g.Count() > 1))
+        {
+            var first = group.First().Name;
+            foreach (var (name, options) in group.Skip(1))
+            {
+                problems.Add($"{SectionName}:{name}:InstanceName: '{options.InstanceName}' is also the instance name of {SectionName}:{first} in the cluster '{options.ClusterName}'; each instance of a cluster needs its own name");
+            }
+        }
+    }
+}

@@ -91,7 +91,7 @@ internal sealed class ManagementApi : IDisposable
             HttpStatusCode.BadRequest when reason.Contains("inequivalent", StringComparison.OrdinalIgnoreCase) || reason.Contains("precondition", StringComparison.OrdinalIgnoreCase) =>
                 new PreconditionFailedException($"406 PRECONDITION_FAILED declaring exchange '{exchange.Name}': {reason}"),
             HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden =>
-                new TransportException($"ACCESS_REFUSED by the management API at {display}: the user needs the 'management' tag and configure permission ({reason})"),
+                new TransportException($"ACCESS_REFUSED by the management API at {display}: {RefusalCause("the user needs the 'management' tag and configure permission")} ({reason})"),
             _ => new TransportException($"The management API at {display} refused to declare exchange '{exchange.Name}': {(int)response.StatusCode} {reason}"),
         };
     }
@@ -195,8 +195,16 @@ internal sealed class ManagementApi : IDisposable
 
         var reason = AmqpErrors.Scrub(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false), user, password);
         return new TransportException(
-            $"ACCESS_REFUSED by the management API at {display}: the user needs the 'management' tag and permissions on the vhost ({answered}: {reason})");
+            $"ACCESS_REFUSED by the management API at {display}: {RefusalCause("the user needs the 'management' tag and permissions on the vhost")} ({answered}: {reason})");
     }
+
+    // HTTP basic authentication (RFC 7617) cannot carry a user name with ':': the broker reads the name up to the first
+    // ':' and the rest as the password. Such a user logs in over AMQP and is then refused here whatever its tags, so the
+    // usual advice (tag, permissions) would send the operator looking in the wrong place.
+    private string RefusalCause(string usual) =>
+        user is not null && user.Contains(':', StringComparison.Ordinal)
+            ? "the URI's user name contains ':', which HTTP basic authentication cannot carry (the broker reads the name only up to the ':'), so the management API never logs this user in, whatever its tags; use a user whose name has no ':'"
+            : usual;
 
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
     {

@@ -20,6 +20,7 @@ internal sealed class ManagementApi : IDisposable
     private readonly string? password;
     private readonly TimeSpan timeout;
     private readonly ServerCertificateCheck? certificateCheck;
+    private readonly string? certFile;
 
     public ManagementApi(AmqpEndpoint endpoint)
     {
@@ -31,6 +32,7 @@ internal sealed class ManagementApi : IDisposable
         user = endpoint.User;
         password = endpoint.Password;
         timeout = endpoint.ManagementTimeout;
+        certFile = endpoint.CertFile;
     }
 
     /// <summary>
@@ -238,7 +240,8 @@ internal sealed class ManagementApi : IDisposable
             // the exception's message: say why, as the AMQP connection does (the check's reason, else the TLS stack's).
             var reason = certificateCheck?.Failure is { } refusal
                 ? $"TLS refused the server: {refusal}"
-                : $"the TLS handshake failed: {AmqpErrors.Scrub(handshake, user, password)}";
+                : $"the TLS handshake failed: {AmqpErrors.Scrub(handshake, user, password)}" +
+                  (certFile is not null && AmqpClientCertificateRefusal.Describe(certFile, handshake, DateTimeOffset.UtcNow) is { } refusedCertificate ? $" ({refusedCertificate})" : string.Empty);
             throw new TransportException(
                 $"The RabbitMQ management API at {display} could not be used: {reason}",
                 AmqpErrors.SafeInner(error, user, password));

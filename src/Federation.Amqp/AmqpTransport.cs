@@ -281,9 +281,12 @@ public sealed class AmqpTransport : ITransport
             {
                 // A plain AMQP port answers the TLS hello with its protocol header (a "corrupted frame" to TLS); a broker that
                 // requires a client certificate just resets the connection (TLS 1.3). Say which one this looks like.
-                var hint = await PlainAmqpListenerProbe.AnswersPlainAmqpAsync(endpoint.Host, endpoint.Port, cancellationToken).ConfigureAwait(false)
+                var hint = endpoint.CertFile is { } certFile && AmqpClientCertificateRefusal.Describe(certFile, failure.Message, DateTimeOffset.UtcNow) is { } refusedCertificate
+                    ? $" ({refusedCertificate})"
+                    : await PlainAmqpListenerProbe.AnswersPlainAmqpAsync(endpoint.Host, endpoint.Port, cancellationToken).ConfigureAwait(false)
                     ? " (the port answers plain AMQP, not TLS: use amqp:// for it, or the broker's TLS port, 5671 by default)"
-                    : endpoint.CertFile is null ? " (a broker that requires a client certificate closes the connection like this: set certfile and keyfile)" : string.Empty;
+                    : endpoint.CertFile is null ? " (a broker that requires a client certificate closes the connection like this: set certfile and keyfile)"
+                    : $" ({AmqpClientCertificateRefusal.DescribeReset(endpoint.CertFile, DateTimeOffset.UtcNow)})";
                 throw new Federation.Core.Transport.BrokerUnreachableException(
                     $"The TLS handshake with {HostAndPort(endpoint)} failed: {AmqpErrors.Scrub(failure.Message, endpoint.User, endpoint.Password)}{hint}. URI: {endpoint.DisplayUri}");
             }

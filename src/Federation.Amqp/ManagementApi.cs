@@ -19,17 +19,20 @@ internal sealed class ManagementApi : IDisposable
     private readonly string? user;
     private readonly string? password;
     private readonly TimeSpan timeout;
+    private readonly ServerCertificateCheck? certificateCheck;
+    private readonly string? certFile;
 
     public ManagementApi(AmqpEndpoint endpoint)
     {
         var host = endpoint.Host.Contains(':', StringComparison.Ordinal) ? $"[{endpoint.Host}]" : endpoint.Host;
-        http = new HttpClient(CreateHandler(endpoint), disposeHandler: true) { BaseAddress = new Uri($"{endpoint.ManagementScheme}://{host}:{endpoint.ManagementPort.ToString(CultureInfo.InvariantCulture)}/api/"), Timeout = endpoint.ManagementTimeout };
+        http = new HttpClient(CreateHandler(endpoint, out certificateCheck), disposeHandler: true) { BaseAddress = new Uri($"{endpoint.ManagementScheme}://{host}:{endpoint.ManagementPort.ToString(CultureInfo.InvariantCulture)}/api/"), Timeout = endpoint.ManagementTimeout };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{endpoint.User}:{endpoint.Password}")));
         vhostSegment = Uri.EscapeDataString(endpoint.VirtualHost);
         display = $"{endpoint.ManagementScheme}://{host}:{endpoint.ManagementPort.ToString(CultureInfo.InvariantCulture)}";
         user = endpoint.User;
         password = endpoint.Password;
         timeout = endpoint.ManagementTimeout;
+        certFile = endpoint.CertFile;
     }
 
     /// <summary>
@@ -37,15 +40,17 @@ internal sealed class ManagementApi : IDisposable
     /// <c>server_name_indication</c> for the server, <c>certfile</c>/<c>keyfile</c> as the client certificate. A broker
     /// whose AMQP listener uses a private CA almost always uses it for the management listener too.
     /// </summary>
-    private static SocketsHttpHandler CreateHandler(AmqpEndpoint endpoint)
+    private static SocketsHttpHandler CreateHandler(AmqpEndpoint endpoint, out ServerCertificateCheck? check)
     {
         var handler = new SocketsHttpHandler();
+        check = null;
         if (endpoint.ManagementScheme == "https")
         {
             var serverName = endpoint.ServerName ?? endpoint.Host;
             var trustedCas = endpoint.CaCertFile is { } caCertFile ? AmqpTlsFiles.LoadCaCertificates(caCertFile) : null;
             handler.SslOptions.TargetHost = serverName;
-            handler.SslOptions.RemoteCertificateValidationCallback = new ServerCertificateCheck(serverName, endpoint.VerifyPeer, trustedCas).Validate;
+            check = new ServerCertificateCheck(serverName, endpoint.VerifyPeer, trustedCas);
+            handler.SslOptions.RemoteCertificateValidationCallback = check.Validate;
             if (endpoint.CertFile is { } certFile)
             {
                 handler.SslOptions.ClientCertificates = [AmqpTlsFiles.LoadClientCertificate(certFile, endpoint.KeyFile)];
@@ -91,7 +96,7 @@ internal sealed class ManagementApi : IDisposable
             HttpStatusCode.BadRequest when reason.Contains("inequivalent", StringComparison.OrdinalIgnoreCase) || reason.Contains("precondition", StringComparison.OrdinalIgnoreCase) =>
                 new PreconditionFailedException($"406 PRECONDITION_FAILED declaring exchange '{exchange.Name}': {reason}"),
             HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden =>
-                new TransportException($"ACCESS_REFUSED by the management API at {display}: the user needs the 'management' tag and configure permission ({reason})"),
+                new TransportException($"ACCESS_REFUSED by the management API at {display}: {RefusalCause("the user needs the 'management' tag and configure permission")} ({reason})"),
             _ => new TransportException($"The management API at {display} refused to declare exchange '{exchange.Name}': {(int)response.StatusCode} {reason}"),
         };
     }
@@ -195,8 +200,32 @@ internal sealed class ManagementApi : IDisposable
 
         var reason = AmqpErrors.Scrub(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false), user, password);
         return new TransportException(
-            $"ACCESS_REFUSED by the management API at {display}: the user needs the 'management' tag and permissions on the vhost ({answered}: {reason})");
+            $"ACCESS_REFUSED by the management API at {display}: {RefusalCause("the user needs the 'management' tag and permissions on the vhost")} ({answered}: {reason})");
     }
+
+    // The innermost message of a failed TLS handshake (a refused certificate, either side's), or null when the request
+    // failed otherwise. The outer ones only say "see inner exception".
+    private static string? TlsFailure(HttpRequestException error)
+    {
+        string? failure = null;
+        for (Exception? inner = error.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Security.Authentication.AuthenticationException || failure is not null)
+            {
+                failure = inner.Message;
+            }
+        }
+
+        return failure;
+    }
+
+    // HTTP basic authentication (RFC 7617) cannot carry a user name with ':': the broker reads the name up to the first
+    // ':' and the rest as the password. Such a user logs in over AMQP and is then refused here whatever its tags, so the
+    // usual advice (tag, permissions) would send the operator looking in the wrong place.
+    private string RefusalCause(string usual) =>
+        user is not null && user.Contains(':', StringComparison.Ordinal)
+            ? "the URI's user name contains ':', which HTTP basic authentication cannot carry (the broker reads the name only up to the ':'), so the management API never logs this user in, whatever its tags; use a user whose name has no ':'"
+            : usual;
 
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
     {
@@ -204,6 +233,18 @@ internal sealed class ManagementApi : IDisposable
         try
         {
             return await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException error) when (TlsFailure(error) is { } handshake)
+        {
+            // HttpClient says only "The SSL connection could not be established, see inner exception", and the log shows
+            // the exception's message: say why, as the AMQP connection does (the check's reason, else the TLS stack's).
+            var reason = certificateCheck?.Failure is { } refusal
+                ? $"TLS refused the server: {refusal}"
+                : $"the TLS handshake failed: {AmqpErrors.Scrub(handshake, user, password)}" +
+                  (certFile is not null && AmqpClientCertificateRefusal.Describe(certFile, handshake, DateTimeOffset.UtcNow) is { } refusedCertificate ? $" ({refusedCertificate})" : string.Empty);
+            throw new TransportException(
+                $"The RabbitMQ management API at {display} could not be used: {reason}",
+                AmqpErrors.SafeInner(error, user, password));
         }
         catch (HttpRequestException error)
         {

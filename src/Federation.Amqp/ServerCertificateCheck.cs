@@ -48,7 +48,9 @@ internal sealed class ServerCertificateCheck
         if (trustedCas is null)
         {
             return errors == SslPolicyErrors.None
-                || Refuse($"the server certificate '{certificate.Subject}' is not trusted by the system's CA store ({Describe(chain)}; set cacertfile to the CA that signed it)");
+                || Refuse(OutOfDate(chain) is { } outOfDate
+                    ? $"{outOfDate} ({Describe(chain)})"
+                    : $"the server certificate '{certificate.Subject}' is not trusted by the system's CA store ({Describe(chain)}; set cacertfile to the CA that signed it)");
         }
 
         // Trust exactly the CAs of cacertfile, not the system store: the Erlang client's meaning of cacertfile.
@@ -68,7 +70,9 @@ internal sealed class ServerCertificateCheck
         try
         {
             return custom.Build(leaf)
-                || Refuse($"the server certificate '{certificate.Subject}' is not signed by a CA in cacertfile ({Describe(custom)})");
+                || Refuse(OutOfDate(custom) is { } outOfDate
+                    ? $"{outOfDate} ({Describe(custom)})"
+                    : $"the server certificate '{certificate.Subject}' is not signed by a CA in cacertfile ({Describe(custom)})");
         }
         finally
         {
@@ -84,6 +88,38 @@ internal sealed class ServerCertificateCheck
         Failure = reason;
         return false;
     }
+
+    // An expired (or not yet valid) certificate in an otherwise good chain fails the build with NotTimeValid, which the
+    // message above would call "not signed by a CA in cacertfile": the operator would then look at the CA file, not at
+    // the dates. Name the first certificate of the chain (the server's own, or a CA's) whose dates exclude now.
+    private static string? OutOfDate(X509Chain? chain)
+    {
+        if (chain is null)
+        {
+            return null;
+        }
+
+        var now = DateTime.Now;
+        for (var i = 0; i < chain.ChainElements.Count; i++)
+        {
+            var certificate = chain.ChainElements[i].Certificate;
+            var which = i == 0 ? "the server certificate" : "the CA certificate";
+            if (now > certificate.NotAfter)
+            {
+                return $"expired: {which} '{certificate.Subject}' was valid until {Format(certificate.NotAfter)}";
+            }
+
+            if (now < certificate.NotBefore)
+            {
+                return $"not yet valid: {which} '{certificate.Subject}' is valid from {Format(certificate.NotBefore)} (is this machine's clock right?)";
+            }
+        }
+
+        return null;
+    }
+
+    private static string Format(DateTime time) =>
+        time.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Describe(X509Chain? chain)
     {

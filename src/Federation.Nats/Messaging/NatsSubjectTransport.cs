@@ -72,7 +72,7 @@ public sealed class NatsSubjectTransport : ISubjectTransport
     public async ValueTask<ISubjectConnection> ConnectAsync(SubjectConnectionRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var settings = NatsSubjectUriSettings.Parse(request.Uri);
+        var settings = NatsSubjectUriSettings.ParseToConnect(request.Uri);
         var displayUri = UriRedaction.Redact(request.Uri);
         var client = await NatsConnect.ConnectAsync(
             request.Uri,

@@ -27,7 +27,18 @@ internal sealed record NatsSubjectUriSettings(string ServerUrl, bool Tls, int Ma
     /// <summary>Query key: connect timeout in milliseconds (default 5000).</summary>
     public const string ConnectTimeoutKey = "connect-timeout-ms";
 
-    public static NatsSubjectUriSettings Parse(string uri)
+    public static NatsSubjectUriSettings Parse(string uri) => Parse(uri, toConnect: false);
+
+    /// <summary>
+    /// The settings to connect with. The URI was validated when it was configured, files included; a file that cannot
+    /// be used now (deleted, unreadable or rewritten since) fails this connect attempt naming its key, as a connect
+    /// failure that is retried, not as an invalid URI.
+    /// </summary>
+    /// <exception cref="ArgumentException">The URI itself is invalid, as for <see cref="Parse(string)"/>.</exception>
+    /// <exception cref="Core.Transport.BrokerUnreachableException">Only a file the URI names is the problem.</exception>
+    public static NatsSubjectUriSettings ParseToConnect(string uri) => Parse(uri, toConnect: true);
+
+    private static NatsSubjectUriSettings Parse(string uri, bool toConnect)
     {
         ArgumentNullException.ThrowIfNull(uri);
         if (UriUserInfo.FindAmbiguity(uri) is { } ambiguity)
@@ -76,6 +87,18 @@ internal sealed record NatsSubjectUriSettings(string ServerUrl, bool Tls, int Ma
 
         var problems = new List<string>();
         var parsedSecurity = NatsSecuritySettings.Parse(parsed, security, showValues: true, problems);
+        if (problems.Count > 0 && toConnect)
+        {
+            var shapeProblems = new List<string>();
+            _ = NatsSecuritySettings.Parse(parsed, security, showValues: true, shapeProblems, checkFiles: false);
+            if (shapeProblems.Count == 0)
+            {
+                // The reason comes before the URI: a URI with file keys is masked from the first of them to the end of the text.
+                throw new Core.Transport.BrokerUnreachableException(
+                    $"Could not connect to the NATS server: a file the URI names was usable when it was configured but cannot be used now: the URI {string.Join("; ", problems)}. URI: {UriRedaction.Redact(uri)}");
+            }
+        }
+
         return problems.Count > 0
             ? throw new ArgumentException($"'{UriRedaction.Redact(uri)}' {string.Join("; ", problems)}.", nameof(uri))
             : settings with { Security = parsedSecurity };

@@ -100,7 +100,8 @@ internal sealed record NatsSecuritySettings
     /// <param name="problems">Receives one sentence per problem.</param>
     /// <param name="showValues">False when a value may be a piece of a secret (it follows a credential query key), so the
     /// value of <c>verify</c> (the only value a problem quotes) is not quoted either.</param>
-    public static NatsSecuritySettings Parse(Uri server, IReadOnlyDictionary<string, string> query, bool showValues, List<string> problems)
+    /// <param name="checkFiles">False to leave the files unread: only the URI's own shape is checked.</param>
+    public static NatsSecuritySettings Parse(Uri server, IReadOnlyDictionary<string, string> query, bool showValues, List<string> problems, bool checkFiles = true)
     {
         ArgumentNullException.ThrowIfNull(server);
         ArgumentNullException.ThrowIfNull(query);
@@ -141,7 +142,7 @@ internal sealed record NatsSecuritySettings
         var keyFile = NonEmpty(Value(KeyFileKey));
         var seedFile = NonEmpty(Value(NKeySeedFileKey));
         var credsFile = NonEmpty(Value(CredsFileKey));
-        if (caCertFile is not null && NatsSecurityFiles.CaCertificateProblem(caCertFile) is { } caProblem)
+        if (checkFiles && caCertFile is not null && NatsSecurityFiles.CaCertificateProblem(caCertFile) is { } caProblem)
         {
             problems.Add($"has '{CaCertFileKey}': {caProblem}");
         }
@@ -150,26 +151,26 @@ internal sealed record NatsSecuritySettings
         {
             problems.Add($"has '{KeyFileKey}' without '{CertFileKey}': the key belongs to a client certificate");
         }
-        else if (certFile is not null && NatsSecurityFiles.ReadableProblem(certFile) is { } certFileProblem)
+        else if (checkFiles && certFile is not null && NatsSecurityFiles.ReadableProblem(certFile) is { } certFileProblem)
         {
             // Each file on its own first, so that the one that is missing or unreadable is named.
             problems.Add($"has '{CertFileKey}': {certFileProblem}");
         }
-        else if (keyFile is not null && NatsSecurityFiles.ReadableProblem(keyFile) is { } keyFileProblem)
+        else if (checkFiles && keyFile is not null && NatsSecurityFiles.ReadableProblem(keyFile) is { } keyFileProblem)
         {
             problems.Add($"has '{KeyFileKey}': {keyFileProblem}");
         }
-        else if (certFile is not null && NatsSecurityFiles.ClientCertificateProblem(certFile, keyFile) is { } certProblem)
+        else if (checkFiles && certFile is not null && NatsSecurityFiles.ClientCertificateProblem(certFile, keyFile) is { } certProblem)
         {
             problems.Add(keyFile is null ? $"has '{CertFileKey}': {certProblem}" : $"has '{CertFileKey}' and '{KeyFileKey}': {certProblem}");
         }
 
-        if (seedFile is not null && NatsSecurityFiles.NKeySeedProblem(seedFile) is { } seedProblem)
+        if (checkFiles && seedFile is not null && NatsSecurityFiles.NKeySeedProblem(seedFile) is { } seedProblem)
         {
             problems.Add($"has '{NKeySeedFileKey}': {seedProblem}");
         }
 
-        if (credsFile is not null && NatsSecurityFiles.CredsProblem(credsFile) is { } credsProblem)
+        if (checkFiles && credsFile is not null && NatsSecurityFiles.CredsProblem(credsFile) is { } credsProblem)
         {
             problems.Add($"has '{CredsFileKey}': {credsProblem}");
         }

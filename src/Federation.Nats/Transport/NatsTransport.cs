@@ -135,7 +135,7 @@ public sealed class NatsTransport : ITransport
     public async ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var settings = NatsUriSettings.Parse(request.Uri);
+        var settings = NatsUriSettings.ParseToConnect(request.Uri);
         var display = UriRedaction.Redact(request.Uri);
         var client = await NatsConnect.ConnectAsync(
             request.Uri,

@@ -53,6 +53,31 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
             : throw new ArgumentException($"'{UriRedaction.Redact(uri)}' {string.Join("; ", problems)}.", nameof(uri));
     }
 
+    /// <summary>
+    /// The settings to connect with. The URI was validated when the configuration loaded, files included; a file that
+    /// cannot be used now (deleted, unreadable or rewritten since) fails this connect attempt naming its key, as a
+    /// connect failure the engine retries and shows on the link, not as an invalid URI.
+    /// </summary>
+    /// <exception cref="ArgumentException">The URI itself is invalid, as for <see cref="Parse"/>.</exception>
+    /// <exception cref="Core.Transport.BrokerUnreachableException">Only a file the URI names is the problem.</exception>
+    public static NatsUriSettings ParseToConnect(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        if (TryParse(uri, out var settings, out var problems))
+        {
+            return settings;
+        }
+
+        if (TryParse(uri, out _, out _, checkFiles: false))
+        {
+            // The reason comes before the URI: a URI with file keys is masked from the first of them to the end of the text.
+            throw new Core.Transport.BrokerUnreachableException(
+                $"Could not connect to the NATS server: a file the URI names was usable when the configuration loaded but cannot be used now: the URI {string.Join("; ", problems)}. URI: {UriRedaction.Redact(uri)}");
+        }
+
+        throw new ArgumentException($"'{UriRedaction.Redact(uri)}' {string.Join("; ", problems)}.", nameof(uri));
+    }
+
     /// <summary>What is wrong with <paramref name="uri"/>, one sentence per problem without the URI or credentials; empty when it parses.</summary>
     public static IReadOnlyList<string> Problems(string uri)
     {
@@ -61,7 +86,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
         return problems;
     }
 
-    private static bool TryParse(string uri, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out NatsUriSettings? settings, out List<string> problems)
+    private static bool TryParse(string uri, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out NatsUriSettings? settings, out List<string> problems, bool checkFiles = true)
     {
         settings = null;
         problems = [];
@@ -141,7 +166,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
 
         var jetStreamSettings = jetStream.Build(problems);
         var securitySettings = parsed is not null && parsed.Host.Length > 0
-            ? NatsSecuritySettings.Parse(parsed, security, showValues: !hasCredentialKey, problems)
+            ? NatsSecuritySettings.Parse(parsed, security, showValues: !hasCredentialKey, problems, checkFiles)
             : NatsSecuritySettings.None;
         if (problems.Count > 0)
         {

@@ -127,6 +127,33 @@ public sealed class TlsLinkTests(TlsNodesFixture fixture, Xunit.Abstractions.ITe
     }
 
     [Fact]
+    public async Task ClientCertificate_FromACaTheServerDoesNotTrust_IsNamedAsTheRefusedOne()
+    {
+        // A black-box run of FederationHost read only "tlsv1 alert unknown ca" for this, which reads as a problem with
+        // the broker's certificate; the NATS transport names the client certificate.
+        var directory = Directory.CreateTempSubdirectory("amqp-untrusted-client-").FullName;
+        try
+        {
+            var openssl = await Federation.Testing.Brokers.TestCertificates.CreateAsync(directory);
+            var error = await Assert.ThrowsAnyAsync<TransportException>(async () => await ConnectAsync(Uri(fixture.RequiredTlsPort, "guest:s3cr3t-guest@",
+                $"cacertfile={Escape(Files.CaFile)}&certfile={Escape(openssl.UntrustedClientCertFile)}&keyfile={Escape(openssl.UntrustedClientKeyFile)}&connection_timeout=10000")));
+
+            output.WriteLine(error.ToString());
+            Assert.IsType<BrokerUnreachableException>(error);
+            // An alert (TLS 1.2) or a reset after the client's part of the handshake (TLS 1.3): either way the certificate is named.
+            Assert.Contains("refuse", error.Message, StringComparison.Ordinal);
+            Assert.Contains("the client certificate in 'certfile'", error.Message, StringComparison.Ordinal);
+            Assert.Contains("is not signed by a CA the server trusts", error.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain(directory, error.ToString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("s3cr3t-guest", error.ToString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task APortNobodyListensOn_IsUnreachable_NotATlsFailure()
     {
         var port = Federation.Testing.Brokers.FreePorts.Next();

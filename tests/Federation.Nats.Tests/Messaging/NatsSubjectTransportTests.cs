@@ -107,6 +107,32 @@ public sealed class NatsSubjectTransportTests(NatsServerFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task AFileGoneAfterValidation_FailsTheConnectNamingItsKey_NotAsAnInvalidUri()
+    {
+        // As for exchange links (bbtls black-box run): the file is checked before anything connects, so no server is needed.
+        var transport = new NatsSubjectTransport();
+        var ca = Path.Combine(Path.GetTempPath(), $"vanishing-{Guid.NewGuid():N}.pem");
+        using (var key = System.Security.Cryptography.ECDsa.Create())
+        {
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=vanishing CA", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+            await File.WriteAllTextAsync(ca, certificate.ExportCertificatePem());
+        }
+
+        var uri = $"tls://user:s3cret@127.0.0.1:4222?connect-timeout-ms=2000&cacertfile={ca}";
+        Assert.Empty(transport.ValidateUri(uri)); // as when it was configured
+        File.Delete(ca);
+
+        var error = await Assert.ThrowsAsync<BrokerUnreachableException>(async () =>
+            await transport.ConnectAsync(new SubjectConnectionRequest(uri, "t"), CancellationToken.None));
+
+        Assert.Contains("cannot be used now", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'cacertfile': the file does not exist", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(ca, error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AMessageOverMaxPayload_FailsWithPublishNacked()
     {
         await using var connection = await new NatsSubjectTransport().ConnectAsync(new SubjectConnectionRequest(fixture.Server.Url, "t"), CancellationToken.None);

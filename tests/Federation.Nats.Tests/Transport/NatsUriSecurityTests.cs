@@ -329,5 +329,31 @@ public sealed class NatsUriSecurityTests(NatsUriSecurityFiles files) : IClassFix
         Assert.Contains("Login = user and password", text, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("creds-file")]
+    [InlineData("cacertfile")]
+    [InlineData("nkey-seed-file")]
+    public async Task A_file_gone_after_validation_fails_the_connect_naming_its_key_not_as_an_invalid_uri(string key)
+    {
+        // A black-box run of FederationHost deleted a link's creds file after the configuration loaded and restarted the
+        // link: it showed "ArgumentException: '...' has 'creds-file': the file does not exist. (Parameter 'uri')", where the
+        // README promises a connect failure that names the file's key. The file is checked before anything connects, so a
+        // closed port is enough.
+        var source = key switch { "creds-file" => files.CredsFile, "cacertfile" => files.CaFile, _ => files.SeedFile };
+        var vanishing = Path.Combine(files.Directory, $"vanishing-{Guid.NewGuid():N}");
+        File.Copy(source, vanishing);
+        var closedPort = global::Federation.Testing.Brokers.FreePorts.Next();
+        var uri = $"nats://127.0.0.1:{closedPort}?connect-timeout-ms=2000&{key}={vanishing}";
+        Assert.Empty(_transport.ValidateUri(uri)); // as at configuration load
+        File.Delete(vanishing);
+
+        var error = await Assert.ThrowsAsync<BrokerUnreachableException>(async () =>
+            await _transport.ConnectAsync(new ConnectionRequest(uri, "vanished-file"), CancellationToken.None));
+
+        Assert.Contains("cannot be used now", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{key}': the file does not exist", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(files.Directory, error.ToString(), StringComparison.Ordinal);
+    }
+
     private static NatsOpts Apply(string uri) => NatsConnectionOptions.Apply(NatsUriSettings.Parse(uri), NatsOpts.Default);
 }

@@ -123,6 +123,7 @@ public static partial class FederationHostApp
         // Watching from the start, so that a mistake saved into the Host section while the host runs is reported then.
         _ = app.Services.GetRequiredService<HostSettingsReload>();
         refusedChanges.LogTo(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RefusedFileChanges).FullName!));
+        OverriddenFileChanges.Watch((IConfigurationRoot)app.Configuration, app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OverriddenFileChanges).FullName!));
         app.UseBrowserRequestGuard(settings);
         app.MapFederationEndpoints();
         app.Lifetime.ApplicationStarted.Register(startupLog.Started);

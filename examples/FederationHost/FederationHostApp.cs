@@ -134,6 +134,7 @@ public static partial class FederationHostApp
         _ = app.Services.GetRequiredService<HostSettingsReload>();
         _ = app.Services.GetRequiredService<BrokerSettingsReload>();
         refusedChanges.LogTo(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RefusedFileChanges).FullName!));
+        OverriddenFileChanges.Watch((IConfigurationRoot)app.Configuration, app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OverriddenFileChanges).FullName!));
         app.UseBrowserRequestGuard(settings);
         app.MapFederationEndpoints();
         app.Lifetime.ApplicationStarted.Register(startupLog.Started);

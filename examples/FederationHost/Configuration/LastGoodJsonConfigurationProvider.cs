@@ -25,6 +25,9 @@ public sealed class LastGoodJsonConfigurationProvider : ConfigurationProvider, I
     private bool _loaded;
     private bool _fileWasRead;
 
+    // The keys the last reload changed (added, removed or given another value), for KeysChanged.
+    private IReadOnlyList<string> _changedKeys = [];
+
     // The problem of the last refused reload, until a read succeeds: one save is often notified twice (the file truncated,
     // then written), and each notification found the same problem, so one broken save was logged twice.
     private string? _lastRefusal;
@@ -44,6 +47,12 @@ public sealed class LastGoodJsonConfigurationProvider : ConfigurationProvider, I
             });
         }
     }
+
+    /// <summary>
+    /// Raised after a reload on change that changed the file's settings, with the keys it added, removed or gave another
+    /// value (<see cref="OverriddenFileChanges"/> tells the operator when a later source hides them).
+    /// </summary>
+    public event Action<IReadOnlyList<string>>? KeysChanged;
 
     /// <summary>The file as the operator knows it: the physical path when there is one.</summary>
     public string FileName => File()?.PhysicalPath ?? _source.Path ?? "(no path)";
@@ -94,14 +103,17 @@ public sealed class LastGoodJsonConfigurationProvider : ConfigurationProvider, I
     private void Reload()
     {
         bool changed;
+        IReadOnlyList<string> changedKeys;
         lock (_gate)
         {
             changed = ReloadLocked(raiseChange: true);
+            changedKeys = _changedKeys;
         }
 
         if (changed)
         {
             OnReload();
+            KeysChanged?.Invoke(changedKeys);
         }
     }
 
@@ -131,6 +143,7 @@ public sealed class LastGoodJsonConfigurationProvider : ConfigurationProvider, I
         // One save is often notified twice (the file is truncated, then written); a read that finds what was read before
         // is no change, and raising one would make every listener report the same reload again.
         var unchanged = _fileWasRead && SameData(Data, data);
+        _changedKeys = ChangedKeys(Data, data);
         Data = new Dictionary<string, string?>(data, StringComparer.OrdinalIgnoreCase);
         _fileWasRead = true;
         return raiseChange && !unchanged;
@@ -150,6 +163,13 @@ public sealed class LastGoodJsonConfigurationProvider : ConfigurationProvider, I
 
     private static bool SameData(IDictionary<string, string?> before, IDictionary<string, string?> after) =>
         before.Count == after.Count && after.All(e => before.TryGetValue(e.Key, out var value) && value == e.Value);
+
+    private static List<string> ChangedKeys(IDictionary<string, string?> before, IDictionary<string, string?> after) =>
+    [
+        .. after.Where(e => !before.TryGetValue(e.Key, out var value) || value != e.Value).Select(e => e.Key)
+            .Concat(before.Keys.Where(key => !after.ContainsKey(key)))
+            .Order(StringComparer.OrdinalIgnoreCase),
+    ];
 
     private IFileInfo? File() => _source.Path is { } path ? _source.FileProvider?.GetFileInfo(path) : null;
 }

@@ -25,6 +25,7 @@ internal sealed record LinkDefinition(string Id, ExchangeSpec Exchange, Resolved
     /// cleanup mode when the link stops. Restarting for those would delete and re-declare the upstream queue, losing what
     /// it held, for nothing: renaming a policy, or a new policy that resolves to the same upstream, must not cost messages.
     /// Neither the link id nor the lease and ledger names depend on them, so duplicate suppression is not disturbed.
+    /// The queue-federation key <c>queue</c> is read for compatibility and not used by exchange links at all.
     /// </summary>
     public bool MovesMessagesAs(LinkDefinition other)
     {
@@ -38,6 +39,7 @@ internal sealed record LinkDefinition(string Id, ExchangeSpec Exchange, Resolved
                 ReconnectBackoff = Upstream.ReconnectBackoff,
                 ReconnectDelayMaxSetting = Upstream.ReconnectDelayMaxSetting,
                 ResourceCleanupMode = Upstream.ResourceCleanupMode,
+                Queue = Upstream.Queue,
             },
         };
         return this == aligned;

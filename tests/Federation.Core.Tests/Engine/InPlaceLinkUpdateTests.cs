@@ -84,6 +84,20 @@ public sealed class InPlaceLinkUpdateTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_queue_federation_keys_change_without_restarting_an_exchange_link()
+    {
+        // queue and consumer-tag are read for compatibility and ignored by exchange links. Until 7 Dec 2026 a new queue
+        // restarted every link of the upstream (a black-box run of FederationHost saw event 2018 for each).
+        var (engine, _) = await _bed.StartSimpleLinkAsync();
+        var before = engine.GetLinks().Single();
+
+        await engine.UpdateAsync(Options(u => { u.Queue = "orders-queue"; u.ConsumerTag = "orders-tag"; }).Policy("fed", "^fed\\.", upstream: "u"), CancellationToken.None);
+
+        var after = engine.GetLinks().Single();
+        Assert.Equal((before.Id, LinkState.Running, before.Since), (after.Id, after.State, after.Since));
+    }
+
+    [Fact]
     public async Task A_change_that_moves_messages_differently_still_restarts_the_link()
     {
         var (engine, _) = await _bed.StartSimpleLinkAsync();

@@ -16,7 +16,9 @@ namespace FederationHost.Tests;
 /// </summary>
 public sealed class FederationBrokersHostTests
 {
+    private const int InvalidBrokerSettings = 5006;
     private const int BrokerSettingsNeedRestart = 5007;
+    private const int ExchangeFederationNeedsRestart = 5008;
 
     private static Dictionary<string, string?> BrokerSettings(string prefix) => new()
     {
@@ -101,6 +103,40 @@ public sealed class FederationBrokersHostTests
         var broker = Assert.Single(await BrokersAsync(host));
         Assert.Equal(2, broker.GetProperty("workers").GetInt32());
         Assert.Equal("connected", broker.GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task A_mistake_in_the_broker_section_on_reload_is_a_warning_naming_the_key_without_credentials()
+    {
+        await using var host = await RunningHost.StartAsync(BrokerSettings("fb-bad-reload"));
+        await Eventually.UntilAsync(() => BrokersAsync(host), b => b is [var only] && only.GetProperty("state").GetString() == "connected", "a connected broker instance");
+
+        host.Configuration.Update(new Dictionary<string, string?>
+        {
+            ["FederationBrokers:london:Envelop"] = "choria",
+            ["FederationBrokers:london:CollectiveUri"] = $"nats://node:{RunningHost.Secret}@127.0.0.1:4222?foo=1",
+        });
+
+        var warning = await Eventually.UntilAsync(
+            () => Task.FromResult(host.Logs.Warnings.FirstOrDefault(r => r.EventId.Id == InvalidBrokerSettings)), r => r is not null, "a warning for the broker section");
+        Assert.Contains("FederationBrokers:london:Envelop: is not a federation broker setting", warning!.Message, StringComparison.Ordinal);
+        Assert.Contains("FederationBrokers:london:CollectiveUri: Unknown query parameter 'foo'", warning.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(RunningHost.Secret, host.Logs.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(host.Logs.Warnings, r => r.EventId.Id == BrokerSettingsNeedRestart);
+        Assert.Equal("connected", Assert.Single(await BrokersAsync(host)).GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task A_Federation_section_added_on_reload_to_a_host_with_broker_instances_only_is_a_warning_that_a_restart_is_needed()
+    {
+        await using var host = await RunningHost.StartAsync(BrokerSettings("fb-add-federation"));
+
+        host.Configuration.Update(new Dictionary<string, string?> { ["Federation:Downstream:uri"] = "memory://fb-add-federation-local/%2f" });
+
+        var warning = await Eventually.UntilAsync(
+            () => Task.FromResult(host.Logs.Warnings.FirstOrDefault(r => r.EventId.Id == ExchangeFederationNeedsRestart)), r => r is not null, "a restart warning");
+        Assert.Contains("started without exchange federation", warning!.Message, StringComparison.Ordinal);
+        Assert.Empty(await host.GetLinksAsync());
     }
 
     internal static async Task<JsonElement[]> BrokersAsync(RunningHost host) =>

@@ -11,6 +11,9 @@ internal static partial class Log
     [LoggerMessage(1102, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) took over lease '{Lease}' after waiting {Waited}")]
     public static partial void LinkLeaseTaken(ILogger logger, string linkId, string exchange, string upstream, string lease, TimeSpan waited);
 
+    [LoggerMessage(1034, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) took lease '{Lease}' back by its fallback ask: instance '{Instance}' was handed the link and never took it, so the link stays on this instance and is not handed to that run of '{Instance}' again (a restart of it is a new run)")]
+    public static partial void LinkKeptFromUntakenHandover(ILogger logger, string linkId, string exchange, string upstream, string lease, string instance);
+
     [LoggerMessage(1103, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) lost lease '{Lease}' on the downstream; it stopped consuming and asks for the lease again")]
     public static partial void LinkLeaseLost(ILogger logger, string linkId, string exchange, string upstream, string lease);
 

@@ -623,6 +623,12 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             Log.LinkLeaseTaken(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, _lease.Name, _time.GetUtcNow() - since);
             SetStatus(LinkState.Starting, UriRedaction.Redact(uri), null, null);
         }
+
+        // Why the link will not go where placement puts it: without this line the spread stays uneven with nothing said.
+        if (_lease.Gate?.TakeNotTakenNotice() is { } untaken)
+        {
+            Log.LinkKeptFromUntakenHandover(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, _lease.Name, PrintableText.Escape(untaken));
+        }
     }
 
     private async Task RunHoldingAsync(DownstreamSession downstream, string uri, IBrokerLease? lease, CancellationToken cancellationToken)

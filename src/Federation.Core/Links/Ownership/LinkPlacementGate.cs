@@ -167,6 +167,9 @@ internal sealed class LinkPlacementGate : IDisposable
     /// <summary>The instance's run that was handed the link and never took it: the link is not handed to that run again.</summary>
     internal (string Instance, string? Incarnation)? NotTakenBy { get; set; }
 
+    /// <summary>The instance of a <see cref="NotTakenBy"/> set by the last <see cref="Acquired"/>, until <see cref="TakeNotTakenNotice"/> reads it.</summary>
+    private string? NotTakenNotice { get; set; }
+
     /// <summary>Since when another instance's heartbeats say it holds the link while this one does; null while none does.</summary>
     internal DateTimeOffset? SharedSince { get; set; }
 
@@ -215,6 +218,7 @@ internal sealed class LinkPlacementGate : IDisposable
             {
                 // The run we handed the link to never said it held it, and a fallback took it back: no second handover to it.
                 NotTakenBy = handedTo;
+                NotTakenNotice = handedTo.Instance;
             }
 
             FallbackTry = false;
@@ -224,6 +228,21 @@ internal sealed class LinkPlacementGate : IDisposable
             State = GateState.Holding;
             Handover?.Dispose();
             Handover = new CancellationTokenSource();
+        }
+    }
+
+    /// <summary>
+    /// The instance whose run was handed the link and never took it, when the lease just taken was taken back from it by the
+    /// fallback ask (the link then stays here, and is not handed to that run again: see <see cref="NotTakenBy"/>); null
+    /// otherwise. Read once: for the one log line that says why the link no longer goes where placement puts it.
+    /// </summary>
+    public string? TakeNotTakenNotice()
+    {
+        lock (_owner.Sync)
+        {
+            var notice = NotTakenNotice;
+            NotTakenNotice = null;
+            return notice;
         }
     }
 

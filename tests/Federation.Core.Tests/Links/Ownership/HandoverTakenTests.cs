@@ -34,6 +34,7 @@ public sealed class HandoverTakenTests
         // last heartbeat still says it holds the link, so host-a asks as the fallback, and gets the lease.
         Assert.True(BeatUntil(a, () => gate.MayTry(out _), Timings.FallbackAfter * 2, waiting: NoLinks, holding: Only(link)));
         gate.Acquired();
+        Assert.Null(gate.TakeNotTakenNotice()); // host-b took the link: its handover is no reason to keep it here
         Beat(a, waiting: NoLinks, holding: NoLinks);
 
         // A second reload brings the link back on host-b, which asks for it: it is handed back.
@@ -52,6 +53,8 @@ public sealed class HandoverTakenTests
         // host-b keeps saying it waits for the link, and never holds it: the fallback ask takes it back.
         Assert.True(BeatUntil(a, () => gate.MayTry(out _), Timings.FallbackAfter * 2, waiting: Only(link), holding: NoLinks));
         gate.Acquired();
+        Assert.Equal("host-b", gate.TakeNotTakenNotice()); // said once (event 1034)
+        Assert.Null(gate.TakeNotTakenNotice());
 
         Assert.False(BeatUntil(a, () => gate.HandoverRequested, Timings.FallbackAfter, waiting: Only(link), holding: NoLinks), "handed to host-b a second time");
     }

@@ -145,6 +145,9 @@ internal static partial class Log
     [LoggerMessage(2020, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) restarts under a new definition that {Why}: its upstream queue is deleted (unless resource-cleanup-mode is never), discarding the messages it buffers")]
     public static partial void LinkReplacedDiscarding(ILogger logger, string linkId, string exchange, string upstream, string why);
 
+    [LoggerMessage(2042, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) restarts under a new definition that declares its upstream queue with other arguments ({Difference}), and resource-cleanup-mode is never: the queue and what it buffers are kept, and the upstream will refuse to declare it with the new arguments (406 PRECONDITION_FAILED), so the link fails until the queue is deleted by hand (the link's error names it) or the change is undone")]
+    public static partial void LinkReplacedKeepingRefusedQueue(ILogger logger, string linkId, string exchange, string upstream, string difference);
+
     [LoggerMessage(2021, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) was removed from this instance's configuration while instance(s) {Instances} still had it, and no live instance has it any more: its upstream objects are deleted")]
     public static partial void RemovedLinkQueueDeleted(ILogger logger, string linkId, string exchange, string upstream, string instances);
 

@@ -316,7 +316,16 @@ internal sealed class LinkReconciler
                 Log.LinkReplacedKeepingQueue(_logger, definition.Id, exchange, upstream, "under its new definition", KeepingCaveat(definition));
                 return link.StopAsync(cleanup: false);
             case UpstreamQueueChange.Arguments:
-                var why = $"declares its upstream queue with other arguments ({UpstreamQueueDeclaration.Difference(definition.Upstream, wanted.Upstream)}), which the upstream would refuse for the existing queue";
+                var difference = UpstreamQueueDeclaration.Difference(definition.Upstream, wanted.Upstream);
+                if (definition.Upstream.ResourceCleanupMode == ResourceCleanupMode.Never)
+                {
+                    // The stop keeps the queue (never), so the new run's declaration is refused until someone deletes it: say
+                    // that, rather than 2020's "deleted (unless ... never)", next to links that then fail with 406 for good.
+                    Log.LinkReplacedKeepingRefusedQueue(_logger, definition.Id, exchange, upstream, $"{difference}");
+                    return link.StopAsync(cleanup: false);
+                }
+
+                var why = $"declares its upstream queue with other arguments ({difference}), which the upstream would refuse for the existing queue";
                 Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, why);
                 return link.StopAsync(cleanup: true, why);
             default:

@@ -37,8 +37,8 @@ public sealed partial class BrokerSettingsReload : IDisposable
         _configuration = configuration;
         _exchangeFederation = features.ExchangeFederation;
         _logger = logger;
-        _startedBrokers = Snapshot(configuration, FederationBrokerSettings.SectionName);
-        _startedFederation = Snapshot(configuration, FederationHostApp.FederationSection, DownstreamAlias.SectionName);
+        _startedBrokers = ConfigurationSnapshot.Of(configuration, FederationBrokerSettings.SectionName);
+        _startedFederation = ConfigurationSnapshot.Of(configuration, FederationHostApp.FederationSection, DownstreamAlias.SectionName);
         _lastSeenBrokers = _startedBrokers;
         _lastSeenFederation = _startedFederation;
         _subscription = ChangeToken.OnChange(configuration.GetReloadToken, Check);
@@ -61,7 +61,7 @@ public sealed partial class BrokerSettingsReload : IDisposable
 
     private void CheckBrokers()
     {
-        var seen = Snapshot(_configuration, FederationBrokerSettings.SectionName);
+        var seen = ConfigurationSnapshot.Of(_configuration, FederationBrokerSettings.SectionName);
         if (seen == _lastSeenBrokers)
         {
             return;
@@ -82,7 +82,7 @@ public sealed partial class BrokerSettingsReload : IDisposable
 
     private void CheckFederation()
     {
-        var seen = Snapshot(_configuration, FederationHostApp.FederationSection, DownstreamAlias.SectionName);
+        var seen = ConfigurationSnapshot.Of(_configuration, FederationHostApp.FederationSection, DownstreamAlias.SectionName);
         if (seen != _lastSeenFederation)
         {
             _lastSeenFederation = seen;
@@ -92,13 +92,6 @@ public sealed partial class BrokerSettingsReload : IDisposable
             }
         }
     }
-
-    // The sections' keys and values as configuration holds them after every source, in a stable order.
-    private static string Snapshot(IConfiguration configuration, params string[] sections) => string.Join(
-        '\n',
-        sections.SelectMany(s => configuration.GetSection(s).AsEnumerable())
-            .OrderBy(e => e.Key, StringComparer.OrdinalIgnoreCase)
-            .Select(e => e.Key + "=" + e.Value));
 
     [LoggerMessage(EventId = 5006, Level = LogLevel.Warning,
         Message = "The FederationBrokers section changed but is invalid; the running broker instances keep the settings they started with, and the next start would refuse them (exit code 2). {Count} problem(s): {Problems}")]

@@ -31,7 +31,7 @@ public sealed partial class HostSettingsReload : IDisposable
         ArgumentNullException.ThrowIfNull(logger);
         _configuration = configuration;
         _logger = logger;
-        _started = Snapshot(configuration);
+        _started = ConfigurationSnapshot.Of(configuration, Sections);
         _lastSeen = _started;
         _subscription = ChangeToken.OnChange(configuration.GetReloadToken, Check);
     }
@@ -43,7 +43,7 @@ public sealed partial class HostSettingsReload : IDisposable
     {
         lock (_gate)
         {
-            var seen = Snapshot(_configuration);
+            var seen = ConfigurationSnapshot.Of(_configuration, Sections);
             if (seen == _lastSeen)
             {
                 // Unchanged, or a second notification of one save: reported already, if there was anything to report.
@@ -64,13 +64,6 @@ public sealed partial class HostSettingsReload : IDisposable
             }
         }
     }
-
-    // The sections' keys and values as configuration holds them after every source, in a stable order.
-    private static string Snapshot(IConfiguration configuration) => string.Join(
-        '\n',
-        Sections.SelectMany(s => configuration.GetSection(s).AsEnumerable())
-            .OrderBy(e => e.Key, StringComparer.OrdinalIgnoreCase)
-            .Select(e => e.Key + "=" + e.Value));
 
     [LoggerMessage(EventId = 5004, Level = LogLevel.Warning,
         Message = "The Host or Telemetry section changed but is invalid; the running host keeps the settings it started with, and the next start would refuse them (exit code 2). {Count} problem(s): {Problems}")]

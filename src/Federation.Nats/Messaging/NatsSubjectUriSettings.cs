@@ -93,9 +93,7 @@ internal sealed record NatsSubjectUriSettings(string ServerUrl, bool Tls, int Ma
             _ = NatsSecuritySettings.Parse(parsed, security, showValues: true, shapeProblems, checkFiles: false);
             if (shapeProblems.Count == 0)
             {
-                // The reason comes before the URI: a URI with file keys is masked from the first of them to the end of the text.
-                throw new Core.Transport.BrokerUnreachableException(
-                    $"Could not connect to the NATS server: a file the URI names was usable when it was configured but cannot be used now: the URI {string.Join("; ", problems)}. URI: {UriRedaction.Redact(uri)}");
+                throw NatsSecuritySettings.FileGoneAtConnect(problems, uri);
             }
         }
 

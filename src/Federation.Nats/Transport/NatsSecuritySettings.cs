@@ -19,6 +19,14 @@ namespace Federation.Nats.Transport;
 /// </remarks>
 internal sealed record NatsSecuritySettings
 {
+    /// <summary>
+    /// The connect failure for a URI that was valid, files included, when the configuration loaded, and whose only problem
+    /// now is a file it names (deleted, unreadable or rewritten since): retried as any failed connect, naming the key.
+    /// The reason comes before the URI, since a URI with file keys is masked from the first of them to the end of the text.
+    /// </summary>
+    internal static Core.Transport.BrokerUnreachableException FileGoneAtConnect(IEnumerable<string> problems, string uri) => new(
+        $"Could not connect to the NATS server: a file the URI names was usable when the configuration loaded but cannot be used now: the URI {string.Join("; ", problems)}. URI: {Core.Transport.UriRedaction.Redact(uri)}");
+
     /// <summary>Query key: PEM file of the CA certificates that sign the server's certificate; they replace the system store.</summary>
     public const string CaCertFileKey = "cacertfile";
 

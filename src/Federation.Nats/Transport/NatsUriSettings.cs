@@ -70,9 +70,7 @@ internal sealed record NatsUriSettings(string ServerUrl, string? ClusterName, in
 
         if (TryParse(uri, out _, out _, checkFiles: false))
         {
-            // The reason comes before the URI: a URI with file keys is masked from the first of them to the end of the text.
-            throw new Core.Transport.BrokerUnreachableException(
-                $"Could not connect to the NATS server: a file the URI names was usable when the configuration loaded but cannot be used now: the URI {string.Join("; ", problems)}. URI: {UriRedaction.Redact(uri)}");
+            throw NatsSecuritySettings.FileGoneAtConnect(problems, uri);
         }
 
         throw new ArgumentException($"'{UriRedaction.Redact(uri)}' {string.Join("; ", problems)}.", nameof(uri));

@@ -1,5 +1,5 @@
 // Checks every .nupkg in a folder, as a consumer of the packages would meet them (run by scripts/check-packages.sh):
-// the README is in the package, named in the nuspec, and links nowhere relative; each dll has its XML doc file next to it; the nuspec lists the
+// the README and the icon are in the package, named in the nuspec, and the README links nowhere relative; each dll has its XML doc file next to it; the nuspec lists the
 // dependencies the project declares (and none of the build-only ones); the license is an SPDX expression; and the
 // .snupkg beside it holds, for each dll, the matching portable pdb whose SourceLink maps the sources to the repository
 // at the packed commit. A file-based app rather than python or unzip: the .NET SDK is the one tool CI always has, and
@@ -96,6 +96,17 @@ internal static class PackageCheck
             }
         }
 
+        // nuget.org and the IDEs' package managers show the icon next to the name; a package without one looks abandoned.
+        var icon = Value("icon");
+        if (string.IsNullOrEmpty(icon))
+        {
+            problems.Add("the nuspec names no <icon>");
+        }
+        else if (!entries.TryGetValue(icon.Replace('\\', '/'), out var iconEntry) || iconEntry.Length == 0)
+        {
+            problems.Add($"the nuspec's <icon> is '{icon}', but the package has no such (non-empty) file");
+        }
+
         var license = metadata.Elements().FirstOrDefault(e => e.Name.LocalName == "license");
         if (license is null || (string?)license.Attribute("type") != "expression" || string.IsNullOrWhiteSpace(license.Value))
         {
@@ -123,7 +134,7 @@ internal static class PackageCheck
         }
 
         var sourceLink = CheckSymbols(nupkgPath, nupkg, dlls, commit, problems);
-        var summary = $"{id} {version}: README, XML docs, {dependencyCount} dependencies, license {license?.Value}, symbols with SourceLink {sourceLink}";
+        var summary = $"{id} {version}: README, icon, XML docs, {dependencyCount} dependencies, license {license?.Value}, symbols with SourceLink {sourceLink}";
         return (summary, problems);
     }
 

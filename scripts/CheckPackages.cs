@@ -1,6 +1,6 @@
 // Checks every .nupkg in a folder, as a consumer of the packages would meet them (run by scripts/check-packages.sh):
 // the README and the icon are in the package, named in the nuspec, and the README links nowhere relative; each dll has its XML doc file next to it; the nuspec lists the
-// dependencies the project declares (and none of the build-only ones); the license is an SPDX expression; and the
+// dependencies the project declares (and none of the build-only ones, and Microsoft.Extensions ones at their line's floor); the license is an SPDX expression; and the
 // .snupkg beside it holds, for each dll, the matching portable pdb whose SourceLink maps the sources to the repository
 // at the packed commit. A file-based app rather than python or unzip: the .NET SDK is the one tool CI always has, and
 // System.Reflection.Metadata reads the pdb the way debuggers do.
@@ -187,6 +187,13 @@ internal static class PackageCheck
             foreach (var sibling in expectedProjects.Where(p => listed.TryGetValue(p, out var v) && v != version && v != $"[{version}, )").Order(StringComparer.Ordinal))
             {
                 problems.Add($"{framework}: dependency {sibling} has version '{listed[sibling]}', not this package's version {version}");
+            }
+
+            // A library that asks for a newer Microsoft.Extensions patch than it needs lifts every application that takes
+            // it, and one that pins an older patch fails with a downgrade error (NU1605): ask for the line's floor, x.0.0.
+            foreach (var (extension, v) in listed.Where(d => d.Key.StartsWith("Microsoft.Extensions.", StringComparison.OrdinalIgnoreCase) && !System.Text.RegularExpressions.Regex.IsMatch(d.Value, @"^\[?\d+\.0\.0(, \))?$")).OrderBy(d => d.Key, StringComparer.Ordinal))
+            {
+                problems.Add($"{framework}: dependency {extension} has version '{v}', not the floor of its line (x.0.0); see MicrosoftExtensionsVersion in Directory.Packages.props");
             }
         }
 

@@ -148,6 +148,15 @@ internal static partial class Log
     [LoggerMessage(2042, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) restarts under a new definition that declares its upstream queue with other arguments ({Difference}), and resource-cleanup-mode is never: the queue and what it buffers are kept, and the upstream will refuse to declare it with the new arguments (406 PRECONDITION_FAILED), so the link fails until the queue is deleted by hand (the link's error names it) or the change is undone")]
     public static partial void LinkReplacedKeepingRefusedQueue(ILogger logger, string linkId, string exchange, string upstream, string difference);
 
+    [LoggerMessage(2043, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) {Why}, which declares its upstream queue with other arguments ({Difference}): the upstream refuses those for the existing queue, so the new run hands it over to a queue declared anew, forwarding what it buffers (events 1035 and 1036); nothing is discarded, some messages may arrive twice")]
+    public static partial void LinkReplacedHandingQueueOver(ILogger logger, string linkId, string exchange, string upstream, string why, string difference);
+
+    [LoggerMessage(1035, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}): the upstream refuses to declare queue '{Queue}' with the link's arguments (it exists with others, holding {Count} message(s)); what is routed to it goes to '{Handover}' meanwhile, while the link forwards what the queue holds, deletes it and declares it anew")]
+    public static partial void UpstreamQueueHandoverStarted(ILogger logger, string linkId, string exchange, string upstream, string queue, long count, string handover);
+
+    [LoggerMessage(1036, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) forwarded what '{Handover}' held ({Count} message(s) when it was unbound), which took upstream queue '{Queue}''s place while that was declared anew; '{Handover}' is {Outcome}")]
+    public static partial void UpstreamQueueHandoverFinished(ILogger logger, string linkId, string exchange, string upstream, string handover, long count, string queue, string outcome);
+
     [LoggerMessage(2021, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) was removed from this instance's configuration while instance(s) {Instances} still had it, and no live instance has it any more: its upstream objects are deleted")]
     public static partial void RemovedLinkQueueDeleted(ILogger logger, string linkId, string exchange, string upstream, string instances);
 

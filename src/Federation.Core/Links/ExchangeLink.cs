@@ -651,7 +651,11 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
 
         _upstreamReached = true;
         _upstreamTried = true;
-        var session = new LinkSession(Volatile.Read(ref _sessionContext), downstream, upstream, lease) { TakesOver = TakesOver };
+        var session = new LinkSession(Volatile.Read(ref _sessionContext), downstream, upstream, lease)
+        {
+            TakesOver = TakesOver,
+            HandOverRefusedQueue = HandoverFor(transport, upstream, uri, downstream),
+        };
         try
         {
             await session.SetUpAsync(cancellationToken).ConfigureAwait(false);
@@ -667,6 +671,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
                 Log.LinkRecovered(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, failed);
             }
 
+            await ForwardHandoverQueueAsync(transport, upstream, session.QueueName, uri, downstream, cancellationToken).ConfigureAwait(false);
             await session.RunAsync(cancellationToken).ConfigureAwait(false);
         }
         finally

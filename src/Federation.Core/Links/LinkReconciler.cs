@@ -257,8 +257,9 @@ internal sealed class LinkReconciler
     /// <summary>
     /// Stops a link that a reload removed while a link it starts declares the very same upstream queue (same upstream broker
     /// and vhost, same queue name: an upstream renamed, whose name the queue's does not carry): the queue stays with what it
-    /// buffers, for the new link, which starts once this one has stopped. Only when the new link declares it with other
-    /// arguments, which the upstream would refuse, does it go, with the warnings a replacement gives (2020, 1028).
+    /// buffers, for the new link, which starts once this one has stopped. When the new link declares it with other
+    /// arguments, which the upstream refuses, the new link hands it over to one declared anew (event 2043), as a
+    /// replacement does (see <see cref="StopReplaced"/>).
     /// </summary>
     private Task StopTakenOver(ExchangeLink link, LinkDefinition successor)
     {
@@ -266,12 +267,20 @@ internal sealed class LinkReconciler
         var (exchange, upstream) = (definition.Exchange.Name, definition.Upstream.UpstreamName);
         if (UpstreamQueueDeclaration.Difference(definition.Upstream, successor.Upstream) is { } difference && ChecksQueueArguments(successor))
         {
-            var why = $"is taken over by link {successor.Id} ({exchange} <- {successor.Upstream.UpstreamName}), which declares its upstream queue with other arguments ({difference}), which the upstream would refuse for the existing queue";
-            Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, why);
-            return link.StopAsync(cleanup: true, why);
+            // Kept as well: the new link, refused its declaration, hands the queue over to one declared anew (see StopReplaced).
+            if (successor.Upstream.ResourceCleanupMode == ResourceCleanupMode.Never)
+            {
+                Log.LinkReplacedKeepingRefusedQueue(_logger, definition.Id, exchange, upstream, difference);
+            }
+            else
+            {
+                Log.LinkReplacedHandingQueueOver(_logger, definition.Id, exchange, upstream, $"is taken over by link {successor.Id} ({exchange} <- {successor.Upstream.UpstreamName})", difference);
+            }
         }
-
-        Log.LinkQueueTakenOver(_logger, definition.Id, exchange, upstream, successor.Id, successor.Upstream.UpstreamName);
+        else
+        {
+            Log.LinkQueueTakenOver(_logger, definition.Id, exchange, upstream, successor.Id, successor.Upstream.UpstreamName);
+        }
 
         // The new link keeps its own ledger (the ledger's name carries the link id): this one's would stay behind for good.
         return link.StopAsync(cleanup: false, dropLedger: true);
@@ -286,9 +295,11 @@ internal sealed class LinkReconciler
 
     /// <summary>
     /// Stops a link whose definition changed in how it moves messages, before its replacement (same id, same upstream queue
-    /// name) starts. The replacement takes the queue over with what it buffered, so it stays, unless the new definition
-    /// declares it with other arguments on an upstream that checks them (it would refuse to declare it again: it is deleted
-    /// and declared anew, discarding its messages, with a warning), reaches another upstream, or declares another kind of
+    /// name) starts. The replacement takes the queue over with what it buffered, so it stays; also when the new definition
+    /// declares it with other arguments on an upstream that checks them (it refuses to declare it again): the new run then
+    /// hands it over to a queue declared anew, forwarding what it holds (event 2043, <see cref="ExchangeLink"/>'s handover;
+    /// with <c>resource-cleanup-mode: never</c> the refusal stands, warning 2042). It goes when the new definition
+    /// reaches another upstream, or declares another kind of
     /// queue on the same one (<see cref="ITransport.UpstreamQueueKind"/>): the old queue would be left there, filling up,
     /// unless another live instance still runs the link from it. A queue of another kind left behind also delivered again,
     /// once a later reload switched back to it, everything the other kind had forwarded meanwhile.
@@ -317,17 +328,19 @@ internal sealed class LinkReconciler
                 return link.StopAsync(cleanup: false);
             case UpstreamQueueChange.Arguments:
                 var difference = UpstreamQueueDeclaration.Difference(definition.Upstream, wanted.Upstream);
-                if (definition.Upstream.ResourceCleanupMode == ResourceCleanupMode.Never)
+                if (wanted.Upstream.ResourceCleanupMode == ResourceCleanupMode.Never)
                 {
-                    // The stop keeps the queue (never), so the new run's declaration is refused until someone deletes it: say
+                    // The new run deletes nothing (never), so its declaration is refused until someone deletes the queue: say
                     // that, rather than 2020's "deleted (unless ... never)", next to links that then fail with 406 for good.
                     Log.LinkReplacedKeepingRefusedQueue(_logger, definition.Id, exchange, upstream, $"{difference}");
                     return link.StopAsync(cleanup: false);
                 }
 
-                var why = $"declares its upstream queue with other arguments ({difference}), which the upstream would refuse for the existing queue";
-                Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, why);
-                return link.StopAsync(cleanup: true, why);
+                // The queue stays, with what it buffers: the new run, refused its declaration, hands it over to one declared
+                // anew (ExchangeLink.Handover). Deleted here, as it was, it took what it held with it, and what the upstream
+                // routed until the new run had bound the new queue reached no queue.
+                Log.LinkReplacedHandingQueueOver(_logger, definition.Id, exchange, upstream, "restarts under a new definition", $"{difference}");
+                return link.StopAsync(cleanup: false);
             default:
                 // Only an instance whose upstream of that name still reaches the old broker, with the old kind of queue, can
                 // consume the old queue: one that has the link from the new broker or kind (it reloaded first) is no reason

@@ -28,6 +28,9 @@ internal sealed partial class LinkSession
 
     private volatile bool _draining;
 
+    // Whether the drain deletes only the queue, not the exchanges named after it (see DrainAsync).
+    private bool _queueOnly;
+
     // 1 while a drain stops its consumer: deliveries that reach the session then are left unacknowledged, so that they go
     // back to the queue as the consumer closes (see ReceiveWhileDrainingAsync).
     private int _drainHeld;
@@ -65,13 +68,26 @@ internal sealed partial class LinkSession
     /// </para>
     /// </remarks>
     /// <returns>What became of the queue (<see cref="CleanupOutcome"/>, or <see cref="TakenOverOutcome"/>), or null when the upstream cannot count a queue's messages and this link's queue did not take it over: nothing was forwarded, and the queue is the caller's to delete.</returns>
-    public async Task<string?> DrainAsync(string queue, string why, CancellationToken cancellationToken)
+    /// <param name="queue">The queue to forward and delete.</param>
+    /// <param name="why">Why the queue goes, for the warning that counts what its deletion discards, if anything.</param>
+    /// <param name="cancellationToken">Cuts the forwarding short.</param>
+    /// <param name="queueOnly">
+    /// Leave the exchanges named after <paramref name="queue"/> alone, and delete only the queue: one that the link's own
+    /// queue hands over to another while it is declared anew (<c>ExchangeLink.Handover</c>), already unbound, whose internal
+    /// exchanges and sentinel are the link's own and route to the other queue meanwhile.
+    /// </param>
+    public async Task<string?> DrainAsync(string queue, string why, CancellationToken cancellationToken, bool queueOnly = false)
     {
         QueueName = queue;
+        _queueOnly = queueOnly;
         InitializeTrailEntries();
         try
         {
-            await UpstreamObjects.DeleteExchangesAsync(_upstream, queue, cancellationToken).ConfigureAwait(false);
+            if (!queueOnly)
+            {
+                await UpstreamObjects.DeleteExchangesAsync(_upstream, queue, cancellationToken).ConfigureAwait(false);
+            }
+
             if (await _upstream.CountQueueMessagesAsync(queue, cancellationToken).ConfigureAwait(false) is null)
             {
                 var taken = await TakenOverAsync(queue, cancellationToken).ConfigureAwait(false);

@@ -104,6 +104,15 @@ internal sealed partial class LinkSession
     /// </summary>
     public LinkDefinition? TakesOver { get; init; }
 
+    /// <summary>
+    /// What moves the link's upstream queue aside when the upstream refuses to declare it with the link's arguments (it
+    /// exists with others): forwards what it holds and deletes it, while a handover queue receives in its place
+    /// (<c>ExchangeLink.Handover</c>). Returns false when the queue does not exist, so the refusal is about something
+    /// else, and stands. Null where the queue is not handed over (<c>resource-cleanup-mode: never</c>, a transport that
+    /// ignores queue arguments): the refusal fails the run.
+    /// </summary>
+    public Func<string, CancellationToken, Task<bool>>? HandOverRefusedQueue { get; init; }
+
     public string InternalExchange { get; private set; }
 
     public char Generation { get; private set; }
@@ -122,9 +131,22 @@ internal sealed partial class LinkSession
         try
         {
             var retired = TakesOver is { } old ? UpstreamObjects.QueueName(old, _upstream) : null;
-            await _upstream.DeclareQueueAsync(
-                new QueueSpec(QueueName, Durable: true, Arguments: UpstreamQueueDeclaration.Arguments(_settings)) { TakesOver = retired != QueueName ? retired : null },
-                cancellationToken).ConfigureAwait(false);
+            var queue = new QueueSpec(QueueName, Durable: true, Arguments: UpstreamQueueDeclaration.Arguments(_settings)) { TakesOver = retired != QueueName ? retired : null };
+            try
+            {
+                await _upstream.DeclareQueueAsync(queue, cancellationToken).ConfigureAwait(false);
+            }
+            catch (PreconditionFailedException) when (HandOverRefusedQueue is not null)
+            {
+                // The queue exists with other arguments (a reload changed message-ttl, expires or queue-type, or another
+                // configuration declared it): it is handed over to a queue declared anew rather than left failing with 406.
+                if (!await HandOverRefusedQueue(QueueName, cancellationToken).ConfigureAwait(false))
+                {
+                    throw;
+                }
+
+                await _upstream.DeclareQueueAsync(queue, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (NameTooLongException tooLong) when (tooLong.Name == QueueName)
         {
@@ -428,7 +450,10 @@ internal sealed partial class LinkSession
 
                 // Both generations, not only this session's: a stop that cuts the set-up short may come before the generation
                 // is chosen (deleting "" was refused, 403, and the sentinel stayed behind) or in the middle of a swap.
-                await UpstreamObjects.DeleteExchangesAsync(_upstream, QueueName, timeout.Token).ConfigureAwait(false);
+                if (!_queueOnly)
+                {
+                    await UpstreamObjects.DeleteExchangesAsync(_upstream, QueueName, timeout.Token).ConfigureAwait(false);
+                }
             }
             catch (Exception ex)
             {

@@ -37,6 +37,13 @@ internal static class UpstreamNaming
     /// </summary>
     public static string SentinelExchangeName(string queueName) => BoundedNames.WithSuffix(queueName, " sentinel");
 
+    /// <summary>
+    /// The queue that takes the link's upstream queue's place while that is declared anew with other arguments (ours, not
+    /// the plugin's; see <c>ExchangeLink.Handover</c>): the queue name plus <c> (handover)</c>, shortened as
+    /// <see cref="BoundedNames.WithSuffix"/> does when that would not fit in a queue name.
+    /// </summary>
+    public static string HandoverQueueName(string queueName) => BoundedNames.WithSuffix(queueName, " (handover)");
+
     /// <summary>The connection name the plugin uses, shown in broker tools and in status.</summary>
     public static string ConnectionName(string upstreamName, string? policyName) =>
         policyName is null ? "Federation link" : $"Federation link (upstream: {upstreamName}, policy: {policyName})";

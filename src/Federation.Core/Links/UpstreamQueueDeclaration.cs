@@ -7,7 +7,8 @@ namespace Federation.Core.Links;
 /// <summary>
 /// The arguments a link declares its upstream queue with. A broker refuses to declare an existing queue with other ones
 /// (AMQP <c>406 PRECONDITION_FAILED</c>, inequivalent arg), so a link whose new definition changes them cannot take its
-/// predecessor's queue over: that queue has to go (see <see cref="LinkReconciler"/>).
+/// predecessor's queue over as it is: the new run hands it over to one declared anew, forwarding what it holds (see
+/// <see cref="ExchangeLink"/>'s handover and <see cref="LinkReconciler"/>).
 /// </summary>
 internal static class UpstreamQueueDeclaration
 {

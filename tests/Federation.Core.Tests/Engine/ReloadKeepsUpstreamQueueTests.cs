@@ -9,8 +9,8 @@ namespace Federation.Core.Tests.Engine;
 /// A reload that changes how a link moves messages (prefetch-count, the URI's query or credentials, ...) replaces the link
 /// with one of the same id and the same upstream queue. The replacement takes the queue over with what it buffers: before,
 /// the old link stopped with cleanup and deleted it, so what it held was lost without a word. A change of the queue's
-/// declared arguments (message-ttl, expires, queue-type) still deletes it, since the upstream would refuse to declare it
-/// again, but says so at warning with the number of messages discarded.
+/// declared arguments (message-ttl, expires, queue-type), which the upstream refuses for the existing queue, hands it over
+/// to one declared anew, forwarding what it holds (see UpstreamQueueHandoverTests).
 /// </summary>
 public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
 {
@@ -86,27 +86,31 @@ public sealed class ReloadKeepsUpstreamQueueTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_reload_that_changes_the_queue_arguments_deletes_the_queue_and_says_how_many_messages_that_discards()
+    public async Task A_reload_that_changes_the_queue_arguments_hands_the_queue_over_to_one_declared_anew_with_what_it_buffers()
     {
         var (engine, downstream) = await StartBufferingAsync();
 
         await engine.UpdateAsync(Configuration(u => u.MessageTtl = 60_000), CancellationToken.None);
 
-        // Declared anew, with the new argument: the upstream would have refused the old queue with it.
-        await Testbed.Eventually(() => engine.GetLinks() is [{ State: LinkState.Running }], () => "the replaced link running");
+        // The upstream refuses the old queue with the new argument: the new run forwards what it holds, deletes it and
+        // declares it anew. Until 7 Dec 2026 the reload deleted it, discarding m1 and m2 (events 2020 and 1028).
+        await Testbed.Eventually(
+            () =>
+            {
+                ReleaseHeld();
+                return downstream.Bodies.Distinct().Count() == 3 && _logs.WithId(1036).Count == 1;
+            },
+            () => $"downstream has [{string.Join(",", downstream.Bodies)}]; links: {string.Join(", ", engine.GetLinks().Select(l => $"{l.State} {l.Error}"))}");
+        Assert.Equal(["m0", "m1", "m2"], downstream.Bodies.Distinct().Order(StringComparer.Ordinal));
         Assert.Equal(60_000L, Convert.ToInt64(_bed.Broker("U").GetQueue("/", UpstreamQueue)!.Arguments!["x-message-ttl"], System.Globalization.CultureInfo.InvariantCulture));
-        var why = Assert.Single(_logs.WithId(2020));
-        Assert.Equal(LogLevel.Warning, why.Level);
+        Assert.False(_bed.Broker("U").QueueExists("/", UpstreamQueue + " (handover)"));
+        var why = Assert.Single(_logs.WithId(2043));
+        Assert.Equal(LogLevel.Information, why.Level);
         Assert.Contains("x-message-ttl none -> 60000", why.Message, StringComparison.Ordinal);
-        var discarded = Assert.Single(_logs.WithId(1028));
-        Assert.Equal(LogLevel.Warning, discarded.Level);
-        // m1 and m2, and m0 too once the old consumer's cancel has returned it (it was forwarded, its confirm still held).
-        Assert.True(
-            discarded.Message.Contains("discards 2 message(s) it held", StringComparison.Ordinal) || discarded.Message.Contains("discards 3 message(s) it held", StringComparison.Ordinal),
-            discarded.Message);
-        Assert.Equal(0, UpstreamMessages);
-        ReleaseHeld();
-        await downstream.ExpectAsync("m0"); // routed before the reload; m1 and m2 went with the queue, as the warning says
+        Assert.Matches("holding [23] message", Assert.Single(_logs.WithId(1035)).Message); // m1 and m2, and m0 once the old consumer's close returned it
+        Assert.Empty(_logs.WithId(2020));
+        Assert.Empty(_logs.WithId(1028));
+        Assert.DoesNotContain(_logs.Entries, e => e.Level >= LogLevel.Warning);
     }
 
     [Fact]

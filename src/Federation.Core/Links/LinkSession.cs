@@ -111,6 +111,31 @@ internal sealed partial class LinkSession
     /// <summary>Declares the upstream objects, swaps the internal exchange generation, replays bindings and starts consuming.</summary>
     public async Task SetUpAsync(CancellationToken cancellationToken)
     {
+        await DeclareAndBindAsync(cancellationToken).ConfigureAwait(false);
+        await StartForwardingAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Declares and binds the upstream objects as <see cref="SetUpAsync"/> does, and goes no further: nothing is consumed,
+    /// published or recorded in a ledger. The queue then receives what the upstream exchange routes to the link (a JetStream
+    /// durable consumer starts capturing; core NATS subscriptions start buffering in this connection), for a later session on
+    /// the same connection to consume (<see cref="UpstreamPreparation"/>). Replays the bindings through a feed of its own,
+    /// detached at once: the session that consumes replays them again.
+    /// </summary>
+    public async Task PrepareAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await DeclareAndBindAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _context.Bindings.Detach(_context.Feed);
+        }
+    }
+
+    private async Task DeclareAndBindAsync(CancellationToken cancellationToken)
+    {
         var upstreamExchange = _definition.UpstreamExchange;
         var upstreamVhost = _upstream.VirtualHost;
         InitializeTrailEntries();
@@ -173,7 +198,10 @@ internal sealed partial class LinkSession
         }
 
         await _upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(QueueName, previous), cancellationToken).ConfigureAwait(false);
+    }
 
+    private async Task StartForwardingAsync(CancellationToken cancellationToken)
+    {
         await SetUpDeduplicationAsync(cancellationToken).ConfigureAwait(false);
         if (!Deduplicating)
         {

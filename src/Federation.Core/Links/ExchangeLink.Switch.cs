@@ -15,6 +15,31 @@ internal sealed partial class ExchangeLink
     public Task<UpstreamPreparation> PrepareSuccessorAsync(LinkDefinition successor, CancellationToken cancellationToken) =>
         UpstreamPreparation.PrepareAsync(Volatile.Read(ref _sessionContext), successor, CurrentDownstream(), _transports, _time, cancellationToken);
 
+    // The session that runs now (set up and consuming), or null.
+    private LinkSession? _running;
+
+    /// <summary>
+    /// Waits until the run's consumer has taken on what its upstream queue held when called (see
+    /// <see cref="Federation.Core.Transport.IMessageConsumer.CatchUpAsync"/>), once the successor's queue is bound: what
+    /// it had not taken on would go with the old queue. Nothing when no session runs; a failure ends the wait.
+    /// </summary>
+    public async Task CatchUpAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _running) is not { } session)
+        {
+            return;
+        }
+
+        try
+        {
+            await session.CatchUpAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Federation.Core.Transport.TransportException)
+        {
+            // The run fails: it stops anyway, and what it had not taken on goes as before.
+        }
+    }
+
     /// <summary>Hands this link's first run the upstream connection <paramref name="preparation"/> declared and bound its queue on. Before <see cref="Start"/>.</summary>
     public void UsePrepared(UpstreamPreparation preparation) => _prepared = preparation;
 

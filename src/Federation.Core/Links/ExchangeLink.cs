@@ -666,6 +666,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             SetStatus(LinkState.Running, displayUri, null, connectionName);
             _boundHere = !_bound.Task.IsCompleted || _boundHere;
             _bound.TrySetResult(true);
+            Volatile.Write(ref _running, session);
             _lease.Gate?.Succeeded();
             Log.LinkRunning(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, displayUri, session.QueueName, session.Generation);
             if (_failures.Up() is > 0 and var failed)
@@ -677,6 +678,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
         finally
         {
+            Volatile.Write(ref _running, null);
             var stopped = _stopping.IsCancellationRequested;
             var cleanup = stopped && _cleanupOnStop;
             _sessionShutDownWithStop = stopped;

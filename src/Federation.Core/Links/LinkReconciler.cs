@@ -385,23 +385,41 @@ internal sealed class LinkReconciler
     /// which the new run then consumes; only then does <paramref name="stop"/> stop the old run. What the upstream publishes
     /// in between reaches both: duplicates, not a loss (event 1106). A link that does not run here (it waits for another
     /// instance) prepares nothing: that instance switches on its own reload. When the preparation fails or takes longer
-    /// than <see cref="PrepareTimeout"/>, the switch goes on as before it existed, a loss window (warning 1107).
+    /// than <see cref="PrepareTimeout"/>, the switch goes on as before it existed, a loss window (warning 1107). Once the new
+    /// queue is bound, the old run is given the rest of that bound to take on what its own queue held by then
+    /// (<see cref="ExchangeLink.CatchUpAsync"/>: a JetStream durable consumer a few messages behind its stream), which would
+    /// otherwise go with it.
     /// </summary>
     private async Task PrepareThenStopAsync(ExchangeLink link, LinkDefinition wanted, string kindChange, ConcurrentDictionary<string, UpstreamPreparation> prepared, Func<Task> stop, CancellationToken stopping)
     {
         var definition = link.Definition;
         if (link.RunsHere)
         {
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-            limit.CancelAfter(PrepareTimeout);
+            using var timeout = new CancellationTokenSource(PrepareTimeout, _time);
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token);
             try
             {
                 prepared[wanted.Id] = await link.PrepareSuccessorAsync(wanted, limit.Token).ConfigureAwait(false);
                 Log.UpstreamQueuePrepared(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, kindChange);
+
+                // What the old queue held when the new one was bound is for the old run to take on before it stops (a
+                // durable consumer a little behind its stream: deleted with it, that was lost), within the same bound.
+                try
+                {
+                    await link.CatchUpAsync(limit.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+                {
+                    // Still behind after the bound: the switch goes on, and what it had not taken on goes with the old queue.
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                // The engine stops: the old run stops with it, and no new one starts.
             }
             catch (Exception ex) when (ex is TransportException or OperationCanceledException or InvalidOperationException or TimeoutException)
             {
-                var cause = ex is OperationCanceledException && !stopping.IsCancellationRequested
+                var cause = ex is OperationCanceledException
                     ? $"it took longer than {PrepareTimeoutSeconds} s"
                     : UriRedaction.RedactText(ex.Message);
                 Log.UpstreamQueueNotPrepared(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, kindChange, cause);

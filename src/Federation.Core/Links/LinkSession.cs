@@ -219,6 +219,13 @@ internal sealed partial class LinkSession
     }
 
     /// <summary>
+    /// Waits until the consumer has taken on what its queue held when called (<see cref="IMessageConsumer.CatchUpAsync"/>):
+    /// a switch of the kind of upstream queue has bound the new one by then, and this one goes once the session stops.
+    /// </summary>
+    public ValueTask CatchUpAsync(CancellationToken cancellationToken) =>
+        _consumer is { } consumer && _accepting ? consumer.CatchUpAsync(cancellationToken) : ValueTask.CompletedTask;
+
+    /// <summary>
     /// Mirrors binding changes upstream until the session fails or is cancelled. Every
     /// <see cref="InternalExchangeCheckInterval"/> it also checks the upstream (see <see cref="CheckUpstreamAsync"/>): a
     /// link whose upstream lost its bindings (partition, autoheal, someone deleting or re-creating an exchange) would

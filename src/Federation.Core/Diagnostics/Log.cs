@@ -17,6 +17,12 @@ internal static partial class Log
     [LoggerMessage(1004, LogLevel.Debug, "Link {LinkId} dropped a message ({Reason}): x-received-from has {Hops} hop(s), max-hops {MaxHops}")]
     public static partial void MessageDropped(ILogger logger, string linkId, string reason, int hops, int maxHops);
 
+    [LoggerMessage(1106, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) switches its kind of upstream queue ({Change}): the new run's queue was declared and bound before the old run stops (make before break), so what the upstream publishes during the switch is forwarded; messages both runs received arrive twice")]
+    public static partial void UpstreamQueuePrepared(ILogger logger, string linkId, string exchange, string upstream, string change);
+
+    [LoggerMessage(1107, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) switches its kind of upstream queue ({Change}), but could not declare and bind the new one before the old run stops ({Cause}): what the upstream publishes until the new run has subscribed or pulled is not forwarded")]
+    public static partial void UpstreamQueueNotPrepared(ILogger logger, string linkId, string exchange, string upstream, string change, string cause);
+
     [LoggerMessage(1011, LogLevel.Warning, "Link {LinkId} lost {Count} message(s) ({Reason}){Cause}; further losses are counted in federation.link.messages.dropped and the link status, and belong to this episode until the link has forwarded for {SettlePeriod} without one")]
     public static partial void MessagesLost(ILogger logger, string linkId, long count, string reason, string cause, TimeSpan settlePeriod);
 

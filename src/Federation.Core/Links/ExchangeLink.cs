@@ -298,6 +298,8 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             }
         }
 
+        DiscardPrepared();
+
         // The session is shut down and counts nothing more: an episode still settling ends here (a link that replaces this
         // one goes on counting in the same drops, and opens an episode of its own).
         _counters.Stopped();
@@ -538,6 +540,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// <summary>Status and log for a link that placement puts on another instance: it waits without asking for the lease.</summary>
     private void OnStandingBy(string reason, string uri)
     {
+        DiscardPrepared();
         var first = _waitingSince is null;
         _waitingSince ??= _time.GetUtcNow();
         _leaseShown = _lease.Name;
@@ -583,6 +586,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     /// <summary>Status and log for a lease another engine holds: the link waits, and says on whom.</summary>
     private void OnLeaseRefused(LeaseAttempt attempt, string uri)
     {
+        DiscardPrepared();
         var holder = attempt.Holder is { } known ? $"'{known}'" : "another connection (the broker does not tell which)";
         var reason = $"lease '{_lease.Name}' on the downstream is held by {holder}, which runs this link; polling until it is free";
         var first = _waitingSince is null;
@@ -638,7 +642,9 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         IBrokerConnection upstream;
         try
         {
-            upstream = await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), _time, cancellationToken).ConfigureAwait(false);
+            // A reload that switched the kind of upstream queue declared and bound this run's queue before the old run
+            // stopped (UpstreamPreparation): it holds what the upstream published since, so the run consumes it there.
+            upstream = TakePrepared() ?? await ConnectDeadline.ConnectAsync(transport, new ConnectionRequest(uri, connectionName), _time, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
         {
@@ -664,6 +670,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
             SetStatus(LinkState.Running, displayUri, null, connectionName);
             _boundHere = !_bound.Task.IsCompleted || _boundHere;
             _bound.TrySetResult(true);
+            Volatile.Write(ref _running, session);
             _lease.Gate?.Succeeded();
             Log.LinkRunning(_logger, Definition.Id, Definition.Exchange.Name, Definition.Upstream.UpstreamName, displayUri, session.QueueName, session.Generation);
             if (_failures.Up() is > 0 and var failed)
@@ -676,6 +683,7 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         }
         finally
         {
+            Volatile.Write(ref _running, null);
             var stopped = _stopping.IsCancellationRequested;
             var cleanup = stopped && _cleanupOnStop;
             _sessionShutDownWithStop = stopped;

@@ -136,6 +136,7 @@ internal sealed class LinkReconciler
         // (or deleted it, when the replacement cannot take it over).
         var stops = new List<Task>();
         var replaced = new Dictionary<string, LinkDrops>(StringComparer.Ordinal);
+        var prepared = new ConcurrentDictionary<string, UpstreamPreparation>(StringComparer.Ordinal);
         var starting = desired.Values.Where(d => !_links.ContainsKey(d.Id)).ToList();
         foreach (var (id, link) in _links)
         {
@@ -154,7 +155,7 @@ internal sealed class LinkReconciler
             {
                 _links.TryRemove(id, out _);
                 replaced[id] = link.Drops; // it counts nothing more once stopped, which is awaited before its successor starts
-                stops.Add(StopReplaced(link, wanted, probes, stopping));
+                stops.Add(StopReplaced(link, wanted, probes, prepared, stopping));
             }
             else if (wanted != link.Definition)
             {
@@ -167,6 +168,11 @@ internal sealed class LinkReconciler
         await Task.WhenAll(stops).ConfigureAwait(false);
         if (stopping.IsCancellationRequested)
         {
+            foreach (var preparation in prepared.Values)
+            {
+                await preparation.DisposeAsync().ConfigureAwait(false);
+            }
+
             // The engine stops (a probe may have been cut short by it): whatever would start now, the stop that follows on
             // the loop would stop again at once.
             return;
@@ -198,6 +204,11 @@ internal sealed class LinkReconciler
             Log.LinkStarting(_logger, id, definition.Exchange.Name, definition.Upstream.UpstreamName);
             var drops = replaced.GetValueOrDefault(id) ?? _reconnecting.GetValueOrDefault(id);
             var link = new ExchangeLink(definition, _transports, _downstream, bindingsOf(definition.Exchange.Name), _generations, _telemetry, _loggerFactory.CreateLogger("Federation.Core.ExchangeLink"), _time, instanceName, _ownership, drops);
+            if (prepared.TryRemove(id, out var preparation))
+            {
+                link.UsePrepared(preparation);
+            }
+
             _links[id] = link;
             started.Add(link);
         }
@@ -304,7 +315,15 @@ internal sealed class LinkReconciler
     /// unless another live instance still runs the link from it. A queue of another kind left behind also delivered again,
     /// once a later reload switched back to it, everything the other kind had forwarded meanwhile.
     /// </summary>
-    private Task StopReplaced(ExchangeLink link, LinkDefinition wanted, UpstreamCluster probes, CancellationToken stopping)
+    /// <param name="link">The running link.</param>
+    /// <param name="wanted">Its new definition.</param>
+    /// <param name="probes">The upstream clusters this pass probes.</param>
+    /// <param name="prepared">
+    /// Where a switch of the kind of upstream queue leaves the new run's queue, declared and bound before the old run stops
+    /// (<see cref="UpstreamPreparation"/>), for the link that replaces this one.
+    /// </param>
+    /// <param name="stopping">The engine's stop.</param>
+    private Task StopReplaced(ExchangeLink link, LinkDefinition wanted, UpstreamCluster probes, ConcurrentDictionary<string, UpstreamPreparation> prepared, CancellationToken stopping)
     {
         var definition = link.Definition;
         var (exchange, upstream) = (definition.Exchange.Name, definition.Upstream.UpstreamName);
@@ -352,7 +371,9 @@ internal sealed class LinkReconciler
                         ? "restarts against another upstream (no URI of its new definition reaches the one it used)"
                         : $"restarts with another kind of upstream queue ({kindChange})";
                     Log.LinkStoppedForOthers(_logger, definition.Id, exchange, upstream, restarts, string.Join(", ", others));
-                    return StopMovedAsync(link, cleanup: false, null, others);
+                    return kindChange is null
+                        ? StopMovedAsync(link, cleanup: false, null, others)
+                        : PrepareThenStopAsync(link, wanted, kindChange, prepared, () => StopMovedAsync(link, cleanup: false, null, others), stopping);
                 }
 
                 if (kindChange is null)
@@ -362,8 +383,63 @@ internal sealed class LinkReconciler
 
                 var switched = $"declares another kind of upstream queue ({kindChange}), which cannot take the old one over";
                 Log.LinkReplacedDiscarding(_logger, definition.Id, exchange, upstream, switched);
-                return StopMovedAsync(link, cleanup: true, switched, others);
+                return PrepareThenStopAsync(link, wanted, kindChange, prepared, () => StopMovedAsync(link, cleanup: true, switched, others), stopping);
         }
+    }
+
+    /// <summary>How long a switch of the kind of upstream queue may take to declare and bind the new queue before the old run stops.</summary>
+    private static readonly TimeSpan PrepareTimeout = TimeSpan.FromSeconds(PrepareTimeoutSeconds);
+
+    private const int PrepareTimeoutSeconds = 10;
+
+    /// <summary>
+    /// Make before break for a switch of the kind of upstream queue (NATS: core to JetStream or back): while the old run still
+    /// consumes, the new run's queue is declared and bound on a connection of its own (<see cref="UpstreamPreparation"/>),
+    /// which the new run then consumes; only then does <paramref name="stop"/> stop the old run. What the upstream publishes
+    /// in between reaches both: duplicates, not a loss (event 1106). A link that does not run here (it waits for another
+    /// instance) prepares nothing: that instance switches on its own reload. When the preparation fails or takes longer
+    /// than <see cref="PrepareTimeout"/>, the switch goes on as before it existed, a loss window (warning 1107). Once the new
+    /// queue is bound, the old run is given the rest of that bound to take on what its own queue held by then
+    /// (<see cref="ExchangeLink.CatchUpAsync"/>: a JetStream durable consumer a few messages behind its stream), which would
+    /// otherwise go with it.
+    /// </summary>
+    private async Task PrepareThenStopAsync(ExchangeLink link, LinkDefinition wanted, string kindChange, ConcurrentDictionary<string, UpstreamPreparation> prepared, Func<Task> stop, CancellationToken stopping)
+    {
+        var definition = link.Definition;
+        if (link.RunsHere)
+        {
+            using var timeout = new CancellationTokenSource(PrepareTimeout, _time);
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token);
+            try
+            {
+                prepared[wanted.Id] = await link.PrepareSuccessorAsync(wanted, limit.Token).ConfigureAwait(false);
+                Log.UpstreamQueuePrepared(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, kindChange);
+
+                // What the old queue held when the new one was bound is for the old run to take on before it stops (a
+                // durable consumer a little behind its stream: deleted with it, that was lost), within the same bound.
+                try
+                {
+                    await link.CatchUpAsync(limit.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+                {
+                    // Still behind after the bound: the switch goes on, and what it had not taken on goes with the old queue.
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                // The engine stops: the old run stops with it, and no new one starts.
+            }
+            catch (Exception ex) when (ex is TransportException or OperationCanceledException or InvalidOperationException or TimeoutException)
+            {
+                var cause = ex is OperationCanceledException
+                    ? $"it took longer than {PrepareTimeoutSeconds} s"
+                    : UriRedaction.RedactText(ex.Message);
+                Log.UpstreamQueueNotPrepared(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, kindChange, cause);
+            }
+        }
+
+        await stop().ConfigureAwait(false);
     }
 
     /// <summary>

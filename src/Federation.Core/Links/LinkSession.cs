@@ -120,6 +120,31 @@ internal sealed partial class LinkSession
     /// <summary>Declares the upstream objects, swaps the internal exchange generation, replays bindings and starts consuming.</summary>
     public async Task SetUpAsync(CancellationToken cancellationToken)
     {
+        await DeclareAndBindAsync(cancellationToken).ConfigureAwait(false);
+        await StartForwardingAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Declares and binds the upstream objects as <see cref="SetUpAsync"/> does, and goes no further: nothing is consumed,
+    /// published or recorded in a ledger. The queue then receives what the upstream exchange routes to the link (a JetStream
+    /// durable consumer starts capturing; core NATS subscriptions start buffering in this connection), for a later session on
+    /// the same connection to consume (<see cref="UpstreamPreparation"/>). Replays the bindings through a feed of its own,
+    /// detached at once: the session that consumes replays them again.
+    /// </summary>
+    public async Task PrepareAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await DeclareAndBindAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _context.Bindings.Detach(_context.Feed);
+        }
+    }
+
+    private async Task DeclareAndBindAsync(CancellationToken cancellationToken)
+    {
         var upstreamExchange = _definition.UpstreamExchange;
         var upstreamVhost = _upstream.VirtualHost;
         InitializeTrailEntries();
@@ -195,7 +220,10 @@ internal sealed partial class LinkSession
         }
 
         await _upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(QueueName, previous), cancellationToken).ConfigureAwait(false);
+    }
 
+    private async Task StartForwardingAsync(CancellationToken cancellationToken)
+    {
         await SetUpDeduplicationAsync(cancellationToken).ConfigureAwait(false);
         if (!Deduplicating)
         {
@@ -211,6 +239,13 @@ internal sealed partial class LinkSession
         _consumer = await _upstream.ConsumeAsync(QueueName, consumerOptions, OnDeliveryAsync, cancellationToken).ConfigureAwait(false);
         _consumerReady.TrySetResult(_consumer);
     }
+
+    /// <summary>
+    /// Waits until the consumer has taken on what its queue held when called (<see cref="IMessageConsumer.CatchUpAsync"/>):
+    /// a switch of the kind of upstream queue has bound the new one by then, and this one goes once the session stops.
+    /// </summary>
+    public ValueTask CatchUpAsync(CancellationToken cancellationToken) =>
+        _consumer is { } consumer && _accepting ? consumer.CatchUpAsync(cancellationToken) : ValueTask.CompletedTask;
 
     /// <summary>
     /// Mirrors binding changes upstream until the session fails or is cancelled. Every

@@ -21,6 +21,17 @@ public interface IMessageConsumer : IAsyncDisposable
     /// </summary>
     bool EnforcesPrefetch => CanRequeue;
 
+    /// <summary>
+    /// Waits until this consumer has handed its handler (or settled, as not for it) everything its queue held when called,
+    /// as far as the transport can tell. The engine calls it when a reload switches the kind of upstream queue
+    /// (<see cref="ITransport.UpstreamQueueKind"/>): the new kind's queue is bound by then, so what the upstream publishes
+    /// from then on reaches it, and what this consumer had not taken on yet would be lost with the old queue. Bounded by
+    /// <paramref name="cancellationToken"/>. The default completes at once, for a transport that cannot tell.
+    /// </summary>
+    /// <param name="cancellationToken">Gives up waiting.</param>
+    // A default method, so that transports written before it keep working: their switch stops the old run at once.
+    ValueTask CatchUpAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
     /// <summary>Acknowledges a delivery, or every delivery up to it with <paramref name="multiple"/>.</summary>
     ValueTask AckAsync(ulong deliveryTag, bool multiple, CancellationToken cancellationToken);
 

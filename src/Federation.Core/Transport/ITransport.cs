@@ -51,7 +51,12 @@ public interface ITransport
     /// <c>jetstream=true</c>, else a queue kept in the link's process). A reload that keeps a link on its broker but changes
     /// the kind cannot hand the old queue to the new run: the engine deletes it (events 2020 and 1028), as for a link moved
     /// to another upstream. Left behind, it would fill up, and a later reload back to its kind would deliver again what
-    /// the other kind forwarded meanwhile.
+    /// the other kind forwarded meanwhile. Make before break: the engine first declares and binds the new kind's queue,
+    /// with this transport's ordinary calls, on a connection of its own that the new run then consumes, and only then
+    /// stops the old run (event 1106), so what is published during the switch reaches one queue or both, never neither.
+    /// The two kinds' queues of a link have the same name: deleting the old one (by name, on a connection of the old kind)
+    /// must leave the new kind's queue alone, as NATS does (a core queue lives in its connection, a durable consumer on
+    /// its stream).
     /// </summary>
     /// <param name="uri">The upstream URI, possibly with credentials; it has passed <see cref="ValidateUri"/>.</param>
     /// <param name="upstreamExchange">The upstream exchange the link federates, which may decide the kind (NATS: the stream a URI without <c>stream=</c> reads).</param>

@@ -309,6 +309,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
             // Captured by the stream, but no binding of this queue wants it (as an AMQP queue would never have got it).
             await message.AckAsync(cancellationToken: token).ConfigureAwait(false);
             Settled(message);
+            TakenThrough(message);
             return;
         }
 
@@ -318,6 +319,7 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
         {
             await message.AckTerminateAsync(cancellationToken: token).ConfigureAwait(false);
             Settled(message);
+            TakenThrough(message);
             return;
         }
 
@@ -360,6 +362,52 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
 
         var delivery = new Delivery(tag, metadata?.NumDelivered > 1, exchange, routingKey, properties, message.Data ?? []);
         await _handler(delivery, token).ConfigureAwait(false);
+        TakenThrough(message);
+    }
+
+    /// <summary>Records the stream sequence of a message handed on or settled at once, for <see cref="CatchUpAsync"/>.</summary>
+    private void TakenThrough(INatsJSMsg<byte[]> message)
+    {
+        var sequence = (long)(message.Metadata?.Sequence.Stream ?? 0);
+        if (sequence > Interlocked.Read(ref _takenThrough))
+        {
+            Interlocked.Exchange(ref _takenThrough, sequence);
+        }
+    }
+
+    // The highest stream sequence this consumer handed on or settled at once (one loop writes it).
+    private long _takenThrough;
+
+    private static readonly TimeSpan CatchUpPoll = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
+    /// Waits until this consumer has taken on every message the stream held past the durable consumer's delivered position
+    /// when called (its delivered stream sequence plus its pending count: the consumer has no filter subject). A switch to
+    /// core NATS calls it once the core subscriptions are in place, so that what was published before them reaches the
+    /// link through this consumer rather than being deleted with it.
+    /// </summary>
+    public async ValueTask CatchUpAsync(CancellationToken cancellationToken)
+    {
+        if (!_queue.Attached.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        var consumer = _queue.Attached.Result.Consumer;
+        try
+        {
+            await consumer.RefreshAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NatsException or NatsJSApiException)
+        {
+            return;
+        }
+
+        var target = (long)((consumer.Info.Delivered?.StreamSeq ?? 0) + consumer.Info.NumPending);
+        while (Interlocked.Read(ref _takenThrough) < target && !_completion.Task.IsCompleted && !_stop.IsCancellationRequested)
+        {
+            await Task.Delay(CatchUpPoll, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Keeps a message taken from the client but not handed on, for <see cref="DisposeAsync"/> to nak.</summary>

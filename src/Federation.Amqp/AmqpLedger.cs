@@ -75,8 +75,9 @@ internal sealed class AmqpLedger : IDeliveryLedger
         return records;
     }
 
-    public async ValueTask CompactAsync(ReadOnlyMemory<byte> snapshot, CancellationToken cancellationToken)
+    public async ValueTask CompactAsync(IReadOnlyList<ReadOnlyMemory<byte>> snapshot, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(snapshot);
         if (readChannel is not { } channel || lastReadTag == 0)
         {
             throw new InvalidOperationException("Compact needs a read first.");
@@ -85,7 +86,12 @@ internal sealed class AmqpLedger : IDeliveryLedger
         await GuardAsync(async () =>
         {
             await channel.TxSelectAsync(cancellationToken).ConfigureAwait(false);
-            await channel.BasicPublishAsync("", queue, mandatory: false, RecordProperties(persistent: true), snapshot, cancellationToken).ConfigureAwait(false);
+            // Each part is a message of its own, small enough for a downstream max_message_size (see LedgerRecord's parts).
+            foreach (var part in snapshot)
+            {
+                await channel.BasicPublishAsync("", queue, mandatory: false, RecordProperties(persistent: true), part, cancellationToken).ConfigureAwait(false);
+            }
+
             await channel.BasicAckAsync(lastReadTag, multiple: true, cancellationToken).ConfigureAwait(false);
             await channel.TxCommitAsync(cancellationToken).ConfigureAwait(false);
         }).ConfigureAwait(false);

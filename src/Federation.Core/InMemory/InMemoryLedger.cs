@@ -44,12 +44,13 @@ internal sealed class InMemoryLedger : IDeliveryLedger
         }
     }
 
-    public ValueTask CompactAsync(ReadOnlyMemory<byte> snapshot, CancellationToken cancellationToken)
+    public ValueTask CompactAsync(IReadOnlyList<ReadOnlyMemory<byte>> snapshot, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(snapshot);
         connection.ThrowIfClosed();
         lock (connection.Host.Sync)
         {
-            Records().ReplaceOldest(readCount, snapshot.ToArray());
+            Records().ReplaceOldest(readCount, [.. snapshot.Select(record => record.ToArray())]);
             readCount = 0;
         }
 

@@ -35,12 +35,17 @@ internal sealed class InMemoryLedgerRecords
     }
 
     /// <summary>Replaces the <paramref name="count"/> oldest records (those a read returned) with one record that sums them up.</summary>
-    public void ReplaceOldest(int count, byte[] summary)
+    public void ReplaceOldest(int count, IReadOnlyList<byte[]> summary)
     {
         var kept = records.Skip(Math.Min(count, records.Count)).ToList();
-        records = new Queue<byte[]>(kept.Count + 1);
-        records.Enqueue(summary);
-        Bytes = summary.Length;
+        records = new Queue<byte[]>(kept.Count + summary.Count);
+        Bytes = 0;
+        foreach (var record in summary)
+        {
+            records.Enqueue(record);
+            Bytes += record.Length;
+        }
+
         foreach (var record in kept)
         {
             records.Enqueue(record);

@@ -444,8 +444,10 @@ internal sealed class DownstreamConnector
                 Log.DownstreamBlocked(_logger, UriRedaction.Redact(uri), text);
             }
         }
-        else if (Interlocked.Exchange(ref _blocked, null) is { } ended)
+        else if (Interlocked.Exchange(ref _blocked, null) is { } ended && !_stopping.IsCancellationRequested)
         {
+            // Not while stopping: then the null comes from the blocked publishing connection as it closes (see the AMQP
+            // transport's ReportBlocking), not from the broker, and "takes what the links publish again" would be false.
             Log.DownstreamUnblocked(_logger, UriRedaction.Redact(uri), now - ended.Since);
         }
     }

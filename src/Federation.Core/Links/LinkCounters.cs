@@ -39,9 +39,15 @@ internal sealed class LinkCounters
     /// <summary>What this link dropped, for the link that replaces it when a reload changes its settings.</summary>
     public LinkDrops Drops => _drops;
 
+    private long _forwarded;
+
+    /// <summary>Messages that reached the downstream since the link was created: whether a run of it made progress.</summary>
+    public long ForwardedCount => Interlocked.Read(ref _forwarded);
+
     /// <summary>Messages that reached the downstream; lets a loss episode and a refusal episode settle (see <see cref="LossEpisode"/>).</summary>
     public void Forwarded(long count)
     {
+        Interlocked.Add(ref _forwarded, count);
         _telemetry.MessagesForwarded.Add(count, _tags);
         _drops.Forwarded();
         _nacks.Forwarded();

@@ -75,7 +75,7 @@ internal sealed partial class LinkSession
             {
                 // Trim: one record with the live window replaces everything read (too old or beyond the capacity). It
                 // leaves out what was revoked, so it stores a pending revocation too, before the consumer starts.
-                await ledger.CompactAsync(LedgerRecord.Encode(window.Snapshot(now)), cancellationToken).ConfigureAwait(false);
+                await ledger.CompactAsync(LedgerRecord.EncodeInParts(window.Snapshot(now)), cancellationToken).ConfigureAwait(false);
             }
 
             // Stored by the compaction, or nothing to revoke in an empty ledger.

@@ -18,12 +18,13 @@ public interface IDeliveryLedger : IAsyncDisposable
     ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> ReadAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// Stores <paramref name="snapshot"/> durably and then removes the records returned by <see cref="ReadAsync"/>. A crash
-    /// in between leaves both, which is harmless: records are a union.
+    /// Stores the records of <paramref name="snapshot"/> durably, in this order, and then removes the records returned by
+    /// <see cref="ReadAsync"/>. A crash in between leaves both, which is harmless: records are a union.
     /// </summary>
-    /// <param name="snapshot">The record that replaces the ones read.</param>
+    /// <param name="snapshot">The records that replace the ones read. A snapshot comes in several records of at most
+    /// 64 KiB each, so that it fits under a broker's message size limit however many entries it holds.</param>
     /// <param name="cancellationToken">Cancels the call; the old records then stay.</param>
-    ValueTask CompactAsync(ReadOnlyMemory<byte> snapshot, CancellationToken cancellationToken);
+    ValueTask CompactAsync(IReadOnlyList<ReadOnlyMemory<byte>> snapshot, CancellationToken cancellationToken);
 
     /// <summary>
     /// Publishes <paramref name="messages"/> and appends <paramref name="record"/> as one unit: if the caller's process dies or

@@ -127,7 +127,7 @@ internal sealed class HeldDownstreamTransport(ITransport inner, string heldExcha
     {
         public ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> ReadAsync(CancellationToken cancellationToken) => inner.ReadAsync(cancellationToken);
 
-        public ValueTask CompactAsync(ReadOnlyMemory<byte> snapshot, CancellationToken cancellationToken) => inner.CompactAsync(snapshot, cancellationToken);
+        public ValueTask CompactAsync(IReadOnlyList<ReadOnlyMemory<byte>> snapshot, CancellationToken cancellationToken) => inner.CompactAsync(snapshot, cancellationToken);
 
         public async ValueTask PublishAndRecordAsync(IReadOnlyList<LedgerMessage> messages, ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
         {

@@ -48,4 +48,26 @@ public sealed class DownstreamBlockedTests : IAsyncLifetime
         Assert.Equal(HealthStatus.Healthy, (await check.CheckHealthAsync(new HealthCheckContext())).Status);
         Assert.Equal(LogLevel.Information, Assert.Single(logs.WithId(2029)).Level);
     }
+
+    [Fact]
+    public async Task A_block_that_ends_because_the_engine_stops_is_not_logged_as_cleared()
+    {
+        // The AMQP transport reports a blocked publishing connection that closes as no longer blocked. At a stop during a
+        // resource alarm that logged "takes what the links publish again" (2029) though the alarm went on (black-box run,
+        // 7 Dec 2026).
+        using var logs = new CapturingLoggerProvider();
+        using var loggerFactory = logs.AsFactory();
+        BlockingDownstreamTransport? transport = null;
+        _bed.WrapTransport = inner => transport = new BlockingDownstreamTransport(inner);
+        var engine = await _bed.StartEngineAsync("D", o => o.Upstream("u", "U", u => u.Exchange = "upstream").Policy("fed", "^fed\\.", upstream: "u"), loggerFactory: loggerFactory);
+        await Testbed.DeclareExchangeAsync(await _bed.ConnectAsync("D"), "fed.downstream");
+        await Testbed.WaitForRunningLinksAsync(engine, 1);
+        transport!.Report("low on disk");
+        Assert.Single(logs.WithId(2028));
+
+        await engine.StopAsync(CancellationToken.None);
+        transport.Report(null);
+
+        Assert.Empty(logs.WithId(2029));
+    }
 }

@@ -46,7 +46,7 @@ public sealed class InMemoryLedgerTests
 
         Assert.Equal(2, (await ledger.ReadAsync(CancellationToken.None)).Count);
         await ledger.PublishAndRecordAsync([], Record(3), CancellationToken.None);
-        await ledger.CompactAsync(Record(9), CancellationToken.None);
+        await ledger.CompactAsync([Record(9)], CancellationToken.None);
 
         Assert.Equal([9, 3], (await ledger.ReadAsync(CancellationToken.None)).Select(r => r.Span[0]));
     }

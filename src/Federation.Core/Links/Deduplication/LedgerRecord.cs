@@ -17,6 +17,33 @@ internal static class LedgerRecord
     /// <summary>Bytes per entry.</summary>
     public const int EntrySize = 24;
 
+    /// <summary>
+    /// Entries per record of a snapshot: 2,730, so that a record is at most 64 KiB (65,521 bytes). A full window of
+    /// 100,000 entries is 2.4 MB, over the <c>max_message_size</c> many RabbitMQ operators set (1 MiB, say): in one record
+    /// the broker refused it, and the link could not start again until the limit was raised.
+    /// </summary>
+    public const int EntriesPerPart = 2730;
+
+    /// <summary>
+    /// <paramref name="entries"/> as records of at most <see cref="EntriesPerPart"/> entries each, in order (one empty
+    /// record when there are none). Records are a union, so the parts together mean what one record would.
+    /// </summary>
+    public static IReadOnlyList<ReadOnlyMemory<byte>> EncodeInParts(LedgerEntry[] entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var parts = new List<ReadOnlyMemory<byte>>((entries.Length / EntriesPerPart) + 1);
+        var start = 0;
+        do
+        {
+            var count = Math.Min(EntriesPerPart, entries.Length - start);
+            parts.Add(Encode(new ArraySegment<LedgerEntry>(entries, start, count)));
+            start += count;
+        }
+        while (start < entries.Length);
+
+        return parts;
+    }
+
     public static byte[] Encode(IReadOnlyCollection<LedgerEntry> entries)
     {
         ArgumentNullException.ThrowIfNull(entries);

@@ -26,4 +26,23 @@ public sealed class LedgerRecordTests
         Assert.False(LedgerRecord.TryDecode(record, decoded));
         Assert.Empty(decoded);
     }
+
+    [Theory]
+    [InlineData(0, 1)]
+    [InlineData(1, 1)]
+    [InlineData(LedgerRecord.EntriesPerPart, 1)]
+    [InlineData(LedgerRecord.EntriesPerPart + 1, 2)]
+    [InlineData(100_000, 37)]
+    public void A_snapshot_comes_in_parts_of_at_most_64_KiB_that_together_hold_every_entry(int count, int parts)
+    {
+        var entries = Enumerable.Range(0, count).Select(i => new LedgerEntry((UInt128)i, i)).ToArray();
+
+        var encoded = LedgerRecord.EncodeInParts(entries);
+
+        Assert.Equal(parts, encoded.Count);
+        Assert.All(encoded, part => Assert.InRange(part.Length, 1, 64 * 1024));
+        var decoded = new List<LedgerEntry>();
+        Assert.All(encoded, part => Assert.True(LedgerRecord.TryDecode(part.Span, decoded)));
+        Assert.Equal(entries, decoded);
+    }
 }

@@ -17,7 +17,10 @@ namespace Federation.Core.Collectives;
 /// missing on the collective make it a mismatch; one that arrives there again ends it. Whether two URIs name one
 /// collective cannot be told from the URIs (two servers of one NATS cluster), but whether the announcements meet can;</item>
 /// <item>a peer with this instance's name and another run is another process under the same <c>InstanceName</c>: their
-/// seen-by hops, connection names and metrics cannot be told apart.</item>
+/// seen-by hops, connection names and metrics cannot be told apart;</item>
+/// <item>this instance's own announcement coming back twice on one of its connections means that the federation and the
+/// collective are one message bus (a <c>FederationUri</c> naming the collective's server): it federates nothing and takes
+/// replies from the queue group of the cluster's instances on that collective.</item>
 /// </list>
 /// Each problem is logged once per episode (Warning), its end once (Information), and <see cref="Problem"/> says what is
 /// wrong now, for the health check. Thread-safe.
@@ -51,6 +54,13 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
     // Guarded by _gate: announcements of runs ignored because MaxPeers others were tracked, in this overflow episode (an
     // episode lasts while it is above zero).
     private long _ignored;
+    // Guarded by _gate: the last own announcement heard back on each side, whether it came twice there, and whether the
+    // two sides are one bus (an episode).
+    private long _ownLastOnFederation;
+    private long _ownLastOnCollective;
+    private bool _ownRepeatedOnFederation;
+    private bool _ownRepeatedOnCollective;
+    private bool _sameBus;
     private readonly string _run = Guid.NewGuid().ToString("N");
     private long _sequence;
     private long _copiesHeard;
@@ -73,6 +83,11 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
             {
                 var problems = _peers.Values.Where(p => p.Mismatched || p.Namesake).ToList();
                 var described = problems.Take(ProblemsDescribed).Select(Describe).ToList();
+                if (_sameBus)
+                {
+                    described.Insert(0, $"The federation and the collective ({collectiveUri}) of instance '{instance}' are one message bus (FederationUri names the collective's server?): it federates nothing and takes replies of the cluster's instances on that collective.");
+                }
+
                 if (problems.Count > ProblemsDescribed)
                 {
                     described.Add($"And {problems.Count - ProblemsDescribed} more instances with a problem.");
@@ -110,8 +125,14 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
     /// <summary>An announcement arrived on the federation (<paramref name="onFederation"/>) or on the collective.</summary>
     public void Heard(ReadOnlySpan<byte> body, bool onFederation)
     {
-        if (Read(body) is not { } announcement || announcement.Run == _run)
+        if (Read(body) is not { } announcement)
         {
+            return;
+        }
+
+        if (announcement.Run == _run)
+        {
+            HeardOwn(announcement.Sequence, onFederation);
             return;
         }
 
@@ -185,6 +206,40 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
             {
                 CollectiveLog.RollCallOverflowEnded(logger, cluster, instance, MaxPeers, _ignored);
                 _ignored = 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// This instance's own announcement came back. It is published once on each connection, so each subscription gets one
+    /// copy, unless both connections reach one bus, where each gets both. A sequence heard twice on one side starts the
+    /// episode; a later one heard once there ends it.
+    /// </summary>
+    private void HeardOwn(long sequence, bool onFederation)
+    {
+        lock (_gate)
+        {
+            ref var last = ref onFederation ? ref _ownLastOnFederation : ref _ownLastOnCollective;
+            ref var repeated = ref onFederation ? ref _ownRepeatedOnFederation : ref _ownRepeatedOnCollective;
+            if (sequence == last)
+            {
+                repeated = true;
+                if (!_sameBus)
+                {
+                    _sameBus = true;
+                    CollectiveLog.SameBus(logger, cluster, instance, collectiveUri);
+                }
+            }
+            else if (sequence > last)
+            {
+                if (_sameBus && last > 0 && !repeated)
+                {
+                    _sameBus = false;
+                    CollectiveLog.SameBusEnded(logger, cluster, instance);
+                }
+
+                last = sequence;
+                repeated = false;
             }
         }
     }

@@ -35,7 +35,8 @@ internal sealed class RejectionEpisode(string cluster, string instance, ILogger 
             _end = time.CreateTimer(_ => Check(), null, QuietPeriod, Timeout.InfiniteTimeSpan);
         }
 
-        CollectiveLog.RejectionsStarted(logger, cluster, instance, direction, subject, errorType, detail, QuietPeriod);
+        // The template ends the detail with its own period.
+        CollectiveLog.RejectionsStarted(logger, cluster, instance, direction, subject, errorType, detail.TrimEnd('.'), QuietPeriod);
     }
 
     /// <summary>The instance stopped: an open episode ends now, with its count.</summary>

@@ -20,7 +20,8 @@ namespace Federation.Core.Collectives;
 /// seen-by hops, connection names and metrics cannot be told apart;</item>
 /// <item>this instance's own announcement coming back twice on one of its connections means that the federation and the
 /// collective are one message bus (a <c>FederationUri</c> naming the collective's server): it federates nothing and takes
-/// replies from the queue group of the cluster's instances on that collective.</item>
+/// replies from the queue group of the cluster's instances on that collective; those instances hear its announcements on
+/// their collective but not on their federation, which tells them.</item>
 /// </list>
 /// Each problem is logged once per episode (Warning), its end once (Information), and <see cref="Problem"/> says what is
 /// wrong now, for the health check. Thread-safe.
@@ -81,7 +82,7 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
         {
             lock (_gate)
             {
-                var problems = _peers.Values.Where(p => p.Mismatched || p.Namesake).ToList();
+                var problems = _peers.Values.Where(p => p.Mismatched || p.OtherFederation || p.Namesake).ToList();
                 var described = problems.Take(ProblemsDescribed).Select(Describe).ToList();
                 if (_sameBus)
                 {
@@ -151,7 +152,10 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
                 }
 
                 // The baseline: what came before this instance listened was never going to arrive.
-                peer = new Peer(announcement.Instance, announcement.Run) { LastOnCollective = announcement.Sequence - 1, LastHeard = time.GetTimestamp() };
+                peer = new Peer(announcement.Instance, announcement.Run)
+                {
+                    LastOnCollective = announcement.Sequence - 1, LastOnFederation = announcement.Sequence - 1, LastHeard = time.GetTimestamp(),
+                };
                 _peers[announcement.Run] = peer;
                 if (string.Equals(announcement.Instance, instance, StringComparison.Ordinal))
                 {
@@ -170,6 +174,9 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
             else
             {
                 peer.LastOnCollective = Math.Max(peer.LastOnCollective, announcement.Sequence);
+
+                // A peer heard on the collective only (one attached to another federation) is still there.
+                peer.LastHeard = time.GetTimestamp();
             }
 
             Evaluate(peer);
@@ -197,7 +204,7 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
 
                 if (!connected)
                 {
-                    peer.LastOnCollective = Math.Max(peer.LastOnCollective, peer.LastOnFederation);
+                    peer.LastOnCollective = peer.LastOnFederation = Math.Max(peer.LastOnCollective, peer.LastOnFederation);
                 }
             }
 
@@ -246,6 +253,22 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
 
     private void Evaluate(Peer peer)
     {
+        // Heard on this collective but not on this federation: the peer's FederationUri names another server, such as this
+        // collective's, and it takes a share of this cluster's replies here and sends them where their clients are not.
+        var otherFederation = peer.LastOnCollective - peer.LastOnFederation >= MissedForMismatch;
+        if (otherFederation != peer.OtherFederation)
+        {
+            peer.OtherFederation = otherFederation;
+            if (otherFederation)
+            {
+                CollectiveLog.FederationMismatch(logger, cluster, instance, peer.Instance, peer.Collective);
+            }
+            else
+            {
+                CollectiveLog.FederationMismatchEnded(logger, cluster, instance, peer.Instance);
+            }
+        }
+
         var mismatched = peer.LastOnFederation - peer.LastOnCollective >= MissedForMismatch;
         if (mismatched == peer.Mismatched)
         {
@@ -265,6 +288,11 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
 
     private void End(Peer peer)
     {
+        if (peer.OtherFederation)
+        {
+            CollectiveLog.FederationMismatchEnded(logger, cluster, instance, peer.Instance);
+        }
+
         if (peer.Mismatched)
         {
             CollectiveLog.CollectiveMismatchEnded(logger, cluster, instance, peer.Instance, "it is no longer heard");
@@ -276,7 +304,9 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
         }
     }
 
-    private string Describe(Peer peer) => peer.Mismatched
+    private string Describe(Peer peer) => peer.OtherFederation
+        ? $"Instance '{peer.Instance}' of cluster '{cluster}' is heard on this instance's collective but not on its federation: it is attached to another federation (its FederationUri names another server, such as this collective's) and takes replies of this cluster here."
+        : peer.Mismatched
         ? $"Instance '{peer.Instance}' of cluster '{cluster}' serves another collective ({peer.Collective}, server {peer.Server}) than this instance '{instance}' ({collectiveUri}): its requests go unanswered."
         : $"Another run ({peer.Run}) uses this instance's name '{instance}' in cluster '{cluster}'.";
 
@@ -342,6 +372,8 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
         public long LastHeard { get; set; }
 
         public bool Mismatched { get; set; }
+
+        public bool OtherFederation { get; set; }
 
         public bool Namesake { get; set; }
     }

@@ -75,4 +75,10 @@ internal static partial class CollectiveLog
 
     [LoggerMessage(4021, LogLevel.Information, "Federation broker '{Cluster}' instance '{Instance}': no message rejected for {QuietPeriod}; {Count} message(s) were rejected in that episode (federation.broker.errors has them by error.type)")]
     public static partial void RejectionsEnded(ILogger logger, string cluster, string instance, long count, TimeSpan quietPeriod);
+
+    [LoggerMessage(4022, LogLevel.Warning, "Federation broker '{Cluster}' instance '{Instance}': instance '{Peer}' of the same cluster (collective {PeerCollective}) is heard on this instance's collective but not on its federation: it is attached to another federation (its FederationUri names another server, such as this collective's). It takes a share of this cluster's replies on this collective and sends them where their clients are not; fix or stop that instance")]
+    public static partial void FederationMismatch(ILogger logger, string cluster, string instance, string peer, string peerCollective);
+
+    [LoggerMessage(4023, LogLevel.Information, "Federation broker '{Cluster}' instance '{Instance}': instance '{Peer}' is no longer heard on this collective only")]
+    public static partial void FederationMismatchEnded(ILogger logger, string cluster, string instance, string peer);
 }

@@ -45,6 +45,40 @@ public sealed class SameBusTests
     }
 
     [Fact]
+    public async Task The_instances_on_that_collective_are_told_too()
+    {
+        await using var testbed = new CollectivesTestbed();
+        using var logs = new CapturingLoggerProvider();
+        using var factory = logs.AsFactory();
+        var time = new FakeTimeProvider();
+        testbed.Registry.GetOrAdd("told-fed");
+        var london = testbed.Registry.GetOrAdd("told-london");
+        FederationBroker Broker(string federation, string name) => new(
+            new FederationBrokerOptions { ClusterName = "told", FederationUri = $"memory://{federation}", CollectiveUri = "memory://told-london", InstanceName = name },
+            [testbed.Transport], testbed.Telemetry, factory, time);
+        var good = Broker("told-fed", "told-1");
+        var stray = Broker("told-london", "told-stray");
+        await using (good)
+        await using (stray)
+        {
+            await good.StartAsync(CancellationToken.None);
+            await stray.StartAsync(CancellationToken.None);
+            for (var round = 1; round <= 6 && good.ClusterProblem is null; round++)
+            {
+                // Per round: the good instance announces once on the collective, the stray twice (its federation is there too).
+                await CollectivesTestbed.WaitUntilAsync(() => london.MessagesPublished >= round * 3 && time.PendingTimers >= 2, $"round {round} announced");
+                await CollectivesTestbed.WaitUntilAsync(() => good.RollCallCopiesHeard >= round * 2, $"round {round} heard");
+                time.Advance(ClusterRollCall.Interval);
+            }
+
+            Assert.Contains("'told-stray'", good.ClusterProblem, StringComparison.Ordinal);
+            Assert.Contains("not on its federation", good.ClusterProblem, StringComparison.Ordinal);
+            var warning = Assert.Single(logs.WithId(4022));
+            Assert.Contains("instance 'told-1': instance 'told-stray'", warning.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task An_instance_with_its_own_federation_and_collective_hears_its_announcement_once_on_each()
     {
         await using var testbed = new CollectivesTestbed();

@@ -219,11 +219,21 @@ public static partial class FederationHostApp
             return;
         }
 
-        var options = app.Services.GetRequiredService<IOptionsMonitor<FederationOptions>>().CurrentValue;
-        var downstream = options.Downstream.Uri is { Length: > 0 } uri ? UriRedaction.Redact(uri) : "(none)";
         var urls = string.Join(", ", app.Urls);
-        LogListening(logger, urls, downstream, options.Upstreams.Count, options.Policies.Count);
         var features = app.Services.GetRequiredService<HostFeatures>();
+        if (features.ExchangeFederation)
+        {
+            var options = app.Services.GetRequiredService<IOptionsMonitor<FederationOptions>>().CurrentValue;
+            var downstream = options.Downstream.Uri is { Length: > 0 } uri ? UriRedaction.Redact(uri) : "(none)";
+            LogListening(logger, urls, downstream, options.Upstreams.Count, options.Policies.Count);
+        }
+        else
+        {
+            // "downstream (none), 0 upstream(s)" read as a host that runs nothing, or whose Federation section was lost.
+            var names = string.Join(", ", features.BrokerNames);
+            LogListeningBrokersOnly(logger, urls, features.BrokerNames.Count, names);
+        }
+
         if (features.Brokers)
         {
             var brokers = app.Services.GetRequiredService<IOptionsMonitor<Federation.Core.Collectives.FederationBrokerOptions>>();
@@ -240,6 +250,10 @@ public static partial class FederationHostApp
     [LoggerMessage(EventId = 5000, Level = LogLevel.Information,
         Message = "Federation host listening on {Urls}; downstream {Downstream}, {Upstreams} upstream(s), {Policies} policy(ies).")]
     private static partial void LogListening(ILogger logger, string urls, string downstream, int upstreams, int policies);
+
+    [LoggerMessage(EventId = 5013, Level = LogLevel.Information,
+        Message = "Federation host listening on {Urls}; {Count} federation broker instance(s) ({Names}) and no exchange federation (no Federation or Downstream section).")]
+    private static partial void LogListeningBrokersOnly(ILogger logger, string urls, int count, string names);
 
     [LoggerMessage(EventId = 5009, Level = LogLevel.Information,
         Message = "Federation broker instance '{Name}': cluster {Cluster}, instance {Instance}, federation {FederationUri}, collective {CollectiveUri}.")]

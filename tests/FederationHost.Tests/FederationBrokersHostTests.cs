@@ -31,7 +31,9 @@ public sealed class FederationBrokersHostTests
     [Fact]
     public async Task A_host_with_only_a_broker_instance_carries_a_federated_request_to_a_node_and_the_reply_back()
     {
-        await using var host = await RunningHost.StartAsync(BrokerSettings("fb-only"));
+        var settings = BrokerSettings("fb-only");
+        settings["Logging:LogLevel:FederationHost"] = "Information"; // the start line
+        await using var host = await RunningHost.StartAsync(settings);
         var transports = host.App.Services.GetRequiredService<SubjectTransportResolver>();
         await using var node = await transports.ConnectAsync("memory://fb-only-london", "node", CancellationToken.None);
         await node.SubscribeAsync("mcollective.node.n1", null, (request, token) => node.ReplyAsync(request, Encoding.UTF8.GetBytes("pong n1"), null, token), CancellationToken.None);
@@ -40,6 +42,19 @@ public sealed class FederationBrokersHostTests
 
         // The instance connects in the background: until it serves, a request goes unanswered.
         await Eventually.UntilAsync(() => BrokersAsync(host), b => b is [var only] && only.GetProperty("state").GetString() == "connected", "a connected broker instance");
+
+        // A scrape shows the instance before it has carried anything (the counters appear only once added to).
+        var before = await host.GetMetricsAsync();
+        Assert.DoesNotContain("federation_broker_messages_received", before, StringComparison.Ordinal);
+        Assert.Contains("federation_broker_instances{", before, StringComparison.Ordinal);
+        Assert.Contains(before.Split('\n'), line => line.StartsWith("federation_broker_instances{", StringComparison.Ordinal)
+            && line.Contains("federation_broker_instance=\"fb-only-london-1\"", StringComparison.Ordinal)
+            && line.Contains("federation_broker_state=\"connected\"", StringComparison.Ordinal) && line.EndsWith(" 1", StringComparison.Ordinal));
+
+        // The start line says what the host runs: no "downstream (none), 0 upstream(s)".
+        var started = Assert.Single(host.Logs.Records, r => r.EventId.Id == 5013);
+        Assert.Contains("1 federation broker instance(s) (london) and no exchange federation", started.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(host.Logs.Records, r => r.EventId.Id == 5000);
         var result = await client.RequestAsync(
             new FederatedRequest { Federations = ["london"], Targets = ["mcollective.node.n1"], Body = "ping"u8.ToArray(), ExpectedReplies = 1 },
             CancellationToken.None);

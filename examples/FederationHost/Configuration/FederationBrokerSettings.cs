@@ -24,9 +24,6 @@ internal static class FederationBrokerSettings
     /// <summary>The keys that hold server URIs.</summary>
     public static readonly IReadOnlyList<string> UriKeys = [nameof(FederationBrokerOptions.FederationUri), nameof(FederationBrokerOptions.CollectiveUri)];
 
-    // Stands for the library's default instance name during a check; defaults are unique, so it is never a duplicate.
-    private const string UnsetInstanceName = "(default) ";
-
     private const string InstanceExample = "{ \"ClusterName\": \"london\", \"FederationUri\": \"nats://fed:4222\", \"CollectiveUri\": \"nats://london:4222\" }";
 
     /// <summary>Whether the configuration has a <c>FederationBrokers</c> section (a key or a value under the name).</summary>
@@ -77,11 +74,7 @@ internal static class FederationBrokerSettings
     /// Registers the instances <paramref name="names"/> of the section (already checked by <see cref="Read"/>) with the
     /// host's subject transports, and the servers <c>memory://</c> URIs name when <paramref name="createInMemoryServers"/>.
     /// </summary>
-    public static void Register(IServiceCollection services, IConfiguration configuration, IReadOnlyList<string> names, bool createInMemoryServers) =>
-        Register(services, configuration, names, createInMemoryServers, configure: null);
-
-    private static void Register(
-        IServiceCollection services, IConfiguration configuration, IReadOnlyList<string> names, bool createInMemoryServers, Func<string, Action<FederationBrokerOptions>>? configure)
+    public static void Register(IServiceCollection services, IConfiguration configuration, IReadOnlyList<string> names, bool createInMemoryServers)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
@@ -98,7 +91,7 @@ internal static class FederationBrokerSettings
         var section = configuration.GetSection(SectionName);
         foreach (var name in names)
         {
-            services.AddFederationBroker(section.GetSection(name), configure?.Invoke(name));
+            services.AddFederationBroker(section.GetSection(name));
         }
 
         services.AddSingleton<FederationBrokerHealthCheck>();
@@ -114,9 +107,9 @@ internal static class FederationBrokerSettings
     {
         var services = new ServiceCollection();
         var names = instances.Select(i => i.Key).ToList();
-        // An instance without InstanceName gets the library's default, <machine>-<name>-<pid>, with -2, -3... for each
-        // further default of that name in the process: a check that took one would make the running instance "-2".
-        Register(services, configuration, names, CreatesInMemoryServers(configuration), name => options => options.InstanceName ??= UnsetInstanceName + name);
+        // Resolving the options takes no default InstanceName (the library names an instance when it starts), so this
+        // check leaves the running instances their first default names.
+        Register(services, configuration, names, CreatesInMemoryServers(configuration));
         var provider = services.BuildServiceProvider();
         try
         {
@@ -156,7 +149,8 @@ internal static class FederationBrokerSettings
     // metrics); in one host's configuration that is a mistake to refuse before anything starts.
     private static void RejectSharedInstanceNames(IReadOnlyList<(string Name, FederationBrokerOptions Options)> instances, ICollection<string> problems)
     {
-        var named = instances.Where(i => i.Options.InstanceName?.StartsWith(UnsetInstanceName, StringComparison.Ordinal) != true);
+        // Defaults (unset here) are unique per instance, so they are never duplicates.
+        var named = instances.Where(i => i.Options.InstanceName is not null);
         foreach (var group in named.GroupBy(i => (i.Options.ClusterName, i.Options.InstanceName)).Where(g => g.Count() > 1))
         {
             var first = group.First().Name;

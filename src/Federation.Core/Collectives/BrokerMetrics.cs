@@ -21,9 +21,14 @@ internal sealed class BrokerMetrics
     private long _published;
     private long _errors;
 
+    private readonly string _cluster;
+    private readonly string _instance;
+
     public BrokerMetrics(FederationTelemetry telemetry, string cluster, string instance)
     {
         _instruments = telemetry.BrokerInstruments;
+        _cluster = cluster;
+        _instance = instance;
         _requestFromFederation = Tags(cluster, instance, Request, FederationSide);
         _requestToCollective = Tags(cluster, instance, Request, CollectiveSide);
         _replyFromCollective = Tags(cluster, instance, Reply, CollectiveSide);
@@ -32,6 +37,9 @@ internal sealed class BrokerMetrics
 
     public FederationBrokerStatistics Snapshot() => new(
         Interlocked.Read(ref _requestsReceived), Interlocked.Read(ref _repliesReceived), Interlocked.Read(ref _published), Interlocked.Read(ref _errors));
+
+    /// <summary>Shows the instance in the <c>federation.broker.instances</c> gauge, connected or connecting, until the result is disposed.</summary>
+    public IDisposable Running(Func<bool> isConnected) => _instruments.RegisterInstance(_cluster, _instance, isConnected);
 
     /// <summary>A message arrived; <paramref name="isRequest"/> tells the side (requests come from the federation, replies from the collective).</summary>
     public void Received(bool isRequest)

@@ -17,7 +17,11 @@ namespace Federation.Core.Collectives;
 /// missing on the collective make it a mismatch; one that arrives there again ends it. Whether two URIs name one
 /// collective cannot be told from the URIs (two servers of one NATS cluster), but whether the announcements meet can;</item>
 /// <item>a peer with this instance's name and another run is another process under the same <c>InstanceName</c>: their
-/// seen-by hops, connection names and metrics cannot be told apart.</item>
+/// seen-by hops, connection names and metrics cannot be told apart;</item>
+/// <item>this instance's own announcement coming back twice on one of its connections means that the federation and the
+/// collective are one message bus (a <c>FederationUri</c> naming the collective's server): it federates nothing and takes
+/// replies from the queue group of the cluster's instances on that collective; those instances hear its announcements on
+/// their collective but not on their federation, which tells them.</item>
 /// </list>
 /// Each problem is logged once per episode (Warning), its end once (Information), and <see cref="Problem"/> says what is
 /// wrong now, for the health check. Thread-safe.
@@ -51,6 +55,13 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
     // Guarded by _gate: announcements of runs ignored because MaxPeers others were tracked, in this overflow episode (an
     // episode lasts while it is above zero).
     private long _ignored;
+    // Guarded by _gate: the last own announcement heard back on each side, whether it came twice there, and whether the
+    // two sides are one bus (an episode).
+    private long _ownLastOnFederation;
+    private long _ownLastOnCollective;
+    private bool _ownRepeatedOnFederation;
+    private bool _ownRepeatedOnCollective;
+    private bool _sameBus;
     private readonly string _run = Guid.NewGuid().ToString("N");
     private long _sequence;
     private long _copiesHeard;
@@ -71,8 +82,13 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
         {
             lock (_gate)
             {
-                var problems = _peers.Values.Where(p => p.Mismatched || p.Namesake).ToList();
+                var problems = _peers.Values.Where(p => p.Mismatched || p.OtherFederation || p.Namesake).ToList();
                 var described = problems.Take(ProblemsDescribed).Select(Describe).ToList();
+                if (_sameBus)
+                {
+                    described.Insert(0, $"The federation and the collective ({collectiveUri}) of instance '{instance}' are one message bus (FederationUri names the collective's server?): it federates nothing and takes replies of the cluster's instances on that collective.");
+                }
+
                 if (problems.Count > ProblemsDescribed)
                 {
                     described.Add($"And {problems.Count - ProblemsDescribed} more instances with a problem.");
@@ -110,8 +126,14 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
     /// <summary>An announcement arrived on the federation (<paramref name="onFederation"/>) or on the collective.</summary>
     public void Heard(ReadOnlySpan<byte> body, bool onFederation)
     {
-        if (Read(body) is not { } announcement || announcement.Run == _run)
+        if (Read(body) is not { } announcement)
         {
+            return;
+        }
+
+        if (announcement.Run == _run)
+        {
+            HeardOwn(announcement.Sequence, onFederation);
             return;
         }
 
@@ -130,7 +152,10 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
                 }
 
                 // The baseline: what came before this instance listened was never going to arrive.
-                peer = new Peer(announcement.Instance, announcement.Run) { LastOnCollective = announcement.Sequence - 1, LastHeard = time.GetTimestamp() };
+                peer = new Peer(announcement.Instance, announcement.Run)
+                {
+                    LastOnCollective = announcement.Sequence - 1, LastOnFederation = announcement.Sequence - 1, LastHeard = time.GetTimestamp(),
+                };
                 _peers[announcement.Run] = peer;
                 if (string.Equals(announcement.Instance, instance, StringComparison.Ordinal))
                 {
@@ -149,6 +174,9 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
             else
             {
                 peer.LastOnCollective = Math.Max(peer.LastOnCollective, announcement.Sequence);
+
+                // A peer heard on the collective only (one attached to another federation) is still there.
+                peer.LastHeard = time.GetTimestamp();
             }
 
             Evaluate(peer);
@@ -176,7 +204,7 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
 
                 if (!connected)
                 {
-                    peer.LastOnCollective = Math.Max(peer.LastOnCollective, peer.LastOnFederation);
+                    peer.LastOnCollective = peer.LastOnFederation = Math.Max(peer.LastOnCollective, peer.LastOnFederation);
                 }
             }
 
@@ -189,8 +217,58 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
         }
     }
 
+    /// <summary>
+    /// This instance's own announcement came back. It is published once on each connection, so each subscription gets one
+    /// copy, unless both connections reach one bus, where each gets both. A sequence heard twice on one side starts the
+    /// episode; a later one heard once there ends it.
+    /// </summary>
+    private void HeardOwn(long sequence, bool onFederation)
+    {
+        lock (_gate)
+        {
+            ref var last = ref onFederation ? ref _ownLastOnFederation : ref _ownLastOnCollective;
+            ref var repeated = ref onFederation ? ref _ownRepeatedOnFederation : ref _ownRepeatedOnCollective;
+            if (sequence == last)
+            {
+                repeated = true;
+                if (!_sameBus)
+                {
+                    _sameBus = true;
+                    CollectiveLog.SameBus(logger, cluster, instance, collectiveUri);
+                }
+            }
+            else if (sequence > last)
+            {
+                if (_sameBus && last > 0 && !repeated)
+                {
+                    _sameBus = false;
+                    CollectiveLog.SameBusEnded(logger, cluster, instance);
+                }
+
+                last = sequence;
+                repeated = false;
+            }
+        }
+    }
+
     private void Evaluate(Peer peer)
     {
+        // Heard on this collective but not on this federation: the peer's FederationUri names another server, such as this
+        // collective's, and it takes a share of this cluster's replies here and sends them where their clients are not.
+        var otherFederation = peer.LastOnCollective - peer.LastOnFederation >= MissedForMismatch;
+        if (otherFederation != peer.OtherFederation)
+        {
+            peer.OtherFederation = otherFederation;
+            if (otherFederation)
+            {
+                CollectiveLog.FederationMismatch(logger, cluster, instance, peer.Instance, peer.Collective);
+            }
+            else
+            {
+                CollectiveLog.FederationMismatchEnded(logger, cluster, instance, peer.Instance);
+            }
+        }
+
         var mismatched = peer.LastOnFederation - peer.LastOnCollective >= MissedForMismatch;
         if (mismatched == peer.Mismatched)
         {
@@ -210,6 +288,11 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
 
     private void End(Peer peer)
     {
+        if (peer.OtherFederation)
+        {
+            CollectiveLog.FederationMismatchEnded(logger, cluster, instance, peer.Instance);
+        }
+
         if (peer.Mismatched)
         {
             CollectiveLog.CollectiveMismatchEnded(logger, cluster, instance, peer.Instance, "it is no longer heard");
@@ -221,7 +304,9 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
         }
     }
 
-    private string Describe(Peer peer) => peer.Mismatched
+    private string Describe(Peer peer) => peer.OtherFederation
+        ? $"Instance '{peer.Instance}' of cluster '{cluster}' is heard on this instance's collective but not on its federation: it is attached to another federation (its FederationUri names another server, such as this collective's) and takes replies of this cluster here."
+        : peer.Mismatched
         ? $"Instance '{peer.Instance}' of cluster '{cluster}' serves another collective ({peer.Collective}, server {peer.Server}) than this instance '{instance}' ({collectiveUri}): its requests go unanswered."
         : $"Another run ({peer.Run}) uses this instance's name '{instance}' in cluster '{cluster}'.";
 
@@ -287,6 +372,8 @@ internal sealed class ClusterRollCall(string cluster, string instance, string co
         public long LastHeard { get; set; }
 
         public bool Mismatched { get; set; }
+
+        public bool OtherFederation { get; set; }
 
         public bool Namesake { get; set; }
     }

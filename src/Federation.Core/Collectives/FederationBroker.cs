@@ -44,6 +44,7 @@ public sealed class FederationBroker : IAsyncDisposable
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private BrokerSession? _session;
     private Task? _supervisor;
+    private IDisposable? _gauged;
     private string? _connectError;
     private bool _stopped;
     private int _disposed;
@@ -154,6 +155,7 @@ public sealed class FederationBroker : IAsyncDisposable
             }
 
             _supervisor = Task.Run(() => SuperviseAsync(connected, _stopping.Token), CancellationToken.None);
+            _gauged = _metrics.Running(() => IsConnected);
         }
         finally
         {
@@ -178,6 +180,7 @@ public sealed class FederationBroker : IAsyncDisposable
             }
 
             _stopped = true;
+            _gauged?.Dispose();
             await _stopping.CancelAsync().ConfigureAwait(false);
             if (_supervisor is not null)
             {

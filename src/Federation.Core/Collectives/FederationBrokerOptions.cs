@@ -41,7 +41,8 @@ public sealed class FederationBrokerOptions
     /// This instance's name, in the seen-by trail, the connection names and the metrics' instance tag; unique among the
     /// cluster's instances (another run under the same name is warned about, event 4014). Defaults to
     /// <c>&lt;machine&gt;-&lt;name&gt;-&lt;pid&gt;</c>, the name being the registration's (or the cluster's), with <c>-2</c>,
-    /// <c>-3</c>... for further instances of that name in one process.
+    /// <c>-3</c>... for further instances of that name in one process; a registered instance gets it when it starts, so
+    /// options resolved without starting one (a configuration check) stay null here and take no name.
     /// </summary>
     public string? InstanceName { get; set; }
 

@@ -23,6 +23,10 @@ internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetri
     private bool _logged;
     private long _suppressed;
     private ITimer? _summary;
+    private RejectionEpisode? _rejections;
+
+    // Created with the first rejection (a field initializer cannot use the constructor's parameters that methods capture).
+    private RejectionEpisode Rejections => LazyInitializer.EnsureInitialized(ref _rejections, () => new RejectionEpisode(cluster, instance, logger, time));
 
     /// <summary>Starts the pass of one message through the relay: dispose the result when the message is done with.</summary>
     public RelayMeasurement Measure(bool isRequest) => new(metrics, time, isRequest);
@@ -69,7 +73,9 @@ internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetri
     {
         metrics.Error(isRequest, errorType, onOutgoingSide);
         // The detail quotes the message (subjects, ids): escaped, so that it cannot forge log lines.
-        CollectiveLog.MessageRejected(logger, cluster, instance, Direction(isRequest), PrintableText.Escape(subject), errorType, PrintableText.Escape(detail));
+        var (shownSubject, shownDetail) = (PrintableText.Escape(subject), PrintableText.Escape(detail));
+        CollectiveLog.MessageRejected(logger, cluster, instance, Direction(isRequest), shownSubject, errorType, shownDetail);
+        Rejections.Rejected(Direction(isRequest), shownSubject, errorType, shownDetail);
     }
 
     private void ReportPublishFailure(Exception error, string direction, string subject)
@@ -96,7 +102,11 @@ internal sealed class RelayOutcomes(string cluster, string instance, BrokerMetri
     /// The instance stopped: failures left out of the current interval are told now, with the stop, rather than by a timer
     /// up to one interval after it (when the host's logger may be gone), and the timer goes.
     /// </summary>
-    public void Stopped() => Summarise();
+    public void Stopped()
+    {
+        Summarise();
+        Volatile.Read(ref _rejections)?.Stopped();
+    }
 
     /// <summary>
     /// The end of an interval in which failures were left out: tells how many, and starts the next interval, so that an

@@ -3,11 +3,13 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Federation.Core.Hosting;
 
 /// <summary>
-/// Health of the federation broker instances of the host: unhealthy (the registration's failure status) while any instance
-/// is not connected to both of its servers, for example because a server was unreachable at start and the instance is
-/// still retrying; degraded while every instance is connected but one reports a <see cref="Collectives.FederationBroker.ClusterProblem"/>
-/// (an instance of its cluster serving another collective, two processes under one instance name); healthy otherwise. The description names each disconnected instance and its last connect error, without
-/// credentials. Register it with <c>services.AddHealthChecks().AddCheck&lt;FederationBrokerHealthCheck&gt;("federation-brokers")</c>.
+/// Health of the federation broker instances of the host: degraded while any instance is not connected to both of its
+/// servers (a server unreachable at start, or lost later: the instance retries on its own), or while every instance is
+/// connected but one reports a <see cref="Collectives.FederationBroker.ClusterProblem"/> (an instance of its cluster serving
+/// another collective, two processes under one instance name); healthy otherwise. Never unhealthy: as for an exchange link in
+/// error, the process is doing what it can (retrying), so restarting it, which an orchestrator does with an unhealthy one,
+/// would only start the retries again. The description names each disconnected instance and its last connect error,
+/// without credentials. Register it with <c>services.AddHealthChecks().AddCheck&lt;FederationBrokerHealthCheck&gt;("federation-brokers")</c>.
 /// </summary>
 /// <param name="instances">The running instances (registered by <c>AddFederationBroker</c>).</param>
 public sealed class FederationBrokerHealthCheck(FederationBrokerInstances instances) : IHealthCheck
@@ -38,10 +40,10 @@ public sealed class FederationBrokerHealthCheck(FederationBrokerInstances instan
             return Task.FromResult(HealthCheckResult.Healthy($"{brokers.Count} federation broker instance(s), all connected.", data));
         }
 
-        var failureStatus = context?.Registration?.FailureStatus ?? HealthStatus.Unhealthy;
+        // Degraded, as an exchange link in error is: the instance retries with backoff (and a NATS connection reconnects on
+        // its own), the cluster's other instances take the work meanwhile, and a restart of the process would fix nothing.
         var details = disconnected.Select(b => $"{b.ClusterName}/{b.InstanceName}: {Transport.UriRedaction.RedactText(b.ConnectError ?? "not connected")}");
-        return Task.FromResult(new HealthCheckResult(
-            failureStatus,
+        return Task.FromResult(HealthCheckResult.Degraded(
             $"{disconnected.Count} of {brokers.Count} federation broker instance(s) not connected, retrying: {string.Join("; ", details)}",
             data: data));
     }

@@ -27,7 +27,13 @@ internal sealed class FederationBrokerHostedService(
     /// </summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var broker = new FederationBroker(options.Get(name), transports, telemetry, loggerFactory, timeProvider);
+        var configured = options.Get(name);
+
+        // Named here, when the instance starts, rather than when the options are first resolved: resolving them elsewhere (a
+        // configuration check on a throwaway provider) takes no default name. Set on the options, which the monitor caches,
+        // so that whoever reads them afterwards (a status page matching options to running instances) sees the name in use.
+        configured.InstanceName ??= DefaultBrokerInstanceName.Next(name);
+        var broker = new FederationBroker(configured, transports, telemetry, loggerFactory, timeProvider);
         try
         {
             await broker.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -50,11 +50,10 @@ public static class FederationBrokerServiceCollectionExtensions
             options.Configure(configure);
         }
 
-        options.PostConfigure(o =>
-        {
-            o.ClusterName ??= name;
-            o.InstanceName ??= DefaultBrokerInstanceName.Next(name);
-        });
+        // The default InstanceName is given when the instance starts (FederationBrokerHostedService), not here: options
+        // resolved without starting anything (a check of the configuration on a throwaway provider) would otherwise take
+        // the process's first default name of this registration, and the instance that runs would be "-2".
+        options.PostConfigure(o => o.ClusterName ??= name);
         services.AddSingleton<IHostedService>(sp => new FederationBrokerHostedService(
             name,
             sp.GetRequiredService<IOptionsMonitor<FederationBrokerOptions>>(),

@@ -23,7 +23,7 @@ public sealed class AddFederationBrokerTests
     }
 
     [Fact]
-    public void Two_hosts_with_one_configuration_get_different_default_instance_names_with_the_process_id()
+    public async Task Two_hosts_with_one_configuration_get_different_default_instance_names_with_the_process_id()
     {
         // As two processes with one configuration on one machine: the former default, <machine>-<name>, was the same for both.
         var registry = new InMemorySubjectServerRegistry();
@@ -45,12 +45,64 @@ public sealed class AddFederationBrokerTests
             builder.Services.AddFederationBroker(builder.Configuration.GetSection("FederationBrokers:london"));
         });
 
-        var names = new[] { first, second }
-            .Select(host => host.Services.GetRequiredService<IOptionsMonitor<FederationBrokerOptions>>().Get("london").InstanceName!)
-            .ToList();
+        await first.StartAsync();
+        await second.StartAsync();
+        try
+        {
+            var names = new[] { first, second }
+                .Select(host => Assert.Single(host.Services.GetRequiredService<FederationBrokerInstances>().GetBrokers()).InstanceName)
+                .ToList();
 
-        Assert.NotEqual(names[0], names[1]);
-        Assert.All(names, name => Assert.StartsWith($"{Environment.MachineName}-london-{Environment.ProcessId}", name, StringComparison.Ordinal));
+            Assert.NotEqual(names[0], names[1]);
+            Assert.All(names, name => Assert.StartsWith($"{Environment.MachineName}-london-{Environment.ProcessId}", name, StringComparison.Ordinal));
+            // The options show the name in use once the instance runs (a status page matches options to instances by it).
+            Assert.Equal(names[0], first.Services.GetRequiredService<IOptionsMonitor<FederationBrokerOptions>>().Get("london").InstanceName);
+        }
+        finally
+        {
+            await second.StopAsync();
+            await first.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Options_checked_on_a_throwaway_provider_take_no_default_instance_name_from_the_instance_that_runs()
+    {
+        // As FederationHost's start-up check does, and an embedder may: before 7 Dec 2026 resolving the options took the
+        // process's first default name of the registration, and the instance that ran was "<machine>-<name>-<pid>-2".
+        const string name = "checked_first";
+        var registry = new InMemorySubjectServerRegistry();
+        registry.Add(new InMemorySubjectServer("fed"));
+        registry.Add(new InMemorySubjectServer("london"));
+        var settings = new Dictionary<string, string?>
+        {
+            [$"FederationBrokers:{name}:FederationUri"] = "memory://fed",
+            [$"FederationBrokers:{name}:CollectiveUri"] = "memory://london",
+        };
+        using (var check = BuildHost(settings, builder =>
+        {
+            builder.Services.AddSingleton(registry);
+            builder.Services.AddFederationBroker(builder.Configuration.GetSection($"FederationBrokers:{name}"));
+        }))
+        {
+            Assert.Null(check.Services.GetRequiredService<IOptionsMonitor<FederationBrokerOptions>>().Get(name).InstanceName);
+        }
+
+        using var host = BuildHost(settings, builder =>
+        {
+            builder.Services.AddSingleton(registry);
+            builder.Services.AddFederationBroker(builder.Configuration.GetSection($"FederationBrokers:{name}"));
+        });
+        await host.StartAsync();
+        try
+        {
+            var broker = Assert.Single(host.Services.GetRequiredService<FederationBrokerInstances>().GetBrokers());
+            Assert.Equal($"{Environment.MachineName}-{name}-{Environment.ProcessId}", broker.InstanceName);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
     }
 
     [Fact]

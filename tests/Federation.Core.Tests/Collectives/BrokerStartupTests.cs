@@ -94,7 +94,8 @@ public sealed class BrokerStartupTests
         try
         {
             var down = await check.CheckHealthAsync(new HealthCheckContext());
-            Assert.Equal(HealthStatus.Unhealthy, down.Status);
+            // Degraded, as an exchange link in error: the instance retries by itself, and restarting the host fixes nothing.
+            Assert.Equal(HealthStatus.Degraded, down.Status);
             Assert.Contains("london/london-1", down.Description, StringComparison.Ordinal);
             Assert.Contains("'london' is stopped", down.Description, StringComparison.Ordinal);
             Assert.DoesNotContain("s3cret", down.Description, StringComparison.Ordinal);

@@ -3,6 +3,7 @@ using Federation.Core.Addressing;
 using Federation.Core.Collectives;
 using Federation.Core.Diagnostics;
 using Federation.Core.Transport.Messaging;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Federation.Core.Tests.Collectives;
@@ -21,13 +22,15 @@ internal sealed class RelayHarness : IDisposable
 
     /// <param name="configure">Changes the options.</param>
     /// <param name="cluster">The cluster name: a test that records the metrics by cluster needs its own.</param>
-    public RelayHarness(Action<FederationBrokerOptions>? configure = null, string cluster = Cluster)
+    /// <param name="logger">Where the relay logs; nowhere when null.</param>
+    /// <param name="time">The relay's clock; the system's when null.</param>
+    public RelayHarness(Action<FederationBrokerOptions>? configure = null, string cluster = Cluster, ILogger? logger = null, TimeProvider? time = null)
     {
         Options = new FederationBrokerOptions { ClusterName = cluster, FederationUri = "memory://fed", CollectiveUri = "memory://london", InstanceName = Instance };
         configure?.Invoke(Options);
         Subjects = FederationBrokerSubjects.For(cluster, Options.SubjectPrefix);
         _metrics = new BrokerMetrics(_telemetry, cluster, Instance);
-        Relay = BrokerRelays.Create(Options, Instance, Subjects, _metrics, NullLogger.Instance, TimeProvider.System);
+        Relay = BrokerRelays.Create(Options, Instance, Subjects, _metrics, logger ?? NullLogger.Instance, time ?? TimeProvider.System);
     }
 
     public FederationBrokerOptions Options { get; }

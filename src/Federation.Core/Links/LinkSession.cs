@@ -475,7 +475,7 @@ internal sealed partial class LinkSession
 
                 // The deletion's own count: one read before it missed what the upstream exchange still routed to the
                 // queue in between.
-                var discarded = await _upstream.DeleteQueueCountingDiscardedAsync(QueueName, timeout.Token).ConfigureAwait(false);
+                var discarded = await _upstream.DeleteUpstreamQueueAsync(QueueName, _definition.UpstreamExchange, timeout.Token).ConfigureAwait(false);
                 if (discarding is not null || (stoppedFor is not null && discarded > 0))
                 {
                     Log.BufferedMessagesDiscarded(_context.Logger, _definition.Id, QueueName, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", discarding ?? stoppedFor!);

@@ -22,7 +22,9 @@ internal static class UpstreamObjects
             var queue = QueueName(definition, upstream);
 
             // The deletion's own count, not one read before it: the upstream exchange routes to the queue until it is gone.
-            var discarded = await upstream.DeleteQueueCountingDiscardedAsync(queue, cancellationToken).ConfigureAwait(false);
+            // With the exchange the queue reads, so that a transport that places queues by it deletes this definition's
+            // queue only, not one of the same name that the link's current run reads elsewhere (NATS: another stream=).
+            var discarded = await upstream.DeleteUpstreamQueueAsync(queue, definition.UpstreamExchange, cancellationToken).ConfigureAwait(false);
             await DeleteExchangesAsync(upstream, queue, cancellationToken).ConfigureAwait(false);
             return (queue, discarded);
         }

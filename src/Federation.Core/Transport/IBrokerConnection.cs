@@ -74,6 +74,25 @@ public interface IBrokerConnection : IAsyncDisposable
     }
 
     /// <summary>
+    /// Deletes the upstream queue <paramref name="name"/> of a link that reads the exchange <paramref name="source"/>, as
+    /// <see cref="DeleteQueueCountingDiscardedAsync"/> does, also on a connection that has not declared it: the engine
+    /// deletes a link's queue so between its runs, and a retired link's queue on a connection of its old definition. A
+    /// transport that can keep queues of one name in several places on a broker, according to the URI and the exchange
+    /// they read (NATS JetStream: a durable consumer on the stream that the URI's <c>stream=</c> names, or else on the
+    /// stream of <paramref name="source"/>), deletes only the one that this connection's URI and <paramref name="source"/>
+    /// place it in, never the queue of that name that the link's current run reads elsewhere (after a reload that changed
+    /// the stream). The default ignores <paramref name="source"/>.
+    /// </summary>
+    /// <param name="name">The queue's name.</param>
+    /// <param name="source">The upstream exchange the link reads, which its queue is bound to.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>What the deletion discarded, as for <see cref="DeleteQueueCountingDiscardedAsync"/>.</returns>
+    // A default method, as for DeleteQueueCountingDiscardedAsync: a transport (or decorator) written before it deletes by
+    // name, as before.
+    ValueTask<long?> DeleteUpstreamQueueAsync(string name, string source, CancellationToken cancellationToken) =>
+        DeleteQueueCountingDiscardedAsync(name, cancellationToken);
+
+    /// <summary>
     /// How many messages the queue holds ready for delivery now, or <see langword="null"/> when the transport cannot tell
     /// (the default) or the queue does not exist. A snapshot: for how many messages a deletion discards, see
     /// <see cref="DeleteQueueCountingDiscardedAsync"/>.

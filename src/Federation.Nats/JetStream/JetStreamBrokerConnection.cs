@@ -205,7 +205,27 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
     /// filter on the client), so its pending count takes in every message of the exchange past it, routing keys the queue
     /// is not bound to included, and the deletion itself reports no count. A bound, not the number discarded.
     /// </remarks>
-    public async ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken)
+    public ValueTask DeleteQueueAsync(string name, CancellationToken cancellationToken) => DeleteAsync(name, source: null, cancellationToken);
+
+    /// <summary>
+    /// Deletes the queue's durable consumer, as <see cref="DeleteQueueAsync"/> does; when it is not attached on this
+    /// connection, only on the stream this URI reads for <paramref name="source"/>: the <c>stream=</c> one, or else the
+    /// exchange's own.
+    /// </summary>
+    /// <remarks>
+    /// A link's durable consumer has the same name on every stream. After a reload that changed <c>stream=</c>, the old
+    /// definition's consumer is deleted (between runs, or by a sweep's second look) on a connection of the old URI, while
+    /// the link's new run reads the new stream with a consumer of the same name: deleted on every stream, as it was, that
+    /// one went too, and the new run lost its position and what it had not acknowledged.
+    /// </remarks>
+    public async ValueTask<long?> DeleteUpstreamQueueAsync(string name, string source, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        await DeleteAsync(name, source, cancellationToken).ConfigureAwait(false);
+        return null;
+    }
+
+    private async ValueTask DeleteAsync(string name, string? source, CancellationToken cancellationToken)
     {
         ThrowIfLost();
         if (_transient.Contains(name))
@@ -227,6 +247,9 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
                 queue.Delete();
             }
 
+            // Not attached here: the stream this URI reads, when that is known. A connection with stream= reads no other.
+            stream ??= _settings.Stream ?? (source is null ? null : JetStreamNames.StreamFor(source));
+
             AckFloors.Forget(consumer, stream);
             TakeOvers.Forget(consumer);
 
@@ -238,7 +261,8 @@ internal sealed class JetStreamBrokerConnection : IBrokerConnection
                     return;
                 }
 
-                // Not attached on this connection: find the stream that holds a consumer of that name.
+                // Neither attached on this connection nor told which exchange it reads (and no stream=): find the stream
+                // that holds a consumer of that name.
                 await foreach (var candidate in _js.ListStreamNamesAsync(subject: null, cancellationToken).ConfigureAwait(false))
                 {
                     try

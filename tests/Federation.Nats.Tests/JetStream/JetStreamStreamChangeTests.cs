@@ -25,7 +25,6 @@ public sealed class JetStreamStreamChangeTests(ITestOutputHelper output) : JetSt
     private const int Batch = 500;
 
     // Streams cannot capture overlapping subjects: the old one takes the bare subject, the new one what is published.
-    private const string OldStream = "S1";
     private const string NewStream = "S2";
 
     // As the engine names the link's upstream queue (same exchange and vhost on both sides).
@@ -33,15 +32,20 @@ public sealed class JetStreamStreamChangeTests(ITestOutputHelper output) : JetSt
     private static readonly string DownstreamStream = "federation-" + Exchange;
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
 
-    [Fact]
-    public async Task Deleting_the_old_streams_queue_leaves_the_new_runs_consumer_alone()
+    /// <param name="named">The old URI's <c>stream=</c>; null: none, the link read the exchange's own stream.</param>
+    [Theory]
+    [InlineData("S1")]
+    [InlineData(null)]
+    public async Task Deleting_the_old_streams_queue_leaves_the_new_runs_consumer_alone(string? named)
     {
-        await CreateStreamAsync(OldStream, Exchange);
+        // Without stream=, the link uses the exchange's own stream as it finds it (here made to capture the bare subject).
+        var oldStream = named ?? "federation-" + Exchange;
+        await CreateStreamAsync(oldStream, Exchange);
         await CreateStreamAsync(NewStream, Exchange + ".>");
-        var engine = new FederationEngine(Options(OldStream), [new NatsTransport()], new TestOutputLoggerFactory(output));
+        var engine = new FederationEngine(Options(named), [new NatsTransport()], new TestOutputLoggerFactory(output));
         Engines.Add(engine);
         _ = engine.StartAsync(CancellationToken.None);
-        await WaitForConsumerAsync(engine, OldStream);
+        await WaitForConsumerAsync(engine, oldStream);
 
         await engine.UpdateAsync(Options(NewStream), CancellationToken.None);
         var current = await WaitForConsumerAsync(engine, NewStream);
@@ -52,17 +56,17 @@ public sealed class JetStreamStreamChangeTests(ITestOutputHelper output) : JetSt
         // The old definition's consumer, as one kept for another instance still on the old stream would be.
         await using (var nats = new NatsConnection(new NatsOpts { Url = Upstream.Url, Name = "test-leftover" }))
         {
-            await new NatsJSContext(nats).CreateOrUpdateConsumerAsync(OldStream, new ConsumerConfig(current.Name) { AckPolicy = ConsumerConfigAckPolicy.Explicit });
+            await new NatsJSContext(nats).CreateOrUpdateConsumerAsync(oldStream, new ConsumerConfig(current.Name) { AckPolicy = ConsumerConfigAckPolicy.Explicit });
         }
 
         // What the engine's deletion of the old definition's queue does: a connection of the old URI, the link's exchange.
-        var old = await new NatsTransport().ConnectAsync(new ConnectionRequest(UpstreamUri(OldStream), "Federation link test"), CancellationToken.None);
+        var old = await new NatsTransport().ConnectAsync(new ConnectionRequest(UpstreamUri(named), "Federation link test"), CancellationToken.None);
         await using (old)
         {
             await old.DeleteUpstreamQueueAsync(Queue, Exchange, CancellationToken.None);
         }
 
-        Assert.Empty(await JetStreamTestKit.ConsumersAsync(Upstream, OldStream));
+        Assert.Empty(await JetStreamTestKit.ConsumersAsync(Upstream, oldStream));
         var after = Assert.Single(await JetStreamTestKit.ConsumersAsync(Upstream, NewStream));
         Assert.Equal(current.Created, after.Created);
 
@@ -106,9 +110,9 @@ public sealed class JetStreamStreamChangeTests(ITestOutputHelper output) : JetSt
         Assert.Equal(Enumerable.Range(0, count), received.Distinct().Order());
     }
 
-    private string UpstreamUri(string stream) => $"{Upstream.Url}?cluster-name=UP&jetstream=true&ack-wait-ms=5000&stream={stream}";
+    private string UpstreamUri(string? stream) => $"{Upstream.Url}?cluster-name=UP&jetstream=true&ack-wait-ms=5000{(stream is null ? "" : "&stream=" + stream)}";
 
-    private FederationOptions Options(string stream)
+    private FederationOptions Options(string? stream)
     {
         var options = new FederationOptions
         {

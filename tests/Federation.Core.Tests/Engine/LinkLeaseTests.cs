@@ -64,12 +64,9 @@ public sealed class LinkLeaseTests : IAsyncLifetime
         Assert.Equal("host-1", ExclusiveQueueLeases.HolderOf(_bed.Broker("D").GetQueue("/", Lease)!.Arguments));
 
         // Polls that find the lease taken change nothing upstream: no A/B swap, no second consumer.
-        for (var poll = 0; poll < 5; poll++)
-        {
-            _time.Advance(LinkLease.LongestPoll);
-        }
+        await AdvanceWhileHeardAsync(LinkLease.LongestPoll * 5);
 
-        Assert.Equal(LinkState.Waiting, b.GetLinks()[0].State);
+        await WaitForStateAsync(b, LinkState.Waiting);
         Assert.Equal(internalExchanges, InternalExchangesOnUpstream());
         Assert.Equal(["host-1"], _census.Owners);
 
@@ -189,10 +186,7 @@ public sealed class LinkLeaseTests : IAsyncLifetime
         var (runner, other) = a.GetLinks()[0].State == LinkState.Running ? ("host-1", b) : ("host-2", a);
         Assert.Equal((holder, runner), (_census.Owners[^1], _census.Owners[^1]));
         await WaitForStateAsync(other, LinkState.Waiting);
-        for (var poll = 0; poll < 5; poll++)
-        {
-            _time.Advance(LinkLease.LongestPoll);
-        }
+        await AdvanceWhileHeardAsync(LinkLease.LongestPoll * 5);
 
         await PublishAsync(1, 20);
         await queue.ExpectAsync(Bodies(1, 20));
@@ -308,6 +302,21 @@ public sealed class LinkLeaseTests : IAsyncLifetime
         while (!condition())
         {
             Assert.True(DateTime.UtcNow < deadline, "Timed out: " + what);
+            _time.Advance(TimeSpan.FromMilliseconds(500));
+            await Task.Delay(Testbed.PollInterval);
+        }
+    }
+
+    /// <summary>
+    /// Moves the clock by <paramref name="total"/> half a second at a time, letting the engines' heartbeats go out between
+    /// steps. One leap of the whole span made the holder look silent for longer than the presence timeout (its heartbeat
+    /// for the new time had not gone out yet), so the waiting engine could read it as gone and report the link as running
+    /// nowhere: a state a real clock, which moves while heartbeats flow, does not show.
+    /// </summary>
+    private async Task AdvanceWhileHeardAsync(TimeSpan total)
+    {
+        for (var moved = TimeSpan.Zero; moved < total; moved += TimeSpan.FromMilliseconds(500))
+        {
             _time.Advance(TimeSpan.FromMilliseconds(500));
             await Task.Delay(Testbed.PollInterval);
         }

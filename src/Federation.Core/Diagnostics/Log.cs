@@ -163,6 +163,9 @@ internal static partial class Log
     [LoggerMessage(1036, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) forwarded what '{Handover}' held ({Count} message(s) when it was unbound), which took upstream queue '{Queue}''s place while that was declared anew; '{Handover}' is {Outcome}")]
     public static partial void UpstreamQueueHandoverFinished(ILogger logger, string linkId, string exchange, string upstream, string handover, long count, string queue, string outcome);
 
+    [LoggerMessage(2044, LogLevel.Warning, "Link {LinkId} ({Exchange} <- {Upstream}) failed to set up ({Cause}) while handover queue '{Handover}' stands in for upstream queue '{Queue}': it holds {Count} message(s) routed to the link, and receives more, which the link forwards once a run declares '{Queue}' again; fix the cause: unused for {Expiry} the upstream deletes it, discarding what it holds")]
+    public static partial void HandoverQueueStranded(ILogger logger, string linkId, string exchange, string upstream, string cause, string handover, string queue, long count, TimeSpan expiry);
+
     [LoggerMessage(2021, LogLevel.Information, "Link {LinkId} ({Exchange} <- {Upstream}) was removed from this instance's configuration while instance(s) {Instances} still had it, and no live instance has it any more: its upstream objects are deleted")]
     public static partial void RemovedLinkQueueDeleted(ILogger logger, string linkId, string exchange, string upstream, string instances);
 

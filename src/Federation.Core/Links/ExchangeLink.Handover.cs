@@ -25,8 +25,12 @@ namespace Federation.Core.Links;
 /// </list>
 /// Every step is one the next run repeats or resumes, so a crash or a stop in the middle leaves no message where nobody
 /// reads it: the old queue, unbound and still refused, is handed over again; a handover queue that exists when a run starts
-/// is forwarded (step 4), whatever left it. One the link never comes back for (removed meanwhile) goes by itself after
-/// <see cref="HandoverQueueExpiry"/> unused. Not with <c>resource-cleanup-mode: never</c>, which deletes nothing: the
+/// is forwarded (step 4), whatever left it. One the link never comes back for (removed, its exchange deleted or the last
+/// instance stopped meanwhile) is deleted with its other upstream objects, counting what that discards (event 1028; see
+/// <see cref="UpstreamObjects.DeleteHandoverQueueAsync"/>); before 7 Dec 2026 it expired after <see cref="HandoverQueueExpiry"/>,
+/// discarding what it held, counted nowhere. A run that fails while a handover queue exists (the upstream refused the
+/// declaration anew for another reason) warns once per failure episode (event 2044): the queue receives, nobody reads it
+/// until a run succeeds, and unused for <see cref="HandoverQueueExpiry"/> the broker deletes it. Not with <c>resource-cleanup-mode: never</c>, which deletes nothing: the
 /// refusal stands and the link fails (warning 2042). Only on a transport whose broker checks queue arguments
 /// (<see cref="TransportCapabilities.ServerSideTopology"/>): NATS ignores them and keeps its queue.
 /// </summary>
@@ -118,6 +122,46 @@ internal sealed partial class ExchangeLink
         var outcome = await ForwardAndDeleteAsync(handover, uri, downstream, cancellationToken).ConfigureAwait(false);
         var definition = Definition;
         Log.UpstreamQueueHandoverFinished(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, handover, held, queue, outcome ?? CleanupOutcome.Kept);
+    }
+
+    // Whether warning 2044 was given in this failure episode (sessions that fail to set up one after another); the next
+    // set-up that succeeds ends it, and forwards the handover queue.
+    private bool _handoverStrandedTold;
+
+    /// <summary>
+    /// When a run fails to set up while the handover queue of <paramref name="queue"/> exists (the upstream refused to
+    /// declare the queue anew for another reason than its old arguments, or a crash left the handover queue and the link
+    /// cannot run), warns once per failure episode (event 2044): the handover queue receives what the upstream routes to the
+    /// link, nobody reads it until a run declares the queue and forwards it, and unused for <see cref="HandoverQueueExpiry"/>
+    /// the broker deletes it with what it holds. Never throws: the run's own failure is what the caller rethrows.
+    /// </summary>
+    private async Task WarnIfHandoverQueueStrandedAsync(ITransport transport, IBrokerConnection upstream, string queue, Exception failure, CancellationToken cancellationToken)
+    {
+        if (_handoverStrandedTold || queue.Length == 0 || !transport.Capabilities.HasFlag(TransportCapabilities.ServerSideTopology))
+        {
+            return;
+        }
+
+        long? held;
+        try
+        {
+            held = await upstream.CountQueueMessagesAsync(UpstreamNaming.HandoverQueueName(queue), cancellationToken).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Only a warning's look-up: an upstream that cannot answer it says nothing more than the run's failure does.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return;
+        }
+
+        if (held is not { } count)
+        {
+            return;
+        }
+
+        _handoverStrandedTold = true;
+        var definition = Definition;
+        Log.HandoverQueueStranded(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, FailureEpisode.Describe(failure), UpstreamNaming.HandoverQueueName(queue), queue, count, HandoverQueueExpiry);
     }
 
     /// <summary>

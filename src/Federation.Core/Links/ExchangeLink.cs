@@ -669,7 +669,17 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
         };
         try
         {
-            await session.SetUpAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await session.SetUpAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                await WarnIfHandoverQueueStrandedAsync(transport, upstream, session.QueueName, ex, cancellationToken).ConfigureAwait(false);
+                throw;
+            }
+
+            _handoverStrandedTold = false;
             // A transport's display URI should be redacted already; redacting again is a no-op then, and a safety net otherwise.
             var displayUri = UriRedaction.Redact(upstream.DisplayUri);
             SetStatus(LinkState.Running, displayUri, null, connectionName);
@@ -843,10 +853,11 @@ internal sealed partial class ExchangeLink : IAsyncDisposable
     {
         try
         {
-            var (queue, discarded) = await UpstreamObjects.DeleteAsync(definition, _transports, _time, cancellationToken).ConfigureAwait(false);
+            var why = _discarding ?? _stoppedFor ?? "the link stopped for good";
+            var (queue, discarded) = await UpstreamObjects.DeleteAsync(definition, _transports, _time, _logger, why, cancellationToken).ConfigureAwait(false);
             if (_discarding is not null || discarded > 0)
             {
-                Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", _discarding ?? _stoppedFor ?? "the link stopped for good");
+                Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", why);
             }
         }
 #pragma warning disable CA1031 // A cleanup that fails leaves the objects where they are, as a session's failed cleanup does: logged, never thrown at the stop.

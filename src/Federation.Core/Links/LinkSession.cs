@@ -109,7 +109,8 @@ internal sealed partial class LinkSession
     /// exists with others): forwards what it holds and deletes it, while a handover queue receives in its place
     /// (<c>ExchangeLink.Handover</c>). Returns false when the queue does not exist, so the refusal is about something
     /// else, and stands. Null where the queue is not handed over (<c>resource-cleanup-mode: never</c>, a transport that
-    /// ignores queue arguments): the refusal fails the run.
+    /// ignores queue arguments): the refusal fails the run. Where it is set, the session's cleanup also deletes the
+    /// handover queue.
     /// </summary>
     public Func<string, CancellationToken, Task<bool>>? HandOverRefusedQueue { get; init; }
 
@@ -488,6 +489,13 @@ internal sealed partial class LinkSession
                 if (!_queueOnly)
                 {
                     await UpstreamObjects.DeleteExchangesAsync(_upstream, QueueName, timeout.Token).ConfigureAwait(false);
+                }
+
+                // A stop that cut a handover short (or came while a failed one left it) leaves the handover queue bound
+                // where the queue was; the link never comes back for it. Only a session that may hand its queue over has one.
+                if (HandOverRefusedQueue is not null)
+                {
+                    await UpstreamObjects.DeleteHandoverQueueAsync(_upstream, QueueName, _definition.Id, _context.Logger, discarding ?? stoppedFor ?? "the link stopped for good", timeout.Token).ConfigureAwait(false);
                 }
             }
             catch (Exception ex)

@@ -329,7 +329,8 @@ internal sealed class RemovedLinkSweep
 
     private async Task DeleteUpstreamObjectsAsync(LinkDefinition definition, IReadOnlyList<string> keptFor, bool moved, CancellationToken cancellationToken)
     {
-        var (queue, discarded) = await UpstreamObjects.DeleteAsync(definition, _transports, _time, cancellationToken).ConfigureAwait(false);
+        var why = moved ? "a reload moved the link to another upstream or kind of upstream queue and no live instance has it from this one any more" : "no live instance has the link any more";
+        var (queue, discarded) = await UpstreamObjects.DeleteAsync(definition, _transports, _time, _logger, why, cancellationToken).ConfigureAwait(false);
         if (moved)
         {
             Log.MovedLinkQueueDeleted(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, UriRedaction.Redact(definition.Upstream.Uris[0]));
@@ -341,7 +342,7 @@ internal sealed class RemovedLinkSweep
 
         if (discarded != 0)
         {
-            Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", moved ? "a reload moved the link to another upstream or kind of upstream queue and no live instance has it from this one any more" : "no live instance has the link any more");
+            Log.BufferedMessagesDiscarded(_logger, definition.Id, queue, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", why);
         }
     }
 }

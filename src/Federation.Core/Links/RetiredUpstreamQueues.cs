@@ -548,7 +548,7 @@ internal sealed class RetiredUpstreamQueues
 
         using var limit = new CancellationTokenSource(RemovedLinkSweep.Limit, _time);
         using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
-        var (queue, discarded) = await UpstreamObjects.DeleteAsync(old, _transports, _time, either.Token).ConfigureAwait(false);
+        var (queue, discarded) = await UpstreamObjects.DeleteAsync(old, _transports, _time, _logger, WhyRenamed, either.Token).ConfigureAwait(false);
         if (discarded != 0)
         {
             Log.LinkReplacedDiscarding(_logger, old.Id, old.Exchange.Name, old.Upstream.UpstreamName, WhyRenamed);
@@ -579,7 +579,7 @@ internal sealed class RetiredUpstreamQueues
         try
         {
             using var limit = new CancellationTokenSource(RemovedLinkSweep.Limit, _time);
-            var (queue, discarded) = await UpstreamObjects.DeleteAsync(old, _transports, _time, limit.Token).ConfigureAwait(false);
+            var (queue, discarded) = await UpstreamObjects.DeleteAsync(old, _transports, _time, _logger, Why, limit.Token).ConfigureAwait(false);
             Log.BufferedMessagesDiscarded(_logger, old.Id, queue, discarded?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of", Why);
             Log.LinkStopped(_logger, old.Id, old.Exchange.Name, old.Upstream.UpstreamName, CleanupOutcome.Deleted);
         }

@@ -21,6 +21,8 @@ public sealed class UpstreamQueueHandoverTests : IAsyncLifetime
     private const int HandedOver = 2043;
     private const int HandoverStarted = 1035;
     private const int HandoverFinished = 1036;
+    private const int HandoverStranded = 2044;
+    private const int Discarded = 1028;
 
     private readonly Testbed _bed = new();
     private readonly CapturingLoggerProvider _logs = new();
@@ -33,15 +35,18 @@ public sealed class UpstreamQueueHandoverTests : IAsyncLifetime
         _logs.Dispose();
     }
 
-    private static FederationOptions Configuration(long? messageTtl) =>
-        new FederationOptions { Downstream = { Uri = Testbed.Uri("D") } }
+    private static FederationOptions Configuration(long? messageTtl, bool federated = true)
+    {
+        var options = new FederationOptions { Downstream = { Uri = Testbed.Uri("D") } }
             .Upstream("u", "U", u =>
             {
                 u.Exchange = "upstream";
                 u.PrefetchCount = 1;
                 u.MessageTtl = messageTtl;
-            })
-            .Policy("fed", "^fed\\.", upstream: "u");
+                u.ReconnectDelaySeconds = 0.1; // a failed run is retried at once, then after this
+            });
+        return federated ? options.Policy("fed", "^fed\\.", upstream: "u") : options;
+    }
 
     [Fact]
     public async Task A_reload_that_changes_the_message_ttl_while_messages_flow_loses_none()
@@ -116,6 +121,133 @@ public sealed class UpstreamQueueHandoverTests : IAsyncLifetime
         await Testbed.Eventually(() => !_bed.Broker("U").QueueExists("/", HandoverQueue), () => "the handover queue should be deleted once forwarded");
         Assert.Contains("5 message(s) when it was unbound", Assert.Single(_logs.WithId(HandoverFinished)).Message, StringComparison.Ordinal);
         Assert.Empty(_logs.WithId(HandoverStarted));
+    }
+
+    [Fact]
+    public async Task A_queue_the_upstream_refuses_to_declare_anew_after_the_handover_is_warned_of_once_and_its_handover_queue_forwarded_later()
+    {
+        // The hand-over started (the old arguments were refused, the queue forwarded and deleted), then the upstream refuses
+        // the new declaration for another reason (an argument it rejects): the handover queue stays bound and fills.
+        var refusing = UseRefusingTransport();
+        var (engine, downstream) = await StartAsync(messageTtl: null);
+        refusing.Mode = RefusalMode.Refuse;
+        await engine.UpdateAsync(Configuration(messageTtl: 60_000), CancellationToken.None);
+        await Testbed.Eventually(() => _logs.WithId(HandoverStranded).Count == 1, () => "the stranded handover queue should be warned of");
+        Assert.Contains($"'{HandoverQueue}'", _logs.WithId(HandoverStranded)[0].Message, StringComparison.Ordinal);
+
+        var upstream = await _bed.ConnectAsync("U");
+        for (var i = 0; i < 5; i++)
+        {
+            await Testbed.PublishAsync(upstream, "upstream", "key", $"during{i}");
+        }
+
+        await Testbed.Eventually(() => _bed.Broker("U").GetMessageCount("/", HandoverQueue) == 5, () => "the handover queue should receive what the upstream routes to the link");
+        var refusals = refusing.Refusals;
+        await Testbed.Eventually(() => refusing.Refusals >= refusals + 3, () => "the link should go on retrying");
+        Assert.Single(_logs.WithId(HandoverStranded)); // once per episode, not per attempt
+
+        refusing.Mode = RefusalMode.None;
+        await downstream.ExpectAsync("during0", "during1", "during2", "during3", "during4");
+        await Testbed.Eventually(() => !_bed.Broker("U").QueueExists("/", HandoverQueue), () => "the next run should forward and delete the handover queue");
+        Assert.Equal(60_000L, Convert.ToInt64(_bed.Broker("U").GetQueue("/", UpstreamQueue)!.Arguments!["x-message-ttl"], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.DoesNotContain(_logs.Entries, e => e.EventId.Id == Discarded);
+    }
+
+    [Theory]
+    [InlineData(RefusalMode.Refuse)] // the link fails between runs: removed without a session
+    [InlineData(RefusalMode.Hold)] // the link is in the middle of its handover: removed with its session
+    public async Task A_link_removed_in_the_middle_of_a_handover_deletes_the_handover_queue_counting_what_it_held(RefusalMode mode)
+    {
+        var refusing = UseRefusingTransport();
+        var (engine, _) = await StartAsync(messageTtl: null);
+        refusing.Mode = mode;
+        await engine.UpdateAsync(Configuration(messageTtl: 60_000), CancellationToken.None);
+        await Testbed.Eventually(() => refusing.Refusals > 0, () => "the declaration anew should be refused or held");
+        var upstream = await _bed.ConnectAsync("U");
+        for (var i = 0; i < 3; i++)
+        {
+            await Testbed.PublishAsync(upstream, "upstream", "key", $"during{i}");
+        }
+
+        await Testbed.Eventually(() => _bed.Broker("U").GetMessageCount("/", HandoverQueue) == 3, () => "the handover queue should receive what the upstream routes to the link");
+
+        await engine.UpdateAsync(Configuration(messageTtl: 60_000, federated: false), CancellationToken.None);
+
+        await Testbed.Eventually(() => !_bed.Broker("U").QueueExists("/", HandoverQueue), () => "the removed link's handover queue should be deleted");
+        Assert.False(_bed.Broker("U").QueueExists("/", UpstreamQueue));
+        var discarded = Assert.Single(_logs.WithId(Discarded), e => e.Message.Contains(HandoverQueue, StringComparison.Ordinal));
+        Assert.Contains("discards 3 message(s)", discarded.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>How <see cref="RefusingTransport"/> answers the declaration of the link's queue while its handover queue exists.</summary>
+    public enum RefusalMode
+    {
+        /// <summary>Passes it on.</summary>
+        None,
+
+        /// <summary>Refuses it, as an upstream refuses an argument it rejects (AMQP 406).</summary>
+        Refuse,
+
+        /// <summary>Holds it until the run is cancelled.</summary>
+        Hold,
+    }
+
+    private RefusingTransport UseRefusingTransport()
+    {
+        var refusing = new RefusingTransport(_bed.Broker("U"));
+        _bed.WrapTransport = inner => refusing.Wrap(inner);
+        return refusing;
+    }
+
+    /// <summary>Refuses or holds the declaration of the link's queue while its handover queue exists (see <see cref="RefusalMode"/>).</summary>
+    private sealed class RefusingTransport(Federation.Core.InMemory.InMemoryBroker upstream)
+    {
+        private ITransport? _inner;
+        private int _refusals;
+
+        public RefusalMode Mode { get; set; }
+
+        public int Refusals => Volatile.Read(ref _refusals);
+
+        public ITransport Wrap(ITransport inner)
+        {
+            _inner = inner;
+            return new Transport(this);
+        }
+
+        private sealed class Transport(RefusingTransport owner) : ITransport
+        {
+            public IReadOnlyCollection<string> Schemes => owner._inner!.Schemes;
+
+            public TransportCapabilities Capabilities => owner._inner!.Capabilities;
+
+            public async ValueTask<IBrokerConnection> ConnectAsync(ConnectionRequest request, CancellationToken cancellationToken) =>
+                new Connection(await owner._inner!.ConnectAsync(request, cancellationToken), owner);
+        }
+
+        // Declares the interface again, so that its leases and ledgers pass the inner connection's on.
+        private sealed class Connection(IBrokerConnection inner, RefusingTransport owner) : DelegatingBrokerConnection(inner), IBrokerConnection
+        {
+            public override async ValueTask DeclareQueueAsync(QueueSpec queue, CancellationToken cancellationToken)
+            {
+                if (queue.Name == UpstreamQueue && owner.Mode != RefusalMode.None && owner.UpstreamHasHandover())
+                {
+                    Interlocked.Increment(ref owner._refusals);
+                    if (owner.Mode == RefusalMode.Refuse)
+                    {
+                        throw new PreconditionFailedException("PRECONDITION_FAILED - invalid arg 'x-test' (a fault the test injects)");
+                    }
+
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                }
+
+                await Inner.DeclareQueueAsync(queue, cancellationToken);
+            }
+
+            public ValueTask<IDeliveryLedger?> OpenLedgerAsync(LedgerOptions options, CancellationToken cancellationToken) => Inner.OpenLedgerAsync(options, cancellationToken);
+        }
+
+        private bool UpstreamHasHandover() => upstream.QueueExists("/", HandoverQueue);
     }
 
     /// <summary>Puts five messages with routing key <c>key</c> (the one the downstream binds) into <paramref name="queue"/>.</summary>

@@ -22,7 +22,7 @@ public sealed class UpstreamQueueDeletionSourceTests
         var upstream = ResolvedUpstream.FromDefinition("u", new UpstreamDefinition { Uris = { Testbed.Uri("U") }, Exchange = "upstream-orders" });
         var definition = new LinkDefinition("0badf00d", new ExchangeSpec("orders", ExchangeSpec.Types.Topic), upstream, "p", "D", "/");
 
-        var (queue, _) = await UpstreamObjects.DeleteAsync(definition, new TransportResolver([transport]), TimeProvider.System, CancellationToken.None);
+        var (queue, _) = await UpstreamObjects.DeleteAsync(definition, new TransportResolver([transport]), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "the link is removed", CancellationToken.None);
 
         Assert.Equal((queue, "upstream-orders"), Assert.Single(transport.Deletions));
     }

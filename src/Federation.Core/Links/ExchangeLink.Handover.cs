@@ -30,7 +30,8 @@ namespace Federation.Core.Links;
 /// <see cref="UpstreamObjects.DeleteHandoverQueueAsync"/>); before 7 Dec 2026 it expired after <see cref="HandoverQueueExpiry"/>,
 /// discarding what it held, counted nowhere. A run that fails while a handover queue exists (the upstream refused the
 /// declaration anew for another reason) warns once per failure episode (event 2044): the queue receives, nobody reads it
-/// until a run succeeds, and unused for <see cref="HandoverQueueExpiry"/> the broker deletes it. Not with <c>resource-cleanup-mode: never</c>, which deletes nothing: the
+/// until a run succeeds, and every failed attempt declares it again, so that the broker's expiry
+/// (<see cref="HandoverQueueExpiry"/> unused) never takes it under a link that retries. Not with <c>resource-cleanup-mode: never</c>, which deletes nothing: the
 /// refusal stands and the link fails (warning 2042). Only on a transport whose broker checks queue arguments
 /// (<see cref="TransportCapabilities.ServerSideTopology"/>): NATS ignores them and keeps its queue.
 /// </summary>
@@ -137,24 +138,32 @@ internal sealed partial class ExchangeLink
     /// </summary>
     private async Task WarnIfHandoverQueueStrandedAsync(ITransport transport, IBrokerConnection upstream, string queue, Exception failure, CancellationToken cancellationToken)
     {
-        if (_handoverStrandedTold || queue.Length == 0 || !transport.Capabilities.HasFlag(TransportCapabilities.ServerSideTopology))
+        if (queue.Length == 0 || !transport.Capabilities.HasFlag(TransportCapabilities.ServerSideTopology))
         {
             return;
         }
 
+        var handover = UpstreamNaming.HandoverQueueName(queue);
         long? held;
         try
         {
-            held = await upstream.CountQueueMessagesAsync(UpstreamNaming.HandoverQueueName(queue), cancellationToken).ConfigureAwait(false);
+            held = await upstream.CountQueueMessagesAsync(handover, cancellationToken).ConfigureAwait(false);
+            if (held is not null)
+            {
+                // Declared again at every failed attempt: a redeclaration restarts the broker's x-expires clock, so the
+                // handover queue, which holds what was routed to the link meanwhile, never expires under a link that keeps
+                // retrying; only one nobody comes back for (the link gone while no host ran) goes after HandoverQueueExpiry.
+                await upstream.DeclareQueueAsync(HandoverQueue(handover), cancellationToken).ConfigureAwait(false);
+            }
         }
-#pragma warning disable CA1031 // Only a warning's look-up: an upstream that cannot answer it says nothing more than the run's failure does.
+#pragma warning disable CA1031 // Only a warning's look-up and a renewal: an upstream that cannot answer says nothing more than the run's failure does.
         catch (Exception)
 #pragma warning restore CA1031
         {
             return;
         }
 
-        if (held is not { } count)
+        if (held is not { } count || _handoverStrandedTold)
         {
             return;
         }

@@ -143,8 +143,13 @@ public sealed class UpstreamQueueHandoverTests : IAsyncLifetime
 
         await Testbed.Eventually(() => _bed.Broker("U").GetMessageCount("/", HandoverQueue) == 5, () => "the handover queue should receive what the upstream routes to the link");
         var refusals = refusing.Refusals;
+        var renewals = refusing.HandoverDeclarations;
         await Testbed.Eventually(() => refusing.Refusals >= refusals + 3, () => "the link should go on retrying");
         Assert.Single(_logs.WithId(HandoverStranded)); // once per episode, not per attempt
+
+        // Each failed attempt declares the handover queue again, which restarts a broker's x-expires clock: it must not
+        // expire, with what it holds, under a link that keeps retrying.
+        await Testbed.Eventually(() => refusing.HandoverDeclarations >= renewals + 2, () => $"each failed attempt should declare the handover queue again (declared {refusing.HandoverDeclarations - renewals} time(s) over {refusing.Refusals - refusals} attempts)");
 
         refusing.Mode = RefusalMode.None;
         await downstream.ExpectAsync("during0", "during1", "during2", "during3", "during4");
@@ -204,10 +209,14 @@ public sealed class UpstreamQueueHandoverTests : IAsyncLifetime
     {
         private ITransport? _inner;
         private int _refusals;
+        private int _handoverDeclarations;
 
         public RefusalMode Mode { get; set; }
 
         public int Refusals => Volatile.Read(ref _refusals);
+
+        /// <summary>How many times the handover queue was declared through this transport.</summary>
+        public int HandoverDeclarations => Volatile.Read(ref _handoverDeclarations);
 
         public ITransport Wrap(ITransport inner)
         {
@@ -230,6 +239,11 @@ public sealed class UpstreamQueueHandoverTests : IAsyncLifetime
         {
             public override async ValueTask DeclareQueueAsync(QueueSpec queue, CancellationToken cancellationToken)
             {
+                if (queue.Name == HandoverQueue)
+                {
+                    Interlocked.Increment(ref owner._handoverDeclarations);
+                }
+
                 if (queue.Name == UpstreamQueue && owner.Mode != RefusalMode.None && owner.UpstreamHasHandover())
                 {
                     Interlocked.Increment(ref owner._refusals);

@@ -45,8 +45,6 @@ internal sealed partial class ExchangeLink
     /// </summary>
     internal static readonly TimeSpan HandoverQueueExpiry = TimeSpan.FromDays(1);
 
-    private static readonly char[] InternalExchangeGenerations = ['A', 'B'];
-
     /// <summary>Why the old queue and the handover queue go, for the warning that would count what their deletion discards.</summary>
     private const string HandoverWhy = "the upstream refused to declare it with the link's arguments, so it was forwarded and is declared anew with them";
 
@@ -75,7 +73,7 @@ internal sealed partial class ExchangeLink
         var handover = UpstreamNaming.HandoverQueueName(queue);
         Log.UpstreamQueueHandoverStarted(_logger, definition.Id, definition.Exchange.Name, definition.Upstream.UpstreamName, queue, held, handover);
         await upstream.DeclareQueueAsync(HandoverQueue(handover), cancellationToken).ConfigureAwait(false);
-        foreach (var generation in InternalExchangeGenerations)
+        foreach (var generation in UpstreamNaming.InternalExchangeGenerations)
         {
             var exchange = UpstreamNaming.InternalExchangeName(queue, generation);
             if (!await upstream.ExchangeExistsAsync(exchange, cancellationToken).ConfigureAwait(false))
@@ -113,7 +111,7 @@ internal sealed partial class ExchangeLink
         }
 
         // The set-up's swap deleted the generation it was bound to, unless both were there (a swap cut short).
-        foreach (var generation in InternalExchangeGenerations)
+        foreach (var generation in UpstreamNaming.InternalExchangeGenerations)
         {
             var exchange = UpstreamNaming.InternalExchangeName(queue, generation);
             await upstream.UnbindAsync(new BindingSpec(exchange, handover, BindingDestinationKind.Queue, ""), noWait: false, cancellationToken).ConfigureAwait(false);

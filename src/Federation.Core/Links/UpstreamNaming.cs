@@ -31,6 +31,12 @@ internal static class UpstreamNaming
     public static string InternalExchangeName(string queueName, char generation) => BoundedNames.WithSuffix(queueName, $" {generation}");
 
     /// <summary>
+    /// Both generations an internal exchange can have (<see cref="InternalExchangeName"/>): a clean-up that cannot know
+    /// which one is current goes through both.
+    /// </summary>
+    public static IReadOnlyList<char> InternalExchangeGenerations { get; } = ['A', 'B'];
+
+    /// <summary>
     /// The link's sentinel on the upstream (ours, not the plugin's): the queue name plus <c> sentinel</c>, shortened as
     /// <see cref="BoundedNames.WithSuffix"/> does when that would not fit in an exchange name. See
     /// <c>LinkSession.SetUpSentinelAsync</c> for what it tells.

@@ -110,8 +110,11 @@ internal static class UpstreamObjects
     /// </summary>
     public static async Task DeleteExchangesAsync(IBrokerConnection upstream, string queue, CancellationToken cancellationToken)
     {
-        await upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(queue, 'A'), cancellationToken).ConfigureAwait(false);
-        await upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(queue, 'B'), cancellationToken).ConfigureAwait(false);
+        foreach (var generation in UpstreamNaming.InternalExchangeGenerations)
+        {
+            await upstream.DeleteExchangeAsync(UpstreamNaming.InternalExchangeName(queue, generation), cancellationToken).ConfigureAwait(false);
+        }
+
         await upstream.DeleteExchangeAsync(UpstreamNaming.SentinelExchangeName(queue), cancellationToken).ConfigureAwait(false);
     }
 }

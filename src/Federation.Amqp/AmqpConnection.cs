@@ -261,6 +261,26 @@ internal sealed class AmqpConnection : IBrokerConnection
         }
     }
 
+    /// <summary>
+    /// Through the management API, which answers a missing exchange with 404: a passive declare would close a channel and
+    /// make RabbitMQ log a channel error at every link start (one generation of the two is missing then), where the
+    /// federation plugin's link starts log none. The upstream's user already needs the API for the internal exchanges.
+    /// </summary>
+    public ValueTask<bool> ProbeExchangeAsync(string name, CancellationToken cancellationToken)
+    {
+        AmqpNames.Check(name, "exchange");
+        ThrowIfClosed();
+        return Management.ExistsAsync("exchanges", name, cancellationToken);
+    }
+
+    /// <summary>Through the management API, as <see cref="ProbeExchangeAsync"/>.</summary>
+    public ValueTask<bool> ProbeQueueAsync(string name, CancellationToken cancellationToken)
+    {
+        AmqpNames.Check(name, "queue");
+        ThrowIfClosed();
+        return Management.ExistsAsync("queues", name, cancellationToken);
+    }
+
     public ValueTask DeleteExchangeAsync(string name, CancellationToken cancellationToken)
     {
         AmqpNames.Check(name, "exchange");

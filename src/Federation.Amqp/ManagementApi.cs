@@ -145,6 +145,29 @@ internal sealed class ManagementApi : IDisposable
     }
 
     /// <summary>
+    /// Whether an exchange (<paramref name="kind"/> <c>exchanges</c>) or a queue (<c>queues</c>) of the vhost exists, with
+    /// <c>GET /api/{kind}/{vhost}/{name}</c>: a missing one is a 404 answer, where a passive declare would close an AMQP
+    /// channel and make the broker log a channel error. The API reads the broker's own records, which a declare or delete
+    /// has changed before its AMQP answer, so it agrees with what this connection did.
+    /// </summary>
+    public async ValueTask<bool> ExistsAsync(string kind, string name, CancellationToken cancellationToken)
+    {
+        var path = $"{kind}/{vhostSegment}/{Uri.EscapeDataString(name)}?columns=name";
+        using var response = await SendAsync(HttpMethod.Get, path, null, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await GetRefusedAsync(response, $"{kind}/{vhostSegment}/<name>", cancellationToken).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    /// <summary>
     /// Reads a queue's declaration arguments with <c>GET /api/queues/{vhost}/{name}</c>, or null when there is no such
     /// queue. Works for another connection's exclusive queue, which AMQP itself refuses to touch.
     /// </summary>

@@ -91,6 +91,31 @@ public abstract partial class TransportContractTests
     }
 
     [Fact]
+    public async Task Probes_SayWhetherAnExchangeOrAQueueExists_AndLeaveTheConnectionUsable()
+    {
+        var connection = await OpenAsync();
+        var exchange = await DeclareExchangeAsync(connection, ExchangeSpec.Types.Fanout);
+        var missing = UniqueName("missing");
+
+        Assert.True(await connection.ProbeExchangeAsync(exchange, Ct));
+        Assert.False(await connection.ProbeExchangeAsync(missing, Ct));
+        await connection.DeleteExchangeAsync(exchange, Ct);
+        Assert.False(await connection.ProbeExchangeAsync(exchange, Ct));
+
+        // A queue probe says yes only where the transport can tell (it counts the queue's messages).
+        var queue = await DeclareQueueAsync(connection);
+        var canTell = await connection.CountQueueMessagesAsync(queue, Ct) is not null;
+        Assert.Equal(canTell, await connection.ProbeQueueAsync(queue, Ct));
+        Assert.False(await connection.ProbeQueueAsync(missing, Ct));
+        await connection.DeleteQueueAsync(queue, Ct);
+        Assert.False(await connection.ProbeQueueAsync(queue, Ct));
+
+        // A probe that found nothing cost the connection nothing (a failed passive declare can close an AMQP channel).
+        var after = await DeclareExchangeAsync(connection, ExchangeSpec.Types.Fanout);
+        Assert.True(await connection.ExchangeExistsAsync(after, Ct));
+    }
+
+    [Fact]
     public async Task DeleteExchange_RemovesItsBindings()
     {
         var connection = await OpenAsync();

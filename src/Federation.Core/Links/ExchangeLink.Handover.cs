@@ -76,7 +76,7 @@ internal sealed partial class ExchangeLink
         foreach (var generation in UpstreamNaming.InternalExchangeGenerations)
         {
             var exchange = UpstreamNaming.InternalExchangeName(queue, generation);
-            if (!await upstream.ExchangeExistsAsync(exchange, cancellationToken).ConfigureAwait(false))
+            if (!await upstream.ProbeExchangeAsync(exchange, cancellationToken).ConfigureAwait(false))
             {
                 continue;
             }
@@ -104,8 +104,9 @@ internal sealed partial class ExchangeLink
             return;
         }
 
+        // A probe: at almost every start there is none.
         var handover = UpstreamNaming.HandoverQueueName(queue);
-        if (await upstream.CountQueueMessagesAsync(handover, cancellationToken).ConfigureAwait(false) is null)
+        if (!await upstream.ProbeQueueAsync(handover, cancellationToken).ConfigureAwait(false))
         {
             return;
         }

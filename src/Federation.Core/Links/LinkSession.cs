@@ -980,8 +980,9 @@ internal sealed partial class LinkSession
     /// <returns>The previous generation, and whether both internal exchanges exist (a swap was cut short).</returns>
     private async Task<(char Previous, bool Both)> PreviousGenerationAsync(CancellationToken cancellationToken)
     {
-        var a = await _upstream.ExchangeExistsAsync(UpstreamNaming.InternalExchangeName(QueueName, 'A'), cancellationToken).ConfigureAwait(false);
-        var b = await _upstream.ExchangeExistsAsync(UpstreamNaming.InternalExchangeName(QueueName, 'B'), cancellationToken).ConfigureAwait(false);
+        // Probes: one of the two is missing at almost every start.
+        var a = await _upstream.ProbeExchangeAsync(UpstreamNaming.InternalExchangeName(QueueName, 'A'), cancellationToken).ConfigureAwait(false);
+        var b = await _upstream.ProbeExchangeAsync(UpstreamNaming.InternalExchangeName(QueueName, 'B'), cancellationToken).ConfigureAwait(false);
         if (a != b)
         {
             return (a ? 'A' : 'B', false);

@@ -59,7 +59,7 @@ internal static class UpstreamObjects
     public static async Task DeleteHandoverQueueAsync(IBrokerConnection upstream, string queue, string linkId, ILogger logger, string why, CancellationToken cancellationToken)
     {
         var handover = UpstreamNaming.HandoverQueueName(queue);
-        if (await upstream.CountQueueMessagesAsync(handover, cancellationToken).ConfigureAwait(false) is null)
+        if (!await upstream.ProbeQueueAsync(handover, cancellationToken).ConfigureAwait(false))
         {
             return;
         }

@@ -41,6 +41,32 @@ public interface IBrokerConnection : IAsyncDisposable
     /// <summary>Checks whether an exchange exists (a passive declare).</summary>
     ValueTask<bool> ExchangeExistsAsync(string name, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Checks whether an exchange exists, for a question whose answer is often no: at every link start, which of the
+    /// link's two internal exchange generations is there. <see cref="ExchangeExistsAsync"/> serves the checks whose answer
+    /// is almost always yes (the periodic ones). A transport answers this one without a failure on the broker's side where
+    /// a passive declare of something missing is one: RabbitMQ closes the channel and logs a channel error
+    /// (<c>not_found</c>) for it, which a link start of the federation plugin never causes. The default asks
+    /// <see cref="ExchangeExistsAsync"/>.
+    /// </summary>
+    /// <param name="name">The exchange's name.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>Whether the exchange exists.</returns>
+    // A default method: a transport (or decorator) written before it answers as before.
+    ValueTask<bool> ProbeExchangeAsync(string name, CancellationToken cancellationToken) => ExchangeExistsAsync(name, cancellationToken);
+
+    /// <summary>
+    /// Checks whether a queue exists, for a question whose answer is often no (at every link start: whether a handover
+    /// queue waits to be forwarded), without a failure on the broker's side where the transport can, as
+    /// <see cref="ProbeExchangeAsync"/> does. The default asks <see cref="CountQueueMessagesAsync"/>, so a transport that
+    /// cannot count answers false.
+    /// </summary>
+    /// <param name="name">The queue's name.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>Whether the queue exists.</returns>
+    async ValueTask<bool> ProbeQueueAsync(string name, CancellationToken cancellationToken) =>
+        await CountQueueMessagesAsync(name, cancellationToken).ConfigureAwait(false) is not null;
+
     /// <summary>Deletes an exchange and its bindings. Deleting a missing exchange is a no-op.</summary>
     ValueTask DeleteExchangeAsync(string name, CancellationToken cancellationToken);
 

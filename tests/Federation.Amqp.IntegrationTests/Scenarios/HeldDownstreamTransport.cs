@@ -69,6 +69,8 @@ internal sealed class HeldDownstreamTransport(ITransport inner, string heldExcha
         public ValueTask DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken) => inner.DeclareExchangeAsync(exchange, cancellationToken);
 
         public ValueTask<bool> ExchangeExistsAsync(string name, CancellationToken cancellationToken) => inner.ExchangeExistsAsync(name, cancellationToken);
+        public ValueTask<bool> ProbeExchangeAsync(string name, CancellationToken cancellationToken) => inner.ProbeExchangeAsync(name, cancellationToken);
+        public ValueTask<bool> ProbeQueueAsync(string name, CancellationToken cancellationToken) => inner.ProbeQueueAsync(name, cancellationToken);
 
         public ValueTask DeleteExchangeAsync(string name, CancellationToken cancellationToken) => inner.DeleteExchangeAsync(name, cancellationToken);
 

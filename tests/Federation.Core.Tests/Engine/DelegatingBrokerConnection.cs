@@ -22,6 +22,8 @@ internal abstract class DelegatingBrokerConnection(IBrokerConnection inner) : IB
     public virtual ValueTask DeclareExchangeAsync(ExchangeSpec exchange, CancellationToken cancellationToken) => Inner.DeclareExchangeAsync(exchange, cancellationToken);
 
     public virtual ValueTask<bool> ExchangeExistsAsync(string name, CancellationToken cancellationToken) => Inner.ExchangeExistsAsync(name, cancellationToken);
+    public virtual ValueTask<bool> ProbeExchangeAsync(string name, CancellationToken cancellationToken) => Inner.ProbeExchangeAsync(name, cancellationToken);
+    public virtual ValueTask<bool> ProbeQueueAsync(string name, CancellationToken cancellationToken) => Inner.ProbeQueueAsync(name, cancellationToken);
 
     public virtual ValueTask DeleteExchangeAsync(string name, CancellationToken cancellationToken) => Inner.DeleteExchangeAsync(name, cancellationToken);
 

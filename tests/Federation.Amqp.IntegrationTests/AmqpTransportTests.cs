@@ -402,6 +402,34 @@ public sealed class AmqpTransportTests(RabbitMqNodeFixture fixture) : IAsyncLife
     }
 
     [Fact]
+    public async Task Asking_for_a_lease_another_connection_holds_leaves_no_channel_error_in_the_broker_log()
+    {
+        // A waiting instance asks at every poll (every 1 to 5 s, for every link). Until 8 Dec 2026 each ask declared the
+        // exclusive queue and was refused with 405 RESOURCE_LOCKED, which RabbitMQ logs as a channel error.
+        var holder = await ConnectAsync(fixture.Node.AmqpUri());
+        var other = await ConnectAsync(fixture.Node.AmqpUri());
+        var name = $"federation: lease quiet-{Guid.NewGuid():N}";
+        var held = await holder.Leases!.TryAcquireAsync(new LeaseRequest(name, "host-a"), Ct);
+        Assert.True(held.Acquired);
+
+        for (var poll = 0; poll < 3; poll++)
+        {
+            var attempt = await other.Leases!.TryAcquireAsync(new LeaseRequest(name, "host-b"), Ct);
+            Assert.False(attempt.Acquired);
+            Assert.Equal("host-a", attempt.Holder);
+        }
+
+        var marker = $"{name} log-marker";
+        var errors = NodeLog.ChannelErrorsNaming(await NodeLog.ThroughMarkerAsync(fixture.Node, marker), name, marker);
+        Assert.True(errors.Count == 0, "the asks caused channel errors:\n" + string.Join('\n', errors));
+
+        await held.Lease!.DisposeAsync();
+        var taken = await other.Leases!.TryAcquireAsync(new LeaseRequest(name, "host-b"), Ct);
+        Assert.True(taken.Acquired, "the lease is taken once its holder lets go");
+        await taken.Lease!.DisposeAsync();
+    }
+
+    [Fact]
     public async Task A_user_without_read_permission_on_lease_queues_still_holds_leases_unwatched()
     {
         // The README asks only for configure on the lease queues; watching one for its deletion needs read as well.

@@ -74,21 +74,9 @@ public sealed class QuietLinkStartTests(FederationNodesFixture nodes) : IAsyncLi
             since = (await RunningAsync(since)).Since;
         }
 
-        // A channel error of the test's own, after the starts: once the upstream's log has it, it has whatever the starts
-        // caused before it (one logger writes the node's log in order).
         var marker = $"{exchange}.log-marker";
-        await using (var up = await OpenAsync(nodes.Upstream.AmqpPort))
-        await using (var channel = await up.CreateChannelAsync())
-        {
-            await Assert.ThrowsAnyAsync<Exception>(async () => await channel.ExchangeDeclarePassiveAsync(marker));
-        }
-
-        var log = await Poll.UntilAsync(
-            () => Task.FromResult(UpstreamLog() is { } text && text.Contains(marker, StringComparison.Ordinal) ? text : null),
-            "the upstream node's log shows the test's own channel error");
-        var linkErrors = log.Split('\n')
-            .Where(line => line.Contains("channel exception", StringComparison.Ordinal) && line.Contains(exchange, StringComparison.Ordinal) && !line.Contains(marker, StringComparison.Ordinal))
-            .ToList();
+        var log = await NodeLog.ThroughMarkerAsync(nodes.Upstream, marker);
+        var linkErrors = NodeLog.ChannelErrorsNaming(log, exchange, marker);
         Assert.True(linkErrors.Count == 0, "the link's starts caused channel errors on the upstream:\n" + string.Join('\n', linkErrors));
     }
 
@@ -96,26 +84,6 @@ public sealed class QuietLinkStartTests(FederationNodesFixture nodes) : IAsyncLi
         Poll.UntilAsync(
             () => Task.FromResult(engine.GetLinks().FirstOrDefault(l => l.Exchange == exchange && l.State == LinkState.Running && l.Since > after)),
             $"the link runs (again); it is {string.Join(", ", engine.GetLinks().Select(l => $"{l.State} {l.Error}"))}");
-
-    private string? UpstreamLog()
-    {
-        var directory = Path.Combine(nodes.Upstream.DataDirectory, "log");
-        if (!Directory.Exists(directory))
-        {
-            return null;
-        }
-
-        var text = new System.Text.StringBuilder();
-        foreach (var file in Directory.EnumerateFiles(directory, "*.log"))
-        {
-            // The node writes on; share the file with it.
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(stream);
-            text.Append(reader.ReadToEnd());
-        }
-
-        return text.ToString();
-    }
 
     private static Task<IConnection> OpenAsync(int port) =>
         new ConnectionFactory { Uri = new Uri($"amqp://guest:guest@127.0.0.1:{port}/") }.CreateConnectionAsync();

@@ -86,6 +86,18 @@ public sealed class ExclusiveQueueLeases : IBrokerLeases
         ArgumentNullException.ThrowIfNull(request);
         cancellationToken.ThrowIfCancellationRequested();
 
+        // Held by another instance, by the broker's own record: refused without a declaration, which the broker would
+        // refuse with 405 RESOURCE_LOCKED. That refusal closes the channel, and RabbitMQ logs it as a channel error: one
+        // at every poll of every waiting instance, for every link (a poll every 1 to 5 s). A queue that has no holder or
+        // names this one (ours on this connection, a namesake's, or one going with an old connection) is declared, as
+        // before, and the broker decides; so is any queue whose record cannot be read.
+        if (await FindArgumentsQuietlyAsync(request.Name, cancellationToken).ConfigureAwait(false) is { } existing
+            && HolderOf(existing) is { } recorded
+            && !string.Equals(recorded, request.Holder, StringComparison.Ordinal))
+        {
+            return LeaseAttempt.HeldElsewhere(recorded);
+        }
+
         // The declaration does not take the caller's token: the broker may have declared the queue by the time the caller
         // gives up, and then the queue is this connection's, with no lease for anyone to release, so every other instance
         // waits for it until the connection closes. So the caller stops waiting at once, and the declaration's outcome is
@@ -164,6 +176,24 @@ public sealed class ExclusiveQueueLeases : IBrokerLeases
 
         // What a lease's release does, bounded the same way, its failures swallowed (the connection is then going).
         await new HeldQueueLease(connection, request, watch: null).DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>The arguments of the queue, or null when it does not exist or they cannot be read (no way to, or a failure).</summary>
+    private async ValueTask<IReadOnlyDictionary<string, object?>?> FindArgumentsQuietlyAsync(string name, CancellationToken cancellationToken)
+    {
+        if (findArguments is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await findArguments(name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TransportException or HttpRequestException or System.Text.Json.JsonException)
+        {
+            return null; // The declaration asks the broker instead.
+        }
     }
 
     private async ValueTask<string?> FindHolderAsync(string name, CancellationToken cancellationToken)

@@ -28,6 +28,23 @@ public sealed class FederationBrokersCommandOutputTests
     }
 
     [Fact]
+    public async Task Validate_refuses_instances_of_one_cluster_on_one_server_with_native_and_choria_envelopes()
+    {
+        // They share the cluster's queue groups: each drops as malformed the requests the other's clients wrote.
+        var (exit, output) = await ValidateAsync("""
+            { "FederationBrokers": {
+                "london-a": { "ClusterName": "london", "FederationUri": "memory://fed", "CollectiveUri": "memory://london" },
+                "london-b": { "ClusterName": "london", "FederationUri": "memory://fed", "CollectiveUri": "memory://london", "Envelope": "choria" },
+                "paris": { "FederationUri": "memory://fed", "CollectiveUri": "memory://paris", "Envelope": "choria" } } }
+            """);
+
+        Assert.Equal(2, exit);
+        var problem = Assert.Single(output.Split('\n'), l => l.Contains(":Envelope:", StringComparison.Ordinal));
+        Assert.Contains("FederationBrokers:london-a:Envelope: 'native' differs from the 'choria' of FederationBrokers:london-b, an instance of the cluster 'london' on the same server", problem, StringComparison.Ordinal);
+        Assert.Contains("give them one Envelope", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Validate_names_only_what_is_configured_in_the_singular_when_there_is_one()
     {
         var (exit, output) = await ValidateAsync("""

@@ -122,7 +122,7 @@ internal sealed class AmqpConnection : IBrokerConnection
         {
             // Nothing the client threw leaves a connect unmapped: its text can name the user (RabbitMQ's refusals do).
             await connection.DisposeAsync().ConfigureAwait(false);
-            throw AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.User, endpoint.Password);
+            throw AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.Host, endpoint.User, endpoint.Password);
         }
         catch
         {

@@ -22,8 +22,8 @@ internal static class AmqpErrors
         DeclareExchange,
     }
 
-    /// <summary>Maps a failed connect attempt.</summary>
-    public static TransportException Connect(Exception error, string displayUri, string? user, string? password)
+    /// <summary>Maps a failed connect attempt to <paramref name="host"/> (named when it does not resolve).</summary>
+    public static TransportException Connect(Exception error, string displayUri, string host, string? user, string? password)
     {
         for (var inner = error; inner is not null; inner = inner.InnerException)
         {
@@ -36,6 +36,11 @@ internal static class AmqpErrors
             {
                 return new AuthenticationFailedException($"The broker at {displayUri} refused access: {Scrub(refused.ShutdownReason!.ReplyText, user, password)}");
             }
+        }
+
+        if (AmqpHostResolution.Describe(error, host) is { } unresolved)
+        {
+            return new Federation.Core.Transport.BrokerUnreachableException($"Could not connect to {displayUri}: {Scrub(unresolved, user, password)}", SafeInner(error, user, password));
         }
 
         var root = error;

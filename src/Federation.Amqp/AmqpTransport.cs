@@ -276,7 +276,7 @@ public sealed class AmqpTransport : ITransport
         }
         catch (Exception error)
         {
-            var mapped = AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.User, endpoint.Password);
+            var mapped = AmqpErrors.Connect(error, endpoint.DisplayUri, endpoint.Host, endpoint.User, endpoint.Password);
             if (endpoint.Tls && mapped is Federation.Core.Transport.BrokerUnreachableException && TlsHandshakeFailure(error) is { } failure)
             {
                 // A plain AMQP port answers the TLS hello with its protocol header (a "corrupted frame" to TLS); a broker that

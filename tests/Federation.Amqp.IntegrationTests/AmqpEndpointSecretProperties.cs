@@ -61,11 +61,13 @@ public sealed class AmqpEndpointSecretProperties
             [
                 new BrokerUnreachableException(new InvalidOperationException($"Connection failed to {uri.Uri}")),
                 new AuthenticationFailureException($"ACCESS_REFUSED for {uri.Uri} with password {endpoint.Password}"),
+                // A host that does not resolve is named in the text (from the parsed endpoint, never the raw URI).
+                new BrokerUnreachableException(new AggregateException(new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.HostNotFound))),
             ];
 
             foreach (var echo in echoes)
             {
-                var mapped = AmqpErrors.Connect(echo, endpoint.DisplayUri, endpoint.User, endpoint.Password);
+                var mapped = AmqpErrors.Connect(echo, endpoint.DisplayUri, endpoint.Host, endpoint.User, endpoint.Password);
                 SecretUris.AssertAbsent(uri.Secret, mapped.Message, "the mapped connect error");
             }
         }));

@@ -114,7 +114,7 @@ public sealed class FederationBrokersValidationTests
         var exit = await HostCommands.RunAsync(["validate", file], output, error);
 
         Assert.True(exit == 0, output.ToString() + error);
-        Assert.Equal($"{file}: valid: 0 upstream(s), 0 policy(ies), 2 federation broker instance(s)", output.ToString().Trim());
+        Assert.Equal($"{file}: valid: 2 federation broker instances", output.ToString().Trim());
     }
 
     [Fact]

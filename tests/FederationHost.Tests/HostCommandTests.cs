@@ -52,7 +52,7 @@ public sealed class HostCommandTests
         var (exit, output, error) = await RunAsync("validate", file);
 
         Assert.Equal(0, exit);
-        Assert.Equal($"{file}: valid: 2 upstream(s), 1 policy(ies)", output.Trim());
+        Assert.Equal($"{file}: valid: 2 upstreams, 1 policy", output.Trim());
         Assert.Empty(error);
     }
 
@@ -65,7 +65,7 @@ public sealed class HostCommandTests
         var (exit, output, _) = await RunAsync("validate", "--contentRoot", directory.Path);
 
         Assert.Equal(0, exit);
-        Assert.StartsWith("appsettings.json: valid: 2 upstream(s)", output, StringComparison.Ordinal);
+        Assert.StartsWith("appsettings.json: valid: 2 upstreams", output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -7,10 +7,11 @@ namespace FederationHost.Cli;
 /// <summary>
 /// <c>status [--only-down] [--url URL]</c>: the links of a running host as <c>rabbitmqctl federation_status</c> lists
 /// them, one tab-separated row per link under a header, missing values as empty fields and the timestamp as
-/// <c>YYYY-MM-DD HH:MM:SS</c> (UTC). While the host's downstream is not connected, or its health is degraded, one line on
+/// <c>YYYY-MM-DD HH:MM:SS</c> (UTC), then the broker instances' table when the host runs any (a host with instances and no
+/// link prints one line instead of an empty links table). While the host's downstream is not connected, or its health is degraded, one line on
 /// stderr says why (from <c>GET /health</c>): links follow the downstream's exchanges, so a host that has never reached its downstream may
 /// know of no link at all, and an empty table must not read as "nothing is down". Read-only: it only calls
-/// <c>GET /federation/links</c> and <c>GET /health</c>.
+/// <c>GET /federation/links</c>, <c>GET /federation/brokers</c> and <c>GET /health</c>.
 /// </summary>
 public static class StatusCommand
 {
@@ -68,18 +69,27 @@ public static class StatusCommand
                 return HostCommands.Failure;
             }
 
-            output.WriteLine($"Listing federation links on {client.BaseAddress} ...");
-            output.WriteLine(string.Join('\t', Columns));
-            foreach (var link in response.Body.EnumerateArray())
+            var brokers = await GetBrokersAsync(client, cancellationToken).ConfigureAwait(false);
+            if (brokers.Count > 0 && response.Body.GetArrayLength() == 0 && (!onlyDown || await HasNoLinkAsync(client, cancellationToken).ConfigureAwait(false)))
             {
-                output.WriteLine(string.Join('\t', Row(link)));
+                // A host of broker instances (and no link) has no links table to show: an empty one read as a table lost.
+                output.WriteLine($"No federation links on {client.BaseAddress}.");
+            }
+            else
+            {
+                output.WriteLine($"Listing federation links on {client.BaseAddress} ...");
+                output.WriteLine(string.Join('\t', Columns));
+                foreach (var link in response.Body.EnumerateArray())
+                {
+                    output.WriteLine(string.Join('\t', Row(link)));
+                }
             }
 
-            var brokers = await WriteBrokersAsync(client, output, cancellationToken).ConfigureAwait(false);
+            WriteBrokers(client, brokers, output);
             if (await HealthProblemAsync(client, cancellationToken).ConfigureAwait(false) is { } health)
             {
                 // A host with broker instances and no link may run no exchange federation at all: it has no downstream to wait for.
-                var none = health.Unhealthy && response.Body.GetArrayLength() == 0 && brokers == 0
+                var none = health.Unhealthy && response.Body.GetArrayLength() == 0 && brokers.Count == 0
                     ? "; no link is known until the host reaches its downstream: links follow the downstream's exchanges"
                     : "";
                 error.WriteLine($"{Name}: {TerminalText.Escape(Flatten(health.Description))}{none}");
@@ -89,27 +99,37 @@ public static class StatusCommand
         }
     }
 
-    /// <summary>
-    /// The broker instances' table (from <c>GET /federation/brokers</c>) after the links', one tab-separated row per
-    /// instance under its own header; nothing for a host without instances, or one that does not list them.
-    /// </summary>
-    /// <returns>How many instances were listed.</returns>
-    private static async Task<int> WriteBrokersAsync(HostClient client, TextWriter output, CancellationToken cancellationToken)
+    /// <summary>The broker instances (from <c>GET /federation/brokers</c>); none for a host without, or one that does not list them.</summary>
+    private static async Task<IReadOnlyList<JsonElement>> GetBrokersAsync(HostClient client, CancellationToken cancellationToken)
     {
         var answer = await client.SendAsync(HttpMethod.Get, "federation/brokers", _ => { }, cancellationToken).ConfigureAwait(false);
-        if (answer is not { Status: HttpStatusCode.OK, Body: { ValueKind: JsonValueKind.Array } brokers } || brokers.GetArrayLength() == 0)
+        return answer is { Status: HttpStatusCode.OK, Body: { ValueKind: JsonValueKind.Array } brokers } ? [.. brokers.EnumerateArray()] : [];
+    }
+
+    // With --only-down, an empty answer may be links that are all up: only the full list tells that there is none.
+    private static async Task<bool> HasNoLinkAsync(HostClient client, CancellationToken cancellationToken)
+    {
+        var answer = await client.SendAsync(HttpMethod.Get, "federation/links", _ => { }, cancellationToken).ConfigureAwait(false);
+        return answer is { Status: HttpStatusCode.OK, Body: { ValueKind: JsonValueKind.Array } links } && links.GetArrayLength() == 0;
+    }
+
+    /// <summary>
+    /// The broker instances' table after the links', one tab-separated row per instance under its own header; nothing for a
+    /// host without instances.
+    /// </summary>
+    private static void WriteBrokers(HostClient client, IReadOnlyList<JsonElement> brokers, TextWriter output)
+    {
+        if (brokers.Count == 0)
         {
-            return 0;
+            return;
         }
 
         output.WriteLine($"Listing federation broker instances on {client.BaseAddress} ...");
         output.WriteLine(string.Join('\t', BrokerColumns));
-        foreach (var broker in brokers.EnumerateArray())
+        foreach (var broker in brokers)
         {
             output.WriteLine(string.Join('\t', BrokerColumns.Select(column => Field(broker, column))));
         }
-
-        return brokers.GetArrayLength();
     }
 
     /// <summary>

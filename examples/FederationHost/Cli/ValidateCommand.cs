@@ -62,8 +62,7 @@ public static class ValidateCommand
         var (problems, options, brokers) = await CheckAsync(configuration);
         if (problems.Count == 0)
         {
-            var instances = brokers.Count > 0 ? $", {brokers.Count} federation broker instance(s)" : "";
-            output.WriteLine($"{shown}: valid: {options.Upstreams.Count} upstream(s), {options.Policies.Count} policy(ies){instances}");
+            output.WriteLine($"{shown}: valid: {Summary(HostFeatures.ExchangeFederationConfigured(configuration), options, brokers.Count)}");
             return 0;
         }
 
@@ -75,6 +74,31 @@ public static class ValidateCommand
         output.WriteLine($"{shown}: invalid: {problems.Count} problem(s)");
         return HostCommands.Failure;
     }
+
+    /// <summary>
+    /// What a valid file configures, naming only what it has: "2 upstreams, 1 policy" for exchange federation (counted even
+    /// when 0, since the section is there), "1 federation broker instance" for broker instances, both separated by ", ".
+    /// </summary>
+    internal static string Summary(bool exchangeFederation, FederationOptions options, int brokers)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var parts = new List<string>();
+        if (exchangeFederation)
+        {
+            parts.Add(Count(options.Upstreams.Count, "upstream", "upstreams"));
+            parts.Add(Count(options.Policies.Count, "policy", "policies"));
+        }
+
+        if (brokers > 0)
+        {
+            parts.Add(Count(brokers, "federation broker instance", "federation broker instances"));
+        }
+
+        return string.Join(", ", parts);
+    }
+
+    private static string Count(int count, string one, string many) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{count} {(count == 1 ? one : many)}");
 
     /// <summary>
     /// The host's own checks in the host's order: the <c>Host</c> section, the <c>Downstream</c> alias, the

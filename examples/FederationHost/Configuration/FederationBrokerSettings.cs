@@ -67,6 +67,7 @@ internal static class FederationBrokerSettings
 
         var options = Validate(configuration, instances, problems);
         RejectSharedInstanceNames(options, problems);
+        RejectMixedEnvelopes(options, problems);
         return problems.Count == before ? instances.Select(i => i.Key).ToList() : [];
     }
 
@@ -144,6 +145,37 @@ internal static class FederationBrokerSettings
 
         return valid;
     }
+
+    // Instances of one cluster on one server share its requests (and replies) through queue groups: one that reads the
+    // native envelope and one that reads Choria's would each drop as malformed the share written for the other, about half
+    // of every client's requests, with every instance healthy. Only URIs that read the same without credentials count.
+    private static void RejectMixedEnvelopes(IReadOnlyList<(string Name, FederationBrokerOptions Options)> instances, ICollection<string> problems)
+    {
+        static string Server(string? uri) => UriRedaction.Redact(uri ?? "").TrimEnd('/').ToUpperInvariant();
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, options) in instances)
+        {
+            var native = options.Envelope == FederationEnvelopeFormat.Native;
+            var other = instances.FirstOrDefault(i => i.Name != name
+                && (i.Options.Envelope == FederationEnvelopeFormat.Native) != native
+                && string.Equals(i.Options.ClusterName, options.ClusterName, StringComparison.Ordinal)
+                && string.Equals(i.Options.SubjectPrefix, options.SubjectPrefix, StringComparison.Ordinal)
+                && (Server(i.Options.FederationUri) == Server(options.FederationUri) || Server(i.Options.CollectiveUri) == Server(options.CollectiveUri)));
+            if (other.Name is not null && !reported.Contains(other.Name) && reported.Add(name))
+            {
+                problems.Add($"{SectionName}:{name}:Envelope: '{Spelling(options.Envelope)}' differs from the '{Spelling(other.Options.Envelope)}' of {SectionName}:{other.Name}, "
+                    + $"an instance of the cluster '{options.ClusterName}' on the same server; instances of one cluster share its requests and replies, so each would drop those written for the other: give them one Envelope");
+            }
+        }
+    }
+
+    private static string Spelling(FederationEnvelopeFormat envelope) => envelope switch
+    {
+        FederationEnvelopeFormat.Native => "native",
+        FederationEnvelopeFormat.ChoriaV1 => "choria-v1",
+        FederationEnvelopeFormat.ChoriaV2 => "choria-v2",
+        _ => "choria",
+    };
 
     // Two instances of one cluster under one name would each warn about the other at run time (and count into one set of
     // metrics); in one host's configuration that is a mistake to refuse before anything starts.

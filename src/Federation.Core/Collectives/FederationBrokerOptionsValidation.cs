@@ -24,6 +24,15 @@ internal static class FederationBrokerOptionsValidation
 
         ValidateUri(nameof(options.FederationUri), options.FederationUri, Fail);
         ValidateUri(nameof(options.CollectiveUri), options.CollectiveUri, Fail);
+        if (SubjectServerIdentity.Of(options.FederationUri) is { } federation && federation == SubjectServerIdentity.Of(options.CollectiveUri))
+        {
+            // Such an instance relays its federation's requests into its own federation and joins the reply queue group of
+            // the cluster's other instances there: it federates nothing and loses their replies (black-box run, 7 Dec 2026).
+            Fail(nameof(options.CollectiveUri), UriRedaction.Redact(options.CollectiveUri!),
+                $"is the same server as {nameof(options.FederationUri)} ('{UriRedaction.Redact(options.FederationUri!)}'): the instance would relay requests into its own federation. " +
+                $"Set {nameof(options.CollectiveUri)} to the member collective's server and {nameof(options.FederationUri)} to the federation's");
+        }
+
         if (options.InstanceName is { } instance && (instance.Length == 0 || instance.Any(char.IsControl)))
         {
             Fail(nameof(options.InstanceName), instance, "must be non-empty printable text");

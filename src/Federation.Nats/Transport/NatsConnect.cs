@@ -55,7 +55,14 @@ internal static class NatsConnect
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             await client.DisposeAsync().ConfigureAwait(false);
-            throw NatsSecurityFailure.ToTransportException(ex, security, displayUri, tls.Rejection) ?? NatsConnectErrors.Translate(rawUri, displayUri, ex);
+            if (NatsSecurityFailure.ToTransportException(ex, security, displayUri, tls.Rejection) is { } refused)
+            {
+                throw refused;
+            }
+
+            // A timed-out attempt got past the name lookup (or the lookup is what hangs): looking again explains nothing.
+            var unresolved = ex is TimeoutException ? null : await NatsHostResolution.DescribeAsync(opts.Url, cancellationToken).ConfigureAwait(false);
+            throw NatsConnectErrors.Translate(rawUri, displayUri, ex, unresolved);
         }
         catch
         {

@@ -11,15 +11,22 @@ internal static class NatsConnectErrors
     // Fragments of the user part shorter than this are not scrubbed: they would garble the message and reveal nothing.
     private const int MinimumScrubbedLength = 3;
 
-    /// <summary>A <see cref="BrokerUnreachableException"/> naming <paramref name="displayUri"/> and the reason of <paramref name="error"/>.</summary>
-    public static BrokerUnreachableException Unreachable(string rawUri, string displayUri, Exception error) =>
-        new($"Could not connect to NATS server: {Reason(rawUri, error)}. URI: {displayUri}", SafeInner(rawUri, error)); // the URI last: RedactText masks the rest of a line after a file key
+    /// <summary>
+    /// A <see cref="BrokerUnreachableException"/> naming <paramref name="displayUri"/> and the reason of <paramref name="error"/>,
+    /// or <paramref name="unresolved"/> (a host that does not resolve, <see cref="NatsHostResolution"/>) when there is one.
+    /// </summary>
+    public static BrokerUnreachableException Unreachable(string rawUri, string displayUri, Exception error, string? unresolved = null) =>
+        new($"Could not connect to NATS server: {(unresolved is null ? Reason(rawUri, error) : Scrub(rawUri, unresolved))}. URI: {displayUri}", SafeInner(rawUri, error)); // the URI last: RedactText masks the rest of a line after a file key
 
     /// <summary>
     /// The transport exception for a failed connect: refused credentials are an <see cref="AuthenticationFailedException"/>,
     /// anything else (refused, timed out, TLS) a <see cref="BrokerUnreachableException"/> that names the innermost cause.
     /// </summary>
-    public static TransportException Translate(string rawUri, string displayUri, Exception error)
+    /// <param name="rawUri">The URI as configured (only ever shown redacted).</param>
+    /// <param name="displayUri">The redacted URI.</param>
+    /// <param name="error">What the client threw.</param>
+    /// <param name="unresolved">Why the host does not resolve, when it does not (<see cref="NatsHostResolution"/>).</param>
+    public static TransportException Translate(string rawUri, string displayUri, Exception error, string? unresolved = null)
     {
         for (var cause = error; cause is not null; cause = cause.InnerException)
         {
@@ -29,7 +36,7 @@ internal static class NatsConnectErrors
             }
         }
 
-        return Unreachable(rawUri, displayUri, Innermost(error));
+        return Unreachable(rawUri, displayUri, Innermost(error), unresolved);
     }
 
     // The client wraps the cause ("can not start to connect nats server: ..."): the innermost message says what happened.

@@ -62,6 +62,13 @@ internal static class AmqpBrokerPreconditions
         }
     }
 
+    /// <summary>
+    /// Whether RabbitMQ reads <paramref name="name"/> as extra routing keys (<c>CC</c>, <c>BCC</c>). RabbitMQ.Client reads an
+    /// empty array as void, which RabbitMQ refuses there, so a void one is sent as the empty array it was (see
+    /// <see cref="AmqpHeaders.CopyToAmqp"/>): it routes nowhere more either way.
+    /// </summary>
+    internal static bool IsRoutingHeader(string name) => Array.IndexOf(RoutingHeaders, name) >= 0;
+
     /// <summary>RabbitMQ's reading (Erlang's <c>string:to_integer</c>, the whole text): an optional sign, digits, 0 to <see cref="MaxExpiration"/>.</summary>
     internal static bool IsExpiration(string text)
     {

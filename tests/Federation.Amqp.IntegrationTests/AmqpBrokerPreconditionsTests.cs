@@ -49,4 +49,18 @@ public sealed class AmqpBrokerPreconditionsTests
         AmqpBrokerPreconditions.Check(new BasicProperties { Headers = new Dictionary<string, object?> { [name] = new List<object?> { "other.key" } } }, "orders", "eu");
         AmqpBrokerPreconditions.Check(new BasicProperties { Headers = new Dictionary<string, object?> { ["cc"] = "lower case is no routing header" } }, "orders", "eu");
     }
+
+    [Theory]
+    [InlineData("CC")]
+    [InlineData("BCC")]
+    public void A_void_routing_header_goes_out_as_the_empty_array_it_was_and_passes(string name)
+    {
+        // RabbitMQ.Client reads an empty array as void, and RabbitMQ refuses a void CC or BCC.
+        var table = new Dictionary<string, object?>(StringComparer.Ordinal);
+        AmqpHeaders.CopyToAmqp(new Dictionary<string, object?> { [name] = null, ["other"] = null }, table);
+
+        Assert.Equal(new List<object?>(), table[name]);
+        Assert.Null(table["other"]);
+        AmqpBrokerPreconditions.Check(new BasicProperties { Headers = table }, "orders", "eu");
+    }
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Black-box fault soak of FederationHost (see README.md here). Usage: soak.py SETUP MINUTES RATE
-SETUP: amqp (RabbitMQ -> RabbitMQ), js (JetStream -> JetStream), amqp-js (RabbitMQ -> JetStream).
+SETUP: amqp (RabbitMQ -> RabbitMQ), js (JetStream -> JetStream), amqp-js (RabbitMQ -> JetStream),
+amqp-nats (RabbitMQ -> core NATS), nats-amqp (core NATS -> RabbitMQ), js-amqp (JetStream -> RabbitMQ).
 Environment: SEED (random faults), KINDS (comma-separated fault kinds), MSGID=1 (AMQP publisher sets message-id),
-FAULT_SOAK_DIR (output, default /tmp/fault-soak/SETUP)."""
+FAULT_SOAK_DIR (output, default /tmp/fault-soak/SETUP), WARMUP and SETTLE (seconds of load before the first fault,
+default 30, and after the last, default 60)."""
 import json, os, random, signal, socket, subprocess, sys, time, urllib.request, threading, shutil
 
 SETUP, MINUTES, RATE = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
@@ -98,13 +100,17 @@ class Host:
 # ---- setup ----
 P = {"amqp": dict(up=(5801, 15801, 25801), down=(5802, 15802, 25811), host=15791),
      "js": dict(up=(14301, 18301), down=(14302, 18302), host=15792),
-     "amqp-js": dict(up=(5803, 15803, 25821), down=(14303, 18303), host=16793)}[SETUP]
+     "amqp-js": dict(up=(5803, 15803, 25821), down=(14303, 18303), host=16793),
+     "amqp-nats": dict(up=(5811, 15811, 25831), down=(14311, 18311), host=16794),
+     "nats-amqp": dict(up=(14312, 18312), down=(5812, 15812, 25841), host=16795),
+     "js-amqp": dict(up=(14313, 18313), down=(5813, 15813, 25851), host=16796)}[SETUP]
 def port_free(port):
     with socket.socket() as probe:
         try: probe.bind(("127.0.0.1", port)); return True
         except OSError: return False
 busy = [p for group in P.values() for p in (group if isinstance(group, tuple) else (group,)) if not port_free(p)]
-if SETUP != "js": busy += [P["up"][2] + 1] if not port_free(P["up"][2] + 1) else []
+for group in (P["up"], P["down"]):
+    if len(group) == 3 and not port_free(group[2] + 1): busy.append(group[2] + 1)   # epmd
 if busy: sys.exit(f"ports in use: {busy}; edit P in {__file__}")
 if SETUP == "amqp":
     up, down = Rabbit("soak-up1", *P["up"]), Rabbit("soak-down1", *P["down"])
@@ -112,19 +118,29 @@ if SETUP == "amqp":
 elif SETUP == "js":
     up, down = Nats("soak-js-up", *P["up"]), Nats("soak-js-down", *P["down"])
     exchange = "orders"
-else:
+elif SETUP == "amqp-js":
     up, down = Rabbit("soak-up3", *P["up"]), Nats("soak-js-down3", *P["down"])
     exchange = "orders"
+elif SETUP == "amqp-nats":
+    up, down = Rabbit("soak-up4", *P["up"]), Nats("soak-nats-down4", *P["down"])
+    exchange = "orders"
+elif SETUP == "nats-amqp":
+    up, down = Nats("soak-nats-up5", *P["up"]), Rabbit("soak-down5", *P["down"])
+    exchange = "orders"
+else:
+    up, down = Nats("soak-js-up6", *P["up"]), Rabbit("soak-down6", *P["down"])
+    exchange = "orders"
+CORE = SETUP in ("amqp-nats", "nats-amqp")   # the NATS side is core NATS (no jetstream=true)
 host = Host(P["host"])
 os.makedirs(host.dir)
 os.environ["NATS_USER"], os.environ["NATS_PASS"] = "federator", PW
 
 def upstream_uri():
     if isinstance(up, Rabbit): return f"{up.url()}?management-port={up.mgmt}"
-    return f"{up.url()}?cluster-name={up.name}&jetstream=true"
+    return f"{up.url()}?cluster-name={up.name}" + ("" if CORE else "&jetstream=true")
 def downstream_uri():
     if isinstance(down, Rabbit): return f"{down.url()}?management-port={down.mgmt}"
-    return f"{down.url()}?cluster-name={down.name}&monitor-port={down.mport}&namespaces={exchange}&jetstream=true"
+    return f"{down.url()}?cluster-name={down.name}&monitor-port={down.mport}&namespaces={exchange}" + ("" if CORE else "&jetstream=true")
 
 config_state = {"priority": 10, "prefetch": 1000}
 def write_config():
@@ -148,10 +164,12 @@ node = lambda *a: subprocess.Popen(["node", *a], cwd=INTEROP, stdout=open(f"{ROO
 # consumer first: on AMQP it declares the downstream exchange and its queue
 if isinstance(down, Rabbit):
     consumer = node("soak-consume-amqp.mjs", down.url(), exchange, "soak.received", f"{ROOT}/received.txt")
+elif CORE:   # a core subscriber is the interest the link federates: it must be there before the link
+    consumer = node("cross-consume-nats.mjs", down.url(False), f"{exchange}.>", f"{ROOT}/received.txt")
 else:
     consumer = None
 host.start()
-stream = None if isinstance(down, Rabbit) else ("federation-" + exchange)
+stream = None if isinstance(down, Rabbit) or CORE else ("federation-" + exchange)
 
 def links():
     st, body = host.get("/federation/links")
@@ -170,6 +188,9 @@ if consumer is None:
     consumer = node("soak-consume-jetstream.mjs", down.url(False), stream, f"{ROOT}/received.txt")
 if isinstance(up, Rabbit):
     publisher = node("soak-publish-amqp.mjs", up.url(), exchange, str(RATE), f"{ROOT}/sent.txt")
+elif CORE:
+    time.sleep(3)   # core NATS keeps nothing: the link's upstream subscription must exist before the first publish
+    publisher = node("cross-publish-nats.mjs", up.url(False), f"{exchange}.created", str(RATE), f"{ROOT}/sent.txt")
 else:
     publisher = node("soak-publish-jetstream.mjs", up.url(False), f"{exchange}.created", str(RATE), f"{ROOT}/sent.txt", "federation-" + exchange)
 
@@ -193,7 +214,7 @@ def monitor():
         time.sleep(5)
 threading.Thread(target=monitor, daemon=True).start()
 
-time.sleep(30)
+time.sleep(float(os.environ.get("WARMUP", "30")))
 # ---- chaos ----
 faults = []
 def fault(kind):
@@ -225,7 +246,7 @@ while time.time() < t_end:
 log(f"chaos over: {len(faults)} faults")
 # ---- settle ----
 w = wait_running(300); log(f"every link running {w} s after the last fault")
-time.sleep(60)
+time.sleep(float(os.environ.get("SETTLE", "60")))
 publisher.send_signal(signal.SIGTERM); publisher.wait(timeout=120)
 log("publisher stopped")
 def lines(path):

@@ -116,7 +116,9 @@ internal static class AmqpHeaders
         {
             target[key] = trails is not null && string.Equals(key, HopHeaders.ReceivedFrom, StringComparison.Ordinal)
                 ? trails.Convert(value)
-                : ToAmqpValue(value);
+                : value is null && AmqpBrokerPreconditions.IsRoutingHeader(key)
+                    ? new List<object?>()
+                    : ToAmqpValue(value);
         }
     }
 

@@ -151,6 +151,8 @@ internal sealed class AmqpLedger : IDeliveryLedger
                     AmqpRoutingKeyLimit.Check(message.Exchange, message.RoutingKey, index);
                     // A user_id refused on this connection before: it would close the unit's channel (see AmqpUserIdImpersonation).
                     AmqpUserIdImpersonation.Check(properties.UserId, connection.NonImpersonatingUser, message.Exchange, message.RoutingKey, index);
+                    // An expiration or CC/BCC header that would close the unit's channel (see AmqpBrokerPreconditions).
+                    AmqpBrokerPreconditions.Check(properties, message.Exchange, message.RoutingKey, index);
                 }
                 catch (MessageRefusedException) when (index > 0)
                 {

@@ -470,6 +470,8 @@ internal sealed class AmqpPublisher : IMessagePublisher
             AmqpRoutingKeyLimit.Check(pending.Exchange, pending.RoutingKey);
             // Likewise a string property or header name over 255 bytes (see AmqpShortStringLimit).
             AmqpShortStringLimit.Check(pending.Properties, pending.Exchange, pending.RoutingKey);
+            // An expiration or CC/BCC header the broker would close the channel over (see AmqpBrokerPreconditions).
+            AmqpBrokerPreconditions.Check(pending.Properties, pending.Exchange, pending.RoutingKey);
             if (!current.Channel.IsOpen)
             {
                 // The broker closed the channel on an earlier publish (a missing exchange, a message over the size limit).

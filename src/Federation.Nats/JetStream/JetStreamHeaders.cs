@@ -43,10 +43,12 @@ internal static class JetStreamHeaders
 
         // The producer's message-id is the message's identity, as the ledger of an AMQP downstream takes it: without it
         // here, each redelivery from an AMQP upstream (after a crash, a restart, a PubAck that did not come in time) was
-        // stored again by the JetStream downstream, which deduplicates only by Nats-Msg-Id.
-        if (!string.IsNullOrEmpty(properties.MessageId) && !target.ContainsKey(MessageId))
+        // stored again by the JetStream downstream, which deduplicates only by Nats-Msg-Id. An AMQP message-id may hold CR
+        // or LF, which no header line can: the client refused CR LF (failing the publish, so the link restarted over it and
+        // it came back first, for ever) and wrote a bare LF, which began another header. Such an id is no identity here.
+        if (ProducerMessageIdOf(properties) is { } producerId && !target.ContainsKey(MessageId))
         {
-            target[MessageId] = properties.MessageId;
+            target[MessageId] = producerId;
         }
 
         return target.Count == 0 ? null : target;
@@ -65,8 +67,12 @@ internal static class JetStreamHeaders
             };
         }
 
-        return string.IsNullOrEmpty(properties.MessageId) ? null : properties.MessageId;
+        return ProducerMessageIdOf(properties);
     }
+
+    /// <summary>The AMQP <c>message-id</c> a message sends as its <c>Nats-Msg-Id</c>: null when absent or not writable in a header line.</summary>
+    private static string? ProducerMessageIdOf(MessageProperties properties) =>
+        string.IsNullOrEmpty(properties.MessageId) || !NatsMessageMapping.IsHeaderValue(properties.MessageId) ? null : properties.MessageId;
 
     public static MessageProperties ToProperties(ClientHeaders? headers) => NatsMessageMapping.ToProperties(headers);
 

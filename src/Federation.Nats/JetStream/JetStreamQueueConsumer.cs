@@ -423,8 +423,22 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
     /// Maps a message's headers. One that cannot be mapped is that message's fault: failing the consumer over it would
     /// restart the link and get it redelivered first, for ever; it is counted as dropped and terminated instead.
     /// </summary>
+    /// <remarks>
+    /// A stream stores any header block a publisher sent (nats-server checks only the <c>NATS/1.0</c> prefix). One the
+    /// client cannot parse (a line without a colon, bare LF line ends) does not fail the fetch: the client hands the
+    /// message over with <see cref="INatsJSMsg{T}.Error"/> set and neither headers nor body, which would have crossed as an
+    /// empty message without its headers. It is unreadable, as on a core NATS upstream.
+    /// </remarks>
     private bool TryMap(INatsJSMsg<byte[]> message, string exchange, string routingKey, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MessageProperties? properties)
     {
+        if (message.Error is { } unreadable)
+        {
+            properties = null;
+            _options.Dropped?.Invoke(NatsBrokerConnection.UnreadableReason, 1,
+                $"a message for '{exchange}' with routing key '{routingKey}' (stream sequence {StreamSequence(message)}) cannot be read: the client could not parse it ({unreadable.GetType().Name}: {unreadable.Message}); terminated on JetStream");
+            return false;
+        }
+
         try
         {
             properties = JetStreamHeaders.ToProperties(message.Headers);
@@ -436,10 +450,13 @@ internal sealed class JetStreamQueueConsumer : IMessageConsumer
         {
             properties = null;
             _options.Dropped?.Invoke(NatsBrokerConnection.UnreadableReason, 1,
-                $"the headers of a message for '{exchange}' with routing key '{routingKey}' (stream sequence {message.Metadata?.Sequence.Stream.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}) cannot be mapped ({error.GetType().Name}: {error.Message}); terminated on JetStream");
+                $"the headers of a message for '{exchange}' with routing key '{routingKey}' (stream sequence {StreamSequence(message)}) cannot be mapped ({error.GetType().Name}: {error.Message}); terminated on JetStream");
             return false;
         }
     }
+
+    private static string StreamSequence(INatsJSMsg<byte[]> message) =>
+        message.Metadata?.Sequence.Stream.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown";
 
     /// <summary>
     /// After missed heartbeats (an idle pull): fails the consumer when its durable consumer is gone. nats-server 2.9 tells a waiting pull

@@ -331,7 +331,7 @@ public static class NatsMessageMapping
     }
 
     /// <summary>Whether a header line can carry <paramref name="text"/> (NATS ends a header line at CR or LF).</summary>
-    private static bool IsHeaderValue(string text) =>
+    internal static bool IsHeaderValue(string text) =>
         !text.Contains('\r', StringComparison.Ordinal) && !text.Contains('\n', StringComparison.Ordinal);
 
     /// <summary>

@@ -188,6 +188,10 @@ public sealed class RabbitMqNode : IAsyncDisposable
         // A node started again after a stop or a kill: the pid file still names the old process, which has exited, and
         // BootFailed would take that for this boot's failure. The node writes it anew as it boots.
         File.Delete(PidFile);
+
+        // Guarded from before its start, by the pid file it writes early in its boot: a test host killed while the node
+        // still boots (kill -9, a CI timeout) left it running with its epmd when the guard came only after await_startup.
+        OrphanGuard.WatchPidFile(PidFile, $"{StopEpmdCommand()}; rm -rf '{DataDirectory}'");
         var server = await ProcessRunner.RunAsync(Path.Combine(binDirectory, "rabbitmq-server"), ["-detached"], environment, CommandTimeout, captureOutput: false, cancellationToken).ConfigureAwait(false);
         if (server.ExitCode != 0)
         {
@@ -196,19 +200,17 @@ public sealed class RabbitMqNode : IAsyncDisposable
 
         running = true;
 
-        // await_startup fails at once while the node is not registered with epmd yet, so poll it until the deadline.
+        // await_startup fails at once while the node is not registered with epmd yet, so poll it until the deadline. Each
+        // rabbitmqctl starts an Erlang VM of its own (seconds of wall time on a loaded machine, with the CPU the booting
+        // node needs): ask the node's epmd, a small C program, first, until the node is registered.
         var deadline = Stopwatch.StartNew();
+        await WaitUntilRegisteredAsync(deadline, cancellationToken).ConfigureAwait(false);
         ProcessRunner.Result last;
         while (true)
         {
             last = await CtlAsync(cancellationToken, "await_startup", "--timeout", "60").ConfigureAwait(false);
             if (last.ExitCode == 0)
             {
-                if (ReadPid() is { } pid)
-                {
-                    OrphanGuard.Watch(pid, $"{StopEpmdCommand()}; rm -rf '{DataDirectory}'");
-                }
-
                 return;
             }
 
@@ -223,6 +225,26 @@ public sealed class RabbitMqNode : IAsyncDisposable
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Waits, asking the node's own epmd every 100 ms, until the node is registered there (then rabbitmqctl can reach it),
+    /// its boot has failed, or 30 s have gone (then the rabbitmqctl polls go on as they would without this).
+    /// </summary>
+    private async Task WaitUntilRegisteredAsync(Stopwatch since, CancellationToken cancellationToken)
+    {
+        var port = EpmdPort.ToString(CultureInfo.InvariantCulture);
+        var registered = $"name {NodeName.Split('@')[0]} at port ";
+        while (since.Elapsed < TimeSpan.FromSeconds(30) && BootFailed() is null)
+        {
+            var names = await ProcessRunner.RunAsync("epmd", ["-port", port, "-names"], environment, CommandTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (names.ExitCode == 0 && names.Output.Contains(registered, StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -17,6 +17,7 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
     private volatile string? _unreachable;
     private volatile bool _lagging;
     private volatile SentHeartbeat? _lastHeartbeat;
+    private int _heartbeats;
 
     public IReadOnlyCollection<string> Schemes => inner.Schemes;
 
@@ -78,6 +79,7 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
             return properties;
         }
 
+        Interlocked.Increment(ref _heartbeats);
         if (_lagging && _lastHeartbeat is { } last)
         {
             return last.Properties;
@@ -86,6 +88,9 @@ internal sealed class CrashableTransport(InMemoryTransport inner, ConsumerCensus
         _lastHeartbeat = new SentHeartbeat(properties, message);
         return properties;
     }
+
+    /// <summary>How many heartbeats (not "leaving" messages) the instance has published, lagged or not.</summary>
+    public int HeartbeatsSent => Volatile.Read(ref _heartbeats);
 
     /// <summary>What the last heartbeat published as it was (not lagged) said; null before the first.</summary>
     public Federation.Core.Links.Ownership.PresenceMessage? LastHeartbeat => _lastHeartbeat?.Message;

@@ -196,6 +196,57 @@ internal sealed class InstanceCluster : IAsyncDisposable
     public Task<TimeSpan> AdvanceUntilAsync(Func<bool> condition, TimeSpan fakeLimit, Func<string> what, TimeSpan? step = null, TimeSpan? realLimit = null, int pauses = 3)
         => Time.AdvanceUntilAsync(condition, fakeLimit, what, step, realLimit, pauses);
 
+    /// <summary>
+    /// As <see cref="AdvanceUntilAsync"/>, but the clock never gets more than two heartbeat intervals ahead of the last
+    /// heartbeat of each live instance: it waits (in real time) for the next one. Moved at a fixed real pace, the clock ran
+    /// ahead of a loaded engine's heartbeats, and the others took that instance for gone after the presence timeout (three
+    /// intervals) while it still ran its links: a state a real clock, which moves while heartbeats flow, does not show.
+    /// Should no heartbeat come within <paramref name="patience"/> (5 s unless given; its delay may have started late, on a
+    /// clock moved meanwhile), the clock moves on all the same, so that this never waits for good.
+    /// </summary>
+    public async Task<TimeSpan> AdvanceWhileHeardAsync(Func<bool> condition, TimeSpan fakeLimit, Func<string> what, TimeSpan step, TimeSpan? patience = null)
+    {
+        var options = new OwnershipOptions();
+        _ownership?.Invoke(options);
+        var ahead = options.HeartbeatInterval * 2;
+        var started = Time.GetUtcNow();
+        var realDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        var heard = _live.ToDictionary(e => e.Key, e => (Beats: e.Value.Transport.HeartbeatsSent, At: started), StringComparer.Ordinal);
+        while (true)
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                await Task.Delay(Testbed.PollInterval);
+                if (condition())
+                {
+                    return Time.GetUtcNow() - started;
+                }
+            }
+
+            var elapsed = Time.GetUtcNow() - started;
+            Xunit.Assert.True(elapsed <= fakeLimit, $"Not within {fakeLimit.TotalSeconds} s (fake): {what()}");
+            Xunit.Assert.True(DateTime.UtcNow < realDeadline, $"Timed out (real time) after {elapsed.TotalSeconds} s fake: {what()}");
+
+            var waitedSince = DateTime.UtcNow;
+            foreach (var instance in heard.Keys.Where(_live.ContainsKey).ToList())
+            {
+                var transport = _live[instance].Transport;
+                while (transport.HeartbeatsSent == heard[instance].Beats && Time.GetUtcNow() + step - heard[instance].At > ahead
+                       && DateTime.UtcNow - waitedSince < (patience ?? TimeSpan.FromSeconds(5)))
+                {
+                    await Task.Delay(Testbed.PollInterval);
+                }
+
+                if (transport.HeartbeatsSent is var beats && beats != heard[instance].Beats)
+                {
+                    heard[instance] = (beats, Time.GetUtcNow());
+                }
+            }
+
+            Time.Advance(step);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var (engine, _) in _live.Values)

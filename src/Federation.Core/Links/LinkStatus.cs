@@ -9,9 +9,9 @@ namespace Federation.Core.Links;
 /// <param name="Uri">The upstream URI in use (or last tried), without credentials.</param>
 /// <param name="State">The link state.</param>
 /// <param name="Error">
-/// Why the link is in <see cref="LinkState.Error"/>; while the downstream is not connected, for a link without an error of
-/// its own, why the downstream is not (<c>The downstream broker is not connected: ...</c>), since no link can forward then
-/// whatever its state; otherwise null.
+/// Why the link is in <see cref="LinkState.Error"/>; while the downstream is not connected, why the downstream is not
+/// (<c>The downstream broker is not connected: ...</c>), since no link can forward then whatever its state, followed by the
+/// link's own last error when it has one; otherwise null.
 /// </param>
 /// <param name="LocalConnection">The name of the link's connection to its upstream while running (the downstream connection is shared by every link of the engine).</param>
 /// <param name="Policy">The policy that federates the exchange.</param>

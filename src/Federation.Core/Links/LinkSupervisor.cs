@@ -128,10 +128,20 @@ internal sealed class LinkSupervisor : IAsyncDisposable
         return
         [
             .. running.Concat(pending.Where(p => !ids.Contains(p.Id)))
-                .Select(s => problem is not null && s.Error is null ? s with { Error = problem } : s)
+                .Select(s => problem is null ? s : s with { Error = WithDownstreamProblem(problem, s.Error) })
                 .OrderBy(s => s.Exchange, StringComparer.Ordinal).ThenBy(s => s.Upstream, StringComparer.Ordinal).ThenBy(s => s.UpstreamExchange, StringComparer.Ordinal),
         ];
     }
+
+    /// <summary>
+    /// A link's error while the downstream is not connected: the downstream's problem first, since that is what an operator
+    /// has to mend, and the link's own error after it. A link's own error then is most often a consequence (its lease went
+    /// with the downstream connection: "The link lost its lease ..."), which read alone sent operators to look at leases.
+    /// </summary>
+    private static string WithDownstreamProblem(string problem, string? own) =>
+        own is null || own.StartsWith(NotConnected, StringComparison.Ordinal) ? own ?? problem : $"{problem} (the link's own last error: {own})";
+
+    private const string NotConnected = "The downstream broker is not connected";
 
     /// <summary>Why no link can forward: the downstream is not connected (with its last attempt's failure when known); null while it is. Any thread.</summary>
     private string? DownstreamProblem()
@@ -141,7 +151,7 @@ internal sealed class LinkSupervisor : IAsyncDisposable
             return null;
         }
 
-        return DownstreamError is { } cause ? $"The downstream broker is not connected: {UriRedaction.RedactText(cause)}" : "The downstream broker is not connected.";
+        return DownstreamError is { } cause ? $"{NotConnected}: {UriRedaction.RedactText(cause)}" : $"{NotConnected}.";
     }
 
     /// <summary>

@@ -58,8 +58,10 @@ internal static class UpstreamObjects
     /// </summary>
     public static async Task DeleteHandoverQueueAsync(IBrokerConnection upstream, string queue, string linkId, ILogger logger, string why, CancellationToken cancellationToken)
     {
+        // Not a probe (ProbeQueueAsync): this runs at a stop for good, which must stay prompt with the upstream's management
+        // API hung, and a stop for good is rare enough for the channel error a missing queue costs on RabbitMQ.
         var handover = UpstreamNaming.HandoverQueueName(queue);
-        if (!await upstream.ProbeQueueAsync(handover, cancellationToken).ConfigureAwait(false))
+        if (await upstream.CountQueueMessagesAsync(handover, cancellationToken).ConfigureAwait(false) is null)
         {
             return;
         }

@@ -22,15 +22,18 @@ public sealed class AmqpBrokerUnreadableTests(RabbitMqNodeFixture fixture)
         var subjects = FederationBrokerSubjects.For(cluster);
         using var errors = new BrokerErrorRecorder(cluster);
         var transport = new AmqpSubjectTransport();
+        // The collective on a vhost of its own: one vhost is one message bus, which an instance may not have on both sides.
+        var collectiveUri = await CollectiveVhost.CreateAsync(fixture.Node, cluster);
         await using var broker = new FederationBroker(
-            new FederationBrokerOptions { ClusterName = cluster, FederationUri = fixture.Node.AmqpUri(), CollectiveUri = fixture.Node.AmqpUri(), InstanceName = $"{cluster}-1" },
+            new FederationBrokerOptions { ClusterName = cluster, FederationUri = fixture.Node.AmqpUri(), CollectiveUri = collectiveUri, InstanceName = $"{cluster}-1" },
             [transport]);
         await broker.StartAsync(CancellationToken.None);
         Assert.True(broker.IsConnected, broker.ConnectError);
-        await using var side = await transport.ConnectAsync(new SubjectConnectionRequest(fixture.Node.AmqpUri(), "client and node"), CancellationToken.None);
+        await using var side = await transport.ConnectAsync(new SubjectConnectionRequest(fixture.Node.AmqpUri(), "client"), CancellationToken.None);
+        await using var collective = await transport.ConnectAsync(new SubjectConnectionRequest(collectiveUri, "node"), CancellationToken.None);
         var node = $"{cluster}.node.web1";
         var atNode = new ConcurrentQueue<string>();
-        await side.SubscribeAsync(node, null, (m, _) => { atNode.Enqueue(Encoding.UTF8.GetString(m.Body.Span)); return ValueTask.CompletedTask; }, CancellationToken.None);
+        await collective.SubscribeAsync(node, null, (m, _) => { atNode.Enqueue(Encoding.UTF8.GetString(m.Body.Span)); return ValueTask.CompletedTask; }, CancellationToken.None);
 
         // Any AMQP client can publish a decimal of scale 200 in a header; RabbitMQ accepts it, RabbitMQ.Client cannot read it.
         var factory = new ConnectionFactory { Uri = new Uri(fixture.Node.AmqpUri()) };

@@ -22,26 +22,29 @@ public sealed class AmqpBrokerUnsendableTests(RabbitMqNodeFixture fixture)
         var subjects = FederationBrokerSubjects.For(cluster);
         using var errors = new BrokerErrorRecorder(cluster);
         var transport = new AmqpSubjectTransport();
+        // The collective on a vhost of its own: one vhost is one message bus, which an instance may not have on both sides.
+        var collectiveUri = await CollectiveVhost.CreateAsync(fixture.Node, cluster);
         await using var broker = new FederationBroker(
-            new FederationBrokerOptions { ClusterName = cluster, FederationUri = fixture.Node.AmqpUri(), CollectiveUri = fixture.Node.AmqpUri(), InstanceName = $"{cluster}-1" },
+            new FederationBrokerOptions { ClusterName = cluster, FederationUri = fixture.Node.AmqpUri(), CollectiveUri = collectiveUri, InstanceName = $"{cluster}-1" },
             [transport]);
         await broker.StartAsync(CancellationToken.None);
         Assert.True(broker.IsConnected, broker.ConnectError);
-        await using var side = await transport.ConnectAsync(new SubjectConnectionRequest(fixture.Node.AmqpUri(), "client and node"), CancellationToken.None);
+        await using var client = await transport.ConnectAsync(new SubjectConnectionRequest(fixture.Node.AmqpUri(), "client"), CancellationToken.None);
+        await using var collective = await transport.ConnectAsync(new SubjectConnectionRequest(collectiveUri, "node"), CancellationToken.None);
         var node = $"{cluster}.node.web1";
         var atNode = new ConcurrentQueue<string>();
-        await side.SubscribeAsync(node, null, (m, _) => { atNode.Enqueue(Encoding.UTF8.GetString(m.Body.Span)); return ValueTask.CompletedTask; }, CancellationToken.None);
+        await collective.SubscribeAsync(node, null, (m, _) => { atNode.Enqueue(Encoding.UTF8.GetString(m.Body.Span)); return ValueTask.CompletedTask; }, CancellationToken.None);
         var atClient = new ConcurrentQueue<string>();
-        await side.SubscribeAsync($"{cluster}.reply.>", null, (m, _) => { atClient.Enqueue(Encoding.UTF8.GetString(m.Body.Span)); return ValueTask.CompletedTask; }, CancellationToken.None);
+        await client.SubscribeAsync($"{cluster}.reply.>", null, (m, _) => { atClient.Enqueue(Encoding.UTF8.GetString(m.Body.Span)); return ValueTask.CompletedTask; }, CancellationToken.None);
         var longTarget = $"{cluster}.node.{new string('x', 300)}";
         var longReply = $"{cluster}.reply.{new string('r', 300)}";
 
         // One request to the long target and to the node: only the node's copy can go.
-        await side.PublishAsync(Request("r1", $"{cluster}.reply.r1", "both", longTarget, node), CancellationToken.None);
+        await client.PublishAsync(Request("r1", $"{cluster}.reply.r1", "both", longTarget, node), CancellationToken.None);
         // A reply from the collective whose client reply subject is too long, then one that is fine.
-        await side.PublishAsync(Reply("r2", longReply, "lost reply"), CancellationToken.None);
-        await side.PublishAsync(Reply("r3", $"{cluster}.reply.r3", "good reply"), CancellationToken.None);
-        await side.PublishAsync(Request("r4", $"{cluster}.reply.r4", "later", node), CancellationToken.None);
+        await collective.PublishAsync(Reply("r2", longReply, "lost reply"), CancellationToken.None);
+        await collective.PublishAsync(Reply("r3", $"{cluster}.reply.r3", "good reply"), CancellationToken.None);
+        await client.PublishAsync(Request("r4", $"{cluster}.reply.r4", "later", node), CancellationToken.None);
 
         await Poll.UntilAsync(() => Task.FromResult(atNode.Contains("later") && atClient.Contains("good reply") ? atNode : null), "the relayable messages should arrive");
         Assert.Equal(["both", "later"], atNode);

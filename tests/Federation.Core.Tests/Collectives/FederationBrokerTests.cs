@@ -528,7 +528,7 @@ public sealed class FederationBrokerTests
             time.Advance(RelayOutcomes.Interval);
             await federation.PublishAsync(Request("r4", 1), CancellationToken.None);
 
-            // A failure is counted before it is logged, on the relay's thread: wait for the warning too.
+            // Logged on the relay's thread: wait for the warning.
             await CollectivesTestbed.WaitUntilAsync(() => logs.WithId(4006).Count >= 2, "the warning after a quiet interval");
             var warnings = logs.WithId(4006);
             Assert.Equal(2, warnings.Count);

@@ -100,15 +100,19 @@ public sealed class DownstreamNotConnectedStatusTests : IAsyncLifetime
         await Testbed.WaitForRunningLinksAsync(engine, 1);
         var id = engine.GetLinks().Single().Id;
 
-        // The link may notice the loss itself (its lease went with the connection) or not yet: either way it says why it
-        // cannot forward, its own error or, while it has none, the downstream's.
+        // The link may notice the loss itself (its lease went with the connection) or not yet: either way its error says
+        // first that the downstream is not connected, the cause an operator has to mend, and then its own, a consequence
+        // (before 8 Dec 2026 a link with an error of its own showed only that: "The link lost its lease ...").
         _bed.Broker("D").Stop();
         await Testbed.Eventually(() => !engine.IsDownstreamConnected, () => "the downstream lost");
+        await Testbed.Eventually(
+            () => engine.GetLinks() is [{ State: LinkState.Error } link] && link.Error!.StartsWith(NotConnected, StringComparison.Ordinal) && link.Error.Contains("lost its lease", StringComparison.Ordinal),
+            () => $"the link in error, the downstream's problem first and its own after it; have: {Describe(engine)}");
         for (var i = 0; i < 50 && !engine.IsDownstreamConnected; i++)
         {
             var link = Assert.Single(engine.GetLinks());
             Assert.Equal(id, link.Id);
-            Assert.True(link.State == LinkState.Error || link.Error?.StartsWith(NotConnected, StringComparison.Ordinal) == true, $"{link.State}: {link.Error}");
+            Assert.True(link.Error?.StartsWith(NotConnected, StringComparison.Ordinal) == true, $"{link.State}: {link.Error}");
             await Task.Yield();
         }
 

@@ -178,7 +178,10 @@ public sealed class ExclusiveQueueLeases : IBrokerLeases
         await new HeldQueueLease(connection, request, watch: null).DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>The arguments of the queue, or null when it does not exist or they cannot be read (no way to, or a failure).</summary>
+    /// <summary>
+    /// The arguments of the queue, or null when it does not exist or they cannot be read (no way to, or a failure): then the
+    /// declaration asks the broker instead, and who holds a refused lease is unknown, which only the status shows.
+    /// </summary>
     private async ValueTask<IReadOnlyDictionary<string, object?>?> FindArgumentsQuietlyAsync(string name, CancellationToken cancellationToken)
     {
         if (findArguments is null)
@@ -192,24 +195,10 @@ public sealed class ExclusiveQueueLeases : IBrokerLeases
         }
         catch (Exception ex) when (ex is TransportException or HttpRequestException or System.Text.Json.JsonException)
         {
-            return null; // The declaration asks the broker instead.
-        }
-    }
-
-    private async ValueTask<string?> FindHolderAsync(string name, CancellationToken cancellationToken)
-    {
-        if (findArguments is null)
-        {
             return null;
         }
-
-        try
-        {
-            return HolderOf(await findArguments(name, cancellationToken).ConfigureAwait(false));
-        }
-        catch (Exception ex) when (ex is TransportException or HttpRequestException or System.Text.Json.JsonException)
-        {
-            return null; // Who holds it is for the status only; not knowing is no reason to fail the attempt.
-        }
     }
+
+    private async ValueTask<string?> FindHolderAsync(string name, CancellationToken cancellationToken) =>
+        HolderOf(await FindArgumentsQuietlyAsync(name, cancellationToken).ConfigureAwait(false));
 }
